@@ -1,0 +1,66 @@
+"""Batch engine: a file of message events in, a file of scored conversations (or messages) out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from detection.events import STAGES
+from detection.model import RiskModel
+from detection.readers import InputError, Reject, read_events
+from detection.scoring import RiskScore, StepScores, score_conversations
+from detection.writers import write_rows
+
+CONVERSATION_COLUMNS: tuple[str, ...] = tuple(RiskScore.__dataclass_fields__)
+MESSAGE_COLUMNS: tuple[str, ...] = ("conversation_id", "message_id", "index", "risk_score", "stage",
+                                    *(f"p_{s}" for s in STAGES))
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch run did."""
+
+    n_messages: int
+    n_conversations: int
+    n_rejected: int
+    n_alerts: int
+    results: list[RiskScore]
+
+
+def step_rows(steps: StepScores) -> list[dict[str, object]]:
+    """One output row per scored message."""
+    stages = steps.stage
+    proba = steps.stage_proba.round(6).tolist()
+    scores = steps.risk_score.tolist()
+    indexes = steps.index.tolist()
+    return [
+        {"conversation_id": steps.conversation_id[i], "message_id": steps.message_id[i], "index": indexes[i],
+         "risk_score": scores[i], "stage": stages[i], **{f"p_{s}": p for s, p in zip(STAGES, proba[i], strict=True)}}
+        for i in range(len(steps))
+    ]
+
+
+def write_rejects(path: str | Path, rejects: list[Reject]) -> None:
+    """Write rejected rows with their place and reason, as JSON Lines."""
+    with Path(path).open("w", encoding="utf-8") as handle:
+        for reject in rejects:
+            handle.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
+
+
+def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
+               per_message: bool = False, errors_path: str | Path | None = None) -> BatchResult:
+    """Score every conversation of a file; bad rows abort (``InputError``) unless ``errors_path`` is set."""
+    read = read_events(input_path)
+    if read.rejects and errors_path is None:
+        raise InputError(read.rejects[0].describe() + (
+            f" (and {len(read.rejects) - 1} more bad rows; use --errors FILE to set them aside)"
+            if len(read.rejects) > 1 else " (use --errors FILE to set bad rows aside)"))
+    results, steps = score_conversations(model, read.events)
+    if per_message:
+        write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS)
+    else:
+        write_rows(output_path, [asdict(r) for r in results], CONVERSATION_COLUMNS)
+    if errors_path is not None:
+        write_rejects(errors_path, read.rejects)
+    return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results)

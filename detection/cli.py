@@ -1,0 +1,87 @@
+"""The ``riskline`` command line: one Typer app; each command is a thin wrapper over library code.
+
+Commands from other installed packages (``training`` adds train, evaluate, synth and convert) are
+found through the ``riskline.commands`` entry-point group when the app starts, never at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from detection.events import EventError
+from detection.model import ModelLoadError
+from detection.readers import InputError
+
+app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+F = TypeVar("F", bound=Callable[..., Any])
+USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, EventError, ValueError, OSError)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line on stderr; return the exit to raise (status 2)."""
+    typer.echo(f"riskline: error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def user_errors(func: F) -> F:
+    """Turn bad input into one line on stderr and exit status 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@user_errors
+def score(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Message events: .jsonl, .csv or .parquet")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write results (suffix picks format)")],
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    per_message: Annotated[bool, typer.Option("--per-message", help="One row per message")] = False,
+    errors: Annotated[Path | None, typer.Option("--errors", help="Write bad rows here and score the rest")] = None,
+    engine: Annotated[str, typer.Option(help="local or spark")] = "local",
+    show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table")] = 0,
+) -> None:
+    """Score every conversation of INPUT causally and write one row per conversation."""
+    from detection.batch import score_file
+    from detection.model import load_model
+
+    if engine != "local":
+        raise fail(f"--engine {engine}: only the 'local' engine is available in this version")
+    risk_model = load_model(model)
+    result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
+    typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
+               f"{result.n_alerts} alerts, {result.n_rejected} rows rejected -> {output}", err=True)
+    if show:
+        from detection.display import print_riskiest
+
+        print_riskiest(result.results, input_path, show)
+
+
+def load_plugins() -> None:
+    """Add commands registered by installed packages under ``riskline.commands``."""
+    for entry in entry_points(group="riskline.commands"):
+        entry.load()(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    load_plugins()
+    app(prog_name="riskline")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Human-readable tables of results (rich), for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from detection.readers import read_events
+from detection.scoring import RiskScore
+
+LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "none": "dim"}
+
+
+def _snippet(text: str, width: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_riskiest(results: list[RiskScore], events_path: str | Path, top: int, console: Console | None = None) -> None:
+    """A table of the ``top`` riskiest conversations, with the message where the alert fired."""
+    texts = {(e.conversation_id, e.message_id): e.text for e in read_events(events_path).events}
+    table = Table(title=f"Riskiest {min(top, len(results))} of {len(results)} conversations", show_lines=False)
+    for column in ("conversation", "score", "level", "alert at", "alert message", "peak stage", "evidence"):
+        table.add_column(column, overflow="fold")
+    for r in sorted(results, key=lambda r: -r.risk_score)[:top]:
+        alert_text = texts.get((r.conversation_id, r.alert_message_id or ""), "")
+        table.add_row(
+            r.conversation_id, f"{r.risk_score:.3f}", f"[{LEVEL_STYLE[r.risk_level]}]{r.risk_level}[/]",
+            "-" if r.alert_index is None else f"#{r.alert_index} of {r.n_messages}",
+            _snippet(alert_text), r.peak_stage, str(len(r.evidence_message_ids)) + " msgs",
+        )
+    (console or Console()).print(table)

@@ -1,0 +1,117 @@
+"""Message events: the one input shape everywhere, and their validation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+STAGES: tuple[str, ...] = ("none", "rapport", "risk_check", "isolation", "sexual", "coercion", "payment")
+RISK_STAGES: tuple[str, ...] = STAGES[1:]
+ATTACHMENTS: frozenset[str] = frozenset({"image", "video", "audio", "file"})
+REQUIRED: tuple[str, ...] = ("conversation_id", "message_id", "sender_id", "timestamp", "text")
+ID_FIELDS: tuple[str, ...] = ("conversation_id", "message_id", "sender_id")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """One validated message. ``timestamp`` is Unix seconds (UTC)."""
+
+    conversation_id: str
+    message_id: str
+    sender_id: str
+    timestamp: float
+    text: str
+    recipient_id: str | None = None
+    attachment: str | None = None
+
+
+class EventError(ValueError):
+    """A record that is not a valid message event; ``field`` names the culprit."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field '{field}': {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
+    value = record.get(field)
+    if _is_missing(value):
+        if required:
+            raise EventError(field, "missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EventError(field, f"expected a string, got {type(value).__name__}")
+    text = str(value).strip()
+    if not text:
+        if required:
+            raise EventError(field, "empty")
+        return None
+    return text
+
+
+def parse_timestamp(value: object) -> float:
+    """ISO-8601 with a UTC offset, or Unix seconds (number or numeric string), as Unix seconds."""
+    if _is_missing(value):
+        raise EventError("timestamp", "missing")
+    if isinstance(value, bool):
+        raise EventError("timestamp", "expected ISO-8601 or Unix seconds, got a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise EventError("timestamp", "has no UTC offset")
+        seconds = value.timestamp()
+    elif isinstance(value, str):
+        seconds = _parse_text_timestamp(value.strip())
+    else:
+        raise EventError("timestamp", f"expected ISO-8601 or Unix seconds, got {type(value).__name__}")
+    if not math.isfinite(seconds) or not 0 <= seconds < 32503680000:
+        raise EventError("timestamp", f"out of range: {value!r}")
+    return seconds
+
+
+def _parse_text_timestamp(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise EventError("timestamp", f"not ISO-8601 or Unix seconds: {text[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise EventError("timestamp", f"has no UTC offset: {text[:40]!r}")
+    return parsed.timestamp()
+
+
+def to_event(record: Mapping[str, object]) -> MessageEvent:
+    """Validate one record (extra keys ignored) into a ``MessageEvent``; raise ``EventError``."""
+    conversation_id = _identifier(record, "conversation_id")
+    message_id = _identifier(record, "message_id")
+    sender_id = _identifier(record, "sender_id")
+    timestamp = parse_timestamp(record.get("timestamp"))
+    text = record.get("text")
+    if _is_missing(text):
+        if "text" not in record:
+            raise EventError("text", "missing")
+        text = ""
+    if not isinstance(text, str):
+        raise EventError("text", f"expected a string, got {type(text).__name__}")
+    attachment = record.get("attachment")
+    if _is_missing(attachment) or attachment == "":
+        attachment = None
+    elif not isinstance(attachment, str) or attachment.lower() not in ATTACHMENTS:
+        raise EventError("attachment", f"expected one of {sorted(ATTACHMENTS)} or null, got {attachment!r}")
+    assert conversation_id and message_id and sender_id  # required identifiers are never None
+    return MessageEvent(
+        conversation_id=conversation_id, message_id=message_id, sender_id=sender_id,
+        timestamp=timestamp, text=text, recipient_id=_identifier(record, "recipient_id", required=False),
+        attachment=attachment.lower() if isinstance(attachment, str) else None,
+    )

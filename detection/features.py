@@ -1,0 +1,160 @@
+"""Features: hashed n-grams of each message, and running conversation features after each message.
+
+``running_features`` works on many conversations at once. Rows are sorted by conversation and
+time; each conversation is a contiguous segment whose aggregates continue from a seed (the
+conversation's prior state). All sums and maxima are over integers, so the result does not depend
+on how messages were split into batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from detection.state import N_RISK, QUANT
+from detection.text import normalize
+
+HALF = QUANT // 2
+FEATURE_NAMES: tuple[str, ...] = (
+    *(f"max_{i}" for i in range(N_RISK)), *(f"hits_{i}" for i in range(N_RISK)),
+    "current_risk", "highest_stage", "n_stages", "log_hours", "log_messages", "driver_share",
+    "media_after_request", "log_media", "log_hours_since_risk", "stages_per_hour",
+)
+
+
+@dataclass(frozen=True)
+class MessageFeaturizer:
+    """Word 1-2 grams and within-word character 3-5 grams, hashed, log-tf, idf-weighted, L2-normed."""
+
+    n_features: int = 2**18
+    idf: np.ndarray | None = None
+
+    def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
+        common = {"n_features": self.n_features, "alternate_sign": False, "norm": None, "lowercase": False}
+        words = HashingVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", **common)  # type: ignore[arg-type]
+        chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common)  # type: ignore[arg-type]
+        return words, chars
+
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Raw log-tf counts of normalised text, before idf."""
+        clean = normalize(texts)
+        words, chars = self._vectorizers()
+        matrix = sp.hstack([words.transform(clean), chars.transform(clean)], format="csr", dtype=np.float64)
+        np.log1p(matrix.data, out=matrix.data)
+        return matrix
+
+    def fit(self, texts: Sequence[str]) -> MessageFeaturizer:
+        """A featurizer with idf learned from ``texts``."""
+        counts = self.counts(texts)
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        idf = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
+        return MessageFeaturizer(self.n_features, idf.astype(np.float64))
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Feature rows for ``texts``."""
+        if self.idf is None:
+            raise ValueError("featurizer is not fitted")
+        matrix = self.counts(texts)
+        matrix.data *= self.idf[matrix.indices]
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+        return matrix
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Prior state per segment (``*_seg``) and, per row, the prior mass of the row's sender."""
+
+    n_messages: np.ndarray
+    first_ts: np.ndarray
+    stage_max: np.ndarray
+    stage_hits: np.ndarray
+    first_risk_ts: np.ndarray
+    top_mass: np.ndarray
+    total_mass: np.ndarray
+    n_media: np.ndarray
+    media_after_request: np.ndarray
+    sender_mass_row: np.ndarray
+
+
+@dataclass(frozen=True)
+class Running:
+    """Running aggregates after each row, and the feature matrix built from them."""
+
+    features: np.ndarray
+    stage_max: np.ndarray
+    stage_hits: np.ndarray
+    first_risk_ts: np.ndarray
+    sender_mass: np.ndarray
+    n_media: np.ndarray
+    media_after_request: np.ndarray
+    index: np.ndarray
+
+
+def segment_ids(starts: np.ndarray, n: int) -> np.ndarray:
+    """Segment number of each row, from the segments' start rows."""
+    return np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+
+
+def seg_cumsum(values: np.ndarray, starts: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Cumulative sum of integers restarting at each segment."""
+    total = np.cumsum(values, axis=0)
+    before = total[starts] - values[starts]
+    return total - before[seg]
+
+
+def seg_cummax(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Cumulative maximum of non-negative integers restarting at each segment."""
+    span = int(values.max(initial=0)) + 1
+    offset = (seg * span).reshape((-1,) + (1,) * (values.ndim - 1))
+    return np.maximum.accumulate(values + offset, axis=0) - offset
+
+
+def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Cumulative sum of integers within arbitrary groups, in row order."""
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    result = np.empty_like(values)
+    result[order] = seg_cumsum(values[order], starts, segment_ids(starts, len(values)))
+    return result
+
+
+def running_features(risk: np.ndarray, ts: np.ndarray, sender: np.ndarray, media: np.ndarray,
+                     starts: np.ndarray, seeds: Seeds) -> Running:
+    """Running aggregates and features for each row. ``risk`` is (n, 6) quantised stage evidence."""
+    n = len(ts)
+    seg = segment_ids(starts, n)
+    mass = risk.sum(axis=1)
+    index = seeds.n_messages[seg] + np.arange(n) - starts[seg]
+    stage_max = np.maximum(seg_cummax(risk, seg), seeds.stage_max[seg])
+    stage_hits = seg_cumsum((risk >= HALF).astype(np.int64), starts, seg) + seeds.stage_hits[seg]
+    own = group_cumsum(mass, seg * (int(sender.max(initial=0)) + 1) + sender) + seeds.sender_mass_row
+    top = np.maximum(seg_cummax(own, seg), seeds.top_mass[seg])
+    total = seg_cumsum(mass, starts, seg) + seeds.total_mass[seg]
+    first_ts = np.where(np.isnan(seeds.first_ts), ts[starts], seeds.first_ts)[seg]
+    flagged = (risk >= HALF).any(axis=1)
+    first_flag = np.minimum.reduceat(np.where(flagged, np.arange(n), n), starts) if n else np.zeros(0, int)
+    seen_flag = seg_cumsum(flagged.astype(np.int64), starts, seg) > 0
+    own_first = np.where(seen_flag, ts[np.minimum(first_flag, n - 1)][seg], np.nan)
+    first_risk_ts = np.where(np.isnan(seeds.first_risk_ts[seg]), own_first, seeds.first_risk_ts[seg])
+    n_media = seg_cumsum(media.astype(np.int64), starts, seg) + seeds.n_media[seg]
+    requested = stage_max[:, 3] >= HALF  # the "sexual" stage: a request for images seen so far
+    mar = np.maximum(seg_cummax((media & requested).astype(np.int64), seg),
+                     seeds.media_after_request[seg].astype(np.int64))
+    detected = stage_max >= HALF
+    highest = np.where(detected.any(axis=1), N_RISK - np.argmax(detected[:, ::-1], axis=1), 0)
+    hours = np.maximum(ts - first_ts, 0.0) / 3600.0
+    since_risk = np.where(np.isnan(first_risk_ts), 0.0, np.maximum(ts - first_risk_ts, 0.0) / 3600.0)
+    n_detected = detected.sum(axis=1)
+    features = np.column_stack([
+        stage_max / QUANT, np.log1p(stage_hits), mass / QUANT, highest / N_RISK, n_detected / N_RISK,
+        np.log1p(hours), np.log1p(index + 1), np.where(total > 0, top / np.maximum(total, 1), 0.0),
+        mar, np.log1p(n_media), np.log1p(since_risk), n_detected / (1.0 + hours),
+    ])
+    return Running(features, stage_max, stage_hits, first_risk_ts, own, n_media, mar.astype(bool), index)

@@ -1,0 +1,197 @@
+"""The risk model: message stage evidence plus a causal conversation model, saved as a directory.
+
+A model directory holds ``model.json`` (config, labels, schema version, thresholds, metrics,
+conversation-model weights) and ``arrays.npz`` (idf and stage weights, loaded without pickle).
+Loading checks both against each other and fails loudly on any mismatch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detection.events import STAGES
+from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.policy import Thresholds
+
+SCHEMA_VERSION = 1
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+class ModelLoadError(Exception):
+    """A model that cannot be found or does not describe itself correctly."""
+
+
+@dataclass(frozen=True)
+class StageModel:
+    """Linear model over message features; classes are ``STAGES`` in order.
+
+    ``link`` is ``softmax`` (multinomial) or ``ovr`` (one-vs-rest sigmoids, normalised to sum to 1).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    link: str = "ovr"
+
+    def predict_proba(self, features: Any) -> np.ndarray:
+        """Stage probabilities, one row per message, columns in ``STAGES`` order."""
+        logits = np.asarray(features @ self.coef.T) + self.intercept
+        if self.link == "ovr":
+            proba = 1.0 / (1.0 + np.exp(-logits))
+        else:
+            proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+
+@dataclass(frozen=True)
+class ConversationModel:
+    """Logistic regression over standardised running features."""
+
+    weights: np.ndarray
+    bias: float
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Risk probability for each row of running features."""
+        z = np.full(features.shape[0], self.bias)
+        # Column by column: each row's arithmetic is then the same whatever the batch holds.
+        for j in range(features.shape[1]):
+            z += (features[:, j] - self.mean[j]) / self.scale[j] * self.weights[j]
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """Everything scoring needs, and what the model says about itself."""
+
+    featurizer: MessageFeaturizer
+    stage_model: StageModel
+    conversation_model: ConversationModel
+    thresholds: Thresholds
+    model_version: str
+    model_type: str = "baseline"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Per-message stage probabilities (the raw per-message model)."""
+        return self.stage_model.predict_proba(self.featurizer.transform(texts))
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory atomically (a temporary directory renamed into place)."""
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        assert self.featurizer.idf is not None
+        np.savez(staging / "arrays.npz", idf=self.featurizer.idf, stage_coef=self.stage_model.coef,
+                 stage_intercept=self.stage_model.intercept)
+        conv = self.conversation_model
+        meta = {
+            "schema_version": SCHEMA_VERSION, "model_type": self.model_type,
+            "model_version": self.model_version, "labels": list(STAGES), "stage_link": self.stage_model.link,
+            "feature_names": list(FEATURE_NAMES), "n_features": self.featurizer.n_features,
+            "conversation_model": {"weights": conv.weights.tolist(), "bias": conv.bias,
+                                   "mean": conv.mean.tolist(), "scale": conv.scale.tolist()},
+            "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
+        }
+        (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            os.replace(target, old)
+            os.replace(staging, target)
+            _remove_tree(old)
+        else:
+            os.replace(staging, target)
+        return target
+
+
+def _remove_tree(path: Path) -> None:
+    for child in path.iterdir():
+        _remove_tree(child) if child.is_dir() else child.unlink()
+    path.rmdir()
+
+
+def _read_directory(directory: Path) -> RiskModel:
+    meta_path, arrays_path = directory / "model.json", directory / "arrays.npz"
+    for required in (meta_path, arrays_path):
+        if not required.is_file():
+            raise ModelLoadError(f"{directory}: not a Riskline model directory (missing {required.name})")
+    try:
+        meta = json.loads(meta_path.read_text())
+        with np.load(arrays_path, allow_pickle=False) as arrays:
+            idf, coef, intercept = arrays["idf"], arrays["stage_coef"], arrays["stage_intercept"]
+    except (ValueError, KeyError, OSError) as exc:
+        raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise ModelLoadError(f"{directory}: schema version {meta.get('schema_version')!r}, "
+                             f"this Riskline reads {SCHEMA_VERSION}")
+    if meta.get("labels") != list(STAGES) or meta.get("feature_names") != list(FEATURE_NAMES):
+        raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
+    n_columns = 2 * int(meta["n_features"])
+    if idf.shape != (n_columns,) or coef.shape != (len(STAGES), n_columns) or intercept.shape != (len(STAGES),):
+        raise ModelLoadError(f"{directory}: array shapes do not match the config")
+    if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
+        raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
+    conv = meta["conversation_model"]
+    arrays_conv = [np.asarray(conv[k], dtype=np.float64) for k in ("weights", "mean", "scale")]
+    if any(a.shape != (len(FEATURE_NAMES),) for a in arrays_conv):
+        raise ModelLoadError(f"{directory}: conversation model does not match the feature names")
+    return RiskModel(
+        featurizer=MessageFeaturizer(int(meta["n_features"]), idf),
+        stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax"))),
+        conversation_model=ConversationModel(arrays_conv[0], float(conv["bias"]), arrays_conv[1], arrays_conv[2]),
+        thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),
+        model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
+        config=meta.get("config", {}),
+    )
+
+
+def default_model_path() -> Path:
+    """``$RISKLINE_MODEL``, else ``./models/default``, else ``models/default`` beside the source tree."""
+    if os.environ.get("RISKLINE_MODEL"):
+        return Path(os.environ["RISKLINE_MODEL"])
+    local = Path("models/default")
+    if (local / "model.json").is_file():
+        return local
+    return Path(__file__).resolve().parents[1] / "models" / "default"
+
+
+def _from_mlflow(uri: str) -> Path:
+    try:
+        import mlflow
+    except ImportError as exc:  # pragma: no cover - mlflow is a dependency
+        raise ModelLoadError(f"{uri}: loading MLflow URIs needs the mlflow package") from exc
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:  # MLflow raises many types for unknown names, versions and runs
+        raise ModelLoadError(f"{uri}: cannot fetch from MLflow ({str(exc).splitlines()[0]})") from exc
+    found = sorted(local.rglob("model.json"), key=lambda p: len(p.parts))
+    if not found:
+        raise ModelLoadError(f"{uri}: the MLflow artifact holds no Riskline model")
+    return found[0].parent
+
+
+def load_model(source: str | Path | None = None) -> RiskModel:
+    """Load a model from a directory, an MLflow URI, or (``None``) the default model."""
+    if source is None:
+        path = default_model_path()
+        if not (path / "model.json").is_file():
+            raise ModelLoadError(f"no default model at {path}: run 'make model' or "
+                                 "'riskline train --data FILE --out DIR' and pass --model DIR")
+        return _read_directory(path)
+    text = str(source)
+    if text.startswith(MLFLOW_SCHEMES):
+        return _read_directory(_from_mlflow(text))
+    path = Path(text)
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such model directory")
+    return _read_directory(path)

@@ -1,0 +1,168 @@
+"""The one scoring core. Batch, service, stream and tests all go through ``score_messages``.
+
+``score_messages`` takes new messages and the prior state of their conversations and returns the
+risk after each message plus the new states. A whole file in one call (empty prior states) and the
+same messages one call each (state carried between calls) give identical results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from detection.events import STAGES, MessageEvent
+from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
+from detection.model import RiskModel
+from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
+
+SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class StepScores:
+    """Risk after each scored message, columnar, rows in conversation order."""
+
+    conversation_id: list[str]
+    message_id: list[str]
+    index: np.ndarray
+    risk_score: np.ndarray
+    stage_proba: np.ndarray
+    features: np.ndarray
+
+    @property
+    def stage(self) -> list[str]:
+        return [STAGES[i] for i in np.argmax(self.stage_proba, axis=1)]
+
+    def __len__(self) -> int:
+        return len(self.message_id)
+
+
+@dataclass(frozen=True)
+class RiskScore:
+    """A conversation's summary: the row of ``riskline score`` output."""
+
+    conversation_id: str
+    n_messages: int
+    risk_score: float
+    risk_level: str
+    alert: bool
+    alert_index: int | None
+    alert_message_id: str | None
+    peak_stage: str
+    suspect_id: str | None
+    evidence_message_ids: list[str]
+    model_version: str
+
+
+def order_events(events: Sequence[MessageEvent]) -> list[MessageEvent]:
+    """Group by conversation (first appearance) and sort by (timestamp, input order) within each."""
+    first_seen: dict[str, int] = {}
+    for event in events:
+        first_seen.setdefault(event.conversation_id, len(first_seen))
+    keyed = sorted(range(len(events)), key=lambda i: (first_seen[events[i].conversation_id], events[i].timestamp, i))
+    return [events[i] for i in keyed]
+
+
+def _seeds(ordered: Sequence[MessageEvent], starts: np.ndarray, priors: list[ConversationState]) -> Seeds:
+    nan = float("nan")
+    seg_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(ordered))))
+    masses = [dict(p.sender_mass) for p in priors]
+    sender_mass_row = np.fromiter((masses[s].get(e.sender_id, 0) for s, e in zip(seg_of_row, ordered, strict=True)),
+                                  dtype=np.int64, count=len(ordered))
+    return Seeds(
+        n_messages=np.array([p.n_messages for p in priors], dtype=np.int64),
+        first_ts=np.array([nan if p.first_ts is None else p.first_ts for p in priors]),
+        stage_max=np.array([p.stage_max for p in priors], dtype=np.int64).reshape(-1, N_RISK),
+        stage_hits=np.array([p.stage_hits for p in priors], dtype=np.int64).reshape(-1, N_RISK),
+        first_risk_ts=np.array([nan if p.first_risk_ts is None else p.first_risk_ts for p in priors]),
+        top_mass=np.array([max((m for _, m in p.sender_mass), default=0) for p in priors], dtype=np.int64),
+        total_mass=np.array([sum(m for _, m in p.sender_mass) for p in priors], dtype=np.int64),
+        n_media=np.array([p.n_media for p in priors], dtype=np.int64),
+        media_after_request=np.array([p.media_after_request for p in priors], dtype=bool),
+        sender_mass_row=sender_mass_row,
+    )
+
+
+def score_messages(model: RiskModel, events: Sequence[MessageEvent],
+                   states: Mapping[str, ConversationState] | None = None,
+                   ) -> tuple[StepScores, dict[str, ConversationState]]:
+    """Score ``events`` causally, continuing from ``states``; return step scores and new states."""
+    states = states or {}
+    ordered = order_events(events)
+    n = len(ordered)
+    if n == 0:
+        empty = np.zeros(0)
+        return StepScores([], [], empty.astype(np.int64), empty, np.zeros((0, len(STAGES))),
+                          np.zeros((0, len(FEATURE_NAMES)))), {}
+    conv_ids = [e.conversation_id for e in ordered]
+    starts = np.flatnonzero([i == 0 or conv_ids[i] != conv_ids[i - 1] for i in range(n)]).astype(np.int64)
+    priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts]
+    proba = model.stage_proba([e.text for e in ordered]) if n else np.zeros((0, len(STAGES)))
+    risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
+    sender_names = {name: code for code, name in enumerate(dict.fromkeys(e.sender_id for e in ordered))}
+    sender = np.fromiter((sender_names[e.sender_id] for e in ordered), dtype=np.int64, count=n)
+    ts = np.fromiter((e.timestamp for e in ordered), dtype=np.float64, count=n)
+    media = np.fromiter((e.attachment in ("image", "video") for e in ordered), dtype=bool, count=n)
+    run = running_features(risk, ts, sender, media, starts, _seeds(ordered, starts, priors))
+    scores = model.conversation_model.predict(run.features)
+    steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features)
+    ends = np.append(starts[1:], n)
+    new_states = {
+        prior.conversation_id: _advance(model, prior, ordered, run, scores, risk, ts, int(a), int(b))
+        for prior, a, b in zip(priors, starts, ends, strict=True)
+    }
+    return steps, new_states
+
+
+def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[MessageEvent], run: Running,
+             scores: np.ndarray, risk: np.ndarray, ts: np.ndarray, a: int, b: int) -> ConversationState:
+    """The state after rows ``a..b-1`` of one conversation."""
+    last = b - 1
+    masses = dict(prior.sender_mass)
+    for row in range(a, b):  # the last value per sender wins: it is that sender's running total
+        masses[ordered[row].sender_id] = int(run.sender_mass[row])
+    segment = scores[a:b]
+    peak = int(np.argmax(segment))
+    max_score, peak_index, peak_id = prior.max_score, prior.peak_index, prior.peak_message_id
+    if prior.peak_index is None or segment[peak] > prior.max_score:
+        max_score, peak_index, peak_id = float(segment[peak]), int(run.index[a + peak]), ordered[a + peak].message_id
+    alert_index, alert_id = prior.alert_index, prior.alert_message_id
+    if alert_index is None:
+        crossed = np.flatnonzero(segment >= model.thresholds.alert)
+        if len(crossed):
+            alert_index, alert_id = int(run.index[a + crossed[0]]), ordered[a + crossed[0]].message_id
+    weights = risk[a:b] @ SEVERITY
+    detected = np.flatnonzero((risk[a:b] >= HALF).any(axis=1))
+    candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + i].message_id)
+                                         for i in detected]
+    evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
+    first_risk = run.first_risk_ts[last]
+    return ConversationState(
+        conversation_id=prior.conversation_id, n_messages=int(run.index[last]) + 1,
+        first_ts=prior.first_ts if prior.first_ts is not None else float(ts[a]), last_ts=float(ts[last]),
+        stage_max=tuple(int(v) for v in run.stage_max[last]), stage_hits=tuple(int(v) for v in run.stage_hits[last]),
+        first_risk_ts=None if np.isnan(first_risk) else float(first_risk),
+        sender_mass=tuple(masses.items()), n_media=int(run.n_media[last]),
+        media_after_request=bool(run.media_after_request[last]), last_score=float(segment[-1]),
+        max_score=max_score, peak_index=peak_index, peak_message_id=peak_id,
+        alert_index=alert_index, alert_message_id=alert_id, evidence=evidence,
+    )
+
+
+def summarize(model: RiskModel, state: ConversationState) -> RiskScore:
+    """The conversation-level result for a state."""
+    return RiskScore(
+        conversation_id=state.conversation_id, n_messages=state.n_messages, risk_score=state.max_score,
+        risk_level=model.thresholds.level(state.max_score), alert=state.alert_index is not None,
+        alert_index=state.alert_index, alert_message_id=state.alert_message_id, peak_stage=state.peak_stage,
+        suspect_id=state.suspect_id, evidence_message_ids=state.evidence_message_ids,
+        model_version=model.model_version,
+    )
+
+
+def score_conversations(model: RiskModel, events: Sequence[MessageEvent]) -> tuple[list[RiskScore], StepScores]:
+    """Score whole conversations from scratch: one summary per conversation, and every step."""
+    steps, states = score_messages(model, events)
+    return [summarize(model, state) for state in states.values()], steps

@@ -1,0 +1,70 @@
+"""Causal conversation state: everything scoring needs to know about messages 0..k.
+
+State is small and of fixed size per conversation (plus one counter per participant), so
+updating it costs the same at message 10 as at message 10,000. Probabilities and masses are held
+as integers in units of ``1/QUANT``: sums and maxima of integers are exact in any grouping, so a
+conversation scored in one batch and one scored a message at a time reach the identical state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from detection.events import RISK_STAGES
+
+QUANT = 65536
+N_RISK = len(RISK_STAGES)
+EVIDENCE_SIZE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """Running aggregates of one conversation after ``n_messages`` messages."""
+
+    conversation_id: str
+    n_messages: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    stage_max: tuple[int, ...] = (0,) * N_RISK
+    stage_hits: tuple[int, ...] = (0,) * N_RISK
+    first_risk_ts: float | None = None
+    sender_mass: tuple[tuple[str, int], ...] = ()
+    n_media: int = 0
+    media_after_request: bool = False
+    last_score: float = 0.0
+    max_score: float = 0.0
+    peak_index: int | None = None
+    peak_message_id: str | None = None
+    alert_index: int | None = None
+    alert_message_id: str | None = None
+    evidence: tuple[tuple[int, int, str], ...] = field(default=())
+
+    @property
+    def suspect_id(self) -> str | None:
+        """The participant with the most risk mass (first to reach it on a tie), if any."""
+        best = max(self.sender_mass, key=lambda item: item[1], default=None)
+        return best[0] if best is not None and best[1] > 0 else None
+
+    @property
+    def peak_stage(self) -> str:
+        """The most severe stage whose evidence reached one half at some message."""
+        detected = [s for s, m in zip(RISK_STAGES, self.stage_max, strict=True) if m >= QUANT // 2]
+        return detected[-1] if detected else "none"
+
+    @property
+    def evidence_message_ids(self) -> list[str]:
+        return [message_id for _, _, message_id in self.evidence]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-safe form, for state stores."""
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ConversationState:
+        """Inverse of ``to_dict`` (lists become tuples)."""
+        fixed = dict(data)
+        for name in ("stage_max", "stage_hits"):
+            fixed[name] = tuple(int(v) for v in data[name])  # type: ignore[attr-defined]
+        fixed["sender_mass"] = tuple((str(s), int(m)) for s, m in data["sender_mass"])  # type: ignore[attr-defined]
+        fixed["evidence"] = tuple((int(w), int(i), str(m)) for w, i, m in data["evidence"])  # type: ignore[attr-defined]
+        return cls(**fixed)  # type: ignore[arg-type]

@@ -1,0 +1,49 @@
+"""Text normalisation that undoes common filter evasion before features are taken.
+
+Works on a whole batch joined into one string, so each regular expression runs once per batch
+rather than once per message: per-message Python calls would dominate the scoring time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+_SEP = "\n"
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
+_SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
+# Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
+_LEET_WORD = re.compile(r"(?=[\w$@!]*[a-z])[\w$@!]*[0-9$@!][\w$@!]*")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g",
+                       "$": "s", "@": "a", "!": "i"})
+_NUMBER_UNIT = re.compile(r"\d+[a-z]{1,4}")
+_REPEAT = re.compile(r"([a-z])\1{2,}")
+_MONEY = re.compile(r"(?:[$£€][ \t]?\d[\d,.]*k?|\b\d[\d,.]*[ \t]?(?:k\b|bucks|dollars|usd|eur|euros|pounds|gbp))")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+
+
+def _unleet(match: re.Match[str]) -> str:
+    word = match.group(0)
+    # A plain amount or a number stuck to a unit ("10min", "2nite") keeps its digits.
+    if (word[0] in "$£€" and word[1:2].isdigit()) or _NUMBER_UNIT.fullmatch(word):
+        return word
+    return word.translate(_LEET)
+
+
+def normalize(texts: Sequence[str]) -> list[str]:
+    """Lower-case and de-obfuscate a batch of messages; adds ``_money_`` and ``_url_`` tokens."""
+    if not texts:
+        return []
+    joined = _SEP.join(t.replace(_SEP, " ").replace("\r", " ") for t in texts)
+    joined = unicodedata.normalize("NFKC", joined).translate(_ZERO_WIDTH).lower()
+    joined = _URL.sub(" _url_ ", joined)
+    joined = _MONEY.sub(lambda m: f" _money_ {m.group(0)} ", joined)
+    joined = _SPACED.sub(lambda m: m.group(0).replace(m.group(1), ""), joined)
+    joined = _LEET_WORD.sub(_unleet, joined)
+    joined = _REPEAT.sub(r"\1\1", joined)
+    out = joined.split(_SEP)
+    if len(out) != len(texts):  # NFKC can turn exotic characters into newlines
+        return [normalize([t])[0] for t in texts]
+    return out

@@ -1,0 +1,70 @@
+"""Write rows as JSONL, CSV or Parquet, atomically: a temporary file renamed into place."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from detection.readers import SUFFIXES, InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: output folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs should read like any other file
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return "" if value is None else value
+
+
+def _write_csv(handle: IO[str], rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> None:
+    writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+
+
+def write_rows(path: str | Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
+    """Write ``rows`` to ``path`` in the format its suffix names, all or nothing."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(f"{target}: unsupported output type '{target.suffix}' (expected one of {', '.join(SUFFIXES)})")
+    names = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_path(target) as tmp:
+        if suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows]) if rows else \
+                pa.table({k: pa.array([], pa.string()) for k in names})
+            pq.write_table(table, tmp)
+        else:
+            with tmp.open("w", encoding="utf-8", newline="") as handle:
+                if suffix == ".csv":
+                    _write_csv(handle, rows, names)
+                else:
+                    for row in rows:
+                        handle.write(json.dumps({k: row.get(k) for k in names}, ensure_ascii=False, default=str) + "\n")

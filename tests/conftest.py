@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny data we write ourselves, and one small model trained per session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from detection.events import MessageEvent
+from detection.model import RiskModel
+from training.data import load_labelled
+from training.synth.generator import generate
+from training.train import TrainConfig, train
+
+
+def write_jsonl(path: Path, rows: Sequence[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def event(conversation_id: str, index: int, sender: str, text: str, attachment: str | None = None) -> MessageEvent:
+    """A message one minute after the previous one in its conversation."""
+    return MessageEvent(conversation_id, f"{conversation_id}-{index}", sender, 1_700_000_000.0 + 60 * index, text,
+                        attachment=attachment)
+
+
+@pytest.fixture(scope="session")
+def synth_rows() -> list[dict[str, object]]:
+    return generate(400, seed=11)
+
+
+@pytest.fixture(scope="session")
+def labelled_path(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[str, object]]) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("data") / "labelled.jsonl", synth_rows)
+
+
+@pytest.fixture(scope="session")
+def model(labelled_path: Path) -> RiskModel:
+    return train(load_labelled(labelled_path), TrainConfig(seed=3))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, model: RiskModel) -> Path:
+    return model.save(tmp_path_factory.mktemp("model") / "small")

@@ -1,0 +1,46 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from detection.events import EventError, parse_timestamp, to_event
+
+BASE = {"conversation_id": "c1", "message_id": "m1", "sender_id": "u1", "timestamp": 1700000000, "text": "hi"}
+
+
+def test_timestamp_forms_agree() -> None:
+    iso = parse_timestamp("2023-11-14T22:13:20+00:00")
+    assert iso == parse_timestamp(1700000000) == parse_timestamp("1700000000") == 1700000000.0
+    assert parse_timestamp("2023-11-14T23:13:20+01:00") == iso
+    assert parse_timestamp("2023-11-14T22:13:20Z") == iso
+    assert parse_timestamp(datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)) == iso
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2023-11-14T22:13:20", True, None, [1], -5, float("inf")])
+def test_bad_timestamps_name_the_field(value: object) -> None:
+    with pytest.raises(EventError) as info:
+        parse_timestamp(value)
+    assert info.value.field == "timestamp"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"conversation_id": None}, "conversation_id"), ({"message_id": ""}, "message_id"),
+    ({"sender_id": {"a": 1}}, "sender_id"), ({"text": 5}, "text"), ({"attachment": "gif"}, "attachment"),
+    ({"conversation_id": 1.5}, "conversation_id"), ({"timestamp": "soon"}, "timestamp"),
+])
+def test_invalid_records_name_the_field(change: dict[str, object], field: str) -> None:
+    with pytest.raises(EventError) as info:
+        to_event({**BASE, **change})
+    assert info.value.field == field
+
+
+def test_missing_text_key_is_an_error_but_null_text_is_empty() -> None:
+    record = {k: v for k, v in BASE.items() if k != "text"}
+    with pytest.raises(EventError, match="text"):
+        to_event(record)
+    assert to_event({**BASE, "text": None}).text == ""
+
+
+def test_extra_columns_are_ignored_and_ids_may_be_integers() -> None:
+    event = to_event({**BASE, "conversation_id": 42, "conversation_label": 1, "stage": "payment", "x": [1]})
+    assert event.conversation_id == "42"
+    assert to_event({**BASE, "attachment": "IMAGE"}).attachment == "image"

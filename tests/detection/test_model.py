@@ -1,0 +1,61 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detection.model import ModelLoadError, RiskModel, load_model
+
+
+def test_round_trip_scores_identically(model: RiskModel, model_dir: Path) -> None:
+    loaded = load_model(model_dir)
+    texts = ["send me a private pic", "hey", "pay $50 in gift cards"]
+    assert np.array_equal(loaded.stage_proba(texts), model.stage_proba(texts))
+    assert loaded.thresholds == model.thresholds
+    assert loaded.model_version == model.model_version
+
+
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(model_dir, tmp_path / "copy"))
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda m: m.update(schema_version=99), "schema version 99"),
+    (lambda m: m.update(labels=["none", "bad"]), "labels or feature names"),
+    (lambda m: m.update(n_features=16), "array shapes"),
+    (lambda m: m["conversation_model"].update(weights=[1.0]), "conversation model"),
+    (lambda m: m["thresholds"].update(high=2.0), "thresholds must lie"),
+])
+def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
+    copy = _copy(model_dir, tmp_path)
+    meta = json.loads((copy / "model.json").read_text())
+    edit(meta)  # type: ignore[operator]
+    (copy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises((ModelLoadError, ValueError), match=message):
+        load_model(copy)
+
+
+def test_missing_pieces(model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="no such model directory"):
+        load_model(tmp_path / "nothing")
+    copy = _copy(model_dir, tmp_path)
+    (copy / "arrays.npz").unlink()
+    with pytest.raises(ModelLoadError, match="missing arrays.npz"):
+        load_model(copy)
+
+
+def test_default_model_from_environment(model_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RISKLINE_MODEL", str(model_dir))
+    assert load_model().model_version == load_model(model_dir).model_version
+    monkeypatch.setenv("RISKLINE_MODEL", str(tmp_path / "absent"))
+    with pytest.raises(ModelLoadError, match="no default model"):
+        load_model()
+
+
+def test_save_replaces_existing_directory(model: RiskModel, tmp_path: Path) -> None:
+    target = tmp_path / "m"
+    model.save(target)
+    (target / "stray").write_text("x")
+    model.save(target)
+    assert sorted(p.name for p in target.iterdir()) == ["arrays.npz", "model.json"]

@@ -1,0 +1,92 @@
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detection.readers import InputError, read_events
+from tests.conftest import write_jsonl
+
+ROW = {"conversation_id": "c1", "message_id": "m1", "sender_id": "u1", "timestamp": "2024-01-01T10:00:00+00:00",
+       "text": "hello"}
+
+
+def test_jsonl_bad_rows_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join([
+        json.dumps(ROW),
+        "{not json",
+        json.dumps({**ROW, "message_id": "m2", "timestamp": "last tuesday"}),
+        json.dumps({**ROW, "message_id": "m1"}),
+        "[1, 2]",
+        json.dumps({**ROW, "message_id": "m3"}),
+    ]) + "\n")
+    result = read_events(path)
+    assert [e.message_id for e in result.events] == ["m1", "m3"]
+    described = [r.describe() for r in result.rejects]
+    assert described[0].startswith(f"{path}: line 2: field 'row': not valid JSON")
+    assert described[1] == f"{path}: line 3: field 'timestamp': not ISO-8601 or Unix seconds: 'last tuesday'"
+    assert "line 4: field 'message_id': duplicate message id 'm1'" in described[2]
+    assert "line 5: field 'row': expected a JSON object" in described[3]
+
+
+def test_csv_rows_and_missing_columns(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("conversation_id,message_id,sender_id,timestamp,text,attachment\n"
+                    "c1,m1,u1,1700000000,\"hi, there\",\n"
+                    "c1,m2,u2,1700000060,,image\n"
+                    "c1,,u2,1700000060,oops,\n")
+    result = read_events(path)
+    assert [(e.text, e.attachment) for e in result.events] == [("hi, there", None), ("", "image")]
+    assert result.rejects[0].describe() == f"{path}: line 4: field 'message_id': missing"
+
+
+def test_parquet_with_native_timestamps(tmp_path: Path) -> None:
+    path = tmp_path / "in.parquet"
+    table = pa.table({
+        "conversation_id": ["c1", "c1"], "message_id": ["m1", "m2"], "sender_id": ["a", "b"],
+        "timestamp": pa.array([1_700_000_000_000_000, 1_700_000_060_000_000], pa.timestamp("us", tz="UTC")),
+        "text": ["x", None], "conversation_label": [1, 1],
+    })
+    pq.write_table(table, path)
+    result = read_events(path)
+    assert [e.timestamp for e in result.events] == [1_700_000_000.0, 1_700_000_060.0]
+    assert result.events[1].text == ""
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("empty.jsonl", "", "empty file"),
+    ("blank.jsonl", "\n\n", "empty file"),
+    ("data.txt", "x", "unsupported file type '.txt'"),
+    ("bad.parquet", "not parquet", "not a readable Parquet file"),
+])
+def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_events(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_events(tmp_path / "absent.jsonl")
+
+
+def test_non_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(json.dumps(ROW).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_events(path)
+
+
+def test_header_only_csv_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("conversation_id,message_id,sender_id,timestamp,text\n")
+    with pytest.raises(InputError, match="empty file"):
+        read_events(path)
+
+
+def test_write_helper_round_trip(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "ok.jsonl", [ROW, {**ROW, "message_id": "m2"}])
+    assert len(read_events(path).events) == 2

@@ -1,0 +1,33 @@
+import pytest
+
+from detection.text import normalize
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("s e n d me a p.i.c", "send me a pic"),
+    ("p-r-i-v-a-t-e", "private"),
+    ("c4shapp", "cashapp"),
+    ("I will s3nd it 2 ur f0ll0wers", "i will send it 2 ur followers"),
+    ("$nap me", "snap me"),
+    ("pleeeeease", "pleease"),
+    ("Ｓｅｎｄ", "send"),
+    ("se\u200bnd", "send"),
+    ("see you at 10pm", "see you at 10pm"),
+])
+def test_normalize_undoes_evasion(raw: str, expected: str) -> None:
+    assert normalize([raw])[0] == expected
+
+
+def test_money_and_urls_get_tokens_and_batch_keeps_alignment() -> None:
+    out = normalize(["pay $500 now", "line\nbreak", "", "see https://x.example/a"])
+    assert len(out) == 4
+    assert "_money_" in out[0] and "$500" in out[0]
+    assert out[1] == "line break"
+    assert out[2] == ""
+    assert "_url_" in out[3]
+
+
+def test_batch_equals_one_at_a_time(synth_rows: list[dict[str, object]]) -> None:
+    # Messages are joined into one string for speed; nothing may leak across the joins.
+    texts = [str(r["text"]) for r in synth_rows[:4000]] + ["ends with 6", "k", "50", "bucks", "$", "5"]
+    assert normalize(texts) == [normalize([t])[0] for t in texts]

@@ -1,0 +1,135 @@
+"""Labelled data: loading, weak stage labels for label-only corpora, and hold-out splits."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detection.events import STAGES, EventError, MessageEvent, to_event
+from detection.readers import InputError, iter_records
+from detection.scoring import order_events
+from detection.text import normalize
+
+META_COLUMNS = ("scenario", "speed", "obfuscation", "fold")
+
+# Labelling functions for corpora without stage annotations, most severe first.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((stage, re.compile(pattern)) for stage, pattern in (
+    ("payment", r"gift ?cards?|cash ?app|venmo|paypal|zelle|bitcoin|crypto|wallet|_money_|pay me|send (me )?money"),
+    ("coercion", r"(send|show|post|leak|share) (it|them|this|your \w+) (to|on|with)|expose|ruin|screenshot"
+                 r"|recorded|everyone will (see|know)|your (parents|family|followers|school) will"),
+    ("sexual", r"\b(pics?|photos?|pictures?|selfies?|nudes?|cam|webcam|video ?call)\b"),
+    ("isolation", r"\b(snap(chat)?|whatsapp|kik|telegram|discord|delete|secret|don'?t tell|between us)\b"),
+    ("risk_check", r"how old|your age|\b(parents?|mom|dad)\b|alone|what grade|which school"),
+    ("rapport", r"\b(cute|pretty|beautiful|gorgeous|special|miss you|love you|gift)\b"),
+))
+
+
+@dataclass
+class LabelledData:
+    """Events in conversation order with conversation labels, stage labels and slice metadata."""
+
+    events: list[MessageEvent]
+    labels: dict[str, int]
+    stages: list[str | None]
+    meta: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    @property
+    def has_stages(self) -> bool:
+        return any(s is not None for s in self.stages)
+
+    def subset(self, conversation_ids: set[str]) -> LabelledData:
+        keep = [i for i, e in enumerate(self.events) if e.conversation_id in conversation_ids]
+        return LabelledData([self.events[i] for i in keep], {c: self.labels[c] for c in conversation_ids},
+                            [self.stages[i] for i in keep],
+                            {c: m for c, m in self.meta.items() if c in conversation_ids})
+
+    def without_stages(self) -> LabelledData:
+        return LabelledData(self.events, self.labels, [None] * len(self.events), self.meta)
+
+
+def load_labelled(path: str | Path) -> LabelledData:
+    """Read a labelled file; any bad row is an ``InputError`` naming its place."""
+    source = Path(path)
+    rows: list[tuple[MessageEvent, str | None]] = []
+    labels: dict[str, int] = {}
+    meta: dict[str, dict[str, object]] = {}
+    for location, record, error in iter_records(source):
+        if error is not None or not isinstance(record, dict):
+            raise InputError(f"{source}: {location}: field 'row': {error}")
+        try:
+            event = to_event(record)
+            label = _label(record.get("conversation_label"))
+            stage = _stage(record.get("stage"))
+        except EventError as exc:
+            raise InputError(f"{source}: {location}: {exc}") from None
+        previous = labels.setdefault(event.conversation_id, label)
+        if previous != label:
+            raise InputError(f"{source}: {location}: field 'conversation_label': differs from earlier rows "
+                             f"of conversation {event.conversation_id!r}")
+        meta.setdefault(event.conversation_id, {k: record[k] for k in META_COLUMNS if record.get(k) is not None})
+        rows.append((event, stage))
+    if not rows:
+        raise InputError(f"{source}: empty file: no message rows")
+    order = {id(e): s for e, s in rows}
+    events = order_events([e for e, _ in rows])
+    return LabelledData(events, labels, [order[id(e)] for e in events], meta)
+
+
+def _label(value: object) -> int:
+    if value in (0, 1, "0", "1", True, False) and not isinstance(value, float):
+        return int(value)  # type: ignore[arg-type]
+    if isinstance(value, float) and value in (0.0, 1.0):
+        return int(value)
+    raise EventError("conversation_label", f"expected 0 or 1, got {value!r}")
+
+
+def _stage(value: object) -> str | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if value not in STAGES:
+        raise EventError("stage", f"expected one of {list(STAGES)}, got {value!r}")
+    return str(value)
+
+
+def weak_stages(texts: Sequence[str]) -> list[str]:
+    """Stage guesses from keyword rules: the most severe stage whose rule matches, else ``none``."""
+    guesses = []
+    for text in normalize(texts):
+        guesses.append(next((stage for stage, rule in _RULES if rule.search(text)), "none"))
+    return guesses
+
+
+def stage_targets(data: LabelledData) -> list[str]:
+    """Training targets for the stage model: annotations where given, else weak labels in positives."""
+    weak = weak_stages([e.text for e in data.events])
+    targets = []
+    for event, stage, guess in zip(data.events, data.stages, weak, strict=True):
+        if not data.labels[event.conversation_id]:
+            targets.append("none")
+        else:
+            targets.append(stage if stage is not None else guess)
+    return targets
+
+
+def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> tuple[set[str], set[str], str]:
+    """Split conversations into train and held-out sets; return them and how the split was made.
+
+    With a ``fold`` column (the synthetic generator's), one whole fold is held out: its phrase
+    families for positives, its kinds for negatives. Otherwise a random share of conversations,
+    stratified by label.
+    """
+    folds = {c: m.get("fold") for c, m in data.meta.items()}
+    rng = random.Random(seed)
+    if folds and all(f is not None for f in folds.values()) and len(set(folds.values())) > 1:
+        held = sorted(set(folds.values()), key=str)[seed % len(set(folds.values()))]
+        test = {c for c, f in folds.items() if f == held}
+        return set(data.labels) - test, test, f"held-out fold {held} (unseen phrase families and negative kinds)"
+    test = set()
+    for label in (0, 1):
+        ids = sorted(c for c, y in data.labels.items() if y == label)
+        rng.shuffle(ids)
+        test.update(ids[: max(1, round(len(ids) * fraction))] if len(ids) > 1 else [])
+    return set(data.labels) - test, test, f"random {fraction:.0%} of conversations, stratified by label"

@@ -1,0 +1,121 @@
+"""Evaluation at conversation level: accuracy, earliness, and slices by kind of conversation."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from detection.model import RiskModel
+from detection.policy import Thresholds
+from detection.scoring import RiskScore, score_conversations
+from training.data import LabelledData
+
+LATE_STAGES = ("coercion", "payment")
+LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
+
+
+def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: float) -> float:
+    """The lowest threshold whose alerts reach ``target`` precision (1.0 if none does)."""
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores, hits = scores[order], labels[order]
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    # A cut can only fall between distinct scores: consider the last row of each run of ties.
+    last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    ok = np.flatnonzero(last_of_tie & (precision >= target) & (np.cumsum(hits) > 0))
+    return float(sorted_scores[ok[-1]]) if len(ok) else 1.0
+
+
+def choose_thresholds(scores: np.ndarray, labels: np.ndarray, target_precision: float) -> Thresholds:
+    """Level thresholds for fixed precisions; ``high`` and ``alert`` at ``target_precision``."""
+    targets = dict(LEVEL_PRECISION, high=target_precision)
+    targets["critical"] = max(targets["critical"], target_precision)
+    values: dict[str, float] = {}
+    floor = 0.0
+    for level in ("low", "medium", "high", "critical"):
+        floor = max(floor, threshold_for_precision(scores, labels, targets[level]))
+        values[level] = floor
+    return Thresholds(alert=values["high"], **values)
+
+
+def _binary(tp: int, fp: int, fn: int, beta: float) -> float:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    denom = beta**2 * precision + recall
+    return (1 + beta**2) * precision * recall / denom if denom else 0.0
+
+
+def latency_penalty(k: np.ndarray, median_length: float) -> np.ndarray:
+    """-1 + 2/(1+exp(-p(k-1))), p chosen so the penalty is 0.5 at the median conversation length."""
+    p = math.log(3) / max(median_length - 1, 1.0)
+    return -1 + 2 / (1 + np.exp(-p * (k - 1)))
+
+
+def evaluate_results(results: list[RiskScore], data: LabelledData, thresholds: Thresholds) -> dict[str, Any]:
+    """Metrics for scored conversations against their labels."""
+    by_id = {r.conversation_id: r for r in results}
+    ids = sorted(by_id)
+    y = np.array([data.labels[c] for c in ids])
+    s = np.array([by_id[c].risk_score for c in ids])
+    alert = s >= thresholds.alert
+    tp, fp, fn = int((alert & (y == 1)).sum()), int((alert & (y == 0)).sum()), int((~alert & (y == 1)).sum())
+    metrics: dict[str, Any] = {
+        "n_conversations": len(ids), "n_positive": int(y.sum()),
+        "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "f0_5": _binary(tp, fp, fn, 0.5), "f1": _binary(tp, fp, fn, 1.0),
+        "roc_auc": float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else None,
+        "pr_auc": float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else None,
+        "false_alert_rate": fp / max(int((y == 0).sum()), 1),
+    }
+    metrics.update(_earliness(results, data, thresholds, by_id))
+    metrics["latency_weighted_f1"] = metrics["f1"] * metrics.pop("_speed")
+    metrics["slices"] = _slices(ids, y, alert, data)
+    return metrics
+
+
+def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresholds,
+               by_id: dict[str, RiskScore]) -> dict[str, Any]:
+    lengths = np.array([r.n_messages for r in results])
+    first_late: dict[str, int] = {}
+    position: dict[str, int] = defaultdict(int)
+    for event, stage in zip(data.events, data.stages, strict=True):
+        cid = event.conversation_id
+        if stage in LATE_STAGES and cid not in first_late:
+            first_late[cid] = position[cid]
+        position[cid] += 1
+    alerted_pos = [r for r in results if data.labels[r.conversation_id] and r.risk_score >= thresholds.alert]
+    k = np.array([r.alert_index + 1 for r in alerted_pos if r.alert_index is not None], dtype=float)
+    median_length = float(np.median(lengths)) if len(lengths) else 1.0
+    speed = float(1 - np.median(latency_penalty(k, median_length))) if len(k) else 0.0
+    with_late = [c for c, y in data.labels.items() if y and c in first_late]
+    before = [c for c in with_late if by_id[c].alert_index is not None and by_id[c].alert_index < first_late[c]]
+    return {
+        "median_messages_to_alert": float(np.median(k)) if len(k) else None,
+        "alerted_before_threat": len(before) / len(with_late) if with_late else None,
+        "n_with_threat_stage": len(with_late), "median_conversation_length": median_length, "_speed": speed,
+    }
+
+
+def _slices(ids: list[str], y: np.ndarray, alert: np.ndarray, data: LabelledData) -> dict[str, Any]:
+    """Recall for each kind of positive and false-alert rate for each kind of negative, where known."""
+    groups: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
+    for cid, label, fired in zip(ids, y, alert, strict=True):
+        meta = data.meta.get(cid, {})
+        for key in ("scenario", "speed", "obfuscation"):
+            if key in meta:
+                groups[(key, str(meta[key]), int(label))].append(bool(fired))
+    out: dict[str, Any] = {}
+    for (key, value, label), fired_list in sorted(groups.items()):
+        name = "recall" if label else "false_alert_rate"
+        out.setdefault(f"{name}_by_{key}", {})[value] = {"rate": sum(fired_list) / len(fired_list),
+                                                         "n": len(fired_list)}
+    return out
+
+
+def evaluate_model(model: RiskModel, data: LabelledData) -> dict[str, Any]:
+    """Score ``data`` with ``model`` (the real scoring core) and compute every metric."""
+    results, _ = score_conversations(model, data.events)
+    return evaluate_results(results, data, model.thresholds)

@@ -1,0 +1,86 @@
+"""Convert the PAN 2012 sexual-predator-identification corpus into labelled message events.
+
+The corpus is one XML file of ``<conversation id>`` elements holding ``<message line>`` elements
+(``<author>``, ``<time>`` as ``HH:MM``, ``<text>``), plus a text file listing predator author ids,
+one per line. A conversation is labelled 1 when any of its authors is a listed predator. PAN gives
+times of day only, so timestamps count from a fixed date and roll over to the next day whenever
+the clock goes backwards.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from detection.readers import InputError
+
+EPOCH = datetime(2012, 1, 1, tzinfo=UTC)
+
+
+def read_predators(path: str | Path) -> set[str]:
+    """Predator author ids, one per line (blank lines ignored)."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"{source}: no such predator-id file")
+    return {line.strip() for line in source.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
+def find_predator_file(xml_path: Path) -> Path | None:
+    """The predator list shipped beside the XML, if there is exactly one."""
+    found = sorted(xml_path.parent.glob("*predator*.txt"))
+    return found[0] if len(found) == 1 else None
+
+
+def _minutes(text: str | None, where: str) -> int:
+    try:
+        hours, minutes = (text or "").strip().split(":")[:2]
+        value = int(hours) * 60 + int(minutes)
+    except ValueError:
+        raise InputError(f"{where}: field 'time': expected HH:MM, got {text!r}") from None
+    if not 0 <= value < 24 * 60:
+        raise InputError(f"{where}: field 'time': out of range: {text!r}")
+    return value
+
+
+def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[str, object]]:
+    """Message-event rows with ``conversation_label``, in corpus order."""
+    source = Path(xml_path)
+    if not source.is_file():
+        raise InputError(f"{source}: no such file")
+    try:
+        for _, element in ET.iterparse(source, events=("end",)):
+            if element.tag != "conversation":
+                continue
+            yield from _conversation_rows(source, element, predators)
+            element.clear()
+    except ET.ParseError as exc:
+        raise InputError(f"{source}: line {exc.position[0]}: not well-formed XML ({exc.msg})") from None
+
+
+def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -> Iterator[dict[str, object]]:
+    conv_id = element.get("id")
+    if not conv_id:
+        raise InputError(f"{source}: a <conversation> has no id attribute")
+    messages = element.findall("message")
+    authors = [(m.findtext("author") or "").strip() for m in messages]
+    label = int(any(a in predators for a in authors))
+    participants = list(dict.fromkeys(a for a in authors if a))
+    day, previous = 0, -1
+    for position, (message, author) in enumerate(zip(messages, authors, strict=True)):
+        line = message.get("line") or str(position + 1)
+        where = f"{source}: conversation {conv_id!r} message line {line}"
+        if not author:
+            raise InputError(f"{where}: field 'author': missing")
+        minute = _minutes(message.findtext("time"), where)
+        if minute < previous:
+            day += 1
+        previous = minute
+        others = [p for p in participants if p != author]
+        yield {
+            "conversation_id": conv_id, "message_id": f"{conv_id}-{line}", "sender_id": author,
+            "recipient_id": others[0] if len(others) == 1 else None,
+            "timestamp": (EPOCH + timedelta(days=day, minutes=minute)).isoformat(),
+            "text": message.findtext("text") or "", "attachment": None, "conversation_label": label,
+        }

@@ -1,0 +1,59 @@
+"""MLflow tracking and registry. The tracking URI is ``$MLFLOW_TRACKING_URI`` or a local SQLite file."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from detection.model import RiskModel
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+EXPERIMENT = "riskline"
+PYFUNC = Path(__file__).with_name("mlflow_pyfunc.py")
+
+
+def tracking_uri() -> str:
+    """Where runs go: ``$MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric metrics flattened to ``a.b.c`` names (MLflow takes scalars only)."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_metrics(value, f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def log_training_run(model: RiskModel, model_dir: Path, data_path: str, register: str | None = None,
+                     alias: str | None = None) -> dict[str, str]:
+    """Log config, metrics and the model as a pyfunc; optionally register it (and set an alias)."""
+    import logging
+
+    import mlflow
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run(run_name=model.model_version) as run, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.log_params({f"train.{k}": v for k, v in model.config.get("train", {}).items()})
+        mlflow.log_params({"data": data_path, "model_version": model.model_version})
+        mlflow.log_metrics(flat_metrics(model.metrics))
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(PYFUNC),
+                                       artifacts={"riskline_model": str(model_dir)}, code_paths=None)
+        out = {"run_id": run.info.run_id, "model_uri": info.model_uri, "tracking_uri": tracking_uri()}
+    if register:
+        version = mlflow.register_model(info.model_uri, register)
+        out["registered"] = f"models:/{register}/{version.version}"
+        if alias:
+            mlflow.MlflowClient().set_registered_model_alias(register, alias, version.version)
+            out["alias"] = f"models:/{register}@{alias}"
+    return out

@@ -1,0 +1,159 @@
+"""Synthetic labelled conversations: grooming and extortion paths, and hard negatives.
+
+Every row is a message event of the contract plus training columns: ``conversation_label``,
+``stage`` and, for evaluation slices, ``scenario``, ``family``, ``speed``, ``obfuscation`` and
+``fold`` (the family fold of a positive, the kind fold of a negative).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from training.synth.negatives import NEGATIVE_KINDS
+from training.synth.noise import obfuscate
+from training.synth.phrases import N_FOLDS, SLOTS, SMALLTALK, STAGE_FAMILIES, VICTIM_REPLIES
+
+SLOT = re.compile(r"\{(\w+)\}")
+RISK_STAGES = ("rapport", "risk_check", "isolation", "sexual", "coercion", "payment")
+
+# scenario -> (weight, stage plan as (stage, min repeats, max repeats), allowed speeds)
+SCENARIOS: dict[str, tuple[float, list[tuple[str, int, int]], tuple[str, ...]]] = {
+    "groom_slow": (0.25, [("rapport", 3, 6), ("risk_check", 1, 3), ("isolation", 1, 3),
+                          ("sexual", 1, 3), ("coercion", 1, 3), ("payment", 1, 3)], ("days", "hours")),
+    "groom_fast": (0.30, [("rapport", 1, 2), ("risk_check", 1, 2), ("isolation", 1, 1),
+                          ("sexual", 1, 2), ("coercion", 1, 3), ("payment", 1, 3)], ("minutes", "hours")),
+    "extort_direct": (0.15, [("coercion", 1, 3), ("payment", 2, 4)], ("minutes",)),
+    "groom_only": (0.15, [("rapport", 2, 5), ("risk_check", 1, 3), ("isolation", 1, 2),
+                          ("sexual", 1, 2)], ("days", "hours", "minutes")),
+    "pushback": (0.15, [("rapport", 1, 3), ("risk_check", 1, 2), ("sexual", 2, 3),
+                        ("coercion", 2, 3), ("payment", 1, 2)], ("hours", "minutes")),
+}
+GAP_SECONDS = {"minutes": (5, 120), "hours": (30, 1800), "days": (60, 3600)}
+OFFSETS = [timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=1)),
+           timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+HANDLE_PARTS = ["sk8", "gamer", "mia", "jay", "luna", "kid", "ace", "nova", "x", "real", "its", "the",
+                "boi", "girl", "wolf", "star", "ghost", "tyler", "em", "zay", "dev", "kai", "rio"]
+
+
+def family_fold(index: int) -> int:
+    """Fold of the family or negative kind at ``index`` in its bank."""
+    return index % N_FOLDS
+
+
+@dataclass
+class _Chat:
+    """A conversation under construction."""
+
+    rng: random.Random
+    people: tuple[str, str]
+    level: int
+    speed: str
+    clock: datetime
+    rows: list[dict[str, object]]
+
+    def say(self, who: int, text: str, stage: str, family: str | None = None,
+            attachment: str | None = None) -> None:
+        lo, hi = GAP_SECONDS[self.speed]
+        gap = self.rng.uniform(lo, hi)
+        if self.speed == "days" and self.rng.random() < 0.12:
+            gap += self.rng.uniform(6, 30) * 3600
+        self.clock += timedelta(seconds=gap)
+        noisy = obfuscate(fill(text, self.rng), self.rng, self.level if who == 0 else min(self.level, 1))
+        self.rows.append({
+            "sender_id": self.people[who], "recipient_id": self.people[1 - who],
+            "timestamp": self.clock.isoformat(timespec="seconds"), "text": noisy,
+            "attachment": attachment, "stage": stage, "family": family,
+        })
+
+    def smalltalk(self, p: float) -> None:
+        while self.rng.random() < p:
+            self.say(self.rng.randrange(2), self.rng.choice(SMALLTALK), "none")
+
+
+def fill(template: str, rng: random.Random) -> str:
+    """Fill every ``{slot}`` of a template with a random filler."""
+    return SLOT.sub(lambda m: rng.choice(SLOTS[m.group(1)]), template)
+
+
+def handle(rng: random.Random) -> str:
+    """A random username."""
+    return f"{rng.choice(HANDLE_PARTS)}{rng.choice(['', '_', '.'])}{rng.choice(HANDLE_PARTS)}{rng.randint(1, 9999)}"
+
+
+def _families(stage: str, fold: int | None) -> list[str]:
+    names = list(STAGE_FAMILIES[stage])
+    return [n for i, n in enumerate(names) if fold is None or family_fold(i) == fold]
+
+
+def _positive(chat: _Chat, scenario: str, fold: int) -> None:
+    rng = chat.rng
+    plan = SCENARIOS[scenario][1]
+    if scenario != "extort_direct":
+        chat.say(0, rng.choice(SLOTS["greet"]), "none")
+        chat.say(1, rng.choice(SLOTS["greet"]), "none")
+    for stage, lo, hi in plan:
+        for _ in range(rng.randint(lo, hi)):
+            family = rng.choice(_families(stage, fold))
+            chat.say(0, rng.choice(STAGE_FAMILIES[stage][family]), stage, family)
+            if rng.random() < 0.7:
+                reply_stage, reply = rng.choice(VICTIM_REPLIES[stage])
+                if scenario == "pushback" and stage == "sexual":
+                    reply_stage, reply = "none", rng.choice(["no", "no way", "i said no", "stop asking"])
+                chat.say(1, reply, reply_stage)
+            chat.smalltalk(0.35 if stage in ("rapport", "risk_check") else 0.1)
+        if stage == "sexual" and scenario in ("groom_slow", "groom_fast") and rng.random() < 0.6:
+            chat.say(1, rng.choice(["", "here", "ok"]), "none", attachment="image")
+
+
+def _negative(chat: _Chat, kind: str) -> None:
+    rng = chat.rng
+    for speaker, options in NEGATIVE_KINDS[kind]:
+        if speaker.startswith("?") and rng.random() < 0.4:
+            continue
+        who = int(speaker.lstrip("?"))
+        text = rng.choice(options)
+        attach = "image" if re.search(r"\b(sending|here|sent you)\b", text) and rng.random() < 0.5 else None
+        chat.say(who, text, "none", kind, attachment=attach)
+        chat.smalltalk(0.25)
+
+
+def conversation(index: int, rng: random.Random, positive_rate: float = 0.4) -> list[dict[str, object]]:
+    """Generate one labelled conversation as message rows."""
+    positive = rng.random() < positive_rate
+    if positive:
+        names = list(SCENARIOS)
+        scenario = rng.choices(names, weights=[SCENARIOS[n][0] for n in names])[0]
+        speed = rng.choice(SCENARIOS[scenario][2])
+        fold = rng.randrange(N_FOLDS)
+    else:
+        kinds = list(NEGATIVE_KINDS)
+        k = rng.randrange(len(kinds))
+        scenario, fold = kinds[k], family_fold(k)
+        speed = rng.choice(["minutes", "hours", "days"])
+    level = rng.choices([0, 1, 2], weights=[0.4, 0.35, 0.25])[0]
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 640 * 86400))
+    chat = _Chat(rng, (handle(rng), handle(rng)), level, speed, start.astimezone(rng.choice(OFFSETS)), [])
+    if positive:
+        _positive(chat, scenario, fold)
+    else:
+        _negative(chat, scenario)
+    conv_id = f"syn-{index:06d}-{rng.getrandbits(32):08x}"
+    for i, row in enumerate(chat.rows):
+        row.update({"conversation_id": conv_id, "message_id": f"{conv_id}-m{i:03d}",
+                    "conversation_label": int(positive), "scenario": scenario, "speed": speed,
+                    "obfuscation": level, "fold": fold})
+    return chat.rows
+
+
+def generate(n: int, seed: int = 0, positive_rate: float = 0.4) -> list[dict[str, object]]:
+    """Generate ``n`` conversations reproducibly from ``seed``, as a flat list of message rows."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    rng = random.Random(seed)
+    rows: list[dict[str, object]] = []
+    for i in range(n):
+        rows.extend(conversation(i, rng, positive_rate))
+    return rows

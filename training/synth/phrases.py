@@ -1,0 +1,276 @@
+"""Phrase banks for the synthetic generator.
+
+Each escalation stage has several *families*: distinct ways of voicing the same intent, each a few
+templates whose ``{slots}`` are filled from ``SLOTS``. Every family belongs to one of ``N_FOLDS``
+folds (its position modulo ``N_FOLDS``), and a generated conversation draws all its risky phrasing
+from a single fold, so evaluation can hold out whole families rather than random rows.
+
+Content rule: requests and threats are *named*, never described. Nothing here is graphic.
+"""
+
+from __future__ import annotations
+
+N_FOLDS = 3
+
+SLOTS: dict[str, list[str]] = {
+    "compliment": [
+        "cute", "really pretty", "mature for your age", "so funny", "different from the others",
+        "gorgeous", "chill", "smart", "super talented", "easy to talk to", "special", "cool",
+        "really attractive", "fire", "a vibe", "adorable",
+    ],
+    "greet": ["hey", "hi", "heyy", "yo", "hello", "sup", "hii", "hey there", "wassup", "hiya"],
+    "app": [
+        "snap", "snapchat", "insta", "whatsapp", "telegram", "discord", "kik", "signal", "wickr",
+        "the other app", "my private account", "google chat", "messenger",
+    ],
+    "pic": [
+        "pic", "photo", "picture", "selfie", "pics", "photos", "snap", "vid", "video",
+    ],
+    "private": [
+        "private", "secret", "special", "just for me", "only for me", "no one else sees",
+        "personal", "spicy",
+    ],
+    "family": [
+        "your parents", "your mom", "your dad", "your family", "your school", "your friends",
+        "your followers", "everyone you know", "your teachers", "your team", "your class",
+        "your little sister", "your grandma", "your coach",
+    ],
+    "pay": [
+        "gift cards", "a steam card", "an apple gift card", "cashapp", "venmo", "paypal", "bitcoin",
+        "crypto", "zelle", "an amazon card", "google play cards", "usdt", "a razer gold card",
+    ],
+    "amount": [
+        "$50", "$100", "$200", "$300", "$500", "$1000", "50 bucks", "100 dollars", "$250",
+        "200 dollars", "$80", "$150", "500 usd", "£100", "€200",
+    ],
+    "deadline": [
+        "in 10 minutes", "in an hour", "by tonight", "in 30 mins", "before midnight", "right now",
+        "in 5 min", "by tomorrow morning", "today", "asap",
+    ],
+    "age": ["13", "14", "15", "16", "17"],
+    "game": [
+        "fortnite", "roblox", "minecraft", "valorant", "apex", "cod", "fifa", "league", "rocket league",
+    ],
+    "hobby": [
+        "skating", "football", "basketball", "drawing", "music", "anime", "gaming", "dance",
+        "soccer", "swimming", "guitar", "tiktok edits",
+    ],
+    "friendname": ["jake", "mia", "tyler", "emma", "noah", "liam", "ava", "sam", "alex", "jordan"],
+    "item": [
+        "bike", "ps5", "iphone", "jacket", "sneakers", "desk", "guitar", "textbook", "couch",
+        "monitor", "headphones",
+    ],
+    "food": ["pizza", "tacos", "sushi", "burgers", "the movie tickets", "the uber", "bubble tea"],
+}
+
+# stage -> family -> templates. The order of families fixes their fold (index % N_FOLDS).
+STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
+    "rapport": {
+        "flattery_direct": [
+            "you're {compliment} honestly", "omg you are so {compliment}", "ngl you seem {compliment}",
+            "has anyone told you you're {compliment}", "you're way more {compliment} than people here",
+        ],
+        "common_interest": [
+            "no way you're into {hobby} too", "i love {hobby} as well, we have so much in common",
+            "we should play {game} together sometime", "i saw your {hobby} posts, they're amazing",
+            "you're really good at {hobby}, i could watch all day",
+        ],
+        "understanding": [
+            "i get you more than your friends do", "you can tell me anything, i won't judge",
+            "i feel like we've known each other forever", "adults just don't understand us right",
+            "i'm always here for you when things are bad at home",
+        ],
+        "gifts": [
+            "i can buy you {game} skins if you want", "want me to send you some robux",
+            "i'll get you a gift card, no reason, you deserve it", "i sent you a little something",
+            "let me pay for your game pass, my treat",
+        ],
+        "peer_pose": [
+            "i'm {age} too lol", "same age as you haha, i'm in grade 10", "i'm a student too",
+            "i just moved here, don't know anyone yet", "i'm new at {game}, teach me?",
+        ],
+        "special_bond": [
+            "you're the only one i talk to like this", "talking to you is the best part of my day",
+            "i think about our chats all the time", "nobody makes me smile like you do",
+            "you're not like the others, you're special to me",
+        ],
+    },
+    "risk_check": {
+        "age_probe": [
+            "how old are you btw", "wait what grade are you in", "u in high school or middle school",
+            "you look older than {age}", "what's your age, just curious",
+        ],
+        "supervision_probe": [
+            "are your parents home right now", "do your parents check your phone",
+            "does your mom look at your messages", "is anyone watching you right now",
+            "do you have your own room",
+        ],
+        "alone_probe": [
+            "are you alone rn", "anyone else home with you", "when are you home alone",
+            "is your door locked", "so it's just you at home tonight?",
+        ],
+        "trust_probe": [
+            "can i trust you with something", "you wouldn't tell anyone about us right",
+            "do you tell your parents who you talk to", "are you the type who snitches",
+            "do you delete your chats usually",
+        ],
+        "location_probe": [
+            "which school do you go to", "what city are you in", "do you walk home by yourself",
+            "what time do you get out of class", "where do you usually hang out after school",
+        ],
+        "experience_probe": [
+            "have you ever had a boyfriend or girlfriend", "have you done this kind of chat before",
+            "have you ever sent pics to anyone", "are you dating anyone",
+            "do you ever talk to people you meet online",
+        ],
+    },
+    "isolation": {
+        "move_app": [
+            "let's talk on {app} instead", "add me on {app}, it's easier", "what's your {app}",
+            "move to {app}, this app is buggy", "text me on {app} it's more private",
+        ],
+        "secrecy": [
+            "don't tell anyone about us", "this stays between us ok", "keep this our secret",
+            "your parents wouldn't understand, so don't mention me", "promise you won't tell anyone",
+        ],
+        "delete": [
+            "delete our chat after", "clear this convo ok", "turn on disappearing messages",
+            "delete my messages so no one sees", "make sure you erase this",
+        ],
+        "turn_against": [
+            "your friends are fake, you only need me", "your parents don't care about you like i do",
+            "don't listen to them, they're jealous", "nobody gets you like i do, forget them",
+            "you don't need anyone else",
+        ],
+        "meet_offline": [
+            "we should meet up sometime, just us", "i can come pick you up after school",
+            "let's meet somewhere nobody knows us", "don't bring anyone when we meet",
+            "i could visit your city next week, just us",
+        ],
+        "hidden_account": [
+            "make a second account so your parents can't see", "use a private account to text me",
+            "get a secret app so no one checks", "use the vault app to hide my chats",
+            "make a finsta so we can talk",
+        ],
+    },
+    "sexual": {
+        "pic_request": [
+            "send me a {private} {pic}", "can you send a {pic} {private}", "show me a {private} {pic}",
+            "i want a {pic} nobody else gets", "send a {pic} of you, the {private} kind",
+        ],
+        "trade": [
+            "i'll send one if you send one", "let's trade {pic}s, {private} ones",
+            "i showed you mine, now your turn", "i sent you one, it's only fair you send back",
+            "we can swap {private} {pic}s",
+        ],
+        "pressure_request": [
+            "come on just one {pic}, it's no big deal", "if you really liked me you'd send it",
+            "everyone does it, just send a {pic}", "don't be shy, send the {pic}",
+            "i'll stop talking to you if you don't send it",
+        ],
+        "camera": [
+            "turn on your camera for me", "let's video call, just us", "go on cam, i want to see you",
+            "do a private video call tonight", "open your camera real quick",
+        ],
+        "romantic_sexualised": [
+            "you make me feel things, send something {private}", "i want to see more of you",
+            "show me what you look like when you're alone", "i want a {pic} only a boyfriend would get",
+            "send something you'd never post",
+        ],
+        "request_after_gift": [
+            "i sent you the gift card, now send me a {pic}", "you owe me a {private} {pic} for the skins",
+            "i paid for your stuff so send something {private}", "robux for a {pic}, deal?",
+            "i'll send {amount} if you send a {private} {pic}",
+        ],
+    },
+    "coercion": {
+        "expose_family": [
+            "i will send it to {family}", "i'm sending your {pic} to {family}",
+            "imagine what {family} will think when they see it", "{family} are going to see everything",
+            "i have the list of {family}, they all get it",
+        ],
+        "expose_public": [
+            "i'll post it everywhere", "i'll send it to your followers",
+            "it goes on every site with your name", "i'll make it go viral", "i'll tag your school in it",
+        ],
+        "have_content": [
+            "i have your {pic}s saved", "i screenshotted everything", "i recorded the call",
+            "i have your pics and all your contacts", "i have everything, don't play dumb",
+        ],
+        "ruin": [
+            "your life is over", "i will ruin your life", "you'll be expelled when this gets out",
+            "you're done, everyone will know", "your future is finished",
+        ],
+        "shame": [
+            "you should be ashamed", "everyone will laugh at you", "you'll never show your face again",
+            "think how embarrassing this will be", "no one will talk to you after this",
+        ],
+        "dont_tell": [
+            "if you tell anyone i post it", "block me and it goes out", "talk to the police and it's over",
+            "if you ignore me i send it", "try reporting me and see what happens",
+        ],
+    },
+    "payment": {
+        "demand": [
+            "pay me {amount} or i send it", "send {amount} now", "i want {amount} {deadline}",
+            "you have to pay {amount}", "{amount} and i delete everything",
+        ],
+        "method": [
+            "send it by {pay}", "buy {pay} and send me the codes", "pay with {pay}",
+            "get {pay} at the store and text me the numbers", "i only take {pay}",
+        ],
+        "deadline_pressure": [
+            "you have {deadline}", "clock is ticking, {deadline}", "pay {deadline} or everyone sees",
+            "if i don't get it {deadline} it's sent", "hurry up, {deadline}",
+        ],
+        "negotiate": [
+            "fine then send what you have", "half now and half tomorrow", "borrow it from {friendname}",
+            "take your parents card", "i don't care how you get it",
+        ],
+        "more_demand": [
+            "that's not enough, i need more", "send another {amount} or it goes out",
+            "one more payment and i'm gone", "i changed my mind, {amount} more", "now send the rest",
+        ],
+        "account": [
+            "here is my {pay} tag, send it", "scan this wallet address", "send to this {pay} account",
+            "use this {pay} username", "i'll give you the {pay} details",
+        ],
+    },
+}
+
+# Replies of the young person. Stage "none" unless the reply itself names the threat or payment.
+VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
+    "rapport": [
+        ("none", "haha thanks"), ("none", "aw that's sweet"), ("none", "lol you too"),
+        ("none", "i love {hobby}"), ("none", "thx"), ("none", "omg stop haha"), ("none", "really?"),
+    ],
+    "risk_check": [
+        ("none", "i'm {age}"), ("none", "yeah they're at work"), ("none", "no one's home"),
+        ("none", "i'm in grade 9"), ("none", "why do you ask"), ("none", "my mom doesn't check"),
+    ],
+    "isolation": [
+        ("none", "ok sure"), ("none", "my {app} is {friendname}_{age}"), ("none", "ok i won't tell"),
+        ("none", "why tho"), ("none", "fine"),
+    ],
+    "sexual": [
+        ("none", "idk about that"), ("none", "no i don't do that"), ("none", "maybe later"),
+        ("none", "that's weird"), ("none", "ok just one"), ("none", "i'm not comfortable"),
+    ],
+    "coercion": [
+        ("coercion", "please don't send it"), ("coercion", "please don't show {family}"),
+        ("coercion", "why are you doing this"), ("coercion", "i'll do anything just don't post it"),
+        ("coercion", "please delete it"), ("none", "i'm going to report you"), ("none", "leave me alone"),
+    ],
+    "payment": [
+        ("payment", "i don't have that much money"), ("payment", "i only have {amount}"),
+        ("payment", "i can't get {pay}"), ("payment", "ok i'll pay just don't send it"),
+        ("payment", "i sent it, now delete it"), ("none", "i'm telling my parents"),
+    ],
+}
+
+SMALLTALK: list[str] = [
+    "lol", "what are you up to", "nm just chilling", "did you see that video", "haha same",
+    "i'm bored", "school was so long today", "what music do you like", "gtg eat dinner",
+    "brb", "that's crazy", "ok", "yeah", "nice", "what's up", "how was your day",
+    "i just got home", "watching netflix", "so tired", "lmao", "fr", "idk",
+]
