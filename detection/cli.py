@@ -7,7 +7,6 @@ found through the ``riskline.commands`` entry-point group when the app starts, n
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -84,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -35,8 +35,8 @@ class MessageFeaturizer:
 
     def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
         common = {"n_features": self.n_features, "alternate_sign": False, "norm": None, "lowercase": False}
-        words = HashingVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", **common)  # type: ignore[arg-type]
-        chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common)  # type: ignore[arg-type]
+        words = HashingVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", **common)
+        chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common)
         return words, chars
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -133,14 +133,14 @@ def running_features(risk: np.ndarray, ts: np.ndarray, sender: np.ndarray, media
     mass = risk.sum(axis=1)
     index = seeds.n_messages[seg] + np.arange(n) - starts[seg]
     stage_max = np.maximum(seg_cummax(risk, seg), seeds.stage_max[seg])
-    stage_hits = seg_cumsum((risk >= HALF).astype(np.int64), starts, seg) + seeds.stage_hits[seg]
+    stage_hits = seg_cumsum(np.asarray(risk >= HALF, dtype=np.int64), starts, seg) + seeds.stage_hits[seg]
     own = group_cumsum(mass, seg * (int(sender.max(initial=0)) + 1) + sender) + seeds.sender_mass_row
     top = np.maximum(seg_cummax(own, seg), seeds.top_mass[seg])
     total = seg_cumsum(mass, starts, seg) + seeds.total_mass[seg]
     first_ts = np.where(np.isnan(seeds.first_ts), ts[starts], seeds.first_ts)[seg]
     flagged = (risk >= HALF).any(axis=1)
-    first_flag = np.minimum.reduceat(np.where(flagged, np.arange(n), n), starts) if n else np.zeros(0, int)
-    seen_flag = seg_cumsum(flagged.astype(np.int64), starts, seg) > 0
+    first_flag = np.asarray(np.minimum.reduceat(np.where(flagged, np.arange(n), n), starts)) if n else starts
+    seen_flag = seg_cumsum(np.asarray(flagged, dtype=np.int64), starts, seg) > 0
     own_first = np.where(seen_flag, ts[np.minimum(first_flag, n - 1)][seg], np.nan)
     first_risk_ts = np.where(np.isnan(seeds.first_risk_ts[seg]), own_first, seeds.first_risk_ts[seg])
     n_media = seg_cumsum(media.astype(np.int64), starts, seg) + seeds.n_media[seg]

@@ -124,7 +124,7 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
     for row in range(a, b):  # the last value per sender wins: it is that sender's running total
         masses[ordered[row].sender_id] = int(run.sender_mass[row])
     segment = scores[a:b]
-    peak = int(np.argmax(segment))
+    peak = int(np.argmax(segment))  # position within this batch's rows of the conversation
     max_score, peak_index, peak_id = prior.max_score, prior.peak_index, prior.peak_message_id
     if prior.peak_index is None or segment[peak] > prior.max_score:
         max_score, peak_index, peak_id = float(segment[peak]), int(run.index[a + peak]), ordered[a + peak].message_id
@@ -135,7 +135,7 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
             alert_index, alert_id = int(run.index[a + crossed[0]]), ordered[a + crossed[0]].message_id
     weights = risk[a:b] @ SEVERITY
     detected = np.flatnonzero((risk[a:b] >= HALF).any(axis=1))
-    candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + i].message_id)
+    candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + int(i)].message_id)
                                          for i in detected]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
     first_risk = run.first_risk_ts[last]

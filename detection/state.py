@@ -57,7 +57,7 @@ class ConversationState:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe form, for state stores."""
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ConversationState:

@@ -24,6 +24,15 @@ _MONEY = re.compile(r"(?:[$£€][ \t]?\d[\d,.]*k?|\b\d[\d,.]*[ \t]?(?:k\b|bucks
 _URL = re.compile(r"https?://\S+|www\.\S+")
 
 
+def _join_spaced(match: re.Match[str]) -> str:
+    run, sep = match.group(0), match.group(1)
+    letters = run.split(sep)
+    # "send a p i c": a leading one-letter English word stays a word when three or more letters follow
+    if sep == " " and letters[0] in ("a", "i") and len(letters) >= 4:
+        return letters[0] + " " + "".join(letters[1:])
+    return "".join(letters)
+
+
 def _unleet(match: re.Match[str]) -> str:
     word = match.group(0)
     # A plain amount or a number stuck to a unit ("10min", "2nite") keeps its digits.
@@ -40,7 +49,7 @@ def normalize(texts: Sequence[str]) -> list[str]:
     joined = unicodedata.normalize("NFKC", joined).translate(_ZERO_WIDTH).lower()
     joined = _URL.sub(" _url_ ", joined)
     joined = _MONEY.sub(lambda m: f" _money_ {m.group(0)} ", joined)
-    joined = _SPACED.sub(lambda m: m.group(0).replace(m.group(1), ""), joined)
+    joined = _SPACED.sub(_join_spaced, joined)
     joined = _LEET_WORD.sub(_unleet, joined)
     joined = _REPEAT.sub(r"\1\1", joined)
     out = joined.split(_SEP)

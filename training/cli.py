@@ -98,7 +98,7 @@ def synth(
 def convert(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="PAN 2012 conversations XML")],
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.jsonl, .csv, .parquet)")],
-    predators: Annotated[Path | None, typer.Option(help="Predator-id list (default: *predator*.txt beside INPUT)")] = None,
+    predators: Annotated[Path | None, typer.Option(help="Predator ids (default: *predator*.txt beside INPUT)")] = None,
 ) -> None:
     """Convert the PAN 2012 predator-identification corpus to labelled message events."""
     from detection.writers import write_rows

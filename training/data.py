@@ -80,7 +80,7 @@ def load_labelled(path: str | Path) -> LabelledData:
 
 def _label(value: object) -> int:
     if value in (0, 1, "0", "1", True, False) and not isinstance(value, float):
-        return int(value)  # type: ignore[arg-type]
+        return int(value)  # type: ignore[call-overload, unused-ignore]
     if isinstance(value, float) and value in (0.0, 1.0):
         return int(value)
     raise EventError("conversation_label", f"expected 0 or 1, got {value!r}")

@@ -91,7 +91,8 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     median_length = float(np.median(lengths)) if len(lengths) else 1.0
     speed = float(1 - np.median(latency_penalty(k, median_length))) if len(k) else 0.0
     with_late = [c for c, y in data.labels.items() if y and c in first_late]
-    before = [c for c in with_late if by_id[c].alert_index is not None and by_id[c].alert_index < first_late[c]]
+    alert_at = {c: by_id[c].alert_index for c in with_late}
+    before = [c for c in with_late if (index := alert_at[c]) is not None and index < first_late[c]]
     return {
         "median_messages_to_alert": float(np.median(k)) if len(k) else None,
         "alerted_before_threat": len(before) / len(with_late) if with_late else None,

@@ -17,7 +17,7 @@ from detection.model import RiskModel, load_model
 from detection.scoring import score_conversations
 
 
-class RisklinePyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class RisklinePyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Wraps a Riskline model directory stored as the artifact ``riskline_model``."""
 
     model: RiskModel
@@ -26,7 +26,7 @@ class RisklinePyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         self.model = load_model(context.artifacts["riskline_model"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        events = [to_event(record) for record in model_input.to_dict(orient="records")]
+        events = [to_event({str(k): v for k, v in record.items()}) for record in model_input.to_dict(orient="records")]
         results, _ = score_conversations(self.model, events)
         return pd.DataFrame([asdict(r) for r in results])
 

@@ -41,7 +41,7 @@ def test_missing_pieces(model_dir: Path, tmp_path: Path) -> None:
         load_model(tmp_path / "nothing")
     copy = _copy(model_dir, tmp_path)
     (copy / "arrays.npz").unlink()
-    with pytest.raises(ModelLoadError, match="missing arrays.npz"):
+    with pytest.raises(ModelLoadError, match=r"missing arrays\.npz"):
         load_model(copy)
 
 

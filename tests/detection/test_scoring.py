@@ -115,7 +115,7 @@ LEVEL_ORDER = ["none", "low", "medium", "high", "critical"]
 def test_direction_a_threat_raises_risk(model: RiskModel) -> None:
     friendly = [event("c", i, s, t) for i, (s, t) in enumerate([
         ("a", "hey how was practice"), ("b", "good, coach was happy"), ("a", "nice, see you tomorrow")])]
-    threat = friendly + [event("c", 3, "a", "send me $200 in gift cards or i send your pics to your family")]
+    threat = [*friendly, event("c", 3, "a", "send me $200 in gift cards or i send your pics to your family")]
     (calm,), _ = score_conversations(model, friendly)
     (scary,), _ = score_conversations(model, threat)
     assert scary.risk_score >= 10 * calm.risk_score

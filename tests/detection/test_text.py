@@ -6,6 +6,8 @@ from detection.text import normalize
 @pytest.mark.parametrize(("raw", "expected"), [
     ("s e n d me a p.i.c", "send me a pic"),
     ("p-r-i-v-a-t-e", "private"),
+    ("send a p i c", "send a pic"),
+    ("i s e n d", "i send"),
     ("c4shapp", "cashapp"),
     ("I will s3nd it 2 ur f0ll0wers", "i will send it 2 ur followers"),
     ("$nap me", "snap me"),

@@ -32,7 +32,7 @@ SCENARIOS: dict[str, tuple[float, list[tuple[str, int, int]], tuple[str, ...]]] 
                         ("coercion", 2, 3), ("payment", 1, 2)], ("hours", "minutes")),
 }
 GAP_SECONDS = {"minutes": (5, 120), "hours": (30, 1800), "days": (60, 3600)}
-OFFSETS = [timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=1)),
+OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=1)),
            timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
 HANDLE_PARTS = ["sk8", "gamer", "mia", "jay", "luna", "kid", "ace", "nova", "x", "real", "its", "the",
                 "boi", "girl", "wolf", "star", "ghost", "tyler", "em", "zay", "dev", "kai", "rio"]

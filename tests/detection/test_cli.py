@@ -1,0 +1,144 @@
+"""``riskline score`` as a user runs it: a real process, real files."""
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from detection.batch import CONVERSATION_COLUMNS, MESSAGE_COLUMNS
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+
+CONTRACT_FIELDS = ["conversation_id", "n_messages", "risk_score", "risk_level", "alert", "alert_index",
+                   "alert_message_id", "peak_stage", "suspect_id", "evidence_message_ids", "model_version"]
+
+
+@pytest.fixture(scope="module")
+def events_path(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[str, object]]) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("cli") / "events.jsonl", synth_rows[:1500])
+
+
+def _read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_score_writes_every_contract_field(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores.jsonl"
+    done = riskline("score", events_path, "-o", out, "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    rows = _read_jsonl(out)
+    assert list(CONVERSATION_COLUMNS) == CONTRACT_FIELDS
+    assert all(list(r) == CONTRACT_FIELDS for r in rows)
+    n_conversations = len({json.loads(line)["conversation_id"] for line in events_path.read_text().splitlines()})
+    assert len(rows) == n_conversations
+    assert any(r["alert"] for r in rows) and not all(r["alert"] for r in rows)
+    for r in rows:
+        assert 0.0 <= r["risk_score"] <= 1.0  # type: ignore[operator]
+        assert r["risk_level"] in ("none", "low", "medium", "high", "critical")
+        assert (r["alert_index"] is None) == (not r["alert"]) == (r["alert_message_id"] is None)
+    assert f"{n_conversations} conversations" in done.stderr
+
+
+def test_formats_agree(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    rows = _read_jsonl(events_path)
+    csv_in = tmp_path / "events.csv"
+    with csv_in.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert riskline("score", events_path, "-o", tmp_path / "a.parquet", "--model", model_dir).returncode == 0
+    done = riskline("score", csv_in, "-o", tmp_path / "b.csv", "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    from_parquet = pq.read_table(tmp_path / "a.parquet").to_pylist()
+    with (tmp_path / "b.csv").open() as handle:
+        from_csv = list(csv.DictReader(handle))
+    assert [r["conversation_id"] for r in from_parquet] == [r["conversation_id"] for r in from_csv]
+    assert [round(r["risk_score"], 9) for r in from_parquet] == [round(float(r["risk_score"]), 9) for r in from_csv]
+    assert json.loads(from_csv[0]["evidence_message_ids"]) == from_parquet[0]["evidence_message_ids"]
+
+
+def test_per_message(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "steps.jsonl"
+    assert riskline("score", events_path, "-o", out, "--model", model_dir, "--per-message").returncode == 0
+    rows = _read_jsonl(out)
+    assert len(rows) == len(events_path.read_text().splitlines())
+    assert list(rows[0]) == list(MESSAGE_COLUMNS)
+    for r in rows[:50]:
+        assert sum(r[f"p_{s}"] for s in ("none", "rapport", "risk_check", "isolation", "sexual", "coercion",
+                                           "payment")) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_bad_row_fails_cleanly_and_writes_nothing(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    lines = events_path.read_text().splitlines()
+    broken = json.loads(lines[6])
+    broken["timestamp"] = "half past nine"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*lines[:6], json.dumps(broken), *lines[7:]]) + "\n")
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous results\n")
+    done = riskline("score", bad, "-o", out, "--model", model_dir)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert f"{bad}: line 7: field 'timestamp'" in done.stderr and "Traceback" not in done.stderr
+    assert out.read_text() == "previous results\n"
+    assert not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_errors_file_sets_bad_rows_aside(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    lines = events_path.read_text().splitlines()
+    dup = lines[3]
+    missing = json.loads(lines[10])
+    del missing["sender_id"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*lines[:10], json.dumps(missing), *lines[11:], dup, "not json"]) + "\n")
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    done = riskline("score", bad, "-o", out, "--model", model_dir, "--errors", rejects)
+    assert done.returncode == 0, done.stderr
+    rejected = _read_jsonl(rejects)
+    assert [(r["location"], r["field"]) for r in rejected] == [
+        ("line 11", "sender_id"), (f"line {len(lines) + 1}", "message_id"), (f"line {len(lines) + 2}", "row")]
+    assert rejected[0]["record"]["message_id"] == missing["message_id"]
+    scored = sum(r["n_messages"] for r in _read_jsonl(out))  # type: ignore[misc]
+    assert scored == len(lines) - 1
+    assert "3 rows rejected" in done.stderr
+
+
+@pytest.mark.parametrize(("content", "name", "expected"), [
+    ("", "empty.jsonl", "empty file"),
+    ("a,b\n1,2\n", "x.tsv", "unsupported file type '.tsv'"),
+])
+def test_unreadable_input(tmp_path: Path, model_dir: Path, content: str, name: str, expected: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    done = riskline("score", path, "-o", tmp_path / "o.jsonl", "--model", model_dir)
+    assert done.returncode == 2 and expected in done.stderr and done.stderr.count("\n") == 1
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    cases = [
+        (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.jsonl", "--model", model_dir], "no such file"),
+        (["score", events_path, "-o", tmp_path / "o.jsonl", "--model", tmp_path / "nomodel"], "no such model"),
+        (["score", events_path, "-o", tmp_path / "o.txt", "--model", model_dir], "unsupported output type"),
+        (["score", events_path, "-o", tmp_path / "no" / "o.jsonl", "--model", model_dir], "does not exist"),
+        (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "spark", "--model", model_dir], "local"),
+    ]
+    for args, expected in cases:
+        done = riskline(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+def test_labels_and_unknown_columns_do_not_change_scores(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    rows = _read_jsonl(events_path)
+    plain = [{k: r[k] for k in ("conversation_id", "message_id", "sender_id", "timestamp", "text")} for r in rows]
+    write_jsonl(tmp_path / "plain.jsonl", plain)
+    riskline("score", events_path, "-o", tmp_path / "a.jsonl", "--model", model_dir)
+    riskline("score", tmp_path / "plain.jsonl", "-o", tmp_path / "b.jsonl", "--model", model_dir)
+    a, b = _read_jsonl(tmp_path / "a.jsonl"), _read_jsonl(tmp_path / "b.jsonl")
+    # attachments were dropped too, so compare only conversations without any
+    with_media = {r["conversation_id"] for r in rows if r.get("attachment")}
+    assert [x for x in a if x["conversation_id"] not in with_media] == \
+        [x for x in b if x["conversation_id"] not in with_media]

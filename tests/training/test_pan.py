@@ -1,0 +1,69 @@
+"""PAN 2012 conversion, on a tiny file in the corpus format that we wrote ourselves."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from detection.readers import InputError, read_events
+from tests.cli_helpers import riskline
+from training.pan import iter_pan_rows
+
+XML = """<?xml version="1.0" encoding="UTF-8"?>
+<conversations>
+<conversation id="aaa111">
+<message line="1"><author>p1</author><time>23:58</time><text>hey whats up</text></message>
+<message line="2"><author>v1</author><time>23:59</time><text>nm</text></message>
+<message line="3"><author>p1</author><time>00:02</time><text>how old r u</text></message>
+<message line="4"><author>v1</author><time>00:03</time><text/></message>
+</conversation>
+<conversation id="bbb222">
+<message line="1"><author>x1</author><time>10:00</time><text>did you finish the homework &amp; the essay</text>
+</message>
+<message line="2"><author>x2</author><time>10:05</time><text>yes</text></message>
+<message line="3"><author>x3</author><time>10:06</time><text>me too</text></message>
+</conversation>
+</conversations>
+"""
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    xml = tmp_path / "pan12-sexual-predator-identification-training-corpus-2012-05-01.xml"
+    xml.write_text(XML)
+    (tmp_path / "pan12-sexual-predator-identification-training-corpus-predators-2012-05-01.txt").write_text("p1\n\n")
+    return xml
+
+
+def test_rows_labels_and_day_rollover(corpus: Path) -> None:
+    rows = list(iter_pan_rows(corpus, {"p1"}))
+    assert [r["conversation_label"] for r in rows] == [1, 1, 1, 1, 0, 0, 0]
+    assert [r["timestamp"] for r in rows[:3]] == [
+        "2012-01-01T23:58:00+00:00", "2012-01-01T23:59:00+00:00", "2012-01-02T00:02:00+00:00"]
+    assert rows[3]["text"] == "" and rows[0]["recipient_id"] == "v1"
+    assert rows[4]["text"] == "did you finish the homework & the essay"
+    assert rows[4]["recipient_id"] is None  # three authors: no single recipient
+    assert rows[0]["message_id"] == "aaa111-1"
+
+
+def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pan.jsonl"
+    done = riskline("convert", corpus, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "7 messages in 2 conversations (1 with a predator)" in done.stderr
+    assert len(read_events(out).events) == 7
+    assert json.loads(out.read_text().splitlines()[0])["conversation_label"] == 1
+
+
+def test_bad_xml_and_times(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<conversations><conversation id='a'><message line='1'>")
+    with pytest.raises(InputError, match="not well-formed XML"):
+        list(iter_pan_rows(broken, set()))
+    bad_time = tmp_path / "t.xml"
+    bad_time.write_text("<conversations><conversation id='a'><message line='9'><author>u</author>"
+                        "<time>25:61</time><text>x</text></message></conversation></conversations>")
+    with pytest.raises(InputError, match="message line 9: field 'time'"):
+        list(iter_pan_rows(bad_time, set()))
+    done = riskline("convert", bad_time, "-o", tmp_path / "o.jsonl")
+    assert done.returncode == 2 and "no predator-id list" in done.stderr

@@ -1,0 +1,79 @@
+"""Data checks on the generator and the shipped samples."""
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from detection.events import STAGES, to_event
+from detection.readers import read_events
+from training.synth.generator import SCENARIOS, generate
+from training.synth.negatives import NEGATIVE_KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+# Words that must never appear: the content rules allow naming requests and threats, nothing graphic.
+FORBIDDEN = re.compile(r"\b(nude|naked|sex|sexy|breasts?|genitals?|porn|undress|underwear|bra|dick|boobs)\b")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, object]]:
+    return generate(2000, seed=4)
+
+
+def test_every_row_is_a_valid_labelled_event(rows: list[dict[str, object]]) -> None:
+    for row in rows:
+        to_event(row)
+        assert row["stage"] in STAGES and row["conversation_label"] in (0, 1)
+    ids = Counter((r["conversation_id"], r["message_id"]) for r in rows)
+    assert max(ids.values()) == 1
+
+
+def test_deterministic_by_seed() -> None:
+    assert generate(50, seed=9) == generate(50, seed=9)
+    assert generate(50, seed=9) != generate(50, seed=10)
+
+
+def test_content_rules(rows: list[dict[str, object]]) -> None:
+    from detection.text import normalize
+
+    texts = normalize([str(r["text"]) for r in rows])
+    assert not [t for t in texts if FORBIDDEN.search(t)]
+
+
+def test_variety_per_stage(rows: list[dict[str, object]]) -> None:
+    forms: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        forms[str(r["stage"])].add(str(r["text"]).lower())
+    for stage in STAGES[1:]:
+        assert len(forms[stage]) >= 200, (stage, len(forms[stage]))
+
+
+def test_scenarios_speeds_and_negative_kinds(rows: list[dict[str, object]]) -> None:
+    first = {r["conversation_id"]: r for r in rows}
+    scenarios = Counter(str(r["scenario"]) for r in first.values())
+    assert set(SCENARIOS) <= set(scenarios)
+    assert len(NEGATIVE_KINDS) >= 10 and set(NEGATIVE_KINDS) <= set(scenarios)
+    assert {r["speed"] for r in first.values()} == {"minutes", "hours", "days"}
+    assert {r["obfuscation"] for r in first.values()} == {0, 1, 2}
+    direct = [c for c, r in first.items() if r["scenario"] == "extort_direct"]
+    grooming = {"rapport", "risk_check", "isolation"}
+    assert all(not grooming & {r["stage"] for r in rows if r["conversation_id"] == c} for c in direct[:20])
+    pushback = [r for r in rows if r["scenario"] == "pushback" and r["stage"] == "none"]
+    assert any(str(r["text"]) in ("no", "no way", "i said no", "stop asking") for r in pushback)
+
+
+def test_obfuscation_is_present(rows: list[dict[str, object]]) -> None:
+    texts = [str(r["text"]) for r in rows if r["obfuscation"] == 2 and r["stage"] != "none"]
+    leet = sum(bool(re.search(r"[a-z][0-9$@][a-z]", t)) for t in texts)
+    spaced = sum(bool(re.search(r"\b\w([ .\-_*])\w\1\w\1\w\b", t)) for t in texts)
+    assert leet / len(texts) > 0.05 and spaced / len(texts) > 0.05
+
+
+def test_shipped_samples_are_reproducible_from_synth() -> None:
+    train = pq.read_table(ROOT / "data_samples" / "train.parquet").to_pylist()
+    assert train == generate(2000, seed=1)
+    sample = read_events(ROOT / "data_samples" / "sample.jsonl")
+    assert [e.message_id for e in sample.events] == [str(r["message_id"]) for r in generate(40, seed=2)]
+    assert not sample.rejects

@@ -1,0 +1,114 @@
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from detection.model import RiskModel
+from detection.readers import InputError
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+from training.data import LabelledData, holdout_split, load_labelled, weak_stages
+from training.evaluate import evaluate_model
+from training.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_detection_never_imports_training() -> None:
+    for path in (ROOT / "detection").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "training" or n.startswith("training.") for n in names), path
+
+
+def test_fixture_model_is_sane(model: RiskModel) -> None:
+    m = model.metrics
+    assert m["stages_annotated"] is True and "held-out fold" in m["holdout"]
+    assert m["pr_auc"] > 0.85 and m["precision"] > 0.8
+    t = model.thresholds
+    assert t.low <= t.medium <= t.high <= t.critical
+
+
+def test_trains_from_conversation_labels_alone(labelled_path: Path) -> None:
+    data = load_labelled(labelled_path).without_stages()
+    model = train(data, TrainConfig(seed=1))
+    assert model.metrics["stages_annotated"] is False
+    assert model.metrics["alerted_before_threat"] is None  # nothing to measure it against without stages
+    held = data.subset(holdout_split(data, seed=1)[1])
+    assert evaluate_model(model, held)["roc_auc"] > 0.8
+
+
+def test_weak_stages() -> None:
+    assert weak_stages(["pay me in gift cards", "send a p i c", "add me on snap", "how old r u", "lol"]) == [
+        "payment", "sexual", "isolation", "risk_check", "none"]
+
+
+def test_holdout_falls_back_to_random_split(labelled_path: Path) -> None:
+    data = load_labelled(labelled_path)
+    no_folds = LabelledData(data.events, data.labels, data.stages, {})
+    train_ids, test_ids, how = holdout_split(no_folds, seed=0)
+    assert "random" in how and not train_ids & test_ids and train_ids | test_ids == set(data.labels)
+    assert {data.labels[c] for c in test_ids} == {0, 1}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"conversation_label": 2}, "line 2: field 'conversation_label'"),
+    ({"conversation_label": None}, "line 2: field 'conversation_label'"),
+    ({"stage": "flirting"}, "line 2: field 'stage'"),
+    ({"conversation_label": 0}, "differs from earlier rows"),
+])
+def test_bad_labels_are_located(tmp_path: Path, change: dict[str, object], message: str) -> None:
+    base = {"conversation_id": "c", "sender_id": "u", "timestamp": 1, "text": "x", "conversation_label": 1}
+    path = write_jsonl(tmp_path / "l.jsonl", [{**base, "message_id": "1"}, {**base, "message_id": "2", **change}])
+    with pytest.raises(InputError, match=message):
+        load_labelled(path)
+
+
+@pytest.mark.slow
+def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    out = tmp_path / "model"
+    done = riskline("train", "--data", labelled_path, "--out", out, "--register", "riskline-test",
+                    "--alias", "champion", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "alias=models:/riskline-test@champion" in done.stderr
+    meta = json.loads((out / "model.json").read_text())
+    assert {"schema_version", "labels", "thresholds", "metrics", "config", "model_version"} <= set(meta)
+    a = riskline("score", labelled_path, "-o", tmp_path / "a.jsonl", "--model", out, env=env, cwd=tmp_path)
+    b = riskline("score", labelled_path, "-o", tmp_path / "b.jsonl", "--model", "models:/riskline-test@champion",
+                 env=env, cwd=tmp_path)
+    assert a.returncode == 0 and b.returncode == 0, b.stderr
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    missing = riskline("score", labelled_path, "-o", tmp_path / "c.jsonl", "--model", "models:/nope@champion",
+                       env=env, cwd=tmp_path)
+    assert missing.returncode == 2 and "cannot fetch from MLflow" in missing.stderr
+    evaluated = riskline("evaluate", "--data", labelled_path, "--model", out, "--json", env=env, cwd=tmp_path)
+    metrics = json.loads(evaluated.stdout)
+    for key in ("precision", "recall", "f0_5", "f1", "roc_auc", "pr_auc", "alerted_before_threat",
+                "median_messages_to_alert", "latency_weighted_f1", "slices"):
+        assert key in metrics
+    assert "false_alert_rate_by_scenario" in metrics["slices"]
+
+
+@pytest.mark.slow
+def test_pyfunc_loads_without_pickle(labelled_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+    import pandas as pd
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    from training.registry import log_training_run
+
+    data = load_labelled(labelled_path)
+    model = train(data, TrainConfig(seed=2))
+    model.save(tmp_path / "m")
+    logged = log_training_run(model, tmp_path / "m", str(labelled_path))
+    pyfunc = mlflow.pyfunc.load_model(logged["model_uri"])
+    frame = pd.read_json(labelled_path, lines=True).head(200)
+    frame["timestamp"] = frame["timestamp"].astype(str)
+    out = pyfunc.predict(frame)
+    assert set(out["conversation_id"]) == set(frame["conversation_id"])
+    assert not list((tmp_path / "mlruns").rglob("*.pkl"))
