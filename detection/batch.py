@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from detection.events import STAGES
@@ -60,7 +60,8 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
     if per_message:
         write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS)
     else:
-        write_rows(output_path, [asdict(r) for r in results], CONVERSATION_COLUMNS)
+        write_rows(output_path, [{name: getattr(r, name) for name in CONVERSATION_COLUMNS} for r in results],
+                   CONVERSATION_COLUMNS)
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results)

@@ -42,6 +42,8 @@ def _is_missing(value: object) -> bool:
 
 def _identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
     value = record.get(field)
+    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+        return value  # the common case, checked first: most rows pay for nothing else
     if _is_missing(value):
         if required:
             raise EventError(field, "missing")
@@ -78,12 +80,13 @@ def parse_timestamp(value: object) -> float:
 
 
 def _parse_text_timestamp(text: str) -> float:
+    # A date has '-', ':' or 'T' past its first character; anything else must be Unix seconds
+    # (so "20240101" is seconds, not a basic-format ISO date).
+    looks_iso = "-" in text[1:] or ":" in text or "T" in text
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text) if looks_iso else None
+        if parsed is None:
+            return float(text)
     except ValueError:
         raise EventError("timestamp", f"not ISO-8601 or Unix seconds: {text[:40]!r}") from None
     if parsed.tzinfo is None:
@@ -98,13 +101,16 @@ def to_event(record: Mapping[str, object]) -> MessageEvent:
     sender_id = _identifier(record, "sender_id")
     timestamp = parse_timestamp(record.get("timestamp"))
     text = record.get("text")
+    attachment = record.get("attachment")
+    if type(text) is str and attachment is None:  # the common case
+        return MessageEvent(conversation_id, message_id, sender_id, timestamp,  # type: ignore[arg-type]
+                            text, _identifier(record, "recipient_id", required=False))
     if _is_missing(text):
         if "text" not in record:
             raise EventError("text", "missing")
         text = ""
     if not isinstance(text, str):
         raise EventError("text", f"expected a string, got {type(text).__name__}")
-    attachment = record.get("attachment")
     if _is_missing(attachment) or attachment == "":
         attachment = None
     elif not isinstance(attachment, str) or attachment.lower() not in ATTACHMENTS:

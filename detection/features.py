@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
+from detection.hashing import BLOCKS, hash_occurrences
 from detection.state import N_RISK, QUANT
 from detection.text import normalize
 
@@ -28,41 +28,41 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class MessageFeaturizer:
-    """Word 1-2 grams and within-word character 3-5 grams, hashed, log-tf, idf-weighted, L2-normed."""
+    """Hashed word 1-2 grams and within-word character 3-5 grams of normalised text, idf-weighted.
 
-    n_features: int = 2**18
+    ``n_features`` is the width of each of the ``BLOCKS`` column blocks. Each occurrence of an
+    n-gram weighs its idf; a row is divided by the L2 norm of its occurrences' weights.
+    """
+
+    n_features: int = 2**17
     idf: np.ndarray | None = None
 
-    def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
-        common = {"n_features": self.n_features, "alternate_sign": False, "norm": None, "lowercase": False}
-        words = HashingVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", **common)
-        chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common)
-        return words, chars
+    @property
+    def n_columns(self) -> int:
+        return BLOCKS * self.n_features
 
-    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw log-tf counts of normalised text, before idf."""
-        clean = normalize(texts)
-        words, chars = self._vectorizers()
-        matrix = sp.hstack([words.transform(clean), chars.transform(clean)], format="csr", dtype=np.float64)
-        np.log1p(matrix.data, out=matrix.data)
-        return matrix
+    def occurrences(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """One entry per n-gram occurrence in the normalised texts."""
+        return hash_occurrences(normalize(texts), self.n_features)
 
     def fit(self, texts: Sequence[str]) -> MessageFeaturizer:
-        """A featurizer with idf learned from ``texts``."""
-        counts = self.counts(texts)
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
-        idf = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
+        """A featurizer with idf learned from ``texts`` (smoothed, as in scikit-learn)."""
+        present = self.occurrences(texts)
+        present.sum_duplicates()  # document frequency counts a message once per n-gram
+        df = np.bincount(present.indices, minlength=self.n_columns)
+        idf = np.log((1 + present.shape[0]) / (1 + df)) + 1.0
         return MessageFeaturizer(self.n_features, idf.astype(np.float64))
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Feature rows for ``texts``."""
         if self.idf is None:
             raise ValueError("featurizer is not fitted")
-        matrix = self.counts(texts)
-        matrix.data *= self.idf[matrix.indices]
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        matrix = self.occurrences(texts)
+        matrix.data = self.idf[matrix.indices]
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=matrix.data**2, minlength=matrix.shape[0]))
         norms[norms == 0] = 1.0
-        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+        matrix.data /= norms[rows]
         return matrix
 
 

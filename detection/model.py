@@ -21,7 +21,8 @@ from detection.events import STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
@@ -39,10 +40,15 @@ class StageModel:
     coef: np.ndarray
     intercept: np.ndarray
     link: str = "ovr"
+    weights: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # (columns, classes) in C order: a sparse product reads it row by row with no copy per call
+        object.__setattr__(self, "weights", np.ascontiguousarray(self.coef.T))
 
     def predict_proba(self, features: Any) -> np.ndarray:
         """Stage probabilities, one row per message, columns in ``STAGES`` order."""
-        logits = np.asarray(features @ self.coef.T) + self.intercept
+        logits = np.asarray(features @ self.weights) + self.intercept
         if self.link == "ovr":
             proba = 1.0 / (1.0 + np.exp(-logits))
         else:
@@ -83,8 +89,10 @@ class RiskModel:
     config: dict[str, Any] = field(default_factory=dict)
 
     def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Per-message stage probabilities (the raw per-message model)."""
-        return self.stage_model.predict_proba(self.featurizer.transform(texts))
+        """Per-message stage probabilities (the raw per-message model), in chunks to bound memory."""
+        if len(texts) <= CHUNK:
+            return self.stage_model.predict_proba(self.featurizer.transform(texts))
+        return np.vstack([self.stage_proba(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)])
 
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (a temporary directory renamed into place)."""
@@ -136,7 +144,7 @@ def _read_directory(directory: Path) -> RiskModel:
                              f"this Riskline reads {SCHEMA_VERSION}")
     if meta.get("labels") != list(STAGES) or meta.get("feature_names") != list(FEATURE_NAMES):
         raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
-    n_columns = 2 * int(meta["n_features"])
+    n_columns = MessageFeaturizer(int(meta["n_features"])).n_columns
     if idf.shape != (n_columns,) or coef.shape != (len(STAGES), n_columns) or intercept.shape != (len(STAGES),):
         raise ModelLoadError(f"{directory}: array shapes do not match the config")
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):

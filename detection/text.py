@@ -11,11 +11,11 @@ import unicodedata
 from collections.abc import Sequence
 
 _SEP = "\n"
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
 _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
 # Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
-_LEET_WORD = re.compile(r"(?=[\w$@!]*[a-z])[\w$@!]*[0-9$@!][\w$@!]*")
+_LEET_WORD = re.compile(r"(?<![\w$@!])(?:[a-z_]+[0-9$@!]|[0-9$@!]+[a-z])[\w$@!]*")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g",
                        "$": "s", "@": "a", "!": "i"})
 _NUMBER_UNIT = re.compile(r"\d+[a-z]{1,4}")
@@ -46,7 +46,9 @@ def normalize(texts: Sequence[str]) -> list[str]:
     if not texts:
         return []
     joined = _SEP.join(t.replace(_SEP, " ").replace("\r", " ") for t in texts)
-    joined = unicodedata.normalize("NFKC", joined).translate(_ZERO_WIDTH).lower()
+    if not joined.isascii():  # NFKC folds full-width and styled letters; zero-width marks go
+        joined = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", joined))
+    joined = joined.lower()
     joined = _URL.sub(" _url_ ", joined)
     joined = _MONEY.sub(lambda m: f" _money_ {m.group(0)} ", joined)
     joined = _SPACED.sub(_join_spaced, joined)

@@ -29,7 +29,7 @@ class TrainConfig:
 
     model_type: str = "baseline"
     seed: int = 0
-    n_features: int = 2**18
+    n_features: int = 2**17
     stage_alpha: float = 1e-5
     stage_epochs: int = 15
     conversation_c: float = 1.0

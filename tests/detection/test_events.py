@@ -13,6 +13,8 @@ def test_timestamp_forms_agree() -> None:
     assert parse_timestamp("2023-11-14T23:13:20+01:00") == iso
     assert parse_timestamp("2023-11-14T22:13:20Z") == iso
     assert parse_timestamp(datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)) == iso
+    assert parse_timestamp("20240101") == 20240101.0  # digits alone are Unix seconds, not a basic ISO date
+    assert parse_timestamp("1.7e9") == 1.7e9
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2023-11-14T22:13:20", True, None, [1], -5, float("inf")])

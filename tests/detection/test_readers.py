@@ -90,3 +90,40 @@ def test_header_only_csv_is_empty(tmp_path: Path) -> None:
 def test_write_helper_round_trip(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "ok.jsonl", [ROW, {**ROW, "message_id": "m2"}])
     assert len(read_events(path).events) == 2
+
+
+def test_fast_path_matches_reference_reader(tmp_path: Path, synth_rows: list[dict[str, object]]) -> None:
+    import csv
+
+    from detection.readers import _fast_events, read_rows
+
+    rows = [dict(r) for r in synth_rows[:500]]
+    rows[3]["text"] = ""
+    rows[4]["timestamp"] = "1700000000"
+    rows[5]["recipient_id"] = None
+    jsonl = write_jsonl(tmp_path / "a.jsonl", rows)
+    csv_path = tmp_path / "a.csv"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    parquet = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_pylist([{k: (str(v) if k == "timestamp" else v) for k, v in r.items()}
+                                         for r in rows]), parquet)
+    for path in (jsonl, csv_path, parquet):
+        fast = _fast_events(path)
+        assert fast is not None, path
+        assert fast == read_rows(path).events
+
+
+def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
+    from detection.readers import _fast_events
+
+    cases = [{**ROW, "conversation_id": 7}, {**ROW, "timestamp": "2024-01-01T10:00:00"},
+             {**ROW, "attachment": "gif"}, {**ROW, "sender_id": " padded"}]
+    for i, row in enumerate(cases):
+        path = write_jsonl(tmp_path / f"{i}.jsonl", [row])
+        assert _fast_events(path) is None, row
+    dup = write_jsonl(tmp_path / "dup.jsonl", [ROW, ROW])
+    assert _fast_events(dup) is None
+    assert len(read_events(dup).rejects) == 1

@@ -1,0 +1,93 @@
+"""Vectorised feature hashing: word 1-2 grams and within-word character 3-5 grams.
+
+The whole batch is joined into one array of code points and every n-gram is hashed with numpy at
+once, using polynomial prefix hashes modulo 2**64: the hash of ``c[a..b]`` is
+``(S[b] - S[a-1]) * P**-a`` where ``S`` is the running sum of ``c[j] * P**j``. ``P`` is odd, so it
+has an inverse modulo 2**64. No Python runs per message or per n-gram, which makes this several
+times faster than a per-document analyser, and an n-gram's hash never depends on the batch.
+
+Each n-gram family (words, bigrams, 3-, 4- and 5-grams) fills its own block of columns, one entry
+per occurrence in text order. Rows are then already in order, so the CSR index pointer comes from
+a count per row, with no sort; repeated n-grams stay as repeated entries, which a matrix product
+sums like counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+P = np.uint64(0x100000001B3)
+P_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
+CHAR_SIZES = (3, 4, 5)
+BLOCKS = 2 + len(CHAR_SIZES)
+_SALTS = [np.uint64(s) for s in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                                 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63)]
+_SPACES = re.compile(r"[^\S\n]+")
+_NON_WORD_HIGH = np.array([0x85, 0xA0, 0x2028, 0x2029], dtype=np.uint64)
+
+
+def mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads every input bit over the output (mod 2**64)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def _powers(base: np.uint64, n: int) -> np.ndarray:
+    powers = np.full(n, base, dtype=np.uint64)
+    if n:
+        powers[0] = 1
+    return np.cumprod(powers, dtype=np.uint64)
+
+
+def _block(rows: np.ndarray, hashes: np.ndarray, n_rows: int, width: int) -> sp.csr_matrix:
+    """One CSR block from entries whose rows never decrease."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    indices = (hashes % np.uint64(width)).astype(np.int32)
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n_rows, width))
+
+
+def hash_occurrences(texts: Sequence[str], width: int) -> sp.csr_matrix:
+    """One entry per n-gram occurrence, ``BLOCKS`` column blocks of ``width`` each."""
+    n_rows = len(texts)
+    framed = _SPACES.sub(" ", " " + " \n ".join(texts) + " ")
+    codes = np.frombuffer(framed.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    length = len(codes)
+    prefix = np.zeros(length + 1, dtype=np.uint64)
+    np.cumsum(codes * _powers(P, length), out=prefix[1:])
+    inverse = _powers(P_INV, length)
+    newline = codes == 10
+    row = np.cumsum(newline)
+
+    def span(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        return (prefix[last + 1] - prefix[first]) * inverse[first]
+
+    is_word = ((codes >= 48) & (codes <= 57)) | ((codes >= 97) & (codes <= 122)) | (codes == 95) | \
+        ((codes >= 128) & ~np.isin(codes, _NON_WORD_HIGH))
+    edge = np.diff(is_word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1
+    words = mix(span(starts, ends) ^ _SALTS[0])
+    blocks = [_block(row[starts], words, n_rows, width)]
+    same_row = row[starts[1:]] == row[starts[:-1]]
+    bigrams = mix((words[:-1] * P + words[1:]) ^ _SALTS[1])[same_row]
+    blocks.append(_block(row[starts[1:]][same_row], bigrams, n_rows, width))
+
+    spaces = np.zeros(length + 1, dtype=np.int64)
+    np.cumsum(codes == 32, out=spaces[1:])
+    lines = np.zeros(length + 1, dtype=np.int64)
+    np.cumsum(newline, out=lines[1:])
+    for salt, n in zip(_SALTS[2:], CHAR_SIZES, strict=True):
+        first = np.arange(max(length - n + 1, 0))
+        last = first + (n - 1)
+        # inside one message, with spaces only at the ends: the n-grams of " word ", as char_wb
+        valid = (lines[last + 1] == lines[first]) & (spaces[last] == spaces[first + 1])
+        first, last = first[valid], last[valid]
+        blocks.append(_block(row[first], mix(span(first, last) ^ salt), n_rows, width))
+    return sp.hstack(blocks, format="csr")
