@@ -69,21 +69,26 @@ def fit_stage_model(featurizer: MessageFeaturizer, texts: list[str], targets: li
     return StageModel(coef.astype(np.float64), intercept, link="ovr")
 
 
-def _prefix_targets(data: LabelledData, min_stages: int) -> tuple[np.ndarray, np.ndarray]:
-    """Label and weight per prefix. With stages, a positive's prefix counts once escalation shows."""
+def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label and weight per prefix: a positive's prefix counts once escalation shows in ``stages``.
+
+    ``stages`` are the stage-model targets: annotations where given, keyword guesses otherwise.
+    A positive conversation whose stages never show escalation counts from its last message.
+    """
     seen: dict[str, set[str]] = {}
     lengths: dict[str, int] = {}
     for event in data.events:
         lengths[event.conversation_id] = lengths.get(event.conversation_id, 0) + 1
     labels, weights = [], []
-    for event, stage in zip(data.events, data.stages, strict=True):
+    position: dict[str, int] = {}
+    for event, stage in zip(data.events, stages, strict=True):
         cid = event.conversation_id
-        stages = seen.setdefault(cid, set())
-        if stage not in (None, "none"):
-            stages.add(stage)
-        escalated = len(stages) >= min_stages or bool(stages & EXTORTION)
-        positive = data.labels[cid] == 1 and (escalated or not data.has_stages)
-        labels.append(int(positive))
+        position[cid] = position.get(cid, 0) + 1
+        found = seen.setdefault(cid, set())
+        if stage != "none":
+            found.add(stage)
+        escalated = len(found) >= min_stages or bool(found & EXTORTION) or position[cid] == lengths[cid]
+        labels.append(int(data.labels[cid] == 1 and escalated))
         weights.append(1.0 / lengths[cid])
     return np.array(labels), np.array(weights)
 
@@ -139,7 +144,7 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     texts = [e.text for e in data.events]
     featurizer = MessageFeaturizer(config.n_features).fit(texts)
     features = _cross_fitted_features(featurizer, data, targets, config)
-    labels, weights = _prefix_targets(data, config.min_stages_for_positive)
+    labels, weights = _prefix_targets(data, targets, config.min_stages_for_positive)
     conversation = fit_conversation_model(features, labels, weights, config.conversation_c, config.seed)
     stage = fit_stage_model(featurizer, texts, targets, config)
     return _assemble(featurizer, stage, conversation, PLACEHOLDER, config, {})
