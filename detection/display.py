@@ -20,17 +20,21 @@ def _snippet(text: str, width: int = 48) -> str:
 
 def print_riskiest(results: list[RiskScore], events_path: str | Path, top: int, console: Console | None = None) -> None:
     """A table of the ``top`` riskiest conversations, with the message where the alert fired."""
+    console = console or Console()
+    wide = console.width >= 130  # evidence gets its own column only where it can be read
     texts = {(e.conversation_id, e.message_id): e.text for e in read_events(events_path).events}
     table = Table(title=f"Riskiest {min(top, len(results))} of {len(results)} conversations", show_lines=False)
     for column in ("conversation", "score", "level", "alert at", "peak stage"):
         table.add_column(column, no_wrap=True)
     table.add_column("alert message", ratio=1)
-    table.add_column("top evidence", ratio=1)
+    if wide:
+        table.add_column("top evidence", ratio=1)
     for r in sorted(results, key=lambda r: -r.risk_score)[:top]:
         alert_text = texts.get((r.conversation_id, r.alert_message_id or ""), "")
+        evidence = [_snippet(texts.get((r.conversation_id, m), ""), 28) for m in r.evidence_message_ids[:2]]
         table.add_row(
             r.conversation_id, f"{r.risk_score:.3f}", f"[{LEVEL_STYLE[r.risk_level]}]{r.risk_level}[/]",
             "-" if r.alert_index is None else f"#{r.alert_index} of {r.n_messages}", r.peak_stage,
-            _snippet(alert_text), " | ".join(_snippet(texts.get((r.conversation_id, m), ""), 28) for m in r.evidence_message_ids[:2]),
+            _snippet(alert_text), *([" | ".join(evidence)] if wide else []),
         )
-    (console or Console()).print(table)
+    console.print(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,18 +115,14 @@ class RiskModel:
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         if target.exists():
             old = target.with_name(f".{target.name}.old")
+            if old.exists():  # left behind by a save that was interrupted
+                shutil.rmtree(old)
             os.replace(target, old)
             os.replace(staging, target)
-            _remove_tree(old)
+            shutil.rmtree(old)
         else:
             os.replace(staging, target)
         return target
-
-
-def _remove_tree(path: Path) -> None:
-    for child in path.iterdir():
-        _remove_tree(child) if child.is_dir() else child.unlink()
-    path.rmdir()
 
 
 def _read_directory(directory: Path) -> RiskModel:
