@@ -70,6 +70,38 @@ def score(
         print_riskiest(result.results, input_path, show)
 
 
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [RISKLINE_PORT, default 8080]")] = None,
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")] = None,
+    state: Annotated[str | None, typer.Option(help="State store: sqlite:///PATH or a path [RISKLINE_STATE]")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")] = None,
+    webhook_secret: Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
+    = None,
+    api_token: Annotated[str | None, typer.Option(help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
+    policy: Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")] = None,
+    audit_log: Annotated[str | None, typer.Option(help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
+    = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of settings (below flags and environment)")] = None,
+) -> None:
+    """Run the real-time scoring service (HTTP API, escalation policy, signed interventions)."""
+    import uvicorn
+
+    from detection.logs import configure_logging
+    from detection.service import build_parts, create_app
+    from detection.settings import load_settings
+
+    settings = load_settings({"host": host, "port": port, "model": model, "state": state, "webhook_url": webhook_url,
+                              "webhook_secret": webhook_secret, "api_token": api_token, "policy": policy,
+                              "audit_log": audit_log}, config)
+    configure_logging()
+    parts = build_parts(settings)
+    uvicorn.run(create_app(settings, parts), host=settings.host, port=settings.port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=10)
+
+
 def load_plugins() -> None:
     """Add commands registered by installed packages under ``riskline.commands``."""
     for entry in entry_points(group="riskline.commands"):

@@ -1,8 +1,14 @@
-"""Risk levels from calibrated thresholds. Thresholds are learned and stored with the model."""
+"""Risk levels from calibrated thresholds, and the escalation policy that turns levels into actions.
+
+Thresholds are learned and stored with the model; the policy (which level calls for which action)
+is the deployment's choice, configured in YAML. Neither lives in a route handler.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 LEVELS: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
 
@@ -38,3 +44,76 @@ class Thresholds:
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> Thresholds:
         return cls(**{name: float(data[name]) for name in ("low", "medium", "high", "critical", "alert")})
+
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "hysteresis": 0.05,
+    "levels": {
+        "high": {
+            "action": "nudge_and_friction",
+            "resources": [
+                {"name": "NCMEC Take It Down", "url": "https://takeitdown.ncmec.org"},
+                {"name": "NCMEC CyberTipline", "url": "https://report.cybertip.org"},
+            ],
+        },
+        "critical": {"action": "human_review", "preserve_evidence": True},
+    },
+}
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Which levels call for an intervention, and how far a score must fall to leave a level.
+
+    A conversation's current level rises as soon as its score reaches a level's threshold and falls
+    only when the score drops ``hysteresis`` below the threshold of the level it holds, so a score
+    hovering at a threshold does not flap. Each level with an action fires at most once per
+    conversation, the first time the level is reached (a jump straight to ``critical`` fires
+    ``high`` too).
+    """
+
+    actions: dict[str, dict[str, Any]]
+    hysteresis: float = 0.05
+
+    def __post_init__(self) -> None:
+        unknown = set(self.actions) - set(LEVELS[1:])
+        if unknown:
+            raise ValueError(f"policy: unknown level(s) {sorted(unknown)}; levels are {list(LEVELS[1:])}")
+        for level, spec in self.actions.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("action"), str) or not spec["action"]:
+                raise ValueError(f"policy: level '{level}' needs an 'action' name")
+        if not 0.0 <= self.hysteresis < 0.5:
+            raise ValueError(f"policy: hysteresis must be in [0, 0.5), got {self.hysteresis}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EscalationPolicy:
+        if not isinstance(data, dict) or not isinstance(data.get("levels", {}), dict):
+            raise ValueError("policy: expected a mapping with a 'levels' mapping")
+        return cls(actions=dict(data.get("levels", {})), hysteresis=float(data.get("hysteresis", 0.05)))
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> EscalationPolicy:
+        """The policy in a YAML file, or the default policy when ``path`` is None."""
+        if path is None:
+            return cls.from_dict(DEFAULT_POLICY)
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read policy ({exc})") from exc
+        return cls.from_dict(data)
+
+    def next_level(self, thresholds: Thresholds, current: str, score: float) -> str:
+        """The level after a message scored ``score``, given the level held before it."""
+        reached = thresholds.level(score)
+        if LEVELS.index(reached) >= LEVELS.index(current):
+            return reached
+        held_threshold = getattr(thresholds, current)
+        if score >= held_threshold - self.hysteresis:
+            return current
+        return thresholds.level(score)
+
+    def due(self, level: str, raised: frozenset[str]) -> list[str]:
+        """Levels with an action, at or below ``level``, not yet raised; least severe first."""
+        return [lv for lv in LEVELS[1:LEVELS.index(level) + 1] if lv in self.actions and lv not in raised]

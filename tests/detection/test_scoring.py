@@ -138,3 +138,17 @@ def test_minimum_functionality_fast_extortion_alerts(model: RiskModel) -> None:
 def test_empty_batch(model: RiskModel) -> None:
     steps, states = score_messages(model, [])
     assert len(steps) == 0 and states == {}
+
+
+def test_state_size_does_not_grow_with_conversation_length(model: RiskModel) -> None:
+    # What the service stores and reloads per message must not grow with the conversation.
+    texts = ["hey", "you're so cute", "how old are you", "add me on snap", "send a pic", "pay $50 now"]
+
+    def state(n: int) -> ConversationState:
+        events = [event("long", i, "ab"[i % 2], texts[i % len(texts)]) for i in range(n)]
+        return score_messages(model, events)[1]["long"]
+
+    small, large = state(2000), state(4000)
+    assert len(large.evidence) <= 5 and len(large.sender_mass) == 2
+    # doubling the conversation adds a digit here and there to counters, nothing per message
+    assert len(json.dumps(large.to_dict())) - len(json.dumps(small.to_dict())) < 24

@@ -1,0 +1,57 @@
+"""Prometheus metrics for the service, in a registry of its own."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from detection.store import StateStore
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+class Metrics:
+    """Request, scoring, intervention and outbox metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("riskline_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
+        self.latency = Histogram("riskline_http_request_duration_seconds", "Request latency", ["route"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.messages = Counter("riskline_messages_scored", "Messages scored (duplicates excluded)", registry=r)
+        self.scores = Histogram("riskline_risk_score", "Risk score after each scored message",
+                                buckets=SCORE_BUCKETS, registry=r)
+        self.interventions = Counter("riskline_interventions", "Interventions raised", ["level"], registry=r)
+        self.outbox_depth = Gauge("riskline_outbox_depth", "Undelivered outbox rows", registry=r)
+        self.outbox_age = Gauge("riskline_outbox_oldest_age_seconds", "Age of the oldest undelivered row",
+                                registry=r)
+        self.model = Gauge("riskline_model_info", "The model being served", ["model_version"], registry=r)
+        self._store: StateStore | None = None
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def scored(self, answers: list[dict[str, Any]], interventions: list[dict[str, Any]]) -> None:
+        self.messages.inc(len(answers))
+        for answer in answers:
+            self.scores.observe(answer["risk_score"])
+        for intervention in interventions:
+            self.interventions.labels(intervention["level"]).inc()
+
+    def model_info(self, version: str) -> None:
+        self.model.labels(version).set(1)
+
+    def watch_outbox(self, store: StateStore) -> None:
+        self._store = store
+
+    def render(self) -> bytes:
+        if self._store is not None:
+            depth, oldest = self._store.outbox_stats()
+            self.outbox_depth.set(depth)
+            self.outbox_age.set(time.time() - oldest if oldest is not None else 0.0)
+        return generate_latest(self.registry)

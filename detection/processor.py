@@ -1,0 +1,96 @@
+"""The real-time hook: new messages in, answers and interventions out, state kept in a store.
+
+Used by the HTTP service (and by stream workers): de-duplicate by message id, load the
+conversations' state, run the one scoring core, let the escalation policy decide, and commit
+states, answers and interventions in one transaction. Callers serialise calls (one at a time),
+which is what keeps concurrent requests for one conversation from losing updates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from detection.events import STAGES, MessageEvent
+from detection.model import RiskModel
+from detection.policy import EscalationPolicy
+from detection.scoring import score_messages
+from detection.sinks import intervention_id
+from detection.state import ConversationState
+from detection.store import Conversation, StateStore
+
+
+class Processor:
+    """Scores messages as they arrive, exactly as ``riskline score`` would replay them."""
+
+    def __init__(self, model: RiskModel, store: StateStore, policy: EscalationPolicy, sinks: Sequence[str],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.model, self.store, self.policy, self.sinks, self.clock = model, store, policy, list(sinks), clock
+
+    def process(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Answers for ``events`` (input order) and the interventions raised by them."""
+        keys = [(e.conversation_id, e.message_id) for e in events]
+        first: dict[tuple[str, str], MessageEvent] = {}
+        for key, event in zip(keys, events, strict=True):
+            first.setdefault(key, event)
+        answered = self.store.answered(list(first))
+        fresh = [e for k, e in first.items() if k not in answered]
+        conversations = self.store.load({e.conversation_id for e in fresh})
+        steps, states = score_messages(self.model, fresh, {c: v.state for c, v in conversations.items()})
+        levels = {c: v.level for c, v in conversations.items()}
+        raised = {c: v.raised for c, v in conversations.items()}
+        answers: dict[tuple[str, str], dict[str, Any]] = {}
+        new_interventions: list[dict[str, Any]] = []
+        stages = steps.stage
+        for i, (cid, mid) in enumerate(zip(steps.conversation_id, steps.message_id, strict=True)):
+            score = float(steps.risk_score[i])
+            level = self.policy.next_level(self.model.thresholds, levels.get(cid, "none"), score)
+            levels[cid] = level
+            made = [self._intervention(states[cid], lv, score, mid)
+                    for lv in self.policy.due(level, raised.get(cid, frozenset()))]
+            raised[cid] = raised.get(cid, frozenset()) | {m["level"] for m in made}
+            new_interventions.extend(made)
+            answers[(cid, mid)] = {
+                "conversation_id": cid, "message_id": mid, "risk_score": score, "risk_level": level,
+                "stage": stages[i], "stage_probabilities": dict(zip(STAGES, steps.stage_proba[i].round(6).tolist(),
+                                                                    strict=True)),
+                "intervention": made[-1] if made else None, "duplicate": False,
+            }
+        self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
+                          [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks)
+        out, given = [], set()
+        for key in keys:  # an id answered before, or repeated inside this call, is a duplicate
+            if key in given or key in answered:
+                out.append({**(answers.get(key) or answered[key]), "duplicate": True})
+            else:
+                out.append(answers[key])
+                given.add(key)
+        return out, new_interventions
+
+    def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:
+        spec = self.policy.actions[level]
+        return {
+            "intervention_id": intervention_id(state.conversation_id, level),
+            "conversation_id": state.conversation_id, "level": level, "action": spec["action"],
+            "risk_score": score, "trigger_message_id": trigger, "suspect_id": state.suspect_id,
+            "evidence_message_ids": state.evidence_message_ids, "model_version": self.model.model_version,
+            "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
+            "details": {k: v for k, v in spec.items() if k != "action"},
+        }
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """The contract's view of one conversation, or None if unknown."""
+        found = self.store.load([conversation_id]).get(conversation_id)
+        if found is None:
+            return None
+        state = found.state
+        return {
+            "conversation_id": conversation_id, "n_messages": state.n_messages, "risk_score": state.max_score,
+            "risk_level": self.model.thresholds.level(state.max_score), "current_level": found.level,
+            "peak_stage": state.peak_stage, "alert_index": state.alert_index,
+            "alert_message_id": state.alert_message_id, "suspect_id": state.suspect_id,
+            "evidence_message_ids": state.evidence_message_ids,
+            "interventions": self.store.interventions(conversation_id),
+        }

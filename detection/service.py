@@ -1,0 +1,231 @@
+"""``riskline serve``: the HTTP edge around the real-time hook (``detection.processor``).
+
+Requests are validated with the same code as batch input, then queued to one worker thread that
+scores whatever has queued up at once (natural micro-batching: no added wait when idle, larger
+batches under load) and commits it. One worker means updates to a conversation never race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from detection.events import EventError, MessageEvent, to_event
+from detection.metrics import Metrics
+from detection.model import load_model
+from detection.policy import EscalationPolicy
+from detection.processor import Processor
+from detection.settings import ServiceSettings
+from detection.sinks import OutboxWorker, load_sinks
+from detection.store import open_store
+
+log = logging.getLogger("riskline.service")
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
+RESULT_FIELDS = ("conversation_id", "message_id", "risk_score", "risk_level", "stage", "intervention", "duplicate")
+
+
+class HTTPProblem(Exception):
+    """An answer other than 200, with a JSON body."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status, self.detail = status, detail
+
+
+def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
+    """One event or ``{"messages": [...]}``; 422 naming the field of the first invalid one."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}"}]) from None
+    if isinstance(data, dict) and "messages" in data:
+        items, prefix = data["messages"], ["body", "messages"]
+        if not isinstance(items, list) or not items:
+            raise HTTPProblem(422, [{"loc": prefix, "msg": "expected a non-empty list of message events"}])
+        if len(items) > max_batch:
+            raise HTTPProblem(422, [{"loc": prefix, "msg": f"at most {max_batch} messages per request"}])
+    elif isinstance(data, dict):
+        items, prefix = [data], ["body"]
+    else:
+        raise HTTPProblem(422, [{"loc": ["body"], "msg": "expected a message event or {\"messages\": [...]}"}])
+    events = []
+    for i, item in enumerate(items):
+        loc = [*prefix, i] if prefix[-1] == "messages" else prefix
+        if not isinstance(item, dict):
+            raise HTTPProblem(422, [{"loc": loc, "msg": "expected a JSON object"}])
+        try:
+            events.append(to_event(item))
+        except EventError as exc:
+            raise HTTPProblem(422, [{"loc": [*loc, exc.field], "msg": exc.reason}]) from None
+    return events
+
+
+class Batcher:
+    """Queues requests and hands everything queued to ``process`` in one call on one thread."""
+
+    def __init__(self, process: Callable[[list[MessageEvent]], Any],
+                 on_batch: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]) -> None:
+        self.process, self.on_batch = process, on_batch
+        self.queue: asyncio.Queue[tuple[list[MessageEvent], asyncio.Future[Any]]] = asyncio.Queue()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskline-score")
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, events: list[MessageEvent]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put((events, future))
+        return await future
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            pending = [await self.queue.get()]
+            while not self.queue.empty():
+                pending.append(self.queue.get_nowait())
+            events = [e for batch, _ in pending for e in batch]
+            try:
+                answers, interventions = await loop.run_in_executor(self.executor, self.process, events)
+            except Exception as exc:  # the store or model failing: every waiting request gets a 503
+                log.exception("scoring failed")
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self.on_batch(answers, interventions)
+            start = 0
+            for batch, future in pending:
+                if not future.done():  # a request that timed out has given up on its answer
+                    future.set_result(answers[start:start + len(batch)])
+                start += len(batch)
+
+    async def drain(self) -> None:
+        """Let queued requests finish, then stop."""
+        while not self.queue.empty():
+            await asyncio.sleep(0.01)
+        if self.task:
+            self.task.cancel()
+        self.executor.shutdown(wait=True)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPProblem(413, f"body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPProblem(413, f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_parts(settings: ServiceSettings) -> dict[str, Any]:
+    """Load the model, open the store, read the policy and sinks: every startup error surfaces here."""
+    model = load_model(settings.model)
+    policy = EscalationPolicy.load(settings.policy)
+    sinks = load_sinks(settings)
+    store = open_store(settings.state)
+    processor = Processor(model, store, policy, [s.name for s in sinks])
+    return {"model": model, "store": store, "processor": processor, "worker": OutboxWorker(store, sinks),
+            "sinks": sinks}
+
+
+def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> FastAPI:
+    """The service, wired from ``settings`` (and ``build_parts`` output, built at startup if not given)."""
+    metrics = Metrics()
+    parts = dict(parts) if parts is not None else {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if "model" not in parts:
+            parts.update(build_parts(settings))
+        model, store, worker = parts["model"], parts["store"], parts["worker"]
+        def on_batch(answers: list[dict[str, Any]], interventions: list[dict[str, Any]]) -> None:
+            metrics.scored([a for a in answers if not a["duplicate"]], interventions)
+            if interventions:
+                worker.wake.set()
+
+        batcher = Batcher(parts["processor"].process, on_batch)
+        batcher.task = asyncio.create_task(batcher.run())
+        worker.start()
+        metrics.model_info(model.model_version)
+        metrics.watch_outbox(store)
+        parts["batcher"] = batcher
+        log.info("ready", extra={"model_version": model.model_version, "sinks": [s.name for s in parts["sinks"]]})
+        try:
+            yield
+        finally:
+            await batcher.drain()
+            worker.stop()
+            store.close()
+            log.info("stopped")
+
+    app = FastAPI(title="Riskline", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        route = request.url.path if request.url.path in (*OPEN_PATHS, "/v1/messages") else \
+            "/v1/conversations/{id}" if request.url.path.startswith("/v1/conversations/") else "other"
+        try:
+            if settings.api_token and request.url.path not in OPEN_PATHS:
+                given = request.headers.get("authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {settings.api_token}".encode()):
+                    raise HTTPProblem(401, "missing or wrong bearer token")
+            response: Response = await call_next(request)
+        except HTTPProblem as problem:
+            response = JSONResponse({"detail": problem.detail}, status_code=problem.status)
+        elapsed = time.perf_counter() - started
+        metrics.request(request.method, route, response.status_code, elapsed)
+        log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
+                                   "ms": round(elapsed * 1000, 2)})
+        return response
+
+    @app.post("/v1/messages")
+    async def post_messages(request: Request) -> Response:
+        try:
+            events = parse_events(await read_body(request, settings.max_body_bytes), settings.max_batch)
+            answers = await asyncio.wait_for(parts["batcher"].submit(events), settings.request_timeout)
+        except HTTPProblem as problem:
+            return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+        except TimeoutError:
+            return JSONResponse({"detail": "scoring timed out; retry with the same message ids"}, status_code=503)
+        return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
+
+    @app.get("/v1/conversations/{conversation_id}")
+    async def get_conversation(conversation_id: str) -> Response:
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].conversation,
+                                           conversation_id)
+        if found is None:
+            return JSONResponse({"detail": f"unknown conversation {conversation_id!r}"}, status_code=404)
+        return JSONResponse(found)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            parts["store"].ping()
+        except Exception as exc:  # any store failure means: not ready
+            return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready", "model_version": parts["model"].model_version})
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app

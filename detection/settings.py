@@ -1,0 +1,53 @@
+"""Service settings: flags, then ``RISKLINE_*`` environment variables, then a YAML config file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Everything ``riskline serve`` can be told. Each field is also ``RISKLINE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKLINE_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    model: str | None = None
+    state: str = "riskline-state.db"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_timeout: float = Field(5.0, gt=0)
+    api_token: str | None = None
+    policy: str | None = None
+    audit_log: str | None = None
+    max_body_bytes: int = Field(2_000_000, gt=0)
+    max_batch: int = Field(1000, ge=1, le=1000)
+    request_timeout: float = Field(10.0, gt=0)
+
+
+def load_settings(flags: dict[str, Any], config: str | Path | None = None) -> ServiceSettings:
+    """Settings from flags (highest), ``RISKLINE_*`` variables, a YAML config file, then defaults."""
+    values: dict[str, Any] = {}
+    if config is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{config}: cannot read config ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{config}: expected a mapping of setting names to values")
+        # the file only fills what the environment leaves unset
+        values.update({k.replace("-", "_"): v for k, v in loaded.items()
+                       if f"RISKLINE_{k.replace('-', '_').upper()}" not in os.environ})
+    values.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        return ServiceSettings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"setting '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None

@@ -1,0 +1,175 @@
+"""Intervention sinks and the outbox worker that delivers to them, at least once.
+
+An intervention is written to the outbox (one row per sink) in the same transaction as the message
+that raised it. ``OutboxWorker`` delivers due rows and retries failures with exponential backoff and
+jitter until the sink accepts. Sinks come from the ``riskline.sinks`` entry-point group: each entry
+is a factory taking the service settings and returning a ``Sink`` or None (not configured).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from detection.store import StateStore
+
+log = logging.getLogger("riskline.sinks")
+NAMESPACE = uuid.UUID("6f1d3c1e-52a4-4c7e-9a57-0b6f2f6d8e11")
+
+
+def intervention_id(conversation_id: str, level: str) -> str:
+    """Stable id: the same conversation and level always give the same id."""
+    return str(uuid.uuid5(NAMESPACE, f"{conversation_id}\x00{level}"))
+
+
+def canonical_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes sent and signed."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Riskline-Signature`` header value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """True when ``header`` is the signature of the raw ``body`` under ``secret`` (constant time)."""
+    return header is not None and hmac.compare_digest(sign(secret, body), header)
+
+
+class Sink(Protocol):
+    """Something that takes interventions. ``deliver`` raises on failure; it may be called again."""
+
+    name: str
+
+    def deliver(self, payload: dict[str, Any]) -> None: ...
+
+
+class WebhookSink:
+    """POSTs the intervention JSON, signed with HMAC-SHA256; any non-2xx answer is a failure."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str, timeout: float = 5.0) -> None:
+        self.url, self.secret = url, secret
+        self._client = httpx.Client(timeout=timeout)
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        body = canonical_body(payload)
+        response = self._client.post(self.url, content=body, headers={
+            "Content-Type": "application/json", "X-Riskline-Intervention-Id": payload["intervention_id"],
+            "X-Riskline-Signature": sign(self.secret, body)})
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"webhook answered {response.status_code}")
+
+
+class AuditLogSink:
+    """Appends each intervention as one JSON line and syncs it to disk."""
+
+    name = "audit_log"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise ValueError(f"audit log {self.path}: folder {self.path.parent} does not exist")
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(payload, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def webhook_sink(settings: Any) -> Sink | None:
+    if not settings.webhook_url:
+        return None
+    if not settings.webhook_secret:
+        raise ValueError("--webhook-url needs --webhook-secret (RISKLINE_WEBHOOK_SECRET) to sign deliveries")
+    return WebhookSink(settings.webhook_url, settings.webhook_secret, settings.webhook_timeout)
+
+
+def audit_log_sink(settings: Any) -> Sink | None:
+    return AuditLogSink(settings.audit_log) if settings.audit_log else None
+
+
+def load_sinks(settings: Any) -> list[Sink]:
+    """Every configured sink from the ``riskline.sinks`` entry points."""
+    sinks = []
+    for entry in entry_points(group="riskline.sinks"):
+        sink = entry.load()(settings)
+        if sink is not None:
+            sinks.append(sink)
+    return sinks
+
+
+def backoff(attempts: int, base: float = 0.5, cap: float = 300.0, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before the next try: doubling from ``base`` up to ``cap``, times a jitter in [0.5, 1.5)."""
+    return min(base * 2.0**attempts, cap) * (0.5 + rng())
+
+
+class OutboxWorker:
+    """A thread that delivers due outbox rows to their sinks until stopped."""
+
+    def __init__(self, store: StateStore, sinks: list[Sink], poll: float = 0.25, base_delay: float = 0.5) -> None:
+        self.store, self.sinks = store, {s.name: s for s in sinks}
+        self.poll, self.base_delay = poll, base_delay
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="riskline-outbox", daemon=True)
+        self.delivered_count = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, drain_seconds: float = 2.0) -> None:
+        """Try what is due once more for up to ``drain_seconds``, then stop."""
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline and self.deliver_due() > 0:
+            pass
+        self._stop.set()
+        self.wake.set()
+        self._thread.join(timeout=5)
+
+    def deliver_due(self) -> int:
+        """Deliver what is due now; return how many rows were tried."""
+        items = self.store.due(time.time(), 100)
+        for item in items:
+            sink = self.sinks.get(item.sink)
+            if sink is None:  # a sink no longer configured: keep the row, look again later
+                self.store.failed(item.intervention_id, item.sink, time.time() + 60, "sink not configured")
+                continue
+            try:
+                sink.deliver(item.payload)
+            except Exception as exc:  # any failure of any sink means: try again later
+                delay = backoff(item.attempts, self.base_delay)
+                self.store.failed(item.intervention_id, item.sink, time.time() + delay, str(exc))
+                log.warning("delivery failed", extra={"intervention_id": item.intervention_id, "sink": item.sink,
+                                                      "attempt": item.attempts + 1, "retry_in_s": round(delay, 2)})
+            else:
+                self.store.delivered(item.intervention_id, item.sink, time.time())
+                self.delivered_count += 1
+        return len(items)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tried = self.deliver_due()
+            except Exception:  # the store itself failing must not kill delivery for good
+                log.exception("outbox pass failed")
+                tried = 0
+            if not tried:
+                self.wake.wait(self.poll)
+                self.wake.clear()

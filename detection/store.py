@@ -1,0 +1,195 @@
+"""Where the service keeps conversation state, answered messages and the intervention outbox.
+
+``StateStore`` is the interface; ``SQLiteStore`` the default (one file, WAL). A message's new
+conversation state, its answer (for de-duplication) and any interventions it raised are committed
+in one transaction, so a crash keeps all of them or none. Outbox rows are per intervention and sink,
+and are never deleted: delivery marks them done.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from detection.state import ConversationState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation_id TEXT PRIMARY KEY, state TEXT NOT NULL, level TEXT NOT NULL, raised TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation_id TEXT NOT NULL, message_id TEXT NOT NULL, result TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, message_id));
+CREATE TABLE IF NOT EXISTS interventions (
+    intervention_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, payload TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS interventions_conversation ON interventions (conversation_id, created_at);
+CREATE TABLE IF NOT EXISTS outbox (
+    intervention_id TEXT NOT NULL, sink TEXT NOT NULL, created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, delivered_at REAL, last_error TEXT,
+    PRIMARY KEY (intervention_id, sink));
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
+"""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What the service holds per conversation: scoring state plus the policy's memory."""
+
+    state: ConversationState
+    level: str = "none"
+    raised: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    intervention_id: str
+    sink: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: float
+
+
+class StateStore(Protocol):
+    """The interface every state store implements."""
+
+    def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]: ...
+    def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+    def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
+               interventions: Sequence[dict[str, Any]], sinks: Sequence[str]) -> None: ...
+    def interventions(self, conversation_id: str) -> list[dict[str, Any]]: ...
+    def due(self, now: float, limit: int) -> list[OutboxItem]: ...
+    def delivered(self, intervention_id: str, sink: str, now: float) -> None: ...
+    def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None: ...
+    def outbox_stats(self) -> tuple[int, float | None]: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """SQLite in WAL mode. Safe across threads (one connection, one lock)."""
+
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise ValueError(f"state store {self.path}: folder {self.path.parent} does not exist")
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL survives a crash of the process (kill -9); FULL also survives losing power.
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"state store {self.path}: {exc}") from exc
+
+    def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]:
+        ids = list(dict.fromkeys(conversation_ids))
+        out: dict[str, Conversation] = {}
+        with self._lock:
+            for chunk in _chunks(ids, 500):
+                rows = self._db.execute(
+                    f"SELECT conversation_id, state, level, raised FROM conversations WHERE conversation_id IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall()
+                for cid, state, level, raised in rows:
+                    out[cid] = Conversation(ConversationState.from_dict(json.loads(state)), level,
+                                            frozenset(json.loads(raised)))
+        return out
+
+    def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        with self._lock:
+            for cid, mid in keys:
+                row = self._db.execute("SELECT result FROM messages WHERE conversation_id=? AND message_id=?",
+                                       (cid, mid)).fetchone()
+                if row:
+                    out[(cid, mid)] = json.loads(row[0])
+        return out
+
+    def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
+               interventions: Sequence[dict[str, Any]], sinks: Sequence[str]) -> None:
+        """Store states, answers and new interventions (with an outbox row per sink) atomically."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?)",
+                    [(c.state.conversation_id, json.dumps(c.state.to_dict()), c.level, json.dumps(sorted(c.raised)),
+                      now) for c in conversations])
+                self._db.executemany("INSERT OR IGNORE INTO messages VALUES (?, ?, ?)",
+                                     [(cid, mid, json.dumps(result)) for cid, mid, result in answers])
+                self._db.executemany("INSERT OR IGNORE INTO interventions VALUES (?, ?, ?, ?)",
+                                     [(i["intervention_id"], i["conversation_id"], json.dumps(i), now)
+                                      for i in interventions])
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO outbox (intervention_id, sink, created_at, next_attempt_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(i["intervention_id"], sink, now, now) for i in interventions for sink in sinks])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT i.payload, COUNT(o.sink), COUNT(o.delivered_at) FROM interventions i "
+                "LEFT JOIN outbox o USING (intervention_id) WHERE i.conversation_id=? "
+                "GROUP BY i.intervention_id ORDER BY i.created_at, i.intervention_id", (conversation_id,)).fetchall()
+        return [{**json.loads(payload), "delivered": done == total} for payload, total, done in rows]
+
+    def due(self, now: float, limit: int) -> list[OutboxItem]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.intervention_id, o.sink, i.payload, o.attempts, o.created_at FROM outbox o "
+                "JOIN interventions i USING (intervention_id) "
+                "WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?",
+                (now, limit)).fetchall()
+        return [OutboxItem(iid, sink, json.loads(payload), attempts, created) for iid, sink, payload, attempts, created
+                in rows]
+
+    def delivered(self, intervention_id: str, sink: str, now: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+1 WHERE intervention_id=? AND sink=?",
+                             (now, intervention_id, sink))
+
+    def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, last_error=? "
+                "WHERE intervention_id=? AND sink=?", (next_attempt_at, error[:500], intervention_id, sink))
+
+    def outbox_stats(self) -> tuple[int, float | None]:
+        """Undelivered rows and the creation time of the oldest."""
+        with self._lock:
+            depth, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL").fetchone()
+        return int(depth), oldest
+
+    def ping(self) -> None:
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def open_store(url: str) -> StateStore:
+    """A store from ``--state``: ``sqlite:///path``, or a plain file path."""
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(url[len("sqlite:///"):])
+    if "://" in url:
+        raise ValueError(f"--state {url}: unsupported store (use sqlite:///PATH or a file path)")
+    return SQLiteStore(url)

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from detection.policy import EscalationPolicy, Thresholds
+
+T = Thresholds(low=0.1, medium=0.3, high=0.6, critical=0.9, alert=0.6)
+
+
+def test_default_policy_acts_on_high_and_critical() -> None:
+    policy = EscalationPolicy.load(None)
+    assert policy.actions["high"]["action"] == "nudge_and_friction"
+    assert any("Take It Down" in r["name"] for r in policy.actions["high"]["resources"])
+    assert policy.actions["critical"]["action"] == "human_review"
+
+
+def test_hysteresis_keeps_a_hovering_score_from_flapping() -> None:
+    policy = EscalationPolicy({"high": {"action": "nudge"}}, hysteresis=0.05)
+    level, seen = "none", []
+    for score in (0.61, 0.58, 0.62, 0.56, 0.59, 0.54, 0.2):
+        level = policy.next_level(T, level, score)
+        seen.append(level)
+    assert seen == ["high", "high", "high", "high", "high", "medium", "low"]
+
+
+def test_each_level_fires_once_and_jumps_fire_the_levels_below() -> None:
+    policy = EscalationPolicy.load(None)
+    assert policy.due("critical", frozenset()) == ["high", "critical"]
+    assert policy.due("critical", frozenset({"high"})) == ["critical"]
+    assert policy.due("high", frozenset({"high"})) == []
+    assert policy.due("medium", frozenset()) == []
+
+
+def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
+    good = tmp_path / "p.yaml"
+    good.write_text("hysteresis: 0.1\nlevels:\n  medium: {action: soft_nudge}\n")
+    policy = EscalationPolicy.load(good)
+    assert policy.due("high", frozenset()) == ["medium"] and policy.hysteresis == 0.1
+    for text, message in (("levels:\n  severe: {action: x}\n", "unknown level"),
+                          ("levels:\n  high: {}\n", "needs an 'action'"),
+                          ("hysteresis: 0.7\nlevels: {}\n", "hysteresis"),
+                          ("[1, 2]\n", "expected a mapping"),
+                          ("levels: [\n", "cannot read policy")):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            EscalationPolicy.load(bad)

@@ -1,0 +1,207 @@
+"""``riskline serve`` for real: a server process on loopback and a real webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detection.client import RisklineClient, verify_signature
+from detection.events import to_event
+from detection.model import RiskModel
+from detection.scoring import score_conversations
+from tests.service_helpers import Receiver, Server, free_port
+
+pytestmark = pytest.mark.slow
+SECRET, TOKEN = "hook-secret", "api-token"
+CONTRACT = {"intervention_id", "conversation_id", "level", "action", "risk_score", "trigger_message_id",
+            "suspect_id", "evidence_message_ids", "model_version", "created_at"}
+EVENT_FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
+
+
+def _events(rows: list[dict[str, object]], conversations: set[str]) -> list[dict[str, object]]:
+    return [{k: r[k] for k in EVENT_FIELDS} for r in rows if r["conversation_id"] in conversations]
+
+
+@pytest.fixture(scope="module")
+def picked(model: RiskModel, synth_rows: list[dict[str, object]]) -> dict[str, Any]:
+    """Conversations the batch engine alerts on, and some it does not, with batch results."""
+    results, steps = score_conversations(model, [to_event(r) for r in synth_rows])
+    alerted = [r.conversation_id for r in results if r.alert][:8]
+    calm = [r.conversation_id for r in results if not r.alert][:6]
+    chosen = set(alerted + calm)
+    scores = {(c, m): s for c, m, s in zip(steps.conversation_id, steps.message_id, steps.risk_score.tolist(),
+                                           strict=True) if c in chosen}
+    return {"alerted": alerted, "calm": calm, "scores": scores,
+            "alert_message": {r.conversation_id: r.alert_message_id for r in results if r.conversation_id in chosen},
+            "events": _events(synth_rows, chosen)}
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    hook = Receiver()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture()
+def server(model_dir: Path, tmp_path: Path, receiver: Receiver) -> Iterator[Server]:
+    proc = Server(model_dir, tmp_path / "state.db", "--webhook-url", receiver.url, "--audit-log",
+                  str(tmp_path / "audit.jsonl"), env={"RISKLINE_WEBHOOK_SECRET": SECRET, "RISKLINE_API_TOKEN": TOKEN})
+    yield proc
+    # SIGTERM: uvicorn shuts down gracefully, then re-raises the signal (exit status -15)
+    assert proc.stop() in (0, -15)
+    assert '"msg": "stopped"' in proc.log.read_text()
+
+
+def test_replay_one_message_at_a_time_matches_batch(server: Server, receiver: Receiver, picked: dict[str, Any],
+                                                    tmp_path: Path) -> None:
+    answers = {}
+    for event in picked["events"]:
+        response = server.post(event, TOKEN)
+        assert response.status_code == 200, response.text
+        (result,) = response.json()["results"]
+        answers[(result["conversation_id"], result["message_id"])] = result
+    assert {k: a["risk_score"] for k, a in answers.items()} == picked["scores"]
+    high: dict[str, str] = {}
+    for a in answers.values():  # the first message whose answer carries an intervention, per conversation
+        if a["intervention"] and a["intervention"]["level"] in ("high", "critical"):
+            high.setdefault(a["conversation_id"], a["message_id"])
+    assert set(high) == set(picked["alerted"])
+    for cid in picked["alerted"]:  # the high-level intervention fires where batch scoring alerts
+        assert high[cid] == picked["alert_message"][cid]
+    delivered = receiver.wait_for(len(picked["alerted"]))
+    assert {d["conversation_id"] for d in delivered if d["level"] == "high"} == set(picked["alerted"])
+    for record, body in zip(receiver.received, delivered, strict=True):
+        assert verify_signature(SECRET, record["body"], record["headers"]["X-Riskline-Signature"])
+        assert record["headers"]["X-Riskline-Intervention-Id"] == body["intervention_id"]
+        assert record["headers"]["Content-Type"] == "application/json"
+        assert set(body) >= CONTRACT
+        sent = json.dumps(body)  # privacy: interventions name evidence by id, never by its text
+        assert not [e["text"] for e in picked["events"] if len(str(e["text"])) > 12 and str(e["text"]) in sent]
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert sorted(a["intervention_id"] for a in audit) == sorted(d["intervention_id"] for d in delivered)
+
+
+def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[str, Any]) -> None:
+    cid = picked["alerted"][0]
+    events = [e for e in picked["events"] if e["conversation_id"] == cid]
+    first = server.post({"messages": events}, TOKEN).json()["results"]
+    assert [r["message_id"] for r in first] == [e["message_id"] for e in events]
+    assert [r["risk_score"] for r in first] == [picked["scores"][(cid, e["message_id"])] for e in events]
+    again = server.post({"messages": events[:3] + events[:1]}, TOKEN).json()["results"]
+    assert all(r["duplicate"] for r in again) and again[0]["risk_score"] == first[0]["risk_score"]
+    client = RisklineClient(server.url, api_token=TOKEN)
+    view = client.conversation(cid)
+    assert view is not None and view["n_messages"] == len(events)
+    assert view["peak_stage"] != "none" and view["interventions"]
+    assert client.conversation("never-seen") is None
+    client.close()
+
+
+def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
+    good = {"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1700000000, "text": "hi"}
+    cases: list[tuple[Any, int, str]] = [
+        ({**good, "timestamp": "soon"}, 422, "timestamp"),
+        ({k: v for k, v in good.items() if k != "text"}, 422, "text"),
+        ({"messages": [good, {**good, "message_id": 5.5}]}, 422, "message_id"),
+        ({"messages": []}, 422, "messages"),
+        ({"messages": [good] * 1001}, 422, "at most 1000"),
+        ([1, 2], 422, "expected a message event"),
+        ({"messages": ["x"]}, 422, "JSON object"),
+    ]
+    for body, status, needle in cases:
+        response = server.post(body, TOKEN)
+        assert response.status_code == status and needle in response.text, (body, response.text)
+    raw = server.http.post("/v1/messages", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert raw.status_code == 422
+    big = server.http.post("/v1/messages", content=b"x" * 2_100_000, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert big.status_code == 413
+    assert server.post(good).status_code == 401
+    assert server.post(good, "wrong").status_code == 401
+    assert server.http.get("/v1/conversations/c").status_code == 401
+    for open_path in ("/healthz", "/readyz", "/metrics"):
+        assert server.http.get(open_path).status_code == 200
+    assert server.post(good, TOKEN).status_code == 200
+    metrics = server.http.get("/metrics").text
+    assert 'riskline_http_requests_total{method="POST",route="/v1/messages",status="422"}' in metrics
+    assert "riskline_outbox_depth" in metrics and "riskline_model_info{model_version=" in metrics
+
+
+def test_concurrent_requests_to_one_conversation_lose_nothing(server: Server) -> None:
+    def send(worker: int) -> None:
+        for i in range(25):
+            event = {"conversation_id": "busy", "message_id": f"w{worker}-{i}", "sender_id": f"u{worker % 2}",
+                     "timestamp": 1_700_000_000 + worker * 100 + i, "text": f"message {i} from {worker}"}
+            assert server.post(event, TOKEN).status_code == 200
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    view = server.http.get("/v1/conversations/busy", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert view["n_messages"] == 200
+
+
+def test_webhook_retries_with_the_same_id(model_dir: Path, tmp_path: Path, picked: dict[str, Any]) -> None:
+    hook = Receiver(fail_first=2)
+    proc = Server(model_dir, tmp_path / "s.db", "--webhook-url", hook.url, "--webhook-secret", SECRET)
+    try:
+        cid = picked["alerted"][0]
+        assert proc.post({"messages": [e for e in picked["events"] if e["conversation_id"] == cid]}).status_code == 200
+        expected = {i["intervention_id"] for i in proc.http.get(f"/v1/conversations/{cid}").json()["interventions"]}
+        assert expected
+        delivered = hook.wait_for(len(expected))
+        assert {d["intervention_id"] for d in delivered} == expected
+        attempts: dict[str, list[float]] = {}
+        for record in hook.received:
+            attempts.setdefault(record["headers"]["X-Riskline-Intervention-Id"], []).append(record["time"])
+        failed = {r["headers"]["X-Riskline-Intervention-Id"] for r in hook.received[:2]}
+        for iid in failed:  # refused, then offered again under the same id, after a backoff
+            assert len(attempts[iid]) >= 2 and attempts[iid][1] - attempts[iid][0] >= 0.2
+    finally:
+        proc.stop()
+        hook.close()
+
+
+def test_state_and_outbox_survive_kill_9(model_dir: Path, tmp_path: Path, picked: dict[str, Any]) -> None:
+    port = free_port()  # nothing listens here yet: every delivery fails
+    url = f"http://127.0.0.1:{port}/hook"
+    state = tmp_path / "state.db"
+    cid = picked["alerted"][1]
+    events = [e for e in picked["events"] if e["conversation_id"] == cid]
+    proc = Server(model_dir, state, "--webhook-url", url, "--webhook-secret", SECRET)
+    answers = proc.post({"messages": events[:-2]}).json()["results"]
+    raised = [a["intervention"]["intervention_id"] for a in answers if a["intervention"]]
+    proc.kill()
+    assert raised, "the first part of the conversation should raise an intervention"
+    hook = Receiver(port=port)
+    again = Server(model_dir, state, "--webhook-url", url, "--webhook-secret", SECRET)
+    try:
+        delivered = hook.wait_for(len(raised), timeout=30)
+        assert sorted({d["intervention_id"] for d in delivered}) == sorted(set(raised))
+        rest = again.post({"messages": events}).json()["results"]
+        assert [r["duplicate"] for r in rest] == [True] * (len(events) - 2) + [False, False]
+        assert [r["risk_score"] for r in rest] == [picked["scores"][(cid, e["message_id"])] for e in events]
+        view = again.http.get(f"/v1/conversations/{cid}").json()
+        assert view["n_messages"] == len(events)
+    finally:
+        again.stop()
+        hook.close()
+
+
+def test_startup_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
+    from tests.cli_helpers import riskline
+
+    cases = [(["--model", str(tmp_path / "nope")], "no such model"),
+             (["--model", str(model_dir), "--webhook-url", "http://127.0.0.1:9/x"], "needs --webhook-secret"),
+             (["--model", str(model_dir), "--state", str(tmp_path / "no" / "s.db")], "does not exist"),
+             (["--model", str(model_dir), "--port", "70000"], "setting 'port'")]
+    for args, needle in cases:
+        done = riskline("serve", *args)
+        assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr

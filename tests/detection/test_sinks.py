@@ -1,0 +1,59 @@
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from detection.client import verify_signature
+from detection.sinks import AuditLogSink, OutboxWorker, backoff, canonical_body, intervention_id, sign
+from detection.store import SQLiteStore
+
+
+def test_signature_round_trip_and_tampering() -> None:
+    body = canonical_body({"b": 1, "a": "x"})
+    assert body == b'{"a":"x","b":1}'
+    header = sign("s3cret", body)
+    assert header.startswith("sha256=") and len(header) == 7 + 64
+    assert verify_signature("s3cret", body, header)
+    assert not verify_signature("s3cret", body + b" ", header)
+    assert not verify_signature("other", body, header)
+    assert not verify_signature("s3cret", body, None)
+
+
+def test_intervention_ids_are_stable_and_distinct() -> None:
+    assert intervention_id("c1", "high") == intervention_id("c1", "high")
+    assert len({intervention_id("c1", "high"), intervention_id("c1", "critical"), intervention_id("c2", "high")}) == 3
+
+
+def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
+    assert backoff(0, rng=lambda: 0.5) == 0.5 and backoff(3, rng=lambda: 0.5) == 4.0
+    assert backoff(30, rng=lambda: 0.5) == 300.0
+    assert backoff(0, rng=lambda: 0.0) >= 0.25 and backoff(0, rng=lambda: 0.999) < 0.75
+
+
+class FlakySink:
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, []  # type: list[dict[str, Any]]
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        self.calls.append(payload)
+        if len(self.calls) <= self.failures:
+            raise ConnectionError("receiver down")
+
+
+def test_worker_retries_until_delivered_and_audit_log_gets_each_once(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    flaky, audit = FlakySink(failures=2), AuditLogSink(tmp_path / "audit.jsonl")
+    payload = {"intervention_id": "i1", "conversation_id": "c1", "level": "high"}
+    store.commit([], [], [payload], ["flaky", "audit_log"])
+    worker = OutboxWorker(store, [flaky, audit], poll=0.02, base_delay=0.05)
+    worker.start()
+    deadline = time.time() + 10
+    while store.outbox_stats()[0] and time.time() < deadline:
+        time.sleep(0.05)
+    worker.stop()
+    assert store.outbox_stats()[0] == 0
+    assert [c["intervention_id"] for c in flaky.calls] == ["i1", "i1", "i1"]
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["intervention_id"] for line in lines] == ["i1"]
