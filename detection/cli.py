@@ -7,6 +7,7 @@ found through the ``riskline.commands`` entry-point group when the app starts, n
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -97,6 +98,9 @@ def serve(
                               "webhook_secret": webhook_secret, "api_token": api_token, "policy": policy,
                               "audit_log": audit_log}, config)
     configure_logging()
+    # Three threads share the GIL (event loop, scoring, outbox delivery). Python's default 5 ms
+    # switch interval lets a busy thread starve webhook delivery under load; 0.5 ms keeps it prompt.
+    sys.setswitchinterval(0.0005)
     parts = build_parts(settings)
     uvicorn.run(create_app(settings, parts), host=settings.host, port=settings.port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)

@@ -46,12 +46,22 @@ def _powers(base: np.uint64, n: int) -> np.ndarray:
     return np.cumprod(powers, dtype=np.uint64)
 
 
-def _block(rows: np.ndarray, hashes: np.ndarray, n_rows: int, width: int) -> sp.csr_matrix:
-    """One CSR block from entries whose rows never decrease."""
+def _assemble(blocks: list[tuple[np.ndarray, np.ndarray]], n_rows: int, width: int) -> sp.csr_matrix:
+    """One CSR matrix from blocks of (rows, hashes) whose rows never decrease, without sorting.
+
+    Within a row, block 0's entries come first, then block 1's, and so on; each entry's slot is the
+    row's start, plus the row's entries in earlier blocks, plus its rank inside its own block.
+    """
+    counts = np.stack([np.bincount(rows, minlength=n_rows) for rows, _ in blocks])
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    indices = (hashes % np.uint64(width)).astype(np.int32)
-    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n_rows, width))
+    np.cumsum(counts.sum(axis=0), out=indptr[1:])
+    before = np.cumsum(counts, axis=0) - counts  # entries of the same row in earlier blocks
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    for b, (rows, hashes) in enumerate(blocks):
+        block_start = np.cumsum(counts[b]) - counts[b]  # where each row's run begins inside this block
+        rank = np.arange(len(rows)) - block_start[rows]
+        indices[indptr[rows] + before[b, rows] + rank] = (hashes % np.uint64(width)).astype(np.int64) + b * width
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n_rows, BLOCKS * width))
 
 
 def hash_occurrences(texts: Sequence[str], width: int) -> sp.csr_matrix:
@@ -74,10 +84,10 @@ def hash_occurrences(texts: Sequence[str], width: int) -> sp.csr_matrix:
     edge = np.diff(is_word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1
     words = mix(span(starts, ends) ^ _SALTS[0])
-    blocks = [_block(row[starts], words, n_rows, width)]
+    blocks = [(row[starts], words)]
     same_row = row[starts[1:]] == row[starts[:-1]]
     bigrams = mix((words[:-1] * P + words[1:]) ^ _SALTS[1])[same_row]
-    blocks.append(_block(row[starts[1:]][same_row], bigrams, n_rows, width))
+    blocks.append((row[starts[1:]][same_row], bigrams))
 
     spaces = np.zeros(length + 1, dtype=np.int64)
     np.cumsum(codes == 32, out=spaces[1:])
@@ -89,5 +99,5 @@ def hash_occurrences(texts: Sequence[str], width: int) -> sp.csr_matrix:
         # inside one message, with spaces only at the ends: the n-grams of " word ", as char_wb
         valid = (lines[last + 1] == lines[first]) & (spaces[last] == spaces[first + 1])
         first, last = first[valid], last[valid]
-        blocks.append(_block(row[first], mix(span(first, last) ^ salt), n_rows, width))
-    return sp.hstack(blocks, format="csr")
+        blocks.append((row[first], mix(span(first, last) ^ salt)))
+    return _assemble(blocks, n_rows, width)

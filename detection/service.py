@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -141,7 +141,7 @@ def build_parts(settings: ServiceSettings) -> dict[str, Any]:
             "sinks": sinks}
 
 
-def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> Guard:
     """The service, wired from ``settings`` (and ``build_parts`` output, built at startup if not given)."""
     metrics = Metrics()
     parts = dict(parts) if parts is not None else {}
@@ -172,25 +172,6 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             log.info("stopped")
 
     app = FastAPI(title="Riskline", lifespan=lifespan, docs_url=None, redoc_url=None)
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        started = time.perf_counter()
-        route = request.url.path if request.url.path in (*OPEN_PATHS, "/v1/messages") else \
-            "/v1/conversations/{id}" if request.url.path.startswith("/v1/conversations/") else "other"
-        try:
-            if settings.api_token and request.url.path not in OPEN_PATHS:
-                given = request.headers.get("authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {settings.api_token}".encode()):
-                    raise HTTPProblem(401, "missing or wrong bearer token")
-            response: Response = await call_next(request)
-        except HTTPProblem as problem:
-            response = JSONResponse({"detail": problem.detail}, status_code=problem.status)
-        elapsed = time.perf_counter() - started
-        metrics.request(request.method, route, response.status_code, elapsed)
-        log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
-                                   "ms": round(elapsed * 1000, 2)})
-        return response
 
     @app.post("/v1/messages")
     async def post_messages(request: Request) -> Response:
@@ -228,4 +209,39 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
     async def prometheus() -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    return app
+    return Guard(app, settings.api_token, metrics)
+
+
+class Guard:
+    """Plain ASGI wrapper: bearer token check, request metrics and one JSON log line per request.
+
+    (Starlette's ``BaseHTTPMiddleware`` costs more per request than scoring a message does.)
+    """
+
+    def __init__(self, app: FastAPI, token: str | None, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, path = time.perf_counter(), scope["path"]
+        route = path if path in (*OPEN_PATHS, "/v1/messages") else \
+            "/v1/conversations/{id}" if path.startswith("/v1/conversations/") else "other"
+        status = {"code": 500}
+
+        async def send_and_watch(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        if self.expected and path not in OPEN_PATHS and not hmac.compare_digest(
+                dict(scope["headers"]).get(b"authorization", b""), self.expected):
+            await JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)(
+                scope, receive, send_and_watch)
+        else:
+            await self.app(scope, receive, send_and_watch)
+        elapsed = time.perf_counter() - started
+        self.metrics.request(scope["method"], route, status["code"], elapsed)
+        log.info("request", extra={"method": scope["method"], "route": route, "status": status["code"],
+                                   "ms": round(elapsed * 1000, 2)})

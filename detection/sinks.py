@@ -18,13 +18,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
-from detection.store import StateStore
+from detection.store import OutboxItem, StateStore
 
 log = logging.getLogger("riskline.sinks")
 NAMESPACE = uuid.UUID("6f1d3c1e-52a4-4c7e-9a57-0b6f2f6d8e11")
@@ -123,13 +124,15 @@ def backoff(attempts: int, base: float = 0.5, cap: float = 300.0, rng: Callable[
 class OutboxWorker:
     """A thread that delivers due outbox rows to their sinks until stopped."""
 
-    def __init__(self, store: StateStore, sinks: list[Sink], poll: float = 0.25, base_delay: float = 0.5) -> None:
+    def __init__(self, store: StateStore, sinks: list[Sink], poll: float = 0.25, base_delay: float = 0.5,
+                 parallel: int = 8) -> None:
         self.store, self.sinks = store, {s.name: s for s in sinks}
         self.poll, self.base_delay = poll, base_delay
+        # deliveries run side by side, so one slow receiver does not hold up the rest
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="riskline-deliver")
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="riskline-outbox", daemon=True)
-        self.delivered_count = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -142,26 +145,28 @@ class OutboxWorker:
         self._stop.set()
         self.wake.set()
         self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
 
     def deliver_due(self) -> int:
         """Deliver what is due now; return how many rows were tried."""
         items = self.store.due(time.time(), 100)
-        for item in items:
-            sink = self.sinks.get(item.sink)
-            if sink is None:  # a sink no longer configured: keep the row, look again later
-                self.store.failed(item.intervention_id, item.sink, time.time() + 60, "sink not configured")
-                continue
-            try:
-                sink.deliver(item.payload)
-            except Exception as exc:  # any failure of any sink means: try again later
-                delay = backoff(item.attempts, self.base_delay)
-                self.store.failed(item.intervention_id, item.sink, time.time() + delay, str(exc))
-                log.warning("delivery failed", extra={"intervention_id": item.intervention_id, "sink": item.sink,
-                                                      "attempt": item.attempts + 1, "retry_in_s": round(delay, 2)})
-            else:
-                self.store.delivered(item.intervention_id, item.sink, time.time())
-                self.delivered_count += 1
+        list(self._pool.map(self._deliver, items))
         return len(items)
+
+    def _deliver(self, item: OutboxItem) -> None:
+        sink = self.sinks.get(item.sink)
+        if sink is None:  # a sink no longer configured: keep the row, look again later
+            self.store.failed(item.intervention_id, item.sink, time.time() + 60, "sink not configured")
+            return
+        try:
+            sink.deliver(item.payload)
+        except Exception as exc:  # any failure of any sink means: try again later
+            delay = backoff(item.attempts, self.base_delay)
+            self.store.failed(item.intervention_id, item.sink, time.time() + delay, str(exc))
+            log.warning("delivery failed", extra={"intervention_id": item.intervention_id, "sink": item.sink,
+                                                  "attempt": item.attempts + 1, "retry_in_s": round(delay, 2)})
+        else:
+            self.store.delivered(item.intervention_id, item.sink, time.time())
 
     def _run(self) -> None:
         while not self._stop.is_set():
