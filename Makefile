@@ -37,6 +37,7 @@ test: $(STAMP) $(MODEL) lint typecheck
 
 benchmark: $(MODEL)
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/service.py
 
 clean:
 	rm -rf $(VENV) models out mlruns mlflow.db

@@ -45,3 +45,8 @@ def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
         bad.write_text(text)
         with pytest.raises(ValueError, match=message):
             EscalationPolicy.load(bad)
+
+
+def test_shipped_example_is_the_default() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "policy.example.yaml"
+    assert EscalationPolicy.load(example) == EscalationPolicy.load(None)

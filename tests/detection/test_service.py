@@ -205,3 +205,18 @@ def test_startup_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
     for args, needle in cases:
         done = riskline("serve", *args)
         assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_garbage_never_gets_a_500(server: Server) -> None:
+    import random
+
+    rng = random.Random(3)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) for _ in range(40)]
+    samples += [b"null", b"{}", b'{"messages": null}', b'{"messages": [null]}', b'"text"', b"1e999",
+                b'{"conversation_id": [], "message_id": {}, "sender_id": 1, "timestamp": [], "text": 1}',
+                b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1e300, "text": ""}']
+    for body in samples:
+        response = server.http.post("/v1/messages", content=body, headers=headers)
+        assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+    assert server.http.get("/readyz").status_code == 200

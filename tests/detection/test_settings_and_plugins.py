@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from detection.settings import load_settings
+from detection.sinks import load_sinks
+
+
+def test_precedence_flags_then_environment_then_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "riskline.yaml"
+    config.write_text("port: 9001\nhost: 0.0.0.0\napi-token: from-file\nstate: file.db\n")
+    monkeypatch.setenv("RISKLINE_PORT", "9002")
+    monkeypatch.setenv("RISKLINE_API_TOKEN", "from-env")
+    settings = load_settings({"api_token": "from-flag", "model": None}, config)
+    got = (settings.port, settings.host, settings.api_token, settings.state)
+    assert got == (9002, "0.0.0.0", "from-flag", "file.db")
+    monkeypatch.delenv("RISKLINE_PORT")
+    assert load_settings({}, config).port == 9001
+    assert load_settings({}).port == 8080
+
+
+def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="setting 'port'"):
+        load_settings({"port": 70000})
+    bad = tmp_path / "c.yaml"
+    bad.write_text("colour: blue\n")
+    with pytest.raises(ValueError, match="setting 'colour'"):
+        load_settings({}, bad)
+
+
+def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_sinks.py").write_text(
+        "class Pager:\n    name = 'pager'\n    def deliver(self, payload):\n        self.last = payload\n"
+        "def factory(settings):\n    return Pager()\n")
+    dist = tmp_path / "my_sinks-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-sinks\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[riskline.sinks]\npager = my_sinks:factory\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = [s.name for s in load_sinks(load_settings({"audit_log": str(tmp_path / "a.jsonl")}))]
+    assert sorted(names) == ["audit_log", "pager"]
