@@ -60,16 +60,10 @@ class Processor:
             }
         self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
                           [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks)
-        out, given = [], set()
-        for key in keys:  # an id answered before, or repeated inside this call, is a duplicate
-            if key in given or key in answered:
-                out.append({**(answers.get(key) or answered[key]), "duplicate": True})
-            else:
-                out.append(answers[key])
-                given.add(key)
-        return out, new_interventions
+        return _in_request_order(keys, answers, answered), new_interventions
 
     def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:
+        # suspect and evidence are as of the end of this call's messages for the conversation
         spec = self.policy.actions[level]
         return {
             "intervention_id": intervention_id(state.conversation_id, level),
@@ -94,3 +88,16 @@ class Processor:
             "evidence_message_ids": state.evidence_message_ids,
             "interventions": self.store.interventions(conversation_id),
         }
+
+
+def _in_request_order(keys: list[tuple[str, str]], fresh: dict[tuple[str, str], dict[str, Any]],
+                      earlier: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One answer per key; an id answered before, or repeated within this call, is a duplicate."""
+    out, given = [], set()
+    for key in keys:
+        if key in given or key in earlier:
+            out.append({**(fresh.get(key) or earlier[key]), "duplicate": True})
+        else:
+            out.append(fresh[key])
+            given.add(key)
+    return out
