@@ -82,7 +82,10 @@ class Processor:
         state = found.state
         return {
             "conversation_id": conversation_id, "n_messages": state.n_messages, "risk_score": state.max_score,
-            "risk_level": self.model.thresholds.level(state.max_score), "current_level": found.level,
+            "risk_level": self.model.thresholds.level(state.max_score), "current_score": state.last_score,
+            "current_level": found.level,
+            "last_message_at": None if state.last_ts is None else
+            datetime.fromtimestamp(state.last_ts, UTC).isoformat(),
             "peak_stage": state.peak_stage, "alert_index": state.alert_index,
             "alert_message_id": state.alert_message_id, "suspect_id": state.suspect_id,
             "evidence_message_ids": state.evidence_message_ids,

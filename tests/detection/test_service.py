@@ -98,6 +98,8 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     client = RisklineClient(server.url, api_token=TOKEN)
     view = client.conversation(cid)
     assert view is not None and view["n_messages"] == len(events)
+    assert view["current_score"] == first[-1]["risk_score"]
+    assert view["risk_score"] == max(r["risk_score"] for r in first)
     assert view["peak_stage"] != "none" and view["interventions"]
     assert client.conversation("never-seen") is None
     client.close()
