@@ -19,7 +19,9 @@ from detection.policy import EscalationPolicy
 from detection.scoring import score_messages
 from detection.sinks import intervention_id
 from detection.state import ConversationState
-from detection.store import Conversation, StateStore
+from detection.store import Conversation, StateStore, StoreConflict
+
+MAX_ATTEMPTS = 20
 
 
 class Processor:
@@ -30,7 +32,19 @@ class Processor:
         self.model, self.store, self.policy, self.sinks, self.clock = model, store, policy, list(sinks), clock
 
     def process(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Answers for ``events`` (input order) and the interventions raised by them."""
+        """Answers for ``events`` (input order) and the interventions raised by them.
+
+        When another process sharing the store moved one of the conversations on in the meantime,
+        the whole call is done again from the new state.
+        """
+        for _ in range(MAX_ATTEMPTS - 1):
+            try:
+                return self._process_once(events)
+            except StoreConflict:
+                continue
+        return self._process_once(events)
+
+    def _process_once(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         keys = [(e.conversation_id, e.message_id) for e in events]
         first: dict[tuple[str, str], MessageEvent] = {}
         for key, event in zip(keys, events, strict=True):
@@ -58,8 +72,10 @@ class Processor:
                                                                     strict=True)),
                 "intervention": made[-1] if made else None, "duplicate": False,
             }
+        expected = {c: conversations[c].state.n_messages if c in conversations else 0 for c in states}
         self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
-                          [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks)
+                          [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks,
+                          expected)
         return _in_request_order(keys, answers, answered), new_interventions
 
     def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:

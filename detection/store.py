@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,10 @@ class Conversation:
     raised: frozenset[str] = frozenset()
 
 
+class StoreConflict(Exception):
+    """Another writer changed a conversation since it was loaded: load, score and commit again."""
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     intervention_id: str
@@ -61,7 +65,8 @@ class StateStore(Protocol):
     def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]: ...
     def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
-               interventions: Sequence[dict[str, Any]], sinks: Sequence[str]) -> None: ...
+               interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
+               expected: Mapping[str, int] | None = None) -> None: ...
     def interventions(self, conversation_id: str) -> list[dict[str, Any]]: ...
     def due(self, now: float, limit: int) -> list[OutboxItem]: ...
     def delivered(self, intervention_id: str, sink: str, now: float) -> None: ...
@@ -112,12 +117,22 @@ class SQLiteStore:
         return out
 
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
-               interventions: Sequence[dict[str, Any]], sinks: Sequence[str]) -> None:
-        """Store states, answers and new interventions (with an outbox row per sink) atomically."""
+               interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
+               expected: Mapping[str, int] | None = None) -> None:
+        """Store states, answers and new interventions (with an outbox row per sink) atomically.
+
+        ``expected`` maps conversation ids to the message count they had when loaded (0: new);
+        if another process has moved one on since, nothing is written and ``StoreConflict`` raised.
+        """
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                for cid, count in (expected or {}).items():
+                    row = self._db.execute("SELECT state FROM conversations WHERE conversation_id=?",
+                                           (cid,)).fetchone()
+                    if (json.loads(row[0])["n_messages"] if row else 0) != count:
+                        raise StoreConflict(cid)
                 self._db.executemany(
                     "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?)",
                     [(c.state.conversation_id, json.dumps(c.state.to_dict()), c.level, json.dumps(sorted(c.raised)),
@@ -187,9 +202,13 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 def open_store(url: str) -> StateStore:
-    """A store from ``--state``: ``sqlite:///path``, or a plain file path."""
+    """A store from ``--state``: ``sqlite:///path``, a plain file path, or ``redis://host:port/db``."""
     if url.startswith("sqlite:///"):
         return SQLiteStore(url[len("sqlite:///"):])
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from detection.redis_store import RedisStore
+
+        return RedisStore(url)
     if "://" in url:
-        raise ValueError(f"--state {url}: unsupported store (use sqlite:///PATH or a file path)")
+        raise ValueError(f"--state {url}: unsupported store (use sqlite:///PATH, a file path, or redis://...)")
     return SQLiteStore(url)

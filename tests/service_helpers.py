@@ -70,10 +70,11 @@ class Receiver:
 class Server:
     """``riskline serve`` in a child process."""
 
-    def __init__(self, model_dir: Path, state: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, model_dir: Path, state: Path | str, *args: str, env: dict[str, str] | None = None,
+                 log_dir: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state.with_suffix(f".{self.port}.log")
+        self.log = (log_dir or Path(state).parent) / f"server.{self.port}.log"
         self.process = subprocess.Popen(
             [RISKLINE, "serve", "--port", str(self.port), "--model", str(model_dir), "--state", str(state), *args],
             stdout=subprocess.DEVNULL, stderr=self.log.open("w"), env={**os.environ, **(env or {})})
@@ -104,3 +105,27 @@ class Server:
             self.process.wait(20)
         self.http.close()
         return self.process.returncode
+
+
+def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway redis-server on loopback; skips the test where none is installed, except in CI."""
+    import shutil
+
+    import pytest
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("redis-server is missing: .ci/run installs it")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")

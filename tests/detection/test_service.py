@@ -222,3 +222,38 @@ def test_garbage_never_gets_a_500(server: Server) -> None:
         response = server.http.post("/v1/messages", content=body, headers=headers)
         assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
     assert server.http.get("/readyz").status_code == 200
+
+
+def test_two_replicas_on_one_redis_answer_as_one(model_dir: Path, tmp_path: Path, picked: dict[str, Any],
+                                                 redis_url: str) -> None:
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/7"  # a database of its own
+    redis.Redis.from_url(url).flushdb()
+    replicas = [Server(model_dir, url, log_dir=tmp_path) for _ in range(2)]
+    try:
+        scores = {}
+        for i, event in enumerate(picked["events"]):  # alternate replicas message by message
+            (result,) = replicas[i % 2].post(event).json()["results"]
+            scores[(result["conversation_id"], result["message_id"])] = result["risk_score"]
+        assert scores == picked["scores"]
+        for cid in picked["alerted"]:
+            view = replicas[1].http.get(f"/v1/conversations/{cid}").json()
+            assert view["alert_message_id"] == picked["alert_message"][cid]
+            assert sorted(i["level"] for i in view["interventions"]) in (["high"], ["critical", "high"])
+
+        def send(worker: int) -> None:
+            for j in range(20):
+                event = {"conversation_id": "shared", "message_id": f"w{worker}-{j}", "sender_id": "u",
+                         "timestamp": 1_700_000_000 + worker * 100 + j, "text": f"message {j}"}
+                assert replicas[worker % 2].post(event).status_code == 200
+
+        threads = [threading.Thread(target=send, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert replicas[0].http.get("/v1/conversations/shared").json()["n_messages"] == 120
+    finally:
+        for replica in replicas:
+            replica.stop()

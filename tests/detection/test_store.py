@@ -1,32 +1,48 @@
+"""The state-store contract, run against every store: SQLite and a real Redis."""
+
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from detection.state import ConversationState
-from detection.store import Conversation, SQLiteStore, open_store
+from detection.store import Conversation, SQLiteStore, StateStore, StoreConflict, open_store
+
+Factory = Callable[[], StateStore]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
+    """Opens the same store afresh on each call (as a restarted process would)."""
+    if request.param == "sqlite":
+        return lambda: open_store(f"sqlite:///{tmp_path / 's.db'}")
+    from detection.redis_store import RedisStore
+
+    url, prefix = request.getfixturevalue("redis_url"), f"t{uuid.uuid4().hex[:8]}:"
+    return lambda: RedisStore(url, prefix=prefix)
 
 
 def _intervention(cid: str, level: str) -> dict[str, object]:
     return {"intervention_id": f"{cid}-{level}", "conversation_id": cid, "level": level}
 
 
-def test_commit_is_durable_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = SQLiteStore(path)
+def test_commit_is_durable_across_reopen(reopen: Factory) -> None:
+    store = reopen()
     state = ConversationState("c1", n_messages=2, sender_mass=(("a", 5),), evidence=((9, 1, "m1"),))
     store.commit([Conversation(state, "high", frozenset({"high"}))], [("c1", "m1", {"risk_score": 0.5})],
                  [_intervention("c1", "high")], ["webhook", "audit_log"])
     store.close()
-    again = open_store(f"sqlite:///{path}")
+    again = reopen()
     assert again.load(["c1", "nope"]) == {"c1": Conversation(state, "high", frozenset({"high"}))}
     assert again.answered([("c1", "m1"), ("c1", "m2")]) == {("c1", "m1"): {"risk_score": 0.5}}
     assert again.outbox_stats()[0] == 2
     assert [i["intervention_id"] for i in again.interventions("c1")] == ["c1-high"]
 
 
-def test_outbox_delivery_and_retry_bookkeeping(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_outbox_delivery_and_retry_bookkeeping(reopen: Factory) -> None:
+    store = reopen()
     store.commit([], [], [_intervention("c1", "high")], ["webhook"])
     store.commit([], [], [_intervention("c1", "high")], ["webhook"])  # a repeat is ignored
     now = time.time()
@@ -41,11 +57,26 @@ def test_outbox_delivery_and_retry_bookkeeping(tmp_path: Path) -> None:
     assert store.interventions("c1")[0]["delivered"] is True
 
 
+def test_a_stale_writer_is_refused(reopen: Factory) -> None:
+    first, second = reopen(), reopen()
+    state = ConversationState("c1", n_messages=3)
+    first.commit([Conversation(state)], [], [], [], expected={"c1": 0})
+    with pytest.raises(StoreConflict):  # second loaded the conversation when it had 0 messages
+        second.commit([Conversation(ConversationState("c1", n_messages=1))], [("c1", "x", {})], [], [],
+                      expected={"c1": 0})
+    assert second.load(["c1"])["c1"].state.n_messages == 3
+    assert second.answered([("c1", "x")]) == {}
+    second.commit([Conversation(ConversationState("c1", n_messages=4))], [], [], [], expected={"c1": 3})
+    assert first.load(["c1"])["c1"].state.n_messages == 4
+
+
 def test_bad_locations(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         open_store(str(tmp_path / "missing" / "s.db"))
     with pytest.raises(ValueError, match="unsupported store"):
         open_store("postgres://x")
+    with pytest.raises(ValueError, match=r"state store redis://127\.0\.0\.1:1"):
+        open_store("redis://127.0.0.1:1/0")
     (tmp_path / "junk.db").write_text("this is not a database" * 100)
     with pytest.raises(ValueError, match=r"junk\.db"):
-        open_store(str(tmp_path / "junk.db"))
+        SQLiteStore(tmp_path / "junk.db")

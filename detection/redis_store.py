@@ -1,0 +1,159 @@
+"""A Redis state store, so several service replicas (and stream workers) share conversations.
+
+Keys, under a prefix (default ``riskline:``):
+- ``conv:{id}``: the conversation (state, level, levels raised), one JSON value;
+- ``ans:{id}``: hash of message id -> answer, for de-duplication;
+- ``iv:{intervention}``: an intervention; ``ivs:{id}``: a conversation's interventions by time;
+  ``ivp:{intervention}``: the sinks still to deliver it to;
+- ``outbox``: sorted set of ``intervention|sink`` by next attempt time; ``outbox:attempts`` and
+  ``outbox:created`` alongside.
+
+A commit is one MULTI/EXEC transaction guarded by WATCH on the conversations it writes, with the
+same version check as the SQLite store. Delivery claims a due row by pushing its time a lease
+ahead (atomically, in Lua), so two replicas' workers do not send the same row at the same moment;
+a worker that dies mid-delivery leaves the row to come due again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from detection.state import ConversationState
+from detection.store import Conversation, OutboxItem, StoreConflict
+
+CLAIM = """
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(items) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
+return items
+"""
+LEASE_SECONDS = 30.0
+
+
+class RedisStore:
+    """``StateStore`` on Redis."""
+
+    def __init__(self, url: str, prefix: str = "riskline:") -> None:
+        self.prefix = prefix
+        try:
+            self.r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+            self.r.ping()
+        except (redis.RedisError, ValueError) as exc:
+            raise ValueError(f"state store {url}: {exc}") from exc
+        self._claim = self.r.register_script(CLAIM)
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]:
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return {}
+        values = self.r.mget([self._k("conv", c) for c in ids])
+        return {c: _decode(v) for c, v in zip(ids, values, strict=True) if v is not None}
+
+    def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        pipe = self.r.pipeline(transaction=False)
+        for cid, mid in keys:
+            pipe.hget(self._k("ans", cid), mid)
+        return {key: json.loads(v) for key, v in zip(keys, pipe.execute(), strict=True) if v is not None}
+
+    def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
+               interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
+               expected: Mapping[str, int] | None = None) -> None:
+        now = time.time()
+        watched = [self._k("conv", c) for c in (expected or {})]
+        with self.r.pipeline(transaction=True) as pipe:
+            try:
+                if watched:
+                    pipe.watch(*watched)
+                    for (cid, count), value in zip((expected or {}).items(), pipe.mget(watched), strict=True):
+                        if (_decode(value).state.n_messages if value else 0) != count:
+                            raise StoreConflict(cid)
+                pipe.multi()
+                for conv in conversations:
+                    pipe.set(self._k("conv", conv.state.conversation_id), _encode(conv))
+                for cid, mid, answer in answers:
+                    pipe.hset(self._k("ans", cid), mid, json.dumps(answer))
+                for item in interventions:
+                    iid, cid = item["intervention_id"], item["conversation_id"]
+                    pipe.set(self._k("iv", iid), json.dumps(item), nx=True)
+                    pipe.zadd(self._k("ivs", cid), {iid: now}, nx=True)
+                    for sink in sinks:
+                        member = f"{iid}|{sink}"
+                        pipe.sadd(self._k("ivp", iid), sink)
+                        pipe.zadd(self._k("outbox"), {member: now}, nx=True)
+                        pipe.zadd(self._k("outbox", "created"), {member: now}, nx=True)
+                pipe.execute()
+            except redis.WatchError as exc:
+                raise StoreConflict(",".join(expected or {})) from exc
+
+    def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
+        ids = [str(i) for i in self.r.zrange(self._k("ivs", conversation_id), 0, -1)]
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for iid in ids:
+            pipe.get(self._k("iv", iid))
+            pipe.scard(self._k("ivp", iid))
+        values = pipe.execute()
+        return [{**json.loads(values[2 * i]), "delivered": values[2 * i + 1] == 0} for i in range(len(ids))]
+
+    def due(self, now: float, limit: int) -> list[OutboxItem]:
+        members = self._claim(keys=[self._k("outbox")], args=[now, limit, now + LEASE_SECONDS])
+        if not members:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for member in members:
+            iid, _ = member.rsplit("|", 1)
+            pipe.get(self._k("iv", iid))
+            pipe.hget(self._k("outbox", "attempts"), member)
+            pipe.zscore(self._k("outbox", "created"), member)
+        values = pipe.execute()
+        items = []
+        for i, member in enumerate(members):
+            iid, sink = member.rsplit("|", 1)
+            payload, attempts, created = values[3 * i: 3 * i + 3]
+            if payload is not None:
+                items.append(OutboxItem(iid, sink, json.loads(payload), int(attempts or 0), float(created or now)))
+        return items
+
+    def delivered(self, intervention_id: str, sink: str, now: float) -> None:
+        member = f"{intervention_id}|{sink}"
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zrem(self._k("outbox"), member)
+        pipe.zrem(self._k("outbox", "created"), member)
+        pipe.hdel(self._k("outbox", "attempts"), member)
+        pipe.srem(self._k("ivp", intervention_id), sink)
+        pipe.execute()
+
+    def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None:
+        member = f"{intervention_id}|{sink}"
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hincrby(self._k("outbox", "attempts"), member, 1)
+        pipe.zadd(self._k("outbox"), {member: next_attempt_at}, xx=True)
+        pipe.execute()
+
+    def outbox_stats(self) -> tuple[int, float | None]:
+        depth = self.r.zcard(self._k("outbox"))
+        oldest = self.r.zrange(self._k("outbox", "created"), 0, 0, withscores=True)
+        return int(depth), (float(oldest[0][1]) if oldest else None)
+
+    def ping(self) -> None:
+        self.r.ping()
+
+    def close(self) -> None:
+        self.r.close()
+
+
+def _encode(conv: Conversation) -> str:
+    return json.dumps({"state": conv.state.to_dict(), "level": conv.level, "raised": sorted(conv.raised)})
+
+
+def _decode(value: str | bytes) -> Conversation:
+    data = json.loads(value)
+    return Conversation(ConversationState.from_dict(data["state"]), data["level"], frozenset(data["raised"]))
