@@ -7,6 +7,7 @@ found through the ``riskline.commands`` entry-point group when the app starts, n
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -59,8 +60,10 @@ def score(
     from detection.batch import score_file
     from detection.model import load_model
 
+    if engine == "spark":
+        return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":
-        raise fail(f"--engine {engine}: only the 'local' engine is available in this version")
+        raise fail(f"--engine {engine}: expected 'local' or 'spark'")
     risk_model = load_model(model)
     result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
     typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
@@ -69,6 +72,30 @@ def score(
         from detection.display import print_riskiest
 
         print_riskiest(result.results, input_path, show)
+
+
+def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
+                      errors: Path | None) -> None:
+    try:
+        from detection.spark import read_events_spark, score_spark, spark_session, write_single_parquet
+    except ImportError as exc:
+        raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
+    if errors is not None:
+        raise fail("--errors works with the local engine; the Spark engine stops at the first bad row")
+    if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
+        raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
+    spark = spark_session()
+    try:
+        scored = score_spark(read_events_spark(spark, input_path), model, per_message)
+        write_single_parquet(scored, output)
+    except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
+        ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
+        if not ours and not isinstance(exc, USER_ERRORS):
+            raise
+        raise fail(ours[-1] if ours else str(exc)) from None
+    finally:
+        spark.stop()
+    typer.echo(f"scored {input_path} with Spark -> {output}", err=True)
 
 
 @app.command()

@@ -123,7 +123,8 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--model", tmp_path / "nomodel"], "no such model"),
         (["score", events_path, "-o", tmp_path / "o.txt", "--model", model_dir], "unsupported output type"),
         (["score", events_path, "-o", tmp_path / "no" / "o.jsonl", "--model", model_dir], "does not exist"),
-        (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "spark", "--model", model_dir], "local"),
+        (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "dask", "--model", model_dir], "'spark'"),
+        (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "spark", "--model", model_dir], "Parquet"),
     ]
     for args, expected in cases:
         done = riskline(*args)
