@@ -133,6 +133,41 @@ def serve(
                 access_log=False, timeout_graceful_shutdown=10)
 
 
+@app.command()
+@user_errors
+def stream(
+    brokers: Annotated[str | None, typer.Option(help="Kafka bootstrap servers [RISKLINE_BROKERS]")] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic of message events, keyed by conversation")] = None,
+    group: Annotated[str | None, typer.Option(help="Consumer group [RISKLINE_GROUP, default riskline]")] = None,
+    interventions_topic: Annotated[str | None, typer.Option(help="Publish interventions to this topic")] = None,
+    rejects_topic: Annotated[str | None, typer.Option(help="Publish records that are not valid events here")]
+    = None,
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")] = None,
+    state: Annotated[str | None, typer.Option(help="State store: sqlite:///PATH, a path, or redis://...")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="POST interventions here too")] = None,
+    webhook_secret: Annotated[str | None, typer.Option(help="HMAC key for webhook signatures")] = None,
+    policy: Annotated[str | None, typer.Option(help="Escalation policy YAML")] = None,
+    audit_log: Annotated[str | None, typer.Option(help="Append interventions to this JSONL")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of settings (below flags and environment)")] = None,
+) -> None:
+    """Consume message events from Kafka (a consumer-group worker) and raise interventions."""
+    import asyncio
+
+    from detection.logs import configure_logging
+    from detection.service import build_parts
+    from detection.settings import StreamSettings, load_settings
+    from detection.stream import run_stream
+
+    settings = load_settings({"brokers": brokers, "topic": topic, "group": group,
+                              "interventions_topic": interventions_topic, "rejects_topic": rejects_topic,
+                              "model": model, "state": state, "webhook_url": webhook_url,
+                              "webhook_secret": webhook_secret, "policy": policy, "audit_log": audit_log},
+                             config, StreamSettings)
+    configure_logging()
+    sys.setswitchinterval(0.0005)
+    asyncio.run(run_stream(settings, build_parts(settings)))
+
+
 def load_plugins() -> None:
     """Add commands registered by installed packages under ``riskline.commands``."""
     for entry in entry_points(group="riskline.commands"):

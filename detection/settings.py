@@ -30,7 +30,18 @@ class ServiceSettings(BaseSettings):
     request_timeout: float = Field(10.0, gt=0)
 
 
-def load_settings(flags: dict[str, Any], config: str | Path | None = None) -> ServiceSettings:
+class StreamSettings(ServiceSettings):
+    """``riskline stream``: the service's settings plus where to consume and publish."""
+
+    brokers: str = "127.0.0.1:9092"
+    topic: str = "riskline-messages"
+    group: str = "riskline"
+    interventions_topic: str | None = None
+    rejects_topic: str | None = None
+
+
+def load_settings(flags: dict[str, Any], config: str | Path | None = None,
+                  kind: type[ServiceSettings] = ServiceSettings) -> ServiceSettings:
     """Settings from flags (highest), ``RISKLINE_*`` variables, a YAML config file, then defaults."""
     values: dict[str, Any] = {}
     if config is not None:
@@ -47,7 +58,7 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None) -> Se
                        if f"RISKLINE_{k.replace('-', '_').upper()}" not in os.environ})
     values.update({k: v for k, v in flags.items() if v is not None})
     try:
-        return ServiceSettings(**values)
+        return kind(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"setting '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None

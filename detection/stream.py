@@ -1,0 +1,118 @@
+"""``riskline stream``: a Kafka consumer-group worker around the same real-time hook as the service.
+
+Messages are keyed by conversation, so a conversation's messages share a partition and arrive in
+order. For each batch: score it and commit states, answers and interventions to the store (the
+``Processor``), and only then commit the Kafka offsets. A crash replays at most the batch in flight:
+its messages are found already answered (de-duplicated by message id) and its interventions already
+stored (stable ids), so nothing is lost and nothing doubled. Interventions leave through the outbox
+to a Kafka topic and/or the other sinks, at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from detection.events import EventError, MessageEvent, to_event
+from detection.processor import Processor
+from detection.sinks import OutboxWorker, canonical_body
+
+log = logging.getLogger("riskline.stream")
+
+
+class KafkaSink:
+    """Publishes interventions to a topic, keyed by conversation, from the outbox worker's threads."""
+
+    name = "kafka"
+
+    def __init__(self, producer: Any, topic: str, loop: asyncio.AbstractEventLoop, timeout: float = 10.0) -> None:
+        self.producer, self.topic, self.loop, self.timeout = producer, topic, loop, timeout
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        send = self.producer.send_and_wait(self.topic, canonical_body(payload),
+                                           key=str(payload["conversation_id"]).encode())
+        asyncio.run_coroutine_threadsafe(send, self.loop).result(self.timeout)
+
+
+def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
+    """The event in a record's value, or why there is none."""
+    try:
+        data = json.loads(value or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(data, dict):
+        return None, "expected a JSON object"
+    try:
+        return to_event(data), None
+    except EventError as exc:
+        return None, str(exc)
+
+
+async def consume(consumer: Any, processor: Processor, worker: OutboxWorker, stop: asyncio.Event,
+                  rejects: Callable[[Any, str], Any] | None = None, max_records: int = 500) -> None:
+    """Process batches until ``stop`` is set; offsets are committed only after the store commit."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
+        if not batch:
+            continue
+        events, offsets = [], {}
+        for partition, records in batch.items():
+            for record in records:
+                event, problem = parse_record(record.value)
+                if event is not None:
+                    events.append(event)
+                else:  # not accepted: set aside with its place, never silently dropped
+                    log.warning("rejected record", extra={"topic": record.topic, "partition": record.partition,
+                                                          "offset": record.offset, "reason": problem})
+                    if rejects is not None:
+                        await rejects(record, problem or "")
+            offsets[partition] = records[-1].offset + 1
+        if events:
+            _, interventions = await loop.run_in_executor(None, processor.process, events)
+            if interventions:
+                worker.wake.set()
+        await consumer.commit(offsets)
+
+
+async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
+    """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.brokers)
+    await producer.start()
+    consumer = AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.brokers, group_id=settings.group,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    sinks = list(parts["sinks"])
+    if settings.interventions_topic:
+        sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
+    processor: Processor = parts["processor"]
+    processor.sinks = [s.name for s in sinks]
+    worker = OutboxWorker(parts["store"], sinks)
+    worker.start()
+
+    async def reject(record: Any, reason: str) -> None:
+        if settings.rejects_topic:
+            await producer.send_and_wait(settings.rejects_topic, json.dumps(
+                {"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                 "reason": reason, "value": (record.value or b"").decode("utf-8", "replace")}).encode())
+
+    log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
+                                 "model_version": parts["model"].model_version})
+    try:
+        await consume(consumer, processor, worker, stop, reject, settings.max_batch)
+    finally:
+        await consumer.stop()
+        await loop.run_in_executor(None, worker.stop)
+        await producer.stop()
+        parts["store"].close()
+        log.info("stopped")

