@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from detection.events import STAGES
 from detection.model import RiskModel
@@ -15,6 +16,20 @@ from detection.writers import write_rows
 CONVERSATION_COLUMNS: tuple[str, ...] = tuple(RiskScore.__dataclass_fields__)
 MESSAGE_COLUMNS: tuple[str, ...] = ("conversation_id", "message_id", "index", "risk_score", "stage",
                                     *(f"p_{s}" for s in STAGES))
+
+
+def arrow_schema(per_message: bool) -> Any:
+    """The Parquet schema of ``score`` output, fixed so that every writer produces the same file."""
+    import pyarrow as pa
+
+    if per_message:
+        return pa.schema([("conversation_id", pa.string()), ("message_id", pa.string()), ("index", pa.int64()),
+                          ("risk_score", pa.float64()), ("stage", pa.string()),
+                          *((f"p_{s}", pa.float64()) for s in STAGES)])
+    return pa.schema([("conversation_id", pa.string()), ("n_messages", pa.int64()), ("risk_score", pa.float64()),
+                      ("risk_level", pa.string()), ("alert", pa.bool_()), ("alert_index", pa.int64()),
+                      ("alert_message_id", pa.string()), ("peak_stage", pa.string()), ("suspect_id", pa.string()),
+                      ("evidence_message_ids", pa.list_(pa.string())), ("model_version", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -58,10 +73,10 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
             if len(read.rejects) > 1 else " (use --errors FILE to set bad rows aside)"))
     results, steps = score_conversations(model, read.events)
     if per_message:
-        write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS)
+        write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS, arrow_schema(True))
     else:
         write_rows(output_path, [{name: getattr(r, name) for name in CONVERSATION_COLUMNS} for r in results],
-                   CONVERSATION_COLUMNS)
+                   CONVERSATION_COLUMNS, arrow_schema(False))
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results)

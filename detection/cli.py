@@ -55,17 +55,24 @@ def score(
     errors: Annotated[Path | None, typer.Option("--errors", help="Write bad rows here and score the rest")] = None,
     engine: Annotated[str, typer.Option(help="local or spark")] = "local",
     show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table")] = 0,
+    workers: Annotated[int, typer.Option(help="Processes for large inputs (0: every core)", min=0)] = 0,
 ) -> None:
     """Score every conversation of INPUT causally and write one row per conversation."""
     from detection.batch import score_file
     from detection.model import load_model
+    from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
 
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":
         raise fail(f"--engine {engine}: expected 'local' or 'spark'")
     risk_model = load_model(model)
-    result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
+    large = input_path.is_file() and input_path.stat().st_size >= PARALLEL_MIN_BYTES
+    if large and workers != 1 and not show:
+        result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
+                                        errors_path=errors, workers=workers or None, progress=True)
+    else:
+        result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
     typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
                f"{result.n_alerts} alerts, {result.n_rejected} rows rejected -> {output}", err=True)
     if show:

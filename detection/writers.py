@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from detection.readers import SUFFIXES, InputError
 
@@ -46,7 +46,8 @@ def _write_csv(handle: IO[str], rows: Sequence[Mapping[str, object]], columns: S
         writer.writerow({k: _csv_value(row.get(k)) for k in columns})
 
 
-def write_rows(path: str | Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
+def write_rows(path: str | Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None,
+               schema: Any = None) -> None:
     """Write ``rows`` to ``path`` in the format its suffix names, all or nothing."""
     target = Path(path)
     suffix = target.suffix.lower()
@@ -58,8 +59,12 @@ def write_rows(path: str | Path, rows: Sequence[Mapping[str, object]], columns: 
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows]) if rows else \
-                pa.table({k: pa.array([], pa.string()) for k in names})
+            if schema is not None:
+                table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows], schema=schema)
+            elif rows:
+                table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
+            else:
+                table = pa.table({k: pa.array([], pa.string()) for k in names})
             pq.write_table(table, tmp)
         else:
             with tmp.open("w", encoding="utf-8", newline="") as handle:

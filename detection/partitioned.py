@@ -1,0 +1,302 @@
+"""The local engine for large files: every core, memory bounded by a partition, not by the file.
+
+1. Split (in parallel over byte ranges of the file, cut at line starts): validate each row with the
+   reference reader and append it to one of P partition files, by a hash of its conversation id.
+   Rows keep their line number, so errors name the right place and ties keep input order.
+2. Score (in parallel over partitions): de-duplicate message ids, score each conversation with the
+   shared core, write the partition's results sorted by each conversation's first row.
+3. Merge the partitions' results in that order into the output, streaming, all or nothing.
+
+P grows with the file (about ``PARTITION_BYTES`` of input each), so a worker holds one partition,
+whatever the file's size; only a single conversation larger than that can make it bigger. The
+output is exactly the in-memory engine's (``detection.batch``), in the same order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from detection.batch import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, BatchResult, arrow_schema, step_rows, write_rejects
+from detection.events import EventError, MessageEvent, to_event
+from detection.model import RiskModel
+from detection.readers import InputError, Reject, iter_records
+from detection.scoring import score_conversations
+from detection.writers import atomic_path
+
+PARTITION_BYTES = 32 * 2**20
+# below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
+PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
+SPILL_ROWS = 20_000
+EVENT_FIELDS = ("conversation_id", "message_id", "sender_id", "timestamp", "text", "recipient_id", "attachment")
+_MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
+
+
+def _ranges(path: Path, pieces: int) -> list[tuple[int, int, int]]:
+    """(start byte, end byte, line number of the first line) for ``pieces`` line-aligned ranges."""
+    size = path.stat().st_size
+    cuts = [0]
+    with path.open("rb") as handle:
+        for i in range(1, pieces):
+            handle.seek(size * i // pieces)
+            handle.readline()
+            cuts.append(max(handle.tell(), cuts[-1]))
+    cuts.append(size)
+    out, line = [], 1
+    with path.open("rb") as handle:
+        for a, b in itertools.pairwise(cuts):
+            out.append((a, b, line))
+            handle.seek(a)
+            line += handle.read(b - a).count(b"\n")
+    return [r for r in out if r[1] > r[0]]
+
+
+def _partition(conversation_id: str, n: int) -> int:
+    return zlib.crc32(conversation_id.encode()) % n
+
+
+class _Spill:
+    """Buffers rows per partition and appends them to Arrow files."""
+
+    def __init__(self, folder: Path, shard: int, n: int) -> None:
+        self.folder, self.shard, self.n = folder, shard, n
+        self.rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
+
+    def add(self, event: MessageEvent, order: int, location: str, record: Any) -> None:
+        p = _partition(event.conversation_id, self.n)
+        self.rows[p].append({**{f: getattr(event, f) for f in EVENT_FIELDS}, "order": order, "location": location,
+                             "raw": json.dumps(record, ensure_ascii=False, default=str)})
+        if len(self.rows[p]) >= SPILL_ROWS:
+            self.flush(p)
+
+    def flush(self, p: int) -> None:
+        if not self.rows[p]:
+            return
+        batch = pa.RecordBatch.from_pylist(self.rows[p], schema=SPILL_SCHEMA)
+        if p not in self.writers:
+            self.writers[p] = ipc.new_file(str(self.folder / f"p{p:05d}-s{self.shard:03d}.arrow"), SPILL_SCHEMA)
+        self.writers[p].write_batch(batch)
+        self.rows[p] = []
+
+    def close(self) -> None:
+        for p in range(self.n):
+            self.flush(p)
+        for writer in self.writers.values():
+            writer.close()
+
+
+SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.string()), ("sender_id", pa.string()),
+                          ("timestamp", pa.float64()), ("text", pa.string()), ("recipient_id", pa.string()),
+                          ("attachment", pa.string()), ("order", pa.int64()), ("location", pa.string()),
+                          ("raw", pa.string())])  # the row as given, for a reject that names a duplicate
+
+
+def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
+    """Validate one line range of a JSONL file into partition files; return its bad rows."""
+    path, start, end, first_line, folder, shard, n = job
+    spill, rejects = _Spill(Path(folder), shard, n), []
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        line = first_line
+        while handle.tell() < end:
+            raw = handle.readline()
+            where = f"line {line}"
+            if raw.strip():
+                try:
+                    record = json.loads(raw)
+                    if not isinstance(record, dict):
+                        raise ValueError("expected a JSON object")
+                    spill.add(to_event(record), line, where, record)
+                except EventError as exc:
+                    rejects.append(Reject(path, where, exc.field, exc.reason, record))
+                except (ValueError, UnicodeDecodeError) as exc:
+                    reason = f"not valid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    rejects.append(Reject(path, where, "row", reason, raw.decode("utf-8", "replace").rstrip()[:500]))
+            line += 1
+    spill.close()
+    return rejects
+
+
+def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
+    """CSV and Parquet: one reader (CSV lines cannot be cut safely: quoted values span lines)."""
+    spill, rejects, position = _Spill(Path(folder), 0, n), [], 0
+    for location, record, error in iter_records(Path(path)):
+        position += 1
+        if error is not None:
+            rejects.append(Reject(path, location, "row", error, record))
+            continue
+        try:
+            spill.add(to_event(record), position, location, record)  # type: ignore[arg-type]
+        except EventError as exc:
+            rejects.append(Reject(path, location, exc.field, exc.reason, record))
+    spill.close()
+    return rejects
+
+
+def _score(job: tuple[str, int, str, bool, bool]) -> tuple[list[Reject], int, int, int]:
+    """Score one partition; return its duplicate rows and (messages, conversations, alerts)."""
+    folder, p, source, per_message, score = job
+    files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
+    if not files:
+        return [], 0, 0, 0
+    table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files).sort_by("order")
+    rows = table.to_pylist()
+    seen: set[tuple[str, str]] = set()
+    events, orders, rejects = [], [], []
+    for row in rows:
+        key = (row["conversation_id"], row["message_id"])
+        if key in seen:
+            rejects.append(Reject(source, row["location"], "message_id", f"duplicate message id {key[1]!r} in "
+                                  f"conversation {key[0]!r}", json.loads(row["raw"])))
+            continue
+        seen.add(key)
+        events.append(MessageEvent(*(row[f] for f in EVENT_FIELDS)))
+        orders.append(row["order"])
+    if not score:
+        return rejects, 0, 0, 0
+    assert _MODEL is not None
+    results, steps = score_conversations(_MODEL, events)
+    first: dict[str, int] = {}
+    for event, order in zip(events, orders, strict=True):
+        first.setdefault(event.conversation_id, order)
+    if per_message:
+        keyed = [(first[str(r["conversation_id"])], r) for r in step_rows(steps)]
+    else:
+        keyed = [(first[r.conversation_id], {k: getattr(r, k) for k in CONVERSATION_COLUMNS}) for r in results]
+    keyed.sort(key=lambda pair: pair[0])  # stable: a conversation's messages keep their order
+    with open(Path(folder) / f"out{p:05d}.jsonl", "w", encoding="utf-8") as handle:
+        for first_row, row in keyed:
+            handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
+    return rejects, len(events), len(results), sum(r.alert for r in results)
+
+
+def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
+    def rows(p: int) -> Iterator[dict[str, Any]]:
+        path = folder / f"out{p:05d}.jsonl"
+        if path.exists():
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    yield json.loads(line)
+    for row in heapq.merge(*(rows(p) for p in range(n)), key=lambda r: r["_key"]):
+        del row["_key"]
+        yield row
+
+
+def _write_stream(output: Path, rows: Iterator[dict[str, Any]], columns: tuple[str, ...], schema: Any) -> None:
+    suffix = output.suffix.lower()
+    with atomic_path(output) as tmp:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(tmp, schema) as writer:
+                while chunk := list(itertools.islice(rows, 50_000)):
+                    writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+        else:
+            from detection.writers import _csv_value
+
+            with tmp.open("w", encoding="utf-8", newline="") as handle:
+                if suffix == ".csv":
+                    import csv
+
+                    csv_writer = csv.DictWriter(handle, fieldnames=list(columns))
+                    csv_writer.writeheader()
+                    for row in rows:
+                        csv_writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+                else:
+                    for row in rows:
+                        handle.write(json.dumps({k: row.get(k) for k in columns}, ensure_ascii=False) + "\n")
+
+
+def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
+                           per_message: bool = False, errors_path: str | Path | None = None,
+                           workers: int | None = None, partitions: int | None = None,
+                           progress: bool = False) -> BatchResult:
+    """Score a file of any size with ``workers`` processes; same output as ``batch.score_file``."""
+    global _MODEL
+    source, output = Path(input_path), Path(output_path)
+    if source.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
+        raise InputError(f"{source}: unsupported file type '{source.suffix}' (expected one of .jsonl, .csv, .parquet)")
+    if not source.is_file():
+        raise InputError(f"{source}: no such file")
+    if output.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
+        raise InputError(f"{output}: unsupported output type '{output.suffix}'")
+    workers = workers or os.cpu_count() or 1
+    n = partitions or max(workers, -(-source.stat().st_size // PARTITION_BYTES))
+    folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))
+    _MODEL = model
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool, _Progress(progress) as bar:
+            if source.suffix.lower() == ".jsonl":
+                jobs = [(str(source), a, b, line, str(folder), i, n)
+                        for i, (a, b, line) in enumerate(_ranges(source, workers * 4))]
+                rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
+            else:
+                rejects = _split_rows(str(source), str(folder), n)
+            if not any(folder.glob("*.arrow")) and not rejects:
+                raise InputError(f"{source}: empty file: no message rows")
+            score = not (rejects and errors_path is None)
+            jobs2 = [(str(folder), p, str(source), per_message, score) for p in range(n)]
+            done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
+        rejects += [r for part in done for r in part[0]]
+        rejects.sort(key=_row_number)
+        if rejects and errors_path is None:
+            raise InputError(rejects[0].describe() + (
+                f" (and {len(rejects) - 1} more bad rows; use --errors FILE to set them aside)"
+                if len(rejects) > 1 else " (use --errors FILE to set bad rows aside)"))
+        _write_stream(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
+                      arrow_schema(per_message))
+        if errors_path is not None:
+            write_rejects(errors_path, rejects)
+        return BatchResult(sum(d[1] for d in done), sum(d[2] for d in done), len(rejects), sum(d[3] for d in done), [])
+    finally:
+        _MODEL = None
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _row_number(reject: Reject) -> int:
+    return int(reject.location.split()[-1])
+
+
+class _Progress:
+    """A progress bar on stderr for long runs, shown only on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def track(self, items: Iterator[Any], total: int, label: str) -> Iterator[Any]:
+        if self.bar is None:
+            yield from items
+            return
+        task = self.bar.add_task(label, total=total)
+        for item in items:
+            self.bar.advance(task)
+            yield item

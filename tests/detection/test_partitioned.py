@@ -1,0 +1,98 @@
+"""The multi-process, partitioned local engine gives exactly the in-memory engine's output."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detection.batch import score_file
+from detection.model import RiskModel
+from detection.partitioned import _ranges, score_file_partitioned
+from detection.readers import InputError
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[str, object]]) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("partitioned")
+    rows = [dict(r) for r in synth_rows[:4000]]
+    rows.reverse()  # conversations interleave and arrive out of time order
+    paths = {".jsonl": write_jsonl(folder / "e.jsonl", rows)}
+    with (folder / "e.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    paths[".csv"] = folder / "e.csv"
+    pq.write_table(pa.Table.from_pylist(rows), folder / "e.parquet")
+    paths[".parquet"] = folder / "e.parquet"
+    return paths
+
+
+def _content(path: Path) -> list[dict[str, object]]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".csv":
+        with path.open() as handle:
+            return list(csv.DictReader(handle))
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("source", [".jsonl", ".csv", ".parquet"])
+@pytest.mark.parametrize("per_message", [False, True])
+def test_same_output_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path, source: str,
+                                  per_message: bool) -> None:
+    out = ".csv" if source == ".jsonl" else ".parquet" if source == ".csv" else ".jsonl"
+    expected, got = tmp_path / f"a{out}", tmp_path / f"b{out}"
+    a = score_file(model, inputs[source], expected, per_message=per_message)
+    b = score_file_partitioned(model, inputs[source], got, per_message=per_message, workers=2, partitions=5)
+    assert _content(got) == _content(expected)
+    assert (b.n_messages, b.n_conversations, b.n_alerts) == (a.n_messages, a.n_conversations, a.n_alerts)
+
+
+def test_bad_rows_same_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path) -> None:
+    lines = inputs[".jsonl"].read_text().splitlines()
+    broken = json.loads(lines[2500])
+    broken["timestamp"] = "whenever"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*lines[:2500], json.dumps(broken), *lines[2501:], "", lines[10], "[]"]) + "\n")
+    for engine in ("memory", "partitioned"):
+        run = score_file if engine == "memory" else \
+            lambda *a, **k: score_file_partitioned(*a, **k, workers=2, partitions=3)  # type: ignore[misc]
+        with pytest.raises(InputError) as info:
+            run(model, bad, tmp_path / f"{engine}.jsonl")
+        assert "line 2501: field 'timestamp'" in str(info.value) and "and 2 more bad rows" in str(info.value)
+        assert not (tmp_path / f"{engine}.jsonl").exists()
+        run(model, bad, tmp_path / f"{engine}.jsonl", errors_path=tmp_path / f"{engine}.rejects.jsonl")
+    assert (tmp_path / "memory.jsonl").read_text() == (tmp_path / "partitioned.jsonl").read_text()
+    rejects = (tmp_path / "memory.rejects.jsonl").read_text()
+    assert rejects == (tmp_path / "partitioned.rejects.jsonl").read_text()
+    assert [json.loads(r)["location"] for r in rejects.splitlines()] == [
+        "line 2501", f"line {len(lines) + 2}", f"line {len(lines) + 3}"]
+
+
+def test_line_ranges_cover_the_file_once(inputs: dict[str, Path]) -> None:
+    path = inputs[".jsonl"]
+    ranges = _ranges(path, 7)
+    assert ranges[0][:1] == (0,) and ranges[-1][1] == path.stat().st_size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    data = path.read_bytes()
+    for start, _, line in ranges:
+        assert start == 0 or data[start - 1:start] == b"\n"
+        assert data[:start].count(b"\n") + 1 == line
+
+
+def test_cli_uses_the_parallel_engine_for_large_files(model_dir: Path, inputs: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    env = {"RISKLINE_PARALLEL_MIN_BYTES": "0"}
+    one = riskline("score", inputs[".jsonl"], "-o", tmp_path / "one.jsonl", "--model", model_dir, "--workers", "1")
+    many = riskline("score", inputs[".jsonl"], "-o", tmp_path / "many.jsonl", "--model", model_dir, "--workers", "2",
+                    env=env)
+    assert one.returncode == 0 and many.returncode == 0, many.stderr
+    assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "many.jsonl").read_text()
