@@ -68,7 +68,7 @@ def score(
         raise fail(f"--engine {engine}: expected 'local' or 'spark'")
     risk_model = load_model(model)
     large = input_path.is_file() and input_path.stat().st_size >= PARALLEL_MIN_BYTES
-    if large and workers != 1 and not show:
+    if large and not show:  # partition by conversation: memory stays bounded whatever the file's size
         result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
                                         errors_path=errors, workers=workers or None, progress=True)
     else:

@@ -38,7 +38,7 @@ from detection.readers import InputError, Reject, iter_records
 from detection.scoring import score_conversations
 from detection.writers import atomic_path
 
-PARTITION_BYTES = 32 * 2**20
+PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
 PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
 SPILL_ROWS = 20_000

@@ -26,6 +26,7 @@ from detection.readers import InputError
 from detection.scoring import score_conversations
 
 ROW = "_riskline_row"
+BUCKET_MESSAGES = 50_000
 OPTIONAL = ("recipient_id", "attachment")
 CONVERSATION_SCHEMA = (
     "conversation_id string, n_messages long, risk_score double, risk_level string, alert boolean, "
@@ -50,12 +51,14 @@ def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.
             raise InputError(f"conversation {record.get('conversation_id')!r} message "
                              f"{record.get('message_id')!r}: {exc}") from None
     results, steps = score_conversations(_model(model_path), events)
-    first = int(frame[ROW].iloc[0])
+    first = frame.groupby("conversation_id")[ROW].min().to_dict()  # the group holds whole conversations
     if per_message:
         rows = step_rows(steps)
-        position = {m: int(r) for m, r in zip(frame["message_id"], frame[ROW], strict=True)}
-        return pd.DataFrame([{**row, ROW: position[str(row["message_id"])]} for row in rows])
-    return pd.DataFrame([{**{k: getattr(r, k) for k in r.__dataclass_fields__}, ROW: first} for r in results])
+        position = {(c, m): int(r) for c, m, r in zip(frame["conversation_id"], frame["message_id"], frame[ROW],
+                                                       strict=True)}
+        return pd.DataFrame([{**row, ROW: position[(row["conversation_id"], row["message_id"])]} for row in rows])
+    return pd.DataFrame([{**{k: getattr(r, k) for k in r.__dataclass_fields__}, ROW: int(first[r.conversation_id])}
+                         for r in results])
 
 
 def _model_path(model: str | None) -> str:
@@ -90,7 +93,11 @@ def score_spark(events: Any, model: str | None = None, per_message: bool = False
         if name not in events.columns:
             events = events.withColumn(name, F.lit(None).cast("string"))
     events = events.select(*REQUIRED, *OPTIONAL, ROW)
-    scored = events.groupBy("conversation_id").applyInPandas(
+    # Many conversations per call (one call per conversation costs more than the scoring); a
+    # conversation never splits across buckets.
+    buckets = max(8, events.count() // BUCKET_MESSAGES + 1)
+    events = events.withColumn("_bucket", F.pmod(F.hash("conversation_id"), F.lit(buckets)))
+    scored = events.groupBy("_bucket").applyInPandas(
         functools.partial(_score_group, path, per_message), schema=MESSAGE_SCHEMA if per_message else
         CONVERSATION_SCHEMA)
     return scored.orderBy(ROW).drop(ROW)

@@ -109,11 +109,13 @@ class SQLiteStore:
     def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         with self._lock:
-            for cid, mid in keys:
-                row = self._db.execute("SELECT result FROM messages WHERE conversation_id=? AND message_id=?",
-                                       (cid, mid)).fetchone()
-                if row:
-                    out[(cid, mid)] = json.loads(row[0])
+            for start in range(0, len(keys), 400):  # one query per chunk, under SQLite's parameter limit
+                chunk = keys[start:start + 400]
+                rows = self._db.execute(
+                    "WITH k(c, m) AS (VALUES " + ",".join(["(?, ?)"] * len(chunk)) + ") SELECT conversation_id, "
+                    "message_id, result FROM messages JOIN k ON conversation_id = k.c AND message_id = k.m",
+                    [v for key in chunk for v in key]).fetchall()
+                out.update({(c, m): json.loads(r) for c, m, r in rows})
         return out
 
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],

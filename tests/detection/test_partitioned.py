@@ -91,7 +91,7 @@ def test_line_ranges_cover_the_file_once(inputs: dict[str, Path]) -> None:
 def test_cli_uses_the_parallel_engine_for_large_files(model_dir: Path, inputs: dict[str, Path],
                                                       tmp_path: Path) -> None:
     env = {"RISKLINE_PARALLEL_MIN_BYTES": "0"}
-    one = riskline("score", inputs[".jsonl"], "-o", tmp_path / "one.jsonl", "--model", model_dir, "--workers", "1")
+    one = riskline("score", inputs[".jsonl"], "-o", tmp_path / "one.jsonl", "--model", model_dir)
     many = riskline("score", inputs[".jsonl"], "-o", tmp_path / "many.jsonl", "--model", model_dir, "--workers", "2",
                     env=env)
     assert one.returncode == 0 and many.returncode == 0, many.stderr

