@@ -41,7 +41,7 @@ from detection.writers import atomic_path
 PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
 PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
-SPILL_ROWS = 20_000
+SPILL_ROWS = 20_000  # rows buffered per splitting process, over all partitions, before they are written
 EVENT_FIELDS = ("conversation_id", "message_id", "sender_id", "timestamp", "text", "recipient_id", "attachment")
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
 
@@ -75,14 +75,18 @@ class _Spill:
     def __init__(self, folder: Path, shard: int, n: int) -> None:
         self.folder, self.shard, self.n = folder, shard, n
         self.rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        self.buffered = 0
         self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
 
     def add(self, event: MessageEvent, order: int, location: str, record: Any) -> None:
         p = _partition(event.conversation_id, self.n)
         self.rows[p].append({**{f: getattr(event, f) for f in EVENT_FIELDS}, "order": order, "location": location,
                              "raw": json.dumps(record, ensure_ascii=False, default=str)})
-        if len(self.rows[p]) >= SPILL_ROWS:
-            self.flush(p)
+        self.buffered += 1
+        if self.buffered >= SPILL_ROWS:  # bound the buffer as a whole, however many partitions there are
+            for q in range(self.n):
+                self.flush(q)
+            self.buffered = 0
 
     def flush(self, p: int) -> None:
         if not self.rows[p]:
