@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detection.events import STAGES
+from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
@@ -41,6 +41,7 @@ class BatchResult:
     n_rejected: int
     n_alerts: int
     results: list[RiskScore]
+    events: list[MessageEvent]
 
 
 def step_rows(steps: StepScores) -> list[dict[str, object]]:
@@ -63,14 +64,19 @@ def write_rejects(path: str | Path, rejects: list[Reject]) -> None:
             handle.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
 
 
+def rejects_error(rejects: list[Reject]) -> InputError:
+    """The error for bad rows when they are not being set aside: the first one, and how many more."""
+    more = (f" (and {len(rejects) - 1} more bad rows; use --errors FILE to set them aside)" if len(rejects) > 1
+            else " (use --errors FILE to set bad rows aside)")
+    return InputError(rejects[0].describe() + more)
+
+
 def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
                per_message: bool = False, errors_path: str | Path | None = None) -> BatchResult:
     """Score every conversation of a file; bad rows abort (``InputError``) unless ``errors_path`` is set."""
     read = read_events(input_path)
     if read.rejects and errors_path is None:
-        raise InputError(read.rejects[0].describe() + (
-            f" (and {len(read.rejects) - 1} more bad rows; use --errors FILE to set them aside)"
-            if len(read.rejects) > 1 else " (use --errors FILE to set bad rows aside)"))
+        raise rejects_error(read.rejects)
     results, steps = score_conversations(model, read.events)
     if per_message:
         write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS, arrow_schema(True))
@@ -79,4 +85,5 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
                    CONVERSATION_COLUMNS, arrow_schema(False))
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
-    return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results)
+    return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,
+                       read.events)

@@ -78,7 +78,7 @@ def score(
     if show:
         from detection.display import print_riskiest
 
-        print_riskiest(result.results, input_path, show)
+        print_riskiest(result.results, result.events, show)
 
 
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
@@ -105,39 +105,55 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     typer.echo(f"scored {input_path} with Spark -> {output}", err=True)
 
 
+# Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).
+ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
+StateOption = Annotated[str | None, typer.Option(help="State: sqlite:///PATH, a path, or redis://... [RISKLINE_STATE]")]
+WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
+WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
+PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]
+AuditLogOption = Annotated[str | None, typer.Option(help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
+ConfigOption = Annotated[Path | None, typer.Option(help="YAML file of settings (below flags and environment)")]
+
+
+def _realtime_settings(flags: dict[str, Any], kind: Any) -> Any:
+    """Settings from flags, environment and ``--config``; JSON logs; a GIL that serves every thread."""
+    from detection.logs import configure_logging
+    from detection.settings import load_settings
+
+    config = flags.pop("config")
+    settings = load_settings(flags, config, kind)
+    configure_logging()
+    # The event loop, scoring and outbox delivery share the GIL. Python's default 5 ms switch
+    # interval lets a busy thread starve webhook delivery under load; 0.5 ms keeps it prompt.
+    sys.setswitchinterval(0.0005)
+    return settings
+
+
 @app.command()
 @user_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [RISKLINE_PORT, default 8080]")] = None,
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")] = None,
-    state: Annotated[str | None, typer.Option(help="State store: sqlite:///PATH or a path [RISKLINE_STATE]")] = None,
-    webhook_url: Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")] = None,
-    webhook_secret: Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
-    = None,
+    model: ModelOption = None,
+    state: StateOption = None,
+    webhook_url: WebhookUrlOption = None,
+    webhook_secret: WebhookSecretOption = None,
     api_token: Annotated[str | None, typer.Option(help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
-    policy: Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")] = None,
-    audit_log: Annotated[str | None, typer.Option(help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
-    = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file of settings (below flags and environment)")] = None,
+    policy: PolicyOption = None,
+    audit_log: AuditLogOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Run the real-time scoring service (HTTP API, escalation policy, signed interventions)."""
+    flags = dict(locals())  # first: the options only
     import uvicorn
 
-    from detection.logs import configure_logging
-    from detection.service import build_parts, create_app
-    from detection.settings import load_settings
+    from detection.processor import build_parts
+    from detection.service import create_app
+    from detection.settings import ServiceSettings
 
-    settings = load_settings({"host": host, "port": port, "model": model, "state": state, "webhook_url": webhook_url,
-                              "webhook_secret": webhook_secret, "api_token": api_token, "policy": policy,
-                              "audit_log": audit_log}, config)
-    configure_logging()
-    # Three threads share the GIL (event loop, scoring, outbox delivery). Python's default 5 ms
-    # switch interval lets a busy thread starve webhook delivery under load; 0.5 ms keeps it prompt.
-    sys.setswitchinterval(0.0005)
-    parts = build_parts(settings)
-    uvicorn.run(create_app(settings, parts), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
+    settings = _realtime_settings(flags, ServiceSettings)
+    uvicorn.run(create_app(settings, build_parts(settings)), host=settings.host, port=settings.port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=10)
 
 
 @app.command()
@@ -149,29 +165,23 @@ def stream(
     interventions_topic: Annotated[str | None, typer.Option(help="Publish interventions to this topic")] = None,
     rejects_topic: Annotated[str | None, typer.Option(help="Publish records that are not valid events here")]
     = None,
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")] = None,
-    state: Annotated[str | None, typer.Option(help="State store: sqlite:///PATH, a path, or redis://...")] = None,
-    webhook_url: Annotated[str | None, typer.Option(help="POST interventions here too")] = None,
-    webhook_secret: Annotated[str | None, typer.Option(help="HMAC key for webhook signatures")] = None,
-    policy: Annotated[str | None, typer.Option(help="Escalation policy YAML")] = None,
-    audit_log: Annotated[str | None, typer.Option(help="Append interventions to this JSONL")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file of settings (below flags and environment)")] = None,
+    model: ModelOption = None,
+    state: StateOption = None,
+    webhook_url: WebhookUrlOption = None,
+    webhook_secret: WebhookSecretOption = None,
+    policy: PolicyOption = None,
+    audit_log: AuditLogOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Consume message events from Kafka (a consumer-group worker) and raise interventions."""
+    flags = dict(locals())  # first: the options only
     import asyncio
 
-    from detection.logs import configure_logging
-    from detection.service import build_parts
-    from detection.settings import StreamSettings, load_settings
+    from detection.processor import build_parts
+    from detection.settings import StreamSettings
     from detection.stream import run_stream
 
-    settings = load_settings({"brokers": brokers, "topic": topic, "group": group,
-                              "interventions_topic": interventions_topic, "rejects_topic": rejects_topic,
-                              "model": model, "state": state, "webhook_url": webhook_url,
-                              "webhook_secret": webhook_secret, "policy": policy, "audit_log": audit_log},
-                             config, StreamSettings)
-    configure_logging()
-    sys.setswitchinterval(0.0005)
+    settings = _realtime_settings(flags, StreamSettings)
     asyncio.run(run_stream(settings, build_parts(settings)))
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
 from rich.table import Table
 
-from detection.readers import read_events
+from detection.events import MessageEvent
 from detection.scoring import RiskScore
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "none": "dim"}
@@ -18,11 +16,12 @@ def _snippet(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_riskiest(results: list[RiskScore], events_path: str | Path, top: int, console: Console | None = None) -> None:
+def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: int,
+                   console: Console | None = None) -> None:
     """A table of the ``top`` riskiest conversations, with the message where the alert fired."""
     console = console or Console()
     wide = console.width >= 130  # evidence gets its own column only where it can be read
-    texts = {(e.conversation_id, e.message_id): e.text for e in read_events(events_path).events}
+    texts = {(e.conversation_id, e.message_id): e.text for e in events}
     table = Table(title=f"Riskiest {min(top, len(results))} of {len(results)} conversations", show_lines=False)
     for column in ("conversation", "score", "level", "alert at", "peak stage"):
         table.add_column(column, no_wrap=True)

@@ -185,18 +185,23 @@ def _from_mlflow(uri: str) -> Path:
     return found[0].parent
 
 
-def load_model(source: str | Path | None = None) -> RiskModel:
-    """Load a model from a directory, an MLflow URI, or (``None``) the default model."""
+def resolve_model_dir(source: str | Path | None = None) -> Path:
+    """The local directory of a model given as a directory, an MLflow URI, or (``None``) the default."""
     if source is None:
         path = default_model_path()
         if not (path / "model.json").is_file():
             raise ModelLoadError(f"no default model at {path}: run 'make model' or "
                                  "'riskline train --data FILE --out DIR' and pass --model DIR")
-        return _read_directory(path)
+        return path.resolve()
     text = str(source)
     if text.startswith(MLFLOW_SCHEMES):
-        return _read_directory(_from_mlflow(text))
+        return _from_mlflow(text)
     path = Path(text)
     if not path.exists():
         raise ModelLoadError(f"{path}: no such model directory")
-    return _read_directory(path)
+    return path.resolve()
+
+
+def load_model(source: str | Path | None = None) -> RiskModel:
+    """Load a model from a directory, an MLflow URI, or (``None``) the default model."""
+    return _read_directory(resolve_model_dir(source))

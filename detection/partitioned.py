@@ -31,12 +31,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from detection.batch import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, BatchResult, arrow_schema, step_rows, write_rejects
+from detection.batch import (
+    CONVERSATION_COLUMNS,
+    MESSAGE_COLUMNS,
+    BatchResult,
+    arrow_schema,
+    rejects_error,
+    step_rows,
+    write_rejects,
+)
 from detection.events import EventError, MessageEvent, to_event
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, iter_records
 from detection.scoring import score_conversations
-from detection.writers import atomic_path
+from detection.writers import write_rows
 
 PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
@@ -201,31 +209,6 @@ def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _write_stream(output: Path, rows: Iterator[dict[str, Any]], columns: tuple[str, ...], schema: Any) -> None:
-    suffix = output.suffix.lower()
-    with atomic_path(output) as tmp:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            with pq.ParquetWriter(tmp, schema) as writer:
-                while chunk := list(itertools.islice(rows, 50_000)):
-                    writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-        else:
-            from detection.writers import _csv_value
-
-            with tmp.open("w", encoding="utf-8", newline="") as handle:
-                if suffix == ".csv":
-                    import csv
-
-                    csv_writer = csv.DictWriter(handle, fieldnames=list(columns))
-                    csv_writer.writeheader()
-                    for row in rows:
-                        csv_writer.writerow({k: _csv_value(row.get(k)) for k in columns})
-                else:
-                    for row in rows:
-                        handle.write(json.dumps({k: row.get(k) for k in columns}, ensure_ascii=False) + "\n")
-
-
 def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
                            per_message: bool = False, errors_path: str | Path | None = None,
                            workers: int | None = None, partitions: int | None = None,
@@ -260,14 +243,14 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
         rejects += [r for part in done for r in part[0]]
         rejects.sort(key=_row_number)
         if rejects and errors_path is None:
-            raise InputError(rejects[0].describe() + (
-                f" (and {len(rejects) - 1} more bad rows; use --errors FILE to set them aside)"
-                if len(rejects) > 1 else " (use --errors FILE to set bad rows aside)"))
-        _write_stream(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
-                      arrow_schema(per_message))
+            raise rejects_error(rejects)
+        write_rows(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
+                   arrow_schema(per_message))
         if errors_path is not None:
             write_rejects(errors_path, rejects)
-        return BatchResult(sum(d[1] for d in done), sum(d[2] for d in done), len(rejects), sum(d[3] for d in done), [])
+        n_messages, n_conversations, n_alerts = (sum(d[i] for d in done) for i in (1, 2, 3))
+        # results stay in the output file: holding them would undo the bounded memory
+        return BatchResult(n_messages, n_conversations, len(rejects), n_alerts, [], [])
     finally:
         _MODEL = None
         shutil.rmtree(folder, ignore_errors=True)

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detection.events import STAGES, MessageEvent
-from detection.model import RiskModel
+from detection.model import RiskModel, load_model
 from detection.policy import EscalationPolicy
 from detection.scoring import score_messages
-from detection.sinks import intervention_id
+from detection.sinks import OutboxWorker, Sink, intervention_id, load_sinks
 from detection.state import ConversationState
-from detection.store import Conversation, StateStore, StoreConflict
+from detection.store import Conversation, StateStore, StoreConflict, open_store
 
 MAX_ATTEMPTS = 20
 
@@ -120,3 +120,18 @@ def _in_request_order(keys: list[tuple[str, str]], fresh: dict[tuple[str, str], 
             out.append(fresh[key])
             given.add(key)
     return out
+
+
+def build_parts(settings: Any) -> dict[str, Any]:
+    """Load the model, open the store, read the policy and sinks: every startup error surfaces here."""
+    model = load_model(settings.model)
+    policy = EscalationPolicy.load(settings.policy)
+    sinks = load_sinks(settings)
+    store = open_store(settings.state)
+    return {"model": model, "policy": policy, "sinks": sinks, "store": store}
+
+
+def hook(parts: dict[str, Any], sinks: list[Sink]) -> tuple[Processor, OutboxWorker]:
+    """The processor and its outbox worker, for the final list of sinks."""
+    processor = Processor(parts["model"], parts["store"], parts["policy"], [s.name for s in sinks])
+    return processor, OutboxWorker(parts["store"], sinks)

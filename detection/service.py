@@ -22,12 +22,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from detection.events import EventError, MessageEvent, to_event
 from detection.metrics import Metrics
-from detection.model import load_model
-from detection.policy import EscalationPolicy
-from detection.processor import Processor
+from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
-from detection.sinks import OutboxWorker, load_sinks
-from detection.store import open_store
 
 log = logging.getLogger("riskline.service")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -130,17 +126,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def build_parts(settings: ServiceSettings) -> dict[str, Any]:
-    """Load the model, open the store, read the policy and sinks: every startup error surfaces here."""
-    model = load_model(settings.model)
-    policy = EscalationPolicy.load(settings.policy)
-    sinks = load_sinks(settings)
-    store = open_store(settings.state)
-    processor = Processor(model, store, policy, [s.name for s in sinks])
-    return {"model": model, "store": store, "processor": processor, "worker": OutboxWorker(store, sinks),
-            "sinks": sinks}
-
-
 def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> Guard:
     """The service, wired from ``settings`` (and ``build_parts`` output, built at startup if not given)."""
     metrics = Metrics()
@@ -150,13 +135,16 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if "model" not in parts:
             parts.update(build_parts(settings))
-        model, store, worker = parts["model"], parts["store"], parts["worker"]
+        model, store = parts["model"], parts["store"]
+        processor, worker = hook(parts, parts["sinks"])
+        parts["processor"] = processor
+
         def on_batch(answers: list[dict[str, Any]], interventions: list[dict[str, Any]]) -> None:
             metrics.scored([a for a in answers if not a["duplicate"]], interventions)
             if interventions:
                 worker.wake.set()
 
-        batcher = Batcher(parts["processor"].process, on_batch)
+        batcher = Batcher(processor.process, on_batch)
         batcher.task = asyncio.create_task(batcher.run())
         worker.start()
         metrics.model_info(model.model_version)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from detection.batch import MESSAGE_COLUMNS, step_rows
 from detection.events import REQUIRED, EventError, to_event
-from detection.model import RiskModel, default_model_path, load_model
+from detection.model import RiskModel, load_model, resolve_model_dir
 from detection.readers import InputError
 from detection.scoring import score_conversations
 
@@ -61,15 +61,6 @@ def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.
                          for r in results])
 
 
-def _model_path(model: str | None) -> str:
-    """A local model directory for executors: MLflow URIs and the default are resolved here."""
-    if model is None:
-        return str(default_model_path().resolve())
-    from detection.model import MLFLOW_SCHEMES, _from_mlflow
-
-    return str(_from_mlflow(model)) if model.startswith(MLFLOW_SCHEMES) else str(Path(model).resolve())
-
-
 def score_spark(events: Any, model: str | None = None, per_message: bool = False) -> Any:
     """Score a DataFrame of message events: one row per conversation (or per message), in input order.
 
@@ -83,7 +74,7 @@ def score_spark(events: Any, model: str | None = None, per_message: bool = False
     missing = [c for c in REQUIRED if c not in events.columns]
     if missing:
         raise InputError(f"Spark input lacks column(s) {missing}")
-    path = _model_path(model)
+    path = str(resolve_model_dir(model))  # executors read this directory; MLflow URIs resolve here
     load_model(path)  # fail on the driver, with a clear message, before any executor does
     if ROW not in events.columns:
         events = events.withColumn(ROW, F.monotonically_increasing_id())

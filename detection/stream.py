@@ -83,6 +83,8 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+    from detection.processor import hook
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,9 +97,7 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     sinks = list(parts["sinks"])
     if settings.interventions_topic:
         sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
-    processor: Processor = parts["processor"]
-    processor.sinks = [s.name for s in sinks]
-    worker = OutboxWorker(parts["store"], sinks)
+    processor, worker = hook(parts, sinks)
     worker.start()
 
     async def reject(record: Any, reason: str) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,33 +40,48 @@ def _csv_value(value: object) -> object:
     return "" if value is None else value
 
 
-def _write_csv(handle: IO[str], rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> None:
+def _write_parquet(path: Path, rows: Iterable[Mapping[str, object]], names: list[str], schema: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if schema is None:
+        listed = [{k: row.get(k) for k in names} for row in rows]
+        table = pa.Table.from_pylist(listed) if listed else pa.table({k: pa.array([], pa.string()) for k in names})
+        pq.write_table(table, path)
+        return
+    stream = iter(rows)
+    with pq.ParquetWriter(path, schema) as writer:
+        while True:  # row groups of 50,000: memory stays flat however many rows come
+            chunk = [{k: row.get(k) for k in names} for row in itertools.islice(stream, 50_000)]
+            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+            if len(chunk) < 50_000:
+                break
+
+
+def _write_csv(handle: IO[str], rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> None:
     writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _csv_value(row.get(k)) for k in columns})
 
 
-def write_rows(path: str | Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None,
+def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: Sequence[str] | None = None,
                schema: Any = None) -> None:
-    """Write ``rows`` to ``path`` in the format its suffix names, all or nothing."""
+    """Write ``rows`` to ``path`` in the format its suffix names, all or nothing.
+
+    Rows are consumed as they come. For Parquet, a ``schema`` lets rows stream in row groups; without
+    one, the rows are gathered first so that the column types can be inferred from all of them.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{target}: unsupported output type '{target.suffix}' (expected one of {', '.join(SUFFIXES)})")
+    if columns is None or (suffix == ".parquet" and schema is None):
+        rows = list(rows)
     names = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
     with atomic_path(target) as tmp:
         if suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            if schema is not None:
-                table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows], schema=schema)
-            elif rows:
-                table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
-            else:
-                table = pa.table({k: pa.array([], pa.string()) for k in names})
-            pq.write_table(table, tmp)
+            _write_parquet(tmp, rows, names, schema)
         else:
             with tmp.open("w", encoding="utf-8", newline="") as handle:
                 if suffix == ".csv":
