@@ -81,6 +81,39 @@ def score(
         print_riskiest(result.results, result.events, show)
 
 
+@app.command()
+@user_errors
+def explain(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Message events: .jsonl, .csv or .parquet")],
+    conversation: Annotated[str, typer.Option(help="The conversation to explain")],
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
+) -> None:
+    """Print a conversation's risk trajectory message by message, with what drives each score."""
+    import json
+
+    from detection.explain import trajectory
+    from detection.model import load_model
+    from detection.readers import read_events
+
+    risk_model = load_model(model)
+    read = read_events(input_path)
+    try:
+        result, steps = trajectory(risk_model, read.events, conversation)
+    except KeyError:
+        raise fail(f"{input_path}: no conversation {conversation!r} "
+                   f"({len({e.conversation_id for e in read.events})} conversations in the file)") from None
+    if as_json:
+        for step in steps:
+            typer.echo(json.dumps({**step.__dict__, "alert": step.index == result.alert_index}, ensure_ascii=False))
+        return
+    from detection.display import print_trajectory
+
+    print_trajectory(result, steps, risk_model.thresholds.alert)
+    if read.rejects:
+        typer.echo(f"note: {len(read.rejects)} bad rows in {input_path} were skipped", err=True)
+
+
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
                       errors: Path | None) -> None:
     try:

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from detection.events import MessageEvent
+from detection.explain import Step
 from detection.scoring import RiskScore
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "none": "dim"}
@@ -37,3 +38,26 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
             _snippet(alert_text), *([" | ".join(evidence)] if wide else []),
         )
     console.print(table)
+
+
+def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: float,
+                     console: Console | None = None) -> None:
+    """The risk after every message of one conversation and the three strongest reasons."""
+    console = console or Console()
+    title = (f"{result.conversation_id}: peak {result.risk_score:.3f} ({result.risk_level}), "
+             + (f"alert at #{result.alert_index} (threshold {alert_threshold:.3f})" if result.alert
+                else f"no alert (threshold {alert_threshold:.3f})"))
+    table = Table(title=title)
+    for column in ("#", "sender", "risk", "level", "stage"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("message", ratio=2)
+    table.add_column("driven by", ratio=1)
+    evidence = set(result.evidence_message_ids)
+    for step in steps:
+        marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
+        reasons = ", ".join(f"{group} {value:+.1f}" for group, value in step.top())
+        table.add_row(f"{step.index}{' ' + marks if marks else ''}", step.sender_id, f"{step.risk_score:.3f}",
+                      f"[{LEVEL_STYLE[step.risk_level]}]{step.risk_level}[/]",
+                      f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60), reasons)
+    console.print(table)
+    console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern")

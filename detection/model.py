@@ -1,8 +1,10 @@
 """The risk model: message stage evidence plus a causal conversation model, saved as a directory.
 
 A model directory holds ``model.json`` (config, labels, schema version, thresholds, metrics,
-conversation-model weights) and ``arrays.npz`` (idf and stage weights, loaded without pickle).
-Loading checks both against each other and fails loudly on any mismatch.
+conversation-model weights and calibration) and ``arrays.npz`` (idf and stage weights, loaded
+without pickle). A transformer model adds ``encoder/`` (an ONNX sentence encoder, see
+``detection.encoder``) and stage weights over its embeddings. ``MODEL_CARD.md`` describes the
+model for people. Loading checks the files against each other and fails loudly on any mismatch.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from detection.encoder import EncoderError, TextEncoder
 from detection.events import STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (2, 3)  # 2: before encoders and calibration; read as a baseline without them
 CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
@@ -36,20 +40,37 @@ class StageModel:
     """Linear model over message features; classes are ``STAGES`` in order.
 
     ``link`` is ``softmax`` (multinomial) or ``ovr`` (one-vs-rest sigmoids, normalised to sum to 1).
+    ``coef`` covers the hashed n-gram columns (none when a model uses embeddings only) and
+    ``embed_coef`` the sentence-embedding dimensions (none for the baseline).
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     link: str = "ovr"
+    embed_coef: np.ndarray | None = None
     weights: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # (columns, classes) in C order: a sparse product reads it row by row with no copy per call
         object.__setattr__(self, "weights", np.ascontiguousarray(self.coef.T))
 
-    def predict_proba(self, features: Any) -> np.ndarray:
+    @property
+    def uses_ngrams(self) -> bool:
+        return self.coef.shape[1] > 0
+
+    def logits(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Per-stage logits from n-gram features and/or embeddings."""
+        logits = np.asarray(features @ self.weights) + self.intercept if self.uses_ngrams else (
+            np.tile(self.intercept, (0 if embeddings is None else embeddings.shape[0], 1)))
+        if self.embed_coef is not None and embeddings is not None:
+            # Dimension by dimension: each row's sum is then the same whatever else is in the batch.
+            for j in range(embeddings.shape[1]):
+                logits += embeddings[:, j:j + 1].astype(np.float64) * self.embed_coef[:, j]
+        return logits
+
+    def predict_proba(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Stage probabilities, one row per message, columns in ``STAGES`` order."""
-        logits = np.asarray(features @ self.weights) + self.intercept
+        logits = self.logits(features, embeddings)
         if self.link == "ovr":
             proba = 1.0 / (1.0 + np.exp(-logits))
         else:
@@ -60,20 +81,35 @@ class StageModel:
 
 @dataclass(frozen=True)
 class ConversationModel:
-    """Logistic regression over standardised running features."""
+    """Logistic regression over standardised running features, then Platt calibration.
+
+    ``calibration`` (a, b) maps the regression's logit z to ``sigmoid(a * z + b)``, fitted on
+    held-out conversations so that the score reads as the probability that the conversation is
+    grooming or extortion given what has been seen so far. (1, 0) leaves it as it is.
+    """
 
     weights: np.ndarray
     bias: float
     mean: np.ndarray
     scale: np.ndarray
+    calibration: tuple[float, float] = (1.0, 0.0)
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Risk probability for each row of running features."""
+    def logit(self, features: np.ndarray) -> np.ndarray:
+        """The uncalibrated logit for each row of running features."""
         z = np.full(features.shape[0], self.bias)
         # Column by column: each row's arithmetic is then the same whatever the batch holds.
         for j in range(features.shape[1]):
             z += (features[:, j] - self.mean[j]) / self.scale[j] * self.weights[j]
-        return 1.0 / (1.0 + np.exp(-z))
+        return z
+
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        """Each feature's share of the logit, per row (sums with ``bias`` to ``logit``)."""
+        return np.asarray((features - self.mean) / self.scale * self.weights)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Risk probability for each row of running features."""
+        a, b = self.calibration
+        return 1.0 / (1.0 + np.exp(-(a * self.logit(features) + b)))
 
 
 @dataclass(frozen=True)
@@ -88,11 +124,15 @@ class RiskModel:
     model_type: str = "baseline"
     metrics: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    encoder: TextEncoder | None = None
+    card: str = ""
 
     def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Per-message stage probabilities (the raw per-message model), in chunks to bound memory."""
         if len(texts) <= CHUNK:
-            return self.stage_model.predict_proba(self.featurizer.transform(texts))
+            features = self.featurizer.transform(texts) if self.stage_model.uses_ngrams else None
+            embeddings = self.encoder.encode(texts) if self.encoder is not None else None
+            return self.stage_model.predict_proba(features, embeddings)
         return np.vstack([self.stage_proba(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)])
 
     def save(self, directory: str | Path) -> Path:
@@ -101,15 +141,24 @@ class RiskModel:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         assert self.featurizer.idf is not None
-        np.savez(staging / "arrays.npz", idf=self.featurizer.idf, stage_coef=self.stage_model.coef,
-                 stage_intercept=self.stage_model.intercept)
+        arrays: dict[str, Any] = {"idf": self.featurizer.idf, "stage_coef": self.stage_model.coef,
+                  "stage_intercept": self.stage_model.intercept}
+        if self.stage_model.embed_coef is not None:
+            arrays["stage_embed_coef"] = self.stage_model.embed_coef
+        np.savez(staging / "arrays.npz", **arrays)
+        if self.encoder is not None:
+            shutil.copytree(self.encoder.directory, staging / "encoder")
+        if self.card:
+            (staging / "MODEL_CARD.md").write_text(self.card)
         conv = self.conversation_model
         meta = {
             "schema_version": SCHEMA_VERSION, "model_type": self.model_type,
             "model_version": self.model_version, "labels": list(STAGES), "stage_link": self.stage_model.link,
             "feature_names": list(FEATURE_NAMES), "n_features": self.featurizer.n_features,
             "conversation_model": {"weights": conv.weights.tolist(), "bias": conv.bias,
-                                   "mean": conv.mean.tolist(), "scale": conv.scale.tolist()},
+                                   "mean": conv.mean.tolist(), "scale": conv.scale.tolist(),
+                                   "calibration": list(conv.calibration)},
+            "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
         }
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
@@ -134,29 +183,46 @@ def _read_directory(directory: Path) -> RiskModel:
         meta = json.loads(meta_path.read_text())
         with np.load(arrays_path, allow_pickle=False) as arrays:
             idf, coef, intercept = arrays["idf"], arrays["stage_coef"], arrays["stage_intercept"]
+            embed_coef = arrays["stage_embed_coef"] if "stage_embed_coef" in arrays.files else None
     except (ValueError, KeyError, OSError) as exc:
         raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    if meta.get("schema_version") not in READABLE_SCHEMAS:
         raise ModelLoadError(f"{directory}: schema version {meta.get('schema_version')!r}, "
-                             f"this Riskline reads {SCHEMA_VERSION}")
+                             f"this Riskline reads {READABLE_SCHEMAS}")
     if meta.get("labels") != list(STAGES) or meta.get("feature_names") != list(FEATURE_NAMES):
         raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
     n_columns = MessageFeaturizer(int(meta["n_features"])).n_columns
-    if idf.shape != (n_columns,) or coef.shape != (len(STAGES), n_columns) or intercept.shape != (len(STAGES),):
+    if (idf.shape != (n_columns,) or coef.shape not in ((len(STAGES), n_columns), (len(STAGES), 0))
+            or intercept.shape != (len(STAGES),)):
         raise ModelLoadError(f"{directory}: array shapes do not match the config")
+    encoder = None
+    if meta.get("encoder"):
+        try:
+            encoder = TextEncoder(directory / str(meta["encoder"]))
+        except EncoderError as exc:
+            raise ModelLoadError(f"{directory}: {exc}") from exc
+        if embed_coef is None or embed_coef.shape != (len(STAGES), encoder.dim):
+            raise ModelLoadError(f"{directory}: stage weights do not match the encoder's {encoder.dim} dimensions")
+    elif embed_coef is not None or coef.shape[1] == 0:
+        raise ModelLoadError(f"{directory}: stage weights need an encoder, and the model has none")
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
         raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
     conv = meta["conversation_model"]
     arrays_conv = [np.asarray(conv[k], dtype=np.float64) for k in ("weights", "mean", "scale")]
     if any(a.shape != (len(FEATURE_NAMES),) for a in arrays_conv):
         raise ModelLoadError(f"{directory}: conversation model does not match the feature names")
+    calibration = conv.get("calibration", [1.0, 0.0])
+    if not (isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
+        raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {calibration!r}")
+    card = directory / "MODEL_CARD.md"
     return RiskModel(
         featurizer=MessageFeaturizer(int(meta["n_features"]), idf),
-        stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax"))),
-        conversation_model=ConversationModel(arrays_conv[0], float(conv["bias"]), arrays_conv[1], arrays_conv[2]),
+        stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), embed_coef),
+        conversation_model=ConversationModel(arrays_conv[0], float(conv["bias"]), arrays_conv[1], arrays_conv[2],
+                                             (float(calibration[0]), float(calibration[1]))),
         thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),
         model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
-        config=meta.get("config", {}),
+        config=meta.get("config", {}), encoder=encoder, card=card.read_text() if card.is_file() else "",
     )
 
 

@@ -6,6 +6,7 @@ Registered through the ``riskline.commands`` entry point; ``register(app)`` adds
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,22 +18,42 @@ from detection.cli import fail, user_errors
 def train(
     data: Annotated[Path, typer.Option(help="Labelled message events (conversation_label; stage optional)")],
     out: Annotated[Path, typer.Option(help="Model directory to write")],
-    model_type: Annotated[str, typer.Option(help="baseline (transformer: not yet available)")] = "baseline",
+    model_type: Annotated[str, typer.Option(help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     target_precision: Annotated[float, typer.Option(help="Precision the alert threshold is chosen for")] = 0.95,
     register: Annotated[str | None, typer.Option(help="Register in the MLflow registry under this name")] = None,
     alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. champion)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
+    encoder: Annotated[str, typer.Option(help="transformer only: frozen or fine-tuned")] = "frozen",
+    cv: Annotated[int, typer.Option("--cv", help="Also cross-validate over K folds and report each", min=0)] = 0,
+    labels_only: Annotated[bool, typer.Option(help="Ignore stage annotations (as with PAN data)")] = False,
 ) -> None:
     """Train a model on labelled conversations; thresholds are chosen on held-out conversations."""
+    from training.card import model_card
     from training.data import load_labelled
-    from training.train import TrainConfig
+    from training.train import TrainConfig, cross_validate
     from training.train import train as fit_model
 
     if register and not track:
         raise fail("--register needs tracking (drop --no-track)")
-    config = TrainConfig(model_type=model_type, seed=seed, target_precision=target_precision)
-    model = fit_model(load_labelled(data), config)
+    config = TrainConfig(model_type=model_type, seed=seed, target_precision=target_precision, encoder=encoder)
+    labelled = load_labelled(data)
+    if labels_only:
+        labelled = labelled.without_stages()
+    cv_metrics = None
+    if cv:
+        cv_metrics = cross_validate(labelled, config, cv)
+        for fold in cv_metrics["folds"]:
+            typer.echo(f"cv {fold['fold']}: precision {fold['precision']:.3f} recall {fold['recall']:.3f} "
+                       f"F0.5 {fold['f0_5']:.3f} false-alert rate {fold['false_alert_rate']:.3f} "
+                       f"latency-weighted F1 {fold['latency_weighted_f1']:.3f}", err=True)
+        summary = cv_metrics["mean"]
+        typer.echo(f"cv mean over {cv} folds: F0.5 {summary['f0_5']:.3f} (min {cv_metrics['min']['f0_5']:.3f}) "
+                   f"recall {summary['recall']:.3f} false-alert rate {summary['false_alert_rate']:.3f}", err=True)
+    model = fit_model(labelled, config)
+    if cv_metrics is not None:
+        model.metrics["cv"] = cv_metrics
+    model = replace(model, card=model_card(model, str(data)))
     model.save(out)
     m = model.metrics
     typer.echo(f"model {model.model_version} -> {out}", err=True)
@@ -49,14 +70,25 @@ def evaluate(
     data: Annotated[Path, typer.Option(help="Labelled message events")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML and Markdown report with figures here")] = None,
+    track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
 ) -> None:
-    """Evaluate a model on labelled conversations: accuracy, earliness and slices."""
+    """Evaluate a model on labelled conversations: accuracy, earliness, calibration and slices."""
     from detection.model import load_model
     from training.data import load_labelled
     from training.evaluate import evaluate_model
 
     risk_model = load_model(model)
-    metrics = evaluate_model(risk_model, load_labelled(data))
+    labelled = load_labelled(data)
+    if report is not None:
+        from training.report import log_report, write_report
+
+        metrics = write_report(risk_model, labelled, report, str(data))
+        typer.echo(f"report -> {report / 'report.html'} and {report / 'report.md'}", err=True)
+        if track:
+            typer.echo(f"mlflow: run_id={log_report(risk_model, metrics, report, str(data))}", err=True)
+    else:
+        metrics = evaluate_model(risk_model, labelled)
     metrics["model_version"] = risk_model.model_version
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
@@ -72,13 +104,30 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        if key in ("slices", "model_version"):
+        if key in ("slices", "model_version", "calibration"):
             continue
         table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
     for name, groups in metrics["slices"].items():
         for group, cell in groups.items():
             table.add_row(f"{name}[{group}]", f"{cell['rate']:.3f} (n={cell['n']})")
     Console().print(table)
+
+
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name")],
+    data: Annotated[Path, typer.Option(help="Labelled evaluation data both models are scored on")],
+    challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
+    champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
+    metric: Annotated[str, typer.Option(help="Metric compared (higher is better)")] = "f0_5",
+) -> None:
+    """Move the champion alias to the challenger only if it is at least as good on DATA."""
+    from training.data import load_labelled
+    from training.registry import promote as run_promotion
+
+    decision = run_promotion(name, load_labelled(data), challenger, champion, metric)
+    typer.echo(json.dumps(decision, indent=2))
+    if not decision["promoted"]:
+        raise typer.Exit(1)
 
 
 def synth(
@@ -116,5 +165,5 @@ def convert(
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``riskline`` app."""
-    for command in (train, evaluate, synth, convert):
+    for command in (train, evaluate, promote, synth, convert):
         app.command(name=command.__name__)(user_errors(command))

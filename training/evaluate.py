@@ -41,6 +41,21 @@ def choose_thresholds(scores: np.ndarray, labels: np.ndarray, target_precision: 
     return Thresholds(alert=values["high"], **values)
 
 
+def reliability(scores: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Reliability curve in equal-width bins, expected calibration error and Brier score."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    curve, ece = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            predicted, observed = float(scores[inside].mean()), float(labels[inside].mean())
+            curve.append({"bin": b, "predicted": predicted, "observed": observed, "n": int(inside.sum())})
+            ece += inside.sum() / len(scores) * abs(predicted - observed)
+    brier = float(np.mean((scores - labels) ** 2)) if len(scores) else None
+    return {"ece": float(ece), "brier": brier, "curve": curve}
+
+
 def _binary(tp: int, fp: int, fn: int, beta: float) -> float:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
@@ -70,9 +85,10 @@ def evaluate_results(results: list[RiskScore], data: LabelledData, thresholds: T
         "pr_auc": float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else None,
         "false_alert_rate": fp / max(int((y == 0).sum()), 1),
     }
+    metrics["calibration"] = reliability(s, y)
     metrics.update(_earliness(results, data, thresholds, by_id))
     metrics["latency_weighted_f1"] = metrics["f1"] * metrics.pop("_speed")
-    metrics["slices"] = _slices(ids, y, alert, data)
+    metrics["slices"] = _slices(ids, y, alert, data, {r.conversation_id: r.n_messages for r in results})
     return metrics
 
 
@@ -100,12 +116,17 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     }
 
 
-def _slices(ids: list[str], y: np.ndarray, alert: np.ndarray, data: LabelledData) -> dict[str, Any]:
+def length_group(n_messages: int) -> str:
+    return "1-10" if n_messages <= 10 else "11-20" if n_messages <= 20 else "21+"
+
+
+def _slices(ids: list[str], y: np.ndarray, alert: np.ndarray, data: LabelledData,
+            lengths: dict[str, int]) -> dict[str, Any]:
     """Recall for each kind of positive and false-alert rate for each kind of negative, where known."""
     groups: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
     for cid, label, fired in zip(ids, y, alert, strict=True):
-        meta = data.meta.get(cid, {})
-        for key in ("scenario", "speed", "obfuscation"):
+        meta = {**data.meta.get(cid, {}), "length": length_group(lengths[cid])}
+        for key in ("scenario", "speed", "obfuscation", "length"):
             if key in meta:
                 groups[(key, str(meta[key]), int(label))].append(bool(fired))
     out: dict[str, Any] = {}

@@ -57,3 +57,48 @@ def log_training_run(model: RiskModel, model_dir: Path, data_path: str, register
             mlflow.MlflowClient().set_registered_model_alias(register, alias, version.version)
             out["alias"] = f"models:/{register}@{alias}"
     return out
+
+
+def promote(name: str, data: Any, challenger: str = "challenger", champion: str = "champion",
+            metric: str = "f0_5") -> dict[str, Any]:
+    """Score ``data`` with both aliases; move ``champion`` to the challenger's version if it is at least as good.
+
+    Without a champion yet, the challenger becomes champion. Both models are loaded through their
+    ``models:/`` URIs and scored by the same core; ``data`` is ``LabelledData``.
+    """
+    import logging
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from detection.model import load_model
+    from training.evaluate import evaluate_model
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(tracking_uri())
+    client = mlflow.MlflowClient()
+    try:
+        new = client.get_model_version_by_alias(name, challenger)
+    except MlflowException as exc:
+        raise ValueError(f"models:/{name}@{challenger}: no such registered model alias") from exc
+    new_metrics = evaluate_model(load_model(f"models:/{name}@{challenger}"), data)
+    if metric not in new_metrics or not isinstance(new_metrics[metric], int | float):
+        raise ValueError(f"--metric {metric}: not a numeric evaluation metric")
+    decision: dict[str, Any] = {"challenger_version": new.version, f"challenger_{metric}": new_metrics[metric]}
+    try:
+        old = client.get_model_version_by_alias(name, champion)
+    except MlflowException:
+        old = None
+    if old is not None:
+        old_metrics = evaluate_model(load_model(f"models:/{name}@{champion}"), data)
+        decision.update({"champion_version": old.version, f"champion_{metric}": old_metrics[metric]})
+        promoted = new_metrics[metric] >= old_metrics[metric]
+    else:
+        decision["champion_version"] = None
+        promoted = True
+    if promoted:
+        client.set_registered_model_alias(name, champion, new.version)
+    decision["promoted"] = promoted
+    decision["reason"] = (f"no {champion} yet" if old is None else
+                          f"challenger {metric} {'>=' if promoted else '<'} champion {metric}")
+    return decision

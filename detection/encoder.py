@@ -1,0 +1,80 @@
+"""Sentence encoder for transformer models: a MiniLM exported to ONNX, run with onnxruntime.
+
+A transformer model directory holds ``encoder/encoder.onnx`` (input ids and attention mask in,
+one L2-normalised, mean-pooled embedding per text out) and ``encoder/tokenizer.json``. Scoring
+needs only ``onnxruntime`` and ``tokenizers``: no torch, no model hub.
+
+Each distinct text is embedded once per call. Texts are embedded one length bucket at a time,
+every text padded to the same width of ``PAD_TO`` tokens and each batch padded to ``BATCH`` rows,
+so the embedding of a message does not depend on which other messages share its call: a
+conversation replayed message by message gets the same scores as one scored in a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from detection.text import normalize
+
+MAX_TOKENS = 64  # synthetic and real chat messages are short; longer ones are cut
+PAD_TO = 16  # token widths are rounded up to a multiple of this
+BATCH = 32
+ROUND = 1e-4  # embeddings are rounded to this grid: float noise below it never reaches a score
+
+
+class EncoderError(Exception):
+    """An encoder that cannot be loaded."""
+
+
+class TextEncoder:
+    """Embeds texts with an ONNX sentence encoder."""
+
+    def __init__(self, directory: str | Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - both are dependencies
+            raise EncoderError(f"transformer models need onnxruntime and tokenizers ({exc})") from exc
+        self.directory = Path(directory)
+        onnx_path, tokenizer_path = self.directory / "encoder.onnx", self.directory / "tokenizer.json"
+        for required in (onnx_path, tokenizer_path):
+            if not required.is_file():
+                raise EncoderError(f"{self.directory}: missing {required.name}")
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or int(os.environ.get("RISKLINE_ENCODER_THREADS", "0")) or 0
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One embedding row per text (float32, L2-normalised, rounded to ``ROUND``)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(normalize(list(texts))))
+        index = {t: i for i, t in enumerate(unique)}
+        where = np.fromiter((index[t] for t in normalize(list(texts))), dtype=np.int64, count=len(texts))
+        encodings = self.tokenizer.encode_batch(unique)
+        widths = np.array([len(e.ids) for e in encodings])
+        padded = -(-widths // PAD_TO) * PAD_TO
+        out = np.zeros((len(unique), self.dim), dtype=np.float32)
+        for width in np.unique(padded):
+            rows = np.flatnonzero(padded == width)
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start:start + BATCH]
+                ids = np.zeros((BATCH, width), dtype=np.int64)
+                mask = np.zeros((BATCH, width), dtype=np.int64)
+                mask[len(chunk):, 0] = 1  # filler rows: one token, so pooling never divides by zero
+                for r, u in enumerate(chunk):
+                    ids[r, :widths[u]] = encodings[u].ids
+                    mask[r, :widths[u]] = 1
+                (emb,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+                out[chunk] = emb[:len(chunk)]
+        rounded: np.ndarray = np.round(out / ROUND) * ROUND
+        return rounded.astype(np.float32)[where]

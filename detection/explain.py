@@ -1,0 +1,78 @@
+"""Explanations: the risk trajectory of a conversation and what drives the score at each message.
+
+The conversation model is linear in its running features, so its logit splits exactly into one
+share per feature. Shares are grouped by what a reviewer can act on: each escalation stage (the
+strongest evidence of that stage so far and how often it came up), the escalation pattern
+(how many stages, how fast), timing, who drives the risk, media and the current message alone.
+Shares are in calibrated logit units: positive pushes the risk up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from detection.events import STAGES, MessageEvent
+from detection.features import FEATURE_NAMES
+from detection.model import RiskModel
+from detection.scoring import RiskScore, StepScores, order_events, score_conversations
+
+RISK_STAGES = STAGES[1:]
+GROUPS: dict[str, tuple[str, ...]] = {
+    **{stage: (f"max_{i}", f"hits_{i}") for i, stage in enumerate(RISK_STAGES)},
+    "current message": ("current_risk",),
+    "escalation pattern": ("highest_stage", "n_stages", "stages_per_hour"),
+    "timing": ("log_hours", "log_messages", "log_hours_since_risk"),
+    "who speaks": ("driver_share",),
+    "media": ("media_after_request", "log_media"),
+}
+_COLUMNS = {group: [FEATURE_NAMES.index(name) for name in names] for group, names in GROUPS.items()}
+
+
+def contributions(model: RiskModel, features: np.ndarray) -> list[dict[str, float]]:
+    """Per row, each group's share of the calibrated logit (groups that sum to it, less the bias)."""
+    a = model.conversation_model.calibration[0]
+    shares = model.conversation_model.contributions(features) * a
+    return [{group: float(row[cols].sum()) for group, cols in _COLUMNS.items()} for row in shares]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One message of a trajectory."""
+
+    index: int
+    message_id: str
+    sender_id: str
+    text: str
+    risk_score: float
+    risk_level: str
+    stage: str
+    stage_probability: float
+    contributions: dict[str, float]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` groups pushing the risk up the most."""
+        return sorted(((g, v) for g, v in self.contributions.items() if v > 0), key=lambda gv: -gv[1])[:k]
+
+
+def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id: str,
+               ) -> tuple[RiskScore, list[Step]]:
+    """Score one conversation of ``events`` causally; its summary and every step, explained."""
+    mine = order_events([e for e in events if e.conversation_id == conversation_id])
+    if not mine:
+        raise KeyError(conversation_id)
+    results, steps = score_conversations(model, mine)
+    return results[0], _steps(model, mine, steps)
+
+
+def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores) -> list[Step]:
+    shares = contributions(model, steps.features)
+    best = np.argmax(steps.stage_proba, axis=1)
+    return [
+        Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
+             model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
+             float(steps.stage_proba[i, best[i]]), shares[i])
+        for i, event in enumerate(ordered)
+    ]

@@ -1,0 +1,99 @@
+"""Model cards: what a model is for, what it is not for, what it was trained on and how it measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detection.model import RiskModel
+
+INTENDED = """\
+- Ranking and flagging private conversations for trust-and-safety review, and triggering supportive
+  interventions (a safety nudge to the young person, friction for the suspect), as early as the
+  grooming stage.
+- Batch replay of message logs, real-time scoring of each message, and research on labelled data."""
+
+OUT_OF_SCOPE = """\
+- Automated punishment, account bans or reports to authorities without human review. Every `high`
+  or `critical` alert must be reviewed by a trained person before any action against an account.
+- Judging a single message out of context, or anyone's age, identity or intent as a fact.
+- Monitoring people who have not been told, under the platform's terms, that safety scanning runs.
+- Languages other than English: the model was trained on English text only."""
+
+LIMITS = """\
+- Trained on synthetic conversations written by Riskline's generator (and any data you added).
+  Held-out figures use phrase families and negative kinds the model did not see, but real chats
+  are more varied: expect lower recall and more false alerts on real logs until you retrain and
+  re-evaluate on your own labelled data.
+- Scores are calibrated on held-out synthetic conversations; on other data, recalibrate
+  (`riskline train` on your data) before reading scores as probabilities.
+- It reads text, timing, who speaks and whether media was attached; it never sees images.
+- Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def model_card(model: RiskModel, data_source: str) -> str:
+    """The model card (Markdown) for a trained model, from its own config and metrics."""
+    m, train = model.metrics, model.config.get("train", {})
+    kind = model.model_type
+    if kind == "transformer":
+        kind += f" ({train.get('encoder', 'frozen')} all-MiniLM-L6-v2 in ONNX" + \
+            (", with hashed n-grams)" if train.get("ngrams") else ")")
+    rows = [f"| {key} | {_fmt(m.get(key))} |" for key in (
+        "precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat", "median_messages_to_alert",
+        "latency_weighted_f1", "roc_auc", "pr_auc")]
+    slices = [f"| {name} | {group} | {cell['rate']:.3f} | {cell['n']} |"
+              for name, groups in m.get("slices", {}).items() for group, cell in groups.items()]
+    cv = m.get("cv")
+    cv_text = "" if not cv else (
+        f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
+        f"(min {cv['min']['f0_5']:.3f}), mean recall {cv['mean']['recall']:.3f}, "
+        f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}.\n")
+    cal = m.get("calibration", {})
+    t = model.thresholds
+    return f"""# Model card: {model.model_version}
+
+Riskline risk model, type {kind}. Scores each message of a conversation causally: the risk after
+message k uses messages 0..k only.
+
+## Intended use
+{INTENDED}
+
+## Out-of-scope use
+{OUT_OF_SCOPE}
+
+## Human review
+Alerts are decisions to look, not findings. A person reviews every alert before any action against
+an account; the evidence messages and `riskline explain` show why the model raised it.
+
+## Data
+- Training data: `{data_source}`, {m.get('n_train_conversations', '-')} conversations;
+  stage annotations {'used' if m.get('stages_annotated') else 'absent (weak keyword stages)'}.
+- Augmentation: {train.get('augment_copies', 0)} noisy copy per conversation (slang, typos, leetspeak,
+  spacing, emojis, new participant names).
+- Held-out evaluation: {m.get('holdout', '-')}.
+
+## Metrics (held-out conversations)
+Thresholds: alert {t.alert:.3f}; levels low {t.low:.3f}, medium {t.medium:.3f}, high {t.high:.3f},
+critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '-')} at the alert.
+
+| metric | value |
+|---|---|
+{chr(10).join(rows)}
+
+Calibration: expected calibration error {_fmt(cal.get('ece'))}, Brier score {_fmt(cal.get('brier'))}.
+{cv_text}
+### Slices
+Recall for positives, false-alert rate for negatives.
+
+| slice | group | rate | n |
+|---|---|---|---|
+{chr(10).join(slices)}
+
+## Limits
+{LIMITS}
+"""

