@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Numeric metrics flattened to ``a.b.c`` names (MLflow takes scalars only)."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
-        name = f"{prefix}{key}"
+        name = re.sub(r"[^\w\-. :/]", "_", f"{prefix}{key}")  # MLflow's allowed characters
         if isinstance(value, dict):
             flat.update(flat_metrics(value, f"{name}."))
         elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -84,14 +85,14 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     new_metrics = evaluate_model(load_model(f"models:/{name}@{challenger}"), data)
     if metric not in new_metrics or not isinstance(new_metrics[metric], int | float):
         raise ValueError(f"--metric {metric}: not a numeric evaluation metric")
-    decision: dict[str, Any] = {"challenger_version": new.version, f"challenger_{metric}": new_metrics[metric]}
+    decision: dict[str, Any] = {"challenger_version": str(new.version), f"challenger_{metric}": new_metrics[metric]}
     try:
         old = client.get_model_version_by_alias(name, champion)
     except MlflowException:
         old = None
     if old is not None:
         old_metrics = evaluate_model(load_model(f"models:/{name}@{champion}"), data)
-        decision.update({"champion_version": old.version, f"champion_{metric}": old_metrics[metric]})
+        decision.update({"champion_version": str(old.version), f"champion_{metric}": old_metrics[metric]})
         promoted = new_metrics[metric] >= old_metrics[metric]
     else:
         decision["champion_version"] = None

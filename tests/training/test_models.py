@@ -1,0 +1,192 @@
+"""Transformer path, calibration, cross-validation, reports, model cards and promotion."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detection.model import RiskModel, load_model
+from detection.scoring import score_messages
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+from training.data import load_labelled
+from training.evaluate import reliability
+from training.synth.generator import generate
+from training.train import TrainConfig, cross_validate, train
+
+
+def test_reliability_on_known_bins() -> None:
+    scores = np.array([0.1] * 10 + [0.8] * 10)
+    labels = np.array([0] * 9 + [1] + [1] * 8 + [0] * 2)
+    out = reliability(scores, labels)
+    assert out["ece"] == pytest.approx(0.0)
+    assert [(c["bin"], c["n"]) for c in out["curve"]] == [(1, 10), (8, 10)]
+    shifted = reliability(np.array([0.9] * 10), np.array([1] * 5 + [0] * 5))
+    assert shifted["ece"] == pytest.approx(0.4)
+
+
+def test_calibration_is_increasing_and_stored(model: RiskModel, model_dir: Path) -> None:
+    a, b = model.conversation_model.calibration
+    assert a > 0 and (a, b) != (1.0, 0.0)  # fitted on held-out conversations
+    assert load_model(model_dir).conversation_model.calibration == (a, b)
+    feats = np.random.default_rng(0).normal(size=(50, model.conversation_model.weights.shape[0]))
+    raw = replace(model.conversation_model, calibration=(1.0, 0.0)).predict(feats)
+    calibrated = model.conversation_model.predict(feats)
+    assert np.array_equal(np.argsort(raw, kind="stable"), np.argsort(calibrated, kind="stable"))
+
+
+def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows[: len(synth_rows) // 2]))
+    config = TrainConfig(augment_copies=0, stage_epochs=5, cross_fit_folds=2)
+    out = cross_validate(data, config, 3)
+    assert "synthetic folds" in out["how"] and [f["fold"] for f in out["folds"]] == [0, 1, 2]
+    assert out["min"]["f0_5"] <= out["mean"]["f0_5"] <= out["max"]["f0_5"]
+    assert sum(f["n_conversations"] for f in out["folds"]) == len(data.labels)
+    random = cross_validate(data, config, 2)
+    assert "random folds" in random["how"] and len(random["folds"]) == 2
+    with pytest.raises(ValueError, match="at least 2"):
+        cross_validate(data, config, 1)
+
+
+def test_model_card_states_use_limits_and_measured_figures(model: RiskModel) -> None:
+    from training.card import model_card
+
+    card = model_card(model, "data.jsonl")
+    for heading in ("## Intended use", "## Out-of-scope use", "## Human review", "## Data", "## Metrics", "## Limits"):
+        assert heading in card
+    assert f"| f0_5 | {model.metrics['f0_5']:.3f} |" in card
+    assert "scenario" in card  # slices are listed
+
+
+@pytest.mark.slow
+def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> None:
+    done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track", "--cv", "3")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("cv ") >= 4 and "cv mean over 3 folds" in done.stderr
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert len(meta["metrics"]["cv"]["folds"]) == 3
+    assert "## Human review" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--model-type", "gpt")
+    assert bad.returncode == 2 and "model type must be one of" in bad.stderr
+
+
+@pytest.mark.slow
+def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model: RiskModel) -> None:
+    data = load_labelled(labelled_path)
+    result = next(r for r in __import__("detection.scoring", fromlist=["x"]).score_conversations(
+        model, data.events)[0] if r.alert)
+    done = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir, "--json")
+    assert done.returncode == 0, done.stderr
+    steps = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(steps) == result.n_messages
+    assert [s["index"] for s in steps if s["alert"]] == [result.alert_index]
+    a, b = model.conversation_model.calibration
+    bias = model.conversation_model.bias
+    for step in steps:  # the groups are an exact split of the calibrated log-odds
+        logit = sum(step["contributions"].values()) + a * bias + b
+        assert 1 / (1 + math.exp(-logit)) == pytest.approx(step["risk_score"], abs=1e-9)
+    table = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir,
+                     env={"COLUMNS": "200"})
+    assert table.returncode == 0 and "ALERT" in table.stdout and "driven by" in table.stdout
+    missing = riskline("explain", labelled_path, "--conversation", "nope", "--model", model_dir)
+    assert missing.returncode == 2 and "no conversation 'nope'" in missing.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", tmp_path / "r", "--json",
+                    env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert saved["f0_5"] == printed["f0_5"] and "recall_by_length" in saved["slices"]
+    for name in ("report.md", "report.html", "pr_curve.png", "calibration.png", "trajectories.png",
+                 "messages_to_alert.png"):
+        assert (tmp_path / "r" / name).stat().st_size > 0, name
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert page.count("<img") == 4 and f"{printed['f0_5']:.3f}" in page
+    import mlflow
+
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    run_id = done.stderr.split("run_id=")[1].split()[0]
+    run = mlflow.get_run(run_id)
+    assert run.data.metrics["f0_5"] == pytest.approx(printed["f0_5"])
+    files = {f.path for f in mlflow.MlflowClient().list_artifacts(run_id, "report")}
+    assert "report/calibration.png" in files and "report/report.html" in files
+
+
+@pytest.mark.slow
+def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_path: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    from training.registry import log_training_run, promote
+
+    good = model.save(tmp_path / "good")
+    blind = replace(model, thresholds=replace(model.thresholds, alert=1.0), model_version="blind")
+    worse = blind.save(tmp_path / "worse")
+    data = load_labelled(labelled_path)
+    log_training_run(model, good, "d", "rl", "champion")
+    log_training_run(blind, worse, "d", "rl", "challenger")
+    kept = promote("rl", data)
+    assert not kept["promoted"] and kept["champion_version"] == "1" and kept["challenger_f0_5"] == 0.0
+    assert load_model("models:/rl@champion").model_version == model.model_version
+    log_training_run(model, good, "d", "rl", "challenger")  # version 3: as good as the champion
+    moved = promote("rl", data)
+    assert moved["promoted"] and moved["challenger_version"] == "3"
+    import mlflow
+
+    assert str(mlflow.MlflowClient().get_model_version_by_alias("rl", "champion").version) == "3"
+    cli = riskline("promote", "rl", "--data", labelled_path, "--challenger", "nope", cwd=tmp_path)
+    assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
+
+
+@pytest.fixture(scope="module")
+def transformer(tmp_path_factory: pytest.TempPathFactory) -> tuple[RiskModel, Path, Path]:
+    rows = generate(90, seed=4)
+    path = write_jsonl(tmp_path_factory.mktemp("tdata") / "t.jsonl", rows)
+    config = TrainConfig(model_type="transformer", seed=1, augment_copies=0, cross_fit_folds=2)
+    model = train(load_labelled(path), config)
+    return model, model.save(tmp_path_factory.mktemp("tmodel") / "t"), path
+
+
+@pytest.mark.slow
+def test_transformer_model_saves_loads_and_scores_causally(transformer: tuple[RiskModel, Path, Path]) -> None:
+    model, directory, path = transformer
+    assert (directory / "encoder" / "encoder.onnx").is_file() and (directory / "encoder" / "tokenizer.json").is_file()
+    loaded = load_model(directory)
+    assert loaded.model_type == "transformer" and loaded.encoder is not None
+    events = load_labelled(path).events
+    texts = [e.text for e in events[:300]]
+    assert np.array_equal(loaded.stage_proba(texts), model.stage_proba(texts))
+    whole, _ = score_messages(loaded, events[:200])
+    states: dict = {}
+    one_by_one = []
+    for e in events[:200]:  # the real-time path: one message per call, state carried between calls
+        steps, new = score_messages(loaded, [e], states)
+        states.update(new)
+        one_by_one.append(steps.risk_score[0])
+    assert np.array_equal(np.array(one_by_one), whole.risk_score)
+    threat = loaded.stage_proba(["pay me $200 in gift cards or i send your pics to all your followers"])[0]
+    hello = loaded.stage_proba(["hey how was school today"])[0]
+    assert threat[0] < 0.5 < hello[0]  # index 0 is the "none" stage
+
+
+@pytest.mark.slow
+def test_transformer_scores_from_the_cli(transformer: tuple[RiskModel, Path, Path], tmp_path: Path) -> None:
+    _, directory, path = transformer
+    done = riskline("score", path, "-o", tmp_path / "o.jsonl", "--model", directory)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert rows and all(r["model_version"].startswith("transformer-") for r in rows)
+    broken = tmp_path / "broken"
+    __import__("shutil").copytree(directory, broken)
+    (broken / "encoder" / "encoder.onnx").unlink()
+    failed = riskline("score", path, "-o", tmp_path / "p.jsonl", "--model", broken)
+    assert failed.returncode == 2 and "missing encoder.onnx" in failed.stderr
