@@ -1,0 +1,78 @@
+"""Behavioural tests of the trained default model (``make model``): invariance, direction, minimum function.
+
+Conversations are written here by hand, in wording the generator does not use, non-graphic.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from detection.events import MessageEvent
+from detection.model import RiskModel, default_model_path, load_model
+from detection.scoring import RiskScore, score_conversations
+
+pytestmark = pytest.mark.slow
+
+GROOM = ["hey! saw ur clip, ur honestly so talented", "thx lol", "how old r u btw", "15, u?", "16 haha",
+         "r ur parents strict? do they check ur phone", "not really", "add me on the other app, it's more private",
+         "don't tell anyone we talk ok", "ok", "send me a private pic, just for me", "idk"]
+THREAT = ["i screenshotted everything. pay $300 in gift cards or i send it to your family and followers",
+          "you have 1 hour"]
+FRIENDLY_MONEY = ["yo u still owe me 12 for the pizza", "oh right sorry", "just venmo me whenever",
+                  "sent! thx for covering", "np see u at practice"]
+
+
+@pytest.fixture(scope="module")
+def default_model() -> RiskModel:
+    if not (default_model_path() / "model.json").is_file():
+        pytest.skip("no default model: run 'make model'")
+    return load_model()
+
+
+def _conversation(texts: list[str], cid: str = "c", names: tuple[str, str] = ("alex_22", "sam.k")) -> list[MessageEvent]:
+    """Alternating senders, except consecutive suspect lines; two minutes apart."""
+    return [MessageEvent(cid, f"{cid}-{i}", names[0] if i % 2 == 0 or i >= len(GROOM) else names[1],
+                         1_700_000_000.0 + 120 * i, text) for i, text in enumerate(texts)]
+
+
+def _score(model: RiskModel, events: list[MessageEvent]) -> RiskScore:
+    return score_conversations(model, events)[0][0]
+
+
+def test_classic_fast_extortion_alerts_before_the_threat(default_model: RiskModel) -> None:
+    result = _score(default_model, _conversation(GROOM + THREAT))
+    assert result.alert and result.alert_index is not None and result.alert_index < len(GROOM)
+
+
+def test_threat_raises_the_score(default_model: RiskModel) -> None:
+    before = _score(default_model, _conversation(GROOM[:4])).risk_score
+    after = _score(default_model, _conversation(GROOM[:4] + THREAT)).risk_score
+    assert after > before and after >= default_model.thresholds.alert
+
+
+def test_direct_extortion_with_no_grooming_alerts(default_model: RiskModel) -> None:
+    assert _score(default_model, _conversation(["hi", *THREAT])).alert
+
+
+def test_friendly_money_request_does_not_alert(default_model: RiskModel) -> None:
+    assert not _score(default_model, _conversation(FRIENDLY_MONEY)).alert
+
+
+@pytest.mark.parametrize("names", [("jordan_b", "kid123"), ("xx_dark_xx", "emma.w"), ("u1", "u2")])
+def test_names_do_not_change_the_alert(default_model: RiskModel, names: tuple[str, str]) -> None:
+    base = _score(default_model, _conversation(GROOM + THREAT))
+    renamed = _score(default_model, _conversation(GROOM + THREAT, names=names))
+    assert (renamed.alert, renamed.alert_index) == (base.alert, base.alert_index)
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t + " 😂🔥",
+    lambda t: t.replace("pic", "p1c").replace("private", "pr1v4te").replace("send", "$end"),
+    lambda t: t.replace("pic", "p i c").replace("gift cards", "g.i.f.t c.a.r.d.s"),
+    lambda t: t.upper(),
+])
+def test_surface_changes_do_not_change_the_alert(default_model: RiskModel, change: object) -> None:
+    base = _score(default_model, _conversation(GROOM + THREAT))
+    changed = _score(default_model, _conversation([change(t) for t in GROOM + THREAT]))  # type: ignore[operator]
+    assert changed.alert == base.alert
+    assert changed.alert_index is not None and abs(changed.alert_index - (base.alert_index or 0)) <= 1
