@@ -282,6 +282,8 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     results, _ = score_conversations(model, held.events)
     scores = np.array([r.risk_score for r in results])
     thresholds = choose_thresholds(scores, labels, config.target_precision)
+    model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
+    results, _ = score_conversations(model, held.events)
     metrics: dict[str, Any] = {"holdout": how, **evaluate_results(results, held, thresholds)}
     if config.refit_on_all:
         model = _calibrated(fit(data, config), calibration)
@@ -324,6 +326,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
         results, _ = score_conversations(model, held.events)
         scores = np.array([r.risk_score for r in results])
         thresholds = choose_thresholds(scores, labels, config.target_precision)
+        results, _ = score_conversations(replace(model, thresholds=thresholds), held.events)
         metrics = evaluate_results(results, held, thresholds)
         runs.append({"fold": fold, **{key: v for key, v in metrics.items() if isinstance(v, int | float)}})
     keys = [key for key in runs[0] if key != "fold"]

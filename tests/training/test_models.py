@@ -190,3 +190,17 @@ def test_transformer_scores_from_the_cli(transformer: tuple[RiskModel, Path, Pat
     (broken / "encoder" / "encoder.onnx").unlink()
     failed = riskline("score", path, "-o", tmp_path / "p.jsonl", "--model", broken)
     assert failed.returncode == 2 and "missing encoder.onnx" in failed.stderr
+
+
+def test_training_metrics_match_an_evaluation_at_the_chosen_thresholds(synth_rows: list[dict[str, object]],
+                                                                      tmp_path: Path) -> None:
+    """Earliness depends on where the alert threshold is: train must measure at the one it stores."""
+    from training.data import holdout_split
+    from training.evaluate import evaluate_model
+
+    data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
+    model = train(data, TrainConfig(seed=1, refit_on_all=False, augment_copies=0, stage_epochs=5))
+    held = data.subset(holdout_split(data, 1)[1])
+    again = evaluate_model(model, held)
+    for key in ("f0_5", "alerted_before_threat", "median_messages_to_alert", "latency_weighted_f1"):
+        assert model.metrics[key] == again[key], key
