@@ -29,7 +29,8 @@ def default_model() -> RiskModel:
     return load_model()
 
 
-def _conversation(texts: list[str], cid: str = "c", names: tuple[str, str] = ("alex_22", "sam.k")) -> list[MessageEvent]:
+def _conversation(texts: list[str], cid: str = "c",
+                  names: tuple[str, str] = ("alex_22", "sam.k")) -> list[MessageEvent]:
     """Alternating senders, except consecutive suspect lines; two minutes apart."""
     return [MessageEvent(cid, f"{cid}-{i}", names[0] if i % 2 == 0 or i >= len(GROOM) else names[1],
                          1_700_000_000.0 + 120 * i, text) for i, text in enumerate(texts)]
