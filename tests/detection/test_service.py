@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,11 @@ def test_state_and_outbox_survive_kill_9(model_dir: Path, tmp_path: Path, picked
     hook = Receiver(port=port)
     again = Server(model_dir, state, "--webhook-url", url, "--webhook-secret", SECRET)
     try:
-        delivered = hook.wait_for(len(raised), timeout=30)
-        assert sorted({d["intervention_id"] for d in delivered}) == sorted(set(raised))
+        # A message can raise two levels at once (high and critical); the answer names one of them.
+        deadline = time.monotonic() + 30
+        while not set(raised) <= {d["intervention_id"] for d in hook.delivered()} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(raised) <= {d["intervention_id"] for d in hook.delivered()}
         rest = again.post({"messages": events}).json()["results"]
         assert [r["duplicate"] for r in rest] == [True] * (len(events) - 2) + [False, False]
         assert [r["risk_score"] for r in rest] == [picked["scores"][(cid, e["message_id"])] for e in events]
