@@ -57,9 +57,10 @@ class TextEncoder:
         """One embedding row per text (float32, L2-normalised, rounded to ``ROUND``)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        unique = list(dict.fromkeys(normalize(list(texts))))
+        normalised = normalize(list(texts))
+        unique = list(dict.fromkeys(normalised))
         index = {t: i for i, t in enumerate(unique)}
-        where = np.fromiter((index[t] for t in normalize(list(texts))), dtype=np.int64, count=len(texts))
+        where = np.fromiter((index[t] for t in normalised), dtype=np.int64, count=len(texts))
         encodings = self.tokenizer.encode_batch(unique)
         widths = np.array([len(e.ids) for e in encodings])
         padded = -(-widths // PAD_TO) * PAD_TO

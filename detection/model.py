@@ -60,8 +60,10 @@ class StageModel:
 
     def logits(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Per-stage logits from n-gram features and/or embeddings."""
-        logits = np.asarray(features @ self.weights) + self.intercept if self.uses_ngrams else (
-            np.tile(self.intercept, (0 if embeddings is None else embeddings.shape[0], 1)))
+        if self.uses_ngrams:
+            logits = np.asarray(features @ self.weights) + self.intercept
+        else:
+            logits = np.tile(self.intercept, (0 if embeddings is None else embeddings.shape[0], 1))
         if self.embed_coef is not None and embeddings is not None:
             # Dimension by dimension: each row's sum is then the same whatever else is in the batch.
             for j in range(embeddings.shape[1]):

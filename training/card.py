@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from detection.model import RiskModel
+from training.report import fmt, metrics_table, slices_table
 
 INTENDED = """\
 - Ranking and flagging private conversations for trust-and-safety review, and triggering supportive
@@ -30,12 +29,6 @@ LIMITS = """\
 - Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def model_card(model: RiskModel, data_source: str) -> str:
     """The model card (Markdown) for a trained model, from its own config and metrics."""
     m, train = model.metrics, model.config.get("train", {})
@@ -43,11 +36,9 @@ def model_card(model: RiskModel, data_source: str) -> str:
     if kind == "transformer":
         kind += f" ({train.get('encoder', 'frozen')} all-MiniLM-L6-v2 in ONNX" + \
             (", with hashed n-grams)" if train.get("ngrams") else ")")
-    rows = [f"| {key} | {_fmt(m.get(key))} |" for key in (
-        "precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat", "median_messages_to_alert",
-        "latency_weighted_f1", "roc_auc", "pr_auc")]
-    slices = [f"| {name} | {group} | {cell['rate']:.3f} | {cell['n']} |"
-              for name, groups in m.get("slices", {}).items() for group, cell in groups.items()]
+    rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
+                             "median_messages_to_alert", "latency_weighted_f1", "roc_auc", "pr_auc"))
+    slices = slices_table(m.get("slices", {}))
     cv = m.get("cv")
     cv_text = "" if not cv else (
         f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
@@ -81,17 +72,13 @@ an account; the evidence messages and `riskline explain` show why the model rais
 Thresholds: alert {t.alert:.3f}; levels low {t.low:.3f}, medium {t.medium:.3f}, high {t.high:.3f},
 critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '-')} at the alert.
 
-| metric | value |
-|---|---|
 {chr(10).join(rows)}
 
-Calibration: expected calibration error {_fmt(cal.get('ece'))}, Brier score {_fmt(cal.get('brier'))}.
+Calibration: expected calibration error {fmt(cal.get('ece'))}, Brier score {fmt(cal.get('brier'))}.
 {cv_text}
 ### Slices
 Recall for positives, false-alert rate for negatives.
 
-| slice | group | rate | n |
-|---|---|---|---|
 {chr(10).join(slices)}
 
 ## Limits

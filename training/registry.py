@@ -20,6 +20,19 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def connect() -> Any:
+    """The ``mlflow`` module, pointed at ``tracking_uri()`` and the Riskline experiment, quiet."""
+    import logging
+
+    import mlflow
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    return mlflow
+
+
 def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Numeric metrics flattened to ``a.b.c`` names (MLflow takes scalars only)."""
     flat: dict[str, float] = {}
@@ -35,14 +48,7 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
 def log_training_run(model: RiskModel, model_dir: Path, data_path: str, register: str | None = None,
                      alias: str | None = None) -> dict[str, str]:
     """Log config, metrics and the model as a pyfunc; optionally register it (and set an alias)."""
-    import logging
-
-    import mlflow
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(EXPERIMENT)
+    mlflow = connect()
     with mlflow.start_run(run_name=model.model_version) as run, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlflow.log_params({f"train.{k}": v for k, v in model.config.get("train", {}).items()})
@@ -67,17 +73,12 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     Without a champion yet, the challenger becomes champion. Both models are loaded through their
     ``models:/`` URIs and scored by the same core; ``data`` is ``LabelledData``.
     """
-    import logging
-
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     from detection.model import load_model
     from training.evaluate import evaluate_model
 
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    mlflow.set_tracking_uri(tracking_uri())
-    client = mlflow.MlflowClient()
+    client = connect().MlflowClient()
     try:
         new = client.get_model_version_by_alias(name, challenger)
     except MlflowException as exc:

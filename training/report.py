@@ -106,28 +106,36 @@ HEADLINE = ("n_conversations", "n_positive", "precision", "recall", "f0_5", "f1"
             "pr_auc", "alerted_before_threat", "median_messages_to_alert", "latency_weighted_f1")
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A metric for a table: three decimals, ``-`` for none."""
     if value is None:
         return "-"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def metrics_table(metrics: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """A Markdown table of the named metrics."""
+    return ["| metric | value |", "|---|---|", *(f"| {key} | {fmt(metrics.get(key))} |" for key in keys)]
+
+
+def slices_table(slices: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """A Markdown table of slice rates (recall for positives, false-alert rate for negatives)."""
+    return ["| slice | group | rate | n |", "|---|---|---|---|",
+            *(f"| {name} | {group} | {cell['rate']:.3f} | {cell['n']} |"
+              for name, groups in slices.items() for group, cell in groups.items())]
+
+
 def _markdown(model: RiskModel, metrics: dict[str, Any], examples: dict[str, list[str]], source: str) -> str:
     lines = [f"# Evaluation of {model.model_version}", "", f"Data: `{source}`. Model type: {model.model_type}. "
-             f"Alert threshold {model.thresholds.alert:.3f}.", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {key} | {_fmt(metrics.get(key))} |" for key in HEADLINE]
+             f"Alert threshold {model.thresholds.alert:.3f}.", "", *metrics_table(metrics, HEADLINE)]
     cal = metrics["calibration"]
-    lines += ["", f"Calibration: expected calibration error {cal['ece']:.3f}, Brier score {_fmt(cal['brier'])}.", ""]
+    lines += ["", f"Calibration: expected calibration error {cal['ece']:.3f}, Brier score {fmt(cal['brier'])}.", ""]
     lines += ["![Precision-recall](pr_curve.png) ![Calibration](calibration.png)", "",
               "## Risk trajectories", ""]
     lines += [f"- {kind}: " + (", ".join(f"`{c}`" for c in ids) or "none") for kind, ids in examples.items()]
     lines += ["", "![Trajectories](trajectories.png)", "", "## Earliness", "",
               "![Messages to alert](messages_to_alert.png)", "", "## Slices", "",
-              "Recall for positives, false-alert rate for negatives.", "",
-              "| slice | group | rate | n |", "|---|---|---|---|"]
-    for name, groups in metrics["slices"].items():
-        for group, cell in groups.items():
-            lines.append(f"| {name} | {group} | {cell['rate']:.3f} | {cell['n']} |")
+              "Recall for positives, false-alert rate for negatives.", "", *slices_table(metrics["slices"])]
     return "\n".join(lines) + "\n"
 
 
@@ -193,17 +201,11 @@ def write_report(model: RiskModel, data: LabelledData, directory: str | Path, so
 
 def log_report(model: RiskModel, metrics: dict[str, Any], directory: str | Path, source: str) -> str:
     """Log the report's metrics and files to an MLflow run; return the run id."""
-    import logging
     import warnings
 
-    import mlflow
+    from training.registry import connect, flat_metrics
 
-    from training.registry import EXPERIMENT, flat_metrics, tracking_uri
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(EXPERIMENT)
+    mlflow = connect()
     with mlflow.start_run(run_name=f"evaluate {model.model_version}") as run, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlflow.log_params({"data": source, "model_version": model.model_version, "kind": "evaluation"})

@@ -8,6 +8,7 @@ speaks), then Platt calibration and thresholds for target precision on held-out 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 import time
@@ -32,7 +33,6 @@ EXTORTION = frozenset({"coercion", "payment"})  # unambiguous on their own, with
 PLACEHOLDER = Thresholds(low=0.5, medium=0.5, high=0.5, critical=0.5, alert=0.5)
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")
-EMBED_SCALE = 1.0  # embeddings are unit vectors, like the n-gram rows: one regularisation fits both
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Inputs:
         if config.ngrams:
             parts.append(self.featurizer.transform([texts[i] for i in rows]))
         if self.embeddings is not None:
-            parts.append(sp.csr_matrix(self.embeddings[rows] * EMBED_SCALE))
+            parts.append(sp.csr_matrix(self.embeddings[rows]))  # unit vectors, like the n-gram rows
         return parts[0] if len(parts) == 1 else sp.hstack(parts, format="csr")
 
 
@@ -109,26 +109,37 @@ class _Cached:
         return np.array([self.known[t] for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
 
 
+@functools.cache
+def _frozen_encoder() -> _Cached:
+    """The base encoder, exported once per process; its embeddings are shared by every fit."""
+    from detection.encoder import TextEncoder
+    from training.encoder import export_encoder
+
+    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
+    encoder = TextEncoder(export_encoder(f"{workdir.name}/encoder"))
+    return _Cached(encoder, [], np.zeros((0, encoder.dim), dtype=np.float32), workdir)
+
+
+def _fine_tuned_encoder(texts: list[str], targets: list[str], config: TrainConfig) -> _Cached:
+    from detection.encoder import TextEncoder
+    from training.encoder import export_encoder, fine_tune
+
+    model, tokenizer, _ = fine_tune(texts, targets, epochs=config.fine_tune_epochs,
+                                    max_messages=config.fine_tune_messages, seed=config.seed)
+    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
+    encoder = TextEncoder(export_encoder(f"{workdir.name}/encoder", model, tokenizer))
+    return _Cached(encoder, [], np.zeros((0, encoder.dim), dtype=np.float32), workdir)
+
+
 def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) -> Inputs:
-    """Fit the featurizer; for a transformer, export (and maybe fine-tune) the encoder and embed every text."""
+    """Fit the featurizer; for a transformer, get the encoder (maybe fine-tuned) and embed every text."""
     texts = [e.text for e in data.events]
     featurizer = MessageFeaturizer(config.n_features).fit(texts) if config.ngrams else \
         MessageFeaturizer(1, np.ones(MessageFeaturizer(1).n_columns))
     if config.model_type == "baseline":
         return Inputs(featurizer)
-    from detection.encoder import TextEncoder
-    from training.encoder import export_encoder, fine_tune
-
-    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    if config.encoder == "fine-tuned":
-        model, tokenizer, _ = fine_tune(texts, targets, epochs=config.fine_tune_epochs,
-                                        max_messages=config.fine_tune_messages, seed=config.seed)
-        directory = export_encoder(f"{workdir.name}/encoder", model, tokenizer, quantize=False)
-    else:
-        directory = export_encoder(f"{workdir.name}/encoder", quantize=False)
-    encoder = TextEncoder(directory)
-    embeddings = encoder.encode(texts)
-    return Inputs(featurizer, _Cached(encoder, texts, embeddings, workdir), embeddings)
+    encoder = _fine_tuned_encoder(texts, targets, config) if config.encoder == "fine-tuned" else _frozen_encoder()
+    return Inputs(featurizer, encoder, encoder.encode(texts))
 
 
 def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets: list[str],
@@ -146,7 +157,7 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets:
     else:
         coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
-    embed = None if inputs.embeddings is None else coef[:, n_ngram:] * EMBED_SCALE
+    embed = None if inputs.embeddings is None else coef[:, n_ngram:]
     return StageModel(coef[:, :n_ngram].astype(np.float64), intercept, link="ovr", embed_coef=embed)
 
 
@@ -247,46 +258,58 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {})
 
 
-def calibrate(model: RiskModel, scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+def calibrate(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Platt scaling of the conversation model's logit, fitted on held-out conversations' peak scores.
 
-    The map is increasing, so which message first crosses a threshold does not change; only what
-    the numbers mean does. Falls back to (1, 0) when the fit is not increasing.
+    ``scores`` come from the uncalibrated model. The map is increasing, so which message first
+    crosses a threshold does not change; only what the numbers mean does. Falls back to (1, 0)
+    when the fit is not increasing or the labels are all one class.
     """
-    a0, b0 = model.conversation_model.calibration
-    clipped = np.clip(scores, 1e-12, 1 - 1e-12)
-    z = (np.log(clipped / (1 - clipped)) - b0) / a0
     if len(set(labels.tolist())) < 2:
-        return a0, b0
+        return 1.0, 0.0
+    clipped = np.clip(scores, 1e-12, 1 - 1e-12)
     clf = LogisticRegression(C=1.0, max_iter=1000)
-    clf.fit(z.reshape(-1, 1), labels)
+    clf.fit(np.log(clipped / (1 - clipped)).reshape(-1, 1), labels)
     a, b = float(clf.coef_[0, 0]), float(clf.intercept_[0])
-    return (a, b) if a > 0 else (a0, b0)
+    return (a, b) if a > 0 else (1.0, 0.0)
 
 
 def _calibrated(model: RiskModel, calibration: tuple[float, float]) -> RiskModel:
     return replace(model, conversation_model=replace(model.conversation_model, calibration=calibration))
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A model fitted on a training part, calibrated and thresholded on a held-out part, and its figures."""
+
+    model: RiskModel
+    calibration: tuple[float, float]
+    metrics: dict[str, Any]
+
+
+def fit_and_measure(train_part: LabelledData, held: LabelledData, config: TrainConfig) -> Measured:
+    """Fit on ``train_part``; on ``held``: calibrate, choose thresholds for the target precision, measure."""
+    model = fit(train_part, config)
+    results, _ = score_conversations(model, held.events)
+    labels = np.array([held.labels[r.conversation_id] for r in results])
+    calibration = calibrate(np.array([r.risk_score for r in results]), labels) if config.calibrate else (1.0, 0.0)
+    model = _calibrated(model, calibration)
+    results, _ = score_conversations(model, held.events)
+    thresholds = choose_thresholds(np.array([r.risk_score for r in results]), labels, config.target_precision)
+    model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
+    results, _ = score_conversations(model, held.events)
+    return Measured(model, calibration, evaluate_results(results, held, thresholds))
+
+
 def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Fit on a training split, calibrate, choose thresholds and measure on held-out conversations, refit."""
     started = time.perf_counter()
     train_ids, test_ids, how = holdout_split(data, config.seed)
-    held = data.subset(test_ids)
-    model = fit(data.subset(train_ids), config)
-    results, _ = score_conversations(model, held.events)
-    scores = np.array([r.risk_score for r in results])
-    labels = np.array([held.labels[r.conversation_id] for r in results])
-    calibration = calibrate(model, scores, labels) if config.calibrate else (1.0, 0.0)
-    model = _calibrated(model, calibration)
-    results, _ = score_conversations(model, held.events)
-    scores = np.array([r.risk_score for r in results])
-    thresholds = choose_thresholds(scores, labels, config.target_precision)
-    model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
-    results, _ = score_conversations(model, held.events)
-    metrics: dict[str, Any] = {"holdout": how, **evaluate_results(results, held, thresholds)}
+    measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
+    model, thresholds = measured.model, measured.model.thresholds
+    metrics: dict[str, Any] = {"holdout": how, **measured.metrics}
     if config.refit_on_all:
-        model = _calibrated(fit(data, config), calibration)
+        model = _calibrated(fit(data, config), measured.calibration)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     metrics["n_train_conversations"] = len(data.labels) if config.refit_on_all else len(train_ids)
     metrics["stages_annotated"] = data.has_stages
@@ -317,17 +340,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     runs = []
     for fold in range(k):
         test = {c for c, f in assignment.items() if f == fold}
-        train_part, held = data.subset(set(data.labels) - test), data.subset(test)
-        model = fit(train_part, config)
-        results, _ = score_conversations(model, held.events)
-        scores = np.array([r.risk_score for r in results])
-        labels = np.array([held.labels[r.conversation_id] for r in results])
-        model = _calibrated(model, calibrate(model, scores, labels) if config.calibrate else (1.0, 0.0))
-        results, _ = score_conversations(model, held.events)
-        scores = np.array([r.risk_score for r in results])
-        thresholds = choose_thresholds(scores, labels, config.target_precision)
-        results, _ = score_conversations(replace(model, thresholds=thresholds), held.events)
-        metrics = evaluate_results(results, held, thresholds)
+        metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
         runs.append({"fold": fold, **{key: v for key, v in metrics.items() if isinstance(v, int | float)}})
     keys = [key for key in runs[0] if key != "fold"]
     summary = {name: {key: float(fn([r[key] for r in runs if r.get(key) is not None] or [np.nan])) for key in keys}

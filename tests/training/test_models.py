@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from detection.model import RiskModel, load_model
-from detection.scoring import score_messages
+from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
 from training.data import load_labelled
@@ -78,8 +79,7 @@ def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> No
 @pytest.mark.slow
 def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model: RiskModel) -> None:
     data = load_labelled(labelled_path)
-    result = next(r for r in __import__("detection.scoring", fromlist=["x"]).score_conversations(
-        model, data.events)[0] if r.alert)
+    result = next(r for r in score_conversations(model, data.events)[0] if r.alert)
     done = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir, "--json")
     assert done.returncode == 0, done.stderr
     steps = [json.loads(line) for line in done.stdout.splitlines()]
@@ -186,7 +186,7 @@ def test_transformer_scores_from_the_cli(transformer: tuple[RiskModel, Path, Pat
     rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert rows and all(r["model_version"].startswith("transformer-") for r in rows)
     broken = tmp_path / "broken"
-    __import__("shutil").copytree(directory, broken)
+    shutil.copytree(directory, broken)
     (broken / "encoder" / "encoder.onnx").unlink()
     failed = riskline("score", path, "-o", tmp_path / "p.jsonl", "--model", broken)
     assert failed.returncode == 2 and "missing encoder.onnx" in failed.stderr
