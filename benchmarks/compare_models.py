@@ -31,8 +31,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                        "sequence": False},
     "fine-tuned + n-grams": {"model_type": "transformer", "encoder": "fine-tuned"},
 }
-KEYS = ("f0_5", "recall", "false_alert_rate", "alerted_before_threat", "median_messages_to_alert",
-        "latency_weighted_f1", "roc_auc", "train_seconds")
+KEYS = ("f0_5", "recall", "false_alert_rate", "alerted_before_threat", "alerted_before_threat_groomed",
+        "median_messages_to_alert", "latency_weighted_f1", "roc_auc", "train_seconds")
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ def whole_conversation(data: LabelledData, train_ids: set[str], test_ids: set[st
     clf = LogisticRegression(C=10.0, max_iter=2000).fit(x, [data.labels[c] for c in train_list])
     scores = clf.predict_proba(vectorizer.transform([" ".join(texts[c]) for c in test_list]))[:, 1]
     labels = np.array([data.labels[c] for c in test_list])
-    thresholds = choose_thresholds(scores, labels, 0.95)
+    thresholds = choose_thresholds(scores, labels, TrainConfig().target_precision)
     results = [RiskScore(c, len(texts[c]), float(s), thresholds.level(float(s)), bool(s >= thresholds.alert),
                          len(texts[c]) - 1 if s >= thresholds.alert else None, None, "none", None, [], "tfidf")
                for c, s in zip(test_list, scores, strict=True)]

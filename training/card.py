@@ -37,7 +37,8 @@ def model_card(model: RiskModel, data_source: str) -> str:
         kind += f" ({train.get('encoder', 'frozen')} all-MiniLM-L6-v2 in ONNX" + \
             (", with hashed n-grams)" if train.get("ngrams") else ")")
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
-                             "median_messages_to_alert", "latency_weighted_f1", "roc_auc", "pr_auc"))
+                             "alerted_before_threat_groomed", "median_messages_to_alert", "latency_weighted_f1",
+                             "roc_auc", "pr_auc"))
     slices = slices_table(m.get("slices", {}))
     cv = m.get("cv")
     cv_text = "" if not cv else (

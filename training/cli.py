@@ -20,7 +20,8 @@ def train(
     out: Annotated[Path, typer.Option(help="Model directory to write")],
     model_type: Annotated[str, typer.Option(help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
-    target_precision: Annotated[float, typer.Option(help="Precision the alert threshold is chosen for")] = 0.95,
+    target_precision: Annotated[float | None, typer.Option(
+        help="Precision the alert threshold is chosen for [default: 0.98]")] = None,
     register: Annotated[str | None, typer.Option(help="Register in the MLflow registry under this name")] = None,
     alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. champion)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
@@ -36,7 +37,9 @@ def train(
 
     if register and not track:
         raise fail("--register needs tracking (drop --no-track)")
-    config = TrainConfig(model_type=model_type, seed=seed, target_precision=target_precision, encoder=encoder)
+    config = TrainConfig(model_type=model_type, seed=seed, encoder=encoder)
+    if target_precision is not None:
+        config = replace(config, target_precision=target_precision)
     labelled = load_labelled(data)
     if labels_only:
         labelled = labelled.without_stages()

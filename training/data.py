@@ -102,15 +102,26 @@ def weak_stages(texts: Sequence[str]) -> list[str]:
     return guesses
 
 
+CATCH_ALL = "rapport"  # labels only: what a positive's message that no rule matches is taken to be
+
+
 def stage_targets(data: LabelledData) -> list[str]:
-    """Training targets for the stage model: annotations where given, else weak labels in positives."""
+    """Training targets for the stage model: annotations where given, else weak labels in positives.
+
+    Without annotations, a positive's message that matches no rule counts as ``rapport``, the
+    mildest stage: as when every message of a predator's conversation is labelled positive (the
+    usual PAN 2012 practice), the stage model then also learns how grooming talk reads beyond the
+    keywords, and the sequence model counts it. Negatives' messages are all ``none``.
+    """
     weak = weak_stages([e.text for e in data.events])
     targets = []
     for event, stage, guess in zip(data.events, data.stages, weak, strict=True):
         if not data.labels[event.conversation_id]:
             targets.append("none")
+        elif stage is not None:
+            targets.append(stage)
         else:
-            targets.append(stage if stage is not None else guess)
+            targets.append(CATCH_ALL if guess == "none" else guess)
     return targets
 
 

@@ -96,11 +96,14 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
                by_id: dict[str, RiskScore]) -> dict[str, Any]:
     lengths = np.array([r.n_messages for r in results])
     first_late: dict[str, int] = {}
+    groomed: set[str] = set()  # some earlier risk stage came before the first threat or demand
     position: dict[str, int] = defaultdict(int)
     for event, stage in zip(data.events, data.stages, strict=True):
         cid = event.conversation_id
         if stage in LATE_STAGES and cid not in first_late:
             first_late[cid] = position[cid]
+        elif stage not in (None, "none") and cid not in first_late:
+            groomed.add(cid)
         position[cid] += 1
     alerted_pos = [r for r in results if data.labels[r.conversation_id] and r.risk_score >= thresholds.alert]
     k = np.array([r.alert_index + 1 for r in alerted_pos if r.alert_index is not None], dtype=float)
@@ -108,11 +111,16 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     speed = float(1 - np.median(latency_penalty(k, median_length))) if len(k) else 0.0
     with_late = [c for c, y in data.labels.items() if y and c in first_late]
     alert_at = {c: by_id[c].alert_index for c in with_late}
-    before = [c for c in with_late if (index := alert_at[c]) is not None and index < first_late[c]]
+    before = {c for c in with_late if (index := alert_at[c]) is not None and index < first_late[c]}
+    with_grooming = [c for c in with_late if c in groomed]
     return {
         "median_messages_to_alert": float(np.median(k)) if len(k) else None,
         "alerted_before_threat": len(before) / len(with_late) if with_late else None,
-        "n_with_threat_stage": len(with_late), "median_conversation_length": median_length, "_speed": speed,
+        # Extortion that opens with the threat cannot be warned of before it: the share among the others
+        "alerted_before_threat_groomed": (len(before & set(with_grooming)) / len(with_grooming)
+                                          if with_grooming else None),
+        "n_with_threat_stage": len(with_late), "n_groomed_before_threat": len(with_grooming),
+        "median_conversation_length": median_length, "_speed": speed,
     }
 
 

@@ -51,15 +51,17 @@ class TrainConfig:
     calibrate: bool = True
     augment_copies: int = 1
     n_features: int = 2**17
-    stage_alpha: float = 1e-5
+    stage_alpha: float = 3e-4
     stage_epochs: int = 15
     conversation_c: float = 1.0
     cross_fit_folds: int = 3
-    target_precision: float = 0.95
+    target_precision: float = 0.98
     refit_on_all: bool = True
     # With stage annotations, a positive's prefix counts as positive once it holds this many
     # distinct risk stages, or a threat or payment demand: flattery alone is not yet escalation.
     min_stages_for_positive: int = 3
+    # With conversation labels only (stages guessed by rules, the rest counted as rapport).
+    min_stages_labels_only: int = 2
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -251,7 +253,8 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     texts = [e.text for e in data.events]
     inputs = prepare_inputs(data, targets, config)
     features = _cross_fitted_features(inputs, data, targets, config)
-    labels, weights = _prefix_targets(data, targets, config.min_stages_for_positive)
+    min_stages = config.min_stages_for_positive if data.has_stages else config.min_stages_labels_only
+    labels, weights = _prefix_targets(data, targets, min_stages)
     conversation = fit_conversation_model(features, labels, weights, config.conversation_c, config.seed,
                                           None if config.sequence else SEQUENCE_FREE)
     stage = fit_stage_model(inputs, np.arange(len(texts)), texts, targets, config)

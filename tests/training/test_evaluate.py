@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from training.evaluate import choose_thresholds, latency_penalty, threshold_for_precision
+from detection.events import MessageEvent
+from detection.policy import Thresholds
+from detection.scoring import RiskScore
+from training.data import LabelledData
+from training.evaluate import choose_thresholds, evaluate_results, latency_penalty, threshold_for_precision
 
 
 def test_threshold_for_precision() -> None:
@@ -32,3 +36,31 @@ def test_latency_penalty_is_half_at_median() -> None:
     assert latency_penalty(np.array([1.0]), 11.0)[0] == pytest.approx(0.0)
     assert latency_penalty(np.array([11.0]), 11.0)[0] == pytest.approx(0.5)
     assert latency_penalty(np.array([1000.0]), 11.0)[0] == pytest.approx(1.0)
+
+
+def _labelled(conversations: dict[str, list[str]]) -> LabelledData:
+    events, stages = [], []
+    for cid, plan in conversations.items():
+        for i, stage in enumerate(plan):
+            events.append(MessageEvent(cid, f"{cid}-{i}", "a", 1000.0 + i, "text"))
+            stages.append(stage)
+    return LabelledData(events, {cid: 1 for cid in conversations}, stages)
+
+
+def _alerted(cid: str, n: int, index: int) -> RiskScore:
+    return RiskScore(cid, n, 0.9, "high", True, index, f"{cid}-{index}", "payment", "a", [], "test")
+
+
+def test_earliness_counts_threat_first_extortion_apart() -> None:
+    data = _labelled({
+        "groomed": ["none", "rapport", "sexual", "coercion", "payment"],
+        "groomed_late": ["rapport", "isolation", "coercion"],
+        "direct": ["coercion", "payment", "payment"],
+    })
+    results = [_alerted("groomed", 5, 2), _alerted("groomed_late", 3, 2), _alerted("direct", 3, 1)]
+    thresholds = Thresholds(low=0.1, medium=0.2, high=0.5, critical=0.95, alert=0.5)
+    metrics = evaluate_results(results, data, thresholds)
+    # "groomed" alerted at the request, before its threat; "groomed_late" at the threat; "direct" after it
+    assert metrics["alerted_before_threat"] == pytest.approx(1 / 3)
+    assert metrics["alerted_before_threat_groomed"] == pytest.approx(1 / 2)
+    assert metrics["n_groomed_before_threat"] == 2 and metrics["n_with_threat_stage"] == 3

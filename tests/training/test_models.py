@@ -38,7 +38,10 @@ def test_calibration_is_increasing_and_stored(model: RiskModel, model_dir: Path)
     feats = np.random.default_rng(0).normal(size=(50, model.conversation_model.weights.shape[0]))
     raw = replace(model.conversation_model, calibration=(1.0, 0.0)).predict(feats)
     calibrated = model.conversation_model.predict(feats)
-    assert np.array_equal(np.argsort(raw, kind="stable"), np.argsort(calibrated, kind="stable"))
+    # increasing in the model's logit: the order of scores is kept (saturation may tie, never swap)
+    order = np.argsort(model.conversation_model.logit(feats), kind="stable")
+    assert np.all(np.diff(calibrated[order]) >= 0) and np.all(np.diff(raw[order]) >= 0)
+    assert not np.allclose(raw, calibrated)
 
 
 def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:

@@ -77,3 +77,17 @@ def test_shipped_samples_are_reproducible_from_synth() -> None:
     sample = read_events(ROOT / "data_samples" / "sample.jsonl")
     assert [e.message_id for e in sample.events] == [str(r["message_id"]) for r in generate(40, seed=2)]
     assert not sample.rejects
+
+
+def test_length_and_opening_do_not_give_the_label_away(rows: list[dict[str, object]]) -> None:
+    lengths: dict[int, Counter[str]] = defaultdict(Counter)
+    openers: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        label, cid = int(row["conversation_label"]), str(row["conversation_id"])  # type: ignore[call-overload]
+        if cid not in lengths[label]:
+            openers[label].append(str(row["text"]))
+        lengths[label][cid] += 1
+    medians = {label: sorted(c.values())[len(c) // 2] for label, c in lengths.items()}
+    assert abs(medians[0] - medians[1]) <= 3, medians
+    greets = {label: sum(len(t.split()) <= 2 for t in texts) / len(texts) for label, texts in openers.items()}
+    assert abs(greets[0] - greets[1]) < 0.15, greets

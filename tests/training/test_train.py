@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from detection.events import MessageEvent
 from detection.model import RiskModel
 from detection.readers import InputError
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
-from training.data import LabelledData, holdout_split, load_labelled, weak_stages
+from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
 from training.train import TrainConfig, train
 
@@ -44,6 +45,15 @@ def test_trains_from_conversation_labels_alone(labelled_path: Path) -> None:
 def test_weak_stages() -> None:
     assert weak_stages(["pay me in gift cards", "send a p i c", "add me on snap", "how old r u", "lol"]) == [
         "payment", "sexual", "isolation", "risk_check", "none"]
+
+
+def test_labels_only_targets_count_unmatched_positive_talk_as_rapport() -> None:
+    texts = ["hey", "pay me in gift cards", "you seem mature", "hey", "venmo me for pizza"]
+    events = [MessageEvent("p" if i < 3 else "n", str(i), "a", float(i), t) for i, t in enumerate(texts)]
+    data = LabelledData(events, {"p": 1, "n": 0}, [None] * len(events))
+    assert stage_targets(data) == ["rapport", "payment", "rapport", "none", "none"]
+    annotated = LabelledData(events, data.labels, ["none", "payment", "rapport", "none", "none"])
+    assert stage_targets(annotated) == ["none", "payment", "rapport", "none", "none"]
 
 
 def test_holdout_falls_back_to_random_split(labelled_path: Path) -> None:

@@ -31,6 +31,8 @@ SCENARIOS: dict[str, tuple[float, list[tuple[str, int, int]], tuple[str, ...]]] 
     "pushback": (0.15, [("rapport", 1, 3), ("risk_check", 1, 2), ("sexual", 2, 3),
                         ("coercion", 2, 3), ("payment", 1, 2)], ("hours", "minutes")),
 }
+OPEN_WITH_GREETING = 0.7  # positives and negatives alike
+NEGATIVE_LENGTH = (3, 30)  # about the positives' range (median near 20)
 GAP_SECONDS = {"minutes": (5, 120), "hours": (30, 1800), "days": (60, 3600)}
 OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=1)),
            timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
@@ -91,9 +93,8 @@ def _families(stage: str, fold: int | None) -> list[str]:
 def _positive(chat: _Chat, scenario: str, fold: int) -> None:
     rng = chat.rng
     plan = SCENARIOS[scenario][1]
-    if scenario != "extort_direct":
-        chat.say(0, rng.choice(SLOTS["greet"]), "none")
-        chat.say(1, rng.choice(SLOTS["greet"]), "none")
+    if scenario != "extort_direct" and rng.random() < OPEN_WITH_GREETING:
+        _greetings(chat)
     for stage, lo, hi in plan:
         for _ in range(rng.randint(lo, hi)):
             family = rng.choice(_families(stage, fold))
@@ -108,16 +109,33 @@ def _positive(chat: _Chat, scenario: str, fold: int) -> None:
             chat.say(1, rng.choice(["", "here", "ok"]), "none", attachment="image")
 
 
+def _greetings(chat: _Chat) -> None:
+    chat.say(0, chat.rng.choice(SLOTS["greet"]), "none")
+    chat.say(1, chat.rng.choice(SLOTS["greet"]), "none")
+
+
 def _negative(chat: _Chat, kind: str) -> None:
+    """The kind's script, run again (other alternatives, small talk between) until a drawn length.
+
+    Lengths and openers are drawn like the positives', so neither length nor a greeting tells a
+    model which class a conversation is in: only what is said does.
+    """
     rng = chat.rng
-    for speaker, options in NEGATIVE_KINDS[kind]:
-        if speaker.startswith("?") and rng.random() < 0.4:
-            continue
-        who = int(speaker.lstrip("?"))
-        text = rng.choice(options)
-        attach = "image" if re.search(r"\b(sending|here|sent you)\b", text) and rng.random() < 0.5 else None
-        chat.say(who, text, "none", kind, attachment=attach)
-        chat.smalltalk(0.25)
+    if rng.random() < OPEN_WITH_GREETING:
+        _greetings(chat)
+    target = rng.randint(*NEGATIVE_LENGTH)
+    while True:
+        for speaker, options in NEGATIVE_KINDS[kind]:
+            if speaker.startswith("?") and rng.random() < 0.4:
+                continue
+            who = int(speaker.lstrip("?"))
+            text = rng.choice(options)
+            attach = "image" if re.search(r"\b(sending|here|sent you)\b", text) and rng.random() < 0.5 else None
+            chat.say(who, text, "none", kind, attachment=attach)
+            chat.smalltalk(0.35)
+        if len(chat.rows) >= target:
+            return
+        chat.smalltalk(0.6)
 
 
 def conversation(index: int, rng: random.Random, positive_rate: float = 0.4) -> list[dict[str, object]]:
