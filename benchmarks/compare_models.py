@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from training.data import load_labelled
+from training.report import fmt
 from training.train import TrainConfig, train
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -54,7 +55,7 @@ def main() -> None:
             metrics = train(data, config).metrics
             metrics["train_seconds"] = round(time.perf_counter() - started, 1)
             rows.setdefault(name, []).append(metrics)
-            print(f"{name:32s} fold {fold}: " + " ".join(f"{k}={_fmt(metrics.get(k))}" for k in KEYS), flush=True)
+            print(f"{name:32s} fold {fold}: " + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
     print("\nmean over folds")
     print(f"{'variant':32s} " + " ".join(f"{k[:14]:>14s}" for k in KEYS))
     for name, runs in rows.items():
@@ -64,10 +65,6 @@ def main() -> None:
         with open(args.json, "w") as handle:
             json.dump({name: [{k: r.get(k) for k in (*KEYS, "slices", "calibration")} for r in runs]
                        for name, runs in rows.items()}, handle, indent=2, default=str)
-
-
-def _fmt(value: Any) -> str:
-    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":

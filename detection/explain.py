@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detection.events import STAGES, MessageEvent
+from detection.events import RISK_STAGES, STAGES, MessageEvent
 from detection.features import FEATURE_NAMES
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores, order_events, score_conversations
 
-RISK_STAGES = STAGES[1:]
 GROUPS: dict[str, tuple[str, ...]] = {
     **{stage: (f"max_{i}", f"hits_{i}") for i, stage in enumerate(RISK_STAGES)},
     "current message": ("current_risk",),

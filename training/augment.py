@@ -39,7 +39,3 @@ def augment(data: LabelledData, copies: int = 1, seed: int = 0) -> LabelledData:
             if event.conversation_id in data.meta:
                 meta[cid] = data.meta[event.conversation_id]
     return LabelledData(events, labels, stages, meta)
-
-
-def is_copy(conversation_id: str) -> bool:
-    return SUFFIX in conversation_id

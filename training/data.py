@@ -113,15 +113,13 @@ def stage_targets(data: LabelledData) -> list[str]:
     usual PAN 2012 practice), the stage model then also learns how grooming talk reads beyond the
     keywords, and the sequence model counts it. Negatives' messages are all ``none``.
     """
-    weak = weak_stages([e.text for e in data.events])
-    targets = []
-    for event, stage, guess in zip(data.events, data.stages, weak, strict=True):
-        if not data.labels[event.conversation_id]:
-            targets.append("none")
-        elif stage is not None:
-            targets.append(stage)
-        else:
-            targets.append(CATCH_ALL if guess == "none" else guess)
+    targets = [stage if data.labels[e.conversation_id] and stage is not None else "none"
+               for e, stage in zip(data.events, data.stages, strict=True)]
+    # only a positive's unannotated messages need the rules
+    guess = [i for i, (e, stage) in enumerate(zip(data.events, data.stages, strict=True))
+             if data.labels[e.conversation_id] and stage is None]
+    for i, stage in zip(guess, weak_stages([data.events[i].text for i in guess]), strict=True):
+        targets[i] = CATCH_ALL if stage == "none" else stage
     return targets
 
 

@@ -79,7 +79,7 @@ def fine_tune(texts: Sequence[str], targets: Sequence[str], *, epochs: int = 1, 
     chosen = np.concatenate([rng.permutation(rows)[:quota] for rows in by_stage.values()])
     rng.shuffle(chosen)
     model, tokenizer = load_encoder()
-    head = torch.nn.Linear(384, len(STAGES))
+    head = torch.nn.Linear(model.encoder.config.hidden_size, len(STAGES))
     params = list(model.parameters()) + list(head.parameters())
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     model.train()

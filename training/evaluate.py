@@ -112,12 +112,12 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     with_late = [c for c, y in data.labels.items() if y and c in first_late]
     alert_at = {c: by_id[c].alert_index for c in with_late}
     before = {c for c in with_late if (index := alert_at[c]) is not None and index < first_late[c]}
-    with_grooming = [c for c in with_late if c in groomed]
+    with_grooming = groomed & set(with_late)
     return {
         "median_messages_to_alert": float(np.median(k)) if len(k) else None,
         "alerted_before_threat": len(before) / len(with_late) if with_late else None,
         # Extortion that opens with the threat cannot be warned of before it: the share among the others
-        "alerted_before_threat_groomed": (len(before & set(with_grooming)) / len(with_grooming)
+        "alerted_before_threat_groomed": (len(before & with_grooming) / len(with_grooming)
                                           if with_grooming else None),
         "n_with_threat_stage": len(with_late), "n_groomed_before_threat": len(with_grooming),
         "median_conversation_length": median_length, "_speed": speed,

@@ -17,7 +17,6 @@ from training.synth.noise import obfuscate
 from training.synth.phrases import N_FOLDS, SLOTS, SMALLTALK, STAGE_FAMILIES, VICTIM_REPLIES
 
 SLOT = re.compile(r"\{(\w+)\}")
-RISK_STAGES = ("rapport", "risk_check", "isolation", "sexual", "coercion", "payment")
 
 # scenario -> (weight, stage plan as (stage, min repeats, max repeats), allowed speeds)
 SCENARIOS: dict[str, tuple[float, list[tuple[str, int, int]], tuple[str, ...]]] = {
