@@ -8,6 +8,7 @@ which is what keeps concurrent requests for one conversation from losing updates
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from detection.state import ConversationState
 from detection.store import Conversation, StateStore, StoreConflict, open_store
 
 MAX_ATTEMPTS = 20
+MAX_BACKOFF = 0.05  # seconds: the longest wait between two attempts
 
 
 class Processor:
@@ -35,13 +37,14 @@ class Processor:
         """Answers for ``events`` (input order) and the interventions raised by them.
 
         When another process sharing the store moved one of the conversations on in the meantime,
-        the whole call is done again from the new state.
+        the whole call is done again from the new state, after a short random wait that grows with
+        each attempt, so that processes writing the same conversation stop colliding in lockstep.
         """
-        for _ in range(MAX_ATTEMPTS - 1):
+        for attempt in range(MAX_ATTEMPTS - 1):
             try:
                 return self._process_once(events)
             except StoreConflict:
-                continue
+                time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.001 * 2**attempt)))
         return self._process_once(events)
 
     def _process_once(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -66,6 +66,10 @@ def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
     return events
 
 
+class ScoringFailed(Exception):
+    """Scoring a batch failed (the state store unreachable, or too busy to commit): retry it."""
+
+
 class Batcher:
     """Queues requests and hands everything queued to ``process`` in one call on one thread."""
 
@@ -94,7 +98,7 @@ class Batcher:
                 log.exception("scoring failed")
                 for _, future in pending:
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_exception(ScoringFailed(f"{type(exc).__name__}: {exc}"))
                 continue
             self.on_batch(answers, interventions)
             start = 0
@@ -170,6 +174,9 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"detail": problem.detail}, status_code=problem.status)
         except TimeoutError:
             return JSONResponse({"detail": "scoring timed out; retry with the same message ids"}, status_code=503)
+        except ScoringFailed as exc:
+            return JSONResponse({"detail": f"scoring failed ({exc}); retry with the same message ids "
+                                           "(a message is never counted twice)"}, status_code=503)
         return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
 
     @app.get("/v1/conversations/{conversation_id}")

@@ -261,3 +261,33 @@ def test_two_replicas_on_one_redis_answer_as_one(model_dir: Path, tmp_path: Path
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_dir: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from detection.processor import build_parts
+    from detection.service import create_app
+    from detection.settings import ServiceSettings
+    from detection.store import SQLiteStore, StoreConflict
+
+    class Contended(SQLiteStore):  # the real store, losing every commit race while ``busy``
+        busy = True
+
+        def commit(self, *args: Any, **kwargs: Any) -> None:
+            if self.busy:
+                raise StoreConflict("c")
+            super().commit(*args, **kwargs)
+
+    settings = ServiceSettings(model=str(model_dir), state=str(tmp_path / "state.db"))
+    parts = build_parts(settings)
+    parts["store"].close()
+    store = parts["store"] = Contended(tmp_path / "state.db")
+    event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
+    with TestClient(create_app(settings, parts)) as client:
+        busy = client.post("/v1/messages", json=event)
+        assert busy.status_code == 503 and "retry with the same message ids" in busy.json()["detail"]
+        store.busy = False
+        assert client.post("/v1/messages", json=event).status_code == 200
+        assert client.post("/v1/messages", json=event).json()["results"][0]["duplicate"] is True
+        assert client.get("/v1/conversations/c").json()["n_messages"] == 1
