@@ -22,8 +22,8 @@ HALF = QUANT // 2
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"max_{i}" for i in range(N_RISK)), *(f"hits_{i}" for i in range(N_RISK)),
     "current_risk", "highest_stage", "n_stages", "log_hours", "log_messages", "driver_share",
-    "media_after_request", "log_media", "log_hours_since_risk", "stages_per_hour",
-)
+    "media_after_request", "log_media", "log_hours_since_risk", "stages_per_hour", "text_mean",
+)  # only ever appended to: a saved model reads features added after it with weight 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Seeds:
     total_mass: np.ndarray
     n_media: np.ndarray
     media_after_request: np.ndarray
+    text_sum: np.ndarray
     sender_mass_row: np.ndarray
 
 
@@ -93,6 +94,7 @@ class Running:
     sender_mass: np.ndarray
     n_media: np.ndarray
     media_after_request: np.ndarray
+    text_sum: np.ndarray
     index: np.ndarray
 
 
@@ -125,9 +127,12 @@ def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return result
 
 
-def running_features(risk: np.ndarray, ts: np.ndarray, sender: np.ndarray, media: np.ndarray,
+def running_features(risk: np.ndarray, text: np.ndarray, ts: np.ndarray, sender: np.ndarray, media: np.ndarray,
                      starts: np.ndarray, seeds: Seeds) -> Running:
-    """Running aggregates and features for each row. ``risk`` is (n, 6) quantised stage evidence."""
+    """Running aggregates and features for each row.
+
+    ``risk`` is (n, 6) quantised stage evidence and ``text`` the quantised text-model logit per row.
+    """
     n = len(ts)
     seg = segment_ids(starts, n)
     mass = risk.sum(axis=1)
@@ -152,9 +157,10 @@ def running_features(risk: np.ndarray, ts: np.ndarray, sender: np.ndarray, media
     hours = np.maximum(ts - first_ts, 0.0) / 3600.0
     since_risk = np.where(np.isnan(first_risk_ts), 0.0, np.maximum(ts - first_risk_ts, 0.0) / 3600.0)
     n_detected = detected.sum(axis=1)
+    text_sum = seg_cumsum(text, starts, seg) + seeds.text_sum[seg]
     features = np.column_stack([
         stage_max / QUANT, np.log1p(stage_hits), mass / QUANT, highest / N_RISK, n_detected / N_RISK,
         np.log1p(hours), np.log1p(index + 1), np.where(total > 0, top / np.maximum(total, 1), 0.0),
-        mar, np.log1p(n_media), np.log1p(since_risk), n_detected / (1.0 + hours),
+        mar, np.log1p(n_media), np.log1p(since_risk), n_detected / (1.0 + hours), text_sum / QUANT / (index + 1),
     ])
-    return Running(features, stage_max, stage_hits, first_risk_ts, own, n_media, mar.astype(bool), index)
+    return Running(features, stage_max, stage_hits, first_risk_ts, own, n_media, mar.astype(bool), text_sum, index)

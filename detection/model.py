@@ -25,8 +25,9 @@ from detection.events import STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
 
-SCHEMA_VERSION = 3
-READABLE_SCHEMAS = (2, 3)  # 2: before encoders and calibration; read as a baseline without them
+SCHEMA_VERSION = 4
+# 2: before encoders and calibration; 3: before the text model. Both read with the parts they lack off.
+READABLE_SCHEMAS = (2, 3, 4)
 CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
@@ -42,43 +43,76 @@ class StageModel:
     ``link`` is ``softmax`` (multinomial) or ``ovr`` (one-vs-rest sigmoids, normalised to sum to 1).
     ``coef`` covers the hashed n-gram columns (none when a model uses embeddings only) and
     ``embed_coef`` the sentence-embedding dimensions (none for the baseline).
+
+    ``text_coef`` and ``text_embed_coef`` (optional) are a conversation-level text model: trained on
+    whole conversations' mean message vectors, it gives each message a logit whose running mean is
+    what that model would say of the conversation so far. It rides in the same product as the stages.
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     link: str = "ovr"
     embed_coef: np.ndarray | None = None
+    text_coef: np.ndarray | None = None
+    text_embed_coef: np.ndarray | None = None
     weights: np.ndarray = field(init=False, repr=False, compare=False)
+    embed_weights: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        coef, embed = self.coef, self.embed_coef
+        if self.has_text:
+            coef = np.vstack([coef, np.zeros(coef.shape[1]) if self.text_coef is None else self.text_coef])
+            if embed is not None:
+                extra = np.zeros(embed.shape[1]) if self.text_embed_coef is None else self.text_embed_coef
+                embed = np.vstack([embed, extra])
         # (columns, classes) in C order: a sparse product reads it row by row with no copy per call
-        object.__setattr__(self, "weights", np.ascontiguousarray(self.coef.T))
+        object.__setattr__(self, "weights", np.ascontiguousarray(coef.T))
+        object.__setattr__(self, "embed_weights", embed)
 
     @property
     def uses_ngrams(self) -> bool:
         return self.coef.shape[1] > 0
 
-    def logits(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Per-stage logits from n-gram features and/or embeddings."""
+    @property
+    def has_text(self) -> bool:
+        return self.text_coef is not None or self.text_embed_coef is not None
+
+    def _products(self, features: Any, embeddings: np.ndarray | None) -> np.ndarray:
+        width = self.weights.shape[1]
+        intercept = np.append(self.intercept, 0.0) if self.has_text else self.intercept
         if self.uses_ngrams:
-            logits = np.asarray(features @ self.weights) + self.intercept
+            out = np.asarray(features @ self.weights) + intercept
         else:
-            logits = np.tile(self.intercept, (0 if embeddings is None else embeddings.shape[0], 1))
-        if self.embed_coef is not None and embeddings is not None:
+            out = np.tile(intercept, (0 if embeddings is None else embeddings.shape[0], 1))
+        if self.embed_weights is not None and embeddings is not None:
             # Dimension by dimension: each row's sum is then the same whatever else is in the batch.
             for j in range(embeddings.shape[1]):
-                logits += embeddings[:, j:j + 1].astype(np.float64) * self.embed_coef[:, j]
-        return logits
+                out += embeddings[:, j:j + 1].astype(np.float64) * self.embed_weights[:, j]
+        assert out.shape[1] == width
+        return out
 
-    def predict_proba(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Stage probabilities, one row per message, columns in ``STAGES`` order."""
-        logits = self.logits(features, embeddings)
+    def _proba(self, logits: np.ndarray) -> np.ndarray:
         if self.link == "ovr":
             proba = 1.0 / (1.0 + np.exp(-logits))
         else:
             proba = np.exp(logits - logits.max(axis=1, keepdims=True))
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
+
+    def logits(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Per-stage logits from n-gram features and/or embeddings."""
+        return self._products(features, embeddings)[:, :len(STAGES)]
+
+    def predict_proba(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Stage probabilities, one row per message, columns in ``STAGES`` order."""
+        return self._proba(self.logits(features, embeddings))
+
+    def evidence(self, features: Any, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Stage probabilities and the text model's logit per message (zeros without a text model)."""
+        products = self._products(features, embeddings)
+        n = products.shape[0]
+        text = products[:, len(STAGES)] if self.has_text else np.zeros(n)
+        return self._proba(products[:, :len(STAGES)]), text
 
 
 @dataclass(frozen=True)
@@ -129,13 +163,18 @@ class RiskModel:
     encoder: TextEncoder | None = None
     card: str = ""
 
-    def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Per-message stage probabilities (the raw per-message model), in chunks to bound memory."""
+    def evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-message stage probabilities and text logits (the raw per-message model), in chunks."""
         if len(texts) <= CHUNK:
             features = self.featurizer.transform(texts) if self.stage_model.uses_ngrams else None
             embeddings = self.encoder.encode(texts) if self.encoder is not None else None
-            return self.stage_model.predict_proba(features, embeddings)
-        return np.vstack([self.stage_proba(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)])
+            return self.stage_model.evidence(features, embeddings)
+        parts = [self.evidence(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+        return np.vstack([p for p, _ in parts]), np.concatenate([t for _, t in parts])
+
+    def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Per-message stage probabilities, one row per text, columns in ``STAGES`` order."""
+        return self.evidence(texts)[0]
 
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (a temporary directory renamed into place)."""
@@ -145,8 +184,9 @@ class RiskModel:
         assert self.featurizer.idf is not None
         arrays: dict[str, Any] = {"idf": self.featurizer.idf, "stage_coef": self.stage_model.coef,
                   "stage_intercept": self.stage_model.intercept}
-        if self.stage_model.embed_coef is not None:
-            arrays["stage_embed_coef"] = self.stage_model.embed_coef
+        for name in ("embed_coef", "text_coef", "text_embed_coef"):
+            if getattr(self.stage_model, name) is not None:
+                arrays[f"stage_{name}"] = getattr(self.stage_model, name)
         np.savez(staging / "arrays.npz", **arrays)
         if self.encoder is not None:
             shutil.copytree(self.encoder.directory, staging / "encoder")
@@ -185,47 +225,66 @@ def _read_directory(directory: Path) -> RiskModel:
         meta = json.loads(meta_path.read_text())
         with np.load(arrays_path, allow_pickle=False) as arrays:
             idf, coef, intercept = arrays["idf"], arrays["stage_coef"], arrays["stage_intercept"]
-            embed_coef = arrays["stage_embed_coef"] if "stage_embed_coef" in arrays.files else None
+            optional = {name: arrays[f"stage_{name}"] if f"stage_{name}" in arrays.files else None
+                        for name in ("embed_coef", "text_coef", "text_embed_coef")}
     except (ValueError, KeyError, OSError) as exc:
         raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
     if meta.get("schema_version") not in READABLE_SCHEMAS:
         raise ModelLoadError(f"{directory}: schema version {meta.get('schema_version')!r}, "
                              f"this Riskline reads {READABLE_SCHEMAS}")
-    if meta.get("labels") != list(STAGES) or meta.get("feature_names") != list(FEATURE_NAMES):
+    names = meta.get("feature_names")
+    # Features are only ever appended: an older model reads the new ones with weight 0.
+    if meta.get("labels") != list(STAGES) or not isinstance(names, list) or names != list(FEATURE_NAMES[:len(names)]):
         raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
     n_columns = MessageFeaturizer(int(meta["n_features"])).n_columns
+    text_coef = optional["text_coef"]
     if (idf.shape != (n_columns,) or coef.shape not in ((len(STAGES), n_columns), (len(STAGES), 0))
-            or intercept.shape != (len(STAGES),)):
+            or intercept.shape != (len(STAGES),) or (text_coef is not None and text_coef.shape != (coef.shape[1],))):
         raise ModelLoadError(f"{directory}: array shapes do not match the config")
-    encoder = None
-    if meta.get("encoder"):
-        try:
-            encoder = TextEncoder(directory / str(meta["encoder"]))
-        except EncoderError as exc:
-            raise ModelLoadError(f"{directory}: {exc}") from exc
-        if embed_coef is None or embed_coef.shape != (len(STAGES), encoder.dim):
-            raise ModelLoadError(f"{directory}: stage weights do not match the encoder's {encoder.dim} dimensions")
-    elif embed_coef is not None or coef.shape[1] == 0:
-        raise ModelLoadError(f"{directory}: stage weights need an encoder, and the model has none")
+    encoder = _encoder(directory, meta, coef, optional)
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
         raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
-    conv = meta["conversation_model"]
-    arrays_conv = [np.asarray(conv[k], dtype=np.float64) for k in ("weights", "mean", "scale")]
-    if any(a.shape != (len(FEATURE_NAMES),) for a in arrays_conv):
-        raise ModelLoadError(f"{directory}: conversation model does not match the feature names")
-    calibration = conv.get("calibration", [1.0, 0.0])
-    if not (isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
-        raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {calibration!r}")
     card = directory / "MODEL_CARD.md"
     return RiskModel(
         featurizer=MessageFeaturizer(int(meta["n_features"]), idf),
-        stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), embed_coef),
-        conversation_model=ConversationModel(arrays_conv[0], float(conv["bias"]), arrays_conv[1], arrays_conv[2],
-                                             (float(calibration[0]), float(calibration[1]))),
+        stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), optional["embed_coef"],
+                               text_coef, optional["text_embed_coef"]),
+        conversation_model=_conversation_model(directory, meta["conversation_model"], len(names)),
         thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),
         model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
         config=meta.get("config", {}), encoder=encoder, card=card.read_text() if card.is_file() else "",
     )
+
+
+def _encoder(directory: Path, meta: dict[str, Any], coef: np.ndarray,
+             optional: dict[str, np.ndarray | None]) -> TextEncoder | None:
+    """The model's encoder, checked against the stage and text weights over its embeddings."""
+    embed_coef, text_embed = optional["embed_coef"], optional["text_embed_coef"]
+    if not meta.get("encoder"):
+        if embed_coef is not None or text_embed is not None or coef.shape[1] == 0:
+            raise ModelLoadError(f"{directory}: stage weights need an encoder, and the model has none")
+        return None
+    try:
+        encoder = TextEncoder(directory / str(meta["encoder"]))
+    except EncoderError as exc:
+        raise ModelLoadError(f"{directory}: {exc}") from exc
+    if (embed_coef is None or embed_coef.shape != (len(STAGES), encoder.dim)
+            or (text_embed is not None and text_embed.shape != (encoder.dim,))):
+        raise ModelLoadError(f"{directory}: stage weights do not match the encoder's {encoder.dim} dimensions")
+    return encoder
+
+
+def _conversation_model(directory: Path, conv: dict[str, Any], n_saved: int) -> ConversationModel:
+    """The conversation model, its arrays padded for features added after it was saved."""
+    arrays = [np.asarray(conv[k], dtype=np.float64) for k in ("weights", "mean", "scale")]
+    if any(a.shape != (n_saved,) for a in arrays):
+        raise ModelLoadError(f"{directory}: conversation model does not match the feature names")
+    pad = len(FEATURE_NAMES) - n_saved
+    weights, mean, scale = (np.append(a, np.full(pad, fill)) for a, fill in zip(arrays, (0.0, 0.0, 1.0), strict=True))
+    calibration = conv.get("calibration", [1.0, 0.0])
+    if not (isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
+        raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {calibration!r}")
+    return ConversationModel(weights, float(conv["bias"]), mean, scale, (float(calibration[0]), float(calibration[1])))
 
 
 def default_model_path() -> Path:

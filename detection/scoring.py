@@ -18,6 +18,7 @@ from detection.model import RiskModel
 from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
+TEXT_LIMIT = 1000.0  # text logits are clipped here before quantising, so sums stay within int64
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def _seeds(ordered: Sequence[MessageEvent], starts: np.ndarray, priors: list[Con
         total_mass=np.array([sum(m for _, m in p.sender_mass) for p in priors], dtype=np.int64),
         n_media=np.array([p.n_media for p in priors], dtype=np.int64),
         media_after_request=np.array([p.media_after_request for p in priors], dtype=bool),
+        text_sum=np.array([p.text_sum for p in priors], dtype=np.int64),
         sender_mass_row=sender_mass_row,
     )
 
@@ -99,13 +101,14 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     conv_ids = [e.conversation_id for e in ordered]
     starts = np.flatnonzero([i == 0 or conv_ids[i] != conv_ids[i - 1] for i in range(n)]).astype(np.int64)
     priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts]
-    proba = model.stage_proba([e.text for e in ordered]) if n else np.zeros((0, len(STAGES)))
+    proba, text_logit = model.evidence([e.text for e in ordered])
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
+    text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
     sender_names = {name: code for code, name in enumerate(dict.fromkeys(e.sender_id for e in ordered))}
     sender = np.fromiter((sender_names[e.sender_id] for e in ordered), dtype=np.int64, count=n)
     ts = np.fromiter((e.timestamp for e in ordered), dtype=np.float64, count=n)
     media = np.fromiter((e.attachment in ("image", "video") for e in ordered), dtype=bool, count=n)
-    run = running_features(risk, ts, sender, media, starts, _seeds(ordered, starts, priors))
+    run = running_features(risk, text, ts, sender, media, starts, _seeds(ordered, starts, priors))
     scores = model.conversation_model.predict(run.features)
     steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features)
     ends = np.append(starts[1:], n)
@@ -145,7 +148,8 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
         stage_max=tuple(int(v) for v in run.stage_max[last]), stage_hits=tuple(int(v) for v in run.stage_hits[last]),
         first_risk_ts=None if np.isnan(first_risk) else float(first_risk),
         sender_mass=tuple(masses.items()), n_media=int(run.n_media[last]),
-        media_after_request=bool(run.media_after_request[last]), last_score=float(segment[-1]),
+        media_after_request=bool(run.media_after_request[last]), text_sum=int(run.text_sum[last]),
+        last_score=float(segment[-1]),
         max_score=max_score, peak_index=peak_index, peak_message_id=peak_id,
         alert_index=alert_index, alert_message_id=alert_id, evidence=evidence,
     )

@@ -31,6 +31,7 @@ class ConversationState:
     sender_mass: tuple[tuple[str, int], ...] = ()
     n_media: int = 0
     media_after_request: bool = False
+    text_sum: int = 0  # the text model's logits so far, in units of 1/QUANT (0 in states saved before it)
     last_score: float = 0.0
     max_score: float = 0.0
     peak_index: int | None = None

@@ -25,7 +25,7 @@ from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import ConversationModel, RiskModel, StageModel
 from detection.policy import Thresholds
 from detection.scoring import score_conversations, score_messages
-from training.augment import augment
+from training.augment import SUFFIX, augment
 from training.data import LabelledData, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results
 
@@ -54,6 +54,10 @@ class TrainConfig:
     stage_alpha: float = 3e-4
     stage_epochs: int = 15
     conversation_c: float = 1.0
+    # A conversation-level text model (logistic regression on each conversation's mean message
+    # vector) whose running mean feeds the sequence model; False leaves it out.
+    text_model: bool = True
+    text_c: float = 10.0
     cross_fit_folds: int = 3
     target_precision: float = 0.98
     refit_on_all: bool = True
@@ -163,6 +167,35 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets:
     return StageModel(coef[:, :n_ngram].astype(np.float64), intercept, link="ovr", embed_coef=embed)
 
 
+def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
+                   config: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Text-model weights (n-gram part, embedding part): logistic regression from each conversation's
+    mean message vector to its label, the whole-conversation view that per-message stages miss.
+
+    With no text model configured, or one class only, both parts are ``None``.
+    """
+    conversations = [data.events[i].conversation_id for i in rows]
+    ids, inverse = np.unique(conversations, return_inverse=True)
+    labels = [data.labels[c] for c in ids]
+    if not config.text_model or len(set(labels)) < 2:
+        return None, None
+    counts = np.bincount(inverse)
+    mean = sp.csr_matrix((1.0 / counts[inverse], (inverse, np.arange(len(rows)))), shape=(len(ids), len(rows)))
+    clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
+    clf.fit(mean @ inputs.design(rows, texts, config), labels)
+    n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
+    weights = clf.coef_[0].astype(np.float64)
+    return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
+
+
+def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
+                       targets: list[str], config: TrainConfig) -> StageModel:
+    """The stage model and, riding with it, the text model, both fitted on ``rows``."""
+    stage = fit_stage_model(inputs, rows, texts, targets, config)
+    text_coef, text_embed = fit_text_model(inputs, data, rows, texts, config)
+    return replace(stage, text_coef=text_coef, text_embed_coef=text_embed)
+
+
 def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> tuple[np.ndarray, np.ndarray]:
     """Label and weight per prefix: a positive's prefix counts once escalation shows in ``stages``.
 
@@ -187,6 +220,18 @@ def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> t
     return np.array(labels), np.array(weights)
 
 
+def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
+    """Cross-fitting fold per conversation, seeded; an augmented copy goes in its original's fold.
+
+    A near-duplicate on the other side of a fold would make out-of-fold evidence look better than
+    evidence on new conversations is, and the sequence model would learn to trust it too much.
+    """
+    originals = sorted({c.split(SUFFIX)[0] for c in data.labels})
+    rng = np.random.default_rng(config.seed)
+    fold = dict(zip(originals, rng.permutation(len(originals)) % config.cross_fit_folds, strict=True))
+    return {c: fold[c.split(SUFFIX)[0]] for c in data.labels}
+
+
 def _cross_fitted_features(inputs: Inputs, data: LabelledData, targets: list[str],
                            config: TrainConfig) -> np.ndarray:
     """Running features from out-of-fold stage models, so the conversation model sees honest evidence.
@@ -195,13 +240,12 @@ def _cross_fitted_features(inputs: Inputs, data: LabelledData, targets: list[str
     every training conversation, so these features are somewhat optimistic.
     """
     ids = sorted(data.labels)
-    rng = np.random.default_rng(config.seed)
-    fold_of = dict(zip(ids, rng.permutation(len(ids)) % config.cross_fit_folds, strict=True))
+    fold_of = _cross_fit_folds(data, config)
     row_fold = np.array([fold_of[e.conversation_id] for e in data.events])
     texts = [e.text for e in data.events]
     parts = []
     for k in range(config.cross_fit_folds):
-        stage = fit_stage_model(inputs, np.flatnonzero(row_fold != k), texts, targets, config)
+        stage = fit_message_models(inputs, data, np.flatnonzero(row_fold != k), texts, targets, config)
         held = data.subset({c for c in ids if fold_of[c] == k})
         model = _assemble(inputs, stage, None, PLACEHOLDER, config, {})
         parts.append(score_messages(model, held.events)[0])
@@ -219,7 +263,7 @@ def _assemble(inputs: Inputs, stage: StageModel, conversation: ConversationModel
     if conversation is None:  # an identity model: lets score_messages compute features only
         n = len(FEATURE_NAMES)
         conversation = ConversationModel(np.zeros(n), 0.0, np.zeros(n), np.ones(n))
-    extra = b"" if stage.embed_coef is None else stage.embed_coef.tobytes()
+    extra = b"".join(a.tobytes() for a in (stage.embed_coef, stage.text_coef, stage.text_embed_coef) if a is not None)
     digest = hashlib.sha256(stage.coef.tobytes() + extra + conversation.weights.tobytes()).hexdigest()[:8]
     version = f"{config.model_type}-{datetime.now(UTC):%Y%m%d%H%M%S}-{digest}"
     return RiskModel(inputs.featurizer, stage, conversation, thresholds, version, config.model_type, metrics,
@@ -257,7 +301,7 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     labels, weights = _prefix_targets(data, targets, min_stages)
     conversation = fit_conversation_model(features, labels, weights, config.conversation_c, config.seed,
                                           None if config.sequence else SEQUENCE_FREE)
-    stage = fit_stage_model(inputs, np.arange(len(texts)), texts, targets, config)
+    stage = fit_message_models(inputs, data, np.arange(len(texts)), texts, targets, config)
     return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {})
 
 

@@ -1,11 +1,14 @@
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from detection.events import MessageEvent
 from detection.model import ModelLoadError, RiskModel, load_model
+from detection.scoring import score_messages
 
 
 def test_round_trip_scores_identically(model: RiskModel, model_dir: Path) -> None:
@@ -59,3 +62,28 @@ def test_save_replaces_existing_directory(model: RiskModel, tmp_path: Path) -> N
     (target / "stray").write_text("x")
     model.save(target)
     assert sorted(p.name for p in target.iterdir()) == ["arrays.npz", "model.json"]
+
+
+def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: Path, tmp_path: Path) -> None:
+    """A schema-3 model (no text model, one feature fewer) loads and scores as it did: new parts off."""
+    copy = _copy(model_dir, tmp_path)
+    meta = json.loads((copy / "model.json").read_text())
+    meta["schema_version"], meta["feature_names"] = 3, meta["feature_names"][:-1]
+    for key in ("weights", "mean", "scale"):
+        meta["conversation_model"][key] = meta["conversation_model"][key][:-1]
+    (copy / "model.json").write_text(json.dumps(meta))
+    with np.load(copy / "arrays.npz") as arrays:
+        kept = {k: arrays[k] for k in arrays.files if not k.startswith("stage_text")}
+    np.savez(copy / "arrays.npz", **kept)
+    old = load_model(copy)
+    assert not old.stage_model.has_text and old.conversation_model.weights[-1] == 0.0
+    conv = model.conversation_model
+    expected = replace(model, stage_model=replace(model.stage_model, text_coef=None, text_embed_coef=None),
+                       conversation_model=replace(conv, weights=np.append(conv.weights[:-1], 0.0)))
+    events = [MessageEvent("c", str(i), "a", float(i), t) for i, t in enumerate(
+        ["hey", "how old are you", "send me a private pic", "pay $50 in gift cards or i post it"])]
+    assert np.array_equal(score_messages(old, events)[0].risk_score, score_messages(expected, events)[0].risk_score)
+    meta["feature_names"][0] = "renamed"
+    (copy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="feature names"):
+        load_model(copy)

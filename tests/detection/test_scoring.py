@@ -152,3 +152,11 @@ def test_state_size_does_not_grow_with_conversation_length(model: RiskModel) -> 
     assert len(large.evidence) <= 5 and len(large.sender_mass) == 2
     # doubling the conversation adds a digit here and there to counters, nothing per message
     assert len(json.dumps(large.to_dict())) - len(json.dumps(small.to_dict())) < 24
+
+
+def test_a_state_stored_before_the_text_model_reads_with_no_text_evidence(model: RiskModel,
+                                                                            events: list[MessageEvent]) -> None:
+    _, states = score_messages(model, events[:50])
+    stored = next(iter(states.values())).to_dict()
+    assert stored.pop("text_sum") != 0
+    assert ConversationState.from_dict(json.loads(json.dumps(stored))).text_sum == 0

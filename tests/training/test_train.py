@@ -2,16 +2,21 @@ import ast
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from detection.events import MessageEvent
+from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import RiskModel
 from detection.readers import InputError
+from detection.scoring import score_messages
+from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
+from training.augment import SUFFIX, augment
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
-from training.train import TrainConfig, train
+from training.train import Inputs, TrainConfig, _cross_fit_folds, fit_text_model, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,3 +127,41 @@ def test_pyfunc_loads_without_pickle(labelled_path: Path, tmp_path: Path, monkey
     out = pyfunc.predict(frame)
     assert set(out["conversation_id"]) == set(frame["conversation_id"])
     assert not list((tmp_path / "mlruns").rglob("*.pkl"))
+
+
+def test_text_model_running_mean_is_the_model_on_the_prefix(model: RiskModel,
+                                                            synth_rows: list[dict[str, object]]) -> None:
+    """``text_mean`` after message k is the text model's logit (less intercept) of the mean of messages 0..k."""
+    first = synth_rows[0]["conversation_id"]
+    events = [MessageEvent(str(r["conversation_id"]), str(r["message_id"]), str(r["sender_id"]), float(i),
+                           str(r["text"])) for i, r in enumerate(synth_rows) if r["conversation_id"] == first]
+    steps, states = score_messages(model, events)
+    vectors = model.featurizer.transform([e.text for e in events])
+    assert model.stage_model.text_coef is not None
+    expected = np.cumsum(vectors @ model.stage_model.text_coef) / np.arange(1, len(events) + 1)
+    got = steps.features[:, FEATURE_NAMES.index("text_mean")]
+    assert np.abs(expected).max() > 0.1 and np.allclose(got, expected, atol=1e-4)
+    assert states[first].text_sum == round(float(got[-1]) * len(events) * QUANT)
+
+
+def test_text_model_learns_from_whole_conversations() -> None:
+    """Words only positives use get a higher logit than words only negatives use."""
+    talk = {"p1": ["hey", "buy gift cards now"], "p2": ["gift cards or else", "hey"],
+            "n1": ["hey", "pizza tonight"], "n2": ["pizza was great", "hey"]}
+    events = [MessageEvent(c, f"{c}-{i}", "a", float(i), t) for c, texts in talk.items() for i, t in enumerate(texts)]
+    data = LabelledData(events, {c: int(c.startswith("p")) for c in talk}, [None] * len(events))
+    texts = [e.text for e in events]
+    inputs = Inputs(MessageFeaturizer(2**10).fit(texts))
+    coef, embed = fit_text_model(inputs, data, np.arange(len(events)), texts, TrainConfig())
+    assert coef is not None and embed is None
+    gift, pizza, hey = inputs.featurizer.transform(["gift cards", "pizza", "hey"]) @ coef
+    assert gift > abs(hey) and pizza < -abs(hey)
+    assert fit_text_model(inputs, data, np.arange(len(events)), texts, TrainConfig(text_model=False)) == (None, None)
+
+
+def test_cross_fitting_keeps_augmented_copies_with_their_originals(labelled_path: Path) -> None:
+    data = augment(load_labelled(labelled_path), copies=2, seed=0)
+    folds = _cross_fit_folds(data, TrainConfig(cross_fit_folds=3))
+    assert set(folds.values()) == {0, 1, 2}
+    for cid, fold in folds.items():
+        assert fold == folds[cid.split(SUFFIX)[0]]
