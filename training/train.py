@@ -8,192 +8,29 @@ speaks), then Platt calibration and thresholds for target precision on held-out 
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import LogisticRegression
 
-from detection.events import STAGES
-from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.features import FEATURE_NAMES
 from detection.model import ConversationModel, RiskModel, StageModel
 from detection.policy import Thresholds
 from detection.scoring import score_conversations, score_messages
 from training.augment import SUFFIX, augment
+from training.config import TrainConfig
 from training.data import LabelledData, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results
+from training.message_models import Inputs, fit_message_models, prepare_inputs
+
+__all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
 EXTORTION = frozenset({"coercion", "payment"})  # unambiguous on their own, with or without grooming first
 PLACEHOLDER = Thresholds(low=0.5, medium=0.5, high=0.5, critical=0.5, alert=0.5)
-MODEL_TYPES = ("baseline", "transformer")
-ENCODERS = ("frozen", "fine-tuned")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training settings; logged whole with each run."""
-
-    model_type: str = "baseline"
-    seed: int = 0
-    # transformer only: "frozen" MiniLM or "fine-tuned" on stage targets; n-grams alongside or not
-    encoder: str = "frozen"
-    ngrams: bool = True
-    fine_tune_messages: int = 6000
-    fine_tune_epochs: int = 1
-    # False: the score after a message uses that message's stage evidence only (no sequence model)
-    sequence: bool = True
-    calibrate: bool = True
-    augment_copies: int = 1
-    n_features: int = 2**17
-    stage_alpha: float = 3e-4
-    stage_epochs: int = 15
-    conversation_c: float = 1.0
-    # A conversation-level text model (logistic regression on each conversation's mean message
-    # vector) whose running mean feeds the sequence model; False leaves it out.
-    text_model: bool = True
-    text_c: float = 10.0
-    cross_fit_folds: int = 3
-    target_precision: float = 0.98
-    refit_on_all: bool = True
-    # With stage annotations, a positive's prefix counts as positive once it holds this many
-    # distinct risk stages, or a threat or payment demand: flattery alone is not yet escalation.
-    min_stages_for_positive: int = 3
-    # With conversation labels only (stages guessed by rules, the rest counted as rapport).
-    min_stages_labels_only: int = 2
-
-    def __post_init__(self) -> None:
-        if self.model_type not in MODEL_TYPES:
-            raise ValueError(f"model type must be one of {list(MODEL_TYPES)}, got {self.model_type!r}")
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {self.encoder!r}")
-        if self.model_type == "baseline" and not self.ngrams:
-            raise ValueError("the baseline needs n-grams")
-        if not 0.5 <= self.target_precision < 1.0:
-            raise ValueError(f"target precision must be in [0.5, 1), got {self.target_precision}")
-        if self.cross_fit_folds < 2:
-            raise ValueError("cross_fit_folds must be at least 2")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Inputs:
-    """What the stage model reads, computed once per text: n-gram featurizer and embeddings."""
-
-    featurizer: MessageFeaturizer
-    encoder: Any | None = None  # TextEncoder (scoring) wrapped by _Cached during training
-    embeddings: np.ndarray | None = None
-
-    def design(self, rows: np.ndarray, texts: list[str], config: TrainConfig) -> Any:
-        parts = []
-        if config.ngrams:
-            parts.append(self.featurizer.transform([texts[i] for i in rows]))
-        if self.embeddings is not None:
-            parts.append(sp.csr_matrix(self.embeddings[rows]))  # unit vectors, like the n-gram rows
-        return parts[0] if len(parts) == 1 else sp.hstack(parts, format="csr")
-
-
-class _Cached:
-    """An encoder whose embeddings of the training texts are already known (others are computed)."""
-
-    def __init__(self, encoder: Any, texts: list[str], embeddings: np.ndarray, workdir: Any = None) -> None:
-        self.inner, self.dim, self.directory = encoder, encoder.dim, encoder.directory
-        self.known = dict(zip(texts, embeddings, strict=True))
-        self.workdir = workdir  # a TemporaryDirectory holding the encoder: removed with this object
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
-        if missing:
-            self.known.update(zip(missing, self.inner.encode(missing), strict=True))
-        return np.array([self.known[t] for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
-
-
-@functools.cache
-def _frozen_encoder() -> _Cached:
-    """The base encoder, exported once per process; its embeddings are shared by every fit."""
-    from detection.encoder import TextEncoder
-    from training.encoder import export_encoder
-
-    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    encoder = TextEncoder(export_encoder(f"{workdir.name}/encoder"))
-    return _Cached(encoder, [], np.zeros((0, encoder.dim), dtype=np.float32), workdir)
-
-
-def _fine_tuned_encoder(texts: list[str], targets: list[str], config: TrainConfig) -> _Cached:
-    from detection.encoder import TextEncoder
-    from training.encoder import export_encoder, fine_tune
-
-    model, tokenizer, _ = fine_tune(texts, targets, epochs=config.fine_tune_epochs,
-                                    max_messages=config.fine_tune_messages, seed=config.seed)
-    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    encoder = TextEncoder(export_encoder(f"{workdir.name}/encoder", model, tokenizer))
-    return _Cached(encoder, [], np.zeros((0, encoder.dim), dtype=np.float32), workdir)
-
-
-def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) -> Inputs:
-    """Fit the featurizer; for a transformer, get the encoder (maybe fine-tuned) and embed every text."""
-    texts = [e.text for e in data.events]
-    featurizer = MessageFeaturizer(config.n_features).fit(texts) if config.ngrams else \
-        MessageFeaturizer(1, np.ones(MessageFeaturizer(1).n_columns))
-    if config.model_type == "baseline":
-        return Inputs(featurizer)
-    encoder = _fine_tuned_encoder(texts, targets, config) if config.encoder == "fine-tuned" else _frozen_encoder()
-    return Inputs(featurizer, encoder, encoder.encode(texts))
-
-
-def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets: list[str],
-                    config: TrainConfig) -> StageModel:
-    """One-vs-rest logistic regression (SGD) on message features; every stage gets a column."""
-    y = np.array([STAGES.index(targets[i]) for i in rows])
-    clf = SGDClassifier(loss="log_loss", alpha=config.stage_alpha, max_iter=config.stage_epochs, tol=None,
-                        random_state=config.seed)
-    clf.fit(inputs.design(rows, texts, config), y)
-    coef = np.zeros((len(STAGES), clf.coef_.shape[1]))
-    intercept = np.full(len(STAGES), -30.0)  # a stage absent from training is never predicted
-    if len(clf.classes_) == 2:  # a binary problem has one row: the second class against the first
-        coef[clf.classes_[1]], intercept[clf.classes_[1]] = clf.coef_[0], clf.intercept_[0]
-        coef[clf.classes_[0]], intercept[clf.classes_[0]] = -clf.coef_[0], -clf.intercept_[0]
-    else:
-        coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
-    n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
-    embed = None if inputs.embeddings is None else coef[:, n_ngram:]
-    return StageModel(coef[:, :n_ngram].astype(np.float64), intercept, link="ovr", embed_coef=embed)
-
-
-def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
-                   config: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Text-model weights (n-gram part, embedding part): logistic regression from each conversation's
-    mean message vector to its label, the whole-conversation view that per-message stages miss.
-
-    With no text model configured, or one class only, both parts are ``None``.
-    """
-    conversations = [data.events[i].conversation_id for i in rows]
-    ids, inverse = np.unique(conversations, return_inverse=True)
-    labels = [data.labels[c] for c in ids]
-    if not config.text_model or len(set(labels)) < 2:
-        return None, None
-    counts = np.bincount(inverse)
-    mean = sp.csr_matrix((1.0 / counts[inverse], (inverse, np.arange(len(rows)))), shape=(len(ids), len(rows)))
-    clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
-    clf.fit(mean @ inputs.design(rows, texts, config), labels)
-    n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
-    weights = clf.coef_[0].astype(np.float64)
-    return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
-
-
-def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
-                       targets: list[str], config: TrainConfig) -> StageModel:
-    """The stage model and, riding with it, the text model, both fitted on ``rows``."""
-    stage = fit_stage_model(inputs, rows, texts, targets, config)
-    text_coef, text_embed = fit_text_model(inputs, data, rows, texts, config)
-    return replace(stage, text_coef=text_coef, text_embed_coef=text_embed)
 
 
 def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,8 @@ from tests.conftest import write_jsonl
 from training.augment import SUFFIX, augment
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
-from training.train import Inputs, TrainConfig, _cross_fit_folds, fit_text_model, train
+from training.message_models import Inputs, fit_text_model
+from training.train import TrainConfig, _cross_fit_folds, train
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,57 @@
+"""Training settings: one typed, validated dataclass, logged whole with each run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MODEL_TYPES = ("baseline", "transformer")
+ENCODERS = ("frozen", "fine-tuned")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; logged whole with each run."""
+
+    model_type: str = "baseline"
+    seed: int = 0
+    # transformer only: "frozen" MiniLM or "fine-tuned" on stage targets; n-grams alongside or not
+    encoder: str = "frozen"
+    ngrams: bool = True
+    fine_tune_messages: int = 6000
+    fine_tune_epochs: int = 1
+    # False: the score after a message uses that message's stage evidence only (no sequence model)
+    sequence: bool = True
+    calibrate: bool = True
+    augment_copies: int = 1
+    n_features: int = 2**17
+    stage_alpha: float = 3e-4
+    stage_epochs: int = 15
+    conversation_c: float = 1.0
+    # A conversation-level text model (logistic regression on each conversation's mean message
+    # vector) whose running mean feeds the sequence model; False leaves it out.
+    text_model: bool = True
+    text_c: float = 10.0
+    cross_fit_folds: int = 3
+    target_precision: float = 0.98
+    refit_on_all: bool = True
+    # With stage annotations, a positive's prefix counts as positive once it holds this many
+    # distinct risk stages, or a threat or payment demand: flattery alone is not yet escalation.
+    min_stages_for_positive: int = 3
+    # With conversation labels only (stages guessed by rules, the rest counted as rapport).
+    min_stages_labels_only: int = 2
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"model type must be one of {list(MODEL_TYPES)}, got {self.model_type!r}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {self.encoder!r}")
+        if self.model_type == "baseline" and not self.ngrams:
+            raise ValueError("the baseline needs n-grams")
+        if not 0.5 <= self.target_precision < 1.0:
+            raise ValueError(f"target precision must be in [0.5, 1), got {self.target_precision}")
+        if self.cross_fit_folds < 2:
+            raise ValueError("cross_fit_folds must be at least 2")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
