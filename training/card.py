@@ -36,6 +36,8 @@ def model_card(model: RiskModel, data_source: str) -> str:
     if kind == "transformer":
         kind += f" ({train.get('encoder', 'frozen')} all-MiniLM-L6-v2 in ONNX" + \
             (", with hashed n-grams)" if train.get("ngrams") else ")")
+    if train.get("text_model") and train.get("sequence", True):
+        kind += ", with a conversation-level text model feeding the sequence model"
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
                              "alerted_before_threat_groomed", "median_messages_to_alert", "latency_weighted_f1",
                              "roc_auc", "pr_auc"))

@@ -90,12 +90,15 @@ def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) 
 
 
 def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets: list[str],
-                    config: TrainConfig) -> StageModel:
-    """One-vs-rest logistic regression (SGD) on message features; every stage gets a column."""
+                    config: TrainConfig, design: Any = None) -> StageModel:
+    """One-vs-rest logistic regression (SGD) on message features; every stage gets a column.
+
+    ``design`` is ``inputs.design(rows, texts, config)`` when the caller already has it.
+    """
     y = np.array([STAGES.index(targets[i]) for i in rows])
     clf = SGDClassifier(loss="log_loss", alpha=config.stage_alpha, max_iter=config.stage_epochs, tol=None,
                         random_state=config.seed)
-    clf.fit(inputs.design(rows, texts, config), y)
+    clf.fit(inputs.design(rows, texts, config) if design is None else design, y)
     coef = np.zeros((len(STAGES), clf.coef_.shape[1]))
     intercept = np.full(len(STAGES), -30.0)  # a stage absent from training is never predicted
     if len(clf.classes_) == 2:  # a binary problem has one row: the second class against the first
@@ -109,7 +112,7 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets:
 
 
 def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
-                   config: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
+                   config: TrainConfig, design: Any = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Text-model weights (n-gram part, embedding part): logistic regression from each conversation's
     mean message vector to its label, the whole-conversation view that per-message stages miss.
 
@@ -123,7 +126,7 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: 
     counts = np.bincount(inverse)
     mean = sp.csr_matrix((1.0 / counts[inverse], (inverse, np.arange(len(rows)))), shape=(len(ids), len(rows)))
     clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
-    clf.fit(mean @ inputs.design(rows, texts, config), labels)
+    clf.fit(mean @ (inputs.design(rows, texts, config) if design is None else design), labels)
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
     weights = clf.coef_[0].astype(np.float64)
     return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
@@ -132,6 +135,7 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: 
 def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
                        targets: list[str], config: TrainConfig) -> StageModel:
     """The stage model and, riding with it, the text model, both fitted on ``rows``."""
-    stage = fit_stage_model(inputs, rows, texts, targets, config)
-    text_coef, text_embed = fit_text_model(inputs, data, rows, texts, config)
+    design = inputs.design(rows, texts, config)  # featurised once for both
+    stage = fit_stage_model(inputs, rows, texts, targets, config, design)
+    text_coef, text_embed = fit_text_model(inputs, data, rows, texts, config, design)
     return replace(stage, text_coef=text_coef, text_embed_coef=text_embed)
