@@ -1,6 +1,6 @@
 """Labels-only training (the PAN 2012 case) against a whole-conversation TF-IDF + logistic regression.
 
-Both are trained on conversation labels alone (stage annotations dropped) and measured on a
+All are trained on conversation labels alone (stage annotations dropped) and measured on a
 held-out synthetic fold, with thresholds for the same target precision chosen on that fold.
 The whole-conversation baseline reads the finished conversation, so it can only alert at the
 last message; Riskline scores causally and alerts at the first message that crosses.
@@ -16,12 +16,29 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from detection.scoring import RiskScore
+from detection.features import FEATURE_NAMES
+from detection.model import RiskModel
+from detection.scoring import RiskScore, score_messages
 from training.data import LabelledData, holdout_split, load_labelled
 from training.evaluate import choose_thresholds, evaluate_results
 from training.train import TrainConfig, train
 
 KEYS = ("f0_5", "recall", "false_alert_rate", "median_messages_to_alert", "latency_weighted_f1")
+
+
+def at_the_end(data: LabelledData, test_ids: set[str], scores: dict[str, float], name: str) -> dict[str, float]:
+    """Figures for a score read once, at each conversation's last message."""
+    held = data.subset(test_ids)
+    lengths: dict[str, int] = {}
+    for event in held.events:
+        lengths[event.conversation_id] = lengths.get(event.conversation_id, 0) + 1
+    ids = sorted(test_ids)
+    values = np.array([scores[c] for c in ids])
+    thresholds = choose_thresholds(values, np.array([data.labels[c] for c in ids]), TrainConfig().target_precision)
+    results = [RiskScore(c, lengths[c], float(s), thresholds.level(float(s)), bool(s >= thresholds.alert),
+                         lengths[c] - 1 if s >= thresholds.alert else None, None, "none", None, [], name)
+               for c, s in zip(ids, values, strict=True)]
+    return evaluate_results(results, held, thresholds)
 
 
 def whole_conversation(data: LabelledData, train_ids: set[str], test_ids: set[str]) -> dict[str, float]:
@@ -33,12 +50,15 @@ def whole_conversation(data: LabelledData, train_ids: set[str], test_ids: set[st
     x = vectorizer.fit_transform([" ".join(texts[c]) for c in train_list])
     clf = LogisticRegression(C=10.0, max_iter=2000).fit(x, [data.labels[c] for c in train_list])
     scores = clf.predict_proba(vectorizer.transform([" ".join(texts[c]) for c in test_list]))[:, 1]
-    labels = np.array([data.labels[c] for c in test_list])
-    thresholds = choose_thresholds(scores, labels, TrainConfig().target_precision)
-    results = [RiskScore(c, len(texts[c]), float(s), thresholds.level(float(s)), bool(s >= thresholds.alert),
-                         len(texts[c]) - 1 if s >= thresholds.alert else None, None, "none", None, [], "tfidf")
-               for c, s in zip(test_list, scores, strict=True)]
-    return evaluate_results(results, data.subset(test_ids), thresholds)
+    return at_the_end(data, test_ids, dict(zip(test_list, scores.tolist(), strict=True)), "tfidf")
+
+
+def text_model_alone(data: LabelledData, test_ids: set[str], model: RiskModel) -> dict[str, float]:
+    """Riskline's own text model read at the end of each conversation (what the sequence model could use)."""
+    steps, _ = score_messages(model, data.subset(test_ids).events)
+    column = FEATURE_NAMES.index("text_mean")
+    last = {c: float(v) for c, v in zip(steps.conversation_id, steps.features[:, column], strict=True)}
+    return at_the_end(data, test_ids, {c: 1.0 / (1.0 + np.exp(-v)) for c, v in last.items()}, "text")
 
 
 def main() -> None:
@@ -47,17 +67,20 @@ def main() -> None:
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     data = load_labelled(args.data).without_stages()
-    rows: dict[str, list[dict[str, float]]] = {"whole-conversation TF-IDF + LR": [], "riskline (labels only)": []}
+    rows: dict[str, list[dict[str, float]]] = {"whole-conversation TF-IDF + LR": [], "riskline (labels only)": [],
+                                               "riskline text model alone, at the end": []}
     for fold in args.folds:
         train_ids, test_ids, _ = holdout_split(data, fold)
         rows["whole-conversation TF-IDF + LR"].append(whole_conversation(data, train_ids, test_ids))
-        rows["riskline (labels only)"].append(train(data, TrainConfig(seed=fold, refit_on_all=False)).metrics)
+        model = train(data, TrainConfig(seed=fold, refit_on_all=False))
+        rows["riskline (labels only)"].append(model.metrics)
+        rows["riskline text model alone, at the end"].append(text_model_alone(data, test_ids, model))
         for name, runs in rows.items():
-            print(f"fold {fold} {name:32s} " + " ".join(f"{k}={runs[-1][k]:.3f}" for k in KEYS
+            print(f"fold {fold} {name:38s} " + " ".join(f"{k}={runs[-1][k]:.3f}" for k in KEYS
                                                          if runs[-1].get(k) is not None), flush=True)
     print("\nmean over folds")
     for name, runs in rows.items():
-        print(f"{name:32s} " + " ".join(
+        print(f"{name:38s} " + " ".join(
             f"{k}={np.mean([r[k] for r in runs if r.get(k) is not None]):.3f}" for k in KEYS))
 
 
