@@ -33,6 +33,9 @@ class TrainConfig:
     text_model: bool = True
     text_c: float = 10.0
     cross_fit_folds: int = 3
+    # Clusters of similar conversations, each kept whole in one cross-fitting fold (0: random
+    # folds), so the sequence model learns how far stage evidence holds on unseen wording.
+    cross_fit_clusters: int = 40
     target_precision: float = 0.98
     refit_on_all: bool = True
     # With stage annotations, a positive's prefix counts as positive once it holds this many
@@ -52,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"target precision must be in [0.5, 1), got {self.target_precision}")
         if self.cross_fit_folds < 2:
             raise ValueError("cross_fit_folds must be at least 2")
+        if self.cross_fit_clusters < 0:
+            raise ValueError("cross_fit_clusters must be 0 (random folds) or more")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

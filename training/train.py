@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 
-from detection.features import FEATURE_NAMES
+from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import ConversationModel, RiskModel, StageModel
 from detection.policy import Thresholds
 from detection.scoring import score_conversations, score_messages
@@ -30,6 +33,7 @@ from training.message_models import Inputs, fit_message_models, prepare_inputs
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
 EXTORTION = frozenset({"coercion", "payment"})  # unambiguous on their own, with or without grooming first
+CLUSTER_FEATURES = 2**14  # hashed n-gram width for clustering conversations (coarse is enough)
 PLACEHOLDER = Thresholds(low=0.5, medium=0.5, high=0.5, critical=0.5, alert=0.5)
 
 
@@ -58,15 +62,50 @@ def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> t
 
 
 def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
-    """Cross-fitting fold per conversation, seeded; an augmented copy goes in its original's fold.
+    """Cross-fitting fold per conversation; an augmented copy always goes in its original's fold.
 
-    A near-duplicate on the other side of a fold would make out-of-fold evidence look better than
-    evidence on new conversations is, and the sequence model would learn to trust it too much.
+    With ``cross_fit_clusters``, whole clusters of similar conversations (k-means on their mean
+    n-gram vectors) go to one fold, so much of the out-of-fold evidence comes from kinds of talk
+    and wording the stage model has not seen, as on new data. The split is seeded random when
+    there are too few conversations, or when a fold would leave only one class to train on.
+    Either way, a near-duplicate on the other side of a fold would make out-of-fold evidence look
+    better than evidence on new conversations is, and the sequence model would trust it too much.
     """
     originals = sorted({c.split(SUFFIX)[0] for c in data.labels})
-    rng = np.random.default_rng(config.seed)
-    fold = dict(zip(originals, rng.permutation(len(originals)) % config.cross_fit_folds, strict=True))
+    fold: dict[str, int] = {}
+    n_clusters = config.cross_fit_clusters
+    if n_clusters >= config.cross_fit_folds and len(originals) >= 2 * n_clusters:
+        fold = _clustered(data, originals, n_clusters, config)
+        for k in range(config.cross_fit_folds):  # every fold must leave both classes to train on
+            rest = {data.labels[c] for c, f in fold.items() if f != k}
+            if rest != {0, 1} or k not in fold.values():
+                fold = {}
+                break
+    if not fold:
+        order = np.random.default_rng(config.seed).permutation(len(originals))
+        fold = dict(zip(originals, (order % config.cross_fit_folds).tolist(), strict=True))
     return {c: fold[c.split(SUFFIX)[0]] for c in data.labels}
+
+
+def _clustered(data: LabelledData, ids: list[str], n_clusters: int, config: TrainConfig) -> dict[str, int]:
+    """Folds for ``ids`` by whole clusters, largest cluster first into the smallest fold."""
+    members = set(ids)
+    rows = [i for i, e in enumerate(data.events) if e.conversation_id in members]
+    texts = [data.events[i].text for i in rows]
+    index = {c: i for i, c in enumerate(ids)}
+    conversation = np.fromiter((index[data.events[i].conversation_id] for i in rows), dtype=np.int64, count=len(rows))
+    vectors = MessageFeaturizer(CLUSTER_FEATURES).fit(texts).transform(texts)
+    counts = np.bincount(conversation, minlength=len(ids))
+    mean = sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(rows)))),
+                         shape=(len(ids), len(rows))) @ vectors
+    reduced = TruncatedSVD(min(50, mean.shape[1] - 1), random_state=config.seed).fit_transform(mean)
+    reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
+    cluster = KMeans(n_clusters, n_init=4, random_state=config.seed).fit_predict(reduced)
+    sizes, fold_of_cluster = np.zeros(config.cross_fit_folds), {}
+    for c in np.argsort(-np.bincount(cluster, minlength=n_clusters), kind="stable"):
+        fold_of_cluster[int(c)] = int(np.argmin(sizes))
+        sizes[fold_of_cluster[int(c)]] += int((cluster == c).sum())
+    return {cid: fold_of_cluster[int(c)] for cid, c in zip(ids, cluster, strict=True)}
 
 
 def _cross_fitted_features(inputs: Inputs, data: LabelledData, targets: list[str],

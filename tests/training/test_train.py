@@ -160,9 +160,35 @@ def test_text_model_learns_from_whole_conversations() -> None:
     assert fit_text_model(inputs, data, np.arange(len(events)), texts, TrainConfig(text_model=False)) == (None, None)
 
 
-def test_cross_fitting_keeps_augmented_copies_with_their_originals(labelled_path: Path) -> None:
+def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: Path) -> None:
     data = augment(load_labelled(labelled_path), copies=2, seed=0)
-    folds = _cross_fit_folds(data, TrainConfig(cross_fit_folds=3))
-    assert set(folds.values()) == {0, 1, 2}
-    for cid, fold in folds.items():
-        assert fold == folds[cid.split(SUFFIX)[0]]
+    originals = [c for c in data.labels if SUFFIX not in c]
+    for config in (TrainConfig(cross_fit_folds=3, cross_fit_clusters=0), TrainConfig(cross_fit_folds=3)):
+        folds = _cross_fit_folds(data, config)
+        assert set(folds.values()) == {0, 1, 2}
+        for cid, fold in folds.items():
+            assert fold == folds[cid.split(SUFFIX)[0]]
+        for k in range(3):  # every fold leaves both classes to train on
+            assert {data.labels[c] for c in originals if folds[c] != k} == {0, 1}
+    # Conversations of one negative kind, or of one family fold of positives, share wording:
+    # clustering keeps them together, where a random split spreads them over every fold.
+    clustered, random = (_cross_fit_folds(data, TrainConfig(cross_fit_clusters=n)) for n in (12, 0))
+
+    def concentration(folds: dict[str, int], label: int, key: str) -> float:
+        groups: dict[object, list[int]] = {}
+        for c in originals:
+            if data.labels[c] == label:
+                groups.setdefault(data.meta[c][key], []).append(folds[c])
+        return float(np.mean([max(np.bincount(g)) / len(g) for g in groups.values()]))
+    assert concentration(clustered, 0, "scenario") > concentration(random, 0, "scenario") + 0.3
+    assert concentration(clustered, 1, "fold") > concentration(random, 1, "fold") + 0.1
+
+
+def test_cross_fitting_falls_back_to_random_folds_when_clusters_would_leave_one_class() -> None:
+    talk = {f"p{i}": ["gift cards now", "pay me"] for i in range(12)} | \
+        {f"n{i}": ["pizza tonight", "see you"] for i in range(12)}
+    events = [MessageEvent(c, f"{c}-{i}", "a", float(i), t) for c, texts in talk.items() for i, t in enumerate(texts)]
+    data = LabelledData(events, {c: int(c.startswith("p")) for c in talk}, [None] * len(events))
+    folds = _cross_fit_folds(data, TrainConfig(cross_fit_folds=2, cross_fit_clusters=2))
+    for k in (0, 1):  # two clusters, one per class, would leave a class out of each fold's training
+        assert {data.labels[c] for c, f in folds.items() if f != k} == {0, 1}
