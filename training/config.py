@@ -33,9 +33,11 @@ class TrainConfig:
     text_model: bool = True
     text_c: float = 10.0
     cross_fit_folds: int = 3
-    # Clusters of similar conversations, each kept whole in one cross-fitting fold (0: random
-    # folds), so the sequence model learns how far stage evidence holds on unseen wording.
-    cross_fit_clusters: int = 40
+    # Clusters of similar conversations, each kept whole in one cross-fitting fold, so the
+    # sequence model learns how far stage evidence holds on unfamiliar talk; 0: random folds.
+    # 40 helps earliness and labels-only training, but the model then leans on the text model and
+    # fails behavioural tests (direct extortion in one message), so it is off by default.
+    cross_fit_clusters: int = 0
     target_precision: float = 0.98
     refit_on_all: bool = True
     # With stage annotations, a positive's prefix counts as positive once it holds this many

@@ -163,7 +163,7 @@ def test_text_model_learns_from_whole_conversations() -> None:
 def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: Path) -> None:
     data = augment(load_labelled(labelled_path), copies=2, seed=0)
     originals = [c for c in data.labels if SUFFIX not in c]
-    for config in (TrainConfig(cross_fit_folds=3, cross_fit_clusters=0), TrainConfig(cross_fit_folds=3)):
+    for config in (TrainConfig(cross_fit_folds=3), TrainConfig(cross_fit_folds=3, cross_fit_clusters=12)):
         folds = _cross_fit_folds(data, config)
         assert set(folds.values()) == {0, 1, 2}
         for cid, fold in folds.items():
