@@ -57,6 +57,7 @@ class StageModel:
     text_embed_coef: np.ndarray | None = None
     weights: np.ndarray = field(init=False, repr=False, compare=False)
     embed_weights: np.ndarray | None = field(init=False, repr=False, compare=False)
+    biases: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         coef, embed = self.coef, self.embed_coef
@@ -68,6 +69,7 @@ class StageModel:
         # (columns, classes) in C order: a sparse product reads it row by row with no copy per call
         object.__setattr__(self, "weights", np.ascontiguousarray(coef.T))
         object.__setattr__(self, "embed_weights", embed)
+        object.__setattr__(self, "biases", np.append(self.intercept, 0.0) if self.has_text else self.intercept)
 
     @property
     def uses_ngrams(self) -> bool:
@@ -78,17 +80,15 @@ class StageModel:
         return self.text_coef is not None or self.text_embed_coef is not None
 
     def _products(self, features: Any, embeddings: np.ndarray | None) -> np.ndarray:
-        width = self.weights.shape[1]
-        intercept = np.append(self.intercept, 0.0) if self.has_text else self.intercept
+        """Stage logits, then the text logit when there is a text model, one row per message."""
         if self.uses_ngrams:
-            out = np.asarray(features @ self.weights) + intercept
+            out = np.asarray(features @ self.weights) + self.biases
         else:
-            out = np.tile(intercept, (0 if embeddings is None else embeddings.shape[0], 1))
+            out = np.tile(self.biases, (0 if embeddings is None else embeddings.shape[0], 1))
         if self.embed_weights is not None and embeddings is not None:
             # Dimension by dimension: each row's sum is then the same whatever else is in the batch.
             for j in range(embeddings.shape[1]):
                 out += embeddings[:, j:j + 1].astype(np.float64) * self.embed_weights[:, j]
-        assert out.shape[1] == width
         return out
 
     def _proba(self, logits: np.ndarray) -> np.ndarray:

@@ -42,11 +42,11 @@ class Inputs:
 
 
 class _Cached:
-    """An encoder whose embeddings of the training texts are already known (others are computed)."""
+    """An encoder that embeds each distinct text once and remembers it (training embeds texts often)."""
 
-    def __init__(self, encoder: Any, texts: list[str], embeddings: np.ndarray, workdir: Any = None) -> None:
+    def __init__(self, encoder: Any, workdir: Any) -> None:
         self.inner, self.dim, self.directory = encoder, encoder.dim, encoder.directory
-        self.known = dict(zip(texts, embeddings, strict=True))
+        self.known: dict[str, np.ndarray] = {}
         self.workdir = workdir  # a TemporaryDirectory holding the encoder: removed with this object
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -56,26 +56,27 @@ class _Cached:
         return np.array([self.known[t] for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
 
 
-@functools.cache
-def _frozen_encoder() -> _Cached:
-    """The base encoder, exported once per process; its embeddings are shared by every fit."""
+def _exported(model: Any = None, tokenizer: Any = None) -> _Cached:
+    """An encoder exported to ONNX in a temporary directory (the base encoder when none is given)."""
     from detection.encoder import TextEncoder
     from training.encoder import export_encoder
 
     workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    encoder = TextEncoder(export_encoder(f"{workdir.name}/encoder"))
-    return _Cached(encoder, [], np.zeros((0, encoder.dim), dtype=np.float32), workdir)
+    return _Cached(TextEncoder(export_encoder(f"{workdir.name}/encoder", model, tokenizer)), workdir)
+
+
+@functools.cache
+def _frozen_encoder() -> _Cached:
+    """The base encoder, exported once per process; its embeddings are shared by every fit."""
+    return _exported()
 
 
 def _fine_tuned_encoder(texts: list[str], targets: list[str], config: TrainConfig) -> _Cached:
-    from detection.encoder import TextEncoder
-    from training.encoder import export_encoder, fine_tune
+    from training.encoder import fine_tune
 
     model, tokenizer, _ = fine_tune(texts, targets, epochs=config.fine_tune_epochs,
                                     max_messages=config.fine_tune_messages, seed=config.seed)
-    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    encoder = TextEncoder(export_encoder(f"{workdir.name}/encoder", model, tokenizer))
-    return _Cached(encoder, [], np.zeros((0, encoder.dim), dtype=np.float32), workdir)
+    return _exported(model, tokenizer)
 
 
 def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) -> Inputs:
@@ -89,16 +90,16 @@ def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) 
     return Inputs(featurizer, encoder, encoder.encode(texts))
 
 
-def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets: list[str],
-                    config: TrainConfig, design: Any = None) -> StageModel:
+def fit_stage_model(inputs: Inputs, rows: np.ndarray, design: Any, targets: list[str],
+                    config: TrainConfig) -> StageModel:
     """One-vs-rest logistic regression (SGD) on message features; every stage gets a column.
 
-    ``design`` is ``inputs.design(rows, texts, config)`` when the caller already has it.
+    ``design`` is ``inputs.design(rows, ...)``: one feature row per message in ``rows``.
     """
     y = np.array([STAGES.index(targets[i]) for i in rows])
     clf = SGDClassifier(loss="log_loss", alpha=config.stage_alpha, max_iter=config.stage_epochs, tol=None,
                         random_state=config.seed)
-    clf.fit(inputs.design(rows, texts, config) if design is None else design, y)
+    clf.fit(design, y)
     coef = np.zeros((len(STAGES), clf.coef_.shape[1]))
     intercept = np.full(len(STAGES), -30.0)  # a stage absent from training is never predicted
     if len(clf.classes_) == 2:  # a binary problem has one row: the second class against the first
@@ -111,8 +112,18 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, texts: list[str], targets:
     return StageModel(coef[:, :n_ngram].astype(np.float64), intercept, link="ovr", embed_coef=embed)
 
 
-def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
-                   config: TrainConfig, design: Any = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+def conversation_means(conversation: np.ndarray, n_conversations: int) -> sp.csr_matrix:
+    """A matrix that, multiplied with one row per message, gives each conversation's mean row.
+
+    ``conversation`` is each message's conversation number, in ``range(n_conversations)``.
+    """
+    counts = np.bincount(conversation, minlength=n_conversations)
+    return sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(conversation)))),
+                         shape=(n_conversations, len(conversation)))
+
+
+def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design: Any,
+                   config: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Text-model weights (n-gram part, embedding part): logistic regression from each conversation's
     mean message vector to its label, the whole-conversation view that per-message stages miss.
 
@@ -123,10 +134,8 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: 
     labels = [data.labels[c] for c in ids]
     if not config.text_model or len(set(labels)) < 2:
         return None, None
-    counts = np.bincount(inverse)
-    mean = sp.csr_matrix((1.0 / counts[inverse], (inverse, np.arange(len(rows)))), shape=(len(ids), len(rows)))
     clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
-    clf.fit(mean @ (inputs.design(rows, texts, config) if design is None else design), labels)
+    clf.fit(conversation_means(inverse, len(ids)) @ design, labels)
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
     weights = clf.coef_[0].astype(np.float64)
     return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
@@ -136,6 +145,6 @@ def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, tex
                        targets: list[str], config: TrainConfig) -> StageModel:
     """The stage model and, riding with it, the text model, both fitted on ``rows``."""
     design = inputs.design(rows, texts, config)  # featurised once for both
-    stage = fit_stage_model(inputs, rows, texts, targets, config, design)
-    text_coef, text_embed = fit_text_model(inputs, data, rows, texts, config, design)
+    stage = fit_stage_model(inputs, rows, design, targets, config)
+    text_coef, text_embed = fit_text_model(inputs, data, rows, design, config)
     return replace(stage, text_coef=text_coef, text_embed_coef=text_embed)

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
@@ -28,7 +27,7 @@ from training.augment import SUFFIX, augment
 from training.config import TrainConfig
 from training.data import LabelledData, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results
-from training.message_models import Inputs, fit_message_models, prepare_inputs
+from training.message_models import Inputs, conversation_means, fit_message_models, prepare_inputs
 
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
@@ -95,9 +94,7 @@ def _clustered(data: LabelledData, ids: list[str], n_clusters: int, config: Trai
     index = {c: i for i, c in enumerate(ids)}
     conversation = np.fromiter((index[data.events[i].conversation_id] for i in rows), dtype=np.int64, count=len(rows))
     vectors = MessageFeaturizer(CLUSTER_FEATURES).fit(texts).transform(texts)
-    counts = np.bincount(conversation, minlength=len(ids))
-    mean = sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(rows)))),
-                         shape=(len(ids), len(rows))) @ vectors
+    mean = conversation_means(conversation, len(ids)) @ vectors
     reduced = TruncatedSVD(min(50, mean.shape[1] - 1), random_state=config.seed).fit_transform(mean)
     reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
     cluster = KMeans(n_clusters, n_init=4, random_state=config.seed).fit_predict(reduced)

@@ -153,11 +153,13 @@ def test_text_model_learns_from_whole_conversations() -> None:
     data = LabelledData(events, {c: int(c.startswith("p")) for c in talk}, [None] * len(events))
     texts = [e.text for e in events]
     inputs = Inputs(MessageFeaturizer(2**10).fit(texts))
-    coef, embed = fit_text_model(inputs, data, np.arange(len(events)), texts, TrainConfig())
+    rows = np.arange(len(events))
+    design = inputs.design(rows, texts, TrainConfig())
+    coef, embed = fit_text_model(inputs, data, rows, design, TrainConfig())
     assert coef is not None and embed is None
     gift, pizza, hey = inputs.featurizer.transform(["gift cards", "pizza", "hey"]) @ coef
     assert gift > abs(hey) and pizza < -abs(hey)
-    assert fit_text_model(inputs, data, np.arange(len(events)), texts, TrainConfig(text_model=False)) == (None, None)
+    assert fit_text_model(inputs, data, rows, design, TrainConfig(text_model=False)) == (None, None)
 
 
 def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: Path) -> None:
