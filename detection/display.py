@@ -55,9 +55,11 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
     evidence = set(result.evidence_message_ids)
     for step in steps:
         marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
-        reasons = ", ".join(f"{group} {value:+.1f}" for group, value in step.top())
+        reasons = ("text path: " if step.path == "text" else "") + ", ".join(
+            f"{group} {value:+.1f}" for group, value in step.top())
         table.add_row(f"{step.index}{' ' + marks if marks else ''}", step.sender_id, f"{step.risk_score:.3f}",
                       f"[{LEVEL_STYLE[step.risk_level]}]{step.risk_level}[/]",
                       f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60), reasons)
     console.print(table)
-    console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern")
+    console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
+                  "of the text path (the conversation's wording as a whole) where it scored higher")

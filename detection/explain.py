@@ -1,7 +1,8 @@
 """Explanations: the risk trajectory of a conversation and what drives the score at each message.
 
-The conversation model is linear in its running features, so its logit splits exactly into one
-share per feature. Shares are grouped by what a reviewer can act on: each escalation stage (the
+The conversation model's logit is the larger of two linear paths (escalation stages, and the
+conversation's text as a whole), so at each message it splits exactly into one share per feature
+of the path that decided it. Shares are grouped by what a reviewer can act on: each escalation stage (the
 strongest evidence of that stage so far and how often it came up), the escalation pattern
 (how many stages, how fast), timing, who drives the risk, media and the current message alone.
 Shares are in calibrated logit units: positive pushes the risk up.
@@ -31,11 +32,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
 _COLUMNS = {group: [FEATURE_NAMES.index(name) for name in names] for group, names in GROUPS.items()}
 
 
-def contributions(model: RiskModel, features: np.ndarray) -> list[dict[str, float]]:
-    """Per row, each group's share of the calibrated logit (groups that sum to it, less the bias)."""
-    a = model.conversation_model.calibration[0]
-    shares = model.conversation_model.contributions(features) * a
-    return [{group: float(row[cols].sum()) for group, cols in _COLUMNS.items()} for row in shares]
+def contributions(model: RiskModel, features: np.ndarray) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray]:
+    """Per row: each group's share of the calibrated logit, the rest that the shares sum to it
+    with (bias and calibration offset of the deciding path), and whether the text path decided."""
+    shares, base, text_path = model.conversation_model.contributions(features)
+    groups = [{group: float(row[cols].sum()) for group, cols in _COLUMNS.items()} for row in shares]
+    return groups, base, text_path
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Step:
     stage: str
     stage_probability: float
     contributions: dict[str, float]
+    path: str  # which path decided the score: "escalation" or "text"
+    base: float  # what the contributions sum to the calibrated logit with
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
@@ -68,11 +72,12 @@ def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id
 
 
 def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores) -> list[Step]:
-    shares = contributions(model, steps.features)
+    shares, base, text_path = contributions(model, steps.features)
     best = np.argmax(steps.stage_proba, axis=1)
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
-             float(steps.stage_proba[i, best[i]]), shares[i])
+             float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
+             float(base[i]))
         for i, event in enumerate(ordered)
     ]

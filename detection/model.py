@@ -10,11 +10,12 @@ model for people. Loading checks the files against each other and fails loudly o
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from detection.events import STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
 
-SCHEMA_VERSION = 4
-# 2: before encoders and calibration; 3: before the text model. Both read with the parts they lack off.
-READABLE_SCHEMAS = (2, 3, 4)
+SCHEMA_VERSION = 5
+# 2: before encoders and calibration; 3: before the text model; 4: before the text path.
+# Each reads with the parts it lacks off.
+READABLE_SCHEMAS = (2, 3, 4, 5)
+TEXT_MEAN, LOG_MESSAGES = FEATURE_NAMES.index("text_mean"), FEATURE_NAMES.index("log_messages")
 CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
@@ -116,12 +119,57 @@ class StageModel:
 
 
 @dataclass(frozen=True)
+class TextPath:
+    """The text path: how far the conversation's wording as a whole reads as grooming.
+
+    A logistic regression over the running mean of the text model's per-message logits, shrunk
+    towards 0 as if ``prior`` neutral messages came first (a short conversation's mean is noisy),
+    the log message count, and their product (the mean counts for more as the conversation
+    grows). ``calibration`` is its own Platt scaling. It has its say only where its uncalibrated
+    logit is above 0 (grooming more likely than not on its training data), so below that the
+    escalation path alone ranks conversations.
+    """
+
+    w_mean: float
+    w_length: float
+    w_both: float
+    bias: float
+    prior: float
+    calibration: tuple[float, float] = (1.0, 0.0)
+
+    def inputs(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The shrunk text mean and the log message count, per row of running features."""
+        length = features[:, LOG_MESSAGES]
+        n = np.expm1(length)  # messages so far: log_messages is log(1 + n)
+        return features[:, TEXT_MEAN] * (n / (n + self.prior)), length
+
+    def shares(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The uncalibrated logit less its bias, split into the text's part and the length's part."""
+        mean, length = self.inputs(features)
+        return self.w_mean * mean + self.w_both * (mean * length), self.w_length * length
+
+    def logit(self, features: np.ndarray) -> np.ndarray:
+        """The uncalibrated logit per row."""
+        text, length = self.shares(features)
+        return text + length + self.bias
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "calibration": list(self.calibration)}
+
+
+@dataclass(frozen=True)
 class ConversationModel:
-    """Logistic regression over standardised running features, then Platt calibration.
+    """The escalation path (logistic regression over standardised running features), an optional
+    text path, each with its own Platt calibration; the score is the larger of the two.
 
     ``calibration`` (a, b) maps the regression's logit z to ``sigmoid(a * z + b)``, fitted on
     held-out conversations so that the score reads as the probability that the conversation is
     grooming or extortion given what has been seen so far. (1, 0) leaves it as it is.
+
+    The escalation path decides on its own on a threat or a payment demand; the text path alerts
+    on talk that reads as grooming overall when no single message is recognisably a stage, as
+    with wording the stage model has not seen. Calibrated apart, neither path's scale can drown
+    the other's.
     """
 
     weights: np.ndarray
@@ -129,23 +177,54 @@ class ConversationModel:
     mean: np.ndarray
     scale: np.ndarray
     calibration: tuple[float, float] = (1.0, 0.0)
+    text_path: TextPath | None = None
 
-    def logit(self, features: np.ndarray) -> np.ndarray:
-        """The uncalibrated logit for each row of running features."""
+    def escalation_logit(self, features: np.ndarray) -> np.ndarray:
+        """The escalation path's uncalibrated logit for each row of running features."""
         z = np.full(features.shape[0], self.bias)
         # Column by column: each row's arithmetic is then the same whatever the batch holds.
         for j in range(features.shape[1]):
             z += (features[:, j] - self.mean[j]) / self.scale[j] * self.weights[j]
         return z
 
-    def contributions(self, features: np.ndarray) -> np.ndarray:
-        """Each feature's share of the logit, per row (sums with ``bias`` to ``logit``)."""
-        return np.asarray((features - self.mean) / self.scale * self.weights)
+    def _paths(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The calibrated logit per row, and where the text path decided it."""
+        a, b = self.calibration
+        z = a * self.escalation_logit(features) + b
+        if self.text_path is None:
+            return z, np.zeros(len(z), dtype=bool)
+        raw = self.text_path.logit(features)
+        a_text, b_text = self.text_path.calibration
+        text = a_text * raw + b_text
+        decides = (raw > 0.0) & (text > z)
+        return np.where(decides, text, z), decides
+
+    def calibrated_logit(self, features: np.ndarray) -> np.ndarray:
+        """The calibrated log-odds of risk for each row of running features."""
+        return self._paths(features)[0]
+
+    def contributions(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: each feature's share of the calibrated logit, the rest that the shares sum to
+        it with (the deciding path's bias and calibration offset), and whether the text path
+        decided. Where it did, its text part counts under ``text_mean``, its length part under
+        ``log_messages``.
+        """
+        a, b = self.calibration
+        shares = np.asarray((features - self.mean) / self.scale * self.weights) * a
+        base = np.full(features.shape[0], a * self.bias + b)
+        _, decides = self._paths(features)
+        if self.text_path is not None and decides.any():
+            a_text, b_text = self.text_path.calibration
+            text, length = self.text_path.shares(features[decides])
+            shares[decides] = 0.0
+            shares[decides, TEXT_MEAN] = a_text * text
+            shares[decides, LOG_MESSAGES] = a_text * length
+            base[decides] = a_text * self.text_path.bias + b_text
+        return shares, base, decides
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Risk probability for each row of running features."""
-        a, b = self.calibration
-        return 1.0 / (1.0 + np.exp(-(a * self.logit(features) + b)))
+        return 1.0 / (1.0 + np.exp(-self.calibrated_logit(features)))
 
 
 @dataclass(frozen=True)
@@ -199,7 +278,8 @@ class RiskModel:
             "feature_names": list(FEATURE_NAMES), "n_features": self.featurizer.n_features,
             "conversation_model": {"weights": conv.weights.tolist(), "bias": conv.bias,
                                    "mean": conv.mean.tolist(), "scale": conv.scale.tolist(),
-                                   "calibration": list(conv.calibration)},
+                                   "calibration": list(conv.calibration),
+                                   "text_path": None if conv.text_path is None else conv.text_path.to_dict()},
             "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
         }
@@ -284,7 +364,22 @@ def _conversation_model(directory: Path, conv: dict[str, Any], n_saved: int) -> 
     calibration = conv.get("calibration", [1.0, 0.0])
     if not (isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
         raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {calibration!r}")
-    return ConversationModel(weights, float(conv["bias"]), mean, scale, (float(calibration[0]), float(calibration[1])))
+    return ConversationModel(weights, float(conv["bias"]), mean, scale, (float(calibration[0]), float(calibration[1])),
+                             _text_path(directory, conv.get("text_path")))
+
+
+def _text_path(directory: Path, saved: Any) -> TextPath | None:
+    if saved is None:
+        return None
+    names = [f.name for f in fields(TextPath) if f.name != "calibration"]
+    calibration = saved.get("calibration") if isinstance(saved, dict) else None
+    if not (isinstance(saved, dict) and sorted(saved) == sorted([*names, "calibration"])
+            and all(isinstance(saved[n], int | float) and math.isfinite(saved[n]) for n in names)
+            and saved["prior"] >= 0
+            and isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
+        raise ModelLoadError(f"{directory}: text_path must hold finite numbers {names} (prior >= 0) "
+                             f"and a calibration [a > 0, b], got {saved!r}")
+    return TextPath(**{n: float(saved[n]) for n in names}, calibration=(float(calibration[0]), float(calibration[1])))
 
 
 def default_model_path() -> Path:

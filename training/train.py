@@ -3,7 +3,9 @@
 ``baseline``: hashed n-grams into a linear stage model. ``transformer``: MiniLM sentence
 embeddings (frozen or fine-tuned, exported to ONNX) into the stage model, optionally alongside the
 n-grams. Both feed the same causal sequence model (running features over order, timing and who
-speaks), then Platt calibration and thresholds for target precision on held-out conversations.
+speaks) and, beside it, a text path over the running mean of a conversation-level text model.
+Each path gets Platt calibration on held-out conversations, the score is the larger of the two,
+and thresholds for target precision are chosen on the same held-out conversations.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 
 from detection.features import FEATURE_NAMES, MessageFeaturizer
-from detection.model import ConversationModel, RiskModel, StageModel
+from detection.model import ConversationModel, RiskModel, StageModel, TextPath
 from detection.policy import Thresholds
 from detection.scoring import score_conversations, score_messages
 from training.augment import SUFFIX, augment
@@ -162,6 +164,21 @@ def fit_conversation_model(features: np.ndarray, labels: np.ndarray, weights: np
     return ConversationModel(coef, float(clf.intercept_[0]), mean, scale)
 
 
+def fit_text_path(features: np.ndarray, data: LabelledData, weights: np.ndarray, config: TrainConfig) -> TextPath:
+    """The text path: logistic regression from the shrunk running text mean, the log length and
+    their product to the conversation's label, at every prefix, each conversation weighing the same.
+
+    Its target is the label itself, not the escalation targets of the sequence model: it learns
+    how soon a conversation's wording, taken as a whole, tells grooming from ordinary talk.
+    """
+    labels = np.fromiter((data.labels[e.conversation_id] for e in data.events), dtype=np.int64, count=len(data.events))
+    mean, length = TextPath(0.0, 0.0, 0.0, 0.0, config.text_path_prior).inputs(features)
+    clf = LogisticRegression(C=1.0, max_iter=1000, random_state=config.seed)
+    clf.fit(np.column_stack([mean, length, mean * length]), labels, sample_weight=weights)
+    w_mean, w_length, w_both = (float(w) for w in clf.coef_[0])
+    return TextPath(w_mean, w_length, w_both, float(clf.intercept_[0]), config.text_path_prior)
+
+
 def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Stage model and conversation model fitted on ``data`` (thresholds left as placeholders)."""
     if config.augment_copies:
@@ -174,28 +191,61 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     labels, weights = _prefix_targets(data, targets, min_stages)
     conversation = fit_conversation_model(features, labels, weights, config.conversation_c, config.seed,
                                           None if config.sequence else SEQUENCE_FREE)
+    if config.text_path and config.text_model and config.sequence:
+        conversation = replace(conversation, text_path=fit_text_path(features, data, weights, config))
     stage = fit_message_models(inputs, data, np.arange(len(texts)), texts, targets, config)
     return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {})
 
 
-def calibrate(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Platt scaling of the conversation model's logit, fitted on held-out conversations' peak scores.
+def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Platt scaling (a, b) of one path's logit, fitted on held-out conversations' peak logits.
 
-    ``scores`` come from the uncalibrated model. The map is increasing, so which message first
-    crosses a threshold does not change; only what the numbers mean does. Falls back to (1, 0)
-    when the fit is not increasing or the labels are all one class.
+    The map is increasing, so which message first crosses a threshold on that path does not
+    change; only what the numbers mean does. Falls back to (1, 0) when the fit is not increasing
+    or the labels are all one class.
     """
     if len(set(labels.tolist())) < 2:
         return 1.0, 0.0
-    clipped = np.clip(scores, 1e-12, 1 - 1e-12)
     clf = LogisticRegression(C=1.0, max_iter=1000)
-    clf.fit(np.log(clipped / (1 - clipped)).reshape(-1, 1), labels)
+    clf.fit(np.asarray(logits, dtype=np.float64).reshape(-1, 1), labels)
     a, b = float(clf.coef_[0, 0]), float(clf.intercept_[0])
     return (a, b) if a > 0 else (1.0, 0.0)
 
 
-def _calibrated(model: RiskModel, calibration: tuple[float, float]) -> RiskModel:
-    return replace(model, conversation_model=replace(model.conversation_model, calibration=calibration))
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling of the escalation path and of the text path (None without one)."""
+
+    escalation: tuple[float, float] = (1.0, 0.0)
+    text: tuple[float, float] | None = None
+
+
+def calibrate_paths(model: RiskModel, held: LabelledData) -> Calibration:
+    """Each path calibrated apart on its own peak logit per held-out conversation, so that neither
+    path's scale drowns the other's when the larger of the two is taken."""
+    steps, _ = score_messages(model, held.events)
+    ids = sorted(set(steps.conversation_id))
+    index = {c: i for i, c in enumerate(ids)}
+    rows = np.fromiter((index[c] for c in steps.conversation_id), dtype=np.int64, count=len(steps))
+    labels = np.array([held.labels[c] for c in ids])
+    conv = model.conversation_model
+
+    def peaks(logits: np.ndarray) -> np.ndarray:
+        out = np.full(len(ids), -np.inf)
+        np.maximum.at(out, rows, logits)
+        return out
+
+    escalation = calibrate(peaks(conv.escalation_logit(steps.features)), labels)
+    text = calibrate(peaks(conv.text_path.logit(steps.features)), labels) if conv.text_path else None
+    return Calibration(escalation, text)
+
+
+def _calibrated(model: RiskModel, calibration: Calibration) -> RiskModel:
+    conv = model.conversation_model
+    text_path = conv.text_path
+    if text_path is not None and calibration.text is not None:
+        text_path = replace(text_path, calibration=calibration.text)
+    return replace(model, conversation_model=replace(conv, calibration=calibration.escalation, text_path=text_path))
 
 
 @dataclass(frozen=True)
@@ -203,18 +253,17 @@ class Measured:
     """A model fitted on a training part, calibrated and thresholded on a held-out part, and its figures."""
 
     model: RiskModel
-    calibration: tuple[float, float]
+    calibration: Calibration
     metrics: dict[str, Any]
 
 
 def fit_and_measure(train_part: LabelledData, held: LabelledData, config: TrainConfig) -> Measured:
     """Fit on ``train_part``; on ``held``: calibrate, choose thresholds for the target precision, measure."""
     model = fit(train_part, config)
-    results, _ = score_conversations(model, held.events)
-    labels = np.array([held.labels[r.conversation_id] for r in results])
-    calibration = calibrate(np.array([r.risk_score for r in results]), labels) if config.calibrate else (1.0, 0.0)
+    calibration = calibrate_paths(model, held) if config.calibrate else Calibration()
     model = _calibrated(model, calibration)
     results, _ = score_conversations(model, held.events)
+    labels = np.array([held.labels[r.conversation_id] for r in results])
     thresholds = choose_thresholds(np.array([r.risk_score for r in results]), labels, config.target_precision)
     model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
     results, _ = score_conversations(model, held.events)

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from detection.events import MessageEvent
+from detection.explain import contributions
 from detection.model import ModelLoadError, RiskModel, load_model
 from detection.scoring import score_messages
+from training.data import load_labelled
 
 
 def test_round_trip_scores_identically(model: RiskModel, model_dir: Path) -> None:
@@ -29,6 +31,9 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m.update(n_features=16), "array shapes"),
     (lambda m: m["conversation_model"].update(weights=[1.0]), "conversation model"),
     (lambda m: m["thresholds"].update(high=2.0), "thresholds must lie"),
+    (lambda m: m["conversation_model"]["text_path"].update(prior=-1.0), "text_path must hold"),
+    (lambda m: m["conversation_model"]["text_path"].update(calibration=[0.0, 1.0]), "text_path must hold"),
+    (lambda m: m["conversation_model"]["text_path"].pop("w_both"), "text_path must hold"),
 ])
 def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
     copy = _copy(model_dir, tmp_path)
@@ -69,6 +74,7 @@ def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: 
     copy = _copy(model_dir, tmp_path)
     meta = json.loads((copy / "model.json").read_text())
     meta["schema_version"], meta["feature_names"] = 3, meta["feature_names"][:-1]
+    del meta["conversation_model"]["text_path"]
     for key in ("weights", "mean", "scale"):
         meta["conversation_model"][key] = meta["conversation_model"][key][:-1]
     (copy / "model.json").write_text(json.dumps(meta))
@@ -79,7 +85,7 @@ def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: 
     assert not old.stage_model.has_text and old.conversation_model.weights[-1] == 0.0
     conv = model.conversation_model
     expected = replace(model, stage_model=replace(model.stage_model, text_coef=None, text_embed_coef=None),
-                       conversation_model=replace(conv, weights=np.append(conv.weights[:-1], 0.0)))
+                       conversation_model=replace(conv, weights=np.append(conv.weights[:-1], 0.0), text_path=None))
     events = [MessageEvent("c", str(i), "a", float(i), t) for i, t in enumerate(
         ["hey", "how old are you", "send me a private pic", "pay $50 in gift cards or i post it"])]
     assert np.array_equal(score_messages(old, events)[0].risk_score, score_messages(expected, events)[0].risk_score)
@@ -87,3 +93,33 @@ def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: 
     (copy / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="feature names"):
         load_model(copy)
+
+
+def test_reads_a_model_saved_before_the_text_path(model: RiskModel, model_dir: Path, tmp_path: Path) -> None:
+    """A schema-4 model (text model, no text path) loads and scores with the escalation path alone."""
+    copy = _copy(model_dir, tmp_path)
+    meta = json.loads((copy / "model.json").read_text())
+    meta["schema_version"] = 4
+    del meta["conversation_model"]["text_path"]
+    (copy / "model.json").write_text(json.dumps(meta))
+    old = load_model(copy)
+    assert old.conversation_model.text_path is None and old.stage_model.has_text
+    expected = replace(model, conversation_model=replace(model.conversation_model, text_path=None))
+    events = [MessageEvent("c", str(i), "a", float(i), t) for i, t in enumerate(
+        ["hey", "you seem mature for your age", "send me a private pic", "pay $50 in gift cards or i post it"])]
+    assert np.array_equal(score_messages(old, events)[0].risk_score, score_messages(expected, events)[0].risk_score)
+
+
+def test_text_path_decides_on_grooming_talk_and_explains_exactly(model: RiskModel, labelled_path: Path) -> None:
+    """Where the text path decides, it is on positive conversations' wording; shares still add up."""
+    data = load_labelled(labelled_path)
+    steps, _ = score_messages(model, data.events)
+    groups, base, text_decides = contributions(model, steps.features)
+    assert 0.02 < text_decides.mean() < 0.98  # both paths decide somewhere
+    total = np.array([sum(g.values()) for g in groups]) + base
+    assert np.allclose(total, model.conversation_model.calibrated_logit(steps.features), atol=1e-9)
+    positive = np.array([data.labels[c] for c in steps.conversation_id], dtype=bool)
+    assert positive[text_decides].mean() > 0.9
+    assert all(g["conversation text"] > 0 for g, d in zip(groups, text_decides, strict=True) if d)
+    alerting = steps.risk_score >= model.thresholds.alert
+    assert (text_decides & alerting).sum() > 10 and positive[text_decides & alerting].mean() > 0.95

@@ -32,16 +32,24 @@ def test_reliability_on_known_bins() -> None:
 
 
 def test_calibration_is_increasing_and_stored(model: RiskModel, model_dir: Path) -> None:
-    a, b = model.conversation_model.calibration
-    assert a > 0 and (a, b) != (1.0, 0.0)  # fitted on held-out conversations
-    assert load_model(model_dir).conversation_model.calibration == (a, b)
-    feats = np.random.default_rng(0).normal(size=(50, model.conversation_model.weights.shape[0]))
-    raw = replace(model.conversation_model, calibration=(1.0, 0.0)).predict(feats)
-    calibrated = model.conversation_model.predict(feats)
-    # increasing in the model's logit: the order of scores is kept (saturation may tie, never swap)
-    order = np.argsort(model.conversation_model.logit(feats), kind="stable")
-    assert np.all(np.diff(calibrated[order]) >= 0) and np.all(np.diff(raw[order]) >= 0)
-    assert not np.allclose(raw, calibrated)
+    conv = model.conversation_model
+    assert conv.text_path is not None
+    loaded = load_model(model_dir).conversation_model
+    assert loaded.calibration == conv.calibration and loaded.text_path == conv.text_path
+    feats = np.random.default_rng(0).normal(size=(50, conv.weights.shape[0]))
+    for (a, b), raw in ((conv.calibration, conv.escalation_logit(feats)),
+                        (conv.text_path.calibration, conv.text_path.logit(feats))):
+        assert a > 0 and (a, b) != (1.0, 0.0)  # each path fitted apart on held-out conversations
+        calibrated = a * raw + b  # increasing: each path keeps the order of its own scores
+        assert np.all(np.diff(calibrated[np.argsort(raw)]) >= 0)
+    # the score is the larger calibrated path, the text path counting only where its own logit is above 0
+    a, b = conv.calibration
+    a_text, b_text = conv.text_path.calibration
+    text = conv.text_path.logit(feats)
+    expected = np.where(text > 0, np.maximum(a * conv.escalation_logit(feats) + b, a_text * text + b_text),
+                        a * conv.escalation_logit(feats) + b)
+    assert np.allclose(conv.calibrated_logit(feats), expected)
+    assert np.allclose(conv.predict(feats), 1 / (1 + np.exp(-expected)))
 
 
 def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
@@ -88,10 +96,8 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     steps = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(steps) == result.n_messages
     assert [s["index"] for s in steps if s["alert"]] == [result.alert_index]
-    a, b = model.conversation_model.calibration
-    bias = model.conversation_model.bias
     for step in steps:  # the groups are an exact split of the calibrated log-odds
-        logit = sum(step["contributions"].values()) + a * bias + b
+        logit = sum(step["contributions"].values()) + step["base"]
         assert 1 / (1 + math.exp(-logit)) == pytest.approx(step["risk_score"], abs=1e-9)
     table = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir,
                      env={"COLUMNS": "200"})
