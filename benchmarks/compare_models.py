@@ -23,6 +23,7 @@ from training.train import TrainConfig, train
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"model_type": "baseline"},
+    "baseline, no text path": {"model_type": "baseline", "text_path": False},
     "baseline, no text model": {"model_type": "baseline", "text_model": False},
     "baseline, no sequence": {"model_type": "baseline", "sequence": False},
     "frozen + head": {"model_type": "transformer", "ngrams": False},

@@ -1,7 +1,8 @@
 """Labels-only training (the PAN 2012 case) against a whole-conversation TF-IDF + logistic regression.
 
 All are trained on conversation labels alone (stage annotations dropped) and measured on a
-held-out synthetic fold, with thresholds for the same target precision chosen on that fold.
+held-out synthetic fold, with thresholds for the same target precision and false-alert cap chosen
+on that fold.
 The whole-conversation baseline reads the finished conversation, so it can only alert at the
 last message; Riskline scores causally and alerts at the first message that crosses.
 
@@ -34,7 +35,9 @@ def at_the_end(data: LabelledData, test_ids: set[str], scores: dict[str, float],
         lengths[event.conversation_id] = lengths.get(event.conversation_id, 0) + 1
     ids = sorted(test_ids)
     values = np.array([scores[c] for c in ids])
-    thresholds = choose_thresholds(values, np.array([data.labels[c] for c in ids]), TrainConfig().target_precision)
+    config = TrainConfig()  # the same precision target and false-alert cap as Riskline's thresholds
+    thresholds = choose_thresholds(values, np.array([data.labels[c] for c in ids]), config.target_precision,
+                                   config.max_false_alert_rate)
     results = [RiskScore(c, lengths[c], float(s), thresholds.level(float(s)), bool(s >= thresholds.alert),
                          lengths[c] - 1 if s >= thresholds.alert else None, None, "none", None, [], name)
                for c, s in zip(ids, values, strict=True)]

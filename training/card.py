@@ -38,6 +38,8 @@ def model_card(model: RiskModel, data_source: str) -> str:
             (", with hashed n-grams)" if train.get("ngrams") else ")")
     if train.get("text_model") and train.get("sequence", True):
         kind += ", with a conversation-level text model feeding the sequence model"
+        if train.get("text_path"):
+            kind += " and a text path beside it (the score is the larger of the two, each calibrated apart)"
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
                              "alerted_before_threat_groomed", "median_messages_to_alert", "latency_weighted_f1",
                              "roc_auc", "pr_auc"))
@@ -47,6 +49,13 @@ def model_card(model: RiskModel, data_source: str) -> str:
         f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
         f"(min {cv['min']['f0_5']:.3f}), mean recall {cv['mean']['recall']:.3f}, "
         f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}.\n")
+    other = m.get("other_half") or {}
+    other_text = "" if not other else (
+        "\nThe thresholds were chosen on the same held-out conversations, so precision and false alerts meet "
+        "their targets there by construction. Chosen on one half and measured on the other (mean of both ways): "
+        f"precision {fmt(other.get('precision'))}, recall {fmt(other.get('recall'))}, F0.5 {fmt(other.get('f0_5'))}, "
+        f"false-alert rate {fmt(other.get('false_alert_rate'))}, alerted before the threat "
+        f"{fmt(other.get('alerted_before_threat'))}.\n")
     cal = m.get("calibration", {})
     t = model.thresholds
     return f"""# Model card: {model.model_version}
@@ -73,10 +82,11 @@ an account; the evidence messages and `riskline explain` show why the model rais
 
 ## Metrics (held-out conversations)
 Thresholds: alert {t.alert:.3f}; levels low {t.low:.3f}, medium {t.medium:.3f}, high {t.high:.3f},
-critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '-')} at the alert.
+critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '-')} at the alert, with at most
+{train.get('max_false_alert_rate', '-')} of held-out negatives alerting.
 
 {chr(10).join(rows)}
-
+{other_text}
 Calibration: expected calibration error {fmt(cal.get('ece'))}, Brier score {fmt(cal.get('brier'))}.
 {cv_text}
 ### Slices

@@ -22,6 +22,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     target_precision: Annotated[float | None, typer.Option(
         help="Precision the alert threshold is chosen for [default: 0.98]")] = None,
+    max_false_alert_rate: Annotated[float | None, typer.Option(
+        help="Share of held-out negatives allowed to alert; the threshold rises to keep it [default: 0.01]")] = None,
     register: Annotated[str | None, typer.Option(help="Register in the MLflow registry under this name")] = None,
     alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. champion)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
@@ -40,6 +42,8 @@ def train(
     config = TrainConfig(model_type=model_type, seed=seed, encoder=encoder)
     if target_precision is not None:
         config = replace(config, target_precision=target_precision)
+    if max_false_alert_rate is not None:
+        config = replace(config, max_false_alert_rate=max_false_alert_rate)
     labelled = load_labelled(data)
     if labels_only:
         labelled = labelled.without_stages()
@@ -62,6 +66,10 @@ def train(
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     typer.echo(f"held-out ({m['holdout']}): precision {m['precision']:.3f} recall {m['recall']:.3f} "
                f"F0.5 {m['f0_5']:.3f} false-alert rate {m['false_alert_rate']:.3f}", err=True)
+    if other := m.get("other_half"):
+        typer.echo(f"thresholds chosen on the other half of it: precision {other['precision']:.3f} "
+                   f"recall {other['recall']:.3f} F0.5 {other['f0_5']:.3f} "
+                   f"false-alert rate {other['false_alert_rate']:.3f}", err=True)
     if track:
         from training.registry import log_training_run
 

@@ -45,6 +45,9 @@ class TrainConfig:
     # fails behavioural tests (direct extortion in one message), so it is off by default.
     cross_fit_clusters: int = 0
     target_precision: float = 0.98
+    # The alert threshold is raised where needed so that at most this share of held-out negatives
+    # alerts (the 1% budget of false alerts on hard negatives); 1.0 turns the cap off.
+    max_false_alert_rate: float = 0.01
     refit_on_all: bool = True
     # With stage annotations, a positive's prefix counts as positive once it holds this many
     # distinct risk stages, or a threat or payment demand: flattery alone is not yet escalation.
@@ -61,6 +64,8 @@ class TrainConfig:
             raise ValueError("the baseline needs n-grams")
         if not 0.5 <= self.target_precision < 1.0:
             raise ValueError(f"target precision must be in [0.5, 1), got {self.target_precision}")
+        if not 0.0 < self.max_false_alert_rate <= 1.0:
+            raise ValueError(f"max false-alert rate must be in (0, 1], got {self.max_false_alert_rate}")
         if self.cross_fit_folds < 2:
             raise ValueError("cross_fit_folds must be at least 2")
         if self.text_path_prior < 0:

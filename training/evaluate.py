@@ -29,14 +29,27 @@ def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: floa
     return float(sorted_scores[ok[-1]]) if len(ok) else 1.0
 
 
-def choose_thresholds(scores: np.ndarray, labels: np.ndarray, target_precision: float) -> Thresholds:
-    """Level thresholds for fixed precisions; ``high`` and ``alert`` at ``target_precision``."""
+def threshold_for_false_alerts(scores: np.ndarray, labels: np.ndarray, max_rate: float) -> float:
+    """The lowest threshold at which at most ``max_rate`` of the negatives alert (0.0 without negatives)."""
+    negatives = np.sort(scores[labels == 0])[::-1]
+    allowed = math.floor(max_rate * len(negatives) + 1e-9)
+    if allowed >= len(negatives):
+        return 0.0
+    return float(np.nextafter(negatives[allowed], np.inf))  # just above the first negative too many
+
+
+def choose_thresholds(scores: np.ndarray, labels: np.ndarray, target_precision: float,
+                      max_false_alert_rate: float = 1.0) -> Thresholds:
+    """Level thresholds for fixed precisions; ``high`` and ``alert`` at ``target_precision``, raised
+    where needed so that at most ``max_false_alert_rate`` of the negatives alert."""
     targets = dict(LEVEL_PRECISION, high=target_precision)
     targets["critical"] = max(targets["critical"], target_precision)
     values: dict[str, float] = {}
     floor = 0.0
     for level in ("low", "medium", "high", "critical"):
         floor = max(floor, threshold_for_precision(scores, labels, targets[level]))
+        if level == "high":
+            floor = max(floor, threshold_for_false_alerts(scores, labels, max_false_alert_rate))
         values[level] = floor
     return Thresholds(alert=values["high"], **values)
 

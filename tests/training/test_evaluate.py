@@ -64,3 +64,18 @@ def test_earliness_counts_threat_first_extortion_apart() -> None:
     assert metrics["alerted_before_threat"] == pytest.approx(1 / 3)
     assert metrics["alerted_before_threat_groomed"] == pytest.approx(1 / 2)
     assert metrics["n_groomed_before_threat"] == 2 and metrics["n_with_threat_stage"] == 3
+
+
+def test_false_alert_cap_raises_the_alert_threshold() -> None:
+    # 1,000 negatives, 22 of them above 100 of the 1,100 positives: precision 0.98 lets all 22 alert
+    rng = np.random.default_rng(1)
+    negatives = np.r_[rng.uniform(0.0, 0.3, 978), np.linspace(0.81, 0.85, 22)]
+    positives = np.r_[rng.uniform(0.9, 1.0, 1000), rng.uniform(0.6, 0.8, 100)]
+    scores, labels = np.r_[negatives, positives], np.r_[np.zeros(1000, int), np.ones(1100, int)]
+    free = choose_thresholds(scores, labels, 0.98)
+    assert np.mean(negatives >= free.alert) == 0.022 and np.all(positives >= free.alert)
+    capped = choose_thresholds(scores, labels, 0.98, max_false_alert_rate=0.01)
+    assert np.mean(negatives >= capped.alert) == 0.01 and capped.alert > free.alert
+    assert np.mean(negatives >= np.nextafter(capped.alert, 0)) > 0.01  # the lowest threshold that keeps the cap
+    assert capped.low <= capped.medium <= capped.high == capped.alert <= capped.critical
+    assert choose_thresholds(scores, labels, 0.98, max_false_alert_rate=0.05) == free

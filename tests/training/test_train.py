@@ -17,7 +17,7 @@ from training.augment import SUFFIX, augment
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
 from training.message_models import Inputs, fit_text_model
-from training.train import TrainConfig, _cross_fit_folds, train
+from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +37,17 @@ def test_fixture_model_is_sane(model: RiskModel) -> None:
     assert m["pr_auc"] > 0.85 and m["precision"] > 0.8
     t = model.thresholds
     assert t.low <= t.medium <= t.high <= t.critical
+    other = m["other_half"]  # thresholds chosen on one half of the held-out conversations, measured on the other
+    assert all(0.0 <= other[k] <= 1.0 for k in ("precision", "recall", "f0_5", "false_alert_rate"))
+    assert other["recall"] > 0.3 and (other["precision"], other["recall"]) != (m["precision"], m["recall"])
+
+
+def test_other_half_needs_both_classes_in_each_half(model: RiskModel, labelled_path: Path) -> None:
+    data = load_labelled(labelled_path)
+    one_positive = {min(c for c, y in data.labels.items() if y)} | {c for c, y in data.labels.items() if not y}
+    assert thresholds_on_the_other_half(model, data.subset(one_positive), TrainConfig()) == {}
+    both = thresholds_on_the_other_half(model, data, TrainConfig())
+    assert both["precision"] > 0.8 and both["false_alert_rate"] < 0.1
 
 
 def test_trains_from_conversation_labels_alone(labelled_path: Path) -> None:
