@@ -32,6 +32,8 @@ class TrainConfig:
     # vector) whose running mean feeds the sequence model; False leaves it out.
     text_model: bool = True
     text_c: float = 10.0
+    # The text model also learns from each conversation's messages before its first threat.
+    text_prefixes: bool = True
     # A second path beside the sequence model that reads the text model's running mean alone
     # (with the length); the risk is the larger of the two. Needs the text model and the sequence.
     text_path: bool = True

@@ -122,20 +122,48 @@ def conversation_means(conversation: np.ndarray, n_conversations: int) -> sp.csr
                          shape=(n_conversations, len(conversation)))
 
 
-def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design: Any,
+EXTORTION_STAGES = frozenset({"coercion", "payment"})
+
+
+def _text_samples(data: LabelledData, rows: np.ndarray, targets: list[str],
+                  prefixes: bool) -> tuple[sp.csr_matrix, list[int]]:
+    """A matrix that averages ``rows`` into one mean row per sample, and each sample's label.
+
+    One sample per conversation (all its messages). With ``prefixes``, one more per conversation
+    that has at least two messages before its first threat or payment demand (in ``targets``):
+    those messages alone, so that the model also learns what grooming reads like before the threat.
+    """
+    members: dict[str, list[int]] = {}
+    for position, i in enumerate(rows):
+        members.setdefault(data.events[i].conversation_id, []).append(position)
+    groups, labels = [], []
+    for cid in sorted(members):
+        ordered = sorted(members[cid], key=lambda k: (data.events[rows[k]].timestamp, k))
+        groups.append(ordered)
+        labels.append(data.labels[cid])
+        first = next((j for j, k in enumerate(ordered) if targets[rows[k]] in EXTORTION_STAGES), None)
+        if prefixes and first is not None and 2 <= first < len(ordered):
+            groups.append(ordered[:first])
+            labels.append(data.labels[cid])
+    sample = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    columns = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])
+    weights = np.repeat([1.0 / len(g) for g in groups], [len(g) for g in groups])
+    return sp.csr_matrix((weights, (sample, columns)), shape=(len(groups), len(rows))), labels
+
+
+def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design: Any, targets: list[str],
                    config: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Text-model weights (n-gram part, embedding part): logistic regression from each conversation's
-    mean message vector to its label, the whole-conversation view that per-message stages miss.
+    mean message vector to its label, the whole-conversation view that per-message stages miss,
+    and (``config.text_prefixes``) from the mean of its messages before the first threat.
 
     With no text model configured, or one class only, both parts are ``None``.
     """
-    conversations = [data.events[i].conversation_id for i in rows]
-    ids, inverse = np.unique(conversations, return_inverse=True)
-    labels = [data.labels[c] for c in ids]
+    means, labels = _text_samples(data, rows, targets, config.text_prefixes)
     if not config.text_model or len(set(labels)) < 2:
         return None, None
     clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
-    clf.fit(conversation_means(inverse, len(ids)) @ design, labels)
+    clf.fit(means @ design, labels)
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
     weights = clf.coef_[0].astype(np.float64)
     return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
@@ -146,5 +174,5 @@ def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, tex
     """The stage model and, riding with it, the text model, both fitted on ``rows``."""
     design = inputs.design(rows, texts, config)  # featurised once for both
     stage = fit_stage_model(inputs, rows, design, targets, config)
-    text_coef, text_embed = fit_text_model(inputs, data, rows, design, config)
+    text_coef, text_embed = fit_text_model(inputs, data, rows, design, targets, config)
     return replace(stage, text_coef=text_coef, text_embed_coef=text_embed)

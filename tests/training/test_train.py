@@ -16,7 +16,7 @@ from tests.conftest import write_jsonl
 from training.augment import SUFFIX, augment
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
-from training.message_models import Inputs, fit_text_model
+from training.message_models import Inputs, _text_samples, fit_text_model
 from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,11 +166,12 @@ def test_text_model_learns_from_whole_conversations() -> None:
     inputs = Inputs(MessageFeaturizer(2**10).fit(texts))
     rows = np.arange(len(events))
     design = inputs.design(rows, texts, TrainConfig())
-    coef, embed = fit_text_model(inputs, data, rows, design, TrainConfig())
+    coef, embed = fit_text_model(inputs, data, rows, design, stage_targets(data), TrainConfig())
     assert coef is not None and embed is None
     gift, pizza, hey = inputs.featurizer.transform(["gift cards", "pizza", "hey"]) @ coef
     assert gift > abs(hey) and pizza < -abs(hey)
-    assert fit_text_model(inputs, data, rows, design, TrainConfig(text_model=False)) == (None, None)
+    targets = stage_targets(data)
+    assert fit_text_model(inputs, data, rows, design, targets, TrainConfig(text_model=False)) == (None, None)
 
 
 def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: Path) -> None:
@@ -205,3 +206,30 @@ def test_cross_fitting_falls_back_to_random_folds_when_clusters_would_leave_one_
     folds = _cross_fit_folds(data, TrainConfig(cross_fit_folds=2, cross_fit_clusters=2))
     for k in (0, 1):  # two clusters, one per class, would leave a class out of each fold's training
         assert {data.labels[c] for c, f in folds.items() if f != k} == {0, 1}
+
+
+def test_text_model_also_learns_from_talk_before_the_threat() -> None:
+    """Each conversation is one sample; one with two or more messages before its first threat adds those alone."""
+    talk = {"p": ["hey", "you seem mature", "pay $50 or i post it", "ok"], "q": ["pay now or else", "hey", "hi"],
+            "n": ["hey", "pizza tonight", "sure"]}
+    stages = {"p": ["rapport", "rapport", "coercion", "none"], "q": ["coercion", "none", "none"],
+              "n": ["none", "none", "none"]}
+    events = [MessageEvent(c, f"{c}-{i}", "a", float(10 - i if c == "q" else i), t)
+              for c, texts in talk.items() for i, t in enumerate(texts)]
+    targets = [s for c in talk for s in stages[c]]
+    data = LabelledData(events, {"p": 1, "q": 1, "n": 0}, targets)
+    rows = np.arange(len(events))
+    means, labels = _text_samples(data, rows, targets, prefixes=True)
+    # samples: n; p whole, p before its threat; q whole, q before its threat, which comes last by time
+    assert labels == [0, 1, 1, 1, 1]
+    third = 1 / 3
+    assert np.allclose(means.toarray(), [
+        [0, 0, 0, 0, 0, 0, 0, third, third, third],
+        [0.25, 0.25, 0.25, 0.25, 0, 0, 0, 0, 0, 0],
+        [0.5, 0.5, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, third, third, third, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0.5, 0.5, 0, 0, 0],
+    ])
+    assert _text_samples(data, rows, targets, prefixes=False)[1] == [0, 1, 1]
+    first_by_time = [*targets[:4], "none", "none", "coercion", *targets[7:]]  # q's threat opens it: no prefix
+    assert _text_samples(data, rows, first_by_time, prefixes=True)[1] == [0, 1, 1, 1]
