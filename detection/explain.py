@@ -2,9 +2,10 @@
 
 The conversation model's logit is the larger of two linear paths (escalation stages, and the
 conversation's text as a whole), so at each message it splits exactly into one share per feature
-of the path that decided it. Shares are grouped by what a reviewer can act on: each escalation stage (the
-strongest evidence of that stage so far and how often it came up), the escalation pattern
-(how many stages, how fast), timing, who drives the risk, media and the current message alone.
+of the path that decided it. Shares are grouped by what a reviewer can act on: each escalation
+stage (the strongest evidence of that stage so far and how often it came up), the escalation
+pattern (how many stages, how fast), timing, who drives the risk, media, the conversation's text
+and the current message alone.
 Shares are in calibrated logit units: positive pushes the risk up.
 """
 

@@ -361,25 +361,32 @@ def _conversation_model(directory: Path, conv: dict[str, Any], n_saved: int) -> 
         raise ModelLoadError(f"{directory}: conversation model does not match the feature names")
     pad = len(FEATURE_NAMES) - n_saved
     weights, mean, scale = (np.append(a, np.full(pad, fill)) for a, fill in zip(arrays, (0.0, 0.0, 1.0), strict=True))
-    calibration = conv.get("calibration", [1.0, 0.0])
-    if not (isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
-        raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {calibration!r}")
-    return ConversationModel(weights, float(conv["bias"]), mean, scale, (float(calibration[0]), float(calibration[1])),
+    calibration = _platt(conv.get("calibration", [1.0, 0.0]))
+    if calibration is None:
+        raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {conv.get('calibration')!r}")
+    return ConversationModel(weights, float(conv["bias"]), mean, scale, calibration,
                              _text_path(directory, conv.get("text_path")))
+
+
+def _platt(value: Any) -> tuple[float, float] | None:
+    """A saved Platt scaling [a > 0, b] as a pair, or None if it is not one."""
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int | float) and math.isfinite(v) for v in value) and value[0] > 0):
+        return None
+    return float(value[0]), float(value[1])
 
 
 def _text_path(directory: Path, saved: Any) -> TextPath | None:
     if saved is None:
         return None
     names = [f.name for f in fields(TextPath) if f.name != "calibration"]
-    calibration = saved.get("calibration") if isinstance(saved, dict) else None
-    if not (isinstance(saved, dict) and sorted(saved) == sorted([*names, "calibration"])
+    calibration = _platt(saved.get("calibration")) if isinstance(saved, dict) else None
+    if not (isinstance(saved, dict) and sorted(saved) == sorted([*names, "calibration"]) and calibration is not None
             and all(isinstance(saved[n], int | float) and math.isfinite(saved[n]) for n in names)
-            and saved["prior"] >= 0
-            and isinstance(calibration, list) and len(calibration) == 2 and float(calibration[0]) > 0):
+            and saved["prior"] >= 0):
         raise ModelLoadError(f"{directory}: text_path must hold finite numbers {names} (prior >= 0) "
                              f"and a calibration [a > 0, b], got {saved!r}")
-    return TextPath(**{n: float(saved[n]) for n in names}, calibration=(float(calibration[0]), float(calibration[1])))
+    return TextPath(**{n: float(saved[n]) for n in names}, calibration=calibration)
 
 
 def default_model_path() -> Path:

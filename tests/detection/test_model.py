@@ -31,6 +31,7 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m.update(n_features=16), "array shapes"),
     (lambda m: m["conversation_model"].update(weights=[1.0]), "conversation model"),
     (lambda m: m["thresholds"].update(high=2.0), "thresholds must lie"),
+    (lambda m: m["conversation_model"].update(calibration=["x", 1.0]), "calibration must be"),
     (lambda m: m["conversation_model"]["text_path"].update(prior=-1.0), "text_path must hold"),
     (lambda m: m["conversation_model"]["text_path"].update(calibration=[0.0, 1.0]), "text_path must hold"),
     (lambda m: m["conversation_model"]["text_path"].pop("w_both"), "text_path must hold"),
