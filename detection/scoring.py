@@ -19,6 +19,7 @@ from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
 TEXT_LIMIT = 1000.0  # text logits are clipped here before quantising, so sums stay within int64
+TEXT_EVIDENCE = 4.0  # a message with no stage whose text logit reaches this (odds about 55:1) is evidence
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,15 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features)
     ends = np.append(starts[1:], n)
     new_states = {
-        prior.conversation_id: _advance(model, prior, ordered, run, scores, risk, ts, int(a), int(b))
+        prior.conversation_id: _advance(model, prior, ordered, run, scores, risk, text, ts, int(a), int(b))
         for prior, a, b in zip(priors, starts, ends, strict=True)
     }
     return steps, new_states
 
 
 def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[MessageEvent], run: Running,
-             scores: np.ndarray, risk: np.ndarray, ts: np.ndarray, a: int, b: int) -> ConversationState:
+             scores: np.ndarray, risk: np.ndarray, text: np.ndarray, ts: np.ndarray, a: int, b: int,
+             ) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation."""
     last = b - 1
     masses = dict(prior.sender_mass)
@@ -136,10 +138,13 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
         crossed = np.flatnonzero(segment >= model.thresholds.alert)
         if len(crossed):
             alert_index, alert_id = int(run.index[a + crossed[0]]), ordered[a + crossed[0]].message_id
-    weights = risk[a:b] @ SEVERITY
-    detected = np.flatnonzero((risk[a:b] >= HALF).any(axis=1))
+    detected = (risk[a:b] >= HALF).any(axis=1)
+    # Messages whose wording alone the text model weighs strongly towards grooming are evidence too
+    # (a text-path alert may have no recognisable stage); they rank below every stage message.
+    worded = ~detected & (text[a:b] >= TEXT_EVIDENCE * QUANT)
+    weights = np.where(detected, risk[a:b] @ SEVERITY, np.minimum(text[a:b] // 64, HALF - 1))
     candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + int(i)].message_id)
-                                         for i in detected]
+                                         for i in np.flatnonzero(detected | worded)]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
     first_risk = run.first_risk_ts[last]
     return ConversationState(
