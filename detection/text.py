@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 _SEP = "\n"
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Emoji and pictographs (with their variation selectors and skin tones) become spaces: decoration
+# must not change what a message says, and as n-grams they would dilute every other n-gram.
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2300-\u23FF\u2600-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F]+")
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
 _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
 # Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
@@ -42,12 +45,12 @@ def _unleet(match: re.Match[str]) -> str:
 
 
 def normalize(texts: Sequence[str]) -> list[str]:
-    """Lower-case and de-obfuscate a batch of messages; adds ``_money_`` and ``_url_`` tokens."""
+    """Lower-case and de-obfuscate a batch of messages, emoji removed; adds ``_money_`` and ``_url_`` tokens."""
     if not texts:
         return []
     joined = _SEP.join(t.replace(_SEP, " ").replace("\r", " ") for t in texts)
-    if not joined.isascii():  # NFKC folds full-width and styled letters; zero-width marks go
-        joined = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", joined))
+    if not joined.isascii():  # NFKC folds full-width and styled letters; zero-width marks and emoji go
+        joined = _EMOJI.sub(" ", _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", joined)))
     joined = joined.lower()
     joined = _URL.sub(" _url_ ", joined)
     joined = _MONEY.sub(lambda m: f" _money_ {m.group(0)} ", joined)

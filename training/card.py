@@ -26,6 +26,9 @@ LIMITS = """\
 - Scores are calibrated on held-out synthetic conversations; on other data, recalibrate
   (`riskline train` on your data) before reading scores as probabilities.
 - It reads text, timing, who speaks and whether media was attached; it never sees images.
+- The text path alerts on wording that reads as grooming as a whole, with no recognisable stage
+  needed. Flirting between teens is its commonest false alert on held-out synthetic data; its
+  evidence messages are the most grooming-like wording, not proof of a request or a threat.
 - Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
 
 

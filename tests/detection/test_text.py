@@ -1,5 +1,6 @@
 import pytest
 
+from detection.features import MessageFeaturizer
 from detection.text import normalize
 
 
@@ -33,3 +34,12 @@ def test_batch_equals_one_at_a_time(synth_rows: list[dict[str, object]]) -> None
     # Messages are joined into one string for speed; nothing may leak across the joins.
     texts = [str(r["text"]) for r in synth_rows[:4000]] + ["ends with 6", "k", "50", "bucks", "$", "5"]
     assert normalize(texts) == [normalize([t])[0] for t in texts]
+
+
+@pytest.mark.parametrize("decorated", ["thx lol 😂🔥", "thx😂 lol", "🔥🔥 thx lol ❤️", "thx lol 👍🏽", "thx ⭐ lol ☺︎"])
+def test_emoji_do_not_change_features(decorated: str) -> None:
+    """Decoration must not change what a message says: its n-gram features equal the plain text's."""
+    featurizer = MessageFeaturizer(2**12).fit(["thx lol", "send a pic"])
+    plain, other = featurizer.transform(["thx lol"]), featurizer.transform([decorated])
+    assert (plain != other).nnz == 0
+    assert normalize([decorated])[0].split() == ["thx", "lol"]
