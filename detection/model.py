@@ -153,9 +153,6 @@ class TextPath:
         text, length = self.shares(features)
         return text + length + self.bias
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "calibration": list(self.calibration)}
-
 
 @dataclass(frozen=True)
 class ConversationModel:
@@ -279,7 +276,7 @@ class RiskModel:
             "conversation_model": {"weights": conv.weights.tolist(), "bias": conv.bias,
                                    "mean": conv.mean.tolist(), "scale": conv.scale.tolist(),
                                    "calibration": list(conv.calibration),
-                                   "text_path": None if conv.text_path is None else conv.text_path.to_dict()},
+                                   "text_path": None if conv.text_path is None else asdict(conv.text_path)},
             "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
         }

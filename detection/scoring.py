@@ -20,6 +20,7 @@ from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
 TEXT_LIMIT = 1000.0  # text logits are clipped here before quantising, so sums stay within int64
 TEXT_EVIDENCE = 4.0  # a message with no stage whose text logit reaches this (odds about 55:1) is evidence
+TEXT_EVIDENCE_SCALE = 64  # its evidence weight is logit * QUANT / this, kept below any stage message's
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
     # Messages whose wording alone the text model weighs strongly towards grooming are evidence too
     # (a text-path alert may have no recognisable stage); they rank below every stage message.
     worded = ~detected & (text[a:b] >= TEXT_EVIDENCE * QUANT)
-    weights = np.where(detected, risk[a:b] @ SEVERITY, np.minimum(text[a:b] // 64, HALF - 1))
+    weights = np.where(detected, risk[a:b] @ SEVERITY, np.minimum(text[a:b] // TEXT_EVIDENCE_SCALE, HALF - 1))
     candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + int(i)].message_id)
                                          for i in np.flatnonzero(detected | worded)]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])

@@ -12,9 +12,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import RiskScore, score_conversations
-from training.data import LabelledData
+from training.data import EXTORTION_STAGES, LabelledData
 
-LATE_STAGES = ("coercion", "payment")
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
 
 
@@ -113,7 +112,7 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     position: dict[str, int] = defaultdict(int)
     for event, stage in zip(data.events, data.stages, strict=True):
         cid = event.conversation_id
-        if stage in LATE_STAGES and cid not in first_late:
+        if stage in EXTORTION_STAGES and cid not in first_late:
             first_late[cid] = position[cid]
         elif stage not in (None, "none") and cid not in first_late:
             groomed.add(cid)

@@ -21,7 +21,7 @@ from detection.events import STAGES
 from detection.features import MessageFeaturizer
 from detection.model import StageModel
 from training.config import TrainConfig
-from training.data import LabelledData
+from training.data import EXTORTION_STAGES, LabelledData
 
 
 @dataclass
@@ -120,9 +120,6 @@ def conversation_means(conversation: np.ndarray, n_conversations: int) -> sp.csr
     counts = np.bincount(conversation, minlength=n_conversations)
     return sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(conversation)))),
                          shape=(n_conversations, len(conversation)))
-
-
-EXTORTION_STAGES = frozenset({"coercion", "payment"})
 
 
 def _text_samples(data: LabelledData, rows: np.ndarray, targets: list[str],

@@ -24,16 +24,15 @@ from sklearn.linear_model import LogisticRegression
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import ConversationModel, RiskModel, StageModel, TextPath
 from detection.policy import Thresholds
-from detection.scoring import score_conversations, score_messages
+from detection.scoring import StepScores, score_conversations, score_messages
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
-from training.data import LabelledData, holdout_split, stage_targets
+from training.data import EXTORTION_STAGES, LabelledData, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results
 from training.message_models import Inputs, conversation_means, fit_message_models, prepare_inputs
 
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
-EXTORTION = frozenset({"coercion", "payment"})  # unambiguous on their own, with or without grooming first
 CLUSTER_FEATURES = 2**14  # hashed n-gram width for clustering conversations (coarse is enough)
 PLACEHOLDER = Thresholds(low=0.5, medium=0.5, high=0.5, critical=0.5, alert=0.5)
 
@@ -56,7 +55,7 @@ def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> t
         found = seen.setdefault(cid, set())
         if stage != "none":
             found.add(stage)
-        escalated = len(found) >= min_stages or bool(found & EXTORTION) or position[cid] == lengths[cid]
+        escalated = len(found) >= min_stages or bool(found & EXTORTION_STAGES) or position[cid] == lengths[cid]
         labels.append(int(data.labels[cid] == 1 and escalated))
         weights.append(1.0 / lengths[cid])
     return np.array(labels), np.array(weights)
@@ -220,24 +219,23 @@ class Calibration:
     text: tuple[float, float] | None = None
 
 
-def calibrate_paths(model: RiskModel, held: LabelledData) -> Calibration:
-    """Each path calibrated apart on its own peak logit per held-out conversation, so that neither
-    path's scale drowns the other's when the larger of the two is taken."""
-    steps, _ = score_messages(model, held.events)
-    ids = sorted(set(steps.conversation_id))
-    index = {c: i for i, c in enumerate(ids)}
-    rows = np.fromiter((index[c] for c in steps.conversation_id), dtype=np.int64, count=len(steps))
-    labels = np.array([held.labels[c] for c in ids])
+def _peaks(steps: StepScores, values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Each conversation's largest of ``values`` (one per step), conversations in sorted order."""
+    ids, rows = np.unique(np.asarray(steps.conversation_id), return_inverse=True)
+    out = np.full(len(ids), -np.inf)
+    np.maximum.at(out, rows, values)
+    return ids.tolist(), out
+
+
+def calibrate_paths(model: RiskModel, steps: StepScores, held: LabelledData) -> Calibration:
+    """Each path calibrated apart on its own peak logit per held-out conversation (``steps``: the
+    held-out conversations scored by ``model``), so that neither path's scale drowns the other's
+    when the larger of the two is taken."""
     conv = model.conversation_model
-
-    def peaks(logits: np.ndarray) -> np.ndarray:
-        out = np.full(len(ids), -np.inf)
-        np.maximum.at(out, rows, logits)
-        return out
-
-    escalation = calibrate(peaks(conv.escalation_logit(steps.features)), labels)
-    text = calibrate(peaks(conv.text_path.logit(steps.features)), labels) if conv.text_path else None
-    return Calibration(escalation, text)
+    ids, escalation = _peaks(steps, conv.escalation_logit(steps.features))
+    labels = np.array([held.labels[c] for c in ids])
+    text = calibrate(_peaks(steps, conv.text_path.logit(steps.features))[1], labels) if conv.text_path else None
+    return Calibration(calibrate(escalation, labels), text)
 
 
 def _calibrated(model: RiskModel, calibration: Calibration) -> RiskModel:
@@ -259,11 +257,11 @@ class Measured:
 
 def _calibrate_and_threshold(model: RiskModel, part: LabelledData, config: TrainConfig) -> Measured:
     """``model`` calibrated on ``part``, thresholds chosen there, and its figures there."""
-    calibration = calibrate_paths(model, part) if config.calibrate else Calibration()
+    steps, _ = score_messages(model, part.events)  # stage evidence and running features: calibration changes neither
+    calibration = calibrate_paths(model, steps, part) if config.calibrate else Calibration()
     model = _calibrated(model, calibration)
-    results, _ = score_conversations(model, part.events)
-    labels = np.array([part.labels[r.conversation_id] for r in results])
-    thresholds = choose_thresholds(np.array([r.risk_score for r in results]), labels, config.target_precision,
+    ids, peaks = _peaks(steps, model.conversation_model.predict(steps.features))
+    thresholds = choose_thresholds(peaks, np.array([part.labels[c] for c in ids]), config.target_precision,
                                    config.max_false_alert_rate)
     model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
     results, _ = score_conversations(model, part.events)
