@@ -9,8 +9,9 @@ import pytest
 
 from detection.events import STAGES, to_event
 from detection.readers import read_events
-from training.synth.generator import SCENARIOS, generate
+from training.synth.generator import SCENARIOS, generate, in_fold
 from training.synth.negatives import NEGATIVE_KINDS
+from training.synth.phrases import N_FOLDS, REFUSALS, VICTIM_REPLIES
 
 ROOT = Path(__file__).resolve().parents[2]
 # Words that must never appear: the content rules allow naming requests and threats, nothing graphic.
@@ -61,7 +62,25 @@ def test_scenarios_speeds_and_negative_kinds(rows: list[dict[str, object]]) -> N
     grooming = {"rapport", "risk_check", "isolation"}
     assert all(not grooming & {r["stage"] for r in rows if r["conversation_id"] == c} for c in direct[:20])
     pushback = [r for r in rows if r["scenario"] == "pushback" and r["stage"] == "none"]
-    assert any(str(r["text"]) in ("no", "no way", "i said no", "stop asking") for r in pushback)
+    assert any(str(r["text"]) in REFUSALS for r in pushback)
+
+
+def test_victim_replies_come_from_the_conversations_fold(rows: list[dict[str, object]]) -> None:
+    """A held-out fold's replies are worded unlike any other fold's: the model cannot learn them."""
+    banks = [{text for stage in VICTIM_REPLIES for _, text in in_fold(VICTIM_REPLIES[stage], f)}
+             | set(in_fold(REFUSALS, f)) for f in range(N_FOLDS)]
+    for f in range(N_FOLDS):
+        assert all(banks[f].isdisjoint(banks[g]) for g in range(N_FOLDS) if g != f)
+        assert all(in_fold(VICTIM_REPLIES[stage], f) for stage in VICTIM_REPLIES)
+    # In clean (unobfuscated) positives, every reply that is a template without slots is the fold's
+    seen = Counter()
+    for r in rows:
+        if r["conversation_label"] == 1 and r["obfuscation"] == 0:
+            owner = [f for f in range(N_FOLDS) if r["text"] in banks[f]]
+            if owner:
+                assert owner == [r["fold"]], (r["text"], r["fold"])
+                seen[r["fold"]] += 1
+    assert min(seen[f] for f in range(N_FOLDS)) > 50, seen
 
 
 def test_obfuscation_is_present(rows: list[dict[str, object]]) -> None:

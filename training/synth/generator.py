@@ -11,12 +11,14 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TypeVar
 
 from training.synth.negatives import NEGATIVE_KINDS
 from training.synth.noise import obfuscate
-from training.synth.phrases import N_FOLDS, SLOTS, SMALLTALK, STAGE_FAMILIES, VICTIM_REPLIES
+from training.synth.phrases import N_FOLDS, REFUSALS, SLOTS, SMALLTALK, STAGE_FAMILIES, VICTIM_REPLIES
 
 SLOT = re.compile(r"\{(\w+)\}")
+T = TypeVar("T")
 
 # scenario -> (weight, stage plan as (stage, min repeats, max repeats), allowed speeds)
 SCENARIOS: dict[str, tuple[float, list[tuple[str, int, int]], tuple[str, ...]]] = {
@@ -40,8 +42,13 @@ HANDLE_PARTS = ["sk8", "gamer", "mia", "jay", "luna", "kid", "ace", "nova", "x",
 
 
 def family_fold(index: int) -> int:
-    """Fold of the family or negative kind at ``index`` in its bank."""
+    """Fold of the family, negative kind or reply at ``index`` in its bank."""
     return index % N_FOLDS
+
+
+def in_fold(bank: list[T], fold: int) -> list[T]:
+    """The entries of ``bank`` that belong to ``fold``."""
+    return [item for i, item in enumerate(bank) if family_fold(i) == fold]
 
 
 @dataclass
@@ -99,9 +106,9 @@ def _positive(chat: _Chat, scenario: str, fold: int) -> None:
             family = rng.choice(_families(stage, fold))
             chat.say(0, rng.choice(STAGE_FAMILIES[stage][family]), stage, family)
             if rng.random() < 0.7:
-                reply_stage, reply = rng.choice(VICTIM_REPLIES[stage])
+                reply_stage, reply = rng.choice(in_fold(VICTIM_REPLIES[stage], fold))
                 if scenario == "pushback" and stage == "sexual":
-                    reply_stage, reply = "none", rng.choice(["no", "no way", "i said no", "stop asking"])
+                    reply_stage, reply = "none", rng.choice(in_fold(REFUSALS, fold))
                 chat.say(1, reply, reply_stage)
             chat.smalltalk(0.35 if stage in ("rapport", "risk_check") else 0.1)
         if stage == "sexual" and scenario in ("groom_slow", "groom_fast") and rng.random() < 0.6:

@@ -239,34 +239,69 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
 }
 
 # Replies of the young person. Stage "none" unless the reply itself names the threat or payment.
+# Like the families, a reply's position modulo N_FOLDS fixes its fold (each line below is one
+# reply per fold), so a held-out fold's replies are worded unlike any the model trained on.
 VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
     "rapport": [
-        ("none", "haha thanks"), ("none", "aw that's sweet"), ("none", "lol you too"),
-        ("none", "i love {hobby}"), ("none", "thx"), ("none", "omg stop haha"), ("none", "really?"),
+        ("none", "haha thanks"), ("none", "aw ty"), ("none", "lmao thank u"),
+        ("none", "aw that's sweet"), ("none", "that's so nice of you"), ("none", "you're making me blush"),
+        ("none", "lol you too"), ("none", "same to you honestly"), ("none", "right back at you"),
+        ("none", "i love {hobby}"), ("none", "{hobby} is my favourite thing"), ("none", "i do {hobby} every day"),
+        ("none", "omg stop haha"), ("none", "no way haha"), ("none", "hehe you're funny"),
+        ("none", "really?"), ("none", "wait for real?"), ("none", "you mean that?"),
     ],
     "risk_check": [
-        ("none", "i'm {age}"), ("none", "yeah they're at work"), ("none", "no one's home"),
-        ("none", "i'm in grade 9"), ("none", "why do you ask"), ("none", "my mom doesn't check"),
+        ("none", "i'm {age}"), ("none", "turning {age} soon"), ("none", "{age} why"),
+        ("none", "yeah they're at work"), ("none", "parents are out till late"), ("none", "they went out"),
+        ("none", "no one's home"), ("none", "just me here"), ("none", "house is empty lol"),
+        ("none", "i'm in grade 9"), ("none", "8th grade"), ("none", "freshman year"),
+        ("none", "why do you ask"), ("none", "why you wanna know"), ("none", "how come?"),
+        ("none", "my mom doesn't check"), ("none", "nobody looks at my phone"), ("none", "my dad never checks"),
     ],
     "isolation": [
-        ("none", "ok sure"), ("none", "my {app} is {friendname}_{age}"), ("none", "ok i won't tell"),
-        ("none", "why tho"), ("none", "fine"),
+        ("none", "ok sure"), ("none", "alright"), ("none", "yeah ok"),
+        ("none", "my {app} is {friendname}_{age}"), ("none", "added you on {app}"), ("none", "i'm on {app} too"),
+        ("none", "ok i won't tell"), ("none", "my lips are sealed"), ("none", "i'll keep it quiet"),
+        ("none", "why tho"), ("none", "how come"), ("none", "that's kinda weird but ok"),
+        ("none", "fine"), ("none", "whatever you say"), ("none", "if you want"),
     ],
     "sexual": [
-        ("none", "idk about that"), ("none", "no i don't do that"), ("none", "maybe later"),
-        ("none", "that's weird"), ("none", "ok just one"), ("none", "i'm not comfortable"),
+        ("none", "idk about that"), ("none", "hmm not sure"), ("none", "i don't know"),
+        ("none", "no i don't do that"), ("none", "i've never done that"), ("none", "not my thing"),
+        ("none", "maybe later"), ("none", "another time maybe"), ("none", "not right now"),
+        ("none", "that's weird"), ("none", "that's kinda creepy"), ("none", "that's strange"),
+        ("none", "ok just one"), ("none", "only once ok"), ("none", "fine one time"),
+        ("none", "i'm not comfortable"), ("none", "this makes me nervous"), ("none", "i feel weird about it"),
     ],
     "coercion": [
-        ("coercion", "please don't send it"), ("coercion", "please don't show {family}"),
-        ("coercion", "why are you doing this"), ("coercion", "i'll do anything just don't post it"),
-        ("coercion", "please delete it"), ("none", "i'm going to report you"), ("none", "leave me alone"),
+        ("coercion", "please don't send it"), ("coercion", "don't send it to anyone please"),
+        ("coercion", "please please don't share it"),
+        ("coercion", "please don't show {family}"), ("coercion", "don't let {family} see it"),
+        ("coercion", "not {family} please"),
+        ("coercion", "why are you doing this"), ("coercion", "why would you do this to me"),
+        ("coercion", "what did i do to you"),
+        ("coercion", "i'll do anything just don't post it"), ("coercion", "tell me what you want, just don't post it"),
+        ("coercion", "i'm begging you don't post it"),
+        ("coercion", "please delete it"), ("coercion", "just delete it please"), ("coercion", "delete it now please"),
+        ("none", "i'm going to report you"), ("none", "i'm reporting this"), ("none", "reported"),
+        ("none", "leave me alone"), ("none", "stop messaging me"), ("none", "go away"),
     ],
     "payment": [
-        ("payment", "i don't have that much money"), ("payment", "i only have {amount}"),
-        ("payment", "i can't get {pay}"), ("payment", "ok i'll pay just don't send it"),
-        ("payment", "i sent it, now delete it"), ("none", "i'm telling my parents"),
+        ("payment", "i don't have that much money"), ("payment", "i can't afford that"),
+        ("payment", "i have no money"),
+        ("payment", "i only have {amount}"), ("payment", "all i have is {amount}"), ("payment", "can i send {amount}"),
+        ("payment", "i can't get {pay}"), ("payment", "i don't know how to use {pay}"),
+        ("payment", "i don't have {pay}"),
+        ("payment", "ok i'll pay just don't send it"), ("payment", "fine i'll send the money"),
+        ("payment", "i'll pay, please stop"),
+        ("payment", "i sent it, now delete it"), ("payment", "paid, delete it please"),
+        ("payment", "i sent the money"),
+        ("none", "i'm telling my parents"), ("none", "i'm going to tell my mom"), ("none", "i'll tell an adult"),
     ],
 }
+# The young person's refusals in the pushback scenario, by fold in the same way.
+REFUSALS: list[str] = ["no", "nope", "nah", "no way", "not happening", "absolutely not",
+                       "i said no", "i told you no", "i already said no", "stop asking", "quit asking", "stop it"]
 
 SMALLTALK: list[str] = [
     "lol", "what are you up to", "nm just chilling", "did you see that video", "haha same",
