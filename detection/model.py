@@ -126,8 +126,10 @@ class TextPath:
     towards 0 as if ``prior`` neutral messages came first (a short conversation's mean is noisy),
     the log message count, and their product (the mean counts for more as the conversation
     grows). ``calibration`` is its own Platt scaling. It has its say only where its uncalibrated
-    logit is above 0 (grooming more likely than not on its training data), so below that the
-    escalation path alone ranks conversations.
+    logit is above 0 (grooming more likely than not on its training data) and its text part is
+    above 0 (the wording itself leans towards grooming: length alone never makes it decide, or a
+    long enough benign conversation would alert), so elsewhere the escalation path alone ranks
+    conversations.
     """
 
     w_mean: float
@@ -152,6 +154,11 @@ class TextPath:
         """The uncalibrated logit per row."""
         text, length = self.shares(features)
         return text + length + self.bias
+
+    def may_decide(self, features: np.ndarray) -> np.ndarray:
+        """Rows where the text path may have its say: its logit and its text part both above 0."""
+        text, length = self.shares(features)
+        return (text + length + self.bias > 0.0) & (text > 0.0)
 
 
 @dataclass(frozen=True)
@@ -190,10 +197,9 @@ class ConversationModel:
         z = a * self.escalation_logit(features) + b
         if self.text_path is None:
             return z, np.zeros(len(z), dtype=bool)
-        raw = self.text_path.logit(features)
         a_text, b_text = self.text_path.calibration
-        text = a_text * raw + b_text
-        decides = (raw > 0.0) & (text > z)
+        text = a_text * self.text_path.logit(features) + b_text
+        decides = self.text_path.may_decide(features) & (text > z)
         return np.where(decides, text, z), decides
 
     def calibrated_logit(self, features: np.ndarray) -> np.ndarray:

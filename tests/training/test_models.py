@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detection.model import RiskModel, load_model
+from detection.features import FEATURE_NAMES
+from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskModel, TextPath, load_model
 from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
@@ -42,14 +43,32 @@ def test_calibration_is_increasing_and_stored(model: RiskModel, model_dir: Path)
         assert a > 0 and (a, b) != (1.0, 0.0)  # each path fitted apart on held-out conversations
         calibrated = a * raw + b  # increasing: each path keeps the order of its own scores
         assert np.all(np.diff(calibrated[np.argsort(raw)]) >= 0)
-    # the score is the larger calibrated path, the text path counting only where its own logit is above 0
+    # the score is the larger calibrated path, the text path counting only where its own logit and
+    # its text part are above 0
     a, b = conv.calibration
     a_text, b_text = conv.text_path.calibration
     text = conv.text_path.logit(feats)
-    expected = np.where(text > 0, np.maximum(a * conv.escalation_logit(feats) + b, a_text * text + b_text),
+    wording, _ = conv.text_path.shares(feats)
+    expected = np.where((text > 0) & (wording > 0),
+                        np.maximum(a * conv.escalation_logit(feats) + b, a_text * text + b_text),
                         a * conv.escalation_logit(feats) + b)
     assert np.allclose(conv.calibrated_logit(feats), expected)
     assert np.allclose(conv.predict(feats), 1 / (1 + np.exp(-expected)))
+
+
+def test_length_alone_never_lets_the_text_path_decide() -> None:
+    """Neutral-to-benign wording over thousands of messages stays with the escalation path."""
+    n_features = len(FEATURE_NAMES)
+    conv = ConversationModel(weights=np.zeros(n_features), bias=-6.0, mean=np.zeros(n_features),
+                             scale=np.ones(n_features),
+                             text_path=TextPath(w_mean=2.0, w_length=1.0, w_both=1.0, bias=-1.5, prior=6.0))
+    feats = np.zeros((3, n_features))
+    feats[:, LOG_MESSAGES] = np.log1p([20, 3000, 3000])
+    feats[:, TEXT_MEAN] = [1.0, -0.05, 0.5]  # grooming-like; slightly benign but very long; grooming-like
+    assert conv.text_path.logit(feats)[1] > 0  # length alone would push it over
+    assert list(conv.text_path.may_decide(feats)) == [True, False, True]
+    assert conv.predict(feats)[1] == pytest.approx(1 / (1 + np.exp(6.0)))
+    assert conv.predict(feats)[0] > 0.5 and conv.predict(feats)[2] > 0.5
 
 
 def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
