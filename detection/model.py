@@ -152,13 +152,13 @@ class TextPath:
 
     def logit(self, features: np.ndarray) -> np.ndarray:
         """The uncalibrated logit per row."""
-        text, length = self.shares(features)
-        return text + length + self.bias
+        return self.gated_logit(features)[0]
 
-    def may_decide(self, features: np.ndarray) -> np.ndarray:
-        """Rows where the text path may have its say: its logit and its text part both above 0."""
+    def gated_logit(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The uncalibrated logit per row, and where the path may have its say (logit and text part above 0)."""
         text, length = self.shares(features)
-        return (text + length + self.bias > 0.0) & (text > 0.0)
+        raw = text + length + self.bias
+        return raw, (raw > 0.0) & (text > 0.0)
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,9 @@ class ConversationModel:
         if self.text_path is None:
             return z, np.zeros(len(z), dtype=bool)
         a_text, b_text = self.text_path.calibration
-        text = a_text * self.text_path.logit(features) + b_text
-        decides = self.text_path.may_decide(features) & (text > z)
+        raw, may = self.text_path.gated_logit(features)
+        text = a_text * raw + b_text
+        decides = may & (text > z)
         return np.where(decides, text, z), decides
 
     def calibrated_logit(self, features: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ def test_length_alone_never_lets_the_text_path_decide() -> None:
     feats[:, LOG_MESSAGES] = np.log1p([20, 3000, 3000])
     feats[:, TEXT_MEAN] = [1.0, -0.05, 0.5]  # grooming-like; slightly benign but very long; grooming-like
     assert conv.text_path.logit(feats)[1] > 0  # length alone would push it over
-    assert list(conv.text_path.may_decide(feats)) == [True, False, True]
+    assert list(conv.text_path.gated_logit(feats)[1]) == [True, False, True]
     assert conv.predict(feats)[1] == pytest.approx(1 / (1 + np.exp(6.0)))
     assert conv.predict(feats)[0] > 0.5 and conv.predict(feats)[2] > 0.5
 
