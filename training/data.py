@@ -129,7 +129,7 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
     """Split conversations into train and held-out sets; return them and how the split was made.
 
     With a ``fold`` column (the synthetic generator's), one whole fold is held out: its phrase
-    families for positives, its kinds for negatives. Otherwise a random share of conversations,
+    families and replies for positives, its kinds for negatives. Otherwise a random share of conversations,
     stratified by label.
     """
     folds = {c: m.get("fold") for c, m in data.meta.items()}
@@ -137,7 +137,8 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
     if folds and all(f is not None for f in folds.values()) and len(set(folds.values())) > 1:
         held = sorted(set(folds.values()), key=str)[seed % len(set(folds.values()))]
         test = {c for c, f in folds.items() if f == held}
-        return set(data.labels) - test, test, f"held-out fold {held} (unseen phrase families and negative kinds)"
+        how = f"held-out fold {held} (unseen phrase families, replies and negative kinds)"
+        return set(data.labels) - test, test, how
     test = set()
     for label in (0, 1):
         ids = sorted(c for c, y in data.labels.items() if y == label)

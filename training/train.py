@@ -328,7 +328,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     """K-fold figures: each fold held out in turn (whole synthetic folds where the data has them).
 
     With the generator's ``fold`` column and ``k`` equal to its number of folds, each fold holds
-    unseen phrase families and negative kinds; otherwise conversations are split at random,
+    unseen phrase families, replies and negative kinds; otherwise conversations are split at random,
     stratified by label. Thresholds are chosen on each held-out fold, as in ``train``.
     """
     if k < 2:
@@ -337,7 +337,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     natural = sorted({str(f) for f in folds.values() if f is not None})
     if len(natural) == k and all(f is not None for f in folds.values()) and len(folds) == len(data.labels):
         assignment = {c: natural.index(str(f)) for c, f in folds.items()}
-        how = "synthetic folds (unseen phrase families and negative kinds)"
+        how = "synthetic folds (unseen phrase families, replies and negative kinds)"
     else:
         rng = np.random.default_rng(config.seed)
         assignment = {}
