@@ -129,8 +129,8 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
     """Split conversations into train and held-out sets; return them and how the split was made.
 
     With a ``fold`` column (the synthetic generator's), one whole fold is held out: its phrase
-    families and replies for positives, its kinds for negatives. Otherwise a random share of conversations,
-    stratified by label.
+    families and replies for positives, its kinds for negatives. Otherwise a random share of
+    conversations, stratified by label.
     """
     folds = {c: m.get("fold") for c, m in data.meta.items()}
     rng = random.Random(seed)

@@ -91,10 +91,6 @@ def handle(rng: random.Random) -> str:
     return f"{rng.choice(HANDLE_PARTS)}{rng.choice(['', '_', '.'])}{rng.choice(HANDLE_PARTS)}{rng.randint(1, 9999)}"
 
 
-def _families(stage: str, fold: int | None) -> list[str]:
-    names = list(STAGE_FAMILIES[stage])
-    return [n for i, n in enumerate(names) if fold is None or family_fold(i) == fold]
-
 
 def _positive(chat: _Chat, scenario: str, fold: int) -> None:
     rng = chat.rng
@@ -103,7 +99,7 @@ def _positive(chat: _Chat, scenario: str, fold: int) -> None:
         _greetings(chat)
     for stage, lo, hi in plan:
         for _ in range(rng.randint(lo, hi)):
-            family = rng.choice(_families(stage, fold))
+            family = rng.choice(in_fold(list(STAGE_FAMILIES[stage]), fold))
             chat.say(0, rng.choice(STAGE_FAMILIES[stage][family]), stage, family)
             if rng.random() < 0.7:
                 reply_stage, reply = rng.choice(in_fold(VICTIM_REPLIES[stage], fold))
