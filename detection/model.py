@@ -372,10 +372,13 @@ def _conversation_model(directory: Path, conv: dict[str, Any], n_saved: int) -> 
                              _text_path(directory, conv.get("text_path")))
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def _platt(value: Any) -> tuple[float, float] | None:
     """A saved Platt scaling [a > 0, b] as a pair, or None if it is not one."""
-    if not (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int | float) and math.isfinite(v) for v in value) and value[0] > 0):
+    if not (isinstance(value, list) and len(value) == 2 and all(map(_finite, value)) and value[0] > 0):
         return None
     return float(value[0]), float(value[1])
 
@@ -384,10 +387,10 @@ def _text_path(directory: Path, saved: Any) -> TextPath | None:
     if saved is None:
         return None
     names = [f.name for f in fields(TextPath) if f.name != "calibration"]
-    calibration = _platt(saved.get("calibration")) if isinstance(saved, dict) else None
-    if not (isinstance(saved, dict) and sorted(saved) == sorted([*names, "calibration"]) and calibration is not None
-            and all(isinstance(saved[n], int | float) and math.isfinite(saved[n]) for n in names)
-            and saved["prior"] >= 0):
+    valid = (isinstance(saved, dict) and sorted(saved) == sorted([*names, "calibration"])
+             and all(_finite(saved[n]) for n in names) and saved["prior"] >= 0)
+    calibration = _platt(saved["calibration"]) if valid else None
+    if calibration is None:
         raise ModelLoadError(f"{directory}: text_path must hold finite numbers {names} (prior >= 0) "
                              f"and a calibration [a > 0, b], got {saved!r}")
     return TextPath(**{n: float(saved[n]) for n in names}, calibration=calibration)

@@ -112,16 +112,6 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, design: Any, targets: list
     return StageModel(coef[:, :n_ngram].astype(np.float64), intercept, link="ovr", embed_coef=embed)
 
 
-def conversation_means(conversation: np.ndarray, n_conversations: int) -> sp.csr_matrix:
-    """A matrix that, multiplied with one row per message, gives each conversation's mean row.
-
-    ``conversation`` is each message's conversation number, in ``range(n_conversations)``.
-    """
-    counts = np.bincount(conversation, minlength=n_conversations)
-    return sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(conversation)))),
-                         shape=(n_conversations, len(conversation)))
-
-
 def _text_samples(data: LabelledData, rows: np.ndarray, targets: list[str],
                   prefixes: bool) -> tuple[sp.csr_matrix, list[int]]:
     """A matrix that averages ``rows`` into one mean row per sample, and each sample's label.

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
@@ -29,7 +30,7 @@ from training.augment import SUFFIX, augment
 from training.config import TrainConfig
 from training.data import EXTORTION_STAGES, LabelledData, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results
-from training.message_models import Inputs, conversation_means, fit_message_models, prepare_inputs
+from training.message_models import Inputs, fit_message_models, prepare_inputs
 
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
@@ -85,6 +86,16 @@ def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
         order = np.random.default_rng(config.seed).permutation(len(originals))
         fold = dict(zip(originals, (order % config.cross_fit_folds).tolist(), strict=True))
     return {c: fold[c.split(SUFFIX)[0]] for c in data.labels}
+
+
+def conversation_means(conversation: np.ndarray, n_conversations: int) -> sp.csr_matrix:
+    """A matrix that, multiplied with one row per message, gives each conversation's mean row.
+
+    ``conversation`` is each message's conversation number, in ``range(n_conversations)``.
+    """
+    counts = np.bincount(conversation, minlength=n_conversations)
+    return sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(conversation)))),
+                         shape=(n_conversations, len(conversation)))
 
 
 def _clustered(data: LabelledData, ids: list[str], n_clusters: int, config: TrainConfig) -> dict[str, int]:
@@ -293,8 +304,9 @@ def thresholds_on_the_other_half(model: RiskModel, held: LabelledData, config: T
     runs = []
     for choose, judge in (halves, halves[::-1]):
         chosen = _calibrate_and_threshold(model, held.subset(choose), config).model
-        results, _ = score_conversations(chosen, held.subset(judge).events)
-        runs.append(evaluate_results(results, held.subset(judge), chosen.thresholds))
+        judged = held.subset(judge)
+        results, _ = score_conversations(chosen, judged.events)
+        runs.append(evaluate_results(results, judged, chosen.thresholds))
     return {k: float(np.mean([r[k] for r in runs])) for k in TRANSFER_KEYS if all(r.get(k) is not None for r in runs)}
 
 
