@@ -21,6 +21,8 @@ SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
 TEXT_LIMIT = 1000.0  # text logits are clipped here before quantising, so sums stay within int64
 TEXT_EVIDENCE = 4.0  # a message with no stage whose text logit reaches this (odds about 55:1) is evidence
 TEXT_EVIDENCE_SCALE = 64  # its evidence weight is logit * QUANT / this, kept below any stage message's
+WORDED_FLOOR = int(TEXT_EVIDENCE * QUANT) // TEXT_EVIDENCE_SCALE  # the least weight a worded message has
+WEAK_EVIDENCE = 0.25  # stage evidence summed over stages that makes a message weak evidence
 
 
 @dataclass(frozen=True)
@@ -139,13 +141,20 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
         crossed = np.flatnonzero(segment >= model.thresholds.alert)
         if len(crossed):
             alert_index, alert_id = int(run.index[a + crossed[0]]), ordered[a + crossed[0]].message_id
+    # Evidence in three tiers, each ranked below the one before: messages that show a stage (evidence
+    # of one half or more); messages with no stage whose wording alone the text model weighs strongly
+    # towards grooming (a text-path alert may have no recognisable stage); and messages whose stage
+    # evidence adds up to WEAK_EVIDENCE without any one stage reaching one half (an escalation-path
+    # score can climb on several such messages, and an alert must still name what moved it).
     detected = (risk[a:b] >= HALF).any(axis=1)
-    # Messages whose wording alone the text model weighs strongly towards grooming are evidence too
-    # (a text-path alert may have no recognisable stage); they rank below every stage message.
     worded = ~detected & (text[a:b] >= TEXT_EVIDENCE * QUANT)
-    weights = np.where(detected, risk[a:b] @ SEVERITY, np.minimum(text[a:b] // TEXT_EVIDENCE_SCALE, HALF - 1))
+    mass = risk[a:b].sum(axis=1)
+    weak = ~detected & ~worded & (mass >= WEAK_EVIDENCE * QUANT)
+    weights = np.where(detected, risk[a:b] @ SEVERITY,
+                       np.where(worded, np.minimum(text[a:b] // TEXT_EVIDENCE_SCALE, HALF - 1),
+                                np.minimum(mass * (WORDED_FLOOR - 1) // QUANT, WORDED_FLOOR - 1)))
     candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + int(i)].message_id)
-                                         for i in np.flatnonzero(detected | worded)]
+                                         for i in np.flatnonzero(detected | worded | weak)]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
     first_risk = run.first_risk_ts[last]
     return ConversationState(

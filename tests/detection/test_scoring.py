@@ -8,7 +8,7 @@ import pytest
 
 from detection.events import MessageEvent, to_event
 from detection.model import RiskModel
-from detection.scoring import TEXT_EVIDENCE, score_conversations, score_messages, summarize
+from detection.scoring import TEXT_EVIDENCE, WEAK_EVIDENCE, score_conversations, score_messages, summarize
 from detection.state import ConversationState
 from tests.conftest import event
 
@@ -162,23 +162,26 @@ def test_a_state_stored_before_the_text_model_reads_with_no_text_evidence(model:
     assert ConversationState.from_dict(json.loads(json.dumps(stored))).text_sum == 0
 
 
-def test_evidence_is_stage_messages_first_then_strongly_worded_ones(model: RiskModel,
-                                                                    synth_rows: list[dict[str, object]]) -> None:
-    """Every alert names evidence; each evidence message shows a stage or words the text model weighs
-    at TEXT_EVIDENCE or more, and stage messages come first."""
+def test_evidence_is_stage_messages_first_then_strongly_worded_then_weak_ones(
+        model: RiskModel, synth_rows: list[dict[str, object]]) -> None:
+    """Every alert names evidence. Each evidence message shows a stage, or words the text model weighs
+    at TEXT_EVIDENCE or more, or has stage evidence adding up to WEAK_EVIDENCE; in that order."""
     events = [to_event(row) for row in synth_rows]
     results, _ = score_conversations(model, events)
     texts = {(e.conversation_id, e.message_id): e.text for e in events}
     alerted = [r for r in results if r.alert]
     assert len(alerted) > 20 and all(r.evidence_message_ids for r in alerted)
-    worded_only = 0
+    tiers_seen: set[int] = set()
     for result in results:
         ids = result.evidence_message_ids
         if not ids:
             continue
         proba, text = model.evidence([texts[(result.conversation_id, m)] for m in ids])
         staged = (proba[:, 1:] >= 0.5).any(axis=1)
-        assert np.all(staged | (text >= TEXT_EVIDENCE - 1e-4))
-        assert list(staged) == sorted(staged, reverse=True)  # stage messages rank first
-        worded_only += int((~staged).sum())
-    assert worded_only > 0
+        worded = ~staged & (text >= TEXT_EVIDENCE - 1e-4)
+        weak = ~staged & ~worded & (proba[:, 1:].sum(axis=1) >= WEAK_EVIDENCE - 1e-4)
+        assert np.all(staged | worded | weak)
+        tier = np.where(staged, 0, np.where(worded, 1, 2))
+        assert list(tier) == sorted(tier)  # stage messages rank first, weak ones last
+        tiers_seen.update(int(t) for t in tier)
+    assert tiers_seen == {0, 1, 2}
