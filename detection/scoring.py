@@ -150,11 +150,13 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
     worded = ~detected & (text[a:b] >= TEXT_EVIDENCE * QUANT)
     mass = risk[a:b].sum(axis=1)
     weak = ~detected & ~worded & (mass >= WEAK_EVIDENCE * QUANT)
-    weights = np.where(detected, risk[a:b] @ SEVERITY,
-                       np.where(worded, np.minimum(text[a:b] // TEXT_EVIDENCE_SCALE, HALF - 1),
-                                np.minimum(mass * (WORDED_FLOOR - 1) // QUANT, WORDED_FLOOR - 1)))
+    weights = np.select([detected, worded],
+                        [risk[a:b] @ SEVERITY, np.minimum(text[a:b] // TEXT_EVIDENCE_SCALE, HALF - 1)],
+                        np.minimum(mass * (WORDED_FLOOR - 1) // QUANT, WORDED_FLOOR - 1))
+    rows = np.flatnonzero(detected | worded | weak)
+    rows = rows[np.lexsort((rows, -weights[rows]))][:EVIDENCE_SIZE]  # this batch's best, before any Python tuple
     candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + int(i)].message_id)
-                                         for i in np.flatnonzero(detected | worded | weak)]
+                                         for i in rows]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
     first_risk = run.first_risk_ts[last]
     return ConversationState(

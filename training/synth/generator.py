@@ -91,20 +91,21 @@ def handle(rng: random.Random) -> str:
     return f"{rng.choice(HANDLE_PARTS)}{rng.choice(['', '_', '.'])}{rng.choice(HANDLE_PARTS)}{rng.randint(1, 9999)}"
 
 
-
 def _positive(chat: _Chat, scenario: str, fold: int) -> None:
     rng = chat.rng
     plan = SCENARIOS[scenario][1]
     if scenario != "extort_direct" and rng.random() < OPEN_WITH_GREETING:
         _greetings(chat)
+    refusals = in_fold(REFUSALS, fold)
     for stage, lo, hi in plan:
+        families, replies = in_fold(list(STAGE_FAMILIES[stage]), fold), in_fold(VICTIM_REPLIES[stage], fold)
         for _ in range(rng.randint(lo, hi)):
-            family = rng.choice(in_fold(list(STAGE_FAMILIES[stage]), fold))
+            family = rng.choice(families)
             chat.say(0, rng.choice(STAGE_FAMILIES[stage][family]), stage, family)
             if rng.random() < 0.7:
-                reply_stage, reply = rng.choice(in_fold(VICTIM_REPLIES[stage], fold))
+                reply_stage, reply = rng.choice(replies)
                 if scenario == "pushback" and stage == "sexual":
-                    reply_stage, reply = "none", rng.choice(in_fold(REFUSALS, fold))
+                    reply_stage, reply = "none", rng.choice(refusals)
                 chat.say(1, reply, reply_stage)
             chat.smalltalk(0.35 if stage in ("rapport", "risk_check") else 0.1)
         if stage == "sexual" and scenario in ("groom_slow", "groom_fast") and rng.random() < 0.6:
