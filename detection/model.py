@@ -48,7 +48,7 @@ class StageModel:
     ``embed_coef`` the sentence-embedding dimensions (none for the baseline).
 
     ``text_coef`` and ``text_embed_coef`` (optional) are a conversation-level text model: trained on
-    whole conversations' mean message vectors, it gives each message a logit whose running mean is
+    whole conversations' message vectors, it gives each message a logit whose running mean is
     what that model would say of the conversation so far. It rides in the same product as the stages.
     """
 

@@ -2,7 +2,7 @@
 
 ``Inputs`` holds the n-gram featurizer and, for a transformer, the sentence encoder and the
 embedding of every training text (computed once). The stage model gives per-message stage
-evidence; the text model, fitted on whole conversations' mean message vectors, gives the
+evidence; the text model, fitted on whole conversations' message vectors, gives the
 conversation-level view. Both end up in one ``StageModel`` and run in one product at scoring.
 """
 
@@ -113,8 +113,9 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, design: Any, targets: list
 
 
 def _text_samples(data: LabelledData, rows: np.ndarray, targets: list[str],
-                  prefixes: bool) -> tuple[sp.csr_matrix, list[int]]:
-    """A matrix that averages ``rows`` into one mean row per sample, and each sample's label.
+                  prefixes: bool, power: float = 1.0) -> tuple[sp.csr_matrix, list[int]]:
+    """A matrix that sums ``rows`` into one row per sample, divided by the sample's message count
+    to the ``power`` (1: the mean row), and each sample's label.
 
     One sample per conversation (all its messages). With ``prefixes``, one more per conversation
     that has at least two messages before its first threat or payment demand (in ``targets``):
@@ -134,19 +135,21 @@ def _text_samples(data: LabelledData, rows: np.ndarray, targets: list[str],
             labels.append(data.labels[cid])
     sample = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
     columns = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])
-    weights = np.repeat([1.0 / len(g) for g in groups], [len(g) for g in groups])
+    weights = np.repeat([1.0 / len(g) ** power for g in groups], [len(g) for g in groups])
     return sp.csr_matrix((weights, (sample, columns)), shape=(len(groups), len(rows))), labels
 
 
 def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design: Any, targets: list[str],
                    config: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Text-model weights (n-gram part, embedding part): logistic regression from each conversation's
-    mean message vector to its label, the whole-conversation view that per-message stages miss,
-    and (``config.text_prefixes``) from the mean of its messages before the first threat.
+    message vectors (summed, over the count to ``config.text_power``) to its label, the
+    whole-conversation view that per-message stages miss, and (``config.text_prefixes``, with
+    stage annotations only) from its messages before the first threat.
 
     With no text model configured, or one class only, both parts are ``None``.
     """
-    means, labels = _text_samples(data, rows, targets, config.text_prefixes)
+    prefixes = config.text_prefixes and data.has_stages  # where the threat begins must be known, not guessed
+    means, labels = _text_samples(data, rows, targets, prefixes, config.text_power)
     if not config.text_model or len(set(labels)) < 2:
         return None, None
     clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
