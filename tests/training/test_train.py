@@ -233,3 +233,29 @@ def test_text_model_also_learns_from_talk_before_the_threat() -> None:
     assert _text_samples(data, rows, targets, prefixes=False)[1] == [0, 1, 1]
     first_by_time = [*targets[:4], "none", "none", "coercion", *targets[7:]]  # q's threat opens it: no prefix
     assert _text_samples(data, rows, first_by_time, prefixes=True)[1] == [0, 1, 1, 1]
+    # power 0.5: each sample sums its messages over the square root of their count
+    root = _text_samples(data, rows, targets, prefixes=True, power=0.5)[0].toarray()
+    assert np.allclose(root[1], [0.5] * 4 + [0] * 6) and np.allclose(root[0, 7:], 1 / np.sqrt(3))
+
+
+def test_text_model_learns_from_prefixes_only_where_stages_are_annotated() -> None:
+    """Without annotations the threat's position is a keyword guess: no prefix samples then."""
+    talk = {"p": ["hey", "you seem mature", "u alone?", "pay $50 or i post it"], "q": ["pay now or else", "hey"],
+            "n": ["hey", "pizza tonight", "sure"], "m": ["you seem mature for your age", "lol ok"]}
+    events = [MessageEvent(c, f"{c}-{i}", "a", float(i), t) for c, texts in talk.items() for i, t in enumerate(texts)]
+    stages = {"p": ["rapport", "rapport", "isolation", "coercion"], "q": ["coercion", "none"],
+              "n": ["none"] * 3, "m": ["none"] * 2}
+    labels = {"p": 1, "q": 1, "n": 0, "m": 0}
+    annotated = LabelledData(events, labels, [s for c in talk for s in stages[c]])
+    texts, rows = [e.text for e in events], np.arange(len(events))
+    inputs = Inputs(MessageFeaturizer(2**10).fit(texts))
+    design = inputs.design(rows, texts, TrainConfig())
+
+    def coef(data: LabelledData, config: TrainConfig) -> np.ndarray:
+        fitted = fit_text_model(inputs, data, rows, design, stage_targets(data), config)[0]
+        assert fitted is not None
+        return fitted
+    with_prefixes, without = coef(annotated, TrainConfig()), coef(annotated, TrainConfig(text_prefixes=False))
+    assert not np.allclose(with_prefixes, without)
+    bare = annotated.without_stages()
+    assert np.allclose(coef(bare, TrainConfig()), coef(bare, TrainConfig(text_prefixes=False)))
