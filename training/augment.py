@@ -1,13 +1,15 @@
-"""Training-time augmentation: each conversation again, with new noise and new participant names.
+"""Training-time augmentation: each conversation again, paraphrased, with new noise and names.
 
-A model that memorises surface forms (exact spellings, particular usernames) fails on text written
-by people other than our generator. The copies keep stages and labels and change what should not
-matter: slang, typos, leetspeak and spaced-out words, emojis, and who the participants are.
+A model that memorises surface forms (exact wordings and spellings, particular usernames) fails on
+text written by people other than our generator. The copies keep stages and labels and change what
+should not matter: everyday words for their near-synonyms, slang, typos, leetspeak and spaced-out
+words, emojis, and who the participants are.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 
 from training.data import LabelledData
@@ -15,9 +17,74 @@ from training.synth.noise import obfuscate
 
 SUFFIX = "~aug"
 
+# Groups of everyday chat words and phrases that stand in for one another. Every conversation's
+# copy gets them, positive or negative alike, so the model learns that the choice among them
+# carries no signal. Kept to general chat vocabulary, not lifted from the generator's families.
+SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("pic", "photo", "picture", "selfie", "snap", "image", "pict"),
+    ("pics", "photos", "pictures", "selfies", "snaps", "images"),
+    ("video", "vid", "clip", "recording"),
+    ("videos", "vids", "clips", "recordings"),
+    ("camera", "cam", "webcam"),
+    ("video call", "facetime", "video chat", "cam call"),
+    ("private", "personal", "secret", "special", "exclusive"),
+    ("send me", "give me", "share with me", "get me"),
+    ("show me", "let me see"),
+    ("money", "cash", "funds"),
+    ("gift cards", "gift card codes", "store cards", "prepaid cards"),
+    ("followers", "friends list", "contacts", "subscribers"),
+    ("family", "parents", "relatives", "folks"),
+    ("mom", "mum", "mother", "mama"),
+    ("dad", "father", "pops"),
+    ("school", "class", "college"),
+    ("friends", "mates", "buddies", "pals"),
+    ("friend", "mate", "buddy", "pal"),
+    ("talk", "chat", "text"),
+    ("app", "platform", "site"),
+    ("now", "right now", "asap", "immediately"),
+    ("tonight", "this evening", "later tonight"),
+    ("tomorrow", "tmrw", "the next day"),
+    ("cute", "pretty", "adorable", "sweet"),
+    ("mature", "grown up", "grown-up", "older than you look"),
+    ("alone", "by yourself", "on your own"),
+    ("anyone", "anybody", "a soul"),
+    ("everyone", "everybody", "all of them"),
+    ("hey", "hi", "hello", "yo", "heyy"),
+    ("thanks", "thank you", "thx", "ty"),
+    ("lol", "haha", "lmao", "hahaha"),
+    ("bro", "dude", "man", "fam"),
+    ("game", "match", "round"),
+    ("delete", "remove", "erase", "wipe"),
+    ("post", "upload", "put up", "leak"),
+    ("really", "so", "super", "very"),
+    ("quick", "fast", "real quick"),
+    ("want", "need"),
+    ("phone", "cell", "mobile"),
+    ("later", "after", "in a bit"),
+    ("okay", "ok", "alright", "fine"),
+    ("yes", "yeah", "yep", "sure"),
+    ("no", "nope", "nah"),
+)
+_GROUP = {phrase: group for group in SYNONYMS for phrase in group}
+_PHRASE = re.compile(r"(?<![\w'])(" + "|".join(re.escape(p) for p in sorted(_GROUP, key=len, reverse=True))
+                     + r")(?![\w'])", re.IGNORECASE)
 
-def augment(data: LabelledData, copies: int = 1, seed: int = 0) -> LabelledData:
-    """``data`` plus ``copies`` noisy, renamed copies of every conversation."""
+
+def paraphrase(text: str, rng: random.Random, p: float = 0.5) -> str:
+    """Swap each everyday word or phrase of ``SYNONYMS`` for another of its group, each with
+    probability ``p`` (a capitalised first letter stays capitalised)."""
+    def swap(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if rng.random() >= p:
+            return found
+        new = rng.choice([g for g in _GROUP[found.lower()] if g != found.lower()])
+        return new[:1].upper() + new[1:] if found[:1].isupper() else new
+    return _PHRASE.sub(swap, text)
+
+
+def augment(data: LabelledData, copies: int = 1, seed: int = 0, paraphrase_p: float = 0.0) -> LabelledData:
+    """``data`` plus ``copies`` noisy, renamed copies of every conversation, each word of
+    ``SYNONYMS`` swapped for another of its group with probability ``paraphrase_p``."""
     if copies <= 0:
         return data
     rng = random.Random(seed)
@@ -33,7 +100,7 @@ def augment(data: LabelledData, copies: int = 1, seed: int = 0) -> LabelledData:
                 (event.conversation_id, event.recipient_id), f"user{rng.randrange(10**6):06d}")
             level = 2 if rng.random() < 0.5 else 1
             events.append(replace(event, conversation_id=cid, sender_id=sender, recipient_id=recipient,
-                                  text=obfuscate(event.text, rng, level)))
+                                  text=obfuscate(paraphrase(event.text, rng, paraphrase_p), rng, level)))
             stages.append(stage)
             labels[cid] = data.labels[event.conversation_id]
             if event.conversation_id in data.meta:

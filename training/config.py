@@ -24,6 +24,10 @@ class TrainConfig:
     sequence: bool = True
     calibrate: bool = True
     augment_copies: int = 1
+    # In each augmented copy, an everyday word or phrase is swapped for a near-synonym with this
+    # probability (training.augment.SYNONYMS); 0 leaves the wording as it is. Measured on 3
+    # held-out folds: 0 -> F0.5 0.953, 0.5 -> 0.959, 0.8 -> 0.958.
+    paraphrase: float = 0.5
     n_features: int = 2**17
     stage_alpha: float = 3e-4
     stage_epochs: int = 15
@@ -79,6 +83,8 @@ class TrainConfig:
             raise ValueError("cross_fit_folds must be at least 2")
         if self.text_path_prior < 0:
             raise ValueError("text_path_prior must be 0 or more")
+        if not 0.0 <= self.paraphrase <= 1.0:
+            raise ValueError(f"paraphrase must be in [0, 1], got {self.paraphrase}")
         if not 0.0 < self.text_power <= 1.0:
             raise ValueError(f"text_power must be in (0, 1], got {self.text_power}")
         if self.cross_fit_clusters < 0:

@@ -192,7 +192,7 @@ def fit_text_path(features: np.ndarray, data: LabelledData, weights: np.ndarray,
 def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Stage model and conversation model fitted on ``data`` (thresholds left as placeholders)."""
     if config.augment_copies:
-        data = augment(data, config.augment_copies, config.seed)
+        data = augment(data, config.augment_copies, config.seed, config.paraphrase)
     targets = stage_targets(data)
     texts = [e.text for e in data.events]
     inputs = prepare_inputs(data, targets, config)

@@ -1,5 +1,6 @@
 import ast
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from detection.scoring import score_messages
 from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
-from training.augment import SUFFIX, augment
+from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
 from training.message_models import Inputs, _text_samples, fit_text_model
@@ -259,3 +260,24 @@ def test_text_model_learns_from_prefixes_only_where_stages_are_annotated() -> No
     assert not np.allclose(with_prefixes, without)
     bare = annotated.without_stages()
     assert np.allclose(coef(bare, TrainConfig()), coef(bare, TrainConfig(text_prefixes=False)))
+
+
+def test_paraphrase_swaps_whole_words_within_their_group() -> None:
+    text = "Hey send me a private pic now, my mom can't pick up, it's snowing"
+    outs = {paraphrase(text, random.Random(seed), p=1.0) for seed in range(30)}
+    assert len(outs) > 20 and paraphrase(text, random.Random(0), p=0.0) == text
+    groups = {word: group for group in SYNONYMS for word in group}
+    for out in outs:
+        assert out.endswith("can't pick up, it's snowing")  # "pick", "snowing": no partial matches
+        assert out.split(" ")[0] in {g.capitalize() for g in groups["hey"]} - {"Hey"}  # swapped, capital kept
+        assert "private" not in out and " pic " not in out and " mom " not in out
+    assert paraphrase(text, random.Random(3), p=0.5) == paraphrase(text, random.Random(3), p=0.5)
+
+
+def test_augmented_copies_are_paraphrased_only_when_asked(labelled_path: Path) -> None:
+    data = load_labelled(labelled_path)
+    plain, varied = (augment(data, copies=1, seed=0, paraphrase_p=p) for p in (0.0, 1.0))
+    n = len(data.events)
+    changed = sum(a.text != b.text for a, b in zip(plain.events[n:], varied.events[n:], strict=True))
+    assert changed > n // 4
+    assert plain.labels == varied.labels and plain.stages == varied.stages
