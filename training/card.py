@@ -79,8 +79,9 @@ an account; the evidence messages and `riskline explain` show why the model rais
 ## Data
 - Training data: `{data_source}`, {m.get('n_train_conversations', '-')} conversations;
   stage annotations {'used' if m.get('stages_annotated') else 'absent (weak keyword stages)'}.
-- Augmentation: {train.get('augment_copies', 0)} noisy copy per conversation (slang, typos, leetspeak,
-  spacing, emojis, new participant names).
+- Augmentation: {train.get('augment_copies', 0)} noisy copy per conversation (near-synonyms for
+  {train.get('paraphrase', 0):.0%} of everyday words, slang, typos, leetspeak, spacing, emojis,
+  new participant names).
 - Held-out evaluation: {m.get('holdout', '-')}.
 
 ## Metrics (held-out conversations)
