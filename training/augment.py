@@ -19,7 +19,10 @@ SUFFIX = "~aug"
 
 # Groups of everyday chat words and phrases that stand in for one another. Every conversation's
 # copy gets them, positive or negative alike, so the model learns that the choice among them
-# carries no signal. Kept to general chat vocabulary, not lifted from the generator's families.
+# carries no signal. General chat vocabulary written for this list, not copied from the
+# generator's phrase families; but both have one author, so held-out figures may flatter it.
+# Some swaps break a sentence ("no one" -> "nah one"): taking out "no" and "later" measured
+# about the same (F0.5 0.959, before the threat 52% against 53%), so the list stays as measured.
 SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("pic", "photo", "picture", "selfie", "snap", "image", "pict"),
     ("pics", "photos", "pictures", "selfies", "snaps", "images"),
