@@ -68,21 +68,21 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("yes", "yeah", "yep", "sure"),
     ("no", "nope", "nah"),
 )
-_GROUP = {phrase: group for group in SYNONYMS for phrase in group}
-_PHRASE = re.compile(r"(?<![\w'])(" + "|".join(re.escape(p) for p in sorted(_GROUP, key=len, reverse=True))
+_ALTERNATIVES = {phrase: tuple(g for g in group if g != phrase) for group in SYNONYMS for phrase in group}
+_PHRASE = re.compile(r"(?<![\w'])(" + "|".join(re.escape(p) for p in sorted(_ALTERNATIVES, key=len, reverse=True))
                      + r")(?![\w'])", re.IGNORECASE)
 
 
-def paraphrase(text: str, rng: random.Random, p: float = 0.5) -> str:
+def paraphrase(text: str, rng: random.Random, p: float) -> str:
     """Swap each everyday word or phrase of ``SYNONYMS`` for another of its group, each with
     probability ``p`` (a capitalised first letter stays capitalised)."""
     def swap(match: re.Match[str]) -> str:
         found = match.group(0)
         if rng.random() >= p:
             return found
-        new = rng.choice([g for g in _GROUP[found.lower()] if g != found.lower()])
+        new = rng.choice(_ALTERNATIVES[found.lower()])
         return new[:1].upper() + new[1:] if found[:1].isupper() else new
-    return _PHRASE.sub(swap, text)
+    return _PHRASE.sub(swap, text) if p > 0 else text
 
 
 def augment(data: LabelledData, copies: int = 1, seed: int = 0, paraphrase_p: float = 0.0) -> LabelledData:

@@ -148,12 +148,14 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design:
 
     With no text model configured, or one class only, both parts are ``None``.
     """
+    if not config.text_model:
+        return None, None
     prefixes = config.text_prefixes and data.has_stages  # where the threat begins must be known, not guessed
-    means, labels = _text_samples(data, rows, targets, prefixes, config.text_power)
-    if not config.text_model or len(set(labels)) < 2:
+    samples, labels = _text_samples(data, rows, targets, prefixes, config.text_power)
+    if len(set(labels)) < 2:
         return None, None
     clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
-    clf.fit(means @ design, labels)
+    clf.fit(samples @ design, labels)
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
     weights = clf.coef_[0].astype(np.float64)
     return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
