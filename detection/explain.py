@@ -23,7 +23,7 @@ from detection.scoring import RiskScore, StepScores, order_events, score_convers
 
 GROUPS: dict[str, tuple[str, ...]] = {
     **{stage: (f"max_{i}", f"hits_{i}") for i, stage in enumerate(RISK_STAGES)},
-    "current message": ("current_risk",),
+    "current message": ("current_risk", "current_extortion"),
     "conversation text": ("text_mean",),
     "escalation pattern": ("highest_stage", "n_stages", "stages_per_hour"),
     "timing": ("log_hours", "log_messages", "log_hours_since_risk"),

@@ -155,7 +155,8 @@ def _assemble(inputs: Inputs, stage: StageModel, conversation: ConversationModel
                      {"train": config.to_dict()}, encoder=inputs.encoder)
 
 
-SEQUENCE_FREE = (FEATURE_NAMES.index("current_risk"),)  # what a message-only model may read
+# what a message-only model may read
+SEQUENCE_FREE = (FEATURE_NAMES.index("current_risk"), FEATURE_NAMES.index("current_extortion"))
 
 
 def fit_conversation_model(features: np.ndarray, labels: np.ndarray, weights: np.ndarray,
