@@ -94,6 +94,20 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
             "i think about our chats all the time", "nobody makes me smile like you do",
             "you're not like the others, you're special to me",
         ],
+        "mirror_feelings": [
+            "i've never clicked with someone this fast", "it's crazy how alike we are",
+            "i swear we're the same person", "i can be myself around you",
+            "you get my humour like nobody else does",
+        ],
+        "constant_attention": [
+            "good morning, did you sleep ok", "i waited all day for you to text",
+            "thinking about you rn", "text me the second you wake up", "missed talking to you today",
+        ],
+        "status_offer": [
+            "i can get you more followers on {app}", "i know people who could make you famous",
+            "i'll shout you out to all my followers", "you could model, i know an agency",
+            "stick with me and i'll help you go pro at {game}",
+        ],
     },
     "risk_check": {
         "age_probe": [
@@ -123,6 +137,21 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
             "have you ever sent pics to anyone", "are you dating anyone",
             "do you ever talk to people you meet online",
         ],
+        "device_probe": [
+            "is this your own phone or a family one", "does anyone else use your laptop",
+            "do your parents know your passcode", "is your phone on family sharing",
+            "can your parents see your screen time",
+        ],
+        "schedule_probe": [
+            "what time do your parents go to bed", "when do they get back from work",
+            "what time do you usually sleep", "are you allowed up late on weekends",
+            "do they come check on you at night",
+        ],
+        "support_probe": [
+            "do you have many friends at school", "who do you talk to when you're sad",
+            "are you close with your parents", "do you get along with your family",
+            "do you feel lonely sometimes",
+        ],
     },
     "isolation": {
         "move_app": [
@@ -151,6 +180,21 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
             "make a second account so your parents can't see", "use a private account to text me",
             "get a secret app so no one checks", "use the vault app to hide my chats",
             "make a finsta so we can talk",
+        ],
+        "exclusive": [
+            "i don't want to share you with anyone", "only talk to me from now on",
+            "block the other people texting you", "you only need to talk to me",
+            "promise i'm the only one you chat with",
+        ],
+        "cover_story": [
+            "if anyone asks, i'm a friend from {game}", "tell your mom i'm someone from school",
+            "say i'm your cousin if they ask", "save my number under a fake name",
+            "rename me in your contacts so no one knows",
+        ],
+        "night_contact": [
+            "text me after everyone's asleep", "wait till they go to bed then message me",
+            "stay up late with me tonight", "put your phone on silent so they don't hear",
+            "call me when the house is quiet",
         ],
     },
     "sexual": {
@@ -182,6 +226,21 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
             "i paid for your stuff so send something {private}", "robux for a {pic}, deal?",
             "i'll send {amount} if you send a {private} {pic}",
         ],
+        "verify_request": [
+            "send me a {pic} right now so i know you're real", "prove it's you, send a {pic}",
+            "verify yourself with a {pic} for me", "send a {pic} so i know you're not a bot",
+            "i need a {pic} to believe it's really you",
+        ],
+        "more_request": [
+            "that one's cute but send a more {private} one", "now send a {private} one",
+            "another one, but more {private} this time", "the last {pic} was nice, send a better one",
+            "send one you wouldn't show your friends",
+        ],
+        "disappearing_request": [
+            "send it on {app}, it disappears anyway", "use view once, nobody will know",
+            "it deletes after i see it so just send", "send a {private} {pic} on view once",
+            "no one can screenshot on {app}, just send it",
+        ],
     },
     "coercion": {
         "expose_family": [
@@ -209,6 +268,21 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
             "if you tell anyone i post it", "block me and it goes out", "talk to the police and it's over",
             "if you ignore me i send it", "try reporting me and see what happens",
         ],
+        "reveal": [
+            "guess what, i'm not who you thought", "i'm not {age} lol, you got played",
+            "you really fell for it", "game's over, now listen carefully",
+            "did you think this was real?",
+        ],
+        "show_reach": [
+            "look, i already made a group chat with {family}", "i found {family} online, want me to send it",
+            "i have a list of your followers, pick who sees it first", "i put your {pic} next to your name and school",
+            "i can post it from a new account any time",
+        ],
+        "countdown": [
+            "i'll start with {family}", "i'm typing the message to {family} now",
+            "one click and it goes to {family}", "i'm about to hit send",
+            "3 people see it first, then everyone",
+        ],
     },
     "payment": {
         "demand": [
@@ -235,6 +309,21 @@ STAGE_FAMILIES: dict[str, dict[str, list[str]]] = {
             "here is my {pay} tag, send it", "scan this wallet address", "send to this {pay} account",
             "use this {pay} username", "i'll give you the {pay} details",
         ],
+        "ransom_framing": [
+            "this is business, pay and it's over", "pay once and you'll never hear from me",
+            "it's only money, your name is worth more", "pay and i delete it, you have my word",
+            "think of it as a fee to keep it private",
+        ],
+        "instructions": [
+            "go to the store and buy {pay}", "scratch the back of the card and send me the code",
+            "download {pay} and add {amount}", "ask {friendname} to lend you {amount}",
+            "tell the cashier it's a present",
+        ],
+        "proof_of_payment": [
+            "send a screenshot when it's done", "send me the receipt",
+            "show me the code or i post", "i haven't got anything yet, where is it",
+            "did you send it? i'm checking now",
+        ],
     },
 }
 
@@ -249,6 +338,8 @@ VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
         ("none", "i love {hobby}"), ("none", "{hobby} is my favourite thing"), ("none", "i do {hobby} every day"),
         ("none", "omg stop haha"), ("none", "no way haha"), ("none", "hehe you're funny"),
         ("none", "really?"), ("none", "wait for real?"), ("none", "you mean that?"),
+        ("none", "ur sweet"), ("none", "stoppp"), ("none", "ok that made my day"),
+        ("none", "haha maybe"), ("none", "we should"), ("none", "sounds fun"),
     ],
     "risk_check": [
         ("none", "i'm {age}"), ("none", "turning {age} soon"), ("none", "{age} why"),
@@ -257,6 +348,8 @@ VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
         ("none", "i'm in grade 9"), ("none", "8th grade"), ("none", "freshman year"),
         ("none", "why do you ask"), ("none", "why you wanna know"), ("none", "how come?"),
         ("none", "my mom doesn't check"), ("none", "nobody looks at my phone"), ("none", "my dad never checks"),
+        ("none", "it's my own phone"), ("none", "they go to bed at 10"), ("none", "they don't know my passcode"),
+        ("none", "not really lol"), ("none", "kinda, sometimes"), ("none", "i guess"),
     ],
     "isolation": [
         ("none", "ok sure"), ("none", "alright"), ("none", "yeah ok"),
@@ -264,6 +357,8 @@ VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
         ("none", "ok i won't tell"), ("none", "my lips are sealed"), ("none", "i'll keep it quiet"),
         ("none", "why tho"), ("none", "how come"), ("none", "that's kinda weird but ok"),
         ("none", "fine"), ("none", "whatever you say"), ("none", "if you want"),
+        ("none", "i already deleted it"), ("none", "done, it's gone"), ("none", "chat cleared"),
+        ("none", "ok i'll stay up"), ("none", "they're asleep now"), ("none", "phone's on silent"),
     ],
     "sexual": [
         ("none", "idk about that"), ("none", "hmm not sure"), ("none", "i don't know"),
@@ -272,6 +367,8 @@ VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
         ("none", "that's weird"), ("none", "that's kinda creepy"), ("none", "that's strange"),
         ("none", "ok just one"), ("none", "only once ok"), ("none", "fine one time"),
         ("none", "i'm not comfortable"), ("none", "this makes me nervous"), ("none", "i feel weird about it"),
+        ("none", "why do you want that"), ("none", "what for"), ("none", "why would you need that"),
+        ("none", "i'll think about it"), ("none", "give me a minute"), ("none", "let me see"),
     ],
     "coercion": [
         ("coercion", "please don't send it"), ("coercion", "don't send it to anyone please"),
@@ -285,6 +382,8 @@ VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
         ("coercion", "please delete it"), ("coercion", "just delete it please"), ("coercion", "delete it now please"),
         ("none", "i'm going to report you"), ("none", "i'm reporting this"), ("none", "reported"),
         ("none", "leave me alone"), ("none", "stop messaging me"), ("none", "go away"),
+        ("none", "who are you really"), ("none", "you said you were {age}"),
+        ("none", "you lied to me"),
     ],
     "payment": [
         ("payment", "i don't have that much money"), ("payment", "i can't afford that"),
@@ -297,6 +396,8 @@ VICTIM_REPLIES: dict[str, list[tuple[str, str]]] = {
         ("payment", "i sent it, now delete it"), ("payment", "paid, delete it please"),
         ("payment", "i sent the money"),
         ("none", "i'm telling my parents"), ("none", "i'm going to tell my mom"), ("none", "i'll tell an adult"),
+        ("payment", "where do i even buy {pay}"), ("payment", "the store is closed, i can't get {pay}"),
+        ("payment", "how do i send the code"),
     ],
 }
 # The young person's refusals in the pushback scenario, by fold in the same way.
@@ -308,4 +409,6 @@ SMALLTALK: list[str] = [
     "i'm bored", "school was so long today", "what music do you like", "gtg eat dinner",
     "brb", "that's crazy", "ok", "yeah", "nice", "what's up", "how was your day",
     "i just got home", "watching netflix", "so tired", "lmao", "fr", "idk",
+    "wyd", "bruh", "that's wild", "my phone's about to die", "i have a test tomorrow",
+    "omg same", "hbu", "ngl", "just finished homework", "ok cool", "hahaha",
 ]
