@@ -9,6 +9,8 @@ from datetime import datetime
 
 STAGES: tuple[str, ...] = ("none", "rapport", "risk_check", "isolation", "sexual", "coercion", "payment")
 RISK_STAGES: tuple[str, ...] = STAGES[1:]
+# A threat or a payment demand: extortion, unambiguous on its own, with or without grooming first.
+EXTORTION_STAGES: frozenset[str] = frozenset({"coercion", "payment"})
 ATTACHMENTS: frozenset[str] = frozenset({"image", "video", "audio", "file"})
 REQUIRED: tuple[str, ...] = ("conversation_id", "message_id", "sender_id", "timestamp", "text")
 ID_FIELDS: tuple[str, ...] = ("conversation_id", "message_id", "sender_id")

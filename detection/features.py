@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from detection.events import RISK_STAGES
+from detection.events import EXTORTION_STAGES, RISK_STAGES
 from detection.hashing import BLOCKS, hash_occurrences
 from detection.state import N_RISK, QUANT
 from detection.text import normalize
 
 HALF = QUANT // 2
-# The threat and payment-demand stages: one message often does both ("pay $300 or i send it to
+# Columns of the threat and payment-demand stages: one message often does both ("pay $300 or i send it to
 # your family"), and its evidence is then split between them, neither reaching a half.
-EXTORTION = (RISK_STAGES.index("coercion"), RISK_STAGES.index("payment"))
+EXTORTION = [i for i, stage in enumerate(RISK_STAGES) if stage in EXTORTION_STAGES]
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"max_{i}" for i in range(N_RISK)), *(f"hits_{i}" for i in range(N_RISK)),
     "current_risk", "highest_stage", "n_stages", "log_hours", "log_messages", "driver_share",
@@ -167,6 +167,6 @@ def running_features(risk: np.ndarray, text: np.ndarray, ts: np.ndarray, sender:
         stage_max / QUANT, np.log1p(stage_hits), mass / QUANT, highest / N_RISK, n_detected / N_RISK,
         np.log1p(hours), np.log1p(index + 1), np.where(total > 0, top / np.maximum(total, 1), 0.0),
         mar, np.log1p(n_media), np.log1p(since_risk), n_detected / (1.0 + hours), text_sum / QUANT / (index + 1),
-        (risk[:, EXTORTION[0]] + risk[:, EXTORTION[1]]) / QUANT,
+        risk[:, EXTORTION].sum(axis=1) / QUANT,
     ])
     return Running(features, stage_max, stage_hits, first_risk_ts, own, n_media, mar.astype(bool), text_sum, index)

@@ -14,8 +14,6 @@ from detection.scoring import order_events
 from detection.text import normalize
 
 META_COLUMNS = ("scenario", "speed", "obfuscation", "fold")
-# A threat or a payment demand: extortion, unambiguous on its own, with or without grooming first.
-EXTORTION_STAGES = frozenset({"coercion", "payment"})
 
 # Labelling functions for corpora without stage annotations, most severe first.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((stage, re.compile(pattern)) for stage, pattern in (

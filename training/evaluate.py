@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import RiskScore, score_conversations
-from training.data import EXTORTION_STAGES, LabelledData
+from training.data import LabelledData
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
 

@@ -17,11 +17,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-from detection.events import STAGES
+from detection.events import EXTORTION_STAGES, STAGES
 from detection.features import MessageFeaturizer
 from detection.model import StageModel
 from training.config import TrainConfig
-from training.data import EXTORTION_STAGES, LabelledData
+from training.data import LabelledData
 
 
 @dataclass

@@ -22,13 +22,14 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 
+from detection.events import EXTORTION_STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import ConversationModel, RiskModel, StageModel, TextPath
 from detection.policy import Thresholds
 from detection.scoring import StepScores, score_conversations, score_messages
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
-from training.data import EXTORTION_STAGES, LabelledData, holdout_split, stage_targets
+from training.data import LabelledData, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results
 from training.message_models import Inputs, fit_message_models, prepare_inputs
 

@@ -3,17 +3,18 @@
 import numpy as np
 import pytest
 
+from detection.events import MessageEvent
 from detection.features import (
     EXTORTION,
     FEATURE_NAMES,
-    Seeds,
     group_cumsum,
     running_features,
     seg_cummax,
     seg_cumsum,
     segment_ids,
 )
-from detection.state import N_RISK, QUANT
+from detection.scoring import _seeds
+from detection.state import N_RISK, QUANT, ConversationState
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -36,21 +37,16 @@ def test_segment_operations_match_loops(seed: int) -> None:
         assert (gsum[rows] == np.cumsum(values[rows])).all()
 
 
-def _fresh_seeds(n_segments: int, n_rows: int) -> Seeds:
-    z = np.zeros(n_segments, dtype=np.int64)
-    return Seeds(n_messages=z, first_ts=np.full(n_segments, np.nan), stage_max=np.zeros((n_segments, N_RISK), np.int64),
-                 stage_hits=np.zeros((n_segments, N_RISK), np.int64), first_risk_ts=np.full(n_segments, np.nan),
-                 top_mass=z, total_mass=z, n_media=z, media_after_request=np.zeros(n_segments, dtype=bool),
-                 text_sum=z, sender_mass_row=np.zeros(n_rows, dtype=np.int64))
-
-
 def test_current_extortion_adds_threat_and_payment_evidence_of_this_message_only() -> None:
     # one message that both threatens and demands payment: evidence split 0.35 / 0.42, neither a half
     risk = np.zeros((3, N_RISK), dtype=np.int64)
     risk[1, EXTORTION[0]], risk[1, EXTORTION[1]] = int(0.35 * QUANT), int(0.42 * QUANT)
     risk[2, 0] = QUANT // 4  # a later message with flattery only
-    run = running_features(risk, np.zeros(3, dtype=np.int64), np.array([0.0, 60.0, 120.0]), np.array([0, 0, 1]),
-                           np.zeros(3, dtype=bool), np.array([0]), _fresh_seeds(1, 3))
+    events = [MessageEvent("c", f"c-{i}", "ab"[i // 2], 60.0 * i, "text") for i in range(3)]
+    starts = np.array([0])
+    run = running_features(risk, np.zeros(3, dtype=np.int64), np.array([e.timestamp for e in events]),
+                           np.array([0, 0, 1]), np.zeros(3, dtype=bool), starts,
+                           _seeds(events, starts, [ConversationState("c")]))
     column = run.features[:, FEATURE_NAMES.index("current_extortion")]
     assert column == pytest.approx([0.0, 0.77, 0.0], abs=1e-4)
     assert run.features[1, FEATURE_NAMES.index("n_stages")] == 0  # neither stage counts as detected
