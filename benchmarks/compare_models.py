@@ -3,8 +3,11 @@
 Each variant is fitted on two folds and measured on the third, for each fold in turn; the alert
 threshold is chosen on the held-out fold at the target precision, the same way for every variant.
 Prints one line per variant and fold as it goes, then the mean table; ``--json`` keeps every figure.
+``--families`` measures in-family figures beside the cross-family ones instead: each variant is
+fitted on the two folds less a fifth kept back, then measured on that fifth (seen phrase families,
+replies and negative kinds) and on the held-out fold (``training.train.in_and_cross_family``).
 
-    python benchmarks/compare_models.py --data data_samples/train.parquet [--folds 0 1 2]
+    python benchmarks/compare_models.py --data data_samples/train.parquet [--folds 0 1 2] [--families]
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from training.data import load_labelled
+from training.data import holdout_split, load_labelled
 from training.report import fmt
-from training.train import TrainConfig, train
+from training.train import TrainConfig, in_and_cross_family, train
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"model_type": "baseline"},
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--labels-only", action="store_true", help="drop stage annotations before training")
+    parser.add_argument("--families", action="store_true", help="in-family figures beside cross-family ones")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     data = load_labelled(args.data)
@@ -54,15 +58,27 @@ def main() -> None:
         for fold in args.folds:
             config = replace(TrainConfig(**VARIANTS[name]), seed=fold, refit_on_all=False)
             started = time.perf_counter()
+            if args.families:
+                _, test, how = holdout_split(data, fold)
+                if "held-out fold" not in how:
+                    parser.error("--families needs the generator's fold column")
+                measured = in_and_cross_family(data, test, config)
+                seconds = round(time.perf_counter() - started, 1)
+                for side in ("in_family", "cross_family"):
+                    metrics = {**measured[side], "train_seconds": seconds}
+                    rows.setdefault(f"{name} [{side.replace('_', '-')}]", []).append(metrics)
+                    print(f"{name + ' [' + side + ']':32s} fold {fold}: "
+                          + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
+                continue
             metrics = train(data, config).metrics
             metrics["train_seconds"] = round(time.perf_counter() - started, 1)
             rows.setdefault(name, []).append(metrics)
             print(f"{name:32s} fold {fold}: " + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
     print("\nmean over folds")
-    print(f"{'variant':32s} " + " ".join(f"{k[:14]:>14s}" for k in KEYS))
+    print(f"{'variant':40s} " + " ".join(f"{k[:14]:>14s}" for k in KEYS))
     for name, runs in rows.items():
         means = [np.mean([r[k] for r in runs if r.get(k) is not None] or [np.nan]) for k in KEYS]
-        print(f"{name:32s} " + " ".join(f"{m:14.3f}" for m in means))
+        print(f"{name:40s} " + " ".join(f"{m:14.3f}" for m in means))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({name: [{k: r.get(k) for k in (*KEYS, "slices", "calibration")} for r in runs]

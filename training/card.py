@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from detection.model import RiskModel
 from training.report import fmt, metrics_table, slices_table
 
@@ -32,6 +34,18 @@ LIMITS = """\
 - Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
 
 
+def _families_text(families: dict[str, Any] | None) -> str:
+    """A sentence setting in-family figures beside cross-family ones, when cross-validation measured both."""
+    if not families:
+        return ""
+    inside, across = families["in_family"]["mean"], families["cross_family"]["mean"]
+    return (f"In-family against cross-family ({families['how']}), means over the folds: F0.5 "
+            f"{fmt(inside.get('f0_5'))} against {fmt(across.get('f0_5'))}, recall {fmt(inside.get('recall'))} "
+            f"against {fmt(across.get('recall'))}, false-alert rate {fmt(inside.get('false_alert_rate'))} against "
+            f"{fmt(across.get('false_alert_rate'))}. Expect text written by others to land nearer the "
+            "cross-family figures, or below them.\n")
+
+
 def model_card(model: RiskModel, data_source: str) -> str:
     """The model card (Markdown) for a trained model, from its own config and metrics."""
     m, train = model.metrics, model.config.get("train", {})
@@ -51,7 +65,7 @@ def model_card(model: RiskModel, data_source: str) -> str:
     cv_text = "" if not cv else (
         f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
         f"(min {cv['min']['f0_5']:.3f}), mean recall {cv['mean']['recall']:.3f}, "
-        f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}.\n")
+        f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}.\n" + _families_text(cv.get("families")))
     other = m.get("other_half") or {}
     other_text = "" if not other else (
         "\nThe thresholds were chosen on the same held-out conversations, so precision and false alerts meet "

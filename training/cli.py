@@ -34,6 +34,7 @@ def train(
     """Train a model on labelled conversations; thresholds are chosen on held-out conversations."""
     from training.card import model_card
     from training.data import load_labelled
+    from training.report import fmt
     from training.train import TrainConfig, cross_validate
     from training.train import train as fit_model
 
@@ -57,6 +58,13 @@ def train(
         summary = cv_metrics["mean"]
         typer.echo(f"cv mean over {cv} folds: F0.5 {summary['f0_5']:.3f} (min {cv_metrics['min']['f0_5']:.3f}) "
                    f"recall {summary['recall']:.3f} false-alert rate {summary['false_alert_rate']:.3f}", err=True)
+        if families := cv_metrics.get("families"):
+            inside, across = families["in_family"]["mean"], families["cross_family"]["mean"]
+            typer.echo("cv in-family / cross-family (one model per fold; in-family: a fifth of its training "
+                       "conversations kept back): " + ", ".join(
+                           f"{label} {fmt(inside.get(key))} / {fmt(across.get(key))}" for key, label in (
+                               ("f0_5", "F0.5"), ("recall", "recall"), ("false_alert_rate", "false-alert rate"),
+                               ("alerted_before_threat", "alerted before the threat"))), err=True)
     model = fit_model(labelled, config)
     if cv_metrics is not None:
         model.metrics["cv"] = cv_metrics

@@ -338,11 +338,56 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     return replace(model, thresholds=thresholds, metrics=metrics)
 
 
+IN_FAMILY_SHARE = 0.2
+
+
+def keep_back(data: LabelledData, ids: set[str], seed: int,
+              share: float = IN_FAMILY_SHARE) -> tuple[set[str], set[str]]:
+    """``ids`` split into conversations to fit on and a ``share`` kept back, stratified by label and kind.
+
+    Kept-back conversations share their phrase families, replies and negative kinds with the ones
+    fitted on: measured there, a model shows how it does on wording like its training data's.
+    """
+    groups: dict[tuple[int, str], list[str]] = {}
+    for c in sorted(ids):
+        groups.setdefault((data.labels[c], str(data.meta.get(c, {}).get("scenario"))), []).append(c)
+    rng = np.random.default_rng(seed)
+    kept: set[str] = set()
+    for _, members in sorted(groups.items()):
+        kept.update(str(c) for c in rng.permutation(members)[: round(len(members) * share)])
+    return ids - kept, kept
+
+
+def in_and_cross_family(data: LabelledData, test_ids: set[str], config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """One model, measured on wording it has seen the like of and on wording it has not.
+
+    The model is fitted on the conversations outside ``test_ids`` less a fifth kept back
+    (``keep_back``). ``in_family``: its figures on that fifth; ``cross_family``: on ``test_ids`` (a
+    held-out synthetic fold: unseen phrase families, replies and negative kinds). Calibration and
+    thresholds are chosen on each set in turn, as ``train`` does on its held-out conversations.
+    """
+    fit_ids, kept = keep_back(data, set(data.labels) - test_ids, config.seed)
+    model = fit(data.subset(fit_ids), config)
+    return {"in_family": _calibrate_and_threshold(model, data.subset(kept), config).metrics,
+            "cross_family": _calibrate_and_threshold(model, data.subset(test_ids), config).metrics}
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-fold figures (numbers only) with their mean, min and max over the folds."""
+    runs = [{key: v for key, v in r.items() if isinstance(v, int | float) and not isinstance(v, bool)} for r in runs]
+    keys = [key for key in runs[0] if key != "fold"]
+    out: dict[str, Any] = {"folds": runs}
+    for name, fn in (("mean", np.mean), ("min", np.min), ("max", np.max)):
+        out[name] = {key: float(fn([r[key] for r in runs if r.get(key) is not None] or [np.nan])) for key in keys}
+    return out
+
+
 def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str, Any]:
     """K-fold figures: each fold held out in turn (whole synthetic folds where the data has them).
 
     With the generator's ``fold`` column and ``k`` equal to its number of folds, each fold holds
-    unseen phrase families, replies and negative kinds; otherwise conversations are split at random,
+    unseen phrase families, replies and negative kinds, and ``families`` sets in-family figures
+    beside cross-family ones (``in_and_cross_family``); otherwise conversations are split at random,
     stratified by label. Thresholds are chosen on each held-out fold, as in ``train``.
     """
     if k < 2:
@@ -359,12 +404,19 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
             ids = sorted(c for c, y in data.labels.items() if y == label)
             assignment.update(zip(ids, rng.permutation(len(ids)) % k, strict=True))
         how = "random folds, stratified by label"
-    runs = []
+    runs, families = [], []
     for fold in range(k):
         test = {c for c, f in assignment.items() if f == fold}
         metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
-        runs.append({"fold": fold, **{key: v for key, v in metrics.items() if isinstance(v, int | float)}})
-    keys = [key for key in runs[0] if key != "fold"]
-    summary = {name: {key: float(fn([r[key] for r in runs if r.get(key) is not None] or [np.nan])) for key in keys}
-               for name, fn in (("mean", np.mean), ("min", np.min), ("max", np.max))}
-    return {"k": k, "how": how, "folds": runs, **summary}
+        runs.append({"fold": fold, **metrics})
+        if len(natural) == k:
+            families.append(in_and_cross_family(data, test, replace(config, seed=config.seed + fold)))
+    out = {"k": k, "how": how, **_summary(runs)}
+    if families:
+        out["families"] = {
+            "how": f"one model per fold, fitted on the other folds less a {IN_FAMILY_SHARE:.0%} share kept back; "
+                   "in-family: that share (seen phrase families, replies and negative kinds); "
+                   "cross-family: the held-out fold",
+            **{side: _summary([{"fold": fold, **run[side]} for fold, run in enumerate(families)])
+               for side in ("in_family", "cross_family")}}
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from tests.conftest import write_jsonl
 from training.data import load_labelled
 from training.evaluate import reliability
 from training.synth.generator import generate
-from training.train import TrainConfig, cross_validate, train
+from training.train import TrainConfig, cross_validate, keep_back, train
 
 
 def test_reliability_on_known_bins() -> None:
@@ -78,10 +79,31 @@ def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object
     assert "synthetic folds" in out["how"] and [f["fold"] for f in out["folds"]] == [0, 1, 2]
     assert out["min"]["f0_5"] <= out["mean"]["f0_5"] <= out["max"]["f0_5"]
     assert sum(f["n_conversations"] for f in out["folds"]) == len(data.labels)
+    families = out["families"]  # in-family figures beside cross-family ones, one model per fold
+    for whole, inside, across in zip(out["folds"], families["in_family"]["folds"], families["cross_family"]["folds"],
+                                     strict=True):
+        assert across["n_conversations"] == whole["n_conversations"]  # the same held-out fold
+        assert 0.15 <= inside["n_conversations"] / (len(data.labels) - whole["n_conversations"]) <= 0.25
+    assert families["in_family"]["min"]["f0_5"] <= families["in_family"]["mean"]["f0_5"]
     random = cross_validate(data, config, 2)
     assert "random folds" in random["how"] and len(random["folds"]) == 2
+    assert "families" not in random  # no unseen families to set against seen ones
     with pytest.raises(ValueError, match="at least 2"):
         cross_validate(data, config, 1)
+
+
+def test_keep_back_is_a_stratified_fifth(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
+    ids = set(data.labels)
+    fit_ids, kept = keep_back(data, ids, seed=0)
+    assert fit_ids | kept == ids and not fit_ids & kept
+    groups: dict[tuple[int, str], list[str]] = {}
+    for c in ids:
+        groups.setdefault((data.labels[c], data.meta[c]["scenario"]), []).append(c)
+    assert len(groups) > 5
+    for members in groups.values():  # every kind of conversation is kept back in its share, rounded
+        assert sum(c in kept for c in members) == round(len(members) * 0.2)
+    assert keep_back(data, ids, seed=0)[1] == kept and keep_back(data, ids, seed=1)[1] != kept
 
 
 def test_model_card_states_use_limits_and_measured_figures(model: RiskModel) -> None:
@@ -99,9 +121,13 @@ def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> No
     done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track", "--cv", "3")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("cv ") >= 4 and "cv mean over 3 folds" in done.stderr
+    assert re.search(r"cv in-family / cross-family .*: F0\.5 [01]\.\d{3} / [01]\.\d{3}", done.stderr)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     assert len(meta["metrics"]["cv"]["folds"]) == 3
-    assert "## Human review" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert len(meta["metrics"]["cv"]["families"]["cross_family"]["folds"]) == 3
+    card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    inside = meta["metrics"]["cv"]["families"]["in_family"]["mean"]["f0_5"]
+    assert "## Human review" in card and "In-family against cross-family" in card and f"F0.5 {inside:.3f}" in card
     bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--model-type", "gpt")
     assert bad.returncode == 2 and "model type must be one of" in bad.stderr
 
