@@ -97,6 +97,9 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, design: Any, targets: list
     ``design`` is ``inputs.design(rows, ...)``: one feature row per message in ``rows``.
     """
     y = np.array([STAGES.index(targets[i]) for i in rows])
+    if len(set(y.tolist())) < 2:
+        raise ValueError(f"too few conversations to train on: the {len(rows)} messages to fit all have stage "
+                         f"'{STAGES[y[0]] if len(y) else 'none'}'; give more labelled conversations of each kind")
     clf = SGDClassifier(loss="log_loss", alpha=config.stage_alpha, max_iter=config.stage_epochs, tol=None,
                         random_state=config.seed)
     clf.fit(design, y)

@@ -407,10 +407,14 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     runs, families = [], []
     for fold in range(k):
         test = {c for c, f in assignment.items() if f == fold}
-        metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
-        runs.append({"fold": fold, **metrics})
-        if len(natural) == k:
-            families.append(in_and_cross_family(data, test, replace(config, seed=config.seed + fold)))
+        try:
+            metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
+            runs.append({"fold": fold, **metrics})
+            if len(natural) == k:
+                families.append(in_and_cross_family(data, test, replace(config, seed=config.seed + fold)))
+        except ValueError as exc:
+            raise ValueError(f"--cv {k}, fold {fold} ({len(data.labels) - len(test)} conversations to train on, "
+                             f"{len(test)} held out): {exc}") from exc
     out = {"k": k, "how": how, **_summary(runs)}
     if families:
         out["families"] = {

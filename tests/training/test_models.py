@@ -92,6 +92,13 @@ def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object
         cross_validate(data, config, 1)
 
 
+def test_cross_validation_on_too_little_data_names_the_fold(tmp_path: Path) -> None:
+    data = load_labelled(write_jsonl(tmp_path / "d.jsonl", generate(12, seed=3)))
+    with pytest.raises(ValueError, match=r"--cv 3, fold \d \(\d+ conversations to train on, \d+ held out\): "
+                                         r"too few conversations to train on"):
+        cross_validate(data, TrainConfig(augment_copies=0, stage_epochs=5), 3)
+
+
 def test_keep_back_is_a_stratified_fifth(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
     ids = set(data.labels)
