@@ -110,3 +110,19 @@ def test_length_and_opening_do_not_give_the_label_away(rows: list[dict[str, obje
     assert abs(medians[0] - medians[1]) <= 3, medians
     greets = {label: sum(len(t.split()) <= 2 for t in texts) / len(texts) for label, texts in openers.items()}
     assert abs(greets[0] - greets[1]) < 0.15, greets
+
+
+def test_compound_messages_keep_their_stage_and_fold(rows: list[dict[str, object]]) -> None:
+    from training.synth.generator import COMPOUND
+    from training.synth.phrases import STAGE_FAMILIES
+
+    staged = [r for r in rows if r["conversation_label"] == 1 and r["stage"] in COMPOUND and r["family"]]
+    compound = [r for r in staged if "+" in str(r["family"])]
+    for stage, (p, _) in COMPOUND.items():
+        share = sum(r["stage"] == stage for r in compound) / sum(r["stage"] == stage for r in staged)
+        assert abs(share - p) < 0.06, (stage, share)
+    for r in compound:
+        own, other = str(r["family"]).split("+")
+        fold = int(r["fold"])  # type: ignore[call-overload]
+        assert own in in_fold(list(STAGE_FAMILIES[str(r["stage"])]), fold)
+        assert any(other in in_fold(list(STAGE_FAMILIES[s]), fold) for s in COMPOUND[str(r["stage"])][1])

@@ -33,6 +33,15 @@ SCENARIOS: dict[str, tuple[float, list[tuple[str, int, int]], tuple[str, ...]]] 
                         ("coercion", 2, 3), ("payment", 1, 2)], ("hours", "minutes")),
 }
 OPEN_WITH_GREETING = 0.7  # positives and negatives alike
+# Real threats often stack a claim, a demand and a consequence in one message ("i saved it. pay
+# 200 or it goes to your followers"); requests often come wrapped in flattery. With this
+# probability an offender's message joins a second template, drawn from the same fold, of the
+# stage named here; the message keeps its own stage.
+COMPOUND: dict[str, tuple[float, tuple[str, ...]]] = {
+    "coercion": (0.35, ("payment", "coercion")), "payment": (0.35, ("coercion",)),
+    "sexual": (0.25, ("rapport", "isolation")),
+}
+JOINERS = (". ", " ", ", ", "... ", " - ", "! ")
 NEGATIVE_LENGTH = (3, 30)  # about the positives' range (median near 20)
 GAP_SECONDS = {"minutes": (5, 120), "hours": (30, 1800), "days": (60, 3600)}
 OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=1)),
@@ -101,7 +110,16 @@ def _positive(chat: _Chat, scenario: str, fold: int) -> None:
         families, replies = in_fold(list(STAGE_FAMILIES[stage]), fold), in_fold(VICTIM_REPLIES[stage], fold)
         for _ in range(rng.randint(lo, hi)):
             family = rng.choice(families)
-            chat.say(0, rng.choice(STAGE_FAMILIES[stage][family]), stage, family)
+            text = rng.choice(STAGE_FAMILIES[stage][family])
+            p, partners = COMPOUND.get(stage, (0.0, ()))
+            if rng.random() < p:
+                other_stage = rng.choice(partners)
+                other = rng.choice(in_fold(list(STAGE_FAMILIES[other_stage]), fold))
+                parts = [text, rng.choice(STAGE_FAMILIES[other_stage][other])]
+                if stage == "sexual" or rng.random() < 0.5:  # flattery before the request
+                    parts.reverse()
+                text, family = rng.choice(JOINERS).join(parts), f"{family}+{other}"
+            chat.say(0, text, stage, family)
             if rng.random() < 0.7:
                 reply_stage, reply = rng.choice(replies)
                 if scenario == "pushback" and stage == "sexual":
