@@ -1,0 +1,263 @@
+"""A small challenge set written by hand, outside the generator: how a model does on other wording.
+
+The project will be measured on conversations written independently of its generator. These 26
+conversations are the nearest stand-in in this repository: written by hand in wording, settings and
+kinds of negative the generator does not have (a game lobby, a grandmother's surprise, a photo
+contest, a lost phone, a group project, a skin trade...). They share one author with the
+generator, are few, and are not real chats, so read the figures as a rough check, not a measure.
+Text is non-graphic: requests and threats are named, never described.
+
+Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
+
+    .venv/bin/python benchmarks/challenge.py [--model models/default] [--write challenge.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from detection.model import load_model
+from detection.scoring import score_conversations
+from detection.writers import write_rows
+from training.data import load_labelled
+from training.evaluate import evaluate_results
+
+# A message is (speaker, text) or (speaker, text, stage); "a" opens the chat. A speaker of "+"
+# moves the clock on by the hours in its text. Each conversation: (id, label, kind, minutes
+# between messages, messages).
+Message = tuple[str, ...]
+CONVERSATIONS: list[tuple[str, int, str, float, list[Message]]] = [
+    ("pos-lobby", 1, "fast, gaming", 1.0, [
+        ("a", "gg that last round was insane, you carried", "rapport"), ("b", "lol thanks"),
+        ("a", "fr you're cracked at this. how long you been playing", "rapport"), ("b", "like 2 yrs"),
+        ("a", "you in high school or what", "risk_check"), ("b", "freshman"),
+        ("a", "nice. your folks let you stay up this late gaming?", "risk_check"), ("b", "they're asleep lol"),
+        ("a", "bet. this chat lags, hit me up on telegram instead, same name", "isolation"), ("b", "ok added"),
+        ("a", "ngl ur cute. show me a pic of you, something you wouldn't put on your story", "sexual"),
+        ("b", "idk man"), ("a", "come on i'll delete it right after", "sexual"), ("b", "...fine sent"),
+        ("a", "lol got you. i saved it. 200 on a steam card in the next 30 mins or it goes to everyone on "
+              "your friends list", "coercion"),
+        ("b", "wait what please dont"), ("a", "clock's ticking. send the card code here", "payment"),
+    ]),
+    ("pos-cloud", 1, "direct", 2.0, [
+        ("a", "hey is this jayden"), ("b", "who's asking"),
+        ("a", "i have the pics from your cloud backup. you've got one day before your mom and your whole "
+              "school see them", "coercion"),
+        ("b", "what pics?? who is this"),
+        ("a", "250 dollars in bitcoin and they get deleted. i'll send the wallet", "payment"),
+    ]),
+    ("pos-artist", 1, "slow, stops at the request", 30.0, [
+        ("a", "loved the drawing you posted, the shading is really good", "rapport"), ("b", "omg thank you"),
+        ("a", "you've got real talent, most people your age can't do that", "rapport"), ("b", "i'm 14 so idk lol"),
+        ("a", "seriously, i work with artists, i could help you get noticed", "rapport"),
+        ("b", "that would be so cool"), ("+", "20"),
+        ("a", "do your parents know you post art online?", "risk_check"),
+        ("b", "my dad does but he doesn't really look"),
+        ("a", "good, parents don't always get it. let's keep our chats between us for now", "isolation"),
+        ("b", "ok"), ("a", "do you have whatsapp? easier to send files there", "isolation"), ("b", "yeah"),
+        ("+", "26"),
+        ("a", "i want to paint a portrait of you. send me a photo of just you, the kind you don't show anyone",
+         "sexual"),
+        ("b", "like what kind"), ("a", "you know, a private one. trust me", "sexual"), ("b", "i don't know"),
+    ]),
+    ("pos-pushback", 1, "pushback", 3.0, [
+        ("a", "hey you seem chill", "rapport"), ("b", "lol who are you"),
+        ("a", "just a guy from around your school, 17, how about you", "risk_check"), ("b", "15"),
+        ("a", "anyone watching your phone?", "risk_check"), ("b", "no why"),
+        ("a", "send a pic for me, just us", "sexual"), ("b", "no i'm not doing that"),
+        ("a", "you already sent me that selfie, i edited it. pay or i post it with your name on it", "coercion"),
+        ("b", "i'm blocking you"),
+        ("a", "block me and it goes to every follower you have. 100 on cashapp", "payment"),
+    ]),
+    ("pos-leet", 1, "fast, obfuscated", 1.5, [
+        ("a", "h3y u r s0 pr3tty", "rapport"), ("b", "thanks?"), ("a", "h0w 0ld r u", "risk_check"), ("b", "16"),
+        ("a", "m0ve to sn@p, this app is weird", "isolation"), ("b", "k"), ("a", "s3nd a pr1v8 p1c", "sexual"),
+        ("b", "ok"), ("a", "n0w s3nd 0.01 btc or ur f@mily s33s what u s3nt", "coercion"),
+    ]),
+    ("pos-allowance", 1, "stops at the request, money offered", 10.0, [
+        ("a", "i help out students with money sometimes, no strings", "rapport"), ("b", "for real?"),
+        ("a", "yeah, i sent someone 50 last week. you still in school?", "risk_check"), ("b", "yea 10th grade"),
+        ("a", "nice. let's talk on kik so nobody bugs us", "isolation"), ("b", "ok"),
+        ("a", "i'll send you 100 if you send me a pic only for me", "sexual"), ("b", "what kind of pic"),
+        ("a", "a private one. and don't tell anyone about our deal", "sexual"),
+    ]),
+    ("pos-newgirl", 1, "fast, trade first", 1.0, [
+        ("a", "hey u go to lincoln high right? i think i've seen you", "rapport"), ("b", "yeah who's this"),
+        ("a", "mia, just moved here. ur kinda cute ngl", "rapport"), ("b", "haha thx"),
+        ("a", "wanna trade pics? i'll go first", "sexual"), ("b", "ok i guess"), ("b", "sent"),
+        ("a", "i recorded our call. i have your followers list. pay $500 or this goes to all of them", "coercion"),
+        ("b", "please i don't have that"), ("a", "then 200. apple gift card. now", "payment"), ("b", "ok ok"),
+    ]),
+    ("pos-verify", 1, "groomed over a week", 240.0, [
+        ("a", "been talking a week and i feel like i know you", "rapport"), ("b", "same honestly"),
+        ("a", "are you home by yourself after school?", "risk_check"), ("b", "usually till 6"),
+        ("a", "let's use signal, i don't trust this app", "isolation"), ("b", "sure"),
+        ("a", "i need to know you're real. send a photo holding a paper with my name, then a more personal one",
+         "sexual"),
+        ("b", "why personal"), ("a", "because that's what people who trust each other do", "sexual"),
+        ("b", "ok fine"),
+        ("a", "now you do what i say. 300 in google play cards or your cousins and teachers get that photo",
+         "coercion"),
+    ]),
+    ("pos-school-page", 1, "direct, no money", 5.0, [
+        ("a", "i have what you sent to tyler last month", "coercion"), ("b", "what"),
+        ("a", "you're going to send me more or i share it on the school page", "coercion"),
+        ("b", "leave me alone"), ("a", "tonight. or everyone sees it tomorrow morning", "coercion"),
+    ]),
+    ("pos-paypal", 1, "fast, spaced letters", 2.0, [
+        ("a", "hey remember me from the game lobby", "rapport"), ("b", "kinda"),
+        ("a", "you're fun to talk to. what grade r u in", "risk_check"), ("b", "9th"),
+        ("a", "send me a pic, only for me", "sexual"), ("b", "ok"),
+        ("a", "p a y p a l me 80 or i leak the pic you sent me to your parents", "coercion"),
+    ]),
+    ("pos-football", 1, "small talk, then a quick turn", 4.0, [
+        ("a", "did you watch the game last night"), ("b", "yeah that last goal was crazy"),
+        ("a", "the keeper had no chance"), ("b", "fr"), ("a", "you play for your school?"), ("b", "jv team"),
+        ("a", "that's sick, you must be good", "rapport"), ("b", "i'm ok lol"),
+        ("a", "is your phone yours or on your parents' plan", "risk_check"), ("b", "my mom's plan"),
+        ("a", "then delete our messages after, she wouldn't get it", "isolation"), ("b", "ok"),
+        ("a", "send me something special, just for me", "sexual"), ("b", "like what"), ("b", "ok there"),
+        ("a", "now 150 in amazon cards or i send it to your team group chat", "coercion"),
+    ]),
+    ("pos-facetime", 1, "very fast", 0.5, [
+        ("a", "heyy"), ("b", "hey"), ("a", "u r cute, how old r u", "risk_check"), ("b", "17"),
+        ("a", "same! r u alone rn", "risk_check"), ("b", "ye"), ("a", "lets facetime, just us", "sexual"),
+        ("b", "ok"), ("a", "i recorded it. i have your contacts. pay 400 or it gets posted. dont ignore me",
+                      "coercion"),
+    ]),
+    ("neg-group-project", 0, "group project", 3.0, [
+        ("a", "did you finish your part of the slides"), ("b", "almost"),
+        ("a", "send me a pic of your notes so i can start the summary"), ("b", "ok sent"),
+        ("a", "if you don't send your slides by 8 i'm telling ms lee you did nothing lol"),
+        ("b", "relax i'll send it"), ("a", "thanks, don't forget the sources"),
+    ]),
+    ("neg-tickets", 0, "ticket resale", 5.0, [
+        ("a", "still selling the two tickets?"), ("b", "yes 60 each"), ("a", "can i pay with venmo"),
+        ("b", "sure, send it and i'll transfer them"), ("a", "sent 120"), ("b", "transferred, check your email"),
+        ("a", "got them thanks"),
+    ]),
+    ("neg-grandma", 0, "grandparent", 10.0, [
+        ("a", "hi sweetie, it's grandma. are you home alone today?"), ("b", "hi grandma, mom's at work"),
+        ("a", "can you send me a photo of you in your new uniform?"), ("b", "ok one sec"),
+        ("a", "don't tell your mom, i'm sending you some money for your birthday as a surprise"),
+        ("b", "aww thank you"), ("a", "it's 50 dollars, keep it between us until the party"),
+    ]),
+    ("neg-warning", 0, "talking about sextortion", 2.0, [
+        ("a", "some guy said he'd leak my pics unless i paid him in gift cards"),
+        ("b", "that's sextortion, don't pay. screenshot it, block him and report it"),
+        ("a", "i told my mom, we reported it"), ("b", "good. takeitdown can help get stuff removed"),
+        ("a", "yeah she found that"),
+    ]),
+    ("neg-rent", 0, "roommates", 30.0, [
+        ("a", "rent's due friday, your share is 450"), ("b", "i'll zelle you thursday"),
+        ("a", "pay me or i'm telling the landlord about your cat lol"), ("b", "haha the cat pays rent too"),
+        ("b", "sent"), ("a", "got it"),
+    ]),
+    ("neg-photo-club", 0, "photo contest", 20.0, [
+        ("a", "send me the photo you took at the lake, the one nobody has seen yet, for the contest"),
+        ("b", "the sunset one?"), ("a", "yes. make sure your parents sign the release form"),
+        ("b", "ok they will"), ("a", "and don't post it anywhere before the judging, keep it private"),
+        ("b", "got it"),
+    ]),
+    ("neg-babysitting", 0, "babysitting job", 15.0, [
+        ("a", "hi, are your parents home? i need to confirm the time for saturday"), ("b", "my mom is, i'll ask"),
+        ("a", "great. can you send me a pic of your first aid certificate"), ("b", "sent it"),
+        ("a", "perfect. it's 15 an hour, i'll pay through zelle after"), ("b", "sounds good"),
+    ]),
+    ("neg-lost-phone", 0, "lost phone", 5.0, [
+        ("a", "hey i found a phone at the park, your number was on the lock screen"), ("b", "omg thank you"),
+        ("a", "can you send a pic of the case so i know it's yours"), ("b", "blue with stickers, sent a pic"),
+        ("a", "that's it. i can drop it at the library front desk"), ("b", "can i send you something for it"),
+        ("a", "no money needed lol"),
+    ]),
+    ("neg-skin-trade", 0, "game trade dispute", 2.0, [
+        ("a", "you said you'd trade back my skin"), ("b", "i'll do it later"),
+        ("a", "give it back or i'm reporting you to the mods and posting the screenshots in the discord"),
+        ("b", "ok ok sending it back"), ("a", "got it, thanks"),
+    ]),
+    ("neg-party-pic", 0, "friends", 3.0, [
+        ("a", "you looked good in the group pic"), ("b", "haha thanks"),
+        ("a", "send me that pic from the party, the one with all of us"), ("b", "ok sending"),
+        ("a", "i'm putting it on my story, tag you?"), ("b", "yes tag me"),
+    ]),
+    ("neg-band-trip", 0, "school trip", 60.0, [
+        ("a", "band trip deposit is 75, parents can pay on the school site or venmo the booster club"),
+        ("b", "my dad said he'll pay tonight"), ("a", "send a photo of the signed permission slip too"),
+        ("b", "ok"), ("a", "anyone who hasn't paid by friday can't go, sorry, those are the rules"),
+    ]),
+    ("neg-cousin", 0, "cousin teasing", 4.0, [
+        ("a", "i have the video of you falling off the trampoline lol"), ("b", "delete it"),
+        ("a", "if you don't come to my party i'm posting it for everyone"), ("b", "fine i'll come"),
+        ("a", "haha knew it, see you saturday"),
+    ]),
+    ("neg-mom-warning", 0, "parent", 5.0, [
+        ("a", "i read about kids being blackmailed for photos online"),
+        ("a", "if anyone ever asks you for pics or money, tell me, you won't be in trouble"),
+        ("b", "ok mom i know"), ("a", "and never pay them. are you home by yourself tonight?"),
+        ("b", "dad's here"), ("a", "ok love you"),
+    ]),
+    ("neg-dog-walk", 0, "dog-walking job", 30.0, [
+        ("a", "can you send a photo of buddy after the walk so i know he's ok"), ("b", "sure"),
+        ("a", "it's 20 per walk, i'll send it on cashapp"), ("b", "thank you"),
+        ("a", "please keep the gate code private"), ("b", "of course"),
+    ]),
+]
+
+START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+
+
+def rows() -> list[dict[str, Any]]:
+    """The conversations as labelled message events (the format ``riskline evaluate`` reads)."""
+    out: list[dict[str, Any]] = []
+    for n, (cid, label, kind, minutes, messages) in enumerate(CONVERSATIONS):
+        clock = START + timedelta(days=n)
+        names = {"a": f"{cid}-a", "b": f"{cid}-b"}
+        for message in messages:
+            if message[0] == "+":
+                clock += timedelta(hours=float(message[1]))
+                continue
+            speaker, text = message[0], message[1]
+            out.append({"conversation_id": cid, "message_id": f"{cid}-{len(out):04d}", "sender_id": names[speaker],
+                        "recipient_id": names["b" if speaker == "a" else "a"], "timestamp": clock.isoformat(),
+                        "text": text, "stage": message[2] if len(message) > 2 else "none",
+                        "conversation_label": label, "scenario": kind})
+            clock += timedelta(minutes=minutes)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model directory or MLflow URI (default model if omitted)")
+    parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
+    args = parser.parse_args()
+    path = args.write or Path("/tmp") / "riskline-challenge.jsonl"
+    write_rows(path, rows())
+    data = load_labelled(path)
+    model = load_model(args.model)
+    results, _ = score_conversations(model, data.events)
+    metrics = evaluate_results(results, data, model.thresholds)
+    first_threat: dict[str, int] = {}
+    position: dict[str, int] = {}
+    for event, stage in zip(data.events, data.stages, strict=True):
+        i = position[event.conversation_id] = position.get(event.conversation_id, -1) + 1
+        if stage in ("coercion", "payment"):
+            first_threat.setdefault(event.conversation_id, i)
+    print(f"model {model.model_version}, alert threshold {model.thresholds.alert:.3f}")
+    for r in sorted(results, key=lambda r: (-data.labels[r.conversation_id], r.conversation_id)):
+        threat = first_threat.get(r.conversation_id)
+        when = "-" if r.alert_index is None else f"message {r.alert_index}"
+        if r.alert_index is not None and data.labels[r.conversation_id]:
+            when += " (before the threat)" if threat is None or r.alert_index < threat else " (at or after the threat)"
+        print(f"  {r.conversation_id:18s} label {data.labels[r.conversation_id]} peak risk {r.risk_score:.3f} "
+              f"alert: {when}")
+    for key in ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
+                "alerted_before_threat_groomed", "median_messages_to_alert"):
+        value = metrics.get(key)
+        print(f"{key}: {'-' if value is None else f'{value:.3f}'}")
+
+
+if __name__ == "__main__":
+    main()

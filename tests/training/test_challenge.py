@@ -1,0 +1,53 @@
+"""The hand-written challenge set (``benchmarks/challenge.py``): well formed, non-graphic, and no
+false alert from the default model on its negatives."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from detection.events import RISK_STAGES, STAGES
+from detection.model import default_model_path, load_model
+from detection.scoring import score_conversations
+from detection.text import normalize
+from detection.writers import write_rows
+from tests.training.test_synth import FORBIDDEN, ROOT
+from training.data import load_labelled
+from training.synth.generator import generate
+
+
+@pytest.fixture(scope="module")
+def challenge() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("challenge", ROOT / "benchmarks" / "challenge.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path) -> None:
+    rows = challenge.rows()
+    write_rows(tmp_path / "c.jsonl", rows)
+    data = load_labelled(tmp_path / "c.jsonl")
+    assert len(data.labels) == len(challenge.CONVERSATIONS) and set(data.labels.values()) == {0, 1}
+    assert not [t for t in normalize([str(r["text"]) for r in rows]) if FORBIDDEN.search(t)]
+    assert all(r["stage"] in STAGES for r in rows)
+    for cid, label in data.labels.items():  # positives are annotated, negatives carry no stage
+        stages = {r["stage"] for r in rows if r["conversation_id"] == cid}
+        assert bool(stages & set(RISK_STAGES)) == bool(label), cid
+    written = {str(r["text"]) for r in rows if len(str(r["text"]).split()) >= 4}  # past "ok", "sent it"
+    assert len(written) > 120 and not written & {str(r["text"]) for r in generate(3000, seed=5)}
+
+
+@pytest.mark.slow
+def test_default_model_raises_no_alert_on_the_negatives(challenge: ModuleType, tmp_path: Path) -> None:
+    if not (default_model_path() / "model.json").is_file():
+        pytest.skip("no default model: run 'make model'")
+    write_rows(tmp_path / "c.jsonl", challenge.rows())
+    data = load_labelled(tmp_path / "c.jsonl")
+    results, _ = score_conversations(load_model(), data.events)
+    assert [r.conversation_id for r in results if r.alert and not data.labels[r.conversation_id]] == []
+    assert sum(r.alert for r in results if data.labels[r.conversation_id]) >= 1  # it is not silent either
