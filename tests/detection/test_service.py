@@ -39,6 +39,7 @@ def picked(model: RiskModel, synth_rows: list[dict[str, object]]) -> dict[str, A
                                            strict=True) if c in chosen}
     return {"alerted": alerted, "calm": calm, "scores": scores,
             "alert_message": {r.conversation_id: r.alert_message_id for r in results if r.conversation_id in chosen},
+            "peak_stage": {r.conversation_id: r.peak_stage for r in results if r.conversation_id in chosen},
             "events": _events(synth_rows, chosen)}
 
 
@@ -101,7 +102,7 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     assert view is not None and view["n_messages"] == len(events)
     assert view["current_score"] == first[-1]["risk_score"]
     assert view["risk_score"] == max(r["risk_score"] for r in first)
-    assert view["peak_stage"] != "none" and view["interventions"]
+    assert view["peak_stage"] == picked["peak_stage"][cid] and view["interventions"]  # as batch scoring has it
     assert client.conversation("never-seen") is None
     client.close()
 
