@@ -285,6 +285,15 @@ TRANSFER_KEYS = ("precision", "recall", "f0_5", "false_alert_rate", "alerted_bef
                  "alerted_before_threat_groomed", "median_messages_to_alert", "latency_weighted_f1")
 
 
+def by_label_and_kind(data: LabelledData, ids: set[str]) -> list[list[str]]:
+    """``ids`` grouped by label and kind of conversation (``scenario``), in a fixed order, for
+    splits that keep every group's share."""
+    groups: dict[tuple[int, str], list[str]] = {}
+    for c in sorted(ids):
+        groups.setdefault((data.labels[c], str(data.meta.get(c, {}).get("scenario"))), []).append(c)
+    return [members for _, members in sorted(groups.items())]
+
+
 def thresholds_on_the_other_half(model: RiskModel, held: LabelledData, config: TrainConfig) -> dict[str, float]:
     """Held-out figures with calibration and thresholds chosen on the other half of the held-out
     conversations (halves stratified by label and kind), the mean of the two halves.
@@ -293,12 +302,9 @@ def thresholds_on_the_other_half(model: RiskModel, held: LabelledData, config: T
     false-alert rate meet their targets there by construction. These show how far the targets
     carry to conversations the thresholds never saw (from half as many conversations).
     """
-    groups: dict[tuple[int, str], list[str]] = {}
-    for c in sorted(held.labels):
-        groups.setdefault((held.labels[c], str(held.meta.get(c, {}).get("scenario"))), []).append(c)
     rng = np.random.default_rng(config.seed)
     halves: tuple[set[str], set[str]] = (set(), set())
-    for _, ids in sorted(groups.items()):
+    for ids in by_label_and_kind(held, set(held.labels)):
         for i, c in enumerate(rng.permutation(ids)):
             halves[i % 2].add(str(c))
     if min(len({held.labels[c] for c in half}) for half in halves) < 2:
@@ -348,12 +354,9 @@ def keep_back(data: LabelledData, ids: set[str], seed: int,
     Kept-back conversations share their phrase families, replies and negative kinds with the ones
     fitted on: measured there, a model shows how it does on wording like its training data's.
     """
-    groups: dict[tuple[int, str], list[str]] = {}
-    for c in sorted(ids):
-        groups.setdefault((data.labels[c], str(data.meta.get(c, {}).get("scenario"))), []).append(c)
     rng = np.random.default_rng(seed)
     kept: set[str] = set()
-    for _, members in sorted(groups.items()):
+    for members in by_label_and_kind(data, ids):
         kept.update(str(c) for c in rng.permutation(members)[: round(len(members) * share)])
     return ids - kept, kept
 
