@@ -15,6 +15,7 @@ Prints each conversation's outcome and the figures that ``riskline evaluate`` co
 from __future__ import annotations
 
 import argparse
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -233,9 +234,10 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model directory or MLflow URI (default model if omitted)")
     parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
     args = parser.parse_args()
-    path = args.write or Path("/tmp") / "riskline-challenge.jsonl"
-    write_rows(path, rows())
-    data = load_labelled(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.write or Path(tmp) / "challenge.jsonl"
+        write_rows(path, rows())
+        data = load_labelled(path)
     model = load_model(args.model)
     results, _ = score_conversations(model, data.events)
     metrics = evaluate_results(results, data, model.thresholds)
