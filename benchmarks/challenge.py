@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from detection.events import EXTORTION_STAGES
 from detection.model import load_model
 from detection.scoring import score_conversations
 from detection.writers import write_rows
@@ -245,7 +246,7 @@ def main() -> None:
     position: dict[str, int] = {}
     for event, stage in zip(data.events, data.stages, strict=True):
         i = position[event.conversation_id] = position.get(event.conversation_id, -1) + 1
-        if stage in ("coercion", "payment"):
+        if stage in EXTORTION_STAGES:
             first_threat.setdefault(event.conversation_id, i)
     print(f"model {model.model_version}, alert threshold {model.thresholds.alert:.3f}")
     for r in sorted(results, key=lambda r: (-data.labels[r.conversation_id], r.conversation_id)):

@@ -123,6 +123,16 @@ def stage_targets(data: LabelledData) -> list[str]:
     return targets
 
 
+def synthetic_folds(data: LabelledData) -> dict[str, str] | None:
+    """Each conversation's generator fold (as text), where every conversation with metadata has one
+    and there are at least two; otherwise ``None`` (data not made by ``riskline synth``)."""
+    folds = {c: m.get("fold") for c, m in data.meta.items()}
+    if not folds or any(f is None for f in folds.values()):
+        return None
+    named = {c: str(f) for c, f in folds.items()}
+    return named if len(set(named.values())) > 1 else None
+
+
 def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> tuple[set[str], set[str], str]:
     """Split conversations into train and held-out sets; return them and how the split was made.
 
@@ -130,10 +140,11 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
     families and replies for positives, its kinds for negatives. Otherwise a random share of
     conversations, stratified by label.
     """
-    folds = {c: m.get("fold") for c, m in data.meta.items()}
+    folds = synthetic_folds(data)
     rng = random.Random(seed)
-    if folds and all(f is not None for f in folds.values()) and len(set(folds.values())) > 1:
-        held = sorted(set(folds.values()), key=str)[seed % len(set(folds.values()))]
+    if folds:
+        names = sorted(set(folds.values()))
+        held = names[seed % len(names)]
         test = {c for c, f in folds.items() if f == held}
         how = f"held-out fold {held} (unseen phrase families, replies and negative kinds)"
         return set(data.labels) - test, test, how

@@ -29,7 +29,7 @@ from detection.policy import Thresholds
 from detection.scoring import StepScores, score_conversations, score_messages
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
-from training.data import LabelledData, holdout_split, stage_targets
+from training.data import LabelledData, holdout_split, stage_targets, synthetic_folds
 from training.evaluate import choose_thresholds, evaluate_results
 from training.message_models import Inputs, fit_message_models, prepare_inputs
 
@@ -395,10 +395,11 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     """
     if k < 2:
         raise ValueError(f"--cv needs at least 2 folds, got {k}")
-    folds = {c: m.get("fold") for c, m in data.meta.items()}
-    natural = sorted({str(f) for f in folds.values() if f is not None})
-    if len(natural) == k and all(f is not None for f in folds.values()) and len(folds) == len(data.labels):
-        assignment = {c: natural.index(str(f)) for c, f in folds.items()}
+    folds = synthetic_folds(data) or {}
+    natural = sorted(set(folds.values()))
+    synthetic = len(natural) == k and len(folds) == len(data.labels)
+    if synthetic:
+        assignment = {c: natural.index(f) for c, f in folds.items()}
         how = "synthetic folds (unseen phrase families, replies and negative kinds)"
     else:
         rng = np.random.default_rng(config.seed)
@@ -413,7 +414,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
         try:
             metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
             runs.append({"fold": fold, **metrics})
-            if len(natural) == k:
+            if synthetic:
                 families.append(in_and_cross_family(data, test, replace(config, seed=config.seed + fold)))
         except ValueError as exc:
             raise ValueError(f"--cv {k}, fold {fold} ({len(data.labels) - len(test)} conversations to train on, "
