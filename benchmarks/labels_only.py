@@ -6,7 +6,11 @@ on that fold.
 The whole-conversation baseline reads the finished conversation, so it can only alert at the
 last message; Riskline scores causally and alerts at the first message that crosses.
 
-    python benchmarks/labels_only.py [--data data_samples/train.parquet] [--folds 0 1 2]
+    python benchmarks/labels_only.py [--data data_samples/train.parquet] [--folds 0 1 2] [--seeds 3]
+
+With ``--seeds N`` Riskline is trained N times per fold with different training seeds (the
+held-out fold stays the same), to show how far its figures move with the seed alone; the
+TF-IDF baseline is deterministic.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from detection.model import RiskModel
 from detection.scoring import RiskScore, score_messages
 from training.data import LabelledData, holdout_split, load_labelled
 from training.evaluate import choose_thresholds, evaluate_results
-from training.train import TrainConfig, train
+from training.train import TrainConfig, fit_and_measure
 
 KEYS = ("f0_5", "recall", "false_alert_rate", "median_messages_to_alert", "latency_weighted_f1")
 
@@ -57,10 +61,15 @@ def whole_conversation(data: LabelledData, train_ids: set[str], test_ids: set[st
 
 
 def text_model_alone(data: LabelledData, test_ids: set[str], model: RiskModel) -> dict[str, float]:
-    """Riskline's own text model read at the end of each conversation (what the sequence model could use)."""
+    """Riskline's own text model read once, at the end of each conversation, as it was fitted: the
+    sum of its per-message logits over the message count to ``text_power``. Against the causal
+    figures, it shows how much reading as the conversation goes costs, apart from the model."""
     steps, _ = score_messages(model, data.subset(test_ids).events)
-    column = FEATURE_NAMES.index("text_mean")
-    last = {c: float(v) for c, v in zip(steps.conversation_id, steps.features[:, column], strict=True)}
+    mean = steps.features[:, FEATURE_NAMES.index("text_mean")]
+    count = np.expm1(steps.features[:, FEATURE_NAMES.index("log_messages")])
+    power = float(model.config["train"]["text_power"])
+    logit = mean * count ** (1.0 - power)
+    last = dict(zip(steps.conversation_id, logit.tolist(), strict=True))  # rows in order: the last one stays
     return at_the_end(data, test_ids, {c: 1.0 / (1.0 + np.exp(-v)) for c, v in last.items()}, "text")
 
 
@@ -68,23 +77,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data_samples/train.parquet")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, default=1, help="Riskline training seeds per fold")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
     data = load_labelled(args.data).without_stages()
-    rows: dict[str, list[dict[str, float]]] = {"whole-conversation TF-IDF + LR": [], "riskline (labels only)": [],
-                                               "riskline text model alone, at the end": []}
+    tfidf, riskline, text = "whole-conversation TF-IDF + LR", "riskline (labels only)", \
+        "riskline text model alone, at the end"
+    rows: dict[str, list[dict[str, float]]] = {tfidf: [], riskline: [], text: []}
+    by_seed: list[list[dict[str, float]]] = [[] for _ in range(args.seeds)]
     for fold in args.folds:
         train_ids, test_ids, _ = holdout_split(data, fold)
-        rows["whole-conversation TF-IDF + LR"].append(whole_conversation(data, train_ids, test_ids))
-        model = train(data, TrainConfig(seed=fold, refit_on_all=False))
-        rows["riskline (labels only)"].append(model.metrics)
-        rows["riskline text model alone, at the end"].append(text_model_alone(data, test_ids, model))
-        for name, runs in rows.items():
-            print(f"fold {fold} {name:38s} " + " ".join(f"{k}={runs[-1][k]:.3f}" for k in KEYS
-                                                         if runs[-1].get(k) is not None), flush=True)
-    print("\nmean over folds")
-    for name, runs in rows.items():
+        rows[tfidf].append(whole_conversation(data, train_ids, test_ids))
+        runs = []
+        for k in range(args.seeds):  # seed ``fold`` first: what ``riskline train --seed FOLD`` measures
+            config = TrainConfig(seed=fold + 100 * k, refit_on_all=False)
+            measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
+            runs.append(measured.metrics)
+            by_seed[k].append(measured.metrics)
+            if k == 0:
+                rows[text].append(text_model_alone(data, test_ids, measured.model))
+        rows[riskline].append({key: float(np.mean(values)) for key in KEYS
+                               if (values := [r[key] for r in runs if r.get(key) is not None])})
+        if args.seeds > 1:
+            print(f"fold {fold} riskline F0.5 by seed " + " ".join(f"{r['f0_5']:.3f}" for r in runs))
+        for name, done in rows.items():
+            print(f"fold {fold} {name:38s} " + " ".join(f"{key}={done[-1][key]:.3f}" for key in KEYS
+                                                         if done[-1].get(key) is not None), flush=True)
+    print("\nmean over folds" + (f" (riskline: also over {args.seeds} seeds)" if args.seeds > 1 else ""))
+    for name, done in rows.items():
         print(f"{name:38s} " + " ".join(
-            f"{k}={np.mean([r[k] for r in runs if r.get(k) is not None]):.3f}" for k in KEYS))
+            f"{key}={np.mean([r[key] for r in done if r.get(key) is not None]):.3f}" for key in KEYS))
+    if args.seeds > 1:
+        means = [np.mean([r["f0_5"] for r in runs]) for runs in by_seed]
+        print("riskline F0.5 mean over folds, by seed: " + " ".join(f"{m:.3f}" for m in means)
+              + f" (range {min(means):.3f}-{max(means):.3f})")
 
 
 if __name__ == "__main__":
