@@ -20,12 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from detection.events import EXTORTION_STAGES
 from detection.model import load_model
 from detection.scoring import score_conversations
 from detection.writers import write_rows
 from training.data import load_labelled
-from training.evaluate import evaluate_results
+from training.evaluate import evaluate_results, first_threats
 
 # A message is (speaker, text) or (speaker, text, stage); "a" opens the chat. A speaker of "+"
 # moves the clock on by the hours in its text. Each conversation: (id, label, kind, minutes
@@ -242,12 +241,7 @@ def main() -> None:
     model = load_model(args.model)
     results, _ = score_conversations(model, data.events)
     metrics = evaluate_results(results, data, model.thresholds)
-    first_threat: dict[str, int] = {}
-    position: dict[str, int] = {}
-    for event, stage in zip(data.events, data.stages, strict=True):
-        i = position[event.conversation_id] = position.get(event.conversation_id, -1) + 1
-        if stage in EXTORTION_STAGES:
-            first_threat.setdefault(event.conversation_id, i)
+    first_threat, _ = first_threats(data)
     print(f"model {model.model_version}, alert threshold {model.thresholds.alert:.3f}")
     for r in sorted(results, key=lambda r: (-data.labels[r.conversation_id], r.conversation_id)):
         threat = first_threat.get(r.conversation_id)

@@ -56,6 +56,11 @@ def main() -> None:
     if args.labels_only:
         data = data.without_stages()
     rows: dict[str, list[dict[str, Any]]] = {}
+
+    def record(label: str, fold: int, metrics: dict[str, Any]) -> None:
+        rows.setdefault(label, []).append(metrics)
+        print(f"{label:32s} fold {fold}: " + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
+
     for name in args.variants:
         for fold in args.folds:
             config = replace(TrainConfig(**VARIANTS[name]), seed=fold, refit_on_all=False)
@@ -65,15 +70,10 @@ def main() -> None:
                 measured = in_and_cross_family(data, test, config)
                 seconds = round(time.perf_counter() - started, 1)
                 for side in ("in_family", "cross_family"):
-                    metrics = {**measured[side], "train_seconds": seconds}
-                    rows.setdefault(f"{name} [{side.replace('_', '-')}]", []).append(metrics)
-                    print(f"{name + ' [' + side + ']':32s} fold {fold}: "
-                          + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
+                    record(f"{name} [{side.replace('_', '-')}]", fold, {**measured[side], "train_seconds": seconds})
                 continue
             metrics = train(data, config).metrics
-            metrics["train_seconds"] = round(time.perf_counter() - started, 1)
-            rows.setdefault(name, []).append(metrics)
-            print(f"{name:32s} fold {fold}: " + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
+            record(name, fold, {**metrics, "train_seconds": round(time.perf_counter() - started, 1)})
     print("\nmean over folds")
     print(f"{'variant':40s} " + " ".join(f"{k[:14]:>14s}" for k in KEYS))
     for name, runs in rows.items():

@@ -85,8 +85,8 @@ def main() -> None:
     tfidf, riskline, text = "whole-conversation TF-IDF + LR", "riskline (labels only)", \
         "riskline text model alone, at the end"
     rows: dict[str, list[dict[str, float]]] = {tfidf: [], riskline: [], text: []}
-    by_seed: list[list[dict[str, float]]] = [[] for _ in range(args.seeds)]
-    for fold in args.folds:
+    f0_5 = np.zeros((len(args.folds), args.seeds))  # Riskline's F0.5 by fold and seed
+    for n, fold in enumerate(args.folds):
         train_ids, test_ids, _ = holdout_split(data, fold)
         rows[tfidf].append(whole_conversation(data, train_ids, test_ids))
         runs = []
@@ -94,13 +94,13 @@ def main() -> None:
             config = TrainConfig(seed=fold + 100 * k, refit_on_all=False)
             measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
             runs.append(measured.metrics)
-            by_seed[k].append(measured.metrics)
+            f0_5[n, k] = measured.metrics["f0_5"]
             if k == 0:
                 rows[text].append(text_model_alone(data, test_ids, measured.model))
         rows[riskline].append({key: float(np.mean(values)) for key in KEYS
                                if (values := [r[key] for r in runs if r.get(key) is not None])})
         if args.seeds > 1:
-            print(f"fold {fold} riskline F0.5 by seed " + " ".join(f"{r['f0_5']:.3f}" for r in runs))
+            print(f"fold {fold} riskline F0.5 by seed " + " ".join(f"{v:.3f}" for v in f0_5[n]))
         for name, done in rows.items():
             print(f"fold {fold} {name:38s} " + " ".join(f"{key}={done[-1][key]:.3f}" for key in KEYS
                                                          if done[-1].get(key) is not None), flush=True)
@@ -109,7 +109,7 @@ def main() -> None:
         print(f"{name:38s} " + " ".join(
             f"{key}={np.mean([r[key] for r in done if r.get(key) is not None]):.3f}" for key in KEYS))
     if args.seeds > 1:
-        means = [np.mean([r["f0_5"] for r in runs]) for runs in by_seed]
+        means = f0_5.mean(axis=0)
         print("riskline F0.5 mean over folds, by seed: " + " ".join(f"{m:.3f}" for m in means)
               + f" (range {min(means):.3f}-{max(means):.3f})")
 

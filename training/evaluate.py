@@ -105,19 +105,26 @@ def evaluate_results(results: list[RiskScore], data: LabelledData, thresholds: T
     return metrics
 
 
-def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresholds,
-               by_id: dict[str, RiskScore]) -> dict[str, Any]:
-    lengths = np.array([r.n_messages for r in results])
-    first_late: dict[str, int] = {}
-    groomed: set[str] = set()  # some earlier risk stage came before the first threat or demand
+def first_threats(data: LabelledData) -> tuple[dict[str, int], set[str]]:
+    """Where each conversation's first threat or payment demand is (its 0-based message position,
+    for conversations that have one), and which conversations had another risk stage before it."""
+    first: dict[str, int] = {}
+    groomed: set[str] = set()
     position: dict[str, int] = defaultdict(int)
     for event, stage in zip(data.events, data.stages, strict=True):
         cid = event.conversation_id
-        if stage in EXTORTION_STAGES and cid not in first_late:
-            first_late[cid] = position[cid]
-        elif stage not in (None, "none") and cid not in first_late:
+        if stage in EXTORTION_STAGES and cid not in first:
+            first[cid] = position[cid]
+        elif stage not in (None, "none") and cid not in first:
             groomed.add(cid)
         position[cid] += 1
+    return first, groomed
+
+
+def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresholds,
+               by_id: dict[str, RiskScore]) -> dict[str, Any]:
+    lengths = np.array([r.n_messages for r in results])
+    first_late, groomed = first_threats(data)  # groomed: some earlier risk stage came before the threat
     alerted_pos = [r for r in results if data.labels[r.conversation_id] and r.risk_score >= thresholds.alert]
     k = np.array([r.alert_index + 1 for r in alerted_pos if r.alert_index is not None], dtype=float)
     median_length = float(np.median(lengths)) if len(lengths) else 1.0
