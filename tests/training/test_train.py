@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detection.events import MessageEvent
+from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import RiskModel
 from detection.readers import InputError
@@ -17,7 +17,7 @@ from tests.conftest import write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model
-from training.message_models import Inputs, _text_samples, fit_text_model
+from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model
 from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,6 +260,34 @@ def test_text_model_learns_from_prefixes_only_where_stages_are_annotated() -> No
     assert not np.allclose(with_prefixes, without)
     bare = annotated.without_stages()
     assert np.allclose(coef(bare, TrainConfig()), coef(bare, TrainConfig(text_prefixes=False)))
+
+
+def test_stage_balance_weighs_up_rare_stages_only_where_stages_are_annotated() -> None:
+    """Weighed up, the rare threat stage gets more of its own messages' probability (and of a
+    rewording's); with guessed stages (labels only) the weighing is off, whatever the setting."""
+    rng = random.Random(0)
+    chat = ["pizza tonight", "see you at practice", "lol that game", "what did you get on the test", "ok cool",
+            "my mom says hi", "send me the homework pic", "we post the video tomorrow"]
+    threats = ["pay me or i post your pics", "i will send it to your family", "pay $50 or everyone sees it"]
+    talk = {f"n{i}": rng.sample(chat, 4) for i in range(40)} | {f"p{i}": [rng.choice(chat), threats[i % 3]]
+                                                                 for i in range(6)}
+    events = [MessageEvent(c, f"{c}-{i}", "a", float(i), t) for c, texts in talk.items() for i, t in enumerate(texts)]
+    data = LabelledData(events, {c: int(c.startswith("p")) for c in talk},
+                        ["coercion" if e.text in threats else "none" for e in events])
+    texts, rows = [e.text for e in events], np.arange(len(events))
+    inputs = Inputs(MessageFeaturizer(2**10).fit(texts))
+    probe = inputs.featurizer.transform([*threats, "pay me or everyone sees your pics"])
+
+    def threat_probability(data: LabelledData, balance: float) -> np.ndarray:
+        config = TrainConfig(stage_balance=balance, text_model=False)
+        stage = fit_message_models(inputs, data, rows, texts, stage_targets(data), config)
+        return stage.predict_proba(probe)[:, STAGES.index("coercion")]
+    none, half, full = (threat_probability(data, b) for b in (0.0, 0.5, 1.0))
+    assert np.all(none < half) and np.all(half < full)
+    bare = data.without_stages()  # keyword guesses: the same model at every setting
+    assert np.allclose(threat_probability(bare, 0.0), threat_probability(bare, 1.0))
+    with pytest.raises(ValueError, match="stage_balance"):
+        TrainConfig(stage_balance=1.5)
 
 
 def test_paraphrase_swaps_whole_words_within_their_group() -> None:
