@@ -21,7 +21,10 @@ _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@
 _LEET_WORD = re.compile(r"(?<![\w$@!])(?:[a-z_]+[0-9$@!]|[0-9$@!]+[a-z])[\w$@!]*")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g",
                        "$": "s", "@": "a", "!": "i"})
-_NUMBER_UNIT = re.compile(r"\d+[a-z]{1,4}")
+# A number with a unit, an ordinal or chat shorthand keeps its digits ("10min", "5pm", "2nd", "4u");
+# any other word that starts with digits is look-alikes: "5end", "7he", "0ld", "4nd" are "send"...
+_NUMBER_UNIT = re.compile(r"\d*1st|\d*2nd|\d*3rd|\d+(?:th|am|pm|k|m|h|hrs?|mins?|s|secs?|d|days?|wks?|yrs?|yo|x|u"
+                          r"|nite|moro|mrw)")
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 _MONEY = re.compile(r"(?:[$£€][ \t]?\d[\d,.]*k?|\b\d[\d,.]*[ \t]?(?:k\b|bucks|dollars|usd|eur|euros|pounds|gbp))")
 _URL = re.compile(r"https?://\S+|www\.\S+")

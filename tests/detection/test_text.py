@@ -16,6 +16,9 @@ from detection.text import normalize
     ("Ｓｅｎｄ", "send"),
     ("se\u200bnd", "send"),
     ("see you at 10pm", "see you at 10pm"),
+    ("5end it 2nite, h0w 0ld r u", "send it 2nite, how old r u"),  # a look-alike digit can open a word
+    ("7he 4nd 93t 0ur", "the and get our"),
+    ("on the 2nd, 21st, 4th or 3rd? 5min 14yo 4u 2x", "on the 2nd, 21st, 4th or 3rd? 5min 14yo 4u 2x"),
 ])
 def test_normalize_undoes_evasion(raw: str, expected: str) -> None:
     assert normalize([raw])[0] == expected
