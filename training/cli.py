@@ -14,6 +14,9 @@ import typer
 
 from detection.cli import fail, user_errors
 
+# Settings that `train` takes as options of their own, not through --set.
+OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
+
 
 def train(
     data: Annotated[Path, typer.Option(help="Labelled message events (conversation_label; stage optional)")],
@@ -30,6 +33,9 @@ def train(
     encoder: Annotated[str, typer.Option(help="transformer only: frozen or fine-tuned")] = "frozen",
     cv: Annotated[int, typer.Option("--cv", help="Also cross-validate over K folds and report each", min=0)] = 0,
     labels_only: Annotated[bool, typer.Option(help="Ignore stage annotations (as with PAN data)")] = False,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Any other training setting (training/config.py), e.g. --set stage_balance=1; repeatable")] = None,
 ) -> None:
     """Train a model on labelled conversations; thresholds are chosen on held-out conversations."""
     from training.card import model_card
@@ -45,6 +51,11 @@ def train(
         config = replace(config, target_precision=target_precision)
     if max_false_alert_rate is not None:
         config = replace(config, max_false_alert_rate=max_false_alert_rate)
+    for setting in settings or []:
+        key = setting.partition("=")[0].strip().replace("-", "_")
+        if key in OWN_OPTIONS:
+            raise fail(f"--set {setting}: {key} has its own option, --{key.replace('_', '-')}")
+    config = config.with_settings(settings or [])
     labelled = load_labelled(data)
     if labels_only:
         labelled = labelled.without_stages()

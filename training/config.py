@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 MODEL_TYPES = ("baseline", "transformer")
@@ -103,6 +105,47 @@ class TrainConfig:
             raise ValueError(f"text_power must be in (0, 1], got {self.text_power}")
         if self.cross_fit_clusters < 0:
             raise ValueError("cross_fit_clusters must be 0 (random folds) or more")
+        for name in ("n_features", "stage_alpha", "stage_epochs", "conversation_c", "text_c", "fine_tune_messages",
+                     "fine_tune_epochs"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be above 0, got {getattr(self, name)}")
+        for name in ("augment_copies", "min_stages_for_positive", "min_stages_labels_only"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_settings(self, settings: Sequence[str]) -> TrainConfig:
+        """This config with ``KEY=VALUE`` settings applied (``riskline train --set``), each value read
+        as its setting's type; an unknown key or a value of the wrong type is a ValueError naming it."""
+        defaults = {f.name: f.default for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for setting in settings:
+            key, sep, text = setting.partition("=")
+            key, text = key.strip().replace("-", "_"), text.strip()
+            if not sep or not key:
+                raise ValueError(f"setting {setting!r}: expected KEY=VALUE")
+            if key not in defaults:
+                raise ValueError(f"setting {setting!r}: unknown key {key!r}; known: {', '.join(defaults)}")
+            changes[key] = _read_setting(setting, text, type(defaults[key]))
+        return replace(self, **changes)
+
+
+def _read_setting(setting: str, text: str, kind: type) -> Any:
+    """``text`` read as a ``kind`` (bool, int, float or str)."""
+    if kind is bool:
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"setting {setting!r}: expected true or false")
+    if kind is str:
+        return text
+    try:
+        value = int(text, 0) if kind is int else float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"setting {setting!r}: expected {'an integer' if kind is int else 'a number'}")
+    return value

@@ -1,6 +1,7 @@
 import ast
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -309,3 +310,34 @@ def test_augmented_copies_are_paraphrased_only_when_asked(labelled_path: Path) -
     changed = sum(a.text != b.text for a, b in zip(plain.events[n:], varied.events[n:], strict=True))
     assert changed > n // 4
     assert plain.labels == varied.labels and plain.stages == varied.stages
+
+
+def test_settings_are_read_as_their_types_and_bad_ones_are_named() -> None:
+    config = TrainConfig().with_settings(["stage_balance=0", "text-path=false", "n_features=4096",
+                                          "encoder = fine-tuned"])
+    assert (config.stage_balance, config.text_path, config.n_features) == (0.0, False, 4096)
+    assert config.encoder == "fine-tuned"
+    assert isinstance(config.n_features, int) and isinstance(config.stage_balance, float)
+    assert TrainConfig().with_settings([]) == TrainConfig()
+    for bad, message in [("stage_balance", "expected KEY=VALUE"), ("balance=1", "unknown key 'balance'"),
+                         ("text_c=ten", "expected a number"), ("text_c=nan", "expected a number"),
+                         ("seed=1.5", "expected an integer"), ("text_path=maybe", "expected true or false"),
+                         ("stage_balance=2", "stage_balance must be in [0, 1]"), ("text_c=0", "text_c must be above 0"),
+                         ("augment_copies=-1", "augment_copies must be 0 or more")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            TrainConfig().with_settings([bad])
+
+
+@pytest.mark.slow
+def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: Path) -> None:
+    bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "stage_balance=3")
+    assert bad.returncode == 2 and "stage_balance must be in [0, 1], got 3.0" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
+    own = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "seed=3")
+    assert own.returncode == 2 and "has its own option, --seed" in own.stderr
+    done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track",
+                    "--set", "stage_balance=1", "--set", "augment_copies=0", "--set", "text_path_prior=4")
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((tmp_path / "m" / "model.json").read_text())["config"]["train"]
+    assert (saved["stage_balance"], saved["augment_copies"], saved["text_path_prior"]) == (1.0, 0, 4.0)
+    assert saved["text_c"] == TrainConfig().text_c
