@@ -1,15 +1,20 @@
 """A small challenge set written by hand, outside the generator: how a model does on other wording.
 
-The project will be measured on conversations written independently of its generator. These 26
+The project will be measured on conversations written independently of its generator. These
 conversations are the nearest stand-in in this repository: written by hand in wording, settings and
 kinds of negative the generator does not have (a game lobby, a grandmother's surprise, a photo
 contest, a lost phone, a group project, a skin trade...). They share one author with the
 generator, are few, and are not real chats, so read the figures as a rough check, not a measure.
 Text is non-graphic: requests and threats are named, never described.
 
+Part a (26 conversations) has been looked at while choosing settings (``TrainConfig.stage_balance``),
+so its figures flatter a little. Part b (22: formal and shouted wording, emojis, spaced letters, a
+hacked-account claim, a model scout, siblings, a tutor, a school safety message...) was written
+later and measured as written; keep it that way, and report it apart.
+
 Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
 
-    .venv/bin/python benchmarks/challenge.py [--model models/default] [--write challenge.jsonl]
+    .venv/bin/python benchmarks/challenge.py [--part a|b|all] [--model models/default] [--write challenge.jsonl]
 """
 
 from __future__ import annotations
@@ -207,13 +212,165 @@ CONVERSATIONS: list[tuple[str, int, str, float, list[Message]]] = [
     ]),
 ]
 
+# Part b, written on 2026-11-29 before any model change of that session and measured as written
+# (no wording was changed after seeing a score).
+CONVERSATIONS_B: list[tuple[str, int, str, float, list[Message]]] = [
+    ("b-pos-formal", 1, "slow, formal wording", 20.0, [
+        ("a", "Good evening. I saw your profile and you seem like a very kind person.", "rapport"),
+        ("b", "thank you"), ("a", "May I ask how old you are? You look very grown up.", "risk_check"), ("b", "15"),
+        ("a", "Is your family strict about who you speak with on your phone?", "risk_check"), ("b", "not really"),
+        ("a", "I would prefer we continue on Telegram. It is more secure for both of us.", "isolation"),
+        ("b", "ok"), ("+", "20"),
+        ("a", "Could you send me a photograph of yourself? Something personal, only for me.", "sexual"),
+        ("b", "i guess"), ("b", "there"), ("+", "2"),
+        ("a", "I have saved everything. Your relatives will receive it unless you transfer 300 euros today.",
+         "coercion"),
+        ("b", "what?? please no"), ("a", "Western Union or gift cards. The choice is yours.", "payment"),
+    ]),
+    ("b-pos-caps", 1, "no grooming, shouting", 0.5, [
+        ("a", "YO"), ("b", "who is this"), ("a", "CHECK WHAT I GOT OF YOU", "coercion"), ("b", "??"),
+        ("a", "I HAVE UR PICS FROM LAST NIGHT. SEND 200 ON CASHAPP OR THEY GO IN UR FAMILY GROUP CHAT",
+         "coercion"),
+        ("b", "i dont have 200"), ("a", "U HAVE 30 MINS. FIGURE IT OUT", "payment"),
+    ]),
+    ("b-pos-emoji", 1, "fast, emojis", 2.0, [
+        ("a", "ur so pretty 😍😍", "rapport"), ("b", "lol thx"), ("a", "how old r u 👀", "risk_check"),
+        ("b", "14"), ("a", "ur parents strict? 🤔", "risk_check"), ("b", "kinda"),
+        ("a", "lets go to insta dms 🙈", "isolation"), ("b", "ok"),
+        ("a", "send me a cute pic 😏 just for me", "sexual"), ("b", "ok 🙈"),
+        ("a", "lol ur so dumb 💀 i screenshotted it", "coercion"),
+        ("a", "pay up or ur whole follower list gets it 📤", "coercion"), ("b", "please dont"),
+        ("a", "100 on an apple card 💳 now", "payment"),
+    ]),
+    ("b-pos-slow-romance", 1, "slow, over a week", 60.0, [
+        ("a", "hey, you commented on my song cover, thanks, that meant a lot", "rapport"),
+        ("b", "it was really good"), ("+", "24"),
+        ("a", "i keep listening to your voice note, you have such a nice laugh", "rapport"), ("b", "haha stop"),
+        ("+", "24"), ("a", "do your parents mind you texting late? i don't want you to get in trouble",
+                      "risk_check"),
+        ("b", "they're asleep by 11"), ("+", "24"),
+        ("a", "honestly i've never felt this close to someone i haven't met", "rapport"), ("b", "me neither"),
+        ("a", "let's keep us between us for now, people would make it weird", "isolation"), ("b", "ok"),
+        ("+", "48"), ("a", "would you send me one photo that's only ours? nobody else ever sees it", "sexual"),
+        ("b", "ok but only you"), ("b", "sent"), ("+", "5"),
+        ("a", "i need 400. if i don't get it by friday your mom gets the photo and our whole chat", "coercion"),
+    ]),
+    ("b-pos-fake-girl", 1, "posing as a girl, fast", 1.0, [
+        ("a", "hey i'm jess, 16, saw u at the game last week", "rapport"), ("b", "oh hey"),
+        ("a", "ur really cute ngl. u single?", "rapport"), ("b", "yeah lol"),
+        ("a", "my parents are out rn, r yours?", "risk_check"), ("b", "yeah"),
+        ("a", "wanna video chat? just us", "sexual"), ("b", "sure"), ("+", "1"),
+        ("a", "i recorded u. i made a collage with ur pics and ur name", "coercion"),
+        ("a", "500 or it goes to ur team and ur mom. i know ur school and ur coach", "coercion"),
+        ("b", "wait please i'm 15 i don't have money"), ("a", "bitcoin or cash app. NOW", "payment"),
+    ]),
+    ("b-pos-scout", 1, "model scout, no threat", 30.0, [
+        ("a", "hi! i'm scouting for a teen clothing brand and your photos caught our eye", "rapport"),
+        ("b", "really?"), ("a", "how old are you, and do your parents manage your account?", "risk_check"),
+        ("b", "16, no it's just me"),
+        ("a", "perfect. this is confidential for now, please don't involve your parents yet", "isolation"),
+        ("b", "why not"), ("a", "contracts aren't signed, it could fall through. add me on whatsapp", "isolation"),
+        ("b", "ok"), ("a", "we need a few private test shots, no one at the brand sees them but me", "sexual"),
+    ]),
+    ("b-pos-gamer-gift", 1, "gift then threat", 3.0, [
+        ("a", "ur goated at this game, want me to gift u the battle pass", "rapport"), ("b", "wait fr?"),
+        ("a", "ya. do u have ur own card or do ur parents pay for stuff", "risk_check"), ("b", "my dad pays"),
+        ("a", "add me on discord so we can talk w/o the lobby", "isolation"), ("b", "added"),
+        ("a", "ok i sent the pass. send me a pic as a thank you, a private one", "sexual"), ("b", "ok"),
+        ("a", "u owe me 50 now or ur whole clan sees that pic", "coercion"),
+    ]),
+    ("b-pos-allowance", 1, "money first, no threat", 45.0, [
+        ("a", "i can send you some money every week, no catch, you seem like you need a break", "rapport"),
+        ("b", "why would you do that"), ("a", "i just like helping. do you have cashapp?", "rapport"),
+        ("b", "yes"), ("a", "does anyone check your cashapp? i'd rather it stay between us", "isolation"),
+        ("b", "no one checks"), ("a", "great. all i ask is you send me pics of you sometimes", "sexual"),
+    ]),
+    ("b-pos-hacked", 1, "no grooming, hacked account claim", 5.0, [
+        ("a", "i got into your icloud", "coercion"), ("b", "what"),
+        ("a", "every private photo you ever took is on my drive now", "coercion"),
+        ("a", "send 0.02 bitcoin to the address below within 24 hours or i release them to your contacts",
+         "payment"),
+        ("b", "this is a scam"), ("a", "test me. your sister is first on the list", "coercion"),
+    ]),
+    ("b-pos-spaced", 1, "spaced letters to dodge filters", 1.0, [
+        ("a", "h e y  c u t i e", "rapport"), ("b", "hi?"), ("a", "a r e  u  a l o n e", "risk_check"),
+        ("b", "yes"), ("a", "s e n d  a  p i c  o n l y  f o r  m e", "sexual"), ("b", "no"),
+        ("a", "i  w i l l  p o s t  t h e  o n e  y o u  s e n t  l a s t  w e e k", "coercion"),
+        ("a", "p a y  1 5 0  v e n m o", "payment"),
+    ]),
+    ("b-neg-brother", 0, "siblings", 3.0, [
+        ("a", "i'm telling mom you broke the tv unless you give me 20 bucks"), ("b", "you're so annoying"),
+        ("a", "and delete that pic of me sleeping or i post the one of you crying at the movie"),
+        ("b", "fine i deleted it"), ("a", "and the 20?"), ("b", "saturday, when i get paid"),
+    ]),
+    ("b-neg-coach", 0, "team fundraiser", 60.0, [
+        ("a", "reminder: fundraiser money is due friday, 40 per player, venmo or cash"),
+        ("b", "ok my mom will venmo"), ("a", "send me a photo of your signed medical form too"),
+        ("b", "will do"), ("a", "are your parents coming to the game saturday? we need drivers"),
+        ("b", "my dad can drive"),
+    ]),
+    ("b-neg-tutor", 0, "online tutor", 10.0, [
+        ("a", "hi, for tomorrow's lesson, will you be alone or will your mum sit in?"),
+        ("b", "my mum will be there for the first bit"),
+        ("a", "great. please send a pic of the worksheet you're stuck on"),
+        ("b", "sent"), ("a", "thanks. the session is 30, your mum can pay by paypal afterwards"),
+    ]),
+    ("b-neg-crush", 0, "teen crush", 5.0, [
+        ("a", "ok i have to say it, i think you're really cute"), ("b", "omg stop, i like you too"),
+        ("a", "wanna go to the movies friday? don't tell anyone yet lol"), ("b", "yes!! my lips are sealed"),
+        ("a", "send me that selfie from art class, you looked happy"), ("b", "haha ok"),
+    ]),
+    ("b-neg-karaoke", 0, "friends teasing", 2.0, [
+        ("a", "i have the video of you at karaoke lmao"), ("b", "noooo"),
+        ("a", "buy me lunch tomorrow or it goes on my story"), ("b", "blackmail 😂 fine, tacos"),
+        ("a", "deal, deleting it after lunch"),
+    ]),
+    ("b-neg-assembly", 0, "school safety message", 1440.0, [
+        ("a", "Message from the principal: some students have been targeted by online blackmail."),
+        ("a", "Offenders pose as teens, ask for photos, then demand gift cards or money."),
+        ("a", "If this happens: do not pay, stop replying, keep the messages and tell a trusted adult."),
+        ("b", "thank you for letting us know"),
+    ]),
+    ("b-neg-marketplace", 0, "selling a phone", 10.0, [
+        ("a", "is the phone still available"), ("b", "yes"), ("a", "can you send a pic of the screen on"),
+        ("b", "sent"), ("a", "is it unlocked? i can pay 200 on cashapp"),
+        ("b", "yes unlocked. meet at the police station parking lot?"), ("a", "perfect, 5pm"),
+    ]),
+    ("b-neg-aunt", 0, "aunt", 20.0, [
+        ("a", "are you home alone this evening? i'll drop off dinner"), ("b", "yes mom's working late"),
+        ("a", "send me a pic of the cake you baked!"), ("b", "sent, it's lopsided lol"),
+        ("a", "it looks great. don't tell your brother, it's a surprise for his birthday"),
+    ]),
+    ("b-neg-debt", 0, "friends and money", 30.0, [
+        ("a", "you still owe me 40 from the concert"), ("b", "i know i know"),
+        ("a", "pay me back or i'm telling everyone you're broke lol"), ("b", "sending it now on zelle"),
+        ("a", "got it, thanks"),
+    ]),
+    ("b-neg-trash-talk", 0, "gaming trash talk", 0.5, [
+        ("a", "ur trash, 0 and 12 lmao"), ("b", "lag"), ("a", "i'm posting ur stats in the server"),
+        ("b", "go ahead"), ("a", "pay me 5 bucks in robux and i'll carry u next game"), ("b", "never"),
+    ]),
+    ("b-neg-photographer", 0, "school photographer", 120.0, [
+        ("a", "hi, your school photos are ready in a private gallery, the link is only for your family"),
+        ("b", "ok"), ("a", "a parent needs to sign the release before we print"),
+        ("a", "prints are 25, pay online or send cash with the form"),
+    ]),
+    ("b-neg-help", 0, "friend asking for help", 3.0, [
+        ("a", "someone i don't know says he'll post my pics if i don't pay him"),
+        ("b", "don't pay. screenshot everything and block him"), ("a", "i'm scared"),
+        ("b", "i'll come with you to tell your dad. you can report it too"), ("a", "ok thank you"),
+    ]),
+]
+
+PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "all": CONVERSATIONS + CONVERSATIONS_B}
+
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 
 
-def rows() -> list[dict[str, Any]]:
-    """The conversations as labelled message events (the format ``riskline evaluate`` reads)."""
+def rows(part: str = "a") -> list[dict[str, Any]]:
+    """A part's conversations as labelled message events (the format ``riskline evaluate`` reads)."""
     out: list[dict[str, Any]] = []
-    for n, (cid, label, kind, minutes, messages) in enumerate(CONVERSATIONS):
+    for n, (cid, label, kind, minutes, messages) in enumerate(PARTS[part]):
         clock = START + timedelta(days=n)
         names = {"a": f"{cid}-a", "b": f"{cid}-b"}
         for message in messages:
@@ -233,10 +390,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model directory or MLflow URI (default model if omitted)")
     parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
+    parser.add_argument("--part", choices=sorted(PARTS), default="a",
+                        help="a: the first 26 conversations; b: the 22 written later; all: both")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.write or Path(tmp) / "challenge.jsonl"
-        write_rows(path, rows())
+        write_rows(path, rows(args.part))
         data = load_labelled(path)
     model = load_model(args.model)
     results, _ = score_conversations(model, data.events)
