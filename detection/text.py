@@ -25,6 +25,10 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 # any other word that starts with digits is look-alikes: "5end", "7he", "0ld", "4nd" are "send"...
 _NUMBER_UNIT = re.compile(r"\d*1st|\d*2nd|\d*3rd|\d+(?:th|am|pm|k|m|h|hrs?|mins?|s|secs?|d|days?|wks?|yrs?|yo|x|u"
                           r"|nite|moro|mrw)")
+# A whole message spelled out, letters one space apart and words two or more: "a r e  u  a l o n e".
+# Word breaks are then plain, so even one- and two-letter words ("u", "m e") come back whole.
+_SPACED_MESSAGE = re.compile(r"^[ \t]*\S(?: \S)*(?:[ \t]{2,}\S(?: \S)*)+[ \t]*$", re.M)
+_GAP = re.compile(r"[ \t]{2,}")
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 _MONEY = re.compile(r"(?:[$£€][ \t]?\d[\d,.]*k?|\b\d[\d,.]*[ \t]?(?:k\b|bucks|dollars|usd|eur|euros|pounds|gbp))")
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -37,6 +41,10 @@ def _join_spaced(match: re.Match[str]) -> str:
     if sep == " " and letters[0] in ("a", "i") and len(letters) >= 4:
         return letters[0] + " " + "".join(letters[1:])
     return "".join(letters)
+
+
+def _join_spaced_message(match: re.Match[str]) -> str:
+    return " ".join(word.replace(" ", "") for word in _GAP.split(match.group(0).strip()))
 
 
 def _unleet(match: re.Match[str]) -> str:
@@ -55,6 +63,8 @@ def normalize(texts: Sequence[str]) -> list[str]:
     if not joined.isascii():  # NFKC folds full-width and styled letters; zero-width marks and emoji go
         joined = _EMOJI.sub(" ", _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", joined)))
     joined = joined.lower()
+    if "  " in joined:
+        joined = _SPACED_MESSAGE.sub(_join_spaced_message, joined)
     joined = _URL.sub(" _url_ ", joined)
     joined = _MONEY.sub(lambda m: f" _money_ {m.group(0)} ", joined)
     joined = _SPACED.sub(_join_spaced, joined)

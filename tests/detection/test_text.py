@@ -19,6 +19,12 @@ from detection.text import normalize
     ("5end it 2nite, h0w 0ld r u", "send it 2nite, how old r u"),  # a look-alike digit can open a word
     ("7he 4nd 93t 0ur", "the and get our"),
     ("on the 2nd, 21st, 4th or 3rd? 5min 14yo 4u 2x", "on the 2nd, 21st, 4th or 3rd? 5min 14yo 4u 2x"),
+    # a whole message spelled out, words two spaces apart: short words and a leading "a" come back whole
+    ("A r e  u  a l o n e", "are u alone"),
+    ("s e n d  a  p i c  f o r  m e", "send a pic for me"),
+    ("i  w i l l  p o s t  i t", "i will post it"),
+    ("see you  at 5", "see you  at 5"),  # ordinary text with a double space stays as it is
+    ("i am  ok", "i am  ok"),
 ])
 def test_normalize_undoes_evasion(raw: str, expected: str) -> None:
     assert normalize([raw])[0] == expected
