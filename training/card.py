@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from detection.model import RiskModel
+from training.config import TrainConfig
 from training.report import fmt, metrics_table, slices_table
 
 INTENDED = """\
@@ -44,6 +45,15 @@ def _families_text(families: dict[str, Any] | None) -> str:
             f"against {fmt(across.get('recall'))}, false-alert rate {fmt(inside.get('false_alert_rate'))} against "
             f"{fmt(across.get('false_alert_rate'))}. Expect text written by others to land nearer the "
             "cross-family figures, or below them.\n")
+
+
+def _settings_text(train: dict[str, Any]) -> str:
+    """The training seed, and each setting that differs from ``TrainConfig``'s default."""
+    defaults = TrainConfig().to_dict()
+    changed = [f"`{key}` {value} (default {defaults[key]})" for key, value in train.items()
+               if key in defaults and key != "seed" and value != defaults[key]]
+    return f"seed {train.get('seed', '-')}; " + (
+        "changed from the defaults: " + ", ".join(changed) if changed else "every other setting at its default")
 
 
 def model_card(model: RiskModel, data_source: str) -> str:
@@ -97,6 +107,7 @@ an account; the evidence messages and `riskline explain` show why the model rais
   {train.get('paraphrase', 0):.0%} of everyday words, slang, typos, leetspeak, spacing, emojis,
   new participant names).
 - Held-out evaluation: {m.get('holdout', '-')}.
+- Training settings (`training/config.py`): {_settings_text(train)}.
 
 ## Metrics (held-out conversations)
 Thresholds: alert {t.alert:.3f}; levels low {t.low:.3f}, medium {t.medium:.3f}, high {t.high:.3f},

@@ -341,3 +341,6 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     saved = json.loads((tmp_path / "m" / "model.json").read_text())["config"]["train"]
     assert (saved["stage_balance"], saved["augment_copies"], saved["text_path_prior"]) == (1.0, 0, 4.0)
     assert saved["text_c"] == TrainConfig().text_c
+    card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert ("seed 0; changed from the defaults: `augment_copies` 0 (default 1), `stage_balance` 1.0 (default 0.5), "
+            "`text_path_prior` 4.0 (default 6.0)") in card
