@@ -128,18 +128,25 @@ def evaluate(
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from training.report import fmt
+
     table = Table(title=f"Evaluation of {metrics['model_version']}")
-    table.add_column("metric")
+    table.add_column("metric", overflow="fold")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        if key in ("slices", "model_version", "calibration"):
+        if key in ("slices", "model_version", "calibration", "earliness_by_false_alert_budget"):
             continue
         table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+    for budget, row in (metrics.get("earliness_by_false_alert_budget") or {}).items():
+        table.add_row(f"at most {float(budget):.0%} of negatives reaching it",
+                      f"threshold {row['threshold']:.3f}: before the threat {fmt(row['alerted_before_threat'])} "
+                      f"(after grooming {fmt(row['alerted_before_threat_groomed'])}), recall {row['recall']:.3f}")
     for name, groups in metrics["slices"].items():
         for group, cell in groups.items():
-            table.add_row(f"{name}[{group}]", f"{cell['rate']:.3f} (n={cell['n']})")
+            table.add_row(escape(f"{name}[{group}]"), f"{cell['rate']:.3f} (n={cell['n']})")  # [x] is no markup
     Console().print(table)
 
 

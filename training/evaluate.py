@@ -12,10 +12,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
-from detection.scoring import RiskScore, score_conversations
+from detection.scoring import RiskScore, StepScores, score_conversations
 from training.data import LabelledData
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
+# Shares of negatives allowed to reach a threshold, for the earliness each would buy.
+FALSE_ALERT_BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: float) -> float:
@@ -165,7 +167,46 @@ def _slices(ids: list[str], y: np.ndarray, alert: np.ndarray, data: LabelledData
     return out
 
 
+def earliness_by_budget(steps: StepScores, data: LabelledData,
+                       budgets: tuple[float, ...] = FALSE_ALERT_BUDGETS) -> dict[str, dict[str, Any]]:
+    """What a lower threshold buys: for each budget, the lowest threshold that at most that share of
+    the negatives ever reach, and the share of positives that reach it before their first threat
+    (all, and those groomed first) or at all. A softer action than the alert (a safety nudge) can
+    afford a larger budget; this is the trade it makes. Empty without both classes."""
+    cids = np.asarray(steps.conversation_id)
+    order = np.argsort(cids, kind="stable")
+    ids, starts = np.unique(cids[order], return_index=True)
+    chunks = dict(zip(ids.tolist(), np.split(steps.risk_score[order], starts[1:]), strict=True))
+    negatives = np.sort([chunks[c].max() for c, y in data.labels.items() if not y and c in chunks])[::-1]
+    positives = [c for c, y in data.labels.items() if y and c in chunks]
+    if not len(negatives) or not positives:
+        return {}
+    first, groomed = first_threats(data)
+    with_threat = [c for c in positives if c in first]
+    out: dict[str, dict[str, Any]] = {}
+    for budget in budgets:
+        allowed = math.floor(budget * len(negatives) + 1e-9)  # negatives that may reach the threshold
+        threshold = float(np.nextafter(negatives[allowed], np.inf)) if allowed < len(negatives) else 0.0
+        early = {c for c in with_threat if first[c] > 0 and chunks[c][:first[c]].max() >= threshold}
+        with_grooming = groomed & set(with_threat)
+        out[f"{budget:g}"] = {
+            "threshold": threshold,
+            "false_alert_rate": float(np.mean(negatives >= threshold)),
+            "recall": float(np.mean([chunks[c].max() >= threshold for c in positives])),
+            "alerted_before_threat": len(early) / len(with_threat) if with_threat else None,
+            "alerted_before_threat_groomed": len(early & with_grooming) / len(with_grooming) if with_grooming else None,
+        }
+    return out
+
+
+def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskScore], StepScores, dict[str, Any]]:
+    """Score ``data`` with ``model`` (the real scoring core); every metric, with earliness by budget."""
+    results, steps = score_conversations(model, data.events)
+    metrics = evaluate_results(results, data, model.thresholds)
+    metrics["earliness_by_false_alert_budget"] = earliness_by_budget(steps, data)
+    return results, steps, metrics
+
+
 def evaluate_model(model: RiskModel, data: LabelledData) -> dict[str, Any]:
     """Score ``data`` with ``model`` (the real scoring core) and compute every metric."""
-    results, _ = score_conversations(model, data.events)
-    return evaluate_results(results, data, model.thresholds)
+    return score_and_evaluate(model, data)[2]

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from detection.model import RiskModel
-from detection.scoring import RiskScore, StepScores, score_conversations
+from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
-from training.evaluate import evaluate_results
+from training.evaluate import score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
 
@@ -126,6 +126,21 @@ def slices_table(slices: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
               for name, groups in slices.items() for group, cell in groups.items())]
 
 
+def budget_table(metrics: dict[str, Any]) -> list[str]:
+    """Earliness against the share of negatives allowed to reach a threshold (Markdown, with its lead)."""
+    budgets = metrics.get("earliness_by_false_alert_budget") or {}
+    if not budgets:
+        return []
+    return ["The alert threshold is chosen for the target precision and false-alert cap. A softer action "
+            "(a safety nudge) can act at a lower threshold; this is what each budget of negatives reaching "
+            "it buys:", "",
+            "| negatives reaching it (at most) | threshold | false-alert rate | alerted before the first threat "
+            "| after grooming | recall |", "|---|---|---|---|---|---|",
+            *(f"| {float(budget):.0%} | {row['threshold']:.3f} | {row['false_alert_rate']:.3f} | "
+              f"{fmt(row['alerted_before_threat'])} | {fmt(row['alerted_before_threat_groomed'])} | "
+              f"{row['recall']:.3f} |" for budget, row in budgets.items()), ""]
+
+
 def _markdown(model: RiskModel, metrics: dict[str, Any], examples: dict[str, list[str]], source: str) -> str:
     lines = [f"# Evaluation of {model.model_version}", "", f"Data: `{source}`. Model type: {model.model_type}. "
              f"Alert threshold {model.thresholds.alert:.3f}.", "", *metrics_table(metrics, HEADLINE)]
@@ -135,7 +150,7 @@ def _markdown(model: RiskModel, metrics: dict[str, Any], examples: dict[str, lis
               "## Risk trajectories", ""]
     lines += [f"- {kind}: " + (", ".join(f"`{c}`" for c in ids) or "none") for kind, ids in examples.items()]
     lines += ["", "![Trajectories](trajectories.png)", "", "## Earliness", "",
-              "![Messages to alert](messages_to_alert.png)", "", "## Slices", "",
+              "![Messages to alert](messages_to_alert.png)", "", *budget_table(metrics), "## Slices", "",
               "Recall for positives, false-alert rate for negatives.", "", *slices_table(metrics["slices"])]
     return "\n".join(lines) + "\n"
 
@@ -180,8 +195,7 @@ def write_report(model: RiskModel, data: LabelledData, directory: str | Path, so
     """Score ``data``, write the report into ``directory`` and return the metrics."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    results, steps = score_conversations(model, data.events)
-    metrics = evaluate_results(results, data, model.thresholds)
+    results, steps, metrics = score_and_evaluate(model, data)
     metrics["model_version"] = model.model_version
     by_id = {r.conversation_id: r for r in results}
     ids = sorted(by_id)

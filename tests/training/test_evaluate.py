@@ -3,9 +3,15 @@ import pytest
 
 from detection.events import MessageEvent
 from detection.policy import Thresholds
-from detection.scoring import RiskScore
+from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
-from training.evaluate import choose_thresholds, evaluate_results, latency_penalty, threshold_for_precision
+from training.evaluate import (
+    choose_thresholds,
+    earliness_by_budget,
+    evaluate_results,
+    latency_penalty,
+    threshold_for_precision,
+)
 
 
 def test_threshold_for_precision() -> None:
@@ -79,3 +85,34 @@ def test_false_alert_cap_raises_the_alert_threshold() -> None:
     assert np.mean(negatives >= np.nextafter(capped.alert, 0)) > 0.01  # the lowest threshold that keeps the cap
     assert capped.low <= capped.medium <= capped.high == capped.alert <= capped.critical
     assert choose_thresholds(scores, labels, 0.98, max_false_alert_rate=0.05) == free
+
+
+def test_earliness_by_budget_trades_false_alerts_for_earliness() -> None:
+    # (label, per-message risk, per-message stage); negatives' peaks 0.9, 0.5 and eight of 0.1
+    conversations = {
+        "p1": (1, [0.6, 0.95], ["rapport", "coercion"]),  # groomed, 0.6 before its threat
+        "p2": (1, [0.99], ["coercion"]),  # opens with the threat: never before it
+        "p3": (1, [0.3, 0.7], ["rapport", "sexual"]),  # no threat
+        "n1": (0, [0.2, 0.9], ["none", "none"]), "n2": (0, [0.5], ["none"]),
+        **{f"n{i}": (0, [0.1], ["none"]) for i in range(3, 11)},
+    }
+    events, stages, ids, risk = [], [], [], []
+    for cid, (_, risks, marks) in conversations.items():
+        for i, (r, stage) in enumerate(zip(risks, marks, strict=True)):
+            events.append(MessageEvent(cid, f"{cid}-{i}", "a", 1000.0 + i, "text"))
+            stages.append(stage)
+            ids.append(cid)
+            risk.append(r)
+    data = LabelledData(events, {c: v[0] for c, v in conversations.items()}, stages)
+    n = len(ids)
+    steps = StepScores(ids, [e.message_id for e in events], np.zeros(n, int), np.array(risk),
+                       np.zeros((n, 7)), np.zeros((n, 3)))
+    table = earliness_by_budget(steps, data, (0.01, 0.1, 0.2))
+    strict, one, two = table["0.01"], table["0.1"], table["0.2"]
+    assert strict["threshold"] > 0.9 and strict["false_alert_rate"] == 0.0
+    assert (strict["alerted_before_threat"], strict["recall"]) == (0.0, pytest.approx(2 / 3))
+    assert 0.5 < one["threshold"] < 0.6 and one["false_alert_rate"] == pytest.approx(0.1)
+    assert (one["alerted_before_threat"], one["alerted_before_threat_groomed"], one["recall"]) == (0.5, 1.0, 1.0)
+    assert 0.1 < two["threshold"] < 0.2 and two["false_alert_rate"] == pytest.approx(0.2)
+    assert two["alerted_before_threat"] == 0.5  # p2's threat opens the conversation
+    assert earliness_by_budget(steps, data.subset({"p1", "p2"})) == {}  # no negatives: nothing to budget

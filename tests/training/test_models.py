@@ -180,6 +180,16 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     assert run.data.metrics["f0_5"] == pytest.approx(printed["f0_5"])
     files = {f.path for f in mlflow.MlflowClient().list_artifacts(run_id, "report")}
     assert "report/calibration.png" in files and "report/report.html" in files
+    budgets = printed["earliness_by_false_alert_budget"]
+    assert list(budgets) == ["0.01", "0.02", "0.05", "0.1", "0.2"]
+    assert all(row["false_alert_rate"] <= float(b) for b, row in budgets.items())
+    before = [row["alerted_before_threat"] for row in budgets.values()]
+    assert before == sorted(before)  # a larger budget never warns later
+    assert run.data.metrics["earliness_by_false_alert_budget.0.05.recall"] == pytest.approx(budgets["0.05"]["recall"])
+    assert "| 5% | " in (tmp_path / "r" / "report.md").read_text()
+    table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
+    assert "at most 5% of negatives reaching it" in table.stdout
+    assert "recall_by_scenario[" in table.stdout  # slice names in brackets are not read as markup
 
 
 @pytest.mark.slow
