@@ -6,7 +6,7 @@ from typing import Any
 
 from detection.model import RiskModel
 from training.config import TrainConfig
-from training.report import fmt, metrics_table, slices_table
+from training.report import budget_table, fmt, metrics_table, slices_table
 
 INTENDED = """\
 - Ranking and flagging private conversations for trust-and-safety review, and triggering supportive
@@ -117,6 +117,8 @@ critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '
 {chr(10).join(rows)}
 {other_text}
 Calibration: expected calibration error {fmt(cal.get('ece'))}, Brier score {fmt(cal.get('brier'))}.
+
+{chr(10).join(budget_table(m))}
 {cv_text}
 ### Slices
 Recall for positives, false-alert rate for negatives.

@@ -30,7 +30,7 @@ from detection.scoring import StepScores, score_conversations, score_messages
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
 from training.data import LabelledData, holdout_split, stage_targets, synthetic_folds
-from training.evaluate import choose_thresholds, evaluate_results
+from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
 from training.message_models import Inputs, fit_message_models, prepare_inputs
 
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
@@ -277,8 +277,7 @@ def _calibrate_and_threshold(model: RiskModel, part: LabelledData, config: Train
     thresholds = choose_thresholds(peaks, np.array([part.labels[c] for c in ids]), config.target_precision,
                                    config.max_false_alert_rate)
     model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
-    results, _ = score_conversations(model, part.events)
-    return Measured(model, calibration, evaluate_results(results, part, thresholds))
+    return Measured(model, calibration, score_and_evaluate(model, part)[2])
 
 
 TRANSFER_KEYS = ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",

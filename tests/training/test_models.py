@@ -121,6 +121,7 @@ def test_model_card_states_use_limits_and_measured_figures(model: RiskModel) -> 
         assert heading in card
     assert f"| f0_5 | {model.metrics['f0_5']:.3f} |" in card
     assert "scenario" in card  # slices are listed
+    assert "| 5% | " in card and "A softer action" in card  # earliness against a false-alert budget
 
 
 @pytest.mark.slow
