@@ -183,12 +183,12 @@ def earliness_by_budget(steps: StepScores, data: LabelledData,
         return {}
     first, groomed = first_threats(data)
     with_threat = [c for c in positives if c in first]
+    with_grooming = groomed & set(with_threat)
     out: dict[str, dict[str, Any]] = {}
     for budget in budgets:
         allowed = math.floor(budget * len(negatives) + 1e-9)  # negatives that may reach the threshold
         threshold = float(np.nextafter(negatives[allowed], np.inf)) if allowed < len(negatives) else 0.0
         early = {c for c in with_threat if first[c] > 0 and chunks[c][:first[c]].max() >= threshold}
-        with_grooming = groomed & set(with_threat)
         out[f"{budget:g}"] = {
             "threshold": threshold,
             "false_alert_rate": float(np.mean(negatives >= threshold)),
