@@ -174,6 +174,8 @@ def earliness_by_budget(steps: StepScores, data: LabelledData,
     (all, and those groomed first) or at all. A softer action than the alert (a safety nudge) can
     afford a larger budget; this is the trade it makes. Empty without both classes."""
     cids = np.asarray(steps.conversation_id)
+    if not len(cids):
+        return {}
     order = np.argsort(cids, kind="stable")
     ids, starts = np.unique(cids[order], return_index=True)
     chunks = dict(zip(ids.tolist(), np.split(steps.risk_score[order], starts[1:]), strict=True))

@@ -116,3 +116,5 @@ def test_earliness_by_budget_trades_false_alerts_for_earliness() -> None:
     assert 0.1 < two["threshold"] < 0.2 and two["false_alert_rate"] == pytest.approx(0.2)
     assert two["alerted_before_threat"] == 0.5  # p2's threat opens the conversation
     assert earliness_by_budget(steps, data.subset({"p1", "p2"})) == {}  # no negatives: nothing to budget
+    nothing = StepScores([], [], np.zeros(0, int), np.zeros(0), np.zeros((0, 7)), np.zeros((0, 3)))
+    assert earliness_by_budget(nothing, data) == {}
