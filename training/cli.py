@@ -167,6 +167,60 @@ def promote(
         raise typer.Exit(1)
 
 
+def thresholds(
+    data: Annotated[Path, typer.Option(help="Labelled conversations of your own (conversation_label; stage optional)")],
+    out: Annotated[Path, typer.Option(help="Model directory to write: the same weights, new thresholds")],
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    target_precision: Annotated[float | None, typer.Option(
+        help="Precision the alert threshold is chosen for [default: the model's own]")] = None,
+    max_false_alert_rate: Annotated[float | None, typer.Option(
+        help="Share of negatives allowed to alert [default: the model's own]")] = None,
+    recalibrate: Annotated[bool, typer.Option(help="Also refit the score calibration on DATA")] = True,
+    register: Annotated[str | None, typer.Option(help="Register in the MLflow registry under this name")] = None,
+    alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. challenger)")] = None,
+    track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
+) -> None:
+    """Choose a model's alert and level thresholds (and calibration) on your own labelled conversations;
+    the weights stay as they are. Thresholds chosen on one kind of talk carry only roughly to another."""
+    from detection.model import load_model
+    from training.card import model_card
+    from training.config import TrainConfig
+    from training.data import load_labelled
+    from training.train import rethreshold
+
+    if register and not track:
+        raise fail("--register needs tracking (drop --no-track)")
+    source = load_model(model)
+    trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
+                                                                                 "max_false_alert_rate")}
+    config = TrainConfig(**trained, calibrate=recalibrate)
+    if target_precision is not None:
+        config = replace(config, target_precision=target_precision)
+    if max_false_alert_rate is not None:
+        config = replace(config, max_false_alert_rate=max_false_alert_rate)
+    labelled = load_labelled(data)
+    if len(set(labelled.labels.values())) < 2:
+        raise fail(f"{data}: choosing thresholds needs both positive and negative conversations "
+                   f"(conversation_label is {next(iter(labelled.labels.values()), '-')} throughout)")
+    chosen = rethreshold(source, labelled, config)
+    chosen = replace(chosen, card=model_card(chosen, str(data)))
+    chosen.save(out)
+    m, t = chosen.metrics, chosen.thresholds
+    typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "
+               f"{t.alert:.3f}", err=True)
+    typer.echo(f"on {data}: precision {m['precision']:.3f} recall {m['recall']:.3f} F0.5 {m['f0_5']:.3f} "
+               f"false-alert rate {m['false_alert_rate']:.3f}", err=True)
+    if other := m.get("other_half"):
+        typer.echo(f"chosen on one half, measured on the other: precision {other['precision']:.3f} "
+                   f"recall {other['recall']:.3f} F0.5 {other['f0_5']:.3f} "
+                   f"false-alert rate {other['false_alert_rate']:.3f}", err=True)
+    if track:
+        from training.registry import log_training_run
+
+        logged = log_training_run(chosen, out, str(data), register, alias)
+        typer.echo("mlflow: " + " ".join(f"{k}={v}" for k, v in logged.items()), err=True)
+
+
 def synth(
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.jsonl, .csv, .parquet)")],
     n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
@@ -202,5 +256,5 @@ def convert(
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``riskline`` app."""
-    for command in (train, evaluate, promote, synth, convert):
+    for command in (train, evaluate, thresholds, promote, synth, convert):
         app.command(name=command.__name__)(user_errors(command))

@@ -251,6 +251,12 @@ def calibrate_paths(model: RiskModel, steps: StepScores, held: LabelledData) -> 
     return Calibration(calibrate(escalation, labels), text)
 
 
+def current_calibration(model: RiskModel) -> Calibration:
+    """The calibration ``model`` carries now (identity for a model just fitted)."""
+    conv = model.conversation_model
+    return Calibration(conv.calibration, conv.text_path.calibration if conv.text_path else None)
+
+
 def _calibrated(model: RiskModel, calibration: Calibration) -> RiskModel:
     conv = model.conversation_model
     text_path = conv.text_path
@@ -271,7 +277,7 @@ class Measured:
 def _calibrate_and_threshold(model: RiskModel, part: LabelledData, config: TrainConfig) -> Measured:
     """``model`` calibrated on ``part``, thresholds chosen there, and its figures there."""
     steps, _ = score_messages(model, part.events)  # stage evidence and running features: calibration changes neither
-    calibration = calibrate_paths(model, steps, part) if config.calibrate else Calibration()
+    calibration = calibrate_paths(model, steps, part) if config.calibrate else current_calibration(model)
     model = _calibrated(model, calibration)
     ids, peaks = _peaks(steps, model.conversation_model.predict(steps.features))
     thresholds = choose_thresholds(peaks, np.array([part.labels[c] for c in ids]), config.target_precision,
@@ -341,6 +347,23 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     metrics["n_train_conversations"] = len(data.labels) if config.refit_on_all else len(train_ids)
     metrics["stages_annotated"] = data.has_stages
     return replace(model, thresholds=thresholds, metrics=metrics)
+
+
+def rethreshold(model: RiskModel, data: LabelledData, config: TrainConfig) -> RiskModel:
+    """``model``'s weights as they are, with calibration (unless ``config.calibrate`` is False) and
+    thresholds chosen on ``data``, such as a platform's own labelled conversations, and its figures
+    there. ``metrics["other_half"]`` shows how far choices made on half of ``data`` carry to the other."""
+    if len(set(data.labels.values())) < 2:
+        raise ValueError("choosing thresholds needs both positive and negative conversations")
+    measured = _calibrate_and_threshold(model, data, config)
+    metrics: dict[str, Any] = {
+        "holdout": f"thresholds chosen on these {len(data.labels)} conversations (weights from {model.model_version})",
+        **measured.metrics, "other_half": thresholds_on_the_other_half(model, data, config),
+        "stages_annotated": data.has_stages, "n_train_conversations": model.metrics.get("n_train_conversations"),
+        "rethresholded_from": {"model_version": model.model_version, "thresholds": model.thresholds.to_dict()},
+    }
+    version = f"{model.model_version}-t{datetime.now(UTC):%Y%m%d%H%M%S}"
+    return replace(measured.model, metrics=metrics, model_version=version)
 
 
 IN_FAMILY_SHARE = 0.2

@@ -11,13 +11,13 @@ from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import RiskModel
 from detection.readers import InputError
-from detection.scoring import score_messages
+from detection.scoring import score_conversations, score_messages
 from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
-from training.evaluate import evaluate_model
+from training.evaluate import evaluate_model, evaluate_results
 from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model
 from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
 
@@ -344,3 +344,46 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert ("seed 0; changed from the defaults: `augment_copies` 0 (default 1), `stage_balance` 1.0 (default 0.5), "
             "`text_path_prior` 4.0 (default 6.0)") in card
+
+
+def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel,
+                                                                          labelled_path: Path) -> None:
+    from training.train import current_calibration, rethreshold
+
+    data = load_labelled(labelled_path)
+    strict = rethreshold(model, data, TrainConfig(max_false_alert_rate=0.01))
+    assert np.array_equal(strict.stage_model.coef, model.stage_model.coef)
+    assert np.array_equal(strict.conversation_model.weights, model.conversation_model.weights)
+    assert strict.model_version.startswith(model.model_version + "-t")
+    assert strict.metrics["rethresholded_from"]["thresholds"] == model.thresholds.to_dict()
+    assert strict.metrics["false_alert_rate"] <= 0.01 and "thresholds chosen on these" in strict.metrics["holdout"]
+    results, _ = score_conversations(strict, data.events)
+    assert evaluate_results(results, data, strict.thresholds)["f0_5"] == strict.metrics["f0_5"]  # as saved
+    loose = rethreshold(model, data, TrainConfig(max_false_alert_rate=0.2, target_precision=0.5))
+    assert loose.thresholds.alert <= strict.thresholds.alert and loose.metrics["recall"] >= strict.metrics["recall"]
+    kept = rethreshold(model, data, TrainConfig(calibrate=False))
+    assert current_calibration(kept) == current_calibration(model)
+    with pytest.raises(ValueError, match="both positive and negative"):
+        rethreshold(model, data.subset({c for c, y in data.labels.items() if y == 0}), TrainConfig())
+
+
+@pytest.mark.slow
+def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labelled_path: Path,
+                                                           tmp_path: Path) -> None:
+    done = riskline("thresholds", "--data", labelled_path, "--model", model_dir, "--out", tmp_path / "t",
+                    "--no-track", "--max-false-alert-rate", "0.2", "--target-precision", "0.6")
+    assert done.returncode == 0, done.stderr
+    assert "alert threshold" in done.stderr and "F0.5" in done.stderr
+    saved = json.loads((tmp_path / "t" / "model.json").read_text())
+    before = json.loads((model_dir / "model.json").read_text())
+    assert saved["thresholds"]["alert"] <= before["thresholds"]["alert"]
+    assert saved["metrics"]["rethresholded_from"]["model_version"] == before["model_version"]
+    assert "thresholds chosen on these" in (tmp_path / "t" / "MODEL_CARD.md").read_text()
+    scored = riskline("score", labelled_path, "-o", tmp_path / "s.jsonl", "--model", tmp_path / "t")
+    assert scored.returncode == 0, scored.stderr
+    rows = [json.loads(line) for line in labelled_path.read_text().splitlines()]
+    negatives = tmp_path / "neg.jsonl"
+    negatives.write_text("".join(json.dumps(r) + "\n" for r in rows if r["conversation_label"] == 0))
+    bad = riskline("thresholds", "--data", negatives, "--model", model_dir, "--out", tmp_path / "x", "--no-track")
+    assert bad.returncode == 2 and f"{negatives}: choosing thresholds needs both" in bad.stderr
+    assert not (tmp_path / "x").exists()
