@@ -56,6 +56,15 @@ def _settings_text(train: dict[str, Any]) -> str:
         "changed from the defaults: " + ", ".join(changed) if changed else "every other setting at its default")
 
 
+def _data_text(m: dict[str, Any], data_source: str) -> str:
+    """Where the weights came from, and for a model re-thresholded on other data, where its thresholds did."""
+    if previous := m.get("rethresholded_from"):
+        return (f"- Weights: those of `{previous['model_version']}` ({m.get('n_train_conversations', '-')} training "
+                f"conversations); calibration and thresholds chosen on `{data_source}` (`riskline thresholds`).")
+    return (f"- Training data: `{data_source}`, {m.get('n_train_conversations', '-')} conversations;\n"
+            f"  stage annotations {'used' if m.get('stages_annotated') else 'absent (weak keyword stages)'}.")
+
+
 def model_card(model: RiskModel, data_source: str) -> str:
     """The model card (Markdown) for a trained model, from its own config and metrics."""
     m, train = model.metrics, model.config.get("train", {})
@@ -101,8 +110,7 @@ Alerts are decisions to look, not findings. A person reviews every alert before 
 an account; the evidence messages and `riskline explain` show why the model raised it.
 
 ## Data
-- Training data: `{data_source}`, {m.get('n_train_conversations', '-')} conversations;
-  stage annotations {'used' if m.get('stages_annotated') else 'absent (weak keyword stages)'}.
+{_data_text(m, data_source)}
 - Augmentation: {train.get('augment_copies', 0)} noisy copy per conversation (near-synonyms for
   {train.get('paraphrase', 0):.0%} of everyday words, slang, typos, leetspeak, spacing, emojis,
   new participant names).

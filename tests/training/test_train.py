@@ -378,7 +378,9 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     before = json.loads((model_dir / "model.json").read_text())
     assert saved["thresholds"]["alert"] <= before["thresholds"]["alert"]
     assert saved["metrics"]["rethresholded_from"]["model_version"] == before["model_version"]
-    assert "thresholds chosen on these" in (tmp_path / "t" / "MODEL_CARD.md").read_text()
+    card = (tmp_path / "t" / "MODEL_CARD.md").read_text()
+    assert "thresholds chosen on these" in card
+    assert f"- Weights: those of `{before['model_version']}`" in card and f"chosen on `{labelled_path}`" in card
     scored = riskline("score", labelled_path, "-o", tmp_path / "s.jsonl", "--model", tmp_path / "t")
     assert scored.returncode == 0, scored.stderr
     rows = [json.loads(line) for line in labelled_path.read_text().splitlines()]
