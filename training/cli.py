@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from detection.cli import fail, user_errors
+
+if TYPE_CHECKING:
+    from detection.model import RiskModel
 
 # Settings that `train` takes as options of their own, not through --set.
 OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
@@ -81,9 +84,15 @@ def train(
         model.metrics["cv"] = cv_metrics
     model = replace(model, card=model_card(model, str(data)))
     model.save(out)
-    m = model.metrics
     typer.echo(f"model {model.model_version} -> {out}", err=True)
-    typer.echo(f"held-out ({m['holdout']}): precision {m['precision']:.3f} recall {m['recall']:.3f} "
+    _saved(model, out, data, f"held-out ({model.metrics['holdout']})", register, alias, track)
+
+
+def _saved(model: RiskModel, out: Path, data: Path, where: str, register: str | None, alias: str | None,
+           track: bool) -> None:
+    """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow."""
+    m = model.metrics
+    typer.echo(f"{where}: precision {m['precision']:.3f} recall {m['recall']:.3f} "
                f"F0.5 {m['f0_5']:.3f} false-alert rate {m['false_alert_rate']:.3f}", err=True)
     if other := m.get("other_half"):
         typer.echo(f"thresholds chosen on the other half of it: precision {other['precision']:.3f} "
@@ -205,20 +214,9 @@ def thresholds(
     chosen = rethreshold(source, labelled, config)
     chosen = replace(chosen, card=model_card(chosen, str(data)))
     chosen.save(out)
-    m, t = chosen.metrics, chosen.thresholds
     typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "
-               f"{t.alert:.3f}", err=True)
-    typer.echo(f"on {data}: precision {m['precision']:.3f} recall {m['recall']:.3f} F0.5 {m['f0_5']:.3f} "
-               f"false-alert rate {m['false_alert_rate']:.3f}", err=True)
-    if other := m.get("other_half"):
-        typer.echo(f"chosen on one half, measured on the other: precision {other['precision']:.3f} "
-                   f"recall {other['recall']:.3f} F0.5 {other['f0_5']:.3f} "
-                   f"false-alert rate {other['false_alert_rate']:.3f}", err=True)
-    if track:
-        from training.registry import log_training_run
-
-        logged = log_training_run(chosen, out, str(data), register, alias)
-        typer.echo("mlflow: " + " ".join(f"{k}={v}" for k, v in logged.items()), err=True)
+               f"{chosen.thresholds.alert:.3f}", err=True)
+    _saved(chosen, out, data, f"on {data}", register, alias, track)
 
 
 def synth(
