@@ -189,8 +189,11 @@ def thresholds(
     alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. challenger)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
 ) -> None:
-    """Choose a model's alert and level thresholds (and calibration) on your own labelled conversations;
-    the weights stay as they are. Thresholds chosen on one kind of talk carry only roughly to another."""
+    """Choose a model's thresholds and calibration on your own labelled conversations, weights kept.
+
+    Thresholds chosen on one kind of talk carry only roughly to another: the shipped ones were
+    chosen on synthetic hard negatives.
+    """
     from detection.model import load_model
     from training.card import model_card
     from training.config import TrainConfig
