@@ -54,11 +54,7 @@ def train(
         config = replace(config, target_precision=target_precision)
     if max_false_alert_rate is not None:
         config = replace(config, max_false_alert_rate=max_false_alert_rate)
-    for setting in settings or []:
-        key = setting.partition("=")[0].strip().replace("-", "_")
-        if key in OWN_OPTIONS:
-            raise fail(f"--set {setting}: {key} has its own option, --{key.replace('_', '-')}")
-    config = config.with_settings(settings or [])
+    config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
     labelled = load_labelled(data)
     if labels_only:
         labelled = labelled.without_stages()
@@ -210,11 +206,10 @@ def thresholds(
         config = replace(config, target_precision=target_precision)
     if max_false_alert_rate is not None:
         config = replace(config, max_false_alert_rate=max_false_alert_rate)
-    labelled = load_labelled(data)
-    if len(set(labelled.labels.values())) < 2:
-        raise fail(f"{data}: choosing thresholds needs both positive and negative conversations "
-                   f"(conversation_label is {next(iter(labelled.labels.values()), '-')} throughout)")
-    chosen = rethreshold(source, labelled, config)
+    try:
+        chosen = rethreshold(source, load_labelled(data), config)
+    except ValueError as exc:  # what the data cannot give (one class, too few conversations): name the file
+        raise fail(f"{data}: {exc}") from None
     chosen = replace(chosen, card=model_card(chosen, str(data)))
     chosen.save(out)
     typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "

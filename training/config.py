@@ -116,9 +116,10 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_settings(self, settings: Sequence[str]) -> TrainConfig:
+    def with_settings(self, settings: Sequence[str], reserved: Sequence[str] = ()) -> TrainConfig:
         """This config with ``KEY=VALUE`` settings applied (``riskline train --set``), each value read
-        as its setting's type; an unknown key or a value of the wrong type is a ValueError naming it."""
+        as its setting's type; an unknown key, a ``reserved`` one (set by an option of its own) or a
+        value of the wrong type is a ValueError naming it."""
         defaults = {f.name: f.default for f in fields(self)}
         changes: dict[str, Any] = {}
         for setting in settings:
@@ -128,6 +129,8 @@ class TrainConfig:
                 raise ValueError(f"setting {setting!r}: expected KEY=VALUE")
             if key not in defaults:
                 raise ValueError(f"setting {setting!r}: unknown key {key!r}; known: {', '.join(defaults)}")
+            if key in reserved:
+                raise ValueError(f"setting {setting!r}: {key} has its own option, --{key.replace('_', '-')}")
             changes[key] = _read_setting(setting, text, type(defaults[key]))
         return replace(self, **changes)
 

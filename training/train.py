@@ -274,15 +274,21 @@ class Measured:
     metrics: dict[str, Any]
 
 
-def _calibrate_and_threshold(model: RiskModel, part: LabelledData, config: TrainConfig) -> Measured:
-    """``model`` calibrated on ``part``, thresholds chosen there, and its figures there."""
+def _choose(model: RiskModel, part: LabelledData, config: TrainConfig) -> tuple[RiskModel, Calibration]:
+    """``model`` calibrated on ``part`` (unless ``config.calibrate`` is off) with thresholds chosen there."""
     steps, _ = score_messages(model, part.events)  # stage evidence and running features: calibration changes neither
     calibration = calibrate_paths(model, steps, part) if config.calibrate else current_calibration(model)
     model = _calibrated(model, calibration)
     ids, peaks = _peaks(steps, model.conversation_model.predict(steps.features))
     thresholds = choose_thresholds(peaks, np.array([part.labels[c] for c in ids]), config.target_precision,
                                    config.max_false_alert_rate)
-    model = replace(model, thresholds=thresholds)  # alert positions depend on the threshold: score again
+    return replace(model, thresholds=thresholds), calibration
+
+
+def _calibrate_and_threshold(model: RiskModel, part: LabelledData, config: TrainConfig) -> Measured:
+    """``model`` calibrated on ``part``, thresholds chosen there, and its figures there."""
+    model, calibration = _choose(model, part, config)
+    # alert positions depend on the threshold: score again
     return Measured(model, calibration, score_and_evaluate(model, part)[2])
 
 
@@ -316,7 +322,7 @@ def thresholds_on_the_other_half(model: RiskModel, held: LabelledData, config: T
         return {}  # too few conversations for two halves with both classes
     runs = []
     for choose, judge in (halves, halves[::-1]):
-        chosen = _calibrate_and_threshold(model, held.subset(choose), config).model
+        chosen, _ = _choose(model, held.subset(choose), config)
         judged = held.subset(judge)
         results, _ = score_conversations(chosen, judged.events)
         runs.append(evaluate_results(results, judged, chosen.thresholds))
@@ -353,8 +359,9 @@ def rethreshold(model: RiskModel, data: LabelledData, config: TrainConfig) -> Ri
     """``model``'s weights as they are, with calibration (unless ``config.calibrate`` is False) and
     thresholds chosen on ``data``, such as a platform's own labelled conversations, and its figures
     there. ``metrics["other_half"]`` shows how far choices made on half of ``data`` carry to the other."""
-    if len(set(data.labels.values())) < 2:
-        raise ValueError("choosing thresholds needs both positive and negative conversations")
+    if len(classes := set(data.labels.values())) < 2:
+        raise ValueError("choosing thresholds needs both positive and negative conversations "
+                         f"(conversation_label is {next(iter(classes), '-')} throughout)")
     measured = _calibrate_and_threshold(model, data, config)
     metrics: dict[str, Any] = {
         "holdout": f"thresholds chosen on these {len(data.labels)} conversations (weights from {model.model_version})",
