@@ -52,17 +52,29 @@ class MessageFeaturizer:
 
     def fit(self, texts: Sequence[str]) -> MessageFeaturizer:
         """A featurizer with idf learned from ``texts`` (smoothed, as in scikit-learn)."""
-        present = self.occurrences(texts)
-        present.sum_duplicates()  # document frequency counts a message once per n-gram
-        df = np.bincount(present.indices, minlength=self.n_columns)
-        idf = np.log((1 + present.shape[0]) / (1 + df)) + 1.0
-        return MessageFeaturizer(self.n_features, idf.astype(np.float64))
+        return self._fitted(self.occurrences(texts))
+
+    def fit_transform(self, texts: Sequence[str]) -> tuple[MessageFeaturizer, sp.csr_matrix]:
+        """``fit(texts)`` and its ``transform(texts)``, normalising and hashing the texts once."""
+        matrix = self.occurrences(texts)
+        fitted = self._fitted(matrix.copy())
+        return fitted, fitted._weighted(matrix)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Feature rows for ``texts``."""
         if self.idf is None:
             raise ValueError("featurizer is not fitted")
-        matrix = self.occurrences(texts)
+        return self._weighted(self.occurrences(texts))
+
+    def _fitted(self, present: sp.csr_matrix) -> MessageFeaturizer:
+        present.sum_duplicates()  # document frequency counts a message once per n-gram
+        df = np.bincount(present.indices, minlength=self.n_columns)
+        idf = np.log((1 + present.shape[0]) / (1 + df)) + 1.0
+        return MessageFeaturizer(self.n_features, idf.astype(np.float64))
+
+    def _weighted(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """``occurrences`` rows weighted by idf, each row divided by its L2 norm (in place)."""
+        assert self.idf is not None
         matrix.data = self.idf[matrix.indices]
         rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
         norms = np.sqrt(np.bincount(rows, weights=matrix.data**2, minlength=matrix.shape[0]))

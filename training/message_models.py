@@ -32,14 +32,22 @@ class Inputs:
     featurizer: MessageFeaturizer
     encoder: Any | None = None  # TextEncoder (scoring) wrapped by _Cached during training
     embeddings: np.ndarray | None = None
+    ngrams: sp.csr_matrix | None = None  # every training text's n-gram rows, when computed up front
 
     def design(self, rows: np.ndarray, texts: list[str], config: TrainConfig) -> Any:
         parts = []
         if config.ngrams:
-            parts.append(self.featurizer.transform([texts[i] for i in rows]))
+            parts.append(self._ngram_rows(rows, texts))
         if self.embeddings is not None:
             parts.append(sp.csr_matrix(self.embeddings[rows]))  # unit vectors, like the n-gram rows
         return parts[0] if len(parts) == 1 else sp.hstack(parts, format="csr")
+
+    def _ngram_rows(self, rows: np.ndarray, texts: list[str]) -> sp.csr_matrix:
+        if self.ngrams is None:
+            return self.featurizer.transform([texts[i] for i in rows])
+        if len(rows) == self.ngrams.shape[0] and np.array_equal(rows, np.arange(len(rows))):
+            return self.ngrams  # all of them, in order: no copy
+        return self.ngrams[rows]
 
 
 class _Cached:
@@ -83,12 +91,15 @@ def _fine_tuned_encoder(texts: list[str], targets: list[str], config: TrainConfi
 def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) -> Inputs:
     """Fit the featurizer; for a transformer, get the encoder (maybe fine-tuned) and embed every text."""
     texts = [e.text for e in data.events]
-    featurizer = MessageFeaturizer(config.n_features).fit(texts) if config.ngrams else \
-        MessageFeaturizer(1, np.ones(MessageFeaturizer(1).n_columns))
+    ngrams = None  # featurised once: the cross-fitting folds and the final fit each take their rows of it
+    if config.ngrams:
+        featurizer, ngrams = MessageFeaturizer(config.n_features).fit_transform(texts)
+    else:
+        featurizer = MessageFeaturizer(1, np.ones(MessageFeaturizer(1).n_columns))
     if config.model_type == "baseline":
-        return Inputs(featurizer)
+        return Inputs(featurizer, ngrams=ngrams)
     encoder = _fine_tuned_encoder(texts, targets, config) if config.encoder == "fine-tuned" else _frozen_encoder()
-    return Inputs(featurizer, encoder, encoder.encode(texts))
+    return Inputs(featurizer, encoder, encoder.encode(texts), ngrams)
 
 
 def fit_stage_model(inputs: Inputs, rows: np.ndarray, design: Any, targets: list[str],
@@ -105,8 +116,10 @@ def fit_stage_model(inputs: Inputs, rows: np.ndarray, design: Any, targets: list
     present = np.unique(y)
     weight = dict(zip(present.tolist(), (compute_class_weight("balanced", classes=present, y=y) ** balance).tolist(),
                       strict=True))
+    # one binary fit per stage, in threads on every core (n_jobs=-1); each fit's seed is drawn
+    # before they start, so the weights do not depend on the number of cores
     clf = SGDClassifier(loss="log_loss", alpha=config.stage_alpha, max_iter=config.stage_epochs, tol=None,
-                        random_state=config.seed, class_weight=weight)
+                        random_state=config.seed, class_weight=weight, n_jobs=-1)
     clf.fit(design, y)
     coef = np.zeros((len(STAGES), clf.coef_.shape[1]))
     intercept = np.full(len(STAGES), -30.0)  # a stage absent from training is never predicted

@@ -18,7 +18,7 @@ from tests.conftest import write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
 from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
 from training.evaluate import evaluate_model, evaluate_results
-from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model
+from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model, prepare_inputs
 from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,6 +174,23 @@ def test_text_model_learns_from_whole_conversations() -> None:
     assert gift > abs(hey) and pizza < -abs(hey)
     targets = stage_targets(data)
     assert fit_text_model(inputs, data, rows, design, targets, TrainConfig(text_model=False)) == (None, None)
+
+
+def test_rows_of_the_prepared_design_equal_featurising_those_rows(labelled_path: Path) -> None:
+    """Training featurises every text once and slices it per fold: each slice must be what
+    featurising that fold's texts alone gives, with the idf of all of them."""
+    data = load_labelled(labelled_path)
+    texts = [e.text for e in data.events]
+    config = TrainConfig(n_features=2**12)
+    inputs = prepare_inputs(data, stage_targets(data), config)
+    fitted = MessageFeaturizer(2**12).fit(texts)
+    assert inputs.ngrams is not None and np.array_equal(inputs.featurizer.idf, fitted.idf)
+    everything = np.arange(len(texts))
+    assert inputs.design(everything, texts, config) is inputs.ngrams
+    for rows in (everything[::3], np.flatnonzero(everything % 3 != 1), everything[::-1]):
+        alone = fitted.transform([texts[i] for i in rows])
+        assert abs(inputs.design(rows, texts, config) - alone).max() < 1e-12
+        assert abs(Inputs(fitted).design(rows, texts, config) - alone).max() == 0
 
 
 def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: Path) -> None:
