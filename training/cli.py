@@ -6,6 +6,8 @@ Registered through the ``riskline.commands`` entry point; ``register(app)`` adds
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -58,6 +60,7 @@ def train(
     labelled = load_labelled(data)
     if labels_only:
         labelled = labelled.without_stages()
+    _show_progress()
     cv_metrics = None
     if cv:
         cv_metrics = cross_validate(labelled, config, cv)
@@ -82,6 +85,17 @@ def train(
     model.save(out)
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     _saved(model, out, data, f"held-out ({model.metrics['holdout']})", register, alias, track)
+
+
+def _show_progress() -> None:
+    """Training's progress lines on stderr, each with the time (training large data takes minutes)."""
+    log = logging.getLogger("riskline.train")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def _saved(model: RiskModel, out: Path, data: Path, where: str, register: str | None, alias: str | None,

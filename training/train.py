@@ -11,6 +11,7 @@ and thresholds for target precision are chosen on the same held-out conversation
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from training.message_models import Inputs, fit_message_models, prepare_inputs
 
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
+log = logging.getLogger("riskline.train")  # progress, one line per step (``riskline train`` prints it)
 CLUSTER_FEATURES = 2**14  # hashed n-gram width for clustering conversations (coarse is enough)
 PLACEHOLDER = Thresholds(low=0.5, medium=0.5, high=0.5, critical=0.5, alert=0.5)
 
@@ -193,8 +195,11 @@ def fit_text_path(features: np.ndarray, data: LabelledData, weights: np.ndarray,
 
 def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Stage model and conversation model fitted on ``data`` (thresholds left as placeholders)."""
+    started = time.perf_counter()
     if config.augment_copies:
         data = augment(data, config.augment_copies, config.seed, config.paraphrase)
+    log.info("fitting on %d conversations, %d messages%s", len(data.labels), len(data.events),
+             " (augmented copies included)" if config.augment_copies else "")
     targets = stage_targets(data)
     texts = [e.text for e in data.events]
     inputs = prepare_inputs(data, targets, config)
@@ -206,6 +211,7 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     if config.text_path and config.text_model and config.sequence:
         conversation = replace(conversation, text_path=fit_text_path(features, data, weights, config))
     stage = fit_message_models(inputs, data, np.arange(len(texts)), texts, targets, config)
+    log.info("fitted in %.0f s", time.perf_counter() - started)
     return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {})
 
 
@@ -335,6 +341,7 @@ def fit_and_measure(train_part: LabelledData, held: LabelledData, config: TrainC
     ``metrics["other_half"]`` holds the same figures with thresholds chosen on the other half.
     """
     model = fit(train_part, config)
+    log.info("calibrating, choosing thresholds and measuring on %d held-out conversations", len(held.labels))
     measured = _calibrate_and_threshold(model, held, config)
     other_half = thresholds_on_the_other_half(model, held, config)
     return replace(measured, metrics={**measured.metrics, "other_half": other_half})
@@ -344,10 +351,12 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Fit on a training split, calibrate, choose thresholds and measure on held-out conversations, refit."""
     started = time.perf_counter()
     train_ids, test_ids, how = holdout_split(data, config.seed)
+    log.info("%d conversations to fit on, %d held out: %s", len(train_ids), len(test_ids), how)
     measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
     model, thresholds = measured.model, measured.model.thresholds
     metrics: dict[str, Any] = {"holdout": how, **measured.metrics}
     if config.refit_on_all:
+        log.info("refitting on all %d conversations", len(data.labels))
         model = _calibrated(fit(data, config), measured.calibration)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     metrics["n_train_conversations"] = len(data.labels) if config.refit_on_all else len(train_ids)
@@ -440,6 +449,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     runs, families = [], []
     for fold in range(k):
         test = {c for c, f in assignment.items() if f == fold}
+        log.info("cross-validation: fold %d of %d (%d conversations held out)", fold + 1, k, len(test))
         try:
             metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
             runs.append({"fold": fold, **metrics})

@@ -129,6 +129,7 @@ def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> No
     done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track", "--cv", "3")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("cv ") >= 4 and "cv mean over 3 folds" in done.stderr
+    assert [int(k) for k in re.findall(r"cross-validation: fold (\d) of 3", done.stderr)] == [1, 2, 3]
     assert re.search(r"cv in-family / cross-family .*: F0\.5 [01]\.\d{3} / [01]\.\d{3}", done.stderr)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     assert len(meta["metrics"]["cv"]["folds"]) == 3

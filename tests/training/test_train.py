@@ -358,6 +358,17 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     saved = json.loads((tmp_path / "m" / "model.json").read_text())["config"]["train"]
     assert (saved["stage_balance"], saved["augment_copies"], saved["text_path_prior"]) == (1.0, 0, 4.0)
     assert saved["text_c"] == TrainConfig().text_c
+    # progress, one timed line per step, in order; with augment_copies=0 nothing is augmented
+    n = len(load_labelled(labelled_path).labels)
+    steps = re.findall(r"^\d\d:\d\d:\d\d (.+)$", done.stderr, re.M)
+    split = re.fullmatch(r"(\d+) conversations to fit on, (\d+) held out: .+", steps[0])
+    assert split is not None
+    fitted, held = int(split[1]), int(split[2])
+    assert fitted + held == n and held > 0
+    assert re.fullmatch(rf"fitting on {fitted} conversations, \d+ messages", steps[1])
+    assert steps[3] == f"calibrating, choosing thresholds and measuring on {held} held-out conversations"
+    assert steps[4] == f"refitting on all {n} conversations" and steps[5].startswith(f"fitting on {n} conversations")
+    assert re.fullmatch(r"fitted in \d+ s", steps[2]) and re.fullmatch(r"fitted in \d+ s", steps[6])
     card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert ("seed 0; changed from the defaults: `augment_copies` 0 (default 1), `stage_balance` 1.0 (default 0.5), "
             "`text_path_prior` 4.0 (default 6.0)") in card
