@@ -7,6 +7,7 @@ The whole-conversation baseline reads the finished conversation, so it can only 
 last message; Riskline scores causally and alerts at the first message that crosses.
 
     python benchmarks/labels_only.py [--data data_samples/train.parquet] [--folds 0 1 2] [--seeds 3]
+                                     [--baseline-grid]
 
 With ``--seeds N`` Riskline is trained N times per fold with different training seeds (the
 held-out fold stays the same), to show how far its figures move with the seed alone; the
@@ -48,16 +49,28 @@ def at_the_end(data: LabelledData, test_ids: set[str], scores: dict[str, float],
     return evaluate_results(results, held, thresholds)
 
 
-def whole_conversation(data: LabelledData, train_ids: set[str], test_ids: set[str]) -> dict[str, float]:
+GRID_C = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+GRID_NGRAMS = ((1, 1), (1, 2), (1, 3))
+
+
+def whole_conversation(data: LabelledData, train_ids: set[str], test_ids: set[str], *,
+                       grid: bool = False) -> dict[tuple[int, int, float], dict[str, float]]:
+    """The TF-IDF baseline's figures, keyed by (n-gram range, C): word 1-2 grams and C 10 alone,
+    or with ``grid`` every combination of ``GRID_NGRAMS`` and ``GRID_C``."""
     texts: dict[str, list[str]] = {}
     for event in data.events:
         texts.setdefault(event.conversation_id, []).append(event.text)
     train_list, test_list = sorted(train_ids), sorted(test_ids)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    x = vectorizer.fit_transform([" ".join(texts[c]) for c in train_list])
-    clf = LogisticRegression(C=10.0, max_iter=2000).fit(x, [data.labels[c] for c in train_list])
-    scores = clf.predict_proba(vectorizer.transform([" ".join(texts[c]) for c in test_list]))[:, 1]
-    return at_the_end(data, test_ids, dict(zip(test_list, scores.tolist(), strict=True)), "tfidf")
+    labels = [data.labels[c] for c in train_list]
+    out = {}
+    for ngrams in GRID_NGRAMS if grid else ((1, 2),):
+        vectorizer = TfidfVectorizer(ngram_range=ngrams, sublinear_tf=True, min_df=2)
+        x = vectorizer.fit_transform([" ".join(texts[c]) for c in train_list])
+        x_test = vectorizer.transform([" ".join(texts[c]) for c in test_list])
+        for c in GRID_C if grid else (10.0,):
+            scores = LogisticRegression(C=c, max_iter=3000).fit(x, labels).predict_proba(x_test)[:, 1]
+            out[(*ngrams, c)] = at_the_end(data, test_ids, dict(zip(test_list, scores.tolist(), strict=True)), "tfidf")
+    return out
 
 
 def text_model_alone(data: LabelledData, test_ids: set[str], model: RiskModel) -> dict[str, float]:
@@ -78,6 +91,9 @@ def main() -> None:
     parser.add_argument("--data", default="data_samples/train.parquet")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seeds", type=int, default=1, help="Riskline training seeds per fold")
+    parser.add_argument("--baseline-grid", action="store_true",
+                        help="also TF-IDF with 1-1, 1-2 and 1-3 grams and C from 0.3 to 100, and the best on the "
+                             "held-out folds themselves (an upper bound for the baseline)")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -86,9 +102,13 @@ def main() -> None:
         "riskline text model alone, at the end"
     rows: dict[str, list[dict[str, float]]] = {tfidf: [], riskline: [], text: []}
     f0_5 = np.zeros((len(args.folds), args.seeds))  # Riskline's F0.5 by fold and seed
+    grid: dict[tuple[int, int, float], list[float]] = {}  # the baseline's F0.5 by setting, one per fold
     for n, fold in enumerate(args.folds):
         train_ids, test_ids, _ = holdout_split(data, fold)
-        rows[tfidf].append(whole_conversation(data, train_ids, test_ids))
+        baselines = whole_conversation(data, train_ids, test_ids, grid=args.baseline_grid)
+        rows[tfidf].append(baselines[(1, 2, 10.0)])
+        for key, figures in baselines.items():
+            grid.setdefault(key, []).append(figures["f0_5"])
         runs = []
         for k in range(args.seeds):  # seed ``fold`` first: what ``riskline train --seed FOLD`` measures
             config = TrainConfig(seed=fold + 100 * k, refit_on_all=False)
@@ -108,6 +128,14 @@ def main() -> None:
     for name, done in rows.items():
         print(f"{name:38s} " + " ".join(
             f"{key}={np.mean([r[key] for r in done if r.get(key) is not None]):.3f}" for key in KEYS))
+    if args.baseline_grid:
+        print("\nTF-IDF + LR by setting, F0.5 by fold and mean:")
+        for (low, high, c), values in grid.items():
+            by_fold = " ".join(f"{v:.3f}" for v in values)
+            print(f"  {low}-{high} grams, C {c:g}: {by_fold} mean {np.mean(values):.3f}")
+        (low, high, c), values = max(grid.items(), key=lambda item: float(np.mean(item[1])))
+        print(f"best on these held-out folds: {low}-{high} grams, C {c:g}, F0.5 {np.mean(values):.3f} "
+              f"(riskline {f0_5.mean():.3f})")
     if args.seeds > 1:
         means = f0_5.mean(axis=0)
         print("riskline F0.5 mean over folds, by seed: " + " ".join(f"{m:.3f}" for m in means)
