@@ -12,7 +12,6 @@ held-out fold of about 13,000 conversations.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -41,9 +40,7 @@ def main() -> None:
         command = [RISKLINE, "train", "--data", str(data), "--out", str(Path(folder) / "model"), "--no-track"]
         if not args.with_stages:
             command.append("--labels-only")
-        env = {**os.environ, "COLUMNS": "200"}
-        out = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True,
-                             env=env)
+        out = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True)
         seconds, kib = out.stdout.split()
         for line in out.stderr.splitlines():
             if line.startswith(("held-out", "thresholds chosen")):

@@ -18,6 +18,7 @@ from detection.cli import fail, user_errors
 
 if TYPE_CHECKING:
     from detection.model import RiskModel
+    from training.config import TrainConfig
 
 # Settings that `train` takes as options of their own, not through --set.
 OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
@@ -51,11 +52,8 @@ def train(
 
     if register and not track:
         raise fail("--register needs tracking (drop --no-track)")
-    config = TrainConfig(model_type=model_type, seed=seed, encoder=encoder)
-    if target_precision is not None:
-        config = replace(config, target_precision=target_precision)
-    if max_false_alert_rate is not None:
-        config = replace(config, max_false_alert_rate=max_false_alert_rate)
+    config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
+                           max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
     labelled = load_labelled(data)
     if labels_only:
@@ -85,6 +83,14 @@ def train(
     model.save(out)
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     _saved(model, out, data, f"held-out ({model.metrics['holdout']})", register, alias, track)
+
+
+def _with_targets(config: TrainConfig, target_precision: float | None,
+                  max_false_alert_rate: float | None) -> TrainConfig:
+    """``config`` with the threshold targets given on the command line (``None``: kept)."""
+    return replace(config, target_precision=config.target_precision if target_precision is None else target_precision,
+                   max_false_alert_rate=config.max_false_alert_rate if max_false_alert_rate is None
+                   else max_false_alert_rate)
 
 
 def _show_progress() -> None:
@@ -215,11 +221,7 @@ def thresholds(
     source = load_model(model)
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
-    config = TrainConfig(**trained, calibrate=recalibrate)
-    if target_precision is not None:
-        config = replace(config, target_precision=target_precision)
-    if max_false_alert_rate is not None:
-        config = replace(config, max_false_alert_rate=max_false_alert_rate)
+    config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
     try:
         chosen = rethreshold(source, load_labelled(data), config)
     except ValueError as exc:  # what the data cannot give (one class, too few conversations): name the file

@@ -179,7 +179,7 @@ def earliness_by_budget(steps: StepScores, data: LabelledData,
     order = np.argsort(cids, kind="stable")
     ids, starts = np.unique(cids[order], return_index=True)
     chunks = dict(zip(ids.tolist(), np.split(steps.risk_score[order], starts[1:]), strict=True))
-    negatives = np.sort([chunks[c].max() for c, y in data.labels.items() if not y and c in chunks])[::-1]
+    negatives = np.array([chunks[c].max() for c, y in data.labels.items() if not y and c in chunks])
     positives = [c for c, y in data.labels.items() if y and c in chunks]
     if not len(negatives) or not positives:
         return {}
@@ -188,8 +188,7 @@ def earliness_by_budget(steps: StepScores, data: LabelledData,
     with_grooming = groomed & set(with_threat)
     out: dict[str, dict[str, Any]] = {}
     for budget in budgets:
-        allowed = math.floor(budget * len(negatives) + 1e-9)  # negatives that may reach the threshold
-        threshold = float(np.nextafter(negatives[allowed], np.inf)) if allowed < len(negatives) else 0.0
+        threshold = threshold_for_false_alerts(negatives, np.zeros(len(negatives)), budget)
         early = {c for c in with_threat if first[c] > 0 and chunks[c][:first[c]].max() >= threshold}
         out[f"{budget:g}"] = {
             "threshold": threshold,
