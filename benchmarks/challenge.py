@@ -362,7 +362,117 @@ CONVERSATIONS_B: list[tuple[str, int, str, float, list[Message]]] = [
     ]),
 ]
 
-PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "all": CONVERSATIONS + CONVERSATIONS_B}
+# Part c (26 conversations) was written on 2026-11-30, after part b's misses showed that short,
+# direct threats worded unlike the generator went unnoticed. It is mostly direct extortion (a claim,
+# a demand and a consequence, in many wordings) and negatives that use the same words harmlessly.
+# It was measured on the model of that day before the generator's threat wording was broadened,
+# and again after; the broadening was written with these misses in mind, so its figures after
+# flatter. Keep it as written.
+CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
+    ("c-pos-contacts", 1, "no grooming, contact list", 1.0, [
+        ("a", "hey"), ("b", "who is this"),
+        ("a", "i have your private pics. pay 300 or your whole contact list gets them", "coercion"),
+        ("b", "what?? i never sent you anything"), ("a", "check the screenshot. 300, today", "payment"),
+    ]),
+    ("c-pos-leak-hour", 1, "no grooming, deadline", 1.0, [
+        ("a", "u got 1 hour to send $150 on cashapp or i leak everything", "payment"), ("b", "please no"),
+        ("a", "clock started", "payment"),
+    ]),
+    ("c-pos-hacked-snap", 1, "no grooming, hacked account claim", 2.0, [
+        ("a", "i hacked your snap and saved all your private pics", "coercion"), ("b", "that's not possible"),
+        ("a", "transfer 100 to my paypal or your mum gets the video", "payment"),
+    ]),
+    ("c-pos-expose-school", 1, "no grooming, formal", 3.0, [
+        ("a", "I'm going to expose you to your entire school unless you pay me", "coercion"), ("b", "for what"),
+        ("a", "You know what you sent. 250 in gift cards.", "payment"),
+    ]),
+    ("c-pos-followers", 1, "fast grooming", 1.0, [
+        ("a", "you're cute, how old are you", "risk_check"), ("b", "15"),
+        ("a", "send a pic just for me", "sexual"), ("b", "ok"),
+        ("a", "you better send the money or those photos go to every follower you have", "coercion"),
+    ]),
+    ("c-pos-steam", 1, "no grooming, gift cards", 1.0, [
+        ("a", "give me 500 in steam cards and nobody sees the pictures", "payment"), ("b", "i don't have that"),
+        ("a", "then ask your parents. tick tock", "payment"),
+    ]),
+    ("c-pos-dad-facebook", 1, "no grooming, deadline", 2.0, [
+        ("a", "hello"), ("b", "hi?"),
+        ("a", "if i don't get paid tonight the pics go to your dad's facebook", "coercion"), ("b", "what pics"),
+    ]),
+    ("c-pos-classmates", 1, "no grooming", 1.0, [
+        ("a", "wire the money now or i'm forwarding your pics to your classmates", "payment"),
+        ("b", "stop"), ("a", "now", "payment"),
+    ]),
+    ("c-pos-group-chat", 1, "no grooming", 1.0, [
+        ("a", "i'll drop your pics in the school group chat if you don't pay up", "coercion"), ("b", "who is this"),
+    ]),
+    ("c-pos-public-page", 1, "no grooming", 2.0, [
+        ("a", "yo"), ("b", "hey"),
+        ("a", "your pics are going on a public page with your name unless you send $200", "coercion"),
+        ("b", "please don't"),
+    ]),
+    ("c-pos-two-liner", 1, "no grooming, terse", 0.5, [
+        ("a", "pay up or get exposed", "coercion"), ("b", "??"), ("a", "do what i say or the pics go public", "coercion"),
+    ]),
+    ("c-pos-venmo", 1, "no grooming", 1.0, [
+        ("a", "send 80 dollars on venmo right now or i send your video to your family", "payment"),
+        ("b", "i only have 20"),
+    ]),
+    ("c-pos-cousin", 1, "no grooming, proof", 1.0, [
+        ("a", "i already sent one to your cousin. pay or the rest get it", "coercion"), ("b", "what do you want"),
+    ]),
+    ("c-pos-insta", 1, "no grooming", 1.0, [
+        ("a", "i'm not playing. money or i post the pics on your insta tagged", "coercion"), ("b", "please stop"),
+    ]),
+    ("c-pos-all-money", 1, "no grooming", 1.0, [
+        ("a", "how much money do you have? i want all of it or i post you", "payment"), ("b", "like 40"),
+    ]),
+    ("c-pos-ten-minutes", 1, "fast grooming", 1.0, [
+        ("a", "ur really pretty", "rapport"), ("b", "thanks"), ("a", "add me on telegram", "isolation"),
+        ("b", "ok"), ("a", "you have 10 minutes to pay or i share it with all your friends", "coercion"),
+    ]),
+    ("c-neg-concert-pics", 0, "friends, photos", 5.0, [
+        ("a", "i'll post the pics from the concert tonight"), ("b", "send me the video of the solo first"),
+        ("a", "sending"), ("b", "don't post the one where i blinked lol"),
+    ]),
+    ("c-neg-electric-bill", 0, "roommates, money", 30.0, [
+        ("a", "venmo me 80 for the electric bill by friday or i'm telling the landlord it was you lol"),
+        ("b", "sending now"), ("a", "got it, thanks"),
+    ]),
+    ("c-neg-police-talk", 0, "parents discussing a case", 10.0, [
+        ("a", "a kid at school got a message saying pay or the pics go public"),
+        ("b", "that's awful. did they pay?"), ("a", "no, the police said never pay and report the account"),
+        ("b", "i'll talk to ours tonight"),
+    ]),
+    ("c-neg-vbucks-bet", 0, "gaming bet", 1.0, [
+        ("a", "pay up loser, 500 vbucks or i post the clip of you falling off the map"),
+        ("b", "lmao fine, rematch tomorrow"),
+    ]),
+    ("c-neg-yearbook", 0, "school", 60.0, [
+        ("a", "the yearbook committee needs your photo by friday or we use the old one"), ("b", "ok i'll send it"),
+    ]),
+    ("c-neg-fundraiser", 0, "fundraiser", 20.0, [
+        ("a", "send $20 on cashapp for the car wash fundraiser"), ("b", "done"), ("a", "thank you!!"),
+    ]),
+    ("c-neg-gallery", 0, "photographer", 120.0, [
+        ("a", "your photos are ready, pay the balance and i'll send the full gallery"),
+        ("b", "great, paying now by paypal"),
+    ]),
+    ("c-neg-report-card", 0, "siblings", 2.0, [
+        ("a", "give me 10 bucks or i show mom your report card"), ("b", "you wouldn't"), ("a", "try me lol"),
+    ]),
+    ("c-neg-leaked-season", 0, "friends, games", 3.0, [
+        ("a", "the new season leaked, they posted everything on reddit"), ("b", "send me the link"),
+        ("a", "check your dms"),
+    ]),
+    ("c-neg-wallet", 0, "lost and found", 15.0, [
+        ("a", "i found your wallet, want me to drop it at your house or should i give it to your mom"),
+        ("b", "omg thank you, give it to my mom"),
+    ]),
+]
+
+PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C,
+         "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C}
 
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 
@@ -391,7 +501,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model directory or MLflow URI (default model if omitted)")
     parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
     parser.add_argument("--part", choices=sorted(PARTS), default="a",
-                        help="a: the first 26 conversations; b: the 22 written later; all: both")
+                        help="a: the first 26 conversations; b: the 22 written later; c: 26 more, mostly direct "
+                             "extortion; all: every part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.write or Path(tmp) / "challenge.jsonl"
