@@ -10,7 +10,9 @@ Text is non-graphic: requests and threats are named, never described.
 Part a (26 conversations) has been looked at while choosing settings (``TrainConfig.stage_balance``),
 so its figures flatter a little. Part b (22: formal and shouted wording, emojis, spaced letters, a
 hacked-account claim, a model scout, siblings, a tutor, a school safety message...) was written
-later and measured as written; keep it that way, and report it apart.
+later and measured as written; keep it that way, and report it apart. Part c (26: short direct
+extortion in many wordings, and negatives that use the same words harmlessly) came third, in the
+same way.
 
 Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
 
@@ -365,9 +367,9 @@ CONVERSATIONS_B: list[tuple[str, int, str, float, list[Message]]] = [
 # Part c (26 conversations) was written on 2026-11-30, after part b's misses showed that short,
 # direct threats worded unlike the generator went unnoticed. It is mostly direct extortion (a claim,
 # a demand and a consequence, in many wordings) and negatives that use the same words harmlessly.
-# It was measured on the model of that day before the generator's threat wording was broadened,
-# and again after; the broadening was written with these misses in mind, so its figures after
-# flatter. Keep it as written.
+# Measured as written on the default of that day (digest ac095dab): 6 of 16 alerted, 1 false alert
+# of 10. Generator changes tried after seeing its misses were not kept (README); if one is, its
+# figures here will flatter. Keep it as written.
 CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
     ("c-pos-contacts", 1, "no grooming, contact list", 1.0, [
         ("a", "hey"), ("b", "who is this"),
@@ -412,7 +414,8 @@ CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
         ("b", "please don't"),
     ]),
     ("c-pos-two-liner", 1, "no grooming, terse", 0.5, [
-        ("a", "pay up or get exposed", "coercion"), ("b", "??"), ("a", "do what i say or the pics go public", "coercion"),
+        ("a", "pay up or get exposed", "coercion"), ("b", "??"),
+        ("a", "do what i say or the pics go public", "coercion"),
     ]),
     ("c-pos-venmo", 1, "no grooming", 1.0, [
         ("a", "send 80 dollars on venmo right now or i send your video to your family", "payment"),
