@@ -28,8 +28,11 @@ def challenge() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize(("part", "size"), [("a", 26), ("b", 22), ("all", 48)])
-def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, part: str, size: int) -> None:
+# per part: conversations, and the fewest distinct lines of four words or more per conversation
+# (part c is short direct extortion: two or three such lines each)
+@pytest.mark.parametrize(("part", "size", "lines"), [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("all", 74, 3)])
+def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, part: str, size: int,
+                                        lines: float) -> None:
     rows = challenge.rows(part)
     write_rows(tmp_path / "c.jsonl", rows)
     data = load_labelled(tmp_path / "c.jsonl")
@@ -40,7 +43,7 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
         stages = {r["stage"] for r in rows if r["conversation_id"] == cid}
         assert bool(stages & set(RISK_STAGES)) == bool(label), cid
     written = {str(r["text"]) for r in rows if len(str(r["text"]).split()) >= 4}  # past "ok", "sent it"
-    assert len(written) > 4 * size and not written & {str(r["text"]) for r in generate(3000, seed=5)}
+    assert len(written) > lines * size and not written & {str(r["text"]) for r in generate(3000, seed=5)}
 
 
 @pytest.mark.slow
