@@ -431,7 +431,7 @@ CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
         ("a", "how much money do you have? i want all of it or i post you", "payment"), ("b", "like 40"),
     ]),
     ("c-pos-ten-minutes", 1, "fast grooming", 1.0, [
-        ("a", "ur really pretty", "rapport"), ("b", "thanks"), ("a", "add me on telegram", "isolation"),
+        ("a", "ur really pretty", "rapport"), ("b", "thanks"), ("a", "come talk on telegram instead", "isolation"),
         ("b", "ok"), ("a", "you have 10 minutes to pay or i share it with all your friends", "coercion"),
     ]),
     ("c-neg-concert-pics", 0, "friends, photos", 5.0, [
