@@ -1,6 +1,7 @@
 """Behavioural tests of the trained default model (``make model``): invariance, direction, minimum function.
 
-Conversations are written here by hand, in wording the generator does not use, non-graphic.
+Conversations are written here by hand, non-graphic, in wording the generator does not use, except
+for one line of the threat (see the direct-extortion test).
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ def test_threat_raises_the_score(default_model: RiskModel) -> None:
     assert after > before and after >= default_model.thresholds.alert
 
 
-def test_direct_extortion_with_no_grooming_alerts(default_model: RiskModel) -> None:
-    assert _score(default_model, _conversation(["hi", *THREAT])).alert
+# THREAT opens with a line the generator also writes ("i screenshotted everything"); the same
+# extortion must alert without it, so the test does not rest on one memorised line.
+@pytest.mark.parametrize("claim", ["i screenshotted everything. ", "i saved all of it. ", ""])
+def test_direct_extortion_with_no_grooming_alerts(default_model: RiskModel, claim: str) -> None:
+    demand = THREAT[0].removeprefix("i screenshotted everything. ")
+    assert _score(default_model, _conversation(["hi", claim + demand, THREAT[1]])).alert
 
 
 def test_friendly_money_request_does_not_alert(default_model: RiskModel) -> None:
