@@ -107,9 +107,13 @@ def _show_progress() -> None:
 def _saved(model: RiskModel, out: Path, data: Path, where: str, register: str | None, alias: str | None,
            track: bool) -> None:
     """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow."""
+    from training.evaluate import interval_text
+
     m = model.metrics
     typer.echo(f"{where}: precision {m['precision']:.3f} recall {m['recall']:.3f} "
                f"F0.5 {m['f0_5']:.3f} false-alert rate {m['false_alert_rate']:.3f}", err=True)
+    if text := interval_text(m):
+        typer.echo(f"  {text}", err=True)
     if other := m.get("other_half"):
         typer.echo(f"thresholds chosen on the other half of it: precision {other['precision']:.3f} "
                    f"recall {other['recall']:.3f} F0.5 {other['f0_5']:.3f} "
@@ -156,15 +160,20 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from training.evaluate import INTERVAL_KEYS
     from training.report import fmt
 
     table = Table(title=f"Evaluation of {metrics['model_version']}")
     table.add_column("metric", overflow="fold")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        if key in ("slices", "model_version", "calibration", "earliness_by_false_alert_budget"):
+        if key in ("slices", "model_version", "calibration", "earliness_by_false_alert_budget", "intervals"):
             continue
         table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+    if found := metrics.get("intervals"):
+        for key in INTERVAL_KEYS:
+            table.add_row(f"{key}, {found['level']:.0%} interval",
+                          f"{found[key]['low']:.3f}-{found[key]['high']:.3f}")
     for budget, row in (metrics.get("earliness_by_false_alert_budget") or {}).items():
         table.add_row(f"at most {float(budget):.0%} of negatives reaching it",
                       f"threshold {row['threshold']:.3f}: before the threat {fmt(row['alerted_before_threat'])} "

@@ -17,7 +17,7 @@ import numpy as np
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
-from training.evaluate import score_and_evaluate
+from training.evaluate import interval_text, score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
 
@@ -144,6 +144,9 @@ def budget_table(metrics: dict[str, Any]) -> list[str]:
 def _markdown(model: RiskModel, metrics: dict[str, Any], examples: dict[str, list[str]], source: str) -> str:
     lines = [f"# Evaluation of {model.model_version}", "", f"Data: `{source}`. Model type: {model.model_type}. "
              f"Alert threshold {model.thresholds.alert:.3f}.", "", *metrics_table(metrics, HEADLINE)]
+    if text := interval_text(metrics):
+        lines += ["", text + " (thresholds as they are; another sample of the same kind could land anywhere "
+                  "in these ranges)."]
     cal = metrics["calibration"]
     lines += ["", f"Calibration: expected calibration error {cal['ece']:.3f}, Brier score {fmt(cal['brier'])}.", ""]
     lines += ["![Precision-recall](pr_curve.png) ![Calibration](calibration.png)", "",

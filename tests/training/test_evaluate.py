@@ -9,6 +9,8 @@ from training.evaluate import (
     choose_thresholds,
     earliness_by_budget,
     evaluate_results,
+    interval_text,
+    intervals,
     latency_penalty,
     threshold_for_precision,
 )
@@ -118,3 +120,33 @@ def test_earliness_by_budget_trades_false_alerts_for_earliness() -> None:
     assert earliness_by_budget(steps, data.subset({"p1", "p2"})) == {}  # no negatives: nothing to budget
     nothing = StepScores([], [], np.zeros(0, int), np.zeros(0), np.zeros((0, 7)), np.zeros((0, 3)))
     assert earliness_by_budget(nothing, data) == {}
+
+
+def _sample(scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """26 positives (23 alerted) and 45 negatives (1 alerted), times ``scale``."""
+    labels = np.repeat([1, 1, 0, 0], [23 * scale, 3 * scale, 1 * scale, 44 * scale])
+    return labels, np.repeat([True, False, True, False], [23 * scale, 3 * scale, 1 * scale, 44 * scale])
+
+
+def test_intervals_hold_the_figures_and_narrow_with_more_conversations() -> None:
+    labels, alert = _sample(10)
+    tp, fp = 230, 10
+    point = {"precision": tp / (tp + fp), "recall": tp / 260, "false_alert_rate": fp / 450}
+    point["f0_5"] = 1.25 * point["precision"] * point["recall"] / (0.25 * point["precision"] + point["recall"])
+    found = intervals(labels, alert)
+    for key, value in point.items():
+        assert 0.0 <= found[key]["low"] < value < found[key]["high"] <= 1.0, key
+    small = intervals(*_sample(1))
+    for key in point:
+        assert small[key]["high"] - small[key]["low"] > 2 * (found[key]["high"] - found[key]["low"]), key
+    assert intervals(labels, alert) == found  # seeded: the same data gives the same interval
+    assert "F0.5 " in interval_text({"intervals": found}) and interval_text({}) == ""
+
+
+def test_intervals_without_errors_are_not_a_point() -> None:
+    labels = np.repeat([1, 0], [19, 21])
+    found = intervals(labels, labels == 1)  # every positive alerted, no negative
+    assert found["recall"]["high"] == 1.0 and found["recall"]["low"] < 0.95  # 19 of 19 is not certainty
+    assert found["false_alert_rate"]["low"] == 0.0 and 0.01 < found["false_alert_rate"]["high"] < 0.2
+    assert found["f0_5"]["high"] == 1.0 and found["f0_5"]["low"] < 0.95
+    assert intervals(np.ones(5, int), np.ones(5, bool)) == {}  # one class: no interval

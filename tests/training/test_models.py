@@ -169,6 +169,8 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     printed = json.loads(done.stdout)
     saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert saved["f0_5"] == printed["f0_5"] and "recall_by_length" in saved["slices"]
+    f0_5 = printed["intervals"]["f0_5"]
+    assert f0_5["low"] <= printed["f0_5"] <= f0_5["high"] and printed["intervals"]["level"] == 0.95
     for name in ("report.md", "report.html", "pr_curve.png", "calibration.png", "trajectories.png",
                  "messages_to_alert.png"):
         assert (tmp_path / "r" / name).stat().st_size > 0, name
@@ -189,8 +191,11 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     assert before == sorted(before)  # a larger budget never warns later
     assert run.data.metrics["earliness_by_false_alert_budget.0.05.recall"] == pytest.approx(budgets["0.05"]["recall"])
     assert "| 5% | " in (tmp_path / "r" / "report.md").read_text()
+    assert f"F0.5 {f0_5['low']:.3f}-{f0_5['high']:.3f}" in (tmp_path / "r" / "report.md").read_text()
+    assert run.data.metrics["intervals.f0_5.low"] == pytest.approx(f0_5["low"])
     table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
     assert "at most 5% of negatives reaching it" in table.stdout
+    assert re.search(rf"f0_5, 95% interval\s*│\s*{f0_5['low']:.3f}-{f0_5['high']:.3f}", table.stdout)
     assert "recall_by_scenario[" in table.stdout  # slice names in brackets are not read as markup
 
 
