@@ -87,6 +87,8 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     if metric not in new_metrics or not isinstance(new_metrics[metric], int | float):
         raise ValueError(f"--metric {metric}: not a numeric evaluation metric")
     decision: dict[str, Any] = {"challenger_version": str(new.version), f"challenger_{metric}": new_metrics[metric]}
+    if metric in (new_metrics.get("intervals") or {}):
+        decision[f"challenger_{metric}_interval"] = new_metrics["intervals"][metric]
     try:
         old = client.get_model_version_by_alias(name, champion)
     except MlflowException:
@@ -94,6 +96,11 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     if old is not None:
         old_metrics = evaluate_model(load_model(f"models:/{name}@{champion}"), data)
         decision.update({"champion_version": str(old.version), f"champion_{metric}": old_metrics[metric]})
+        if metric in (old_metrics.get("intervals") or {}):
+            decision[f"champion_{metric}_interval"] = interval = old_metrics["intervals"][metric]
+            # the rule stays "at least as good"; this says whether the gap is more than a sample of this size shows
+            inside = interval["low"] <= new_metrics[metric] <= interval["high"]
+            decision["challenger_outside_champion_interval"] = not inside
         promoted = new_metrics[metric] >= old_metrics[metric]
     else:
         decision["champion_version"] = None

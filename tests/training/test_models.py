@@ -216,10 +216,13 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     # Alerting only at a score of 1.0 (a few saturated scores still reach it) is far worse.
     assert not kept["promoted"] and kept["champion_version"] == "1"
     assert kept["challenger_f0_5"] < kept["champion_f0_5"] - 0.5
+    assert kept["challenger_outside_champion_interval"]  # far worse: outside what the sample allows
+    assert kept["champion_f0_5_interval"]["low"] <= kept["champion_f0_5"] <= kept["champion_f0_5_interval"]["high"]
     assert load_model("models:/rl@champion").model_version == model.model_version
     log_training_run(model, good, "d", "rl", "challenger")  # version 3: as good as the champion
     moved = promote("rl", data)
     assert moved["promoted"] and moved["challenger_version"] == "3"
+    assert not moved["challenger_outside_champion_interval"]  # the same model: no real gain
     import mlflow
 
     assert str(mlflow.MlflowClient().get_model_version_by_alias("rl", "champion").version) == "3"
