@@ -7,16 +7,20 @@ The whole-conversation baseline reads the finished conversation, so it can only 
 last message; Riskline scores causally and alerts at the first message that crosses.
 
     python benchmarks/labels_only.py [--data data_samples/train.parquet] [--folds 0 1 2] [--seeds 3]
-                                     [--baseline-grid]
+                                     [--baseline-grid] [--data-seeds 1 3 5 7 9 11 [--conversations 2000]]
 
 With ``--seeds N`` Riskline is trained N times per fold with different training seeds (the
 held-out fold stays the same), to show how far its figures move with the seed alone; the
-TF-IDF baseline is deterministic.
+TF-IDF baseline is deterministic. With ``--data-seeds`` the comparison runs on data generated with
+each seed instead (``--data-seeds 1`` is the shipped data), to show how far the draw of the data
+alone moves it, and ends with the mean and range over the draws.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -25,8 +29,10 @@ from sklearn.linear_model import LogisticRegression
 from detection.features import FEATURE_NAMES
 from detection.model import RiskModel
 from detection.scoring import RiskScore, score_messages
+from detection.writers import write_rows
 from training.data import LabelledData, holdout_split, load_labelled
 from training.evaluate import choose_thresholds, evaluate_results
+from training.synth.generator import generate
 from training.train import TrainConfig, fit_and_measure
 
 KEYS = ("f0_5", "recall", "false_alert_rate", "median_messages_to_alert", "latency_weighted_f1")
@@ -86,18 +92,9 @@ def text_model_alone(data: LabelledData, test_ids: set[str], model: RiskModel) -
     return at_the_end(data, test_ids, {c: 1.0 / (1.0 + np.exp(-v)) for c, v in last.items()}, "text")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data_samples/train.parquet")
-    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--seeds", type=int, default=1, help="Riskline training seeds per fold")
-    parser.add_argument("--baseline-grid", action="store_true",
-                        help="also TF-IDF with 1-1, 1-2 and 1-3 grams and C from 0.3 to 100, and the best on the "
-                             "held-out folds themselves (an upper bound for the baseline)")
-    args = parser.parse_args()
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
-    data = load_labelled(args.data).without_stages()
+def compare(data: LabelledData, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Print the comparison on ``data`` (stage annotations already dropped) fold by fold; return
+    each row's means over the folds."""
     tfidf, riskline, text = "whole-conversation TF-IDF + LR", "riskline (labels only)", \
         "riskline text model alone, at the end"
     rows: dict[str, list[dict[str, float]]] = {tfidf: [], riskline: [], text: []}
@@ -124,10 +121,11 @@ def main() -> None:
         for name, done in rows.items():
             print(f"fold {fold} {name:38s} " + " ".join(f"{key}={done[-1][key]:.3f}" for key in KEYS
                                                          if done[-1].get(key) is not None), flush=True)
+    means = {name: {key: float(np.mean(values)) for key in KEYS
+                    if (values := [r[key] for r in done if r.get(key) is not None])} for name, done in rows.items()}
     print("\nmean over folds" + (f" (riskline: also over {args.seeds} seeds)" if args.seeds > 1 else ""))
-    for name, done in rows.items():
-        print(f"{name:38s} " + " ".join(
-            f"{key}={np.mean([r[key] for r in done if r.get(key) is not None]):.3f}" for key in KEYS))
+    for name, figures in means.items():
+        print(f"{name:38s} " + " ".join(f"{key}={value:.3f}" for key, value in figures.items()))
     if args.baseline_grid:
         print("\nTF-IDF + LR by setting, F0.5 by fold and mean:")
         for (low, high, c), values in grid.items():
@@ -137,9 +135,44 @@ def main() -> None:
         print(f"best on these held-out folds: {low}-{high} grams, C {c:g}, F0.5 {np.mean(values):.3f} "
               f"(riskline {f0_5.mean():.3f})")
     if args.seeds > 1:
-        means = f0_5.mean(axis=0)
-        print("riskline F0.5 mean over folds, by seed: " + " ".join(f"{m:.3f}" for m in means)
-              + f" (range {min(means):.3f}-{max(means):.3f})")
+        by_seed = f0_5.mean(axis=0)
+        print("riskline F0.5 mean over folds, by seed: " + " ".join(f"{m:.3f}" for m in by_seed)
+              + f" (range {min(by_seed):.3f}-{max(by_seed):.3f})")
+    return means
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="data_samples/train.parquet")
+    parser.add_argument("--data-seeds", type=int, nargs="+", metavar="SEED",
+                        help="instead of --data, generate data with each of these seeds (the size of the shipped "
+                             "data, --conversations) and compare on each draw")
+    parser.add_argument("--conversations", type=int, default=2000, help="with --data-seeds: conversations per draw")
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, default=1, help="Riskline training seeds per fold")
+    parser.add_argument("--baseline-grid", action="store_true",
+                        help="also TF-IDF with 1-1, 1-2 and 1-3 grams and C from 0.3 to 100, and the best on the "
+                             "held-out folds themselves (an upper bound for the baseline)")
+    args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    if not args.data_seeds:
+        compare(load_labelled(args.data).without_stages(), args)
+        return
+    draws: list[dict[str, dict[str, float]]] = []
+    with tempfile.TemporaryDirectory(prefix="riskline-labels-only-") as folder:
+        for seed in args.data_seeds:
+            print(f"\n== data seed {seed} ({args.conversations} conversations)")
+            path = Path(folder) / f"seed{seed}.parquet"
+            write_rows(path, generate(args.conversations, seed))
+            draws.append(compare(load_labelled(path).without_stages(), args))
+    print(f"\nover {len(draws)} data draws: mean (lowest-highest)")
+    for name in draws[0]:
+        print(f"{name:38s} " + " ".join(
+            f"{key}={np.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})"
+            for key in ("f0_5", "latency_weighted_f1") if (v := [d[name][key] for d in draws if key in d[name]])))
+    wins = sum(d["riskline (labels only)"]["f0_5"] > d["whole-conversation TF-IDF + LR"]["f0_5"] for d in draws)
+    print(f"riskline's F0.5 above TF-IDF's on {wins} of {len(draws)} draws")
 
 
 if __name__ == "__main__":
