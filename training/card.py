@@ -6,7 +6,7 @@ from typing import Any
 
 from detection.model import RiskModel
 from training.config import TrainConfig
-from training.evaluate import interval_text as intervals_line
+from training.evaluate import interval_text
 from training.report import budget_table, fmt, metrics_table, slices_table
 
 INTENDED = """\
@@ -86,7 +86,7 @@ def model_card(model: RiskModel, data_source: str) -> str:
         f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
         f"(min {cv['min']['f0_5']:.3f}), mean recall {cv['mean']['recall']:.3f}, "
         f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}.\n" + _families_text(cv.get("families")))
-    interval_text = "" if not (text := intervals_line(m)) else f"\n{text}.\n"
+    intervals = "" if not (text := interval_text(m)) else f"\n{text}.\n"
     other = m.get("other_half") or {}
     other_text = "" if not other else (
         "\nThe thresholds were chosen on the same held-out conversations, so precision and false alerts meet "
@@ -125,7 +125,7 @@ critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '
 {train.get('max_false_alert_rate', '-')} of held-out negatives alerting.
 
 {chr(10).join(rows)}
-{interval_text}{other_text}
+{intervals}{other_text}
 Calibration: expected calibration error {fmt(cal.get('ece'))}, Brier score {fmt(cal.get('brier'))}.
 
 {chr(10).join(budget_table(m))}
