@@ -372,6 +372,9 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert ("seed 0; changed from the defaults: `augment_copies` 0 (default 1), `stage_balance` 1.0 (default 0.5), "
             "`text_path_prior` 4.0 (default 6.0)") in card
+    f0_5 = json.loads((tmp_path / "m" / "model.json").read_text())["metrics"]["intervals"]["f0_5"]
+    interval = f"F0.5 {f0_5['low']:.3f}-{f0_5['high']:.3f}"
+    assert interval in card and interval in done.stderr  # the card and the printout carry the interval
 
 
 def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel,
