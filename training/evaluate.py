@@ -78,6 +78,12 @@ def _binary(tp: int, fp: int, fn: int, beta: float) -> float:
     return (1 + beta**2) * precision * recall / denom if denom else 0.0
 
 
+def _rates(tp: int, fp: int, n_pos: int, n_neg: int) -> dict[str, float]:
+    """Precision, recall, F0.5 and the false-alert rate from alert counts (``INTERVAL_KEYS``)."""
+    return {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / n_pos if n_pos else 0.0,
+            "f0_5": _binary(tp, fp, n_pos - tp, 0.5), "false_alert_rate": fp / max(n_neg, 1)}
+
+
 INTERVAL_KEYS = ("precision", "recall", "f0_5", "false_alert_rate")
 
 
@@ -107,8 +113,7 @@ def intervals(labels: np.ndarray, alert: np.ndarray, level: float = 0.95, draws:
     f0_5 = 1.25 * precision * recall / (0.25 * precision + recall)
     tails = (50 * (1 - level), 50 * (1 + level))
     values = {"precision": precision, "recall": recall, "f0_5": f0_5, "false_alert_rate": false_alerts}
-    observed = {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / n_pos,
-                "f0_5": _binary(tp, fp, n_pos - tp, 0.5), "false_alert_rate": fp / n_neg}
+    observed = _rates(tp, fp, n_pos, n_neg)
     out: dict[str, Any] = {"level": level, "draws": draws}
     for key in INTERVAL_KEYS:
         low, high = (float(v) for v in np.percentile(values[key], tails))
@@ -142,13 +147,14 @@ def evaluate_results(results: list[RiskScore], data: LabelledData, thresholds: T
     s = np.array([by_id[c].risk_score for c in ids])
     alert = s >= thresholds.alert
     tp, fp, fn = int((alert & (y == 1)).sum()), int((alert & (y == 0)).sum()), int((~alert & (y == 1)).sum())
+    rates = _rates(tp, fp, tp + fn, int((y == 0).sum()))
     metrics: dict[str, Any] = {
         "n_conversations": len(ids), "n_positive": int(y.sum()),
-        "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
-        "f0_5": _binary(tp, fp, fn, 0.5), "f1": _binary(tp, fp, fn, 1.0),
+        "precision": rates["precision"], "recall": rates["recall"], "f0_5": rates["f0_5"],
+        "f1": _binary(tp, fp, fn, 1.0),
         "roc_auc": float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else None,
         "pr_auc": float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else None,
-        "false_alert_rate": fp / max(int((y == 0).sum()), 1),
+        "false_alert_rate": rates["false_alert_rate"],
     }
     metrics["intervals"] = intervals(y, alert)
     metrics["calibration"] = reliability(s, y)
