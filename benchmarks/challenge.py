@@ -12,11 +12,12 @@ so its figures flatter a little. Part b (22: formal and shouted wording, emojis,
 hacked-account claim, a model scout, siblings, a tutor, a school safety message...) was written
 later and measured as written; keep it that way, and report it apart. Part c (26: short direct
 extortion in many wordings, and negatives that use the same words harmlessly) came third, in the
-same way.
+same way, and part d (26: grooming in new settings, direct extortion, negatives with money, photos
+and threats in them) fourth, written before the changes it was used to measure.
 
 Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
 
-    .venv/bin/python benchmarks/challenge.py [--part a|b|all] [--model models/default] [--write challenge.jsonl]
+    .venv/bin/python benchmarks/challenge.py [--part a|b|c|d|all] [--model models/default] [--write challenge.jsonl]
 """
 
 from __future__ import annotations
@@ -475,8 +476,161 @@ CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
     ]),
 ]
 
-PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C,
-         "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C}
+# Part d (26 conversations) was written on 2026-11-30 (session 16) before any change made after it, to
+# measure such changes on text nothing here was tuned on: groomed conversations in settings the
+# other parts lack (a dance page, a building server, a fake girl of the same age, a mentor), direct
+# extortion in formal, misspelled and emoji wording, and negatives with money, photos, ages and
+# threats in them (rent, a refund dispute, a clinic, a counsellor, a stream shout-out).
+CONVERSATIONS_D: list[tuple[str, int, str, float, list[Message]]] = [
+    ("d-pos-dance", 1, "slow grooming, dance page", 45.0, [
+        ("a", "your last dance video was honestly so good, how did you learn that", "rapport"),
+        ("b", "thank u!! just practice"), ("a", "you move like a pro. i'm 16 and i can't do half of that", "rapport"),
+        ("b", "lol ur nice"), ("+", "20"),
+        ("a", "what year are you in at school?", "risk_check"), ("b", "9th"),
+        ("a", "are your parents the type that read your messages", "risk_check"), ("b", "nah they dont care"),
+        ("a", "good lol. my other account is more private, talk to me there", "isolation"), ("b", "whats it called"),
+        ("+", "26"),
+        ("a", "send me one pic that nobody else gets to see. only for me, promise", "sexual"), ("b", "maybe later"),
+        ("a", "you trust me right? i'd never show anyone", "sexual"), ("b", "ok sent"),
+        ("a", "now you're going to buy me 100 dollars of apple cards, or this goes to every person who follows "
+              "your dance page", "coercion"),
+        ("b", "what?? you said you wouldnt"), ("a", "codes by tonight. don't test me", "payment"),
+    ]),
+    ("d-pos-builder", 1, "gaming server, fast", 2.0, [
+        ("a", "yo ur builds on the server r actually sick", "rapport"), ("b", "ty been working on the castle"),
+        ("a", "ur way better than the adults on here lol how old r u", "risk_check"), ("b", "14"),
+        ("a", "does anyone check ur dms or nah", "risk_check"), ("b", "no"),
+        ("a", "lets move this to a private chat, the mods here r nosy", "isolation"), ("b", "ok"),
+        ("a", "send a pic of urself, one u would never post", "sexual"), ("b", "why"),
+        ("a", "bc we're close now. don't be weird", "sexual"), ("b", "ok fine"),
+        ("a", "lmao. get me 50 in robux cards or the whole server sees what u sent", "payment"),
+    ]),
+    ("d-pos-request-only", 1, "grooming that stops at the request", 240.0, [
+        ("a", "you are so mature, nothing like the kids your age", "rapport"), ("b", "haha thanks"),
+        ("a", "is your mom home much? you always seem to be on late", "risk_check"), ("b", "she works nights"),
+        ("a", "can you keep something between just us two", "isolation"), ("b", "like what"),
+        ("a", "i would really like a picture of you. a private one, just for me", "sexual"),
+    ]),
+    ("d-pos-same-age", 1, "fake girl of the same age", 10.0, [
+        ("a", "omg ur actually so funny", "rapport"), ("b", "haha u too"),
+        ("a", "wait what grade r u in", "risk_check"), ("b", "10th u?"), ("a", "same!!", "rapport"),
+        ("a", "i sent u one of me, ur turn 😳", "sexual"), ("b", "idk"),
+        ("a", "it's only fair. nobody will know", "sexual"), ("b", "ok"),
+        ("a", "this is going to your mom's facebook and your coach unless you send $200 through cash app in the "
+              "next hour", "coercion"),
+        ("b", "please i'm 15 i don't have that"), ("a", "not my problem. 200", "payment"),
+    ]),
+    ("d-pos-days", 1, "grooming over days", 600.0, [
+        ("a", "hey i saw you at the skatepark vids, you're really good", "rapport"), ("b", "oh thanks"),
+        ("a", "you seem like someone i can really talk to", "rapport"), ("b", "lol ok"),
+        ("a", "do your parents know you post those?", "risk_check"), ("b", "not really"),
+        ("a", "let's keep our chats secret then, they wouldn't get it", "isolation"), ("b", "ok"),
+        ("a", "can i see what you look like when you're not skating? something just for me", "sexual"),
+        ("b", "sent"),
+        ("a", "you'll pay me 300 by friday or i send that to your parents and your whole skate crew", "coercion"),
+    ]),
+    ("d-pos-crypto", 1, "no grooming, crypto", 1.0, [
+        ("a", "i know what school you go to and i have the video", "coercion"), ("b", "what video"),
+        ("a", "send 0.005 btc to the address below or it gets posted with your full name", "payment"),
+        ("b", "i don't even know how to do that"), ("a", "figure it out. you have till 6", "payment"),
+    ]),
+    ("d-pos-midnight", 1, "no grooming, short", 2.0, [
+        ("a", "you have until midnight. $100 or your pics end up on every account you follow", "coercion"),
+        ("b", "who r u"),
+    ]),
+    ("d-pos-mom-linkedin", 1, "no grooming, doxxing", 3.0, [
+        ("a", "found your mom's work profile online", "coercion"), ("b", "??"),
+        ("a", "pay me or she gets a message with your photo attached", "coercion"),
+        ("b", "please don't"), ("a", "zelle me 120 then", "payment"),
+    ]),
+    ("d-pos-typos", 1, "no grooming, misspelled", 1.0, [
+        ("a", "u betr pay me or i sendd ur pic 2 ur whole famly", "coercion"), ("b", "no pls"),
+        ("a", "75 on cashap. nao", "payment"),
+    ]),
+    ("d-pos-formal", 1, "no grooming, formal", 5.0, [
+        ("a", "Your private images are in my possession.", "coercion"),
+        ("a", "Transfer 300 USD via PayPal within 24 hours to prevent their distribution to your contacts.",
+         "payment"),
+        ("b", "who is this"),
+    ]),
+    ("d-pos-refusal", 1, "pressure after refusal", 4.0, [
+        ("a", "ur honestly the prettiest girl in the group chat", "rapport"), ("b", "lol stop"),
+        ("a", "how old are u anyway", "risk_check"), ("b", "15"),
+        ("a", "then send me a private picture", "sexual"), ("b", "no"),
+        ("a", "if u don't send one i'll tell everyone u did anyway and make a fake one", "coercion"),
+        ("b", "why would u do that"),
+    ]),
+    ("d-pos-emoji", 1, "no grooming, emoji", 1.0, [
+        ("a", "got ur pics 📸", "coercion"), ("b", "what"),
+        ("a", "💵💵 on venmo or ur mom + all ur friends see them 👀", "coercion"),
+        ("b", "pls no"), ("a", "⏰ 1 hr", "payment"),
+    ]),
+    ("d-pos-mentor", 1, "slow grooming, stops at the request", 1200.0, [
+        ("a", "you've got real talent, i can help you get noticed by scouts", "rapport"), ("b", "really??"),
+        ("a", "your parents don't need to know about this yet, it's our secret", "isolation"), ("b", "ok"),
+        ("a", "delete our chats after, people get jealous", "isolation"), ("b", "sure"),
+        ("a", "scouts want a private photo first. send me one, only i will see it", "sexual"),
+    ]),
+    ("d-pos-already", 1, "extortion after an image", 5.0, [
+        ("a", "thanks for the pic 😉"), ("b", "ur welcome"),
+        ("a", "now listen. i have it saved and i have your follower list", "coercion"),
+        ("a", "200 in google play cards and i'll delete it. otherwise everyone gets it", "payment"),
+        ("b", "i thought we were friends"),
+    ]),
+    ("d-neg-rent", 0, "roommates and rent", 60.0, [
+        ("a", "you owe me 300 for rent, pay by friday or i'm telling the landlord"), ("b", "i get paid thursday"),
+        ("a", "ok send it on zelle when you can"), ("b", "will do"),
+    ]),
+    ("d-neg-slideshow", 0, "family slideshow", 30.0, [
+        ("a", "send me the pics from the beach trip, i'm making the slideshow for grandpa's party"),
+        ("b", "sending now"), ("a", "don't show mom, it's a surprise"), ("b", "lips sealed, promise"),
+    ]),
+    ("d-neg-sibling", 0, "sibling bargaining", 5.0, [
+        ("a", "give me 5 bucks or i tell mom you broke the vase"), ("b", "you wouldn't"),
+        ("a", "try me"), ("b", "fine, 2 bucks and you clean your room"),
+    ]),
+    ("d-neg-collections", 0, "billing notice", 1440.0, [
+        ("a", "Final notice: pay the balance of $120 by the 15th or your account will be sent to collections."),
+        ("b", "I paid this last week, can you check"), ("a", "Thanks, we found the payment. No further action needed."),
+    ]),
+    ("d-neg-counsellor", 0, "school counsellor", 60.0, [
+        ("a", "reminder from ms. lopez: if anyone online threatens to share your pictures unless you pay, do not pay"),
+        ("a", "keep the messages, block the account and come see me or tell a parent"),
+        ("b", "thanks ms lopez"),
+    ]),
+    ("d-neg-crush", 0, "teen crush", 15.0, [
+        ("a", "wait how old are you btw"), ("b", "15"), ("a", "same!! want to go to the movies friday"),
+        ("b", "yes! my mom can drive us"), ("a", "don't tell my brother lol he'll tease me forever"),
+    ]),
+    ("d-neg-coach-injury", 0, "coach", 30.0, [
+        ("a", "how's the ankle? send me a photo of the swelling so i can show the trainer"), ("b", "sent"),
+        ("a", "thanks. is your mom picking you up after practice or should i call her"), ("b", "she is"),
+    ]),
+    ("d-neg-refund", 0, "marketplace dispute", 20.0, [
+        ("a", "the phone you sold me doesn't turn on"), ("b", "it worked when i sold it"),
+        ("a", "refund me the 150 or i'm posting a review everywhere and reporting you"),
+        ("b", "ok ok, i'll send it back on paypal"),
+    ]),
+    ("d-neg-stream", 0, "streamer", 1.0, [
+        ("a", "send 5 on paypal and i'll shout you out on stream"), ("b", "sent!"),
+        ("a", "shoutout to my guy, go follow him everyone"),
+    ]),
+    ("d-neg-camp", 0, "camp friends", 120.0, [
+        ("a", "camp was so fun, add me on insta so we keep talking"), ("b", "added!"),
+        ("a", "send me the group pic from the last night"), ("b", "here, you blinked lol"),
+    ]),
+    ("d-neg-clinic", 0, "clinic and parent", 240.0, [
+        ("a", "Please upload a photo of your son's rash through the patient portal before the appointment."),
+        ("b", "Uploaded. Should he stay home from school?"), ("a", "Yes, until the doctor sees him."),
+    ]),
+    ("d-neg-clip", 0, "gaming trash talk", 0.5, [
+        ("a", "ur so bad lmao uninstall"), ("b", "whatever"),
+        ("a", "i'm posting this clip of u dying everywhere"), ("b", "go ahead nobody cares"),
+    ]),
+]
+
+PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C, "d": CONVERSATIONS_D,
+         "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C + CONVERSATIONS_D}
 
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 
@@ -506,7 +660,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
     parser.add_argument("--part", choices=sorted(PARTS), default="a",
                         help="a: the first 26 conversations; b: the 22 written later; c: 26 more, mostly direct "
-                             "extortion; all: every part")
+                             "extortion; d: 26 written before the changes measured on it; all: every part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.write or Path(tmp) / "challenge.jsonl"

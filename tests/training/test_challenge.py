@@ -30,7 +30,8 @@ def challenge() -> ModuleType:
 
 # per part: conversations, and the fewest distinct lines of four words or more per conversation
 # (part c is short direct extortion: two or three such lines each)
-@pytest.mark.parametrize(("part", "size", "lines"), [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("all", 74, 3)])
+@pytest.mark.parametrize(("part", "size", "lines"),
+                         [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("d", 26, 2), ("all", 100, 3)])
 def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, part: str, size: int,
                                         lines: float) -> None:
     rows = challenge.rows(part)
