@@ -679,7 +679,7 @@ def main() -> None:
         print(f"  {r.conversation_id:18s} label {data.labels[r.conversation_id]} peak risk {r.risk_score:.3f} "
               f"alert: {when}")
     for key in ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
-                "alerted_before_threat_groomed", "median_messages_to_alert"):
+                "alerted_before_threat_groomed", "median_messages_to_alert", "roc_auc"):
         value = metrics.get(key)
         print(f"{key}: {'-' if value is None else f'{value:.3f}'}")
 
