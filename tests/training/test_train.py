@@ -104,6 +104,7 @@ def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path) -> N
                     "--alias", "champion", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "alias=models:/riskline-test@champion" in done.stderr
+    assert "Downloading artifacts" not in done.stderr  # no MLflow progress bars among the progress lines
     meta = json.loads((out / "model.json").read_text())
     assert {"schema_version", "labels", "thresholds", "metrics", "config", "model_version"} <= set(meta)
     a = riskline("score", labelled_path, "-o", tmp_path / "a.jsonl", "--model", out, env=env, cwd=tmp_path)
