@@ -78,18 +78,24 @@ def _partition(conversation_id: str, n: int) -> int:
 
 
 class _Spill:
-    """Buffers rows per partition and appends them to Arrow files."""
+    """Buffers rows per partition, column by column, and appends them to Arrow files."""
 
     def __init__(self, folder: Path, shard: int, n: int) -> None:
         self.folder, self.shard, self.n = folder, shard, n
-        self.rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        self.columns: list[list[list[Any]]] = [self._empty() for _ in range(n)]
         self.buffered = 0
         self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
 
-    def add(self, event: MessageEvent, order: int, location: str, record: Any) -> None:
-        p = _partition(event.conversation_id, self.n)
-        self.rows[p].append({**{f: getattr(event, f) for f in EVENT_FIELDS}, "order": order, "location": location,
-                             "raw": json.dumps(record, ensure_ascii=False, default=str)})
+    @staticmethod
+    def _empty() -> list[list[Any]]:
+        return [[] for _ in SPILL_SCHEMA]
+
+    def add(self, event: MessageEvent, order: int, location: str, raw: bytes) -> None:
+        """Buffer one valid row; ``raw`` is the row as given (JSON), kept for a duplicate's reject."""
+        columns = self.columns[_partition(event.conversation_id, self.n)]
+        for column, value in zip(columns, (*(getattr(event, f) for f in EVENT_FIELDS), order, location, raw),
+                                 strict=True):
+            column.append(value)
         self.buffered += 1
         if self.buffered >= SPILL_ROWS:  # bound the buffer as a whole, however many partitions there are
             for q in range(self.n):
@@ -97,13 +103,15 @@ class _Spill:
             self.buffered = 0
 
     def flush(self, p: int) -> None:
-        if not self.rows[p]:
+        columns = self.columns[p]
+        if not columns[0]:
             return
-        batch = pa.RecordBatch.from_pylist(self.rows[p], schema=SPILL_SCHEMA)
+        arrays = [pa.array(column, type=f.type) for column, f in zip(columns, SPILL_SCHEMA, strict=True)]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=SPILL_SCHEMA)
         if p not in self.writers:
             self.writers[p] = ipc.new_file(str(self.folder / f"p{p:05d}-s{self.shard:03d}.arrow"), SPILL_SCHEMA)
         self.writers[p].write_batch(batch)
-        self.rows[p] = []
+        self.columns[p] = self._empty()
 
     def close(self) -> None:
         for p in range(self.n):
@@ -115,7 +123,7 @@ class _Spill:
 SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.string()), ("sender_id", pa.string()),
                           ("timestamp", pa.float64()), ("text", pa.string()), ("recipient_id", pa.string()),
                           ("attachment", pa.string()), ("order", pa.int64()), ("location", pa.string()),
-                          ("raw", pa.string())])  # the row as given, for a reject that names a duplicate
+                          ("raw", pa.binary())])  # the row as given (JSON), for a reject that names a duplicate
 
 
 def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
@@ -133,7 +141,7 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
                     record = json.loads(raw)
                     if not isinstance(record, dict):
                         raise ValueError("expected a JSON object")
-                    spill.add(to_event(record), line, where, record)
+                    spill.add(to_event(record), line, where, raw)
                 except EventError as exc:
                     rejects.append(Reject(path, where, exc.field, exc.reason, record))
                 except (ValueError, UnicodeDecodeError) as exc:
@@ -153,7 +161,8 @@ def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
             rejects.append(Reject(path, location, "row", error, record))
             continue
         try:
-            spill.add(to_event(record), position, location, record)  # type: ignore[arg-type]
+            spill.add(to_event(record), position, location,  # type: ignore[arg-type]
+                      json.dumps(record, ensure_ascii=False, default=str).encode())
         except EventError as exc:
             rejects.append(Reject(path, location, exc.field, exc.reason, record))
     spill.close()
@@ -167,18 +176,20 @@ def _score(job: tuple[str, int, str, bool, bool]) -> tuple[list[Reject], int, in
     if not files:
         return [], 0, 0, 0
     table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files).sort_by("order")
-    rows = table.to_pylist()
+    columns = [table.column(f).to_pylist() for f in EVENT_FIELDS]
     seen: set[tuple[str, str]] = set()
     events, orders, rejects = [], [], []
-    for row in rows:
-        key = (row["conversation_id"], row["message_id"])
+    for i, (values, order) in enumerate(zip(zip(*columns, strict=True), table.column("order").to_pylist(),
+                                            strict=True)):
+        key = (values[0], values[1])
         if key in seen:
-            rejects.append(Reject(source, row["location"], "message_id", f"duplicate message id {key[1]!r} in "
-                                  f"conversation {key[0]!r}", json.loads(row["raw"])))
+            rejects.append(Reject(source, table.column("location")[i].as_py(), "message_id",
+                                  f"duplicate message id {key[1]!r} in conversation {key[0]!r}",
+                                  json.loads(table.column("raw")[i].as_py())))
             continue
         seen.add(key)
-        events.append(MessageEvent(*(row[f] for f in EVENT_FIELDS)))
-        orders.append(row["order"])
+        events.append(MessageEvent(*values))
+        orders.append(order)
     if not score:
         return rejects, 0, 0, 0
     assert _MODEL is not None
