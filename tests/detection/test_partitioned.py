@@ -56,6 +56,31 @@ def test_same_output_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp
     assert (b.n_messages, b.n_conversations, b.n_alerts) == (a.n_messages, a.n_conversations, a.n_alerts)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_duplicates_are_rejected_as_in_memory(model: RiskModel, synth_rows: list[dict[str, object]],
+                                              tmp_path: Path, suffix: str) -> None:
+    rows = [dict(r) for r in synth_rows[:600]]
+    rows += [{**rows[5], "text": "sent again"}, rows[300]]  # the first row of an id wins
+    source = tmp_path / f"d{suffix}"
+    if suffix == ".jsonl":
+        write_jsonl(source, rows)
+    elif suffix == ".csv":
+        with source.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), source)
+    score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
+    score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
+                           workers=2, partitions=3)
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    rejects = [json.loads(line) for line in (tmp_path / "b.rejects.jsonl").read_text().splitlines()]
+    assert rejects == [json.loads(line) for line in (tmp_path / "a.rejects.jsonl").read_text().splitlines()]
+    assert [r["field"] for r in rejects] == ["message_id", "message_id"]
+    assert str(rejects[0]["record"]["text"]) == "sent again"  # the rejected row as given, not the kept one
+
+
 def test_bad_rows_same_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path) -> None:
     lines = inputs[".jsonl"].read_text().splitlines()
     broken = json.loads(lines[2500])
