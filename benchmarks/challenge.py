@@ -370,7 +370,7 @@ CONVERSATIONS_B: list[tuple[str, int, str, float, list[Message]]] = [
 # a demand and a consequence, in many wordings) and negatives that use the same words harmlessly.
 # Measured as written on the default of that day (digest ac095dab): 6 of 16 alerted, 1 false alert
 # of 10. One line the generator writes word for word was then reworded ("add me on telegram"), and
-# with it 7 of 16 alert. Generator changes tried after seeing its misses were not kept (README); if
+# with it 7 of 16 alert. Generator changes tried after seeing its misses were not kept (docs/experiments.md); if
 # one is, its figures here will flatter. Keep it as it is now.
 CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
     ("c-pos-contacts", 1, "no grooming, contact list", 1.0, [
