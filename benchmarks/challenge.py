@@ -480,7 +480,8 @@ CONVERSATIONS_C: list[tuple[str, int, str, float, list[Message]]] = [
 # measure such changes on text nothing here was tuned on: groomed conversations in settings the
 # other parts lack (a dance page, a building server, a fake girl of the same age, a mentor), direct
 # extortion in formal, misspelled and emoji wording, and negatives with money, photos, ages and
-# threats in them (rent, a refund dispute, a clinic, a counsellor, a stream shout-out).
+# threats in them (rent, a refund dispute, a clinic, a counsellor, a stream shout-out). Measured as
+# written on the default of that day (digest f4a9b2a0): 8 of 14 alerted, no false alert of 12.
 CONVERSATIONS_D: list[tuple[str, int, str, float, list[Message]]] = [
     ("d-pos-dance", 1, "slow grooming, dance page", 45.0, [
         ("a", "your last dance video was honestly so good, how did you learn that", "rapport"),
