@@ -126,7 +126,9 @@ def test_model_card_states_use_limits_and_measured_figures(model: RiskModel) -> 
 
 @pytest.mark.slow
 def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> None:
-    done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track", "--cv", "3")
+    # cheap settings: this checks the wiring; cross_validate itself is tested above
+    done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track", "--cv", "3",
+                    "--set", "augment_copies=0", "--set", "stage_epochs=5", "--set", "cross_fit_folds=2")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("cv ") >= 4 and "cv mean over 3 folds" in done.stderr
     assert [int(k) for k in re.findall(r"cross-validation: fold (\d) of 3", done.stderr)] == [1, 2, 3]

@@ -101,7 +101,7 @@ def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path) -> N
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     out = tmp_path / "model"
     done = riskline("train", "--data", labelled_path, "--out", out, "--register", "riskline-test",
-                    "--alias", "champion", env=env, cwd=tmp_path)
+                    "--alias", "champion", "--set", "augment_copies=0", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "alias=models:/riskline-test@champion" in done.stderr
     assert "Downloading artifacts" not in done.stderr  # no MLflow progress bars among the progress lines
