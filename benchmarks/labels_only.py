@@ -36,6 +36,9 @@ from training.synth.generator import generate
 from training.train import TrainConfig, fit_and_measure
 
 KEYS = ("f0_5", "recall", "false_alert_rate", "median_messages_to_alert", "latency_weighted_f1")
+# the rows of the comparison, as printed and as keyed in what compare() returns
+TFIDF, RISKLINE = "whole-conversation TF-IDF + LR", "riskline (labels only)"
+TEXT = "riskline text model alone, at the end"
 
 
 def at_the_end(data: LabelledData, test_ids: set[str], scores: dict[str, float], name: str) -> dict[str, float]:
@@ -95,15 +98,13 @@ def text_model_alone(data: LabelledData, test_ids: set[str], model: RiskModel) -
 def compare(data: LabelledData, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Print the comparison on ``data`` (stage annotations already dropped) fold by fold; return
     each row's means over the folds."""
-    tfidf, riskline, text = "whole-conversation TF-IDF + LR", "riskline (labels only)", \
-        "riskline text model alone, at the end"
-    rows: dict[str, list[dict[str, float]]] = {tfidf: [], riskline: [], text: []}
+    rows: dict[str, list[dict[str, float]]] = {TFIDF: [], RISKLINE: [], TEXT: []}
     f0_5 = np.zeros((len(args.folds), args.seeds))  # Riskline's F0.5 by fold and seed
     grid: dict[tuple[int, int, float], list[float]] = {}  # the baseline's F0.5 by setting, one per fold
     for n, fold in enumerate(args.folds):
         train_ids, test_ids, _ = holdout_split(data, fold)
         baselines = whole_conversation(data, train_ids, test_ids, grid=args.baseline_grid)
-        rows[tfidf].append(baselines[(1, 2, 10.0)])
+        rows[TFIDF].append(baselines[(1, 2, 10.0)])
         for key, figures in baselines.items():
             grid.setdefault(key, []).append(figures["f0_5"])
         runs = []
@@ -113,8 +114,8 @@ def compare(data: LabelledData, args: argparse.Namespace) -> dict[str, dict[str,
             runs.append(measured.metrics)
             f0_5[n, k] = measured.metrics["f0_5"]
             if k == 0:
-                rows[text].append(text_model_alone(data, test_ids, measured.model))
-        rows[riskline].append({key: float(np.mean(values)) for key in KEYS
+                rows[TEXT].append(text_model_alone(data, test_ids, measured.model))
+        rows[RISKLINE].append({key: float(np.mean(values)) for key in KEYS
                                if (values := [r[key] for r in runs if r.get(key) is not None])})
         if args.seeds > 1:
             print(f"fold {fold} riskline F0.5 by seed " + " ".join(f"{v:.3f}" for v in f0_5[n]))
@@ -171,7 +172,7 @@ def main() -> None:
         print(f"{name:38s} " + " ".join(
             f"{key}={np.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})"
             for key in ("f0_5", "latency_weighted_f1") if (v := [d[name][key] for d in draws if key in d[name]])))
-    wins = sum(d["riskline (labels only)"]["f0_5"] > d["whole-conversation TF-IDF + LR"]["f0_5"] for d in draws)
+    wins = sum(d[RISKLINE]["f0_5"] > d[TFIDF]["f0_5"] for d in draws)
     print(f"riskline's F0.5 above TF-IDF's on {wins} of {len(draws)} draws")
 
 
