@@ -177,6 +177,26 @@ def test_text_model_learns_from_whole_conversations() -> None:
     assert fit_text_model(inputs, data, rows, design, targets, TrainConfig(text_model=False)) == (None, None)
 
 
+def test_text_model_fitted_on_used_columns_equals_the_fit_on_every_column(labelled_path: Path) -> None:
+    """The text model is fitted on the columns some conversation uses, for speed: its weights must be
+    the full-width fit's (the unused columns' weights exactly 0)."""
+    from sklearn.linear_model import LogisticRegression
+
+    everything = load_labelled(labelled_path)
+    data = everything.subset(set(sorted(everything.labels)[:60]))
+    texts = [e.text for e in data.events]
+    config = TrainConfig(n_features=2**12)
+    inputs = prepare_inputs(data, stage_targets(data), config)
+    rows = np.arange(len(texts))
+    design = inputs.design(rows, texts, config)
+    coef, _ = fit_text_model(inputs, data, rows, design, stage_targets(data), config)
+    samples, labels = _text_samples(data, rows, stage_targets(data), data.has_stages, config.text_power)
+    full = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed).fit(samples @ design, labels)
+    assert coef is not None and len(set(labels)) == 2 and abs(coef - full.coef_[0]).max() < 1e-6
+    unused = np.asarray((samples @ design).getnnz(axis=0)) == 0
+    assert unused.sum() > 1000 and not coef[unused].any()
+
+
 def test_rows_of_the_prepared_design_equal_featurising_those_rows(labelled_path: Path) -> None:
     """Training featurises every text once and slices it per fold: each slice must be what
     featurising that fold's texts alone gives, with the idf of all of them."""
