@@ -177,19 +177,20 @@ def _score(job: tuple[str, int, str, bool, bool]) -> tuple[list[Reject], int, in
         return [], 0, 0, 0
     table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files).sort_by("order")
     columns = [table.column(f).to_pylist() for f in EVENT_FIELDS]
+    order_column = table.column("order").to_pylist()
     seen: set[tuple[str, str]] = set()
     events, orders, rejects = [], [], []
-    for i, (values, order) in enumerate(zip(zip(*columns, strict=True), table.column("order").to_pylist(),
-                                            strict=True)):
-        key = (values[0], values[1])
+    for i, values in enumerate(zip(*columns, strict=True)):
+        event = MessageEvent(*values)
+        key = (event.conversation_id, event.message_id)
         if key in seen:
             rejects.append(Reject(source, table.column("location")[i].as_py(), "message_id",
                                   f"duplicate message id {key[1]!r} in conversation {key[0]!r}",
                                   json.loads(table.column("raw")[i].as_py())))
             continue
         seen.add(key)
-        events.append(MessageEvent(*values))
-        orders.append(order)
+        events.append(event)
+        orders.append(order_column[i])
     if not score:
         return rejects, 0, 0, 0
     assert _MODEL is not None

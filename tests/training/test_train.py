@@ -184,13 +184,13 @@ def test_text_model_fitted_on_used_columns_equals_the_fit_on_every_column(labell
 
     everything = load_labelled(labelled_path)
     data = everything.subset(set(sorted(everything.labels)[:60]))
-    texts = [e.text for e in data.events]
+    texts, targets = [e.text for e in data.events], stage_targets(data)
     config = TrainConfig(n_features=2**12)
-    inputs = prepare_inputs(data, stage_targets(data), config)
+    inputs = prepare_inputs(data, targets, config)
     rows = np.arange(len(texts))
     design = inputs.design(rows, texts, config)
-    coef, _ = fit_text_model(inputs, data, rows, design, stage_targets(data), config)
-    samples, labels = _text_samples(data, rows, stage_targets(data), data.has_stages, config.text_power)
+    coef, _ = fit_text_model(inputs, data, rows, design, targets, config)
+    samples, labels = _text_samples(data, rows, targets, data.has_stages, config.text_power)
     full = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed).fit(samples @ design, labels)
     assert coef is not None and len(set(labels)) == 2 and abs(coef - full.coef_[0]).max() < 1e-6
     unused = np.asarray((samples @ design).getnnz(axis=0)) == 0
