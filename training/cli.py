@@ -189,7 +189,9 @@ def promote(
     data: Annotated[Path, typer.Option(help="Labelled evaluation data both models are scored on")],
     challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
     champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
-    metric: Annotated[str, typer.Option(help="Metric compared (higher is better)")] = "f0_5",
+    metric: Annotated[str, typer.Option(
+        help="Metric compared: f0_5, recall, precision, roc_auc, latency_weighted_f1, ... (higher is better); "
+             "false_alert_rate, median_messages_to_alert (lower is better)")] = "f0_5",
 ) -> None:
     """Move the champion alias to the challenger only if it is at least as good on DATA."""
     from training.data import load_labelled

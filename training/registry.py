@@ -13,6 +13,19 @@ from detection.model import RiskModel
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "riskline"
 PYFUNC = Path(__file__).with_name("mlflow_pyfunc.py")
+# What ``promote`` may compare, and whether more is better: the evaluation's figures that rank
+# models (counts and the data's own lengths do not).
+PROMOTION_METRICS = {
+    "f0_5": True, "f1": True, "precision": True, "recall": True, "roc_auc": True, "pr_auc": True,
+    "latency_weighted_f1": True, "alerted_before_threat": True, "alerted_before_threat_groomed": True,
+    "false_alert_rate": False, "median_messages_to_alert": False,
+}
+
+
+def at_least_as_good(metric: str, new: float, old: float) -> bool:
+    """Whether ``new`` is at least as good as ``old`` on ``metric`` (lower is better for false
+    alerts and messages to alert, higher for the rest of ``PROMOTION_METRICS``)."""
+    return new >= old if PROMOTION_METRICS[metric] else new <= old
 
 
 def tracking_uri() -> str:
@@ -73,8 +86,12 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     """Score ``data`` with both aliases; move ``champion`` to the challenger's version if it is at least as good.
 
     Without a champion yet, the challenger becomes champion. Both models are loaded through their
-    ``models:/`` URIs and scored by the same core; ``data`` is ``LabelledData``.
+    ``models:/`` URIs and scored by the same core; ``data`` is ``LabelledData``. ``metric`` is one
+    of ``PROMOTION_METRICS``, compared in its own direction.
     """
+    if metric not in PROMOTION_METRICS:
+        raise ValueError(f"--metric {metric}: not a metric models can be ranked by "
+                         f"(one of {', '.join(sorted(PROMOTION_METRICS))})")
     from mlflow.exceptions import MlflowException
 
     from detection.model import load_model
@@ -86,8 +103,10 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     except MlflowException as exc:
         raise ValueError(f"models:/{name}@{challenger}: no such registered model alias") from exc
     new_metrics = evaluate_model(load_model(f"models:/{name}@{challenger}"), data)
-    if metric not in new_metrics or not isinstance(new_metrics[metric], int | float):
-        raise ValueError(f"--metric {metric}: not a numeric evaluation metric")
+    if new_metrics.get(metric) is None:
+        raise ValueError(f"--metric {metric}: not defined on this data "
+                         "(ranking figures need both positive and negative conversations, "
+                         "earliness figures an alerted positive with a threat)")
     decision: dict[str, Any] = {"challenger_version": str(new.version), f"challenger_{metric}": new_metrics[metric]}
     if metric in (new_metrics.get("intervals") or {}):
         decision[f"challenger_{metric}_interval"] = new_metrics["intervals"][metric]
@@ -103,7 +122,8 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
             # the rule stays "at least as good"; this says whether the gap is more than a sample of this size shows
             inside = interval["low"] <= new_metrics[metric] <= interval["high"]
             decision["challenger_outside_champion_interval"] = not inside
-        promoted = new_metrics[metric] >= old_metrics[metric]
+        promoted = old_metrics.get(metric) is None or at_least_as_good(metric, new_metrics[metric],
+                                                                       old_metrics[metric])
     else:
         decision["champion_version"] = None
         promoted = True
@@ -111,5 +131,6 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
         client.set_registered_model_alias(name, champion, new.version)
     decision["promoted"] = promoted
     decision["reason"] = (f"no {champion} yet" if old is None else
-                          f"challenger {metric} {'>=' if promoted else '<'} champion {metric}")
+                          f"challenger {metric} {'at least as good as' if promoted else 'worse than'} "
+                          f"champion {metric} ({'higher' if PROMOTION_METRICS[metric] else 'lower'} is better)")
     return decision

@@ -230,6 +230,22 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     assert str(mlflow.MlflowClient().get_model_version_by_alias("rl", "champion").version) == "3"
     cli = riskline("promote", "rl", "--data", labelled_path, "--challenger", "nope", cwd=tmp_path)
     assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
+    log_training_run(blind, worse, "d", "rl", "challenger")  # version 4: alerts on almost nothing
+    by_false_alerts = promote("rl", data, metric="false_alert_rate")
+    assert by_false_alerts["challenger_false_alert_rate"] <= by_false_alerts["champion_false_alert_rate"]
+    assert by_false_alerts["promoted"] and "(lower is better)" in by_false_alerts["reason"]
+
+
+def test_promotion_metrics_compare_in_their_own_direction(labelled_path: Path, tmp_path: Path) -> None:
+    from training.registry import at_least_as_good
+
+    assert at_least_as_good("f0_5", 0.95, 0.95) and not at_least_as_good("f0_5", 0.94, 0.95)
+    assert at_least_as_good("false_alert_rate", 0.008, 0.01) and not at_least_as_good("false_alert_rate", 0.02, 0.01)
+    assert at_least_as_good("median_messages_to_alert", 9.0, 12.0)
+    # counts and lengths rank nothing: refused before the registry is opened
+    cli = riskline("promote", "rl", "--data", labelled_path, "--metric", "n_conversations", cwd=tmp_path)
+    assert cli.returncode == 2 and "--metric n_conversations: not a metric models can be ranked by" in cli.stderr
+    assert "false_alert_rate" in cli.stderr and not (tmp_path / "mlflow.db").exists()
 
 
 @pytest.fixture(scope="module")
