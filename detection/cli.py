@@ -17,13 +17,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from detection.events import EventError
-from detection.model import ModelLoadError
+from detection.model import ModelLoadError, ModelSaveError
 from detection.readers import InputError
 
 app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 F = TypeVar("F", bound=Callable[..., Any])
-USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, EventError, ValueError, OSError)
+USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, ModelSaveError, EventError, ValueError,
+                                              OSError)
 
 
 def fail(message: str) -> typer.Exit:

@@ -39,6 +39,26 @@ class ModelLoadError(Exception):
     """A model that cannot be found or does not describe itself correctly."""
 
 
+class ModelSaveError(Exception):
+    """A place a model directory cannot be written to without destroying something else."""
+
+
+def check_model_target(directory: str | Path) -> Path:
+    """``directory`` as a path a model may be saved to: absent, an empty directory, or a Riskline
+    model directory (which the save replaces). Anything else (a file, a directory of other things)
+    raises ``ModelSaveError``: replacing it would delete what the user keeps there."""
+    target = Path(directory)
+    if not target.exists() and not target.is_symlink():
+        return target
+    if target.is_symlink() or not target.is_dir():
+        raise ModelSaveError(f"{target}: exists and is not a directory; a model directory would replace it "
+                             "(choose another path, or remove it first)")
+    if any(target.iterdir()) and not (target / "model.json").is_file():
+        raise ModelSaveError(f"{target}: a directory that is not a Riskline model directory (no model.json) "
+                             "and not empty; saving would replace everything in it (choose another path)")
+    return target
+
+
 @dataclass(frozen=True)
 class StageModel:
     """Linear model over message features; classes are ``STAGES`` in order.
@@ -260,10 +280,36 @@ class RiskModel:
         return self.evidence(texts)[0]
 
     def save(self, directory: str | Path) -> Path:
-        """Write the model directory atomically (a temporary directory renamed into place)."""
-        target = Path(directory)
+        """Write the model directory atomically (a temporary directory renamed into place).
+
+        ``directory`` must pass ``check_model_target``: an existing model directory there is
+        replaced, anything else is refused.
+        """
+        target = check_model_target(directory)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            self._write(staging)
+            # mkdtemp makes it private (0700); a model is read by whoever serves it, as any new directory would be
+            mask = os.umask(0)
+            os.umask(mask)
+            staging.chmod(0o777 & ~mask)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():  # left behind by a save that was interrupted
+                shutil.rmtree(old)
+            os.replace(target, old)
+            os.replace(staging, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, target)
+        return target
+
+    def _write(self, staging: Path) -> None:
+        """The model's files, written into the empty directory ``staging``."""
         assert self.featurizer.idf is not None
         arrays: dict[str, Any] = {"idf": self.featurizer.idf, "stage_coef": self.stage_model.coef,
                   "stage_intercept": self.stage_model.intercept}
@@ -288,16 +334,6 @@ class RiskModel:
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
         }
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():  # left behind by a save that was interrupted
-                shutil.rmtree(old)
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, target)
-        return target
 
 
 def _read_directory(directory: Path) -> RiskModel:

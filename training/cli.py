@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from detection.cli import fail, user_errors
+from detection.model import check_model_target
 
 if TYPE_CHECKING:
     from detection.model import RiskModel
@@ -52,6 +53,7 @@ def train(
 
     if register and not track:
         raise fail("--register needs tracking (drop --no-track)")
+    check_model_target(out)  # before minutes of training, not after
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
@@ -229,6 +231,7 @@ def thresholds(
 
     if register and not track:
         raise fail("--register needs tracking (drop --no-track)")
+    check_model_target(out)
     source = load_model(model)
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}

@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 
 from detection.events import MessageEvent
 from detection.explain import contributions
-from detection.model import ModelLoadError, RiskModel, load_model
+from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model
 from detection.scoring import score_messages
 from training.data import load_labelled
 
@@ -68,6 +69,26 @@ def test_save_replaces_existing_directory(model: RiskModel, tmp_path: Path) -> N
     (target / "stray").write_text("x")
     model.save(target)
     assert sorted(p.name for p in target.iterdir()) == ["arrays.npz", "model.json"]
+
+
+def test_save_refuses_to_replace_what_is_not_a_model(model: RiskModel, tmp_path: Path) -> None:
+    data = tmp_path / "events.jsonl"
+    data.write_text('{"text": "kept"}\n')
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    for target, reason in ((data, "exists and is not a directory"), (folder, "not a Riskline model directory")):
+        with pytest.raises(ModelSaveError, match=reason):
+            model.save(target)
+    assert data.read_text() == '{"text": "kept"}\n' and [p.name for p in folder.iterdir()] == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert load_model(model.save(empty)).thresholds == model.thresholds
+    mask = os.umask(0)
+    os.umask(mask)
+    # as any new directory would be, not mkdtemp's 0700: the service may run as another user
+    assert (empty.stat().st_mode & 0o777) == 0o777 & ~mask != 0o700
 
 
 def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: Path, tmp_path: Path) -> None:

@@ -373,6 +373,11 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
     own = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "seed=3")
     assert own.returncode == 2 and "has its own option, --seed" in own.stderr
+    # --out naming the data itself (or any file, or a folder of other things) is refused before training
+    kept = labelled_path.read_bytes()
+    onto = riskline("train", "--data", labelled_path, "--out", labelled_path, "--no-track")
+    assert onto.returncode == 2 and f"{labelled_path}: exists and is not a directory" in onto.stderr
+    assert labelled_path.read_bytes() == kept and "fitting on" not in onto.stderr
     done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track",
                     "--set", "stage_balance=1", "--set", "augment_copies=0", "--set", "text_path_prior=4")
     assert done.returncode == 0, done.stderr
