@@ -33,6 +33,22 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
+    """Refuse an output that is one of the inputs, or another output: writing it would destroy
+    data read or written in the same run. Keys name the options, for the message."""
+    given = [(name, path) for name, path in outputs.items() if path is not None]
+    for i, (name, path) in enumerate(given):
+        for other, source in [*((k, v) for k, v in inputs.items() if v is not None), *given[:i]]:
+            if _same_file(path, source):
+                raise fail(f"{name} {path} is also {other}: writing it would overwrite that; choose another path")
+
+
 def user_errors(func: F) -> F:
     """Turn bad input into one line on stderr and exit status 2, never a traceback."""
 
@@ -63,6 +79,7 @@ def score(
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
 
+    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from detection.cli import fail, user_errors
+from detection.cli import check_outputs, fail, user_errors
 from detection.model import check_model_target
 
 if TYPE_CHECKING:
@@ -273,6 +273,7 @@ def convert(
     source = predators or find_predator_file(input_path)
     if source is None:
         raise fail(f"{input_path}: no predator-id list found beside it; pass --predators FILE")
+    check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
     rows = list(iter_pan_rows(input_path, read_predators(source)))
     write_rows(output, rows)
     n_conv = len({r["conversation_id"] for r in rows})

@@ -126,10 +126,20 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "dask", "--model", model_dir], "'spark'"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "spark", "--model", model_dir], "Parquet"),
     ]
+    # an output that is the input (by another name too) or the other output would destroy it
+    alias = tmp_path / "same.jsonl"
+    alias.symlink_to(events_path)
+    cases += [
+        (["score", events_path, "-o", alias, "--model", model_dir], f"--output {alias} is also INPUT"),
+        (["score", events_path, "-o", tmp_path / "o.jsonl", "--errors", tmp_path / "o.jsonl", "--model", model_dir],
+         "--errors " + str(tmp_path / "o.jsonl") + " is also --output"),
+    ]
+    kept = events_path.read_bytes()
     for args, expected in cases:
         done = riskline(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert expected in done.stderr and "Traceback" not in done.stderr
+    assert events_path.read_bytes() == kept and not (tmp_path / "o.jsonl").exists()
 
 
 def test_labels_and_unknown_columns_do_not_change_scores(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
