@@ -197,7 +197,11 @@ def _html(markdown: str) -> str:
 def write_report(model: RiskModel, data: LabelledData, directory: str | Path, source: str = "") -> dict[str, Any]:
     """Score ``data``, write the report into ``directory`` and return the metrics."""
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = "exists and is not a directory" if out.exists() else f"cannot be created ({exc.strerror})"
+        raise ValueError(f"--report {out}: {what}") from None
     results, steps, metrics = score_and_evaluate(model, data)
     metrics["model_version"] = model.model_version
     by_id = {r.conversation_id: r for r in results}

@@ -160,6 +160,8 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     assert table.returncode == 0 and "ALERT" in table.stdout and "driven by" in table.stdout
     missing = riskline("explain", labelled_path, "--conversation", "nope", "--model", model_dir)
     assert missing.returncode == 2 and "no conversation 'nope'" in missing.stderr
+    onto = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", labelled_path, "--no-track")
+    assert onto.returncode == 2 and f"--report {labelled_path}: exists and is not a directory" in onto.stderr
 
 
 @pytest.mark.slow
