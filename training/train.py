@@ -440,6 +440,11 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
         assignment = {c: natural.index(f) for c, f in folds.items()}
         how = "synthetic folds (unseen phrase families, replies and negative kinds)"
     else:
+        counts = [sum(1 for y in data.labels.values() if y == label) for label in (0, 1)]
+        if k > min(counts):  # a fold without both classes has no precision or false-alert rate to measure
+            advice = f"use --cv {min(counts)} or fewer" if min(counts) >= 2 else "too few to cross-validate"
+            raise ValueError(f"--cv {k}: every fold needs a positive and a negative conversation, and the data has "
+                             f"{counts[1]} positive and {counts[0]} negative; {advice}")
         rng = np.random.default_rng(config.seed)
         assignment = {}
         for label in (0, 1):

@@ -90,6 +90,12 @@ def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object
     assert "families" not in random  # no unseen families to set against seen ones
     with pytest.raises(ValueError, match="at least 2"):
         cross_validate(data, config, 1)
+    n_positive = sum(data.labels.values())  # the smaller class here
+    assert n_positive < len(data.labels) - n_positive
+    # more folds than positives: some folds would hold none, and their figures would be 0, not measured
+    with pytest.raises(ValueError, match=rf"--cv {n_positive + 1}: every fold needs a positive and a negative "
+                                         rf"conversation, and the data has {n_positive} positive"):
+        cross_validate(data, config, n_positive + 1)
 
 
 def test_cross_validation_on_too_little_data_names_the_fold(tmp_path: Path) -> None:
