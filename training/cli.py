@@ -5,9 +5,12 @@ Registered through the ``riskline.commands`` entry point; ``register(app)`` adds
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -51,8 +54,7 @@ def train(
     from training.train import TrainConfig, cross_validate
     from training.train import train as fit_model
 
-    if register and not track:
-        raise fail("--register needs tracking (drop --no-track)")
+    _check_registry_options(register, alias, track)
     check_model_target(out)  # before minutes of training, not after
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
@@ -85,6 +87,40 @@ def train(
     model.save(out)
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     _saved(model, out, data, f"held-out ({model.metrics['holdout']})", register, alias, track)
+
+
+@contextlib.contextmanager
+def _tracking(what: str) -> Iterator[None]:
+    """MLflow's refusals (a tracking URI it cannot use, a registry conflict) as one error line naming
+    ``what`` was being done, not a traceback."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (MlflowException, OSError) as exc:
+        from training.registry import tracking_uri
+
+        text = str(getattr(exc, "message", exc)).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise fail(f"MLflow ({tracking_uri()}): {what} failed: {first}") from None
+
+
+# The MLflow registry's own rules (mlflow.utils.validation), checked before any work is done
+ALIAS = re.compile(r"^[\w\-]+$")
+RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+def _check_registry_options(register: str | None, alias: str | None, track: bool) -> None:
+    """Refuse registry options that would fail (or be ignored) only after training."""
+    if register is not None and not track:
+        raise fail("--register needs tracking (drop --no-track)")
+    if alias is not None and register is None:
+        raise fail(f"--alias {alias} needs --register NAME (an alias names a version of a registered model)")
+    if register is not None and (not register.strip() or any(c in register for c in "/:")):
+        raise fail(f"--register {register!r}: a registered model's name must be non-empty, without '/' or ':'")
+    if alias is not None and (not ALIAS.match(alias) or RESERVED_ALIAS.match(alias)):
+        raise fail(f"--alias {alias!r}: an alias has letters, digits, '_' and '-' only, and is not 'latest' "
+                   "or 'v' and a number (MLflow keeps those for versions)")
 
 
 def _with_targets(config: TrainConfig, target_precision: float | None,
@@ -123,7 +159,8 @@ def _saved(model: RiskModel, out: Path, data: Path, where: str, register: str | 
     if track:
         from training.registry import log_training_run
 
-        logged = log_training_run(model, out, str(data), register, alias)
+        with _tracking(f"the model is saved in {out}, but logging it"):
+            logged = log_training_run(model, out, str(data), register, alias)
         typer.echo("mlflow: " + " ".join(f"{k}={v}" for k, v in logged.items()), err=True)
 
 
@@ -147,7 +184,9 @@ def evaluate(
         metrics = write_report(risk_model, labelled, report, str(data))
         typer.echo(f"report -> {report / 'report.html'} and {report / 'report.md'}", err=True)
         if track:
-            typer.echo(f"mlflow: run_id={log_report(risk_model, metrics, report, str(data))}", err=True)
+            with _tracking(f"the report is written in {report}, but logging it"):
+                run_id = log_report(risk_model, metrics, report, str(data))
+            typer.echo(f"mlflow: run_id={run_id}", err=True)
     else:
         metrics = evaluate_model(risk_model, labelled)
     metrics["model_version"] = risk_model.model_version
@@ -199,7 +238,9 @@ def promote(
     from training.data import load_labelled
     from training.registry import promote as run_promotion
 
-    decision = run_promotion(name, load_labelled(data), challenger, champion, metric)
+    labelled = load_labelled(data)
+    with _tracking("promotion"):
+        decision = run_promotion(name, labelled, challenger, champion, metric)
     typer.echo(json.dumps(decision, indent=2))
     if not decision["promoted"]:
         raise typer.Exit(1)
@@ -229,8 +270,7 @@ def thresholds(
     from training.data import load_labelled
     from training.train import rethreshold
 
-    if register and not track:
-        raise fail("--register needs tracking (drop --no-track)")
+    _check_registry_options(register, alias, track)
     check_model_target(out)
     source = load_model(model)
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",

@@ -9,7 +9,7 @@ import pytest
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
-from detection.model import RiskModel
+from detection.model import RiskModel, load_model
 from detection.readers import InputError
 from detection.scoring import score_conversations, score_messages
 from detection.state import QUANT
@@ -446,3 +446,25 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     bad = riskline("thresholds", "--data", negatives, "--model", model_dir, "--out", tmp_path / "x", "--no-track")
     assert bad.returncode == 2 and f"{negatives}: choosing thresholds needs both" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_registry_options_that_would_fail_after_the_work_are_refused_before_it(labelled_path: Path,
+                                                                                tmp_path: Path) -> None:
+    for extra, message in [(["--alias", "champion"], "--alias champion needs --register NAME"),
+                           (["--register", "a/b"], "--register 'a/b': a registered model's name must be non-empty"),
+                           (["--register", "rl", "--alias", "latest"], "--alias 'latest': an alias has letters"),
+                           (["--register", "rl", "--alias", "no way"], "--alias 'no way': an alias has letters")]:
+        done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", *extra, cwd=tmp_path)
+        assert done.returncode == 2 and message in done.stderr, (extra, done.stderr)
+        assert "fitting on" not in done.stderr and not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_tracking_that_mlflow_refuses_is_one_line_and_the_model_is_kept(model_dir: Path, labelled_path: Path,
+                                                                        tmp_path: Path) -> None:
+    # a plain folder as the tracking URI is MLflow's file store, which this MLflow refuses by default
+    env = {"MLFLOW_TRACKING_URI": str(tmp_path / "runs")}
+    done = riskline("thresholds", "--data", labelled_path, "--model", model_dir, "--out", tmp_path / "t", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"MLflow ({tmp_path / 'runs'}): the model is saved in {tmp_path / 't'}, but logging it failed" in done.stderr
+    assert load_model(tmp_path / "t").thresholds.alert > 0
