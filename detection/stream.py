@@ -79,21 +79,41 @@ async def consume(consumer: Any, processor: Processor, worker: OutboxWorker, sto
         await consumer.commit(offsets)
 
 
+class BrokerUnreachable(ConnectionError):
+    """No Kafka broker answered at start-up (an ``OSError``: the CLI prints it as one line)."""
+
+
+async def _start(settings: Any, parts: dict[str, Any]) -> tuple[Any, Any]:
+    """The started producer and consumer. If either cannot reach a broker, stop both, close the
+    state store and raise ``BrokerUnreachable`` naming the brokers."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.errors import KafkaConnectionError
+
+    clients: list[Any] = []
+    try:
+        clients.append(AIOKafkaProducer(bootstrap_servers=settings.brokers))
+        await clients[0].start()
+        clients.append(AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.brokers, group_id=settings.group,
+                                        enable_auto_commit=False, auto_offset_reset="earliest"))
+        await clients[1].start()
+    except KafkaConnectionError as exc:
+        for client in clients:
+            await client.stop()
+        parts["store"].close()
+        raise BrokerUnreachable(f"--brokers {settings.brokers}: no Kafka broker answered ({exc}); "
+                                "is it running and reachable from here?") from None
+    return clients[0], clients[1]
+
+
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
     from detection.processor import hook
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.brokers)
-    await producer.start()
-    consumer = AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.brokers, group_id=settings.group,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
+    producer, consumer = await _start(settings, parts)
     sinks = list(parts["sinks"])
     if settings.interventions_topic:
         sinks.append(KafkaSink(producer, settings.interventions_topic, loop))

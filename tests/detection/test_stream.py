@@ -128,3 +128,12 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel
     rejected = asyncio.run(_read_all(broker, "rejects", 1))
     assert [r["reason"] for r in rejected] == ["not valid JSON (Expecting property name enclosed in double quotes: "
                                                "line 1 column 2 (char 1))"]
+
+
+def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
+    brokers = f"127.0.0.1:{free_port()}"  # nothing listens there
+    done = subprocess.run([RISKLINE, "stream", "--brokers", brokers, "--topic", "events", "--model", str(model_dir),
+                           "--state", str(tmp_path / "state.db")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"riskline: error: --brokers {brokers}: no Kafka broker answered" in done.stderr
+    assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr
