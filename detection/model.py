@@ -50,7 +50,9 @@ def check_model_target(directory: str | Path) -> Path:
     target = Path(directory)
     if not target.exists() and not target.is_symlink():
         return target
-    if target.is_symlink() or not target.is_dir():
+    if target.is_symlink():  # replacing it would replace the link, not what it points to
+        raise ModelSaveError(f"{target}: a symbolic link; give the directory it points to, or another path")
+    if not target.is_dir():
         raise ModelSaveError(f"{target}: exists and is not a directory; a model directory would replace it "
                              "(choose another path, or remove it first)")
     if any(target.iterdir()) and not (target / "model.json").is_file():

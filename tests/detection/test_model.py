@@ -77,11 +77,15 @@ def test_save_refuses_to_replace_what_is_not_a_model(model: RiskModel, tmp_path:
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "keep.txt").write_text("mine")
-    for target, reason in ((data, "exists and is not a directory"), (folder, "not a Riskline model directory")):
+    link = tmp_path / "current"
+    link.symlink_to(model.save(tmp_path / "v1"))
+    for target, reason in ((data, "exists and is not a directory"), (folder, "not a Riskline model directory"),
+                           (link, "a symbolic link; give the directory it points to")):
         with pytest.raises(ModelSaveError, match=reason):
             model.save(target)
     assert data.read_text() == '{"text": "kept"}\n' and [p.name for p in folder.iterdir()] == ["keep.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+    assert link.resolve() == tmp_path / "v1" and load_model(link).thresholds == model.thresholds
     empty = tmp_path / "empty"
     empty.mkdir()
     assert load_model(model.save(empty)).thresholds == model.thresholds
