@@ -112,24 +112,27 @@ def explain(
 
     from detection.explain import trajectory
     from detection.model import load_model
-    from detection.readers import read_events
+    from detection.readers import read_conversation
 
     risk_model = load_model(model)
-    read = read_events(input_path)
-    try:
-        result, steps = trajectory(risk_model, read.events, conversation)
-    except KeyError:
+    found = read_conversation(input_path, conversation.strip())
+    if not found.read.events:
         raise fail(f"{input_path}: no conversation {conversation!r} "
-                   f"({len({e.conversation_id for e in read.events})} conversations in the file)") from None
+                   f"({found.n_conversations} conversations in the file)")
+    result, steps = trajectory(risk_model, found.read.events, conversation.strip())
     if as_json:
         for step in steps:
             typer.echo(json.dumps({**step.__dict__, "alert": step.index == result.alert_index}, ensure_ascii=False))
-        return
-    from detection.display import print_trajectory
+    else:
+        from detection.display import print_trajectory
 
-    print_trajectory(result, steps, risk_model.thresholds.alert)
-    if read.rejects:
-        typer.echo(f"note: {len(read.rejects)} bad rows in {input_path} were skipped", err=True)
+        print_trajectory(result, steps, risk_model.thresholds.alert)
+    if rejects := found.read.rejects:  # the trajectory lacks these messages: say which
+        typer.echo(f"riskline: note: {len(rejects)} bad rows of this conversation were left out; the first: "
+                   f"{rejects[0].describe()}", err=True)
+    if found.unreadable:
+        typer.echo(f"riskline: note: {found.unreadable} rows of {input_path} could not be parsed and were skipped "
+                   "('riskline score --errors FILE' lists them)", err=True)
 
 
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,

@@ -178,27 +178,70 @@ def read_events(path: str | Path) -> ReadResult:
 
 def read_rows(source: Path) -> ReadResult:
     """The reference reader: row by row, every bad row kept with its place and reason."""
-    events: list[MessageEvent] = []
-    rejects: list[Reject] = []
+    read = ReadResult([], [])
     seen: set[tuple[str, str]] = set()
     for location, record, error in iter_records(source):
         if error is not None:
-            rejects.append(Reject(str(source), location, "row", error, record))
+            read.rejects.append(Reject(str(source), location, "row", error, record))
             continue
         assert isinstance(record, Mapping)
-        try:
-            event = to_event(record)
-        except EventError as exc:
-            rejects.append(Reject(str(source), location, exc.field, exc.reason, record))
-            continue
-        key = (event.conversation_id, event.message_id)
-        if key in seen:
-            rejects.append(Reject(str(source), location, "message_id",
-                                  f"duplicate message id {event.message_id!r} in conversation "
-                                  f"{event.conversation_id!r}", record))
-            continue
-        seen.add(key)
-        events.append(event)
-    if not events and not rejects:
+        _accept(source, location, record, seen, read)
+    if not read.events and not read.rejects:
         raise InputError(f"{source}: empty file: no message rows")
-    return ReadResult(events, rejects)
+    return read
+
+
+def _accept(source: Path, location: str, record: Mapping[str, object], seen: set[tuple[str, str]],
+            read: ReadResult) -> None:
+    """Validate one parsed row into ``read``: an event, or a reject (bad field, duplicate message id)."""
+    try:
+        event = to_event(record)
+    except EventError as exc:
+        read.rejects.append(Reject(str(source), location, exc.field, exc.reason, record))
+        return
+    key = (event.conversation_id, event.message_id)
+    if key in seen:
+        read.rejects.append(Reject(str(source), location, "message_id",
+                                   f"duplicate message id {event.message_id!r} in conversation "
+                                   f"{event.conversation_id!r}", record))
+        return
+    seen.add(key)
+    read.events.append(event)
+
+
+def conversation_key(value: object) -> str | None:
+    """A row's conversation id as ``to_event`` reads it (strings and integers, trimmed), or None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+@dataclass
+class ConversationRead:
+    """One conversation's rows of a file (``read``), how many conversations the file names, and
+    how many of its rows could not be parsed at all (so belong to no known conversation)."""
+
+    read: ReadResult
+    n_conversations: int
+    unreadable: int
+
+
+def read_conversation(path: str | Path, conversation_id: str) -> ConversationRead:
+    """The rows of one conversation, validated and de-duplicated as ``read_rows`` does.
+
+    Other conversations' rows are parsed for their conversation id only and not kept, so memory
+    grows with the conversation and the number of conversations, not with the file.
+    """
+    source = Path(path)
+    read, unreadable = ReadResult([], []), 0
+    seen: set[tuple[str, str]] = set()
+    names: set[str | None] = set()
+    for location, record, error in iter_records(source):
+        if error is not None or not isinstance(record, Mapping):
+            unreadable += 1
+            continue
+        key = conversation_key(record.get("conversation_id"))
+        names.add(key)
+        if key == conversation_id:
+            _accept(source, location, record, seen, read)
+    return ConversationRead(read, len(names - {None}), unreadable)

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from detection.readers import InputError, read_events
+from detection.readers import InputError, read_conversation, read_events
 from tests.conftest import write_jsonl
 
 ROW = {"conversation_id": "c1", "message_id": "m1", "sender_id": "u1", "timestamp": "2024-01-01T10:00:00+00:00",
@@ -29,6 +29,28 @@ def test_jsonl_bad_rows_are_located(tmp_path: Path) -> None:
     assert described[1] == f"{path}: line 3: field 'timestamp': not ISO-8601 or Unix seconds: 'last tuesday'"
     assert "line 4: field 'message_id': duplicate message id 'm1'" in described[2]
     assert "line 5: field 'row': expected a JSON object" in described[3]
+
+
+def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join([
+        json.dumps({**ROW, "conversation_id": 7}),  # an integer id, read as "7" (as to_event reads it)
+        json.dumps({**ROW, "conversation_id": "c2"}),
+        "{not json",
+        json.dumps({**ROW, "conversation_id": " 7 ", "message_id": "m2", "timestamp": "last tuesday"}),
+        json.dumps({**ROW, "conversation_id": "7", "message_id": "m1"}),
+        json.dumps({**ROW, "conversation_id": "c2", "timestamp": "never"}),  # another conversation's bad row
+        json.dumps({**ROW, "conversation_id": "7", "message_id": "m3"}),
+    ]) + "\n")
+    found = read_conversation(path, "7")
+    assert [(e.conversation_id, e.message_id) for e in found.read.events] == [("7", "m1"), ("7", "m3")]
+    assert [r.describe() for r in found.read.rejects] == [
+        f"{path}: line 4: field 'timestamp': not ISO-8601 or Unix seconds: 'last tuesday'",
+        f"{path}: line 5: field 'message_id': duplicate message id 'm1' in conversation '7'"]
+    assert (found.n_conversations, found.unreadable) == (2, 1)
+    whole = read_events(path)  # the same rows as the whole file's reader keeps for it
+    assert found.read.events == [e for e in whole.events if e.conversation_id == "7"]
+    assert read_conversation(path, "c9").read.events == []
 
 
 def test_csv_rows_and_missing_columns(tmp_path: Path) -> None:

@@ -150,7 +150,8 @@ def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model: RiskModel) -> None:
+def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model: RiskModel,
+                                    tmp_path: Path) -> None:
     data = load_labelled(labelled_path)
     result = next(r for r in score_conversations(model, data.events)[0] if r.alert)
     done = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir, "--json")
@@ -166,6 +167,18 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     assert table.returncode == 0 and "ALERT" in table.stdout and "driven by" in table.stdout
     missing = riskline("explain", labelled_path, "--conversation", "nope", "--model", model_dir)
     assert missing.returncode == 2 and "no conversation 'nope'" in missing.stderr
+    # a row of this conversation that is not valid, and a line that is not JSON at all, are left out and named
+    rows = [json.loads(line) for line in labelled_path.read_text().splitlines()]
+    bad = {**next(r for r in rows if r["conversation_id"] == result.conversation_id), "message_id": "extra",
+           "timestamp": "yesterday"}
+    noisy = tmp_path / "noisy.jsonl"
+    noisy.write_text(labelled_path.read_text() + json.dumps(bad) + "\n{not json\n")
+    again = riskline("explain", noisy, "--conversation", result.conversation_id, "--model", model_dir, "--json")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == done.stdout  # the same trajectory, the bad row left out
+    assert (f"1 bad rows of this conversation were left out; the first: {noisy}: line {len(rows) + 1}: "
+            "field 'timestamp'") in again.stderr
+    assert f"1 rows of {noisy} could not be parsed and were skipped" in again.stderr
     onto = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", labelled_path, "--no-track")
     assert onto.returncode == 2 and f"--report {labelled_path}: exists and is not a directory" in onto.stderr
 
