@@ -46,7 +46,8 @@ class ReadResult:
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    with path.open("r", encoding="utf-8", errors="strict") as handle:
+    # utf-8-sig: a byte-order mark at the start (Windows tools write one) is dropped, not read as text
+    with path.open("r", encoding="utf-8-sig", errors="strict") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -62,7 +63,8 @@ def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str
 
 
 def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    with path.open("r", encoding="utf-8", newline="") as handle:
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would rename the first column
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         for record in reader:
             # line_num is the physical line where this row ends; quoted newlines make rows span lines

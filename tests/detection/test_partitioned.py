@@ -121,3 +121,23 @@ def test_cli_uses_the_parallel_engine_for_large_files(model_dir: Path, inputs: d
                     env=env)
     assert one.returncode == 0 and many.returncode == 0, many.stderr
     assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "many.jsonl").read_text()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_byte_order_mark_is_not_part_of_the_first_row(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
+                                                        suffix: str) -> None:
+    # Excel's "CSV UTF-8" and other Windows tools start the file with one; the CSV's first column
+    # would otherwise be named "\ufeffconversation_id" and every row would lack a conversation id
+    marked = tmp_path / f"marked{suffix}"
+    marked.write_bytes(b"\xef\xbb\xbf" + inputs[suffix].read_bytes())
+    plain = score_file(model, inputs[suffix], tmp_path / "plain.jsonl")
+    for engine in (score_file, score_file_partitioned):
+        out = tmp_path / f"{engine.__name__}.jsonl"
+        got = engine(model, marked, out)
+        assert (got.n_messages, got.n_rejected) == (plain.n_messages, 0), engine.__name__
+        assert _content(out) == _content(tmp_path / "plain.jsonl")
+    bad = tmp_path / f"bad{suffix}"  # a bad row sends the in-memory engine to the row-by-row reader
+    tail = b"\n{not json\n" if suffix == ".jsonl" else b"only,one,row\n"
+    bad.write_bytes(marked.read_bytes() + tail)
+    with pytest.raises(InputError, match=rf"{bad}: line {plain.n_messages + 2}"):
+        score_file(model, bad, tmp_path / "x.jsonl")
