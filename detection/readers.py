@@ -62,10 +62,27 @@ def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str
             yield f"line {number}", record, None
 
 
+def _check_columns(path: Path, where: str, columns: list[str]) -> None:
+    """One error for a header that lacks a required column (each row would otherwise be rejected
+    for it, one by one), with a hint when a CSV's header is one column holding another separator."""
+    missing = [name for name in REQUIRED if name not in columns]
+    if not missing:
+        return
+    if len(columns) == 1 and (separator := next((s for s in ";\t|" if s in columns[0]), None)):
+        raise InputError(f"{path}: {where}: the header is one column ({columns[0][:60]!r}...): CSV here is "
+                         f"comma-separated, and this file looks separated by {separator!r}; save it with commas "
+                         "(Excel: 'CSV UTF-8 (Comma delimited)') or as JSON Lines")
+    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    raise InputError(f"{path}: {where}: no column {', '.join(repr(m) for m in missing)} (its columns: {shown}); "
+                     f"every row needs {', '.join(REQUIRED)}")
+
+
 def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would rename the first column
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
+        if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
+            _check_columns(path, "line 1", list(reader.fieldnames))
         for record in reader:
             # line_num is the physical line where this row ends; quoted newlines make rows span lines
             where = f"line {reader.line_num}"
@@ -82,6 +99,7 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | s
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+    _check_columns(path, "schema", list(parquet.schema_arrow.names))
     row = 0
     for batch in parquet.iter_batches(batch_size=65536):
         for record in batch.to_pylist():

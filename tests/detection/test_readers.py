@@ -102,6 +102,21 @@ def test_non_utf8(tmp_path: Path) -> None:
         read_events(path)
 
 
+def test_a_header_without_a_required_column_is_one_error(tmp_path: Path) -> None:
+    semicolons = tmp_path / "excel.csv"  # Excel in many locales separates with ';'
+    semicolons.write_text("conversation_id;message_id;sender_id;timestamp;text\nc1;m1;u1;2024-01-01T10:00:00Z;hi\n")
+    with pytest.raises(InputError, match=r"excel.csv: line 1: the header is one column .* separated by ';'"):
+        read_events(semicolons)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("conv,message_id,sender_id,timestamp,text\nc1,m1,u1,2024-01-01T10:00:00Z,hi\n")
+    with pytest.raises(InputError, match=r"renamed.csv: line 1: no column 'conversation_id' \(its columns: conv, "):
+        read_events(renamed)
+    parquet = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in ROW.items() if k != "text"}]), parquet)
+    with pytest.raises(InputError, match=r"t.parquet: schema: no column 'text'"):
+        read_events(parquet)
+
+
 def test_header_only_csv_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("conversation_id,message_id,sender_id,timestamp,text\n")
