@@ -96,13 +96,9 @@ class EscalationPolicy:
         """The policy in a YAML file, or the default policy when ``path`` is None."""
         if path is None:
             return cls.from_dict(DEFAULT_POLICY)
-        import yaml
+        from detection.settings import read_yaml
 
-        try:
-            data = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read policy ({exc})") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_yaml(path, "policy"))
 
     def next_level(self, thresholds: Thresholds, current: str, score: float) -> str:
         """The level after a message scored ``score``, given the level held before it."""

@@ -6,8 +6,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """A YAML file's content; an unreadable or malformed file is a ``ValueError`` in one line,
+    naming the file, the line and column, and the problem."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ValueError(f"{path}: {where}not valid YAML for the {what} ({exc.problem or exc.context})") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML for the {what} ({' '.join(str(exc).split())})") from None
 
 
 class ServiceSettings(BaseSettings):
@@ -29,6 +46,16 @@ class ServiceSettings(BaseSettings):
     max_batch: int = Field(1000, ge=1, le=1000)
     request_timeout: float = Field(10.0, gt=0)
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """Deliveries POST to it: anything but an http(s) URL with a host would fail only later, per delivery."""
+        from urllib.parse import urlsplit
+
+        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
+        return value
+
 
 class StreamSettings(ServiceSettings):
     """``riskline stream``: the service's settings plus where to consume and publish."""
@@ -45,12 +72,7 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
     """Settings from flags (highest), ``RISKLINE_*`` variables, a YAML config file, then defaults."""
     values: dict[str, Any] = {}
     if config is not None:
-        import yaml
-
-        try:
-            loaded = yaml.safe_load(Path(config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{config}: cannot read config ({exc})") from exc
+        loaded = read_yaml(config, "config") or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{config}: expected a mapping of setting names to values")
         # the file only fills what the environment leaves unset
@@ -61,4 +83,5 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
         return kind(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ValueError(f"setting '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+        raise ValueError(f"setting '{'.'.join(map(str, first['loc']))}': {message}") from None

@@ -26,6 +26,16 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
     bad.write_text("colour: blue\n")
     with pytest.raises(ValueError, match="setting 'colour'"):
         load_settings({}, bad)
+    for url in ("hooks.example.org/riskline", "ftp://example.org/x", "https:///no-host"):
+        with pytest.raises(ValueError, match=rf"^setting 'webhook_url': expected an http:// or https:// URL with a "
+                                             rf"host, got '{url}'$"):
+            load_settings({"webhook_url": url})
+    assert load_settings({"webhook_url": "https://hooks.example.org/r"}).webhook_url == "https://hooks.example.org/r"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("port: 9000\nhost: [1\n")
+    with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "
+                                         r"\(expected ',' or '\]', but got '<stream end>'\)$"):
+        load_settings({}, broken)
 
 
 def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
