@@ -69,11 +69,12 @@ def _check_columns(path: Path, where: str, columns: list[str]) -> None:
     if not missing:
         return
     if len(columns) == 1 and (separator := next((s for s in ";\t|" if s in columns[0]), None)):
-        raise InputError(f"{path}: {where}: the header is one column ({columns[0][:60]!r}...): CSV here is "
+        shown = repr(columns[0][:60]) + ("..." if len(columns[0]) > 60 else "")
+        raise InputError(f"{path}: {where}: the header is one column ({shown}): CSV here is "
                          f"comma-separated, and this file looks separated by {separator!r}; save it with commas "
                          "(Excel: 'CSV UTF-8 (Comma delimited)') or as JSON Lines")
-    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
-    raise InputError(f"{path}: {where}: no column {', '.join(repr(m) for m in missing)} (its columns: {shown}); "
+    listed = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    raise InputError(f"{path}: {where}: no column {', '.join(repr(m) for m in missing)} (its columns: {listed}); "
                      f"every row needs {', '.join(REQUIRED)}")
 
 

@@ -19,6 +19,8 @@ def read_yaml(path: str | Path, what: str) -> Any:
         return yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise ValueError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: cannot read {what} (not UTF-8 text, byte {exc.start})") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -36,6 +36,9 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "
                                          r"\(expected ',' or '\]', but got '<stream end>'\)$"):
         load_settings({}, broken)
+    broken.write_bytes(b"port: 9000\nhost: \xff\n")  # Latin-1, not UTF-8
+    with pytest.raises(ValueError, match=r"broken.yaml: cannot read config \(not UTF-8 text, byte 17\)$"):
+        load_settings({}, broken)
 
 
 def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
