@@ -308,17 +308,26 @@ def convert(
 ) -> None:
     """Convert the PAN 2012 predator-identification corpus to labelled message events."""
     from detection.writers import write_rows
-    from training.pan import find_predator_file, iter_pan_rows, read_predators
+    from training.pan import COLUMNS, arrow_schema, find_predator_file, iter_pan_rows, read_predators
 
     source = predators or find_predator_file(input_path)
     if source is None:
         raise fail(f"{input_path}: no predator-id list found beside it; pass --predators FILE")
     check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
-    rows = list(iter_pan_rows(input_path, read_predators(source)))
-    write_rows(output, rows)
-    n_conv = len({r["conversation_id"] for r in rows})
-    n_pos = len({r["conversation_id"] for r in rows if r["conversation_label"]})
-    typer.echo(f"wrote {len(rows)} messages in {n_conv} conversations ({n_pos} with a predator) -> {output}", err=True)
+    n_messages, conversations, positives = 0, set(), set()
+
+    def counted(rows: Iterator[dict[str, object]]) -> Iterator[dict[str, object]]:
+        nonlocal n_messages
+        for row in rows:  # streamed: memory stays flat however large the corpus
+            n_messages += 1
+            conversations.add(row["conversation_id"])
+            if row["conversation_label"]:
+                positives.add(row["conversation_id"])
+            yield row
+
+    write_rows(output, counted(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
+    typer.echo(f"wrote {n_messages} messages in {len(conversations)} conversations ({len(positives)} with a "
+               f"predator) -> {output}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,10 +13,20 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from detection.readers import InputError
 
 EPOCH = datetime(2012, 1, 1, tzinfo=UTC)
+COLUMNS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment",
+           "conversation_label")
+
+
+def arrow_schema() -> Any:
+    """The Parquet schema of converted rows, fixed so that rows can stream into row groups."""
+    import pyarrow as pa
+
+    return pa.schema([*((name, pa.string()) for name in COLUMNS[:-1]), ("conversation_label", pa.int64())])
 
 
 def read_predators(path: str | Path) -> set[str]:

@@ -7,7 +7,7 @@ import pytest
 
 from detection.readers import InputError, read_events
 from tests.cli_helpers import riskline
-from training.pan import iter_pan_rows
+from training.pan import COLUMNS, iter_pan_rows
 
 XML = """<?xml version="1.0" encoding="UTF-8"?>
 <conversations>
@@ -53,6 +53,20 @@ def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -
     assert "7 messages in 2 conversations (1 with a predator)" in done.stderr
     assert len(read_events(out).events) == 7
     assert json.loads(out.read_text().splitlines()[0])["conversation_label"] == 1
+    # Parquet streams with a fixed schema: an all-empty attachment column is still a string column
+    table = riskline("convert", corpus, "-o", tmp_path / "pan.parquet")
+    assert table.returncode == 0, table.stderr
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(tmp_path / "pan.parquet")
+    assert schema.names == list(COLUMNS) and str(schema.field("attachment").type) == "string"
+    assert read_events(tmp_path / "pan.parquet").events == read_events(out).events
+    # a corpus that breaks part-way writes nothing: streaming keeps the output all or nothing
+    broken = tmp_path / "late.xml"
+    broken.write_text(XML.replace("<time>10:06</time>", "<time>99:99</time>"))
+    late = riskline("convert", broken, "--predators", corpus.with_name(
+        "pan12-sexual-predator-identification-training-corpus-predators-2012-05-01.txt"), "-o", tmp_path / "late.jsonl")
+    assert late.returncode == 2 and "field 'time'" in late.stderr and not (tmp_path / "late.jsonl").exists()
 
 
 def test_bad_xml_and_times(tmp_path: Path) -> None:
