@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -35,7 +36,8 @@ class RisklineClient:
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         """A conversation's state, or None if the service has never seen it."""
-        response = self._http.get(f"/v1/conversations/{conversation_id}")
+        # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request
+        response = self._http.get(f"/v1/conversations/{quote(conversation_id, safe='')}")
         if response.status_code == 404:
             return None
         response.raise_for_status()

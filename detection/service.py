@@ -179,7 +179,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
                                            "(a message is never counted twice)"}, status_code=503)
         return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
 
-    @app.get("/v1/conversations/{conversation_id}")
+    @app.get("/v1/conversations/{conversation_id:path}")  # ids may hold '/': the rest of the path is the id
     async def get_conversation(conversation_id: str) -> Response:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].conversation,

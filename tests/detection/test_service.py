@@ -104,6 +104,14 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     assert view["risk_score"] == max(r["risk_score"] for r in first)
     assert view["peak_stage"] == picked["peak_stage"][cid] and view["interventions"]  # as batch scoring has it
     assert client.conversation("never-seen") is None
+    # ids are the platform's: '/', '?', '#', '%', spaces and non-ASCII are looked up as they were scored
+    odd = ["dm/123/456", "a?b=1", "x#y", "50%off", "two words", "café"]
+    hello = {"sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
+    server.post({"messages": [{**hello, "conversation_id": c, "message_id": "m1"} for c in odd]}, TOKEN)
+    for c in odd:
+        seen = client.conversation(c)
+        assert seen is not None and seen["n_messages"] == 1, c
+    assert client.conversation("dm/123") is None  # a prefix of an id is another conversation
     client.close()
 
 
