@@ -115,11 +115,12 @@ def explain(
     from detection.readers import read_conversation
 
     risk_model = load_model(model)
-    found = read_conversation(input_path, conversation.strip())
+    wanted = conversation.strip()  # as ids are read from files
+    found = read_conversation(input_path, wanted)
     if not found.read.events:
         raise fail(f"{input_path}: no conversation {conversation!r} "
                    f"({found.n_conversations} conversations in the file)")
-    result, steps = trajectory(risk_model, found.read.events, conversation.strip())
+    result, steps = trajectory(risk_model, found.read.events, wanted)
     if as_json:
         for step in steps:
             typer.echo(json.dumps({**step.__dict__, "alert": step.index == result.alert_index}, ensure_ascii=False))

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -289,13 +289,12 @@ class RiskModel:
         """
         target = check_model_target(directory)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        # a plain mkdir, so the directory gets the usual mode (umask), not mkdtemp's private 0700:
+        # a model is read by whoever serves it
+        staging = target.parent / f".{target.name}.{secrets.token_hex(6)}"
+        staging.mkdir()
         try:
             self._write(staging)
-            # mkdtemp makes it private (0700); a model is read by whoever serves it, as any new directory would be
-            mask = os.umask(0)
-            os.umask(mask)
-            staging.chmod(0o777 & ~mask)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

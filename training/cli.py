@@ -19,6 +19,7 @@ import typer
 
 from detection.cli import check_outputs, fail, user_errors
 from detection.model import check_model_target
+from training.registry import PROMOTION_METRICS
 
 if TYPE_CHECKING:
     from detection.model import RiskModel
@@ -225,14 +226,16 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     Console().print(table)
 
 
+METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.items() if up) + " (higher is better); "
+               + ", ".join(m for m, up in PROMOTION_METRICS.items() if not up) + " (lower is better)")
+
+
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name")],
     data: Annotated[Path, typer.Option(help="Labelled evaluation data both models are scored on")],
     challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
     champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
-    metric: Annotated[str, typer.Option(
-        help="Metric compared: f0_5, recall, precision, roc_auc, latency_weighted_f1, ... (higher is better); "
-             "false_alert_rate, median_messages_to_alert (lower is better)")] = "f0_5",
+    metric: Annotated[str, typer.Option(help=METRIC_HELP)] = "f0_5",
 ) -> None:
     """Move the champion alias to the challenger only if it is at least as good on DATA."""
     from training.data import load_labelled
