@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterator, Mapping
@@ -49,20 +50,22 @@ def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str
     # utf-8-sig: a byte-order mark at the start (Windows tools write one) is dropped, not read as text
     with path.open("r", encoding="utf-8-sig", errors="strict") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield f"line {number}", line.rstrip("\n")[:500], f"not valid JSON ({exc.msg})"
-                continue
-            if not isinstance(record, dict):
-                yield f"line {number}", line.rstrip("\n")[:500], "expected a JSON object"
-                continue
-            yield f"line {number}", record, None
+            if line.strip():
+                yield f"line {number}", *parse_json_line(line)
 
 
-def _check_columns(path: Path, where: str, columns: list[str]) -> None:
+def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
+    """One JSON Lines row: ``(record, None)``, or ``(the line, why it is not a row)``."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return line.rstrip("\r\n")[:500], f"not valid JSON ({exc.msg})"
+    if not isinstance(record, dict):
+        return line.rstrip("\r\n")[:500], "expected a JSON object"
+    return record, None
+
+
+def check_columns(path: Path, where: str, columns: list[str]) -> None:
     """One error for a header that lacks a required column (each row would otherwise be rejected
     for it, one by one), with a hint when a CSV's header is one column holding another separator."""
     missing = [name for name in REQUIRED if name not in columns]
@@ -83,7 +86,7 @@ def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
-            _check_columns(path, "line 1", list(reader.fieldnames))
+            check_columns(path, "line 1", list(reader.fieldnames))
         for record in reader:
             # line_num is the physical line where this row ends; quoted newlines make rows span lines
             where = f"line {reader.line_num}"
@@ -100,7 +103,7 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | s
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    _check_columns(path, "schema", list(parquet.schema_arrow.names))
+    check_columns(path, "schema", list(parquet.schema_arrow.names))
     row = 0
     for batch in parquet.iter_batches(batch_size=65536):
         for record in batch.to_pylist():
@@ -144,6 +147,18 @@ def _arrow_table(path: Path) -> Any:
         return None
 
 
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _fast_events(path: Path) -> list[MessageEvent] | None:
     """Events from a clean file through Arrow's readers; None whenever anything needs a closer look.
 
@@ -153,6 +168,8 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if path.suffix.lower() != ".parquet" and not _is_utf8(path):
+        return None  # Arrow does not check text it is not asked for; the row-by-row path names the byte
     table = _arrow_table(path)
     if table is None or table.num_rows == 0 or any(name not in table.column_names for name in REQUIRED):
         return None

@@ -102,6 +102,20 @@ def test_non_utf8(tmp_path: Path) -> None:
         read_events(path)
 
 
+@pytest.mark.parametrize("name, content", [
+    ("text.jsonl", json.dumps(ROW).encode().replace(b'"hello"', b'"caf\xe9"') + b"\n"),
+    ("ignored.jsonl", json.dumps({**ROW, "note": "@"}).encode().replace(b'"@"', b'"caf\xe9"') + b"\n"),
+    ("text.csv", ",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9")),
+])
+def test_non_utf8_inside_a_well_formed_row(tmp_path: Path, name: str, content: bytes) -> None:
+    """Arrow's readers take such bytes without a word (or fail on first use of the text); the file is refused,
+    named with the byte, as the row-by-row reader refuses it."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=rf"^{path}: not UTF-8 text \(byte \d+\)$"):
+        read_events(path)
+
+
 def test_a_header_without_a_required_column_is_one_error(tmp_path: Path) -> None:
     semicolons = tmp_path / "excel.csv"  # Excel in many locales separates with ';'
     semicolons.write_text("conversation_id;message_id;sender_id;timestamp;text\nc1;m1;u1;2024-01-01T10:00:00Z;hi\n")
