@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def step_rows(steps: StepScores) -> list[dict[str, object]]:
     ]
 
 
-def write_rejects(path: str | Path, rejects: list[Reject]) -> None:
+def write_rejects(path: str | Path, rejects: Iterable[Reject]) -> None:
     """Write rejected rows with their place and reason, as JSON Lines."""
     with Path(path).open("w", encoding="utf-8") as handle:
         for reject in rejects:
@@ -66,9 +67,14 @@ def write_rejects(path: str | Path, rejects: list[Reject]) -> None:
 
 def rejects_error(rejects: list[Reject]) -> InputError:
     """The error for bad rows when they are not being set aside: the first one, and how many more."""
-    more = (f" (and {len(rejects) - 1} more bad rows; use --errors FILE to set them aside)" if len(rejects) > 1
+    return bad_rows_error(rejects[0], len(rejects))
+
+
+def bad_rows_error(first: Reject, count: int) -> InputError:
+    """``rejects_error`` given only the first bad row and how many there are."""
+    more = (f" (and {count - 1} more bad rows; use --errors FILE to set them aside)" if count > 1
             else " (use --errors FILE to set bad rows aside)")
-    return InputError(rejects[0].describe() + more)
+    return InputError(first.describe() + more)
 
 
 def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path, *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -139,17 +140,38 @@ def explain(
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
                       errors: Path | None) -> None:
     try:
-        from detection.spark import read_events_spark, score_spark, spark_session, write_single_parquet
+        from detection.spark import (
+            check_events_spark,
+            model_path_spark,
+            read_events_spark,
+            score_checked_spark,
+            spark_session,
+            write_single_parquet,
+        )
     except ImportError as exc:
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
-    if errors is not None:
-        raise fail("--errors works with the local engine; the Spark engine stops at the first bad row")
+    from detection.batch import bad_rows_error, write_rejects
+
     if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
+    if errors is not None and not errors.parent.is_dir():
+        raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
+    # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     spark = spark_session()
     try:
-        scored = score_spark(read_events_spark(spark, input_path), model, per_message)
-        write_single_parquet(scored, output)
+        model_path = model_path_spark(model)
+        check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
+        n_events, n_rejects = check.counts()
+        if n_rejects and errors is None:
+            first = check.first_reject()
+            assert first is not None
+            raise bad_rows_error(first, n_rejects)
+        if not n_events and not n_rejects:
+            raise InputError(f"{input_path}: empty file: no message rows")
+        write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
+        if errors is not None:
+            write_rejects(errors, check.iter_rejects())
     except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
         ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
         if not ours and not isinstance(exc, USER_ERRORS):
@@ -157,7 +179,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         raise fail(ours[-1] if ours else str(exc)) from None
     finally:
         spark.stop()
-    typer.echo(f"scored {input_path} with Spark -> {output}", err=True)
+    typer.echo(f"scored {n_events} messages with Spark: {n_rejects} rows rejected -> {output}", err=True)
 
 
 # Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).

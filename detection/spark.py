@@ -6,28 +6,42 @@ input position), so the answers are identical; rows come out in order of each co
 appearance in the input, as locally. Executors load the model once per Python worker, from a model
 directory every executor can read (on a cluster: a shared path; MLflow URIs are resolved on the
 driver).
+
+Rows are checked first, on the executors, by the local reader's own code (``check_events_spark``):
+JSON Lines are parsed line by line as locally, CSV columns are taken by name, and a bad row or a
+later copy of a message id becomes a reject naming its place, so ``--errors`` works here too.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from detection.batch import MESSAGE_COLUMNS, step_rows
-from detection.events import REQUIRED, EventError, to_event
+from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
+from detection.events import REQUIRED, EventError, MessageEvent, to_event
 from detection.model import RiskModel, load_model, resolve_model_dir
-from detection.readers import InputError
+from detection.readers import InputError, Reject, check_columns, parse_json_line
 from detection.scoring import score_conversations
 
-ROW = "_riskline_row"
+ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
+UNIT = "_riskline_unit"  # how a place in the input is named: 'line' (JSON Lines) or 'row'
+LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
+MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
+FIELD, REASON, RECORD = "_riskline_field", "_riskline_reason", "_riskline_record"
 BUCKET_MESSAGES = 50_000
 OPTIONAL = ("recipient_id", "attachment")
+CHECKED_SCHEMA = ("conversation_id string, message_id string, sender_id string, timestamp double, text string, "
+                  f"recipient_id string, attachment string, {ROW} long, {UNIT} string, {FIELD} string, "
+                  f"{REASON} string, {RECORD} string")
 CONVERSATION_SCHEMA = (
     "conversation_id string, n_messages long, risk_score double, risk_level string, alert boolean, "
     "alert_index long, alert_message_id string, peak_stage string, suspect_id string, "
@@ -41,15 +55,191 @@ def _model(path: str) -> RiskModel:
     return load_model(path)
 
 
+def _plain(value: object) -> object:
+    """A value from pandas with a missing one as None (pandas gives NaN), as the local reader has it."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _parsed_rows(batch: Any) -> Iterator[tuple[int, str, Mapping[str, object] | str, str | None]]:
+    """``(row, unit, record, parse error)`` for each row of a batch, as the local reader parses them."""
+    import pyarrow as pa
+
+    rows, units = batch.column(ROW).to_pylist(), batch.column(UNIT).to_pylist()
+    if LINE in batch.schema.names:
+        # as bytes: Spark reads text without checking it is UTF-8
+        for row, unit, raw in zip(rows, units, batch.column(LINE).cast(pa.binary()).to_pylist(), strict=True):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield row, unit, raw.decode("utf-8", "replace")[:500], f"not UTF-8 text (byte {exc.start})"
+                continue
+            line = line if row else line.removeprefix("\ufeff")  # a byte-order mark
+            if line.strip():  # blank lines are skipped, as locally
+                yield row, unit, *parse_json_line(line)
+        return
+    columns = [name for name in batch.schema.names if name not in (ROW, UNIT)]
+    for row, unit, record in zip(rows, units, batch.select(columns).to_pylist(), strict=True):
+        malformed = record.pop(MALFORMED, None)
+        yield row, unit, {key: _plain(value) for key, value in record.items()}, (
+            None if malformed is None else "malformed row: its values do not match the header's columns")
+
+
+def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
+    """Validate rows with the local reader's code: an event, or the reason it is not one (``FIELD``)."""
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "double": pa.float64(), "long": pa.int64()}
+    schema = pa.schema([(name, types[kind]) for name, kind in (part.split() for part in CHECKED_SCHEMA.split(", "))])
+    names = schema.names
+    for batch in batches:
+        out: dict[str, list[object]] = {name: [] for name in names}
+        for row, unit, parsed, error in _parsed_rows(batch):
+            event, field, reason = None, "row", error
+            if error is None:
+                try:
+                    assert isinstance(parsed, Mapping)
+                    event = to_event(parsed)
+                except EventError as exc:
+                    field, reason = exc.field, exc.reason
+            for name in names[:7]:  # the event's fields, as CHECKED_SCHEMA lists them
+                out[name].append(None if event is None else getattr(event, name))
+            out[ROW].append(row)
+            out[UNIT].append(unit)
+            out[FIELD].append(None if event is not None else field)
+            out[REASON].append(None if event is not None else reason)
+            out[RECORD].append(None if event is not None else json.dumps(parsed, ensure_ascii=False, default=str))
+        yield pa.RecordBatch.from_pydict(out, schema=schema)
+
+
+def _numbered(frame: Any, unit: str) -> Any:
+    """``frame`` with ``ROW``, its rows' consecutive positions: Spark reads a file's splits in order, and
+    ``monotonically_increasing_id`` holds the partition in its upper bits and the row within it below."""
+    from pyspark.sql import functions as F
+
+    ids = frame.withColumn("_riskline_id", F.monotonically_increasing_id())
+    part = F.shiftright("_riskline_id", 33)
+    offsets: list[Any] = []
+    total = 0
+    for partition, count in sorted(ids.groupBy(part.alias("p")).count().collect()):
+        offsets += [F.lit(partition), F.lit(total)]
+        total += count
+    if not total:
+        return frame.withColumn(ROW, F.lit(None).cast("long")).withColumn(UNIT, F.lit(unit))
+    within = F.col("_riskline_id").bitwiseAND(F.lit((1 << 33) - 1))
+    return (ids.withColumn(ROW, F.create_map(*offsets)[part] + within).withColumn(UNIT, F.lit(unit))
+            .drop("_riskline_id"))
+
+
+class SparkCheck:
+    """Rows validated as the local reader does: ``events`` (the first row of each message id) and
+    ``rejects`` (bad rows and later copies of a message id, with place and reason).
+
+    ``frame`` (every row, checked) is persisted, as each view reads it; ``unpersist()`` when done.
+    """
+
+    def __init__(self, frame: Any, source: str) -> None:
+        self.frame, self.source = frame, source
+        self._counts: tuple[int, int, int] | None = None
+
+    def _valid(self) -> Any:
+        from pyspark.sql import functions as F
+
+        return self.frame.filter(F.col(FIELD).isNull())
+
+    def _copies(self) -> Any:
+        """The later copies of a message id: only the keys are shuffled, and they sum as they go."""
+        from pyspark.sql import functions as F
+
+        repeated = (self._valid().groupBy("conversation_id", "message_id")
+                    .agg(F.count(F.lit(1)).alias("n"), F.min(ROW).alias("first")).filter("n > 1"))
+        return (self._valid().join(F.broadcast(repeated), ["conversation_id", "message_id"])
+                .filter(F.col(ROW) > F.col("first")).drop("n", "first"))
+
+    def counts(self) -> tuple[int, int]:
+        """How many events and how many rejected rows."""
+        from pyspark.sql import functions as F
+
+        if self._counts is None:
+            got = {row["bad"]: row["count"]
+                   for row in self.frame.groupBy(F.col(FIELD).isNotNull().alias("bad")).count().collect()}
+            copies = (self._valid().groupBy("conversation_id", "message_id").count().filter("count > 1")
+                      .agg(F.sum(F.col("count") - 1)).first())
+            self._counts = got.get(False, 0), got.get(True, 0), int(copies[0] or 0) if copies else 0
+        valid, bad, copies = self._counts
+        return valid - copies, bad + copies
+
+    @property
+    def events(self) -> Any:
+        """The accepted events (contract columns and ``ROW``), for ``score_checked_spark``."""
+        events = self._valid()
+        if self._copy_count():  # later copies of a message id: drop them
+            events = events.join(self._copies().select(ROW), ROW, "left_anti")
+        return events.select(*REQUIRED, *OPTIONAL, ROW)
+
+    @property
+    def rejects(self) -> Any:
+        from pyspark.sql import functions as F
+
+        bad = self.frame.filter(F.col(FIELD).isNotNull())
+        return bad.unionByName(self._copies()) if self._copy_count() else bad
+
+    def _copy_count(self) -> int:
+        self.counts()
+        assert self._counts is not None
+        return self._counts[2]
+
+    def iter_rejects(self) -> Iterator[Reject]:
+        """The rejected rows in input order, with their place and reason as the local reader gives them."""
+        for row in self.rejects.orderBy(ROW).toLocalIterator():
+            yield self._reject(row)
+
+    def first_reject(self) -> Reject | None:
+        row = self.rejects.orderBy(ROW).first()
+        return None if row is None else self._reject(row)
+
+    def _reject(self, row: Any) -> Reject:
+        where = f"{row[UNIT]} {row[ROW] + 1}"
+        if row[FIELD] is not None:
+            return Reject(self.source, where, row[FIELD], row[REASON], json.loads(row[RECORD]))
+        # a later copy of a message id: its record is the event as read
+        record = {name: row[name] for name in (*REQUIRED, *OPTIONAL)}
+        return Reject(self.source, where, "message_id", f"duplicate message id {row['message_id']!r} in "
+                      f"conversation {row['conversation_id']!r}", record)
+
+    def unpersist(self) -> None:
+        self.frame.unpersist()
+
+
+def check_events_spark(events: Any, source: str = "DataFrame") -> SparkCheck:
+    """Validate a DataFrame of message events row by row, as the local reader does, without stopping.
+
+    ``events`` comes from ``read_events_spark`` (which keeps each row's place in the file) or is any
+    DataFrame with the contract's columns. ``source`` names it in rejects.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    if LINE not in events.columns:
+        missing = [c for c in REQUIRED if c not in events.columns]
+        if missing:
+            raise InputError(f"{source}: no column {', '.join(repr(m) for m in missing)} "
+                             f"(its columns: {', '.join(events.columns[:12])}); every row needs {', '.join(REQUIRED)}")
+        for name in OPTIONAL:
+            if name not in events.columns:
+                events = events.withColumn(name, F.lit(None).cast("string"))
+    if ROW not in events.columns:
+        events = _numbered(events, "row")
+    keep = [c for c in (*REQUIRED, *OPTIONAL, LINE, MALFORMED, ROW, UNIT) if c in events.columns]
+    checked = events.select(*keep).mapInArrow(_check_batches, CHECKED_SCHEMA)
+    return SparkCheck(checked.persist(StorageLevel.MEMORY_AND_DISK), source)
+
+
 def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(ROW, kind="stable")
-    events = []
-    for record in frame.to_dict(orient="records"):
-        try:
-            events.append(to_event({str(k): v for k, v in record.items()}))
-        except EventError as exc:
-            raise InputError(f"conversation {record.get('conversation_id')!r} message "
-                             f"{record.get('message_id')!r}: {exc}") from None
+    # checked already (SparkCheck.events): the values only need unboxing, a missing one being NaN or None
+    columns = [frame[name].tolist() for name in (*REQUIRED, *OPTIONAL)]
+    events = [MessageEvent(c, m, s, t, x, _plain(r), _plain(a))  # type: ignore[arg-type]
+              for c, m, s, t, x, r, a in zip(*columns, strict=True)]
     results, steps = score_conversations(_model(model_path), events)
     first = frame.groupby("conversation_id")[ROW].min().to_dict()  # the group holds whole conversations
     if per_message:
@@ -61,60 +251,97 @@ def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.
                          for r in results])
 
 
-def score_spark(events: Any, model: str | None = None, per_message: bool = False) -> Any:
-    """Score a DataFrame of message events: one row per conversation (or per message), in input order.
+def model_path_spark(model: str | None) -> str:
+    """The model directory executors read (on a cluster: a shared path; MLflow URIs resolve here), loaded
+    once on the driver so that a bad model fails here, with a clear message, before any executor does."""
+    path = str(resolve_model_dir(model))
+    load_model(path)
+    return path
 
-    ``events`` needs the contract's columns; others are ignored. It should come straight from a
-    reader (or carry its own ``_riskline_row`` order column): the input position breaks timestamp
-    ties exactly as the local engine does.
-    """
+
+def score_checked_spark(events: Any, model_path: str, per_message: bool = False) -> Any:
+    """Score ``SparkCheck.events``: one row per conversation (or per message), in input order."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import TimestampType
 
-    missing = [c for c in REQUIRED if c not in events.columns]
-    if missing:
-        raise InputError(f"Spark input lacks column(s) {missing}")
-    path = str(resolve_model_dir(model))  # executors read this directory; MLflow URIs resolve here
-    load_model(path)  # fail on the driver, with a clear message, before any executor does
-    if ROW not in events.columns:
-        events = events.withColumn(ROW, F.monotonically_increasing_id())
-    if isinstance(events.schema["timestamp"].dataType, TimestampType):
-        events = events.withColumn("timestamp", F.col("timestamp").cast("double"))
-    for name in OPTIONAL:
-        if name not in events.columns:
-            events = events.withColumn(name, F.lit(None).cast("string"))
-    events = events.select(*REQUIRED, *OPTIONAL, ROW)
     # Many conversations per call (one call per conversation costs more than the scoring); a
     # conversation never splits across buckets.
     buckets = max(8, events.count() // BUCKET_MESSAGES + 1)
     events = events.withColumn("_bucket", F.pmod(F.hash("conversation_id"), F.lit(buckets)))
-    scored = events.groupBy("_bucket").applyInPandas(
-        functools.partial(_score_group, path, per_message), schema=MESSAGE_SCHEMA if per_message else
-        CONVERSATION_SCHEMA)
+
+    def score(frame: pd.DataFrame) -> pd.DataFrame:  # a plain function: Spark reads its type hints
+        return _score_group(model_path, per_message, frame)
+
+    scored = events.groupBy("_bucket").applyInPandas(score, schema=MESSAGE_SCHEMA if per_message else
+                                                     CONVERSATION_SCHEMA)
     return scored.orderBy(ROW).drop(ROW)
 
 
+def score_spark(events: Any, model: str | None = None, per_message: bool = False) -> Any:
+    """Score a DataFrame of message events: one row per conversation (or per message), in input order.
+
+    ``events`` needs the contract's columns; others are ignored. From ``read_events_spark`` it keeps
+    each row's place in the file, which breaks timestamp ties exactly as the local engine does and
+    names bad rows. A bad row raises ``InputError`` naming the first; to set bad rows aside, use
+    ``check_events_spark`` and ``score_checked_spark``.
+    """
+    path = model_path_spark(model)
+    check = check_events_spark(events)
+    _, n_rejects = check.counts()
+    if n_rejects:
+        first = check.first_reject()
+        assert first is not None
+        raise bad_rows_error(first, n_rejects)
+    return score_checked_spark(check.events, path, per_message)
+
+
 def spark_session(master: str | None = None) -> Any:
-    """A session for the CLI: ``$RISKLINE_SPARK_MASTER`` or all local cores."""
+    """A session for the CLI: ``$RISKLINE_SPARK_MASTER`` or all local cores.
+
+    On a local master, shuffles use two partitions per core instead of Spark's 200: each partition
+    costs a task with its own start-up, and one machine gains nothing from more than its cores can run.
+    """
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this environment's Python
-    builder = SparkSession.builder.appName("riskline").master(master or os.environ.get("RISKLINE_SPARK_MASTER",
-                                                                                       "local[*]"))
-    return builder.config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false").getOrCreate()
+    master = master or os.environ.get("RISKLINE_SPARK_MASTER", "local[*]")
+    builder = (SparkSession.builder.appName("riskline").master(master)
+               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
+    if local := re.fullmatch(r"local\[(\d+|\*)\]|local", master):
+        threads = local.group(1)
+        cores = 1 if threads is None else (os.cpu_count() or 1) if threads == "*" else int(threads)
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * cores))
+    return builder.getOrCreate()
 
 
 def read_events_spark(spark: Any, path: str | Path) -> Any:
-    """Message events from JSONL, CSV or Parquet, every contract column read as text or native."""
+    """Rows of a JSONL, CSV or Parquet file, each with its place in the file, for ``check_events_spark``.
+
+    JSON Lines are kept as raw lines and parsed later by the local reader's code; CSV columns are taken by
+    their header's names (not their order), with quotes doubled inside quoted values as in RFC 4180.
+    """
+    from pyspark.sql.types import StringType, StructField, StructType
+
     source = str(path)
     suffix = Path(source).suffix.lower()
-    strings = ", ".join(f"{c} string" for c in (*REQUIRED, *OPTIONAL))
-    if suffix == ".parquet":
-        return spark.read.parquet(source)
     if suffix == ".jsonl":
-        return spark.read.schema(strings).json(source)
+        return _numbered(spark.read.text(source).withColumnRenamed("value", LINE), "line")
     if suffix == ".csv":
-        return spark.read.schema(strings).option("header", True).option("multiLine", True).csv(source)
+        csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+        names = csv.csv(source).columns
+        if not names:
+            raise InputError(f"{source}: empty file: no message rows")
+        names[0] = names[0].removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
+        check_columns(Path(source), "line 1", names)
+        schema = StructType([StructField(n, StringType()) for n in (*names, MALFORMED)])
+        frame = (csv.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED)
+                 .csv(source))
+        wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
+        return _numbered(frame.select(*wanted, MALFORMED), "row")
+    if suffix == ".parquet":
+        frame = spark.read.parquet(source)
+        check_columns(Path(source), "schema", frame.columns)
+        return _numbered(frame, "row")
     raise InputError(f"{source}: unsupported file type '{Path(source).suffix}' for --engine spark")
 
 

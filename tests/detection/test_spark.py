@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,5 +76,98 @@ def test_cli_engine_spark_bad_row(model_dir: Path, events_file: Path, tmp_path: 
     done = riskline("score", path, "-o", tmp_path / "o.parquet", "--model", model_dir, "--engine", "spark")
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("riskline: error:") and "field 'timestamp'" in last and bad["message_id"] in last
+    assert last == f"riskline: error: {path}: line 5: field 'timestamp': not ISO-8601 or Unix seconds: " \
+                   "'not a time' (use --errors FILE to set bad rows aside)"
+    local = riskline("score", path, "-o", tmp_path / "o.parquet", "--model", model_dir)
+    assert local.returncode == 2 and local.stderr.strip().splitlines()[-1] == last
     assert not (tmp_path / "o.parquet").exists()
+
+
+def _bad_rows_file(path: Path, events_file: Path) -> Path:
+    """Forty good rows with a bad JSON line, a bad timestamp, a later copy of a message id, a blank line
+    and a byte-order mark at the start."""
+    lines = events_file.read_text().splitlines()[:40]
+    late = json.loads(lines[7])
+    late["timestamp"] = "yesterday"
+    text = "\n".join(["\ufeff" + lines[0], *lines[1:5], "{not json", *lines[5:7], json.dumps(late), "",
+                      *lines[8:30], lines[12], *lines[30:]]) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file: Path) -> None:
+    from detection.readers import read_rows
+    from detection.spark import check_events_spark, read_events_spark
+
+    path = _bad_rows_file(tmp_path / "bad.jsonl", events_file)
+    check = check_events_spark(read_events_spark(spark, path), str(path))
+    local = read_rows(path)
+    assert check.counts() == (len(local.events), 3)
+    got = [(r.location, r.field, r.reason) for r in check.iter_rejects()]
+    assert got == [(r.location, r.field, r.reason) for r in local.rejects]
+    assert got[0][:2] == ("line 6", "row") and got[2][:2] == ("line 33", "message_id")
+    events = sorted(check.events.collect(), key=lambda row: row["_riskline_row"])
+    assert [to_event(row.asDict()) for row in events] == local.events
+
+
+def test_check_rejects_a_line_that_is_not_utf8(spark: Any, tmp_path: Path, events_file: Path) -> None:
+    from detection.spark import check_events_spark, read_events_spark
+
+    lines = events_file.read_bytes().splitlines()[:6]
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(b"\n".join([*lines[:3], lines[3].replace(b'"text": "', b'"text": "caf\xe9 '), *lines[4:]]))
+    (reject,) = check_events_spark(read_events_spark(spark, path), str(path)).iter_rejects()
+    assert (reject.location, reject.field) == ("line 4", "row") and reject.reason.startswith("not UTF-8 text (byte ")
+
+
+def test_csv_columns_are_taken_by_name(spark: Any, model: RiskModel, model_dir: Path, tmp_path: Path,
+                                       events_file: Path) -> None:
+    """A CSV whose columns come in another order, with extra ones, a byte-order mark and a quoted value
+    holding quotes and a line break, is read as the local reader reads it."""
+    from detection.readers import read_events
+    from detection.spark import read_events_spark, score_spark
+
+    rows = [json.loads(line) for line in events_file.read_text().splitlines()[:300]]
+    rows[3]["text"] = 'she said "ok,\nfine" then left'
+    columns = ["text", "stage", "timestamp", "sender_id", "message_id", "conversation_id", "recipient_id"]
+    path = tmp_path / "mixed.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    local = read_events(path)
+    assert not local.rejects and local.events[3].text == rows[3]["text"]
+    results, _ = score_conversations(model, local.events)
+    got = [row.asDict(recursive=True) for row in score_spark(read_events_spark(spark, path), str(model_dir)).collect()]
+    assert got == [{k: getattr(r, k) for k in r.__dataclass_fields__} for r in results]
+
+
+def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path) -> None:
+    from detection.readers import InputError
+    from detection.spark import score_spark
+
+    frame = spark.createDataFrame([("c1", "m1", "u1", "2026-01-01T00:00:00Z", "hi"),
+                                   ("c1", "m2", "u2", "soon", "hello")],
+                                  "conversation_id string, message_id string, sender_id string, timestamp string, "
+                                  "text string")
+    with pytest.raises(InputError, match=r"^DataFrame: row 2: field 'timestamp': not ISO-8601"):
+        score_spark(frame, str(model_dir))
+
+
+def test_cli_engine_spark_sets_bad_rows_aside(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
+    path = _bad_rows_file(tmp_path / "bad.jsonl", events_file)
+    local = riskline("score", path, "-o", tmp_path / "local.parquet", "--model", model_dir,
+                     "--errors", tmp_path / "local.rejects.jsonl")
+    done = riskline("score", path, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark",
+                    "--errors", tmp_path / "spark.rejects.jsonl")
+    assert local.returncode == 0 and done.returncode == 0, done.stderr[-2000:]
+    assert "39 messages with Spark: 3 rows rejected" in done.stderr
+    scored = pq.read_table(tmp_path / "spark.parquet").to_pylist()
+    assert scored == pq.read_table(tmp_path / "local.parquet").to_pylist()
+
+    def places(name: str) -> list[tuple[str, str, str]]:
+        rows = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        return [(r["location"], r["field"], r["reason"]) for r in rows]
+
+    assert places("spark.rejects.jsonl") == places("local.rejects.jsonl")
+    assert len(places("spark.rejects.jsonl")) == 3
