@@ -87,9 +87,9 @@ def score(
         raise fail(f"--engine {engine}: expected 'local' or 'spark'")
     risk_model = load_model(model)
     large = input_path.is_file() and input_path.stat().st_size >= PARALLEL_MIN_BYTES
-    if large and not show:  # partition by conversation: memory stays bounded whatever the file's size
+    if large:  # partition by conversation: memory stays bounded whatever the file's size
         result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
-                                        errors_path=errors, workers=workers or None, progress=True)
+                                        errors_path=errors, workers=workers or None, progress=True, show=show)
     else:
         result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
     typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
@@ -97,7 +97,7 @@ def score(
     if show:
         from detection.display import print_riskiest
 
-        print_riskiest(result.results, result.events, show)
+        print_riskiest(result.results, result.events, show, total=result.n_conversations)
 
 
 @app.command()

@@ -18,12 +18,17 @@ def _snippet(text: str, width: int = 48) -> str:
 
 
 def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: int,
-                   console: Console | None = None) -> None:
-    """A table of the ``top`` riskiest conversations, with the message where the alert fired."""
+                   console: Console | None = None, total: int | None = None) -> None:
+    """A table of the ``top`` riskiest conversations, with the message where the alert fired.
+
+    ``events`` need only hold the messages quoted; ``total`` counts the conversations scored, where
+    ``results`` holds only the riskiest.
+    """
     console = console or Console()
     wide = console.width >= 130  # evidence gets its own column only where it can be read
     texts = {(e.conversation_id, e.message_id): e.text for e in events}
-    table = Table(title=f"Riskiest {min(top, len(results))} of {len(results)} conversations", show_lines=False)
+    total = len(results) if total is None else total
+    table = Table(title=f"Riskiest {min(top, len(results))} of {total} conversations", show_lines=False)
     for column in ("conversation", "score", "level", "alert at", "peak stage"):
         table.add_column(column, no_wrap=True)
     table.add_column("alert message", ratio=1)

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -43,7 +43,7 @@ from detection.batch import (
 from detection.events import EventError, MessageEvent, to_event
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, iter_records
-from detection.scoring import score_conversations
+from detection.scoring import RiskScore, score_conversations
 from detection.writers import write_rows
 
 PARTITION_BYTES = 16 * 2**20
@@ -169,12 +169,34 @@ def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
     return rejects
 
 
-def _score(job: tuple[str, int, str, bool, bool]) -> tuple[list[Reject], int, int, int]:
-    """Score one partition; return its duplicate rows and (messages, conversations, alerts)."""
-    folder, p, source, per_message, score = job
+class _Scored(NamedTuple):
+    """What scoring one partition gives back to the parent."""
+
+    rejects: list[Reject]
+    n_messages: int
+    n_conversations: int
+    n_alerts: int
+    riskiest: list[tuple[float, int, RiskScore]]  # (-score, first input row, result) of its ``show`` riskiest
+    shown: list[MessageEvent]  # the messages the table shows for them
+
+
+def _riskiest(results: list[RiskScore], events: list[MessageEvent], first: dict[str, int],
+              show: int) -> tuple[list[tuple[float, int, RiskScore]], list[MessageEvent]]:
+    """A partition's ``show`` riskiest conversations, ordered as ``print_riskiest`` orders the whole file's
+    (ties by first appearance), and the messages its table quotes (the alert and two of the evidence)."""
+    riskiest = heapq.nsmallest(show, ((-r.risk_score, first[r.conversation_id], r) for r in results),
+                               key=lambda item: item[:2])
+    wanted = {(r.conversation_id, m) for _, _, r in riskiest
+              for m in [r.alert_message_id, *r.evidence_message_ids[:2]] if m is not None}
+    return riskiest, [e for e in events if (e.conversation_id, e.message_id) in wanted]
+
+
+def _score(job: tuple[str, int, str, bool, bool, int]) -> _Scored:
+    """Score one partition; return its duplicate rows, counts and riskiest conversations."""
+    folder, p, source, per_message, score, show = job
     files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
     if not files:
-        return [], 0, 0, 0
+        return _Scored([], 0, 0, 0, [], [])
     table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files).sort_by("order")
     columns = [table.column(f).to_pylist() for f in EVENT_FIELDS]
     order_column = table.column("order").to_pylist()
@@ -192,7 +214,7 @@ def _score(job: tuple[str, int, str, bool, bool]) -> tuple[list[Reject], int, in
         events.append(event)
         orders.append(order_column[i])
     if not score:
-        return rejects, 0, 0, 0
+        return _Scored(rejects, 0, 0, 0, [], [])
     assert _MODEL is not None
     results, steps = score_conversations(_MODEL, events)
     first: dict[str, int] = {}
@@ -206,7 +228,8 @@ def _score(job: tuple[str, int, str, bool, bool]) -> tuple[list[Reject], int, in
     with open(Path(folder) / f"out{p:05d}.jsonl", "w", encoding="utf-8") as handle:
         for first_row, row in keyed:
             handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
-    return rejects, len(events), len(results), sum(r.alert for r in results)
+    riskiest, shown = _riskiest(results, events, first, show) if show else ([], [])
+    return _Scored(rejects, len(events), len(results), sum(r.alert for r in results), riskiest, shown)
 
 
 def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
@@ -224,8 +247,12 @@ def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
 def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
                            per_message: bool = False, errors_path: str | Path | None = None,
                            workers: int | None = None, partitions: int | None = None,
-                           progress: bool = False) -> BatchResult:
-    """Score a file of any size with ``workers`` processes; same output as ``batch.score_file``."""
+                           progress: bool = False, show: int = 0) -> BatchResult:
+    """Score a file of any size with ``workers`` processes; same output as ``batch.score_file``.
+
+    The result holds no events and, of the results, only the ``show`` riskiest conversations (with the
+    messages ``print_riskiest`` quotes): holding them all would undo the bounded memory.
+    """
     global _MODEL
     source, output = Path(input_path), Path(output_path)
     if source.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
@@ -250,9 +277,9 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
             if not any(folder.glob("*.arrow")) and not rejects:
                 raise InputError(f"{source}: empty file: no message rows")
             score = not (rejects and errors_path is None)
-            jobs2 = [(str(folder), p, str(source), per_message, score) for p in range(n)]
+            jobs2 = [(str(folder), p, str(source), per_message, score, show) for p in range(n)]
             done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
-        rejects += [r for part in done for r in part[0]]
+        rejects += [r for part in done for r in part.rejects]
         rejects.sort(key=_row_number)
         if rejects and errors_path is None:
             raise rejects_error(rejects)
@@ -260,9 +287,11 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                    arrow_schema(per_message))
         if errors_path is not None:
             write_rejects(errors_path, rejects)
-        n_messages, n_conversations, n_alerts = (sum(d[i] for d in done) for i in (1, 2, 3))
-        # results stay in the output file: holding them would undo the bounded memory
-        return BatchResult(n_messages, n_conversations, len(rejects), n_alerts, [], [])
+        riskiest = heapq.nsmallest(show, (item for d in done for item in d.riskiest), key=lambda item: item[:2])
+        shown = {r.conversation_id for _, _, r in riskiest}
+        return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), len(rejects),
+                           sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
+                           [e for d in done for e in d.shown if e.conversation_id in shown])
     finally:
         _MODEL = None
         shutil.rmtree(folder, ignore_errors=True)

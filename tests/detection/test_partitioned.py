@@ -141,3 +141,40 @@ def test_a_byte_order_mark_is_not_part_of_the_first_row(model: RiskModel, inputs
     bad.write_bytes(marked.read_bytes() + tail)
     with pytest.raises(InputError, match=rf"{bad}: line {plain.n_messages + 2}"):
         score_file(model, bad, tmp_path / "x.jsonl")
+
+
+def test_show_gives_the_in_memory_table(model: RiskModel, synth_rows: list[dict[str, object]],
+                                        tmp_path: Path) -> None:
+    """``--show`` on a large file: the riskiest conversations and the messages the table quotes come back
+    from the workers, not the whole file, and the table is the in-memory engine's, ties included."""
+    from rich.console import Console
+
+    from detection.display import print_riskiest
+
+    rows = [dict(r) for r in synth_rows[:1500]]
+    base = score_file(model, write_jsonl(tmp_path / "base.jsonl", rows), tmp_path / "base.out.jsonl")
+    alerted = max(base.results, key=lambda r: r.risk_score).conversation_id
+    # six copies score alike; they tie, and are ordered by first appearance (copy 5 first) in both engines
+    copies = [{**r, "conversation_id": f"copy{k}-{alerted}"} for k in range(5, -1, -1)
+              for r in rows if r["conversation_id"] == alerted]
+    path = write_jsonl(tmp_path / "e.jsonl", rows + copies)
+    a = score_file(model, path, tmp_path / "a.jsonl")
+    b = score_file_partitioned(model, path, tmp_path / "b.jsonl", workers=2, partitions=5, show=12)
+    assert len(b.results) == 12 and 12 <= len(b.events) <= 36 and b.n_conversations == a.n_conversations
+    tied = [r.conversation_id for r in b.results if r.conversation_id.startswith("copy")]
+    assert tied == [f"copy{k}-{alerted}" for k in range(5, -1, -1)]
+    tables = []
+    for result in (a, b):
+        console = Console(record=True, width=160)
+        print_riskiest(result.results, result.events, 12, console, total=result.n_conversations)
+        tables.append(console.export_text())
+    assert tables[1] == tables[0] and f"Riskiest 12 of {a.n_conversations} conversations" in tables[1]
+
+
+def test_cli_show_on_a_large_file(model_dir: Path, inputs: dict[str, Path], tmp_path: Path) -> None:
+    done = riskline("score", inputs[".jsonl"], "-o", tmp_path / "o.jsonl", "--model", model_dir, "--show", "3",
+                    env={"RISKLINE_PARALLEL_MIN_BYTES": "0", "COLUMNS": "160"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Riskiest 3 of" in done.stdout and "top evidence" in done.stdout
+    total = int(done.stdout.split("Riskiest 3 of ")[1].split()[0])
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == total
