@@ -52,19 +52,31 @@ def test_dataframe_api_matches_local(spark: Any, model: RiskModel, model_dir: Pa
     assert [row.asDict() for row in per_message.collect()] == step_rows(steps)
 
 
-def test_cli_engine_spark_on_parquet(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
+def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
+    """Native timestamps (as Spark jobs write them), a row without one and a later copy of a message id:
+    the same scores and the same rejects (place, field, reason) as the local engine's."""
     rows = [json.loads(line) for line in events_file.read_text().splitlines()]
+    rows = [*rows[:5], {**rows[5], "message_id": "late"}, *rows[6:30], rows[12], *rows[30:]]
     table = pa.Table.from_pylist(rows)
-    # native timestamps, as Spark jobs usually write them
-    stamps = pa.array([to_event(r).timestamp for r in rows]).cast(pa.float64())
+    stamps = pa.array([None if r["message_id"] == "late" else to_event(r).timestamp for r in rows], pa.float64())
     native = pa.compute.cast(pa.compute.multiply(stamps, 1_000_000).cast(pa.int64()), pa.timestamp("us", tz="UTC"))
     parquet = tmp_path / "events.parquet"
     pq.write_table(table.set_column(table.schema.get_field_index("timestamp"), "timestamp", native), parquet)
-    local = riskline("score", parquet, "-o", tmp_path / "local.parquet", "--model", model_dir)
-    spark = riskline("score", parquet, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark")
+    local = riskline("score", parquet, "-o", tmp_path / "local.parquet", "--model", model_dir,
+                     "--errors", tmp_path / "local.rejects.jsonl")
+    spark = riskline("score", parquet, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark",
+                     "--errors", tmp_path / "spark.rejects.jsonl")
     assert local.returncode == 0 and spark.returncode == 0, spark.stderr[-2000:]
+    assert f"{len(rows) - 2} messages with Spark: 2 rows rejected" in spark.stderr
     from_spark = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert from_spark == pq.read_table(tmp_path / "local.parquet").to_pylist()
+
+    def places(name: str) -> list[tuple[str, str, str]]:
+        found = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        return [(r["location"], r["field"], r["reason"]) for r in found]
+
+    assert places("spark.rejects.jsonl") == places("local.rejects.jsonl")
+    assert [p[:2] for p in places("spark.rejects.jsonl")] == [("row 6", "timestamp"), ("row 31", "message_id")]
 
 
 def test_cli_engine_spark_bad_row(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
@@ -152,22 +164,3 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
                                   "text string")
     with pytest.raises(InputError, match=r"^DataFrame: row 2: field 'timestamp': not ISO-8601"):
         score_spark(frame, str(model_dir))
-
-
-def test_cli_engine_spark_sets_bad_rows_aside(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
-    path = _bad_rows_file(tmp_path / "bad.jsonl", events_file)
-    local = riskline("score", path, "-o", tmp_path / "local.parquet", "--model", model_dir,
-                     "--errors", tmp_path / "local.rejects.jsonl")
-    done = riskline("score", path, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark",
-                    "--errors", tmp_path / "spark.rejects.jsonl")
-    assert local.returncode == 0 and done.returncode == 0, done.stderr[-2000:]
-    assert "39 messages with Spark: 3 rows rejected" in done.stderr
-    scored = pq.read_table(tmp_path / "spark.parquet").to_pylist()
-    assert scored == pq.read_table(tmp_path / "local.parquet").to_pylist()
-
-    def places(name: str) -> list[tuple[str, str, str]]:
-        rows = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
-        return [(r["location"], r["field"], r["reason"]) for r in rows]
-
-    assert places("spark.rejects.jsonl") == places("local.rejects.jsonl")
-    assert len(places("spark.rejects.jsonl")) == 3
