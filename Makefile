@@ -27,7 +27,7 @@ demo: $(MODEL)
 	@echo "Results: out/demo_scores.jsonl (one row per conversation). Next: see README.md."
 
 lint: $(STAMP)
-	$(BIN)/ruff check detection training tests benchmarks
+	$(BIN)/ruff check detection training tests benchmarks notebooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy detection training
