@@ -152,6 +152,8 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
     from detection.batch import bad_rows_error, write_rejects
 
+    if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
+        raise fail(f"{input_path}: no such file")
     if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
     if errors is not None and not errors.parent.is_dir():
@@ -174,6 +176,9 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             write_rejects(errors, check.iter_rejects())
     except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
         ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
+        unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))
+        if not ours and unreadable:  # Spark could not read the input: its own message, without the stack
+            raise fail(f"{input_path}: Spark cannot read it: {unreadable.group(0)}") from None
         if not ours and not isinstance(exc, USER_ERRORS):
             raise
         raise fail(ours[-1] if ours else str(exc)) from None

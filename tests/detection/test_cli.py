@@ -125,6 +125,8 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", events_path, "-o", tmp_path / "no" / "o.jsonl", "--model", model_dir], "does not exist"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "dask", "--model", model_dir], "'spark'"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "spark", "--model", model_dir], "Parquet"),
+        (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.parquet", "--engine", "spark", "--model", model_dir],
+         "absent.jsonl: no such file"),
     ]
     # an output that is the input (by another name too) or the other output would destroy it
     alias = tmp_path / "same.jsonl"
