@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,7 +42,7 @@ from detection.batch import (
 )
 from detection.events import EventError, MessageEvent, to_event
 from detection.model import RiskModel
-from detection.readers import InputError, Reject, iter_records
+from detection.readers import InputError, Reject, iter_records, parse_json_bytes
 from detection.scoring import RiskScore, score_conversations
 from detection.writers import write_rows
 
@@ -136,17 +136,16 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
         while handle.tell() < end:
             raw = handle.readline()
             where = f"line {line}"
-            if raw.strip():
-                try:
-                    record = json.loads(raw)
-                    if not isinstance(record, dict):
-                        raise ValueError("expected a JSON object")
-                    spill.add(to_event(record), line, where, raw)
-                except EventError as exc:
-                    rejects.append(Reject(path, where, exc.field, exc.reason, record))
-                except (ValueError, UnicodeDecodeError) as exc:
-                    reason = f"not valid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else str(exc)
-                    rejects.append(Reject(path, where, "row", reason, raw.decode("utf-8", "replace").rstrip()[:500]))
+            if (parsed := parse_json_bytes(raw, first=line == 1)) is not None:
+                record, error = parsed
+                if error is not None:
+                    rejects.append(Reject(path, where, "row", error, record))
+                else:
+                    assert isinstance(record, Mapping)
+                    try:
+                        spill.add(to_event(record), line, where, raw)
+                    except EventError as exc:
+                        rejects.append(Reject(path, where, exc.field, exc.reason, record))
             line += 1
     spill.close()
     return rejects

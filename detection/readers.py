@@ -47,11 +47,24 @@ class ReadResult:
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    # utf-8-sig: a byte-order mark at the start (Windows tools write one) is dropped, not read as text
-    with path.open("r", encoding="utf-8-sig", errors="strict") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield f"line {number}", *parse_json_line(line)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if (parsed := parse_json_bytes(raw, first=number == 1)) is not None:
+                yield f"line {number}", *parsed
+
+
+def parse_json_bytes(raw: bytes, first: bool = False) -> tuple[Mapping[str, object] | str, str | None] | None:
+    """One JSON Lines row from its bytes, as every engine reads it: None for a blank line, else as
+    ``parse_json_line``. A line that is not UTF-8 is a bad row (the file's other lines stand), and the
+    file's first line may start with a byte-order mark (Windows tools write one), which is dropped."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (raw.decode("utf-8", "replace").rstrip("\r\n")[:500],
+                f"not UTF-8 text (byte {exc.start + 1} of the line)")
+    if first:
+        line = line.removeprefix("\ufeff")
+    return parse_json_line(line) if line.strip() else None
 
 
 def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:

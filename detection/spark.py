@@ -29,7 +29,7 @@ import pandas as pd
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
 from detection.events import REQUIRED, EventError, MessageEvent, to_event
 from detection.model import RiskModel, load_model, resolve_model_dir
-from detection.readers import InputError, Reject, check_columns, parse_json_line
+from detection.readers import InputError, Reject, check_columns, parse_json_bytes
 from detection.scoring import score_conversations
 
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
@@ -68,14 +68,8 @@ def _parsed_rows(batch: Any) -> Iterator[tuple[int, str, Mapping[str, object] | 
     if LINE in batch.schema.names:
         # as bytes: Spark reads text without checking it is UTF-8
         for row, unit, raw in zip(rows, units, batch.column(LINE).cast(pa.binary()).to_pylist(), strict=True):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield row, unit, raw.decode("utf-8", "replace")[:500], f"not UTF-8 text (byte {exc.start})"
-                continue
-            line = line if row else line.removeprefix("\ufeff")  # a byte-order mark
-            if line.strip():  # blank lines are skipped, as locally
-                yield row, unit, *parse_json_line(line)
+            if (parsed := parse_json_bytes(raw, first=row == 0)) is not None:  # None: a blank line, skipped
+                yield row, unit, *parsed
         return
     columns = [name for name in batch.schema.names if name not in (ROW, UNIT)]
     for row, unit, record in zip(rows, units, batch.select(columns).to_pylist(), strict=True):

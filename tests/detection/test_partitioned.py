@@ -85,21 +85,24 @@ def test_bad_rows_same_as_in_memory(model: RiskModel, inputs: dict[str, Path], t
     lines = inputs[".jsonl"].read_text().splitlines()
     broken = json.loads(lines[2500])
     broken["timestamp"] = "whenever"
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text("\n".join([*lines[:2500], json.dumps(broken), *lines[2501:], "", lines[10], "[]"]) + "\n")
+    latin = json.dumps({**json.loads(lines[7]), "message_id": "latin"}).encode().replace(b'", "', b'\xe9", "', 1)
+    bad = tmp_path / "bad.jsonl"  # a timestamp, a line that is not UTF-8, a blank line, a repeated row, an array
+    bad.write_bytes(b"\n".join([*(x.encode() for x in [*lines[:2500], json.dumps(broken), *lines[2501:]]), latin,
+                                b"", lines[10].encode(), b"[]"]) + b"\n")
     for engine in ("memory", "partitioned"):
         run = score_file if engine == "memory" else \
             lambda *a, **k: score_file_partitioned(*a, **k, workers=2, partitions=3)  # type: ignore[misc]
         with pytest.raises(InputError) as info:
             run(model, bad, tmp_path / f"{engine}.jsonl")
-        assert "line 2501: field 'timestamp'" in str(info.value) and "and 2 more bad rows" in str(info.value)
+        assert "line 2501: field 'timestamp'" in str(info.value) and "and 3 more bad rows" in str(info.value)
         assert not (tmp_path / f"{engine}.jsonl").exists()
         run(model, bad, tmp_path / f"{engine}.jsonl", errors_path=tmp_path / f"{engine}.rejects.jsonl")
     assert (tmp_path / "memory.jsonl").read_text() == (tmp_path / "partitioned.jsonl").read_text()
     rejects = (tmp_path / "memory.rejects.jsonl").read_text()
     assert rejects == (tmp_path / "partitioned.rejects.jsonl").read_text()
     assert [json.loads(r)["location"] for r in rejects.splitlines()] == [
-        "line 2501", f"line {len(lines) + 2}", f"line {len(lines) + 3}"]
+        "line 2501", f"line {len(lines) + 1}", f"line {len(lines) + 3}", f"line {len(lines) + 4}"]
+    assert json.loads(rejects.splitlines()[1])["reason"].startswith("not UTF-8 text (byte ")
 
 
 def test_line_ranges_cover_the_file_once(inputs: dict[str, Path]) -> None:

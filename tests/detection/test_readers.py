@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -95,23 +96,26 @@ def test_missing_file(tmp_path: Path) -> None:
         read_events(tmp_path / "absent.jsonl")
 
 
-def test_non_utf8(tmp_path: Path) -> None:
-    path = tmp_path / "latin.jsonl"
-    path.write_bytes(json.dumps(ROW).encode() + b"\n\xff\xfe\n")
-    with pytest.raises(InputError, match="not UTF-8"):
-        read_events(path)
-
-
 @pytest.mark.parametrize("name, content", [
     ("text.jsonl", json.dumps(ROW).encode().replace(b'"hello"', b'"caf\xe9"') + b"\n"),
     ("ignored.jsonl", json.dumps({**ROW, "note": "@"}).encode().replace(b'"@"', b'"caf\xe9"') + b"\n"),
-    ("text.csv", ",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9")),
+    ("alone.jsonl", b"\xff\xfe\n"),
 ])
-def test_non_utf8_inside_a_well_formed_row(tmp_path: Path, name: str, content: bytes) -> None:
-    """Arrow's readers take such bytes without a word (or fail on first use of the text); the file is refused,
-    named with the byte, as the row-by-row reader refuses it."""
+def test_a_json_line_that_is_not_utf8_is_a_bad_row(tmp_path: Path, name: str, content: bytes) -> None:
+    """The line is named (Arrow's reader took such bytes without a word, or failed on first use of the
+    text); the file's other lines stand, as in the partitioned and Spark engines."""
     path = tmp_path / name
-    path.write_bytes(content)
+    path.write_bytes(json.dumps({**ROW, "message_id": "m0"}).encode() + b"\n" + content + json.dumps(ROW).encode())
+    read = read_events(path)
+    assert [e.message_id for e in read.events] == ["m0", "m1"]
+    (reject,) = read.rejects
+    assert (reject.location, reject.field) == ("line 2", "row")
+    assert re.fullmatch(r"not UTF-8 text \(byte \d+ of the line\)", reject.reason)
+
+
+def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "text.csv"
+    path.write_bytes(",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9"))
     with pytest.raises(InputError, match=rf"^{path}: not UTF-8 text \(byte \d+\)$"):
         read_events(path)
 

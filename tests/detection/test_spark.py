@@ -96,14 +96,16 @@ def test_cli_engine_spark_bad_row(model_dir: Path, events_file: Path, tmp_path: 
 
 
 def _bad_rows_file(path: Path, events_file: Path) -> Path:
-    """Forty good rows with a bad JSON line, a bad timestamp, a later copy of a message id, a blank line
-    and a byte-order mark at the start."""
+    """Forty good rows with a bad JSON line, a bad timestamp, a line that is not UTF-8, a blank line, a
+    later copy of a message id and a byte-order mark at the start."""
     lines = events_file.read_text().splitlines()[:40]
     late = json.loads(lines[7])
     late["timestamp"] = "yesterday"
-    text = "\n".join(["\ufeff" + lines[0], *lines[1:5], "{not json", *lines[5:7], json.dumps(late), "",
-                      *lines[8:30], lines[12], *lines[30:]]) + "\n"
-    path.write_text(text, encoding="utf-8")
+    latin = lines[20].encode().replace(b'", "', b'\xe9", "', 1)
+    text = [("\ufeff" + lines[0]).encode(), *(x.encode() for x in [*lines[1:5], "{not json", *lines[5:7],
+                                                                    json.dumps(late), "", *lines[8:20]]),
+            latin, *(x.encode() for x in [*lines[21:30], lines[12], *lines[30:]])]
+    path.write_bytes(b"\n".join(text) + b"\n")
     return path
 
 
@@ -114,22 +116,14 @@ def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file:
     path = _bad_rows_file(tmp_path / "bad.jsonl", events_file)
     check = check_events_spark(read_events_spark(spark, path), str(path))
     local = read_rows(path)
-    assert check.counts() == (len(local.events), 3)
+    assert check.counts() == (len(local.events), 4)
     got = [(r.location, r.field, r.reason) for r in check.iter_rejects()]
     assert got == [(r.location, r.field, r.reason) for r in local.rejects]
-    assert got[0][:2] == ("line 6", "row") and got[2][:2] == ("line 33", "message_id")
+    assert [place[:2] for place in got] == [("line 6", "row"), ("line 9", "timestamp"), ("line 23", "row"),
+                                            ("line 33", "message_id")]
+    assert got[2][2].startswith("not UTF-8 text (byte ")
     events = sorted(check.events.collect(), key=lambda row: row["_riskline_row"])
     assert [to_event(row.asDict()) for row in events] == local.events
-
-
-def test_check_rejects_a_line_that_is_not_utf8(spark: Any, tmp_path: Path, events_file: Path) -> None:
-    from detection.spark import check_events_spark, read_events_spark
-
-    lines = events_file.read_bytes().splitlines()[:6]
-    path = tmp_path / "latin.jsonl"
-    path.write_bytes(b"\n".join([*lines[:3], lines[3].replace(b'"text": "', b'"text": "caf\xe9 '), *lines[4:]]))
-    (reject,) = check_events_spark(read_events_spark(spark, path), str(path)).iter_rejects()
-    assert (reject.location, reject.field) == ("line 4", "row") and reject.reason.startswith("not UTF-8 text (byte ")
 
 
 def test_csv_columns_are_taken_by_name(spark: Any, model: RiskModel, model_dir: Path, tmp_path: Path,
