@@ -47,9 +47,11 @@ class ReadResult:
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if (parsed := parse_json_bytes(raw, first=number == 1)) is not None:
+    # Lines end as Python reads text (\n, \r\n or a lone \r, as Arrow's and Spark's readers read them too);
+    # bytes that are not UTF-8 are carried through (surrogateescape) so that only their own line is bad.
+    with path.open("r", encoding="utf-8", errors="surrogateescape") as handle:
+        for number, line in enumerate(handle, start=1):
+            if (parsed := parse_json_bytes(line.encode("utf-8", "surrogateescape"), first=number == 1)) is not None:
                 yield f"line {number}", *parsed
 
 

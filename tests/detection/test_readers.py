@@ -113,6 +113,16 @@ def test_a_json_line_that_is_not_utf8_is_a_bad_row(tmp_path: Path, name: str, co
     assert re.fullmatch(r"not UTF-8 text \(byte \d+ of the line\)", reject.reason)
 
 
+def test_lines_ending_in_a_lone_carriage_return(tmp_path: Path) -> None:
+    """Old Mac line ends: each is a line, as Arrow's reader (clean files) and Spark's read them, so a bad
+    row is one line, not the whole file."""
+    path = tmp_path / "cr.jsonl"
+    path.write_bytes(b"\r".join([json.dumps(ROW).encode(), b"{bad", json.dumps({**ROW, "message_id": "m2"}).encode()]))
+    read = read_events(path)
+    assert [e.message_id for e in read.events] == ["m1", "m2"]
+    assert [(r.location, r.field) for r in read.rejects] == [("line 2", "row")]
+
+
 def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "text.csv"
     path.write_bytes(",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9"))
