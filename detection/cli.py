@@ -150,7 +150,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         )
     except ImportError as exc:
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
-    from detection.batch import bad_rows_error, write_rejects
+    from detection.batch import write_rejects
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
         raise fail(f"{input_path}: no such file")
@@ -165,10 +165,8 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         model_path = model_path_spark(model)
         check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
         n_events, n_rejects = check.counts()
-        if n_rejects and errors is None:
-            first = check.first_reject()
-            assert first is not None
-            raise bad_rows_error(first, n_rejects)
+        if errors is None and (error := check.error()):
+            raise error
         if not n_events and not n_rejects:
             raise InputError(f"{input_path}: empty file: no message rows")
         write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)

@@ -42,7 +42,8 @@ def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
+def identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
+    """A record's id field as events hold it (strings and integers, trimmed); ``EventError`` if invalid."""
     value = record.get(field)
     if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
         return value  # the common case, checked first: most rows pay for nothing else
@@ -98,15 +99,15 @@ def _parse_text_timestamp(text: str) -> float:
 
 def to_event(record: Mapping[str, object]) -> MessageEvent:
     """Validate one record (extra keys ignored) into a ``MessageEvent``; raise ``EventError``."""
-    conversation_id = _identifier(record, "conversation_id")
-    message_id = _identifier(record, "message_id")
-    sender_id = _identifier(record, "sender_id")
+    conversation_id = identifier(record, "conversation_id")
+    message_id = identifier(record, "message_id")
+    sender_id = identifier(record, "sender_id")
     timestamp = parse_timestamp(record.get("timestamp"))
     text = record.get("text")
     attachment = record.get("attachment")
     if type(text) is str and attachment is None:  # the common case
         return MessageEvent(conversation_id, message_id, sender_id, timestamp,  # type: ignore[arg-type]
-                            text, _identifier(record, "recipient_id", required=False))
+                            text, identifier(record, "recipient_id", required=False))
     if _is_missing(text):
         if "text" not in record:
             raise EventError("text", "missing")
@@ -120,6 +121,6 @@ def to_event(record: Mapping[str, object]) -> MessageEvent:
     assert conversation_id and message_id and sender_id  # required identifiers are never None
     return MessageEvent(
         conversation_id=conversation_id, message_id=message_id, sender_id=sender_id,
-        timestamp=timestamp, text=text, recipient_id=_identifier(record, "recipient_id", required=False),
+        timestamp=timestamp, text=text, recipient_id=identifier(record, "recipient_id", required=False),
         attachment=attachment.lower() if isinstance(attachment, str) else None,
     )

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detection.events import ATTACHMENTS, ID_FIELDS, REQUIRED, EventError, MessageEvent, parse_timestamp, to_event
+from detection.events import (
+    ATTACHMENTS,
+    ID_FIELDS,
+    REQUIRED,
+    EventError,
+    MessageEvent,
+    identifier,
+    parse_timestamp,
+    to_event,
+)
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 
@@ -262,11 +271,12 @@ def _accept(source: Path, location: str, record: Mapping[str, object], seen: set
     read.events.append(event)
 
 
-def conversation_key(value: object) -> str | None:
-    """A row's conversation id as ``to_event`` reads it (strings and integers, trimmed), or None."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+def conversation_key(record: Mapping[str, object]) -> str | None:
+    """A row's conversation id as ``to_event`` reads it, or None where it has no valid one."""
+    try:
+        return identifier(record, "conversation_id")
+    except EventError:
         return None
-    return str(value).strip() or None
 
 
 @dataclass
@@ -293,7 +303,7 @@ def read_conversation(path: str | Path, conversation_id: str) -> ConversationRea
         if error is not None or not isinstance(record, Mapping):
             unreadable += 1
             continue
-        key = conversation_key(record.get("conversation_id"))
+        key = conversation_key(record)
         names.add(key)
         if key == conversation_id:
             _accept(source, location, record, seen, read)

@@ -54,7 +54,8 @@ class ServiceSettings(BaseSettings):
         """Deliveries POST to it: anything but an http(s) URL with a host would fail only later, per delivery."""
         from urllib.parse import urlsplit
 
-        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+        parts = urlsplit(value) if value is not None else None
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
         return value
 

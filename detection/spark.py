@@ -33,15 +33,15 @@ from detection.readers import InputError, Reject, check_columns, parse_json_byte
 from detection.scoring import score_conversations
 
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
-UNIT = "_riskline_unit"  # how a place in the input is named: 'line' (JSON Lines) or 'row'
 LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
 MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
 FIELD, REASON, RECORD = "_riskline_field", "_riskline_reason", "_riskline_record"
 BUCKET_MESSAGES = 50_000
 OPTIONAL = ("recipient_id", "attachment")
-CHECKED_SCHEMA = ("conversation_id string, message_id string, sender_id string, timestamp double, text string, "
-                  f"recipient_id string, attachment string, {ROW} long, {UNIT} string, {FIELD} string, "
-                  f"{REASON} string, {RECORD} string")
+# a checked row: the event's fields (None for a bad row), its place, and why it is bad (None for an event)
+CHECKED_COLUMNS = (*((name, "double" if name == "timestamp" else "string") for name in (*REQUIRED, *OPTIONAL)),
+                   (ROW, "long"), (FIELD, "string"), (REASON, "string"), (RECORD, "string"))
+CHECKED_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in CHECKED_COLUMNS)
 CONVERSATION_SCHEMA = (
     "conversation_id string, n_messages long, risk_score double, risk_level string, alert boolean, "
     "alert_index long, alert_message_id string, peak_stage string, suspect_id string, "
@@ -60,21 +60,21 @@ def _plain(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _parsed_rows(batch: Any) -> Iterator[tuple[int, str, Mapping[str, object] | str, str | None]]:
-    """``(row, unit, record, parse error)`` for each row of a batch, as the local reader parses them."""
+def _parsed_rows(batch: Any) -> Iterator[tuple[int, Mapping[str, object] | str, str | None]]:
+    """``(row, record, parse error)`` for each row of a batch, as the local reader parses them."""
     import pyarrow as pa
 
-    rows, units = batch.column(ROW).to_pylist(), batch.column(UNIT).to_pylist()
+    rows = batch.column(ROW).to_pylist()
     if LINE in batch.schema.names:
         # as bytes: Spark reads text without checking it is UTF-8
-        for row, unit, raw in zip(rows, units, batch.column(LINE).cast(pa.binary()).to_pylist(), strict=True):
+        for row, raw in zip(rows, batch.column(LINE).cast(pa.binary()).to_pylist(), strict=True):
             if (parsed := parse_json_bytes(raw, first=row == 0)) is not None:  # None: a blank line, skipped
-                yield row, unit, *parsed
+                yield row, *parsed
         return
-    columns = [name for name in batch.schema.names if name not in (ROW, UNIT)]
-    for row, unit, record in zip(rows, units, batch.select(columns).to_pylist(), strict=True):
+    columns = [name for name in batch.schema.names if name != ROW]
+    for row, record in zip(rows, batch.select(columns).to_pylist(), strict=True):
         malformed = record.pop(MALFORMED, None)
-        yield row, unit, {key: _plain(value) for key, value in record.items()}, (
+        yield row, record, (
             None if malformed is None else "malformed row: its values do not match the header's columns")
 
 
@@ -83,11 +83,10 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
     import pyarrow as pa
 
     types = {"string": pa.string(), "double": pa.float64(), "long": pa.int64()}
-    schema = pa.schema([(name, types[kind]) for name, kind in (part.split() for part in CHECKED_SCHEMA.split(", "))])
-    names = schema.names
+    schema = pa.schema([(name, types[kind]) for name, kind in CHECKED_COLUMNS])
     for batch in batches:
-        out: dict[str, list[object]] = {name: [] for name in names}
-        for row, unit, parsed, error in _parsed_rows(batch):
+        out: dict[str, list[object]] = {name: [] for name in schema.names}
+        for row, parsed, error in _parsed_rows(batch):
             event, field, reason = None, "row", error
             if error is None:
                 try:
@@ -95,17 +94,16 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
                     event = to_event(parsed)
                 except EventError as exc:
                     field, reason = exc.field, exc.reason
-            for name in names[:7]:  # the event's fields, as CHECKED_SCHEMA lists them
+            for name in (*REQUIRED, *OPTIONAL):
                 out[name].append(None if event is None else getattr(event, name))
             out[ROW].append(row)
-            out[UNIT].append(unit)
             out[FIELD].append(None if event is not None else field)
             out[REASON].append(None if event is not None else reason)
             out[RECORD].append(None if event is not None else json.dumps(parsed, ensure_ascii=False, default=str))
         yield pa.RecordBatch.from_pydict(out, schema=schema)
 
 
-def _numbered(frame: Any, unit: str) -> Any:
+def _numbered(frame: Any) -> Any:
     """``frame`` with ``ROW``, its rows' consecutive positions: Spark reads a file's splits in order, and
     ``monotonically_increasing_id`` holds the partition in its upper bits and the row within it below."""
     from pyspark.sql import functions as F
@@ -118,10 +116,9 @@ def _numbered(frame: Any, unit: str) -> Any:
         offsets += [F.lit(partition), F.lit(total)]
         total += count
     if not total:
-        return frame.withColumn(ROW, F.lit(None).cast("long")).withColumn(UNIT, F.lit(unit))
+        return frame.withColumn(ROW, F.lit(None).cast("long"))
     within = F.col("_riskline_id").bitwiseAND(F.lit((1 << 33) - 1))
-    return (ids.withColumn(ROW, F.create_map(*offsets)[part] + within).withColumn(UNIT, F.lit(unit))
-            .drop("_riskline_id"))
+    return ids.withColumn(ROW, F.create_map(*offsets)[part] + within).drop("_riskline_id")
 
 
 class SparkCheck:
@@ -131,8 +128,8 @@ class SparkCheck:
     ``frame`` (every row, checked) is persisted, as each view reads it; ``unpersist()`` when done.
     """
 
-    def __init__(self, frame: Any, source: str) -> None:
-        self.frame, self.source = frame, source
+    def __init__(self, frame: Any, source: str, unit: str) -> None:
+        self.frame, self.source, self.unit = frame, source, unit  # unit: a place is a 'line' or a 'row'
         self._counts: tuple[int, int, int] | None = None
 
     def _valid(self) -> Any:
@@ -187,12 +184,14 @@ class SparkCheck:
         for row in self.rejects.orderBy(ROW).toLocalIterator():
             yield self._reject(row)
 
-    def first_reject(self) -> Reject | None:
-        row = self.rejects.orderBy(ROW).first()
-        return None if row is None else self._reject(row)
+    def error(self) -> InputError | None:
+        """The error for bad rows when they are not being set aside (the first, and how many), or None."""
+        n_rejects = self.counts()[1]
+        first = self.rejects.orderBy(ROW).first() if n_rejects else None
+        return None if first is None else bad_rows_error(self._reject(first), n_rejects)
 
     def _reject(self, row: Any) -> Reject:
-        where = f"{row[UNIT]} {row[ROW] + 1}"
+        where = f"{self.unit} {row[ROW] + 1}"
         if row[FIELD] is not None:
             return Reject(self.source, where, row[FIELD], row[REASON], json.loads(row[RECORD]))
         # a later copy of a message id: its record is the event as read
@@ -222,10 +221,10 @@ def check_events_spark(events: Any, source: str = "DataFrame") -> SparkCheck:
             if name not in events.columns:
                 events = events.withColumn(name, F.lit(None).cast("string"))
     if ROW not in events.columns:
-        events = _numbered(events, "row")
-    keep = [c for c in (*REQUIRED, *OPTIONAL, LINE, MALFORMED, ROW, UNIT) if c in events.columns]
+        events = _numbered(events)
+    keep = [c for c in (*REQUIRED, *OPTIONAL, LINE, MALFORMED, ROW) if c in events.columns]
     checked = events.select(*keep).mapInArrow(_check_batches, CHECKED_SCHEMA)
-    return SparkCheck(checked.persist(StorageLevel.MEMORY_AND_DISK), source)
+    return SparkCheck(checked.persist(StorageLevel.MEMORY_AND_DISK), source, "line" if LINE in keep else "row")
 
 
 def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.DataFrame:
@@ -280,11 +279,8 @@ def score_spark(events: Any, model: str | None = None, per_message: bool = False
     """
     path = model_path_spark(model)
     check = check_events_spark(events)
-    _, n_rejects = check.counts()
-    if n_rejects:
-        first = check.first_reject()
-        assert first is not None
-        raise bad_rows_error(first, n_rejects)
+    if error := check.error():
+        raise error
     return score_checked_spark(check.events, path, per_message)
 
 
@@ -319,7 +315,7 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
     source = str(path)
     suffix = Path(source).suffix.lower()
     if suffix == ".jsonl":
-        return _numbered(spark.read.text(source).withColumnRenamed("value", LINE), "line")
+        return _numbered(spark.read.text(source).withColumnRenamed("value", LINE))
     if suffix == ".csv":
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
         names = csv.csv(source).columns
@@ -331,11 +327,11 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
         frame = (csv.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED)
                  .csv(source))
         wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
-        return _numbered(frame.select(*wanted, MALFORMED), "row")
+        return _numbered(frame.select(*wanted, MALFORMED))
     if suffix == ".parquet":
         frame = spark.read.parquet(source)
         check_columns(Path(source), "schema", frame.columns)
-        return _numbered(frame, "row")
+        return _numbered(frame)
     raise InputError(f"{source}: unsupported file type '{Path(source).suffix}' for --engine spark")
 
 
