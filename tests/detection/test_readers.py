@@ -185,10 +185,13 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     from detection.readers import _fast_events
 
     cases = [{**ROW, "conversation_id": 7}, {**ROW, "timestamp": "2024-01-01T10:00:00"},
-             {**ROW, "attachment": "gif"}, {**ROW, "sender_id": " padded"}]
+             {**ROW, "attachment": "gif"}, {**ROW, "sender_id": " padded"},
+             {k: v for k, v in ROW.items() if k != "text"}]
     for i, row in enumerate(cases):
         path = write_jsonl(tmp_path / f"{i}.jsonl", [row])
         assert _fast_events(path) is None, row
+    no_text = read_events(write_jsonl(tmp_path / "no-text.jsonl", [ROW, {k: v for k, v in ROW.items() if k != "text"}]))
+    assert [(r.location, r.field, r.reason) for r in no_text.rejects] == [("line 2", "text", "missing")]
     dup = write_jsonl(tmp_path / "dup.jsonl", [ROW, ROW])
     assert _fast_events(dup) is None
     assert len(read_events(dup).rejects) == 1
