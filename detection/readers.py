@@ -211,11 +211,14 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     for name in ("recipient_id", "attachment"):
         if name not in table.column_names:
             optional[name] = [None] * table.num_rows
-        elif pa.types.is_string(table[name].type) or pa.types.is_null(table[name].type):
-            values = pc.if_else(pc.equal(table[name], ""), None, table[name]).to_pylist()
-            optional[name] = values
-        else:
+            continue
+        column = table[name]
+        if not (pa.types.is_string(column.type) or pa.types.is_null(column.type)):
             return None
+        if name == "recipient_id" and pa.types.is_string(column.type) and \
+                pc.any(pc.not_equal(pc.utf8_trim_whitespace(column), column)).as_py():
+            return None  # an id: the row-by-row reader trims it, as it does the required ones
+        optional[name] = pc.if_else(pc.equal(column, ""), None, column).to_pylist()
     if not set(optional["attachment"]) <= ATTACHMENTS | {None}:
         return None
     try:

@@ -186,7 +186,8 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
 
     cases = [{**ROW, "conversation_id": 7}, {**ROW, "timestamp": "2024-01-01T10:00:00"},
              {**ROW, "attachment": "gif"}, {**ROW, "sender_id": " padded"},
-             {k: v for k, v in ROW.items() if k != "text"}]
+             {k: v for k, v in ROW.items() if k != "text"}, {**ROW, "recipient_id": "u2 "},
+             {**ROW, "recipient_id": " "}]
     for i, row in enumerate(cases):
         path = write_jsonl(tmp_path / f"{i}.jsonl", [row])
         assert _fast_events(path) is None, row
