@@ -1,8 +1,10 @@
 """The local engine for large files: every core, memory bounded by a partition, not by the file.
 
-1. Split (in parallel over byte ranges of the file, cut at line starts): validate each row with the
-   reference reader and append it to one of P partition files, by a hash of its conversation id.
-   Rows keep their line number, so errors name the right place and ties keep input order.
+1. Split (in parallel over byte ranges of the file, cut at line starts): validate each row and append
+   it to one of P partition files, by a hash of its conversation id. A range is read in blocks; a
+   clean block goes through Arrow's reader with the in-memory engine's checks
+   (``readers.clean_events``), any other line by line with the reference reader. Rows keep their
+   line number, so errors name the right place and ties keep input order.
 2. Score (in parallel over partitions): de-duplicate message ids, score each conversation with the
    shared core, write the partition's results sorted by each conversation's first row.
 3. Merge the partitions' results in that order into the output, streaming, all or nothing.
@@ -15,6 +17,7 @@ output is exactly the in-memory engine's (``detection.batch``), in the same orde
 from __future__ import annotations
 
 import heapq
+import io
 import itertools
 import json
 import multiprocessing
@@ -28,7 +31,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from detection.batch import (
@@ -42,7 +47,15 @@ from detection.batch import (
 )
 from detection.events import EventError, MessageEvent, to_event
 from detection.model import RiskModel
-from detection.readers import InputError, Reject, iter_records, parse_json_bytes
+from detection.readers import (
+    EVENT_FIELDS,
+    InputError,
+    Reject,
+    arrow_table,
+    clean_events,
+    iter_records,
+    parse_json_bytes,
+)
 from detection.scoring import RiskScore, score_conversations
 from detection.writers import write_rows
 
@@ -50,7 +63,7 @@ PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
 PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
 SPILL_ROWS = 20_000  # rows buffered per splitting process, over all partitions, before they are written
-EVENT_FIELDS = ("conversation_id", "message_id", "sender_id", "timestamp", "text", "recipient_id", "attachment")
+BLOCK_BYTES = 4 * 2**20  # a splitting process reads its range in blocks of about this size
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
 
 
@@ -78,11 +91,12 @@ def _partition(conversation_id: str, n: int) -> int:
 
 
 class _Spill:
-    """Buffers rows per partition, column by column, and appends them to Arrow files."""
+    """Buffers rows per partition (one by one, or as Arrow tables) and appends them to Arrow files."""
 
     def __init__(self, folder: Path, shard: int, n: int) -> None:
         self.folder, self.shard, self.n = folder, shard, n
         self.columns: list[list[list[Any]]] = [self._empty() for _ in range(n)]
+        self.tables: list[list[pa.Table]] = [[] for _ in range(n)]
         self.buffered = 0
         self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
 
@@ -96,22 +110,40 @@ class _Spill:
         for column, value in zip(columns, (*(getattr(event, f) for f in EVENT_FIELDS), order, location, raw),
                                  strict=True):
             column.append(value)
-        self.buffered += 1
+        self._added(1)
+
+    def add_table(self, table: pa.Table) -> None:
+        """Buffer valid rows given as a table of ``SPILL_SCHEMA``, each to its conversation's partition."""
+        ids = table["conversation_id"]
+        distinct = pc.unique(ids)
+        partition_of = np.array([_partition(c, self.n) for c in distinct.to_pylist()], dtype=np.int64)
+        partitions = partition_of[pc.index_in(ids, value_set=distinct).to_numpy()]
+        grouped = table.take(pa.array(np.argsort(partitions, kind="stable")))
+        start = 0
+        for p, count in enumerate(np.bincount(partitions, minlength=self.n).tolist()):
+            if count:
+                self.tables[p].append(grouped.slice(start, count))
+                start += count
+        self._added(table.num_rows)
+
+    def _added(self, rows: int) -> None:
+        self.buffered += rows
         if self.buffered >= SPILL_ROWS:  # bound the buffer as a whole, however many partitions there are
             for q in range(self.n):
                 self.flush(q)
             self.buffered = 0
 
     def flush(self, p: int) -> None:
-        columns = self.columns[p]
-        if not columns[0]:
+        columns, tables = self.columns[p], self.tables[p]
+        if columns[0]:
+            arrays = [pa.array(column, type=f.type) for column, f in zip(columns, SPILL_SCHEMA, strict=True)]
+            tables.append(pa.Table.from_batches([pa.RecordBatch.from_arrays(arrays, schema=SPILL_SCHEMA)]))
+        if not tables:
             return
-        arrays = [pa.array(column, type=f.type) for column, f in zip(columns, SPILL_SCHEMA, strict=True)]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=SPILL_SCHEMA)
         if p not in self.writers:
             self.writers[p] = ipc.new_file(str(self.folder / f"p{p:05d}-s{self.shard:03d}.arrow"), SPILL_SCHEMA)
-        self.writers[p].write_batch(batch)
-        self.columns[p] = self._empty()
+        self.writers[p].write_table(pa.concat_tables(tables).combine_chunks())
+        self.columns[p], self.tables[p] = self._empty(), []
 
     def close(self) -> None:
         for p in range(self.n):
@@ -126,15 +158,57 @@ SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.st
                           ("raw", pa.binary())])  # the row as given (JSON), for a reject that names a duplicate
 
 
-def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
-    """Validate one line range of a JSONL file into partition files; return its bad rows."""
-    path, start, end, first_line, folder, shard, n = job
-    spill, rejects = _Spill(Path(folder), shard, n), []
+def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
+    """A line range of a file in blocks of about ``BLOCK_BYTES``, each cut at the end of a line."""
     with open(path, "rb") as handle:
         handle.seek(start)
-        line = first_line
-        while handle.tell() < end:
-            raw = handle.readline()
+        position = start
+        while position < end:
+            block = handle.read(min(BLOCK_BYTES, end - position))
+            if position + len(block) < end and not block.endswith(b"\n"):
+                block += handle.readline()  # ranges begin at line starts, so this never passes ``end``
+            position += len(block)
+            yield block
+
+
+def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
+    """A block of clean JSON lines as a table of ``SPILL_SCHEMA`` through Arrow's reader, or None when
+    any line needs the row-by-row reader (``readers.clean_events`` decides, as for a whole file).
+
+    Rows must be the block's lines one for one, as their line numbers name them: a blank line
+    (which Arrow skips) or a lone carriage return (at which Arrow splits) declines the block.
+    """
+    lines = block.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        return None
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # Arrow does not check text it is not asked for
+    events = clean_events(arrow_table(block, ".jsonl"), ".jsonl")
+    if events is None or events.num_rows != len(lines):
+        return None
+    numbers = range(first_line, first_line + len(lines))
+    return events.append_column("order", pa.array(numbers, pa.int64())) \
+        .append_column("location", pa.array([f"line {k}" for k in numbers], pa.string())) \
+        .append_column("raw", pa.array(lines, pa.binary())).cast(SPILL_SCHEMA)
+
+
+def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
+    """Validate one line range of a JSONL file into partition files; return its bad rows.
+
+    Each block goes through Arrow's reader where it is clean, and line by line otherwise."""
+    path, start, end, first_line, folder, shard, n = job
+    spill, rejects = _Spill(Path(folder), shard, n), []
+    line = first_line
+    for block in _blocks(path, start, end):
+        if (clean := _clean_block(block, line)) is not None:
+            spill.add_table(clean)
+            line += clean.num_rows
+            continue
+        for raw in io.BytesIO(block):  # lines end at \n, as ``_ranges`` counts them
             where = f"line {line}"
             if (parsed := parse_json_bytes(raw, first=line == 1)) is not None:
                 record, error = parsed
@@ -148,6 +222,7 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
                         rejects.append(Reject(path, where, exc.field, exc.reason, record))
             line += 1
     spill.close()
+    pa.default_memory_pool().release_unused()  # the worker scores a partition next: give back the blocks' memory
     return rejects
 
 

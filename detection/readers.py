@@ -151,22 +151,27 @@ def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
         raise InputError(f"{path}: malformed CSV ({exc})") from exc
 
 
-def _arrow_table(path: Path) -> Any:
-    """The file as an Arrow table with string columns, or None if it does not parse that way."""
+EVENT_FIELDS: tuple[str, ...] = ("conversation_id", "message_id", "sender_id", "timestamp", "text", "recipient_id",
+                                 "attachment")  # MessageEvent's fields, in its order
+
+
+def arrow_table(source: Path | bytes, suffix: str) -> Any:
+    """A file (or JSON Lines bytes) as an Arrow table with string columns, or None if it does not parse that way."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
-    schema = pa.schema([(name, pa.string()) for name in (*REQUIRED, "recipient_id", "attachment")])
+    schema = pa.schema([(name, pa.string()) for name in EVENT_FIELDS])
+    readable = pa.BufferReader(source) if isinstance(source, bytes) else source
     try:
-        if path.suffix.lower() == ".jsonl":
-            return pajson.read_json(path, parse_options=pajson.ParseOptions(
+        if suffix == ".jsonl":
+            return pajson.read_json(readable, parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"))
-        if path.suffix.lower() == ".csv":
-            return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        if suffix == ".csv":
+            return pacsv.read_csv(readable, convert_options=pacsv.ConvertOptions(
                 column_types=schema, strings_can_be_null=False))
-        return pq.read_table(path)
+        return pq.read_table(readable)
     except (pa.ArrowException, OSError, ValueError):
         return None
 
@@ -183,24 +188,22 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
-def _fast_events(path: Path) -> list[MessageEvent] | None:
-    """Events from a clean file through Arrow's readers; None whenever anything needs a closer look.
+def clean_events(table: Any, suffix: str) -> Any:
+    """``table`` (read by Arrow from a file of type ``suffix``) as valid events, or None whenever a row
+    needs a closer look: an Arrow table of ``EVENT_FIELDS``, timestamps as Unix seconds (float64).
 
     The row-by-row path stays the reference: it runs whenever this one declines, and it alone
-    reports bad rows, with their line numbers.
+    reports bad rows, with their line numbers. Copies of a message id are left to the caller.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if path.suffix.lower() != ".parquet" and not _is_utf8(path):
-        return None  # Arrow does not check text it is not asked for; the row-by-row path names the byte
-    table = _arrow_table(path)
     if table is None or table.num_rows == 0 or any(name not in table.column_names for name in REQUIRED):
         return None
     for name in ("conversation_id", "message_id", "sender_id", "text", "timestamp"):
         if not pa.types.is_string(table[name].type) or (name != "text" and table[name].null_count):
             return None
-    if path.suffix.lower() == ".jsonl" and table["text"].null_count:
+    if suffix == ".jsonl" and table["text"].null_count:
         return None  # Arrow reads a line without "text" as null, as it reads "text": null; only the first is bad
     for name in ID_FIELDS:
         column = table[name]
@@ -210,27 +213,39 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     optional = {}
     for name in ("recipient_id", "attachment"):
         if name not in table.column_names:
-            optional[name] = [None] * table.num_rows
+            optional[name] = pa.nulls(table.num_rows, pa.string())
             continue
-        column = table[name]
-        if not (pa.types.is_string(column.type) or pa.types.is_null(column.type)):
+        if not (pa.types.is_string(table[name].type) or pa.types.is_null(table[name].type)):
             return None
-        if name == "recipient_id" and pa.types.is_string(column.type) and \
-                pc.any(pc.not_equal(pc.utf8_trim_whitespace(column), column)).as_py():
+        column = table[name].cast(pa.string())
+        if name == "recipient_id" and pc.any(pc.not_equal(pc.utf8_trim_whitespace(column), column)).as_py():
             return None  # an id: the row-by-row reader trims it, as it does the required ones
-        optional[name] = pc.if_else(pc.equal(column, ""), None, column).to_pylist()
-    if not set(optional["attachment"]) <= ATTACHMENTS | {None}:
+        optional[name] = pc.if_else(pc.equal(column, ""), None, column)
+    if not set(pc.unique(optional["attachment"]).to_pylist()) <= ATTACHMENTS | {None}:
         return None
     try:
-        seconds = [parse_timestamp(s) for s in table["timestamp"].to_pylist()]
+        seconds = pa.array([parse_timestamp(s) for s in table["timestamp"].to_pylist()], pa.float64())
     except EventError:
         return None
-    texts = [t if t is not None else "" for t in table["text"].to_pylist()]
-    conversations, messages = table["conversation_id"].to_pylist(), table["message_id"].to_pylist()
-    if len(set(zip(conversations, messages, strict=True))) != len(messages):
+    columns = {"conversation_id": table["conversation_id"], "message_id": table["message_id"],
+               "sender_id": table["sender_id"], "timestamp": seconds, "text": pc.fill_null(table["text"], ""),
+               **optional}
+    return pa.table([columns[name] for name in EVENT_FIELDS], names=list(EVENT_FIELDS))
+
+
+def _fast_events(path: Path) -> list[MessageEvent] | None:
+    """Events from a clean file through Arrow's readers (``clean_events``); None whenever anything
+    needs a closer look, copies of a message id included."""
+    suffix = path.suffix.lower()
+    if suffix != ".parquet" and not _is_utf8(path):
+        return None  # Arrow does not check text it is not asked for; the row-by-row path names the byte
+    table = clean_events(arrow_table(path, suffix), suffix)
+    if table is None:
         return None
-    return [MessageEvent(*row) for row in zip(conversations, messages, table["sender_id"].to_pylist(), seconds, texts,
-                                              optional["recipient_id"], optional["attachment"], strict=True)]
+    columns = [table[name].to_pylist() for name in EVENT_FIELDS]
+    if len(set(zip(columns[0], columns[1], strict=True))) != table.num_rows:
+        return None
+    return [MessageEvent(*row) for row in zip(*columns, strict=True)]
 
 
 def read_events(path: str | Path) -> ReadResult:

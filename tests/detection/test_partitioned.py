@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import detection.partitioned
 from detection.batch import score_file
 from detection.model import RiskModel
-from detection.partitioned import _ranges, score_file_partitioned
+from detection.partitioned import _clean_block, _ranges, score_file_partitioned
 from detection.readers import InputError
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
@@ -103,6 +104,38 @@ def test_bad_rows_same_as_in_memory(model: RiskModel, inputs: dict[str, Path], t
     assert [json.loads(r)["location"] for r in rejects.splitlines()] == [
         "line 2501", f"line {len(lines) + 1}", f"line {len(lines) + 3}", f"line {len(lines) + 4}"]
     assert json.loads(rejects.splitlines()[1])["reason"].startswith("not UTF-8 text (byte ")
+
+
+def test_clean_blocks_go_through_arrow_and_keep_their_line_numbers(inputs: dict[str, Path]) -> None:
+    lines = inputs[".jsonl"].read_bytes().splitlines()[:50]
+    block = b"\n".join(lines) + b"\n"
+    table = _clean_block(block, 101)
+    assert table is not None and table.num_rows == 50
+    assert table["order"].to_pylist() == list(range(101, 151)) and table["location"][0].as_py() == "line 101"
+    assert [json.loads(r) for r in table["raw"].to_pylist()] == [json.loads(x) for x in lines]
+    assert table["timestamp"].type == pa.float64() and table["text"].null_count == 0
+    assert _clean_block(block.replace(b"\n", b"\r\n"), 1) is not None
+    # anything that would put a row on the wrong line, or that Arrow would not check, goes line by line
+    for unclear in (block.replace(b"\n", b"\n\n", 1), block.replace(b"\n", b"\r", 1),
+                    block.replace(b"\n", b"\r", 1).replace(b"\n", b"\n\n", 1),  # as many rows as lines, shifted
+                    block.replace(b'"text": "', b'"text": "\xe9', 1), block + b"{not json\n"):
+        assert _clean_block(unclear, 1) is None
+
+
+@pytest.mark.parametrize("block", [512, 1 << 20])  # many blocks to a range, a line crossing each cut; or one
+def test_blocks_clean_and_not_give_the_in_memory_output(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", block)  # the forked workers inherit it
+    lines = inputs[".jsonl"].read_bytes().splitlines()
+    dirty = [*lines[:900], b"", *lines[900:1800], b"{not json", *lines[1800:], lines[42]]  # a blank line, a bad row,
+    source = tmp_path / "e.jsonl"                                                          # a repeated message
+    source.write_bytes(b"\r\n".join(dirty) + b"\r\n")
+    a = score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
+    b = score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
+                               workers=2, partitions=3)
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    assert (tmp_path / "a.rejects.jsonl").read_text() == (tmp_path / "b.rejects.jsonl").read_text()
+    assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (len(lines), 2)
 
 
 def test_line_ranges_cover_the_file_once(inputs: dict[str, Path]) -> None:
