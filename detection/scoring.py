@@ -116,17 +116,36 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     scores = model.conversation_model.predict(run.features)
     steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features)
     ends = np.append(starts[1:], n)
+    weights = _evidence_weights(risk, text)
     new_states = {
-        prior.conversation_id: _advance(model, prior, ordered, run, scores, risk, text, ts, int(a), int(b))
+        prior.conversation_id: _advance(model, prior, ordered, run, scores, weights, ts, int(a), int(b))
         for prior, a, b in zip(priors, starts, ends, strict=True)
     }
     return steps, new_states
 
 
+def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """Each message's weight as evidence, or -1 where it is none.
+
+    Evidence in three tiers, each ranked below the one before: messages that show a stage (evidence
+    of one half or more); messages with no stage whose wording alone the text model weighs strongly
+    towards grooming (a text-path alert may have no recognisable stage); and messages whose stage
+    evidence adds up to WEAK_EVIDENCE without any one stage reaching one half (an escalation-path
+    score can climb on several such messages, and an alert must still name what moved it).
+    """
+    detected = (risk >= HALF).any(axis=1)
+    worded = ~detected & (text >= TEXT_EVIDENCE * QUANT)
+    mass = risk.sum(axis=1)
+    weak = ~detected & ~worded & (mass >= WEAK_EVIDENCE * QUANT)
+    weights = np.select([detected, worded],
+                        [risk @ SEVERITY, np.minimum(text // TEXT_EVIDENCE_SCALE, HALF - 1)],
+                        np.minimum(mass * (WORDED_FLOOR - 1) // QUANT, WORDED_FLOOR - 1))
+    return np.where(detected | worded | weak, weights, -1)
+
+
 def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[MessageEvent], run: Running,
-             scores: np.ndarray, risk: np.ndarray, text: np.ndarray, ts: np.ndarray, a: int, b: int,
-             ) -> ConversationState:
-    """The state after rows ``a..b-1`` of one conversation."""
+             scores: np.ndarray, weights: np.ndarray, ts: np.ndarray, a: int, b: int) -> ConversationState:
+    """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every row)."""
     last = b - 1
     masses = dict(prior.sender_mass)
     for row in range(a, b):  # the last value per sender wins: it is that sender's running total
@@ -141,28 +160,17 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
         crossed = np.flatnonzero(segment >= model.thresholds.alert)
         if len(crossed):
             alert_index, alert_id = int(run.index[a + crossed[0]]), ordered[a + crossed[0]].message_id
-    # Evidence in three tiers, each ranked below the one before: messages that show a stage (evidence
-    # of one half or more); messages with no stage whose wording alone the text model weighs strongly
-    # towards grooming (a text-path alert may have no recognisable stage); and messages whose stage
-    # evidence adds up to WEAK_EVIDENCE without any one stage reaching one half (an escalation-path
-    # score can climb on several such messages, and an alert must still name what moved it).
-    detected = (risk[a:b] >= HALF).any(axis=1)
-    worded = ~detected & (text[a:b] >= TEXT_EVIDENCE * QUANT)
-    mass = risk[a:b].sum(axis=1)
-    weak = ~detected & ~worded & (mass >= WEAK_EVIDENCE * QUANT)
-    weights = np.select([detected, worded],
-                        [risk[a:b] @ SEVERITY, np.minimum(text[a:b] // TEXT_EVIDENCE_SCALE, HALF - 1)],
-                        np.minimum(mass * (WORDED_FLOOR - 1) // QUANT, WORDED_FLOOR - 1))
-    rows = np.flatnonzero(detected | worded | weak)
-    rows = rows[np.lexsort((rows, -weights[rows]))][:EVIDENCE_SIZE]  # this batch's best, before any Python tuple
-    candidates = list(prior.evidence) + [(int(weights[i]), int(run.index[a + i]), ordered[a + int(i)].message_id)
-                                         for i in rows]
+    segment_weights = weights[a:b]
+    rows = np.flatnonzero(segment_weights >= 0)
+    rows = rows[np.lexsort((rows, -segment_weights[rows]))][:EVIDENCE_SIZE]  # this batch's best, before any tuple
+    candidates = list(prior.evidence) + [(int(segment_weights[i]), int(run.index[a + i]),
+                                          ordered[a + int(i)].message_id) for i in rows]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
     first_risk = run.first_risk_ts[last]
     return ConversationState(
         conversation_id=prior.conversation_id, n_messages=int(run.index[last]) + 1,
         first_ts=prior.first_ts if prior.first_ts is not None else float(ts[a]), last_ts=float(ts[last]),
-        stage_max=tuple(int(v) for v in run.stage_max[last]), stage_hits=tuple(int(v) for v in run.stage_hits[last]),
+        stage_max=tuple(run.stage_max[last].tolist()), stage_hits=tuple(run.stage_hits[last].tolist()),
         first_risk_ts=None if np.isnan(first_risk) else float(first_risk),
         sender_mass=tuple(masses.items()), n_media=int(run.n_media[last]),
         media_after_request=bool(run.media_after_request[last]), text_sum=int(run.text_sum[last]),
