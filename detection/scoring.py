@@ -64,10 +64,11 @@ class RiskScore:
 def order_events(events: Sequence[MessageEvent]) -> list[MessageEvent]:
     """Group by conversation (first appearance) and sort by (timestamp, input order) within each."""
     first_seen: dict[str, int] = {}
-    for event in events:
-        first_seen.setdefault(event.conversation_id, len(first_seen))
-    keyed = sorted(range(len(events)), key=lambda i: (first_seen[events[i].conversation_id], events[i].timestamp, i))
-    return [events[i] for i in keyed]
+    n = len(events)
+    conversation = np.fromiter((first_seen.setdefault(e.conversation_id, len(first_seen)) for e in events),
+                               dtype=np.int64, count=n)
+    ts = np.fromiter((e.timestamp for e in events), dtype=np.float64, count=n)
+    return [events[i] for i in np.lexsort((ts, conversation)).tolist()]  # a stable sort: ties keep input order
 
 
 def _seeds(ordered: Sequence[MessageEvent], starts: np.ndarray, priors: list[ConversationState]) -> Seeds:
