@@ -54,6 +54,7 @@ from detection.readers import (
     arrow_table,
     clean_events,
     iter_records,
+    json_lines,
     parse_json_bytes,
 )
 from detection.scoring import RiskScore, score_conversations
@@ -175,21 +176,18 @@ def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
     """A block of clean JSON lines as a table of ``SPILL_SCHEMA`` through Arrow's reader, or None when
     any line needs the row-by-row reader (``readers.clean_events`` decides, as for a whole file).
 
-    Rows must be the block's lines one for one, as their line numbers name them: a blank line
-    (which Arrow skips) or a lone carriage return (at which Arrow splits) declines the block.
+    Rows must be the block's lines one for one, as their line numbers name them (``readers.json_lines``).
     """
-    lines = block.split(b"\n")
-    if not lines[-1]:
-        lines.pop()
-    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+    if (count := json_lines(block)) is None:
         return None
     try:
         block.decode("utf-8")
     except UnicodeDecodeError:
         return None  # Arrow does not check text it is not asked for
     events = clean_events(arrow_table(block, ".jsonl"), ".jsonl")
-    if events is None or events.num_rows != len(lines):
+    if events is None or events.num_rows != count:
         return None
+    lines = block.split(b"\n")[:count]
     numbers = range(first_line, first_line + len(lines))
     return events.append_column("order", pa.array(numbers, pa.int64())) \
         .append_column("location", pa.array([f"line {k}" for k in numbers], pa.string())) \

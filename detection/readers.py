@@ -176,6 +176,45 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
         return None
 
 
+def json_lines(data: bytes) -> int | None:
+    """How many rows Arrow's JSON reader must find in ``data`` (whole lines of a JSON Lines file; the
+    last may lack its newline) for its rows to be the lines one for one; None where they cannot be:
+    a blank line (Arrow skips it) or a lone carriage return (Arrow ends a line there). Then a row
+    count that matches also means no line held two JSON objects, which the reference reader rejects.
+    """
+    import numpy as np
+
+    if not data:
+        return 0
+    codes = np.frombuffer(data, dtype=np.uint8)
+    returns = np.flatnonzero(codes == 13)
+    if len(returns) and (returns[-1] == len(codes) - 1 or (codes[returns + 1] != 10).any()):
+        return None
+    starts = np.concatenate(([0], np.flatnonzero(codes == 10) + 1))
+    starts = starts[starts < len(codes)]
+    for start in starts[np.isin(codes[starts], (9, 10, 13, 32))].tolist():  # a line opening with white space
+        end = data.find(b"\n", start)
+        if not data[start:end if end >= 0 else len(data)].strip(b" \t\r"):
+            return None
+    return len(starts)
+
+
+def _jsonl_shape(path: Path) -> int | None:
+    """``json_lines`` of a whole file, or None also when the file is not UTF-8 (Arrow does not check
+    text it is not asked for; the row-by-row path names the byte)."""
+    lines = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20) + handle.readline():  # cut after a newline: each chunk decodes alone
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            if (count := json_lines(chunk)) is None:
+                return None
+            lines += count
+    return lines
+
+
 def _is_utf8(path: Path) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
@@ -237,10 +276,11 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     """Events from a clean file through Arrow's readers (``clean_events``); None whenever anything
     needs a closer look, copies of a message id included."""
     suffix = path.suffix.lower()
-    if suffix != ".parquet" and not _is_utf8(path):
+    lines = _jsonl_shape(path) if suffix == ".jsonl" else None
+    if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and not _is_utf8(path)):
         return None  # Arrow does not check text it is not asked for; the row-by-row path names the byte
     table = clean_events(arrow_table(path, suffix), suffix)
-    if table is None:
+    if table is None or (lines is not None and table.num_rows != lines):
         return None
     columns = [table[name].to_pylist() for name in EVENT_FIELDS]
     if len(set(zip(columns[0], columns[1], strict=True))) != table.num_rows:

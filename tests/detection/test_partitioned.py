@@ -118,7 +118,8 @@ def test_clean_blocks_go_through_arrow_and_keep_their_line_numbers(inputs: dict[
     # anything that would put a row on the wrong line, or that Arrow would not check, goes line by line
     for unclear in (block.replace(b"\n", b"\n\n", 1), block.replace(b"\n", b"\r", 1),
                     block.replace(b"\n", b"\r", 1).replace(b"\n", b"\n\n", 1),  # as many rows as lines, shifted
-                    block.replace(b'"text": "', b'"text": "\xe9', 1), block + b"{not json\n"):
+                    block.replace(b'"text": "', b'"text": "\xe9', 1), block + b"{not json\n",
+                    block.replace(b"}\n", b"} ", 1), block.replace(b"}\n", b"}", 1).replace(b"\n", b"\n\n", 1)):
         assert _clean_block(unclear, 1) is None
 
 

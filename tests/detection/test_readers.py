@@ -191,6 +191,15 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     for i, row in enumerate(cases):
         path = write_jsonl(tmp_path / f"{i}.jsonl", [row])
         assert _fast_events(path) is None, row
+    two = tmp_path / "two.jsonl"  # Arrow reads two objects on one line as two rows; the reference reader, one bad row
+    two.write_text(json.dumps(ROW) + "\n" + json.dumps({**ROW, "message_id": "m2"})
+                   + json.dumps({**ROW, "message_id": "m3"}) + "\n")
+    assert _fast_events(two) is None
+    assert [(r.location, r.reason) for r in read_events(two).rejects] == [("line 2", "not valid JSON (Extra data)")]
+    for blank in ("\n", "  \r\n"):  # the reference reader skips a blank line, as Arrow does, but counts it
+        path = tmp_path / "blank.jsonl"
+        path.write_text(json.dumps(ROW) + "\n" + blank + json.dumps({**ROW, "message_id": "m2"}) + "\n")
+        assert _fast_events(path) is None and len(read_events(path).events) == 2
     no_text = read_events(write_jsonl(tmp_path / "no-text.jsonl", [ROW, {k: v for k, v in ROW.items() if k != "text"}]))
     assert [(r.location, r.field, r.reason) for r in no_text.rejects] == [("line 2", "text", "missing")]
     dup = write_jsonl(tmp_path / "dup.jsonl", [ROW, ROW])
