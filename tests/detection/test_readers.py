@@ -205,3 +205,51 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     dup = write_jsonl(tmp_path / "dup.jsonl", [ROW, ROW])
     assert _fast_events(dup) is None
     assert len(read_events(dup).rejects) == 1
+
+
+def test_arrow_paths_never_disagree_with_the_reference_reader(tmp_path: Path) -> None:
+    """Random small files with odd values, keys, lines and line ends: wherever the in-memory fast path
+    or a partitioned block accepts Arrow's reading, it is the reference reader's, with no bad row."""
+    import random
+
+    from detection.events import to_event
+    from detection.partitioned import _clean_block
+    from detection.readers import _fast_events, read_rows
+
+    rng = random.Random(7)
+    values = ["", " ", "x", " x", "x ", "\u3000x", "7", 7, 7.5, None, True, [], {}, "IMAGE", "image", "gif",
+              "1700000000", "2024-01-01T10:00:00Z", "2024-01-01 10:00:00+01:00", "2024-01-01T10:00:00", "1e3",
+              "2024-13-01T10:00:00+00:00", "\x1fx", "a\u0000b", "9999-01-01T00:00:00+00:00"]
+    base = {**ROW, "recipient_id": "u2", "attachment": None}
+
+    def line(n: int) -> str:
+        row: dict[str, object] = {**base, "message_id": f"m{n}", "conversation_id": rng.choice(["c1", "c2"])}
+        for _ in range(rng.choice([0, 0, 0, 1, 2])):
+            key = rng.choice([*base, "extra"])
+            if rng.random() < 0.2:
+                row.pop(key, None)
+            else:
+                row[key] = rng.choice(values)
+        text = json.dumps(row, ensure_ascii=rng.random() < 0.5)
+        odd = rng.random()  # two objects on a line, leading spaces, a repeated key, a cut line
+        return text + json.dumps({**row, "message_id": f"x{n}"}) if odd < 0.03 else "  " + text if odd < 0.05 else \
+            text.replace('"text"', '"text": 1, "text"', 1) if odd < 0.07 else text[:-1] if odd < 0.08 else text
+
+    accepted = 0
+    for trial in range(400):
+        end = rng.choice(["\n", "\n", "\r\n"])
+        lines = [line(n) for n in range(rng.randint(1, 6))]
+        text = end.join(lines + ([lines[0]] if rng.random() < 0.1 else [])) + rng.choice([end, ""])
+        if rng.random() < 0.05:
+            text = text.replace(end, end * 2, 1)
+        path = tmp_path / f"{trial}.jsonl"
+        path.write_bytes(text.encode())
+        reference = read_rows(path)
+        if (fast := _fast_events(path)) is not None:
+            accepted += 1
+            assert (fast, reference.rejects) == (reference.events, []), text
+        if (block := _clean_block(path.read_bytes(), 1)) is not None:  # blocks leave copies to the scoring step
+            records = [json.loads(x) for x in text.splitlines() if x.strip()]
+            assert [to_event(r) for r in records] == [to_event(r) for r in block.select(list(base)).to_pylist()]
+            assert all(r.field == "message_id" for r in reference.rejects), text
+    assert accepted > 50  # the paths are exercised, not all declined
