@@ -20,6 +20,7 @@ from detection.state import N_RISK, QUANT
 from detection.text import normalize
 
 HALF = QUANT // 2
+CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
 # Columns of the threat and payment-demand stages: one message often does both ("pay $300 or i send it to
 # your family"), and its evidence is then split between them, neither reaching a half.
 EXTORTION = [i for i, stage in enumerate(RISK_STAGES) if stage in EXTORTION_STAGES]
@@ -47,8 +48,12 @@ class MessageFeaturizer:
         return BLOCKS * self.n_features
 
     def occurrences(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """One entry per n-gram occurrence in the normalised texts."""
-        return hash_occurrences(normalize(texts), self.n_features)
+        """One entry per n-gram occurrence in the normalised texts, ``CHUNK`` texts hashed at a time
+        (a text's row does not depend on the others, and hashing needs about 100 bytes a character)."""
+        if len(texts) <= CHUNK:
+            return hash_occurrences(normalize(texts), self.n_features)
+        return sp.vstack([hash_occurrences(normalize(texts[i:i + CHUNK]), self.n_features)
+                          for i in range(0, len(texts), CHUNK)], format="csr")
 
     def fit(self, texts: Sequence[str]) -> MessageFeaturizer:
         """A featurizer with idf learned from ``texts`` (smoothed, as in scikit-learn)."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from detection.encoder import EncoderError, TextEncoder
 from detection.events import STAGES
-from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.features import CHUNK, FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
 
 SCHEMA_VERSION = 5
@@ -31,7 +31,6 @@ SCHEMA_VERSION = 5
 # Each reads with the parts it lacks off.
 READABLE_SCHEMAS = (2, 3, 4, 5)
 TEXT_MEAN, LOG_MESSAGES = FEATURE_NAMES.index("text_mean"), FEATURE_NAMES.index("log_messages")
-CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 

@@ -50,3 +50,19 @@ def test_current_extortion_adds_threat_and_payment_evidence_of_this_message_only
     column = run.features[:, FEATURE_NAMES.index("current_extortion")]
     assert column == pytest.approx([0.0, 0.77, 0.0], abs=1e-4)
     assert run.features[1, FEATURE_NAMES.index("n_stages")] == 0  # neither stage counts as detected
+
+
+def test_texts_are_hashed_in_chunks_with_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training featurises every message at once; hashing needs about 100 bytes a character, so
+    texts are hashed CHUNK at a time, and the matrix must be the one hashed in one go."""
+    import detection.features
+    from detection.features import MessageFeaturizer
+    from detection.hashing import hash_occurrences
+    from detection.text import normalize
+
+    texts = [f"msg {i} s e n d a p1c {'x' * (i % 5)}" for i in range(50)] + ["", "\u3000wide", "$20 now"]
+    whole = hash_occurrences(normalize(texts), 64)
+    monkeypatch.setattr(detection.features, "CHUNK", 7)
+    chunked = MessageFeaturizer(64).occurrences(texts)
+    assert chunked.shape == whole.shape and (chunked != whole).nnz == 0
+    assert np.array_equal(chunked.indptr, whole.indptr) and np.array_equal(chunked.indices, whole.indices)
