@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,17 @@ class EventError(ValueError):
         self.reason = reason
 
 
+# A lone half of a UTF-16 surrogate pair: JSON may spell one ("\ud800"), but it is no character,
+# and no text holding one can be encoded (hashed, stored, sent on) as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(field: str, value: str) -> str:
+    if not value.isascii() and _SURROGATE.search(value):
+        raise EventError(field, "not valid Unicode (a lone surrogate, such as \\ud800 in JSON)")
+    return value
+
+
 def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -46,7 +58,7 @@ def identifier(record: Mapping[str, object], field: str, required: bool = True) 
     """A record's id field as events hold it (strings and integers, trimmed); ``EventError`` if invalid."""
     value = record.get(field)
     if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
-        return value  # the common case, checked first: most rows pay for nothing else
+        return _check_unicode(field, value)  # the common case, checked first: most rows pay for nothing else
     if _is_missing(value):
         if required:
             raise EventError(field, "missing")
@@ -58,7 +70,7 @@ def identifier(record: Mapping[str, object], field: str, required: bool = True) 
         if required:
             raise EventError(field, "empty")
         return None
-    return text
+    return _check_unicode(field, text)
 
 
 def parse_timestamp(value: object) -> float:
@@ -68,7 +80,10 @@ def parse_timestamp(value: object) -> float:
     if isinstance(value, bool):
         raise EventError("timestamp", "expected ISO-8601 or Unix seconds, got a boolean")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer past float's range
+            raise EventError("timestamp", f"out of range: an integer of {len(str(abs(value)))} digits") from None
     elif isinstance(value, datetime):
         if value.tzinfo is None:
             raise EventError("timestamp", "has no UTC offset")
@@ -107,13 +122,14 @@ def to_event(record: Mapping[str, object]) -> MessageEvent:
     attachment = record.get("attachment")
     if type(text) is str and attachment is None:  # the common case
         return MessageEvent(conversation_id, message_id, sender_id, timestamp,  # type: ignore[arg-type]
-                            text, identifier(record, "recipient_id", required=False))
+                            _check_unicode("text", text), identifier(record, "recipient_id", required=False))
     if _is_missing(text):
         if "text" not in record:
             raise EventError("text", "missing")
         text = ""
     if not isinstance(text, str):
         raise EventError("text", f"expected a string, got {type(text).__name__}")
+    _check_unicode("text", text)
     if _is_missing(attachment) or attachment == "":
         attachment = None
     elif not isinstance(attachment, str) or attachment.lower() not in ATTACHMENTS:

@@ -82,8 +82,8 @@ def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
     """One JSON Lines row: ``(record, None)``, or ``(the line, why it is not a row)``."""
     try:
         record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return line.rstrip("\r\n")[:500], f"not valid JSON ({exc.msg})"
+    except (ValueError, RecursionError) as exc:  # also a number past Python's digit limit, or nesting too deep
+        return line.rstrip("\r\n")[:500], f"not valid JSON ({getattr(exc, 'msg', None) or exc})"
     if not isinstance(record, dict):
         return line.rstrip("\r\n")[:500], "expected a JSON object"
     return record, None

@@ -42,7 +42,7 @@ def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
     """One event or ``{"messages": [...]}``; 422 naming the field of the first invalid one."""
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also not UTF-8, a number past Python's digit limit, too deep
         raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}"}]) from None
     if isinstance(data, dict) and "messages" in data:
         items, prefix = data["messages"], ["body", "messages"]

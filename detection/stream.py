@@ -42,7 +42,7 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
     """The event in a record's value, or why there is none."""
     try:
         data = json.loads(value or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also not UTF-8, a number past Python's digit limit, too deep
         return None, f"not valid JSON ({exc})"
     if not isinstance(data, dict):
         return None, "expected a JSON object"

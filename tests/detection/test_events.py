@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +18,8 @@ def test_timestamp_forms_agree() -> None:
     assert parse_timestamp("1.7e9") == 1.7e9
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2023-11-14T22:13:20", True, None, [1], -5, float("inf")])
+@pytest.mark.parametrize("value", ["yesterday", "2023-11-14T22:13:20", True, None, [1], -5, float("inf"),
+                                   pytest.param(10**400, id="an-integer-past-float")])
 def test_bad_timestamps_name_the_field(value: object) -> None:
     with pytest.raises(EventError) as info:
         parse_timestamp(value)
@@ -33,6 +35,16 @@ def test_invalid_records_name_the_field(change: dict[str, object], field: str) -
     with pytest.raises(EventError) as info:
         to_event({**BASE, **change})
     assert info.value.field == field
+
+
+def test_a_lone_surrogate_is_no_text() -> None:
+    """JSON can spell half a UTF-16 pair ("\\ud800"); such text cannot be hashed, stored or sent on as
+    UTF-8, so it is a bad field, not a crash of the batch it arrives in."""
+    for field in ("text", "conversation_id", "sender_id", "recipient_id"):
+        with pytest.raises(EventError, match="lone surrogate") as info:
+            to_event({**BASE, field: "hi \ud800"})
+        assert info.value.field == field
+    assert to_event({**BASE, "text": json.loads('"\\ud83d\\ude00 ok"')}).text == "\U0001f600 ok"  # a whole pair
 
 
 def test_missing_text_key_is_an_error_but_null_text_is_empty() -> None:

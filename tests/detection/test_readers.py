@@ -123,6 +123,22 @@ def test_lines_ending_in_a_lone_carriage_return(tmp_path: Path) -> None:
     assert [(r.location, r.field) for r in read.rejects] == [("line 2", "row")]
 
 
+def test_json_that_python_cannot_take_is_a_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    untimed = json.dumps({k: v for k, v in ROW.items() if k != "timestamp"} | {"message_id": "m2"})
+    path.write_text("\n".join([json.dumps(ROW), "[" * 100_000 + "]" * 100_000,
+                               untimed[:-1] + ', "timestamp": 1' + "0" * 5000 + "}",
+                               json.dumps({**ROW, "message_id": "m3", "timestamp": 10**400}),
+                               '{"conversation_id": "c1", "message_id": "m4", "sender_id": "u1", "timestamp": 1, '
+                               '"text": "\\ud800"}']) + "\n")
+    read = read_events(path)
+    assert [e.message_id for e in read.events] == ["m1"]
+    assert [(r.location, r.field) for r in read.rejects] == [("line 2", "row"), ("line 3", "row"),
+                                                             ("line 4", "timestamp"), ("line 5", "text")]
+    assert "recursion" in read.rejects[0].reason and "digits" in read.rejects[1].reason
+    assert "401 digits" in read.rejects[2].reason and "lone surrogate" in read.rejects[3].reason
+
+
 def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "text.csv"
     path.write_bytes(",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9"))

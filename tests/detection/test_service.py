@@ -230,7 +230,10 @@ def test_garbage_never_gets_a_500(server: Server) -> None:
     samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) for _ in range(40)]
     samples += [b"null", b"{}", b'{"messages": null}', b'{"messages": [null]}', b'"text"', b"1e999",
                 b'{"conversation_id": [], "message_id": {}, "sender_id": 1, "timestamp": [], "text": 1}',
-                b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1e300, "text": ""}']
+                b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1e300, "text": ""}',
+                b"[" * 100_000 + b"]" * 100_000, b'{"timestamp": 1' + b"0" * 5000 + b"}",
+                b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1' + b"0" * 400 + b"}",
+                b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1, "text": "\\ud800"}']
     for body in samples:
         response = server.http.post("/v1/messages", content=body, headers=headers)
         assert 400 <= response.status_code < 500, (body, response.status_code, response.text)

@@ -58,6 +58,11 @@ async def _produce(brokers: str, topic: str, events: list[dict[str, Any]]) -> No
         for event in events:
             await producer.send(topic, json.dumps(event).encode(), key=str(event["conversation_id"]).encode())
         await producer.send(topic, b"{not json", key=b"junk")
+        # records that once stopped the worker, again at every restart: a lone surrogate (scoring failed
+        # to encode it) and nesting past Python's recursion limit
+        surrogate = {**events[0], "message_id": "x1", "text": "\ud800"}
+        await producer.send(topic, json.dumps(surrogate).encode(), key=b"junk")
+        await producer.send(topic, b"[" * 100_000 + b"]" * 100_000, key=b"junk")
         await producer.flush()
     finally:
         await producer.stop()
@@ -125,9 +130,11 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel
         (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected_answers}
     assert stored == sorted(i["intervention_id"] for i in expected_iv)
     assert expected_iv and {p["intervention_id"] for p in published} == set(stored)
-    rejected = asyncio.run(_read_all(broker, "rejects", 1))
-    assert [r["reason"] for r in rejected] == ["not valid JSON (Expecting property name enclosed in double quotes: "
-                                               "line 1 column 2 (char 1))"]
+    rejected = asyncio.run(_read_all(broker, "rejects", 3))
+    assert [r["reason"] for r in rejected] == [
+        "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+        "field 'text': not valid Unicode (a lone surrogate, such as \\ud800 in JSON)",
+        "not valid JSON (maximum recursion depth exceeded while decoding a JSON array from a unicode string)"]
 
 
 def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
