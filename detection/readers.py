@@ -107,6 +107,9 @@ def check_columns(path: Path, where: str, columns: list[str]) -> None:
 
 def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would rename the first column
+    # Python's csv refuses a value over 131,072 characters by default; Arrow's reader (the fast path)
+    # and Spark's take any, so a long message would make a file with one bad row unreadable as a whole
+    csv.field_size_limit(2**31 - 1)
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such

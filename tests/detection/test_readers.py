@@ -139,6 +139,17 @@ def test_json_that_python_cannot_take_is_a_bad_row(tmp_path: Path) -> None:
     assert "401 digits" in read.rejects[2].reason and "lone surrogate" in read.rejects[3].reason
 
 
+def test_a_long_csv_value_reads_as_the_fast_path_reads_it(tmp_path: Path) -> None:
+    long = "x" * 200_000  # over Python csv's default limit of 131,072 characters a value
+    path = tmp_path / "long.csv"
+    header = "conversation_id,message_id,sender_id,timestamp,text\n"
+    path.write_text(header + f"c1,m1,u1,1700000000,{long}\n")
+    assert [e.text for e in read_events(path).events] == [long]  # Arrow's reader
+    path.write_text(header + f"c1,m1,u1,1700000000,{long}\nc1,m2,u1,soon,x\n")  # a bad row: row by row
+    read = read_events(path)
+    assert [e.text for e in read.events] == [long] and [r.field for r in read.rejects] == ["timestamp"]
+
+
 def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "text.csv"
     path.write_bytes(",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9"))
