@@ -83,7 +83,7 @@ def parse_timestamp(value: object) -> float:
         try:
             seconds = float(value)
         except OverflowError:  # an integer past float's range
-            raise EventError("timestamp", f"out of range: an integer of {value.bit_length()} bits") from None
+            raise EventError("timestamp", f"out of range: an integer of {int(value).bit_length()} bits") from None
     elif isinstance(value, datetime):
         if value.tzinfo is None:
             raise EventError("timestamp", "has no UTC offset")
