@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 STAGES: tuple[str, ...] = ("none", "rapport", "risk_check", "isolation", "sexual", "coercion", "payment")
@@ -28,6 +28,13 @@ class MessageEvent:
     text: str
     recipient_id: str | None = None
     attachment: str | None = None
+
+
+EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MessageEvent))  # in its order
+# Every way json.loads fails on input: not JSON, not UTF-8 (bytes), a number past Python's digit
+# limit (ValueError), nesting past its recursion limit (RecursionError). Each place that parses
+# JSON from users catches these, so that such input is a bad row or a 422, never a crash.
+JSON_ERRORS = (ValueError, RecursionError)
 
 
 class EventError(ValueError):

@@ -45,10 +45,9 @@ from detection.batch import (
     step_rows,
     write_rejects,
 )
-from detection.events import EventError, MessageEvent, to_event
+from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
 from detection.model import RiskModel
 from detection.readers import (
-    EVENT_FIELDS,
     InputError,
     Reject,
     arrow_table,
@@ -180,10 +179,6 @@ def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
     """
     if (count := json_lines(block)) is None:
         return None
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
-        return None  # Arrow does not check text it is not asked for
     events = clean_events(arrow_table(block, ".jsonl"), ".jsonl")
     if events is None or events.num_rows != count:
         return None

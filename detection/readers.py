@@ -12,7 +12,9 @@ from typing import Any
 
 from detection.events import (
     ATTACHMENTS,
+    EVENT_FIELDS,
     ID_FIELDS,
+    JSON_ERRORS,
     REQUIRED,
     EventError,
     MessageEvent,
@@ -82,7 +84,7 @@ def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
     """One JSON Lines row: ``(record, None)``, or ``(the line, why it is not a row)``."""
     try:
         record = json.loads(line)
-    except (ValueError, RecursionError) as exc:  # also a number past Python's digit limit, or nesting too deep
+    except JSON_ERRORS as exc:
         return line.rstrip("\r\n")[:500], f"not valid JSON ({getattr(exc, 'msg', None) or exc})"
     if not isinstance(record, dict):
         return line.rstrip("\r\n")[:500], "expected a JSON object"
@@ -154,10 +156,6 @@ def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
         raise InputError(f"{path}: malformed CSV ({exc})") from exc
 
 
-EVENT_FIELDS: tuple[str, ...] = ("conversation_id", "message_id", "sender_id", "timestamp", "text", "recipient_id",
-                                 "attachment")  # MessageEvent's fields, in its order
-
-
 def arrow_table(source: Path | bytes, suffix: str) -> Any:
     """A file (or JSON Lines bytes) as an Arrow table with string columns, or None if it does not parse that way."""
     import pyarrow as pa
@@ -181,14 +179,19 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
 
 def json_lines(data: bytes) -> int | None:
     """How many rows Arrow's JSON reader must find in ``data`` (whole lines of a JSON Lines file; the
-    last may lack its newline) for its rows to be the lines one for one; None where they cannot be:
-    a blank line (Arrow skips it) or a lone carriage return (Arrow ends a line there). Then a row
-    count that matches also means no line held two JSON objects, which the reference reader rejects.
+    last may lack its newline) for its rows to be the lines one for one; None where Arrow's reading
+    cannot be taken: text that is not UTF-8 (Arrow does not check text it is not asked for), a blank
+    line (Arrow skips it) or a lone carriage return (Arrow ends a line there). Then a row count that
+    matches also means no line held two JSON objects, which the reference reader rejects.
     """
     import numpy as np
 
     if not data:
         return 0
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # the row-by-row path names the byte
     codes = np.frombuffer(data, dtype=np.uint8)
     returns = np.flatnonzero(codes == 13)
     if len(returns) and (returns[-1] == len(codes) - 1 or (codes[returns + 1] != 10).any()):
@@ -203,15 +206,10 @@ def json_lines(data: bytes) -> int | None:
 
 
 def _jsonl_shape(path: Path) -> int | None:
-    """``json_lines`` of a whole file, or None also when the file is not UTF-8 (Arrow does not check
-    text it is not asked for; the row-by-row path names the byte)."""
+    """``json_lines`` of a whole file, read a megabyte at a time."""
     lines = 0
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20) + handle.readline():  # cut after a newline: each chunk decodes alone
-            try:
-                chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
             if (count := json_lines(chunk)) is None:
                 return None
             lines += count
@@ -281,7 +279,7 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     suffix = path.suffix.lower()
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
     if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and not _is_utf8(path)):
-        return None  # Arrow does not check text it is not asked for; the row-by-row path names the byte
+        return None  # as json_lines: Arrow does not check text it is not asked for
     table = clean_events(arrow_table(path, suffix), suffix)
     if table is None or (lines is not None and table.num_rows != lines):
         return None

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from detection.events import EventError, MessageEvent, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
@@ -42,7 +42,7 @@ def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
     """One event or ``{"messages": [...]}``; 422 naming the field of the first invalid one."""
     try:
         data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # also not UTF-8, a number past Python's digit limit, too deep
+    except JSON_ERRORS as exc:
         raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}"}]) from None
     if isinstance(data, dict) and "messages" in data:
         items, prefix = data["messages"], ["body", "messages"]

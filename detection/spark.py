@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
-from detection.events import REQUIRED, EventError, MessageEvent, to_event
+from detection.events import EVENT_FIELDS, REQUIRED, EventError, MessageEvent, to_event
 from detection.model import RiskModel, load_model, resolve_model_dir
 from detection.readers import InputError, Reject, check_columns, parse_json_bytes
 from detection.scoring import score_conversations
@@ -39,7 +39,7 @@ FIELD, REASON, RECORD = "_riskline_field", "_riskline_reason", "_riskline_record
 BUCKET_MESSAGES = 50_000
 OPTIONAL = ("recipient_id", "attachment")
 # a checked row: the event's fields (None for a bad row), its place, and why it is bad (None for an event)
-CHECKED_COLUMNS = (*((name, "double" if name == "timestamp" else "string") for name in (*REQUIRED, *OPTIONAL)),
+CHECKED_COLUMNS = (*((name, "double" if name == "timestamp" else "string") for name in EVENT_FIELDS),
                    (ROW, "long"), (FIELD, "string"), (REASON, "string"), (RECORD, "string"))
 CHECKED_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in CHECKED_COLUMNS)
 CONVERSATION_SCHEMA = (
@@ -94,7 +94,7 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
                     event = to_event(parsed)
                 except EventError as exc:
                     field, reason = exc.field, exc.reason
-            for name in (*REQUIRED, *OPTIONAL):
+            for name in EVENT_FIELDS:
                 out[name].append(None if event is None else getattr(event, name))
             out[ROW].append(row)
             out[FIELD].append(None if event is not None else field)

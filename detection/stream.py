@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from detection.events import EventError, MessageEvent, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.processor import Processor
 from detection.sinks import OutboxWorker, canonical_body
 
@@ -42,7 +42,7 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
     """The event in a record's value, or why there is none."""
     try:
         data = json.loads(value or b"")
-    except (ValueError, RecursionError) as exc:  # also not UTF-8, a number past Python's digit limit, too deep
+    except JSON_ERRORS as exc:
         return None, f"not valid JSON ({exc})"
     if not isinstance(data, dict):
         return None, "expected a JSON object"
