@@ -1,6 +1,6 @@
 """The local engine for large files: every core, memory bounded by a partition, not by the file.
 
-1. Split (in parallel over byte ranges of the file, cut at line starts): validate each row and append
+1. Split (in parallel over byte ranges of a JSON Lines file, cut at line starts): validate each row and append
    it to one of P partition files, by a hash of its conversation id. A range is read in blocks; a
    clean block goes through Arrow's reader with the in-memory engine's checks
    (``readers.clean_events``), any other line by line with the reference reader. Rows keep their
@@ -67,8 +67,15 @@ BLOCK_BYTES = 4 * 2**20  # a splitting process reads its range in blocks of abou
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
 
 
-def _ranges(path: Path, pieces: int) -> list[tuple[int, int, int]]:
-    """(start byte, end byte, line number of the first line) for ``pieces`` line-aligned ranges."""
+class _Layout(NamedTuple):
+    """Where a JSON Lines file is cut for the splitting processes."""
+
+    ranges: list[tuple[int, int, int]]  # (start byte, end byte, line number of the first line), cut at \n
+    lone_returns: bool  # a line ends at a lone \r (classic Mac), which the cuts and line counts do not see
+
+
+def _ranges(path: Path, pieces: int) -> _Layout:
+    """``pieces`` line-aligned ranges of the file, read a block at a time."""
     size = path.stat().st_size
     cuts = [0]
     with path.open("rb") as handle:
@@ -77,13 +84,24 @@ def _ranges(path: Path, pieces: int) -> list[tuple[int, int, int]]:
             handle.readline()
             cuts.append(max(handle.tell(), cuts[-1]))
     cuts.append(size)
-    out, line = [], 1
+    out, line, lone = [], 1, False
     with path.open("rb") as handle:
         for a, b in itertools.pairwise(cuts):
             out.append((a, b, line))
             handle.seek(a)
-            line += handle.read(b - a).count(b"\n")
-    return [r for r in out if r[1] > r[0]]
+            position = a
+            while position < b:
+                block = handle.read(min(BLOCK_BYTES, b - position))
+                position += len(block)
+                line += block.count(b"\n")
+                if lone or b"\r" not in block:
+                    continue
+                returns = block.count(b"\r") - block.count(b"\r\n")
+                if returns == 1 and block.endswith(b"\r"):  # its \n, if any, opens the next block
+                    returns -= handle.read(1) == b"\n"
+                    handle.seek(position)
+                lone = returns > 0
+    return _Layout([r for r in out if r[1] > r[0]], lone)
 
 
 def _partition(conversation_id: str, n: int) -> int:
@@ -220,7 +238,8 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
 
 
 def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
-    """CSV and Parquet: one reader (CSV lines cannot be cut safely: quoted values span lines)."""
+    """One reader: for CSV and Parquet (CSV lines cannot be cut safely: quoted values span lines), and for
+    JSON Lines with lone carriage returns."""
     spill, rejects, position = _Spill(Path(folder), 0, n), [], 0
     for location, record, error in iter_records(Path(path)):
         position += 1
@@ -335,11 +354,11 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool, _Progress(progress) as bar:
-            if source.suffix.lower() == ".jsonl":
-                jobs = [(str(source), a, b, line, str(folder), i, n)
-                        for i, (a, b, line) in enumerate(_ranges(source, workers * 4))]
+            layout = _ranges(source, workers * 4) if source.suffix.lower() == ".jsonl" else None
+            if layout is not None and not layout.lone_returns:
+                jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
                 rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
-            else:
+            else:  # one reader, which ends lines as Python reads text
                 rejects = _split_rows(str(source), str(folder), n)
             if not any(folder.glob("*.arrow")) and not rejects:
                 raise InputError(f"{source}: empty file: no message rows")

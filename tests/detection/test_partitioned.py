@@ -139,15 +139,24 @@ def test_blocks_clean_and_not_give_the_in_memory_output(model: RiskModel, inputs
     assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (len(lines), 2)
 
 
-def test_line_ranges_cover_the_file_once(inputs: dict[str, Path]) -> None:
-    path = inputs[".jsonl"]
-    ranges = _ranges(path, 7)
-    assert ranges[0][:1] == (0,) and ranges[-1][1] == path.stat().st_size
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
-    data = path.read_bytes()
-    for start, _, line in ranges:
-        assert start == 0 or data[start - 1:start] == b"\n"
-        assert data[:start].count(b"\n") + 1 == line
+@pytest.mark.parametrize("block", [333, 1 << 20])  # a block may end between a \r and its \n
+def test_line_ranges_cover_the_file_once(inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         block: int) -> None:
+    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", block)
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(inputs[".jsonl"].read_bytes().replace(b"\n", b"\r\n"))
+    for path in (inputs[".jsonl"], crlf):
+        ranges, lone_returns = _ranges(path, 7)
+        assert not lone_returns
+        assert ranges[0][:1] == (0,) and ranges[-1][1] == path.stat().st_size
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+        data = path.read_bytes()
+        for start, _, line in ranges:
+            assert start == 0 or data[start - 1:start] == b"\n"
+            assert data[:start].count(b"\n") + 1 == line
+    for lone in (b"\r" + crlf.read_bytes(), crlf.read_bytes() + b"\r", crlf.read_bytes().replace(b"\r\n", b"\r", 1)):
+        crlf.write_bytes(lone)
+        assert _ranges(crlf, 7).lone_returns
 
 
 def test_cli_uses_the_parallel_engine_for_large_files(model_dir: Path, inputs: dict[str, Path],
@@ -215,3 +224,20 @@ def test_cli_show_on_a_large_file(model_dir: Path, inputs: dict[str, Path], tmp_
     assert "Riskiest 3 of" in done.stdout and "top evidence" in done.stdout
     total = int(done.stdout.split("Riskiest 3 of ")[1].split()[0])
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == total
+
+
+def test_lone_carriage_returns_end_lines_as_in_memory(model: RiskModel, inputs: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    # classic Mac line ends, alone or mixed with \n: every engine reads lines as Python reads text
+    lines = inputs[".jsonl"].read_bytes().splitlines()
+    mixed = b"\r".join(lines[:1500]) + b"\r" + b"\n".join([*lines[1500:3000], b"{not json"]) + b"\r" \
+        + b"\r\n".join(lines[3000:]) + b"\r"
+    for name, data in (("mac", b"\r".join(lines) + b"\r"), ("mixed", mixed)):
+        source = tmp_path / f"{name}.jsonl"
+        source.write_bytes(data)
+        a = score_file(model, source, tmp_path / f"{name}.a.jsonl", errors_path=tmp_path / f"{name}.a.rejects.jsonl")
+        b = score_file_partitioned(model, source, tmp_path / f"{name}.b.jsonl", workers=2, partitions=3,
+                                   errors_path=tmp_path / f"{name}.b.rejects.jsonl")
+        assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (len(lines), int(name == "mixed"))
+        assert (tmp_path / f"{name}.a.jsonl").read_text() == (tmp_path / f"{name}.b.jsonl").read_text()
+        assert (tmp_path / f"{name}.a.rejects.jsonl").read_text() == (tmp_path / f"{name}.b.rejects.jsonl").read_text()
