@@ -6,8 +6,11 @@ found through the ``riskline.commands`` entry-point group when the app starts, n
 
 from __future__ import annotations
 
+import errno
 import functools
+import logging
 import re
+import socket
 import sys
 import warnings
 from collections.abc import Callable
@@ -232,8 +235,42 @@ def serve(
     from detection.settings import ServiceSettings
 
     settings = _realtime_settings(flags, ServiceSettings)
-    uvicorn.run(create_app(settings, build_parts(settings)), host=settings.host, port=settings.port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    listening = _listen(settings.host, settings.port)  # before the store and sinks start: a taken port is a user error
+    server_config = uvicorn.Config(create_app(settings, build_parts(settings)), host=settings.host,
+                                   port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # uvicorn says where it listens only when it binds itself
+                for sock in sockets or []:
+                    address, number = sock.getsockname()[:2]
+                    logging.getLogger("uvicorn.error").info(
+                        "Uvicorn running on http://%s:%d (Press CTRL+C to quit)",
+                        f"[{address}]" if ":" in address else address, number)
+
+    Server(server_config).run(sockets=listening)
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of ``host``:``port``, as uvicorn (asyncio) would bind them, or one
+    error line naming the address."""
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                  flags=socket.AI_PASSIVE):
+            sockets.append(sock := socket.socket(family, kind, proto))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        reason = "the port is in use (another server, or --port to choose one)" \
+            if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise fail(f"cannot listen on {host}:{port}: {reason}") from None
+    return sockets
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -216,10 +217,18 @@ def test_startup_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
     cases = [(["--model", str(tmp_path / "nope")], "no such model"),
              (["--model", str(model_dir), "--webhook-url", "http://127.0.0.1:9/x"], "needs --webhook-secret"),
              (["--model", str(model_dir), "--state", str(tmp_path / "no" / "s.db")], "does not exist"),
-             (["--model", str(model_dir), "--port", "70000"], "setting 'port'")]
-    for args, needle in cases:
-        done = riskline("serve", *args)
-        assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+             (["--model", str(model_dir), "--port", "70000"], "setting 'port'"),
+             (["--model", str(model_dir), "--host", "203.0.113.9"], "cannot listen on 203.0.113.9:8080: ")]
+    with socket.socket() as taken:  # a port another server holds
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases.append((["--model", str(model_dir), "--port", str(port)],
+                      f"riskline: error: cannot listen on 127.0.0.1:{port}: the port is in use"))
+        for args, needle in cases:
+            done = riskline("serve", *args)
+            assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+            assert len(done.stderr.splitlines()) == 1, done.stderr  # nothing started, so nothing else logged
 
 
 def test_garbage_never_gets_a_500(server: Server) -> None:
