@@ -275,13 +275,18 @@ def score_spark(events: Any, model: str | None = None, per_message: bool = False
     ``events`` needs the contract's columns; others are ignored. From ``read_events_spark`` it keeps
     each row's place in the file, which breaks timestamp ties exactly as the local engine does and
     names bad rows. A bad row raises ``InputError`` naming the first; to set bad rows aside, use
-    ``check_events_spark`` and ``score_checked_spark``.
+    ``check_events_spark`` and ``score_checked_spark``. The result is computed here and held by Spark
+    (``localCheckpoint``) for as long as the returned DataFrame is in use.
     """
     path = model_path_spark(model)
     check = check_events_spark(events)
-    if error := check.error():
-        raise error
-    return score_checked_spark(check.events, path, per_message)
+    try:
+        if error := check.error():
+            raise error
+        # computed here, so that the checked rows, which the caller has no handle on, are not left cached
+        return score_checked_spark(check.events, path, per_message).localCheckpoint()
+    finally:
+        check.unpersist()
 
 
 def spark_session(master: str | None = None) -> Any:

@@ -124,6 +124,7 @@ def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file:
     assert got[2][2].startswith("not UTF-8 text (byte ")
     events = sorted(check.events.collect(), key=lambda row: row["_riskline_row"])
     assert [to_event(row.asDict()) for row in events] == local.events
+    check.unpersist()
 
 
 def test_csv_columns_are_taken_by_name(spark: Any, model: RiskModel, model_dir: Path, tmp_path: Path,
@@ -156,5 +157,10 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
                                    ("c1", "m2", "u2", "soon", "hello")],
                                   "conversation_id string, message_id string, sender_id string, timestamp string, "
                                   "text string")
+    cache = spark._jsparkSession.sharedState().cacheManager()
+    assert cache.isEmpty()
     with pytest.raises(InputError, match=r"^DataFrame: row 2: field 'timestamp': not ISO-8601"):
         score_spark(frame, str(model_dir))
+    assert cache.isEmpty()  # the caller has no handle on the checked rows: they are not left cached, nor
+    assert score_spark(frame.filter("message_id = 'm1'"), str(model_dir)).count() == 1  # after a clean run
+    assert cache.isEmpty()
