@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 from collections.abc import Iterator, Mapping
@@ -150,8 +149,8 @@ def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
     readers = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}
     try:
         yield from readers[suffix](path)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except UnicodeDecodeError as exc:  # its position is in the reader's buffer, not the file
+        raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from exc
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from exc
 
@@ -216,16 +215,21 @@ def _jsonl_shape(path: Path) -> int | None:
     return lines
 
 
-def _is_utf8(path: Path) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def utf8_error(path: Path) -> str | None:
+    """Where a file's first bytes that are not UTF-8 lie, as ``line N: not UTF-8 text (byte K of the
+    line)``, or None for UTF-8 text. Lines end at \n, \r\n or a lone \r, as Python's readers end them."""
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20) + handle.readline():  # cut after a newline: no character is split
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                before = chunk[:exc.start]
+                start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+                line += before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n")
+                return f"line {line}: not UTF-8 text (byte {exc.start - start + 1} of the line)"
+            line += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+    return None
 
 
 def clean_events(table: Any, suffix: str) -> Any:
@@ -278,7 +282,7 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     needs a closer look, copies of a message id included."""
     suffix = path.suffix.lower()
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
-    if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and not _is_utf8(path)):
+    if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and utf8_error(path)):
         return None  # as json_lines: Arrow does not check text it is not asked for
     table = clean_events(arrow_table(path, suffix), suffix)
     if table is None or (lines is not None and table.num_rows != lines):

@@ -29,7 +29,7 @@ import pandas as pd
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
 from detection.events import EVENT_FIELDS, REQUIRED, EventError, MessageEvent, to_event
 from detection.model import RiskModel, load_model, resolve_model_dir
-from detection.readers import InputError, Reject, check_columns, parse_json_bytes
+from detection.readers import InputError, Reject, check_columns, parse_json_bytes, utf8_error
 from detection.scoring import score_conversations
 
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
@@ -322,6 +322,10 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
     if suffix == ".jsonl":
         return _numbered(spark.read.text(source).withColumnRenamed("value", LINE))
     if suffix == ".csv":
+        # Spark reads bytes that are not UTF-8 as replacement characters, without a word: a local file is
+        # checked here as the local reader checks it (a file on a cluster's storage cannot be, from here)
+        if Path(source).is_file() and (error := utf8_error(Path(source))):
+            raise InputError(f"{source}: {error}")
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
         names = csv.csv(source).columns
         if not names:

@@ -150,10 +150,15 @@ def test_a_long_csv_value_reads_as_the_fast_path_reads_it(tmp_path: Path) -> Non
     assert [e.text for e in read.events] == [long] and [r.field for r in read.rejects] == ["timestamp"]
 
 
-def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_csv_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path, end: bytes) -> None:
+    # far past the reader's buffer, which is where Python's codec counts its byte from
+    rows = [",".join(ROW).encode(), b'c0,m0,u1,1700000000,"two\nlines"']
+    rows += [f"c1,m{i},u1,{1700000000 + i},hello {i}".encode() for i in range(3000)]
+    rows[2502] = rows[2502].replace(b"hello", b"caf\xe9")
     path = tmp_path / "text.csv"
-    path.write_bytes(",".join(ROW).encode() + b"\n" + ",".join(ROW.values()).encode().replace(b"hello", b"caf\xe9"))
-    with pytest.raises(InputError, match=rf"^{path}: not UTF-8 text \(byte \d+\)$"):
+    path.write_bytes(end.join(rows) + end)
+    with pytest.raises(InputError, match=rf"^{path}: line 2504: not UTF-8 text \(byte 27 of the line\)$"):
         read_events(path)
 
 

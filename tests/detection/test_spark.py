@@ -164,3 +164,17 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
     assert cache.isEmpty()  # the caller has no handle on the checked rows: they are not left cached, nor
     assert score_spark(frame.filter("message_id = 'm1'"), str(model_dir)).count() == 1  # after a clean run
     assert cache.isEmpty()
+
+
+def test_a_csv_that_is_not_utf8_stops_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
+    from detection.readers import InputError, read_events
+    from detection.spark import read_events_spark
+
+    path = tmp_path / "latin.csv"  # Spark alone would read the byte as a replacement character
+    path.write_bytes(b"conversation_id,message_id,sender_id,timestamp,text\nc1,m1,u1,1700000000,hi\n"
+                     b"c1,m2,u1,1700000001,caf\xe9\n")
+    with pytest.raises(InputError) as local:
+        read_events(path)
+    with pytest.raises(InputError) as spark_error:
+        read_events_spark(spark, path)
+    assert str(spark_error.value) == str(local.value) == f"{path}: line 3: not UTF-8 text (byte 24 of the line)"
