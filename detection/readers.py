@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from detection.events import (
     ATTACHMENTS,
@@ -27,6 +28,8 @@ SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 class InputError(Exception):
     """Input that cannot be read at all, or a bad row when rejects are not being collected."""
+
+CHUNK_BYTES = 1 << 20  # whole-file checks read this much at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,28 +211,40 @@ def _jsonl_shape(path: Path) -> int | None:
     """``json_lines`` of a whole file, read a megabyte at a time."""
     lines = 0
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20) + handle.readline():  # cut after a newline: each chunk decodes alone
+        for chunk in _chunks(handle):
             if (count := json_lines(chunk)) is None:
                 return None
             lines += count
     return lines
 
 
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """A file about ``CHUNK_BYTES`` at a time, cut after a newline: no character or \r\n is split."""
+    while chunk := handle.read(CHUNK_BYTES) + handle.readline():
+        yield chunk
+
+
+def _line_ends(data: bytes) -> int:
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
 def utf8_error(path: Path) -> str | None:
     """Where a file's first bytes that are not UTF-8 lie, as ``line N: not UTF-8 text (byte K of the
     line)``, or None for UTF-8 text. Lines end at \n, \r\n or a lone \r, as Python's readers end them."""
-    line = 1
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20) + handle.readline():  # cut after a newline: no character is split
+        for index, chunk in enumerate(_chunks(handle)):
             try:
                 chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
-                before = chunk[:exc.start]
-                start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
-                line += before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n")
-                return f"line {line}: not UTF-8 text (byte {exc.start - start + 1} of the line)"
-            line += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-    return None
+                bad, chunks_before = exc.start, index
+                break
+        else:
+            return None
+        handle.seek(0)  # lines are counted only now, to keep the common case fast
+        line = 1 + sum(_line_ends(earlier) for earlier in itertools.islice(_chunks(handle), chunks_before))
+    before = chunk[:bad]
+    start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+    return f"line {line + _line_ends(before)}: not UTF-8 text (byte {bad - start + 1} of the line)"
 
 
 def clean_events(table: Any, suffix: str) -> Any:

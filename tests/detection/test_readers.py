@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import detection.readers
 from detection.readers import InputError, read_conversation, read_events
 from tests.conftest import write_jsonl
 
@@ -150,8 +151,11 @@ def test_a_long_csv_value_reads_as_the_fast_path_reads_it(tmp_path: Path) -> Non
     assert [e.text for e in read.events] == [long] and [r.field for r in read.rejects] == ["timestamp"]
 
 
+@pytest.mark.parametrize("chunk", [100, 1 << 20])  # the file read in many pieces, or one
 @pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
-def test_csv_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path, end: bytes) -> None:
+def test_csv_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: bytes,
+                                                      chunk: int) -> None:
+    monkeypatch.setattr(detection.readers, "CHUNK_BYTES", chunk)
     # far past the reader's buffer, which is where Python's codec counts its byte from
     rows = [",".join(ROW).encode(), b'c0,m0,u1,1700000000,"two\nlines"']
     rows += [f"c1,m{i},u1,{1700000000 + i},hello {i}".encode() for i in range(3000)]
