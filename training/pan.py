@@ -59,12 +59,16 @@ def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[st
     source = Path(xml_path)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
+    seen_root = False
     try:
-        for _, element in ET.iterparse(source, events=("end",)):
-            if element.tag != "conversation":
-                continue
-            yield from _conversation_rows(source, element, predators)
-            element.clear()
+        for event, element in ET.iterparse(source, events=("start", "end")):
+            if not seen_root and element.tag != "conversations":  # another XML file than the corpus's
+                raise InputError(f"{source}: the root element is <{element.tag}>, not <conversations>: "
+                                 "not a PAN 2012 conversations file")
+            seen_root = True
+            if event == "end" and element.tag == "conversation":
+                yield from _conversation_rows(source, element, predators)
+                element.clear()
     except ET.ParseError as exc:
         raise InputError(f"{source}: line {exc.position[0]}: not well-formed XML ({exc.msg})") from None
 

@@ -81,3 +81,8 @@ def test_bad_xml_and_times(tmp_path: Path) -> None:
         list(iter_pan_rows(bad_time, set()))
     done = riskline("convert", bad_time, "-o", tmp_path / "o.jsonl")
     assert done.returncode == 2 and "no predator-id list" in done.stderr
+    other = tmp_path / "feed.xml"  # another XML file, whose items happen to be called <conversation>
+    other.write_text("<feed><conversation id='a'><message line='1'><author>u</author><time>10:00</time>"
+                     "<text>x</text></message></conversation></feed>")
+    with pytest.raises(InputError, match=r"feed.xml: the root element is <feed>, not <conversations>"):
+        next(iter_pan_rows(other, set()))
