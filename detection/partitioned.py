@@ -52,9 +52,12 @@ from detection.readers import (
     Reject,
     arrow_table,
     clean_events,
+    data_bytes,
+    input_format,
     iter_records,
     json_lines,
     parse_json_bytes,
+    unsupported,
 )
 from detection.scoring import RiskScore, score_conversations
 from detection.writers import write_rows
@@ -238,8 +241,8 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
 
 
 def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
-    """One reader: for CSV and Parquet (CSV lines cannot be cut safely: quoted values span lines), and for
-    JSON Lines with lone carriage returns."""
+    """One reader: for CSV and Parquet (CSV lines cannot be cut safely: quoted values span lines), for
+    JSON Lines with lone carriage returns, and for gzip files (which cannot be read from the middle)."""
     spill, rejects, position = _Spill(Path(folder), 0, n), [], 0
     for location, record, error in iter_records(Path(path)):
         position += 1
@@ -341,20 +344,20 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     """
     global _MODEL
     source, output = Path(input_path), Path(output_path)
-    if source.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
-        raise InputError(f"{source}: unsupported file type '{source.suffix}' (expected one of .jsonl, .csv, .parquet)")
+    if input_format(source) is None:
+        raise unsupported(source)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
     if output.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
         raise InputError(f"{output}: unsupported output type '{output.suffix}'")
     workers = workers or os.cpu_count() or 1
-    n = partitions or max(workers, -(-source.stat().st_size // PARTITION_BYTES))
+    n = partitions or max(workers, -(-data_bytes(source) // PARTITION_BYTES))
     folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))
     _MODEL = model
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool, _Progress(progress) as bar:
-            layout = _ranges(source, workers * 4) if source.suffix.lower() == ".jsonl" else None
+            layout = _ranges(source, workers * 4) if source.suffix.lower() == ".jsonl" else None  # not .jsonl.gz
             if layout is not None and not layout.lone_returns:
                 jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
                 rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gzip
+import io
 import itertools
 import json
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +28,43 @@ from detection.events import (
 )
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
+GZIP_SUFFIXES = (".jsonl.gz", ".csv.gz")  # inputs read through gzip (Parquet compresses inside the file)
+CHUNK_BYTES = 1 << 20  # whole-file checks read this much at a time
+
+
+def input_format(path: Path) -> str | None:
+    """An input file's format by its name: ``.jsonl``, ``.csv`` or ``.parquet``, gzip-compressed ones
+    (``.jsonl.gz``, ``.csv.gz``) included; None for any other name."""
+    name = path.name.lower()
+    if name.endswith(GZIP_SUFFIXES):
+        return name[:-3][name[:-3].rindex("."):]
+    return path.suffix.lower() if path.suffix.lower() in SUFFIXES else None
+
+
+def unsupported(path: Path) -> InputError:
+    return InputError(f"{path}: unsupported file type '{path.suffix}' "
+                      f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+
+
+def data_bytes(path: Path) -> int:
+    """About how many bytes of data a file holds: its size, or for gzip the size its trailer records
+    (the size modulo 4 GiB: a smaller figure than the file's own means it wrapped, so 4 GiB at least)."""
+    size = path.stat().st_size
+    if not path.name.lower().endswith(".gz") or size < 18:  # under gzip's header and trailer: not gzip
+        return size
+    with path.open("rb") as handle:
+        handle.seek(-4, io.SEEK_END)
+        recorded = int.from_bytes(handle.read(4), "little")
+    return recorded if recorded >= size else max(size, 1 << 32)
+
+
+def open_bytes(path: Path) -> BinaryIO:
+    """An input file's bytes, decompressed where its name ends in .gz."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
 
 
 class InputError(Exception):
     """Input that cannot be read at all, or a bad row when rejects are not being collected."""
-
-CHUNK_BYTES = 1 << 20  # whole-file checks read this much at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +97,7 @@ class ReadResult:
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     # Lines end as Python reads text (\n, \r\n or a lone \r, as Arrow's and Spark's readers read them too);
     # bytes that are not UTF-8 are carried through (surrogateescape) so that only their own line is bad.
-    with path.open("r", encoding="utf-8", errors="surrogateescape") as handle:
+    with io.TextIOWrapper(open_bytes(path), encoding="utf-8", errors="surrogateescape") as handle:
         for number, line in enumerate(handle, start=1):
             if (parsed := parse_json_bytes(line.encode("utf-8", "surrogateescape"), first=number == 1)) is not None:
                 yield f"line {number}", *parsed
@@ -114,7 +149,7 @@ def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
     # Python's csv refuses a value over 131,072 characters by default; Arrow's reader (the fast path)
     # and Spark's take any, so a long message would make a file with one bad row unreadable as a whole
     csv.field_size_limit(2**31 - 1)
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+    with io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
             check_columns(path, "line 1", list(reader.fieldnames))
@@ -144,18 +179,30 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | s
 
 def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     """Yield ``(location, record, parse_error)`` for each row of a supported file."""
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputError(f"{path}: unsupported file type '{path.suffix}' (expected one of {', '.join(SUFFIXES)})")
+    suffix = input_format(path)
+    if suffix is None:
+        raise unsupported(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     readers = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}
+    with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
+        try:
+            yield from readers[suffix](path)
+        except UnicodeDecodeError as exc:  # its position is in the reader's buffer, not the file
+            raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from exc
+        except csv.Error as exc:
+            raise InputError(f"{path}: malformed CSV ({exc})") from exc
+
+
+@contextlib.contextmanager
+def gzip_errors(path: Path) -> Iterator[None]:
+    """A file named .gz that is not gzip, or is cut or damaged, as an ``InputError`` naming it."""
     try:
-        yield from readers[suffix](path)
-    except UnicodeDecodeError as exc:  # its position is in the reader's buffer, not the file
-        raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from exc
-    except csv.Error as exc:
-        raise InputError(f"{path}: malformed CSV ({exc})") from exc
+        yield
+    except gzip.BadGzipFile as exc:
+        raise InputError(f"{path}: not a gzip file ({exc})") from None
+    except (EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: a cut or damaged gzip file ({exc})") from None
 
 
 def arrow_table(source: Path | bytes, suffix: str) -> Any:
@@ -210,7 +257,7 @@ def json_lines(data: bytes) -> int | None:
 def _jsonl_shape(path: Path) -> int | None:
     """``json_lines`` of a whole file, read a megabyte at a time."""
     lines = 0
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         for chunk in _chunks(handle):
             if (count := json_lines(chunk)) is None:
                 return None
@@ -231,7 +278,7 @@ def _line_ends(data: bytes) -> int:
 def utf8_error(path: Path) -> str | None:
     """Where a file's first bytes that are not UTF-8 lie, as ``line N: not UTF-8 text (byte K of the
     line)``, or None for UTF-8 text. Lines end at \n, \r\n or a lone \r, as Python's readers end them."""
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         for index, chunk in enumerate(_chunks(handle)):
             try:
                 chunk.decode("utf-8")
@@ -295,7 +342,8 @@ def clean_events(table: Any, suffix: str) -> Any:
 def _fast_events(path: Path) -> list[MessageEvent] | None:
     """Events from a clean file through Arrow's readers (``clean_events``); None whenever anything
     needs a closer look, copies of a message id included."""
-    suffix = path.suffix.lower()
+    if (suffix := input_format(path)) is None:
+        return None
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
     if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and utf8_error(path)):
         return None  # as json_lines: Arrow does not check text it is not asked for
@@ -311,8 +359,11 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
 def read_events(path: str | Path) -> ReadResult:
     """Read and validate every row; duplicates of a (conversation, message id) are rejected."""
     source = Path(path)
-    if source.suffix.lower() in SUFFIXES and source.is_file():
-        fast = _fast_events(source)
+    if input_format(source) is not None and source.is_file():
+        try:
+            fast = _fast_events(source)
+        except (OSError, EOFError, zlib.error):  # a damaged gzip file: the reference reader names it
+            fast = None
         if fast is not None:
             return ReadResult(fast, [])
     return read_rows(source)

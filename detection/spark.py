@@ -29,7 +29,16 @@ import pandas as pd
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
 from detection.events import EVENT_FIELDS, REQUIRED, EventError, MessageEvent, to_event
 from detection.model import RiskModel, load_model, resolve_model_dir
-from detection.readers import InputError, Reject, check_columns, parse_json_bytes, utf8_error
+from detection.readers import (
+    InputError,
+    Reject,
+    check_columns,
+    gzip_errors,
+    input_format,
+    parse_json_bytes,
+    unsupported,
+    utf8_error,
+)
 from detection.scoring import score_conversations
 
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
@@ -318,14 +327,16 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
     from pyspark.sql.types import StringType, StructField, StructType
 
     source = str(path)
-    suffix = Path(source).suffix.lower()
+    suffix = input_format(Path(source))  # Spark reads .jsonl.gz and .csv.gz through gzip itself
     if suffix == ".jsonl":
         return _numbered(spark.read.text(source).withColumnRenamed("value", LINE))
     if suffix == ".csv":
         # Spark reads bytes that are not UTF-8 as replacement characters, without a word: a local file is
         # checked here as the local reader checks it (a file on a cluster's storage cannot be, from here)
-        if Path(source).is_file() and (error := utf8_error(Path(source))):
-            raise InputError(f"{source}: {error}")
+        if Path(source).is_file():
+            with gzip_errors(Path(source)):
+                if error := utf8_error(Path(source)):
+                    raise InputError(f"{source}: {error}")
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
         names = csv.csv(source).columns
         if not names:
@@ -341,7 +352,7 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
         frame = spark.read.parquet(source)
         check_columns(Path(source), "schema", frame.columns)
         return _numbered(frame)
-    raise InputError(f"{source}: unsupported file type '{Path(source).suffix}' for --engine spark")
+    raise unsupported(Path(source))
 
 
 def write_single_parquet(frame: Any, output: str | Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import itertools
 import json
 from pathlib import Path
@@ -241,3 +242,14 @@ def test_lone_carriage_returns_end_lines_as_in_memory(model: RiskModel, inputs: 
         assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (len(lines), int(name == "mixed"))
         assert (tmp_path / f"{name}.a.jsonl").read_text() == (tmp_path / f"{name}.b.jsonl").read_text()
         assert (tmp_path / f"{name}.a.rejects.jsonl").read_text() == (tmp_path / f"{name}.b.rejects.jsonl").read_text()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_gzip_inputs_give_the_plain_files_output(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
+                                                 suffix: str) -> None:
+    packed = tmp_path / f"e{suffix}.gz"  # read by one process: gzip cannot be read from the middle
+    packed.write_bytes(gzip.compress(inputs[suffix].read_bytes()))
+    score_file(model, inputs[suffix], tmp_path / "plain.jsonl")
+    got = score_file_partitioned(model, packed, tmp_path / "packed.jsonl", workers=2, partitions=3)
+    assert got.n_messages == 4000
+    assert (tmp_path / "packed.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()

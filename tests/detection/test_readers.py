@@ -1,8 +1,10 @@
+import gzip
 import json
 import re
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
@@ -83,6 +85,7 @@ def test_parquet_with_native_timestamps(tmp_path: Path) -> None:
     ("empty.jsonl", "", "empty file"),
     ("blank.jsonl", "\n\n", "empty file"),
     ("data.txt", "x", "unsupported file type '.txt'"),
+    ("data.txt.gz", "x", r"unsupported file type '.gz' \(expected one of .jsonl, .csv, .parquet, .jsonl.gz, .csv.gz\)"),
     ("bad.parquet", "not parquet", "not a readable Parquet file"),
 ])
 def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str) -> None:
@@ -289,3 +292,40 @@ def test_arrow_paths_never_disagree_with_the_reference_reader(tmp_path: Path) ->
             assert [to_event(r) for r in records] == [to_event(r) for r in block.select(list(base)).to_pylist()]
             assert all(r.field == "message_id" for r in reference.rejects), text
     assert accepted > 50  # the paths are exercised, not all declined
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_gzip_files_read_as_the_plain_ones(tmp_path: Path, suffix: str) -> None:
+    rows = [{**ROW, "message_id": f"m{i}", "timestamp": f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"}
+            for i in range(3000)]
+    plain = tmp_path / f"e{suffix}"
+    if suffix == ".jsonl":
+        write_jsonl(plain, rows)
+    else:
+        pa_csv.write_csv(pa.Table.from_pylist(rows), plain)
+    packed = tmp_path / f"e{suffix}.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert detection.readers._fast_events(packed) is not None  # clean: Arrow reads it through gzip
+    assert detection.readers.data_bytes(packed) == plain.stat().st_size  # the size that picks the engine
+    assert read_events(packed).events == read_events(plain).events
+    lines = plain.read_bytes().splitlines(keepends=True)
+    bad = b"".join([*lines[:2000], lines[5], *lines[2000:]])  # a later copy of a message id: the row-by-row path
+    plain.write_bytes(bad)
+    packed.write_bytes(gzip.compress(bad))
+    got, expected = read_events(packed), read_events(plain)
+    assert got.events == expected.events and len(got.events) == 3000
+    assert [(r.location, r.field, r.reason, r.record) for r in got.rejects] == \
+        [(r.location, r.field, r.reason, r.record) for r in expected.rejects]
+    assert [(r.path, r.location) for r in got.rejects] == [(str(packed), "line 2001")]
+
+
+def test_gzip_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
+    data = (json.dumps(ROW) + "\n").encode() * 5000
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(data)[:-300])
+    with pytest.raises(InputError, match=rf"^{cut}: a cut or damaged gzip file \(Compressed file ended"):
+        read_events(cut)
+    plain = tmp_path / "plain.jsonl.gz"  # named .gz, never compressed
+    plain.write_bytes(data)
+    with pytest.raises(InputError, match=rf"^{plain}: not a gzip file"):
+        read_events(plain)

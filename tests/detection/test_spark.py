@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,11 +110,15 @@ def _bad_rows_file(path: Path, events_file: Path) -> Path:
     return path
 
 
-def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file: Path) -> None:
+@pytest.mark.parametrize("packed", [False, True])  # Spark reads .jsonl.gz through gzip itself
+def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file: Path, packed: bool) -> None:
     from detection.readers import read_rows
     from detection.spark import check_events_spark, read_events_spark
 
     path = _bad_rows_file(tmp_path / "bad.jsonl", events_file)
+    if packed:
+        path = path.rename(tmp_path / "bad.jsonl.gz")
+        path.write_bytes(gzip.compress(path.read_bytes()))
     check = check_events_spark(read_events_spark(spark, path), str(path))
     local = read_rows(path)
     assert check.counts() == (len(local.events), 4)
