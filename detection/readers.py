@@ -32,6 +32,10 @@ GZIP_SUFFIXES = (".jsonl.gz", ".csv.gz")  # inputs read through gzip (Parquet co
 CHUNK_BYTES = 1 << 20  # whole-file checks read this much at a time
 
 
+class InputError(Exception):
+    """Input that cannot be read at all, or a bad row when rejects are not being collected."""
+
+
 def input_format(path: Path) -> str | None:
     """An input file's format by its name: ``.jsonl``, ``.csv`` or ``.parquet``, gzip-compressed ones
     (``.jsonl.gz``, ``.csv.gz``) included; None for any other name."""
@@ -47,24 +51,23 @@ def unsupported(path: Path) -> InputError:
 
 
 def data_bytes(path: Path) -> int:
-    """About how many bytes of data a file holds: its size, or for gzip the size its trailer records
-    (the size modulo 4 GiB: a smaller figure than the file's own means it wrapped, so 4 GiB at least)."""
+    """About how many bytes of data a file holds, to choose an engine: its size, or for gzip the size
+    its trailer records. That is the size modulo 4 GiB: under the file's own size, it wrapped when the
+    file is large (compressed text is rarely larger than the text), and the text is tiny when it is not."""
     size = path.stat().st_size
     if not path.name.lower().endswith(".gz") or size < 18:  # under gzip's header and trailer: not gzip
         return size
     with path.open("rb") as handle:
         handle.seek(-4, io.SEEK_END)
         recorded = int.from_bytes(handle.read(4), "little")
-    return recorded if recorded >= size else max(size, 1 << 32)
+    if recorded >= size:
+        return recorded
+    return recorded + (1 << 32) if size >= 1 << 24 else size
 
 
 def open_bytes(path: Path) -> BinaryIO:
     """An input file's bytes, decompressed where its name ends in .gz."""
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
-
-
-class InputError(Exception):
-    """Input that cannot be read at all, or a bad row when rejects are not being collected."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -307,6 +307,9 @@ def test_gzip_files_read_as_the_plain_ones(tmp_path: Path, suffix: str) -> None:
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     assert detection.readers._fast_events(packed) is not None  # clean: Arrow reads it through gzip
     assert detection.readers.data_bytes(packed) == plain.stat().st_size  # the size that picks the engine
+    tiny = tmp_path / f"tiny{suffix}.gz"
+    tiny.write_bytes(gzip.compress(b"x"))  # larger compressed than not
+    assert detection.readers.data_bytes(tiny) == tiny.stat().st_size
     assert read_events(packed).events == read_events(plain).events
     lines = plain.read_bytes().splitlines(keepends=True)
     bad = b"".join([*lines[:2000], lines[5], *lines[2000:]])  # a later copy of a message id: the row-by-row path
