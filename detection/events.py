@@ -80,6 +80,9 @@ def identifier(record: Mapping[str, object], field: str, required: bool = True) 
     return _check_unicode(field, text)
 
 
+LATEST_TIMESTAMP = 32503680000  # Unix seconds of 3000-01-01: anything later is a mistake
+
+
 def parse_timestamp(value: object) -> float:
     """ISO-8601 with a UTC offset, or Unix seconds (number or numeric string), as Unix seconds."""
     if _is_missing(value):
@@ -99,7 +102,7 @@ def parse_timestamp(value: object) -> float:
         seconds = _parse_text_timestamp(value.strip())
     else:
         raise EventError("timestamp", f"expected ISO-8601 or Unix seconds, got {type(value).__name__}")
-    if not math.isfinite(seconds) or not 0 <= seconds < 32503680000:
+    if not math.isfinite(seconds) or not 0 <= seconds < LATEST_TIMESTAMP:
         raise EventError("timestamp", f"out of range: {value!r}")
     return seconds
 

@@ -19,6 +19,7 @@ from detection.events import (
     EVENT_FIELDS,
     ID_FIELDS,
     JSON_ERRORS,
+    LATEST_TIMESTAMP,
     REQUIRED,
     EventError,
     MessageEvent,
@@ -309,9 +310,11 @@ def clean_events(table: Any, suffix: str) -> Any:
 
     if table is None or table.num_rows == 0 or any(name not in table.column_names for name in REQUIRED):
         return None
-    for name in ("conversation_id", "message_id", "sender_id", "text", "timestamp"):
+    for name in ("conversation_id", "message_id", "sender_id", "text"):
         if not pa.types.is_string(table[name].type) or (name != "text" and table[name].null_count):
             return None
+    if table["timestamp"].null_count:
+        return None
     if suffix == ".jsonl" and table["text"].null_count:
         return None  # Arrow reads a line without "text" as null, as it reads "text": null; only the first is bad
     for name in ID_FIELDS:
@@ -332,14 +335,43 @@ def clean_events(table: Any, suffix: str) -> Any:
         optional[name] = pc.if_else(pc.equal(column, ""), None, column)
     if not set(pc.unique(optional["attachment"]).to_pylist()) <= ATTACHMENTS | {None}:
         return None
-    try:
-        seconds = pa.array([parse_timestamp(s) for s in table["timestamp"].to_pylist()], pa.float64())
-    except EventError:
+    if (seconds := _seconds(table["timestamp"])) is None:
         return None
     columns = {"conversation_id": table["conversation_id"], "message_id": table["message_id"],
                "sender_id": table["sender_id"], "timestamp": seconds, "text": pc.fill_null(table["text"], ""),
                **optional}
     return pa.table([columns[name] for name in EVENT_FIELDS], names=list(EVENT_FIELDS))
+
+
+def _seconds(column: Any) -> Any:
+    """A timestamp column (without nulls) as Unix seconds, exactly as ``parse_timestamp`` gives them
+    row by row, or None where a row needs the reference reader: text is parsed row by row; a
+    timestamp type with a time zone and numbers (Unix seconds, as Parquet often holds them) are
+    converted as whole columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_string(kind):
+        try:
+            return pa.chunked_array([pa.array([parse_timestamp(s) for s in column.to_pylist()], pa.float64())])
+        except EventError:
+            return None
+    try:
+        if pa.types.is_timestamp(kind) and kind.tz is not None and kind.unit in _PER_SECOND:
+            # as datetime.timestamp(): the whole units over units per second, one correctly rounded division
+            seconds = pc.divide(pc.cast(pc.cast(column, pa.int64()), pa.float64()), _PER_SECOND[kind.unit])
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            seconds = pc.cast(column, pa.float64())  # an integer beyond 2**53 is not cast, and is out of range
+        else:
+            return None  # no time zone, a date, nanoseconds...: the reference reader says what it makes of them
+    except pa.ArrowInvalid:
+        return None
+    in_range = pc.and_(pc.greater_equal(seconds, 0.0), pc.less(seconds, float(LATEST_TIMESTAMP)))  # NaN is not
+    return seconds if pc.all(in_range).as_py() else None
+
+
+_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6}
 
 
 def _fast_events(path: Path) -> list[MessageEvent] | None:
