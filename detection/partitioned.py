@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 
 from detection.batch import (
     CONVERSATION_COLUMNS,
@@ -56,6 +57,7 @@ from detection.readers import (
     input_format,
     iter_records,
     json_lines,
+    parquet_batches,
     parse_json_bytes,
     unsupported,
 )
@@ -204,10 +206,14 @@ def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
     if events is None or events.num_rows != count:
         return None
     lines = block.split(b"\n")[:count]
-    numbers = range(first_line, first_line + len(lines))
+    return _placed(events, range(first_line, first_line + len(lines)), "line", pa.array(lines, pa.binary()))
+
+
+def _placed(events: pa.Table, numbers: range, unit: str, raw: pa.Array) -> pa.Table:
+    """Clean events with their place in the file (``unit`` 'line' or 'row'), as a table of ``SPILL_SCHEMA``."""
     return events.append_column("order", pa.array(numbers, pa.int64())) \
-        .append_column("location", pa.array([f"line {k}" for k in numbers], pa.string())) \
-        .append_column("raw", pa.array(lines, pa.binary())).cast(SPILL_SCHEMA)
+        .append_column("location", pa.array([f"{unit} {k}" for k in numbers], pa.string())) \
+        .append_column("raw", raw).cast(SPILL_SCHEMA)
 
 
 def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
@@ -241,21 +247,54 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
 
 
 def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
-    """One reader: for CSV and Parquet (CSV lines cannot be cut safely: quoted values span lines), for
-    JSON Lines with lone carriage returns, and for gzip files (which cannot be read from the middle)."""
+    """One reader: for CSV (its lines cannot be cut safely: quoted values span lines), for JSON Lines
+    with lone carriage returns, and for gzip files (which cannot be read from the middle)."""
     spill, rejects, position = _Spill(Path(folder), 0, n), [], 0
     for location, record, error in iter_records(Path(path)):
         position += 1
         if error is not None:
             rejects.append(Reject(path, location, "row", error, record))
             continue
-        try:
-            spill.add(to_event(record), position, location,  # type: ignore[arg-type]
-                      json.dumps(record, ensure_ascii=False, default=str).encode())
-        except EventError as exc:
-            rejects.append(Reject(path, location, exc.field, exc.reason, record))
+        assert isinstance(record, Mapping)
+        _add_record(spill, rejects, path, location, position, record)
     spill.close()
     return rejects
+
+
+def _split_parquet(path: str, folder: str, n: int) -> list[Reject]:
+    """Parquet in one process, a batch at a time: a clean batch through Arrow (``readers.clean_events``),
+    any other row by row. A clean row keeps no copy of itself; a duplicate's reject reads it again."""
+    spill, rejects = _Spill(Path(folder), 0, n), list[Reject]()
+    for first, batch in parquet_batches(Path(path)):
+        if (events := clean_events(pa.Table.from_batches([batch]), ".parquet")) is not None:
+            numbers = range(first, first + batch.num_rows)
+            spill.add_table(_placed(events, numbers, "row", pa.nulls(batch.num_rows, pa.binary())))
+            continue
+        for number, record in enumerate(batch.to_pylist(), start=first):
+            _add_record(spill, rejects, path, f"row {number}", number, record)
+    spill.close()
+    pa.default_memory_pool().release_unused()
+    return rejects
+
+
+def _add_record(spill: _Spill, rejects: list[Reject], path: str, location: str, order: int,
+                record: Mapping[str, object]) -> None:
+    try:
+        spill.add(to_event(record), order, location, json.dumps(record, ensure_ascii=False, default=str).encode())
+    except EventError as exc:
+        rejects.append(Reject(path, location, exc.field, exc.reason, record))
+
+
+def _parquet_row(path: str, number: int) -> dict[str, Any]:
+    """Row ``number`` (from 1) of a Parquet file, as ``_add_record`` keeps a row (for a duplicate's reject)."""
+    parquet = pq.ParquetFile(path)
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        if number <= rows:
+            record = parquet.read_row_group(group).slice(number - 1, 1).to_pylist()[0]
+            return json.loads(json.dumps(record, ensure_ascii=False, default=str))
+        number -= rows
+    raise IndexError(number)
 
 
 class _Scored(NamedTuple):
@@ -295,9 +334,10 @@ def _score(job: tuple[str, int, str, bool, bool, int]) -> _Scored:
         event = MessageEvent(*values)
         key = (event.conversation_id, event.message_id)
         if key in seen:
+            raw = table.column("raw")[i].as_py()
             rejects.append(Reject(source, table.column("location")[i].as_py(), "message_id",
                                   f"duplicate message id {key[1]!r} in conversation {key[0]!r}",
-                                  json.loads(table.column("raw")[i].as_py())))
+                                  json.loads(raw) if raw is not None else _parquet_row(source, order_column[i])))
             continue
         seen.add(key)
         events.append(event)
@@ -361,6 +401,8 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
             if layout is not None and not layout.lone_returns:
                 jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
                 rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
+            elif source.suffix.lower() == ".parquet":
+                rejects = _split_parquet(str(source), str(folder), n)
             else:  # one reader, which ends lines as Python reads text
                 rejects = _split_rows(str(source), str(folder), n)
             if not any(folder.glob("*.arrow")) and not rejects:

@@ -31,6 +31,8 @@ from detection.events import (
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 GZIP_SUFFIXES = (".jsonl.gz", ".csv.gz")  # inputs read through gzip (Parquet compresses inside the file)
 CHUNK_BYTES = 1 << 20  # whole-file checks read this much at a time
+PARQUET_BATCH_ROWS = 65536  # Parquet is read this many rows at a time
+PARQUET_ROW_BYTES = 256  # a message as JSON Lines is 250-400 bytes: what a Parquet row counts for in data_bytes
 
 
 class InputError(Exception):
@@ -52,10 +54,18 @@ def unsupported(path: Path) -> InputError:
 
 
 def data_bytes(path: Path) -> int:
-    """About how many bytes of data a file holds, to choose an engine: its size, or for gzip the size
-    its trailer records. That is the size modulo 4 GiB: under the file's own size, it wrapped when the
-    file is large (compressed text is rarely larger than the text), and the text is tiny when it is not."""
+    """About how many bytes of data a file holds, to choose an engine: its size; for Parquet at least
+    ``PARQUET_ROW_BYTES`` a row; for gzip the size its trailer records. That is the size modulo 4 GiB:
+    under the file's own size, it wrapped when the file is large (compressed text is rarely larger
+    than the text), and the text is tiny when it is not."""
     size = path.stat().st_size
+    if path.suffix.lower() == ".parquet":  # compressed and encoded by column: its rows tell more
+        import pyarrow.parquet as pq
+
+        try:
+            return max(size, pq.ParquetFile(path).metadata.num_rows * PARQUET_ROW_BYTES)
+        except Exception:  # the reader says what is wrong with it
+            return size
     if not path.name.lower().endswith(".gz") or size < 18:  # under gzip's header and trailer: not gzip
         return size
     with path.open("rb") as handle:
@@ -166,7 +176,8 @@ def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
             yield where, {k: (None if v == "" and k != "text" else v) for k, v in record.items()}, None
 
 
-def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+def parquet_batches(path: Path) -> Iterator[tuple[int, Any]]:
+    """A Parquet file's rows in Arrow record batches, each with the number of its first row (from 1)."""
     import pyarrow.parquet as pq
 
     try:
@@ -174,10 +185,15 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | s
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
     check_columns(path, "schema", list(parquet.schema_arrow.names))
-    row = 0
-    for batch in parquet.iter_batches(batch_size=65536):
-        for record in batch.to_pylist():
-            row += 1
+    row = 1
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        yield row, batch
+        row += batch.num_rows
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+    for first, batch in parquet_batches(path):
+        for row, record in enumerate(batch.to_pylist(), start=first):
             yield f"row {row}", record, None
 
 

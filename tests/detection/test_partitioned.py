@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import detection.partitioned
+import detection.readers
 from detection.batch import score_file
 from detection.model import RiskModel
 from detection.partitioned import _clean_block, _ranges, score_file_partitioned
@@ -253,3 +254,31 @@ def test_gzip_inputs_give_the_plain_files_output(model: RiskModel, inputs: dict[
     got = score_file_partitioned(model, packed, tmp_path / "packed.jsonl", workers=2, partitions=3)
     assert got.n_messages == 4000
     assert (tmp_path / "packed.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+
+
+def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(detection.readers, "PARQUET_BATCH_ROWS", 100)
+    taken = []  # for each batch, whether Arrow's reading was taken (Parquet is split in this process)
+    clean = detection.partitioned.clean_events
+
+    def spy(table: pa.Table, suffix: str) -> pa.Table | None:
+        taken.append((events := clean(table, suffix)) is not None)
+        return events
+
+    monkeypatch.setattr(detection.partitioned, "clean_events", spy)
+    rows = [dict(r) for r in synth_rows[:1500]]
+    rows += [{**rows[400], "text": "sent again"}, {**rows[1200], "text": "and again"}]  # copies in later batches
+    rows[700] = {**rows[700], "timestamp": "whenever"}  # its batch goes row by row
+    source = tmp_path / "e.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source, row_group_size=97)  # numbered across row groups
+    a = score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
+    b = score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
+                               workers=2, partitions=3)
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    rejects = (tmp_path / "b.rejects.jsonl").read_text()
+    assert rejects == (tmp_path / "a.rejects.jsonl").read_text()
+    assert [json.loads(r)["location"] for r in rejects.splitlines()] == ["row 701", "row 1501", "row 1502"]
+    assert [json.loads(r)["record"]["text"] for r in rejects.splitlines()][1:] == ["sent again", "and again"]
+    assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (1499, 3)
+    assert len(taken) == 16 and taken.count(False) == 1  # the batch with the bad timestamp
