@@ -62,7 +62,7 @@ from detection.readers import (
     unsupported,
 )
 from detection.scoring import RiskScore, score_conversations
-from detection.writers import write_rows
+from detection.writers import output_format, write_rows
 
 PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
@@ -388,8 +388,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
         raise unsupported(source)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
-    if output.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
-        raise InputError(f"{output}: unsupported output type '{output.suffix}'")
+    output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
     n = partitions or max(workers, -(-data_bytes(source) // PARTITION_BYTES))
     folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))

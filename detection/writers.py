@@ -1,9 +1,12 @@
-"""Write rows as JSONL, CSV or Parquet, atomically: a temporary file renamed into place."""
+"""Write rows as JSONL, CSV or Parquet (JSONL and CSV also gzipped), atomically: a temporary file renamed
+into place."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
+import io
 import itertools
 import json
 import os
@@ -12,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from detection.readers import SUFFIXES, InputError
+from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, input_format
 
 
 @contextlib.contextmanager
@@ -65,6 +68,28 @@ def _write_csv(handle: IO[str], rows: Iterable[Mapping[str, object]], columns: S
         writer.writerow({k: _csv_value(row.get(k)) for k in columns})
 
 
+def output_format(path: Path) -> str:
+    """The format an output's name asks for (``.jsonl``, ``.csv`` or ``.parquet``; ``.jsonl.gz`` and
+    ``.csv.gz`` are written through gzip), or an ``InputError`` naming the path."""
+    if (suffix := input_format(path)) is None:
+        raise InputError(f"{path}: unsupported output type '{path.suffix}' "
+                         f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+    return suffix
+
+
+@contextlib.contextmanager
+def open_text(path: Path, gzipped: bool) -> Iterator[IO[str]]:
+    """``path`` opened to write UTF-8 text, through gzip if asked (with no name or time in its header,
+    so that the same rows make the same bytes)."""
+    if not gzipped:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+        return
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8", newline="") as handle:
+        yield handle
+
+
 def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: Sequence[str] | None = None,
                schema: Any = None) -> None:
     """Write ``rows`` to ``path`` in the format its suffix names, all or nothing.
@@ -73,9 +98,7 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: 
     one, the rows are gathered first so that the column types can be inferred from all of them.
     """
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputError(f"{target}: unsupported output type '{target.suffix}' (expected one of {', '.join(SUFFIXES)})")
+    suffix = output_format(target)
     if columns is None or (suffix == ".parquet" and schema is None):
         rows = list(rows)
     names = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
@@ -83,7 +106,7 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: 
         if suffix == ".parquet":
             _write_parquet(tmp, rows, names, schema)
         else:
-            with tmp.open("w", encoding="utf-8", newline="") as handle:
+            with open_text(tmp, target.name.lower().endswith(".gz")) as handle:
                 if suffix == ".csv":
                     _write_csv(handle, rows, names)
                 else:

@@ -1,6 +1,8 @@
 """``riskline score`` as a user runs it: a real process, real files."""
 
 import csv
+import gzip
+import io
 import json
 from pathlib import Path
 
@@ -103,6 +105,20 @@ def test_errors_file_sets_bad_rows_aside(events_path: Path, model_dir: Path, tmp
     scored = sum(r["n_messages"] for r in _read_jsonl(out))  # type: ignore[misc]
     assert scored == len(lines) - 1
     assert "3 rows rejected" in done.stderr
+    # gzip in and out, in both local engines: the same rows and rejects, and the same bytes every time
+    packed = tmp_path / "bad.jsonl.gz"
+    packed.write_bytes(gzip.compress(bad.read_bytes()))
+    for engine, env in (("memory", {}), ("partitioned", {"RISKLINE_PARALLEL_MIN_BYTES": "0"})):
+        for copy in ("a", "b"):
+            done = riskline("score", packed, "-o", tmp_path / f"{engine}{copy}.csv.gz", "--model", model_dir,
+                            "--errors", tmp_path / f"{engine}{copy}.rejects.jsonl.gz", env=env)
+            assert done.returncode == 0, done.stderr
+        assert (tmp_path / f"{engine}a.csv.gz").read_bytes() == (tmp_path / f"{engine}b.csv.gz").read_bytes()
+        got = [json.loads(x) for x in gzip.decompress((tmp_path / f"{engine}a.rejects.jsonl.gz").read_bytes())
+               .decode().splitlines()]
+        assert [(r["location"], r["field"]) for r in got] == [(r["location"], r["field"]) for r in rejected]
+        assert sum(int(r["n_messages"]) for r in csv.DictReader(io.StringIO(gzip.decompress(
+            (tmp_path / f"{engine}a.csv.gz").read_bytes()).decode()))) == scored
 
 
 @pytest.mark.parametrize(("content", "name", "expected"), [
