@@ -82,9 +82,11 @@ def score(
     from detection.batch import score_file
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
-    from detection.readers import data_bytes
+    from detection.readers import data_bytes, input_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
+        raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":

@@ -105,6 +105,10 @@ def test_errors_file_sets_bad_rows_aside(events_path: Path, model_dir: Path, tmp
     scored = sum(r["n_messages"] for r in _read_jsonl(out))  # type: ignore[misc]
     assert scored == len(lines) - 1
     assert "3 rows rejected" in done.stderr
+    for wrong in ("rejects.csv", "rejects.parquet", "rejects.csv.gz"):  # the file would be JSON Lines all the same
+        done = riskline("score", bad, "-o", out, "--model", model_dir, "--errors", tmp_path / wrong)
+        assert done.returncode == 2 and "bad rows are written as JSON Lines" in done.stderr, done.stderr
+        assert not (tmp_path / wrong).exists()
     # gzip in and out, in both local engines: the same rows and rejects, and the same bytes every time
     packed = tmp_path / "bad.jsonl.gz"
     packed.write_bytes(gzip.compress(bad.read_bytes()))
