@@ -238,9 +238,9 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
         if suffix == ".jsonl":
             return pajson.read_json(readable, parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"))
-        if suffix == ".csv":
-            return pacsv.read_csv(readable, convert_options=pacsv.ConvertOptions(
-                column_types=schema, strings_can_be_null=False))
+        if suffix == ".csv":  # chat text often spans lines, in quotes
+            return pacsv.read_csv(readable, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                  convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=False))
         return pq.read_table(readable)
     except (pa.ArrowException, OSError, ValueError):
         return None

@@ -1,4 +1,6 @@
+import csv
 import gzip
+import io
 import json
 import random
 import re
@@ -375,3 +377,48 @@ def test_typed_parquet_timestamps_read_as_row_by_row(tmp_path: Path) -> None:
         elif not reference.rejects:  # declined, though every row is good: only for the kinds left to rows
             assert kind in (pa.timestamp("ns", "UTC"),), (kind, trial)
     assert taken >= 60
+
+
+def test_csv_fast_path_reads_as_the_reference_reader(tmp_path: Path) -> None:
+    """Random small CSV files (values spanning lines in quotes, \r\n and lone \r inside and between
+    rows, quoting, reordered and extra columns): wherever Arrow's reading is taken, it is the
+    reference reader's."""
+    rng = random.Random(2)
+    pieces = ["hi", "line one\nline two", "a\r\nb", "a\rb", "x, y", 'say "yo"', " padded ", "", "\n", "é ✓ 🙂",
+              '""', "a\n\nb", "\r\n\r\n", "tab\there"]
+    taken = 0
+    for trial in range(600):
+        fields = ["conversation_id", "message_id", "sender_id", "timestamp", "text"]
+        if rng.random() < 0.3:
+            fields.append("recipient_id")
+        if rng.random() < 0.3:
+            fields.insert(rng.randrange(len(fields)), "note")
+        rows = []
+        for i in range(rng.randint(1, 12)):
+            row = {"conversation_id": f"c{i % 3}", "message_id": f"m{i}",
+                   "sender_id": rng.choice(["u1", "u2", "u\n4"] + ([" u3"] if rng.random() < 0.05 else [])),
+                   "timestamp": rng.choice(["2024-01-01T10:00:00Z", "1700000000"] if rng.random() < 0.9 else
+                                           ["soon", "2024-01-01T10:00:00\n+00:00"]),
+                   "text": "".join(rng.choice(pieces) for _ in range(rng.randint(0, 3))),
+                   "recipient_id": rng.choice(["", "u2", "a\nb"]), "note": rng.choice(["", "x\ny", "z"])}
+            rows.append({k: row[k] for k in fields})
+        out = io.StringIO(newline="")
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator=rng.choice(["\n", "\r\n", "\r"]),
+                                quoting=rng.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+        writer.writeheader()
+        writer.writerows(rows)
+        path = tmp_path / f"{trial}.csv"
+        data = out.getvalue().encode()
+        path.write_bytes(data.rstrip(b"\r\n") if rng.random() < 0.2 else data)
+        if (fast := detection.readers._fast_events(path)) is None:
+            continue
+        taken += 1
+        reference = read_rows(path)
+        assert fast == reference.events and not reference.rejects, data
+    assert taken > 250
+    # and past Arrow's first block (1 MB), where a value spanning lines used to stop its reading
+    rows = [{**ROW, "message_id": f"m{i}", "text": rng.choice(pieces) * 9} for i in range(40_000)]
+    path = tmp_path / "large.csv"
+    pa_csv.write_csv(pa.Table.from_pylist(rows), path)
+    assert path.stat().st_size > 2**21
+    assert detection.readers._fast_events(path) == read_rows(path).events
