@@ -16,6 +16,7 @@ output is exactly the in-memory engine's (``detection.batch``), in the same orde
 
 from __future__ import annotations
 
+import csv
 import heapq
 import io
 import itertools
@@ -35,7 +36,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from detection.batch import (
     CONVERSATION_COLUMNS,
@@ -57,9 +57,11 @@ from detection.readers import (
     input_format,
     iter_records,
     json_lines,
+    open_bytes,
     parquet_batches,
     parse_json_bytes,
     unsupported,
+    utf8_error,
 )
 from detection.scoring import RiskScore, score_conversations
 from detection.writers import output_format, write_rows
@@ -209,10 +211,11 @@ def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
     return _placed(events, range(first_line, first_line + len(lines)), "line", pa.array(lines, pa.binary()))
 
 
-def _placed(events: pa.Table, numbers: range, unit: str, raw: pa.Array) -> pa.Table:
-    """Clean events with their place in the file (``unit`` 'line' or 'row'), as a table of ``SPILL_SCHEMA``."""
-    return events.append_column("order", pa.array(numbers, pa.int64())) \
-        .append_column("location", pa.array([f"{unit} {k}" for k in numbers], pa.string())) \
+def _placed(events: pa.Table, numbers: range, unit: str | None, raw: pa.Array) -> pa.Table:
+    """Clean events with their place in the file (``unit`` 'line' or 'row'; None: not known), as a table of
+    ``SPILL_SCHEMA``."""
+    places = pa.array([f"{unit} {k}" for k in numbers] if unit else [None] * len(numbers), pa.string())
+    return events.append_column("order", pa.array(numbers, pa.int64())).append_column("location", places) \
         .append_column("raw", raw).cast(SPILL_SCHEMA)
 
 
@@ -246,25 +249,59 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
     return rejects
 
 
-def _split_rows(path: str, folder: str, n: int) -> list[Reject]:
-    """One reader: for CSV (its lines cannot be cut safely: quoted values span lines), for JSON Lines
-    with lone carriage returns, and for gzip files (which cannot be read from the middle)."""
-    spill, rejects, position = _Spill(Path(folder), 0, n), [], 0
-    for location, record, error in iter_records(Path(path)):
-        position += 1
+def _split_rows(path: str, spill: _Spill, skip: int = 0) -> list[Reject]:
+    """One reader, after its first ``skip`` rows: for CSV where Arrow's reading stops, for JSON Lines with
+    lone carriage returns, and for gzip files (which cannot be read from the middle)."""
+    rejects: list[Reject] = []
+    for position, (location, record, error) in enumerate(iter_records(Path(path)), start=1):
+        if position <= skip:
+            continue
         if error is not None:
             rejects.append(Reject(path, location, "row", error, record))
             continue
         assert isinstance(record, Mapping)
         _add_record(spill, rejects, path, location, position, record)
-    spill.close()
     return rejects
 
 
-def _split_parquet(path: str, folder: str, n: int) -> list[Reject]:
+def _split_csv(path: str, spill: _Spill) -> list[Reject]:
+    """CSV in one process: Arrow's streaming reader while its batches are clean (``readers.clean_events``),
+    then the reference reader from the first row of the first batch that is not.
+
+    Rows read through Arrow are numbered by position; their lines are not known (quoted values may span
+    lines), nor kept as given: a duplicate's reject finds both again (``_place``).
+    """
+    import pyarrow.csv as pacsv
+
+    source, consumed = Path(path), 0
+    if utf8_error(source) is not None:  # Arrow does not check text it is not asked for
+        return _split_rows(path, spill)
+    try:
+        with io.TextIOWrapper(open_bytes(source), encoding="utf-8-sig", newline="") as handle:
+            names = next(csv.reader(handle), [])
+        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+                                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                convert_options=pacsv.ConvertOptions(
+                                    column_types={name: pa.string() for name in names},
+                                    include_columns=[name for name in EVENT_FIELDS if name in names],
+                                    strings_can_be_null=False))
+        for batch in reader:
+            if (events := clean_events(pa.Table.from_batches([batch]), ".csv")) is None:
+                break
+            numbers = range(consumed + 1, consumed + 1 + batch.num_rows)
+            spill.add_table(_placed(events, numbers, None, pa.nulls(batch.num_rows, pa.binary())))
+            consumed += batch.num_rows
+        else:
+            return []
+    except (pa.ArrowException, csv.Error, OSError, EOFError, zlib.error):
+        pass  # the reference reader says what is wrong, from the first row Arrow did not take
+    return _split_rows(path, spill, skip=consumed)
+
+
+def _split_parquet(path: str, spill: _Spill) -> list[Reject]:
     """Parquet in one process, a batch at a time: a clean batch through Arrow (``readers.clean_events``),
-    any other row by row. A clean row keeps no copy of itself; a duplicate's reject reads it again."""
-    spill, rejects = _Spill(Path(folder), 0, n), list[Reject]()
+    any other row by row. A clean row keeps no copy of itself: a duplicate's reject reads it again."""
+    rejects: list[Reject] = []
     for first, batch in parquet_batches(Path(path)):
         if (events := clean_events(pa.Table.from_batches([batch]), ".parquet")) is not None:
             numbers = range(first, first + batch.num_rows)
@@ -272,6 +309,14 @@ def _split_parquet(path: str, folder: str, n: int) -> list[Reject]:
             continue
         for number, record in enumerate(batch.to_pylist(), start=first):
             _add_record(spill, rejects, path, f"row {number}", number, record)
+    return rejects
+
+
+def _split_one(path: str, folder: str, n: int, kind: str) -> list[Reject]:
+    """Split a whole file in this process (``kind``: 'csv', 'parquet' or 'rows')."""
+    spill = _Spill(Path(folder), 0, n)
+    split = {"csv": _split_csv, "parquet": _split_parquet, "rows": _split_rows}[kind]
+    rejects = split(path, spill)
     spill.close()
     pa.default_memory_pool().release_unused()
     return rejects
@@ -285,22 +330,24 @@ def _add_record(spill: _Spill, rejects: list[Reject], path: str, location: str, 
         rejects.append(Reject(path, location, exc.field, exc.reason, record))
 
 
-def _parquet_row(path: str, number: int) -> dict[str, Any]:
-    """Row ``number`` (from 1) of a Parquet file, as ``_add_record`` keeps a row (for a duplicate's reject)."""
-    parquet = pq.ParquetFile(path)
-    for group in range(parquet.num_row_groups):
-        rows = parquet.metadata.row_group(group).num_rows
-        if number <= rows:
-            record = parquet.read_row_group(group).slice(number - 1, 1).to_pylist()[0]
-            return json.loads(json.dumps(record, ensure_ascii=False, default=str))
-        number -= rows
-    raise IndexError(number)
+def _place(path: str, unplaced: list[tuple[int, str]]) -> list[Reject]:
+    """Rejects for duplicates read through Arrow, which kept neither their place nor a copy of
+    themselves: one pass of the reference reader finds both, by the row's position in the file."""
+    reasons, found = dict(unplaced), []
+    for position, (location, record, _) in enumerate(iter_records(Path(path)), start=1):
+        if position in reasons:
+            record = json.loads(json.dumps(record, ensure_ascii=False, default=str))  # as _add_record keeps it
+            found.append(Reject(path, location, "message_id", reasons[position], record))
+            if len(found) == len(reasons):
+                break
+    return found
 
 
 class _Scored(NamedTuple):
     """What scoring one partition gives back to the parent."""
 
     rejects: list[Reject]
+    unplaced: list[tuple[int, str]]  # (position in the file, reason) of duplicates read without their place
     n_messages: int
     n_conversations: int
     n_alerts: int
@@ -324,26 +371,28 @@ def _score(job: tuple[str, int, str, bool, bool, int]) -> _Scored:
     folder, p, source, per_message, score, show = job
     files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
     if not files:
-        return _Scored([], 0, 0, 0, [], [])
+        return _Scored([], [], 0, 0, 0, [], [])
     table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files).sort_by("order")
     columns = [table.column(f).to_pylist() for f in EVENT_FIELDS]
     order_column = table.column("order").to_pylist()
     seen: set[tuple[str, str]] = set()
-    events, orders, rejects = [], [], []
+    events, orders, rejects, unplaced = [], [], [], []
     for i, values in enumerate(zip(*columns, strict=True)):
         event = MessageEvent(*values)
         key = (event.conversation_id, event.message_id)
         if key in seen:
-            raw = table.column("raw")[i].as_py()
-            rejects.append(Reject(source, table.column("location")[i].as_py(), "message_id",
-                                  f"duplicate message id {key[1]!r} in conversation {key[0]!r}",
-                                  json.loads(raw) if raw is not None else _parquet_row(source, order_column[i])))
+            reason = f"duplicate message id {key[1]!r} in conversation {key[0]!r}"
+            if (raw := table.column("raw")[i].as_py()) is None:  # read through Arrow: the parent places it
+                unplaced.append((order_column[i], reason))
+            else:
+                rejects.append(Reject(source, table.column("location")[i].as_py(), "message_id", reason,
+                                      json.loads(raw)))
             continue
         seen.add(key)
         events.append(event)
         orders.append(order_column[i])
     if not score:
-        return _Scored(rejects, 0, 0, 0, [], [])
+        return _Scored(rejects, unplaced, 0, 0, 0, [], [])
     assert _MODEL is not None
     results, steps = score_conversations(_MODEL, events)
     first: dict[str, int] = {}
@@ -358,7 +407,7 @@ def _score(job: tuple[str, int, str, bool, bool, int]) -> _Scored:
         for first_row, row in keyed:
             handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
     riskiest, shown = _riskiest(results, events, first, show) if show else ([], [])
-    return _Scored(rejects, len(events), len(results), sum(r.alert for r in results), riskiest, shown)
+    return _Scored(rejects, unplaced, len(events), len(results), sum(r.alert for r in results), riskiest, shown)
 
 
 def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
@@ -400,16 +449,17 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
             if layout is not None and not layout.lone_returns:
                 jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
                 rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
-            elif source.suffix.lower() == ".parquet":
-                rejects = _split_parquet(str(source), str(folder), n)
-            else:  # one reader, which ends lines as Python reads text
-                rejects = _split_rows(str(source), str(folder), n)
+            else:  # one process; lines end as Python reads text
+                kind = {".csv": "csv", ".parquet": "parquet"}.get(source.suffix.lower(), "rows")  # not .csv.gz
+                rejects = _split_one(str(source), str(folder), n, kind)
             if not any(folder.glob("*.arrow")) and not rejects:
                 raise InputError(f"{source}: empty file: no message rows")
             score = not (rejects and errors_path is None)
             jobs2 = [(str(folder), p, str(source), per_message, score, show) for p in range(n)]
             done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
         rejects += [r for part in done for r in part.rejects]
+        if unplaced := [u for part in done for u in part.unplaced]:
+            rejects += _place(str(source), unplaced)
         rejects.sort(key=_row_number)
         if rejects and errors_path is None:
             raise rejects_error(rejects)

@@ -282,3 +282,39 @@ def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows:
     assert [json.loads(r)["record"]["text"] for r in rejects.splitlines()][1:] == ["sent again", "and again"]
     assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (1499, 3)
     assert len(taken) == 16 and taken.count(False) == 1  # the batch with the bad timestamp
+
+
+@pytest.mark.parametrize("bad_row", [False, True])
+def test_csv_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_row: bool) -> None:
+    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", 20_000)  # many batches (CSV is split in this process)
+    taken = []
+    clean = detection.partitioned.clean_events
+
+    def spy(table: pa.Table, suffix: str) -> pa.Table | None:
+        taken.append((events := clean(table, suffix)) is not None)
+        return events
+
+    monkeypatch.setattr(detection.partitioned, "clean_events", spy)
+    rows = [dict(r) for r in synth_rows[:1500]]
+    for i in range(0, 1500, 7):
+        rows[i]["text"] = f"{rows[i]['text']}\nsecond line, \"quoted\""  # rows and lines part ways
+    rows += [{**rows[400], "text": "sent again"}, {**rows[1200], "text": "and again"}]  # copies read by Arrow
+    if bad_row:
+        rows[900] = {**rows[900], "timestamp": "whenever"}  # Arrow's reading stops at its batch
+    source = tmp_path / "e.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    a = score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
+    b = score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
+                               workers=2, partitions=3)
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    rejects = (tmp_path / "b.rejects.jsonl").read_text()
+    assert rejects == (tmp_path / "a.rejects.jsonl").read_text()
+    places = [json.loads(r)["location"] for r in rejects.splitlines()]
+    assert len(places) == 2 + bad_row and places[-2:] == ["line 1717", "line 1718"]  # header + 1500 rows + 215
+    assert [json.loads(r)["record"]["text"] for r in rejects.splitlines()][-2:] == ["sent again", "and again"]
+    assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (1500 - bad_row, 2 + bad_row)
+    assert len(taken) > 5 and taken[-1] == (not bad_row) and all(taken[:-1])
