@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,6 +54,7 @@ from detection.readers import (
     arrow_table,
     clean_events,
     data_bytes,
+    gzip_errors,
     input_format,
     iter_records,
     json_lines,
@@ -224,34 +225,63 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
 
     Each block goes through Arrow's reader where it is clean, and line by line otherwise."""
     path, start, end, first_line, folder, shard, n = job
-    spill, rejects = _Spill(Path(folder), shard, n), []
+    spill, rejects = _Spill(Path(folder), shard, n), list[Reject]()
     line = first_line
     for block in _blocks(path, start, end):
         if (clean := _clean_block(block, line)) is not None:
             spill.add_table(clean)
             line += clean.num_rows
             continue
-        for raw in io.BytesIO(block):  # lines end at \n, as ``_ranges`` counts them
-            where = f"line {line}"
-            if (parsed := parse_json_bytes(raw, first=line == 1)) is not None:
-                record, error = parsed
-                if error is not None:
-                    rejects.append(Reject(path, where, "row", error, record))
-                else:
-                    assert isinstance(record, Mapping)
-                    try:
-                        spill.add(to_event(record), line, where, raw)
-                    except EventError as exc:
-                        rejects.append(Reject(path, where, exc.field, exc.reason, record))
-            line += 1
+        line = _add_lines(spill, rejects, path, io.BytesIO(block), line)  # lines end at \n, as ``_ranges`` counts
     spill.close()
     pa.default_memory_pool().release_unused()  # the worker scores a partition next: give back the blocks' memory
     return rejects
 
 
+def _add_lines(spill: _Spill, rejects: list[Reject], path: str, lines: Iterable[bytes], line: int) -> int:
+    """JSON Lines rows given as bytes, row by row, the first numbered ``line``; the next line's number."""
+    for raw in lines:
+        if (parsed := parse_json_bytes(raw, first=line == 1)) is not None:
+            record, error = parsed
+            if error is not None:
+                rejects.append(Reject(path, f"line {line}", "row", error, record))
+            else:
+                assert isinstance(record, Mapping)
+                _add_record(spill, rejects, path, f"line {line}", line, record, raw)
+        line += 1
+    return line
+
+
+def _split_lines(path: str, spill: _Spill) -> list[Reject]:
+    """JSON Lines in one process with its lines ended as Python reads text (for gzip, which cannot be
+    read from the middle, and lone carriage returns, which ranges do not see), gathered in blocks of
+    about ``BLOCK_BYTES``: a clean block through Arrow, any other line by line."""
+    rejects: list[Reject] = []
+    line = 1
+    with gzip_errors(Path(path)), \
+            io.TextIOWrapper(open_bytes(Path(path)), encoding="utf-8", errors="surrogateescape") as handle:
+        while lines := [text.encode("utf-8", "surrogateescape") for text in _take(handle, BLOCK_BYTES)]:
+            if (clean := _clean_block(b"".join(lines), line)) is not None:  # each line ends in \n as read
+                spill.add_table(clean)
+                line += clean.num_rows
+            else:
+                line = _add_lines(spill, rejects, path, lines, line)
+    return rejects
+
+
+def _take(lines: Iterator[str], size: int) -> list[str]:
+    """The next lines, up to about ``size`` characters."""
+    taken, total = [], 0
+    for text in lines:
+        taken.append(text)
+        total += len(text)
+        if total >= size:
+            break
+    return taken
+
+
 def _split_rows(path: str, spill: _Spill, skip: int = 0) -> list[Reject]:
-    """One reader, after its first ``skip`` rows: for CSV where Arrow's reading stops, for JSON Lines with
-    lone carriage returns, and for gzip files (which cannot be read from the middle)."""
+    """The reference reader, after its first ``skip`` rows (for CSV, where Arrow's reading stops)."""
     rejects: list[Reject] = []
     for position, (location, record, error) in enumerate(iter_records(Path(path)), start=1):
         if position <= skip:
@@ -313,9 +343,9 @@ def _split_parquet(path: str, spill: _Spill) -> list[Reject]:
 
 
 def _split_one(path: str, folder: str, n: int, kind: str) -> list[Reject]:
-    """Split a whole file in this process (``kind``: 'csv', 'parquet' or 'rows')."""
+    """Split a whole file in this process; ``kind`` is its format (``readers.input_format``)."""
     spill = _Spill(Path(folder), 0, n)
-    split = {"csv": _split_csv, "parquet": _split_parquet, "rows": _split_rows}[kind]
+    split = {".jsonl": _split_lines, ".csv": _split_csv, ".parquet": _split_parquet}[kind]
     rejects = split(path, spill)
     spill.close()
     pa.default_memory_pool().release_unused()
@@ -323,11 +353,15 @@ def _split_one(path: str, folder: str, n: int, kind: str) -> list[Reject]:
 
 
 def _add_record(spill: _Spill, rejects: list[Reject], path: str, location: str, order: int,
-                record: Mapping[str, object]) -> None:
+                record: Mapping[str, object], raw: bytes | None = None) -> None:
+    """One row, or its reject; ``raw`` is the row as given (JSON), else written from ``record``."""
     try:
-        spill.add(to_event(record), order, location, json.dumps(record, ensure_ascii=False, default=str).encode())
+        event = to_event(record)
     except EventError as exc:
         rejects.append(Reject(path, location, exc.field, exc.reason, record))
+        return
+    spill.add(event, order, location, raw if raw is not None else
+              json.dumps(record, ensure_ascii=False, default=str).encode())
 
 
 def _place(path: str, unplaced: list[tuple[int, str]]) -> list[Reject]:
@@ -449,9 +483,8 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
             if layout is not None and not layout.lone_returns:
                 jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
                 rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
-            else:  # one process; lines end as Python reads text
-                kind = {".csv": "csv", ".parquet": "parquet"}.get(source.suffix.lower(), "rows")  # not .csv.gz
-                rejects = _split_one(str(source), str(folder), n, kind)
+            else:  # one process (CSV values may span lines; gzip cannot be read from the middle...)
+                rejects = _split_one(str(source), str(folder), n, str(input_format(source)))
             if not any(folder.glob("*.arrow")) and not rejects:
                 raise InputError(f"{source}: empty file: no message rows")
             score = not (rejects and errors_path is None)

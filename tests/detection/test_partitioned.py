@@ -228,9 +228,11 @@ def test_cli_show_on_a_large_file(model_dir: Path, inputs: dict[str, Path], tmp_
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == total
 
 
-def test_lone_carriage_returns_end_lines_as_in_memory(model: RiskModel, inputs: dict[str, Path],
-                                                      tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [4096, 1 << 22])  # many blocks, or one
+def test_lone_carriage_returns_end_lines_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, block: int) -> None:
     # classic Mac line ends, alone or mixed with \n: every engine reads lines as Python reads text
+    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", block)  # such a file is split in this process
     lines = inputs[".jsonl"].read_bytes().splitlines()
     mixed = b"\r".join(lines[:1500]) + b"\r" + b"\n".join([*lines[1500:3000], b"{not json"]) + b"\r" \
         + b"\r\n".join(lines[3000:]) + b"\r"
