@@ -1,10 +1,11 @@
 """The local engine for large files: every core, memory bounded by a partition, not by the file.
 
-1. Split (in parallel over byte ranges of a JSON Lines file, cut at line starts): validate each row and append
-   it to one of P partition files, by a hash of its conversation id. A range is read in blocks; a
-   clean block goes through Arrow's reader with the in-memory engine's checks
-   (``readers.clean_events``), any other line by line with the reference reader. Rows keep their
-   line number, so errors name the right place and ties keep input order.
+1. Split: validate each row and append it to one of P partition files, by a hash of its conversation
+   id. Rows are read in blocks; a clean block goes through Arrow's reader with the in-memory engine's
+   checks (``readers.clean_events``), any other row by row with the reference reader. A plain JSON
+   Lines file is split in parallel over byte ranges cut at line starts; CSV (values may span lines),
+   Parquet, gzip and JSON Lines with lone carriage returns by one process. Rows keep their place, so
+   errors name the right line or row and ties keep input order.
 2. Score (in parallel over partitions): de-duplicate message ids, score each conversation with the
    shared core, write the partition's results sorted by each conversation's first row.
 3. Merge the partitions' results in that order into the output, streaming, all or nothing.
