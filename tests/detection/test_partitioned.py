@@ -14,7 +14,7 @@ import pytest
 
 import detection.partitioned
 import detection.readers
-from detection.batch import score_file
+from detection.batch import BatchResult, score_file
 from detection.model import RiskModel
 from detection.partitioned import _clean_block, _ranges, score_file_partitioned
 from detection.readers import InputError
@@ -258,28 +258,41 @@ def test_gzip_inputs_give_the_plain_files_output(model: RiskModel, inputs: dict[
     assert (tmp_path / "packed.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
 
 
-def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(detection.readers, "PARQUET_BATCH_ROWS", 100)
-    taken = []  # for each batch, whether Arrow's reading was taken (Parquet is split in this process)
-    clean = detection.partitioned.clean_events
+def _arrow_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each batch the partitioned engine offers Arrow (in this process: CSV and Parquet are split
+    here), whether its reading was taken."""
+    taken, clean = [], detection.partitioned.clean_events
 
     def spy(table: pa.Table, suffix: str) -> pa.Table | None:
         taken.append((events := clean(table, suffix)) is not None)
         return events
 
     monkeypatch.setattr(detection.partitioned, "clean_events", spy)
-    rows = [dict(r) for r in synth_rows[:1500]]
-    rows += [{**rows[400], "text": "sent again"}, {**rows[1200], "text": "and again"}]  # copies in later batches
-    rows[700] = {**rows[700], "timestamp": "whenever"}  # its batch goes row by row
-    source = tmp_path / "e.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), source, row_group_size=97)  # numbered across row groups
+    return taken
+
+
+def _both_engines(model: RiskModel, source: Path, tmp_path: Path) -> tuple[BatchResult, BatchResult, str]:
+    """Score ``source`` in memory and partitioned, with bad rows set aside; both must give the same output
+    and rejects, returned as text."""
     a = score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
     b = score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
                                workers=2, partitions=3)
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
     rejects = (tmp_path / "b.rejects.jsonl").read_text()
     assert rejects == (tmp_path / "a.rejects.jsonl").read_text()
+    return a, b, rejects
+
+
+def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(detection.readers, "PARQUET_BATCH_ROWS", 100)
+    taken = _arrow_taken(monkeypatch)
+    rows = [dict(r) for r in synth_rows[:1500]]
+    rows += [{**rows[400], "text": "sent again"}, {**rows[1200], "text": "and again"}]  # copies in later batches
+    rows[700] = {**rows[700], "timestamp": "whenever"}  # its batch goes row by row
+    source = tmp_path / "e.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source, row_group_size=97)  # numbered across row groups
+    a, b, rejects = _both_engines(model, source, tmp_path)
     assert [json.loads(r)["location"] for r in rejects.splitlines()] == ["row 701", "row 1501", "row 1502"]
     assert [json.loads(r)["record"]["text"] for r in rejects.splitlines()][1:] == ["sent again", "and again"]
     assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (1499, 3)
@@ -290,14 +303,7 @@ def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows:
 def test_csv_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_row: bool) -> None:
     monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", 20_000)  # many batches (CSV is split in this process)
-    taken = []
-    clean = detection.partitioned.clean_events
-
-    def spy(table: pa.Table, suffix: str) -> pa.Table | None:
-        taken.append((events := clean(table, suffix)) is not None)
-        return events
-
-    monkeypatch.setattr(detection.partitioned, "clean_events", spy)
+    taken = _arrow_taken(monkeypatch)
     rows = [dict(r) for r in synth_rows[:1500]]
     for i in range(0, 1500, 7):
         rows[i]["text"] = f"{rows[i]['text']}\nsecond line, \"quoted\""  # rows and lines part ways
@@ -309,12 +315,7 @@ def test_csv_batches_give_the_in_memory_output(model: RiskModel, synth_rows: lis
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    a = score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
-    b = score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
-                               workers=2, partitions=3)
-    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
-    rejects = (tmp_path / "b.rejects.jsonl").read_text()
-    assert rejects == (tmp_path / "a.rejects.jsonl").read_text()
+    a, b, rejects = _both_engines(model, source, tmp_path)
     places = [json.loads(r)["location"] for r in rejects.splitlines()]
     assert len(places) == 2 + bad_row and places[-2:] == ["line 1717", "line 1718"]  # header + 1500 rows + 215
     assert [json.loads(r)["record"]["text"] for r in rejects.splitlines()][-2:] == ["sent again", "and again"]
