@@ -59,6 +59,7 @@ from detection.readers import (
     input_format,
     iter_records,
     json_lines,
+    not_a_file,
     open_bytes,
     parquet_batches,
     parse_json_bytes,
@@ -471,7 +472,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     if input_format(source) is None:
         raise unsupported(source)
     if not source.is_file():
-        raise InputError(f"{source}: no such file")
+        raise not_a_file(source)
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
     n = partitions or max(workers, -(-data_bytes(source) // PARTITION_BYTES))

@@ -48,6 +48,15 @@ def input_format(path: Path) -> str | None:
     return path.suffix.lower() if path.suffix.lower() in SUFFIXES else None
 
 
+def not_a_file(path: Path) -> InputError:
+    """The error for an input that is not a file: missing, or a folder (Spark writes its datasets as
+    folders of part files, which only ``--engine spark`` reads whole)."""
+    if path.is_dir():
+        return InputError(f"{path}: a folder, not a file; score its part files one by one, or the folder with "
+                          "--engine spark")
+    return InputError(f"{path}: no such file")
+
+
 def unsupported(path: Path) -> InputError:
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
                       f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
@@ -203,7 +212,7 @@ def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
     if suffix is None:
         raise unsupported(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise not_a_file(path)
     readers = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}
     with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
         try:

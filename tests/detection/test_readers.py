@@ -101,6 +101,9 @@ def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str)
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_events(tmp_path / "absent.jsonl")
+    (tmp_path / "scores.parquet").mkdir()  # as Spark writes a dataset: a folder of part files
+    with pytest.raises(InputError, match=r"scores.parquet: a folder, not a file; .* with --engine spark$"):
+        read_events(tmp_path / "scores.parquet")
 
 
 @pytest.mark.parametrize("name, content", [
