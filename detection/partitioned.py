@@ -260,8 +260,7 @@ def _split_lines(path: str, spill: _Spill) -> list[Reject]:
     about ``BLOCK_BYTES``: a clean block through Arrow, any other line by line."""
     rejects: list[Reject] = []
     line = 1
-    with gzip_errors(Path(path)), \
-            io.TextIOWrapper(open_bytes(Path(path)), encoding="utf-8", errors="surrogateescape") as handle:
+    with io.TextIOWrapper(open_bytes(Path(path)), encoding="utf-8", errors="surrogateescape") as handle:
         while lines := [text.encode("utf-8", "surrogateescape") for text in _take(handle, BLOCK_BYTES)]:
             if (clean := _clean_block(b"".join(lines), line)) is not None:  # each line ends in \n as read
                 spill.add_table(clean)
@@ -348,7 +347,8 @@ def _split_one(path: str, folder: str, n: int, kind: str) -> list[Reject]:
     """Split a whole file in this process; ``kind`` is its format (``readers.input_format``)."""
     spill = _Spill(Path(folder), 0, n)
     split = {".jsonl": _split_lines, ".csv": _split_csv, ".parquet": _split_parquet}[kind]
-    rejects = split(path, spill)
+    with gzip_errors(Path(path)):
+        rejects = split(path, spill)
     spill.close()
     pa.default_memory_pool().release_unused()
     return rejects

@@ -256,6 +256,12 @@ def test_gzip_inputs_give_the_plain_files_output(model: RiskModel, inputs: dict[
     got = score_file_partitioned(model, packed, tmp_path / "packed.jsonl", workers=2, partitions=3)
     assert got.n_messages == 4000
     assert (tmp_path / "packed.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+    for name, data, reason in (("cut", packed.read_bytes()[:-500], "a cut or damaged gzip file"),
+                               ("plain", inputs[suffix].read_bytes(), "not a gzip file")):
+        broken = tmp_path / f"{name}{suffix}.gz"
+        broken.write_bytes(data)
+        with pytest.raises(InputError, match=rf"^{broken}: {reason} \("):
+            score_file_partitioned(model, broken, tmp_path / "x.jsonl", workers=2, partitions=3)
 
 
 def _arrow_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
