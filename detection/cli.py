@@ -83,8 +83,11 @@ def score(
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
     from detection.readers import data_bytes, input_format
+    from detection.writers import output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    if engine != "spark":
+        output_format(output)  # before the work, not after it
     if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
         raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
     if engine == "spark":

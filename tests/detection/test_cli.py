@@ -138,7 +138,10 @@ def test_unreadable_input(tmp_path: Path, model_dir: Path, content: str, name: s
 
 
 def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"  # a bad row would stop the run after reading: a wrong output name stops it before
+    bad.write_text(events_path.read_text() + "{not json\n")
     cases = [
+        (["score", bad, "-o", tmp_path / "o.txt", "--model", model_dir], "o.txt: unsupported output type '.txt'"),
         (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.jsonl", "--model", model_dir], "no such file"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--model", tmp_path / "nomodel"], "no such model"),
         (["score", events_path, "-o", tmp_path / "o.txt", "--model", model_dir], "unsupported output type"),
