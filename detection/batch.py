@@ -12,7 +12,7 @@ from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
-from detection.writers import open_text, write_rows
+from detection.writers import atomic_path, open_text, write_rows
 
 CONVERSATION_COLUMNS: tuple[str, ...] = tuple(RiskScore.__dataclass_fields__)
 MESSAGE_COLUMNS: tuple[str, ...] = ("conversation_id", "message_id", "index", "risk_score", "stage",
@@ -60,7 +60,7 @@ def step_rows(steps: StepScores) -> list[dict[str, object]]:
 
 def write_rejects(path: str | Path, rejects: Iterable[Reject]) -> None:
     """Write rejected rows with their place and reason, as JSON Lines (gzipped for a name ending in .gz)."""
-    with open_text(Path(path), str(path).lower().endswith(".gz")) as handle:
+    with atomic_path(path) as tmp, open_text(tmp, str(path).lower().endswith(".gz")) as handle:
         for reject in rejects:
             handle.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
 

@@ -90,6 +90,8 @@ def score(
         output_format(output)  # before the work, not after it
     if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
         raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
+    if errors is not None and not errors.parent.is_dir():  # else the scores would be written, and not the rejects
+        raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":
@@ -165,8 +167,6 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         raise fail(f"{input_path}: no such file")
     if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
-    if errors is not None and not errors.parent.is_dir():
-        raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
     # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     spark = spark_session()

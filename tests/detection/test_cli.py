@@ -142,6 +142,8 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
     bad.write_text(events_path.read_text() + "{not json\n")
     cases = [
         (["score", bad, "-o", tmp_path / "o.txt", "--model", model_dir], "o.txt: unsupported output type '.txt'"),
+        (["score", bad, "-o", tmp_path / "o.jsonl", "--model", model_dir, "--errors", tmp_path / "no" / "r.jsonl"],
+         f"--errors {tmp_path / 'no' / 'r.jsonl'}: folder {tmp_path / 'no'} does not exist"),
         (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.jsonl", "--model", model_dir], "no such file"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--model", tmp_path / "nomodel"], "no such model"),
         (["score", events_path, "-o", tmp_path / "o.txt", "--model", model_dir], "unsupported output type"),
