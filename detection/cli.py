@@ -86,8 +86,10 @@ def score(
     from detection.writers import output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
-    if engine != "spark":
-        output_format(output)  # before the work, not after it
+    if engine != "spark":  # before the work, not after it (Spark's own checks follow)
+        output_format(output)
+        if not output.parent.is_dir():
+            raise fail(f"{output}: output folder {output.parent} does not exist")
     if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
         raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
     if errors is not None and not errors.parent.is_dir():  # else the scores would be written, and not the rejects

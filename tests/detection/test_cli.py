@@ -147,7 +147,7 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.jsonl", "--model", model_dir], "no such file"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--model", tmp_path / "nomodel"], "no such model"),
         (["score", events_path, "-o", tmp_path / "o.txt", "--model", model_dir], "unsupported output type"),
-        (["score", events_path, "-o", tmp_path / "no" / "o.jsonl", "--model", model_dir], "does not exist"),
+        (["score", bad, "-o", tmp_path / "no" / "o.jsonl", "--model", model_dir], "output folder"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "dask", "--model", model_dir], "'spark'"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--engine", "spark", "--model", model_dir], "Parquet"),
         (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.parquet", "--engine", "spark", "--model", model_dir],
