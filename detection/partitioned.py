@@ -52,6 +52,7 @@ from detection.model import RiskModel
 from detection.readers import (
     InputError,
     Reject,
+    arrow_input,
     arrow_table,
     clean_events,
     data_bytes,
@@ -310,7 +311,7 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
     try:
         with io.TextIOWrapper(open_bytes(source), encoding="utf-8-sig", newline="") as handle:
             names = next(csv.reader(handle), [])
-        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+        reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                                 convert_options=pacsv.ConvertOptions(
                                     column_types={name: pa.string() for name in names},

@@ -242,8 +242,8 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
     import pyarrow.parquet as pq
 
     schema = pa.schema([(name, pa.string()) for name in EVENT_FIELDS])
-    readable = pa.BufferReader(source) if isinstance(source, bytes) else source
     try:
+        readable = pa.BufferReader(source) if isinstance(source, bytes) else arrow_input(source)
         if suffix == ".jsonl":
             return pajson.read_json(readable, parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"))
@@ -253,6 +253,14 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
         return pq.read_table(readable)
     except (pa.ArrowException, OSError, ValueError):
         return None
+
+
+def arrow_input(path: Path) -> Any:
+    """A file for Arrow's readers, decompressed where its name ends in .gz in any case (Arrow itself
+    knows only a lower-case .gz)."""
+    import pyarrow as pa
+
+    return pa.input_stream(str(path), compression="gzip") if path.name.lower().endswith(".gz") else path
 
 
 def json_lines(data: bytes) -> int | None:

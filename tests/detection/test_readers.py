@@ -312,6 +312,9 @@ def test_gzip_files_read_as_the_plain_ones(tmp_path: Path, suffix: str) -> None:
     packed = tmp_path / f"e{suffix}.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     assert detection.readers._fast_events(packed) is not None  # clean: Arrow reads it through gzip
+    upper = tmp_path / f"E{suffix.upper()}.GZ"  # Arrow alone would not know the name for gzip
+    upper.write_bytes(packed.read_bytes())
+    assert detection.readers._fast_events(upper) == read_events(plain).events
     assert detection.readers.data_bytes(packed) == plain.stat().st_size  # the size that picks the engine
     tiny = tmp_path / f"tiny{suffix}.gz"
     tiny.write_bytes(gzip.compress(b"x"))  # larger compressed than not
