@@ -10,7 +10,7 @@ from typing import Any
 
 from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel
-from detection.readers import InputError, Reject, read_events
+from detection.readers import InputError, Reject, gzipped, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
 from detection.writers import atomic_path, open_text, write_rows
 
@@ -60,7 +60,7 @@ def step_rows(steps: StepScores) -> list[dict[str, object]]:
 
 def write_rejects(path: str | Path, rejects: Iterable[Reject]) -> None:
     """Write rejected rows with their place and reason, as JSON Lines (gzipped for a name ending in .gz)."""
-    with atomic_path(path) as tmp, open_text(tmp, str(path).lower().endswith(".gz")) as handle:
+    with atomic_path(path) as tmp, open_text(tmp, gzipped(path)) as handle:
         for reject in rejects:
             handle.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
 

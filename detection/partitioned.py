@@ -50,20 +50,23 @@ from detection.batch import (
 from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
 from detection.model import RiskModel
 from detection.readers import (
+    READ_ERRORS,
     InputError,
     Reject,
     arrow_input,
     arrow_table,
     clean_events,
+    csv_text,
     data_bytes,
     gzip_errors,
+    gzipped,
     input_format,
     iter_records,
     json_lines,
     not_a_file,
-    open_bytes,
     parquet_batches,
     parse_json_bytes,
+    text_lines,
     unsupported,
     utf8_error,
 )
@@ -260,19 +263,18 @@ def _split_lines(path: str, spill: _Spill) -> list[Reject]:
     read from the middle, and lone carriage returns, which ranges do not see), gathered in blocks of
     about ``BLOCK_BYTES``: a clean block through Arrow, any other line by line."""
     rejects: list[Reject] = []
-    line = 1
-    with io.TextIOWrapper(open_bytes(Path(path)), encoding="utf-8", errors="surrogateescape") as handle:
-        while lines := [text.encode("utf-8", "surrogateescape") for text in _take(handle, BLOCK_BYTES)]:
-            if (clean := _clean_block(b"".join(lines), line)) is not None:  # each line ends in \n as read
-                spill.add_table(clean)
-                line += clean.num_rows
-            else:
-                line = _add_lines(spill, rejects, path, lines, line)
+    line, lines = 1, text_lines(Path(path))
+    while block := _take(lines, BLOCK_BYTES):
+        if (clean := _clean_block(b"".join(block), line)) is not None:  # each line ends in \n as read
+            spill.add_table(clean)
+            line += clean.num_rows
+        else:
+            line = _add_lines(spill, rejects, path, block, line)
     return rejects
 
 
-def _take(lines: Iterator[str], size: int) -> list[str]:
-    """The next lines, up to about ``size`` characters."""
+def _take(lines: Iterator[bytes], size: int) -> list[bytes]:
+    """The next lines, up to about ``size`` bytes."""
     taken, total = [], 0
     for text in lines:
         taken.append(text)
@@ -309,7 +311,7 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
     if utf8_error(source) is not None:  # Arrow does not check text it is not asked for
         return _split_rows(path, spill)
     try:
-        with io.TextIOWrapper(open_bytes(source), encoding="utf-8-sig", newline="") as handle:
+        with csv_text(source) as handle:
             names = next(csv.reader(handle), [])
         reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -325,7 +327,7 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
             consumed += batch.num_rows
         else:
             return []
-    except (pa.ArrowException, csv.Error, OSError, EOFError, zlib.error):
+    except (pa.ArrowException, csv.Error, *READ_ERRORS):
         pass  # the reference reader says what is wrong, from the first row Arrow did not take
     return _split_rows(path, spill, skip=consumed)
 
@@ -470,7 +472,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     """
     global _MODEL
     source, output = Path(input_path), Path(output_path)
-    if input_format(source) is None:
+    if (kind := input_format(source)) is None:
         raise unsupported(source)
     if not source.is_file():
         raise not_a_file(source)
@@ -482,12 +484,12 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool, _Progress(progress) as bar:
-            layout = _ranges(source, workers * 4) if source.suffix.lower() == ".jsonl" else None  # not .jsonl.gz
+            layout = _ranges(source, workers * 4) if kind == ".jsonl" and not gzipped(source) else None
             if layout is not None and not layout.lone_returns:
                 jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
                 rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
             else:  # one process (CSV values may span lines; gzip cannot be read from the middle...)
-                rejects = _split_one(str(source), str(folder), n, str(input_format(source)))
+                rejects = _split_one(str(source), str(folder), n, kind)
             if not any(folder.glob("*.arrow")) and not rejects:
                 raise InputError(f"{source}: empty file: no message rows")
             score = not (rejects and errors_path is None)

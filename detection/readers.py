@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from detection.events import (
     ATTACHMENTS,
@@ -37,6 +37,11 @@ PARQUET_ROW_BYTES = 256  # a message as JSON Lines is 250-400 bytes: what a Parq
 
 class InputError(Exception):
     """Input that cannot be read at all, or a bad row when rejects are not being collected."""
+
+
+def gzipped(path: Path | str) -> bool:
+    """Whether a file is read and written through gzip: its name ends in .gz, in any case."""
+    return str(path).lower().endswith(".gz")
 
 
 def input_format(path: Path) -> str | None:
@@ -75,7 +80,7 @@ def data_bytes(path: Path) -> int:
             return max(size, pq.ParquetFile(path).metadata.num_rows * PARQUET_ROW_BYTES)
         except Exception:  # the reader says what is wrong with it
             return size
-    if not path.name.lower().endswith(".gz") or size < 18:  # under gzip's header and trailer: not gzip
+    if not gzipped(path) or size < 18:  # under gzip's header and trailer: not gzip
         return size
     with path.open("rb") as handle:
         handle.seek(-4, io.SEEK_END)
@@ -87,7 +92,7 @@ def data_bytes(path: Path) -> int:
 
 def open_bytes(path: Path) -> BinaryIO:
     """An input file's bytes, decompressed where its name ends in .gz."""
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+    return gzip.open(path, "rb") if gzipped(path) else path.open("rb")  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +122,25 @@ class ReadResult:
     rejects: list[Reject]
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    # Lines end as Python reads text (\n, \r\n or a lone \r, as Arrow's and Spark's readers read them too);
-    # bytes that are not UTF-8 are carried through (surrogateescape) so that only their own line is bad.
+def text_lines(path: Path) -> Iterator[bytes]:
+    """A file's lines as bytes, each ending in \n (but perhaps the last), ended as Python reads text:
+    at \n, \r\n or a lone \r, as Arrow's and Spark's readers end them too. Bytes that are not UTF-8 are
+    carried through (surrogateescape), so that only their own line is bad."""
     with io.TextIOWrapper(open_bytes(path), encoding="utf-8", errors="surrogateescape") as handle:
-        for number, line in enumerate(handle, start=1):
-            if (parsed := parse_json_bytes(line.encode("utf-8", "surrogateescape"), first=number == 1)) is not None:
-                yield f"line {number}", *parsed
+        for line in handle:
+            yield line.encode("utf-8", "surrogateescape")
+
+
+def csv_text(path: Path) -> IO[str]:
+    """A CSV file opened as its reader reads it: utf-8-sig, since Excel's "CSV UTF-8" starts with a
+    byte-order mark (which would rename the first column), and newlines left to the csv module."""
+    return io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", newline="")
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+    for number, line in enumerate(text_lines(path), start=1):
+        if (parsed := parse_json_bytes(line, first=number == 1)) is not None:
+            yield f"line {number}", *parsed
 
 
 def parse_json_bytes(raw: bytes, first: bool = False) -> tuple[Mapping[str, object] | str, str | None] | None:
@@ -168,11 +185,10 @@ def check_columns(path: Path, where: str, columns: list[str]) -> None:
 
 
 def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would rename the first column
     # Python's csv refuses a value over 131,072 characters by default; Arrow's reader (the fast path)
     # and Spark's take any, so a long message would make a file with one bad row unreadable as a whole
     csv.field_size_limit(2**31 - 1)
-    with io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", newline="") as handle:
+    with csv_text(path) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
             check_columns(path, "line 1", list(reader.fieldnames))
@@ -223,6 +239,11 @@ def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, 
             raise InputError(f"{path}: malformed CSV ({exc})") from exc
 
 
+# What reading a file through gzip raises when it is cut or damaged (EOFError, zlib.error) or is not
+# gzip at all (gzip.BadGzipFile, an OSError), besides any other failure to read (OSError)
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
 @contextlib.contextmanager
 def gzip_errors(path: Path) -> Iterator[None]:
     """A file named .gz that is not gzip, or is cut or damaged, as an ``InputError`` naming it."""
@@ -260,7 +281,7 @@ def arrow_input(path: Path) -> Any:
     knows only a lower-case .gz)."""
     import pyarrow as pa
 
-    return pa.input_stream(str(path), compression="gzip") if path.name.lower().endswith(".gz") else path
+    return pa.input_stream(str(path), compression="gzip") if gzipped(path) else path
 
 
 def json_lines(data: bytes) -> int | None:
@@ -430,7 +451,7 @@ def read_events(path: str | Path) -> ReadResult:
     if input_format(source) is not None and source.is_file():
         try:
             fast = _fast_events(source)
-        except (OSError, EOFError, zlib.error):  # a damaged gzip file: the reference reader names it
+        except READ_ERRORS:  # a damaged gzip file: the reference reader names it
             fast = None
         if fast is not None:
             return ReadResult(fast, [])

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, input_format
+from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, gzipped, input_format
 
 
 @contextlib.contextmanager
@@ -106,7 +106,7 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: 
         if suffix == ".parquet":
             _write_parquet(tmp, rows, names, schema)
         else:
-            with open_text(tmp, target.name.lower().endswith(".gz")) as handle:
+            with open_text(tmp, gzipped(target)) as handle:
                 if suffix == ".csv":
                     _write_csv(handle, rows, names)
                 else:
