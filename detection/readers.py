@@ -399,18 +399,16 @@ def clean_events(table: Any, suffix: str) -> Any:
 
 def _seconds(column: Any) -> Any:
     """A timestamp column (without nulls) as Unix seconds, exactly as ``parse_timestamp`` gives them
-    row by row, or None where a row needs the reference reader: text is parsed row by row; a
-    timestamp type with a time zone and numbers (Unix seconds, as Parquet often holds them) are
-    converted as whole columns."""
+    row by row, or None where a row needs the reference reader. Converted as whole columns: text all
+    in one plain ISO-8601 shape or all Unix seconds (``_text_seconds``), a timestamp type with a time
+    zone, and numbers (Unix seconds, as Parquet often holds them); any other text row by row."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = column.type
-    if pa.types.is_string(kind):
-        try:
-            return pa.chunked_array([pa.array([parse_timestamp(s) for s in column.to_pylist()], pa.float64())])
-        except EventError:
-            return None
+    if pa.types.is_string(kind) and (column := _text_seconds(column)) is None:
+        return None
+    kind = column.type
     try:
         if pa.types.is_timestamp(kind) and kind.tz is not None and kind.unit in _PER_SECOND:
             # as datetime.timestamp(): the whole units over units per second, one correctly rounded division
@@ -426,6 +424,33 @@ def _seconds(column: Any) -> Any:
 
 
 _PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6}
+# The shapes of text timestamps converted as whole columns. Arrow and datetime.fromisoformat agree on
+# these (any that Arrow refuses goes row by row); others, such as a lone "+05:60" that Python takes,
+# are left to parse_timestamp. Digits are ASCII in both.
+_ISO_TEXT = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+             r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$")
+_SECONDS_TEXT = r"^[0-9]+(?:\.[0-9]+)?$"  # float() of such text: nothing parse_timestamp takes for a date
+
+
+def _text_seconds(column: Any) -> Any:
+    """Text timestamps (no nulls) as a timestamp column with a time zone or as float64 Unix seconds,
+    for ``_seconds`` to check; None where ``parse_timestamp`` refuses a row. A column all in one of
+    the shapes above is converted by Arrow (in microseconds, as datetime keeps them); any other row by
+    row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if pc.all(pc.match_substring_regex(column, _ISO_TEXT)).as_py():
+            return pc.cast(column, pa.timestamp("us", "UTC"))
+        if pc.all(pc.match_substring_regex(column, _SECONDS_TEXT)).as_py():
+            return pc.cast(column, pa.float64())
+    except pa.ArrowInvalid:
+        pass  # a date Arrow refuses (February 30th): parse_timestamp says what it makes of it
+    try:
+        return pa.chunked_array([pa.array([parse_timestamp(s) for s in column.to_pylist()], pa.float64())])
+    except EventError:
+        return None
 
 
 def _fast_events(path: Path) -> list[MessageEvent] | None:

@@ -385,6 +385,61 @@ def test_typed_parquet_timestamps_read_as_row_by_row(tmp_path: Path) -> None:
     assert taken >= 60
 
 
+def _random_timestamp(rng: random.Random) -> str:
+    """Text timestamps in the shapes converted as whole columns, and past their edges now and then."""
+    def odd(plain: object, *edges: object) -> object:
+        return rng.choice(edges) if rng.random() < 0.04 else plain
+
+    if rng.random() < 0.25:  # Unix seconds
+        whole = str(rng.randint(0, 40_000_000_000)).zfill(rng.choice([1, 1, 12]))
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 25)))
+        return str(odd(rng.choice([whole, f"{whole}.{fraction}"]), f"{whole}e3", f"-{whole}", f".{fraction}",
+                       f"{whole}.", f" {whole}", "1" * 400, f"{whole}.{'9' * 40}", f"{whole}.{fraction}Z"))
+    parts = [odd(rng.randint(1970, 2200), 0, 1, 1969, 2256, 2999, 3000, 9999), rng.randint(1, 12),
+             odd(rng.randint(1, 28), 29, 30, 31, 32, 0), odd(rng.randint(0, 23), 24), odd(rng.randint(0, 59), 60),
+             odd(rng.randint(0, 59), 60)]
+    text = "{:04d}-{:02d}-{:02d}{}{:02d}:{:02d}:{:02d}".format(*parts[:3], odd(rng.choice("T "), "t", "_"), *parts[3:])
+    if rng.random() < 0.5:
+        text += "." + "".join(rng.choice("0123456789") for _ in range(odd(rng.randint(1, 6), 7, 9)))
+    sign = rng.choice("+-")
+    hours, minutes = odd(rng.choice([0, 1, 5, 14, 23]), 24), odd(rng.choice([0, 30, 45]), 59, 60)
+    return text + str(odd(rng.choice(["Z", f"{sign}{hours:02d}:{minutes:02d}"]),
+                          "z", f"{sign}{hours:02d}{minutes:02d}", f"{sign}{hours:02d}", "", " ", "+05:60"))
+
+
+def test_text_timestamps_converted_as_columns_read_as_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text timestamps in one plain shape are converted by Arrow as whole columns; wherever that is
+    taken, it is exactly what parse_timestamp gives row by row, and refused wherever it refuses a row."""
+    from detection.events import EventError, parse_timestamp
+
+    rng = random.Random(11)
+    taken = 0
+    for trial in range(3000):
+        if trial % 2:  # one shape for the whole column, as files have
+            values = [_random_timestamp(random.Random(trial))]
+            values += [_random_timestamp(random.Random(trial)) for _ in range(rng.randint(0, 4))]
+        else:
+            values = [_random_timestamp(rng) for _ in range(rng.randint(1, 5))]
+        try:
+            expected = [parse_timestamp(v) for v in values]
+        except EventError:
+            expected = None
+        got = detection.readers._seconds(pa.chunked_array([pa.array(values, pa.string())]))
+        if got is None and expected is not None:  # microseconds past 2**53 (the year 2255) are not exact as floats
+            assert max(expected) * 10**6 > 2**53, values
+            continue
+        assert (got if got is None else got.to_pylist()) == expected, values
+        taken += expected is not None
+    assert taken > 1200
+
+    def refuse(value: object) -> float:
+        raise AssertionError(f"parsed row by row: {value!r}")
+
+    monkeypatch.setattr(detection.readers, "parse_timestamp", refuse)  # whole columns, no row by row
+    for values in (["2024-01-01T10:00:00Z", "2024-01-01 10:00:00.5+05:30"], ["1700000000", "1700000000.25"]):
+        assert detection.readers._seconds(pa.chunked_array([pa.array(values)])) is not None
+
+
 def test_csv_fast_path_reads_as_the_reference_reader(tmp_path: Path) -> None:
     """Random small CSV files (values spanning lines in quotes, \r\n and lone \r inside and between
     rows, quoting, reordered and extra columns): wherever Arrow's reading is taken, it is the
