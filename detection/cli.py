@@ -27,6 +27,8 @@ from detection.readers import InputError
 app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 F = TypeVar("F", bound=Callable[..., Any])
+EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz)"
+OUTPUT_HELP = "Where to write results (suffix picks format; .jsonl.gz, .csv.gz compressed)"
 USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, ModelSaveError, EventError, ValueError,
                                               OSError)
 
@@ -69,8 +71,8 @@ def user_errors(func: F) -> F:
 @app.command()
 @user_errors
 def score(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Message events: .jsonl, .csv or .parquet")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write results (suffix picks format)")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help=EVENTS_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", help=OUTPUT_HELP)],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     per_message: Annotated[bool, typer.Option("--per-message", help="One row per message")] = False,
     errors: Annotated[Path | None, typer.Option("--errors", help="Write bad rows here and score the rest")] = None,
@@ -116,7 +118,7 @@ def score(
 @app.command()
 @user_errors
 def explain(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Message events: .jsonl, .csv or .parquet")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help=EVENTS_HELP)],
     conversation: Annotated[str, typer.Option(help="The conversation to explain")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,

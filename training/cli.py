@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from detection.model import RiskModel
     from training.config import TrainConfig
 
+WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compressed)"
 # Settings that `train` takes as options of their own, not through --set.
 OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
 
@@ -291,7 +292,7 @@ def thresholds(
 
 
 def synth(
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.jsonl, .csv, .parquet)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help=WRITE_HELP)],
     n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
@@ -306,7 +307,7 @@ def synth(
 
 def convert(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="PAN 2012 conversations XML")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.jsonl, .csv, .parquet)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(help="Predator ids (default: *predator*.txt beside INPUT)")] = None,
 ) -> None:
     """Convert the PAN 2012 predator-identification corpus to labelled message events."""
