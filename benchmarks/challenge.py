@@ -13,7 +13,9 @@ hacked-account claim, a model scout, siblings, a tutor, a school safety message.
 later and measured as written; keep it that way, and report it apart. Part c (26: short direct
 extortion in many wordings, and negatives that use the same words harmlessly) came third, in the
 same way, and part d (26: grooming in new settings, direct extortion, negatives with money, photos
-and threats in them) fourth, written before the changes it was used to measure.
+and threats in them) fourth, written before the changes it was used to measure. Part e (28: direct
+extortion in wordings of its own, grooming that stops at the request, negatives with siblings'
+threats, payments, photos and warnings) fifth, the same way.
 
 Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
 
@@ -630,8 +632,153 @@ CONVERSATIONS_D: list[tuple[str, int, str, float, list[Message]]] = [
     ]),
 ]
 
-PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C, "d": CONVERSATIONS_D,
-         "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C + CONVERSATIONS_D}
+# Part e, written on 2026-11-30 (evening) before the change it was first used to measure, and measured
+# as written: direct extortion in wordings of its own, grooming that stops at the request, and
+# negatives with siblings' threats, payments, photos and warnings in them.
+CONVERSATIONS_E: list[tuple[str, int, str, float, list[Message]]] = [
+    ("e-pos-video-call", 1, "no grooming, recorded call", 2.0, [
+        ("a", "you should have been more careful who you video call with"), ("b", "what"),
+        ("a", "i recorded it. 150 through apple pay or your teammates get the link", "coercion"),
+        ("b", "i'm 15 please"), ("a", "then ask your parents for the money", "payment"),
+    ]),
+    ("e-pos-relatives", 1, "no grooming", 3.0, [
+        ("a", "i'm going to share your private pictures with everyone in your family unless you send me 250",
+         "coercion"),
+        ("b", "how did you get those"), ("a", "doesn't matter. google play cards, five of them", "payment"),
+    ]),
+    ("e-pos-tiktok", 1, "reveal, no grooming", 2.0, [
+        ("a", "heyy"), ("b", "hey who's this"),
+        ("a", "remember the girl from last week? that was me. the photos you sent are going on tiktok tagged with "
+              "your name unless i get 100", "coercion"),
+        ("b", "no no please"), ("a", "100 or it's up in an hour", "payment"),
+    ]),
+    ("e-pos-compromising", 1, "no grooming, formal", 10.0, [
+        ("a", "We have obtained compromising material of you.", "coercion"),
+        ("a", "A payment of 400 dollars is required to keep it from being released to your relatives.", "payment"),
+        ("b", "is this a scam?"), ("a", "Ignore this message and see what happens.", "coercion"),
+    ]),
+    ("e-pos-gc", 1, "no grooming, slang", 1.0, [
+        ("a", "yo lil bro u fr thought i was a girl 💀", "coercion"), ("b", "what"),
+        ("a", "run me 60 on cashapp or ur pics hit every gc at ur school", "coercion"),
+        ("b", "i dont have a cashapp"), ("a", "then get one. tick tock", "payment"),
+    ]),
+    ("e-pos-leet", 1, "no grooming, leetspeak", 0.5, [
+        ("a", "s3nd $200 n0w or 3veryone s33s ur pr1vate p1cs", "coercion"), ("b", "stop"),
+        ("a", "last chance", "coercion"),
+    ]),
+    ("e-pos-drive", 1, "no grooming, hacked storage", 5.0, [
+        ("a", "got into your google drive. nice photos. would be a shame if your grandma got them", "coercion"),
+        ("b", "who is this"), ("a", "itunes cards. 300 total. send the codes", "payment"),
+    ]),
+    ("e-pos-another-one", 1, "demand for more images", 3.0, [
+        ("a", "send me another one tonight or i show everybody the first one", "coercion"),
+        ("b", "please i dont want to"), ("a", "your choice. tonight", "coercion"),
+    ]),
+    ("e-pos-court", 1, "grooming, stops at the request", 20.0, [
+        ("a", "saw your highlights, you've got real talent on the court", "rapport"), ("b", "thanks!"),
+        ("a", "what grade are you in? you play like a senior", "risk_check"), ("b", "9th lol"),
+        ("a", "do your parents check your phone much?", "risk_check"), ("b", "not really"),
+        ("a", "cool, let's talk on whatsapp, easier there", "isolation"), ("b", "ok"),
+        ("a", "send me a pic just for me, nobody else needs to see it", "sexual"), ("b", "idk"),
+        ("a", "trust me, it stays between us", "sexual"),
+    ]),
+    ("e-pos-casting", 1, "fake modelling page", 30.0, [
+        ("a", "hi! i run a small modelling page and you have a great look", "rapport"), ("b", "omg really?"),
+        ("a", "how old are you? we work with all ages", "risk_check"), ("b", "16"),
+        ("a", "perfect. do your parents manage your accounts?", "risk_check"), ("b", "no i do"),
+        ("a", "great, keep this between us until the contract is ready", "isolation"), ("b", "ok"),
+        ("a", "i need a few private test shots, just for our casting team", "sexual"), ("b", "sent"),
+        ("a", "now pay the 200 registration fee or these test shots go to your school", "coercion"),
+    ]),
+    ("e-pos-duo", 1, "gaming, stops at the request", 2.0, [
+        ("a", "ur insane at fortnite, duo later?", "rapport"), ("b", "sure"),
+        ("a", "how old r u anyway", "risk_check"), ("b", "13"),
+        ("a", "nice same. anyone around when u play at night?", "risk_check"), ("b", "no my mom works nights"),
+        ("a", "add me on kik its better", "isolation"), ("b", "added"),
+        ("a", "show me what u look like rn, cam on", "sexual"), ("b", "why"),
+        ("a", "just do it, i'll send vbucks after", "sexual"),
+    ]),
+    ("e-pos-penpal", 1, "slow, no money", 60.0, [
+        ("a", "loved your drawing on the art forum, you're really gifted", "rapport"), ("b", "thank you!!"),
+        ("+", "30"), ("a", "how was school today? you're in middle school right?", "risk_check"),
+        ("b", "yeah 8th grade"), ("+", "30"),
+        ("a", "delete our chats after, your mom wouldn't understand us", "isolation"), ("b", "ok i will"),
+        ("+", "20"), ("a", "send me a private photo, only for me", "sexual"), ("b", "ok"),
+        ("a", "if you stop talking to me i'll send our chats and your photo to your mom", "coercion"),
+    ]),
+    ("e-pos-selfie", 1, "older friend", 10.0, [
+        ("a", "you're so mature for your age honestly", "rapport"), ("b", "haha thanks"),
+        ("a", "what are you, 14? 15?", "risk_check"), ("b", "14"),
+        ("a", "don't tell anyone we talk ok? people wouldn't get it", "isolation"), ("b", "ok"),
+        ("a", "send me a selfie before bed, just for me", "sexual"), ("b", "sent"),
+        ("a", "now another one, more private this time", "sexual"), ("b", "no"),
+        ("a", "then i'll send the first one and our chats to your mom. your call", "coercion"),
+    ]),
+    ("e-pos-mutuals", 1, "fast, gift cards", 1.0, [
+        ("a", "hey i think we have mutuals, you're friends with jake right", "rapport"), ("b", "yeah"),
+        ("a", "ur cute fr", "rapport"), ("b", "lol"), ("a", "u home alone rn?", "risk_check"), ("b", "yea"),
+        ("a", "send a pic of urself, the kind u wouldn't post", "sexual"), ("b", "ok sent"),
+        ("a", "lmao i'm keeping that. 50 in roblox cards or i drop it in the school gc", "coercion"),
+        ("b", "please"), ("a", "codes. now.", "payment"),
+    ]),
+    ("e-neg-sweater", 0, "siblings", 5.0, [
+        ("a", "you took my sweater again"), ("b", "no i didn't"),
+        ("a", "give it back or i'm sending mom the pic of you wearing it"), ("b", "ugh fine"),
+    ]),
+    ("e-neg-rent", 0, "landlord", 600.0, [
+        ("a", "Rent is 3 days late. Please pay by Friday or a late fee applies."), ("b", "Sorry, transferring today."),
+        ("a", "Received, thank you."),
+    ]),
+    ("e-neg-yearbook", 0, "school", 60.0, [
+        ("a", "yearbook committee here! send us your senior photo by friday"), ("b", "can i send two?"),
+        ("a", "just one please, we'll post the list online"),
+    ]),
+    ("e-neg-warning", 0, "school safety message", 30.0, [
+        ("a", "Parents: we've had reports of students being asked for photos and then money. Talk to your kids "
+              "and report any messages."),
+        ("b", "Thanks for letting us know."),
+    ]),
+    ("e-neg-venting", 0, "teens discussing sextortion", 2.0, [
+        ("a", "someone from another school is threatening to post pics of my friend unless she pays"),
+        ("b", "omg tell a teacher or report it"), ("a", "we told the counselor"),
+    ]),
+    ("e-neg-pizza", 0, "friends splitting costs", 5.0, [
+        ("a", "pizza was 36, venmo me 12"), ("b", "sent"), ("a", "got it thx"),
+    ]),
+    ("e-neg-league", 0, "fantasy league", 30.0, [
+        ("a", "pay your league dues or you're out"), ("b", "cashapp ok?"), ("a", "yes, 20 bucks"),
+    ]),
+    ("e-neg-graduation", 0, "photographer", 120.0, [
+        ("a", "Your graduation photos are ready. Pay the balance of $80 to download them."), ("b", "Paid!"),
+        ("a", "Thanks, the link is in your email."),
+    ]),
+    ("e-neg-grandpa", 0, "grandparent", 30.0, [
+        ("a", "how old is my favourite grandson now, 14?"), ("b", "15 grandpa"),
+        ("a", "send me a photo of you in your new uniform for my fridge"), ("b", "sent"),
+        ("a", "handsome! i'll send you 20 for your birthday"),
+    ]),
+    ("e-neg-bet", 0, "gaming bet", 1.0, [
+        ("a", "1v1 me, loser pays 10 vbucks"), ("b", "bet"), ("a", "gg pay up"), ("b", "rematch or nothing"),
+    ]),
+    ("e-neg-story", 0, "friends arguing", 3.0, [
+        ("a", "delete that pic of me from your story or i'm telling everyone you lied"), ("b", "fine it's gone"),
+    ]),
+    ("e-neg-babysitter", 0, "babysitter", 20.0, [
+        ("a", "Hi, are your parents home? I'm the babysitter for saturday"), ("b", "mom's at work, she'll text you"),
+        ("a", "Thanks! Tell her I charge 15 an hour"),
+    ]),
+    ("e-neg-dog", 0, "lost pet", 3.0, [
+        ("a", "is this your dog? i found him near the park, sending a photo"), ("b", "YES omg where are you"),
+        ("a", "corner of 5th and elm, no reward needed"),
+    ]),
+    ("e-neg-bullied", 0, "reporting bullying", 4.0, [
+        ("a", "that kid keeps posting embarrassing videos of me"),
+        ("b", "screenshot it and send it to me, i'll show the principal"), ("a", "ok sending"),
+    ]),
+]
+
+PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C, "d": CONVERSATIONS_D, "e": CONVERSATIONS_E,
+         "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C + CONVERSATIONS_D + CONVERSATIONS_E}
 
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 

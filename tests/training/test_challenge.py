@@ -31,7 +31,7 @@ def challenge() -> ModuleType:
 # per part: conversations, and the fewest distinct lines of four words or more per conversation
 # (part c is short direct extortion: two or three such lines each)
 @pytest.mark.parametrize(("part", "size", "lines"),
-                         [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("d", 26, 2), ("all", 100, 3)])
+                         [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("d", 26, 2), ("e", 28, 2), ("all", 128, 3)])
 def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, part: str, size: int,
                                         lines: float) -> None:
     rows = challenge.rows(part)
@@ -47,9 +47,9 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
     assert len(written) > lines * size and not written & {str(r["text"]) for r in generate(3000, seed=5)}
 
 
-# parts a and d (b and c each hold one negative the default alerts on, reported in the README)
+# parts a, d and e (b and c each hold one negative the default alerts on, reported in the README)
 @pytest.mark.slow
-@pytest.mark.parametrize("part", ["a", "d"])
+@pytest.mark.parametrize("part", ["a", "d", "e"])
 def test_default_model_raises_no_alert_on_the_negatives(challenge: ModuleType, tmp_path: Path, part: str) -> None:
     if not (default_model_path() / "model.json").is_file():
         pytest.skip("no default model: run 'make model'")
