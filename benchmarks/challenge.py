@@ -808,7 +808,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
     parser.add_argument("--part", choices=sorted(PARTS), default="a",
                         help="a: the first 26 conversations; b: the 22 written later; c: 26 more, mostly direct "
-                             "extortion; d: 26 written before the changes measured on it; all: every part")
+                             "extortion; d, e: 26 and 28 written before the changes measured on them; all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.write or Path(tmp) / "challenge.jsonl"
