@@ -31,7 +31,9 @@ OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_a
 
 
 def train(
-    data: Annotated[Path, typer.Option(help="Labelled message events (conversation_label; stage optional)")],
+    data: Annotated[list[Path], typer.Option(
+        help="Labelled message events (conversation_label; stage optional); repeat to train on several files "
+             "together, such as your own examples beside data_samples/train.parquet")],
     out: Annotated[Path, typer.Option(help="Model directory to write")],
     model_type: Annotated[str, typer.Option(help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
@@ -51,7 +53,7 @@ def train(
 ) -> None:
     """Train a model on labelled conversations; thresholds are chosen on held-out conversations."""
     from training.card import model_card
-    from training.data import load_labelled
+    from training.data import load_labelled_files
     from training.report import fmt
     from training.train import TrainConfig, cross_validate
     from training.train import train as fit_model
@@ -61,9 +63,10 @@ def train(
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
-    labelled = load_labelled(data)
+    labelled = load_labelled_files(data)
     if labels_only:
         labelled = labelled.without_stages()
+    source = " + ".join(str(path) for path in data)
     _show_progress()
     cv_metrics = None
     if cv:
@@ -85,10 +88,10 @@ def train(
     model = fit_model(labelled, config)
     if cv_metrics is not None:
         model.metrics["cv"] = cv_metrics
-    model = replace(model, card=model_card(model, str(data)))
+    model = replace(model, card=model_card(model, source))
     model.save(out)
     typer.echo(f"model {model.model_version} -> {out}", err=True)
-    _saved(model, out, data, f"held-out ({model.metrics['holdout']})", register, alias, track)
+    _saved(model, out, source, f"held-out ({model.metrics['holdout']})", register, alias, track)
 
 
 @contextlib.contextmanager
@@ -144,7 +147,7 @@ def _show_progress() -> None:
         log.propagate = False
 
 
-def _saved(model: RiskModel, out: Path, data: Path, where: str, register: str | None, alias: str | None,
+def _saved(model: RiskModel, out: Path, data: Path | str, where: str, register: str | None, alias: str | None,
            track: bool) -> None:
     """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow."""
     from training.evaluate import interval_text

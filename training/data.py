@@ -78,6 +78,26 @@ def load_labelled(path: str | Path) -> LabelledData:
     return LabelledData(events, labels, [order[id(e)] for e in events], meta)
 
 
+def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
+    """Several labelled files read as one (``load_labelled`` each): a platform's own examples beside
+    the shipped synthetic data, say. Each conversation lives in one file: an id found in two is an
+    ``InputError`` naming both."""
+    if len(paths) == 1:
+        return load_labelled(paths[0])
+    parts = [(Path(path), load_labelled(path)) for path in paths]
+    owner: dict[str, Path] = {}
+    for path, part in parts:
+        for conversation_id in part.labels:
+            if (first := owner.setdefault(conversation_id, path)) != path:
+                raise InputError(f"{path}: conversation {conversation_id!r} is also in {first}: each conversation "
+                                 "must be in one file, under an id of its own")
+    # each file's events are in conversation order already, and no conversation spans two files
+    return LabelledData([e for _, part in parts for e in part.events],
+                        {c: y for _, part in parts for c, y in part.labels.items()},
+                        [s for _, part in parts for s in part.stages],
+                        {c: m for _, part in parts for c, m in part.meta.items()})
+
+
 def _label(value: object) -> int:
     if value in (0, 1, "0", "1", True, False) and not isinstance(value, float):
         return int(value)  # type: ignore[call-overload, unused-ignore]
@@ -138,19 +158,30 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
 
     With a ``fold`` column (the synthetic generator's), one whole fold is held out: its phrase
     families and replies for positives, its kinds for negatives. Otherwise a random share of
-    conversations, stratified by label.
+    conversations, stratified by label. Synthetic data with other conversations beside it (a
+    platform's own, from a second file) holds out both: one whole fold of the synthetic ones, so
+    that thresholds are still chosen on wording the model has not seen, and a random share of the
+    rest.
     """
-    folds = synthetic_folds(data)
     rng = random.Random(seed)
-    if folds:
-        names = sorted(set(folds.values()))
-        held = names[seed % len(names)]
-        test = {c for c, f in folds.items() if f == held}
-        how = f"held-out fold {held} (unseen phrase families, replies and negative kinds)"
-        return set(data.labels) - test, test, how
-    test = set()
+    folds = {c: str(m["fold"]) for c, m in data.meta.items() if m.get("fold") is not None}
+    names = sorted(set(folds.values()))
+    if len(names) < 2:
+        return _random_split(set(data.labels), data.labels, rng, fraction)
+    held = names[seed % len(names)]
+    test = {c for c, f in folds.items() if f == held}
+    how = f"held-out fold {held} (unseen phrase families, replies and negative kinds)"
+    if rest := set(data.labels) - set(folds):
+        test |= _random_split(rest, data.labels, rng, fraction)[1]
+        how += f", and a random {fraction:.0%} of the {len(rest)} conversations without one (stratified by label)"
+    return set(data.labels) - test, test, how
+
+
+def _random_split(ids: set[str], labels: dict[str, int], rng: random.Random,
+                  fraction: float) -> tuple[set[str], set[str], str]:
+    test: set[str] = set()
     for label in (0, 1):
-        ids = sorted(c for c, y in data.labels.items() if y == label)
-        rng.shuffle(ids)
-        test.update(ids[: max(1, round(len(ids) * fraction))] if len(ids) > 1 else [])
-    return set(data.labels) - test, test, f"random {fraction:.0%} of conversations, stratified by label"
+        pool = sorted(c for c in ids if labels[c] == label)
+        rng.shuffle(pool)
+        test.update(pool[: max(1, round(len(pool) * fraction))] if len(pool) > 1 else [])
+    return ids - test, test, f"random {fraction:.0%} of conversations, stratified by label"

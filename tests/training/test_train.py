@@ -16,7 +16,7 @@ from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
-from training.data import LabelledData, holdout_split, load_labelled, stage_targets, weak_stages
+from training.data import LabelledData, holdout_split, load_labelled, load_labelled_files, stage_targets, weak_stages
 from training.evaluate import evaluate_model, evaluate_results
 from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model, prepare_inputs
 from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
@@ -81,6 +81,22 @@ def test_holdout_falls_back_to_random_split(labelled_path: Path) -> None:
     train_ids, test_ids, how = holdout_split(no_folds, seed=0)
     assert "random" in how and not train_ids & test_ids and train_ids | test_ids == set(data.labels)
     assert {data.labels[c] for c in test_ids} == {0, 1}
+
+
+def test_holdout_of_synthetic_data_beside_other_data_keeps_a_whole_fold(labelled_path: Path) -> None:
+    """A platform's own conversations (no fold) beside the synthetic ones: a whole synthetic fold is
+    still held out, as without them, and a random share of theirs beside it."""
+    data = load_labelled(labelled_path)
+    alone = holdout_split(data, seed=1)
+    ids = sorted(data.labels)
+    theirs = set(ids[::5])
+    mixed = LabelledData(data.events, data.labels, data.stages, {c: m for c, m in data.meta.items() if c not in theirs})
+    train_ids, test_ids, how = holdout_split(mixed, seed=1)
+    assert test_ids - theirs == alone[1] - theirs and train_ids - theirs == alone[0] - theirs
+    assert {data.labels[c] for c in test_ids & theirs} == {0, 1} and train_ids & theirs
+    assert len(test_ids & theirs) == sum(round(sum(data.labels[c] == y for c in theirs) * 0.25) for y in (0, 1))
+    assert how == f"{alone[2]}, and a random 25% of the {len(theirs)} conversations without one (stratified by label)"
+    assert not train_ids & test_ids and train_ids | test_ids == set(data.labels)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -364,6 +380,46 @@ def test_settings_are_read_as_their_types_and_bad_ones_are_named() -> None:
                          ("augment_copies=-1", "augment_copies must be 0 or more")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             TrainConfig().with_settings([bad])
+
+
+def test_several_labelled_files_read_as_one(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    order = list(dict.fromkeys(str(r["conversation_id"]) for r in synth_rows))
+    first = set(order[:150])
+    whole = write_jsonl(tmp_path / "whole.jsonl", synth_rows)
+    a = write_jsonl(tmp_path / "a.jsonl", [r for r in synth_rows if r["conversation_id"] in first])
+    b = tmp_path / "b.parquet"  # formats may differ, and so may the columns beside the events'
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in r.items() if k != "scenario"} for r in synth_rows
+                                         if r["conversation_id"] not in first]), b)
+    both, expected = load_labelled_files([a, b]), load_labelled(whole)
+    assert (both.events, both.labels, both.stages) == (expected.events, expected.labels, expected.stages)
+    assert both.meta[order[0]] == expected.meta[order[0]] and "scenario" not in both.meta[order[-1]]
+    assert len(both.labels) == 400 and set(both.labels.values()) == {0, 1}
+    twice = write_jsonl(tmp_path / "c.jsonl", [r for r in synth_rows if r["conversation_id"] == order[3]])
+    with pytest.raises(InputError, match=rf"^{twice}: conversation '{order[3]}' is also in {a}: each conversation"):
+        load_labelled_files([a, b, twice])
+    bad = write_jsonl(tmp_path / "d.jsonl", [{**synth_rows[0], "conversation_id": "new", "conversation_label": 2}])
+    with pytest.raises(InputError, match=rf"^{bad}: line 1: field 'conversation_label'"):
+        load_labelled_files([a, bad])
+
+
+@pytest.mark.slow
+def test_train_cli_trains_on_several_files_together(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    ids = sorted({str(r["conversation_id"]) for r in synth_rows})
+    mine = write_jsonl(tmp_path / "mine.jsonl", [r for r in synth_rows if r["conversation_id"] in ids[:100]])
+    shipped = write_jsonl(tmp_path / "shipped.jsonl", [r for r in synth_rows if r["conversation_id"] not in ids[:100]])
+    clash = write_jsonl(tmp_path / "clash.jsonl", [r for r in synth_rows if r["conversation_id"] == ids[0]])
+    refused = riskline("train", "--data", shipped, "--data", mine, "--data", clash, "--out", tmp_path / "x",
+                       "--no-track")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert f"{clash}: conversation '{ids[0]}' is also in {mine}" in refused.stderr and not (tmp_path / "x").exists()
+    done = riskline("train", "--data", shipped, "--data", mine, "--out", tmp_path / "m", "--no-track",
+                    "--set", "augment_copies=0")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^\d\d:\d\d:\d\d refitting on all 400 conversations$", done.stderr, re.M)
+    assert f"Training data: `{shipped} + {mine}`, 400 conversations" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.slow
