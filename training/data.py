@@ -56,6 +56,7 @@ def load_labelled(path: str | Path) -> LabelledData:
     rows: list[tuple[MessageEvent, str | None]] = []
     labels: dict[str, int] = {}
     meta: dict[str, dict[str, object]] = {}
+    first_seen: dict[tuple[str, str], str] = {}
     for location, record, error in iter_records(source):
         if error is not None or not isinstance(record, dict):
             raise InputError(f"{source}: {location}: field 'row': {error}")
@@ -65,6 +66,9 @@ def load_labelled(path: str | Path) -> LabelledData:
             stage = _stage(record.get("stage"))
         except EventError as exc:
             raise InputError(f"{source}: {location}: {exc}") from None
+        if (earlier := first_seen.setdefault((event.conversation_id, event.message_id), location)) != location:
+            raise InputError(f"{source}: {location}: field 'message_id': duplicate message id {event.message_id!r} "
+                             f"in conversation {event.conversation_id!r} (first at {earlier})")
         previous = labels.setdefault(event.conversation_id, label)
         if previous != label:
             raise InputError(f"{source}: {location}: field 'conversation_label': differs from earlier rows "

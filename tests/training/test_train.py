@@ -104,6 +104,8 @@ def test_holdout_of_synthetic_data_beside_other_data_keeps_a_whole_fold(labelled
     ({"conversation_label": None}, "line 2: field 'conversation_label'"),
     ({"stage": "flirting"}, "line 2: field 'stage'"),
     ({"conversation_label": 0}, "differs from earlier rows"),
+    ({"message_id": "1"},
+     r"line 2: field 'message_id': duplicate message id '1' in conversation 'c' \(first at line 1\)"),
 ])
 def test_bad_labels_are_located(tmp_path: Path, change: dict[str, object], message: str) -> None:
     base = {"conversation_id": "c", "sender_id": "u", "timestamp": 1, "text": "x", "conversation_label": 1}
@@ -407,9 +409,9 @@ def test_several_labelled_files_read_as_one(synth_rows: list[dict[str, object]],
 
 @pytest.mark.slow
 def test_train_cli_trains_on_several_files_together(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
-    ids = sorted({str(r["conversation_id"]) for r in synth_rows})
-    mine = write_jsonl(tmp_path / "mine.jsonl", [r for r in synth_rows if r["conversation_id"] in ids[:100]])
-    shipped = write_jsonl(tmp_path / "shipped.jsonl", [r for r in synth_rows if r["conversation_id"] not in ids[:100]])
+    ids = sorted({str(r["conversation_id"]) for r in synth_rows})[:160]  # a small model: this is about the data
+    mine = write_jsonl(tmp_path / "mine.jsonl", [r for r in synth_rows if r["conversation_id"] in ids[:60]])
+    shipped = write_jsonl(tmp_path / "shipped.jsonl", [r for r in synth_rows if r["conversation_id"] in ids[60:]])
     clash = write_jsonl(tmp_path / "clash.jsonl", [r for r in synth_rows if r["conversation_id"] == ids[0]])
     refused = riskline("train", "--data", shipped, "--data", mine, "--data", clash, "--out", tmp_path / "x",
                        "--no-track")
@@ -418,8 +420,8 @@ def test_train_cli_trains_on_several_files_together(synth_rows: list[dict[str, o
     done = riskline("train", "--data", shipped, "--data", mine, "--out", tmp_path / "m", "--no-track",
                     "--set", "augment_copies=0")
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^\d\d:\d\d:\d\d refitting on all 400 conversations$", done.stderr, re.M)
-    assert f"Training data: `{shipped} + {mine}`, 400 conversations" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert re.search(r"^\d\d:\d\d:\d\d refitting on all 160 conversations$", done.stderr, re.M)
+    assert f"Training data: `{shipped} + {mine}`, 160 conversations" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.slow
