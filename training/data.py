@@ -88,6 +88,11 @@ def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
     ``InputError`` naming both."""
     if len(paths) == 1:
         return load_labelled(paths[0])
+    given: dict[Path, Path] = {}
+    for path in map(Path, paths):
+        if (first := given.setdefault(path.resolve(), path)) is not path:
+            also = "" if str(first) == str(path) else f" (also as {first})"
+            raise InputError(f"{path}: given twice{also}: each file is read once")
     parts = [(Path(path), load_labelled(path)) for path in paths]
     owner: dict[str, Path] = {}
     for path, part in parts:

@@ -402,6 +402,11 @@ def test_several_labelled_files_read_as_one(synth_rows: list[dict[str, object]],
     twice = write_jsonl(tmp_path / "c.jsonl", [r for r in synth_rows if r["conversation_id"] == order[3]])
     with pytest.raises(InputError, match=rf"^{twice}: conversation '{order[3]}' is also in {a}: each conversation"):
         load_labelled_files([a, b, twice])
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(InputError, match=rf"^{tmp_path}/sub/../a.jsonl: given twice \(also as {a}\): each file"):
+        load_labelled_files([a, b, tmp_path / "sub" / ".." / "a.jsonl"])
+    with pytest.raises(InputError, match=rf"^{b}: given twice: each file is read once$"):
+        load_labelled_files([b, a, b])
     bad = write_jsonl(tmp_path / "d.jsonl", [{**synth_rows[0], "conversation_id": "new", "conversation_label": 2}])
     with pytest.raises(InputError, match=rf"^{bad}: line 1: field 'conversation_label'"):
         load_labelled_files([a, bad])
