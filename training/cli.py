@@ -147,7 +147,7 @@ def _show_progress() -> None:
         log.propagate = False
 
 
-def _saved(model: RiskModel, out: Path, data: Path | str, where: str, register: str | None, alias: str | None,
+def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | None, alias: str | None,
            track: bool) -> None:
     """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow."""
     from training.evaluate import interval_text
@@ -170,7 +170,7 @@ def _saved(model: RiskModel, out: Path, data: Path | str, where: str, register: 
 
 
 def evaluate(
-    data: Annotated[Path, typer.Option(help="Labelled message events")],
+    data: Annotated[list[Path], typer.Option(help="Labelled message events; repeat to read several files as one")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
     report: Annotated[Path | None, typer.Option(help="Write an HTML and Markdown report with figures here")] = None,
@@ -178,19 +178,20 @@ def evaluate(
 ) -> None:
     """Evaluate a model on labelled conversations: accuracy, earliness, calibration and slices."""
     from detection.model import load_model
-    from training.data import load_labelled
+    from training.data import load_labelled_files
     from training.evaluate import evaluate_model
 
     risk_model = load_model(model)
-    labelled = load_labelled(data)
+    labelled = load_labelled_files(data)
+    source = " + ".join(str(path) for path in data)
     if report is not None:
         from training.report import log_report, write_report
 
-        metrics = write_report(risk_model, labelled, report, str(data))
+        metrics = write_report(risk_model, labelled, report, source)
         typer.echo(f"report -> {report / 'report.html'} and {report / 'report.md'}", err=True)
         if track:
             with _tracking(f"the report is written in {report}, but logging it"):
-                run_id = log_report(risk_model, metrics, report, str(data))
+                run_id = log_report(risk_model, metrics, report, source)
             typer.echo(f"mlflow: run_id={run_id}", err=True)
     else:
         metrics = evaluate_model(risk_model, labelled)
@@ -236,16 +237,17 @@ METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.
 
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name")],
-    data: Annotated[Path, typer.Option(help="Labelled evaluation data both models are scored on")],
+    data: Annotated[list[Path], typer.Option(
+        help="Labelled evaluation data both models are scored on; repeat to read several files as one")],
     challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
     champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
     metric: Annotated[str, typer.Option(help=METRIC_HELP)] = "f0_5",
 ) -> None:
     """Move the champion alias to the challenger only if it is at least as good on DATA."""
-    from training.data import load_labelled
+    from training.data import load_labelled_files
     from training.registry import promote as run_promotion
 
-    labelled = load_labelled(data)
+    labelled = load_labelled_files(data)
     with _tracking("promotion"):
         decision = run_promotion(name, labelled, challenger, champion, metric)
     typer.echo(json.dumps(decision, indent=2))
@@ -254,7 +256,8 @@ def promote(
 
 
 def thresholds(
-    data: Annotated[Path, typer.Option(help="Labelled conversations of your own (conversation_label; stage optional)")],
+    data: Annotated[list[Path], typer.Option(
+        help="Labelled conversations of your own (conversation_label; stage optional); repeat for several files")],
     out: Annotated[Path, typer.Option(help="Model directory to write: the same weights, new thresholds")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     target_precision: Annotated[float | None, typer.Option(
@@ -274,7 +277,7 @@ def thresholds(
     from detection.model import load_model
     from training.card import model_card
     from training.config import TrainConfig
-    from training.data import load_labelled
+    from training.data import load_labelled_files
     from training.train import rethreshold
 
     _check_registry_options(register, alias, track)
@@ -283,15 +286,17 @@ def thresholds(
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
     config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
+    files = " + ".join(str(path) for path in data)
+    labelled = load_labelled_files(data)
     try:
-        chosen = rethreshold(source, load_labelled(data), config)
+        chosen = rethreshold(source, labelled, config)
     except ValueError as exc:  # what the data cannot give (one class, too few conversations): name the file
-        raise fail(f"{data}: {exc}") from None
-    chosen = replace(chosen, card=model_card(chosen, str(data)))
+        raise fail(f"{files}: {exc}") from None
+    chosen = replace(chosen, card=model_card(chosen, files))
     chosen.save(out)
     typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "
                f"{chosen.thresholds.alert:.3f}", err=True)
-    _saved(chosen, out, data, f"on {data}", register, alias, track)
+    _saved(chosen, out, files, f"on {files}", register, alias, track)
 
 
 def synth(

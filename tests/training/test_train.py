@@ -19,7 +19,7 @@ from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
 from training.data import LabelledData, holdout_split, load_labelled, load_labelled_files, stage_targets, weak_stages
 from training.evaluate import evaluate_model, evaluate_results
 from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model, prepare_inputs
-from training.train import TrainConfig, _cross_fit_folds, thresholds_on_the_other_half, train
+from training.train import TrainConfig, _cross_fit_folds, rethreshold, thresholds_on_the_other_half, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -468,7 +468,7 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
 
 def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel,
                                                                           labelled_path: Path) -> None:
-    from training.train import current_calibration, rethreshold
+    from training.train import current_calibration
 
     data = load_labelled(labelled_path)
     strict = rethreshold(model, data, TrainConfig(max_false_alert_rate=0.01))
@@ -490,17 +490,28 @@ def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model:
 @pytest.mark.slow
 def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labelled_path: Path,
                                                            tmp_path: Path) -> None:
-    done = riskline("thresholds", "--data", labelled_path, "--model", model_dir, "--out", tmp_path / "t",
+    rows = [json.loads(line) for line in labelled_path.read_text().splitlines()]
+    order = list(dict.fromkeys(r["conversation_id"] for r in rows))  # the data in two files, read as one
+    a = write_jsonl(tmp_path / "a.jsonl", [r for r in rows if r["conversation_id"] in order[:100]])
+    b = write_jsonl(tmp_path / "b.jsonl", [r for r in rows if r["conversation_id"] not in order[:100]])
+    done = riskline("thresholds", "--data", a, "--data", b, "--model", model_dir, "--out", tmp_path / "t",
                     "--no-track", "--max-false-alert-rate", "0.2", "--target-precision", "0.6")
     assert done.returncode == 0, done.stderr
-    assert "alert threshold" in done.stderr and "F0.5" in done.stderr
+    assert "alert threshold" in done.stderr and f"on {a} + {b}: precision" in done.stderr and "F0.5" in done.stderr
+    whole = rethreshold(load_model(model_dir), load_labelled(labelled_path),
+                        TrainConfig(max_false_alert_rate=0.2, target_precision=0.6))
+    assert load_model(tmp_path / "t").thresholds == whole.thresholds
+    evaluated = riskline("evaluate", "--data", a, "--data", b, "--model", model_dir, "--json")
+    expected = {**evaluate_model(load_model(model_dir), load_labelled(labelled_path)),
+                "model_version": load_model(model_dir).model_version}
+    assert json.loads(evaluated.stdout) == json.loads(json.dumps(expected))
     saved = json.loads((tmp_path / "t" / "model.json").read_text())
     before = json.loads((model_dir / "model.json").read_text())
     assert saved["thresholds"]["alert"] <= before["thresholds"]["alert"]
     assert saved["metrics"]["rethresholded_from"]["model_version"] == before["model_version"]
     card = (tmp_path / "t" / "MODEL_CARD.md").read_text()
     assert "thresholds chosen on these" in card
-    assert f"- Weights: those of `{before['model_version']}`" in card and f"chosen on `{labelled_path}`" in card
+    assert f"- Weights: those of `{before['model_version']}`" in card and f"chosen on `{a} + {b}`" in card
     scored = riskline("score", labelled_path, "-o", tmp_path / "s.jsonl", "--model", tmp_path / "t")
     assert scored.returncode == 0, scored.stderr
     rows = [json.loads(line) for line in labelled_path.read_text().splitlines()]
