@@ -152,14 +152,18 @@ def stage_targets(data: LabelledData) -> list[str]:
     return targets
 
 
+def given_folds(data: LabelledData) -> dict[str, str]:
+    """The generator's fold (as text) of each conversation that has one."""
+    return {c: str(m["fold"]) for c, m in data.meta.items() if m.get("fold") is not None}
+
+
 def synthetic_folds(data: LabelledData) -> dict[str, str] | None:
     """Each conversation's generator fold (as text), where every conversation with metadata has one
     and there are at least two; otherwise ``None`` (data not made by ``riskline synth``)."""
-    folds = {c: m.get("fold") for c, m in data.meta.items()}
-    if not folds or any(f is None for f in folds.values()):
+    folds = given_folds(data)
+    if not folds or len(folds) != len(data.meta):
         return None
-    named = {c: str(f) for c, f in folds.items()}
-    return named if len(set(named.values())) > 1 else None
+    return folds if len(set(folds.values())) > 1 else None
 
 
 def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> tuple[set[str], set[str], str]:
@@ -173,7 +177,7 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
     rest.
     """
     rng = random.Random(seed)
-    folds = {c: str(m["fold"]) for c, m in data.meta.items() if m.get("fold") is not None}
+    folds = given_folds(data)
     names = sorted(set(folds.values()))
     if len(names) < 2:
         return _random_split(set(data.labels), data.labels, rng, fraction)

@@ -30,7 +30,7 @@ from detection.policy import Thresholds
 from detection.scoring import StepScores, score_conversations, score_messages
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
-from training.data import LabelledData, holdout_split, stage_targets, synthetic_folds
+from training.data import LabelledData, given_folds, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
 from training.message_models import Inputs, fit_message_models, prepare_inputs
 
@@ -423,34 +423,45 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str, Any]:
-    """K-fold figures: each fold held out in turn (whole synthetic folds where the data has them).
+def cv_folds(data: LabelledData, k: int, seed: int) -> tuple[dict[str, int], str, bool]:
+    """Each conversation's cross-validation fold, how they were made, and whether they are the
+    generator's folds alone.
 
     With the generator's ``fold`` column and ``k`` equal to its number of folds, each fold holds
-    unseen phrase families, replies and negative kinds, and ``families`` sets in-family figures
-    beside cross-family ones (``in_and_cross_family``); otherwise conversations are split at random,
-    stratified by label. Thresholds are chosen on each held-out fold, as in ``train``.
+    unseen phrase families, replies and negative kinds; conversations without a fold (a platform's
+    own, beside the synthetic ones) are spread over those folds at random, stratified by label.
+    Otherwise conversations are split at random, stratified by label.
     """
     if k < 2:
         raise ValueError(f"--cv needs at least 2 folds, got {k}")
-    folds = synthetic_folds(data) or {}
+    folds = given_folds(data)
     natural = sorted(set(folds.values()))
-    synthetic = len(natural) == k and len(folds) == len(data.labels)
-    if synthetic:
-        assignment = {c: natural.index(f) for c, f in folds.items()}
-        how = "synthetic folds (unseen phrase families, replies and negative kinds)"
+    assignment = {c: natural.index(f) for c, f in folds.items()} if len(natural) == k else {}
+    how = "synthetic folds (unseen phrase families, replies and negative kinds)"
+    if len(assignment) == len(data.labels):
+        return assignment, how, True
+    if assignment:
+        how += f", the other {len(data.labels) - len(assignment)} conversations spread over them at random"
     else:
         counts = [sum(1 for y in data.labels.values() if y == label) for label in (0, 1)]
         if k > min(counts):  # a fold without both classes has no precision or false-alert rate to measure
             advice = f"use --cv {min(counts)} or fewer" if min(counts) >= 2 else "too few to cross-validate"
             raise ValueError(f"--cv {k}: every fold needs a positive and a negative conversation, and the data has "
                              f"{counts[1]} positive and {counts[0]} negative; {advice}")
-        rng = np.random.default_rng(config.seed)
-        assignment = {}
-        for label in (0, 1):
-            ids = sorted(c for c, y in data.labels.items() if y == label)
-            assignment.update(zip(ids, rng.permutation(len(ids)) % k, strict=True))
-        how = "random folds, stratified by label"
+        how = "random folds"
+    rng = np.random.default_rng(seed)
+    for label in (0, 1):
+        ids = sorted(c for c, y in data.labels.items() if y == label and c not in assignment)
+        assignment.update(zip(ids, rng.permutation(len(ids)) % k, strict=True))
+    return assignment, how + ", stratified by label", False
+
+
+def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str, Any]:
+    """K-fold figures: each fold held out in turn (whole synthetic folds where the data has them,
+    ``cv_folds``). Thresholds are chosen on each held-out fold, as in ``train``. On synthetic data
+    alone, ``families`` sets in-family figures beside cross-family ones (``in_and_cross_family``).
+    """
+    assignment, how, synthetic = cv_folds(data, k, config.seed)
     runs, families = [], []
     for fold in range(k):
         test = {c for c, f in assignment.items() if f == fold}

@@ -17,10 +17,10 @@ from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskMode
 from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
-from training.data import load_labelled
+from training.data import LabelledData, load_labelled
 from training.evaluate import reliability
 from training.synth.generator import generate
-from training.train import TrainConfig, cross_validate, keep_back, train
+from training.train import TrainConfig, cross_validate, cv_folds, keep_back, train
 
 
 def test_reliability_on_known_bins() -> None:
@@ -96,6 +96,26 @@ def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object
     with pytest.raises(ValueError, match=rf"--cv {n_positive + 1}: every fold needs a positive and a negative "
                                          rf"conversation, and the data has {n_positive} positive"):
         cross_validate(data, config, n_positive + 1)
+
+
+def test_cross_validation_of_synthetic_data_beside_other_data_keeps_whole_folds(
+        synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A platform's own conversations (no fold) beside synthetic ones: each synthetic fold stays
+    whole, as without them (so thresholds meet unseen wording), and theirs are spread over the folds."""
+    data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
+    alone, _, synthetic = cv_folds(data, 3, seed=0)
+    assert synthetic and set(alone.values()) == {0, 1, 2}
+    theirs = set(sorted(data.labels)[::4])
+    mixed = LabelledData(data.events, data.labels, data.stages, {c: m for c, m in data.meta.items() if c not in theirs})
+    assignment, how, synthetic = cv_folds(mixed, 3, seed=0)
+    assert not synthetic and how == ("synthetic folds (unseen phrase families, replies and negative kinds), the other "
+                                     f"{len(theirs)} conversations spread over them at random, stratified by label")
+    ours = set(data.labels) - theirs
+    assert {c: assignment[c] for c in ours} == {c: alone[c] for c in ours}
+    for label in (0, 1):
+        spread = [sum(1 for c in theirs if data.labels[c] == label and assignment[c] == f) for f in range(3)]
+        assert max(spread) - min(spread) <= 1 and min(spread) > 0
+    assert cv_folds(mixed, 2, seed=0)[1] == "random folds, stratified by label"  # not the generator's three
 
 
 def test_cross_validation_on_too_little_data_names_the_fold(tmp_path: Path) -> None:
