@@ -225,10 +225,8 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | s
 def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     """Yield ``(location, record, parse_error)`` for each row of a supported file."""
     suffix = input_format(path)
-    if suffix is None:
-        raise unsupported(path)
-    if not path.is_file():
-        raise not_a_file(path)
+    if suffix is None or not path.is_file():
+        raise unsupported(path) if suffix is None and not path.is_dir() else not_a_file(path)
     readers = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}
     with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
         try:

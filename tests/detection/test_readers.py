@@ -14,6 +14,7 @@ import pytest
 import detection.readers
 from detection.readers import InputError, read_conversation, read_events, read_rows
 from tests.conftest import write_jsonl
+from training.data import load_labelled
 
 ROW = {"conversation_id": "c1", "message_id": "m1", "sender_id": "u1", "timestamp": "2024-01-01T10:00:00+00:00",
        "text": "hello"}
@@ -104,6 +105,10 @@ def test_missing_file(tmp_path: Path) -> None:
     (tmp_path / "scores.parquet").mkdir()  # as Spark writes a dataset: a folder of part files
     with pytest.raises(InputError, match=r"scores.parquet: a folder, not a file; .* with --engine spark$"):
         read_events(tmp_path / "scores.parquet")
+    (tmp_path / "exports").mkdir()  # a folder of any name is a folder, not a file of an unknown type
+    for read in (read_events, load_labelled):
+        with pytest.raises(InputError, match=r"exports: a folder, not a file"):
+            read(tmp_path / "exports")
 
 
 @pytest.mark.parametrize("name, content", [
