@@ -41,6 +41,7 @@ from detection.readers import (
 )
 from detection.scoring import score_conversations
 
+LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
 LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
 MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
@@ -315,6 +316,9 @@ def spark_session(master: str | None = None) -> Any:
         threads = local.group(1)
         cores = 1 if threads is None else (os.cpu_count() or 1) if threads == "*" else int(threads)
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * cores))
+        if "SPARK_CONF_DIR" not in os.environ:  # errors only: start-up warnings would bury Riskline's own lines
+            builder = builder.config("spark.driver.extraJavaOptions",
+                                     f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
     return builder.getOrCreate()
 
 
