@@ -18,10 +18,10 @@ About a minute per part here (two cores).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import tempfile
 from pathlib import Path
-from types import ModuleType
+
+import challenge  # the hand-written set, beside this script
 
 from detection.model import RiskModel
 from detection.scoring import score_conversations
@@ -29,14 +29,6 @@ from detection.writers import write_rows
 from training.data import LabelledData, load_labelled, load_labelled_files
 from training.evaluate import evaluate_results
 from training.train import TrainConfig, train
-
-
-def challenge() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("challenge", Path(__file__).with_name("challenge.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(model: RiskModel, data: LabelledData) -> str:
@@ -52,12 +44,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data_samples/train.parquet"))
     parser.add_argument("--parts", nargs="+", default=list("abcde"))
     args = parser.parse_args()
-    hand = challenge()
     config = TrainConfig()
     with tempfile.TemporaryDirectory() as tmp:
         files = {part: Path(tmp) / f"{part}.jsonl" for part in "abcde"}
         for part, path in files.items():
-            write_rows(path, hand.rows(part))
+            write_rows(path, challenge.rows(part))
         alone = train(load_labelled(args.data), config)
         print(f"{'part':4s}  {'shipped data alone':38s}  with the other parts beside it")
         for part in args.parts:

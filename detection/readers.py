@@ -225,8 +225,10 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | s
 def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     """Yield ``(location, record, parse_error)`` for each row of a supported file."""
     suffix = input_format(path)
-    if suffix is None or not path.is_file():
-        raise unsupported(path) if suffix is None and not path.is_dir() else not_a_file(path)
+    if path.is_dir() or (suffix is not None and not path.is_file()):
+        raise not_a_file(path)
+    if suffix is None:
+        raise unsupported(path)
     readers = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}
     with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
         try:
@@ -403,8 +405,7 @@ def _seconds(column: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    kind = column.type
-    if pa.types.is_string(kind) and (column := _text_seconds(column)) is None:
+    if pa.types.is_string(column.type) and (column := _text_seconds(column)) is None:
         return None
     kind = column.type
     try:

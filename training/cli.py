@@ -66,7 +66,7 @@ def train(
     labelled = load_labelled_files(data)
     if labels_only:
         labelled = labelled.without_stages()
-    source = " + ".join(str(path) for path in data)
+    source = _named(data)
     _show_progress()
     cv_metrics = None
     if cv:
@@ -92,6 +92,11 @@ def train(
     model.save(out)
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     _saved(model, out, source, f"held-out ({model.metrics['holdout']})", register, alias, track)
+
+
+def _named(paths: list[Path]) -> str:
+    """The data files as the model card, MLflow and the printout name them: ``a + b``."""
+    return " + ".join(map(str, paths))
 
 
 @contextlib.contextmanager
@@ -183,7 +188,7 @@ def evaluate(
 
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
-    source = " + ".join(str(path) for path in data)
+    source = _named(data)
     if report is not None:
         from training.report import log_report, write_report
 
@@ -286,7 +291,7 @@ def thresholds(
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
     config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
-    files = " + ".join(str(path) for path in data)
+    files = _named(data)
     labelled = load_labelled_files(data)
     try:
         chosen = rethreshold(source, labelled, config)
