@@ -1,4 +1,5 @@
-"""Input formats: `riskline score` on the same messages as JSON Lines, CSV and Parquet, gzipped or not.
+"""Input formats: `riskline score` on the same messages as JSON Lines, CSV and Parquet, gzipped or not,
+and as folders of 16 part files.
 
 Each file is scored as a whole process by both local engines: in memory, and partitioned (the
 engine for files of 16 MiB of data or more, forced here with RISKLINE_PARALLEL_MIN_BYTES). Prints the
@@ -31,6 +32,7 @@ from detection.writers import write_rows
 from training.synth.generator import generate
 
 # runs a command and prints the peak memory of its largest process (children are reaped into it)
+PARTS = 16
 MEASURE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
@@ -51,7 +53,22 @@ def write_inputs(folder: Path, conversations: int) -> dict[str, Path]:
     times = pa.array([datetime.fromisoformat(t) for t in table["timestamp"].to_pylist()], pa.timestamp("us", "UTC"))
     pq.write_table(table.set_column(table.schema.get_field_index("timestamp"), "timestamp", times),
                    paths["Parquet, timestamp type"])
+    # a dataset in parts, as Spark or a daily export writes it: conversations run across the parts
+    lines = plain.read_bytes().splitlines(keepends=True)
+    paths["JSON Lines, 16 parts"], paths["Parquet, 16 parts"] = folder / "parts-jsonl", folder / "parts-parquet"
+    for k in range(PARTS):
+        part = folder / "parts-jsonl" / f"day={k // 4}" / f"part-{k % 4}.jsonl"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(b"".join(lines[k * len(lines) // PARTS:(k + 1) * len(lines) // PARTS]))
+        (folder / "parts-parquet").mkdir(exist_ok=True)
+        start = k * table.num_rows // PARTS
+        pq.write_table(table.slice(start, (k + 1) * table.num_rows // PARTS - start),
+                       folder / "parts-parquet" / f"part-{k:05d}.parquet")
     return paths
+
+
+def size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
 
 
 def run(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
@@ -88,7 +105,7 @@ def main() -> None:
                 seconds, peak = run([riskline, "score", str(path), "-o", str(out), "--model", args.model], env,
                                     args.runs)
                 outputs.add(out.read_bytes())
-                print(f"  {name:24s} {path.stat().st_size / 1e6:8.1f}  {engine:12s} {seconds:8.2f} {n / seconds:11,.0f}"
+                print(f"  {name:24s} {size(path) / 1e6:8.1f}  {engine:12s} {seconds:8.2f} {n / seconds:11,.0f}"
                       f" {peak:9,.0f}")
         print(f"every output the same: {'yes' if len(outputs) == 1 else 'NO'}")
     finally:

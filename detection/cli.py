@@ -27,7 +27,7 @@ from detection.readers import InputError
 app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 F = TypeVar("F", bound=Callable[..., Any])
-EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz)"
+EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz), or a folder of such files"
 OUTPUT_HELP = "Where to write results (suffix picks format; .jsonl.gz, .csv.gz compressed)"
 USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, ModelSaveError, EventError, ValueError,
                                               OSError)
@@ -53,6 +53,9 @@ def check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None
         for other, source in [*((k, v) for k, v in inputs.items() if v is not None), *given[:i]]:
             if _same_file(path, source):
                 raise fail(f"{name} {path} is also {other}: writing it would overwrite that; choose another path")
+            if source.is_dir() and path.resolve().is_relative_to(source.resolve()):
+                raise fail(f"{name} {path} is inside {other} {source}, a folder of input files: it would be read "
+                           "as input the next time; choose a path outside it")
 
 
 def user_errors(func: F) -> F:
@@ -84,7 +87,7 @@ def score(
     from detection.batch import score_file
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
-    from detection.readers import data_bytes, input_format
+    from detection.readers import input_bytes, input_format
     from detection.writers import output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
@@ -101,7 +104,7 @@ def score(
     if engine != "local":
         raise fail(f"--engine {engine}: expected 'local' or 'spark'")
     risk_model = load_model(model)
-    large = input_path.is_file() and data_bytes(input_path) >= PARALLEL_MIN_BYTES
+    large = input_path.exists() and input_bytes(input_path) >= PARALLEL_MIN_BYTES
     if large:  # partition by conversation: memory stays bounded whatever the file's size
         result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
                                         errors_path=errors, workers=workers or None, progress=True, show=show)
@@ -135,7 +138,7 @@ def explain(
     found = read_conversation(input_path, wanted)
     if not found.read.events:
         raise fail(f"{input_path}: no conversation {conversation!r} "
-                   f"({found.n_conversations} conversations in the file)")
+                   f"({found.n_conversations} conversations in {'its files' if input_path.is_dir() else 'the file'})")
     result, steps = trajectory(risk_model, found.read.events, wanted)
     if as_json:
         for step in steps:

@@ -60,6 +60,7 @@ from detection.readers import (
     data_bytes,
     gzip_errors,
     gzipped,
+    input_files,
     input_format,
     iter_records,
     json_lines,
@@ -125,8 +126,9 @@ def _partition(conversation_id: str, n: int) -> int:
 class _Spill:
     """Buffers rows per partition (one by one, or as Arrow tables) and appends them to Arrow files."""
 
-    def __init__(self, folder: Path, shard: int, n: int) -> None:
+    def __init__(self, folder: Path, shard: int, n: int, offset: int = 0) -> None:
         self.folder, self.shard, self.n = folder, shard, n
+        self.offset = offset  # added to every row's order: its file's place among the input's files
         self.columns: list[list[list[Any]]] = [self._empty() for _ in range(n)]
         self.tables: list[list[pa.Table]] = [[] for _ in range(n)]
         self.buffered = 0
@@ -139,13 +141,16 @@ class _Spill:
     def add(self, event: MessageEvent, order: int, location: str, raw: bytes) -> None:
         """Buffer one valid row; ``raw`` is the row as given (JSON), kept for a duplicate's reject."""
         columns = self.columns[_partition(event.conversation_id, self.n)]
-        for column, value in zip(columns, (*(getattr(event, f) for f in EVENT_FIELDS), order, location, raw),
+        for column, value in zip(columns, (*(getattr(event, f) for f in EVENT_FIELDS), order + self.offset,
+                                           location, raw),
                                  strict=True):
             column.append(value)
         self._added(1)
 
     def add_table(self, table: pa.Table) -> None:
         """Buffer valid rows given as a table of ``SPILL_SCHEMA``, each to its conversation's partition."""
+        if self.offset:
+            table = table.set_column(ORDER, "order", pc.add(table["order"], pa.scalar(self.offset, pa.int64())))
         ids = table["conversation_id"]
         distinct = pc.unique(ids)
         partition_of = np.array([_partition(c, self.n) for c in distinct.to_pylist()], dtype=np.int64)
@@ -188,6 +193,8 @@ SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.st
                           ("timestamp", pa.float64()), ("text", pa.string()), ("recipient_id", pa.string()),
                           ("attachment", pa.string()), ("order", pa.int64()), ("location", pa.string()),
                           ("raw", pa.binary())])  # the row as given (JSON), for a reject that names a duplicate
+ORDER = SPILL_SCHEMA.get_field_index("order")
+FILE_BITS = 40  # a row's order is its file's place (in a folder) << FILE_BITS, plus its line or row there
 
 
 def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -226,12 +233,36 @@ def _placed(events: pa.Table, numbers: range, unit: str | None, raw: pa.Array) -
         .append_column("raw", raw).cast(SPILL_SCHEMA)
 
 
-def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
-    """Validate one line range of a JSONL file into partition files; return its bad rows.
+class _SplitJob(NamedTuple):
+    """One process's share of the reading: a line range of a plain JSON Lines file, or a whole file."""
 
-    Each block goes through Arrow's reader where it is clean, and line by line otherwise."""
-    path, start, end, first_line, folder, shard, n = job
-    spill, rejects = _Spill(Path(folder), shard, n), list[Reject]()
+    path: str
+    kind: str  # its format (``readers.input_format``)
+    cut: tuple[int, int, int] | None  # (start byte, end byte, first line number) of a range; None: the file
+    folder: str
+    shard: int
+    n: int
+    offset: int  # the file's place among the input's files << FILE_BITS
+
+
+def _split(job: _SplitJob) -> list[Reject]:
+    """Validate rows into partition files; return the bad ones."""
+    spill = _Spill(Path(job.folder), job.shard, job.n, job.offset)
+    if job.cut is not None:
+        rejects = _split_range(job.path, *job.cut, spill)
+    else:
+        split = {".jsonl": _split_lines, ".csv": _split_csv, ".parquet": _split_parquet}[job.kind]
+        with gzip_errors(Path(job.path)):
+            rejects = split(job.path, spill)
+    spill.close()
+    pa.default_memory_pool().release_unused()  # the worker scores a partition next: give back the blocks' memory
+    return rejects
+
+
+def _split_range(path: str, start: int, end: int, first_line: int, spill: _Spill) -> list[Reject]:
+    """One line range of a JSON Lines file: each block through Arrow's reader where it is clean, and
+    line by line otherwise."""
+    rejects: list[Reject] = []
     line = first_line
     for block in _blocks(path, start, end):
         if (clean := _clean_block(block, line)) is not None:
@@ -239,8 +270,6 @@ def _split(job: tuple[str, int, int, int, str, int, int]) -> list[Reject]:
             line += clean.num_rows
             continue
         line = _add_lines(spill, rejects, path, io.BytesIO(block), line)  # lines end at \n, as ``_ranges`` counts
-    spill.close()
-    pa.default_memory_pool().release_unused()  # the worker scores a partition next: give back the blocks' memory
     return rejects
 
 
@@ -346,15 +375,23 @@ def _split_parquet(path: str, spill: _Spill) -> list[Reject]:
     return rejects
 
 
-def _split_one(path: str, folder: str, n: int, kind: str) -> list[Reject]:
-    """Split a whole file in this process; ``kind`` is its format (``readers.input_format``)."""
-    spill = _Spill(Path(folder), 0, n)
-    split = {".jsonl": _split_lines, ".csv": _split_csv, ".parquet": _split_parquet}[kind]
-    with gzip_errors(Path(path)):
-        rejects = split(path, spill)
-    spill.close()
-    pa.default_memory_pool().release_unused()
-    return rejects
+def _split_jobs(files: list[Path], folder: Path, n: int, workers: int) -> list[_SplitJob]:
+    """The reading cut into jobs: a plain JSON Lines file in line ranges (``workers * 4`` of them over
+    the input as a whole, by size), any other file whole (CSV values may span lines; gzip cannot be
+    read from the middle...)."""
+    jobs: list[_SplitJob] = []
+    total = sum(f.stat().st_size for f in files) or 1
+    for i, path in enumerate(files):
+        if (kind := input_format(path)) is None:
+            raise unsupported(path)
+        if not path.is_file():
+            raise not_a_file(path)
+        pieces = max(1, round(workers * 4 * path.stat().st_size / total))
+        layout = _ranges(path, pieces) if kind == ".jsonl" and not gzipped(path) else None
+        cuts = layout.ranges if layout is not None and not layout.lone_returns else [None]
+        jobs += [_SplitJob(str(path), kind, cut, str(folder), len(jobs) + k, n, i << FILE_BITS)
+                 for k, cut in enumerate(cuts)]
+    return jobs
 
 
 def _add_record(spill: _Spill, rejects: list[Reject], path: str, location: str, order: int,
@@ -405,9 +442,9 @@ def _riskiest(results: list[RiskScore], events: list[MessageEvent], first: dict[
     return riskiest, [e for e in events if (e.conversation_id, e.message_id) in wanted]
 
 
-def _score(job: tuple[str, int, str, bool, bool, int]) -> _Scored:
+def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
     """Score one partition; return its duplicate rows, counts and riskiest conversations."""
-    folder, p, source, per_message, score, show = job
+    folder, p, sources, per_message, score, show = job
     files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
     if not files:
         return _Scored([], [], 0, 0, 0, [], [])
@@ -424,8 +461,8 @@ def _score(job: tuple[str, int, str, bool, bool, int]) -> _Scored:
             if (raw := table.column("raw")[i].as_py()) is None:  # read through Arrow: the parent places it
                 unplaced.append((order_column[i], reason))
             else:
-                rejects.append(Reject(source, table.column("location")[i].as_py(), "message_id", reason,
-                                      json.loads(raw)))
+                rejects.append(Reject(sources[order_column[i] >> FILE_BITS], table.column("location")[i].as_py(),
+                                      "message_id", reason, json.loads(raw)))
             continue
         seen.add(key)
         events.append(event)
@@ -472,33 +509,35 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     """
     global _MODEL
     source, output = Path(input_path), Path(output_path)
-    if (kind := input_format(source)) is None:
+    if not source.is_dir() and input_format(source) is None:
         raise unsupported(source)
-    if not source.is_file():
+    if not source.exists():
         raise not_a_file(source)
+    files = input_files(source)
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
-    n = partitions or max(workers, -(-data_bytes(source) // PARTITION_BYTES))
+    n = partitions or max(workers, -(-sum(data_bytes(f) for f in files) // PARTITION_BYTES))
     folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))
     _MODEL = model
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool, _Progress(progress) as bar:
-            layout = _ranges(source, workers * 4) if kind == ".jsonl" and not gzipped(source) else None
-            if layout is not None and not layout.lone_returns:
-                jobs = [(str(source), a, b, line, str(folder), i, n) for i, (a, b, line) in enumerate(layout.ranges)]
-                rejects = [r for part in bar.track(pool.map(_split, jobs), len(jobs), "reading") for r in part]
-            else:  # one process (CSV values may span lines; gzip cannot be read from the middle...)
-                rejects = _split_one(str(source), str(folder), n, kind)
+            jobs = _split_jobs(files, folder, n, workers)
+            parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
+            rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
             if not any(folder.glob("*.arrow")) and not rejects:
-                raise InputError(f"{source}: empty file: no message rows")
+                raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
+                                 else f"{source}: empty file: no message rows")
             score = not (rejects and errors_path is None)
-            jobs2 = [(str(folder), p, str(source), per_message, score, show) for p in range(n)]
+            names = [str(f) for f in files]
+            jobs2 = [(str(folder), p, names, per_message, score, show) for p in range(n)]
             done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
         rejects += [r for part in done for r in part.rejects]
-        if unplaced := [u for part in done for u in part.unplaced]:
-            rejects += _place(str(source), unplaced)
-        rejects.sort(key=_row_number)
+        unplaced = sorted(u for part in done for u in part.unplaced)
+        for i, group in itertools.groupby(unplaced, key=lambda u: u[0] >> FILE_BITS):
+            rejects += _place(names[i], [(order - (i << FILE_BITS), reason) for order, reason in group])
+        rank = {name: i for i, name in enumerate(names)}
+        rejects.sort(key=lambda r: (rank[r.path], _row_number(r)))
         if rejects and errors_path is None:
             raise rejects_error(rejects)
         write_rows(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,

@@ -54,12 +54,40 @@ def input_format(path: Path) -> str | None:
 
 
 def not_a_file(path: Path) -> InputError:
-    """The error for an input that is not a file: missing, or a folder (Spark writes its datasets as
-    folders of part files, which only ``--engine spark`` reads whole)."""
+    """The error for an input that is not a file: missing, or a folder where one file is read."""
     if path.is_dir():
-        return InputError(f"{path}: a folder, not a file; score its part files one by one, or the folder with "
-                          "--engine spark")
+        return InputError(f"{path}: a folder, not a file")
     return InputError(f"{path}: no such file")
+
+
+def _hidden(part: str) -> bool:
+    """A name that a folder of data files holds beside its data: Spark's ``_SUCCESS``, ``_temporary``
+    and ``.crc`` checksums, hidden files, a run's own temporary files."""
+    return part.startswith(("_", "."))
+
+
+def input_files(path: Path) -> list[Path]:
+    """The files an input names: the file itself or, for a folder (a dataset written in parts, by
+    Spark, by day...), every file under it, in path order, but those whose name or folder begins with
+    '_' or '.'. Each is read by its own suffix; one of any other type is an error naming it, as is a
+    folder with none."""
+    if not path.is_dir():
+        return [path]
+    files = [f for f in sorted(path.rglob("*")) if not any(_hidden(p) for p in f.relative_to(path).parts)
+             and not f.is_dir()]
+    for f in files:
+        if input_format(f) is None:
+            raise InputError(f"{unsupported(f)} (in input folder {path}; files whose names begin with '_' or "
+                             "'.' are skipped)")
+    if not files:
+        raise InputError(f"{path}: a folder with no data files (expected names ending in "
+                         f"{', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+    return files
+
+
+def input_bytes(path: Path) -> int:
+    """``data_bytes`` of an input, a folder's files together."""
+    return sum(data_bytes(f) for f in input_files(path))
 
 
 def unsupported(path: Path) -> InputError:
@@ -470,31 +498,52 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
 
 
 def read_events(path: str | Path) -> ReadResult:
-    """Read and validate every row; duplicates of a (conversation, message id) are rejected."""
+    """Read and validate every row of a file, or of a folder's files in turn (``input_files``);
+    duplicates of a (conversation, message id) are rejected, across files too."""
     source = Path(path)
-    if input_format(source) is not None and source.is_file():
-        try:
-            fast = _fast_events(source)
-        except READ_ERRORS:  # a damaged gzip file: the reference reader names it
-            fast = None
-        if fast is not None:
-            return ReadResult(fast, [])
-    return read_rows(source)
+    if not source.is_dir():
+        fast = _fast_or_none(source)
+        return ReadResult(fast, []) if fast is not None else read_rows(source)
+    read, seen = ReadResult([], []), set[tuple[str, str]]()
+    files = input_files(source)
+    for part in files:
+        fast = _fast_or_none(part)
+        keys = {(e.conversation_id, e.message_id) for e in fast} if fast is not None else None
+        if fast is not None and keys is not None and seen.isdisjoint(keys):
+            read.events.extend(fast)
+            seen |= keys
+        else:  # bad rows, or a copy of a message of an earlier file: the reference reader places them
+            _read_rows_into(part, seen, read)
+    if not read.events and not read.rejects:
+        raise InputError(f"{source}: no message rows in its {len(files)} data files")
+    return read
+
+
+def _fast_or_none(source: Path) -> list[MessageEvent] | None:
+    if input_format(source) is None or not source.is_file():
+        return None
+    try:
+        return _fast_events(source)
+    except READ_ERRORS:  # a damaged gzip file: the reference reader names it
+        return None
 
 
 def read_rows(source: Path) -> ReadResult:
     """The reference reader: row by row, every bad row kept with its place and reason."""
     read = ReadResult([], [])
-    seen: set[tuple[str, str]] = set()
+    _read_rows_into(source, set(), read)
+    if not read.events and not read.rejects:
+        raise InputError(f"{source}: empty file: no message rows")
+    return read
+
+
+def _read_rows_into(source: Path, seen: set[tuple[str, str]], read: ReadResult) -> None:
     for location, record, error in iter_records(source):
         if error is not None:
             read.rejects.append(Reject(str(source), location, "row", error, record))
             continue
         assert isinstance(record, Mapping)
         _accept(source, location, record, seen, read)
-    if not read.events and not read.rejects:
-        raise InputError(f"{source}: empty file: no message rows")
-    return read
 
 
 def _accept(source: Path, location: str, record: Mapping[str, object], seen: set[tuple[str, str]],
@@ -534,21 +583,21 @@ class ConversationRead:
 
 
 def read_conversation(path: str | Path, conversation_id: str) -> ConversationRead:
-    """The rows of one conversation, validated and de-duplicated as ``read_rows`` does.
+    """The rows of one conversation of a file or folder, validated and de-duplicated as ``read_events`` does.
 
     Other conversations' rows are parsed for their conversation id only and not kept, so memory
     grows with the conversation and the number of conversations, not with the file.
     """
-    source = Path(path)
     read, unreadable = ReadResult([], []), 0
     seen: set[tuple[str, str]] = set()
     names: set[str | None] = set()
-    for location, record, error in iter_records(source):
-        if error is not None or not isinstance(record, Mapping):
-            unreadable += 1
-            continue
-        key = conversation_key(record)
-        names.add(key)
-        if key == conversation_id:
-            _accept(source, location, record, seen, read)
+    for source in input_files(Path(path)):
+        for location, record, error in iter_records(source):
+            if error is not None or not isinstance(record, Mapping):
+                unreadable += 1
+                continue
+            key = conversation_key(record)
+            names.add(key)
+            if key == conversation_id:
+                _accept(source, location, record, seen, read)
     return ConversationRead(read, len(names - {None}), unreadable)

@@ -180,3 +180,31 @@ def test_labels_and_unknown_columns_do_not_change_scores(events_path: Path, mode
     with_media = {r["conversation_id"] for r in rows if r.get("attachment")}
     assert [x for x in a if x["conversation_id"] not in with_media] == \
         [x for x in b if x["conversation_id"] not in with_media]
+
+
+def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    """A folder is scored as the file of its parts, by either local engine, and explained; an output
+    inside it is refused, as it would be read as input the next time."""
+    lines = events_path.read_text().splitlines(keepends=True)
+    folder = tmp_path / "events"
+    (folder / "day=1").mkdir(parents=True)
+    (folder / "day=2").mkdir()
+    (folder / "day=1" / "part-0.jsonl").write_text("".join(lines[:700]))
+    with gzip.open(folder / "day=2" / "part-0.jsonl.gz", "wt") as handle:
+        handle.write("".join(lines[700:]))
+    (folder / "_SUCCESS").write_text("")
+    one = riskline("score", events_path, "-o", tmp_path / "one.jsonl", "--model", model_dir)
+    assert one.returncode == 0, one.stderr
+    for name, env in (("memory", {}), ("partitioned", {"RISKLINE_PARALLEL_MIN_BYTES": "0"})):
+        done = riskline("score", folder, "-o", tmp_path / f"{name}.jsonl", "--model", model_dir, env=env)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / f"{name}.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+    conversation = json.loads(lines[699])["conversation_id"]  # its messages run into the second part
+    explained = [riskline("explain", source, "--conversation", conversation, "--model", model_dir, "--json")
+                 for source in (events_path, folder)]
+    assert explained[0].returncode == 0 and explained[0].stdout == explained[1].stdout
+    assert len(explained[1].stdout.splitlines()) == sum(conversation in line for line in lines)
+    assert conversation in lines[700]  # its first message in the first part, the rest in the second
+    inside = riskline("score", folder, "-o", folder / "scores.jsonl", "--model", model_dir)
+    assert inside.returncode == 2 and not (folder / "scores.jsonl").exists()
+    assert f"--output {folder / 'scores.jsonl'} is inside INPUT {folder}, a folder of input files" in inside.stderr

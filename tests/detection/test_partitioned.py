@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import itertools
 import json
 from pathlib import Path
@@ -327,3 +328,63 @@ def test_csv_batches_give_the_in_memory_output(model: RiskModel, synth_rows: lis
     assert [json.loads(r)["record"]["text"] for r in rejects.splitlines()][-2:] == ["sent again", "and again"]
     assert (b.n_messages, b.n_rejected) == (a.n_messages, a.n_rejected) == (1500 - bad_row, 2 + bad_row)
     assert len(taken) > 5 and taken[-1] == (not bad_row) and all(taken[:-1])
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = path.name.removesuffix(".gz")
+    if name.endswith(".parquet"):
+        pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=97)
+        return
+    text = io.StringIO()
+    if name.endswith(".csv"):
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        text.writelines(json.dumps(r) + "\n" for r in rows)
+    path.write_bytes(gzip.compress(text.getvalue().encode()) if path.suffix == ".gz" else text.getvalue().encode())
+
+
+@pytest.mark.parametrize("per_message", [False, True])
+def test_a_folder_of_part_files_is_one_input(model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path,
+                                             per_message: bool) -> None:
+    """A dataset in parts of every format, conversations running across them: both engines score it as the
+    one file of its rows in path order, and name each bad row's own file and place, copies of a message
+    in a later file included (read through Arrow, or row by row)."""
+    rows = [dict(r) for r in synth_rows[:3000]]
+    rows.reverse()  # conversations interleave, so most run across several parts
+    parts = ["day=1/part-0.parquet", "day=1/part-1.csv", "day=2/part-0.jsonl", "day=2/part-1.jsonl.gz",
+             "day=3/part-0.csv.gz", "day=3/part-1.parquet"]
+    pieces = [rows[i * 500:(i + 1) * 500] for i in range(6)]
+    copies = {3: [{**rows[10], "text": "sent again"}], 5: [rows[1200], {**rows[2400], "text": "and again"}]}
+    for i, extra in copies.items():
+        pieces[i] = pieces[i][:100] + extra + pieces[i][100:]  # in a later part, read through Arrow
+    pieces[2][7] = {**pieces[2][7], "timestamp": "whenever"}  # its part goes row by row
+    folder = tmp_path / "events"
+    for name, piece in zip(parts, pieces, strict=True):
+        _write(folder / name, piece)
+    (folder / "_SUCCESS").write_text("")
+    (folder / "day=1" / ".part-0.parquet.crc").write_bytes(b"\x00\x01")
+    whole = tmp_path / "whole.jsonl"
+    write_jsonl(whole, [r for piece in pieces for r in piece])
+    suffix = ".parquet" if per_message else ".jsonl"
+    expected = score_file(model, whole, tmp_path / f"whole{suffix}", per_message=per_message,
+                          errors_path=tmp_path / "whole.rejects.jsonl")
+    a = score_file(model, folder, tmp_path / f"a{suffix}", per_message=per_message,
+                   errors_path=tmp_path / "a.rejects.jsonl")
+    b = score_file_partitioned(model, folder, tmp_path / f"b{suffix}", per_message=per_message,
+                               errors_path=tmp_path / "b.rejects.jsonl", workers=2, partitions=3)
+    assert _content(tmp_path / f"a{suffix}") == _content(tmp_path / f"whole{suffix}")
+    assert _content(tmp_path / f"b{suffix}") == _content(tmp_path / f"whole{suffix}")
+    assert (a.n_messages, a.n_rejected) == (b.n_messages, b.n_rejected) == (expected.n_messages, 4) == (2999, 4)
+    rejects = [json.loads(line) for line in (tmp_path / "b.rejects.jsonl").read_text().splitlines()]
+    assert rejects == [json.loads(line) for line in (tmp_path / "a.rejects.jsonl").read_text().splitlines()]
+    assert [(r["file"], r["location"], r["field"]) for r in rejects] == [
+        (str(folder / "day=2/part-0.jsonl"), "line 8", "timestamp"),
+        (str(folder / "day=2/part-1.jsonl.gz"), "line 101", "message_id"),
+        (str(folder / "day=3/part-1.parquet"), "row 101", "message_id"),
+        (str(folder / "day=3/part-1.parquet"), "row 102", "message_id")]
+    assert [r["record"]["text"] for r in rejects[1:]] == ["sent again", rows[1200]["text"], "and again"]
+    with pytest.raises(InputError, match=rf"^{folder / 'day=2/part-0.jsonl'}: line 8: field 'timestamp'.* \(and 3 "):
+        score_file_partitioned(model, folder, tmp_path / "c.jsonl", workers=2, partitions=3)

@@ -102,13 +102,58 @@ def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str)
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_events(tmp_path / "absent.jsonl")
-    (tmp_path / "scores.parquet").mkdir()  # as Spark writes a dataset: a folder of part files
-    with pytest.raises(InputError, match=r"scores.parquet: a folder, not a file; .* with --engine spark$"):
-        read_events(tmp_path / "scores.parquet")
     (tmp_path / "exports").mkdir()  # a folder of any name is a folder, not a file of an unknown type
-    for read in (read_events, load_labelled):
-        with pytest.raises(InputError, match=r"exports: a folder, not a file"):
-            read(tmp_path / "exports")
+    with pytest.raises(InputError, match=r"exports: a folder, not a file$"):
+        load_labelled(tmp_path / "exports")
+
+
+@pytest.mark.parametrize("fast", [True, False])  # clean files through Arrow, or every file row by row
+def test_a_folder_is_read_as_its_data_files_in_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          fast: bool) -> None:
+    """A dataset written in parts (by Spark, by day): every data file under the folder, each by its own
+    suffix, in path order; Spark's _SUCCESS, checksums and hidden files are skipped; a copy of a message
+    in a later file is that file's bad row."""
+    folder = tmp_path / "events"
+    (folder / "day=2").mkdir(parents=True)
+    (folder / "day=1").mkdir()
+    write_jsonl(folder / "day=2" / "part-0.jsonl", [{**ROW, "message_id": "m3"}, {**ROW, "message_id": "m1"}])
+    pq.write_table(pa.Table.from_pylist([ROW, {**ROW, "message_id": "m2"}]), folder / "day=1" / "part-1.parquet")
+    with (folder / "day=1" / "part-0.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(ROW))
+        writer.writeheader()
+        writer.writerow({**ROW, "conversation_id": "c0"})
+    (folder / "day=1" / "empty.jsonl").write_text("")  # an empty part is no error while others have rows
+    (folder / "_SUCCESS").write_text("")
+    (folder / "day=1" / ".part-1.parquet.crc").write_text("not data")
+    (folder / "_temporary").mkdir()
+    (folder / "_temporary" / "part-9.jsonl").write_text("half-written")
+    if not fast:
+        monkeypatch.setattr(detection.readers, "_fast_events", lambda path: None)
+    result = read_events(folder)
+    assert [(e.conversation_id, e.message_id) for e in result.events] == [("c0", "m1"), ("c1", "m1"), ("c1", "m2"),
+                                                                          ("c1", "m3")]
+    assert [r.describe() for r in result.rejects] == [
+        f"{folder / 'day=2' / 'part-0.jsonl'}: line 2: field 'message_id': duplicate message id 'm1' in "
+        "conversation 'c1'"]
+    assert read_conversation(folder, "c1").n_conversations == 2
+    assert [e.message_id for e in read_conversation(folder, "c1").read.events] == ["m1", "m2", "m3"]
+
+
+def test_a_folder_without_data_or_with_other_files_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "_SUCCESS").write_text("")
+    with pytest.raises(InputError, match=rf"^{folder}: a folder with no data files \(expected names ending in "
+                                         r"\.jsonl, \.csv, \.parquet, \.jsonl\.gz, \.csv\.gz\)$"):
+        read_events(folder)
+    (folder / "a.jsonl").write_text("")
+    (folder / "b.csv").write_text("conversation_id,message_id,sender_id,timestamp,text\n")
+    with pytest.raises(InputError, match=rf"^{folder}: no message rows in its 2 data files$"):
+        read_events(folder)
+    (folder / "notes.txt").write_text("not messages")  # never skipped without a word: its rows would be lost
+    with pytest.raises(InputError, match=rf"^{folder / 'notes.txt'}: unsupported file type '.txt' .*\(in input "
+                                         rf"folder {folder}; files whose names begin with '_' or '.' are skipped\)$"):
+        read_events(folder)
 
 
 @pytest.mark.parametrize("name, content", [
