@@ -163,6 +163,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             model_path_spark,
             read_events_spark,
             score_checked_spark,
+            spark_input,
             spark_session,
             write_single_parquet,
         )
@@ -172,6 +173,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
         raise fail(f"{input_path}: no such file")
+    spark_input(str(input_path))  # a folder's files are checked before Spark starts
     if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
     # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it

@@ -34,6 +34,7 @@ from detection.readers import (
     Reject,
     check_columns,
     gzip_errors,
+    input_files,
     input_format,
     parse_json_bytes,
     unsupported,
@@ -42,7 +43,8 @@ from detection.readers import (
 from detection.scoring import score_conversations
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
-ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive
+ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (in a folder: see FILE_BITS)
+FILE_BITS = 40  # a folder's row: its file's place among the folder's files << FILE_BITS, plus its row there
 LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
 MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
 FIELD, REASON, RECORD = "_riskline_field", "_riskline_reason", "_riskline_record"
@@ -78,7 +80,8 @@ def _parsed_rows(batch: Any) -> Iterator[tuple[int, Mapping[str, object] | str, 
     if LINE in batch.schema.names:
         # as bytes: Spark reads text without checking it is UTF-8
         for row, raw in zip(rows, batch.column(LINE).cast(pa.binary()).to_pylist(), strict=True):
-            if (parsed := parse_json_bytes(raw, first=row == 0)) is not None:  # None: a blank line, skipped
+            first = row & ((1 << FILE_BITS) - 1) == 0  # a file's first line may open with a byte-order mark
+            if (parsed := parse_json_bytes(raw, first=first)) is not None:  # None: a blank line, skipped
                 yield row, *parsed
         return
     columns = [name for name in batch.schema.names if name != ROW]
@@ -113,22 +116,41 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
         yield pa.RecordBatch.from_pydict(out, schema=schema)
 
 
-def _numbered(frame: Any) -> Any:
+def _numbered(frame: Any, files: list[Path] | None = None) -> Any:
     """``frame`` with ``ROW``, its rows' consecutive positions: Spark reads a file's splits in order, and
-    ``monotonically_increasing_id`` holds the partition in its upper bits and the row within it below."""
+    ``monotonically_increasing_id`` holds the partition in its upper bits and the row within it below.
+    Read from ``files`` (a folder's), a row's position is its file's place among them << ``FILE_BITS``
+    plus its row in that file (Spark may read several small files in one partition, largest first)."""
     from pyspark.sql import functions as F
 
     ids = frame.withColumn("_riskline_id", F.monotonically_increasing_id())
     part = F.shiftright("_riskline_id", 33)
+    if files is None:
+        key, file_of = part, {}
+    else:
+        ids = ids.withColumn("_riskline_file", F.input_file_name())
+        key = F.concat_ws("|", F.col("_riskline_file"), part.cast("string"))
+        place = {f.resolve(): i for i, f in enumerate(files)}
+        file_of = {uri: place[_local(uri)] for (uri,) in ids.select("_riskline_file").distinct().collect()}
+    counts = ids.groupBy(key.alias("k"), part.alias("p")).agg(F.count(F.lit(1)).alias("n"),
+                                                              F.min("_riskline_id").alias("first"))
     offsets: list[Any] = []
-    total = 0
-    for partition, count in sorted(ids.groupBy(part.alias("p")).count().collect()):
-        offsets += [F.lit(partition), F.lit(total)]
-        total += count
-    if not total:
+    totals: dict[int, int] = {}  # rows counted so far, by file
+    for k, _, n, first in sorted(counts.collect(), key=lambda r: r["p"]):  # a file's partitions in order
+        f = 0 if files is None else file_of[k.rsplit("|", 1)[0]]
+        offsets += [F.lit(k), F.lit((f << FILE_BITS) + totals.get(f, 0) - first)]  # ROW: this + the row's id
+        totals[f] = totals.get(f, 0) + n
+    if not offsets:
         return frame.withColumn(ROW, F.lit(None).cast("long"))
-    within = F.col("_riskline_id").bitwiseAND(F.lit((1 << 33) - 1))
-    return ids.withColumn(ROW, F.create_map(*offsets)[part] + within).drop("_riskline_id")
+    numbered = ids.withColumn(ROW, F.create_map(*offsets)[key] + F.col("_riskline_id"))
+    return numbered.drop("_riskline_id", *(["_riskline_file"] if files is not None else []))
+
+
+def _local(uri: str) -> Path:
+    """The local path of a file Spark names by URI (``file:///...``, its characters %-escaped)."""
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(uri).path)).resolve()
 
 
 class SparkCheck:
@@ -138,8 +160,9 @@ class SparkCheck:
     ``frame`` (every row, checked) is persisted, as each view reads it; ``unpersist()`` when done.
     """
 
-    def __init__(self, frame: Any, source: str, unit: str) -> None:
+    def __init__(self, frame: Any, source: str, unit: str, files: list[Path] | None = None) -> None:
         self.frame, self.source, self.unit = frame, source, unit  # unit: a place is a 'line' or a 'row'
+        self.files = files  # a folder's files, which its rows' places name (``_numbered``)
         self._counts: tuple[int, int, int] | None = None
 
     def _valid(self) -> Any:
@@ -201,12 +224,15 @@ class SparkCheck:
         return None if first is None else bad_rows_error(self._reject(first), n_rejects)
 
     def _reject(self, row: Any) -> Reject:
-        where = f"{self.unit} {row[ROW] + 1}"
+        source, position = self.source, row[ROW]
+        if self.files is not None:
+            source, position = str(self.files[position >> FILE_BITS]), position & ((1 << FILE_BITS) - 1)
+        where = f"{self.unit} {position + 1}"
         if row[FIELD] is not None:
-            return Reject(self.source, where, row[FIELD], row[REASON], json.loads(row[RECORD]))
+            return Reject(source, where, row[FIELD], row[REASON], json.loads(row[RECORD]))
         # a later copy of a message id: its record is the event as read
         record = {name: row[name] for name in (*REQUIRED, *OPTIONAL)}
-        return Reject(self.source, where, "message_id", f"duplicate message id {row['message_id']!r} in "
+        return Reject(source, where, "message_id", f"duplicate message id {row['message_id']!r} in "
                       f"conversation {row['conversation_id']!r}", record)
 
     def unpersist(self) -> None:
@@ -217,7 +243,8 @@ def check_events_spark(events: Any, source: str = "DataFrame") -> SparkCheck:
     """Validate a DataFrame of message events row by row, as the local reader does, without stopping.
 
     ``events`` comes from ``read_events_spark`` (which keeps each row's place in the file) or is any
-    DataFrame with the contract's columns. ``source`` names it in rejects.
+    DataFrame with the contract's columns. ``source`` names it in rejects; read from a local folder
+    (``source`` naming it), a reject names its own file.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -234,7 +261,9 @@ def check_events_spark(events: Any, source: str = "DataFrame") -> SparkCheck:
         events = _numbered(events)
     keep = [c for c in (*REQUIRED, *OPTIONAL, LINE, MALFORMED, ROW) if c in events.columns]
     checked = events.select(*keep).mapInArrow(_check_batches, CHECKED_SCHEMA)
-    return SparkCheck(checked.persist(StorageLevel.MEMORY_AND_DISK), source, "line" if LINE in keep else "row")
+    files = input_files(Path(source)) if Path(source).is_dir() else None
+    return SparkCheck(checked.persist(StorageLevel.MEMORY_AND_DISK), source, "line" if LINE in keep else "row",
+                      files)
 
 
 def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.DataFrame:
@@ -322,8 +351,23 @@ def spark_session(master: str | None = None) -> Any:
     return builder.getOrCreate()
 
 
+def spark_input(source: str) -> tuple[str | None, list[Path] | None]:
+    """An input's format (Spark reads .jsonl.gz and .csv.gz through gzip itself) and, for a local folder,
+    its files (``readers.input_files``), which must share one format."""
+    if not Path(source).is_dir():
+        return input_format(Path(source)), None
+    files = input_files(Path(source))
+    kinds = sorted({str(input_format(f)) for f in files})
+    if len(kinds) > 1:
+        raise InputError(f"{source}: --engine spark reads a folder of one format; this one holds "
+                         f"{' and '.join(kinds)} files (the local engine reads them together)")
+    return kinds[0], files
+
+
 def read_events_spark(spark: Any, path: str | Path) -> Any:
-    """Rows of a JSONL, CSV or Parquet file, each with its place in the file, for ``check_events_spark``.
+    """Rows of a JSONL, CSV or Parquet file, or of a local folder's files of one format (as the local
+    engines read folders: ``readers.input_files``), each with its place in its file, for
+    ``check_events_spark``.
 
     JSON Lines are kept as raw lines and parsed later by the local reader's code; CSV columns are taken by
     their header's names (not their order), with quotes doubled inside quoted values as in RFC 4180.
@@ -331,31 +375,33 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
     from pyspark.sql.types import StringType, StructField, StructType
 
     source = str(path)
-    suffix = input_format(Path(source))  # Spark reads .jsonl.gz and .csv.gz through gzip itself
+    suffix, files = spark_input(source)
+    paths = [str(f) for f in files] if files is not None else [source]
     if suffix == ".jsonl":
-        return _numbered(spark.read.text(source).withColumnRenamed("value", LINE))
+        return _numbered(spark.read.text(paths).withColumnRenamed("value", LINE), files)
     if suffix == ".csv":
         # Spark reads bytes that are not UTF-8 as replacement characters, without a word: a local file is
         # checked here as the local reader checks it (a file on a cluster's storage cannot be, from here)
-        if Path(source).is_file():
-            with gzip_errors(Path(source)):
-                if error := utf8_error(Path(source)):
-                    raise InputError(f"{source}: {error}")
+        for local in (Path(p) for p in paths):
+            if local.is_file():
+                with gzip_errors(local):
+                    if error := utf8_error(local):
+                        raise InputError(f"{local}: {error}")
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
-        names = csv.csv(source).columns
+        names = csv.csv(paths).columns
         if not names:
             raise InputError(f"{source}: empty file: no message rows")
         names[0] = names[0].removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
         check_columns(Path(source), "line 1", names)
         schema = StructType([StructField(n, StringType()) for n in (*names, MALFORMED)])
         frame = (csv.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED)
-                 .csv(source))
+                 .csv(paths))
         wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
-        return _numbered(frame.select(*wanted, MALFORMED))
+        return _numbered(frame.select(*wanted, MALFORMED), files)
     if suffix == ".parquet":
-        frame = spark.read.parquet(source)
+        frame = spark.read.parquet(*paths)
         check_columns(Path(source), "schema", frame.columns)
-        return _numbered(frame)
+        return _numbered(frame, files)
     raise unsupported(Path(source))
 
 

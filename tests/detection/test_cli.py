@@ -208,3 +208,9 @@ def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: 
     inside = riskline("score", folder, "-o", folder / "scores.jsonl", "--model", model_dir)
     assert inside.returncode == 2 and not (folder / "scores.jsonl").exists()
     assert f"--output {folder / 'scores.jsonl'} is inside INPUT {folder}, a folder of input files" in inside.stderr
+    (folder / "day=3").mkdir()
+    (folder / "day=3" / "late.csv").write_text("conversation_id,message_id,sender_id,timestamp,text\n")
+    mixed = riskline("score", folder, "-o", tmp_path / "s.parquet", "--engine", "spark", "--model", model_dir)
+    assert mixed.returncode == 2 and mixed.stderr.splitlines() == [  # said before Spark starts
+        f"riskline: error: {folder}: --engine spark reads a folder of one format; this one holds .csv and .jsonl "
+        "files (the local engine reads them together)"]

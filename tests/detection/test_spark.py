@@ -185,3 +185,41 @@ def test_a_csv_that_is_not_utf8_stops_as_in_the_local_engine(spark: Any, tmp_pat
     with pytest.raises(InputError) as spark_error:
         read_events_spark(spark, path)
     assert str(spark_error.value) == str(local.value) == f"{path}: line 3: not UTF-8 text (byte 24 of the line)"
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_a_folder_of_part_files_reads_as_in_the_local_engine(spark: Any, model: RiskModel, model_dir: Path,
+                                                             tmp_path: Path, events_file: Path, suffix: str) -> None:
+    """Parts in subfolders, the last the largest (Spark reads small files together, largest first), a
+    timestamp tie across parts, a copy of a message id and a bad row in a later part: the same events in
+    the same order, and rejects naming their own file and place, as the local engine reads the folder."""
+    from detection.readers import read_events
+    from detection.spark import check_events_spark, read_events_spark, score_checked_spark
+
+    rows = [json.loads(line) for line in events_file.read_text().splitlines()]
+    rows.reverse()  # conversations run across the parts
+    parts = [rows[:300], rows[300:700], rows[700:]]
+    tie = next(r for r in parts[1] if r["conversation_id"] == parts[0][-1]["conversation_id"])
+    parts[1][parts[1].index(tie)] = {**tie, "timestamp": parts[0][-1]["timestamp"]}  # first part's first
+    copies = [{**rows[10], "text": "sent again"}, {**rows[900], "timestamp": "soon"}]  # a copy; a bad row
+    parts[2] = [*parts[2][:50], *copies, *parts[2][50:]]
+    folder = tmp_path / "events"
+    names = [f"day=1/part-0{suffix}", f"day=1/part-1{suffix}", f"day=2/part-0{suffix}"]
+    for name, part in zip(names, parts, strict=True):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            pq.write_table(pa.Table.from_pylist(part), folder / name)
+        else:
+            write_jsonl(folder / name, part)
+    (folder / "_SUCCESS").write_text("")
+    local = read_events(folder)
+    check = check_events_spark(read_events_spark(spark, folder), str(folder))
+    got = [(r.path, r.location, r.field) for r in check.iter_rejects()]
+    unit = "row" if suffix == ".parquet" else "line"
+    assert got == [(r.path, r.location, r.field) for r in local.rejects] == [
+        (str(folder / names[2]), f"{unit} 51", "message_id"), (str(folder / names[2]), f"{unit} 52", "timestamp")]
+    results, _ = score_conversations(model, local.events)
+    scored = score_checked_spark(check.events, str(model_dir)).collect()
+    assert [row.asDict(recursive=True) for row in scored] == [{k: getattr(r, k) for k in r.__dataclass_fields__}
+                                                              for r in results]
+    check.unpersist()
