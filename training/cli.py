@@ -32,8 +32,8 @@ OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_a
 
 def train(
     data: Annotated[list[Path], typer.Option(
-        help="Labelled message events (conversation_label; stage optional); repeat to train on several files "
-             "together, such as your own examples beside data_samples/train.parquet")],
+        help="Labelled message events (conversation_label; stage optional), a file or a folder of part files; "
+             "repeat to train on several together, such as your own examples beside data_samples/train.parquet")],
     out: Annotated[Path, typer.Option(help="Model directory to write")],
     model_type: Annotated[str, typer.Option(help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
@@ -60,6 +60,8 @@ def train(
 
     _check_registry_options(register, alias, track)
     check_model_target(out)  # before minutes of training, not after
+    for given in data:
+        check_outputs({"--data": given}, {"--out": out})
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
@@ -175,7 +177,8 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
 
 
 def evaluate(
-    data: Annotated[list[Path], typer.Option(help="Labelled message events; repeat to read several files as one")],
+    data: Annotated[list[Path], typer.Option(
+        help="Labelled message events, a file or a folder of part files; repeat to read several as one")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
     report: Annotated[Path | None, typer.Option(help="Write an HTML and Markdown report with figures here")] = None,
@@ -186,6 +189,8 @@ def evaluate(
     from training.data import load_labelled_files
     from training.evaluate import evaluate_model
 
+    for given in data:
+        check_outputs({"--data": given}, {"--report": report})
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
     source = _named(data)

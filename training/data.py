@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detection.events import STAGES, EventError, MessageEvent, to_event
-from detection.readers import InputError, iter_records
+from detection.readers import InputError, input_files, iter_records
 from detection.scoring import order_events
 from detection.text import normalize
 
@@ -51,32 +51,37 @@ class LabelledData:
 
 
 def load_labelled(path: str | Path) -> LabelledData:
-    """Read a labelled file; any bad row is an ``InputError`` naming its place."""
+    """Read a labelled file, or a folder's files as one (``readers.input_files``: a conversation may run
+    across them); any bad row is an ``InputError`` naming its file and place."""
     source = Path(path)
     rows: list[tuple[MessageEvent, str | None]] = []
     labels: dict[str, int] = {}
     meta: dict[str, dict[str, object]] = {}
     first_seen: dict[tuple[str, str], str] = {}
-    for location, record, error in iter_records(source):
-        if error is not None or not isinstance(record, dict):
-            raise InputError(f"{source}: {location}: field 'row': {error}")
-        try:
-            event = to_event(record)
-            label = _label(record.get("conversation_label"))
-            stage = _stage(record.get("stage"))
-        except EventError as exc:
-            raise InputError(f"{source}: {location}: {exc}") from None
-        if (earlier := first_seen.setdefault((event.conversation_id, event.message_id), location)) != location:
-            raise InputError(f"{source}: {location}: field 'message_id': duplicate message id {event.message_id!r} "
-                             f"in conversation {event.conversation_id!r} (first at {earlier})")
-        previous = labels.setdefault(event.conversation_id, label)
-        if previous != label:
-            raise InputError(f"{source}: {location}: field 'conversation_label': differs from earlier rows "
-                             f"of conversation {event.conversation_id!r}")
-        meta.setdefault(event.conversation_id, {k: record[k] for k in META_COLUMNS if record.get(k) is not None})
-        rows.append((event, stage))
+    files = input_files(source)
+    for part in files:
+        for location, record, error in iter_records(part):
+            if error is not None or not isinstance(record, dict):
+                raise InputError(f"{part}: {location}: field 'row': {error}")
+            try:
+                event = to_event(record)
+                label = _label(record.get("conversation_label"))
+                stage = _stage(record.get("stage"))
+            except EventError as exc:
+                raise InputError(f"{part}: {location}: {exc}") from None
+            place = location if part == source else f"{part}: {location}"
+            if (earlier := first_seen.setdefault((event.conversation_id, event.message_id), place)) != place:
+                raise InputError(f"{part}: {location}: field 'message_id': duplicate message id "
+                                 f"{event.message_id!r} in conversation {event.conversation_id!r} (first at {earlier})")
+            previous = labels.setdefault(event.conversation_id, label)
+            if previous != label:
+                raise InputError(f"{part}: {location}: field 'conversation_label': differs from earlier rows "
+                                 f"of conversation {event.conversation_id!r}")
+            meta.setdefault(event.conversation_id, {k: record[k] for k in META_COLUMNS if record.get(k) is not None})
+            rows.append((event, stage))
     if not rows:
-        raise InputError(f"{source}: empty file: no message rows")
+        raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
+                         else f"{source}: empty file: no message rows")
     order = {id(e): s for e, s in rows}
     events = order_events([e for e, _ in rows])
     return LabelledData(events, labels, [order[id(e)] for e in events], meta)

@@ -102,9 +102,10 @@ def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str)
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_events(tmp_path / "absent.jsonl")
-    (tmp_path / "exports").mkdir()  # a folder of any name is a folder, not a file of an unknown type
-    with pytest.raises(InputError, match=r"exports: a folder, not a file$"):
-        load_labelled(tmp_path / "exports")
+    (tmp_path / "exports").mkdir()  # a folder of any name is read as its data files: here, none
+    for read in (read_events, load_labelled):
+        with pytest.raises(InputError, match=r"exports: a folder with no data files"):
+            read(tmp_path / "exports")
 
 
 @pytest.mark.parametrize("fast", [True, False])  # clean files through Arrow, or every file row by row

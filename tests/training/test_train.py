@@ -412,6 +412,32 @@ def test_several_labelled_files_read_as_one(synth_rows: list[dict[str, object]],
         load_labelled_files([a, bad])
 
 
+def test_a_folder_of_labelled_parts_reads_as_one_file(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """Parts of one dataset (conversations running across them, as in exports by day) read as the one
+    file of their rows; a bad row, or a copy of a message in a later part, names its own part."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = list(reversed(synth_rows))  # conversations interleave across the parts
+    folder = tmp_path / "labelled"
+    (folder / "day=1").mkdir(parents=True)
+    write_jsonl(folder / "day=1" / "part-0.jsonl", rows[:2000])
+    pq.write_table(pa.Table.from_pylist(rows[2000:]), folder / "day=2.parquet")
+    (folder / "_SUCCESS").write_text("")
+    parts, expected = load_labelled_files([folder]), load_labelled(write_jsonl(tmp_path / "whole.jsonl", rows))
+    assert (parts.events, parts.labels, parts.stages, parts.meta) == (expected.events, expected.labels,
+                                                                      expected.stages, expected.meta)
+    assert len(parts.labels) == 400
+    pq.write_table(pa.Table.from_pylist([*rows[2000:2010], rows[5], *rows[2010:]]), folder / "day=2.parquet")
+    with pytest.raises(InputError, match=rf"^{folder / 'day=2.parquet'}: row 11: field 'message_id': duplicate .* "
+                                         rf"\(first at {folder / 'day=1' / 'part-0.jsonl'}: line 6\)$"):
+        load_labelled(folder)
+    inside = riskline("train", "--data", folder, "--out", folder / "model", "--no-track")  # refused before any work
+    assert inside.returncode == 2 and not (folder / "model").exists()
+    assert inside.stderr == (f"riskline: error: --out {folder / 'model'} is inside --data {folder}, a folder of "
+                             "input files: it would be read as input the next time; choose a path outside it\n")
+
+
 @pytest.mark.slow
 def test_train_cli_trains_on_several_files_together(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     ids = sorted({str(r["conversation_id"]) for r in synth_rows})[:160]  # a small model: this is about the data
