@@ -30,6 +30,13 @@ WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compre
 OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
 
 
+def _outside_data(data: list[Path], option: str, path: Path | None) -> None:
+    """Refuse an output that is a --data file or lies inside a --data folder (it would be read as data
+    the next time), before any work."""
+    for given in data:
+        check_outputs({"--data": given}, {option: path})
+
+
 def train(
     data: Annotated[list[Path], typer.Option(
         help="Labelled message events (conversation_label; stage optional), a file or a folder of part files; "
@@ -60,8 +67,7 @@ def train(
 
     _check_registry_options(register, alias, track)
     check_model_target(out)  # before minutes of training, not after
-    for given in data:
-        check_outputs({"--data": given}, {"--out": out})
+    _outside_data(data, "--out", out)
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
@@ -189,8 +195,7 @@ def evaluate(
     from training.data import load_labelled_files
     from training.evaluate import evaluate_model
 
-    for given in data:
-        check_outputs({"--data": given}, {"--report": report})
+    _outside_data(data, "--report", report)
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
     source = _named(data)
@@ -292,6 +297,7 @@ def thresholds(
 
     _check_registry_options(register, alias, track)
     check_model_target(out)
+    _outside_data(data, "--out", out)
     source = load_model(model)
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
