@@ -200,7 +200,12 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
             "field 'timestamp'") in again.stderr
     assert f"1 rows of {noisy} could not be parsed and were skipped" in again.stderr
     onto = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", labelled_path, "--no-track")
-    assert onto.returncode == 2 and f"--report {labelled_path}: exists and is not a directory" in onto.stderr
+    assert onto.returncode == 2 and f"--report {labelled_path} is also --data: writing it would" in onto.stderr
+    other = tmp_path / "other.txt"
+    other.write_text("kept")
+    onto = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", other, "--no-track")
+    assert onto.returncode == 2 and f"--report {other}: exists and is not a directory" in onto.stderr
+    assert other.read_text() == "kept"
 
 
 @pytest.mark.slow
