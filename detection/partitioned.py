@@ -57,9 +57,9 @@ from detection.readers import (
     arrow_table,
     clean_events,
     csv_text,
-    data_bytes,
     gzip_errors,
     gzipped,
+    input_bytes,
     input_files,
     input_format,
     iter_records,
@@ -516,7 +516,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     files = input_files(source)
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
-    n = partitions or max(workers, -(-sum(data_bytes(f) for f in files) // PARTITION_BYTES))
+    n = partitions or max(workers, -(-input_bytes(source) // PARTITION_BYTES))
     folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))
     _MODEL = model
     context = multiprocessing.get_context("fork")

@@ -508,8 +508,8 @@ def read_events(path: str | Path) -> ReadResult:
     files = input_files(source)
     for part in files:
         fast = _fast_or_none(part)
-        keys = {(e.conversation_id, e.message_id) for e in fast} if fast is not None else None
-        if fast is not None and keys is not None and seen.isdisjoint(keys):
+        keys = {(e.conversation_id, e.message_id) for e in fast or ()}
+        if fast is not None and seen.isdisjoint(keys):
             read.events.extend(fast)
             seen |= keys
         else:  # bad rows, or a copy of a message of an earlier file: the reference reader places them
