@@ -39,6 +39,10 @@ class InputError(Exception):
     """Input that cannot be read at all, or a bad row when rejects are not being collected."""
 
 
+class MissingColumnsError(InputError):
+    """A file whose header or schema lacks a required column."""
+
+
 def gzipped(path: Path | str) -> bool:
     """Whether a file is read and written through gzip: its name ends in .gz, in any case."""
     return str(path).lower().endswith(".gz")
@@ -196,71 +200,95 @@ def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
     return record, None
 
 
-def check_columns(path: Path, where: str, columns: list[str]) -> None:
+def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[str, str] | None = None) -> None:
     """One error for a header that lacks a required column (each row would otherwise be rejected
-    for it, one by one), with a hint when a CSV's header is one column holding another separator."""
-    missing = [name for name in REQUIRED if name not in columns]
+    for it, one by one), with a hint when a CSV's header is one column holding another separator.
+    ``rename`` maps a column to the field it is read as (``riskline convert --map``)."""
+    rename = rename or {}
+    fields = {rename.get(c, c) for c in columns if c in rename or c not in rename.values()}
+    missing = [name for name in REQUIRED if name not in fields]
     if not missing:
         return
+    source = {f: c for c, f in rename.items()}
+    named = ", ".join(f"{source[m]!r} (read as {m!r})" if source.get(m, m) != m else repr(m) for m in missing)
     if len(columns) == 1 and (separator := next((s for s in ";\t|" if s in columns[0]), None)):
         shown = repr(columns[0][:60]) + ("..." if len(columns[0]) > 60 else "")
         raise InputError(f"{path}: {where}: the header is one column ({shown}): CSV here is "
                          f"comma-separated, and this file looks separated by {separator!r}; save it with commas "
                          "(Excel: 'CSV UTF-8 (Comma delimited)') or as JSON Lines")
     listed = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
-    raise InputError(f"{path}: {where}: no column {', '.join(repr(m) for m in missing)} (its columns: {listed}); "
+    raise MissingColumnsError(f"{path}: {where}: no column {named} (its columns: {listed}); "
                      f"every row needs {', '.join(REQUIRED)}")
 
 
-def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str, object]:
+    """A row with its columns renamed to the fields they are read as (``rename``: column -> field); a
+    column bearing a field's name that another column is read as is left out."""
+    fields = set(rename.values())
+    return {rename.get(k, k): v for k, v in record.items() if k in rename or k not in fields}
+
+
+def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
+                                                                           str | None]]:
     # Python's csv refuses a value over 131,072 characters by default; Arrow's reader (the fast path)
     # and Spark's take any, so a long message would make a file with one bad row unreadable as a whole
     csv.field_size_limit(2**31 - 1)
     with csv_text(path) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
-            check_columns(path, "line 1", list(reader.fieldnames))
+            check_columns(path, "line 1", list(reader.fieldnames), rename)
         for record in reader:
             # line_num is the physical line where this row ends; quoted newlines make rows span lines
             where = f"line {reader.line_num}"
             if None in record:
                 yield where, {k: v for k, v in record.items() if k is not None}, "more values than header columns"
                 continue
-            yield where, {k: (None if v == "" and k != "text" else v) for k, v in record.items()}, None
+            row = renamed(record, rename) if rename else record
+            yield where, {k: (None if v == "" and k != "text" else v) for k, v in row.items()}, None
 
 
-def parquet_batches(path: Path) -> Iterator[tuple[int, Any]]:
-    """A Parquet file's rows in Arrow record batches, each with the number of its first row (from 1)."""
+def parquet_batches(path: Path, rename: Mapping[str, str] | None = None) -> Iterator[tuple[int, Any]]:
+    """A Parquet file's rows in Arrow record batches, each with the number of its first row (from 1);
+    ``rename`` as for ``check_columns``."""
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    check_columns(path, "schema", list(parquet.schema_arrow.names))
+    check_columns(path, "schema", list(parquet.schema_arrow.names), rename)
     row = 1
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         yield row, batch
         row += batch.num_rows
 
 
-def _parquet_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    for first, batch in parquet_batches(path):
+def _parquet_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
+                                                                               str | None]]:
+    for first, batch in parquet_batches(path, rename):
         for row, record in enumerate(batch.to_pylist(), start=first):
-            yield f"row {row}", record, None
+            yield f"row {row}", renamed(record, rename) if rename else record, None
 
 
-def iter_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
-    """Yield ``(location, record, parse_error)`` for each row of a supported file."""
+def _renamed_jsonl(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
+                                                                            str | None]]:
+    for location, record, error in _jsonl_records(path):
+        yield location, renamed(record, rename) if rename and isinstance(record, Mapping) else record, error
+
+
+def iter_records(path: Path, rename: Mapping[str, str] | None = None) -> Iterator[tuple[str, Mapping[str, object] | str,
+                                                                                      str | None]]:
+    """Yield ``(location, record, parse_error)`` for each row of a supported file; ``rename`` maps a
+    column to the field it is read as (``riskline convert --map``)."""
     suffix = input_format(path)
     if path.is_dir() or (suffix is not None and not path.is_file()):
         raise not_a_file(path)
     if suffix is None:
         raise unsupported(path)
-    readers = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}
+    readers = {".jsonl": _renamed_jsonl, ".csv": _csv_records, ".parquet": _parquet_records}
     with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
         try:
-            yield from readers[suffix](path)
+            yield from readers[suffix](path, rename or {})
         except UnicodeDecodeError as exc:  # its position is in the reader's buffer, not the file
             raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from exc
         except csv.Error as exc:

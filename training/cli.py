@@ -330,11 +330,26 @@ def synth(
 
 
 def convert(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="PAN 2012 conversations XML")],
+    input_path: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, "
+                              "gzipped, or a folder of such files)")],
     output: Annotated[Path, typer.Option("-o", "--output", help=WRITE_HELP)],
-    predators: Annotated[Path | None, typer.Option(help="Predator ids (default: *predator*.txt beside INPUT)")] = None,
+    predators: Annotated[Path | None, typer.Option(
+        help="PAN: predator ids (default: *predator*.txt beside INPUT)")] = None,
+    mapping: Annotated[list[str] | None, typer.Option(
+        "--map", metavar="FIELD=COLUMN",
+        help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body); repeatable")] = None,
+    timestamp_unit: Annotated[str, typer.Option(
+        help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
 ) -> None:
-    """Convert the PAN 2012 predator-identification corpus to labelled message events."""
+    """Convert the PAN 2012 predator-identification corpus, or a platform's own message logs, to
+    (labelled) message events."""
+    if input_path.suffix.lower() != ".xml":
+        return _convert_logs(input_path, output, mapping or [], timestamp_unit, errors)
+    if mapping or timestamp_unit != "s" or errors is not None:
+        raise fail(f"{input_path}: --map, --timestamp-unit and --errors are for message logs, not PAN 2012 XML")
     from detection.writers import write_rows
     from training.pan import COLUMNS, arrow_schema, find_predator_file, iter_pan_rows, read_predators
 
@@ -356,6 +371,43 @@ def convert(
     write_rows(output, counted(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
     typer.echo(f"wrote {n_messages} messages in {len(conversations)} conversations ({len(positives)} with a "
                f"predator) -> {output}", err=True)
+
+
+def _convert_logs(input_path: Path, output: Path, mapping: list[str], unit: str, errors: Path | None) -> None:
+    """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
+    import itertools
+
+    from detection.batch import write_rejects
+    from detection.events import EVENT_FIELDS
+    from detection.readers import Reject, input_files
+    from detection.writers import output_format, write_rows
+    from training.logs import LABEL_FIELDS, arrow_schema, iter_log_rows, parse_mapping
+
+    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    output_format(output)  # before the work, not after it
+    rename = parse_mapping(mapping)
+    input_files(input_path)  # a missing input, or a folder with other files, is named before any work
+    rejects: list[Reject] | None = [] if errors is not None else None
+    rows = iter_log_rows(input_path, rename, unit, rejects)
+    first = next(rows, None)
+    if first is None and not rejects:
+        raise fail(f"{input_path}: no message rows")
+    columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if first is not None and name in first)]
+    counts = {"messages": 0}
+    conversations: set[str] = set()
+
+    def counted(rows: Iterator[dict[str, object]]) -> Iterator[dict[str, object]]:
+        for row in rows:
+            counts["messages"] += 1
+            conversations.add(str(row["conversation_id"]))
+            yield row
+
+    write_rows(output, counted(itertools.chain([first] if first is not None else [], rows)), columns,
+               arrow_schema(columns))
+    if errors is not None:
+        write_rejects(errors, rejects or [])
+    typer.echo(f"wrote {counts['messages']} messages in {len(conversations)} conversations, "
+               f"{len(rejects or [])} rows rejected -> {output}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -65,8 +65,8 @@ def load_labelled(path: str | Path) -> LabelledData:
                 raise InputError(f"{part}: {location}: field 'row': {error}")
             try:
                 event = to_event(record)
-                label = _label(record.get("conversation_label"))
-                stage = _stage(record.get("stage"))
+                label = parse_label(record.get("conversation_label"))
+                stage = parse_stage(record.get("stage"))
             except EventError as exc:
                 raise InputError(f"{part}: {location}: {exc}") from None
             place = location if part == source else f"{part}: {location}"
@@ -112,7 +112,7 @@ def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
                         {c: m for _, part in parts for c, m in part.meta.items()})
 
 
-def _label(value: object) -> int:
+def parse_label(value: object) -> int:
     if value in (0, 1, "0", "1", True, False) and not isinstance(value, float):
         return int(value)  # type: ignore[call-overload, unused-ignore]
     if isinstance(value, float) and value in (0.0, 1.0):
@@ -120,7 +120,7 @@ def _label(value: object) -> int:
     raise EventError("conversation_label", f"expected 0 or 1, got {value!r}")
 
 
-def _stage(value: object) -> str | None:
+def parse_stage(value: object) -> str | None:
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return None
     if value not in STAGES:

@@ -1,0 +1,126 @@
+"""`riskline convert` on a platform's own logs: columns renamed, timestamps in a unit, rows checked."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detection.events import MessageEvent, parse_timestamp, to_event
+from detection.readers import InputError, Reject, read_events
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+from training.data import load_labelled
+from training.logs import iter_log_rows, parse_mapping
+
+MAP = ["conversation_id=thread", "message_id=id", "sender_id=author", "timestamp=sent_ms", "text=body",
+       "conversation_label=flagged"]
+
+
+def _logs(synth_rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The synthetic rows as a platform might log them: its own column names, time in milliseconds."""
+    events = _events(synth_rows)
+    return [{"thread": e.conversation_id, "id": e.message_id, "author": e.sender_id,
+             "sent_ms": round(e.timestamp * 1000), "body": e.text, "to": e.recipient_id,
+             "flagged": r["conversation_label"], "text": "a column of the logs' own, not the message"}
+            for e, r in zip(events, synth_rows, strict=True)]
+
+
+def _events(rows: list[dict[str, object]]) -> list[MessageEvent]:
+    return [to_event(r) for r in rows]
+
+
+def test_logs_convert_to_the_events_they_hold(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """Converted logs are the events the synthetic rows hold (to the millisecond), with their labels,
+    whatever the logs' format; a column named like a field that another column is read as is dropped."""
+    rows = synth_rows[:1500]
+    logs = _logs(rows)
+    folder = tmp_path / "logs"
+    (folder / "day=2").mkdir(parents=True)
+    with (folder / "day=1.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(logs[0]))
+        writer.writeheader()
+        writer.writerows(logs[:700])
+    pq.write_table(pa.Table.from_pylist(logs[700:]), folder / "day=2" / "part-0.parquet")
+    rename = parse_mapping([*MAP, "recipient_id=to"])
+    converted = list(iter_log_rows(folder, rename, "ms"))
+    expected = _events(rows)
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["text"], r["recipient_id"])
+            for r in converted] == [(e.conversation_id, e.message_id, e.sender_id, e.text, e.recipient_id)
+                                    for e in expected]
+    assert all(abs(parse_timestamp(r["timestamp"]) - e.timestamp) < 5e-4 for r, e in zip(converted, expected,
+                                                                                         strict=True))
+    assert [r["conversation_label"] for r in converted] == [int(str(r["conversation_label"])) for r in rows]
+    out = tmp_path / "events.parquet"
+    done = riskline("convert", folder, "-o", out, *(f"--map={m}" for m in [*MAP, "recipient_id=to"]),
+                    "--timestamp-unit", "ms")
+    assert done.returncode == 0, done.stderr
+    assert f"wrote 1500 messages in {len({r['conversation_id'] for r in rows})} conversations" in done.stderr
+    assert pq.read_table(out).to_pylist() == converted  # the command writes what the rows give
+    labelled = load_labelled(out)  # ready to train and evaluate on
+    assert labelled.labels == {str(r["conversation_id"]): int(str(r["conversation_label"])) for r in rows}
+    assert [e.timestamp for e in read_events(out).events] == [parse_timestamp(r["timestamp"]) for r in converted]
+
+
+def test_bad_rows_are_named_or_set_aside(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    logs = _logs(synth_rows[:40])
+    logs.insert(5, {**logs[3], "body": "sent again"})  # a copy of a message id
+    logs[9] = {**logs[9], "sent_ms": "soon"}
+    source = write_jsonl(tmp_path / "logs.jsonl", logs)
+    out = tmp_path / "events.jsonl"
+    args = ["convert", source, "-o", out, *(f"--map={m}" for m in MAP), "--timestamp-unit", "ms"]
+    stopped = riskline(*args)
+    assert stopped.returncode == 2 and not out.exists()
+    assert stopped.stderr == (f"riskline: error: {source}: line 6: field 'message_id': duplicate message id "
+                              f"'{logs[3]['id']}' in conversation '{logs[3]['thread']}' (use --errors FILE to set "
+                              "bad rows aside)\n")
+    done = riskline(*args, "--errors", tmp_path / "rejects.jsonl")
+    assert done.returncode == 0 and "wrote 39 messages" in done.stderr and "2 rows rejected" in done.stderr
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["location"], r["field"]) for r in rejects] == [("line 6", "message_id"), ("line 10", "timestamp")]
+    assert rejects[0]["record"]["text"] == "sent again"  # the row as read, its columns named as mapped
+    assert len(out.read_text().splitlines()) == 39
+
+
+def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    for items, message in [(["text"], "expected FIELD=COLUMN"), (["body=text"], "'body' is not a field"),
+                           (["text=a", "text=b"], "text is mapped twice"),
+                           (["text=a", "sender_id=a"], "column 'a' is mapped twice")]:
+        with pytest.raises(ValueError, match=message):
+            parse_mapping(items)
+    source = write_jsonl(tmp_path / "logs.jsonl", _logs(synth_rows[:5]))
+    with pytest.raises(ValueError, match="--timestamp-unit 'h': expected one of s, ms, us, ns"):
+        list(iter_log_rows(source, parse_mapping(MAP), "h"))
+    csv_logs = tmp_path / "logs.csv"
+    with csv_logs.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(_logs(synth_rows[:1])[0]))
+        writer.writeheader()
+        writer.writerows(_logs(synth_rows[:5]))
+    with pytest.raises(InputError, match=r"line 1: no column 'message_id', 'sender_id', 'sent_at' \(read as "
+                                         r"'timestamp'\) .*; read other columns as these fields with --map"):
+        list(iter_log_rows(csv_logs, parse_mapping(["conversation_id=thread", "timestamp=sent_at", "text=body"])))
+    # a label that the first row lacks would have no column in the output: named, not dropped
+    late = _logs(synth_rows[:3])
+    late[0] = {k: v for k, v in late[0].items() if k != "flagged"}
+    rejects: list[Reject] = []
+    rows = list(iter_log_rows(write_jsonl(tmp_path / "late.jsonl", late), parse_mapping(MAP), "ms", rejects))
+    assert len(rows) == 1 and [(r.location, r.field) for r in rejects] == [("line 2", "conversation_label"),
+                                                                             ("line 3", "conversation_label")]
+    pan = tmp_path / "corpus.xml"
+    pan.write_text("<conversations/>")
+    done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
+    assert done.returncode == 2 and "--map, --timestamp-unit and --errors are for message logs" in done.stderr
+
+
+@pytest.mark.parametrize("unit, value, expected", [
+    ("s", 1700000000, "2023-11-14T22:13:20+00:00"), ("ms", "1700000000250", "2023-11-14T22:13:20.250000+00:00"),
+    ("us", 1700000000250001, "2023-11-14T22:13:20.250001+00:00"), ("ns", 1.7e18, "2023-11-14T22:13:20+00:00"),
+    ("ms", "2023-11-14T23:13:20+01:00", "2023-11-14T22:13:20+00:00"),  # text in ISO-8601 is read as it is
+])
+def test_timestamps_in_a_unit(tmp_path: Path, unit: str, value: object, expected: str) -> None:
+    row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": value, "text": "hi"}
+    assert next(iter_log_rows(write_jsonl(tmp_path / "t.jsonl", [row]), {}, unit))["timestamp"] == expected

@@ -1,0 +1,109 @@
+"""A platform's own message logs as Riskline's message events (``riskline convert LOGS``).
+
+Logs rarely use Riskline's column names, nor always seconds for time. Each row is read with its
+columns renamed (``--map FIELD=COLUMN``), numeric timestamps taken in a unit (``--timestamp-unit``),
+validated as scoring validates it, and written in the contract's shape: the event fields, time as
+ISO-8601 in UTC, and the labels where the logs carry them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from detection.events import EVENT_FIELDS, EventError, to_event
+from detection.readers import InputError, MissingColumnsError, Reject, input_files, iter_records
+from training.data import parse_label, parse_stage
+
+LABEL_FIELDS = ("conversation_label", "stage")
+FIELDS = (*EVENT_FIELDS, *LABEL_FIELDS)
+UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+_NUMBER = re.compile(r"\s*-?\d+(\.\d*)?\s*")
+
+
+def parse_mapping(items: Sequence[str]) -> dict[str, str]:
+    """``FIELD=COLUMN`` items as column -> field; a ValueError naming a bad one."""
+    rename: dict[str, str] = {}
+    for item in items:
+        field, sep, column = (part.strip() for part in item.partition("="))
+        if not sep or not field or not column:
+            raise ValueError(f"--map {item!r}: expected FIELD=COLUMN, e.g. text=body")
+        if field not in FIELDS:
+            raise ValueError(f"--map {item!r}: {field!r} is not a field (one of {', '.join(FIELDS)})")
+        if field in rename.values():
+            raise ValueError(f"--map {item!r}: {field} is mapped twice")
+        if column in rename:
+            raise ValueError(f"--map {item!r}: column {column!r} is mapped twice")
+        rename[column] = field
+    return rename
+
+
+def _timestamp(value: object, per_second: float) -> str:
+    """A timestamp as ISO-8601 in UTC; a number (or digits) is taken in the unit ``per_second`` gives."""
+    if per_second != 1.0 and not isinstance(value, bool) and (
+            isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value))):
+        value = float(value) / per_second
+    from detection.events import parse_timestamp
+
+    return datetime.fromtimestamp(parse_timestamp(value), UTC).isoformat()
+
+
+def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s",
+                  rejects: list[Reject] | None = None) -> Iterator[dict[str, Any]]:
+    """The logs' rows as message events (a file, or a folder's files as one), with their labels where
+    given. A bad row (a field, a copy of a message id) is set aside in ``rejects``, or, without it,
+    an ``InputError`` naming its file, place and field."""
+    if unit not in UNITS:
+        raise ValueError(f"--timestamp-unit {unit!r}: expected one of {', '.join(UNITS)}")
+    seen: set[tuple[str, str]] = set()
+    labels: set[str] | None = None  # the first row's label fields: the output's columns follow it
+    for part in input_files(source):
+        for location, record, error in _records(part, rename):
+            try:
+                if error is not None or not isinstance(record, Mapping):
+                    raise EventError("row", str(error))
+                row = _converted(record, UNITS[unit])
+                key = (str(row["conversation_id"]), str(row["message_id"]))
+                if key in seen:
+                    raise EventError("message_id", f"duplicate message id {key[1]!r} in conversation {key[0]!r}")
+                given = {name for name in LABEL_FIELDS if row.get(name) is not None}
+                if labels is not None and (extra := sorted(given - labels)):
+                    raise EventError(extra[0], "given here but not in the first row, whose columns the output takes")
+            except EventError as exc:
+                reject = Reject(str(part), location, exc.field, exc.reason, record)
+                if rejects is None:
+                    raise InputError(reject.describe() + " (use --errors FILE to set bad rows aside)") from None
+                rejects.append(reject)
+                continue
+            seen.add(key)
+            if labels is None:
+                labels = {name for name in LABEL_FIELDS if name in row}
+            yield row
+
+
+def _records(part: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+    try:
+        yield from iter_records(part, rename)
+    except MissingColumnsError as exc:
+        raise MissingColumnsError(f"{exc}; read other columns as these fields with --map FIELD=COLUMN") from None
+
+
+def _converted(record: Mapping[str, object], per_second: float) -> dict[str, Any]:
+    stamp = _timestamp(record.get("timestamp"), per_second) if record.get("timestamp") is not None else None
+    event = to_event({**record, "timestamp": stamp})
+    row: dict[str, Any] = {**{name: getattr(event, name) for name in EVENT_FIELDS}, "timestamp": stamp}
+    if "conversation_label" in record:
+        row["conversation_label"] = parse_label(record["conversation_label"])
+    if "stage" in record:
+        row["stage"] = parse_stage(record["stage"])
+    return row
+
+
+def arrow_schema(columns: Sequence[str]) -> Any:
+    """The Parquet schema of converted rows, so that they stream into row groups."""
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.int64() if name == "conversation_label" else pa.string()) for name in columns])
