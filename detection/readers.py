@@ -207,6 +207,7 @@ def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[st
     rename = rename or {}
     fields = {rename.get(c, c) for c in columns if c in rename or c not in rename.values()}
     missing = [name for name in REQUIRED if name not in fields]
+    missing += [f for c, f in rename.items() if c not in columns and f not in missing]  # a mapped column too
     if not missing:
         return
     source = {f: c for c, f in rename.items()}

@@ -103,6 +103,10 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     with pytest.raises(InputError, match=r"line 1: no column 'message_id', 'sender_id', 'sent_at' \(read as "
                                          r"'timestamp'\) .*; read other columns as these fields with --map"):
         list(iter_log_rows(csv_logs, parse_mapping(["conversation_id=thread", "timestamp=sent_at", "text=body"])))
+    with pytest.raises(InputError, match=r"line 1: no column 'sender' \(read as 'sender_id'\), 'recipient' \(read "
+                                         r"as 'recipient_id'\) "):  # an optional field's column must be there too
+        list(iter_log_rows(csv_logs, parse_mapping(["conversation_id=thread", "message_id=id", "timestamp=sent_ms",
+                                                    "sender_id=sender", "recipient_id=recipient"])))
     # a label that the first row lacks would have no column in the output: named, not dropped
     late = _logs(synth_rows[:3])
     late[0] = {k: v for k, v in late[0].items() if k != "flagged"}
