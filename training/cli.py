@@ -341,15 +341,21 @@ def convert(
         help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body); repeatable")] = None,
     timestamp_unit: Annotated[str, typer.Option(
         help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
+    time_format: Annotated[str | None, typer.Option(
+        help="Logs: the format of text timestamps that are not ISO-8601, as for strptime (e.g. '%d/%m/%Y %H:%M')")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
     errors: Annotated[Path | None, typer.Option(
         "--errors", help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
 ) -> None:
     """Convert the PAN 2012 predator-identification corpus, or a platform's own message logs, to
     (labelled) message events."""
     if input_path.suffix.lower() != ".xml":
-        return _convert_logs(input_path, output, mapping or [], timestamp_unit, errors)
-    if mapping or timestamp_unit != "s" or errors is not None:
-        raise fail(f"{input_path}: --map, --timestamp-unit and --errors are for message logs, not PAN 2012 XML")
+        return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
+    if mapping or timestamp_unit != "s" or time_format or timezone or errors is not None:
+        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --errors are for message "
+                   "logs, not PAN 2012 XML")
     from detection.writers import write_rows
     from training.pan import COLUMNS, arrow_schema, find_predator_file, iter_pan_rows, read_predators
 
@@ -373,7 +379,8 @@ def convert(
                f"predator) -> {output}", err=True)
 
 
-def _convert_logs(input_path: Path, output: Path, mapping: list[str], unit: str, errors: Path | None) -> None:
+def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
+                  errors: Path | None) -> None:
     """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
     import itertools
 
@@ -381,14 +388,15 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], unit: str,
     from detection.events import EVENT_FIELDS
     from detection.readers import Reject, input_files
     from detection.writers import output_format, write_rows
-    from training.logs import LABEL_FIELDS, arrow_schema, iter_log_rows, parse_mapping
+    from training.logs import LABEL_FIELDS, arrow_schema, iter_log_rows, parse_mapping, time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rename = parse_mapping(mapping)
     input_files(input_path)  # a missing input, or a folder with other files, is named before any work
     rejects: list[Reject] | None = [] if errors is not None else None
-    rows = iter_log_rows(input_path, rename, unit, rejects)
+    unit, form, zone = times
+    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form)
     first = next(rows, None)
     if first is None and not rejects:
         raise fail(f"{input_path}: no message rows")

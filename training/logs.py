@@ -2,19 +2,22 @@
 
 Logs rarely use Riskline's column names, nor always seconds for time. Each row is read with its
 columns renamed (``--map FIELD=COLUMN``), numeric timestamps taken in a unit (``--timestamp-unit``),
+text ones in a format (``--time-format``) and a zone (``--timezone``) where they lack an offset,
 validated as scoring validates it, and written in the contract's shape: the event fields, time as
 ISO-8601 in UTC, and the labels where the logs carry them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from detection.events import EVENT_FIELDS, EventError, to_event
+from detection.events import EVENT_FIELDS, EventError, parse_timestamp, to_event
 from detection.readers import InputError, MissingColumnsError, Reject, input_files, iter_records
 from training.data import parse_label, parse_stage
 
@@ -41,18 +44,47 @@ def parse_mapping(items: Sequence[str]) -> dict[str, str]:
     return rename
 
 
-def _timestamp(value: object, per_second: float) -> str:
-    """A timestamp as ISO-8601 in UTC; a number (or digits) is taken in the unit ``per_second`` gives."""
+def time_zone(name: str | None) -> tzinfo | None:
+    """``--timezone``: an IANA zone name (UTC, Europe/Berlin...), or None; a ValueError naming a bad one."""
+    if name is None:
+        return None
+    if name.strip().upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"--timezone {name!r}: not a time zone (an IANA name, such as UTC or "
+                         "America/New_York)") from None
+
+
+def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, form: str | None = None) -> str:
+    """A timestamp as ISO-8601 in UTC. A number (or digits) is taken in the unit ``per_second`` gives;
+    text in ``form`` (strptime) where given; a time without a UTC offset in ``zone``."""
     if per_second != 1.0 and not isinstance(value, bool) and (
             isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value))):
         value = float(value) / per_second
-    from detection.events import parse_timestamp
+    elif isinstance(value, str) and form is not None:
+        text = value.strip()
+        try:
+            value = datetime.strptime(text, form)
+        except ValueError:
+            raise EventError("timestamp", f"does not match --time-format {form!r}: {text[:40]!r}") from None
+    elif isinstance(value, str) and zone is not None:
+        with contextlib.suppress(ValueError):  # not ISO-8601: parse_timestamp says what it is
+            value = datetime.fromisoformat(value.strip())
+    if isinstance(value, datetime) and value.tzinfo is None and zone is not None:
+        value = value.replace(tzinfo=zone)
+    try:
+        seconds = parse_timestamp(value)
+    except EventError as exc:
+        if exc.reason.startswith("has no UTC offset"):
+            raise EventError("timestamp", f"{exc.reason}; give --timezone for times without one") from None
+        raise
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
-    return datetime.fromtimestamp(parse_timestamp(value), UTC).isoformat()
 
-
-def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s",
-                  rejects: list[Reject] | None = None) -> Iterator[dict[str, Any]]:
+def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", rejects: list[Reject] | None = None,
+                  zone: tzinfo | None = None, form: str | None = None) -> Iterator[dict[str, Any]]:
     """The logs' rows as message events (a file, or a folder's files as one), with their labels where
     given. A bad row (a field, a copy of a message id) is set aside in ``rejects``, or, without it,
     an ``InputError`` naming its file, place and field."""
@@ -65,7 +97,7 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s",
             try:
                 if error is not None or not isinstance(record, Mapping):
                     raise EventError("row", str(error))
-                row = _converted(record, UNITS[unit])
+                row = _converted(record, UNITS[unit], zone, form)
                 key = (str(row["conversation_id"]), str(row["message_id"]))
                 if key in seen:
                     raise EventError("message_id", f"duplicate message id {key[1]!r} in conversation {key[0]!r}")
@@ -91,8 +123,10 @@ def _records(part: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mappi
         raise MissingColumnsError(f"{exc}; read other columns as these fields with --map FIELD=COLUMN") from None
 
 
-def _converted(record: Mapping[str, object], per_second: float) -> dict[str, Any]:
-    stamp = _timestamp(record.get("timestamp"), per_second) if record.get("timestamp") is not None else None
+def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
+               form: str | None) -> dict[str, Any]:
+    stamp = _timestamp(record.get("timestamp"), per_second, zone, form) if record.get("timestamp") is not None \
+        else None
     event = to_event({**record, "timestamp": stamp})
     row: dict[str, Any] = {**{name: getattr(event, name) for name in EVENT_FIELDS}, "timestamp": stamp}
     if "conversation_label" in record:

@@ -15,7 +15,7 @@ from detection.readers import InputError, Reject, read_events
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
 from training.data import load_labelled
-from training.logs import iter_log_rows, parse_mapping
+from training.logs import iter_log_rows, parse_mapping, time_zone
 
 MAP = ["conversation_id=thread", "message_id=id", "sender_id=author", "timestamp=sent_ms", "text=body",
        "conversation_label=flagged"]
@@ -117,7 +117,7 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     pan = tmp_path / "corpus.xml"
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
-    assert done.returncode == 2 and "--map, --timestamp-unit and --errors are for message logs" in done.stderr
+    assert done.returncode == 2 and "--time-format, --timezone and --errors are for message logs" in done.stderr
 
 
 @pytest.mark.parametrize("unit, value, expected", [
@@ -128,3 +128,35 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
 def test_timestamps_in_a_unit(tmp_path: Path, unit: str, value: object, expected: str) -> None:
     row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": value, "text": "hi"}
     assert next(iter_log_rows(write_jsonl(tmp_path / "t.jsonl", [row]), {}, unit))["timestamp"] == expected
+
+
+@pytest.mark.parametrize("value, zone, form, expected", [
+    ("2024-03-31 01:30:00", "Europe/Berlin", None, "2024-03-31T00:30:00+00:00"),  # before the clocks go forward
+    ("2024-03-31 03:30:00", "Europe/Berlin", None, "2024-03-31T01:30:00+00:00"),  # after
+    ("2024-01-01T10:00:00+05:00", "Europe/Berlin", None, "2024-01-01T05:00:00+00:00"),  # an offset wins
+    ("31/12/2023 23:59", "UTC", "%d/%m/%Y %H:%M", "2023-12-31T23:59:00+00:00"),
+    ("31/12/2023 23:59 -0500", None, "%d/%m/%Y %H:%M %z", "2024-01-01T04:59:00+00:00"),
+    (1700000000, "America/New_York", None, "2023-11-14T22:13:20+00:00"),  # Unix seconds are UTC already
+])
+def test_timestamps_without_an_offset_in_a_zone_or_format(tmp_path: Path, value: object, zone: str | None,
+                                                          form: str | None, expected: str) -> None:
+    row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": value, "text": "hi"}
+    rows = iter_log_rows(write_jsonl(tmp_path / "t.jsonl", [row]), {}, "s", None, time_zone(zone), form)
+    assert next(rows)["timestamp"] == expected
+
+
+def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    naive = pa.Table.from_pylist([{"conversation_id": "c", "message_id": "m", "sender_id": "s", "text": "hi",
+                                   "timestamp": datetime(2024, 7, 1, 12, 0)}])  # a timestamp type without a zone
+    source = tmp_path / "naive.parquet"
+    pq.write_table(naive, source)
+    with pytest.raises(InputError, match=r"row 1: field 'timestamp': has no UTC offset; give --timezone"):
+        list(iter_log_rows(source, {}))
+    assert next(iter_log_rows(source, {}, zone=time_zone("Asia/Tokyo")))["timestamp"] == "2024-07-01T03:00:00+00:00"
+    with pytest.raises(ValueError, match=r"--timezone 'Mars/Olympus': not a time zone"):
+        time_zone("Mars/Olympus")
+    text = write_jsonl(tmp_path / "t.jsonl", [{**naive.to_pylist()[0], "timestamp": "1 July"}])
+    with pytest.raises(InputError, match=r"line 1: field 'timestamp': does not match --time-format '%d/%m/%Y': '1 "):
+        list(iter_log_rows(text, {}, form="%d/%m/%Y"))
