@@ -205,6 +205,10 @@ def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: 
     assert explained[0].returncode == 0 and explained[0].stdout == explained[1].stdout
     assert len(explained[1].stdout.splitlines()) == sum(conversation in line for line in lines)
     assert conversation in lines[700]  # its first message in the first part, the rest in the second
+    absent = riskline("explain", folder, "--conversation", "nobody", "--model", model_dir)
+    n = len({json.loads(line)["conversation_id"] for line in lines})
+    assert absent.returncode == 2 and absent.stderr == (f"riskline: error: {folder}: no conversation 'nobody' ({n} "
+                                                        "conversations in its files)\n")
     inside = riskline("score", folder, "-o", folder / "scores.jsonl", "--model", model_dir)
     assert inside.returncode == 2 and not (folder / "scores.jsonl").exists()
     assert f"--output {folder / 'scores.jsonl'} is inside INPUT {folder}, a folder of input files" in inside.stderr
