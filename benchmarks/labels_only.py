@@ -8,6 +8,7 @@ last message; Riskline scores causally and alerts at the first message that cros
 
     python benchmarks/labels_only.py [--data data_samples/train.parquet] [--folds 0 1 2] [--seeds 3]
                                      [--baseline-grid] [--data-seeds 1 3 5 7 9 11 [--conversations 2000]]
+                                     [--set KEY=VALUE ...]
 
 With ``--seeds N`` Riskline is trained N times per fold with different training seeds (the
 held-out fold stays the same), to show how far its figures move with the seed alone; the
@@ -109,7 +110,7 @@ def compare(data: LabelledData, args: argparse.Namespace) -> dict[str, dict[str,
             grid.setdefault(key, []).append(figures["f0_5"])
         runs = []
         for k in range(args.seeds):  # seed ``fold`` first: what ``riskline train --seed FOLD`` measures
-            config = TrainConfig(seed=fold + 100 * k, refit_on_all=False)
+            config = TrainConfig(seed=fold + 100 * k, refit_on_all=False).with_settings(args.set or [])
             measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
             runs.append(measured.metrics)
             f0_5[n, k] = measured.metrics["f0_5"]
@@ -151,12 +152,18 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000, help="with --data-seeds: conversations per draw")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seeds", type=int, default=1, help="Riskline training seeds per fold")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a training setting for Riskline, as riskline train --set takes it; repeatable")
     parser.add_argument("--baseline-grid", action="store_true",
                         help="also TF-IDF with 1-1, 1-2 and 1-3 grams and C from 0.3 to 100, and the best on the "
                              "held-out folds themselves (an upper bound for the baseline)")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    try:
+        TrainConfig().with_settings(args.set or [])
+    except ValueError as exc:
+        parser.error(str(exc))
     if not args.data_seeds:
         compare(load_labelled(args.data).without_stages(), args)
         return
