@@ -57,6 +57,8 @@ from detection.readers import (
     arrow_table,
     clean_events,
     csv_text,
+    file_and_row,
+    folder_place,
     gzip_errors,
     gzipped,
     input_bytes,
@@ -194,7 +196,6 @@ SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.st
                           ("attachment", pa.string()), ("order", pa.int64()), ("location", pa.string()),
                           ("raw", pa.binary())])  # the row as given (JSON), for a reject that names a duplicate
 ORDER = SPILL_SCHEMA.get_field_index("order")
-FILE_BITS = 40  # a row's order is its file's place (in a folder) << FILE_BITS, plus its line or row there
 
 
 def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -242,7 +243,7 @@ class _SplitJob(NamedTuple):
     folder: str
     shard: int
     n: int
-    offset: int  # the file's place among the input's files << FILE_BITS
+    offset: int  # where the file's rows start in the input's order (``readers.folder_place``)
 
 
 def _split(job: _SplitJob) -> list[Reject]:
@@ -389,7 +390,7 @@ def _split_jobs(files: list[Path], folder: Path, n: int, workers: int) -> list[_
         pieces = max(1, round(workers * 4 * path.stat().st_size / total))
         layout = _ranges(path, pieces) if kind == ".jsonl" and not gzipped(path) else None
         cuts = layout.ranges if layout is not None and not layout.lone_returns else [None]
-        jobs += [_SplitJob(str(path), kind, cut, str(folder), len(jobs) + k, n, i << FILE_BITS)
+        jobs += [_SplitJob(str(path), kind, cut, str(folder), len(jobs) + k, n, folder_place(i, 0))
                  for k, cut in enumerate(cuts)]
     return jobs
 
@@ -461,7 +462,7 @@ def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
             if (raw := table.column("raw")[i].as_py()) is None:  # read through Arrow: the parent places it
                 unplaced.append((order_column[i], reason))
             else:
-                rejects.append(Reject(sources[order_column[i] >> FILE_BITS], table.column("location")[i].as_py(),
+                rejects.append(Reject(sources[file_and_row(order_column[i])[0]], table.column("location")[i].as_py(),
                                       "message_id", reason, json.loads(raw)))
             continue
         seen.add(key)
@@ -516,7 +517,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     files = input_files(source)
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
-    n = partitions or max(workers, -(-input_bytes(source) // PARTITION_BYTES))
+    n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
     folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))
     _MODEL = model
     context = multiprocessing.get_context("fork")
@@ -534,8 +535,8 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
             done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
         rejects += [r for part in done for r in part.rejects]
         unplaced = sorted(u for part in done for u in part.unplaced)
-        for i, group in itertools.groupby(unplaced, key=lambda u: u[0] >> FILE_BITS):
-            rejects += _place(names[i], [(order - (i << FILE_BITS), reason) for order, reason in group])
+        for i, group in itertools.groupby(unplaced, key=lambda u: file_and_row(u[0])[0]):
+            rejects += _place(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
         rank = {name: i for i, name in enumerate(names)}
         rejects.sort(key=lambda r: (rank[r.path], _row_number(r)))
         if rejects and errors_path is None:

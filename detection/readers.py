@@ -89,9 +89,22 @@ def input_files(path: Path) -> list[Path]:
     return files
 
 
-def input_bytes(path: Path) -> int:
-    """``data_bytes`` of an input, a folder's files together."""
-    return sum(data_bytes(f) for f in input_files(path))
+def input_bytes(files: list[Path]) -> int:
+    """``data_bytes`` of an input's files (``input_files``) together."""
+    return sum(data_bytes(f) for f in files)
+
+
+FILE_BITS = 40  # a row's place in a folder, as every engine orders it: its file's index << FILE_BITS | its row
+
+
+def folder_place(file_index: int, row: int) -> int:
+    """A row's place in a folder's input order (``input_files``): by file, then by row within the file."""
+    return (file_index << FILE_BITS) + row
+
+
+def file_and_row(place: int) -> tuple[int, int]:
+    """``folder_place`` undone: the file's index and the row within that file."""
+    return place >> FILE_BITS, place & ((1 << FILE_BITS) - 1)
 
 
 def unsupported(path: Path) -> InputError:

@@ -33,6 +33,8 @@ from detection.readers import (
     InputError,
     Reject,
     check_columns,
+    file_and_row,
+    folder_place,
     gzip_errors,
     input_files,
     input_format,
@@ -43,8 +45,7 @@ from detection.readers import (
 from detection.scoring import score_conversations
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
-ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (in a folder: see FILE_BITS)
-FILE_BITS = 40  # a folder's row: its file's place among the folder's files << FILE_BITS, plus its row there
+ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
 LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
 MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
 FIELD, REASON, RECORD = "_riskline_field", "_riskline_reason", "_riskline_record"
@@ -80,7 +81,7 @@ def _parsed_rows(batch: Any) -> Iterator[tuple[int, Mapping[str, object] | str, 
     if LINE in batch.schema.names:
         # as bytes: Spark reads text without checking it is UTF-8
         for row, raw in zip(rows, batch.column(LINE).cast(pa.binary()).to_pylist(), strict=True):
-            first = row & ((1 << FILE_BITS) - 1) == 0  # a file's first line may open with a byte-order mark
+            first = file_and_row(row)[1] == 0  # a file's first line may open with a byte-order mark
             if (parsed := parse_json_bytes(raw, first=first)) is not None:  # None: a blank line, skipped
                 yield row, *parsed
         return
@@ -119,8 +120,8 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
 def _numbered(frame: Any, files: list[Path] | None = None) -> Any:
     """``frame`` with ``ROW``, its rows' consecutive positions: Spark reads a file's splits in order, and
     ``monotonically_increasing_id`` holds the partition in its upper bits and the row within it below.
-    Read from ``files`` (a folder's), a row's position is its file's place among them << ``FILE_BITS``
-    plus its row in that file (Spark may read several small files in one partition, largest first)."""
+    Read from ``files`` (a folder's), a row's position is ``readers.folder_place`` of its file and its row
+    in that file (Spark may read several small files in one partition, largest first)."""
     from pyspark.sql import functions as F
 
     ids = frame.withColumn("_riskline_id", F.monotonically_increasing_id())
@@ -138,7 +139,7 @@ def _numbered(frame: Any, files: list[Path] | None = None) -> Any:
     totals: dict[int, int] = {}  # rows counted so far, by file
     for k, _, n, first in sorted(counts.collect(), key=lambda r: r["p"]):  # a file's partitions in order
         f = 0 if files is None else file_of[k.rsplit("|", 1)[0]]
-        offsets += [F.lit(k), F.lit((f << FILE_BITS) + totals.get(f, 0) - first)]  # ROW: this + the row's id
+        offsets += [F.lit(k), F.lit(folder_place(f, totals.get(f, 0)) - first)]  # ROW: this + the row's id
         totals[f] = totals.get(f, 0) + n
     if not offsets:
         return frame.withColumn(ROW, F.lit(None).cast("long"))
@@ -226,7 +227,8 @@ class SparkCheck:
     def _reject(self, row: Any) -> Reject:
         source, position = self.source, row[ROW]
         if self.files is not None:
-            source, position = str(self.files[position >> FILE_BITS]), position & ((1 << FILE_BITS) - 1)
+            index, position = file_and_row(position)
+            source = str(self.files[index])
         where = f"{self.unit} {position + 1}"
         if row[FIELD] is not None:
             return Reject(source, where, row[FIELD], row[REASON], json.loads(row[RECORD]))

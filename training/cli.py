@@ -10,7 +10,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -363,20 +363,27 @@ def convert(
     if source is None:
         raise fail(f"{input_path}: no predator-id list found beside it; pass --predators FILE")
     check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
-    n_messages, conversations, positives = 0, set(), set()
+    tally = _Tally()
+    write_rows(output, tally.count(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
+    typer.echo(f"wrote {tally.messages} messages in {len(tally.conversations)} conversations "
+               f"({len(tally.positives)} with a predator) -> {output}", err=True)
 
-    def counted(rows: Iterator[dict[str, object]]) -> Iterator[dict[str, object]]:
-        nonlocal n_messages
-        for row in rows:  # streamed: memory stays flat however large the corpus
-            n_messages += 1
-            conversations.add(row["conversation_id"])
-            if row["conversation_label"]:
-                positives.add(row["conversation_id"])
+
+class _Tally:
+    """What ``convert`` wrote, counted as the rows stream past (memory stays flat however large the input)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.conversations: set[object] = set()
+        self.positives: set[object] = set()
+
+    def count(self, rows: Iterable[dict[str, object]]) -> Iterator[dict[str, object]]:
+        for row in rows:
+            self.messages += 1
+            self.conversations.add(row["conversation_id"])
+            if row.get("conversation_label"):
+                self.positives.add(row["conversation_id"])
             yield row
-
-    write_rows(output, counted(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
-    typer.echo(f"wrote {n_messages} messages in {len(conversations)} conversations ({len(positives)} with a "
-               f"predator) -> {output}", err=True)
 
 
 def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
@@ -386,35 +393,26 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
 
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS
-    from detection.readers import Reject, input_files
+    from detection.readers import Reject
     from detection.writers import output_format, write_rows
     from training.logs import LABEL_FIELDS, arrow_schema, iter_log_rows, parse_mapping, time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rename = parse_mapping(mapping)
-    input_files(input_path)  # a missing input, or a folder with other files, is named before any work
     rejects: list[Reject] | None = [] if errors is not None else None
     unit, form, zone = times
     rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form)
-    first = next(rows, None)
+    first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no message rows")
     columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if first is not None and name in first)]
-    counts = {"messages": 0}
-    conversations: set[str] = set()
-
-    def counted(rows: Iterator[dict[str, object]]) -> Iterator[dict[str, object]]:
-        for row in rows:
-            counts["messages"] += 1
-            conversations.add(str(row["conversation_id"]))
-            yield row
-
-    write_rows(output, counted(itertools.chain([first] if first is not None else [], rows)), columns,
+    tally = _Tally()
+    write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
                arrow_schema(columns))
     if errors is not None:
         write_rejects(errors, rejects or [])
-    typer.echo(f"wrote {counts['messages']} messages in {len(conversations)} conversations, "
+    typer.echo(f"wrote {tally.messages} messages in {len(tally.conversations)} conversations, "
                f"{len(rejects or [])} rows rejected -> {output}", err=True)
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from detection.batch import bad_rows_error
 from detection.events import EVENT_FIELDS, EventError, parse_timestamp, to_event
-from detection.readers import InputError, MissingColumnsError, Reject, input_files, iter_records
+from detection.readers import MissingColumnsError, Reject, input_files, iter_records
 from training.data import parse_label, parse_stage
 
 LABEL_FIELDS = ("conversation_label", "stage")
@@ -107,7 +108,7 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
             except EventError as exc:
                 reject = Reject(str(part), location, exc.field, exc.reason, record)
                 if rejects is None:
-                    raise InputError(reject.describe() + " (use --errors FILE to set bad rows aside)") from None
+                    raise bad_rows_error(reject, 1) from None
                 rejects.append(reject)
                 continue
             seen.add(key)
