@@ -80,6 +80,10 @@ def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, for
     except EventError as exc:
         if exc.reason.startswith("has no UTC offset"):
             raise EventError("timestamp", f"{exc.reason}; give --timezone for times without one") from None
+        if per_second != 1.0:  # the number it expected is in the unit given, not in seconds
+            unit = next(name for name, scale in UNITS.items() if scale == per_second)
+            raise EventError("timestamp", exc.reason.replace("Unix seconds", f"a number of {unit} "
+                                                             "(--timestamp-unit)")) from None
         raise
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
@@ -93,6 +97,7 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
         raise ValueError(f"--timestamp-unit {unit!r}: expected one of {', '.join(UNITS)}")
     seen: set[tuple[str, str]] = set()
     labels: set[str] | None = None  # the first row's label fields: the output's columns follow it
+    column_of = {field: column for column, field in rename.items()}
     for part in input_files(source):
         for location, record, error in _records(part, rename):
             try:
@@ -106,7 +111,7 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
                 if labels is not None and (extra := sorted(given - labels)):
                     raise EventError(extra[0], "given here but not in the first row, whose columns the output takes")
             except EventError as exc:
-                reject = Reject(str(part), location, exc.field, exc.reason, record)
+                reject = _in_their_names(Reject(str(part), location, exc.field, exc.reason, record), column_of)
                 if rejects is None:
                     raise bad_rows_error(reject, 1) from None
                 rejects.append(reject)
@@ -115,6 +120,18 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
             if labels is None:
                 labels = {name for name in LABEL_FIELDS if name in row}
             yield row
+
+
+def _in_their_names(reject: Reject, column_of: Mapping[str, str]) -> Reject:
+    """A reject as the logs name it: the column a bad field was read from, and the row with its own
+    column names (a column left out because another is read as its field is not shown)."""
+    field, reason = reject.field, reject.reason
+    if field in column_of:
+        field, reason = column_of[field], f"read as {field}: {reason}"
+    record = reject.record
+    if isinstance(record, Mapping):
+        record = {column_of.get(name, name): value for name, value in record.items()}
+    return Reject(reject.path, reject.location, field, reason, record)
 
 
 def _records(part: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:

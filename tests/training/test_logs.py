@@ -75,14 +75,19 @@ def test_bad_rows_are_named_or_set_aside(synth_rows: list[dict[str, object]], tm
     args = ["convert", source, "-o", out, *(f"--map={m}" for m in MAP), "--timestamp-unit", "ms"]
     stopped = riskline(*args)
     assert stopped.returncode == 2 and not out.exists()
-    assert stopped.stderr == (f"riskline: error: {source}: line 6: field 'message_id': duplicate message id "
-                              f"'{logs[3]['id']}' in conversation '{logs[3]['thread']}' (use --errors FILE to set "
-                              "bad rows aside)\n")
+    assert stopped.stderr == (f"riskline: error: {source}: line 6: field 'id': read as message_id: duplicate "
+                              f"message id '{logs[3]['id']}' in conversation '{logs[3]['thread']}' (use --errors "
+                              "FILE to set bad rows aside)\n")
     done = riskline(*args, "--errors", tmp_path / "rejects.jsonl")
     assert done.returncode == 0 and "wrote 39 messages" in done.stderr and "2 rows rejected" in done.stderr
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
-    assert [(r["location"], r["field"]) for r in rejects] == [("line 6", "message_id"), ("line 10", "timestamp")]
-    assert rejects[0]["record"]["text"] == "sent again"  # the row as read, its columns named as mapped
+    # each named as the logs name it: the column a field was read from, the row with its own columns
+    assert [(r["location"], r["field"], r["reason"]) for r in rejects] == [
+        ("line 6", "id", f"read as message_id: duplicate message id '{logs[3]['id']}' in conversation "
+                         f"'{logs[3]['thread']}'"),
+        ("line 10", "sent_ms", "read as timestamp: not ISO-8601 or a number of ms (--timestamp-unit): 'soon'")]
+    # (less the logs' own "text" column, left out because "body" is read as text)
+    assert rejects[0]["record"] == {k: v for k, v in logs[5].items() if k != "text"}
     assert len(out.read_text().splitlines()) == 39
 
 
@@ -112,8 +117,9 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     late[0] = {k: v for k, v in late[0].items() if k != "flagged"}
     rejects: list[Reject] = []
     rows = list(iter_log_rows(write_jsonl(tmp_path / "late.jsonl", late), parse_mapping(MAP), "ms", rejects))
-    assert len(rows) == 1 and [(r.location, r.field) for r in rejects] == [("line 2", "conversation_label"),
-                                                                             ("line 3", "conversation_label")]
+    assert len(rows) == 1 and [(r.location, r.field) for r in rejects] == [("line 2", "flagged"), ("line 3", "flagged")]
+    assert rejects[0].reason == "read as conversation_label: given here but not in the first row, whose columns the " \
+                                "output takes"
     pan = tmp_path / "corpus.xml"
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
