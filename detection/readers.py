@@ -8,6 +8,7 @@ import gzip
 import io
 import itertools
 import json
+import os
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -73,19 +74,42 @@ def _hidden(part: str) -> bool:
 def input_files(path: Path) -> list[Path]:
     """The files an input names: the file itself or, for a folder (a dataset written in parts, by
     Spark, by day...), every file under it, in path order, but those whose name or folder begins with
-    '_' or '.'. Each is read by its own suffix; one of any other type is an error naming it, as is a
-    folder with none."""
+    '_' or '.', links to folders and files followed. Each is read by its own suffix; one of any other
+    type, or a link to nothing, is an error naming it, as is a folder with none."""
     if not path.is_dir():
         return [path]
-    files = [f for f in sorted(path.rglob("*")) if not any(_hidden(p) for p in f.relative_to(path).parts)
-             and not f.is_dir()]
+    files = _walk(path)
     for f in files:
+        if not f.exists():
+            raise InputError(f"{f}: a link to a file that does not exist (in input folder {path})")
         if input_format(f) is None:
             raise InputError(f"{unsupported(f)} (in input folder {path}; files whose names begin with '_' or "
                              "'.' are skipped)")
     if not files:
         raise InputError(f"{path}: a folder with no data files (expected names ending in "
                          f"{', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+    return files
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every file under ``folder`` but hidden ones (``_hidden``), in path order, following links (a
+    dataset may link its days in). A folder or file reached again through a link is read once (a link
+    back up would otherwise loop)."""
+    found: list[Path] = []
+    walked: set[str] = set()
+    for root, folders, names in os.walk(folder, followlinks=True):
+        if os.path.realpath(root) in walked:
+            folders.clear()
+            continue
+        walked.add(os.path.realpath(root))
+        folders[:] = sorted(name for name in folders if not _hidden(name))
+        found += (Path(root) / name for name in names if not _hidden(name))
+    files: list[Path] = []
+    seen: set[str] = set()
+    for path in sorted(found):
+        if (real := os.path.realpath(path)) not in seen:
+            seen.add(real)
+            files.append(path)
     return files
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import detection.readers
-from detection.readers import InputError, read_conversation, read_events, read_rows
+from detection.readers import InputError, input_files, read_conversation, read_events, read_rows
 from tests.conftest import write_jsonl
 from training.data import load_labelled
 
@@ -138,6 +138,27 @@ def test_a_folder_is_read_as_its_data_files_in_path_order(tmp_path: Path, monkey
         "conversation 'c1'"]
     assert read_conversation(folder, "c1").n_conversations == 2
     assert [e.message_id for e in read_conversation(folder, "c1").read.events] == ["m1", "m2", "m3"]
+
+
+def test_links_under_a_folder_are_followed_once(tmp_path: Path) -> None:
+    """A dataset may link its days in from elsewhere: their files are read (they were skipped without a
+    word). A link back up, or a second link to a file, reads nothing twice; a link to nothing is named."""
+    elsewhere = tmp_path / "archive" / "day=1"
+    elsewhere.mkdir(parents=True)
+    write_jsonl(elsewhere / "part-0.jsonl", [ROW, {**ROW, "message_id": "m2"}])
+    folder = tmp_path / "events"
+    (folder / "day=2").mkdir(parents=True)
+    write_jsonl(folder / "day=2" / "part-0.jsonl", [{**ROW, "message_id": "m3"}])
+    (folder / "day=1").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "day=2" / "back").symlink_to(folder, target_is_directory=True)  # a loop
+    (folder / "day=2" / "same.jsonl").symlink_to(elsewhere / "part-0.jsonl")  # the same file again
+    assert input_files(folder) == [folder / "day=1" / "part-0.jsonl", folder / "day=2" / "part-0.jsonl"]
+    result = read_events(folder)
+    assert [e.message_id for e in result.events] == ["m1", "m2", "m3"] and not result.rejects
+    (folder / "day=2" / "gone.csv").symlink_to(tmp_path / "deleted.csv")
+    with pytest.raises(InputError, match=rf"^{folder / 'day=2' / 'gone.csv'}: a link to a file that does not "
+                                         rf"exist \(in input folder {folder}\)$"):
+        read_events(folder)
 
 
 def test_a_folder_without_data_or_with_other_files_is_named(tmp_path: Path) -> None:
