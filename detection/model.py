@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,6 +32,8 @@ SCHEMA_VERSION = 5
 READABLE_SCHEMAS = (2, 3, 4, 5)
 TEXT_MEAN, LOG_MESSAGES = FEATURE_NAMES.index("text_mean"), FEATURE_NAMES.index("log_messages")
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+# the stage model's arrays a model may lack (a model without them reads with that part off)
+OPTIONAL_ARRAYS = ("embed_coef", "text_coef", "text_embed_coef", "role_coef", "role_embed_coef")
 
 
 class ModelLoadError(Exception):
@@ -60,6 +62,14 @@ def check_model_target(directory: str | Path) -> Path:
     return target
 
 
+class Evidence(NamedTuple):
+    """The per-message model's output, one row per message."""
+
+    proba: np.ndarray  # stage probabilities, columns in ``STAGES`` order
+    text: np.ndarray  # the text model's logit
+    role: np.ndarray  # the role model's logit: written by the offender rather than the young person
+
+
 @dataclass(frozen=True)
 class StageModel:
     """Linear model over message features; classes are ``STAGES`` in order.
@@ -71,6 +81,13 @@ class StageModel:
     ``text_coef`` and ``text_embed_coef`` (optional) are a conversation-level text model: trained on
     whole conversations' message vectors, it gives each message a logit whose running mean is
     what that model would say of the conversation so far. It rides in the same product as the stages.
+
+    ``role_coef``, ``role_embed_coef`` and ``role_intercept`` (optional) are a role model: the log-odds
+    that a message of a grooming or extortion conversation was written by the offender rather than
+    the young person. A victim's pleas ("please don't send it", "i don't have money") carry threat
+    and payment words, so stage evidence alone would often name the victim as the suspect; each
+    message's evidence counts for its sender weighed by this probability (``scoring``). It rides in
+    the same product too.
     """
 
     coef: np.ndarray
@@ -79,21 +96,29 @@ class StageModel:
     embed_coef: np.ndarray | None = None
     text_coef: np.ndarray | None = None
     text_embed_coef: np.ndarray | None = None
+    role_coef: np.ndarray | None = None
+    role_embed_coef: np.ndarray | None = None
+    role_intercept: float = 0.0
     weights: np.ndarray = field(init=False, repr=False, compare=False)
     embed_weights: np.ndarray | None = field(init=False, repr=False, compare=False)
     biases: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        coef, embed = self.coef, self.embed_coef
-        if self.has_text:
-            coef = np.vstack([coef, np.zeros(coef.shape[1]) if self.text_coef is None else self.text_coef])
+        coef, embed, biases = self.coef, self.embed_coef, self.intercept
+        # the text logit, then the role logit, each where the model has one: rows after the stages'
+        for present, row, embed_row, bias in ((self.has_text, self.text_coef, self.text_embed_coef, 0.0),
+                                              (self.has_role, self.role_coef, self.role_embed_coef,
+                                               self.role_intercept)):
+            if not present:
+                continue
+            coef = np.vstack([coef, np.zeros(coef.shape[1]) if row is None else row])
             if embed is not None:
-                extra = np.zeros(embed.shape[1]) if self.text_embed_coef is None else self.text_embed_coef
-                embed = np.vstack([embed, extra])
+                embed = np.vstack([embed, np.zeros(embed.shape[1]) if embed_row is None else embed_row])
+            biases = np.append(biases, bias)
         # (columns, classes) in C order: a sparse product reads it row by row with no copy per call
         object.__setattr__(self, "weights", np.ascontiguousarray(coef.T))
         object.__setattr__(self, "embed_weights", embed)
-        object.__setattr__(self, "biases", np.append(self.intercept, 0.0) if self.has_text else self.intercept)
+        object.__setattr__(self, "biases", biases)
 
     @property
     def uses_ngrams(self) -> bool:
@@ -103,8 +128,12 @@ class StageModel:
     def has_text(self) -> bool:
         return self.text_coef is not None or self.text_embed_coef is not None
 
+    @property
+    def has_role(self) -> bool:
+        return self.role_coef is not None or self.role_embed_coef is not None
+
     def _products(self, features: Any, embeddings: np.ndarray | None) -> np.ndarray:
-        """Stage logits, then the text logit when there is a text model, one row per message."""
+        """Stage logits, then the text logit and the role logit where the model has them, one row per message."""
         if self.uses_ngrams:
             out = np.asarray(features @ self.weights) + self.biases
         else:
@@ -131,12 +160,14 @@ class StageModel:
         """Stage probabilities, one row per message, columns in ``STAGES`` order."""
         return self._proba(self.logits(features, embeddings))
 
-    def evidence(self, features: Any, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Stage probabilities and the text model's logit per message (zeros without a text model)."""
+    def evidence(self, features: Any, embeddings: np.ndarray | None = None) -> Evidence:
+        """Stage probabilities, the text model's logit and the role model's logit per message (zeros
+        without a text or role model)."""
         products = self._products(features, embeddings)
-        n = products.shape[0]
-        text = products[:, len(STAGES)] if self.has_text else np.zeros(n)
-        return self._proba(products[:, :len(STAGES)]), text
+        n, k = products.shape[0], len(STAGES)
+        text = products[:, k] if self.has_text else np.zeros(n)
+        role = products[:, k + self.has_text] if self.has_role else np.zeros(n)
+        return Evidence(self._proba(products[:, :k]), text, role)
 
 
 @dataclass(frozen=True)
@@ -267,18 +298,19 @@ class RiskModel:
     encoder: TextEncoder | None = None
     card: str = ""
 
-    def evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per-message stage probabilities and text logits (the raw per-message model), in chunks."""
+    def evidence(self, texts: Sequence[str]) -> Evidence:
+        """Per-message stage probabilities, text and role logits (the raw per-message model), in chunks."""
         if len(texts) <= CHUNK:
             features = self.featurizer.transform(texts) if self.stage_model.uses_ngrams else None
             embeddings = self.encoder.encode(texts) if self.encoder is not None else None
             return self.stage_model.evidence(features, embeddings)
         parts = [self.evidence(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
-        return np.vstack([p for p, _ in parts]), np.concatenate([t for _, t in parts])
+        return Evidence(np.vstack([p.proba for p in parts]), np.concatenate([p.text for p in parts]),
+                        np.concatenate([p.role for p in parts]))
 
     def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Per-message stage probabilities, one row per text, columns in ``STAGES`` order."""
-        return self.evidence(texts)[0]
+        return self.evidence(texts).proba
 
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (a temporary directory renamed into place).
@@ -313,9 +345,11 @@ class RiskModel:
         assert self.featurizer.idf is not None
         arrays: dict[str, Any] = {"idf": self.featurizer.idf, "stage_coef": self.stage_model.coef,
                   "stage_intercept": self.stage_model.intercept}
-        for name in ("embed_coef", "text_coef", "text_embed_coef"):
+        for name in OPTIONAL_ARRAYS:
             if getattr(self.stage_model, name) is not None:
                 arrays[f"stage_{name}"] = getattr(self.stage_model, name)
+        if self.stage_model.has_role:
+            arrays["stage_role_intercept"] = np.array([self.stage_model.role_intercept])
         np.savez(staging / "arrays.npz", **arrays)
         if self.encoder is not None:
             shutil.copytree(self.encoder.directory, staging / "encoder")
@@ -346,7 +380,7 @@ def _read_directory(directory: Path) -> RiskModel:
         with np.load(arrays_path, allow_pickle=False) as arrays:
             idf, coef, intercept = arrays["idf"], arrays["stage_coef"], arrays["stage_intercept"]
             optional = {name: arrays[f"stage_{name}"] if f"stage_{name}" in arrays.files else None
-                        for name in ("embed_coef", "text_coef", "text_embed_coef")}
+                        for name in (*OPTIONAL_ARRAYS, "role_intercept")}
     except (ValueError, KeyError, OSError) as exc:
         raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
     if meta.get("schema_version") not in READABLE_SCHEMAS:
@@ -357,9 +391,13 @@ def _read_directory(directory: Path) -> RiskModel:
     if meta.get("labels") != list(STAGES) or not isinstance(names, list) or names != list(FEATURE_NAMES[:len(names)]):
         raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
     n_columns = MessageFeaturizer(int(meta["n_features"])).n_columns
-    text_coef = optional["text_coef"]
+    text_coef, role_coef, role_intercept = optional["text_coef"], optional["role_coef"], optional["role_intercept"]
+    has_role = role_coef is not None or optional["role_embed_coef"] is not None
     if (idf.shape != (n_columns,) or coef.shape not in ((len(STAGES), n_columns), (len(STAGES), 0))
-            or intercept.shape != (len(STAGES),) or (text_coef is not None and text_coef.shape != (coef.shape[1],))):
+            or intercept.shape != (len(STAGES),)
+            or any(c is not None and c.shape != (coef.shape[1],) for c in (text_coef, role_coef))
+            or (has_role != (role_intercept is not None))
+            or (role_intercept is not None and (role_intercept.shape != (1,) or not np.isfinite(role_intercept[0])))):
         raise ModelLoadError(f"{directory}: array shapes do not match the config")
     encoder = _encoder(directory, meta, coef, optional)
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
@@ -368,7 +406,8 @@ def _read_directory(directory: Path) -> RiskModel:
     return RiskModel(
         featurizer=MessageFeaturizer(int(meta["n_features"]), idf),
         stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), optional["embed_coef"],
-                               text_coef, optional["text_embed_coef"]),
+                               text_coef, optional["text_embed_coef"], role_coef, optional["role_embed_coef"],
+                               0.0 if role_intercept is None else float(role_intercept[0])),
         conversation_model=_conversation_model(directory, meta["conversation_model"], len(names)),
         thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),
         model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
@@ -378,10 +417,10 @@ def _read_directory(directory: Path) -> RiskModel:
 
 def _encoder(directory: Path, meta: dict[str, Any], coef: np.ndarray,
              optional: dict[str, np.ndarray | None]) -> TextEncoder | None:
-    """The model's encoder, checked against the stage and text weights over its embeddings."""
-    embed_coef, text_embed = optional["embed_coef"], optional["text_embed_coef"]
+    """The model's encoder, checked against the stage, text and role weights over its embeddings."""
+    embed_coef, text_embed, role_embed = (optional[n] for n in ("embed_coef", "text_embed_coef", "role_embed_coef"))
     if not meta.get("encoder"):
-        if embed_coef is not None or text_embed is not None or coef.shape[1] == 0:
+        if embed_coef is not None or text_embed is not None or role_embed is not None or coef.shape[1] == 0:
             raise ModelLoadError(f"{directory}: stage weights need an encoder, and the model has none")
         return None
     try:
@@ -389,7 +428,7 @@ def _encoder(directory: Path, meta: dict[str, Any], coef: np.ndarray,
     except EncoderError as exc:
         raise ModelLoadError(f"{directory}: {exc}") from exc
     if (embed_coef is None or embed_coef.shape != (len(STAGES), encoder.dim)
-            or (text_embed is not None and text_embed.shape != (encoder.dim,))):
+            or any(e is not None and e.shape != (encoder.dim,) for e in (text_embed, role_embed))):
         raise ModelLoadError(f"{directory}: stage weights do not match the encoder's {encoder.dim} dimensions")
     return encoder
 

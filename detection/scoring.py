@@ -106,9 +106,12 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     conv_ids = [e.conversation_id for e in ordered]
     starts = np.flatnonzero([i == 0 or conv_ids[i] != conv_ids[i - 1] for i in range(n)]).astype(np.int64)
     priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts]
-    proba, text_logit = model.evidence([e.text for e in ordered])
+    proba, text_logit, role_logit = model.evidence([e.text for e in ordered])
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
+    # each message's risk mass weighed by the role model's probability that the offender wrote it
+    role = np.rint(risk.sum(axis=1) / (1.0 + np.exp(-np.clip(role_logit, -50.0, 50.0)))).astype(np.int64) \
+        if model.stage_model.has_role else None
     sender_names = {name: code for code, name in enumerate(dict.fromkeys(e.sender_id for e in ordered))}
     sender = np.fromiter((sender_names[e.sender_id] for e in ordered), dtype=np.int64, count=n)
     ts = np.fromiter((e.timestamp for e in ordered), dtype=np.float64, count=n)
@@ -119,7 +122,7 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     ends = np.append(starts[1:], n)
     weights = _evidence_weights(risk, text)
     new_states = {
-        prior.conversation_id: _advance(model, prior, ordered, run, scores, weights, ts, int(a), int(b))
+        prior.conversation_id: _advance(model, prior, ordered, run, scores, weights, role, ts, int(a), int(b))
         for prior, a, b in zip(priors, starts, ends, strict=True)
     }
     return steps, new_states
@@ -145,12 +148,19 @@ def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 
 def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[MessageEvent], run: Running,
-             scores: np.ndarray, weights: np.ndarray, ts: np.ndarray, a: int, b: int) -> ConversationState:
-    """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every row)."""
+             scores: np.ndarray, weights: np.ndarray, role: np.ndarray | None, ts: np.ndarray, a: int,
+             b: int) -> ConversationState:
+    """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
+    row; ``role``: every row's risk mass weighed by the role model, None without one)."""
     last = b - 1
     masses = dict(prior.sender_mass)
     for row in range(a, b):  # the last value per sender wins: it is that sender's running total
         masses[ordered[row].sender_id] = int(run.sender_mass[row])
+    roles = dict(prior.sender_role)
+    if role is not None:
+        for row in range(a, b):  # integers: the same sums however the messages were batched
+            sender = ordered[row].sender_id
+            roles[sender] = roles.get(sender, 0) + int(role[row])
     segment = scores[a:b]
     peak = int(np.argmax(segment))  # position within this batch's rows of the conversation
     max_score, peak_index, peak_id = prior.max_score, prior.peak_index, prior.peak_message_id
@@ -177,7 +187,7 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
         media_after_request=bool(run.media_after_request[last]), text_sum=int(run.text_sum[last]),
         last_score=float(segment[-1]),
         max_score=max_score, peak_index=peak_index, peak_message_id=peak_id,
-        alert_index=alert_index, alert_message_id=alert_id, evidence=evidence,
+        alert_index=alert_index, alert_message_id=alert_id, evidence=evidence, sender_role=tuple(roles.items()),
     )
 
 

@@ -39,12 +39,19 @@ class ConversationState:
     alert_index: int | None = None
     alert_message_id: str | None = None
     evidence: tuple[tuple[int, int, str], ...] = field(default=())
+    # each participant's risk mass, every message's weighed by the role model's probability that the
+    # offender wrote it; empty for a model without a role model (and in states saved before it)
+    sender_role: tuple[tuple[str, int], ...] = ()
 
     @property
     def suspect_id(self) -> str | None:
-        """The participant with the most risk mass (first to reach it on a tie), if any."""
-        best = max(self.sender_mass, key=lambda item: item[1], default=None)
-        return best[0] if best is not None and best[1] > 0 else None
+        """Once any message carried risk evidence: the participant with the most risk mass, weighed
+        by the role model where the model has one (a young person's pleas carry threat words, but do
+        not read as the offender's); the first to reach it on a tie."""
+        if not any(mass > 0 for _, mass in self.sender_mass):
+            return None
+        role = dict(self.sender_role)
+        return max(self.sender_mass, key=lambda item: (role.get(item[0], 0), item[1]))[0]
 
     @property
     def peak_stage(self) -> str:
@@ -66,6 +73,7 @@ class ConversationState:
         fixed = dict(data)
         for name in ("stage_max", "stage_hits"):
             fixed[name] = tuple(int(v) for v in data[name])  # type: ignore[attr-defined]
-        fixed["sender_mass"] = tuple((str(s), int(m)) for s, m in data["sender_mass"])  # type: ignore[attr-defined]
+        for name in ("sender_mass", "sender_role"):  # sender_role: absent in states saved before it
+            fixed[name] = tuple((str(s), int(m)) for s, m in data.get(name, ()))  # type: ignore[attr-defined]
         fixed["evidence"] = tuple((int(w), int(i), str(m)) for w, i, m in data["evidence"])  # type: ignore[attr-defined]
         return cls(**fixed)  # type: ignore[arg-type]

@@ -33,6 +33,10 @@ LIMITS = """\
 - The text path alerts on wording that reads as grooming as a whole, with no recognisable stage
   needed. Flirting between teens is its commonest false alert on held-out synthetic data; its
   evidence messages are the most grooming-like wording, not proof of a request or a threat.
+- The suspect is the participant with the most risk evidence, each message's weighed by a role model
+  (who wrote it: the offender or the young person; `suspect_right_at_alert` above) where stage
+  annotations trained one, by risk evidence alone otherwise. A young person's pleas carry threat
+  words; check who the suspect is before friction or action against an account.
 - Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
 
 
@@ -79,7 +83,7 @@ def model_card(model: RiskModel, data_source: str) -> str:
             kind += " and a text path beside it (the score is the larger of the two, each calibrated apart)"
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
                              "alerted_before_threat_groomed", "median_messages_to_alert", "latency_weighted_f1",
-                             "roc_auc", "pr_auc"))
+                             "roc_auc", "pr_auc", "suspect_right_at_alert", "suspect_right"))
     slices = slices_table(m.get("slices", {}))
     cv = m.get("cv")
     cv_text = "" if not cv else (

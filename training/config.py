@@ -66,6 +66,14 @@ class TrainConfig:
     # TF-IDF's is (measured on 3 held-out folds: F0.5 0.949 -> 0.953, labels only 0.954 -> 0.957).
     # The text path still reads the running mean of its per-message logits.
     text_power: float = 0.5
+    # A role model (annotated data only) helps name the suspect: logistic regression from a message
+    # of a positive conversation to whether the offender wrote it; each message's risk mass counts
+    # for its sender weighed by that probability. Without it the suspect is whoever carries the most
+    # risk mass, and a young person's pleas ("please don't send it") carry threat words. Held-out
+    # folds of the shipped data (benchmarks/suspect.py): the young person named at the alert in 42
+    # of 600 alerts (28 of 65 extortions with no grooming), 23 with it (6 of 65).
+    role_model: bool = True
+    role_c: float = 1.0
     cross_fit_folds: int = 3
     # Clusters of similar conversations, each kept whole in one cross-fitting fold, so the
     # sequence model learns how far stage evidence holds on unfamiliar talk; 0: random folds.
@@ -106,8 +114,8 @@ class TrainConfig:
             raise ValueError(f"text_power must be in (0, 1], got {self.text_power}")
         if self.cross_fit_clusters < 0:
             raise ValueError("cross_fit_clusters must be 0 (random folds) or more")
-        for name in ("n_features", "stage_alpha", "stage_epochs", "conversation_c", "text_c", "fine_tune_messages",
-                     "fine_tune_epochs"):
+        for name in ("n_features", "stage_alpha", "stage_epochs", "conversation_c", "text_c", "role_c",
+                     "fine_tune_messages", "fine_tune_epochs"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be above 0, got {getattr(self, name)}")
         for name in ("augment_copies", "min_stages_for_positive", "min_stages_labels_only"):

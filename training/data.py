@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,21 @@ def stage_targets(data: LabelledData) -> list[str]:
     for i, stage in zip(guess, weak_stages([data.events[i].text for i in guess]), strict=True):
         targets[i] = CATCH_ALL if stage == "none" else stage
     return targets
+
+
+def offenders(data: LabelledData) -> dict[str, str]:
+    """Each positive conversation's offender, where stage annotations show one: the participant who
+    wrote the most messages with a stage (the young person's replies are ``none``; a tie names none)."""
+    counts: dict[str, Counter[str]] = {}
+    for event, stage in zip(data.events, data.stages, strict=True):
+        if stage not in (None, "none") and data.labels[event.conversation_id] == 1:
+            counts.setdefault(event.conversation_id, Counter())[event.sender_id] += 1
+    named = {}
+    for cid, senders in counts.items():
+        (first, n), *rest = senders.most_common(2)
+        if not rest or rest[0][1] < n:
+            named[cid] = first
+    return named
 
 
 def given_folds(data: LabelledData) -> dict[str, str]:

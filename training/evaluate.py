@@ -12,8 +12,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
-from detection.scoring import RiskScore, StepScores, score_conversations
-from training.data import LabelledData
+from detection.scoring import RiskScore, StepScores, order_events, score_conversations
+from training.data import LabelledData, offenders
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
 # Shares of negatives allowed to reach a threshold, for the earliness each would buy.
@@ -258,11 +258,39 @@ def earliness_by_budget(steps: StepScores, data: LabelledData,
 
 
 def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskScore], StepScores, dict[str, Any]]:
-    """Score ``data`` with ``model`` (the real scoring core); every metric, with earliness by budget."""
+    """Score ``data`` with ``model`` (the real scoring core); every metric, with earliness by budget
+    and who is named the suspect."""
     results, steps = score_conversations(model, data.events)
     metrics = evaluate_results(results, data, model.thresholds)
     metrics["earliness_by_false_alert_budget"] = earliness_by_budget(steps, data)
+    metrics.update(suspects_named(model, data, results))
     return results, steps, metrics
+
+
+def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:
+    """Of the alerted positives whose offender the stage annotations show (``offenders``), the share
+    whose suspect is the offender at the alert (as the intervention raised there names them) and at
+    the end (``score``'s ``suspect_id``); None without annotations or alerts."""
+    judged = suspect_outcomes(model, data, results)
+    n = len(judged)
+    return {"suspect_right_at_alert": sum(at_alert for at_alert, _ in judged.values()) / n if n else None,
+            "suspect_right": sum(at_end for _, at_end in judged.values()) / n if n else None,
+            "n_suspects_judged": n}
+
+
+def suspect_outcomes(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, tuple[bool, bool]]:
+    """For each alerted positive whose offender the stage annotations show: whether the suspect is the
+    offender at the alert and at the end."""
+    named = offenders(data)
+    alerted = {r.conversation_id: r for r in results if r.alert and r.conversation_id in named}
+    position: dict[str, int] = defaultdict(int)
+    prefixes = []
+    for event in order_events(data.subset(set(alerted)).events):  # the alert index counts in this order
+        if position[event.conversation_id] <= (alerted[event.conversation_id].alert_index or 0):
+            prefixes.append(event)
+        position[event.conversation_id] += 1
+    at_alert = {r.conversation_id: r.suspect_id for r in score_conversations(model, prefixes)[0]}
+    return {c: (at_alert[c] == named[c], r.suspect_id == named[c]) for c, r in alerted.items()}
 
 
 def evaluate_model(model: RiskModel, data: LabelledData) -> dict[str, Any]:

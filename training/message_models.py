@@ -22,7 +22,7 @@ from detection.events import EXTORTION_STAGES, STAGES
 from detection.features import MessageFeaturizer
 from detection.model import StageModel
 from training.config import TrainConfig
-from training.data import LabelledData
+from training.data import LabelledData, offenders
 
 
 @dataclass
@@ -185,6 +185,28 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design:
     weights = np.zeros(x.shape[1])
     weights[used] = clf.coef_[0]
     return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
+
+
+def fit_role_model(inputs: Inputs, data: LabelledData, config: TrainConfig) -> dict[str, Any]:
+    """The role model's fields of ``StageModel``: logistic regression on the messages of positive
+    conversations, from their features to whether the offender wrote them (``offenders``). Stage
+    annotations are needed to know who that is: with labels only, or with ``config.role_model`` off,
+    none (the suspect is then the participant with the most risk mass)."""
+    named = offenders(data) if config.role_model and data.has_stages else {}
+    rows = np.array([i for i, e in enumerate(data.events) if e.conversation_id in named], dtype=np.int64)
+    y = np.array([int(data.events[i].sender_id == named[data.events[i].conversation_id]) for i in rows])
+    if len(set(y.tolist())) < 2:
+        return {}
+    x = inputs.design(rows, [e.text for e in data.events], config).tocsc()
+    used = np.flatnonzero(np.diff(x.indptr))  # as for the text model: unused columns keep weight 0
+    clf = LogisticRegression(C=config.role_c, max_iter=2000, random_state=config.seed)
+    clf.fit(x[:, used].tocsr(), y)
+    weights = np.zeros(x.shape[1])
+    weights[used] = clf.coef_[0]
+    n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
+    return {"role_coef": weights[:n_ngram] if n_ngram else None,
+            "role_embed_coef": None if inputs.embeddings is None else weights[n_ngram:],
+            "role_intercept": float(clf.intercept_[0])}
 
 
 def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],

@@ -104,7 +104,7 @@ def _messages_to_alert(path: Path, results: list[RiskScore], data: LabelledData)
 
 HEADLINE = ("n_conversations", "n_positive", "precision", "recall", "f0_5", "f1", "false_alert_rate", "roc_auc",
             "pr_auc", "alerted_before_threat", "alerted_before_threat_groomed", "median_messages_to_alert",
-            "latency_weighted_f1")
+            "latency_weighted_f1", "suspect_right_at_alert", "suspect_right")
 
 
 def fmt(value: Any) -> str:

@@ -32,7 +32,7 @@ from training.augment import SUFFIX, augment
 from training.config import TrainConfig
 from training.data import LabelledData, given_folds, holdout_split, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
-from training.message_models import Inputs, fit_message_models, prepare_inputs
+from training.message_models import Inputs, fit_message_models, fit_role_model, prepare_inputs
 
 __all__ = ["TrainConfig", "cross_validate", "fit", "train"]
 
@@ -151,7 +151,8 @@ def _assemble(inputs: Inputs, stage: StageModel, conversation: ConversationModel
     if conversation is None:  # an identity model: lets score_messages compute features only
         n = len(FEATURE_NAMES)
         conversation = ConversationModel(np.zeros(n), 0.0, np.zeros(n), np.ones(n))
-    extra = b"".join(a.tobytes() for a in (stage.embed_coef, stage.text_coef, stage.text_embed_coef) if a is not None)
+    extra = b"".join(a.tobytes() for a in (stage.embed_coef, stage.text_coef, stage.text_embed_coef, stage.role_coef,
+                                           stage.role_embed_coef) if a is not None)
     digest = hashlib.sha256(stage.coef.tobytes() + extra + conversation.weights.tobytes()).hexdigest()[:8]
     version = f"{config.model_type}-{datetime.now(UTC):%Y%m%d%H%M%S}-{digest}"
     return RiskModel(inputs.featurizer, stage, conversation, thresholds, version, config.model_type, metrics,
@@ -211,6 +212,7 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     if config.text_path and config.text_model and config.sequence:
         conversation = replace(conversation, text_path=fit_text_path(features, data, weights, config))
     stage = fit_message_models(inputs, data, np.arange(len(texts)), texts, targets, config)
+    stage = replace(stage, **fit_role_model(inputs, data, config))
     log.info("fitted in %.0f s", time.perf_counter() - started)
     return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {})
 

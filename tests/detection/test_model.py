@@ -136,6 +136,33 @@ def test_reads_a_model_saved_before_the_text_path(model: RiskModel, model_dir: P
     assert np.array_equal(score_messages(old, events)[0].risk_score, score_messages(expected, events)[0].risk_score)
 
 
+def test_role_model_round_trips_and_a_model_without_one_names_the_suspect_by_mass(
+        model: RiskModel, model_dir: Path, tmp_path: Path) -> None:
+    """The role model's weights load back exactly; a model saved without one (before it, or trained on
+    labels alone) scores the same risks and names the suspect by risk mass; half a role model is refused."""
+    texts = ["hey who is this", "pay $50 in gift cards or i post it", "please don't send it"]
+    assert model.stage_model.has_role
+    assert np.array_equal(load_model(model_dir).evidence(texts).role, model.evidence(texts).role)
+    copy = _copy(model_dir, tmp_path)
+    with np.load(copy / "arrays.npz") as arrays:
+        every = {k: arrays[k] for k in arrays.files}
+    np.savez(copy / "arrays.npz", **{k: v for k, v in every.items() if not k.startswith("stage_role")})
+    old = load_model(copy)
+    assert not old.stage_model.has_role and not old.evidence(texts).role.any()
+    events = [MessageEvent("c", str(i), "ab"[i % 2], float(i), t) for i, t in enumerate(texts)]
+    (steps, states), (old_steps, old_states) = score_messages(model, events), score_messages(old, events)
+    assert np.array_equal(old_steps.risk_score, steps.risk_score)
+    assert old_states["c"].sender_role == () and len(states["c"].sender_role) == 2
+    by_mass = max(old_states["c"].sender_mass, key=lambda item: item[1])[0]
+    assert old_states["c"].suspect_id == by_mass
+    np.savez(copy / "arrays.npz", **{k: v for k, v in every.items() if k != "stage_role_intercept"})
+    with pytest.raises(ModelLoadError, match="array shapes"):
+        load_model(copy)
+    np.savez(copy / "arrays.npz", **{**every, "stage_role_coef": every["stage_role_coef"][:-1]})
+    with pytest.raises(ModelLoadError, match="array shapes"):
+        load_model(copy)
+
+
 def test_text_path_decides_on_grooming_talk_and_explains_exactly(model: RiskModel, labelled_path: Path) -> None:
     """Where the text path decides, it is on positive conversations' wording; shares still add up."""
     data = load_labelled(labelled_path)

@@ -9,7 +9,7 @@ import pytest
 from detection.events import MessageEvent, to_event
 from detection.model import RiskModel
 from detection.scoring import TEXT_EVIDENCE, WEAK_EVIDENCE, score_conversations, score_messages, summarize
-from detection.state import ConversationState
+from detection.state import QUANT, ConversationState
 from tests.conftest import event
 
 
@@ -162,6 +162,21 @@ def test_a_state_stored_before_the_text_model_reads_with_no_text_evidence(model:
     assert ConversationState.from_dict(json.loads(json.dumps(stored))).text_sum == 0
 
 
+def test_a_state_stored_before_the_role_model_reads_and_goes_on_counting(model: RiskModel,
+                                                                         events: list[MessageEvent]) -> None:
+    head = [e for e in events if e.conversation_id == events[0].conversation_id]
+    _, states = score_messages(model, head[:5])
+    stored = states[head[0].conversation_id].to_dict()
+    assert stored.pop("sender_role")
+    old = ConversationState.from_dict(json.loads(json.dumps(stored)))
+    assert old.sender_role == ()
+    _, after = score_messages(model, head[5:6], {old.conversation_id: old})
+    (sender, total), = after[old.conversation_id].sender_role  # counted from where the state knew it
+    evidence = model.evidence([head[5].text])
+    mass = np.rint(evidence.proba[0, 1:] * QUANT).sum()
+    assert sender == head[5].sender_id and total == round(mass / (1.0 + np.exp(-evidence.role[0])))
+
+
 def test_evidence_is_stage_messages_first_then_strongly_worded_then_weak_ones(
         model: RiskModel, synth_rows: list[dict[str, object]]) -> None:
     """Every alert names evidence. Each evidence message shows a stage, or words the text model weighs
@@ -176,7 +191,7 @@ def test_evidence_is_stage_messages_first_then_strongly_worded_then_weak_ones(
         ids = result.evidence_message_ids
         if not ids:
             continue
-        proba, text = model.evidence([texts[(result.conversation_id, m)] for m in ids])
+        proba, text, _ = model.evidence([texts[(result.conversation_id, m)] for m in ids])
         staged = (proba[:, 1:] >= 0.5).any(axis=1)
         worded = ~staged & (text >= TEXT_EVIDENCE - 1e-4)
         weak = ~staged & ~worded & (proba[:, 1:].sum(axis=1) >= WEAK_EVIDENCE - 1e-4)

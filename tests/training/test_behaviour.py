@@ -6,11 +6,14 @@ for one line of the threat (see the direct-extortion test).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from detection.events import MessageEvent
 from detection.model import RiskModel, default_model_path, load_model
-from detection.scoring import RiskScore, score_conversations
+from detection.scoring import RiskScore, score_conversations, score_messages
+from detection.state import ConversationState
 
 pytestmark = pytest.mark.slow
 
@@ -82,3 +85,34 @@ def test_surface_changes_do_not_change_the_alert(default_model: RiskModel, chang
     changed = _score(default_model, _conversation([change(t) for t in GROOM + THREAT]))  # type: ignore[operator]
     assert changed.alert == base.alert
     assert changed.alert_index is not None and abs(changed.alert_index - (base.alert_index or 0)) <= 1
+
+
+PLEADED = [  # (offender?, text): the young person pleads more often than the offender threatens
+    [(True, "hi"), (False, "hey who is this"), (True, THREAT[0]), (False, "what?? please dont"),
+     (False, "i dont have money"), (True, "ok"), (False, "please")],
+    [(True, "i got ur pics from ur cloud. 200 on cashapp in an hour or ur whole family sees them"),
+     (False, "please dont send them to anyone"), (False, "i cant pay that much im 15"),
+     (False, "please im begging u dont post it"), (True, "clock is ticking")],
+]
+
+
+@pytest.mark.parametrize("lines", PLEADED)
+def test_the_suspect_is_who_threatens_not_who_pleads(default_model: RiskModel,
+                                                    lines: list[tuple[bool, str]]) -> None:
+    """Friction goes to the suspect: from the threat on, after every message (as an intervention
+    raised there would name them), it is the offender. A young person's pleas carry threat and payment
+    words; by risk mass alone (the role model taken out) they made the young person the suspect."""
+    def suspects(model: RiskModel) -> list[str | None]:
+        states: dict[str, ConversationState] = {}
+        named = []
+        for i, (offender, text) in enumerate(lines):
+            event = MessageEvent("c", f"m{i}", "offender" if offender else "young", 1_700_000_000.0 + 60 * i, text)
+            states.update(score_messages(model, [event], states)[1])
+            named.append(states["c"].suspect_id)
+        return named
+
+    threat = next(i for i, (offender, text) in enumerate(lines) if offender and "or" in text.split())
+    assert suspects(default_model)[threat:] == ["offender"] * (len(lines) - threat)
+    by_mass = replace(default_model, stage_model=replace(default_model.stage_model, role_coef=None,
+                                                         role_embed_coef=None))
+    assert "young" in suspects(by_mass)[threat:]

@@ -16,9 +16,24 @@ from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
-from training.data import LabelledData, holdout_split, load_labelled, load_labelled_files, stage_targets, weak_stages
+from training.data import (
+    LabelledData,
+    holdout_split,
+    load_labelled,
+    load_labelled_files,
+    offenders,
+    stage_targets,
+    weak_stages,
+)
 from training.evaluate import evaluate_model, evaluate_results
-from training.message_models import Inputs, _text_samples, fit_message_models, fit_text_model, prepare_inputs
+from training.message_models import (
+    Inputs,
+    _text_samples,
+    fit_message_models,
+    fit_role_model,
+    fit_text_model,
+    prepare_inputs,
+)
 from training.train import TrainConfig, _cross_fit_folds, rethreshold, thresholds_on_the_other_half, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +72,27 @@ def test_trains_from_conversation_labels_alone(labelled_path: Path) -> None:
     model = train(data, TrainConfig(seed=1))
     assert model.metrics["stages_annotated"] is False
     assert model.metrics["alerted_before_threat"] is None  # nothing to measure it against without stages
+    assert not model.stage_model.has_role  # who the offender is is unknown: the suspect goes by risk mass
     held = data.subset(holdout_split(data, seed=1)[1])
     assert evaluate_model(model, held)["roc_auc"] > 0.8
+
+
+def test_offender_is_who_wrote_most_staged_messages() -> None:
+    texts = ["hey", "how old r u", "15", "send a pic", "no", "hi", "pizza?"]
+    senders = ["x", "x", "y", "x", "y", "a", "b"]
+    events = [MessageEvent("p" if i < 5 else "n", str(i), s, float(i), t)
+              for i, (s, t) in enumerate(zip(senders, texts, strict=True))]
+    stages = ["none", "risk_check", "none", "sexual", "none", "none", "none"]
+    data = LabelledData(events, {"p": 1, "n": 0}, stages)
+    assert offenders(data) == {"p": "x"}  # a negative has no offender
+    tied = LabelledData(events, data.labels, ["none", "risk_check", "rapport", "none", "none", "none", "none"])
+    assert offenders(tied) == {}
+
+
+def test_role_model_can_be_left_out(labelled_path: Path) -> None:
+    data = load_labelled(labelled_path)
+    inputs_config = TrainConfig(seed=1, role_model=False)
+    assert fit_role_model(prepare_inputs(data, stage_targets(data), inputs_config), data, inputs_config) == {}
 
 
 def test_weak_stages() -> None:
@@ -568,3 +602,23 @@ def test_tracking_that_mlflow_refuses_is_one_line_and_the_model_is_kept(model_di
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"MLflow ({tmp_path / 'runs'}): the model is saved in {tmp_path / 't'}, but logging it failed" in done.stderr
     assert load_model(tmp_path / "t").thresholds.alert > 0
+
+
+def test_evaluation_names_how_often_the_suspect_is_the_offender(model: RiskModel, labelled_path: Path) -> None:
+    """``suspect_right_at_alert`` and ``suspect_right`` count alerted positives whose suspect is the
+    participant the stage annotations show as the offender; with those annotations moved onto the
+    other participant's messages, every judgement turns over."""
+    data = load_labelled(labelled_path)
+    metrics = evaluate_model(model, data)
+    assert metrics["n_suspects_judged"] >= 20 and metrics["suspect_right_at_alert"] >= 0.8
+    named = offenders(data)
+    other = {c: next(e.sender_id for e in data.events if e.conversation_id == c and e.sender_id != who)
+             for c, who in named.items()}
+    stages = ["payment" if e.conversation_id in other and e.sender_id == other[e.conversation_id] else "none"
+              for e in data.events]
+    swapped = evaluate_model(model, LabelledData(data.events, data.labels, stages, data.meta))
+    assert swapped["n_suspects_judged"] == metrics["n_suspects_judged"]
+    assert swapped["suspect_right_at_alert"] == pytest.approx(1 - metrics["suspect_right_at_alert"])
+    assert swapped["suspect_right"] == pytest.approx(1 - metrics["suspect_right"])
+    without = load_labelled(labelled_path).without_stages()
+    assert evaluate_model(model, without)["suspect_right_at_alert"] is None  # no offender known
