@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,25 @@ def step_rows(steps: StepScores) -> list[dict[str, object]]:
 
 
 def write_rejects(path: str | Path, rejects: Iterable[Reject]) -> None:
-    """Write rejected rows with their place and reason, as JSON Lines (gzipped for a name ending in .gz)."""
+    """Write rejected rows with their place and reason, as JSON Lines (gzipped for a name ending in .gz).
+
+    Strict JSON, which any reader takes: a row's NaN or infinite number (JSON Lines input may hold
+    them, as Python writes them) is written as the text "NaN", "Infinity" or "-Infinity"."""
     with atomic_path(path) as tmp, open_text(tmp, gzipped(path)) as handle:
         for reject in rejects:
-            handle.write(json.dumps(reject.to_dict(), ensure_ascii=False, default=str) + "\n")
+            handle.write(json.dumps(_finite(reject.to_dict()), ensure_ascii=False, default=str, allow_nan=False)
+                         + "\n")
+
+
+def _finite(value: object) -> object:
+    """``value`` with every NaN or infinite float, however deeply nested, as the text JSON would spell it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def rejects_error(rejects: list[Reject]) -> InputError:

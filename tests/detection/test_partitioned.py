@@ -388,3 +388,30 @@ def test_a_folder_of_part_files_is_one_input(model: RiskModel, synth_rows: list[
     assert [r["record"]["text"] for r in rejects[1:]] == ["sent again", rows[1200]["text"], "and again"]
     with pytest.raises(InputError, match=rf"^{folder / 'day=2/part-0.jsonl'}: line 8: field 'timestamp'.* \(and 3 "):
         score_file_partitioned(model, folder, tmp_path / "c.jsonl", workers=2, partitions=3)
+
+
+def test_rejects_are_strict_json_whatever_the_row_held(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                       tmp_path: Path) -> None:
+    """JSON Lines input may hold NaN and Infinity (Python writes them); a rejects file is read by other
+    tools (jq, Spark, pandas) that refuse them, so they are written as text, by both engines."""
+    lines = [json.dumps(row) for row in synth_rows[:30]]
+    lines[3] = '{"conversation_id": "c", "message_id": "m1", "sender_id": NaN, "timestamp": 1, "text": "x"}'
+    lines[7] = ('{"conversation_id": "c", "message_id": "m2", "sender_id": "u", "timestamp": Infinity, "text": "x", '
+                '"extra": [-Infinity, {"deep": NaN}]}')
+    source = tmp_path / "odd.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    expected = [{"file": str(source), "location": "line 4", "field": "sender_id", "reason": "missing",
+                 "record": {"conversation_id": "c", "message_id": "m1", "sender_id": "NaN", "timestamp": 1,
+                            "text": "x"}},
+                {"file": str(source), "location": "line 8", "field": "timestamp", "reason": "out of range: inf",
+                 "record": {"conversation_id": "c", "message_id": "m2", "sender_id": "u", "timestamp": "Infinity",
+                            "text": "x", "extra": ["-Infinity", {"deep": "NaN"}]}}]
+
+    def strict(constant: str) -> object:
+        raise ValueError(f"not strict JSON: {constant}")
+
+    for name, score in (("memory", score_file), ("partitioned", lambda *a, **k: score_file_partitioned(
+            *a, **k, workers=2, partitions=3))):
+        errors = tmp_path / f"{name}.rejects.jsonl"
+        score(model, source, tmp_path / f"{name}.jsonl", errors_path=errors)
+        assert [json.loads(line, parse_constant=strict) for line in errors.read_text().splitlines()] == expected
