@@ -92,7 +92,7 @@ def augment(data: LabelledData, copies: int = 1, seed: int = 0, paraphrase_p: fl
         return data
     rng = random.Random(seed)
     events, stages = list(data.events), list(data.stages)
-    labels, meta = dict(data.labels), dict(data.meta)
+    labels, meta, offender_ids = dict(data.labels), dict(data.meta), dict(data.offender_ids)
     for k in range(1, copies + 1):
         names: dict[tuple[str, str], str] = {}
         for event, stage in zip(data.events, data.stages, strict=True):
@@ -108,4 +108,6 @@ def augment(data: LabelledData, copies: int = 1, seed: int = 0, paraphrase_p: fl
             labels[cid] = data.labels[event.conversation_id]
             if event.conversation_id in data.meta:
                 meta[cid] = data.meta[event.conversation_id]
-    return LabelledData(events, labels, stages, meta)
+            if data.offender_ids.get(event.conversation_id) == event.sender_id:  # renamed with the rest
+                offender_ids[cid] = sender
+    return LabelledData(events, labels, stages, meta, offender_ids)

@@ -35,7 +35,7 @@ LIMITS = """\
   evidence messages are the most grooming-like wording, not proof of a request or a threat.
 - The suspect is the participant with the most risk evidence, each message's weighed by a role model
   (who wrote it: the offender or the young person; `suspect_right_at_alert` above) where stage
-  annotations trained one, by risk evidence alone otherwise. A young person's pleas carry threat
+  annotations or `offender_id` trained one, by risk evidence alone otherwise. A young person's pleas carry threat
   words; check who the suspect is before friction or action against an account.
 - Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
 

@@ -66,12 +66,13 @@ class TrainConfig:
     # TF-IDF's is (measured on 3 held-out folds: F0.5 0.949 -> 0.953, labels only 0.954 -> 0.957).
     # The text path still reads the running mean of its per-message logits.
     text_power: float = 0.5
-    # A role model (annotated data only) helps name the suspect: logistic regression from a message
-    # of a positive conversation to whether the offender wrote it; each message's risk mass counts
-    # for its sender weighed by that probability. Without it the suspect is whoever carries the most
-    # risk mass, and a young person's pleas ("please don't send it") carry threat words. Held-out
-    # folds of the shipped data (benchmarks/suspect.py): the young person named at the alert in 42
-    # of 600 alerts (28 of 65 extortions with no grooming), 23 with it (6 of 65).
+    # A role model (where stage annotations or offender_id show the offender) helps name the
+    # suspect: logistic regression from a message of a positive conversation to whether the
+    # offender wrote it; each message's risk mass counts for its sender weighed by that probability.
+    # Without it the suspect is whoever carries the most risk mass, and a young person's pleas
+    # ("please don't send it") carry threat words. Held-out folds of the shipped data
+    # (benchmarks/suspect.py): the young person named at the alert in 42 of 600 alerts (28 of 65
+    # extortions with no grooming), 23 with it (6 of 65).
     role_model: bool = True
     role_c: float = 1.0
     cross_fit_folds: int = 3

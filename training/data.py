@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detection.events import STAGES, EventError, MessageEvent, to_event
+from detection.events import STAGES, EventError, MessageEvent, identifier, to_event
 from detection.readers import InputError, input_files, iter_records
 from detection.scoring import order_events
 from detection.text import normalize
@@ -36,6 +36,8 @@ class LabelledData:
     labels: dict[str, int]
     stages: list[str | None]
     meta: dict[str, dict[str, object]] = field(default_factory=dict)
+    # the offender's sender_id in positive conversations, where the data names it (``offender_id``)
+    offender_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_stages(self) -> bool:
@@ -45,10 +47,12 @@ class LabelledData:
         keep = [i for i, e in enumerate(self.events) if e.conversation_id in conversation_ids]
         return LabelledData([self.events[i] for i in keep], {c: self.labels[c] for c in conversation_ids},
                             [self.stages[i] for i in keep],
-                            {c: m for c, m in self.meta.items() if c in conversation_ids})
+                            {c: m for c, m in self.meta.items() if c in conversation_ids},
+                            {c: o for c, o in self.offender_ids.items() if c in conversation_ids})
 
     def without_stages(self) -> LabelledData:
-        return LabelledData(self.events, self.labels, [None] * len(self.events), self.meta)
+        """The same data with its stage annotations dropped (the offenders it names are kept)."""
+        return LabelledData(self.events, self.labels, [None] * len(self.events), self.meta, self.offender_ids)
 
 
 def load_labelled(path: str | Path) -> LabelledData:
@@ -58,6 +62,7 @@ def load_labelled(path: str | Path) -> LabelledData:
     rows: list[tuple[MessageEvent, str | None]] = []
     labels: dict[str, int] = {}
     meta: dict[str, dict[str, object]] = {}
+    offender_ids: dict[str, str] = {}
     first_seen: dict[tuple[str, str], str] = {}
     files = input_files(source)
     for part in files:
@@ -78,14 +83,37 @@ def load_labelled(path: str | Path) -> LabelledData:
             if previous != label:
                 raise InputError(f"{part}: {location}: field 'conversation_label': differs from earlier rows "
                                  f"of conversation {event.conversation_id!r}")
+            _note_offender(offender_ids, event.conversation_id, label, record, f"{part}: {location}")
             meta.setdefault(event.conversation_id, {k: record[k] for k in META_COLUMNS if record.get(k) is not None})
             rows.append((event, stage))
     if not rows:
         raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
                          else f"{source}: empty file: no message rows")
+    senders: dict[str, set[str]] = {}
+    for event, _ in rows:
+        senders.setdefault(event.conversation_id, set()).add(event.sender_id)
+    for cid, offender in offender_ids.items():
+        if offender not in senders[cid]:
+            raise InputError(f"{source}: field 'offender_id': {offender!r} sent no message in conversation {cid!r}")
     order = {id(e): s for e, s in rows}
     events = order_events([e for e, _ in rows])
-    return LabelledData(events, labels, [order[id(e)] for e in events], meta)
+    return LabelledData(events, labels, [order[id(e)] for e in events], meta, offender_ids)
+
+
+def _note_offender(offender_ids: dict[str, str], cid: str, label: int, record: Mapping[str, object],
+                   where: str) -> None:
+    """Keep a row's ``offender_id`` (optional: the offender's sender_id, in a positive conversation),
+    read as ids are; it must be the same in every row of its conversation that gives one."""
+    try:
+        offender = identifier(record, "offender_id", required=False)
+    except EventError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if offender is None:
+        return
+    if label != 1:
+        raise InputError(f"{where}: field 'offender_id': given for conversation {cid!r}, which is labelled 0")
+    if offender_ids.setdefault(cid, offender) != offender:
+        raise InputError(f"{where}: field 'offender_id': differs from earlier rows of conversation {cid!r}")
 
 
 def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
@@ -110,7 +138,8 @@ def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
     return LabelledData([e for _, part in parts for e in part.events],
                         {c: y for _, part in parts for c, y in part.labels.items()},
                         [s for _, part in parts for s in part.stages],
-                        {c: m for _, part in parts for c, m in part.meta.items()})
+                        {c: m for _, part in parts for c, m in part.meta.items()},
+                        {c: o for _, part in parts for c, o in part.offender_ids.items()})
 
 
 def parse_label(value: object) -> int:
@@ -159,8 +188,9 @@ def stage_targets(data: LabelledData) -> list[str]:
 
 
 def offenders(data: LabelledData) -> dict[str, str]:
-    """Each positive conversation's offender, where stage annotations show one: the participant who
-    wrote the most messages with a stage (the young person's replies are ``none``; a tie names none)."""
+    """Each positive conversation's offender: as the data names it (``offender_id``, as PAN 2012's
+    predator list does), else where stage annotations show one, the participant who wrote the most
+    messages with a stage (the young person's replies are ``none``; a tie names none)."""
     counts: dict[str, Counter[str]] = {}
     for event, stage in zip(data.events, data.stages, strict=True):
         if stage not in (None, "none") and data.labels[event.conversation_id] == 1:
@@ -170,7 +200,7 @@ def offenders(data: LabelledData) -> dict[str, str]:
         (first, n), *rest = senders.most_common(2)
         if not rest or rest[0][1] < n:
             named[cid] = first
-    return named
+    return {**named, **data.offender_ids}
 
 
 def given_folds(data: LabelledData) -> dict[str, str]:

@@ -189,10 +189,10 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design:
 
 def fit_role_model(inputs: Inputs, data: LabelledData, config: TrainConfig) -> dict[str, Any]:
     """The role model's fields of ``StageModel``: logistic regression on the messages of positive
-    conversations, from their features to whether the offender wrote them (``offenders``). Stage
-    annotations are needed to know who that is: with labels only, or with ``config.role_model`` off,
-    none (the suspect is then the participant with the most risk mass)."""
-    named = offenders(data) if config.role_model and data.has_stages else {}
+    conversations, from their features to whether the offender wrote them (``offenders``). Who that
+    is must be known, from ``offender_id`` or stage annotations: without either, or with
+    ``config.role_model`` off, none (the suspect is then the participant with the most risk mass)."""
+    named = offenders(data) if config.role_model else {}
     rows = np.array([i for i, e in enumerate(data.events) if e.conversation_id in named], dtype=np.int64)
     y = np.array([int(data.events[i].sender_id == named[data.events[i].conversation_id]) for i in rows])
     if len(set(y.tolist())) < 2:

@@ -2,7 +2,9 @@
 
 The corpus is one XML file of ``<conversation id>`` elements holding ``<message line>`` elements
 (``<author>``, ``<time>`` as ``HH:MM``, ``<text>``), plus a text file listing predator author ids,
-one per line. A conversation is labelled 1 when any of its authors is a listed predator. PAN gives
+one per line. A conversation is labelled 1 when any of its authors is a listed predator, who is its
+``offender_id`` (the first to write, if several are; the role model that names suspects learns
+from it). PAN gives
 times of day only, so timestamps count from a fixed date and roll over to the next day whenever
 the clock goes backwards.
 """
@@ -19,14 +21,14 @@ from detection.readers import InputError
 
 EPOCH = datetime(2012, 1, 1, tzinfo=UTC)
 COLUMNS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment",
-           "conversation_label")
+           "conversation_label", "offender_id")
 
 
 def arrow_schema() -> Any:
     """The Parquet schema of converted rows, fixed so that rows can stream into row groups."""
     import pyarrow as pa
 
-    return pa.schema([*((name, pa.string()) for name in COLUMNS[:-1]), ("conversation_label", pa.int64())])
+    return pa.schema([(name, pa.int64() if name == "conversation_label" else pa.string()) for name in COLUMNS])
 
 
 def read_predators(path: str | Path) -> set[str]:
@@ -79,8 +81,9 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -
         raise InputError(f"{source}: a <conversation> has no id attribute")
     messages = element.findall("message")
     authors = [(m.findtext("author") or "").strip() for m in messages]
-    label = int(any(a in predators for a in authors))
     participants = list(dict.fromkeys(a for a in authors if a))
+    offender = next((a for a in participants if a in predators), None)
+    label = int(offender is not None)
     day, previous = 0, -1
     for position, (message, author) in enumerate(zip(messages, authors, strict=True)):
         line = message.get("line") or str(position + 1)
@@ -97,4 +100,5 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -
             "recipient_id": others[0] if len(others) == 1 else None,
             "timestamp": (EPOCH + timedelta(days=day, minutes=minute)).isoformat(),
             "text": message.findtext("text") or "", "attachment": None, "conversation_label": label,
+            "offender_id": offender,
         }

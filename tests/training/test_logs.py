@@ -166,3 +166,24 @@ def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
     text = write_jsonl(tmp_path / "t.jsonl", [{**naive.to_pylist()[0], "timestamp": "1 July"}])
     with pytest.raises(InputError, match=r"line 1: field 'timestamp': does not match --time-format '%d/%m/%Y': '1 "):
         list(iter_log_rows(text, {}, form="%d/%m/%Y"))
+
+
+def test_a_reported_offender_is_carried_through(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A platform's reports name who the offender was: ``--map offender_id=COLUMN`` carries it to
+    training, where it teaches the role model who the suspect is."""
+    rows = synth_rows[:200]
+    offender = {}
+    for r in rows:
+        if r["conversation_label"] == 1 and r["stage"] != "none":
+            offender.setdefault(r["conversation_id"], r["sender_id"])
+    logs = [{**log, "reported": offender.get(log["thread"], "")} for log in _logs(rows)]
+    source = tmp_path / "logs.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(logs[0]))
+        writer.writeheader()
+        writer.writerows(logs)
+    out = tmp_path / "events.parquet"
+    done = riskline("convert", source, "-o", out, *(f"--map={m}" for m in MAP), "--map", "offender_id=reported",
+                    "--timestamp-unit", "ms")
+    assert done.returncode == 0, done.stderr
+    assert load_labelled(out).offender_ids == offender and offender

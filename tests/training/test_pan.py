@@ -7,6 +7,7 @@ import pytest
 
 from detection.readers import InputError, read_events
 from tests.cli_helpers import riskline
+from training.data import load_labelled, offenders
 from training.pan import COLUMNS, iter_pan_rows
 
 XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -44,6 +45,17 @@ def test_rows_labels_and_day_rollover(corpus: Path) -> None:
     assert rows[4]["text"] == "did you finish the homework & the essay"
     assert rows[4]["recipient_id"] is None  # three authors: no single recipient
     assert rows[0]["message_id"] == "aaa111-1"
+    # the listed predator is the offender of the conversations they write in: labels-only data that
+    # still names who the suspect should be
+    assert [r["offender_id"] for r in rows] == ["p1"] * 4 + [None] * 3
+
+
+def test_converted_corpus_loads_with_its_offenders(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pan.parquet"
+    assert riskline("convert", corpus, "-o", out).returncode == 0
+    data = load_labelled(out)
+    assert data.offender_ids == {"aaa111": "p1"} and not data.has_stages
+    assert offenders(data) == {"aaa111": "p1"}
 
 
 def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -> None:

@@ -89,6 +89,38 @@ def test_offender_is_who_wrote_most_staged_messages() -> None:
     assert offenders(tied) == {}
 
 
+def test_offender_ids_in_the_data_are_read_checked_and_kept(synth_rows: list[dict[str, object]],
+                                                            tmp_path: Path) -> None:
+    """``offender_id`` (PAN 2012's predator list, a platform's reports) names the offender where stage
+    annotations do not: it trains a role model with labels alone, survives augmentation's renaming,
+    and a wrong one is named."""
+    rows = [{k: v for k, v in r.items() if k != "stage"} for r in synth_rows[:1200]]
+    staged = {}
+    for r in synth_rows[:1200]:
+        if r["stage"] != "none":
+            staged.setdefault(str(r["conversation_id"]), str(r["sender_id"]))
+    given = [{**r, "offender_id": staged.get(str(r["conversation_id"]))} for r in rows]
+    data = load_labelled(write_jsonl(tmp_path / "given.jsonl", given))
+    assert not data.has_stages and data.offender_ids == {c: o for c, o in staged.items()
+                                                         if data.labels[c] == 1} and data.offender_ids
+    copied = augment(data, 1, seed=0)
+    for cid, offender in data.offender_ids.items():
+        copy = f"{cid}{SUFFIX}1"
+        said = [(e.sender_id, e.text) for e in data.events if e.conversation_id == cid and e.sender_id == offender]
+        assert len([e for e in copied.events if e.conversation_id == copy
+                    and e.sender_id == copied.offender_ids[copy]]) == len(said)  # the same participant, renamed
+    config = TrainConfig(seed=1)
+    assert fit_role_model(prepare_inputs(data, stage_targets(data), config), data, config)["role_coef"] is not None
+    negative = next(r for r in given if r["conversation_label"] == 0)
+    first = next(r for r in given if r["offender_id"] is not None)
+    for bad, message in [([{**first, "offender_id": "nobody"}], "'nobody' sent no message in conversation"),
+                         ([{**negative, "offender_id": negative["sender_id"]}], "which is labelled 0"),
+                         ([first, {**first, "offender_id": "someone", "message_id": "y"}], "differs from earlier rows"),
+                         ([{**first, "offender_id": [1]}], "field 'offender_id': expected a string")]:
+        with pytest.raises(InputError, match=message):
+            load_labelled(write_jsonl(tmp_path / "bad.jsonl", bad))
+
+
 def test_role_model_can_be_left_out(labelled_path: Path) -> None:
     data = load_labelled(labelled_path)
     inputs_config = TrainConfig(seed=1, role_model=False)
