@@ -51,7 +51,8 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
     console = console or Console()
     title = (f"{result.conversation_id}: peak {result.risk_score:.3f} ({result.risk_level}), "
              + (f"alert at #{result.alert_index} (threshold {alert_threshold:.3f})" if result.alert
-                else f"no alert (threshold {alert_threshold:.3f})"))
+                else f"no alert (threshold {alert_threshold:.3f})")
+             + (f", suspect {result.suspect_id}" if result.suspect_id is not None else ""))
     table = Table(title=title)
     for column in ("#", "sender", "risk", "level", "stage"):
         table.add_column(column, no_wrap=True)

@@ -56,6 +56,9 @@ class Step:
     contributions: dict[str, float]
     path: str  # which path decided the score: "escalation" or "text"
     base: float  # what the contributions sum to the calibrated logit with
+    # the role model's probability that the offender, not the young person, wrote this message
+    # (weighing its risk evidence towards the suspect); None for a model without a role model
+    offender_probability: float | None = None
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
@@ -75,10 +78,11 @@ def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id
 def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores) -> list[Step]:
     shares, base, text_path = contributions(model, steps.features)
     best = np.argmax(steps.stage_proba, axis=1)
+    role = model.evidence([e.text for e in ordered]).role if model.stage_model.has_role else None
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
              float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
-             float(base[i]))
+             float(base[i]), None if role is None else float(1.0 / (1.0 + np.exp(-np.clip(role[i], -50, 50)))))
         for i, event in enumerate(ordered)
     ]

@@ -182,9 +182,18 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     for step in steps:  # the groups are an exact split of the calibrated log-odds
         logit = sum(step["contributions"].values()) + step["base"]
         assert 1 / (1 + math.exp(-logit)) == pytest.approx(step["risk_score"], abs=1e-9)
+    # each message's weight towards the suspect: the role model's probability that the offender wrote it
+    role = model.evidence([s["text"] for s in steps]).role
+    assert [s["offender_probability"] for s in steps] == pytest.approx(1 / (1 + np.exp(-role)))
+    by_sender: dict[str, float] = {}  # the suspect carries the most risk evidence so weighed
+    proba = model.evidence([s["text"] for s in steps]).proba
+    for s, p in zip(steps, proba, strict=True):
+        by_sender[s["sender_id"]] = by_sender.get(s["sender_id"], 0.0) + p[1:].sum() * s["offender_probability"]
+    assert result.suspect_id == max(by_sender, key=lambda k: by_sender[k])
     table = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir,
                      env={"COLUMNS": "200"})
     assert table.returncode == 0 and "ALERT" in table.stdout and "driven by" in table.stdout
+    assert f"suspect {result.suspect_id}" in table.stdout
     missing = riskline("explain", labelled_path, "--conversation", "nope", "--model", model_dir)
     assert missing.returncode == 2 and "no conversation 'nope'" in missing.stderr
     # a row of this conversation that is not valid, and a line that is not JSON at all, are left out and named
