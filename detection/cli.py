@@ -297,6 +297,9 @@ def stream(
     interventions_topic: Annotated[str | None, typer.Option(help="Publish interventions to this topic")] = None,
     rejects_topic: Annotated[str | None, typer.Option(help="Publish records that are not valid events here")]
     = None,
+    session_timeout: Annotated[float | None, typer.Option(
+        help="Seconds without a heartbeat before a crashed worker's partitions go to the others "
+             "[default 10, 1 to 300]")] = None,
     model: ModelOption = None,
     state: StateOption = None,
     webhook_url: WebhookUrlOption = None,

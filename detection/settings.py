@@ -68,6 +68,9 @@ class StreamSettings(ServiceSettings):
     group: str = "riskline"
     interventions_topic: str | None = None
     rejects_topic: str | None = None
+    # seconds without a heartbeat before the group gives a worker's partitions to the others: how
+    # long a crashed worker's conversations wait (heartbeats go at a third of it)
+    session_timeout: float = Field(10.0, ge=1.0, le=300.0)
 
 
 def load_settings(flags: dict[str, Any], config: str | Path | None = None,

@@ -94,7 +94,9 @@ async def _start(settings: Any, parts: dict[str, Any]) -> tuple[Any, Any]:
         clients.append(AIOKafkaProducer(bootstrap_servers=settings.brokers))
         await clients[0].start()
         clients.append(AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.brokers, group_id=settings.group,
-                                        enable_auto_commit=False, auto_offset_reset="earliest"))
+                                        enable_auto_commit=False, auto_offset_reset="earliest",
+                                        session_timeout_ms=int(settings.session_timeout * 1000),
+                                        heartbeat_interval_ms=max(100, int(settings.session_timeout * 1000) // 3)))
         await clients[1].start()
     except KafkaConnectionError as exc:
         for client in clients:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from detection.settings import load_settings
+from detection.settings import StreamSettings, load_settings
 from detection.sinks import load_sinks
 
 
@@ -31,6 +31,10 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
                                              rf"host, got '{url}'$"):
             load_settings({"webhook_url": url})
     assert load_settings({"webhook_url": "https://hooks.example.org/r"}).webhook_url == "https://hooks.example.org/r"
+    for seconds in (0.5, 301):  # a group's session timeout: how long a crashed stream worker's partitions wait
+        with pytest.raises(ValueError, match="setting 'session_timeout'"):
+            load_settings({"session_timeout": seconds}, kind=StreamSettings)
+    assert load_settings({}, kind=StreamSettings).session_timeout == 10.0
     broken = tmp_path / "broken.yaml"
     broken.write_text("port: 9000\nhost: [1\n")
     with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "

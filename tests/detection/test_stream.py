@@ -106,7 +106,7 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel
     state = tmp_path / "state.db"
     command = [RISKLINE, "stream", "--brokers", broker, "--topic", "events", "--group", "g1",
                "--interventions-topic", "interventions", "--rejects-topic", "rejects", "--model", str(model_dir),
-               "--state", str(state)]
+               "--state", str(state), "--session-timeout", "3"]  # the killed worker's partitions move on sooner
     env = {**os.environ, "RISKLINE_MAX_BATCH": "7"}
     log = (tmp_path / "worker.log").open("w")
     first = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
