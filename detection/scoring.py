@@ -180,7 +180,8 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
     first_risk = run.first_risk_ts[last]
     return ConversationState(
         conversation_id=prior.conversation_id, n_messages=int(run.index[last]) + 1,
-        first_ts=prior.first_ts if prior.first_ts is not None else float(ts[a]), last_ts=float(ts[last]),
+        first_ts=prior.first_ts if prior.first_ts is not None else float(ts[a]),
+        last_ts=float(ts[last]) if prior.last_ts is None else max(prior.last_ts, float(ts[last])),  # a late arrival
         stage_max=tuple(run.stage_max[last].tolist()), stage_hits=tuple(run.stage_hits[last].tolist()),
         first_risk_ts=None if np.isnan(first_risk) else float(first_risk),
         sender_mass=tuple(masses.items()), n_media=int(run.n_media[last]),

@@ -135,6 +135,18 @@ def test_minimum_functionality_fast_extortion_alerts(model: RiskModel) -> None:
     assert result.peak_stage in ("coercion", "payment")
 
 
+def test_a_message_arriving_late_is_scored_where_it_arrives(model: RiskModel) -> None:
+    """A real-time hook scores messages as they arrive: one sent earlier than the conversation's last
+    (a phone that was offline) comes after it, and the conversation's last message time stays the latest."""
+    later = MessageEvent("c", "m2", "a", 100.0, "how old are you")
+    earlier = MessageEvent("c", "m1", "a", 50.0, "hey")
+    _, states = score_messages(model, [later])
+    _, states = score_messages(model, [earlier], states)
+    assert states["c"].n_messages == 2 and states["c"].last_ts == 100.0
+    one_call, together = score_messages(model, [later, earlier])  # in one call, time decides the order
+    assert one_call.message_id == ["m1", "m2"] and together["c"].last_ts == 100.0
+
+
 def test_empty_batch(model: RiskModel) -> None:
     steps, states = score_messages(model, [])
     assert len(steps) == 0 and states == {}
