@@ -18,7 +18,7 @@ import numpy as np
 
 from detection.events import RISK_STAGES, STAGES, MessageEvent
 from detection.features import FEATURE_NAMES
-from detection.model import RiskModel
+from detection.model import RiskModel, offender_probability
 from detection.scoring import RiskScore, StepScores, order_events, score_conversations
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -78,11 +78,12 @@ def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id
 def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores) -> list[Step]:
     shares, base, text_path = contributions(model, steps.features)
     best = np.argmax(steps.stage_proba, axis=1)
-    role = model.evidence([e.text for e in ordered]).role if model.stage_model.has_role else None
+    offender = offender_probability(model.evidence([e.text for e in ordered]).role) \
+        if model.stage_model.has_role else None
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
              float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
-             float(base[i]), None if role is None else float(1.0 / (1.0 + np.exp(-np.clip(role[i], -50, 50)))))
+             float(base[i]), None if offender is None else float(offender[i]))
         for i, event in enumerate(ordered)
     ]

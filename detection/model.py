@@ -70,6 +70,11 @@ class Evidence(NamedTuple):
     role: np.ndarray  # the role model's logit: written by the offender rather than the young person
 
 
+def offender_probability(role_logit: np.ndarray) -> np.ndarray:
+    """The role model's logit as the probability that the offender, not the young person, wrote a message."""
+    return 1.0 / (1.0 + np.exp(-np.clip(role_logit, -50.0, 50.0)))
+
+
 @dataclass(frozen=True)
 class StageModel:
     """Linear model over message features; classes are ``STAGES`` in order.

@@ -14,7 +14,7 @@ import numpy as np
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
-from detection.model import RiskModel
+from detection.model import RiskModel, offender_probability
 from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
@@ -110,7 +110,7 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
     # each message's risk mass weighed by the role model's probability that the offender wrote it
-    role = np.rint(risk.sum(axis=1) / (1.0 + np.exp(-np.clip(role_logit, -50.0, 50.0)))).astype(np.int64) \
+    role = np.rint(risk.sum(axis=1) * offender_probability(role_logit)).astype(np.int64) \
         if model.stage_model.has_role else None
     sender_names = {name: code for code, name in enumerate(dict.fromkeys(e.sender_id for e in ordered))}
     sender = np.fromiter((sender_names[e.sender_id] for e in ordered), dtype=np.int64, count=n)
