@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from detection.events import MessageEvent, parse_timestamp, to_event
 from detection.readers import InputError, Reject, read_events
 from tests.cli_helpers import riskline
-from tests.conftest import write_jsonl
+from tests.conftest import write_csv, write_jsonl
 from training.data import load_labelled
 from training.logs import iter_log_rows, parse_mapping, time_zone
 
@@ -41,10 +40,7 @@ def test_logs_convert_to_the_events_they_hold(synth_rows: list[dict[str, object]
     logs = _logs(rows)
     folder = tmp_path / "logs"
     (folder / "day=2").mkdir(parents=True)
-    with (folder / "day=1.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(logs[0]))
-        writer.writeheader()
-        writer.writerows(logs[:700])
+    write_csv(folder / "day=1.csv", logs[:700])
     pq.write_table(pa.Table.from_pylist(logs[700:]), folder / "day=2" / "part-0.parquet")
     rename = parse_mapping([*MAP, "recipient_id=to"])
     converted = list(iter_log_rows(folder, rename, "ms"))
@@ -100,11 +96,7 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     source = write_jsonl(tmp_path / "logs.jsonl", _logs(synth_rows[:5]))
     with pytest.raises(ValueError, match="--timestamp-unit 'h': expected one of s, ms, us, ns"):
         list(iter_log_rows(source, parse_mapping(MAP), "h"))
-    csv_logs = tmp_path / "logs.csv"
-    with csv_logs.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(_logs(synth_rows[:1])[0]))
-        writer.writeheader()
-        writer.writerows(_logs(synth_rows[:5]))
+    csv_logs = write_csv(tmp_path / "logs.csv", _logs(synth_rows[:5]))
     with pytest.raises(InputError, match=r"line 1: no column 'message_id', 'sender_id', 'sent_at' \(read as "
                                          r"'timestamp'\) .*; read other columns as these fields with --map"):
         list(iter_log_rows(csv_logs, parse_mapping(["conversation_id=thread", "timestamp=sent_at", "text=body"])))
@@ -177,11 +169,7 @@ def test_a_reported_offender_is_carried_through(synth_rows: list[dict[str, objec
         if r["conversation_label"] == 1 and r["stage"] != "none":
             offender.setdefault(r["conversation_id"], r["sender_id"])
     logs = [{**log, "reported": offender.get(log["thread"], "")} for log in _logs(rows)]
-    source = tmp_path / "logs.csv"
-    with source.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(logs[0]))
-        writer.writeheader()
-        writer.writerows(logs)
+    source = write_csv(tmp_path / "logs.csv", logs)
     out = tmp_path / "events.parquet"
     done = riskline("convert", source, "-o", out, *(f"--map={m}" for m in MAP), "--map", "offender_id=reported",
                     "--timestamp-unit", "ms")
