@@ -88,6 +88,7 @@ class Processor:
             "intervention_id": intervention_id(state.conversation_id, level),
             "conversation_id": state.conversation_id, "level": level, "action": spec["action"],
             "risk_score": score, "trigger_message_id": trigger, "suspect_id": state.suspect_id,
+            "suspect_share": state.suspect_share,
             "evidence_message_ids": state.evidence_message_ids, "model_version": self.model.model_version,
             "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
             "details": {k: v for k, v in spec.items() if k != "action"},
@@ -107,7 +108,7 @@ class Processor:
             datetime.fromtimestamp(state.last_ts, UTC).isoformat(),
             "peak_stage": state.peak_stage, "alert_index": state.alert_index,
             "alert_message_id": state.alert_message_id, "suspect_id": state.suspect_id,
-            "evidence_message_ids": state.evidence_message_ids,
+            "suspect_share": state.suspect_share, "evidence_message_ids": state.evidence_message_ids,
             "interventions": self.store.interventions(conversation_id),
         }
 

@@ -54,6 +54,18 @@ class ConversationState:
         return max(self.sender_mass, key=lambda item: (role.get(item[0], 0), item[1]))[0]
 
     @property
+    def suspect_share(self) -> float | None:
+        """How clearly the suspect stands out: their share of the risk evidence over all participants,
+        weighed as the suspect is chosen (by the role model where there is one). Near 1 / (number of
+        participants), the evidence does not tell them apart; None while there is no suspect."""
+        suspect = self.suspect_id
+        if suspect is None:
+            return None
+        weights = dict(self.sender_role) if self.sender_role else dict(self.sender_mass)
+        total = sum(weights.values())
+        return weights.get(suspect, 0) / total if total > 0 else None
+
+    @property
     def peak_stage(self) -> str:
         """The most severe stage whose evidence reached one half at some message."""
         detected = [s for s, m in zip(RISK_STAGES, self.stage_max, strict=True) if m >= QUANT // 2]

@@ -135,6 +135,17 @@ def test_minimum_functionality_fast_extortion_alerts(model: RiskModel) -> None:
     assert result.peak_stage in ("coercion", "payment")
 
 
+def test_suspect_and_how_clearly_they_stand_out() -> None:
+    """The suspect carries the most risk evidence, weighed by the role model where the state has its
+    sums; ``suspect_share`` is their part of that evidence; no evidence, no suspect."""
+    state = ConversationState("c", sender_mass=(("young", 300), ("other", 100)),
+                              sender_role=(("young", 30), ("other", 90)))
+    assert (state.suspect_id, state.suspect_share) == ("other", 0.75)
+    by_mass = ConversationState("c", sender_mass=(("young", 300), ("other", 100)))  # a model without a role model
+    assert (by_mass.suspect_id, by_mass.suspect_share) == ("young", 0.75)
+    assert ConversationState("c", sender_mass=(("a", 0), ("b", 0))).suspect_share is None
+
+
 def test_a_message_arriving_late_is_scored_where_it_arrives(model: RiskModel) -> None:
     """A real-time hook scores messages as they arrive: one sent earlier than the conversation's last
     (a phone that was offline) comes after it, and the conversation's last message time stays the latest."""

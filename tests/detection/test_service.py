@@ -84,6 +84,7 @@ def test_replay_one_message_at_a_time_matches_batch(server: Server, receiver: Re
         assert record["headers"]["X-Riskline-Intervention-Id"] == body["intervention_id"]
         assert record["headers"]["Content-Type"] == "application/json"
         assert set(body) >= CONTRACT
+        assert 0.5 <= body["suspect_share"] <= 1.0  # two participants: the suspect carries at least half
         sent = json.dumps(body)  # privacy: interventions name evidence by id, never by its text
         assert not [e["text"] for e in picked["events"] if len(str(e["text"])) > 12 and str(e["text"]) in sent]
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
