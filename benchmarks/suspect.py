@@ -33,11 +33,14 @@ def wrong_suspects(model: RiskModel, data: LabelledData, kinds: dict[str, str]) 
     """Alerted positives with a known offender, and those whose suspect is someone else at the alert
     and at the end, counted by kind of conversation."""
     results, _ = score_conversations(model, data.events)
-    counts: dict[str, Counter[str]] = {"alerted": Counter(), "at the alert": Counter(), "at the end": Counter()}
-    for cid, (at_alert, at_end) in suspect_outcomes(model, data, results).items():
+    counts: dict[str, Counter[str]] = {key: Counter() for key in ("alerted", "at the alert", "at the end",
+                                                                   "clear, right", "clear, wrong")}
+    for cid, outcome in suspect_outcomes(model, data, results).items():
         counts["alerted"][kinds[cid]] += 1
-        counts["at the alert"][kinds[cid]] += not at_alert
-        counts["at the end"][kinds[cid]] += not at_end
+        counts["at the alert"][kinds[cid]] += not outcome.at_alert
+        counts["at the end"][kinds[cid]] += not outcome.at_end
+        clear = outcome.share_at_alert is not None and outcome.share_at_alert >= CLEAR_SHARE
+        counts["clear, right" if outcome.at_alert else "clear, wrong"][kinds[cid]] += clear
     return counts
 
 
@@ -46,6 +49,7 @@ def without_role(model: RiskModel) -> RiskModel:
 
 
 VARIANTS = ("role model", "risk mass alone")
+CLEAR_SHARE = 0.65  # a suspect_share that a receiver might require before friction
 
 
 def report(name: str, model: RiskModel, data: LabelledData, kinds: dict[str, str],
@@ -77,9 +81,12 @@ def main() -> None:
         model = train(data.subset(train_ids), TrainConfig(seed=fold, refit_on_all=False))
         report(f"held-out fold {fold}", model, data.subset(test_ids), kinds, totals)
     for label, t in totals.items():
+        right = t["alerted"] - t["at the alert"]
         print(f"{'held-out folds together':26s} {label:16s} suspect wrong at the alert {t['at the alert']:3d} of "
               f"{t['alerted']}, at the end {t['at the end']:3d}; extortion with no grooming "
-              f"{t['direct at the alert']} of {t['direct alerted']} at the alert")
+              f"{t['direct at the alert']} of {t['direct alerted']} at the alert; suspect_share >= {CLEAR_SHARE} "
+              f"at the alert for {t['clear, right']} of the {right} right and {t['clear, wrong']} of the "
+              f"{t['at the alert']} wrong")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "challenge.jsonl"
         rows = challenge.rows("all")

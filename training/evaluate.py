@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -12,7 +12,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
-from detection.scoring import RiskScore, StepScores, order_events, score_conversations
+from detection.scoring import RiskScore, StepScores, order_events, score_conversations, score_messages
 from training.data import LabelledData, offenders
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
@@ -268,19 +268,27 @@ def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskS
 
 
 def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:
-    """Of the alerted positives whose offender the stage annotations show (``offenders``), the share
-    whose suspect is the offender at the alert (as the intervention raised there names them) and at
-    the end (``score``'s ``suspect_id``); None without annotations or alerts."""
+    """Of the alerted positives whose offender the data shows (``offenders``), the share whose suspect
+    is the offender at the alert (as the intervention raised there names them) and at the end
+    (``score``'s ``suspect_id``); None without a known offender or alerts."""
     judged = suspect_outcomes(model, data, results)
     n = len(judged)
-    return {"suspect_right_at_alert": sum(at_alert for at_alert, _ in judged.values()) / n if n else None,
-            "suspect_right": sum(at_end for _, at_end in judged.values()) / n if n else None,
+    return {"suspect_right_at_alert": sum(j.at_alert for j in judged.values()) / n if n else None,
+            "suspect_right": sum(j.at_end for j in judged.values()) / n if n else None,
             "n_suspects_judged": n}
 
 
-def suspect_outcomes(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, tuple[bool, bool]]:
-    """For each alerted positive whose offender the stage annotations show: whether the suspect is the
-    offender at the alert and at the end."""
+class SuspectOutcome(NamedTuple):
+    """Whether the suspect was the offender at the alert and at the end, and the suspect's share of
+    the risk evidence at the alert (``ConversationState.suspect_share``)."""
+
+    at_alert: bool
+    at_end: bool
+    share_at_alert: float | None
+
+
+def suspect_outcomes(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, SuspectOutcome]:
+    """For each alerted positive whose offender the data shows: how the suspect was named."""
     named = offenders(data)
     alerted = {r.conversation_id: r for r in results if r.alert and r.conversation_id in named}
     position: dict[str, int] = defaultdict(int)
@@ -289,8 +297,9 @@ def suspect_outcomes(model: RiskModel, data: LabelledData, results: list[RiskSco
         if position[event.conversation_id] <= (alerted[event.conversation_id].alert_index or 0):
             prefixes.append(event)
         position[event.conversation_id] += 1
-    at_alert = {r.conversation_id: r.suspect_id for r in score_conversations(model, prefixes)[0]}
-    return {c: (at_alert[c] == named[c], r.suspect_id == named[c]) for c, r in alerted.items()}
+    at_alert = score_messages(model, prefixes)[1]
+    return {c: SuspectOutcome(at_alert[c].suspect_id == named[c], r.suspect_id == named[c],
+                              at_alert[c].suspect_share) for c, r in alerted.items()}
 
 
 def evaluate_model(model: RiskModel, data: LabelledData) -> dict[str, Any]:
