@@ -31,7 +31,8 @@ def arrow_schema(per_message: bool) -> Any:
     return pa.schema([("conversation_id", pa.string()), ("n_messages", pa.int64()), ("risk_score", pa.float64()),
                       ("risk_level", pa.string()), ("alert", pa.bool_()), ("alert_index", pa.int64()),
                       ("alert_message_id", pa.string()), ("peak_stage", pa.string()), ("suspect_id", pa.string()),
-                      ("evidence_message_ids", pa.list_(pa.string())), ("model_version", pa.string())])
+                      ("evidence_message_ids", pa.list_(pa.string())), ("model_version", pa.string()),
+                      ("suspect_share", pa.float64())])
 
 
 @dataclass(frozen=True)

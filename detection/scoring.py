@@ -59,6 +59,7 @@ class RiskScore:
     suspect_id: str | None
     evidence_message_ids: list[str]
     model_version: str
+    suspect_share: float | None = None  # the suspect's part of the risk evidence (ConversationState.suspect_share)
 
 
 def order_events(events: Sequence[MessageEvent]) -> list[MessageEvent]:
@@ -199,7 +200,7 @@ def summarize(model: RiskModel, state: ConversationState) -> RiskScore:
         risk_level=model.thresholds.level(state.max_score), alert=state.alert_index is not None,
         alert_index=state.alert_index, alert_message_id=state.alert_message_id, peak_stage=state.peak_stage,
         suspect_id=state.suspect_id, evidence_message_ids=state.evidence_message_ids,
-        model_version=model.model_version,
+        model_version=model.model_version, suspect_share=state.suspect_share,
     )
 
 

@@ -15,6 +15,7 @@ from tests.conftest import write_jsonl
 
 CONTRACT_FIELDS = ["conversation_id", "n_messages", "risk_score", "risk_level", "alert", "alert_index",
                    "alert_message_id", "peak_stage", "suspect_id", "evidence_message_ids", "model_version"]
+EXTENSIONS = ["suspect_share"]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,10 @@ def test_score_writes_every_contract_field(events_path: Path, model_dir: Path, t
     done = riskline("score", events_path, "-o", out, "--model", model_dir)
     assert done.returncode == 0, done.stderr
     rows = _read_jsonl(out)
-    assert list(CONVERSATION_COLUMNS) == CONTRACT_FIELDS
-    assert all(list(r) == CONTRACT_FIELDS for r in rows)
+    assert list(CONVERSATION_COLUMNS) == [*CONTRACT_FIELDS, *EXTENSIONS]  # the contract's, in order, then ours
+    assert all(list(r) == list(CONVERSATION_COLUMNS) for r in rows)
+    assert all(r["suspect_share"] is None if r["suspect_id"] is None else 0.5 <= r["suspect_share"] <= 1.0
+               for r in rows)  # two participants: the suspect carries at least half
     n_conversations = len({json.loads(line)["conversation_id"] for line in events_path.read_text().splitlines()})
     assert len(rows) == n_conversations
     assert any(r["alert"] for r in rows) and not all(r["alert"] for r in rows)
