@@ -18,7 +18,7 @@ import numpy as np
 
 from detection.events import RISK_STAGES, STAGES, MessageEvent
 from detection.features import FEATURE_NAMES
-from detection.model import RiskModel, offender_probability
+from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores, order_events, score_conversations
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -78,8 +78,7 @@ def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id
 def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores) -> list[Step]:
     shares, base, text_path = contributions(model, steps.features)
     best = np.argmax(steps.stage_proba, axis=1)
-    offender = offender_probability(model.evidence([e.text for e in ordered]).role) \
-        if model.stage_model.has_role else None
+    offender = steps.offender
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],

@@ -84,11 +84,11 @@ class Processor:
     def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:
         # suspect and evidence are as of the end of this call's messages for the conversation
         spec = self.policy.actions[level]
+        suspect, share = state.suspect()
         return {
             "intervention_id": intervention_id(state.conversation_id, level),
             "conversation_id": state.conversation_id, "level": level, "action": spec["action"],
-            "risk_score": score, "trigger_message_id": trigger, "suspect_id": state.suspect_id,
-            "suspect_share": state.suspect_share,
+            "risk_score": score, "trigger_message_id": trigger, "suspect_id": suspect, "suspect_share": share,
             "evidence_message_ids": state.evidence_message_ids, "model_version": self.model.model_version,
             "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
             "details": {k: v for k, v in spec.items() if k != "action"},
@@ -100,6 +100,7 @@ class Processor:
         if found is None:
             return None
         state = found.state
+        suspect, share = state.suspect()
         return {
             "conversation_id": conversation_id, "n_messages": state.n_messages, "risk_score": state.max_score,
             "risk_level": self.model.thresholds.level(state.max_score), "current_score": state.last_score,
@@ -107,8 +108,8 @@ class Processor:
             "last_message_at": None if state.last_ts is None else
             datetime.fromtimestamp(state.last_ts, UTC).isoformat(),
             "peak_stage": state.peak_stage, "alert_index": state.alert_index,
-            "alert_message_id": state.alert_message_id, "suspect_id": state.suspect_id,
-            "suspect_share": state.suspect_share, "evidence_message_ids": state.evidence_message_ids,
+            "alert_message_id": state.alert_message_id, "suspect_id": suspect, "suspect_share": share,
+            "evidence_message_ids": state.evidence_message_ids,
             "interventions": self.store.interventions(conversation_id),
         }
 

@@ -98,10 +98,10 @@ def _walk(folder: Path) -> list[Path]:
     found: list[Path] = []
     walked: set[str] = set()
     for root, folders, names in os.walk(folder, followlinks=True):
-        if os.path.realpath(root) in walked:
+        if (real := os.path.realpath(root)) in walked:
             folders.clear()
             continue
-        walked.add(os.path.realpath(root))
+        walked.add(real)
         folders[:] = sorted(name for name in folders if not _hidden(name))
         found += (Path(root) / name for name in names if not _hidden(name))
     files: list[Path] = []

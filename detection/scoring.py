@@ -35,6 +35,8 @@ class StepScores:
     risk_score: np.ndarray
     stage_proba: np.ndarray
     features: np.ndarray
+    # the role model's probability that the offender wrote each message; None without a role model
+    offender: np.ndarray | None = None
 
     @property
     def stage(self) -> list[str]:
@@ -110,16 +112,16 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent],
     proba, text_logit, role_logit = model.evidence([e.text for e in ordered])
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
+    offender = offender_probability(role_logit) if model.stage_model.has_role else None
     # each message's risk mass weighed by the role model's probability that the offender wrote it
-    role = np.rint(risk.sum(axis=1) * offender_probability(role_logit)).astype(np.int64) \
-        if model.stage_model.has_role else None
+    role = None if offender is None else np.rint(risk.sum(axis=1) * offender).astype(np.int64)
     sender_names = {name: code for code, name in enumerate(dict.fromkeys(e.sender_id for e in ordered))}
     sender = np.fromiter((sender_names[e.sender_id] for e in ordered), dtype=np.int64, count=n)
     ts = np.fromiter((e.timestamp for e in ordered), dtype=np.float64, count=n)
     media = np.fromiter((e.attachment in ("image", "video") for e in ordered), dtype=bool, count=n)
     run = running_features(risk, text, ts, sender, media, starts, _seeds(ordered, starts, priors))
     scores = model.conversation_model.predict(run.features)
-    steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features)
+    steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features, offender)
     ends = np.append(starts[1:], n)
     weights = _evidence_weights(risk, text)
     new_states = {
@@ -154,13 +156,11 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
     row; ``role``: every row's risk mass weighed by the role model, None without one)."""
     last = b - 1
-    masses = dict(prior.sender_mass)
-    for row in range(a, b):  # the last value per sender wins: it is that sender's running total
-        masses[ordered[row].sender_id] = int(run.sender_mass[row])
-    roles = dict(prior.sender_role)
-    if role is not None:
-        for row in range(a, b):  # integers: the same sums however the messages were batched
-            sender = ordered[row].sender_id
+    masses, roles = dict(prior.sender_mass), dict(prior.sender_role)
+    for row in range(a, b):
+        sender = ordered[row].sender_id
+        masses[sender] = int(run.sender_mass[row])  # the last value per sender wins: their running total
+        if role is not None:  # integers: the same sums however the messages were batched
             roles[sender] = roles.get(sender, 0) + int(role[row])
     segment = scores[a:b]
     peak = int(np.argmax(segment))  # position within this batch's rows of the conversation
@@ -195,12 +195,13 @@ def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[Messa
 
 def summarize(model: RiskModel, state: ConversationState) -> RiskScore:
     """The conversation-level result for a state."""
+    suspect, share = state.suspect()
     return RiskScore(
         conversation_id=state.conversation_id, n_messages=state.n_messages, risk_score=state.max_score,
         risk_level=model.thresholds.level(state.max_score), alert=state.alert_index is not None,
         alert_index=state.alert_index, alert_message_id=state.alert_message_id, peak_stage=state.peak_stage,
-        suspect_id=state.suspect_id, evidence_message_ids=state.evidence_message_ids,
-        model_version=model.model_version, suspect_share=state.suspect_share,
+        suspect_id=suspect, evidence_message_ids=state.evidence_message_ids,
+        model_version=model.model_version, suspect_share=share,
     )
 
 

@@ -43,27 +43,28 @@ class ConversationState:
     # offender wrote it; empty for a model without a role model (and in states saved before it)
     sender_role: tuple[tuple[str, int], ...] = ()
 
+    def suspect(self) -> tuple[str | None, float | None]:
+        """The suspect and how clearly they stand out, or (None, None) before any risk evidence.
+
+        The suspect is the participant with the most risk mass, weighed by the role model where the
+        model has one (a young person's pleas carry threat words, but do not read as the offender's);
+        the first to reach it on a tie. The share is their part of that evidence over all
+        participants: near 1 / (number of participants), the evidence does not tell them apart."""
+        if not any(mass > 0 for _, mass in self.sender_mass):
+            return None, None
+        role = dict(self.sender_role)
+        suspect = max(self.sender_mass, key=lambda item: (role.get(item[0], 0), item[1]))[0]
+        weights = role or dict(self.sender_mass)
+        total = sum(weights.values())
+        return suspect, weights.get(suspect, 0) / total if total > 0 else None
+
     @property
     def suspect_id(self) -> str | None:
-        """Once any message carried risk evidence: the participant with the most risk mass, weighed
-        by the role model where the model has one (a young person's pleas carry threat words, but do
-        not read as the offender's); the first to reach it on a tie."""
-        if not any(mass > 0 for _, mass in self.sender_mass):
-            return None
-        role = dict(self.sender_role)
-        return max(self.sender_mass, key=lambda item: (role.get(item[0], 0), item[1]))[0]
+        return self.suspect()[0]
 
     @property
     def suspect_share(self) -> float | None:
-        """How clearly the suspect stands out: their share of the risk evidence over all participants,
-        weighed as the suspect is chosen (by the role model where there is one). Near 1 / (number of
-        participants), the evidence does not tell them apart; None while there is no suspect."""
-        suspect = self.suspect_id
-        if suspect is None:
-            return None
-        weights = dict(self.sender_role) if self.sender_role else dict(self.sender_mass)
-        total = sum(weights.values())
-        return weights.get(suspect, 0) / total if total > 0 else None
+        return self.suspect()[1]
 
     @property
     def peak_stage(self) -> str:

@@ -175,16 +175,23 @@ def fit_text_model(inputs: Inputs, data: LabelledData, rows: np.ndarray, design:
     samples, labels = _text_samples(data, rows, targets, prefixes, config.text_power)
     if len(set(labels)) < 2:
         return None, None
-    x = (samples @ design).tocsc()
-    # Fit on the columns some sample uses: with an L2 penalty a column no sample uses keeps weight
-    # 0 at the optimum, and L-BFGS's work per step grows with the width (2**17 per n-gram block)
-    used = np.flatnonzero(np.diff(x.indptr))
-    clf = LogisticRegression(C=config.text_c, max_iter=3000, random_state=config.seed)
-    clf.fit(x[:, used].tocsr(), labels)
+    weights, _ = _sparse_logistic(samples @ design, np.array(labels), config.text_c, 3000, config.seed)
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
+    return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
+
+
+def _sparse_logistic(design: Any, y: np.ndarray, c: float, max_iter: int, seed: int) -> tuple[np.ndarray, float]:
+    """Logistic regression weights over every column of the sparse ``design``, and the intercept.
+
+    Fitted on the columns some row uses: with an L2 penalty a column no row uses keeps weight 0 at
+    the optimum, and L-BFGS's work per step grows with the width (2**17 per n-gram block)."""
+    x = design.tocsc()
+    used = np.flatnonzero(np.diff(x.indptr))
+    clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
+    clf.fit(x[:, used].tocsr(), y)
     weights = np.zeros(x.shape[1])
     weights[used] = clf.coef_[0]
-    return weights[:n_ngram], None if inputs.embeddings is None else weights[n_ngram:]
+    return weights, float(clf.intercept_[0])
 
 
 def fit_role_model(inputs: Inputs, data: LabelledData, config: TrainConfig) -> dict[str, Any]:
@@ -197,16 +204,12 @@ def fit_role_model(inputs: Inputs, data: LabelledData, config: TrainConfig) -> d
     y = np.array([int(data.events[i].sender_id == named[data.events[i].conversation_id]) for i in rows])
     if len(set(y.tolist())) < 2:
         return {}
-    x = inputs.design(rows, [e.text for e in data.events], config).tocsc()
-    used = np.flatnonzero(np.diff(x.indptr))  # as for the text model: unused columns keep weight 0
-    clf = LogisticRegression(C=config.role_c, max_iter=2000, random_state=config.seed)
-    clf.fit(x[:, used].tocsr(), y)
-    weights = np.zeros(x.shape[1])
-    weights[used] = clf.coef_[0]
+    weights, intercept = _sparse_logistic(inputs.design(rows, [e.text for e in data.events], config), y,
+                                          config.role_c, 2000, config.seed)
     n_ngram = inputs.featurizer.n_columns if config.ngrams else 0
     return {"role_coef": weights[:n_ngram] if n_ngram else None,
             "role_embed_coef": None if inputs.embeddings is None else weights[n_ngram:],
-            "role_intercept": float(clf.intercept_[0])}
+            "role_intercept": intercept}
 
 
 def fit_message_models(inputs: Inputs, data: LabelledData, rows: np.ndarray, texts: list[str],
