@@ -6,7 +6,10 @@ p99, and service throughput over in-process throughput (the same hook, no HTTP).
 Targets (issue 3, two cores, baseline model): >= 1,000 single-message requests/s, p99 < 50 ms at
 500 requests/s, message -> webhook p99 < 200 ms.
 
-    .venv/bin/python benchmarks/service.py [--seconds 8] [--model models/default]
+    .venv/bin/python benchmarks/service.py [--seconds 8] [--model models/default] [--state sqlite|postgres|redis]
+
+``--state postgres`` and ``--state redis`` start a throwaway server on loopback (as the test suite does)
+and keep the service's state there, the in-process figures' too.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service_helpers import Receiver, Server  # noqa: E402  (the suite's real-process helpers)
+from tests.service_helpers import Receiver, Server, fresh_database, start_postgres, start_redis, stop_postgres  # noqa: E402  (the suite's real-process helpers)
 
 FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
 
@@ -107,22 +110,22 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
-def in_process_rate(model_dir: str, events: list[dict[str, Any]], tmp: Path) -> tuple[float, float]:
+def in_process_rate(model_dir: str, events: list[dict[str, Any]], stores: Any) -> tuple[float, float]:
     """Messages/s through the same hook without HTTP: one message a call, and 100 a call."""
     from detection.events import to_event
     from detection.model import load_model
     from detection.policy import EscalationPolicy
     from detection.processor import Processor
-    from detection.store import SQLiteStore
+    from detection.store import open_store
 
     model = load_model(model_dir)
     parsed = [to_event(e) for e in events]
-    single = Processor(model, SQLiteStore(tmp / "inproc1.db"), EscalationPolicy.load(None), [])
+    single = Processor(model, open_store(stores()), EscalationPolicy.load(None), [])
     start = time.perf_counter()
     for event in parsed[:2000]:
         single.process([event])
     one = 2000 / (time.perf_counter() - start)
-    batched = Processor(model, SQLiteStore(tmp / "inproc2.db"), EscalationPolicy.load(None), [])
+    batched = Processor(model, open_store(stores()), EscalationPolicy.load(None), [])
     start = time.perf_counter()
     for i in range(0, len(parsed[:20000]), 100):
         batched.process(parsed[i:i + 100])
@@ -133,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--model", default=str(ROOT / "models" / "default"))
+    parser.add_argument("--state", choices=["sqlite", "postgres", "redis"], default="sqlite")
     parser.add_argument("--load-worker")
     args = parser.parse_args()
     if args.load_worker:
@@ -146,8 +150,22 @@ def main() -> None:
     hook = Receiver()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        one_rate, batch_rate = in_process_rate(args.model, events, tmp)
-        server = Server(Path(args.model), tmp / "state.db", "--webhook-url", hook.url, "--webhook-secret", "s")
+        made = iter(range(1, 100))
+        if args.state == "postgres":
+            pg_folder, pg_url = start_postgres()
+
+            def stores() -> str:
+                return fresh_database(pg_url)
+        elif args.state == "redis":
+            redis_process, redis_url = start_redis(tmp)
+
+            def stores() -> str:
+                return redis_url.rsplit("/", 1)[0] + f"/{next(made)}"
+        else:
+            def stores() -> str:
+                return str(tmp / f"state{next(made)}.db")
+        one_rate, batch_rate = in_process_rate(args.model, events, stores)
+        server = Server(Path(args.model), stores(), "--webhook-url", hook.url, "--webhook-secret", "s", log_dir=tmp)
         url = f"{server.url}/v1/messages"
         try:
             third = len(singles) // 3
@@ -170,9 +188,14 @@ def main() -> None:
         finally:
             server.stop()
             hook.close()
+            if args.state == "postgres":
+                stop_postgres(pg_folder)
+            elif args.state == "redis":
+                redis_process.terminate()
     received = {r["headers"]["X-Riskline-Intervention-Id"]: r["time"] for r in hook.received}
     sent = {**half["interventions"], **at500["interventions"]}
     webhook = [received[i] - t for i, t in sent.items() if i in received]
+    print(f"state store: {args.state}")
     print(f"in-process hook: {one_rate:,.0f} messages/s one per call, {batch_rate:,.0f} messages/s 100 per call")
     print(f"sustained single-message requests/s: {rps:,.0f}  (target >= 1,000: "
           f"{'met' if rps >= 1000 else 'MISSED'}); ratio to in-process one-per-call: {rps / one_rate:.2f}")

@@ -205,7 +205,8 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
 
 # Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).
 ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
-StateOption = Annotated[str | None, typer.Option(help="State: sqlite:///PATH, a path, or redis://... [RISKLINE_STATE]")]
+StateOption = Annotated[str | None, typer.Option(
+    help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
 WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
 WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
 PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]

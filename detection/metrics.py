@@ -30,6 +30,8 @@ class Metrics:
         self.outbox_age = Gauge("riskline_outbox_oldest_age_seconds", "Age of the oldest undelivered row",
                                 registry=r)
         self.model = Gauge("riskline_model_info", "The model being served", ["model_version"], registry=r)
+        self.store_up = Gauge("riskline_state_store_up", "1 if the state store answered the last scrape, else 0",
+                              registry=r)
         self._store: StateStore | None = None
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -51,7 +53,12 @@ class Metrics:
 
     def render(self) -> bytes:
         if self._store is not None:
-            depth, oldest = self._store.outbox_stats()
-            self.outbox_depth.set(depth)
-            self.outbox_age.set(time.time() - oldest if oldest is not None else 0.0)
+            try:
+                depth, oldest = self._store.outbox_stats()
+            except Exception:  # the store down: the other metrics matter most now; the outbox's stay as last seen
+                self.store_up.set(0)
+            else:
+                self.store_up.set(1)
+                self.outbox_depth.set(depth)
+                self.outbox_age.set(time.time() - oldest if oldest is not None else 0.0)
         return generate_latest(self.registry)

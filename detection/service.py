@@ -182,8 +182,13 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
     @app.get("/v1/conversations/{conversation_id:path}")  # ids may hold '/': the rest of the path is the id
     async def get_conversation(conversation_id: str) -> Response:
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].conversation,
-                                           conversation_id)
+        try:
+            found = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].conversation,
+                                               conversation_id)
+        except Exception as exc:  # the state store failing: not the caller's fault, and worth a retry
+            log.exception("reading a conversation failed")
+            return JSONResponse({"detail": f"the state store could not be read ({type(exc).__name__}: {exc}); "
+                                           "retry"}, status_code=503)
         if found is None:
             return JSONResponse({"detail": f"unknown conversation {conversation_id!r}"}, status_code=404)
         return JSONResponse(found)

@@ -1,6 +1,7 @@
 """Where the service keeps conversation state, answered messages and the intervention outbox.
 
-``StateStore`` is the interface; ``SQLiteStore`` the default (one file, WAL). A message's new
+``StateStore`` is the interface; ``SQLiteStore`` the default (one file, WAL); ``RedisStore`` and
+``PostgresStore`` are shared by replicas. A message's new
 conversation state, its answer (for de-duplication) and any interventions it raised are committed
 in one transaction, so a crash keeps all of them or none. Outbox rows are per intervention and sink,
 and are never deleted: delivery marks them done.
@@ -204,13 +205,19 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 def open_store(url: str) -> StateStore:
-    """A store from ``--state``: ``sqlite:///path``, a plain file path, or ``redis://host:port/db``."""
+    """A store from ``--state``: ``sqlite:///path``, a plain file path, ``redis://host:port/db`` or
+    ``postgresql://user:password@host:port/database``."""
     if url.startswith("sqlite:///"):
         return SQLiteStore(url[len("sqlite:///"):])
     if url.startswith(("redis://", "rediss://", "unix://")):
         from detection.redis_store import RedisStore
 
         return RedisStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from detection.postgres_store import PostgresStore
+
+        return PostgresStore(url)
     if "://" in url:
-        raise ValueError(f"--state {url}: unsupported store (use sqlite:///PATH, a file path, or redis://...)")
+        raise ValueError(f"--state {url}: unsupported store (use sqlite:///PATH, a file path, redis://... "
+                         "or postgresql://...)")
     return SQLiteStore(url)

@@ -52,6 +52,9 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
         return None, str(exc)
 
 
+MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the state store is down
+
+
 async def consume(consumer: Any, processor: Processor, worker: OutboxWorker, stop: asyncio.Event,
                   rejects: Callable[[Any, str], Any] | None = None, max_records: int = 500) -> None:
     """Process batches until ``stop`` is set; offsets are committed only after the store commit."""
@@ -73,10 +76,32 @@ async def consume(consumer: Any, processor: Processor, worker: OutboxWorker, sto
                         await rejects(record, problem or "")
             offsets[partition] = records[-1].offset + 1
         if events:
-            _, interventions = await loop.run_in_executor(None, processor.process, events)
-            if interventions:
+            done = await _process_until_stored(loop, processor, events, stop)
+            if done is None:  # stopped while the store was down: the batch is left to be read again
+                return
+            if done:
                 worker.wake.set()
         await consumer.commit(offsets)
+
+
+async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
+                                stop: asyncio.Event) -> bool | None:
+    """Process a batch, trying again with backoff while the state store fails (a restart, a network break):
+    whether it raised interventions, or None if ``stop`` came first. Its offsets wait meanwhile, so
+    nothing is lost, and messages stored before a failure are recognised by id when tried again."""
+    delay = 0.1
+    while True:
+        try:
+            _, interventions = await loop.run_in_executor(None, processor.process, events)
+            return bool(interventions)
+        except Exception as exc:  # mostly the store; a worker that stopped would only read this batch again
+            log.warning("scoring failed; trying the batch again", extra={
+                "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            return None
+        except TimeoutError:
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
 class BrokerUnreachable(ConnectionError):

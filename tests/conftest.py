@@ -65,3 +65,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests keep apart by table prefix or database)."""
+    from tests.service_helpers import start_postgres, stop_postgres
+
+    folder, url = start_postgres()
+    yield url
+    stop_postgres(folder)

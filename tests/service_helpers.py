@@ -129,3 +129,78 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.05)
     process.kill()
     raise RuntimeError("redis-server did not start")
+
+
+
+def _pg_bin() -> Path | None:
+    """PostgreSQL's programs: on PATH, or where Debian's packages put them."""
+    import shutil
+
+    found = shutil.which("pg_ctl") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1:]), None)
+    return None if found is None else Path(found).parent
+
+
+def _as_postgres() -> list[str]:
+    """PostgreSQL refuses to run as root: as root, its programs run as the ``postgres`` user."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def start_postgres() -> tuple[Path, str]:
+    """A throwaway PostgreSQL server on loopback: its folder (for ``stop_postgres``) and URL.
+
+    Skips the test where PostgreSQL is not installed, except in CI."""
+    import pwd
+    import tempfile
+
+    import pytest
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("PostgreSQL is missing: .ci/run installs it")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="riskline-pg-"))  # not pytest's: those only their owner may enter
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    port = free_port()
+    subprocess.run([*_as_postgres(), str(bin_dir / "initdb"), "-D", str(folder / "data"), "-U", "riskline",
+                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True, stdout=subprocess.DEVNULL)
+    url = f"postgresql://riskline@127.0.0.1:{port}/postgres"
+    restart_postgres(folder, url)
+    return folder, url
+
+
+def restart_postgres(folder: Path, url: str) -> None:
+    """Start (again) the server of ``start_postgres``, on its port."""
+    bin_dir = _pg_bin()
+    assert bin_dir is not None
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder} -c fsync=off"
+    subprocess.run([*_as_postgres(), str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-o", options, "-l",
+                    str(folder / "log"), "-w", "-t", "30", "start"], check=True, stdout=subprocess.DEVNULL)
+
+
+def fresh_database(url: str) -> str:
+    """A new, empty database on the server at ``url``: its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def stop_postgres(folder: Path, mode: str = "fast", remove: bool = True) -> None:
+    """Stop a server ``start_postgres`` started (``mode="immediate"``: as if it crashed)."""
+    import shutil
+
+    bin_dir = _pg_bin()
+    assert bin_dir is not None
+    pg_ctl = [*_as_postgres(), str(bin_dir / "pg_ctl"), "-D", str(folder / "data")]
+    if subprocess.run([*pg_ctl, "status"], stdout=subprocess.DEVNULL).returncode != 3:  # 3: not running
+        subprocess.run([*pg_ctl, "-m", mode, "-w", "stop"], check=True, stdout=subprocess.DEVNULL)
+    if remove:
+        shutil.rmtree(folder)

@@ -16,7 +16,7 @@ from detection.client import RisklineClient, verify_signature
 from detection.events import to_event
 from detection.model import RiskModel
 from detection.scoring import score_conversations
-from tests.service_helpers import Receiver, Server, free_port
+from tests.service_helpers import Receiver, Server, free_port, fresh_database
 
 pytestmark = pytest.mark.slow
 SECRET, TOKEN = "hook-secret", "api-token"
@@ -218,6 +218,8 @@ def test_startup_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
     cases = [(["--model", str(tmp_path / "nope")], "no such model"),
              (["--model", str(model_dir), "--webhook-url", "http://127.0.0.1:9/x"], "needs --webhook-secret"),
              (["--model", str(model_dir), "--state", str(tmp_path / "no" / "s.db")], "does not exist"),
+             (["--model", str(model_dir), "--state", "postgresql://riskline:s3cret@127.0.0.1:9/db"],
+              "riskline: error: state store postgresql://riskline:***@127.0.0.1:9/db: connection"),
              (["--model", str(model_dir), "--port", "70000"], "setting 'port'"),
              (["--model", str(model_dir), "--host", "203.0.113.9"], "cannot listen on 203.0.113.9:8080: ")]
     with socket.socket() as taken:  # a port another server holds
@@ -250,12 +252,16 @@ def test_garbage_never_gets_a_500(server: Server) -> None:
     assert server.http.get("/readyz").status_code == 200
 
 
-def test_two_replicas_on_one_redis_answer_as_one(model_dir: Path, tmp_path: Path, picked: dict[str, Any],
-                                                 redis_url: str) -> None:
-    import redis
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_two_replicas_on_one_store_answer_as_one(model_dir: Path, tmp_path: Path, picked: dict[str, Any],
+                                                 kind: str, request: pytest.FixtureRequest) -> None:
+    if kind == "redis":
+        import redis
 
-    url = redis_url.rsplit("/", 1)[0] + "/7"  # a database of its own
-    redis.Redis.from_url(url).flushdb()
+        url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/7"  # a database of its own
+        redis.Redis.from_url(url).flushdb()
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url"))
     replicas = [Server(model_dir, url, log_dir=tmp_path) for _ in range(2)]
     try:
         scores = {}
@@ -283,6 +289,42 @@ def test_two_replicas_on_one_redis_answer_as_one(model_dir: Path, tmp_path: Path
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_postgres_restarting_under_the_service_gets_503_then_service_as_before(
+        model_dir: Path, tmp_path: Path, picked: dict[str, Any], receiver: Receiver) -> None:
+    """The database goes away (as in a crash) and comes back: no 500, nothing accepted lost or counted twice,
+    and the service carries on without a restart of its own, interventions delivered."""
+    from tests.service_helpers import restart_postgres, start_postgres, stop_postgres
+
+    folder, url = start_postgres()
+    server = Server(model_dir, url, "--webhook-url", receiver.url, log_dir=tmp_path,
+                    env={"RISKLINE_WEBHOOK_SECRET": SECRET})
+    try:
+        events = picked["events"]
+        half = len(events) // 2
+        assert server.post({"messages": events[:half]}).status_code == 200
+        stop_postgres(folder, mode="immediate", remove=False)
+        down = server.post({"messages": events[half:]})
+        assert down.status_code == 503 and "retry with the same message ids" in down.json()["detail"], down.text
+        assert server.http.get("/readyz").status_code == 503
+        assert server.http.get(f"/v1/conversations/{picked['alerted'][0]}").status_code == 503
+        assert "riskline_state_store_up 0.0" in server.http.get("/metrics").text
+        restart_postgres(folder, url)
+        again = server.post({"messages": events})  # the client retries all it sent, the first half again too
+        assert again.status_code == 200 and server.http.get("/readyz").status_code == 200
+        results = again.json()["results"]
+        assert [r["duplicate"] for r in results] == [True] * half + [False] * (len(events) - half)
+        assert {(r["conversation_id"], r["message_id"]): r["risk_score"] for r in results} == picked["scores"]
+        for cid in picked["alerted"]:
+            view = server.http.get(f"/v1/conversations/{cid}").json()
+            assert view["alert_message_id"] == picked["alert_message"][cid]
+        delivered = receiver.wait_for(len(picked["alerted"]))
+        assert {d["conversation_id"] for d in delivered if d["level"] == "high"} == set(picked["alerted"])
+        assert "riskline_state_store_up 1.0" in server.http.get("/metrics").text
+    finally:
+        server.stop()
+        stop_postgres(folder)
 
 
 def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_dir: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The state-store contract, run against every store: SQLite and a real Redis."""
+"""The state-store contract, run against every store: SQLite, a real Redis and a real PostgreSQL."""
 
 import time
 import uuid
@@ -13,11 +13,16 @@ from detection.store import Conversation, SQLiteStore, StateStore, StoreConflict
 Factory = Callable[[], StateStore]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
     """Opens the same store afresh on each call (as a restarted process would)."""
     if request.param == "sqlite":
         return lambda: open_store(f"sqlite:///{tmp_path / 's.db'}")
+    if request.param == "postgres":
+        from detection.postgres_store import PostgresStore
+
+        url, prefix = request.getfixturevalue("postgres_url"), f"t{uuid.uuid4().hex[:8]}_"
+        return lambda: PostgresStore(url, prefix=prefix)
     from detection.redis_store import RedisStore
 
     url, prefix = request.getfixturevalue("redis_url"), f"t{uuid.uuid4().hex[:8]}:"
@@ -74,9 +79,47 @@ def test_bad_locations(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         open_store(str(tmp_path / "missing" / "s.db"))
     with pytest.raises(ValueError, match="unsupported store"):
-        open_store("postgres://x")
+        open_store("mysql://x")
     with pytest.raises(ValueError, match=r"state store redis://127\.0\.0\.1:1"):
         open_store("redis://127.0.0.1:1/0")
     (tmp_path / "junk.db").write_text("this is not a database" * 100)
     with pytest.raises(ValueError, match=r"junk\.db"):
         SQLiteStore(tmp_path / "junk.db")
+
+
+def test_shared_stores_lease_due_rows_to_one_worker(postgres_url: str, redis_url: str) -> None:
+    """Replicas share the outbox: a due row goes to one worker until its lease ends or it is settled."""
+    from detection.postgres_store import PostgresStore
+    from detection.redis_store import RedisStore
+
+    for name in ("postgres", "redis"):
+        prefix = f"l{uuid.uuid4().hex[:8]}"
+        a, b = ((PostgresStore(postgres_url, prefix=prefix + "_"), PostgresStore(postgres_url, prefix=prefix + "_"))
+                if name == "postgres" else (RedisStore(redis_url, prefix=prefix + ":"),
+                                            RedisStore(redis_url, prefix=prefix + ":")))
+        a.commit([], [], [_intervention("c1", "high"), _intervention("c2", "high")], ["webhook"])
+        now = time.time()
+        assert sorted(i.intervention_id for i in a.due(now + 1, 1) + b.due(now + 1, 10)) == ["c1-high", "c2-high"]
+        assert a.due(now + 2, 10) == [] and b.due(now + 2, 10) == [], name  # both claimed
+        assert sorted(i.intervention_id for i in b.due(now + 40, 10)) == ["c1-high", "c2-high"], name  # lease over
+        a.delivered("c1-high", "webhook", now)
+        assert [i.intervention_id for i in b.due(now + 100, 10)] == ["c2-high"], name
+
+
+def test_postgres_keeps_any_id_and_hides_the_password(postgres_url: str) -> None:
+    from detection.postgres_store import PostgresStore
+
+    store = PostgresStore(postgres_url, prefix=f"n{uuid.uuid4().hex[:8]}_")
+    cid = "conv\x00with nul, é and 😀"  # text PostgreSQL itself cannot hold
+    state = ConversationState(cid, n_messages=1)
+    store.commit([Conversation(state)], [(cid, "m\x00", {"risk_score": 0.1})], [_intervention(cid, "high")], ["x"],
+                 expected={cid: 0})
+    assert store.load([cid]) == {cid: Conversation(state)}
+    assert store.answered([(cid, "m\x00"), (cid, "m")]) == {(cid, "m\x00"): {"risk_score": 0.1}}
+    assert [i["conversation_id"] for i in store.interventions(cid)] == [cid]
+    with pytest.raises(ValueError) as refused:
+        open_store("postgresql://riskline:s3cret@127.0.0.1:1/db")
+    assert str(refused.value).startswith("state store postgresql://riskline:***@127.0.0.1:1/db: ")
+    assert "s3cret" not in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(ValueError, match="table prefix"):
+        PostgresStore(postgres_url, prefix="bad-prefix")

@@ -147,3 +147,52 @@ def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -
     assert done.returncode == 2
     assert f"riskline: error: --brokers {brokers}: no Kafka broker answered" in done.stderr
     assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr
+
+
+def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, model_dir: Path,
+                                             synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """PostgreSQL state goes away part-way (as in a crash) and comes back: the worker keeps going, and
+    every message is answered once, as a single in-process pass answers it."""
+    import psycopg
+
+    from tests.service_helpers import restart_postgres, start_postgres, stop_postgres
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[1500:2700]]
+    asyncio.run(_produce(broker, "pg-events", events))
+    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
+        [to_event(e) for e in events])
+    folder, url = start_postgres()
+
+    def answered() -> int:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                row = conn.execute("SELECT COUNT(*) FROM riskline_messages").fetchone()
+                return int(row[0]) if row else 0
+        except psycopg.Error:
+            return 0
+
+    command = [RISKLINE, "stream", "--brokers", broker, "--topic", "pg-events", "--group", "pg", "--model",
+               str(model_dir), "--state", url]
+    worker = subprocess.Popen(command, env={**os.environ, "RISKLINE_MAX_BATCH": "7"},
+                              stderr=(tmp_path / "worker.log").open("w"), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while answered() < len(events) // 4 and time.time() < deadline:
+            time.sleep(0.01)
+        stop_postgres(folder, mode="immediate", remove=False)
+        time.sleep(1.5)  # a few failed tries
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        restart_postgres(folder, url)
+        deadline = time.time() + 60
+        while answered() < len(events) and time.time() < deadline:
+            time.sleep(0.05)
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT conversation_id, message_id, result FROM riskline_messages").fetchall()
+        assert {(bytes(c).decode(), bytes(m).decode()): json.loads(r)["risk_score"] for c, m, r in rows} == {
+            (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(30)
+        stop_postgres(folder)
+    assert code == 0
+    assert "scoring failed; trying the batch again" in (tmp_path / "worker.log").read_text()

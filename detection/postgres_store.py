@@ -1,0 +1,240 @@
+"""A PostgreSQL state store, so service replicas and stream workers share conversations durably.
+
+Tables (names under a prefix, default ``riskline_``) mirror the SQLite store's: conversations,
+answered messages, interventions and the outbox, created on first use. Ids are kept as their UTF-8
+bytes (``bytea``): an id may hold characters PostgreSQL text cannot (NUL). A commit is one
+transaction with the same version check as the other stores: a conversation is written only where
+its message count is still the one it was loaded with (a new one only where no other writer
+created it first), otherwise nothing is written and ``StoreConflict`` raised. Delivery claims due
+outbox rows with ``FOR UPDATE SKIP LOCKED`` and pushes their time a lease ahead, so two replicas'
+workers do not send the same row at the same moment; a worker that dies mid-delivery leaves the
+row to come due again when the lease ends.
+
+One connection, used under a lock. A connection lost (the server restarted, a network break)
+fails the call that met it, which the service answers with 503; the next call connects again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from detection.state import ConversationState
+from detection.store import Conversation, OutboxItem, StoreConflict
+
+LEASE_SECONDS = 30.0
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS {p}conversations (
+    conversation_id BYTEA PRIMARY KEY, n_messages BIGINT NOT NULL, state TEXT NOT NULL, level TEXT NOT NULL,
+    raised TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS {p}messages (
+    conversation_id BYTEA NOT NULL, message_id BYTEA NOT NULL, result TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, message_id));
+CREATE TABLE IF NOT EXISTS {p}interventions (
+    intervention_id BYTEA PRIMARY KEY, conversation_id BYTEA NOT NULL, payload TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS {p}interventions_conversation ON {p}interventions (conversation_id, created_at);
+CREATE TABLE IF NOT EXISTS {p}outbox (
+    intervention_id BYTEA NOT NULL, sink TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at DOUBLE PRECISION NOT NULL,
+    delivered_at DOUBLE PRECISION, last_error TEXT, PRIMARY KEY (intervention_id, sink));
+CREATE INDEX IF NOT EXISTS {p}outbox_due ON {p}outbox (next_attempt_at) WHERE delivered_at IS NULL;
+"""
+
+
+class PostgresStore:
+    """``StateStore`` on PostgreSQL (``postgresql://user:password@host:port/database``)."""
+
+    def __init__(self, url: str, prefix: str = "riskline_") -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
+            raise ValueError(f"state store: table prefix {prefix!r} is not a lower-case SQL name")
+        self.url, self.prefix = url, prefix
+        self.shown = _without_password(url)
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        try:
+            with self._lock:
+                conn = self._connection()
+                with conn.transaction():  # replicas starting together create the tables once
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (prefix + "schema",))
+                    conn.execute(SCHEMA.format(p=prefix))
+        except psycopg.Error as exc:
+            self.close()
+            raise ValueError(f"state store {self.shown}: {_reason(exc)}") from exc
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                self._conn.close()
+            # plans made for each call: a plan cached while a table was small would scan it whole later
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10, prepare_threshold=None)
+        return self._conn
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        with self._lock:
+            return work(self._connection())
+
+    def _t(self, name: str) -> str:
+        return self.prefix + name
+
+    def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]:
+        ids = [c.encode() for c in dict.fromkeys(conversation_ids)]
+        if not ids:
+            return {}
+        rows = self._run(lambda conn: conn.execute(
+            f"SELECT conversation_id, state, level, raised FROM {self._t('conversations')} "
+            "WHERE conversation_id = ANY(%s)", (ids,)).fetchall())
+        return {bytes(cid).decode(): Conversation(ConversationState.from_dict(json.loads(state)), level,
+                                                  frozenset(json.loads(raised)))
+                for cid, state, level, raised in rows}
+
+    def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        if not keys:
+            return {}
+        rows = self._run(lambda conn: conn.execute(
+            f"SELECT m.conversation_id, m.message_id, m.result FROM {self._t('messages')} m "
+            "JOIN unnest(%s::bytea[], %s::bytea[]) AS k(c, i) ON m.conversation_id = k.c AND m.message_id = k.i",
+            ([c.encode() for c, _ in keys], [m.encode() for _, m in keys])).fetchall())
+        return {(bytes(c).decode(), bytes(m).decode()): json.loads(r) for c, m, r in rows}
+
+    def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
+               interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
+               expected: Mapping[str, int] | None = None) -> None:
+        """As ``SQLiteStore.commit``: all of it in one transaction, or nothing and ``StoreConflict``."""
+        now = time.time()
+        expected = expected or {}
+        table = self._t("conversations")
+        rows = sorted((c.state.conversation_id.encode(), c.state.n_messages, json.dumps(c.state.to_dict()), c.level,
+                       json.dumps(sorted(c.raised))) for c in conversations)  # one lock order for every writer
+        new = [r for r in rows if expected.get(r[0].decode()) == 0]
+        moved = [(*r, expected[r[0].decode()]) for r in rows if expected.get(r[0].decode(), 0) != 0]
+        unchecked = [r for r in rows if r[0].decode() not in expected]
+        checked_only = sorted(c.encode() for c in expected if c not in {r[0].decode() for r in rows})
+
+        def unmoved(found: list[tuple[Any, ...]]) -> bool:
+            counts = {bytes(cid): count for cid, count in found}
+            return all(counts.get(cid, 0) == expected[cid.decode()] for cid in checked_only)
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            # pipelined: every statement goes out at once, and the counts are read back before COMMIT
+            with conn.pipeline(), conn.transaction():
+                checks: list[tuple[psycopg.Cursor[Any], Callable[[list[tuple[Any, ...]]], bool]]] = []
+                if new:  # none when loaded: written only if no other writer has created it since
+                    checks.append((conn.execute(
+                        f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} ON CONFLICT DO NOTHING "
+                        "RETURNING conversation_id", (now, *_columns(new))), lambda done: len(done) == len(new)))
+                if moved:  # a concurrent writer's row is waited for, then its count compared
+                    checks.append((conn.execute(
+                        f"UPDATE {table} t SET n_messages = v.n, state = v.s, level = v.l, raised = v.r, "
+                        f"updated_at = %s FROM {ROWS_AND_COUNTS} WHERE t.conversation_id = v.c AND t.n_messages = v.e "
+                        "RETURNING t.conversation_id", (now, *_columns(moved))), lambda done: len(done) == len(moved)))
+                if checked_only:  # checked but not written
+                    checks.append((conn.execute(
+                        f"SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%s) FOR SHARE",
+                        (checked_only,)), unmoved))
+                if unchecked:
+                    conn.execute(f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
+                                 "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "
+                                 "state = EXCLUDED.state, level = EXCLUDED.level, raised = EXCLUDED.raised, "
+                                 "updated_at = EXCLUDED.updated_at", (now, *_columns(unchecked)))
+                if answers:
+                    conn.execute(f"INSERT INTO {self._t('messages')} SELECT * FROM unnest(%s::bytea[], %s::bytea[], "
+                                 "%s::text[]) ON CONFLICT DO NOTHING",
+                                 _columns((c.encode(), m.encode(), json.dumps(a)) for c, m, a in answers))
+                if interventions:
+                    conn.cursor().executemany(
+                        f"INSERT INTO {self._t('interventions')} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        [(i["intervention_id"].encode(), i["conversation_id"].encode(), json.dumps(i), now)
+                         for i in interventions])
+                if interventions and sinks:
+                    conn.cursor().executemany(
+                        f"INSERT INTO {self._t('outbox')} (intervention_id, sink, created_at, next_attempt_at) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        [(i["intervention_id"].encode(), sink, now, now) for i in interventions for sink in sinks])
+                for cursor, holds in checks:
+                    if not holds(cursor.fetchall()):  # another writer got there first: write nothing
+                        raise StoreConflict(",".join(expected))
+
+        try:
+            self._run(work)
+        except pg_errors.DeadlockDetected as exc:  # writers crossing: as a conflict, done again
+            raise StoreConflict(",".join(expected)) from exc
+
+    def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
+        rows = self._run(lambda conn: conn.execute(
+            f"SELECT i.payload, COUNT(o.sink), COUNT(o.delivered_at) FROM {self._t('interventions')} i "
+            f"LEFT JOIN {self._t('outbox')} o USING (intervention_id) WHERE i.conversation_id = %s "
+            "GROUP BY i.intervention_id ORDER BY i.created_at, i.intervention_id",
+            (conversation_id.encode(),)).fetchall())
+        return [{**json.loads(payload), "delivered": done == total} for payload, total, done in rows]
+
+    def due(self, now: float, limit: int) -> list[OutboxItem]:
+        """Due rows, each claimed for ``LEASE_SECONDS`` (another replica's worker skips it meanwhile)."""
+        outbox = self._t("outbox")
+        rows = self._run(lambda conn: conn.execute(
+            f"WITH due AS (SELECT intervention_id, sink FROM {outbox} WHERE delivered_at IS NULL "
+            "AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {outbox} o SET next_attempt_at = %s FROM due "
+            "WHERE o.intervention_id = due.intervention_id AND o.sink = due.sink "
+            f"RETURNING o.intervention_id, o.sink, o.attempts, o.created_at, "
+            f"(SELECT payload FROM {self._t('interventions')} i WHERE i.intervention_id = o.intervention_id)",
+            (now, limit, now + LEASE_SECONDS)).fetchall())
+        return sorted((OutboxItem(bytes(iid).decode(), sink, json.loads(payload), attempts, created)
+                       for iid, sink, attempts, created, payload in rows if payload is not None),
+                      key=lambda item: (item.created_at, item.intervention_id, item.sink))
+
+    def delivered(self, intervention_id: str, sink: str, now: float) -> None:
+        self._run(lambda conn: conn.execute(
+            f"UPDATE {self._t('outbox')} SET delivered_at = %s, attempts = attempts + 1 "
+            "WHERE intervention_id = %s AND sink = %s", (now, intervention_id.encode(), sink)))
+
+    def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None:
+        self._run(lambda conn: conn.execute(
+            f"UPDATE {self._t('outbox')} SET attempts = attempts + 1, next_attempt_at = %s, last_error = %s "
+            "WHERE intervention_id = %s AND sink = %s", (next_attempt_at, error[:500], intervention_id.encode(), sink)))
+
+    def outbox_stats(self) -> tuple[int, float | None]:
+        """Undelivered rows and the creation time of the oldest."""
+        row = self._run(lambda conn: conn.execute(
+            f"SELECT COUNT(*), MIN(created_at) FROM {self._t('outbox')} WHERE delivered_at IS NULL").fetchone())
+        assert row is not None
+        return int(row[0]), row[1]
+
+    def ping(self) -> None:
+        self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+
+
+ROWS = "unnest(%s::bytea[], %s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(c, n, s, l, r)"
+ROWS_AND_COUNTS = ("unnest(%s::bytea[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                   "AS v(c, n, s, l, r, e)")
+
+
+def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as columns, for ``unnest``."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _without_password(url: str) -> str:
+    """The URL as shown in messages and logs: a password in it is replaced by ***."""
+    shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """psycopg's message on one line (a connection failure lists every address tried)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
