@@ -207,6 +207,9 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
 ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
 StateOption = Annotated[str | None, typer.Option(
     help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
+DedupHoursOption = Annotated[float | None, typer.Option(
+    help="Hours a message id is remembered after its conversation's last message; a resend then is a "
+         "duplicate [RISKLINE_DEDUP_HOURS, default 168; 0: for ever]")]
 WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
 WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
 PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]
@@ -235,6 +238,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [RISKLINE_PORT, default 8080]")] = None,
     model: ModelOption = None,
     state: StateOption = None,
+    dedup_hours: DedupHoursOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,
     api_token: Annotated[str | None, typer.Option(help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
@@ -303,6 +307,7 @@ def stream(
              "[default 10, 1 to 300]")] = None,
     model: ModelOption = None,
     state: StateOption = None,
+    dedup_hours: DedupHoursOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,
     policy: PolicyOption = None,

@@ -36,6 +36,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS {p}conversations (
     conversation_id BYTEA PRIMARY KEY, n_messages BIGINT NOT NULL, state TEXT NOT NULL, level TEXT NOT NULL,
     raised TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS {p}conversations_updated ON {p}conversations (updated_at);
 CREATE TABLE IF NOT EXISTS {p}messages (
     conversation_id BYTEA NOT NULL, message_id BYTEA NOT NULL, result TEXT NOT NULL,
     PRIMARY KEY (conversation_id, message_id));
@@ -208,6 +209,13 @@ class PostgresStore:
             f"SELECT COUNT(*), MIN(created_at) FROM {self._t('outbox')} WHERE delivered_at IS NULL").fetchone())
         assert row is not None
         return int(row[0]), row[1]
+
+    def forget_answers(self, idle_since: float, idle_before: float, limit: int) -> int:
+        """As ``SQLiteStore.forget_answers``."""
+        return self._run(lambda conn: conn.execute(
+            f"DELETE FROM {self._t('messages')} WHERE ctid = ANY(ARRAY(SELECT m.ctid FROM {self._t('conversations')} c "
+            f"JOIN {self._t('messages')} m USING (conversation_id) WHERE c.updated_at >= %s AND c.updated_at < %s "
+            "LIMIT %s))", (idle_since, idle_before, limit)).rowcount)
 
     def ping(self) -> None:
         self._run(lambda conn: conn.execute("SELECT 1").fetchone())

@@ -20,7 +20,7 @@ from detection.policy import EscalationPolicy
 from detection.scoring import score_messages
 from detection.sinks import OutboxWorker, Sink, intervention_id, load_sinks
 from detection.state import ConversationState
-from detection.store import Conversation, StateStore, StoreConflict, open_store
+from detection.store import AnswerJanitor, Conversation, StateStore, StoreConflict, open_store
 
 MAX_ATTEMPTS = 20
 MAX_BACKOFF = 0.05  # seconds: the longest wait between two attempts
@@ -136,7 +136,29 @@ def build_parts(settings: Any) -> dict[str, Any]:
     return {"model": model, "policy": policy, "sinks": sinks, "store": store}
 
 
-def hook(parts: dict[str, Any], sinks: list[Sink]) -> tuple[Processor, OutboxWorker]:
-    """The processor and its outbox worker, for the final list of sinks."""
+def hook(parts: dict[str, Any], sinks: list[Sink], dedup_hours: float) -> tuple[Processor, Background]:
+    """The processor and its background threads (the outbox worker, for the final list of sinks, and the
+    janitor forgetting answers after ``dedup_hours``, unless 0)."""
     processor = Processor(parts["model"], parts["store"], parts["policy"], [s.name for s in sinks])
-    return processor, OutboxWorker(parts["store"], sinks)
+    window = dedup_hours * 3600
+    janitor = AnswerJanitor(parts["store"], window, every=min(60.0, window / 2)) if window > 0 else None
+    return processor, Background(OutboxWorker(parts["store"], sinks), janitor)
+
+
+class Background:
+    """The threads beside the processor: the outbox worker (``wake`` it when interventions are raised)
+    and the janitor."""
+
+    def __init__(self, outbox: OutboxWorker, janitor: AnswerJanitor | None) -> None:
+        self.outbox, self.janitor = outbox, janitor
+        self.wake = outbox.wake
+
+    def start(self) -> None:
+        self.outbox.start()
+        if self.janitor is not None:
+            self.janitor.start()
+
+    def stop(self) -> None:
+        if self.janitor is not None:
+            self.janitor.stop()
+        self.outbox.stop()

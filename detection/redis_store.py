@@ -1,7 +1,8 @@
 """A Redis state store, so several service replicas (and stream workers) share conversations.
 
 Keys, under a prefix (default ``riskline:``):
-- ``conv:{id}``: the conversation (state, level, levels raised), one JSON value;
+- ``conv:{id}``: the conversation (state, level, levels raised), one JSON value; ``updated``: sorted
+  set of conversation ids by last write, while their answers are kept;
 - ``ans:{id}``: hash of message id -> answer, for de-duplication;
 - ``iv:{intervention}``: an intervention; ``ivs:{id}``: a conversation's interventions by time;
   ``ivp:{intervention}``: the sinks still to deliver it to;
@@ -31,6 +32,14 @@ local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 
 for _, member in ipairs(items) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
 return items
 """
+FORGET = """
+local convs = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
+for _, conv in ipairs(convs) do
+  redis.call('DEL', ARGV[4] .. conv)
+  redis.call('ZREM', KEYS[1], conv)
+end
+return #convs
+"""
 LEASE_SECONDS = 30.0
 
 
@@ -45,6 +54,7 @@ class RedisStore:
         except (redis.RedisError, ValueError) as exc:
             raise ValueError(f"state store {url}: {exc}") from exc
         self._claim = self.r.register_script(CLAIM)
+        self._forget = self.r.register_script(FORGET)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -77,6 +87,7 @@ class RedisStore:
                 pipe.multi()
                 for conv in conversations:
                     pipe.set(self._k("conv", conv.state.conversation_id), _encode(conv))
+                    pipe.zadd(self._k("updated"), {conv.state.conversation_id: now})
                 for cid, mid, answer in answers:
                     pipe.hset(self._k("ans", cid), mid, json.dumps(answer))
                 for item in interventions:
@@ -142,6 +153,11 @@ class RedisStore:
         depth = self.r.zcard(self._k("outbox"))
         oldest = self.r.zrange(self._k("outbox", "created"), 0, 0, withscores=True)
         return int(depth), (float(oldest[0][1]) if oldest else None)
+
+    def forget_answers(self, idle_since: float, idle_before: float, limit: int) -> int:
+        """The answers of up to ``limit`` conversations last written in [``idle_since``, ``idle_before``),
+        deleted atomically with their place in ``updated``: how many conversations (0 once none are left)."""
+        return int(self._forget(keys=[self._k("updated")], args=[idle_since, idle_before, limit, self._k("ans", "")]))
 
     def ping(self) -> None:
         self.r.ping()

@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, gt=0)
     max_batch: int = Field(1000, ge=1, le=1000)
     request_timeout: float = Field(10.0, gt=0)
+    # hours an answered message id is remembered (a resend is a duplicate, not scored again) after
+    # its conversation's last message; 0: for ever (the store then grows with every message)
+    dedup_hours: float = Field(168.0, ge=0)
 
     @field_validator("webhook_url")
     @classmethod

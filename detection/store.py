@@ -10,20 +10,24 @@ and are never deleted: delivery marks them done.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from detection.state import ConversationState
 
+log = logging.getLogger("riskline.store")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     conversation_id TEXT PRIMARY KEY, state TEXT NOT NULL, level TEXT NOT NULL, raised TEXT NOT NULL,
     updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS conversations_updated ON conversations (updated_at);
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id TEXT NOT NULL, message_id TEXT NOT NULL, result TEXT NOT NULL,
     PRIMARY KEY (conversation_id, message_id));
@@ -73,6 +77,7 @@ class StateStore(Protocol):
     def delivered(self, intervention_id: str, sink: str, now: float) -> None: ...
     def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None: ...
     def outbox_stats(self) -> tuple[int, float | None]: ...
+    def forget_answers(self, idle_since: float, idle_before: float, limit: int) -> int: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -190,6 +195,15 @@ class SQLiteStore:
                 "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL").fetchone()
         return int(depth), oldest
 
+    def forget_answers(self, idle_since: float, idle_before: float, limit: int) -> int:
+        """Delete up to ``limit`` answers of conversations last written in [``idle_since``, ``idle_before``):
+        how many (0 once none are left). Their states and interventions stay."""
+        with self._lock:
+            return self._db.execute(
+                "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM conversations c JOIN messages m "
+                "USING (conversation_id) WHERE c.updated_at >= ? AND c.updated_at < ? LIMIT ?)",
+                (idle_since, idle_before, limit)).rowcount
+
     def ping(self) -> None:
         with self._lock:
             self._db.execute("SELECT 1").fetchone()
@@ -197,6 +211,52 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class AnswerJanitor:
+    """A thread that forgets the answers kept for de-duplication once a conversation has been idle for
+    ``window`` seconds, so that the store does not grow with every message. States and interventions
+    stay: a conversation that goes on later is scored on from where it was. A message id sent again
+    after that is scored as new.
+
+    Each pass deletes in chunks (the store is free for scoring between them) and looks only at
+    conversations gone idle since the pass before (less ``SKEW`` for replicas' clocks); the first
+    pass after a start looks at all of them.
+    """
+
+    SKEW = 600.0
+
+    def __init__(self, store: StateStore, window: float, every: float = 60.0, chunk: int = 5000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.window, self.every, self.chunk, self.clock = store, window, every, chunk, clock
+        self._since = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="riskline-janitor", daemon=True)
+
+    def run_once(self) -> int:
+        """One pass: the number of answers (in Redis, conversations) forgotten."""
+        before = self.clock() - self.window
+        total = 0
+        while (done := self.store.forget_answers(self._since, before, self.chunk)) > 0:
+            total += done
+        self._since = max(0.0, before - self.SKEW)
+        return total
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                if forgotten := self.run_once():
+                    log.info("answers forgotten", extra={"count": forgotten, "idle_hours": self.window / 3600})
+            except Exception:  # the store down: try again next time
+                log.exception("forgetting answers failed")
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
-from detection.processor import Processor
-from detection.sinks import OutboxWorker, canonical_body
+from detection.processor import Background, Processor
+from detection.sinks import canonical_body
 
 log = logging.getLogger("riskline.stream")
 
@@ -55,7 +55,7 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
 MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the state store is down
 
 
-async def consume(consumer: Any, processor: Processor, worker: OutboxWorker, stop: asyncio.Event,
+async def consume(consumer: Any, processor: Processor, worker: Background, stop: asyncio.Event,
                   rejects: Callable[[Any, str], Any] | None = None, max_records: int = 500) -> None:
     """Process batches until ``stop`` is set; offsets are committed only after the store commit."""
     loop = asyncio.get_running_loop()
@@ -144,7 +144,7 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     sinks = list(parts["sinks"])
     if settings.interventions_topic:
         sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
-    processor, worker = hook(parts, sinks)
+    processor, worker = hook(parts, sinks, settings.dedup_hours)
     worker.start()
 
     async def reject(record: Any, reason: str) -> None:

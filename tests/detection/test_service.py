@@ -327,6 +327,24 @@ def test_postgres_restarting_under_the_service_gets_503_then_service_as_before(
         stop_postgres(folder)
 
 
+def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_path: Path) -> None:
+    """Within ``--dedup-hours`` of a conversation's last message a resent id is a duplicate; after it,
+    the answer is forgotten (the store does not grow for ever) and the message scored as new."""
+    server = Server(model_dir, tmp_path / "state.db", "--dedup-hours", "0.0005")  # 1.8 s
+    try:
+        event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000,
+                 "text": "hi"}
+        assert server.post(event).json()["results"][0]["duplicate"] is False
+        assert server.post(event).json()["results"][0]["duplicate"] is True
+        deadline = time.time() + 15
+        while (again := server.post(event).json()["results"][0])["duplicate"] and time.time() < deadline:
+            time.sleep(0.2)
+        assert again["duplicate"] is False and time.time() < deadline
+        assert server.http.get("/v1/conversations/c").json()["n_messages"] == 2
+    finally:
+        server.stop()
+
+
 def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_dir: Path, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from detection.state import ConversationState
-from detection.store import Conversation, SQLiteStore, StateStore, StoreConflict, open_store
+from detection.store import AnswerJanitor, Conversation, SQLiteStore, StateStore, StoreConflict, open_store
 
 Factory = Callable[[], StateStore]
 
@@ -73,6 +73,32 @@ def test_a_stale_writer_is_refused(reopen: Factory) -> None:
     assert second.answered([("c1", "x")]) == {}
     second.commit([Conversation(ConversationState("c1", n_messages=4))], [], [], [], expected={"c1": 3})
     assert first.load(["c1"])["c1"].state.n_messages == 4
+
+
+def test_answers_of_idle_conversations_are_forgotten(reopen: Factory) -> None:
+    """The janitor deletes the answers (kept to recognise resends) of conversations idle past the window,
+    in chunks, and nothing else; a conversation that goes on keeps its new answers until idle again."""
+    store = reopen()
+    store.commit([Conversation(ConversationState("old", n_messages=2))], [("old", "m1", {}), ("old", "m2", {})],
+                 [_intervention("old", "high")], ["webhook"])
+    time.sleep(0.02)
+    cut = time.time()
+    time.sleep(0.02)
+    store.commit([Conversation(ConversationState("new", n_messages=1))], [("new", "m1", {})], [], [])
+    now = [cut + 3600.0]
+    janitor = AnswerJanitor(store, window=3600.0, chunk=1, clock=lambda: now[0])
+    assert janitor.run_once() > 0
+    keys = [("old", "m1"), ("old", "m2"), ("new", "m1")]
+    assert store.answered(keys) == {("new", "m1"): {}}
+    assert store.load(["old"])["old"].state.n_messages == 2  # its state and interventions stay
+    assert [i["intervention_id"] for i in store.interventions("old")] == ["old-high"]
+    assert store.outbox_stats()[0] == 1
+    assert janitor.run_once() == 0
+    store.commit([Conversation(ConversationState("old", n_messages=3))], [("old", "m3", {})], [], [])
+    assert janitor.run_once() == 0 and store.answered([("old", "m3")]) == {("old", "m3"): {}}
+    now[0] = time.time() + 3600.5  # both idle for the window now
+    assert janitor.run_once() > 0
+    assert store.answered([*keys, ("old", "m3")]) == {}
 
 
 def test_bad_locations(tmp_path: Path) -> None:
