@@ -140,8 +140,11 @@ class OutboxWorker:
     def stop(self, drain_seconds: float = 2.0) -> None:
         """Try what is due once more for up to ``drain_seconds``, then stop."""
         deadline = time.monotonic() + drain_seconds
-        while time.monotonic() < deadline and self.deliver_due() > 0:
-            pass
+        try:
+            while time.monotonic() < deadline and self.deliver_due() > 0:
+                pass
+        except Exception:  # the store down: what is due stays in the outbox for the next start
+            log.exception("outbox drain at stop failed")
         self._stop.set()
         self.wake.set()
         self._thread.join(timeout=5)
