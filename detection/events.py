@@ -61,6 +61,11 @@ def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _missing(value: object) -> str:
+    """Why a missing value is: a NaN (JSON Lines may hold one, as Python writes them) says so."""
+    return "missing" if value is None else "missing (NaN)"
+
+
 def identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
     """A record's id field as events hold it (strings and integers, trimmed); ``EventError`` if invalid."""
     value = record.get(field)
@@ -68,7 +73,7 @@ def identifier(record: Mapping[str, object], field: str, required: bool = True) 
         return _check_unicode(field, value)  # the common case, checked first: most rows pay for nothing else
     if _is_missing(value):
         if required:
-            raise EventError(field, "missing")
+            raise EventError(field, _missing(value))
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise EventError(field, f"expected a string, got {type(value).__name__}")
@@ -86,7 +91,7 @@ LATEST_TIMESTAMP = 32503680000  # Unix seconds of 3000-01-01: anything later is 
 def parse_timestamp(value: object) -> float:
     """ISO-8601 with a UTC offset, or Unix seconds (number or numeric string), as Unix seconds."""
     if _is_missing(value):
-        raise EventError("timestamp", "missing")
+        raise EventError("timestamp", _missing(value))
     if isinstance(value, bool):
         raise EventError("timestamp", "expected ISO-8601 or Unix seconds, got a boolean")
     if isinstance(value, int | float):

@@ -58,3 +58,15 @@ def test_extra_columns_are_ignored_and_ids_may_be_integers() -> None:
     event = to_event({**BASE, "conversation_id": 42, "conversation_label": 1, "stage": "payment", "x": [1]})
     assert event.conversation_id == "42"
     assert to_event({**BASE, "attachment": "IMAGE"}).attachment == "image"
+
+
+def test_a_nan_says_so() -> None:
+    """JSON Lines as Python writes them may hold NaN: the reason names it, where "missing" alone read as if
+    the field were absent from a record that shows it."""
+    for field in ("conversation_id", "message_id", "sender_id", "timestamp"):
+        with pytest.raises(EventError) as info:
+            to_event({**BASE, **json.loads(f'{{"{field}": NaN}}')})
+        assert (info.value.field, info.value.reason) == (field, "missing (NaN)")
+    with pytest.raises(EventError) as info:
+        to_event({**BASE, "sender_id": None})
+    assert info.value.reason == "missing"

@@ -400,7 +400,7 @@ def test_rejects_are_strict_json_whatever_the_row_held(model: RiskModel, synth_r
                 '"extra": [-Infinity, {"deep": NaN}]}')
     source = tmp_path / "odd.jsonl"
     source.write_text("\n".join(lines) + "\n")
-    expected = [{"file": str(source), "location": "line 4", "field": "sender_id", "reason": "missing",
+    expected = [{"file": str(source), "location": "line 4", "field": "sender_id", "reason": "missing (NaN)",
                  "record": {"conversation_id": "c", "message_id": "m1", "sender_id": "NaN", "timestamp": 1,
                             "text": "x"}},
                 {"file": str(source), "location": "line 8", "field": "timestamp", "reason": "out of range: inf",
