@@ -305,6 +305,10 @@ def stream(
     session_timeout: Annotated[float | None, typer.Option(
         help="Seconds without a heartbeat before a crashed worker's partitions go to the others "
              "[default 10, 1 to 300]")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics [RISKLINE_METRICS_PORT]")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Address the metrics listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,

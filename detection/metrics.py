@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -62,3 +64,48 @@ class Metrics:
                 self.outbox_depth.set(depth)
                 self.outbox_age.set(time.time() - oldest if oldest is not None else 0.0)
         return generate_latest(self.registry)
+
+
+class StreamMetrics(Metrics):
+    """A stream worker's metrics: the service's scoring, intervention and outbox ones, plus its records
+    rejected, batches tried again while the store failed, and consumer lag by partition."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        r = self.registry
+        self.rejected = Counter("riskline_stream_records_rejected", "Records that are not valid events",
+                                registry=r)
+        self.retries = Counter("riskline_stream_batch_retries", "Batches tried again (the state store failing)",
+                               registry=r)
+        self.lag = Gauge("riskline_stream_lag_messages", "Records on the partition not yet committed",
+                         ["topic", "partition"], registry=r)
+
+
+def serve_metrics(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:
+    """``GET /metrics`` (Prometheus text) and ``GET /healthz`` on ``host``:``port``, from a daemon thread;
+    ``shutdown()`` the server to stop. An address that cannot be bound is an ``OSError`` naming it."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                body, kind = metrics.render(), "text/plain; version=0.0.4"
+            elif self.path == "/healthz":
+                body, kind = b'{"status":"ok"}', "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:  # scrapes are not worth a log line each
+            pass
+
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        raise OSError(f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    threading.Thread(target=server.serve_forever, name="riskline-metrics", daemon=True).start()
+    return server

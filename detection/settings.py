@@ -74,6 +74,8 @@ class StreamSettings(ServiceSettings):
     # seconds without a heartbeat before the group gives a worker's partitions to the others: how
     # long a crashed worker's conversations wait (heartbeats go at a third of it)
     session_timeout: float = Field(10.0, ge=1.0, le=300.0)
+    # serve Prometheus metrics on this port (at --host), when set
+    metrics_port: int | None = Field(None, ge=0, le=65535)
 
 
 def load_settings(flags: dict[str, Any], config: str | Path | None = None,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
+from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.sinks import canonical_body
 
@@ -56,9 +57,11 @@ MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the state store 
 
 
 async def consume(consumer: Any, processor: Processor, worker: Background, stop: asyncio.Event,
-                  rejects: Callable[[Any, str], Any] | None = None, max_records: int = 500) -> None:
+                  rejects: Callable[[Any, str], Any] | None = None, max_records: int = 500,
+                  metrics: StreamMetrics | None = None) -> None:
     """Process batches until ``stop`` is set; offsets are committed only after the store commit."""
     loop = asyncio.get_running_loop()
+    metrics = metrics or StreamMetrics()
     while not stop.is_set():
         batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
         if not batch:
@@ -72,29 +75,36 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
                 else:  # not accepted: set aside with its place, never silently dropped
                     log.warning("rejected record", extra={"topic": record.topic, "partition": record.partition,
                                                           "offset": record.offset, "reason": problem})
+                    metrics.rejected.inc()
                     if rejects is not None:
                         await rejects(record, problem or "")
             offsets[partition] = records[-1].offset + 1
         if events:
-            done = await _process_until_stored(loop, processor, events, stop)
+            done = await _process_until_stored(loop, processor, events, stop, metrics)
             if done is None:  # stopped while the store was down: the batch is left to be read again
                 return
-            if done:
+            answers, interventions = done
+            metrics.scored([a for a in answers if not a["duplicate"]], interventions)
+            if interventions:
                 worker.wake.set()
         await consumer.commit(offsets)
+        for partition, offset in offsets.items():
+            highwater = consumer.highwater(partition)
+            if highwater is not None:
+                metrics.lag.labels(partition.topic, str(partition.partition)).set(max(0, highwater - offset))
 
 
 async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
-                                stop: asyncio.Event) -> bool | None:
+                                stop: asyncio.Event, metrics: StreamMetrics) -> Any:
     """Process a batch, trying again with backoff while the state store fails (a restart, a network break):
-    whether it raised interventions, or None if ``stop`` came first. Its offsets wait meanwhile, so
+    its answers and interventions, or None if ``stop`` came first. Its offsets wait meanwhile, so
     nothing is lost, and messages stored before a failure are recognised by id when tried again."""
     delay = 0.1
     while True:
         try:
-            _, interventions = await loop.run_in_executor(None, processor.process, events)
-            return bool(interventions)
+            return await loop.run_in_executor(None, processor.process, events)
         except Exception as exc:  # mostly the store; a worker that stopped would only read this batch again
+            metrics.retries.inc()
             log.warning("scoring failed; trying the batch again", extra={
                 "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
         try:
@@ -140,7 +150,23 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    producer, consumer = await _start(settings, parts)
+    metrics = StreamMetrics()
+    metrics.model_info(parts["model"].model_version)
+    metrics.watch_outbox(parts["store"])
+    scrape = None
+    if settings.metrics_port is not None:
+        try:
+            scrape = serve_metrics(metrics, settings.host, settings.metrics_port)
+        except OSError:
+            parts["store"].close()
+            raise
+    try:
+        producer, consumer = await _start(settings, parts)
+    except BaseException:
+        if scrape is not None:
+            scrape.shutdown()
+            scrape.server_close()
+        raise
     sinks = list(parts["sinks"])
     if settings.interventions_topic:
         sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
@@ -156,10 +182,13 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
                                  "model_version": parts["model"].model_version})
     try:
-        await consume(consumer, processor, worker, stop, reject, settings.max_batch)
+        await consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)
     finally:
         await consumer.stop()
         await loop.run_in_executor(None, worker.stop)
         await producer.stop()
+        if scrape is not None:
+            scrape.shutdown()
+            scrape.server_close()
         parts["store"].close()
         log.info("stopped")

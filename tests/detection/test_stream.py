@@ -171,8 +171,9 @@ def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, mode
         except psycopg.Error:
             return 0
 
+    metrics_port = free_port()
     command = [RISKLINE, "stream", "--brokers", broker, "--topic", "pg-events", "--group", "pg", "--model",
-               str(model_dir), "--state", url]
+               str(model_dir), "--state", url, "--metrics-port", str(metrics_port)]
     worker = subprocess.Popen(command, env={**os.environ, "RISKLINE_MAX_BATCH": "7"},
                               stderr=(tmp_path / "worker.log").open("w"), stdout=subprocess.DEVNULL)
     try:
@@ -190,9 +191,39 @@ def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, mode
             rows = conn.execute("SELECT conversation_id, message_id, result FROM riskline_messages").fetchall()
         assert {(bytes(c).decode(), bytes(m).decode()): json.loads(r)["risk_score"] for c, m, r in rows} == {
             (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
+        scraped = _scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+        # a batch whose commit landed as the connection dropped is found answered when tried again, and
+        # counted as duplicates: at most one batch (7 messages) short
+        assert len(events) - 7 <= scraped["riskline_messages_scored_total"] <= len(events)
+        assert scraped["riskline_stream_batch_retries_total"] >= 1 and scraped["riskline_state_store_up"] == 1
+        lags = {k: v for k, v in scraped.items() if k.startswith("riskline_stream_lag_messages{")}
+        assert lags and set(lags.values()) == {0.0}  # every partition read to its end
     finally:
         worker.send_signal(signal.SIGTERM)
         code = worker.wait(30)
         stop_postgres(folder)
     assert code == 0
     assert "scoring failed; trying the batch again" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_metrics_port_in_use_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([RISKLINE, "stream", "--brokers", f"127.0.0.1:{free_port()}", "--model", str(model_dir),
+                               "--state", str(tmp_path / "state.db"), "--metrics-port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (f"riskline: error: --metrics-port {port}: cannot listen on "
+                                                    f"127.0.0.1:{port}: Address already in use")
+
+
+def _scrape(url: str) -> dict[str, float]:
+    """A Prometheus text page's samples by name (with labels)."""
+    import httpx
+
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in httpx.get(url, timeout=5).text.splitlines() if line and not line.startswith("#")}
