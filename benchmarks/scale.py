@@ -107,40 +107,35 @@ def stream_rate(model: str, events_path: Path, folder: Path, limit: int, state: 
 
 def _state_store(kind: str, folder: Path) -> tuple[str, Any, Any]:
     """A store's URL for the worker, a count of the messages answered there, and how to stop it."""
+    from tests.service_helpers import throwaway_stores
+
+    stores, stop = throwaway_stores(kind, folder)
+    url = stores()
     if kind == "postgres":
         import psycopg
-
-        from tests.service_helpers import start_postgres, stop_postgres
-
-        pg_folder, url = start_postgres()
 
         def count_rows() -> int:
             with psycopg.connect(url) as conn:
                 row = conn.execute("SELECT COUNT(*) FROM riskline_messages").fetchone()
                 return int(row[0]) if row else 0
 
-        return url, count_rows, lambda: stop_postgres(pg_folder)
+        return url, count_rows, stop
     if kind == "redis":
         import redis
 
-        from tests.service_helpers import start_redis
-
-        process, url = start_redis(folder)
         client = redis.Redis.from_url(url)
 
         def count_writes() -> int:  # one HSET per answer; counting keys' fields would load Redis itself
             return int(client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0))
 
-        return url, count_writes, process.terminate
+        return url, count_writes, stop
     import sqlite3
 
-    path = folder / "stream.db"
-
     def count_answers() -> int:
-        with sqlite3.connect(path) as conn:
+        with sqlite3.connect(url) as conn:
             return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
-    return str(path), count_answers, lambda: None
+    return url, count_answers, stop
 
 
 def main() -> None:

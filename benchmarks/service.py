@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service_helpers import Receiver, Server, fresh_database, start_postgres, start_redis, stop_postgres  # noqa: E402  (the suite's real-process helpers)
+from tests.service_helpers import Receiver, Server, throwaway_stores  # noqa: E402  (the suite's real-process helpers)
 
 FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
 
@@ -150,20 +150,7 @@ def main() -> None:
     hook = Receiver()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        made = iter(range(1, 100))
-        if args.state == "postgres":
-            pg_folder, pg_url = start_postgres()
-
-            def stores() -> str:
-                return fresh_database(pg_url)
-        elif args.state == "redis":
-            redis_process, redis_url = start_redis(tmp)
-
-            def stores() -> str:
-                return redis_url.rsplit("/", 1)[0] + f"/{next(made)}"
-        else:
-            def stores() -> str:
-                return str(tmp / f"state{next(made)}.db")
+        stores, stop_stores = throwaway_stores(args.state, tmp)
         one_rate, batch_rate = in_process_rate(args.model, events, stores)
         server = Server(Path(args.model), stores(), "--webhook-url", hook.url, "--webhook-secret", "s", log_dir=tmp)
         url = f"{server.url}/v1/messages"
@@ -188,10 +175,7 @@ def main() -> None:
         finally:
             server.stop()
             hook.close()
-            if args.state == "postgres":
-                stop_postgres(pg_folder)
-            elif args.state == "redis":
-                redis_process.terminate()
+            stop_stores()
     received = {r["headers"]["X-Riskline-Intervention-Id"]: r["time"] for r in hook.received}
     sent = {**half["interventions"], **at500["interventions"]}
     webhook = [received[i] - t for i, t in sent.items() if i in received]

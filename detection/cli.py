@@ -327,7 +327,11 @@ def stream(
     from detection.stream import run_stream
 
     settings = _realtime_settings(flags, StreamSettings)
-    asyncio.run(run_stream(settings, build_parts(settings)))
+    parts = build_parts(settings)
+    try:
+        asyncio.run(run_stream(settings, parts))
+    finally:
+        parts["store"].close()
 
 
 def load_plugins() -> None:

@@ -114,16 +114,25 @@ class PostgresStore:
         now = time.time()
         expected = expected or {}
         table = self._t("conversations")
-        rows = sorted((c.state.conversation_id.encode(), c.state.n_messages, json.dumps(c.state.to_dict()), c.level,
-                       json.dumps(sorted(c.raised))) for c in conversations)  # one lock order for every writer
-        new = [r for r in rows if expected.get(r[0].decode()) == 0]
-        moved = [(*r, expected[r[0].decode()]) for r in rows if expected.get(r[0].decode(), 0) != 0]
-        unchecked = [r for r in rows if r[0].decode() not in expected]
-        checked_only = sorted(c.encode() for c in expected if c not in {r[0].decode() for r in rows})
+        new: list[tuple[Any, ...]] = []  # none when loaded
+        moved: list[tuple[Any, ...]] = []  # these rows, with the count each had when loaded
+        unchecked: list[tuple[Any, ...]] = []
+        for conv in sorted(conversations, key=lambda c: c.state.conversation_id):  # one lock order for all writers
+            cid = conv.state.conversation_id
+            row = (cid.encode(), conv.state.n_messages, json.dumps(conv.state.to_dict()), conv.level,
+                   json.dumps(sorted(conv.raised)))
+            if cid not in expected:
+                unchecked.append(row)
+            elif expected[cid] == 0:
+                new.append(row)
+            else:
+                moved.append((*row, expected[cid]))
+        written = {c.state.conversation_id for c in conversations}
+        checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
 
         def unmoved(found: list[tuple[Any, ...]]) -> bool:
             counts = {bytes(cid): count for cid, count in found}
-            return all(counts.get(cid, 0) == expected[cid.decode()] for cid in checked_only)
+            return all(counts.get(cid, 0) == count for cid, count in checked_only.items())
 
         def work(conn: psycopg.Connection[Any]) -> None:
             # pipelined: every statement goes out at once, and the counts are read back before COMMIT
@@ -141,7 +150,7 @@ class PostgresStore:
                 if checked_only:  # checked but not written
                     checks.append((conn.execute(
                         f"SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%b) FOR SHARE",
-                        (checked_only,)), unmoved))
+                        (sorted(checked_only),)), unmoved))
                 if unchecked:
                     conn.execute(f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
                                  "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "

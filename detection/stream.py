@@ -118,9 +118,9 @@ class BrokerUnreachable(ConnectionError):
     """No Kafka broker answered at start-up (an ``OSError``: the CLI prints it as one line)."""
 
 
-async def _start(settings: Any, parts: dict[str, Any]) -> tuple[Any, Any]:
-    """The started producer and consumer. If either cannot reach a broker, stop both, close the
-    state store and raise ``BrokerUnreachable`` naming the brokers."""
+async def _start(settings: Any) -> tuple[Any, Any]:
+    """The started producer and consumer. If either cannot reach a broker, stop both and raise
+    ``BrokerUnreachable`` naming the brokers."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
@@ -136,14 +136,14 @@ async def _start(settings: Any, parts: dict[str, Any]) -> tuple[Any, Any]:
     except KafkaConnectionError as exc:
         for client in clients:
             await client.stop()
-        parts["store"].close()
         raise BrokerUnreachable(f"--brokers {settings.brokers}: no Kafka broker answered ({exc}); "
                                 "is it running and reachable from here?") from None
     return clients[0], clients[1]
 
 
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
-    """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop."""
+    """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop. The caller,
+    which opened the state store in ``parts``, closes it."""
     from detection.processor import hook
 
     loop = asyncio.get_running_loop()
@@ -153,42 +153,31 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     metrics = StreamMetrics()
     metrics.model_info(parts["model"].model_version)
     metrics.watch_outbox(parts["store"])
-    scrape = None
-    if settings.metrics_port is not None:
+    scrape = serve_metrics(metrics, settings.host, settings.metrics_port) if settings.metrics_port is not None else None
+    try:
+        producer, consumer = await _start(settings)
+        sinks = list(parts["sinks"])
+        if settings.interventions_topic:
+            sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
+        processor, worker = hook(parts, sinks, settings.dedup_hours)
+        worker.start()
+
+        async def reject(record: Any, reason: str) -> None:
+            if settings.rejects_topic:
+                await producer.send_and_wait(settings.rejects_topic, json.dumps(
+                    {"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                     "reason": reason, "value": (record.value or b"").decode("utf-8", "replace")}).encode())
+
+        log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
+                                     "model_version": parts["model"].model_version})
         try:
-            scrape = serve_metrics(metrics, settings.host, settings.metrics_port)
-        except OSError:
-            parts["store"].close()
-            raise
-    try:
-        producer, consumer = await _start(settings, parts)
-    except BaseException:
-        if scrape is not None:
-            scrape.shutdown()
-            scrape.server_close()
-        raise
-    sinks = list(parts["sinks"])
-    if settings.interventions_topic:
-        sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
-    processor, worker = hook(parts, sinks, settings.dedup_hours)
-    worker.start()
-
-    async def reject(record: Any, reason: str) -> None:
-        if settings.rejects_topic:
-            await producer.send_and_wait(settings.rejects_topic, json.dumps(
-                {"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                 "reason": reason, "value": (record.value or b"").decode("utf-8", "replace")}).encode())
-
-    log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
-                                 "model_version": parts["model"].model_version})
-    try:
-        await consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)
+            await consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)
+        finally:
+            await consumer.stop()
+            await loop.run_in_executor(None, worker.stop)
+            await producer.stop()
+            log.info("stopped")
     finally:
-        await consumer.stop()
-        await loop.run_in_executor(None, worker.stop)
-        await producer.stop()
         if scrape is not None:
             scrape.shutdown()
             scrape.server_close()
-        parts["store"].close()
-        log.info("stopped")

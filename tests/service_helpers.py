@@ -204,3 +204,17 @@ def stop_postgres(folder: Path, mode: str = "fast", remove: bool = True) -> None
         subprocess.run([*pg_ctl, "-m", mode, "-w", "stop"], check=True, stdout=subprocess.DEVNULL)
     if remove:
         shutil.rmtree(folder)
+
+
+def throwaway_stores(kind: str, folder: Path) -> tuple[Any, Any]:
+    """State stores of ``kind`` (sqlite, redis or postgres) for benchmarks: a function giving a new, empty
+    store's ``--state`` URL at each call (a file, a Redis database, a PostgreSQL database), and one that
+    stops the server started for them."""
+    made = iter(range(1, 16))
+    if kind == "postgres":
+        pg_folder, pg_url = start_postgres()
+        return (lambda: fresh_database(pg_url)), (lambda: stop_postgres(pg_folder))
+    if kind == "redis":
+        process, url = start_redis(folder)
+        return (lambda: url.rsplit("/", 1)[0] + f"/{next(made)}"), process.terminate
+    return (lambda: str(folder / f"state{next(made)}.db")), (lambda: None)
