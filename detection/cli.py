@@ -305,6 +305,9 @@ def stream(
     session_timeout: Annotated[float | None, typer.Option(
         help="Seconds without a heartbeat before a crashed worker's partitions go to the others "
              "[default 10, 1 to 300]")] = None,
+    max_poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds a worker may take over a batch before the group moves its partitions; a worker "
+             "waiting out a state-store outage keeps polling [default 300, 1 to 3600]")] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics at http://HOST:PORT/metrics [RISKLINE_METRICS_PORT]")] = None,
     host: Annotated[str | None, typer.Option(

@@ -74,6 +74,9 @@ class StreamSettings(ServiceSettings):
     # seconds without a heartbeat before the group gives a worker's partitions to the others: how
     # long a crashed worker's conversations wait (heartbeats go at a third of it)
     session_timeout: float = Field(10.0, ge=1.0, le=300.0)
+    # seconds a worker may go without reading from the broker before the group takes its partitions
+    # (Kafka's max.poll.interval.ms); a worker waiting out a state-store outage goes on reading
+    max_poll_interval: float = Field(300.0, ge=1.0, le=3600.0)
     # serve Prometheus metrics on this port (at --host), when set
     metrics_port: int | None = Field(None, ge=0, le=65535)
 

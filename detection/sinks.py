@@ -116,6 +116,9 @@ def load_sinks(settings: Any) -> list[Sink]:
     return sinks
 
 
+MAX_STORE_RETRY = 5.0  # seconds between outbox passes while the state store is down
+
+
 def backoff(attempts: int, base: float = 0.5, cap: float = 300.0, rng: Callable[[], float] = random.random) -> float:
     """Seconds before the next try: doubling from ``base`` up to ``cap``, times a jitter in [0.5, 1.5)."""
     return min(base * 2.0**attempts, cap) * (0.5 + rng())
@@ -172,12 +175,17 @@ class OutboxWorker:
             self.store.delivered(item.intervention_id, item.sink, time.time())
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
+            wait = self.poll
             try:
                 tried = self.deliver_due()
-            except Exception:  # the store itself failing must not kill delivery for good
-                log.exception("outbox pass failed")
-                tried = 0
+                failures = 0
+            except Exception as exc:  # the store itself failing must not kill delivery for good
+                failures, tried = failures + 1, 0
+                wait = min(self.poll * 2 ** failures, MAX_STORE_RETRY)  # one line a try, not four a second
+                log.warning("outbox pass failed; the state store could not be read", extra={
+                    "error": f"{type(exc).__name__}: {exc}", "retry_in_s": wait})
             if not tried:
-                self.wake.wait(self.poll)
+                self.wake.wait(wait)
                 self.wake.clear()

@@ -80,38 +80,71 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
                         await rejects(record, problem or "")
             offsets[partition] = records[-1].offset + 1
         if events:
-            done = await _process_until_stored(loop, processor, events, stop, metrics)
+            done = await _process_until_stored(loop, processor, events, stop, metrics, consumer)
             if done is None:  # stopped while the store was down: the batch is left to be read again
                 return
             answers, interventions = done
             metrics.scored([a for a in answers if not a["duplicate"]], interventions)
             if interventions:
                 worker.wake.set()
-        await consumer.commit(offsets)
-        for partition, offset in offsets.items():
+        for partition, offset in (await _commit(consumer, offsets)).items():
             highwater = consumer.highwater(partition)
             if highwater is not None:
                 metrics.lag.labels(partition.topic, str(partition.partition)).set(max(0, highwater - offset))
 
 
 async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
-                                stop: asyncio.Event, metrics: StreamMetrics) -> Any:
+                                stop: asyncio.Event, metrics: StreamMetrics, consumer: Any) -> Any:
     """Process a batch, trying again with backoff while the state store fails (a restart, a network break):
     its answers and interventions, or None if ``stop`` came first. Its offsets wait meanwhile, so
-    nothing is lost, and messages stored before a failure are recognised by id when tried again."""
+    nothing is lost, and messages stored before a failure are recognised by id when tried again.
+    Between tries the worker goes on polling the broker with its partitions paused, so an outage
+    longer than ``max_poll_interval`` does not cost it its place in the group."""
     delay = 0.1
-    while True:
-        try:
-            return await loop.run_in_executor(None, processor.process, events)
-        except Exception as exc:  # mostly the store; a worker that stopped would only read this batch again
-            metrics.retries.inc()
-            log.warning("scoring failed; trying the batch again", extra={
-                "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-            return None
-        except TimeoutError:
+    try:
+        while True:
+            try:
+                return await loop.run_in_executor(None, processor.process, events)
+            except Exception as exc:  # mostly the store; a worker that stopped would only read this batch again
+                metrics.retries.inc()
+                log.warning("scoring failed; trying the batch again", extra={
+                    "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
+            if await _poll_paused(consumer, delay, stop):
+                return None
             delay = min(delay * 2, MAX_RETRY_DELAY)
+    finally:
+        consumer.resume(*consumer.assignment())
+
+
+async def _poll_paused(consumer: Any, seconds: float, stop: asyncio.Event) -> bool:
+    """Wait ``seconds`` (True if ``stop`` came first), polling with every partition paused: the group
+    sees a live reader, and nothing is read. Records of a partition assigned meanwhile are put back."""
+    loop_time = asyncio.get_running_loop().time
+    deadline = loop_time() + seconds
+    while not stop.is_set() and (left := deadline - loop_time()) > 0:
+        consumer.pause(*consumer.assignment())
+        for partition, records in (await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))).items():
+            consumer.seek(partition, records[0].offset)
+            consumer.pause(partition)
+    return stop.is_set()
+
+
+async def _commit(consumer: Any, offsets: dict[Any, int]) -> dict[Any, int]:
+    """Commit the offsets of a stored batch: those committed. If the group has given a partition to another worker
+    meanwhile (this one was too slow, or another joined), that one reads the batch again and finds it
+    answered; this worker rejoins at its next poll."""
+    from aiokafka.errors import CommitFailedError
+
+    owned = {partition: offset for partition, offset in offsets.items() if partition in consumer.assignment()}
+    try:
+        if owned:
+            await consumer.commit(owned)
+    except CommitFailedError:
+        owned = {}
+    if len(owned) < len(offsets):
+        log.warning("partitions were reassigned during the batch; their new reader reads it again "
+                    "(its messages are found answered)", extra={"partitions": len(offsets) - len(owned)})
+    return owned
 
 
 class BrokerUnreachable(ConnectionError):
@@ -131,6 +164,7 @@ async def _start(settings: Any) -> tuple[Any, Any]:
         clients.append(AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.brokers, group_id=settings.group,
                                         enable_auto_commit=False, auto_offset_reset="earliest",
                                         session_timeout_ms=int(settings.session_timeout * 1000),
+                                        max_poll_interval_ms=int(settings.max_poll_interval * 1000),
                                         heartbeat_interval_ms=max(100, int(settings.session_timeout * 1000) // 3)))
         await clients[1].start()
     except KafkaConnectionError as exc:

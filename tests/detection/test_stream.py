@@ -151,8 +151,9 @@ def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -
 
 def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, model_dir: Path,
                                              synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
-    """PostgreSQL state goes away part-way (as in a crash) and comes back: the worker keeps going, and
-    every message is answered once, as a single in-process pass answers it."""
+    """PostgreSQL state goes away part-way (as in a crash), for longer than Kafka's max.poll.interval,
+    and comes back: the worker keeps going, and every message is answered once, as a single
+    in-process pass answers it."""
     import psycopg
 
     from tests.service_helpers import restart_postgres, start_postgres, stop_postgres
@@ -174,14 +175,16 @@ def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, mode
     metrics_port = free_port()
     command = [RISKLINE, "stream", "--brokers", broker, "--topic", "pg-events", "--group", "pg", "--model",
                str(model_dir), "--state", url, "--metrics-port", str(metrics_port)]
-    worker = subprocess.Popen(command, env={**os.environ, "RISKLINE_MAX_BATCH": "7"},
+    # down for longer than the group waits for a worker to poll: the worker must keep its place
+    env = {**os.environ, "RISKLINE_MAX_BATCH": "7", "RISKLINE_MAX_POLL_INTERVAL": "2"}
+    worker = subprocess.Popen(command, env=env,
                               stderr=(tmp_path / "worker.log").open("w"), stdout=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while answered() < len(events) // 4 and time.time() < deadline:
             time.sleep(0.01)
         stop_postgres(folder, mode="immediate", remove=False)
-        time.sleep(1.5)  # a few failed tries
+        time.sleep(4.5)  # a few failed tries, over twice the poll interval
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
         restart_postgres(folder, url)
         deadline = time.time() + 60
@@ -203,7 +206,52 @@ def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, mode
         code = worker.wait(30)
         stop_postgres(folder)
     assert code == 0
-    assert "scoring failed; trying the batch again" in (tmp_path / "worker.log").read_text()
+    log = (tmp_path / "worker.log").read_text()
+    assert "scoring failed; trying the batch again" in log
+    assert "reassigned" not in log  # polling paused, it kept its partitions through the outage
+    # one line a try, backing off, as for the batch: not four tracebacks a second from the outbox
+    assert "Traceback" not in log and 1 <= log.count("outbox pass failed") <= 8
+
+
+def test_a_batch_whose_partitions_moved_commits_what_is_still_its_own(broker: str, synth_rows: list[dict[str, object]],
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A worker that held a batch while the group gave some of its partitions to another (it was slow,
+    or a worker joined) commits only the partitions it still owns, and keeps going."""
+    from aiokafka import AIOKafkaConsumer
+
+    from detection.stream import _commit
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:300]]
+    asyncio.run(_produce(broker, "moved", events))
+
+    async def scenario() -> tuple[dict[Any, int], set[Any], dict[Any, int | None]]:
+        first, second = (AIOKafkaConsumer("moved", bootstrap_servers=broker, group_id="moved", enable_auto_commit=False,
+                                          auto_offset_reset="earliest") for _ in range(2))
+        await first.start()
+        try:
+            while not first.assignment():
+                await first.getmany(timeout_ms=100)
+            held = {partition: 1 for partition in first.assignment()}  # a batch from every partition
+            await second.start()
+            try:
+                deadline = time.time() + 30
+                while time.time() < deadline and not (
+                        second.assignment() and first.assignment() and not first.assignment() & second.assignment()):
+                    await asyncio.gather(first.getmany(timeout_ms=100), second.getmany(timeout_ms=100))
+                first.pause(*first.assignment())  # read nothing more: only the commit is under test
+                committed = await _commit(first, held)
+                return committed, first.assignment(), {p: await first.committed(p) for p in held}
+            finally:
+                await second.stop()
+        finally:
+            await first.stop()
+
+    with caplog.at_level("WARNING", logger="riskline.stream"):
+        committed, owned, on_broker = asyncio.run(scenario())
+    assert len(on_broker) >= 2 and owned and owned < set(on_broker)
+    assert committed == {p: 1 for p in owned}
+    assert {p: o for p, o in on_broker.items() if o is not None} == committed  # moved ones are left to their reader
+    assert "partitions were reassigned during the batch" in caplog.text
 
 
 def test_a_metrics_port_in_use_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
