@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,20 +67,64 @@ class RiskScore:
 
 def order_events(events: Sequence[MessageEvent]) -> list[MessageEvent]:
     """Group by conversation (first appearance) and sort by (timestamp, input order) within each."""
-    first_seen: dict[str, int] = {}
-    n = len(events)
-    conversation = np.fromiter((first_seen.setdefault(e.conversation_id, len(first_seen)) for e in events),
-                               dtype=np.int64, count=n)
-    ts = np.fromiter((e.timestamp for e in events), dtype=np.float64, count=n)
-    return [events[i] for i in np.lexsort((ts, conversation)).tolist()]  # a stable sort: ties keep input order
+    return [events[i] for i in Messages.of(events).order().tolist()]
 
 
-def _seeds(ordered: Sequence[MessageEvent], starts: np.ndarray, priors: list[ConversationState]) -> Seeds:
+@dataclass(frozen=True)
+class Messages:
+    """Message events as columns, the scoring core's input: what it reads of each event, without an
+    object per message (a batch of a million builds none)."""
+
+    conversation_id: list[str]
+    message_id: list[str]
+    sender_id: list[str]
+    timestamp: np.ndarray  # float64, Unix seconds
+    text: list[str]
+    media: np.ndarray  # bool: an image or a video is attached
+
+    @classmethod
+    def of(cls, events: Sequence[MessageEvent]) -> Messages:
+        n = len(events)
+        return cls([e.conversation_id for e in events], [e.message_id for e in events],
+                   [e.sender_id for e in events], np.fromiter((e.timestamp for e in events), np.float64, n),
+                   [e.text for e in events], np.fromiter((e.attachment in MEDIA for e in events), bool, n))
+
+    def __len__(self) -> int:
+        return len(self.message_id)
+
+    def order(self) -> np.ndarray:
+        """The row order that groups conversations (first appearance) and sorts each by (timestamp, input
+        order): a stable sort, so ties keep input order."""
+        first_seen: dict[str, int] = {}
+        conversation = np.fromiter((first_seen.setdefault(c, len(first_seen)) for c in self.conversation_id),
+                                   dtype=np.int64, count=len(self))
+        return np.lexsort((self.timestamp, conversation))
+
+    def ordered(self) -> Messages:
+        """These rows in ``order()``: the same object where they are in it already (as a rule in batch)."""
+        order = self.order()
+        if (np.diff(order) > 0).all():
+            return self
+        rows = order.tolist()
+        return Messages([self.conversation_id[i] for i in rows], [self.message_id[i] for i in rows],
+                        [self.sender_id[i] for i in rows], self.timestamp[order], [self.text[i] for i in rows],
+                        self.media[order])
+
+
+MEDIA = frozenset({"image", "video"})  # attachments that count as media sent
+
+
+def _seeds(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]) -> Seeds:
     nan = float("nan")
-    seg_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(ordered))))
+    n = len(ordered)
     masses = [dict(p.sender_mass) for p in priors]
-    sender_mass_row = np.fromiter((masses[s].get(e.sender_id, 0) for s, e in zip(seg_of_row, ordered, strict=True)),
-                                  dtype=np.int64, count=len(ordered))
+    if any(masses):
+        seg_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n))).tolist()
+        sender_mass_row = np.fromiter((masses[s].get(sender, 0) for s, sender in zip(seg_of_row, ordered.sender_id,
+                                                                                     strict=True)),
+                                      dtype=np.int64, count=n)
+    else:  # new conversations only, as in batch
+        sender_mass_row = np.zeros(n, dtype=np.int64)
     return Seeds(
         n_messages=np.array([p.n_messages for p in priors], dtype=np.int64),
         first_ts=np.array([nan if p.first_ts is None else p.first_ts for p in priors]),
@@ -95,40 +140,51 @@ def _seeds(ordered: Sequence[MessageEvent], starts: np.ndarray, priors: list[Con
     )
 
 
-def score_messages(model: RiskModel, events: Sequence[MessageEvent],
+def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
                    states: Mapping[str, ConversationState] | None = None,
                    ) -> tuple[StepScores, dict[str, ConversationState]]:
     """Score ``events`` causally, continuing from ``states``; return step scores and new states."""
     states = states or {}
-    ordered = order_events(events)
+    ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
     n = len(ordered)
     if n == 0:
         empty = np.zeros(0)
         return StepScores([], [], empty.astype(np.int64), empty, np.zeros((0, len(STAGES))),
                           np.zeros((0, len(FEATURE_NAMES)))), {}
-    conv_ids = [e.conversation_id for e in ordered]
-    starts = np.flatnonzero([i == 0 or conv_ids[i] != conv_ids[i - 1] for i in range(n)]).astype(np.int64)
-    priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts]
-    proba, text_logit, role_logit = model.evidence([e.text for e in ordered])
+    conv_ids = ordered.conversation_id
+    grouped = np.array(conv_ids, dtype=object)
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))).astype(np.int64)
+    priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
+    proba, text_logit, role_logit = model.evidence(ordered.text)
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
     offender = offender_probability(role_logit) if model.stage_model.has_role else None
     # each message's risk mass weighed by the role model's probability that the offender wrote it
     role = None if offender is None else np.rint(risk.sum(axis=1) * offender).astype(np.int64)
-    sender_names = {name: code for code, name in enumerate(dict.fromkeys(e.sender_id for e in ordered))}
-    sender = np.fromiter((sender_names[e.sender_id] for e in ordered), dtype=np.int64, count=n)
-    ts = np.fromiter((e.timestamp for e in ordered), dtype=np.float64, count=n)
-    media = np.fromiter((e.attachment in ("image", "video") for e in ordered), dtype=bool, count=n)
-    run = running_features(risk, text, ts, sender, media, starts, _seeds(ordered, starts, priors))
+    sender_names: dict[str, int] = {}
+    sender = np.fromiter((sender_names.setdefault(s, len(sender_names)) for s in ordered.sender_id), np.int64, n)
+    ts = ordered.timestamp
+    run = running_features(risk, text, ts, sender, ordered.media, starts, _seeds(ordered, starts, priors))
     scores = model.conversation_model.predict(run.features)
-    steps = StepScores(conv_ids, [e.message_id for e in ordered], run.index, scores, proba, run.features, offender)
+    steps = StepScores(conv_ids, ordered.message_id, run.index, scores, proba, run.features, offender)
     ends = np.append(starts[1:], n)
     weights = _evidence_weights(risk, text)
+    rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
+                 None if role is None else role.tolist())
     new_states = {
-        prior.conversation_id: _advance(model, prior, ordered, run, scores, weights, role, ts, int(a), int(b))
+        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b))
         for prior, a, b in zip(priors, starts, ends, strict=True)
     }
     return steps, new_states
+
+
+class _Rows(NamedTuple):
+    """What ``_advance`` reads row by row, as plain lists (a numpy scalar costs more to read)."""
+
+    sender_id: list[str]
+    message_id: list[str]
+    sender_mass: list[int]  # each sender's running risk mass after the row
+    role: list[int] | None  # the row's risk mass weighed by the role model; None without one
 
 
 def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
@@ -150,33 +206,33 @@ def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
     return np.where(detected | worded | weak, weights, -1)
 
 
-def _advance(model: RiskModel, prior: ConversationState, ordered: Sequence[MessageEvent], run: Running,
-             scores: np.ndarray, weights: np.ndarray, role: np.ndarray | None, ts: np.ndarray, a: int,
-             b: int) -> ConversationState:
+def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Running, scores: np.ndarray,
+             weights: np.ndarray, ts: np.ndarray, a: int, b: int) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
-    row; ``role``: every row's risk mass weighed by the role model, None without one)."""
+    row)."""
     last = b - 1
-    masses, roles = dict(prior.sender_mass), dict(prior.sender_role)
-    for row in range(a, b):
-        sender = ordered[row].sender_id
-        masses[sender] = int(run.sender_mass[row])  # the last value per sender wins: their running total
-        if role is not None:  # integers: the same sums however the messages were batched
-            roles[sender] = roles.get(sender, 0) + int(role[row])
+    senders = rows.sender_id[a:b]
+    masses = dict(prior.sender_mass)
+    masses.update(zip(senders, rows.sender_mass[a:b], strict=True))  # the last value per sender: their running total
+    roles = dict(prior.sender_role)
+    if rows.role is not None:  # integers: the same sums however the messages were batched
+        for sender, mass in zip(senders, rows.role[a:b], strict=True):
+            roles[sender] = roles.get(sender, 0) + mass
     segment = scores[a:b]
     peak = int(np.argmax(segment))  # position within this batch's rows of the conversation
     max_score, peak_index, peak_id = prior.max_score, prior.peak_index, prior.peak_message_id
     if prior.peak_index is None or segment[peak] > prior.max_score:
-        max_score, peak_index, peak_id = float(segment[peak]), int(run.index[a + peak]), ordered[a + peak].message_id
+        max_score, peak_index, peak_id = float(segment[peak]), int(run.index[a + peak]), rows.message_id[a + peak]
     alert_index, alert_id = prior.alert_index, prior.alert_message_id
     if alert_index is None:
         crossed = np.flatnonzero(segment >= model.thresholds.alert)
         if len(crossed):
-            alert_index, alert_id = int(run.index[a + crossed[0]]), ordered[a + crossed[0]].message_id
+            alert_index, alert_id = int(run.index[a + crossed[0]]), rows.message_id[a + int(crossed[0])]
     segment_weights = weights[a:b]
-    rows = np.flatnonzero(segment_weights >= 0)
-    rows = rows[np.lexsort((rows, -segment_weights[rows]))][:EVIDENCE_SIZE]  # this batch's best, before any tuple
+    best = np.flatnonzero(segment_weights >= 0)
+    best = best[np.lexsort((best, -segment_weights[best]))][:EVIDENCE_SIZE]  # this batch's best, before any tuple
     candidates = list(prior.evidence) + [(int(segment_weights[i]), int(run.index[a + i]),
-                                          ordered[a + int(i)].message_id) for i in rows]
+                                          rows.message_id[a + int(i)]) for i in best]
     evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
     first_risk = run.first_risk_ts[last]
     return ConversationState(
@@ -205,7 +261,8 @@ def summarize(model: RiskModel, state: ConversationState) -> RiskScore:
     )
 
 
-def score_conversations(model: RiskModel, events: Sequence[MessageEvent]) -> tuple[list[RiskScore], StepScores]:
+def score_conversations(model: RiskModel, events: Sequence[MessageEvent] | Messages,
+                        ) -> tuple[list[RiskScore], StepScores]:
     """Score whole conversations from scratch: one summary per conversation, and every step."""
     steps, states = score_messages(model, events)
     return [summarize(model, state) for state in states.values()], steps
