@@ -25,11 +25,18 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from detection.state import ConversationState
 from detection.store import Conversation, OutboxItem, StoreConflict
 
 LEASE_SECONDS = 30.0
+# libpq's network settings unless the URL sets them. A server that vanishes without closing the
+# connection (its host lost in a failover) would otherwise hold every call, and the store's lock, until
+# the kernel gives up (about 15 minutes): now the call fails after 10 s unanswered (503, then
+# reconnection), and a connection idle in a pool of none is probed every few seconds.
+NETWORK = {"connect_timeout": 10, "tcp_user_timeout": 10_000, "keepalives": 1, "keepalives_idle": 10,
+           "keepalives_interval": 5, "keepalives_count": 3}
 T = TypeVar("T")
 
 SCHEMA = """
@@ -60,6 +67,11 @@ class PostgresStore:
             raise ValueError(f"state store: table prefix {prefix!r} is not a lower-case SQL name")
         self.url, self.prefix = url, prefix
         self.shown = _without_password(url)
+        try:
+            given = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:  # an unknown parameter in the URL
+            raise ValueError(f"state store {self.shown}: {exc}") from None
+        self._conninfo = make_conninfo(url, **{k: v for k, v in NETWORK.items() if k not in given})  # the URL's win
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         try:
@@ -77,7 +89,7 @@ class PostgresStore:
             if self._conn is not None:
                 self._conn.close()
             # plans made for each call: a plan cached while a table was small would scan it whole later
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10, prepare_threshold=None)
+            self._conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
         return self._conn
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:

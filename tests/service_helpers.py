@@ -218,3 +218,51 @@ def throwaway_stores(kind: str, folder: Path) -> tuple[Any, Any]:
         process, url = start_redis(folder)
         return (lambda: url.rsplit("/", 1)[0] + f"/{next(made)}"), process.terminate
     return (lambda: str(folder / f"state{next(made)}.db")), (lambda: None)
+
+
+class VanishingHost:
+    """A TCP relay to ``target`` on an address of its own (192.0.2.77, kept for documentation, on
+    loopback) that can vanish as a host lost in a failover does: ``vanish()`` takes the address away,
+    so packets to it go unanswered (no reset, no refusal) until ``come_back()``. Needs root and the
+    right to change addresses (``ip``); skips the test otherwise."""
+
+    ADDRESS = "192.0.2.77"
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import pytest
+
+        self.target = target
+        if os.geteuid() != 0 or subprocess.run(["ip", "addr", "add", f"{self.ADDRESS}/32", "dev", "lo"],
+                                               capture_output=True).returncode != 0:
+            pytest.skip("needs root and `ip addr add` (CAP_NET_ADMIN) to make a host vanish")
+        self.listener = socket.create_server((self.ADDRESS, 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.target)
+            except OSError:
+                return
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def vanish(self) -> None:
+        subprocess.run(["ip", "addr", "del", f"{self.ADDRESS}/32", "dev", "lo"], check=True)
+
+    def come_back(self) -> None:
+        subprocess.run(["ip", "addr", "add", f"{self.ADDRESS}/32", "dev", "lo"], capture_output=True)
+
+    def close(self) -> None:
+        self.listener.close()
+        subprocess.run(["ip", "addr", "del", f"{self.ADDRESS}/32", "dev", "lo"], capture_output=True)

@@ -4,6 +4,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -149,3 +150,44 @@ def test_postgres_keeps_any_id_and_hides_the_password(postgres_url: str) -> None
     assert "s3cret" not in str(refused.value) and "\n" not in str(refused.value)
     with pytest.raises(ValueError, match="table prefix"):
         PostgresStore(postgres_url, prefix="bad-prefix")
+
+
+def test_a_postgres_host_that_vanishes_fails_the_call_in_seconds_then_reconnects(postgres_url: str) -> None:
+    """The server's host lost without a word (no reset: a failover, a dead machine): the call that meets
+    it fails within seconds, instead of holding the store's lock for the kernel's 15 minutes, and the
+    next call after the host is back connects again."""
+    import threading
+
+    import psycopg
+
+    from detection.postgres_store import PostgresStore
+    from tests.service_helpers import VanishingHost
+
+    server = urlsplit(postgres_url)
+    host = VanishingHost((str(server.hostname), int(server.port or 5432)))
+    try:
+        store = PostgresStore(postgres_url.replace(server.netloc, f"riskline@{host.ADDRESS}:{host.port}"),
+                              prefix=f"v{uuid.uuid4().hex[:8]}_")
+        state = ConversationState("c", n_messages=1)
+        store.commit([Conversation(state)], [], [], [], expected={"c": 0})
+        host.vanish()
+        outcome: list[object] = []
+        started = time.monotonic()
+
+        def call() -> None:
+            try:
+                outcome.append(store.load(["c"]))
+            except psycopg.Error as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        caller.join(40)
+        waited = time.monotonic() - started
+        assert outcome and isinstance(outcome[0], psycopg.OperationalError), f"still waiting after {waited:.0f} s"
+        assert 5 < waited < 20  # libpq's tcp_user_timeout of 10 s: unanswered data fails the call
+        host.come_back()
+        assert store.load(["c"]) == {"c": Conversation(state)}
+        store.close()
+    finally:
+        host.close()
