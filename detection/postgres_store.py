@@ -70,7 +70,7 @@ class PostgresStore:
         try:
             given = conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:  # an unknown parameter in the URL
-            raise ValueError(f"state store {self.shown}: {exc}") from None
+            raise ValueError(f"state store {self.shown}: {str(exc).strip()}") from None
         self._conninfo = make_conninfo(url, **{k: v for k, v in NETWORK.items() if k not in given})  # the URL's win
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None

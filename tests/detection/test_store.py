@@ -150,6 +150,10 @@ def test_postgres_keeps_any_id_and_hides_the_password(postgres_url: str) -> None
     assert "s3cret" not in str(refused.value) and "\n" not in str(refused.value)
     with pytest.raises(ValueError, match="table prefix"):
         PostgresStore(postgres_url, prefix="bad-prefix")
+    with pytest.raises(ValueError) as unknown:
+        open_store("postgresql://riskline:s3cret@127.0.0.1:1/db?tcp_user_timout=5")
+    assert str(unknown.value) == ('state store postgresql://riskline:***@127.0.0.1:1/db?tcp_user_timout=5: '
+                                  'invalid URI query parameter: "tcp_user_timout"')
 
 
 def test_a_postgres_host_that_vanishes_fails_the_call_in_seconds_then_reconnects(postgres_url: str) -> None:
