@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import re
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
-from detection.events import EVENT_FIELDS, REQUIRED, EventError, MessageEvent, to_event
+from detection.events import EVENT_FIELDS, REQUIRED, EventError, to_event
 from detection.model import RiskModel, load_model, resolve_model_dir
 from detection.readers import (
     InputError,
@@ -42,7 +41,7 @@ from detection.readers import (
     unsupported,
     utf8_error,
 )
-from detection.scoring import score_conversations
+from detection.scoring import MEDIA, Messages, score_conversations
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
@@ -66,11 +65,6 @@ MESSAGE_SCHEMA = ("conversation_id string, message_id string, index long, risk_s
 @functools.lru_cache(maxsize=4)
 def _model(path: str) -> RiskModel:
     return load_model(path)
-
-
-def _plain(value: object) -> object:
-    """A value from pandas with a missing one as None (pandas gives NaN), as the local reader has it."""
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _parsed_rows(batch: Any) -> Iterator[tuple[int, Mapping[str, object] | str, str | None]]:
@@ -271,10 +265,10 @@ def check_events_spark(events: Any, source: str = "DataFrame") -> SparkCheck:
 def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(ROW, kind="stable")
     # checked already (SparkCheck.events): the values only need unboxing, a missing one being NaN or None
-    columns = [frame[name].tolist() for name in (*REQUIRED, *OPTIONAL)]
-    events = [MessageEvent(c, m, s, t, x, _plain(r), _plain(a))  # type: ignore[arg-type]
-              for c, m, s, t, x, r, a in zip(*columns, strict=True)]
-    results, steps = score_conversations(_model(model_path), events)
+    messages = Messages(frame["conversation_id"].tolist(), frame["message_id"].tolist(), frame["sender_id"].tolist(),
+                        frame["timestamp"].to_numpy(dtype="float64"), frame["text"].tolist(),
+                        frame["attachment"].isin(sorted(MEDIA)).to_numpy())
+    results, steps = score_conversations(_model(model_path), messages)
     first = frame.groupby("conversation_id")[ROW].min().to_dict()  # the group holds whole conversations
     if per_message:
         rows = step_rows(steps)
