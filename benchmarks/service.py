@@ -7,9 +7,11 @@ Targets (issue 3, two cores, baseline model): >= 1,000 single-message requests/s
 500 requests/s, message -> webhook p99 < 200 ms.
 
     .venv/bin/python benchmarks/service.py [--seconds 8] [--model models/default] [--state sqlite|postgres|redis]
+        [--store-delay-ms 1]
 
 ``--state postgres`` and ``--state redis`` start a throwaway server on loopback (as the test suite does)
-and keep the service's state there, the in-process figures' too.
+and keep the service's state there, the in-process figures' too; ``--store-delay-ms`` puts that server
+a given time away (a relay on loopback holding its traffic), where round trips to the store count.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service_helpers import Receiver, Server, throwaway_stores  # noqa: E402  (the suite's real-process helpers)
+from tests.service_helpers import Receiver, Relay, Server, throwaway_stores  # noqa: E402  (the suite's real-process helpers)
 
 FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
 
@@ -132,13 +134,33 @@ def in_process_rate(model_dir: str, events: list[dict[str, Any]], stores: Any) -
     return one, min(len(parsed), 20000) / (time.perf_counter() - start)
 
 
+def delayed(stores: Any, delay: float) -> Any:
+    """``stores`` with each URL's server reached through a ``Relay`` that holds traffic ``delay`` s each way."""
+    from urllib.parse import urlsplit
+
+    relays: dict[tuple[str, int], Relay] = {}
+
+    def make() -> str:
+        url = stores()
+        parts = urlsplit(url)
+        target = (str(parts.hostname), int(parts.port or 0))
+        relay = relays.setdefault(target, Relay(target, delay=delay))
+        return url.replace(f"{target[0]}:{target[1]}", f"127.0.0.1:{relay.port}", 1)
+
+    return make
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--model", default=str(ROOT / "models" / "default"))
     parser.add_argument("--state", choices=["sqlite", "postgres", "redis"], default="sqlite")
+    parser.add_argument("--store-delay-ms", type=float, default=0.0,
+                        help="hold the state store's traffic this long each way (a relay): a store that far away")
     parser.add_argument("--load-worker")
     args = parser.parse_args()
+    if args.store_delay_ms and args.state == "sqlite":
+        parser.error("--store-delay-ms needs --state postgres or redis")
     if args.load_worker:
         return load_worker(args.load_worker)
 
@@ -151,6 +173,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         stores, stop_stores = throwaway_stores(args.state, tmp)
+        if args.store_delay_ms:
+            stores = delayed(stores, args.store_delay_ms / 1000)
         one_rate, batch_rate = in_process_rate(args.model, events, stores)
         server = Server(Path(args.model), stores(), "--webhook-url", hook.url, "--webhook-secret", "s", log_dir=tmp)
         url = f"{server.url}/v1/messages"
@@ -179,7 +203,8 @@ def main() -> None:
     received = {r["headers"]["X-Riskline-Intervention-Id"]: r["time"] for r in hook.received}
     sent = {**half["interventions"], **at500["interventions"]}
     webhook = [received[i] - t for i, t in sent.items() if i in received]
-    print(f"state store: {args.state}")
+    print(f"state store: {args.state}" + (f", {args.store_delay_ms:g} ms away each way (a relay)"
+                                          if args.store_delay_ms else ""))
     print(f"in-process hook: {one_rate:,.0f} messages/s one per call, {batch_rate:,.0f} messages/s 100 per call")
     print(f"sustained single-message requests/s: {rps:,.0f}  (target >= 1,000: "
           f"{'met' if rps >= 1000 else 'MISSED'}); ratio to in-process one-per-call: {rps / one_rate:.2f}")

@@ -56,7 +56,13 @@ CREATE TABLE IF NOT EXISTS {p}outbox (
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at DOUBLE PRECISION NOT NULL,
     delivered_at DOUBLE PRECISION, last_error TEXT, PRIMARY KEY (intervention_id, sink));
 CREATE INDEX IF NOT EXISTS {p}outbox_due ON {p}outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE OR REPLACE FUNCTION {p}unchanged(ok BOOLEAN) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT ok THEN RAISE EXCEPTION 'a conversation moved on meanwhile' USING ERRCODE = '{conflict}'; END IF;
+    RETURN ok;
+END $$;
 """
+CONFLICT = "RL409"  # the SQLSTATE of a failed version check
 
 
 class PostgresStore:
@@ -79,7 +85,7 @@ class PostgresStore:
                 conn = self._connection()
                 with conn.transaction():  # replicas starting together create the tables once
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (prefix + "schema",))
-                    conn.execute(SCHEMA.format(p=prefix))
+                    conn.execute(SCHEMA.format(p=prefix, conflict=CONFLICT))
         except psycopg.Error as exc:
             self.close()
             raise ValueError(f"state store {self.shown}: {_reason(exc)}") from exc
@@ -100,24 +106,36 @@ class PostgresStore:
         return self.prefix + name
 
     def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]:
-        ids = [c.encode() for c in dict.fromkeys(conversation_ids)]
-        if not ids:
-            return {}
-        rows = self._run(lambda conn: conn.execute(
-            f"SELECT conversation_id, state, level, raised FROM {self._t('conversations')} "
-            "WHERE conversation_id = ANY(%b)", (ids,)).fetchall())
-        return {bytes(cid).decode(): Conversation(ConversationState.from_dict(json.loads(state)), level,
-                                                  frozenset(json.loads(raised)))
-                for cid, state, level, raised in rows}
+        return self.read([], conversation_ids)[1]
 
     def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        if not keys:
-            return {}
-        rows = self._run(lambda conn: conn.execute(
-            f"SELECT m.conversation_id, m.message_id, m.result FROM {self._t('messages')} m "
-            "JOIN unnest(%b::bytea[], %b::bytea[]) AS k(c, i) ON m.conversation_id = k.c AND m.message_id = k.i",
-            ([c.encode() for c, _ in keys], [m.encode() for _, m in keys])).fetchall())
-        return {(bytes(c).decode(), bytes(m).decode()): json.loads(r) for c, m, r in rows}
+        return self.read(keys, [])[0]
+
+    def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
+             ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
+        ids = [c.encode() for c in dict.fromkeys(conversation_ids)]
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            found = states = None
+            with conn.pipeline():  # both queries in one round trip
+                if keys:
+                    found = conn.execute(
+                        f"SELECT m.conversation_id, m.message_id, m.result FROM {self._t('messages')} m JOIN "
+                        "unnest(%b::bytea[], %b::bytea[]) AS k(c, i) ON m.conversation_id = k.c AND m.message_id = k.i",
+                        ([c.encode() for c, _ in keys], [m.encode() for _, m in keys]))
+                if ids:
+                    states = conn.execute(f"SELECT conversation_id, state, level, raised FROM "
+                                          f"{self._t('conversations')} WHERE conversation_id = ANY(%b)", (ids,))
+            return (found.fetchall() if found is not None else [],
+                    states.fetchall() if states is not None else [])
+
+        if not keys and not ids:
+            return {}, {}
+        found, states = self._run(work)
+        return ({(bytes(c).decode(), bytes(m).decode()): json.loads(r) for c, m, r in found},
+                {bytes(cid).decode(): Conversation(ConversationState.from_dict(json.loads(state)), level,
+                                                   frozenset(json.loads(raised)))
+                 for cid, state, level, raised in states})
 
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
@@ -142,27 +160,12 @@ class PostgresStore:
         written = {c.state.conversation_id for c in conversations}
         checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
 
-        def unmoved(found: list[tuple[Any, ...]]) -> bool:
-            counts = {bytes(cid): count for cid, count in found}
-            return all(counts.get(cid, 0) == count for cid, count in checked_only.items())
-
         def work(conn: psycopg.Connection[Any]) -> None:
-            # pipelined: every statement goes out at once, and the counts are read back before COMMIT
-            with conn.pipeline(), conn.transaction():
-                checks: list[tuple[psycopg.Cursor[Any], Callable[[list[tuple[Any, ...]]], bool]]] = []
-                if new:  # none when loaded: written only if no other writer has created it since
-                    checks.append((conn.execute(
-                        f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} ON CONFLICT DO NOTHING "
-                        "RETURNING conversation_id", (now, *_columns(new))), lambda done: len(done) == len(new)))
-                if moved:  # a concurrent writer's row is waited for, then its count compared
-                    checks.append((conn.execute(
-                        f"UPDATE {table} t SET n_messages = v.n, state = v.s, level = v.l, raised = v.r, "
-                        f"updated_at = %s FROM {ROWS_AND_COUNTS} WHERE t.conversation_id = v.c AND t.n_messages = v.e "
-                        "RETURNING t.conversation_id", (now, *_columns(moved))), lambda done: len(done) == len(moved)))
-                if checked_only:  # checked but not written
-                    checks.append((conn.execute(
-                        f"SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%b) FOR SHARE",
-                        (sorted(checked_only),)), unmoved))
+            # One round trip: every statement goes out at once and runs in the implicit transaction that
+            # ends at the pipeline's sync. A version check that fails raises inside it, undoing all of it.
+            with conn.pipeline():
+                if new or moved or checked_only:
+                    conn.execute(*self._check(now, new, moved, checked_only))
                 if unchecked:
                     conn.execute(f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
                                  "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "
@@ -182,14 +185,43 @@ class PostgresStore:
                         f"INSERT INTO {self._t('outbox')} (intervention_id, sink, created_at, next_attempt_at) "
                         "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                         [(i["intervention_id"].encode(), sink, now, now) for i in interventions for sink in sinks])
-                for cursor, holds in checks:
-                    if not holds(cursor.fetchall()):  # another writer got there first: write nothing
-                        raise StoreConflict(",".join(expected))
 
         try:
             self._run(work)
         except pg_errors.DeadlockDetected as exc:  # writers crossing: as a conflict, done again
             raise StoreConflict(",".join(expected)) from exc
+        except psycopg.DatabaseError as exc:
+            if exc.sqlstate == CONFLICT:  # another writer got there first: nothing was written
+                raise StoreConflict(",".join(expected)) from exc
+            raise
+
+    def _check(self, now: float, new: list[tuple[Any, ...]], moved: list[tuple[Any, ...]],
+               checked_only: dict[bytes, int]) -> tuple[str, list[Any]]:
+        """The statement that writes the conversations under the version check, and raises ``CONFLICT`` if
+        any has moved on: a new one another writer created first (its row is waited for), one whose count
+        is no longer the one loaded, or one checked but not written whose count changed."""
+        table = self._t("conversations")
+        parts, params, holds = [], [], []
+        if new:
+            parts.append(f"ins AS (INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} ON CONFLICT DO NOTHING "
+                         "RETURNING 1)")
+            params += [now, *_columns(new)]
+            holds.append(f"(SELECT count(*) FROM ins) = {len(new)}")
+        if moved:
+            parts.append(f"upd AS (UPDATE {table} t SET n_messages = v.n, state = v.s, level = v.l, raised = v.r, "
+                         f"updated_at = %s FROM {ROWS_AND_COUNTS} WHERE t.conversation_id = v.c AND t.n_messages = v.e "
+                         "RETURNING 1)")
+            params += [now, *_columns(moved)]
+            holds.append(f"(SELECT count(*) FROM upd) = {len(moved)}")
+        if checked_only:
+            ids = sorted(checked_only)
+            parts.append(f"seen AS (SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%b) "
+                         "FOR SHARE)")
+            params.append(ids)
+            holds.append("NOT EXISTS (SELECT 1 FROM unnest(%b::bytea[], %b::bigint[]) AS k(c, e) LEFT JOIN seen "
+                         "ON seen.conversation_id = k.c WHERE COALESCE(seen.n_messages, 0) <> k.e)")
+            params += [ids, [checked_only[i] for i in ids]]
+        return f"WITH {', '.join(parts)} SELECT {self._t('unchanged')}({' AND '.join(holds)})", params
 
     def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = self._run(lambda conn: conn.execute(

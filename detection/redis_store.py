@@ -32,6 +32,19 @@ local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 
 for _, member in ipairs(items) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
 return items
 """
+# The version check and every write of a commit, atomically and in one round trip: KEYS are the
+# conversations checked, ARGV[1] their expected message counts, ARGV[2] the writes (commands).
+COMMIT = """
+local expected = cjson.decode(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  local count = 0
+  if value then count = cjson.decode(value).state.n_messages end
+  if count ~= expected[i] then return 0 end
+end
+for _, command in ipairs(cjson.decode(ARGV[2])) do redis.call(unpack(command)) end
+return 1
+"""
 FORGET = """
 local convs = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
 for _, conv in ipairs(convs) do
@@ -55,6 +68,7 @@ class RedisStore:
             raise ValueError(f"state store {url}: {exc}") from exc
         self._claim = self.r.register_script(CLAIM)
         self._forget = self.r.register_script(FORGET)
+        self._commit = self.r.register_script(COMMIT)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -72,36 +86,42 @@ class RedisStore:
             pipe.hget(self._k("ans", cid), mid)
         return {key: json.loads(v) for key, v in zip(keys, pipe.execute(), strict=True) if v is not None}
 
+    def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
+             ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
+        ids = list(dict.fromkeys(conversation_ids))
+        pipe = self.r.pipeline(transaction=False)
+        for cid, mid in keys:
+            pipe.hget(self._k("ans", cid), mid)
+        if ids:
+            pipe.mget([self._k("conv", c) for c in ids])
+        values = pipe.execute()
+        states = values.pop() if ids else []
+        return ({key: json.loads(v) for key, v in zip(keys, values, strict=True) if v is not None},
+                {c: _decode(v) for c, v in zip(ids, states, strict=True) if v is not None})
+
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
                expected: Mapping[str, int] | None = None) -> None:
-        now = time.time()
-        watched = [self._k("conv", c) for c in (expected or {})]
-        with self.r.pipeline(transaction=True) as pipe:
-            try:
-                if watched:
-                    pipe.watch(*watched)
-                    for (cid, count), value in zip((expected or {}).items(), pipe.mget(watched), strict=True):
-                        if (_decode(value).state.n_messages if value else 0) != count:
-                            raise StoreConflict(cid)
-                pipe.multi()
-                for conv in conversations:
-                    pipe.set(self._k("conv", conv.state.conversation_id), _encode(conv))
-                    pipe.zadd(self._k("updated"), {conv.state.conversation_id: now})
-                for cid, mid, answer in answers:
-                    pipe.hset(self._k("ans", cid), mid, json.dumps(answer))
-                for item in interventions:
-                    iid, cid = item["intervention_id"], item["conversation_id"]
-                    pipe.set(self._k("iv", iid), json.dumps(item), nx=True)
-                    pipe.zadd(self._k("ivs", cid), {iid: now}, nx=True)
-                    for sink in sinks:
-                        member = f"{iid}|{sink}"
-                        pipe.sadd(self._k("ivp", iid), sink)
-                        pipe.zadd(self._k("outbox"), {member: now}, nx=True)
-                        pipe.zadd(self._k("outbox", "created"), {member: now}, nx=True)
-                pipe.execute()
-            except redis.WatchError as exc:
-                raise StoreConflict(",".join(expected or {})) from exc
+        now = str(time.time())
+        expected = expected or {}
+        writes: list[list[str]] = []
+        for conv in conversations:
+            writes.append(["SET", self._k("conv", conv.state.conversation_id), _encode(conv)])
+            writes.append(["ZADD", self._k("updated"), now, conv.state.conversation_id])
+        for cid, mid, answer in answers:
+            writes.append(["HSET", self._k("ans", cid), mid, json.dumps(answer)])
+        for item in interventions:
+            iid, cid = item["intervention_id"], item["conversation_id"]
+            writes.append(["SET", self._k("iv", iid), json.dumps(item), "NX"])
+            writes.append(["ZADD", self._k("ivs", cid), "NX", now, iid])
+            for sink in sinks:
+                member = f"{iid}|{sink}"
+                writes.append(["SADD", self._k("ivp", iid), sink])
+                writes.append(["ZADD", self._k("outbox"), "NX", now, member])
+                writes.append(["ZADD", self._k("outbox", "created"), "NX", now, member])
+        if not self._commit(keys=[self._k("conv", c) for c in expected],
+                            args=[json.dumps(list(expected.values())), json.dumps(writes)]):
+            raise StoreConflict(",".join(expected))  # another writer got there first: nothing was written
 
     def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
         ids = [str(i) for i in self.r.zrange(self._k("ivs", conversation_id), 0, -1)]

@@ -69,6 +69,10 @@ class StateStore(Protocol):
 
     def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]: ...
     def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+    def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
+             ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
+        """``answered(keys)`` and ``load(conversation_ids)`` at once (one round trip to a server)."""
+        ...
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
                expected: Mapping[str, int] | None = None) -> None: ...
@@ -123,6 +127,10 @@ class SQLiteStore:
                     [v for key in chunk for v in key]).fetchall()
                 out.update({(c, m): json.loads(r) for c, m, r in rows})
         return out
+
+    def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
+             ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
+        return self.answered(keys), self.load(conversation_ids)
 
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],

@@ -220,22 +220,15 @@ def throwaway_stores(kind: str, folder: Path) -> tuple[Any, Any]:
     return (lambda: str(folder / f"state{next(made)}.db")), (lambda: None)
 
 
-class VanishingHost:
-    """A TCP relay to ``target`` on an address of its own (192.0.2.77, kept for documentation, on
-    loopback) that can vanish as a host lost in a failover does: ``vanish()`` takes the address away,
-    so packets to it go unanswered (no reset, no refusal) until ``come_back()``. Needs root and the
-    right to change addresses (``ip``); skips the test otherwise."""
+class Relay:
+    """A TCP relay to ``target``, listening on ``address`` (port ``self.port``), that holds each chunk
+    ``delay`` seconds in each direction: a server that far away (a round trip of twice ``delay``)."""
 
-    ADDRESS = "192.0.2.77"
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        import pytest
-
-        self.target = target
-        if os.geteuid() != 0 or subprocess.run(["ip", "addr", "add", f"{self.ADDRESS}/32", "dev", "lo"],
-                                               capture_output=True).returncode != 0:
-            pytest.skip("needs root and `ip addr add` (CAP_NET_ADMIN) to make a host vanish")
-        self.listener = socket.create_server((self.ADDRESS, 0))
+    def __init__(self, target: tuple[str, int], address: str = "127.0.0.1", delay: float = 0.0) -> None:
+        self.target, self.delay = target, delay
+        self.turns = 0  # times the client spoke again after the server answered: round trips, as a client waits
+        self._last = ""
+        self.listener = socket.create_server((address, 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -246,16 +239,53 @@ class VanishingHost:
                 server = socket.create_connection(self.target)
             except OSError:
                 return
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, way in ((client, server, "up"), (server, client, "down")):
+                a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                threading.Thread(target=self._pipe, args=(a, b, way), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, way: str) -> None:
+        import queue
+
+        held: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def send() -> None:  # each chunk leaves ``delay`` after it came, however many wait
+            while data := (item := held.get())[1]:
+                time.sleep(max(0.0, item[0] + self.delay - time.monotonic()))
+                try:
+                    sink.sendall(data)
+                except OSError:
+                    return
+
+        threading.Thread(target=send, daemon=True).start()
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if way == "up" and self._last != "up":
+                    self.turns += 1
+                self._last = way
+                held.put((time.monotonic(), data))
         except OSError:
             pass
+        held.put((0.0, b""))
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class VanishingHost(Relay):
+    """A relay on an address of its own (192.0.2.77, kept for documentation, on loopback) that can
+    vanish as a host lost in a failover does: ``vanish()`` takes the address away, so packets to it go
+    unanswered (no reset, no refusal) until ``come_back()``. Needs root and the right to change
+    addresses (``ip``); skips the test otherwise."""
+
+    ADDRESS = "192.0.2.77"
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import pytest
+
+        if os.geteuid() != 0 or subprocess.run(["ip", "addr", "add", f"{self.ADDRESS}/32", "dev", "lo"],
+                                               capture_output=True).returncode != 0:
+            pytest.skip("needs root and `ip addr add` (CAP_NET_ADMIN) to make a host vanish")
+        super().__init__(target, self.ADDRESS)
 
     def vanish(self) -> None:
         subprocess.run(["ip", "addr", "del", f"{self.ADDRESS}/32", "dev", "lo"], check=True)
@@ -264,5 +294,5 @@ class VanishingHost:
         subprocess.run(["ip", "addr", "add", f"{self.ADDRESS}/32", "dev", "lo"], capture_output=True)
 
     def close(self) -> None:
-        self.listener.close()
+        super().close()
         subprocess.run(["ip", "addr", "del", f"{self.ADDRESS}/32", "dev", "lo"], capture_output=True)

@@ -45,6 +45,12 @@ def test_commit_is_durable_across_reopen(reopen: Factory) -> None:
     assert again.answered([("c1", "m1"), ("c1", "m2")]) == {("c1", "m1"): {"risk_score": 0.5}}
     assert again.outbox_stats()[0] == 2
     assert [i["intervention_id"] for i in again.interventions("c1")] == ["c1-high"]
+    # answers and states read together, as the processor reads them (one round trip to a server)
+    assert again.read([("c1", "m1"), ("c1", "m2"), ("c9", "m1")], ["c9", "c1", "c1"]) == (
+        {("c1", "m1"): {"risk_score": 0.5}}, {"c1": Conversation(state, "high", frozenset({"high"}))})
+    assert again.read([("c1", "m1")], []) == ({("c1", "m1"): {"risk_score": 0.5}}, {})
+    assert again.read([], ["c1"]) == ({}, {"c1": Conversation(state, "high", frozenset({"high"}))})
+    assert again.read([], []) == ({}, {})
 
 
 def test_outbox_delivery_and_retry_bookkeeping(reopen: Factory) -> None:
@@ -195,3 +201,42 @@ def test_a_postgres_host_that_vanishes_fails_the_call_in_seconds_then_reconnects
         store.close()
     finally:
         host.close()
+
+
+@pytest.mark.parametrize("kind", ["postgres", "redis"])
+def test_a_call_costs_two_round_trips_to_a_server(kind: str, request: pytest.FixtureRequest, model_dir: Path) -> None:
+    """Where the store is a network hop away, round trips are what a message waits for: the answers and
+    states are read in one, and everything is written, under the version check, in one."""
+    from detection.events import MessageEvent
+    from detection.model import load_model
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor
+    from tests.service_helpers import Relay
+
+    url = request.getfixturevalue(f"{kind}_url")
+    server = urlsplit(url)
+    relay = Relay((str(server.hostname), int(server.port or 0)))
+    try:
+        url = url.replace(server.netloc, server.netloc.replace(f"{server.hostname}:{server.port}",
+                                                               f"127.0.0.1:{relay.port}"))
+        if kind == "redis":
+            from detection.redis_store import RedisStore
+
+            store: StateStore = RedisStore(url, prefix=f"rt{uuid.uuid4().hex[:8]}:")
+        else:
+            from detection.postgres_store import PostgresStore
+
+            store = PostgresStore(url, prefix=f"rt{uuid.uuid4().hex[:8]}_")
+        processor = Processor(load_model(model_dir), store, EscalationPolicy.load(None), ["webhook"])
+        threat = "i screenshotted everything. pay $300 in gift cards or i send it to your family and followers"
+        for i, text in enumerate(["hey", "how old are you", threat]):  # a new conversation, then one going on
+            before = relay.turns
+            answers, _ = processor.process([MessageEvent("c", f"m{i}", "a", 1.7e9 + i, text)])
+            assert relay.turns - before == 2, (text, relay.turns - before)
+        assert answers[0]["intervention"] is not None  # interventions and their outbox rows in the same write
+        before = relay.turns
+        assert processor.process([MessageEvent("c", "m2", "a", 1.7e9 + 2, threat)])[0][0]["duplicate"]
+        assert relay.turns - before == 1  # a resend: read, found answered, nothing to write
+        store.close()
+    finally:
+        relay.close()
