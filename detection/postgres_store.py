@@ -56,10 +56,14 @@ CREATE TABLE IF NOT EXISTS {p}outbox (
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at DOUBLE PRECISION NOT NULL,
     delivered_at DOUBLE PRECISION, last_error TEXT, PRIMARY KEY (intervention_id, sink));
 CREATE INDEX IF NOT EXISTS {p}outbox_due ON {p}outbox (next_attempt_at) WHERE delivered_at IS NULL;
-CREATE OR REPLACE FUNCTION {p}unchanged(ok BOOLEAN) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT ok THEN RAISE EXCEPTION 'a conversation moved on meanwhile' USING ERRCODE = '{conflict}'; END IF;
-    RETURN ok;
+DO $$ BEGIN
+    IF to_regprocedure('{p}unchanged(boolean)') IS NULL THEN  -- made once: later, reading and writing suffice
+        CREATE FUNCTION {p}unchanged(ok BOOLEAN) RETURNS BOOLEAN LANGUAGE plpgsql AS $f$
+        BEGIN
+            IF NOT ok THEN RAISE EXCEPTION 'a conversation moved on meanwhile' USING ERRCODE = '{conflict}'; END IF;
+            RETURN ok;
+        END $f$;
+    END IF;
 END $$;
 """
 CONFLICT = "RL409"  # the SQLSTATE of a failed version check
@@ -83,12 +87,20 @@ class PostgresStore:
         try:
             with self._lock:
                 conn = self._connection()
-                with conn.transaction():  # replicas starting together create the tables once
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (prefix + "schema",))
-                    conn.execute(SCHEMA.format(p=prefix, conflict=CONFLICT))
+                if not self._schema_made(conn):  # made already, only reading and writing is needed
+                    with conn.transaction():  # replicas starting together create the tables once
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (prefix + "schema",))
+                        conn.execute(SCHEMA.format(p=prefix, conflict=CONFLICT))
         except psycopg.Error as exc:
             self.close()
             raise ValueError(f"state store {self.shown}: {_reason(exc)}") from exc
+
+    def _schema_made(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether every table, index and function of ``SCHEMA`` exists (as the search path finds them)."""
+        names = [self.prefix + name for name in re.findall(r"EXISTS \{p\}(\w+)", SCHEMA)]
+        row = conn.execute("SELECT bool_and(to_regclass(n) IS NOT NULL) AND to_regprocedure(%s) IS NOT NULL "
+                           "FROM unnest(%s::text[]) AS n", (self.prefix + "unchanged(boolean)", names)).fetchone()
+        return bool(row and row[0])
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:

@@ -130,9 +130,9 @@ async def _poll_paused(consumer: Any, seconds: float, stop: asyncio.Event) -> bo
 
 
 async def _commit(consumer: Any, offsets: dict[Any, int]) -> dict[Any, int]:
-    """Commit the offsets of a stored batch: those committed. If the group has given a partition to another worker
-    meanwhile (this one was too slow, or another joined), that one reads the batch again and finds it
-    answered; this worker rejoins at its next poll."""
+    """Commit a stored batch's offsets where this worker still owns the partition; return those committed.
+    A partition the group gave to another worker meanwhile (this one was too slow, or another joined)
+    is read again there, its messages found answered; this worker rejoins at its next poll."""
     from aiokafka.errors import CommitFailedError
 
     owned = {partition: offset for partition, offset in offsets.items() if partition in consumer.assignment()}

@@ -240,3 +240,34 @@ def test_a_call_costs_two_round_trips_to_a_server(kind: str, request: pytest.Fix
         store.close()
     finally:
         relay.close()
+
+
+def test_postgres_needs_only_reads_and_writes_once_its_tables_exist(postgres_url: str) -> None:
+    """A deployment's owner creates the tables once; replicas may then run as a role that can only read
+    and write them (as the deployment guide says). Without the tables such a role is told why, in a line."""
+    import psycopg
+
+    from detection.postgres_store import PostgresStore
+    from tests.service_helpers import fresh_database
+
+    url = fresh_database(postgres_url)
+    role = f"replica_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    limited = url.replace("riskline@", f"{role}@")
+    with pytest.raises(ValueError, match="permission denied for schema public"):
+        PostgresStore(limited)
+    PostgresStore(url).close()  # the owner makes the tables
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("conversations", "messages", "interventions", "outbox"):
+            conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON riskline_{table} TO {role}")
+    store = PostgresStore(limited)
+    state = ConversationState("c", n_messages=1)
+    store.commit([Conversation(state)], [("c", "m", {"risk_score": 0.2})], [_intervention("c", "high")], ["x"],
+                 expected={"c": 0})
+    with pytest.raises(StoreConflict):  # the version check, a function the owner made, runs for this role too
+        store.commit([Conversation(ConversationState("c", n_messages=2))], [], [], [], expected={"c": 0})
+    assert store.read([("c", "m")], ["c"]) == ({("c", "m"): {"risk_score": 0.2}}, {"c": Conversation(state)})
+    assert store.due(time.time(), 10)[0].intervention_id == "c-high"
+    store.close()
