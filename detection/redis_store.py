@@ -9,10 +9,12 @@ Keys, under a prefix (default ``riskline:``):
 - ``outbox``: sorted set of ``intervention|sink`` by next attempt time; ``outbox:attempts`` and
   ``outbox:created`` alongside.
 
-A commit is one MULTI/EXEC transaction guarded by WATCH on the conversations it writes, with the
-same version check as the SQLite store. Delivery claims a due row by pushing its time a lease
-ahead (atomically, in Lua), so two replicas' workers do not send the same row at the same moment;
-a worker that dies mid-delivery leaves the row to come due again when the lease ends.
+A commit is one Lua script (``COMMIT``), so atomic and one round trip: the same version check as
+the SQLite store on the conversations it writes, then every write, or nothing and ``StoreConflict``.
+It writes keys it does not declare, so it needs one Redis server, not Redis Cluster. Delivery
+claims a due row by pushing its time a lease ahead (atomically, in Lua), so two replicas' workers do
+not send the same row at the same moment; a worker that dies mid-delivery leaves the row to come
+due again when the lease ends.
 """
 
 from __future__ import annotations
