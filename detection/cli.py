@@ -159,6 +159,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
                       errors: Path | None) -> None:
     try:
         from detection.spark import (
+            SparkUnavailable,
             check_events_spark,
             model_path_spark,
             read_events_spark,
@@ -178,7 +179,10 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
     # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    spark = spark_session()
+    try:
+        spark = spark_session()
+    except SparkUnavailable as exc:
+        raise fail(f"--engine spark: {exc}") from None
     try:
         model_path = model_path_spark(model)
         check = check_events_spark(read_events_spark(spark, input_path), str(input_path))

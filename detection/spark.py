@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -344,7 +345,77 @@ def spark_session(master: str | None = None) -> Any:
         if "SPARK_CONF_DIR" not in os.environ:  # errors only: start-up warnings would bury Riskline's own lines
             builder = builder.config("spark.driver.extraJavaOptions",
                                      f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
+    _launch_jvm(builder._options)
     return builder.getOrCreate()
+
+
+def _launch_jvm(options: Mapping[str, str]) -> None:
+    """Start Spark's JVM (unless one runs already) with its standard error passed on line by line, less the
+    warning every start prints ("WARNING: Using incubator modules: jdk.incubator.vector", from a module
+    option Spark's launcher always adds), so that a bad row's error is the one line on standard error.
+    Raises ``SparkUnavailable`` with what the launcher said where the JVM does not start (no Java)."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or "SPARK_REMOTE" in os.environ:
+        return  # a JVM runs already, or Spark Connect: no JVM here
+    read, write = os.pipe()
+    relay = _Relay(read)
+    try:
+        gateway = launch_gateway(SparkConf().setAll(list(options.items())), {"stderr": write})  # as getOrCreate would
+    except PySparkRuntimeError as exc:
+        os.close(write)
+        said = relay.held(wait=2.0)
+        raise SparkUnavailable(f"Spark did not start ({exc.getCondition()}); it needs Java 17, as `java` on PATH "
+                               f"or JAVA_HOME{': ' + said[0] if said else ''}") from None  # the cause comes first
+    except BaseException:
+        os.close(write)
+        raise
+    os.close(write)  # the JVM holds its own copy; the relay ends when the JVM does
+    relay.release()
+    SparkContext._ensure_initialized(gateway=gateway)
+
+
+class SparkUnavailable(RuntimeError):
+    """Spark's JVM could not be started here."""
+
+
+class _Relay:
+    """Passes the JVM's standard error on to ours, less ``JVM_NOISE``; holds it back until ``release``, so
+    that a launch that fails can say why in one line instead."""
+
+    def __init__(self, fd: int) -> None:
+        self._lines: list[bytes] | None = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, args=(fd,), name="spark-stderr", daemon=True)
+        self._thread.start()
+
+    def _run(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as lines:
+            for line in lines:
+                if line.startswith(JVM_NOISE):
+                    continue
+                with self._lock:
+                    if self._lines is not None:
+                        self._lines.append(line)
+                        continue
+                os.write(2, line)
+
+    def held(self, wait: float) -> list[str]:
+        """The lines held so far, once the JVM's end closed the pipe (up to ``wait`` seconds)."""
+        self._thread.join(wait)
+        with self._lock:
+            return [line.decode(errors="replace").strip() for line in self._lines or [] if line.strip()]
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._lines = self._lines or [], None
+        for line in held:
+            os.write(2, line)
+
+
+JVM_NOISE = b"WARNING: Using incubator modules:"
 
 
 def spark_input(source: str) -> tuple[str | None, list[Path] | None]:
