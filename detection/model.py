@@ -486,11 +486,23 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parents[1] / "models" / "default"
 
 
+def missing_database(store_uri: str) -> Path | None:
+    """The file of an MLflow ``sqlite:///`` store URI where there is none yet (else ``None``)."""
+    if not store_uri.startswith("sqlite:///"):
+        return None
+    database = Path(store_uri.removeprefix("sqlite:///").split("?")[0]).absolute()
+    return None if database.is_file() else database
+
+
 def _from_mlflow(uri: str) -> Path:
     try:
         import mlflow
     except ImportError as exc:  # pragma: no cover - mlflow is a dependency
         raise ModelLoadError(f"{uri}: loading MLflow URIs needs the mlflow package") from exc
+    store = mlflow.get_registry_uri() if uri.startswith("models:/") else mlflow.get_tracking_uri()
+    if database := missing_database(store):  # MLflow would make an empty one, say so on stderr, then not find it
+        raise ModelLoadError(f"{uri}: no MLflow database at {database} (set MLFLOW_TRACKING_URI, or run where "
+                             "the model was registered)")
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except Exception as exc:  # MLflow raises many types for unknown names, versions and runs

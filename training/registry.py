@@ -94,9 +94,12 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                          f"(one of {', '.join(sorted(PROMOTION_METRICS))})")
     from mlflow.exceptions import MlflowException
 
-    from detection.model import load_model
+    from detection.model import load_model, missing_database
     from training.evaluate import evaluate_model
 
+    if database := missing_database(tracking_uri()):  # connecting would make an empty one
+        raise ValueError(f"models:/{name}@{challenger}: no MLflow database at {database} (set MLFLOW_TRACKING_URI, "
+                         "or run where the models were registered)")
     client = connect().MlflowClient()
     try:
         new = client.get_model_version_by_alias(name, challenger)

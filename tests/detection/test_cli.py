@@ -172,6 +172,20 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
     assert events_path.read_bytes() == kept and not (tmp_path / "o.jsonl").exists()
 
 
+def test_an_mlflow_uri_without_its_database_is_one_line(events_path: Path, tmp_path: Path) -> None:
+    # MLflow's default database is ./mlflow.db: where there is none, MLflow made an empty one, logged that on
+    # stderr, then failed to find the model
+    for uri, env in [("models:/riskline@champion", {}),
+                     ("runs:/0123abcd/model", {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'elsewhere.db'}"})]:
+        done = riskline("score", events_path, "-o", tmp_path / "o.jsonl", "--model", uri, cwd=tmp_path,
+                        env={"MLFLOW_TRACKING_URI": "", **env})
+        assert done.returncode == 2, done.stderr
+        database = tmp_path / ("elsewhere.db" if env else "mlflow.db")
+        assert done.stderr.splitlines() == [f"riskline: error: {uri}: no MLflow database at {database} (set "
+                                            "MLFLOW_TRACKING_URI, or run where the model was registered)"]
+        assert not database.exists() and not (tmp_path / "o.jsonl").exists()
+
+
 def test_labels_and_unknown_columns_do_not_change_scores(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
     rows = _read_jsonl(events_path)
     plain = [{k: r[k] for k in ("conversation_id", "message_id", "sender_id", "timestamp", "text")} for r in rows]

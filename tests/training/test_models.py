@@ -285,6 +285,13 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     assert str(mlflow.MlflowClient().get_model_version_by_alias("rl", "champion").version) == "3"
     cli = riskline("promote", "rl", "--data", labelled_path, "--challenger", "nope", cwd=tmp_path)
     assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
+    elsewhere = tmp_path / "elsewhere"  # no database there: said, and none made
+    elsewhere.mkdir()
+    cli = riskline("promote", "rl", "--data", labelled_path, cwd=elsewhere, env={"MLFLOW_TRACKING_URI": ""})
+    assert cli.returncode == 2 and cli.stderr.splitlines() == [
+        f"riskline: error: models:/rl@challenger: no MLflow database at {elsewhere / 'mlflow.db'} (set "
+        "MLFLOW_TRACKING_URI, or run where the models were registered)"]
+    assert list(elsewhere.iterdir()) == []
     log_training_run(blind, worse, "d", "rl", "challenger")  # version 4: alerts on almost nothing
     by_false_alerts = promote("rl", data, metric="false_alert_rate")
     assert by_false_alerts["challenger_false_alert_rate"] <= by_false_alerts["champion_false_alert_rate"]
