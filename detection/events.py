@@ -66,10 +66,18 @@ def _missing(value: object) -> str:
     return "missing" if value is None else "missing (NaN)"
 
 
+# The longest id, in UTF-8 bytes. Ids are keys everywhere they are kept: PostgreSQL's index on a message's
+# (conversation id, message id) refuses a row of more than about 2.7 kB, so a longer id failed every
+# try to store it (a 503 at each resend, a stream worker retrying one batch for ever). Real ids (UUIDs,
+# snowflakes, hashes) are tens of bytes: one this long is content in the wrong column.
+MAX_ID_BYTES = 1024
+
+
 def identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
     """A record's id field as events hold it (strings and integers, trimmed); ``EventError`` if invalid."""
     value = record.get(field)
-    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace() \
+            and len(value) <= MAX_ID_BYTES // 4:  # at most 4 bytes a character: short enough
         return _check_unicode(field, value)  # the common case, checked first: most rows pay for nothing else
     if _is_missing(value):
         if required:
@@ -82,7 +90,10 @@ def identifier(record: Mapping[str, object], field: str, required: bool = True) 
         if required:
             raise EventError(field, "empty")
         return None
-    return _check_unicode(field, text)
+    _check_unicode(field, text)
+    if len(text) > MAX_ID_BYTES // 4 and (size := len(text.encode())) > MAX_ID_BYTES:
+        raise EventError(field, f"{size} bytes long: an id may be at most {MAX_ID_BYTES} (UTF-8)")
+    return text
 
 
 LATEST_TIMESTAMP = 32503680000  # Unix seconds of 3000-01-01: anything later is a mistake

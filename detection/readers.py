@@ -21,6 +21,7 @@ from detection.events import (
     ID_FIELDS,
     JSON_ERRORS,
     LATEST_TIMESTAMP,
+    MAX_ID_BYTES,
     REQUIRED,
     EventError,
     MessageEvent,
@@ -468,7 +469,7 @@ def clean_events(table: Any, suffix: str) -> Any:
     for name in ID_FIELDS:
         column = table[name]
         if not pc.all(pc.equal(pc.utf8_trim_whitespace(column), column)).as_py() or \
-                pc.any(pc.equal(column, "")).as_py():
+                pc.any(pc.equal(column, "")).as_py() or pc.max(pc.binary_length(column)).as_py() > MAX_ID_BYTES:
             return None
     optional = {}
     for name in ("recipient_id", "attachment"):
@@ -478,8 +479,9 @@ def clean_events(table: Any, suffix: str) -> Any:
         if not (pa.types.is_string(table[name].type) or pa.types.is_null(table[name].type)):
             return None
         column = table[name].cast(pa.string())
-        if name == "recipient_id" and pc.any(pc.not_equal(pc.utf8_trim_whitespace(column), column)).as_py():
-            return None  # an id: the row-by-row reader trims it, as it does the required ones
+        if name == "recipient_id" and (pc.any(pc.not_equal(pc.utf8_trim_whitespace(column), column)).as_py()
+                                       or (pc.max(pc.binary_length(column)).as_py() or 0) > MAX_ID_BYTES):
+            return None  # an id: the row-by-row reader trims it and checks its length, as the required ones
         optional[name] = pc.if_else(pc.equal(column, ""), None, column)
     if not set(pc.unique(optional["attachment"]).to_pylist()) <= ATTACHMENTS | {None}:
         return None

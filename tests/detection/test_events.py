@@ -47,6 +47,19 @@ def test_a_lone_surrogate_is_no_text() -> None:
     assert to_event({**BASE, "text": json.loads('"\\ud83d\\ude00 ok"')}).text == "\U0001f600 ok"  # a whole pair
 
 
+def test_ids_longer_than_a_kilobyte_are_bad_fields() -> None:
+    """An id is a key wherever it is kept, and PostgreSQL's index refuses one of a few kB (every try to
+    store it failed): an id may hold up to 1,024 UTF-8 bytes, whatever its characters."""
+    for field in ("conversation_id", "message_id", "sender_id", "recipient_id"):
+        assert getattr(to_event({**BASE, field: "x" * 1024}), field) == "x" * 1024
+        assert getattr(to_event({**BASE, field: "\u00fc" * 512}), field) == "\u00fc" * 512  # 2 bytes each
+        for long in ("x" * 1025, "\u00fc" * 513, "\U0001f600" * 257):
+            with pytest.raises(EventError) as info:
+                to_event({**BASE, field: long})
+            assert (info.value.field, info.value.reason) == (
+                field, f"{len(long.encode())} bytes long: an id may be at most 1024 (UTF-8)")
+
+
 def test_missing_text_key_is_an_error_but_null_text_is_empty() -> None:
     record = {k: v for k, v in BASE.items() if k != "text"}
     with pytest.raises(EventError, match="text"):

@@ -304,7 +304,7 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     cases = [{**ROW, "conversation_id": 7}, {**ROW, "timestamp": "2024-01-01T10:00:00"},
              {**ROW, "attachment": "gif"}, {**ROW, "sender_id": " padded"},
              {k: v for k, v in ROW.items() if k != "text"}, {**ROW, "recipient_id": "u2 "},
-             {**ROW, "recipient_id": " "}]
+             {**ROW, "recipient_id": " "}, {**ROW, "message_id": "m" * 1025}, {**ROW, "recipient_id": "\u00fc" * 513}]
     for i, row in enumerate(cases):
         path = write_jsonl(tmp_path / f"{i}.jsonl", [row])
         assert _fast_events(path) is None, row
@@ -319,6 +319,8 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
         assert _fast_events(path) is None and len(read_events(path).events) == 2
     no_text = read_events(write_jsonl(tmp_path / "no-text.jsonl", [ROW, {k: v for k, v in ROW.items() if k != "text"}]))
     assert [(r.location, r.field, r.reason) for r in no_text.rejects] == [("line 2", "text", "missing")]
+    long = read_events(write_jsonl(tmp_path / "long.jsonl", [ROW, {**ROW, "message_id": "m" * 1025}]))
+    assert [(r.location, r.field) for r in long.rejects] == [("line 2", "message_id")]
     dup = write_jsonl(tmp_path / "dup.jsonl", [ROW, ROW])
     assert _fast_events(dup) is None
     assert len(read_events(dup).rejects) == 1

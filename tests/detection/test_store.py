@@ -1,5 +1,7 @@
 """The state-store contract, run against every store: SQLite, a real Redis and a real PostgreSQL."""
 
+import random
+import string
 import time
 import uuid
 from collections.abc import Callable
@@ -8,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from detection.events import MAX_ID_BYTES
 from detection.state import ConversationState
 from detection.store import AnswerJanitor, Conversation, SQLiteStore, StateStore, StoreConflict, open_store
 
@@ -150,6 +153,12 @@ def test_postgres_keeps_any_id_and_hides_the_password(postgres_url: str) -> None
     assert store.load([cid]) == {cid: Conversation(state)}
     assert store.answered([(cid, "m\x00"), (cid, "m")]) == {(cid, "m\x00"): {"risk_score": 0.1}}
     assert [i["conversation_id"] for i in store.interventions(cid)] == [cid]
+    # the longest ids events may hold, in bytes that do not compress: the key index takes them (20 kB failed)
+    longest = "".join(random.choice(string.ascii_letters) for _ in range(MAX_ID_BYTES))
+    other = "".join(random.choice(string.ascii_letters) for _ in range(MAX_ID_BYTES))
+    store.commit([Conversation(ConversationState(longest, n_messages=1))], [(longest, other, {"risk_score": 0.2})],
+                 [_intervention(longest, "high")], ["x"], expected={longest: 0})
+    assert store.answered([(longest, other)]) == {(longest, other): {"risk_score": 0.2}}
     with pytest.raises(ValueError) as refused:
         open_store("postgresql://riskline:s3cret@127.0.0.1:1/db")
     assert str(refused.value).startswith("state store postgresql://riskline:***@127.0.0.1:1/db: ")
