@@ -14,6 +14,7 @@ later copy of a message id becomes a reject naming its place, so ``--errors`` wo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -393,14 +394,14 @@ class _Relay:
 
     def _run(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as lines:
-            for line in lines:
+            for line in lines:  # read to the end whatever happens to them, so that the JVM never blocks on a full pipe
                 if line.startswith(JVM_NOISE):
                     continue
                 with self._lock:
                     if self._lines is not None:
                         self._lines.append(line)
-                        continue
-                os.write(2, line)
+                    else:
+                        _write_stderr(line)
 
     def held(self, wait: float) -> list[str]:
         """The lines held so far, once the JVM's end closed the pipe (up to ``wait`` seconds)."""
@@ -409,10 +410,15 @@ class _Relay:
             return [line.decode(errors="replace").strip() for line in self._lines or [] if line.strip()]
 
     def release(self) -> None:
-        with self._lock:
-            held, self._lines = self._lines or [], None
-        for line in held:
-            os.write(2, line)
+        with self._lock:  # in order: nothing the JVM says next goes out before what it said so far
+            for line in self._lines or []:
+                _write_stderr(line)
+            self._lines = None
+
+
+def _write_stderr(line: bytes) -> None:
+    with contextlib.suppress(OSError):  # standard error closed (a pipe whose reader left): nowhere to go
+        os.write(2, line)
 
 
 JVM_NOISE = b"WARNING: Using incubator modules:"
