@@ -71,11 +71,17 @@ class ScoringFailed(Exception):
 
 
 class Batcher:
-    """Queues requests and hands everything queued to ``process`` in one call on one thread."""
+    """Queues requests and hands everything queued to ``process`` in one call on one thread.
+
+    Where that call fails and ``store_up`` says the state store still answers, the failure may be one
+    request's own (a message its scoring cannot take), so each request is tried again alone: only its
+    own failure fails it, not every request that happened to be queued beside it. While the store is
+    down, all of them get the failure at once."""
 
     def __init__(self, process: Callable[[list[MessageEvent]], Any],
-                 on_batch: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]) -> None:
-        self.process, self.on_batch = process, on_batch
+                 on_batch: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None],
+                 store_up: Callable[[], bool] | None = None) -> None:
+        self.process, self.on_batch, self.store_up = process, on_batch, store_up
         self.queue: asyncio.Queue[tuple[list[MessageEvent], asyncio.Future[Any]]] = asyncio.Queue()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskline-score")
         self.task: asyncio.Task[None] | None = None
@@ -86,26 +92,36 @@ class Batcher:
         return await future
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             pending = [await self.queue.get()]
             while not self.queue.empty():
                 pending.append(self.queue.get_nowait())
-            events = [e for batch, _ in pending for e in batch]
-            try:
-                answers, interventions = await loop.run_in_executor(self.executor, self.process, events)
-            except Exception as exc:  # the store or model failing: every waiting request gets a 503
-                log.exception("scoring failed")
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(ScoringFailed(f"{type(exc).__name__}: {exc}"))
-                continue
-            self.on_batch(answers, interventions)
-            start = 0
-            for batch, future in pending:
-                if not future.done():  # a request that timed out has given up on its answer
-                    future.set_result(answers[start:start + len(batch)])
-                start += len(batch)
+            await self._serve(pending)
+
+    async def _serve(self, pending: list[tuple[list[MessageEvent], asyncio.Future[Any]]]) -> None:
+        loop = asyncio.get_running_loop()
+        events = [e for batch, _ in pending for e in batch]
+        try:
+            answers, interventions = await loop.run_in_executor(self.executor, self.process, events)
+        except Exception as exc:  # the store or model failing
+            if len(pending) > 1 and self.store_up is not None and \
+                    await loop.run_in_executor(self.executor, self.store_up):
+                log.warning("scoring a merged batch failed with the store up; each request alone",
+                            extra={"requests": len(pending), "error": f"{type(exc).__name__}: {exc}"})
+                for one in pending:
+                    await self._serve([one])
+                return
+            log.exception("scoring failed")
+            for _, future in pending:  # every waiting request gets a 503
+                if not future.done():
+                    future.set_exception(ScoringFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.on_batch(answers, interventions)
+        start = 0
+        for batch, future in pending:
+            if not future.done():  # a request that timed out has given up on its answer
+                future.set_result(answers[start:start + len(batch)])
+            start += len(batch)
 
     async def drain(self) -> None:
         """Let queued requests finish, then stop."""
@@ -148,7 +164,14 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             if interventions:
                 worker.wake.set()
 
-        batcher = Batcher(processor.process, on_batch)
+        def store_up() -> bool:
+            try:
+                store.ping()
+            except Exception:
+                return False
+            return True
+
+        batcher = Batcher(processor.process, on_batch, store_up)
         batcher.task = asyncio.create_task(batcher.run())
         worker.start()
         metrics.model_info(model.model_version)

@@ -374,3 +374,43 @@ def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_d
         assert client.post("/v1/messages", json=event).status_code == 200
         assert client.post("/v1/messages", json=event).json()["results"][0]["duplicate"] is True
         assert client.get("/v1/conversations/c").json()["n_messages"] == 1
+
+
+def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it() -> None:
+    """Concurrent requests are scored in one call; when it fails and the store still answers, each is tried
+    alone, so a request's own failure is its 503 only. With the store down, all fail at once."""
+    import asyncio
+
+    from detection.service import Batcher, ScoringFailed
+
+    calls: list[list[str]] = []
+
+    def process(events: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        calls.append([e.text for e in events])
+        if any(e.text == "cannot be scored" for e in events):
+            raise ValueError("a message of its own kind")
+        return [{"message_id": e.message_id, "duplicate": False} for e in events], []
+
+    async def three_at_once(store_up: bool) -> tuple[list[Any], list[int]]:
+        scored: list[int] = []
+        batcher = Batcher(process, lambda answers, _: scored.append(len(answers)), lambda: store_up)
+        requests = [[to_event({"conversation_id": f"c{i}", "message_id": "m", "sender_id": "u",
+                               "timestamp": 1700000000, "text": text})]
+                    for i, text in enumerate(["hi", "cannot be scored", "there"])]
+        waiting = [asyncio.ensure_future(batcher.submit(r)) for r in requests]  # queued before the batcher runs
+        batcher.task = asyncio.create_task(batcher.run())
+        try:
+            return await asyncio.gather(*waiting, return_exceptions=True), scored
+        finally:
+            batcher.task.cancel()
+            batcher.executor.shutdown()
+
+    results, scored = asyncio.run(three_at_once(store_up=True))
+    assert calls == [["hi", "cannot be scored", "there"], ["hi"], ["cannot be scored"], ["there"]]
+    assert results[0] == [{"message_id": "m", "duplicate": False}] and results[2] == results[0]
+    assert isinstance(results[1], ScoringFailed) and "a message of its own kind" in str(results[1])
+    assert scored == [1, 1]
+    calls.clear()
+    results, scored = asyncio.run(three_at_once(store_up=False))
+    assert calls == [["hi", "cannot be scored", "there"]] and scored == []
+    assert all(isinstance(r, ScoringFailed) for r in results)
