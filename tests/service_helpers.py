@@ -62,6 +62,15 @@ class Receiver:
             time.sleep(0.05)
         return self.delivered()
 
+    def wait_for_high(self, conversations: set[str], timeout: float = 15.0) -> list[dict[str, Any]]:
+        """Deliveries until each of ``conversations`` has had its ``high`` intervention delivered (its
+        ``critical`` one may come first, so a count of deliveries would not do)."""
+        deadline = time.time() + timeout
+        while not conversations <= {d["conversation_id"] for d in self.delivered() if d["level"] == "high"} \
+                and time.time() < deadline:
+            time.sleep(0.05)
+        return self.delivered()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
