@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
@@ -53,6 +53,7 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
         return None, str(exc)
 
 
+SetAside = Callable[[Any, str], Awaitable[None]]  # a record, and why it is set aside
 MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the state store is down
 
 
@@ -62,25 +63,32 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
     """Process batches until ``stop`` is set; offsets are committed only after the store commit."""
     loop = asyncio.get_running_loop()
     metrics = metrics or StreamMetrics()
+
+    async def set_aside(record: Any, problem: str) -> None:  # with its place, never silently dropped
+        log.warning("rejected record", extra={"topic": record.topic, "partition": record.partition,
+                                              "offset": record.offset, "reason": problem})
+        metrics.rejected.inc()
+        if rejects is not None:
+            await rejects(record, problem)
+
     while not stop.is_set():
         batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
         if not batch:
             continue
-        events, offsets = [], {}
+        events: list[MessageEvent] = []
+        sources: list[Any] = []
+        offsets: dict[Any, int] = {}
         for partition, records in batch.items():
             for record in records:
                 event, problem = parse_record(record.value)
                 if event is not None:
                     events.append(event)
-                else:  # not accepted: set aside with its place, never silently dropped
-                    log.warning("rejected record", extra={"topic": record.topic, "partition": record.partition,
-                                                          "offset": record.offset, "reason": problem})
-                    metrics.rejected.inc()
-                    if rejects is not None:
-                        await rejects(record, problem or "")
+                    sources.append(record)
+                else:
+                    await set_aside(record, problem or "")
             offsets[partition] = records[-1].offset + 1
         if events:
-            done = await _process_until_stored(loop, processor, events, stop, metrics, consumer)
+            done = await _process_until_stored(loop, processor, events, stop, metrics, consumer, (sources, set_aside))
             if done is None:  # stopped while the store was down: the batch is left to be read again
                 return
             answers, interventions = done
@@ -94,12 +102,19 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
 
 
 async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
-                                stop: asyncio.Event, metrics: StreamMetrics, consumer: Any) -> Any:
+                                stop: asyncio.Event, metrics: StreamMetrics, consumer: Any,
+                                aside: tuple[list[Any], SetAside] | None = None) -> Any:
     """Process a batch, trying again with backoff while the state store fails (a restart, a network break):
     its answers and interventions, or None if ``stop`` came first. Its offsets wait meanwhile, so
     nothing is lost, and messages stored before a failure are recognised by id when tried again.
     Between tries the worker goes on polling the broker with its partitions paused, so an outage
-    longer than ``max_poll_interval`` does not cost it its place in the group."""
+    longer than ``max_poll_interval`` does not cost it its place in the group.
+
+    Where the batch fails while the store answers, the failure may be a message's own (one its scoring
+    cannot take), which no retry would mend: the batch is then scored a message at a time, and a message
+    that fails alone ``ALONE_TRIES`` times with the store answering is set aside (``aside``: each event's
+    record, and what takes a record and the reason), so that one message does not hold its partitions
+    for ever."""
     delay = 0.1
     try:
         while True:
@@ -109,11 +124,49 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 metrics.retries.inc()
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
+            if aside is not None and await _store_up(loop, processor):
+                done = await _one_at_a_time(loop, processor, events, *aside)
+                if done is not None:
+                    return done
             if await _poll_paused(consumer, delay, stop):
                 return None
             delay = min(delay * 2, MAX_RETRY_DELAY)
     finally:
         consumer.resume(*consumer.assignment())
+
+
+ALONE_TRIES = 3  # a message failing alone this often, the store answering each time, is set aside
+
+
+async def _store_up(loop: asyncio.AbstractEventLoop, processor: Processor) -> bool:
+    try:
+        await loop.run_in_executor(None, processor.store.ping)
+    except Exception:
+        return False
+    return True
+
+
+async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
+                         sources: list[Any], set_aside: SetAside) -> Any:
+    """The batch scored a message at a time, those that fail alone set aside; None if the store stops
+    answering meanwhile (the batch is then tried again whole: what was stored is found answered)."""
+    answers: list[dict[str, Any]] = []
+    interventions: list[dict[str, Any]] = []
+    for event, record in zip(events, sources, strict=True):
+        for _ in range(ALONE_TRIES):
+            try:
+                one, raised = await loop.run_in_executor(None, processor.process, [event])
+            except Exception as exc:
+                if not await _store_up(loop, processor):
+                    return None
+                problem = f"scoring failed: {type(exc).__name__}: {exc}"
+                continue
+            answers += one
+            interventions += raised
+            break
+        else:
+            await set_aside(record, problem)
+    return answers, interventions
 
 
 async def _poll_paused(consumer: Any, seconds: float, stop: asyncio.Event) -> bool:
