@@ -235,6 +235,12 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
     return Guard(app, settings.api_token, metrics)
 
 
+def _bearer(header: bytes) -> bytes:
+    """The token of an ``Authorization: Bearer TOKEN`` header (the scheme in any case, as HTTP allows), else b""."""
+    scheme, _, token = header.strip().partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" else b""
+
+
 class Guard:
     """Plain ASGI wrapper: bearer token check, request metrics and one JSON log line per request.
 
@@ -243,7 +249,7 @@ class Guard:
 
     def __init__(self, app: FastAPI, token: str | None, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.expected = token.encode() if token else None
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] != "http":
@@ -259,7 +265,7 @@ class Guard:
             await send(message)
 
         if self.expected and path not in OPEN_PATHS and not hmac.compare_digest(
-                dict(scope["headers"]).get(b"authorization", b""), self.expected):
+                _bearer(dict(scope["headers"]).get(b"authorization", b"")), self.expected):
             await JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)(
                 scope, receive, send_and_watch)
         else:

@@ -139,6 +139,10 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
     assert server.post(good).status_code == 401
     assert server.post(good, "wrong").status_code == 401
     assert server.http.get("/v1/conversations/c").status_code == 401
+    for header, status in [(f"bearer {TOKEN}", 200), (f"BEARER  {TOKEN}", 200), (f"Basic {TOKEN}", 401),
+                           (f"Bearer{TOKEN}", 401), ("Bearer", 401), (TOKEN, 401)]:  # HTTP's scheme knows no case
+        assert server.http.post("/v1/messages", json=good, headers={"Authorization": header}).status_code == status, \
+            header
     for open_path in ("/healthz", "/readyz", "/metrics"):
         assert server.http.get(open_path).status_code == 200
     assert server.post(good, TOKEN).status_code == 200
