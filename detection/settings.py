@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,30 @@ class StreamSettings(ServiceSettings):
     max_poll_interval: float = Field(300.0, ge=1.0, le=3600.0)
     # serve Prometheus metrics on this port (at --host), when set
     metrics_port: int | None = Field(None, ge=0, le=65535)
+
+    @field_validator("brokers")
+    @classmethod
+    def _brokers(cls, value: str) -> str:
+        for broker in value.split(","):
+            host, colon, port = broker.strip().rpartition(":")
+            host = host if colon else port  # no port: Kafka's 9092
+            if not host.strip("[]") or (colon and not (port.isdigit() and 0 < int(port) < 65536)):
+                raise ValueError(f"expected HOST:PORT[,HOST:PORT...], got {value!r}")
+        return value
+
+    @field_validator("topic", "interventions_topic", "rejects_topic")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", value):  # Kafka's rule for topics
+            raise ValueError(f"expected a Kafka topic name (1-249 letters, digits, '.', '_' or '-'), got {value!r}")
+        return value
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: str) -> str:
+        if not value.strip() or value != value.strip():
+            raise ValueError(f"expected a consumer group id without spaces at either end, got {value!r}")
+        return value
 
 
 def load_settings(flags: dict[str, Any], config: str | Path | None = None,

@@ -211,6 +211,8 @@ async def _start(settings: Any) -> tuple[Any, Any]:
     from aiokafka.errors import KafkaConnectionError
 
     clients: list[Any] = []
+    said_below = _Unsaid("Unable connect to")  # the error raised below names the brokers and the reason
+    logging.getLogger("aiokafka").addFilter(said_below)
     try:
         clients.append(AIOKafkaProducer(bootstrap_servers=settings.brokers))
         await clients[0].start()
@@ -225,7 +227,20 @@ async def _start(settings: Any) -> tuple[Any, Any]:
             await client.stop()
         raise BrokerUnreachable(f"--brokers {settings.brokers}: no Kafka broker answered ({exc}); "
                                 "is it running and reachable from here?") from None
+    finally:
+        logging.getLogger("aiokafka").removeFilter(said_below)
     return clients[0], clients[1]
+
+
+class _Unsaid(logging.Filter):
+    """Drops log records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:

@@ -56,3 +56,22 @@ def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypat
     monkeypatch.syspath_prepend(str(tmp_path))
     names = [s.name for s in load_sinks(load_settings({"audit_log": str(tmp_path / "a.jsonl")}))]
     assert sorted(names) == ["audit_log", "pager"]
+
+
+def test_stream_brokers_topics_and_group_are_checked() -> None:
+    """An empty or malformed broker list, topic or group failed only at the broker (or went on with it)."""
+    for brokers in ("", "a:1,b:x", "host:0", ":9092", "a:1,,b:2"):
+        with pytest.raises(ValueError, match=r"^setting 'brokers': expected HOST:PORT\[,HOST:PORT...\], got "):
+            load_settings({"brokers": brokers}, kind=StreamSettings)
+    for brokers in ("kafka", "kafka-1:9092,kafka-2:9093", "[::1]:9092"):
+        assert load_settings({"brokers": brokers}, kind=StreamSettings).brokers == brokers
+    for key in ("topic", "interventions_topic", "rejects_topic"):
+        for name in ("", "my topic", "t" * 250, "bad/name"):
+            with pytest.raises(ValueError, match=rf"^setting '{key}': expected a Kafka topic name"):
+                load_settings({key: name}, kind=StreamSettings)
+        assert getattr(load_settings({key: "risk.line_v2-messages"}, kind=StreamSettings), key) == \
+            "risk.line_v2-messages"
+    for group in ("", " ", "g "):
+        with pytest.raises(ValueError, match=r"^setting 'group': expected a consumer group id"):
+            load_settings({"group": group}, kind=StreamSettings)
+    assert load_settings({"group": "riskline/prod"}, kind=StreamSettings).group == "riskline/prod"

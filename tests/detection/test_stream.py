@@ -145,8 +145,8 @@ def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -
     done = subprocess.run([RISKLINE, "stream", "--brokers", brokers, "--topic", "events", "--model", str(model_dir),
                            "--state", str(tmp_path / "state.db")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert f"riskline: error: --brokers {brokers}: no Kafka broker answered" in done.stderr
-    assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr
+    [line] = done.stderr.splitlines()  # the client library's own log line of it is not said twice
+    assert line.startswith(f"riskline: error: --brokers {brokers}: no Kafka broker answered")
 
 
 def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, model_dir: Path,
