@@ -21,6 +21,7 @@ from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.sinks import canonical_body
+from detection.store import StoreConflict
 
 log = logging.getLogger("riskline.stream")
 
@@ -124,7 +125,8 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 metrics.retries.inc()
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
-            if aside is not None and await _store_up(loop, processor):
+                racing = isinstance(exc, StoreConflict)  # workers writing one conversation: no message's fault
+            if aside is not None and not racing and await _store_up(loop, processor):
                 done = await _one_at_a_time(loop, processor, events, *aside)
                 if done is not None:
                     return done
@@ -157,7 +159,7 @@ async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, 
             try:
                 one, raised = await loop.run_in_executor(None, processor.process, [event])
             except Exception as exc:
-                if not await _store_up(loop, processor):
+                if isinstance(exc, StoreConflict) or not await _store_up(loop, processor):
                     return None
                 problem = f"scoring failed: {type(exc).__name__}: {exc}"
                 continue

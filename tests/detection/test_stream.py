@@ -277,11 +277,9 @@ def _scrape(url: str) -> dict[str, float]:
             for line in httpx.get(url, timeout=5).text.splitlines() if line and not line.startswith("#")}
 
 
-def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
-        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
-    """A batch that fails while the store answers is scored a message at a time; a message that fails alone
-    is set aside (to the rejects, with its place and why) instead of holding its partitions for ever, and
-    every other message is answered exactly as without it."""
+def _consume_with(processor: Processor, broker: str, topic: str, state: Path, expect: int) -> list[tuple[str, str]]:
+    """Run ``consume`` in-process on ``topic`` until ``expect`` messages are answered in ``state`` (30 s at
+    most): the rejects, as (message id where a message was set aside, reason)."""
     import threading
     import types
 
@@ -289,22 +287,10 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
 
     from detection.stream import consume
 
-    class Picky(Processor):  # a message whose scoring fails for a reason of its own
-        def process(self, events: Any) -> Any:
-            if any(e.text == "cannot be scored" for e in events):
-                raise ValueError("a message of its own kind")
-            return super().process(events)
-
-    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:80]]
-    odd = {**events[10], "message_id": "odd", "text": "cannot be scored"}
-    asyncio.run(_produce(broker, "picky", [*events[:30], odd, *events[30:]]))
-    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
-        [to_event(e) for e in events])
-    processor = Picky(model, SQLiteStore(tmp_path / "state.db"), EscalationPolicy.load(None), [])
     rejected: list[tuple[str, str]] = []
 
     async def scenario() -> None:
-        consumer = AIOKafkaConsumer("picky", bootstrap_servers=broker, group_id="picky", enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=topic, enable_auto_commit=False,
                                     auto_offset_reset="earliest")
         await consumer.start()
         stop = asyncio.Event()
@@ -316,15 +302,55 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
         task = asyncio.create_task(consume(consumer, processor, types.SimpleNamespace(wake=threading.Event()),
                                            stop, reject))
         deadline = time.time() + 30
-        while _answered(tmp_path / "state.db") < len(events) and time.time() < deadline:
+        while _answered(state) < expect and time.time() < deadline:
             await asyncio.sleep(0.1)
         stop.set()
         await task
         await consumer.stop()
 
     asyncio.run(scenario())
+    return rejected
+
+
+def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
+        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A batch that fails while the store answers is scored a message at a time; a message that fails alone
+    is set aside (to the rejects, with its place and why) instead of holding its partitions for ever, and
+    every other message is answered exactly as without it. Writers racing on a conversation are no
+    message's fault: that batch is only tried again."""
+    from detection.store import StoreConflict
+
+    class Picky(Processor):  # a message whose scoring fails for a reason of its own
+        def process(self, events: Any) -> Any:
+            if any(e.text == "cannot be scored" for e in events):
+                raise ValueError("a message of its own kind")
+            return super().process(events)
+
+    class Raced(Processor):  # the store's version check lost five times in a row for one message
+        lost = 0
+
+        def process(self, events: Any) -> Any:
+            if any(e.text == "raced" for e in events) and self.lost < 5:
+                self.lost += 1
+                raise StoreConflict("another writer")
+            return super().process(events)
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:80]]
+    odd = {**events[10], "message_id": "odd", "text": "cannot be scored"}
+    asyncio.run(_produce(broker, "picky", [*events[:30], odd, *events[30:]]))
+    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
+        [to_event(e) for e in events])
+    picky = Picky(model, SQLiteStore(tmp_path / "state.db"), EscalationPolicy.load(None), [])
+    rejected = _consume_with(picky, broker, "picky", tmp_path / "state.db", len(events))
     with sqlite3.connect(tmp_path / "state.db") as conn:
         answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
     assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
     assert ("odd", "scoring failed: ValueError: a message of its own kind") in rejected
     assert len(rejected) == 4  # and the three records that are no events (bad JSON, a lone surrogate, deep nesting)
+
+    raced = {**odd, "message_id": "raced", "text": "raced"}
+    asyncio.run(_produce(broker, "raced", [*events[:30], raced, *events[30:]]))
+    racing = Raced(model, SQLiteStore(tmp_path / "raced.db"), EscalationPolicy.load(None), [])
+    rejected = _consume_with(racing, broker, "raced", tmp_path / "raced.db", len(events) + 1)
+    assert racing.lost == 5 and _answered(tmp_path / "raced.db") == len(events) + 1
+    assert len(rejected) == 3  # only the records that are no events
