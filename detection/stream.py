@@ -117,6 +117,7 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
     record, and what takes a record and the reason), so that one message does not hold its partitions
     for ever."""
     delay = 0.1
+    sources, set_aside = aside if aside is not None else (None, None)
     try:
         while True:
             try:
@@ -126,10 +127,12 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
                 racing = isinstance(exc, StoreConflict)  # workers writing one conversation: no message's fault
-            if aside is not None and not racing and await _store_up(loop, processor):
-                done = await _one_at_a_time(loop, processor, events, *aside)
+            if sources is not None and set_aside is not None and not racing and await _store_up(loop, processor):
+                done, kept = await _one_at_a_time(loop, processor, events, sources, set_aside)
                 if done is not None:
                     return done
+                # interrupted (the store, or a race): what is left is tried again whole, less what was set aside
+                events, sources = [events[i] for i in kept], [sources[i] for i in kept]
             if await _poll_paused(consumer, delay, stop):
                 return None
             delay = min(delay * 2, MAX_RETRY_DELAY)
@@ -149,26 +152,29 @@ async def _store_up(loop: asyncio.AbstractEventLoop, processor: Processor) -> bo
 
 
 async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
-                         sources: list[Any], set_aside: SetAside) -> Any:
-    """The batch scored a message at a time, those that fail alone set aside; None if the store stops
-    answering meanwhile (the batch is then tried again whole: what was stored is found answered)."""
+                         sources: list[Any], set_aside: SetAside) -> tuple[Any, list[int]]:
+    """The batch scored a message at a time, those that fail alone set aside: its answers and interventions,
+    and the positions of the messages not set aside. None for the first if the store stops answering or
+    writers race meanwhile (what was stored is found answered when the rest is tried again)."""
     answers: list[dict[str, Any]] = []
     interventions: list[dict[str, Any]] = []
-    for event, record in zip(events, sources, strict=True):
+    kept: list[int] = []
+    for index, (event, record) in enumerate(zip(events, sources, strict=True)):
         for _ in range(ALONE_TRIES):
             try:
                 one, raised = await loop.run_in_executor(None, processor.process, [event])
             except Exception as exc:
                 if isinstance(exc, StoreConflict) or not await _store_up(loop, processor):
-                    return None
+                    return None, kept + list(range(index, len(events)))
                 problem = f"scoring failed: {type(exc).__name__}: {exc}"
                 continue
             answers += one
             interventions += raised
+            kept.append(index)
             break
         else:
             await set_aside(record, problem)
-    return answers, interventions
+    return (answers, interventions), kept
 
 
 async def _poll_paused(consumer: Any, seconds: float, stop: asyncio.Event) -> bool:
