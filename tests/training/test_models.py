@@ -287,11 +287,15 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
     elsewhere = tmp_path / "elsewhere"  # no database there: said, and none made
     elsewhere.mkdir()
-    cli = riskline("promote", "rl", "--data", labelled_path, cwd=elsewhere, env={"MLFLOW_TRACKING_URI": ""})
-    assert cli.returncode == 2 and cli.stderr.splitlines() == [
-        f"riskline: error: models:/rl@challenger: no MLflow database at {elsewhere / 'mlflow.db'} (set "
-        "MLFLOW_TRACKING_URI, or run where the models were registered)"]
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with pytest.raises(ValueError) as missing:
+        promote("rl", data)
+    assert str(missing.value) == (f"models:/rl@challenger: no MLflow database at {elsewhere / 'mlflow.db'} (set "
+                                  "MLFLOW_TRACKING_URI, or run where the models were registered)")
     assert list(elsewhere.iterdir()) == []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     log_training_run(blind, worse, "d", "rl", "challenger")  # version 4: alerts on almost nothing
     by_false_alerts = promote("rl", data, metric="false_alert_rate")
     assert by_false_alerts["challenger_false_alert_rate"] <= by_false_alerts["champion_false_alert_rate"]
