@@ -352,6 +352,9 @@ def fit_and_measure(train_part: LabelledData, held: LabelledData, config: TrainC
 def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Fit on a training split, calibrate, choose thresholds and measure on held-out conversations, refit."""
     started = time.perf_counter()
+    if len(classes := set(data.labels.values())) < 2:
+        raise ValueError("training needs both positive and negative conversations "
+                         f"(conversation_label is {next(iter(classes), '-')} throughout)")
     train_ids, test_ids, how = holdout_split(data, config.seed)
     log.info("%d conversations to fit on, %d held out: %s", len(train_ids), len(test_ids), how)
     measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)

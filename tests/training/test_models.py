@@ -125,6 +125,16 @@ def test_cross_validation_on_too_little_data_names_the_fold(tmp_path: Path) -> N
         cross_validate(data, TrainConfig(augment_copies=0, stage_epochs=5), 3)
 
 
+def test_training_on_one_kind_of_conversation_says_so(tmp_path: Path) -> None:
+    rows = generate(12, seed=3)
+    for label in (0, 1):  # before: "too few conversations to train on: the N messages to fit all have stage ..."
+        data = load_labelled(write_jsonl(tmp_path / f"{label}.jsonl",
+                                         [r for r in rows if r["conversation_label"] == label]))
+        with pytest.raises(ValueError, match=rf"^training needs both positive and negative conversations "
+                                             rf"\(conversation_label is {label} throughout\)$"):
+            train(data, TrainConfig(augment_copies=0))
+
+
 def test_keep_back_is_a_stratified_fifth(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
     ids = set(data.labels)
