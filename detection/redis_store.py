@@ -76,21 +76,16 @@ class RedisStore:
         return self.prefix + ":".join(parts)
 
     def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]:
-        ids = list(dict.fromkeys(conversation_ids))
-        if not ids:
-            return {}
-        values = self.r.mget([self._k("conv", c) for c in ids])
-        return {c: _decode(v) for c, v in zip(ids, values, strict=True) if v is not None}
+        return self.read([], conversation_ids)[1]
 
     def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        pipe = self.r.pipeline(transaction=False)
-        for cid, mid in keys:
-            pipe.hget(self._k("ans", cid), mid)
-        return {key: json.loads(v) for key, v in zip(keys, pipe.execute(), strict=True) if v is not None}
+        return self.read(keys, [])[0]
 
     def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
              ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
         ids = list(dict.fromkeys(conversation_ids))
+        if not keys and not ids:
+            return {}, {}
         pipe = self.r.pipeline(transaction=False)
         for cid, mid in keys:
             pipe.hget(self._k("ans", cid), mid)

@@ -8,6 +8,7 @@ batches under load) and commits it. One worker means updates to a conversation n
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -24,6 +25,7 @@ from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
+from detection.store import reachable
 
 log = logging.getLogger("riskline.service")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -164,14 +166,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             if interventions:
                 worker.wake.set()
 
-        def store_up() -> bool:
-            try:
-                store.ping()
-            except Exception:
-                return False
-            return True
-
-        batcher = Batcher(processor.process, on_batch, store_up)
+        batcher = Batcher(processor.process, on_batch, functools.partial(reachable, store))
         batcher.task = asyncio.create_task(batcher.run())
         worker.start()
         metrics.model_info(model.model_version)

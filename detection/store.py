@@ -86,6 +86,15 @@ class StateStore(Protocol):
     def close(self) -> None: ...
 
 
+def reachable(store: StateStore) -> bool:
+    """Whether ``store`` answers a ping now."""
+    try:
+        store.ping()
+    except Exception:  # any failure of the store or the way to it
+        return False
+    return True
+
+
 class SQLiteStore:
     """SQLite in WAL mode. Safe across threads (one connection, one lock)."""
 

@@ -21,7 +21,7 @@ from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.sinks import canonical_body
-from detection.store import StoreConflict
+from detection.store import StoreConflict, reachable
 
 log = logging.getLogger("riskline.stream")
 
@@ -89,7 +89,7 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
                     await set_aside(record, problem or "")
             offsets[partition] = records[-1].offset + 1
         if events:
-            done = await _process_until_stored(loop, processor, events, stop, metrics, consumer, (sources, set_aside))
+            done = await _process_until_stored(loop, processor, events, sources, set_aside, stop, metrics, consumer)
             if done is None:  # stopped while the store was down: the batch is left to be read again
                 return
             answers, interventions = done
@@ -103,8 +103,8 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
 
 
 async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
-                                stop: asyncio.Event, metrics: StreamMetrics, consumer: Any,
-                                aside: tuple[list[Any], SetAside] | None = None) -> Any:
+                                sources: list[Any], set_aside: SetAside, stop: asyncio.Event,
+                                metrics: StreamMetrics, consumer: Any) -> Any:
     """Process a batch, trying again with backoff while the state store fails (a restart, a network break):
     its answers and interventions, or None if ``stop`` came first. Its offsets wait meanwhile, so
     nothing is lost, and messages stored before a failure are recognised by id when tried again.
@@ -113,11 +113,9 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
 
     Where the batch fails while the store answers, the failure may be a message's own (one its scoring
     cannot take), which no retry would mend: the batch is then scored a message at a time, and a message
-    that fails alone ``ALONE_TRIES`` times with the store answering is set aside (``aside``: each event's
-    record, and what takes a record and the reason), so that one message does not hold its partitions
-    for ever."""
+    that fails alone ``ALONE_TRIES`` times with the store answering is given with its record (``sources``,
+    one per event) to ``set_aside``, so that one message does not hold its partitions for ever."""
     delay = 0.1
-    sources, set_aside = aside if aside is not None else (None, None)
     try:
         while True:
             try:
@@ -127,7 +125,7 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
                 racing = isinstance(exc, StoreConflict)  # workers writing one conversation: no message's fault
-            if sources is not None and set_aside is not None and not racing and await _store_up(loop, processor):
+            if not racing and await _store_up(loop, processor):
                 done, kept = await _one_at_a_time(loop, processor, events, sources, set_aside)
                 if done is not None:
                     return done
@@ -144,11 +142,7 @@ ALONE_TRIES = 3  # a message failing alone this often, the store answering each 
 
 
 async def _store_up(loop: asyncio.AbstractEventLoop, processor: Processor) -> bool:
-    try:
-        await loop.run_in_executor(None, processor.store.ping)
-    except Exception:
-        return False
-    return True
+    return await loop.run_in_executor(None, reachable, processor.store)
 
 
 async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
