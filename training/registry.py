@@ -13,6 +13,10 @@ from detection.model import RiskModel
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "riskline"
 PYFUNC = Path(__file__).with_name("mlflow_pyfunc.py")
+# What the pyfunc needs installed: Riskline and what it imports itself (the list MLflow infers for
+# it), pinned to this environment. Given, MLflow need not infer it by loading the model in a
+# subprocess at every logged run (about 3 s).
+PYFUNC_REQUIREMENTS = ("riskline", "mlflow", "cloudpickle", "numpy", "pandas", "scipy")
 # What ``promote`` may compare, and whether more is better: the evaluation's figures that rank
 # models (counts and the data's own lengths do not).
 PROMOTION_METRICS = {
@@ -60,6 +64,13 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def pyfunc_requirements() -> list[str]:
+    """``PYFUNC_REQUIREMENTS`` pinned to the versions installed here."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in PYFUNC_REQUIREMENTS]
+
+
 def log_training_run(model: RiskModel, model_dir: Path, data_path: str, register: str | None = None,
                      alias: str | None = None) -> dict[str, str]:
     """Log config, metrics and the model as a pyfunc; optionally register it (and set an alias)."""
@@ -70,7 +81,8 @@ def log_training_run(model: RiskModel, model_dir: Path, data_path: str, register
         mlflow.log_params({"data": data_path, "model_version": model.model_version})
         mlflow.log_metrics(flat_metrics(model.metrics))
         info = mlflow.pyfunc.log_model(name="model", python_model=str(PYFUNC),
-                                       artifacts={"riskline_model": str(model_dir)}, code_paths=None)
+                                       artifacts={"riskline_model": str(model_dir)}, code_paths=None,
+                                       pip_requirements=pyfunc_requirements())
         out = {"run_id": run.info.run_id, "model_uri": info.model_uri, "tracking_uri": tracking_uri()}
     if register:
         version = mlflow.register_model(info.model_uri, register)

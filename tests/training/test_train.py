@@ -208,7 +208,8 @@ def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_pyfunc_loads_without_pickle(labelled_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pyfunc_loads_without_pickle(labelled_path: Path, model: RiskModel, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
     import pandas as pd
 
@@ -216,8 +217,6 @@ def test_pyfunc_loads_without_pickle(labelled_path: Path, tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     from training.registry import log_training_run
 
-    data = load_labelled(labelled_path)
-    model = train(data, TrainConfig(seed=2))
     model.save(tmp_path / "m")
     logged = log_training_run(model, tmp_path / "m", str(labelled_path))
     pyfunc = mlflow.pyfunc.load_model(logged["model_uri"])
@@ -226,6 +225,12 @@ def test_pyfunc_loads_without_pickle(labelled_path: Path, tmp_path: Path, monkey
     out = pyfunc.predict(frame)
     assert set(out["conversation_id"]) == set(frame["conversation_id"])
     assert not list((tmp_path / "mlruns").rglob("*.pkl"))
+    from importlib.metadata import version
+
+    # what the pyfunc needs, pinned to this environment (given, not inferred by loading the model again)
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(logged["model_uri"])).read_text().split()
+    assert {f"riskline=={version('riskline')}", f"mlflow=={version('mlflow')}", f"numpy=={version('numpy')}",
+            f"pandas=={version('pandas')}", f"scipy=={version('scipy')}"} <= set(requirements)
 
 
 def test_text_model_running_mean_is_the_model_on_the_prefix(model: RiskModel,
