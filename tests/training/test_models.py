@@ -349,6 +349,8 @@ def test_transformer_model_saves_loads_and_scores_causally(transformer: tuple[Ri
         steps, new = score_messages(loaded, [e], states)
         states.update(new)
         one_by_one.append(steps.risk_score[0])
+    # Exact only because a lone text is padded to two rows (encoder.MIN_ROWS): a one-row batch takes another
+    # path in onnxruntime's kernels, and one of these 200 messages then scores differently alone.
     assert np.array_equal(np.array(one_by_one), whole.risk_score)
     threat = loaded.stage_proba(["pay me $200 in gift cards or i send your pics to all your followers"])[0]
     hello = loaded.stage_proba(["hey how was school today"])[0]
