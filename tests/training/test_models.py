@@ -228,8 +228,9 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
 
 
 @pytest.mark.slow
-def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_path: Path) -> None:
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_path: Path,
+                                   mlflow_uri: str) -> None:
+    env = {"MLFLOW_TRACKING_URI": mlflow_uri}
     done = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", tmp_path / "r", "--json",
                     env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -268,8 +269,9 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
 
 @pytest.mark.slow
 def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_path: Path, tmp_path: Path,
+                                                    mlflow_uri: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     monkeypatch.chdir(tmp_path)
     from training.registry import log_training_run, promote
 
@@ -305,7 +307,7 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
                                   "MLFLOW_TRACKING_URI, or run where the models were registered)")
     assert list(elsewhere.iterdir()) == []
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     log_training_run(blind, worse, "d", "rl", "challenger")  # version 4: alerts on almost nothing
     by_false_alerts = promote("rl", data, metric="false_alert_rate")
     assert by_false_alerts["challenger_false_alert_rate"] <= by_false_alerts["champion_false_alert_rate"]

@@ -181,8 +181,8 @@ def test_bad_labels_are_located(tmp_path: Path, change: dict[str, object], messa
 
 
 @pytest.mark.slow
-def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path) -> None:
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path, mlflow_uri: str) -> None:
+    env = {"MLFLOW_TRACKING_URI": mlflow_uri}
     out = tmp_path / "model"
     done = riskline("train", "--data", labelled_path, "--out", out, "--register", "riskline-test",
                     "--alias", "champion", "--set", "augment_copies=0", env=env, cwd=tmp_path)
@@ -208,12 +208,12 @@ def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_pyfunc_loads_without_pickle(labelled_path: Path, model: RiskModel, tmp_path: Path,
+def test_pyfunc_loads_without_pickle(labelled_path: Path, model: RiskModel, tmp_path: Path, mlflow_uri: str,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
     import pandas as pd
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     monkeypatch.chdir(tmp_path)
     from training.registry import log_training_run
 
