@@ -59,11 +59,7 @@ def train(
         help="Any other training setting (training/config.py), e.g. --set stage_balance=1; repeatable")] = None,
 ) -> None:
     """Train a model on labelled conversations; thresholds are chosen on held-out conversations."""
-    from training.card import model_card
-    from training.data import load_labelled_files
-    from training.report import fmt
-    from training.train import TrainConfig, cross_validate
-    from training.train import train as fit_model
+    from training.config import TrainConfig
 
     _check_registry_options(register, alias, track)
     check_model_target(out)  # before minutes of training, not after
@@ -71,6 +67,13 @@ def train(
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
+    # the options are checked before these imports (scikit-learn, SciPy: seconds), so a mistake is said at once
+    from training.card import model_card
+    from training.data import load_labelled_files
+    from training.report import fmt
+    from training.train import cross_validate
+    from training.train import train as fit_model
+
     labelled = load_labelled_files(data)
     if labels_only:
         labelled = labelled.without_stages()
@@ -191,11 +194,11 @@ def evaluate(
     track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
 ) -> None:
     """Evaluate a model on labelled conversations: accuracy, earliness, calibration and slices."""
+    _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
     from detection.model import load_model
     from training.data import load_labelled_files
     from training.evaluate import evaluate_model
 
-    _outside_data(data, "--report", report)
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
     source = _named(data)
@@ -289,15 +292,15 @@ def thresholds(
     Thresholds chosen on one kind of talk carry only roughly to another: the shipped ones were
     chosen on synthetic hard negatives.
     """
+    _check_registry_options(register, alias, track)  # before the imports below (seconds), as in train
+    check_model_target(out)
+    _outside_data(data, "--out", out)
     from detection.model import load_model
     from training.card import model_card
     from training.config import TrainConfig
     from training.data import load_labelled_files
     from training.train import rethreshold
 
-    _check_registry_options(register, alias, track)
-    check_model_target(out)
-    _outside_data(data, "--out", out)
     source = load_model(model)
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
