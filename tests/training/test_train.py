@@ -2,6 +2,8 @@ import ast
 import json
 import random
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -180,26 +182,41 @@ def test_bad_labels_are_located(tmp_path: Path, change: dict[str, object], messa
         load_labelled(path)
 
 
-@pytest.mark.slow
-def test_train_register_score_by_alias(labelled_path: Path, tmp_path: Path, mlflow_uri: str) -> None:
-    env = {"MLFLOW_TRACKING_URI": mlflow_uri}
-    out = tmp_path / "model"
-    done = riskline("train", "--data", labelled_path, "--out", out, "--register", "riskline-test",
-                    "--alias", "champion", "--set", "augment_copies=0", env=env, cwd=tmp_path)
+CliRun = tuple[subprocess.CompletedProcess[str], Path, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def trained_by_cli(labelled_path: Path, empty_mlflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """One ``riskline train`` for the two tests below (a training is the slow part of each): settings
+    changed with --set, the model registered with an alias. The process, its folder (the model in
+    ``model``, the MLflow database) and the environment that points MLflow there."""
+    folder = tmp_path_factory.mktemp("trained-by-cli")
+    shutil.copyfile(empty_mlflow_db, folder / "mlflow.db")
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
+    done = riskline("train", "--data", labelled_path, "--out", folder / "model", "--register", "riskline-test",
+                    "--alias", "champion", "--set", "stage_balance=1", "--set", "augment_copies=0",
+                    "--set", "text_path_prior=4", env=env, cwd=folder)
     assert done.returncode == 0, done.stderr
+    return done, folder, env
+
+
+@pytest.mark.slow
+def test_train_register_score_by_alias(labelled_path: Path, trained_by_cli: CliRun, tmp_path: Path) -> None:
+    done, folder, env = trained_by_cli
+    out = folder / "model"
     assert "alias=models:/riskline-test@champion" in done.stderr
     assert "Downloading artifacts" not in done.stderr  # no MLflow progress bars among the progress lines
     meta = json.loads((out / "model.json").read_text())
     assert {"schema_version", "labels", "thresholds", "metrics", "config", "model_version"} <= set(meta)
-    a = riskline("score", labelled_path, "-o", tmp_path / "a.jsonl", "--model", out, env=env, cwd=tmp_path)
+    a = riskline("score", labelled_path, "-o", tmp_path / "a.jsonl", "--model", out, env=env, cwd=folder)
     b = riskline("score", labelled_path, "-o", tmp_path / "b.jsonl", "--model", "models:/riskline-test@champion",
-                 env=env, cwd=tmp_path)
+                 env=env, cwd=folder)
     assert a.returncode == 0 and b.returncode == 0, b.stderr
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
     missing = riskline("score", labelled_path, "-o", tmp_path / "c.jsonl", "--model", "models:/nope@champion",
-                       env=env, cwd=tmp_path)
+                       env=env, cwd=folder)
     assert missing.returncode == 2 and "cannot fetch from MLflow" in missing.stderr
-    evaluated = riskline("evaluate", "--data", labelled_path, "--model", out, "--json", env=env, cwd=tmp_path)
+    evaluated = riskline("evaluate", "--data", labelled_path, "--model", out, "--json", env=env, cwd=folder)
     metrics = json.loads(evaluated.stdout)
     for key in ("precision", "recall", "f0_5", "f1", "roc_auc", "pr_auc", "alerted_before_threat",
                 "median_messages_to_alert", "latency_weighted_f1", "slices"):
@@ -527,7 +544,7 @@ def test_train_cli_trains_on_several_files_together(synth_rows: list[dict[str, o
 
 
 @pytest.mark.slow
-def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: Path) -> None:
+def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, trained_by_cli: CliRun, tmp_path: Path) -> None:
     bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "stage_balance=3")
     assert bad.returncode == 2 and "stage_balance must be in [0, 1], got 3.0" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
@@ -538,10 +555,8 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     onto = riskline("train", "--data", labelled_path, "--out", labelled_path, "--no-track")
     assert onto.returncode == 2 and f"{labelled_path}: exists and is not a directory" in onto.stderr
     assert labelled_path.read_bytes() == kept and "fitting on" not in onto.stderr
-    done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track",
-                    "--set", "stage_balance=1", "--set", "augment_copies=0", "--set", "text_path_prior=4")
-    assert done.returncode == 0, done.stderr
-    saved = json.loads((tmp_path / "m" / "model.json").read_text())["config"]["train"]
+    done, folder, _ = trained_by_cli  # --set stage_balance=1 --set augment_copies=0 --set text_path_prior=4
+    saved = json.loads((folder / "model" / "model.json").read_text())["config"]["train"]
     assert (saved["stage_balance"], saved["augment_copies"], saved["text_path_prior"]) == (1.0, 0, 4.0)
     assert saved["text_c"] == TrainConfig().text_c
     # progress, one timed line per step, in order; with augment_copies=0 nothing is augmented
@@ -555,10 +570,10 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, tmp_path: P
     assert steps[3] == f"calibrating, choosing thresholds and measuring on {held} held-out conversations"
     assert steps[4] == f"refitting on all {n} conversations" and steps[5].startswith(f"fitting on {n} conversations")
     assert re.fullmatch(r"fitted in \d+ s", steps[2]) and re.fullmatch(r"fitted in \d+ s", steps[6])
-    card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    card = (folder / "model" / "MODEL_CARD.md").read_text()
     assert ("seed 0; changed from the defaults: `augment_copies` 0 (default 1), `stage_balance` 1.0 (default 0.5), "
             "`text_path_prior` 4.0 (default 6.0)") in card
-    f0_5 = json.loads((tmp_path / "m" / "model.json").read_text())["metrics"]["intervals"]["f0_5"]
+    f0_5 = json.loads((folder / "model" / "model.json").read_text())["metrics"]["intervals"]["f0_5"]
     interval = f"F0.5 {f0_5['low']:.3f}-{f0_5['high']:.3f}"
     assert interval in card and interval in done.stderr  # the card and the printout carry the interval
 
