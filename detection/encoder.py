@@ -39,6 +39,14 @@ class EncoderError(Exception):
     """An encoder that cannot be loaded."""
 
 
+def _threads_from_environment() -> int:
+    """``RISKLINE_ENCODER_THREADS``: onnxruntime's threads for the encoder (unset or 0: every core)."""
+    raw = os.environ.get("RISKLINE_ENCODER_THREADS", "").strip() or "0"
+    if not raw.isascii() or not raw.isdigit():
+        raise EncoderError(f"RISKLINE_ENCODER_THREADS={raw!r}: expected a whole number of threads (0: every core)")
+    return int(raw)
+
+
 class TextEncoder:
     """Embeds texts with an ONNX sentence encoder."""
 
@@ -57,7 +65,7 @@ class TextEncoder:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or int(os.environ.get("RISKLINE_ENCODER_THREADS", "0")) or 0
+        options.intra_op_num_threads = threads or _threads_from_environment()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.dim = int(self.session.get_outputs()[0].shape[-1])

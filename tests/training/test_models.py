@@ -373,6 +373,11 @@ def test_transformer_scores_from_the_cli(transformer: tuple[RiskModel, Path, Pat
     (broken / "encoder" / "encoder.onnx").unlink()
     failed = riskline("score", path, "-o", tmp_path / "p.jsonl", "--model", broken)
     assert failed.returncode == 2 and "missing encoder.onnx" in failed.stderr
+    threads = riskline("score", path, "-o", tmp_path / "q.jsonl", "--model", directory,
+                       env={"RISKLINE_ENCODER_THREADS": "two"})
+    assert threads.returncode == 2 and threads.stderr.splitlines() == [
+        f"riskline: error: {directory}: RISKLINE_ENCODER_THREADS='two': expected a whole number of threads "
+        "(0: every core)"]
 
 
 def test_training_metrics_match_an_evaluation_at_the_chosen_thresholds(synth_rows: list[dict[str, object]],
