@@ -16,6 +16,7 @@ import pytest
 from detection.batch import step_rows
 from detection.events import to_event
 from detection.model import RiskModel
+from detection.readers import InputError
 from detection.scoring import score_conversations
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
@@ -68,7 +69,9 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     spark = riskline("score", parquet, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark",
                      "--errors", tmp_path / "spark.rejects.jsonl")
     assert local.returncode == 0 and spark.returncode == 0, spark.stderr[-2000:]
-    assert f"{len(rows) - 2} messages with Spark: 2 rows rejected" in spark.stderr
+    # the one line: Spark's start-up logging is quiet on a local master, and the JVM's incubator warning is held back
+    assert spark.stderr.splitlines() == [f"scored {len(rows) - 2} messages with Spark: 2 rows rejected -> "
+                                         f"{tmp_path / 'spark.parquet'}"]
     from_spark = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert from_spark == pq.read_table(tmp_path / "local.parquet").to_pylist()
 
@@ -80,21 +83,25 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     assert [p[:2] for p in places("spark.rejects.jsonl")] == [("row 6", "timestamp"), ("row 31", "message_id")]
 
 
-def test_cli_engine_spark_bad_row(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
+def test_a_bad_row_stops_spark_as_the_local_engine(spark: Any, model_dir: Path, events_file: Path,
+                                                   tmp_path: Path) -> None:
+    """Without --errors, the error ``riskline score --engine spark`` raises (``SparkCheck.error``, in
+    process here: the command's own run with Spark is the test above) is the local engine's line."""
+    from detection.spark import check_events_spark, read_events_spark
+
     lines = events_file.read_text().splitlines()
     bad = json.loads(lines[4])
     bad["timestamp"] = "not a time"
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join([*lines[:4], json.dumps(bad), *lines[5:40]]) + "\n")
-    done = riskline("score", path, "-o", tmp_path / "o.parquet", "--model", model_dir, "--engine", "spark")
-    assert done.returncode == 2
-    last = done.stderr.strip().splitlines()[-1]
-    assert last == f"riskline: error: {path}: line 5: field 'timestamp': not ISO-8601 or Unix seconds: " \
-                   "'not a time' (use --errors FILE to set bad rows aside)"
-    # the one line: Spark's start-up logging is quiet on a local master, and the JVM's incubator warning is held back
-    assert done.stderr.strip().splitlines() == [last]
+    check = check_events_spark(read_events_spark(spark, path), str(path))
+    error = check.error()
+    check.unpersist()
     local = riskline("score", path, "-o", tmp_path / "o.parquet", "--model", model_dir)
-    assert local.returncode == 2 and local.stderr.strip().splitlines()[-1] == last
+    line = f"{path}: line 5: field 'timestamp': not ISO-8601 or Unix seconds: 'not a time' (use --errors FILE to " \
+           "set bad rows aside)"
+    assert local.returncode == 2 and local.stderr.splitlines() == [f"riskline: error: {line}"]
+    assert isinstance(error, InputError) and str(error) == line
     assert not (tmp_path / "o.parquet").exists()
 
 
