@@ -161,8 +161,9 @@ def test_model_card_states_use_limits_and_measured_figures(model: RiskModel) -> 
 
 
 @pytest.mark.slow
-def test_train_cli_writes_card_and_cv(labelled_path: Path, tmp_path: Path) -> None:
-    # cheap settings: this checks the wiring; cross_validate itself is tested above
+def test_train_cli_writes_card_and_cv(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    # cheap settings and half the data, as above: this checks the wiring; cross_validate itself is tested above
+    labelled_path = write_jsonl(tmp_path / "d.jsonl", synth_rows[: len(synth_rows) // 2])
     done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", "--no-track", "--cv", "3",
                     "--set", "augment_copies=0", "--set", "stage_epochs=5", "--set", "cross_fit_folds=2")
     assert done.returncode == 0, done.stderr
