@@ -72,6 +72,7 @@ def test_length_alone_never_lets_the_text_path_decide() -> None:
     assert conv.predict(feats)[0] > 0.5 and conv.predict(feats)[2] > 0.5
 
 
+@pytest.mark.slow
 def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows[: len(synth_rows) // 2]))
     config = TrainConfig(augment_copies=0, stage_epochs=5, cross_fit_folds=2)
@@ -118,6 +119,7 @@ def test_cross_validation_of_synthetic_data_beside_other_data_keeps_whole_folds(
     assert cv_folds(mixed, 2, seed=0)[1] == "random folds, stratified by label"  # not the generator's three
 
 
+@pytest.mark.slow
 def test_cross_validation_on_too_little_data_names_the_fold(tmp_path: Path) -> None:
     data = load_labelled(write_jsonl(tmp_path / "d.jsonl", generate(12, seed=3)))
     with pytest.raises(ValueError, match=r"--cv 3, fold \d \(\d+ conversations to train on, \d+ held out\): "

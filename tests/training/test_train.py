@@ -69,6 +69,7 @@ def test_other_half_needs_both_classes_in_each_half(model: RiskModel, labelled_p
     assert both["precision"] > 0.8 and both["false_alert_rate"] < 0.1
 
 
+@pytest.mark.slow
 def test_trains_from_conversation_labels_alone(labelled_path: Path) -> None:
     data = load_labelled(labelled_path).without_stages()
     model = train(data, TrainConfig(seed=1))
