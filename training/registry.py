@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -64,11 +65,16 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def pyfunc_requirements() -> list[str]:
-    """``PYFUNC_REQUIREMENTS`` pinned to the versions installed here."""
-    from importlib.metadata import version
+def pyfunc_requirements(names: tuple[str, ...] = PYFUNC_REQUIREMENTS) -> list[str]:
+    """``names`` pinned to the versions installed here; one not installed as a package (Riskline run
+    from a source tree) is left out, as MLflow's inference would leave it out."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return [f"{name}=={version(name)}" for name in PYFUNC_REQUIREMENTS]
+    pinned = []
+    for name in names:
+        with contextlib.suppress(PackageNotFoundError):
+            pinned.append(f"{name}=={version(name)}")
+    return pinned
 
 
 def log_training_run(model: RiskModel, model_dir: Path, data_path: str, register: str | None = None,

@@ -249,6 +249,10 @@ def test_pyfunc_loads_without_pickle(labelled_path: Path, model: RiskModel, tmp_
     requirements = Path(mlflow.pyfunc.get_model_dependencies(logged["model_uri"])).read_text().split()
     assert {f"riskline=={version('riskline')}", f"mlflow=={version('mlflow')}", f"numpy=={version('numpy')}",
             f"pandas=={version('pandas')}", f"scipy=={version('scipy')}"} <= set(requirements)
+    from training.registry import pyfunc_requirements
+
+    # a package that is not installed (Riskline from a source tree) is left out, not a failure after training
+    assert pyfunc_requirements(("numpy", "no-such-package")) == [f"numpy=={version('numpy')}"]
 
 
 def test_text_model_running_mean_is_the_model_on_the_prefix(model: RiskModel,
