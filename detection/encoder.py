@@ -13,9 +13,9 @@ A batch holds at least ``MIN_ROWS`` rows (a lone text gets a filler row). onnxru
 kernels compute each row of a batch of two or more alike, whatever the batch's size (measured:
 bit-identical from 2 to 32 rows at widths of 16 to 64 tokens), but take another path for a single
 row, whose embedding then differs in its last bits. Padding a lone text to two rows instead of a
-whole batch makes a message scored alone, as the service and the stream do, about three times
-faster (``benchmarks/transformer.py``), and the test of message-at-a-time against batch scoring
-would catch a runtime for which this no longer holds.
+whole batch made a message scored alone, as the service and the stream score one, about eight
+times faster (72.5 ms to 9.3 ms, ``benchmarks/transformer.py``), and the test of message-at-a-time
+against batch scoring would catch a runtime for which this no longer holds.
 """
 
 from __future__ import annotations
