@@ -171,6 +171,7 @@ def test_postgres_keeps_any_id_and_hides_the_password(postgres_url: str) -> None
                                   'invalid URI query parameter: "tcp_user_timout"')
 
 
+@pytest.mark.slow  # it waits out the 10 s network timeout
 def test_a_postgres_host_that_vanishes_fails_the_call_in_seconds_then_reconnects(postgres_url: str) -> None:
     """The server's host lost without a word (no reset: a failover, a dead machine): the call that meets
     it fails within seconds, instead of holding the store's lock for the kernel's 15 minutes, and the
