@@ -11,11 +11,12 @@ conversation replayed message by message gets the same scores as one scored in a
 
 A batch holds at least ``MIN_ROWS`` rows (a lone text gets a filler row). onnxruntime's CPU
 kernels compute each row of a batch of two or more alike, whatever the batch's size (measured:
-bit-identical from 2 to 32 rows at widths of 16 to 64 tokens), but take another path for a single
-row, whose embedding then differs in its last bits. Padding a lone text to two rows instead of a
-whole batch made a message scored alone, as the service and the stream score one, about eight
-times faster (72.5 ms to 9.3 ms, ``benchmarks/transformer.py``), and the test of message-at-a-time
-against batch scoring would catch a runtime for which this no longer holds.
+bit-identical from 2 to 32 rows at widths of 16 to 64 tokens, on one and two threads), but take
+another path for a single row, whose embedding then differs in its last bits. Padding a lone text
+to two rows instead of a whole batch made a message scored alone, as the service and the stream
+score one, about eight times faster (72.5 ms to 9.3 ms, ``benchmarks/transformer.py``). Kernels
+differ by processor, so each encoder checks this when it loads (``rows_alike``: a few random
+batches, about half a second) and pads every batch to ``BATCH`` rows where it does not hold.
 """
 
 from __future__ import annotations
@@ -69,6 +70,29 @@ class TextEncoder:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.min_rows = MIN_ROWS if self.rows_alike() else BATCH
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        (emb,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return np.asarray(emb)
+
+    def rows_alike(self) -> bool:
+        """Whether this runtime embeds the rows of a ``MIN_ROWS``-row batch bit for bit as it embeds
+        them in a full batch of ``BATCH``, at every width a text can be padded to (random tokens,
+        ragged lengths). Where it does not, every batch is padded to ``BATCH`` rows."""
+        rng = np.random.default_rng(0)
+        vocabulary = self.tokenizer.get_vocab_size()
+        for width in range(PAD_TO, MAX_TOKENS + PAD_TO, PAD_TO):
+            ids = rng.integers(1000, vocabulary, (BATCH, width))
+            lengths = rng.integers(1, width + 1, BATCH)
+            mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
+            ids *= mask
+            full = self._run(ids, mask)
+            for start in (0, BATCH - MIN_ROWS):
+                rows = slice(start, start + MIN_ROWS)
+                if not np.array_equal(self._run(ids[rows], mask[rows]), full[rows]):
+                    return False
+        return True
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One embedding row per text (float32, L2-normalised, rounded to ``ROUND``)."""
@@ -86,14 +110,13 @@ class TextEncoder:
             rows = np.flatnonzero(padded == width)
             for start in range(0, len(rows), BATCH):
                 chunk = rows[start:start + BATCH]
-                n_rows = max(len(chunk), MIN_ROWS)
+                n_rows = max(len(chunk), self.min_rows)
                 ids = np.zeros((n_rows, width), dtype=np.int64)
                 mask = np.zeros((n_rows, width), dtype=np.int64)
                 mask[len(chunk):, 0] = 1  # filler rows: one token, so pooling never divides by zero
                 for r, u in enumerate(chunk):
                     ids[r, :widths[u]] = encodings[u].ids
                     mask[r, :widths[u]] = 1
-                (emb,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-                out[chunk] = emb[:len(chunk)]
+                out[chunk] = self._run(ids, mask)[:len(chunk)]
         rounded: np.ndarray = np.round(out / ROUND) * ROUND
         return rounded.astype(np.float32)[where]

@@ -339,7 +339,8 @@ def transformer(tmp_path_factory: pytest.TempPathFactory) -> tuple[RiskModel, Pa
 
 
 @pytest.mark.slow
-def test_transformer_model_saves_loads_and_scores_causally(transformer: tuple[RiskModel, Path, Path]) -> None:
+def test_transformer_model_saves_loads_and_scores_causally(transformer: tuple[RiskModel, Path, Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     model, directory, path = transformer
     assert (directory / "encoder" / "encoder.onnx").is_file() and (directory / "encoder" / "tokenizer.json").is_file()
     loaded = load_model(directory)
@@ -357,6 +358,13 @@ def test_transformer_model_saves_loads_and_scores_causally(transformer: tuple[Ri
     # Exact only because a lone text is padded to two rows (encoder.MIN_ROWS): a one-row batch takes another
     # path in onnxruntime's kernels, and one of these 200 messages then scores differently alone.
     assert np.array_equal(np.array(one_by_one), whole.risk_score)
+    # where a runtime embeds the rows of a small batch otherwise than in a full one, every batch is full
+    from detection.encoder import BATCH, TextEncoder
+
+    monkeypatch.setattr(TextEncoder, "rows_alike", lambda self: False)
+    padded = TextEncoder(directory / "encoder")
+    assert padded.min_rows == BATCH
+    assert all(np.array_equal(padded.encode([t]), loaded.encoder.encode([t])) for t in texts[:20])
     threat = loaded.stage_proba(["pay me $200 in gift cards or i send your pics to all your followers"])[0]
     hello = loaded.stage_proba(["hey how was school today"])[0]
     # Index 0 is the "none" stage, 5 and 6 are coercion and payment. On 90 conversations the threat's
