@@ -67,11 +67,16 @@ def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_mlflow_db(empty: Path, folder: Path) -> str:
+    """The tracking URI of a copy of the ``empty`` database as ``folder / "mlflow.db"``."""
+    shutil.copyfile(empty, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
 @pytest.fixture
 def mlflow_uri(tmp_path: Path, empty_mlflow_db: Path) -> str:
-    """A tracking URI of this test's own: a copy of the empty database, as ``tmp_path / "mlflow.db"``."""
-    shutil.copyfile(empty_mlflow_db, tmp_path / "mlflow.db")
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    """A tracking URI of this test's own, in ``tmp_path``."""
+    return copy_mlflow_db(empty_mlflow_db, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,18 @@ class Receiver:
         return [json.loads(r["body"]) for r in self.received[self.fail_first:]]
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.time() + timeout
-        while len(self.delivered()) < count and time.time() < deadline:
-            time.sleep(0.05)
-        return self.delivered()
+        return self._wait(lambda delivered: len(delivered) >= count, timeout)
 
     def wait_for_high(self, conversations: set[str], timeout: float = 15.0) -> list[dict[str, Any]]:
         """Deliveries until each of ``conversations`` has had its ``high`` intervention delivered (its
         ``critical`` one may come first, so a count of deliveries would not do)."""
+        return self._wait(lambda delivered: conversations <= {d["conversation_id"] for d in delivered
+                                                               if d["level"] == "high"}, timeout)
+
+    def _wait(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float) -> list[dict[str, Any]]:
+        """Deliveries once ``done`` holds of them, or at ``timeout`` seconds."""
         deadline = time.time() + timeout
-        while not conversations <= {d["conversation_id"] for d in self.delivered() if d["level"] == "high"} \
-                and time.time() < deadline:
+        while not done(self.delivered()) and time.time() < deadline:
             time.sleep(0.05)
         return self.delivered()
 

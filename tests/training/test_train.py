@@ -2,7 +2,6 @@ import ast
 import json
 import random
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from detection.readers import InputError
 from detection.scoring import score_conversations, score_messages
 from detection.state import QUANT
 from tests.cli_helpers import riskline
-from tests.conftest import write_jsonl
+from tests.conftest import copy_mlflow_db, write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
 from training.data import (
     LabelledData,
@@ -192,8 +191,7 @@ def trained_by_cli(labelled_path: Path, empty_mlflow_db: Path, tmp_path_factory:
     changed with --set, the model registered with an alias. The process, its folder (the model in
     ``model``, the MLflow database) and the environment that points MLflow there."""
     folder = tmp_path_factory.mktemp("trained-by-cli")
-    shutil.copyfile(empty_mlflow_db, folder / "mlflow.db")
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
+    env = {"MLFLOW_TRACKING_URI": copy_mlflow_db(empty_mlflow_db, folder)}
     done = riskline("train", "--data", labelled_path, "--out", folder / "model", "--register", "riskline-test",
                     "--alias", "champion", "--set", "stage_balance=1", "--set", "augment_copies=0",
                     "--set", "text_path_prior=4", env=env, cwd=folder)
