@@ -10,7 +10,7 @@ import itertools
 import json
 import os
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -204,7 +204,73 @@ def text_lines(path: Path) -> Iterator[bytes]:
 def csv_text(path: Path) -> IO[str]:
     """A CSV file opened as its reader reads it: utf-8-sig, since Excel's "CSV UTF-8" starts with a
     byte-order mark (which would rename the first column), and newlines left to the csv module."""
+    # Python's csv refuses a value over 131,072 characters by default; Arrow's reader (the fast path)
+    # and Spark's take any, so a long message would make a file with one bad row unreadable as a whole
+    csv.field_size_limit(2**31 - 1)
     return io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", newline="")
+
+
+def csv_header(path: Path) -> list[str]:
+    """A CSV file's column names as its reader reads them (empty for an empty file)."""
+    with csv_text(path) as handle:
+        return next(csv.reader(handle), [])
+
+
+def check_quotes_closed(path: Path) -> None:
+    """Raise ``InputError`` where a CSV file ends inside a quoted value, naming the line it opens on.
+
+    Python's csv module, Arrow's and Spark's readers all read such a value to the end of the file without
+    a word, so one stray quote at the start of a value (or a file cut inside a quoted message) would turn
+    every row after it into that message's text. The file is read as the reference reader reads it
+    (leniently), then its last record again, strictly: only a quoted value left open at the end fails.
+    Other faults are left to the reader proper, which names them at their row.
+    """
+    record: list[str] = []  # the physical lines of the record being read
+
+    def recorded(lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            record.append(line)
+            yield line
+
+    last: list[str] = []
+    ended = 0  # physical lines before the last record
+    with csv_text(path) as handle:
+        reader = csv.reader(recorded(handle))
+        try:
+            for _ in reader:
+                ended += len(last)
+                last, record[:] = record[:], []
+            list(csv.reader(last, strict=True))
+        except csv.Error as exc:
+            if str(exc) != "unexpected end of data":
+                return
+            rest = f"{len(last)} line{'s' if len(last) != 1 else ''}"
+            raise InputError(f"{path}: line {ended + 1}: a quoted value opens here and is never closed, so the rest "
+                             f"of the file ({rest}) would be read as its text (a value that starts with a quote must "
+                             "end with one; a quote inside it is written twice)") from None
+
+
+def may_end_quoted(path: Path, table: Any) -> bool:
+    """Whether a CSV file that Arrow read as ``table`` (every column as text) may end inside a quoted
+    value (``check_quotes_closed``): only where its last bytes are a quote and then its last value, with
+    the quotes in that value doubled, can the reading have run into the end of the file."""
+    if not table.num_rows or not table.num_columns:
+        return True
+    value = table.column(table.num_columns - 1)[-1].as_py()
+    opened = ('"' + str(value).replace('"', '""')).encode("utf-8", "surrogateescape")
+    return _tail(path, len(opened)) == opened
+
+
+def _tail(path: Path, size: int) -> bytes:
+    """A file's last ``size`` bytes (decompressed where its name ends in .gz)."""
+    with open_bytes(path) as handle:
+        if not gzipped(path):
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read()
+        tail = b""
+        for chunk in _chunks(handle):
+            tail = (tail + chunk)[-size:]
+        return tail
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
@@ -269,9 +335,7 @@ def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str
 
 def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
                                                                            str | None]]:
-    # Python's csv refuses a value over 131,072 characters by default; Arrow's reader (the fast path)
-    # and Spark's take any, so a long message would make a file with one bad row unreadable as a whole
-    csv.field_size_limit(2**31 - 1)
+    check_quotes_closed(path)
     with csv_text(path) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
@@ -363,9 +427,11 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
         if suffix == ".jsonl":
             return pajson.read_json(readable, parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"))
-        if suffix == ".csv":  # chat text often spans lines, in quotes
+        if suffix == ".csv":  # chat text often spans lines, in quotes; every column is read as text
+            assert isinstance(source, Path)
+            types = {name: pa.string() for name in csv_header(source)}
             return pacsv.read_csv(readable, parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                                  convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=False))
+                                  convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
         return pq.read_table(readable)
     except (pa.ArrowException, OSError, ValueError):
         return None
@@ -556,7 +622,10 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
     if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and utf8_error(path)):
         return None  # as json_lines: Arrow does not check text it is not asked for
-    table = clean_events(arrow_table(path, suffix), suffix)
+    read = arrow_table(path, suffix)
+    if suffix == ".csv" and read is not None and may_end_quoted(path, read):
+        check_quotes_closed(path)
+    table = clean_events(read, suffix)
     if table is None or (lines is not None and table.num_rows != lines):
         return None
     columns = [table[name].to_pylist() for name in EVENT_FIELDS]

@@ -192,6 +192,29 @@ def test_a_byte_order_mark_is_not_part_of_the_first_row(model: RiskModel, inputs
         score_file(model, bad, tmp_path / "x.jsonl")
 
 
+def test_a_quoted_value_left_open_stops_both_engines_alike(model: RiskModel, inputs: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    # Arrow reads a stray quote's value to the end of the file: every row after it would be its text
+    data = inputs[".csv"].read_bytes()
+    header = next(csv.reader(io.StringIO(data.decode())))
+    rows = [",".join([*({"conversation_id": "cx", "message_id": f"x{i}", "sender_id": "u", "timestamp": "1700000000",
+                         "text": "hi"}.get(name, "") for name in header[:-1]),
+                      last]) for i, last in enumerate(['"yes', "hello", "bye"])]  # the quote opens the last column
+    stray = tmp_path / "stray.csv"
+    stray.write_bytes(data + "\n".join(rows).encode() + b"\n")
+    errors = []
+    for engine in (score_file, score_file_partitioned):
+        out = tmp_path / f"{engine.__name__}.jsonl"
+        with pytest.raises(InputError) as error:
+            engine(model, stray, out)
+        assert not out.exists(), engine.__name__
+        errors.append(str(error.value))
+    assert errors[0] == errors[1]
+    opens = data.count(b"\n") + 1
+    assert errors[0].startswith(f"{stray}: line {opens}: a quoted value opens here and is never closed, so the rest "
+                                "of the file (3 lines) would be read as its text")
+
+
 def test_show_gives_the_in_memory_table(model: RiskModel, synth_rows: list[dict[str, object]],
                                         tmp_path: Path) -> None:
     """``--show`` on a large file: the riskiest conversations and the messages the table quotes come back

@@ -262,6 +262,28 @@ def test_a_header_without_a_required_column_is_one_error(tmp_path: Path) -> None
         read_events(parquet)
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_quoted_value_left_open_is_one_error_naming_its_line(tmp_path: Path, packed: bool) -> None:
+    """Every CSV reader here reads a quoted value that is never closed to the end of the file: one stray
+    quote would make the rows after it one message's text, and they would be lost without a word."""
+    header = ",".join(ROW)
+    stray = [header, "c1,m1,u1,1700000000,hi", 'c1,m2,u1,1700000001,"yes', "c1,m3,u1,1700000002,hello",
+             "c1,m4,u1,1700000003,bye"]
+    cut = [header, 'c1,m1,u1,1700000000,"line one', 'line two"', 'c1,m2,u1,1700000001,"a ""quote"" and', "more"]
+    for name, lines, opens, rest in (("stray", stray, 3, "3 lines"), ("cut", cut, 4, "2 lines")):
+        data = "\n".join(lines).encode() + b"\n"
+        path = tmp_path / f"{name}.csv{'.gz' if packed else ''}"
+        path.write_bytes(gzip.compress(data) if packed else data)
+        expected = (rf"^{re.escape(str(path))}: line {opens}: a quoted value opens here and is never closed, so "
+                    rf"the rest of the file \({rest}\) would be read as its text")
+        for reader in (read_events, read_rows, load_labelled):  # fast path, reference reader, training data
+            with pytest.raises(InputError, match=expected):
+                reader(path)
+    closed = tmp_path / "closed.csv"  # a last value quoted and closed, with a quote in it and no line end
+    closed.write_text(header + '\nc1,m1,u1,1700000000,"say ""yo"""')
+    assert [e.text for e in read_events(closed).events] == [e.text for e in read_rows(closed).events] == ['say "yo"']
+
+
 def test_header_only_csv_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("conversation_id,message_id,sender_id,timestamp,text\n")
@@ -521,7 +543,7 @@ def test_csv_fast_path_reads_as_the_reference_reader(tmp_path: Path) -> None:
     rng = random.Random(2)
     pieces = ["hi", "line one\nline two", "a\r\nb", "a\rb", "x, y", 'say "yo"', " padded ", "", "\n", "é ✓ 🙂",
               '""', "a\n\nb", "\r\n\r\n", "tab\there"]
-    taken = 0
+    taken = opened = 0
     for trial in range(600):
         fields = ["conversation_id", "message_id", "sender_id", "timestamp", "text"]
         if rng.random() < 0.3:
@@ -544,13 +566,24 @@ def test_csv_fast_path_reads_as_the_reference_reader(tmp_path: Path) -> None:
         writer.writerows(rows)
         path = tmp_path / f"{trial}.csv"
         data = out.getvalue().encode()
+        if rng.random() < 0.2:  # cut anywhere: inside a quoted value, the file ends with it open
+            data = data[:rng.randrange(len(",".join(fields)) + 2, len(data) + 1)]  # after the header
         path.write_bytes(data.rstrip(b"\r\n") if rng.random() < 0.2 else data)
-        if (fast := detection.readers._fast_events(path)) is None:
+        try:
+            fast = detection.readers._fast_events(path)
+        except InputError as exc:
+            assert "never closed" in str(exc)
+            with pytest.raises(InputError) as reference_error:
+                read_rows(path)
+            assert str(reference_error.value) == str(exc), data
+            opened += 1
+            continue
+        if fast is None:
             continue
         taken += 1
         reference = read_rows(path)
         assert fast == reference.events and not reference.rejects, data
-    assert taken > 250
+    assert taken > 200 and opened > 10
     # and past Arrow's first block (1 MB), where a value spanning lines used to stop its reading
     rows = [{**ROW, "message_id": f"m{i}", "text": rng.choice(pieces) * 9} for i in range(40_000)]
     path = tmp_path / "large.csv"

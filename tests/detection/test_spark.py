@@ -180,18 +180,24 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
     assert cache.isEmpty()
 
 
-def test_a_csv_that_is_not_utf8_stops_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
+# Spark alone would read the byte as a replacement character, and the quoted value to the end of the file
+@pytest.mark.parametrize(("last", "error"), [
+    (b"caf\xe9", "line 3: not UTF-8 text (byte 24 of the line)"),
+    (b'"yes\nc1,m3,u1,1700000002,bye', "line 3: a quoted value opens here and is never closed, so the rest of the "
+                                       "file (2 lines) would be read as its text (a value that starts with a quote "
+                                       "must end with one; a quote inside it is written twice)")])
+def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: Path, last: bytes, error: str) -> None:
     from detection.readers import InputError, read_events
     from detection.spark import read_events_spark
 
-    path = tmp_path / "latin.csv"  # Spark alone would read the byte as a replacement character
+    path = tmp_path / "odd.csv"
     path.write_bytes(b"conversation_id,message_id,sender_id,timestamp,text\nc1,m1,u1,1700000000,hi\n"
-                     b"c1,m2,u1,1700000001,caf\xe9\n")
+                     b"c1,m2,u1,1700000001," + last + b"\n")
     with pytest.raises(InputError) as local:
         read_events(path)
     with pytest.raises(InputError) as spark_error:
         read_events_spark(spark, path)
-    assert str(spark_error.value) == str(local.value) == f"{path}: line 3: not UTF-8 text (byte 24 of the line)"
+    assert str(spark_error.value) == str(local.value) == f"{path}: {error}"
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
