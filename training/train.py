@@ -357,6 +357,9 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
                          f"(conversation_label is {next(iter(classes), '-')} throughout)")
     train_ids, test_ids, how = holdout_split(data, config.seed)
     log.info("%d conversations to fit on, %d held out: %s", len(train_ids), len(test_ids), how)
+    if len({data.labels[c] for c in train_ids}) < 2:
+        raise ValueError(f"too few conversations to train on: the {len(train_ids)} left to fit on after holding out "
+                         f"{len(test_ids)} ({how}) are all of one kind; give more labelled conversations of each kind")
     measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
     model, thresholds = measured.model, measured.model.thresholds
     metrics: dict[str, Any] = {"holdout": how, **measured.metrics}

@@ -137,6 +137,18 @@ def test_training_on_one_kind_of_conversation_says_so(tmp_path: Path) -> None:
             train(data, TrainConfig(augment_copies=0))
 
 
+def test_training_on_a_handful_of_conversations_says_too_few(tmp_path: Path) -> None:
+    # four conversations, and the held-out fold takes all but one (seed 1), or both negatives (seed 3):
+    # before, "the 0 messages to fit all have stage 'none'" and sklearn's "This solver needs samples of
+    # at least 2 classes in the data, but the data contains only one class"
+    for seed, left in ((1, 1), (3, 2)):
+        data = load_labelled(write_jsonl(tmp_path / f"{seed}.jsonl", generate(4, seed=seed)))
+        with pytest.raises(ValueError, match=rf"^too few conversations to train on: the {left} left to fit on after "
+                                             rf"holding out {4 - left} \(held-out fold 0 .*\) are all of one kind; "
+                                             "give more labelled conversations of each kind$"):
+            train(data, TrainConfig())
+
+
 def test_keep_back_is_a_stratified_fifth(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
     ids = set(data.labels)
