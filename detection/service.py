@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -134,8 +135,17 @@ class Batcher:
         self.executor.shutdown(wait=True)
 
 
+# Content-Encoding a body may come in (clients batching messages often gzip them), by zlib's window bits
+CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    """The body, decompressed where its Content-Encoding is gzip or deflate, or a 413 as soon as it is
+    known to exceed ``limit`` bytes, sent or decompressed (a small body may decompress to gigabytes)."""
+    coding = request.headers.get("content-encoding", "identity").strip().lower() or "identity"
+    if coding != "identity" and coding not in CODINGS:
+        raise HTTPProblem(415, f"Content-Encoding {coding!r} is not supported (send the body as it is, or with "
+                               "gzip or deflate)")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPProblem(413, f"body over {limit} bytes")
@@ -145,7 +155,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise HTTPProblem(413, f"body over {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    return body if coding == "identity" else _decompressed(body, coding, limit)
+
+
+def _decompressed(body: bytes, coding: str, limit: int) -> bytes:
+    inflater = zlib.decompressobj(CODINGS[coding])
+    try:
+        data = inflater.decompress(body, limit + 1)  # no more than one byte past the limit is ever made
+    except zlib.error as exc:
+        raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid {coding} data ({exc})"}]) from None
+    if len(data) > limit:
+        raise HTTPProblem(413, f"body over {limit} bytes once decompressed")
+    if not inflater.eof:
+        raise HTTPProblem(422, [{"loc": ["body"], "msg": f"{coding} data cut short"}])
+    return data
 
 
 def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> Guard:

@@ -257,6 +257,33 @@ def test_garbage_never_gets_a_500(server: Server) -> None:
     assert server.http.get("/readyz").status_code == 200
 
 
+def test_a_compressed_body_is_read_within_the_limit(server: Server) -> None:
+    import gzip
+    import zlib
+
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    hello = {"conversation_id": "packed", "sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
+    body = json.dumps({"messages": [{**hello, "message_id": f"m{i}"} for i in range(3)]}).encode()
+
+    def post(content: bytes, coding: str) -> Any:
+        return server.http.post("/v1/messages", content=content, headers={**headers, "Content-Encoding": coding})
+
+    for coding, packed in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        response = post(packed, coding)  # before: 422, "not valid JSON: 'utf-8' codec can't decode byte 0x8b"
+        assert response.status_code == 200, response.text
+        assert [r["message_id"] for r in response.json()["results"]] == ["m0", "m1", "m2"]
+    bomb = gzip.compress(b" " * 50_000_000)  # 48 KB sent, 50 MB once decompressed: never made in full
+    assert len(bomb) < 100_000
+    response = post(bomb, "gzip")
+    assert (response.status_code, response.json()) == (413, {"detail": "body over 2000000 bytes once decompressed"})
+    for content, coding, status, needle in [(gzip.compress(body)[:-12], "gzip", 422, "gzip data cut short"),
+                                            (b"not gzip at all", "gzip", 422, "not valid gzip data"),
+                                            (body, "br", 415, "Content-Encoding 'br' is not supported")]:
+        response = post(content, coding)
+        assert response.status_code == status and needle in response.text, (coding, response.text)
+    assert server.post({**hello, "message_id": "m3"}, TOKEN).status_code == 200  # and plain bodies as before
+
+
 @pytest.mark.parametrize("kind", ["redis", "postgres"])
 def test_two_replicas_on_one_store_answer_as_one(model_dir: Path, tmp_path: Path, picked: dict[str, Any],
                                                  kind: str, request: pytest.FixtureRequest) -> None:
