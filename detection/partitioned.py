@@ -55,7 +55,7 @@ from detection.readers import (
     Reject,
     arrow_input,
     arrow_table,
-    check_quotes_closed,
+    check_csv_quoting,
     clean_events,
     csv_header,
     file_and_row,
@@ -67,7 +67,6 @@ from detection.readers import (
     input_format,
     iter_records,
     json_lines,
-    may_end_quoted,
     not_a_file,
     parquet_batches,
     parse_json_bytes,
@@ -343,24 +342,21 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
     if utf8_error(source) is not None:  # Arrow does not check text it is not asked for
         return _split_rows(path, spill)
     try:
+        check_csv_quoting(source)
         names = csv_header(source)
         reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                                 convert_options=pacsv.ConvertOptions(
                                     column_types={name: pa.string() for name in names},
-                                    # the file's last column last, for may_end_quoted
-                                    include_columns=[n for n in EVENT_FIELDS if n in names[:-1]] + names[-1:],
+                                    include_columns=[name for name in EVENT_FIELDS if name in names],
                                     strings_can_be_null=False))
-        last = None
         for batch in reader:
             if (events := clean_events(pa.Table.from_batches([batch]), ".csv")) is None:
                 break
             numbers = range(consumed + 1, consumed + 1 + batch.num_rows)
             spill.add_table(_placed(events, numbers, None, pa.nulls(batch.num_rows, pa.binary())))
-            consumed, last = consumed + batch.num_rows, batch
+            consumed += batch.num_rows
         else:
-            if last is None or may_end_quoted(source, last):
-                check_quotes_closed(source)
             return []
     except (pa.ArrowException, csv.Error, *READ_ERRORS):
         pass  # the reference reader says what is wrong, from the first row Arrow did not take

@@ -10,7 +10,7 @@ import itertools
 import json
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -216,61 +216,36 @@ def csv_header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def check_quotes_closed(path: Path) -> None:
-    """Raise ``InputError`` where a CSV file ends inside a quoted value, naming the line it opens on.
+def check_csv_quoting(path: Path) -> None:
+    """Raise ``InputError`` where a CSV file's quoting is broken, naming the line of the value at fault.
 
-    Python's csv module, Arrow's and Spark's readers all read such a value to the end of the file without
-    a word, so one stray quote at the start of a value (or a file cut inside a quoted message) would turn
-    every row after it into that message's text. The file is read as the reference reader reads it
-    (leniently), then its last record again, strictly: only a quoted value left open at the end fails.
-    Other faults are left to the reader proper, which names them at their row.
+    Python's csv module, Arrow's and Spark's readers all read broken quoting without a word: a quoted
+    value left open runs to the end of the file, and one closed before more text (``"hi" she said``) loses
+    its quotes and goes on to the next comma. Either way one stray quote at the start of a value turns the
+    rows after it into that value's text, and they are lost. So every engine reads a CSV file only once it
+    reads strictly (RFC 4180: a quote inside a quoted value is doubled) here. Other faults (a NUL byte) are
+    left to the reader proper, which names them.
     """
-    record: list[str] = []  # the physical lines of the record being read
-
-    def recorded(lines: Iterable[str]) -> Iterator[str]:
-        for line in lines:
-            record.append(line)
-            yield line
-
-    last: list[str] = []
-    ended = 0  # physical lines before the last record
+    ended = 0  # physical lines of the records read
     with csv_text(path) as handle:
-        reader = csv.reader(recorded(handle))
+        reader = csv.reader(handle, strict=True)
         try:
             for _ in reader:
-                ended += len(last)
-                last, record[:] = record[:], []
-            list(csv.reader(last, strict=True))
+                ended = reader.line_num
+            return
         except csv.Error as exc:
-            if str(exc) != "unexpected end of data":
-                return
-            rest = f"{len(last)} line{'s' if len(last) != 1 else ''}"
-            raise InputError(f"{path}: line {ended + 1}: a quoted value opens here and is never closed, so the rest "
-                             f"of the file ({rest}) would be read as its text (a value that starts with a quote must "
-                             "end with one; a quote inside it is written twice)") from None
-
-
-def may_end_quoted(path: Path, table: Any) -> bool:
-    """Whether a CSV file that Arrow read as ``table`` (every column as text) may end inside a quoted
-    value (``check_quotes_closed``): only where its last bytes are a quote and then its last value, with
-    the quotes in that value doubled, can the reading have run into the end of the file."""
-    if not table.num_rows or not table.num_columns:
-        return True
-    value = table.column(table.num_columns - 1)[-1].as_py()
-    opened = ('"' + str(value).replace('"', '""')).encode("utf-8", "surrogateescape")
-    return _tail(path, len(opened)) == opened
-
-
-def _tail(path: Path, size: int) -> bytes:
-    """A file's last ``size`` bytes (decompressed where its name ends in .gz)."""
-    with open_bytes(path) as handle:
-        if not gzipped(path):
-            handle.seek(max(0, path.stat().st_size - size))
-            return handle.read()
-        tail = b""
-        for chunk in _chunks(handle):
-            tail = (tail + chunk)[-size:]
-        return tail
+            problem, start, end = str(exc), ended + 1, reader.line_num
+    twice = "a quote inside a quoted value is written twice"
+    if problem == "unexpected end of data":
+        rest = f"{end - ended} line{'s' if end - ended != 1 else ''}"
+        raise InputError(f"{path}: line {start}: a quoted value opens here and is never closed, so the rest of the "
+                         f"file ({rest}) would be read as its text (a value that starts with a quote must end with "
+                         f"one; {twice})")
+    if problem.endswith("expected after '\"'"):
+        spans = "" if end == start else (f" that opens here and closes on line {end}; if a stray quote opened it, "
+                                         f"the rows of lines {start + 1}-{end} were read into it")
+        raise InputError(f"{path}: line {start}: text follows the closing quote of a quoted value{spans} ({twice}, "
+                         'as "")')
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
@@ -335,7 +310,7 @@ def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str
 
 def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
                                                                            str | None]]:
-    check_quotes_closed(path)
+    check_csv_quoting(path)
     with csv_text(path) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
@@ -622,10 +597,9 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
     if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and utf8_error(path)):
         return None  # as json_lines: Arrow does not check text it is not asked for
-    read = arrow_table(path, suffix)
-    if suffix == ".csv" and read is not None and may_end_quoted(path, read):
-        check_quotes_closed(path)
-    table = clean_events(read, suffix)
+    if suffix == ".csv":
+        check_csv_quoting(path)
+    table = clean_events(arrow_table(path, suffix), suffix)
     if table is None or (lines is not None and table.num_rows != lines):
         return None
     columns = [table[name].to_pylist() for name in EVENT_FIELDS]

@@ -263,25 +263,38 @@ def test_a_header_without_a_required_column_is_one_error(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("packed", [False, True])
-def test_a_quoted_value_left_open_is_one_error_naming_its_line(tmp_path: Path, packed: bool) -> None:
-    """Every CSV reader here reads a quoted value that is never closed to the end of the file: one stray
-    quote would make the rows after it one message's text, and they would be lost without a word."""
+def test_broken_csv_quoting_is_one_error_naming_its_line(tmp_path: Path, packed: bool) -> None:
+    """Every CSV reader here reads broken quoting without a word, and one stray quote makes the rows after
+    it one message's text: before, the first two files below read as 2 messages of 4 each, the third's
+    last message ran to the end of the file, and the fourth's first was 'say yo" now"'."""
     header = ",".join(ROW)
-    stray = [header, "c1,m1,u1,1700000000,hi", 'c1,m2,u1,1700000001,"yes', "c1,m3,u1,1700000002,hello",
-             "c1,m4,u1,1700000003,bye"]
-    cut = [header, 'c1,m1,u1,1700000000,"line one', 'line two"', 'c1,m2,u1,1700000001,"a ""quote"" and', "more"]
-    for name, lines, opens, rest in (("stray", stray, 3, "3 lines"), ("cut", cut, 4, "2 lines")):
+    files = {  # lines, and the error
+        "stray": ([header, "c1,m1,u1,1700000000,hi", 'c1,m2,u1,1700000001,"yes', "c1,m3,u1,1700000002,hello",
+                   "c1,m4,u1,1700000003,bye"],
+                  r"line 3: a quoted value opens here and is never closed, so the rest of the file \(3 lines\) would "
+                  r"be read as its text \(a value that starts with a quote must end with one; a quote inside a "
+                  r"quoted value is written twice\)"),
+        "stray later closed": ([header, 'c1,m1,u1,1700000000,"yes', "c1,m2,u1,1700000001,hello",
+                                'c1,m3,u1,1700000002,"bye" she said', "c1,m4,u1,1700000003,ok"],
+                               r"line 2: text follows the closing quote of a quoted value that opens here and closes "
+                               r"on line 4; if a stray quote opened it, the rows of lines 3-4 were read into it "
+                               r'\(a quote inside a quoted value is written twice, as ""\)'),
+        "cut": ([header, 'c1,m1,u1,1700000000,"line one', 'line two"', 'c1,m2,u1,1700000001,"a ""quote"" and',
+                 "more"], r"line 4: a quoted value opens here and is never closed, so the rest of the file \(2 "),
+        "not doubled": ([header, 'c1,m1,u1,1700000000,"say "yo" now"', "c1,m2,u1,1700000001,ok"],
+                        r"line 2: text follows the closing quote of a quoted value \(a quote inside"),
+    }
+    for name, (lines, error) in files.items():
         data = "\n".join(lines).encode() + b"\n"
         path = tmp_path / f"{name}.csv{'.gz' if packed else ''}"
         path.write_bytes(gzip.compress(data) if packed else data)
-        expected = (rf"^{re.escape(str(path))}: line {opens}: a quoted value opens here and is never closed, so "
-                    rf"the rest of the file \({rest}\) would be read as its text")
         for reader in (read_events, read_rows, load_labelled):  # fast path, reference reader, training data
-            with pytest.raises(InputError, match=expected):
+            with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: {error}"):
                 reader(path)
-    closed = tmp_path / "closed.csv"  # a last value quoted and closed, with a quote in it and no line end
-    closed.write_text(header + '\nc1,m1,u1,1700000000,"say ""yo"""')
-    assert [e.text for e in read_events(closed).events] == [e.text for e in read_rows(closed).events] == ['say "yo"']
+    fine = tmp_path / "fine.csv"  # quotes doubled inside quoted values, and quotes inside an unquoted one
+    fine.write_text(header + '\nc1,m1,u1,1700000000,"say ""yo"""\nc1,m2,u1,1700000001,he said "hi" ok')
+    assert [e.text for e in read_events(fine).events] == [e.text for e in read_rows(fine).events] == \
+        ['say "yo"', 'he said "hi" ok']
 
 
 def test_header_only_csv_is_empty(tmp_path: Path) -> None:

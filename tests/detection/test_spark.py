@@ -180,12 +180,14 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
     assert cache.isEmpty()
 
 
-# Spark alone would read the byte as a replacement character, and the quoted value to the end of the file
+# Spark alone would read the byte as a replacement character, and broken quoting as the other readers do
 @pytest.mark.parametrize(("last", "error"), [
     (b"caf\xe9", "line 3: not UTF-8 text (byte 24 of the line)"),
     (b'"yes\nc1,m3,u1,1700000002,bye', "line 3: a quoted value opens here and is never closed, so the rest of the "
                                        "file (2 lines) would be read as its text (a value that starts with a quote "
-                                       "must end with one; a quote inside it is written twice)")])
+                                       "must end with one; a quote inside a quoted value is written twice)"),
+    (b'"yes" she said', 'line 3: text follows the closing quote of a quoted value (a quote inside a quoted value is '
+                        'written twice, as "")')])
 def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: Path, last: bytes, error: str) -> None:
     from detection.readers import InputError, read_events
     from detection.spark import read_events_spark
