@@ -407,6 +407,67 @@ def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_d
         assert client.get("/v1/conversations/c").json()["n_messages"] == 1
 
 
+def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(server: Server) -> None:
+    from detection.client import RisklineError
+
+    events = [{"conversation_id": f"bulk{i % 50}", "message_id": f"m{i}", "sender_id": "u",
+               "timestamp": 1_700_000_000 + i, "text": "hi"} for i in range(2500)]
+    client = RisklineClient(server.url, api_token=TOKEN)
+    results = client.send(events)  # three requests (before: one, refused with a 422 for its size)
+    assert [(r["conversation_id"], r["message_id"]) for r in results] == \
+        [(e["conversation_id"], e["message_id"]) for e in events] and not any(r["duplicate"] for r in results)
+    assert client.conversation("bulk7")["n_messages"] == 50  # type: ignore[index]
+    bad = [{**e, "message_id": f"n{i}"} for i, e in enumerate(events)]
+    bad[1234]["timestamp"] = "soon"
+    with pytest.raises(RisklineError) as refused:
+        client.send(bad)
+    assert refused.value.status == 422
+    assert str(refused.value) == ("POST /v1/messages: 422: body.messages.1234.timestamp: not ISO-8601 or Unix "
+                                  "seconds: 'soon'")
+    assert all(r["duplicate"] for r in client.send(bad[:1000]))  # the request before it was scored
+    assert client.send([]) == []
+    client.close()
+    with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
+        RisklineClient(server.url, api_token="wrong").send(events[:1])
+
+
+def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from detection.client import RisklineError
+    from detection.processor import MAX_ATTEMPTS, build_parts
+    from detection.service import create_app
+    from detection.settings import ServiceSettings
+    from detection.store import SQLiteStore, StoreConflict
+
+    class Contended(SQLiteStore):  # the real store, losing its next ``busy`` commit races (503 each)
+        busy, tries = 0, 0
+
+        def commit(self, *args: Any, **kwargs: Any) -> None:
+            self.tries += 1
+            if self.busy:
+                self.busy -= 1
+                raise StoreConflict("c")
+            super().commit(*args, **kwargs)
+
+    settings = ServiceSettings(model=str(model_dir), state=str(tmp_path / "state.db"))
+    parts = build_parts(settings)
+    parts["store"].close()
+    store = parts["store"] = Contended(tmp_path / "state.db")
+    event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
+    with TestClient(create_app(settings, parts)) as http:
+        client = RisklineClient("http://testserver", retries=2, backoff=0.01, http=http)
+        store.busy = 2 * MAX_ATTEMPTS  # the service tries a commit this many times a request: two 503s
+        assert [r["duplicate"] for r in client.send([event])] == [False] and store.tries == 2 * MAX_ATTEMPTS + 1
+        store.busy = 3 * MAX_ATTEMPTS  # more than the client's retries
+        with pytest.raises(RisklineError) as failed:
+            client.send([{**event, "message_id": "m1"}])
+        assert failed.value.status == 503 and "retry with the same message ids" in str(failed.value)
+        assert client.conversation("c")["n_messages"] == 1 and client.conversation("nobody") is None  # type: ignore[index]
+    with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ \(ConnectError"):
+        RisklineClient(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01).send([event])
+
+
 def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it() -> None:
     """Concurrent requests are scored in one call; when it fails and the store still answers, each is tried
     alone, so a request's own failure is its 503 only. With the store down, all fail at once."""
