@@ -160,16 +160,23 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _decompressed(body: bytes, coding: str, limit: int) -> bytes:
-    inflater = zlib.decompressobj(CODINGS[coding])
-    try:
-        data = inflater.decompress(body, limit + 1)  # no more than one byte past the limit is ever made
-    except zlib.error as exc:
-        raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid {coding} data ({exc})"}]) from None
-    if len(data) > limit:
-        raise HTTPProblem(413, f"body over {limit} bytes once decompressed")
-    if not inflater.eof:
-        raise HTTPProblem(422, [{"loc": ["body"], "msg": f"{coding} data cut short"}])
-    return data
+    """``body`` decompressed, all its gzip members (a stream may be written as several); no more than one
+    byte past ``limit`` is ever made."""
+    parts, size, rest = [], 0, body
+    while True:
+        inflater = zlib.decompressobj(CODINGS[coding])
+        try:
+            parts.append(data := inflater.decompress(rest, limit + 1 - size))
+        except zlib.error as exc:
+            raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid {coding} data ({exc})"}]) from None
+        if (size := size + len(data)) > limit:
+            raise HTTPProblem(413, f"body over {limit} bytes once decompressed")
+        if not inflater.eof:
+            raise HTTPProblem(422, [{"loc": ["body"], "msg": f"{coding} data cut short"}])
+        if not (rest := inflater.unused_data):
+            return b"".join(parts)
+        if coding == "deflate":
+            raise HTTPProblem(422, [{"loc": ["body"], "msg": "data after the end of the deflate stream"}])
 
 
 def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> Guard:
