@@ -31,6 +31,7 @@ class MessageEvent:
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MessageEvent))  # in its order
+LABEL_FIELDS: tuple[str, ...] = ("conversation_label", "stage", "offender_id")  # what training data adds
 # Every way json.loads fails on input: not JSON, not UTF-8 (bytes), a number past Python's digit
 # limit (ValueError), nesting past its recursion limit (RecursionError). Each place that parses
 # JSON from users catches these, so that such input is a bad row or a 422, never a crash.

@@ -55,6 +55,7 @@ from detection.readers import (
     Reject,
     arrow_input,
     arrow_table,
+    check_columns,
     check_csv_quoting,
     clean_events,
     csv_header,
@@ -343,7 +344,7 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
         return _split_rows(path, spill)
     try:
         check_csv_quoting(source)
-        names = csv_header(source)
+        check_columns(source, "line 1", names := csv_header(source))
         reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                                 convert_options=pacsv.ConvertOptions(

@@ -20,6 +20,7 @@ from detection.events import (
     EVENT_FIELDS,
     ID_FIELDS,
     JSON_ERRORS,
+    LABEL_FIELDS,
     LATEST_TIMESTAMP,
     MAX_ID_BYTES,
     REQUIRED,
@@ -284,7 +285,13 @@ def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[st
     for it, one by one), with a hint when a CSV's header is one column holding another separator.
     ``rename`` maps a column to the field it is read as (``riskline convert --map``)."""
     rename = rename or {}
-    fields = {rename.get(c, c) for c in columns if c in rename or c not in rename.values()}
+    read_as = [rename.get(c, c) for c in columns if c in rename or c not in rename.values()]
+    if twice := next((f for f in (*EVENT_FIELDS, *LABEL_FIELDS) if read_as.count(f) > 1), None):
+        held = [c for c in columns if rename.get(c, c) == twice]
+        named = f"the column {twice!r} appears {len(held)} times" if set(held) == {twice} else \
+            f"{len(held)} columns are read as {twice!r} ({', '.join(map(repr, held))})"
+        raise InputError(f"{path}: {where}: {named}: which one holds it is not clear; keep one, or rename the others")
+    fields = set(read_as)
     missing = [name for name in REQUIRED if name not in fields]
     missing += [f for c, f in rename.items() if c not in columns and f not in missing]  # a mapped column too
     if not missing:
@@ -498,7 +505,8 @@ def clean_events(table: Any, suffix: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if table is None or table.num_rows == 0 or any(name not in table.column_names for name in REQUIRED):
+    if table is None or table.num_rows == 0 or any(table.column_names.count(name) != 1 for name in REQUIRED) or \
+            any(table.column_names.count(name) > 1 for name in EVENT_FIELDS):  # check_columns names a copy
         return None
     for name in ("conversation_id", "message_id", "sender_id", "text"):
         if not pa.types.is_string(table[name].type) or (name != "text" and table[name].null_count):

@@ -35,6 +35,7 @@ from detection.readers import (
     Reject,
     check_columns,
     check_csv_quoting,
+    csv_header,
     file_and_row,
     folder_place,
     gzip_errors,
@@ -454,15 +455,16 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
     if suffix == ".jsonl":
         return _numbered(spark.read.text(paths).withColumnRenamed("value", LINE), files)
     if suffix == ".csv":
-        # Spark reads bytes that are not UTF-8 as replacement characters, and broken quoting, without a
-        # word: a local file is checked here as the local reader checks it (a file on a cluster's storage
-        # cannot be, from here)
+        # Spark reads bytes that are not UTF-8 as replacement characters, broken quoting and a header naming
+        # a column twice, without a word: a local file is checked here as the local reader checks it (a file
+        # on a cluster's storage cannot be, from here)
         for local in (Path(p) for p in paths):
             if local.is_file():
                 with gzip_errors(local):
                     if error := utf8_error(local):
                         raise InputError(f"{local}: {error}")
                     check_csv_quoting(local)
+                    check_columns(local, "line 1", csv_header(local))  # Spark renames a copy of a column
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
         names = csv.csv(paths).columns
         if not names:

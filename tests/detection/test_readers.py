@@ -297,6 +297,31 @@ def test_broken_csv_quoting_is_one_error_naming_its_line(tmp_path: Path, packed:
         ['say "yo"', 'he said "hi" ok']
 
 
+def test_a_column_named_twice_is_one_error(tmp_path: Path) -> None:
+    """Which of two 'text' columns holds the text is not clear: before, the CSV fast path ended in a
+    KeyError traceback, the reference reader took the last, and training read the last label."""
+    csv_path = tmp_path / "twice.csv"
+    csv_path.write_text(",".join(ROW) + ",text\n" + ",".join(map(str, ROW.values())) + ",again\n")
+    parquet = tmp_path / "twice.parquet"
+    pq.write_table(pa.table([pa.array([v]) for v in [*ROW.values(), "again"]], names=[*ROW, "text"]), parquet)
+    for path, where in ((csv_path, "line 1"), (parquet, "schema")):
+        for reader in (read_events, read_rows, load_labelled):
+            with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: {where}: the column 'text' appears 2 "
+                                                 "times: which one holds it is not clear; keep one, or rename the "
+                                                 "others$"):
+                reader(path)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(",".join(ROW) + ",conversation_label,conversation_label\n"
+                      + ",".join(map(str, ROW.values())) + ",0,1\n")
+    assert len(read_events(labels).events) == 1  # scoring reads no label
+    with pytest.raises(InputError, match="the column 'conversation_label' appears 2 times"):
+        load_labelled(labels)
+    mapped = tmp_path / "mapped.csv"  # two columns read as one field
+    mapped.write_text("thread,thread,message_id,sender_id,timestamp,text\nc1,c2,m1,u1,1700000000,hi\n")
+    with pytest.raises(InputError, match=r"2 columns are read as 'conversation_id' \('thread', 'thread'\)"):
+        list(detection.readers.iter_records(mapped, {"thread": "conversation_id"}))
+
+
 def test_header_only_csv_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("conversation_id,message_id,sender_id,timestamp,text\n")
