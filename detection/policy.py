@@ -87,9 +87,17 @@ class EscalationPolicy:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EscalationPolicy:
-        if not isinstance(data, dict) or not isinstance(data.get("levels", {}), dict):
-            raise ValueError("policy: expected a mapping with a 'levels' mapping")
-        return cls(actions=dict(data.get("levels", {})), hysteresis=float(data.get("hysteresis", 0.05)))
+        """A policy from its mapping; a key it does not know is an error, not ignored (a level written
+        outside ``levels`` would leave a service that never intervenes)."""
+        if not isinstance(data, dict) or not isinstance(data.get("levels"), dict):
+            raise ValueError("policy: expected a mapping with a 'levels' mapping ('levels: {}' for no interventions)")
+        if unknown := sorted(map(str, set(data) - {"levels", "hysteresis"})):
+            raise ValueError(f"policy: unknown key(s) {unknown}; a policy holds 'levels' (each level's action) "
+                             "and 'hysteresis'")
+        hysteresis = data.get("hysteresis", 0.05)
+        if isinstance(hysteresis, bool) or not isinstance(hysteresis, int | float):
+            raise ValueError(f"policy: hysteresis must be a number in [0, 0.5), got {hysteresis!r}")
+        return cls(actions=dict(data["levels"]), hysteresis=float(hysteresis))
 
     @classmethod
     def load(cls, path: str | Path | None) -> EscalationPolicy:
@@ -98,7 +106,12 @@ class EscalationPolicy:
             return cls.from_dict(DEFAULT_POLICY)
         from detection.settings import read_yaml
 
-        return cls.from_dict(read_yaml(path, "policy"))
+        try:
+            return cls.from_dict(read_yaml(path, "policy"))
+        except ValueError as exc:
+            if str(exc).startswith(f"{path}:"):
+                raise
+            raise ValueError(f"{path}: {exc}") from None
 
     def next_level(self, thresholds: Thresholds, current: str, score: float) -> str:
         """The level after a message scored ``score``, given the level held before it."""

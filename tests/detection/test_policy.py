@@ -40,6 +40,11 @@ def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
                           ("levels:\n  high: {}\n", "needs an 'action'"),
                           ("hysteresis: 0.7\nlevels: {}\n", "hysteresis"),
                           ("[1, 2]\n", "expected a mapping"),
+                          # before: accepted, a service that never intervenes (the level is not under levels)
+                          ("hysteresis: 0.1\nhigh: {action: human_review}\n", "expected a mapping with a 'levels'"),
+                          ("levels: {}\nhigh: {action: human_review}\n",
+                           r"^.*bad.yaml: policy: unknown key\(s\) \['high'\]; a policy holds 'levels'"),
+                          ("hysteresis: small\nlevels: {}\n", "hysteresis must be a number in .*, got 'small'"),
                           ("levels: [\n", r"bad.yaml: line 2, column 1: not valid YAML for the policy \(")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
