@@ -110,6 +110,7 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
                   kind: type[ServiceSettings] = ServiceSettings) -> ServiceSettings:
     """Settings from flags (highest), ``RISKLINE_*`` variables, a YAML config file, then defaults."""
     values: dict[str, Any] = {}
+    from_file: set[str] = set()
     if config is not None:
         loaded = read_yaml(config, "config") or {}
         if not isinstance(loaded, dict):
@@ -117,10 +118,16 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
         # the file only fills what the environment leaves unset
         values.update({k.replace("-", "_"): v for k, v in loaded.items()
                        if f"RISKLINE_{k.replace('-', '_').upper()}" not in os.environ})
+        from_file = set(values)
     values.update({k: v for k, v in flags.items() if v is not None})
     try:
         return kind(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
-        raise ValueError(f"setting '{'.'.join(map(str, first['loc']))}': {message}") from None
+        if first["type"] == "extra_forbidden":
+            message = f"not a setting (the settings: {', '.join(kind.model_fields)})"
+        name = ".".join(map(str, first["loc"]))
+        given = {k for k, v in flags.items() if v is not None}
+        where = f"{config}: " if first["loc"] and first["loc"][0] in from_file - given else ""
+        raise ValueError(f"{where}setting '{name}': {message}") from None

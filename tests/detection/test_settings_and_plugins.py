@@ -23,9 +23,14 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="setting 'port'"):
         load_settings({"port": 70000})
     bad = tmp_path / "c.yaml"
-    bad.write_text("colour: blue\n")
-    with pytest.raises(ValueError, match="setting 'colour'"):
+    bad.write_text("colour: blue\n")  # before: "setting 'colour': Extra inputs are not permitted", no file named
+    with pytest.raises(ValueError, match=rf"^{bad}: setting 'colour': not a setting \(the settings: host, port, "):
         load_settings({}, bad)
+    bad.write_text("port: 70000\n")
+    with pytest.raises(ValueError, match=rf"^{bad}: setting 'port': Input should be less than or equal to 65535$"):
+        load_settings({}, bad)
+    with pytest.raises(ValueError, match=r"^setting 'port': "):  # the flag's value, not the file's
+        load_settings({"port": 70001}, bad)
     for url in ("hooks.example.org/riskline", "ftp://example.org/x", "https:///no-host"):
         with pytest.raises(ValueError, match=rf"^setting 'webhook_url': expected an http:// or https:// URL with a "
                                              rf"host, got '{url}'$"):
