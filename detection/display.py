@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from detection.events import MessageEvent
 from detection.explain import Step
 from detection.scoring import RiskScore
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "none": "dim"}
+# What a terminal acts on rather than shows: control characters (escape sequences that clear the screen,
+# move the cursor or recolour what follows) and bidirectional overrides (which reorder what is shown).
+# Messages and ids are the senders' own text, so they are shown with these as visible escapes, and as
+# plain text, never as rich markup ("[/]" in a message would otherwise end the table in a traceback).
+_ACTIVE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def _snippet(text: str, width: int = 48) -> str:
+def shown(text: str) -> Text:
+    """Untrusted text for the terminal: plain text, its active characters as escapes (``\\x1b``)."""
+    return Text(_ACTIVE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text))
+
+
+def _snippet(text: str, width: int = 48) -> Text:
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shown(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _level(level: str) -> Text:
+    return Text(level, style=LEVEL_STYLE[level])
 
 
 def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: int,
@@ -38,9 +55,9 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
         alert_text = texts.get((r.conversation_id, r.alert_message_id or ""), "")
         evidence = [_snippet(texts.get((r.conversation_id, m), ""), 28) for m in r.evidence_message_ids[:2]]
         table.add_row(
-            r.conversation_id, f"{r.risk_score:.3f}", f"[{LEVEL_STYLE[r.risk_level]}]{r.risk_level}[/]",
+            shown(r.conversation_id), f"{r.risk_score:.3f}", _level(r.risk_level),
             "-" if r.alert_index is None else f"#{r.alert_index} of {r.n_messages}", r.peak_stage,
-            _snippet(alert_text), *([" | ".join(evidence)] if wide else []),
+            _snippet(alert_text), *([Text(" | ").join(evidence)] if wide else []),
         )
     console.print(table)
 
@@ -53,7 +70,7 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
              + (f"alert at #{result.alert_index} (threshold {alert_threshold:.3f})" if result.alert
                 else f"no alert (threshold {alert_threshold:.3f})")
              + (f", suspect {result.suspect_id}" if result.suspect_id is not None else ""))
-    table = Table(title=title)
+    table = Table(title=shown(title))
     for column in ("#", "sender", "risk", "level", "stage"):
         table.add_column(column, no_wrap=True)
     table.add_column("message", ratio=2)
@@ -63,9 +80,9 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
         reasons = ("text path: " if step.path == "text" else "") + ", ".join(
             f"{group} {value:+.1f}" for group, value in step.top())
-        table.add_row(f"{step.index}{' ' + marks if marks else ''}", step.sender_id, f"{step.risk_score:.3f}",
-                      f"[{LEVEL_STYLE[step.risk_level]}]{step.risk_level}[/]",
-                      f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60), reasons)
+        table.add_row(f"{step.index}{' ' + marks if marks else ''}", shown(step.sender_id), f"{step.risk_score:.3f}",
+                      _level(step.risk_level), f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60),
+                      reasons)
     console.print(table)
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")

@@ -24,3 +24,30 @@ def test_table_shows_alert_message_and_evidence_when_wide(model: RiskModel, tmp_
         assert riskiest.conversation_id in out and f"#{riskiest.alert_index} of {riskiest.n_messages}" in out
         assert alert_text.split()[0] in out
         assert ("top evidence" in out) == evidence
+
+
+def test_senders_text_is_shown_as_text_never_acted_on(model: RiskModel, tmp_path: Path,
+                                                      synth_rows: list[dict[str, object]]) -> None:
+    """Messages and ids are the senders' own: rich markup in them ("[/]") ended `explain` and `--show` in
+    a MarkupError traceback, and escape sequences (clear the screen, recolour) and bidirectional
+    overrides reached the reviewer's terminal as they were."""
+    import dataclasses
+
+    from detection.display import print_trajectory
+    from detection.events import MessageEvent
+    from detection.explain import trajectory
+
+    odd = "[/] [bold red]x \x1b[2J\x1b[31mhidden \u202eevil"
+    cid = str(next(r["conversation_id"] for r in synth_rows if r["conversation_label"] == 1))
+    events = [MessageEvent(**{**{k: v for k, v in r.items() if k in MessageEvent.__slots__},  # type: ignore[arg-type]
+                              "timestamp": 1_700_000_000.0 + i, "conversation_id": "dm[/]" + str(r["conversation_id"]),
+                              "sender_id": "[bold]" + str(r["sender_id"]), "text": f"{r['text']} {odd}"})
+              for i, r in enumerate(synth_rows) if r["conversation_id"] == cid]
+    result, steps = trajectory(model, events, "dm[/]" + cid)
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200, color_system=None)  # noqa: SIM115
+    print_trajectory(result, steps, 0.5, console)
+    print_riskiest([dataclasses.replace(result, alert_message_id=events[-1].message_id)], events, 3, console)
+    console.file.close()
+    out = (tmp_path / "out.txt").read_text()
+    assert "\x1b" not in out and "\u202e" not in out
+    assert f"dm[/]{cid}" in out and "[bold]" in out and "[/] [bold red]x \\x1b[2J\\x1b[31mhidden \\u202eevil" in out
