@@ -307,3 +307,29 @@ class VanishingHost(Relay):
     def close(self) -> None:
         super().close()
         subprocess.run(["ip", "addr", "del", f"{self.ADDRESS}/32", "dev", "lo"], capture_output=True)
+
+
+def contended_app(model_dir: Path, folder: Path) -> tuple[Any, Any]:
+    """The service in process on the real SQLite store, which loses its next ``store.busy`` commit races
+    (each a ``StoreConflict``; the service tries ``MAX_ATTEMPTS`` times a request, then answers 503) and
+    counts every commit it is asked for in ``store.tries``: the app, for a TestClient, and the store."""
+    from detection.processor import build_parts
+    from detection.service import create_app
+    from detection.settings import ServiceSettings
+    from detection.store import SQLiteStore, StoreConflict
+
+    class Contended(SQLiteStore):
+        busy, tries = 0, 0
+
+        def commit(self, *args: Any, **kwargs: Any) -> None:
+            self.tries += 1
+            if self.busy:
+                self.busy -= 1
+                raise StoreConflict("c")
+            super().commit(*args, **kwargs)
+
+    settings = ServiceSettings(model=str(model_dir), state=str(folder / "state.db"))
+    parts = build_parts(settings)
+    parts["store"].close()
+    store = parts["store"] = Contended(folder / "state.db")
+    return create_app(settings, parts), store

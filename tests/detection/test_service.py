@@ -16,7 +16,7 @@ from detection.client import RisklineClient, verify_signature
 from detection.events import to_event
 from detection.model import RiskModel
 from detection.scoring import score_conversations
-from tests.service_helpers import Receiver, Server, free_port, fresh_database
+from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database
 
 pytestmark = pytest.mark.slow
 SECRET, TOKEN = "hook-secret", "api-token"
@@ -383,28 +383,14 @@ def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_pa
 def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_dir: Path, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from detection.processor import build_parts
-    from detection.service import create_app
-    from detection.settings import ServiceSettings
-    from detection.store import SQLiteStore, StoreConflict
+    from detection.processor import MAX_ATTEMPTS
 
-    class Contended(SQLiteStore):  # the real store, losing every commit race while ``busy``
-        busy = True
-
-        def commit(self, *args: Any, **kwargs: Any) -> None:
-            if self.busy:
-                raise StoreConflict("c")
-            super().commit(*args, **kwargs)
-
-    settings = ServiceSettings(model=str(model_dir), state=str(tmp_path / "state.db"))
-    parts = build_parts(settings)
-    parts["store"].close()
-    store = parts["store"] = Contended(tmp_path / "state.db")
+    app, store = contended_app(model_dir, tmp_path)
+    store.busy = MAX_ATTEMPTS  # every try of one request
     event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
-    with TestClient(create_app(settings, parts)) as client:
+    with TestClient(app) as client:
         busy = client.post("/v1/messages", json=event)
         assert busy.status_code == 503 and "retry with the same message ids" in busy.json()["detail"]
-        store.busy = False
         assert client.post("/v1/messages", json=event).status_code == 200
         assert client.post("/v1/messages", json=event).json()["results"][0]["duplicate"] is True
         assert client.get("/v1/conversations/c").json()["n_messages"] == 1
@@ -438,27 +424,11 @@ def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: 
     from fastapi.testclient import TestClient
 
     from detection.client import RisklineError
-    from detection.processor import MAX_ATTEMPTS, build_parts
-    from detection.service import create_app
-    from detection.settings import ServiceSettings
-    from detection.store import SQLiteStore, StoreConflict
+    from detection.processor import MAX_ATTEMPTS
 
-    class Contended(SQLiteStore):  # the real store, losing its next ``busy`` commit races (503 each)
-        busy, tries = 0, 0
-
-        def commit(self, *args: Any, **kwargs: Any) -> None:
-            self.tries += 1
-            if self.busy:
-                self.busy -= 1
-                raise StoreConflict("c")
-            super().commit(*args, **kwargs)
-
-    settings = ServiceSettings(model=str(model_dir), state=str(tmp_path / "state.db"))
-    parts = build_parts(settings)
-    parts["store"].close()
-    store = parts["store"] = Contended(tmp_path / "state.db")
+    app, store = contended_app(model_dir, tmp_path)
     event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
-    with TestClient(create_app(settings, parts)) as http:
+    with TestClient(app) as http:
         client = RisklineClient("http://testserver", retries=2, backoff=0.01, http=http)
         store.busy = 2 * MAX_ATTEMPTS  # the service tries a commit this many times a request: two 503s
         assert [r["duplicate"] for r in client.send([event])] == [False] and store.tries == 2 * MAX_ATTEMPTS + 1
