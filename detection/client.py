@@ -45,7 +45,8 @@ class RisklineClient:
     """Sends message events and reads conversations.
 
     ``retries`` times, waiting ``backoff`` seconds and twice as long each time after, a request the
-    service could not answer now is sent again.
+    service could not answer now is sent again. ``http``: an ``httpx.Client`` to send through instead
+    (with its own base URL and timeout), such as a FastAPI ``TestClient``.
     """
 
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
@@ -102,9 +103,10 @@ class RisklineClient:
 
 def _refusal(method: str, path: str, response: httpx.Response) -> RisklineError:
     try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text
+        body = response.json()
+    except ValueError:  # a proxy's HTML page
+        body = None
+    detail = body.get("detail", body) if isinstance(body, dict) else response.text if body is None else body
     return _error(f"{method} {path}", response.status_code, detail)
 
 
