@@ -88,17 +88,17 @@ def score(
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
     from detection.readers import input_bytes, input_files, input_format
-    from detection.writers import output_format
+    from detection.writers import check_writable, output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     if engine != "spark":  # before the work, not after it (Spark's own checks follow)
         output_format(output)
-        if not output.parent.is_dir():
-            raise fail(f"{output}: output folder {output.parent} does not exist")
     if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
         raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
     if errors is not None and not errors.parent.is_dir():  # else the scores would be written, and not the rejects
         raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
+    if errors is not None:
+        check_writable(errors)
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":
@@ -171,12 +171,14 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     except ImportError as exc:
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
     from detection.batch import write_rejects
+    from detection.writers import check_writable
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
         raise fail(f"{input_path}: no such file")
     spark_input(str(input_path))  # a folder's files are checked before Spark starts
     if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
+    check_writable(output)
     # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:

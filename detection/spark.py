@@ -46,6 +46,7 @@ from detection.readers import (
     utf8_error,
 )
 from detection.scoring import MEDIA, Messages, score_conversations
+from detection.writers import check_writable
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
@@ -491,8 +492,7 @@ def write_single_parquet(frame: Any, output: str | Path) -> None:
     target = Path(output)
     if target.suffix.lower() != ".parquet":
         raise InputError(f"{target}: --engine spark writes Parquet (name the output .parquet)")
-    if not target.parent.is_dir():
-        raise InputError(f"{target}: output folder {target.parent} does not exist")
+    check_writable(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         frame.coalesce(1).write.mode("overwrite").parquet(str(staging / "out"))

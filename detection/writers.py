@@ -18,13 +18,24 @@ from typing import IO, Any
 from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, gzipped, input_format
 
 
+def check_writable(path: Path) -> None:
+    """Raise ``InputError`` where no file can be written at ``path``: a folder of that name, or no folder
+    to hold it. Commands check their outputs before the work, so that a long run does not fail at its end."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; name a file to write")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: output folder {path.parent} does not exist")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(f"{target}: output folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    check_writable(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write a file in {target.parent} ({exc.strerror})") from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -70,7 +81,8 @@ def _write_csv(handle: IO[str], rows: Iterable[Mapping[str, object]], columns: S
 
 def output_format(path: Path) -> str:
     """The format an output's name asks for (``.jsonl``, ``.csv`` or ``.parquet``; ``.jsonl.gz`` and
-    ``.csv.gz`` are written through gzip), or an ``InputError`` naming the path."""
+    ``.csv.gz`` are written through gzip), or an ``InputError`` naming the path (``check_writable`` too)."""
+    check_writable(path)
     if (suffix := input_format(path)) is None:
         raise InputError(f"{path}: unsupported output type '{path.suffix}' "
                          f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")

@@ -324,9 +324,10 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
     """Write labelled synthetic conversations (stage per message, conversation_label)."""
-    from detection.writers import write_rows
+    from detection.writers import output_format, write_rows
     from training.synth.generator import generate
 
+    output_format(output)  # before the work, not after it
     rows = generate(n, seed)
     write_rows(output, rows)
     typer.echo(f"wrote {len(rows)} messages in {n} conversations -> {output}", err=True)
@@ -359,13 +360,14 @@ def convert(
     if mapping or timestamp_unit != "s" or time_format or timezone or errors is not None:
         raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --errors are for message "
                    "logs, not PAN 2012 XML")
-    from detection.writers import write_rows
+    from detection.writers import output_format, write_rows
     from training.pan import COLUMNS, arrow_schema, find_predator_file, iter_pan_rows, read_predators
 
     source = predators or find_predator_file(input_path)
     if source is None:
         raise fail(f"{input_path}: no predator-id list found beside it; pass --predators FILE")
     check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
+    output_format(output)  # before the work, not after it
     tally = _Tally()
     write_rows(output, tally.count(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
     typer.echo(f"wrote {tally.messages} messages in {len(tally.conversations)} conversations "
@@ -395,10 +397,10 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
     import itertools
 
     from detection.batch import write_rejects
-    from detection.events import EVENT_FIELDS
+    from detection.events import EVENT_FIELDS, LABEL_FIELDS
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
-    from training.logs import LABEL_FIELDS, arrow_schema, iter_log_rows, parse_mapping, time_zone
+    from training.logs import arrow_schema, iter_log_rows, parse_mapping, time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it

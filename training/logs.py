@@ -18,11 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from detection.batch import bad_rows_error
-from detection.events import EVENT_FIELDS, EventError, identifier, parse_timestamp, to_event
+from detection.events import EVENT_FIELDS, LABEL_FIELDS, EventError, identifier, parse_timestamp, to_event
 from detection.readers import MissingColumnsError, Reject, input_files, iter_records
 from training.data import parse_label, parse_stage
 
-LABEL_FIELDS = ("conversation_label", "stage", "offender_id")
 FIELDS = (*EVENT_FIELDS, *LABEL_FIELDS)
 UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 _NUMBER = re.compile(r"\s*-?\d+(\.\d*)?\s*")

@@ -156,6 +156,16 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.parquet", "--engine", "spark", "--model", model_dir],
          "absent.jsonl: no such file"),
     ]
+    # a folder where a file would be written: before, "[Errno 21] Is a directory: '.../.x.jsonl.k2j4.tmp' ->
+    # 'x.jsonl'" once the work was done
+    for name in ("x.jsonl", "x.parquet"):
+        (tmp_path / name).mkdir()
+    cases += [(args, f"{tmp_path / name}: is a folder; name a file to write") for args, name in [
+        (["score", bad, "-o", tmp_path / "x.jsonl", "--model", model_dir], "x.jsonl"),
+        (["score", bad, "-o", tmp_path / "o.jsonl", "--errors", tmp_path / "x.jsonl", "--model", model_dir], "x.jsonl"),
+        (["score", bad, "-o", tmp_path / "x.parquet", "--engine", "spark", "--model", model_dir], "x.parquet"),
+        (["synth", "-o", tmp_path / "x.jsonl", "--n", "3"], "x.jsonl"),
+    ]]
     # an output that is the input (by another name too) or the other output would destroy it
     alias = tmp_path / "same.jsonl"
     alias.symlink_to(events_path)
