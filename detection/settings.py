@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,6 +98,18 @@ class StreamSettings(ServiceSettings):
             raise ValueError(f"expected a Kafka topic name (1-249 letters, digits, '.', '_' or '-'), got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _topics_apart(self) -> StreamSettings:
+        """A worker publishing to the topic it reads would read its own output: every reject sent back as a
+        reject, for ever, or every intervention read as a message."""
+        for name in ("interventions_topic", "rejects_topic"):
+            if getattr(self, name) == self.topic:
+                raise ValueError(f"{name} {self.topic!r} is also the topic read: the worker would read what it "
+                                 "publishes; choose another")
+        if self.rejects_topic is not None and self.rejects_topic == self.interventions_topic:
+            raise ValueError(f"rejects_topic {self.rejects_topic!r} is also interventions_topic: choose another")
+        return self
+
     @field_validator("group")
     @classmethod
     def _group(cls, value: str) -> str:
@@ -130,4 +142,4 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
         name = ".".join(map(str, first["loc"]))
         given = {k for k, v in flags.items() if v is not None}
         where = f"{config}: " if first["loc"] and first["loc"][0] in from_file - given else ""
-        raise ValueError(f"{where}setting '{name}': {message}") from None
+        raise ValueError(f"{where}setting '{name}': {message}" if name else f"{where}{message}") from None

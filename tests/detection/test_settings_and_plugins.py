@@ -76,6 +76,14 @@ def test_stream_brokers_topics_and_group_are_checked() -> None:
                 load_settings({key: name}, kind=StreamSettings)
         assert getattr(load_settings({key: "risk.line_v2-messages"}, kind=StreamSettings), key) == \
             "risk.line_v2-messages"
+    # a worker publishing to the topic it reads: before, each reject was read back and rejected again, for ever
+    for flags, message in (({"topic": "t", "rejects_topic": "t"}, "rejects_topic 't' is also the topic read"),
+                           ({"interventions_topic": "riskline-messages"}, "interventions_topic 'riskline-messages' "
+                                                                          "is also the topic read"),
+                           ({"interventions_topic": "o", "rejects_topic": "o"}, "rejects_topic 'o' is also "
+                                                                                 "interventions_topic")):
+        with pytest.raises(ValueError, match=rf"^{message}"):
+            load_settings(flags, kind=StreamSettings)
     for group in ("", " ", "g "):
         with pytest.raises(ValueError, match=r"^setting 'group': expected a consumer group id"):
             load_settings({"group": group}, kind=StreamSettings)
