@@ -344,7 +344,8 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
         return _split_rows(path, spill)
     try:
         check_csv_quoting(source)
-        check_columns(source, "line 1", names := csv_header(source))
+        if names := csv_header(source):  # none: an empty file, which the reference reader names as such
+            check_columns(source, "line 1", names)
         reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                                 convert_options=pacsv.ConvertOptions(

@@ -465,7 +465,8 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
                     if error := utf8_error(local):
                         raise InputError(f"{local}: {error}")
                     check_csv_quoting(local)
-                    check_columns(local, "line 1", csv_header(local))  # Spark renames a copy of a column
+                    if header := csv_header(local):  # a column named twice: Spark renames the copies
+                        check_columns(local, "line 1", header)
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
         names = csv.csv(paths).columns
         if not names:

@@ -215,12 +215,15 @@ def test_a_quoted_value_left_open_stops_both_engines_alike(model: RiskModel, inp
                                 "of the file (3 lines) would be read as its text")
 
 
-def test_a_column_named_twice_stops_both_engines_alike(model: RiskModel, tmp_path: Path) -> None:
+def test_a_column_named_twice_or_none_stops_both_engines_alike(model: RiskModel, tmp_path: Path) -> None:
     twice = tmp_path / "twice.csv"  # before: the partitioned engine read one of the two, the other a traceback
     twice.write_text("conversation_id,message_id,sender_id,timestamp,text,text\nc1,m1,u1,1700000000,hi,again\n")
-    for engine in (score_file, score_file_partitioned):
-        with pytest.raises(InputError, match=rf"^{twice}: line 1: the column 'text' appears 2 times"):
-            engine(model, twice, tmp_path / "twice.jsonl")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for path, error in ((twice, "line 1: the column 'text' appears 2 times"), (empty, "empty file: no message rows")):
+        for engine in (score_file, score_file_partitioned):
+            with pytest.raises(InputError, match=rf"^{path}: {error}"):
+                engine(model, path, tmp_path / "out.jsonl")
 
 
 def test_show_gives_the_in_memory_table(model: RiskModel, synth_rows: list[dict[str, object]],

@@ -206,6 +206,17 @@ def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: 
     assert str(spark_error.value) == str(local.value) == f"{path}: {error}"
 
 
+def test_an_empty_csv_is_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
+    from detection.readers import InputError, read_events
+    from detection.spark import read_events_spark
+
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    for reader in (read_events, lambda p: read_events_spark(spark, p)):
+        with pytest.raises(InputError, match=rf"^{path}: empty file: no message rows$"):
+            reader(path)
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
 def test_a_folder_of_part_files_reads_as_in_the_local_engine(spark: Any, model: RiskModel, model_dir: Path,
                                                              tmp_path: Path, events_file: Path, suffix: str) -> None:
