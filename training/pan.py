@@ -61,7 +61,7 @@ def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[st
     source = Path(xml_path)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
-    seen_root = False
+    seen_root, conversations = False, set()
     try:
         for event, element in ET.iterparse(source, events=("start", "end")):
             if not seen_root and element.tag != "conversations":  # another XML file than the corpus's
@@ -69,6 +69,9 @@ def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[st
                                  "not a PAN 2012 conversations file")
             seen_root = True
             if event == "end" and element.tag == "conversation":
+                if (conv_id := element.get("id")) in conversations:  # its messages would join the first's
+                    raise InputError(f"{source}: conversation {conv_id!r} appears twice")
+                conversations.add(conv_id)
                 yield from _conversation_rows(source, element, predators)
                 element.clear()
     except ET.ParseError as exc:
@@ -84,10 +87,13 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -
     participants = list(dict.fromkeys(a for a in authors if a))
     offender = next((a for a in participants if a in predators), None)
     label = int(offender is not None)
-    day, previous = 0, -1
+    day, previous, lines = 0, -1, set()
     for position, (message, author) in enumerate(zip(messages, authors, strict=True)):
         line = message.get("line") or str(position + 1)
         where = f"{source}: conversation {conv_id!r} message line {line}"
+        if line in lines:  # the message id is the line: two messages would share it
+            raise InputError(f"{where}: field 'line': a second message with this line number")
+        lines.add(line)
         if not author:
             raise InputError(f"{where}: field 'author': missing")
         minute = _minutes(message.findtext("time"), where)

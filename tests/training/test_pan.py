@@ -98,3 +98,23 @@ def test_bad_xml_and_times(tmp_path: Path) -> None:
                      "<text>x</text></message></conversation></feed>")
     with pytest.raises(InputError, match=r"feed.xml: the root element is <feed>, not <conversations>"):
         next(iter_pan_rows(other, set()))
+
+
+def test_a_line_or_conversation_given_twice_is_named(tmp_path: Path) -> None:
+    """The message id is the conversation's id and the line: before, two messages of one line became one
+    id (every later `score` or `train` rejected the second), and a conversation given twice merged into one."""
+    def message(line: int, text: str) -> str:
+        return f"<message line='{line}'><author>u</author><time>10:0{line}</time><text>{text}</text></message>"
+
+    twice = tmp_path / "twice.xml"
+    twice.write_text(f"<conversations><conversation id='a'>{message(1, 'x')}{message(2, 'y')}{message(2, 'z')}"
+                     "</conversation></conversations>")
+    with pytest.raises(InputError, match=r"twice.xml: conversation 'a' message line 2: field 'line': a second "
+                                         "message with this line number$"):
+        list(iter_pan_rows(twice, set()))
+    again = tmp_path / "again.xml"
+    conversation = f"<conversation id='a'>{message(1, 'x')}</conversation>"
+    again.write_text(f"<conversations>{conversation}<conversation id='b'>{message(1, 'y')}</conversation>"
+                     f"{conversation}</conversations>")
+    with pytest.raises(InputError, match=r"again.xml: conversation 'a' appears twice$"):
+        list(iter_pan_rows(again, set()))
