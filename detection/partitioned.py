@@ -56,7 +56,7 @@ from detection.readers import (
     arrow_input,
     arrow_table,
     check_columns,
-    check_csv_quoting,
+    check_csv_file,
     clean_events,
     csv_header,
     file_and_row,
@@ -73,7 +73,6 @@ from detection.readers import (
     parse_json_bytes,
     text_lines,
     unsupported,
-    utf8_error,
 )
 from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
 from detection.writers import output_format, write_rows
@@ -340,10 +339,8 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
     import pyarrow.csv as pacsv
 
     source, consumed = Path(path), 0
-    if utf8_error(source) is not None:  # Arrow does not check text it is not asked for
-        return _split_rows(path, spill)
     try:
-        check_csv_quoting(source)
+        check_csv_file(source)  # Arrow does not check text it is not asked for, nor quoting
         if names := csv_header(source):  # none: an empty file, which the reference reader names as such
             check_columns(source, "line 1", names)
         reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),

@@ -217,15 +217,16 @@ def csv_header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def check_csv_quoting(path: Path) -> None:
-    """Raise ``InputError`` where a CSV file's quoting is broken, naming the line of the value at fault.
+def check_csv_file(path: Path) -> None:
+    """Raise ``InputError`` for the first fault that makes a CSV file unreadable as a whole, naming its line:
+    text that is not UTF-8, or broken quoting. Every engine reads a CSV file only once it passes.
 
-    Python's csv module, Arrow's and Spark's readers all read broken quoting without a word: a quoted
-    value left open runs to the end of the file, and one closed before more text (``"hi" she said``) loses
-    its quotes and goes on to the next comma. Either way one stray quote at the start of a value turns the
-    rows after it into that value's text, and they are lost. So every engine reads a CSV file only once it
-    reads strictly (RFC 4180: a quote inside a quoted value is doubled) here. Other faults (a NUL byte) are
-    left to the reader proper, which names them.
+    Arrow and Spark do not check text they are not asked for. And Python's csv module, Arrow's and
+    Spark's readers all read broken quoting without a word: a quoted value left open runs to the end of
+    the file, and one closed before more text (``"hi" she said``) loses its quotes and goes on to the next
+    comma. Either way one stray quote at the start of a value turns the rows after it into that value's
+    text, and they are lost. So the file is read here strictly (RFC 4180: a quote inside a quoted value is
+    doubled). Other faults (a NUL byte) are left to the reader proper, which names them.
     """
     ended = 0  # physical lines of the records read
     with csv_text(path) as handle:
@@ -234,6 +235,8 @@ def check_csv_quoting(path: Path) -> None:
             for _ in reader:
                 ended = reader.line_num
             return
+        except UnicodeDecodeError:  # its position is in the reader's buffer, not the file
+            raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from None
         except csv.Error as exc:
             problem, start, end = str(exc), ended + 1, reader.line_num
     twice = "a quote inside a quoted value is written twice"
@@ -317,7 +320,7 @@ def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str
 
 def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
                                                                            str | None]]:
-    check_csv_quoting(path)
+    check_csv_file(path)
     with csv_text(path) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
@@ -603,10 +606,10 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     if (suffix := input_format(path)) is None:
         return None
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
-    if (suffix == ".jsonl" and lines is None) or (suffix == ".csv" and utf8_error(path)):
+    if suffix == ".jsonl" and lines is None:
         return None  # as json_lines: Arrow does not check text it is not asked for
     if suffix == ".csv":
-        check_csv_quoting(path)
+        check_csv_file(path)
     table = clean_events(arrow_table(path, suffix), suffix)
     if table is None or (lines is not None and table.num_rows != lines):
         return None

@@ -34,7 +34,7 @@ from detection.readers import (
     InputError,
     Reject,
     check_columns,
-    check_csv_quoting,
+    check_csv_file,
     csv_header,
     file_and_row,
     folder_place,
@@ -43,7 +43,6 @@ from detection.readers import (
     input_format,
     parse_json_bytes,
     unsupported,
-    utf8_error,
 )
 from detection.scoring import MEDIA, Messages, score_conversations
 from detection.writers import check_writable
@@ -462,9 +461,7 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
         for local in (Path(p) for p in paths):
             if local.is_file():
                 with gzip_errors(local):
-                    if error := utf8_error(local):
-                        raise InputError(f"{local}: {error}")
-                    check_csv_quoting(local)
+                    check_csv_file(local)
                     if header := csv_header(local):  # a column named twice: Spark renames the copies
                         check_columns(local, "line 1", header)
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')

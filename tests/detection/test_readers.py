@@ -609,12 +609,11 @@ def test_csv_fast_path_reads_as_the_reference_reader(tmp_path: Path) -> None:
         path.write_bytes(data.rstrip(b"\r\n") if rng.random() < 0.2 else data)
         try:
             fast = detection.readers._fast_events(path)
-        except InputError as exc:
-            assert "never closed" in str(exc)
+        except InputError as exc:  # a quoted value left open, or a character cut in two: the same error both ways
             with pytest.raises(InputError) as reference_error:
                 read_rows(path)
             assert str(reference_error.value) == str(exc), data
-            opened += 1
+            opened += "never closed" in str(exc)
             continue
         if fast is None:
             continue
