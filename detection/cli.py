@@ -95,9 +95,9 @@ def score(
         output_format(output)
     if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
         raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
-    if errors is not None and not errors.parent.is_dir():  # else the scores would be written, and not the rejects
-        raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
-    if errors is not None:
+    if errors is not None:  # else the scores would be written, and not the rejects
+        if not errors.parent.is_dir():
+            raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
         check_writable(errors)
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)

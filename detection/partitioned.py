@@ -58,7 +58,6 @@ from detection.readers import (
     check_columns,
     check_csv_file,
     clean_events,
-    csv_header,
     file_and_row,
     folder_place,
     gzip_errors,
@@ -340,8 +339,9 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
 
     source, consumed = Path(path), 0
     try:
-        check_csv_file(source)  # Arrow does not check text it is not asked for, nor quoting
-        if names := csv_header(source):  # none: an empty file, which the reference reader names as such
+        # Arrow does not check text it is not asked for, nor quoting; no header: an empty file, which the
+        # reference reader names as such
+        if names := check_csv_file(source):
             check_columns(source, "line 1", names)
         reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
                                 parse_options=pacsv.ParseOptions(newlines_in_values=True),

@@ -211,15 +211,10 @@ def csv_text(path: Path) -> IO[str]:
     return io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", newline="")
 
 
-def csv_header(path: Path) -> list[str]:
-    """A CSV file's column names as its reader reads them (empty for an empty file)."""
-    with csv_text(path) as handle:
-        return next(csv.reader(handle), [])
-
-
-def check_csv_file(path: Path) -> None:
+def check_csv_file(path: Path) -> list[str]:
     """Raise ``InputError`` for the first fault that makes a CSV file unreadable as a whole, naming its line:
-    text that is not UTF-8, or broken quoting. Every engine reads a CSV file only once it passes.
+    text that is not UTF-8, or broken quoting. Every engine reads a CSV file only once it passes. Returns
+    the file's column names (none for an empty file), read on the way.
 
     Arrow and Spark do not check text they are not asked for. And Python's csv module, Arrow's and
     Spark's readers all read broken quoting without a word: a quoted value left open runs to the end of
@@ -228,13 +223,15 @@ def check_csv_file(path: Path) -> None:
     text, and they are lost. So the file is read here strictly (RFC 4180: a quote inside a quoted value is
     doubled). Other faults (a NUL byte) are left to the reader proper, which names them.
     """
-    ended = 0  # physical lines of the records read
+    ended, header = 0, []  # physical lines of the records read
     with csv_text(path) as handle:
         reader = csv.reader(handle, strict=True)
         try:
+            header = next(reader, [])
+            ended = reader.line_num
             for _ in reader:
                 ended = reader.line_num
-            return
+            return header
         except UnicodeDecodeError:  # its position is in the reader's buffer, not the file
             raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from None
         except csv.Error as exc:
@@ -250,6 +247,7 @@ def check_csv_file(path: Path) -> None:
                                          f"the rows of lines {start + 1}-{end} were read into it")
         raise InputError(f"{path}: line {start}: text follows the closing quote of a quoted value{spans} ({twice}, "
                          'as "")')
+    return header  # another fault, such as a NUL byte: the reader proper names it
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
@@ -399,8 +397,9 @@ def gzip_errors(path: Path) -> Iterator[None]:
         raise InputError(f"{path}: a cut or damaged gzip file ({exc})") from None
 
 
-def arrow_table(source: Path | bytes, suffix: str) -> Any:
-    """A file (or JSON Lines bytes) as an Arrow table with string columns, or None if it does not parse that way."""
+def arrow_table(source: Path | bytes, suffix: str, columns: list[str] | None = None) -> Any:
+    """A file (or JSON Lines bytes) as an Arrow table with string columns, or None if it does not parse that way.
+    A CSV file's ``columns`` (``check_csv_file``) are all read as text."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.json as pajson
@@ -412,9 +411,8 @@ def arrow_table(source: Path | bytes, suffix: str) -> Any:
         if suffix == ".jsonl":
             return pajson.read_json(readable, parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"))
-        if suffix == ".csv":  # chat text often spans lines, in quotes; every column is read as text
-            assert isinstance(source, Path)
-            types = {name: pa.string() for name in csv_header(source)}
+        if suffix == ".csv":  # chat text often spans lines, in quotes
+            types = {name: pa.string() for name in columns or ()}
             return pacsv.read_csv(readable, parse_options=pacsv.ParseOptions(newlines_in_values=True),
                                   convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
         return pq.read_table(readable)
@@ -508,7 +506,7 @@ def clean_events(table: Any, suffix: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if table is None or table.num_rows == 0 or any(table.column_names.count(name) != 1 for name in REQUIRED) or \
+    if table is None or table.num_rows == 0 or any(name not in table.column_names for name in REQUIRED) or \
             any(table.column_names.count(name) > 1 for name in EVENT_FIELDS):  # check_columns names a copy
         return None
     for name in ("conversation_id", "message_id", "sender_id", "text"):
@@ -608,9 +606,8 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
     if suffix == ".jsonl" and lines is None:
         return None  # as json_lines: Arrow does not check text it is not asked for
-    if suffix == ".csv":
-        check_csv_file(path)
-    table = clean_events(arrow_table(path, suffix), suffix)
+    columns = check_csv_file(path) if suffix == ".csv" else None
+    table = clean_events(arrow_table(path, suffix, columns), suffix)
     if table is None or (lines is not None and table.num_rows != lines):
         return None
     columns = [table[name].to_pylist() for name in EVENT_FIELDS]

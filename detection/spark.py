@@ -35,7 +35,6 @@ from detection.readers import (
     Reject,
     check_columns,
     check_csv_file,
-    csv_header,
     file_and_row,
     folder_place,
     gzip_errors,
@@ -461,8 +460,7 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
         for local in (Path(p) for p in paths):
             if local.is_file():
                 with gzip_errors(local):
-                    check_csv_file(local)
-                    if header := csv_header(local):  # a column named twice: Spark renames the copies
+                    if header := check_csv_file(local):  # a column named twice: Spark renames the copies
                         check_columns(local, "line 1", header)
         csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
         names = csv.csv(paths).columns
