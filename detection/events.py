@@ -120,8 +120,17 @@ def parse_timestamp(value: object) -> float:
     else:
         raise EventError("timestamp", f"expected ISO-8601 or Unix seconds, got {type(value).__name__}")
     if not math.isfinite(seconds) or not 0 <= seconds < LATEST_TIMESTAMP:
-        raise EventError("timestamp", f"out of range: {value!r}")
+        raise EventError("timestamp", f"out of range: {value!r}{_unit_hint(seconds)}")
     return seconds
+
+
+def _unit_hint(seconds: float) -> str:
+    """What a number past the year 3000 probably is: platforms often keep Unix milliseconds (or
+    micro- or nanoseconds) since 1973 or later, where Unix seconds are expected."""
+    for name, per_second in (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9)):
+        if 1e8 <= seconds / per_second < LATEST_TIMESTAMP:
+            return f" (Unix seconds expected; this looks like Unix {name})"
+    return ""
 
 
 def _parse_text_timestamp(text: str) -> float:

@@ -60,6 +60,7 @@ def time_zone(name: str | None) -> tzinfo | None:
 def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, form: str | None = None) -> str:
     """A timestamp as ISO-8601 in UTC. A number (or digits) is taken in the unit ``per_second`` gives;
     text in ``form`` (strptime) where given; a time without a UTC offset in ``zone``."""
+    given = value
     if per_second != 1.0 and not isinstance(value, bool) and (
             isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value))):
         value = float(value) / per_second
@@ -79,8 +80,12 @@ def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, for
     except EventError as exc:
         if exc.reason.startswith("has no UTC offset"):
             raise EventError("timestamp", f"{exc.reason}; give --timezone for times without one") from None
+        if per_second == 1.0 and "looks like Unix" in exc.reason:
+            raise EventError("timestamp", f"{exc.reason}; give --timestamp-unit") from None
         if per_second != 1.0:  # the number it expected is in the unit given, not in seconds
             unit = next(name for name, scale in UNITS.items() if scale == per_second)
+            if exc.reason.startswith("out of range"):  # the number as given, not as divided
+                raise EventError("timestamp", f"out of range as {unit} (--timestamp-unit): {given!r}") from None
             raise EventError("timestamp", exc.reason.replace("Unix seconds", f"a number of {unit} "
                                                              "(--timestamp-unit)")) from None
         raise

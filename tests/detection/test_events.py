@@ -26,6 +26,18 @@ def test_bad_timestamps_name_the_field(value: object) -> None:
     assert info.value.field == "timestamp"
 
 
+def test_a_timestamp_in_a_smaller_unit_is_named() -> None:
+    """Platforms often export Unix milliseconds: the error says so, rather than only 'out of range'."""
+    for value, unit in [(1700000000123, "milliseconds"), ("1700000000123456", "microseconds"),
+                        (1.7e18, "nanoseconds")]:
+        with pytest.raises(EventError, match=f"Unix seconds expected; this looks like Unix {unit}"):
+            parse_timestamp(value)
+    for value in [5e10, 1e30, -1700000000123]:  # past the year 3000, but no plausible date in a smaller unit
+        with pytest.raises(EventError) as info:
+            parse_timestamp(value)
+        assert "looks like" not in info.value.reason
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"conversation_id": None}, "conversation_id"), ({"message_id": ""}, "message_id"),
     ({"sender_id": {"a": 1}}, "sender_id"), ({"text": 5}, "text"), ({"attachment": "gif"}, "attachment"),

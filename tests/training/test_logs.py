@@ -143,6 +143,18 @@ def test_timestamps_without_an_offset_in_a_zone_or_format(tmp_path: Path, value:
     assert next(rows)["timestamp"] == expected
 
 
+def test_numbers_in_another_unit_are_named(tmp_path: Path) -> None:
+    row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": 1700000000123, "text": "hi"}
+    source = write_jsonl(tmp_path / "ms.jsonl", [row])
+    with pytest.raises(InputError, match=r"out of range: 1700000000123 \(Unix seconds expected; this looks like "
+                                         r"Unix milliseconds\); give --timestamp-unit"):
+        list(iter_log_rows(source, {}))
+    assert next(iter_log_rows(source, {}, "ms"))["timestamp"] == "2023-11-14T22:13:20.123000+00:00"
+    nanoseconds = write_jsonl(tmp_path / "ns.jsonl", [{**row, "timestamp": 1700000000123456789}])
+    with pytest.raises(InputError, match=r"out of range as ms \(--timestamp-unit\): 1700000000123456789 \("):
+        list(iter_log_rows(nanoseconds, {}, "ms"))  # the number as given, not as divided into seconds
+
+
 def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
     from datetime import datetime
 
