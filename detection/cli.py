@@ -25,7 +25,8 @@ from detection.model import ModelLoadError, ModelSaveError
 from detection.readers import InputError
 
 app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  rich_markup_mode=None, context_settings={"max_content_width": 120})
 F = TypeVar("F", bound=Callable[..., Any])
 EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz), or a folder of such files"
 OUTPUT_HELP = "Where to write results (suffix picks format; .jsonl.gz, .csv.gz compressed)"
@@ -83,7 +84,10 @@ def score(
     show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table")] = 0,
     workers: Annotated[int, typer.Option(help="Processes for large inputs (0: every core)", min=0)] = 0,
 ) -> None:
-    """Score every conversation of INPUT causally and write one row per conversation."""
+    """Score conversations causally: one row per conversation.
+
+    The score at each message uses only that message and those before it.
+    """
     from detection.batch import score_file
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
@@ -126,7 +130,10 @@ def explain(
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
 ) -> None:
-    """Print a conversation's risk trajectory message by message, with what drives each score."""
+    """Print a conversation's risk message by message, and why.
+
+    Each message's score, level and stage, with the evidence that drives it.
+    """
     import json
 
     from detection.explain import trajectory
@@ -252,7 +259,10 @@ def serve(
     audit_log: AuditLogOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the real-time scoring service (HTTP API, escalation policy, signed interventions)."""
+    """Run the real-time scoring service (HTTP API, interventions).
+
+    Escalation policy, signed webhook interventions, a durable outbox.
+    """
     flags = dict(locals())  # first: the options only
     import uvicorn
 
@@ -327,7 +337,10 @@ def stream(
     audit_log: AuditLogOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Consume message events from Kafka (a consumer-group worker) and raise interventions."""
+    """Score message events from Kafka and raise interventions.
+
+    A consumer-group worker: run several to share a topic's partitions.
+    """
     flags = dict(locals())  # first: the options only
     import asyncio
 

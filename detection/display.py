@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -64,25 +65,40 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
 
 def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: float,
                      console: Console | None = None) -> None:
-    """The risk after every message of one conversation and the three strongest reasons."""
+    """The risk after every message of one conversation and the three strongest reasons: a table where
+    the console is wide enough to read the messages in one, else (a narrow terminal, or a file or pipe,
+    which rich takes as 80 columns) one block per message, its text and reasons on lines of their own."""
     console = console or Console()
     title = (f"{result.conversation_id}: peak {result.risk_score:.3f} ({result.risk_level}), "
              + (f"alert at #{result.alert_index} (threshold {alert_threshold:.3f})" if result.alert
                 else f"no alert (threshold {alert_threshold:.3f})")
              + (f", suspect {result.suspect_id}" if result.suspect_id is not None else ""))
-    table = Table(title=shown(title))
-    for column in ("#", "sender", "risk", "level", "stage"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("message", ratio=2)
-    table.add_column("driven by", ratio=1)
     evidence = set(result.evidence_message_ids)
+    rows = []
     for step in steps:
         marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
         reasons = ("text path: " if step.path == "text" else "") + ", ".join(
             f"{group} {value:+.1f}" for group, value in step.top())
-        table.add_row(f"{step.index}{' ' + marks if marks else ''}", shown(step.sender_id), f"{step.risk_score:.3f}",
-                      _level(step.risk_level), f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60),
-                      reasons)
-    console.print(table)
+        rows.append((f"{step.index} {marks}".rstrip(), shown(step.sender_id), f"{step.risk_score:.3f}",
+                     _level(step.risk_level), f"{step.stage} {step.stage_probability:.2f}", step.text, reasons))
+    if console.width >= TABLE_WIDTH:
+        table = Table(title=shown(title))
+        for column in ("#", "sender", "risk", "level", "stage"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("message", ratio=2)
+        table.add_column("driven by", ratio=1)
+        for *head, text, reasons in rows:
+            table.add_row(*head, _snippet(text, 60), reasons)
+        console.print(table)
+    else:
+        console.print(shown(title))
+        for mark, sender, risk, level, stage, text, reasons in rows:
+            console.print(Text.assemble(f"#{mark}  ", sender, f"  risk {risk} ", level, f"  stage {stage}"))
+            console.print(Padding(_snippet(text, 300), (0, 0, 0, 4), expand=False))
+            console.print(Padding(Text(f"driven by: {reasons}", style="dim"), (0, 0, 0, 4), expand=False))
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")
+
+
+# The narrowest console ``explain`` draws a table in: narrower, its message column is a few letters wide.
+TABLE_WIDTH = 120

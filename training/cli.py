@@ -58,7 +58,10 @@ def train(
         "--set", metavar="KEY=VALUE",
         help="Any other training setting (training/config.py), e.g. --set stage_balance=1; repeatable")] = None,
 ) -> None:
-    """Train a model on labelled conversations; thresholds are chosen on held-out conversations."""
+    """Train a model on labelled conversations.
+
+    Thresholds are chosen on held-out conversations.
+    """
     from training.config import TrainConfig
 
     _check_registry_options(register, alias, track)
@@ -193,7 +196,10 @@ def evaluate(
     report: Annotated[Path | None, typer.Option(help="Write an HTML and Markdown report with figures here")] = None,
     track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
 ) -> None:
-    """Evaluate a model on labelled conversations: accuracy, earliness, calibration and slices."""
+    """Evaluate a model on labelled conversations.
+
+    Accuracy, earliness, calibration and slices.
+    """
     _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
     from detection.model import load_model
     from training.data import load_labelled_files
@@ -261,7 +267,10 @@ def promote(
     champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
     metric: Annotated[str, typer.Option(help=METRIC_HELP)] = "f0_5",
 ) -> None:
-    """Move the champion alias to the challenger only if it is at least as good on DATA."""
+    """Make the challenger champion if it is at least as good.
+
+    The champion alias moves to the challenger only if it is at least as good on DATA.
+    """
     from training.data import load_labelled_files
     from training.registry import promote as run_promotion
 
@@ -287,7 +296,10 @@ def thresholds(
     alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. challenger)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
 ) -> None:
-    """Choose a model's thresholds and calibration on your own labelled conversations, weights kept.
+    """Choose a model's thresholds on your own labelled data.
+
+    Thresholds (and, by default, calibration) are chosen on your own labelled conversations; the
+    weights are kept.
 
     Thresholds chosen on one kind of talk carry only roughly to another: the shipped ones were
     chosen on synthetic hard negatives.
@@ -323,7 +335,10 @@ def synth(
     n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
-    """Write labelled synthetic conversations (stage per message, conversation_label)."""
+    """Write labelled synthetic conversations.
+
+    Each message has its stage, each row its conversation_label.
+    """
     from detection.writers import output_format, write_rows
     from training.synth.generator import generate
 
@@ -353,8 +368,11 @@ def convert(
     errors: Annotated[Path | None, typer.Option(
         "--errors", help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
 ) -> None:
-    """Convert the PAN 2012 predator-identification corpus, or a platform's own message logs, to
-    (labelled) message events."""
+    """Convert PAN 2012 XML or a platform's logs to message events.
+
+    The PAN 2012 predator-identification corpus, or a platform's own message logs, become
+    (labelled) message events.
+    """
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
     if mapping or timestamp_unit != "s" or time_format or timezone or errors is not None:

@@ -51,3 +51,27 @@ def test_senders_text_is_shown_as_text_never_acted_on(model: RiskModel, tmp_path
     out = (tmp_path / "out.txt").read_text()
     assert "\x1b" not in out and "\u202e" not in out
     assert f"dm[/]{cid}" in out and "[bold]" in out and "[/] [bold red]x \\x1b[2J\\x1b[31mhidden \\u202eevil" in out
+
+
+def test_explain_is_readable_in_a_narrow_terminal_or_a_file(model: RiskModel,
+                                                            synth_rows: list[dict[str, object]]) -> None:
+    """At 80 columns (a narrow terminal, or a file or pipe, which rich takes as 80) the table left the
+    message column four letters wide; there each message gets a block of its own, its text whole."""
+    from detection.display import TABLE_WIDTH, print_trajectory
+    from detection.events import to_event
+    from detection.explain import trajectory
+
+    cid = str(next(r["conversation_id"] for r in synth_rows if r["conversation_label"] == 1))
+    events = [to_event(r) for r in synth_rows if r["conversation_id"] == cid]
+    result, steps = trajectory(model, events, cid)
+    assert result.alert
+    for width in (80, TABLE_WIDTH - 1, TABLE_WIDTH, 200):
+        console = Console(record=True, width=width)
+        print_trajectory(result, steps, 0.5, console)
+        out = console.export_text()
+        assert ("┃" in out) == (width >= TABLE_WIDTH)
+        if width < TABLE_WIDTH:
+            lines = out.splitlines()
+            for event in events:  # every message whole on a line of its own (they are under 76 characters)
+                assert f"    {' '.join(event.text.split())}" in lines
+            assert f"#{result.alert_index} ALERT" in out and all(len(line) <= width for line in lines)
