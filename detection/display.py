@@ -74,7 +74,7 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
                 else f"no alert (threshold {alert_threshold:.3f})")
              + (f", suspect {result.suspect_id}" if result.suspect_id is not None else ""))
     evidence = set(result.evidence_message_ids)
-    rows = []
+    rows: list[tuple[str, Text, str, Text, str, str, str]] = []
     for step in steps:
         marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
         reasons = ("text path: " if step.path == "text" else "") + ", ".join(
@@ -87,8 +87,8 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
             table.add_column(column, no_wrap=True)
         table.add_column("message", ratio=2)
         table.add_column("driven by", ratio=1)
-        for *head, text, reasons in rows:
-            table.add_row(*head, _snippet(text, 60), reasons)
+        for mark, sender, risk, level, stage, text, reasons in rows:
+            table.add_row(mark, sender, risk, level, stage, _snippet(text, 60), reasons)
         console.print(table)
     else:
         console.print(shown(title))
