@@ -9,7 +9,9 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import os
 import re
+import signal
 import socket
 import sys
 import warnings
@@ -65,7 +67,14 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # here, where a reader that has gone is caught, not at exit
+            return result
+        except BrokenPipeError:
+            # What reads the output has stopped (`riskline explain ... --json | head`): stop quietly, with
+            # the status a shell gives a tool that SIGPIPE ends, and nothing more for Python to flush.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
 

@@ -21,6 +21,15 @@ LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low":
 _ACTIVE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+class Terminal(Console):
+    """A console whose reader going away (``| head``) raises ``BrokenPipeError`` for the command line
+    to end on as it does for any other output, where rich would exit with status 1 itself."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def shown(text: str) -> Text:
     """Untrusted text for the terminal: plain text, its active characters as escapes (``\\x1b``)."""
     return Text(_ACTIVE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text))
@@ -42,7 +51,7 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     ``events`` need only hold the messages quoted; ``total`` counts the conversations scored, where
     ``results`` holds only the riskiest.
     """
-    console = console or Console()
+    console = console or Terminal()
     wide = console.width >= 130  # evidence gets its own column only where it can be read
     texts = {(e.conversation_id, e.message_id): e.text for e in events}
     total = len(results) if total is None else total
@@ -68,7 +77,7 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
     """The risk after every message of one conversation and the three strongest reasons: a table where
     the console is wide enough to read the messages in one, else (a narrow terminal, or a file or pipe,
     which rich takes as 80 columns) one block per message, its text and reasons on lines of their own."""
-    console = console or Console()
+    console = console or Terminal()
     title = (f"{result.conversation_id}: peak {result.risk_score:.3f} ({result.risk_level}), "
              + (f"alert at #{result.alert_index} (threshold {alert_threshold:.3f})" if result.alert
                 else f"no alert (threshold {alert_threshold:.3f})")

@@ -227,10 +227,10 @@ def evaluate(
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from detection.display import Terminal
     from training.evaluate import INTERVAL_KEYS
     from training.report import fmt
 
@@ -252,7 +252,7 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     for name, groups in metrics["slices"].items():
         for group, cell in groups.items():
             table.add_row(escape(f"{name}[{group}]"), f"{cell['rate']:.3f} (n={cell['n']})")  # [x] is no markup
-    Console().print(table)
+    Terminal().print(table)
 
 
 METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.items() if up) + " (higher is better); "

@@ -245,3 +245,24 @@ def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: 
     assert mixed.returncode == 2 and mixed.stderr.splitlines() == [  # said before Spark starts
         f"riskline: error: {folder}: --engine spark reads a folder of one format; this one holds .csv and .jsonl "
         "files (the local engine reads them together)"]
+
+
+def test_output_read_only_in_part_ends_quietly(tmp_path: Path) -> None:
+    """`riskline explain ... --json | head`: when what reads stdout stops, the command stops with the
+    status a shell gives a tool that SIGPIPE ends, and no error line ("[Errno 32] Broken pipe") or
+    traceback on stderr."""
+    import subprocess
+
+    from tests.cli_helpers import RISKLINE
+
+    rows = [{"conversation_id": "long", "message_id": f"m{i}", "sender_id": f"u{i % 2}",
+             "timestamp": 1_700_000_000 + 60 * i, "text": f"message number {i} of a long chat"} for i in range(600)]
+    source = write_jsonl(tmp_path / "long.jsonl", rows)
+    for json_lines in (["--json"], []):  # written by the command itself, and through rich
+        process = subprocess.Popen([RISKLINE, "explain", str(source), "--conversation", "long", *json_lines],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None and process.stderr is not None
+        assert len(process.stdout.read(100)) == 100
+        process.stdout.close()  # as `head` does once it has its lines
+        assert process.wait(timeout=120) == 141
+        assert process.stderr.read() == b""
