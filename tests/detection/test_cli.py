@@ -266,3 +266,29 @@ def test_output_read_only_in_part_ends_quietly(tmp_path: Path) -> None:
         process.stdout.close()  # as `head` does once it has its lines
         assert process.wait(timeout=120) == 141
         assert process.stderr.read() == b""
+
+
+def test_version_and_help_read_whole_in_80_columns() -> None:
+    """Rich's help panels cut long option names (--max-false-alert-rate read --max-false-ale…) and
+    the command list cut descriptions; every name and description now shows whole at 80 columns."""
+    from importlib.metadata import version
+
+    import typer
+    from typer.testing import CliRunner
+
+    from detection.cli import app, load_plugins
+
+    shown = riskline("--version")
+    assert shown.returncode == 0 and shown.stdout == f"riskline {version('riskline')}\n"
+    load_plugins()
+    group = typer.main.get_command(app)
+    runner = CliRunner()  # in process: ten more processes would take seconds
+    listing = runner.invoke(app, ["--help"], terminal_width=80).stdout
+    assert max(map(len, listing.splitlines())) <= 80
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        line = next(line for line in listing.splitlines() if line.startswith(f"  {name} "))
+        assert command.help.split("\n")[0] in line and not line.endswith("...")
+        text = runner.invoke(app, [name, "--help"], terminal_width=80).stdout
+        for param in command.params:
+            for option in [o for o in [*param.opts, *param.secondary_opts] if o.startswith("-")]:
+                assert option in text.split() or f"{option}," in text or f"{option}/" in text, (name, option)
