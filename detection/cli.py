@@ -245,6 +245,9 @@ StateOption = Annotated[str | None, typer.Option(
 DedupHoursOption = Annotated[float | None, typer.Option(
     help="Hours a message id is remembered after its conversation's last message; a resend then is a "
          "duplicate [RISKLINE_DEDUP_HOURS, default 168; 0: for ever]")]
+OnModelChangeOption = Annotated[str | None, typer.Option(
+    help="A conversation whose stored state another model built: restart its running evidence from the "
+         "next message, or continue it [RISKLINE_ON_MODEL_CHANGE, default restart]")]
 WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
 WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
 PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]
@@ -274,6 +277,7 @@ def serve(
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,
+    on_model_change: OnModelChangeOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,
     api_token: Annotated[str | None, typer.Option(help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
@@ -353,6 +357,7 @@ def stream(
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,
+    on_model_change: OnModelChangeOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,
     policy: PolicyOption = None,

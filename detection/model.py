@@ -9,6 +9,8 @@ model for people. Loading checks the files against each other and fails loudly o
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import os
@@ -302,6 +304,18 @@ class RiskModel:
     config: dict[str, Any] = field(default_factory=dict)
     encoder: TextEncoder | None = None
     card: str = ""
+
+    @functools.cached_property
+    def evidence_key(self) -> str:
+        """What identifies the per-message model (featurizer, encoder's head, stage, text and role
+        models): two models with the same key give every message the same evidence, so a conversation's
+        running state from one means the same to the other. New thresholds or calibration keep it."""
+        stage, digest = self.stage_model, hashlib.blake2b(digest_size=8)
+        digest.update(f"{self.model_type}|{stage.link}|{stage.role_intercept!r}|{self.featurizer.n_features}".encode())
+        for array in (self.featurizer.idf, stage.coef, stage.intercept, stage.embed_coef, stage.text_coef,
+                      stage.text_embed_coef, stage.role_coef, stage.role_embed_coef):
+            digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def evidence(self, texts: Sequence[str]) -> Evidence:
         """Per-message stage probabilities, text and role logits (the raw per-message model), in chunks."""

@@ -30,8 +30,11 @@ class Processor:
     """Scores messages as they arrive, exactly as ``riskline score`` would replay them."""
 
     def __init__(self, model: RiskModel, store: StateStore, policy: EscalationPolicy, sinks: Sequence[str],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, on_model_change: str = "restart") -> None:
         self.model, self.store, self.policy, self.sinks, self.clock = model, store, policy, list(sinks), clock
+        # stored states record the model whose evidence they hold; another model's are set aside unless
+        # "continue" (``score_messages``)
+        self.evidence_key, self.keep_other_evidence = model.evidence_key, on_model_change == "continue"
 
     def process(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Answers for ``events`` (input order) and the interventions raised by them.
@@ -56,7 +59,8 @@ class Processor:
         # than needed where some messages were answered before, one round trip fewer for every call
         answered, conversations = self.store.read(list(first), {key[0] for key in first})
         fresh = [e for k, e in first.items() if k not in answered]
-        steps, states = score_messages(self.model, fresh, {c: v.state for c, v in conversations.items()})
+        steps, states = score_messages(self.model, fresh, {c: v.state for c, v in conversations.items()},
+                                       self.evidence_key, self.keep_other_evidence)
         levels = {c: v.level for c, v in conversations.items()}
         raised = {c: v.raised for c, v in conversations.items()}
         answers: dict[tuple[str, str], dict[str, Any]] = {}
@@ -139,11 +143,12 @@ def build_parts(settings: Any) -> dict[str, Any]:
     return {"model": model, "policy": policy, "sinks": sinks, "store": store}
 
 
-def hook(parts: dict[str, Any], sinks: list[Sink], dedup_hours: float) -> tuple[Processor, Background]:
+def hook(parts: dict[str, Any], sinks: list[Sink], settings: Any) -> tuple[Processor, Background]:
     """The processor and its background threads (the outbox worker, for the final list of sinks, and the
-    janitor forgetting answers after ``dedup_hours``, unless 0)."""
-    processor = Processor(parts["model"], parts["store"], parts["policy"], [s.name for s in sinks])
-    window = dedup_hours * 3600
+    janitor forgetting answers after ``settings.dedup_hours``, unless 0)."""
+    processor = Processor(parts["model"], parts["store"], parts["policy"], [s.name for s in sinks],
+                          on_model_change=settings.on_model_change)
+    window = settings.dedup_hours * 3600
     janitor = AnswerJanitor(parts["store"], window, every=min(60.0, window / 2)) if window > 0 else None
     return processor, Background(OutboxWorker(parts["store"], sinks), janitor)
 

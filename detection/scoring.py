@@ -8,7 +8,7 @@ same messages one call each (state carried between calls) give identical results
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -126,7 +126,7 @@ def _seeds(ordered: Messages, starts: np.ndarray, priors: list[ConversationState
     else:  # new conversations only, as in batch
         sender_mass_row = np.zeros(n, dtype=np.int64)
     return Seeds(
-        n_messages=np.array([p.n_messages for p in priors], dtype=np.int64),
+        n_messages=np.array([p.n_messages - p.restarted_at for p in priors], dtype=np.int64),
         first_ts=np.array([nan if p.first_ts is None else p.first_ts for p in priors]),
         stage_max=np.array([p.stage_max for p in priors], dtype=np.int64).reshape(-1, N_RISK),
         stage_hits=np.array([p.stage_hits for p in priors], dtype=np.int64).reshape(-1, N_RISK),
@@ -141,9 +141,16 @@ def _seeds(ordered: Messages, starts: np.ndarray, priors: list[ConversationState
 
 
 def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
-                   states: Mapping[str, ConversationState] | None = None,
-                   ) -> tuple[StepScores, dict[str, ConversationState]]:
-    """Score ``events`` causally, continuing from ``states``; return step scores and new states."""
+                   states: Mapping[str, ConversationState] | None = None, evidence_key: str | None = None,
+                   keep_other_evidence: bool = False) -> tuple[StepScores, dict[str, ConversationState]]:
+    """Score ``events`` causally, continuing from ``states``; return step scores and new states.
+
+    With ``evidence_key`` (``model.evidence_key``, from a caller that keeps states between calls, such as
+    the service) new states record it, and a state whose running evidence another model gave is set
+    aside (``_set_aside``) unless ``keep_other_evidence``: read by a model that weighs evidence
+    differently, it can be far off (a model trained on conversation labels alone, continuing a stage
+    model's states, alerted on a third of the negative conversations in progress).
+    """
     states = states or {}
     ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
     n = len(ordered)
@@ -155,6 +162,8 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     grouped = np.array(conv_ids, dtype=object)
     starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))).astype(np.int64)
     priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
+    if evidence_key is not None and not keep_other_evidence:
+        priors = [p if p.evidence_key in (None, evidence_key) else _set_aside(p) for p in priors]
     proba, text_logit, role_logit = model.evidence(ordered.text)
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
@@ -165,6 +174,9 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     sender = np.fromiter((sender_names.setdefault(s, len(sender_names)) for s in ordered.sender_id), np.int64, n)
     ts = ordered.timestamp
     run = running_features(risk, text, ts, sender, ordered.media, starts, _seeds(ordered, starts, priors))
+    if any(p.restarted_at for p in priors):  # positions count every message, the features those since
+        before = np.array([p.restarted_at for p in priors], dtype=np.int64)
+        run = replace(run, index=run.index + np.repeat(before, np.diff(np.append(starts, n))))
     scores = model.conversation_model.predict(run.features)
     steps = StepScores(conv_ids, ordered.message_id, run.index, scores, proba, run.features, offender)
     ends = np.append(starts[1:], n)
@@ -172,10 +184,24 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
                  None if role is None else role.tolist())
     new_states = {
-        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b))
+        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b), evidence_key)
         for prior, a, b in zip(priors, starts, ends, strict=True)
     }
     return steps, new_states
+
+
+def _set_aside(prior: ConversationState) -> ConversationState:
+    """A state whose running evidence another model gave, set aside: from the next message the
+    conversation is scored as if it began there, while positions go on counting every message and what
+    was answered stays (the highest score and where it was, the alert, the evidence messages, the most
+    severe stage reached). The suspect is named again from the new model's evidence."""
+    reached = tuple(max(pair) for pair in zip(prior.stage_max, prior.earlier_stage_max or prior.stage_max,
+                                              strict=True))
+    return ConversationState(
+        prior.conversation_id, n_messages=prior.n_messages, last_ts=prior.last_ts, last_score=prior.last_score,
+        max_score=prior.max_score, peak_index=prior.peak_index, peak_message_id=prior.peak_message_id,
+        alert_index=prior.alert_index, alert_message_id=prior.alert_message_id, evidence=prior.evidence,
+        restarted_at=prior.n_messages, earlier_stage_max=reached)
 
 
 class _Rows(NamedTuple):
@@ -207,7 +233,7 @@ def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 
 def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Running, scores: np.ndarray,
-             weights: np.ndarray, ts: np.ndarray, a: int, b: int) -> ConversationState:
+             weights: np.ndarray, ts: np.ndarray, a: int, b: int, evidence_key: str | None) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
     row)."""
     last = b - 1
@@ -246,6 +272,8 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
         last_score=float(segment[-1]),
         max_score=max_score, peak_index=peak_index, peak_message_id=peak_id,
         alert_index=alert_index, alert_message_id=alert_id, evidence=evidence, sender_role=tuple(roles.items()),
+        evidence_key=evidence_key or prior.evidence_key, restarted_at=prior.restarted_at,
+        earlier_stage_max=prior.earlier_stage_max,
     )
 
 

@@ -189,7 +189,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         if "model" not in parts:
             parts.update(build_parts(settings))
         model, store = parts["model"], parts["store"]
-        processor, worker = hook(parts, parts["sinks"], settings.dedup_hours)
+        processor, worker = hook(parts, parts["sinks"], settings)
         parts["processor"] = processor
 
         def on_batch(answers: list[dict[str, Any]], interventions: list[dict[str, Any]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # hours an answered message id is remembered (a resend is a duplicate, not scored again) after
     # its conversation's last message; 0: for ever (the store then grows with every message)
     dedup_hours: float = Field(168.0, ge=0)
+    # a conversation whose stored state another model's message evidence built (a new model served on
+    # the same store): "restart" its running evidence from the next message, or "continue" it as it is
+    on_model_change: Literal["restart", "continue"] = "restart"
 
     @field_validator("webhook_url")
     @classmethod

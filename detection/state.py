@@ -42,6 +42,12 @@ class ConversationState:
     # each participant's risk mass, every message's weighed by the role model's probability that the
     # offender wrote it; empty for a model without a role model (and in states saved before it)
     sender_role: tuple[tuple[str, int], ...] = ()
+    # the model whose message evidence these aggregates hold (``RiskModel.evidence_key``; None in states
+    # saved before it), and, where another model's were set aside (``score_messages``), how many
+    # messages came before that and the most severe evidence they had reached
+    evidence_key: str | None = None
+    restarted_at: int = 0
+    earlier_stage_max: tuple[int, ...] = ()
 
     def suspect(self) -> tuple[str | None, float | None]:
         """The suspect and how clearly they stand out, or (None, None) before any risk evidence.
@@ -69,7 +75,8 @@ class ConversationState:
     @property
     def peak_stage(self) -> str:
         """The most severe stage whose evidence reached one half at some message."""
-        detected = [s for s, m in zip(RISK_STAGES, self.stage_max, strict=True) if m >= QUANT // 2]
+        reached = [max(pair) for pair in zip(self.stage_max, self.earlier_stage_max or self.stage_max, strict=True)]
+        detected = [s for s, m in zip(RISK_STAGES, reached, strict=True) if m >= QUANT // 2]
         return detected[-1] if detected else "none"
 
     @property
@@ -86,6 +93,7 @@ class ConversationState:
         fixed = dict(data)
         for name in ("stage_max", "stage_hits"):
             fixed[name] = tuple(int(v) for v in data[name])  # type: ignore[attr-defined]
+        fixed["earlier_stage_max"] = tuple(int(v) for v in data.get("earlier_stage_max", ()))  # type: ignore[attr-defined]
         for name in ("sender_mass", "sender_role"):  # sender_role: absent in states saved before it
             fixed[name] = tuple((str(s), int(m)) for s, m in data.get(name, ()))  # type: ignore[attr-defined]
         fixed["evidence"] = tuple((int(w), int(i), str(m)) for w, i, m in data["evidence"])  # type: ignore[attr-defined]

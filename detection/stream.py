@@ -263,7 +263,7 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
         sinks = list(parts["sinks"])
         if settings.interventions_topic:
             sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
-        processor, worker = hook(parts, sinks, settings.dedup_hours)
+        processor, worker = hook(parts, sinks, settings)
         worker.start()
 
         async def reject(record: Any, reason: str) -> None:

@@ -2,15 +2,18 @@
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from detection.events import MessageEvent, to_event
+from detection.events import STAGES, MessageEvent, to_event
 from detection.model import RiskModel
 from detection.scoring import TEXT_EVIDENCE, WEAK_EVIDENCE, score_conversations, score_messages, summarize
 from detection.state import QUANT, ConversationState
 from tests.conftest import event
+
+RISK_ORDER = list(STAGES)
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +226,58 @@ def test_evidence_is_stage_messages_first_then_strongly_worded_then_weak_ones(
         assert list(tier) == sorted(tier)  # stage messages rank first, weak ones last
         tiers_seen.update(int(t) for t in tier)
     assert tiers_seen == {0, 1, 2}
+
+
+def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                  tmp_path: Path) -> None:
+    """A new model served on a store of conversations in progress: their running evidence came from
+    the old model's message evidence, which the new model may weigh quite differently (a labels-only
+    model continuing a stage model's states alerted on 36 of 119 negatives in progress). By default the
+    conversation is scored from the next message as if it began there, positions counting on and its
+    alert and peak kept; "continue" keeps the old behaviour; a model with the same message evidence
+    (new thresholds or calibration) continues exactly."""
+    from dataclasses import replace
+
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor
+    from detection.store import SQLiteStore
+
+    stage = model.stage_model
+    other = replace(model, stage_model=replace(stage, coef=stage.coef * 1.5), model_version="other")
+    retuned = replace(model, thresholds=replace(model.thresholds, alert=0.5), model_version="retuned")
+    assert other.evidence_key != model.evidence_key == retuned.evidence_key
+    events = [to_event(r) for r in synth_rows]
+    by_conversation: dict[str, list[MessageEvent]] = {}
+    for e in sorted(events, key=lambda e: e.timestamp):
+        by_conversation.setdefault(e.conversation_id, []).append(e)
+    chosen = list(by_conversation)[:30]
+    first = [e for c in chosen for e in by_conversation[c][: len(by_conversation[c]) // 2]]
+    second = [e for c in chosen for e in by_conversation[c][len(by_conversation[c]) // 2:]]
+    policy = EscalationPolicy.load(None)
+
+    def served(new: RiskModel, on_change: str) -> tuple[dict[tuple[str, str], float], SQLiteStore]:
+        store = SQLiteStore(tmp_path / f"{new.model_version}-{on_change}.db")
+        Processor(model, store, policy, []).process(first)
+        answers, _ = Processor(new, store, policy, [], on_model_change=on_change).process(second)
+        return {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in answers}, store
+
+    def scored(new: RiskModel, states: dict[str, ConversationState]) -> dict[tuple[str, str], float]:
+        steps, _ = score_messages(new, second, states)
+        return dict(zip(zip(steps.conversation_id, steps.message_id, strict=True), steps.risk_score.tolist(),
+                        strict=True))
+
+    _, old_states = score_messages(model, first)
+    restarted, store = served(other, "restart")
+    assert restarted == scored(other, {})  # the second halves exactly as conversations of their own
+    continued, _ = served(other, "continue")
+    assert continued == scored(other, old_states) != restarted
+    assert served(retuned, "restart")[0] == scored(retuned, old_states)
+    states = store.load(chosen)
+    for c in chosen:  # positions count every message; what the first half reached stays
+        state, before = states[c].state, old_states[c]
+        assert state.n_messages == len(by_conversation[c]) and state.restarted_at == before.n_messages
+        assert state.max_score >= before.max_score and state.evidence_key == other.evidence_key
+        if before.alert_index is not None:
+            assert (state.alert_index, state.alert_message_id) == (before.alert_index, before.alert_message_id)
+        assert RISK_ORDER.index(state.peak_stage) >= RISK_ORDER.index(before.peak_stage)
+    assert any(old_states[c].alert_index is not None for c in chosen)

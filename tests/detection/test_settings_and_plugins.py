@@ -40,6 +40,10 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="setting 'session_timeout'"):
             load_settings({"session_timeout": seconds}, kind=StreamSettings)
     assert load_settings({}, kind=StreamSettings).session_timeout == 10.0
+    assert load_settings({}).on_model_change == "restart"  # another model's stored evidence: set aside
+    assert load_settings({"on_model_change": "continue"}, kind=StreamSettings).on_model_change == "continue"
+    with pytest.raises(ValueError, match=r"^setting 'on_model_change': Input should be 'restart' or 'continue'$"):
+        load_settings({"on_model_change": "reuse"})
     broken = tmp_path / "broken.yaml"
     broken.write_text("port: 9000\nhost: [1\n")
     with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "

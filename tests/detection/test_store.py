@@ -39,7 +39,8 @@ def _intervention(cid: str, level: str) -> dict[str, object]:
 
 def test_commit_is_durable_across_reopen(reopen: Factory) -> None:
     store = reopen()
-    state = ConversationState("c1", n_messages=2, sender_mass=(("a", 5),), evidence=((9, 1, "m1"),))
+    state = ConversationState("c1", n_messages=2, sender_mass=(("a", 5),), evidence=((9, 1, "m1"),),
+                              evidence_key="0123abcd", restarted_at=1, earlier_stage_max=(9, 0, 0, 40000, 0, 0))
     store.commit([Conversation(state, "high", frozenset({"high"}))], [("c1", "m1", {"risk_score": 0.5})],
                  [_intervention("c1", "high")], ["webhook", "audit_log"])
     store.close()
