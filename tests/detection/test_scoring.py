@@ -268,6 +268,8 @@ def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: 
 
     _, old_states = score_messages(model, first)
     restarted, store = served(other, "restart")
+    view = Processor(other, store, policy, []).conversation(chosen[0])
+    assert view is not None and view["evidence_from_index"] == len(by_conversation[chosen[0]]) // 2
     assert restarted == scored(other, {})  # the second halves exactly as conversations of their own
     continued, _ = served(other, "continue")
     assert continued == scored(other, old_states) != restarted
