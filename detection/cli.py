@@ -30,6 +30,10 @@ app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   rich_markup_mode=None, context_settings={"max_content_width": 120})
 F = TypeVar("F", bound=Callable[..., Any])
+EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz), or a folder of such files"
+OUTPUT_HELP = "Where to write results (suffix picks format; .jsonl.gz, .csv.gz compressed)"
+USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, ModelSaveError, EventError, ValueError,
+                                              OSError)
 
 
 def _print_version(asked: bool) -> None:
@@ -42,11 +46,6 @@ def _print_version(asked: bool) -> None:
 def _options(show_version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True, help="Print the version and exit")] = False) -> None:
     """The options of ``riskline`` itself, before a command."""
-
-EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz), or a folder of such files"
-OUTPUT_HELP = "Where to write results (suffix picks format; .jsonl.gz, .csv.gz compressed)"
-USER_ERRORS: tuple[type[Exception], ...] = (InputError, ModelLoadError, ModelSaveError, EventError, ValueError,
-                                              OSError)
 
 
 def fail(message: str) -> typer.Exit:

@@ -13,6 +13,8 @@ from detection.events import MessageEvent
 from detection.explain import Step
 from detection.scoring import RiskScore
 
+# The narrowest console ``explain`` draws a table in: narrower, its message column is a few letters wide.
+TABLE_WIDTH = 120
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "none": "dim"}
 # What a terminal acts on rather than shows: control characters (escape sequences that clear the screen,
 # move the cursor or recolour what follows) and bidirectional overrides (which reorder what is shown).
@@ -107,7 +109,3 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
             console.print(Padding(Text(f"driven by: {reasons}", style="dim"), (0, 0, 0, 4), expand=False))
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")
-
-
-# The narrowest console ``explain`` draws a table in: narrower, its message column is a few letters wide.
-TABLE_WIDTH = 120

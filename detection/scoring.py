@@ -195,13 +195,11 @@ def _set_aside(prior: ConversationState) -> ConversationState:
     conversation is scored as if it began there, while positions go on counting every message and what
     was answered stays (the highest score and where it was, the alert, the evidence messages, the most
     severe stage reached). The suspect is named again from the new model's evidence."""
-    reached = tuple(max(pair) for pair in zip(prior.stage_max, prior.earlier_stage_max or prior.stage_max,
-                                              strict=True))
     return ConversationState(
         prior.conversation_id, n_messages=prior.n_messages, last_ts=prior.last_ts, last_score=prior.last_score,
         max_score=prior.max_score, peak_index=prior.peak_index, peak_message_id=prior.peak_message_id,
         alert_index=prior.alert_index, alert_message_id=prior.alert_message_id, evidence=prior.evidence,
-        restarted_at=prior.n_messages, earlier_stage_max=reached)
+        restarted_at=prior.n_messages, earlier_stage_max=prior.stage_reached)
 
 
 class _Rows(NamedTuple):

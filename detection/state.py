@@ -73,10 +73,16 @@ class ConversationState:
         return self.suspect()[1]
 
     @property
+    def stage_reached(self) -> tuple[int, ...]:
+        """Each stage's highest evidence at any message, before a model change included."""
+        if not self.earlier_stage_max:
+            return self.stage_max
+        return tuple(max(pair) for pair in zip(self.stage_max, self.earlier_stage_max, strict=True))
+
+    @property
     def peak_stage(self) -> str:
         """The most severe stage whose evidence reached one half at some message."""
-        reached = [max(pair) for pair in zip(self.stage_max, self.earlier_stage_max or self.stage_max, strict=True)]
-        detected = [s for s, m in zip(RISK_STAGES, reached, strict=True) if m >= QUANT // 2]
+        detected = [s for s, m in zip(RISK_STAGES, self.stage_reached, strict=True) if m >= QUANT // 2]
         return detected[-1] if detected else "none"
 
     @property
