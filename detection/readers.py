@@ -134,8 +134,10 @@ def file_and_row(place: int) -> tuple[int, int]:
 
 
 def unsupported(path: Path) -> InputError:
+    hint = ("; a JSON array of messages becomes JSON Lines with one object per line, e.g. "
+            "jq -c '.[]' IN.json > OUT.jsonl") if path.suffix.lower() == ".json" else ""
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
-                      f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+                      f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))}){hint}")
 
 
 def data_bytes(path: Path) -> int:
@@ -275,9 +277,13 @@ def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
     try:
         record = json.loads(line)
     except JSON_ERRORS as exc:
-        return line.rstrip("\r\n")[:500], f"not valid JSON ({getattr(exc, 'msg', None) or exc})"
+        why = f"not valid JSON ({getattr(exc, 'msg', None) or exc})"
+        if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(line.rstrip()):  # ends before the value does
+            why += "; the line ends inside the value: JSON Lines holds one whole object per line (not pretty-printed)"
+        return line.rstrip("\r\n")[:500], why
     if not isinstance(record, dict):
-        return line.rstrip("\r\n")[:500], "expected a JSON object"
+        what = "a JSON array (JSON Lines holds one object per line)" if isinstance(record, list) else None
+        return line.rstrip("\r\n")[:500], "expected a JSON object" + (f", got {what}" if what else "")
     return record, None
 
 

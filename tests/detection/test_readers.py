@@ -36,7 +36,22 @@ def test_jsonl_bad_rows_are_located(tmp_path: Path) -> None:
     assert described[0].startswith(f"{path}: line 2: field 'row': not valid JSON")
     assert described[1] == f"{path}: line 3: field 'timestamp': not ISO-8601 or Unix seconds: 'last tuesday'"
     assert "line 4: field 'message_id': duplicate message id 'm1'" in described[2]
-    assert "line 5: field 'row': expected a JSON object" in described[3]
+    assert "line 5: field 'row': expected a JSON object, got a JSON array" in described[3]
+    assert "line ends inside" not in described[0]  # "{not json" is broken on its line, not cut
+
+
+def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
+    """Exports often come as one JSON array, or pretty-printed: each error says what the file is."""
+    pretty = tmp_path / "pretty.jsonl"
+    pretty.write_text(json.dumps([ROW, {**ROW, "message_id": "m2"}], indent=2) + "\n")
+    described = [r.describe() for r in read_events(pretty).rejects]
+    assert described[0] == (f"{pretty}: line 1: field 'row': not valid JSON (Expecting value); the line ends inside "
+                            "the value: JSON Lines holds one whole object per line (not pretty-printed)")
+    array = tmp_path / "export.json"
+    array.write_text(json.dumps([ROW]))
+    with pytest.raises(InputError, match=r"unsupported file type '.json' .*; a JSON array of messages becomes JSON "
+                                         r"Lines with one object per line, e.g. jq -c '.\[\]' IN.json > OUT.jsonl$"):
+        read_events(array)
 
 
 def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: Path) -> None:
