@@ -34,7 +34,12 @@ class Metrics:
         self.model = Gauge("riskline_model_info", "The model being served", ["model_version"], registry=r)
         self.store_up = Gauge("riskline_state_store_up", "1 if the state store answered the last scrape, else 0",
                               registry=r)
+        self.evidence_restarts = Counter(
+            "riskline_evidence_restarts", "Conversations whose running evidence another model gave, set aside "
+            "(--on-model-change restart)", registry=r)
         self._store: StateStore | None = None
+        self._processor: Any = None
+        self._restarts_counted = 0
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -53,7 +58,14 @@ class Metrics:
     def watch_outbox(self, store: StateStore) -> None:
         self._store = store
 
+    def watch_processor(self, processor: Any) -> None:
+        """Count what ``processor`` counts (its ``evidence_restarts``) at each scrape."""
+        self._processor = processor
+
     def render(self) -> bytes:
+        if self._processor is not None and (new := self._processor.evidence_restarts - self._restarts_counted):
+            self.evidence_restarts.inc(new)
+            self._restarts_counted += new
         if self._store is not None:
             try:
                 depth, oldest = self._store.outbox_stats()

@@ -9,6 +9,7 @@ which is what keeps concurrent requests for one conversation from losing updates
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ class Processor:
         # stored states record the model whose evidence they hold; another model's are set aside unless
         # "continue" (``score_messages``)
         self.evidence_key, self.keep_other_evidence = model.evidence_key, on_model_change == "continue"
+        self.evidence_restarts = 0  # conversations whose running evidence was set aside so far (a metric)
+        self._counting = threading.Lock()
 
     def process(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Answers for ``events`` (input order) and the interventions raised by them.
@@ -86,6 +89,11 @@ class Processor:
         self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
                           [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks,
                           expected)
+        aside = sum(conversations[c].state.evidence_key not in (None, self.evidence_key)
+                    for c in states if c in conversations)
+        if aside and not self.keep_other_evidence:
+            with self._counting:
+                self.evidence_restarts += aside
         return _in_request_order(keys, answers, answered), new_interventions
 
     def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:

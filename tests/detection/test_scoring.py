@@ -238,6 +238,7 @@ def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: 
     (new thresholds or calibration) continues exactly."""
     from dataclasses import replace
 
+    from detection.metrics import Metrics
     from detection.policy import EscalationPolicy
     from detection.processor import Processor
     from detection.store import SQLiteStore
@@ -255,10 +256,17 @@ def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: 
     second = [e for c in chosen for e in by_conversation[c][len(by_conversation[c]) // 2:]]
     policy = EscalationPolicy.load(None)
 
+    restarts: dict[tuple[str, str], int] = {}
+
     def served(new: RiskModel, on_change: str) -> tuple[dict[tuple[str, str], float], SQLiteStore]:
         store = SQLiteStore(tmp_path / f"{new.model_version}-{on_change}.db")
         Processor(model, store, policy, []).process(first)
-        answers, _ = Processor(new, store, policy, [], on_model_change=on_change).process(second)
+        processor = Processor(new, store, policy, [], on_model_change=on_change)
+        metrics = Metrics()
+        metrics.watch_processor(processor)
+        answers, _ = processor.process(second)
+        restarts[(new.model_version, on_change)] = processor.evidence_restarts
+        assert f"riskline_evidence_restarts_total {float(processor.evidence_restarts)}" in metrics.render().decode()
         return {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in answers}, store
 
     def scored(new: RiskModel, states: dict[str, ConversationState]) -> dict[tuple[str, str], float]:
@@ -274,6 +282,8 @@ def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: 
     continued, _ = served(other, "continue")
     assert continued == scored(other, old_states) != restarted
     assert served(retuned, "restart")[0] == scored(retuned, old_states)
+    # each conversation in progress counted once (in the metric too), and only where it was set aside
+    assert restarts == {("other", "restart"): len(chosen), ("other", "continue"): 0, ("retuned", "restart"): 0}
     states = store.load(chosen)
     for c in chosen:  # positions count every message; what the first half reached stays
         state, before = states[c].state, old_states[c]
