@@ -37,9 +37,12 @@ def shown(text: str) -> Text:
     return Text(_ACTIVE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text))
 
 
-def _snippet(text: str, width: int = 48) -> Text:
+def _snippet(text: str, width: int = 48, attachment: str | None = None) -> Text:
     text = " ".join(text.split())
-    return shown(text if len(text) <= width else text[: width - 1] + "…")
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    if attachment is None:
+        return shown(text) if text else Text("(no text)", style="dim")
+    return Text.assemble((f"[{attachment}]", "bold"), " ", shown(text))  # what was sent matters as much
 
 
 def _level(level: str) -> Text:
@@ -85,27 +88,28 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
                 else f"no alert (threshold {alert_threshold:.3f})")
              + (f", suspect {result.suspect_id}" if result.suspect_id is not None else ""))
     evidence = set(result.evidence_message_ids)
-    rows: list[tuple[str, Text, str, Text, str, str, str]] = []
+    rows: list[tuple[str, Text, str, Text, str, str, str | None, str]] = []
     for step in steps:
         marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
         reasons = ("text path: " if step.path == "text" else "") + ", ".join(
             f"{group} {value:+.1f}" for group, value in step.top())
         rows.append((f"{step.index} {marks}".rstrip(), shown(step.sender_id), f"{step.risk_score:.3f}",
-                     _level(step.risk_level), f"{step.stage} {step.stage_probability:.2f}", step.text, reasons))
+                     _level(step.risk_level), f"{step.stage} {step.stage_probability:.2f}", step.text,
+                     step.attachment, reasons))
     if console.width >= TABLE_WIDTH:
         table = Table(title=shown(title))
         for column in ("#", "sender", "risk", "level", "stage"):
             table.add_column(column, no_wrap=True)
         table.add_column("message", ratio=2)
         table.add_column("driven by", ratio=1)
-        for mark, sender, risk, level, stage, text, reasons in rows:
-            table.add_row(mark, sender, risk, level, stage, _snippet(text, 60), reasons)
+        for mark, sender, risk, level, stage, text, attachment, reasons in rows:
+            table.add_row(mark, sender, risk, level, stage, _snippet(text, 60, attachment), reasons)
         console.print(table)
     else:
         console.print(shown(title))
-        for mark, sender, risk, level, stage, text, reasons in rows:
+        for mark, sender, risk, level, stage, text, attachment, reasons in rows:
             console.print(Text.assemble(f"#{mark}  ", sender, f"  risk {risk} ", level, f"  stage {stage}"))
-            console.print(Padding(_snippet(text, 300), (0, 0, 0, 4), expand=False))
+            console.print(Padding(_snippet(text, 300, attachment), (0, 0, 0, 4), expand=False))
             console.print(Padding(Text(f"driven by: {reasons}", style="dim"), (0, 0, 0, 4), expand=False))
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")

@@ -59,6 +59,7 @@ class Step:
     # the role model's probability that the offender, not the young person, wrote this message
     # (weighing its risk evidence towards the suspect); None for a model without a role model
     offender_probability: float | None = None
+    attachment: str | None = None  # what was attached (image, video, audio, file), if anything
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
@@ -83,6 +84,6 @@ def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores)
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
              float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
-             float(base[i]), None if offender is None else float(offender[i]))
+             float(base[i]), None if offender is None else float(offender[i]), event.attachment)
         for i, event in enumerate(ordered)
     ]

@@ -57,14 +57,19 @@ def test_explain_is_readable_in_a_narrow_terminal_or_a_file(model: RiskModel,
                                                             synth_rows: list[dict[str, object]]) -> None:
     """At 80 columns (a narrow terminal, or a file or pipe, which rich takes as 80) the table left the
     message column four letters wide; there each message gets a block of its own, its text whole."""
+    import dataclasses
+
     from detection.display import TABLE_WIDTH, print_trajectory
     from detection.events import to_event
     from detection.explain import trajectory
 
     cid = str(next(r["conversation_id"] for r in synth_rows if r["conversation_label"] == 1))
     events = [to_event(r) for r in synth_rows if r["conversation_id"] == cid]
+    # a message with no text, and one with a picture: both said, as a reviewer needs them
+    events[1] = dataclasses.replace(events[1], text="")
+    events[2] = dataclasses.replace(events[2], attachment="image")
     result, steps = trajectory(model, events, cid)
-    assert result.alert
+    assert result.alert and steps[2].attachment == "image"
     for width in (80, TABLE_WIDTH - 1, TABLE_WIDTH, 200):
         console = Console(record=True, width=width)
         print_trajectory(result, steps, 0.5, console)
@@ -72,6 +77,9 @@ def test_explain_is_readable_in_a_narrow_terminal_or_a_file(model: RiskModel,
         assert ("┃" in out) == (width >= TABLE_WIDTH)
         if width < TABLE_WIDTH:
             lines = out.splitlines()
-            for event in events:  # every message whole on a line of its own (they are under 76 characters)
+            for event in events[3:]:  # every message whole on a line of its own (they are under 76 characters)
                 assert f"    {' '.join(event.text.split())}" in lines
+            assert "    (no text)" in lines and f"    [image] {' '.join(events[2].text.split())}" in lines
             assert f"#{result.alert_index} ALERT" in out and all(len(line) <= width for line in lines)
+        else:
+            assert "│ (no text)" in out and "│ [image] " in out
