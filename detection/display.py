@@ -58,7 +58,13 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     """
     console = console or Terminal()
     wide = console.width >= 130  # evidence gets its own column only where it can be read
-    texts = {(e.conversation_id, e.message_id): e.text for e in events}
+    quoted = {(e.conversation_id, e.message_id): e for e in events}
+
+    def said(conversation_id: str, message_id: str | None, width: int = 48) -> Text:
+        if (event := quoted.get((conversation_id, message_id or ""))) is None:
+            return Text("-")  # no alert
+        return _snippet(event.text, width, event.attachment)
+
     total = len(results) if total is None else total
     table = Table(title=f"Riskiest {min(top, len(results))} of {total} conversations", show_lines=False)
     for column in ("conversation", "score", "level", "alert at", "peak stage"):
@@ -67,12 +73,11 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     if wide:
         table.add_column("top evidence", ratio=1)
     for r in sorted(results, key=lambda r: -r.risk_score)[:top]:
-        alert_text = texts.get((r.conversation_id, r.alert_message_id or ""), "")
-        evidence = [_snippet(texts.get((r.conversation_id, m), ""), 28) for m in r.evidence_message_ids[:2]]
+        evidence = [said(r.conversation_id, m, 28) for m in r.evidence_message_ids[:2]]
         table.add_row(
             shown(r.conversation_id), f"{r.risk_score:.3f}", _level(r.risk_level),
             "-" if r.alert_index is None else f"#{r.alert_index} of {r.n_messages}", r.peak_stage,
-            _snippet(alert_text), *([Text(" | ").join(evidence)] if wide else []),
+            said(r.conversation_id, r.alert_message_id), *([Text(" | ").join(evidence)] if wide else []),
         )
     console.print(table)
 

@@ -24,6 +24,11 @@ def test_table_shows_alert_message_and_evidence_when_wide(model: RiskModel, tmp_
         assert riskiest.conversation_id in out and f"#{riskiest.alert_index} of {riskiest.n_messages}" in out
         assert alert_text.split()[0] in out
         assert ("top evidence" in out) == evidence
+    calm = min(results, key=lambda r: r.risk_score)  # no alert: no alert message to quote (not "no text")
+    console = Console(record=True, width=160)
+    print_riskiest([calm], events, 1, console)
+    row = next(line for line in console.export_text().splitlines() if calm.conversation_id in line)
+    assert calm.alert_message_id is None and row.split("│")[-3].strip() == "-"
 
 
 def test_senders_text_is_shown_as_text_never_acted_on(model: RiskModel, tmp_path: Path,
