@@ -317,9 +317,31 @@ def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[st
 
 def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str, object]:
     """A row with its columns renamed to the fields they are read as (``rename``: column -> field); a
-    column bearing a field's name that another column is read as is left out."""
+    column bearing a field's name that another column is read as is left out. A column named with
+    dots that the row lacks is a path into nested objects (``author.id``: the ``id`` of ``author``), as
+    exports of JSON and Parquet structs hold them."""
     fields = set(rename.values())
-    return {rename.get(k, k): v for k, v in record.items() if k in rename or k not in fields}
+    row = {rename.get(k, k): v for k, v in record.items() if k in rename or k not in fields}
+    for column, field in rename.items():
+        if column not in record and "." in column:
+            value: object = record
+            for key in column.split("."):
+                value = value.get(key) if isinstance(value, Mapping) else None
+            if value is not None:
+                row[field] = value
+    return row
+
+
+def _column_paths(schema: Any, prefix: str = "") -> list[str]:
+    """A Parquet schema's column names, with a dotted path for every field of a struct column too."""
+    import pyarrow as pa
+
+    names = []
+    for field in schema:
+        names.append(prefix + field.name)
+        if pa.types.is_struct(field.type):
+            names += _column_paths(list(field.type), f"{prefix}{field.name}.")
+    return names
 
 
 def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
@@ -348,7 +370,8 @@ def parquet_batches(path: Path, rename: Mapping[str, str] | None = None) -> Iter
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    check_columns(path, "schema", list(parquet.schema_arrow.names), rename)
+    check_columns(path, "schema", _column_paths(parquet.schema_arrow) if rename else parquet.schema_arrow.names,
+                  rename)
     row = 1
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         yield row, batch

@@ -143,6 +143,27 @@ def test_timestamps_without_an_offset_in_a_zone_or_format(tmp_path: Path, value:
     assert next(rows)["timestamp"] == expected
 
 
+def test_nested_fields_are_read_by_their_path(tmp_path: Path) -> None:
+    """Exports nest ids (Discord: author.id); a dotted --map column is a path into nested objects, in
+    JSON Lines and in Parquet structs alike, and a wrong path is named with the paths there are."""
+    rows = [{"thread": "t1", "id": f"m{i}", "author": {"id": f"u{i % 2}", "name": "x"}, "ts": 1_700_000_000_000 + i,
+             "content": f"hi {i}"} for i in range(3)]
+    mapping = {"thread": "conversation_id", "id": "message_id", "author.id": "sender_id", "ts": "timestamp",
+               "content": "text"}
+    source = write_jsonl(tmp_path / "nested.jsonl", rows)
+    parquet = tmp_path / "nested.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    for path in (source, parquet):
+        converted = list(iter_log_rows(path, mapping, "ms"))
+        assert [(r["message_id"], r["sender_id"]) for r in converted] == [("m0", "u0"), ("m1", "u1"), ("m2", "u0")]
+    lost = write_jsonl(tmp_path / "lost.jsonl", [{**rows[0], "author": "u0"}])  # no object to look into
+    with pytest.raises(InputError, match=r"line 1: field 'author.id': read as sender_id: missing"):
+        list(iter_log_rows(lost, mapping, "ms"))
+    with pytest.raises(InputError, match=r"schema: no column 'author.uid' \(read as 'sender_id'\) \(its columns: "
+                                         r"thread, id, author, author.id, author.name, ts, content\)"):
+        list(iter_log_rows(parquet, {**mapping, "author.uid": "sender_id"} | {"author.id": "recipient_id"}, "ms"))
+
+
 def test_numbers_in_another_unit_are_named(tmp_path: Path) -> None:
     row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": 1700000000123, "text": "hi"}
     source = write_jsonl(tmp_path / "ms.jsonl", [row])
