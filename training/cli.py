@@ -357,7 +357,8 @@ def convert(
         help="PAN: predator ids (default: *predator*.txt beside INPUT)")] = None,
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", metavar="FIELD=COLUMN",
-        help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body); repeatable")] = None,
+        help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body; "
+             "sender_id=author.id for a nested one); repeatable")] = None,
     timestamp_unit: Annotated[str, typer.Option(
         help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
     time_format: Annotated[str | None, typer.Option(
