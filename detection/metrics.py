@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from detection.store import StateStore
+
+if TYPE_CHECKING:  # the processor imports the model; metrics are served before it loads
+    from detection.processor import Processor
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
@@ -38,7 +41,7 @@ class Metrics:
             "riskline_evidence_restarts", "Conversations whose running evidence another model gave, set aside "
             "(--on-model-change restart)", registry=r)
         self._store: StateStore | None = None
-        self._processor: Any = None
+        self._processor: Processor | None = None
         self._restarts_counted = 0
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -58,7 +61,7 @@ class Metrics:
     def watch_outbox(self, store: StateStore) -> None:
         self._store = store
 
-    def watch_processor(self, processor: Any) -> None:
+    def watch_processor(self, processor: Processor) -> None:
         """Count what ``processor`` counts (its ``evidence_restarts``) at each scrape."""
         self._processor = processor
 

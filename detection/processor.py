@@ -89,9 +89,8 @@ class Processor:
         self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
                           [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks,
                           expected)
-        aside = sum(conversations[c].state.evidence_key not in (None, self.evidence_key)
-                    for c in states if c in conversations)
-        if aside and not self.keep_other_evidence:
+        if not self.keep_other_evidence and (aside := sum(
+                conversations[c].state.built_by_another(self.evidence_key) for c in states if c in conversations)):
             with self._counting:
                 self.evidence_restarts += aside
         return _in_request_order(keys, answers, answered), new_interventions

@@ -635,8 +635,8 @@ def _fast_events(path: Path) -> list[MessageEvent] | None:
     lines = _jsonl_shape(path) if suffix == ".jsonl" else None
     if suffix == ".jsonl" and lines is None:
         return None  # as json_lines: Arrow does not check text it is not asked for
-    columns = check_csv_file(path) if suffix == ".csv" else None
-    table = clean_events(arrow_table(path, suffix, columns), suffix)
+    header = check_csv_file(path) if suffix == ".csv" else None
+    table = clean_events(arrow_table(path, suffix, header), suffix)
     if table is None or (lines is not None and table.num_rows != lines):
         return None
     columns = [table[name].to_pylist() for name in EVENT_FIELDS]

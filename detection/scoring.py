@@ -163,7 +163,7 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))).astype(np.int64)
     priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
     if evidence_key is not None and not keep_other_evidence:
-        priors = [p if p.evidence_key in (None, evidence_key) else _set_aside(p) for p in priors]
+        priors = [_set_aside(p) if p.built_by_another(evidence_key) else p for p in priors]
     proba, text_logit, role_logit = model.evidence(ordered.text)
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)

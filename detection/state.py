@@ -72,6 +72,11 @@ class ConversationState:
     def suspect_share(self) -> float | None:
         return self.suspect()[1]
 
+    def built_by_another(self, evidence_key: str) -> bool:
+        """Whether another model's message evidence built this state (one saved before models were
+        recorded is taken as this model's)."""
+        return self.evidence_key not in (None, evidence_key)
+
     @property
     def stage_reached(self) -> tuple[int, ...]:
         """Each stage's highest evidence at any message, before a model change included."""
