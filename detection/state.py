@@ -100,8 +100,11 @@ class ConversationState:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ConversationState:
-        """Inverse of ``to_dict`` (lists become tuples)."""
-        fixed = dict(data)
+        """Inverse of ``to_dict`` (lists become tuples). Fields this version does not know are left out:
+        a state written by a later version (replicas of two versions on one store while a deployment rolls
+        out or back) reads as what this version keeps of it, rather than failing every message of its
+        conversation."""
+        fixed = {name: value for name, value in data.items() if name in cls.__slots__}
         for name in ("stage_max", "stage_hits"):
             fixed[name] = tuple(int(v) for v in data[name])  # type: ignore[attr-defined]
         fixed["earlier_stage_max"] = tuple(int(v) for v in data.get("earlier_stage_max", ()))  # type: ignore[attr-defined]

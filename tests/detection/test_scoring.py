@@ -188,6 +188,21 @@ def test_a_state_stored_before_the_text_model_reads_with_no_text_evidence(model:
     assert ConversationState.from_dict(json.loads(json.dumps(stored))).text_sum == 0
 
 
+def test_a_state_stored_by_a_later_version_reads_as_what_this_version_keeps(model: RiskModel,
+                                                                             events: list[MessageEvent]) -> None:
+    """Replicas of two versions on one store (a deployment rolling out or back): a field this version
+    does not know is left out, and the conversation scores on as from the state without it."""
+    head = [e for e in events if e.conversation_id == events[0].conversation_id]
+    _, states = score_messages(model, head[:5])
+    state = states[head[0].conversation_id]
+    stored = {**state.to_dict(), "a_later_field": [1, 2], "another": {"nested": "value"}}
+    later = ConversationState.from_dict(json.loads(json.dumps(stored)))
+    assert later == ConversationState.from_dict(json.loads(json.dumps(state.to_dict())))
+    (steps, after), (expected, expected_after) = (score_messages(model, head[5:], {state.conversation_id: s})
+                                                  for s in (later, state))
+    assert after == expected_after and steps.risk_score.tolist() == expected.risk_score.tolist()
+
+
 def test_a_state_stored_before_the_role_model_reads_and_goes_on_counting(model: RiskModel,
                                                                          events: list[MessageEvent]) -> None:
     head = [e for e in events if e.conversation_id == events[0].conversation_id]
