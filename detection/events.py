@@ -120,7 +120,8 @@ def parse_timestamp(value: object) -> float:
     else:
         raise EventError("timestamp", f"expected ISO-8601 or Unix seconds, got {type(value).__name__}")
     if not math.isfinite(seconds) or not 0 <= seconds < LATEST_TIMESTAMP:
-        raise EventError("timestamp", f"out of range: {value!r}{_unit_hint(seconds)}")
+        numeric = isinstance(value, int | float) or (isinstance(value, str) and not _looks_iso(value.strip()))
+        raise EventError("timestamp", f"out of range: {value!r}{_unit_hint(seconds) if numeric else ''}")
     return seconds
 
 
@@ -133,12 +134,15 @@ def _unit_hint(seconds: float) -> str:
     return ""
 
 
+def _looks_iso(text: str) -> bool:
+    """A date has '-', ':' or 'T' past its first character; anything else must be Unix seconds
+    (so "20240101" is seconds, not a basic-format ISO date)."""
+    return "-" in text[1:] or ":" in text or "T" in text
+
+
 def _parse_text_timestamp(text: str) -> float:
-    # A date has '-', ':' or 'T' past its first character; anything else must be Unix seconds
-    # (so "20240101" is seconds, not a basic-format ISO date).
-    looks_iso = "-" in text[1:] or ":" in text or "T" in text
     try:
-        parsed = datetime.fromisoformat(text) if looks_iso else None
+        parsed = datetime.fromisoformat(text) if _looks_iso(text) else None
         if parsed is None:
             return float(text)
     except ValueError:

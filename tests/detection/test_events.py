@@ -32,7 +32,9 @@ def test_a_timestamp_in_a_smaller_unit_is_named() -> None:
                         (1.7e18, "nanoseconds")]:
         with pytest.raises(EventError, match=f"Unix seconds expected; this looks like Unix {unit}"):
             parse_timestamp(value)
-    for value in [5e10, 1e30, -1700000000123]:  # past the year 3000, but no plausible date in a smaller unit
+    # past the year 3000, but no plausible date in a smaller unit; or a date, in no unit at all
+    for value in [5e10, 1e30, -1700000000123, "9999-12-31T23:59:59+00:00", "5000-01-01T00:00:00Z",
+                  datetime(9999, 12, 31, tzinfo=UTC)]:
         with pytest.raises(EventError) as info:
             parse_timestamp(value)
         assert "looks like" not in info.value.reason
