@@ -19,6 +19,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import typer
 
@@ -46,6 +47,24 @@ def _print_version(asked: bool) -> None:
 def _options(show_version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True, help="Print the version and exit")] = False) -> None:
     """The options of ``riskline`` itself, before a command."""
+
+
+URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def local_path(value: str | Path) -> Path:
+    """The parser of every file option: a path on this machine, or a ``file://`` URI of one. Another URI
+    (``s3a://``, ``hdfs://``...) is refused by name here, before pathlib folds its ``//`` into a path that
+    does not exist."""
+    if isinstance(value, Path) or not URI.match(value):
+        return Path(value)
+    parts = urlsplit(value)
+    if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost"):
+        return Path(unquote(parts.path))
+    raise typer.BadParameter(
+        f"{value} is a URI ({parts.scheme.lower()}://), not a path on this machine; riskline reads and writes local "
+        "files, so copy it here first (on a Spark cluster, detection.spark.score_spark scores a DataFrame read from "
+        "anywhere: docs/deployment.md)")
 
 
 def fail(message: str) -> typer.Exit:
@@ -96,11 +115,12 @@ def user_errors(func: F) -> F:
 @app.command()
 @user_errors
 def score(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help=EVENTS_HELP)],
-    output: Annotated[Path, typer.Option("-o", "--output", help=OUTPUT_HELP)],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=OUTPUT_HELP)],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     per_message: Annotated[bool, typer.Option("--per-message", help="One row per message")] = False,
-    errors: Annotated[Path | None, typer.Option("--errors", help="Write bad rows here and score the rest")] = None,
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", parser=local_path, help="Write bad rows here and score the rest")] = None,
     engine: Annotated[str, typer.Option(help="local or spark")] = "local",
     show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table")] = 0,
     workers: Annotated[int, typer.Option(help="Processes for large inputs (0: every core)", min=0)] = 0,
@@ -146,7 +166,7 @@ def score(
 @app.command()
 @user_errors
 def explain(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help=EVENTS_HELP)],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
     conversation: Annotated[str, typer.Option(help="The conversation to explain")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
@@ -251,7 +271,8 @@ WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions h
 WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
 PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]
 AuditLogOption = Annotated[str | None, typer.Option(help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
-ConfigOption = Annotated[Path | None, typer.Option(help="YAML file of settings (below flags and environment)")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    parser=local_path, help="YAML file of settings (below flags and environment)")]
 
 
 def _realtime_settings(flags: dict[str, Any], kind: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from detection.cli import check_outputs, fail, user_errors
+from detection.cli import check_outputs, fail, local_path, user_errors
 from detection.model import check_model_target
 from training.registry import PROMOTION_METRICS
 
@@ -39,9 +39,10 @@ def _outside_data(data: list[Path], option: str, path: Path | None) -> None:
 
 def train(
     data: Annotated[list[Path], typer.Option(
+        parser=local_path,
         help="Labelled message events (conversation_label; stage optional), a file or a folder of part files; "
              "repeat to train on several together, such as your own examples beside data_samples/train.parquet")],
-    out: Annotated[Path, typer.Option(help="Model directory to write")],
+    out: Annotated[Path, typer.Option(parser=local_path, help="Model directory to write")],
     model_type: Annotated[str, typer.Option(help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     target_precision: Annotated[float | None, typer.Option(
@@ -190,10 +191,12 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
 
 def evaluate(
     data: Annotated[list[Path], typer.Option(
+        parser=local_path,
         help="Labelled message events, a file or a folder of part files; repeat to read several as one")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
-    report: Annotated[Path | None, typer.Option(help="Write an HTML and Markdown report with figures here")] = None,
+    report: Annotated[Path | None, typer.Option(
+        parser=local_path, help="Write an HTML and Markdown report with figures here")] = None,
     track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
 ) -> None:
     """Evaluate a model on labelled conversations.
@@ -262,6 +265,7 @@ METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name")],
     data: Annotated[list[Path], typer.Option(
+        parser=local_path,
         help="Labelled evaluation data both models are scored on; repeat to read several files as one")],
     challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
     champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
@@ -284,8 +288,10 @@ def promote(
 
 def thresholds(
     data: Annotated[list[Path], typer.Option(
+        parser=local_path,
         help="Labelled conversations of your own (conversation_label; stage optional); repeat for several files")],
-    out: Annotated[Path, typer.Option(help="Model directory to write: the same weights, new thresholds")],
+    out: Annotated[Path, typer.Option(
+        parser=local_path, help="Model directory to write: the same weights, new thresholds")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     target_precision: Annotated[float | None, typer.Option(
         help="Precision the alert threshold is chosen for [default: the model's own]")] = None,
@@ -331,7 +337,7 @@ def thresholds(
 
 
 def synth(
-    output: Annotated[Path, typer.Option("-o", "--output", help=WRITE_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
     n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
@@ -350,10 +356,12 @@ def synth(
 
 def convert(
     input_path: Annotated[Path, typer.Argument(
-        metavar="INPUT", help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, "
-                              "gzipped, or a folder of such files)")],
-    output: Annotated[Path, typer.Option("-o", "--output", help=WRITE_HELP)],
+        metavar="INPUT", parser=local_path,
+        help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
+             "folder of such files)")],
+    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(
+        parser=local_path,
         help="PAN: predator ids (default: *predator*.txt beside INPUT)")] = None,
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", metavar="FIELD=COLUMN",
@@ -367,7 +375,7 @@ def convert(
     timezone: Annotated[str | None, typer.Option(
         help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
     errors: Annotated[Path | None, typer.Option(
-        "--errors", help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
+        "--errors", parser=local_path, help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
 ) -> None:
     """Convert PAN 2012 XML or a platform's logs to message events.
 

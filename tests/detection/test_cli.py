@@ -292,3 +292,48 @@ def test_version_and_help_read_whole_in_80_columns() -> None:
         for param in command.params:
             for option in [o for o in [*param.opts, *param.secondary_opts] if o.startswith("-")]:
                 assert option in text.split() or f"{option}," in text or f"{option}/" in text, (name, option)
+
+
+def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(events_path: Path, model_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    """pathlib folds ``s3a://bucket/x`` into the path ``s3a:/bucket/x``: the error used to be 's3a:/bucket/x: no such
+    file' (or, for an output, that folder 's3a:/bucket' does not exist). Every file option now names the URI."""
+    import typer
+    from typer.testing import CliRunner
+
+    from detection.cli import app, load_plugins, local_path
+
+    load_plugins()
+    group = typer.main.get_command(app)
+    files = [(name, param.name) for name, command in group.commands.items()  # type: ignore[attr-defined]
+             for param in command.params if "Path" in repr(param.type_descriptor.annotation)]
+    assert len(files) >= 18 and ("convert", "predators") in files and ("train", "data") in files
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        for param in command.params:  # a file option without the parser would fold URIs again
+            if (name, param.name) in files:
+                assert param.type_descriptor.parameter_info.parser is local_path, (name, param.name)
+    runner = CliRunner()
+    out = tmp_path / "o.jsonl"
+    for args, shown in [
+        (["score", events_path, "-o", "s3://bucket/scores.jsonl"], "'-o' / '--output': s3://bucket/scores.jsonl"),
+        (["score", "s3a://bucket/events/", "-o", out, "--engine", "spark"], "'INPUT': s3a://bucket/events/"),
+        (["score", events_path, "-o", out, "--errors", "gs://b/rejects.jsonl"], "'--errors': gs://b/rejects.jsonl"),
+        (["explain", "HDFS://nn/e.jsonl", "--conversation", "c"], "'INPUT': HDFS://nn/e.jsonl"),
+        (["train", "--data", events_path, "--data", "abfss://c@a.dfs.core.windows.net/d", "--out", tmp_path / "m"],
+         "'--data': abfss://c@a.dfs.core.windows.net/d"),
+        (["convert", "s3://b/pan.xml", "-o", out], "'INPUT': s3://b/pan.xml"),
+        (["synth", "-o", "s3://b/s.jsonl"], "s3://b/s.jsonl"),
+        (["serve", "--config", "http://host/riskline.yaml"], "'--config': http://host/riskline.yaml"),
+    ]:
+        done = runner.invoke(app, list(map(str, args)))
+        assert done.exit_code == 2, (args, done.output)
+        assert shown in done.output and "is a URI" in done.output and "not a path on this machine" in done.output
+    assert not out.exists() and not (tmp_path / "m").exists()
+    # file:// names a local file (%-escapes and the host "localhost" as RFC 8089 allows)
+    spaced = tmp_path / "my events.jsonl"
+    spaced.write_bytes(events_path.read_bytes())
+    done = runner.invoke(app, ["score", spaced.as_uri(), "-o", f"file://localhost{tmp_path.as_posix()}/o%20x.jsonl",
+                               "--model", str(model_dir)])
+    assert done.exit_code == 0, done.output
+    expected = riskline("score", events_path, "-o", out, "--model", model_dir)
+    assert expected.returncode == 0 and (tmp_path / "o x.jsonl").read_text() == out.read_text()
