@@ -285,7 +285,11 @@ def open_store(url: str) -> StateStore:
     """A store from ``--state``: ``sqlite:///path``, a plain file path, ``redis://host:port/db`` or
     ``postgresql://user:password@host:port/database``."""
     if url.startswith("sqlite:///"):
-        return SQLiteStore(url[len("sqlite:///"):])
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_absolute() and not path.parent.is_dir() and Path("/", path).parent.is_dir():
+            raise ValueError(f"--state {url} names the relative path {path}, whose folder {path.parent} does not "
+                             f"exist here (as in SQLAlchemy: sqlite:////{path} for the absolute one)")
+        return SQLiteStore(path)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from detection.redis_store import RedisStore
 

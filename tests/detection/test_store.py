@@ -117,6 +117,14 @@ def test_bad_locations(tmp_path: Path) -> None:
         open_store(str(tmp_path / "missing" / "s.db"))
     with pytest.raises(ValueError, match="unsupported store"):
         open_store("mysql://x")
+    # sqlite:/// is followed by a relative path, as in SQLAlchemy: the usual slip for an absolute one is named
+    relative = tmp_path.relative_to("/") / "s.db"
+    with pytest.raises(ValueError, match=rf"names the relative path {relative}, whose folder .* does not exist here "
+                                         rf"\(as in SQLAlchemy: sqlite:////{relative} for the absolute one\)"):
+        open_store(f"sqlite:///{relative}")
+    absolute = open_store(f"sqlite:////{relative}")
+    absolute.close()
+    assert isinstance(absolute, SQLiteStore) and (tmp_path / "s.db").exists()
     with pytest.raises(ValueError, match=r"state store redis://127\.0\.0\.1:1"):
         open_store("redis://127.0.0.1:1/0")
     (tmp_path / "junk.db").write_text("this is not a database" * 100)
