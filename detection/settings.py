@@ -144,5 +144,11 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
             message = f"not a setting (the settings: {', '.join(kind.model_fields)})"
         name = ".".join(map(str, first["loc"]))
         given = {k for k, v in flags.items() if v is not None}
-        where = f"{config}: " if first["loc"] and first["loc"][0] in from_file - given else ""
+        where = ""
+        if first["loc"] and first["loc"][0] not in given:  # a flag's value is on the command line before the user
+            variable = f"RISKLINE_{str(first['loc'][0]).upper()}"
+            if first["loc"][0] in from_file:
+                where = f"{config}: "
+            elif variable in os.environ:
+                where = f"environment variable {variable}: "
         raise ValueError(f"{where}setting '{name}': {message}" if name else f"{where}{message}") from None

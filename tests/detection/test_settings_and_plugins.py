@@ -19,7 +19,7 @@ def test_precedence_flags_then_environment_then_file(tmp_path: Path, monkeypatch
     assert load_settings({}).port == 8080
 
 
-def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
+def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="setting 'port'"):
         load_settings({"port": 70000})
     bad = tmp_path / "c.yaml"
@@ -31,6 +31,12 @@ def test_bad_settings_name_the_setting(tmp_path: Path) -> None:
         load_settings({}, bad)
     with pytest.raises(ValueError, match=r"^setting 'port': "):  # the flag's value, not the file's
         load_settings({"port": 70001}, bad)
+    monkeypatch.setenv("RISKLINE_PORT", "eighty")  # the environment's, over the file's
+    with pytest.raises(ValueError, match=r"^environment variable RISKLINE_PORT: setting 'port': Input should be a "
+                                         r"valid integer"):
+        load_settings({}, bad)
+    assert load_settings({"port": 8081}, bad).port == 8081  # a flag wins over both
+    monkeypatch.delenv("RISKLINE_PORT")
     for url in ("hooks.example.org/riskline", "ftp://example.org/x", "https:///no-host"):
         with pytest.raises(ValueError, match=rf"^setting 'webhook_url': expected an http:// or https:// URL with a "
                                              rf"host, got '{url}'$"):
