@@ -145,7 +145,7 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
         name = ".".join(map(str, first["loc"]))
         given = {k for k, v in flags.items() if v is not None}
         where = ""
-        if first["loc"] and first["loc"][0] not in given:  # a flag's value is on the command line before the user
+        if first["loc"] and first["loc"][0] not in given:  # (a flag's value is in plain sight: no place to name)
             variable = f"RISKLINE_{str(first['loc'][0]).upper()}"
             if first["loc"][0] in from_file:
                 where = f"{config}: "
