@@ -51,13 +51,14 @@ def _level(level: str) -> Text:
 
 def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: int,
                    console: Console | None = None, total: int | None = None) -> None:
-    """A table of the ``top`` riskiest conversations, with the message where the alert fired.
+    """The ``top`` riskiest conversations, with the message where the alert fired and the top evidence: a
+    table where the console is wide enough to read the messages in one (evidence from 130 columns), else
+    one block per conversation, as ``explain`` prints its messages.
 
     ``events`` need only hold the messages quoted; ``total`` counts the conversations scored, where
     ``results`` holds only the riskiest.
     """
     console = console or Terminal()
-    wide = console.width >= 130  # evidence gets its own column only where it can be read
     quoted = {(e.conversation_id, e.message_id): e for e in events}
 
     def said(conversation_id: str, message_id: str | None, width: int = 48) -> Text:
@@ -66,13 +67,29 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
         return _snippet(event.text, width, event.attachment)
 
     total = len(results) if total is None else total
-    table = Table(title=f"Riskiest {min(top, len(results))} of {total} conversations", show_lines=False)
+    title = f"Riskiest {min(top, len(results))} of {total} conversations"
+    riskiest = sorted(results, key=lambda r: -r.risk_score)[:top]
+    if console.width < TABLE_WIDTH:  # a narrow terminal, or a file or pipe (80 columns to rich)
+        console.print(title)
+        for r in riskiest:
+            alert = "no alert" if r.alert_index is None else f"alert at #{r.alert_index} of {r.n_messages}"
+            console.print(Text.assemble(shown(r.conversation_id), f"  {r.risk_score:.3f} ", _level(r.risk_level),
+                                        f"  {alert}  peak {r.peak_stage}"))
+            if r.alert_index is not None:
+                console.print(Padding(Text.assemble("alert message: ", said(r.conversation_id, r.alert_message_id,
+                                                                            300)), (0, 0, 0, 4), expand=False))
+            for message_id in r.evidence_message_ids[:2]:
+                console.print(Padding(Text.assemble(("evidence: ", "dim"), said(r.conversation_id, message_id, 300)),
+                                      (0, 0, 0, 4), expand=False))
+        return
+    wide = console.width >= 130  # evidence gets its own column only where it can be read
+    table = Table(title=title, show_lines=False)
     for column in ("conversation", "score", "level", "alert at", "peak stage"):
         table.add_column(column, no_wrap=True)
     table.add_column("alert message", ratio=1)
     if wide:
         table.add_column("top evidence", ratio=1)
-    for r in sorted(results, key=lambda r: -r.risk_score)[:top]:
+    for r in riskiest:
         evidence = [said(r.conversation_id, m, 28) for m in r.evidence_message_ids[:2]]
         table.add_row(
             shown(r.conversation_id), f"{r.risk_score:.3f}", _level(r.risk_level),

@@ -17,18 +17,32 @@ def test_table_shows_alert_message_and_evidence_when_wide(model: RiskModel, tmp_
     riskiest = max(results, key=lambda r: r.risk_score)
     assert riskiest.alert_message_id is not None
     alert_text = next(str(r["text"]) for r in synth_rows if r["message_id"] == riskiest.alert_message_id)
-    for width, evidence in ((160, True), (80, False)):
+    texts = {str(r["message_id"]): " ".join(str(r["text"]).split()) for r in synth_rows}
+    for width, evidence in ((160, True), (120, False)):
         console = Console(record=True, width=width)
         print_riskiest(results, events, 3, console)
         out = console.export_text()
         assert riskiest.conversation_id in out and f"#{riskiest.alert_index} of {riskiest.n_messages}" in out
-        assert alert_text.split()[0] in out
+        assert alert_text.split()[0] in out and "┃" in out
         assert ("top evidence" in out) == evidence
+    # at 80 columns (a default terminal, and `make demo`'s log) the table squeezed the alert message into a
+    # column a word wide and left the evidence out; each conversation now gets a block, its messages whole
+    console = Console(record=True, width=80)
+    print_riskiest(results, events, 3, console)
+    lines = console.export_text().splitlines()
+    assert "┃" not in "".join(lines) and lines[0] == f"Riskiest 3 of {len(results)} conversations"
+    head = lines.index(next(line for line in lines if line.startswith(riskiest.conversation_id)))
+    assert f"alert at #{riskiest.alert_index} of {riskiest.n_messages}  peak {riskiest.peak_stage}" in lines[head]
+    assert lines[head + 1] == f"    alert message: {texts[riskiest.alert_message_id]}"
+    assert lines[head + 2: head + 4] == [f"    evidence: {texts[m]}" for m in riskiest.evidence_message_ids[:2]]
     calm = min(results, key=lambda r: r.risk_score)  # no alert: no alert message to quote (not "no text")
     console = Console(record=True, width=160)
     print_riskiest([calm], events, 1, console)
     row = next(line for line in console.export_text().splitlines() if calm.conversation_id in line)
     assert calm.alert_message_id is None and row.split("│")[-3].strip() == "-"
+    console = Console(record=True, width=80)
+    print_riskiest([calm], events, 1, console)
+    assert "no alert" in console.export_text() and "alert message" not in console.export_text()
 
 
 def test_senders_text_is_shown_as_text_never_acted_on(model: RiskModel, tmp_path: Path,
