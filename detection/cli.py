@@ -185,8 +185,10 @@ def explain(
     wanted = conversation.strip()  # as ids are read from files
     found = read_conversation(input_path, wanted)
     if not found.read.events:
+        near = f"; did you mean {' or '.join(map(repr, found.near))}?" if found.near else ""
         raise fail(f"{input_path}: no conversation {conversation!r} "
-                   f"({found.n_conversations} conversations in {'its files' if input_path.is_dir() else 'the file'})")
+                   f"({found.n_conversations} conversations in {'its files' if input_path.is_dir() else 'the file'}"
+                   f"{near})")
     result, steps = trajectory(risk_model, found.read.events, wanted)
     if as_json:
         for step in steps:

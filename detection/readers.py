@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import gzip
 import io
 import itertools
@@ -723,11 +724,13 @@ def conversation_key(record: Mapping[str, object]) -> str | None:
 @dataclass
 class ConversationRead:
     """One conversation's rows of a file (``read``), how many conversations the file names, and
-    how many of its rows could not be parsed at all (so belong to no known conversation)."""
+    how many of its rows could not be parsed at all (so belong to no known conversation). Where it has
+    none, ``near`` holds up to three ids like the one asked for (an id cut short when copied, another case)."""
 
     read: ReadResult
     n_conversations: int
     unreadable: int
+    near: tuple[str, ...] = ()
 
 
 def read_conversation(path: str | Path, conversation_id: str) -> ConversationRead:
@@ -748,4 +751,13 @@ def read_conversation(path: str | Path, conversation_id: str) -> ConversationRea
             names.add(key)
             if key == conversation_id:
                 _accept(source, location, record, seen, read)
-    return ConversationRead(read, len(names - {None}), unreadable)
+    known = {name for name in names if name is not None}
+    return ConversationRead(read, len(known), unreadable,
+                            () if read.events or read.rejects else _near(conversation_id, known))
+
+
+def _near(wanted: str, ids: set[str]) -> tuple[str, ...]:
+    """Up to three of ``ids`` that hold ``wanted`` (case aside), else that are spelt almost as it is."""
+    folded = wanted.casefold()
+    holding = sorted(i for i in ids if folded in i.casefold())
+    return tuple(holding[:3] if holding else difflib.get_close_matches(wanted, ids, n=3, cutoff=0.8))

@@ -236,6 +236,8 @@ def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: 
     n = len({json.loads(line)["conversation_id"] for line in lines})
     assert absent.returncode == 2 and absent.stderr == (f"riskline: error: {folder}: no conversation 'nobody' ({n} "
                                                         "conversations in its files)\n")
+    cut = riskline("explain", folder, "--conversation", conversation[:-3].upper(), "--model", model_dir)
+    assert cut.returncode == 2 and cut.stderr.endswith(f"conversations in its files; did you mean {conversation!r}?)\n")
     inside = riskline("score", folder, "-o", folder / "scores.jsonl", "--model", model_dir)
     assert inside.returncode == 2 and not (folder / "scores.jsonl").exists()
     assert f"--output {folder / 'scores.jsonl'} is inside INPUT {folder}, a folder of input files" in inside.stderr

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import detection.readers
-from detection.readers import InputError, input_files, read_conversation, read_events, read_rows
+from detection.readers import InputError, _near, input_files, read_conversation, read_events, read_rows
 from tests.conftest import write_jsonl
 from training.data import load_labelled
 
@@ -74,6 +74,13 @@ def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: P
     whole = read_events(path)  # the same rows as the whole file's reader keeps for it
     assert found.read.events == [e for e in whole.events if e.conversation_id == "7"]
     assert read_conversation(path, "c9").read.events == []
+    assert found.near == ()  # found: nothing to suggest
+    # none found: ids that hold the one asked for (an id cut short when copied, or in another case),
+    # else ids spelt almost as it is
+    assert read_conversation(path, "C").near == ("c2",) and read_conversation(path, "nobody").near == ()
+    ids = {"dm-000032-6fc0195f", "dm-000033-0a1b2c3d", "group-9"}
+    assert _near("dm-000032-6fc0195g", ids) == ("dm-000032-6fc0195f",)  # one letter off
+    assert _near("DM-0000", ids) == ("dm-000032-6fc0195f", "dm-000033-0a1b2c3d")
 
 
 def test_csv_rows_and_missing_columns(tmp_path: Path) -> None:
