@@ -75,11 +75,13 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
             alert = "no alert" if r.alert_index is None else f"alert at #{r.alert_index} of {r.n_messages}"
             console.print(Text.assemble(shown(r.conversation_id), f"  {r.risk_score:.3f} ", _level(r.risk_level),
                                         f"  {alert}  peak {r.peak_stage}"))
-            if r.alert_index is not None:
-                console.print(Padding(Text.assemble("alert message: ", said(r.conversation_id, r.alert_message_id,
-                                                                            300)), (0, 0, 0, 4), expand=False))
-            for message_id in r.evidence_message_ids[:2]:
-                console.print(Padding(Text.assemble(("evidence: ", "dim"), said(r.conversation_id, message_id, 300)),
+            quotes = [("alert message", r.alert_message_id)] if r.alert_index is not None else []
+            for label, message_id in [*quotes, *(("evidence", m) for m in r.evidence_message_ids[:2])]:
+                # who wrote it: a young person's plea ("please don't post it") is evidence too
+                event = quoted.get((r.conversation_id, message_id or ""))
+                sender = Text.assemble(", ", shown(event.sender_id), " (suspect)" if event.sender_id == r.suspect_id
+                                       else "") if event is not None else Text()
+                console.print(Padding(Text.assemble(label, sender, ": ", said(r.conversation_id, message_id, 300)),
                                       (0, 0, 0, 4), expand=False))
         return
     wide = console.width >= 130  # evidence gets its own column only where it can be read

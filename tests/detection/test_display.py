@@ -18,6 +18,11 @@ def test_table_shows_alert_message_and_evidence_when_wide(model: RiskModel, tmp_
     assert riskiest.alert_message_id is not None
     alert_text = next(str(r["text"]) for r in synth_rows if r["message_id"] == riskiest.alert_message_id)
     texts = {str(r["message_id"]): " ".join(str(r["text"]).split()) for r in synth_rows}
+    senders = {str(r["message_id"]): str(r["sender_id"]) for r in synth_rows}
+
+    def by(message_id: str) -> str:  # who wrote a quoted message: a young person's plea is evidence too
+        return senders[message_id] + (" (suspect)" if senders[message_id] == riskiest.suspect_id else "")
+
     for width, evidence in ((160, True), (120, False)):
         console = Console(record=True, width=width)
         print_riskiest(results, events, 3, console)
@@ -33,8 +38,10 @@ def test_table_shows_alert_message_and_evidence_when_wide(model: RiskModel, tmp_
     assert "┃" not in "".join(lines) and lines[0] == f"Riskiest 3 of {len(results)} conversations"
     head = lines.index(next(line for line in lines if line.startswith(riskiest.conversation_id)))
     assert f"alert at #{riskiest.alert_index} of {riskiest.n_messages}  peak {riskiest.peak_stage}" in lines[head]
-    assert lines[head + 1] == f"    alert message: {texts[riskiest.alert_message_id]}"
-    assert lines[head + 2: head + 4] == [f"    evidence: {texts[m]}" for m in riskiest.evidence_message_ids[:2]]
+    shown = lines[head + 1: head + 4]
+    assert shown[0] == f"    alert message, {by(riskiest.alert_message_id)}: {texts[riskiest.alert_message_id]}"
+    assert shown[1:] == [f"    evidence, {by(m)}: {texts[m]}" for m in riskiest.evidence_message_ids[:2]]
+    assert any("(suspect)" in line for line in shown)
     calm = min(results, key=lambda r: r.risk_score)  # no alert: no alert message to quote (not "no text")
     console = Console(record=True, width=160)
     print_riskiest([calm], events, 1, console)
