@@ -77,12 +77,12 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
                                         f"  {alert}  peak {r.peak_stage}"))
             quotes = [("alert message", r.alert_message_id)] if r.alert_index is not None else []
             for label, message_id in [*quotes, *(("evidence", m) for m in r.evidence_message_ids[:2])]:
+                if (event := quoted.get((r.conversation_id, message_id or ""))) is None:
+                    continue
                 # who wrote it: a young person's plea ("please don't post it") is evidence too
-                event = quoted.get((r.conversation_id, message_id or ""))
-                sender = Text.assemble(", ", shown(event.sender_id), " (suspect)" if event.sender_id == r.suspect_id
-                                       else "") if event is not None else Text()
-                console.print(Padding(Text.assemble(label, sender, ": ", said(r.conversation_id, message_id, 300)),
-                                      (0, 0, 0, 4), expand=False))
+                who = Text.assemble(shown(event.sender_id), " (suspect)" if event.sender_id == r.suspect_id else "")
+                line = Text.assemble(label, ", ", who, ": ", _snippet(event.text, 300, event.attachment))
+                console.print(Padding(line, (0, 0, 0, 4), expand=False))
         return
     wide = console.width >= 130  # evidence gets its own column only where it can be read
     table = Table(title=title, show_lines=False)
