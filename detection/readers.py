@@ -320,28 +320,44 @@ def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str
     """A row with its columns renamed to the fields they are read as (``rename``: column -> field); a
     column bearing a field's name that another column is read as is left out. A column named with
     dots that the row lacks is a path into nested objects (``author.id``: the ``id`` of ``author``), as
-    exports of JSON and Parquet structs hold them."""
+    exports of JSON and Parquet structs hold them; a number in the path is a place in a list, counted
+    from 0 (``attachments.0.content_type``: the first attachment's), and none where the list is shorter."""
     fields = set(rename.values())
     row = {rename.get(k, k): v for k, v in record.items() if k in rename or k not in fields}
     for column, field in rename.items():
         if column not in record and "." in column:
             value: object = record
             for key in column.split("."):
-                value = value.get(key) if isinstance(value, Mapping) else None
+                if isinstance(value, Mapping):
+                    value = value.get(key)
+                elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+                    value = value[int(key)]
+                else:
+                    value = None
             if value is not None:
                 row[field] = value
     return row
 
 
+def _list_places(column: str) -> str:
+    """A dotted path with every place in a list as 0, as ``_column_paths`` names list elements."""
+    return ".".join("0" if key.isdigit() else key for key in column.split("."))
+
+
 def _column_paths(schema: Any, prefix: str = "") -> list[str]:
-    """A Parquet schema's column names, with a dotted path for every field of a struct column too."""
+    """A Parquet schema's column names, with a dotted path for every field of a struct column too, and
+    for the elements of a list column (``attachments.0``, ``attachments.0.content_type``)."""
     import pyarrow as pa
 
     names = []
     for field in schema:
         names.append(prefix + field.name)
-        if pa.types.is_struct(field.type):
-            names += _column_paths(list(field.type), f"{prefix}{field.name}.")
+        kind, path = field.type, f"{prefix}{field.name}"
+        while pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+            kind, path = kind.value_type, f"{path}.0"
+            names.append(path)
+        if pa.types.is_struct(kind):
+            names += _column_paths(list(kind), f"{path}.")
     return names
 
 
@@ -371,8 +387,11 @@ def parquet_batches(path: Path, rename: Mapping[str, str] | None = None) -> Iter
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    check_columns(path, "schema", _column_paths(parquet.schema_arrow) if rename else parquet.schema_arrow.names,
-                  rename)
+    columns = parquet.schema_arrow.names
+    if rename:  # paths into structs and lists too, a place in a list standing for every place
+        paths = _column_paths(parquet.schema_arrow)
+        columns = paths + [c for c in rename if c not in paths and _list_places(c) in paths]
+    check_columns(path, "schema", columns, rename)
     row = 1
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         yield row, batch

@@ -366,7 +366,8 @@ def convert(
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", metavar="FIELD=COLUMN",
         help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body; "
-             "sender_id=author.id for a nested one); repeatable")] = None,
+             "sender_id=author.id for a nested one, attachment=attachments.0.content_type in a list); "
+             "repeatable")] = None,
     timestamp_unit: Annotated[str, typer.Option(
         help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
     time_format: Annotated[str | None, typer.Option(

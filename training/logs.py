@@ -25,6 +25,7 @@ from training.data import parse_label, parse_stage
 FIELDS = (*EVENT_FIELDS, *LABEL_FIELDS)
 UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 _NUMBER = re.compile(r"\s*-?\d+(\.\d*)?\s*")
+_MIME = re.compile(r"([a-z]+)/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;.*)?")  # type/subtype, parameters after ';'
 
 
 def parse_mapping(items: Sequence[str]) -> dict[str, str]:
@@ -145,11 +146,20 @@ def _records(part: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mappi
         raise MissingColumnsError(f"{exc}; read other columns as these fields with --map FIELD=COLUMN") from None
 
 
+def attachment_kind(value: object) -> object:
+    """An attachment given as a MIME type, as logs often keep it (``image/png``, ``video/mp4``,
+    ``audio/ogg``), as its kind; any other type (``application/pdf``, ``text/plain``) is a file.
+    Other values are left for the event's own check."""
+    if isinstance(value, str) and (mime := _MIME.fullmatch(value.strip().lower())):
+        return mime[1] if mime[1] in ("image", "video", "audio") else "file"
+    return value
+
+
 def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
                form: str | None) -> dict[str, Any]:
     stamp = _timestamp(record.get("timestamp"), per_second, zone, form) if record.get("timestamp") is not None \
         else None
-    event = to_event({**record, "timestamp": stamp})
+    event = to_event({**record, "timestamp": stamp, "attachment": attachment_kind(record.get("attachment"))})
     row: dict[str, Any] = {**{name: getattr(event, name) for name in EVENT_FIELDS}, "timestamp": stamp}
     if "conversation_label" in record:
         row["conversation_label"] = parse_label(record["conversation_label"])

@@ -164,6 +164,38 @@ def test_nested_fields_are_read_by_their_path(tmp_path: Path) -> None:
         list(iter_log_rows(parquet, {**mapping, "author.uid": "sender_id"} | {"author.id": "recipient_id"}, "ms"))
 
 
+def test_attachments_in_a_list_and_as_mime_types(tmp_path: Path) -> None:
+    """Exports keep attachments as a list of objects with a MIME type (Discord: attachments[].content_type);
+    a number in a --map path is a place in a list, and convert reads a MIME type as its kind. Before, the
+    path found nothing and 'image/png' was a bad row (the message lost to scoring)."""
+    types = [["image/png"], ["video/mp4", "image/gif"], [], ["audio/ogg; codecs=opus"], ["application/pdf"], None]
+    rows = [{"thread": "t1", "id": f"m{i}", "author": {"id": "u1"}, "ts": 1_700_000_000 + i, "content": "look",
+             "attachments": None if kinds is None else [{"content_type": k, "size": 10} for k in kinds]}
+            for i, kinds in enumerate(types)]
+    mapping = {"thread": "conversation_id", "id": "message_id", "author.id": "sender_id", "ts": "timestamp",
+               "content": "text", "attachments.0.content_type": "attachment"}
+    source = write_jsonl(tmp_path / "attached.jsonl", rows)
+    parquet = tmp_path / "attached.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    for path in (source, parquet):
+        converted = list(iter_log_rows(path, mapping))
+        assert [r["attachment"] for r in converted] == ["image", "video", None, "audio", "file", None], path
+    second = list(iter_log_rows(parquet, {**mapping, "attachments.1.content_type": "recipient_id"}))
+    assert [r["recipient_id"] for r in second] == [None, "image/gif", None, None, None, None]
+    flat = write_jsonl(tmp_path / "flat.jsonl", [{**rows[0], "attachments": None, "mime": "IMAGE/JPEG"},
+                                                 {**rows[1], "attachments": None, "mime": "gif"}])
+    rejects: list[Reject] = []
+    kept = list(iter_log_rows(flat, {**mapping, "mime": "attachment"} | {"attachments.0.content_type": "offender_id"},
+                              rejects=rejects))
+    assert [r["attachment"] for r in kept] == ["image"]  # a flat column of MIME types too
+    assert [(r.location, r.field) for r in rejects] == [("line 2", "mime")] and "got 'gif'" in rejects[0].reason
+    with pytest.raises(InputError, match=r"no column 'attachments.0.kind' \(read as 'attachment'\) \(its columns: "
+                                         r".*attachments, attachments.0, attachments.0.content_type, "
+                                         r"attachments.0.size"):
+        list(iter_log_rows(parquet, {**mapping, "attachments.0.kind": "attachment"} |
+                           {"attachments.0.content_type": "offender_id"}))
+
+
 def test_numbers_in_another_unit_are_named(tmp_path: Path) -> None:
     row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": 1700000000123, "text": "hi"}
     source = write_jsonl(tmp_path / "ms.jsonl", [row])
