@@ -10,6 +10,7 @@ import io
 import itertools
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -134,9 +135,23 @@ def file_and_row(place: int) -> tuple[int, int]:
     return place >> FILE_BITS, place & ((1 << FILE_BITS) - 1)
 
 
+_LIST_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\[')
+
+
 def unsupported(path: Path) -> InputError:
-    hint = ("; a JSON array of messages becomes JSON Lines with one object per line, e.g. "
-            "jq -c '.[]' IN.json > OUT.jsonl") if path.suffix.lower() == ".json" else ""
+    hint = ""
+    if path.suffix.lower() == ".json":
+        hint = ("; a JSON array of messages becomes JSON Lines with one object per line, e.g. "
+                "jq -c '.[]' IN.json > OUT.jsonl")
+        with contextlib.suppress(OSError):
+            with path.open("rb") as handle:
+                head = handle.read(65536)
+            # a chat export (Telegram, DiscordChatExporter): one object, its messages in a list under a key
+            if head.lstrip().startswith(b"{") and (key := _LIST_KEY.search(head)):
+                name = key[1].decode()
+                hint = (f"; its list {name!r} becomes JSON Lines with one object per line, e.g. jq -c '.{name}[]' "
+                        f"IN.json > OUT.jsonl (the chat's own id, which its messages lack, goes into each: jq -c "
+                        f"'.id as $c | .{name}[] | .chat = $c', then --map conversation_id=chat)")
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
                       f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))}){hint}")
 

@@ -52,6 +52,14 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"unsupported file type '.json' .*; a JSON array of messages becomes JSON "
                                          r"Lines with one object per line, e.g. jq -c '.\[\]' IN.json > OUT.jsonl$"):
         read_events(array)
+    # a chat export (Telegram's result.json): one object, the chat's id beside its list of messages
+    chat = tmp_path / "result.json"
+    chat.write_text(json.dumps({"name": "x", "id": 42, "meta": {"a": 1}, "messages": [ROW]}, indent=1))
+    with pytest.raises(InputError, match=r"; its list 'messages' becomes JSON Lines with one object per line, e.g. "
+                                         r"jq -c '.messages\[\]' IN.json > OUT.jsonl \(the chat's own id, which its "
+                                         r"messages lack, goes into each: jq -c '.id as \$c \| .messages\[\] \| "
+                                         r".chat = \$c', then --map conversation_id=chat\)$"):
+        read_events(chat)
 
 
 def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: Path) -> None:
