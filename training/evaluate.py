@@ -191,16 +191,35 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     with_late = [c for c, y in data.labels.items() if y and c in first_late]
     alert_at = {c: by_id[c].alert_index for c in with_late}
     before = {c for c in with_late if (index := alert_at[c]) is not None and index < first_late[c]}
+    at = {c for c in with_late if alert_at[c] == first_late[c]}
+    after = {c: index for c in with_late if (index := alert_at[c]) is not None and index > first_late[c]}
     with_grooming = groomed & set(with_late)
+    share = (lambda found: len(found) / len(with_late)) if with_late else (lambda found: None)
+    # How late the late ones are: messages and minutes from the first threat to the alert
+    times = _message_times(data, set(after))
+    lag = [index - first_late[c] for c, index in after.items()]
+    minutes = [(times[c][index] - times[c][first_late[c]]) / 60 for c, index in after.items()]
     return {
         "median_messages_to_alert": float(np.median(k)) if len(k) else None,
-        "alerted_before_threat": len(before) / len(with_late) if with_late else None,
+        "alerted_before_threat": share(before),
         # Extortion that opens with the threat cannot be warned of before it: the share among the others
         "alerted_before_threat_groomed": (len(before & with_grooming) / len(with_grooming)
                                           if with_grooming else None),
+        "alerted_at_threat": share(at), "alerted_after_threat": share(after),
+        "median_messages_after_threat": float(np.median(lag)) if lag else None,
+        "median_minutes_after_threat": float(np.median(minutes)) if minutes else None,
         "n_with_threat_stage": len(with_late), "n_groomed_before_threat": len(with_grooming),
         "median_conversation_length": median_length, "_speed": speed,
     }
+
+
+def _message_times(data: LabelledData, conversations: set[str]) -> dict[str, list[float]]:
+    """The send times of the named conversations' messages, in conversation order."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for event in data.events:
+        if event.conversation_id in conversations:
+            times[event.conversation_id].append(event.timestamp)
+    return times
 
 
 def length_group(n_messages: int) -> str:

@@ -103,7 +103,9 @@ def _messages_to_alert(path: Path, results: list[RiskScore], data: LabelledData)
 
 
 HEADLINE = ("n_conversations", "n_positive", "precision", "recall", "f0_5", "f1", "false_alert_rate", "roc_auc",
-            "pr_auc", "alerted_before_threat", "alerted_before_threat_groomed", "median_messages_to_alert",
+            "pr_auc", "alerted_before_threat", "alerted_before_threat_groomed", "alerted_at_threat",
+            "alerted_after_threat", "median_messages_after_threat", "median_minutes_after_threat",
+            "median_messages_to_alert",
             "latency_weighted_f1", "suspect_right_at_alert", "suspect_right")
 
 
