@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -194,7 +195,10 @@ def _earliness(results: list[RiskScore], data: LabelledData, thresholds: Thresho
     at = {c for c in with_late if alert_at[c] == first_late[c]}
     after = {c: index for c in with_late if (index := alert_at[c]) is not None and index > first_late[c]}
     with_grooming = groomed & set(with_late)
-    share = (lambda found: len(found) / len(with_late)) if with_late else (lambda found: None)
+
+    def share(found: Collection[str]) -> float | None:
+        return len(found) / len(with_late) if with_late else None
+
     # How late the late ones are: messages and minutes from the first threat to the alert
     times = _message_times(data, set(after))
     lag = [index - first_late[c] for c, index in after.items()]
