@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -45,6 +44,14 @@ def _snippet(text: str, width: int = 48, attachment: str | None = None) -> Text:
     return Text.assemble((f"[{attachment}]", "bold"), " ", shown(text))  # what was sent matters as much
 
 
+def _print_indented(console: Console, text: Text, indent: int = 4) -> None:
+    """``text`` wrapped to the console's width, every line indented, none ending in spaces (a log or a
+    file keeps what a terminal does not show)."""
+    for line in text.wrap(console, max(console.width - indent, 20)):
+        line.rstrip()
+        console.print(Text(" " * indent) + line)
+
+
 def _level(level: str) -> Text:
     return Text(level, style=LEVEL_STYLE[level])
 
@@ -82,7 +89,7 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
                 # who wrote it: a young person's plea ("please don't post it") is evidence too
                 who = Text.assemble(shown(event.sender_id), " (suspect)" if event.sender_id == r.suspect_id else "")
                 line = Text.assemble(label, ", ", who, ": ", _snippet(event.text, 300, event.attachment))
-                console.print(Padding(line, (0, 0, 0, 4), expand=False))
+                _print_indented(console, line)
         return
     wide = console.width >= 130  # evidence gets its own column only where it can be read
     table = Table(title=title, show_lines=False)
@@ -133,7 +140,7 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         console.print(shown(title))
         for mark, sender, risk, level, stage, text, attachment, reasons in rows:
             console.print(Text.assemble(f"#{mark}  ", sender, f"  risk {risk} ", level, f"  stage {stage}"))
-            console.print(Padding(_snippet(text, 300, attachment), (0, 0, 0, 4), expand=False))
-            console.print(Padding(Text(f"driven by: {reasons}", style="dim"), (0, 0, 0, 4), expand=False))
+            _print_indented(console, _snippet(text, 300, attachment))
+            _print_indented(console, Text(f"driven by: {reasons}", style="dim"))
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")

@@ -109,3 +109,24 @@ def test_explain_is_readable_in_a_narrow_terminal_or_a_file(model: RiskModel,
             assert f"#{result.alert_index} ALERT" in out and all(len(line) <= width for line in lines)
         else:
             assert "│ (no text)" in out and "│ [image] " in out
+
+
+def test_narrow_forms_wrap_indented_without_trailing_spaces(model: RiskModel, tmp_path: Path,
+                                                            synth_rows: list[dict[str, object]]) -> None:
+    """Rich padded a wrapped message's lines with spaces to its widest line: invisible in a terminal,
+    kept in a log or a file. Lines now wrap within the console, indented, and end in what they say."""
+    from detection.display import print_trajectory
+    from detection.explain import trajectory
+
+    events = read_events(write_jsonl(tmp_path / "e.jsonl", synth_rows[:800])).events
+    results, _ = score_conversations(model, events)
+    riskiest = max(results, key=lambda r: r.risk_score)
+    result, steps = trajectory(model, [e for e in events if e.conversation_id == riskiest.conversation_id],
+                               riskiest.conversation_id)
+    for draw in (lambda c: print_riskiest(results, events, 3, c), lambda c: print_trajectory(result, steps, 0.5, c)):
+        console = Console(record=True, width=40)
+        draw(console)
+        lines = console.export_text().splitlines()
+        quoted = [line for line in lines if line.startswith("    ")]
+        assert len(quoted) > len({line for line in lines if not line.startswith(" ")})  # messages did wrap
+        assert all(len(line) <= 40 and line == line.rstrip() for line in quoted)
