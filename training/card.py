@@ -82,7 +82,8 @@ def model_card(model: RiskModel, data_source: str) -> str:
         if train.get("text_path"):
             kind += " and a text path beside it (the score is the larger of the two, each calibrated apart)"
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
-                             "alerted_before_threat_groomed", "median_messages_to_alert", "latency_weighted_f1",
+                             "alerted_before_threat_groomed", "alerted_at_threat", "alerted_after_threat",
+                             "median_messages_after_threat", "median_messages_to_alert", "latency_weighted_f1",
                              "roc_auc", "pr_auc", "suspect_right_at_alert", "suspect_right"))
     slices = slices_table(m.get("slices", {}))
     cv = m.get("cv")

@@ -190,6 +190,8 @@ def test_train_cli_writes_card_and_cv(synth_rows: list[dict[str, object]], tmp_p
     card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     inside = meta["metrics"]["cv"]["families"]["in_family"]["mean"]["f0_5"]
     assert "## Human review" in card and "In-family against cross-family" in card and f"F0.5 {inside:.3f}" in card
+    for key in ("alerted_before_threat", "alerted_at_threat", "alerted_after_threat"):  # where the alerts came
+        assert f"| {key} | {meta['metrics'][key]:.3f} |" in card
     bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--model-type", "gpt")
     assert bad.returncode == 2 and "model type must be one of" in bad.stderr
 
