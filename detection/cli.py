@@ -122,7 +122,7 @@ def score(
     errors: Annotated[Path | None, typer.Option(
         "--errors", parser=local_path, help="Write bad rows here and score the rest")] = None,
     engine: Annotated[str, typer.Option(help="local or spark")] = "local",
-    show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table")] = 0,
+    show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table", min=0)] = 0,
     workers: Annotated[int, typer.Option(help="Processes for large inputs (0: every core)", min=0)] = 0,
 ) -> None:
     """Score conversations causally: one row per conversation.

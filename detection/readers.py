@@ -792,6 +792,7 @@ def read_conversation(path: str | Path, conversation_id: str) -> ConversationRea
 
 def _near(wanted: str, ids: set[str]) -> tuple[str, ...]:
     """Up to three of ``ids`` that hold ``wanted`` (case aside), else that are spelt almost as it is."""
-    folded = wanted.casefold()
+    if not (folded := wanted.casefold()):
+        return ()  # an empty id is in every id: no suggestion is a likely one
     holding = sorted(i for i in ids if folded in i.casefold())
     return tuple(holding[:3] if holding else difflib.get_close_matches(wanted, ids, n=3, cutoff=0.8))

@@ -173,6 +173,9 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", events_path, "-o", alias, "--model", model_dir], f"--output {alias} is also INPUT"),
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--errors", tmp_path / "o.jsonl", "--model", model_dir],
          "--errors " + str(tmp_path / "o.jsonl") + " is also --output"),
+        # before: --show -1 printed every conversation but the least risky
+        (["score", events_path, "-o", tmp_path / "o.jsonl", "--show", "-1", "--model", model_dir],
+         "Invalid value for '--show': Input should be greater than or equal to 0"),
     ]
     kept = events_path.read_bytes()
     for args, expected in cases:

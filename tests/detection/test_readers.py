@@ -86,6 +86,7 @@ def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: P
     # none found: ids that hold the one asked for (an id cut short when copied, or in another case),
     # else ids spelt almost as it is
     assert read_conversation(path, "C").near == ("c2",) and read_conversation(path, "nobody").near == ()
+    assert read_conversation(path, "").near == ()  # in every id: no likelier than any
     ids = {"dm-000032-6fc0195f", "dm-000033-0a1b2c3d", "group-9"}
     assert _near("dm-000032-6fc0195g", ids) == ("dm-000032-6fc0195f",)  # one letter off
     assert _near("DM-0000", ids) == ("dm-000032-6fc0195f", "dm-000033-0a1b2c3d")
