@@ -52,11 +52,11 @@ def _options(show_version: Annotated[bool, typer.Option(
 URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 
 
-def local_path(value: str | Path) -> Path:
+def local_path(value: str) -> Path:
     """The parser of every file option: a path on this machine, or a ``file://`` URI of one. Another URI
     (``s3a://``, ``hdfs://``...) is refused by name here, before pathlib folds its ``//`` into a path that
     does not exist."""
-    if isinstance(value, Path) or not URI.match(value):
+    if not URI.match(value):
         return Path(value)
     parts = urlsplit(value)
     if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost"):

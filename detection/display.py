@@ -119,28 +119,33 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
                 else f"no alert (threshold {alert_threshold:.3f})")
              + (f", suspect {result.suspect_id}" if result.suspect_id is not None else ""))
     evidence = set(result.evidence_message_ids)
-    rows: list[tuple[str, Text, str, Text, str, str, str | None, str]] = []
-    for step in steps:
-        marks = ("ALERT " if step.index == result.alert_index else "") + ("*" if step.message_id in evidence else "")
-        reasons = ("text path: " if step.path == "text" else "") + ", ".join(
+
+    def mark(step: Step) -> str:
+        return f"{step.index} {'ALERT ' if step.index == result.alert_index else ''}" \
+               f"{'*' if step.message_id in evidence else ''}".rstrip()
+
+    def reasons(step: Step) -> str:
+        return ("text path: " if step.path == "text" else "") + ", ".join(
             f"{group} {value:+.1f}" for group, value in step.top())
-        rows.append((f"{step.index} {marks}".rstrip(), shown(step.sender_id), f"{step.risk_score:.3f}",
-                     _level(step.risk_level), f"{step.stage} {step.stage_probability:.2f}", step.text,
-                     step.attachment, reasons))
+
     if console.width >= TABLE_WIDTH:
         table = Table(title=shown(title))
         for column in ("#", "sender", "risk", "level", "stage"):
             table.add_column(column, no_wrap=True)
         table.add_column("message", ratio=2)
         table.add_column("driven by", ratio=1)
-        for mark, sender, risk, level, stage, text, attachment, reasons in rows:
-            table.add_row(mark, sender, risk, level, stage, _snippet(text, 60, attachment), reasons)
+        for step in steps:
+            table.add_row(mark(step), shown(step.sender_id), f"{step.risk_score:.3f}", _level(step.risk_level),
+                          f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60, step.attachment),
+                          reasons(step))
         console.print(table)
     else:
         console.print(shown(title))
-        for mark, sender, risk, level, stage, text, attachment, reasons in rows:
-            console.print(Text.assemble(f"#{mark}  ", sender, f"  risk {risk} ", level, f"  stage {stage}"))
-            _print_indented(console, _snippet(text, 300, attachment))
-            _print_indented(console, Text(f"driven by: {reasons}", style="dim"))
+        for step in steps:
+            console.print(Text.assemble(f"#{mark(step)}  ", shown(step.sender_id), f"  risk {step.risk_score:.3f} ",
+                                        _level(step.risk_level),
+                                        f"  stage {step.stage} {step.stage_probability:.2f}"))
+            _print_indented(console, _snippet(step.text, 300, step.attachment))
+            _print_indented(console, Text(f"driven by: {reasons(step)}", style="dim"))
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")

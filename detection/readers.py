@@ -340,18 +340,21 @@ def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str
     fields = set(rename.values())
     row = {rename.get(k, k): v for k, v in record.items() if k in rename or k not in fields}
     for column, field in rename.items():
-        if column not in record and "." in column:
-            value: object = record
-            for key in column.split("."):
-                if isinstance(value, Mapping):
-                    value = value.get(key)
-                elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
-                    value = value[int(key)]
-                else:
-                    value = None
-            if value is not None:
-                row[field] = value
+        if column not in record and "." in column and (value := _at_path(record, column)) is not None:
+            row[field] = value
     return row
+
+
+def _at_path(value: object, column: str) -> object:
+    """What a dotted path names inside nested objects and lists, or None where it leads nowhere."""
+    for key in column.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(key)
+        elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
 
 
 def _list_places(column: str) -> str:

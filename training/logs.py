@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from detection.batch import bad_rows_error
-from detection.events import EVENT_FIELDS, LABEL_FIELDS, EventError, identifier, parse_timestamp, to_event
+from detection.events import ATTACHMENTS, EVENT_FIELDS, LABEL_FIELDS, EventError, identifier, parse_timestamp, to_event
 from detection.readers import MissingColumnsError, Reject, input_files, iter_records
 from training.data import parse_label, parse_stage
 
@@ -151,7 +151,7 @@ def attachment_kind(value: object) -> object:
     ``audio/ogg``), as its kind; any other type (``application/pdf``, ``text/plain``) is a file.
     Other values are left for the event's own check."""
     if isinstance(value, str) and (mime := _MIME.fullmatch(value.strip().lower())):
-        return mime[1] if mime[1] in ("image", "video", "audio") else "file"
+        return mime[1] if mime[1] in ATTACHMENTS else "file"
     return value
 
 
