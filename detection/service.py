@@ -204,7 +204,11 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         metrics.model_info(model.model_version)
         metrics.watch_outbox(store)
         parts["batcher"] = batcher
-        log.info("ready", extra={"model_version": model.model_version, "sinks": [s.name for s in parts["sinks"]]})
+        log.info("ready", extra={"model_version": model.model_version, "sinks": [s.name for s in parts["sinks"]],
+                                 "api_token": settings.api_token is not None})
+        if settings.api_token is None and not _loopback(settings.host):
+            log.warning("no api token", extra={"host": settings.host, "detail": "anyone who reaches this port can "
+                        "post messages and read conversations' risk; set --api-token (RISKLINE_API_TOKEN)"})
         try:
             yield
         finally:
@@ -260,6 +264,16 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return Guard(app, settings.api_token, metrics)
+
+
+def _loopback(host: str) -> bool:
+    """Whether only this machine can reach a service bound to ``host`` (an address or a name)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _bearer(header: bytes) -> bytes:

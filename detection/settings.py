@@ -66,6 +66,22 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
         return value
 
+    @field_validator("api_token", "webhook_secret")
+    @classmethod
+    def _credential(cls, value: str | None) -> str | None:
+        """An empty token (``--api-token "$TOKEN"`` with the variable unset) would run the service open without a
+        word; one with spaces or a line break at an end (a secret file's last newline, as Kubernetes mounts it)
+        could never match a client's: the ``Authorization`` header trims them, as most receivers trim a secret."""
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("is empty (an unset variable?); leave the option out to run without one")
+        if value != value.strip():
+            at_end = value[-1].isspace()
+            what = "a line break" if value[-1 if at_end else 0] in "\r\n" else "white space"
+            raise ValueError(f"has {what} at its {'end' if at_end else 'start'}; remove it")
+        return value
+
 
 class StreamSettings(ServiceSettings):
     """``riskline stream``: the service's settings plus where to consume and publish."""

@@ -226,6 +226,7 @@ def test_startup_errors_are_one_line(model_dir: Path, tmp_path: Path) -> None:
              (["--model", str(model_dir), "--state", "postgresql://riskline:s3cret@127.0.0.1:9/db"],
               "riskline: error: state store postgresql://riskline:***@127.0.0.1:9/db: connection"),
              (["--model", str(model_dir), "--port", "70000"], "setting 'port'"),
+             (["--model", str(model_dir), "--api-token", ""], "setting 'api_token': is empty"),
              (["--model", str(model_dir), "--host", "203.0.113.9"], "cannot listen on 203.0.113.9:8080: ")]
     with socket.socket() as taken:  # a port another server holds
         taken.bind(("127.0.0.1", 0))
@@ -479,3 +480,26 @@ def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it(
     results, scored = asyncio.run(three_at_once(store_up=False))
     assert calls == [["hi", "cannot be scored", "there"]] and scored == []
     assert all(isinstance(r, ScoringFailed) for r in results)
+
+
+def test_a_service_open_beyond_this_machine_without_a_token_says_so(model_dir: Path, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from fastapi.testclient import TestClient
+
+    from detection.service import create_app
+    from detection.settings import ServiceSettings
+
+    warned = {}
+    for host, token in [("0.0.0.0", None), ("::", None), ("127.0.0.1", None), ("localhost", None), ("::1", None),
+                        ("0.0.0.0", TOKEN)]:
+        caplog.clear()
+        settings = ServiceSettings(model=str(model_dir), state=str(tmp_path / "state.db"), host=host, api_token=token)
+        with caplog.at_level("INFO", logger="riskline.service"), TestClient(create_app(settings)):
+            pass
+        ready = next(r for r in caplog.records if r.getMessage() == "ready")
+        assert ready.api_token is (token is not None)  # type: ignore[attr-defined]
+        warned[host, token] = [r.detail for r in caplog.records if r.getMessage() == "no api token"]  # type: ignore[attr-defined]
+    detail = ("anyone who reaches this port can post messages and read conversations' risk; set --api-token "
+              "(RISKLINE_API_TOKEN)")
+    assert warned == {("0.0.0.0", None): [detail], ("::", None): [detail], ("127.0.0.1", None): [],
+                      ("localhost", None): [], ("::1", None): [], ("0.0.0.0", TOKEN): []}

@@ -42,6 +42,17 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
                                              rf"host, got '{url}'$"):
             load_settings({"webhook_url": url})
     assert load_settings({"webhook_url": "https://hooks.example.org/r"}).webhook_url == "https://hooks.example.org/r"
+    with pytest.raises(ValueError, match=r"^setting 'api_token': is empty \(an unset variable\?\); leave the option "
+                                         r"out to run without one$"):
+        load_settings({"api_token": ""})  # `--api-token "$TOKEN"` with TOKEN unset: before, no token checked at all
+    monkeypatch.setenv("RISKLINE_WEBHOOK_SECRET", "hook-secret\n")  # a mounted secret file's last line break
+    with pytest.raises(ValueError, match=r"^environment variable RISKLINE_WEBHOOK_SECRET: setting 'webhook_secret': "
+                                         r"has a line break at its end; remove it$"):
+        load_settings({})
+    monkeypatch.delenv("RISKLINE_WEBHOOK_SECRET")
+    with pytest.raises(ValueError, match=r"^setting 'api_token': has white space at its start; remove it$"):
+        load_settings({"api_token": " token"})
+    assert load_settings({"api_token": "two words"}).api_token == "two words"
     for seconds in (0.5, 301):  # a group's session timeout: how long a crashed stream worker's partitions wait
         with pytest.raises(ValueError, match="setting 'session_timeout'"):
             load_settings({"session_timeout": seconds}, kind=StreamSettings)
