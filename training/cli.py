@@ -177,6 +177,10 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
                f"F0.5 {m['f0_5']:.3f} false-alert rate {m['false_alert_rate']:.3f}", err=True)
     if text := interval_text(m):
         typer.echo(f"  {text}", err=True)
+    if model.thresholds.alert >= 1.0:  # ``threshold_for_precision``'s "none reaches the target"
+        typer.echo(f"warning: no threshold reaches the target precision on these {m['n_conversations']} "
+                   f"conversations ({m['n_positive']} positive), so the alert threshold is 1.0 and this model will all "
+                   "but never alert; give more labelled conversations of each kind", err=True)
     if other := m.get("other_half"):
         typer.echo(f"thresholds chosen on the other half of it: precision {other['precision']:.3f} "
                    f"recall {other['recall']:.3f} F0.5 {other['f0_5']:.3f} "

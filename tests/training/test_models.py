@@ -149,6 +149,16 @@ def test_training_on_a_handful_of_conversations_says_too_few(tmp_path: Path) -> 
             train(data, TrainConfig())
 
 
+def test_a_held_out_part_of_one_kind_is_refused_before_fitting(tmp_path: Path) -> None:
+    # before: fitted, then thresholds "chosen" with no positive held out: all of them 1.0, a model that never alerts
+    for seed, kind in ((3, "negative"), (4, "positive")):
+        data = load_labelled(write_jsonl(tmp_path / f"{seed}.jsonl", generate(8, seed=seed)))
+        with pytest.raises(ValueError, match=rf"^too few conversations to choose thresholds on: the 2 held out "
+                                             rf"\(held-out fold 0 .*\) are all {kind}; give more labelled "
+                                             "conversations of each kind$"):
+            train(data, TrainConfig())
+
+
 def test_keep_back_is_a_stratified_fifth(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     data = load_labelled(write_jsonl(tmp_path / "d.jsonl", synth_rows))
     ids = set(data.labels)

@@ -635,6 +635,14 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     bad = riskline("thresholds", "--data", negatives, "--model", model_dir, "--out", tmp_path / "x", "--no-track")
     assert bad.returncode == 2 and f"{negatives}: choosing thresholds needs both" in bad.stderr
     assert not (tmp_path / "x").exists()
+    first = {label: next(r["conversation_id"] for r in rows if r["conversation_label"] == label) for label in (0, 1)}
+    swapped = write_jsonl(tmp_path / "swapped.jsonl", [{**r, "conversation_label": 1 - r["conversation_label"]}
+                                                        for r in rows if r["conversation_id"] in first.values()])
+    never = riskline("thresholds", "--data", swapped, "--model", model_dir, "--out", tmp_path / "n", "--no-track")
+    assert never.returncode == 0 and load_model(tmp_path / "n").thresholds.alert == 1.0  # labels the wrong way round
+    assert ("warning: no threshold reaches the target precision on these 2 conversations (1 positive), so the alert "
+            "threshold is 1.0 and this model will all but never alert") in never.stderr
+    assert "warning" not in done.stderr
 
 
 def test_registry_options_that_would_fail_after_the_work_are_refused_before_it(labelled_path: Path,
