@@ -170,6 +170,9 @@ def explain(
     conversation: Annotated[str, typer.Option(help="The conversation to explain")],
     model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
+    around_n: Annotated[int | None, typer.Option(
+        "--around", min=0, help="Only the messages within N of the alert, the peak and each evidence message "
+                                "(a long conversation's gist); omitted: every message")] = None,
 ) -> None:
     """Print a conversation's risk message by message, and why.
 
@@ -177,7 +180,7 @@ def explain(
     """
     import json
 
-    from detection.explain import trajectory
+    from detection.explain import around, trajectory
     from detection.model import load_model
     from detection.readers import read_conversation
 
@@ -190,6 +193,8 @@ def explain(
                    f"({found.n_conversations} conversations in {'its files' if input_path.is_dir() else 'the file'}"
                    f"{near})")
     result, steps = trajectory(risk_model, found.read.events, wanted)
+    if around_n is not None:
+        steps = around(result, steps, around_n)
     if as_json:
         for step in steps:
             typer.echo(json.dumps({**step.__dict__, "alert": step.index == result.alert_index}, ensure_ascii=False))

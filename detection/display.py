@@ -128,24 +128,41 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         return ("text path: " if step.path == "text" else "") + ", ".join(
             f"{group} {value:+.1f}" for group, value in step.top())
 
+    def skipped(before: int, after: int) -> str | None:
+        """A line for the messages between two shown ones (``explain --around``), None where none are left out."""
+        n = after - before - 1
+        return f"{n} message{'s' if n != 1 else ''} left out" if n > 0 else None
+
+    rows: list[tuple[str | None, Step | None]] = []  # each shown step with the gap before it, then the last gap
+    previous = -1
+    for shown_step in steps:
+        rows.append((skipped(previous, shown_step.index), shown_step))
+        previous = shown_step.index
+    rows.append((skipped(previous, result.n_messages), None))
     if console.width >= TABLE_WIDTH:
         table = Table(title=shown(title))
         for column in ("#", "sender", "risk", "level", "stage"):
             table.add_column(column, no_wrap=True)
         table.add_column("message", ratio=2)
         table.add_column("driven by", ratio=1)
-        for step in steps:
-            table.add_row(mark(step), shown(step.sender_id), f"{step.risk_score:.3f}", _level(step.risk_level),
-                          f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60, step.attachment),
-                          reasons(step))
+        for gap, step in rows:
+            if gap:
+                table.add_row("...", "", "", "", "", Text(gap, style="dim"), "")
+            if step is not None:
+                table.add_row(mark(step), shown(step.sender_id), f"{step.risk_score:.3f}", _level(step.risk_level),
+                              f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60, step.attachment),
+                              reasons(step))
         console.print(table)
     else:
         console.print(shown(title))
-        for step in steps:
-            console.print(Text.assemble(f"#{mark(step)}  ", shown(step.sender_id), f"  risk {step.risk_score:.3f} ",
-                                        _level(step.risk_level),
-                                        f"  stage {step.stage} {step.stage_probability:.2f}"))
-            _print_indented(console, _snippet(step.text, 300, step.attachment))
-            _print_indented(console, Text(f"driven by: {reasons(step)}", style="dim"))
+        for gap, step in rows:
+            if gap:
+                console.print(Text(f"... {gap} ...", style="dim"))
+            if step is not None:
+                console.print(Text.assemble(f"#{mark(step)}  ", shown(step.sender_id),
+                                            f"  risk {step.risk_score:.3f} ", _level(step.risk_level),
+                                            f"  stage {step.stage} {step.stage_probability:.2f}"))
+                _print_indented(console, _snippet(step.text, 300, step.attachment))
+                _print_indented(console, Text(f"driven by: {reasons(step)}", style="dim"))
     console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
                   "of the text path (the conversation's wording as a whole) where it scored higher")

@@ -87,3 +87,16 @@ def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores)
              float(base[i]), None if offender is None else float(offender[i]), event.attachment)
         for i, event in enumerate(ordered)
     ]
+
+
+def around(result: RiskScore, steps: Sequence[Step], n: int) -> list[Step]:
+    """The steps within ``n`` messages of those a reviewer starts from: the alert, the peak and each
+    evidence message (a long conversation's trajectory cut to what matters), in order."""
+    if not steps:
+        return []
+    evidence = set(result.evidence_message_ids)
+    peak = max(steps, key=lambda s: s.risk_score).index  # the first of equal peaks, as the summary's
+    anchors = {peak, *(s.index for s in steps if s.message_id in evidence)}
+    if result.alert_index is not None:
+        anchors.add(result.alert_index)
+    return [s for s in steps if any(abs(s.index - a) <= n for a in anchors)]

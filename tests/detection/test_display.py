@@ -111,6 +111,38 @@ def test_explain_is_readable_in_a_narrow_terminal_or_a_file(model: RiskModel,
             assert "│ (no text)" in out and "│ [image] " in out
 
 
+def test_explain_around_keeps_the_messages_near_the_alert_peak_and_evidence(model: RiskModel,
+                                                                          synth_rows: list[dict[str, object]]) -> None:
+    """A conversation of thousands of messages printed whole buries the few a reviewer needs: ``--around N``
+    keeps those within N of the alert, the peak and each evidence message, and says how many it left out."""
+    import re
+
+    from detection.display import TABLE_WIDTH, print_trajectory
+    from detection.events import to_event
+    from detection.explain import around, trajectory
+
+    cid = str(next(r["conversation_id"] for r in synth_rows if r["conversation_label"] == 1))
+    result, steps = trajectory(model, [to_event(r) for r in synth_rows if r["conversation_id"] == cid], cid)
+    peak = max(range(len(steps)), key=lambda i: (steps[i].risk_score, -i))
+    anchors = {result.alert_index, peak, *(s.index for s in steps if s.message_id in result.evidence_message_ids)}
+    assert result.alert and len(anchors) >= 3 and len(steps) > 10
+    zero = around(result, steps, 0)
+    assert [s.index for s in zero] == sorted(anchors)
+    one = around(result, steps, 1)
+    assert [s.index for s in one] == [i for i in range(len(steps)) if {i - 1, i, i + 1} & anchors]
+    assert around(result, steps, len(steps)) == steps
+    for width in (80, TABLE_WIDTH):
+        console = Console(record=True, width=width)
+        print_trajectory(result, zero, 0.5, console)
+        out = console.export_text()
+        left_out = [int(n) for n in re.findall(r"(\d+) messages? left out", out)]
+        assert left_out and sum(left_out) + len(zero) == result.n_messages
+        assert f"{result.alert_index} ALERT" in out
+    console = Console(record=True, width=80)
+    print_trajectory(result, steps, 0.5, console)
+    assert "left out" not in console.export_text()
+
+
 def test_narrow_forms_wrap_indented_without_trailing_spaces(model: RiskModel, tmp_path: Path,
                                                             synth_rows: list[dict[str, object]]) -> None:
     """Rich padded a wrapped message's lines with spaces to its widest line: invisible in a terminal,

@@ -231,6 +231,13 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
                      env={"COLUMNS": "200"})
     assert table.returncode == 0 and "ALERT" in table.stdout and "driven by" in table.stdout
     assert f"suspect {result.suspect_id}" in table.stdout
+    near = riskline("explain", labelled_path, "--conversation", result.conversation_id, "--model", model_dir,
+                    "--json", "--around", "0")  # the alert, the peak and the evidence messages alone
+    assert near.returncode == 0, near.stderr
+    kept = [json.loads(line) for line in near.stdout.splitlines()]
+    peak = max(range(len(steps)), key=lambda i: (steps[i]["risk_score"], -i))  # the first of equal peaks
+    assert kept == [s for s in steps if s["alert"] or s["message_id"] in result.evidence_message_ids
+                    or s["index"] == peak] and len(kept) < len(steps)
     missing = riskline("explain", labelled_path, "--conversation", "nope", "--model", model_dir)
     assert missing.returncode == 2 and "no conversation 'nope'" in missing.stderr
     # a row of this conversation that is not valid, and a line that is not JSON at all, are left out and named
