@@ -361,8 +361,9 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
         raise ValueError(f"too few conversations to train on: the {len(train_ids)} left to fit on after holding out "
                          f"{len(test_ids)} ({how}) are all of one kind; give more labelled conversations of each kind")
     if len(held_classes := {data.labels[c] for c in test_ids}) < 2:  # thresholds for a precision need both
-        raise ValueError(f"too few conversations to choose thresholds on: the {len(test_ids)} held out ({how}) are "
-                         f"all {'positive' if held_classes == {1} else 'negative'}; give more labelled conversations "
+        held = (f"the {len(test_ids)} held out ({how}) are all {'positive' if held_classes == {1} else 'negative'}"
+                if held_classes else f"none is held out ({how}: one of each kind is too few to split)")
+        raise ValueError(f"too few conversations to choose thresholds on: {held}; give more labelled conversations "
                          "of each kind")
     measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
     model, thresholds = measured.model, measured.model.thresholds

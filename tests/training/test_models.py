@@ -157,6 +157,13 @@ def test_a_held_out_part_of_one_kind_is_refused_before_fitting(tmp_path: Path) -
                                              rf"\(held-out fold 0 .*\) are all {kind}; give more labelled "
                                              "conversations of each kind$"):
             train(data, TrainConfig())
+    rows = [{k: v for k, v in r.items() if k != "fold"} for r in generate(8, seed=3)]  # random split, not folds
+    first = {label: next(r["conversation_id"] for r in rows if r["conversation_label"] == label) for label in (0, 1)}
+    two = [r for r in rows if r["conversation_id"] in first.values()]
+    data = load_labelled(write_jsonl(tmp_path / "two.jsonl", two))
+    with pytest.raises(ValueError, match=r"^too few conversations to choose thresholds on: none is held out \(random "
+                                         r"25% of conversations, stratified by label: one of each kind is too few"):
+        train(data, TrainConfig())
 
 
 def test_keep_back_is_a_stratified_fifth(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
