@@ -349,6 +349,16 @@ def fit_and_measure(train_part: LabelledData, held: LabelledData, config: TrainC
     return replace(measured, metrics={**measured.metrics, "other_half": other_half})
 
 
+def _both_kinds_held_out(data: LabelledData, test_ids: set[str], how: str) -> None:
+    """Thresholds for a precision are chosen on held-out conversations of both kinds: with one kind only,
+    each would be 1.0, a model that never alerts."""
+    if len(held_classes := {data.labels[c] for c in test_ids}) < 2:
+        held = (f"the {len(test_ids)} held out ({how}) are all {'positive' if held_classes == {1} else 'negative'}"
+                if held_classes else f"none is held out ({how}: one of each kind is too few to split)")
+        raise ValueError(f"too few conversations to choose thresholds on: {held}; give more labelled conversations "
+                         "of each kind")
+
+
 def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     """Fit on a training split, calibrate, choose thresholds and measure on held-out conversations, refit."""
     started = time.perf_counter()
@@ -360,11 +370,7 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     if len({data.labels[c] for c in train_ids}) < 2:
         raise ValueError(f"too few conversations to train on: the {len(train_ids)} left to fit on after holding out "
                          f"{len(test_ids)} ({how}) are all of one kind; give more labelled conversations of each kind")
-    if len(held_classes := {data.labels[c] for c in test_ids}) < 2:  # thresholds for a precision need both
-        held = (f"the {len(test_ids)} held out ({how}) are all {'positive' if held_classes == {1} else 'negative'}"
-                if held_classes else f"none is held out ({how}: one of each kind is too few to split)")
-        raise ValueError(f"too few conversations to choose thresholds on: {held}; give more labelled conversations "
-                         "of each kind")
+    _both_kinds_held_out(data, test_ids, how)
     measured = fit_and_measure(data.subset(train_ids), data.subset(test_ids), config)
     model, thresholds = measured.model, measured.model.thresholds
     metrics: dict[str, Any] = {"holdout": how, **measured.metrics}
@@ -480,6 +486,7 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
         test = {c for c, f in assignment.items() if f == fold}
         log.info("cross-validation: fold %d of %d (%d conversations held out)", fold + 1, k, len(test))
         try:
+            _both_kinds_held_out(data, test, f"fold {fold}")
             metrics = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config).metrics
             runs.append({"fold": fold, **metrics})
             if synthetic:
