@@ -32,8 +32,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy detection training
 
+# the suite in two processes (pytest-xdist): much of it waits on servers, Spark and the broker
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(MODEL) lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 benchmark: $(MODEL)
 	$(BIN)/python benchmarks/batch.py
