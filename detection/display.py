@@ -108,6 +108,21 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     console.print(table)
 
 
+def _with_gaps(steps: list[Step], n_messages: int) -> list[tuple[str | None, Step | None]]:
+    """Each step with a line for the messages left out before it (``explain --around``; None where none
+    were), then the line for those after the last (with no step)."""
+    def left_out(n: int) -> str | None:
+        return f"{n} message{'s' if n != 1 else ''} left out" if n > 0 else None
+
+    rows: list[tuple[str | None, Step | None]] = []
+    previous = -1
+    for step in steps:
+        rows.append((left_out(step.index - previous - 1), step))
+        previous = step.index
+    rows.append((left_out(n_messages - previous - 1), None))
+    return rows
+
+
 def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: float,
                      console: Console | None = None) -> None:
     """The risk after every message of one conversation and the three strongest reasons: a table where
@@ -128,17 +143,7 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         return ("text path: " if step.path == "text" else "") + ", ".join(
             f"{group} {value:+.1f}" for group, value in step.top())
 
-    def skipped(before: int, after: int) -> str | None:
-        """A line for the messages between two shown ones (``explain --around``), None where none are left out."""
-        n = after - before - 1
-        return f"{n} message{'s' if n != 1 else ''} left out" if n > 0 else None
-
-    rows: list[tuple[str | None, Step | None]] = []  # each shown step with the gap before it, then the last gap
-    previous = -1
-    for shown_step in steps:
-        rows.append((skipped(previous, shown_step.index), shown_step))
-        previous = shown_step.index
-    rows.append((skipped(previous, result.n_messages), None))
+    rows = _with_gaps(steps, result.n_messages)
     if console.width >= TABLE_WIDTH:
         table = Table(title=shown(title))
         for column in ("#", "sender", "risk", "level", "stage"):
