@@ -393,11 +393,16 @@ def convert(
         raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --errors are for message "
                    "logs, not PAN 2012 XML")
     from detection.writers import output_format, write_rows
-    from training.pan import COLUMNS, arrow_schema, find_predator_file, iter_pan_rows, read_predators
+    from training.pan import COLUMNS, arrow_schema, iter_pan_rows, predator_files, read_predators
 
-    source = predators or find_predator_file(input_path)
-    if source is None:
-        raise fail(f"{input_path}: no predator-id list found beside it; pass --predators FILE")
+    if predators is not None:
+        source = predators
+    elif len(found := predator_files(input_path)) == 1:
+        source = found[0]
+    else:
+        beside = f"several predator-id lists beside it ({', '.join(p.name for p in found)})" if found else \
+            "no predator-id list found beside it"
+        raise fail(f"{input_path}: {beside}; pass --predators FILE")
     check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
     output_format(output)  # before the work, not after it
     tally = _Tally()

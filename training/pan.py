@@ -32,17 +32,33 @@ def arrow_schema() -> Any:
 
 
 def read_predators(path: str | Path) -> set[str]:
-    """Predator author ids, one per line (blank lines ignored)."""
+    """Predator author ids, one per line (blank lines ignored). A line of two fields is refused: PAN's
+    problem-2 files (``...-diff.txt``, ``...-groundtruth-problem2.txt``) list lines, not authors, and
+    read as ids they would match no one."""
     source = Path(path)
     if not source.is_file():
         raise InputError(f"{source}: no such predator-id file")
-    return {line.strip() for line in source.read_text(encoding="utf-8").splitlines() if line.strip()}
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start}); expected one author id per line") from None
+    for number, line in enumerate(lines, 1):
+        if len(line.split()) > 1:
+            raise InputError(f"{source}: line {number}: expected one author id per line, got {line.strip()!r} (a "
+                             "list of conversation lines, as PAN's problem-2 files are?)")
+    return {line.strip() for line in lines if line.strip()}
 
 
-def find_predator_file(xml_path: Path) -> Path | None:
-    """The predator list shipped beside the XML, if there is exactly one."""
-    found = sorted(xml_path.parent.glob("*predator*.txt"))
-    return found[0] if len(found) == 1 else None
+def predator_files(xml_path: Path) -> list[Path]:
+    """The predator lists beside the XML: its ``*predator*.txt`` files that hold one id per line. PAN's
+    folders also hold problem-2 files of that name (``conversation line`` pairs), which are passed over."""
+    def one_id_per_line(path: Path) -> bool:
+        try:
+            return all(len(line.split()) <= 1 for line in path.read_text(encoding="utf-8").splitlines())
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    return [path for path in sorted(xml_path.parent.glob("*predator*.txt")) if one_id_per_line(path)]
 
 
 def _minutes(text: str | None, where: str) -> int:

@@ -81,6 +81,34 @@ def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -
     assert late.returncode == 2 and "field 'time'" in late.stderr and not (tmp_path / "late.jsonl").exists()
 
 
+def test_the_predator_list_is_told_from_pans_problem_2_files(corpus: Path, tmp_path: Path) -> None:
+    """PAN's folders hold more than one ``*predator*.txt``: the training release a problem-2 ``diff`` file
+    and the test release two ground truths, of which problem 2 lists conversation lines, not authors.
+    Before, any second file made ``convert`` find no list; and one of lines, passed as the list, matched
+    no author: every conversation labelled 0, without a word."""
+    from training.pan import predator_files, read_predators
+
+    lines = corpus.with_name("pan12-sexual-predator-identification-diff.txt")
+    lines.write_text("aaa111\t3\naaa111\t1\n")
+    listed = corpus.with_name("pan12-sexual-predator-identification-training-corpus-predators-2012-05-01.txt")
+    assert predator_files(corpus) == [listed]
+    done = riskline("convert", corpus, "-o", tmp_path / "pan.jsonl")
+    assert done.returncode == 0 and "(1 with a predator)" in done.stderr, done.stderr
+    with pytest.raises(InputError, match=rf"^{lines}: line 1: expected one author id per line, got 'aaa111\\t3' "
+                                         r"\(a list of conversation lines, as PAN's problem-2 files are\?\)$"):
+        read_predators(lines)
+    wrong = riskline("convert", corpus, "--predators", lines, "-o", tmp_path / "wrong.jsonl")
+    assert wrong.returncode == 2 and "line 1: expected one author id per line" in wrong.stderr
+    assert not (tmp_path / "wrong.jsonl").exists()
+    test_release = corpus.with_name("pan12-sexual-predator-identification-groundtruth-problem1.txt")
+    test_release.write_text("p1\n")
+    several = riskline("convert", corpus, "-o", tmp_path / "pan2.jsonl")
+    assert several.returncode == 2 and (
+        "several predator-id lists beside it (pan12-sexual-predator-identification-groundtruth-problem1.txt, "
+        "pan12-sexual-predator-identification-training-corpus-predators-2012-05-01.txt); pass --predators FILE"
+    ) in several.stderr
+
+
 def test_bad_xml_and_times(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_text("<conversations><conversation id='a'><message line='1'>")
