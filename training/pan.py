@@ -54,9 +54,10 @@ def predator_files(xml_path: Path) -> list[Path]:
     folders also hold problem-2 files of that name (``conversation line`` pairs), which are passed over."""
     def one_id_per_line(path: Path) -> bool:
         try:
-            return all(len(line.split()) <= 1 for line in path.read_text(encoding="utf-8").splitlines())
-        except (OSError, UnicodeDecodeError):
+            read_predators(path)
+        except (InputError, OSError):
             return False
+        return True
 
     return [path for path in sorted(xml_path.parent.glob("*predator*.txt")) if one_id_per_line(path)]
 
