@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
-from detection.settings import ServiceSettings
+from detection.settings import ServiceSettings, loopback
 from detection.store import reachable
 
 log = logging.getLogger("riskline.service")
@@ -206,7 +206,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         parts["batcher"] = batcher
         log.info("ready", extra={"model_version": model.model_version, "sinks": [s.name for s in parts["sinks"]],
                                  "api_token": settings.api_token is not None})
-        if settings.api_token is None and not _loopback(settings.host):
+        if settings.api_token is None and not loopback(settings.host):
             log.warning("no api token", extra={"host": settings.host, "detail": "anyone who reaches this port can "
                         "post messages and read conversations' risk; set --api-token (RISKLINE_API_TOKEN)"})
         try:
@@ -264,16 +264,6 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return Guard(app, settings.api_token, metrics)
-
-
-def _loopback(host: str) -> bool:
-    """Whether only this machine can reach a service bound to ``host`` (an address or a name)."""
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _bearer(header: bytes) -> bytes:

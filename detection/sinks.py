@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from detection.settings import loopback
 from detection.store import OutboxItem, StateStore
 
 log = logging.getLogger("riskline.sinks")
@@ -67,6 +68,11 @@ class WebhookSink:
     def __init__(self, url: str, secret: str, timeout: float = 5.0) -> None:
         self.url, self.secret = url, secret
         self._client = httpx.Client(timeout=timeout)
+        parts = httpx.URL(url)
+        if parts.scheme == "http" and not loopback(parts.host):
+            log.warning("webhook over plain http", extra={"url": url, "detail": "interventions (conversation, "
+                        "suspect and message ids) cross the network unencrypted: the signature proves who sent "
+                        "them but hides nothing; use https"})
 
     def deliver(self, payload: dict[str, Any]) -> None:
         body = canonical_body(payload)

@@ -3,8 +3,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from detection.client import verify_signature
-from detection.sinks import AuditLogSink, OutboxWorker, backoff, canonical_body, intervention_id, sign
+from detection.sinks import AuditLogSink, OutboxWorker, WebhookSink, backoff, canonical_body, intervention_id, sign
 from detection.store import SQLiteStore
 
 
@@ -74,3 +76,18 @@ def test_stopping_while_the_store_is_down_keeps_what_is_due(tmp_path: Path) -> N
     restarted.start()
     restarted.stop()  # what is due is delivered by the drain at stop, if not before
     assert again.outbox_stats()[0] == 0
+
+
+def test_a_webhook_over_plain_http_beyond_this_machine_is_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    """The signature proves who sent an intervention but hides nothing of it: sent over http to another
+    machine, its conversation, suspect and message ids cross the network in clear."""
+    warned = {}
+    for url in ("http://hooks.example.org/riskline", "http://10.0.0.5:8000/r", "https://hooks.example.org/riskline",
+                "http://127.0.0.1:9000/r", "http://localhost/r", "http://[::1]:9000/r"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="riskline.sinks"):
+            WebhookSink(url, "s3cret")
+        warned[url] = [r.getMessage() for r in caplog.records]
+    assert warned == {"http://hooks.example.org/riskline": ["webhook over plain http"],
+                      "http://10.0.0.5:8000/r": ["webhook over plain http"], "https://hooks.example.org/riskline": [],
+                      "http://127.0.0.1:9000/r": [], "http://localhost/r": [], "http://[::1]:9000/r": []}
