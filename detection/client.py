@@ -7,7 +7,8 @@
 ``send`` takes any number of events (the service takes 1,000 a request) and sends again, with the same
 message ids, what the service could not score now (a 503, a proxy's 502 or 504, a broken connection):
 the service answers a message id it has scored as a duplicate and never counts it twice. What it
-refuses (a 4xx) raises ``RisklineError`` with the service's reason.
+refuses (a 4xx) raises ``RisklineError`` with the service's reason. ``AsyncRisklineClient`` does the
+same for asyncio code (``await client.send([...])``).
 
 A webhook receiver checks each delivery with ``verify_signature(secret, raw_body, header)`` and
 de-duplicates by ``X-Riskline-Intervention-Id`` (delivery is at least once).
@@ -15,6 +16,7 @@ de-duplicates by ``X-Riskline-Intervention-Id`` (delivery is at least once).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,7 +26,7 @@ import httpx
 
 from detection.sinks import verify_signature
 
-__all__ = ["RisklineClient", "RisklineError", "verify_signature"]
+__all__ = ["AsyncRisklineClient", "RisklineClient", "RisklineError", "verify_signature"]
 
 MAX_BATCH = 1000  # messages a request may hold (the service's limit)
 RETRIED = frozenset({429, 502, 503, 504})  # answers that say "not now": the same request may succeed later
@@ -60,22 +62,18 @@ class RisklineClient:
         """Score events; one result per event, in order. They go 1,000 a request: if one is refused,
         those before it are scored (sent again, they are answered as duplicates)."""
         results: list[dict[str, Any]] = []
-        for start in range(0, len(events), MAX_BATCH):
-            batch = list(events[start:start + MAX_BATCH])
+        for start, batch in _batches(events):
             try:
                 response = self._request("POST", "/v1/messages", json={"messages": batch})
             except RisklineError as exc:
-                if start and exc.status == 422:  # name the event by its place in ``events``, not in the request
-                    raise _shifted(exc, start) from None
-                raise
+                raise _placed(exc, start) from None
             results += response.json()["results"]
         return results
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         """A conversation's state, or None if the service has never seen it."""
-        # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request
         try:
-            return dict(self._request("GET", f"/v1/conversations/{quote(conversation_id, safe='')}").json())
+            return dict(self._request("GET", _conversation_path(conversation_id)).json())
         except RisklineError as exc:
             if exc.status == 404:
                 return None
@@ -91,14 +89,90 @@ class RisklineClient:
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                failure = RisklineError(f"{method} {path}: no answer from {self._http.base_url} ({exc!r})")
+                failure = _no_answer(method, path, self._http.base_url, exc)
                 continue
-            if response.status_code < 400:
+            if (refused := _judged(method, path, response)) is None:
                 return response
-            failure = _refusal(method, path, response)
-            if response.status_code not in RETRIED:
+            failure = refused
+            if failure.status not in RETRIED:
                 break
         raise failure
+
+
+class AsyncRisklineClient:
+    """``RisklineClient`` for asyncio code (a FastAPI or aiohttp backend scoring each message as it
+    arrives): the same requests, retries and errors, awaited. ``http``: an ``httpx.AsyncClient`` to send
+    through instead."""
+
+    def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
+                 backoff: float = 0.5, http: httpx.AsyncClient | None = None) -> None:
+        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self._http.headers.update({"Authorization": f"Bearer {api_token}"} if api_token else {})
+        self.retries, self.backoff = retries, backoff
+
+    async def send(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """As ``RisklineClient.send``."""
+        results: list[dict[str, Any]] = []
+        for start, batch in _batches(events):
+            try:
+                response = await self._request("POST", "/v1/messages", json={"messages": batch})
+            except RisklineError as exc:
+                raise _placed(exc, start) from None
+            results += response.json()["results"]
+        return results
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """As ``RisklineClient.conversation``."""
+        try:
+            return dict((await self._request("GET", _conversation_path(conversation_id))).json())
+        except RisklineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                failure = _no_answer(method, path, self._http.base_url, exc)
+                continue
+            if (refused := _judged(method, path, response)) is None:
+                return response
+            failure = refused
+            if failure.status not in RETRIED:
+                break
+        raise failure
+
+
+def _batches(events: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
+    """``events`` in requests of up to ``MAX_BATCH``, each with the place of its first event."""
+    return [(start, list(events[start:start + MAX_BATCH])) for start in range(0, len(events), MAX_BATCH)]
+
+
+def _conversation_path(conversation_id: str) -> str:
+    # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request
+    return f"/v1/conversations/{quote(conversation_id, safe='')}"
+
+
+def _no_answer(method: str, path: str, base_url: httpx.URL, exc: Exception) -> RisklineError:
+    return RisklineError(f"{method} {path}: no answer from {base_url} ({exc!r})")
+
+
+def _judged(method: str, path: str, response: httpx.Response) -> RisklineError | None:
+    """None for an answer that succeeded, else the refusal (sent again where its status is ``RETRIED``)."""
+    return None if response.status_code < 400 else _refusal(method, path, response)
+
+
+def _placed(error: RisklineError, start: int) -> RisklineError:
+    """A refusal of the request whose first event is ``events[start]``: a 422 names its event by its
+    place in ``events``, not in the request."""
+    return _shifted(error, start) if start and error.status == 422 else error
 
 
 def _refusal(method: str, path: str, response: httpx.Response) -> RisklineError:

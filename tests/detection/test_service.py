@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -419,6 +420,34 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     client.close()
     with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
         RisklineClient(server.url, api_token="wrong").send(events[:1])
+
+    async def awaited() -> None:  # the asyncio client: the same requests, answers and errors
+        from detection.client import AsyncRisklineClient
+
+        aclient = AsyncRisklineClient(server.url, api_token=TOKEN)
+        fresh = [{**e, "message_id": f"a{i}"} for i, e in enumerate(events)]
+        answered = await aclient.send(fresh)
+        assert [(r["conversation_id"], r["message_id"], r["duplicate"]) for r in answered] == \
+            [(e["conversation_id"], e["message_id"], False) for e in fresh]
+        assert all(r["duplicate"] for r in await aclient.send(fresh[:5]))
+        worse = [{**e, "message_id": f"b{i}"} for i, e in enumerate(events)]
+        worse[1234]["timestamp"] = "soon"
+        with pytest.raises(RisklineError) as refused:
+            await aclient.send(worse)
+        assert str(refused.value) == str(refused_before)
+        seen = RisklineClient(server.url, api_token=TOKEN)
+        assert await aclient.conversation("bulk7") == seen.conversation("bulk7")
+        assert await aclient.conversation("nobody") is None
+        seen.close()
+        await aclient.aclose()
+        with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
+            await AsyncRisklineClient(server.url, api_token="wrong").send(events[:1])
+        gone = AsyncRisklineClient(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01)
+        with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ "):
+            await gone.send(events[:1])
+
+    refused_before = refused.value
+    asyncio.run(awaited())
 
 
 def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: Path, tmp_path: Path) -> None:
