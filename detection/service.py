@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
-from detection.settings import ServiceSettings, loopback
+from detection.settings import ServiceSettings
+from detection.sinks import loopback
 from detection.store import reachable
 
 log = logging.getLogger("riskline.service")

@@ -30,17 +30,6 @@ def read_yaml(path: str | Path, what: str) -> Any:
         raise ValueError(f"{path}: not valid YAML for the {what} ({' '.join(str(exc).split())})") from None
 
 
-def loopback(host: str) -> bool:
-    """Whether ``host`` (an address or a name) is this machine alone: a service bound there, or a webhook
-    sent there, is out of the network's reach."""
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 class ServiceSettings(BaseSettings):
     """Everything ``riskline serve`` can be told. Each field is also ``RISKLINE_<NAME>``."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -25,7 +26,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from detection.settings import loopback
 from detection.store import OutboxItem, StateStore
 
 log = logging.getLogger("riskline.sinks")
@@ -58,6 +58,15 @@ class Sink(Protocol):
     name: str
 
     def deliver(self, payload: dict[str, Any]) -> None: ...
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) is this machine alone: a webhook sent there, or a service
+    bound there, is out of the network's reach."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class WebhookSink:
