@@ -410,6 +410,40 @@ def stream(
         parts["store"].close()
 
 
+@app.command()
+@user_errors
+def erase(
+    conversation_ids: Annotated[list[str], typer.Argument(help="Conversations to forget", show_default=False,
+                                                          metavar="CONVERSATION_ID...")],
+    state: StateOption = None,
+) -> None:
+    """Forget conversations: their state, answers and interventions.
+
+    For a platform's erasure requests where no service runs (a stream worker's store); a running service
+    also takes DELETE /v1/conversations/ID. Messages of them that come later start them anew.
+    """
+    from detection.store import open_store
+
+    url = state or os.environ.get("RISKLINE_STATE") or "riskline-state.db"
+    if not url.startswith(("redis://", "rediss://", "unix://", "postgresql://", "postgres://")) and \
+            not Path(url.removeprefix("sqlite:///")).is_file():
+        raise fail(f"--state {url}: no state store there (give the --state the service or stream worker uses)")
+    store = open_store(url)
+    erased: list[str] = []
+    try:
+        for cid in dict.fromkeys(conversation_ids):
+            if store.erase(cid):
+                erased.append(cid)
+    except Exception as exc:  # the store failing midway: each erasure is whole, so say which were done
+        raise fail(f"--state {getattr(store, 'shown', url)}: erasing {cid!r} failed ({type(exc).__name__}: {exc}); "
+                   f"{len(erased)} erased before it; run it again for the rest") from None
+    finally:
+        store.close()
+    unknown = len(dict.fromkeys(conversation_ids)) - len(erased)
+    typer.echo(f"erased {len(erased)} conversation{'s' * (len(erased) != 1)}"
+               + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
+
+
 def load_plugins() -> None:
     """Add commands registered by installed packages under ``riskline.commands``."""
     for entry in entry_points(group="riskline.commands"):

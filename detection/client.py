@@ -7,7 +7,8 @@
 ``send`` takes any number of events (the service takes 1,000 a request) and sends again, with the same
 message ids, what the service could not score now (a 503, a proxy's 502 or 504, a broken connection):
 the service answers a message id it has scored as a duplicate and never counts it twice. What it
-refuses (a 4xx) raises ``RisklineError`` with the service's reason. ``AsyncRisklineClient`` does the
+refuses (a 4xx) raises ``RisklineError`` with the service's reason. ``conversation`` reads one
+conversation's state, ``erase`` makes the service forget one. ``AsyncRisklineClient`` does the
 same for asyncio code (``await client.send([...])``).
 
 A webhook receiver checks each delivery with ``verify_signature(secret, raw_body, header)`` and
@@ -79,6 +80,18 @@ class RisklineClient:
                 return None
             raise
 
+    def erase(self, conversation_id: str) -> bool:
+        """Make the service forget a conversation: its state, answers and interventions, delivered or not
+        (a platform's erasure request). Whether it held any; False also where an attempt this call
+        repeated had erased it and its answer was lost. Either way the service holds nothing of it now."""
+        try:
+            self._request("DELETE", _conversation_path(conversation_id))
+        except RisklineError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def close(self) -> None:
         self._http.close()
 
@@ -129,6 +142,16 @@ class AsyncRisklineClient:
             if exc.status == 404:
                 return None
             raise
+
+    async def erase(self, conversation_id: str) -> bool:
+        """As ``RisklineClient.erase``."""
+        try:
+            await self._request("DELETE", _conversation_path(conversation_id))
+        except RisklineError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -282,6 +282,22 @@ class PostgresStore:
             f"JOIN {self._t('messages')} m USING (conversation_id) WHERE c.updated_at >= %s AND c.updated_at < %s "
             "LIMIT %s))", (idle_since, idle_before, limit)).rowcount)
 
+    def erase(self, conversation_id: str) -> bool:
+        """As ``SQLiteStore.erase``: one transaction (a writer holding the conversation's row is waited for)."""
+        cid = conversation_id.encode()
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            with conn.transaction():  # the conversation's row first, as commits take it: no deadlock with one
+                deleted = sum(conn.execute(f"DELETE FROM {self._t(table)} WHERE conversation_id = %s", (cid,)).rowcount
+                              for table in ("conversations", "messages"))
+                deleted += conn.execute(
+                    f"DELETE FROM {self._t('outbox')} WHERE intervention_id IN (SELECT intervention_id FROM "
+                    f"{self._t('interventions')} WHERE conversation_id = %s)", (cid,)).rowcount
+                return deleted + conn.execute(f"DELETE FROM {self._t('interventions')} WHERE conversation_id = %s",
+                                              (cid,)).rowcount
+
+        return self._run(work) > 0
+
     def ping(self) -> None:
         self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 

@@ -100,13 +100,19 @@ class Processor:
         spec = self.policy.actions[level]
         suspect, share = state.suspect()
         return {
-            "intervention_id": intervention_id(state.conversation_id, level),
+            "intervention_id": intervention_id(state.conversation_id, level, state.first_ts),
             "conversation_id": state.conversation_id, "level": level, "action": spec["action"],
             "risk_score": score, "trigger_message_id": trigger, "suspect_id": suspect, "suspect_share": share,
             "evidence_message_ids": state.evidence_message_ids, "model_version": self.model.model_version,
             "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
             "details": {k: v for k, v in spec.items() if k != "action"},
         }
+
+    def erase(self, conversation_id: str) -> bool:
+        """Forget everything held of one conversation (a platform's erasure request): whether it was known.
+        Messages of it that come later are scored as a new conversation's, and its interventions then have
+        new ids (``intervention_id``)."""
+        return self.store.erase(conversation_id)
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         """The contract's view of one conversation, or None if unknown."""

@@ -9,6 +9,8 @@ Keys, under a prefix (default ``riskline:``):
 - ``outbox``: sorted set of ``intervention|sink`` by next attempt time; ``outbox:attempts`` and
   ``outbox:created`` alongside.
 
+``ERASE`` deletes every key of one conversation, and its interventions' outbox rows, in one script.
+
 A commit is one Lua script (``COMMIT``), so atomic and one round trip: the same version check as
 the SQLite store on the conversations it writes, then every write, or nothing and ``StoreConflict``.
 It writes keys it does not declare, so it needs one Redis server, not Redis Cluster. Delivery
@@ -55,6 +57,23 @@ for _, conv in ipairs(convs) do
 end
 return #convs
 """
+# Everything held of one conversation (ARGV[2]; ARGV[1] the prefix), atomically: how many keys and
+# interventions' keys were deleted. Outbox rows of sinks still to deliver to are found through ``ivp``.
+ERASE = """
+local p, cid = ARGV[1], ARGV[2]
+local n = redis.call('DEL', p .. 'conv:' .. cid, p .. 'ans:' .. cid)
+redis.call('ZREM', p .. 'updated', cid)
+for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
+  for _, sink in ipairs(redis.call('SMEMBERS', p .. 'ivp:' .. iid)) do
+    local member = iid .. '|' .. sink
+    redis.call('ZREM', p .. 'outbox', member)
+    redis.call('ZREM', p .. 'outbox:created', member)
+    redis.call('HDEL', p .. 'outbox:attempts', member)
+  end
+  n = n + redis.call('DEL', p .. 'iv:' .. iid, p .. 'ivp:' .. iid)
+end
+return n + redis.call('DEL', p .. 'ivs:' .. cid)
+"""
 LEASE_SECONDS = 30.0
 
 
@@ -71,6 +90,7 @@ class RedisStore:
         self._claim = self.r.register_script(CLAIM)
         self._forget = self.r.register_script(FORGET)
         self._commit = self.r.register_script(COMMIT)
+        self._erase = self.r.register_script(ERASE)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -175,6 +195,10 @@ class RedisStore:
         """The answers of up to ``limit`` conversations last written in [``idle_since``, ``idle_before``),
         deleted atomically with their place in ``updated``: how many conversations (0 once none are left)."""
         return int(self._forget(keys=[self._k("updated")], args=[idle_since, idle_before, limit, self._k("ans", "")]))
+
+    def erase(self, conversation_id: str) -> bool:
+        """As ``SQLiteStore.erase``: one Lua script, so atomic."""
+        return int(self._erase(keys=[], args=[self.prefix, conversation_id])) > 0
 
     def ping(self) -> None:
         self.r.ping()

@@ -248,6 +248,20 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"detail": f"unknown conversation {conversation_id!r}"}, status_code=404)
         return JSONResponse(found)
 
+    @app.delete("/v1/conversations/{conversation_id:path}")
+    async def erase_conversation(conversation_id: str) -> Response:
+        loop = asyncio.get_running_loop()
+        try:  # in the scoring executor, between two scoring calls: none of them is half-done meanwhile
+            erased = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].erase, conversation_id)
+        except Exception as exc:  # the state store failing: nothing was erased (one transaction), retry
+            log.exception("erasing a conversation failed")
+            return JSONResponse({"detail": f"the state store could not be written ({type(exc).__name__}: {exc}); "
+                                           "nothing was erased; retry"}, status_code=503)
+        if not erased:
+            return JSONResponse({"detail": f"unknown conversation {conversation_id!r}"}, status_code=404)
+        log.info("conversation erased")
+        return JSONResponse({"conversation_id": conversation_id, "erased": True})
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})

@@ -32,9 +32,15 @@ log = logging.getLogger("riskline.sinks")
 NAMESPACE = uuid.UUID("6f1d3c1e-52a4-4c7e-9a57-0b6f2f6d8e11")
 
 
-def intervention_id(conversation_id: str, level: str) -> str:
-    """Stable id: the same conversation and level always give the same id."""
-    return str(uuid.uuid5(NAMESPACE, f"{conversation_id}\x00{level}"))
+def intervention_id(conversation_id: str, level: str, opened: float | None = None) -> str:
+    """Stable id: the same conversation, level and first message's time always give the same id.
+
+    ``opened`` (the time of the first message the conversation's state holds) tells a conversation
+    erased and then resumed from the one it was: its interventions get new ids, which receivers that
+    de-duplicate by id would otherwise drop as redeliveries of the erased ones. A level is raised at most
+    once while a state lives, so within one the id is the conversation's and level's alone."""
+    key = f"{conversation_id}\x00{level}" if opened is None else f"{conversation_id}\x00{level}\x00{opened!r}"
+    return str(uuid.uuid5(NAMESPACE, key))
 
 
 def canonical_body(payload: dict[str, Any]) -> bytes:

@@ -4,7 +4,8 @@
 ``PostgresStore`` are shared by replicas. A message's new
 conversation state, its answer (for de-duplication) and any interventions it raised are committed
 in one transaction, so a crash keeps all of them or none. Outbox rows are per intervention and sink,
-and are never deleted: delivery marks them done.
+and are kept once delivered (delivery marks them done) until their conversation is erased: ``erase``
+deletes everything a store holds of one conversation, in one transaction.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ class StateStore(Protocol):
     def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None: ...
     def outbox_stats(self) -> tuple[int, float | None]: ...
     def forget_answers(self, idle_since: float, idle_before: float, limit: int) -> int: ...
+    def erase(self, conversation_id: str) -> bool:
+        """Delete the conversation's state, its answers, its interventions and their outbox rows (delivered
+        or not), atomically: whether the store held any of them. A writer that loaded the state before
+        meets ``StoreConflict`` and scores its messages again as a new conversation's."""
+        ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -220,6 +226,23 @@ class SQLiteStore:
                 "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM conversations c JOIN messages m "
                 "USING (conversation_id) WHERE c.updated_at >= ? AND c.updated_at < ? LIMIT ?)",
                 (idle_since, idle_before, limit)).rowcount
+
+    def erase(self, conversation_id: str) -> bool:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = sum(self._db.execute(f"DELETE FROM {table} WHERE conversation_id=?",
+                                               (conversation_id,)).rowcount for table in ("conversations", "messages"))
+                deleted += self._db.execute(
+                    "DELETE FROM outbox WHERE intervention_id IN "
+                    "(SELECT intervention_id FROM interventions WHERE conversation_id=?)", (conversation_id,)).rowcount
+                deleted += self._db.execute("DELETE FROM interventions WHERE conversation_id=?",
+                                            (conversation_id,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return deleted > 0
 
     def ping(self) -> None:
         with self._lock:

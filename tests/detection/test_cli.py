@@ -342,3 +342,36 @@ def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(event
     assert done.exit_code == 0, done.output
     expected = riskline("score", events_path, "-o", out, "--model", model_dir)
     assert expected.returncode == 0 and (tmp_path / "o x.jsonl").read_text() == out.read_text()
+
+
+def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres_url: str) -> None:
+    """``riskline erase`` for a store no service fronts (a stream worker's): SQLite by path, from
+    ``RISKLINE_STATE`` and PostgreSQL by URL; a store that is not there is one line, not a new empty one."""
+    from detection.postgres_store import PostgresStore
+    from detection.state import ConversationState
+    from detection.store import Conversation, SQLiteStore
+    from tests.service_helpers import fresh_database
+
+    def fill(store: SQLiteStore | PostgresStore, *ids: str) -> None:
+        for cid in ids:
+            store.commit([Conversation(ConversationState(cid, n_messages=1), "high", frozenset({"high"}))],
+                         [(cid, "m1", {})], [{"intervention_id": f"{cid}-high", "conversation_id": cid}], ["webhook"])
+
+    path = tmp_path / "state.db"
+    fill(SQLiteStore(path), "a", "b", "c")
+    done = riskline("erase", "a", "a", "nope", "--state", f"sqlite:///{path}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "erased 1 conversation; 1 not held (unknown, or erased before)\n"
+    assert riskline("erase", "b", "c", env={"RISKLINE_STATE": str(path)}).stdout == "erased 2 conversations\n"
+    store = SQLiteStore(path)
+    assert store.load(["a", "b", "c"]) == {} and store.outbox_stats() == (0, None)
+    store.close()
+    missing = riskline("erase", "a", "--state", tmp_path / "typo.db")
+    assert missing.returncode == 2 and "typo.db: no state store there" in missing.stderr
+    assert not (tmp_path / "typo.db").exists()
+    url = fresh_database(postgres_url)
+    shared = PostgresStore(url)
+    fill(shared, "p1", "p2")
+    assert riskline("erase", "p1", "--state", url).stdout == "erased 1 conversation\n"
+    assert shared.load(["p1", "p2"]).keys() == {"p2"} and shared.interventions("p1") == []
+    shared.close()

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,42 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
         seen = client.conversation(c)
         assert seen is not None and seen["n_messages"] == 1, c
     assert client.conversation("dm/123") is None  # a prefix of an id is another conversation
+    client.close()
+
+
+def _later(event: dict[str, Any], days: int) -> dict[str, Any]:
+    stamp = event["timestamp"]
+    moved = datetime.fromisoformat(stamp) + timedelta(days=days) if isinstance(stamp, str) else None
+    return {**event, "timestamp": moved.isoformat() if moved else float(stamp) + days * 86400}  # type: ignore[arg-type]
+
+
+def test_an_erased_conversation_is_forgotten_and_starts_again_with_new_intervention_ids(
+        server: Server, receiver: Receiver, picked: dict[str, Any]) -> None:
+    cid, calm = picked["alerted"][0], picked["calm"][0]
+    events = [e for e in picked["events"] if e["conversation_id"] == cid]
+    client = RisklineClient(server.url, api_token=TOKEN)
+    first = client.send(events + [e for e in picked["events"] if e["conversation_id"] == calm])[:len(events)]
+    (before,) = [d for d in receiver.wait_for_high({cid}) if d["level"] == "high"]
+    assert server.http.delete(f"/v1/conversations/{cid}").status_code == 401  # the token guards erasure too
+    assert client.erase(cid) is True
+    assert client.conversation(cid) is None and client.erase(cid) is False
+    assert client.conversation(calm) is not None  # another conversation is untouched
+    # the same messages a week later: answers were erased too, so they are scored afresh, from the start
+    again = client.send([_later(e, 7) for e in events])
+    assert not any(a["duplicate"] for a in again)
+    assert [a["risk_score"] for a in again] == [a["risk_score"] for a in first]
+    view = client.conversation(cid)
+    assert view is not None and view["n_messages"] == len(events)
+    def new_high(delivered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [d for d in delivered if d["level"] == "high" and d["conversation_id"] == cid
+                and d["intervention_id"] != before["intervention_id"]]
+
+    after = new_high(receiver._wait(lambda delivered: bool(new_high(delivered)), timeout=15.0))
+    # a new id: a receiver that de-duplicates by id would have dropped the resumed conversation's alert
+    assert [d["trigger_message_id"] for d in after] == [before["trigger_message_id"]]
+    assert [i["intervention_id"] for i in view["interventions"] if i["level"] == "high"] == \
+        [after[0]["intervention_id"]]
+    assert all(a["duplicate"] for a in client.send([_later(e, 7) for e in events]))
     client.close()
 
 

@@ -24,6 +24,11 @@ def test_signature_round_trip_and_tampering() -> None:
 def test_intervention_ids_are_stable_and_distinct() -> None:
     assert intervention_id("c1", "high") == intervention_id("c1", "high")
     assert len({intervention_id("c1", "high"), intervention_id("c1", "critical"), intervention_id("c2", "high")}) == 3
+    # a conversation erased and started again (its first message later) raises under new ids
+    opened = 1_700_000_000.25
+    assert intervention_id("c1", "high", opened) == intervention_id("c1", "high", 1_700_000_000.25)
+    assert len({intervention_id("c1", "high"), intervention_id("c1", "high", opened),
+                intervention_id("c1", "high", opened + 604_800)}) == 3
 
 
 def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:

@@ -112,6 +112,37 @@ def test_answers_of_idle_conversations_are_forgotten(reopen: Factory) -> None:
     assert store.answered([*keys, ("old", "m3")]) == {}
 
 
+def test_erase_deletes_all_of_one_conversation_and_nothing_else(reopen: Factory) -> None:
+    """A platform's erasure request: the conversation's state, answers, interventions and outbox rows
+    (delivered or not) go at once; another conversation's stay; a writer that loaded the erased state
+    is refused, and the conversation can then start again as new."""
+    store = reopen()
+    for cid in ("gone", "kept"):
+        store.commit([Conversation(ConversationState(cid, n_messages=2), "critical", frozenset({"high", "critical"}))],
+                     [(cid, "m1", {"n": 1}), (cid, "m2", {"n": 2})],
+                     [_intervention(cid, "high"), _intervention(cid, "critical")], ["webhook", "audit_log"])
+    store.delivered("gone-high", "webhook", time.time())  # one row delivered, three still due
+    assert store.outbox_stats()[0] == 7
+    assert store.erase("gone") is True
+    again = reopen()  # as another replica or a restart sees it
+    assert again.load(["gone", "kept"]).keys() == {"kept"}
+    assert again.answered([("gone", "m1"), ("gone", "m2"), ("kept", "m1")]) == {("kept", "m1"): {"n": 1}}
+    assert again.interventions("gone") == []
+    assert {i["intervention_id"] for i in again.interventions("kept")} == {"kept-high", "kept-critical"}
+    assert again.outbox_stats()[0] == 4
+    assert {(item.intervention_id, item.sink) for item in again.due(time.time() + 1, 100)} == {
+        (f"kept-{level}", sink) for level in ("high", "critical") for sink in ("webhook", "audit_log")}
+    assert again.erase("gone") is False and again.erase("never") is False
+    with pytest.raises(StoreConflict):  # loaded with 2 messages before the erasure
+        store.commit([Conversation(ConversationState("gone", n_messages=3))], [("gone", "m3", {})], [], [],
+                     expected={"gone": 2})
+    assert again.answered([("gone", "m3")]) == {}
+    store.commit([Conversation(ConversationState("gone", n_messages=1))], [("gone", "m3", {})],
+                 [_intervention("gone", "high")], ["webhook"], expected={"gone": 0})
+    assert again.load(["gone"])["gone"].state.n_messages == 1
+    assert [i["intervention_id"] for i in again.interventions("gone")] == ["gone-high"]
+
+
 def test_bad_locations(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         open_store(str(tmp_path / "missing" / "s.db"))
