@@ -475,6 +475,8 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         seen = RisklineClient(server.url, api_token=TOKEN)
         assert await aclient.conversation("bulk7") == seen.conversation("bulk7")
         assert await aclient.conversation("nobody") is None
+        assert await aclient.erase("bulk7") is True
+        assert seen.conversation("bulk7") is None and await aclient.erase("bulk7") is False
         seen.close()
         await aclient.aclose()
         with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
