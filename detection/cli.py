@@ -422,7 +422,7 @@ def erase(
     For a platform's erasure requests where no service runs (a stream worker's store); a running service
     also takes DELETE /v1/conversations/ID. Messages of them that come later start them anew.
     """
-    from detection.store import open_store
+    from detection.store import open_store, without_password
 
     url = state or os.environ.get("RISKLINE_STATE") or "riskline-state.db"
     if not url.startswith(("redis://", "rediss://", "unix://", "postgresql://", "postgres://")) and \
@@ -435,7 +435,7 @@ def erase(
             if store.erase(cid):
                 erased.append(cid)
     except Exception as exc:  # the store failing midway: each erasure is whole, so say which were done
-        raise fail(f"--state {getattr(store, 'shown', url)}: erasing {cid!r} failed ({type(exc).__name__}: {exc}); "
+        raise fail(f"--state {without_password(url)}: erasing {cid!r} failed ({type(exc).__name__}: {exc}); "
                    f"{len(erased)} erased before it; run it again for the rest") from None
     finally:
         store.close()

@@ -28,7 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from detection.state import ConversationState
-from detection.store import Conversation, OutboxItem, StoreConflict
+from detection.store import Conversation, OutboxItem, StoreConflict, without_password
 
 LEASE_SECONDS = 30.0
 # libpq's network settings unless the URL sets them. A server that vanishes without closing the
@@ -76,7 +76,7 @@ class PostgresStore:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
             raise ValueError(f"state store: table prefix {prefix!r} is not a lower-case SQL name")
         self.url, self.prefix = url, prefix
-        self.shown = _without_password(url)
+        self.shown = without_password(url)
         try:
             given = conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:  # an unknown parameter in the URL
@@ -315,12 +315,6 @@ ROWS_AND_COUNTS = ("unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b
 def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
     """Rows as columns, for ``unnest``."""
     return [list(column) for column in zip(*rows, strict=True)]
-
-
-def _without_password(url: str) -> str:
-    """The URL as shown in messages and logs: a password in it is replaced by ***."""
-    shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-    return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
 
 
 def _reason(exc: psycopg.Error) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 import redis
 
 from detection.state import ConversationState
-from detection.store import Conversation, OutboxItem, StoreConflict
+from detection.store import Conversation, OutboxItem, StoreConflict, without_password
 
 CLAIM = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -86,7 +86,7 @@ class RedisStore:
             self.r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
             self.r.ping()
         except (redis.RedisError, ValueError) as exc:
-            raise ValueError(f"state store {url}: {exc}") from exc
+            raise ValueError(f"state store {without_password(url)}: {exc}") from exc
         self._claim = self.r.register_script(CLAIM)
         self._forget = self.r.register_script(FORGET)
         self._commit = self.r.register_script(COMMIT)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -304,6 +305,12 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[i:i + size]
 
 
+def without_password(url: str) -> str:
+    """The URL as shown in messages and logs: a password in it is replaced by ***."""
+    shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
+
+
 def open_store(url: str) -> StateStore:
     """A store from ``--state``: ``sqlite:///path``, a plain file path, ``redis://host:port/db`` or
     ``postgresql://user:password@host:port/database``."""
@@ -322,6 +329,6 @@ def open_store(url: str) -> StateStore:
 
         return PostgresStore(url)
     if "://" in url:
-        raise ValueError(f"--state {url}: unsupported store (use sqlite:///PATH, a file path, redis://... "
-                         "or postgresql://...)")
+        raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
+                         "redis://... or postgresql://...)")
     return SQLiteStore(url)

@@ -146,8 +146,8 @@ def test_erase_deletes_all_of_one_conversation_and_nothing_else(reopen: Factory)
 def test_bad_locations(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         open_store(str(tmp_path / "missing" / "s.db"))
-    with pytest.raises(ValueError, match="unsupported store"):
-        open_store("mysql://x")
+    with pytest.raises(ValueError, match=r"^--state mysql://app:\*\*\*@db/x: unsupported store"):
+        open_store("mysql://app:s3cret@db/x")
     # sqlite:/// is followed by a relative path, as in SQLAlchemy: the usual slip for an absolute one is named
     relative = tmp_path.relative_to("/") / "s.db"
     with pytest.raises(ValueError, match=rf"names the relative path {relative}, whose folder .* does not exist here "
@@ -158,6 +158,10 @@ def test_bad_locations(tmp_path: Path) -> None:
     assert isinstance(absolute, SQLiteStore) and (tmp_path / "s.db").exists()
     with pytest.raises(ValueError, match=r"state store redis://127\.0\.0\.1:1"):
         open_store("redis://127.0.0.1:1/0")
+    for url in ("redis://:s3cret@127.0.0.1:1/0", "redis://app:s3cret@127.0.0.1:1/0", "redis://127.0.0.1:1/0?password=s3cret"):
+        with pytest.raises(ValueError) as refused:  # the password never reaches an error, and so no log
+            open_store(url)
+        assert "s3cret" not in str(refused.value) and "***" in str(refused.value)
     (tmp_path / "junk.db").write_text("this is not a database" * 100)
     with pytest.raises(ValueError, match=r"junk\.db"):
         SQLiteStore(tmp_path / "junk.db")
