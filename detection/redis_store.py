@@ -74,6 +74,15 @@ for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
 end
 return n + redis.call('DEL', p .. 'ivs:' .. cid)
 """
+# A failed delivery's bookkeeping, only while its row is still in the outbox: delivered by another
+# worker meanwhile, or erased with its conversation, it would leave an attempts field behind for ever.
+FAILED = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+end
+return 0
+"""
 LEASE_SECONDS = 30.0
 
 
@@ -91,6 +100,7 @@ class RedisStore:
         self._forget = self.r.register_script(FORGET)
         self._commit = self.r.register_script(COMMIT)
         self._erase = self.r.register_script(ERASE)
+        self._failed = self.r.register_script(FAILED)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -180,11 +190,8 @@ class RedisStore:
         pipe.execute()
 
     def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None:
-        member = f"{intervention_id}|{sink}"
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hincrby(self._k("outbox", "attempts"), member, 1)
-        pipe.zadd(self._k("outbox"), {member: next_attempt_at}, xx=True)
-        pipe.execute()
+        self._failed(keys=[self._k("outbox"), self._k("outbox", "attempts")],
+                     args=[f"{intervention_id}|{sink}", next_attempt_at])
 
     def outbox_stats(self) -> tuple[int, float | None]:
         depth = self.r.zcard(self._k("outbox"))

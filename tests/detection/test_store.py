@@ -124,6 +124,8 @@ def test_erase_deletes_all_of_one_conversation_and_nothing_else(reopen: Factory)
     store.delivered("gone-high", "webhook", time.time())  # one row delivered, three still due
     assert store.outbox_stats()[0] == 7
     assert store.erase("gone") is True
+    store.failed("gone-high", "webhook", time.time(), "late")  # a delivery that was under way ends after it
+    store.delivered("gone-critical", "webhook", time.time())
     again = reopen()  # as another replica or a restart sees it
     assert again.load(["gone", "kept"]).keys() == {"kept"}
     assert again.answered([("gone", "m1"), ("gone", "m2"), ("kept", "m1")]) == {("kept", "m1"): {"n": 1}}
@@ -141,6 +143,9 @@ def test_erase_deletes_all_of_one_conversation_and_nothing_else(reopen: Factory)
                  [_intervention("gone", "high")], ["webhook"], expected={"gone": 0})
     assert again.load(["gone"])["gone"].state.n_messages == 1
     assert [i["intervention_id"] for i in again.interventions("gone")] == ["gone-high"]
+    # nothing of the late delivery's bookkeeping was left behind for a row of the same id
+    assert [(item.sink, item.attempts) for item in again.due(time.time() + 1, 100)
+            if item.intervention_id == "gone-high"] == [("webhook", 0)]
 
 
 def test_bad_locations(tmp_path: Path) -> None:
