@@ -268,6 +268,9 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
 ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
 StateOption = Annotated[str | None, typer.Option(
     help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
+RetentionDaysOption = Annotated[float | None, typer.Option(
+    help="Days a conversation is kept after its last message; then all of it is erased and a later message "
+         "starts it anew [RISKLINE_RETENTION_DAYS, default 0: for ever]")]
 DedupHoursOption = Annotated[float | None, typer.Option(
     help="Hours a message id is remembered after its conversation's last message; a resend then is a "
          "duplicate [RISKLINE_DEDUP_HOURS, default 168; 0: for ever]")]
@@ -304,6 +307,7 @@ def serve(
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,
+    retention_days: RetentionDaysOption = None,
     on_model_change: OnModelChangeOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,
@@ -384,6 +388,7 @@ def stream(
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,
+    retention_days: RetentionDaysOption = None,
     on_model_change: OnModelChangeOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,

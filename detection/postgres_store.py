@@ -283,20 +283,30 @@ class PostgresStore:
             "LIMIT %s))", (idle_since, idle_before, limit)).rowcount)
 
     def erase(self, conversation_id: str) -> bool:
-        """As ``SQLiteStore.erase``: one transaction (a writer holding the conversation's row is waited for)."""
-        cid = conversation_id.encode()
+        """As ``SQLiteStore.erase``: one statement."""
+        return self._erase("SELECT %b::bytea", (conversation_id.encode(),))[1] > 0
 
-        def work(conn: psycopg.Connection[Any]) -> int:
-            with conn.transaction():  # the conversation's row first, as commits take it: no deadlock with one
-                deleted = sum(conn.execute(f"DELETE FROM {self._t(table)} WHERE conversation_id = %s", (cid,)).rowcount
-                              for table in ("conversations", "messages"))
-                deleted += conn.execute(
-                    f"DELETE FROM {self._t('outbox')} WHERE intervention_id IN (SELECT intervention_id FROM "
-                    f"{self._t('interventions')} WHERE conversation_id = %s)", (cid,)).rowcount
-                return deleted + conn.execute(f"DELETE FROM {self._t('interventions')} WHERE conversation_id = %s",
-                                              (cid,)).rowcount
+    def forget_conversations(self, idle_before: float, limit: int) -> int:
+        """As ``SQLiteStore.forget_conversations``; rows a writer holds now are passed over this time."""
+        return self._erase(f"SELECT conversation_id FROM {self._t('conversations')} WHERE updated_at < %s "
+                           "LIMIT %s FOR UPDATE SKIP LOCKED", (idle_before, limit))[0]
 
-        return self._run(work) > 0
+    def _erase(self, ids: str, params: tuple[Any, ...]) -> tuple[int, int]:
+        """Erase the conversations ``ids`` (a query) names, in one statement: how many states and how many
+        rows in all were deleted. (A deadlock with a commit, if two ever met so, fails one of them: the
+        commit is done again, as after a conflict; an erasure answers 503, to be sent again.)"""
+        t = self._t
+        row = self._run(lambda conn: conn.execute(
+            f"WITH ids AS ({ids}), "
+            f"c AS (DELETE FROM {t('conversations')} WHERE conversation_id IN (SELECT * FROM ids) RETURNING 1), "
+            f"m AS (DELETE FROM {t('messages')} WHERE conversation_id IN (SELECT * FROM ids) RETURNING 1), "
+            f"i AS (DELETE FROM {t('interventions')} WHERE conversation_id IN (SELECT * FROM ids) "
+            "RETURNING intervention_id), "
+            f"o AS (DELETE FROM {t('outbox')} WHERE intervention_id IN (SELECT intervention_id FROM i) RETURNING 1) "
+            "SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM c) + (SELECT count(*) FROM m) + "
+            "(SELECT count(*) FROM i) + (SELECT count(*) FROM o)", params).fetchone())
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     def ping(self) -> None:
         self._run(lambda conn: conn.execute("SELECT 1").fetchone())

@@ -21,7 +21,7 @@ from detection.policy import EscalationPolicy
 from detection.scoring import score_messages
 from detection.sinks import OutboxWorker, Sink, intervention_id, load_sinks
 from detection.state import ConversationState
-from detection.store import AnswerJanitor, Conversation, StateStore, StoreConflict, open_store
+from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store
 
 MAX_ATTEMPTS = 20
 MAX_BACKOFF = 0.05  # seconds: the longest wait between two attempts
@@ -160,11 +160,14 @@ def build_parts(settings: Any) -> dict[str, Any]:
 
 def hook(parts: dict[str, Any], sinks: list[Sink], settings: Any) -> tuple[Processor, Background]:
     """The processor and its background threads (the outbox worker, for the final list of sinks, and the
-    janitor forgetting answers after ``settings.dedup_hours``, unless 0)."""
+    janitor forgetting answers after ``settings.dedup_hours`` and conversations after
+    ``settings.retention_days``, where they are not 0)."""
     processor = Processor(parts["model"], parts["store"], parts["policy"], [s.name for s in sinks],
                           on_model_change=settings.on_model_change)
-    window = settings.dedup_hours * 3600
-    janitor = AnswerJanitor(parts["store"], window, every=min(60.0, window / 2)) if window > 0 else None
+    window, retention = settings.dedup_hours * 3600, settings.retention_days * 86400
+    windows = [w for w in (window, retention) if w > 0]  # it looks twice in the shortest at least
+    janitor = Janitor(parts["store"], window, retention, every=min(60.0, *(w / 2 for w in windows))) \
+        if windows else None
     return processor, Background(OutboxWorker(parts["store"], sinks), janitor)
 
 
@@ -172,7 +175,7 @@ class Background:
     """The threads beside the processor: the outbox worker (``wake`` it when interventions are raised)
     and the janitor."""
 
-    def __init__(self, outbox: OutboxWorker, janitor: AnswerJanitor | None) -> None:
+    def __init__(self, outbox: OutboxWorker, janitor: Janitor | None) -> None:
         self.outbox, self.janitor = outbox, janitor
         self.wake = outbox.wake
 

@@ -2,14 +2,16 @@
 
 Keys, under a prefix (default ``riskline:``):
 - ``conv:{id}``: the conversation (state, level, levels raised), one JSON value; ``updated``: sorted
-  set of conversation ids by last write, while their answers are kept;
+  set of conversation ids by last write, while their answers are kept; ``seen``: the same for every
+  conversation, until it is erased (``--retention-days`` reads it);
 - ``ans:{id}``: hash of message id -> answer, for de-duplication;
 - ``iv:{intervention}``: an intervention; ``ivs:{id}``: a conversation's interventions by time;
   ``ivp:{intervention}``: the sinks still to deliver it to;
 - ``outbox``: sorted set of ``intervention|sink`` by next attempt time; ``outbox:attempts`` and
   ``outbox:created`` alongside.
 
-``ERASE`` deletes every key of one conversation, and its interventions' outbox rows, in one script.
+``ERASE`` deletes every key of one conversation, and its interventions' outbox rows, in one script;
+``FORGET_CONVERSATIONS`` does so for those idle past the retention.
 
 A commit is one Lua script (``COMMIT``), so atomic and one round trip: the same version check as
 the SQLite store on the conversations it writes, then every write, or nothing and ``StoreConflict``.
@@ -57,22 +59,31 @@ for _, conv in ipairs(convs) do
 end
 return #convs
 """
-# Everything held of one conversation (ARGV[2]; ARGV[1] the prefix), atomically: how many keys and
-# interventions' keys were deleted. Outbox rows of sinks still to deliver to are found through ``ivp``.
-ERASE = """
-local p, cid = ARGV[1], ARGV[2]
-local n = redis.call('DEL', p .. 'conv:' .. cid, p .. 'ans:' .. cid)
-redis.call('ZREM', p .. 'updated', cid)
-for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
-  for _, sink in ipairs(redis.call('SMEMBERS', p .. 'ivp:' .. iid)) do
-    local member = iid .. '|' .. sink
-    redis.call('ZREM', p .. 'outbox', member)
-    redis.call('ZREM', p .. 'outbox:created', member)
-    redis.call('HDEL', p .. 'outbox:attempts', member)
+# Everything held of one conversation, atomically: how many keys and interventions' keys were deleted.
+# Outbox rows of sinks still to deliver to are found through ``ivp``.
+ERASE_ONE = """
+local function erase(p, cid)
+  local n = redis.call('DEL', p .. 'conv:' .. cid, p .. 'ans:' .. cid)
+  redis.call('ZREM', p .. 'updated', cid)
+  redis.call('ZREM', p .. 'seen', cid)
+  for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
+    for _, sink in ipairs(redis.call('SMEMBERS', p .. 'ivp:' .. iid)) do
+      local member = iid .. '|' .. sink
+      redis.call('ZREM', p .. 'outbox', member)
+      redis.call('ZREM', p .. 'outbox:created', member)
+      redis.call('HDEL', p .. 'outbox:attempts', member)
+    end
+    n = n + redis.call('DEL', p .. 'iv:' .. iid, p .. 'ivp:' .. iid)
   end
-  n = n + redis.call('DEL', p .. 'iv:' .. iid, p .. 'ivp:' .. iid)
+  return n + redis.call('DEL', p .. 'ivs:' .. cid)
 end
-return n + redis.call('DEL', p .. 'ivs:' .. cid)
+"""
+ERASE = ERASE_ONE + "return erase(ARGV[1], ARGV[2])"  # ARGV: the prefix, the conversation
+# up to ARGV[3] conversations last written before ARGV[2], by ``seen``: how many
+FORGET_CONVERSATIONS = ERASE_ONE + """
+local convs = redis.call('ZRANGEBYSCORE', ARGV[1] .. 'seen', '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
+for _, cid in ipairs(convs) do erase(ARGV[1], cid) end
+return #convs
 """
 # A failed delivery's bookkeeping, only while its row is still in the outbox: delivered by another
 # worker meanwhile, or erased with its conversation, it would leave an attempts field behind for ever.
@@ -100,6 +111,7 @@ class RedisStore:
         self._forget = self.r.register_script(FORGET)
         self._commit = self.r.register_script(COMMIT)
         self._erase = self.r.register_script(ERASE)
+        self._forget_conversations = self.r.register_script(FORGET_CONVERSATIONS)
         self._failed = self.r.register_script(FAILED)
 
     def _k(self, *parts: str) -> str:
@@ -135,6 +147,7 @@ class RedisStore:
         for conv in conversations:
             writes.append(["SET", self._k("conv", conv.state.conversation_id), _encode(conv)])
             writes.append(["ZADD", self._k("updated"), now, conv.state.conversation_id])
+            writes.append(["ZADD", self._k("seen"), now, conv.state.conversation_id])
         for cid, mid, answer in answers:
             writes.append(["HSET", self._k("ans", cid), mid, json.dumps(answer)])
         for item in interventions:
@@ -206,6 +219,11 @@ class RedisStore:
     def erase(self, conversation_id: str) -> bool:
         """As ``SQLiteStore.erase``: one Lua script, so atomic."""
         return int(self._erase(keys=[], args=[self.prefix, conversation_id])) > 0
+
+    def forget_conversations(self, idle_before: float, limit: int) -> int:
+        """As ``SQLiteStore.forget_conversations``, by ``seen`` (conversations last written before this
+        version kept it are not in it until they are written again)."""
+        return int(self._forget_conversations(keys=[], args=[self.prefix, idle_before, limit]))
 
     def ping(self) -> None:
         self.r.ping()

@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # hours an answered message id is remembered (a resend is a duplicate, not scored again) after
     # its conversation's last message; 0: for ever (the store then grows with every message)
     dedup_hours: float = Field(168.0, ge=0)
+    # days a conversation is kept after its last message: then all of it is erased (state, answers,
+    # interventions), and messages that come later start it anew; 0: for ever
+    retention_days: float = Field(0.0, ge=0)
     # a conversation whose stored state another model's message evidence built (a new model served on
     # the same store): "restart" its running evidence from the next message, or "continue" it as it is
     on_model_change: Literal["restart", "continue"] = "restart"

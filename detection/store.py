@@ -89,6 +89,10 @@ class StateStore(Protocol):
         or not), atomically: whether the store held any of them. A writer that loaded the state before
         meets ``StoreConflict`` and scores its messages again as a new conversation's."""
         ...
+    def forget_conversations(self, idle_before: float, limit: int) -> int:
+        """Erase (as ``erase``) up to ``limit`` conversations last written before ``idle_before``: how many
+        (0 once none are left)."""
+        ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -229,21 +233,35 @@ class SQLiteStore:
                 (idle_since, idle_before, limit)).rowcount
 
     def erase(self, conversation_id: str) -> bool:
+        return self._erase("VALUES (?)", (conversation_id,))[1] > 0
+
+    def forget_conversations(self, idle_before: float, limit: int) -> int:
+        return self._erase("SELECT conversation_id FROM conversations WHERE updated_at < ? LIMIT ?",
+                           (idle_before, limit))[0]
+
+    def _erase(self, ids: str, params: tuple[Any, ...]) -> tuple[int, int]:
+        """Erase the conversations ``ids`` (a query) names, in one transaction: how many states and how
+        many rows in all were deleted."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                deleted = sum(self._db.execute(f"DELETE FROM {table} WHERE conversation_id=?",
-                                               (conversation_id,)).rowcount for table in ("conversations", "messages"))
-                deleted += self._db.execute(
-                    "DELETE FROM outbox WHERE intervention_id IN "
-                    "(SELECT intervention_id FROM interventions WHERE conversation_id=?)", (conversation_id,)).rowcount
-                deleted += self._db.execute("DELETE FROM interventions WHERE conversation_id=?",
-                                            (conversation_id,)).rowcount
+                self._db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (conversation_id TEXT PRIMARY KEY)")
+                self._db.execute("DELETE FROM temp.gone")
+                self._db.execute(f"INSERT INTO temp.gone {ids}", params)
+                rows = self._db.execute(
+                    "DELETE FROM outbox WHERE intervention_id IN (SELECT intervention_id FROM interventions "
+                    "WHERE conversation_id IN (SELECT conversation_id FROM temp.gone))").rowcount
+                for table in ("interventions", "messages"):
+                    rows += self._db.execute(f"DELETE FROM {table} WHERE conversation_id IN "
+                                             "(SELECT conversation_id FROM temp.gone)").rowcount
+                states = self._db.execute("DELETE FROM conversations WHERE conversation_id IN "
+                                          "(SELECT conversation_id FROM temp.gone)").rowcount
+                rows += states
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return deleted > 0
+        return states, rows
 
     def ping(self) -> None:
         with self._lock:
@@ -254,33 +272,49 @@ class SQLiteStore:
             self._db.close()
 
 
-class AnswerJanitor:
-    """A thread that forgets the answers kept for de-duplication once a conversation has been idle for
-    ``window`` seconds, so that the store does not grow with every message. States and interventions
-    stay: a conversation that goes on later is scored on from where it was. A message id sent again
-    after that is scored as new.
+class Janitor:
+    """A thread that keeps the store from growing for ever.
 
-    Each pass deletes in chunks (the store is free for scoring between them) and looks only at
-    conversations gone idle since the pass before (less ``SKEW`` for replicas' clocks); the first
-    pass after a start looks at all of them.
+    Once a conversation has been idle for ``window`` seconds (0: never), it forgets the answers kept for
+    de-duplication: states and interventions stay, so a conversation that goes on later is scored on
+    from where it was, and a message id sent again after that is scored as new. Once a conversation
+    has been idle for ``retention`` seconds (0: never), it erases all of it, as ``StateStore.erase``:
+    one that goes on later starts anew.
+
+    Each pass deletes in chunks (the store is free for scoring between them). The answers' pass looks
+    only at conversations gone idle since the pass before (less ``SKEW`` for replicas' clocks); the
+    first pass after a start looks at all of them.
     """
 
     SKEW = 600.0
 
-    def __init__(self, store: StateStore, window: float, every: float = 60.0, chunk: int = 5000,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.store, self.window, self.every, self.chunk, self.clock = store, window, every, chunk, clock
+    def __init__(self, store: StateStore, window: float, retention: float = 0.0, every: float = 60.0,
+                 chunk: int = 5000, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.window, self.retention, self.clock = store, window, retention, clock
+        self.every, self.chunk = every, chunk
         self._since = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="riskline-janitor", daemon=True)
 
     def run_once(self) -> int:
-        """One pass: the number of answers (in Redis, conversations) forgotten."""
+        """One pass over answers: the number of answers (in Redis, conversations) forgotten."""
+        if self.window <= 0:
+            return 0
         before = self.clock() - self.window
         total = 0
         while (done := self.store.forget_answers(self._since, before, self.chunk)) > 0:
             total += done
         self._since = max(0.0, before - self.SKEW)
+        return total
+
+    def retire_once(self) -> int:
+        """One pass over conversations: the number erased for having been idle past ``retention``."""
+        if self.retention <= 0:
+            return 0
+        before = self.clock() - self.retention
+        total = 0
+        while (done := self.store.forget_conversations(before, self.chunk)) > 0:
+            total += done
         return total
 
     def start(self) -> None:
@@ -296,8 +330,10 @@ class AnswerJanitor:
             try:
                 if forgotten := self.run_once():
                     log.info("answers forgotten", extra={"count": forgotten, "idle_hours": self.window / 3600})
+                if erased := self.retire_once():
+                    log.info("conversations erased", extra={"count": erased, "idle_days": self.retention / 86400})
             except Exception:  # the store down: try again next time
-                log.exception("forgetting answers failed")
+                log.exception("forgetting answers or conversations failed")
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -419,6 +419,28 @@ def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_pa
         server.stop()
 
 
+def test_a_conversation_idle_past_the_retention_is_erased(model_dir: Path, tmp_path: Path) -> None:
+    """``--retention-days``: a conversation idle that long is erased whole (``GET`` says 404) while one still
+    written to stays; a later message starts the erased one anew."""
+    server = Server(model_dir, tmp_path / "state.db", "--retention-days", "0.00003")  # 2.6 s
+    try:
+        hello = {"sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
+        server.post({**hello, "conversation_id": "idle", "message_id": "m0"})
+        deadline, n = time.time() + 20, 0
+        while server.http.get("/v1/conversations/idle").status_code == 200 and time.time() < deadline:
+            n += 1
+            server.post({**hello, "conversation_id": "busy", "message_id": f"m{n}"})
+            time.sleep(0.2)
+        assert server.http.get("/v1/conversations/idle").status_code == 404 and time.time() < deadline
+        assert server.http.get("/v1/conversations/busy").json()["n_messages"] == n
+        assert '"msg": "conversations erased"' in server.log.read_text()
+        (again,) = server.post({**hello, "conversation_id": "idle", "message_id": "m0"}).json()["results"]
+        assert again["duplicate"] is False
+        assert server.http.get("/v1/conversations/idle").json()["n_messages"] == 1
+    finally:
+        server.stop()
+
+
 def test_a_store_too_busy_to_commit_gets_503_and_a_retry_is_counted_once(model_dir: Path, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

@@ -12,7 +12,7 @@ import pytest
 
 from detection.events import MAX_ID_BYTES
 from detection.state import ConversationState
-from detection.store import AnswerJanitor, Conversation, SQLiteStore, StateStore, StoreConflict, open_store
+from detection.store import Conversation, Janitor, SQLiteStore, StateStore, StoreConflict, open_store
 
 Factory = Callable[[], StateStore]
 
@@ -97,7 +97,7 @@ def test_answers_of_idle_conversations_are_forgotten(reopen: Factory) -> None:
     time.sleep(0.02)
     store.commit([Conversation(ConversationState("new", n_messages=1))], [("new", "m1", {})], [], [])
     now = [cut + 3600.0]
-    janitor = AnswerJanitor(store, window=3600.0, chunk=1, clock=lambda: now[0])
+    janitor = Janitor(store, window=3600.0, chunk=1, clock=lambda: now[0])
     assert janitor.run_once() > 0
     keys = [("old", "m1"), ("old", "m2"), ("new", "m1")]
     assert store.answered(keys) == {("new", "m1"): {}}
@@ -146,6 +146,30 @@ def test_erase_deletes_all_of_one_conversation_and_nothing_else(reopen: Factory)
     # nothing of the late delivery's bookkeeping was left behind for a row of the same id
     assert [(item.sink, item.attempts) for item in again.due(time.time() + 1, 100)
             if item.intervention_id == "gone-high"] == [("webhook", 0)]
+
+
+def test_conversations_idle_past_the_retention_are_erased_whole(reopen: Factory) -> None:
+    """The janitor's second pass: conversations last written before the retention are erased as ``erase``
+    does (state, answers, interventions, outbox rows), in chunks; the others stay, answers included."""
+    store = reopen()
+    for cid in ("old1", "old2", "old3"):
+        store.commit([Conversation(ConversationState(cid, n_messages=1))], [(cid, "m1", {})],
+                     [_intervention(cid, "high")], ["webhook"])
+    time.sleep(0.02)
+    cut = time.time()
+    time.sleep(0.02)
+    store.commit([Conversation(ConversationState("new", n_messages=1))], [("new", "m1", {})],
+                 [_intervention("new", "high")], ["webhook"])
+    now = [cut + 86400.0]
+    janitor = Janitor(store, window=0.0, retention=86400.0, chunk=2, clock=lambda: now[0])
+    assert janitor.run_once() == 0  # no answers' window: none forgotten
+    assert janitor.retire_once() == 3
+    assert store.load(["old1", "old2", "old3", "new"]).keys() == {"new"}
+    assert store.answered([("old1", "m1"), ("new", "m1")]) == {("new", "m1"): {}}
+    assert store.interventions("old2") == [] and store.outbox_stats()[0] == 1
+    assert janitor.retire_once() == 0
+    now[0] = time.time() + 86400.5
+    assert janitor.retire_once() == 1 and store.load(["new"]) == {} and store.outbox_stats() == (0, None)
 
 
 def test_bad_locations(tmp_path: Path) -> None:
