@@ -28,7 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from detection.state import ConversationState
-from detection.store import Conversation, OutboxItem, StoreConflict, without_password
+from detection.store import UNDELIVERED_NONE, Conversation, OutboxItem, StoreConflict, without_password
 
 LEASE_SECONDS = 30.0
 # libpq's network settings unless the URL sets them. A server that vanishes without closing the
@@ -288,8 +288,9 @@ class PostgresStore:
 
     def forget_conversations(self, idle_before: float, limit: int) -> int:
         """As ``SQLiteStore.forget_conversations``; rows a writer holds now are passed over this time."""
-        return self._erase(f"SELECT conversation_id FROM {self._t('conversations')} WHERE updated_at < %s "
-                           "LIMIT %s FOR UPDATE SKIP LOCKED", (idle_before, limit))[0]
+        return self._erase(f"SELECT conversation_id FROM {self._t('conversations')} c WHERE updated_at < %s AND "
+                           f"{UNDELIVERED_NONE.format(p=self.prefix)} LIMIT %s FOR UPDATE OF c SKIP LOCKED",
+                           (idle_before, limit))[0]
 
     def _erase(self, ids: str, params: tuple[Any, ...]) -> tuple[int, int]:
         """Erase the conversations ``ids`` (a query) names, in one statement: how many states and how many

@@ -79,11 +79,18 @@ local function erase(p, cid)
 end
 """
 ERASE = ERASE_ONE + "return erase(ARGV[1], ARGV[2])"  # ARGV: the prefix, the conversation
-# up to ARGV[3] conversations last written before ARGV[2], by ``seen``: how many
+# Up to ARGV[3] conversations last written before ARGV[2], by ``seen``: how many were erased. One with an
+# intervention a sink has yet to accept is kept and put last among them, to be looked at next time.
 FORGET_CONVERSATIONS = ERASE_ONE + """
-local convs = redis.call('ZRANGEBYSCORE', ARGV[1] .. 'seen', '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
-for _, cid in ipairs(convs) do erase(ARGV[1], cid) end
-return #convs
+local p, n = ARGV[1], 0
+for _, cid in ipairs(redis.call('ZRANGEBYSCORE', p .. 'seen', '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])) do
+  local pending = false
+  for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
+    if redis.call('SCARD', p .. 'ivp:' .. iid) > 0 then pending = true end
+  end
+  if pending then redis.call('ZADD', p .. 'seen', ARGV[2], cid) else erase(p, cid); n = n + 1 end
+end
+return n
 """
 # A failed delivery's bookkeeping, only while its row is still in the outbox: delivered by another
 # worker meanwhile, or erased with its conversation, it would leave an attempts field behind for ever.

@@ -44,6 +44,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
 """
 
 
+# where a conversation ``c`` has no intervention still to deliver to some sink (SQLite and PostgreSQL alike)
+UNDELIVERED_NONE = ("NOT EXISTS (SELECT 1 FROM {p}interventions i JOIN {p}outbox o USING (intervention_id) "
+                    "WHERE i.conversation_id = c.conversation_id AND o.delivered_at IS NULL)")
+
+
 @dataclass(frozen=True)
 class Conversation:
     """What the service holds per conversation: scoring state plus the policy's memory."""
@@ -90,8 +95,9 @@ class StateStore(Protocol):
         meets ``StoreConflict`` and scores its messages again as a new conversation's."""
         ...
     def forget_conversations(self, idle_before: float, limit: int) -> int:
-        """Erase (as ``erase``) up to ``limit`` conversations last written before ``idle_before``: how many
-        (0 once none are left)."""
+        """Erase (as ``erase``) up to ``limit`` conversations last written before ``idle_before``, but none
+        with an intervention some sink has yet to accept (a review must not vanish for a sink's outage):
+        how many (0 once none are left)."""
         ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
@@ -236,8 +242,8 @@ class SQLiteStore:
         return self._erase("VALUES (?)", (conversation_id,))[1] > 0
 
     def forget_conversations(self, idle_before: float, limit: int) -> int:
-        return self._erase("SELECT conversation_id FROM conversations WHERE updated_at < ? LIMIT ?",
-                           (idle_before, limit))[0]
+        return self._erase("SELECT conversation_id FROM conversations c WHERE updated_at < ? AND "
+                           f"{UNDELIVERED_NONE.format(p='')} LIMIT ?", (idle_before, limit))[0]
 
     def _erase(self, ids: str, params: tuple[Any, ...]) -> tuple[int, int]:
         """Erase the conversations ``ids`` (a query) names, in one transaction: how many states and how

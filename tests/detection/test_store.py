@@ -152,24 +152,32 @@ def test_conversations_idle_past_the_retention_are_erased_whole(reopen: Factory)
     """The janitor's second pass: conversations last written before the retention are erased as ``erase``
     does (state, answers, interventions, outbox rows), in chunks; the others stay, answers included."""
     store = reopen()
-    for cid in ("old1", "old2", "old3"):
+    for cid in ("waiting", "old1", "old2", "old3"):  # "waiting": its intervention not yet delivered
         store.commit([Conversation(ConversationState(cid, n_messages=1))], [(cid, "m1", {})],
                      [_intervention(cid, "high")], ["webhook"])
+        if cid != "waiting":
+            store.delivered(f"{cid}-high", "webhook", time.time())
     time.sleep(0.02)
     cut = time.time()
     time.sleep(0.02)
     store.commit([Conversation(ConversationState("new", n_messages=1))], [("new", "m1", {})],
                  [_intervention("new", "high")], ["webhook"])
+    store.delivered("new-high", "webhook", time.time())
     now = [cut + 86400.0]
     janitor = Janitor(store, window=0.0, retention=86400.0, chunk=2, clock=lambda: now[0])
     assert janitor.run_once() == 0  # no answers' window: none forgotten
     assert janitor.retire_once() == 3
-    assert store.load(["old1", "old2", "old3", "new"]).keys() == {"new"}
+    assert store.load(["waiting", "old1", "old2", "old3", "new"]).keys() == {"waiting", "new"}
     assert store.answered([("old1", "m1"), ("new", "m1")]) == {("new", "m1"): {}}
-    assert store.interventions("old2") == [] and store.outbox_stats()[0] == 1
+    assert store.interventions("old2") == [] and store.outbox_stats()[0] == 1  # the waiting one's row
     assert janitor.retire_once() == 0
+    # a review must not vanish for a sink's outage: kept until delivered, then erased at the next pass
+    store.delivered("waiting-high", "webhook", time.time())
+    now[0] += 0.01  # a later pass; "new" is still within the retention
+    assert janitor.retire_once() == 1 and store.load(["waiting"]) == {}
     now[0] = time.time() + 86400.5
-    assert janitor.retire_once() == 1 and store.load(["new"]) == {} and store.outbox_stats() == (0, None)
+    assert janitor.retire_once() == 1 and store.load(["new"]) == {}
+    assert store.outbox_stats() == (0, None) and store.interventions("new") == []
 
 
 def test_bad_locations(tmp_path: Path) -> None:
