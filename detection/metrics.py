@@ -83,7 +83,7 @@ class Metrics:
 
 class StreamMetrics(Metrics):
     """A stream worker's metrics: the service's scoring, intervention and outbox ones, plus its records
-    rejected, batches tried again while the store failed, and consumer lag by partition."""
+    rejected, batches tried again while the store failed, consumer lag by partition and erasures."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,6 +94,8 @@ class StreamMetrics(Metrics):
                                registry=r)
         self.lag = Gauge("riskline_stream_lag_messages", "Records on the partition not yet committed",
                          ["topic", "partition"], registry=r)
+        self.erasures = Counter("riskline_stream_erasures", "Tombstones applied: conversations erased, or unknown",
+                                ["outcome"], registry=r)
 
 
 def serve_metrics(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer:

@@ -6,6 +6,10 @@ order. For each batch: score it and commit states, answers and interventions to 
 its messages are found already answered (de-duplicated by message id) and its interventions already
 stored (stable ids), so nothing is lost and nothing doubled. Interventions leave through the outbox
 to a Kafka topic and/or the other sinks, at least once.
+
+A tombstone (a record keyed by a conversation id, with no value: Kafka's way to say a key is deleted)
+erases that conversation from the store, as ``DELETE /v1/conversations/{id}`` does, in its place among
+the conversation's messages: those before it are scored first, those after it start the conversation anew.
 """
 
 from __future__ import annotations
@@ -76,19 +80,32 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
         batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
         if not batch:
             continue
-        events: list[MessageEvent] = []
-        sources: list[Any] = []
+        # the batch in runs, each a tombstone's erasure (or None), the offsets to commit once it is done (all
+        # records before it, so that a crash then does not read them again), and the events after it
+        runs: list[tuple[str | None, dict[Any, int], list[MessageEvent], list[Any]]] = [(None, {}, [], [])]
         offsets: dict[Any, int] = {}
         for partition, records in batch.items():
             for record in records:
-                event, problem = parse_record(record.value)
-                if event is not None:
-                    events.append(event)
-                    sources.append(record)
+                if record.value is None:
+                    erased, problem = _tombstone(record.key)
+                    if erased is not None:
+                        runs.append((erased, {**offsets, partition: record.offset + 1}, [], []))
+                        continue
                 else:
-                    await set_aside(record, problem or "")
+                    event, problem = parse_record(record.value)
+                    if event is not None:
+                        runs[-1][2].append(event)
+                        runs[-1][3].append(record)
+                        continue
+                await set_aside(record, problem or "")
             offsets[partition] = records[-1].offset + 1
-        if events:
+        for erased, done_before, events, sources in runs:
+            if erased is not None:
+                if not await _erase_until_done(loop, processor, erased, stop, metrics, consumer):
+                    return  # stopped while the store was down: the batch is left to be read again
+                await _commit(consumer, done_before)
+            if not events:
+                continue
             done = await _process_until_stored(loop, processor, events, sources, set_aside, stop, metrics, consumer)
             if done is None:  # stopped while the store was down: the batch is left to be read again
                 return
@@ -133,6 +150,43 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 events, sources = [events[i] for i in kept], [sources[i] for i in kept]
             if await _poll_paused(consumer, delay, stop):
                 return None
+            delay = min(delay * 2, MAX_RETRY_DELAY)
+    finally:
+        consumer.resume(*consumer.assignment())
+
+
+def _tombstone(key: bytes | None) -> tuple[str | None, str | None]:
+    """The conversation a tombstone (a record with a key and no value) erases, or why it names none."""
+    if key is None:
+        return None, "a record with no value and no key (an erasure names its conversation by the key)"
+    try:
+        conversation_id = key.decode()
+    except UnicodeDecodeError:
+        return None, "a record with no value (an erasure) whose key is not UTF-8"
+    if not conversation_id:
+        return None, "a record with no value (an erasure) whose key is empty"
+    return conversation_id, None
+
+
+async def _erase_until_done(loop: asyncio.AbstractEventLoop, processor: Processor, conversation_id: str,
+                            stop: asyncio.Event, metrics: StreamMetrics, consumer: Any) -> bool:
+    """Erase a conversation a tombstone names, after the messages before it and before those after it,
+    trying again with backoff while the state store fails: False if ``stop`` came first."""
+    delay = 0.1
+    try:
+        while True:
+            try:
+                erased = await loop.run_in_executor(None, processor.erase, conversation_id)
+            except Exception as exc:  # the store: the worker polls paused, as for a batch
+                metrics.retries.inc()
+                log.warning("erasing failed; trying again", extra={"error": f"{type(exc).__name__}: {exc}",
+                                                                    "retry_in_s": delay})
+            else:
+                metrics.erasures.labels("erased" if erased else "unknown").inc()
+                log.info("conversation erased" if erased else "erasure of an unknown conversation")
+                return True
+            if await _poll_paused(consumer, delay, stop):
+                return False
             delay = min(delay * 2, MAX_RETRY_DELAY)
     finally:
         consumer.resume(*consumer.assignment())

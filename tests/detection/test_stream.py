@@ -347,3 +347,114 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
     assert picky.lost == 5  # "raced" answered on its sixth try, not set aside
     assert ("odd", "scoring failed: ValueError: a message of its own kind") in rejected
     assert len(rejected) == 4  # and the three records that are no events (bad JSON, a lone surrogate, deep nesting)
+
+
+def test_a_tombstone_erases_its_conversation_in_its_place(
+        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A record keyed by a conversation with no value erases it as ``DELETE /v1/conversations/{id}`` does,
+    after the messages before it and before those after it, which start the conversation anew. A
+    tombstone of a conversation never seen changes nothing; one that names none is set aside."""
+    from aiokafka import AIOKafkaProducer
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:200]]
+    first, other = events[0]["conversation_id"], next(e["conversation_id"] for e in events
+                                                          if e["conversation_id"] != events[0]["conversation_id"])
+    mine = sorted((e for e in events if e["conversation_id"] == first), key=lambda e: to_event(e).timestamp)
+    before, after = mine[:3], mine[3:]
+    theirs = [e for e in events if e["conversation_id"] == other]
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            for event in before:
+                await producer.send("erasing", json.dumps(event).encode(), key=str(first).encode())
+            await producer.send("erasing", None, key=str(first).encode())
+            await producer.send("erasing", None, key=b"never-seen")
+            await producer.send("erasing", None, key=b"")  # (aiokafka sends no record without key and value)
+            for event in [*after, *theirs]:
+                await producer.send("erasing", json.dumps(event).encode(), key=str(event["conversation_id"]).encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
+        [to_event(e) for e in [*after, *theirs]])  # as if the conversation began after the tombstone
+    state = tmp_path / "state.db"
+    processor = Processor(model, SQLiteStore(state), EscalationPolicy.load(None), [])
+    rejected = _consume_with(processor, broker, "erasing", state, len(expected))
+    with sqlite3.connect(state) as conn:
+        answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
+    assert len(after) < len(mine) and answers == {(a["conversation_id"], a["message_id"]): a["risk_score"]
+                                                  for a in expected}
+    assert processor.conversation(str(first))["n_messages"] == len(after)  # type: ignore[index]
+    assert [reason for _, reason in rejected] == ["a record with no value (an erasure) whose key is empty"]
+    from detection.stream import _tombstone  # what other producers can send: no key at all, a key not UTF-8
+
+    assert _tombstone(None) == (None, "a record with no value and no key (an erasure names its conversation by "
+                                      "the key)")
+    assert _tombstone(b"\xff") == (None, "a record with no value (an erasure) whose key is not UTF-8")
+    assert _tombstone("dm/é".encode()) == ("dm/é", None)
+
+
+def test_offsets_before_a_tombstone_are_committed_once_it_is_applied(
+        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A worker that stops after an erasure but before the rest of its batch is stored (here the store goes
+    down after the erasure) has committed the records up to the tombstone: read again, the messages before
+    it would be scored again as a new conversation's, undoing part of the erasure until the batch reaches it."""
+    import threading
+    import types
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from detection.stream import consume
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:40]]
+    cid = str(events[0]["conversation_id"])
+
+    class GoesDown(SQLiteStore):
+        down = False
+
+        def erase(self, conversation_id: str) -> bool:
+            GoesDown.down = True  # after this erasure the store stops answering
+            return super().erase(conversation_id)
+
+        def ping(self) -> None:
+            if GoesDown.down:
+                raise ConnectionError("the store went away")
+            super().ping()
+
+    class Fails(Processor):
+        def process(self, events: Any) -> Any:
+            if GoesDown.down:
+                raise ConnectionError("the store went away")
+            return super().process(events)
+
+    async def scenario() -> tuple[int | None, int]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        for event in events[:5]:
+            await producer.send("erase-commit", json.dumps(event).encode(), key=cid.encode())
+        tombstone = await (await producer.send("erase-commit", None, key=cid.encode()))
+        for event in events[5:]:
+            await producer.send("erase-commit", json.dumps(event).encode(), key=cid.encode())
+        await producer.stop()
+        consumer = AIOKafkaConsumer("erase-commit", bootstrap_servers=broker, group_id="erase-commit",
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        stop = asyncio.Event()
+        processor = Fails(model, GoesDown(tmp_path / "state.db"), EscalationPolicy.load(None), [])
+        task = asyncio.create_task(consume(consumer, processor, types.SimpleNamespace(wake=threading.Event()), stop))
+        deadline = time.time() + 20
+        while not GoesDown.down and time.time() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # the batch after the tombstone fails meanwhile, tried again with backoff
+        stop.set()
+        await task
+        committed = await consumer.committed(TopicPartition("erase-commit", tombstone.partition))
+        await consumer.stop()
+        return committed, tombstone.offset
+
+    committed, at = asyncio.run(scenario())
+    assert GoesDown.down and committed == at + 1
