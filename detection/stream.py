@@ -10,6 +10,7 @@ to a Kafka topic and/or the other sinks, at least once.
 A tombstone (a record keyed by a conversation id, with no value: Kafka's way to say a key is deleted)
 erases that conversation from the store, as ``DELETE /v1/conversations/{id}`` does, in its place among
 the conversation's messages: those before it are scored first, those after it start the conversation anew.
+The records up to it are committed as soon as it is applied, so a crash then does not score them again.
 """
 
 from __future__ import annotations
