@@ -172,31 +172,38 @@ class PostgresStore:
         written = {c.state.conversation_id for c in conversations}
         checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
 
+        # every statement built before any is sent, so that they leave together: work between two sends (a
+        # statement's parameters made while the first answers come back) would cost a round trip
+        statements: list[tuple[str, Any]] = []
+        if new or moved or checked_only:
+            statements.append(self._check(now, new, moved, checked_only))
+        if unchecked:
+            statements.append((f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
+                               "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "
+                               "state = EXCLUDED.state, level = EXCLUDED.level, raised = EXCLUDED.raised, "
+                               "updated_at = EXCLUDED.updated_at", (now, *_columns(unchecked))))
+        if answers:
+            statements.append((f"INSERT INTO {self._t('messages')} SELECT * FROM unnest(%b::bytea[], %b::bytea[], "
+                               "%b::text[]) ON CONFLICT DO NOTHING",
+                               _columns((c.encode(), m.encode(), json.dumps(a)) for c, m, a in answers)))
+        if interventions:
+            statements.append((f"INSERT INTO {self._t('interventions')} SELECT * FROM unnest(%b::bytea[], "
+                               "%b::bytea[], %b::text[], %b::float8[]) ON CONFLICT DO NOTHING",
+                               _columns((i["intervention_id"].encode(), i["conversation_id"].encode(), json.dumps(i),
+                                         now) for i in interventions)))
+        if interventions and sinks:
+            statements.append((f"INSERT INTO {self._t('outbox')} (intervention_id, sink, created_at, next_attempt_at) "
+                               "SELECT * FROM unnest(%b::bytea[], %b::text[], %b::float8[], %b::float8[]) "
+                               "ON CONFLICT DO NOTHING",
+                               _columns((i["intervention_id"].encode(), sink, now, now)
+                                        for i in interventions for sink in sinks)))
+
         def work(conn: psycopg.Connection[Any]) -> None:
             # One round trip: every statement goes out at once and runs in the implicit transaction that
             # ends at the pipeline's sync. A version check that fails raises inside it, undoing all of it.
             with conn.pipeline():
-                if new or moved or checked_only:
-                    conn.execute(*self._check(now, new, moved, checked_only))
-                if unchecked:
-                    conn.execute(f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
-                                 "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "
-                                 "state = EXCLUDED.state, level = EXCLUDED.level, raised = EXCLUDED.raised, "
-                                 "updated_at = EXCLUDED.updated_at", (now, *_columns(unchecked)))
-                if answers:
-                    conn.execute(f"INSERT INTO {self._t('messages')} SELECT * FROM unnest(%b::bytea[], %b::bytea[], "
-                                 "%b::text[]) ON CONFLICT DO NOTHING",
-                                 _columns((c.encode(), m.encode(), json.dumps(a)) for c, m, a in answers))
-                if interventions:
-                    conn.cursor().executemany(
-                        f"INSERT INTO {self._t('interventions')} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        [(i["intervention_id"].encode(), i["conversation_id"].encode(), json.dumps(i), now)
-                         for i in interventions])
-                if interventions and sinks:
-                    conn.cursor().executemany(
-                        f"INSERT INTO {self._t('outbox')} (intervention_id, sink, created_at, next_attempt_at) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        [(i["intervention_id"].encode(), sink, now, now) for i in interventions for sink in sinks])
+                for statement in statements:
+                    conn.execute(*statement)
 
         try:
             self._run(work)

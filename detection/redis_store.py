@@ -120,6 +120,13 @@ class RedisStore:
         self._erase = self.r.register_script(ERASE)
         self._forget_conversations = self.r.register_script(FORGET_CONVERSATIONS)
         self._failed = self.r.register_script(FAILED)
+        try:  # loaded now, in one round trip: else the first call of each pays two more (NOSCRIPT, then a load)
+            pipe = self.r.pipeline(transaction=False)
+            for script in (CLAIM, FORGET, COMMIT, ERASE, FORGET_CONVERSATIONS, FAILED):
+                pipe.script_load(script)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise ValueError(f"state store {without_password(url)}: {exc}") from exc
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
