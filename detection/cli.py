@@ -419,13 +419,14 @@ def stream(
 @user_errors
 def erase(
     conversation_ids: Annotated[list[str], typer.Argument(help="Conversations to forget", show_default=False,
-                                                          metavar="CONVERSATION_ID...")],
+                                                          metavar="CONVERSATION_ID")],
     state: StateOption = None,
 ) -> None:
     """Forget conversations: their state, answers and interventions.
 
-    For a platform's erasure requests where no service runs (a stream worker's store); a running service
-    also takes DELETE /v1/conversations/ID. Messages of them that come later start them anew.
+    For a platform's erasure requests on a store no service fronts; a running service also takes
+    DELETE /v1/conversations/ID, a stream worker a tombstone in its topic. Messages of them that come
+    later start them anew.
     """
     from detection.store import open_store, without_password
 
