@@ -152,6 +152,10 @@ def test_an_erased_conversation_is_forgotten_and_starts_again_with_new_intervent
     assert [i["intervention_id"] for i in view["interventions"] if i["level"] == "high"] == \
         [after[0]["intervention_id"]]
     assert all(a["duplicate"] for a in client.send([_later(e, 7) for e in events]))
+    odd = "dm/1?x=2#y 50%off café"  # erased by its id as sent, not by a prefix or a decoding of it
+    client.send([{**events[0], "conversation_id": c, "message_id": "m1"} for c in (odd, "dm/1")])
+    assert client.erase(odd) is True and client.conversation(odd) is None
+    assert client.conversation("dm/1") is not None
     client.close()
 
 
