@@ -428,16 +428,14 @@ def erase(
     DELETE /v1/conversations/ID, a stream worker a tombstone in its topic. Messages of them that come
     later start them anew.
     """
+    from detection.settings import ServiceSettings
     from detection.store import open_store, without_password
 
-    url = state or os.environ.get("RISKLINE_STATE") or "riskline-state.db"
-    if not url.startswith(("redis://", "rediss://", "unix://", "postgresql://", "postgres://")) and \
-            not Path(url.removeprefix("sqlite:///")).is_file():
-        raise fail(f"--state {url}: no state store there (give the --state the service or stream worker uses)")
-    store = open_store(url)
-    erased: list[str] = []
+    url = state or os.environ.get("RISKLINE_STATE") or ServiceSettings.model_fields["state"].default
+    store = open_store(url, create=False)
+    wanted, erased = list(dict.fromkeys(conversation_ids)), []
     try:
-        for cid in dict.fromkeys(conversation_ids):
+        for cid in wanted:
             if store.erase(cid):
                 erased.append(cid)
     except Exception as exc:  # the store failing midway: each erasure is whole, so say which were done
@@ -445,7 +443,7 @@ def erase(
                    f"{len(erased)} erased before it; run it again for the rest") from None
     finally:
         store.close()
-    unknown = len(dict.fromkeys(conversation_ids)) - len(erased)
+    unknown = len(wanted) - len(erased)
     typer.echo(f"erased {len(erased)} conversation{'s' * (len(erased) != 1)}"
                + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
 

@@ -86,7 +86,7 @@ local p, n = ARGV[1], 0
 for _, cid in ipairs(redis.call('ZRANGEBYSCORE', p .. 'seen', '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])) do
   local pending = false
   for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
-    if redis.call('SCARD', p .. 'ivp:' .. iid) > 0 then pending = true end
+    if redis.call('SCARD', p .. 'ivp:' .. iid) > 0 then pending = true; break end
   end
   if pending then redis.call('ZADD', p .. 'seen', ARGV[2], cid) else erase(p, cid); n = n + 1 end
 end

@@ -353,24 +353,28 @@ def without_password(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
 
 
-def open_store(url: str) -> StateStore:
+def open_store(url: str, create: bool = True) -> StateStore:
     """A store from ``--state``: ``sqlite:///path``, a plain file path, ``redis://host:port/db`` or
-    ``postgresql://user:password@host:port/database``."""
+    ``postgresql://user:password@host:port/database``. Without ``create``, an SQLite file that does not
+    exist is refused rather than made (a command that only changes what a service stored)."""
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         if not path.is_absolute() and not path.parent.is_dir() and Path("/", path).parent.is_dir():
             raise ValueError(f"--state {url} names the relative path {path}, whose folder {path.parent} does not "
                              f"exist here (as in SQLAlchemy: sqlite:////{path} for the absolute one)")
-        return SQLiteStore(path)
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    elif url.startswith(("redis://", "rediss://", "unix://")):
         from detection.redis_store import RedisStore
 
         return RedisStore(url)
-    if url.startswith(("postgresql://", "postgres://")):
+    elif url.startswith(("postgresql://", "postgres://")):
         from detection.postgres_store import PostgresStore
 
         return PostgresStore(url)
-    if "://" in url:
+    elif "://" in url:
         raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
                          "redis://... or postgresql://...)")
-    return SQLiteStore(url)
+    else:
+        path = Path(url)
+    if not create and not path.is_file():
+        raise ValueError(f"--state {url}: no state store there (give the --state the service or stream worker uses)")
+    return SQLiteStore(path)

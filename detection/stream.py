@@ -20,7 +20,7 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import StreamMetrics, serve_metrics
@@ -60,6 +60,17 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
 
 
 SetAside = Callable[[Any, str], Awaitable[None]]  # a record, and why it is set aside
+
+
+class _Run(NamedTuple):
+    """Part of a batch: a tombstone's erasure (None for the batch's start), the offsets to commit once it is
+    applied (every record before it, so that a crash then does not read them again), and the events after
+    it, with their records."""
+
+    erase: str | None
+    done_before: dict[Any, int]
+    events: list[MessageEvent]
+    sources: list[Any]
 MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the state store is down
 
 
@@ -81,22 +92,20 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
         batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
         if not batch:
             continue
-        # the batch in runs, each a tombstone's erasure (or None), the offsets to commit once it is done (all
-        # records before it, so that a crash then does not read them again), and the events after it
-        runs: list[tuple[str | None, dict[Any, int], list[MessageEvent], list[Any]]] = [(None, {}, [], [])]
+        runs = [_Run(None, {}, [], [])]  # the batch, cut at each tombstone
         offsets: dict[Any, int] = {}
         for partition, records in batch.items():
             for record in records:
                 if record.value is None:
                     erased, problem = _tombstone(record.key)
                     if erased is not None:
-                        runs.append((erased, {**offsets, partition: record.offset + 1}, [], []))
+                        runs.append(_Run(erased, {**offsets, partition: record.offset + 1}, [], []))
                         continue
                 else:
                     event, problem = parse_record(record.value)
                     if event is not None:
-                        runs[-1][2].append(event)
-                        runs[-1][3].append(record)
+                        runs[-1].events.append(event)
+                        runs[-1].sources.append(record)
                         continue
                 await set_aside(record, problem or "")
             offsets[partition] = records[-1].offset + 1
