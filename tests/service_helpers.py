@@ -233,10 +233,13 @@ def throwaway_stores(kind: str, folder: Path) -> tuple[Any, Any]:
 
 class Relay:
     """A TCP relay to ``target``, listening on ``address`` (port ``self.port``), that holds each chunk
-    ``delay`` seconds in each direction: a server that far away (a round trip of twice ``delay``)."""
+    ``delay`` seconds in each direction: a server that far away (a round trip of twice ``delay``).
+    ``asks_nothing`` are client messages the server answers with nothing (PostgreSQL's Flush, which psycopg
+    sends after a pipeline's Sync, however soon the Sync's answer comes): sent alone, they are no turn."""
 
-    def __init__(self, target: tuple[str, int], address: str = "127.0.0.1", delay: float = 0.0) -> None:
-        self.target, self.delay = target, delay
+    def __init__(self, target: tuple[str, int], address: str = "127.0.0.1", delay: float = 0.0,
+                 asks_nothing: frozenset[bytes] = frozenset()) -> None:
+        self.target, self.delay, self.asks_nothing = target, delay, asks_nothing
         self.turns = 0  # times the client spoke again after the server answered: round trips, as a client waits
         self._last = ""
         self.listener = socket.create_server((address, 0))
@@ -270,9 +273,9 @@ class Relay:
         threading.Thread(target=send, daemon=True).start()
         try:
             while data := source.recv(65536):
-                if way == "up" and self._last != "up":
-                    self.turns += 1
-                self._last = way
+                if way == "down" or data not in self.asks_nothing:
+                    self.turns += way == "up" and self._last != "up"
+                    self._last = way
                 held.put((time.monotonic(), data))
         except OSError:
             pass
