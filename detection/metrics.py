@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from detection.store import StateStore
+from detection.store import Janitor, StateStore
 
 if TYPE_CHECKING:  # the processor imports the model; metrics are served before it loads
     from detection.processor import Processor
@@ -40,9 +40,14 @@ class Metrics:
         self.evidence_restarts = Counter(
             "riskline_evidence_restarts", "Conversations whose running evidence another model gave, set aside "
             "(--on-model-change restart)", registry=r)
+        self.forgotten = Counter("riskline_answers_forgotten", "Answers kept to recognise resends, forgotten after "
+                                 "--dedup-hours idle (Redis counts conversations)", registry=r)
+        self.retired = Counter("riskline_conversations_retired", "Conversations erased after --retention-days idle",
+                               registry=r)
         self._store: StateStore | None = None
         self._processor: Processor | None = None
-        self._restarts_counted = 0
+        self._janitor: Janitor | None = None
+        self._counted: dict[Counter, int] = {}
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -61,14 +66,22 @@ class Metrics:
     def watch_outbox(self, store: StateStore) -> None:
         self._store = store
 
-    def watch_processor(self, processor: Processor) -> None:
-        """Count what ``processor`` counts (its ``evidence_restarts``) at each scrape."""
-        self._processor = processor
+    def watch_processor(self, processor: Processor, janitor: Janitor | None = None) -> None:
+        """Count what ``processor`` counts (its ``evidence_restarts``) and what ``janitor`` counts (answers
+        forgotten, conversations retired) at each scrape."""
+        self._processor, self._janitor = processor, janitor
+
+    def _catch_up(self, counter: Counter, total: int) -> None:
+        if new := total - self._counted.get(counter, 0):
+            counter.inc(new)
+            self._counted[counter] = total
 
     def render(self) -> bytes:
-        if self._processor is not None and (new := self._processor.evidence_restarts - self._restarts_counted):
-            self.evidence_restarts.inc(new)
-            self._restarts_counted += new
+        if self._processor is not None:
+            self._catch_up(self.evidence_restarts, self._processor.evidence_restarts)
+        if self._janitor is not None:
+            self._catch_up(self.forgotten, self._janitor.forgotten)
+            self._catch_up(self.retired, self._janitor.retired)
         if self._store is not None:
             try:
                 depth, oldest = self._store.outbox_stats()

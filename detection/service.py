@@ -192,7 +192,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         model, store = parts["model"], parts["store"]
         processor, worker = hook(parts, parts["sinks"], settings)
         parts["processor"] = processor
-        metrics.watch_processor(processor)
+        metrics.watch_processor(processor, worker.janitor)
 
         def on_batch(answers: list[dict[str, Any]], interventions: list[dict[str, Any]]) -> None:
             metrics.scored([a for a in answers if not a["duplicate"]], interventions)

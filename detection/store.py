@@ -299,6 +299,7 @@ class Janitor:
         self.store, self.window, self.retention, self.clock = store, window, retention, clock
         self.every, self.chunk = every, chunk
         self._since = 0.0
+        self.forgotten = self.retired = 0  # totals since the start, for the metrics
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="riskline-janitor", daemon=True)
 
@@ -310,6 +311,7 @@ class Janitor:
         total = 0
         while (done := self.store.forget_answers(self._since, before, self.chunk)) > 0:
             total += done
+            self.forgotten += done
         self._since = max(0.0, before - self.SKEW)
         return total
 
@@ -321,6 +323,7 @@ class Janitor:
         total = 0
         while (done := self.store.forget_conversations(before, self.chunk)) > 0:
             total += done
+            self.retired += done
         return total
 
     def start(self) -> None:

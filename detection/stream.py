@@ -328,7 +328,7 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
         if settings.interventions_topic:
             sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
         processor, worker = hook(parts, sinks, settings)
-        metrics.watch_processor(processor)
+        metrics.watch_processor(processor, worker.janitor)
         worker.start()
 
         async def reject(record: Any, reason: str) -> None:

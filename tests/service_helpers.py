@@ -231,6 +231,12 @@ def throwaway_stores(kind: str, folder: Path) -> tuple[Any, Any]:
     return (lambda: str(folder / f"state{next(made)}.db")), (lambda: None)
 
 
+def samples(page: str) -> dict[str, float]:
+    """A Prometheus text page's samples by name (with labels)."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in page.splitlines() if line and not line.startswith("#")}
+
+
 class Relay:
     """A TCP relay to ``target``, listening on ``address`` (port ``self.port``), that holds each chunk
     ``delay`` seconds in each direction: a server that far away (a round trip of twice ``delay``).

@@ -18,7 +18,7 @@ from detection.client import RisklineClient, verify_signature
 from detection.events import to_event
 from detection.model import RiskModel
 from detection.scoring import score_conversations
-from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database
+from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database, samples
 
 pytestmark = pytest.mark.slow
 SECRET, TOKEN = "hook-secret", "api-token"
@@ -419,6 +419,7 @@ def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_pa
             time.sleep(0.2)
         assert again["duplicate"] is False and time.time() < deadline
         assert server.http.get("/v1/conversations/c").json()["n_messages"] == 2
+        assert samples(server.http.get("/metrics").text)["riskline_answers_forgotten_total"] >= 1
     finally:
         server.stop()
 
@@ -438,6 +439,7 @@ def test_a_conversation_idle_past_the_retention_is_erased(model_dir: Path, tmp_p
         assert server.http.get("/v1/conversations/idle").status_code == 404 and time.time() < deadline
         assert server.http.get("/v1/conversations/busy").json()["n_messages"] == n
         assert '"msg": "conversations erased"' in server.log.read_text()
+        assert samples(server.http.get("/metrics").text)["riskline_conversations_retired_total"] == 1  # not busy
         (again,) = server.post({**hello, "conversation_id": "idle", "message_id": "m0"}).json()["results"]
         assert again["duplicate"] is False
         assert server.http.get("/v1/conversations/idle").json()["n_messages"] == 1

@@ -154,9 +154,10 @@ def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, mode
     """PostgreSQL state goes away part-way (as in a crash), for longer than Kafka's max.poll.interval,
     and comes back: the worker keeps going, and every message is answered once, as a single
     in-process pass answers it."""
+    import httpx
     import psycopg
 
-    from tests.service_helpers import restart_postgres, start_postgres, stop_postgres
+    from tests.service_helpers import restart_postgres, samples, start_postgres, stop_postgres
 
     events = [{k: r[k] for k in FIELDS} for r in synth_rows[1500:2700]]
     asyncio.run(_produce(broker, "pg-events", events))
@@ -194,7 +195,7 @@ def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, mode
             rows = conn.execute("SELECT conversation_id, message_id, result FROM riskline_messages").fetchall()
         assert {(bytes(c).decode(), bytes(m).decode()): json.loads(r)["risk_score"] for c, m, r in rows} == {
             (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
-        scraped = _scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+        scraped = samples(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text)
         # a batch whose commit landed as the connection dropped is found answered when tried again, and
         # counted as duplicates: at most one batch (7 messages) short
         assert len(events) - 7 <= scraped["riskline_messages_scored_total"] <= len(events)
@@ -267,14 +268,6 @@ def test_a_metrics_port_in_use_is_one_error_line(model_dir: Path, tmp_path: Path
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (f"riskline: error: --metrics-port {port}: cannot listen on "
                                                     f"127.0.0.1:{port}: Address already in use")
-
-
-def _scrape(url: str) -> dict[str, float]:
-    """A Prometheus text page's samples by name (with labels)."""
-    import httpx
-
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in httpx.get(url, timeout=5).text.splitlines() if line and not line.startswith("#")}
 
 
 def _consume_with(processor: Processor, broker: str, topic: str, state: Path, expect: int) -> list[tuple[str, str]]:
