@@ -290,21 +290,34 @@ class PostgresStore:
             "LIMIT %s))", (idle_since, idle_before, limit)).rowcount)
 
     def erase(self, conversation_id: str) -> bool:
-        """As ``SQLiteStore.erase``: one statement."""
-        return self._erase("SELECT %b::bytea", (conversation_id.encode(),))[1] > 0
+        """As ``SQLiteStore.erase``: one transaction. The conversation's row is locked first, by a statement
+        of its own: a writer holding it (scoring a message of it) is waited for, and the deletes, in the
+        next statement, then see what that writer added (its answers, interventions and outbox rows), which
+        a snapshot taken before it committed would have left behind."""
+        cid = conversation_id.encode()
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+            with conn.transaction():
+                conn.execute(f"SELECT 1 FROM {self._t('conversations')} WHERE conversation_id = %b FOR UPDATE",
+                             (cid,))
+                return self._erase(conn, "SELECT %b::bytea", (cid,))
+
+        return self._run(work)[1] > 0
 
     def forget_conversations(self, idle_before: float, limit: int) -> int:
-        """As ``SQLiteStore.forget_conversations``; rows a writer holds now are passed over this time."""
-        return self._erase(f"SELECT conversation_id FROM {self._t('conversations')} c WHERE updated_at < %s AND "
-                           f"{UNDELIVERED_NONE.format(p=self.prefix)} LIMIT %s FOR UPDATE OF c SKIP LOCKED",
-                           (idle_before, limit))[0]
+        """As ``SQLiteStore.forget_conversations``; rows a writer holds now are passed over this time (so no
+        writer's rows can come after the deletes' snapshot: one that wrote since it was taken is no longer
+        idle, and is passed over too)."""
+        return self._run(lambda conn: self._erase(
+            conn, f"SELECT conversation_id FROM {self._t('conversations')} c WHERE updated_at < %s AND "
+            f"{UNDELIVERED_NONE.format(p=self.prefix)} LIMIT %s FOR UPDATE OF c SKIP LOCKED",
+            (idle_before, limit)))[0]
 
-    def _erase(self, ids: str, params: tuple[Any, ...]) -> tuple[int, int]:
+    def _erase(self, conn: psycopg.Connection[Any], ids: str, params: tuple[Any, ...]) -> tuple[int, int]:
         """Erase the conversations ``ids`` (a query) names, in one statement: how many states and how many
-        rows in all were deleted. (A deadlock with a commit, if two ever met so, fails one of them: the
-        commit is done again, as after a conflict; an erasure answers 503, to be sent again.)"""
+        rows in all were deleted."""
         t = self._t
-        row = self._run(lambda conn: conn.execute(
+        row = conn.execute(
             f"WITH ids AS ({ids}), "
             f"c AS (DELETE FROM {t('conversations')} WHERE conversation_id IN (SELECT * FROM ids) RETURNING 1), "
             f"m AS (DELETE FROM {t('messages')} WHERE conversation_id IN (SELECT * FROM ids) RETURNING 1), "
@@ -312,7 +325,7 @@ class PostgresStore:
             "RETURNING intervention_id), "
             f"o AS (DELETE FROM {t('outbox')} WHERE intervention_id IN (SELECT intervention_id FROM i) RETURNING 1) "
             "SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM c) + (SELECT count(*) FROM m) + "
-            "(SELECT count(*) FROM i) + (SELECT count(*) FROM o)", params).fetchone())
+            "(SELECT count(*) FROM i) + (SELECT count(*) FROM o)", params).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
 

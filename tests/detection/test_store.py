@@ -363,3 +363,51 @@ def test_postgres_needs_only_reads_and_writes_once_its_tables_exist(postgres_url
     assert store.read([("c", "m")], ["c"]) == ({("c", "m"): {"risk_score": 0.2}}, {"c": Conversation(state)})
     assert store.due(time.time(), 10)[0].intervention_id == "c-high"
     store.close()
+
+
+def test_postgres_erase_waits_out_a_writer_and_takes_what_it_wrote(postgres_url: str) -> None:
+    """An erasure that comes while a writer holds the conversation (scoring a message of it) waits for it,
+    then erases what that writer added too: its answer, intervention and outbox row, not only the state."""
+    import threading
+
+    import psycopg
+
+    from detection.postgres_store import PostgresStore
+
+    prefix = f"e{uuid.uuid4().hex[:8]}_"
+    store, writer = PostgresStore(postgres_url, prefix=prefix), PostgresStore(postgres_url, prefix=prefix)
+    store.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m0", {})], [], [], expected={"c": 0})
+
+    def waiting(part: str) -> int:  # backends waiting for a lock in a statement on that table
+        row = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                             "query LIKE %s", (f"%{prefix}{part}%",)).fetchone()
+        return int(row[0]) if row else 0
+
+    def until(condition: Callable[[], bool]) -> None:
+        deadline = time.time() + 20
+        while not condition():
+            assert time.time() < deadline
+            time.sleep(0.02)
+
+    with psycopg.connect(postgres_url) as holder, psycopg.connect(postgres_url, autocommit=True) as watcher:
+        # another transaction holds the outbox row the writer will add, so the writer stops there: after
+        # it has updated the conversation and added its answer and intervention, before it commits
+        holder.execute(f"INSERT INTO {prefix}outbox (intervention_id, sink, created_at, next_attempt_at) "
+                       "VALUES ('c-high'::bytea, 'webhook', 0, 0)")
+        done: dict[str, object] = {}
+        threads = [threading.Thread(target=lambda: done.update(commit=writer.commit(
+            [Conversation(ConversationState("c", n_messages=2), "high", frozenset({"high"}))], [("c", "m1", {})],
+            [_intervention("c", "high")], ["webhook"], expected={"c": 1}))),
+            threading.Thread(target=lambda: done.update(erased=store.erase("c")))]
+        threads[0].start()
+        until(lambda: waiting("outbox") == 1)
+        threads[1].start()
+        until(lambda: waiting("conversations") == 1)
+        holder.rollback()  # the writer goes on and commits; then the erasure
+        for thread in threads:
+            thread.join(timeout=20)
+    assert done == {"commit": None, "erased": True}
+    assert store.load(["c"]) == {} and store.answered([("c", "m0"), ("c", "m1")]) == {}
+    assert store.interventions("c") == [] and store.outbox_stats()[0] == 0
+    store.close()
+    writer.close()
