@@ -408,7 +408,7 @@ def test_postgres_restarting_under_the_service_gets_503_then_service_as_before(
 def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_path: Path) -> None:
     """Within ``--dedup-hours`` of a conversation's last message a resent id is a duplicate; after it,
     the answer is forgotten (the store does not grow for ever) and the message scored as new."""
-    server = Server(model_dir, tmp_path / "state.db", "--dedup-hours", "0.0005")  # 1.8 s
+    server = Server(model_dir, tmp_path / "state.db", "--dedup-hours", "0.001")  # 3.6 s
     try:
         event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000,
                  "text": "hi"}
@@ -427,7 +427,7 @@ def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_pa
 def test_a_conversation_idle_past_the_retention_is_erased(model_dir: Path, tmp_path: Path) -> None:
     """``--retention-days``: a conversation idle that long is erased whole (``GET`` says 404) while one still
     written to stays; a later message starts the erased one anew."""
-    server = Server(model_dir, tmp_path / "state.db", "--retention-days", "0.00003")  # 2.6 s
+    server = Server(model_dir, tmp_path / "state.db", "--retention-days", "0.00006")  # 5.2 s
     try:
         hello = {"sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
         server.post({**hello, "conversation_id": "idle", "message_id": "m0"})
