@@ -129,15 +129,15 @@ class PostgresStore:
 
         def work(conn: psycopg.Connection[Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
             found = states = None
-            with conn.pipeline():  # both queries in one round trip
+            with conn.pipeline():  # both queries in one round trip; the states first (``StateStore.read``)
+                if ids:
+                    states = conn.execute(f"SELECT conversation_id, state, level, raised FROM "
+                                          f"{self._t('conversations')} WHERE conversation_id = ANY(%b)", (ids,))
                 if keys:
                     found = conn.execute(
                         f"SELECT m.conversation_id, m.message_id, m.result FROM {self._t('messages')} m JOIN "
                         "unnest(%b::bytea[], %b::bytea[]) AS k(c, i) ON m.conversation_id = k.c AND m.message_id = k.i",
                         ([c.encode() for c, _ in keys], [m.encode() for _, m in keys]))
-                if ids:
-                    states = conn.execute(f"SELECT conversation_id, state, level, raised FROM "
-                                          f"{self._t('conversations')} WHERE conversation_id = ANY(%b)", (ids,))
             return (found.fetchall() if found is not None else [],
                     states.fetchall() if states is not None else [])
 

@@ -142,13 +142,13 @@ class RedisStore:
         ids = list(dict.fromkeys(conversation_ids))
         if not keys and not ids:
             return {}, {}
-        pipe = self.r.pipeline(transaction=False)
-        for cid, mid in keys:
-            pipe.hget(self._k("ans", cid), mid)
+        pipe = self.r.pipeline(transaction=False)  # the states first (``StateStore.read``)
         if ids:
             pipe.mget([self._k("conv", c) for c in ids])
+        for cid, mid in keys:
+            pipe.hget(self._k("ans", cid), mid)
         values = pipe.execute()
-        states = values.pop() if ids else []
+        states = values.pop(0) if ids else []
         return ({key: json.loads(v) for key, v in zip(keys, values, strict=True) if v is not None},
                 {c: _decode(v) for c, v in zip(ids, states, strict=True) if v is not None})
 

@@ -78,7 +78,12 @@ class StateStore(Protocol):
     def answered(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
     def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
              ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
-        """``answered(keys)`` and ``load(conversation_ids)`` at once (one round trip to a server)."""
+        """``answered(keys)`` and ``load(conversation_ids)`` at once (one round trip to a server).
+
+        The states are read first: a message another writer commits between the two reads is then found
+        answered (a duplicate). Read the other way round, it would be scored again on a state that
+        already holds it, and the version check, finding the count it loaded, would let it be counted
+        twice."""
         ...
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
@@ -156,7 +161,8 @@ class SQLiteStore:
 
     def read(self, keys: Sequence[tuple[str, str]], conversation_ids: Iterable[str],
              ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Conversation]]:
-        return self.answered(keys), self.load(conversation_ids)
+        conversations = self.load(conversation_ids)  # first (``StateStore.read``)
+        return self.answered(keys), conversations
 
     def commit(self, conversations: Sequence[Conversation], answers: Sequence[tuple[str, str, dict[str, Any]]],
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],

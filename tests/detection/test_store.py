@@ -411,3 +411,46 @@ def test_postgres_erase_waits_out_a_writer_and_takes_what_it_wrote(postgres_url:
     assert store.interventions("c") == [] and store.outbox_stats()[0] == 0
     store.close()
     writer.close()
+
+
+def test_a_message_another_writer_answers_while_it_is_read_is_a_duplicate(postgres_url: str, model_dir: Path) -> None:
+    """Two replicas given the same message (a client's retry, or two stream workers in a rebalance): when
+    the other one commits it between this one's reads of the states and of the answers, it is answered
+    as a duplicate, and the conversation holds it once (never scored again on a state that has it)."""
+    import threading
+
+    import psycopg
+
+    from detection.events import MessageEvent
+    from detection.model import load_model
+    from detection.policy import EscalationPolicy
+    from detection.postgres_store import PostgresStore
+    from detection.processor import Processor
+
+    model = load_model(model_dir)
+    race, ref = f"r{uuid.uuid4().hex[:8]}_", f"f{uuid.uuid4().hex[:8]}_"
+    stores = {p: PostgresStore(postgres_url, prefix=p) for p in (race, ref)}
+    processors = {p: Processor(model, s, EscalationPolicy.load(None), []) for p, s in stores.items()}
+    events = [MessageEvent("c", f"m{i}", "a", 1.7e9 + i, text) for i, text in enumerate(["hey", "how old are you"])]
+    processors[race].process(events[:1])
+    processors[ref].process(events)  # what the other replica commits: the state after both, and m1's answer
+    answers: list[dict[str, object]] = []
+    with psycopg.connect(postgres_url) as other, psycopg.connect(postgres_url, autocommit=True) as watcher:
+        other.execute(f"LOCK TABLE {race}conversations IN ACCESS EXCLUSIVE MODE")  # the reader's states wait
+        reader = threading.Thread(target=lambda: answers.extend(processors[race].process(events[1:])[0]))
+        reader.start()
+        deadline = time.time() + 20
+        while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                              "query LIKE %s", (f"%{race}conversations%",)).fetchone() == (0,):
+            assert time.time() < deadline
+            time.sleep(0.02)
+        other.execute(f"UPDATE {race}conversations r SET n_messages = f.n_messages, state = f.state, level = f.level, "
+                      f"raised = f.raised, updated_at = f.updated_at FROM {ref}conversations f "
+                      "WHERE r.conversation_id = f.conversation_id")
+        other.execute(f"INSERT INTO {race}messages SELECT * FROM {ref}messages WHERE message_id = 'm1'::bytea")
+        other.commit()
+        reader.join(timeout=20)
+    assert [a["duplicate"] for a in answers] == [True]
+    assert stores[race].load(["c"]) == stores[ref].load(["c"])  # two messages, m1 once
+    for store in stores.values():
+        store.close()
