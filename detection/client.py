@@ -65,16 +65,16 @@ class RisklineClient:
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
-                response = self._request("POST", "/v1/messages", json={"messages": batch})
+                body = self._request("POST", "/v1/messages", json={"messages": batch})
             except RisklineError as exc:
                 raise _placed(exc, start) from None
-            results += response.json()["results"]
+            results += body["results"]
         return results
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         """A conversation's state, or None if the service has never seen it."""
         try:
-            return dict(self._request("GET", _conversation_path(conversation_id)).json())
+            return self._request("GET", _conversation_path(conversation_id))
         except RisklineError as exc:
             if exc.status == 404:
                 return None
@@ -95,7 +95,7 @@ class RisklineClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
@@ -104,9 +104,9 @@ class RisklineClient:
             except httpx.TransportError as exc:
                 failure = _no_answer(method, path, self._http.base_url, exc)
                 continue
-            if (refused := _judged(method, path, response)) is None:
-                return response
-            failure = refused
+            if not isinstance(outcome := _judged(method, path, response), RisklineError):
+                return outcome
+            failure = outcome
             if failure.status not in RETRIED:
                 break
         raise failure
@@ -128,16 +128,16 @@ class AsyncRisklineClient:
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
-                response = await self._request("POST", "/v1/messages", json={"messages": batch})
+                body = await self._request("POST", "/v1/messages", json={"messages": batch})
             except RisklineError as exc:
                 raise _placed(exc, start) from None
-            results += response.json()["results"]
+            results += body["results"]
         return results
 
     async def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         """As ``RisklineClient.conversation``."""
         try:
-            return dict((await self._request("GET", _conversation_path(conversation_id))).json())
+            return await self._request("GET", _conversation_path(conversation_id))
         except RisklineError as exc:
             if exc.status == 404:
                 return None
@@ -156,7 +156,7 @@ class AsyncRisklineClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
@@ -165,9 +165,9 @@ class AsyncRisklineClient:
             except httpx.TransportError as exc:
                 failure = _no_answer(method, path, self._http.base_url, exc)
                 continue
-            if (refused := _judged(method, path, response)) is None:
-                return response
-            failure = refused
+            if not isinstance(outcome := _judged(method, path, response), RisklineError):
+                return outcome
+            failure = outcome
             if failure.status not in RETRIED:
                 break
         raise failure
@@ -179,17 +179,34 @@ def _batches(events: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[Mappin
 
 
 def _conversation_path(conversation_id: str) -> str:
-    # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request
-    return f"/v1/conversations/{quote(conversation_id, safe='')}"
+    # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request; an id of
+    # "." or ".." too, which a URL resolves as a step in the path (to /v1/conversations/ or /v1/)
+    quoted = quote(conversation_id, safe="")
+    return f"/v1/conversations/{quoted.replace('.', '%2E') if quoted in ('.', '..') else quoted}"
 
 
 def _no_answer(method: str, path: str, base_url: httpx.URL, exc: Exception) -> RisklineError:
     return RisklineError(f"{method} {path}: no answer from {base_url} ({exc!r})")
 
 
-def _judged(method: str, path: str, response: httpx.Response) -> RisklineError | None:
-    """None for an answer that succeeded, else the refusal (sent again where its status is ``RETRIED``)."""
-    return None if response.status_code < 400 else _refusal(method, path, response)
+def _judged(method: str, path: str, response: httpx.Response) -> dict[str, Any] | RisklineError:
+    """The body of an answer that succeeded (a 2xx with a JSON object), else the refusal (sent again where
+    its status is ``RETRIED``). A redirect or a page that is not JSON is a refusal too: the URL is not
+    the service's own (a proxy or a login page in between), and no request was scored."""
+    status, request = response.status_code, f"{method} {path}"
+    if status >= 400:
+        return _refusal(method, path, response)
+    if status >= 300:
+        return _error(request, status, f"redirected to {response.headers.get('location')!r}: give the service's "
+                                       "own URL")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return _error(request, status, f"the answer is not Riskline's JSON ({response.text[:80]!r}): is "
+                                       "the URL the service's own?")
+    return body
 
 
 def _placed(error: RisklineError, start: int) -> RisklineError:

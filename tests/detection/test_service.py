@@ -108,8 +108,8 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     assert view["risk_score"] == max(r["risk_score"] for r in first)
     assert view["peak_stage"] == picked["peak_stage"][cid] and view["interventions"]  # as batch scoring has it
     assert client.conversation("never-seen") is None
-    # ids are the platform's: '/', '?', '#', '%', spaces and non-ASCII are looked up as they were scored
-    odd = ["dm/123/456", "a?b=1", "x#y", "50%off", "two words", "café"]
+    # ids are the platform's: '/', '?', '#', '%', spaces, non-ASCII and dots are looked up as they were scored
+    odd = ["dm/123/456", "a?b=1", "x#y", "50%off", "two words", "café", ".", "..", "../x", "a/../b"]
     hello = {"sender_id": "u", "timestamp": 1_700_000_000, "text": "hi"}
     server.post({"messages": [{**hello, "conversation_id": c, "message_id": "m1"} for c in odd]}, TOKEN)
     for c in odd:
@@ -153,9 +153,11 @@ def test_an_erased_conversation_is_forgotten_and_starts_again_with_new_intervent
         [after[0]["intervention_id"]]
     assert all(a["duplicate"] for a in client.send([_later(e, 7) for e in events]))
     odd = "dm/1?x=2#y 50%off café"  # erased by its id as sent, not by a prefix or a decoding of it
-    client.send([{**events[0], "conversation_id": c, "message_id": "m1"} for c in (odd, "dm/1")])
+    client.send([{**events[0], "conversation_id": c, "message_id": "m1"} for c in (odd, "dm/1", "..", ".")])
     assert client.erase(odd) is True and client.conversation(odd) is None
     assert client.conversation("dm/1") is not None
+    assert client.erase("..") is True and client.conversation("..") is None  # not a step up the path
+    assert client.conversation(".") is not None
     client.close()
 
 
