@@ -172,8 +172,7 @@ class PostgresStore:
         written = {c.state.conversation_id for c in conversations}
         checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
 
-        # every statement built before any is sent, so that they leave together: work between two sends (a
-        # statement's parameters made while the first answers come back) would cost a round trip
+        # the statements, then sent together in one pipeline (below)
         statements: list[tuple[str, Any]] = []
         if new or moved or checked_only:
             statements.append(self._check(now, new, moved, checked_only))

@@ -114,15 +114,12 @@ class RedisStore:
             self.r.ping()
         except (redis.RedisError, ValueError) as exc:
             raise ValueError(f"state store {without_password(url)}: {exc}") from exc
-        self._claim = self.r.register_script(CLAIM)
-        self._forget = self.r.register_script(FORGET)
-        self._commit = self.r.register_script(COMMIT)
-        self._erase = self.r.register_script(ERASE)
-        self._forget_conversations = self.r.register_script(FORGET_CONVERSATIONS)
-        self._failed = self.r.register_script(FAILED)
+        scripts = (CLAIM, FORGET, COMMIT, ERASE, FORGET_CONVERSATIONS, FAILED)
+        (self._claim, self._forget, self._commit, self._erase, self._forget_conversations,
+         self._failed) = (self.r.register_script(script) for script in scripts)
         try:  # loaded now, in one round trip: else the first call of each pays two more (NOSCRIPT, then a load)
             pipe = self.r.pipeline(transaction=False)
-            for script in (CLAIM, FORGET, COMMIT, ERASE, FORGET_CONVERSATIONS, FAILED):
+            for script in scripts:
                 pipe.script_load(script)
             pipe.execute()
         except redis.RedisError as exc:

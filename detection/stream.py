@@ -71,6 +71,8 @@ class _Run(NamedTuple):
     done_before: dict[Any, int]
     events: list[MessageEvent]
     sources: list[Any]
+
+
 MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the state store is down
 
 

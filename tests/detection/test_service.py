@@ -142,6 +142,7 @@ def test_an_erased_conversation_is_forgotten_and_starts_again_with_new_intervent
     assert [a["risk_score"] for a in again] == [a["risk_score"] for a in first]
     view = client.conversation(cid)
     assert view is not None and view["n_messages"] == len(events)
+
     def new_high(delivered: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [d for d in delivered if d["level"] == "high" and d["conversation_id"] == cid
                 and d["intervention_id"] != before["intervention_id"]]

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -365,6 +366,16 @@ def test_postgres_needs_only_reads_and_writes_once_its_tables_exist(postgres_url
     store.close()
 
 
+def _wait_for_lock(watcher: Any, table: str) -> None:
+    """Until a backend waits for a lock in a statement naming ``table`` (20 s at most); ``watcher``: an
+    autocommit connection (``pg_stat_activity`` holds still within a transaction)."""
+    deadline = time.time() + 20
+    while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                          (f"%{table}%",)).fetchone() == (0,):
+        assert time.time() < deadline
+        time.sleep(0.02)
+
+
 def test_postgres_erase_waits_out_a_writer_and_takes_what_it_wrote(postgres_url: str) -> None:
     """An erasure that comes while a writer holds the conversation (scoring a message of it) waits for it,
     then erases what that writer added too: its answer, intervention and outbox row, not only the state."""
@@ -378,17 +389,6 @@ def test_postgres_erase_waits_out_a_writer_and_takes_what_it_wrote(postgres_url:
     store, writer = PostgresStore(postgres_url, prefix=prefix), PostgresStore(postgres_url, prefix=prefix)
     store.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m0", {})], [], [], expected={"c": 0})
 
-    def waiting(part: str) -> int:  # backends waiting for a lock in a statement on that table
-        row = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
-                             "query LIKE %s", (f"%{prefix}{part}%",)).fetchone()
-        return int(row[0]) if row else 0
-
-    def until(condition: Callable[[], bool]) -> None:
-        deadline = time.time() + 20
-        while not condition():
-            assert time.time() < deadline
-            time.sleep(0.02)
-
     with psycopg.connect(postgres_url) as holder, psycopg.connect(postgres_url, autocommit=True) as watcher:
         # another transaction holds the outbox row the writer will add, so the writer stops there: after
         # it has updated the conversation and added its answer and intervention, before it commits
@@ -400,9 +400,9 @@ def test_postgres_erase_waits_out_a_writer_and_takes_what_it_wrote(postgres_url:
             [_intervention("c", "high")], ["webhook"], expected={"c": 1}))),
             threading.Thread(target=lambda: done.update(erased=store.erase("c")))]
         threads[0].start()
-        until(lambda: waiting("outbox") == 1)
+        _wait_for_lock(watcher, f"{prefix}outbox")
         threads[1].start()
-        until(lambda: waiting("conversations") == 1)
+        _wait_for_lock(watcher, f"{prefix}conversations")
         holder.rollback()  # the writer goes on and commits; then the erasure
         for thread in threads:
             thread.join(timeout=20)
@@ -439,11 +439,7 @@ def test_a_message_another_writer_answers_while_it_is_read_is_a_duplicate(postgr
         other.execute(f"LOCK TABLE {race}conversations IN ACCESS EXCLUSIVE MODE")  # the reader's states wait
         reader = threading.Thread(target=lambda: answers.extend(processors[race].process(events[1:])[0]))
         reader.start()
-        deadline = time.time() + 20
-        while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
-                              "query LIKE %s", (f"%{race}conversations%",)).fetchone() == (0,):
-            assert time.time() < deadline
-            time.sleep(0.02)
+        _wait_for_lock(watcher, f"{race}conversations")
         other.execute(f"UPDATE {race}conversations r SET n_messages = f.n_messages, state = f.state, level = f.level, "
                       f"raised = f.raised, updated_at = f.updated_at FROM {ref}conversations f "
                       "WHERE r.conversation_id = f.conversation_id")
