@@ -151,7 +151,7 @@ class OutboxWorker:
     def __init__(self, store: StateStore, sinks: list[Sink], poll: float = 0.25, base_delay: float = 0.5,
                  parallel: int = 8) -> None:
         self.store, self.sinks = store, {s.name: s for s in sinks}
-        self.poll, self.base_delay = poll, base_delay
+        self.poll, self.base_delay, self.parallel = poll, base_delay, parallel
         # deliveries run side by side, so one slow receiver does not hold up the rest
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="riskline-deliver")
         self.wake = threading.Event()
@@ -175,8 +175,10 @@ class OutboxWorker:
         self._pool.shutdown(wait=True)
 
     def deliver_due(self) -> int:
-        """Deliver what is due now; return how many rows were tried."""
-        items = self.store.due(time.time(), 100)
+        """Deliver one wave of what is due now, as many rows as run side by side; return how many were
+        tried. Shared stores lease each claimed row to this worker for a while (30 s), so a row claimed
+        only to wait behind slower waves could outlast its lease and go to another replica too."""
+        items = self.store.due(time.time(), self.parallel)
         list(self._pool.map(self._deliver, items))
         return len(items)
 

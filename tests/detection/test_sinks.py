@@ -1,5 +1,8 @@
+import collections
 import json
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,58 @@ def test_worker_retries_until_delivered_and_audit_log_gets_each_once(tmp_path: P
     assert [c["intervention_id"] for c in flaky.calls] == ["i1", "i1", "i1"]
     lines = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["intervention_id"] for line in lines] == ["i1"]
+
+
+class SlowSink:
+    """A receiver that takes ``seconds`` a call; counts calls per intervention, shared by every worker."""
+
+    name = "webhook"
+
+    def __init__(self, seconds: float, calls: collections.Counter[str], lock: threading.Lock) -> None:
+        self.seconds, self.calls, self.lock, self.mine = seconds, calls, lock, 0
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        time.sleep(self.seconds)
+        with self.lock:
+            self.calls[payload["intervention_id"]] += 1
+            self.mine += 1
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_replicas_share_a_backlog_without_sending_a_row_twice(kind: str, request: pytest.FixtureRequest,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker claims only what it sends at once: claimed rows that waited behind slower waves outlived
+    their lease and went to the other replica as well (12 of 60 sent twice here before)."""
+    if kind == "redis":
+        import detection.redis_store as module
+        from detection.redis_store import RedisStore
+
+        url, prefix = request.getfixturevalue("redis_url"), f"w{uuid.uuid4().hex[:8]}:"
+        a, b = RedisStore(url, prefix=prefix), RedisStore(url, prefix=prefix)
+    else:
+        import detection.postgres_store as module  # type: ignore[no-redef]
+        from detection.postgres_store import PostgresStore
+
+        url, prefix = request.getfixturevalue("postgres_url"), f"w{uuid.uuid4().hex[:8]}_"
+        a, b = PostgresStore(url, prefix=prefix), PostgresStore(url, prefix=prefix)
+    monkeypatch.setattr(module, "LEASE_SECONDS", 1.0)  # a 0.15 s receiver, 8 at a time: a wave in 0.15 s
+    a.commit([], [], [{"intervention_id": f"i{k}", "conversation_id": f"c{k}", "level": "high"}
+                      for k in range(60)], ["webhook"])
+    calls: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+    sinks = SlowSink(0.15, calls, lock), SlowSink(0.15, calls, lock)
+    workers = OutboxWorker(a, [sinks[0]], poll=0.02), OutboxWorker(b, [sinks[1]], poll=0.02)
+    for worker in workers:
+        worker.start()
+    deadline = time.time() + 20
+    while a.outbox_stats()[0] and time.time() < deadline:
+        time.sleep(0.05)
+    for worker in workers:
+        worker.stop()
+    assert a.outbox_stats()[0] == 0
+    assert sorted(calls) == sorted(f"i{k}" for k in range(60))
+    assert [k for k, n in calls.items() if n > 1] == []
+    assert sinks[0].mine > 0 and sinks[1].mine > 0  # both replicas took part
 
 
 def test_stopping_while_the_store_is_down_keeps_what_is_due(tmp_path: Path) -> None:
