@@ -79,20 +79,32 @@ def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[st
     if not source.is_file():
         raise InputError(f"{source}: no such file")
     seen_root, conversations = False, set()
-    try:
-        for event, element in ET.iterparse(source, events=("start", "end")):
-            if not seen_root and element.tag != "conversations":  # another XML file than the corpus's
-                raise InputError(f"{source}: the root element is <{element.tag}>, not <conversations>: "
-                                 "not a PAN 2012 conversations file")
-            seen_root = True
-            if event == "end" and element.tag == "conversation":
-                if (conv_id := element.get("id")) in conversations:  # its messages would join the first's
-                    raise InputError(f"{source}: conversation {conv_id!r} appears twice")
-                conversations.add(conv_id)
-                yield from _conversation_rows(source, element, predators)
-                element.clear()
-    except ET.ParseError as exc:
-        raise InputError(f"{source}: line {exc.position[0]}: not well-formed XML ({exc.msg})") from None
+    for event, element in _parsed(source):
+        if not seen_root and element.tag != "conversations":  # another XML file than the corpus's
+            raise InputError(f"{source}: the root element is <{element.tag}>, not <conversations>: "
+                             "not a PAN 2012 conversations file")
+        seen_root = True
+        if event == "end" and element.tag == "conversation":
+            if (conv_id := element.get("id")) in conversations:  # its messages would join the first's
+                raise InputError(f"{source}: conversation {conv_id!r} appears twice")
+            conversations.add(conv_id)
+            yield from _conversation_rows(source, element, predators)
+            element.clear()
+
+
+def _parsed(source: Path) -> Iterator[tuple[str, ET.Element]]:
+    """``ET.iterparse``'s events, its errors as ``InputError`` naming the file."""
+    events = ET.iterparse(source, events=("start", "end"))
+    while True:
+        try:
+            yield next(events)
+        except StopIteration:
+            return
+        except ET.ParseError as exc:
+            raise InputError(f"{source}: line {exc.position[0]}: not well-formed XML ({exc.msg})") from None
+        except (LookupError, ValueError) as exc:  # encoding="..." names no codec, or one expat cannot use
+            raise InputError(f"{source}: cannot be read in the encoding its XML declaration names "
+                             f"({type(exc).__name__}: {exc})") from None
 
 
 def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -> Iterator[dict[str, object]]:

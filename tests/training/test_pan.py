@@ -128,6 +128,19 @@ def test_bad_xml_and_times(tmp_path: Path) -> None:
         next(iter_pan_rows(other, set()))
 
 
+@pytest.mark.parametrize("encoding", ["UT-8", "base64", "utf-32", "idna"])
+def test_an_encoding_the_parser_cannot_use_is_named(tmp_path: Path, encoding: str) -> None:
+    """A typo in the declaration (no such codec), a codec that is not text, one expat refuses (multi-byte) or
+    one that fails on the text: a traceback before (LookupError, ValueError, UnicodeError), now the file."""
+    corpus = tmp_path / "pan12-x.xml"
+    corpus.write_text(XML.replace('encoding="UTF-8"', f'encoding="{encoding}"'))
+    (tmp_path / "predators.txt").write_text("p1\n")
+    done = riskline("convert", corpus, "-o", tmp_path / "o.jsonl", "--predators", tmp_path / "predators.txt")
+    assert done.returncode == 2, done.stderr
+    assert "pan12-x.xml: cannot be read in the encoding its XML declaration names" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "o.jsonl").exists()
+
+
 def test_a_line_or_conversation_given_twice_is_named(tmp_path: Path) -> None:
     """The message id is the conversation's id and the line: before, two messages of one line became one
     id (every later `score` or `train` rejected the second), and a conversation given twice merged into one."""
