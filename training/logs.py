@@ -64,7 +64,11 @@ def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, for
     given = value
     if per_second != 1.0 and not isinstance(value, bool) and (
             isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value))):
-        value = float(value) / per_second
+        try:
+            value = float(value) / per_second
+        except OverflowError:  # an integer past float's range
+            raise EventError("timestamp", f"out of range as {_unit(per_second)} (--timestamp-unit): an integer of "
+                             f"{int(value).bit_length()} bits") from None
     elif isinstance(value, str) and form is not None:
         text = value.strip()
         try:
@@ -84,13 +88,17 @@ def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, for
         if per_second == 1.0 and "looks like Unix" in exc.reason:
             raise EventError("timestamp", f"{exc.reason}; give --timestamp-unit") from None
         if per_second != 1.0:  # the number it expected is in the unit given, not in seconds
-            unit = next(name for name, scale in UNITS.items() if scale == per_second)
+            unit = _unit(per_second)
             if exc.reason.startswith("out of range"):  # the number as given, not as divided
                 raise EventError("timestamp", f"out of range as {unit} (--timestamp-unit): {given!r}") from None
             raise EventError("timestamp", exc.reason.replace("Unix seconds", f"a number of {unit} "
                                                              "(--timestamp-unit)")) from None
         raise
     return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def _unit(per_second: float) -> str:
+    return next(name for name, scale in UNITS.items() if scale == per_second)
 
 
 def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", rejects: list[Reject] | None = None,

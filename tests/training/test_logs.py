@@ -206,6 +206,12 @@ def test_numbers_in_another_unit_are_named(tmp_path: Path) -> None:
     nanoseconds = write_jsonl(tmp_path / "ns.jsonl", [{**row, "timestamp": 1700000000123456789}])
     with pytest.raises(InputError, match=r"out of range as ms \(--timestamp-unit\): 1700000000123456789 \("):
         list(iter_log_rows(nanoseconds, {}, "ms"))  # the number as given, not as divided into seconds
+    huge = write_jsonl(tmp_path / "huge.jsonl", [{**row, "timestamp": 10**400}])  # past float's range
+    with pytest.raises(InputError, match=r"field 'timestamp': out of range as ms \(--timestamp-unit\): an integer "
+                                         r"of 1329 bits"):
+        list(iter_log_rows(huge, {}, "ms"))  # an OverflowError's traceback before
+    with pytest.raises(InputError, match=r"field 'timestamp': out of range: an integer of 1329 bits"):
+        list(iter_log_rows(huge, {}))
 
 
 def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
