@@ -350,7 +350,7 @@ def _at_path(value: object, column: str) -> object:
     for key in column.split("."):
         if isinstance(value, Mapping):
             value = value.get(key)
-        elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+        elif isinstance(value, list | tuple) and key.isascii() and key.isdigit() and int(key) < len(value):
             value = value[int(key)]
         else:
             return None
@@ -359,7 +359,7 @@ def _at_path(value: object, column: str) -> object:
 
 def _list_places(column: str) -> str:
     """A dotted path with every place in a list as 0, as ``_column_paths`` names list elements."""
-    return ".".join("0" if key.isdigit() else key for key in column.split("."))
+    return ".".join("0" if key.isascii() and key.isdigit() else key for key in column.split("."))
 
 
 def _column_paths(schema: Any, prefix: str = "") -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
 
 from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
 from detection.metrics import Metrics
@@ -32,6 +33,7 @@ from detection.store import reachable
 log = logging.getLogger("riskline.service")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
 RESULT_FIELDS = ("conversation_id", "message_id", "risk_score", "risk_level", "stage", "intervention", "duplicate")
+CLIENT_GONE = 499  # nginx's status for a client that closed the request before it was answered: logs and metrics
 
 
 class HTTPProblem(Exception):
@@ -227,6 +229,8 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             answers = await asyncio.wait_for(parts["batcher"].submit(events), settings.request_timeout)
         except HTTPProblem as problem:
             return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+        except ClientDisconnect:  # gone before its whole body came: nothing was accepted, nobody to answer
+            return Response(status_code=CLIENT_GONE)
         except TimeoutError:
             return JSONResponse({"detail": "scoring timed out; retry with the same message ids"}, status_code=503)
         except ScoringFailed as exc:

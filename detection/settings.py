@@ -109,7 +109,7 @@ class StreamSettings(ServiceSettings):
         for broker in value.split(","):
             host, colon, port = broker.strip().rpartition(":")
             host = host if colon else port  # no port: Kafka's 9092
-            if not host.strip("[]") or (colon and not (port.isdigit() and 0 < int(port) < 65536)):
+            if not host.strip("[]") or (colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)):
                 raise ValueError(f"expected HOST:PORT[,HOST:PORT...], got {value!r}")
         return value
 

@@ -290,16 +290,29 @@ def test_garbage_never_gets_a_500(server: Server) -> None:
 
     rng = random.Random(3)
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) for _ in range(40)]
-    samples += [b"null", b"{}", b'{"messages": null}', b'{"messages": [null]}', b'"text"', b"1e999",
+    bodies = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) for _ in range(40)]
+    bodies += [b"null", b"{}", b'{"messages": null}', b'{"messages": [null]}', b'"text"', b"1e999",
                 b'{"conversation_id": [], "message_id": {}, "sender_id": 1, "timestamp": [], "text": 1}',
                 b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1e300, "text": ""}',
                 b"[" * 100_000 + b"]" * 100_000, b'{"timestamp": 1' + b"0" * 5000 + b"}",
                 b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1' + b"0" * 400 + b"}",
                 b'{"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1, "text": "\\ud800"}']
-    for body in samples:
+    for body in bodies:
         response = server.http.post("/v1/messages", content=body, headers=headers)
         assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+    assert server.http.get("/readyz").status_code == 200
+    # a client gone half-way through its body: one request line (499, as nginx logs it), no traceback
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                     "Content-Length: 100\r\n\r\n[{\"conversation_id\": ".encode())
+    deadline = time.time() + 10
+    while '"status": 499' not in server.log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    log = server.log.read_text()
+    assert '"route": "/v1/messages", "status": 499' in log, log[-2000:]
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-2000:]
+    page = samples(server.http.get("/metrics").text)
+    assert page['riskline_http_requests_total{method="POST",route="/v1/messages",status="499"}'] == 1
     assert server.http.get("/readyz").status_code == 200
 
 
