@@ -86,7 +86,7 @@ def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypat
 
 def test_stream_brokers_topics_and_group_are_checked() -> None:
     """An empty or malformed broker list, topic or group failed only at the broker (or went on with it)."""
-    for brokers in ("", "a:1,b:x", "host:0", ":9092", "a:1,,b:2"):
+    for brokers in ("", "a:1,b:x", "host:0", ":9092", "a:1,,b:2", "a:\u00b2"):  # '²': int() raised before
         with pytest.raises(ValueError, match=r"^setting 'brokers': expected HOST:PORT\[,HOST:PORT...\], got "):
             load_settings({"brokers": brokers}, kind=StreamSettings)
     for brokers in ("kafka", "kafka-1:9092,kafka-2:9093", "[::1]:9092"):

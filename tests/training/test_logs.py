@@ -182,6 +182,8 @@ def test_attachments_in_a_list_and_as_mime_types(tmp_path: Path) -> None:
         assert [r["attachment"] for r in converted] == ["image", "video", None, "audio", "file", None], path
     second = list(iter_log_rows(parquet, {**mapping, "attachments.1.content_type": "recipient_id"}))
     assert [r["recipient_id"] for r in second] == [None, "image/gif", None, None, None, None]
+    superscript = list(iter_log_rows(source, {**mapping, "attachments.\u00b2.content_type": "recipient_id"}))
+    assert [r["recipient_id"] for r in superscript] == [None] * 6  # '²' is no place (int() raised on it before)
     flat = write_jsonl(tmp_path / "flat.jsonl", [{**rows[0], "attachments": None, "mime": "IMAGE/JPEG"},
                                                  {**rows[1], "attachments": None, "mime": "gif"}])
     rejects: list[Reject] = []
