@@ -85,7 +85,8 @@ def train(
     _show_progress()
     cv_metrics = None
     if cv:
-        cv_metrics = cross_validate(labelled, config, cv)
+        with _what_the_data_cannot_give(source):
+            cv_metrics = cross_validate(labelled, config, cv)
         for fold in cv_metrics["folds"]:
             typer.echo(f"cv {fold['fold']}: precision {fold['precision']:.3f} recall {fold['recall']:.3f} "
                        f"F0.5 {fold['f0_5']:.3f} false-alert rate {fold['false_alert_rate']:.3f} "
@@ -100,7 +101,8 @@ def train(
                            f"{label} {fmt(inside.get(key))} / {fmt(across.get(key))}" for key, label in (
                                ("f0_5", "F0.5"), ("recall", "recall"), ("false_alert_rate", "false-alert rate"),
                                ("alerted_before_threat", "alerted before the threat"))), err=True)
-    model = fit_model(labelled, config)
+    with _what_the_data_cannot_give(source):
+        model = fit_model(labelled, config)
     if cv_metrics is not None:
         model.metrics["cv"] = cv_metrics
     model = replace(model, card=model_card(model, source))
@@ -112,6 +114,16 @@ def train(
 def _named(paths: list[Path]) -> str:
     """The data files as the model card, MLflow and the printout name them: ``a + b``."""
     return " + ".join(map(str, paths))
+
+
+@contextlib.contextmanager
+def _what_the_data_cannot_give(files: str) -> Iterator[None]:
+    """Training's refusals of the data (one class, too few conversations, no text) as an error naming the
+    data files."""
+    try:
+        yield
+    except ValueError as exc:
+        raise fail(f"{files}: {exc}") from None
 
 
 @contextlib.contextmanager

@@ -187,6 +187,9 @@ def _sparse_logistic(design: Any, y: np.ndarray, c: float, max_iter: int, seed: 
     the optimum, and L-BFGS's work per step grows with the width (2**17 per n-gram block)."""
     x = design.tocsc()
     used = np.flatnonzero(np.diff(x.indptr))
+    if not used.size:  # sklearn's words: "Found array with 0 feature(s) (shape=(20, 0))"
+        raise ValueError("no message to fit on has any text to learn from (every text is empty or blank): "
+                         "check the data's text column (convert: --map text=COLUMN)")
     clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
     clf.fit(x[:, used].tocsr(), y)
     weights = np.zeros(x.shape[1])

@@ -138,6 +138,22 @@ def test_training_on_one_kind_of_conversation_says_so(tmp_path: Path) -> None:
             train(data, TrainConfig(augment_copies=0))
 
 
+def test_training_on_data_without_text_says_so_and_names_the_file(tmp_path: Path) -> None:
+    """Every text empty or blank (a text column mapped wrong, say): before, scikit-learn's "Found array with
+    0 feature(s) (shape=(20, 0)) while a minimum of 1 is required by LogisticRegression", naming no file."""
+    rows = [{**r, "text": " " if i % 2 else ""} for i, r in enumerate(generate(24, seed=3))]
+    data = load_labelled(source := write_jsonl(tmp_path / "blank.jsonl", rows))
+    with pytest.raises(ValueError, match=r"^no message to fit on has any text to learn from \(every text is empty "
+                                         r"or blank\): check the data's text column"):
+        train(data, TrainConfig(augment_copies=0))
+    for extra in ((), ("--cv", "2")):
+        done = riskline("train", "--data", source, "--out", tmp_path / "m", "--no-track", *extra)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert re.search(r"riskline: error: \S*blank\.jsonl: (--cv 2, fold 0 .*: )?no message to fit on has any "
+                         r"text", done.stderr), done.stderr
+        assert not (tmp_path / "m").exists()
+
+
 def test_training_on_a_handful_of_conversations_says_too_few(tmp_path: Path) -> None:
     # four conversations, and the held-out fold takes all but one (seed 1), or both negatives (seed 3):
     # before, "the 0 messages to fit all have stage 'none'" and sklearn's "This solver needs samples of
