@@ -9,6 +9,7 @@ from typing import Any
 
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")
+MAX_SEED = 2**31  # well inside the 32 bits NumPy and scikit-learn take, with room for a fold added
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {self.encoder!r}")
         if self.model_type == "baseline" and not self.ngrams:
             raise ValueError("the baseline needs n-grams")
+        if not 0 <= self.seed < MAX_SEED:  # NumPy's and scikit-learn's seeds are 32-bit, and --cv adds the fold
+            raise ValueError(f"seed must be in [0, {MAX_SEED}), got {self.seed}")
         if not 0.5 <= self.target_precision < 1.0:
             raise ValueError(f"target precision must be in [0.5, 1), got {self.target_precision}")
         if not 0.0 < self.max_false_alert_rate <= 1.0:

@@ -553,6 +553,10 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, trained_by_
     assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
     own = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "seed=3")
     assert own.returncode == 2 and "has its own option, --seed" in own.stderr
+    for seed in ("-3", str(2**32)):  # before: fitted, then NumPy's "expected non-negative integer" or sklearn's range
+        odd = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--seed", seed)
+        assert odd.returncode == 2 and f"seed must be in [0, 2147483648), got {seed}" in odd.stderr, odd.stderr
+        assert "fitting on" not in odd.stderr and not (tmp_path / "x").exists()
     # --out naming the data itself (or any file, or a folder of other things) is refused before training
     kept = labelled_path.read_bytes()
     onto = riskline("train", "--data", labelled_path, "--out", labelled_path, "--no-track")
