@@ -9,6 +9,7 @@ from typing import Any
 
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")
+MAX_FEATURES = 2**21  # n-gram hash width: memory grows with it (2^24 went past 24 GB on 20 conversations)
 MAX_SEED = 2**31  # well inside the 32 bits NumPy and scikit-learn take, with room for a fold added
 
 
@@ -102,6 +103,9 @@ class TrainConfig:
             raise ValueError("the baseline needs n-grams")
         if not 0 <= self.seed < MAX_SEED:  # NumPy's and scikit-learn's seeds are 32-bit, and --cv adds the fold
             raise ValueError(f"seed must be in [0, {MAX_SEED}), got {self.seed}")
+        if self.n_features > MAX_FEATURES:
+            raise ValueError(f"n_features must be at most {MAX_FEATURES} (2^21), got {self.n_features}: training holds "
+                             "several dense arrays of that width, about 2.8 GB per 2^20 whatever the data's size")
         if not 0.5 <= self.target_precision < 1.0:
             raise ValueError(f"target precision must be in [0.5, 1), got {self.target_precision}")
         if not 0.0 < self.max_false_alert_rate <= 1.0:

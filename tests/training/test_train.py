@@ -470,9 +470,13 @@ def test_settings_are_read_as_their_types_and_bad_ones_are_named() -> None:
                          ("text_c=ten", "expected a number"), ("text_c=nan", "expected a number"),
                          ("seed=1.5", "expected an integer"), ("text_path=maybe", "expected true or false"),
                          ("stage_balance=2", "stage_balance must be in [0, 1]"), ("text_c=0", "text_c must be above 0"),
-                         ("augment_copies=-1", "augment_copies must be 0 or more")]:
+                         ("augment_copies=-1", "augment_copies must be 0 or more"),
+                         ("n_features=16777216", "n_features must be at most 2097152 (2^21), got 16777216")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             TrainConfig().with_settings([bad])
+    for seed in (-3, 2**32):
+        with pytest.raises(ValueError, match=re.escape(f"seed must be in [0, 2147483648), got {seed}")):
+            TrainConfig(seed=seed)
 
 
 def test_several_labelled_files_read_as_one(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
