@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, gzipped, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
-from detection.writers import atomic_path, open_text, write_rows
+from detection.writers import atomic_path, open_text, utf8_json, write_rows
 
 CONVERSATION_COLUMNS: tuple[str, ...] = tuple(RiskScore.__dataclass_fields__)
 MESSAGE_COLUMNS: tuple[str, ...] = ("conversation_id", "message_id", "index", "risk_score", "stage",
@@ -67,8 +66,7 @@ def write_rejects(path: str | Path, rejects: Iterable[Reject]) -> None:
     them, as Python writes them) is written as the text "NaN", "Infinity" or "-Infinity"."""
     with atomic_path(path) as tmp, open_text(tmp, gzipped(path)) as handle:
         for reject in rejects:
-            handle.write(json.dumps(_finite(reject.to_dict()), ensure_ascii=False, default=str, allow_nan=False)
-                         + "\n")
+            handle.write(utf8_json(_finite(reject.to_dict()), default=str, allow_nan=False) + "\n")
 
 
 def _finite(value: object) -> object:

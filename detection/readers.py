@@ -289,17 +289,21 @@ def parse_json_bytes(raw: bytes, first: bool = False) -> tuple[Mapping[str, obje
 
 
 def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
-    """One JSON Lines row: ``(record, None)``, or ``(the line, why it is not a row)``."""
+    """One JSON Lines row: ``(record, None)``, or ``(the line, why it is not a row)``. The line is read
+    without its ending, as Spark hands it over: with it, a line cut inside a string was "Invalid control
+    character" here and "Unterminated string" there."""
+    text = line.rstrip("\r\n")
     try:
-        record = json.loads(line)
+        record = json.loads(text)
     except JSON_ERRORS as exc:
         why = f"not valid JSON ({getattr(exc, 'msg', None) or exc})"
-        if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(line.rstrip()):  # ends before the value does
+        if isinstance(exc, json.JSONDecodeError) and (exc.pos >= len(text.rstrip()) or  # ends before the value does
+                                                      exc.msg.startswith("Unterminated string")):
             why += "; the line ends inside the value: JSON Lines holds one whole object per line (not pretty-printed)"
-        return line.rstrip("\r\n")[:500], why
+        return text[:500], why
     if not isinstance(record, dict):
         what = "a JSON array (JSON Lines holds one object per line)" if isinstance(record, list) else None
-        return line.rstrip("\r\n")[:500], "expected a JSON object" + (f", got {what}" if what else "")
+        return text[:500], "expected a JSON object" + (f", got {what}" if what else "")
     return record, None
 
 

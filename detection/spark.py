@@ -44,7 +44,7 @@ from detection.readers import (
     unsupported,
 )
 from detection.scoring import MEDIA, Messages, score_conversations
-from detection.writers import check_writable
+from detection.writers import check_writable, utf8_json
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
@@ -110,7 +110,7 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
             out[ROW].append(row)
             out[FIELD].append(None if event is not None else field)
             out[REASON].append(None if event is not None else reason)
-            out[RECORD].append(None if event is not None else json.dumps(parsed, ensure_ascii=False, default=str))
+            out[RECORD].append(None if event is not None else utf8_json(parsed, default=str))
         yield pa.RecordBatch.from_pydict(out, schema=schema)
 
 
