@@ -383,6 +383,13 @@ def _column_paths(schema: Any, prefix: str = "") -> list[str]:
     return names
 
 
+def csv_width_error(values: int, columns: int) -> str:
+    """Why a CSV row with ``values`` values under a header of ``columns`` is no row (RFC 4180: each has as
+    many); the same words in every engine. A row cut short is often the rest of a message whose
+    unquoted line break split it."""
+    return f"{'more' if values > columns else 'fewer'} values than header columns ({values} for {columns})"
+
+
 def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
                                                                            str | None]]:
     check_csv_file(path)
@@ -393,8 +400,12 @@ def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, M
         for record in reader:
             # line_num is the physical line where this row ends; quoted newlines make rows span lines
             where = f"line {reader.line_num}"
-            if None in record:
-                yield where, {k: v for k, v in record.items() if k is not None}, "more values than header columns"
+            # the csv module keeps values past the header's under None, and fills the columns a row lacks with None
+            if None in record or None in record.values():
+                columns = len(reader.fieldnames or ())
+                values = columns + len(record.get(None) or ()) - sum(v is None for v in record.values())
+                yield where, {k: v for k, v in record.items() if k is not None and v is not None}, \
+                    csv_width_error(values, columns)
                 continue
             row = renamed(record, rename) if rename else record
             yield where, {k: (None if v == "" and k != "text" else v) for k, v in row.items()}, None

@@ -15,7 +15,9 @@ later copy of a message id becomes a reject naming its place, so ``--errors`` wo
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
+import io
 import json
 import os
 import re
@@ -35,6 +37,7 @@ from detection.readers import (
     Reject,
     check_columns,
     check_csv_file,
+    csv_width_error,
     file_and_row,
     folder_place,
     gzip_errors,
@@ -50,6 +53,7 @@ LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logg
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
 LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
 MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
+WIDTH = "_riskline_width"  # CSV: the header's number of columns, to say whether such a row has more or fewer
 FIELD, REASON, RECORD = "_riskline_field", "_riskline_reason", "_riskline_record"
 BUCKET_MESSAGES = 50_000
 OPTIONAL = ("recipient_id", "attachment")
@@ -84,9 +88,14 @@ def _parsed_rows(batch: Any) -> Iterator[tuple[int, Mapping[str, object] | str, 
         return
     columns = [name for name in batch.schema.names if name != ROW]
     for row, record in zip(rows, batch.select(columns).to_pylist(), strict=True):
-        malformed = record.pop(MALFORMED, None)
-        yield row, record, (
-            None if malformed is None else "malformed row: its values do not match the header's columns")
+        malformed, width = record.pop(MALFORMED, None), record.pop(WIDTH, None)
+        if malformed is None:
+            yield row, record, None
+            continue
+        values = len(next(csv.reader(io.StringIO(malformed)), []))
+        yield row, {k: v for k, v in record.items() if v is not None}, (
+            csv_width_error(values, width) if width is not None and values != width else
+            "malformed row: its values do not match the header's columns")
 
 
 def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
@@ -258,7 +267,7 @@ def check_events_spark(events: Any, source: str = "DataFrame") -> SparkCheck:
                 events = events.withColumn(name, F.lit(None).cast("string"))
     if ROW not in events.columns:
         events = _numbered(events)
-    keep = [c for c in (*REQUIRED, *OPTIONAL, LINE, MALFORMED, ROW) if c in events.columns]
+    keep = [c for c in (*REQUIRED, *OPTIONAL, LINE, MALFORMED, WIDTH, ROW) if c in events.columns]
     checked = events.select(*keep).mapInArrow(_check_batches, CHECKED_SCHEMA)
     files = input_files(Path(source)) if Path(source).is_dir() else None
     return SparkCheck(checked.persist(StorageLevel.MEMORY_AND_DISK), source, "line" if LINE in keep else "row",
@@ -339,7 +348,11 @@ def spark_session(master: str | None = None) -> Any:
     master = master or os.environ.get("RISKLINE_SPARK_MASTER", "local[*]")
     builder = (SparkSession.builder.appName("riskline").master(master)
                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false"))
+               .config("spark.ui.showConsoleProgress", "false")
+               # column names told apart by case, as the local readers tell them: otherwise Spark takes a CSV's
+               # 'text' and 'Text' for one name (renaming both, so no column 'text' is left), and refuses such
+               # a Parquet file; a session of one's own needs this too (Spark 4 resolves names when it runs)
+               .config("spark.sql.caseSensitive", "true"))
     if local := re.fullmatch(r"local\[(\d+|\*)\]|local", master):
         threads = local.group(1)
         cores = 1 if threads is None else (os.cpu_count() or 1) if threads == "*" else int(threads)
@@ -446,6 +459,7 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
     JSON Lines are kept as raw lines and parsed later by the local reader's code; CSV columns are taken by
     their header's names (not their order), with quotes doubled inside quoted values as in RFC 4180.
     """
+    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     source = str(path)
@@ -462,21 +476,21 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
                 with gzip_errors(local):
                     if header := check_csv_file(local):  # a column named twice: Spark renames the copies
                         check_columns(local, "line 1", header)
-        csv = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
-        names = csv.csv(paths).columns
+        reader = spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+        names = reader.csv(paths).columns
         if not names:
             raise InputError(f"{source}: empty file: no message rows")
         names[0] = names[0].removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
         check_columns(Path(source), "line 1", names)
         schema = StructType([StructField(n, StringType()) for n in (*names, MALFORMED)])
-        frame = (csv.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED)
+        frame = (reader.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED)
                  .csv(paths))
         wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
-        return _numbered(frame.select(*wanted, MALFORMED), files)
+        return _numbered(frame.select(*wanted, MALFORMED, F.lit(len(names)).alias(WIDTH)), files)
     if suffix == ".parquet":
         frame = spark.read.parquet(*paths)
         check_columns(Path(source), "schema", frame.columns)
-        return _numbered(frame, files)
+        return _numbered(frame.select(*(c for c in (*REQUIRED, *OPTIONAL) if c in frame.columns)), files)
     raise unsupported(Path(source))
 
 

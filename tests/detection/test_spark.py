@@ -172,6 +172,37 @@ def test_csv_columns_are_taken_by_name(spark: Any, model: RiskModel, model_dir: 
     assert got == [{k: getattr(r, k) for k in r.__dataclass_fields__} for r in results]
 
 
+def test_csv_rows_of_another_width_and_names_differing_by_case_read_as_locally(spark: Any, tmp_path: Path) -> None:
+    """A row with more or fewer values than the header is set aside with the same reason in both engines
+    (before: Spark's "malformed row" for both, and the local reader took a row short of its last values
+    as one with those fields missing, so it scored 'c1,m3,u1,1700000002' with no text where Spark set
+    it aside). Columns 'text' and 'Text' are two columns (before: Spark renamed both and found no
+    'text' in the CSV, and refused the Parquet file as ambiguous)."""
+    from detection.readers import read_rows
+    from detection.spark import check_events_spark, read_events_spark
+
+    path = tmp_path / "widths.csv"
+    path.write_text("conversation_id,message_id,sender_id,timestamp,text,Text\n"
+                    "c1,m1,u1,1700000000,hi,HI\nc1,m2,u1,1700000001,hi,HI,extra\nc1,m3,u1,1700000002,hi\n"
+                    "c1,m4,u1,1700000003,,\nc1,m5\n")
+    table = pa.table({"conversation_id": ["c1"], "message_id": ["m1"], "sender_id": ["u"],
+                      "timestamp": [1700000000], "text": ["hi"], "TEXT": ["HI"]})
+    pq.write_table(table, parquet := tmp_path / "cased.parquet")
+    for source, places in ((path, ["line 3", "line 4", "line 6"]), (parquet, [])):
+        local = read_rows(source)
+        check = check_events_spark(read_events_spark(spark, source), str(source))
+        got = [(r.field, r.reason) for r in check.iter_rejects()]
+        assert got == [(r.field, r.reason) for r in local.rejects]
+        assert [r.location for r in local.rejects] == places
+        events = sorted(check.events.collect(), key=lambda row: row["_riskline_row"])
+        assert [to_event(row.asDict()) for row in events] == local.events
+        assert [e.text for e in local.events] == (["hi", ""] if source == path else ["hi"])
+        check.unpersist()
+    assert [r.reason for r in read_rows(path).rejects] == [
+        "more values than header columns (7 for 6)", "fewer values than header columns (5 for 6)",
+        "fewer values than header columns (2 for 6)"]
+
+
 def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path) -> None:
     from detection.readers import InputError
     from detection.spark import score_spark
