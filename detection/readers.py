@@ -63,9 +63,12 @@ def input_format(path: Path) -> str | None:
 
 
 def not_a_file(path: Path) -> InputError:
-    """The error for an input that is not a file: missing, or a folder where one file is read."""
+    """The error for an input that is not a file: missing, a folder where one file is read, or another
+    kind of thing (a named pipe, a device, a socket)."""
     if path.is_dir():
         return InputError(f"{path}: a folder, not a file")
+    if path.exists():
+        return InputError(f"{path}: not a regular file (a named pipe, a device or a socket): save the data to a file")
     return InputError(f"{path}: no such file")
 
 
@@ -86,6 +89,8 @@ def input_files(path: Path) -> list[Path]:
     for f in files:
         if not f.exists():
             raise InputError(f"{f}: a link to a file that does not exist (in input folder {path})")
+        if not f.is_file():
+            raise InputError(f"{not_a_file(f)} (in input folder {path})")
         if input_format(f) is None:
             raise InputError(f"{unsupported(f)} (in input folder {path}; files whose names begin with '_' or "
                              "'.' are skipped)")

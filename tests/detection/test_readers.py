@@ -2,6 +2,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -137,6 +138,13 @@ def test_missing_file(tmp_path: Path) -> None:
     for read in (read_events, load_labelled):
         with pytest.raises(InputError, match=r"exports: a folder with no data files"):
             read(tmp_path / "exports")
+    os.mkfifo(pipe := tmp_path / "exports" / "live.jsonl")  # before: "no such file", and Spark read it as empty
+    for read in (read_events, load_labelled):
+        folder = re.escape(str(tmp_path / "exports"))
+        for given, where in ((pipe, ""), (tmp_path / "exports", rf" \(in input folder {folder}\)")):
+            with pytest.raises(InputError, match=rf"live.jsonl: not a regular file \(a named pipe, a device or a "
+                                                 rf"socket\): save the data to a file{where}$"):
+                read(given)
 
 
 @pytest.mark.parametrize("fast", [True, False])  # clean files through Arrow, or every file row by row
