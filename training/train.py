@@ -133,8 +133,10 @@ def _cross_fitted_features(inputs: Inputs, data: LabelledData, targets: list[str
     texts = [e.text for e in data.events]
     parts = []
     for k in range(config.cross_fit_folds):
+        if not (held_ids := {c for c in ids if fold_of[c] == k}):  # more folds than conversations: nothing to fit
+            continue
         stage = fit_message_models(inputs, data, np.flatnonzero(row_fold != k), texts, targets, config)
-        held = data.subset({c for c in ids if fold_of[c] == k})
+        held = data.subset(held_ids)
         model = _assemble(inputs, stage, None, PLACEHOLDER, config, {})
         parts.append(score_messages(model, held.events)[0])
     # score_messages returns conversation order; map back onto data's row order by message key

@@ -357,6 +357,24 @@ def test_cross_fitting_falls_back_to_random_folds_when_clusters_would_leave_one_
         assert {data.labels[c] for c, f in folds.items() if f != k} == {0, 1}
 
 
+def test_more_cross_fitting_folds_than_conversations_fit_only_the_folds_that_hold_some(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--set cross_fit_folds=1000 on twenty conversations fitted the stage model 1000 times (past five minutes
+    here); the folds that hold no conversation have nothing to give."""
+    import training.train as module
+
+    talk = {f"p{i}": ["gift cards now", "pay me"] for i in range(10)} | \
+        {f"n{i}": ["pizza tonight", "see you"] for i in range(10)}
+    events = [MessageEvent(c, f"{c}-{i}", "a", float(i), t) for c, texts in talk.items() for i, t in enumerate(texts)]
+    data = LabelledData(events, {c: int(c.startswith("p")) for c in talk}, [None] * len(events))
+    fits = []
+    monkeypatch.setattr(module, "fit_message_models", lambda *args: fits.append(1) or fit_message_models(*args))
+    config = TrainConfig(cross_fit_folds=50, augment_copies=0)
+    targets = ["payment" if e.text.startswith(("gift", "pay")) else "none" for e in events]
+    features = module._cross_fitted_features(prepare_inputs(data, targets, config), data, targets, config)
+    assert len(fits) == 20 and features.shape == (40, len(FEATURE_NAMES))
+
+
 def test_text_model_also_learns_from_talk_before_the_threat() -> None:
     """Each conversation is one sample; one with two or more messages before its first threat adds those alone."""
     talk = {"p": ["hey", "you seem mature", "pay $50 or i post it", "ok"], "q": ["pay now or else", "hey", "hi"],
