@@ -28,9 +28,8 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from detection.state import ConversationState
-from detection.store import UNDELIVERED_NONE, Conversation, OutboxItem, StoreConflict, without_password
+from detection.store import LEASE_SECONDS, UNDELIVERED_NONE, Conversation, OutboxItem, StoreConflict, without_password
 
-LEASE_SECONDS = 30.0
 # libpq's network settings unless the URL sets them. A server that vanishes without closing the
 # connection (its host lost in a failover) would otherwise hold every call, and the store's lock, until
 # the kernel gives up (about 15 minutes): now the call fails after 10 s unanswered (503, then

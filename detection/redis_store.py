@@ -31,7 +31,7 @@ from typing import Any
 import redis
 
 from detection.state import ConversationState
-from detection.store import Conversation, OutboxItem, StoreConflict, without_password
+from detection.store import LEASE_SECONDS, Conversation, OutboxItem, StoreConflict, without_password
 
 CLAIM = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -101,7 +101,6 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
 end
 return 0
 """
-LEASE_SECONDS = 30.0
 
 
 class RedisStore:

@@ -146,14 +146,21 @@ def backoff(attempts: int, base: float = 0.5, cap: float = 300.0, rng: Callable[
 
 
 class OutboxWorker:
-    """A thread that delivers due outbox rows to their sinks until stopped."""
+    """A thread that delivers due outbox rows to their sinks until stopped.
+
+    Up to ``parallel`` deliveries run side by side, and a row is claimed (``StateStore.due``) only when a
+    thread is free to send it: a receiver that hangs holds its own threads, while the other sinks' rows,
+    and newer ones, go on through the rest. (The worker used to claim a wave and wait for all of it, so
+    one hung webhook held up the audit log's rows in the same wave; before that it claimed 100 rows for
+    eight threads, which could outlast their lease and go to another replica too.)"""
 
     def __init__(self, store: StateStore, sinks: list[Sink], poll: float = 0.25, base_delay: float = 0.5,
                  parallel: int = 8) -> None:
         self.store, self.sinks = store, {s.name: s for s in sinks}
         self.poll, self.base_delay, self.parallel = poll, base_delay, parallel
-        # deliveries run side by side, so one slow receiver does not hold up the rest
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="riskline-deliver")
+        self._in_flight: set[tuple[str, str]] = set()  # (intervention, sink) rows being delivered
+        self._lock = threading.Lock()
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="riskline-outbox", daemon=True)
@@ -162,25 +169,50 @@ class OutboxWorker:
         self._thread.start()
 
     def stop(self, drain_seconds: float = 2.0) -> None:
-        """Try what is due once more for up to ``drain_seconds``, then stop."""
-        deadline = time.monotonic() + drain_seconds
-        try:
-            while time.monotonic() < deadline and self.deliver_due() > 0:
-                pass
-        except Exception:  # the store down: what is due stays in the outbox for the next start
-            log.exception("outbox drain at stop failed")
+        """Stop claiming in the background, then go on delivering what is due for up to ``drain_seconds``
+        (and wait for deliveries under way)."""
         self._stop.set()
         self.wake.set()
         self._thread.join(timeout=5)
+        deadline = time.monotonic() + drain_seconds
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                if not self.deliver_due():
+                    with self._lock:
+                        if not self._in_flight:
+                            break
+                    self.wake.wait(min(left, 0.05))
+                    self.wake.clear()
+        except Exception:  # the store down: what is due stays in the outbox for the next start
+            log.exception("outbox drain at stop failed")
         self._pool.shutdown(wait=True)
 
     def deliver_due(self) -> int:
-        """Deliver one wave of what is due now, as many rows as run side by side; return how many were
-        tried. Shared stores lease each claimed row to this worker for a while (30 s), so a row claimed
-        only to wait behind slower waves could outlast its lease and go to another replica too."""
-        items = self.store.due(time.time(), self.parallel)
-        list(self._pool.map(self._deliver, items))
+        """Claim as many due rows as there are free delivery threads and start them; return how many."""
+        with self._lock:
+            free = self.parallel - len(self._in_flight)
+        if free <= 0:
+            return 0
+        # a row still being delivered when its lease ran out comes back: it is not sent twice from here
+        items = [item for item in self.store.due(time.time(), free)
+                 if (item.intervention_id, item.sink) not in self._in_flight]
+        with self._lock:
+            self._in_flight.update((item.intervention_id, item.sink) for item in items)
+        for item in items:
+            self._pool.submit(self._deliver_and_free, item)
         return len(items)
+
+    def _deliver_and_free(self, item: OutboxItem) -> None:
+        try:
+            self._deliver(item)
+        except Exception as exc:  # the store failing to record the outcome: the row comes due again after its lease
+            log.warning("recording a delivery failed", extra={"intervention_id": item.intervention_id,
+                                                               "sink": item.sink,
+                                                               "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            with self._lock:
+                self._in_flight.discard((item.intervention_id, item.sink))
+            self.wake.set()  # a thread is free: claim the next row now, not at the next poll
 
     def _deliver(self, item: OutboxItem) -> None:
         sink = self.sinks.get(item.sink)

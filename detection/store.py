@@ -45,6 +45,7 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
 
 
 # where a conversation ``c`` has no intervention still to deliver to some sink (SQLite and PostgreSQL alike)
+LEASE_SECONDS = 30.0  # how long a claimed outbox row is its worker's (StateStore.due)
 UNDELIVERED_NONE = ("NOT EXISTS (SELECT 1 FROM {p}interventions i JOIN {p}outbox o USING (intervention_id) "
                     "WHERE i.conversation_id = c.conversation_id AND o.delivered_at IS NULL)")
 
@@ -89,7 +90,11 @@ class StateStore(Protocol):
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
                expected: Mapping[str, int] | None = None) -> None: ...
     def interventions(self, conversation_id: str) -> list[dict[str, Any]]: ...
-    def due(self, now: float, limit: int) -> list[OutboxItem]: ...
+    def due(self, now: float, limit: int) -> list[OutboxItem]:
+        """Up to ``limit`` undelivered rows due by ``now``, each claimed until ``now + LEASE_SECONDS``: no
+        other call (another replica's worker, or this one's) gets it meanwhile, unless it is settled
+        (``delivered``, ``failed``) or the lease runs out first."""
+        ...
     def delivered(self, intervention_id: str, sink: str, now: float) -> None: ...
     def failed(self, intervention_id: str, sink: str, next_attempt_at: float, error: str) -> None: ...
     def outbox_stats(self) -> tuple[int, float | None]: ...
@@ -209,11 +214,19 @@ class SQLiteStore:
 
     def due(self, now: float, limit: int) -> list[OutboxItem]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT o.intervention_id, o.sink, i.payload, o.attempts, o.created_at FROM outbox o "
-                "JOIN interventions i USING (intervention_id) "
-                "WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?",
-                (now, limit)).fetchall()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(
+                    "SELECT o.intervention_id, o.sink, i.payload, o.attempts, o.created_at FROM outbox o "
+                    "JOIN interventions i USING (intervention_id) "
+                    "WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?",
+                    (now, limit)).fetchall()
+                self._db.executemany("UPDATE outbox SET next_attempt_at=? WHERE intervention_id=? AND sink=?",
+                                     [(now + LEASE_SECONDS, iid, sink) for iid, sink, *_ in rows])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         return [OutboxItem(iid, sink, json.loads(payload), attempts, created) for iid, sink, payload, attempts, created
                 in rows]
 

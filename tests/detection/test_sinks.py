@@ -87,8 +87,8 @@ class SlowSink:
 @pytest.mark.parametrize("kind", ["redis", "postgres"])
 def test_replicas_share_a_backlog_without_sending_a_row_twice(kind: str, request: pytest.FixtureRequest,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """A worker claims only what it sends at once: claimed rows that waited behind slower waves outlived
-    their lease and went to the other replica as well (12 of 60 sent twice here before)."""
+    """A worker claims only what it can send at once: claimed rows that waited behind slower ones outlived
+    their lease and went to the other replica as well (12 of 60 sent twice here when a worker claimed 100)."""
     if kind == "redis":
         import detection.redis_store as module
         from detection.redis_store import RedisStore
@@ -119,6 +119,41 @@ def test_replicas_share_a_backlog_without_sending_a_row_twice(kind: str, request
     assert sorted(calls) == sorted(f"i{k}" for k in range(60))
     assert [k for k, n in calls.items() if n > 1] == []
     assert sinks[0].mine > 0 and sinks[1].mine > 0  # both replicas took part
+
+
+class HungSink:
+    """A webhook whose receiver hangs until ``release`` is set."""
+
+    name = "webhook"
+
+    def __init__(self) -> None:
+        self.release, self.started = threading.Event(), collections.Counter[str]()
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        self.started[payload["intervention_id"]] += 1
+        assert self.release.wait(30), "never released"
+
+
+def test_a_hung_receiver_holds_its_own_threads_and_the_other_sinks_go_on(tmp_path: Path) -> None:
+    """Before, the worker claimed a wave of rows and waited for all of it: one hung webhook held up the
+    audit log's rows in its wave and every row after it."""
+    store = SQLiteStore(tmp_path / "s.db")
+    hung, audit = HungSink(), AuditLogSink(tmp_path / "audit.jsonl")
+    for k in range(3):
+        store.commit([], [], [{"intervention_id": f"i{k}", "conversation_id": f"c{k}", "level": "high"}],
+                     ["webhook", "audit_log"])
+    worker = OutboxWorker(store, [hung, audit], poll=0.02, parallel=4)
+    worker.start()
+    deadline = time.time() + 10
+    written: list[str] = []
+    while time.time() < deadline and len(written) < 3:
+        time.sleep(0.05)
+        written = (tmp_path / "audit.jsonl").read_text().splitlines() if (tmp_path / "audit.jsonl").exists() else []
+    assert sorted(json.loads(line)["intervention_id"] for line in written) == ["i0", "i1", "i2"]
+    assert store.outbox_stats()[0] == 3 and sorted(hung.started) == ["i0", "i1", "i2"]  # all three hang
+    hung.release.set()
+    worker.stop()
+    assert store.outbox_stats()[0] == 0 and set(hung.started.values()) == {1}  # each sent once
 
 
 def test_stopping_while_the_store_is_down_keeps_what_is_due(tmp_path: Path) -> None:
