@@ -16,9 +16,9 @@ import pytest
 
 from detection.client import RisklineClient, verify_signature
 from detection.events import to_event
-from detection.store import LEASE_SECONDS
 from detection.model import RiskModel
 from detection.scoring import score_conversations
+from detection.store import LEASE_SECONDS
 from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database, samples
 
 pytestmark = pytest.mark.slow
