@@ -71,6 +71,8 @@ CONFLICT = "RL409"  # the SQLSTATE of a failed version check
 class PostgresStore:
     """``StateStore`` on PostgreSQL (``postgresql://user:password@host:port/database``)."""
 
+    leases = True  # replicas share the outbox: each claims the rows it sends
+
     def __init__(self, url: str, prefix: str = "riskline_") -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
             raise ValueError(f"state store: table prefix {prefix!r} is not a lower-case SQL name")

@@ -106,6 +106,8 @@ return 0
 class RedisStore:
     """``StateStore`` on Redis."""
 
+    leases = True  # replicas share the outbox: each claims the rows it sends
+
     def __init__(self, url: str, prefix: str = "riskline:") -> None:
         self.prefix = prefix
         try:

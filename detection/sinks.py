@@ -160,6 +160,7 @@ class OutboxWorker:
         self.poll, self.base_delay, self.parallel = poll, base_delay, parallel
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="riskline-deliver")
         self._in_flight: set[tuple[str, str]] = set()  # (intervention, sink) rows being delivered
+        self._backlog = False  # the last look found as many due rows as it asked for
         self._lock = threading.Lock()
         self.wake = threading.Event()
         self._stop = threading.Event()
@@ -193,11 +194,16 @@ class OutboxWorker:
             free = self.parallel - len(self._in_flight)
         if free <= 0:
             return 0
-        # a row still being delivered when its lease ran out comes back: it is not sent twice from here
-        items = [item for item in self.store.due(time.time(), free)
-                 if (item.intervention_id, item.sink) not in self._in_flight]
+        with self._lock:
+            under_way = set(self._in_flight)
+        # a store that does not lease returns rows under way again (ask for them too, to get ``free`` new
+        # ones); one that does returns such a row only when its lease ran out: neither is sent twice from here
+        asked = free if self.store.leases else free + len(under_way)
+        found = self.store.due(time.time(), asked)
+        items = [item for item in found if (item.intervention_id, item.sink) not in under_way][:free]
         with self._lock:
             self._in_flight.update((item.intervention_id, item.sink) for item in items)
+            self._backlog = len(found) >= asked  # more may be due: look again as each thread frees
         for item in items:
             self._pool.submit(self._deliver_and_free, item)
         return len(items)
@@ -212,7 +218,9 @@ class OutboxWorker:
         finally:
             with self._lock:
                 self._in_flight.discard((item.intervention_id, item.sink))
-            self.wake.set()  # a thread is free: claim the next row now, not at the next poll
+                backlog = self._backlog
+            if backlog:  # a thread is free and rows wait: claim the next now, not at the next poll
+                self.wake.set()
 
     def _deliver(self, item: OutboxItem) -> None:
         sink = self.sinks.get(item.sink)

@@ -18,7 +18,6 @@ from detection.client import RisklineClient, verify_signature
 from detection.events import to_event
 from detection.model import RiskModel
 from detection.scoring import score_conversations
-from detection.store import LEASE_SECONDS
 from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database, samples
 
 pytestmark = pytest.mark.slow
@@ -243,16 +242,13 @@ def test_state_and_outbox_survive_kill_9(model_dir: Path, tmp_path: Path, picked
     proc = Server(model_dir, state, "--webhook-url", url, "--webhook-secret", SECRET)
     answers = proc.post({"messages": events[:-2]}).json()["results"]
     raised = [a["intervention"]["intervention_id"] for a in answers if a["intervention"]]
-    deadline = time.monotonic() + 10  # killed once a delivery has failed (no receiver yet): had it been killed
-    while '"delivery failed"' not in proc.log.read_text() and time.monotonic() < deadline:  # while one was
-        time.sleep(0.02)  # under way, the row would come due again only when its lease ends, 30 s later
     proc.kill()
     assert raised, "the first part of the conversation should raise an intervention"
     hook = Receiver(port=port)
     again = Server(model_dir, state, "--webhook-url", url, "--webhook-secret", SECRET)
     try:
         # A message can raise two levels at once (high and critical); the answer names one of them.
-        deadline = time.monotonic() + LEASE_SECONDS
+        deadline = time.monotonic() + 30
         while not set(raised) <= {d["intervention_id"] for d in hook.delivered()} and time.monotonic() < deadline:
             time.sleep(0.05)
         assert set(raised) <= {d["intervention_id"] for d in hook.delivered()}

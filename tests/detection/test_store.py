@@ -205,18 +205,16 @@ def test_bad_locations(tmp_path: Path) -> None:
         SQLiteStore(tmp_path / "junk.db")
 
 
-def test_shared_stores_lease_due_rows_to_one_worker(postgres_url: str, redis_url: str, tmp_path: Path) -> None:
-    """Replicas share the outbox: a due row goes to one worker until its lease ends or it is settled (SQLite
-    too, for two processes on one file, and for a worker's own next claim while it still delivers)."""
+def test_shared_stores_lease_due_rows_to_one_worker(postgres_url: str, redis_url: str) -> None:
+    """Replicas share the outbox: a due row goes to one worker until its lease ends or it is settled."""
     from detection.postgres_store import PostgresStore
     from detection.redis_store import RedisStore
 
-    for name in ("postgres", "redis", "sqlite"):
+    for name in ("postgres", "redis"):
         prefix = f"l{uuid.uuid4().hex[:8]}"
         a, b = ((PostgresStore(postgres_url, prefix=prefix + "_"), PostgresStore(postgres_url, prefix=prefix + "_"))
                 if name == "postgres" else (RedisStore(redis_url, prefix=prefix + ":"),
-                                            RedisStore(redis_url, prefix=prefix + ":")) if name == "redis" else
-                (SQLiteStore(tmp_path / "shared.db"), SQLiteStore(tmp_path / "shared.db")))
+                                            RedisStore(redis_url, prefix=prefix + ":")))
         a.commit([], [], [_intervention("c1", "high"), _intervention("c2", "high")], ["webhook"])
         now = time.time()
         assert sorted(i.intervention_id for i in a.due(now + 1, 1) + b.due(now + 1, 10)) == ["c1-high", "c2-high"]
