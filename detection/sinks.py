@@ -191,11 +191,9 @@ class OutboxWorker:
     def deliver_due(self) -> int:
         """Claim as many due rows as there are free delivery threads and start them; return how many."""
         with self._lock:
-            free = self.parallel - len(self._in_flight)
-        if free <= 0:
-            return 0
-        with self._lock:
             under_way = set(self._in_flight)
+        if (free := self.parallel - len(under_way)) <= 0:
+            return 0
         # a store that does not lease returns rows under way again (ask for them too, to get ``free`` new
         # ones); one that does returns such a row only when its lease ran out: neither is sent twice from here
         asked = free if self.store.leases else free + len(under_way)

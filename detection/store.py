@@ -44,8 +44,8 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_attempt_at);
 """
 
 
-# where a conversation ``c`` has no intervention still to deliver to some sink (SQLite and PostgreSQL alike)
 LEASE_SECONDS = 30.0  # how long an outbox row claimed from a shared store is its worker's (StateStore.due)
+# where a conversation ``c`` has no intervention still to deliver to some sink (SQLite and PostgreSQL alike)
 UNDELIVERED_NONE = ("NOT EXISTS (SELECT 1 FROM {p}interventions i JOIN {p}outbox o USING (intervention_id) "
                     "WHERE i.conversation_id = c.conversation_id AND o.delivered_at IS NULL)")
 

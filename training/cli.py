@@ -118,8 +118,8 @@ def _named(paths: list[Path]) -> str:
 
 @contextlib.contextmanager
 def _what_the_data_cannot_give(files: str) -> Iterator[None]:
-    """Training's refusals of the data (one class, too few conversations, no text) as an error naming the
-    data files."""
+    """Training's and choosing thresholds' refusals of the data (one class, too few conversations, no text) as an
+    error naming the data files."""
     try:
         yield
     except ValueError as exc:
@@ -341,10 +341,8 @@ def thresholds(
     config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
     files = _named(data)
     labelled = load_labelled_files(data)
-    try:
+    with _what_the_data_cannot_give(files):
         chosen = rethreshold(source, labelled, config)
-    except ValueError as exc:  # what the data cannot give (one class, too few conversations): name the file
-        raise fail(f"{files}: {exc}") from None
     chosen = replace(chosen, card=model_card(chosen, files))
     chosen.save(out)
     typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "
