@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from detection.store import LEASE_SECONDS
+
 
 def read_yaml(path: str | Path, what: str) -> Any:
     """A YAML file's content; an unreadable or malformed file is a ``ValueError`` in one line,
@@ -41,7 +43,9 @@ class ServiceSettings(BaseSettings):
     state: str = "riskline-state.db"
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    webhook_timeout: float = Field(5.0, gt=0)
+    # seconds a whole webhook call may take; under the lease on a shared store's outbox row, or another
+    # replica could claim the row while this one still waits on the receiver, and send it again
+    webhook_timeout: float = Field(5.0, gt=0, lt=LEASE_SECONDS)
     api_token: str | None = None
     policy: str | None = None
     audit_log: str | None = None

@@ -24,6 +24,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpcore
 import httpx
 
 from detection.store import OutboxItem, StateStore
@@ -75,14 +76,87 @@ def loopback(host: str) -> bool:
         return host == "localhost"
 
 
+class _Deadline(threading.local):
+    """When the call under way on this thread must be over (``time.monotonic``), or None: no limit."""
+
+    at: float | None = None
+
+    def left(self, timeout: float | None, late: type[Exception]) -> float | None:
+        """The time one network step may take: its own ``timeout``, cut to what is left of the call."""
+        if self.at is None:
+            return timeout
+        if (left := self.at - time.monotonic()) <= 0:
+            raise late("the webhook's whole call took longer than its timeout")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream, self._deadline = stream, deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._deadline.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        stream = self._stream.start_tls(ssl_context, server_hostname,
+                                        self._deadline.left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(stream, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own network I/O, each step's timeout cut to what is left of the whole call."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._backend, self._deadline = httpcore.SyncBackend(), deadline
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, self._deadline.left(timeout, httpcore.ConnectTimeout),
+                                           local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        stream = self._backend.connect_unix_socket(path, self._deadline.left(timeout, httpcore.ConnectTimeout),
+                                                   socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+MAX_ANSWER_BYTES = 65_536  # of a webhook's answer read (only its status counts); the rest is left unread
+
+
 class WebhookSink:
-    """POSTs the intervention JSON, signed with HMAC-SHA256; any non-2xx answer is a failure."""
+    """POSTs the intervention JSON, signed with HMAC-SHA256; any non-2xx answer is a failure.
+
+    ``timeout`` bounds the whole call (connecting, sending, the answer), not each network read as httpx's
+    own does: a receiver that trickles its answer a byte at a time would otherwise hold a delivery
+    thread for as long as it went on."""
 
     name = "webhook"
 
     def __init__(self, url: str, secret: str, timeout: float = 5.0) -> None:
-        self.url, self.secret = url, secret
+        self.url, self.secret, self.timeout = url, secret, timeout
+        self._deadline = _Deadline()
         self._client = httpx.Client(timeout=timeout)
+        # httpx has no limit on a whole call: each connection pool (the direct one, and any proxy's from
+        # the environment) does its I/O through a backend that knows this thread's deadline
+        for transport in (self._client._transport, *self._client._mounts.values()):
+            pool = getattr(transport, "_pool", None)
+            if isinstance(pool, httpcore.ConnectionPool):
+                pool._network_backend = _DeadlineBackend(self._deadline)
         parts = httpx.URL(url)
         if parts.scheme == "http" and not loopback(parts.host):
             log.warning("webhook over plain http", extra={"url": url, "detail": "interventions (conversation, "
@@ -91,9 +165,17 @@ class WebhookSink:
 
     def deliver(self, payload: dict[str, Any]) -> None:
         body = canonical_body(payload)
-        response = self._client.post(self.url, content=body, headers={
-            "Content-Type": "application/json", "X-Riskline-Intervention-Id": payload["intervention_id"],
-            "X-Riskline-Signature": sign(self.secret, body)})
+        self._deadline.at = time.monotonic() + self.timeout
+        try:
+            with self._client.stream("POST", self.url, content=body, headers={
+                    "Content-Type": "application/json", "X-Riskline-Intervention-Id": payload["intervention_id"],
+                    "X-Riskline-Signature": sign(self.secret, body)}) as response:
+                read = 0
+                for chunk in response.iter_raw():  # read to its end, so the connection is kept, unless long
+                    if (read := read + len(chunk)) > MAX_ANSWER_BYTES:
+                        break
+        finally:
+            self._deadline.at = None
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"webhook answered {response.status_code}")
 

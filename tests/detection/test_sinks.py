@@ -1,11 +1,14 @@
 import collections
 import json
+import re
+import socket
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from detection.client import verify_signature
@@ -186,3 +189,111 @@ def test_a_webhook_over_plain_http_beyond_this_machine_is_warned_of(caplog: pyte
     assert warned == {"http://hooks.example.org/riskline": ["webhook over plain http"],
                       "http://10.0.0.5:8000/r": ["webhook over plain http"], "https://hooks.example.org/riskline": [],
                       "http://127.0.0.1:9000/r": [], "http://localhost/r": [], "http://[::1]:9000/r": []}
+
+
+class RawReceiver:
+    """A webhook receiver on a bare socket that answers each request with ``answer``: its first ``first`` bytes
+    at once, then ``step`` bytes at a time with ``pause`` seconds between. It counts requests and connections."""
+
+    def __init__(self, answer: bytes, step: int = 1, pause: float = 0.0, first: int = 0) -> None:
+        self.answer, self.step, self.pause, self.first = answer, step, pause, first
+        self.connections, self.requests = 0, 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._done = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._done.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while not self._done.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    if not (data := conn.recv(65536)):
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                buffer = buffer[length:]
+                self.requests += 1
+                try:
+                    conn.sendall(self.answer[:self.first])
+                    for at in range(self.first, len(self.answer), self.step):
+                        if self._done.is_set():
+                            return
+                        conn.sendall(self.answer[at:at + self.step])
+                        time.sleep(self.pause)
+                except OSError:  # the client gave up and closed
+                    return
+
+    def close(self) -> None:
+        self._done.set()
+        self._server.close()
+
+
+PAYLOAD = {"intervention_id": "i1", "conversation_id": "c1", "level": "high"}
+
+
+@pytest.mark.parametrize("trickled", ["status line", "body"])
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(trickled: str) -> None:
+    """httpx's timeout is per network read: a receiver sending a byte every 0.2 s never reached a 1 s timeout,
+    and held a delivery thread for as long as it went on (here about 12 s). The timeout now bounds the call."""
+    body = b"x" * 50
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    receiver = RawReceiver(head + body, step=1, pause=0.2, first=0 if trickled == "status line" else len(head))
+    sink = WebhookSink(f"http://127.0.0.1:{receiver.port}/hook", "s3cret", timeout=1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(httpx.TimeoutException):
+            sink.deliver(PAYLOAD)
+        assert 0.9 < time.monotonic() - started < 2.0
+    finally:
+        receiver.close()
+
+
+def test_the_timeout_is_for_each_call_and_an_answer_read_whole_keeps_the_connection() -> None:
+    """Calls one after another each get the whole timeout, and a short answer is read to its end so the
+    next call goes over the same connection; a long one is left unread (only its status counts)."""
+    receiver = RawReceiver(b"HTTP/1.1 204 No Content\r\n\r\n", step=1, pause=0.02)  # about 0.55 s a call
+    sink = WebhookSink(f"http://127.0.0.1:{receiver.port}/hook", "s3cret", timeout=1.0)
+    try:
+        for _ in range(3):
+            sink.deliver(PAYLOAD)  # 1.6 s in all: a deadline left over from an earlier call would cut one
+        assert (receiver.requests, receiver.connections) == (3, 1)
+    finally:
+        receiver.close()
+    big = RawReceiver(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 200_000, step=65536)
+    sink = WebhookSink(f"http://127.0.0.1:{big.port}/hook", "s3cret", timeout=1.0)
+    try:
+        sink.deliver(PAYLOAD)  # 200 with 50 MB promised and 200 KB sent: delivered, not waited on
+        sink.deliver(PAYLOAD)
+        assert (big.requests, big.connections) == (2, 2)  # the unread answer's connection was not reused
+    finally:
+        big.close()
+
+
+def test_a_trickling_proxy_from_the_environment_is_cut_off_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries through a proxy named in HTTPS_PROXY / HTTP_PROXY go through httpx's proxy pool, not its
+    direct one: that pool is bounded by the whole-call timeout as well."""
+    receiver = RawReceiver(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", step=1, pause=0.2)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{receiver.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    sink = WebhookSink("http://hooks.example.org/riskline", "s3cret", timeout=1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(httpx.TimeoutException):
+            sink.deliver(PAYLOAD)
+        assert 0.9 < time.monotonic() - started < 2.0 and receiver.requests == 1  # it reached the proxy
+    finally:
+        receiver.close()
