@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -36,6 +37,38 @@ LABEL_FIELDS: tuple[str, ...] = ("conversation_label", "stage", "offender_id")  
 # limit (ValueError), nesting past its recursion limit (RecursionError). Each place that parses
 # JSON from users catches these, so that such input is a bad row or a 422, never a crash.
 JSON_ERRORS = (ValueError, RecursionError)
+
+
+class JsonObject(dict):  # type: ignore[type-arg]
+    """A JSON object that held a key more than once: ``json`` keeps each key's last value, another reader
+    (a filter in front of Riskline, Arrow) may keep the first or refuse the object. ``twice`` names them."""
+
+    twice: frozenset[str] = frozenset()
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    record = dict(pairs)
+    if len(record) == len(pairs):
+        return record
+    seen: set[str] = set()
+    held = JsonObject(record)
+    held.twice = frozenset(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+    return held
+
+
+def loads(text: str | bytes) -> object:
+    """``json.loads``, each object that held a key twice a ``JsonObject`` naming such keys (see ``not_twice``).
+    Raises as ``json.loads`` does (``JSON_ERRORS``)."""
+    return json.loads(text, object_pairs_hook=_object)
+
+
+def not_twice(record: Mapping[str, object], names: tuple[str, ...]) -> None:
+    """Raise ``EventError`` for the first of ``names`` that ``record`` held twice (read by ``loads``): which
+    value is meant is not clear, as with a CSV header naming a column twice."""
+    twice = getattr(record, "twice", None)
+    if twice and (field := next((name for name in names if name in twice), None)):
+        raise EventError(field, "given twice in one object: which value is meant is not clear (JSON "
+                                "readers differ: some keep the first, some the last, some refuse)")
 
 
 class EventError(ValueError):
@@ -154,6 +187,7 @@ def _parse_text_timestamp(text: str) -> float:
 
 def to_event(record: Mapping[str, object]) -> MessageEvent:
     """Validate one record (extra keys ignored) into a ``MessageEvent``; raise ``EventError``."""
+    not_twice(record, EVENT_FIELDS)
     conversation_id = identifier(record, "conversation_id")
     message_id = identifier(record, "message_id")
     sender_id = identifier(record, "sender_id")

@@ -27,8 +27,10 @@ from detection.events import (
     MAX_ID_BYTES,
     REQUIRED,
     EventError,
+    JsonObject,
     MessageEvent,
     identifier,
+    loads,
     parse_timestamp,
     to_event,
 )
@@ -299,7 +301,7 @@ def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
     character" here and "Unterminated string" there."""
     text = line.rstrip("\r\n")
     try:
-        record = json.loads(text)
+        record = loads(text)
     except JSON_ERRORS as exc:
         why = f"not valid JSON ({getattr(exc, 'msg', None) or exc})"
         if isinstance(exc, json.JSONDecodeError) and (exc.pos >= len(text.rstrip()) or  # ends before the value does
@@ -348,6 +350,9 @@ def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str
     from 0 (``attachments.0.content_type``: the first attachment's), and none where the list is shorter."""
     fields = set(rename.values())
     row = {rename.get(k, k): v for k, v in record.items() if k in rename or k not in fields}
+    if twice := getattr(record, "twice", None):  # what the row held twice, under the names it is read as
+        row = JsonObject(row)
+        row.twice = frozenset(rename.get(k, k) for k in twice if k in rename or k not in fields)
     for column, field in rename.items():
         if column not in record and "." in column and (value := _at_path(record, column)) is not None:
             row[field] = value

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
-import json
 import logging
 import time
 import zlib
@@ -23,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
-from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
@@ -47,9 +46,11 @@ class HTTPProblem(Exception):
 def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
     """One event or ``{"messages": [...]}``; 422 naming the field of the first invalid one."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except JSON_ERRORS as exc:
         raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}"}]) from None
+    if isinstance(data, dict) and "messages" in getattr(data, "twice", ()):
+        raise HTTPProblem(422, [{"loc": ["body", "messages"], "msg": "given twice: which list is meant is not clear"}])
     if isinstance(data, dict) and "messages" in data:
         items, prefix = data["messages"], ["body", "messages"]
         if not isinstance(items, list) or not items:

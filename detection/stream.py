@@ -22,7 +22,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from detection.events import JSON_ERRORS, EventError, MessageEvent, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, to_event
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.sinks import canonical_body
@@ -48,7 +48,7 @@ class KafkaSink:
 def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
     """The event in a record's value, or why there is none."""
     try:
-        data = json.loads(value or b"")
+        data = loads(value or b"")
     except JSON_ERRORS as exc:
         return None, f"not valid JSON ({exc})"
     if not isinstance(data, dict):

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detection.events import STAGES, EventError, MessageEvent, identifier, to_event
+from detection.events import LABEL_FIELDS, STAGES, EventError, MessageEvent, identifier, not_twice, to_event
 from detection.readers import InputError, input_files, iter_records
 from detection.scoring import order_events
 from detection.text import normalize
@@ -71,6 +71,7 @@ def load_labelled(path: str | Path) -> LabelledData:
                 raise InputError(f"{part}: {location}: field 'row': {error}")
             try:
                 event = to_event(record)
+                not_twice(record, LABEL_FIELDS)
                 label = parse_label(record.get("conversation_label"))
                 stage = parse_stage(record.get("stage"))
             except EventError as exc:

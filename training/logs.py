@@ -18,7 +18,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from detection.batch import bad_rows_error
-from detection.events import ATTACHMENTS, EVENT_FIELDS, LABEL_FIELDS, EventError, identifier, parse_timestamp, to_event
+from detection.events import (
+    ATTACHMENTS,
+    EVENT_FIELDS,
+    LABEL_FIELDS,
+    EventError,
+    identifier,
+    not_twice,
+    parse_timestamp,
+    to_event,
+)
 from detection.readers import MissingColumnsError, Reject, input_files, iter_records
 from training.data import parse_label, parse_stage
 
@@ -165,6 +174,7 @@ def attachment_kind(value: object) -> object:
 
 def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
                form: str | None) -> dict[str, Any]:
+    not_twice(record, FIELDS)  # before the record is copied, and what it held twice with it
     stamp = _timestamp(record.get("timestamp"), per_second, zone, form) if record.get("timestamp") is not None \
         else None
     event = to_event({**record, "timestamp": stamp, "attachment": attachment_kind(record.get("attachment"))})

@@ -260,6 +260,28 @@ def test_json_that_python_cannot_take_is_a_bad_row(tmp_path: Path) -> None:
     assert "1329 bits" in read.rejects[2].reason and "lone surrogate" in read.rejects[3].reason
 
 
+def test_a_field_given_twice_in_one_object_is_a_bad_row_however_the_file_is_read(tmp_path: Path) -> None:
+    """json keeps a key's last value, Arrow refuses the row, another reader (a filter before Riskline) may keep the
+    first: a field given twice is a bad row, as a CSV column named twice is refused. Keys outside the event
+    (ignored) may repeat, and whether a file goes through Arrow or line by line (a bad line elsewhere) changes
+    nothing."""
+    base = json.dumps(ROW)[:-1]
+    twice = base + ', "text": "pay me"}'
+    extra = base.replace('"m1"', '"m2"') + ', "meta": {"text": 1, "text": 2}, "x": 1, "x": 2}'
+    clean, mixed = tmp_path / "clean.jsonl", tmp_path / "mixed.jsonl"
+    clean.write_text(extra + "\n")  # Arrow reads it whole
+    mixed.write_text("\n".join([twice, extra, "{bad"]) + "\n")  # Arrow refuses it: line by line
+    assert [e.message_id for e in read_events(clean).events] == ["m2"]
+    read = read_events(mixed)
+    assert [e.message_id for e in read.events] == ["m2"] and read.events[0].text == ROW["text"]
+    assert [(r.location, r.field) for r in read.rejects] == [("line 1", "text"), ("line 3", "row")]
+    assert read.rejects[0].reason.startswith("given twice in one object: which value is meant is not clear")
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(json.dumps({**ROW, "conversation_label": 1})[:-1] + ', "conversation_label": 0}\n')
+    with pytest.raises(InputError, match=r"line 1: field 'conversation_label': given twice"):
+        load_labelled(labelled)
+
+
 def test_a_long_csv_value_reads_as_the_fast_path_reads_it(tmp_path: Path) -> None:
     long = "x" * 200_000  # over Python csv's default limit of 131,072 characters a value
     path = tmp_path / "long.csv"

@@ -179,6 +179,14 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
         assert response.status_code == status and needle in response.text, (body, response.text)
     raw = server.http.post("/v1/messages", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"})
     assert raw.status_code == 422
+    # a key given twice: json keeps the last, a filter in front of the service may have read the first
+    for twice, field in [(b'{"conversation_id": "c", "message_id": "m2", "sender_id": "u", "timestamp": 1700000000, '
+                          b'"text": "hi", "text": "pay me"}', "text"),
+                         (b'{"messages": [], "messages": [{"conversation_id": "c", "message_id": "m2", "sender_id": '
+                          b'"u", "timestamp": 1700000000, "text": "hi"}]}', "messages")]:
+        answer = server.http.post("/v1/messages", content=twice, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == field, answer.text
+        assert "given twice" in answer.text
     big = server.http.post("/v1/messages", content=b"x" * 2_100_000, headers={"Authorization": f"Bearer {TOKEN}"})
     assert big.status_code == 413
     assert server.post(good).status_code == 401

@@ -108,7 +108,7 @@ def test_a_bad_row_stops_spark_as_the_local_engine(spark: Any, model_dir: Path, 
 def _bad_rows_file(path: Path, events_file: Path) -> Path:
     """Forty good rows with a bad JSON line, a bad timestamp, a line that is not UTF-8, a blank line, a
     later copy of a message id and a byte-order mark at the start; at the end a line cut inside a string
-    and a timestamp that is a lone surrogate's escape, which no UTF-8 text can hold."""
+    and a timestamp that is a lone surrogate's escape, which no UTF-8 text can hold; last, a sender given twice."""
     lines = events_file.read_text().splitlines()[:40]
     late = json.loads(lines[7])
     late["timestamp"] = "yesterday"
@@ -117,7 +117,8 @@ def _bad_rows_file(path: Path, events_file: Path) -> Path:
                                                                     json.dumps(late), "", *lines[8:20]]),
             latin, *(x.encode() for x in [*lines[21:30], lines[12], *lines[30:]]),
             lines[35][:60].encode(),
-            json.dumps({**json.loads(lines[36]), "message_id": "x", "timestamp": "\ud800"}).encode()]
+            json.dumps({**json.loads(lines[36]), "message_id": "x", "timestamp": "\ud800"}).encode(),
+            json.dumps({**json.loads(lines[37]), "message_id": "y"})[:-1].encode() + b', "sender_id": "someone else"}']
     path.write_bytes(b"\n".join(text) + b"\n")
     return path
 
@@ -133,11 +134,12 @@ def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file:
         path.write_bytes(gzip.compress(path.read_bytes()))
     check = check_events_spark(read_events_spark(spark, path), str(path))
     local = read_rows(path)
-    assert check.counts() == (len(local.events), 6)
+    assert check.counts() == (len(local.events), 7)
     got = [(r.location, r.field, r.reason) for r in check.iter_rejects()]  # the surrogate's raised in Spark before
     assert got == [(r.location, r.field, r.reason) for r in local.rejects]
     assert [place[:2] for place in got] == [("line 6", "row"), ("line 9", "timestamp"), ("line 23", "row"),
-                                            ("line 33", "message_id"), ("line 44", "row"), ("line 45", "timestamp")]
+                                            ("line 33", "message_id"), ("line 44", "row"), ("line 45", "timestamp"),
+                                            ("line 46", "sender_id")]
     assert got[2][2].startswith("not UTF-8 text (byte ")
     # before, "Invalid control character" here and "Unterminated string" in Spark, which reads lines without their end
     assert got[4][2] == ("not valid JSON (Unterminated string starting at); the line ends inside the value: JSON "

@@ -63,6 +63,8 @@ async def _produce(brokers: str, topic: str, events: list[dict[str, Any]]) -> No
         surrogate = {**events[0], "message_id": "x1", "text": "\ud800"}
         await producer.send(topic, json.dumps(surrogate).encode(), key=b"junk")
         await producer.send(topic, b"[" * 100_000 + b"]" * 100_000, key=b"junk")
+        twice = json.dumps({**events[0], "message_id": "x2"})[:-1] + ', "conversation_id": "elsewhere"}'
+        await producer.send(topic, twice.encode(), key=b"junk")  # a key given twice: which one is meant?
         await producer.flush()
     finally:
         await producer.stop()
@@ -133,10 +135,12 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel
         (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected_answers}
     assert stored == sorted(i["intervention_id"] for i in expected_iv)
     assert expected_iv and {p["intervention_id"] for p in published} == set(stored)
-    rejected = asyncio.run(_read_all(broker, "rejects", 3, key="reason"))
+    rejected = asyncio.run(_read_all(broker, "rejects", 4, key="reason"))
     assert sorted({r["reason"] for r in rejected}) == sorted([
         "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
         "field 'text': not valid Unicode (a lone surrogate, such as \\ud800 in JSON)",
+        "field 'conversation_id': given twice in one object: which value is meant is not clear (JSON readers "
+        "differ: some keep the first, some the last, some refuse)",
         "not valid JSON (maximum recursion depth exceeded while decoding a JSON array from a unicode string)"])
 
 
@@ -339,7 +343,8 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
     assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
     assert picky.lost == 5  # "raced" answered on its sixth try, not set aside
     assert ("odd", "scoring failed: ValueError: a message of its own kind") in rejected
-    assert len(rejected) == 4  # and the three records that are no events (bad JSON, a lone surrogate, deep nesting)
+    assert len(rejected) == 5  # and the four records that are no events (bad JSON, a lone surrogate, deep nesting,
+    # a key given twice)
 
 
 def test_a_tombstone_erases_its_conversation_in_its_place(

@@ -87,6 +87,23 @@ def test_bad_rows_are_named_or_set_aside(synth_rows: list[dict[str, object]], tm
     assert len(out.read_text().splitlines()) == 39
 
 
+def test_a_column_given_twice_in_a_row_is_set_aside(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A JSON row holding a column twice: json keeps the last, the exporter may have meant the first. Named by
+    the column, as the logs name it; a column of the logs that is not read (their own "text") may repeat."""
+    logs = _logs(synth_rows[:6])
+    lines = [json.dumps(row) for row in logs]
+    lines[2] = lines[2][:-1] + ', "body": "the other body"}'
+    lines[4] = lines[4][:-1] + ', "text": "their own column again"}'
+    source = tmp_path / "logs.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    done = riskline("convert", source, "-o", tmp_path / "events.jsonl", *(f"--map={m}" for m in MAP),
+                    "--timestamp-unit", "ms", "--errors", tmp_path / "rejects.jsonl")
+    assert done.returncode == 0 and "wrote 5 messages" in done.stderr, done.stderr
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["location"], r["field"], r["reason"][:34]) for r in rejects] == [
+        ("line 3", "body", "read as text: given twice in one o")]
+
+
 def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     for items, message in [(["text"], "expected FIELD=COLUMN"), (["body=text"], "'body' is not a field"),
                            (["text=a", "text=b"], "text is mapped twice"),
