@@ -256,7 +256,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(trickled:
         started = time.monotonic()
         with pytest.raises(httpx.TimeoutException):
             sink.deliver(PAYLOAD)
-        assert 0.9 < time.monotonic() - started < 2.0
+        assert 0.9 < time.monotonic() - started < 3.0
     finally:
         receiver.close()
 
@@ -264,12 +264,12 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(trickled:
 def test_the_timeout_is_for_each_call_and_an_answer_read_whole_keeps_the_connection() -> None:
     """Calls one after another each get the whole timeout, and a short answer is read to its end so the
     next call goes over the same connection; a long one is left unread (only its status counts)."""
-    receiver = RawReceiver(b"HTTP/1.1 204 No Content\r\n\r\n", step=1, pause=0.02)  # about 0.55 s a call
+    receiver = RawReceiver(b"HTTP/1.1 204 No Content\r\n\r\n", step=1, pause=0.01)  # about 0.3 s a call
     sink = WebhookSink(f"http://127.0.0.1:{receiver.port}/hook", "s3cret", timeout=1.0)
     try:
-        for _ in range(3):
-            sink.deliver(PAYLOAD)  # 1.6 s in all: a deadline left over from an earlier call would cut one
-        assert (receiver.requests, receiver.connections) == (3, 1)
+        for _ in range(5):
+            sink.deliver(PAYLOAD)  # 1.4 s in all: a deadline left over from an earlier call would cut one
+        assert (receiver.requests, receiver.connections) == (5, 1)
     finally:
         receiver.close()
     big = RawReceiver(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 200_000, step=65536)
@@ -294,6 +294,6 @@ def test_a_trickling_proxy_from_the_environment_is_cut_off_too(monkeypatch: pyte
         started = time.monotonic()
         with pytest.raises(httpx.TimeoutException):
             sink.deliver(PAYLOAD)
-        assert 0.9 < time.monotonic() - started < 2.0 and receiver.requests == 1  # it reached the proxy
+        assert 0.9 < time.monotonic() - started < 3.0 and receiver.requests == 1  # it reached the proxy
     finally:
         receiver.close()
