@@ -59,6 +59,21 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
         return None, str(exc)
 
 
+REJECT_VALUE_CHARS = 10_000  # of a record's value copied into its reject (its place names the whole record)
+
+
+def reject_value(record: Any, reason: str) -> bytes:
+    """The rejects topic's record for ``record``: its place, why, and its value as text, cut to
+    ``REJECT_VALUE_CHARS`` characters. Copied whole, a large value could outgrow the producer's limit (1 MB
+    by default; JSON writes an accented letter in 6 bytes), and the failed publish stopped the worker, which
+    met the same record first again at every start."""
+    value = record.value or b""
+    text = value.decode("utf-8", "replace")
+    return json.dumps({"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                       "reason": reason, "value": text[:REJECT_VALUE_CHARS], "value_bytes": len(value),
+                       "value_cut": len(text) > REJECT_VALUE_CHARS}).encode()
+
+
 SetAside = Callable[[Any, str], Awaitable[None]]  # a record, and why it is set aside
 
 
@@ -335,9 +350,7 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
 
         async def reject(record: Any, reason: str) -> None:
             if settings.rejects_topic:
-                await producer.send_and_wait(settings.rejects_topic, json.dumps(
-                    {"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                     "reason": reason, "value": (record.value or b"").decode("utf-8", "replace")}).encode())
+                await producer.send_and_wait(settings.rejects_topic, reject_value(record, reason))
 
         log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
                                      "model_version": parts["model"].model_version})

@@ -456,3 +456,47 @@ def test_offsets_before_a_tombstone_are_committed_once_it_is_applied(
 
     committed, at = asyncio.run(scenario())
     assert GoesDown.down and committed == at + 1
+
+
+def test_a_record_too_big_to_copy_whole_to_the_rejects_topic_is_set_aside_all_the_same(
+        broker: str, model_dir: Path, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A reject carries the record's value as text: 700 KB of accented text that is not JSON grew past the
+    producer's 1 MB limit once escaped, and publishing it raised out of the worker, which stopped; started
+    again, it met the same record first, for ever. The copy is now cut (its place names the whole record)."""
+    from aiokafka import AIOKafkaProducer
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:20]]
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=2_000_000)
+        await producer.start()
+        try:
+            for event in events[:10]:
+                await producer.send("big", json.dumps(event).encode(), key=str(event["conversation_id"]).encode())
+            await producer.send("big", ("{" + "é" * 350_000).encode(), key=b"junk")
+            for event in events[10:]:
+                await producer.send("big", json.dumps(event).encode(), key=str(event["conversation_id"]).encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    state = tmp_path / "state.db"
+    command = [RISKLINE, "stream", "--brokers", broker, "--topic", "big", "--group", "big",
+               "--rejects-topic", "big-rejects", "--model", str(model_dir), "--state", str(state)]
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(command, stderr=log, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while _answered(state) < len(events) and time.time() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        assert _answered(state) == len(events)
+        rejected = asyncio.run(_read_all(broker, "big-rejects", 1))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)
+    assert len(rejected) == 1 and rejected[0]["reason"].startswith("not valid JSON")
+    assert rejected[0]["value"] == "{" + "é" * 9_999 and rejected[0]["value_bytes"] == 700_001
+    assert rejected[0]["value_cut"] is True
+    assert len(json.dumps(rejected[0]).encode()) < 100_000
