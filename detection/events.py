@@ -95,6 +95,13 @@ def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters: a bad value can be megabytes long (a
+    whole message in the wrong field), and a reason quoting it whole outgrew what carries it (a Kafka record)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _missing(value: object) -> str:
     """Why a missing value is: a NaN (JSON Lines may hold one, as Python writes them) says so."""
     return "missing" if value is None else "missing (NaN)"
@@ -154,7 +161,7 @@ def parse_timestamp(value: object) -> float:
         raise EventError("timestamp", f"expected ISO-8601 or Unix seconds, got {type(value).__name__}")
     if not math.isfinite(seconds) or not 0 <= seconds < LATEST_TIMESTAMP:
         numeric = isinstance(value, int | float) or (isinstance(value, str) and not _looks_iso(value.strip()))
-        raise EventError("timestamp", f"out of range: {value!r}{_unit_hint(seconds) if numeric else ''}")
+        raise EventError("timestamp", f"out of range: {shown(value)}{_unit_hint(seconds) if numeric else ''}")
     return seconds
 
 
@@ -207,7 +214,7 @@ def to_event(record: Mapping[str, object]) -> MessageEvent:
     if _is_missing(attachment) or attachment == "":
         attachment = None
     elif not isinstance(attachment, str) or attachment.lower() not in ATTACHMENTS:
-        raise EventError("attachment", f"expected one of {sorted(ATTACHMENTS)} or null, got {attachment!r}")
+        raise EventError("attachment", f"expected one of {sorted(ATTACHMENTS)} or null, got {shown(attachment)}")
     assert conversation_id and message_id and sender_id  # required identifiers are never None
     return MessageEvent(
         conversation_id=conversation_id, message_id=message_id, sender_id=sender_id,

@@ -60,6 +60,7 @@ def parse_record(value: bytes | None) -> tuple[MessageEvent | None, str | None]:
 
 
 REJECT_VALUE_CHARS = 10_000  # of a record's value copied into its reject (its place names the whole record)
+REJECT_REASON_CHARS = 2_000  # of why (reasons quote a bad value only in part; an exception's text may not)
 
 
 def reject_value(record: Any, reason: str) -> bytes:
@@ -70,7 +71,7 @@ def reject_value(record: Any, reason: str) -> bytes:
     value = record.value or b""
     text = value.decode("utf-8", "replace")
     return json.dumps({"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                       "reason": reason, "value": text[:REJECT_VALUE_CHARS], "value_bytes": len(value),
+                       "reason": reason[:REJECT_REASON_CHARS], "value": text[:REJECT_VALUE_CHARS], "value_bytes": len(value),
                        "value_cut": len(text) > REJECT_VALUE_CHARS}).encode()
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detection.events import LABEL_FIELDS, STAGES, EventError, MessageEvent, identifier, not_twice, to_event
+from detection.events import LABEL_FIELDS, STAGES, EventError, MessageEvent, identifier, not_twice, shown, to_event
 from detection.readers import InputError, input_files, iter_records
 from detection.scoring import order_events
 from detection.text import normalize
@@ -148,14 +148,14 @@ def parse_label(value: object) -> int:
         return int(value)  # type: ignore[call-overload, unused-ignore]
     if isinstance(value, float) and value in (0.0, 1.0):
         return int(value)
-    raise EventError("conversation_label", f"expected 0 or 1, got {value!r}")
+    raise EventError("conversation_label", f"expected 0 or 1, got {shown(value)}")
 
 
 def parse_stage(value: object) -> str | None:
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return None
     if value not in STAGES:
-        raise EventError("stage", f"expected one of {list(STAGES)}, got {value!r}")
+        raise EventError("stage", f"expected one of {list(STAGES)}, got {shown(value)}")
     return str(value)
 
 

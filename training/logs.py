@@ -26,6 +26,7 @@ from detection.events import (
     identifier,
     not_twice,
     parse_timestamp,
+    shown,
     to_event,
 )
 from detection.readers import MissingColumnsError, Reject, input_files, iter_records
@@ -99,7 +100,7 @@ def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, for
         if per_second != 1.0:  # the number it expected is in the unit given, not in seconds
             unit = _unit(per_second)
             if exc.reason.startswith("out of range"):  # the number as given, not as divided
-                raise EventError("timestamp", f"out of range as {unit} (--timestamp-unit): {given!r}") from None
+                raise EventError("timestamp", f"out of range as {unit} (--timestamp-unit): {shown(given)}") from None
             raise EventError("timestamp", exc.reason.replace("Unix seconds", f"a number of {unit} "
                                                              "(--timestamp-unit)")) from None
         raise
