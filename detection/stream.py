@@ -71,8 +71,8 @@ def reject_value(record: Any, reason: str) -> bytes:
     value = record.value or b""
     text = value.decode("utf-8", "replace")
     return json.dumps({"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                       "reason": reason[:REJECT_REASON_CHARS], "value": text[:REJECT_VALUE_CHARS], "value_bytes": len(value),
-                       "value_cut": len(text) > REJECT_VALUE_CHARS}).encode()
+                       "reason": reason[:REJECT_REASON_CHARS], "value": text[:REJECT_VALUE_CHARS],
+                       "value_bytes": len(value), "value_cut": len(text) > REJECT_VALUE_CHARS}).encode()
 
 
 SetAside = Callable[[Any, str], Awaitable[None]]  # a record, and why it is set aside
