@@ -153,7 +153,8 @@ class StageModel:
 
     def _proba(self, logits: np.ndarray) -> np.ndarray:
         if self.link == "ovr":
-            proba = 1.0 / (1.0 + np.exp(-logits))
+            with np.errstate(over="ignore"):  # a logit under -709: exp is inf, the probability 0, as it should be
+                proba = 1.0 / (1.0 + np.exp(-logits))
         else:
             proba = np.exp(logits - logits.max(axis=1, keepdims=True))
         proba /= proba.sum(axis=1, keepdims=True)
@@ -287,7 +288,8 @@ class ConversationModel:
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Risk probability for each row of running features."""
-        return 1.0 / (1.0 + np.exp(-self.calibrated_logit(features)))
+        with np.errstate(over="ignore"):  # a logit under -709 (a megabyte of one token): exp is inf, the risk 0
+            return 1.0 / (1.0 + np.exp(-self.calibrated_logit(features)))
 
 
 @dataclass(frozen=True)
