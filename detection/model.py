@@ -72,6 +72,28 @@ class Evidence(NamedTuple):
     role: np.ndarray  # the role model's logit: written by the offender rather than the young person
 
 
+MAX_WINDOW = 1000  # words in an evidence window
+
+
+def message_windows(texts: Sequence[str], size: int) -> tuple[list[int], list[str]]:
+    """The windows of ``size`` words (split at white space), one starting every ``size // 2`` words, of each
+    text longer than ``size`` words, with the position of the text each comes from; the last window may be
+    shorter."""
+    owners: list[int] = []
+    windows: list[str] = []
+    step = max(size // 2, 1)
+    for i, text in enumerate(texts):
+        if len(text) <= 2 * size:  # too short to hold more than ``size`` words, not split
+            continue
+        words = text.split()
+        if len(words) <= size:
+            continue
+        starts = range(0, len(words) - size + step, step)
+        windows.extend(" ".join(words[start:start + size]) for start in starts)
+        owners.extend([i] * len(starts))
+    return owners, windows
+
+
 def offender_probability(role_logit: np.ndarray) -> np.ndarray:
     """The role model's logit as the probability that the offender, not the young person, wrote a message."""
     return 1.0 / (1.0 + np.exp(-np.clip(role_logit, -50.0, 50.0)))
@@ -306,6 +328,10 @@ class RiskModel:
     config: dict[str, Any] = field(default_factory=dict)
     encoder: TextEncoder | None = None
     card: str = ""
+    # A message longer than this many words also gets evidence from each window of this many words (every
+    # half window): each stage's evidence is its largest over the whole message and its windows. 0: the
+    # whole message only (models trained before 2026-12-02).
+    evidence_window: int = 0
 
     @functools.cached_property
     def evidence_key(self) -> str:
@@ -314,18 +340,39 @@ class RiskModel:
         running state from one means the same to the other. New thresholds or calibration keep it."""
         stage, digest = self.stage_model, hashlib.blake2b(digest_size=8)
         digest.update(f"{self.model_type}|{stage.link}|{stage.role_intercept!r}|{self.featurizer.n_features}".encode())
+        if self.evidence_window:
+            digest.update(f"|window {self.evidence_window}".encode())
         for array in (self.featurizer.idf, stage.coef, stage.intercept, stage.embed_coef, stage.text_coef,
                       stage.text_embed_coef, stage.role_coef, stage.role_embed_coef):
             digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
     def evidence(self, texts: Sequence[str]) -> Evidence:
-        """Per-message stage probabilities, text and role logits (the raw per-message model), in chunks."""
+        """Per-message stage probabilities, text and role logits (the raw per-message model).
+
+        With ``evidence_window``, each stage's probability in a long message is its largest over the whole
+        message and its windows of words, and ``none`` what the stages leave of 1 (at least 0): a message's
+        n-grams are scaled to unit length as a whole, so small talk beside a threat in the same message
+        (" lol lol lol", a sentence about school) took the threat's evidence down with it. The text and role
+        logits stay the whole message's."""
+        whole = self._whole_evidence(texts)
+        if not self.evidence_window:
+            return whole
+        owners, windows = message_windows(texts, self.evidence_window)
+        if not windows:
+            return whole
+        proba = whole.proba.copy()
+        np.maximum.at(proba[:, 1:], np.array(owners), self._whole_evidence(windows).proba[:, 1:])
+        proba[:, 0] = np.maximum(1.0 - proba[:, 1:].sum(axis=1), 0.0)
+        return Evidence(proba, whole.text, whole.role)
+
+    def _whole_evidence(self, texts: Sequence[str]) -> Evidence:
+        """``evidence`` of each text read whole, in chunks."""
         if len(texts) <= CHUNK:
             features = self.featurizer.transform(texts) if self.stage_model.uses_ngrams else None
             embeddings = self.encoder.encode(texts) if self.encoder is not None else None
             return self.stage_model.evidence(features, embeddings)
-        parts = [self.evidence(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+        parts = [self._whole_evidence(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
         return Evidence(np.vstack([p.proba for p in parts]), np.concatenate([p.text for p in parts]),
                         np.concatenate([p.role for p in parts]))
 
@@ -387,6 +434,7 @@ class RiskModel:
                                    "text_path": None if conv.text_path is None else asdict(conv.text_path)},
             "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
+            "evidence_window": self.evidence_window,
         }
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -433,7 +481,15 @@ def _read_directory(directory: Path) -> RiskModel:
         thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),
         model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
         config=meta.get("config", {}), encoder=encoder, card=card.read_text() if card.is_file() else "",
+        evidence_window=_window(directory, meta.get("evidence_window", 0)),
     )
+
+
+def _window(directory: Path, value: Any) -> int:
+    if type(value) is not int or not (value == 0 or 2 <= value <= MAX_WINDOW):
+        raise ModelLoadError(f"{directory}: evidence_window must be 0 or a whole number from 2 to {MAX_WINDOW}, "
+                             f"got {value!r}")
+    return value
 
 
 def _encoder(directory: Path, meta: dict[str, Any], coef: np.ndarray,

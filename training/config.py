@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from detection.model import MAX_WINDOW
+
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")
 MAX_FEATURES = 2**21  # n-gram hash width: memory grows with it (2^24 went past 24 GB on 20 conversations)
@@ -44,6 +46,16 @@ class TrainConfig:
     # part d, written later, 1 raised 1 of 12, 0.5 none.
     # Labels-only training never weighs (message_models).
     stage_balance: float = 0.5
+    # A message longer than this many words also gets stage evidence from each window of this many words
+    # (every half window), each stage's the largest (``RiskModel.evidence``); 0: the whole message only.
+    # Small talk beside a threat in its message dilutes it read whole (a lone threat 0.93 -> 0.19 with one
+    # sentence about school, threshold 0.865); with 10 it stays (0.99). Six draws of the data, held-out
+    # folds: 0 -> F0.5 0.960, recall 0.874; 10 -> 0.964, 0.888; false alerts 0.8% both. But on the 128
+    # hand-written conversations 10 raised 5 false alerts of 62 against 2 (a friend's "screenshot it and
+    # send it to me, i'll show the principal", whose first ten words read as a request, and two of part a
+    # as the alert threshold fell from 0.865 to 0.835), so the default stays 0 until that is understood
+    # (docs/experiments.md, "Padding").
+    evidence_window: int = 0
     # Inverse regularisation of the sequence model (logistic regression on standardised running
     # features, many of them correlated). 3 held-out folds of the shipped data: F0.5 0.952 at 1.0,
     # 0.954 at 0.1, 0.3 and 0.03; at 1.0 a lone threat with a payment demand scored just under the
@@ -116,6 +128,9 @@ class TrainConfig:
             raise ValueError("text_path_prior must be 0 or more")
         if not 0.0 <= self.paraphrase <= 1.0:
             raise ValueError(f"paraphrase must be in [0, 1], got {self.paraphrase}")
+        if not (self.evidence_window == 0 or 2 <= self.evidence_window <= MAX_WINDOW):
+            raise ValueError(f"evidence_window must be 0 (whole messages only) or from 2 to {MAX_WINDOW} words, "
+                             f"got {self.evidence_window}")
         if not 0.0 <= self.stage_balance <= 1.0:
             raise ValueError(f"stage_balance must be in [0, 1], got {self.stage_balance}")
         if not 0.0 < self.text_power <= 1.0:

@@ -158,7 +158,7 @@ def _assemble(inputs: Inputs, stage: StageModel, conversation: ConversationModel
     digest = hashlib.sha256(stage.coef.tobytes() + extra + conversation.weights.tobytes()).hexdigest()[:8]
     version = f"{config.model_type}-{datetime.now(UTC):%Y%m%d%H%M%S}-{digest}"
     return RiskModel(inputs.featurizer, stage, conversation, thresholds, version, config.model_type, metrics,
-                     {"train": config.to_dict()}, encoder=inputs.encoder)
+                     {"train": config.to_dict()}, encoder=inputs.encoder, evidence_window=config.evidence_window)
 
 
 # what a message-only model may read

@@ -9,7 +9,7 @@ import pytest
 
 from detection.events import MessageEvent
 from detection.explain import contributions
-from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model
+from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model, message_windows
 from detection.scoring import score_messages
 from training.data import load_labelled
 
@@ -36,6 +36,8 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m["conversation_model"]["text_path"].update(prior=-1.0), "text_path must hold"),
     (lambda m: m["conversation_model"]["text_path"].update(calibration=[0.0, 1.0]), "text_path must hold"),
     (lambda m: m["conversation_model"]["text_path"].pop("w_both"), "text_path must hold"),
+    (lambda m: m.update(evidence_window=1), "evidence_window must be 0 or"),
+    (lambda m: m.update(evidence_window="10"), "evidence_window must be 0 or"),
 ])
 def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
     copy = _copy(model_dir, tmp_path)
@@ -176,3 +178,42 @@ def test_text_path_decides_on_grooming_talk_and_explains_exactly(model: RiskMode
     assert all(g["conversation text"] > 0 for g, d in zip(groups, text_decides, strict=True) if d)
     alerting = steps.risk_score >= model.thresholds.alert
     assert (text_decides & alerting).sum() > 10 and positive[text_decides & alerting].mean() > 0.95
+
+
+def test_message_windows() -> None:
+    words = " ".join(f"w{i}" for i in range(23))
+    owners, windows = message_windows(["short one", words, "a b c d e f g h i j", " ".join("abcdefghijk")], 10)
+    assert owners == [1, 1, 1, 1, 3, 3]  # ten words or fewer: the whole message only
+    assert [w.split()[0] for w in windows] == ["w0", "w5", "w10", "w15", "a", "f"]
+    assert [len(w.split()) for w in windows] == [10, 10, 10, 8, 10, 6]
+
+
+THREAT = "pay $50 in gift cards or i post your pic to all your followers"
+SMALL_TALK = "anyway how was school today, did you finish the homework? my mom is making pasta tonight lol"
+
+
+def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tmp_path: Path) -> None:
+    """Each message's n-grams are scaled to unit length as a whole: read whole, a sentence of small talk beside
+    a threat took most of its evidence. With ``evidence_window``, each stage's evidence is its largest over
+    the message's windows of words too; ``none`` is what the stages leave. A model saved without a window
+    reads whole messages, as before."""
+    assert model.evidence_window == 0  # the default trains without windows (TrainConfig.evidence_window)
+    whole, model = model, replace(model, evidence_window=10)
+    model.save(tmp_path / "windowed")
+    assert load_model(tmp_path / "windowed").evidence_window == 10
+    padded = f"{THREAT} {SMALL_TALK}"
+    threat = model.evidence([THREAT]).proba[0]
+    windowed, read_whole = model.evidence([padded]).proba[0], whole.evidence([padded]).proba[0]
+    risky = slice(1, None)  # the stages after "none"
+    assert windowed[risky].sum() > 2 * read_whole[risky].sum()
+    assert windowed[risky].max() >= 0.9 * threat[risky].max()
+    assert np.isclose(windowed[0], max(0.0, 1.0 - windowed[risky].sum()))
+    assert np.array_equal(model.evidence(["hey", "send me a pic"]).proba,  # ten words or fewer: read whole
+                          whole.evidence(["hey", "send me a pic"]).proba)
+    assert model.evidence_key != whole.evidence_key  # a state built by one is set aside by the other
+    copy = Path(shutil.copytree(tmp_path / "windowed", tmp_path / "older"))
+    meta = json.loads((copy / "model.json").read_text())
+    del meta["evidence_window"]  # saved before windows
+    (copy / "model.json").write_text(json.dumps(meta))
+    older = load_model(copy)
+    assert older.evidence_window == 0 and np.array_equal(older.evidence([padded]).proba, whole.evidence([padded]).proba)

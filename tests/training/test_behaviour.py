@@ -71,8 +71,9 @@ FILLER = " anyway how was school today, did you finish the homework? my mom is m
 @pytest.mark.parametrize("padding", [" lol lol lol", FILLER])
 def test_direct_extortion_padded_with_small_talk_alerts(default_model: RiskModel, padding: str) -> None:
     """Measured 2026-12-02: the direct extortion above alerts at 0.93, with " lol" added 0.89, with " lol" three
-    times 0.76 and with one sentence of small talk 0.19, against an alert threshold of 0.865. Strict: a model
-    that fixes this fails here until the mark is taken off."""
+    times 0.76 and with one sentence of small talk 0.19, against an alert threshold of 0.865. A default trained
+    with ``evidence_window`` 10 passes (docs/experiments.md, "Padding"); strict: such a default fails here
+    until the mark is taken off."""
     demand = THREAT[0].removeprefix("i screenshotted everything. ")
     assert _score(default_model, _conversation(["hi", "i screenshotted everything. " + demand + padding,
                                                 THREAT[1]])).alert

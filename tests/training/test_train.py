@@ -484,12 +484,15 @@ def test_settings_are_read_as_their_types_and_bad_ones_are_named() -> None:
     assert config.encoder == "fine-tuned"
     assert isinstance(config.n_features, int) and isinstance(config.stage_balance, float)
     assert TrainConfig().with_settings([]) == TrainConfig()
+    assert TrainConfig().with_settings(["evidence_window=10"]).evidence_window == 10
     for bad, message in [("stage_balance", "expected KEY=VALUE"), ("balance=1", "unknown key 'balance'"),
                          ("text_c=ten", "expected a number"), ("text_c=nan", "expected a number"),
                          ("seed=1.5", "expected an integer"), ("text_path=maybe", "expected true or false"),
                          ("stage_balance=2", "stage_balance must be in [0, 1]"), ("text_c=0", "text_c must be above 0"),
                          ("augment_copies=-1", "augment_copies must be 0 or more"),
-                         ("n_features=16777216", "n_features must be at most 2097152 (2^21), got 16777216")]:
+                         ("n_features=16777216", "n_features must be at most 2097152 (2^21), got 16777216"),
+                         ("evidence_window=1", "evidence_window must be 0 (whole messages only) or from 2 to 1000"),
+                         ("evidence_window=1001", "evidence_window must be 0")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             TrainConfig().with_settings([bad])
     for seed in (-3, 2**32):
