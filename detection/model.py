@@ -77,16 +77,18 @@ MAX_WINDOW = 1000  # words in an evidence window
 
 def message_windows(texts: Sequence[str], size: int) -> tuple[list[int], list[str]]:
     """The windows of ``size`` words (split at white space), one starting every ``size // 2`` words, of each
-    text longer than ``size`` words, with the position of the text each comes from; the last window may be
-    shorter."""
+    text longer than ``size + size // 2`` words, with the position of the text each comes from; the last
+    window may be shorter. A text only a few words longer than a window is read whole: its windows would
+    only drop words at its ends, and with them what the text is about ("screenshot it and send it to me,
+    i'll show the principal", eleven words, read as a request for an image without its last)."""
     owners: list[int] = []
     windows: list[str] = []
     step = max(size // 2, 1)
     for i, text in enumerate(texts):
-        if len(text) <= 2 * size:  # too short to hold more than ``size`` words, not split
+        if len(text) <= 2 * (size + step):  # too short to hold more than ``size + step`` words, not split
             continue
         words = text.split()
-        if len(words) <= size:
+        if len(words) <= size + step:
             continue
         starts = range(0, len(words) - size + step, step)
         windows.extend(" ".join(words[start:start + size]) for start in starts)
@@ -328,9 +330,9 @@ class RiskModel:
     config: dict[str, Any] = field(default_factory=dict)
     encoder: TextEncoder | None = None
     card: str = ""
-    # A message longer than this many words also gets evidence from each window of this many words (every
-    # half window): each stage's evidence is its largest over the whole message and its windows. 0: the
-    # whole message only (models trained before 2026-12-02).
+    # A message longer than one and a half times this many words also gets evidence from each window of this
+    # many words (every half window): each stage's evidence is its largest over the whole message and its
+    # windows (``message_windows``). 0: the whole message only (models trained before 2026-12-02).
     evidence_window: int = 0
 
     @functools.cached_property

@@ -46,16 +46,14 @@ class TrainConfig:
     # part d, written later, 1 raised 1 of 12, 0.5 none.
     # Labels-only training never weighs (message_models).
     stage_balance: float = 0.5
-    # A message longer than this many words also gets stage evidence from each window of this many words
-    # (every half window), each stage's the largest (``RiskModel.evidence``); 0: the whole message only.
-    # Small talk beside a threat in its message dilutes it read whole (a lone threat 0.93 -> 0.19 with one
-    # sentence about school, threshold 0.865); with 10 it stays (0.99). Six draws of the data, held-out
-    # folds: 0 -> F0.5 0.960, recall 0.874; 10 -> 0.964, 0.888; false alerts 0.8% both. But on the 128
-    # hand-written conversations 10 raised 5 false alerts of 62 against 2 (a friend's "screenshot it and
-    # send it to me, i'll show the principal", whose first ten words read as a request, and two of part a
-    # as the alert threshold fell from 0.865 to 0.835), so the default stays 0 until that is understood
-    # (docs/experiments.md, "Padding").
-    evidence_window: int = 0
+    # A message longer than one and a half times this many words also gets stage evidence from each window
+    # of this many words (every half window), each stage's the largest (``RiskModel.evidence``); 0: the
+    # whole message only. Read whole, small talk beside a threat in its message dilutes it: a lone threat
+    # 0.93 -> 0.19 with one sentence about school, 0.76 with " lol" three times (threshold 0.865); with 10,
+    # 0.93-1.00. Three draws of the data (1, 7, 11), held-out folds: 0 -> F0.5 0.962, recall 0.880; 10 ->
+    # 0.963, 0.884; false alerts 0.8% both. Hand-written set: 2 false alerts of 62 either way. Windows of
+    # messages of 11-15 words too gave 0.965 but 5 false alerts (docs/experiments.md, "Padding").
+    evidence_window: int = 10
     # Inverse regularisation of the sequence model (logistic regression on standardised running
     # features, many of them correlated). 3 held-out folds of the shipped data: F0.5 0.952 at 1.0,
     # 0.954 at 0.1, 0.3 and 0.03; at 1.0 a lone threat with a payment demand scored just under the

@@ -182,10 +182,12 @@ def test_text_path_decides_on_grooming_talk_and_explains_exactly(model: RiskMode
 
 def test_message_windows() -> None:
     words = " ".join(f"w{i}" for i in range(23))
-    owners, windows = message_windows(["short one", words, "a b c d e f g h i j", " ".join("abcdefghijk")], 10)
-    assert owners == [1, 1, 1, 1, 3, 3]  # ten words or fewer: the whole message only
-    assert [w.split()[0] for w in windows] == ["w0", "w5", "w10", "w15", "a", "f"]
-    assert [len(w.split()) for w in windows] == [10, 10, 10, 8, 10, 6]
+    owners, windows = message_windows(["short one", words, " ".join("abcdefghijklmno"), " ".join("abcdefghijklmnop")],
+                                      10)
+    assert owners == [1, 1, 1, 1, 3, 3, 3]  # fifteen words or fewer: the whole message only
+    assert [w.split()[0] for w in windows] == ["w0", "w5", "w10", "w15", "a", "f", "k"]
+    assert [len(w.split()) for w in windows] == [10, 10, 10, 8, 10, 10, 6]
+    assert message_windows(["x" * 40 + " y"], 10) == ([], [])  # long, but two words
 
 
 THREAT = "pay $50 in gift cards or i post your pic to all your followers"
@@ -194,11 +196,11 @@ SMALL_TALK = "anyway how was school today, did you finish the homework? my mom i
 
 def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tmp_path: Path) -> None:
     """Each message's n-grams are scaled to unit length as a whole: read whole, a sentence of small talk beside
-    a threat took most of its evidence. With ``evidence_window``, each stage's evidence is its largest over
-    the message's windows of words too; ``none`` is what the stages leave. A model saved without a window
+    a threat took most of its evidence. Each stage's evidence is now its largest over the message's windows
+    of words too; ``none`` is what the stages leave. A model saved without a window
     reads whole messages, as before."""
-    assert model.evidence_window == 0  # the default trains without windows (TrainConfig.evidence_window)
-    whole, model = model, replace(model, evidence_window=10)
+    assert model.evidence_window == 10  # TrainConfig.evidence_window
+    whole = replace(model, evidence_window=0)
     model.save(tmp_path / "windowed")
     assert load_model(tmp_path / "windowed").evidence_window == 10
     padded = f"{THREAT} {SMALL_TALK}"
@@ -208,8 +210,8 @@ def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tm
     assert windowed[risky].sum() > 2 * read_whole[risky].sum()
     assert windowed[risky].max() >= 0.9 * threat[risky].max()
     assert np.isclose(windowed[0], max(0.0, 1.0 - windowed[risky].sum()))
-    assert np.array_equal(model.evidence(["hey", "send me a pic"]).proba,  # ten words or fewer: read whole
-                          whole.evidence(["hey", "send me a pic"]).proba)
+    short = ["hey", "screenshot it and send it to me, i'll show the principal"]  # fifteen words or fewer: whole
+    assert np.array_equal(model.evidence(short).proba, whole.evidence(short).proba)
     assert model.evidence_key != whole.evidence_key  # a state built by one is set aside by the other
     copy = Path(shutil.copytree(tmp_path / "windowed", tmp_path / "older"))
     meta = json.loads((copy / "model.json").read_text())

@@ -66,14 +66,11 @@ def test_direct_extortion_with_no_grooming_alerts(default_model: RiskModel, clai
 FILLER = " anyway how was school today, did you finish the homework? my mom is making pasta tonight lol"
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness (README, 'Where it falls short'): each message's n-grams are "
-                   "scaled to unit length, so benign words in the threat's own message dilute its evidence")
-@pytest.mark.parametrize("padding", [" lol lol lol", FILLER])
+@pytest.mark.parametrize("padding", [" lol lol lol", " lol" * 20, FILLER])
 def test_direct_extortion_padded_with_small_talk_alerts(default_model: RiskModel, padding: str) -> None:
-    """Measured 2026-12-02: the direct extortion above alerts at 0.93, with " lol" added 0.89, with " lol" three
-    times 0.76 and with one sentence of small talk 0.19, against an alert threshold of 0.865. A default trained
-    with ``evidence_window`` 10 passes (docs/experiments.md, "Padding"); strict: such a default fails here
-    until the mark is taken off."""
+    """Small talk in the threat's own message used to dilute it: each message's n-grams are scaled to unit length
+    as a whole. Read whole, this conversation scored 0.93, with " lol" three times 0.76 and with one sentence
+    of small talk 0.19 (threshold 0.865). Evidence from the message's windows of words keeps the threat's."""
     demand = THREAT[0].removeprefix("i screenshotted everything. ")
     assert _score(default_model, _conversation(["hi", "i screenshotted everything. " + demand + padding,
                                                 THREAT[1]])).alert
