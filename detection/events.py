@@ -82,11 +82,11 @@ class EventError(ValueError):
 
 # A lone half of a UTF-16 surrogate pair: JSON may spell one ("\ud800"), but it is no character,
 # and no text holding one can be encoded (hashed, stored, sent on) as UTF-8.
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _check_unicode(field: str, value: str) -> str:
-    if not value.isascii() and _SURROGATE.search(value):
+    if not value.isascii() and SURROGATE.search(value):
         raise EventError(field, "not valid Unicode (a lone surrogate, such as \\ud800 in JSON)")
     return value
 

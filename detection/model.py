@@ -75,6 +75,11 @@ class Evidence(NamedTuple):
 MAX_WINDOW = 1000  # words in an evidence window
 
 
+def valid_window(size: object) -> bool:
+    """Whether ``size`` can be an ``evidence_window``: 0 (whole messages only), or 2 to ``MAX_WINDOW`` words."""
+    return type(size) is int and (size == 0 or 2 <= size <= MAX_WINDOW)
+
+
 def message_windows(texts: Sequence[str], size: int) -> tuple[list[int], list[str]]:
     """The windows of ``size`` words (split at white space), one starting every ``size // 2`` words, of each
     text longer than ``size + size // 2`` words, with the position of the text each comes from; the last
@@ -488,7 +493,7 @@ def _read_directory(directory: Path) -> RiskModel:
 
 
 def _window(directory: Path, value: Any) -> int:
-    if type(value) is not int or not (value == 0 or 2 <= value <= MAX_WINDOW):
+    if not valid_window(value):
         raise ModelLoadError(f"{directory}: evidence_window must be 0 or a whole number from 2 to {MAX_WINDOW}, "
                              f"got {value!r}")
     return value

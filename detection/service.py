@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
-from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, not_twice, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
@@ -49,8 +49,10 @@ def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
         data = loads(body)
     except JSON_ERRORS as exc:
         raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}"}]) from None
-    if isinstance(data, dict) and "messages" in getattr(data, "twice", ()):
-        raise HTTPProblem(422, [{"loc": ["body", "messages"], "msg": "given twice: which list is meant is not clear"}])
+    try:
+        not_twice(data if isinstance(data, dict) else {}, ("messages",))  # which list is meant?
+    except EventError as exc:
+        raise HTTPProblem(422, [{"loc": ["body", exc.field], "msg": exc.reason}]) from None
     if isinstance(data, dict) and "messages" in data:
         items, prefix = data["messages"], ["body", "messages"]
         if not isinstance(items, list) or not items:

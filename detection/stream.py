@@ -16,7 +16,6 @@ The records up to it are committed as soon as it is applied, so a crash then doe
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.sinks import canonical_body
 from detection.store import StoreConflict, reachable
+from detection.writers import utf8_json
 
 log = logging.getLogger("riskline.stream")
 
@@ -65,12 +65,12 @@ REJECT_REASON_CHARS = 2_000  # of why (reasons quote a bad value only in part; a
 
 def reject_value(record: Any, reason: str) -> bytes:
     """The rejects topic's record for ``record``: its place, why, and its value as text, cut to
-    ``REJECT_VALUE_CHARS`` characters. Copied whole, a large value could outgrow the producer's limit (1 MB
-    by default; JSON writes an accented letter in 6 bytes), and the failed publish stopped the worker, which
-    met the same record first again at every start."""
+    ``REJECT_VALUE_CHARS`` characters, as UTF-8 JSON (as a rejects file holds it). Copied whole, a large
+    value could outgrow the producer's limit (1 MB by default; escaped as ASCII, an accented letter took 6
+    bytes), and the failed publish stopped the worker, which met the same record first again at every start."""
     value = record.value or b""
     text = value.decode("utf-8", "replace")
-    return json.dumps({"topic": record.topic, "partition": record.partition, "offset": record.offset,
+    return utf8_json({"topic": record.topic, "partition": record.partition, "offset": record.offset,
                        "reason": reason[:REJECT_REASON_CHARS], "value": text[:REJECT_VALUE_CHARS],
                        "value_bytes": len(value), "value_cut": len(text) > REJECT_VALUE_CHARS}).encode()
 

@@ -10,12 +10,12 @@ import io
 import itertools
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from detection.events import SURROGATE
 from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, gzipped, input_format
 
 
@@ -90,15 +90,12 @@ def output_format(path: Path) -> str:
     return suffix
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def utf8_json(value: object, **options: Any) -> str:
     """``json.dumps(value)`` with other scripts as they are, for a UTF-8 file, except that a lone surrogate
     stays escaped (``\\ud800``): JSON input may spell one, which no UTF-8 text can hold. JSON puts
     such a character only inside a string, where its escape is the same string read back."""
     text = json.dumps(value, ensure_ascii=False, **options)
-    return text if text.isascii() else _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+    return text if text.isascii() else SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 @contextlib.contextmanager

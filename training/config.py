@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from detection.model import MAX_WINDOW
+from detection.model import MAX_WINDOW, valid_window
 
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")
@@ -126,7 +126,7 @@ class TrainConfig:
             raise ValueError("text_path_prior must be 0 or more")
         if not 0.0 <= self.paraphrase <= 1.0:
             raise ValueError(f"paraphrase must be in [0, 1], got {self.paraphrase}")
-        if not (self.evidence_window == 0 or 2 <= self.evidence_window <= MAX_WINDOW):
+        if not valid_window(self.evidence_window):
             raise ValueError(f"evidence_window must be 0 (whole messages only) or from 2 to {MAX_WINDOW} words, "
                              f"got {self.evidence_window}")
         if not 0.0 <= self.stage_balance <= 1.0:
