@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
-from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, not_twice, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, not_twice, shown, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
@@ -252,7 +252,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"detail": f"the state store could not be read ({type(exc).__name__}: {exc}); "
                                            "retry"}, status_code=503)
         if found is None:
-            return JSONResponse({"detail": f"unknown conversation {conversation_id!r}"}, status_code=404)
+            return JSONResponse({"detail": f"unknown conversation {shown(conversation_id, 200)}"}, status_code=404)
         return JSONResponse(found)
 
     @app.delete("/v1/conversations/{conversation_id:path}")
@@ -265,7 +265,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"detail": f"the state store could not be written ({type(exc).__name__}: {exc}); "
                                            "nothing was erased; retry"}, status_code=503)
         if not erased:
-            return JSONResponse({"detail": f"unknown conversation {conversation_id!r}"}, status_code=404)
+            return JSONResponse({"detail": f"unknown conversation {shown(conversation_id, 200)}"}, status_code=404)
         log.info("conversation erased")
         return JSONResponse({"conversation_id": conversation_id, "erased": True})
 

@@ -309,6 +309,12 @@ def test_garbage_never_gets_a_500(server: Server) -> None:
         response = server.http.post("/v1/messages", content=body, headers=headers)
         assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
     assert server.http.get("/readyz").status_code == 200
+    # an unknown id is named in the 404, cut: a path can be as long as the server takes
+    long_id = "x" * 10_000
+    for method in ("GET", "DELETE"):
+        response = server.http.request(method, f"/v1/conversations/{long_id}", headers=headers)
+        assert response.status_code == 404 and len(response.text) < 400, (method, len(response.text))
+        assert "(10002 characters)" in response.json()["detail"]
     # a client gone half-way through its body: one request line (499, as nginx logs it), no traceback
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
