@@ -144,6 +144,10 @@ def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
 
 
 def parse_label(value: object) -> int:
+    # absent: a row without it, or a file without the column (a file to score given as training data)
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        raise EventError("conversation_label", "missing: labelled data gives every row its conversation's label, "
+                                               "1 (grooming or extortion) or 0")
     if value in (0, 1, "0", "1", True, False) and not isinstance(value, float):
         return int(value)  # type: ignore[call-overload, unused-ignore]
     if isinstance(value, float) and value in (0.0, 1.0):

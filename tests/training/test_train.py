@@ -169,7 +169,9 @@ def test_holdout_of_synthetic_data_beside_other_data_keeps_a_whole_fold(labelled
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"conversation_label": 2}, "line 2: field 'conversation_label'"),
-    ({"conversation_label": None}, "line 2: field 'conversation_label'"),
+    ({"conversation_label": None}, "line 2: field 'conversation_label': missing: labelled data gives every row"),
+    ({"conversation_label": ""}, "line 2: field 'conversation_label': missing"),
+    ({"conversation_label": "yes"}, "line 2: field 'conversation_label': expected 0 or 1, got 'yes'"),
     ({"stage": "flirting"}, "line 2: field 'stage'"),
     ({"conversation_label": 0}, "differs from earlier rows"),
     ({"message_id": "1"},
