@@ -29,6 +29,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "baseline, no text path": {"model_type": "baseline", "text_path": False},
     "baseline, no text model": {"model_type": "baseline", "text_model": False},
     "baseline, no sequence": {"model_type": "baseline", "sequence": False},
+    "baseline, filler read as written": {"model_type": "baseline", "drop_filler": False},
     "frozen + head": {"model_type": "transformer", "ngrams": False},
     "frozen + head, no sequence": {"model_type": "transformer", "ngrams": False, "sequence": False},
     "frozen + n-grams": {"model_type": "transformer"},

@@ -8,6 +8,7 @@ on how messages were split into batches.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import scipy.sparse as sp
 from detection.events import EXTORTION_STAGES, RISK_STAGES
 from detection.hashing import BLOCKS, hash_occurrences
 from detection.state import N_RISK, QUANT
-from detection.text import normalize
+from detection.text import INTERJECTIONS, MIN_FILLER, REPEATED, normalize
 
 HALF = QUANT // 2
 CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
@@ -54,6 +55,22 @@ class MessageFeaturizer:
             return hash_occurrences(normalize(texts), self.n_features)
         return sp.vstack([hash_occurrences(normalize(texts[i:i + CHUNK]), self.n_features)
                           for i in range(0, len(texts), CHUNK)], format="csr")
+
+    def filler_rows(self, features: sp.csr_matrix) -> np.ndarray:
+        """The rows of ``transform``'s ``features`` whose texts may be mostly filler (``text.without_filler``): two
+        or more interjections, or a word that recurs in a long text. A quick look at their word columns (an
+        interjection's column may be another word's too), so that only these texts are read word by word."""
+        n_rows = features.shape[0]
+        in_words = features.indices < self.n_features  # the word block; each occurrence its own entry
+        rows = np.repeat(np.arange(n_rows), np.diff(features.indptr))[in_words]
+        columns = features.indices[in_words]
+        fillers = np.bincount(rows[np.isin(columns, _interjection_columns(self.n_features))], minlength=n_rows)
+        maybe = fillers >= MIN_FILLER
+        long = (np.bincount(rows, minlength=n_rows) >= REPEATED[0])[rows]
+        if long.any():  # a column met REPEATED[1] times or more in one long row
+            pairs, counts = np.unique(rows[long] * np.int64(self.n_columns) + columns[long], return_counts=True)
+            maybe[pairs[counts >= REPEATED[1]] // self.n_columns] = True
+        return np.flatnonzero(maybe)
 
     def fit(self, texts: Sequence[str]) -> MessageFeaturizer:
         """A featurizer with idf learned from ``texts`` (smoothed, as in scikit-learn)."""
@@ -187,3 +204,11 @@ def running_features(risk: np.ndarray, text: np.ndarray, ts: np.ndarray, sender:
         risk[:, EXTORTION].sum(axis=1) / QUANT,
     ])
     return Running(features, stage_max, stage_hits, first_risk_ts, own, n_media, mar.astype(bool), text_sum, index)
+
+
+@functools.cache
+def _interjection_columns(width: int) -> np.ndarray:
+    """The word columns of the interjections, as normalised and hashed."""
+    forms = sorted(INTERJECTIONS)
+    occurrences = hash_occurrences(normalize(forms), width)
+    return np.unique(occurrences.indices[occurrences.indices < width])

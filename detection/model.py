@@ -27,6 +27,7 @@ from detection.encoder import EncoderError, TextEncoder
 from detection.events import STAGES
 from detection.features import CHUNK, FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
+from detection.text import without_filler
 
 SCHEMA_VERSION = 5
 # 2: before encoders and calibration; 3: before the text model; 4: before the text path.
@@ -339,6 +340,10 @@ class RiskModel:
     # many words (every half window): each stage's evidence is its largest over the whole message and its
     # windows (``message_windows``). 0: the whole message only (models trained before 2026-12-02).
     evidence_window: int = 0
+    # Whether a message mostly of filler (interjections, bare punctuation: "i lol will lol send lol it") is read
+    # without it (``text.without_filler``), for every part of its evidence. False: read as written (models
+    # trained before 2026-12-02).
+    drop_filler: bool = False
 
     @functools.cached_property
     def evidence_key(self) -> str:
@@ -349,6 +354,8 @@ class RiskModel:
         digest.update(f"{self.model_type}|{stage.link}|{stage.role_intercept!r}|{self.featurizer.n_features}".encode())
         if self.evidence_window:
             digest.update(f"|window {self.evidence_window}".encode())
+        if self.drop_filler:
+            digest.update(b"|without filler")
         for array in (self.featurizer.idf, stage.coef, stage.intercept, stage.embed_coef, stage.text_coef,
                       stage.text_embed_coef, stage.role_coef, stage.role_embed_coef):
             digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
@@ -361,27 +368,45 @@ class RiskModel:
         message and its windows of words, and ``none`` what the stages leave of 1 (at least 0): a message's
         n-grams are scaled to unit length as a whole, so small talk beside a threat in the same message
         (" lol lol lol", a sentence about school) took the threat's evidence down with it. The text and role
-        logits stay the whole message's."""
-        whole = self._whole_evidence(texts)
+        logits stay the whole message's.
+
+        With ``drop_filler``, a message that is mostly filler is read without it, whole and in windows."""
+        whole, texts = self._read_whole(texts, self.drop_filler)
         if not self.evidence_window:
             return whole
         owners, windows = message_windows(texts, self.evidence_window)
         if not windows:
             return whole
         proba = whole.proba.copy()
-        np.maximum.at(proba[:, 1:], np.array(owners), self._whole_evidence(windows).proba[:, 1:])
+        np.maximum.at(proba[:, 1:], np.array(owners), self._read_whole(windows, False)[0].proba[:, 1:])
         proba[:, 0] = np.maximum(1.0 - proba[:, 1:].sum(axis=1), 0.0)
         return Evidence(proba, whole.text, whole.role)
 
-    def _whole_evidence(self, texts: Sequence[str]) -> Evidence:
-        """``evidence`` of each text read whole, in chunks."""
-        if len(texts) <= CHUNK:
-            features = self.featurizer.transform(texts) if self.stage_model.uses_ngrams else None
-            embeddings = self.encoder.encode(texts) if self.encoder is not None else None
-            return self.stage_model.evidence(features, embeddings)
-        parts = [self._whole_evidence(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
-        return Evidence(np.vstack([p.proba for p in parts]), np.concatenate([p.text for p in parts]),
-                        np.concatenate([p.role for p in parts]))
+    def _read_whole(self, texts: Sequence[str], drop_filler: bool) -> tuple[Evidence, Sequence[str]]:
+        """``evidence`` of each text read whole, in chunks, and the texts as read: with ``drop_filler``, a text
+        that is mostly filler is read without it (``text.without_filler``; only the texts that the featurizer's
+        ``filler_rows`` picks out are read word by word, then read again)."""
+        if len(texts) > CHUNK:
+            parts = [self._read_whole(texts[i:i + CHUNK], drop_filler) for i in range(0, len(texts), CHUNK)]
+            return (Evidence(np.vstack([p.proba for p, _ in parts]), np.concatenate([p.text for p, _ in parts]),
+                             np.concatenate([p.role for p, _ in parts])), [t for _, read in parts for t in read])
+        if drop_filler and not self.stage_model.uses_ngrams:  # no word columns to look at: read every text
+            texts = without_filler(texts)
+        features = self.featurizer.transform(texts) if self.stage_model.uses_ngrams else None
+        embeddings = self.encoder.encode(texts) if self.encoder is not None else None
+        evidence = self.stage_model.evidence(features, embeddings)
+        if not drop_filler or features is None:
+            return evidence, texts
+        rows = self.featurizer.filler_rows(features).tolist()
+        changed = {i: read for i, read in zip(rows, without_filler([texts[i] for i in rows]), strict=True)
+                   if read is not texts[i]}
+        if not changed:
+            return evidence, texts
+        again, _ = self._read_whole(list(changed.values()), False)
+        at = np.array(list(changed))
+        proba, text, role = evidence.proba.copy(), evidence.text.copy(), evidence.role.copy()
+        proba[at], text[at], role[at] = again.proba, again.text, again.role
+        return Evidence(proba, text, role), [changed.get(i, t) for i, t in enumerate(texts)]
 
     def stage_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Per-message stage probabilities, one row per text, columns in ``STAGES`` order."""
@@ -441,7 +466,7 @@ class RiskModel:
                                    "text_path": None if conv.text_path is None else asdict(conv.text_path)},
             "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
-            "evidence_window": self.evidence_window,
+            "evidence_window": self.evidence_window, "drop_filler": self.drop_filler,
         }
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -489,7 +514,14 @@ def _read_directory(directory: Path) -> RiskModel:
         model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
         config=meta.get("config", {}), encoder=encoder, card=card.read_text() if card.is_file() else "",
         evidence_window=_window(directory, meta.get("evidence_window", 0)),
+        drop_filler=_flag(directory, "drop_filler", meta.get("drop_filler", False)),
     )
+
+
+def _flag(directory: Path, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ModelLoadError(f"{directory}: {name} must be true or false, got {value!r}")
+    return value
 
 
 def _window(directory: Path, value: Any) -> int:

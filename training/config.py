@@ -54,6 +54,12 @@ class TrainConfig:
     # 0.963, 0.884; false alerts 0.8% both. Hand-written set: 2 false alerts of 62 either way. Windows of
     # messages of 11-15 words too gave 0.965 but 5 false alerts (docs/experiments.md, "Padding").
     evidence_window: int = 10
+    # Read a message that is mostly filler without it (``text.without_filler``: two or more interjections
+    # making up a fifth of its words or more, or one word recurring in 30% of a long message): "pay lol $300
+    # lol or lol i lol send lol it" reads as "pay $300 or i send it". Read as written, threats that alert
+    # scored 0.004-0.03 with "lol" or "ok" after every word. Held-out folds of the shipped data: F0.5 0.964
+    # either way, recall 0.889 against 0.887 (docs/experiments.md, "Filler between the words of a threat").
+    drop_filler: bool = True
     # Inverse regularisation of the sequence model (logistic regression on standardised running
     # features, many of them correlated). 3 held-out folds of the shipped data: F0.5 0.952 at 1.0,
     # 0.954 at 0.1, 0.3 and 0.03; at 1.0 a lone threat with a payment demand scored just under the

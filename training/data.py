@@ -6,7 +6,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from detection.events import LABEL_FIELDS, STAGES, EventError, MessageEvent, identifier, not_twice, shown, to_event
@@ -49,6 +49,11 @@ class LabelledData:
                             [self.stages[i] for i in keep],
                             {c: m for c, m in self.meta.items() if c in conversation_ids},
                             {c: o for c, o in self.offender_ids.items() if c in conversation_ids})
+
+    def with_texts(self, texts: list[str]) -> LabelledData:
+        """The same data with each message's text replaced by ``texts``' (in ``events`` order)."""
+        events = [e if text is e.text else replace(e, text=text) for e, text in zip(self.events, texts, strict=True)]
+        return LabelledData(events, self.labels, self.stages, self.meta, self.offender_ids)
 
     def without_stages(self) -> LabelledData:
         """The same data with its stage annotations dropped (the offenders it names are kept)."""

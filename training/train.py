@@ -28,6 +28,7 @@ from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import ConversationModel, RiskModel, StageModel, TextPath
 from detection.policy import Thresholds
 from detection.scoring import StepScores, score_conversations, score_messages
+from detection.text import without_filler
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
 from training.data import LabelledData, given_folds, holdout_split, stage_targets
@@ -158,7 +159,8 @@ def _assemble(inputs: Inputs, stage: StageModel, conversation: ConversationModel
     digest = hashlib.sha256(stage.coef.tobytes() + extra + conversation.weights.tobytes()).hexdigest()[:8]
     version = f"{config.model_type}-{datetime.now(UTC):%Y%m%d%H%M%S}-{digest}"
     return RiskModel(inputs.featurizer, stage, conversation, thresholds, version, config.model_type, metrics,
-                     {"train": config.to_dict()}, encoder=inputs.encoder, evidence_window=config.evidence_window)
+                     {"train": config.to_dict()}, encoder=inputs.encoder, evidence_window=config.evidence_window,
+                     drop_filler=config.drop_filler)
 
 
 # what a message-only model may read
@@ -201,6 +203,8 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     started = time.perf_counter()
     if config.augment_copies:
         data = augment(data, config.augment_copies, config.seed, config.paraphrase)
+    if config.drop_filler:  # the message models learn messages as the model will read them (RiskModel.evidence)
+        data = data.with_texts(without_filler([e.text for e in data.events]))
     log.info("fitting on %d conversations, %d messages%s", len(data.labels), len(data.events),
              " (augmented copies included)" if config.augment_copies else "")
     targets = stage_targets(data)

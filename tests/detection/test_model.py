@@ -38,6 +38,7 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m["conversation_model"]["text_path"].pop("w_both"), "text_path must hold"),
     (lambda m: m.update(evidence_window=1), "evidence_window must be 0 or"),
     (lambda m: m.update(evidence_window="10"), "evidence_window must be 0 or"),
+    (lambda m: m.update(drop_filler="yes"), "drop_filler must be true or false"),
 ])
 def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
     copy = _copy(model_dir, tmp_path)
@@ -219,3 +220,24 @@ def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tm
     (copy / "model.json").write_text(json.dumps(meta))
     older = load_model(copy)
     assert older.evidence_window == 0 and np.array_equal(older.evidence([padded]).proba, whole.evidence([padded]).proba)
+
+
+def test_filler_between_a_threats_words_does_not_dilute_it(model: RiskModel, tmp_path: Path) -> None:
+    """An interjection after every word of a threat ("pay lol $50 lol in ...") diluted its n-grams and added its
+    own: read as written, its evidence fell to little. A model that drops filler reads every part of its
+    evidence (stages, text and role models) from the threat's words; one saved before it reads as written."""
+    assert model.drop_filler  # TrainConfig.drop_filler
+    as_written = replace(model, drop_filler=False)
+    padded = " ".join(f"{word} lol" for word in THREAT.split())
+    read, plain, before = model.evidence([padded]), model.evidence([THREAT]), as_written.evidence([padded])
+    assert np.array_equal(read.proba, plain.proba) and read.text == plain.text and read.role == plain.role
+    risky = slice(1, None)
+    assert plain.proba[0, risky].max() > 0.3 and before.proba[0, risky].max() < 0.5 * plain.proba[0, risky].max()
+    assert model.evidence_key != as_written.evidence_key
+    model.save(tmp_path / "saved")
+    assert load_model(tmp_path / "saved").drop_filler
+    meta = json.loads((tmp_path / "saved" / "model.json").read_text())
+    del meta["drop_filler"]  # saved before it
+    (tmp_path / "saved" / "model.json").write_text(json.dumps(meta))
+    older = load_model(tmp_path / "saved")
+    assert not older.drop_filler and np.array_equal(older.evidence([padded]).proba, before.proba)

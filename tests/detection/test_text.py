@@ -1,7 +1,7 @@
 import pytest
 
 from detection.features import MessageFeaturizer
-from detection.text import normalize
+from detection.text import normalize, without_filler
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -52,3 +52,48 @@ def test_emoji_do_not_change_features(decorated: str) -> None:
     plain, other = featurizer.transform(["thx lol"]), featurizer.transform([decorated])
     assert (plain != other).nnz == 0
     assert normalize([decorated])[0].split() == ["thx", "lol"]
+
+
+THREAT = "pay $300 in gift cards or i send it to your family"
+
+
+@pytest.mark.parametrize("filler", ["lol", "LOL", "l0l", "haha", "hahaha", "ok", "okay", "um", "uhh", "xD", "lmao",
+                                    "lol,", "...ok", "hehe"])
+@pytest.mark.parametrize("every", [1, 2, 4])
+def test_filler_between_the_words_of_a_threat_is_read_out(filler: str, every: int) -> None:
+    words = THREAT.split()
+    padded = " ".join(w + (f" {filler}" if (i + 1) % every == 0 else "") for i, w in enumerate(words))
+    assert without_filler([padded]) == [THREAT]
+
+
+@pytest.mark.parametrize("text", [
+    THREAT,
+    "he said he will send it",  # "he" is a word, "hehe" filler
+    "h4$ h4$ your pics and h4$",  # look-alikes for "has", not "ha"
+    "lol ok",  # too short to read out: nothing would be left
+    "lol ok thanks",
+    "lmao ok see u",  # fewer than three words left
+    "ok so i was thinking we could meet at the mall lol",  # two of twelve: under a fifth
+    "lol",
+    "",
+    "i will l.o.l send it",  # one filler word
+])
+def test_text_that_is_not_mostly_filler_stays_as_written(text: str) -> None:
+    assert without_filler([text]) == [text]
+
+
+def test_the_featurizer_picks_out_every_text_with_filler_to_read_out(synth_rows: list[dict[str, object]]) -> None:
+    """Scoring reads word by word only the texts that ``filler_rows`` picks out from their word columns: it must
+    miss none that ``without_filler`` changes, in any case, look-alikes, punctuation or emoji."""
+    texts = [str(r["text"]) for r in synth_rows[:4000]]
+    fillers = ["lol", "LOL", "l0l", "lol,", "lol😂", "haha", "ok", "um", "lol haha ok um", "bro", "Bro.", "banana"]
+    padded = [" ".join(w + (f" {f.split()[i % len(f.split())]}" if (i + 1) % n == 0 else "")
+                       for i, w in enumerate(THREAT.split())) for f in fillers for n in (1, 2, 3)]
+    texts += [*padded, "please dont please dont please dont please dont", "no no no no no i will not send it"]
+    changed = {i for i, (a, b) in enumerate(zip(texts, without_filler(texts), strict=True)) if a != b}
+    assert len(changed & set(range(4000, 4000 + len(padded)))) >= 30  # most padded forms are read out
+    for width in (2**10, 2**17):  # narrow: interjections share columns with other words, which costs only time
+        featurizer = MessageFeaturizer(width).fit(texts)
+        picked = set(featurizer.filler_rows(featurizer.transform(texts)).tolist())
+        assert changed <= picked, sorted(changed - picked)
+        assert len(picked) < (0.1 if width < 2**17 else 0.02) * len(texts), len(picked)

@@ -76,6 +76,17 @@ def test_direct_extortion_padded_with_small_talk_alerts(default_model: RiskModel
                                                 THREAT[1]])).alert
 
 
+@pytest.mark.parametrize("filler", ["lol", "ok", "haha", "um"])
+@pytest.mark.parametrize("every", [1, 2])
+def test_direct_extortion_with_filler_between_its_words_alerts(default_model: RiskModel, filler: str,
+                                                               every: int) -> None:
+    """An interjection after every word or two of the threat diluted it read as written: "lol" after every word
+    took it from 1.00 to 0.005, "ok" to 0.03 (threshold 0.854). A message mostly of filler is read without it."""
+    words = THREAT[0].split()
+    padded = " ".join(w + (f" {filler}" if (i + 1) % every == 0 else "") for i, w in enumerate(words))
+    assert _score(default_model, _conversation(["hi", padded, THREAT[1]])).alert
+
+
 def test_friendly_money_request_does_not_alert(default_model: RiskModel) -> None:
     assert not _score(default_model, _conversation(FRIENDLY_MONEY)).alert
 
