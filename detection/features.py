@@ -66,10 +66,10 @@ class MessageFeaturizer:
         columns = features.indices[in_words]
         fillers = np.bincount(rows[np.isin(columns, _interjection_columns(self.n_features))], minlength=n_rows)
         maybe = fillers >= MIN_FILLER
-        long = (np.bincount(rows, minlength=n_rows) >= REPEATED[0])[rows]
-        if long.any():  # a column met REPEATED[1] times or more in one long row
-            pairs, counts = np.unique(rows[long] * np.int64(self.n_columns) + columns[long], return_counts=True)
-            maybe[pairs[counts >= REPEATED[1]] // self.n_columns] = True
+        # a column met REPEATED[1] times in a row (its words as hashed, not as split at white space: any length)
+        enough = (np.bincount(rows, minlength=n_rows) >= REPEATED[1])[rows]
+        pairs, counts = np.unique(rows[enough] * np.int64(self.n_columns) + columns[enough], return_counts=True)
+        maybe[pairs[counts >= REPEATED[1]] // self.n_columns] = True
         return np.flatnonzero(maybe)
 
     def fit(self, texts: Sequence[str]) -> MessageFeaturizer:
@@ -208,7 +208,6 @@ def running_features(risk: np.ndarray, text: np.ndarray, ts: np.ndarray, sender:
 
 @functools.cache
 def _interjection_columns(width: int) -> np.ndarray:
-    """The word columns of the interjections, as normalised and hashed."""
-    forms = sorted(INTERJECTIONS)
-    occurrences = hash_occurrences(normalize(forms), width)
+    """The word columns of the interjections (normalised already), hashed."""
+    occurrences = hash_occurrences(sorted(INTERJECTIONS), width)
     return np.unique(occurrences.indices[occurrences.indices < width])

@@ -340,9 +340,9 @@ class RiskModel:
     # many words (every half window): each stage's evidence is its largest over the whole message and its
     # windows (``message_windows``). 0: the whole message only (models trained before 2026-12-02).
     evidence_window: int = 0
-    # Whether a message mostly of filler (interjections, bare punctuation: "i lol will lol send lol it") is read
-    # without it (``text.without_filler``), for every part of its evidence. False: read as written (models
-    # trained before 2026-12-02).
+    # Whether a message mostly of filler (interjections, or one word again and again: "i lol will lol send lol
+    # it") is read without it (``text.without_filler``), for every part of its evidence. False: read as
+    # written (models trained before 2026-12-02).
     drop_filler: bool = False
 
     @functools.cached_property

@@ -78,26 +78,29 @@ def normalize(texts: Sequence[str]) -> list[str]:
     return out
 
 
-# Interjections with no meaning of their own ("lol", "haha", "ok", "um", "xd"), in any case and in look-alike
-# digits ("l0l"): filler that an offender can put between the words of a threat, where each one dilutes the
-# n-grams that carry it and adds n-grams of its own ("i lol will lol send lol it": a threat that alerts read
-# as written scored 0.004). Punctuation and emoji between words need nothing: they make no n-grams.
+# Interjections with no meaning of their own ("lol", "haha", "ok", "um", "xd"): filler that an offender can put
+# between the words of a threat, where each one dilutes the n-grams that carry it and adds n-grams of its own
+# ("i lol will lol send lol it": a threat that alerts read as written scored 0.004). Words are looked up as
+# ``normalize`` reads them (any case, look-alike digits, full-width letters, zero-width marks, emoji), so the
+# forms here are normalised too, with the "!" that it reads as an "i" before or after them ("lol!" -> "loli").
+# Punctuation and emoji between words need nothing: they make no n-grams.
 def _interjections() -> frozenset[str]:
     forms = {"rofl", "omg", "omgg", "ikr", "smh", "ngl", "tbh", "fr", "frfr", "bruh", "bruhh", "ok", "okk", "okkk",
              "okay", "okey", "okie", "kk", "kkk", "lolz", "lols", "lolol", "lololol", "lolololol"}
     forms |= {"l" + "o" * a + "l" * b for a in range(1, 6) for b in range(1, 4)}
     forms |= {"lm" + f + "a" + "o" * k for f in ("", "f") for k in range(1, 5)}
-    for n in range(1, 9):
+    for n in range(1, 13):
         forms |= {"ha" * n, "ha" * n + "h", "a" + "ha" * n, "ah" * n + "a"}
         forms |= {"he" * n, "he" * n + "h"} if n >= 2 else set()
     forms |= {first + second * k for first, second in (("x", "d"), ("u", "m"), ("u", "h"), ("h", "m"))
               for k in range(1, 5)}
-    return frozenset(forms)
+    marks = ("", "!", "!!")
+    marked = [before + form + after for form in sorted(forms) for before in marks for after in marks]
+    return frozenset(_EDGES.sub("", word) for word in normalize(marked))
 
 
-INTERJECTIONS = _interjections()
-_EDGES = re.compile(r"^[^\w]+|[^\w]+$")  # punctuation or emoji at a word's ends: "lol," "...ok" "lol😂"
-_FILLER_LEET = str.maketrans("013457$@", "oieastsa")  # as normalize reads look-alikes, "!" aside ("lol!")
+_EDGES = re.compile(r"^[^\w]+|[^\w]+$")  # punctuation or emoji at a normalised word's ends: "lol," "...ok"
+INTERJECTIONS = _interjections()  # as normalised
 FILLER_SHARE = 0.2  # filler makes up at least this share of a message's words before it is read out
 MIN_FILLER, MIN_KEPT = 2, 3
 # A word of two or more letters that recurs at least 4 times and in 30% of a text's words or more, never twice
@@ -105,29 +108,24 @@ MIN_FILLER, MIN_KEPT = 2, 3
 REPEATED = (8, 4, 0.3)
 
 
-def _key(word: str) -> str:
-    """A lower-case word as looked up: look-alike digits read as letters, its ends' punctuation off."""
-    if word.isalpha():
-        return word
-    return _EDGES.sub("", word.translate(_FILLER_LEET))
-
-
 def without_filler(texts: Sequence[str]) -> list[str]:
     """Each text, less its filler where filler is a good part of it, with ``MIN_KEPT`` other words left:
     interjections (``INTERJECTIONS``), at least ``MIN_FILLER`` of them making up ``FILLER_SHARE`` of its
     words; and one word put between others again and again (``REPEATED``: "pay bro $300 bro in bro gift bro
-    cards"). Other texts are returned as they are, and so are all but a few texts of ordinary chat: of the
-    42,095 messages of the shipped training data, one changes ("lmao ok sending now" -> "sending now").
+    cards"). A text's words are split at white space and each looked up as ``normalize`` reads it. Other
+    texts are returned as they are, and so are all but a few texts of ordinary chat: of the 42,095 messages
+    of the shipped training data, one changes ("lmao ok sending now" -> "sending now").
 
-    A Python call for each text: ``MessageFeaturizer.filler_rows`` finds the few texts worth one."""
+    ``MessageFeaturizer.filler_rows`` picks out the few texts worth this when scoring."""
     out = list(texts)
-    for i, text in enumerate(texts):
-        words = text.split()
-        if len(words) < MIN_FILLER + MIN_KEPT:
-            continue
-        keys = [_key(w.lower()) for w in words]
-        drop = {k for k in keys if k in INTERJECTIONS} | _repeated(keys)
-        kept = [w for w, k in zip(words, keys, strict=True) if k not in drop]
+    split = [text.split() for text in texts]
+    looked = [i for i, words in enumerate(split) if len(words) >= MIN_FILLER + MIN_KEPT]
+    keys = iter(normalize([word for i in looked for word in split[i]]))
+    for i in looked:
+        words = split[i]
+        read = [_EDGES.sub("", next(keys)) for _ in words]
+        drop = {k for k in read if k in INTERJECTIONS} | _repeated(read)
+        kept = [w for w, k in zip(words, read, strict=True) if k not in drop]
         if len(words) - len(kept) >= max(MIN_FILLER, FILLER_SHARE * len(words)) and len(kept) >= MIN_KEPT:
             out[i] = " ".join(kept)
     return out

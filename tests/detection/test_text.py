@@ -58,12 +58,20 @@ THREAT = "pay $300 in gift cards or i send it to your family"
 
 
 @pytest.mark.parametrize("filler", ["lol", "LOL", "l0l", "haha", "hahaha", "ok", "okay", "um", "uhh", "xD", "lmao",
-                                    "lol,", "...ok", "hehe"])
+                                    "lol,", "...ok", "hehe", "LOL!", "lol!!", "!lol", "lol😂", "ｌｏｌ", "l\u200bol",
+                                    "l.o.l"])
 @pytest.mark.parametrize("every", [1, 2, 4])
 def test_filler_between_the_words_of_a_threat_is_read_out(filler: str, every: int) -> None:
     words = THREAT.split()
     padded = " ".join(w + (f" {filler}" if (i + 1) % every == 0 else "") for i, w in enumerate(words))
     assert without_filler([padded]) == [THREAT]
+
+
+@pytest.mark.parametrize("filler", ["bro", "Bro.", "banana", "B4N4N4"])
+def test_one_word_put_between_the_words_again_and_again_is_read_out(filler: str) -> None:
+    for every in (1, 2):  # 11 or 5 times in 22 or 16 words; after every fourth word, 2 times: too few to tell
+        padded = " ".join(w + (f" {filler}" if (i + 1) % every == 0 else "") for i, w in enumerate(THREAT.split()))
+        assert without_filler([padded]) == [THREAT]
 
 
 @pytest.mark.parametrize("text", [
@@ -86,14 +94,15 @@ def test_the_featurizer_picks_out_every_text_with_filler_to_read_out(synth_rows:
     """Scoring reads word by word only the texts that ``filler_rows`` picks out from their word columns: it must
     miss none that ``without_filler`` changes, in any case, look-alikes, punctuation or emoji."""
     texts = [str(r["text"]) for r in synth_rows[:4000]]
-    fillers = ["lol", "LOL", "l0l", "lol,", "lol😂", "haha", "ok", "um", "lol haha ok um", "bro", "Bro.", "banana"]
+    fillers = ["lol", "LOL", "l0l", "lol,", "lol😂", "haha", "ok", "um", "lol haha ok um", "bro", "Bro.", "banana",
+               "LOL!", "lol!!", "!lol", "ｌｏｌ", "l\u200bol", "l.o.l", "OK. lol! ha!! xd"]
     padded = [" ".join(w + (f" {f.split()[i % len(f.split())]}" if (i + 1) % n == 0 else "")
                        for i, w in enumerate(THREAT.split())) for f in fillers for n in (1, 2, 3)]
     texts += [*padded, "please dont please dont please dont please dont", "no no no no no i will not send it"]
     changed = {i for i, (a, b) in enumerate(zip(texts, without_filler(texts), strict=True)) if a != b}
     assert len(changed & set(range(4000, 4000 + len(padded)))) >= 30  # most padded forms are read out
-    for width in (2**10, 2**17):  # narrow: interjections share columns with other words, which costs only time
+    for width in (2**10, 2**17):  # narrow: most words share a column with an interjection, which costs only time
         featurizer = MessageFeaturizer(width).fit(texts)
         picked = set(featurizer.filler_rows(featurizer.transform(texts)).tolist())
         assert changed <= picked, sorted(changed - picked)
-        assert len(picked) < (0.1 if width < 2**17 else 0.02) * len(texts), len(picked)
+        assert width < 2**17 or len(picked) < 0.02 * len(texts), len(picked)
