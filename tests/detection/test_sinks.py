@@ -217,7 +217,11 @@ class RawReceiver:
             buffer = b""
             while not self._done.is_set():
                 while b"\r\n\r\n" not in buffer:
-                    if not (data := conn.recv(65536)):
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:  # the client cut the connection off (reset) while this waited
+                        return
+                    if not data:
                         return
                     buffer += data
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
