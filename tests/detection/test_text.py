@@ -25,6 +25,13 @@ from detection.text import normalize, without_filler
     ("i  w i l l  p o s t  i t", "i will post it"),
     ("see you  at 5", "see you  at 5"),  # ordinary text with a double space stays as it is
     ("i am  ok", "i am  ok"),
+    # letters of other scripts that look like Latin ones, and accents
+    ("і sеnd іt tо уоur fаmіlу", "i send it to your family"),  # Cyrillic і, е, о, у, а
+    ("ΡΑΥ ΝΟW", "pay now"),  # Greek capitals: "Υ" is a "Y", a small "υ" a "u"
+    ("Ѕеnd РІС", "send pic"),
+    ("SÉND ME À PÍC", "send me a pic"),
+    ("naïve café", "naive cafe"),
+    ("привет", "npиbet"),  # Russian is not read as Russian either way: the models read English
 ])
 def test_normalize_undoes_evasion(raw: str, expected: str) -> None:
     assert normalize([raw])[0] == expected

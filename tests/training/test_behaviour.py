@@ -98,11 +98,17 @@ def test_names_do_not_change_the_alert(default_model: RiskModel, names: tuple[st
     assert (renamed.alert, renamed.alert_index) == (base.alert, base.alert_index)
 
 
+# Cyrillic letters that look like Latin ones: read as written, "i sеnd it tо уоur fаmily" scored 0.01
+HOMOGLYPHS = str.maketrans(dict(zip("aeopcyxi", "аеорсухі", strict=True)))
+
+
 @pytest.mark.parametrize("change", [
     lambda t: t + " 😂🔥",
     lambda t: t.replace("pic", "p1c").replace("private", "pr1v4te").replace("send", "$end"),
     lambda t: t.replace("pic", "p i c").replace("gift cards", "g.i.f.t c.a.r.d.s"),
     lambda t: t.upper(),
+    lambda t: t.translate(HOMOGLYPHS),
+    lambda t: t.replace("e", "é").replace("a", "à"),
 ])
 def test_surface_changes_do_not_change_the_alert(default_model: RiskModel, change: object) -> None:
     base = _score(default_model, _conversation(GROOM + THREAT))
