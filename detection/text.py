@@ -27,6 +27,8 @@ _CONFUSABLES = {
     **dict(zip("αεικνορτυχβη", "aeiknoptuxbn", strict=True)),  # Greek
     **dict(zip("ΑΒΕΗΙΚΜΝΟΡΤΥΧΖ", "ABEHIKMNOPTYXZ", strict=True)),
     **dict(zip("ıɑɡɩօսոհ", "iagiounh", strict=True)),  # Latin extensions and Armenian
+    # small capitals, as "fancy text" generators write them ("ꜱᴇɴᴅ ᴍᴇ"): NFKC leaves them be
+    **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True)),
 }
 _CONFUSABLE = re.compile(f"[{''.join(_CONFUSABLES)}]")
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...

@@ -31,6 +31,7 @@ from detection.text import normalize, without_filler
     ("Ѕеnd РІС", "send pic"),
     ("SÉND ME À PÍC", "send me a pic"),
     ("naïve café", "naive cafe"),
+    ("ꜱᴇɴᴅ ᴍᴇ ᴀ ᴘɪᴄ", "send me a pic"),  # small capitals
     ("привет", "npиbet"),  # Russian is not read as Russian either way: the models read English
 ])
 def test_normalize_undoes_evasion(raw: str, expected: str) -> None:

@@ -100,6 +100,7 @@ def test_names_do_not_change_the_alert(default_model: RiskModel, names: tuple[st
 
 # Cyrillic letters that look like Latin ones: read as written, "i sеnd it tо уоur fаmily" scored 0.01
 HOMOGLYPHS = str.maketrans(dict(zip("aeopcyxi", "аеорсухі", strict=True)))
+SMALL_CAPITALS = str.maketrans(dict(zip("abcdefghijklmnopqrstuvwyz", "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", strict=True)))  # 0.01
 
 
 @pytest.mark.parametrize("change", [
@@ -108,6 +109,7 @@ HOMOGLYPHS = str.maketrans(dict(zip("aeopcyxi", "аеорсухі", strict=True)
     lambda t: t.replace("pic", "p i c").replace("gift cards", "g.i.f.t c.a.r.d.s"),
     lambda t: t.upper(),
     lambda t: t.translate(HOMOGLYPHS),
+    lambda t: t.translate(SMALL_CAPITALS),
     lambda t: t.replace("e", "é").replace("a", "à"),
 ])
 def test_surface_changes_do_not_change_the_alert(default_model: RiskModel, change: object) -> None:
