@@ -17,8 +17,8 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Emoji and pictographs (with their variation selectors and skin tones) become spaces: decoration
 # must not change what a message says, and as n-grams they would dilute every other n-gram.
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2300-\u23FF\u2600-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F]+")
-# Accents (combining marks, once letters are decomposed) and lower-case letters of other scripts that look like
-# Latin ones: Cyrillic and Greek look-alikes pass a word filter ("рау" in Cyrillic is not "pay") while reading
+# Accents (combining marks, once letters are decomposed) and letters of other scripts that look like Latin ones,
+# in both cases: Cyrillic and Greek look-alikes pass a word filter ("рау" in Cyrillic is not "pay") while reading
 # the same. Written so, a threat that alerts scored 0.01 ("і sеnd іt tо уоur fаmіlу").
 _COMBINING = re.compile("[\u0300-\u036f]")
 _CONFUSABLES = {
