@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from detection.events import EXTORTION_STAGES, RISK_STAGES
 from detection.hashing import BLOCKS, hash_occurrences
 from detection.state import N_RISK, QUANT
-from detection.text import INTERJECTIONS, MIN_FILLER, REPEATED, normalize
+from detection.text import INTERJECTIONS, MIN_FILLER, REPEAT_MIN_TIMES, normalize
 
 HALF = QUANT // 2
 CHUNK = 16384  # messages featurised at once: hashing temporaries grow with the chunk, not the file
@@ -66,10 +66,10 @@ class MessageFeaturizer:
         columns = features.indices[in_words]
         fillers = np.bincount(rows[np.isin(columns, _interjection_columns(self.n_features))], minlength=n_rows)
         maybe = fillers >= MIN_FILLER
-        # a column met REPEATED[1] times in a row (its words as hashed, not as split at white space: any length)
-        enough = (np.bincount(rows, minlength=n_rows) >= REPEATED[1])[rows]
+        # a column met REPEAT_MIN_TIMES in a row (its words as hashed, not as split at white space: any length)
+        enough = (np.bincount(rows, minlength=n_rows) >= REPEAT_MIN_TIMES)[rows]
         pairs, counts = np.unique(rows[enough] * np.int64(self.n_columns) + columns[enough], return_counts=True)
-        maybe[pairs[counts >= REPEATED[1]] // self.n_columns] = True
+        maybe[pairs[counts >= REPEAT_MIN_TIMES] // self.n_columns] = True
         return np.flatnonzero(maybe)
 
     def fit(self, texts: Sequence[str]) -> MessageFeaturizer:

@@ -102,6 +102,9 @@ def normalize(texts: Sequence[str]) -> list[str]:
 # ``normalize`` reads them (any case, look-alike digits, full-width letters, zero-width marks, emoji), so the
 # forms here are normalised too, with the "!" that it reads as an "i" before or after them ("lol!" -> "loli").
 # Punctuation and emoji between words need nothing: they make no n-grams.
+_EDGES = re.compile(r"^[^\w]+|[^\w]+$")  # punctuation or emoji at a normalised word's ends: "lol," "...ok"
+
+
 def _interjections() -> frozenset[str]:
     forms = {"rofl", "omg", "omgg", "ikr", "smh", "ngl", "tbh", "fr", "frfr", "bruh", "bruhh", "ok", "okk", "okkk",
              "okay", "okey", "okie", "kk", "kkk", "lolz", "lols", "lolol", "lololol", "lolololol"}
@@ -117,19 +120,18 @@ def _interjections() -> frozenset[str]:
     return frozenset(_EDGES.sub("", word) for word in normalize(marked))
 
 
-_EDGES = re.compile(r"^[^\w]+|[^\w]+$")  # punctuation or emoji at a normalised word's ends: "lol," "...ok"
 INTERJECTIONS = _interjections()  # as normalised
 FILLER_SHARE = 0.2  # filler makes up at least this share of a message's words before it is read out
 MIN_FILLER, MIN_KEPT = 2, 3
 # A word of two or more letters that recurs at least 4 times and in 30% of a text's words or more, never twice
 # in a row, in a text of at least 8 words: no message of the shipped training data or the hand-written set has one.
-REPEATED = (8, 4, 0.3)
+REPEAT_MIN_WORDS, REPEAT_MIN_TIMES, REPEAT_SHARE = 8, 4, 0.3
 
 
 def without_filler(texts: Sequence[str]) -> list[str]:
     """Each text, less its filler where filler is a good part of it, with ``MIN_KEPT`` other words left:
     interjections (``INTERJECTIONS``), at least ``MIN_FILLER`` of them making up ``FILLER_SHARE`` of its
-    words; and one word put between others again and again (``REPEATED``: "pay bro $300 bro in bro gift bro
+    words; and one word put between others again and again (``_repeated``: "pay bro $300 bro in bro gift bro
     cards"). A text's words are split at white space and each looked up as ``normalize`` reads it. Other
     texts are returned as they are, and so are all but a few texts of ordinary chat: of the 42,095 messages
     of the shipped training data, one changes ("lmao ok sending now" -> "sending now").
@@ -150,9 +152,9 @@ def without_filler(texts: Sequence[str]) -> list[str]:
 
 
 def _repeated(keys: list[str]) -> set[str]:
-    """The words that recur between others (``REPEATED``), in a text of enough words."""
-    if len(keys) < REPEATED[0]:
+    """The words that recur between others (``REPEAT_*``), in a text of enough words."""
+    if len(keys) < REPEAT_MIN_WORDS:
         return set()
-    least, share = REPEATED[1], REPEATED[2]
-    found = {k for k, n in Counter(keys).items() if len(k) >= 2 and n >= least and n >= share * len(keys)}
+    found = {k for k, n in Counter(keys).items()
+             if len(k) >= 2 and n >= REPEAT_MIN_TIMES and n >= REPEAT_SHARE * len(keys)}
     return found - {a for a, b in itertools.pairwise(keys) if a == b}  # "no no no", "please please": said so

@@ -148,9 +148,13 @@ def load_labelled_files(paths: Sequence[str | Path]) -> LabelledData:
                         {c: o for _, part in parts for c, o in part.offender_ids.items()})
 
 
+def _absent(value: object) -> bool:
+    """No value: None, an empty string (CSV) or NaN (Parquet, pandas)."""
+    return value is None or value == "" or (isinstance(value, float) and value != value)
+
+
 def parse_label(value: object) -> int:
-    # absent: a row without it, or a file without the column (a file to score given as training data)
-    if value is None or value == "" or (isinstance(value, float) and value != value):
+    if _absent(value):  # a row without it, or a file without the column (a file to score given as training data)
         raise EventError("conversation_label", "missing: labelled data gives every row its conversation's label, "
                                                "1 (grooming or extortion) or 0")
     if value in (0, 1, "0", "1", True, False) and not isinstance(value, float):
@@ -161,7 +165,7 @@ def parse_label(value: object) -> int:
 
 
 def parse_stage(value: object) -> str | None:
-    if value is None or value == "" or (isinstance(value, float) and value != value):
+    if _absent(value):
         return None
     if value not in STAGES:
         raise EventError("stage", f"expected one of {list(STAGES)}, got {shown(value)}")
