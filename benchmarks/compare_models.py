@@ -30,6 +30,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "baseline, no text model": {"model_type": "baseline", "text_model": False},
     "baseline, no sequence": {"model_type": "baseline", "sequence": False},
     "baseline, filler read as written": {"model_type": "baseline", "drop_filler": False},
+    "baseline, punctuation in character n-grams": {"model_type": "baseline", "chars_within_words": False},
     "frozen + head": {"model_type": "transformer", "ngrams": False},
     "frozen + head, no sequence": {"model_type": "transformer", "ngrams": False, "sequence": False},
     "frozen + n-grams": {"model_type": "transformer"},

@@ -38,11 +38,15 @@ class MessageFeaturizer:
     """Hashed word 1-2 grams and within-word character 3-5 grams of normalised text, idf-weighted.
 
     ``n_features`` is the width of each of the ``BLOCKS`` column blocks. Each occurrence of an
-    n-gram weighs its idf; a row is divided by the L2 norm of its occurrences' weights.
+    n-gram weighs its idf; a row is divided by the L2 norm of its occurrences' weights. With
+    ``chars_within_words`` punctuation breaks character n-grams as a space does (``hash_occurrences``), so
+    that "pay." or "pay-300-in-gift-cards" reads as the words do; models saved before 2026-12-02 read
+    punctuation into them.
     """
 
     n_features: int = 2**17
     idf: np.ndarray | None = None
+    chars_within_words: bool = False
 
     @property
     def n_columns(self) -> int:
@@ -51,9 +55,10 @@ class MessageFeaturizer:
     def occurrences(self, texts: Sequence[str]) -> sp.csr_matrix:
         """One entry per n-gram occurrence in the normalised texts, ``CHUNK`` texts hashed at a time
         (a text's row does not depend on the others, and hashing needs about 100 bytes a character)."""
+        within = self.chars_within_words
         if len(texts) <= CHUNK:
-            return hash_occurrences(normalize(texts), self.n_features)
-        return sp.vstack([hash_occurrences(normalize(texts[i:i + CHUNK]), self.n_features)
+            return hash_occurrences(normalize(texts), self.n_features, chars_within_words=within)
+        return sp.vstack([hash_occurrences(normalize(texts[i:i + CHUNK]), self.n_features, chars_within_words=within)
                           for i in range(0, len(texts), CHUNK)], format="csr")
 
     def filler_rows(self, features: sp.csr_matrix) -> np.ndarray:
@@ -92,7 +97,7 @@ class MessageFeaturizer:
         present.sum_duplicates()  # document frequency counts a message once per n-gram
         df = np.bincount(present.indices, minlength=self.n_columns)
         idf = np.log((1 + present.shape[0]) / (1 + df)) + 1.0
-        return MessageFeaturizer(self.n_features, idf.astype(np.float64))
+        return MessageFeaturizer(self.n_features, idf.astype(np.float64), self.chars_within_words)
 
     def _weighted(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         """``occurrences`` rows weighted by idf, each row divided by its L2 norm (in place)."""

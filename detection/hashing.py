@@ -64,11 +64,17 @@ def _assemble(blocks: list[tuple[np.ndarray, np.ndarray]], n_rows: int, width: i
     return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n_rows, BLOCKS * width))
 
 
-def hash_occurrences(texts: Sequence[str], width: int) -> sp.csr_matrix:
-    """One entry per n-gram occurrence, ``BLOCKS`` column blocks of ``width`` each."""
+def hash_occurrences(texts: Sequence[str], width: int, *, chars_within_words: bool = False) -> sp.csr_matrix:
+    """One entry per n-gram occurrence, ``BLOCKS`` column blocks of ``width`` each. Character n-grams are
+    taken within white-space tokens ("pay." gives "ay." and "y. "), or with ``chars_within_words`` within
+    words, where punctuation is a break like a space ("pay." as "pay", "pay-300-in-gift-cards" as its words)."""
     n_rows = len(texts)
     framed = _SPACES.sub(" ", " " + " \n ".join(texts) + " ")
     codes = np.frombuffer(framed.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    is_word = ((codes >= 48) & (codes <= 57)) | ((codes >= 97) & (codes <= 122)) | (codes == 95) | \
+        ((codes >= 128) & ~np.isin(codes, _NON_WORD_HIGH))
+    if chars_within_words:  # a word's hash reads only its own code points, so words and bigrams stay the same
+        codes = np.where(is_word | (codes == 10), codes, np.uint64(32))
     length = len(codes)
     prefix = np.zeros(length + 1, dtype=np.uint64)
     np.cumsum(codes * _powers(P, length), out=prefix[1:])
@@ -79,8 +85,6 @@ def hash_occurrences(texts: Sequence[str], width: int) -> sp.csr_matrix:
     def span(first: np.ndarray, last: np.ndarray) -> np.ndarray:
         return (prefix[last + 1] - prefix[first]) * inverse[first]
 
-    is_word = ((codes >= 48) & (codes <= 57)) | ((codes >= 97) & (codes <= 122)) | (codes == 95) | \
-        ((codes >= 128) & ~np.isin(codes, _NON_WORD_HIGH))
     edge = np.diff(is_word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1
     words = mix(span(starts, ends) ^ _SALTS[0])

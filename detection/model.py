@@ -356,6 +356,8 @@ class RiskModel:
             digest.update(f"|window {self.evidence_window}".encode())
         if self.drop_filler:
             digest.update(b"|without filler")
+        if self.featurizer.chars_within_words:
+            digest.update(b"|characters within words")
         for array in (self.featurizer.idf, stage.coef, stage.intercept, stage.embed_coef, stage.text_coef,
                       stage.text_embed_coef, stage.role_coef, stage.role_embed_coef):
             digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
@@ -460,6 +462,7 @@ class RiskModel:
             "schema_version": SCHEMA_VERSION, "model_type": self.model_type,
             "model_version": self.model_version, "labels": list(STAGES), "stage_link": self.stage_model.link,
             "feature_names": list(FEATURE_NAMES), "n_features": self.featurizer.n_features,
+            "chars_within_words": self.featurizer.chars_within_words,
             "conversation_model": {"weights": conv.weights.tolist(), "bias": conv.bias,
                                    "mean": conv.mean.tolist(), "scale": conv.scale.tolist(),
                                    "calibration": list(conv.calibration),
@@ -505,7 +508,8 @@ def _read_directory(directory: Path) -> RiskModel:
         raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
     card = directory / "MODEL_CARD.md"
     return RiskModel(
-        featurizer=MessageFeaturizer(int(meta["n_features"]), idf),
+        featurizer=MessageFeaturizer(int(meta["n_features"]), idf,
+                                     _flag(directory, "chars_within_words", meta.get("chars_within_words", False))),
         stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), optional["embed_coef"],
                                text_coef, optional["text_embed_coef"], role_coef, optional["role_embed_coef"],
                                0.0 if role_intercept is None else float(role_intercept[0])),

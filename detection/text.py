@@ -48,6 +48,8 @@ _GAP = re.compile(r"[ \t]{2,}")
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 _MONEY = re.compile(r"(?:[$£€][ \t]?\d[\d,.]*k?|\b\d[\d,.]*[ \t]?(?:k\b|bucks|dollars|usd|eur|euros|pounds|gbp))")
 _URL = re.compile(r"https?://\S+|www\.\S+")
+# Words joined by underscores: "pay_$300_in_gift_cards", "cool_guy_99" read as spaced, "i_n_s_t_a" as one word.
+_UNDERSCORED = re.compile(r"(?<![\w$@!])_*[a-z0-9$@!]+(?:_+[a-z0-9$@!]+)+_*(?![\w$@!])")
 
 
 def _join_spaced(match: re.Match[str]) -> str:
@@ -63,12 +65,21 @@ def _join_spaced_message(match: re.Match[str]) -> str:
     return " ".join(word.replace(" ", "") for word in _GAP.split(match.group(0).strip()))
 
 
+def _split_underscored(match: re.Match[str]) -> str:
+    run = match.group(0)
+    parts = [part for part in run.split("_") if part]
+    joined = "".join(parts) if all(len(part) == 1 for part in parts) else " ".join(parts)
+    return (" " if run[0] == "_" else "") + joined + (" " if run[-1] == "_" else "")
+
+
 def _unleet(match: re.Match[str]) -> str:
     word = match.group(0)
     # A plain amount or a number stuck to a unit ("10min", "2nite") keeps its digits.
     if (word[0] in "$£€" and word[1:2].isdigit()) or _NUMBER_UNIT.fullmatch(word):
         return word
-    return word.translate(_LEET)
+    # "!" ending a word is an exclamation ("thanks!", "omg!!"), not an "i" as in "pr!vate"
+    core = word.rstrip("!")
+    return core.translate(_LEET) + word[len(core):]
 
 
 def normalize(texts: Sequence[str]) -> list[str]:
@@ -86,6 +97,8 @@ def normalize(texts: Sequence[str]) -> list[str]:
     if "  " in joined:
         joined = _SPACED_MESSAGE.sub(_join_spaced_message, joined)
     joined = _URL.sub(" _url_ ", joined)
+    if "_" in joined:
+        joined = _UNDERSCORED.sub(_split_underscored, joined)
     joined = _MONEY.sub(lambda m: f" _money_ {m.group(0)} ", joined)
     joined = _SPACED.sub(_join_spaced, joined)
     joined = _LEET_WORD.sub(_unleet, joined)
@@ -100,7 +113,7 @@ def normalize(texts: Sequence[str]) -> list[str]:
 # between the words of a threat, where each one dilutes the n-grams that carry it and adds n-grams of its own
 # ("i lol will lol send lol it": a threat that alerts read as written scored 0.004). Words are looked up as
 # ``normalize`` reads them (any case, look-alike digits, full-width letters, zero-width marks, emoji), so the
-# forms here are normalised too, with the "!" that it reads as an "i" before or after them ("lol!" -> "loli").
+# forms here are normalised too, with the "!" that it reads as an "i" before them ("!lol" -> "ilol").
 # Punctuation and emoji between words need nothing: they make no n-grams.
 _EDGES = re.compile(r"^[^\w]+|[^\w]+$")  # punctuation or emoji at a normalised word's ends: "lol," "...ok"
 

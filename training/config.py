@@ -60,6 +60,11 @@ class TrainConfig:
     # scored 0.004-0.03 with "lol" or "ok" after every word. Held-out folds of the shipped data: F0.5 0.964
     # either way, recall 0.889 against 0.887 (docs/experiments.md, "Filler between the words of a threat").
     drop_filler: bool = True
+    # Character n-grams within words, punctuation breaking them as a space does ("pay." reads as "pay"; the
+    # words and word pairs never held punctuation). False: within white-space tokens, punctuation included, so
+    # "pay.  $300.  in.  gift." or "pay-300-in-gift-cards" made n-grams of their own and the threat scored
+    # 0.02 against 0.78 (docs/experiments.md, "Punctuation").
+    chars_within_words: bool = True
     # Inverse regularisation of the sequence model (logistic regression on standardised running
     # features, many of them correlated). 3 held-out folds of the shipped data: F0.5 0.952 at 1.0,
     # 0.954 at 0.1, 0.3 and 0.03; at 1.0 a lone threat with a payment demand scored just under the

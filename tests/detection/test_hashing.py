@@ -41,3 +41,25 @@ def test_ngram_counts_of_a_small_message() -> None:
     words, bigrams = 2, 1
     chars = 3 + 6  # " ab ": " ab", "ab ", " ab "; " cde ": " cd", "cde", "de ", " cde", "cde ", " cde "
     assert row.nnz == words + bigrams + chars
+
+
+def test_punctuation_breaks_character_ngrams_within_words_only_when_asked() -> None:
+    """Read within words, "pay." and "pay-300-in-gift" make the n-grams that "pay" and "pay 300 in gift" make; read
+    within white-space tokens (models saved before), the punctuation makes n-grams of its own."""
+    pairs = [("pay. $300. in. gift. cards.", "pay $300 in gift cards"),
+             ("pay-300-in/gift/cards", "pay 300 in gift cards"), ("hey!! u there??", "hey u there"),
+             ("i'll,send...it", "i ll send it")]
+    for punctuated, plain in pairs:
+        within = [hashing.hash_occurrences(normalize([t]), 1 << 20, chars_within_words=True)
+                  for t in (punctuated, plain)]
+        assert (within[0] != within[1]).nnz == 0, punctuated
+        tokens = [hashing.hash_occurrences(normalize([t]), 1 << 20) for t in (punctuated, plain)]
+        assert (tokens[0] != tokens[1]).nnz > 0, punctuated
+        words = slice(0, 2 << 20)  # the word and word-pair blocks never read punctuation either way
+        assert (tokens[0][:, words] != within[0][:, words]).nnz == 0
+    row = hashing.hash_occurrences(["ab, cde!"], 1 << 20, chars_within_words=True)
+    assert row.nnz == 2 + 1 + 3 + 6  # as "ab cde" (test_ngram_counts_of_a_small_message)
+    texts = normalize(["send me a pic", "", "a-b", "pay $50 in gift cards now!!", "..."])
+    together = hashing.hash_occurrences(texts, 4096, chars_within_words=True)
+    for i, text in enumerate(texts):
+        assert (hashing.hash_occurrences([text], 4096, chars_within_words=True) != together[i]).nnz == 0

@@ -39,6 +39,7 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m.update(evidence_window=1), "evidence_window must be 0 or"),
     (lambda m: m.update(evidence_window="10"), "evidence_window must be 0 or"),
     (lambda m: m.update(drop_filler="yes"), "drop_filler must be true or false"),
+    (lambda m: m.update(chars_within_words=1), "chars_within_words must be true or false"),
 ])
 def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
     copy = _copy(model_dir, tmp_path)
@@ -224,15 +225,16 @@ def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tm
 
 def test_filler_between_a_threats_words_does_not_dilute_it(model: RiskModel, tmp_path: Path) -> None:
     """An interjection after every word of a threat ("pay lol $50 lol in ...") diluted its n-grams and added its
-    own: read as written, its evidence fell to little. A model that drops filler reads every part of its
-    evidence (stages, text and role models) from the threat's words; one saved before it reads as written."""
+    own: read as written, its evidence fell (by half on this small model; the default's conversation went from
+    1.00 to 0.005). A model that drops filler reads every part of its evidence (stages, text and role models)
+    from the threat's words; one saved before it reads as written."""
     assert model.drop_filler  # TrainConfig.drop_filler
     as_written = replace(model, drop_filler=False)
     padded = " ".join(f"{word} lol" for word in THREAT.split())
     read, plain, before = model.evidence([padded]), model.evidence([THREAT]), as_written.evidence([padded])
     assert np.array_equal(read.proba, plain.proba) and read.text == plain.text and read.role == plain.role
     risky = slice(1, None)
-    assert plain.proba[0, risky].max() > 0.3 and before.proba[0, risky].max() < 0.5 * plain.proba[0, risky].max()
+    assert plain.proba[0, risky].max() > 0.3 and before.proba[0, risky].max() < 0.6 * plain.proba[0, risky].max()
     assert model.evidence_key != as_written.evidence_key
     model.save(tmp_path / "saved")
     assert load_model(tmp_path / "saved").drop_filler
@@ -241,3 +243,28 @@ def test_filler_between_a_threats_words_does_not_dilute_it(model: RiskModel, tmp
     (tmp_path / "saved" / "model.json").write_text(json.dumps(meta))
     older = load_model(tmp_path / "saved")
     assert not older.drop_filler and np.array_equal(older.evidence([padded]).proba, before.proba)
+
+
+def test_punctuation_between_a_threats_words_does_not_dilute_it(model: RiskModel, tmp_path: Path) -> None:
+    """Character n-grams read within white-space tokens took punctuation into them, so a threat written
+    "pay. $50. in. gift. cards." or "pay-$50-in-gift-cards" made n-grams of its own and its evidence fell
+    (0.78 to 0.02 for the default's conversation). Read within words, it is the threat's evidence; a model
+    saved before reads as it did."""
+    featurizer = model.featurizer
+    assert featurizer.chars_within_words  # TrainConfig.chars_within_words
+    tokens = replace(model, featurizer=replace(featurizer, chars_within_words=False))
+    dotted, hyphened = ". ".join(THREAT.split()) + ".", "-".join(THREAT.split())
+    plain = model.evidence([THREAT]).proba[0]
+    risky = slice(1, None)
+    for written in (dotted, hyphened):
+        assert np.allclose(model.evidence([written]).proba[0], plain)
+        assert tokens.evidence([written]).proba[0, risky].max() < 0.8 * tokens.evidence([THREAT]).proba[0, risky].max()
+    assert model.evidence_key != tokens.evidence_key
+    model.save(tmp_path / "saved")
+    assert load_model(tmp_path / "saved").featurizer.chars_within_words
+    meta = json.loads((tmp_path / "saved" / "model.json").read_text())
+    del meta["chars_within_words"]  # saved before it
+    (tmp_path / "saved" / "model.json").write_text(json.dumps(meta))
+    older = load_model(tmp_path / "saved")
+    assert not older.featurizer.chars_within_words
+    assert np.array_equal(older.evidence([hyphened]).proba, tokens.evidence([hyphened]).proba)

@@ -33,6 +33,16 @@ from detection.text import normalize, without_filler
     ("naïve café", "naive cafe"),
     ("ꜱᴇɴᴅ ᴍᴇ ᴀ ᴘɪᴄ", "send me a pic"),  # small capitals
     ("привет", "npиbet"),  # Russian is not read as Russian either way: the models read English
+    # "!" is an "i" inside a word, an exclamation at its end ("thanks!" read "thanksi" before 2026-12-02)
+    ("thanks! send it!!", "thanks! send it!!"),
+    ("pr!vate p!c!", "private pic!"),
+    # words joined by underscores are words; single letters so joined are one word
+    ("pay_$300_in_gift_cards", "pay  _money_ $300  in gift cards"),
+    ("cool_guy_99 here", "cool guy 99 here"),
+    ("ur i_n_s_t_a", "ur insta"),
+    ("send_a_p_i_c", "send a pic"),
+    ("__init__ x__y", "__init__ xy"),
+    ("it._pay_now_", "it. pay now "),
 ])
 def test_normalize_undoes_evasion(raw: str, expected: str) -> None:
     assert normalize([raw])[0] == expected

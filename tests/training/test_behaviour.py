@@ -87,6 +87,15 @@ def test_direct_extortion_with_filler_between_its_words_alerts(default_model: Ri
     assert _score(default_model, _conversation(["hi", padded, THREAT[1]])).alert
 
 
+@pytest.mark.parametrize("joiner", [". ", "-", "/", "_", ", "])
+def test_direct_extortion_with_punctuation_between_its_words_alerts(default_model: RiskModel, joiner: str) -> None:
+    """Punctuation after or between every word of the threat ("pay. $300. in." or "pay-$300-in-gift-cards") made
+    character n-grams of its own: the conversation scored 1.000 as written, 0.32 with ". ", 0.49 with ", " and
+    0.016-0.026 with "-", "/" or "_" (threshold 0.854). Character n-grams are read within words, and underscores
+    between words are spaces."""
+    assert _score(default_model, _conversation(["hi", joiner.join(THREAT[0].split()), THREAT[1]])).alert
+
+
 def test_friendly_money_request_does_not_alert(default_model: RiskModel) -> None:
     assert not _score(default_model, _conversation(FRIENDLY_MONEY)).alert
 
