@@ -1,11 +1,13 @@
-"""Threats padded to dodge the model: filler between their words, small talk beside them in one message.
+"""Threats padded to dodge the model: filler or punctuation between their words, small talk beside them.
 
 Each threat is the middle message of a three-message conversation ("hi", the threat, "you have 1 hour"),
 as in the behavioural tests; this prints the conversation's peak risk as the threat is written, with an
-interjection after every word, every second or every third word, and with a sentence of small talk after
-it, for the model and for the same model reading messages as written (``drop_filler`` off). The filler is
-one word repeated, or four taken in turn ("lol haha ok um"); the last, four ordinary words in turn, is
-a form the model does not read out (docs/experiments.md, "Padding").
+interjection after every word, every second or every third word, with punctuation between every two
+words ("pay. $300. in.", "pay-$300-in") and with a sentence of small talk after it, for the model, for
+the same model reading messages as written (``drop_filler`` off) and for it reading punctuation into
+character n-grams (``chars_within_words`` off). The filler is one word repeated, or four taken in turn
+("lol haha ok um"); the last, four ordinary words in turn, is a form the model does not read out
+(docs/experiments.md, "Padding").
 
     .venv/bin/python benchmarks/padding.py [--model models/default]
 """
@@ -27,6 +29,7 @@ THREATS = [  # the first is the behavioural tests' (tests/training/test_behaviou
 ]
 # interjections; an ordinary word again and again; four ordinary words in turn (not read out: see docs)
 FILLERS = ["lol", "ok", "haha", "um", "lol haha ok um", "bro", "bro like so man"]
+JOINERS = [". ", ", ", "! ", "... ", "-", "/", "_"]  # put between every two words
 SMALL_TALK = " anyway how was school today, did you finish the homework? my mom is making pasta tonight lol"
 
 
@@ -51,11 +54,13 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a model directory or URI (default: the default model)")
     args = parser.parse_args()
     model = load_model(args.model) if args.model else load_model()
-    models = {"as the model reads": model, "read as written": replace(model, drop_filler=False)}
+    models = {"as the model reads": model, "read as written": replace(model, drop_filler=False),
+              "punctuation in n-grams": replace(model, featurizer=replace(model.featurizer, chars_within_words=False))}
     threshold = model.thresholds.alert
     print(f"model {model.model_version}, alert threshold {threshold:.3f}; peak risk, * where it alerts")
     forms = [("as written", lambda t: t), ("+ small talk", lambda t: t + SMALL_TALK)]
     forms += [(f"{f!r} every {n}", lambda t, f=f, n=n: padded(t, f, n)) for f in FILLERS for n in (1, 2, 3)]
+    forms += [(f"{j!r} between words", lambda t, j=j: j.join(t.split())) for j in JOINERS]
     alerts = {name: 0 for name in models}
     for name, form in forms:
         cells = []
