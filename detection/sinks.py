@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
 import time
 import uuid
@@ -113,17 +114,53 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of ``host``, in the resolver's order. ``socket.getaddrinfo`` takes no timeout and a
+    resolver that does not answer holds it for its own retries (tens of seconds), so the lookup runs on a
+    thread of its own and is given up after ``timeout``; the thread ends when the resolver does."""
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    found: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            found.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="riskline-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise httpcore.ConnectTimeout(f"looking up {host} took longer than the webhook's timeout")
+    if isinstance(found[0], Exception):
+        raise httpcore.ConnectError(f"looking up {host}: {found[0]}")
+    return list(dict.fromkeys(str(info[4][0]) for info in found[0]))
+
+
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's own network I/O, each step's timeout cut to what is left of the whole call."""
+    """httpcore's own network I/O, each step's timeout cut to what is left of the whole call, the host's
+    name lookup included (``_addresses``)."""
 
     def __init__(self, deadline: _Deadline) -> None:
         self._backend, self._deadline = httpcore.SyncBackend(), deadline
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(host, port, self._deadline.left(timeout, httpcore.ConnectTimeout),
-                                           local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
+        failed: Exception | None = None
+        for address in _addresses(host, port, self._deadline.left(timeout, httpcore.ConnectTimeout)):
+            try:  # each address in turn, as socket.create_connection tries them (TLS still checks the name)
+                stream = self._backend.connect_tcp(address, port, self._deadline.left(timeout, httpcore.ConnectTimeout),
+                                                   local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failed = exc
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise failed or httpcore.ConnectError(f"{host} has no address")
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Any = None) -> httpcore.NetworkStream:
@@ -141,9 +178,9 @@ MAX_ANSWER_BYTES = 65_536  # of a webhook's answer read (only its status counts)
 class WebhookSink:
     """POSTs the intervention JSON, signed with HMAC-SHA256; any non-2xx answer is a failure.
 
-    ``timeout`` bounds the whole call (connecting, sending, the answer), not each network read as httpx's
-    own does: a receiver that trickles its answer a byte at a time would otherwise hold a delivery
-    thread for as long as it went on."""
+    ``timeout`` bounds the whole call (the name lookup, connecting, sending, the answer), not each network
+    read as httpx's own does: a receiver that trickles its answer a byte at a time would otherwise hold a
+    delivery thread for as long as it went on."""
 
     name = "webhook"
 

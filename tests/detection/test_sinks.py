@@ -301,3 +301,39 @@ def test_a_trickling_proxy_from_the_environment_is_cut_off_too(monkeypatch: pyte
         assert 0.9 < time.monotonic() - started < 3.0 and receiver.requests == 1  # it reached the proxy
     finally:
         receiver.close()
+
+
+def test_a_name_lookup_that_does_not_answer_is_cut_off_at_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``socket.getaddrinfo`` takes no timeout: a resolver that did not answer held a delivery past the webhook's
+    timeout for as long as it retried (here 10 s, standing in for a resolver this machine cannot make slow). A
+    name is now looked up on a thread of its own within the call's time, then its addresses tried in turn."""
+    receiver = RawReceiver(b"HTTP/1.1 204 No Content\r\n\r\n")
+    real = socket.getaddrinfo
+    lookups: collections.Counter[str] = collections.Counter()
+
+    def resolver(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        lookups[host] += 1
+        if host == "hooks.slow-resolver.example":
+            time.sleep(10)
+        if host == "hooks.nowhere.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if host == "hooks.two-addresses.example":  # the first refuses: the receiver listens on 127.0.0.1 only
+            return [info for name in ("127.0.0.2", "127.0.0.1") for info in real(name, *args, **kwargs)]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        sink = WebhookSink(f"http://hooks.slow-resolver.example:{receiver.port}/hook", "s3cret", timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(httpx.ConnectTimeout, match=r"looking up hooks\.slow-resolver\.example"):
+            sink.deliver(PAYLOAD)
+        assert 0.9 < time.monotonic() - started < 2.0 and receiver.requests == 0
+        WebhookSink(f"http://localhost:{receiver.port}/hook", "s3cret", timeout=1.0).deliver(PAYLOAD)
+        WebhookSink(f"http://hooks.two-addresses.example:{receiver.port}/hook", "s3cret").deliver(PAYLOAD)
+        assert receiver.requests == 2 and lookups["localhost"] == 1 and lookups["hooks.two-addresses.example"] == 1
+        with pytest.raises(httpx.ConnectError, match=r"looking up hooks\.nowhere\.invalid"):
+            WebhookSink("http://hooks.nowhere.invalid/hook", "s3cret", timeout=1.0).deliver(PAYLOAD)
+    finally:
+        receiver.close()
