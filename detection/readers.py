@@ -404,18 +404,20 @@ def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, M
                                                                            str | None]]:
     check_csv_file(path)
     with csv_text(path) as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is not None:  # None: an empty file, which read_rows names as such
-            check_columns(path, "line 1", list(reader.fieldnames), rename)
-        for record in reader:
-            # line_num is the physical line where this row ends; quoted newlines make rows span lines
-            where = f"line {reader.line_num}"
-            # the csv module keeps values past the header's under None, and fills the columns a row lacks with None
-            if None in record or None in record.values():
-                columns = len(reader.fieldnames or ())
-                values = columns + len(record.get(None) or ()) - sum(v is None for v in record.values())
-                yield where, {k: v for k, v in record.items() if k is not None and v is not None}, \
-                    csv_width_error(values, columns)
+        reader = csv.reader(handle)
+        if (header := next(reader, None)) is None:  # an empty file, which read_rows names as such
+            return
+        check_columns(path, "line 1", header, rename)
+        ended = reader.line_num  # the physical line where the last row read ended
+        for values in reader:
+            # a row starts on the line after the last one's end: quoted line breaks make rows span lines
+            start, ended = ended + 1, reader.line_num
+            if not values:  # a blank line
+                continue
+            where = f"line {start}" if start == ended else f"lines {start}-{ended}"
+            record = dict(zip(header, values, strict=False))
+            if len(values) != len(header):
+                yield where, record, csv_width_error(len(values), len(header))
                 continue
             row = renamed(record, rename) if rename else record
             yield where, {k: (None if v == "" and k != "text" else v) for k, v in row.items()}, None

@@ -104,6 +104,24 @@ def test_csv_rows_and_missing_columns(tmp_path: Path) -> None:
     assert result.rejects[0].describe() == f"{path}: line 4: field 'message_id': missing"
 
 
+def test_a_csv_row_over_several_lines_is_named_by_the_lines_it_spans(tmp_path: Path) -> None:
+    """A quoted value may hold line breaks: a bad row is named by where it starts and ends (it used to be named
+    by its last line alone, which holds none of the field at fault), and blank lines between rows are counted."""
+    path = tmp_path / "in.csv"
+    path.write_text("conversation_id,message_id,sender_id,timestamp,text\n"
+                    "c1,m1,u1,1700000000,\"hello\nthere\nfriend\"\n"
+                    "c1,m2,u2,not-a-time,\"two\nlines\"\n"
+                    "\n"
+                    "c1,,u1,1700000060,ok\n"
+                    "c1,m4,u1,1700000120,\"one\ntoo many\",x,y\n")
+    for result in (read_events(path), read_rows(path)):
+        assert [e.message_id for e in result.events] == ["m1"] and result.events[0].text == "hello\nthere\nfriend"
+        assert [r.describe() for r in result.rejects] == [
+            f"{path}: lines 5-6: field 'timestamp': not ISO-8601 or Unix seconds: 'not-a-time'",
+            f"{path}: line 8: field 'message_id': missing",
+            f"{path}: lines 9-10: field 'row': more values than header columns (7 for 5)"]
+
+
 def test_parquet_with_native_timestamps(tmp_path: Path) -> None:
     path = tmp_path / "in.parquet"
     table = pa.table({
