@@ -154,9 +154,11 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
             if gap:
                 table.add_row("...", "", "", "", "", Text(gap, style="dim"), "")
             if step is not None:
+                message = _snippet(step.text, 60, step.attachment)
+                if step.read_from is not None:
+                    message.append_text(Text.assemble("\n", ("read from: ", "dim"), _snippet(step.read_from, 60)))
                 table.add_row(mark(step), shown(step.sender_id), f"{step.risk_score:.3f}", _level(step.risk_level),
-                              f"{step.stage} {step.stage_probability:.2f}", _snippet(step.text, 60, step.attachment),
-                              reasons(step))
+                              f"{step.stage} {step.stage_probability:.2f}", message, reasons(step))
         console.print(table)
     else:
         console.print(shown(title))
@@ -168,6 +170,9 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
                                             f"  risk {step.risk_score:.3f} ", _level(step.risk_level),
                                             f"  stage {step.stage} {step.stage_probability:.2f}"))
                 _print_indented(console, _snippet(step.text, 300, step.attachment))
+                if step.read_from is not None:
+                    _print_indented(console, Text.assemble(("read from: ", "dim"), _snippet(step.read_from, 300)))
                 _print_indented(console, Text(f"driven by: {reasons(step)}", style="dim"))
-    console.print("* evidence message; 'driven by': shares of the calibrated log-odds, by stage and pattern, or "
-                  "of the text path (the conversation's wording as a whole) where it scored higher")
+    console.print("* evidence message; 'read from': the words of a long or padded message its stage was read "
+                  "from; 'driven by': shares of the calibrated log-odds, by stage and pattern, or of the text path "
+                  "(the conversation's wording as a whole) where it scored higher")

@@ -60,6 +60,9 @@ class Step:
     # (weighing its risk evidence towards the suspect); None for a model without a role model
     offender_probability: float | None = None
     attachment: str | None = None  # what was attached (image, video, audio, file), if anything
+    # what the message's strongest stage evidence was read from where that is not the message as written: a
+    # window of its words, or the message less its filler (``RiskModel.readings``); None: the message itself
+    read_from: str | None = None
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
@@ -80,11 +83,13 @@ def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores)
     shares, base, text_path = contributions(model, steps.features)
     best = np.argmax(steps.stage_proba, axis=1)
     offender = steps.offender
+    read_from = model.readings([event.text for event in ordered])
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
              float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
-             float(base[i]), None if offender is None else float(offender[i]), event.attachment)
+             float(base[i]), None if offender is None else float(offender[i]), event.attachment,
+             read_from[i] if best[i] > 0 else None)  # a message with no stage was not read for one
         for i, event in enumerate(ordered)
     ]
 

@@ -384,6 +384,24 @@ class RiskModel:
         proba[:, 0] = np.maximum(1.0 - proba[:, 1:].sum(axis=1), 0.0)
         return Evidence(proba, whole.text, whole.role)
 
+    def readings(self, texts: Sequence[str]) -> list[str | None]:
+        """For each text, what its strongest risk-stage evidence was read from (``evidence``) where that is not the
+        text as written: a window of its words, or the text less its filler; None where it is the text itself.
+        For explanations: a reviewer sees which words of a long or padded message the model went by."""
+        whole, read = self._read_whole(texts, self.drop_filler)
+        best = list(read)
+        risk = whole.proba[:, 1:]
+        if self.evidence_window:
+            owners, windows = message_windows(read, self.evidence_window)
+            if windows:
+                stage = np.argmax(self.evidence(texts).proba[:, 1:], axis=1)  # the message's strongest stage
+                top = risk[np.arange(len(texts)), stage]
+                window_risk = self._read_whole(windows, False)[0].proba[:, 1:]
+                for owner, window, row in zip(owners, windows, window_risk, strict=True):
+                    if row[stage[owner]] > top[owner]:
+                        top[owner], best[owner] = row[stage[owner]], window
+        return [None if reading is text else reading for reading, text in zip(best, texts, strict=True)]
+
     def _read_whole(self, texts: Sequence[str], drop_filler: bool) -> tuple[Evidence, Sequence[str]]:
         """``evidence`` of each text read whole, in chunks, and the texts as read: with ``drop_filler``, a text
         that is mostly filler is read without it (``text.without_filler``; only the texts that the featurizer's

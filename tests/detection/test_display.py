@@ -162,3 +162,29 @@ def test_narrow_forms_wrap_indented_without_trailing_spaces(model: RiskModel, tm
         quoted = [line for line in lines if line.startswith("    ")]
         assert len(quoted) > len({line for line in lines if not line.startswith(" ")})  # messages did wrap
         assert all(len(line) <= 40 and line == line.rstrip() for line in quoted)
+
+
+def test_explain_says_which_words_of_a_long_or_padded_message_it_read(model: RiskModel) -> None:
+    """A threat beside small talk is read from a window of its words, a threat padded with filler without the
+    filler: explain shows those words under the message, so a reviewer sees what the model went by."""
+    from detection.display import print_trajectory
+    from detection.events import MessageEvent
+    from detection.explain import trajectory
+
+    threat = "pay $50 in gift cards or i post your pic to all your followers"
+    beside = f"{threat} anyway how was school today, did you finish the homework? my mom is making pasta tonight"
+    padded = " ".join(f"{word} lol" for word in threat.split())
+    texts = ["hey", beside, "ok", padded, "you have 1 hour"]
+    assert model.readings(texts)[0] is None and model.readings(texts)[2] is None
+    window, without = model.readings(texts)[1], model.readings(texts)[3]
+    assert window is not None and window in beside and len(window.split()) == model.evidence_window
+    assert sum(word in window.split() for word in ("pay", "gift", "post", "followers")) >= 2
+    assert without == threat
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 60 * i, text) for i, text in enumerate(texts)]
+    _, steps = trajectory(model, events, "c")
+    assert [s.read_from for s in steps] == [None, window, None, threat, None]
+    for width in (80, 200):
+        console = Console(record=True, width=width)
+        print_trajectory(*trajectory(model, events, "c"), 0.5, console)
+        out = " ".join(console.export_text().replace("│", " ").split())
+        assert f"read from: {' '.join(window.split()[:4])}" in out and f"read from: {threat[:40]}" in out
