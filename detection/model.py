@@ -390,13 +390,14 @@ class RiskModel:
         For explanations: a reviewer sees which words of a long or padded message the model went by."""
         whole, read = self._read_whole(texts, self.drop_filler)
         best = list(read)
-        risk = whole.proba[:, 1:]
         if self.evidence_window:
             owners, windows = message_windows(read, self.evidence_window)
             if windows:
-                stage = np.argmax(self.evidence(texts).proba[:, 1:], axis=1)  # the message's strongest stage
-                top = risk[np.arange(len(texts)), stage]
                 window_risk = self._read_whole(windows, False)[0].proba[:, 1:]
+                combined = whole.proba[:, 1:].copy()  # as ``evidence`` combines them
+                np.maximum.at(combined, np.array(owners), window_risk)
+                stage = np.argmax(combined, axis=1)  # each message's strongest stage
+                top = whole.proba[np.arange(len(texts)), 1 + stage]
                 for owner, window, row in zip(owners, windows, window_risk, strict=True):
                     if row[stage[owner]] > top[owner]:
                         top[owner], best[owner] = row[stage[owner]], window
