@@ -47,14 +47,20 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
     assert len(written) > lines * size and not written & {str(r["text"]) for r in generate(3000, seed=5)}
 
 
-# parts a, d and e (b and c each hold one negative the default alerts on, reported in the README)
+# The negatives each part's default alerts on, as the README's table reports them: none in parts a and d. Part e's
+# two came with character n-grams read within words (2026-12-02): a parents' warning about sextortion, read in
+# windows of its words, and a yearbook committee that will "post the list online"; punctuation had diluted them.
+FALSE_ALERTS = {"a": set(), "b": {"b-neg-crush", "b-neg-help"}, "c": {"c-neg-wallet"}, "d": set(),
+                "e": {"e-neg-warning", "e-neg-yearbook"}}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("part", ["a", "d", "e"])
-def test_default_model_raises_no_alert_on_the_negatives(challenge: ModuleType, tmp_path: Path, part: str) -> None:
+@pytest.mark.parametrize("part", sorted(FALSE_ALERTS))
+def test_default_model_alerts_on_no_other_negative(challenge: ModuleType, tmp_path: Path, part: str) -> None:
     if not (default_model_path() / "model.json").is_file():
         pytest.skip("no default model: run 'make model'")
     write_rows(tmp_path / "c.jsonl", challenge.rows(part))
     data = load_labelled(tmp_path / "c.jsonl")
     results, _ = score_conversations(load_model(), data.events)
-    assert [r.conversation_id for r in results if r.alert and not data.labels[r.conversation_id]] == []
+    assert {r.conversation_id for r in results if r.alert and not data.labels[r.conversation_id]} <= FALSE_ALERTS[part]
     assert sum(r.alert for r in results if data.labels[r.conversation_id]) >= 1  # it is not silent either
