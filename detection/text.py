@@ -30,7 +30,7 @@ _CONFUSABLES = {
     # small capitals, as "fancy text" generators write them ("ꜱᴇɴᴅ ᴍᴇ"): NFKC leaves them be
     **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True)),
 }
-_CONFUSABLE = re.compile(f"[{''.join(_CONFUSABLES)}]")
+_UNCONFUSED = str.maketrans(_CONFUSABLES)
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
 _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
 # Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
@@ -92,7 +92,7 @@ def normalize(texts: Sequence[str]) -> list[str]:
         # accents off ("sénd"), then letters of other scripts that look like plain ones, before lower case
         # tells an upper-case Greek "Υ" (a "Y") from a lower-case "υ" (a "u")
         joined = _COMBINING.sub("", unicodedata.normalize("NFD", joined))
-        joined = _CONFUSABLE.sub(lambda m: _CONFUSABLES[m.group(0)], joined)
+        joined = joined.translate(_UNCONFUSED)
     joined = joined.lower()
     if "  " in joined:
         joined = _SPACED_MESSAGE.sub(_join_spaced_message, joined)
@@ -113,8 +113,9 @@ def normalize(texts: Sequence[str]) -> list[str]:
 # between the words of a threat, where each one dilutes the n-grams that carry it and adds n-grams of its own
 # ("i lol will lol send lol it": a threat that alerts read as written scored 0.004). Words are looked up as
 # ``normalize`` reads them (any case, look-alike digits, full-width letters, zero-width marks, emoji), so the
-# forms here are normalised too, with the "!" that it reads as an "i" before them ("!lol" -> "ilol").
-# Punctuation and emoji between words need nothing: they make no n-grams.
+# forms here are normalised too, with the "!" that it reads as an "i" before them ("!lol" -> "ilol"; after a word,
+# "!" stays punctuation, which ``_EDGES`` takes off). Punctuation and emoji between words need nothing: they make
+# no n-grams.
 _EDGES = re.compile(r"^[^\w]+|[^\w]+$")  # punctuation or emoji at a normalised word's ends: "lol," "...ok"
 
 
@@ -128,8 +129,7 @@ def _interjections() -> frozenset[str]:
         forms |= {"he" * n, "he" * n + "h"} if n >= 2 else set()
     forms |= {first + second * k for first, second in (("x", "d"), ("u", "m"), ("u", "h"), ("h", "m"))
               for k in range(1, 5)}
-    marks = ("", "!", "!!")
-    marked = [before + form + after for form in sorted(forms) for before in marks for after in marks]
+    marked = [before + form for form in sorted(forms) for before in ("", "!", "!!")]
     return frozenset(_EDGES.sub("", word) for word in normalize(marked))
 
 
