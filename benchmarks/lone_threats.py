@@ -1,0 +1,104 @@
+"""Lone threats in wording written apart from the generator, and ordinary messages using the same words.
+
+Each message is the middle of a three-message conversation ("hi", the message, "you have 1 hour"; one
+sender, two minutes apart), as in `benchmarks/padding.py` and the behavioural tests; this prints the
+conversation's peak risk and counts those at or above the model's alert threshold. The threats name
+the harm in words a threat could use and the generator's families may not ("leak", "expose",
+"unless", "go public"...); the ordinary messages use the same words for a leaked trailer, a debt
+between siblings, a parent's rule or a school's warning. Both lists were written on 2026-12-02 before
+the generator's families were widened the same day, and none of their messages was put into the
+generator, so the figure measures wording the model has not seen. The closing line of each
+conversation ("you have 1 hour") leans risky, so the ordinary messages' figure is a hard one.
+
+    .venv/bin/python benchmarks/lone_threats.py [--model models/default] [--each]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from detection.events import MessageEvent
+from detection.model import RiskModel, load_model
+from detection.scoring import score_conversations
+
+THREATS = [
+    "give me 200 dollars or i leak your photos",
+    "you have 24 hours to pay $500 or i post your pictures everywhere",
+    "pay up or everyone sees your pics",
+    "pay me $300 or i send them to all your followers",
+    "if the money isn't here by 9 your whole school gets the video",
+    "transfer 400 now, otherwise your parents get a copy",
+    "i'll expose you to everyone on your friend list if you don't pay",
+    "wire me 150 and the pictures disappear, refuse and they go public",
+    "your photos will be all over the internet unless i get paid",
+    "i'm leaking everything tonight if you don't send the money",
+    "send 100 on venmo or your mom sees what you sent me",
+    "one payment of 250 keeps this between us",
+    "last chance, pay or i share the video with your contacts",
+    "every minute you wait the price goes up, or i upload it",
+    "i've got your pictures and your contacts list, pay me",
+    "your family will get the photos in an hour unless you pay",
+    "cough up 300 or the pics go to your group chat",
+    "i'm distributing the images to everyone you know unless you send btc",
+    "get me the money or i ruin your reputation with these pictures",
+    "if i don't see $200 soon i'm mailing the video to your school",
+    "i will spread your photos to all your classmates",
+    "u pay or i leak it to ur whole family",
+    "pay 500 or the whole world sees you",
+    "buy me itunes cards worth 200 or i release the pictures",
+]
+ORDINARY = [
+    "the new album leaked lol have you heard it",
+    "pay me back the 20 or i'm telling mom you broke it",
+    "i'll expose your bad aim to the whole squad",
+    "no phone unless your homework is done",
+    "they leaked the trailer, it looks insane",
+    "can you send me the pictures from the trip, my mom wants them",
+    "my cousin got a message saying pay or we leak your pics, it was a scam",
+    "send me $20 for the pizza",
+    "if you don't pay the rent by friday the landlord will be mad",
+    "i'll post the group photo on insta later",
+    "someone tried to scam me, said they'd share my photos unless i paid, i blocked and reported",
+    "pay up loser, you lost the bet, 10 bucks",
+    "the school sent a warning about people threatening to leak pictures for money",
+    "we're sharing the video with the whole class tomorrow for the project",
+    "i'll venmo you 50 for the tickets",
+    "dad says no sleepover unless you clean your room",
+    "give me back my hoodie or i'm wearing yours forever",
+    "your photos from the game came out great, i'll send them to your parents",
+    "mom will see the report card anyway",
+    "i'm uploading the highlights tonight",
+    "cough up the 5 bucks you owe me",
+    "the leak in the bathroom is fixed, the plumber wants 200 dollars",
+    "don't pay anyone who threatens you online, tell an adult",
+    "if i don't get the answers soon i'm failing the test lol",
+]
+
+
+def peak(model: RiskModel, text: str) -> float:
+    events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + 120 * i, line)
+              for i, line in enumerate(["hi", text, "you have 1 hour"])]
+    return score_conversations(model, events)[0][0].risk_score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="a model directory or URI (default: the default model)")
+    parser.add_argument("--each", action="store_true", help="print every message's peak risk")
+    args = parser.parse_args()
+    model = load_model(args.model) if args.model else load_model()
+    threshold = model.thresholds.alert
+    print(f"model {model.model_version}, alert threshold {threshold:.3f}")
+    for name, texts in (("threats", THREATS), ("ordinary", ORDINARY)):
+        scores = [peak(model, t) for t in texts]
+        if args.each:
+            for text, s in zip(texts, scores, strict=True):
+                print(f"  {s:.3f}{'*' if s >= threshold else ' '} {text}")
+        alerted = sum(s >= threshold for s in scores)
+        ordered = sorted(scores)
+        print(f"{name}: {alerted} of {len(texts)} alert; peak risk median {ordered[len(ordered) // 2]:.2f}, "
+              f"mean {sum(scores) / len(scores):.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
