@@ -1,4 +1,5 @@
-"""Lone threats in wording written apart from the generator, and ordinary messages using the same words.
+"""Lone threats in wording written apart from the generator, and ordinary messages using the same words;
+the same split into bursts of short messages.
 
 Each message is the middle of a three-message conversation ("hi", the message, "you have 1 hour"; one
 sender, two minutes apart), as in `benchmarks/padding.py` and the behavioural tests; this prints the
@@ -6,9 +7,15 @@ conversation's peak risk and counts those at or above the model's alert threshol
 the harm in words a threat could use and the generator's families may not ("leak", "expose",
 "unless", "go public"...); the ordinary messages use the same words for a leaked trailer, a debt
 between siblings, a parent's rule or a school's warning. Both lists were written on 2026-12-02 before
-the generator's families were widened the same day, and none of their messages was put into the
-generator, so the figure measures wording the model has not seen. The closing line of each
-conversation ("you have 1 hour") leans risky, so the ordinary messages' figure is a hard one.
+the generator's families were widened the same day (not kept: docs/experiments.md), and none of their
+messages was put into the generator, so the figure measures wording the model has not seen. The
+closing line of each conversation ("you have 1 hour") leans risky, so the ordinary messages' figure is
+a hard one.
+
+The bursts are threats sent as several short messages by one sender twenty seconds apart, after "hi"
+(as offenders type them: "i have ur pics" / "pay 300" / "or ur family sees"), and ordinary talk sent the
+same way with the same words; written on 2026-12-02 with run reading (``RiskModel.run_gap``), before it
+was measured. Each figure is given for the model as it reads and for it reading each message alone.
 
     .venv/bin/python benchmarks/lone_threats.py [--model models/default] [--each]
 """
@@ -16,6 +23,7 @@ conversation ("you have 1 hour") leans risky, so the ordinary messages' figure i
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from detection.events import MessageEvent
 from detection.model import RiskModel, load_model
@@ -74,10 +82,45 @@ ORDINARY = [
     "if i don't get the answers soon i'm failing the test lol",
 ]
 
+BURSTS = [
+    ["i have your pics", "pay me $300", "or i send them", "to all your followers"],
+    ["i have ur pics", "pay 300", "or ur family sees"],
+    ["u have 1 hour", "500 in gift cards", "or i post them everywhere"],
+    ["listen", "i saved everything", "send $200 on cashapp", "in an hour", "or everyone sees it"],
+    ["i screenshotted everything", "your mom", "your dad", "your school", "they all get it unless you pay"],
+    ["remember the pic you sent", "i kept it", "$250 by tonight", "or your whole school has it"],
+    ["look at this", "it's your photo", "next to your name", "want your parents to see?", "then pay"],
+    ["i recorded the call", "everything", "venmo me 150", "or it goes on your insta"],
+    ["pay up", "or i leak it", "to your friends list"],
+    ["i know your school", "and your mom's facebook", "send the money", "now"],
+    ["you think i'm joking?", "100 in steam cards", "10 minutes", "or i start sending"],
+    ["stop ignoring me", "i still have your pics", "pay", "or everyone sees them"],
+]
+ORDINARY_BURSTS = [
+    ["bro", "pay me back the 20", "or im telling mom"],
+    ["did you see", "the new trailer leaked", "it looks insane"],
+    ["mom says", "no phone", "unless your homework is done"],
+    ["send me the pics", "from the trip", "grandma wants them"],
+    ["the school sent", "a warning", "about people asking for pics", "and then money", "never pay them"],
+    ["lol", "i'm sending that clip", "to the squad chat", "you're so bad"],
+    ["can you venmo me", "$15", "for the pizza"],
+    ["coach said", "send a photo", "for the team page", "by friday"],
+    ["i found", "our old camp photos", "posting them for your bday"],
+    ["if you don't pay", "the rent by friday", "the landlord will be mad"],
+    ["my cousin", "got a message", "saying pay or we leak your pics", "it was a scam", "he reported it"],
+    ["your pics from the game", "came out great", "i'll send them to your parents"],
+]
+
 
 def peak(model: RiskModel, text: str) -> float:
     events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + 120 * i, line)
               for i, line in enumerate(["hi", text, "you have 1 hour"])]
+    return score_conversations(model, events)[0][0].risk_score
+
+
+def burst_peak(model: RiskModel, burst: list[str]) -> float:
+    events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + 20 * i, line)
+              for i, line in enumerate(["hi", *burst])]
     return score_conversations(model, events)[0][0].risk_score
 
 
@@ -88,16 +131,22 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model(args.model) if args.model else load_model()
     threshold = model.thresholds.alert
-    print(f"model {model.model_version}, alert threshold {threshold:.3f}")
-    for name, texts in (("threats", THREATS), ("ordinary", ORDINARY)):
-        scores = [peak(model, t) for t in texts]
-        if args.each:
-            for text, s in zip(texts, scores, strict=True):
-                print(f"  {s:.3f}{'*' if s >= threshold else ' '} {text}")
-        alerted = sum(s >= threshold for s in scores)
-        ordered = sorted(scores)
-        print(f"{name}: {alerted} of {len(texts)} alert; peak risk median {ordered[len(ordered) // 2]:.2f}, "
-              f"mean {sum(scores) / len(scores):.2f}", flush=True)
+    print(f"model {model.model_version}, alert threshold {threshold:.3f}, sender's runs read within "
+          f"{model.run_gap} s (0: each message alone)")
+    sets = [("threats", THREATS, peak), ("ordinary", ORDINARY, peak), ("threat bursts", BURSTS, burst_peak),
+            ("ordinary bursts", ORDINARY_BURSTS, burst_peak)]
+    for name, texts, measure in sets:
+        cells = []
+        for variant in (model, replace(model, run_gap=0)):
+            scores = [measure(variant, t) for t in texts]  # type: ignore[operator]
+            if args.each and variant is model:
+                for text, s in zip(texts, scores, strict=True):
+                    shown = text if isinstance(text, str) else " / ".join(text)
+                    print(f"  {s:.3f}{'*' if s >= threshold else ' '} {shown}")
+            ordered = sorted(scores)
+            cells.append(f"{sum(s >= threshold for s in scores)} of {len(texts)} alert, peak risk median "
+                         f"{ordered[len(ordered) // 2]:.2f}, mean {sum(scores) / len(scores):.2f}")
+        print(f"{name}: {cells[0]} (each message alone: {cells[1]})", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Each threat is the middle message of a three-message conversation ("hi", the thr
 as in the behavioural tests; this prints the conversation's peak risk as the threat is written, with an
 interjection after every word, every second or every third word, with punctuation between every two
 words ("pay. $300. in.", "pay-$300-in") and with a sentence of small talk after it, for the model, for
-the same model reading messages as written (``drop_filler`` off) and for it reading punctuation into
-character n-grams (``chars_within_words`` off). The filler is one word repeated, or four taken in turn
+the same model reading messages as written (``drop_filler`` off), for it reading punctuation into
+character n-grams (``chars_within_words`` off) and for it reading each message alone (``run_gap`` 0: the
+three messages are one sender's, two minutes apart, so a model that reads a sender's runs reads the threat
+with "hi" and "you have 1 hour" too). The filler is one word repeated, or four taken in turn
 ("lol haha ok um"); the last, four ordinary words in turn, is a form the model does not read out
 (docs/experiments.md, "Padding").
 
@@ -55,7 +57,8 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model(args.model) if args.model else load_model()
     models = {"as the model reads": model, "read as written": replace(model, drop_filler=False),
-              "punctuation in n-grams": replace(model, featurizer=replace(model.featurizer, chars_within_words=False))}
+              "punctuation in n-grams": replace(model, featurizer=replace(model.featurizer, chars_within_words=False)),
+              "each message alone": replace(model, run_gap=0)}
     threshold = model.thresholds.alert
     print(f"model {model.model_version}, alert threshold {threshold:.3f}; peak risk, * where it alerts")
     forms = [("as written", lambda t: t), ("+ small talk", lambda t: t + SMALL_TALK)]

@@ -19,7 +19,7 @@ import numpy as np
 from detection.events import RISK_STAGES, STAGES, MessageEvent
 from detection.features import FEATURE_NAMES
 from detection.model import RiskModel
-from detection.scoring import RiskScore, StepScores, order_events, score_conversations
+from detection.scoring import RiskScore, StepScores, order_events, runs_of, score_conversations, with_runs
 
 GROUPS: dict[str, tuple[str, ...]] = {
     **{stage: (f"max_{i}", f"hits_{i}") for i, stage in enumerate(RISK_STAGES)},
@@ -61,7 +61,8 @@ class Step:
     offender_probability: float | None = None
     attachment: str | None = None  # what was attached (image, video, audio, file), if anything
     # what the message's strongest stage evidence was read from where that is not the message as written: a
-    # window of its words, or the message less its filler (``RiskModel.readings``); None: the message itself
+    # window of its words, the message less its filler (``RiskModel.readings``), or its sender's run of messages
+    # up to it read together (``scoring.runs_of``); None: the message itself
     read_from: str | None = None
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
@@ -84,6 +85,11 @@ def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores)
     best = np.argmax(steps.stage_proba, axis=1)
     offender = steps.offender
     read_from = model.readings([event.text for event in ordered])
+    runs = runs_of(model, ordered)
+    _, gain = with_runs(model, runs, model.evidence([event.text for event in ordered]).proba)
+    for k, (row, text) in enumerate(zip(runs.owners, runs.joined, strict=True)):
+        if best[row] > 0 and gain[k, best[row] - 1]:  # the strongest stage came from the run read together
+            read_from[row] = model.readings([text])[0] or text
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -74,11 +75,42 @@ class Evidence(NamedTuple):
 
 
 MAX_WINDOW = 1000  # words in an evidence window
+MAX_RUN_GAP = 3600  # seconds between two messages of one sender read together (``RiskModel.run_gap``)
+RUN_MESSAGES = 4  # messages of a sender's run read together: the message and up to three before it
+RUN_CHARS = 300  # of each earlier message of a run, its last this many characters are kept and read
+# a conditional threat's consequence: a message is also read in parts, each starting at one of these words
+CLAUSE = re.compile(r"(?=\b(?:or|unless|otherwise)\b)", re.IGNORECASE)
+CLAUSE_WORDS = 3  # the fewest words (runs of letters and digits, as "pay-$50-in" holds three) of a part read alone
+WORD = re.compile(r"\w+")
+CLAUSE_CHARS = 20  # a message shorter than this is not split
 
 
 def valid_window(size: object) -> bool:
     """Whether ``size`` can be an ``evidence_window``: 0 (whole messages only), or 2 to ``MAX_WINDOW`` words."""
     return type(size) is int and (size == 0 or 2 <= size <= MAX_WINDOW)
+
+
+def valid_run_gap(seconds: object) -> bool:
+    """Whether ``seconds`` can be a ``run_gap``: 0 (each message read alone) to ``MAX_RUN_GAP``, whole seconds."""
+    return type(seconds) is int and 0 <= seconds <= MAX_RUN_GAP
+
+
+def message_clauses(texts: Sequence[str]) -> tuple[list[int], list[str]]:
+    """The parts of each text that start at "or", "unless" or "otherwise" (and the part before the first), where
+    a text has two or more, each of ``CLAUSE_WORDS`` words or more, with the position of the text each comes
+    from. "pay $300 in gift cards or i send it to your family" is a payment demand read whole; its consequence,
+    "or i send it to your family", is the threat."""
+    owners: list[int] = []
+    clauses: list[str] = []
+    for i, text in enumerate(texts):
+        if len(text) < CLAUSE_CHARS:
+            continue
+        parts = [part for part in CLAUSE.split(text) if part]
+        if len(parts) > 1:
+            kept = [part for part in parts if len(WORD.findall(part)) >= CLAUSE_WORDS]
+            clauses.extend(kept)
+            owners.extend([i] * len(kept))
+    return owners, clauses
 
 
 def message_windows(texts: Sequence[str], size: int) -> tuple[list[int], list[str]]:
@@ -344,6 +376,16 @@ class RiskModel:
     # it") is read without it (``text.without_filler``), for every part of its evidence. False: read as
     # written (models trained before 2026-12-02).
     drop_filler: bool = False
+    # A message sent within this many seconds of the same sender's message before it is also read joined to
+    # the messages of that run (up to ``RUN_MESSAGES`` in all; ``scoring``): a stage's evidence is the run's
+    # where that is more than any of its messages has alone, so a threat sent as a burst ("i have your pics",
+    # "pay me $300", "or i send them", "to all your followers") is read as the one message it is. 0: each
+    # message alone (models trained before 2026-12-02, night).
+    run_gap: int = 0
+    # Whether a message is also read in parts starting at "or", "unless" or "otherwise" (``message_clauses``),
+    # as windows are, so a payment demand's consequence ("... or i send it to your family") is read as the threat
+    # it is. False: not (models trained before 2026-12-02, night).
+    read_clauses: bool = False
 
     @functools.cached_property
     def evidence_key(self) -> str:
@@ -358,6 +400,10 @@ class RiskModel:
             digest.update(b"|without filler")
         if self.featurizer.chars_within_words:
             digest.update(b"|characters within words")
+        if self.run_gap:
+            digest.update(f"|runs {self.run_gap} {RUN_MESSAGES} {RUN_CHARS}".encode())
+        if self.read_clauses:
+            digest.update(f"|clauses {CLAUSE.pattern} {CLAUSE_WORDS} {WORD.pattern} {CLAUSE_CHARS}".encode())
         for array in (self.featurizer.idf, stage.coef, stage.intercept, stage.embed_coef, stage.text_coef,
                       stage.text_embed_coef, stage.role_coef, stage.role_embed_coef):
             digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
@@ -372,11 +418,11 @@ class RiskModel:
         (" lol lol lol", a sentence about school) took the threat's evidence down with it. The text and role
         logits stay the whole message's.
 
+        With ``read_clauses``, its parts from "or", "unless" or "otherwise" on are read as windows are.
+
         With ``drop_filler``, a message that is mostly filler is read without it, whole and in windows."""
         whole, texts = self._read_whole(texts, self.drop_filler)
-        if not self.evidence_window:
-            return whole
-        owners, windows = message_windows(texts, self.evidence_window)
+        owners, windows = self._parts(texts)
         if not windows:
             return whole
         proba = whole.proba.copy()
@@ -386,22 +432,31 @@ class RiskModel:
 
     def readings(self, texts: Sequence[str]) -> list[str | None]:
         """For each text, what its strongest risk-stage evidence was read from (``evidence``) where that is not the
-        text as written: a window of its words, or the text less its filler; None where it is the text itself.
-        For explanations: a reviewer sees which words of a long or padded message the model went by."""
+        text as written: a window of its words, a part of it from "or" on, or the text less its filler; None where
+        it is the text itself. For explanations: a reviewer sees which words of a long or padded message the model
+        went by."""
         whole, read = self._read_whole(texts, self.drop_filler)
         best = list(read)
-        if self.evidence_window:
-            owners, windows = message_windows(read, self.evidence_window)
-            if windows:
-                window_risk = self._read_whole(windows, False)[0].proba[:, 1:]
-                combined = whole.proba[:, 1:].copy()  # as ``evidence`` combines them
-                np.maximum.at(combined, np.array(owners), window_risk)
-                stage = np.argmax(combined, axis=1)  # each message's strongest stage
-                top = whole.proba[np.arange(len(texts)), 1 + stage]
-                for owner, window, row in zip(owners, windows, window_risk, strict=True):
-                    if row[stage[owner]] > top[owner]:
-                        top[owner], best[owner] = row[stage[owner]], window
+        owners, windows = self._parts(read)
+        if windows:
+            window_risk = self._read_whole(windows, False)[0].proba[:, 1:]
+            combined = whole.proba[:, 1:].copy()  # as ``evidence`` combines them
+            np.maximum.at(combined, np.array(owners), window_risk)
+            stage = np.argmax(combined, axis=1)  # each message's strongest stage
+            top = whole.proba[np.arange(len(texts)), 1 + stage]
+            for owner, window, row in zip(owners, windows, window_risk, strict=True):
+                if row[stage[owner]] > top[owner]:
+                    top[owner], best[owner] = row[stage[owner]], window
         return [None if reading is text else reading for reading, text in zip(best, texts, strict=True)]
+
+    def _parts(self, texts: Sequence[str]) -> tuple[list[int], list[str]]:
+        """The parts of ``texts`` read besides each whole text: its windows of words (``evidence_window``) and its
+        clauses (``read_clauses``), with the position of the text each comes from."""
+        owners, parts = message_windows(texts, self.evidence_window) if self.evidence_window else ([], [])
+        if self.read_clauses:
+            clause_owners, clauses = message_clauses(texts)
+            owners, parts = owners + clause_owners, parts + clauses
+        return owners, parts
 
     def _read_whole(self, texts: Sequence[str], drop_filler: bool) -> tuple[Evidence, Sequence[str]]:
         """``evidence`` of each text read whole, in chunks, and the texts as read: with ``drop_filler``, a text
@@ -488,7 +543,8 @@ class RiskModel:
                                    "text_path": None if conv.text_path is None else asdict(conv.text_path)},
             "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
-            "evidence_window": self.evidence_window, "drop_filler": self.drop_filler,
+            "evidence_window": self.evidence_window, "drop_filler": self.drop_filler, "run_gap": self.run_gap,
+            "read_clauses": self.read_clauses,
         }
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -538,6 +594,8 @@ def _read_directory(directory: Path) -> RiskModel:
         config=meta.get("config", {}), encoder=encoder, card=card.read_text() if card.is_file() else "",
         evidence_window=_window(directory, meta.get("evidence_window", 0)),
         drop_filler=_flag(directory, "drop_filler", meta.get("drop_filler", False)),
+        run_gap=_run_gap(directory, meta.get("run_gap", 0)),
+        read_clauses=_flag(directory, "read_clauses", meta.get("read_clauses", False)),
     )
 
 
@@ -550,6 +608,13 @@ def _flag(directory: Path, name: str, value: Any) -> bool:
 def _window(directory: Path, value: Any) -> int:
     if not valid_window(value):
         raise ModelLoadError(f"{directory}: evidence_window must be 0 or a whole number from 2 to {MAX_WINDOW}, "
+                             f"got {value!r}")
+    return value
+
+
+def _run_gap(directory: Path, value: Any) -> int:
+    if not valid_run_gap(value):
+        raise ModelLoadError(f"{directory}: run_gap must be a whole number of seconds from 0 to {MAX_RUN_GAP}, "
                              f"got {value!r}")
     return value
 

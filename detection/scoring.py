@@ -15,7 +15,7 @@ import numpy as np
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
-from detection.model import RiskModel, offender_probability
+from detection.model import RUN_CHARS, RUN_MESSAGES, RiskModel, offender_probability
 from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
@@ -165,6 +165,10 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     if evidence_key is not None and not keep_other_evidence:
         priors = [_set_aside(p) if p.built_by_another(evidence_key) else p for p in priors]
     proba, text_logit, role_logit = model.evidence(ordered.text)
+    runs = None
+    if model.run_gap:
+        runs = _runs(ordered, starts, priors, model.run_gap, np.rint(proba[:, 1:] * QUANT).astype(np.int64))
+        proba = with_runs(model, runs, proba)[0]
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
     offender = offender_probability(role_logit) if model.stage_model.has_role else None
@@ -184,10 +188,87 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
                  None if role is None else role.tolist())
     new_states = {
-        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b), evidence_key)
-        for prior, a, b in zip(priors, starts, ends, strict=True)
+        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b), evidence_key,
+                                        None if runs is None else runs.open[k])
+        for k, (prior, a, b) in enumerate(zip(priors, starts, ends, strict=True))
     }
     return steps, new_states
+
+
+class OpenRun(NamedTuple):
+    """A conversation's last sender and their run up to its last message, as the state keeps it."""
+
+    sender: str | None
+    texts: tuple[str, ...]  # the last RUN_MESSAGES - 1 messages of the run, each its last RUN_CHARS characters
+    evidence: tuple[tuple[int, ...], ...]  # each one's own risk-stage evidence, in units of 1/QUANT
+
+
+class Runs(NamedTuple):
+    """A sender's runs of messages, read together (``RiskModel.run_gap``)."""
+
+    owners: list[int]  # rows sent within the gap of their sender's message before, in row order
+    joined: list[str]  # each such row's run read as one text: up to RUN_MESSAGES messages, the row's last
+    parts: np.ndarray  # (owners, risk stages): each stage's largest evidence among the run's messages read alone
+    open: list[OpenRun]  # per conversation, for its new state
+
+
+def with_runs(model: RiskModel, runs: Runs, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage probabilities with each run's reading: a stage's evidence of a message in a run is the run's read
+    together where that is more than any of its messages has alone (what only the messages together say, as
+    "i have your pics", "pay me $300", "or i send them", "to all your followers"), else the message's own; and
+    where it was so, per owner and risk stage. A run's earlier messages are not counted again in a later one."""
+    if not runs.joined:
+        return proba, np.zeros((0, proba.shape[1] - 1), dtype=bool)
+    joined = model.evidence(runs.joined).proba[:, 1:]
+    gain = np.rint(joined * QUANT).astype(np.int64) > runs.parts  # integers: the same in any batching
+    rows = np.array(runs.owners)
+    proba = proba.copy()
+    proba[rows, 1:] = np.where(gain, np.maximum(proba[rows, 1:], joined), proba[rows, 1:])
+    proba[:, 0] = np.maximum(1.0 - proba[:, 1:].sum(axis=1), 0.0)
+    return proba, gain
+
+
+def runs_of(model: RiskModel, events: Sequence[MessageEvent]) -> Runs:
+    """The runs ``score_messages`` reads in one conversation's ``events`` scored from its start (none for a
+    model that reads each message alone); for explanations."""
+    ordered = Messages.of(order_events(events))
+    if not model.run_gap or not len(ordered):
+        return Runs([], [], np.zeros((0, N_RISK), dtype=np.int64), [])
+    own = np.rint(model.evidence(ordered.text).proba[:, 1:] * QUANT).astype(np.int64)
+    return _runs(ordered, np.zeros(1, dtype=np.int64), [ConversationState(ordered.conversation_id[0])],
+                 model.run_gap, own)
+
+
+def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState], gap: int,
+          own: np.ndarray) -> Runs:
+    """Each message sent within ``gap`` seconds of its sender's message before it (the conversation's last,
+    in this batch or, for its first rows, in the prior state) joined to the run of that sender's messages
+    up to it, and each stage's largest evidence (``own``: each row's, in units of 1/QUANT) among them. Earlier
+    messages of a run are kept as their last ``RUN_CHARS`` characters and their own evidence, the same in a
+    state carried between calls as in one batch, so a conversation scored in one call and one scored a message
+    at a time read the same runs."""
+    owners: list[int] = []
+    joined: list[str] = []
+    parts: list[list[int]] = []
+    open_runs: list[OpenRun] = []
+    senders, texts, ts, evidence = ordered.sender_id, ordered.text, ordered.timestamp.tolist(), own.tolist()
+    for prior, a, b in zip(priors, starts.tolist(), [*starts[1:].tolist(), len(ordered)], strict=True):
+        sender, last = prior.run_sender, prior.last_ts
+        kept, kept_evidence = list(prior.run_texts), [list(e) for e in prior.run_evidence]
+        if len(kept_evidence) != len(kept):  # not a run this version wrote: start afresh
+            kept, kept_evidence = [], []
+        for i in range(a, b):
+            if senders[i] != sender or last is None or ts[i] - last > gap:
+                kept, kept_evidence = [], []
+            if kept:
+                owners.append(i)
+                joined.append(" ".join([*kept, texts[i]]))
+                parts.append([max(stage) for stage in zip(evidence[i], *kept_evidence, strict=True)])
+            drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
+            kept, kept_evidence = [*kept[drop:], texts[i][-RUN_CHARS:]], [*kept_evidence[drop:], evidence[i]]
+            sender, last = senders[i], ts[i]
+        open_runs.append(OpenRun(sender, tuple(kept), tuple(tuple(e) for e in kept_evidence)))
+    return Runs(owners, joined, np.array(parts, dtype=np.int64).reshape(-1, N_RISK), open_runs)
 
 
 def _set_aside(prior: ConversationState) -> ConversationState:
@@ -231,9 +312,10 @@ def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 
 def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Running, scores: np.ndarray,
-             weights: np.ndarray, ts: np.ndarray, a: int, b: int, evidence_key: str | None) -> ConversationState:
+             weights: np.ndarray, ts: np.ndarray, a: int, b: int, evidence_key: str | None,
+             open_run: OpenRun | None) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
-    row)."""
+    row; ``open_run``: its last sender's run, from ``_runs``, None for a model that reads no runs)."""
     last = b - 1
     senders = rows.sender_id[a:b]
     masses = dict(prior.sender_mass)
@@ -272,6 +354,8 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
         alert_index=alert_index, alert_message_id=alert_id, evidence=evidence, sender_role=tuple(roles.items()),
         evidence_key=evidence_key or prior.evidence_key, restarted_at=prior.restarted_at,
         earlier_stage_max=prior.earlier_stage_max,
+        run_sender=None if open_run is None else open_run.sender, run_texts=() if open_run is None else open_run.texts,
+        run_evidence=() if open_run is None else open_run.evidence,
     )
 
 

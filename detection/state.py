@@ -48,6 +48,13 @@ class ConversationState:
     evidence_key: str | None = None
     restarted_at: int = 0
     earlier_stage_max: tuple[int, ...] = ()
+    # for a model that reads a sender's run of messages together (``RiskModel.run_gap``): who sent the last
+    # message, the texts of their run up to it that the next message of theirs would be read with (the last
+    # ``RUN_MESSAGES - 1``, each its last ``RUN_CHARS`` characters) and each one's own risk-stage evidence
+    # (units of 1/QUANT); empty for other models
+    run_sender: str | None = None
+    run_texts: tuple[str, ...] = ()
+    run_evidence: tuple[tuple[int, ...], ...] = ()
 
     def suspect(self) -> tuple[str | None, float | None]:
         """The suspect and how clearly they stand out, or (None, None) before any risk evidence.
@@ -111,4 +118,6 @@ class ConversationState:
         for name in ("sender_mass", "sender_role"):  # sender_role: absent in states saved before it
             fixed[name] = tuple((str(s), int(m)) for s, m in data.get(name, ()))  # type: ignore[attr-defined]
         fixed["evidence"] = tuple((int(w), int(i), str(m)) for w, i, m in data["evidence"])  # type: ignore[attr-defined]
+        fixed["run_texts"] = tuple(str(t) for t in data.get("run_texts", ()))  # type: ignore[attr-defined]
+        fixed["run_evidence"] = tuple(tuple(int(v) for v in e) for e in data.get("run_evidence", ()))  # type: ignore[attr-defined]
         return cls(**fixed)  # type: ignore[arg-type]

@@ -30,6 +30,9 @@ LIMITS = """\
 - Scores are calibrated on held-out synthetic conversations; on other data, recalibrate
   (`riskline train` on your data) before reading scores as probabilities.
 - It reads text, timing, who speaks and whether media was attached; it never sees images.
+- A threat typed in pieces is read as one only where the model reads a sender's runs (`run_gap` in
+  model.json, seconds) and the pieces come within that gap with no one else writing between them;
+  answered piece by piece, it is read piece by piece.
 - The text path alerts on wording that reads as grooming as a whole, with no recognisable stage
   needed. Flirting between teens is its commonest false alert on held-out synthetic data; its
   evidence messages are the most grooming-like wording, not proof of a request or a threat.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from detection.model import MAX_WINDOW, valid_window
+from detection.model import MAX_RUN_GAP, MAX_WINDOW, valid_run_gap, valid_window
 
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")
@@ -65,6 +65,17 @@ class TrainConfig:
     # "pay.  $300.  in.  gift." or "pay-300-in-gift-cards" made n-grams of their own and the threat scored
     # 0.02 against 0.78 (docs/experiments.md, "Punctuation").
     chars_within_words: bool = True
+    # Read a message sent within this many seconds of its sender's message before it joined to that run of
+    # messages too (up to four), each stage's evidence the larger reading (``RiskModel.run_gap``); 0: each
+    # message alone. A threat sent as a burst of short messages ("i have your pics", "pay me $300", "or i send
+    # them", "to all your followers") peaked at 0.55 read alone, 0.995 so. 3 held-out folds of the shipped
+    # data: F0.5 0.968 alone, 0.969 at 120 (docs/experiments.md, "Threats sent as a burst").
+    run_gap: int = 120
+    # Read each message in parts from "or", "unless" or "otherwise" on too (``RiskModel.read_clauses``): "pay $300
+    # in gift cards or i send it to your family and followers" alone between "hi" and "you have 1 hour" scored
+    # 0.54-0.88 over training seeds read whole (threshold about 0.86), 0.95-1.00 so. 3 held-out folds of the
+    # shipped data, with runs: F0.5 0.969 either way (docs/experiments.md, "Threats sent as a burst").
+    read_clauses: bool = True
     # Inverse regularisation of the sequence model (logistic regression on standardised running
     # features, many of them correlated). 3 held-out folds of the shipped data: F0.5 0.952 at 1.0,
     # 0.954 at 0.1, 0.3 and 0.03; at 1.0 a lone threat with a payment demand scored just under the
@@ -137,6 +148,9 @@ class TrainConfig:
             raise ValueError("text_path_prior must be 0 or more")
         if not 0.0 <= self.paraphrase <= 1.0:
             raise ValueError(f"paraphrase must be in [0, 1], got {self.paraphrase}")
+        if not valid_run_gap(self.run_gap):
+            raise ValueError(f"run_gap must be a whole number of seconds from 0 (each message alone) to {MAX_RUN_GAP}, "
+                             f"got {self.run_gap}")
         if not valid_window(self.evidence_window):
             raise ValueError(f"evidence_window must be 0 (whole messages only) or from 2 to {MAX_WINDOW} words, "
                              f"got {self.evidence_window}")

@@ -177,14 +177,32 @@ def test_explain_says_which_words_of_a_long_or_padded_message_it_read(model: Ris
     texts = ["hey", beside, "ok", padded, "you have 1 hour"]
     assert model.readings(texts)[0] is None and model.readings(texts)[2] is None
     window, without = model.readings(texts)[1], model.readings(texts)[3]
-    assert window is not None and window in beside and len(window.split()) == model.evidence_window
+    # a window of ten words, or the part before "or": the threat's payment demand
+    assert window is not None and window in beside and len(window.split()) <= model.evidence_window
     assert sum(word in window.split() for word in ("pay", "gift", "post", "followers")) >= 2
-    assert without == threat
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 60 * i, text) for i, text in enumerate(texts)]
+    assert without is not None and without.strip() in threat and "lol" not in without.split()  # read without filler
+    # ten minutes apart: each message read alone, not with its sender's run (the next test)
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(texts)]
     _, steps = trajectory(model, events, "c")
-    assert [s.read_from for s in steps] == [None, window, None, threat, None]
+    assert [s.read_from for s in steps] == [None, window, None, without, None]
     for width in (80, 200):
         console = Console(record=True, width=width)
         print_trajectory(*trajectory(model, events, "c"), 0.5, console)
         out = " ".join(console.export_text().replace("│", " ").split())
-        assert f"read from: {' '.join(window.split()[:4])}" in out and f"read from: {threat[:40]}" in out
+        assert f"read from: {' '.join(window.split()[:4])}" in out and f"read from: {without.strip()[:20]}" in out
+
+
+def test_explain_shows_a_burst_read_as_one_message(model: RiskModel) -> None:
+    """A threat sent as a burst of short messages is read with the sender's run: explain shows the run under the
+    message whose stage it gave, and nothing under a message read alone."""
+    from detection.events import MessageEvent
+    from detection.explain import trajectory
+
+    burst = ["i have your pics", "pay me $300 in gift cards", "or i send them", "to your family and followers"]
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 20 * i, text) for i, text in enumerate(burst)]
+    _, steps = trajectory(model, events, "c")
+    assert steps[0].read_from is None
+    read = steps[3].read_from  # the run, or a window of it: words of more than one of its messages
+    assert read is not None and read in " ".join(burst) and not any(read in message for message in burst)
+    apart = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(burst)]
+    assert all(s.read_from is None for s in trajectory(model, apart, "c")[1])

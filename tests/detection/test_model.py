@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detection.events import MessageEvent
+from detection.events import STAGES, MessageEvent
 from detection.explain import contributions
-from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model, message_windows
+from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model, message_clauses, message_windows
 from detection.scoring import score_messages
 from training.data import load_labelled
 
@@ -40,6 +40,10 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m.update(evidence_window="10"), "evidence_window must be 0 or"),
     (lambda m: m.update(drop_filler="yes"), "drop_filler must be true or false"),
     (lambda m: m.update(chars_within_words=1), "chars_within_words must be true or false"),
+    (lambda m: m.update(run_gap=-1), "run_gap must be a whole number of seconds from 0 to 3600"),
+    (lambda m: m.update(run_gap=1.5), "run_gap must be a whole number"),
+    (lambda m: m.update(run_gap=True), "run_gap must be a whole number"),
+    (lambda m: m.update(read_clauses="true"), "read_clauses must be true or false"),
 ])
 def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
     copy = _copy(model_dir, tmp_path)
@@ -202,7 +206,7 @@ def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tm
     of words too; ``none`` is what the stages leave. A model saved without a window
     reads whole messages, as before."""
     assert model.evidence_window == 10  # TrainConfig.evidence_window
-    whole = replace(model, evidence_window=0)
+    whole = replace(model, evidence_window=0, read_clauses=False)  # the threat has a clause from "or" on
     model.save(tmp_path / "windowed")
     assert load_model(tmp_path / "windowed").evidence_window == 10
     padded = f"{THREAT} {SMALL_TALK}"
@@ -217,7 +221,7 @@ def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tm
     assert model.evidence_key != whole.evidence_key  # a state built by one is set aside by the other
     copy = Path(shutil.copytree(tmp_path / "windowed", tmp_path / "older"))
     meta = json.loads((copy / "model.json").read_text())
-    del meta["evidence_window"]  # saved before windows
+    del meta["evidence_window"], meta["read_clauses"]  # saved before windows (and clauses)
     (copy / "model.json").write_text(json.dumps(meta))
     older = load_model(copy)
     assert older.evidence_window == 0 and np.array_equal(older.evidence([padded]).proba, whole.evidence([padded]).proba)
@@ -268,3 +272,48 @@ def test_punctuation_between_a_threats_words_does_not_dilute_it(model: RiskModel
     older = load_model(tmp_path / "saved")
     assert not older.featurizer.chars_within_words
     assert np.array_equal(older.evidence([hyphened]).proba, tokens.evidence([hyphened]).proba)
+
+
+def test_run_gap_is_saved_and_a_model_saved_before_reads_each_message_alone(model: RiskModel, tmp_path: Path) -> None:
+    assert model.run_gap == 120  # TrainConfig.run_gap
+    model.save(tmp_path / "runs")
+    assert load_model(tmp_path / "runs").run_gap == 120
+    assert replace(model, run_gap=60).evidence_key not in (model.evidence_key, replace(model, run_gap=0).evidence_key)
+    meta = json.loads((tmp_path / "runs" / "model.json").read_text())
+    del meta["run_gap"]  # saved before it
+    (tmp_path / "runs" / "model.json").write_text(json.dumps(meta))
+    assert load_model(tmp_path / "runs").run_gap == 0
+
+
+def test_message_clauses_are_the_parts_from_or_unless_otherwise_on() -> None:
+    texts = ["pay $300 in gift cards or i send it to your family", "hi", "coffee or tea?",
+             "Send it now OR everyone sees, unless you pay, otherwise it goes out", "or i post it everywhere",
+             "i'm sorry for what i said before"]
+    owners, clauses = message_clauses(texts)
+    assert owners == [0, 0, 3, 3, 3, 3] and clauses == [
+        "pay $300 in gift cards ", "or i send it to your family", "Send it now ", "OR everyone sees, ",
+        "unless you pay, ", "otherwise it goes out"]  # "coffee or tea?" is short; "for" and "before" hold no "or"
+    assert message_clauses(["pay-$50-in-gift-cards-or-i-post-it", "hi or ok"]) == (
+        [0, 0], ["pay-$50-in-gift-cards-", "or-i-post-it"])  # words are runs of letters and digits
+
+
+def test_a_payment_demands_consequence_is_read_as_the_threat_it_is(model: RiskModel, tmp_path: Path) -> None:
+    """A payment demand ending in a threat was read whole, its threat's words diluted by the demand's: "pay $300 in
+    gift cards or i send it to your family and followers" alone between "hi" and "you have 1 hour" scored from
+    0.54 to 0.88 over training seeds against thresholds near 0.86. Its part from "or" on is read too, as a
+    window is; a model saved before reads the message whole."""
+    assert model.read_clauses  # TrainConfig.read_clauses
+    whole = replace(model, read_clauses=False)
+    demand = "pay $300 in gift cards or i send it to your family and followers"
+    coercion = STAGES.index("coercion")
+    read, clause = model.evidence([demand]).proba[0], model.evidence(["or i send it to your family and followers"])
+    assert read[coercion] == clause.proba[0, coercion] > whole.evidence([demand]).proba[0, coercion] + 0.05
+    payment = STAGES.index("payment")  # the demand's own stage, read whole
+    assert read[payment] == whole.evidence([demand]).proba[0, payment] and model.readings([demand]) == [None]
+    assert model.evidence_key != whole.evidence_key
+    model.save(tmp_path / "clauses")
+    assert load_model(tmp_path / "clauses").read_clauses
+    meta = json.loads((tmp_path / "clauses" / "model.json").read_text())
+    del meta["read_clauses"]  # saved before it
+    (tmp_path / "clauses" / "model.json").write_text(json.dumps(meta))
+    assert not load_model(tmp_path / "clauses").read_clauses

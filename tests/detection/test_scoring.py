@@ -2,14 +2,15 @@
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from detection.events import STAGES, MessageEvent, to_event
-from detection.model import RiskModel
-from detection.scoring import TEXT_EVIDENCE, WEAK_EVIDENCE, score_conversations, score_messages, summarize
+from detection.model import RUN_CHARS, RiskModel
+from detection.scoring import TEXT_EVIDENCE, WEAK_EVIDENCE, runs_of, score_conversations, score_messages, summarize
 from detection.state import QUANT, ConversationState
 from tests.conftest import event
 
@@ -221,9 +222,12 @@ def test_a_state_stored_before_the_role_model_reads_and_goes_on_counting(model: 
 def test_evidence_is_stage_messages_first_then_strongly_worded_then_weak_ones(
         model: RiskModel, synth_rows: list[dict[str, object]]) -> None:
     """Every alert names evidence. Each evidence message shows a stage, or words the text model weighs
-    at TEXT_EVIDENCE or more, or has stage evidence adding up to WEAK_EVIDENCE; in that order."""
+    at TEXT_EVIDENCE or more, or has stage evidence adding up to WEAK_EVIDENCE; in that order. (A message's
+    stage evidence is what it was scored with, its sender's run read with it; its text logit is its own.)"""
     events = [to_event(row) for row in synth_rows]
     results, _ = score_conversations(model, events)
+    steps, _ = score_messages(model, events)
+    scored = dict(zip(zip(steps.conversation_id, steps.message_id, strict=True), steps.stage_proba, strict=True))
     texts = {(e.conversation_id, e.message_id): e.text for e in events}
     alerted = [r for r in results if r.alert]
     assert len(alerted) > 20 and all(r.evidence_message_ids for r in alerted)
@@ -232,7 +236,8 @@ def test_evidence_is_stage_messages_first_then_strongly_worded_then_weak_ones(
         ids = result.evidence_message_ids
         if not ids:
             continue
-        proba, text, _ = model.evidence([texts[(result.conversation_id, m)] for m in ids])
+        text = model.evidence([texts[(result.conversation_id, m)] for m in ids]).text
+        proba = np.array([scored[(result.conversation_id, m)] for m in ids])
         staged = (proba[:, 1:] >= 0.5).any(axis=1)
         worded = ~staged & (text >= TEXT_EVIDENCE - 1e-4)
         weak = ~staged & ~worded & (proba[:, 1:].sum(axis=1) >= WEAK_EVIDENCE - 1e-4)
@@ -308,3 +313,52 @@ def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: 
             assert (state.alert_index, state.alert_message_id) == (before.alert_index, before.alert_message_id)
         assert RISK_ORDER.index(state.peak_stage) >= RISK_ORDER.index(before.peak_stage)
     assert any(old_states[c].alert_index is not None for c in chosen)
+
+
+T0 = 1_700_000_000.0
+BURST = ["i have your pics", "pay me $300 in gift cards", "or i send them", "to your family and followers"]
+
+
+def test_a_senders_run_of_messages_is_read_together_up_to_four(model: RiskModel) -> None:
+    """A message sent within ``run_gap`` seconds of its sender's message before it is read joined to their run:
+    another sender's message or a longer pause ends a run, and a run holds four messages at most."""
+    long = "x" * (RUN_CHARS + 50)
+    said = [("a", 0, "hi"), ("a", 20, "one"), ("a", 40, "two"), ("a", 60, "three"), ("a", 80, long),
+            ("b", 90, "what"), ("a", 100, "four"), ("a", 110, "five"), ("a", 400, "six")]
+    events = [MessageEvent("c", f"c-{i}", who, T0 + t, text) for i, (who, t, text) in enumerate(said)]
+    runs = runs_of(replace(model, run_gap=60), events)
+    assert runs.owners == [1, 2, 3, 4, 7]
+    assert runs.joined == ["hi one", "hi one two", "hi one two three", f"one two three {long}", "four five"]
+    assert [(o.sender, o.texts, len(o.evidence)) for o in runs.open] == [("a", ("six",), 1)]  # kept for the next
+    own = np.rint(model.evidence([text for _, _, text in said]).proba[:, 1:] * QUANT).astype(np.int64)
+    assert np.array_equal(runs.parts[3], own[1:5].max(axis=0)) and np.array_equal(runs.parts[4], own[6:8].max(axis=0))
+    after_long = runs_of(replace(model, run_gap=60), [*events[:5], MessageEvent("c", "c-x", "a", T0 + 85, "seven")])
+    assert after_long.joined[-1] == f"two three {long[-RUN_CHARS:]} seven"  # earlier messages: their last characters
+    assert runs_of(replace(model, run_gap=0), events).owners == []
+
+
+def test_a_threat_sent_as_a_burst_has_the_evidence_of_the_whole(model: RiskModel) -> None:
+    """A stage's evidence of a message in a run is the run's read together where that is more than any of its
+    messages has alone, else the message's own; the same scored in one call or a message at a time. Another
+    sender between the messages keeps them apart."""
+    events = [MessageEvent("b", f"b-{i}", "x", T0 + 20 * i, text) for i, text in enumerate(BURST)]
+    steps, final = score_messages(model, events)
+    alone, _ = score_messages(replace(model, run_gap=0), events)
+    whole = model.evidence([" ".join(BURST)]).proba[0]
+    risky = slice(1, None)
+    parts = np.rint(alone.stage_proba[:, risky] * QUANT).max(axis=0)
+    more = np.rint(whole[risky] * QUANT) > parts
+    assert more.any() and not more.all()
+    assert np.allclose(steps.stage_proba[3, risky], np.where(more, whole[risky], alone.stage_proba[3, risky]))
+    # some stage shows more in the run than in any of its messages (on this small model, the payment demand)
+    assert (steps.stage_proba[3, risky] - alone.stage_proba[:, risky].max(axis=0)).max() > 0.05
+    assert steps.risk_score[3] > alone.risk_score[3]
+    states: dict[str, ConversationState] = {}
+    for e in events:
+        one, new = score_messages(model, [e], states)
+        states.update({k: ConversationState.from_dict(json.loads(json.dumps(v.to_dict()))) for k, v in new.items()})
+    assert one.risk_score[0] == steps.risk_score[3] and states == final
+    interleaved = [MessageEvent("b", f"b-{i}", "x" if i % 2 == 0 else "y", T0 + 20 * i, text)
+                   for i, text in enumerate([BURST[0], "ok", BURST[1], "what", BURST[2], "?", BURST[3]])]
+    apart, _ = score_messages(model, interleaved)
+    assert np.array_equal(apart.stage_proba, score_messages(replace(model, run_gap=0), interleaved)[0].stage_proba)

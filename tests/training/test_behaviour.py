@@ -96,6 +96,24 @@ def test_direct_extortion_with_punctuation_between_its_words_alerts(default_mode
     assert _score(default_model, _conversation(["hi", joiner.join(THREAT[0].split()), THREAT[1]])).alert
 
 
+BURSTS = [["i have your pics", "pay me $300", "or i send them", "to all your followers"],
+          ["look at this", "it's your photo", "next to your name", "want your parents to see?", "then pay"]]
+
+
+@pytest.mark.parametrize("burst", BURSTS, ids=["pics", "photo"])
+@pytest.mark.parametrize("seconds", [5, 30, 90])
+def test_a_threat_sent_as_a_burst_of_short_messages_alerts(default_model: RiskModel, burst: list[str],
+                                                           seconds: int) -> None:
+    """Offenders type a threat as several short messages. Each read alone, these scored 0.43 and 0.70 (threshold
+    0.844): no message says the whole threat. Read with the sender's run of messages (``run_gap``), they alert;
+    the same friend's debt sent the same way does not."""
+    def burst_events(texts: list[str]) -> list[MessageEvent]:
+        return [MessageEvent("c", f"c-{i}", "x", 1_700_000_000.0 + seconds * i, t) for i, t in enumerate(texts)]
+
+    assert _score(default_model, burst_events(["hi", *burst])).alert
+    assert not _score(default_model, burst_events(["bro", "pay me back the 20", "or im telling mom", "lol"])).alert
+
+
 def test_friendly_money_request_does_not_alert(default_model: RiskModel) -> None:
     assert not _score(default_model, _conversation(FRIENDLY_MONEY)).alert
 

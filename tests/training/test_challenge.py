@@ -48,10 +48,10 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
 
 
 # The negatives each part's default alerts on, as the README's table reports them: none in parts a and d. Part e's
-# two came with character n-grams read within words (2026-12-02): a parents' warning about sextortion, read in
-# windows of its words, and a yearbook committee that will "post the list online"; punctuation had diluted them.
-FALSE_ALERTS = {"a": set(), "b": {"b-neg-crush", "b-neg-help"}, "c": {"c-neg-wallet"}, "d": set(),
-                "e": {"e-neg-warning", "e-neg-yearbook"}}
+# yearbook committee that will "post the list online" came with character n-grams read within words (2026-12-02;
+# punctuation had diluted it). Two more went with runs and clauses read (2026-12-02, night: part b's crush, part e's
+# parents' warning about sextortion).
+FALSE_ALERTS = {"a": set(), "b": {"b-neg-help"}, "c": {"c-neg-wallet"}, "d": set(), "e": {"e-neg-yearbook"}}
 
 
 @pytest.mark.slow

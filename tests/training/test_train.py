@@ -495,7 +495,9 @@ def test_settings_are_read_as_their_types_and_bad_ones_are_named() -> None:
                          ("augment_copies=-1", "augment_copies must be 0 or more"),
                          ("n_features=16777216", "n_features must be at most 2097152 (2^21), got 16777216"),
                          ("evidence_window=1", "evidence_window must be 0 (whole messages only) or from 2 to 1000"),
-                         ("evidence_window=1001", "evidence_window must be 0")]:
+                         ("evidence_window=1001", "evidence_window must be 0"),
+                         ("run_gap=3601", "run_gap must be a whole number of seconds from 0 (each message alone) "
+                                          "to 3600, got 3601")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             TrainConfig().with_settings([bad])
     for seed in (-3, 2**32):
