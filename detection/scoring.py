@@ -246,28 +246,57 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
     up to it, and each stage's largest evidence (``own``: each row's, in units of 1/QUANT) among them. Earlier
     messages of a run are kept as their last ``RUN_CHARS`` characters and their own evidence, the same in a
     state carried between calls as in one batch, so a conversation scored in one call and one scored a message
-    at a time read the same runs."""
+    at a time read the same runs. Only the rows in a run are visited one by one."""
+    n = len(ordered)
+    ends = [*starts[1:].tolist(), n]
+    senders, texts, ts = ordered.sender_id, ordered.text, ordered.timestamp
+    names: dict[str, int] = {}
+    code = np.fromiter((names.setdefault(x, len(names)) for x in senders), np.int64, n)
+    segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+    follows = np.zeros(n, dtype=bool)  # the row continues the run of the row before it in this batch
+    follows[1:] = (code[1:] == code[:-1]) & (segment[1:] == segment[:-1]) & (ts[1:] - ts[:-1] <= gap)
+    carried: dict[int, ConversationState] = {}  # segments whose first row continues the prior state's run
+    for prior, a in zip(priors, starts.tolist(), strict=True):
+        if (prior.run_texts and len(prior.run_evidence) == len(prior.run_texts)  # else not a run this version wrote
+                and prior.run_sender == senders[a] and prior.last_ts is not None and ts[a] - prior.last_ts <= gap):
+            carried[a] = prior
+
+    def before(i: int, a: int) -> tuple[list[str], list[list[int]], list[int]]:
+        """The kept texts and evidence of the run before row ``i`` (of the segment starting at ``a``): from the
+        prior state, then earlier rows; and those rows."""
+        rows: list[int] = []
+        j = i
+        while j > a and follows[j] and len(rows) < RUN_MESSAGES - 1:
+            j -= 1
+            rows.append(j)
+        rows.reverse()
+        kept, kept_evidence = [texts[r][-RUN_CHARS:] for r in rows], [own[r].tolist() for r in rows]
+        if j == a and a in carried and len(rows) < RUN_MESSAGES - 1:  # the run goes back into the prior state
+            room = RUN_MESSAGES - 1 - len(rows)
+            prior = carried[a]
+            kept = [*prior.run_texts[-room:], *kept]
+            kept_evidence = [*(list(e) for e in prior.run_evidence[-room:]), *kept_evidence]
+        return kept, kept_evidence, rows
+
+    segment_start = np.asarray(starts)[segment]
     owners: list[int] = []
     joined: list[str] = []
     parts: list[list[int]] = []
+    for i in np.flatnonzero(follows | np.isin(np.arange(n), list(carried))).tolist():
+        kept, kept_evidence, _ = before(i, int(segment_start[i]))
+        if kept:
+            owners.append(i)
+            joined.append(" ".join([*kept, texts[i]]))
+            parts.append([max(stage) for stage in zip(own[i].tolist(), *kept_evidence, strict=True)])
     open_runs: list[OpenRun] = []
-    senders, texts, ts, evidence = ordered.sender_id, ordered.text, ordered.timestamp.tolist(), own.tolist()
-    for prior, a, b in zip(priors, starts.tolist(), [*starts[1:].tolist(), len(ordered)], strict=True):
-        sender, last = prior.run_sender, prior.last_ts
-        kept, kept_evidence = list(prior.run_texts), [list(e) for e in prior.run_evidence]
-        if len(kept_evidence) != len(kept):  # not a run this version wrote: start afresh
-            kept, kept_evidence = [], []
-        for i in range(a, b):
-            if senders[i] != sender or last is None or ts[i] - last > gap:
-                kept, kept_evidence = [], []
-            if kept:
-                owners.append(i)
-                joined.append(" ".join([*kept, texts[i]]))
-                parts.append([max(stage) for stage in zip(evidence[i], *kept_evidence, strict=True)])
-            drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
-            kept, kept_evidence = [*kept[drop:], texts[i][-RUN_CHARS:]], [*kept_evidence[drop:], evidence[i]]
-            sender, last = senders[i], ts[i]
-        open_runs.append(OpenRun(sender, tuple(kept), tuple(tuple(e) for e in kept_evidence)))
+    for a, b in zip(starts.tolist(), ends, strict=True):
+        if b == a:
+            continue
+        last = b - 1
+        kept, kept_evidence, _ = before(last, a)
+        drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
+        open_runs.append(OpenRun(senders[last], (*kept[drop:], texts[last][-RUN_CHARS:]),
+                                 (*(tuple(e) for e in kept_evidence[drop:]), tuple(own[last].tolist()))))
     return Runs(owners, joined, np.array(parts, dtype=np.int64).reshape(-1, N_RISK), open_runs)
 
 
