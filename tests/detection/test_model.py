@@ -197,6 +197,15 @@ def test_message_windows() -> None:
 
 
 THREAT = "pay $50 in gift cards or i post your pic to all your followers"
+def _saved_and_as_before(model: RiskModel, tmp_path: Path, setting: str) -> tuple[RiskModel, RiskModel]:
+    """``model`` saved and loaded, and loaded again as saved before ``setting`` was in model.json."""
+    saved = load_model(model.save(tmp_path / "saved"))
+    meta = json.loads((tmp_path / "saved" / "model.json").read_text())
+    del meta[setting]
+    (tmp_path / "saved" / "model.json").write_text(json.dumps(meta))
+    return saved, load_model(tmp_path / "saved")
+
+
 SMALL_TALK = "anyway how was school today, did you finish the homework? my mom is making pasta tonight lol"
 
 
@@ -240,12 +249,8 @@ def test_filler_between_a_threats_words_does_not_dilute_it(model: RiskModel, tmp
     risky = slice(1, None)
     assert plain.proba[0, risky].max() > 0.3 and before.proba[0, risky].max() < 0.6 * plain.proba[0, risky].max()
     assert model.evidence_key != as_written.evidence_key
-    model.save(tmp_path / "saved")
-    assert load_model(tmp_path / "saved").drop_filler
-    meta = json.loads((tmp_path / "saved" / "model.json").read_text())
-    del meta["drop_filler"]  # saved before it
-    (tmp_path / "saved" / "model.json").write_text(json.dumps(meta))
-    older = load_model(tmp_path / "saved")
+    saved, older = _saved_and_as_before(model, tmp_path, "drop_filler")
+    assert saved.drop_filler
     assert not older.drop_filler and np.array_equal(older.evidence([padded]).proba, before.proba)
 
 
@@ -276,13 +281,9 @@ def test_punctuation_between_a_threats_words_does_not_dilute_it(model: RiskModel
 
 def test_run_gap_is_saved_and_a_model_saved_before_reads_each_message_alone(model: RiskModel, tmp_path: Path) -> None:
     assert model.run_gap == 120  # TrainConfig.run_gap
-    model.save(tmp_path / "runs")
-    assert load_model(tmp_path / "runs").run_gap == 120
     assert replace(model, run_gap=60).evidence_key not in (model.evidence_key, replace(model, run_gap=0).evidence_key)
-    meta = json.loads((tmp_path / "runs" / "model.json").read_text())
-    del meta["run_gap"]  # saved before it
-    (tmp_path / "runs" / "model.json").write_text(json.dumps(meta))
-    assert load_model(tmp_path / "runs").run_gap == 0
+    saved, older = _saved_and_as_before(model, tmp_path, "run_gap")
+    assert saved.run_gap == 120 and older.run_gap == 0
 
 
 def test_message_clauses_are_the_parts_from_or_unless_otherwise_on() -> None:
@@ -311,9 +312,5 @@ def test_a_payment_demands_consequence_is_read_as_the_threat_it_is(model: RiskMo
     payment = STAGES.index("payment")  # the demand's own stage, read whole
     assert read[payment] == whole.evidence([demand]).proba[0, payment] and model.readings([demand]) == [None]
     assert model.evidence_key != whole.evidence_key
-    model.save(tmp_path / "clauses")
-    assert load_model(tmp_path / "clauses").read_clauses
-    meta = json.loads((tmp_path / "clauses" / "model.json").read_text())
-    del meta["read_clauses"]  # saved before it
-    (tmp_path / "clauses" / "model.json").write_text(json.dumps(meta))
-    assert not load_model(tmp_path / "clauses").read_clauses
+    saved, older = _saved_and_as_before(model, tmp_path, "read_clauses")
+    assert saved.read_clauses and not older.read_clauses
