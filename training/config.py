@@ -68,12 +68,12 @@ class TrainConfig:
     # Read a message sent within this many seconds of its sender's message before it joined to that run of
     # messages too (up to four), each stage's evidence the larger reading (``RiskModel.run_gap``); 0: each
     # message alone. A threat sent as a burst of short messages ("i have your pics", "pay me $300", "or i send
-    # them", "to all your followers") peaked at 0.55 read alone, 0.995 so. 3 held-out folds of the shipped
+    # them", "to all your followers") peaked at 0.55 read alone, 0.998 so. 3 held-out folds of the shipped
     # data: F0.5 0.968 alone, 0.969 at 120 (docs/experiments.md, "Threats sent as a burst").
     run_gap: int = 120
     # Read each message in parts from "or", "unless" or "otherwise" on too (``RiskModel.read_clauses``): "pay $300
     # in gift cards or i send it to your family and followers" alone between "hi" and "you have 1 hour" scored
-    # 0.54-0.88 over training seeds read whole (threshold about 0.86), 0.95-1.00 so. 3 held-out folds of the
+    # 0.54-0.97 over training seeds 0-2 read whole (thresholds 0.84-0.88), 0.95-1.00 so. 3 held-out folds of the
     # shipped data, with runs: F0.5 0.969 either way (docs/experiments.md, "Threats sent as a burst").
     read_clauses: bool = True
     # Inverse regularisation of the sequence model (logistic regression on standardised running

@@ -301,7 +301,7 @@ def test_message_clauses_are_the_parts_from_or_unless_otherwise_on() -> None:
 def test_a_payment_demands_consequence_is_read_as_the_threat_it_is(model: RiskModel, tmp_path: Path) -> None:
     """A payment demand ending in a threat was read whole, its threat's words diluted by the demand's: "pay $300 in
     gift cards or i send it to your family and followers" alone between "hi" and "you have 1 hour" scored from
-    0.54 to 0.88 over training seeds against thresholds near 0.86. Its part from "or" on is read too, as a
+    0.54 to 0.97 over training seeds 0-2 against thresholds of 0.84-0.88. Its part from "or" on is read too, as a
     window is; a model saved before reads the message whole."""
     assert model.read_clauses  # TrainConfig.read_clauses
     whole = replace(model, read_clauses=False)
