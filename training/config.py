@@ -67,9 +67,10 @@ class TrainConfig:
     chars_within_words: bool = True
     # Read a message sent within this many seconds of its sender's message before it joined to that run of
     # messages too (up to four), a stage's evidence the run's where that is more than any of its messages has
-    # alone (``RiskModel.run_gap``); 0: each message alone. A threat sent as a burst of short messages ("i have your pics", "pay me $300", "or i send
-    # them", "to all your followers") peaked at 0.55 read alone, 0.998 so. 3 held-out folds of the shipped
-    # data: F0.5 0.968 alone, 0.969 at 120 (docs/experiments.md, "Threats sent as a burst").
+    # alone (``RiskModel.run_gap``); 0: each message alone. A threat sent as a burst of short messages ("i have
+    # your pics", "pay me $300", "or i send them", "to all your followers") peaked at 0.55 read alone, 0.998 so.
+    # 3 held-out folds of the shipped data: F0.5 0.968 alone, 0.969 at 120 (docs/experiments.md, "Threats sent
+    # as a burst").
     run_gap: int = 120
     # Read each message in parts from "or", "unless" or "otherwise" on too (``RiskModel.read_clauses``): "pay $300
     # in gift cards or i send it to your family and followers" alone between "hi" and "you have 1 hour" scored
