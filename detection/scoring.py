@@ -282,7 +282,9 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
     owners: list[int] = []
     joined: list[str] = []
     parts: list[list[int]] = []
-    for i in np.flatnonzero(follows | np.isin(np.arange(n), list(carried))).tolist():
+    in_run = follows.copy()
+    in_run[list(carried)] = True  # first rows that continue the prior state's run
+    for i in np.flatnonzero(in_run).tolist():
         kept, kept_evidence, _ = before(i, int(segment_start[i]))
         if kept:
             owners.append(i)
