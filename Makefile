@@ -32,11 +32,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy detection training
 
-# the suite in two processes (pytest-xdist): much of it waits on servers, Spark and the broker
+# the suite in two processes (pytest-xdist): much of it waits on servers, Spark and the broker; tests
+# that share a costly module fixture (tests/conftest.py, ONE_WORKER) run on one worker (loadgroup)
 TEST_WORKERS ?= 2
 
 test: $(STAMP) $(MODEL) lint typecheck
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 benchmark: $(MODEL)
 	$(BIN)/python benchmarks/batch.py

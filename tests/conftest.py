@@ -1,9 +1,11 @@
-"""Shared fixtures: tiny data we write ourselves, and one small model trained per session."""
+"""Shared fixtures: tiny data we write ourselves, and one small model trained per run (shared by the workers)."""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from detection.events import MessageEvent
-from detection.model import RiskModel
+from detection.model import RiskModel, load_model
 from training.data import load_labelled
 from training.synth.generator import generate
 from training.train import TrainConfig, train
@@ -48,13 +50,24 @@ def labelled_path(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dic
 
 
 @pytest.fixture(scope="session")
-def model(labelled_path: Path) -> RiskModel:
-    return train(load_labelled(labelled_path), TrainConfig(seed=3))
+def model_dir(tmp_path_factory: pytest.TempPathFactory, labelled_path: Path) -> Path:
+    """The small model, trained once for the whole run: the first pytest-xdist worker to get here trains
+    and saves it where every worker's temporary folders are; the others wait on the lock and find it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker's base folder is in the run's
+        shared = shared.parent
+    with (shared / "small-model.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        target = shared / "small-model"
+        if not (target / "model.json").is_file():
+            train(load_labelled(labelled_path), TrainConfig(seed=3)).save(target)
+    return target
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, model: RiskModel) -> Path:
-    return model.save(tmp_path_factory.mktemp("model") / "small")
+def model(model_dir: Path) -> RiskModel:
+    """The small model as every worker reads it, from its saved folder."""
+    return load_model(model_dir)
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +111,16 @@ def postgres_url() -> Iterator[str]:
     folder, url = start_postgres()
     yield url
     stop_postgres(folder)
+
+
+# Module fixtures that take seconds to build (a training, an exported encoder, a JVM, a broker): under
+# `pytest -n N --dist loadgroup` (make test) the tests that use one run on one worker, which builds it once.
+ONE_WORKER = ("trained_by_cli", "transformer", "spark", "broker")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = [name for name in ONE_WORKER if name in getattr(item, "fixturenames", ())]
+        if used:
+            item.add_marker(pytest.mark.xdist_group(used[0]))
