@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from detection.events import MessageEvent
+from padding import peak  # beside this script
+
 from detection.model import RiskModel, load_model
-from detection.scoring import score_conversations
 
 THREATS = [
     "give me 200 dollars or i leak your photos",
@@ -112,16 +112,12 @@ ORDINARY_BURSTS = [
 ]
 
 
-def peak(model: RiskModel, text: str) -> float:
-    events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + 120 * i, line)
-              for i, line in enumerate(["hi", text, "you have 1 hour"])]
-    return score_conversations(model, events)[0][0].risk_score
+def lone_peak(model: RiskModel, text: str) -> float:
+    return peak(model, text, "you have 1 hour")
 
 
 def burst_peak(model: RiskModel, burst: list[str]) -> float:
-    events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + 20 * i, line)
-              for i, line in enumerate(["hi", *burst])]
-    return score_conversations(model, events)[0][0].risk_score
+    return peak(model, *burst, seconds=20.0)
 
 
 def main() -> None:
@@ -133,7 +129,7 @@ def main() -> None:
     threshold = model.thresholds.alert
     print(f"model {model.model_version}, alert threshold {threshold:.3f}, sender's runs read within "
           f"{model.run_gap} s (0: each message alone)")
-    sets = [("threats", THREATS, peak), ("ordinary", ORDINARY, peak), ("threat bursts", BURSTS, burst_peak),
+    sets = [("threats", THREATS, lone_peak), ("ordinary", ORDINARY, lone_peak), ("threat bursts", BURSTS, burst_peak),
             ("ordinary bursts", ORDINARY_BURSTS, burst_peak)]
     for name, texts, measure in sets:
         cells = []

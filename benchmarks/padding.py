@@ -45,9 +45,10 @@ def padded(text: str, filler: str, every: int) -> str:
     return " ".join(out)
 
 
-def peak(model: RiskModel, threat: str) -> float:
-    events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + 120 * i, text)
-              for i, text in enumerate(["hi", threat, "you have 1 hour"])]
+def peak(model: RiskModel, *lines: str, seconds: float = 120.0) -> float:
+    """The peak risk of a conversation of "hi" then ``lines``, all from one sender ``seconds`` apart."""
+    events = [MessageEvent("c", f"c-{i}", "a", 1_700_000_000.0 + seconds * i, text)
+              for i, text in enumerate(["hi", *lines])]
     return score_conversations(model, events)[0][0].risk_score
 
 
@@ -68,7 +69,7 @@ def main() -> None:
     for name, form in forms:
         cells = []
         for label, variant in models.items():
-            scores = [peak(variant, form(t)) for t in THREATS]
+            scores = [peak(variant, form(t), "you have 1 hour") for t in THREATS]
             alerts[label] += sum(s >= threshold for s in scores)
             cells.append(" ".join(f"{s:.3f}{'*' if s >= threshold else ' '}" for s in scores))
         print(f"{name:24s} " + " | ".join(cells), flush=True)
