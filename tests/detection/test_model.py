@@ -7,19 +7,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detection.events import STAGES, MessageEvent
+from detection.events import STAGES, MessageEvent, to_event
 from detection.explain import contributions
 from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model, message_clauses, message_windows
-from detection.scoring import score_messages
+from detection.scoring import score_conversations, score_messages
 from training.data import load_labelled
 
 
-def test_round_trip_scores_identically(model: RiskModel, model_dir: Path) -> None:
-    loaded = load_model(model_dir)
+def test_round_trip_scores_identically(trained_and_saved: tuple[RiskModel, Path],
+                                      synth_rows: list[dict[str, object]]) -> None:
+    model, directory = trained_and_saved
+    loaded = load_model(directory)
     texts = ["send me a private pic", "hey", "pay $50 in gift cards"]
     assert np.array_equal(loaded.stage_proba(texts), model.stage_proba(texts))
     assert loaded.thresholds == model.thresholds
     assert loaded.model_version == model.model_version
+    assert loaded.conversation_model.calibration == model.conversation_model.calibration
+    assert loaded.conversation_model.text_path == model.conversation_model.text_path
+    events = [to_event(r) for r in synth_rows[:3000]]
+    (mine, steps), (theirs, loaded_steps) = score_conversations(model, events), score_conversations(loaded, events)
+    assert mine == theirs and np.array_equal(steps.risk_score, loaded_steps.risk_score)
 
 
 def _copy(model_dir: Path, tmp_path: Path) -> Path:
