@@ -165,17 +165,16 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     if evidence_key is not None and not keep_other_evidence:
         priors = [_set_aside(p) if p.built_by_another(evidence_key) else p for p in priors]
     proba, text_logit, role_logit = model.evidence(ordered.text)
+    sender = _codes(ordered.sender_id)
     runs = None
     if model.run_gap:
-        runs = _runs(ordered, starts, priors, model.run_gap, np.rint(proba[:, 1:] * QUANT).astype(np.int64))
+        runs = _runs(ordered, starts, priors, model.run_gap, np.rint(proba[:, 1:] * QUANT).astype(np.int64), sender)
         proba = with_runs(model, runs, proba)[0]
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
     offender = offender_probability(role_logit) if model.stage_model.has_role else None
     # each message's risk mass weighed by the role model's probability that the offender wrote it
     role = None if offender is None else np.rint(risk.sum(axis=1) * offender).astype(np.int64)
-    sender_names: dict[str, int] = {}
-    sender = np.fromiter((sender_names.setdefault(s, len(sender_names)) for s in ordered.sender_id), np.int64, n)
     ts = ordered.timestamp
     run = running_features(risk, text, ts, sender, ordered.media, starts, _seeds(ordered, starts, priors))
     if any(p.restarted_at for p in priors):  # positions count every message, the features those since
@@ -236,22 +235,27 @@ def runs_of(model: RiskModel, events: Sequence[MessageEvent]) -> Runs:
         return Runs([], [], np.zeros((0, N_RISK), dtype=np.int64), [])
     own = np.rint(model.evidence(ordered.text).proba[:, 1:] * QUANT).astype(np.int64)
     return _runs(ordered, np.zeros(1, dtype=np.int64), [ConversationState(ordered.conversation_id[0])],
-                 model.run_gap, own)
+                 model.run_gap, own, _codes(ordered.sender_id))
+
+
+def _codes(values: Sequence[str]) -> np.ndarray:
+    """Each value's number, in order of first appearance (a sender's, within the batch)."""
+    numbers: dict[str, int] = {}
+    return np.fromiter((numbers.setdefault(v, len(numbers)) for v in values), np.int64, len(values))
 
 
 def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState], gap: int,
-          own: np.ndarray) -> Runs:
+          own: np.ndarray, code: np.ndarray) -> Runs:
     """Each message sent within ``gap`` seconds of its sender's message before it (the conversation's last,
     in this batch or, for its first rows, in the prior state) joined to the run of that sender's messages
     up to it, and each stage's largest evidence (``own``: each row's, in units of 1/QUANT) among them. Earlier
     messages of a run are kept as their last ``RUN_CHARS`` characters and their own evidence, the same in a
     state carried between calls as in one batch, so a conversation scored in one call and one scored a message
-    at a time read the same runs. Only the rows in a run are visited one by one."""
+    at a time read the same runs. ``code``: each row's sender as a number (``_codes``). Only the rows in a run
+    are visited one by one."""
     n = len(ordered)
     ends = [*starts[1:].tolist(), n]
     senders, texts, ts = ordered.sender_id, ordered.text, ordered.timestamp
-    names: dict[str, int] = {}
-    code = np.fromiter((names.setdefault(x, len(names)) for x in senders), np.int64, n)
     segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
     follows = np.zeros(n, dtype=bool)  # the row continues the run of the row before it in this batch
     follows[1:] = (code[1:] == code[:-1]) & (segment[1:] == segment[:-1]) & (ts[1:] - ts[:-1] <= gap)
@@ -261,9 +265,9 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
                 and prior.run_sender == senders[a] and prior.last_ts is not None and ts[a] - prior.last_ts <= gap):
             carried[a] = prior
 
-    def before(i: int, a: int) -> tuple[list[str], list[list[int]], list[int]]:
+    def before(i: int, a: int) -> tuple[list[str], list[list[int]]]:
         """The kept texts and evidence of the run before row ``i`` (of the segment starting at ``a``): from the
-        prior state, then earlier rows; and those rows."""
+        prior state, then earlier rows."""
         rows: list[int] = []
         j = i
         while j > a and follows[j] and len(rows) < RUN_MESSAGES - 1:
@@ -276,7 +280,7 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
             prior = carried[a]
             kept = [*prior.run_texts[-room:], *kept]
             kept_evidence = [*(list(e) for e in prior.run_evidence[-room:]), *kept_evidence]
-        return kept, kept_evidence, rows
+        return kept, kept_evidence
 
     segment_start = np.asarray(starts)[segment]
     owners: list[int] = []
@@ -285,7 +289,7 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
     in_run = follows.copy()
     in_run[list(carried)] = True  # first rows that continue the prior state's run
     for i in np.flatnonzero(in_run).tolist():
-        kept, kept_evidence, _ = before(i, int(segment_start[i]))
+        kept, kept_evidence = before(i, int(segment_start[i]))
         if kept:
             owners.append(i)
             joined.append(" ".join([*kept, texts[i]]))
@@ -295,7 +299,7 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
         if b == a:
             continue
         last = b - 1
-        kept, kept_evidence, _ = before(last, a)
+        kept, kept_evidence = before(last, a)
         drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
         open_runs.append(OpenRun(senders[last], (*kept[drop:], texts[last][-RUN_CHARS:]),
                                  (*(tuple(e) for e in kept_evidence[drop:]), tuple(own[last].tolist()))))

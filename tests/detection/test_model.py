@@ -204,6 +204,9 @@ def test_message_windows() -> None:
 
 
 THREAT = "pay $50 in gift cards or i post your pic to all your followers"
+SMALL_TALK = "anyway how was school today, did you finish the homework? my mom is making pasta tonight lol"
+
+
 def _saved_and_as_before(model: RiskModel, tmp_path: Path, setting: str) -> tuple[RiskModel, RiskModel]:
     """``model`` saved and loaded, and loaded again as saved before ``setting`` was in model.json."""
     saved = load_model(model.save(tmp_path / "saved"))
@@ -211,9 +214,6 @@ def _saved_and_as_before(model: RiskModel, tmp_path: Path, setting: str) -> tupl
     del meta[setting]
     (tmp_path / "saved" / "model.json").write_text(json.dumps(meta))
     return saved, load_model(tmp_path / "saved")
-
-
-SMALL_TALK = "anyway how was school today, did you finish the homework? my mom is making pasta tonight lol"
 
 
 def test_windowed_evidence_keeps_a_threat_beside_small_talk(model: RiskModel, tmp_path: Path) -> None:
