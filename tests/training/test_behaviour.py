@@ -178,11 +178,12 @@ def test_the_suspect_is_who_threatens_not_who_pleads(default_model: RiskModel,
 
 
 def test_a_message_of_one_token_many_times_scores_without_overflow(default_model: RiskModel) -> None:
-    """"$100 " 400,000 times drives the default's logit past -709, where exp overflows: the risk is 0 as it
+    """"the " 80,000 times drives the default's logit past -709, where exp overflows: the risk is 0 as it
     should be, but numpy warned on stderr (the service's log) each time."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        steps = score_messages(default_model, _conversation(["$100 " * 400_000]))[0]  # as a conversation's first
+        steps = score_messages(default_model, _conversation(["the " * 80_000]))[0]  # as a conversation's first
+    assert default_model.conversation_model.calibrated_logit(steps.features)[-1] < -709  # where exp overflows
     assert steps.risk_score[-1] < 0.01
