@@ -134,3 +134,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         used = [name for name in ONE_WORKER if name in getattr(item, "fixturenames", ())]
         if used:
             item.add_marker(pytest.mark.xdist_group(used[0]))
+    # The longest first, the rest in their order: workers take tests in this order as they come free, and a
+    # long one left to the end (notebook 02, the last collected, 45 s) kept one worker at it while the other
+    # stood idle for as long.
+    items.sort(key=_how_long)
+
+
+def _how_long(item: pytest.Item) -> int:
+    """0 for a group above (a fixture and its tests, a minute or more) or a notebook, 1 for another test
+    marked slow, 2 for the rest."""
+    if item.get_closest_marker("xdist_group") is not None or item.path.suffix == ".ipynb":
+        return 0
+    return 1 if item.get_closest_marker("slow") is not None else 2

@@ -91,6 +91,7 @@ def test_bad_row_fails_cleanly_and_writes_nothing(events_path: Path, model_dir: 
     assert not list(tmp_path.glob(".out.jsonl.*"))
 
 
+@pytest.mark.slow
 def test_errors_file_sets_bad_rows_aside(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
     lines = events_path.read_text().splitlines()
     dup = lines[3]
@@ -140,6 +141,7 @@ def test_unreadable_input(tmp_path: Path, model_dir: Path, content: str, name: s
     assert not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"  # a bad row would stop the run after reading: a wrong output name stops it before
     bad.write_text(events_path.read_text() + "{not json\n")
@@ -185,6 +187,7 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
     assert events_path.read_bytes() == kept and not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_an_mlflow_uri_without_its_database_is_one_line(events_path: Path, tmp_path: Path) -> None:
     # MLflow's default database is ./mlflow.db: where there is none, MLflow made an empty one, logged that on
     # stderr, then failed to find the model
@@ -212,6 +215,7 @@ def test_labels_and_unknown_columns_do_not_change_scores(events_path: Path, mode
         [x for x in b if x["conversation_id"] not in with_media]
 
 
+@pytest.mark.slow
 def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
     """A folder is scored as the file of its parts, by either local engine, and explained; an output
     inside it is refused, as it would be read as input the next time."""
@@ -344,6 +348,7 @@ def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(event
     assert expected.returncode == 0 and (tmp_path / "o x.jsonl").read_text() == out.read_text()
 
 
+@pytest.mark.slow
 def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres_url: str) -> None:
     """``riskline erase`` for a store no service fronts (a stream worker's): SQLite by path, from
     ``RISKLINE_STATE`` and PostgreSQL by URL; a store that is not there is one line, not a new empty one."""

@@ -14,6 +14,7 @@ from detection.scoring import score_conversations, score_messages
 from training.data import load_labelled
 
 
+@pytest.mark.slow
 def test_round_trip_scores_identically(trained_and_saved: tuple[RiskModel, Path],
                                       synth_rows: list[dict[str, object]]) -> None:
     model, directory = trained_and_saved

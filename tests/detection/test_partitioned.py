@@ -126,6 +126,7 @@ def test_clean_blocks_go_through_arrow_and_keep_their_line_numbers(inputs: dict[
         assert _clean_block(unclear, 1) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [512, 1 << 20])  # many blocks to a range, a line crossing each cut; or one
 def test_blocks_clean_and_not_give_the_in_memory_output(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch, block: int) -> None:
@@ -162,6 +163,7 @@ def test_line_ranges_cover_the_file_once(inputs: dict[str, Path], tmp_path: Path
         assert _ranges(crlf, 7).lone_returns
 
 
+@pytest.mark.slow
 def test_cli_uses_the_parallel_engine_for_large_files(model_dir: Path, inputs: dict[str, Path],
                                                       tmp_path: Path) -> None:
     env = {"RISKLINE_PARALLEL_MIN_BYTES": "0"}
@@ -263,6 +265,7 @@ def test_cli_show_on_a_large_file(model_dir: Path, inputs: dict[str, Path], tmp_
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == total
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [4096, 1 << 22])  # many blocks, or one
 def test_lone_carriage_returns_end_lines_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch, block: int) -> None:

@@ -29,6 +29,7 @@ def _by_conversation(events: list[MessageEvent]) -> dict[str, list[MessageEvent]
     return out
 
 
+@pytest.mark.slow
 def test_message_at_a_time_equals_batch(model: RiskModel, events: list[MessageEvent]) -> None:
     steps, final = score_messages(model, events)
     batch = dict(zip(zip(steps.conversation_id, steps.message_id, strict=True), steps.risk_score.tolist(), strict=True))

@@ -139,6 +139,7 @@ def test_training_on_one_kind_of_conversation_says_so(tmp_path: Path) -> None:
             train(data, TrainConfig(augment_copies=0))
 
 
+@pytest.mark.slow
 def test_training_on_data_without_text_says_so_and_names_the_file(tmp_path: Path) -> None:
     """Every text empty or blank (a text column mapped wrong, say): before, scikit-learn's "Found array with
     0 feature(s) (shape=(20, 0)) while a minimum of 1 is required by LogisticRegression", naming no file."""
@@ -447,6 +448,7 @@ def test_transformer_scores_from_the_cli(transformer: tuple[RiskModel, Path, Pat
         "(0: every core)"]
 
 
+@pytest.mark.slow
 def test_training_metrics_match_an_evaluation_at_the_chosen_thresholds(synth_rows: list[dict[str, object]],
                                                                       tmp_path: Path) -> None:
     """Earliness depends on where the alert threshold is: train must measure at the one it stores."""

@@ -58,6 +58,7 @@ def test_converted_corpus_loads_with_its_offenders(corpus: Path, tmp_path: Path)
     assert offenders(data) == {"aaa111": "p1"}
 
 
+@pytest.mark.slow
 def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "pan.jsonl"
     done = riskline("convert", corpus, "-o", out)
@@ -81,6 +82,7 @@ def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -
     assert late.returncode == 2 and "field 'time'" in late.stderr and not (tmp_path / "late.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_predator_list_is_told_from_pans_problem_2_files(corpus: Path, tmp_path: Path) -> None:
     """PAN's folders hold more than one ``*predator*.txt``: the training release a problem-2 ``diff`` file
     and the test release two ground truths, of which problem 2 lists conversation lines, not authors.

@@ -326,6 +326,7 @@ def test_rows_of_the_prepared_design_equal_featurising_those_rows(labelled_path:
         assert abs(Inputs(fitted).design(rows, texts, config) - alone).max() == 0
 
 
+@pytest.mark.slow
 def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: Path) -> None:
     data = augment(load_labelled(labelled_path), copies=2, seed=0)
     originals = [c for c in data.labels if SUFFIX not in c]
@@ -360,6 +361,7 @@ def test_cross_fitting_falls_back_to_random_folds_when_clusters_would_leave_one_
         assert {data.labels[c] for c, f in folds.items() if f != k} == {0, 1}
 
 
+@pytest.mark.slow
 def test_more_cross_fitting_folds_than_conversations_fit_only_the_folds_that_hold_some(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """--set cross_fit_folds=1000 on twenty conversations fitted the stage model 1000 times (past five minutes
@@ -615,6 +617,7 @@ def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, trained_by_
     assert interval in card and interval in done.stderr  # the card and the printout carry the interval
 
 
+@pytest.mark.slow
 def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel,
                                                                           labelled_path: Path) -> None:
     from training.train import current_calibration
