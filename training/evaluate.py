@@ -8,7 +8,6 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
@@ -21,15 +20,38 @@ LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
 FALSE_ALERT_BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
+def at_cuts(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alerting at each distinct score, highest first: the cuts, the true alerts and all alerts at each
+    (a cut takes every row of a tie)."""
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    last_of_tie = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
+    return ranked[last_of_tie], np.cumsum(labels[order])[last_of_tie], last_of_tie + 1
+
+
 def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: float) -> float:
     """The lowest threshold whose alerts reach ``target`` precision (1.0 if none does)."""
-    order = np.argsort(-scores, kind="stable")
-    sorted_scores, hits = scores[order], labels[order]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    # A cut can only fall between distinct scores: consider the last row of each run of ties.
-    last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
-    ok = np.flatnonzero(last_of_tie & (precision >= target) & (np.cumsum(hits) > 0))
-    return float(sorted_scores[ok[-1]]) if len(ok) else 1.0
+    cuts, hits, alerted = at_cuts(scores, labels)
+    ok = np.flatnonzero((hits / alerted >= target) & (hits > 0))
+    return float(cuts[ok[-1]]) if len(ok) else 1.0
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The area under the ROC curve: the chance that a positive outscores a negative, a tie counting half
+    (scikit-learn's ``roc_auc_score``, which takes seconds to import, a good part of ``riskline evaluate``).
+    Needs a positive and a negative."""
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]  # from 1, a tie's rows at their mean rank
+    n_positive = int(labels.sum())
+    return float((ranks[labels == 1].sum() - n_positive * (n_positive + 1) / 2)
+                 / (n_positive * (len(labels) - n_positive)))
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The precision at each cut weighed by the recall it adds (scikit-learn's ``average_precision_score``).
+    Needs a positive."""
+    _, hits, alerted = at_cuts(scores, labels)
+    return float(np.sum(np.diff(hits, prepend=0) / hits[-1] * (hits / alerted)))
 
 
 def threshold_for_false_alerts(scores: np.ndarray, labels: np.ndarray, max_rate: float) -> float:
@@ -153,8 +175,8 @@ def evaluate_results(results: list[RiskScore], data: LabelledData, thresholds: T
         "n_conversations": len(ids), "n_positive": int(y.sum()),
         "precision": rates["precision"], "recall": rates["recall"], "f0_5": rates["f0_5"],
         "f1": _binary(tp, fp, fn, 1.0),
-        "roc_auc": float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else None,
-        "pr_auc": float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else None,
+        "roc_auc": roc_auc(s, y) if 0 < y.sum() < len(y) else None,
+        "pr_auc": average_precision(s, y) if 0 < y.sum() < len(y) else None,
         "false_alert_rate": rates["false_alert_rate"],
     }
     metrics["intervals"] = intervals(y, alert)

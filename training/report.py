@@ -17,7 +17,7 @@ import numpy as np
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
-from training.evaluate import interval_text, score_and_evaluate
+from training.evaluate import at_cuts, interval_text, score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
 
@@ -32,14 +32,14 @@ def _pyplot() -> Any:
 
 
 def _pr_curve(path: Path, scores: np.ndarray, labels: np.ndarray, threshold: float) -> None:
-    from sklearn.metrics import precision_recall_curve
-
     plt = _pyplot()
-    precision, recall, cuts = precision_recall_curve(labels, scores)
+    cuts, hits, alerted = at_cuts(scores, labels)
+    precision, recall = hits / alerted, hits / hits[-1]
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(recall, precision, lw=2)
-    at = np.searchsorted(cuts, threshold)
-    if at < len(cuts):
+    ax.plot(np.r_[0.0, recall], np.r_[1.0, precision], lw=2)
+    reached = np.flatnonzero(cuts >= threshold)
+    if len(reached):  # the alerts at the threshold: those of its lowest cut
+        at = reached[-1]
         ax.scatter([recall[at]], [precision[at]], color="red", zorder=3, label=f"alert threshold {threshold:.3f}")
         ax.legend(loc="lower left")
     ax.set(xlabel="recall (conversations)", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))

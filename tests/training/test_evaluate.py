@@ -6,12 +6,15 @@ from detection.policy import Thresholds
 from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
 from training.evaluate import (
+    at_cuts,
+    average_precision,
     choose_thresholds,
     earliness_by_budget,
     evaluate_results,
     interval_text,
     intervals,
     latency_penalty,
+    roc_auc,
     threshold_for_precision,
 )
 
@@ -30,6 +33,29 @@ def test_ties_are_not_split() -> None:
     # a cut at 0.9 takes both tied rows (precision 1/2); at 0.5 all three (precision 2/3)
     assert threshold_for_precision(scores, labels, 0.6) == 0.5
     assert threshold_for_precision(scores, labels, 0.7) == 1.0
+
+
+def test_areas_under_the_curves_are_scikit_learns() -> None:
+    """``roc_auc`` and ``average_precision`` (written here: importing scikit-learn's took most of
+    ``riskline evaluate``'s time) against scikit-learn's, with ties and without, and the points the
+    report's precision-recall curve draws against ``precision_recall_curve``'s."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+    rng = np.random.default_rng(5)
+    for n, levels in [(7, 3), (200, 5), (500, 0), (1000, 40)]:  # levels: how many distinct scores (0: any)
+        labels = rng.integers(0, 2, n)
+        labels[:2] = [0, 1]
+        raw = labels * 0.3 + rng.random(n)
+        scores = np.round(raw * levels) / levels if levels else raw
+        assert roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+        assert average_precision(scores, labels) == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+        precision, recall, cuts = precision_recall_curve(labels, scores)  # lowest cut first, then (1, 0)
+        mine, hits, alerted = at_cuts(scores, labels)
+        assert list(mine) == list(cuts[::-1])
+        assert list(hits / alerted) == pytest.approx(list(precision[-2::-1]))
+        assert list(hits / hits[-1]) == pytest.approx(list(recall[-2::-1]))
+    assert roc_auc(np.array([0.2, 0.2, 0.9]), np.array([0, 1, 1])) == 0.75  # a tied pair counts half
+    assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([0, 1, 1])) == pytest.approx((1 / 2 + 2 / 3) / 2)
 
 
 def test_levels_are_ordered() -> None:
