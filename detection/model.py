@@ -427,7 +427,8 @@ class RiskModel:
             return whole
         proba = whole.proba.copy()
         np.maximum.at(proba[:, 1:], np.array(owners), self._read_whole(windows, False)[0].proba[:, 1:])
-        proba[:, 0] = np.maximum(1.0 - proba[:, 1:].sum(axis=1), 0.0)
+        read = np.unique(owners)  # ``none`` again for the texts read in parts only (the others': as read whole)
+        proba[read, 0] = np.maximum(1.0 - proba[read, 1:].sum(axis=1), 0.0)
         return Evidence(proba, whole.text, whole.role)
 
     def readings(self, texts: Sequence[str]) -> list[str | None]:
@@ -461,7 +462,17 @@ class RiskModel:
     def _read_whole(self, texts: Sequence[str], drop_filler: bool) -> tuple[Evidence, Sequence[str]]:
         """``evidence`` of each text read whole, in chunks, and the texts as read: with ``drop_filler``, a text
         that is mostly filler is read without it (``text.without_filler``; only the texts that the featurizer's
-        ``filler_rows`` picks out are read word by word, then read again)."""
+        ``filler_rows`` picks out are read word by word, then read again). A text met more than once ("ok", "lol")
+        is read once: a text's evidence does not depend on the others read with it."""
+        distinct = dict.fromkeys(texts)
+        if len(distinct) < len(texts):
+            unique = list(distinct)
+            position = {text: i for i, text in enumerate(unique)}
+            where = np.fromiter((position[text] for text in texts), dtype=np.int64, count=len(texts))
+            evidence, read = self._read_whole(unique, drop_filler)
+            # a text read as it is stays the caller's own object (``readings`` tells them apart by identity)
+            return (Evidence(evidence.proba[where], evidence.text[where], evidence.role[where]),
+                    [text if read[i] is unique[i] else read[i] for text, i in zip(texts, where.tolist(), strict=True)])
         if len(texts) > CHUNK:
             parts = [self._read_whole(texts[i:i + CHUNK], drop_filler) for i in range(0, len(texts), CHUNK)]
             return (Evidence(np.vstack([p.proba for p, _ in parts]), np.concatenate([p.text for p, _ in parts]),

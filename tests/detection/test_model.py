@@ -294,6 +294,29 @@ def test_run_gap_is_saved_and_a_model_saved_before_reads_each_message_alone(mode
     assert saved.run_gap == 120 and older.run_gap == 0
 
 
+def test_a_text_met_again_is_read_once_and_as_when_alone(model: RiskModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chat repeats itself ("ok", "lol"; a third of the synthetic log's texts are distinct): each distinct text is
+    featurised once a call, and its evidence and reading are those it has alone, in any company."""
+    from detection.features import MessageFeaturizer
+
+    threat = "pay $50 in gift cards or i post your pic to all your followers"
+    padded = " ".join(f"{word} lol" for word in threat.split())  # read without its filler
+    texts = ["ok", threat, "lol", "ok", padded, f"{threat} anyway how was school today, did you finish it?", "ok",
+             padded, threat, "lol"]
+    seen: list[int] = []
+    transform = MessageFeaturizer.transform
+    monkeypatch.setattr(MessageFeaturizer, "transform", lambda self, t: seen.append(len(t)) or transform(self, t))
+    together = model.evidence(texts)
+    assert seen[0] == 5  # the distinct texts, read whole; then their windows, clauses and the padded one unpadded
+    monkeypatch.setattr(MessageFeaturizer, "transform", transform)
+    alone = [model.evidence([text]) for text in texts]
+    for got, one in zip(zip(*together, strict=True), alone, strict=True):
+        assert np.array_equal(got[0], one.proba[0]) and got[1] == one.text[0] and got[2] == one.role[0]
+    read = model.readings(texts)
+    assert read == [model.readings([text])[0] for text in texts]
+    assert [i for i, r in enumerate(read) if r is None] == [0, 2, 3, 6, 9]  # "ok" and "lol", each time
+
+
 def test_message_clauses_are_the_parts_from_or_unless_otherwise_on() -> None:
     texts = ["pay $300 in gift cards or i send it to your family", "hi", "coffee or tea?",
              "Send it now OR everyone sees, unless you pay, otherwise it goes out", "or i post it everywhere",
