@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ def _pooled(encoder: Any) -> Any:
 def load_encoder() -> tuple[Any, Any]:
     """The base encoder wrapped with pooling, and its tokenizer."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # "Loading weights: 100%" amid the training's progress lines
     path = base_model_path()
     return _pooled(AutoModel.from_pretrained(str(path))), AutoTokenizer.from_pretrained(str(path))
 
@@ -122,7 +125,9 @@ def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: A
     target.mkdir(parents=True, exist_ok=True)
     model.eval()
     ids = torch.ones((2, 16), dtype=torch.long)
-    with torch.no_grad():
+    # the tracer's warnings are about graphs other than this one (inputs of one fixed shape, negative indices)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             model, (ids, torch.ones_like(ids)), str(target / "encoder.onnx"),
             input_names=["input_ids", "attention_mask"], output_names=["embedding"], opset_version=17, dynamo=False,
