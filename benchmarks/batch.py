@@ -57,7 +57,8 @@ def main() -> None:
 
     rates = {"raw per-message model (in-process)": n / raw, "causal scoring (in-process)": n / causal,
              "riskline score (whole process)": n / whole}
-    print(f"messages: {n:,} in {args.conversations:,} conversations; best of {args.runs} runs each")
+    print(f"messages: {n:,} in {args.conversations:,} conversations ({len(set(texts)):,} distinct texts, each "
+          f"read once a call); best of {args.runs} runs each")
     for name, rate in rates.items():
         print(f"  {name:38s} {rate:12,.0f} messages/s")
     print(f"  peak memory of riskline score          {peak_mib:12,.0f} MiB")
