@@ -71,8 +71,9 @@ def hash_occurrences(texts: Sequence[str], width: int, *, chars_within_words: bo
     n_rows = len(texts)
     framed = _SPACES.sub(" ", " " + " \n ".join(texts) + " ")
     codes = np.frombuffer(framed.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    is_word = ((codes >= 48) & (codes <= 57)) | ((codes >= 97) & (codes <= 122)) | (codes == 95) | \
-        ((codes >= 128) & ~np.isin(codes, _NON_WORD_HIGH))
+    is_word = ((codes >= 48) & (codes <= 57)) | ((codes >= 97) & (codes <= 122)) | (codes == 95)
+    if len(high := np.flatnonzero(codes >= 128)):  # most chat has none: no look-up at all
+        is_word[high] = ~np.isin(codes[high], _NON_WORD_HIGH)
     if chars_within_words:  # a word's hash reads only its own code points, so words and bigrams stay the same
         codes = np.where(is_word | (codes == 10), codes, np.uint64(32))
     length = len(codes)
