@@ -69,7 +69,7 @@ class MessageFeaturizer:
         in_words = features.indices < self.n_features  # the word block; each occurrence its own entry
         rows = np.repeat(np.arange(n_rows), np.diff(features.indptr))[in_words]
         columns = features.indices[in_words]
-        fillers = np.bincount(rows[_interjection_columns(self.n_features)[columns]], minlength=n_rows)
+        fillers = np.bincount(rows[_is_interjection_column(self.n_features)[columns]], minlength=n_rows)
         maybe = fillers >= MIN_FILLER
         # a column met REPEAT_MIN_TIMES in a row (its words as hashed, not as split at white space: any length)
         enough = (np.bincount(rows, minlength=n_rows) >= REPEAT_MIN_TIMES)[rows]
@@ -212,7 +212,7 @@ def running_features(risk: np.ndarray, text: np.ndarray, ts: np.ndarray, sender:
 
 
 @functools.cache
-def _interjection_columns(width: int) -> np.ndarray:
+def _is_interjection_column(width: int) -> np.ndarray:
     """Which word columns are an interjection's (normalised already), hashed: a mask over the ``width`` of
     them, looked up in one step per occurrence (``np.isin`` sorted the interjections' columns at each call,
     a good part of a lone message's time)."""
