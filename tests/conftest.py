@@ -71,12 +71,16 @@ def model(model_dir: Path) -> RiskModel:
 
 
 @pytest.fixture(scope="session")
-def trained_and_saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[RiskModel, Path]:
+def few_labelled_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """90 conversations: for trainings whose tests check what is written and said, not how well it scores."""
+    return write_jsonl(tmp_path_factory.mktemp("few") / "few.jsonl", generate(90, seed=12))
+
+
+@pytest.fixture(scope="session")
+def trained_and_saved(tmp_path_factory: pytest.TempPathFactory, few_labelled_path: Path) -> tuple[RiskModel, Path]:
     """A model as training leaves it in memory, and its saved folder, for the round-trip tests (``model`` is
     read back from its folder, so it cannot show what saving loses); smaller than ``model``'s data."""
-    rows = generate(90, seed=12)
-    trained = train(load_labelled(write_jsonl(tmp_path_factory.mktemp("round-trip") / "d.jsonl", rows)),
-                    TrainConfig(seed=3, augment_copies=0))
+    trained = train(load_labelled(few_labelled_path), TrainConfig(seed=3, augment_copies=0))
     return trained, trained.save(tmp_path_factory.mktemp("round-trip-model") / "m")
 
 

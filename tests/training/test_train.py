@@ -188,13 +188,13 @@ CliRun = tuple[subprocess.CompletedProcess[str], Path, dict[str, str]]
 
 
 @pytest.fixture(scope="module")
-def trained_by_cli(labelled_path: Path, empty_mlflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
-    """One ``riskline train`` for the two tests below (a training is the slow part of each): settings
-    changed with --set, the model registered with an alias. The process, its folder (the model in
-    ``model``, the MLflow database) and the environment that points MLflow there."""
+def trained_by_cli(few_labelled_path: Path, empty_mlflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """One ``riskline train`` on 90 conversations for the two tests below (a training is the slow part of
+    each): settings changed with --set, the model registered with an alias. The process, its folder (the
+    model in ``model``, the MLflow database) and the environment that points MLflow there."""
     folder = tmp_path_factory.mktemp("trained-by-cli")
     env = {"MLFLOW_TRACKING_URI": copy_mlflow_db(empty_mlflow_db, folder)}
-    done = riskline("train", "--data", labelled_path, "--out", folder / "model", "--register", "riskline-test",
+    done = riskline("train", "--data", few_labelled_path, "--out", folder / "model", "--register", "riskline-test",
                     "--alias", "champion", "--set", "stage_balance=1", "--set", "augment_copies=0",
                     "--set", "text_path_prior=4", env=env, cwd=folder)
     assert done.returncode == 0, done.stderr
@@ -202,22 +202,22 @@ def trained_by_cli(labelled_path: Path, empty_mlflow_db: Path, tmp_path_factory:
 
 
 @pytest.mark.slow
-def test_train_register_score_by_alias(labelled_path: Path, trained_by_cli: CliRun, tmp_path: Path) -> None:
+def test_train_register_score_by_alias(few_labelled_path: Path, trained_by_cli: CliRun, tmp_path: Path) -> None:
     done, folder, env = trained_by_cli
     out = folder / "model"
     assert "alias=models:/riskline-test@champion" in done.stderr
     assert "Downloading artifacts" not in done.stderr  # no MLflow progress bars among the progress lines
     meta = json.loads((out / "model.json").read_text())
     assert {"schema_version", "labels", "thresholds", "metrics", "config", "model_version"} <= set(meta)
-    a = riskline("score", labelled_path, "-o", tmp_path / "a.jsonl", "--model", out, env=env, cwd=folder)
-    b = riskline("score", labelled_path, "-o", tmp_path / "b.jsonl", "--model", "models:/riskline-test@champion",
+    a = riskline("score", few_labelled_path, "-o", tmp_path / "a.jsonl", "--model", out, env=env, cwd=folder)
+    b = riskline("score", few_labelled_path, "-o", tmp_path / "b.jsonl", "--model", "models:/riskline-test@champion",
                  env=env, cwd=folder)
     assert a.returncode == 0 and b.returncode == 0, b.stderr
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
-    missing = riskline("score", labelled_path, "-o", tmp_path / "c.jsonl", "--model", "models:/nope@champion",
+    missing = riskline("score", few_labelled_path, "-o", tmp_path / "c.jsonl", "--model", "models:/nope@champion",
                        env=env, cwd=folder)
     assert missing.returncode == 2 and "cannot fetch from MLflow" in missing.stderr
-    evaluated = riskline("evaluate", "--data", labelled_path, "--model", out, "--json", env=env, cwd=folder)
+    evaluated = riskline("evaluate", "--data", few_labelled_path, "--model", out, "--json", env=env, cwd=folder)
     metrics = json.loads(evaluated.stdout)
     for key in ("precision", "recall", "f0_5", "f1", "roc_auc", "pr_auc", "alerted_before_threat",
                 "median_messages_to_alert", "latency_weighted_f1", "slices"):
@@ -579,27 +579,29 @@ def test_train_cli_trains_on_several_files_together(synth_rows: list[dict[str, o
 
 
 @pytest.mark.slow
-def test_train_cli_set_reaches_the_saved_config(labelled_path: Path, trained_by_cli: CliRun, tmp_path: Path) -> None:
-    bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "stage_balance=3")
+def test_train_cli_set_reaches_the_saved_config(few_labelled_path: Path, trained_by_cli: CliRun,
+                                                tmp_path: Path) -> None:
+    bad = riskline("train", "--data", few_labelled_path, "--out", tmp_path / "x", "--no-track", "--set",
+                   "stage_balance=3")
     assert bad.returncode == 2 and "stage_balance must be in [0, 1], got 3.0" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
-    own = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "seed=3")
+    own = riskline("train", "--data", few_labelled_path, "--out", tmp_path / "x", "--no-track", "--set", "seed=3")
     assert own.returncode == 2 and "has its own option, --seed" in own.stderr
     for seed in ("-3", str(2**32)):  # before: fitted, then NumPy's "expected non-negative integer" or sklearn's range
-        odd = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--seed", seed)
+        odd = riskline("train", "--data", few_labelled_path, "--out", tmp_path / "x", "--no-track", "--seed", seed)
         assert odd.returncode == 2 and f"seed must be in [0, 2147483648), got {seed}" in odd.stderr, odd.stderr
         assert "fitting on" not in odd.stderr and not (tmp_path / "x").exists()
     # --out naming the data itself (or any file, or a folder of other things) is refused before training
-    kept = labelled_path.read_bytes()
-    onto = riskline("train", "--data", labelled_path, "--out", labelled_path, "--no-track")
-    assert onto.returncode == 2 and f"{labelled_path}: exists and is not a directory" in onto.stderr
-    assert labelled_path.read_bytes() == kept and "fitting on" not in onto.stderr
+    kept = few_labelled_path.read_bytes()
+    onto = riskline("train", "--data", few_labelled_path, "--out", few_labelled_path, "--no-track")
+    assert onto.returncode == 2 and f"{few_labelled_path}: exists and is not a directory" in onto.stderr
+    assert few_labelled_path.read_bytes() == kept and "fitting on" not in onto.stderr
     done, folder, _ = trained_by_cli  # --set stage_balance=1 --set augment_copies=0 --set text_path_prior=4
     saved = json.loads((folder / "model" / "model.json").read_text())["config"]["train"]
     assert (saved["stage_balance"], saved["augment_copies"], saved["text_path_prior"]) == (1.0, 0, 4.0)
     assert saved["text_c"] == TrainConfig().text_c
     # progress, one timed line per step, in order; with augment_copies=0 nothing is augmented
-    n = len(load_labelled(labelled_path).labels)
+    n = len(load_labelled(few_labelled_path).labels)
     steps = re.findall(r"^\d\d:\d\d:\d\d (.+)$", done.stderr, re.M)
     split = re.fullmatch(r"(\d+) conversations to fit on, (\d+) held out: .+", steps[0])
     assert split is not None
