@@ -30,6 +30,7 @@ import numpy as np
 from detection.text import normalize
 
 MAX_TOKENS = 64  # synthetic and real chat messages are short; longer ones are cut
+FILES = ("encoder.onnx", "tokenizer.json")  # an encoder folder: the ONNX graph, the tokenizer
 PAD_TO = 16  # token widths are rounded up to a multiple of this
 BATCH = 32
 MIN_ROWS = 2
@@ -58,7 +59,7 @@ class TextEncoder:
         except ImportError as exc:  # pragma: no cover - both are dependencies
             raise EncoderError(f"transformer models need onnxruntime and tokenizers ({exc})") from exc
         self.directory = Path(directory)
-        onnx_path, tokenizer_path = self.directory / "encoder.onnx", self.directory / "tokenizer.json"
+        onnx_path, tokenizer_path = (self.directory / name for name in FILES)
         for required in (onnx_path, tokenizer_path):
             if not required.is_file():
                 raise EncoderError(f"{self.directory}: missing {required.name}")

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from detection.encoder import FILES as ENCODER_FILES
 from detection.encoder import MAX_TOKENS
 from detection.events import STAGES
 from detection.text import normalize
@@ -28,7 +29,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 log = logging.getLogger("riskline.train")
-ENCODER_FILES = ("encoder.onnx", "tokenizer.json")
 
 
 def base_model_path() -> Path:
@@ -129,13 +129,12 @@ def export_encoder(directory: str | Path, model: Any | None = None, tokenizer: A
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (ids, torch.ones_like(ids)), str(target / "encoder.onnx"),
+            model, (ids, torch.ones_like(ids)), str(target / ENCODER_FILES[0]),
             input_names=["input_ids", "attention_mask"], output_names=["embedding"], opset_version=17, dynamo=False,
             dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                           "embedding": {0: "batch"}},
         )
-    tokenizer_json = base_model_path() / "tokenizer.json"
-    shutil.copyfile(tokenizer_json, target / "tokenizer.json")
+    shutil.copyfile(base_model_path() / "tokenizer.json", target / ENCODER_FILES[1])
     return target
 
 
