@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from detection.events import EXTORTION_STAGES, RISK_STAGES
 from detection.hashing import BLOCKS, hash_occurrences
+from detection.repair import Vocabulary
 from detection.state import N_RISK, QUANT
 from detection.text import INTERJECTIONS, MIN_FILLER, REPEAT_MIN_TIMES, normalize
 
@@ -47,6 +48,7 @@ class MessageFeaturizer:
     n_features: int = 2**17
     idf: np.ndarray | None = None
     chars_within_words: bool = False
+    vocabulary: Vocabulary | None = None
 
     @property
     def n_columns(self) -> int:
@@ -57,9 +59,18 @@ class MessageFeaturizer:
         (a text's row does not depend on the others, and hashing needs about 100 bytes a character)."""
         within = self.chars_within_words
         if len(texts) <= CHUNK:
-            return hash_occurrences(normalize(texts), self.n_features, chars_within_words=within)
-        return sp.vstack([hash_occurrences(normalize(texts[i:i + CHUNK]), self.n_features, chars_within_words=within)
+            return hash_occurrences(self.read(texts), self.n_features, chars_within_words=within)
+        return sp.vstack([hash_occurrences(self.read(texts[i:i + CHUNK]), self.n_features, chars_within_words=within)
                           for i in range(0, len(texts), CHUNK)], format="csr")
+
+    def read(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` as n-grams are taken from them: normalised, and words repaired where there is a vocabulary."""
+        normalized = normalize(texts)
+        return normalized if self.vocabulary is None else self.vocabulary.repair(normalized)
+
+    def with_vocabulary(self, texts: Sequence[str]) -> MessageFeaturizer:
+        """This featurizer with a ``Vocabulary`` of ``texts`` (``repair``), before it is fitted."""
+        return replace(self, vocabulary=Vocabulary.fit(normalize(texts)))
 
     def filler_rows(self, features: sp.csr_matrix) -> np.ndarray:
         """The rows of ``transform``'s ``features`` whose texts may be mostly filler (``text.without_filler``): two
@@ -97,7 +108,7 @@ class MessageFeaturizer:
         present.sum_duplicates()  # document frequency counts a message once per n-gram
         df = np.bincount(present.indices, minlength=self.n_columns)
         idf = np.log((1 + present.shape[0]) / (1 + df)) + 1.0
-        return MessageFeaturizer(self.n_features, idf.astype(np.float64), self.chars_within_words)
+        return MessageFeaturizer(self.n_features, idf.astype(np.float64), self.chars_within_words, self.vocabulary)
 
     def _weighted(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         """``occurrences`` rows weighted by idf, each row divided by its L2 norm (in place)."""

@@ -28,7 +28,8 @@ from detection.encoder import EncoderError, TextEncoder
 from detection.events import STAGES
 from detection.features import CHUNK, FEATURE_NAMES, MessageFeaturizer
 from detection.policy import Thresholds
-from detection.text import without_filler
+from detection.repair import Vocabulary, shown
+from detection.text import normalize, without_filler
 
 SCHEMA_VERSION = 5
 # 2: before encoders and calibration; 3: before the text model; 4: before the text path.
@@ -38,6 +39,8 @@ TEXT_MEAN, LOG_MESSAGES = FEATURE_NAMES.index("text_mean"), FEATURE_NAMES.index(
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 # the stage model's arrays a model may lack (a model without them reads with that part off)
 OPTIONAL_ARRAYS = ("embed_coef", "text_coef", "text_embed_coef", "role_coef", "role_embed_coef")
+_WORD_IN_VOCABULARY = re.compile(r"[a-z]+")
+WORDS_FILE = "words.txt"  # a model's ``Vocabulary.words``, one a line
 
 
 class ModelLoadError(Exception):
@@ -400,6 +403,9 @@ class RiskModel:
             digest.update(b"|without filler")
         if self.featurizer.chars_within_words:
             digest.update(b"|characters within words")
+        if self.featurizer.vocabulary is not None:
+            digest.update(json.dumps(self.featurizer.vocabulary.counts, sort_keys=True).encode())
+            digest.update(" ".join(sorted(self.featurizer.vocabulary.words)).encode())
         if self.run_gap:
             digest.update(f"|runs {self.run_gap} {RUN_MESSAGES} {RUN_CHARS}".encode())
         if self.read_clauses:
@@ -433,9 +439,9 @@ class RiskModel:
 
     def readings(self, texts: Sequence[str]) -> list[str | None]:
         """For each text, what its strongest risk-stage evidence was read from (``evidence``) where that is not the
-        text as written: a window of its words, a part of it from "or" on, or the text less its filler; None where
-        it is the text itself. For explanations: a reviewer sees which words of a long or padded message the model
-        went by."""
+        text as written: a window of its words, a part of it from "or" on, or the text less its filler, with words
+        the vocabulary repaired as repaired ("s*nd it" as "send it"); None where it is the text itself. For
+        explanations: a reviewer sees which words of a long, padded or misspelled message the model went by."""
         whole, read = self._read_whole(texts, self.drop_filler)
         best = list(read)
         owners, windows = self._parts(read)
@@ -448,6 +454,10 @@ class RiskModel:
             for owner, window, row in zip(owners, windows, window_risk, strict=True):
                 if row[stage[owner]] > top[owner]:
                     top[owner], best[owner] = row[stage[owner]], window
+        if (vocabulary := self.featurizer.vocabulary) is not None:
+            normalized = normalize(best)
+            best = [shown(repaired) if repaired != before else reading
+                    for reading, before, repaired in zip(best, normalized, vocabulary.repair(normalized), strict=True)]
         return [None if reading is text else reading for reading, text in zip(best, texts, strict=True)]
 
     def _parts(self, texts: Sequence[str]) -> tuple[list[int], list[str]]:
@@ -542,6 +552,9 @@ class RiskModel:
             shutil.copytree(self.encoder.directory, staging / "encoder")
         if self.card:
             (staging / "MODEL_CARD.md").write_text(self.card)
+        vocabulary = self.featurizer.vocabulary
+        if vocabulary is not None and vocabulary.words:
+            (staging / WORDS_FILE).write_text("".join(f"{word}\n" for word in sorted(vocabulary.words)))
         conv = self.conversation_model
         meta = {
             "schema_version": SCHEMA_VERSION, "model_type": self.model_type,
@@ -556,6 +569,8 @@ class RiskModel:
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
             "evidence_window": self.evidence_window, "drop_filler": self.drop_filler, "run_gap": self.run_gap,
             "read_clauses": self.read_clauses,
+            "vocabulary": None if vocabulary is None else vocabulary.counts,
+            "vocabulary_words": WORDS_FILE if vocabulary is not None and vocabulary.words else None,
         }
         (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -595,7 +610,8 @@ def _read_directory(directory: Path) -> RiskModel:
     card = directory / "MODEL_CARD.md"
     return RiskModel(
         featurizer=MessageFeaturizer(int(meta["n_features"]), idf,
-                                     _flag(directory, "chars_within_words", meta.get("chars_within_words", False))),
+                                     _flag(directory, "chars_within_words", meta.get("chars_within_words", False)),
+                                     _vocabulary(directory, meta.get("vocabulary"), meta.get("vocabulary_words"))),
         stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), optional["embed_coef"],
                                text_coef, optional["text_embed_coef"], role_coef, optional["role_embed_coef"],
                                0.0 if role_intercept is None else float(role_intercept[0])),
@@ -608,6 +624,25 @@ def _read_directory(directory: Path) -> RiskModel:
         run_gap=_run_gap(directory, meta.get("run_gap", 0)),
         read_clauses=_flag(directory, "read_clauses", meta.get("read_clauses", False)),
     )
+
+
+def _vocabulary(directory: Path, value: Any, words_file: Any) -> Vocabulary | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and all(isinstance(word, str) and _WORD_IN_VOCABULARY.fullmatch(word)
+                                            and type(count) is int and count > 0 for word, count in value.items())):
+        raise ModelLoadError(f"{directory}: vocabulary must map words of the letters a-z to counts of 1 or more")
+    if words_file is None:
+        return Vocabulary(value)
+    if words_file != WORDS_FILE:
+        raise ModelLoadError(f"{directory}: vocabulary_words must be {WORDS_FILE!r} or null, got {words_file!r}")
+    try:
+        words = (directory / WORDS_FILE).read_text().split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{directory}: unreadable {WORDS_FILE} ({exc})") from exc
+    if bad := next((word for word in words if not _WORD_IN_VOCABULARY.fullmatch(word)), None):
+        raise ModelLoadError(f"{directory}: {WORDS_FILE} must hold one word of the letters a-z a line, got {bad!r}")
+    return Vocabulary(value, frozenset(words))
 
 
 def _flag(directory: Path, name: str, value: Any) -> bool:

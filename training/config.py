@@ -65,6 +65,13 @@ class TrainConfig:
     # "pay.  $300.  in.  gift." or "pay-300-in-gift-cards" made n-grams of their own and the threat scored
     # 0.02 against 0.78 (docs/experiments.md, "Punctuation").
     chars_within_words: bool = True
+    # Keep the training texts' vocabulary in the model and read a word it does not know, and English does not
+    # have, as the training word it is near by typing ("s*nd", "snd", "seendd", "sned", "se.nd", "se nd",
+    # "isendittoyourfamily" as "send"...; ``detection.repair``). Every word of a threat misspelled so scored
+    # 0.01-0.5 against 0.99; with it 32 of 36 such threats alert against 4 (``benchmarks/misspelled.py``). Three
+    # draws of the data (1, 3, 5), held-out folds: F0.5 0.966 either way, before the threat 51.7% -> 51.3%,
+    # latency-weighted F1 0.644 -> 0.646 (docs/experiments.md, "Misspelled words").
+    repair_words: bool = True
     # Read a message sent within this many seconds of its sender's message before it joined to that run of
     # messages too (up to four), a stage's evidence the run's where that is more than any of its messages has
     # alone (``RiskModel.run_gap``); 0: each message alone. A threat sent as a burst of short messages ("i have

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -206,3 +207,27 @@ def test_explain_shows_a_burst_read_as_one_message(model: RiskModel) -> None:
     assert read is not None and read in " ".join(burst) and not any(read in message for message in burst)
     apart = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(burst)]
     assert all(s.read_from is None for s in trajectory(model, apart, "c")[1])
+
+
+def test_explain_shows_a_misspelled_message_as_the_model_read_it(model: RiskModel) -> None:
+    """Words misspelled to dodge a filter are read as the words the model knows (``detection.repair``): explain shows
+    them so read, so a reviewer sees why "p*y ... g*ft c*rds" counted as a payment demand."""
+    from detection.display import print_trajectory
+    from detection.events import MessageEvent
+    from detection.explain import trajectory
+
+    written = "p*y $50 in g*ft c*rds or i p*st your pic to all your f*llowers"
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text)
+              for i, text in enumerate(["hey", written, "you have 1 hour"])]
+    _, steps = trajectory(model, events, "c")
+    # the message, or its part before "or" (the payment demand), as repaired
+    assert steps[1].read_from is not None and steps[1].read_from.startswith("pay $50 in gift cards")
+    assert "pay $50 in gift cards or i post your pic to all your followers".startswith(steps[1].read_from)
+    assert steps[0].read_from is None
+    console = Console(record=True, width=120)
+    print_trajectory(*trajectory(model, events, "c"), 0.5, console)
+    assert "read from: pay $50 in gift cards" in " ".join(console.export_text().replace("│", " ").split())
+    # a model without a vocabulary reads the words as written, and says nothing of them
+    plain = replace(model, featurizer=replace(model.featurizer, vocabulary=None))
+    as_written = trajectory(plain, events, "c")[1][1].read_from
+    assert as_written is None or "*" in as_written  # a part of the message as written, masks and all

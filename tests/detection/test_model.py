@@ -84,7 +84,7 @@ def test_save_replaces_existing_directory(model: RiskModel, tmp_path: Path) -> N
     model.save(target)
     (target / "stray").write_text("x")
     model.save(target)
-    assert sorted(p.name for p in target.iterdir()) == ["arrays.npz", "model.json"]
+    assert sorted(p.name for p in target.iterdir()) == ["arrays.npz", "model.json", "words.txt"]  # words: repair
 
 
 def test_save_refuses_to_replace_what_is_not_a_model(model: RiskModel, tmp_path: Path) -> None:

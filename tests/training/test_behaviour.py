@@ -96,6 +96,32 @@ def test_direct_extortion_with_punctuation_between_its_words_alerts(default_mode
     assert _score(default_model, _conversation(["hi", joiner.join(THREAT[0].split()), THREAT[1]])).alert
 
 
+def _each_word(change):  # type: ignore[no-untyped-def]
+    return lambda text: " ".join(change(w) if len(w) > 2 and w.isalpha() else w for w in text.split())
+
+
+MISSPELLED = {  # as in benchmarks/misspelled.py, to every word of three letters or more
+    "masked": _each_word(lambda w: w[0] + next((w[1:i] + "*" + w[i + 1:] for i in range(1, len(w)) if w[i] in "aeiou"),
+                                              w[1:])),
+    "vowels-left-out": _each_word(lambda w: w[0] + "".join(c for c in w[1:] if c not in "aeiou")),
+    "doubled": _each_word(lambda w: "".join(c * 2 if i % 2 else c for i, c in enumerate(w))),
+    "swapped": _each_word(lambda w: w[0] + w[2] + w[1] + w[3:] if len(w) > 3 else w),
+    "dot-inside": _each_word(lambda w: w[:len(w) // 2] + "." + w[len(w) // 2:]),
+    "emoji-inside": _each_word(lambda w: w[:len(w) // 2] + "\U0001F440" + w[len(w) // 2:]),
+}
+
+
+@pytest.mark.parametrize("form", MISSPELLED.values(), ids=MISSPELLED.keys())
+def test_direct_extortion_misspelled_to_dodge_a_filter_alerts(default_model: RiskModel, form: object) -> None:
+    """Every word of the threat misspelled as filters are dodged ("p*y $300 in g*ft c*rds", "py $300 in gft crds",
+    "sned", "se.nd", "se👀nd") scored 0.01-0.5 read as written (threshold about 0.85); words the model does not
+    know are read as the known words they are nearest (``detection.repair``). A friend's debt misspelled the same
+    way stays quiet."""
+    demand = THREAT[0].removeprefix("i screenshotted everything. ")
+    assert _score(default_model, _conversation(["hi", form(demand), THREAT[1]])).alert  # type: ignore[operator]
+    assert not _score(default_model, _conversation([form(t) for t in FRIENDLY_MONEY])).alert  # type: ignore[operator]
+
+
 BURSTS = [["i have your pics", "pay me $300", "or i send them", "to all your followers"],
           ["look at this", "it's your photo", "next to your name", "want your parents to see?", "then pay"]]
 

@@ -3,6 +3,7 @@ import json
 import random
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -315,8 +316,10 @@ def test_rows_of_the_prepared_design_equal_featurising_those_rows(labelled_path:
     texts = [e.text for e in data.events]
     config = TrainConfig(n_features=2**12)
     inputs = prepare_inputs(data, stage_targets(data), config)
-    fitted = MessageFeaturizer(2**12, chars_within_words=config.chars_within_words).fit(texts)
+    fitted = MessageFeaturizer(2**12, chars_within_words=config.chars_within_words).with_vocabulary(texts).fit(texts)
     assert inputs.featurizer.chars_within_words and fitted.chars_within_words
+    assert inputs.featurizer.vocabulary is not None and inputs.featurizer.vocabulary == fitted.vocabulary
+    assert prepare_inputs(data, stage_targets(data), replace(config, repair_words=False)).featurizer.vocabulary is None
     assert inputs.ngrams is not None and np.array_equal(inputs.featurizer.idf, fitted.idf)
     everything = np.arange(len(texts))
     assert inputs.design(everything, texts, config) is inputs.ngrams
