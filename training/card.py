@@ -30,6 +30,10 @@ LIMITS = """\
 - Scores are calibrated on held-out synthetic conversations; on other data, recalibrate
   (`riskline train` on your data) before reading scores as probabilities.
 - It reads text, timing, who speaks and whether media was attached; it never sees images.
+- Where model.json has a `vocabulary`, a word that neither it nor English has is read as the training
+  word it is near by typing (a letter masked, left out, doubled or swapped; a word broken or run
+  together): it knows spellings, not meanings, so a new word near a known one can be misread ("wth" as
+  "with"), and a wrong letter is not repaired. `riskline explain` shows what each message was read as.
 - A threat typed in pieces is read as one only where the model reads a sender's runs (`run_gap` in
   model.json, seconds) and the pieces come within that gap with no one else writing between them;
   answered piece by piece, it is read piece by piece.
