@@ -44,7 +44,7 @@ _LETTERS = re.compile(r"[a-z]+")
 _TOKEN = re.compile(r"[a-z]+|[^a-z]+")  # letters, and what lies between them
 _BREAKS = frozenset((" ", ".", "-"))  # what may break a word in two ("se nd", "gi.ft"; an emoji is a space by then)
 _STUCK = frozenset("0123456789_")
-# a word with letters masked by stars ("s*nd", "f*mily", "p**"): each star one letter
+# a word with letters masked by stars ("s*nd", "f*mily"): each star one letter
 _MASKED = re.compile(r"(?<![a-z0-9_*])[a-z]*(?:\*+[a-z]+)+\**(?![a-z0-9_*])|(?<![a-z0-9_*])[a-z]+\*+(?![a-z0-9_*])")
 _DOUBLED = re.compile(r"([a-z])\1")
 MIN_SWAPPED = 4  # shorter words swap into other words too readily ("its" -> "tis")
@@ -145,6 +145,8 @@ class Vocabulary:
 
     def _unmasked(self, match: re.Match[str]) -> str:
         masked = match.group(0)
+        if masked.count("*") * 2 >= len(masked):  # as many letters masked as shown: anything ("s**t" is no "sent")
+            return masked
         pattern = re.compile(re.escape(masked).replace(r"\*", "[a-z]"))
         for word in self._by_length.get(len(masked), ()):  # the most frequent first
             if pattern.fullmatch(word):

@@ -54,6 +54,7 @@ def test_a_misspelled_word_reads_as_the_known_word(vocabulary: Vocabulary, writt
     "zxq brandon qwerty",  # unknown, and near no known word
     "in to", "pay _money_ $300",  # known pieces broken by a space stay apart; markers stay as they are
     "any.one", "ok.see you",  # pieces that do not make a known word stay apart
+    "s**d it", "p** now", "*see*",  # as many letters masked as shown: no telling which word
 ])
 def test_text_with_nothing_to_repair_reads_as_written(vocabulary: Vocabulary, text: str) -> None:
     normalized = normalize([text])[0]
