@@ -117,8 +117,8 @@ class Vocabulary:
 
     def _repaired(self, text: str) -> str:
         counts, words = self.counts, self.words
-        if "*" not in text and (set(_LETTERS.findall(text)) - counts.keys()) <= words:  # most texts: all words known
-            return text
+        if "*" not in text and all(word in counts or word in words for word in _LETTERS.findall(text)):
+            return text  # most texts: every word known
         if "*" in text:
             text = _MASKED.sub(self._unmasked, text)
         tokens = _TOKEN.findall(text)
