@@ -36,6 +36,7 @@ MAX_REMEMBERED = 100_000  # unknown words remembered with how they read (names, 
 # an unknown word this long or longer may be words run together ("isenditto..."); shorter ones are more often words
 # the training data did not have, which split into known pieces wrongly ("security" -> "i sec ty ur")
 MIN_SPLIT = 12
+MAX_WORD = 64  # a longer "word" is no typed word (a pasted hash, a key mashed): left as it is, at no cost
 # vowels left out: a word whose letters after the first are consonants reads as the known word of its skeleton, when
 # the skeleton has this many letters ("snd", "fmly"); shorter ones are chat's own ("hmm", "hr", "jk")
 MIN_SKELETON = 3
@@ -163,6 +164,8 @@ class Vocabulary:
 
     def _nearest(self, word: str, doubled: bool = True) -> str:
         counts = self.counts
+        if len(word) > MAX_WORD:  # its swaps alone would be len(word) ** 2 letters
+            return word
         candidates = []
         pieces = _DOUBLED.split(word)  # letters typed twice read once or twice each: "wiill" -> "will", "wil"...
         if doubled and 1 < len(pieces) <= 2 * MAX_DOUBLED + 1:

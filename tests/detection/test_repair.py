@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from detection.model import ModelLoadError, RiskModel, load_model
-from detection.repair import MIN_COUNT, SLIP_RATIO, Vocabulary, english_words, skeleton
+from detection.repair import MAX_WORD, MIN_COUNT, SLIP_RATIO, Vocabulary, english_words, skeleton
 from detection.text import normalize
 
 TRAINING = (["i will send it to your family unless you pay"] * 40 + ["send me a pic"] * 80
@@ -76,6 +76,15 @@ def test_an_english_word_the_training_data_lacks_is_never_repaired(vocabulary: V
     assert read(vocabulary, "get off them") == "get off them"
     assert read(replace(vocabulary, words=frozenset()), "get off them") == "get of them"
     assert read(vocabulary, "get offf them") == "get off them"  # "offf" is "off" once normalised, so English
+
+
+def test_a_word_too_long_to_be_typed_is_left_as_it_is(vocabulary: Vocabulary) -> None:
+    """A 200,000-letter "word" would have 200,000 swaps of 200,000 letters each, and split into known words it would
+    recurse once a letter: left as it is. Run together up to MAX_WORD letters, words are still split."""
+    mashed = "sendyourpic" * 18_000
+    assert len(mashed) > MAX_WORD and vocabulary.repair([mashed]) == [mashed]
+    run_together = "isendittoyourfamilyunlessyoupay"
+    assert len(run_together) <= MAX_WORD and read(vocabulary, run_together) == "i send it to your family unless you pay"
 
 
 def test_repair_reads_each_text_as_alone(vocabulary: Vocabulary) -> None:
