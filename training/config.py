@@ -68,7 +68,7 @@ class TrainConfig:
     # Keep the training texts' vocabulary in the model and read a word it does not know, and English does not
     # have, as the training word it is near by typing ("s*nd", "snd", "seendd", "sned", "se.nd", "se nd",
     # "isendittoyourfamily" as "send"...; ``detection.repair``). Every word of a threat misspelled so scored
-    # 0.01-0.5 against 0.99; with it 32 of 36 such threats alert against 4 (``benchmarks/misspelled.py``). Three
+    # 0.01-0.5 against 0.99; with it 28 of 32 such threats alert against none (``benchmarks/misspelled.py``). Three
     # draws of the data (1, 3, 5), held-out folds: F0.5 0.966 either way, before the threat 51.7% -> 51.3%,
     # latency-weighted F1 0.644 -> 0.646 (docs/experiments.md, "Misspelled words").
     repair_words: bool = True
