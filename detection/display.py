@@ -174,6 +174,6 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
                     _print_indented(console, Text.assemble(("read from: ", "dim"), _snippet(step.read_from, 300)))
                 _print_indented(console, Text(f"driven by: {reasons(step)}", style="dim"))
     console.print("* evidence message; 'read from': the words of a long or padded message, or of its sender's "
-                  "run of messages, its stage was read from, misspelled words as the model read them; 'driven by': shares of the calibrated log-odds, by "
-                  "stage and pattern, or of the text path (the conversation's wording as a whole) where it scored "
-                  "higher")
+                  "run of messages, its stage was read from, misspelled words as the model read them; 'driven by': "
+                  "shares of the calibrated log-odds, by stage and pattern, or of the text path (the conversation's "
+                  "wording as a whole) where it scored higher")
