@@ -57,11 +57,18 @@ class MessageFeaturizer:
     def occurrences(self, texts: Sequence[str]) -> sp.csr_matrix:
         """One entry per n-gram occurrence in the normalised texts, ``CHUNK`` texts hashed at a time
         (a text's row does not depend on the others, and hashing needs about 100 bytes a character)."""
-        within = self.chars_within_words
         if len(texts) <= CHUNK:
-            return hash_occurrences(self.read(texts), self.n_features, chars_within_words=within)
-        return sp.vstack([hash_occurrences(self.read(texts[i:i + CHUNK]), self.n_features, chars_within_words=within)
-                          for i in range(0, len(texts), CHUNK)], format="csr")
+            return self._hashed(self.read(texts))
+        return sp.vstack([self._hashed(self.read(texts[i:i + CHUNK])) for i in range(0, len(texts), CHUNK)],
+                         format="csr")
+
+    def _hashed(self, read: Sequence[str]) -> sp.csr_matrix:
+        """``occurrences`` of texts already ``read``, ``CHUNK`` at a time."""
+        within = self.chars_within_words
+        if len(read) <= CHUNK:  # one message, on the service's path: no stacking
+            return hash_occurrences(read, self.n_features, chars_within_words=within)
+        return sp.vstack([hash_occurrences(read[i:i + CHUNK], self.n_features, chars_within_words=within)
+                          for i in range(0, len(read), CHUNK)], format="csr")
 
     def read(self, texts: Sequence[str]) -> list[str]:
         """``texts`` as n-grams are taken from them: normalised, and words repaired where there is a vocabulary."""
@@ -92,8 +99,16 @@ class MessageFeaturizer:
         """A featurizer with idf learned from ``texts`` (smoothed, as in scikit-learn)."""
         return self._fitted(self.occurrences(texts))
 
-    def fit_transform(self, texts: Sequence[str]) -> tuple[MessageFeaturizer, sp.csr_matrix]:
-        """``fit(texts)`` and its ``transform(texts)``, normalising and hashing the texts once."""
+    def fit_transform(self, texts: Sequence[str], *, repair: bool = False) -> tuple[MessageFeaturizer, sp.csr_matrix]:
+        """``fit(texts)`` and its ``transform(texts)``, normalising and hashing the texts once; with ``repair``, with
+        a vocabulary of ``texts`` first (``with_vocabulary``), from the same normalised texts."""
+        if repair:
+            normalized = normalize(texts)
+            featurizer = replace(self, vocabulary=Vocabulary.fit(normalized))
+            assert featurizer.vocabulary is not None
+            matrix = featurizer._hashed(featurizer.vocabulary.repair(normalized))
+            fitted = featurizer._fitted(matrix.copy())
+            return fitted, fitted._weighted(matrix)
         matrix = self.occurrences(texts)
         fitted = self._fitted(matrix.copy())
         return fitted, fitted._weighted(matrix)

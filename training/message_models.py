@@ -96,10 +96,8 @@ def prepare_inputs(data: LabelledData, targets: list[str], config: TrainConfig) 
     texts = [e.text for e in data.events]
     ngrams = None  # featurised once: the cross-fitting folds and the final fit each take their rows of it
     if config.ngrams:
-        featurizer = MessageFeaturizer(config.n_features, chars_within_words=config.chars_within_words)
-        if config.repair_words:
-            featurizer = featurizer.with_vocabulary(texts)
-        featurizer, ngrams = featurizer.fit_transform(texts)
+        featurizer, ngrams = MessageFeaturizer(config.n_features, chars_within_words=config.chars_within_words
+                                               ).fit_transform(texts, repair=config.repair_words)
     else:
         featurizer = MessageFeaturizer(1, np.ones(MessageFeaturizer(1).n_columns))
     if config.model_type == "baseline":
