@@ -15,7 +15,10 @@ a hard one.
 The bursts are threats sent as several short messages by one sender twenty seconds apart, after "hi"
 (as offenders type them: "i have ur pics" / "pay 300" / "or ur family sees"), and ordinary talk sent the
 same way with the same words; written on 2026-12-02 with run reading (``RiskModel.run_gap``), before it
-was measured. Each figure is given for the model as it reads and for it reading each message alone.
+was measured. The same bursts are sent again answered: the other person's short reply ("what", "??", "ok",
+"wait what", "huh", "hm") between every two pieces, ten seconds after each (replies chosen on 2026-12-03 while
+probing why such bursts went unseen; ``RiskModel.run_asides``). Each figure is given for the model as it
+reads, for it ending a run at any other message, and for it reading each message alone.
 
     .venv/bin/python benchmarks/lone_threats.py [--model models/default] [--each]
 """
@@ -27,7 +30,9 @@ from dataclasses import replace
 
 from padding import peak  # beside this script
 
+from detection.events import MessageEvent
 from detection.model import RiskModel, load_model
+from detection.scoring import score_conversations
 
 THREATS = [
     "give me 200 dollars or i leak your photos",
@@ -120,6 +125,19 @@ def burst_peak(model: RiskModel, burst: list[str]) -> float:
     return peak(model, *burst, seconds=20.0)
 
 
+REPLIES = ["what", "??", "ok", "wait what", "huh", "hm"]
+
+
+def answered_peak(model: RiskModel, burst: list[str]) -> float:
+    """The peak risk of "hi" then ``burst`` from one sender twenty seconds apart, the other person's short reply
+    ten seconds after each piece but the last."""
+    said = [("a", "hi")]
+    for k, text in enumerate(burst):
+        said += [("a", text)] if k == len(burst) - 1 else [("a", text), ("b", REPLIES[k % len(REPLIES)])]
+    events = [MessageEvent("c", f"c-{i}", who, 1_700_000_000.0 + 10.0 * i, text) for i, (who, text) in enumerate(said)]
+    return score_conversations(model, events)[0][0].risk_score
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="a model directory or URI (default: the default model)")
@@ -128,12 +146,13 @@ def main() -> None:
     model = load_model(args.model) if args.model else load_model()
     threshold = model.thresholds.alert
     print(f"model {model.model_version}, alert threshold {threshold:.3f}, sender's runs read within "
-          f"{model.run_gap} s (0: each message alone)")
+          f"{model.run_gap} s (0: each message alone), {'not ' if not model.run_asides else ''}across short replies")
     sets = [("threats", THREATS, lone_peak), ("ordinary", ORDINARY, lone_peak), ("threat bursts", BURSTS, burst_peak),
-            ("ordinary bursts", ORDINARY_BURSTS, burst_peak)]
+            ("ordinary bursts", ORDINARY_BURSTS, burst_peak), ("threat bursts answered", BURSTS, answered_peak),
+            ("ordinary bursts answered", ORDINARY_BURSTS, answered_peak)]
     for name, texts, measure in sets:
         cells = []
-        for variant in (model, replace(model, run_gap=0)):
+        for variant in (model, replace(model, run_asides=False), replace(model, run_gap=0)):
             scores = [measure(variant, t) for t in texts]  # type: ignore[operator]
             if args.each and variant is model:
                 for text, s in zip(texts, scores, strict=True):
@@ -142,7 +161,8 @@ def main() -> None:
             ordered = sorted(scores)
             cells.append(f"{sum(s >= threshold for s in scores)} of {len(texts)} alert, peak risk median "
                          f"{ordered[len(ordered) // 2]:.2f}, mean {sum(scores) / len(scores):.2f}")
-        print(f"{name}: {cells[0]} (each message alone: {cells[1]})", flush=True)
+        print(f"{name}: {cells[0]} (runs ended by any other message: {cells[1]}; each message alone: {cells[2]})",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,10 @@ MAX_WINDOW = 1000  # words in an evidence window
 MAX_RUN_GAP = 3600  # seconds between two messages of one sender read together (``RiskModel.run_gap``)
 RUN_MESSAGES = 4  # messages of a sender's run read together: the message and up to three before it
 RUN_CHARS = 300  # of each earlier message of a run, its last this many characters are kept and read
+# with ``RiskModel.run_asides``: another participant's message of at most this many words does not end a run
+RUN_ASIDE_WORDS = 3
+RUN_ASIDE_CHARS = 40  # nor of more than this many characters
+RUN_OTHERS = 2  # the runs of up to this many other senders that a conversation's state keeps open
 # a conditional threat's consequence: a message is also read in parts, each starting at one of these words
 CLAUSE = re.compile(r"(?=\b(?:or|unless|otherwise)\b)", re.IGNORECASE)
 CLAUSE_WORDS = 3  # the fewest words (runs of letters and digits, as "pay-$50-in" holds three) of a part read alone
@@ -385,6 +389,11 @@ class RiskModel:
     # "pay me $300", "or i send them", "to all your followers") is read as the one message it is. 0: each
     # message alone (models trained before 2026-12-02, night).
     run_gap: int = 0
+    # Whether a sender's run goes on across another participant's short messages (``RUN_ASIDE_WORDS`` words
+    # at most: "what", "??", "who is this"), as a young person answers a threat being typed in pieces; a
+    # longer message of theirs still ends it. False: any other sender's message ends a run (models trained
+    # before 2026-12-03).
+    run_asides: bool = False
     # Whether a message is also read in parts starting at "or", "unless" or "otherwise" (``message_clauses``),
     # as windows are, so a payment demand's consequence ("... or i send it to your family") is read as the threat
     # it is. False: not (models trained before 2026-12-02, night).
@@ -408,6 +417,8 @@ class RiskModel:
             digest.update(" ".join(sorted(self.featurizer.vocabulary.words)).encode())
         if self.run_gap:
             digest.update(f"|runs {self.run_gap} {RUN_MESSAGES} {RUN_CHARS}".encode())
+            if self.run_asides:
+                digest.update(f"|asides {RUN_ASIDE_WORDS} {RUN_ASIDE_CHARS} {WORD.pattern} {RUN_OTHERS}".encode())
         if self.read_clauses:
             digest.update(f"|clauses {CLAUSE.pattern} {CLAUSE_WORDS} {WORD.pattern} {CLAUSE_CHARS}".encode())
         for array in (self.featurizer.idf, stage.coef, stage.intercept, stage.embed_coef, stage.text_coef,
@@ -568,7 +579,7 @@ class RiskModel:
             "encoder": "encoder" if self.encoder is not None else None,
             "thresholds": self.thresholds.to_dict(), "metrics": self.metrics, "config": self.config,
             "evidence_window": self.evidence_window, "drop_filler": self.drop_filler, "run_gap": self.run_gap,
-            "read_clauses": self.read_clauses,
+            "run_asides": self.run_asides, "read_clauses": self.read_clauses,
             "vocabulary": None if vocabulary is None else vocabulary.counts,
             "vocabulary_words": WORDS_FILE if vocabulary is not None and vocabulary.words else None,
         }
@@ -622,6 +633,7 @@ def _read_directory(directory: Path) -> RiskModel:
         evidence_window=_window(directory, meta.get("evidence_window", 0)),
         drop_filler=_flag(directory, "drop_filler", meta.get("drop_filler", False)),
         run_gap=_run_gap(directory, meta.get("run_gap", 0)),
+        run_asides=_flag(directory, "run_asides", meta.get("run_asides", False)),
         read_clauses=_flag(directory, "read_clauses", meta.get("read_clauses", False)),
     )
 

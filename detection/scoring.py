@@ -15,7 +15,16 @@ import numpy as np
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
-from detection.model import RUN_CHARS, RUN_MESSAGES, RiskModel, offender_probability
+from detection.model import (
+    RUN_ASIDE_CHARS,
+    RUN_ASIDE_WORDS,
+    RUN_CHARS,
+    RUN_MESSAGES,
+    RUN_OTHERS,
+    WORD,
+    RiskModel,
+    offender_probability,
+)
 from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
@@ -168,7 +177,8 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     sender = _codes(ordered.sender_id)
     runs = None
     if model.run_gap:
-        runs = _runs(ordered, starts, priors, model.run_gap, np.rint(proba[:, 1:] * QUANT).astype(np.int64), sender)
+        runs = _runs(ordered, starts, priors, model.run_gap, np.rint(proba[:, 1:] * QUANT).astype(np.int64), sender,
+                     model.run_asides)
         proba = with_runs(model, runs, proba)[0]
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
@@ -188,27 +198,31 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
                  None if role is None else role.tolist())
     new_states = {
         prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b), evidence_key,
-                                        None if runs is None else runs.open[k])
+                                        None if runs is None else runs.open[k],
+                                        () if runs is None or not runs.others else runs.others[k])
         for k, (prior, a, b) in enumerate(zip(priors, starts, ends, strict=True))
     }
     return steps, new_states
 
 
 class OpenRun(NamedTuple):
-    """A conversation's last sender and their run up to its last message, as the state keeps it."""
+    """A sender's run up to their last message, as the conversation's state keeps it."""
 
     sender: str | None
     texts: tuple[str, ...]  # the last RUN_MESSAGES - 1 messages of the run, each its last RUN_CHARS characters
     evidence: tuple[tuple[int, ...], ...]  # each one's own risk-stage evidence, in units of 1/QUANT
+    ts: float = 0.0  # when the sender last wrote (kept for the runs of other senders than the last)
 
 
 class Runs(NamedTuple):
     """A sender's runs of messages, read together (``RiskModel.run_gap``)."""
 
-    owners: list[int]  # rows sent within the gap of their sender's message before, in row order
+    owners: list[int]  # rows that continue a run of their sender, in row order
     joined: list[str]  # each such row's run read as one text: up to RUN_MESSAGES messages, the row's last
     parts: np.ndarray  # (owners, risk stages): each stage's largest evidence among the run's messages read alone
-    open: list[OpenRun]  # per conversation, for its new state
+    open: list[OpenRun]  # per conversation, for its new state: its last sender's run
+    # per conversation, with ``RiskModel.run_asides``: other senders' runs still open, the latest first
+    others: tuple[tuple[OpenRun, ...], ...] = ()
 
 
 def with_runs(model: RiskModel, runs: Runs, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +249,7 @@ def runs_of(model: RiskModel, events: Sequence[MessageEvent]) -> Runs:
         return Runs([], [], np.zeros((0, N_RISK), dtype=np.int64), [])
     own = np.rint(model.evidence(ordered.text).proba[:, 1:] * QUANT).astype(np.int64)
     return _runs(ordered, np.zeros(1, dtype=np.int64), [ConversationState(ordered.conversation_id[0])],
-                 model.run_gap, own, _codes(ordered.sender_id))
+                 model.run_gap, own, _codes(ordered.sender_id), model.run_asides)
 
 
 def _codes(values: Sequence[str]) -> np.ndarray:
@@ -244,66 +258,139 @@ def _codes(values: Sequence[str]) -> np.ndarray:
     return np.fromiter((numbers.setdefault(v, len(numbers)) for v in values), np.int64, len(values))
 
 
+def is_aside(text: str) -> bool:
+    """Whether another sender's message is short enough not to end a run (``RiskModel.run_asides``): at most
+    ``RUN_ASIDE_WORDS`` words and ``RUN_ASIDE_CHARS`` characters ("what", "??", "who is this")."""
+    return len(text) <= RUN_ASIDE_CHARS and len(WORD.findall(text)) <= RUN_ASIDE_WORDS
+
+
+def _prior_runs(prior: ConversationState, asides: bool) -> dict[str, OpenRun]:
+    """The runs a state keeps open, by sender: its last sender's (written by this version: as many texts as
+    evidence), and with ``asides`` the others'."""
+    found: dict[str, OpenRun] = {}
+    if (prior.run_texts and len(prior.run_evidence) == len(prior.run_texts) and prior.run_sender is not None
+            and prior.last_ts is not None):
+        found[prior.run_sender] = OpenRun(prior.run_sender, prior.run_texts, prior.run_evidence, prior.last_ts)
+    if asides:
+        for sender, ts, texts, evidence in prior.other_runs:
+            if texts and len(texts) == len(evidence):
+                found.setdefault(sender, OpenRun(sender, texts, evidence, ts))
+    return found
+
+
 def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState], gap: int,
-          own: np.ndarray, code: np.ndarray) -> Runs:
-    """Each message sent within ``gap`` seconds of its sender's message before it (the conversation's last,
-    in this batch or, for its first rows, in the prior state) joined to the run of that sender's messages
-    up to it, and each stage's largest evidence (``own``: each row's, in units of 1/QUANT) among them. Earlier
+          own: np.ndarray, code: np.ndarray, asides: bool = False) -> Runs:
+    """Each message sent within ``gap`` seconds of its sender's message before it (in this batch or, for the
+    sender's first row of a conversation here, in the prior state) joined to the run of that sender's messages
+    up to it, and each stage's largest evidence (``own``: each row's, in units of 1/QUANT) among them. Another
+    sender's message in between ends the run, unless ``asides`` and it is short (``is_aside``). Earlier
     messages of a run are kept as their last ``RUN_CHARS`` characters and their own evidence, the same in a
     state carried between calls as in one batch, so a conversation scored in one call and one scored a message
     at a time read the same runs. ``code``: each row's sender as a number (``_codes``). Only the rows in a run
-    are visited one by one."""
+    (and, with ``asides``, those whose sender's message before it is not the row before) are visited one by one."""
     n = len(ordered)
     ends = [*starts[1:].tolist(), n]
     senders, texts, ts = ordered.sender_id, ordered.text, ordered.timestamp
     segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-    follows = np.zeros(n, dtype=bool)  # the row continues the run of the row before it in this batch
-    follows[1:] = (code[1:] == code[:-1]) & (segment[1:] == segment[:-1]) & (ts[1:] - ts[:-1] <= gap)
-    carried: dict[int, ConversationState] = {}  # segments whose first row continues the prior state's run
-    for prior, a in zip(priors, starts.tolist(), strict=True):
-        if (prior.run_texts and len(prior.run_evidence) == len(prior.run_texts)  # else not a run this version wrote
-                and prior.run_sender == senders[a] and prior.last_ts is not None and ts[a] - prior.last_ts <= gap):
-            carried[a] = prior
+    segment_start = np.asarray(starts)[segment]
+    short: dict[int, bool] = {}
 
-    def before(i: int, a: int) -> tuple[list[str], list[list[int]]]:
-        """The kept texts and evidence of the run before row ``i`` (of the segment starting at ``a``): from the
-        prior state, then earlier rows."""
+    def all_asides(lo: int, hi: int) -> bool:
+        """Whether rows ``lo..hi-1`` are all asides (none: true), with ``asides`` on."""
+        for r in range(lo, hi):
+            if (found := short.get(r)) is None:
+                found = short[r] = is_aside(texts[r])
+            if not found:
+                return False
+        return True
+
+    prev = np.arange(n) - 1  # each row's sender's row before it in its conversation in this batch, else -1
+    follows = np.zeros(n, dtype=bool)  # the row continues the run that ends at its ``prev``
+    if asides:
+        order = np.lexsort((np.arange(n), code, segment))
+        same = (code[order][1:] == code[order][:-1]) & (segment[order][1:] == segment[order][:-1])
+        prev = np.full(n, -1)
+        prev[order[1:][same]] = order[:-1][same]
+        follows = (prev >= 0) & (ts - ts[np.maximum(prev, 0)] <= gap)
+        for i in np.flatnonzero(follows & (prev < np.arange(n) - 1)).tolist():
+            follows[i] = all_asides(int(prev[i]) + 1, i)
+    else:
+        follows[1:] = (code[1:] == code[:-1]) & (segment[1:] == segment[:-1]) & (ts[1:] - ts[:-1] <= gap)
+        prev[segment_start == np.arange(n)] = -1
+    carried: dict[int, OpenRun] = {}  # rows whose run goes back into the prior state
+    prior_runs = [_prior_runs(prior, asides) for prior in priors]
+    for k, (a, b) in enumerate(zip(starts.tolist(), ends, strict=True)):
+        if not prior_runs[k]:
+            continue
+        first: dict[str, int] = {}  # each sender's first row in this conversation's rows of the batch
+        latest_run = max(run.ts for run in prior_runs[k].values())
+        for i in range(a, b):
+            first.setdefault(senders[i], i)
+            if (not asides or not all_asides(i, i + 1) or prior_runs[k].keys() <= first.keys()
+                    or ts[i] - latest_run > gap):
+                break
+        for sender, i in first.items():
+            if (run := prior_runs[k].get(sender)) is not None and ts[i] - run.ts <= gap and all_asides(a, i):
+                carried[i] = run
+
+    def before(i: int) -> tuple[list[str], list[list[int]]]:
+        """The kept texts and evidence of the run before row ``i``: earlier rows, then the prior state."""
         rows: list[int] = []
         j = i
-        while j > a and follows[j] and len(rows) < RUN_MESSAGES - 1:
-            j -= 1
+        while follows[j] and len(rows) < RUN_MESSAGES - 1:
+            j = int(prev[j])
             rows.append(j)
         rows.reverse()
         kept, kept_evidence = [texts[r][-RUN_CHARS:] for r in rows], [own[r].tolist() for r in rows]
-        if j == a and a in carried and len(rows) < RUN_MESSAGES - 1:  # the run goes back into the prior state
+        if j in carried and len(rows) < RUN_MESSAGES - 1:  # the run goes back into the prior state
             room = RUN_MESSAGES - 1 - len(rows)
-            prior = carried[a]
-            kept = [*prior.run_texts[-room:], *kept]
-            kept_evidence = [*(list(e) for e in prior.run_evidence[-room:]), *kept_evidence]
+            run = carried[j]
+            kept = [*run.texts[-room:], *kept]
+            kept_evidence = [*(list(e) for e in run.evidence[-room:]), *kept_evidence]
         return kept, kept_evidence
 
-    segment_start = np.asarray(starts)[segment]
+    def open_run(r: int) -> OpenRun:
+        """The run up to row ``r``, as a state keeps it."""
+        kept, kept_evidence = before(r)
+        drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
+        return OpenRun(senders[r], (*kept[drop:], texts[r][-RUN_CHARS:]),
+                       (*(tuple(e) for e in kept_evidence[drop:]), tuple(own[r].tolist())), float(ts[r]))
+
     owners: list[int] = []
     joined: list[str] = []
     parts: list[list[int]] = []
     in_run = follows.copy()
-    in_run[list(carried)] = True  # first rows that continue the prior state's run
+    in_run[list(carried)] = True
     for i in np.flatnonzero(in_run).tolist():
-        kept, kept_evidence = before(i, int(segment_start[i]))
+        kept, kept_evidence = before(i)
         if kept:
             owners.append(i)
             joined.append(" ".join([*kept, texts[i]]))
             parts.append([max(stage) for stage in zip(own[i].tolist(), *kept_evidence, strict=True)])
     open_runs: list[OpenRun] = []
-    for a, b in zip(starts.tolist(), ends, strict=True):
+    others: list[tuple[OpenRun, ...]] = []
+    for k, (a, b) in enumerate(zip(starts.tolist(), ends, strict=True)):
         if b == a:
             continue
         last = b - 1
-        kept, kept_evidence = before(last, a)
-        drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
-        open_runs.append(OpenRun(senders[last], (*kept[drop:], texts[last][-RUN_CHARS:]),
-                                 (*(tuple(e) for e in kept_evidence[drop:]), tuple(own[last].tolist()))))
-    return Runs(owners, joined, np.array(parts, dtype=np.int64).reshape(-1, N_RISK), open_runs)
+        open_runs.append(open_run(last))
+        if not asides:
+            continue
+        latest: dict[str, int] = {}  # other senders' last rows here, the latest first
+        for r in range(last - 1, a - 1, -1):
+            if ts[last] - ts[r] > gap:  # an older run could not go on
+                break
+            if senders[r] != senders[last]:
+                latest.setdefault(senders[r], r)
+            if not all_asides(r, r + 1) or len(latest) == RUN_OTHERS:
+                break
+        found = [open_run(r) for r in latest.values() if all_asides(r + 1, b)]
+        if len(found) < RUN_OTHERS and all_asides(a, b):  # runs from the prior state that nothing here ended
+            found += [run for sender, run in prior_runs[k].items() if sender != senders[last] and sender not in latest]
+        others.append(tuple(sorted((run for run in found if ts[last] - run.ts <= gap),
+                                   key=lambda run: -run.ts)[:RUN_OTHERS]))
+    return Runs(owners, joined, np.array(parts, dtype=np.int64).reshape(-1, N_RISK), open_runs,
+                tuple(others))
 
 
 def _set_aside(prior: ConversationState) -> ConversationState:
@@ -348,9 +435,10 @@ def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Running, scores: np.ndarray,
              weights: np.ndarray, ts: np.ndarray, a: int, b: int, evidence_key: str | None,
-             open_run: OpenRun | None) -> ConversationState:
+             open_run: OpenRun | None, other_runs: tuple[OpenRun, ...]) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
-    row; ``open_run``: its last sender's run, from ``_runs``, None for a model that reads no runs)."""
+    row; ``open_run``: its last sender's run, from ``_runs``, None for a model that reads no runs;
+    ``other_runs``: other senders' runs still open, for a model whose runs go on across asides)."""
     last = b - 1
     senders = rows.sender_id[a:b]
     masses = dict(prior.sender_mass)
@@ -391,6 +479,7 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
         earlier_stage_max=prior.earlier_stage_max,
         run_sender=None if open_run is None else open_run.sender, run_texts=() if open_run is None else open_run.texts,
         run_evidence=() if open_run is None else open_run.evidence,
+        other_runs=tuple((run.sender or "", run.ts, run.texts, run.evidence) for run in other_runs),
     )
 
 

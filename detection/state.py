@@ -55,6 +55,10 @@ class ConversationState:
     run_sender: str | None = None
     run_texts: tuple[str, ...] = ()
     run_evidence: tuple[tuple[int, ...], ...] = ()
+    # for a model whose runs go on across others' short messages (``RiskModel.run_asides``): the runs of other
+    # senders still open (no longer message from anyone else since), the latest first, at most ``RUN_OTHERS``:
+    # each (sender, when they last wrote, texts, evidence) as above
+    other_runs: tuple[tuple[str, float, tuple[str, ...], tuple[tuple[int, ...], ...]], ...] = ()
 
     def suspect(self) -> tuple[str | None, float | None]:
         """The suspect and how clearly they stand out, or (None, None) before any risk evidence.
@@ -120,4 +124,7 @@ class ConversationState:
         fixed["evidence"] = tuple((int(w), int(i), str(m)) for w, i, m in data["evidence"])  # type: ignore[attr-defined]
         fixed["run_texts"] = tuple(str(t) for t in data.get("run_texts", ()))  # type: ignore[attr-defined]
         fixed["run_evidence"] = tuple(tuple(int(v) for v in e) for e in data.get("run_evidence", ()))  # type: ignore[attr-defined]
+        fixed["other_runs"] = tuple((str(sender), float(ts), tuple(str(t) for t in texts),
+                                     tuple(tuple(int(v) for v in e) for e in evidence))
+                                    for sender, ts, texts, evidence in data.get("other_runs", ()))  # type: ignore[attr-defined]
         return cls(**fixed)  # type: ignore[arg-type]

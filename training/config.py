@@ -79,6 +79,11 @@ class TrainConfig:
     # 3 held-out folds of the shipped data: F0.5 0.968 alone, 0.969 at 120 (docs/experiments.md, "Threats sent
     # as a burst").
     run_gap: int = 120
+    # A run goes on across the other person's short messages ("what", "??"; ``RiskModel.run_asides``): a
+    # threat typed in pieces with the young person's "what" between them read alone, 2 of 12 bursts alerted,
+    # as runs, 6 (benchmarks/lone_threats.py). Held-out folds over six data draws the same within their spread
+    # (docs/experiments.md, "A run across the other's short replies").
+    run_asides: bool = True
     # Read each message in parts from "or", "unless" or "otherwise" on too (``RiskModel.read_clauses``): "pay $300
     # in gift cards or i send it to your family and followers" alone between "hi" and "you have 1 hour" scored
     # 0.54-0.97 over training seeds 0-2 read whole (thresholds 0.84-0.88), 0.95-1.00 so. 3 held-out folds of the

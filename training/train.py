@@ -160,7 +160,8 @@ def _assemble(inputs: Inputs, stage: StageModel, conversation: ConversationModel
     version = f"{config.model_type}-{datetime.now(UTC):%Y%m%d%H%M%S}-{digest}"
     return RiskModel(inputs.featurizer, stage, conversation, thresholds, version, config.model_type, metrics,
                      {"train": config.to_dict()}, encoder=inputs.encoder, evidence_window=config.evidence_window,
-                     drop_filler=config.drop_filler, run_gap=config.run_gap, read_clauses=config.read_clauses)
+                     drop_filler=config.drop_filler, run_gap=config.run_gap,
+                     run_asides=config.run_asides, read_clauses=config.read_clauses)
 
 
 # what a message-only model may read

@@ -52,6 +52,7 @@ def _copy(model_dir: Path, tmp_path: Path) -> Path:
     (lambda m: m.update(run_gap=1.5), "run_gap must be a whole number"),
     (lambda m: m.update(run_gap=True), "run_gap must be a whole number"),
     (lambda m: m.update(read_clauses="true"), "read_clauses must be true or false"),
+    (lambda m: m.update(run_asides=1), "run_asides must be true or false"),
 ])
 def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: object, message: str) -> None:
     copy = _copy(model_dir, tmp_path)
@@ -292,6 +293,15 @@ def test_run_gap_is_saved_and_a_model_saved_before_reads_each_message_alone(mode
     assert replace(model, run_gap=60).evidence_key not in (model.evidence_key, replace(model, run_gap=0).evidence_key)
     saved, older = _saved_and_as_before(model, tmp_path, "run_gap")
     assert saved.run_gap == 120 and older.run_gap == 0
+
+
+def test_run_asides_is_saved_and_a_model_saved_before_ends_runs_at_any_other_message(model: RiskModel,
+                                                                                    tmp_path: Path) -> None:
+    assert model.run_asides  # TrainConfig.run_asides
+    assert replace(model, run_asides=False).evidence_key != model.evidence_key
+    saved, older = _saved_and_as_before(model, tmp_path, "run_asides")
+    assert saved.run_asides and not older.run_asides
+    assert older.evidence_key == replace(model, run_asides=False).evidence_key
 
 
 def test_a_text_met_again_is_read_once_and_as_when_alone(model: RiskModel, monkeypatch: pytest.MonkeyPatch) -> None:

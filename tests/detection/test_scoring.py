@@ -10,7 +10,15 @@ import pytest
 
 from detection.events import STAGES, MessageEvent, to_event
 from detection.model import RUN_CHARS, RiskModel
-from detection.scoring import TEXT_EVIDENCE, WEAK_EVIDENCE, runs_of, score_conversations, score_messages, summarize
+from detection.scoring import (
+    TEXT_EVIDENCE,
+    WEAK_EVIDENCE,
+    is_aside,
+    runs_of,
+    score_conversations,
+    score_messages,
+    summarize,
+)
 from detection.state import QUANT, ConversationState
 from tests.conftest import event
 
@@ -322,12 +330,13 @@ BURST = ["i have your pics", "pay me $300 in gift cards", "or i send them", "to 
 
 def test_a_senders_run_of_messages_is_read_together_up_to_four(model: RiskModel) -> None:
     """A message sent within ``run_gap`` seconds of its sender's message before it is read joined to their run:
-    another sender's message or a longer pause ends a run, and a run holds four messages at most."""
+    another sender's message (for a model without ``run_asides``) or a longer pause ends a run, and a run holds
+    four messages at most."""
     long = "x" * (RUN_CHARS + 50)
     said = [("a", 0, "hi"), ("a", 20, "one"), ("a", 40, "two"), ("a", 60, "three"), ("a", 80, long),
             ("b", 90, "what"), ("a", 100, "four"), ("a", 110, "five"), ("a", 400, "six")]
     events = [MessageEvent("c", f"c-{i}", who, T0 + t, text) for i, (who, t, text) in enumerate(said)]
-    runs = runs_of(replace(model, run_gap=60), events)
+    runs = runs_of(replace(model, run_gap=60, run_asides=False), events)
     assert runs.owners == [1, 2, 3, 4, 7]
     assert runs.joined == ["hi one", "hi one two", "hi one two three", f"one two three {long}", "four five"]
     assert [(o.sender, o.texts, len(o.evidence)) for o in runs.open] == [("a", ("six",), 1)]  # kept for the next
@@ -336,6 +345,18 @@ def test_a_senders_run_of_messages_is_read_together_up_to_four(model: RiskModel)
     after_long = runs_of(replace(model, run_gap=60), [*events[:5], MessageEvent("c", "c-x", "a", T0 + 85, "seven")])
     assert after_long.joined[-1] == f"two three {long[-RUN_CHARS:]} seven"  # earlier messages: their last characters
     assert runs_of(replace(model, run_gap=0), events).owners == []
+    # with run_asides, b's "what" does not end a's run; b's run is not open at the end, a minute and more old
+    asides = runs_of(replace(model, run_gap=60), events)
+    assert asides.owners == [1, 2, 3, 4, 6, 7] and asides.joined[4:] == [f"two three {long[-RUN_CHARS:]} four",
+                                                                         f"three {long[-RUN_CHARS:]} four five"]
+    assert asides.others == ((),)
+    recent = runs_of(replace(model, run_gap=60), events[:8])
+    assert [(o.sender, o.texts, o.ts) for o in recent.others[0]] == [("b", ("what",), T0 + 90)]
+
+
+def test_is_aside() -> None:
+    assert all(is_aside(text) for text in ("what", "??", "who is this", "wait what?!", "", "ok 👍"))
+    assert not any(is_aside(text) for text in ("please dont do this", "what do you mean by that", "x" * 41))
 
 
 def test_a_threat_sent_as_a_burst_has_the_evidence_of_the_whole(model: RiskModel) -> None:
@@ -361,5 +382,31 @@ def test_a_threat_sent_as_a_burst_has_the_evidence_of_the_whole(model: RiskModel
     assert one.risk_score[0] == steps.risk_score[3] and states == final
     interleaved = [MessageEvent("b", f"b-{i}", "x" if i % 2 == 0 else "y", T0 + 20 * i, text)
                    for i, text in enumerate([BURST[0], "ok", BURST[1], "what", BURST[2], "?", BURST[3]])]
-    apart, _ = score_messages(model, interleaved)
+    ended = replace(model, run_asides=False)
+    apart, _ = score_messages(ended, interleaved)
     assert np.array_equal(apart.stage_proba, score_messages(replace(model, run_gap=0), interleaved)[0].stage_proba)
+
+
+def test_a_burst_goes_on_across_the_other_persons_short_replies(model: RiskModel) -> None:
+    """With ``run_asides``, the young person's "what" or "?" between the pieces of a threat does not end the
+    sender's run: each piece reads as in the burst without them, in one call or a message at a time, and the
+    state keeps the open run of the sender who is not the last. A longer reply ends it."""
+    burst, _ = score_messages(model, [MessageEvent("b", f"b-{i}", "x", T0 + 20 * i, t) for i, t in enumerate(BURST)])
+    replies = ["ok", "what", "?"]
+    said = [(BURST[0], "x")] + [pair for k in range(3) for pair in ((replies[k], "y"), (BURST[k + 1], "x"))]
+    events = [MessageEvent("b", f"b-{i}", who, T0 + 10 * i, text) for i, (text, who) in enumerate(said)]
+    steps, final = score_messages(model, events)
+    assert np.allclose(steps.stage_proba[::2], burst.stage_proba)
+    assert steps.risk_score[-1] > score_messages(replace(model, run_asides=False), events)[0].risk_score[-1]
+    states: dict[str, ConversationState] = {}
+    for e in events:
+        one, new = score_messages(model, [e], states)
+        states.update({k: ConversationState.from_dict(json.loads(json.dumps(v.to_dict()))) for k, v in new.items()})
+        if e.sender_id == "y":  # x's run stays open in the state while y answers
+            assert [run[0] for run in states["b"].other_runs] == ["x"]
+    assert one.risk_score[0] == steps.risk_score[-1] and states == final
+    longer = [*events[:3], replace(events[3], text="what do you mean by that"), *events[4:]]
+    cut = score_messages(model, longer)[0]
+    alone = score_messages(replace(model, run_gap=0), longer)[0]
+    assert np.array_equal(cut.stage_proba[4], alone.stage_proba[4])  # after the longer reply, read alone
+    assert not np.array_equal(cut.stage_proba[6], alone.stage_proba[6])  # then a run of its own again

@@ -50,8 +50,11 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
 # The negatives each part's default alerts on, as the README's table reports them: none in parts a and d. Part e's
 # yearbook committee that will "post the list online" came with character n-grams read within words (2026-12-02;
 # punctuation had diluted it). Two more went with runs and clauses read (2026-12-02, night: part b's crush, part e's
-# parents' warning about sextortion).
-FALSE_ALERTS = {"a": set(), "b": {"b-neg-help"}, "c": {"c-neg-wallet"}, "d": set(), "e": {"e-neg-yearbook"}}
+# parents' warning about sextortion). Part b's crush came back with runs read across short replies (2026-12-03):
+# its peak, its first message "i think you're really cute" read by the text path, fell from 0.831 to 0.826, but the
+# default built with them has its alert threshold at 0.824 against 0.856 (docs/experiments.md, "A run across").
+FALSE_ALERTS = {"a": set(), "b": {"b-neg-help", "b-neg-crush"}, "c": {"c-neg-wallet"}, "d": set(),
+                "e": {"e-neg-yearbook"}}
 
 
 @pytest.mark.slow
