@@ -35,8 +35,9 @@ LIMITS = """\
   together): it knows spellings, not meanings, so a new word near a known one can be misread ("wth" as
   "with"), and a wrong letter is not repaired. `riskline explain` shows what each message was read as.
 - A threat typed in pieces is read as one only where the model reads a sender's runs (`run_gap` in
-  model.json, seconds) and the pieces come within that gap with no one else writing between them;
-  answered piece by piece, it is read piece by piece.
+  model.json, seconds) and the pieces come within that gap; the other person's short replies between
+  them ("what", "??") do not end a run where `run_asides` is true, a longer message does, so a threat
+  answered piece by piece at length is read piece by piece.
 - The text path alerts on wording that reads as grooming as a whole, with no recognisable stage
   needed. Flirting between teens is its commonest false alert on held-out synthetic data; its
   evidence messages are the most grooming-like wording, not proof of a request or a threat.
