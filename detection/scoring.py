@@ -330,7 +330,8 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
                     or ts[i] - latest_run > gap):
                 break
         for sender, i in first.items():
-            if (run := prior_runs[k].get(sender)) is not None and ts[i] - run.ts <= gap and all_asides(a, i):
+            # a message arriving late (sent before the run's last) joins it only if sent within the gap of it too
+            if (run := prior_runs[k].get(sender)) is not None and abs(ts[i] - run.ts) <= gap and all_asides(a, i):
                 carried[i] = run
 
     def before(i: int) -> tuple[list[str], list[list[int]]]:

@@ -171,6 +171,20 @@ def test_a_message_arriving_late_is_scored_where_it_arrives(model: RiskModel) ->
     assert one_call.message_id == ["m1", "m2"] and together["c"].last_ts == 100.0
 
 
+
+def test_a_message_arriving_late_joins_a_run_only_if_sent_within_the_gap(model: RiskModel) -> None:
+    """Arriving after the sender's run, a message sent a few seconds before its last message is read with the
+    run (the network reordered them); one sent an hour before it (a phone that was offline) is read alone."""
+    def burst(late_by: float) -> tuple[np.ndarray, np.ndarray]:
+        on_time = [MessageEvent("c", f"m{i}", "x", T0 + 20 * i, text) for i, text in enumerate(BURST[:3])]
+        _, states = score_messages(model, on_time)
+        late = MessageEvent("c", "late", "x", T0 + 40 - late_by, BURST[3])
+        return score_messages(model, [late], states)[0].stage_proba[0], model.evidence([BURST[3]]).proba[0]
+
+    assert not np.array_equal(*burst(5.0))  # read joined to the three before it
+    assert np.array_equal(*burst(3600.0))  # read alone
+
+
 def test_empty_batch(model: RiskModel) -> None:
     steps, states = score_messages(model, [])
     assert len(steps) == 0 and states == {}
