@@ -287,16 +287,20 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
     messages of a run are kept as their last ``RUN_CHARS`` characters and their own evidence, the same in a
     state carried between calls as in one batch, so a conversation scored in one call and one scored a message
     at a time read the same runs. ``code``: each row's sender as a number (``_codes``). Only the rows in a run
-    (and, with ``asides``, those whose sender's message before it is not the row before) are visited one by one."""
+    and those whose sender's message before it is not the row before are visited one by one."""
     n = len(ordered)
     ends = [*starts[1:].tolist(), n]
     senders, texts, ts = ordered.sender_id, ordered.text, ordered.timestamp
     segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-    segment_start = np.asarray(starts)[segment]
     short: dict[int, bool] = {}
 
-    def all_asides(lo: int, hi: int) -> bool:
-        """Whether rows ``lo..hi-1`` are all asides (none: true), with ``asides`` on."""
+    def between(lo: int, hi: int) -> bool:
+        """Whether rows ``lo..hi-1``, other senders' messages, leave a run open: there are none, or with
+        ``asides`` each is short (``is_aside``)."""
+        if lo == hi:
+            return True
+        if not asides:
+            return False
         for r in range(lo, hi):
             if (found := short.get(r)) is None:
                 found = short[r] = is_aside(texts[r])
@@ -304,19 +308,14 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
                 return False
         return True
 
-    prev = np.arange(n) - 1  # each row's sender's row before it in its conversation in this batch, else -1
-    follows = np.zeros(n, dtype=bool)  # the row continues the run that ends at its ``prev``
-    if asides:
-        order = np.lexsort((np.arange(n), code, segment))
-        same = (code[order][1:] == code[order][:-1]) & (segment[order][1:] == segment[order][:-1])
-        prev = np.full(n, -1)
-        prev[order[1:][same]] = order[:-1][same]
-        follows = (prev >= 0) & (ts - ts[np.maximum(prev, 0)] <= gap)
-        for i in np.flatnonzero(follows & (prev < np.arange(n) - 1)).tolist():
-            follows[i] = all_asides(int(prev[i]) + 1, i)
-    else:
-        follows[1:] = (code[1:] == code[:-1]) & (segment[1:] == segment[:-1]) & (ts[1:] - ts[:-1] <= gap)
-        prev[segment_start == np.arange(n)] = -1
+    index = np.arange(n)
+    order = np.lexsort((index, code, segment))
+    same = (code[order][1:] == code[order][:-1]) & (segment[order][1:] == segment[order][:-1])
+    prev = np.full(n, -1)  # each row's sender's row before it in its conversation in this batch, else -1
+    prev[order[1:][same]] = order[:-1][same]
+    follows = (prev >= 0) & (ts - ts[np.maximum(prev, 0)] <= gap)  # the row continues the run ending at ``prev``
+    for i in np.flatnonzero(follows & (prev < index - 1)).tolist():
+        follows[i] = between(int(prev[i]) + 1, i)
     carried: dict[int, OpenRun] = {}  # rows whose run goes back into the prior state
     prior_runs = [_prior_runs(prior, asides) for prior in priors]
     for k, (a, b) in enumerate(zip(starts.tolist(), ends, strict=True)):
@@ -326,12 +325,11 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
         latest_run = max(run.ts for run in prior_runs[k].values())
         for i in range(a, b):
             first.setdefault(senders[i], i)
-            if (not asides or not all_asides(i, i + 1) or prior_runs[k].keys() <= first.keys()
-                    or ts[i] - latest_run > gap):
+            if not between(i, i + 1) or prior_runs[k].keys() <= first.keys() or ts[i] - latest_run > gap:
                 break
         for sender, i in first.items():
             # a message arriving late (sent before the run's last) joins it only if sent within the gap of it too
-            if (run := prior_runs[k].get(sender)) is not None and abs(ts[i] - run.ts) <= gap and all_asides(a, i):
+            if (run := prior_runs[k].get(sender)) is not None and abs(ts[i] - run.ts) <= gap and between(a, i):
                 carried[i] = run
 
     def before(i: int) -> tuple[list[str], list[list[int]]]:
@@ -383,10 +381,10 @@ def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]
                 break
             if senders[r] != senders[last]:
                 latest.setdefault(senders[r], r)
-            if not all_asides(r, r + 1) or len(latest) == RUN_OTHERS:
+            if not between(r, r + 1) or len(latest) == RUN_OTHERS:
                 break
-        found = [open_run(r) for r in latest.values() if all_asides(r + 1, b)]
-        if len(found) < RUN_OTHERS and all_asides(a, b):  # runs from the prior state that nothing here ended
+        found = [open_run(r) for r in latest.values() if between(r + 1, b)]
+        if len(found) < RUN_OTHERS and between(a, b):  # runs from the prior state that nothing here ended
             found += [run for sender, run in prior_runs[k].items() if sender != senders[last] and sender not in latest]
         others.append(tuple(sorted((run for run in found if ts[last] - run.ts <= gap),
                                    key=lambda run: -run.ts)[:RUN_OTHERS]))

@@ -171,7 +171,6 @@ def test_a_message_arriving_late_is_scored_where_it_arrives(model: RiskModel) ->
     assert one_call.message_id == ["m1", "m2"] and together["c"].last_ts == 100.0
 
 
-
 def test_a_message_arriving_late_joins_a_run_only_if_sent_within_the_gap(model: RiskModel) -> None:
     """Arriving after the sender's run, a message sent a few seconds before its last message is read with the
     run (the network reordered them); one sent an hour before it (a phone that was offline) is read alone."""
