@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from training.data import LabelledData, given_folds, holdout_split, stage_target
 from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
 from training.message_models import Inputs, fit_message_models, fit_role_model, prepare_inputs
 
-__all__ = ["TrainConfig", "cross_validate", "fit", "train"]
+__all__ = ["TrainConfig", "choose_pooled", "cross_validate", "fit", "train", "with_choice"]
 
 log = logging.getLogger("riskline.train")  # progress, one line per step (``riskline train`` prints it)
 CLUSTER_FEATURES = 2**14  # hashed n-gram width for clustering conversations (coarse is enough)
@@ -255,17 +256,6 @@ def _peaks(steps: StepScores, values: np.ndarray) -> tuple[list[str], np.ndarray
     return ids.tolist(), out
 
 
-def calibrate_paths(model: RiskModel, steps: StepScores, held: LabelledData) -> Calibration:
-    """Each path calibrated apart on its own peak logit per held-out conversation (``steps``: the
-    held-out conversations scored by ``model``), so that neither path's scale drowns the other's
-    when the larger of the two is taken."""
-    conv = model.conversation_model
-    ids, escalation = _peaks(steps, conv.escalation_logit(steps.features))
-    labels = np.array([held.labels[c] for c in ids])
-    text = calibrate(_peaks(steps, conv.text_path.logit(steps.features))[1], labels) if conv.text_path else None
-    return Calibration(calibrate(escalation, labels), text)
-
-
 def current_calibration(model: RiskModel) -> Calibration:
     """The calibration ``model`` carries now (identity for a model just fitted)."""
     conv = model.conversation_model
@@ -289,15 +279,43 @@ class Measured:
     metrics: dict[str, Any]
 
 
+def choose_pooled(scored: Sequence[tuple[RiskModel, LabelledData]],
+                  config: TrainConfig) -> tuple[Calibration | None, Thresholds]:
+    """Calibration and thresholds chosen on held-out conversations in one or more parts at once, each
+    part scored by its own model (one that did not train on it): each path's Platt scaling fitted on
+    every part's peak logits together, so that neither path's scale drowns the other's when the larger
+    of the two is taken, then the thresholds on every part's calibrated peaks. One part is what
+    ``train`` does with its held-out fold; several spread the choice over more kinds of talk
+    (``benchmarks/thresholds.py``). Calibration None: ``config.calibrate`` is off and each model keeps
+    its own."""
+    read = []
+    for model, part in scored:
+        steps, _ = score_messages(model, part.events)  # calibration changes neither evidence nor running features
+        conv = model.conversation_model
+        ids, escalation = _peaks(steps, conv.escalation_logit(steps.features))
+        text = _peaks(steps, conv.text_path.logit(steps.features))[1] if conv.text_path else None
+        read.append((model, steps, np.array([part.labels[c] for c in ids]), escalation, text))
+    labels = np.concatenate([r[2] for r in read])
+    calibration = None
+    if config.calibrate:
+        texts = [r[4] for r in read if r[4] is not None]
+        calibration = Calibration(calibrate(np.concatenate([r[3] for r in read]), labels),
+                                  calibrate(np.concatenate(texts), labels) if len(texts) == len(read) else None)
+    peaks = [_peaks(steps, (model if calibration is None else _calibrated(model, calibration))
+                    .conversation_model.predict(steps.features))[1] for model, steps, *_ in read]
+    return calibration, choose_thresholds(np.concatenate(peaks), labels, config.target_precision,
+                                          config.max_false_alert_rate)
+
+
+def with_choice(model: RiskModel, calibration: Calibration | None, thresholds: Thresholds) -> RiskModel:
+    """``model`` with a calibration (None: its own) and thresholds chosen as ``choose_pooled`` does."""
+    return replace(model if calibration is None else _calibrated(model, calibration), thresholds=thresholds)
+
+
 def _choose(model: RiskModel, part: LabelledData, config: TrainConfig) -> tuple[RiskModel, Calibration]:
     """``model`` calibrated on ``part`` (unless ``config.calibrate`` is off) with thresholds chosen there."""
-    steps, _ = score_messages(model, part.events)  # stage evidence and running features: calibration changes neither
-    calibration = calibrate_paths(model, steps, part) if config.calibrate else current_calibration(model)
-    model = _calibrated(model, calibration)
-    ids, peaks = _peaks(steps, model.conversation_model.predict(steps.features))
-    thresholds = choose_thresholds(peaks, np.array([part.labels[c] for c in ids]), config.target_precision,
-                                   config.max_false_alert_rate)
-    return replace(model, thresholds=thresholds), calibration
+    calibration, thresholds = choose_pooled([(model, part)], config)
+    return with_choice(model, calibration, thresholds), calibration or current_calibration(model)
 
 
 def _calibrate_and_threshold(model: RiskModel, part: LabelledData, config: TrainConfig) -> Measured:

@@ -36,7 +36,16 @@ from training.message_models import (
     fit_text_model,
     prepare_inputs,
 )
-from training.train import TrainConfig, _cross_fit_folds, rethreshold, thresholds_on_the_other_half, train
+from training.train import (
+    TrainConfig,
+    _cross_fit_folds,
+    choose_pooled,
+    current_calibration,
+    rethreshold,
+    thresholds_on_the_other_half,
+    train,
+    with_choice,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -622,11 +631,32 @@ def test_train_cli_set_reaches_the_saved_config(few_labelled_path: Path, trained
     assert interval in card and interval in done.stderr  # the card and the printout carry the interval
 
 
+def test_thresholds_chosen_on_parts_together_are_those_chosen_on_their_union(model: RiskModel,
+                                                                            labelled_path: Path) -> None:
+    data = load_labelled(labelled_path)
+    ids = sorted(data.labels, key=lambda c: (data.labels[c], c))
+    halves = [data.subset(set(ids[0::2])), data.subset(set(ids[1::2]))]  # both kinds in each
+    config = TrainConfig()
+    union_calibration, union = choose_pooled([(model, data)], config)
+    pooled_calibration, pooled = choose_pooled([(model, half) for half in halves], config)
+    assert union_calibration is not None and pooled_calibration is not None
+    # each part's peaks are paired with its own labels: the union's choice, whatever the order
+    assert np.allclose(pooled_calibration.escalation, union_calibration.escalation, atol=1e-6)
+    assert pooled.to_dict() == pytest.approx(union.to_dict(), abs=1e-6)
+    _, first_half = choose_pooled([(model, halves[0])], config)
+    assert first_half.to_dict() != pytest.approx(union.to_dict(), abs=1e-6)  # half the conversations: another choice
+    chosen = with_choice(model, pooled_calibration, pooled)
+    results, _ = score_conversations(chosen, data.events)
+    metrics = evaluate_results(results, data, chosen.thresholds)
+    assert metrics["false_alert_rate"] <= config.max_false_alert_rate  # the budget holds where it was chosen
+    kept_calibration, kept = choose_pooled([(model, half) for half in halves], replace(config, calibrate=False))
+    assert kept_calibration is None
+    assert current_calibration(with_choice(model, None, kept)) == current_calibration(model)
+
+
 @pytest.mark.slow
 def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel,
                                                                           labelled_path: Path) -> None:
-    from training.train import current_calibration
-
     data = load_labelled(labelled_path)
     strict = rethreshold(model, data, TrainConfig(max_false_alert_rate=0.01))
     assert np.array_equal(strict.stage_model.coef, model.stage_model.coef)
