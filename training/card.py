@@ -29,6 +29,11 @@ LIMITS = """\
   re-evaluate on your own labelled data.
 - Scores are calibrated on held-out synthetic conversations; on other data, recalibrate
   (`riskline train` on your data) before reading scores as probabilities.
+- The alert threshold holds the false-alert budget on the kinds of talk it was chosen on. On kinds
+  the model has not seen it holds far less well: chosen on one synthetic fold and used on another,
+  several times the budget on the mean, and most among a parent and child, adults dating and
+  marketplace deals (`benchmarks/thresholds.py`). Choose thresholds on your own negatives
+  (`riskline thresholds`) before acting on alerts.
 - It reads text, timing, who speaks and whether media was attached; it never sees images.
 - Where model.json has a `vocabulary`, a word that neither it nor English has is read as the training
   word it is near by typing (a letter masked, left out, doubled or swapped; a word broken or run
