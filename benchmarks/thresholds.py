@@ -15,7 +15,7 @@ applied to it are chosen:
 It prints each draw's and fold's figures, the false alerts by kind of negative with thresholds from
 the two other folds, and the means over draws and folds.
 
-    .venv/bin/python benchmarks/thresholds.py [--seeds 1 3 5 7] [--conversations 2000]
+    .venv/bin/python benchmarks/thresholds.py [--seeds 1 3 5 7] [--conversations 2000] [--set KEY=VALUE ...]
 
 About 80 s per draw of 2,000 conversations here (two cores).
 """
@@ -95,10 +95,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 3, 5, 7], help="data seeds (generator draws)")
     parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="a training setting, as riskline train --set (repeatable)")
     args = parser.parse_args()
     if args.conversations < 30:
         parser.error("--conversations: at least 30, so that each fold holds both kinds")
-    config = TrainConfig()
+    try:
+        config = TrainConfig().with_settings(args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
     rows: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:

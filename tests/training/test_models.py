@@ -87,9 +87,17 @@ def test_cross_validation_uses_synthetic_folds(synth_rows: list[dict[str, object
         assert across["n_conversations"] == whole["n_conversations"]  # the same held-out fold
         assert 0.15 <= inside["n_conversations"] / (len(data.labels) - whole["n_conversations"]) <= 0.25
     assert families["in_family"]["min"]["f0_5"] <= families["in_family"]["mean"]["f0_5"]
+    other = out["other_folds"]  # each fold with calibration and thresholds chosen on the other two
+    for whole, elsewhere in zip(out["folds"], other["folds"], strict=True):
+        assert elsewhere["n_conversations"] == whole["n_conversations"]
+        assert elsewhere["alert_threshold"] != whole["alert_threshold"]
+    assert max(f["false_alert_rate"] for f in out["folds"]) <= config.max_false_alert_rate  # chosen there
     random = cross_validate(data, config, 2)
     assert "random folds" in random["how"] and len(random["folds"]) == 2
     assert "families" not in random  # no unseen families to set against seen ones
+    # with two folds, the other fold's choice is the one it made for itself
+    own, elsewhere = random["folds"], random["other_folds"]["folds"]
+    assert [f["alert_threshold"] for f in elsewhere] == [f["alert_threshold"] for f in own[::-1]]
     with pytest.raises(ValueError, match="at least 2"):
         cross_validate(data, config, 1)
     n_positive = sum(data.labels.values())  # the smaller class here
@@ -220,12 +228,16 @@ def test_train_cli_writes_card_and_cv(synth_rows: list[dict[str, object]], tmp_p
     assert done.stderr.count("cv ") >= 4 and "cv mean over 3 folds" in done.stderr
     assert [int(k) for k in re.findall(r"cross-validation: fold (\d) of 3", done.stderr)] == [1, 2, 3]
     assert re.search(r"cv in-family / cross-family .*: F0\.5 [01]\.\d{3} / [01]\.\d{3}", done.stderr)
+    assert re.search(r"cv with calibration and thresholds chosen on the other folds: F0\.5 [01]\.\d{3} ", done.stderr)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     assert len(meta["metrics"]["cv"]["folds"]) == 3
     assert len(meta["metrics"]["cv"]["families"]["cross_family"]["folds"]) == 3
     card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     inside = meta["metrics"]["cv"]["families"]["in_family"]["mean"]["f0_5"]
     assert "## Human review" in card and "In-family against cross-family" in card and f"F0.5 {inside:.3f}" in card
+    elsewhere = meta["metrics"]["cv"]["other_folds"]["mean"]
+    assert f"chosen on the other folds instead of the fold measured (kinds of talk they were not chosen on): mean " \
+           f"F0.5 {elsewhere['f0_5']:.3f}" in card.replace("\n", " ")
     for key in ("alerted_before_threat", "alerted_at_threat", "alerted_after_threat"):  # where the alerts came
         assert f"| {key} | {meta['metrics'][key]:.3f} |" in card
     bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--model-type", "gpt")
