@@ -288,22 +288,25 @@ def choose_pooled(scored: Sequence[tuple[RiskModel, LabelledData]],
     ``train`` does with its held-out fold; several spread the choice over more kinds of talk
     (``benchmarks/thresholds.py``). Calibration None: ``config.calibrate`` is off and each model keeps
     its own."""
-    read = []
+    labels, steps_by_part, escalation, text = [], [], [], []
     for model, part in scored:
         steps, _ = score_messages(model, part.events)  # calibration changes neither evidence nor running features
         conv = model.conversation_model
-        ids, escalation = _peaks(steps, conv.escalation_logit(steps.features))
-        text = _peaks(steps, conv.text_path.logit(steps.features))[1] if conv.text_path else None
-        read.append((model, steps, np.array([part.labels[c] for c in ids]), escalation, text))
-    labels = np.concatenate([r[2] for r in read])
+        ids, highest = _peaks(steps, conv.escalation_logit(steps.features))
+        labels.append(np.array([part.labels[c] for c in ids]))
+        escalation.append(highest)
+        if conv.text_path is not None:
+            text.append(_peaks(steps, conv.text_path.logit(steps.features))[1])
+        steps_by_part.append(steps)
+    y = np.concatenate(labels)
     calibration = None
     if config.calibrate:
-        texts = [r[4] for r in read if r[4] is not None]
-        calibration = Calibration(calibrate(np.concatenate([r[3] for r in read]), labels),
-                                  calibrate(np.concatenate(texts), labels) if len(texts) == len(read) else None)
+        calibration = Calibration(calibrate(np.concatenate(escalation), y),
+                                  calibrate(np.concatenate(text), y) if len(text) == len(scored) else None)
     peaks = [_peaks(steps, (model if calibration is None else _calibrated(model, calibration))
-                    .conversation_model.predict(steps.features))[1] for model, steps, *_ in read]
-    return calibration, choose_thresholds(np.concatenate(peaks), labels, config.target_precision,
+                    .conversation_model.predict(steps.features))[1]
+             for (model, _), steps in zip(scored, steps_by_part, strict=True)]
+    return calibration, choose_thresholds(np.concatenate(peaks), y, config.target_precision,
                                           config.max_false_alert_rate)
 
 
