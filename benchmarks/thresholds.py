@@ -110,7 +110,8 @@ def main() -> None:
             for way, runs in measure_draw(load_draw(seed, args.conversations, Path(tmp)), config,
                                           f"draw {seed}").items():
                 rows[way].extend(runs)
-    print(f"\nmeans over {len(args.seeds)} draws and their three folds (false alerts: lowest-highest)")
+    draws = f"{len(args.seeds)} draws" if len(args.seeds) > 1 else "1 draw"
+    print(f"\nmeans over {draws} and their three folds (false alerts: lowest-highest)")
     print(f"{'chosen on':12s} " + " ".join(f"{k[:14]:>14s}" for k in KEYS) + "   false alerts")
     for way, runs in rows.items():
         means = [np.mean([r[k] for r in runs if r.get(k) is not None] or [np.nan]) for k in KEYS]
