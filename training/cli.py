@@ -112,7 +112,8 @@ def train(
     model = replace(model, card=model_card(model, source))
     model.save(out)
     typer.echo(f"model {model.model_version} -> {out}", err=True)
-    _saved(model, out, source, f"held-out ({model.metrics['holdout']})", register, alias, track)
+    _saved(model, out, source, f"held-out ({model.metrics['holdout']})", register, alias, track,
+           config.max_false_alert_rate)
 
 
 def _named(paths: list[Path]) -> str:
@@ -184,9 +185,12 @@ def _show_progress() -> None:
 
 
 def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | None, alias: str | None,
-           track: bool) -> None:
-    """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow."""
-    from training.evaluate import interval_text
+           track: bool, budget: float) -> None:
+    """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow.
+    ``budget``: the share of negatives the thresholds were chosen to let alert."""
+    import math
+
+    from training.evaluate import false_alerts_allowed, interval_text
 
     m = model.metrics
     typer.echo(f"{where}: precision {m['precision']:.3f} recall {m['recall']:.3f} "
@@ -197,6 +201,11 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
         typer.echo(f"warning: no threshold reaches the target precision on these {m['n_conversations']} "
                    f"conversations ({m['n_positive']} positive), so the alert threshold is 1.0 and this model will all "
                    "but never alert; give more labelled conversations of each kind", err=True)
+    negatives = m["n_conversations"] - m["n_positive"]
+    if budget < 1.0 and false_alerts_allowed(negatives, budget) == 0:
+        typer.echo(f"note: a false-alert budget of {budget * 100:g}% of these {negatives} negative conversations is "
+                   "less than one of them, so the alert threshold is above every one; the budget means what it says "
+                   f"from {math.ceil(1 / budget - 1e-9)} negatives on", err=True)
     if other := m.get("other_half"):
         typer.echo(f"thresholds chosen on the other half of it: precision {other['precision']:.3f} "
                    f"recall {other['recall']:.3f} F0.5 {other['f0_5']:.3f} "
@@ -351,7 +360,7 @@ def thresholds(
     chosen.save(out)
     typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "
                f"{chosen.thresholds.alert:.3f}", err=True)
-    _saved(chosen, out, files, f"on {files}", register, alias, track)
+    _saved(chosen, out, files, f"on {files}", register, alias, track, config.max_false_alert_rate)
 
 
 def synth(

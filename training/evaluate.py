@@ -54,10 +54,15 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(np.diff(hits, prepend=0) / hits[-1] * (hits / alerted)))
 
 
+def false_alerts_allowed(n_negatives: int, max_rate: float) -> int:
+    """How many of ``n_negatives`` may alert within a budget of ``max_rate`` of them."""
+    return math.floor(max_rate * n_negatives + 1e-9)
+
+
 def threshold_for_false_alerts(scores: np.ndarray, labels: np.ndarray, max_rate: float) -> float:
     """The lowest threshold at which at most ``max_rate`` of the negatives alert (0.0 without negatives)."""
     negatives = np.sort(scores[labels == 0])[::-1]
-    allowed = math.floor(max_rate * len(negatives) + 1e-9)
+    allowed = false_alerts_allowed(len(negatives), max_rate)
     if allowed >= len(negatives):
         return 0.0
     return float(np.nextafter(negatives[allowed], np.inf))  # just above the first negative too many

@@ -714,7 +714,16 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     assert never.returncode == 0 and load_model(tmp_path / "n").thresholds.alert == 1.0  # labels the wrong way round
     assert ("warning: no threshold reaches the target precision on these 2 conversations (1 positive), so the alert "
             "threshold is 1.0 and this model will all but never alert") in never.stderr
-    assert "warning" not in done.stderr
+    assert "warning" not in done.stderr and "note" not in done.stderr
+    n_negative = sum(1 for c in order if next(r for r in rows if r["conversation_id"] == c)["conversation_label"] == 0)
+    assert 100 < n_negative < 1000
+    strict = riskline("thresholds", "--data", labelled_path, "--model", model_dir, "--out", tmp_path / "s",
+                      "--no-track", "--max-false-alert-rate", "0.001")
+    assert strict.returncode == 0, strict.stderr
+    assert (f"note: a false-alert budget of 0.1% of these {n_negative} negative conversations is less than one of "
+            "them, so the alert threshold is above every one; the budget means what it says from 1000 negatives on"
+            ) in strict.stderr
+    assert load_model(tmp_path / "s").metrics["false_alert_rate"] == 0.0
 
 
 def test_registry_options_that_would_fail_after_the_work_are_refused_before_it(labelled_path: Path,
