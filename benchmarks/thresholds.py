@@ -9,7 +9,8 @@ applied to it are chosen:
 
 - ``own fold``: on the fold itself (what the README's held-out figures do);
 - ``one other``: on one other fold, scored by its own model (each of the two in turn);
-- ``two others``: on the other two folds together (``training.train.choose_pooled``);
+- ``two others``: on the other two folds together (``training.train.thresholds_from_other_folds``, as
+  ``riskline train --cv`` reports);
 - ``all three``: on all three together, this fold among them.
 
 It prints each draw's and fold's figures, the false alerts by kind of negative with thresholds from
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,9 @@ from detection.scoring import score_conversations
 from detection.writers import write_rows
 from training.data import LabelledData, given_folds, load_labelled
 from training.evaluate import evaluate_results
+from training.report import fmt
 from training.synth.generator import generate
-from training.train import TrainConfig, choose_pooled, fit, with_choice
+from training.train import TrainConfig, choose_pooled, fit, thresholds_from_other_folds, with_choice
 
 KEYS = ("alert", "precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat", "latency_weighted_f1")
 WAYS = ("own fold", "one other", "two others", "all three")
@@ -49,13 +50,10 @@ def load_draw(seed: int, conversations: int, folder: Path) -> LabelledData:
     return load_labelled(path)
 
 
-def judged(model: RiskModel, part: LabelledData) -> tuple[dict[str, Any], Counter[str]]:
-    """``model``'s figures on ``part`` at its thresholds, and its false alerts by kind of negative."""
+def judged(model: RiskModel, part: LabelledData) -> dict[str, Any]:
+    """``model``'s figures on ``part`` at its thresholds (``alert``: the alert threshold)."""
     results, _ = score_conversations(model, part.events)
-    metrics = evaluate_results(results, part, model.thresholds)
-    kinds = Counter(str(part.meta.get(r.conversation_id, {}).get("scenario")) for r in results
-                    if r.alert_index is not None and not part.labels[r.conversation_id])
-    return {**{k: metrics.get(k) for k in KEYS[1:]}, "alert": model.thresholds.alert}, kinds
+    return {**evaluate_results(results, part, model.thresholds), "alert": model.thresholds.alert}
 
 
 def measure_draw(data: LabelledData, config: TrainConfig, label: str) -> dict[str, list[dict[str, Any]]]:
@@ -66,29 +64,25 @@ def measure_draw(data: LabelledData, config: TrainConfig, label: str) -> dict[st
     parts = {n: data.subset({c for c, f in folds.items() if f == n}) for n in names}
     models = {n: fit(data.subset({c for c, f in folds.items() if f != n}), replace(config, seed=int(n)))
               for n in names}
-    everywhere = choose_pooled([(models[n], parts[n]) for n in names], config)
+    scored = [(models[n], parts[n]) for n in names]
+    everywhere = choose_pooled(scored, config)
+    from_others = [{**run, "alert": run["alert_threshold"]} for run in thresholds_from_other_folds(scored, config)]
     out: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
-    for n in names:
-        others = [o for o in names if o != n]
-        choices = {"own fold": [choose_pooled([(models[n], parts[n])], config)],
-                   "one other": [choose_pooled([(models[o], parts[o])], config) for o in others],
-                   "two others": [choose_pooled([(models[o], parts[o]) for o in others], config)],
-                   "all three": [everywhere]}
-        for way, chosen in choices.items():
-            for calibration, thresholds in chosen:
-                metrics, kinds = judged(with_choice(models[n], calibration, thresholds), parts[n])
+    for n, two_others in zip(names, from_others, strict=True):
+        ways = {"own fold": [choose_pooled([(models[n], parts[n])], config)],
+                "one other": [choose_pooled([(models[o], parts[o])], config) for o in names if o != n],
+                "all three": [everywhere]}
+        runs = {way: [judged(with_choice(models[n], *chosen), parts[n]) for chosen in choices]
+                for way, choices in ways.items()}
+        runs["two others"] = [two_others]
+        for way in WAYS:
+            for metrics in runs[way]:
                 out[way].append(metrics)
-                print(f"{label} fold {n} {way:10s} " + " ".join(f"{k}={_fmt(metrics[k])}" for k in KEYS), flush=True)
-                if way == "two others":
-                    negatives = Counter(str(parts[n].meta.get(c, {}).get("scenario"))
-                                        for c, y in parts[n].labels.items() if not y)
-                    print("    false alerts by kind: " + ", ".join(f"{k} {kinds[k]}/{negatives[k]}"
-                                                                  for k in sorted(negatives)), flush=True)
+                print(f"{label} fold {n} {way:10s} " + " ".join(f"{k}={fmt(metrics.get(k))}" for k in KEYS), flush=True)
+        kinds = two_others["slices"].get("false_alert_rate_by_scenario", {})
+        print("    false alerts by kind (thresholds from the two others): " + ", ".join(
+            f"{kind} {round(v['rate'] * v['n'])}/{v['n']}" for kind, v in sorted(kinds.items())), flush=True)
     return out
-
-
-def _fmt(value: Any) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def main() -> None:

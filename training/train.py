@@ -36,7 +36,8 @@ from training.data import LabelledData, given_folds, holdout_split, stage_target
 from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
 from training.message_models import Inputs, fit_message_models, fit_role_model, prepare_inputs
 
-__all__ = ["TrainConfig", "choose_pooled", "cross_validate", "fit", "train", "with_choice"]
+__all__ = ["TrainConfig", "choose_pooled", "cross_validate", "fit", "thresholds_from_other_folds", "train",
+           "with_choice"]
 
 log = logging.getLogger("riskline.train")  # progress, one line per step (``riskline train`` prints it)
 CLUSTER_FEATURES = 2**14  # hashed n-gram width for clustering conversations (coarse is enough)
