@@ -10,7 +10,9 @@ between siblings, a parent's rule or a school's warning. Both lists were written
 the generator's families were widened the same day (not kept: docs/experiments.md), and none of their
 messages was put into the generator, so the figure measures wording the model has not seen. The
 closing line of each conversation ("you have 1 hour") leans risky, so the ordinary messages' figure is
-a hard one.
+a hard one. A second set of 24 and 24 (``THREATS_2``, ``ORDINARY_2``), written on 2026-12-03 before the change it
+was first used to measure (docs/experiments.md, "Words read for what they are about"), names other audiences,
+payment kinds and verbs.
 
 The bursts are threats sent as several short messages by one sender twenty seconds apart, after "hi"
 (as offenders type them: "i have ur pics" / "pay 300" / "or ur family sees"), and ordinary talk sent the
@@ -86,6 +88,61 @@ ORDINARY = [
     "don't pay anyone who threatens you online, tell an adult",
     "if i don't get the answers soon i'm failing the test lol",
 ]
+# A second set, written on 2026-12-03 (afternoon session) before words were read by meaning (``synonyms``) and
+# before that reading was measured on anything: other audiences, payment kinds and verbs than the first set's,
+# and ordinary messages using the same words. None is in the generator.
+THREATS_2 = [
+    "send $300 on cashapp by tonight or your dad gets every pic",
+    "i'll forward the video to your whole contact list unless i get 200",
+    "pay what i ask or your classmates will be looking at your photos tomorrow",
+    "i want 250 in amazon cards, or the pics end up on your school's page",
+    "you don't want your grandma seeing these, do you? 150 and they're deleted",
+    "your private photos go out to everyone at 8pm unless you pay",
+    "i'm posting your pictures on your team's account if you ignore me",
+    "hand over 400 or your relatives receive the recording",
+    "drop 100 in bitcoin to this wallet or your followers get a surprise",
+    "every one of your friends gets the clip if the money doesn't come",
+    "pay me or your private pics go viral",
+    "you've got till midnight: $200 or i publish the photos",
+    "i'll tag your mom in the photos unless you send 150",
+    "your coach and your teammates will see everything if you don't pay",
+    "settle this with 300 dollars or i blast the pics on every platform",
+    "the screenshots go to your parents the second you block me, pay instead",
+    "i can make this go away for $250, otherwise everyone you know gets the link",
+    "want me to keep quiet? 100 on paypal, now",
+    "i'll make a page with your photos and send it to your school unless you pay",
+    "pay the 200 or i'm dropping the vid in your class group",
+    "send me google play cards worth 300 or your pics get shared",
+    "i'm going to humiliate you in front of everyone with these pics unless you pay",
+    "ur pics r going 2 ur fam unless u send 150",
+    "$$ now or your video is all over tiktok",
+]
+ORDINARY_2 = [
+    "send $30 on cashapp for the concert tickets by tonight",
+    "i'll forward the email to your whole team, check it",
+    "grandma wants to see the photos from the wedding",
+    "i'm posting the pictures on the team's account after the game",
+    "your relatives will receive the invitations next week",
+    "the video went viral lol everyone at school saw it",
+    "you've got till midnight to submit the photos for the contest",
+    "i tagged your mom in the photos from the picnic",
+    "settle the bill with 30 dollars each",
+    "the screenshots of the group chat are so funny, sending to the class group",
+    "i can make the cake for $25 if you want",
+    "keep quiet during the surprise, ok? don't tell dad",
+    "i made a page with the team photos and sent it to the school",
+    "pay the 20 for the class trip by friday or you can't go",
+    "the pics from prom got shared on the school page",
+    "my friend got a message saying pay or your pics go out, we reported it",
+    "he says he'll leak my answers if i don't let him copy lol",
+    "coach will share the game video with everyone tonight",
+    "buy google play cards for my birthday please",
+    "the teacher is publishing the class photos in the newsletter",
+    "don't block me bro i'm just asking for my 10 bucks back",
+    "i'll humiliate you at ping pong tomorrow",
+    "ur pics from the trip r going 2 the fam group chat",
+    "we need $$ for the fundraiser, can you bring 20",
+]
 
 BURSTS = [
     ["i have your pics", "pay me $300", "or i send them", "to all your followers"],
@@ -147,7 +204,9 @@ def main() -> None:
     threshold = model.thresholds.alert
     print(f"model {model.model_version}, alert threshold {threshold:.3f}, sender's runs read within "
           f"{model.run_gap} s (0: each message alone), {'not ' if not model.run_asides else ''}across short replies")
-    sets = [("threats", THREATS, lone_peak), ("ordinary", ORDINARY, lone_peak), ("threat bursts", BURSTS, burst_peak),
+    sets = [("threats", THREATS, lone_peak), ("ordinary", ORDINARY, lone_peak),
+            ("threats, second set", THREATS_2, lone_peak), ("ordinary, second set", ORDINARY_2, lone_peak),
+            ("threat bursts", BURSTS, burst_peak),
             ("ordinary bursts", ORDINARY_BURSTS, burst_peak), ("threat bursts answered", BURSTS, answered_peak),
             ("ordinary bursts answered", ORDINARY_BURSTS, answered_peak)]
     for name, texts, measure in sets:
