@@ -15,11 +15,14 @@ extortion in many wordings, and negatives that use the same words harmlessly) ca
 same way, and part d (26: grooming in new settings, direct extortion, negatives with money, photos
 and threats in them) fourth, written before the changes it was used to measure. Part e (28: direct
 extortion in wordings of its own, grooming that stops at the request, negatives with siblings'
-threats, payments, photos and warnings) fifth, the same way.
+threats, payments, photos and warnings) fifth, the same way. Part f (24: grooming by a producer, a fake
+scholarship, a brother's friend; extortion with AI-made pictures, a claimed recording, a fake officer; negatives
+with dues, receipts, a scam and a deepfake scandal discussed) sixth, on 2026-12-03, the same way; ``--part all``
+stays parts a to e, the set earlier figures were measured on, and f is reported apart.
 
 Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
 
-    .venv/bin/python benchmarks/challenge.py [--part a|b|c|d|all] [--model models/default] [--write challenge.jsonl]
+    .venv/bin/python benchmarks/challenge.py [--part a|b|c|d|e|f|all] [--model models/default] [--write challenge.jsonl]
 """
 
 from __future__ import annotations
@@ -777,7 +780,140 @@ CONVERSATIONS_E: list[tuple[str, int, str, float, list[Message]]] = [
     ]),
 ]
 
+# Part f, written on 2026-12-03 (afternoon) and measured as written, before anything was changed after it: grooming
+# by a music producer, a fake scholarship, a brother's friend, in a racing game and in a children's building game;
+# extortion with AI-made pictures, a claimed webcam recording, a demand for more pictures, a fake police officer
+# and a weekly payment; negatives with receipts, club dues, gift-card scams, a deepfake scandal discussed, a
+# friend asking who is home, a delivery photo and a photo contest. Reported apart: ``all`` stays parts a to e,
+# the set the earlier figures were measured on.
+CONVERSATIONS_F: list[tuple[str, int, str, float, list[Message]]] = [
+    ("f-pos-producer", 1, "slow grooming, music producer", 90.0, [
+        ("a", "your cover on soundcloud gave me chills, you could actually make it", "rapport"), ("b", "omg thank you"),
+        ("a", "how old are you? labels like to sign young talent early", "risk_check"), ("b", "15"),
+        ("a", "do your parents check your phone? this deal has to stay quiet till it's signed", "risk_check"),
+        ("b", "not really"),
+        ("a", "text me on signal, soundcloud dms get read", "isolation"), ("b", "ok"),
+        ("a", "send a private pic so i can show the label your look, just for me", "sexual"), ("b", "um ok"),
+        ("a", "now wire 300 for studio time or the label and your parents get that pic", "payment"),
+    ]),
+    ("f-pos-deepfake", 1, "no grooming, AI-made pictures", 3.0, [
+        ("a", "i used ai to make pictures of you from your profile, they look real", "coercion"),
+        ("b", "what?? delete them"),
+        ("a", "200 in apple gift cards and i delete them. otherwise your school gets them tonight", "payment"),
+        ("b", "they're fake"),
+        ("a", "nobody will care that they're fake when they see them", "coercion"),
+    ]),
+    ("f-pos-webcam", 1, "no grooming, claimed recording", 1.0, [
+        ("a", "i have access to your camera and recorded you", "coercion"), ("b", "no you don't"),
+        ("a", "want proof? i'll send a clip to your sister first", "coercion"), ("b", "stop"),
+        ("a", "0.005 btc to this address within 48h and the recording gets wiped", "payment"),
+    ]),
+    ("f-pos-more-pics", 1, "no money, more pictures", 5.0, [
+        ("a", "you sent me that pic last week remember", "coercion"), ("b", "yeah why"),
+        ("a", "send three more tonight or i show everyone the first one", "coercion"), ("b", "please no"),
+        ("a", "clock's ticking", "coercion"),
+    ]),
+    ("f-pos-racing", 1, "gaming, stops at the request", 2.0, [
+        ("a", "gg that last lap was crazy, you're cracked", "rapport"), ("b", "lol thx"),
+        ("a", "what grade are you in", "risk_check"), ("b", "9th"),
+        ("a", "your parents let you play this late? they asleep?", "risk_check"), ("b", "yeah"),
+        ("a", "let's talk on telegram, this game chat is laggy", "isolation"), ("b", "ok what's your @"),
+        ("a", "send me a pic, i'll send 2000 coins for it", "sexual"), ("b", "what kind of pic"),
+        ("a", "one nobody else sees. hurry", "sexual"),
+    ]),
+    ("f-pos-scholarship", 1, "fake scholarship", 30.0, [
+        ("a", "congrats, you've been selected for our athletic scholarship program", "rapport"), ("b", "wait really?"),
+        ("a", "you're 16, correct? and you manage your own email?", "risk_check"), ("b", "yes"),
+        ("a", "keep this between us until the paperwork is done, parents slow things down", "isolation"), ("b", "ok"),
+        ("a", "we need a private photo for the assessment, only the coach sees it", "sexual"), ("b", "ok"),
+        ("a", "the program fee is 150, pay it today or the photo goes to your school's athletic director", "payment"),
+    ]),
+    ("f-pos-brothers-friend", 1, "slow, a brother's friend", 120.0, [
+        ("a", "hey it's jake, your brother's friend. you've grown up a lot", "rapport"), ("b", "haha hi"),
+        ("a", "you're what, 14 now?", "risk_check"), ("b", "yeah"),
+        ("a", "don't tell your brother we talk, he's weird about it", "isolation"), ("b", "ok"),
+        ("a", "send me a selfie, a private one, you know what i mean", "sexual"), ("b", "idk"),
+        ("a", "if you don't, i'll tell everyone you sent me one anyway", "coercion"),
+    ]),
+    ("f-pos-instant", 1, "no grooming, one message", 1.0, [
+        ("a", "I have your pictures. $400 by midnight or they go to every contact you have.", "coercion"),
+        ("b", "who is this"),
+        ("a", "you know who. pay or everyone sees", "payment"),
+    ]),
+    ("f-pos-livestream", 1, "no grooming, saved call", 2.0, [
+        ("a", "remember our facetime? i saved it", "coercion"), ("b", "you said you deleted it"),
+        ("a", "i'm going live with it on your school's hashtag in 30 min", "coercion"), ("b", "please don't"),
+        ("a", "stop it with 100 on cashapp", "payment"),
+    ]),
+    ("f-pos-building-game", 1, "a child, stops at the request", 3.0, [
+        ("a", "you build so good in roblox, wanna be best friends", "rapport"), ("b", "yes!!"),
+        ("a", "how old are you and is anyone watching you play", "risk_check"), ("b", "11 and no"),
+        ("a", "i'll give you 800 robux if you keep our friendship secret", "isolation"), ("b", "ok!!"),
+        ("a", "send me a photo of you for my friends wall, just you, don't tell mom", "sexual"),
+    ]),
+    ("f-pos-weekly", 1, "after a picture, weekly payment", 10.0, [
+        ("a", "thanks for the pic. now listen", "coercion"), ("b", "what"),
+        ("a", "you pay me 50 every week or your followers get it", "payment"), ("b", "i can't"),
+        ("a", "then i start with your grandma", "coercion"),
+    ]),
+    ("f-pos-fake-officer", 1, "no grooming, a fake police officer", 5.0, [
+        ("a", "This is officer Daniels. Images of you have been reported and you may be charged.", "coercion"),
+        ("b", "what?? i didn't do anything"),
+        ("a", "A 500 dollar fine paid in gift cards closes the case. Otherwise your parents will be contacted.",
+         "payment"),
+        ("b", "please don't tell my parents"), ("a", "Then pay within the hour.", "payment"),
+    ]),
+    ("f-neg-receipt", 0, "parent and child", 5.0, [
+        ("a", "send me a pic of the receipt so i can pay you back"), ("b", "sent"), ("a", "ok sending you 40 now"),
+    ]),
+    ("f-neg-deepfake-talk", 0, "teens discussing a deepfake scandal", 2.0, [
+        ("a", "did you hear someone made ai pics of the girls in 10th grade"),
+        ("b", "that's so messed up, did they tell the principal"), ("a", "yeah police are involved"),
+        ("b", "i hope they get expelled"),
+    ]),
+    ("f-neg-clan-dues", 0, "gaming clan", 30.0, [
+        ("a", "clan dues are 5 bucks this month, pay by friday or you're off the roster"),
+        ("b", "ugh fine, paypal?"), ("a", "yep"),
+    ]),
+    ("f-neg-swim-meet", 0, "coach", 60.0, [
+        ("a", "send me the photos from the swim meet for the team page"), ("b", "which ones?"),
+        ("a", "the relay ones, parents already approved"),
+    ]),
+    ("f-neg-brother-bribe", 0, "siblings", 1.0, [
+        ("a", "give me 5 bucks or i'm telling mom you snuck out"), ("b", "ur so annoying"), ("b", "fine"),
+    ]),
+    ("f-neg-giftcard-scam", 0, "shopping scam", 5.0, [
+        ("a", "hi, to confirm your order pay with an amazon gift card"), ("b", "that sounds like a scam"),
+        ("a", "it's policy"), ("b", "blocking you"),
+    ]),
+    ("f-neg-home-alone", 0, "friends", 3.0, [
+        ("a", "are you home alone? want to come over and play switch"), ("b", "yeah my parents are out till 9"),
+        ("a", "cool my mom can drive you"),
+    ]),
+    ("f-neg-delivery", 0, "delivery", 2.0, [
+        ("a", "Your food is here. Send a photo of where to leave it?"), ("b", "by the blue door please"),
+        ("a", "Done, enjoy"),
+    ]),
+    ("f-neg-hoodie", 0, "exes returning things", 20.0, [
+        ("a", "can you send me back my hoodie"), ("b", "only if you give me my charger"),
+        ("a", "deal, i'll drop it at your mom's"),
+    ]),
+    ("f-neg-chess-club", 0, "online club", 10.0, [
+        ("a", "welcome to chess club online! how old are you? under 13s play in junior league"), ("b", "14"),
+        ("a", "great, you're in the main league"),
+    ]),
+    ("f-neg-photo-contest", 0, "school", 60.0, [
+        ("a", "our school photo contest wants your best selfie, winner gets a $50 gift card"),
+        ("b", "can i send two?"), ("a", "one each, deadline midnight"),
+    ]),
+    ("f-neg-secret-santa", 0, "friends", 15.0, [
+        ("a", "keep it a secret but i got your name for secret santa"), ("b", "omg hint?"),
+        ("a", "no hints, budget is 20 bucks"),
+    ]),
+]
+
 PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C, "d": CONVERSATIONS_D, "e": CONVERSATIONS_E,
+         "f": CONVERSATIONS_F,
          "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C + CONVERSATIONS_D + CONVERSATIONS_E}
 
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
@@ -808,7 +944,8 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="also write the conversations here (.jsonl)")
     parser.add_argument("--part", choices=sorted(PARTS), default="a",
                         help="a: the first 26 conversations; b: the 22 written later; c: 26 more, mostly direct "
-                             "extortion; d, e: 26 and 28 written before the changes measured on them; all")
+                             "extortion; d, e: 26 and 28 written before the changes measured on them; f: 24 written "
+                             "on 2026-12-03; all: a to e")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.write or Path(tmp) / "challenge.jsonl"

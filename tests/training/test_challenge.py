@@ -31,7 +31,8 @@ def challenge() -> ModuleType:
 # per part: conversations, and the fewest distinct lines of four words or more per conversation
 # (part c is short direct extortion: two or three such lines each)
 @pytest.mark.parametrize(("part", "size", "lines"),
-                         [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("d", 26, 2), ("e", 28, 2), ("all", 128, 3)])
+                         [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("d", 26, 2), ("e", 28, 2), ("f", 24, 2),
+                          ("all", 128, 3)])
 def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, part: str, size: int,
                                         lines: float) -> None:
     rows = challenge.rows(part)
@@ -53,8 +54,9 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
 # parents' warning about sextortion). Part b's crush came back with runs read across short replies (2026-12-03):
 # its peak, its first message "i think you're really cute" read by the text path, fell from 0.831 to 0.826, but the
 # default built with them has its alert threshold at 0.824 against 0.856 (docs/experiments.md, "A run across").
+# Part f (2026-12-03, afternoon) had none as written.
 FALSE_ALERTS = {"a": set(), "b": {"b-neg-help", "b-neg-crush"}, "c": {"c-neg-wallet"}, "d": set(),
-                "e": {"e-neg-yearbook"}}
+                "e": {"e-neg-yearbook"}, "f": set()}
 
 
 @pytest.mark.slow
