@@ -88,8 +88,8 @@ ORDINARY = [
     "don't pay anyone who threatens you online, tell an adult",
     "if i don't get the answers soon i'm failing the test lol",
 ]
-# A second set, written on 2026-12-03 (afternoon session) before words were read by meaning (``synonyms``) and
-# before that reading was measured on anything: other audiences, payment kinds and verbs than the first set's,
+# A second set, written on 2026-12-03 (afternoon session) before concept tokens (words read for what they are
+# about; tried and not kept) were built or measured: other audiences, payment kinds and verbs than the first set's,
 # and ordinary messages using the same words. None is in the generator.
 THREATS_2 = [
     "send $300 on cashapp by tonight or your dad gets every pic",
