@@ -38,7 +38,7 @@ from training.data import LabelledData, given_folds, load_labelled
 from training.evaluate import evaluate_results
 from training.report import fmt
 from training.synth.generator import generate
-from training.train import TrainConfig, choose_pooled, fit, thresholds_from_other_folds, with_choice
+from training.train import TrainConfig, choose_on, fit, read_held_out, thresholds_from_other_folds, with_choice
 
 KEYS = ("alert", "precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat", "latency_weighted_f1")
 WAYS = ("own fold", "one other", "two others", "all three")
@@ -65,12 +65,13 @@ def measure_draw(data: LabelledData, config: TrainConfig, label: str) -> dict[st
     models = {n: fit(data.subset({c for c, f in folds.items() if f != n}), replace(config, seed=int(n)))
               for n in names}
     scored = [(models[n], parts[n]) for n in names]
-    everywhere = choose_pooled(scored, config)
+    read = {n: read_held_out(models[n], parts[n]) for n in names}  # each fold read once for every choice below
+    everywhere = choose_on(list(read.values()), config)
     from_others = [{**run, "alert": run["alert_threshold"]} for run in thresholds_from_other_folds(scored, config)]
     out: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
     for n, two_others in zip(names, from_others, strict=True):
-        ways = {"own fold": [choose_pooled([(models[n], parts[n])], config)],
-                "one other": [choose_pooled([(models[o], parts[o])], config) for o in names if o != n],
+        ways = {"own fold": [choose_on([read[n]], config)],
+                "one other": [choose_on([read[o]], config) for o in names if o != n],
                 "all three": [everywhere]}
         runs = {way: [judged(with_choice(models[n], *chosen), parts[n]) for chosen in choices]
                 for way, choices in ways.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -188,8 +189,6 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
            track: bool, budget: float) -> None:
     """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow.
     ``budget``: the share of negatives the thresholds were chosen to let alert."""
-    import math
-
     from training.evaluate import false_alerts_allowed, interval_text
 
     m = model.metrics

@@ -280,6 +280,41 @@ class Measured:
     metrics: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """A held-out part as the model that did not train on it reads it (``read_held_out``): what choosing a
+    calibration and thresholds on it needs, read once however many choices it takes part in."""
+
+    model: RiskModel
+    steps: StepScores
+    labels: np.ndarray  # per conversation, in the order of the peaks below
+    escalation: np.ndarray  # each conversation's highest escalation logit
+    text: np.ndarray | None  # each conversation's highest text-path logit, where the model has a text path
+
+
+def read_held_out(model: RiskModel, part: LabelledData) -> HeldOut:
+    """``part`` scored by ``model``, with each conversation's label and peak logits."""
+    steps, _ = score_messages(model, part.events)  # calibration changes neither evidence nor running features
+    conv = model.conversation_model
+    ids, escalation = _peaks(steps, conv.escalation_logit(steps.features))
+    text = None if conv.text_path is None else _peaks(steps, conv.text_path.logit(steps.features))[1]
+    return HeldOut(model, steps, np.array([part.labels[c] for c in ids]), escalation, text)
+
+
+def choose_on(parts: Sequence[HeldOut], config: TrainConfig) -> tuple[Calibration | None, Thresholds]:
+    """``choose_pooled`` on parts already read (``read_held_out``)."""
+    y = np.concatenate([p.labels for p in parts])
+    calibration = None
+    if config.calibrate:
+        texts = [p.text for p in parts if p.text is not None]
+        calibration = Calibration(calibrate(np.concatenate([p.escalation for p in parts]), y),
+                                  calibrate(np.concatenate(texts), y) if len(texts) == len(parts) else None)
+    peaks = [_peaks(p.steps, (p.model if calibration is None else _calibrated(p.model, calibration))
+                    .conversation_model.predict(p.steps.features))[1] for p in parts]
+    return calibration, choose_thresholds(np.concatenate(peaks), y, config.target_precision,
+                                          config.max_false_alert_rate)
+
+
 def choose_pooled(scored: Sequence[tuple[RiskModel, LabelledData]],
                   config: TrainConfig) -> tuple[Calibration | None, Thresholds]:
     """Calibration and thresholds chosen on held-out conversations in one or more parts at once, each
@@ -289,26 +324,7 @@ def choose_pooled(scored: Sequence[tuple[RiskModel, LabelledData]],
     ``train`` does with its held-out fold; several spread the choice over more kinds of talk
     (``benchmarks/thresholds.py``). Calibration None: ``config.calibrate`` is off and each model keeps
     its own."""
-    labels, steps_by_part, escalation, text = [], [], [], []
-    for model, part in scored:
-        steps, _ = score_messages(model, part.events)  # calibration changes neither evidence nor running features
-        conv = model.conversation_model
-        ids, highest = _peaks(steps, conv.escalation_logit(steps.features))
-        labels.append(np.array([part.labels[c] for c in ids]))
-        escalation.append(highest)
-        if conv.text_path is not None:
-            text.append(_peaks(steps, conv.text_path.logit(steps.features))[1])
-        steps_by_part.append(steps)
-    y = np.concatenate(labels)
-    calibration = None
-    if config.calibrate:
-        calibration = Calibration(calibrate(np.concatenate(escalation), y),
-                                  calibrate(np.concatenate(text), y) if len(text) == len(scored) else None)
-    peaks = [_peaks(steps, (model if calibration is None else _calibrated(model, calibration))
-                    .conversation_model.predict(steps.features))[1]
-             for (model, _), steps in zip(scored, steps_by_part, strict=True)]
-    return calibration, choose_thresholds(np.concatenate(peaks), y, config.target_precision,
-                                          config.max_false_alert_rate)
+    return choose_on([read_held_out(model, part) for model, part in scored], config)
 
 
 def with_choice(model: RiskModel, calibration: Calibration | None, thresholds: Thresholds) -> RiskModel:
@@ -510,9 +526,10 @@ def thresholds_from_other_folds(scored: Sequence[tuple[RiskModel, LabelledData]]
     calibration and thresholds chosen on the other folds together (``choose_pooled``): how far the choice
     carries to conversations, and with the generator's folds kinds of talk, it was not made on. The
     main figures choose them on the fold they measure, where the false-alert budget holds by construction."""
+    read = [read_held_out(model, part) for model, part in scored]  # each part read once, for every other's choice
     runs = []
     for fold, (model, part) in enumerate(scored):
-        calibration, thresholds = choose_pooled([s for other, s in enumerate(scored) if other != fold], config)
+        calibration, thresholds = choose_on([r for other, r in enumerate(read) if other != fold], config)
         results, _ = score_conversations(with_choice(model, calibration, thresholds), part.events)
         runs.append({"fold": fold, **evaluate_results(results, part, thresholds), "alert_threshold": thresholds.alert})
     return runs
@@ -531,9 +548,10 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
         log.info("cross-validation: fold %d of %d (%d conversations held out)", fold + 1, k, len(test))
         try:
             _both_kinds_held_out(data, test, f"fold {fold}")
-            measured = fit_and_measure(data.subset(set(data.labels) - test), data.subset(test), config)
+            held = data.subset(test)
+            measured = fit_and_measure(data.subset(set(data.labels) - test), held, config)
             runs.append({"fold": fold, **measured.metrics, "alert_threshold": measured.model.thresholds.alert})
-            scored.append((measured.model, data.subset(test)))
+            scored.append((measured.model, held))
             if synthetic:
                 families.append(in_and_cross_family(data, test, replace(config, seed=config.seed + fold)))
         except ValueError as exc:
