@@ -314,11 +314,11 @@ class ConversationModel:
 
     def escalation_logit(self, features: np.ndarray) -> np.ndarray:
         """The escalation path's uncalibrated logit for each row of running features."""
-        z = np.full(features.shape[0], self.bias)
-        # Column by column: each row's arithmetic is then the same whatever the batch holds.
-        for j in range(features.shape[1]):
-            z += (features[:, j] - self.mean[j]) / self.scale[j] * self.weights[j]
-        return z
+        terms = (features - self.mean) / self.scale * self.weights
+        # Summed column by column, in order (a running sum: numpy's ``sum`` adds in pairs, in an order that may
+        # depend on the batch's shape), so each row's arithmetic is the same whatever the batch holds; as one
+        # ``cumsum`` rather than a Python loop over the columns, which cost a lone message 70 microseconds.
+        return np.cumsum(np.column_stack([np.full(features.shape[0], self.bias), terms]), axis=1)[:, -1]
 
     def _paths(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The calibrated logit per row, and where the text path decided it."""

@@ -355,3 +355,21 @@ def test_a_payment_demands_consequence_is_read_as_the_threat_it_is(model: RiskMo
     assert model.evidence_key != whole.evidence_key
     saved, older = _saved_and_as_before(model, tmp_path, "read_clauses")
     assert saved.read_clauses and not older.read_clauses
+
+
+def test_escalation_logit_adds_its_terms_in_order_whatever_the_batch(model: RiskModel) -> None:
+    """Each row's logit is the bias plus its terms added one column after another, as a plain loop adds them, so
+    a message scored alone (the service) and in a batch of any size (``riskline score``) get the same bits."""
+    conv = model.conversation_model
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(257, len(conv.mean))) * rng.uniform(0.01, 100.0, size=len(conv.mean))
+    expected = []
+    for row in features:
+        z = conv.bias
+        for j, value in enumerate(row.tolist()):
+            z += (value - float(conv.mean[j])) / float(conv.scale[j]) * float(conv.weights[j])
+        expected.append(z)
+    batched = conv.escalation_logit(features)
+    assert batched.tolist() == expected
+    assert [conv.escalation_logit(features[i:i + 1])[0] for i in range(len(features))] == expected
+    assert conv.escalation_logit(features[100:131]).tolist() == expected[100:131]
