@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from detection.events import STAGES, MessageEvent
+from detection.language import other_language_conversations
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, gzipped, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
@@ -44,6 +45,7 @@ class BatchResult:
     n_alerts: int
     results: list[RiskScore]
     events: list[MessageEvent]
+    n_other_language: int = 0  # conversations that read as another language than English (``detection.language``)
 
 
 def step_rows(steps: StepScores) -> list[dict[str, object]]:
@@ -106,5 +108,6 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
                    CONVERSATION_COLUMNS, arrow_schema(False))
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
+    other = other_language_conversations([e.conversation_id for e in read.events], [e.text for e in read.events])
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,
-                       read.events)
+                       read.events, len(other))

@@ -157,6 +157,10 @@ def score(
         result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
     typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
                f"{result.n_alerts} alerts, {result.n_rejected} rows rejected -> {output}", err=True)
+    if result.n_other_language:
+        typer.echo(f"note: {result.n_other_language} of the {result.n_conversations} conversations read as another "
+                   "language than English; the model reads English only, so their scores say little (README, "
+                   "'English only')", err=True)
     if show:
         from detection.display import print_riskiest
 

@@ -48,6 +48,7 @@ from detection.batch import (
     write_rejects,
 )
 from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
+from detection.language import other_language_conversations
 from detection.model import RiskModel
 from detection.readers import (
     READ_ERRORS,
@@ -430,6 +431,7 @@ class _Scored(NamedTuple):
     n_alerts: int
     riskiest: list[tuple[float, int, RiskScore]]  # (-score, first input row, result) of its ``show`` riskiest
     shown: list[MessageEvent]  # the messages the table shows for them
+    n_other_language: int = 0  # conversations that read as another language than English
 
 
 def _riskiest(results: list[RiskScore], table: Any, first: dict[str, int],
@@ -494,7 +496,9 @@ def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
         for first_row, row in keyed:
             handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
     riskiest, shown = _riskiest(results, table, first, show) if show else ([], [])
-    return _Scored(rejects, unplaced, len(messages), len(results), sum(r.alert for r in results), riskiest, shown)
+    other = other_language_conversations(messages.conversation_id, messages.text)
+    return _Scored(rejects, unplaced, len(messages), len(results), sum(r.alert for r in results), riskiest, shown,
+                   len(other))
 
 
 def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
@@ -559,7 +563,8 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
         shown = {r.conversation_id for _, _, r in riskiest}
         return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), len(rejects),
                            sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
-                           [e for d in done for e in d.shown if e.conversation_id in shown])
+                           [e for d in done for e in d.shown if e.conversation_id in shown],
+                           sum(d.n_other_language for d in done))
     finally:
         _MODEL = None
         shutil.rmtree(folder, ignore_errors=True)

@@ -30,7 +30,7 @@ _CONFUSABLES = {
     # small capitals, as "fancy text" generators write them ("ꜱᴇɴᴅ ᴍᴇ"): NFKC leaves them be
     **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True)),
 }
-_UNCONFUSED = str.maketrans(_CONFUSABLES)
+UNCONFUSED = str.maketrans(_CONFUSABLES)
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
 _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
 # Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
@@ -92,7 +92,7 @@ def normalize(texts: Sequence[str]) -> list[str]:
         # accents off ("sénd"), then letters of other scripts that look like plain ones, before lower case
         # tells an upper-case Greek "Υ" (a "Y") from a lower-case "υ" (a "u")
         joined = _COMBINING.sub("", unicodedata.normalize("NFD", joined))
-        joined = joined.translate(_UNCONFUSED)
+        joined = joined.translate(UNCONFUSED)
     joined = joined.lower()
     if "  " in joined:
         joined = _SPACED_MESSAGE.sub(_join_spaced_message, joined)

@@ -1,0 +1,87 @@
+"""Which conversations read as another language than English.
+
+The model reads English only (its generator writes English): a threat or an age check in Spanish, German or
+French gets at most 0.05-0.06 of any risk stage's evidence, so such conversations score near zero whatever
+they say. ``riskline score`` counts them, so that a platform whose users write other languages learns that
+those scores say little rather than reading them as all clear.
+
+A conversation is judged by its function words, the short words every sentence of a language has: it reads
+as another language when at least ``MIN_WORDS`` of its words are function words of Spanish, Portuguese,
+French, German, Italian or Dutch that English does not have, or words in another script than Latin (Cyrillic,
+Arabic, Chinese...; letters that only look like Latin ones, as filter dodging writes them, read as Latin), and
+more than ``RATIO`` times as many as its English ones. A few foreign words in English chat ("hola", "ciao",
+"merci") or a conversation too short to tell are not counted.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+
+from detection.text import UNCONFUSED
+
+MIN_WORDS = 4
+RATIO = 2
+_LETTERS = re.compile(r"[^\W\d_]+")
+_COMBINING = re.compile("[\u0300-\u036f]")
+LATIN = "\u024f"  # the last letter of Latin Extended-B: a word with a letter after it is in another script
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# English function words and the chat words that stand for them ("u", "ur", "im"), as chat writes them; not those
+# that other languages share ("a", "i", "as", "do", "in", "is", "me", "no", "on", "so", "was", "will", "ok", "lol").
+ENGLISH = _words("""
+about after all any are at be because been but by can could did does doing dont done for from get got had has
+have he her here him his how if im into isnt it its ive just know like more my not now of off only or our out
+really she should some than that thats the their them then there they this those to too u up ur us very we were
+what when where which who why with would yeah yes you youre your yours gonna cant didnt wont idk rn tho pls
+please thanks
+""")
+
+# Function words of other languages written in Latin letters, accents taken off, that are not English words
+# (nor words English chat has too: "con", "todo", "hay", "ton", "mon", "dat", "wat", "ik", "com" of a web address,
+# names such as "mia" and "al", "ma", "la", "die", "me", "so", "no" and the like are left out).
+OTHER = _words("""
+que los las por para una pero como esta estas estoy eres soy tienes tengo quiero puedes hola gracias ahora
+dinero porque donde cuando tambien muy tus mis nosotros usted ellos vas voy nao voce vc uma pra isso meu minha
+seu sua obrigado obrigada agora muito ele ela estou tudo voces les des je vous pas qui une avec mais tes dans
+suis toi oui merci bonjour salut maintenant veux peux tres aussi cest jai quoi si se te tu mi el le et en de lo
+ti es ne ou os sie den das ja nein der und ich du nicht ist mit ein eine zu auf aber dein deine mein meine wir
+hallo danke jetzt geld bilder wenn oder auch wie bist habe hast kannst willst dich mich dir mir nur schon noch
+il che di sono sei grazie adesso soldi tua tuo mio anche perche voglio puoi sempre molto het een niet jij mijn
+jouw zijn ook maar nu geen heb
+""") - ENGLISH
+
+
+def _counted(text: str) -> tuple[int, int]:
+    """A text's English function words, and its other-language function words and words in other scripts."""
+    text = text.lower()
+    if not text.isascii():  # as ``text.normalize`` reads them: full-width and styled letters folded, accents off,
+        # letters of other scripts that look like Latin ones read as those
+        text = unicodedata.normalize("NFKC", text)
+        text = _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(UNCONFUSED)
+    words = _LETTERS.findall(text.replace("'", ""))
+    other = sum(1 for word in words if word in OTHER or (not word.isascii() and max(word) > LATIN))
+    return sum(map(ENGLISH.__contains__, words)), other
+
+
+def other_language_conversations(conversation_ids: Sequence[str], texts: Sequence[str]) -> set[str]:
+    """The conversations that read as another language than English, given each message's conversation and
+    text. Each distinct text is read once (chat repeats "ok", "lol", "hey")."""
+    text_number: dict[str, int] = {}
+    conversation_number: dict[str, int] = {}
+    rows = np.fromiter((text_number.setdefault(t, len(text_number)) for t in texts), np.int64, len(texts))
+    owner = np.fromiter((conversation_number.setdefault(c, len(conversation_number)) for c in conversation_ids),
+                        np.int64, len(conversation_ids))
+    counted = np.array([_counted(t) for t in text_number], dtype=np.int64).reshape(-1, 2)
+    english = np.bincount(owner, weights=counted[rows, 0], minlength=len(conversation_number))
+    other = np.bincount(owner, weights=counted[rows, 1], minlength=len(conversation_number))
+    judged = (other >= MIN_WORDS) & (other > RATIO * english)
+    names = list(conversation_number)
+    return {names[i] for i in np.flatnonzero(judged).tolist()}

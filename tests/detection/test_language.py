@@ -1,0 +1,85 @@
+"""Conversations that read as another language than English are counted: the model reads English only."""
+
+from pathlib import Path
+
+import pytest
+
+from detection.batch import score_file
+from detection.language import other_language_conversations
+from detection.model import RiskModel
+from detection.partitioned import score_file_partitioned
+from detection.readers import read_events
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+
+# Written for these tests, non-graphic, each as such a conversation opens: an extortion or an approach.
+OTHER_LANGUAGES = {
+    "es": ["hola, tengo tus fotos", "si no me pagas 200 dolares se las mando a tu familia", "quien eres? que quieres?",
+           "tienes una hora, paga con tarjetas de regalo"],
+    "pt": ["oi, você é muito bonito", "quantos anos você tem?", "seus pais olham seu celular?",
+           "vamos falar em outro app, isso fica entre nós", "me manda uma foto sua"],
+    "fr": ["salut, j'ai tes photos", "si tu ne paies pas, je les envoie à ta famille", "tu as une heure"],
+    "de": ["hallo, ich habe deine bilder", "wenn du nicht zahlst, schicke ich sie an deine familie",
+           "du hast eine stunde"],
+    "it": ["ciao, ho le tue foto", "se non mi paghi, le mando alla tua famiglia", "hai un'ora"],
+    "nl": ["hoi, ik heb je foto's", "als je niet betaalt, stuur ik ze naar je familie", "je hebt een uur"],
+    "ru": ["привет, у меня есть твои фото", "заплати 200 или я отправлю их твоей семье", "у тебя один час"],
+    "ar": ["مرحبا، عندي صورك", "ادفع 200 دولار أو أرسلها لعائلتك", "معك ساعة واحدة"],
+    "zh": ["你好，我有你的照片", "付两百块，不然我发给你家人", "你只有一个小时"],
+}
+ENGLISH = {
+    # a few words of Spanish in English chat: homework
+    "homework": ["how do you say 'i want' in spanish", "quiero", "and 'where is the library'?",
+                 "donde esta la biblioteca lol", "thanks!! you're the best, see you in class"],
+    "greetings": ["hola amigo", "bonjour lol", "merci for the notes", "ciao, see you tomorrow"],
+    "slang": ["yo wyd rn", "nm u", "ngl that game was trash", "ur trash lol", "gg ez", "bet, tmrw 4pm"],
+    "threat": ["i have your pics", "pay $200 in gift cards or i send them to your family", "you have 1 hour"],
+    # filter dodging: Cyrillic and Greek letters that look like Latin ones, full-width letters, accents
+    "look-alikes": ["і hаvе уоur рісs", "рау $200 οr і sеnd thеm tο уοur fаmіlу", "ｙｏｕ ｈａｖｅ １ ｈｏｕｒ",
+                    "sénd thé mоnеy nоw"],
+}
+TOO_SHORT = {"short-es": ["hola", "que tal?"]}
+
+
+def _rows(conversations: dict[str, list[str]]) -> list[dict[str, object]]:
+    return [{"conversation_id": cid, "message_id": f"{cid}-{i}", "sender_id": f"{cid}-{'ab'[i % 2]}",
+             "timestamp": 1_767_000_000 + 60 * i, "text": text}
+            for cid, texts in conversations.items() for i, text in enumerate(texts)]
+
+
+def _flagged(conversations: dict[str, list[str]]) -> set[str]:
+    ids = [cid for cid, texts in conversations.items() for _ in texts]
+    return other_language_conversations(ids, [text for texts in conversations.values() for text in texts])
+
+
+def test_conversations_in_other_languages_are_counted_and_english_ones_are_not() -> None:
+    assert _flagged({**OTHER_LANGUAGES, **ENGLISH, **TOO_SHORT}) == set(OTHER_LANGUAGES)
+
+
+def test_no_shipped_or_generated_conversation_reads_as_another_language(synth_rows: list[dict[str, object]]
+                                                                            ) -> None:
+    events = read_events(Path(__file__).parents[2] / "data_samples" / "train.parquet").events
+    assert not other_language_conversations([e.conversation_id for e in events], [e.text for e in events])
+    assert not other_language_conversations([str(r["conversation_id"]) for r in synth_rows],
+                                            [str(r["text"]) for r in synth_rows])
+
+
+@pytest.mark.parametrize("engine", ["local", "partitioned"])
+def test_batch_engines_count_them(engine: str, model: RiskModel, tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "mixed.jsonl", _rows({**OTHER_LANGUAGES, **ENGLISH}))
+    out = tmp_path / "scores.jsonl"
+    result = (score_file(model, source, out) if engine == "local"
+              else score_file_partitioned(model, source, out, workers=2, partitions=3))
+    assert (result.n_conversations, result.n_other_language) == (len(OTHER_LANGUAGES) + len(ENGLISH),
+                                                                 len(OTHER_LANGUAGES))
+
+
+def test_score_says_how_many_read_as_another_language(model_dir: Path, tmp_path: Path) -> None:
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", _rows({"es": OTHER_LANGUAGES["es"], **ENGLISH}))
+    done = riskline("score", mixed, "-o", tmp_path / "a.jsonl", "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    assert f"note: 1 of the {1 + len(ENGLISH)} conversations read as another language than English" in done.stderr
+    english = write_jsonl(tmp_path / "english.jsonl", _rows(ENGLISH))
+    done = riskline("score", english, "-o", tmp_path / "b.jsonl", "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    assert "another language" not in done.stderr
