@@ -185,6 +185,7 @@ def explain(
     import json
 
     from detection.explain import around, trajectory
+    from detection.language import other_language_conversations
     from detection.model import load_model
     from detection.readers import read_conversation
 
@@ -206,6 +207,10 @@ def explain(
         from detection.display import print_trajectory
 
         print_trajectory(result, steps, risk_model.thresholds.alert)
+    events = found.read.events
+    if other_language_conversations([e.conversation_id for e in events], [e.text for e in events]):
+        typer.echo("riskline: note: this conversation reads as another language than English; the model reads "
+                   "English only, so its scores say little (README, 'English only')", err=True)
     if rejects := found.read.rejects:  # the trajectory lacks these messages: say which
         typer.echo(f"riskline: note: {len(rejects)} bad rows of this conversation were left out; the first: "
                    f"{rejects[0].describe()}", err=True)

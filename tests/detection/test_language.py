@@ -83,3 +83,13 @@ def test_score_says_how_many_read_as_another_language(model_dir: Path, tmp_path:
     done = riskline("score", english, "-o", tmp_path / "b.jsonl", "--model", model_dir)
     assert done.returncode == 0, done.stderr
     assert "another language" not in done.stderr
+
+
+def test_explain_says_when_a_conversation_reads_as_another_language(model_dir: Path, tmp_path: Path) -> None:
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", _rows({"de": OTHER_LANGUAGES["de"], **ENGLISH}))
+    done = riskline("explain", mixed, "--conversation", "de", "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    assert "this conversation reads as another language than English" in done.stderr
+    done = riskline("explain", mixed, "--conversation", "threat", "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    assert "another language" not in done.stderr
