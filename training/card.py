@@ -20,7 +20,9 @@ OUT_OF_SCOPE = """\
   or `critical` alert must be reviewed by a trained person before any action against an account.
 - Judging a single message out of context, or anyone's age, identity or intent as a fact.
 - Monitoring people who have not been told, under the platform's terms, that safety scanning runs.
-- Languages other than English: the model was trained on English text only."""
+- Languages other than English: the model was trained on English text only, and scores such
+  conversations near zero whatever they say. `riskline score` says how many conversations read as
+  another language, and `riskline explain` says so of the one it shows."""
 
 LIMITS = """\
 - Trained on synthetic conversations written by Riskline's generator (and any data you added).
