@@ -61,11 +61,12 @@ jouw zijn ook maar nu geen heb
 
 def _counted(text: str) -> tuple[int, int]:
     """A text's English function words, and its other-language function words and words in other scripts."""
-    text = text.lower()
     if not text.isascii():  # as ``text.normalize`` reads them: full-width and styled letters folded, accents off,
-        # letters of other scripts that look like Latin ones read as those
+        # letters of other scripts that look like Latin ones read as those (before lower case, which would read an
+        # upper-case Greek "Υ", a "Y", as a lower-case "υ", a "u")
         text = unicodedata.normalize("NFKC", text)
         text = _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(UNCONFUSED)
+    text = text.lower()
     words = _LETTERS.findall(text.replace("'", ""))
     other = sum(1 for word in words if word in OTHER or (not word.isascii() and max(word) > LATIN))
     return sum(map(ENGLISH.__contains__, words)), other

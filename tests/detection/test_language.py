@@ -36,7 +36,7 @@ ENGLISH = {
     "threat": ["i have your pics", "pay $200 in gift cards or i send them to your family", "you have 1 hour"],
     # filter dodging: Cyrillic and Greek letters that look like Latin ones, full-width letters, accents
     "look-alikes": ["і hаvе уоur рісs", "рау $200 οr і sеnd thеm tο уοur fаmіlу", "ｙｏｕ ｈａｖｅ １ ｈｏｕｒ",
-                    "sénd thé mоnеy nоw"],
+                    "sénd thé mоnеy nоw", "ΥOU ΚNOW ΤHE RULES"],
 }
 TOO_SHORT = {"short-es": ["hola", "que tal?"]}
 
