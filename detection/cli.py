@@ -112,6 +112,15 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _trained_on_english(model: Any) -> bool:
+    """Whether ``model`` was trained on English (``language.trained_on_english``): the note on conversations in
+    other languages is then due."""
+    from detection.language import trained_on_english
+
+    vocabulary = model.featurizer.vocabulary
+    return trained_on_english(None if vocabulary is None else vocabulary.counts)
+
+
 @app.command()
 @user_errors
 def score(
@@ -157,7 +166,7 @@ def score(
         result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
     typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
                f"{result.n_alerts} alerts, {result.n_rejected} rows rejected -> {output}", err=True)
-    if result.n_other_language:
+    if result.n_other_language and _trained_on_english(risk_model):
         typer.echo(f"note: {result.n_other_language} of the {result.n_conversations} conversations read as another "
                    "language than English; the model reads English only, so their scores say little (README, "
                    "'English only')", err=True)
@@ -208,7 +217,8 @@ def explain(
 
         print_trajectory(result, steps, risk_model.thresholds.alert)
     events = found.read.events
-    if other_language_conversations([e.conversation_id for e in events], [e.text for e in events]):
+    if (_trained_on_english(risk_model)
+            and other_language_conversations([e.conversation_id for e in events], [e.text for e in events])):
         typer.echo("riskline: note: this conversation reads as another language than English; the model reads "
                    "English only, so its scores say little (README, 'English only')", err=True)
     if rejects := found.read.rejects:  # the trajectory lacks these messages: say which

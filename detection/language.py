@@ -3,7 +3,9 @@
 The model reads English only (its generator writes English): a threat or an age check in Spanish, German or
 French gets at most 0.05-0.06 of any risk stage's evidence, so such conversations score near zero whatever
 they say. ``riskline score`` counts them, so that a platform whose users write other languages learns that
-those scores say little rather than reading them as all clear.
+those scores say little rather than reading them as all clear. A model trained on another language (n-grams
+read any language a platform labels) does not get the note: its training words are judged the same way
+(``trained_on_english``).
 
 A conversation is judged by its function words, the short words every sentence of a language has: it reads
 as another language when at least ``MIN_WORDS`` of its words are function words of Spanish, Portuguese,
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -86,3 +88,15 @@ def other_language_conversations(conversation_ids: Sequence[str], texts: Sequenc
     judged = (other >= MIN_WORDS) & (other > RATIO * english)
     names = list(conversation_number)
     return {names[i] for i in np.flatnonzero(judged).tolist()}
+
+
+def trained_on_english(vocabulary: Mapping[str, int] | None) -> bool:
+    """Whether a model's training words (its ``Vocabulary.counts``: each word and how often it was met) read as
+    English, by the same test as a conversation's; True without a vocabulary (a model that keeps none), as the
+    generator writes English."""
+    if vocabulary is None:
+        return True
+    english = sum(n for word, n in vocabulary.items() if word in ENGLISH)
+    other = sum(n for word, n in vocabulary.items()
+                if word in OTHER or (not word.isascii() and max(word) > LATIN))
+    return not (other >= MIN_WORDS and other > RATIO * english)

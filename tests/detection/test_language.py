@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from detection.batch import score_file
-from detection.language import other_language_conversations
+from detection.language import other_language_conversations, trained_on_english
 from detection.model import RiskModel
 from detection.partitioned import score_file_partitioned
 from detection.readers import read_events
@@ -93,3 +93,12 @@ def test_explain_says_when_a_conversation_reads_as_another_language(model_dir: P
     done = riskline("explain", mixed, "--conversation", "threat", "--model", model_dir)
     assert done.returncode == 0, done.stderr
     assert "another language" not in done.stderr
+
+
+def test_a_model_trained_on_another_language_gets_no_note(model: RiskModel) -> None:
+    """n-grams read any language a platform labels: a model whose training words are Spanish reads Spanish."""
+    assert model.featurizer.vocabulary is not None
+    assert trained_on_english(model.featurizer.vocabulary.counts)
+    spanish = {word: 10 for text in OTHER_LANGUAGES["es"] for word in text.replace(",", " ").replace("?", " ").split()}
+    assert not trained_on_english(spanish)
+    assert trained_on_english(None)
