@@ -3,9 +3,9 @@
 The model reads English only (its generator writes English): a threat or an age check in Spanish, German or
 French gets at most 0.05-0.06 of any risk stage's evidence, so such conversations score near zero whatever
 they say. ``riskline score`` counts them, so that a platform whose users write other languages learns that
-those scores say little rather than reading them as all clear. A model trained on another language (n-grams
-read any language a platform labels) does not get the note: its training words are judged the same way
-(``trained_on_english``).
+those scores say little rather than reading them as all clear. A model trained on another language's
+labelled data (its n-grams are learned from whatever the data holds) does not get the note: its training
+words are judged the same way (``trained_on_english``).
 
 A conversation is judged by its function words, the short words every sentence of a language has: it reads
 as another language when at least ``MIN_WORDS`` of its words are function words of Spanish, Portuguese,
