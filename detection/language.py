@@ -7,12 +7,12 @@ those scores say little rather than reading them as all clear. A model trained o
 labelled data (its n-grams are learned from whatever the data holds) does not get the note: its training
 words are judged the same way (``trained_on_english``).
 
-A conversation is judged by its function words, the short words every sentence of a language has: it reads
-as another language when at least ``MIN_WORDS`` of its words are function words of Spanish, Portuguese,
-French, German, Italian or Dutch that English does not have, or words in another script than Latin (Cyrillic,
-Arabic, Chinese...; letters that only look like Latin ones, as filter dodging writes them, read as Latin), and
-more than ``RATIO`` times as many as its English ones. A few foreign words in English chat ("hola", "ciao",
-"merci") or a conversation too short to tell are not counted.
+A conversation is judged by its function words, the short words every sentence of a language has: it reads as
+another language when at least ``MIN_WORDS`` of its words are function words of Spanish, Portuguese, French,
+German, Italian, Dutch, Indonesian, Tagalog, Turkish or Polish that English does not have, or words in another
+script than Latin (Cyrillic, Arabic, Chinese...; letters that only look like Latin ones, as filter dodging
+writes them, read as Latin), and more than ``RATIO`` times as many as its English ones. A few foreign words in
+English chat ("hola", "ciao", "merci") or a conversation too short to tell are not counted.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ please thanks
 
 # Function words of other languages written in Latin letters, accents taken off, that are not English words
 # (nor words English chat has too: "con", "todo", "hay", "ton", "mon", "dat", "wat", "ik", "com" of a web address,
-# names such as "mia" and "al", "ma", "la", "die", "me", "so", "no" and the like are left out).
+# names such as "mia", "al" and "dan", "ma", "mam", "la", "die", "me", "so", "no", "ty" and the like are left out).
 OTHER = _words("""
 que los las por para una pero como esta estas estoy eres soy tienes tengo quiero puedes hola gracias ahora
 dinero porque donde cuando tambien muy tus mis nosotros usted ellos vas voy nao voce vc uma pra isso meu minha
@@ -58,6 +58,10 @@ ti es ne ou os sie den das ja nein der und ich du nicht ist mit ein eine zu auf 
 hallo danke jetzt geld bilder wenn oder auch wie bist habe hast kannst willst dich mich dir mir nur schon noch
 il che di sono sei grazie adesso soldi tua tuo mio anche perche voglio puoi sempre molto het een niet jij mijn
 jouw zijn ook maar nu geen heb
+yang tidak aku kamu ini itu saya dengan untuk apa mau sudah juga bisa kalau uang
+ang ng mga ako ikaw ka sa ko mo hindi ito yung kung pera naman po
+ve bir bu sen icin cok degil ne var yok
+nie sie jest ze jak masz pieniadze zdjecia
 """) - ENGLISH
 
 
