@@ -37,7 +37,7 @@ from detection.model import load_model
 from detection.scoring import score_conversations
 from detection.writers import write_rows
 from training.data import load_labelled
-from training.evaluate import evaluate_results, first_threats
+from training.evaluate import evaluate_results, first_threats, interval_text
 
 # A message is (speaker, text) or (speaker, text, stage); "a" opens the chat. A speaker of "+"
 # moves the clock on by the hours in its text. Each conversation: (id, label, kind, minutes
@@ -967,6 +967,9 @@ def main() -> None:
                 "alerted_before_threat_groomed", "median_messages_to_alert", "roc_auc"):
         value = metrics.get(key)
         print(f"{key}: {'-' if value is None else f'{value:.3f}'}")
+    # how far these figures could move on another set of this size and kind (not on other kinds of text)
+    if text := interval_text(metrics):
+        print(text)
 
 
 if __name__ == "__main__":
