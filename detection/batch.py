@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from detection.events import STAGES, MessageEvent
-from detection.language import other_language_conversations
 from detection.model import RiskModel
 from detection.readers import InputError, Reject, gzipped, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
@@ -32,7 +31,7 @@ def arrow_schema(per_message: bool) -> Any:
                       ("risk_level", pa.string()), ("alert", pa.bool_()), ("alert_index", pa.int64()),
                       ("alert_message_id", pa.string()), ("peak_stage", pa.string()), ("suspect_id", pa.string()),
                       ("evidence_message_ids", pa.list_(pa.string())), ("model_version", pa.string()),
-                      ("suspect_share", pa.float64())])
+                      ("suspect_share", pa.float64()), ("other_language", pa.bool_())])
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,5 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
                    CONVERSATION_COLUMNS, arrow_schema(False))
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
-    other = other_language_conversations([e.conversation_id for e in read.events], [e.text for e in read.events])
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,
-                       read.events, len(other))
+                       read.events, sum(r.other_language for r in results))

@@ -194,7 +194,6 @@ def explain(
     import json
 
     from detection.explain import around, trajectory
-    from detection.language import other_language_conversations
     from detection.model import load_model
     from detection.readers import read_conversation
 
@@ -216,9 +215,7 @@ def explain(
         from detection.display import print_trajectory
 
         print_trajectory(result, steps, risk_model.thresholds.alert)
-    events = found.read.events
-    if (_trained_on_english(risk_model)
-            and other_language_conversations([e.conversation_id for e in events], [e.text for e in events])):
+    if result.other_language and _trained_on_english(risk_model):
         typer.echo("riskline: note: this conversation reads as another language than English; the model reads "
                    "English only, so its scores say little (README, 'English only')", err=True)
     if rejects := found.read.rejects:  # the trajectory lacks these messages: say which

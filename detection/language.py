@@ -78,20 +78,31 @@ def _counted(text: str) -> tuple[int, int]:
     return sum(map(ENGLISH.__contains__, words)), other
 
 
+def word_counts(texts: Sequence[str]) -> np.ndarray:
+    """Each text's English and other-language function words (and words in other scripts), as integer rows
+    (n, 2); a text met more than once (chat repeats "ok", "lol", "hey") is read once."""
+    number: dict[str, int] = {}
+    rows = np.fromiter((number.setdefault(t, len(number)) for t in texts), np.int64, len(texts))
+    return np.array([_counted(t) for t in number], dtype=np.int64).reshape(-1, 2)[rows]
+
+
+def reads_as_other_language(english: int, other: int) -> bool:
+    """Whether a conversation with these counts of function words (``word_counts`` summed) reads as another
+    language than English (see the module's note)."""
+    return other >= MIN_WORDS and other > RATIO * english
+
+
 def other_language_conversations(conversation_ids: Sequence[str], texts: Sequence[str]) -> set[str]:
     """The conversations that read as another language than English, given each message's conversation and
-    text. Each distinct text is read once (chat repeats "ok", "lol", "hey")."""
-    text_number: dict[str, int] = {}
-    conversation_number: dict[str, int] = {}
-    rows = np.fromiter((text_number.setdefault(t, len(text_number)) for t in texts), np.int64, len(texts))
-    owner = np.fromiter((conversation_number.setdefault(c, len(conversation_number)) for c in conversation_ids),
-                        np.int64, len(conversation_ids))
-    counted = np.array([_counted(t) for t in text_number], dtype=np.int64).reshape(-1, 2)
-    english = np.bincount(owner, weights=counted[rows, 0], minlength=len(conversation_number))
-    other = np.bincount(owner, weights=counted[rows, 1], minlength=len(conversation_number))
-    judged = (other >= MIN_WORDS) & (other > RATIO * english)
-    names = list(conversation_number)
-    return {names[i] for i in np.flatnonzero(judged).tolist()}
+    text."""
+    number: dict[str, int] = {}
+    owner = np.fromiter((number.setdefault(c, len(number)) for c in conversation_ids), np.int64,
+                        len(conversation_ids))
+    counts = word_counts(texts)
+    english = np.bincount(owner, weights=counts[:, 0], minlength=len(number))
+    other = np.bincount(owner, weights=counts[:, 1], minlength=len(number))
+    names = list(number)
+    return {names[i] for i in range(len(names)) if reads_as_other_language(english[i], other[i])}
 
 
 def trained_on_english(vocabulary: Mapping[str, int] | None) -> bool:

@@ -48,7 +48,6 @@ from detection.batch import (
     write_rejects,
 )
 from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
-from detection.language import other_language_conversations
 from detection.model import RiskModel
 from detection.readers import (
     READ_ERRORS,
@@ -496,9 +495,8 @@ def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
         for first_row, row in keyed:
             handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
     riskiest, shown = _riskiest(results, table, first, show) if show else ([], [])
-    other = other_language_conversations(messages.conversation_id, messages.text)
     return _Scored(rejects, unplaced, len(messages), len(results), sum(r.alert for r in results), riskiest, shown,
-                   len(other))
+                   sum(r.other_language for r in results))
 
 
 def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:

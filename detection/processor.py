@@ -130,6 +130,8 @@ class Processor:
             "peak_stage": state.peak_stage, "alert_index": state.alert_index,
             "alert_message_id": state.alert_message_id, "suspect_id": suspect, "suspect_share": share,
             "evidence_message_ids": state.evidence_message_ids,
+            # read as another language than English: the model reads English only (README, "English only")
+            "other_language": state.other_language,
             # where the running evidence begins: past 0 where another model's was set aside at that message
             "evidence_from_index": state.restarted_at,
             "interventions": self.store.interventions(conversation_id),

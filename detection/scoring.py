@@ -15,6 +15,7 @@ import numpy as np
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
+from detection.language import word_counts
 from detection.model import (
     RUN_ASIDE_CHARS,
     RUN_ASIDE_WORDS,
@@ -72,6 +73,7 @@ class RiskScore:
     evidence_message_ids: list[str]
     model_version: str
     suspect_share: float | None = None  # the suspect's part of the risk evidence (ConversationState.suspect_share)
+    other_language: bool = False  # reads as another language than English (ConversationState.other_language)
 
 
 def order_events(events: Sequence[MessageEvent]) -> list[MessageEvent]:
@@ -193,13 +195,15 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     scores = model.conversation_model.predict(run.features)
     steps = StepScores(conv_ids, ordered.message_id, run.index, scores, proba, run.features, offender)
     ends = np.append(starts[1:], n)
+    # each conversation's function words of English and of other languages here (integers: any batching)
+    language = np.add.reduceat(word_counts(ordered.text), starts, axis=0).tolist()
     weights = _evidence_weights(risk, text)
     rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
                  None if role is None else role.tolist())
     new_states = {
         prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b), evidence_key,
                                         None if runs is None else runs.open[k],
-                                        () if runs is None or not runs.others else runs.others[k])
+                                        () if runs is None or not runs.others else runs.others[k], language[k])
         for k, (prior, a, b) in enumerate(zip(priors, starts, ends, strict=True))
     }
     return steps, new_states
@@ -401,7 +405,7 @@ def _set_aside(prior: ConversationState) -> ConversationState:
         prior.conversation_id, n_messages=prior.n_messages, last_ts=prior.last_ts, last_score=prior.last_score,
         max_score=prior.max_score, peak_index=prior.peak_index, peak_message_id=prior.peak_message_id,
         alert_index=prior.alert_index, alert_message_id=prior.alert_message_id, evidence=prior.evidence,
-        restarted_at=prior.n_messages, earlier_stage_max=prior.stage_reached)
+        restarted_at=prior.n_messages, earlier_stage_max=prior.stage_reached, language_words=prior.language_words)
 
 
 class _Rows(NamedTuple):
@@ -434,10 +438,11 @@ def _evidence_weights(risk: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Running, scores: np.ndarray,
              weights: np.ndarray, ts: np.ndarray, a: int, b: int, evidence_key: str | None,
-             open_run: OpenRun | None, other_runs: tuple[OpenRun, ...]) -> ConversationState:
+             open_run: OpenRun | None, other_runs: tuple[OpenRun, ...], language: list[int]) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
     row; ``open_run``: its last sender's run, from ``_runs``, None for a model that reads no runs;
-    ``other_runs``: other senders' runs still open, for a model whose runs go on across asides)."""
+    ``other_runs``: other senders' runs still open, for a model whose runs go on across asides; ``language``: the
+    rows' English and other-language function words)."""
     last = b - 1
     senders = rows.sender_id[a:b]
     masses = dict(prior.sender_mass)
@@ -479,6 +484,7 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
         run_sender=None if open_run is None else open_run.sender, run_texts=() if open_run is None else open_run.texts,
         run_evidence=() if open_run is None else open_run.evidence,
         other_runs=tuple((run.sender or "", run.ts, run.texts, run.evidence) for run in other_runs),
+        language_words=(prior.language_words[0] + language[0], prior.language_words[1] + language[1]),
     )
 
 
@@ -490,7 +496,7 @@ def summarize(model: RiskModel, state: ConversationState) -> RiskScore:
         risk_level=model.thresholds.level(state.max_score), alert=state.alert_index is not None,
         alert_index=state.alert_index, alert_message_id=state.alert_message_id, peak_stage=state.peak_stage,
         suspect_id=suspect, evidence_message_ids=state.evidence_message_ids,
-        model_version=model.model_version, suspect_share=share,
+        model_version=model.model_version, suspect_share=share, other_language=state.other_language,
     )
 
 

@@ -64,7 +64,8 @@ CHECKED_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in CHECKED_COLUMNS)
 CONVERSATION_SCHEMA = (
     "conversation_id string, n_messages long, risk_score double, risk_level string, alert boolean, "
     "alert_index long, alert_message_id string, peak_stage string, suspect_id string, "
-    f"evidence_message_ids array<string>, model_version string, suspect_share double, {ROW} long")
+    f"evidence_message_ids array<string>, model_version string, suspect_share double, "
+    f"other_language boolean, {ROW} long")
 MESSAGE_SCHEMA = ("conversation_id string, message_id string, index long, risk_score double, stage string, "
                   + ", ".join(f"{c} double" for c in MESSAGE_COLUMNS[5:]) + f", {ROW} long")
 

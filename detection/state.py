@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from detection.events import RISK_STAGES
+from detection.language import reads_as_other_language
 
 QUANT = 65536
 N_RISK = len(RISK_STAGES)
@@ -59,6 +60,9 @@ class ConversationState:
     # senders still open (no longer message from anyone else since), the latest first, at most ``RUN_OTHERS``:
     # each (sender, when they last wrote, texts, evidence) as above
     other_runs: tuple[tuple[str, float, tuple[str, ...], tuple[tuple[int, ...], ...]], ...] = ()
+    # English and other-language function words in the conversation so far (``language.word_counts``; (0, 0)
+    # in states saved before them), whatever the model
+    language_words: tuple[int, int] = (0, 0)
 
     def suspect(self) -> tuple[str | None, float | None]:
         """The suspect and how clearly they stand out, or (None, None) before any risk evidence.
@@ -102,6 +106,11 @@ class ConversationState:
         return detected[-1] if detected else "none"
 
     @property
+    def other_language(self) -> bool:
+        """Whether the conversation so far reads as another language than English (``language``)."""
+        return reads_as_other_language(*self.language_words)
+
+    @property
     def evidence_message_ids(self) -> list[str]:
         return [message_id for _, _, message_id in self.evidence]
 
@@ -127,4 +136,6 @@ class ConversationState:
         fixed["other_runs"] = tuple((str(sender), float(ts), tuple(str(t) for t in texts),
                                      tuple(tuple(int(v) for v in e) for e in evidence))
                                     for sender, ts, texts, evidence in data.get("other_runs", ()))  # type: ignore[attr-defined]
+        words = [int(v) for v in data.get("language_words", (0, 0))]  # type: ignore[attr-defined]
+        fixed["language_words"] = (words[0], words[1])
         return cls(**fixed)  # type: ignore[arg-type]

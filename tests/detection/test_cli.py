@@ -15,7 +15,7 @@ from tests.conftest import write_jsonl
 
 CONTRACT_FIELDS = ["conversation_id", "n_messages", "risk_score", "risk_level", "alert", "alert_index",
                    "alert_message_id", "peak_stage", "suspect_id", "evidence_message_ids", "model_version"]
-EXTENSIONS = ["suspect_share"]
+EXTENSIONS = ["suspect_share", "other_language"]
 
 
 @pytest.fixture(scope="module")

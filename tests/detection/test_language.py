@@ -108,3 +108,22 @@ def test_a_model_trained_on_another_language_gets_no_note(model: RiskModel) -> N
     spanish = {word: 10 for text in OTHER_LANGUAGES["es"] for word in text.replace(",", " ").replace("?", " ").split()}
     assert not trained_on_english(spanish)
     assert trained_on_english(None)
+
+
+def test_the_counts_carry_in_the_state_message_by_message_as_in_one_batch(model: RiskModel) -> None:
+    """Function words are summed in the conversation's state, so the service (a message a call) and a batch
+    judge a conversation alike; a state saved before them reads as none counted."""
+    from detection.events import to_event
+    from detection.scoring import score_conversations, score_messages
+    from detection.state import ConversationState
+
+    events = [to_event(row) for row in _rows({"fr": OTHER_LANGUAGES["fr"], **ENGLISH})]
+    states: dict[str, ConversationState] = {}
+    for event in events:
+        states.update(score_messages(model, [event], states)[1])
+    results, _ = score_conversations(model, events)
+    assert {r.conversation_id for r in results if r.other_language} == {"fr"}
+    assert {cid for cid, state in states.items() if state.other_language} == {"fr"}
+    assert states["fr"].language_words == (0, 11)
+    saved = {k: v for k, v in states["fr"].to_dict().items() if k != "language_words"}
+    assert ConversationState.from_dict(saved).language_words == (0, 0)

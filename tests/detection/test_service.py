@@ -116,6 +116,14 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
         seen = client.conversation(c)
         assert seen is not None and seen["n_messages"] == 1, c
     assert client.conversation("dm/123") is None  # a prefix of an id is another conversation
+    # a conversation in another language is said to be one (the model reads English only)
+    assert view["other_language"] is False
+    spanish = ["hola, tengo tus fotos", "si no me pagas 200 dolares se las mando a tu familia",
+               "tienes una hora, paga con tarjetas de regalo"]
+    server.post({"messages": [{**hello, "conversation_id": "es-1", "message_id": f"m{i}", "text": text}
+                              for i, text in enumerate(spanish)]}, TOKEN)
+    seen = client.conversation("es-1")
+    assert seen is not None and seen["other_language"] is True
     client.close()
 
 
