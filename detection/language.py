@@ -2,8 +2,10 @@
 
 The model reads English only (its generator writes English): a threat or an age check in Spanish, German or
 French gets at most 0.05-0.06 of any risk stage's evidence, so such conversations score near zero whatever
-they say. ``riskline score`` counts them, so that a platform whose users write other languages learns that
-those scores say little rather than reading them as all clear. A model trained on another language's
+they say. Each conversation's state sums its function words (``word_counts``), so its output row and the
+service's view of it say whether it reads as another language (``other_language``), and ``riskline score``
+counts them: a platform whose users write other languages learns that those scores say little rather than
+reading them as all clear. A model trained on another language's
 labelled data (its n-grams are learned from whatever the data holds) does not get the note: its training
 words are judged the same way (``trained_on_english``).
 
@@ -90,19 +92,6 @@ def reads_as_other_language(english: int, other: int) -> bool:
     """Whether a conversation with these counts of function words (``word_counts`` summed) reads as another
     language than English (see the module's note)."""
     return other >= MIN_WORDS and other > RATIO * english
-
-
-def other_language_conversations(conversation_ids: Sequence[str], texts: Sequence[str]) -> set[str]:
-    """The conversations that read as another language than English, given each message's conversation and
-    text."""
-    number: dict[str, int] = {}
-    owner = np.fromiter((number.setdefault(c, len(number)) for c in conversation_ids), np.int64,
-                        len(conversation_ids))
-    counts = word_counts(texts)
-    english = np.bincount(owner, weights=counts[:, 0], minlength=len(number))
-    other = np.bincount(owner, weights=counts[:, 1], minlength=len(number))
-    names = list(number)
-    return {names[i] for i in range(len(names)) if reads_as_other_language(english[i], other[i])}
 
 
 def trained_on_english(vocabulary: Mapping[str, int] | None) -> bool:

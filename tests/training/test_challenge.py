@@ -69,3 +69,17 @@ def test_default_model_alerts_on_no_other_negative(challenge: ModuleType, tmp_pa
     results, _ = score_conversations(load_model(), data.events)
     assert {r.conversation_id for r in results if r.alert and not data.labels[r.conversation_id]} <= FALSE_ALERTS[part]
     assert sum(r.alert for r in results if data.labels[r.conversation_id]) >= 1  # it is not silent either
+
+
+def test_no_hand_written_conversation_reads_as_another_language(challenge: ModuleType) -> None:
+    """The hand-written set is English written apart from the generator: none of it counts as another language
+    (``detection.language``), slang, leetspeak, emoji and letter-spacing included."""
+    from detection.language import reads_as_other_language, word_counts
+
+    rows = challenge.rows("all") + challenge.rows("f")
+    totals: dict[str, list[int]] = {}
+    for row, (english, other) in zip(rows, word_counts([str(r["text"]) for r in rows]).tolist(), strict=True):
+        total = totals.setdefault(str(row["conversation_id"]), [0, 0])
+        total[0], total[1] = total[0] + english, total[1] + other
+    assert len(totals) == 152
+    assert not [cid for cid, (english, other) in totals.items() if reads_as_other_language(english, other)]
