@@ -20,17 +20,15 @@ English chat ("hola", "ciao", "merci") or a conversation too short to tell are n
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from detection.text import UNCONFUSED
+from detection.text import fold
 
 MIN_WORDS = 4
 RATIO = 2
 _LETTERS = re.compile(r"[^\W\d_]+")
-_COMBINING = re.compile("[\u0300-\u036f]")
 LATIN = "\u024f"  # the last letter of Latin Extended-B: a word with a letter after it is in another script
 
 
@@ -67,17 +65,16 @@ nie sie jest ze jak masz pieniadze zdjecia
 """) - ENGLISH
 
 
+def _is_other(word: str) -> bool:
+    """A function word of another language, or a word in another script than Latin."""
+    return word in OTHER or (not word.isascii() and max(word) > LATIN)
+
+
 def _counted(text: str) -> tuple[int, int]:
-    """A text's English function words, and its other-language function words and words in other scripts."""
-    if not text.isascii():  # as ``text.normalize`` reads them: full-width and styled letters folded, accents off,
-        # letters of other scripts that look like Latin ones read as those (before lower case, which would read an
-        # upper-case Greek "Υ", a "Y", as a lower-case "υ", a "u")
-        text = unicodedata.normalize("NFKC", text)
-        text = _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(UNCONFUSED)
-    text = text.lower()
-    words = _LETTERS.findall(text.replace("'", ""))
-    other = sum(1 for word in words if word in OTHER or (not word.isascii() and max(word) > LATIN))
-    return sum(map(ENGLISH.__contains__, words)), other
+    """A text's English function words, and its other-language function words and words in other scripts, its
+    letters folded as ``text.normalize`` folds them (``text.fold``)."""
+    words = _LETTERS.findall(fold(text).lower().replace("'", ""))
+    return sum(map(ENGLISH.__contains__, words)), sum(map(_is_other, words))
 
 
 def word_counts(texts: Sequence[str]) -> np.ndarray:
@@ -101,6 +98,5 @@ def trained_on_english(vocabulary: Mapping[str, int] | None) -> bool:
     if vocabulary is None:
         return True
     english = sum(n for word, n in vocabulary.items() if word in ENGLISH)
-    other = sum(n for word, n in vocabulary.items()
-                if word in OTHER or (not word.isascii() and max(word) > LATIN))
-    return not (other >= MIN_WORDS and other > RATIO * english)
+    other = sum(n for word, n in vocabulary.items() if _is_other(word))
+    return not reads_as_other_language(english, other)

@@ -30,7 +30,7 @@ _CONFUSABLES = {
     # small capitals, as "fancy text" generators write them ("ꜱᴇɴᴅ ᴍᴇ"): NFKC leaves them be
     **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True)),
 }
-UNCONFUSED = str.maketrans(_CONFUSABLES)
+_UNCONFUSED = str.maketrans(_CONFUSABLES)
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
 _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
 # Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
@@ -82,18 +82,22 @@ def _unleet(match: re.Match[str]) -> str:
     return core.translate(_LEET) + word[len(core):]
 
 
+def fold(text: str) -> str:
+    """Letters as plain ones, before lower case: NFKC folds full-width and styled letters, zero-width marks and
+    emoji go, accents come off ("sénd"), and letters of other scripts that look like Latin ones read as those
+    (before lower case tells an upper-case Greek "Υ", a "Y", from a lower-case "υ", a "u"). ASCII text is
+    returned as it is."""
+    if text.isascii():
+        return text
+    text = _EMOJI.sub(" ", _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)))
+    return _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(_UNCONFUSED)
+
+
 def normalize(texts: Sequence[str]) -> list[str]:
     """Lower-case and de-obfuscate a batch of messages, emoji removed; adds ``_money_`` and ``_url_`` tokens."""
     if not texts:
         return []
-    joined = _SEP.join(t.replace(_SEP, " ").replace("\r", " ") for t in texts)
-    if not joined.isascii():  # NFKC folds full-width and styled letters; zero-width marks and emoji go
-        joined = _EMOJI.sub(" ", _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", joined)))
-        # accents off ("sénd"), then letters of other scripts that look like plain ones, before lower case
-        # tells an upper-case Greek "Υ" (a "Y") from a lower-case "υ" (a "u")
-        joined = _COMBINING.sub("", unicodedata.normalize("NFD", joined))
-        joined = joined.translate(UNCONFUSED)
-    joined = joined.lower()
+    joined = fold(_SEP.join(t.replace(_SEP, " ").replace("\r", " ") for t in texts)).lower()
     if "  " in joined:
         joined = _SPACED_MESSAGE.sub(_join_spaced_message, joined)
     joined = _URL.sub(" _url_ ", joined)

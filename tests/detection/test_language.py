@@ -53,7 +53,7 @@ def _rows(conversations: dict[str, list[str]]) -> list[dict[str, object]]:
             for cid, texts in conversations.items() for i, text in enumerate(texts)]
 
 
-def _flagged(conversation_ids: list[str], texts: list[str]) -> set[str]:
+def flagged(conversation_ids: list[str], texts: list[str]) -> set[str]:
     """The conversations whose summed function words read as another language, as the state sums them."""
     totals: dict[str, list[int]] = {}
     for cid, (english, other) in zip(conversation_ids, word_counts(texts).tolist(), strict=True):
@@ -63,7 +63,7 @@ def _flagged(conversation_ids: list[str], texts: list[str]) -> set[str]:
 
 
 def _flagged_texts(conversations: dict[str, list[str]]) -> set[str]:
-    return _flagged([cid for cid, texts in conversations.items() for _ in texts],
+    return flagged([cid for cid, texts in conversations.items() for _ in texts],
                     [text for texts in conversations.values() for text in texts])
 
 
@@ -74,8 +74,8 @@ def test_conversations_in_other_languages_are_counted_and_english_ones_are_not()
 def test_no_shipped_or_generated_conversation_reads_as_another_language(synth_rows: list[dict[str, object]]
                                                                             ) -> None:
     events = read_events(Path(__file__).parents[2] / "data_samples" / "train.parquet").events
-    assert not _flagged([e.conversation_id for e in events], [e.text for e in events])
-    assert not _flagged([str(r["conversation_id"]) for r in synth_rows],
+    assert not flagged([e.conversation_id for e in events], [e.text for e in events])
+    assert not flagged([str(r["conversation_id"]) for r in synth_rows],
                                             [str(r["text"]) for r in synth_rows])
 
 
