@@ -30,7 +30,9 @@ _CONFUSABLES = {
     # small capitals, as "fancy text" generators write them ("ꜱᴇɴᴅ ᴍᴇ"): NFKC leaves them be
     **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True)),
 }
-_UNCONFUSED = str.maketrans(_CONFUSABLES)
+# found by a regular expression and replaced one by one where found: ``str.translate`` with a table looks up every
+# character of a batch (90 ms on 1.9 million characters of chat against 4 ms)
+_CONFUSABLE = re.compile("[" + "".join(_CONFUSABLES) + "]")
 # Letters split by single separators: "s e n d", "p.i.c", "p-i-c", "c*a*s*h" -> "send", "pic", ...
 _SPACED = re.compile(r"(?<![\w$@])[a-z0-9$@]([ .\-_*])(?:[a-z0-9$@]\1)+[a-z0-9$@](?![\w$@])")
 # Look-alike digits and symbols inside words that also contain letters: "p1c", "c4shapp", "$nap".
@@ -90,7 +92,8 @@ def fold(text: str) -> str:
     if text.isascii():
         return text
     text = _EMOJI.sub(" ", _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)))
-    return _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(_UNCONFUSED)
+    text = _COMBINING.sub("", unicodedata.normalize("NFD", text))
+    return _CONFUSABLE.sub(lambda match: _CONFUSABLES[match.group(0)], text)
 
 
 def normalize(texts: Sequence[str]) -> list[str]:

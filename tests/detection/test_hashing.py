@@ -63,3 +63,20 @@ def test_punctuation_breaks_character_ngrams_within_words_only_when_asked() -> N
     together = hashing.hash_occurrences(texts, 4096, chars_within_words=True)
     for i, text in enumerate(texts):
         assert (hashing.hash_occurrences([text], 4096, chars_within_words=True) != together[i]).nnz == 0
+
+
+def test_a_few_texts_hash_word_by_word_as_a_batch_does(synth_rows: list[dict[str, object]]) -> None:
+    """``_hash_few`` (the service's lone message, a run, a window) gives the vectorised hasher's entries, in its
+    order, read within words or within white-space tokens, on normalised and raw text alike."""
+    raw = [str(r["text"]) for r in synth_rows[:600]] + [
+        "", "a", "PAY. $300!!", "naïve café — ok…", "x\u00a0y\u2028z\u0085w", "ab  cd\tef", "__init__ a_b",
+        "😀 send 😀", "\u0645\u0631\u062d\u0628\u0627 hi", "ｆｕｌｌ width", "a" * 70]
+    texts = normalize(raw) + raw
+    assert len(texts) > hashing.FEW
+    for within in (True, False):
+        batch = hashing.hash_occurrences(texts, 4096, chars_within_words=within)
+        for i in range(0, len(texts), 3):
+            group = texts[i:i + 3]
+            few = hashing._hash_few(group, 4096, within)
+            assert np.array_equal(few.indptr, batch[i:i + len(group)].indptr), group
+            assert np.array_equal(few.indices, batch[i:i + len(group)].indices), group
