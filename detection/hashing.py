@@ -12,8 +12,8 @@ a count per row, with no sort; repeated n-grams stay as repeated entries, which 
 sums like counts.
 
 A few texts (the service's message, a run or a window of it) are hashed word by word in Python instead
-(``_hash_few``), each word's hashes remembered: numpy's fixed cost per call made up most of a lone message's
-hashing (0.3 ms of 0.35). The same hashes, the same entries in the same order (tested).
+(``_hash_few``), each word's hashes remembered: numpy's fixed cost per call made a lone message's hashing take
+0.23-0.32 ms, against 0.03-0.06 ms word by word. The same hashes, the same entries in the same order (tested).
 """
 
 from __future__ import annotations
