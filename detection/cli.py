@@ -112,6 +112,17 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _say_scored(n_messages: int, n_conversations: int, n_alerts: int, n_rejected: int, output: Path,
+                n_other_language: int, model: Any, engine: str = "") -> None:
+    """The summary ``score`` prints on stderr, the same from either engine (``engine``: " with Spark")."""
+    typer.echo(f"scored {n_messages} messages in {n_conversations} conversations{engine}: {n_alerts} alerts, "
+               f"{n_rejected} rows rejected -> {output}", err=True)
+    if n_other_language and _trained_on_english(model):
+        typer.echo(f"note: {n_other_language} of the {n_conversations} conversations read as another language than "
+                   "English; the model reads English only, so their scores say little (README, 'English only')",
+                   err=True)
+
+
 def _trained_on_english(model: Any) -> bool:
     """Whether ``model`` was trained on English (``language.trained_on_english``): the note on conversations in
     other languages is then due."""
@@ -164,12 +175,8 @@ def score(
                                         errors_path=errors, workers=workers or None, progress=True, show=show)
     else:
         result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
-    typer.echo(f"scored {result.n_messages} messages in {result.n_conversations} conversations: "
-               f"{result.n_alerts} alerts, {result.n_rejected} rows rejected -> {output}", err=True)
-    if result.n_other_language and _trained_on_english(risk_model):
-        typer.echo(f"note: {result.n_other_language} of the {result.n_conversations} conversations read as another "
-                   "language than English; the model reads English only, so their scores say little (README, "
-                   "'English only')", err=True)
+    _say_scored(result.n_messages, result.n_conversations, result.n_alerts, result.n_rejected, output,
+                result.n_other_language, risk_model)
     if show:
         from detection.display import print_riskiest
 
@@ -233,6 +240,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             SparkUnavailable,
             check_events_spark,
             model_path_spark,
+            output_counts,
             read_events_spark,
             score_checked_spark,
             spark_input,
@@ -242,6 +250,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     except ImportError as exc:
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
     from detection.batch import write_rejects
+    from detection.model import load_model
     from detection.writers import check_writable
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
@@ -265,6 +274,8 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         if not n_events and not n_rejects:
             raise InputError(f"{input_path}: empty file: no message rows")
         write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
+        risk_model = load_model(model_path)
+        n_conversations, n_alerts, n_other_language = output_counts(output, per_message, risk_model.thresholds.alert)
         if errors is not None:
             write_rejects(errors, check.iter_rejects())
     except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
@@ -277,7 +288,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         raise fail(ours[-1] if ours else str(exc)) from None
     finally:
         spark.stop()
-    typer.echo(f"scored {n_events} messages with Spark: {n_rejects} rows rejected -> {output}", err=True)
+    _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
 
 
 # Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).

@@ -513,5 +513,23 @@ def write_single_parquet(frame: Any, output: str | Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def output_counts(output: str | Path, per_message: bool, alert: float) -> tuple[int, int, int]:
+    """What ``riskline score`` says of a run, read back from its Parquet ``output``: the conversations, those that
+    alerted and those that read as another language than English. An output of one row per message holds no
+    language judgement (0 then), and a conversation alerted where any of its messages scored ``alert`` or more,
+    as ``scoring`` decides it."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(output, columns=["conversation_id", "risk_score"] if per_message
+                          else ["alert", "other_language"])
+    if not per_message:
+        alerts, other = (int(pc.sum(table[name]).as_py() or 0) for name in ("alert", "other_language"))
+        return table.num_rows, alerts, other
+    ids = table["conversation_id"]
+    alerted = pc.filter(ids, pc.greater_equal(table["risk_score"], alert))
+    return len(pc.unique(ids)), len(pc.unique(alerted)), 0
+
+
 def _parts(folder: Path) -> Iterator[Path]:
     yield from sorted(folder.glob("part-*.parquet"))

@@ -69,11 +69,15 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     spark = riskline("score", parquet, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark",
                      "--errors", tmp_path / "spark.rejects.jsonl")
     assert local.returncode == 0 and spark.returncode == 0, spark.stderr[-2000:]
-    # the one line: Spark's start-up logging is quiet on a local master, and the JVM's incubator warning is held back
-    assert spark.stderr.splitlines() == [f"scored {len(rows) - 2} messages with Spark: 2 rows rejected -> "
-                                         f"{tmp_path / 'spark.parquet'}"]
     from_spark = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert from_spark == pq.read_table(tmp_path / "local.parquet").to_pylist()
+    # the local engine's one line: Spark's start-up logging is quiet on a local master, and the JVM's incubator
+    # warning is held back
+    n_alerts = sum(row["alert"] for row in from_spark)
+    assert 0 < n_alerts < len(from_spark)
+    said = f"scored {len(rows) - 2} messages in {len(from_spark)} conversations{{}}: {n_alerts} alerts, 2 rows rejected"
+    assert local.stderr.splitlines() == [f"{said.format('')} -> {tmp_path / 'local.parquet'}"]
+    assert spark.stderr.splitlines() == [f"{said.format(' with Spark')} -> {tmp_path / 'spark.parquet'}"]
 
     def places(name: str) -> list[tuple[str, str, str]]:
         found = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
@@ -81,6 +85,27 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
 
     assert places("spark.rejects.jsonl") == places("local.rejects.jsonl")
     assert [p[:2] for p in places("spark.rejects.jsonl")] == [("row 6", "timestamp"), ("row 31", "message_id")]
+
+
+def test_counts_read_back_from_an_output_are_the_runs_own(model: RiskModel, model_dir: Path, events_file: Path,
+                                                           tmp_path: Path) -> None:
+    """What ``riskline score --engine spark`` says of its output (``output_counts``: conversations, alerts, other
+    languages), read back from the Parquet it wrote, is what the local engine counted while scoring; one row per
+    message says as many conversations and alerts. (Two conversations made to read as Spanish.)"""
+    from detection.batch import score_file
+    from detection.spark import output_counts
+
+    rows = [json.loads(line) for line in events_file.read_text().splitlines()]
+    spanish = sorted({r["conversation_id"] for r in rows})[:2]
+    rows = [{**r, "text": "hola, que tal? no se si puedo ir, pero te digo mas tarde"}
+            if r["conversation_id"] in spanish else r for r in rows]
+    source = write_jsonl(tmp_path / "events.jsonl", rows)
+    whole = score_file(model, source, tmp_path / "whole.parquet")
+    score_file(model, source, tmp_path / "steps.parquet", per_message=True)
+    assert whole.n_alerts > 0 and whole.n_other_language == 2
+    alert = model.thresholds.alert
+    assert output_counts(tmp_path / "whole.parquet", False, alert) == (whole.n_conversations, whole.n_alerts, 2)
+    assert output_counts(tmp_path / "steps.parquet", True, alert) == (whole.n_conversations, whole.n_alerts, 0)
 
 
 def test_a_bad_row_stops_spark_as_the_local_engine(spark: Any, model_dir: Path, events_file: Path,
