@@ -101,10 +101,10 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
         raise rejects_error(read.rejects)
     results, steps = score_conversations(model, read.events)
     if per_message:
-        write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS, arrow_schema(True))
+        write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS, arrow_schema(True), for_people=True)
     else:
         write_rows(output_path, [{name: getattr(r, name) for name in CONVERSATION_COLUMNS} for r in results],
-                   CONVERSATION_COLUMNS, arrow_schema(False))
+                   CONVERSATION_COLUMNS, arrow_schema(False), for_people=True)
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,

