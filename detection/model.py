@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -398,6 +398,21 @@ class RiskModel:
     # as windows are, so a payment demand's consequence ("... or i send it to your family") is read as the threat
     # it is. False: not (models trained before 2026-12-02, night).
     read_clauses: bool = False
+    # The fingerprints (``scoring.fingerprints``) of the conversations it was fitted, calibrated or thresholded on,
+    # sorted: figures measured on those conversations say how well it fits them, not how it does on new ones
+    # (``in_training``). None: not known (models trained before 2026-12-03, evening).
+    trained_on: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def in_training(self, found: Mapping[str, int]) -> list[str] | None:
+        """Which of the conversations whose ``fingerprints`` are ``found`` this model was trained on (None where that
+        is not known)."""
+        if self.trained_on is None:
+            return None
+        ids = list(found)
+        values = np.fromiter(found.values(), dtype=np.uint64, count=len(ids))
+        at = np.minimum(np.searchsorted(self.trained_on, values), max(len(self.trained_on) - 1, 0))
+        hit = (self.trained_on[at] == values) if len(self.trained_on) else np.zeros(len(ids), dtype=bool)
+        return [c for c, h in zip(ids, hit.tolist(), strict=True) if h]
 
     @functools.cached_property
     def evidence_key(self) -> str:
@@ -558,6 +573,8 @@ class RiskModel:
                 arrays[f"stage_{name}"] = getattr(self.stage_model, name)
         if self.stage_model.has_role:
             arrays["stage_role_intercept"] = np.array([self.stage_model.role_intercept])
+        if self.trained_on is not None:
+            arrays["trained_on"] = self.trained_on
         np.savez(staging / "arrays.npz", **arrays)
         if self.encoder is not None:
             shutil.copytree(self.encoder.directory, staging / "encoder")
@@ -597,6 +614,7 @@ def _read_directory(directory: Path) -> RiskModel:
             idf, coef, intercept = arrays["idf"], arrays["stage_coef"], arrays["stage_intercept"]
             optional = {name: arrays[f"stage_{name}"] if f"stage_{name}" in arrays.files else None
                         for name in (*OPTIONAL_ARRAYS, "role_intercept")}
+            trained_on = arrays["trained_on"] if "trained_on" in arrays.files else None
     except (ValueError, KeyError, OSError) as exc:
         raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
     if meta.get("schema_version") not in READABLE_SCHEMAS:
@@ -615,6 +633,9 @@ def _read_directory(directory: Path) -> RiskModel:
             or (has_role != (role_intercept is not None))
             or (role_intercept is not None and (role_intercept.shape != (1,) or not np.isfinite(role_intercept[0])))):
         raise ModelLoadError(f"{directory}: array shapes do not match the config")
+    if trained_on is not None and (trained_on.dtype != np.uint64 or trained_on.ndim != 1
+                                   or (np.diff(trained_on) <= 0).any()):
+        raise ModelLoadError(f"{directory}: trained_on must be increasing 64-bit fingerprints")
     encoder = _encoder(directory, meta, coef, optional)
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
         raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
@@ -635,6 +656,7 @@ def _read_directory(directory: Path) -> RiskModel:
         run_gap=_run_gap(directory, meta.get("run_gap", 0)),
         run_asides=_flag(directory, "run_asides", meta.get("run_asides", False)),
         read_clauses=_flag(directory, "read_clauses", meta.get("read_clauses", False)),
+        trained_on=trained_on,
     )
 
 

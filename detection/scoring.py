@@ -7,6 +7,7 @@ same messages one call each (state carried between calls) give identical results
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -123,6 +124,26 @@ class Messages:
 
 
 MEDIA = frozenset({"image", "video"})  # attachments that count as media sent
+FINGERPRINT_MIN_MESSAGES = 3  # shorter conversations ("hi", "hey") are too alike across data sets to tell apart
+
+
+def fingerprints(events: Sequence[MessageEvent] | Messages) -> dict[str, int]:
+    """Each conversation's fingerprint, for one of ``FINGERPRINT_MIN_MESSAGES`` messages or more: a 64-bit hash of
+    its texts in conversation order (ids, senders and times left out, so the same conversation exported again under
+    other ids is the same). A model keeps its training conversations' (``RiskModel.trained_on``), so that figures
+    measured on them can be told for what they are."""
+    ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
+    ids, texts = ordered.conversation_id, ordered.text
+    found: dict[str, int] = {}
+    start = 0
+    for end in range(1, len(ids) + 1):
+        if end < len(ids) and ids[end] == ids[start]:
+            continue
+        if end - start >= FINGERPRINT_MIN_MESSAGES:  # a lone surrogate (JSON may spell one) hashed as written
+            joined = "\x1e".join(texts[start:end]).encode("utf-8", "surrogatepass")
+            found[ids[start]] = int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little")
+        start = end
+    return found
 
 
 def _seeds(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]) -> Seeds:

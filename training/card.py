@@ -77,6 +77,15 @@ def _families_text(families: dict[str, Any] | None) -> str:
             "cross-family figures, or below them.\n")
 
 
+def _seen_text(model: RiskModel) -> str:
+    """A line of the card's data part on the conversations the model keeps fingerprints of (``trained_on``)."""
+    if model.trained_on is None:
+        return ""
+    return (f"- Kept: a fingerprint of each of the {len(model.trained_on)} conversations of three messages or more it "
+            "was fitted, calibrated or thresholded on (a hash of its texts; no text), so that `riskline evaluate`, "
+            "`thresholds` and `promote` say when data they are given holds some of them.\n")
+
+
 def _settings_text(train: dict[str, Any]) -> str:
     """The training seed, and each setting that differs from ``TrainConfig``'s default."""
     defaults = TrainConfig().to_dict()
@@ -148,7 +157,7 @@ an account; the evidence messages and `riskline explain` show why the model rais
   {train.get('paraphrase', 0):.0%} of everyday words, slang, typos, leetspeak, spacing, emojis,
   new participant names).
 - Held-out evaluation: {m.get('holdout', '-')}.
-- Training settings (`training/config.py`): {_settings_text(train)}.
+{_seen_text(model)}- Training settings (`training/config.py`): {_settings_text(train)}.
 
 ## Metrics (held-out conversations)
 Thresholds: alert {t.alert:.3f}; levels low {t.low:.3f}, medium {t.medium:.3f}, high {t.high:.3f},

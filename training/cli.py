@@ -234,7 +234,7 @@ def evaluate(
     _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
     from detection.model import load_model
     from training.data import load_labelled_files
-    from training.evaluate import evaluate_model
+    from training.evaluate import evaluate_model, in_training_warning
 
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
@@ -255,6 +255,8 @@ def evaluate(
         typer.echo(json.dumps(metrics, indent=2))
     else:
         _print_metrics(metrics)
+    if warning := in_training_warning(metrics):
+        typer.echo(warning, err=True)
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -310,6 +312,11 @@ def promote(
     with _tracking("promotion"):
         decision = run_promotion(name, labelled, challenger, champion, metric)
     typer.echo(json.dumps(decision, indent=2))
+    for role in ("challenger", "champion"):
+        if seen := decision.get(f"{role}_n_in_training"):
+            typer.echo(f"warning: the {role} was trained on {seen} of these {len(labelled.labels)} conversations: "
+                       "compared on them, it is measured on how well it fits its training data; compare on "
+                       "conversations neither model has seen", err=True)
     if not decision["promoted"]:
         raise typer.Exit(1)
 
@@ -342,6 +349,7 @@ def thresholds(
     check_model_target(out)
     _outside_data(data, "--out", out)
     from detection.model import load_model
+    from detection.scoring import fingerprints
     from training.card import model_card
     from training.config import TrainConfig
     from training.data import load_labelled_files
@@ -353,6 +361,10 @@ def thresholds(
     config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
     files = _named(data)
     labelled = load_labelled_files(data)
+    if seen := source.in_training(fingerprints(labelled.events)):
+        typer.echo(f"warning: {len(seen)} of these {len(labelled.labels)} conversations are ones the model was trained "
+                   "on: its scores there are surer than on new conversations, so thresholds chosen on them are "
+                   "too; choose them on conversations it has not seen", err=True)
     with _what_the_data_cannot_give(files):
         chosen = rethreshold(source, labelled, config)
     chosen = replace(chosen, card=model_card(chosen, files))

@@ -12,7 +12,7 @@ import numpy as np
 from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
-from detection.scoring import RiskScore, StepScores, order_events, score_conversations, score_messages
+from detection.scoring import RiskScore, StepScores, fingerprints, order_events, score_conversations, score_messages
 from training.data import LabelledData, offenders
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
@@ -314,7 +314,19 @@ def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskS
     metrics = evaluate_results(results, data, model.thresholds)
     metrics["earliness_by_false_alert_budget"] = earliness_by_budget(steps, data)
     metrics.update(suspects_named(model, data, results))
+    seen = model.in_training(fingerprints(data.events))
+    metrics["n_in_training"] = None if seen is None else len(seen)
     return results, steps, metrics
+
+
+def in_training_warning(metrics: dict[str, Any], what: str = "these figures") -> str | None:
+    """A line saying how many of the conversations measured the model was trained on (``n_in_training``), where
+    any: then ``what`` says how well it fits its training data rather than how it does on new conversations."""
+    if not (seen := metrics.get("n_in_training")):
+        return None
+    return (f"warning: {seen} of the {metrics['n_conversations']} conversations are ones this model was trained "
+            f"on (fitted, calibrated or thresholded on): {what} say how well it fits its training data, not how it "
+            "does on new conversations; measure on conversations it has not seen")
 
 
 def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
-from training.evaluate import at_cuts, interval_text, score_and_evaluate
+from training.evaluate import at_cuts, in_training_warning, interval_text, score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
 
@@ -145,7 +145,10 @@ def budget_table(metrics: dict[str, Any]) -> list[str]:
 
 def _markdown(model: RiskModel, metrics: dict[str, Any], examples: dict[str, list[str]], source: str) -> str:
     lines = [f"# Evaluation of {model.model_version}", "", f"Data: `{source}`. Model type: {model.model_type}. "
-             f"Alert threshold {model.thresholds.alert:.3f}.", "", *metrics_table(metrics, HEADLINE)]
+             f"Alert threshold {model.thresholds.alert:.3f}.", ""]
+    if warning := in_training_warning(metrics):
+        lines += [warning[0].upper() + warning[1:] + ".", ""]
+    lines += metrics_table(metrics, HEADLINE)
     if text := interval_text(metrics):
         lines += ["", text + " (thresholds as they are; another sample of the same kind could land anywhere "
                   "in these ranges)."]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detection.events import to_event
 from detection.features import FEATURE_NAMES
 from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskModel, TextPath, load_model
 from detection.scoring import score_conversations, score_messages
@@ -333,10 +334,42 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     assert "| 5% | " in (tmp_path / "r" / "report.md").read_text()
     assert f"F0.5 {f0_5['low']:.3f}-{f0_5['high']:.3f}" in (tmp_path / "r" / "report.md").read_text()
     assert run.data.metrics["intervals.f0_5.low"] == pytest.approx(f0_5["low"])
+    # the data is the model's own training data: the figures are said to be in-sample, in every place they go
+    n_seen = printed["n_in_training"]
+    assert n_seen == printed["n_conversations"] and run.data.metrics["n_in_training"] == n_seen
+    warning = f"{n_seen} of the {n_seen} conversations are ones this model was trained on"
+    assert f"warning: {warning}" in done.stderr and f"Warning: {warning}" in (tmp_path / "r" / "report.md").read_text()
+    assert f"Warning: {warning}" in page
     table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
-    assert "at most 5% of negatives reaching it" in table.stdout
+    assert "at most 5% of negatives reaching it" in table.stdout and f"warning: {warning}" in table.stderr
     assert re.search(rf"f0_5, 95% interval\s*│\s*{f0_5['low']:.3f}-{f0_5['high']:.3f}", table.stdout)
     assert "recall_by_scenario[" in table.stdout  # slice names in brackets are not read as markup
+
+
+def test_a_model_knows_its_training_conversations_and_only_those(model: RiskModel, model_dir: Path,
+                                                                 synth_rows: list[dict[str, object]],
+                                                                 tmp_path: Path) -> None:
+    """A trained model keeps its training conversations' fingerprints (saved and loaded again): the same
+    conversation under other ids and senders is known, a new one, a cut one or a model saved without them is not."""
+    from detection.scoring import fingerprints
+
+    assert model.trained_on is not None and load_model(model_dir).trained_on is not None
+    assert np.array_equal(load_model(model_dir).trained_on, model.trained_on)
+    first = synth_rows[0]["conversation_id"]
+    own = [r for r in synth_rows if r["conversation_id"] == first]
+    renamed = [{**r, "conversation_id": "x", "message_id": f"x{i}", "sender_id": f"s{r['sender_id']}"}
+               for i, r in enumerate(own)]
+    cut = [{**r, "conversation_id": "cut"} for r in own[:-1]]
+    new = [{**r, "conversation_id": f"new-{r['conversation_id']}"} for r in generate(12, seed=909)]
+    found = fingerprints([to_event(r) for r in [*renamed, *cut, *new]])
+    assert set(found) == {"x", "cut", *{r["conversation_id"] for r in new}}
+    assert model.in_training(found) == ["x"]
+    assert replace(model, trained_on=None).in_training(found) is None
+    old = replace(model, trained_on=None).save(tmp_path / "old")
+    assert load_model(old).trained_on is None
+    evaluated = json.loads(riskline("evaluate", "--data", write_jsonl(tmp_path / "new.jsonl", new), "--model",
+                                    model_dir, "--json").stdout)
+    assert evaluated["n_in_training"] == 0
 
 
 @pytest.mark.slow
@@ -358,6 +391,8 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     assert not kept["promoted"] and kept["champion_version"] == "1"
     assert kept["challenger_f0_5"] < kept["champion_f0_5"] - 0.5
     assert kept["challenger_outside_champion_interval"]  # far worse: outside what the sample allows
+    # both were trained on these conversations (the decision says so; the command warns)
+    assert kept["challenger_n_in_training"] == kept["champion_n_in_training"] == len(data.labels)
     assert kept["champion_f0_5_interval"]["low"] <= kept["champion_f0_5"] <= kept["champion_f0_5_interval"]["high"]
     assert load_model("models:/rl@champion").model_version == model.model_version
     log_training_run(model, good, "d", "rl", "challenger")  # version 3: as good as the champion

@@ -13,7 +13,7 @@ from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.model import RiskModel, load_model
 from detection.readers import InputError
-from detection.scoring import score_conversations, score_messages
+from detection.scoring import fingerprints, score_conversations, score_messages
 from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import copy_mlflow_db, write_jsonl
@@ -36,6 +36,7 @@ from training.message_models import (
     fit_text_model,
     prepare_inputs,
 )
+from training.synth.generator import generate
 from training.train import (
     TrainConfig,
     _cross_fit_folds,
@@ -655,8 +656,8 @@ def test_thresholds_chosen_on_parts_together_are_those_chosen_on_their_union(mod
 
 
 @pytest.mark.slow
-def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel,
-                                                                          labelled_path: Path) -> None:
+def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model: RiskModel, labelled_path: Path,
+                                                                          tmp_path: Path) -> None:
     data = load_labelled(labelled_path)
     strict = rethreshold(model, data, TrainConfig(max_false_alert_rate=0.01))
     assert np.array_equal(strict.stage_model.coef, model.stage_model.coef)
@@ -668,6 +669,13 @@ def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model:
     assert evaluate_results(results, data, strict.thresholds)["f0_5"] == strict.metrics["f0_5"]  # as saved
     loose = rethreshold(model, data, TrainConfig(max_false_alert_rate=0.2, target_precision=0.5))
     assert loose.thresholds.alert <= strict.thresholds.alert and loose.metrics["recall"] >= strict.metrics["recall"]
+    assert np.array_equal(strict.trained_on, model.trained_on)  # its own training data: nothing new seen
+    other = load_labelled(write_jsonl(tmp_path / "other.jsonl", generate(40, seed=404)))
+    again = rethreshold(model, other, TrainConfig(max_false_alert_rate=0.2, target_precision=0.5))
+    assert again.trained_on is not None and model.trained_on is not None
+    assert set(again.trained_on.tolist()) == set(model.trained_on.tolist()) | set(fingerprints(other.events).values())
+    assert model.in_training(fingerprints(other.events)) == []
+    assert set(again.in_training(fingerprints(other.events)) or ()) == set(fingerprints(other.events)) != set()
     kept = rethreshold(model, data, TrainConfig(calibrate=False))
     assert current_calibration(kept) == current_calibration(model)
     with pytest.raises(ValueError, match="both positive and negative"):
@@ -714,7 +722,12 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     assert never.returncode == 0 and load_model(tmp_path / "n").thresholds.alert == 1.0  # labels the wrong way round
     assert ("warning: no threshold reaches the target precision on these 2 conversations (1 positive), so the alert "
             "threshold is 1.0 and this model will all but never alert") in never.stderr
-    assert "warning" not in done.stderr and "note" not in done.stderr
+    # the data is the model's own training data: said, and nothing else
+    n_seen = len(fingerprints(load_labelled(labelled_path).events))
+    assert n_seen == len(order)
+    assert done.stderr.count("warning") == 1 and "note" not in done.stderr
+    assert (f"warning: {n_seen} of these {len(order)} conversations are ones the model was trained on: its scores "
+            "there are surer than on new conversations") in done.stderr
     n_negative = sum(1 for c in order if next(r for r in rows if r["conversation_id"] == c)["conversation_label"] == 0)
     assert 100 < n_negative < 1000
     strict = riskline("thresholds", "--data", labelled_path, "--model", model_dir, "--out", tmp_path / "s",
