@@ -226,6 +226,9 @@ def evaluate(
     report: Annotated[Path | None, typer.Option(
         parser=local_path, help="Write an HTML and Markdown report with figures here")] = None,
     track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
+    unseen_only: Annotated[bool, typer.Option(
+        "--unseen-only", help="Leave out the conversations the model was trained on (those it keeps fingerprints "
+                              "of), so the figures are of conversations it has not seen")] = False,
 ) -> None:
     """Evaluate a model on labelled conversations.
 
@@ -239,6 +242,8 @@ def evaluate(
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
     source = _named(data)
+    if unseen_only:
+        labelled = _unseen(risk_model, labelled, source)
     if report is not None:
         from training.report import log_report, write_report
 
@@ -257,6 +262,24 @@ def evaluate(
         _print_metrics(metrics)
     if warning := in_training_warning(metrics):
         typer.echo(warning, err=True)
+
+
+def _unseen(model: Any, labelled: Any, source: str) -> Any:
+    """``labelled`` without the conversations ``model`` was trained on (``evaluate --unseen-only``), said on stderr;
+    a ``ValueError`` where the model keeps no fingerprints or nothing is left."""
+    from detection.scoring import fingerprints
+
+    seen = model.in_training(fingerprints(labelled.events))
+    if seen is None:
+        raise ValueError(f"--unseen-only: model {model.model_version} keeps no fingerprints of its training "
+                         "conversations (trained before 2026-12-03, evening), so they cannot be told apart")
+    kept = set(labelled.labels) - set(seen)
+    if not kept:
+        raise ValueError(f"--unseen-only: the model was trained on every one of the {len(labelled.labels)} "
+                         f"conversations of {source}; nothing is left to measure it on")
+    typer.echo(f"left out {len(seen)} of the {len(labelled.labels)} conversations, ones the model was trained on; "
+               f"measuring on the other {len(kept)}", err=True)
+    return labelled.subset(kept)
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:

@@ -326,7 +326,8 @@ def in_training_warning(metrics: dict[str, Any], what: str = "these figures") ->
         return None
     return (f"warning: {seen} of the {metrics['n_conversations']} conversations are ones this model was trained "
             f"on (fitted, calibrated or thresholded on): {what} say how well it fits its training data, not how it "
-            "does on new conversations; measure on conversations it has not seen")
+            "does on new conversations; measure on conversations it has not seen (evaluate --unseen-only leaves "
+            "these out)")
 
 
 def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:

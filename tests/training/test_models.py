@@ -370,6 +370,19 @@ def test_a_model_knows_its_training_conversations_and_only_those(model: RiskMode
     evaluated = json.loads(riskline("evaluate", "--data", write_jsonl(tmp_path / "new.jsonl", new), "--model",
                                     model_dir, "--json").stdout)
     assert evaluated["n_in_training"] == 0
+    # --unseen-only: the conversations it was trained on left out, and said so
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [*[r for r in synth_rows if r["conversation_id"] == first], *new])
+    n_new = len({r["conversation_id"] for r in new})
+    unseen = riskline("evaluate", "--data", mixed, "--model", model_dir, "--json", "--unseen-only")
+    assert unseen.returncode == 0, unseen.stderr
+    assert json.loads(unseen.stdout)["n_conversations"] == n_new and json.loads(unseen.stdout)["n_in_training"] == 0
+    assert unseen.stderr.strip() == (f"left out 1 of the {n_new + 1} conversations, ones the model was trained on; "
+                                     f"measuring on the other {n_new}")
+    for model_path, message in ((model_dir, "the model was trained on every one of the 1 conversations"),
+                                (old, "keeps no fingerprints of its training conversations")):
+        refused = riskline("evaluate", "--data", write_jsonl(tmp_path / "own.jsonl", own), "--model", model_path,
+                           "--unseen-only")
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
 
 
 @pytest.mark.slow
