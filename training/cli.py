@@ -243,7 +243,8 @@ def evaluate(
     labelled = load_labelled_files(data)
     source = _named(data)
     if unseen_only:
-        labelled = _unseen(risk_model, labelled, source)
+        labelled, n_left_out = _unseen(risk_model, labelled, source)
+        source += f", less the {n_left_out} conversations the model was trained on"
     if report is not None:
         from training.report import log_report, write_report
 
@@ -264,9 +265,9 @@ def evaluate(
         typer.echo(warning, err=True)
 
 
-def _unseen(model: Any, labelled: Any, source: str) -> Any:
-    """``labelled`` without the conversations ``model`` was trained on (``evaluate --unseen-only``), said on stderr;
-    a ``ValueError`` where the model keeps no fingerprints or nothing is left."""
+def _unseen(model: Any, labelled: Any, source: str) -> tuple[Any, int]:
+    """``labelled`` without the conversations ``model`` was trained on (``evaluate --unseen-only``), and how many
+    those were, said on stderr; a ``ValueError`` where the model keeps no fingerprints or nothing is left."""
     from detection.scoring import fingerprints
 
     seen = model.in_training(fingerprints(labelled.events))
@@ -279,7 +280,7 @@ def _unseen(model: Any, labelled: Any, source: str) -> Any:
                          f"conversations of {source}; nothing is left to measure it on")
     typer.echo(f"left out {len(seen)} of the {len(labelled.labels)} conversations, ones the model was trained on; "
                f"measuring on the other {len(kept)}", err=True)
-    return labelled.subset(kept)
+    return labelled.subset(kept), len(seen)
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
