@@ -634,7 +634,7 @@ def _read_directory(directory: Path) -> RiskModel:
             or (role_intercept is not None and (role_intercept.shape != (1,) or not np.isfinite(role_intercept[0])))):
         raise ModelLoadError(f"{directory}: array shapes do not match the config")
     if trained_on is not None and (trained_on.dtype != np.uint64 or trained_on.ndim != 1
-                                   or (np.diff(trained_on) <= 0).any()):
+                                   or (trained_on[1:] <= trained_on[:-1]).any()):  # (unsigned: no np.diff)
         raise ModelLoadError(f"{directory}: trained_on must be increasing 64-bit fingerprints")
     encoder = _encoder(directory, meta, coef, optional)
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):

@@ -136,6 +136,11 @@ class TrainConfig:
     # alerts (the 1% budget of false alerts on hard negatives); 1.0 turns the cap off.
     max_false_alert_rate: float = 0.01
     refit_on_all: bool = True
+    # Keep a fingerprint of each training conversation in the model (``RiskModel.trained_on``: a 64-bit hash of its
+    # texts), so that evaluate, thresholds and promote say when they are given some of them. False for a model to be
+    # shared outside the data's owner: a fingerprint tells whoever holds a conversation's exact text that it was
+    # trained on.
+    fingerprints: bool = True
     # With stage annotations, a positive's prefix counts as positive once it holds this many
     # distinct risk stages, or a threat or payment demand: flattery alone is not yet escalation.
     min_stages_for_positive: int = 3

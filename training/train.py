@@ -425,12 +425,13 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     metrics["n_train_conversations"] = len(data.labels) if config.refit_on_all else len(train_ids)
     metrics["stages_annotated"] = data.has_stages
-    return replace(model, thresholds=thresholds, metrics=metrics, trained_on=trained_on(None, data))
+    return replace(model, thresholds=thresholds, metrics=metrics,
+                   trained_on=trained_on(None, data) if config.fingerprints else None)
 
 
 def trained_on(model: RiskModel | None, data: LabelledData) -> np.ndarray:
-    """The fingerprints of ``data``'s conversations (``scoring.fingerprints``), with those ``model`` was trained on
-    already, sorted: everything a model fitted, calibrated or thresholded on them has seen."""
+    """The fingerprints of ``data``'s conversations (``scoring.fingerprints``), with those ``model`` keeps already,
+    sorted: everything a model fitted, calibrated or thresholded on them has seen."""
     found = np.fromiter(fingerprints(data.events).values(), dtype=np.uint64)
     earlier = model.trained_on if model is not None and model.trained_on is not None else np.zeros(0, np.uint64)
     return np.unique(np.concatenate([earlier, found]))
@@ -451,7 +452,10 @@ def rethreshold(model: RiskModel, data: LabelledData, config: TrainConfig) -> Ri
         "rethresholded_from": {"model_version": model.model_version, "thresholds": model.thresholds.to_dict()},
     }
     version = f"{model.model_version}-t{datetime.now(UTC):%Y%m%d%H%M%S}"
-    return replace(measured.model, metrics=metrics, model_version=version, trained_on=trained_on(model, data))
+    # a model that keeps no fingerprints (trained before they were kept, or without them) is not known to have
+    # seen only ``data``: it keeps none
+    seen = None if model.trained_on is None else trained_on(model, data)
+    return replace(measured.model, metrics=metrics, model_version=version, trained_on=seen)
 
 
 IN_FAMILY_SHARE = 0.2

@@ -25,6 +25,8 @@ def test_round_trip_scores_identically(trained_and_saved: tuple[RiskModel, Path]
     assert loaded.model_version == model.model_version
     assert loaded.conversation_model.calibration == model.conversation_model.calibration
     assert loaded.conversation_model.text_path == model.conversation_model.text_path
+    assert model.trained_on is not None and loaded.trained_on is not None
+    assert np.array_equal(loaded.trained_on, model.trained_on) and loaded.trained_on.dtype == np.uint64
     events = [to_event(r) for r in synth_rows[:3000]]
     (mine, steps), (theirs, loaded_steps) = score_conversations(model, events), score_conversations(loaded, events)
     assert mine == theirs and np.array_equal(steps.risk_score, loaded_steps.risk_score)
@@ -86,6 +88,19 @@ def test_save_replaces_existing_directory(model: RiskModel, tmp_path: Path) -> N
     (target / "stray").write_text("x")
     model.save(target)
     assert sorted(p.name for p in target.iterdir()) == ["arrays.npz", "model.json", "words.txt"]  # words: repair
+
+
+def test_fingerprints_out_of_order_or_of_another_width_are_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = _copy(model_dir, tmp_path)
+    with np.load(copy / "arrays.npz") as arrays:
+        every = {k: arrays[k] for k in arrays.files}
+    assert len(every["trained_on"]) > 1
+    for bad in (every["trained_on"][::-1], every["trained_on"].astype(np.int64), every["trained_on"].reshape(1, -1)):
+        np.savez(copy / "arrays.npz", **{**every, "trained_on": bad})
+        with pytest.raises(ModelLoadError, match="trained_on must be increasing 64-bit fingerprints"):
+            load_model(copy)
+    np.savez(copy / "arrays.npz", **{k: v for k, v in every.items() if k != "trained_on"})
+    assert load_model(copy).trained_on is None  # saved before fingerprints were kept: not known
 
 
 def test_save_refuses_to_replace_what_is_not_a_model(model: RiskModel, tmp_path: Path) -> None:

@@ -346,9 +346,10 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     assert "recall_by_scenario[" in table.stdout  # slice names in brackets are not read as markup
 
 
+@pytest.mark.slow
 def test_a_model_knows_its_training_conversations_and_only_those(model: RiskModel, model_dir: Path,
                                                                  synth_rows: list[dict[str, object]],
-                                                                 tmp_path: Path) -> None:
+                                                                 few_labelled_path: Path, tmp_path: Path) -> None:
     """A trained model keeps its training conversations' fingerprints (saved and loaded again): the same
     conversation under other ids and senders is known, a new one, a cut one or a model saved without them is not."""
     from detection.scoring import fingerprints
@@ -367,6 +368,8 @@ def test_a_model_knows_its_training_conversations_and_only_those(model: RiskMode
     assert replace(model, trained_on=None).in_training(found) is None
     old = replace(model, trained_on=None).save(tmp_path / "old")
     assert load_model(old).trained_on is None
+    unkept = train(load_labelled(few_labelled_path), TrainConfig(seed=3, augment_copies=0, fingerprints=False))
+    assert unkept.trained_on is None  # for a model to be shared outside the data's owner
     evaluated = json.loads(riskline("evaluate", "--data", write_jsonl(tmp_path / "new.jsonl", new), "--model",
                                     model_dir, "--json").stdout)
     assert evaluated["n_in_training"] == 0

@@ -675,6 +675,8 @@ def test_rethreshold_keeps_the_weights_and_chooses_thresholds_on_the_data(model:
     assert again.trained_on is not None and model.trained_on is not None
     assert set(again.trained_on.tolist()) == set(model.trained_on.tolist()) | set(fingerprints(other.events).values())
     assert model.in_training(fingerprints(other.events)) == []
+    unknown = rethreshold(replace(model, trained_on=None), other, TrainConfig(max_false_alert_rate=0.2))
+    assert unknown.trained_on is None  # what an older model saw is not known: it stays so, not "only other"
     assert set(again.in_training(fingerprints(other.events)) or ()) == set(fingerprints(other.events)) != set()
     kept = rethreshold(model, data, TrainConfig(calibrate=False))
     assert current_calibration(kept) == current_calibration(model)
