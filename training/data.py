@@ -245,21 +245,52 @@ def holdout_split(data: LabelledData, seed: int = 0, fraction: float = 0.25) -> 
     folds = given_folds(data)
     names = sorted(set(folds.values()))
     if len(names) < 2:
-        return _random_split(set(data.labels), data.labels, rng, fraction)
+        train, test, together = _random_split(set(data.labels), data.labels, rng, fraction, data.offender_ids)
+        return train, test, f"random {fraction:.0%} of conversations, stratified by label{together}"
     held = names[seed % len(names)]
     test = {c for c, f in folds.items() if f == held}
     how = f"held-out fold {held} (unseen phrase families, replies and negative kinds)"
     if rest := set(data.labels) - set(folds):
-        test |= _random_split(rest, data.labels, rng, fraction)[1]
-        how += f", and a random {fraction:.0%} of the {len(rest)} conversations without one (stratified by label)"
+        _, more, together = _random_split(rest, data.labels, rng, fraction, data.offender_ids)
+        test |= more
+        how += (f", and a random {fraction:.0%} of the {len(rest)} conversations without one (stratified by "
+                f"label{together})")
     return set(data.labels) - test, test, how
 
 
-def _random_split(ids: set[str], labels: dict[str, int], rng: random.Random,
-                  fraction: float) -> tuple[set[str], set[str], str]:
+def offender_groups(ids: Sequence[str], offender_ids: Mapping[str, str]) -> list[list[str]]:
+    """``ids`` in groups that a split keeps on one side: the conversations of one offender, where the data names
+    them (``offender_id``: an offender's wording on both sides of a split would flatter the held-out figures, and
+    real offenders run one script on many targets), each other conversation alone; in order of first member."""
+    groups: dict[str, list[str]] = {}
+    for c in ids:
+        offender = offender_ids.get(c)
+        groups.setdefault(c if offender is None else f"offender\x00{offender}", []).append(c)
+    return list(groups.values())
+
+
+def _random_split(ids: set[str], labels: dict[str, int], rng: random.Random, fraction: float,
+                  offender_ids: Mapping[str, str] | None = None) -> tuple[set[str], set[str], str]:
+    """A random ``fraction`` of ``ids`` held out, stratified by label, an offender's conversations kept together
+    (``offender_groups``) as long as both sides keep some of each label; and what is to be said of the latter."""
     test: set[str] = set()
+    together = 0
     for label in (0, 1):
         pool = sorted(c for c in ids if labels[c] == label)
-        rng.shuffle(pool)
-        test.update(pool[: max(1, round(len(pool) * fraction))] if len(pool) > 1 else [])
-    return ids - test, test, f"random {fraction:.0%} of conversations, stratified by label"
+        groups = offender_groups(pool, offender_ids or {})
+        if len(groups) < 2 or len(groups) == len(pool):  # nothing to keep together: conversation by conversation
+            rng.shuffle(pool)
+            test.update(pool[: max(1, round(len(pool) * fraction))] if len(pool) > 1 else [])
+            continue
+        rng.shuffle(groups)
+        wanted, taken = max(1, round(len(pool) * fraction)), 0
+        for group in groups:  # whole groups, in a random order, as long as they fit in the share
+            if taken + len(group) <= wanted:
+                test.update(group)
+                taken += len(group)
+        if not taken:  # every group is larger than the share: the smallest that leaves some to train on
+            smallest = min(groups, key=lambda group: len(group))
+            test.update(smallest if len(smallest) < len(pool) else [])
+        together += sum(len(g) > 1 for g in groups)
+    said = f", each offender's conversations on one side ({together} offenders with more than one)" if together else ""
+    return ids - test, test, said

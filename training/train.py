@@ -32,7 +32,7 @@ from detection.scoring import StepScores, fingerprints, score_conversations, sco
 from detection.text import without_filler
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
-from training.data import LabelledData, given_folds, holdout_split, stage_targets
+from training.data import LabelledData, given_folds, holdout_split, offender_groups, stage_targets
 from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
 from training.message_models import Inputs, fit_message_models, fit_role_model, prepare_inputs
 
@@ -526,10 +526,23 @@ def cv_folds(data: LabelledData, k: int, seed: int) -> tuple[dict[str, int], str
                              f"{counts[1]} positive and {counts[0]} negative; {advice}")
         how = "random folds"
     rng = np.random.default_rng(seed)
+    together = 0
     for label in (0, 1):
         ids = sorted(c for c, y in data.labels.items() if y == label and c not in assignment)
-        assignment.update(zip(ids, rng.permutation(len(ids)) % k, strict=True))
-    return assignment, how + ", stratified by label", False
+        groups = offender_groups(ids, data.offender_ids)
+        if len(groups) == len(ids) or len(groups) < k:  # nothing to keep together, or too few groups for the folds
+            assignment.update(zip(ids, rng.permutation(len(ids)) % k, strict=True))
+            continue
+        sizes = np.zeros(k, dtype=np.int64)
+        for i in rng.permutation(len(groups)).tolist():  # each offender's conversations to the smallest fold
+            fold = int(np.argmin(sizes))
+            sizes[fold] += len(groups[i])
+            assignment.update((c, fold) for c in groups[i])
+        together += sum(len(g) > 1 for g in groups)
+    how += ", stratified by label"
+    if together:
+        how += f", each offender's conversations in one fold ({together} offenders with more than one)"
+    return assignment, how, False
 
 
 def thresholds_from_other_folds(scored: Sequence[tuple[RiskModel, LabelledData]],

@@ -42,6 +42,7 @@ from training.train import (
     _cross_fit_folds,
     choose_pooled,
     current_calibration,
+    cv_folds,
     rethreshold,
     thresholds_on_the_other_half,
     train,
@@ -160,6 +161,39 @@ def test_holdout_falls_back_to_random_split(labelled_path: Path) -> None:
     train_ids, test_ids, how = holdout_split(no_folds, seed=0)
     assert "random" in how and not train_ids & test_ids and train_ids | test_ids == set(data.labels)
     assert {data.labels[c] for c in test_ids} == {0, 1}
+
+
+def test_an_offenders_conversations_stay_on_one_side_of_a_split(labelled_path: Path) -> None:
+    """Real data names offenders who wrote many conversations (PAN 2012's predators, one script run on many
+    targets): held out or cross-validated at random, all of one offender's conversations fall on one side, so the
+    held-out figures are of offenders the model has not read. Without named offenders the split is as before."""
+    data = load_labelled(labelled_path)
+    plain = LabelledData(data.events, data.labels, data.stages, {})
+    positives = sorted(c for c, y in data.labels.items() if y == 1)
+    offenders = {c: f"off{i % 23}" for i, c in enumerate(positives)}  # 23 offenders, several conversations each
+    named = LabelledData(data.events, data.labels, data.stages, {}, offenders)
+    for seed in (0, 1, 2):
+        train_ids, test_ids, how = holdout_split(named, seed=seed)
+        assert how == ("random 25% of conversations, stratified by label, each offender's conversations on one "
+                       "side (23 offenders with more than one)")
+        assert not train_ids & test_ids and train_ids | test_ids == set(data.labels)
+        sides = {o: {c in test_ids for c, o2 in offenders.items() if o2 == o} for o in set(offenders.values())}
+        assert all(len(side) == 1 for side in sides.values())  # never split
+        held_positives = len(test_ids & set(positives))
+        assert 0 < held_positives <= round(len(positives) * 0.25)
+        assert held_positives >= round(len(positives) * 0.25) - len(positives) // 23 - 1  # about the share
+        assert {data.labels[c] for c in test_ids} == {data.labels[c] for c in train_ids} == {0, 1}
+        # negatives name no offender: split conversation by conversation, as before
+        assert test_ids - set(positives) == holdout_split(plain, seed=seed)[1] - set(positives)
+        folds, cv_how, _ = cv_folds(named, 3, seed)
+        assert cv_how.endswith("each offender's conversations in one fold (23 offenders with more than one)")
+        assert all(len({folds[c] for c, o2 in offenders.items() if o2 == o}) == 1 for o in set(offenders.values()))
+        per_fold = [sum(folds[c] == k for c in positives) for k in range(3)]
+        assert max(per_fold) - min(per_fold) <= len(positives) // 23 + 1  # balanced by whole offenders
+    assert holdout_split(plain, seed=0)[2] == "random 25% of conversations, stratified by label"
+    one = LabelledData(data.events, data.labels, data.stages, {}, dict.fromkeys(positives, "the same one"))
+    # one offender wrote every positive: no whole offender can be held out, so conversation by conversation
+    assert holdout_split(one, seed=0) == holdout_split(plain, seed=0)
 
 
 def test_holdout_of_synthetic_data_beside_other_data_keeps_a_whole_fold(labelled_path: Path) -> None:
