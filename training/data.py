@@ -262,10 +262,10 @@ def offender_groups(ids: Sequence[str], offender_ids: Mapping[str, str]) -> list
     """``ids`` in groups that a split keeps on one side: the conversations of one offender, where the data names
     them (``offender_id``: an offender's wording on both sides of a split would flatter the held-out figures, and
     real offenders run one script on many targets), each other conversation alone; in order of first member."""
-    groups: dict[str, list[str]] = {}
+    groups: dict[tuple[str, str], list[str]] = {}
     for c in ids:
         offender = offender_ids.get(c)
-        groups.setdefault(c if offender is None else f"offender\x00{offender}", []).append(c)
+        groups.setdefault(("conversation", c) if offender is None else ("offender", offender), []).append(c)
     return list(groups.values())
 
 
