@@ -239,18 +239,17 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         from detection.spark import (
             SparkUnavailable,
             check_events_spark,
-            model_path_spark,
             output_counts,
             read_events_spark,
             score_checked_spark,
             spark_input,
+            spark_model,
             spark_session,
             write_single_parquet,
         )
     except ImportError as exc:
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
     from detection.batch import write_rejects
-    from detection.model import load_model
     from detection.writers import check_writable
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
@@ -266,7 +265,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     except SparkUnavailable as exc:
         raise fail(f"--engine spark: {exc}") from None
     try:
-        model_path = model_path_spark(model)
+        model_path, risk_model = spark_model(model)
         check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
         n_events, n_rejects = check.counts()
         if errors is None and (error := check.error()):
@@ -274,7 +273,6 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         if not n_events and not n_rejects:
             raise InputError(f"{input_path}: empty file: no message rows")
         write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
-        risk_model = load_model(model_path)
         n_conversations, n_alerts, n_other_language = output_counts(output, per_message, risk_model.thresholds.alert)
         if errors is not None:
             write_rejects(errors, check.iter_rejects())

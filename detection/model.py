@@ -408,11 +408,8 @@ class RiskModel:
         is not known)."""
         if self.trained_on is None:
             return None
-        ids = list(found)
-        values = np.fromiter(found.values(), dtype=np.uint64, count=len(ids))
-        at = np.minimum(np.searchsorted(self.trained_on, values), max(len(self.trained_on) - 1, 0))
-        hit = (self.trained_on[at] == values) if len(self.trained_on) else np.zeros(len(ids), dtype=bool)
-        return [c for c, h in zip(ids, hit.tolist(), strict=True) if h]
+        hit = np.isin(np.fromiter(found.values(), dtype=np.uint64, count=len(found)), self.trained_on)
+        return [c for c, h in zip(found, hit.tolist(), strict=True) if h]
 
     @functools.cached_property
     def evidence_key(self) -> str:

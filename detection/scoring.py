@@ -8,6 +8,7 @@ same messages one call each (state carried between calls) give identical results
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -133,16 +134,13 @@ def fingerprints(events: Sequence[MessageEvent] | Messages) -> dict[str, int]:
     other ids is the same). A model keeps its training conversations' (``RiskModel.trained_on``), so that figures
     measured on them can be told for what they are."""
     ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
-    ids, texts = ordered.conversation_id, ordered.text
     found: dict[str, int] = {}
-    start = 0
-    for end in range(1, len(ids) + 1):
-        if end < len(ids) and ids[end] == ids[start]:
-            continue
-        if end - start >= FINGERPRINT_MIN_MESSAGES:  # a lone surrogate (JSON may spell one) hashed as written
-            joined = "\x1e".join(texts[start:end]).encode("utf-8", "surrogatepass")
-            found[ids[start]] = int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little")
-        start = end
+    for conversation, rows in itertools.groupby(zip(ordered.conversation_id, ordered.text, strict=True),
+                                                key=lambda row: row[0]):
+        texts = [text for _, text in rows]
+        if len(texts) >= FINGERPRINT_MIN_MESSAGES:  # a lone surrogate (JSON may spell one) hashed as written
+            joined = "\x1e".join(texts).encode("utf-8", "surrogatepass")
+            found[conversation] = int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little")
     return found
 
 

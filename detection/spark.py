@@ -295,9 +295,14 @@ def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.
 def model_path_spark(model: str | None) -> str:
     """The model directory executors read (on a cluster: a shared path; MLflow URIs resolve here), loaded
     once on the driver so that a bad model fails here, with a clear message, before any executor does."""
+    return spark_model(model)[0]
+
+
+def spark_model(model: str | None) -> tuple[str, RiskModel]:
+    """``model_path_spark``'s directory and the model loaded from it on the driver (its thresholds, for what the
+    command says of a run)."""
     path = str(resolve_model_dir(model))
-    load_model(path)
-    return path
+    return path, load_model(path)
 
 
 def score_checked_spark(events: Any, model_path: str, per_message: bool = False) -> Any:
