@@ -402,6 +402,9 @@ def synth(
     output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
     n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    offenders: Annotated[int, typer.Option(
+        min=0, help="Positives written by this many offenders, each running a script of their own (handle, lines, "
+                    "amounts, pace) on many targets, named in offender_id; 0: each positive by a new offender")] = 0,
 ) -> None:
     """Write labelled synthetic conversations.
 
@@ -411,9 +414,10 @@ def synth(
     from training.synth.generator import generate
 
     output_format(output)  # before the work, not after it
-    rows = generate(n, seed)
+    rows = generate(n, seed, offenders=offenders)
     write_rows(output, rows)
-    typer.echo(f"wrote {len(rows)} messages in {n} conversations -> {output}", err=True)
+    by = f" (positives by {offenders} offenders)" if offenders else ""
+    typer.echo(f"wrote {len(rows)} messages in {n} conversations{by} -> {output}", err=True)
 
 
 def convert(

@@ -4,6 +4,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -126,3 +127,54 @@ def test_compound_messages_keep_their_stage_and_fold(rows: list[dict[str, object
         fold = int(r["fold"])  # type: ignore[call-overload]
         assert own in in_fold(list(STAGE_FAMILIES[str(r["stage"])]), fold)
         assert any(other in in_fold(list(STAGE_FAMILIES[s]), fold) for s in COMPOUND[str(r["stage"])][1])
+
+
+def test_offenders_run_their_own_script_on_many_targets(tmp_path: Path) -> None:
+    """``--offenders N``: the positives are written by N offenders, each with lines, fillers and habits of their own
+    used again from target to target, named in ``offender_id`` as PAN 2012's predator list names them."""
+    from tests.cli_helpers import riskline
+    from training.data import load_labelled
+
+    rows = generate(600, seed=5, offenders=12)
+    assert all("offender_id" in r for r in rows)
+    by_conversation: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for r in rows:
+        by_conversation[str(r["conversation_id"])].append(r)
+    written: dict[str, list[str]] = defaultdict(list)
+    for cid, messages in by_conversation.items():
+        named = {m["offender_id"] for m in messages}
+        assert len(named) == 1
+        (offender,) = named
+        if messages[0]["conversation_label"] == 0:
+            assert offender is None
+            continue
+        assert offender in {m["sender_id"] for m in messages}
+        staged = Counter(m["sender_id"] for m in messages if m["stage"] != "none")
+        assert staged.most_common(1)[0][0] == offender  # the one who escalates
+        assert len({m["fold"] for m in messages}) == 1 and len({m["scenario"] for m in messages}) == 1
+        written[str(offender)].append(cid)
+    assert len(written) == 12 and sum(map(len, written.values())) > 200
+    # an offender's escalating lines come back from target to target, far more often than in others' conversations
+    said = {o: [{str(m["text"]) for m in by_conversation[c] if m["sender_id"] == o and m["stage"] != "none"}
+                for c in cids] for o, cids in written.items()}
+    own, others = [], []
+    for offender, conversations in said.items():
+        by_others = set().union(*(lines for o, cs in said.items() if o != offender for lines in cs))
+        for i, lines in enumerate(conversations):
+            again = set().union(*conversations[:i], *conversations[i + 1:])
+            own.append(len(lines & again) / len(lines))
+            others.append(len(lines & by_others) / len(lines))
+    assert np.mean(own) > 0.2 and np.mean(own) > 3 * np.mean(others), (np.mean(own), np.mean(others))
+    assert FORBIDDEN.search(" ".join(str(r["text"]) for r in rows)) is None
+    assert generate(600, seed=5, offenders=12) == rows
+    assert [r for r in generate(50, seed=5, offenders=0)] == generate(50, seed=5)  # none: the data as before
+    assert "offender_id" not in generate(50, seed=5)[0]
+    with pytest.raises(ValueError, match="offenders must be 0 or more, got -1"):
+        generate(5, offenders=-1)
+    # written by the command, read back for training with its offenders
+    done = riskline("synth", "-o", tmp_path / "s.parquet", "--n", 300, "--seed", 3, "--offenders", 7)
+    assert done.returncode == 0, done.stderr
+    assert "in 300 conversations (positives by 7 offenders) ->" in done.stderr
+    data = load_labelled(tmp_path / "s.parquet")
+    assert len(set(data.offender_ids.values())) == 7
+    assert set(data.offender_ids) == {c for c, y in data.labels.items() if y == 1}

@@ -2,14 +2,16 @@
 
 Every row is a message event of the contract plus training columns: ``conversation_label``,
 ``stage`` and, for evaluation slices, ``scenario``, ``family``, ``speed``, ``obfuscation`` and
-``fold`` (the family fold of a positive, the kind fold of a negative).
+``fold`` (the family fold of a positive, the kind fold of a negative). With ``offenders``, the positives
+are written by that many offenders, each running a script of their own on many targets, and every row
+has ``offender_id``.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
@@ -46,6 +48,16 @@ NEGATIVE_LENGTH = (3, 30)  # about the positives' range (median near 20)
 GAP_SECONDS = {"minutes": (5, 120), "hours": (30, 1800), "days": (60, 3600)}
 OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=1)),
            timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+# An offender's script (``generate(..., offenders=N)``): the lines they reach for at each stage, in order (the
+# stage's first message, its second...), each taken with this probability (otherwise another of their fold's),
+# and the slots they fill the same way every time.
+SCRIPT_STICK = 0.75
+SCRIPT_LINES = 3
+SCRIPT_SLOTS = ("app", "pic", "private", "family", "pay", "amount", "deadline", "compliment")
+# and a voice: one or two habits of their own, each put before or after some of their messages (words any teen
+# uses too, so a habit says who wrote a message, not what it is)
+HABITS = ("fr", "ok?", "trust me", "babe", "lol", "hun", "no cap", "😉", "x", "sweetie", "bro", "ngl", "tbh",
+          "real talk", "listen", "hey u", "haha", "🙈", "cutie", "rn", "!!", "u know", "for real tho", "😜")
 HANDLE_PARTS = ["sk8", "gamer", "mia", "jay", "luna", "kid", "ace", "nova", "x", "real", "its", "the",
                 "boi", "girl", "wolf", "star", "ghost", "tyler", "em", "zay", "dev", "kai", "rio"]
 
@@ -70,6 +82,8 @@ class _Chat:
     speed: str
     clock: datetime
     rows: list[dict[str, object]]
+    slots: dict[str, str] = field(default_factory=dict)  # an offender's own fillers (their messages only)
+    voice: tuple[tuple[str, bool, float], ...] = ()  # an offender's habits: (words, before the message, how often)
 
     def say(self, who: int, text: str, stage: str, family: str | None = None,
             attachment: str | None = None) -> None:
@@ -78,7 +92,11 @@ class _Chat:
         if self.speed == "days" and self.rng.random() < 0.12:
             gap += self.rng.uniform(6, 30) * 3600
         self.clock += timedelta(seconds=gap)
-        noisy = obfuscate(fill(text, self.rng), self.rng, self.level if who == 0 else min(self.level, 1))
+        filled = fill(text, self.rng, self.slots if who == 0 else None)
+        for habit, before, often in self.voice if who == 0 else ():
+            if self.rng.random() < often:
+                filled = f"{habit} {filled}" if before else f"{filled} {habit}"
+        noisy = obfuscate(filled, self.rng, self.level if who == 0 else min(self.level, 1))
         self.rows.append({
             "sender_id": self.people[who], "recipient_id": self.people[1 - who],
             "timestamp": self.clock.isoformat(timespec="seconds"), "text": noisy,
@@ -90,8 +108,10 @@ class _Chat:
             self.say(self.rng.randrange(2), self.rng.choice(SMALLTALK), "none")
 
 
-def fill(template: str, rng: random.Random) -> str:
-    """Fill every ``{slot}`` of a template with a random filler."""
+def fill(template: str, rng: random.Random, fixed: dict[str, str] | None = None) -> str:
+    """Fill every ``{slot}`` of a template with a random filler, or the one ``fixed`` gives for it."""
+    if fixed:
+        return SLOT.sub(lambda m: fixed.get(m.group(1)) or rng.choice(SLOTS[m.group(1)]), template)
     return SLOT.sub(lambda m: rng.choice(SLOTS[m.group(1)]), template)
 
 
@@ -100,7 +120,37 @@ def handle(rng: random.Random) -> str:
     return f"{rng.choice(HANDLE_PARTS)}{rng.choice(['', '_', '.'])}{rng.choice(HANDLE_PARTS)}{rng.randint(1, 9999)}"
 
 
-def _positive(chat: _Chat, scenario: str, fold: int) -> None:
+@dataclass(frozen=True)
+class Offender:
+    """One offender's script, run on many targets: a handle, a pace, a way of writing, and at each stage the
+    lines they reach for, in order, and the fillers (app, amount, deadline...) they always use."""
+
+    handle: str
+    scenario: str
+    speed: str
+    fold: int
+    level: int
+    lines: dict[str, tuple[tuple[str, str], ...]]  # stage -> (family, template) for its first messages
+    slots: dict[str, str]
+    voice: tuple[tuple[str, bool, float], ...]
+
+
+def offender(rng: random.Random) -> Offender:
+    """A random offender's script."""
+    names = list(SCENARIOS)
+    scenario = rng.choices(names, weights=[SCENARIOS[n][0] for n in names])[0]
+    fold = rng.randrange(N_FOLDS)
+    lines = {}
+    for stage, families in STAGE_FAMILIES.items():
+        own = [(family, text) for family in in_fold(list(families), fold) for text in families[family]]
+        lines[stage] = tuple(rng.sample(own, min(SCRIPT_LINES, len(own))))
+    voice = tuple((habit, rng.random() < 0.3, rng.uniform(0.2, 0.5)) for habit in rng.sample(HABITS, rng.randint(1, 2)))
+    return Offender(handle(rng), scenario, rng.choice(SCENARIOS[scenario][2]), fold,
+                    rng.choices([0, 1, 2], weights=[0.4, 0.35, 0.25])[0], lines,
+                    {slot: rng.choice(SLOTS[slot]) for slot in SCRIPT_SLOTS}, voice)
+
+
+def _positive(chat: _Chat, scenario: str, fold: int, script: Offender | None = None) -> None:
     rng = chat.rng
     plan = SCENARIOS[scenario][1]
     if scenario != "extort_direct" and rng.random() < OPEN_WITH_GREETING:
@@ -108,9 +158,12 @@ def _positive(chat: _Chat, scenario: str, fold: int) -> None:
     refusals = in_fold(REFUSALS, fold)
     for stage, lo, hi in plan:
         families, replies = in_fold(list(STAGE_FAMILIES[stage]), fold), in_fold(VICTIM_REPLIES[stage], fold)
-        for _ in range(rng.randint(lo, hi)):
-            family = rng.choice(families)
-            text = rng.choice(STAGE_FAMILIES[stage][family])
+        for j in range(rng.randint(lo, hi)):
+            if script is not None and j < len(script.lines[stage]) and rng.random() < SCRIPT_STICK:
+                family, text = script.lines[stage][j]
+            else:
+                family = rng.choice(families)
+                text = rng.choice(STAGE_FAMILIES[stage][family])
             p, partners = COMPOUND.get(stage, (0.0, ()))
             if rng.random() < p:
                 other_stage = rng.choice(partners)
@@ -159,10 +212,15 @@ def _negative(chat: _Chat, kind: str) -> None:
         chat.smalltalk(0.6)
 
 
-def conversation(index: int, rng: random.Random, positive_rate: float = 0.4) -> list[dict[str, object]]:
-    """Generate one labelled conversation as message rows."""
+def conversation(index: int, rng: random.Random, positive_rate: float = 0.4,
+                 offenders: tuple[Offender, ...] = ()) -> list[dict[str, object]]:
+    """Generate one labelled conversation as message rows; a positive's offender drawn from ``offenders``
+    where there are any (every row then has ``offender_id``)."""
     positive = rng.random() < positive_rate
-    if positive:
+    script = rng.choice(offenders) if positive and offenders else None
+    if script is not None:
+        scenario, speed, fold = script.scenario, script.speed, script.fold
+    elif positive:
         names = list(SCENARIOS)
         scenario = rng.choices(names, weights=[SCENARIOS[n][0] for n in names])[0]
         speed = rng.choice(SCENARIOS[scenario][2])
@@ -172,11 +230,13 @@ def conversation(index: int, rng: random.Random, positive_rate: float = 0.4) -> 
         k = rng.randrange(len(kinds))
         scenario, fold = kinds[k], family_fold(k)
         speed = rng.choice(["minutes", "hours", "days"])
-    level = rng.choices([0, 1, 2], weights=[0.4, 0.35, 0.25])[0]
+    level = rng.choices([0, 1, 2], weights=[0.4, 0.35, 0.25])[0] if script is None else script.level
     start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 640 * 86400))
-    chat = _Chat(rng, (handle(rng), handle(rng)), level, speed, start.astimezone(rng.choice(OFFSETS)), [])
+    people = (handle(rng), handle(rng)) if script is None else (script.handle, handle(rng))
+    chat = _Chat(rng, people, level, speed, start.astimezone(rng.choice(OFFSETS)), [],
+                 *((script.slots, script.voice) if script is not None else ()))
     if positive:
-        _positive(chat, scenario, fold)
+        _positive(chat, scenario, fold, script)
     else:
         _negative(chat, scenario)
     conv_id = f"syn-{index:06d}-{rng.getrandbits(32):08x}"
@@ -184,15 +244,29 @@ def conversation(index: int, rng: random.Random, positive_rate: float = 0.4) -> 
         row.update({"conversation_id": conv_id, "message_id": f"{conv_id}-m{i:03d}",
                     "conversation_label": int(positive), "scenario": scenario, "speed": speed,
                     "obfuscation": level, "fold": fold})
+        if offenders:
+            row["offender_id"] = script.handle if script is not None else None
     return chat.rows
 
 
-def generate(n: int, seed: int = 0, positive_rate: float = 0.4) -> list[dict[str, object]]:
-    """Generate ``n`` conversations reproducibly from ``seed``, as a flat list of message rows."""
+def generate(n: int, seed: int = 0, positive_rate: float = 0.4, offenders: int = 0) -> list[dict[str, object]]:
+    """Generate ``n`` conversations reproducibly from ``seed``, as a flat list of message rows.
+
+    ``offenders``: the positives are written by that many offenders (``Offender``), each running a script of
+    their own on many targets, as real offenders do, named in every row's ``offender_id`` (null in negatives);
+    0, every positive by an offender of its own, and no such column (the data as before, draw for draw).
+    """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
+    if offenders < 0:
+        raise ValueError(f"offenders must be 0 or more, got {offenders}")
+    scripts_rng = random.Random(f"offenders-{seed}")  # apart from the conversations' draws
+    scripts: dict[str, Offender] = {}
+    while len(scripts) < offenders:  # handles are random: a second offender drawing one already taken draws again
+        script = offender(scripts_rng)
+        scripts.setdefault(script.handle, script)
     rng = random.Random(seed)
     rows: list[dict[str, object]] = []
     for i in range(n):
-        rows.extend(conversation(i, rng, positive_rate))
+        rows.extend(conversation(i, rng, positive_rate, tuple(scripts.values())))
     return rows
