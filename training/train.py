@@ -76,7 +76,8 @@ def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
     and wording the stage model has not seen, as on new data. The split is seeded random when
     there are too few conversations, or when a fold would leave only one class to train on.
     Either way, a near-duplicate on the other side of a fold would make out-of-fold evidence look
-    better than evidence on new conversations is, and the sequence model would trust it too much.
+    better than evidence on new conversations is, and the sequence model would trust it too much; so
+    the conversations of one offender, where the data names them (``offender_id``), share a fold.
     """
     originals = sorted({c.split(SUFFIX)[0] for c in data.labels})
     fold: dict[str, int] = {}
@@ -89,8 +90,13 @@ def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
                 fold = {}
                 break
     if not fold:
-        order = np.random.default_rng(config.seed).permutation(len(originals))
-        fold = dict(zip(originals, (order % config.cross_fit_folds).tolist(), strict=True))
+        rng = np.random.default_rng(config.seed)
+        groups = offender_groups(originals, {c: o for c, o in data.offender_ids.items() if SUFFIX not in c})
+        if len(groups) < len(originals):  # an offender's conversations in one fold
+            fold = whole_groups(groups, config.cross_fit_folds, rng)
+        else:
+            order = rng.permutation(len(originals))
+            fold = dict(zip(originals, (order % config.cross_fit_folds).tolist(), strict=True))
     return {c: fold[c.split(SUFFIX)[0]] for c in data.labels}
 
 
@@ -499,6 +505,18 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def whole_groups(groups: Sequence[Sequence[str]], k: int, rng: np.random.Generator) -> dict[str, int]:
+    """A fold in ``range(k)`` for each member of ``groups``, a group's all in one: the groups in a random order,
+    each to the fold that holds the fewest so far."""
+    sizes = np.zeros(k, dtype=np.int64)
+    folds: dict[str, int] = {}
+    for i in rng.permutation(len(groups)).tolist():
+        fold = int(np.argmin(sizes))
+        sizes[fold] += len(groups[i])
+        folds.update((c, fold) for c in groups[i])
+    return folds
+
+
 def cv_folds(data: LabelledData, k: int, seed: int) -> tuple[dict[str, int], str, bool]:
     """Each conversation's cross-validation fold, how they were made, and whether they are the
     generator's folds alone.
@@ -533,11 +551,7 @@ def cv_folds(data: LabelledData, k: int, seed: int) -> tuple[dict[str, int], str
         if len(groups) == len(ids) or len(groups) < k:  # nothing to keep together, or too few groups for the folds
             assignment.update(zip(ids, rng.permutation(len(ids)) % k, strict=True))
             continue
-        sizes = np.zeros(k, dtype=np.int64)
-        for i in rng.permutation(len(groups)).tolist():  # each offender's conversations to the smallest fold
-            fold = int(np.argmin(sizes))
-            sizes[fold] += len(groups[i])
-            assignment.update((c, fold) for c in groups[i])
+        assignment.update(whole_groups(groups, k, rng))
         together += sum(len(g) > 1 for g in groups)
     how += ", stratified by label"
     if together:

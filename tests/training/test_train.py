@@ -190,6 +190,19 @@ def test_an_offenders_conversations_stay_on_one_side_of_a_split(labelled_path: P
         assert all(len({folds[c] for c, o2 in offenders.items() if o2 == o}) == 1 for o in set(offenders.values()))
         per_fold = [sum(folds[c] == k for c in positives) for k in range(3)]
         assert max(per_fold) - min(per_fold) <= len(positives) // 23 + 1  # balanced by whole offenders
+    # and so do the cross-fitting folds inside training (the evidence the sequence model learns from is then read by
+    # stage models that did not read that offender), the augmented copies with their originals
+    copies = augment(named, copies=1, seed=0)
+    for seed in (0, 1):
+        inside = _cross_fit_folds(copies, TrainConfig(seed=seed))
+        assert all(len({inside[c] for c, o2 in copies.offender_ids.items() if o2 == o}) == 1
+                   for o in set(offenders.values()))
+        assert all(inside[c] == inside[c.split(SUFFIX)[0]] for c in copies.labels)
+        per_fold = np.bincount([inside[c] for c in data.labels], minlength=3)
+        assert per_fold.max() - per_fold.min() <= len(positives) // 23 + 1
+        # without named offenders: conversation by conversation, the folds as they always were
+        order = np.random.default_rng(seed).permutation(len(data.labels))
+        assert _cross_fit_folds(plain, TrainConfig(seed=seed)) == dict(zip(sorted(data.labels), (order % 3).tolist()))
     assert holdout_split(plain, seed=0)[2] == "random 25% of conversations, stratified by label"
     one = LabelledData(data.events, data.labels, data.stages, {}, dict.fromkeys(positives, "the same one"))
     # one offender wrote every positive: no whole offender can be held out, so conversation by conversation
