@@ -169,8 +169,9 @@ def test_offenders_run_their_own_script_on_many_targets(tmp_path: Path) -> None:
     assert generate(600, seed=5, offenders=12) == rows
     assert [r for r in generate(50, seed=5, offenders=0)] == generate(50, seed=5)  # none: the data as before
     assert "offender_id" not in generate(50, seed=5)[0]
-    with pytest.raises(ValueError, match="offenders must be 0 or more, got -1"):
-        generate(5, offenders=-1)
+    for wrong in (-1, 6):
+        with pytest.raises(ValueError, match=fr"from 0 to the number of conversations \(5\), got {wrong}$"):
+            generate(5, offenders=wrong)
     # written by the command, read back for training with its offenders
     done = riskline("synth", "-o", tmp_path / "s.parquet", "--n", 300, "--seed", 3, "--offenders", 7)
     assert done.returncode == 0, done.stderr

@@ -258,8 +258,8 @@ def generate(n: int, seed: int = 0, positive_rate: float = 0.4, offenders: int =
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if offenders < 0:
-        raise ValueError(f"offenders must be 0 or more, got {offenders}")
+    if not 0 <= offenders <= n:
+        raise ValueError(f"offenders must be from 0 to the number of conversations ({n}), got {offenders}")
     scripts_rng = random.Random(f"offenders-{seed}")  # apart from the conversations' draws
     scripts: dict[str, Offender] = {}
     while len(scripts) < offenders:  # handles are random: a second offender drawing one already taken draws again
