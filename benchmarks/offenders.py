@@ -24,7 +24,6 @@ About a minute and a half a draw here (two cores) at the defaults.
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import numpy as np
 
 from detection.scoring import score_conversations
 from detection.writers import write_rows
-from training.data import LabelledData, _random_split, load_labelled
+from training.data import LabelledData, holdout_split, load_labelled
 from training.evaluate import evaluate_results
 from training.synth.generator import generate
 from training.train import TrainConfig, fit_and_measure
@@ -96,9 +95,9 @@ def main() -> None:
             both = set(source.offender_ids.values()) & set(new.offender_ids.values())
             said += f"; new offenders' data {len(new.labels)} conversations ({len(both)} offenders in both)"
         print(said, flush=True)
-        ids = set(source.labels)
-        for name, offender_ids in (("by conversation", None), ("by offender", source.offender_ids)):
-            train_ids, test_ids, _ = _random_split(ids, source.labels, random.Random(seed), 0.25, offender_ids)
+        unnamed = LabelledData(source.events, source.labels, source.stages, source.meta, {})
+        for name, offender_ids in (("by conversation", {}), ("by offender", source.offender_ids)):
+            train_ids, test_ids, _ = holdout_split(source if offender_ids else unnamed, seed)
             train_part, held = source.subset(train_ids), source.subset(test_ids)
             variants = [(name, train_part)]
             if offender_ids:  # the same split, the cross-fitting folds drawn conversation by conversation
