@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -35,32 +36,26 @@ from detection.writers import write_rows
 from training.data import LabelledData, holdout_split, load_labelled
 from training.evaluate import evaluate_results
 from training.synth.generator import generate
-from training.train import TrainConfig, fit_and_measure
+from training.train import Measured, TrainConfig, fit_and_measure
 
 KEYS = ("f0_5", "recall", "false_alert_rate", "pr_auc", "median_messages_to_alert")
 
 
-def data(n: int, seed: int, offenders: int, labels_only: bool) -> LabelledData:
-    """Generated conversations by ``offenders`` offenders, without the generator's folds (as PAN's data)."""
-    rows = [{k: v for k, v in row.items() if k != "fold"} for row in generate(n, seed, offenders=offenders)]
+def as_pan(loaded: LabelledData, labels_only: bool) -> LabelledData:
+    """``loaded`` without the generator's folds, so that it is split at random as PAN's data is (and without its
+    stage annotations, with ``labels_only``)."""
+    unfolded = replace(loaded, meta={c: {k: v for k, v in m.items() if k != "fold"} for c, m in loaded.meta.items()})
+    return unfolded.without_stages() if labels_only else unfolded
+
+
+def generated(n: int, seed: int, offenders: int, labels_only: bool) -> LabelledData:
+    """Generated conversations by ``offenders`` offenders, read as ``riskline train`` reads them, as PAN's data."""
     with tempfile.TemporaryDirectory() as tmp:
-        write_rows(Path(tmp) / "d.parquet", rows)
-        loaded = load_labelled(Path(tmp) / "d.parquet")
-    return loaded.without_stages() if labels_only else loaded
+        write_rows(Path(tmp) / "d.parquet", generate(n, seed, offenders=offenders))
+        return as_pan(load_labelled(Path(tmp) / "d.parquet"), labels_only)
 
 
-def given(path: Path, labels_only: bool) -> LabelledData:
-    """``path`` loaded, without the generator's folds, so that it is split at random as PAN's data is."""
-    loaded = load_labelled(path)
-    if not loaded.offender_ids:
-        raise SystemExit(f"{path}: names no offender (offender_id): nothing to keep together")
-    loaded = LabelledData(loaded.events, loaded.labels, loaded.stages,
-                          {c: {k: v for k, v in m.items() if k != "fold"} for c, m in loaded.meta.items()},
-                          loaded.offender_ids)
-    return loaded.without_stages() if labels_only else loaded
-
-
-def figures(measured: Any, new: LabelledData | None) -> tuple[dict[str, float], dict[str, float]]:
+def figures(measured: Measured, new: LabelledData | None) -> tuple[dict[str, float], dict[str, float]]:
     """The held-out quarter's figures (thresholds chosen on its other half, as they would carry) and the
     new offenders' at the model's thresholds (NaN without them)."""
     held = {key: float(measured.metrics["other_half"].get(key, measured.metrics[key])) for key in KEYS}
@@ -79,30 +74,31 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="labelled data naming offenders, instead of generated data")
     parser.add_argument("--labels-only", action="store_true", help="drop the stage annotations (the PAN case)")
     args = parser.parse_args()
+    given = as_pan(load_labelled(args.data), args.labels_only) if args.data else None  # read once, split each draw
+    if given is not None and not given.offender_ids:
+        raise SystemExit(f"{args.data}: names no offender (offender_id): nothing to keep together")
     runs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {}
     for draw in range(args.draws):
         seed = 100 + draw
         new: LabelledData | None = None
-        if args.data:
-            source = given(args.data, args.labels_only)
+        if given is not None:
+            source = given
         else:
-            source = data(args.conversations, seed, args.offenders, args.labels_only)
-            new = data(args.conversations, seed + 50, args.offenders, labels_only=False)
-        n_written = np.bincount(np.unique(list(source.offender_ids.values()), return_inverse=True)[1])
+            source = generated(args.conversations, seed, args.offenders, args.labels_only)
+            new = generated(args.conversations, seed + 50, args.offenders, labels_only=False)
+        written = Counter(source.offender_ids.values()).values()
         said = (f"draw {draw}: {len(source.labels)} conversations, {sum(source.labels.values())} positives by "
-                f"{len(n_written)} offenders ({n_written.min()}-{n_written.max()} each)")
+                f"{len(written)} offenders ({min(written)}-{max(written)} each)")
         if new is not None:
             both = set(source.offender_ids.values()) & set(new.offender_ids.values())
             said += f"; new offenders' data {len(new.labels)} conversations ({len(both)} offenders in both)"
         print(said, flush=True)
-        unnamed = LabelledData(source.events, source.labels, source.stages, source.meta, {})
-        for name, offender_ids in (("by conversation", {}), ("by offender", source.offender_ids)):
-            train_ids, test_ids, _ = holdout_split(source if offender_ids else unnamed, seed)
+        for name, named in (("by conversation", False), ("by offender", True)):
+            train_ids, test_ids, _ = holdout_split(source if named else replace(source, offender_ids={}), seed)
             train_part, held = source.subset(train_ids), source.subset(test_ids)
             variants = [(name, train_part)]
-            if offender_ids:  # the same split, the cross-fitting folds drawn conversation by conversation
-                hidden = LabelledData(train_part.events, train_part.labels, train_part.stages, train_part.meta, {})
-                variants.append(("by offender, cross-fit by conversation", hidden))
+            if named:  # the same split, the cross-fitting folds drawn conversation by conversation
+                variants.append(("by offender, cross-fit by conversation", replace(train_part, offender_ids={})))
             for label, part in variants:
                 result = figures(fit_and_measure(part, held, TrainConfig(seed=draw)), new)
                 runs.setdefault(label, []).append(result)

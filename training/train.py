@@ -91,7 +91,7 @@ def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
                 break
     if not fold:
         rng = np.random.default_rng(config.seed)
-        groups = offender_groups(originals, {c: o for c, o in data.offender_ids.items() if SUFFIX not in c})
+        groups = offender_groups(originals, data.offender_ids)  # an augmented copy follows its original
         if len(groups) < len(originals):  # an offender's conversations in one fold
             fold = whole_groups(groups, config.cross_fit_folds, rng)
         else:

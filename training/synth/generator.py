@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
@@ -82,8 +82,7 @@ class _Chat:
     speed: str
     clock: datetime
     rows: list[dict[str, object]]
-    slots: dict[str, str] = field(default_factory=dict)  # an offender's own fillers (their messages only)
-    voice: tuple[tuple[str, bool, float], ...] = ()  # an offender's habits: (words, before the message, how often)
+    script: Offender | None = None  # the offender's, where one runs a script of their own (person 0)
 
     def say(self, who: int, text: str, stage: str, family: str | None = None,
             attachment: str | None = None) -> None:
@@ -92,8 +91,9 @@ class _Chat:
         if self.speed == "days" and self.rng.random() < 0.12:
             gap += self.rng.uniform(6, 30) * 3600
         self.clock += timedelta(seconds=gap)
-        filled = fill(text, self.rng, self.slots if who == 0 else None)
-        for habit, before, often in self.voice if who == 0 else ():
+        script = self.script if who == 0 else None
+        filled = fill(text, self.rng, script.slots if script else None)
+        for habit, before, often in script.voice if script else ():
             if self.rng.random() < often:
                 filled = f"{habit} {filled}" if before else f"{filled} {habit}"
         noisy = obfuscate(filled, self.rng, self.level if who == 0 else min(self.level, 1))
@@ -110,9 +110,8 @@ class _Chat:
 
 def fill(template: str, rng: random.Random, fixed: dict[str, str] | None = None) -> str:
     """Fill every ``{slot}`` of a template with a random filler, or the one ``fixed`` gives for it."""
-    if fixed:
-        return SLOT.sub(lambda m: fixed.get(m.group(1)) or rng.choice(SLOTS[m.group(1)]), template)
-    return SLOT.sub(lambda m: rng.choice(SLOTS[m.group(1)]), template)
+    fixed = fixed or {}
+    return SLOT.sub(lambda m: fixed.get(m.group(1)) or rng.choice(SLOTS[m.group(1)]), template)
 
 
 def handle(rng: random.Random) -> str:
@@ -132,7 +131,7 @@ class Offender:
     level: int
     lines: dict[str, tuple[tuple[str, str], ...]]  # stage -> (family, template) for its first messages
     slots: dict[str, str]
-    voice: tuple[tuple[str, bool, float], ...]
+    voice: tuple[tuple[str, bool, float], ...]  # habits: (words, before the message or after, how often)
 
 
 def offender(rng: random.Random) -> Offender:
@@ -150,8 +149,8 @@ def offender(rng: random.Random) -> Offender:
                     {slot: rng.choice(SLOTS[slot]) for slot in SCRIPT_SLOTS}, voice)
 
 
-def _positive(chat: _Chat, scenario: str, fold: int, script: Offender | None = None) -> None:
-    rng = chat.rng
+def _positive(chat: _Chat, scenario: str, fold: int) -> None:
+    rng, script = chat.rng, chat.script
     plan = SCENARIOS[scenario][1]
     if scenario != "extort_direct" and rng.random() < OPEN_WITH_GREETING:
         _greetings(chat)
@@ -233,10 +232,9 @@ def conversation(index: int, rng: random.Random, positive_rate: float = 0.4,
     level = rng.choices([0, 1, 2], weights=[0.4, 0.35, 0.25])[0] if script is None else script.level
     start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 640 * 86400))
     people = (handle(rng), handle(rng)) if script is None else (script.handle, handle(rng))
-    chat = _Chat(rng, people, level, speed, start.astimezone(rng.choice(OFFSETS)), [],
-                 *((script.slots, script.voice) if script is not None else ()))
+    chat = _Chat(rng, people, level, speed, start.astimezone(rng.choice(OFFSETS)), [], script)
     if positive:
-        _positive(chat, scenario, fold, script)
+        _positive(chat, scenario, fold)
     else:
         _negative(chat, scenario)
     conv_id = f"syn-{index:06d}-{rng.getrandbits(32):08x}"
@@ -265,8 +263,9 @@ def generate(n: int, seed: int = 0, positive_rate: float = 0.4, offenders: int =
     while len(scripts) < offenders:  # handles are random: a second offender drawing one already taken draws again
         script = offender(scripts_rng)
         scripts.setdefault(script.handle, script)
+    pool = tuple(scripts.values())
     rng = random.Random(seed)
     rows: list[dict[str, object]] = []
     for i in range(n):
-        rows.extend(conversation(i, rng, positive_rate, tuple(scripts.values())))
+        rows.extend(conversation(i, rng, positive_rate, pool))
     return rows
