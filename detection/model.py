@@ -51,11 +51,17 @@ class ModelSaveError(Exception):
     """A place a model directory cannot be written to without destroying something else."""
 
 
-def check_model_target(directory: str | Path) -> Path:
+def check_model_target(directory: str | Path, probe: bool = False) -> Path:
     """``directory`` as a path a model may be saved to: absent, an empty directory, or a Riskline
     model directory (which the save replaces). Anything else (a file, a directory of other things)
-    raises ``ModelSaveError``: replacing it would delete what the user keeps there."""
+    raises ``ModelSaveError``: replacing it would delete what the user keeps there.
+
+    With ``probe``, its parent is also made (as the save would) and a directory made and removed
+    beside it, so a place that cannot be written to is said before minutes of training, not after.
+    """
     target = Path(directory)
+    if probe:
+        _probe(target)
     if not target.exists() and not target.is_symlink():
         return target
     if target.is_symlink():  # replacing it would replace the link, not what it points to
@@ -67,6 +73,19 @@ def check_model_target(directory: str | Path) -> Path:
         raise ModelSaveError(f"{target}: a directory that is not a Riskline model directory (no model.json) "
                              "and not empty; saving would replace everything in it (choose another path)")
     return target
+
+
+def _probe(target: Path) -> None:
+    above = next((p for p in target.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ModelSaveError(f"{target}: a model directory cannot be written there ({above} is not a directory)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        trial = target.parent / f".{target.name}.{secrets.token_hex(6)}"
+        trial.mkdir()
+        trial.rmdir()
+    except OSError as exc:
+        raise ModelSaveError(f"{target}: a model directory cannot be written there ({exc.strerror or exc})") from exc
 
 
 class Evidence(NamedTuple):
@@ -539,15 +558,22 @@ class RiskModel:
         replaced, anything else is refused.
         """
         target = check_model_target(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
         # a plain mkdir, so the directory gets the usual mode (umask), not mkdtemp's private 0700:
         # a model is read by whoever serves it
         staging = target.parent / f".{target.name}.{secrets.token_hex(6)}"
-        staging.mkdir()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()
+        except OSError as exc:
+            raise ModelSaveError(f"{target}: a model directory cannot be written there "
+                                 f"({exc.strerror or exc})") from exc
         try:
             self._write(staging)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError):  # a full disk, a quota: said of the model, not of a staging file
+                raise ModelSaveError(f"{target}: the model could not be written ({exc.strerror or exc}); "
+                                     "nothing there was replaced") from exc
             raise
         if target.exists():
             old = target.with_name(f".{target.name}.old")

@@ -67,7 +67,7 @@ def train(
     from training.config import TrainConfig
 
     _check_registry_options(register, alias, track)
-    check_model_target(out)  # before minutes of training, not after
+    check_model_target(out, probe=True)  # before minutes of training, not after
     _outside_data(data, "--out", out)
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
@@ -370,7 +370,7 @@ def thresholds(
     chosen on synthetic hard negatives.
     """
     _check_registry_options(register, alias, track)  # before the imports below (seconds), as in train
-    check_model_target(out)
+    check_model_target(out, probe=True)
     _outside_data(data, "--out", out)
     from detection.model import load_model
     from detection.scoring import fingerprints

@@ -1,6 +1,8 @@
 import json
 import os
+import resource
 import shutil
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +11,15 @@ import pytest
 
 from detection.events import STAGES, MessageEvent, to_event
 from detection.explain import contributions
-from detection.model import ModelLoadError, ModelSaveError, RiskModel, load_model, message_clauses, message_windows
+from detection.model import (
+    ModelLoadError,
+    ModelSaveError,
+    RiskModel,
+    check_model_target,
+    load_model,
+    message_clauses,
+    message_windows,
+)
 from detection.scoring import score_conversations, score_messages
 from training.data import load_labelled
 
@@ -118,6 +128,10 @@ def test_save_refuses_to_replace_what_is_not_a_model(model: RiskModel, tmp_path:
     assert data.read_text() == '{"text": "kept"}\n' and [p.name for p in folder.iterdir()] == ["keep.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
     assert link.resolve() == tmp_path / "v1" and load_model(link).thresholds == model.thresholds
+    with pytest.raises(ModelSaveError, match="cannot be written there"):  # no directory can be made under a file
+        model.save(data / "model")
+    with pytest.raises(ModelSaveError, match="cannot be written there"):
+        check_model_target(data / "model", probe=True)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert load_model(model.save(empty)).thresholds == model.thresholds
@@ -125,6 +139,25 @@ def test_save_refuses_to_replace_what_is_not_a_model(model: RiskModel, tmp_path:
     os.umask(mask)
     # as any new directory would be, not mkdtemp's 0700: the service may run as another user
     assert (empty.stat().st_mode & 0o777) == 0o777 & ~mask != 0o700
+
+
+def test_a_save_that_runs_out_of_room_names_the_model_and_keeps_the_old_one(model: RiskModel, tmp_path: Path) -> None:
+    """A write failing part-way (here a file-size limit, as a full disk or a quota would) is said of the
+    model directory, leaves no staging directory, and leaves a model already there as it was."""
+    target = model.save(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing us
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, limits[1]))
+    try:
+        with pytest.raises(ModelSaveError, match=r"m: the model could not be written \(File too large\); nothing"):
+            model.save(target)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert load_model(target).thresholds == model.thresholds
 
 
 def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: Path, tmp_path: Path) -> None:

@@ -657,6 +657,13 @@ def test_train_cli_set_reaches_the_saved_config(few_labelled_path: Path, trained
     onto = riskline("train", "--data", few_labelled_path, "--out", few_labelled_path, "--no-track")
     assert onto.returncode == 2 and f"{few_labelled_path}: exists and is not a directory" in onto.stderr
     assert few_labelled_path.read_bytes() == kept and "fitting on" not in onto.stderr
+    # a place no directory can be made is said before training too, naming --out (not a staging path)
+    under = few_labelled_path / "model"
+    nowhere = riskline("train", "--data", few_labelled_path, "--out", under, "--no-track")
+    assert nowhere.returncode == 2 and nowhere.stderr.count("\n") == 1, nowhere.stderr
+    assert f"{under}: a model directory cannot be written there ({few_labelled_path} is not a directory)" \
+        in nowhere.stderr
+    assert "fitting on" not in nowhere.stderr and few_labelled_path.read_bytes() == kept
     done, folder, _ = trained_by_cli  # --set stage_balance=1 --set augment_copies=0 --set text_path_prior=4
     saved = json.loads((folder / "model" / "model.json").read_text())["config"]["train"]
     assert (saved["stage_balance"], saved["augment_copies"], saved["text_path_prior"]) == (1.0, 0, 4.0)
