@@ -209,7 +209,8 @@ class SQLiteStore:
                     [(i["intervention_id"], sink, now, now) for i in interventions for sink in sinks])
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite has rolled back itself where COMMIT failed on a full disk
+                    self._db.execute("ROLLBACK")
                 raise
 
     def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -284,7 +285,8 @@ class SQLiteStore:
                 rows += states
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite has rolled back itself where COMMIT failed on a full disk
+                    self._db.execute("ROLLBACK")
                 raise
         return states, rows
 

@@ -1,6 +1,7 @@
 """The state-store contract, run against every store: SQLite, a real Redis and a real PostgreSQL."""
 
 import random
+import sqlite3
 import string
 import time
 import uuid
@@ -179,6 +180,31 @@ def test_conversations_idle_past_the_retention_are_erased_whole(reopen: Factory)
     now[0] = time.time() + 86400.5
     assert janitor.retire_once() == 1 and store.load(["new"]) == {}
     assert store.outbox_stats() == (0, None) and store.interventions("new") == []
+
+
+def test_a_full_sqlite_database_says_so_and_keeps_what_it_took(tmp_path: Path) -> None:
+    """The database cannot grow (a real SQLite limit, as a full disk): the commit that needs room fails with
+    SQLite's own reason (before: "cannot rollback - no transaction is active", as SQLite had already rolled
+    back), what earlier commits stored stays, none of the failed commit is kept, and once there is room the
+    same commit goes through."""
+    store = SQLiteStore(tmp_path / "state.db")
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages + 4}")
+
+    def commit(i: int) -> None:
+        store.commit([Conversation(ConversationState(f"c{i}", n_messages=1))],
+                     [(f"c{i}", "m1", {"text": "x" * 3000})], [_intervention(f"c{i}", "high")], ["webhook"])
+
+    done = 0
+    with pytest.raises(sqlite3.OperationalError, match=r"^database or disk is full$"):
+        for done in range(100):
+            commit(done)
+    assert done > 0
+    assert store.load([f"c{i}" for i in range(done + 1)]).keys() == {f"c{i}" for i in range(done)}
+    assert store.answered([(f"c{done}", "m1")]) == {} and store.interventions(f"c{done}") == []
+    store._db.execute(f"PRAGMA max_page_count = {pages + 1000}")
+    commit(done)
+    assert len(store.load([f"c{i}" for i in range(done + 1)])) == done + 1 and store.outbox_stats()[0] == done + 1
 
 
 def test_bad_locations(tmp_path: Path) -> None:
