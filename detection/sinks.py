@@ -8,6 +8,7 @@ is a factory taking the service settings and returning a ``Sink`` or None (not c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -228,10 +229,23 @@ class AuditLogSink:
             raise ValueError(f"audit log {self.path}: folder {self.path.parent} does not exist")
 
     def deliver(self, payload: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(payload, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Append the line whole or not at all: a write cut short (a full disk) is cut back off, so that
+        the retry's line does not follow half of this one."""
+        line = (json.dumps(payload, sort_keys=True) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            start, done = os.fstat(fd).st_size, 0
+            try:
+                while done < len(line):
+                    done += os.write(fd, line[done:])
+                os.fsync(fd)
+            except OSError:
+                if done < len(line) and os.fstat(fd).st_size == start + done:  # no other writer since
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)
 
 
 def webhook_sink(settings: Any) -> Sink | None:

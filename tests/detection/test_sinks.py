@@ -1,6 +1,8 @@
 import collections
 import json
 import re
+import resource
+import signal
 import socket
 import threading
 import time
@@ -53,6 +55,26 @@ class FlakySink:
         self.calls.append(payload)
         if len(self.calls) <= self.failures:
             raise ConnectionError("receiver down")
+
+
+def test_an_audit_line_cut_short_by_a_full_disk_is_taken_back(tmp_path: Path) -> None:
+    """The disk fills part-way through a line (a real file-size limit: the kernel writes what fits, then
+    refuses): the part written is cut back off, so the retry's line does not follow half of it."""
+    audit, path = AuditLogSink(tmp_path / "audit.jsonl"), tmp_path / "audit.jsonl"
+    audit.deliver({"intervention_id": "first", "level": "high"})
+    size = path.stat().st_size
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, limits[1]))  # room for part of the next line only
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            audit.deliver({"intervention_id": "second", "level": "critical", "note": "x" * 100})
+        assert path.stat().st_size == size
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    audit.deliver({"intervention_id": "second", "level": "critical", "note": "x" * 100})  # the outbox's retry
+    assert [json.loads(line)["intervention_id"] for line in path.read_text().splitlines()] == ["first", "second"]
 
 
 def test_worker_retries_until_delivered_and_audit_log_gets_each_once(tmp_path: Path) -> None:
