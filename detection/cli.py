@@ -250,7 +250,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     except ImportError as exc:
         raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
     from detection.batch import write_rejects
-    from detection.writers import check_writable
+    from detection.writers import check_writable, write_failure_said
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
         raise fail(f"{input_path}: no such file")
@@ -281,6 +281,9 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))
         if not ours and unreadable:  # Spark could not read the input: its own message, without the stack
             raise fail(f"{input_path}: Spark cannot read it: {unreadable.group(0)}") from None
+        if not ours and not isinstance(exc, USER_ERRORS) and (reason := write_failure_said(str(exc))):
+            raise fail(f"--engine spark: Spark could not write its working files ({reason}); they go to "
+                       "spark.local.dir, by default the system's temporary folder") from None
         if not ours and not isinstance(exc, USER_ERRORS):
             raise
         raise fail(ours[-1] if ours else str(exc)) from None

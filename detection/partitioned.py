@@ -74,7 +74,7 @@ from detection.readers import (
     unsupported,
 )
 from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
-from detection.writers import output_format, write_rows
+from detection.writers import output_format, write_failure, write_rows
 
 PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
@@ -563,6 +563,11 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                            sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
                            [e for d in done for e in d.shown if e.conversation_id in shown],
                            sum(d.n_other_language for d in done))
+    except OSError as exc:  # the working files: the output's own failures are said by write_rows
+        if (reason := write_failure(exc)) is None:
+            raise
+        raise InputError(f"{output}: scoring's working files in {folder.parent} could not be written ({reason}); "
+                         "nothing was written there") from None
     finally:
         _MODEL = None
         shutil.rmtree(folder, ignore_errors=True)

@@ -47,7 +47,7 @@ from detection.readers import (
     unsupported,
 )
 from detection.scoring import MEDIA, Messages, score_conversations
-from detection.writers import check_writable, utf8_json
+from detection.writers import check_writable, utf8_json, write_failure_said
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
 ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
@@ -514,6 +514,10 @@ def write_single_parquet(frame: Any, output: str | Path) -> None:
         frame.coalesce(1).write.mode("overwrite").parquet(str(staging / "out"))
         (part,) = list(_parts(staging / "out"))
         os.replace(part, target)
+    except Exception as exc:  # Spark's Java IOException arrives as a Py4JJavaError, its reason in the text
+        if (reason := write_failure_said(str(exc))) is None:
+            raise
+        raise InputError(f"{target}: could not be written ({reason}); nothing was written there") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import gzip
 import io
 import itertools
@@ -50,9 +51,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        if (reason := write_failure(exc)) is None:
+            raise
+        raise InputError(f"{target}: could not be written ({reason}); nothing was written there") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# what running out of room looks like: a full disk, a quota, a file-size limit, a read-only file system
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def write_failure(exc: OSError) -> str | None:
+    """The reason, where ``exc`` is a failure to write the output; None for another OSError (reading the input,
+    say), which keeps its own message."""
+    return os.strerror(exc.errno) if exc.errno in _WRITE_ERRNOS else write_failure_said(str(exc))
+
+
+def write_failure_said(message: str) -> str | None:
+    """The reason, where an error's ``message`` says the output could not be written for want of room
+    (Java's IOException carries the C library's words, "No space left on device"); else None."""
+    return next((os.strerror(n) for n in sorted(_WRITE_ERRNOS) if os.strerror(n) in message), None)
 
 
 def _csv_value(value: object, guarded: bool) -> object:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,15 @@ from pathlib import Path
 RISKLINE = str(Path(sys.executable).with_name("riskline"))
 
 
-def riskline(*args: object, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def riskline(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None,
+             max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``max_file_bytes``: no file the command writes may grow past this, as on a full disk (a real
+    limit, RLIMIT_FSIZE: a write past it fails with EFBIG, "File too large")."""
     return subprocess.run([RISKLINE, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+                          env={**os.environ, **(env or {})}, cwd=cwd,
+                          preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes))
+
+
+def _limit_files(size: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails instead of killing

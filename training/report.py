@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -202,11 +205,31 @@ def _html(markdown: str) -> str:
 def write_report(model: RiskModel, data: LabelledData, directory: str | Path, source: str = "") -> dict[str, Any]:
     """Score ``data``, write the report into ``directory`` and return the metrics."""
     out = Path(directory)
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         what = "exists and is not a directory" if out.exists() else f"cannot be created ({exc.strerror})"
         raise ValueError(f"--report {out}: {what}") from None
+    # written into a folder of its own inside ``out``, then each file moved into place: a report that
+    # cannot be finished (a full disk) leaves ``out`` as it was, not half old and half new
+    staging = out / f".report-{secrets.token_hex(6)}"
+    try:
+        staging.mkdir()
+        metrics = _write_report(model, data, staging, source)
+        for written in staging.iterdir():
+            os.replace(written, out / written.name)
+    except OSError as exc:
+        raise ValueError(f"--report {out}: the report could not be written ({exc.strerror or exc}); "
+                         "nothing there was replaced") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+    return metrics
+
+
+def _write_report(model: RiskModel, data: LabelledData, out: Path, source: str) -> dict[str, Any]:
     results, steps, metrics = score_and_evaluate(model, data)
     metrics["model_version"] = model.model_version
     by_id = {r.conversation_id: r for r in results}

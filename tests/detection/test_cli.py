@@ -306,6 +306,32 @@ def test_score_and_explain_a_folder_of_part_files(events_path: Path, model_dir: 
         "files (the local engine reads them together)"]
 
 
+def test_an_output_that_runs_out_of_room_is_said_by_name_and_leaves_nothing(events_path: Path, model_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    """A full disk (here a real file-size limit on the process) part-way through the output, or through the
+    partitioned engine's working files beside it: one line naming the output, no traceback, and nothing
+    left in its folder, neither the output nor a temporary file."""
+    for name, env, what in (("memory", {}, "could not be written"),
+                            ("partitioned", {"RISKLINE_PARALLEL_MIN_BYTES": "0"},
+                             f"scoring's working files in {tmp_path / 'partitioned'} could not be written")):
+        (folder := tmp_path / name).mkdir()
+        out = folder / "scores.jsonl"
+        full = riskline("score", events_path, "-o", out, "--per-message", "--model", model_dir, "--workers", "2",
+                        env=env, max_file_bytes=64 * 1024)
+        assert full.returncode == 2, full.stderr
+        assert full.stderr == f"riskline: error: {out}: {what} (File too large); nothing was written there\n"
+        assert list(folder.iterdir()) == []
+    fits = tmp_path / "memory" / "scores.jsonl"  # under the same limit, a smaller output is written
+    done = riskline("score", events_path, "-o", fits, "--model", model_dir, max_file_bytes=64 * 1024)
+    assert done.returncode == 0 and 0 < fits.stat().st_size < 64 * 1024, done.stderr
+    fits.unlink()
+    big = tmp_path / "synth.parquet"
+    full = riskline("synth", "-o", big, "--n", "2000", max_file_bytes=64 * 1024)
+    assert full.returncode == 2 and full.stderr.endswith(f"{big}: could not be written (File too large); "
+                                                         "nothing was written there\n"), full.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memory", "partitioned"]
+
+
 def test_output_read_only_in_part_ends_quietly(tmp_path: Path) -> None:
     """`riskline explain ... --json | head`: when what reads stdout stops, the command stops with the
     status a shell gives a tool that SIGPIPE ends, and no error line ("[Errno 32] Broken pipe") or

@@ -332,3 +332,31 @@ def test_cli_engine_spark_without_java_says_so_in_one_line(events_file: Path, tm
                            "Java 17, as `java` on PATH or JAVA_HOME: ")
     assert f"{tmp_path / 'no-java'}/bin/java: No such file or directory" in line  # the launcher's own reason
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_cli_engine_spark_out_of_room_says_so_without_a_traceback(model_dir: Path, events_file: Path,
+                                                                  tmp_path: Path) -> None:
+    """A full disk (a real file-size limit on the process and the JVM it starts): at 64 KiB the output is past
+    it, at 8 KiB already Spark's shuffle files. The last line says which, after Spark's own log lines; no
+    Python traceback, nothing left where the output would be."""
+    out = tmp_path / "o.parquet"
+    for limit, said in ((64, f"{out}: could not be written (File too large); nothing was written there"),
+                        (8, "--engine spark: Spark could not write its working files (File too large); they go to "
+                            "spark.local.dir, by default the system's temporary folder")):
+        done = riskline("score", events_file, "-o", out, "--engine", "spark", "--per-message", "--model", model_dir,
+                        max_file_bytes=limit * 1024)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert done.stderr.splitlines()[-1] == f"riskline: error: {said}"
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_java_write_failure_is_read_as_a_full_disk() -> None:
+    """Spark's Java IOException reaches Python as text only; the C library's words in it are read back."""
+    from detection.writers import write_failure_said
+
+    said = ("An error occurred while calling o233.parquet.\n: org.apache.spark.SparkException: [TASK_WRITE_FAILED] "
+            "Task failed while writing rows to file:/tmp/x/.o.parquet.pel5pfik/out.\nCaused by: "
+            "org.apache.hadoop.fs.FSError: java.io.IOException: No space left on device")
+    assert write_failure_said(said) == "No space left on device"
+    assert write_failure_said("java.io.IOException: Disk quota exceeded") == "Disk quota exceeded"
+    assert write_failure_said("[PATH_NOT_FOUND] Path does not exist: file:/tmp/x.") is None

@@ -298,6 +298,20 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     onto = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", other, "--no-track")
     assert onto.returncode == 2 and f"--report {other}: exists and is not a directory" in onto.stderr
     assert other.read_text() == "kept"
+    # a report that cannot be finished (a full disk; here a real file-size limit under its figures' size) is
+    # said by name and leaves the folder as it was: a report already there whole, a new folder not made
+    kept = tmp_path / "kept"
+    first = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", kept, "--no-track")
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    assert max(map(len, before.values())) > 8192 and "report.md" in before
+    for folder in (kept, tmp_path / "new"):
+        full = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", folder, "--no-track",
+                        max_file_bytes=8192)
+        assert full.returncode == 2 and full.stderr.endswith(
+            f"riskline: error: --report {folder}: the report could not be written (File too large); "
+            "nothing there was replaced\n"), full.stderr
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before and not (tmp_path / "new").exists()
 
 
 @pytest.mark.slow
