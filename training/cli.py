@@ -137,10 +137,11 @@ def _tracking(what: str) -> Iterator[None]:
     """MLflow's refusals (a tracking URI it cannot use, a registry conflict) as one error line naming
     ``what`` was being done, not a traceback."""
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError  # a database MLflow cannot write (a full disk) comes as this
 
     try:
         yield
-    except (MlflowException, OSError) as exc:
+    except (MlflowException, SQLAlchemyError, OSError) as exc:
         from training.registry import tracking_uri
 
         text = str(getattr(exc, "message", exc)).strip()

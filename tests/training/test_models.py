@@ -358,6 +358,16 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     assert "at most 5% of negatives reaching it" in table.stdout and f"warning: {warning}" in table.stderr
     assert re.search(rf"f0_5, 95% interval\s*│\s*{f0_5['low']:.3f}-{f0_5['high']:.3f}", table.stdout)
     assert "recall_by_scenario[" in table.stdout  # slice names in brackets are not read as markup
+    # a tracking database that cannot grow (a full disk; here a real file-size limit under its size) is said
+    # in one line, after the report, not as SQLAlchemy's traceback
+    full_uri = f"sqlite:///{tmp_path / 'full.db'}"
+    full = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", tmp_path / "r2",
+                    env={"MLFLOW_TRACKING_URI": full_uri}, cwd=tmp_path, max_file_bytes=100 * 1024)
+    assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-2000:]
+    assert re.search(rf"^riskline: error: MLflow \({re.escape(full_uri)}\): the report is written in "
+                     rf"{re.escape(str(tmp_path / 'r2'))}, but logging it failed: \(sqlite3.OperationalError\) ",
+                     full.stderr, re.M), full.stderr
+    assert len(list((tmp_path / "r2").iterdir())) == 7
 
 
 @pytest.mark.slow
