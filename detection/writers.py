@@ -60,7 +60,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-# what running out of room looks like: a full disk, a quota, a file-size limit, a read-only file system
+# a place that cannot take the output: a full disk, a quota, a file-size limit, a read-only file system
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
