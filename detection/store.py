@@ -117,6 +117,18 @@ class StateStore(Protocol):
     def close(self) -> None: ...
 
 
+def out_of_room(exc: BaseException) -> bool:
+    """Whether ``exc`` is a state store refusing a write for want of room while it still answers: SQLite's
+    full disk, PostgreSQL's insufficient resources (a full disk, out of memory), Redis at its memory limit
+    or unable to persist. The store's failure, not any message's: what it refused is tried again."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    if str(getattr(exc, "sqlstate", None) or "").startswith("53"):  # PostgreSQL's class 53
+        return True
+    return type(exc).__module__.startswith("redis") and (
+        type(exc).__name__ == "OutOfMemoryError" or str(exc).startswith("MISCONF"))
+
+
 def reachable(store: StateStore) -> bool:
     """Whether ``store`` answers a ping now."""
     try:

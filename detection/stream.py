@@ -25,7 +25,7 @@ from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, to_ev
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.sinks import canonical_body
-from detection.store import StoreConflict, reachable
+from detection.store import StoreConflict, out_of_room, reachable
 from detection.writers import utf8_json
 
 log = logging.getLogger("riskline.stream")
@@ -156,7 +156,9 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
     Between tries the worker goes on polling the broker with its partitions paused, so an outage
     longer than ``max_poll_interval`` does not cost it its place in the group.
 
-    Where the batch fails while the store answers, the failure may be a message's own (one its scoring
+    A store that answers but refuses writes for want of room (a full disk, Redis at its memory limit;
+    ``store.out_of_room``) has failed as one that is down has: the batch is held back and tried again.
+    Where the batch fails otherwise while the store answers, the failure may be a message's own (one its scoring
     cannot take), which no retry would mend: the batch is then scored a message at a time, and a message
     that fails alone ``ALONE_TRIES`` times with the store answering is given with its record (``sources``,
     one per event) to ``set_aside``, so that one message does not hold its partitions for ever."""
@@ -169,8 +171,9 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 metrics.retries.inc()
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
-                racing = isinstance(exc, StoreConflict)  # workers writing one conversation: no message's fault
-            if not racing and await _store_up(loop, processor):
+                # workers writing one conversation, or a store with no room: no message's fault
+                store_failed = isinstance(exc, StoreConflict) or out_of_room(exc)
+            if not store_failed and await _store_up(loop, processor):
                 done, kept = await _one_at_a_time(loop, processor, events, sources, set_aside)
                 if done is not None:
                     return done
@@ -240,7 +243,7 @@ async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, 
             try:
                 one, raised = await loop.run_in_executor(None, processor.process, [event])
             except Exception as exc:
-                if isinstance(exc, StoreConflict) or not await _store_up(loop, processor):
+                if isinstance(exc, StoreConflict) or out_of_room(exc) or not await _store_up(loop, processor):
                     return None, kept + list(range(index, len(events)))
                 problem = f"scoring failed: {type(exc).__name__}: {exc}"
                 continue

@@ -14,7 +14,15 @@ import pytest
 
 from detection.events import MAX_ID_BYTES
 from detection.state import ConversationState
-from detection.store import Conversation, Janitor, SQLiteStore, StateStore, StoreConflict, open_store
+from detection.store import (
+    Conversation,
+    Janitor,
+    SQLiteStore,
+    StateStore,
+    StoreConflict,
+    open_store,
+    out_of_room,
+)
 
 Factory = Callable[[], StateStore]
 
@@ -205,6 +213,38 @@ def test_a_full_sqlite_database_says_so_and_keeps_what_it_took(tmp_path: Path) -
     store._db.execute(f"PRAGMA max_page_count = {pages + 1000}")
     commit(done)
     assert len(store.load([f"c{i}" for i in range(done + 1)])) == done + 1 and store.outbox_stats()[0] == done + 1
+
+
+def test_a_store_out_of_room_is_told_from_a_message_of_its_own(tmp_path: Path, redis_url: str) -> None:
+    """``out_of_room``, which tells the stream worker to hold a batch back rather than set its messages
+    aside: SQLite's full database and Redis at its memory limit (both real), PostgreSQL's class 53
+    (insufficient resources: a full disk), and not another failure of either."""
+    import psycopg
+    import redis
+
+    from detection.redis_store import RedisStore
+
+    full = SQLiteStore(tmp_path / "full.db")
+    full._db.execute(f"PRAGMA max_page_count = {full._db.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        full.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {"text": "x" * 5000})], [], [])
+    assert out_of_room(caught.value)
+    with pytest.raises(sqlite3.OperationalError) as other:
+        full._db.execute("SELECT * FROM no_such_table")
+    assert not out_of_room(other.value)
+    client = redis.Redis.from_url(redis_url)
+    store = RedisStore(redis_url, prefix=f"t{uuid.uuid4().hex[:8]}:")
+    client.config_set("maxmemory", "1")  # below what the server uses already: every write is refused
+    try:
+        with pytest.raises(redis.exceptions.RedisError) as refused:
+            store.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
+    finally:
+        client.config_set("maxmemory", "0")
+    assert out_of_room(refused.value), repr(refused.value)
+    assert not out_of_room(redis.exceptions.ResponseError("WRONGTYPE Operation against a key"))
+    assert out_of_room(psycopg.errors.DiskFull("could not extend file")) and not out_of_room(
+        psycopg.errors.UniqueViolation("duplicate key"))
+    assert not out_of_room(ValueError("a message of its own kind"))
 
 
 def test_bad_locations(tmp_path: Path) -> None:

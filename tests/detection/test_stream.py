@@ -347,6 +347,51 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
     # a key given twice)
 
 
+def test_a_full_state_store_holds_the_messages_back_instead_of_setting_them_aside(
+        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """The state store's disk fills (a real SQLite limit on the database's size) while it still answers: that
+    is the store's failure, not any message's, so the worker holds its partitions and tries again, as for a
+    store that is down, instead of setting every message aside as one its scoring cannot take; once there is
+    room, every message is answered as in one pass."""
+    import threading
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[3000:3120]]
+    asyncio.run(_produce(broker, "full", events))
+    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
+        [to_event(e) for e in events])
+    store = SQLiteStore(tmp_path / "state.db")
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages + 3}")  # room for a few messages' answers only
+
+    failed = threading.Semaphore(0)
+    commit = store.commit
+
+    def watched(*args: Any, **options: Any) -> None:  # the real commit, its failures counted
+        try:
+            commit(*args, **options)
+        except sqlite3.OperationalError:
+            failed.release()
+            raise
+
+    def make_room() -> None:  # the operator frees the disk, after the store has refused six writes
+        for _ in range(6):
+            failed.acquire(timeout=20)
+        with store._lock:
+            store._db.execute("PRAGMA max_page_count = 1000000")
+
+    store.commit = watched  # type: ignore[method-assign]
+    operator = threading.Thread(target=make_room, daemon=True)
+    operator.start()
+    rejected = _consume_with(Processor(model, store, EscalationPolicy.load(None), []), broker, "full",
+                             tmp_path / "state.db", len(expected))
+    operator.join(5)
+    assert not operator.is_alive()
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
+    assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
+    assert [why for _, why in rejected if "full" in why] == [] and len(rejected) == 4  # the four that are no events
+
+
 def test_a_tombstone_erases_its_conversation_in_its_place(
         broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     """A record keyed by a conversation with no value erases it as ``DELETE /v1/conversations/{id}`` does,
