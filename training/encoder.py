@@ -184,9 +184,12 @@ def export_base_encoder(directory: str | Path) -> Path:
             export_encoder(fresh)
             fresh.rename(kept)
             log.info("exported the base encoder once, kept in %s", kept)
-        except OSError:  # another process renamed its export into place first: the same files
-            if not kept.is_dir():
-                raise
+        except OSError as exc:  # another process renamed its export into place first: the same files
+            if not kept.is_dir():  # else the cache's disk is full, say: this run exports its own elsewhere
+                shutil.rmtree(fresh, ignore_errors=True)
+                log.warning("the encoder cache %s cannot be written (%s): exporting the encoder for this run alone",
+                            root, exc.strerror or exc)
+                return export_encoder(directory)
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
     if not all((kept / name).is_file() for name in ENCODER_FILES):  # a file taken out of the cache's entry

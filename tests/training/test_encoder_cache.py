@@ -3,6 +3,7 @@ by one that writes two small files: what is checked is when it runs and what is 
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 
@@ -83,6 +84,29 @@ def test_a_cache_that_cannot_be_used_is_said_and_the_encoder_exported_all_the_sa
         again = encoder.export_base_encoder(tmp_path / "c")
     assert "lacks files" in caplog.text and len(exports) == 3 and contents(again)["encoder.onnx"] == "encoder.onnx 2"
     assert list(kept.iterdir()) == [kept / "tokenizer.json"]
+
+
+def test_a_cache_whose_disk_fills_part_way_is_left_and_the_encoder_exported_for_the_run(
+        exports: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The cache's disk fills during the export into it: nothing half-written is left in the cache, and this
+    run exports its own where it was asked to, as where the cache cannot be written at all."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(cache))
+    inner = encoder.export_encoder
+
+    def filling(directory: str | Path) -> Path:
+        if cache in Path(directory).parents:
+            inner(directory)
+            raise OSError(errno.ENOSPC, "No space left on device")  # as the last write found the disk full
+        return inner(directory)
+
+    monkeypatch.setattr(encoder, "export_encoder", filling)
+    with caplog.at_level(logging.WARNING, "riskline.train"):
+        out = encoder.export_base_encoder(tmp_path / "a")
+    assert out == tmp_path / "a" and contents(out) == {"encoder.onnx": "encoder.onnx 1",
+                                                      "tokenizer.json": "tokenizer.json 1"}
+    assert f"the encoder cache {cache} cannot be written (No space left on device)" in caplog.text
+    assert list(cache.iterdir()) == []
 
 
 def test_the_cache_is_where_it_is_told_or_where_caches_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
