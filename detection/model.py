@@ -61,7 +61,7 @@ def check_model_target(directory: str | Path, probe: bool = False) -> Path:
     """
     target = Path(directory)
     if probe:
-        _probe(target)
+        _staging(target).rmdir()
     if not target.exists() and not target.is_symlink():
         return target
     if target.is_symlink():  # replacing it would replace the link, not what it points to
@@ -75,17 +75,20 @@ def check_model_target(directory: str | Path, probe: bool = False) -> Path:
     return target
 
 
-def _probe(target: Path) -> None:
+def _staging(target: Path) -> Path:
+    """A new empty directory beside ``target`` (its parent made first), for a save to write into and rename;
+    ``ModelSaveError`` naming ``target`` where none can be made. A plain mkdir, so the directory gets the usual
+    mode (umask), not mkdtemp's private 0700: a model is read by whoever serves it."""
     above = next((p for p in target.absolute().parents if p.exists()), None)
     if above is not None and not above.is_dir():
         raise ModelSaveError(f"{target}: a model directory cannot be written there ({above} is not a directory)")
+    staging = target.parent / f".{target.name}.{secrets.token_hex(6)}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        trial = target.parent / f".{target.name}.{secrets.token_hex(6)}"
-        trial.mkdir()
-        trial.rmdir()
+        staging.mkdir()
     except OSError as exc:
         raise ModelSaveError(f"{target}: a model directory cannot be written there ({exc.strerror or exc})") from exc
+    return staging
 
 
 class Evidence(NamedTuple):
@@ -558,15 +561,7 @@ class RiskModel:
         replaced, anything else is refused.
         """
         target = check_model_target(directory)
-        # a plain mkdir, so the directory gets the usual mode (umask), not mkdtemp's private 0700:
-        # a model is read by whoever serves it
-        staging = target.parent / f".{target.name}.{secrets.token_hex(6)}"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging.mkdir()
-        except OSError as exc:
-            raise ModelSaveError(f"{target}: a model directory cannot be written there "
-                                 f"({exc.strerror or exc})") from exc
+        staging = _staging(target)
         try:
             self._write(staging)
         except BaseException as exc:

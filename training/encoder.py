@@ -162,6 +162,12 @@ def _base_key() -> str:
     return digest.hexdigest()[:16]
 
 
+def _export_alone(directory: str | Path, root: Path, exc: OSError) -> Path:
+    log.warning("the encoder cache %s cannot be written (%s): exporting the encoder for this run alone",
+                root, exc.strerror or exc)
+    return export_encoder(directory)
+
+
 def export_base_encoder(directory: str | Path) -> Path:
     """``export_encoder(directory)`` for the base encoder, copied from ``cache_root()`` where an earlier
     process exported it (exporting takes about 10 s, most of a small transformer training, torch's import
@@ -177,19 +183,15 @@ def export_base_encoder(directory: str | Path) -> Path:
             root.mkdir(parents=True, exist_ok=True)
             fresh = Path(tempfile.mkdtemp(prefix=".encoder-", dir=root))
         except OSError as exc:
-            log.warning("the encoder cache %s cannot be written (%s): exporting the encoder for this run alone",
-                        root, exc.strerror or exc)
-            return export_encoder(directory)
+            return _export_alone(directory, root, exc)
         try:
             export_encoder(fresh)
             fresh.rename(kept)
             log.info("exported the base encoder once, kept in %s", kept)
         except OSError as exc:  # another process renamed its export into place first: the same files
             if not kept.is_dir():  # else the cache's disk is full, say: this run exports its own elsewhere
-                shutil.rmtree(fresh, ignore_errors=True)
-                log.warning("the encoder cache %s cannot be written (%s): exporting the encoder for this run alone",
-                            root, exc.strerror or exc)
-                return export_encoder(directory)
+                shutil.rmtree(fresh, ignore_errors=True)  # first, to give back the room it took
+                return _export_alone(directory, root, exc)
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
     if not all((kept / name).is_file() for name in ENCODER_FILES):  # a file taken out of the cache's entry

@@ -1,8 +1,6 @@
 import json
 import os
-import resource
 import shutil
-import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from detection.model import (
     message_windows,
 )
 from detection.scoring import score_conversations, score_messages
+from tests.cli_helpers import file_size_limit
 from training.data import load_labelled
 
 
@@ -146,15 +145,9 @@ def test_a_save_that_runs_out_of_room_names_the_model_and_keeps_the_old_one(mode
     model directory, leaves no staging directory, and leaves a model already there as it was."""
     target = model.save(tmp_path / "m")
     before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
-    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing us
-    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, limits[1]))
-    try:
-        with pytest.raises(ModelSaveError, match=r"m: the model could not be written \(File too large\); nothing"):
-            model.save(target)
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
-        signal.signal(signal.SIGXFSZ, handler)
+    with file_size_limit(4096), pytest.raises(ModelSaveError,
+                                              match=r"m: the model could not be written \(File too large\); nothing"):
+        model.save(target)
     assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert load_model(target).thresholds == model.thresholds

@@ -1,8 +1,6 @@
 import collections
 import json
 import re
-import resource
-import signal
 import socket
 import threading
 import time
@@ -16,6 +14,7 @@ import pytest
 from detection.client import verify_signature
 from detection.sinks import AuditLogSink, OutboxWorker, WebhookSink, backoff, canonical_body, intervention_id, sign
 from detection.store import SQLiteStore
+from tests.cli_helpers import file_size_limit
 
 
 def test_signature_round_trip_and_tampering() -> None:
@@ -63,16 +62,9 @@ def test_an_audit_line_cut_short_by_a_full_disk_is_taken_back(tmp_path: Path) ->
     audit, path = AuditLogSink(tmp_path / "audit.jsonl"), tmp_path / "audit.jsonl"
     audit.deliver({"intervention_id": "first", "level": "high"})
     size = path.stat().st_size
-    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, limits[1]))  # room for part of the next line only
-    try:
-        with pytest.raises(OSError, match="File too large"):
-            audit.deliver({"intervention_id": "second", "level": "critical", "note": "x" * 100})
-        assert path.stat().st_size == size
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
-        signal.signal(signal.SIGXFSZ, handler)
+    with file_size_limit(size + 40), pytest.raises(OSError, match="File too large"):  # room for part of a line
+        audit.deliver({"intervention_id": "second", "level": "critical", "note": "x" * 100})
+    assert path.stat().st_size == size
     audit.deliver({"intervention_id": "second", "level": "critical", "note": "x" * 100})  # the outbox's retry
     assert [json.loads(line)["intervention_id"] for line in path.read_text().splitlines()] == ["first", "second"]
 
