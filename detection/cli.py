@@ -6,6 +6,7 @@ found through the ``riskline.commands`` entry-point group when the app starts, n
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import logging
@@ -288,7 +289,10 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             raise
         raise fail(ours[-1] if ours else str(exc)) from None
     finally:
-        spark.stop()
+        from py4j.protocol import Py4JError
+
+        with contextlib.suppress(Py4JError):  # a call cut short (SIGTERM) leaves the JVM's gateway unable to answer
+            spark.stop()
     _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
 
 
@@ -482,10 +486,31 @@ def load_plugins() -> None:
         entry.load()(app)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt (no ``except Exception`` stops it)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main() -> None:
-    """Console entry point."""
-    load_plugins()
-    app(prog_name="riskline")
+    """Console entry point.
+
+    SIGTERM (what ``kill``, ``timeout``, systemd and Kubernetes send) stops a command as Ctrl-C does, by an
+    exception, so that its cleanup runs: no output half-written, no staging file or working folder left, no
+    worker process left behind. The process then ends by SIGTERM all the same, as one without a handler would,
+    which is what a shell, systemd and Kubernetes expect of a stopped process. ``serve`` and ``stream`` put
+    handlers of their own in its place, to finish the work in hand.
+    """
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        load_plugins()
+        app(prog_name="riskline")
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise SystemExit(128 + signal.SIGTERM) from None  # where another thread takes the signal a moment later
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,9 @@ output is exactly the in-memory engine's (``detection.batch``), in the same orde
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import heapq
 import io
 import itertools
@@ -25,6 +27,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import zlib
@@ -534,7 +537,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     _MODEL = model
     context = multiprocessing.get_context("fork")
     try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool, _Progress(progress) as bar:
+        with _workers(workers, context) as pool, _Progress(progress) as bar:
             jobs = _split_jobs(files, folder, n, workers)
             parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
             rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
@@ -571,6 +574,41 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     finally:
         _MODEL = None
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _workers(n: int, context: Any) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``n`` worker processes that stop with this one. A block left by an exception (Ctrl-C, SIGTERM)
+    stops them at once, their work in hand and to come undone, rather than waiting for it: the working files
+    they write can then be removed. A worker also dies with this process where it is killed outright (SIGKILL,
+    the kernel's OOM killer), rather than waiting forever for work that will not come."""
+    pool = ProcessPoolExecutor(n, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        processes = list((pool._processes or {}).values())  # Python 3.14 has pool.terminate_workers()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join()
+        raise
+    pool.shutdown()
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker, first: this process's signals are its parent's to act on (Ctrl-C reaches every process
+    of a terminal's group; the parent stops the workers), and it gets SIGKILL when the parent dies (Linux: when
+    the thread that forked it ends, here the main thread, where the pool's first task starts every worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # it died before this worker asked
+            os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _row_number(reject: Reject) -> int:

@@ -7,6 +7,11 @@ import gzip
 import io
 import itertools
 import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,9 +22,9 @@ import detection.partitioned
 import detection.readers
 from detection.batch import BatchResult, score_file
 from detection.model import RiskModel
-from detection.partitioned import _clean_block, _ranges, score_file_partitioned
+from detection.partitioned import _clean_block, _ranges, _workers, score_file_partitioned
 from detection.readers import InputError
-from tests.cli_helpers import riskline
+from tests.cli_helpers import RISKLINE, children, riskline, running
 from tests.conftest import write_jsonl
 
 
@@ -452,3 +457,56 @@ def test_rejects_are_strict_json_whatever_the_row_held(model: RiskModel, synth_r
         errors = tmp_path / f"{name}.rejects.jsonl"
         score(model, source, tmp_path / f"{name}.jsonl", errors_path=errors)
         assert [json.loads(line, parse_constant=strict) for line in errors.read_text().splitlines()] == expected
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_run_stopped_midway_leaves_no_workerrunning(model_dir: Path, synth_rows: list[dict[str, object]],
+                                                       tmp_path: Path, stop: signal.Signals) -> None:
+    """`kill`, `timeout`, systemd and Kubernetes stop a command with SIGTERM: its workers stop with it and its
+    working files go. Killed outright (SIGKILL, the kernel's OOM killer), it can clean nothing, but its workers
+    still stop rather than wait for it forever."""
+    source = write_jsonl(tmp_path / "many.jsonl", [{**r, "conversation_id": f"{r['conversation_id']}-{i}"}
+                                                   for i in range(30) for r in synth_rows])
+    out = tmp_path / "out" / "scores.jsonl"
+    out.parent.mkdir()
+    process = subprocess.Popen([RISKLINE, "score", str(source), "-o", str(out), "--model", str(model_dir),
+                                "--workers", "2"], env={**os.environ, "RISKLINE_PARALLEL_MIN_BYTES": "0"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 or not any(out.parent.glob(".riskline-*/*.arrow")):  # splitting has begun
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            workers = children(process.pid)
+            time.sleep(0.01)
+        process.send_signal(stop)
+        deadline = time.monotonic() + 20
+        while any(map(running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [w for w in workers if running(w)]
+        _, err = process.communicate(timeout=20)
+    finally:
+        for worker in filter(running, workers):
+            os.kill(worker, signal.SIGKILL)
+        process.kill()
+        process.communicate()
+    if stop == signal.SIGTERM:
+        assert (process.returncode, err) == (-signal.SIGTERM, "")  # ended by the signal, as without a handler
+        assert list(out.parent.iterdir()) == []  # no output, no working files
+    else:
+        assert process.returncode == -signal.SIGKILL
+
+
+def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
+    """Not after their work in hand (an hour's, here): a run stopped by SIGTERM must exit before Kubernetes's
+    grace period ends, and its working files can go only once nothing writes them."""
+    with pytest.raises(KeyboardInterrupt), _workers(2, multiprocessing.get_context("fork")) as pool:
+        work = [pool.submit(time.sleep, 3600) for _ in range(2)]
+        processes = list(pool._processes.values())
+        while not all(job.running() for job in work):
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+    assert [p.is_alive() for p in processes] == [False, False]
+    assert all(job.cancelled() or job.done() for job in work)

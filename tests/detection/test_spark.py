@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from detection.events import to_event
 from detection.model import RiskModel
 from detection.readers import InputError
 from detection.scoring import score_conversations
-from tests.cli_helpers import riskline
+from tests.cli_helpers import RISKLINE, children, riskline, running
 from tests.conftest import write_jsonl
 
 pytest.importorskip("pyspark")
@@ -360,3 +363,28 @@ def test_a_java_write_failure_is_read_as_a_full_disk() -> None:
     assert write_failure_said(said) == "No space left on device"
     assert write_failure_said("java.io.IOException: Disk quota exceeded") == "Disk quota exceeded"
     assert write_failure_said("[PATH_NOT_FOUND] Path does not exist: file:/tmp/x.") is None
+
+
+def test_cli_engine_spark_stopped_by_sigterm_ends_quietly_leaving_nothing(model_dir: Path, events_file: Path,
+                                                                          tmp_path: Path) -> None:
+    """SIGTERM while Spark writes the output (its staging folder is there): the command ends by the signal,
+    without a traceback from the Spark session it stops on the way, with no staging folder left and no JVM."""
+    out = tmp_path / "out" / "o.parquet"
+    out.parent.mkdir()
+    process = subprocess.Popen([RISKLINE, "score", str(events_file), "-o", str(out), "--engine", "spark",
+                                "--per-message", "--model", str(model_dir)], stderr=subprocess.PIPE, text=True)
+    try:
+        while not any(out.parent.iterdir()):
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.002)
+        jvm = children(process.pid)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert (process.returncode, err) == (-signal.SIGTERM, "")
+    assert list(out.parent.iterdir()) == []
+    deadline = time.monotonic() + 30  # the JVM ends when it reads the end of its stdin, the pipe from Python
+    while any(map(running, jvm)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert jvm and not [pid for pid in jvm if running(pid)]
