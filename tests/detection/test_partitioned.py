@@ -222,6 +222,22 @@ def test_a_quoted_value_left_open_stops_both_engines_alike(model: RiskModel, inp
                                 "of the file (3 lines) would be read as its text")
 
 
+def test_a_text_too_long_is_set_aside_by_both_engines_alike(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                            tmp_path: Path) -> None:
+    rows = [dict(r) for r in synth_rows[:300]]
+    rows[150]["text"] = "pay " * 250_001  # 1,000,004 characters
+    source = write_jsonl(tmp_path / "long.jsonl", rows)
+    said = []
+    for engine in (score_file, score_file_partitioned):
+        rejects = tmp_path / f"{engine.__name__}.rejects.jsonl"
+        assert engine(model, source, tmp_path / f"{engine.__name__}.jsonl", errors_path=rejects).n_messages == 299
+        found = [json.loads(line) for line in rejects.read_text().splitlines()]
+        said.append([(r["location"], r["field"], r["reason"]) for r in found])
+    assert said[0] == said[1] == [("line 151", "text",
+                                   "1000004 characters long: a message's text may be at most 1000000")]
+    assert (tmp_path / "score_file.jsonl").read_text() == (tmp_path / "score_file_partitioned.jsonl").read_text()
+
+
 def test_a_column_named_twice_or_none_stops_both_engines_alike(model: RiskModel, tmp_path: Path) -> None:
     twice = tmp_path / "twice.csv"  # before: the partitioned engine read one of the two, the other a traceback
     twice.write_text("conversation_id,message_id,sender_id,timestamp,text,text\nc1,m1,u1,1700000000,hi,again\n")
@@ -508,5 +524,8 @@ def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
         while not all(job.running() for job in work):
             time.sleep(0.01)
         raise KeyboardInterrupt
-    assert [p.is_alive() for p in processes] == [False, False]
+    deadline = time.monotonic() + 10  # reaped by this thread or the pool's own: read /proc, not the objects
+    while any(running(p.pid) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(processes) == 2 and not [p.pid for p in processes if running(p.pid)]
     assert all(job.cancelled() or job.done() for job in work)
