@@ -112,6 +112,10 @@ def _missing(value: object) -> str:
 # try to store it (a 503 at each resend, a stream worker retrying one batch for ever). Real ids (UUIDs,
 # snowflakes, hashes) are tens of bytes: one this long is content in the wrong column.
 MAX_ID_BYTES = 1024
+# The longest text, in characters. Scoring reads a text at about 70 bytes of memory a character, so one value of
+# hundreds of megabytes (a corrupt export, a file in the text column) took a whole run down with it, by
+# MemoryError or the kernel's silent out-of-memory kill. Chat platforms allow tens of thousands at most.
+MAX_TEXT_CHARS = 1_000_000
 
 
 def identifier(record: Mapping[str, object], field: str, required: bool = True) -> str | None:
@@ -201,7 +205,7 @@ def to_event(record: Mapping[str, object]) -> MessageEvent:
     timestamp = parse_timestamp(record.get("timestamp"))
     text = record.get("text")
     attachment = record.get("attachment")
-    if type(text) is str and attachment is None:  # the common case
+    if type(text) is str and attachment is None and len(text) <= MAX_TEXT_CHARS:  # the common case
         return MessageEvent(conversation_id, message_id, sender_id, timestamp,  # type: ignore[arg-type]
                             _check_unicode("text", text), identifier(record, "recipient_id", required=False))
     if _is_missing(text):
@@ -211,6 +215,8 @@ def to_event(record: Mapping[str, object]) -> MessageEvent:
     if not isinstance(text, str):
         raise EventError("text", f"expected a string, got {type(text).__name__}")
     _check_unicode("text", text)
+    if len(text) > MAX_TEXT_CHARS:
+        raise EventError("text", f"{len(text)} characters long: a message's text may be at most {MAX_TEXT_CHARS}")
     if _is_missing(attachment) or attachment == "":
         attachment = None
     elif not isinstance(attachment, str) or attachment.lower() not in ATTACHMENTS:

@@ -25,6 +25,7 @@ from detection.events import (
     LABEL_FIELDS,
     LATEST_TIMESTAMP,
     MAX_ID_BYTES,
+    MAX_TEXT_CHARS,
     REQUIRED,
     EventError,
     JsonObject,
@@ -610,6 +611,8 @@ def clean_events(table: Any, suffix: str) -> Any:
         return None
     if suffix == ".jsonl" and table["text"].null_count:
         return None  # Arrow reads a line without "text" as null, as it reads "text": null; only the first is bad
+    if (pc.max(pc.binary_length(table["text"])).as_py() or 0) > MAX_TEXT_CHARS:
+        return None  # a long text in bytes, maybe in characters too: the reference reader counts them
     for name in ID_FIELDS:
         column = table[name]
         if not pc.all(pc.equal(pc.utf8_trim_whitespace(column), column)).as_py() or \

@@ -74,6 +74,18 @@ def test_ids_longer_than_a_kilobyte_are_bad_fields() -> None:
                 field, f"{len(long.encode())} bytes long: an id may be at most 1024 (UTF-8)")
 
 
+def test_a_text_of_over_a_million_characters_is_a_bad_field() -> None:
+    """Scoring reads a text at about 70 bytes of memory a character: one value of hundreds of megabytes (a
+    corrupt export, a file in the text column) took a whole run down with it (MemoryError, or the kernel's
+    out-of-memory kill, which says nothing). Chat platforms allow tens of thousands of characters at most."""
+    assert to_event({**BASE, "text": "\U0001f600" * 1_000_000}).text == "\U0001f600" * 1_000_000  # characters
+    for text, attachment in (("x" * 1_000_001, None), ("x" * 1_000_001, "image")):
+        with pytest.raises(EventError) as info:
+            to_event({**BASE, "text": text, "attachment": attachment})
+        assert (info.value.field, info.value.reason) == (
+            "text", "1000001 characters long: a message's text may be at most 1000000")
+
+
 def test_missing_text_key_is_an_error_but_null_text_is_empty() -> None:
     record = {k: v for k, v in BASE.items() if k != "text"}
     with pytest.raises(EventError, match="text"):

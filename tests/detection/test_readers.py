@@ -14,7 +14,7 @@ import pytest
 
 import detection.readers
 from detection.readers import InputError, _near, input_files, read_conversation, read_events, read_rows
-from tests.conftest import write_jsonl
+from tests.conftest import write_csv, write_jsonl
 from training.data import load_labelled
 
 ROW = {"conversation_id": "c1", "message_id": "m1", "sender_id": "u1", "timestamp": "2024-01-01T10:00:00+00:00",
@@ -443,7 +443,8 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     cases = [{**ROW, "conversation_id": 7}, {**ROW, "timestamp": "2024-01-01T10:00:00"},
              {**ROW, "attachment": "gif"}, {**ROW, "sender_id": " padded"},
              {k: v for k, v in ROW.items() if k != "text"}, {**ROW, "recipient_id": "u2 "},
-             {**ROW, "recipient_id": " "}, {**ROW, "message_id": "m" * 1025}, {**ROW, "recipient_id": "\u00fc" * 513}]
+             {**ROW, "recipient_id": " "}, {**ROW, "message_id": "m" * 1025}, {**ROW, "recipient_id": "\u00fc" * 513},
+             {**ROW, "text": "x" * 1_000_001}]
     for i, row in enumerate(cases):
         path = write_jsonl(tmp_path / f"{i}.jsonl", [row])
         assert _fast_events(path) is None, row
@@ -460,6 +461,10 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     assert [(r.location, r.field, r.reason) for r in no_text.rejects] == [("line 2", "text", "missing")]
     long = read_events(write_jsonl(tmp_path / "long.jsonl", [ROW, {**ROW, "message_id": "m" * 1025}]))
     assert [(r.location, r.field) for r in long.rejects] == [("line 2", "message_id")]
+    longest = [ROW, {**ROW, "message_id": "m2", "text": "x" * 1_000_001}]
+    for path, where in ((write_jsonl(tmp_path / "longest.jsonl", longest), "line 2"),
+                        (write_csv(tmp_path / "longest.csv", longest), "line 3")):
+        assert [(r.location, r.field) for r in read_events(path).rejects] == [(where, "text")]
     dup = write_jsonl(tmp_path / "dup.jsonl", [ROW, ROW])
     assert _fast_events(dup) is None
     assert len(read_events(dup).rejects) == 1

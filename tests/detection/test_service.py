@@ -177,6 +177,7 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
         ({k: v for k, v in good.items() if k != "text"}, 422, "text"),
         ({"messages": [good, {**good, "message_id": 5.5}]}, 422, "message_id"),
         ({**good, "conversation_id": "c" * 1025}, 422, "an id may be at most 1024"),
+        ({**good, "text": "x" * 1_000_001}, 422, "a message's text may be at most 1000000"),  # under the body's limit
         ({"messages": []}, 422, "messages"),
         ({"messages": [good] * 1001}, 422, "at most 1000"),
         ([1, 2], 422, "expected a message event"),
