@@ -586,12 +586,12 @@ def _workers(n: int, context: Any) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except BaseException:
-        processes = list((pool._processes or {}).values())  # Python 3.14 has pool.terminate_workers()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
+        for process in list((pool._processes or {}).values()):  # Python 3.14 has pool.terminate_workers()
             process.kill()
-        for process in processes:
-            process.join()
+        # then wait for the pool's own thread, which sees them gone, reaps them and closes its pipes: left to run
+        # on, it raced the interpreter's exit, which wrote to a pipe it had just closed ("Exception ignored ...
+        # Bad file descriptor" after the command's one line, 1 run in 30)
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
 
