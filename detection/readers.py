@@ -147,6 +147,11 @@ _LIST_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\[')
 
 
 def unsupported(path: Path) -> InputError:
+    if str(path) == "-":  # `zcat events.jsonl.gz | riskline score - ...`: files are read twice, and in parallel
+        return InputError("-: riskline reads files, not standard input: save the data to a file first (.jsonl, .csv "
+                          "or .parquet; .jsonl.gz and .csv.gz as they are)")
+    if path.exists() and not path.is_file() and not path.is_dir():  # /dev/stdin, <(...): a pipe, whatever its name
+        return not_a_file(path)
     hint = ""
     if path.suffix.lower() == ".json":
         hint = ("; a JSON array of messages becomes JSON Lines with one object per line, e.g. "

@@ -115,6 +115,10 @@ def output_format(path: Path) -> str:
     """The format an output's name asks for (``.jsonl``, ``.csv`` or ``.parquet``; ``.jsonl.gz`` and
     ``.csv.gz`` are written through gzip), or an ``InputError`` naming the path (``check_writable`` too)."""
     check_writable(path)
+    if str(path) == "-" or (path.exists() and not path.is_file() and not path.is_dir()):  # /dev/stdout: a pipe
+        what = "standard output" if str(path) == "-" else "a pipe or a device"
+        raise InputError(f"{path}: riskline writes files, not {what} (an output is moved into place when whole); "
+                         f"name a file ({', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
     if (suffix := input_format(path)) is None:
         raise InputError(f"{path}: unsupported output type '{path.suffix}' "
                          f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")

@@ -15,10 +15,11 @@ RISKLINE = str(Path(sys.executable).with_name("riskline"))
 
 
 def riskline(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None,
-             max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
+             max_file_bytes: int | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """``max_file_bytes``: no file the command writes may grow past this, as on a full disk (a real
-    limit, RLIMIT_FSIZE: a write past it fails with EFBIG, "File too large")."""
-    return subprocess.run([RISKLINE, *map(str, args)], capture_output=True, text=True, timeout=300,
+    limit, RLIMIT_FSIZE: a write past it fails with EFBIG, "File too large"). ``stdin``: written to the
+    command through a pipe."""
+    return subprocess.run([RISKLINE, *map(str, args)], capture_output=True, text=True, timeout=300, input=stdin,
                           env={**os.environ, **(env or {})}, cwd=cwd,
                           preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes))
 

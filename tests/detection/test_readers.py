@@ -14,6 +14,7 @@ import pytest
 
 import detection.readers
 from detection.readers import InputError, _near, input_files, read_conversation, read_events, read_rows
+from tests.cli_helpers import riskline
 from tests.conftest import write_csv, write_jsonl
 from training.data import load_labelled
 
@@ -163,6 +164,23 @@ def test_missing_file(tmp_path: Path) -> None:
             with pytest.raises(InputError, match=rf"live.jsonl: not a regular file \(a named pipe, a device or a "
                                                  rf"socket\): save the data to a file{where}$"):
                 read(given)
+
+
+def test_standard_input_output_and_pipes_are_refused_by_what_they_are(tmp_path: Path) -> None:
+    """`... | riskline score - -o ...`, `/dev/stdin`, `-o -`: named as what they are, not as a file type ''."""
+    rows = json.dumps(ROW) + "\n"
+    said = riskline("score", "-", "-o", tmp_path / "out.jsonl", stdin=rows)
+    assert said.stderr.splitlines() == ["riskline: error: -: riskline reads files, not standard input: save the data "
+                                        "to a file first (.jsonl, .csv or .parquet; .jsonl.gz and .csv.gz as they are)"]
+    said = riskline("score", "/dev/stdin", "-o", tmp_path / "out.jsonl", stdin=rows)
+    assert said.stderr.splitlines() == ["riskline: error: /dev/stdin: not a regular file (a named pipe, a device or a "
+                                        "socket): save the data to a file"]
+    assert said.returncode == 2 and list(tmp_path.iterdir()) == []
+    files = ".jsonl, .csv, .parquet, .jsonl.gz, .csv.gz"
+    for output, what in (("-", "standard output"), ("/dev/stdout", "a pipe or a device")):
+        said = riskline("score", write_jsonl(tmp_path / "in.jsonl", [ROW]), "-o", output, stdin="")
+        assert said.stderr.splitlines() == [f"riskline: error: {output}: riskline writes files, not {what} (an output "
+                                            f"is moved into place when whole); name a file ({files})"]
 
 
 @pytest.mark.parametrize("fast", [True, False])  # clean files through Arrow, or every file row by row
