@@ -38,6 +38,7 @@ from detection.events import (
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 GZIP_SUFFIXES = (".jsonl.gz", ".csv.gz")  # inputs read through gzip (Parquet compresses inside the file)
+FILE_TYPES = ", ".join((*SUFFIXES, *GZIP_SUFFIXES))  # as errors list them
 CHUNK_BYTES = 1 << 20  # whole-file checks read this much at a time
 PARQUET_BATCH_ROWS = 65536  # Parquet is read this many rows at a time
 PARQUET_ROW_BYTES = 256  # a message as JSON Lines is 250-400 bytes: what a Parquet row counts for in data_bytes
@@ -98,8 +99,7 @@ def input_files(path: Path) -> list[Path]:
             raise InputError(f"{unsupported(f)} (in input folder {path}; files whose names begin with '_' or "
                              "'.' are skipped)")
     if not files:
-        raise InputError(f"{path}: a folder with no data files (expected names ending in "
-                         f"{', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+        raise InputError(f"{path}: a folder with no data files (expected names ending in {FILE_TYPES})")
     return files
 
 
@@ -148,8 +148,8 @@ _LIST_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\[')
 
 def unsupported(path: Path) -> InputError:
     if str(path) == "-":  # `zcat events.jsonl.gz | riskline score - ...`: files are read twice, and in parallel
-        return InputError("-: riskline reads files, not standard input: save the data to a file first (.jsonl, .csv "
-                          "or .parquet; .jsonl.gz and .csv.gz as they are)")
+        return InputError("-: riskline reads files, not standard input: save the data to a file first "
+                          f"({FILE_TYPES})")
     if path.exists() and not path.is_file() and not path.is_dir():  # /dev/stdin, <(...): a pipe, whatever its name
         return not_a_file(path)
     hint = ""
@@ -166,7 +166,7 @@ def unsupported(path: Path) -> InputError:
                         f"IN.json > OUT.jsonl (the chat's own id, which its messages lack, goes into each: jq -c "
                         f"'.id as $c | .{name}[] | .chat = $c', then --map conversation_id=chat)")
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
-                      f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))}){hint}")
+                      f"(expected one of {FILE_TYPES}){hint}")
 
 
 def data_bytes(path: Path) -> int:

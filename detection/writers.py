@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from detection.events import SURROGATE
-from detection.readers import GZIP_SUFFIXES, SUFFIXES, InputError, gzipped, input_format
+from detection.readers import FILE_TYPES, InputError, gzipped, input_format
 
 # A text cell a spreadsheet would run as a formula (CSV injection): one that starts with one of these and is not a
 # plain number ("-1001234", a chat id some platforms give, stays as it is).
@@ -118,10 +118,10 @@ def output_format(path: Path) -> str:
     if str(path) == "-" or (path.exists() and not path.is_file() and not path.is_dir()):  # /dev/stdout: a pipe
         what = "standard output" if str(path) == "-" else "a pipe or a device"
         raise InputError(f"{path}: riskline writes files, not {what} (an output is moved into place when whole); "
-                         f"name a file ({', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+                         f"name a file ({FILE_TYPES})")
     if (suffix := input_format(path)) is None:
         raise InputError(f"{path}: unsupported output type '{path.suffix}' "
-                         f"(expected one of {', '.join((*SUFFIXES, *GZIP_SUFFIXES))})")
+                         f"(expected one of {FILE_TYPES})")
     return suffix
 
 

@@ -170,13 +170,13 @@ def test_standard_input_output_and_pipes_are_refused_by_what_they_are(tmp_path: 
     """`... | riskline score - -o ...`, `/dev/stdin`, `-o -`: named as what they are, not as a file type ''."""
     rows = json.dumps(ROW) + "\n"
     said = riskline("score", "-", "-o", tmp_path / "out.jsonl", stdin=rows)
-    assert said.stderr.splitlines() == ["riskline: error: -: riskline reads files, not standard input: save the data "
-                                        "to a file first (.jsonl, .csv or .parquet; .jsonl.gz and .csv.gz as they are)"]
+    files = ".jsonl, .csv, .parquet, .jsonl.gz, .csv.gz"
+    assert said.stderr.splitlines() == [f"riskline: error: -: riskline reads files, not standard input: save the data "
+                                        f"to a file first ({files})"]
     said = riskline("score", "/dev/stdin", "-o", tmp_path / "out.jsonl", stdin=rows)
     assert said.stderr.splitlines() == ["riskline: error: /dev/stdin: not a regular file (a named pipe, a device or a "
                                         "socket): save the data to a file"]
     assert said.returncode == 2 and list(tmp_path.iterdir()) == []
-    files = ".jsonl, .csv, .parquet, .jsonl.gz, .csv.gz"
     for output, what in (("-", "standard output"), ("/dev/stdout", "a pipe or a device")):
         said = riskline("score", write_jsonl(tmp_path / "in.jsonl", [ROW]), "-o", output, stdin="")
         assert said.stderr.splitlines() == [f"riskline: error: {output}: riskline writes files, not {what} (an output "
