@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import fcntl
 import heapq
 import io
 import itertools
@@ -533,47 +534,88 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
     n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
-    folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=output.parent if output.parent.is_dir() else None))
+    place = output.parent if output.parent.is_dir() else None
     _MODEL = model
     context = multiprocessing.get_context("fork")
     try:
-        with _workers(workers, context) as pool, _Progress(progress) as bar:
-            jobs = _split_jobs(files, folder, n, workers)
-            parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
-            rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
-            if not any(folder.glob("*.arrow")) and not rejects:
-                raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
-                                 else f"{source}: empty file: no message rows")
-            score = not (rejects and errors_path is None)
-            names = [str(f) for f in files]
-            jobs2 = [(str(folder), p, names, per_message, score, show) for p in range(n)]
-            done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
-        rejects += [r for part in done for r in part.rejects]
-        unplaced = sorted(u for part in done for u in part.unplaced)
-        for i, group in itertools.groupby(unplaced, key=lambda u: file_and_row(u[0])[0]):
-            rejects += _place(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
-        rank = {name: i for i, name in enumerate(names)}
-        rejects.sort(key=lambda r: (rank[r.path], _row_number(r)))
-        if rejects and errors_path is None:
-            raise rejects_error(rejects)
-        write_rows(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
-                   arrow_schema(per_message), for_people=True)
-        if errors_path is not None:
-            write_rejects(errors_path, rejects)
-        riskiest = heapq.nsmallest(show, (item for d in done for item in d.riskiest), key=lambda item: item[:2])
-        shown = {r.conversation_id for _, _, r in riskiest}
-        return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), len(rejects),
-                           sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
-                           [e for d in done for e in d.shown if e.conversation_id in shown],
-                           sum(d.n_other_language for d in done))
+        with _working_folder(place) as folder:
+            with _workers(workers, context) as pool, _Progress(progress) as bar:
+                jobs = _split_jobs(files, folder, n, workers)
+                parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
+                rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
+                if not any(folder.glob("*.arrow")) and not rejects:
+                    raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
+                                     else f"{source}: empty file: no message rows")
+                score = not (rejects and errors_path is None)
+                names = [str(f) for f in files]
+                jobs2 = [(str(folder), p, names, per_message, score, show) for p in range(n)]
+                done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
+            rejects += [r for part in done for r in part.rejects]
+            unplaced = sorted(u for part in done for u in part.unplaced)
+            for i, group in itertools.groupby(unplaced, key=lambda u: file_and_row(u[0])[0]):
+                rejects += _place(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
+            rank = {name: i for i, name in enumerate(names)}
+            rejects.sort(key=lambda r: (rank[r.path], _row_number(r)))
+            if rejects and errors_path is None:
+                raise rejects_error(rejects)
+            write_rows(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
+                       arrow_schema(per_message), for_people=True)
+            if errors_path is not None:
+                write_rejects(errors_path, rejects)
+            riskiest = heapq.nsmallest(show, (item for d in done for item in d.riskiest), key=lambda item: item[:2])
+            shown = {r.conversation_id for _, _, r in riskiest}
+            return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), len(rejects),
+                               sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
+                               [e for d in done for e in d.shown if e.conversation_id in shown],
+                               sum(d.n_other_language for d in done))
     except OSError as exc:  # the working files: the output's own failures are said by write_rows
         if (reason := write_failure(exc)) is None:
             raise
-        raise InputError(f"{output}: scoring's working files in {folder.parent} could not be written ({reason}); "
-                         "nothing was written there") from None
+        raise InputError(f"{output}: scoring's working files in {place or tempfile.gettempdir()} could not be written "
+                         f"({reason}); nothing was written there") from None
     finally:
         _MODEL = None
+
+
+@contextlib.contextmanager
+def _working_folder(place: Path | None) -> Iterator[Path]:
+    """A new working folder in ``place`` (None: the system's temporary folder), removed at the end and held
+    meanwhile by a lock on its ``.lock`` file. A run killed outright (SIGKILL, the kernel out of memory) cannot
+    remove its folder, but the kernel lets go of its lock: the next run in the same place removes what it left
+    (``_remove_abandoned``)."""
+    _remove_abandoned(Path(place or tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=place))
+    lock = -1
+    try:
+        lock, name = tempfile.mkstemp(dir=folder)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held before the file has the name another run looks for
+        except OSError:  # a file system without locks (ENOLCK): not named as held, never taken for abandoned
+            pass
+        else:
+            os.rename(name, folder / ".lock")
+        yield folder
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if lock >= 0:
+            os.close(lock)
+
+
+def _remove_abandoned(place: Path) -> None:
+    """Remove the working folders in ``place`` whose runs have ended without removing them: those whose ``.lock``
+    no process holds. A folder without one (an older version's, or not a working folder) is left as it is."""
+    for folder in place.glob(".riskline-*"):
+        try:
+            lock = os.open(folder / ".lock", os.O_RDONLY)
+        except OSError:  # no lock file, not a folder, another user's, or gone since
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a run is working there
+            os.close(lock)
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        os.close(lock)
 
 
 @contextlib.contextmanager

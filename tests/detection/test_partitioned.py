@@ -22,7 +22,7 @@ import detection.partitioned
 import detection.readers
 from detection.batch import BatchResult, score_file
 from detection.model import RiskModel
-from detection.partitioned import _clean_block, _ranges, _workers, score_file_partitioned
+from detection.partitioned import _clean_block, _ranges, _workers, _working_folder, score_file_partitioned
 from detection.readers import InputError
 from tests.cli_helpers import RISKLINE, children, riskline, running
 from tests.conftest import write_jsonl
@@ -513,6 +513,11 @@ def test_a_run_stopped_midway_leaves_no_workerrunning(model_dir: Path, synth_row
         assert list(out.parent.iterdir()) == []  # no output, no working files
     else:
         assert process.returncode == -signal.SIGKILL
+        [left] = out.parent.iterdir()  # its working folder: the next run here removes it
+        assert left.name.startswith(".riskline-") and any(left.glob("*.arrow"))
+        again = riskline("score", source, "-o", out, "--model", model_dir, "--workers", "2",
+                         env={"RISKLINE_PARALLEL_MIN_BYTES": "0"})
+        assert again.returncode == 0 and list(out.parent.iterdir()) == [out], again.stderr
 
 
 def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
@@ -529,3 +534,42 @@ def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
         time.sleep(0.05)
     assert len(processes) == 2 and not [p.pid for p in processes if running(p.pid)]
     assert all(job.cancelled() or job.done() for job in work)
+
+
+def test_only_working_folders_no_run_holds_are_removed(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                        tmp_path: Path) -> None:
+    """A run removes the working folders left beside its output by runs killed outright, known by the lock no
+    process holds any more; not one a run is working in, nor a folder without a lock (an older version's)."""
+    import fcntl
+
+    for name in ("abandoned", "busy", "older"):
+        (tmp_path / f".riskline-{name}").mkdir()
+        (tmp_path / f".riskline-{name}" / "p00000-s000.arrow").write_bytes(b"x")
+    for name in ("abandoned", "busy"):
+        (tmp_path / f".riskline-{name}" / ".lock").touch()
+    with (tmp_path / ".riskline-busy" / ".lock").open() as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with _working_folder(tmp_path) as running_now:  # a run in this process: its lock is as good as another's
+            score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", synth_rows[:200]), tmp_path / "s.jsonl",
+                                   workers=2)
+            assert running_now.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".riskline-busy", ".riskline-older", "e.jsonl", "s.jsonl"]
+
+
+def test_a_file_system_without_locks_still_scores_and_keeps_every_folder(
+        model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no lock can be taken (ENOLCK: some network and FUSE file systems), a run goes on without one and
+    removes no other folder: none can be told abandoned."""
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    (tmp_path / ".riskline-abandoned").mkdir()
+    (tmp_path / ".riskline-abandoned" / ".lock").touch()
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    rows = synth_rows[:200]
+    result = score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", rows), tmp_path / "s.jsonl", workers=2)
+    assert result.n_messages == len(rows)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".riskline-abandoned", "e.jsonl", "s.jsonl"]
