@@ -611,7 +611,7 @@ def _remove_abandoned(place: Path) -> None:
             continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # held: a run is working there
+        except OSError:  # held: a run is working there (or no locks can be taken here)
             os.close(lock)
             continue
         shutil.rmtree(folder, ignore_errors=True)
