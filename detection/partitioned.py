@@ -611,11 +611,11 @@ def _remove_abandoned(place: Path) -> None:
             continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(folder, ignore_errors=True)
         except OSError:  # held: a run is working there (or no locks can be taken here)
+            pass
+        finally:
             os.close(lock)
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        os.close(lock)
 
 
 @contextlib.contextmanager

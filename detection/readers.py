@@ -66,6 +66,11 @@ def input_format(path: Path) -> str | None:
     return path.suffix.lower() if path.suffix.lower() in SUFFIXES else None
 
 
+def special_file(path: Path) -> bool:
+    """Whether ``path`` is a named pipe, a device or a socket (``/dev/stdin``, ``<(...)``), whatever its name."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
 def not_a_file(path: Path) -> InputError:
     """The error for an input that is not a file: missing, a folder where one file is read, or another
     kind of thing (a named pipe, a device, a socket)."""
@@ -150,7 +155,7 @@ def unsupported(path: Path) -> InputError:
     if str(path) == "-":  # `zcat events.jsonl.gz | riskline score - ...`: files are read twice, and in parallel
         return InputError("-: riskline reads files, not standard input: save the data to a file first "
                           f"({FILE_TYPES})")
-    if path.exists() and not path.is_file() and not path.is_dir():  # /dev/stdin, <(...): a pipe, whatever its name
+    if special_file(path):
         return not_a_file(path)
     hint = ""
     if path.suffix.lower() == ".json":

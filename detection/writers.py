@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from detection.events import SURROGATE
-from detection.readers import FILE_TYPES, InputError, gzipped, input_format
+from detection.readers import FILE_TYPES, InputError, gzipped, input_format, special_file
 
 # A text cell a spreadsheet would run as a formula (CSV injection): one that starts with one of these and is not a
 # plain number ("-1001234", a chat id some platforms give, stays as it is).
@@ -115,7 +115,7 @@ def output_format(path: Path) -> str:
     """The format an output's name asks for (``.jsonl``, ``.csv`` or ``.parquet``; ``.jsonl.gz`` and
     ``.csv.gz`` are written through gzip), or an ``InputError`` naming the path (``check_writable`` too)."""
     check_writable(path)
-    if str(path) == "-" or (path.exists() and not path.is_file() and not path.is_dir()):  # /dev/stdout: a pipe
+    if str(path) == "-" or special_file(path):  # /dev/stdout
         what = "standard output" if str(path) == "-" else "a pipe or a device"
         raise InputError(f"{path}: riskline writes files, not {what} (an output is moved into place when whole); "
                          f"name a file ({FILE_TYPES})")

@@ -8,7 +8,8 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 RISKLINE = str(Path(sys.executable).with_name("riskline"))
@@ -59,3 +60,12 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def still_running(pids: Iterable[int], within: float) -> list[int]:
+    """Those of ``pids`` still running after waiting up to ``within`` seconds for them to end."""
+    pids = list(pids)
+    deadline = time.monotonic() + within
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if running(pid)]

@@ -24,7 +24,7 @@ from detection.batch import BatchResult, score_file
 from detection.model import RiskModel
 from detection.partitioned import _clean_block, _ranges, _workers, _working_folder, score_file_partitioned
 from detection.readers import InputError
-from tests.cli_helpers import RISKLINE, children, riskline, running
+from tests.cli_helpers import RISKLINE, children, riskline, running, still_running
 from tests.conftest import write_jsonl
 
 
@@ -478,7 +478,7 @@ def test_rejects_are_strict_json_whatever_the_row_held(model: RiskModel, synth_r
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_a_run_stopped_midway_leaves_no_workerrunning(model_dir: Path, synth_rows: list[dict[str, object]],
+def test_a_run_stopped_midway_leaves_no_worker_running(model_dir: Path, synth_rows: list[dict[str, object]],
                                                        tmp_path: Path, stop: signal.Signals) -> None:
     """`kill`, `timeout`, systemd and Kubernetes stop a command with SIGTERM: its workers stop with it and its
     working files go. Killed outright (SIGKILL, the kernel's OOM killer), it can clean nothing, but its workers
@@ -498,10 +498,7 @@ def test_a_run_stopped_midway_leaves_no_workerrunning(model_dir: Path, synth_row
             workers = children(process.pid)
             time.sleep(0.01)
         process.send_signal(stop)
-        deadline = time.monotonic() + 20
-        while any(map(running, workers)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [w for w in workers if running(w)]
+        assert still_running(workers, within=20) == []
         _, err = process.communicate(timeout=20)
     finally:
         for worker in filter(running, workers):
@@ -529,10 +526,8 @@ def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
         while not all(job.running() for job in work):
             time.sleep(0.01)
         raise KeyboardInterrupt
-    deadline = time.monotonic() + 10  # reaped by this thread or the pool's own: read /proc, not the objects
-    while any(running(p.pid) for p in processes) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(processes) == 2 and not [p.pid for p in processes if running(p.pid)]
+    # reaped by this thread or the pool's own: read /proc, not the objects
+    assert len(processes) == 2 and still_running((p.pid for p in processes), within=10) == []
     assert all(job.cancelled() or job.done() for job in work)
 
 

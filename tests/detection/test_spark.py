@@ -21,7 +21,7 @@ from detection.events import to_event
 from detection.model import RiskModel
 from detection.readers import InputError
 from detection.scoring import score_conversations
-from tests.cli_helpers import RISKLINE, children, riskline, running
+from tests.cli_helpers import RISKLINE, children, riskline, still_running
 from tests.conftest import write_jsonl
 
 pytest.importorskip("pyspark")
@@ -384,7 +384,4 @@ def test_cli_engine_spark_stopped_by_sigterm_ends_quietly_leaving_nothing(model_
         process.kill()
     assert (process.returncode, err) == (-signal.SIGTERM, "")
     assert list(out.parent.iterdir()) == []
-    deadline = time.monotonic() + 30  # the JVM ends when it reads the end of its stdin, the pipe from Python
-    while any(map(running, jvm)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert jvm and not [pid for pid in jvm if running(pid)]
+    assert jvm and still_running(jvm, within=30) == []  # the JVM ends when it reads the end of its stdin from Python
