@@ -9,6 +9,8 @@ model for people. Loading checks the files against each other and fails loudly o
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import functools
 import hashlib
 import json
@@ -89,6 +91,24 @@ def _staging(target: Path) -> Path:
     except OSError as exc:
         raise ModelSaveError(f"{target}: a model directory cannot be written there ({exc.strerror or exc})") from exc
     return staging
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the two existing paths ``a`` and ``b`` in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``),
+    so that a process stopped at any moment, even by SIGKILL, leaves a whole model at each. False, with nothing
+    changed, where the system or the file system cannot (not Linux, an older C library, a file system without
+    it); any other failure is raised."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_cwd, rename_exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), str(b))
 
 
 class Evidence(NamedTuple):
@@ -570,15 +590,20 @@ class RiskModel:
                 raise ModelSaveError(f"{target}: the model could not be written ({exc.strerror or exc}); "
                                      "nothing there was replaced") from exc
             raise
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():  # left behind by a save that was interrupted
-                shutil.rmtree(old)
-            os.replace(target, old)
-            os.replace(staging, target)
+        old = target.with_name(f".{target.name}.old")
+        try:
+            if not target.exists():
+                os.replace(staging, target)
+            elif not _exchange(staging, target):  # one step: no moment without a model at ``target``
+                # a file system that cannot exchange: two renames, a moment with the old model aside
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(target, old)
+                os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # the replaced model, or (stopped) the unused new one
+        if old.exists():  # this save's, or left by one stopped between the two renames
             shutil.rmtree(old)
-        else:
-            os.replace(staging, target)
         return target
 
     def _write(self, staging: Path) -> None:
@@ -823,6 +848,10 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
         return _from_mlflow(text)
     path = Path(text)
     if not path.exists():
+        aside = path.with_name(f".{path.name}.old")
+        if (aside / "model.json").is_file():  # a save stopped between its two renames (see ``RiskModel.save``)
+            raise ModelLoadError(f"{path}: no such model directory; a save stopped midway left the model that was "
+                                 f"there at {aside} (rename it back to {path.name}, or save again)")
         raise ModelLoadError(f"{path}: no such model directory")
     return path.resolve()
 

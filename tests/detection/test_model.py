@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import detection.model as model_module
 from detection.events import STAGES, MessageEvent, to_event
 from detection.explain import contributions
 from detection.model import (
@@ -151,6 +152,56 @@ def test_a_save_that_runs_out_of_room_names_the_model_and_keeps_the_old_one(mode
     assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert load_model(target).thresholds == model.thresholds
+
+
+class _Stopped(BaseException):
+    """What a stop (SIGTERM, turned into an exception by ``riskline``'s main) raises at that moment; not
+    KeyboardInterrupt, which would stop the test run where a mend is undone."""
+
+
+def test_a_save_over_a_model_swaps_in_one_step(model: RiskModel, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replacing a model exchanges the two directories in one system call: a stop at any moment (SIGTERM as an
+    exception, here at what would have been the first of two renames; SIGKILL) leaves a whole model there."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "from_a").touch()
+    assert model_module._exchange(a, b)
+    assert [p.name for p in b.iterdir()] == ["from_a"] and list(a.iterdir()) == []
+    target = model.save(tmp_path / "m")
+    moved = []
+    def stopped(src: Path, dst: Path) -> None:
+        moved.append((src, dst))
+        raise _Stopped
+    monkeypatch.setattr(model_module.os, "replace", stopped)
+    model.save(target)
+    assert moved == [] and load_model(target).thresholds == model.thresholds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "m"]  # the replaced one removed, no staging
+
+
+def test_a_save_stopped_between_two_renames_is_said_on_load_and_mended_by_the_next(
+        model: RiskModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the file system cannot exchange, a save replaces by two renames; stopped between them, loading says
+    where the old model is, and the next save leaves the new one and nothing aside."""
+    target = model.save(tmp_path / "m")
+    monkeypatch.setattr(model_module, "_exchange", lambda a, b: False)
+    real = os.replace
+    def first_only(src: Path, dst: Path) -> None:
+        real(src, dst)
+        monkeypatch.setattr(model_module.os, "replace", real)
+        raise _Stopped
+    monkeypatch.setattr(model_module.os, "replace", first_only)
+    with pytest.raises(_Stopped):
+        model.save(target)
+    with pytest.raises(ModelLoadError, match=r"m: no such model directory; a save stopped midway left the model "
+                                             r"that was there at .*/\.m\.old \(rename it back to m"):
+        load_model(target)
+    assert [p.name for p in tmp_path.iterdir()] == [".m.old"]  # the unused new model removed
+    model.save(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["m"] and load_model(target).thresholds == model.thresholds
+    model.save(target)  # and over a model, by the two renames
+    assert [p.name for p in tmp_path.iterdir()] == ["m"] and load_model(target).thresholds == model.thresholds
 
 
 def test_reads_a_model_saved_before_the_text_model(model: RiskModel, model_dir: Path, tmp_path: Path) -> None:
