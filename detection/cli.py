@@ -109,6 +109,9 @@ def user_errors(func: F) -> F:
             raise typer.Exit(128 + signal.SIGPIPE) from None
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
+        except MemoryError:  # under a limit on the process's memory (`ulimit -v`), or a machine without swap
+            raise fail("out of memory: the process could not have more (the machine's, or a limit such as "
+                       "`ulimit -v`); the output in hand was not written. Give it more memory") from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -34,6 +34,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -568,6 +569,11 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                                sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
                                [e for d in done for e in d.shown if e.conversation_id in shown],
                                sum(d.n_other_language for d in done))
+    except BrokenProcessPool:  # a worker killed outright; the pool has stopped the others
+        raise InputError(f"{source}: a worker process was killed while scoring it (most often by the kernel's "
+                         "out-of-memory killer, which `dmesg` names); nothing was written to "
+                         f"{output}. Give the command more memory, or fewer workers (--workers 1 holds one "
+                         "partition at a time)") from None
     except OSError as exc:  # the working files: the output's own failures are said by write_rows
         if (reason := write_failure(exc)) is None:
             raise

@@ -3,7 +3,9 @@
 import csv
 import gzip
 import io
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -456,3 +458,27 @@ def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres
     assert riskline("erase", "p1", "--state", url).stdout == "erased 1 conversation\n"
     assert shared.load(["p1", "p2"]).keys() == {"p2"} and shared.interventions("p1") == []
     shared.close()
+
+
+def test_out_of_memory_is_one_line_and_writes_nothing(events_path: Path, model_dir: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a limit on a process's memory (`ulimit -v`), Python raises MemoryError where an allocation fails: here
+    while the output is half-written. One line, status 2, and no output (nor its staging file) left."""
+    from typer.testing import CliRunner
+
+    import detection.batch
+    from detection.cli import app
+
+    def rows_then_no_memory(steps: object) -> Iterator[dict[str, object]]:
+        yield from itertools.islice(real(steps), 3)
+        raise MemoryError
+    real = detection.batch.step_rows
+    monkeypatch.setattr(detection.batch, "step_rows", rows_then_no_memory)
+    out = tmp_path / "out" / "scores.csv"
+    out.parent.mkdir()
+    run = CliRunner().invoke(app, ["score", str(events_path), "-o", str(out), "--per-message", "--model",
+                                   str(model_dir)])
+    assert run.exit_code == 2 and run.stderr == (
+        "riskline: error: out of memory: the process could not have more (the machine's, or a limit such as "
+        "`ulimit -v`); the output in hand was not written. Give it more memory\n")
+    assert list(out.parent.iterdir()) == []

@@ -517,6 +517,39 @@ def test_a_run_stopped_midway_leaves_no_worker_running(model_dir: Path, synth_ro
         assert again.returncode == 0 and list(out.parent.iterdir()) == [out], again.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_worker_killed_midway_is_said_in_one_line(model_dir: Path, synth_rows: list[dict[str, object]],
+                                                     tmp_path: Path) -> None:
+    """The kernel's out-of-memory killer picks the largest process, often a worker: the run ends with one line
+    naming the input and the likely cause (not the pool's traceback), its other worker and working files gone."""
+    source = write_jsonl(tmp_path / "many.jsonl", [{**r, "conversation_id": f"{r['conversation_id']}-{i}"}
+                                                   for i in range(30) for r in synth_rows])
+    out = tmp_path / "out" / "scores.jsonl"
+    out.parent.mkdir()
+    process = subprocess.Popen([RISKLINE, "score", str(source), "-o", str(out), "--model", str(model_dir),
+                                "--workers", "2"], env={**os.environ, "RISKLINE_PARALLEL_MIN_BYTES": "0"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 or not any(out.parent.glob(".riskline-*/*.arrow")):  # splitting has begun
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            workers = children(process.pid)
+            time.sleep(0.01)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        for worker in filter(running, workers):
+            os.kill(worker, signal.SIGKILL)
+    assert process.returncode == 2 and err == (
+        f"riskline: error: {source}: a worker process was killed while scoring it (most often by the kernel's "
+        f"out-of-memory killer, which `dmesg` names); nothing was written to {out}. Give the command more memory, "
+        "or fewer workers (--workers 1 holds one partition at a time)\n")
+    assert list(out.parent.iterdir()) == [] and still_running(workers, within=10) == []
+
+
 def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
     """Not after their work in hand (an hour's, here): a run stopped by SIGTERM must exit before Kubernetes's
     grace period ends, and its working files can go only once nothing writes them."""
