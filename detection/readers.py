@@ -93,6 +93,7 @@ def input_files(path: Path) -> list[Path]:
     '_' or '.', links to folders and files followed. Each is read by its own suffix; one of any other
     type, or a link to nothing, is an error naming it, as is a folder with none."""
     if not path.is_dir():
+        check_encoding(path)
         return [path]
     files = _walk(path)
     for f in files:
@@ -103,6 +104,7 @@ def input_files(path: Path) -> list[Path]:
         if input_format(f) is None:
             raise InputError(f"{unsupported(f)} (in input folder {path}; files whose names begin with '_' or "
                              "'.' are skipped)")
+        check_encoding(f)
     if not files:
         raise InputError(f"{path}: a folder with no data files (expected names ending in {FILE_TYPES})")
     return files
@@ -476,6 +478,7 @@ def iter_records(path: Path, rename: Mapping[str, str] | None = None) -> Iterato
         raise not_a_file(path)
     if suffix is None:
         raise unsupported(path)
+    check_encoding(path)  # else each of its lines would be a bad row
     readers = {".jsonl": _renamed_jsonl, ".csv": _csv_records, ".parquet": _parquet_records}
     with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
         try:
@@ -582,9 +585,39 @@ def _line_ends(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
+_BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+                     (b"\xfe\xff", "UTF-16"))
+
+
+def other_encoding(path: Path) -> str | None:
+    """Why a text file (JSON Lines, CSV) that starts with a UTF-16 or UTF-32 byte order mark cannot be read, or
+    None. Windows tools write such files: Windows PowerShell's ``>`` and ``Out-File``, Excel's "Unicode Text"."""
+    if input_format(path) not in (".jsonl", ".csv") or not path.is_file():
+        return None
+    try:
+        with open_bytes(path) as handle:
+            start = handle.read(4)
+    except READ_ERRORS:  # a damaged gzip file: its reader names it
+        return None
+    encoding = next((name for mark, name in _BYTE_ORDER_MARKS if start.startswith(mark)), None)
+    if encoding is None:
+        return None
+    return (f"{encoding} text (it starts with a {encoding} byte order mark); riskline reads UTF-8: convert it first "
+            f"(iconv -f {encoding} -t UTF-8, or PowerShell's Out-File -Encoding utf8, or Excel's \"CSV UTF-8\")")
+
+
+def check_encoding(path: Path) -> None:
+    """``InputError`` naming ``path`` where ``other_encoding`` says why it cannot be read."""
+    if reason := other_encoding(path):
+        raise InputError(f"{path}: {reason}")
+
+
 def utf8_error(path: Path) -> str | None:
     """Where a file's first bytes that are not UTF-8 lie, as ``line N: not UTF-8 text (byte K of the
-    line)``, or None for UTF-8 text. Lines end at \n, \r\n or a lone \r, as Python's readers end them."""
+    line)``, or None for UTF-8 text. Lines end at \n, \r\n or a lone \r, as Python's readers end them. A file
+    in UTF-16 or UTF-32 with its byte order mark is said as that (``other_encoding``)."""
+    if reason := other_encoding(path):
+        return reason
     with open_bytes(path) as handle:
         for index, chunk in enumerate(_chunks(handle)):
             try:

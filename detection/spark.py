@@ -37,6 +37,7 @@ from detection.readers import (
     Reject,
     check_columns,
     check_csv_file,
+    check_encoding,
     csv_width_error,
     file_and_row,
     folder_place,
@@ -448,6 +449,7 @@ def spark_input(source: str) -> tuple[str | None, list[Path] | None]:
     """An input's format (Spark reads .jsonl.gz and .csv.gz through gzip itself) and, for a local folder,
     its files (``readers.input_files``), which must share one format."""
     if not Path(source).is_dir():
+        check_encoding(Path(source))
         return input_format(Path(source)), None
     files = input_files(Path(source))
     kinds = sorted({str(input_format(f)) for f in files})

@@ -344,6 +344,46 @@ def test_csv_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path, monkeypatc
         read_events(path)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_file_in_utf16_or_utf32_is_said_as_that_by_every_reader(tmp_path: Path, model_dir: Path,
+                                                                   encoding: str) -> None:
+    """Windows PowerShell's ``>`` writes UTF-16: each line used to be a bad row "not UTF-8 text (byte 1...)", a CSV
+    one such error. Now the file as a whole, with what it is and how to convert it, in each engine and reader."""
+    name = "UTF-" + encoding.split("-")[1]
+    lines = [json.dumps({**ROW, "message_id": f"m{i}"}) for i in range(3)]
+    table = io.StringIO()
+    write = csv.DictWriter(table, fieldnames=list(ROW))
+    write.writeheader()
+    write.writerow(ROW)
+    mark = "\ufeff" if encoding.endswith("-be") else ""  # the codec without an order writes no mark
+    files = []
+    for suffix, text in ((".jsonl", "\n".join(lines) + "\n"), (".csv", table.getvalue())):
+        files.append(tmp_path / f"events{suffix}")
+        files[-1].write_bytes((mark + text).encode(encoding))
+    files.append(tmp_path / "events.jsonl.gz")
+    files[-1].write_bytes(gzip.compress(files[0].read_bytes()))
+    said = (f"{name} text (it starts with a {name} byte order mark); riskline reads UTF-8: convert it first "
+            f"(iconv -f {name} -t UTF-8, ")
+    for path in files:
+        for read in (read_events, read_rows, input_files):
+            with pytest.raises(InputError, match=re.escape(f"{path}: {said}")):
+                read(path)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "b.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "a.csv").write_bytes(files[1].read_bytes())
+    with pytest.raises(InputError, match=re.escape(f"{folder / 'a.csv'}: {said}")):
+        read_events(folder)
+    out = tmp_path / "out" / "scores.parquet"
+    out.parent.mkdir()
+    for engine, env in (("local", {}), ("local", {"RISKLINE_PARALLEL_MIN_BYTES": "0"}), ("spark", {})):
+        run = riskline("score", files[0], "-o", out, "--model", model_dir, "--engine", engine, env=env)
+        assert (run.returncode, run.stderr.count("\n")) == (2, 1) and f"{files[0]}: {said}" in run.stderr, run.stderr
+    assert list(out.parent.iterdir()) == []
+    files[0].write_bytes("\n".join(lines).encode("utf-8-sig"))  # UTF-8's own mark is read as before
+    assert len(read_events(files[0]).events) == 3
+
+
 def test_a_header_without_a_required_column_is_one_error(tmp_path: Path) -> None:
     semicolons = tmp_path / "excel.csv"  # Excel in many locales separates with ';'
     semicolons.write_text("conversation_id;message_id;sender_id;timestamp;text\nc1;m1;u1;2024-01-01T10:00:00Z;hi\n")
