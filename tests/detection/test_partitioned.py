@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -12,7 +13,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -475,14 +478,17 @@ def test_rejects_are_strict_json_whatever_the_row_held(model: RiskModel, synth_r
         assert [json.loads(line, parse_constant=strict) for line in errors.read_text().splitlines()] == expected
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_a_run_stopped_midway_leaves_no_worker_running(model_dir: Path, synth_rows: list[dict[str, object]],
-                                                       tmp_path: Path, stop: signal.Signals) -> None:
-    """`kill`, `timeout`, systemd and Kubernetes stop a command with SIGTERM: its workers stop with it and its
-    working files go. Killed outright (SIGKILL, the kernel's OOM killer), it can clean nothing, but its workers
-    still stop rather than wait for it forever."""
+class _Midway(NamedTuple):
+    process: subprocess.Popen[str]
+    source: Path
+    out: Path  # in a folder of its own
+    workers: list[int]
+
+
+@contextlib.contextmanager
+def _large_score_midway(model_dir: Path, synth_rows: list[dict[str, object]], tmp_path: Path) -> Iterator[_Midway]:
+    """A large `riskline score` with two workers, caught once its workers have begun splitting the input; on
+    leaving, whatever of it still runs is killed."""
     source = write_jsonl(tmp_path / "many.jsonl", [{**r, "conversation_id": f"{r['conversation_id']}-{i}"}
                                                    for i in range(30) for r in synth_rows])
     out = tmp_path / "out" / "scores.jsonl"
@@ -497,22 +503,35 @@ def test_a_run_stopped_midway_leaves_no_worker_running(model_dir: Path, synth_ro
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             workers = children(process.pid)
             time.sleep(0.01)
-        process.send_signal(stop)
-        assert still_running(workers, within=20) == []
-        _, err = process.communicate(timeout=20)
+        yield _Midway(process, source, out, workers)
     finally:
         for worker in filter(running, workers):
             os.kill(worker, signal.SIGKILL)
         process.kill()
         process.communicate()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_run_stopped_midway_leaves_no_worker_running(model_dir: Path, synth_rows: list[dict[str, object]],
+                                                       tmp_path: Path, stop: signal.Signals) -> None:
+    """`kill`, `timeout`, systemd and Kubernetes stop a command with SIGTERM: its workers stop with it and its
+    working files go. Killed outright (SIGKILL, the kernel's OOM killer), it can clean nothing, but its workers
+    still stop rather than wait for it forever."""
+    with _large_score_midway(model_dir, synth_rows, tmp_path) as run:
+        run.process.send_signal(stop)
+        assert still_running(run.workers, within=20) == []
+        _, err = run.process.communicate(timeout=20)
+    out = run.out
     if stop == signal.SIGTERM:
-        assert (process.returncode, err) == (-signal.SIGTERM, "")  # ended by the signal, as without a handler
+        assert (run.process.returncode, err) == (-signal.SIGTERM, "")  # ended by the signal, as without a handler
         assert list(out.parent.iterdir()) == []  # no output, no working files
     else:
-        assert process.returncode == -signal.SIGKILL
+        assert run.process.returncode == -signal.SIGKILL
         [left] = out.parent.iterdir()  # its working folder: the next run here removes it
         assert left.name.startswith(".riskline-") and any(left.glob("*.arrow"))
-        again = riskline("score", source, "-o", out, "--model", model_dir, "--workers", "2",
+        again = riskline("score", run.source, "-o", out, "--model", model_dir, "--workers", "2",
                          env={"RISKLINE_PARALLEL_MIN_BYTES": "0"})
         assert again.returncode == 0 and list(out.parent.iterdir()) == [out], again.stderr
 
@@ -523,31 +542,14 @@ def test_a_worker_killed_midway_is_said_in_one_line(model_dir: Path, synth_rows:
                                                      tmp_path: Path) -> None:
     """The kernel's out-of-memory killer picks the largest process, often a worker: the run ends with one line
     naming the input and the likely cause (not the pool's traceback), its other worker and working files gone."""
-    source = write_jsonl(tmp_path / "many.jsonl", [{**r, "conversation_id": f"{r['conversation_id']}-{i}"}
-                                                   for i in range(30) for r in synth_rows])
-    out = tmp_path / "out" / "scores.jsonl"
-    out.parent.mkdir()
-    process = subprocess.Popen([RISKLINE, "score", str(source), "-o", str(out), "--model", str(model_dir),
-                                "--workers", "2"], env={**os.environ, "RISKLINE_PARALLEL_MIN_BYTES": "0"},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 120
-        while len(workers) < 2 or not any(out.parent.glob(".riskline-*/*.arrow")):  # splitting has begun
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            workers = children(process.pid)
-            time.sleep(0.01)
-        os.kill(workers[0], signal.SIGKILL)
-        _, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-        for worker in filter(running, workers):
-            os.kill(worker, signal.SIGKILL)
-    assert process.returncode == 2 and err == (
-        f"riskline: error: {source}: a worker process was killed while scoring it (most often by the kernel's "
-        f"out-of-memory killer, which `dmesg` names); nothing was written to {out}. Give the command more memory, "
-        "or fewer workers (--workers 1 holds one partition at a time)\n")
-    assert list(out.parent.iterdir()) == [] and still_running(workers, within=10) == []
+    with _large_score_midway(model_dir, synth_rows, tmp_path) as run:
+        os.kill(run.workers[0], signal.SIGKILL)
+        _, err = run.process.communicate(timeout=60)
+    assert run.process.returncode == 2 and err == (
+        f"riskline: error: {run.source}: a worker process was killed while scoring it (most often by the kernel's "
+        f"out-of-memory killer, which `dmesg` names); nothing was written to {run.out}. Give the command more "
+        "memory, or fewer workers (--workers 1 holds one partition at a time)\n")
+    assert list(run.out.parent.iterdir()) == [] and still_running(run.workers, within=10) == []
 
 
 def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
