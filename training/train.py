@@ -410,12 +410,16 @@ def _both_kinds_held_out(data: LabelledData, test_ids: set[str], how: str) -> No
                          "of each kind")
 
 
-def train(data: LabelledData, config: TrainConfig) -> RiskModel:
-    """Fit on a training split, calibrate, choose thresholds and measure on held-out conversations, refit."""
-    started = time.perf_counter()
+def _both_kinds(data: LabelledData) -> None:
     if len(classes := set(data.labels.values())) < 2:
         raise ValueError("training needs both positive and negative conversations "
                          f"(conversation_label is {next(iter(classes), '-')} throughout)")
+
+
+def train(data: LabelledData, config: TrainConfig) -> RiskModel:
+    """Fit on a training split, calibrate, choose thresholds and measure on held-out conversations, refit."""
+    started = time.perf_counter()
+    _both_kinds(data)
     train_ids, test_ids, how = holdout_split(data, config.seed)
     log.info("%d conversations to fit on, %d held out: %s", len(train_ids), len(test_ids), how)
     if len({data.labels[c] for c in train_ids}) < 2:
@@ -580,11 +584,13 @@ def cross_validate(data: LabelledData, config: TrainConfig, k: int) -> dict[str,
     the same figures with them chosen on the other folds (``thresholds_from_other_folds``). On synthetic
     data alone, ``families`` sets in-family figures beside cross-family ones (``in_and_cross_family``).
     """
+    _both_kinds(data)  # before any fold: the same error as training without --cv
     assignment, how, synthetic = cv_folds(data, k, config.seed)
     runs, families, scored = [], [], []
     for fold in range(k):
         test = {c for c, f in assignment.items() if f == fold}
-        log.info("cross-validation: fold %d of %d (%d conversations held out)", fold + 1, k, len(test))
+        # folds are named from 0, as the generator's fold column and the per-fold lines and figures name them
+        log.info("cross-validation: fold %d (%d of %d; %d conversations held out)", fold, fold + 1, k, len(test))
         try:
             _both_kinds_held_out(data, test, f"fold {fold}")
             held = data.subset(test)

@@ -143,9 +143,11 @@ def test_training_on_one_kind_of_conversation_says_so(tmp_path: Path) -> None:
     for label in (0, 1):  # before: "too few conversations to train on: the N messages to fit all have stage ..."
         data = load_labelled(write_jsonl(tmp_path / f"{label}.jsonl",
                                          [r for r in rows if r["conversation_label"] == label]))
-        with pytest.raises(ValueError, match=rf"^training needs both positive and negative conversations "
-                                             rf"\(conversation_label is {label} throughout\)$"):
-            train(data, TrainConfig(augment_copies=0))
+        for fit in (lambda d: train(d, TrainConfig(augment_copies=0)),  # and with --cv, before its first fold
+                    lambda d: cross_validate(d, TrainConfig(augment_copies=0), 3)):
+            with pytest.raises(ValueError, match=rf"^training needs both positive and negative conversations "
+                                                 rf"\(conversation_label is {label} throughout\)$"):
+                fit(data)
 
 
 @pytest.mark.slow
