@@ -167,7 +167,8 @@ def test_a_save_over_a_model_swaps_in_one_step(model: RiskModel, tmp_path: Path,
     a.mkdir()
     b.mkdir()
     (a / "from_a").touch()
-    assert model_module._exchange(a, b)
+    if not model_module._exchange(a, b):  # the next test covers the two renames such a system is saved by
+        pytest.skip(f"the file system of {tmp_path} cannot exchange two paths in one step (renameat2)")
     assert [p.name for p in b.iterdir()] == ["from_a"] and list(a.iterdir()) == []
     target = model.save(tmp_path / "m")
     moved = []
