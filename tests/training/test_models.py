@@ -229,7 +229,8 @@ def test_train_cli_writes_card_and_cv(synth_rows: list[dict[str, object]], tmp_p
                     "--set", "augment_copies=0", "--set", "stage_epochs=5", "--set", "cross_fit_folds=2")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("cv ") >= 4 and "cv mean over 3 folds" in done.stderr
-    assert [int(k) for k in re.findall(r"cross-validation: fold (\d) of 3", done.stderr)] == [1, 2, 3]
+    assert re.findall(r"cross-validation: fold (\d) \((\d) of 3;", done.stderr) == [("0", "1"), ("1", "2"), ("2", "3")]
+    assert re.findall(r"^cv (\d): precision", done.stderr, re.MULTILINE) == ["0", "1", "2"]  # the same names
     assert re.search(r"cv in-family / cross-family .*: F0\.5 [01]\.\d{3} / [01]\.\d{3}", done.stderr)
     assert re.search(r"cv with calibration and thresholds chosen on the other folds: F0\.5 [01]\.\d{3} ", done.stderr)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
