@@ -93,6 +93,11 @@ def _staging(target: Path) -> Path:
     return staging
 
 
+def _set_aside(target: Path) -> Path:
+    """Where a save that cannot exchange folders (``RiskModel.save``) moves the model at ``target`` meanwhile."""
+    return target.with_name(f".{target.name}.old")
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Swap the two existing paths ``a`` and ``b`` in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``),
     so that a process stopped at any moment, even by SIGKILL, leaves a whole model at each. False, with nothing
@@ -590,7 +595,7 @@ class RiskModel:
                 raise ModelSaveError(f"{target}: the model could not be written ({exc.strerror or exc}); "
                                      "nothing there was replaced") from exc
             raise
-        old = target.with_name(f".{target.name}.old")
+        old = _set_aside(target)
         try:
             if not target.exists():
                 os.replace(staging, target)
@@ -848,7 +853,7 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
         return _from_mlflow(text)
     path = Path(text)
     if not path.exists():
-        aside = path.with_name(f".{path.name}.old")
+        aside = _set_aside(path)
         if (aside / "model.json").is_file():  # a save stopped between its two renames (see ``RiskModel.save``)
             raise ModelLoadError(f"{path}: no such model directory; a save stopped midway left the model that was "
                                  f"there at {aside} (rename it back to {path.name}, or save again)")
