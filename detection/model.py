@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -29,6 +28,7 @@ import numpy as np
 from detection.encoder import EncoderError, TextEncoder
 from detection.events import STAGES
 from detection.features import CHUNK, FEATURE_NAMES, MessageFeaturizer
+from detection.held import Held
 from detection.policy import Thresholds
 from detection.repair import Vocabulary, shown
 from detection.text import normalize, without_filler
@@ -63,7 +63,7 @@ def check_model_target(directory: str | Path, probe: bool = False) -> Path:
     """
     target = Path(directory)
     if probe:
-        _staging(target).rmdir()
+        _staging(target).close()
     if not target.exists() and not target.is_symlink():
         return target
     if target.is_symlink():  # replacing it would replace the link, not what it points to
@@ -77,20 +77,19 @@ def check_model_target(directory: str | Path, probe: bool = False) -> Path:
     return target
 
 
-def _staging(target: Path) -> Path:
-    """A new empty directory beside ``target`` (its parent made first), for a save to write into and rename;
-    ``ModelSaveError`` naming ``target`` where none can be made. A plain mkdir, so the directory gets the usual
-    mode (umask), not mkdtemp's private 0700: a model is read by whoever serves it."""
+def _staging(target: Path) -> Held:
+    """A new empty directory beside ``target`` (its parent made first), for a save to write into and rename,
+    held while it does (one a save killed outright leaves is removed by the next save there); ``ModelSaveError``
+    naming ``target`` where none can be made. It gets the usual mode (umask), not mkdtemp's private 0700: a
+    model is read by whoever serves it."""
     above = next((p for p in target.absolute().parents if p.exists()), None)
     if above is not None and not above.is_dir():
         raise ModelSaveError(f"{target}: a model directory cannot be written there ({above} is not a directory)")
-    staging = target.parent / f".{target.name}.{secrets.token_hex(6)}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
+        return Held(target.parent, f".{target.name}.", folder=True)
     except OSError as exc:
         raise ModelSaveError(f"{target}: a model directory cannot be written there ({exc.strerror or exc})") from exc
-    return staging
 
 
 def _set_aside(target: Path) -> Path:
@@ -586,17 +585,14 @@ class RiskModel:
         replaced, anything else is refused.
         """
         target = check_model_target(directory)
-        staging = _staging(target)
-        try:
-            self._write(staging)
-        except BaseException as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError):  # a full disk, a quota: said of the model, not of a staging file
+        old = _set_aside(target)
+        # leaving the block removes what is at ``staging``: the replaced model, or (stopped) the unused new one
+        with _staging(target) as staging:
+            try:
+                self._write(staging)
+            except OSError as exc:  # a full disk, a quota: said of the model, not of a staging file
                 raise ModelSaveError(f"{target}: the model could not be written ({exc.strerror or exc}); "
                                      "nothing there was replaced") from exc
-            raise
-        old = _set_aside(target)
-        try:
             if not target.exists():
                 os.replace(staging, target)
             elif not _exchange(staging, target):  # one step: no moment without a model at ``target``
@@ -605,8 +601,6 @@ class RiskModel:
                     shutil.rmtree(old)
                 os.replace(target, old)
                 os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)  # the replaced model, or (stopped) the unused new one
         if old.exists():  # this save's, or left by one stopped between the two renames
             shutil.rmtree(old)
         return target

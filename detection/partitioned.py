@@ -20,14 +20,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
-import fcntl
 import heapq
 import io
 import itertools
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -53,6 +51,7 @@ from detection.batch import (
     write_rejects,
 )
 from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
+from detection.held import Held
 from detection.model import RiskModel
 from detection.readers import (
     READ_ERRORS,
@@ -585,43 +584,11 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
 
 @contextlib.contextmanager
 def _working_folder(place: Path | None) -> Iterator[Path]:
-    """A new working folder in ``place`` (None: the system's temporary folder), removed at the end and held
-    meanwhile by a lock on its ``.lock`` file. A run killed outright (SIGKILL, the kernel out of memory) cannot
-    remove its folder, but the kernel lets go of its lock: the next run in the same place removes what it left
-    (``_remove_abandoned``)."""
-    _remove_abandoned(Path(place or tempfile.gettempdir()))
-    folder = Path(tempfile.mkdtemp(prefix=".riskline-", dir=place))
-    lock = -1
-    try:
-        lock, name = tempfile.mkstemp(dir=folder)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # held before the file has the name another run looks for
-        except OSError:  # a file system without locks (ENOLCK): not named as held, never taken for abandoned
-            pass
-        else:
-            os.rename(name, folder / ".lock")
+    """A new working folder in ``place`` (None: the system's temporary folder), readable by its owner alone (it
+    holds message text), held while the run works (``Held``: one a run killed outright leaves is removed by the
+    next run in the same place) and removed at the end."""
+    with Held(Path(place or tempfile.gettempdir()), ".riskline-", folder=True, private=True) as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        if lock >= 0:
-            os.close(lock)
-
-
-def _remove_abandoned(place: Path) -> None:
-    """Remove the working folders in ``place`` whose runs have ended without removing them: those whose ``.lock``
-    no process holds. A folder without one (an older version's, or not a working folder) is left as it is."""
-    for folder in place.glob(".riskline-*"):
-        try:
-            lock = os.open(folder / ".lock", os.O_RDONLY)
-        except OSError:  # no lock file, not a folder, another user's, or gone since
-            continue
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            shutil.rmtree(folder, ignore_errors=True)
-        except OSError:  # held: a run is working there (or no locks can be taken here)
-            pass
-        finally:
-            os.close(lock)
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ import pandas as pd
 
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
 from detection.events import EVENT_FIELDS, REQUIRED, EventError, to_event
+from detection.held import Held
 from detection.model import RiskModel, load_model, resolve_model_dir
 from detection.readers import (
     InputError,
@@ -504,24 +505,19 @@ def read_events_spark(spark: Any, path: str | Path) -> Any:
 
 def write_single_parquet(frame: Any, output: str | Path) -> None:
     """Write one Parquet file at ``output`` (Spark writes a folder; its one part file is moved into place)."""
-    import shutil
-    import tempfile
-
     target = Path(output)
     if target.suffix.lower() != ".parquet":
         raise InputError(f"{target}: --engine spark writes Parquet (name the output .parquet)")
     check_writable(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        frame.coalesce(1).write.mode("overwrite").parquet(str(staging / "out"))
-        (part,) = list(_parts(staging / "out"))
-        os.replace(part, target)
+        with Held(target.parent, f".{target.name}.", folder=True, private=True) as staging:
+            frame.coalesce(1).write.mode("overwrite").parquet(str(staging / "out"))
+            (part,) = list(_parts(staging / "out"))
+            os.replace(part, target)
     except Exception as exc:  # Spark's Java IOException arrives as a Py4JJavaError, its reason in the text
         if (reason := write_failure_said(str(exc))) is None:
             raise
         raise InputError(f"{target}: could not be written ({reason}); nothing was written there") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def output_counts(output: str | Path, per_message: bool, alert: float) -> tuple[int, int, int]:

@@ -12,12 +12,12 @@ import itertools
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from detection.events import SURROGATE
+from detection.held import Held
 from detection.readers import FILE_TYPES, InputError, gzipped, input_format, special_file
 
 # A text cell a spreadsheet would run as a formula (CSV injection): one that starts with one of these and is not a
@@ -37,27 +37,21 @@ def check_writable(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path`` (``Held``); rename it onto ``path`` only if the block succeeds."""
     target = Path(path)
     check_writable(target)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:  # held while written: one a run killed outright leaves is removed by the next writing here
+        held = Held(target.parent, f".{target.name}.", ".tmp")
     except OSError as exc:
         raise InputError(f"{target}: cannot write a file in {target.parent} ({exc.strerror})") from None
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs should read like any other file
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        if (reason := write_failure(exc)) is None:
-            raise
-        raise InputError(f"{target}: could not be written ({reason}); nothing was written there") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with held as tmp:
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        except OSError as exc:
+            if (reason := write_failure(exc)) is None:
+                raise
+            raise InputError(f"{target}: could not be written ({reason}); nothing was written there") from None
 
 
 # a place that cannot take the output: a full disk, a quota, a file-size limit, a read-only file system

@@ -69,3 +69,31 @@ def still_running(pids: Iterable[int], within: float) -> list[int]:
     while any(map(running, pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return [pid for pid in pids if running(pid)]
+
+
+class HeldElsewhere:
+    """A ``Held`` file or folder made by another process, which holds it until ``kill()`` kills it outright
+    (SIGKILL, as the kernel's out-of-memory killer would): then it is left there, its lock let go."""
+
+    def __init__(self, parent: Path, prefix: str, suffix: str, folder: bool) -> None:
+        script = ("import sys, time; from pathlib import Path; from detection.held import Held; "
+                  f"h = Held(Path(sys.argv[1]), {prefix!r}, {suffix!r}, folder={folder}); "
+                  "(h.path / 'part.arrow' if h.folder else h.path).write_text('half written'); "
+                  "print(h.path, flush=True); time.sleep(600)")
+        self.process = subprocess.Popen([sys.executable, "-c", script, str(parent)], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.path = Path(self.process.stdout.readline().strip())
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@contextlib.contextmanager
+def held_elsewhere(parent: Path, prefix: str, suffix: str = "", folder: bool = False) -> Iterator[HeldElsewhere]:
+    """``HeldElsewhere``; whatever of it still runs is killed on leaving."""
+    held = HeldElsewhere(parent, prefix, suffix, folder)
+    try:
+        yield held
+    finally:
+        held.kill()

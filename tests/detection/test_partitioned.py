@@ -27,7 +27,7 @@ from detection.batch import BatchResult, score_file
 from detection.model import RiskModel
 from detection.partitioned import _clean_block, _ranges, _workers, _working_folder, score_file_partitioned
 from detection.readers import InputError
-from tests.cli_helpers import RISKLINE, children, riskline, running, still_running
+from tests.cli_helpers import RISKLINE, children, held_elsewhere, riskline, running, still_running
 from tests.conftest import write_jsonl
 
 
@@ -569,21 +569,17 @@ def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
 def test_only_working_folders_no_run_holds_are_removed(model: RiskModel, synth_rows: list[dict[str, object]],
                                                         tmp_path: Path) -> None:
     """A run removes the working folders left beside its output by runs killed outright, known by the lock no
-    process holds any more; not one a run is working in, nor a folder without a lock (an older version's)."""
-    import fcntl
-
-    for name in ("abandoned", "busy", "older"):
-        (tmp_path / f".riskline-{name}").mkdir()
-        (tmp_path / f".riskline-{name}" / "p00000-s000.arrow").write_bytes(b"x")
-    for name in ("abandoned", "busy"):
-        (tmp_path / f".riskline-{name}" / ".lock").touch()
-    with (tmp_path / ".riskline-busy" / ".lock").open() as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    process holds any more; not one a run is working in, nor a folder of another name (an older version's)."""
+    with held_elsewhere(tmp_path, ".riskline-", folder=True) as killed, \
+            held_elsewhere(tmp_path, ".riskline-", folder=True) as busy:
+        killed.kill()
+        (tmp_path / ".riskline-older123").mkdir()
         with _working_folder(tmp_path) as running_now:  # a run in this process: its lock is as good as another's
             score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", synth_rows[:200]), tmp_path / "s.jsonl",
                                    workers=2)
             assert running_now.is_dir()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".riskline-busy", ".riskline-older", "e.jsonl", "s.jsonl"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.path.name, ".riskline-older123",
+                                                                     "e.jsonl", "s.jsonl"])
 
 
 def test_a_file_system_without_locks_still_scores_and_keeps_every_folder(
@@ -596,10 +592,10 @@ def test_a_file_system_without_locks_still_scores_and_keeps_every_folder(
     def no_locks(fd: int, operation: int) -> None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    (tmp_path / ".riskline-abandoned").mkdir()
-    (tmp_path / ".riskline-abandoned" / ".lock").touch()
+    with held_elsewhere(tmp_path, ".riskline-", folder=True) as abandoned:
+        abandoned.kill()
     monkeypatch.setattr(fcntl, "flock", no_locks)
     rows = synth_rows[:200]
     result = score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", rows), tmp_path / "s.jsonl", workers=2)
     assert result.n_messages == len(rows)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".riskline-abandoned", "e.jsonl", "s.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([abandoned.path.name, "e.jsonl", "s.jsonl"])
