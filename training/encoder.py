@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import numpy as np
 from detection.encoder import FILES as ENCODER_FILES
 from detection.encoder import MAX_TOKENS
 from detection.events import STAGES
+from detection.held import Held
 from detection.text import normalize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -181,19 +181,18 @@ def export_base_encoder(directory: str | Path) -> Path:
     if not kept.exists():
         try:
             root.mkdir(parents=True, exist_ok=True)
-            fresh = Path(tempfile.mkdtemp(prefix=".encoder-", dir=root))
+            held = Held(root, ".encoder-", folder=True, private=True)  # one a killed process left goes
         except OSError as exc:
             return _export_alone(directory, root, exc)
-        try:
-            export_encoder(fresh)
-            fresh.rename(kept)
-            log.info("exported the base encoder once, kept in %s", kept)
-        except OSError as exc:  # another process renamed its export into place first: the same files
-            if not kept.is_dir():  # else the cache's disk is full, say: this run exports its own elsewhere
-                shutil.rmtree(fresh, ignore_errors=True)  # first, to give back the room it took
-                return _export_alone(directory, root, exc)
-        finally:
-            shutil.rmtree(fresh, ignore_errors=True)
+        with held as fresh:
+            try:
+                export_encoder(fresh)
+                fresh.rename(kept)
+                log.info("exported the base encoder once, kept in %s", kept)
+            except OSError as exc:  # another process renamed its export into place first: the same files
+                if not kept.is_dir():  # else the cache's disk is full, say: this run exports its own elsewhere
+                    held.close()  # first, to give back the room it took
+                    return _export_alone(directory, root, exc)
     if not all((kept / name).is_file() for name in ENCODER_FILES):  # a file taken out of the cache's entry
         log.warning("the encoder cache's %s lacks files: exporting the encoder for this run alone", kept)
         return export_encoder(directory)

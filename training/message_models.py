@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import tempfile
+import weakref
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from detection.events import EXTORTION_STAGES, STAGES
 from detection.features import MessageFeaturizer
+from detection.held import Held
 from detection.model import StageModel
 from training.config import TrainConfig
 from training.data import LabelledData, offenders
@@ -53,10 +56,10 @@ class Inputs:
 class _Cached:
     """An encoder that embeds each distinct text once and remembers it (training embeds texts often)."""
 
-    def __init__(self, encoder: Any, workdir: Any) -> None:
+    def __init__(self, encoder: Any, workdir: Held) -> None:
         self.inner, self.dim, self.directory = encoder, encoder.dim, encoder.directory
         self.known: dict[str, np.ndarray] = {}
-        self.workdir = workdir  # a TemporaryDirectory holding the encoder: removed with this object
+        weakref.finalize(self, workdir.close)  # the folder holding the encoder: removed with this object
 
     def encode(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.known]
@@ -71,10 +74,15 @@ def _exported(model: Any = None, tokenizer: Any = None) -> _Cached:
     from detection.encoder import TextEncoder
     from training.encoder import export_base_encoder, export_encoder
 
-    workdir = tempfile.TemporaryDirectory(prefix="riskline-encoder-")
-    target = f"{workdir.name}/encoder"
-    directory = export_base_encoder(target) if model is None else export_encoder(target, model, tokenizer)
-    return _Cached(TextEncoder(directory), workdir)
+    # held while this process runs: one a process killed outright left is removed by the next
+    workdir = Held(Path(tempfile.gettempdir()), "riskline-encoder-", folder=True, private=True)
+    target = workdir.path / "encoder"
+    try:
+        directory = export_base_encoder(target) if model is None else export_encoder(target, model, tokenizer)
+        return _Cached(TextEncoder(directory), workdir)
+    except BaseException:
+        workdir.close()
+        raise
 
 
 @functools.cache

@@ -10,13 +10,12 @@ from __future__ import annotations
 import html
 import json
 import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from detection.held import Held
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
@@ -213,17 +212,15 @@ def write_report(model: RiskModel, data: LabelledData, directory: str | Path, so
         raise ValueError(f"--report {out}: {what}") from None
     # written into a folder of its own inside ``out``, then each file moved into place: a report that
     # cannot be finished (a full disk) leaves ``out`` as it was, not half old and half new
-    staging = out / f".report-{secrets.token_hex(6)}"
     try:
-        staging.mkdir()
-        metrics = _write_report(model, data, staging, source)
-        for written in staging.iterdir():
-            os.replace(written, out / written.name)
+        with Held(out, ".report-", folder=True) as staging:
+            metrics = _write_report(model, data, staging, source)
+            for written in staging.iterdir():
+                os.replace(written, out / written.name)
     except OSError as exc:
         raise ValueError(f"--report {out}: the report could not be written ({exc.strerror or exc}); "
                          "nothing there was replaced") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
     return metrics

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import held_elsewhere
 from training import encoder
 
 
@@ -118,3 +119,17 @@ def test_the_cache_is_where_it_is_told_or_where_caches_go(tmp_path: Path, monkey
     assert encoder.cache_root() == tmp_path / "home" / ".cache" / "riskline"
     monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "mine"))
     assert encoder.cache_root() == tmp_path / "mine"
+
+
+def test_an_export_a_killed_process_left_is_removed(exports: list[Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed outright while exporting (10 s, and the kernel's out-of-memory killer picks training)
+    leaves its half export in the cache: the next export there removes it, not one another process is making."""
+    monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    with held_elsewhere(tmp_path / "cache", ".encoder-", folder=True) as killed, \
+            held_elsewhere(tmp_path / "cache", ".encoder-", folder=True) as busy:
+        killed.kill()
+        encoder.export_base_encoder(tmp_path / "a")
+        assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([busy.path.name,
+                                                                                f"encoder-{encoder._base_key()}"])
