@@ -534,7 +534,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
     n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
-    place = output.parent if output.parent.is_dir() else None
+    place = output.parent if output.parent.is_dir() else Path(tempfile.gettempdir())
     _MODEL = model
     context = multiprocessing.get_context("fork")
     try:
@@ -576,19 +576,17 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     except OSError as exc:  # the working files: the output's own failures are said by write_rows
         if (reason := write_failure(exc)) is None:
             raise
-        raise InputError(f"{output}: scoring's working files in {place or tempfile.gettempdir()} could not be written "
-                         f"({reason}); nothing was written there") from None
+        raise InputError(f"{output}: scoring's working files in {place} could not be written ({reason}); "
+                         "nothing was written there") from None
     finally:
         _MODEL = None
 
 
-@contextlib.contextmanager
-def _working_folder(place: Path | None) -> Iterator[Path]:
-    """A new working folder in ``place`` (None: the system's temporary folder), readable by its owner alone (it
-    holds message text), held while the run works (``Held``: one a run killed outright leaves is removed by the
-    next run in the same place) and removed at the end."""
-    with Held(Path(place or tempfile.gettempdir()), ".riskline-", folder=True, private=True) as folder:
-        yield folder
+def _working_folder(place: Path) -> Held:
+    """A new working folder in ``place``, readable by its owner alone (it holds message text), held while the run
+    works (one a run killed outright leaves is removed by the next run in the same place) and removed when the
+    ``with`` block it opens ends."""
+    return Held(place, ".riskline-", folder=True, private=True)
 
 
 @contextlib.contextmanager

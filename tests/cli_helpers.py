@@ -73,9 +73,10 @@ def still_running(pids: Iterable[int], within: float) -> list[int]:
 
 class HeldElsewhere:
     """A ``Held`` file or folder made by another process, which holds it until ``kill()`` kills it outright
-    (SIGKILL, as the kernel's out-of-memory killer would): then it is left there, its lock let go."""
+    (SIGKILL, as the kernel's out-of-memory killer would): then it is left there, its lock let go. As a ``with``
+    block, the process is killed on leaving, if still running."""
 
-    def __init__(self, parent: Path, prefix: str, suffix: str, folder: bool) -> None:
+    def __init__(self, parent: Path, prefix: str, suffix: str = "", folder: bool = False) -> None:
         script = ("import sys, time; from pathlib import Path; from detection.held import Held; "
                   f"h = Held(Path(sys.argv[1]), {prefix!r}, {suffix!r}, folder={folder}); "
                   "(h.path / 'part.arrow' if h.folder else h.path).write_text('half written'); "
@@ -87,13 +88,11 @@ class HeldElsewhere:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
+    def __enter__(self) -> HeldElsewhere:
+        return self
 
-@contextlib.contextmanager
-def held_elsewhere(parent: Path, prefix: str, suffix: str = "", folder: bool = False) -> Iterator[HeldElsewhere]:
-    """``HeldElsewhere``; whatever of it still runs is killed on leaving."""
-    held = HeldElsewhere(parent, prefix, suffix, folder)
-    try:
-        yield held
-    finally:
-        held.kill()
+    def __exit__(self, *exc: object) -> None:
+        self.kill()

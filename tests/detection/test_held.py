@@ -14,7 +14,7 @@ import pytest
 
 from detection.held import Held, remove_abandoned
 from detection.model import RiskModel
-from tests.cli_helpers import HeldElsewhere, held_elsewhere, riskline
+from tests.cli_helpers import HeldElsewhere, riskline
 from tests.conftest import write_jsonl
 
 
@@ -57,8 +57,8 @@ def test_only_what_no_process_holds_is_removed(tmp_path: Path) -> None:
     for name in others:
         (place / name).write_text("x")
     (place / ".s.jsonl.ba9876543210.tmp").symlink_to(outside)
-    with held_elsewhere(place, ".s.jsonl.", ".tmp") as file, held_elsewhere(place, ".s.jsonl.", ".tmp") as busy, \
-            held_elsewhere(place, ".s.jsonl.", ".tmp", folder=True) as folder:
+    with HeldElsewhere(place, ".s.jsonl.", ".tmp") as file, HeldElsewhere(place, ".s.jsonl.", ".tmp") as busy, \
+            HeldElsewhere(place, ".s.jsonl.", ".tmp", folder=True) as folder:
         assert (file.path.read_text(), (folder.path / "part.arrow").read_text()) == ("half written",) * 2
         file.kill()
         folder.kill()
@@ -74,7 +74,7 @@ def test_without_locks_a_held_file_keeps_the_name_no_command_removes(tmp_path: P
     def no_locks(fd: int, operation: int) -> None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    with held_elsewhere(tmp_path, ".s.jsonl.", ".tmp") as killed:
+    with HeldElsewhere(tmp_path, ".s.jsonl.", ".tmp") as killed:
         killed.kill()
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with Held(tmp_path, ".s.jsonl.", ".tmp") as path:
@@ -90,9 +90,9 @@ def test_score_removes_an_output_a_killed_run_left(model_dir: Path, synth_rows: 
     source = write_jsonl(tmp_path / "m.jsonl", synth_rows[:100])
     out = tmp_path / "out"
     out.mkdir()
-    with held_elsewhere(out, ".s.jsonl.", ".tmp") as killed, held_elsewhere(out, ".other.csv.", ".tmp") as busy:
+    with HeldElsewhere(out, ".s.jsonl.", ".tmp") as killed, HeldElsewhere(out, ".other.csv.", ".tmp") as busy:
         killed.kill()
-        other = HeldElsewhere(out, ".other.csv.", ".tmp", folder=False)
+        other = HeldElsewhere(out, ".other.csv.", ".tmp")
         other.kill()  # another output's, killed: not this run's to remove
         done = riskline("score", source, "-o", out / "s.jsonl", "--model", model_dir)
         assert done.returncode == 0, done.stderr
@@ -101,7 +101,7 @@ def test_score_removes_an_output_a_killed_run_left(model_dir: Path, synth_rows: 
 
 
 def test_a_save_removes_a_staging_folder_a_killed_save_left(model: RiskModel, tmp_path: Path) -> None:
-    with held_elsewhere(tmp_path, ".m.", folder=True) as killed:
+    with HeldElsewhere(tmp_path, ".m.", folder=True) as killed:
         killed.kill()
         model.save(tmp_path / "m")
         assert [p.name for p in tmp_path.iterdir()] == ["m"] and (tmp_path / "m" / "model.json").is_file()

@@ -27,7 +27,7 @@ from detection.batch import BatchResult, score_file
 from detection.model import RiskModel
 from detection.partitioned import _clean_block, _ranges, _workers, _working_folder, score_file_partitioned
 from detection.readers import InputError
-from tests.cli_helpers import RISKLINE, children, held_elsewhere, riskline, running, still_running
+from tests.cli_helpers import RISKLINE, HeldElsewhere, children, riskline, running, still_running
 from tests.conftest import write_jsonl
 
 
@@ -570,8 +570,8 @@ def test_only_working_folders_no_run_holds_are_removed(model: RiskModel, synth_r
                                                         tmp_path: Path) -> None:
     """A run removes the working folders left beside its output by runs killed outright, known by the lock no
     process holds any more; not one a run is working in, nor a folder of another name (an older version's)."""
-    with held_elsewhere(tmp_path, ".riskline-", folder=True) as killed, \
-            held_elsewhere(tmp_path, ".riskline-", folder=True) as busy:
+    with HeldElsewhere(tmp_path, ".riskline-", folder=True) as killed, \
+            HeldElsewhere(tmp_path, ".riskline-", folder=True) as busy:
         killed.kill()
         (tmp_path / ".riskline-older123").mkdir()
         with _working_folder(tmp_path) as running_now:  # a run in this process: its lock is as good as another's
@@ -592,7 +592,7 @@ def test_a_file_system_without_locks_still_scores_and_keeps_every_folder(
     def no_locks(fd: int, operation: int) -> None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    with held_elsewhere(tmp_path, ".riskline-", folder=True) as abandoned:
+    with HeldElsewhere(tmp_path, ".riskline-", folder=True) as abandoned:
         abandoned.kill()
     monkeypatch.setattr(fcntl, "flock", no_locks)
     rows = synth_rows[:200]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import held_elsewhere
+from tests.cli_helpers import HeldElsewhere
 from training import encoder
 
 
@@ -127,8 +127,8 @@ def test_an_export_a_killed_process_left_is_removed(exports: list[Path], tmp_pat
     leaves its half export in the cache: the next export there removes it, not one another process is making."""
     monkeypatch.setenv("RISKLINE_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
-    with held_elsewhere(tmp_path / "cache", ".encoder-", folder=True) as killed, \
-            held_elsewhere(tmp_path / "cache", ".encoder-", folder=True) as busy:
+    with HeldElsewhere(tmp_path / "cache", ".encoder-", folder=True) as killed, \
+            HeldElsewhere(tmp_path / "cache", ".encoder-", folder=True) as busy:
         killed.kill()
         encoder.export_base_encoder(tmp_path / "a")
         assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([busy.path.name,

@@ -16,7 +16,7 @@ from detection.events import to_event
 from detection.features import FEATURE_NAMES
 from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskModel, TextPath, load_model
 from detection.scoring import score_conversations, score_messages
-from tests.cli_helpers import held_elsewhere, riskline
+from tests.cli_helpers import HeldElsewhere, riskline
 from tests.conftest import write_jsonl
 from training.data import LabelledData, load_labelled
 from training.evaluate import reliability
@@ -308,7 +308,7 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in kept.iterdir()}
     assert max(map(len, before.values())) > 8192 and "report.md" in before
-    with held_elsewhere(kept, ".report-", folder=True) as killed:  # a report stopped by SIGKILL: the next goes on
+    with HeldElsewhere(kept, ".report-", folder=True) as killed:  # a report stopped by SIGKILL: the next goes on
         killed.kill()
     for folder in (kept, tmp_path / "new"):
         full = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", folder, "--no-track",
