@@ -797,14 +797,16 @@ def _text_path(directory: Path, saved: Any) -> TextPath | None:
     return TextPath(**{n: float(saved[n]) for n in names}, calibration=calibration)
 
 
+SOURCE_TREE = Path(__file__).resolve().parents[1]  # a source checkout, or (installed) site-packages
+
+
 def default_model_path() -> Path:
-    """``$RISKLINE_MODEL``, else ``./models/default``, else ``models/default`` beside the source tree."""
-    if os.environ.get("RISKLINE_MODEL"):
-        return Path(os.environ["RISKLINE_MODEL"])
+    """The model used where none is named: ``./models/default``, else, running from a source checkout (as
+    after ``make demo``), the checkout's ``models/default``."""
     local = Path("models/default")
-    if (local / "model.json").is_file():
+    if (local / "model.json").is_file() or not (SOURCE_TREE / "pyproject.toml").is_file():
         return local
-    return Path(__file__).resolve().parents[1] / "models" / "default"
+    return SOURCE_TREE / "models" / "default"
 
 
 def missing_database(store_uri: str) -> Path | None:
@@ -835,12 +837,19 @@ def _from_mlflow(uri: str) -> Path:
 
 
 def resolve_model_dir(source: str | Path | None = None) -> Path:
-    """The local directory of a model given as a directory, an MLflow URI, or (``None``) the default."""
+    """The local directory of a model given as a directory or an MLflow URI; ``None``: the one
+    ``$RISKLINE_MODEL`` names, as either, else the default (``default_model_path``)."""
+    if source is None and (named := os.environ.get("RISKLINE_MODEL")):
+        try:
+            return resolve_model_dir(named)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"RISKLINE_MODEL: {exc}") from None
     if source is None:
         path = default_model_path()
         if not (path / "model.json").is_file():
-            raise ModelLoadError(f"no default model at {path}: run 'make model' or "
-                                 "'riskline train --data FILE --out DIR' and pass --model DIR")
+            raise ModelLoadError(f"no model named and none at {path}: pass --model DIR or an MLflow URI, or set "
+                                 "RISKLINE_MODEL ('riskline train --data FILE --out DIR' makes one; in a source "
+                                 "checkout, 'make model' makes the default)")
         return path.resolve()
     text = str(source)
     if text.startswith(MLFLOW_SCHEMES):
@@ -856,5 +865,5 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
 
 
 def load_model(source: str | Path | None = None) -> RiskModel:
-    """Load a model from a directory, an MLflow URI, or (``None``) the default model."""
+    """Load a model from a directory, an MLflow URI, or (``None``) as ``resolve_model_dir`` finds it."""
     return _read_directory(resolve_model_dir(source))

@@ -18,6 +18,7 @@ from detection.model import (
     load_model,
     message_clauses,
     message_windows,
+    resolve_model_dir,
 )
 from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import file_size_limit
@@ -88,8 +89,31 @@ def test_default_model_from_environment(model_dir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("RISKLINE_MODEL", str(model_dir))
     assert load_model().model_version == load_model(model_dir).model_version
     monkeypatch.setenv("RISKLINE_MODEL", str(tmp_path / "absent"))
-    with pytest.raises(ModelLoadError, match="no default model"):
+    with pytest.raises(ModelLoadError) as absent:
         load_model()
+    assert str(absent.value) == f"RISKLINE_MODEL: {tmp_path / 'absent'}: no such model directory"
+
+
+def test_the_default_model_is_the_working_folders_then_the_source_trees(
+        model_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Where no model is named: ./models/default, else (running from a source checkout) the checkout's; an
+    installed riskline (no checkout around it) names the working folder's where there is none."""
+    monkeypatch.delenv("RISKLINE_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    checkout = tmp_path / "checkout"
+    (checkout / "models").mkdir(parents=True)
+    shutil.copytree(model_dir, checkout / "models" / "default")
+    (checkout / "pyproject.toml").write_text("[project]\n")
+    monkeypatch.setattr(model_module, "SOURCE_TREE", checkout)
+    assert resolve_model_dir() == checkout / "models" / "default"
+    shutil.copytree(model_dir, tmp_path / "models" / "default")
+    assert resolve_model_dir() == tmp_path / "models" / "default"
+    shutil.rmtree(tmp_path / "models")
+    (checkout / "pyproject.toml").unlink()  # as in site-packages
+    with pytest.raises(ModelLoadError) as none:
+        resolve_model_dir()
+    assert str(none.value).startswith("no model named and none at models/default: pass --model DIR or an MLflow "
+                                      "URI, or set RISKLINE_MODEL")
 
 
 def test_save_replaces_existing_directory(model: RiskModel, tmp_path: Path) -> None:

@@ -273,6 +273,9 @@ def test_train_register_score_by_alias(few_labelled_path: Path, trained_by_cli: 
                  env=env, cwd=folder)
     assert a.returncode == 0 and b.returncode == 0, b.stderr
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    named = riskline("score", few_labelled_path, "-o", tmp_path / "n.jsonl",  # as --model names it, an MLflow URI too
+                     env={**env, "RISKLINE_MODEL": "models:/riskline-test@champion"}, cwd=folder)
+    assert named.returncode == 0 and (tmp_path / "n.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
     missing = riskline("score", few_labelled_path, "-o", tmp_path / "c.jsonl", "--model", "models:/nope@champion",
                        env=env, cwd=folder)
     assert missing.returncode == 2 and "cannot fetch from MLflow" in missing.stderr
