@@ -240,6 +240,8 @@ def explain(
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
                       errors: Path | None) -> None:
     try:
+        import pyspark  # noqa: F401  (detection.spark imports it where it is used)
+
         from detection.spark import (
             SparkUnavailable,
             check_events_spark,
@@ -252,7 +254,8 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             write_single_parquet,
         )
     except ImportError as exc:
-        raise fail(f"--engine spark needs pyspark ({exc}); install riskline[spark]") from None
+        raise fail(f"--engine spark needs PySpark, which is not installed here ({exc}): pip install "
+                   "'riskline[spark]' (and Java 17); in a source checkout, make install") from None
     from detection.batch import write_rejects
     from detection.writers import check_writable, write_failure_said
 

@@ -15,12 +15,20 @@ from pathlib import Path
 RISKLINE = str(Path(sys.executable).with_name("riskline"))
 
 
+# ``riskline`` (its entry point, detection.cli:main) with the modules named in argv[1] not importable
+BLOCKING = ("import sys\nfor name in sys.argv[1].split(','):\n    sys.modules[name] = None\n"
+            "sys.argv[:2] = ['riskline']\nfrom detection.cli import main\nmain()\n")
+
+
 def riskline(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None,
-             max_file_bytes: int | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+             max_file_bytes: int | None = None, stdin: str | None = None,
+             blocked: Iterable[str] = ()) -> subprocess.CompletedProcess[str]:
     """``max_file_bytes``: no file the command writes may grow past this, as on a full disk (a real
     limit, RLIMIT_FSIZE: a write past it fails with EFBIG, "File too large"). ``stdin``: written to the
-    command through a pipe."""
-    return subprocess.run([RISKLINE, *map(str, args)], capture_output=True, text=True, timeout=300, input=stdin,
+    command through a pipe. ``blocked``: modules the command cannot import, as where they are not
+    installed (an import of one raises ImportError, and ``importlib.util.find_spec`` finds none)."""
+    command = [sys.executable, "-c", BLOCKING, ",".join(blocked)] if blocked else [RISKLINE]
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=300, input=stdin,
                           env={**os.environ, **(env or {})}, cwd=cwd,
                           preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes))
 

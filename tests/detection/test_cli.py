@@ -254,6 +254,17 @@ def test_an_mlflow_uri_without_its_database_is_one_line(events_path: Path, tmp_p
         assert not database.exists() and not (tmp_path / "o.jsonl").exists()
 
 
+def test_spark_where_pyspark_is_not_installed_is_one_line(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
+    """Installed without the 'spark' extra (here pyspark cannot be imported): before, a traceback once
+    the session was started."""
+    done = riskline("score", events_path, "-o", tmp_path / "o.parquet", "--engine", "spark", "--model", model_dir,
+                    blocked=("pyspark",))
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "riskline: error: --engine spark needs PySpark, which is not installed here (import of pyspark halted; "
+        "None in sys.modules): pip install 'riskline[spark]' (and Java 17); in a source checkout, make install"]
+    assert sorted(tmp_path.iterdir()) == []
+
+
 def test_labels_and_unknown_columns_do_not_change_scores(events_path: Path, model_dir: Path, tmp_path: Path) -> None:
     rows = _read_jsonl(events_path)
     plain = [{k: r[k] for k in ("conversation_id", "message_id", "sender_id", "timestamp", "text")} for r in rows]

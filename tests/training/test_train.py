@@ -243,6 +243,19 @@ def test_bad_labels_are_located(tmp_path: Path, change: dict[str, object], messa
         load_labelled(path)
 
 
+def test_a_transformer_training_without_its_extra_is_refused_at_once(few_labelled_path: Path, tmp_path: Path) -> None:
+    """Where riskline is installed without the 'transformer' extra (here two of its modules cannot be
+    imported): before, a traceback from base_model_path after the data was read and augmented."""
+    done = riskline("train", "--data", few_labelled_path, "--out", tmp_path / "m", "--model-type", "transformer",
+                    "--no-track", blocked=("torch", "onnxscript"), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "riskline: error: --model-type transformer: training one needs the 'transformer' extra, and torch, "
+        "onnxscript are not installed here: pip install 'riskline[transformer]' (torch's CPU build: "
+        "--extra-index-url https://download.pytorch.org/whl/cpu; in a source checkout, make install); scoring a "
+        "transformer model needs none of it"], done.stderr
+    assert sorted(tmp_path.iterdir()) == []
+
+
 CliRun = tuple[subprocess.CompletedProcess[str], Path, dict[str, str]]
 
 
