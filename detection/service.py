@@ -16,12 +16,14 @@ import zlib
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
+from detection.api_doc import openapi_document
 from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, not_twice, shown, to_event
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
@@ -224,6 +226,8 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             log.info("stopped")
 
     app = FastAPI(title="Riskline", lifespan=lifespan, docs_url=None, redoc_url=None)
+    document = openapi_document(settings.max_batch, settings.api_token is not None, version("riskline"))
+    app.openapi = lambda: document  # type: ignore[method-assign]
 
     @app.post("/v1/messages")
     async def post_messages(request: Request) -> Response:
@@ -241,7 +245,14 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
                                            "(a message is never counted twice)"}, status_code=503)
         return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
 
-    @app.get("/v1/conversations/{conversation_id:path}")  # ids may hold '/': the rest of the path is the id
+    # ids may hold '/': the rest of the path is the id. One route for both methods, so that a 405 there
+    # allows both.
+    @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "DELETE"])
+    async def conversation(conversation_id: str, request: Request) -> Response:
+        if request.method == "DELETE":
+            return await erase_conversation(conversation_id)
+        return await get_conversation(conversation_id)
+
     async def get_conversation(conversation_id: str) -> Response:
         loop = asyncio.get_running_loop()
         try:
@@ -255,7 +266,6 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"detail": f"unknown conversation {shown(conversation_id, 200)}"}, status_code=404)
         return JSONResponse(found)
 
-    @app.delete("/v1/conversations/{conversation_id:path}")
     async def erase_conversation(conversation_id: str) -> Response:
         loop = asyncio.get_running_loop()
         try:  # in the scoring executor, between two scoring calls: none of them is half-done meanwhile

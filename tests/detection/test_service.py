@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -211,6 +214,27 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
     metrics = server.http.get("/metrics").text
     assert 'riskline_http_requests_total{method="POST",route="/v1/messages",status="422"}' in metrics
     assert "riskline_outbox_depth" in metrics and "riskline_model_info{model_version=" in metrics
+
+
+def test_the_service_answers_as_its_openapi_document_says(server: Server, tmp_path: Path) -> None:
+    """Schemathesis, reading the service's own /openapi.json: requests made from the document's schemas and
+    from near them, and sequences of them (post, read, erase, read again), every answer held to the
+    document: never a 500, no status or content type it does not list, bodies that match its schemas,
+    every request it allows accepted, none without the token, an erased conversation gone. Not held: that
+    whatever it does not allow is refused (negative_data_rejection), as the service takes more than JSON
+    Schema can say (whole numbers as ids, Unix seconds as strings, any ISO-8601 form). One worker: two
+    would erase and write each other's conversations. Before the document was written out, FastAPI's own
+    said nothing of the body, 401, 404, 413, 503 or /metrics' text, and a 405 there allowed GET only."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("schemathesis")), "run", f"{server.url}/openapi.json", "--header",
+         f"Authorization: Bearer {TOKEN}", "--checks", "all", "--exclude-checks", "negative_data_rejection",
+         "--max-examples", "150", "--seed", "7", "--workers", "1", "--no-color"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-6000:]
+    assert "Tested: 6" in done.stdout, done.stdout[-3000:]
+    generated = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
+    assert generated and int(generated[1]) == int(generated[2]) >= 500, done.stdout[-3000:]
+    assert '"level": "error"' not in server.log.read_text()
 
 
 def test_concurrent_requests_to_one_conversation_lose_nothing(server: Server) -> None:
