@@ -36,15 +36,18 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_ERRORS_SAID = {
+    401: "The API token is set and the request's `Authorization: Bearer` header does not match it",
+    404: "No such conversation (never seen, erased or retired)",
+    413: "A body over the limit (sent, or once decompressed)",
+    415: "A Content-Encoding other than gzip or deflate",
+    422: "An invalid body; `loc` names the field (`[\"body\", \"messages\", 3, \"timestamp\"]`)",
+    503: "The state store could not be read or written, or scoring timed out: retry (with the same message ids; "
+         "a message is never counted twice)"}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
-    said = {401: "The API token is set and the request's `Authorization: Bearer` header does not match it",
-            404: "No such conversation (never seen, erased or retired)",
-            413: "A body over the limit (sent, or once decompressed)",
-            415: "A Content-Encoding other than gzip or deflate",
-            422: "An invalid body; `loc` names the field (`[\"body\", \"messages\", 3, \"timestamp\"]`)",
-            503: "The state store could not be read or written, or scoring timed out: retry (with the same "
-                 "message ids; a message is never counted twice)"}
-    return {str(status): _json(_ref("Error"), said[status]) for status in statuses}
+    return {str(status): _json(_ref("Error"), _ERRORS_SAID[status]) for status in statuses}
 
 
 def _schemas(max_batch: int) -> dict[str, Any]:

@@ -44,14 +44,15 @@ class Held:
             try:
                 if folder:
                     making.mkdir(0o700 if private else 0o777)
-                else:
-                    os.close(os.open(making, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666))
+                else:  # made and opened in one call: the descriptor the lock is taken on
+                    self.fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
                 break
             except FileExistsError:
                 continue
         self.path = making
         try:
-            self.fd = os.open(making, os.O_RDONLY if folder else os.O_RDWR)
+            if folder:
+                self.fd = os.open(making, os.O_RDONLY)
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:  # no locks here: keep the name no other command takes for abandoned

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import RISKLINE, riskline
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("detection", "training")
-# the installed entry point, run from the unpacked wheel (which PYTHONPATH puts before the editable install)
-ENTRY = "import sys\nsys.argv[0] = 'riskline'\nfrom detection.cli import main\nmain()\n"
+
+
+def _tracked() -> list[str]:
+    """The files git tracks in the packages."""
+    return subprocess.run(["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +31,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source)
-    listed = subprocess.run(["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True, text=True, check=True)
-    for name in listed.stdout.splitlines():
+    for name in _tracked():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, source / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
@@ -40,17 +45,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _installed(site: Path, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", ENTRY, *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site),
-                                                     "HOME": str(cwd), "MLFLOW_TRACKING_URI": ""})
+    """The ``riskline`` command importing its packages from the unpacked wheel, which PYTHONPATH puts before the
+    editable install (``where`` below shows it), with no model named by the environment."""
+    return riskline(*args, env={"PYTHONPATH": str(site), "RISKLINE_MODEL": ""}, cwd=cwd)
 
 
 @pytest.mark.slow
 def test_the_wheel_holds_every_file_of_the_packages(site: Path) -> None:
     """Each file git tracks in the packages is in the wheel (package data too: a word list that scoring
     reads, Spark's logging settings, the MLflow model's code), and nothing else of the checkout is."""
-    listed = subprocess.run(["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True, text=True, check=True)
-    tracked = set(listed.stdout.splitlines())
+    tracked = set(_tracked())
     shipped = {str(p.relative_to(site)) for p in site.rglob("*")  # (the other test's imports leave __pycache__)
                if p.is_file() and ".dist-info" not in str(p) and "__pycache__" not in p.parts}
     assert tracked == shipped
@@ -75,8 +79,8 @@ def test_an_installed_riskline_runs_outside_a_checkout(site: Path, few_labelled_
     assert trained.returncode == 0, trained.stderr
     scored = _installed(site, "score", few_labelled_path, "-o", "installed.jsonl", "--model", model_dir, cwd=work)
     assert scored.returncode == 0, scored.stderr
-    checkout = subprocess.run([str(Path(sys.executable).with_name("riskline")), "score", few_labelled_path, "-o",
-                               "checkout.jsonl", "--model", model_dir], capture_output=True, text=True, cwd=work)
+    checkout = subprocess.run([RISKLINE, "score", few_labelled_path, "-o", "checkout.jsonl", "--model", model_dir],
+                              capture_output=True, text=True, cwd=work)
     assert checkout.returncode == 0 and (work / "installed.jsonl").read_text() == (work / "checkout.jsonl").read_text()
     unnamed = _installed(site, "score", few_labelled_path, "-o", "o.jsonl", cwd=work)
     assert unnamed.returncode == 2 and unnamed.stderr.splitlines() == [
