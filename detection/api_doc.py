@@ -124,6 +124,14 @@ def _schemas(max_batch: int) -> dict[str, Any]:
     }
 
 
+def _probe(get: dict[str, Any]) -> dict[str, Any]:
+    """A probe's path: its GET, and a HEAD (as load balancers' health checks send) answering the same
+    statuses without a body."""
+    head = {"operationId": f"{get['operationId']}_head", "summary": f"{get['summary']} (no body)",
+            "responses": {code: {"description": answer["description"]} for code, answer in get["responses"].items()}}
+    return {"get": get, "head": head}
+
+
 def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any]:
     """The document for a service taking up to ``max_batch`` messages a request; ``token``: one is required."""
     guarded: dict[str, Any] = {"security": [{"bearer": []}]} if token else {}
@@ -156,12 +164,12 @@ def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any
                                                        "properties": {"conversation_id": {"type": "string"},
                                                                       "erased": {"const": True}}}, "Erased"),
                                          **_errors(*auth, 404, 503)}}},
-            "/healthz": {"get": {"operationId": "healthz", "summary": "The process is up",
-                                 "responses": {"200": _json(ok, "Up")}}},
-            "/readyz": {"get": {"operationId": "readyz", "summary": "The model is loaded and the state store answers",
-                                "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}},
-            "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
-                "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/healthz": _probe({"operationId": "healthz", "summary": "The process is up",
+                                "responses": {"200": _json(ok, "Up")}}),
+            "/readyz": _probe({"operationId": "readyz", "summary": "The model is loaded and the state store answers",
+                               "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}),
+            "/metrics": _probe({"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
+                "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}),
         },
         "components": {"schemas": _schemas(max_batch),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -279,11 +279,11 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         log.info("conversation erased")
         return JSONResponse({"conversation_id": conversation_id, "erased": True})
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: load balancers' checks
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz")
+    @app.api_route("/readyz", methods=["GET", "HEAD"])
     async def readyz() -> Response:
         try:
             parts["store"].ping()
@@ -291,7 +291,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "model_version": parts["model"].model_version})
 
-    @app.get("/metrics")
+    @app.api_route("/metrics", methods=["GET", "HEAD"])
     async def prometheus() -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 

@@ -210,6 +210,8 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
             header
     for open_path in ("/healthz", "/readyz", "/metrics"):
         assert server.http.get(open_path).status_code == 200
+        head = server.http.head(open_path)  # as a load balancer's health check asks: the status, no body
+        assert head.status_code == 200 and head.content == b"", (open_path, head.status_code)
     assert server.post(good, TOKEN).status_code == 200
     metrics = server.http.get("/metrics").text
     assert 'riskline_http_requests_total{method="POST",route="/v1/messages",status="422"}' in metrics
@@ -224,14 +226,15 @@ def test_the_service_answers_as_its_openapi_document_says(server: Server, tmp_pa
     whatever it does not allow is refused (negative_data_rejection), as the service takes more than JSON
     Schema can say (whole numbers as ids, Unix seconds as strings, any ISO-8601 form). One worker: two
     would erase and write each other's conversations. Before the document was written out, FastAPI's own
-    said nothing of the body, 401, 404, 413, 503 or /metrics' text, and a 405 there allowed GET only."""
+    said nothing of the body, 401, 404, 413, 503 or /metrics' text, and a 405 there allowed GET only. Nine
+    operations: the three probes answer HEAD too."""
     done = subprocess.run(
         [str(Path(sys.executable).with_name("schemathesis")), "run", f"{server.url}/openapi.json", "--header",
          f"Authorization: Bearer {TOKEN}", "--checks", "all", "--exclude-checks", "negative_data_rejection",
          "--max-examples", "150", "--seed", "7", "--workers", "1", "--no-color"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-6000:]
-    assert "Tested: 6" in done.stdout, done.stdout[-3000:]
+    assert "Tested: 9" in done.stdout, done.stdout[-3000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert generated and int(generated[1]) == int(generated[2]) >= 500, done.stdout[-3000:]
     assert '"level": "error"' not in server.log.read_text()
