@@ -130,6 +130,31 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     client.close()
 
 
+def test_files_sent_a_day_at_a_time_score_as_one_batch_of_all_the_days(server: Server, picked: dict[str, Any]) -> None:
+    """A platform's daily files, each sent whole through the client (many conversations a request, each
+    going on from the day before): the service carries every conversation's state across, so the scores
+    are those of one batch run over all the days (README, "Conversations that go on across files")."""
+    by_conversation: dict[str, list[dict[str, Any]]] = {}
+    for event in picked["events"]:  # each conversation's messages in its order (time, then input order)
+        by_conversation.setdefault(event["conversation_id"], []).append(event)
+    days: list[list[dict[str, Any]]] = [[], []]
+    for events in by_conversation.values():
+        ordered = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+        days[0] += ordered[:len(ordered) // 2]
+        days[1] += ordered[len(ordered) // 2:]
+    assert all(days) and len(days[0]) > 100
+    client = RisklineClient(server.url, api_token=TOKEN)
+    answers = {(a["conversation_id"], a["message_id"]): a["risk_score"] for day in days for a in client.send(day)}
+    assert answers == picked["scores"]
+    again = client.send(days[0])  # yesterday's file sent once more by mistake: answered, not counted again
+    assert all(a["duplicate"] for a in again)
+    assert {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in again}.items() <= answers.items()
+    for cid, events in by_conversation.items():
+        seen = client.conversation(cid)
+        assert seen is not None and seen["n_messages"] == len(events), cid
+    client.close()
+
+
 def _later(event: dict[str, Any], days: int) -> dict[str, Any]:
     stamp = event["timestamp"]
     moved = datetime.fromisoformat(stamp) + timedelta(days=days) if isinstance(stamp, str) else None
