@@ -118,7 +118,8 @@ def model_card(model: RiskModel, data_source: str) -> str:
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
                              "alerted_before_threat_groomed", "alerted_at_threat", "alerted_after_threat",
                              "median_messages_after_threat", "median_messages_to_alert", "latency_weighted_f1",
-                             "roc_auc", "pr_auc", "suspect_right_at_alert", "suspect_right"))
+                             "roc_auc", "pr_auc", "suspect_right_at_alert", "suspect_right", "offender_precision",
+                             "offender_recall", "offender_f0_5"))
     slices = slices_table(m.get("slices", {}))
     cv = m.get("cv")
     cv_text = "" if not cv else (

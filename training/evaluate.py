@@ -314,6 +314,7 @@ def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskS
     metrics = evaluate_results(results, data, model.thresholds)
     metrics["earliness_by_false_alert_budget"] = earliness_by_budget(steps, data)
     metrics.update(suspects_named(model, data, results))
+    metrics.update(offenders_identified(data, results))
     seen = model.in_training(fingerprints(data.events))
     metrics["n_in_training"] = None if seen is None else len(seen)
     return results, steps, metrics
@@ -339,6 +340,34 @@ def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore
     return {"suspect_right_at_alert": sum(j.at_alert for j in judged.values()) / n if n else None,
             "suspect_right": sum(j.at_end for j in judged.values()) / n if n else None,
             "n_suspects_judged": n}
+
+
+OFFENDER_KEYS = (
+    "offender_precision", "offender_recall", "offender_f0_5", "n_offenders", "n_offenders_named", "n_positive_left_out")
+
+
+def offenders_identified(data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:
+    """Offenders found, by person rather than by conversation, as PAN 2012's predator identification
+    (its problem 1) measures them: the people named suspect of an alerted conversation, each once however
+    many conversations name them, against the offenders of the positive conversations (``offenders``: as
+    the data names them, ``offender_id``, or as stage annotations show them). Precision is the share of
+    those named who are offenders, recall the share of offenders named; F0.5 weighs precision, as PAN's
+    ranking did. A positive conversation whose offender is not known (stages on both sides' messages
+    alike) is left out, its suspect neither right nor wrong (``n_positive_left_out``); None where no
+    offender is known (labels alone)."""
+    named = offenders(data)
+    positives = [c for c, y in data.labels.items() if y]
+    known = [c for c in positives if c in named]
+    if not known:
+        return dict.fromkeys(OFFENDER_KEYS)
+    left_out = set(positives) - set(known)
+    truth = {named[c] for c in known}
+    flagged = {r.suspect_id for r in results
+               if r.alert and r.suspect_id is not None and r.conversation_id not in left_out}
+    rates = _rates(len(truth & flagged), len(flagged - truth), len(truth), 0)
+    return {"offender_precision": rates["precision"], "offender_recall": rates["recall"],
+            "offender_f0_5": rates["f0_5"], "n_offenders": len(truth), "n_offenders_named": len(flagged),
+            "n_positive_left_out": len(left_out)}
 
 
 class SuspectOutcome(NamedTuple):

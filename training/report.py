@@ -108,7 +108,8 @@ HEADLINE = ("n_conversations", "n_positive", "precision", "recall", "f0_5", "f1"
             "pr_auc", "alerted_before_threat", "alerted_before_threat_groomed", "alerted_at_threat",
             "alerted_after_threat", "median_messages_after_threat", "median_minutes_after_threat",
             "median_messages_to_alert",
-            "latency_weighted_f1", "suspect_right_at_alert", "suspect_right")
+            "latency_weighted_f1", "suspect_right_at_alert", "suspect_right", "offender_precision", "offender_recall",
+            "offender_f0_5")
 
 
 def fmt(value: Any) -> str:

@@ -14,6 +14,7 @@ from training.evaluate import (
     interval_text,
     intervals,
     latency_penalty,
+    offenders_identified,
     roc_auc,
     threshold_for_precision,
 )
@@ -184,3 +185,38 @@ def test_intervals_without_errors_are_not_a_point() -> None:
     assert found["false_alert_rate"]["low"] == 0.0 and 0.01 < found["false_alert_rate"]["high"] < 0.2
     assert found["f0_5"]["high"] == 1.0 and found["f0_5"]["low"] < 0.95
     assert intervals(np.ones(5, int), np.ones(5, bool)) == {}  # one class: no interval
+
+
+def test_offenders_are_counted_once_each_as_pan_2012_counts_predators() -> None:
+    """PAN 2012's predator identification counts people, not conversations: p1 named in both of their
+    conversations is one offender found; p2, in a conversation not alerted, one missed; x, named in an
+    alerted negative, and the young person v named in p2's other conversation, two people wrongly named.
+    Where a positive conversation's offender is not known, it is left out."""
+    talk = {"a": ("p1", "v1"), "b": ("p1", "v2"), "c": ("p2", "v3"), "f": ("p2", "v"), "d": ("x", "y"),
+            "e": ("u", "w")}
+    events = [MessageEvent(cid, f"{cid}-{i}", people[i % 2], 1000.0 + i, "text")
+              for cid, people in talk.items() for i in range(4)]
+    labels = {"a": 1, "b": 1, "c": 1, "f": 1, "d": 0, "e": 0}
+    offender_ids = {c: talk[c][0] for c, y in labels.items() if y}
+    data = LabelledData(events, labels, [None] * len(events), offender_ids=offender_ids)
+
+    def result(cid: str, suspect: str, alerted: bool = True) -> RiskScore:  # a suspect is named with no alert too
+        return RiskScore(cid, 4, 0.9 if alerted else 0.1, "high" if alerted else "none", alerted,
+                         1 if alerted else None, f"{cid}-1" if alerted else None, "payment", suspect, [], "test")
+
+    results = [result("a", "p1"), result("b", "p1"), result("c", "p2", False), result("f", "v"), result("d", "x"),
+               result("e", "w", False)]
+    found = offenders_identified(data, results)
+    assert found["n_offenders"] == 2 and found["n_offenders_named"] == 3  # p1, v and x
+    assert found["offender_precision"] == pytest.approx(1 / 3) and found["offender_recall"] == pytest.approx(1 / 2)
+    assert found["offender_f0_5"] == pytest.approx(1.25 * (1 / 3) * (1 / 2) / (0.25 * (1 / 3) + 1 / 2))
+    right = [result("a", "p1"), result("b", "p1", False), result("c", "p2"), result("f", "v", False),
+             result("d", "x", False), result("e", "w", False)]
+    assert offenders_identified(data, right)["offender_f0_5"] == 1.0  # each found once is enough
+    # f's offender unknown: f is left out, and v, named there alone, with it; p2 is still an offender (c)
+    partly = LabelledData(events, labels, [None] * len(events), offender_ids={c: offender_ids[c] for c in "abc"})
+    found = offenders_identified(partly, results)
+    assert (found["n_offenders"], found["n_offenders_named"], found["n_positive_left_out"]) == (2, 2, 1)
+    assert found["offender_precision"] == found["offender_recall"] == 0.5
+    unknown = LabelledData(events, labels, [None] * len(events))  # labels alone
+    assert set(offenders_identified(unknown, results).values()) == {None}

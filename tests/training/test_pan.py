@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from detection.model import RiskModel
 from detection.readers import InputError, read_events
 from tests.cli_helpers import riskline
 from training.data import load_labelled, offenders
+from training.evaluate import score_and_evaluate
 from training.pan import COLUMNS, iter_pan_rows
 
 XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -50,12 +52,17 @@ def test_rows_labels_and_day_rollover(corpus: Path) -> None:
     assert [r["offender_id"] for r in rows] == ["p1"] * 4 + [None] * 3
 
 
-def test_converted_corpus_loads_with_its_offenders(corpus: Path, tmp_path: Path) -> None:
+def test_converted_corpus_loads_with_its_offenders(corpus: Path, tmp_path: Path, model: RiskModel) -> None:
     out = tmp_path / "pan.parquet"
     assert riskline("convert", corpus, "-o", out).returncode == 0
     data = load_labelled(out)
     assert data.offender_ids == {"aaa111": "p1"} and not data.has_stages
     assert offenders(data) == {"aaa111": "p1"}
+    # evaluated, the predators found are counted by person, as PAN 2012 counts them
+    results, _, metrics = score_and_evaluate(model, data)
+    named = {r.suspect_id for r in results if r.alert}
+    assert metrics["n_offenders"] == 1 and metrics["n_offenders_named"] == len(named)
+    assert metrics["offender_recall"] == float("p1" in named)
 
 
 @pytest.mark.slow
