@@ -124,10 +124,10 @@ def _schemas(max_batch: int) -> dict[str, Any]:
     }
 
 
-def _probe(get: dict[str, Any]) -> dict[str, Any]:
-    """A probe's path: its GET, and a HEAD (as load balancers' health checks send) answering the same
-    statuses without a body."""
-    head = {"operationId": f"{get['operationId']}_head", "summary": f"{get['summary']} (no body)",
+def _with_head(get: dict[str, Any]) -> dict[str, Any]:
+    """A path's GET, and its HEAD (as HTTP asks of a server wherever it answers GET, and as load
+    balancers' health checks send): the same statuses, token and parameters, without a body."""
+    head = {**get, "operationId": f"{get['operationId']}_head", "summary": f"{get['summary']} (no body)",
             "responses": {code: {"description": answer["description"]} for code, answer in get["responses"].items()}}
     return {"get": get, "head": head}
 
@@ -154,21 +154,22 @@ def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any
                     "results": {"type": "array", "items": _ref("Result")}}}, "One result per message, in order"),
                     **_errors(*auth, 413, 415, 422, 503)}}},
             "/v1/conversations/{conversation_id}": {
-                "get": {"operationId": "get_conversation", "summary": "A conversation's risk and interventions",
-                        **guarded, "parameters": conversation_id,
-                        "responses": {"200": _json(_ref("Conversation"), "The conversation"),
-                                      **_errors(*auth, 404, 503)}},
+                **_with_head({"operationId": "get_conversation", "summary": "A conversation's risk and interventions",
+                              **guarded, "parameters": conversation_id,
+                              "responses": {"200": _json(_ref("Conversation"), "The conversation"),
+                                            **_errors(*auth, 404, 503)}}),
                 "delete": {"operationId": "erase_conversation", "summary": "Forget a conversation", **guarded,
                            "parameters": conversation_id,
                            "responses": {"200": _json({"type": "object", "required": ["conversation_id", "erased"],
                                                        "properties": {"conversation_id": {"type": "string"},
                                                                       "erased": {"const": True}}}, "Erased"),
                                          **_errors(*auth, 404, 503)}}},
-            "/healthz": _probe({"operationId": "healthz", "summary": "The process is up",
-                                "responses": {"200": _json(ok, "Up")}}),
-            "/readyz": _probe({"operationId": "readyz", "summary": "The model is loaded and the state store answers",
-                               "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}),
-            "/metrics": _probe({"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
+            "/healthz": _with_head({"operationId": "healthz", "summary": "The process is up",
+                                    "responses": {"200": _json(ok, "Up")}}),
+            "/readyz": _with_head({"operationId": "readyz",
+                                   "summary": "The model is loaded and the state store answers",
+                                   "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}),
+            "/metrics": _with_head({"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
                 "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}),
         },
         "components": {"schemas": _schemas(max_batch),

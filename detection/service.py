@@ -245,9 +245,9 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
                                            "(a message is never counted twice)"}, status_code=503)
         return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
 
-    # ids may hold '/': the rest of the path is the id. One route for both methods, so that a 405 there
-    # allows both.
-    @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "DELETE"])
+    # ids may hold '/': the rest of the path is the id. One route for every method, so that a 405 there
+    # allows them all. HEAD wherever GET is answered, as HTTP asks of a server (uvicorn sends no body).
+    @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "HEAD", "DELETE"])
     async def conversation(conversation_id: str, request: Request) -> Response:
         if request.method == "DELETE":
             return await erase_conversation(conversation_id)
@@ -279,7 +279,7 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         log.info("conversation erased")
         return JSONResponse({"conversation_id": conversation_id, "erased": True})
 
-    @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: load balancers' checks
+    @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: load balancers' health checks send it
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
 

@@ -107,6 +107,14 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     client = RisklineClient(server.url, api_token=TOKEN)
     view = client.conversation(cid)
     assert view is not None and view["n_messages"] == len(events)
+    # HEAD, wherever GET is answered: its status and headers, no body, and the token all the same
+    for path, token, status in [(f"/v1/conversations/{cid}", TOKEN, 200), ("/v1/conversations/never-seen", TOKEN, 404),
+                                (f"/v1/conversations/{cid}", "wrong", 401)]:
+        head = server.http.head(path, headers={"Authorization": f"Bearer {token}"})
+        assert (head.status_code, head.content) == (status, b""), (path, head.status_code)
+    assert head.headers["content-type"] == "application/json"
+    refused = server.http.put(f"/v1/conversations/{cid}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert refused.status_code == 405 and set(refused.headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
     assert view["current_score"] == first[-1]["risk_score"]
     assert view["risk_score"] == max(r["risk_score"] for r in first)
     assert view["peak_stage"] == picked["peak_stage"][cid] and view["interventions"]  # as batch scoring has it
@@ -251,15 +259,15 @@ def test_the_service_answers_as_its_openapi_document_says(server: Server, tmp_pa
     whatever it does not allow is refused (negative_data_rejection), as the service takes more than JSON
     Schema can say (whole numbers as ids, Unix seconds as strings, any ISO-8601 form). One worker: two
     would erase and write each other's conversations. Before the document was written out, FastAPI's own
-    said nothing of the body, 401, 404, 413, 503 or /metrics' text, and a 405 there allowed GET only. Nine
-    operations: the three probes answer HEAD too."""
+    said nothing of the body, 401, 404, 413, 503 or /metrics' text, and a 405 there allowed GET only. Ten
+    operations: HEAD wherever GET is answered."""
     done = subprocess.run(
         [str(Path(sys.executable).with_name("schemathesis")), "run", f"{server.url}/openapi.json", "--header",
          f"Authorization: Bearer {TOKEN}", "--checks", "all", "--exclude-checks", "negative_data_rejection",
          "--max-examples", "150", "--seed", "7", "--workers", "1", "--no-color"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-6000:]
-    assert "Tested: 9" in done.stdout, done.stdout[-3000:]
+    assert "Tested: 10" in done.stdout, done.stdout[-3000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert generated and int(generated[1]) == int(generated[2]) >= 500, done.stdout[-3000:]
     assert '"level": "error"' not in server.log.read_text()
