@@ -486,6 +486,70 @@ def erase(
                + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
 
 
+@app.command()
+@user_errors
+def backfill(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
+    model: ModelOption = None,
+    state: StateOption = None,
+    policy: PolicyOption = None,
+    on_model_change: OnModelChangeOption = None,
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", parser=local_path, help="Write bad rows here (JSON Lines) and load the rest")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Load past messages into a state store, raising no interventions.
+
+    Conversations in progress when a service or stream worker starts then go on from their history, as
+    if it had read them all along. Levels the history reaches count as raised: no intervention is sent
+    for them, then or later (`score` gives those alerts as rows). Loading again is safe: messages the
+    store holds are duplicates.
+    """
+    flags = dict(locals())  # first: the options only
+    from detection.batch import rejects_error, write_rejects
+    from detection.model import load_model
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor, load_history
+    from detection.readers import input_format, read_events
+    from detection.settings import ServiceSettings, load_settings
+    from detection.store import open_store, without_password
+    from detection.writers import check_writable
+
+    check_outputs({"INPUT": input_path}, {"--errors": errors})
+    if errors is not None:
+        if input_format(errors) in (".csv", ".parquet"):
+            raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
+        if not errors.parent.is_dir():
+            raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
+        check_writable(errors)
+    del flags["input_path"], flags["errors"]
+    settings = load_settings(flags, flags.pop("config"), ServiceSettings)  # as `serve` reads them
+    risk_model = load_model(settings.model)
+    rules = EscalationPolicy.load(settings.policy)
+    read = read_events(input_path)
+    if read.rejects and errors is None:
+        raise rejects_error(read.rejects)
+    store = open_store(settings.state)  # last: a refusal above leaves no store made
+    where = without_password(settings.state)
+    written = [0]
+    try:
+        processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
+        done = load_history(processor, read.events, lambda n: written.__setitem__(0, n))
+    except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
+        raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after {written[0]} of the "
+                   f"{len({e.conversation_id for e in read.events})} conversations; run it again: what was "
+                   "loaded is then taken as duplicates") from None
+    finally:
+        store.close()
+    if errors is not None:
+        write_rejects(errors, read.rejects)
+    levels = list(done["reached"])
+    reached = ", ".join(f"{level}{' or above' * (level != levels[-1])} {n}" for level, n in done["reached"].items())
+    typer.echo(f"loaded {done['n_messages']} messages ({done['n_duplicates']} held already) in "
+               f"{done['n_conversations']} conversations into {where}, {len(read.rejects)} rows rejected; "
+               f"reached: {reached or 'no level with an action'} (no interventions raised)", err=True)
+
+
 def load_plugins() -> None:
     """Add commands registered by installed packages under ``riskline.commands``."""
     for entry in entry_points(group="riskline.commands"):

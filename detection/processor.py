@@ -17,7 +17,7 @@ from typing import Any
 
 from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel, load_model
-from detection.policy import EscalationPolicy
+from detection.policy import LEVELS, EscalationPolicy
 from detection.scoring import score_messages
 from detection.sinks import OutboxWorker, Sink, intervention_id, load_sinks
 from detection.state import ConversationState
@@ -39,21 +39,27 @@ class Processor:
         self.evidence_restarts = 0  # conversations whose running evidence was set aside so far (a metric)
         self._counting = threading.Lock()
 
-    def process(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def process(self, events: Sequence[MessageEvent], intervene: bool = True,
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Answers for ``events`` (input order) and the interventions raised by them.
 
         When another process sharing the store moved one of the conversations on in the meantime,
         the whole call is done again from the new state, after a short random wait that grows with
         each attempt, so that processes writing the same conversation stop colliding in lockstep.
+
+        Without ``intervene`` (history loaded by ``riskline backfill``), the levels the messages reach
+        are recorded as raised, as they would have been, but no intervention is made or sent for them,
+        then or later.
         """
         for attempt in range(MAX_ATTEMPTS - 1):
             try:
-                return self._process_once(events)
+                return self._process_once(events, intervene)
             except StoreConflict:
                 time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.001 * 2**attempt)))
-        return self._process_once(events)
+        return self._process_once(events, intervene)
 
-    def _process_once(self, events: Sequence[MessageEvent]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _process_once(self, events: Sequence[MessageEvent], intervene: bool,
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         keys = [(e.conversation_id, e.message_id) for e in events]
         first: dict[tuple[str, str], MessageEvent] = {}
         for key, event in zip(keys, events, strict=True):
@@ -73,9 +79,9 @@ class Processor:
             score = float(steps.risk_score[i])
             level = self.policy.next_level(self.model.thresholds, levels.get(cid, "none"), score)
             levels[cid] = level
-            made = [self._intervention(states[cid], lv, score, mid)
-                    for lv in self.policy.due(level, raised.get(cid, frozenset()))]
-            raised[cid] = raised.get(cid, frozenset()) | {m["level"] for m in made}
+            due = self.policy.due(level, raised.get(cid, frozenset()))
+            raised[cid] = raised.get(cid, frozenset()) | set(due)
+            made = [self._intervention(states[cid], lv, score, mid) for lv in due] if intervene else []
             new_interventions.extend(made)
             answers[(cid, mid)] = {
                 "conversation_id": cid, "message_id": mid, "risk_score": score, "risk_level": level,
@@ -136,6 +142,41 @@ class Processor:
             "evidence_from_index": state.restarted_at,
             "interventions": self.store.interventions(conversation_id),
         }
+
+
+HISTORY_CALL_MESSAGES = 5000  # about how many messages ``load_history`` gives one call (whole conversations)
+
+
+def load_history(processor: Processor, events: Sequence[MessageEvent],
+             done: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
+    """Every message of ``events`` through ``processor`` without interventions (``Processor.process``), each
+    conversation whole in one call, calls of about ``HISTORY_CALL_MESSAGES`` messages (one transaction each);
+    ``done`` is told the conversations written after each call. What it did: messages, those the store
+    held already (``duplicate``), conversations, and how many reached each level with an action."""
+    by_conversation: dict[str, list[MessageEvent]] = {}
+    for event in events:
+        by_conversation.setdefault(event.conversation_id, []).append(event)
+    reached: dict[str, str] = {}
+    duplicates = written = 0
+    call: list[MessageEvent] = []
+    conversations = list(by_conversation.values())
+    for k, messages in enumerate(conversations):
+        call += messages
+        if len(call) < HISTORY_CALL_MESSAGES and k + 1 < len(conversations):
+            continue
+        answers, _ = processor.process(call, intervene=False)
+        for answer in answers:
+            duplicates += answer["duplicate"]
+            cid, level = answer["conversation_id"], answer["risk_level"]
+            if LEVELS.index(level) > LEVELS.index(reached.get(cid, "none")):
+                reached[cid] = level
+        written = k + 1
+        done(written)
+        call = []
+    acted = [level for level in LEVELS if level in processor.policy.actions]
+    return {"n_messages": len(events), "n_duplicates": duplicates, "n_conversations": len(by_conversation),
+            "reached": {level: sum(LEVELS.index(r) >= LEVELS.index(level) for r in reached.values())
+                        for level in acted}}
 
 
 def _in_request_order(keys: list[tuple[str, str]], fresh: dict[tuple[str, str], dict[str, Any]],

@@ -20,7 +20,10 @@ import pytest
 from detection.client import RisklineClient, verify_signature
 from detection.events import to_event
 from detection.model import RiskModel
+from detection.policy import EscalationPolicy
 from detection.scoring import score_conversations
+from detection.writers import write_rows
+from tests.cli_helpers import riskline
 from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database, samples
 
 pytestmark = pytest.mark.slow
@@ -138,19 +141,37 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     client.close()
 
 
+def _by_conversation(picked: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each conversation's messages in its order (time, then input order)."""
+    by_conversation: dict[str, list[dict[str, Any]]] = {}
+    for event in picked["events"]:
+        by_conversation.setdefault(event["conversation_id"], []).append(event)
+    return {c: sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+            for c, events in by_conversation.items()}
+
+
+def _cut(ordered: list[dict[str, Any]], first: int | None) -> int:
+    """Where a conversation's second day begins: after its ``first`` messages, or half of them."""
+    return len(ordered) // 2 if first is None else first
+
+
+def _two_days(picked: dict[str, Any], first: int | None = None) -> list[list[dict[str, Any]]]:
+    """The first half of each conversation (or its ``first`` messages), then the rest: two days' files,
+    every conversation in both."""
+    days: list[list[dict[str, Any]]] = [[], []]
+    for ordered in _by_conversation(picked).values():
+        days[0] += ordered[:_cut(ordered, first)]
+        days[1] += ordered[_cut(ordered, first):]
+    assert all(days) and len(days[0]) >= 50
+    return days
+
+
 def test_files_sent_a_day_at_a_time_score_as_one_batch_of_all_the_days(server: Server, picked: dict[str, Any]) -> None:
     """A platform's daily files, each sent whole through the client (many conversations a request, each
     going on from the day before): the service carries every conversation's state across, so the scores
     are those of one batch run over all the days (README, "Conversations that go on across files")."""
-    by_conversation: dict[str, list[dict[str, Any]]] = {}
-    for event in picked["events"]:  # each conversation's messages in its order (time, then input order)
-        by_conversation.setdefault(event["conversation_id"], []).append(event)
-    days: list[list[dict[str, Any]]] = [[], []]
-    for events in by_conversation.values():
-        ordered = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
-        days[0] += ordered[:len(ordered) // 2]
-        days[1] += ordered[len(ordered) // 2:]
-    assert all(days) and len(days[0]) > 100
+    by_conversation = _by_conversation(picked)
+    days = _two_days(picked)
     client = RisklineClient(server.url, api_token=TOKEN)
     answers = {(a["conversation_id"], a["message_id"]): a["risk_score"] for day in days for a in client.send(day)}
     assert answers == picked["scores"]
@@ -161,6 +182,54 @@ def test_files_sent_a_day_at_a_time_score_as_one_batch_of_all_the_days(server: S
         seen = client.conversation(cid)
         assert seen is not None and seen["n_messages"] == len(events), cid
     client.close()
+
+
+FIRST_DAY = 5  # messages of each conversation in yesterday's file: some alert by then, some later
+
+
+def test_history_loaded_before_the_service_starts_goes_on_without_its_interventions(
+        model: RiskModel, model_dir: Path, tmp_path: Path, picked: dict[str, Any], receiver: Receiver) -> None:
+    """``riskline backfill`` loads yesterday into the store; the service started on it goes on from there:
+    today's scores are those of one batch over both days, and the interventions are those of the levels
+    first reached today (the history's count as raised: none is sent for them, then or later). Loading
+    again changes nothing; a bad row stops it before anything is loaded, or with --errors is set aside."""
+    days, state = _two_days(picked, FIRST_DAY), tmp_path / "state.db"
+    history = tmp_path / "history.jsonl"
+    write_rows(history, days[0])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(history.read_text() + '{"conversation_id": "c", "message_id": "m"}\n')
+    refused = riskline("backfill", broken, "--model", model_dir, "--state", state)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"{broken}: line {len(days[0]) + 1}: field 'sender_id'" in refused.stderr and not state.exists()
+    loaded = riskline("backfill", broken, "--model", model_dir, "--state", state, "--errors", tmp_path / "bad.jsonl")
+    n = len(_by_conversation(picked))
+    assert loaded.returncode == 0, loaded.stderr
+    assert f"loaded {len(days[0])} messages (0 held already) in {n} conversations" in loaded.stderr
+    assert "1 rows rejected" in loaded.stderr and len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
+    again = riskline("backfill", history, "--model", model_dir, "--state", state)
+    assert f"loaded {len(days[0])} messages ({len(days[0])} held already)" in again.stderr, again.stderr
+    # the levels each conversation reaches, as the service's policy moves through them, and on which day
+    policy, due_today, raised_yesterday = EscalationPolicy.load(None), set(), set()
+    for cid, ordered in _by_conversation(picked).items():
+        level, raised = "none", frozenset[str]()
+        for i, event in enumerate(ordered):
+            level = policy.next_level(model.thresholds, level, picked["scores"][(cid, event["message_id"])])
+            for due in policy.due(level, raised):
+                (due_today if i >= FIRST_DAY else raised_yesterday).add((cid, due))
+                raised |= {due}
+    assert due_today and raised_yesterday, (due_today, raised_yesterday)  # both days reach levels with an action
+    proc = Server(model_dir, state, "--webhook-url", receiver.url, "--webhook-secret", SECRET)
+    try:
+        client = RisklineClient(proc.url)
+        answers = {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in client.send(days[1])}
+        assert answers == {k: v for k, v in picked["scores"].items() if k in answers} and len(answers) == len(days[1])
+        held = {(cid, i["level"]) for cid in _by_conversation(picked)
+                for i in client.conversation(cid)["interventions"]}  # type: ignore[index]
+        assert held == due_today
+        assert {(d["conversation_id"], d["level"]) for d in receiver.wait_for(len(due_today))} == due_today
+        client.close()
+    finally:
+        proc.stop()
 
 
 def _later(event: dict[str, Any], days: int) -> dict[str, Any]:

@@ -12,7 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from detection.events import MAX_ID_BYTES
+from detection.events import MAX_ID_BYTES, to_event
+from detection.model import RiskModel
+from detection.policy import EscalationPolicy
+from detection.processor import Processor, load_history
+from detection.scoring import score_conversations
 from detection.state import ConversationState
 from detection.store import (
     Conversation,
@@ -516,3 +520,33 @@ def test_a_message_another_writer_answers_while_it_is_read_is_a_duplicate(postgr
     assert stores[race].load(["c"]) == stores[ref].load(["c"])  # two messages, m1 once
     for store in stores.values():
         store.close()
+
+
+def test_history_loads_into_every_store_with_its_levels_raised_and_no_interventions(
+        reopen: Factory, model: RiskModel, synth_rows: list[dict[str, object]]) -> None:
+    """``riskline backfill``'s path (``load_history``) on each store: every message held as the service
+    would hold it, the levels reached counted as raised, and no intervention made or put in the outbox;
+    loaded again, every message is a duplicate and nothing moves."""
+    events = [to_event(row) for row in synth_rows[:600]]
+    results, _ = score_conversations(model, events)
+    policy = EscalationPolicy.load(None)
+    store = reopen()
+    done = load_history(Processor(model, store, policy, ["webhook"]), events)
+    store.close()
+    assert (done["n_messages"], done["n_duplicates"], done["n_conversations"]) == (600, 0, len(results))
+    store = reopen()
+    held = store.load([r.conversation_id for r in results])
+    alerted = 0
+    for r in results:
+        assert held[r.conversation_id].state.n_messages == r.n_messages
+        # a level with an action is raised once the conversation reaches it (its peak, as no level falls past it)
+        assert held[r.conversation_id].raised == set(policy.due(r.risk_level, frozenset()))
+        assert store.interventions(r.conversation_id) == []
+        alerted += r.alert
+    assert alerted >= 3 and done["reached"]["high"] == sum(r.risk_level in ("high", "critical") for r in results)
+    assert store.due(time.time() + 3600, 100) == [] and store.outbox_stats()[0] == 0
+    again = load_history(Processor(model, store, policy, ["webhook"]), events)
+    assert again["n_duplicates"] == 600
+    assert {c: v.state.n_messages for c, v in store.load(held).items()} == {r.conversation_id: r.n_messages
+                                                                            for r in results}
+    store.close()
