@@ -136,6 +136,21 @@ def _trained_on_english(model: Any) -> bool:
     return trained_on_english(None if vocabulary is None else vocabulary.counts)
 
 
+def _check_errors_file(errors: Path | None) -> None:
+    """``--errors``, before any work: JSON Lines by name, in a folder that exists, writable (else the
+    output would be written and not the rejects)."""
+    from detection.readers import input_format
+    from detection.writers import check_writable
+
+    if errors is None:
+        return
+    if input_format(errors) in (".csv", ".parquet"):  # a name promising another format
+        raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
+    if not errors.parent.is_dir():
+        raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
+    check_writable(errors)
+
+
 @app.command()
 @user_errors
 def score(
@@ -156,18 +171,13 @@ def score(
     from detection.batch import score_file
     from detection.model import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
-    from detection.readers import input_bytes, input_files, input_format
-    from detection.writers import check_writable, output_format
+    from detection.readers import input_bytes, input_files
+    from detection.writers import output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     if engine != "spark":  # before the work, not after it (Spark's own checks follow)
         output_format(output)
-    if errors is not None and input_format(errors) in (".csv", ".parquet"):  # a name promising another format
-        raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
-    if errors is not None:  # else the scores would be written, and not the rejects
-        if not errors.parent.is_dir():
-            raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
-        check_writable(errors)
+    _check_errors_file(errors)
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine != "local":
@@ -510,18 +520,12 @@ def backfill(
     from detection.model import load_model
     from detection.policy import EscalationPolicy
     from detection.processor import Processor, load_history
-    from detection.readers import input_format, read_events
+    from detection.readers import read_events
     from detection.settings import ServiceSettings, load_settings
     from detection.store import open_store, without_password
-    from detection.writers import check_writable
 
     check_outputs({"INPUT": input_path}, {"--errors": errors})
-    if errors is not None:
-        if input_format(errors) in (".csv", ".parquet"):
-            raise fail(f"--errors {errors}: bad rows are written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
-        if not errors.parent.is_dir():
-            raise fail(f"--errors {errors}: folder {errors.parent} does not exist")
-        check_writable(errors)
+    _check_errors_file(errors)
     del flags["input_path"], flags["errors"]
     settings = load_settings(flags, flags.pop("config"), ServiceSettings)  # as `serve` reads them
     risk_model = load_model(settings.model)
@@ -531,14 +535,14 @@ def backfill(
         raise rejects_error(read.rejects)
     store = open_store(settings.state)  # last: a refusal above leaves no store made
     where = without_password(settings.state)
-    written = [0]
+    progress = {"conversations": 0}  # written so far
     try:
         processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
-        done = load_history(processor, read.events, lambda n: written.__setitem__(0, n))
+        done = load_history(processor, read.events, lambda n: progress.update(conversations=n))
     except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
-        raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after {written[0]} of the "
-                   f"{len({e.conversation_id for e in read.events})} conversations; run it again: what was "
-                   "loaded is then taken as duplicates") from None
+        raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
+                   f"{progress['conversations']} of the {len({e.conversation_id for e in read.events})} "
+                   "conversations; run it again: what was loaded is then taken as duplicates") from None
     finally:
         store.close()
     if errors is not None:

@@ -148,7 +148,7 @@ HISTORY_CALL_MESSAGES = 5000  # about how many messages ``load_history`` gives o
 
 
 def load_history(processor: Processor, events: Sequence[MessageEvent],
-             done: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
+                 done: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
     """Every message of ``events`` through ``processor`` without interventions (``Processor.process``), each
     conversation whole in one call, calls of about ``HISTORY_CALL_MESSAGES`` messages (one transaction each);
     ``done`` is told the conversations written after each call. What it did: messages, those the store
@@ -157,7 +157,7 @@ def load_history(processor: Processor, events: Sequence[MessageEvent],
     for event in events:
         by_conversation.setdefault(event.conversation_id, []).append(event)
     reached: dict[str, str] = {}
-    duplicates = written = 0
+    duplicates = 0
     call: list[MessageEvent] = []
     conversations = list(by_conversation.values())
     for k, messages in enumerate(conversations):
@@ -170,8 +170,7 @@ def load_history(processor: Processor, events: Sequence[MessageEvent],
             cid, level = answer["conversation_id"], answer["risk_level"]
             if LEVELS.index(level) > LEVELS.index(reached.get(cid, "none")):
                 reached[cid] = level
-        written = k + 1
-        done(written)
+        done(k + 1)
         call = []
     acted = [level for level in LEVELS if level in processor.policy.actions]
     return {"n_messages": len(events), "n_duplicates": duplicates, "n_conversations": len(by_conversation),

@@ -1,6 +1,7 @@
 """The state-store contract, run against every store: SQLite, a real Redis and a real PostgreSQL."""
 
 import random
+import re
 import sqlite3
 import string
 import time
@@ -27,6 +28,9 @@ from detection.store import (
     open_store,
     out_of_room,
 )
+from tests.cli_helpers import riskline
+from tests.conftest import write_jsonl
+from training.synth.generator import generate
 
 Factory = Callable[[], StateStore]
 
@@ -550,3 +554,23 @@ def test_history_loads_into_every_store_with_its_levels_raised_and_no_interventi
     assert {c: v.state.n_messages for c, v in store.load(held).items()} == {r.conversation_id: r.n_messages
                                                                             for r in results}
     store.close()
+
+
+def test_history_cut_short_by_a_full_disk_says_how_far_it_got_and_loads_the_rest_when_run_again(
+        model_dir: Path, tmp_path: Path) -> None:
+    """A real file-size limit on ``riskline backfill`` (as a full disk): the first call's conversations are
+    stored whole, the error line says how many, and run again without the limit the rest load, those
+    first ones' messages as duplicates."""
+    rows = generate(320, seed=5)
+    history = write_jsonl(tmp_path / "history.jsonl", rows)
+    state = tmp_path / "state.db"
+    cut = riskline("backfill", history, "--model", model_dir, "--state", state, max_file_bytes=3 * 1024 * 1024)
+    assert cut.returncode == 2 and "Traceback" not in cut.stderr, cut.stderr[-2000:]
+    found = re.search(r"loading failed \(OperationalError: .*\) after (\d+) of the 320 conversations; run it "
+                      r"again: what was loaded is then taken as duplicates\n$", cut.stderr)
+    assert found and 0 < int(found[1]) < 320, cut.stderr
+    first = list(dict.fromkeys(str(r["conversation_id"]) for r in rows))[:int(found[1])]
+    held = sum(r["conversation_id"] in first for r in rows)
+    again = riskline("backfill", history, "--model", model_dir, "--state", state)
+    assert again.returncode == 0, again.stderr
+    assert f"loaded {len(rows)} messages ({held} held already) in 320 conversations" in again.stderr
