@@ -150,18 +150,14 @@ def _by_conversation(picked: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             for c, events in by_conversation.items()}
 
 
-def _cut(ordered: list[dict[str, Any]], first: int | None) -> int:
-    """Where a conversation's second day begins: after its ``first`` messages, or half of them."""
-    return len(ordered) // 2 if first is None else first
-
-
 def _two_days(picked: dict[str, Any], first: int | None = None) -> list[list[dict[str, Any]]]:
     """The first half of each conversation (or its ``first`` messages), then the rest: two days' files,
     every conversation in both."""
     days: list[list[dict[str, Any]]] = [[], []]
     for ordered in _by_conversation(picked).values():
-        days[0] += ordered[:_cut(ordered, first)]
-        days[1] += ordered[_cut(ordered, first):]
+        cut = len(ordered) // 2 if first is None else first
+        days[0] += ordered[:cut]
+        days[1] += ordered[cut:]
     assert all(days) and len(days[0]) >= 50
     return days
 
