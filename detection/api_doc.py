@@ -124,12 +124,11 @@ def _schemas(max_batch: int) -> dict[str, Any]:
     }
 
 
-def _with_head(get: dict[str, Any]) -> dict[str, Any]:
-    """A path's GET, and its HEAD (as HTTP asks of a server wherever it answers GET, and as load
-    balancers' health checks send): the same statuses, token and parameters, without a body."""
-    head = {**get, "operationId": f"{get['operationId']}_head", "summary": f"{get['summary']} (no body)",
+def _head(get: dict[str, Any]) -> dict[str, Any]:
+    """The HEAD of a path that answers GET (as HTTP asks of a server, and as load balancers' health checks
+    send): the same statuses, token and parameters, without a body."""
+    return {**get, "operationId": f"{get['operationId']}_head", "summary": f"{get['summary']} (no body)",
             "responses": {code: {"description": answer["description"]} for code, answer in get["responses"].items()}}
-    return {"get": get, "head": head}
 
 
 def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any]:
@@ -139,39 +138,42 @@ def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any
     conversation_id = [{"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"},
                         "description": "May hold '/'"}]
     ok = {"type": "object"}
+    paths: dict[str, dict[str, Any]] = {
+        "/v1/messages": {"post": {
+            "operationId": "post_messages", "summary": "Score messages", **guarded,
+            "description": f"One message event, or up to {max_batch} as `{{\"messages\": [...]}}`; the body "
+                           "may be sent with `Content-Encoding: gzip` or `deflate`.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "anyOf": [_ref("MessageEvent"), _ref("Batch")]}}}},
+            "responses": {"200": _json({"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": _ref("Result")}}}, "One result per message, in order"),
+                **_errors(*auth, 413, 415, 422, 503)}}},
+        "/v1/conversations/{conversation_id}": {
+            "get": {"operationId": "get_conversation", "summary": "A conversation's risk and interventions",
+                    **guarded, "parameters": conversation_id,
+                    "responses": {"200": _json(_ref("Conversation"), "The conversation"),
+                                  **_errors(*auth, 404, 503)}},
+            "delete": {"operationId": "erase_conversation", "summary": "Forget a conversation", **guarded,
+                       "parameters": conversation_id,
+                       "responses": {"200": _json({"type": "object", "required": ["conversation_id", "erased"],
+                                                   "properties": {"conversation_id": {"type": "string"},
+                                                                  "erased": {"const": True}}}, "Erased"),
+                                     **_errors(*auth, 404, 503)}}},
+        "/healthz": {"get": {"operationId": "healthz", "summary": "The process is up",
+                             "responses": {"200": _json(ok, "Up")}}},
+        "/readyz": {"get": {"operationId": "readyz", "summary": "The model is loaded and the state store answers",
+                            "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}},
+        "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
+            "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    }
+    for operations in paths.values():  # the service answers HEAD wherever it answers GET (``service.create_app``)
+        if "get" in operations:
+            operations["head"] = _head(operations["get"])
     return {
         "openapi": "3.1.0",
         "info": {"title": "Riskline", "version": version,
                  "description": "Risk of grooming and sextortion escalation, scored after every message."},
-        "paths": {
-            "/v1/messages": {"post": {
-                "operationId": "post_messages", "summary": "Score messages", **guarded,
-                "description": f"One message event, or up to {max_batch} as `{{\"messages\": [...]}}`; the body "
-                               "may be sent with `Content-Encoding: gzip` or `deflate`.",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "anyOf": [_ref("MessageEvent"), _ref("Batch")]}}}},
-                "responses": {"200": _json({"type": "object", "required": ["results"], "properties": {
-                    "results": {"type": "array", "items": _ref("Result")}}}, "One result per message, in order"),
-                    **_errors(*auth, 413, 415, 422, 503)}}},
-            "/v1/conversations/{conversation_id}": {
-                **_with_head({"operationId": "get_conversation", "summary": "A conversation's risk and interventions",
-                              **guarded, "parameters": conversation_id,
-                              "responses": {"200": _json(_ref("Conversation"), "The conversation"),
-                                            **_errors(*auth, 404, 503)}}),
-                "delete": {"operationId": "erase_conversation", "summary": "Forget a conversation", **guarded,
-                           "parameters": conversation_id,
-                           "responses": {"200": _json({"type": "object", "required": ["conversation_id", "erased"],
-                                                       "properties": {"conversation_id": {"type": "string"},
-                                                                      "erased": {"const": True}}}, "Erased"),
-                                         **_errors(*auth, 404, 503)}}},
-            "/healthz": _with_head({"operationId": "healthz", "summary": "The process is up",
-                                    "responses": {"200": _json(ok, "Up")}}),
-            "/readyz": _with_head({"operationId": "readyz",
-                                   "summary": "The model is loaded and the state store answers",
-                                   "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}),
-            "/metrics": _with_head({"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
-                "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}),
-        },
+        "paths": paths,
         "components": {"schemas": _schemas(max_batch),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }

@@ -515,7 +515,6 @@ def backfill(
     for them, then or later (`score` gives those alerts as rows). Loading again is safe: messages the
     store holds are duplicates.
     """
-    flags = dict(locals())  # first: the options only
     from detection.batch import rejects_error, write_rejects
     from detection.model import load_model
     from detection.policy import EscalationPolicy
@@ -526,8 +525,8 @@ def backfill(
 
     check_outputs({"INPUT": input_path}, {"--errors": errors})
     _check_errors_file(errors)
-    del flags["input_path"], flags["errors"]
-    settings = load_settings(flags, flags.pop("config"), ServiceSettings)  # as `serve` reads them
+    settings = load_settings({"model": model, "state": state, "policy": policy, "on_model_change": on_model_change},
+                             config, ServiceSettings)  # as `serve` reads them
     risk_model = load_model(settings.model)
     rules = EscalationPolicy.load(settings.policy)
     read = read_events(input_path)

@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
 from detection.api_doc import openapi_document
@@ -245,9 +246,9 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
                                            "(a message is never counted twice)"}, status_code=503)
         return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
 
-    # ids may hold '/': the rest of the path is the id. One route for every method, so that a 405 there
-    # allows them all. HEAD wherever GET is answered, as HTTP asks of a server (uvicorn sends no body).
-    @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "HEAD", "DELETE"])
+    # ids may hold '/': the rest of the path is the id. One route for both methods, so that a 405 there
+    # allows both (and HEAD, below).
+    @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "DELETE"])
     async def conversation(conversation_id: str, request: Request) -> Response:
         if request.method == "DELETE":
             return await erase_conversation(conversation_id)
@@ -279,11 +280,11 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         log.info("conversation erased")
         return JSONResponse({"conversation_id": conversation_id, "erased": True})
 
-    @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: load balancers' health checks send it
+    @app.get("/healthz")
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
 
-    @app.api_route("/readyz", methods=["GET", "HEAD"])
+    @app.get("/readyz")
     async def readyz() -> Response:
         try:
             parts["store"].ping()
@@ -291,10 +292,15 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "model_version": parts["model"].model_version})
 
-    @app.api_route("/metrics", methods=["GET", "HEAD"])
+    @app.get("/metrics")
     async def prometheus() -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    # HEAD wherever GET is answered, as HTTP asks of a server and load balancers' health checks send (uvicorn
+    # sends no body); the API document says the same (``api_doc``)
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
     return Guard(app, settings.api_token, metrics)
 
 

@@ -189,7 +189,7 @@ def test_history_loaded_before_the_service_starts_goes_on_without_its_interventi
     today's scores are those of one batch over both days, and the interventions are those of the levels
     first reached today (the history's count as raised: none is sent for them, then or later). Loading
     again changes nothing; a bad row stops it before anything is loaded, or with --errors is set aside."""
-    days, state = _two_days(picked, FIRST_DAY), tmp_path / "state.db"
+    by_conversation, days, state = _by_conversation(picked), _two_days(picked, FIRST_DAY), tmp_path / "state.db"
     history = tmp_path / "history.jsonl"
     write_rows(history, days[0])
     broken = tmp_path / "broken.jsonl"
@@ -198,15 +198,14 @@ def test_history_loaded_before_the_service_starts_goes_on_without_its_interventi
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert f"{broken}: line {len(days[0]) + 1}: field 'sender_id'" in refused.stderr and not state.exists()
     loaded = riskline("backfill", broken, "--model", model_dir, "--state", state, "--errors", tmp_path / "bad.jsonl")
-    n = len(_by_conversation(picked))
     assert loaded.returncode == 0, loaded.stderr
-    assert f"loaded {len(days[0])} messages (0 held already) in {n} conversations" in loaded.stderr
+    assert f"loaded {len(days[0])} messages (0 held already) in {len(by_conversation)} conversations" in loaded.stderr
     assert "1 rows rejected" in loaded.stderr and len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
     again = riskline("backfill", history, "--model", model_dir, "--state", state)
     assert f"loaded {len(days[0])} messages ({len(days[0])} held already)" in again.stderr, again.stderr
     # the levels each conversation reaches, as the service's policy moves through them, and on which day
     policy, due_today, raised_yesterday = EscalationPolicy.load(None), set(), set()
-    for cid, ordered in _by_conversation(picked).items():
+    for cid, ordered in by_conversation.items():
         level, raised = "none", frozenset[str]()
         for i, event in enumerate(ordered):
             level = policy.next_level(model.thresholds, level, picked["scores"][(cid, event["message_id"])])
@@ -219,7 +218,7 @@ def test_history_loaded_before_the_service_starts_goes_on_without_its_interventi
         client = RisklineClient(proc.url)
         answers = {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in client.send(days[1])}
         assert answers == {k: v for k, v in picked["scores"].items() if k in answers} and len(answers) == len(days[1])
-        held = {(cid, i["level"]) for cid in _by_conversation(picked)
+        held = {(cid, i["level"]) for cid in by_conversation
                 for i in client.conversation(cid)["interventions"]}  # type: ignore[index]
         assert held == due_today
         assert {(d["conversation_id"], d["level"]) for d in receiver.wait_for(len(due_today))} == due_today
