@@ -508,7 +508,7 @@ def backfill(
         "--errors", parser=local_path, help="Write bad rows here (JSON Lines) and load the rest")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Load past messages into a state store, raising no interventions.
+    """Load past messages into a state store, with no interventions.
 
     Conversations in progress when a service or stream worker starts then go on from their history, as
     if it had read them all along. Levels the history reaches count as raised: no intervention is sent
