@@ -517,39 +517,41 @@ def backfill(
     """
     from detection.batch import rejects_error, write_rejects
     from detection.model import load_model
+    from detection.partitioned import split_input
     from detection.policy import EscalationPolicy
     from detection.processor import Processor, load_history
-    from detection.readers import read_events
     from detection.settings import ServiceSettings, load_settings
-    from detection.store import open_store, without_password
+    from detection.store import check_store_url, open_store, without_password
 
     check_outputs({"INPUT": input_path}, {"--errors": errors})
     _check_errors_file(errors)
     settings = load_settings({"model": model, "state": state, "policy": policy, "on_model_change": on_model_change},
                              config, ServiceSettings)  # as `serve` reads them
+    check_store_url(settings.state)  # before the input is read
     risk_model = load_model(settings.model)
     rules = EscalationPolicy.load(settings.policy)
-    read = read_events(input_path)
-    if read.rejects and errors is None:
-        raise rejects_error(read.rejects)
-    store = open_store(settings.state)  # last: a refusal above leaves no store made
-    where = without_password(settings.state)
-    progress = {"conversations": 0}  # written so far
-    try:
-        processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
-        done = load_history(processor, read.events, lambda n: progress.update(conversations=n))
-    except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
-        raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
-                   f"{progress['conversations']} of the {len({e.conversation_id for e in read.events})} "
-                   "conversations; run it again: what was loaded is then taken as duplicates") from None
-    finally:
-        store.close()
+    with split_input(input_path) as split:  # one partition held at a time: history of any size
+        if split.rejects and errors is None:
+            raise rejects_error(split.rejects)
+        store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
+        where = without_password(settings.state)
+        progress = {"conversations": 0}  # written so far
+        try:
+            processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
+            done = load_history(processor, map(split.events, range(split.n)),
+                                lambda n: progress.update(conversations=n))
+        except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
+            raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
+                       f"{progress['conversations']} of the {split.n_conversations} conversations; run it again: "
+                       "what was loaded is then taken as duplicates") from None
+        finally:
+            store.close()
     if errors is not None:
-        write_rejects(errors, read.rejects)
+        write_rejects(errors, split.rejects)
     levels = list(done["reached"])
     reached = ", ".join(f"{level}{' or above' * (level != levels[-1])} {n}" for level, n in done["reached"].items())
     typer.echo(f"loaded {done['n_messages']} messages ({done['n_duplicates']} held already) in "
-               f"{done['n_conversations']} conversations into {where}, {len(read.rejects)} rows rejected; "
+               f"{done['n_conversations']} conversations into {where}, {len(split.rejects)} rows rejected; "
                f"reached: {reached or 'no level with an action'} (no interventions raised)", err=True)
 
 

@@ -13,6 +13,9 @@
 P grows with the file (about ``PARTITION_BYTES`` of input each), so a worker holds one partition,
 whatever the file's size; only a single conversation larger than that can make it bigger. The
 output is exactly the in-memory engine's (``detection.batch``), in the same order.
+
+Step 1 and the duplicates of step 2 serve another whole-input run as well (``split_input``): ``riskline
+backfill`` reads its partitions back one at a time.
 """
 
 from __future__ import annotations
@@ -451,12 +454,21 @@ def _riskiest(results: list[RiskScore], table: Any, first: dict[str, int],
     return riskiest, [MessageEvent(**row) for row in quoted]
 
 
-def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
-    """Score one partition; return its duplicate rows, counts and riskiest conversations."""
-    folder, p, sources, per_message, score, show = job
+class _Partition(NamedTuple):
+    """One partition's rows as read back: input order, each message id's first copy."""
+
+    table: pa.Table  # of SPILL_SCHEMA
+    order: list[int]  # each row's place in the input (its ``order`` column)
+    ids: tuple[list[str], list[str]]  # each row's conversation and message ids
+    rejects: list[Reject]  # the copies of a message id read with their place
+    unplaced: list[tuple[int, str]]  # (position in the file, reason) of those read without it (``_place``)
+
+
+def _read_partition(folder: str, p: int, sources: list[str]) -> _Partition | None:
+    """Partition ``p``'s rows, or None where no row fell in it."""
     files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
     if not files:
-        return _Scored([], [], 0, 0, 0, [], [])
+        return None
     table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files)
     if not (np.diff(table.column("order").to_numpy()) > 0).all():  # the shards' rows are in order as a rule
         table = table.sort_by("order")  # (it moves every column, text and all: 0.14 s of a partition's 1 s)
@@ -480,8 +492,18 @@ def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
         table = table.take(keep)
         order_column = [order_column[i] for i in keep]
         ids = table.column("conversation_id").to_pylist(), table.column("message_id").to_pylist()
+    return _Partition(table, order_column, ids, rejects, unplaced)
+
+
+def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
+    """Score one partition; return its duplicate rows, counts and riskiest conversations (without ``score``,
+    its duplicate rows and counts alone)."""
+    folder, p, sources, per_message, score, show = job
+    if (read := _read_partition(folder, p, sources)) is None:
+        return _Scored([], [], 0, 0, 0, [], [])
+    table, order_column, ids, rejects, unplaced = read
     if not score:
-        return _Scored(rejects, unplaced, 0, 0, 0, [], [])
+        return _Scored(rejects, unplaced, table.num_rows, len(set(ids[0])), 0, [], [])
     assert _MODEL is not None
     media = pc.fill_null(pc.is_in(table.column("attachment"), pa.array(sorted(MEDIA))), False)
     messages = Messages(*ids, table.column("sender_id").to_pylist(), table.column("timestamp").to_numpy(),
@@ -526,11 +548,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     """
     global _MODEL
     source, output = Path(input_path), Path(output_path)
-    if not source.is_dir() and input_format(source) is None:
-        raise unsupported(source)
-    if not source.exists():
-        raise not_a_file(source)
-    files = input_files(source)
+    files = _input_files(source)
     output_format(output)  # before the work: a name it cannot write is an error now
     workers = workers or os.cpu_count() or 1
     n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
@@ -540,22 +558,12 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     try:
         with _working_folder(place) as folder:
             with _workers(workers, context) as pool, _Progress(progress) as bar:
-                jobs = _split_jobs(files, folder, n, workers)
-                parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
-                rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
-                if not any(folder.glob("*.arrow")) and not rejects:
-                    raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
-                                     else f"{source}: empty file: no message rows")
+                rejects = _read_into(folder, source, files, n, workers, pool, bar)
                 score = not (rejects and errors_path is None)
                 names = [str(f) for f in files]
-                jobs2 = [(str(folder), p, names, per_message, score, show) for p in range(n)]
-                done = list(bar.track(pool.map(_score, jobs2), n, "scoring"))
-            rejects += [r for part in done for r in part.rejects]
-            unplaced = sorted(u for part in done for u in part.unplaced)
-            for i, group in itertools.groupby(unplaced, key=lambda u: file_and_row(u[0])[0]):
-                rejects += _place(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
-            rank = {name: i for i, name in enumerate(names)}
-            rejects.sort(key=lambda r: (rank[r.path], _row_number(r)))
+                jobs = [(str(folder), p, names, per_message, score, show) for p in range(n)]
+                done = list(bar.track(pool.map(_score, jobs), n, "scoring"))
+            rejects = _all_rejects(rejects, done, names)
             if rejects and errors_path is None:
                 raise rejects_error(rejects)
             write_rows(output, _merged(folder, n), MESSAGE_COLUMNS if per_message else CONVERSATION_COLUMNS,
@@ -580,6 +588,86 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                          "nothing was written there") from None
     finally:
         _MODEL = None
+
+
+def _input_files(source: Path) -> list[Path]:
+    """The input's files (``readers.input_files``), a file of an unknown type refused by its name first."""
+    if not source.is_dir() and input_format(source) is None:
+        raise unsupported(source)
+    if not source.exists():
+        raise not_a_file(source)
+    return input_files(source)
+
+
+def _read_into(folder: Path, source: Path, files: list[Path], n: int, workers: int, pool: ProcessPoolExecutor,
+               bar: _Progress) -> list[Reject]:
+    """Every row of the input's ``files`` checked into ``n`` partition files in ``folder``: the bad ones."""
+    jobs = _split_jobs(files, folder, n, workers)
+    parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
+    rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
+    if not any(folder.glob("*.arrow")) and not rejects:
+        raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
+                         else f"{source}: empty file: no message rows")
+    return rejects
+
+
+def _all_rejects(rejects: list[Reject], done: list[_Scored], names: list[str]) -> list[Reject]:
+    """The bad rows found reading and the partitions' duplicates (those read without their place placed), in
+    input order."""
+    rejects = rejects + [r for part in done for r in part.rejects]
+    unplaced = sorted(u for part in done for u in part.unplaced)
+    for i, group in itertools.groupby(unplaced, key=lambda u: file_and_row(u[0])[0]):
+        rejects += _place(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
+    rank = {name: i for i, name in enumerate(names)}
+    return sorted(rejects, key=lambda r: (rank[r.path], _row_number(r)))
+
+
+class Split(NamedTuple):
+    """An input split by conversation into partitions (``split_input``)."""
+
+    folder: str
+    n: int  # partitions
+    names: list[str]  # the input's files
+    rejects: list[Reject]  # its bad rows, copies of a message id included, in input order
+    n_messages: int  # its good ones
+    n_conversations: int
+
+    def events(self, p: int) -> list[MessageEvent]:
+        """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
+        first copy."""
+        if (read := _read_partition(self.folder, p, self.names)) is None:
+            return []
+        return [MessageEvent(**row) for row in read.table.select(list(EVENT_FIELDS)).to_pylist()]
+
+
+@contextlib.contextmanager
+def split_input(input_path: str | Path, *, workers: int | None = None, partitions: int | None = None,
+                ) -> Iterator[Split]:
+    """The input's messages split by conversation into partitions of about ``PARTITION_BYTES`` of input, with
+    its bad rows as ``score`` finds them, in a working folder under the temporary folder (``TMPDIR``) that is
+    removed when the ``with`` block ends: a run over them that holds one partition at a time holds about
+    that much, whatever the input's size (``riskline backfill``). Read by ``workers`` processes."""
+    source = Path(input_path)
+    files = _input_files(source)
+    workers = workers or os.cpu_count() or 1
+    n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
+    names = [str(f) for f in files]
+    place = Path(tempfile.gettempdir())
+    with _working_folder(place) as folder:
+        try:
+            with _workers(workers, multiprocessing.get_context("fork")) as pool:
+                rejects = _read_into(folder, source, files, n, workers, pool, _Progress(False))
+                done = list(pool.map(_score, [(str(folder), p, names, False, False, 0) for p in range(n)]))
+        except BrokenProcessPool:
+            raise InputError(f"{source}: a worker process was killed while reading it (most often by the kernel's "
+                             "out-of-memory killer, which `dmesg` names)") from None
+        except OSError as exc:
+            if (reason := write_failure(exc)) is None:
+                raise
+            raise InputError(f"{source}: the working files of its reading could not be written in {place} "
+                             f"({reason}); set TMPDIR to a folder with room for a copy of the input") from None
+        yield Split(str(folder), n, names, _all_rejects(rejects, done, names), sum(d.n_messages for d in done),
+                    sum(d.n_conversations for d in done))
 
 
 def _working_folder(place: Path) -> Held:

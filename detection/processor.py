@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,33 +147,38 @@ class Processor:
 HISTORY_CALL_MESSAGES = 5000  # about how many messages ``load_history`` gives one call (whole conversations)
 
 
-def load_history(processor: Processor, events: Sequence[MessageEvent],
+def load_history(processor: Processor, parts: Iterable[Sequence[MessageEvent]],
                  done: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
-    """Every message of ``events`` through ``processor`` without interventions (``Processor.process``), each
-    conversation whole in one call, calls of about ``HISTORY_CALL_MESSAGES`` messages (one transaction each);
-    ``done`` is told the conversations written after each call. What it did: messages, those the store
-    held already (``duplicate``), conversations, and how many reached each level with an action."""
-    by_conversation: dict[str, list[MessageEvent]] = {}
-    for event in events:
-        by_conversation.setdefault(event.conversation_id, []).append(event)
+    """Every message of ``parts`` through ``processor`` without interventions (``Processor.process``), each
+    conversation whole in one call, calls of about ``HISTORY_CALL_MESSAGES`` messages (one transaction each).
+    A conversation's messages are all in one part (a part is read when the one before is loaded: one part is
+    held at a time); ``done`` is told how many conversations were written after each call. What it did:
+    messages, those the store held already (``duplicate``), conversations, and how many reached each level
+    with an action."""
     reached: dict[str, str] = {}
-    duplicates = 0
-    call: list[MessageEvent] = []
-    conversations = list(by_conversation.values())
-    for k, messages in enumerate(conversations):
-        call += messages
-        if len(call) < HISTORY_CALL_MESSAGES and k + 1 < len(conversations):
-            continue
-        answers, _ = processor.process(call, intervene=False)
-        for answer in answers:
-            duplicates += answer["duplicate"]
-            cid, level = answer["conversation_id"], answer["risk_level"]
-            if LEVELS.index(level) > LEVELS.index(reached.get(cid, "none")):
-                reached[cid] = level
-        done(k + 1)
-        call = []
+    messages = duplicates = loaded = 0
+    for events in parts:
+        by_conversation: dict[str, list[MessageEvent]] = {}
+        for event in events:
+            by_conversation.setdefault(event.conversation_id, []).append(event)
+        call: list[MessageEvent] = []
+        conversations = list(by_conversation.values())
+        for k, held in enumerate(conversations):
+            call += held
+            if len(call) < HISTORY_CALL_MESSAGES and k + 1 < len(conversations):
+                continue
+            answers, _ = processor.process(call, intervene=False)
+            for answer in answers:
+                duplicates += answer["duplicate"]
+                cid, level = answer["conversation_id"], answer["risk_level"]
+                if LEVELS.index(level) > LEVELS.index(reached.get(cid, "none")):
+                    reached[cid] = level
+            done(loaded + k + 1)
+            call = []
+        messages += len(events)
+        loaded += len(conversations)
     acted = [level for level in LEVELS if level in processor.policy.actions]
-    return {"n_messages": len(events), "n_duplicates": duplicates, "n_conversations": len(by_conversation),
+    return {"n_messages": messages, "n_duplicates": duplicates, "n_conversations": loaded,
             "reached": {level: sum(LEVELS.index(r) >= LEVELS.index(level) for r in reached.values())
                         for level in acted}}
 

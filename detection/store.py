@@ -389,28 +389,37 @@ def without_password(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
 
 
+def check_store_url(url: str) -> None:
+    """Refuse a ``--state`` that ``open_store`` would refuse by its form alone, making nothing and connecting
+    to nothing: for a command that reads its input before it opens the store."""
+    if url.startswith(("redis://", "rediss://", "unix://", "postgresql://", "postgres://")):
+        return
+    if "://" in url and not url.startswith("sqlite:///"):
+        raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
+                         "redis://... or postgresql://...)")
+    path = Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+    if path.parent.is_dir():
+        return
+    if url.startswith("sqlite:///") and not path.is_absolute() and Path("/", path).parent.is_dir():
+        raise ValueError(f"--state {url} names the relative path {path}, whose folder {path.parent} does not "
+                         f"exist here (as in SQLAlchemy: sqlite:////{path} for the absolute one)")
+    raise ValueError(f"state store {path}: folder {path.parent} does not exist")
+
+
 def open_store(url: str, create: bool = True) -> StateStore:
     """A store from ``--state``: ``sqlite:///path``, a plain file path, ``redis://host:port/db`` or
     ``postgresql://user:password@host:port/database``. Without ``create``, an SQLite file that does not
     exist is refused rather than made (a command that only changes what a service stored)."""
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
-        if not path.is_absolute() and not path.parent.is_dir() and Path("/", path).parent.is_dir():
-            raise ValueError(f"--state {url} names the relative path {path}, whose folder {path.parent} does not "
-                             f"exist here (as in SQLAlchemy: sqlite:////{path} for the absolute one)")
-    elif url.startswith(("redis://", "rediss://", "unix://")):
+    check_store_url(url)
+    if url.startswith(("redis://", "rediss://", "unix://")):
         from detection.redis_store import RedisStore
 
         return RedisStore(url)
-    elif url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(("postgresql://", "postgres://")):
         from detection.postgres_store import PostgresStore
 
         return PostgresStore(url)
-    elif "://" in url:
-        raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
-                         "redis://... or postgresql://...)")
-    else:
-        path = Path(url)
+    path = Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
     if not create and not path.is_file():
         raise ValueError(f"--state {url}: no state store there (give the --state the service or stream worker uses)")
     return SQLiteStore(path)

@@ -24,9 +24,17 @@ import pytest
 import detection.partitioned
 import detection.readers
 from detection.batch import BatchResult, score_file
+from detection.events import MessageEvent
 from detection.model import RiskModel
-from detection.partitioned import _clean_block, _ranges, _workers, _working_folder, score_file_partitioned
-from detection.readers import InputError
+from detection.partitioned import (
+    _clean_block,
+    _ranges,
+    _workers,
+    _working_folder,
+    score_file_partitioned,
+    split_input,
+)
+from detection.readers import InputError, read_events
 from tests.cli_helpers import RISKLINE, HeldElsewhere, children, riskline, running, still_running
 from tests.conftest import write_jsonl
 
@@ -599,3 +607,40 @@ def test_a_file_system_without_locks_still_scores_and_keeps_every_folder(
     result = score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", rows), tmp_path / "s.jsonl", workers=2)
     assert result.n_messages == len(rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([abandoned.path.name, "e.jsonl", "s.jsonl"])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_an_input_split_by_conversation_holds_the_in_memory_events_and_rejects(
+        synth_rows: list[dict[str, object]], tmp_path: Path, suffix: str) -> None:
+    """``split_input`` (``riskline backfill``'s reading): each conversation whole in one partition, its messages
+    those the in-memory reader gives, in their order, copies of a message id and bad rows its rejects."""
+    rows = [dict(r) for r in synth_rows[:900]]
+    rows.reverse()  # conversations interleave
+    rows += [{**rows[5], "text": "sent again"}, {"conversation_id": "c", "message_id": "m"}, rows[300]]
+    source = tmp_path / f"d{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(rows), source)  # the bad row's missing fields are nulls
+    elif suffix == ".csv":
+        with source.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        write_jsonl(source, rows)
+    read = read_events(source)
+    by_conversation: dict[str, list[MessageEvent]] = {}
+    for event in read.events:
+        by_conversation.setdefault(event.conversation_id, []).append(event)
+    with split_input(source, workers=2, partitions=4) as split:
+        parts = [split.events(p) for p in range(split.n)]
+        assert split.rejects == read.rejects and len(read.rejects) == 3
+        assert (split.n_messages, split.n_conversations) == (len(read.events), len(by_conversation))
+        assert sum(bool(part) for part in parts) == 4
+        got: dict[str, list[MessageEvent]] = {}
+        for part in parts:
+            held = {e.conversation_id for e in part}
+            assert not held & got.keys()  # no conversation in two partitions
+            for event in part:
+                got.setdefault(event.conversation_id, []).append(event)
+        assert got == by_conversation
+    assert not Path(split.folder).exists()  # the working folder is removed

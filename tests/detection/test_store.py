@@ -6,14 +6,14 @@ import sqlite3
 import string
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from detection.events import MAX_ID_BYTES, to_event
+from detection.events import MAX_ID_BYTES, MessageEvent, to_event
 from detection.model import RiskModel
 from detection.policy import EscalationPolicy
 from detection.processor import Processor, load_history
@@ -535,7 +535,7 @@ def test_history_loads_into_every_store_with_its_levels_raised_and_no_interventi
     results, _ = score_conversations(model, events)
     policy = EscalationPolicy.load(None)
     store = reopen()
-    done = load_history(Processor(model, store, policy, ["webhook"]), events)
+    done = load_history(Processor(model, store, policy, ["webhook"]), [events])
     store.close()
     assert (done["n_messages"], done["n_duplicates"], done["n_conversations"]) == (600, 0, len(results))
     store = reopen()
@@ -549,28 +549,72 @@ def test_history_loads_into_every_store_with_its_levels_raised_and_no_interventi
         alerted += r.alert
     assert alerted >= 3 and done["reached"]["high"] == sum(r.risk_level in ("high", "critical") for r in results)
     assert store.due(time.time() + 3600, 100) == [] and store.outbox_stats()[0] == 0
-    again = load_history(Processor(model, store, policy, ["webhook"]), events)
+    again = load_history(Processor(model, store, policy, ["webhook"]), [events])
     assert again["n_duplicates"] == 600
     assert {c: v.state.n_messages for c, v in store.load(held).items()} == {r.conversation_id: r.n_messages
                                                                             for r in results}
     store.close()
 
 
+def test_backfill_refuses_a_state_it_cannot_open_before_reading_its_input(model_dir: Path, tmp_path: Path) -> None:
+    """A store URL refused by its form (no such folder, an unsupported scheme) is said before the input is read:
+    here the input's bad row is not reached; a history of gigabytes is not read in vain."""
+    broken = write_jsonl(tmp_path / "history.jsonl", [{"conversation_id": "c", "message_id": "m"}])
+    for state, said in [(tmp_path / "none" / "s.db", f"state store {tmp_path}/none/s.db: folder {tmp_path}/none does "
+                         "not exist"), ("mysql://db/x", "--state mysql://db/x: unsupported store")]:
+        refused = riskline("backfill", broken, "--model", model_dir, "--state", state)
+        assert refused.returncode == 2 and refused.stderr.startswith(f"riskline: error: {said}"), refused.stderr
+    assert riskline("backfill", broken, "--model", model_dir, "--state", tmp_path / "s.db").stderr == (
+        f"riskline: error: {broken}: line 1: field 'sender_id': missing (use --errors FILE to set bad rows aside)\n")
+
+
+def test_history_in_parts_is_read_a_part_at_a_time(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                    tmp_path: Path) -> None:
+    """``load_history`` asks for a part only once the one before is stored (``riskline backfill`` holds one
+    partition of its input at a time), and counts over all the parts."""
+    events = [to_event(row) for row in synth_rows[:600]]
+    ids = list(dict.fromkeys(e.conversation_id for e in events))
+    parts = [[e for e in events if e.conversation_id in ids[k::3]] for k in range(3)]
+    store = SQLiteStore(tmp_path / "state.db")
+    told: list[int] = []
+
+    def one_at_a_time() -> Iterator[list[MessageEvent]]:
+        for k, part in enumerate(parts):
+            held = store.load(ids)
+            assert set(held) == {e.conversation_id for p in parts[:k] for e in p}
+            yield part
+
+    done = load_history(Processor(model, store, EscalationPolicy.load(None), []), one_at_a_time(), told.append)
+    assert (done["n_messages"], done["n_conversations"]) == (600, len(ids)) and told[-1] == len(ids)
+    assert told == sorted(told) and len(told) >= 3
+    store.close()
+
+
 def test_history_cut_short_by_a_full_disk_says_how_far_it_got_and_loads_the_rest_when_run_again(
         model_dir: Path, tmp_path: Path) -> None:
-    """A real file-size limit on ``riskline backfill`` (as a full disk): the first call's conversations are
-    stored whole, the error line says how many, and run again without the limit the rest load, those
-    first ones' messages as duplicates."""
+    """A real file-size limit on ``riskline backfill`` (as a full disk): with no room for the working files its
+    input is split into, it stops before a store is made, saying where; with room for those but not the store,
+    the first call's conversations are stored whole, the error line says how many, and run again without the
+    limit the rest load, those first ones' messages as duplicates."""
     rows = generate(320, seed=5)
     history = write_jsonl(tmp_path / "history.jsonl", rows)
-    state = tmp_path / "state.db"
+    state, work = tmp_path / "state.db", tmp_path / "work"
+    work.mkdir()
+    unsplit = riskline("backfill", history, "--model", model_dir, "--state", state, env={"TMPDIR": str(work)},
+                       max_file_bytes=100_000)  # no room for the input's partitions: stopped before the store
+    assert unsplit.stderr == (f"riskline: error: {history}: the working files of its reading could not be written in "
+                              f"{work} (File too large); set TMPDIR to a folder with room for a copy of the input\n")
+    assert not state.exists() and not any(work.iterdir())
     cut = riskline("backfill", history, "--model", model_dir, "--state", state, max_file_bytes=3 * 1024 * 1024)
     assert cut.returncode == 2 and "Traceback" not in cut.stderr, cut.stderr[-2000:]
     found = re.search(r"loading failed \(OperationalError: .*\) after (\d+) of the 320 conversations; run it "
                       r"again: what was loaded is then taken as duplicates\n$", cut.stderr)
     assert found and 0 < int(found[1]) < 320, cut.stderr
-    first = list(dict.fromkeys(str(r["conversation_id"]) for r in rows))[:int(found[1])]
-    held = sum(r["conversation_id"] in first for r in rows)
+    store = SQLiteStore(state)
+    first = store.load({str(r["conversation_id"]) for r in rows})  # those stored: each whole, as the line says
+    store.close()
+    held = sum(c.state.n_messages for c in first.values())
+    assert len(first) == int(found[1]) and held == sum(r["conversation_id"] in first for r in rows)
     again = riskline("backfill", history, "--model", model_dir, "--state", state)
     assert again.returncode == 0, again.stderr
     assert f"loaded {len(rows)} messages ({held} held already) in 320 conversations" in again.stderr
