@@ -517,7 +517,7 @@ def backfill(
     """
     from detection.batch import rejects_error, write_rejects
     from detection.model import load_model
-    from detection.partitioned import split_input
+    from detection.partitioned import ProgressBar, split_input
     from detection.policy import EscalationPolicy
     from detection.processor import Processor, load_history
     from detection.settings import ServiceSettings, load_settings
@@ -530,19 +530,26 @@ def backfill(
     check_store_url(settings.state)  # before the input is read
     risk_model = load_model(settings.model)
     rules = EscalationPolicy.load(settings.policy)
-    with split_input(input_path) as split:  # one partition held at a time: history of any size
+    with split_input(input_path, progress=True) as split:  # one partition held at a time: history of any size
         if split.rejects and errors is None:
             raise rejects_error(split.rejects)
         store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
         where = without_password(settings.state)
-        progress = {"conversations": 0}  # written so far
+        written = 0  # conversations so far
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
-            done = load_history(processor, map(split.events, range(split.n)),
-                                lambda n: progress.update(conversations=n))
+            with ProgressBar(True) as bar:  # on a terminal
+                shown = bar.counter(split.n_conversations, "loading")
+
+                def loaded(n: int) -> None:
+                    nonlocal written
+                    written = n
+                    shown(n)
+
+                done = load_history(processor, map(split.events, range(split.n)), loaded)
         except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
             raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
-                       f"{progress['conversations']} of the {split.n_conversations} conversations; run it again: "
+                       f"{written} of the {split.n_conversations} conversations; run it again: "
                        "what was loaded is then taken as duplicates") from None
         finally:
             store.close()

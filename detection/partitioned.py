@@ -33,7 +33,7 @@ import signal
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -557,7 +557,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     context = multiprocessing.get_context("fork")
     try:
         with _working_folder(place) as folder:
-            with _workers(workers, context) as pool, _Progress(progress) as bar:
+            with _workers(workers, context) as pool, ProgressBar(progress) as bar:
                 rejects = _read_into(folder, source, files, n, workers, pool, bar)
                 score = not (rejects and errors_path is None)
                 names = [str(f) for f in files]
@@ -600,7 +600,7 @@ def _input_files(source: Path) -> list[Path]:
 
 
 def _read_into(folder: Path, source: Path, files: list[Path], n: int, workers: int, pool: ProcessPoolExecutor,
-               bar: _Progress) -> list[Reject]:
+               bar: ProgressBar) -> list[Reject]:
     """Every row of the input's ``files`` checked into ``n`` partition files in ``folder``: the bad ones."""
     jobs = _split_jobs(files, folder, n, workers)
     parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
@@ -642,11 +642,12 @@ class Split(NamedTuple):
 
 @contextlib.contextmanager
 def split_input(input_path: str | Path, *, workers: int | None = None, partitions: int | None = None,
-                ) -> Iterator[Split]:
+                progress: bool = False) -> Iterator[Split]:
     """The input's messages split by conversation into partitions of about ``PARTITION_BYTES`` of input, with
     its bad rows as ``score`` finds them, in a working folder under the temporary folder (``TMPDIR``) that is
     removed when the ``with`` block ends: a run over them that holds one partition at a time holds about
-    that much, whatever the input's size (``riskline backfill``). Read by ``workers`` processes."""
+    that much, whatever the input's size (``riskline backfill``). Read by ``workers`` processes, with a
+    progress bar on a terminal where ``progress`` is set."""
     source = Path(input_path)
     files = _input_files(source)
     workers = workers or os.cpu_count() or 1
@@ -655,8 +656,8 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
     place = Path(tempfile.gettempdir())
     with _working_folder(place) as folder:
         try:
-            with _workers(workers, multiprocessing.get_context("fork")) as pool:
-                rejects = _read_into(folder, source, files, n, workers, pool, _Progress(False))
+            with _workers(workers, multiprocessing.get_context("fork")) as pool, ProgressBar(progress) as bar:
+                rejects = _read_into(folder, source, files, n, workers, pool, bar)
                 done = list(pool.map(_score, [(str(folder), p, names, False, False, 0) for p in range(n)]))
         except BrokenProcessPool:
             raise InputError(f"{source}: a worker process was killed while reading it (most often by the kernel's "
@@ -716,14 +717,14 @@ def _row_number(reject: Reject) -> int:
     return int(reject.location.split()[-1])
 
 
-class _Progress:
-    """A progress bar on stderr for long runs, shown only on a terminal."""
+class ProgressBar:
+    """A progress bar on stderr for long runs, shown only on a terminal (``with`` it open)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.bar: Any = None
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> ProgressBar:
         if self.enabled:
             from rich.progress import Progress
 
@@ -734,6 +735,13 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+    def counter(self, total: int, label: str) -> Callable[[int], None]:
+        """A bar of ``total`` things: the function given how many are done so far."""
+        if self.bar is None:
+            return lambda done: None
+        task = self.bar.add_task(label, total=total)
+        return lambda done: self.bar.update(task, completed=done)
 
     def track(self, items: Iterator[Any], total: int, label: str) -> Iterator[Any]:
         if self.bar is None:

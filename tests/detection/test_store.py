@@ -1,9 +1,13 @@
 """The state-store contract, run against every store: SQLite, a real Redis and a real PostgreSQL."""
 
+import contextlib
+import os
+import pty
 import random
 import re
 import sqlite3
 import string
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +32,7 @@ from detection.store import (
     open_store,
     out_of_room,
 )
-from tests.cli_helpers import riskline
+from tests.cli_helpers import RISKLINE, riskline
 from tests.conftest import write_jsonl
 from training.synth.generator import generate
 
@@ -566,6 +570,28 @@ def test_backfill_refuses_a_state_it_cannot_open_before_reading_its_input(model_
         assert refused.returncode == 2 and refused.stderr.startswith(f"riskline: error: {said}"), refused.stderr
     assert riskline("backfill", broken, "--model", model_dir, "--state", tmp_path / "s.db").stderr == (
         f"riskline: error: {broken}: line 1: field 'sender_id': missing (use --errors FILE to set bad rows aside)\n")
+
+
+def test_backfill_on_a_terminal_shows_its_progress_and_elsewhere_its_summary_alone(model_dir: Path,
+                                                                                   tmp_path: Path) -> None:
+    """A history may take an hour to load: on a terminal, bars for its reading and its loading; in a log (no
+    terminal), the one summary line."""
+    history = write_jsonl(tmp_path / "history.jsonl", generate(80, seed=2))
+    command = [RISKLINE, "backfill", str(history), "--model", str(model_dir), "--state"]
+    terminal, other_end = pty.openpty()
+    with subprocess.Popen([*command, str(tmp_path / "a.db")], stdin=subprocess.DEVNULL, stdout=other_end,
+                          stderr=other_end) as proc:
+        os.close(other_end)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the command has ended and closed its end
+            while chunk := os.read(terminal, 65536):
+                shown += chunk
+    os.close(terminal)
+    text = shown.decode(errors="replace")
+    assert proc.returncode == 0 and "reading" in text and "loading" in text, text
+    assert "loaded 1" in text and "in 80 conversations" in text, text
+    logged = riskline("backfill", history, "--model", model_dir, "--state", tmp_path / "b.db")
+    assert logged.returncode == 0 and logged.stderr.startswith("loaded ") and logged.stderr.count("\n") == 1
 
 
 def test_history_in_parts_is_read_a_part_at_a_time(model: RiskModel, synth_rows: list[dict[str, object]],
