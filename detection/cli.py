@@ -507,6 +507,7 @@ def backfill(
     errors: Annotated[Path | None, typer.Option(
         "--errors", parser=local_path, help="Write bad rows here (JSON Lines) and load the rest")] = None,
     config: ConfigOption = None,
+    workers: Annotated[int, typer.Option(help="Processes reading the input (0: every core)", min=0)] = 0,
 ) -> None:
     """Load past messages into a state store, with no interventions.
 
@@ -530,7 +531,8 @@ def backfill(
     check_store_url(settings.state)  # before the input is read
     risk_model = load_model(settings.model)
     rules = EscalationPolicy.load(settings.policy)
-    with split_input(input_path, progress=True) as split:  # one partition held at a time: history of any size
+    # one partition held at a time: history of any size
+    with split_input(input_path, workers=workers or None, progress=True) as split:
         if split.rejects and errors is None:
             raise rejects_error(split.rejects)
         store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made

@@ -661,7 +661,8 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
                 done = list(pool.map(_score, [(str(folder), p, names, False, False, 0) for p in range(n)]))
         except BrokenProcessPool:
             raise InputError(f"{source}: a worker process was killed while reading it (most often by the kernel's "
-                             "out-of-memory killer, which `dmesg` names)") from None
+                             "out-of-memory killer, which `dmesg` names). Give the command more memory, or fewer "
+                             "workers (--workers 1 holds one process's blocks)") from None
         except OSError as exc:
             if (reason := write_failure(exc)) is None:
                 raise

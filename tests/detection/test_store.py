@@ -590,8 +590,9 @@ def test_backfill_on_a_terminal_shows_its_progress_and_elsewhere_its_summary_alo
     text = shown.decode(errors="replace")
     assert proc.returncode == 0 and "reading" in text and "loading" in text, text
     assert "loaded 1" in text and "in 80 conversations" in text, text
-    logged = riskline("backfill", history, "--model", model_dir, "--state", tmp_path / "b.db")
+    logged = riskline("backfill", history, "--model", model_dir, "--state", tmp_path / "b.db", "--workers", "1")
     assert logged.returncode == 0 and logged.stderr.startswith("loaded ") and logged.stderr.count("\n") == 1
+    assert logged.stderr.split(" into ")[0] == re.search(r"loaded [^\r]*? into", text)[0][:-5]
 
 
 def test_history_in_parts_is_read_a_part_at_a_time(model: RiskModel, synth_rows: list[dict[str, object]],
