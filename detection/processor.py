@@ -163,8 +163,8 @@ def load_history(processor: Processor, parts: Iterable[Sequence[MessageEvent]],
             by_conversation.setdefault(event.conversation_id, []).append(event)
         call: list[MessageEvent] = []
         conversations = list(by_conversation.values())
-        for k, held in enumerate(conversations):
-            call += held
+        for k, conversation in enumerate(conversations):
+            call += conversation
             if len(call) < HISTORY_CALL_MESSAGES and k + 1 < len(conversations):
                 continue
             answers, _ = processor.process(call, intervene=False)

@@ -389,6 +389,11 @@ def without_password(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
 
 
+def _sqlite_path(url: str) -> Path:
+    """The file a ``--state`` that names no server names: ``sqlite:///path`` or a plain path."""
+    return Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+
+
 def check_store_url(url: str) -> None:
     """Refuse a ``--state`` that ``open_store`` would refuse by its form alone, making nothing and connecting
     to nothing: for a command that reads its input before it opens the store."""
@@ -397,7 +402,7 @@ def check_store_url(url: str) -> None:
     if "://" in url and not url.startswith("sqlite:///"):
         raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
                          "redis://... or postgresql://...)")
-    path = Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+    path = _sqlite_path(url)
     if path.parent.is_dir():
         return
     if url.startswith("sqlite:///") and not path.is_absolute() and Path("/", path).parent.is_dir():
@@ -419,7 +424,7 @@ def open_store(url: str, create: bool = True) -> StateStore:
         from detection.postgres_store import PostgresStore
 
         return PostgresStore(url)
-    path = Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+    path = _sqlite_path(url)
     if not create and not path.is_file():
         raise ValueError(f"--state {url}: no state store there (give the --state the service or stream worker uses)")
     return SQLiteStore(path)
