@@ -64,6 +64,20 @@ def _content(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _written(path: Path, rows: list[dict[str, object]]) -> Path:
+    """``rows`` written to ``path`` in the format its suffix names, the first row's fields as CSV's header."""
+    if path.suffix == ".csv":
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    elif path.suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        write_jsonl(path, rows)
+    return path
+
+
 @pytest.mark.parametrize("source", [".jsonl", ".csv", ".parquet"])
 @pytest.mark.parametrize("per_message", [False, True])
 def test_same_output_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path, source: str,
@@ -81,16 +95,7 @@ def test_duplicates_are_rejected_as_in_memory(model: RiskModel, synth_rows: list
                                               tmp_path: Path, suffix: str) -> None:
     rows = [dict(r) for r in synth_rows[:600]]
     rows += [{**rows[5], "text": "sent again"}, rows[300]]  # the first row of an id wins
-    source = tmp_path / f"d{suffix}"
-    if suffix == ".jsonl":
-        write_jsonl(source, rows)
-    elif suffix == ".csv":
-        with source.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    else:
-        pq.write_table(pa.Table.from_pylist(rows), source)
+    source = _written(tmp_path / f"d{suffix}", rows)
     score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
     score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
                            workers=2, partitions=3)
@@ -617,16 +622,7 @@ def test_an_input_split_by_conversation_holds_the_in_memory_events_and_rejects(
     rows = [dict(r) for r in synth_rows[:900]]
     rows.reverse()  # conversations interleave
     rows += [{**rows[5], "text": "sent again"}, {"conversation_id": "c", "message_id": "m"}, rows[300]]
-    source = tmp_path / f"d{suffix}"
-    if suffix == ".parquet":
-        pq.write_table(pa.Table.from_pylist(rows), source)  # the bad row's missing fields are nulls
-    elif suffix == ".csv":
-        with source.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    else:
-        write_jsonl(source, rows)
+    source = _written(tmp_path / f"d{suffix}", rows)  # in Parquet, the bad row's missing fields are nulls
     read = read_events(source)
     by_conversation: dict[str, list[MessageEvent]] = {}
     for event in read.events:
