@@ -559,9 +559,10 @@ def backfill(
         write_rejects(errors, split.rejects)
     levels = list(done["reached"])
     reached = ", ".join(f"{level}{' or above' * (level != levels[-1])} {n}" for level, n in done["reached"].items())
+    review = "; `riskline score` on the same input lists their alerts, for review" * any(done["reached"].values())
     typer.echo(f"loaded {done['n_messages']} messages ({done['n_duplicates']} held already) in "
                f"{done['n_conversations']} conversations into {where}, {len(split.rejects)} rows rejected; "
-               f"reached: {reached or 'no level with an action'} (no interventions raised)", err=True)
+               f"reached: {reached or 'no level with an action'} (no interventions raised{review})", err=True)
 
 
 def load_plugins() -> None:

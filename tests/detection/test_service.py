@@ -201,6 +201,8 @@ def test_history_loaded_before_the_service_starts_goes_on_without_its_interventi
     assert loaded.returncode == 0, loaded.stderr
     assert f"loaded {len(days[0])} messages (0 held already) in {len(by_conversation)} conversations" in loaded.stderr
     assert "1 rows rejected" in loaded.stderr and len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
+    assert loaded.stderr.endswith("(no interventions raised; `riskline score` on the same input lists their alerts, "
+                                  "for review)\n")  # levels with an action were reached (below)
     again = riskline("backfill", history, "--model", model_dir, "--state", state)
     assert f"loaded {len(days[0])} messages ({len(days[0])} held already)" in again.stderr, again.stderr
     # the levels each conversation reaches, as the service's policy moves through them, and on which day
