@@ -531,24 +531,22 @@ def backfill(
     check_store_url(settings.state)  # before the input is read
     risk_model = load_model(settings.model)
     rules = EscalationPolicy.load(settings.policy)
-    # one partition held at a time: history of any size
-    with split_input(input_path, workers=workers or None, progress=True) as split:
+    # one partition held at a time: history of any size; progress bars on a terminal
+    with split_input(input_path, workers=workers or None, progress=True) as split, ProgressBar(True) as bar:
         if split.rejects and errors is None:
             raise rejects_error(split.rejects)
         store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
         where = without_password(settings.state)
-        written = 0  # conversations so far
+        shown, written = bar.counter(split.n_conversations, "loading"), 0
+
+        def loaded(n: int) -> None:  # told the conversations stored so far
+            nonlocal written
+            written = n
+            shown(n)
+
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
-            with ProgressBar(True) as bar:  # on a terminal
-                shown = bar.counter(split.n_conversations, "loading")
-
-                def loaded(n: int) -> None:
-                    nonlocal written
-                    written = n
-                    shown(n)
-
-                done = load_history(processor, map(split.events, range(split.n)), loaded)
+            done = load_history(processor, map(split.events, range(split.n)), loaded)
         except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
             raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
                        f"{written} of the {split.n_conversations} conversations; run it again: "

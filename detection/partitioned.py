@@ -450,8 +450,12 @@ def _riskiest(results: list[RiskScore], table: Any, first: dict[str, int],
               for m in [r.alert_message_id, *r.evidence_message_ids[:2]] if m is not None}
     keys = zip(table.column("conversation_id").to_pylist(), table.column("message_id").to_pylist(), strict=True)
     rows = [i for i, key in enumerate(keys) if key in wanted]
-    quoted = table.select(list(EVENT_FIELDS)).take(rows).to_pylist()
-    return riskiest, [MessageEvent(**row) for row in quoted]
+    return riskiest, _events(table.take(rows))
+
+
+def _events(table: pa.Table) -> list[MessageEvent]:
+    """A table of ``SPILL_SCHEMA``'s rows as message events."""
+    return [MessageEvent(**row) for row in table.select(list(EVENT_FIELDS)).to_pylist()]
 
 
 class _Partition(NamedTuple):
@@ -635,9 +639,8 @@ class Split(NamedTuple):
     def events(self, p: int) -> list[MessageEvent]:
         """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
         first copy."""
-        if (read := _read_partition(self.folder, p, self.names)) is None:
-            return []
-        return [MessageEvent(**row) for row in read.table.select(list(EVENT_FIELDS)).to_pylist()]
+        read = _read_partition(self.folder, p, self.names)
+        return [] if read is None else _events(read.table)
 
 
 @contextlib.contextmanager

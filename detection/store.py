@@ -389,6 +389,10 @@ def without_password(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", shown)
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 def _sqlite_path(url: str) -> Path:
     """The file a ``--state`` that names no server names: ``sqlite:///path`` or a plain path."""
     return Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
@@ -397,7 +401,7 @@ def _sqlite_path(url: str) -> Path:
 def check_store_url(url: str) -> None:
     """Refuse a ``--state`` that ``open_store`` would refuse by its form alone, making nothing and connecting
     to nothing: for a command that reads its input before it opens the store."""
-    if url.startswith(("redis://", "rediss://", "unix://", "postgresql://", "postgres://")):
+    if url.startswith(REDIS_SCHEMES + POSTGRES_SCHEMES):
         return
     if "://" in url and not url.startswith("sqlite:///"):
         raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
@@ -416,11 +420,11 @@ def open_store(url: str, create: bool = True) -> StateStore:
     ``postgresql://user:password@host:port/database``. Without ``create``, an SQLite file that does not
     exist is refused rather than made (a command that only changes what a service stored)."""
     check_store_url(url)
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         from detection.redis_store import RedisStore
 
         return RedisStore(url)
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(POSTGRES_SCHEMES):
         from detection.postgres_store import PostgresStore
 
         return PostgresStore(url)
