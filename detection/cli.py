@@ -27,6 +27,7 @@ import typer
 from detection.events import EventError
 from detection.model import ModelLoadError, ModelSaveError
 from detection.readers import InputError
+from detection.wording import counted
 
 app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -119,12 +120,12 @@ def user_errors(func: F) -> F:
 def _say_scored(n_messages: int, n_conversations: int, n_alerts: int, n_rejected: int, output: Path,
                 n_other_language: int, model: Any, engine: str = "") -> None:
     """The summary ``score`` prints on stderr, the same from either engine (``engine``: " with Spark")."""
-    typer.echo(f"scored {n_messages} messages in {n_conversations} conversations{engine}: {n_alerts} alerts, "
-               f"{n_rejected} rows rejected -> {output}", err=True)
+    typer.echo(f"scored {counted(n_messages, 'message')} in {counted(n_conversations, 'conversation')}{engine}: "
+               f"{counted(n_alerts, 'alert')}, {counted(n_rejected, 'row')} rejected -> {output}", err=True)
     if n_other_language and _trained_on_english(model):
-        typer.echo(f"note: {n_other_language} of the {n_conversations} conversations read as another language than "
-                   "English; the model reads English only, so their scores say little (README, 'English only')",
-                   err=True)
+        typer.echo(f"note: {n_other_language} of the {counted(n_conversations, 'conversation')} read as another "
+                   "language than English; the model reads English only, so their scores say little (README, "
+                   "'English only')", err=True)
 
 
 def _trained_on_english(model: Any) -> bool:
@@ -224,7 +225,8 @@ def explain(
     if not found.read.events:
         near = f"; did you mean {' or '.join(map(repr, found.near))}?" if found.near else ""
         raise fail(f"{input_path}: no conversation {conversation!r} "
-                   f"({found.n_conversations} conversations in {'its files' if input_path.is_dir() else 'the file'}"
+                   f"({counted(found.n_conversations, 'conversation')} in "
+                   f"{'its files' if input_path.is_dir() else 'the file'}"
                    f"{near})")
     result, steps = trajectory(risk_model, found.read.events, wanted)
     if around_n is not None:
@@ -240,10 +242,12 @@ def explain(
         typer.echo("riskline: note: this conversation reads as another language than English; the model reads "
                    "English only, so its scores say little (README, 'English only')", err=True)
     if rejects := found.read.rejects:  # the trajectory lacks these messages: say which
-        typer.echo(f"riskline: note: {len(rejects)} bad rows of this conversation were left out; the first: "
+        typer.echo(f"riskline: note: {counted(len(rejects), 'bad row')} of this conversation "
+                   f"{'was' if len(rejects) == 1 else 'were'} left out; the first: "
                    f"{rejects[0].describe()}", err=True)
     if found.unreadable:
-        typer.echo(f"riskline: note: {found.unreadable} rows of {input_path} could not be parsed and were skipped "
+        typer.echo(f"riskline: note: {counted(found.unreadable, 'row')} of {input_path} could not be parsed and "
+                   f"{'was' if found.unreadable == 1 else 'were'} skipped "
                    "('riskline score --errors FILE' lists them)", err=True)
 
 
@@ -492,7 +496,7 @@ def erase(
     finally:
         store.close()
     unknown = len(wanted) - len(erased)
-    typer.echo(f"erased {len(erased)} conversation{'s' * (len(erased) != 1)}"
+    typer.echo(f"erased {counted(len(erased), 'conversation')}"
                + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
 
 
@@ -549,7 +553,7 @@ def backfill(
             done = load_history(processor, map(split.events, range(split.n)), loaded)
         except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
             raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
-                       f"{written} of the {split.n_conversations} conversations; run it again: "
+                       f"{written} of the {counted(split.n_conversations, 'conversation')}; run it again: "
                        "what was loaded is then taken as duplicates") from None
         finally:
             store.close()
@@ -558,8 +562,9 @@ def backfill(
     levels = list(done["reached"])
     reached = ", ".join(f"{level}{' or above' * (level != levels[-1])} {n}" for level, n in done["reached"].items())
     review = "; `riskline score` on the same input lists their alerts, for review" * any(done["reached"].values())
-    typer.echo(f"loaded {done['n_messages']} messages ({done['n_duplicates']} held already) in "
-               f"{done['n_conversations']} conversations into {where}, {len(split.rejects)} rows rejected; "
+    typer.echo(f"loaded {counted(done['n_messages'], 'message')} ({done['n_duplicates']} held already) in "
+               f"{counted(done['n_conversations'], 'conversation')} into {where}, "
+               f"{counted(len(split.rejects), 'row')} rejected; "
                f"reached: {reached or 'no level with an action'} (no interventions raised{review})", err=True)
 
 

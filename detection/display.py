@@ -11,6 +11,7 @@ from rich.text import Text
 from detection.events import MessageEvent
 from detection.explain import Step
 from detection.scoring import RiskScore
+from detection.wording import counted
 
 # The narrowest console ``explain`` draws a table in: narrower, its message column is a few letters wide.
 TABLE_WIDTH = 120
@@ -112,7 +113,7 @@ def _with_gaps(steps: list[Step], n_messages: int) -> list[tuple[str | None, Ste
     """Each step with a line for the messages left out before it (``explain --around``; None where none
     were), then the line for those after the last (with no step)."""
     def left_out(n: int) -> str | None:
-        return f"{n} message{'s' if n != 1 else ''} left out" if n > 0 else None
+        return f"{counted(n, 'message')} left out" if n > 0 else None
 
     rows: list[tuple[str | None, Step | None]] = []
     previous = -1

@@ -35,6 +35,7 @@ from detection.events import (
     parse_timestamp,
     to_event,
 )
+from detection.wording import counted
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 GZIP_SUFFIXES = (".jsonl.gz", ".csv.gz")  # inputs read through gzip (Parquet compresses inside the file)
@@ -276,7 +277,7 @@ def check_csv_file(path: Path) -> list[str]:
             problem, start, end = str(exc), ended + 1, reader.line_num
     twice = "a quote inside a quoted value is written twice"
     if problem == "unexpected end of data":
-        rest = f"{end - ended} line{'s' if end - ended != 1 else ''}"
+        rest = counted(end - ended, "line")
         raise InputError(f"{path}: line {start}: a quoted value opens here and is never closed, so the rest of the "
                          f"file ({rest}) would be read as its text (a value that starts with a quote must end with "
                          f"one; {twice})")

@@ -20,6 +20,7 @@ import typer
 
 from detection.cli import check_outputs, fail, local_path, user_errors
 from detection.model import check_model_target
+from detection.wording import counted
 from training.registry import PROMOTION_METRICS
 
 if TYPE_CHECKING:
@@ -210,9 +211,10 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
     if text := interval_text(m):
         typer.echo(f"  {text}", err=True)
     if model.thresholds.alert >= 1.0:  # ``threshold_for_precision``'s "none reaches the target"
-        typer.echo(f"warning: no threshold reaches the target precision on these {m['n_conversations']} "
-                   f"conversations ({m['n_positive']} positive), so the alert threshold is 1.0 and this model will all "
-                   "but never alert; give more labelled conversations of each kind", err=True)
+        typer.echo(f"warning: no threshold reaches the target precision on these "
+                   f"{counted(m['n_conversations'], 'conversation')} ({m['n_positive']} positive), so the alert "
+                   "threshold is 1.0 and this model will all but never alert; give more labelled conversations of "
+                   "each kind", err=True)
     negatives = m["n_conversations"] - m["n_positive"]
     if budget < 1.0 and false_alerts_allowed(negatives, budget) == 0:
         typer.echo(f"note: a false-alert budget of {budget * 100:g}% of these {negatives} negative conversations is "
@@ -257,7 +259,7 @@ def evaluate(
     source = _named(data)
     if unseen_only:
         labelled, n_left_out = _unseen(risk_model, labelled, source)
-        source += f", less the {n_left_out} conversations the model was trained on"
+        source += f", less the {counted(n_left_out, 'conversation')} the model was trained on"
     if report is not None:
         from training.report import log_report, write_report
 
@@ -289,9 +291,11 @@ def _unseen(model: Any, labelled: Any, source: str) -> tuple[Any, int]:
                          "conversations (trained before 2026-12-03, evening), so they cannot be told apart")
     kept = set(labelled.labels) - set(seen)
     if not kept:
-        raise ValueError(f"--unseen-only: the model was trained on every one of the {len(labelled.labels)} "
-                         f"conversations of {source}; nothing is left to measure it on")
-    typer.echo(f"left out {len(seen)} of the {len(labelled.labels)} conversations, ones the model was trained on; "
+        raise ValueError(f"--unseen-only: the model was trained on every one of the "
+                         f"{counted(len(labelled.labels), 'conversation')} of {source}; nothing is left to measure "
+                         "it on")
+    typer.echo(f"left out {len(seen)} of the {counted(len(labelled.labels), 'conversation')}, "
+               f"{'one' if len(seen) == 1 else 'ones'} the model was trained on; "
                f"measuring on the other {len(kept)}", err=True)
     return labelled.subset(kept), len(seen)
 
@@ -399,9 +403,10 @@ def thresholds(
     files = _named(data)
     labelled = load_labelled_files(data)
     if seen := source.in_training(fingerprints(labelled.events)):
-        typer.echo(f"warning: {len(seen)} of these {len(labelled.labels)} conversations are ones the model was trained "
-                   "on: its scores there are surer than on new conversations, so thresholds chosen on them are "
-                   "too; choose them on conversations it has not seen", err=True)
+        typer.echo(f"warning: {len(seen)} of these {counted(len(labelled.labels), 'conversation')} "
+                   f"{'is one' if len(seen) == 1 else 'are ones'} the model was trained on: its scores there are "
+                   "surer than on new conversations, so thresholds chosen on them are too; choose them on "
+                   "conversations it has not seen", err=True)
     with _what_the_data_cannot_give(files):
         chosen = rethreshold(source, labelled, config)
     chosen = replace(chosen, card=model_card(chosen, files))
@@ -429,8 +434,8 @@ def synth(
     output_format(output)  # before the work, not after it
     rows = generate(n, seed, offenders=offenders)
     write_rows(output, rows)
-    by = f" (positives by {offenders} offenders)" if offenders else ""
-    typer.echo(f"wrote {len(rows)} messages in {n} conversations{by} -> {output}", err=True)
+    by = f" (positives by {counted(offenders, 'offender')})" if offenders else ""
+    typer.echo(f"wrote {counted(len(rows), 'message')} in {counted(n, 'conversation')}{by} -> {output}", err=True)
 
 
 def convert(
@@ -482,7 +487,7 @@ def convert(
     output_format(output)  # before the work, not after it
     tally = _Tally()
     write_rows(output, tally.count(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
-    typer.echo(f"wrote {tally.messages} messages in {len(tally.conversations)} conversations "
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')} "
                f"({len(tally.positives)} with a predator) -> {output}", err=True)
 
 
@@ -529,8 +534,8 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
                arrow_schema(columns))
     if errors is not None:
         write_rejects(errors, rejects or [])
-    typer.echo(f"wrote {tally.messages} messages in {len(tally.conversations)} conversations, "
-               f"{len(rejects or [])} rows rejected -> {output}", err=True)
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
+               f"{counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
 
 
 def register(app: typer.Typer) -> None:

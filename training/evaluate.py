@@ -13,6 +13,7 @@ from detection.events import EXTORTION_STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import RiskScore, StepScores, fingerprints, order_events, score_conversations, score_messages
+from detection.wording import counted
 from training.data import LabelledData, offenders
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
@@ -325,10 +326,10 @@ def in_training_warning(metrics: dict[str, Any], what: str = "these figures") ->
     any: then ``what`` says how well it fits its training data rather than how it does on new conversations."""
     if not (seen := metrics.get("n_in_training")):
         return None
-    return (f"warning: {seen} of the {metrics['n_conversations']} conversations are ones this model was trained "
-            f"on (fitted, calibrated or thresholded on): {what} say how well it fits its training data, not how it "
-            "does on new conversations; measure on conversations it has not seen (evaluate --unseen-only leaves "
-            "these out)")
+    return (f"warning: {seen} of the {counted(metrics['n_conversations'], 'conversation')} "
+            f"{'is one' if seen == 1 else 'are ones'} this model was trained on (fitted, calibrated or thresholded "
+            f"on): {what} say how well it fits its training data, not how it does on new conversations; measure "
+            "on conversations it has not seen (evaluate --unseen-only leaves these out)")
 
 
 def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:

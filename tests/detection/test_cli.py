@@ -14,6 +14,7 @@ import pytest
 from detection.batch import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, score_file
 from detection.model import RiskModel
 from detection.partitioned import score_file_partitioned
+from detection.wording import counted
 from detection.writers import write_rows
 from tests.cli_helpers import riskline
 from tests.conftest import write_jsonl
@@ -179,6 +180,21 @@ def test_errors_file_sets_bad_rows_aside(events_path: Path, model_dir: Path, tmp
         assert [(r["location"], r["field"]) for r in got] == [(r["location"], r["field"]) for r in rejected]
         assert sum(int(r["n_messages"]) for r in csv.DictReader(io.StringIO(gzip.decompress(
             (tmp_path / f"{engine}a.csv.gz").read_bytes()).decode()))) == scored
+
+
+def test_a_count_of_one_is_said_in_the_singular(events_path: Path, model: RiskModel, model_dir: Path,
+                                                tmp_path: Path) -> None:
+    """One conversation, one alert and one bad row: the summary says so, not "1 alerts, 1 rows"."""
+    scored = score_file(model, events_path, tmp_path / "all.jsonl")
+    alerted = next(r.conversation_id for r in scored.results if r.alert)
+    rows = [r for r in _read_jsonl(events_path) if r["conversation_id"] == alerted]
+    one = write_jsonl(tmp_path / "one.jsonl", [*rows, {**rows[0], "message_id": "late", "timestamp": "never"}])
+    done = riskline("score", one, "-o", tmp_path / "out.jsonl", "--model", model_dir,
+                    "--errors", tmp_path / "bad.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith(f"scored {len(rows)} messages in 1 conversation: 1 alert, 1 row rejected -> ")
+    assert [counted(n, "row") for n in (0, 1, 2)] == ["0 rows", "1 row", "2 rows"]
+    assert counted(1, "party", "parties") == "1 party" and counted(3, "party", "parties") == "3 parties"
 
 
 @pytest.mark.parametrize(("content", "name", "expected"), [

@@ -200,7 +200,7 @@ def test_history_loaded_before_the_service_starts_goes_on_without_its_interventi
     loaded = riskline("backfill", broken, "--model", model_dir, "--state", state, "--errors", tmp_path / "bad.jsonl")
     assert loaded.returncode == 0, loaded.stderr
     assert f"loaded {len(days[0])} messages (0 held already) in {len(by_conversation)} conversations" in loaded.stderr
-    assert "1 rows rejected" in loaded.stderr and len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
+    assert "1 row rejected" in loaded.stderr and len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
     assert loaded.stderr.endswith("(no interventions raised; `riskline score` on the same input lists their alerts, "
                                   "for review)\n")  # levels with an action were reached (below)
     again = riskline("backfill", history, "--model", model_dir, "--state", state)

@@ -292,9 +292,9 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     again = riskline("explain", noisy, "--conversation", result.conversation_id, "--model", model_dir, "--json")
     assert again.returncode == 0, again.stderr
     assert again.stdout == done.stdout  # the same trajectory, the bad row left out
-    assert (f"1 bad rows of this conversation were left out; the first: {noisy}: line {len(rows) + 1}: "
+    assert (f"1 bad row of this conversation was left out; the first: {noisy}: line {len(rows) + 1}: "
             "field 'timestamp'") in again.stderr
-    assert f"1 rows of {noisy} could not be parsed and were skipped" in again.stderr
+    assert f"1 row of {noisy} could not be parsed and was skipped" in again.stderr
     onto = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", labelled_path, "--no-track")
     assert onto.returncode == 2 and f"--report {labelled_path} is also --data: writing it would" in onto.stderr
     other = tmp_path / "other.txt"
@@ -410,9 +410,9 @@ def test_a_model_knows_its_training_conversations_and_only_those(model: RiskMode
     unseen = riskline("evaluate", "--data", mixed, "--model", model_dir, "--json", "--unseen-only")
     assert unseen.returncode == 0, unseen.stderr
     assert json.loads(unseen.stdout)["n_conversations"] == n_new and json.loads(unseen.stdout)["n_in_training"] == 0
-    assert unseen.stderr.strip() == (f"left out 1 of the {n_new + 1} conversations, ones the model was trained on; "
+    assert unseen.stderr.strip() == (f"left out 1 of the {n_new + 1} conversations, one the model was trained on; "
                                      f"measuring on the other {n_new}")
-    for model_path, message in ((model_dir, "the model was trained on every one of the 1 conversations"),
+    for model_path, message in ((model_dir, "the model was trained on every one of the 1 conversation of"),
                                 (old, "keeps no fingerprints of its training conversations")):
         refused = riskline("evaluate", "--data", write_jsonl(tmp_path / "own.jsonl", own), "--model", model_path,
                            "--unseen-only")
