@@ -551,6 +551,9 @@ def backfill(
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
             done = load_history(processor, map(split.events, range(split.n)), loaded)
+        except InputError as exc:  # the split's working files, not the store
+            raise fail(f"{exc} ({written} of the {counted(split.n_conversations, 'conversation')} loaded into "
+                       f"--state {where}); run it again: what was loaded is then taken as duplicates") from None
         except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
             raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
                        f"{written} of the {counted(split.n_conversations, 'conversation')}; run it again: "

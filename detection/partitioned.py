@@ -81,6 +81,7 @@ from detection.readers import (
     unsupported,
 )
 from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
+from detection.wording import counted
 from detection.writers import output_format, write_failure, write_rows
 
 PARTITION_BYTES = 16 * 2**20
@@ -635,12 +636,24 @@ class Split(NamedTuple):
     rejects: list[Reject]  # its bad rows, copies of a message id included, in input order
     n_messages: int  # its good ones
     n_conversations: int
+    sizes: list[int]  # each partition's good messages, as split
 
     def events(self, p: int) -> list[MessageEvent]:
         """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
-        first copy."""
-        read = _read_partition(self.folder, p, self.names)
-        return [] if read is None else _events(read.table)
+        first copy. ``InputError`` where its working files cannot be read back whole (removed or changed since
+        the split): a part of the input would be left out without a word."""
+        try:
+            read = _read_partition(self.folder, p, self.names)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{self.folder}: partition {p} of the split input could not be read back "
+                             f"({type(exc).__name__}: {exc}); was the working folder changed while the run "
+                             "worked?") from None
+        events = [] if read is None else _events(read.table)
+        if len(events) != self.sizes[p]:
+            raise InputError(f"{self.folder}: partition {p} of the split input read back {len(events)} of its "
+                             f"{counted(self.sizes[p], 'message')}; was the working folder changed while the "
+                             "run worked?")
+        return events
 
 
 @contextlib.contextmanager
@@ -672,7 +685,7 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
             raise InputError(f"{source}: the working files of its reading could not be written in {place} "
                              f"({reason}); set TMPDIR to a folder with room for a copy of the input") from None
         yield Split(str(folder), n, names, _all_rejects(rejects, done, names), sum(d.n_messages for d in done),
-                    sum(d.n_conversations for d in done))
+                    sum(d.n_conversations for d in done), [d.n_messages for d in done])
 
 
 def _working_folder(place: Path) -> Held:

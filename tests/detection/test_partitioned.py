@@ -10,6 +10,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import time
@@ -612,6 +613,27 @@ def test_a_file_system_without_locks_still_scores_and_keeps_every_folder(
     result = score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", rows), tmp_path / "s.jsonl", workers=2)
     assert result.n_messages == len(rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([abandoned.path.name, "e.jsonl", "s.jsonl"])
+
+
+def test_a_partition_changed_after_the_split_is_said_rather_than_left_out(synth_rows: list[dict[str, object]],
+                                                                          tmp_path: Path) -> None:
+    """A partition's working files removed or cut after the split (by hand, or a cleaner of the temporary
+    folder): reading it back is an error naming the folder and the partition, not fewer messages in silence."""
+    source = write_jsonl(tmp_path / "d.jsonl", synth_rows[:900])
+    with split_input(source, workers=2, partitions=3) as split:
+        folder = Path(split.folder)
+        assert len(split.events(0)) == split.sizes[0] > 0 and sum(split.sizes) == split.n_messages == 900
+        for file in folder.glob("p00001-s*.arrow"):
+            file.unlink()
+        with pytest.raises(InputError) as gone:
+            split.events(1)
+        assert str(gone.value) == (f"{folder}: partition 1 of the split input read back 0 of its {split.sizes[1]} "
+                                   "messages; was the working folder changed while the run worked?")
+        cut = sorted(folder.glob("p00002-s*.arrow"))[0]
+        cut.write_bytes(cut.read_bytes()[:200])
+        said = rf"^{re.escape(str(folder))}: partition 2 of the split input could not be read back \(ArrowInvalid: "
+        with pytest.raises(InputError, match=said + r".+\); was the working folder changed while the run worked\?$"):
+            split.events(2)
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])

@@ -5,6 +5,7 @@ import os
 import pty
 import random
 import re
+import signal
 import sqlite3
 import string
 import subprocess
@@ -615,6 +616,41 @@ def test_history_in_parts_is_read_a_part_at_a_time(model: RiskModel, synth_rows:
     assert (done["n_messages"], done["n_conversations"]) == (600, len(ids)) and told[-1] == len(ids)
     assert told == sorted(told) and len(told) >= 3
     store.close()
+
+
+def test_history_whose_working_files_change_midway_is_said_as_such_not_as_a_store_failure(
+        model_dir: Path, tmp_path: Path) -> None:
+    """The last partition of a split history removed while the first loads (the command held still, by
+    SIGSTOP, once its store is made): the error names the working folder, not the store, and says how far
+    the loading got; run again, the rest loads."""
+    rows = generate(320, seed=5)
+    history = write_jsonl(tmp_path / "history.jsonl", rows)
+    state, work = tmp_path / "state.db", tmp_path / "work"
+    work.mkdir()
+    process = subprocess.Popen([RISKLINE, "backfill", str(history), "--model", str(model_dir), "--state", str(state),
+                                "--workers", "2"], env={**os.environ, "TMPDIR": str(work)}, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        while not state.exists():
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.001)
+        process.send_signal(signal.SIGSTOP)
+        [folder] = work.iterdir()
+        last = max(int(f.name[1:6]) for f in folder.glob("p*-s*.arrow"))
+        for file in folder.glob(f"p{last:05d}-s*.arrow"):
+            file.unlink()
+        process.send_signal(signal.SIGCONT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    found = re.fullmatch(rf"riskline: error: {re.escape(str(folder))}: partition {last} of the split input read "
+                         r"back 0 of its \d+ messages; was the working folder changed while the run worked\? \((\d+) "
+                         rf"of the 320 conversations loaded into --state {re.escape(str(state))}\); run it again: "
+                         r"what was loaded is then taken as duplicates\n", err)
+    assert process.returncode == 2 and found, err
+    assert 0 < int(found[1]) < 320 and not any(work.iterdir())
+    again = riskline("backfill", history, "--model", model_dir, "--state", state)
+    assert again.returncode == 0 and f"loaded {len(rows)} messages (" in again.stderr, again.stderr
 
 
 def test_history_cut_short_by_a_full_disk_says_how_far_it_got_and_loads_the_rest_when_run_again(
