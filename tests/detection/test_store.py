@@ -620,15 +620,15 @@ def test_history_in_parts_is_read_a_part_at_a_time(model: RiskModel, synth_rows:
 
 def test_history_whose_working_files_change_midway_is_said_as_such_not_as_a_store_failure(
         model_dir: Path, tmp_path: Path) -> None:
-    """The last partition of a split history removed while the first loads (the command held still, by
-    SIGSTOP, once its store is made): the error names the working folder, not the store, and says how far
+    """The last of 8 partitions of a split history removed while the first ones load (the command held still,
+    by SIGSTOP, once its store is made): the error names the working folder, not the store, and says how far
     the loading got; run again, the rest loads."""
     rows = generate(320, seed=5)
     history = write_jsonl(tmp_path / "history.jsonl", rows)
     state, work = tmp_path / "state.db", tmp_path / "work"
     work.mkdir()
     process = subprocess.Popen([RISKLINE, "backfill", str(history), "--model", str(model_dir), "--state", str(state),
-                                "--workers", "2"], env={**os.environ, "TMPDIR": str(work)}, stderr=subprocess.PIPE,
+                                "--workers", "8"], env={**os.environ, "TMPDIR": str(work)}, stderr=subprocess.PIPE,
                                text=True)
     try:
         while not state.exists():
