@@ -551,13 +551,13 @@ def backfill(
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
             done = load_history(processor, map(split.events, range(split.n)), loaded)
-        except InputError as exc:  # the split's working files, not the store
-            raise fail(f"{exc} ({written} of the {counted(split.n_conversations, 'conversation')} loaded into "
-                       f"--state {where}); run it again: what was loaded is then taken as duplicates") from None
-        except Exception as exc:  # the store failing midway: each call is one transaction, so say how far it got
-            raise fail(f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after "
-                       f"{written} of the {counted(split.n_conversations, 'conversation')}; run it again: "
-                       "what was loaded is then taken as duplicates") from None
+        except Exception as exc:  # each call is one transaction: say how far it got
+            so_far = f"{written} of the {counted(split.n_conversations, 'conversation')}"
+            if isinstance(exc, InputError):  # the split's working files, not the store
+                said = f"{exc} ({so_far} loaded into --state {where})"
+            else:  # the store failing midway
+                said = f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after {so_far}"
+            raise fail(f"{said}; run it again: what was loaded is then taken as duplicates") from None
         finally:
             store.close()
     if errors is not None:

@@ -634,9 +634,13 @@ class Split(NamedTuple):
     n: int  # partitions
     names: list[str]  # the input's files
     rejects: list[Reject]  # its bad rows, copies of a message id included, in input order
-    n_messages: int  # its good ones
     n_conversations: int
     sizes: list[int]  # each partition's good messages, as split
+
+    @property
+    def n_messages(self) -> int:
+        """The input's good messages."""
+        return sum(self.sizes)
 
     def events(self, p: int) -> list[MessageEvent]:
         """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
@@ -645,15 +649,14 @@ class Split(NamedTuple):
         try:
             read = _read_partition(self.folder, p, self.names)
         except (OSError, pa.ArrowException) as exc:
-            raise InputError(f"{self.folder}: partition {p} of the split input could not be read back "
-                             f"({type(exc).__name__}: {exc}); was the working folder changed while the run "
-                             "worked?") from None
-        events = [] if read is None else _events(read.table)
-        if len(events) != self.sizes[p]:
-            raise InputError(f"{self.folder}: partition {p} of the split input read back {len(events)} of its "
-                             f"{counted(self.sizes[p], 'message')}; was the working folder changed while the "
-                             "run worked?")
-        return events
+            problem = f"could not be read back ({type(exc).__name__}: {exc})"
+        else:
+            events = [] if read is None else _events(read.table)
+            if len(events) == self.sizes[p]:
+                return events
+            problem = f"read back {len(events)} of its {counted(self.sizes[p], 'message')}"
+        raise InputError(f"{self.folder}: partition {p} of the split input {problem}; was the working folder "
+                         "changed while the run worked?")
 
 
 @contextlib.contextmanager
@@ -684,8 +687,8 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
                 raise
             raise InputError(f"{source}: the working files of its reading could not be written in {place} "
                              f"({reason}); set TMPDIR to a folder with room for a copy of the input") from None
-        yield Split(str(folder), n, names, _all_rejects(rejects, done, names), sum(d.n_messages for d in done),
-                    sum(d.n_conversations for d in done), [d.n_messages for d in done])
+        yield Split(str(folder), n, names, _all_rejects(rejects, done, names), sum(d.n_conversations for d in done),
+                    [d.n_messages for d in done])
 
 
 def _working_folder(place: Path) -> Held:
