@@ -52,6 +52,10 @@ LIMITS = """\
   (who wrote it: the offender or the young person; `suspect_right_at_alert` above) where stage
   annotations or `offender_id` trained one, by risk evidence alone otherwise. A young person's pleas carry threat
   words; check who the suspect is before friction or action against an account.
+- `peak_stage` is the most severe stage whose evidence reached one half at some message. In wording unlike
+  the training data the stage model reads threats and demands at under one half, so an alert's peak stage
+  may be an earlier stage than the conversation reached (`peak_stage_under` above); read its evidence
+  messages rather than the stage alone.
 - Offenders adapt. Re-evaluate regularly and watch the slices below for drift."""
 
 
@@ -119,7 +123,7 @@ def model_card(model: RiskModel, data_source: str) -> str:
                              "alerted_before_threat_groomed", "alerted_at_threat", "alerted_after_threat",
                              "median_messages_after_threat", "median_messages_to_alert", "latency_weighted_f1",
                              "roc_auc", "pr_auc", "suspect_right_at_alert", "suspect_right", "offender_precision",
-                             "offender_recall", "offender_f0_5"))
+                             "offender_recall", "offender_f0_5", "peak_stage_right", "peak_stage_under"))
     slices = slices_table(m.get("slices", {}))
     cv = m.get("cv")
     cv_text = "" if not cv else (

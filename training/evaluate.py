@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from detection.events import EXTORTION_STAGES
+from detection.events import EXTORTION_STAGES, STAGES
 from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import RiskScore, StepScores, fingerprints, order_events, score_conversations, score_messages
@@ -316,6 +316,7 @@ def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskS
     metrics["earliness_by_false_alert_budget"] = earliness_by_budget(steps, data)
     metrics.update(suspects_named(model, data, results))
     metrics.update(offenders_identified(data, results))
+    metrics.update(peak_stages_named(data, results))
     seen = model.in_training(fingerprints(data.events))
     metrics["n_in_training"] = None if seen is None else len(seen)
     return results, steps, metrics
@@ -341,6 +342,23 @@ def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore
     return {"suspect_right_at_alert": sum(j.at_alert for j in judged.values()) / n if n else None,
             "suspect_right": sum(j.at_end for j in judged.values()) / n if n else None,
             "n_suspects_judged": n}
+
+
+def peak_stages_named(data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:
+    """Of the alerted positives whose messages' stages are annotated (a risk stage on at least one), the share
+    whose ``peak_stage`` is the most severe stage annotated (``peak_stage_right``) and the share named a less
+    severe one (``peak_stage_under``: the worst of it read at under one half); None without such annotations
+    or alerts. What a reviewer reads of an alert beside its level."""
+    worst: dict[str, int] = {}
+    for event, stage in zip(data.events, data.stages, strict=True):
+        if stage not in (None, "none"):
+            worst[event.conversation_id] = max(worst.get(event.conversation_id, 0), STAGES.index(stage))
+    judged = [(STAGES.index(r.peak_stage), worst[r.conversation_id]) for r in results
+              if r.alert and data.labels[r.conversation_id] and r.conversation_id in worst]
+    n = len(judged)
+    return {"peak_stage_right": sum(named == truth for named, truth in judged) / n if n else None,
+            "peak_stage_under": sum(named < truth for named, truth in judged) / n if n else None,
+            "n_peak_stages_judged": n}
 
 
 OFFENDER_KEYS = (

@@ -109,7 +109,7 @@ HEADLINE = ("n_conversations", "n_positive", "precision", "recall", "f0_5", "f1"
             "alerted_after_threat", "median_messages_after_threat", "median_minutes_after_threat",
             "median_messages_to_alert",
             "latency_weighted_f1", "suspect_right_at_alert", "suspect_right", "offender_precision", "offender_recall",
-            "offender_f0_5")
+            "offender_f0_5", "peak_stage_right", "peak_stage_under")
 
 
 def fmt(value: Any) -> str:

@@ -834,6 +834,43 @@ def test_tracking_that_mlflow_refuses_is_one_line_and_the_model_is_kept(model_di
     assert load_model(tmp_path / "t").thresholds.alert > 0
 
 
+def test_evaluation_says_how_often_an_alert_names_the_worst_stage_annotated(model: RiskModel,
+                                                                           labelled_path: Path) -> None:
+    """``peak_stage_right`` and ``peak_stage_under`` judge each alerted positive's ``peak_stage`` against the
+    most severe stage its messages are annotated with: annotations moved to the stage named are all right;
+    every worst stage set to ``payment``, only those named ``payment`` are, and the rest are under."""
+    data = load_labelled(labelled_path)
+    results = score_conversations(model, data.events)[0]
+    named = {r.conversation_id: r.peak_stage for r in results if r.alert and data.labels[r.conversation_id]}
+    assert len(named) >= 20 and len(set(named.values())) >= 2  # not one stage for all: a share can tell
+    metrics = evaluate_model(model, data)
+    assert metrics["n_peak_stages_judged"] == len(named)
+    assert metrics["peak_stage_right"] > 0 and metrics["peak_stage_right"] + metrics["peak_stage_under"] <= 1
+
+    def worst_annotated(stage_of: dict[str, str], labels: dict[str, int] = data.labels) -> LabelledData:
+        last = {e.conversation_id: i for i, e in enumerate(data.events)}  # the last message carries it
+        stages = [stage_of.get(e.conversation_id, "none") if last[e.conversation_id] == i else "none"
+                  for i, e in enumerate(data.events)]
+        return LabelledData(data.events, labels, stages, data.meta)
+
+    exact = evaluate_model(model, worst_annotated(named))
+    judged = [c for c, stage in named.items() if stage != "none"]  # a "none" peak is no annotation to judge
+    assert (exact["n_peak_stages_judged"], exact["peak_stage_right"], exact["peak_stage_under"]) == (len(judged), 1, 0)
+    paid = evaluate_model(model, worst_annotated(dict.fromkeys(data.labels, "payment")))
+    assert paid["n_peak_stages_judged"] == len(named)  # negatives and positives not alerted are not judged
+    assert paid["peak_stage_right"] == pytest.approx(sum(s == "payment" for s in named.values()) / len(named))
+    assert paid["peak_stage_under"] == pytest.approx(sum(s != "payment" for s in named.values()) / len(named))
+    # five alerted positives labelled negative (false alerts) and five quiet negatives labelled positive
+    # (missed): neither is judged
+    quiet = [r.conversation_id for r in results if not r.alert and not data.labels[r.conversation_id]]
+    flipped = {c: 1 - data.labels[c] for c in [*list(named)[:5], *quiet[:5]]}
+    assert len(flipped) == 10
+    mislabelled = evaluate_model(model, worst_annotated(dict.fromkeys(data.labels, "payment"),
+                                                        {**data.labels, **flipped}))
+    assert mislabelled["n_peak_stages_judged"] == len(named) - 5
+    assert evaluate_model(model, data.without_stages())["peak_stage_right"] is None
+
+
 def test_evaluation_names_how_often_the_suspect_is_the_offender(model: RiskModel, labelled_path: Path) -> None:
     """``suspect_right_at_alert`` and ``suspect_right`` count alerted positives whose suspect is the
     participant the stage annotations show as the offender; with those annotations moved onto the
