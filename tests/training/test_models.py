@@ -243,7 +243,8 @@ def test_train_cli_writes_card_and_cv(synth_rows: list[dict[str, object]], tmp_p
     elsewhere = meta["metrics"]["cv"]["other_folds"]["mean"]
     assert f"chosen on the other folds instead of the fold measured (kinds of talk they were not chosen on): mean " \
            f"F0.5 {elsewhere['f0_5']:.3f}" in card.replace("\n", " ")
-    for key in ("alerted_before_threat", "alerted_at_threat", "alerted_after_threat", "peak_stage_right"):  # where the alerts came
+    # where the alerts came, and whether they name the worst stage
+    for key in ("alerted_before_threat", "alerted_at_threat", "alerted_after_threat", "peak_stage_right"):
         assert f"| {key} | {meta['metrics'][key]:.3f} |" in card
     bad = riskline("train", "--data", labelled_path, "--out", tmp_path / "x", "--no-track", "--model-type", "gpt")
     assert bad.returncode == 2 and "model type must be one of" in bad.stderr
