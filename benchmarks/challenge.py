@@ -37,7 +37,7 @@ from detection.model import load_model
 from detection.scoring import score_conversations
 from detection.writers import write_rows
 from training.data import load_labelled
-from training.evaluate import evaluate_results, first_threats, interval_text
+from training.evaluate import evaluate_results, first_threats, interval_text, peak_stages_named
 
 # A message is (speaker, text) or (speaker, text, stage); "a" opens the chat. A speaker of "+"
 # moves the clock on by the hours in its text. Each conversation: (id, label, kind, minutes
@@ -953,7 +953,7 @@ def main() -> None:
         data = load_labelled(path)
     model = load_model(args.model)
     results, _ = score_conversations(model, data.events)
-    metrics = evaluate_results(results, data, model.thresholds)
+    metrics = evaluate_results(results, data, model.thresholds) | peak_stages_named(data, results)
     first_threat, _ = first_threats(data)
     print(f"model {model.model_version}, alert threshold {model.thresholds.alert:.3f}")
     for r in sorted(results, key=lambda r: (-data.labels[r.conversation_id], r.conversation_id)):
@@ -962,9 +962,10 @@ def main() -> None:
         if r.alert_index is not None and data.labels[r.conversation_id]:
             when += " (before the threat)" if threat is None or r.alert_index < threat else " (at or after the threat)"
         print(f"  {r.conversation_id:18s} label {data.labels[r.conversation_id]} peak risk {r.risk_score:.3f} "
-              f"alert: {when}")
+              f"alert: {when}, stage {r.peak_stage}")
     for key in ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
-                "alerted_before_threat_groomed", "median_messages_to_alert", "roc_auc"):
+                "alerted_before_threat_groomed", "median_messages_to_alert", "roc_auc", "peak_stage_right",
+                "peak_stage_under"):
         value = metrics.get(key)
         print(f"{key}: {'-' if value is None else f'{value:.3f}'}")
     # how far these figures could move on another set of this size and kind (not on other kinds of text)
