@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from detection.model import load_model
-from detection.scoring import score_conversations
 from detection.writers import write_rows
 from training.data import load_labelled
-from training.evaluate import evaluate_results, first_threats, interval_text, peak_stages_named
+from training.evaluate import first_threats, interval_text, score_and_evaluate
 
 # A message is (speaker, text) or (speaker, text, stage); "a" opens the chat. A speaker of "+"
 # moves the clock on by the hours in its text. Each conversation: (id, label, kind, minutes
@@ -952,8 +951,7 @@ def main() -> None:
         write_rows(path, rows(args.part))
         data = load_labelled(path)
     model = load_model(args.model)
-    results, _ = score_conversations(model, data.events)
-    metrics = evaluate_results(results, data, model.thresholds) | peak_stages_named(data, results)
+    results, _, metrics = score_and_evaluate(model, data)  # the figures `riskline evaluate` gives
     first_threat, _ = first_threats(data)
     print(f"model {model.model_version}, alert threshold {model.thresholds.alert:.3f}")
     for r in sorted(results, key=lambda r: (-data.labels[r.conversation_id], r.conversation_id)):
