@@ -143,6 +143,7 @@ class _Spill:
         self.tables: list[list[pa.Table]] = [[] for _ in range(n)]
         self.buffered = 0
         self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
+        self.written = [0] * n  # the rows written to each partition's file
 
     @staticmethod
     def _empty() -> list[list[Any]]:
@@ -189,7 +190,9 @@ class _Spill:
             return
         if p not in self.writers:
             self.writers[p] = ipc.new_file(str(self.folder / f"p{p:05d}-s{self.shard:03d}.arrow"), SPILL_SCHEMA)
-        self.writers[p].write_table(pa.concat_tables(tables).combine_chunks())
+        table = pa.concat_tables(tables).combine_chunks()
+        self.writers[p].write_table(table)
+        self.written[p] += table.num_rows
         self.columns[p], self.tables[p] = self._empty(), []
 
     def close(self) -> None:
@@ -254,8 +257,8 @@ class _SplitJob(NamedTuple):
     offset: int  # where the file's rows start in the input's order (``readers.folder_place``)
 
 
-def _split(job: _SplitJob) -> list[Reject]:
-    """Validate rows into partition files; return the bad ones."""
+def _split(job: _SplitJob) -> tuple[list[Reject], list[int]]:
+    """Validate rows into partition files; return the bad ones and the rows written to each partition."""
     spill = _Spill(Path(job.folder), job.shard, job.n, job.offset)
     if job.cut is not None:
         rejects = _split_range(job.path, *job.cut, spill)
@@ -265,7 +268,7 @@ def _split(job: _SplitJob) -> list[Reject]:
             rejects = split(job.path, spill)
     spill.close()
     pa.default_memory_pool().release_unused()  # the worker scores a partition next: give back the blocks' memory
-    return rejects
+    return rejects, spill.written
 
 
 def _split_range(path: str, start: int, end: int, first_line: int, spill: _Spill) -> list[Reject]:
@@ -469,12 +472,25 @@ class _Partition(NamedTuple):
     unplaced: list[tuple[int, str]]  # (position in the file, reason) of those read without it (``_place``)
 
 
-def _read_partition(folder: str, p: int, sources: list[str]) -> _Partition | None:
-    """Partition ``p``'s rows, or None where no row fell in it."""
-    files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
-    if not files:
-        return None
-    table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files)
+def _read_partition(folder: str, p: int, sources: list[str], written: int) -> _Partition | None:
+    """Partition ``p``'s rows, or None where no row fell in it. ``InputError`` where its working files do not
+    read back the ``written`` rows the split wrote to them (removed or changed since, by hand or a cleaner of
+    the temporary folder): a part of the input would be left out without a word."""
+    try:
+        files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
+        table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files) if files else None
+    except (OSError, pa.ArrowException) as exc:
+        problem = f"could not be read back ({type(exc).__name__}: {exc})"
+    else:
+        if (n_read := 0 if table is None else table.num_rows) == written:
+            return None if table is None else _deduplicated(table, sources)
+        problem = f"read back {n_read} of the {counted(written, 'row')} written to it"
+    raise InputError(f"{folder}: partition {p} of the split input {problem}; was the working folder changed while "
+                     "the run worked?")
+
+
+def _deduplicated(table: pa.Table, sources: list[str]) -> _Partition:
+    """A partition's rows in input order, each message id's first copy, the others its rejects."""
     if not (np.diff(table.column("order").to_numpy()) > 0).all():  # the shards' rows are in order as a rule
         table = table.sort_by("order")  # (it moves every column, text and all: 0.14 s of a partition's 1 s)
     order_column = table.column("order").to_pylist()
@@ -500,11 +516,11 @@ def _read_partition(folder: str, p: int, sources: list[str]) -> _Partition | Non
     return _Partition(table, order_column, ids, rejects, unplaced)
 
 
-def _score(job: tuple[str, int, list[str], bool, bool, int]) -> _Scored:
-    """Score one partition; return its duplicate rows, counts and riskiest conversations (without ``score``,
-    its duplicate rows and counts alone)."""
-    folder, p, sources, per_message, score, show = job
-    if (read := _read_partition(folder, p, sources)) is None:
+def _score(job: tuple[str, int, list[str], int, bool, bool, int]) -> _Scored:
+    """Score one partition (of ``written`` rows as split); return its duplicate rows, counts and riskiest
+    conversations (without ``score``, its duplicate rows and counts alone)."""
+    folder, p, sources, written, per_message, score, show = job
+    if (read := _read_partition(folder, p, sources, written)) is None:
         return _Scored([], [], 0, 0, 0, [], [])
     table, order_column, ids, rejects, unplaced = read
     if not score:
@@ -563,10 +579,10 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     try:
         with _working_folder(place) as folder:
             with _workers(workers, context) as pool, ProgressBar(progress) as bar:
-                rejects = _read_into(folder, source, files, n, workers, pool, bar)
+                rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
                 score = not (rejects and errors_path is None)
                 names = [str(f) for f in files]
-                jobs = [(str(folder), p, names, per_message, score, show) for p in range(n)]
+                jobs = [(str(folder), p, names, written[p], per_message, score, show) for p in range(n)]
                 done = list(bar.track(pool.map(_score, jobs), n, "scoring"))
             rejects = _all_rejects(rejects, done, names)
             if rejects and errors_path is None:
@@ -605,15 +621,19 @@ def _input_files(source: Path) -> list[Path]:
 
 
 def _read_into(folder: Path, source: Path, files: list[Path], n: int, workers: int, pool: ProcessPoolExecutor,
-               bar: ProgressBar) -> list[Reject]:
-    """Every row of the input's ``files`` checked into ``n`` partition files in ``folder``: the bad ones."""
+               bar: ProgressBar) -> tuple[list[Reject], list[int]]:
+    """Every row of the input's ``files`` checked into ``n`` partition files in ``folder``: the bad ones, and the
+    rows written to each partition."""
     jobs = _split_jobs(files, folder, n, workers)
     parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
-    rejects = [r for part in bar.track(parts, len(jobs), "reading") for r in part]
-    if not any(folder.glob("*.arrow")) and not rejects:
+    rejects, written = [], [0] * n
+    for found, counts in bar.track(parts, len(jobs), "reading"):
+        rejects += found
+        written = [a + b for a, b in zip(written, counts, strict=True)]
+    if not any(written) and not rejects:
         raise InputError(f"{source}: no message rows in its {len(files)} data files" if source.is_dir()
                          else f"{source}: empty file: no message rows")
-    return rejects
+    return rejects, written
 
 
 def _all_rejects(rejects: list[Reject], done: list[_Scored], names: list[str]) -> list[Reject]:
@@ -636,6 +656,7 @@ class Split(NamedTuple):
     rejects: list[Reject]  # its bad rows, copies of a message id included, in input order
     n_conversations: int
     sizes: list[int]  # each partition's good messages, as split
+    written: list[int]  # the rows written to each partition's working files, copies of a message id included
 
     @property
     def n_messages(self) -> int:
@@ -646,17 +667,8 @@ class Split(NamedTuple):
         """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
         first copy. ``InputError`` where its working files cannot be read back whole (removed or changed since
         the split): a part of the input would be left out without a word."""
-        try:
-            read = _read_partition(self.folder, p, self.names)
-        except (OSError, pa.ArrowException) as exc:
-            problem = f"could not be read back ({type(exc).__name__}: {exc})"
-        else:
-            events = [] if read is None else _events(read.table)
-            if len(events) == self.sizes[p]:
-                return events
-            problem = f"read back {len(events)} of its {counted(self.sizes[p], 'message')}"
-        raise InputError(f"{self.folder}: partition {p} of the split input {problem}; was the working folder "
-                         "changed while the run worked?")
+        read = _read_partition(self.folder, p, self.names, self.written[p])
+        return [] if read is None else _events(read.table)
 
 
 @contextlib.contextmanager
@@ -676,8 +688,8 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
     with _working_folder(place) as folder:
         try:
             with _workers(workers, multiprocessing.get_context("fork")) as pool, ProgressBar(progress) as bar:
-                rejects = _read_into(folder, source, files, n, workers, pool, bar)
-                done = list(pool.map(_score, [(str(folder), p, names, False, False, 0) for p in range(n)]))
+                rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
+                done = list(pool.map(_score, [(str(folder), p, names, written[p], False, False, 0) for p in range(n)]))
         except BrokenProcessPool:
             raise InputError(f"{source}: a worker process was killed while reading it (most often by the kernel's "
                              "out-of-memory killer, which `dmesg` names). Give the command more memory, or fewer "
@@ -688,7 +700,7 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
             raise InputError(f"{source}: the working files of its reading could not be written in {place} "
                              f"({reason}); set TMPDIR to a folder with room for a copy of the input") from None
         yield Split(str(folder), n, names, _all_rejects(rejects, done, names), sum(d.n_conversations for d in done),
-                    [d.n_messages for d in done])
+                    [d.n_messages for d in done], written)
 
 
 def _working_folder(place: Path) -> Held:

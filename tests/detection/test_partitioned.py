@@ -35,7 +35,7 @@ from detection.partitioned import (
     score_file_partitioned,
     split_input,
 )
-from detection.readers import InputError, read_events
+from detection.readers import InputError, Reject, read_events
 from tests.cli_helpers import RISKLINE, HeldElsewhere, children, riskline, running, still_running
 from tests.conftest import write_jsonl
 
@@ -623,17 +623,58 @@ def test_a_partition_changed_after_the_split_is_said_rather_than_left_out(synth_
     with split_input(source, workers=2, partitions=3) as split:
         folder = Path(split.folder)
         assert len(split.events(0)) == split.sizes[0] > 0 and sum(split.sizes) == split.n_messages == 900
+        assert split.written == split.sizes  # no copies of a message id here
         for file in folder.glob("p00001-s*.arrow"):
             file.unlink()
         with pytest.raises(InputError) as gone:
             split.events(1)
-        assert str(gone.value) == (f"{folder}: partition 1 of the split input read back 0 of its {split.sizes[1]} "
-                                   "messages; was the working folder changed while the run worked?")
+        assert str(gone.value) == (f"{folder}: partition 1 of the split input read back 0 of the {split.sizes[1]} "
+                                   "rows written to it; was the working folder changed while the run worked?")
         cut = sorted(folder.glob("p00002-s*.arrow"))[0]
         cut.write_bytes(cut.read_bytes()[:200])
         said = rf"^{re.escape(str(folder))}: partition 2 of the split input could not be read back \(ArrowInvalid: "
         with pytest.raises(InputError, match=said + r".+\); was the working folder changed while the run worked\?$"):
             split.events(2)
+
+
+def test_scoring_a_partition_cut_after_the_split_is_said_and_writes_nothing(
+        model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``riskline score``'s partitioned engine: a partition's working files cut between the split and its scoring
+    (by hand, or a cleaner of the folder) is an error naming the partition, nothing written, rather than an output
+    short of that partition's conversations. Each partition's rows are counted as the split writes them, copies of
+    a message id included (the count is checked before they are set aside), over every time a buffer is written."""
+    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", 8192)  # several writes to each partition's files
+    monkeypatch.setattr(detection.partitioned, "SPILL_ROWS", 100)
+    rows = synth_rows[:900]
+    rows = [*rows, {**rows[7], "text": "sent again"}]
+    source, output = write_jsonl(tmp_path / "d.jsonl", rows), tmp_path / "s.jsonl"
+    full = score_file_partitioned(model, source, output, workers=2, partitions=3, errors_path=tmp_path / "r.jsonl")
+    assert (full.n_messages, full.n_rejected) == (900, 1)
+    output.unlink()
+    split = detection.partitioned._read_into
+    cut: list[tuple[int, int]] = []
+
+    def then_cut(folder: Path, *args: object) -> tuple[list[Reject], list[int]]:
+        rejects, written = split(folder, *args)  # type: ignore[arg-type]
+        files = sorted(folder.glob("p00001-s*.arrow"))
+        kept = pa.concat_tables(pa.ipc.open_file(str(f)).read_all() for f in files).slice(0, 10)
+        for f in files:
+            f.unlink()
+        with pa.ipc.new_file(str(files[0]), kept.schema) as writer:
+            writer.write_table(kept)
+        cut.append((written[1], kept.num_rows))
+        return rejects, written
+
+    monkeypatch.setattr(detection.partitioned, "_read_into", then_cut)
+    with pytest.raises(InputError) as said:
+        score_file_partitioned(model, source, output, workers=2, partitions=3, errors_path=tmp_path / "r.jsonl")
+    [(written, kept)] = cut
+    assert written > kept == 10
+    assert re.fullmatch(rf"{re.escape(str(tmp_path))}/\.riskline-[^/]+: partition 1 of the split input read back 10 "
+                        rf"of the {written} rows written to it; was the working folder changed while the run worked\?",
+                        str(said.value)), said.value
+    assert not output.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "r.jsonl"]  # the working folder removed
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
