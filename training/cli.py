@@ -252,7 +252,7 @@ def evaluate(
     _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
     from detection.model import load_model
     from training.data import load_labelled_files
-    from training.evaluate import evaluate_model, in_training_warning
+    from training.evaluate import evaluate_model, in_family_warning, in_training_warning
 
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
@@ -276,8 +276,9 @@ def evaluate(
         typer.echo(json.dumps(metrics, indent=2))
     else:
         _print_metrics(metrics)
-    if warning := in_training_warning(metrics):
-        typer.echo(warning, err=True)
+    for warning in (in_training_warning(metrics), in_family_warning(metrics)):
+        if warning:
+            typer.echo(warning, err=True)
 
 
 def _unseen(model: Any, labelled: Any, source: str) -> tuple[Any, int]:
@@ -358,6 +359,10 @@ def promote(
             typer.echo(f"warning: the {role} was trained on {seen} of these {len(labelled.labels)} conversations: "
                        "compared on them, it is measured on how well it fits its training data; compare on "
                        "conversations neither model has seen", err=True)
+        if in_family := decision.get(f"{role}_n_in_family"):
+            typer.echo(f"warning: {in_family} of these {len(labelled.labels)} conversations were made by the "
+                       f"synthetic generator, in the phrase families the {role} was trained on: compared on them, "
+                       "it is measured on wording like its training data's", err=True)
     if not decision["promoted"]:
         raise typer.Exit(1)
 

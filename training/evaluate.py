@@ -14,7 +14,7 @@ from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import RiskScore, StepScores, fingerprints, order_events, score_conversations, score_messages
 from detection.wording import counted
-from training.data import LabelledData, offenders
+from training.data import LabelledData, given_folds, offenders
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
 # Shares of negatives allowed to reach a threshold, for the earliness each would buy.
@@ -319,7 +319,38 @@ def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskS
     metrics.update(peak_stages_named(data, results))
     seen = model.in_training(fingerprints(data.events))
     metrics["n_in_training"] = None if seen is None else len(seen)
+    metrics["n_in_family"] = in_family(model, data)
     return results, steps, metrics
+
+
+def trained_on_generated(model: RiskModel) -> bool | None:
+    """Whether ``model`` was trained on the synthetic generator's conversations (``riskline synth``), or None where
+    that is not known (weights trained before this was kept, then rethresholded)."""
+    if (n := model.metrics.get("n_generated_trained_on")) is not None:
+        return bool(n)
+    holdout = model.metrics.get("holdout")  # trained before 2026-12-04: a held-out fold is the generator's
+    return holdout.startswith("held-out fold") if isinstance(holdout, str) and "weights from" not in holdout else None
+
+
+def in_family(model: RiskModel, data: LabelledData) -> int | None:
+    """How many of ``data``'s conversations are the generator's (its ``fold`` column) where ``model`` was trained
+    on the generator's too: in the phrase families, replies and negative kinds it learned, whatever the seed, so
+    that figures on them flatter it. 0 where either is not the generator's, None where that is not known."""
+    if (trained := trained_on_generated(model)) is None:
+        return None
+    return len(given_folds(data)) if trained else 0
+
+
+def in_family_warning(metrics: dict[str, Any], what: str = "these figures") -> str | None:
+    """A line saying how many of the conversations measured are in the generator's families the model was
+    trained on (``n_in_family``), where any: then ``what`` says how it does on wording like its training data's."""
+    if not (n := metrics.get("n_in_family")):
+        return None
+    return (f"warning: {n} of the {counted(metrics['n_conversations'], 'conversation')} "
+            f"{'was' if n == 1 else 'were'} made by the synthetic generator (riskline synth), in the phrase families "
+            f"this model was trained on (the same at any seed): {what} say how it does on wording like its training "
+            "data's, not on text written otherwise; for unseen families see riskline train --cv K, and measure on "
+            "labelled conversations of your own")
 
 
 def in_training_warning(metrics: dict[str, Any], what: str = "these figures") -> str | None:

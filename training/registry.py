@@ -129,7 +129,8 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                          "(ranking figures need both positive and negative conversations, "
                          "earliness figures an alerted positive with a threat)")
     decision: dict[str, Any] = {"challenger_version": str(new.version), f"challenger_{metric}": new_metrics[metric],
-                                "challenger_n_in_training": new_metrics["n_in_training"]}
+                                "challenger_n_in_training": new_metrics["n_in_training"],
+                                "challenger_n_in_family": new_metrics["n_in_family"]}
     if metric in (new_metrics.get("intervals") or {}):
         decision[f"challenger_{metric}_interval"] = new_metrics["intervals"][metric]
     try:
@@ -139,7 +140,8 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     if old is not None:
         old_metrics = evaluate_model(load_model(f"models:/{name}@{champion}"), data)
         decision.update({"champion_version": str(old.version), f"champion_{metric}": old_metrics[metric],
-                         "champion_n_in_training": old_metrics["n_in_training"]})
+                         "champion_n_in_training": old_metrics["n_in_training"],
+                         "champion_n_in_family": old_metrics["n_in_family"]})
         if metric in (old_metrics.get("intervals") or {}):
             decision[f"champion_{metric}_interval"] = interval = old_metrics["intervals"][metric]
             # the rule stays "at least as good"; this says whether the gap is more than a sample of this size shows

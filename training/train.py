@@ -435,6 +435,7 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     metrics["n_train_conversations"] = len(data.labels) if config.refit_on_all else len(train_ids)
     metrics["stages_annotated"] = data.has_stages
+    metrics["n_generated_trained_on"] = len(given_folds(data))  # the generator's (evaluate's in-family warning)
     return replace(model, thresholds=thresholds, metrics=metrics,
                    trained_on=trained_on(None, data) if config.fingerprints else None)
 
@@ -459,6 +460,7 @@ def rethreshold(model: RiskModel, data: LabelledData, config: TrainConfig) -> Ri
         "holdout": f"thresholds chosen on these {len(data.labels)} conversations (weights from {model.model_version})",
         **measured.metrics, "other_half": thresholds_on_the_other_half(model, data, config),
         "stages_annotated": data.has_stages, "n_train_conversations": model.metrics.get("n_train_conversations"),
+        "n_generated_trained_on": model.metrics.get("n_generated_trained_on"),
         "rethresholded_from": {"model_version": model.model_version, "thresholds": model.thresholds.to_dict()},
     }
     version = f"{model.model_version}-t{datetime.now(UTC):%Y%m%d%H%M%S}"

@@ -362,6 +362,9 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     warning = f"{n_seen} of the {n_seen} conversations are ones this model was trained on"
     assert f"warning: {warning}" in done.stderr and f"Warning: {warning}" in (tmp_path / "r" / "report.md").read_text()
     assert f"Warning: {warning}" in page
+    family = f"{n_seen} of the {n_seen} conversations were made by the synthetic generator (riskline synth)"
+    assert printed["n_in_family"] == n_seen and f"warning: {family}" in done.stderr
+    assert f"Warning: {family}" in (tmp_path / "r" / "report.md").read_text() and f"Warning: {family}" in page
     table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
     assert "at most 5% of negatives reaching it" in table.stdout and f"warning: {warning}" in table.stderr
     assert re.search(rf"f0_5, 95% interval\s*│\s*{f0_5['low']:.3f}-{f0_5['high']:.3f}", table.stdout)
@@ -411,8 +414,12 @@ def test_a_model_knows_its_training_conversations_and_only_those(model: RiskMode
     unseen = riskline("evaluate", "--data", mixed, "--model", model_dir, "--json", "--unseen-only")
     assert unseen.returncode == 0, unseen.stderr
     assert json.loads(unseen.stdout)["n_conversations"] == n_new and json.loads(unseen.stdout)["n_in_training"] == 0
-    assert unseen.stderr.strip() == (f"left out 1 of the {n_new + 1} conversations, one the model was trained on; "
-                                     f"measuring on the other {n_new}")
+    assert unseen.stderr.splitlines() == [
+        f"left out 1 of the {n_new + 1} conversations, one the model was trained on; measuring on the other {n_new}",
+        f"warning: {n_new} of the {n_new} conversations were made by the synthetic generator (riskline synth), in the "
+        "phrase families this model was trained on (the same at any seed): these figures say how it does on wording "
+        "like its training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
+        "measure on labelled conversations of your own"]
     for model_path, message in ((model_dir, "the model was trained on every one of the 1 conversation of"),
                                 (old, "keeps no fingerprints of its training conversations")):
         refused = riskline("evaluate", "--data", write_jsonl(tmp_path / "own.jsonl", own), "--model", model_path,
@@ -441,6 +448,7 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     assert kept["challenger_outside_champion_interval"]  # far worse: outside what the sample allows
     # both were trained on these conversations (the decision says so; the command warns)
     assert kept["challenger_n_in_training"] == kept["champion_n_in_training"] == len(data.labels)
+    assert kept["challenger_n_in_family"] == kept["champion_n_in_family"] == len(data.labels)  # the generator's
     assert kept["champion_f0_5_interval"]["low"] <= kept["champion_f0_5"] <= kept["champion_f0_5_interval"]["high"]
     assert load_model("models:/rl@champion").model_version == model.model_version
     log_training_run(model, good, "d", "rl", "challenger")  # version 3: as good as the champion
@@ -450,6 +458,15 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     import mlflow
 
     assert str(mlflow.MlflowClient().get_model_version_by_alias("rl", "champion").version) == "3"
+    said = riskline("promote", "rl", "--data", labelled_path, cwd=tmp_path)  # version 3 against itself
+    assert said.returncode == 0 and json.loads(said.stdout)["promoted"], said.stderr
+    n = len(data.labels)
+    assert said.stderr.splitlines() == [
+        line for role in ("challenger", "champion") for line in (
+            f"warning: the {role} was trained on {n} of these {n} conversations: compared on them, it is measured on "
+            "how well it fits its training data; compare on conversations neither model has seen",
+            f"warning: {n} of these {n} conversations were made by the synthetic generator, in the phrase families "
+            f"the {role} was trained on: compared on them, it is measured on wording like its training data's")]
     cli = riskline("promote", "rl", "--data", labelled_path, "--challenger", "nope", cwd=tmp_path)
     assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
     elsewhere = tmp_path / "elsewhere"  # no database there: said, and none made

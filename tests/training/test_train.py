@@ -27,7 +27,7 @@ from training.data import (
     stage_targets,
     weak_stages,
 )
-from training.evaluate import evaluate_model, evaluate_results
+from training.evaluate import evaluate_model, evaluate_results, in_family, in_family_warning
 from training.message_models import (
     Inputs,
     _text_samples,
@@ -832,6 +832,44 @@ def test_tracking_that_mlflow_refuses_is_one_line_and_the_model_is_kept(model_di
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"MLflow ({tmp_path / 'runs'}): the model is saved in {tmp_path / 't'}, but logging it failed" in done.stderr
     assert load_model(tmp_path / "t").thresholds.alert > 0
+
+
+def test_figures_on_the_generators_conversations_are_said_to_be_in_family(
+        model: RiskModel, synth_rows: list[dict[str, object]], few_labelled_path: Path, tmp_path: Path) -> None:
+    """A model trained on the generator's conversations, measured on others it made (another seed: the same phrase
+    families, replies and negative kinds), is measured in-family: ``n_in_family`` counts them and a warning says so.
+    Not where either side is not the generator's; carried through new thresholds; for a model saved before this
+    was kept, its held-out split says it, and after new thresholds it is not known."""
+    new = generate(30, seed=808)
+    generated = load_labelled(write_jsonl(tmp_path / "generated.jsonl", new))
+    plain = load_labelled(write_jsonl(tmp_path / "plain.jsonl", [{k: v for k, v in r.items() if k != "fold"}
+                                                                 for r in new]))
+    n = len(generated.labels)
+    assert model.metrics["n_generated_trained_on"] == len({r["conversation_id"] for r in synth_rows})
+    measured = evaluate_model(model, generated)
+    assert measured["n_in_family"] == n and measured["n_conversations"] == n
+    assert in_family_warning(measured) == (
+        f"warning: {n} of the {n} conversations were made by the synthetic generator (riskline synth), in the phrase "
+        "families this model was trained on (the same at any seed): these figures say how it does on wording like "
+        "its training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
+        "measure on labelled conversations of your own")
+    assert in_family_warning({"n_in_family": 1, "n_conversations": 1}).startswith(  # type: ignore[union-attr]
+        "warning: 1 of the 1 conversation was made by")
+    assert evaluate_model(model, plain)["n_in_family"] == 0 and in_family_warning({"n_in_family": 0}) is None
+    rows = [json.loads(line) for line in few_labelled_path.read_text().splitlines()]
+    own = train(load_labelled(write_jsonl(tmp_path / "own.jsonl", [{k: v for k, v in r.items() if k != "fold"}
+                                                                   for r in rows])),
+                TrainConfig(seed=3, augment_copies=0))
+    assert own.metrics["n_generated_trained_on"] == 0 and in_family(own, generated) == 0
+    assert "held-out fold" not in own.metrics["holdout"]
+    rethresholded = rethreshold(model, plain, TrainConfig(seed=3))
+    assert rethresholded.metrics["n_generated_trained_on"] == model.metrics["n_generated_trained_on"]
+    assert in_family(rethresholded, generated) == n
+    older = {k: v for k, v in model.metrics.items() if k != "n_generated_trained_on"}
+    assert older["holdout"].startswith("held-out fold") and in_family(replace(model, metrics=older), generated) == n
+    assert in_family(replace(model, metrics={**older, "holdout": own.metrics["holdout"]}), generated) == 0
+    assert in_family(replace(model, metrics=older | rethreshold(replace(model, metrics=older), plain,
+                                                                TrainConfig(seed=3)).metrics), generated) is None
 
 
 def test_evaluation_says_how_often_an_alert_names_the_worst_stage_annotated(model: RiskModel,
