@@ -363,7 +363,7 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     assert f"warning: {warning}" in done.stderr and f"Warning: {warning}" in (tmp_path / "r" / "report.md").read_text()
     assert f"Warning: {warning}" in page
     family = f"{n_seen} of the {n_seen} conversations were made by the synthetic generator (riskline synth)"
-    assert printed["n_in_family"] == n_seen and f"warning: {family}" in done.stderr
+    assert printed["n_in_family"] == run.data.metrics["n_in_family"] == n_seen and f"warning: {family}" in done.stderr
     assert f"Warning: {family}" in (tmp_path / "r" / "report.md").read_text() and f"Warning: {family}" in page
     table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
     assert "at most 5% of negatives reaching it" in table.stdout and f"warning: {warning}" in table.stderr
