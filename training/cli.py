@@ -399,6 +399,7 @@ def thresholds(
     from training.card import model_card
     from training.config import TrainConfig
     from training.data import load_labelled_files
+    from training.evaluate import in_family
     from training.train import rethreshold
 
     source = load_model(model)
@@ -412,6 +413,11 @@ def thresholds(
                    f"{'is one' if len(seen) == 1 else 'are ones'} the model was trained on: its scores there are "
                    "surer than on new conversations, so thresholds chosen on them are too; choose them on "
                    "conversations it has not seen", err=True)
+    if n_family := in_family(source, labelled):
+        typer.echo(f"warning: {n_family} of these {counted(len(labelled.labels), 'conversation')} "
+                   f"{'was' if n_family == 1 else 'were'} made by the synthetic generator, in the phrase families the "
+                   "model was trained on: its scores there are surer than on text written otherwise, so thresholds "
+                   "chosen on them are too; choose them on conversations of your own", err=True)
     with _what_the_data_cannot_give(files):
         chosen = rethreshold(source, labelled, config)
     chosen = replace(chosen, card=model_card(chosen, files))

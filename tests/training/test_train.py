@@ -795,12 +795,15 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     assert never.returncode == 0 and load_model(tmp_path / "n").thresholds.alert == 1.0  # labels the wrong way round
     assert ("warning: no threshold reaches the target precision on these 2 conversations (1 positive), so the alert "
             "threshold is 1.0 and this model will all but never alert") in never.stderr
-    # the data is the model's own training data: said, and nothing else
+    # the data is the model's own training data, and the generator's: both said, and nothing else
     n_seen = len(fingerprints(load_labelled(labelled_path).events))
     assert n_seen == len(order)
-    assert done.stderr.count("warning") == 1 and "note" not in done.stderr
+    assert done.stderr.count("warning") == 2 and "note" not in done.stderr
     assert (f"warning: {n_seen} of these {len(order)} conversations are ones the model was trained on: its scores "
             "there are surer than on new conversations") in done.stderr
+    assert (f"warning: {len(order)} of these {len(order)} conversations were made by the synthetic generator, in the "
+            "phrase families the model was trained on: its scores there are surer than on text written otherwise, so "
+            "thresholds chosen on them are too; choose them on conversations of your own\n") in done.stderr
     n_negative = sum(1 for c in order if next(r for r in rows if r["conversation_id"] == c)["conversation_label"] == 0)
     assert 100 < n_negative < 1000
     strict = riskline("thresholds", "--data", labelled_path, "--model", model_dir, "--out", tmp_path / "s",
