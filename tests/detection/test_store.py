@@ -645,8 +645,8 @@ def test_history_whose_working_files_change_midway_is_said_as_such_not_as_a_stor
         process.kill()
     found = re.fullmatch(rf"riskline: error: {re.escape(str(folder))}: partition {last} of the split input read "
                          r"back 0 of the \d+ rows written to it; was the working folder changed while the run worked\? "
-                         rf"\((\d+) of the 320 conversations loaded into --state {re.escape(str(state))}\); run it again: "
-                         r"what was loaded is then taken as duplicates\n", err)
+                         rf"\((\d+) of the 320 conversations loaded into --state {re.escape(str(state))}\); run it "
+                         r"again: what was loaded is then taken as duplicates\n", err)
     assert process.returncode == 2 and found, err
     assert 0 < int(found[1]) < 320 and not any(work.iterdir())
     again = riskline("backfill", history, "--model", model_dir, "--state", state)
