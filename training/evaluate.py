@@ -15,6 +15,7 @@ from detection.policy import Thresholds
 from detection.scoring import RiskScore, StepScores, fingerprints, order_events, score_conversations, score_messages
 from detection.wording import counted
 from training.data import LabelledData, given_folds, offenders
+from training.synth.phrases import N_FOLDS
 
 LEVEL_PRECISION = {"low": 0.5, "medium": 0.8, "high": 0.95, "critical": 0.99}
 # Shares of negatives allowed to reach a threshold, for the earliness each would buy.
@@ -323,22 +324,25 @@ def score_and_evaluate(model: RiskModel, data: LabelledData) -> tuple[list[RiskS
     return results, steps, metrics
 
 
-def trained_on_generated(model: RiskModel) -> bool | None:
-    """Whether ``model`` was trained on the synthetic generator's conversations (``riskline synth``), or None where
-    that is not known (weights trained before this was kept, then rethresholded)."""
-    if (n := model.metrics.get("n_generated_trained_on")) is not None:
-        return bool(n)
-    holdout = model.metrics.get("holdout")  # trained before 2026-12-04: a held-out fold is the generator's
-    return holdout.startswith("held-out fold") if isinstance(holdout, str) and "weights from" not in holdout else None
+def generated_folds_trained_on(model: RiskModel) -> set[str] | None:
+    """The synthetic generator's folds (``riskline synth``'s ``fold`` column: each a fixed share of its phrase
+    families, replies and negative kinds, the same at any seed) that ``model`` was fitted on, or None where that is
+    not known (weights trained before this was kept, then rethresholded)."""
+    if (folds := model.metrics.get("generated_folds_trained_on")) is not None:
+        return {str(f) for f in folds}
+    holdout = model.metrics.get("holdout")  # trained before 2026-12-04 and refitted on all: every fold there was
+    if not isinstance(holdout, str) or "weights from" in holdout:
+        return None
+    return {str(k) for k in range(N_FOLDS)} if holdout.startswith("held-out fold") else set()
 
 
 def in_family(model: RiskModel, data: LabelledData) -> int | None:
-    """How many of ``data``'s conversations are the generator's (its ``fold`` column) where ``model`` was trained
-    on the generator's too: in the phrase families, replies and negative kinds it learned, whatever the seed, so
-    that figures on them flatter it. 0 where either is not the generator's, None where that is not known."""
-    if (trained := trained_on_generated(model)) is None:
+    """How many of ``data``'s conversations are the generator's in a fold ``model`` was fitted on: in phrase families,
+    replies and negative kinds it learned, whatever the seed, so that figures on them flatter it. 0 where none
+    is, None where that is not known."""
+    if (folds := generated_folds_trained_on(model)) is None:
         return None
-    return len(given_folds(data)) if trained else 0
+    return sum(fold in folds for fold in given_folds(data).values())
 
 
 def in_family_warning(metrics: dict[str, Any], what: str = "these figures") -> str | None:

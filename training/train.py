@@ -208,8 +208,10 @@ def fit_text_path(features: np.ndarray, data: LabelledData, weights: np.ndarray,
 
 
 def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
-    """Stage model and conversation model fitted on ``data`` (thresholds left as placeholders)."""
+    """Stage model and conversation model fitted on ``data`` (thresholds left as placeholders); its metrics say
+    which of the generator's folds of phrase families it learned (``evaluate.in_family``)."""
     started = time.perf_counter()
+    folds = sorted(set(given_folds(data).values()))
     if config.augment_copies:
         data = augment(data, config.augment_copies, config.seed, config.paraphrase)
     if config.drop_filler:  # the message models learn messages as the model will read them (RiskModel.evidence)
@@ -229,7 +231,7 @@ def fit(data: LabelledData, config: TrainConfig) -> RiskModel:
     stage = fit_message_models(inputs, data, np.arange(len(texts)), texts, targets, config)
     stage = replace(stage, **fit_role_model(inputs, data, config))
     log.info("fitted in %.0f s", time.perf_counter() - started)
-    return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {})
+    return _assemble(inputs, stage, conversation, PLACEHOLDER, config, {"generated_folds_trained_on": folds})
 
 
 def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -435,7 +437,7 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     metrics["n_train_conversations"] = len(data.labels) if config.refit_on_all else len(train_ids)
     metrics["stages_annotated"] = data.has_stages
-    metrics["n_generated_trained_on"] = len(given_folds(data))  # the generator's (evaluate's in-family warning)
+    metrics["generated_folds_trained_on"] = model.metrics["generated_folds_trained_on"]  # evaluate.in_family
     return replace(model, thresholds=thresholds, metrics=metrics,
                    trained_on=trained_on(None, data) if config.fingerprints else None)
 
@@ -460,7 +462,7 @@ def rethreshold(model: RiskModel, data: LabelledData, config: TrainConfig) -> Ri
         "holdout": f"thresholds chosen on these {len(data.labels)} conversations (weights from {model.model_version})",
         **measured.metrics, "other_half": thresholds_on_the_other_half(model, data, config),
         "stages_annotated": data.has_stages, "n_train_conversations": model.metrics.get("n_train_conversations"),
-        "n_generated_trained_on": model.metrics.get("n_generated_trained_on"),
+        "generated_folds_trained_on": model.metrics.get("generated_folds_trained_on"),
         "rethresholded_from": {"model_version": model.model_version, "thresholds": model.thresholds.to_dict()},
     }
     version = f"{model.model_version}-t{datetime.now(UTC):%Y%m%d%H%M%S}"

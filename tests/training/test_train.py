@@ -837,18 +837,20 @@ def test_tracking_that_mlflow_refuses_is_one_line_and_the_model_is_kept(model_di
     assert load_model(tmp_path / "t").thresholds.alert > 0
 
 
-def test_figures_on_the_generators_conversations_are_said_to_be_in_family(
-        model: RiskModel, synth_rows: list[dict[str, object]], few_labelled_path: Path, tmp_path: Path) -> None:
+def test_figures_on_the_generators_conversations_are_said_to_be_in_family(model: RiskModel, few_labelled_path: Path,
+                                                                         tmp_path: Path) -> None:
     """A model trained on the generator's conversations, measured on others it made (another seed: the same phrase
     families, replies and negative kinds), is measured in-family: ``n_in_family`` counts them and a warning says so.
-    Not where either side is not the generator's; carried through new thresholds; for a model saved before this
-    was kept, its held-out split says it, and after new thresholds it is not known."""
+    Only those of the folds it was fitted on (not the fold ``train`` holds out to measure on); not where either
+    side is not the generator's; carried through new thresholds; for a model saved before this was kept, its
+    held-out split says it, and after new thresholds it is not known."""
     new = generate(30, seed=808)
     generated = load_labelled(write_jsonl(tmp_path / "generated.jsonl", new))
     plain = load_labelled(write_jsonl(tmp_path / "plain.jsonl", [{k: v for k, v in r.items() if k != "fold"}
                                                                  for r in new]))
     n = len(generated.labels)
-    assert model.metrics["n_generated_trained_on"] == len({r["conversation_id"] for r in synth_rows})
+    assert model.metrics["generated_folds_trained_on"] == ["0", "1", "2"]  # refitted on every fold
+    assert model.metrics["n_in_family"] == 0 < model.metrics["n_conversations"]  # the held-out fold's figures
     measured = evaluate_model(model, generated)
     assert measured["n_in_family"] == n and measured["n_conversations"] == n
     assert in_family_warning(measured) == (
@@ -863,12 +865,15 @@ def test_figures_on_the_generators_conversations_are_said_to_be_in_family(
     own = train(load_labelled(write_jsonl(tmp_path / "own.jsonl", [{k: v for k, v in r.items() if k != "fold"}
                                                                    for r in rows])),
                 TrainConfig(seed=3, augment_copies=0))
-    assert own.metrics["n_generated_trained_on"] == 0 and in_family(own, generated) == 0
+    assert own.metrics["generated_folds_trained_on"] == [] and in_family(own, generated) == 0
+    fold_of = {c: str(m["fold"]) for c, m in generated.meta.items()}
+    two = replace(model, metrics={**model.metrics, "generated_folds_trained_on": ["1", "2"]})
+    assert 0 < in_family(two, generated) == sum(f != "0" for f in fold_of.values()) < n  # type: ignore[operator]
     assert "held-out fold" not in own.metrics["holdout"]
     rethresholded = rethreshold(model, plain, TrainConfig(seed=3))
-    assert rethresholded.metrics["n_generated_trained_on"] == model.metrics["n_generated_trained_on"]
+    assert rethresholded.metrics["generated_folds_trained_on"] == ["0", "1", "2"]
     assert in_family(rethresholded, generated) == n
-    older = {k: v for k, v in model.metrics.items() if k != "n_generated_trained_on"}
+    older = {k: v for k, v in model.metrics.items() if k != "generated_folds_trained_on"}
     assert older["holdout"].startswith("held-out fold") and in_family(replace(model, metrics=older), generated) == n
     assert in_family(replace(model, metrics={**older, "holdout": own.metrics["holdout"]}), generated) == 0
     assert in_family(replace(model, metrics=older | rethreshold(replace(model, metrics=older), plain,
