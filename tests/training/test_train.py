@@ -837,6 +837,7 @@ def test_tracking_that_mlflow_refuses_is_one_line_and_the_model_is_kept(model_di
     assert load_model(tmp_path / "t").thresholds.alert > 0
 
 
+@pytest.mark.slow
 def test_figures_on_the_generators_conversations_are_said_to_be_in_family(model: RiskModel, few_labelled_path: Path,
                                                                          tmp_path: Path) -> None:
     """A model trained on the generator's conversations, measured on others it made (another seed: the same phrase
