@@ -360,9 +360,9 @@ def promote(
                        "compared on them, it is measured on how well it fits its training data; compare on "
                        "conversations neither model has seen", err=True)
         if in_family := decision.get(f"{role}_n_in_family"):
-            typer.echo(f"warning: {in_family} of these {len(labelled.labels)} conversations were made by the "
-                       f"synthetic generator, in the phrase families the {role} was trained on: compared on them, "
-                       "it is measured on wording like its training data's", err=True)
+            typer.echo(f"warning: {in_family} of these {len(labelled.labels)} conversations are in phrase families "
+                       f"of the synthetic generator that the {role} was trained on: compared on them, it is measured "
+                       "on wording like its training data's", err=True)
     if not decision["promoted"]:
         raise typer.Exit(1)
 
@@ -415,9 +415,9 @@ def thresholds(
                    "conversations it has not seen", err=True)
     if n_family := in_family(source, labelled):
         typer.echo(f"warning: {n_family} of these {counted(len(labelled.labels), 'conversation')} "
-                   f"{'was' if n_family == 1 else 'were'} made by the synthetic generator, in the phrase families the "
-                   "model was trained on: its scores there are surer than on text written otherwise, so thresholds "
-                   "chosen on them are too; choose them on conversations of your own", err=True)
+                   f"{'is' if n_family == 1 else 'are'} in phrase families of the synthetic generator that the model "
+                   "was trained on: its scores there are surer than on text written otherwise, so thresholds chosen "
+                   "on them are too; choose them on conversations of your own", err=True)
     with _what_the_data_cannot_give(files):
         chosen = rethreshold(source, labelled, config)
     chosen = replace(chosen, card=model_card(chosen, files))

@@ -351,8 +351,8 @@ def in_family_warning(metrics: dict[str, Any], what: str = "these figures") -> s
     if not (n := metrics.get("n_in_family")):
         return None
     return (f"warning: {n} of the {counted(metrics['n_conversations'], 'conversation')} "
-            f"{'was' if n == 1 else 'were'} made by the synthetic generator (riskline synth), in the phrase families "
-            f"this model was trained on (the same at any seed): {what} say how it does on wording like its training "
+            f"{'is' if n == 1 else 'are'} in phrase families of the synthetic generator (riskline synth) that this "
+            f"model was trained on (the same at any seed): {what} say how it does on wording like its training "
             "data's, not on text written otherwise; for unseen families see riskline train --cv K, and measure on "
             "labelled conversations of your own")
 

@@ -362,7 +362,7 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     warning = f"{n_seen} of the {n_seen} conversations are ones this model was trained on"
     assert f"warning: {warning}" in done.stderr and f"Warning: {warning}" in (tmp_path / "r" / "report.md").read_text()
     assert f"Warning: {warning}" in page
-    family = f"{n_seen} of the {n_seen} conversations were made by the synthetic generator (riskline synth)"
+    family = f"{n_seen} of the {n_seen} conversations are in phrase families of the synthetic generator (riskline"
     assert printed["n_in_family"] == run.data.metrics["n_in_family"] == n_seen and f"warning: {family}" in done.stderr
     assert f"Warning: {family}" in (tmp_path / "r" / "report.md").read_text() and f"Warning: {family}" in page
     table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
@@ -416,9 +416,9 @@ def test_a_model_knows_its_training_conversations_and_only_those(model: RiskMode
     assert json.loads(unseen.stdout)["n_conversations"] == n_new and json.loads(unseen.stdout)["n_in_training"] == 0
     assert unseen.stderr.splitlines() == [
         f"left out 1 of the {n_new + 1} conversations, one the model was trained on; measuring on the other {n_new}",
-        f"warning: {n_new} of the {n_new} conversations were made by the synthetic generator (riskline synth), in the "
-        "phrase families this model was trained on (the same at any seed): these figures say how it does on wording "
-        "like its training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
+        f"warning: {n_new} of the {n_new} conversations are in phrase families of the synthetic generator (riskline "
+        "synth) that this model was trained on (the same at any seed): these figures say how it does on wording like "
+        "its training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
         "measure on labelled conversations of your own"]
     for model_path, message in ((model_dir, "the model was trained on every one of the 1 conversation of"),
                                 (old, "keeps no fingerprints of its training conversations")):
@@ -465,8 +465,8 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
         line for role in ("challenger", "champion") for line in (
             f"warning: the {role} was trained on {n} of these {n} conversations: compared on them, it is measured on "
             "how well it fits its training data; compare on conversations neither model has seen",
-            f"warning: {n} of these {n} conversations were made by the synthetic generator, in the phrase families "
-            f"the {role} was trained on: compared on them, it is measured on wording like its training data's")]
+            f"warning: {n} of these {n} conversations are in phrase families of the synthetic generator that the "
+            f"{role} was trained on: compared on them, it is measured on wording like its training data's")]
     cli = riskline("promote", "rl", "--data", labelled_path, "--challenger", "nope", cwd=tmp_path)
     assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
     elsewhere = tmp_path / "elsewhere"  # no database there: said, and none made

@@ -801,8 +801,8 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     assert done.stderr.count("warning") == 2 and "note" not in done.stderr
     assert (f"warning: {n_seen} of these {len(order)} conversations are ones the model was trained on: its scores "
             "there are surer than on new conversations") in done.stderr
-    assert (f"warning: {len(order)} of these {len(order)} conversations were made by the synthetic generator, in the "
-            "phrase families the model was trained on: its scores there are surer than on text written otherwise, so "
+    assert (f"warning: {len(order)} of these {len(order)} conversations are in phrase families of the synthetic "
+            "generator that the model was trained on: its scores there are surer than on text written otherwise, so "
             "thresholds chosen on them are too; choose them on conversations of your own\n") in done.stderr
     n_negative = sum(1 for c in order if next(r for r in rows if r["conversation_id"] == c)["conversation_label"] == 0)
     assert 100 < n_negative < 1000
@@ -855,12 +855,12 @@ def test_figures_on_the_generators_conversations_are_said_to_be_in_family(model:
     measured = evaluate_model(model, generated)
     assert measured["n_in_family"] == n and measured["n_conversations"] == n
     assert in_family_warning(measured) == (
-        f"warning: {n} of the {n} conversations were made by the synthetic generator (riskline synth), in the phrase "
-        "families this model was trained on (the same at any seed): these figures say how it does on wording like "
-        "its training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
+        f"warning: {n} of the {n} conversations are in phrase families of the synthetic generator (riskline synth) "
+        "that this model was trained on (the same at any seed): these figures say how it does on wording like its "
+        "training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
         "measure on labelled conversations of your own")
     assert in_family_warning({"n_in_family": 1, "n_conversations": 1}).startswith(  # type: ignore[union-attr]
-        "warning: 1 of the 1 conversation was made by")
+        "warning: 1 of the 1 conversation is in phrase families of")
     assert evaluate_model(model, plain)["n_in_family"] == 0 and in_family_warning({"n_in_family": 0}) is None
     rows = [json.loads(line) for line in few_labelled_path.read_text().splitlines()]
     own = train(load_labelled(write_jsonl(tmp_path / "own.jsonl", [{k: v for k, v in r.items() if k != "fold"}
