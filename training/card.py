@@ -90,6 +90,16 @@ def _seen_text(model: RiskModel) -> str:
             "`thresholds` and `promote` say when data they are given holds some of them.\n")
 
 
+def _folds_text(model: RiskModel) -> str:
+    """A line of the card's data part on the generator's folds the model was fitted on, where any."""
+    if not (folds := model.metrics.get("generated_folds_trained_on")):
+        return ""
+    return (f"- Fitted on the generator's fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))} (each a "
+            "fixed share of its phrase families, replies and negative kinds, the same at any seed): figures on "
+            "`riskline synth` output of those folds are in-family, and `riskline evaluate`, `thresholds` and "
+            "`promote` say so (`n_in_family`).\n")
+
+
 def _settings_text(train: dict[str, Any]) -> str:
     """The training seed, and each setting that differs from ``TrainConfig``'s default."""
     defaults = TrainConfig().to_dict()
@@ -162,7 +172,7 @@ an account; the evidence messages and `riskline explain` show why the model rais
   {train.get('paraphrase', 0):.0%} of everyday words, slang, typos, leetspeak, spacing, emojis,
   new participant names).
 - Held-out evaluation: {m.get('holdout', '-')}.
-{_seen_text(model)}- Training settings (`training/config.py`): {_settings_text(train)}.
+{_seen_text(model)}{_folds_text(model)}- Training settings (`training/config.py`): {_settings_text(train)}.
 
 ## Metrics (held-out conversations)
 Thresholds: alert {t.alert:.3f}; levels low {t.low:.3f}, medium {t.medium:.3f}, high {t.high:.3f},

@@ -220,6 +220,12 @@ def test_model_card_states_use_limits_and_measured_figures(model: RiskModel) -> 
     assert f"| f0_5 | {model.metrics['f0_5']:.3f} |" in card
     assert "scenario" in card  # slices are listed
     assert "| 5% | " in card and "A softer action" in card  # earliness against a false-alert budget
+    # the generator's folds it was fitted on, where any: figures on new output of them are in-family
+    assert "- Fitted on the generator's folds 0, 1, 2 (each a fixed share of its phrase families" in card
+    one = model_card(replace(model, metrics={**model.metrics, "generated_folds_trained_on": ["1"]}), "d.jsonl")
+    assert "- Fitted on the generator's fold 1 (each" in one
+    assert "Fitted on the generator" not in model_card(
+        replace(model, metrics={**model.metrics, "generated_folds_trained_on": []}), "d.jsonl")
 
 
 @pytest.mark.slow
