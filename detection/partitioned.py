@@ -516,9 +516,21 @@ def _deduplicated(table: pa.Table, sources: list[str]) -> _Partition:
     return _Partition(table, order_column, ids, rejects, unplaced)
 
 
-def _score(job: tuple[str, int, list[str], int, bool, bool, int]) -> _Scored:
-    """Score one partition (of ``written`` rows as split); return its duplicate rows, counts and riskiest
-    conversations (without ``score``, its duplicate rows and counts alone)."""
+class _ScoreJob(NamedTuple):
+    """One partition's scoring (or, without ``score``, its count of messages and copies of a message id)."""
+
+    folder: str
+    p: int  # the partition
+    sources: list[str]  # the input's files
+    written: int  # the rows the split wrote to it
+    per_message: bool = False
+    score: bool = False
+    show: int = 0  # how many of its riskiest conversations to give back
+
+
+def _score(job: _ScoreJob) -> _Scored:
+    """Score one partition; return its duplicate rows, counts and riskiest conversations (without ``score``,
+    its duplicate rows and counts alone)."""
     folder, p, sources, written, per_message, score, show = job
     if (read := _read_partition(folder, p, sources, written)) is None:
         return _Scored([], [], 0, 0, 0, [], [])
@@ -582,7 +594,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                 rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
                 score = not (rejects and errors_path is None)
                 names = [str(f) for f in files]
-                jobs = [(str(folder), p, names, written[p], per_message, score, show) for p in range(n)]
+                jobs = [_ScoreJob(str(folder), p, names, written[p], per_message, score, show) for p in range(n)]
                 done = list(bar.track(pool.map(_score, jobs), n, "scoring"))
             rejects = _all_rejects(rejects, done, names)
             if rejects and errors_path is None:
@@ -689,7 +701,7 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
         try:
             with _workers(workers, multiprocessing.get_context("fork")) as pool, ProgressBar(progress) as bar:
                 rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
-                done = list(pool.map(_score, [(str(folder), p, names, written[p], False, False, 0) for p in range(n)]))
+                done = list(pool.map(_score, [_ScoreJob(str(folder), p, names, written[p]) for p in range(n)]))
         except BrokenProcessPool:
             raise InputError(f"{source}: a worker process was killed while reading it (most often by the kernel's "
                              "out-of-memory killer, which `dmesg` names). Give the command more memory, or fewer "
