@@ -18,16 +18,8 @@ import numpy as np
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
 from detection.language import word_counts
-from detection.model import (
-    RUN_ASIDE_CHARS,
-    RUN_ASIDE_WORDS,
-    RUN_CHARS,
-    RUN_MESSAGES,
-    RUN_OTHERS,
-    WORD,
-    RiskModel,
-    offender_probability,
-)
+from detection.model import RiskModel, offender_probability
+from detection.runs import OpenRun, Runs, find_runs, with_runs
 from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)
@@ -198,8 +190,8 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     sender = _codes(ordered.sender_id)
     runs = None
     if model.run_gap:
-        runs = _runs(ordered, starts, priors, model.run_gap, np.rint(proba[:, 1:] * QUANT).astype(np.int64), sender,
-                     model.run_asides)
+        runs = find_runs(ordered.sender_id, ordered.text, ordered.timestamp, starts, priors, model.run_gap,
+                         np.rint(proba[:, 1:] * QUANT).astype(np.int64), sender, model.run_asides)
         proba = with_runs(model, runs, proba)[0]
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
@@ -228,42 +220,6 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     return steps, new_states
 
 
-class OpenRun(NamedTuple):
-    """A sender's run up to their last message, as the conversation's state keeps it."""
-
-    sender: str | None
-    texts: tuple[str, ...]  # the last RUN_MESSAGES - 1 messages of the run, each its last RUN_CHARS characters
-    evidence: tuple[tuple[int, ...], ...]  # each one's own risk-stage evidence, in units of 1/QUANT
-    ts: float = 0.0  # when the sender last wrote (kept for the runs of other senders than the last)
-
-
-class Runs(NamedTuple):
-    """A sender's runs of messages, read together (``RiskModel.run_gap``)."""
-
-    owners: list[int]  # rows that continue a run of their sender, in row order
-    joined: list[str]  # each such row's run read as one text: up to RUN_MESSAGES messages, the row's last
-    parts: np.ndarray  # (owners, risk stages): each stage's largest evidence among the run's messages read alone
-    open: list[OpenRun]  # per conversation, for its new state: its last sender's run
-    # per conversation, with ``RiskModel.run_asides``: other senders' runs still open, the latest first
-    others: tuple[tuple[OpenRun, ...], ...] = ()
-
-
-def with_runs(model: RiskModel, runs: Runs, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stage probabilities with each run's reading: a stage's evidence of a message in a run is the run's read
-    together where that is more than any of its messages has alone (what only the messages together say, as
-    "i have your pics", "pay me $300", "or i send them", "to all your followers"), else the message's own; and
-    where it was so, per owner and risk stage. A run's earlier messages are not counted again in a later one."""
-    if not runs.joined:
-        return proba, np.zeros((0, proba.shape[1] - 1), dtype=bool)
-    joined = model.evidence(runs.joined).proba[:, 1:]
-    gain = np.rint(joined * QUANT).astype(np.int64) > runs.parts  # integers: the same in any batching
-    rows = np.array(runs.owners)
-    proba = proba.copy()
-    proba[rows, 1:] = np.where(gain, np.maximum(proba[rows, 1:], joined), proba[rows, 1:])
-    proba[:, 0] = np.maximum(1.0 - proba[:, 1:].sum(axis=1), 0.0)
-    return proba, gain
-
-
 def runs_of(model: RiskModel, events: Sequence[MessageEvent]) -> Runs:
     """The runs ``score_messages`` reads in one conversation's ``events`` scored from its start (none for a
     model that reads each message alone); for explanations."""
@@ -271,148 +227,15 @@ def runs_of(model: RiskModel, events: Sequence[MessageEvent]) -> Runs:
     if not model.run_gap or not len(ordered):
         return Runs([], [], np.zeros((0, N_RISK), dtype=np.int64), [])
     own = np.rint(model.evidence(ordered.text).proba[:, 1:] * QUANT).astype(np.int64)
-    return _runs(ordered, np.zeros(1, dtype=np.int64), [ConversationState(ordered.conversation_id[0])],
-                 model.run_gap, own, _codes(ordered.sender_id), model.run_asides)
+    return find_runs(ordered.sender_id, ordered.text, ordered.timestamp, np.zeros(1, dtype=np.int64),
+                     [ConversationState(ordered.conversation_id[0])], model.run_gap, own, _codes(ordered.sender_id),
+                     model.run_asides)
 
 
 def _codes(values: Sequence[str]) -> np.ndarray:
     """Each value's number, in order of first appearance (a sender's, within the batch)."""
     numbers: dict[str, int] = {}
     return np.fromiter((numbers.setdefault(v, len(numbers)) for v in values), np.int64, len(values))
-
-
-def is_aside(text: str) -> bool:
-    """Whether another sender's message is short enough not to end a run (``RiskModel.run_asides``): at most
-    ``RUN_ASIDE_WORDS`` words and ``RUN_ASIDE_CHARS`` characters ("what", "??", "who is this")."""
-    return len(text) <= RUN_ASIDE_CHARS and len(WORD.findall(text)) <= RUN_ASIDE_WORDS
-
-
-def _prior_runs(prior: ConversationState, asides: bool) -> dict[str, OpenRun]:
-    """The runs a state keeps open, by sender: its last sender's (written by this version: as many texts as
-    evidence), and with ``asides`` the others'."""
-    found: dict[str, OpenRun] = {}
-    if (prior.run_texts and len(prior.run_evidence) == len(prior.run_texts) and prior.run_sender is not None
-            and prior.last_ts is not None):
-        found[prior.run_sender] = OpenRun(prior.run_sender, prior.run_texts, prior.run_evidence, prior.last_ts)
-    if asides:
-        for sender, ts, texts, evidence in prior.other_runs:
-            if texts and len(texts) == len(evidence):
-                found.setdefault(sender, OpenRun(sender, texts, evidence, ts))
-    return found
-
-
-def _runs(ordered: Messages, starts: np.ndarray, priors: list[ConversationState], gap: int,
-          own: np.ndarray, code: np.ndarray, asides: bool = False) -> Runs:
-    """Each message sent within ``gap`` seconds of its sender's message before it (in this batch or, for the
-    sender's first row of a conversation here, in the prior state) joined to the run of that sender's messages
-    up to it, and each stage's largest evidence (``own``: each row's, in units of 1/QUANT) among them. Another
-    sender's message in between ends the run, unless ``asides`` and it is short (``is_aside``). Earlier
-    messages of a run are kept as their last ``RUN_CHARS`` characters and their own evidence, the same in a
-    state carried between calls as in one batch, so a conversation scored in one call and one scored a message
-    at a time read the same runs. ``code``: each row's sender as a number (``_codes``). Only the rows in a run
-    and those whose sender's message before it is not the row before are visited one by one."""
-    n = len(ordered)
-    ends = [*starts[1:].tolist(), n]
-    senders, texts, ts = ordered.sender_id, ordered.text, ordered.timestamp
-    segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-    short: dict[int, bool] = {}
-
-    def between(lo: int, hi: int) -> bool:
-        """Whether rows ``lo..hi-1``, other senders' messages, leave a run open: there are none, or with
-        ``asides`` each is short (``is_aside``)."""
-        if lo == hi:
-            return True
-        if not asides:
-            return False
-        for r in range(lo, hi):
-            if (found := short.get(r)) is None:
-                found = short[r] = is_aside(texts[r])
-            if not found:
-                return False
-        return True
-
-    index = np.arange(n)
-    order = np.lexsort((index, code, segment))
-    same = (code[order][1:] == code[order][:-1]) & (segment[order][1:] == segment[order][:-1])
-    prev = np.full(n, -1)  # each row's sender's row before it in its conversation in this batch, else -1
-    prev[order[1:][same]] = order[:-1][same]
-    follows = (prev >= 0) & (ts - ts[np.maximum(prev, 0)] <= gap)  # the row continues the run ending at ``prev``
-    for i in np.flatnonzero(follows & (prev < index - 1)).tolist():
-        follows[i] = between(int(prev[i]) + 1, i)
-    carried: dict[int, OpenRun] = {}  # rows whose run goes back into the prior state
-    prior_runs = [_prior_runs(prior, asides) for prior in priors]
-    for k, (a, b) in enumerate(zip(starts.tolist(), ends, strict=True)):
-        if not prior_runs[k]:
-            continue
-        first: dict[str, int] = {}  # each sender's first row in this conversation's rows of the batch
-        latest_run = max(run.ts for run in prior_runs[k].values())
-        for i in range(a, b):
-            first.setdefault(senders[i], i)
-            if not between(i, i + 1) or prior_runs[k].keys() <= first.keys() or ts[i] - latest_run > gap:
-                break
-        for sender, i in first.items():
-            # a message arriving late (sent before the run's last) joins it only if sent within the gap of it too
-            if (run := prior_runs[k].get(sender)) is not None and abs(ts[i] - run.ts) <= gap and between(a, i):
-                carried[i] = run
-
-    def before(i: int) -> tuple[list[str], list[list[int]]]:
-        """The kept texts and evidence of the run before row ``i``: earlier rows, then the prior state."""
-        rows: list[int] = []
-        j = i
-        while follows[j] and len(rows) < RUN_MESSAGES - 1:
-            j = int(prev[j])
-            rows.append(j)
-        rows.reverse()
-        kept, kept_evidence = [texts[r][-RUN_CHARS:] for r in rows], [own[r].tolist() for r in rows]
-        if j in carried and len(rows) < RUN_MESSAGES - 1:  # the run goes back into the prior state
-            room = RUN_MESSAGES - 1 - len(rows)
-            run = carried[j]
-            kept = [*run.texts[-room:], *kept]
-            kept_evidence = [*(list(e) for e in run.evidence[-room:]), *kept_evidence]
-        return kept, kept_evidence
-
-    def open_run(r: int) -> OpenRun:
-        """The run up to row ``r``, as a state keeps it."""
-        kept, kept_evidence = before(r)
-        drop = max(len(kept) - (RUN_MESSAGES - 2), 0)
-        return OpenRun(senders[r], (*kept[drop:], texts[r][-RUN_CHARS:]),
-                       (*(tuple(e) for e in kept_evidence[drop:]), tuple(own[r].tolist())), float(ts[r]))
-
-    owners: list[int] = []
-    joined: list[str] = []
-    parts: list[list[int]] = []
-    in_run = follows.copy()
-    in_run[list(carried)] = True
-    for i in np.flatnonzero(in_run).tolist():
-        kept, kept_evidence = before(i)
-        if kept:
-            owners.append(i)
-            joined.append(" ".join([*kept, texts[i]]))
-            parts.append([max(stage) for stage in zip(own[i].tolist(), *kept_evidence, strict=True)])
-    open_runs: list[OpenRun] = []
-    others: list[tuple[OpenRun, ...]] = []
-    for k, (a, b) in enumerate(zip(starts.tolist(), ends, strict=True)):
-        if b == a:
-            continue
-        last = b - 1
-        open_runs.append(open_run(last))
-        if not asides:
-            continue
-        latest: dict[str, int] = {}  # other senders' last rows here, the latest first
-        for r in range(last - 1, a - 1, -1):
-            if ts[last] - ts[r] > gap:  # an older run could not go on
-                break
-            if senders[r] != senders[last]:
-                latest.setdefault(senders[r], r)
-            if not between(r, r + 1) or len(latest) == RUN_OTHERS:
-                break
-        found = [open_run(r) for r in latest.values() if between(r + 1, b)]
-        if len(found) < RUN_OTHERS and between(a, b):  # runs from the prior state that nothing here ended
-            found += [run for sender, run in prior_runs[k].items() if sender != senders[last] and sender not in latest]
-        others.append(tuple(sorted((run for run in found if ts[last] - run.ts <= gap),
-                                   key=lambda run: -run.ts)[:RUN_OTHERS]))
-    return Runs(owners, joined, np.array(parts, dtype=np.int64).reshape(-1, N_RISK), open_runs,
-                tuple(others))
 
 
 def _set_aside(prior: ConversationState) -> ConversationState:
@@ -459,7 +282,7 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
              weights: np.ndarray, ts: np.ndarray, a: int, b: int, evidence_key: str | None,
              open_run: OpenRun | None, other_runs: tuple[OpenRun, ...], language: list[int]) -> ConversationState:
     """The state after rows ``a..b-1`` of one conversation (``weights``: ``_evidence_weights`` of every
-    row; ``open_run``: its last sender's run, from ``_runs``, None for a model that reads no runs;
+    row; ``open_run``: its last sender's run, from ``find_runs``, None for a model that reads no runs;
     ``other_runs``: other senders' runs still open, for a model whose runs go on across asides; ``language``: the
     rows' English and other-language function words)."""
     last = b - 1

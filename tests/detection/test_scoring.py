@@ -13,7 +13,6 @@ from detection.model import RUN_CHARS, RiskModel
 from detection.scoring import (
     TEXT_EVIDENCE,
     WEAK_EVIDENCE,
-    is_aside,
     runs_of,
     score_conversations,
     score_messages,
@@ -365,11 +364,6 @@ def test_a_senders_run_of_messages_is_read_together_up_to_four(model: RiskModel)
     assert asides.others == ((),)
     recent = runs_of(replace(model, run_gap=60), events[:8])
     assert [(o.sender, o.texts, o.ts) for o in recent.others[0]] == [("b", ("what",), T0 + 90)]
-
-
-def test_is_aside() -> None:
-    assert all(is_aside(text) for text in ("what", "??", "who is this", "wait what?!", "", "ok 👍"))
-    assert not any(is_aside(text) for text in ("please dont do this", "what do you mean by that", "x" * 41))
 
 
 def test_a_threat_sent_as_a_burst_has_the_evidence_of_the_whole(model: RiskModel) -> None:
