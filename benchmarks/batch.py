@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from detection.model import load_model
+from detection.model_files import load_model
 from detection.readers import read_events
 from detection.scoring import score_conversations
 from detection.writers import write_rows

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from detection.model import load_model
+from detection.model_files import load_model
 from detection.writers import write_rows
 from training.data import load_labelled
 from training.evaluate import first_threats, interval_text, score_and_evaluate

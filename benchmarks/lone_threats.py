@@ -33,7 +33,8 @@ from dataclasses import replace
 from padding import peak  # beside this script
 
 from detection.events import MessageEvent
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.scoring import score_conversations
 
 THREATS = [

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from padding import THREATS, peak  # beside this script
 
-from detection.model import load_model
+from detection.model_files import load_model
 
 ORDINARY = [
     "can you send me the pictures from the trip, my mom wants them",

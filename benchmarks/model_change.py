@@ -22,7 +22,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from detection.events import MessageEvent, to_event
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.scoring import StepScores, score_messages
 from detection.writers import write_rows
 from training.data import load_labelled

@@ -20,7 +20,8 @@ import argparse
 from dataclasses import replace
 
 from detection.events import MessageEvent
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.scoring import score_conversations
 
 THREATS = [  # the first is the behavioural tests' (tests/training/test_behaviour.py)

@@ -115,7 +115,7 @@ def pct(values: list[float], q: float) -> float:
 def in_process_rate(model_dir: str, events: list[dict[str, Any]], stores: Any) -> tuple[float, float]:
     """Messages/s through the same hook without HTTP: one message a call, and 100 a call."""
     from detection.events import to_event
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.policy import EscalationPolicy
     from detection.processor import Processor
     from detection.store import open_store

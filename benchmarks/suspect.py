@@ -21,7 +21,8 @@ from pathlib import Path
 import challenge  # the hand-written set, beside this script
 import pyarrow.parquet as pq
 
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.scoring import score_conversations
 from detection.writers import write_rows
 from training.data import LabelledData, holdout_split, load_labelled

@@ -29,7 +29,7 @@ def main() -> None:
     if args.threads:
         os.environ["RISKLINE_ENCODER_THREADS"] = str(args.threads)
     from detection.events import to_event
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.scoring import score_conversations, score_messages
     from training.synth.generator import generate
 

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import typer
 
 from detection.events import EventError
-from detection.model import ModelLoadError, ModelSaveError
+from detection.model_files import ModelLoadError, ModelSaveError
 from detection.readers import InputError
 from detection.wording import counted
 
@@ -170,7 +170,7 @@ def score(
     The score at each message uses only that message and those before it.
     """
     from detection.batch import score_file
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
     from detection.readers import input_bytes, input_files
     from detection.writers import output_format
@@ -216,7 +216,7 @@ def explain(
     import json
 
     from detection.explain import around, trajectory
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.readers import read_conversation
 
     risk_model = load_model(model)
@@ -521,7 +521,7 @@ def backfill(
     store holds are duplicates.
     """
     from detection.batch import rejects_error, write_rejects
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.partitioned import ProgressBar, split_input
     from detection.policy import EscalationPolicy
     from detection.processor import Processor, load_history

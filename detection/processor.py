@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detection.events import STAGES, MessageEvent
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.policy import LEVELS, EscalationPolicy
 from detection.scoring import score_messages
 from detection.sinks import OutboxWorker, Sink, intervention_id, load_sinks

@@ -32,7 +32,8 @@ import pandas as pd
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
 from detection.events import EVENT_FIELDS, REQUIRED, EventError, to_event
 from detection.held import Held
-from detection.model import RiskModel, load_model, resolve_model_dir
+from detection.model import RiskModel
+from detection.model_files import load_model, resolve_model_dir
 from detection.readers import (
     InputError,
     Reject,

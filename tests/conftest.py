@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from detection.events import MessageEvent
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from training.data import load_labelled
 from training.synth.generator import generate
 from training.train import TrainConfig, train

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from detection.cli import check_outputs, fail, local_path, user_errors
-from detection.model import check_model_target
+from detection.model_files import check_model_target
 from detection.wording import counted
 from training.registry import PROMOTION_METRICS
 
@@ -250,7 +250,7 @@ def evaluate(
     Accuracy, earliness, calibration and slices.
     """
     _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
-    from detection.model import load_model
+    from detection.model_files import load_model
     from training.data import load_labelled_files
     from training.evaluate import evaluate_model, in_family_warning, in_training_warning
 
@@ -394,7 +394,7 @@ def thresholds(
     _check_registry_options(register, alias, track)  # before the imports below (seconds), as in train
     check_model_target(out, probe=True)
     _outside_data(data, "--out", out)
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.scoring import fingerprints
     from training.card import model_card
     from training.config import TrainConfig

@@ -13,7 +13,8 @@ import mlflow
 import pandas as pd
 
 from detection.events import to_event
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.scoring import score_conversations
 
 

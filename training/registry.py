@@ -112,7 +112,7 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                          f"(one of {', '.join(sorted(PROMOTION_METRICS))})")
     from mlflow.exceptions import MlflowException
 
-    from detection.model import load_model, missing_database
+    from detection.model_files import load_model, missing_database
     from training.evaluate import evaluate_model
 
     if database := missing_database(tracking_uri()):  # connecting would make an empty one

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from detection.model import ModelLoadError, RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import ModelLoadError, load_model
 from detection.repair import MAX_WORD, MIN_COUNT, SLIP_RATIO, Vocabulary, english_words, skeleton
 from detection.text import normalize
 

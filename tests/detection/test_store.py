@@ -379,7 +379,7 @@ def test_a_call_costs_two_round_trips_to_a_server(kind: str, request: pytest.Fix
     """Where the store is a network hop away, round trips are what a message waits for: the answers and
     states are read in one, and everything is written, under the version check, in one."""
     from detection.events import MessageEvent
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.policy import EscalationPolicy
     from detection.processor import Processor
     from tests.service_helpers import Relay
@@ -501,7 +501,7 @@ def test_a_message_another_writer_answers_while_it_is_read_is_a_duplicate(postgr
     import psycopg
 
     from detection.events import MessageEvent
-    from detection.model import load_model
+    from detection.model_files import load_model
     from detection.policy import EscalationPolicy
     from detection.postgres_store import PostgresStore
     from detection.processor import Processor

@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from detection.events import MessageEvent
-from detection.model import RiskModel, default_model_path, load_model
+from detection.model import RiskModel
+from detection.model_files import default_model_path, load_model
 from detection.scoring import RiskScore, score_conversations, score_messages
 from detection.state import ConversationState
 

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from detection.events import RISK_STAGES, STAGES
-from detection.model import default_model_path, load_model
+from detection.model_files import default_model_path, load_model
 from detection.scoring import score_conversations
 from detection.text import normalize
 from detection.writers import write_rows

@@ -14,7 +14,8 @@ import pytest
 
 from detection.events import to_event
 from detection.features import FEATURE_NAMES
-from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskModel, TextPath, load_model
+from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskModel, TextPath
+from detection.model_files import load_model
 from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import HeldElsewhere, riskline
 from tests.conftest import write_jsonl

@@ -11,7 +11,8 @@ import pytest
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
-from detection.model import RiskModel, load_model
+from detection.model import RiskModel
+from detection.model_files import load_model
 from detection.readers import InputError
 from detection.scoring import fingerprints, score_conversations, score_messages
 from detection.state import QUANT

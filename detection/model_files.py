@@ -1,0 +1,412 @@
+"""A model directory on disk: written atomically, read back with every part checked, found by path or MLflow URI.
+
+A model directory holds ``model.json`` (config, labels, schema version, thresholds, metrics,
+conversation-model weights and calibration) and ``arrays.npz`` (idf and stage weights, loaded
+without pickle). A transformer model adds ``encoder/`` (an ONNX sentence encoder, see
+``detection.encoder``) and stage weights over its embeddings. ``MODEL_CARD.md`` describes the
+model for people. Loading checks the files against each other and fails loudly on any mismatch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detection.encoder import EncoderError, TextEncoder
+from detection.events import STAGES
+from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.held import Held
+from detection.model import (
+    MAX_RUN_GAP,
+    MAX_WINDOW,
+    ConversationModel,
+    RiskModel,
+    StageModel,
+    TextPath,
+    valid_run_gap,
+    valid_window,
+)
+from detection.policy import Thresholds
+from detection.repair import Vocabulary
+
+SCHEMA_VERSION = 5
+# 2: before encoders and calibration; 3: before the text model; 4: before the text path.
+# Each reads with the parts it lacks off.
+READABLE_SCHEMAS = (2, 3, 4, 5)
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+# the stage model's arrays a model may lack (a model without them reads with that part off)
+OPTIONAL_ARRAYS = ("embed_coef", "text_coef", "text_embed_coef", "role_coef", "role_embed_coef")
+_WORD_IN_VOCABULARY = re.compile(r"[a-z]+")
+WORDS_FILE = "words.txt"  # a model's ``Vocabulary.words``, one a line
+
+
+class ModelLoadError(Exception):
+    """A model that cannot be found or does not describe itself correctly."""
+
+
+class ModelSaveError(Exception):
+    """A place a model directory cannot be written to without destroying something else."""
+
+
+def check_model_target(directory: str | Path, probe: bool = False) -> Path:
+    """``directory`` as a path a model may be saved to: absent, an empty directory, or a Riskline
+    model directory (which the save replaces). Anything else (a file, a directory of other things)
+    raises ``ModelSaveError``: replacing it would delete what the user keeps there.
+
+    With ``probe``, its parent is also made (as the save would) and a directory made and removed
+    beside it, so a place that cannot be written to is said before minutes of training, not after.
+    """
+    target = Path(directory)
+    if probe:
+        _staging(target).close()
+    if not target.exists() and not target.is_symlink():
+        return target
+    if target.is_symlink():  # replacing it would replace the link, not what it points to
+        raise ModelSaveError(f"{target}: a symbolic link; give the directory it points to, or another path")
+    if not target.is_dir():
+        raise ModelSaveError(f"{target}: exists and is not a directory; a model directory would replace it "
+                             "(choose another path, or remove it first)")
+    if any(target.iterdir()) and not (target / "model.json").is_file():
+        raise ModelSaveError(f"{target}: a directory that is not a Riskline model directory (no model.json) "
+                             "and not empty; saving would replace everything in it (choose another path)")
+    return target
+
+
+def _staging(target: Path) -> Held:
+    """A new empty directory beside ``target`` (its parent made first), for a save to write into and rename,
+    held while it does (one a save killed outright leaves is removed by the next save there); ``ModelSaveError``
+    naming ``target`` where none can be made. It gets the usual mode (umask), not mkdtemp's private 0700: a
+    model is read by whoever serves it."""
+    above = next((p for p in target.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ModelSaveError(f"{target}: a model directory cannot be written there ({above} is not a directory)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Held(target.parent, f".{target.name}.", folder=True)
+    except OSError as exc:
+        raise ModelSaveError(f"{target}: a model directory cannot be written there ({exc.strerror or exc})") from exc
+
+
+def _set_aside(target: Path) -> Path:
+    """Where a save that cannot exchange folders (``RiskModel.save``) moves the model at ``target`` meanwhile."""
+    return target.with_name(f".{target.name}.old")
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the two existing paths ``a`` and ``b`` in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``),
+    so that a process stopped at any moment, even by SIGKILL, leaves a whole model at each. False, with nothing
+    changed, where the system or the file system cannot (not Linux, an older C library, a file system without
+    it); any other failure is raised."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_cwd, rename_exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def save_model(model: RiskModel, directory: str | Path) -> Path:
+    """Write ``model``'s directory atomically (a temporary directory renamed into place).
+
+    ``directory`` must pass ``check_model_target``: an existing model directory there is
+    replaced, anything else is refused.
+    """
+    target = check_model_target(directory)
+    old = _set_aside(target)
+    # leaving the block removes what is at ``staging``: the replaced model, or (stopped) the unused new one
+    with _staging(target) as staging:
+        try:
+            _write(model, staging)
+        except OSError as exc:  # a full disk, a quota: said of the model, not of a staging file
+            raise ModelSaveError(f"{target}: the model could not be written ({exc.strerror or exc}); "
+                                 "nothing there was replaced") from exc
+        if not target.exists():
+            os.replace(staging, target)
+        elif not _exchange(staging, target):  # one step: no moment without a model at ``target``
+            # a file system that cannot exchange: two renames, a moment with the old model aside
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(target, old)
+            os.replace(staging, target)
+    if old.exists():  # this save's, or left by one stopped between the two renames
+        shutil.rmtree(old)
+    return target
+
+
+def _write(model: RiskModel, staging: Path) -> None:
+    """The model's files, written into the empty directory ``staging``."""
+    assert model.featurizer.idf is not None
+    arrays: dict[str, Any] = {"idf": model.featurizer.idf, "stage_coef": model.stage_model.coef,
+                              "stage_intercept": model.stage_model.intercept}
+    for name in OPTIONAL_ARRAYS:
+        if getattr(model.stage_model, name) is not None:
+            arrays[f"stage_{name}"] = getattr(model.stage_model, name)
+    if model.stage_model.has_role:
+        arrays["stage_role_intercept"] = np.array([model.stage_model.role_intercept])
+    if model.trained_on is not None:
+        arrays["trained_on"] = model.trained_on
+    np.savez(staging / "arrays.npz", **arrays)
+    if model.encoder is not None:
+        shutil.copytree(model.encoder.directory, staging / "encoder")
+    if model.card:
+        (staging / "MODEL_CARD.md").write_text(model.card)
+    vocabulary = model.featurizer.vocabulary
+    if vocabulary is not None and vocabulary.words:
+        (staging / WORDS_FILE).write_text("".join(f"{word}\n" for word in sorted(vocabulary.words)))
+    conv = model.conversation_model
+    meta = {
+        "schema_version": SCHEMA_VERSION, "model_type": model.model_type,
+        "model_version": model.model_version, "labels": list(STAGES), "stage_link": model.stage_model.link,
+        "feature_names": list(FEATURE_NAMES), "n_features": model.featurizer.n_features,
+        "chars_within_words": model.featurizer.chars_within_words,
+        "conversation_model": {"weights": conv.weights.tolist(), "bias": conv.bias,
+                               "mean": conv.mean.tolist(), "scale": conv.scale.tolist(),
+                               "calibration": list(conv.calibration),
+                               "text_path": None if conv.text_path is None else asdict(conv.text_path)},
+        "encoder": "encoder" if model.encoder is not None else None,
+        "thresholds": model.thresholds.to_dict(), "metrics": model.metrics, "config": model.config,
+        "evidence_window": model.evidence_window, "drop_filler": model.drop_filler, "run_gap": model.run_gap,
+        "run_asides": model.run_asides, "read_clauses": model.read_clauses,
+        "vocabulary": None if vocabulary is None else vocabulary.counts,
+        "vocabulary_words": WORDS_FILE if vocabulary is not None and vocabulary.words else None,
+    }
+    (staging / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def _read_directory(directory: Path) -> RiskModel:
+    meta_path, arrays_path = directory / "model.json", directory / "arrays.npz"
+    for required in (meta_path, arrays_path):
+        if not required.is_file():
+            raise ModelLoadError(f"{directory}: not a Riskline model directory (missing {required.name})")
+    try:
+        meta = json.loads(meta_path.read_text())
+        with np.load(arrays_path, allow_pickle=False) as arrays:
+            idf, coef, intercept = arrays["idf"], arrays["stage_coef"], arrays["stage_intercept"]
+            optional = {name: arrays[f"stage_{name}"] if f"stage_{name}" in arrays.files else None
+                        for name in (*OPTIONAL_ARRAYS, "role_intercept")}
+            trained_on = arrays["trained_on"] if "trained_on" in arrays.files else None
+    except (ValueError, KeyError, OSError) as exc:
+        raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
+    if meta.get("schema_version") not in READABLE_SCHEMAS:
+        raise ModelLoadError(f"{directory}: schema version {meta.get('schema_version')!r}, "
+                             f"this Riskline reads {READABLE_SCHEMAS}")
+    names = meta.get("feature_names")
+    # Features are only ever appended: an older model reads the new ones with weight 0.
+    if meta.get("labels") != list(STAGES) or not isinstance(names, list) or names != list(FEATURE_NAMES[:len(names)]):
+        raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
+    n_columns = MessageFeaturizer(int(meta["n_features"])).n_columns
+    text_coef, role_coef, role_intercept = optional["text_coef"], optional["role_coef"], optional["role_intercept"]
+    has_role = role_coef is not None or optional["role_embed_coef"] is not None
+    if (idf.shape != (n_columns,) or coef.shape not in ((len(STAGES), n_columns), (len(STAGES), 0))
+            or intercept.shape != (len(STAGES),)
+            or any(c is not None and c.shape != (coef.shape[1],) for c in (text_coef, role_coef))
+            or (has_role != (role_intercept is not None))
+            or (role_intercept is not None and (role_intercept.shape != (1,) or not np.isfinite(role_intercept[0])))):
+        raise ModelLoadError(f"{directory}: array shapes do not match the config")
+    if trained_on is not None and (trained_on.dtype != np.uint64 or trained_on.ndim != 1
+                                   or (trained_on[1:] <= trained_on[:-1]).any()):  # (unsigned: no np.diff)
+        raise ModelLoadError(f"{directory}: trained_on must be increasing 64-bit fingerprints")
+    encoder = _encoder(directory, meta, coef, optional)
+    if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
+        raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
+    card = directory / "MODEL_CARD.md"
+    return RiskModel(
+        featurizer=MessageFeaturizer(int(meta["n_features"]), idf,
+                                     _flag(directory, "chars_within_words", meta.get("chars_within_words", False)),
+                                     _vocabulary(directory, meta.get("vocabulary"), meta.get("vocabulary_words"))),
+        stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), optional["embed_coef"],
+                               text_coef, optional["text_embed_coef"], role_coef, optional["role_embed_coef"],
+                               0.0 if role_intercept is None else float(role_intercept[0])),
+        conversation_model=_conversation_model(directory, meta["conversation_model"], len(names)),
+        thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),
+        model_type=str(meta.get("model_type", "baseline")), metrics=meta.get("metrics", {}),
+        config=meta.get("config", {}), encoder=encoder, card=card.read_text() if card.is_file() else "",
+        evidence_window=_window(directory, meta.get("evidence_window", 0)),
+        drop_filler=_flag(directory, "drop_filler", meta.get("drop_filler", False)),
+        run_gap=_run_gap(directory, meta.get("run_gap", 0)),
+        run_asides=_flag(directory, "run_asides", meta.get("run_asides", False)),
+        read_clauses=_flag(directory, "read_clauses", meta.get("read_clauses", False)),
+        trained_on=trained_on,
+    )
+
+
+def _vocabulary(directory: Path, value: Any, words_file: Any) -> Vocabulary | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and all(isinstance(word, str) and _WORD_IN_VOCABULARY.fullmatch(word)
+                                            and type(count) is int and count > 0 for word, count in value.items())):
+        raise ModelLoadError(f"{directory}: vocabulary must map words of the letters a-z to counts of 1 or more")
+    if words_file is None:
+        return Vocabulary(value)
+    if words_file != WORDS_FILE:
+        raise ModelLoadError(f"{directory}: vocabulary_words must be {WORDS_FILE!r} or null, got {words_file!r}")
+    try:
+        words = (directory / WORDS_FILE).read_text().split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{directory}: unreadable {WORDS_FILE} ({exc})") from exc
+    if bad := next((word for word in words if not _WORD_IN_VOCABULARY.fullmatch(word)), None):
+        raise ModelLoadError(f"{directory}: {WORDS_FILE} must hold one word of the letters a-z a line, got {bad!r}")
+    return Vocabulary(value, frozenset(words))
+
+
+def _flag(directory: Path, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ModelLoadError(f"{directory}: {name} must be true or false, got {value!r}")
+    return value
+
+
+def _window(directory: Path, value: Any) -> int:
+    if not valid_window(value):
+        raise ModelLoadError(f"{directory}: evidence_window must be 0 or a whole number from 2 to {MAX_WINDOW}, "
+                             f"got {value!r}")
+    return value
+
+
+def _run_gap(directory: Path, value: Any) -> int:
+    if not valid_run_gap(value):
+        raise ModelLoadError(f"{directory}: run_gap must be a whole number of seconds from 0 to {MAX_RUN_GAP}, "
+                             f"got {value!r}")
+    return value
+
+
+def _encoder(directory: Path, meta: dict[str, Any], coef: np.ndarray,
+             optional: dict[str, np.ndarray | None]) -> TextEncoder | None:
+    """The model's encoder, checked against the stage, text and role weights over its embeddings."""
+    embed_coef, text_embed, role_embed = (optional[n] for n in ("embed_coef", "text_embed_coef", "role_embed_coef"))
+    if not meta.get("encoder"):
+        if embed_coef is not None or text_embed is not None or role_embed is not None or coef.shape[1] == 0:
+            raise ModelLoadError(f"{directory}: stage weights need an encoder, and the model has none")
+        return None
+    try:
+        encoder = TextEncoder(directory / str(meta["encoder"]))
+    except EncoderError as exc:
+        raise ModelLoadError(f"{directory}: {exc}") from exc
+    if (embed_coef is None or embed_coef.shape != (len(STAGES), encoder.dim)
+            or any(e is not None and e.shape != (encoder.dim,) for e in (text_embed, role_embed))):
+        raise ModelLoadError(f"{directory}: stage weights do not match the encoder's {encoder.dim} dimensions")
+    return encoder
+
+
+def _conversation_model(directory: Path, conv: dict[str, Any], n_saved: int) -> ConversationModel:
+    """The conversation model, its arrays padded for features added after it was saved."""
+    arrays = [np.asarray(conv[k], dtype=np.float64) for k in ("weights", "mean", "scale")]
+    if any(a.shape != (n_saved,) for a in arrays):
+        raise ModelLoadError(f"{directory}: conversation model does not match the feature names")
+    pad = len(FEATURE_NAMES) - n_saved
+    weights, mean, scale = (np.append(a, np.full(pad, fill)) for a, fill in zip(arrays, (0.0, 0.0, 1.0), strict=True))
+    calibration = _platt(conv.get("calibration", [1.0, 0.0]))
+    if calibration is None:
+        raise ModelLoadError(f"{directory}: calibration must be [a > 0, b], got {conv.get('calibration')!r}")
+    return ConversationModel(weights, float(conv["bias"]), mean, scale, calibration,
+                             _text_path(directory, conv.get("text_path")))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _platt(value: Any) -> tuple[float, float] | None:
+    """A saved Platt scaling [a > 0, b] as a pair, or None if it is not one."""
+    if not (isinstance(value, list) and len(value) == 2 and all(map(_finite, value)) and value[0] > 0):
+        return None
+    return float(value[0]), float(value[1])
+
+
+def _text_path(directory: Path, saved: Any) -> TextPath | None:
+    if saved is None:
+        return None
+    names = [f.name for f in fields(TextPath) if f.name != "calibration"]
+    valid = (isinstance(saved, dict) and sorted(saved) == sorted([*names, "calibration"])
+             and all(_finite(saved[n]) for n in names) and saved["prior"] >= 0)
+    calibration = _platt(saved["calibration"]) if valid else None
+    if calibration is None:
+        raise ModelLoadError(f"{directory}: text_path must hold finite numbers {names} (prior >= 0) "
+                             f"and a calibration [a > 0, b], got {saved!r}")
+    return TextPath(**{n: float(saved[n]) for n in names}, calibration=calibration)
+
+
+SOURCE_TREE = Path(__file__).resolve().parents[1]  # a source checkout, or (installed) site-packages
+
+
+def default_model_path() -> Path:
+    """The model used where none is named: ``./models/default``, else, running from a source checkout (as
+    after ``make demo``), the checkout's ``models/default``."""
+    local = Path("models/default")
+    if (local / "model.json").is_file() or not (SOURCE_TREE / "pyproject.toml").is_file():
+        return local
+    return SOURCE_TREE / "models" / "default"
+
+
+def missing_database(store_uri: str) -> Path | None:
+    """The file of an MLflow ``sqlite:///`` store URI where there is none yet (else ``None``)."""
+    if not store_uri.startswith("sqlite:///"):
+        return None
+    database = Path(store_uri.removeprefix("sqlite:///").split("?")[0]).absolute()
+    return None if database.is_file() else database
+
+
+def _from_mlflow(uri: str) -> Path:
+    try:
+        import mlflow
+    except ImportError as exc:  # pragma: no cover - mlflow is a dependency
+        raise ModelLoadError(f"{uri}: loading MLflow URIs needs the mlflow package") from exc
+    store = mlflow.get_registry_uri() if uri.startswith("models:/") else mlflow.get_tracking_uri()
+    if database := missing_database(store):  # MLflow would make an empty one, say so on stderr, then not find it
+        raise ModelLoadError(f"{uri}: no MLflow database at {database} (set MLFLOW_TRACKING_URI, or run where "
+                             "the model was registered)")
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:  # MLflow raises many types for unknown names, versions and runs
+        raise ModelLoadError(f"{uri}: cannot fetch from MLflow ({str(exc).splitlines()[0]})") from exc
+    found = sorted(local.rglob("model.json"), key=lambda p: len(p.parts))
+    if not found:
+        raise ModelLoadError(f"{uri}: the MLflow artifact holds no Riskline model")
+    return found[0].parent
+
+
+def resolve_model_dir(source: str | Path | None = None) -> Path:
+    """The local directory of a model given as a directory or an MLflow URI; ``None``: the one
+    ``$RISKLINE_MODEL`` names, as either, else the default (``default_model_path``)."""
+    if source is None and (named := os.environ.get("RISKLINE_MODEL")):
+        try:
+            return resolve_model_dir(named)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"RISKLINE_MODEL: {exc}") from None
+    if source is None:
+        path = default_model_path()
+        if not (path / "model.json").is_file():
+            raise ModelLoadError(f"no model named and none at {path}: pass --model DIR or an MLflow URI, or set "
+                                 "RISKLINE_MODEL ('riskline train --data FILE --out DIR' makes one; in a source "
+                                 "checkout, 'make model' makes the default)")
+        return path.resolve()
+    text = str(source)
+    if text.startswith(MLFLOW_SCHEMES):
+        return _from_mlflow(text)
+    path = Path(text)
+    if not path.exists():
+        aside = _set_aside(path)
+        if (aside / "model.json").is_file():  # a save stopped between its two renames (see ``RiskModel.save``)
+            raise ModelLoadError(f"{path}: no such model directory; a save stopped midway left the model that was "
+                                 f"there at {aside} (rename it back to {path.name}, or save again)")
+        raise ModelLoadError(f"{path}: no such model directory")
+    return path.resolve()
+
+
+def load_model(source: str | Path | None = None) -> RiskModel:
+    """Load a model from a directory, an MLflow URI, or (``None``) as ``resolve_model_dir`` finds it."""
+    return _read_directory(resolve_model_dir(source))
