@@ -2,7 +2,7 @@
 
 1. Split: validate each row and append it to one of P partition files, by a hash of its conversation
    id. Rows are read in blocks; a clean block goes through Arrow's reader with the in-memory engine's
-   checks (``readers.clean_events``), any other row by row with the reference reader. A plain JSON
+   checks (``arrow_events.clean_events``), any other row by row with the reference reader. A plain JSON
    Lines file is split in parallel over byte ranges cut at line starts; CSV (values may span lines),
    Parquet, gzip and JSON Lines with lone carriage returns by one process. Rows keep their place, so
    errors name the right line or row and ties keep input order.
@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from detection.arrow_events import clean_events
 from detection.batch import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -64,7 +65,6 @@ from detection.readers import (
     arrow_table,
     check_columns,
     check_csv_file,
-    clean_events,
     file_and_row,
     folder_place,
     gzip_errors,
@@ -224,7 +224,7 @@ def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
 
 def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
     """A block of clean JSON lines as a table of ``SPILL_SCHEMA`` through Arrow's reader, or None when
-    any line needs the row-by-row reader (``readers.clean_events`` decides, as for a whole file).
+    any line needs the row-by-row reader (``arrow_events.clean_events`` decides, as for a whole file).
 
     Rows must be the block's lines one for one, as their line numbers name them (``readers.json_lines``).
     """
@@ -340,7 +340,7 @@ def _split_rows(path: str, spill: _Spill, skip: int = 0) -> list[Reject]:
 
 
 def _split_csv(path: str, spill: _Spill) -> list[Reject]:
-    """CSV in one process: Arrow's streaming reader while its batches are clean (``readers.clean_events``),
+    """CSV in one process: Arrow's streaming reader while its batches are clean (``arrow_events.clean_events``),
     then the reference reader from the first row of the first batch that is not.
 
     Rows read through Arrow are numbered by position; their lines are not known (quoted values may span
@@ -374,7 +374,7 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
 
 
 def _split_parquet(path: str, spill: _Spill) -> list[Reject]:
-    """Parquet in one process, a batch at a time: a clean batch through Arrow (``readers.clean_events``),
+    """Parquet in one process, a batch at a time: a clean batch through Arrow (``arrow_events.clean_events``),
     any other row by row. A clean row keeps no copy of itself: a duplicate's reject reads it again."""
     rejects: list[Reject] = []
     for first, batch in parquet_batches(Path(path)):

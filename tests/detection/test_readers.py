@@ -12,6 +12,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
+import detection.arrow_events
 import detection.readers
 from detection.readers import InputError, _near, input_files, read_conversation, read_events, read_rows
 from tests.cli_helpers import riskline
@@ -700,7 +701,7 @@ def test_text_timestamps_converted_as_columns_read_as_row_by_row(monkeypatch: py
             expected = [parse_timestamp(v) for v in values]
         except EventError:
             expected = None
-        got = detection.readers._seconds(pa.chunked_array([pa.array(values, pa.string())]))
+        got = detection.arrow_events._seconds(pa.chunked_array([pa.array(values, pa.string())]))
         if got is None and expected is not None:  # microseconds past 2**53 (the year 2255) are not exact as floats
             assert max(expected) * 10**6 > 2**53, values
             continue
@@ -711,9 +712,9 @@ def test_text_timestamps_converted_as_columns_read_as_row_by_row(monkeypatch: py
     def refuse(value: object) -> float:
         raise AssertionError(f"parsed row by row: {value!r}")
 
-    monkeypatch.setattr(detection.readers, "parse_timestamp", refuse)  # whole columns, no row by row
+    monkeypatch.setattr(detection.arrow_events, "parse_timestamp", refuse)  # whole columns, no row by row
     for values in (["2024-01-01T10:00:00Z", "2024-01-01 10:00:00.5+05:30"], ["1700000000", "1700000000.25"]):
-        assert detection.readers._seconds(pa.chunked_array([pa.array(values)])) is not None
+        assert detection.arrow_events._seconds(pa.chunked_array([pa.array(values)])) is not None
 
 
 def test_csv_fast_path_reads_as_the_reference_reader(tmp_path: Path) -> None:
