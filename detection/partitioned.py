@@ -1,11 +1,8 @@
 """The local engine for large files: every core, memory bounded by a partition, not by the file.
 
-1. Split: validate each row and append it to one of P partition files, by a hash of its conversation
-   id. Rows are read in blocks; a clean block goes through Arrow's reader with the in-memory engine's
-   checks (``arrow_events.clean_events``), any other row by row with the reference reader. A plain JSON
-   Lines file is split in parallel over byte ranges cut at line starts; CSV (values may span lines),
-   Parquet, gzip and JSON Lines with lone carriage returns by one process. Rows keep their place, so
-   errors name the right line or row and ties keep input order.
+1. Split (``splitting``): validate each row and append it to one of P partition files, by a hash of its
+   conversation id, in parallel over a plain JSON Lines file's line ranges. Rows keep their place, so errors
+   name the right line or row and ties keep input order.
 2. Score (in parallel over partitions): de-duplicate message ids, score each conversation with the
    shared core, write the partition's results sorted by each conversation's first row.
 3. Merge the partitions' results in that order into the output, streaming, all or nothing.
@@ -21,10 +18,8 @@ backfill`` reads its partitions back one at a time.
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import heapq
-import io
 import itertools
 import json
 import multiprocessing
@@ -32,8 +27,7 @@ import os
 import signal
 import sys
 import tempfile
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -44,7 +38,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from detection.arrow_events import clean_events
 from detection.batch import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -54,381 +47,28 @@ from detection.batch import (
     step_rows,
     write_rejects,
 )
-from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
+from detection.events import EVENT_FIELDS, MessageEvent
 from detection.held import Held
 from detection.model import RiskModel
 from detection.readers import (
-    READ_ERRORS,
     InputError,
     Reject,
-    arrow_input,
-    arrow_table,
-    check_columns,
-    check_csv_file,
     file_and_row,
-    folder_place,
-    gzip_errors,
-    gzipped,
     input_bytes,
     input_files,
     input_format,
-    iter_records,
-    json_lines,
     not_a_file,
-    parquet_batches,
-    parse_json_bytes,
-    text_lines,
     unsupported,
 )
 from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
+from detection.splitting import place_duplicates, split, split_jobs
 from detection.wording import counted
 from detection.writers import output_format, write_failure, write_rows
 
 PARTITION_BYTES = 16 * 2**20
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
 PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
-SPILL_ROWS = 20_000  # rows buffered per splitting process, over all partitions, before they are written
-BLOCK_BYTES = 4 * 2**20  # a splitting process reads its range in blocks of about this size
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
-
-
-class _Layout(NamedTuple):
-    """Where a JSON Lines file is cut for the splitting processes."""
-
-    ranges: list[tuple[int, int, int]]  # (start byte, end byte, line number of the first line), cut at \n
-    lone_returns: bool  # a line ends at a lone \r (classic Mac), which the cuts and line counts do not see
-
-
-def _ranges(path: Path, pieces: int) -> _Layout:
-    """``pieces`` line-aligned ranges of the file, read a block at a time."""
-    size = path.stat().st_size
-    cuts = [0]
-    with path.open("rb") as handle:
-        for i in range(1, pieces):
-            handle.seek(size * i // pieces)
-            handle.readline()
-            cuts.append(max(handle.tell(), cuts[-1]))
-    cuts.append(size)
-    out, line, lone = [], 1, False
-    with path.open("rb") as handle:
-        for a, b in itertools.pairwise(cuts):
-            out.append((a, b, line))
-            handle.seek(a)
-            position = a
-            while position < b:
-                block = handle.read(min(BLOCK_BYTES, b - position))
-                position += len(block)
-                line += block.count(b"\n")
-                if lone or b"\r" not in block:
-                    continue
-                returns = block.count(b"\r") - block.count(b"\r\n")
-                if returns == 1 and block.endswith(b"\r"):  # its \n, if any, opens the next block
-                    returns -= handle.read(1) == b"\n"
-                    handle.seek(position)
-                lone = returns > 0
-    return _Layout([r for r in out if r[1] > r[0]], lone)
-
-
-def _partition(conversation_id: str, n: int) -> int:
-    return zlib.crc32(conversation_id.encode()) % n
-
-
-class _Spill:
-    """Buffers rows per partition (one by one, or as Arrow tables) and appends them to Arrow files."""
-
-    def __init__(self, folder: Path, shard: int, n: int, offset: int = 0) -> None:
-        self.folder, self.shard, self.n = folder, shard, n
-        self.offset = offset  # added to every row's order: its file's place among the input's files
-        self.columns: list[list[list[Any]]] = [self._empty() for _ in range(n)]
-        self.tables: list[list[pa.Table]] = [[] for _ in range(n)]
-        self.buffered = 0
-        self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
-        self.written = [0] * n  # the rows written to each partition's file
-
-    @staticmethod
-    def _empty() -> list[list[Any]]:
-        return [[] for _ in SPILL_SCHEMA]
-
-    def add(self, event: MessageEvent, order: int, location: str, raw: bytes) -> None:
-        """Buffer one valid row; ``raw`` is the row as given (JSON), kept for a duplicate's reject."""
-        columns = self.columns[_partition(event.conversation_id, self.n)]
-        for column, value in zip(columns, (*(getattr(event, f) for f in EVENT_FIELDS), order + self.offset,
-                                           location, raw),
-                                 strict=True):
-            column.append(value)
-        self._added(1)
-
-    def add_table(self, table: pa.Table) -> None:
-        """Buffer valid rows given as a table of ``SPILL_SCHEMA``, each to its conversation's partition."""
-        if self.offset:
-            table = table.set_column(ORDER, "order", pc.add(table["order"], pa.scalar(self.offset, pa.int64())))
-        ids = table["conversation_id"]
-        distinct = pc.unique(ids)
-        partition_of = np.array([_partition(c, self.n) for c in distinct.to_pylist()], dtype=np.int64)
-        partitions = partition_of[pc.index_in(ids, value_set=distinct).to_numpy()]
-        grouped = table.take(pa.array(np.argsort(partitions, kind="stable")))
-        start = 0
-        for p, count in enumerate(np.bincount(partitions, minlength=self.n).tolist()):
-            if count:
-                self.tables[p].append(grouped.slice(start, count))
-                start += count
-        self._added(table.num_rows)
-
-    def _added(self, rows: int) -> None:
-        self.buffered += rows
-        if self.buffered >= SPILL_ROWS:  # bound the buffer as a whole, however many partitions there are
-            for q in range(self.n):
-                self.flush(q)
-            self.buffered = 0
-
-    def flush(self, p: int) -> None:
-        columns, tables = self.columns[p], self.tables[p]
-        if columns[0]:
-            arrays = [pa.array(column, type=f.type) for column, f in zip(columns, SPILL_SCHEMA, strict=True)]
-            tables.append(pa.Table.from_batches([pa.RecordBatch.from_arrays(arrays, schema=SPILL_SCHEMA)]))
-        if not tables:
-            return
-        if p not in self.writers:
-            self.writers[p] = ipc.new_file(str(self.folder / f"p{p:05d}-s{self.shard:03d}.arrow"), SPILL_SCHEMA)
-        table = pa.concat_tables(tables).combine_chunks()
-        self.writers[p].write_table(table)
-        self.written[p] += table.num_rows
-        self.columns[p], self.tables[p] = self._empty(), []
-
-    def close(self) -> None:
-        for p in range(self.n):
-            self.flush(p)
-        for writer in self.writers.values():
-            writer.close()
-
-
-SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.string()), ("sender_id", pa.string()),
-                          ("timestamp", pa.float64()), ("text", pa.string()), ("recipient_id", pa.string()),
-                          ("attachment", pa.string()), ("order", pa.int64()), ("location", pa.string()),
-                          ("raw", pa.binary())])  # the row as given (JSON), for a reject that names a duplicate
-ORDER = SPILL_SCHEMA.get_field_index("order")
-
-
-def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
-    """A line range of a file in blocks of about ``BLOCK_BYTES``, each cut at the end of a line."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        position = start
-        while position < end:
-            block = handle.read(min(BLOCK_BYTES, end - position))
-            if position + len(block) < end and not block.endswith(b"\n"):
-                block += handle.readline()  # ranges begin at line starts, so this never passes ``end``
-            position += len(block)
-            yield block
-
-
-def _clean_block(block: bytes, first_line: int) -> pa.Table | None:
-    """A block of clean JSON lines as a table of ``SPILL_SCHEMA`` through Arrow's reader, or None when
-    any line needs the row-by-row reader (``arrow_events.clean_events`` decides, as for a whole file).
-
-    Rows must be the block's lines one for one, as their line numbers name them (``readers.json_lines``).
-    """
-    if (count := json_lines(block)) is None:
-        return None
-    events = clean_events(arrow_table(block, ".jsonl"), ".jsonl")
-    if events is None or events.num_rows != count:
-        return None
-    lines = block.split(b"\n")[:count]
-    return _placed(events, range(first_line, first_line + len(lines)), "line", pa.array(lines, pa.binary()))
-
-
-def _placed(events: pa.Table, numbers: range, unit: str | None, raw: pa.Array) -> pa.Table:
-    """Clean events with their place in the file (``unit`` 'line' or 'row'; None: not known), as a table of
-    ``SPILL_SCHEMA``."""
-    places = pa.array([f"{unit} {k}" for k in numbers] if unit else [None] * len(numbers), pa.string())
-    return events.append_column("order", pa.array(numbers, pa.int64())).append_column("location", places) \
-        .append_column("raw", raw).cast(SPILL_SCHEMA)
-
-
-class _SplitJob(NamedTuple):
-    """One process's share of the reading: a line range of a plain JSON Lines file, or a whole file."""
-
-    path: str
-    kind: str  # its format (``readers.input_format``)
-    cut: tuple[int, int, int] | None  # (start byte, end byte, first line number) of a range; None: the file
-    folder: str
-    shard: int
-    n: int
-    offset: int  # where the file's rows start in the input's order (``readers.folder_place``)
-
-
-def _split(job: _SplitJob) -> tuple[list[Reject], list[int]]:
-    """Validate rows into partition files; return the bad ones and the rows written to each partition."""
-    spill = _Spill(Path(job.folder), job.shard, job.n, job.offset)
-    if job.cut is not None:
-        rejects = _split_range(job.path, *job.cut, spill)
-    else:
-        split = {".jsonl": _split_lines, ".csv": _split_csv, ".parquet": _split_parquet}[job.kind]
-        with gzip_errors(Path(job.path)):
-            rejects = split(job.path, spill)
-    spill.close()
-    pa.default_memory_pool().release_unused()  # the worker scores a partition next: give back the blocks' memory
-    return rejects, spill.written
-
-
-def _split_range(path: str, start: int, end: int, first_line: int, spill: _Spill) -> list[Reject]:
-    """One line range of a JSON Lines file: each block through Arrow's reader where it is clean, and
-    line by line otherwise."""
-    rejects: list[Reject] = []
-    line = first_line
-    for block in _blocks(path, start, end):
-        if (clean := _clean_block(block, line)) is not None:
-            spill.add_table(clean)
-            line += clean.num_rows
-            continue
-        line = _add_lines(spill, rejects, path, io.BytesIO(block), line)  # lines end at \n, as ``_ranges`` counts
-    return rejects
-
-
-def _add_lines(spill: _Spill, rejects: list[Reject], path: str, lines: Iterable[bytes], line: int) -> int:
-    """JSON Lines rows given as bytes, row by row, the first numbered ``line``; the next line's number."""
-    for raw in lines:
-        if (parsed := parse_json_bytes(raw, first=line == 1)) is not None:
-            record, error = parsed
-            if error is not None:
-                rejects.append(Reject(path, f"line {line}", "row", error, record))
-            else:
-                assert isinstance(record, Mapping)
-                _add_record(spill, rejects, path, f"line {line}", line, record, raw)
-        line += 1
-    return line
-
-
-def _split_lines(path: str, spill: _Spill) -> list[Reject]:
-    """JSON Lines in one process with its lines ended as Python reads text (for gzip, which cannot be
-    read from the middle, and lone carriage returns, which ranges do not see), gathered in blocks of
-    about ``BLOCK_BYTES``: a clean block through Arrow, any other line by line."""
-    rejects: list[Reject] = []
-    line, lines = 1, text_lines(Path(path))
-    while block := _take(lines, BLOCK_BYTES):
-        if (clean := _clean_block(b"".join(block), line)) is not None:  # each line ends in \n as read
-            spill.add_table(clean)
-            line += clean.num_rows
-        else:
-            line = _add_lines(spill, rejects, path, block, line)
-    return rejects
-
-
-def _take(lines: Iterator[bytes], size: int) -> list[bytes]:
-    """The next lines, up to about ``size`` bytes."""
-    taken, total = [], 0
-    for text in lines:
-        taken.append(text)
-        total += len(text)
-        if total >= size:
-            break
-    return taken
-
-
-def _split_rows(path: str, spill: _Spill, skip: int = 0) -> list[Reject]:
-    """The reference reader, after its first ``skip`` rows (for CSV, where Arrow's reading stops)."""
-    rejects: list[Reject] = []
-    for position, (location, record, error) in enumerate(iter_records(Path(path)), start=1):
-        if position <= skip:
-            continue
-        if error is not None:
-            rejects.append(Reject(path, location, "row", error, record))
-            continue
-        assert isinstance(record, Mapping)
-        _add_record(spill, rejects, path, location, position, record)
-    return rejects
-
-
-def _split_csv(path: str, spill: _Spill) -> list[Reject]:
-    """CSV in one process: Arrow's streaming reader while its batches are clean (``arrow_events.clean_events``),
-    then the reference reader from the first row of the first batch that is not.
-
-    Rows read through Arrow are numbered by position; their lines are not known (quoted values may span
-    lines), nor kept as given: a duplicate's reject finds both again (``_place``).
-    """
-    import pyarrow.csv as pacsv
-
-    source, consumed = Path(path), 0
-    try:
-        # Arrow does not check text it is not asked for, nor quoting; no header: an empty file, which the
-        # reference reader names as such
-        if names := check_csv_file(source):
-            check_columns(source, "line 1", names)
-        reader = pacsv.open_csv(arrow_input(source), read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
-                                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                                convert_options=pacsv.ConvertOptions(
-                                    column_types={name: pa.string() for name in names},
-                                    include_columns=[name for name in EVENT_FIELDS if name in names],
-                                    strings_can_be_null=False))
-        for batch in reader:
-            if (events := clean_events(pa.Table.from_batches([batch]), ".csv")) is None:
-                break
-            numbers = range(consumed + 1, consumed + 1 + batch.num_rows)
-            spill.add_table(_placed(events, numbers, None, pa.nulls(batch.num_rows, pa.binary())))
-            consumed += batch.num_rows
-        else:
-            return []
-    except (pa.ArrowException, csv.Error, *READ_ERRORS):
-        pass  # the reference reader says what is wrong, from the first row Arrow did not take
-    return _split_rows(path, spill, skip=consumed)
-
-
-def _split_parquet(path: str, spill: _Spill) -> list[Reject]:
-    """Parquet in one process, a batch at a time: a clean batch through Arrow (``arrow_events.clean_events``),
-    any other row by row. A clean row keeps no copy of itself: a duplicate's reject reads it again."""
-    rejects: list[Reject] = []
-    for first, batch in parquet_batches(Path(path)):
-        if (events := clean_events(pa.Table.from_batches([batch]), ".parquet")) is not None:
-            numbers = range(first, first + batch.num_rows)
-            spill.add_table(_placed(events, numbers, "row", pa.nulls(batch.num_rows, pa.binary())))
-            continue
-        for number, record in enumerate(batch.to_pylist(), start=first):
-            _add_record(spill, rejects, path, f"row {number}", number, record)
-    return rejects
-
-
-def _split_jobs(files: list[Path], folder: Path, n: int, workers: int) -> list[_SplitJob]:
-    """The reading cut into jobs: a plain JSON Lines file in line ranges (``workers * 4`` of them over
-    the input as a whole, by size), any other file whole (CSV values may span lines; gzip cannot be
-    read from the middle...)."""
-    jobs: list[_SplitJob] = []
-    total = sum(f.stat().st_size for f in files) or 1
-    for i, path in enumerate(files):
-        if (kind := input_format(path)) is None:
-            raise unsupported(path)
-        if not path.is_file():
-            raise not_a_file(path)
-        pieces = max(1, round(workers * 4 * path.stat().st_size / total))
-        layout = _ranges(path, pieces) if kind == ".jsonl" and not gzipped(path) else None
-        cuts = layout.ranges if layout is not None and not layout.lone_returns else [None]
-        jobs += [_SplitJob(str(path), kind, cut, str(folder), len(jobs) + k, n, folder_place(i, 0))
-                 for k, cut in enumerate(cuts)]
-    return jobs
-
-
-def _add_record(spill: _Spill, rejects: list[Reject], path: str, location: str, order: int,
-                record: Mapping[str, object], raw: bytes | None = None) -> None:
-    """One row, or its reject; ``raw`` is the row as given (JSON), else written from ``record``."""
-    try:
-        event = to_event(record)
-    except EventError as exc:
-        rejects.append(Reject(path, location, exc.field, exc.reason, record))
-        return
-    spill.add(event, order, location, raw if raw is not None else
-              json.dumps(record, ensure_ascii=False, default=str).encode())
-
-
-def _place(path: str, unplaced: list[tuple[int, str]]) -> list[Reject]:
-    """Rejects for duplicates read through Arrow, which kept neither their place nor a copy of
-    themselves: one pass of the reference reader finds both, by the row's position in the file."""
-    reasons, found = dict(unplaced), []
-    for position, (location, record, _) in enumerate(iter_records(Path(path)), start=1):
-        if position in reasons:
-            record = json.loads(json.dumps(record, ensure_ascii=False, default=str))  # as _add_record keeps it
-            found.append(Reject(path, location, "message_id", reasons[position], record))
-            if len(found) == len(reasons):
-                break
-    return found
 
 
 class _Scored(NamedTuple):
@@ -636,8 +276,8 @@ def _read_into(folder: Path, source: Path, files: list[Path], n: int, workers: i
                bar: ProgressBar) -> tuple[list[Reject], list[int]]:
     """Every row of the input's ``files`` checked into ``n`` partition files in ``folder``: the bad ones, and the
     rows written to each partition."""
-    jobs = _split_jobs(files, folder, n, workers)
-    parts = map(_split, jobs) if len(jobs) == 1 else pool.map(_split, jobs)  # a whole file: here
+    jobs = split_jobs(files, folder, n, workers)
+    parts = map(split, jobs) if len(jobs) == 1 else pool.map(split, jobs)  # a whole file: here
     rejects, written = [], [0] * n
     for found, counts in bar.track(parts, len(jobs), "reading"):
         rejects += found
@@ -654,7 +294,7 @@ def _all_rejects(rejects: list[Reject], done: list[_Scored], names: list[str]) -
     rejects = rejects + [r for part in done for r in part.rejects]
     unplaced = sorted(u for part in done for u in part.unplaced)
     for i, group in itertools.groupby(unplaced, key=lambda u: file_and_row(u[0])[0]):
-        rejects += _place(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
+        rejects += place_duplicates(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
     rank = {name: i for i, name in enumerate(names)}
     return sorted(rejects, key=lambda r: (rank[r.path], _row_number(r)))
 

@@ -24,18 +24,13 @@ import pytest
 
 import detection.partitioned
 import detection.readers
+import detection.splitting
 from detection.batch import BatchResult, score_file
 from detection.events import MessageEvent
 from detection.model import RiskModel
-from detection.partitioned import (
-    _clean_block,
-    _ranges,
-    _workers,
-    _working_folder,
-    score_file_partitioned,
-    split_input,
-)
+from detection.partitioned import _workers, _working_folder, score_file_partitioned, split_input
 from detection.readers import InputError, Reject, read_events
+from detection.splitting import clean_block, line_ranges
 from tests.cli_helpers import RISKLINE, HeldElsewhere, children, riskline, running, still_running
 from tests.conftest import write_jsonl
 
@@ -134,25 +129,25 @@ def test_bad_rows_same_as_in_memory(model: RiskModel, inputs: dict[str, Path], t
 def test_clean_blocks_go_through_arrow_and_keep_their_line_numbers(inputs: dict[str, Path]) -> None:
     lines = inputs[".jsonl"].read_bytes().splitlines()[:50]
     block = b"\n".join(lines) + b"\n"
-    table = _clean_block(block, 101)
+    table = clean_block(block, 101)
     assert table is not None and table.num_rows == 50
     assert table["order"].to_pylist() == list(range(101, 151)) and table["location"][0].as_py() == "line 101"
     assert [json.loads(r) for r in table["raw"].to_pylist()] == [json.loads(x) for x in lines]
     assert table["timestamp"].type == pa.float64() and table["text"].null_count == 0
-    assert _clean_block(block.replace(b"\n", b"\r\n"), 1) is not None
+    assert clean_block(block.replace(b"\n", b"\r\n"), 1) is not None
     # anything that would put a row on the wrong line, or that Arrow would not check, goes line by line
     for unclear in (block.replace(b"\n", b"\n\n", 1), block.replace(b"\n", b"\r", 1),
                     block.replace(b"\n", b"\r", 1).replace(b"\n", b"\n\n", 1),  # as many rows as lines, shifted
                     block.replace(b'"text": "', b'"text": "\xe9', 1), block + b"{not json\n",
                     block.replace(b"}\n", b"} ", 1), block.replace(b"}\n", b"}", 1).replace(b"\n", b"\n\n", 1)):
-        assert _clean_block(unclear, 1) is None
+        assert clean_block(unclear, 1) is None
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", [512, 1 << 20])  # many blocks to a range, a line crossing each cut; or one
 def test_blocks_clean_and_not_give_the_in_memory_output(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch, block: int) -> None:
-    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", block)  # the forked workers inherit it
+    monkeypatch.setattr(detection.splitting, "BLOCK_BYTES", block)  # the forked workers inherit it
     lines = inputs[".jsonl"].read_bytes().splitlines()
     dirty = [*lines[:900], b"", *lines[900:1800], b"{not json", *lines[1800:], lines[42]]  # a blank line, a bad row,
     source = tmp_path / "e.jsonl"                                                          # a repeated message
@@ -168,11 +163,11 @@ def test_blocks_clean_and_not_give_the_in_memory_output(model: RiskModel, inputs
 @pytest.mark.parametrize("block", [333, 1 << 20])  # a block may end between a \r and its \n
 def test_line_ranges_cover_the_file_once(inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          block: int) -> None:
-    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", block)
+    monkeypatch.setattr(detection.splitting, "BLOCK_BYTES", block)
     crlf = tmp_path / "crlf.jsonl"
     crlf.write_bytes(inputs[".jsonl"].read_bytes().replace(b"\n", b"\r\n"))
     for path in (inputs[".jsonl"], crlf):
-        ranges, lone_returns = _ranges(path, 7)
+        ranges, lone_returns = line_ranges(path, 7)
         assert not lone_returns
         assert ranges[0][:1] == (0,) and ranges[-1][1] == path.stat().st_size
         assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
@@ -182,7 +177,7 @@ def test_line_ranges_cover_the_file_once(inputs: dict[str, Path], tmp_path: Path
             assert data[:start].count(b"\n") + 1 == line
     for lone in (b"\r" + crlf.read_bytes(), crlf.read_bytes() + b"\r", crlf.read_bytes().replace(b"\r\n", b"\r", 1)):
         crlf.write_bytes(lone)
-        assert _ranges(crlf, 7).lone_returns
+        assert line_ranges(crlf, 7).lone_returns
 
 
 @pytest.mark.slow
@@ -308,7 +303,7 @@ def test_cli_show_on_a_large_file(model_dir: Path, inputs: dict[str, Path], tmp_
 def test_lone_carriage_returns_end_lines_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch, block: int) -> None:
     # classic Mac line ends, alone or mixed with \n: every engine reads lines as Python reads text
-    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", block)  # such a file is split in this process
+    monkeypatch.setattr(detection.splitting, "BLOCK_BYTES", block)  # such a file is split in this process
     lines = inputs[".jsonl"].read_bytes().splitlines()
     mixed = b"\r".join(lines[:1500]) + b"\r" + b"\n".join([*lines[1500:3000], b"{not json"]) + b"\r" \
         + b"\r\n".join(lines[3000:]) + b"\r"
@@ -343,13 +338,13 @@ def test_gzip_inputs_give_the_plain_files_output(model: RiskModel, inputs: dict[
 def _arrow_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """For each batch the partitioned engine offers Arrow (in this process: CSV and Parquet are split
     here), whether its reading was taken."""
-    taken, clean = [], detection.partitioned.clean_events
+    taken, clean = [], detection.splitting.clean_events
 
     def spy(table: pa.Table, suffix: str) -> pa.Table | None:
         taken.append((events := clean(table, suffix)) is not None)
         return events
 
-    monkeypatch.setattr(detection.partitioned, "clean_events", spy)
+    monkeypatch.setattr(detection.splitting, "clean_events", spy)
     return taken
 
 
@@ -384,7 +379,7 @@ def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows:
 @pytest.mark.parametrize("bad_row", [False, True])
 def test_csv_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_row: bool) -> None:
-    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", 20_000)  # many batches (CSV is split in this process)
+    monkeypatch.setattr(detection.splitting, "BLOCK_BYTES", 20_000)  # many batches (CSV is split in this process)
     taken = _arrow_taken(monkeypatch)
     rows = [dict(r) for r in synth_rows[:1500]]
     for i in range(0, 1500, 7):
@@ -643,8 +638,8 @@ def test_scoring_a_partition_cut_after_the_split_is_said_and_writes_nothing(
     (by hand, or a cleaner of the folder) is an error naming the partition, nothing written, rather than an output
     short of that partition's conversations. Each partition's rows are counted as the split writes them, copies of
     a message id included (the count is checked before they are set aside), over every time a buffer is written."""
-    monkeypatch.setattr(detection.partitioned, "BLOCK_BYTES", 8192)  # several writes to each partition's files
-    monkeypatch.setattr(detection.partitioned, "SPILL_ROWS", 100)
+    monkeypatch.setattr(detection.splitting, "BLOCK_BYTES", 8192)  # several writes to each partition's files
+    monkeypatch.setattr(detection.splitting, "SPILL_ROWS", 100)
     rows = synth_rows[:900]
     rows = [*rows, {**rows[7], "text": "sent again"}]
     source, output = write_jsonl(tmp_path / "d.jsonl", rows), tmp_path / "s.jsonl"

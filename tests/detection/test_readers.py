@@ -535,8 +535,8 @@ def test_arrow_paths_never_disagree_with_the_reference_reader(tmp_path: Path) ->
     import random
 
     from detection.events import to_event
-    from detection.partitioned import _clean_block
     from detection.readers import _fast_events, read_rows
+    from detection.splitting import clean_block
 
     rng = random.Random(7)
     values = ["", " ", "x", " x", "x ", "\u3000x", "7", 7, 7.5, None, True, [], {}, "IMAGE", "image", "gif",
@@ -570,7 +570,7 @@ def test_arrow_paths_never_disagree_with_the_reference_reader(tmp_path: Path) ->
         if (fast := _fast_events(path)) is not None:
             accepted += 1
             assert (fast, reference.rejects) == (reference.events, []), text
-        if (block := _clean_block(path.read_bytes(), 1)) is not None:  # blocks leave copies to the scoring step
+        if (block := clean_block(path.read_bytes(), 1)) is not None:  # blocks leave copies to the scoring step
             records = [json.loads(x) for x in text.splitlines() if x.strip()]
             assert [to_event(r) for r in records] == [to_event(r) for r in block.select(list(base)).to_pylist()]
             assert all(r.field == "message_id" for r in reference.rejects), text
