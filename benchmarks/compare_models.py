@@ -5,7 +5,7 @@ threshold is chosen on the held-out fold at the target precision, the same way f
 Prints one line per variant and fold as it goes, then the mean table; ``--json`` keeps every figure.
 ``--families`` measures in-family figures beside the cross-family ones instead: each variant is
 fitted on the two folds less a fifth kept back, then measured on that fifth (seen phrase families,
-replies and negative kinds) and on the held-out fold (``training.train.in_and_cross_family``).
+replies and negative kinds) and on the held-out fold (``training.crossval.in_and_cross_family``).
 
     python benchmarks/compare_models.py --data data_samples/train.parquet [--folds 0 1 2] [--families]
 """
@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from training.crossval import in_and_cross_family
 from training.data import holdout_split, load_labelled, synthetic_folds
 from training.report import fmt
-from training.train import TrainConfig, in_and_cross_family, train
+from training.train import TrainConfig, train
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"model_type": "baseline"},

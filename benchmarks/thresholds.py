@@ -9,7 +9,7 @@ applied to it are chosen:
 
 - ``own fold``: on the fold itself (what the README's held-out figures do);
 - ``one other``: on one other fold, scored by its own model (each of the two in turn);
-- ``two others``: on the other two folds together (``training.train.thresholds_from_other_folds``, as
+- ``two others``: on the other two folds together (``training.crossval.thresholds_from_other_folds``, as
   ``riskline train --cv`` reports);
 - ``all three``: on all three together, this fold among them.
 
@@ -34,11 +34,12 @@ import numpy as np
 from detection.model import RiskModel
 from detection.scoring import score_conversations
 from detection.writers import write_rows
+from training.crossval import thresholds_from_other_folds
 from training.data import LabelledData, given_folds, load_labelled
 from training.evaluate import evaluate_results
 from training.report import fmt
 from training.synth.generator import generate
-from training.train import TrainConfig, choose_on, fit, read_held_out, thresholds_from_other_folds, with_choice
+from training.train import TrainConfig, choose_on, fit, read_held_out, with_choice
 
 KEYS = ("alert", "precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat", "latency_weighted_f1")
 WAYS = ("own fold", "one other", "two others", "all three")

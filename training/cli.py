@@ -77,9 +77,9 @@ def train(
         _check_transformer_extra()
     # the options are checked before these imports (scikit-learn, SciPy: seconds), so a mistake is said at once
     from training.card import model_card
+    from training.crossval import cross_validate
     from training.data import load_labelled_files
     from training.report import fmt
-    from training.train import cross_validate
     from training.train import train as fit_model
 
     labelled = load_labelled_files(data)

@@ -19,11 +19,12 @@ from detection.model_files import load_model
 from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import HeldElsewhere, riskline
 from tests.conftest import write_jsonl
+from training.crossval import cross_validate, cv_folds, keep_back
 from training.data import LabelledData, load_labelled
 from training.encoder import TRAINING_NEEDS
 from training.evaluate import reliability
 from training.synth.generator import generate
-from training.train import TrainConfig, cross_validate, cv_folds, keep_back, train
+from training.train import TrainConfig, train
 
 
 def test_reliability_on_known_bins() -> None:

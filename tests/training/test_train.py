@@ -19,6 +19,7 @@ from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import copy_mlflow_db, write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
+from training.crossval import cv_folds
 from training.data import (
     LabelledData,
     holdout_split,
@@ -43,7 +44,6 @@ from training.train import (
     _cross_fit_folds,
     choose_pooled,
     current_calibration,
-    cv_folds,
     rethreshold,
     thresholds_on_the_other_half,
     train,
