@@ -98,18 +98,19 @@ def _riskiest(results: list[RiskScore], table: Any, first: dict[str, int],
 
 
 def _events(table: pa.Table) -> list[MessageEvent]:
-    """A table of ``SPILL_SCHEMA``'s rows as message events."""
+    """A table of ``splitting.SPILL_SCHEMA``'s rows as message events."""
     return [MessageEvent(**row) for row in table.select(list(EVENT_FIELDS)).to_pylist()]
 
 
 class _Partition(NamedTuple):
     """One partition's rows as read back: input order, each message id's first copy."""
 
-    table: pa.Table  # of SPILL_SCHEMA
+    table: pa.Table  # of splitting.SPILL_SCHEMA
     order: list[int]  # each row's place in the input (its ``order`` column)
     ids: tuple[list[str], list[str]]  # each row's conversation and message ids
     rejects: list[Reject]  # the copies of a message id read with their place
-    unplaced: list[tuple[int, str]]  # (position in the file, reason) of those read without it (``_place``)
+    # (position in the file, reason) of those read without it (``splitting.place_duplicates``)
+    unplaced: list[tuple[int, str]]
 
 
 def _read_partition(folder: str, p: int, sources: list[str], written: int) -> _Partition | None:
