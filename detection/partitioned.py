@@ -224,8 +224,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     source, output = Path(input_path), Path(output_path)
     files = _input_files(source)
     output_format(output)  # before the work: a name it cannot write is an error now
-    workers = workers or os.cpu_count() or 1
-    n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
+    workers, n = _sizes(files, workers, partitions)
     place = output.parent if output.parent.is_dir() else Path(tempfile.gettempdir())
     _MODEL = model
     context = multiprocessing.get_context("fork")
@@ -262,6 +261,13 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                          "nothing was written there") from None
     finally:
         _MODEL = None
+
+
+def _sizes(files: list[Path], workers: int | None, partitions: int | None) -> tuple[int, int]:
+    """The processes (every core unless told) and the partitions (about ``PARTITION_BYTES`` of input each, at
+    least one a process, unless told) of a run over ``files``."""
+    workers = workers or os.cpu_count() or 1
+    return workers, partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
 
 
 def _input_files(source: Path) -> list[Path]:
@@ -334,8 +340,7 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
     progress bar on a terminal where ``progress`` is set."""
     source = Path(input_path)
     files = _input_files(source)
-    workers = workers or os.cpu_count() or 1
-    n = partitions or max(workers, -(-input_bytes(files) // PARTITION_BYTES))
+    workers, n = _sizes(files, workers, partitions)
     names = [str(f) for f in files]
     place = Path(tempfile.gettempdir())
     with _working_folder(place) as folder:

@@ -252,7 +252,7 @@ def evaluate(
     _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
     from detection.model_files import load_model
     from training.data import load_labelled_files
-    from training.evaluate import evaluate_model, in_family_warning, in_training_warning
+    from training.evaluate import data_warnings, evaluate_model
 
     risk_model = load_model(model)
     labelled = load_labelled_files(data)
@@ -276,9 +276,8 @@ def evaluate(
         typer.echo(json.dumps(metrics, indent=2))
     else:
         _print_metrics(metrics)
-    for warning in (in_training_warning(metrics), in_family_warning(metrics)):
-        if warning:
-            typer.echo(warning, err=True)
+    for warning in data_warnings(metrics):
+        typer.echo(warning, err=True)
 
 
 def _unseen(model: Any, labelled: Any, source: str) -> tuple[Any, int]:

@@ -345,27 +345,33 @@ def in_family(model: RiskModel, data: LabelledData) -> int | None:
     return sum(fold in folds for fold in given_folds(data).values())
 
 
-def in_family_warning(metrics: dict[str, Any], what: str = "these figures") -> str | None:
+def data_warnings(metrics: dict[str, Any]) -> list[str]:
+    """The warnings on what figures measured on these conversations say (``in_training_warning``,
+    ``in_family_warning``), those that apply, as ``evaluate`` prints them and its report heads with them."""
+    return [w for w in (in_training_warning(metrics), in_family_warning(metrics)) if w]
+
+
+def in_family_warning(metrics: dict[str, Any]) -> str | None:
     """A line saying how many of the conversations measured are in the generator's families the model was
-    trained on (``n_in_family``), where any: then ``what`` says how it does on wording like its training data's."""
+    trained on (``n_in_family``), where any: then the figures say how it does on wording like its training data's."""
     if not (n := metrics.get("n_in_family")):
         return None
     return (f"warning: {n} of the {counted(metrics['n_conversations'], 'conversation')} "
             f"{'is' if n == 1 else 'are'} in phrase families of the synthetic generator (riskline synth) that this "
-            f"model was trained on (the same at any seed): {what} say how it does on wording like its training "
-            "data's, not on text written otherwise; for unseen families see riskline train --cv K, and measure on "
-            "labelled conversations of your own")
+            "model was trained on (the same at any seed): these figures say how it does on wording like its "
+            "training data's, not on text written otherwise; for unseen families see riskline train --cv K, and "
+            "measure on labelled conversations of your own")
 
 
-def in_training_warning(metrics: dict[str, Any], what: str = "these figures") -> str | None:
+def in_training_warning(metrics: dict[str, Any]) -> str | None:
     """A line saying how many of the conversations measured the model was trained on (``n_in_training``), where
-    any: then ``what`` says how well it fits its training data rather than how it does on new conversations."""
+    any: then the figures say how well it fits its training data rather than how it does on new conversations."""
     if not (seen := metrics.get("n_in_training")):
         return None
     return (f"warning: {seen} of the {counted(metrics['n_conversations'], 'conversation')} "
             f"{'is one' if seen == 1 else 'are ones'} this model was trained on (fitted, calibrated or thresholded "
-            f"on): {what} say how well it fits its training data, not how it does on new conversations; measure "
-            "on conversations it has not seen (evaluate --unseen-only leaves these out)")
+            "on): these figures say how well it fits its training data, not how it does on new conversations; "
+            "measure on conversations it has not seen (evaluate --unseen-only leaves these out)")
 
 
 def suspects_named(model: RiskModel, data: LabelledData, results: list[RiskScore]) -> dict[str, Any]:

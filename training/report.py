@@ -19,7 +19,7 @@ from detection.held import Held
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores
 from training.data import LabelledData
-from training.evaluate import at_cuts, in_family_warning, in_training_warning, interval_text, score_and_evaluate
+from training.evaluate import at_cuts, data_warnings, interval_text, score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
 
@@ -149,9 +149,8 @@ def budget_table(metrics: dict[str, Any]) -> list[str]:
 def _markdown(model: RiskModel, metrics: dict[str, Any], examples: dict[str, list[str]], source: str) -> str:
     lines = [f"# Evaluation of {model.model_version}", "", f"Data: `{source}`. Model type: {model.model_type}. "
              f"Alert threshold {model.thresholds.alert:.3f}.", ""]
-    for warning in (in_training_warning(metrics), in_family_warning(metrics)):
-        if warning:
-            lines += [warning[0].upper() + warning[1:] + ".", ""]
+    for warning in data_warnings(metrics):
+        lines += [warning[0].upper() + warning[1:] + ".", ""]
     lines += metrics_table(metrics, HEADLINE)
     if text := interval_text(metrics):
         lines += ["", text + " (thresholds as they are; another sample of the same kind could land anywhere "
