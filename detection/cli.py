@@ -6,7 +6,6 @@ found through the ``riskline.commands`` entry-point group when the app starts, n
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import logging
@@ -259,12 +258,14 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         from detection.spark import (
             SparkUnavailable,
             check_events_spark,
+            jvm_ended_if_cut_short,
             output_counts,
             read_events_spark,
             score_checked_spark,
             spark_input,
             spark_model,
             spark_session,
+            stop_spark,
             write_single_parquet,
         )
     except ImportError as exc:
@@ -281,22 +282,28 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     check_writable(output)
     # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C while Spark starts: acted on below
     try:
         spark = spark_session()
     except SparkUnavailable as exc:
         raise fail(f"--engine spark: {exc}") from None
+    finally:
+        signal.signal(signal.SIGINT, _interrupted)  # in place of PySpark's own, see _Interrupted
     try:
-        model_path, risk_model = spark_model(model)
-        check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
-        n_events, n_rejects = check.counts()
-        if errors is None and (error := check.error()):
-            raise error
-        if not n_events and not n_rejects:
-            raise InputError(f"{input_path}: empty file: no message rows")
-        write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
-        n_conversations, n_alerts, n_other_language = output_counts(output, per_message, risk_model.thresholds.alert)
-        if errors is not None:
-            write_rejects(errors, check.iter_rejects())
+        with jvm_ended_if_cut_short():  # SIGTERM, Ctrl-C: the JVM goes on with its job, so it is ended
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            model_path, risk_model = spark_model(model)
+            check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
+            n_events, n_rejects = check.counts()
+            if errors is None and (error := check.error()):
+                raise error
+            if not n_events and not n_rejects:
+                raise InputError(f"{input_path}: empty file: no message rows")
+            write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
+            n_conversations, n_alerts, n_other_language = output_counts(output, per_message,
+                                                                        risk_model.thresholds.alert)
+            if errors is not None:
+                write_rejects(errors, check.iter_rejects())
     except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
         ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
         unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))
@@ -308,11 +315,10 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         if not ours and not isinstance(exc, USER_ERRORS):
             raise
         raise fail(ours[-1] if ours else str(exc)) from None
+    except _Interrupted:
+        raise KeyboardInterrupt from None
     finally:
-        from py4j.protocol import Py4JError
-
-        with contextlib.suppress(Py4JError):  # a call cut short (SIGTERM) leaves the JVM's gateway unable to answer
-            spark.stop()
+        stop_spark(spark)
     _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
 
 
@@ -583,6 +589,16 @@ class _Terminated(BaseException):
 
 def _terminated(signum: int, frame: object) -> None:
     raise _Terminated
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C while Spark runs: KeyboardInterrupt by another name until the JVM has ended. py4j prints its
+    tracebacks where a KeyboardInterrupt cuts its call short, and PySpark's own handler first cancels the jobs
+    by a call into the JVM that fails where a call is already under way (py4j then prints more)."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise _Interrupted
 
 
 def main() -> None:

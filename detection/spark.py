@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -370,7 +371,8 @@ def spark_session(master: str | None = None) -> Any:
             builder = builder.config("spark.driver.extraJavaOptions",
                                      f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
     _launch_jvm(builder._options)
-    return builder.getOrCreate()
+    with jvm_ended_if_cut_short():
+        return builder.getOrCreate()
 
 
 def _launch_jvm(options: Mapping[str, str]) -> None:
@@ -398,7 +400,57 @@ def _launch_jvm(options: Mapping[str, str]) -> None:
         raise
     os.close(write)  # the JVM holds its own copy; the relay ends when the JVM does
     relay.release()
+    gateway.stderr_relay = relay  # for end_jvm
     SparkContext._ensure_initialized(gateway=gateway)
+
+
+@contextlib.contextmanager
+def jvm_ended_if_cut_short() -> Iterator[None]:
+    """Around calls into Spark's JVM: where SIGTERM or Ctrl-C cuts one short, ``end_jvm`` before the exception
+    goes on. The job such a call started goes on in the JVM regardless, and its gateway may not answer again."""
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException:
+        end_jvm()
+        raise
+
+
+def end_jvm(wait: float = 60.0) -> None:
+    """End the JVM this process launched for Spark as this process's own end would, and wait until it has
+    ended (up to ``wait`` seconds, then kill it): its standard input closed, it runs its shutdown hooks, which
+    stop Spark and remove its working files, and exits. A job left running there could otherwise go on writing
+    (and committing) its output after this process removed the folder it writes into, and leave it there."""
+    from pyspark import SparkContext
+
+    process = getattr(SparkContext._gateway, "proc", None)
+    if process is None or process.poll() is not None:
+        return  # Spark Connect or a JVM launched elsewhere (not ours to end), or ended already
+    if relay := getattr(SparkContext._gateway, "stderr_relay", None):  # the errors of the job it drops on the way
+        relay.mute()  # (tasks failed, blocks gone) are not the user's to read; a process's end never let them out
+    context = SparkContext._active_spark_context  # its server for updates from the JVM goes first, as on stop():
+    if server := getattr(context, "_accumulatorServer", None):  # else the JVM's end prints its traceback
+        server.shutdown()
+        context._accumulatorServer = None  # type: ignore[union-attr]
+    process.stdin.close()
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def stop_spark(spark: Any) -> None:
+    """Stop ``spark``'s session, unless ``end_jvm`` ended its JVM (no call could reach it then)."""
+    from py4j.protocol import Py4JError
+    from pyspark import SparkContext
+
+    process = getattr(SparkContext._gateway, "proc", None)
+    if process is not None and process.poll() is not None:
+        return
+    with contextlib.suppress(Py4JError):  # a JVM gone some other way (killed, crashed): nothing left to stop
+        spark.stop()
 
 
 class SparkUnavailable(RuntimeError):
@@ -407,10 +459,11 @@ class SparkUnavailable(RuntimeError):
 
 class _Relay:
     """Passes the JVM's standard error on to ours, less ``JVM_NOISE``; holds it back until ``release``, so
-    that a launch that fails can say why in one line instead."""
+    that a launch that fails can say why in one line instead, and passes nothing on after ``mute``."""
 
     def __init__(self, fd: int) -> None:
         self._lines: list[bytes] | None = []
+        self._muted = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, args=(fd,), name="spark-stderr", daemon=True)
         self._thread.start()
@@ -423,7 +476,7 @@ class _Relay:
                 with self._lock:
                     if self._lines is not None:
                         self._lines.append(line)
-                    else:
+                    elif not self._muted:
                         _write_stderr(line)
 
     def held(self, wait: float) -> list[str]:
@@ -431,6 +484,11 @@ class _Relay:
         self._thread.join(wait)
         with self._lock:
             return [line.decode(errors="replace").strip() for line in self._lines or [] if line.strip()]
+
+    def mute(self) -> None:
+        """Pass on nothing more (what comes is still read, so that the JVM never blocks on a full pipe)."""
+        with self._lock:
+            self._muted = True
 
     def release(self) -> None:
         with self._lock:  # in order: nothing the JVM says next goes out before what it said so far
@@ -512,7 +570,8 @@ def write_single_parquet(frame: Any, output: str | Path) -> None:
     check_writable(target)
     try:
         with Held(target.parent, f".{target.name}.", folder=True, private=True) as staging:
-            frame.coalesce(1).write.mode("overwrite").parquet(str(staging / "out"))
+            with jvm_ended_if_cut_short():  # before the staging folder goes: the JVM would write on into it
+                frame.coalesce(1).write.mode("overwrite").parquet(str(staging / "out"))
             (part,) = list(_parts(staging / "out"))
             os.replace(part, target)
     except Exception as exc:  # Spark's Java IOException arrives as a Py4JJavaError, its reason in the text
