@@ -424,7 +424,7 @@ def end_jvm(wait: float = 60.0) -> None:
     (and committing) its output after this process removed the folder it writes into, and leave it there."""
     from pyspark import SparkContext
 
-    process = getattr(SparkContext._gateway, "proc", None)
+    process = _jvm_process()
     if process is None or process.poll() is not None:
         return  # Spark Connect or a JVM launched elsewhere (not ours to end), or ended already
     if relay := getattr(SparkContext._gateway, "stderr_relay", None):  # the errors of the job it drops on the way
@@ -433,20 +433,25 @@ def end_jvm(wait: float = 60.0) -> None:
     if server := getattr(context, "_accumulatorServer", None):  # else the JVM's end prints its traceback
         server.shutdown()
         context._accumulatorServer = None  # type: ignore[union-attr]
-    process.stdin.close()
     try:
-        process.wait(wait)
+        process.communicate(timeout=wait)  # its standard input closed, then waited for
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
 
 
+def _jvm_process() -> subprocess.Popen[bytes] | None:
+    """The JVM's process where this process launched it (PySpark keeps it on the gateway), else None."""
+    from pyspark import SparkContext
+
+    return getattr(SparkContext._gateway, "proc", None)
+
+
 def stop_spark(spark: Any) -> None:
     """Stop ``spark``'s session, unless ``end_jvm`` ended its JVM (no call could reach it then)."""
     from py4j.protocol import Py4JError
-    from pyspark import SparkContext
 
-    process = getattr(SparkContext._gateway, "proc", None)
+    process = _jvm_process()
     if process is not None and process.poll() is not None:
         return
     with contextlib.suppress(Py4JError):  # a JVM gone some other way (killed, crashed): nothing left to stop
