@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from detection.events import STAGES, MessageEvent
+from detection.inputs import InputError, gzipped
 from detection.model import RiskModel
-from detection.readers import InputError, Reject, gzipped, read_events
+from detection.readers import Reject, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
 from detection.writers import atomic_path, open_text, utf8_json, write_rows
 

@@ -24,8 +24,8 @@ from urllib.parse import unquote, urlsplit
 import typer
 
 from detection.events import EventError
+from detection.inputs import InputError
 from detection.model_files import ModelLoadError, ModelSaveError
-from detection.readers import InputError
 from detection.wording import counted
 
 app = typer.Typer(name="riskline", help="Find grooming and sextortion escalation in conversations, early.",
@@ -139,7 +139,7 @@ def _trained_on_english(model: Any) -> bool:
 def _check_errors_file(errors: Path | None) -> None:
     """``--errors``, before any work: JSON Lines by name, in a folder that exists, writable (else the
     output would be written and not the rejects)."""
-    from detection.readers import input_format
+    from detection.inputs import input_format
     from detection.writers import check_writable
 
     if errors is None:
@@ -169,9 +169,9 @@ def score(
     The score at each message uses only that message and those before it.
     """
     from detection.batch import score_file
+    from detection.inputs import input_bytes, input_files
     from detection.model_files import load_model
     from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
-    from detection.readers import input_bytes, input_files
     from detection.writers import output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})

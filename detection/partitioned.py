@@ -49,10 +49,8 @@ from detection.batch import (
 )
 from detection.events import EVENT_FIELDS, MessageEvent
 from detection.held import Held
-from detection.model import RiskModel
-from detection.readers import (
+from detection.inputs import (
     InputError,
-    Reject,
     file_and_row,
     input_bytes,
     input_files,
@@ -60,6 +58,8 @@ from detection.readers import (
     not_a_file,
     unsupported,
 )
+from detection.model import RiskModel
+from detection.readers import Reject
 from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
 from detection.wording import counted
@@ -271,7 +271,7 @@ def _sizes(files: list[Path], workers: int | None, partitions: int | None) -> tu
 
 
 def _input_files(source: Path) -> list[Path]:
-    """The input's files (``readers.input_files``), a file of an unknown type refused by its name first."""
+    """The input's files (``inputs.input_files``), a file of an unknown type refused by its name first."""
     if not source.is_dir() and input_format(source) is None:
         raise unsupported(source)
     if not source.exists():

@@ -33,28 +33,25 @@ import pandas as pd
 from detection.batch import MESSAGE_COLUMNS, bad_rows_error, step_rows
 from detection.events import EVENT_FIELDS, REQUIRED, EventError, to_event
 from detection.held import Held
-from detection.model import RiskModel
-from detection.model_files import load_model, resolve_model_dir
-from detection.readers import (
+from detection.inputs import (
     InputError,
-    Reject,
-    check_columns,
-    check_csv_file,
     check_encoding,
-    csv_width_error,
     file_and_row,
     folder_place,
     gzip_errors,
     input_files,
     input_format,
-    parse_json_bytes,
     unsupported,
 )
+from detection.model import RiskModel
+from detection.model_files import load_model, resolve_model_dir
+from detection.readers import Reject
+from detection.records import check_columns, check_csv_file, csv_width_error, parse_json_bytes
 from detection.scoring import MEDIA, Messages, score_conversations
 from detection.writers import check_writable, utf8_json, write_failure_said
 
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")  # Spark's logging on a local master
-ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: readers.folder_place)
+ROW = "_riskline_row"  # each row's 0-based position in the input, consecutive (a folder's: inputs.folder_place)
 LINE = "_riskline_line"  # JSON Lines: the raw line, parsed by the same code as the local reader's
 MALFORMED = "_riskline_malformed"  # CSV: Spark's copy of a row whose values do not match the header
 WIDTH = "_riskline_width"  # CSV: the header's number of columns, to say whether such a row has more or fewer
@@ -131,7 +128,7 @@ def _check_batches(batches: Iterator[Any]) -> Iterator[Any]:
 def _numbered(frame: Any, files: list[Path] | None = None) -> Any:
     """``frame`` with ``ROW``, its rows' consecutive positions: Spark reads a file's splits in order, and
     ``monotonically_increasing_id`` holds the partition in its upper bits and the row within it below.
-    Read from ``files`` (a folder's), a row's position is ``readers.folder_place`` of its file and its row
+    Read from ``files`` (a folder's), a row's position is ``inputs.folder_place`` of its file and its row
     in that file (Spark may read several small files in one partition, largest first)."""
     from pyspark.sql import functions as F
 
@@ -512,7 +509,7 @@ JVM_NOISE = b"WARNING: Using incubator modules:"
 
 def spark_input(source: str) -> tuple[str | None, list[Path] | None]:
     """An input's format (Spark reads .jsonl.gz and .csv.gz through gzip itself) and, for a local folder,
-    its files (``readers.input_files``), which must share one format."""
+    its files (``inputs.input_files``), which must share one format."""
     if not Path(source).is_dir():
         check_encoding(Path(source))
         return input_format(Path(source)), None
@@ -526,7 +523,7 @@ def spark_input(source: str) -> tuple[str | None, list[Path] | None]:
 
 def read_events_spark(spark: Any, path: str | Path) -> Any:
     """Rows of a JSONL, CSV or Parquet file, or of a local folder's files of one format (as the local
-    engines read folders: ``readers.input_files``), each with its place in its file, for
+    engines read folders: ``inputs.input_files``), each with its place in its file, for
     ``check_events_spark``.
 
     JSON Lines are kept as raw lines and parsed later by the local reader's code; CSV columns are taken by

@@ -26,24 +26,23 @@ import pyarrow.ipc as ipc
 
 from detection.arrow_events import clean_events
 from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
-from detection.readers import (
+from detection.inputs import (
     READ_ERRORS,
-    Reject,
-    arrow_input,
-    arrow_table,
-    check_columns,
-    check_csv_file,
     folder_place,
     gzip_errors,
     gzipped,
     input_format,
-    iter_records,
-    json_lines,
     not_a_file,
+    unsupported,
+)
+from detection.readers import Reject, arrow_input, arrow_table, json_lines
+from detection.records import (
+    check_columns,
+    check_csv_file,
+    iter_records,
     parquet_batches,
     parse_json_bytes,
     text_lines,
-    unsupported,
 )
 
 SPILL_ROWS = 20_000  # rows buffered per splitting process, over all partitions, before they are written
@@ -207,12 +206,12 @@ class SplitJob(NamedTuple):
     """One process's share of the reading: a line range of a plain JSON Lines file, or a whole file."""
 
     path: str
-    kind: str  # its format (``readers.input_format``)
+    kind: str  # its format (``inputs.input_format``)
     cut: tuple[int, int, int] | None  # (start byte, end byte, first line number) of a range; None: the file
     folder: str
     shard: int
     n: int
-    offset: int  # where the file's rows start in the input's order (``readers.folder_place``)
+    offset: int  # where the file's rows start in the input's order (``inputs.folder_place``)
 
 
 def split(job: SplitJob) -> tuple[list[Reject], list[int]]:

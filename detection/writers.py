@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from detection.events import SURROGATE
 from detection.held import Held
-from detection.readers import FILE_TYPES, InputError, gzipped, input_format, special_file
+from detection.inputs import FILE_TYPES, InputError, gzipped, input_format, special_file
 
 # A text cell a spreadsheet would run as a formula (CSV injection): one that starts with one of these and is not a
 # plain number ("-1001234", a chat id some platforms give, stays as it is).

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from detection.events import LABEL_FIELDS, STAGES, EventError, MessageEvent, identifier, not_twice, shown, to_event
-from detection.readers import InputError, input_files, iter_records
+from detection.inputs import InputError, input_files
+from detection.records import iter_records
 from detection.scoring import order_events
 from detection.text import normalize
 
@@ -61,7 +62,7 @@ class LabelledData:
 
 
 def load_labelled(path: str | Path) -> LabelledData:
-    """Read a labelled file, or a folder's files as one (``readers.input_files``: a conversation may run
+    """Read a labelled file, or a folder's files as one (``inputs.input_files``: a conversation may run
     across them); any bad row is an ``InputError`` naming its file and place."""
     source = Path(path)
     rows: list[tuple[MessageEvent, str | None]] = []

@@ -29,7 +29,9 @@ from detection.events import (
     shown,
     to_event,
 )
-from detection.readers import MissingColumnsError, Reject, input_files, iter_records
+from detection.inputs import MissingColumnsError, input_files
+from detection.readers import Reject
+from detection.records import iter_records
 from training.data import parse_label, parse_stage
 
 FIELDS = (*EVENT_FIELDS, *LABEL_FIELDS)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from detection.readers import InputError
+from detection.inputs import InputError
 
 EPOCH = datetime(2012, 1, 1, tzinfo=UTC)
 COLUMNS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment",

@@ -23,13 +23,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import detection.partitioned
-import detection.readers
+import detection.records
 import detection.splitting
 from detection.batch import BatchResult, score_file
 from detection.events import MessageEvent
+from detection.inputs import InputError
 from detection.model import RiskModel
 from detection.partitioned import _workers, _working_folder, score_file_partitioned, split_input
-from detection.readers import InputError, Reject, read_events
+from detection.readers import Reject, read_events
 from detection.splitting import clean_block, line_ranges
 from tests.cli_helpers import RISKLINE, HeldElsewhere, children, riskline, running, still_running
 from tests.conftest import write_jsonl
@@ -362,7 +363,7 @@ def _both_engines(model: RiskModel, source: Path, tmp_path: Path) -> tuple[Batch
 
 def test_parquet_batches_give_the_in_memory_output(model: RiskModel, synth_rows: list[dict[str, object]],
                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(detection.readers, "PARQUET_BATCH_ROWS", 100)
+    monkeypatch.setattr(detection.records, "PARQUET_BATCH_ROWS", 100)
     taken = _arrow_taken(monkeypatch)
     rows = [dict(r) for r in synth_rows[:1500]]
     rows += [{**rows[400], "text": "sent again"}, {**rows[1200], "text": "and again"}]  # copies in later batches

@@ -13,8 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import detection.arrow_events
+import detection.inputs
 import detection.readers
-from detection.readers import InputError, _near, input_files, read_conversation, read_events, read_rows
+import detection.records
+from detection.inputs import InputError, input_files
+from detection.readers import _near, read_conversation, read_events, read_rows
 from tests.cli_helpers import riskline
 from tests.conftest import write_csv, write_jsonl
 from training.data import load_labelled
@@ -334,7 +337,7 @@ def test_a_long_csv_value_reads_as_the_fast_path_reads_it(tmp_path: Path) -> Non
 @pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
 def test_csv_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: bytes,
                                                       chunk: int) -> None:
-    monkeypatch.setattr(detection.readers, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(detection.inputs, "CHUNK_BYTES", chunk)
     # far past the reader's buffer, which is where Python's codec counts its byte from
     rows = [",".join(ROW).encode(), b'c0,m0,u1,1700000000,"two\nlines"']
     rows += [f"c1,m{i},u1,{1700000000 + i},hello {i}".encode() for i in range(3000)]
@@ -457,7 +460,7 @@ def test_a_column_named_twice_is_one_error(tmp_path: Path) -> None:
     mapped = tmp_path / "mapped.csv"  # two columns read as one field
     mapped.write_text("thread,thread,message_id,sender_id,timestamp,text\nc1,c2,m1,u1,1700000000,hi\n")
     with pytest.raises(InputError, match=r"2 columns are read as 'conversation_id' \('thread', 'thread'\)"):
-        list(detection.readers.iter_records(mapped, {"thread": "conversation_id"}))
+        list(detection.records.iter_records(mapped, {"thread": "conversation_id"}))
 
 
 def test_header_only_csv_is_empty(tmp_path: Path) -> None:
@@ -592,10 +595,10 @@ def test_gzip_files_read_as_the_plain_ones(tmp_path: Path, suffix: str) -> None:
     upper = tmp_path / f"E{suffix.upper()}.GZ"  # Arrow alone would not know the name for gzip
     upper.write_bytes(packed.read_bytes())
     assert detection.readers._fast_events(upper) == read_events(plain).events
-    assert detection.readers.data_bytes(packed) == plain.stat().st_size  # the size that picks the engine
+    assert detection.inputs.data_bytes(packed) == plain.stat().st_size  # the size that picks the engine
     tiny = tmp_path / f"tiny{suffix}.gz"
     tiny.write_bytes(gzip.compress(b"x"))  # larger compressed than not
-    assert detection.readers.data_bytes(tiny) == tiny.stat().st_size
+    assert detection.inputs.data_bytes(tiny) == tiny.stat().st_size
     assert read_events(packed).events == read_events(plain).events
     lines = plain.read_bytes().splitlines(keepends=True)
     bad = b"".join([*lines[:2000], lines[5], *lines[2000:]])  # a later copy of a message id: the row-by-row path

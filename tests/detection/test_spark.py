@@ -18,8 +18,8 @@ import pytest
 
 from detection.batch import step_rows, write_rejects
 from detection.events import to_event
+from detection.inputs import InputError
 from detection.model import RiskModel
-from detection.readers import InputError
 from detection.scoring import score_conversations
 from tests.cli_helpers import RISKLINE, children, riskline, still_running
 from tests.conftest import write_jsonl
@@ -234,7 +234,7 @@ def test_csv_rows_of_another_width_and_names_differing_by_case_read_as_locally(s
 
 
 def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path) -> None:
-    from detection.readers import InputError
+    from detection.inputs import InputError
     from detection.spark import score_spark
 
     frame = spark.createDataFrame([("c1", "m1", "u1", "2026-01-01T00:00:00Z", "hi"),
@@ -262,7 +262,8 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
     (b'"yes" she said', 'line 3: text follows the closing quote of a quoted value (a quote inside a quoted value is '
                         'written twice, as "")')])
 def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: Path, last: bytes, error: str) -> None:
-    from detection.readers import InputError, read_events
+    from detection.inputs import InputError
+    from detection.readers import read_events
     from detection.spark import read_events_spark
 
     path = tmp_path / "odd.csv"
@@ -277,7 +278,8 @@ def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: 
 
 
 def test_an_empty_csv_is_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
-    from detection.readers import InputError, read_events
+    from detection.inputs import InputError
+    from detection.readers import read_events
     from detection.spark import read_events_spark
 
     path = tmp_path / "empty.csv"

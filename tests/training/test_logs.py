@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from detection.events import MessageEvent, parse_timestamp, to_event
-from detection.readers import InputError, Reject, read_events
+from detection.inputs import InputError
+from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
 from tests.conftest import write_csv, write_jsonl
 from training.data import load_labelled

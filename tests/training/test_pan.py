@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from detection.inputs import InputError
 from detection.model import RiskModel
-from detection.readers import InputError, read_events
+from detection.readers import read_events
 from tests.cli_helpers import riskline
 from training.data import load_labelled, offenders
 from training.evaluate import score_and_evaluate

@@ -11,9 +11,9 @@ import pytest
 
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.inputs import InputError
 from detection.model import RiskModel
 from detection.model_files import load_model
-from detection.readers import InputError
 from detection.scoring import fingerprints, score_conversations, score_messages
 from detection.state import QUANT
 from tests.cli_helpers import riskline
