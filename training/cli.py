@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from detection.cli import check_outputs, fail, local_path, user_errors
+from detection.cli_common import check_outputs, fail, local_path, user_errors
 from detection.model_files import check_model_target
 from detection.wording import counted
 from training.registry import PROMOTION_METRICS

@@ -416,7 +416,8 @@ def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(event
     import typer
     from typer.testing import CliRunner
 
-    from detection.cli import app, load_plugins, local_path
+    from detection.cli import app, load_plugins
+    from detection.cli_common import local_path
 
     load_plugins()
     group = typer.main.get_command(app)

@@ -1,0 +1,230 @@
+"""The batch commands: ``score`` (the local engine, or Spark) and ``explain``."""
+
+from __future__ import annotations
+
+import re
+import signal
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from detection.cli_common import (
+    EVENTS_HELP,
+    OUTPUT_HELP,
+    USER_ERRORS,
+    check_errors_file,
+    check_outputs,
+    fail,
+    local_path,
+    user_errors,
+)
+from detection.inputs import InputError
+from detection.wording import counted
+
+
+def _say_scored(n_messages: int, n_conversations: int, n_alerts: int, n_rejected: int, output: Path,
+                n_other_language: int, model: Any, engine: str = "") -> None:
+    """The summary ``score`` prints on stderr, the same from either engine (``engine``: " with Spark")."""
+    typer.echo(f"scored {counted(n_messages, 'message')} in {counted(n_conversations, 'conversation')}{engine}: "
+               f"{counted(n_alerts, 'alert')}, {counted(n_rejected, 'row')} rejected -> {output}", err=True)
+    if n_other_language and _trained_on_english(model):
+        typer.echo(f"note: {n_other_language} of the {counted(n_conversations, 'conversation')} read as another "
+                   "language than English; the model reads English only, so their scores say little (README, "
+                   "'English only')", err=True)
+
+
+def _trained_on_english(model: Any) -> bool:
+    """Whether ``model`` was trained on English (``language.trained_on_english``): the note on conversations in
+    other languages is then due."""
+    from detection.language import trained_on_english
+
+    vocabulary = model.featurizer.vocabulary
+    return trained_on_english(None if vocabulary is None else vocabulary.counts)
+
+
+
+@user_errors
+def score(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=OUTPUT_HELP)],
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    per_message: Annotated[bool, typer.Option("--per-message", help="One row per message")] = False,
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", parser=local_path, help="Write bad rows here and score the rest")] = None,
+    engine: Annotated[str, typer.Option(help="local or spark")] = "local",
+    show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table", min=0)] = 0,
+    workers: Annotated[int, typer.Option(help="Processes for large inputs (0: every core)", min=0)] = 0,
+) -> None:
+    """Score conversations causally: one row per conversation.
+
+    The score at each message uses only that message and those before it.
+    """
+    from detection.batch import score_file
+    from detection.inputs import input_bytes, input_files
+    from detection.model_files import load_model
+    from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
+    from detection.writers import output_format
+
+    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    if engine != "spark":  # before the work, not after it (Spark's own checks follow)
+        output_format(output)
+    check_errors_file(errors)
+    if engine == "spark":
+        return _score_with_spark(input_path, output, model, per_message, errors)
+    if engine != "local":
+        raise fail(f"--engine {engine}: expected 'local' or 'spark'")
+    risk_model = load_model(model)
+    large = input_path.exists() and input_bytes(input_files(input_path)) >= PARALLEL_MIN_BYTES
+    if large:  # partition by conversation: memory stays bounded whatever the file's size
+        result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
+                                        errors_path=errors, workers=workers or None, progress=True, show=show)
+    else:
+        result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
+    _say_scored(result.n_messages, result.n_conversations, result.n_alerts, result.n_rejected, output,
+                result.n_other_language, risk_model)
+    if show:
+        from detection.display import print_riskiest
+
+        print_riskiest(result.results, result.events, show, total=result.n_conversations)
+
+
+@user_errors
+def explain(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
+    conversation: Annotated[str, typer.Option(help="The conversation to explain")],
+    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
+    around_n: Annotated[int | None, typer.Option(
+        "--around", min=0, help="Only the messages within N of the alert, the peak and each evidence message "
+                                "(a long conversation's gist); omitted: every message")] = None,
+) -> None:
+    """Print a conversation's risk message by message, and why.
+
+    Each message's score, level and stage, with the evidence that drives it.
+    """
+    import json
+
+    from detection.explain import around, trajectory
+    from detection.model_files import load_model
+    from detection.readers import read_conversation
+
+    risk_model = load_model(model)
+    wanted = conversation.strip()  # as ids are read from files
+    found = read_conversation(input_path, wanted)
+    if not found.read.events:
+        near = f"; did you mean {' or '.join(map(repr, found.near))}?" if found.near else ""
+        raise fail(f"{input_path}: no conversation {conversation!r} "
+                   f"({counted(found.n_conversations, 'conversation')} in "
+                   f"{'its files' if input_path.is_dir() else 'the file'}"
+                   f"{near})")
+    result, steps = trajectory(risk_model, found.read.events, wanted)
+    if around_n is not None:
+        steps = around(result, steps, around_n)
+    if as_json:
+        for step in steps:
+            typer.echo(json.dumps({**step.__dict__, "alert": step.index == result.alert_index}, ensure_ascii=False))
+    else:
+        from detection.display import print_trajectory
+
+        print_trajectory(result, steps, risk_model.thresholds.alert)
+    if result.other_language and _trained_on_english(risk_model):
+        typer.echo("riskline: note: this conversation reads as another language than English; the model reads "
+                   "English only, so its scores say little (README, 'English only')", err=True)
+    if rejects := found.read.rejects:  # the trajectory lacks these messages: say which
+        typer.echo(f"riskline: note: {counted(len(rejects), 'bad row')} of this conversation "
+                   f"{'was' if len(rejects) == 1 else 'were'} left out; the first: "
+                   f"{rejects[0].describe()}", err=True)
+    if found.unreadable:
+        typer.echo(f"riskline: note: {counted(found.unreadable, 'row')} of {input_path} could not be parsed and "
+                   f"{'was' if found.unreadable == 1 else 'were'} skipped "
+                   "('riskline score --errors FILE' lists them)", err=True)
+
+
+def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
+                      errors: Path | None) -> None:
+    try:
+        import pyspark  # noqa: F401  (detection.spark imports it where it is used)
+
+        from detection.spark import (
+            SparkUnavailable,
+            check_events_spark,
+            jvm_ended_if_cut_short,
+            output_counts,
+            read_events_spark,
+            score_checked_spark,
+            spark_input,
+            spark_model,
+            spark_session,
+            stop_spark,
+            write_single_parquet,
+        )
+    except ImportError as exc:
+        raise fail(f"--engine spark needs PySpark, which is not installed here ({exc}): pip install "
+                   "'riskline[spark]' (and Java 17); in a source checkout, make install") from None
+    from detection.batch import write_rejects
+    from detection.writers import check_writable, write_failure_said
+
+    if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
+        raise fail(f"{input_path}: no such file")
+    spark_input(str(input_path))  # a folder's files are checked before Spark starts
+    if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
+        raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
+    check_writable(output)
+    # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C while Spark starts: acted on below
+    try:
+        spark = spark_session()
+    except SparkUnavailable as exc:
+        raise fail(f"--engine spark: {exc}") from None
+    finally:
+        signal.signal(signal.SIGINT, _interrupted)  # in place of PySpark's own, see _Interrupted
+    try:
+        with jvm_ended_if_cut_short():  # SIGTERM, Ctrl-C: the JVM goes on with its job, so it is ended
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            model_path, risk_model = spark_model(model)
+            check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
+            n_events, n_rejects = check.counts()
+            if errors is None and (error := check.error()):
+                raise error
+            if not n_events and not n_rejects:
+                raise InputError(f"{input_path}: empty file: no message rows")
+            write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
+            n_conversations, n_alerts, n_other_language = output_counts(output, per_message,
+                                                                        risk_model.thresholds.alert)
+            if errors is not None:
+                write_rejects(errors, check.iter_rejects())
+    except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
+        ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
+        unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))
+        if not ours and unreadable:  # Spark could not read the input: its own message, without the stack
+            raise fail(f"{input_path}: Spark cannot read it: {unreadable.group(0)}") from None
+        if not ours and not isinstance(exc, USER_ERRORS) and (reason := write_failure_said(str(exc))):
+            raise fail(f"--engine spark: Spark could not write its working files ({reason}); they go to "
+                       "spark.local.dir, by default the system's temporary folder") from None
+        if not ours and not isinstance(exc, USER_ERRORS):
+            raise
+        raise fail(ours[-1] if ours else str(exc)) from None
+    except _Interrupted:
+        raise KeyboardInterrupt from None
+    finally:
+        stop_spark(spark)
+    _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C while Spark runs: KeyboardInterrupt by another name until the JVM has ended. py4j prints its
+    tracebacks where a KeyboardInterrupt cuts its call short, and PySpark's own handler first cancels the jobs
+    by a call into the JVM that fails where a call is already under way (py4j then prints more)."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise _Interrupted
+
+
+def register(app: typer.Typer) -> None:
+    """Add the batch commands to the ``riskline`` app."""
+    for command in (score, explain):
+        app.command()(command)

@@ -1,0 +1,274 @@
+"""The real-time commands: ``serve`` (the HTTP service), ``stream`` (a Kafka consumer), ``erase`` and
+``backfill`` (a state store's upkeep)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from detection.cli_common import EVENTS_HELP, check_errors_file, check_outputs, fail, local_path, user_errors
+from detection.inputs import InputError
+from detection.wording import counted
+
+# Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).
+ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
+StateOption = Annotated[str | None, typer.Option(
+    help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
+RetentionDaysOption = Annotated[float | None, typer.Option(
+    help="Days a conversation is kept after its last message; then all of it is erased and a later message "
+         "starts it anew [RISKLINE_RETENTION_DAYS, default 0: for ever]")]
+DedupHoursOption = Annotated[float | None, typer.Option(
+    help="Hours a message id is remembered after its conversation's last message; a resend then is a "
+         "duplicate [RISKLINE_DEDUP_HOURS, default 168; 0: for ever]")]
+OnModelChangeOption = Annotated[str | None, typer.Option(
+    help="A conversation whose stored state another model built: restart its running evidence from the "
+         "next message, or continue it [RISKLINE_ON_MODEL_CHANGE, default restart]")]
+WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
+WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
+PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]
+AuditLogOption = Annotated[str | None, typer.Option(help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    parser=local_path, help="YAML file of settings (below flags and environment)")]
+
+
+def _realtime_settings(flags: dict[str, Any], kind: Any) -> Any:
+    """Settings from flags, environment and ``--config``; JSON logs; a GIL that serves every thread."""
+    from detection.logs import configure_logging
+    from detection.settings import load_settings
+
+    config = flags.pop("config")
+    settings = load_settings(flags, config, kind)
+    configure_logging()
+    # The event loop, scoring and outbox delivery share the GIL. Python's default 5 ms switch
+    # interval lets a busy thread starve webhook delivery under load; 0.5 ms keeps it prompt.
+    sys.setswitchinterval(0.0005)
+    return settings
+
+
+@user_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [RISKLINE_PORT, default 8080]")] = None,
+    model: ModelOption = None,
+    state: StateOption = None,
+    dedup_hours: DedupHoursOption = None,
+    retention_days: RetentionDaysOption = None,
+    on_model_change: OnModelChangeOption = None,
+    webhook_url: WebhookUrlOption = None,
+    webhook_secret: WebhookSecretOption = None,
+    api_token: Annotated[str | None, typer.Option(help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
+    policy: PolicyOption = None,
+    audit_log: AuditLogOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the real-time scoring service (HTTP API, interventions).
+
+    Escalation policy, signed webhook interventions, a durable outbox.
+    """
+    flags = dict(locals())  # first: the options only
+    import uvicorn
+
+    from detection.processor import build_parts
+    from detection.service import create_app
+    from detection.settings import ServiceSettings
+
+    settings = _realtime_settings(flags, ServiceSettings)
+    listening = _listen(settings.host, settings.port)  # before the store and sinks start: a taken port is a user error
+    server_config = uvicorn.Config(create_app(settings, build_parts(settings)), host=settings.host,
+                                   port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # uvicorn says where it listens only when it binds itself
+                for sock in sockets or []:
+                    address, number = sock.getsockname()[:2]
+                    logging.getLogger("uvicorn.error").info(
+                        "Uvicorn running on http://%s:%d (Press CTRL+C to quit)",
+                        f"[{address}]" if ":" in address else address, number)
+
+    Server(server_config).run(sockets=listening)
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of ``host``:``port``, as uvicorn (asyncio) would bind them, or one
+    error line naming the address."""
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                  flags=socket.AI_PASSIVE):
+            sockets.append(sock := socket.socket(family, kind, proto))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        reason = "the port is in use (another server, or --port to choose one)" \
+            if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise fail(f"cannot listen on {host}:{port}: {reason}") from None
+    return sockets
+
+
+@user_errors
+def stream(
+    brokers: Annotated[str | None, typer.Option(help="Kafka bootstrap servers [RISKLINE_BROKERS]")] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic of message events, keyed by conversation")] = None,
+    group: Annotated[str | None, typer.Option(help="Consumer group [RISKLINE_GROUP, default riskline]")] = None,
+    interventions_topic: Annotated[str | None, typer.Option(help="Publish interventions to this topic")] = None,
+    rejects_topic: Annotated[str | None, typer.Option(help="Publish records that are not valid events here")]
+    = None,
+    session_timeout: Annotated[float | None, typer.Option(
+        help="Seconds without a heartbeat before a crashed worker's partitions go to the others "
+             "[default 10, 1 to 300]")] = None,
+    max_poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds a worker may take over a batch before the group moves its partitions; a worker "
+             "waiting out a state-store outage keeps polling [default 300, 1 to 3600]")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics [RISKLINE_METRICS_PORT]")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Address the metrics listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
+    model: ModelOption = None,
+    state: StateOption = None,
+    dedup_hours: DedupHoursOption = None,
+    retention_days: RetentionDaysOption = None,
+    on_model_change: OnModelChangeOption = None,
+    webhook_url: WebhookUrlOption = None,
+    webhook_secret: WebhookSecretOption = None,
+    policy: PolicyOption = None,
+    audit_log: AuditLogOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score message events from Kafka and raise interventions.
+
+    A consumer-group worker: run several to share a topic's partitions.
+    """
+    flags = dict(locals())  # first: the options only
+    import asyncio
+
+    from detection.processor import build_parts
+    from detection.settings import StreamSettings
+    from detection.stream import run_stream
+
+    settings = _realtime_settings(flags, StreamSettings)
+    parts = build_parts(settings)
+    try:
+        asyncio.run(run_stream(settings, parts))
+    finally:
+        parts["store"].close()
+
+
+@user_errors
+def erase(
+    conversation_ids: Annotated[list[str], typer.Argument(help="Conversations to forget", show_default=False,
+                                                          metavar="CONVERSATION_ID")],
+    state: StateOption = None,
+) -> None:
+    """Forget conversations: their state, answers and interventions.
+
+    For a platform's erasure requests on a store no service fronts; a running service also takes
+    DELETE /v1/conversations/ID, a stream worker a tombstone in its topic. Messages of them that come
+    later start them anew.
+    """
+    from detection.settings import ServiceSettings
+    from detection.store import open_store, without_password
+
+    url = state or os.environ.get("RISKLINE_STATE") or ServiceSettings.model_fields["state"].default
+    store = open_store(url, create=False)
+    wanted, erased = list(dict.fromkeys(conversation_ids)), []
+    try:
+        for cid in wanted:
+            if store.erase(cid):
+                erased.append(cid)
+    except Exception as exc:  # the store failing midway: each erasure is whole, so say which were done
+        raise fail(f"--state {without_password(url)}: erasing {cid!r} failed ({type(exc).__name__}: {exc}); "
+                   f"{len(erased)} erased before it; run it again for the rest") from None
+    finally:
+        store.close()
+    unknown = len(wanted) - len(erased)
+    typer.echo(f"erased {counted(len(erased), 'conversation')}"
+               + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
+
+
+@user_errors
+def backfill(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
+    model: ModelOption = None,
+    state: StateOption = None,
+    policy: PolicyOption = None,
+    on_model_change: OnModelChangeOption = None,
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", parser=local_path, help="Write bad rows here (JSON Lines) and load the rest")] = None,
+    config: ConfigOption = None,
+    workers: Annotated[int, typer.Option(help="Processes reading the input (0: every core)", min=0)] = 0,
+) -> None:
+    """Load past messages into a state store, with no interventions.
+
+    Conversations in progress when a service or stream worker starts then go on from their history, as
+    if it had read them all along. Levels the history reaches count as raised: no intervention is sent
+    for them, then or later (`score` gives those alerts as rows). Loading again is safe: messages the
+    store holds are duplicates.
+    """
+    from detection.batch import rejects_error, write_rejects
+    from detection.model_files import load_model
+    from detection.partitioned import ProgressBar, split_input
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor, load_history
+    from detection.settings import ServiceSettings, load_settings
+    from detection.store import check_store_url, open_store, without_password
+
+    check_outputs({"INPUT": input_path}, {"--errors": errors})
+    check_errors_file(errors)
+    settings = load_settings({"model": model, "state": state, "policy": policy, "on_model_change": on_model_change},
+                             config, ServiceSettings)  # as `serve` reads them
+    check_store_url(settings.state)  # before the input is read
+    risk_model = load_model(settings.model)
+    rules = EscalationPolicy.load(settings.policy)
+    # one partition held at a time: history of any size; progress bars on a terminal
+    with split_input(input_path, workers=workers or None, progress=True) as split, ProgressBar(True) as bar:
+        if split.rejects and errors is None:
+            raise rejects_error(split.rejects)
+        store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
+        where = without_password(settings.state)
+        shown, written = bar.counter(split.n_conversations, "loading"), 0
+
+        def loaded(n: int) -> None:  # told the conversations stored so far
+            nonlocal written
+            written = n
+            shown(n)
+
+        try:
+            processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
+            done = load_history(processor, map(split.events, range(split.n)), loaded)
+        except Exception as exc:  # each call is one transaction: say how far it got
+            so_far = f"{written} of the {counted(split.n_conversations, 'conversation')}"
+            if isinstance(exc, InputError):  # the split's working files, not the store
+                said = f"{exc} ({so_far} loaded into --state {where})"
+            else:  # the store failing midway
+                said = f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after {so_far}"
+            raise fail(f"{said}; run it again: what was loaded is then taken as duplicates") from None
+        finally:
+            store.close()
+    if errors is not None:
+        write_rejects(errors, split.rejects)
+    levels = list(done["reached"])
+    reached = ", ".join(f"{level}{' or above' * (level != levels[-1])} {n}" for level, n in done["reached"].items())
+    review = "; `riskline score` on the same input lists their alerts, for review" * any(done["reached"].values())
+    typer.echo(f"loaded {counted(done['n_messages'], 'message')} ({done['n_duplicates']} held already) in "
+               f"{counted(done['n_conversations'], 'conversation')} into {where}, "
+               f"{counted(len(split.rejects), 'row')} rejected; "
+               f"reached: {reached or 'no level with an action'} (no interventions raised{review})", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the real-time commands to the ``riskline`` app."""
+    for command in (serve, stream, erase, backfill):
+        app.command()(command)
