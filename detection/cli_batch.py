@@ -148,18 +148,15 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         import pyspark  # noqa: F401  (detection.spark imports it where it is used)
 
         from detection.spark import (
-            SparkUnavailable,
             check_events_spark,
-            jvm_ended_if_cut_short,
             output_counts,
             read_events_spark,
             score_checked_spark,
             spark_input,
             spark_model,
-            spark_session,
-            stop_spark,
             write_single_parquet,
         )
+        from detection.spark_session import SparkUnavailable, jvm_ended_if_cut_short, spark_session, stop_spark
     except ImportError as exc:
         raise fail(f"--engine spark needs PySpark, which is not installed here ({exc}): pip install "
                    "'riskline[spark]' (and Java 17); in a source checkout, make install") from None

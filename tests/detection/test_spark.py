@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    from detection.spark import spark_session
+    from detection.spark_session import spark_session
 
     session = spark_session("local[2]")
     yield session
