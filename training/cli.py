@@ -1,4 +1,5 @@
-"""Training commands for the ``riskline`` app: train, evaluate, synth, convert.
+"""Training commands for the ``riskline`` app: train and thresholds here; evaluate and promote in
+``cli_evaluate``, synth and convert in ``cli_data``.
 
 Registered through the ``riskline.commands`` entry point; ``register(app)`` adds them.
 """
@@ -6,33 +7,30 @@ Registered through the ``riskline.commands`` entry point; ``register(app)`` adds
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from detection.cli_common import check_outputs, fail, local_path, user_errors
 from detection.model_files import check_model_target
 from detection.wording import counted
-from training.registry import PROMOTION_METRICS
 
 if TYPE_CHECKING:
     from detection.model import RiskModel
     from training.config import TrainConfig
 
-WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compressed)"
 # Settings that `train` takes as options of their own, not through --set.
 OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
 
 
-def _outside_data(data: list[Path], option: str, path: Path | None) -> None:
+def outside_data(data: list[Path], option: str, path: Path | None) -> None:
     """Refuse an output that is a --data file or lies inside a --data folder (it would be read as data
     the next time), before any work."""
     for given in data:
@@ -69,7 +67,7 @@ def train(
 
     _check_registry_options(register, alias, track)
     check_model_target(out, probe=True)  # before minutes of training, not after
-    _outside_data(data, "--out", out)
+    outside_data(data, "--out", out)
     config = _with_targets(TrainConfig(model_type=model_type, seed=seed, encoder=encoder), target_precision,
                            max_false_alert_rate)
     config = config.with_settings(settings or [], reserved=OWN_OPTIONS)
@@ -85,7 +83,7 @@ def train(
     labelled = load_labelled_files(data)
     if labels_only:
         labelled = labelled.without_stages()
-    source = _named(data)
+    source = named(data)
     _show_progress()
     cv_metrics = None
     if cv:
@@ -130,7 +128,7 @@ def _check_transformer_extra() -> None:
                    "transformer model needs none of it")
 
 
-def _named(paths: list[Path]) -> str:
+def named(paths: list[Path]) -> str:
     """The data files as the model card, MLflow and the printout name them: ``a + b``."""
     return " + ".join(map(str, paths))
 
@@ -146,7 +144,7 @@ def _what_the_data_cannot_give(files: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _tracking(what: str) -> Iterator[None]:
+def tracking(what: str) -> Iterator[None]:
     """MLflow's refusals (a tracking URI it cannot use, a registry conflict) as one error line naming
     ``what`` was being done, not a traceback."""
     from mlflow.exceptions import MlflowException
@@ -227,143 +225,9 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
     if track:
         from training.registry import log_training_run
 
-        with _tracking(f"the model is saved in {out}, but logging it"):
+        with tracking(f"the model is saved in {out}, but logging it"):
             logged = log_training_run(model, out, str(data), register, alias)
         typer.echo("mlflow: " + " ".join(f"{k}={v}" for k, v in logged.items()), err=True)
-
-
-def evaluate(
-    data: Annotated[list[Path], typer.Option(
-        parser=local_path,
-        help="Labelled message events, a file or a folder of part files; repeat to read several as one")],
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
-    report: Annotated[Path | None, typer.Option(
-        parser=local_path, help="Write an HTML and Markdown report with figures here")] = None,
-    track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
-    unseen_only: Annotated[bool, typer.Option(
-        "--unseen-only", help="Leave out the conversations the model was trained on (those it keeps fingerprints "
-                              "of), so the figures are of conversations it has not seen")] = False,
-) -> None:
-    """Evaluate a model on labelled conversations.
-
-    Accuracy, earliness, calibration and slices.
-    """
-    _outside_data(data, "--report", report)  # before the imports below (seconds), as in train
-    from detection.model_files import load_model
-    from training.data import load_labelled_files
-    from training.evaluate import data_warnings, evaluate_model
-
-    risk_model = load_model(model)
-    labelled = load_labelled_files(data)
-    source = _named(data)
-    if unseen_only:
-        labelled, n_left_out = _unseen(risk_model, labelled, source)
-        source += f", less the {counted(n_left_out, 'conversation')} the model was trained on"
-    if report is not None:
-        from training.report import log_report, write_report
-
-        metrics = write_report(risk_model, labelled, report, source)
-        typer.echo(f"report -> {report / 'report.html'} and {report / 'report.md'}", err=True)
-        if track:
-            with _tracking(f"the report is written in {report}, but logging it"):
-                run_id = log_report(risk_model, metrics, report, source)
-            typer.echo(f"mlflow: run_id={run_id}", err=True)
-    else:
-        metrics = evaluate_model(risk_model, labelled)
-    metrics["model_version"] = risk_model.model_version
-    if as_json:
-        typer.echo(json.dumps(metrics, indent=2))
-    else:
-        _print_metrics(metrics)
-    for warning in data_warnings(metrics):
-        typer.echo(warning, err=True)
-
-
-def _unseen(model: Any, labelled: Any, source: str) -> tuple[Any, int]:
-    """``labelled`` without the conversations ``model`` was trained on (``evaluate --unseen-only``), and how many
-    those were, said on stderr; a ``ValueError`` where the model keeps no fingerprints or nothing is left."""
-    from detection.scoring import fingerprints
-
-    seen = model.in_training(fingerprints(labelled.events))
-    if seen is None:
-        raise ValueError(f"--unseen-only: model {model.model_version} keeps no fingerprints of its training "
-                         "conversations (trained before 2026-12-03, evening), so they cannot be told apart")
-    kept = set(labelled.labels) - set(seen)
-    if not kept:
-        raise ValueError(f"--unseen-only: the model was trained on every one of the "
-                         f"{counted(len(labelled.labels), 'conversation')} of {source}; nothing is left to measure "
-                         "it on")
-    typer.echo(f"left out {len(seen)} of the {counted(len(labelled.labels), 'conversation')}, "
-               f"{'one' if len(seen) == 1 else 'ones'} the model was trained on; "
-               f"measuring on the other {len(kept)}", err=True)
-    return labelled.subset(kept), len(seen)
-
-
-def _print_metrics(metrics: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from detection.display import Terminal
-    from training.evaluate import INTERVAL_KEYS
-    from training.report import fmt
-
-    table = Table(title=f"Evaluation of {metrics['model_version']}")
-    table.add_column("metric", overflow="fold")
-    table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if key in ("slices", "model_version", "calibration", "earliness_by_false_alert_budget", "intervals"):
-            continue
-        table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
-    if found := metrics.get("intervals"):
-        for key in INTERVAL_KEYS:
-            table.add_row(f"{key}, {found['level']:.0%} interval",
-                          f"{found[key]['low']:.3f}-{found[key]['high']:.3f}")
-    for budget, row in (metrics.get("earliness_by_false_alert_budget") or {}).items():
-        table.add_row(f"at most {float(budget):.0%} of negatives reaching it",
-                      f"threshold {row['threshold']:.3f}: before the threat {fmt(row['alerted_before_threat'])} "
-                      f"(after grooming {fmt(row['alerted_before_threat_groomed'])}), recall {row['recall']:.3f}")
-    for name, groups in metrics["slices"].items():
-        for group, cell in groups.items():
-            table.add_row(escape(f"{name}[{group}]"), f"{cell['rate']:.3f} (n={cell['n']})")  # [x] is no markup
-    Terminal().print(table)
-
-
-METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.items() if up) + " (higher is better); "
-               + ", ".join(m for m, up in PROMOTION_METRICS.items() if not up) + " (lower is better)")
-
-
-def promote(
-    name: Annotated[str, typer.Argument(help="Registered model name")],
-    data: Annotated[list[Path], typer.Option(
-        parser=local_path,
-        help="Labelled evaluation data both models are scored on; repeat to read several files as one")],
-    challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
-    champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
-    metric: Annotated[str, typer.Option(help=METRIC_HELP)] = "f0_5",
-) -> None:
-    """Make the challenger champion if it is at least as good.
-
-    The champion alias moves to the challenger only if it is at least as good on DATA.
-    """
-    from training.data import load_labelled_files
-    from training.registry import promote as run_promotion
-
-    labelled = load_labelled_files(data)
-    with _tracking("promotion"):
-        decision = run_promotion(name, labelled, challenger, champion, metric)
-    typer.echo(json.dumps(decision, indent=2))
-    for role in ("challenger", "champion"):
-        if seen := decision.get(f"{role}_n_in_training"):
-            typer.echo(f"warning: the {role} was trained on {seen} of these {len(labelled.labels)} conversations: "
-                       "compared on them, it is measured on how well it fits its training data; compare on "
-                       "conversations neither model has seen", err=True)
-        if in_family := decision.get(f"{role}_n_in_family"):
-            typer.echo(f"warning: {in_family} of these {len(labelled.labels)} conversations are in phrase families "
-                       f"of the synthetic generator that the {role} was trained on: compared on them, it is measured "
-                       "on wording like its training data's", err=True)
-    if not decision["promoted"]:
-        raise typer.Exit(1)
 
 
 def thresholds(
@@ -392,7 +256,7 @@ def thresholds(
     """
     _check_registry_options(register, alias, track)  # before the imports below (seconds), as in train
     check_model_target(out, probe=True)
-    _outside_data(data, "--out", out)
+    outside_data(data, "--out", out)
     from detection.model_files import load_model
     from detection.scoring import fingerprints
     from training.card import model_card
@@ -405,7 +269,7 @@ def thresholds(
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
     config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
-    files = _named(data)
+    files = named(data)
     labelled = load_labelled_files(data)
     if seen := source.in_training(fingerprints(labelled.events)):
         typer.echo(f"warning: {len(seen)} of these {counted(len(labelled.labels), 'conversation')} "
@@ -426,129 +290,10 @@ def thresholds(
     _saved(chosen, out, files, f"on {files}", register, alias, track, config.max_false_alert_rate)
 
 
-def synth(
-    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
-    n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
-    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
-    offenders: Annotated[int, typer.Option(
-        min=0, help="Positives written by this many offenders, each running a script of their own (handle, lines, "
-                    "amounts, pace) on many targets, named in offender_id; 0: each positive by a new offender")] = 0,
-) -> None:
-    """Write labelled synthetic conversations.
-
-    Each message has its stage, each row its conversation_label.
-    """
-    from detection.writers import output_format, write_rows
-    from training.synth.generator import generate
-
-    output_format(output)  # before the work, not after it
-    rows = generate(n, seed, offenders=offenders)
-    write_rows(output, rows)
-    by = f" (positives by {counted(offenders, 'offender')})" if offenders else ""
-    typer.echo(f"wrote {counted(len(rows), 'message')} in {counted(n, 'conversation')}{by} -> {output}", err=True)
-
-
-def convert(
-    input_path: Annotated[Path, typer.Argument(
-        metavar="INPUT", parser=local_path,
-        help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
-             "folder of such files)")],
-    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
-    predators: Annotated[Path | None, typer.Option(
-        parser=local_path,
-        help="PAN: predator ids (default: *predator*.txt beside INPUT)")] = None,
-    mapping: Annotated[list[str] | None, typer.Option(
-        "--map", metavar="FIELD=COLUMN",
-        help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body; "
-             "sender_id=author.id for a nested one, attachment=attachments.0.content_type in a list); "
-             "repeatable")] = None,
-    timestamp_unit: Annotated[str, typer.Option(
-        help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
-    time_format: Annotated[str | None, typer.Option(
-        help="Logs: the format of text timestamps that are not ISO-8601, as for strptime (e.g. '%d/%m/%Y %H:%M')")
-    ] = None,
-    timezone: Annotated[str | None, typer.Option(
-        help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
-    errors: Annotated[Path | None, typer.Option(
-        "--errors", parser=local_path, help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
-) -> None:
-    """Convert PAN 2012 XML or a platform's logs to message events.
-
-    The PAN 2012 predator-identification corpus, or a platform's own message logs, become
-    (labelled) message events.
-    """
-    if input_path.suffix.lower() != ".xml":
-        return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
-    if mapping or timestamp_unit != "s" or time_format or timezone or errors is not None:
-        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --errors are for message "
-                   "logs, not PAN 2012 XML")
-    from detection.writers import output_format, write_rows
-    from training.pan import COLUMNS, arrow_schema, iter_pan_rows, predator_files, read_predators
-
-    if predators is not None:
-        source = predators
-    elif len(found := predator_files(input_path)) == 1:
-        source = found[0]
-    else:
-        beside = f"several predator-id lists beside it ({', '.join(p.name for p in found)})" if found else \
-            "no predator-id list found beside it"
-        raise fail(f"{input_path}: {beside}; pass --predators FILE")
-    check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
-    output_format(output)  # before the work, not after it
-    tally = _Tally()
-    write_rows(output, tally.count(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
-    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')} "
-               f"({len(tally.positives)} with a predator) -> {output}", err=True)
-
-
-class _Tally:
-    """What ``convert`` wrote, counted as the rows stream past (memory stays flat however large the input)."""
-
-    def __init__(self) -> None:
-        self.messages = 0
-        self.conversations: set[object] = set()
-        self.positives: set[object] = set()
-
-    def count(self, rows: Iterable[dict[str, object]]) -> Iterator[dict[str, object]]:
-        for row in rows:
-            self.messages += 1
-            self.conversations.add(row["conversation_id"])
-            if row.get("conversation_label"):
-                self.positives.add(row["conversation_id"])
-            yield row
-
-
-def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
-                  errors: Path | None) -> None:
-    """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
-    import itertools
-
-    from detection.batch import write_rejects
-    from detection.events import EVENT_FIELDS, LABEL_FIELDS
-    from detection.readers import Reject
-    from detection.writers import output_format, write_rows
-    from training.logs import arrow_schema, iter_log_rows, parse_mapping, time_zone
-
-    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
-    output_format(output)  # before the work, not after it
-    rename = parse_mapping(mapping)
-    rejects: list[Reject] | None = [] if errors is not None else None
-    unit, form, zone = times
-    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form)
-    first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
-    if first is None and not rejects:
-        raise fail(f"{input_path}: no message rows")
-    columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if first is not None and name in first)]
-    tally = _Tally()
-    write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
-               arrow_schema(columns))
-    if errors is not None:
-        write_rejects(errors, rejects or [])
-    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
-               f"{counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
-
-
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``riskline`` app."""
+    from training.cli_data import convert, synth
+    from training.cli_evaluate import evaluate, promote
+
     for command in (train, evaluate, thresholds, promote, synth, convert):
         app.command(name=command.__name__)(user_errors(command))

@@ -1,0 +1,138 @@
+"""``riskline synth`` (labelled synthetic conversations) and ``convert`` (PAN 2012 XML or a platform's logs
+to message events)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detection.cli_common import check_outputs, fail, local_path
+from detection.wording import counted
+
+WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compressed)"
+
+
+def synth(
+    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
+    n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    offenders: Annotated[int, typer.Option(
+        min=0, help="Positives written by this many offenders, each running a script of their own (handle, lines, "
+                    "amounts, pace) on many targets, named in offender_id; 0: each positive by a new offender")] = 0,
+) -> None:
+    """Write labelled synthetic conversations.
+
+    Each message has its stage, each row its conversation_label.
+    """
+    from detection.writers import output_format, write_rows
+    from training.synth.generator import generate
+
+    output_format(output)  # before the work, not after it
+    rows = generate(n, seed, offenders=offenders)
+    write_rows(output, rows)
+    by = f" (positives by {counted(offenders, 'offender')})" if offenders else ""
+    typer.echo(f"wrote {counted(len(rows), 'message')} in {counted(n, 'conversation')}{by} -> {output}", err=True)
+
+
+def convert(
+    input_path: Annotated[Path, typer.Argument(
+        metavar="INPUT", parser=local_path,
+        help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
+             "folder of such files)")],
+    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
+    predators: Annotated[Path | None, typer.Option(
+        parser=local_path,
+        help="PAN: predator ids (default: *predator*.txt beside INPUT)")] = None,
+    mapping: Annotated[list[str] | None, typer.Option(
+        "--map", metavar="FIELD=COLUMN",
+        help="Logs: read this column as this field (e.g. conversation_id=thread_id, text=body; "
+             "sender_id=author.id for a nested one, attachment=attachments.0.content_type in a list); "
+             "repeatable")] = None,
+    timestamp_unit: Annotated[str, typer.Option(
+        help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
+    time_format: Annotated[str | None, typer.Option(
+        help="Logs: the format of text timestamps that are not ISO-8601, as for strptime (e.g. '%d/%m/%Y %H:%M')")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", parser=local_path, help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
+) -> None:
+    """Convert PAN 2012 XML or a platform's logs to message events.
+
+    The PAN 2012 predator-identification corpus, or a platform's own message logs, become
+    (labelled) message events.
+    """
+    if input_path.suffix.lower() != ".xml":
+        return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
+    if mapping or timestamp_unit != "s" or time_format or timezone or errors is not None:
+        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --errors are for message "
+                   "logs, not PAN 2012 XML")
+    from detection.writers import output_format, write_rows
+    from training.pan import COLUMNS, arrow_schema, iter_pan_rows, predator_files, read_predators
+
+    if predators is not None:
+        source = predators
+    elif len(found := predator_files(input_path)) == 1:
+        source = found[0]
+    else:
+        beside = f"several predator-id lists beside it ({', '.join(p.name for p in found)})" if found else \
+            "no predator-id list found beside it"
+        raise fail(f"{input_path}: {beside}; pass --predators FILE")
+    check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
+    output_format(output)  # before the work, not after it
+    tally = _Tally()
+    write_rows(output, tally.count(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')} "
+               f"({len(tally.positives)} with a predator) -> {output}", err=True)
+
+
+class _Tally:
+    """What ``convert`` wrote, counted as the rows stream past (memory stays flat however large the input)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.conversations: set[object] = set()
+        self.positives: set[object] = set()
+
+    def count(self, rows: Iterable[dict[str, object]]) -> Iterator[dict[str, object]]:
+        for row in rows:
+            self.messages += 1
+            self.conversations.add(row["conversation_id"])
+            if row.get("conversation_label"):
+                self.positives.add(row["conversation_id"])
+            yield row
+
+
+def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
+                  errors: Path | None) -> None:
+    """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
+    import itertools
+
+    from detection.batch import write_rejects
+    from detection.events import EVENT_FIELDS, LABEL_FIELDS
+    from detection.readers import Reject
+    from detection.writers import output_format, write_rows
+    from training.logs import arrow_schema, iter_log_rows, parse_mapping, time_zone
+
+    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    output_format(output)  # before the work, not after it
+    rename = parse_mapping(mapping)
+    rejects: list[Reject] | None = [] if errors is not None else None
+    unit, form, zone = times
+    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form)
+    first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
+    if first is None and not rejects:
+        raise fail(f"{input_path}: no message rows")
+    columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if first is not None and name in first)]
+    tally = _Tally()
+    write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
+               arrow_schema(columns))
+    if errors is not None:
+        write_rejects(errors, rejects or [])
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
+               f"{counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
+
