@@ -1,7 +1,8 @@
 """The risk model: message stage evidence plus a causal conversation model.
 
-``StageModel`` gives each message's stage evidence, ``ConversationModel`` the risk after each message from the
-running features; ``RiskModel`` holds both with everything scoring needs. ``model_files`` saves a model as a
+``StageModel`` (``stage_model``) gives each message's stage evidence, ``ConversationModel`` (``conversation_model``)
+the risk after each message from the running features; ``RiskModel`` holds both with everything scoring needs,
+and reads messages whole, in windows, in clauses and without filler. ``model_files`` saves a model as a
 directory and loads it back, checked.
 """
 from __future__ import annotations
@@ -9,33 +10,30 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from detection.conversation_model import ConversationModel
 from detection.encoder import TextEncoder
-from detection.events import STAGES
-from detection.features import CHUNK, FEATURE_NAMES, MessageFeaturizer
+from detection.features import CHUNK, MessageFeaturizer
 from detection.policy import Thresholds
 from detection.repair import shown
+from detection.stage_model import (
+    CLAUSE,
+    CLAUSE_CHARS,
+    CLAUSE_WORDS,
+    WORD,
+    Evidence,
+    StageModel,
+    message_clauses,
+    message_windows,
+)
 from detection.text import normalize, without_filler
 
-TEXT_MEAN, LOG_MESSAGES = FEATURE_NAMES.index("text_mean"), FEATURE_NAMES.index("log_messages")
-
-
-class Evidence(NamedTuple):
-    """The per-message model's output, one row per message."""
-
-    proba: np.ndarray  # stage probabilities, columns in ``STAGES`` order
-    text: np.ndarray  # the text model's logit
-    role: np.ndarray  # the role model's logit: written by the offender rather than the young person
-
-
-MAX_WINDOW = 1000  # words in an evidence window
 MAX_RUN_GAP = 3600  # seconds between two messages of one sender read together (``RiskModel.run_gap``)
 RUN_MESSAGES = 4  # messages of a sender's run read together: the message and up to three before it
 RUN_CHARS = 300  # of each earlier message of a run, its last this many characters are kept and read
@@ -43,280 +41,11 @@ RUN_CHARS = 300  # of each earlier message of a run, its last this many characte
 RUN_ASIDE_WORDS = 3
 RUN_ASIDE_CHARS = 40  # nor of more than this many characters
 RUN_OTHERS = 2  # the runs of up to this many other senders that a conversation's state keeps open
-# a conditional threat's consequence: a message is also read in parts, each starting at one of these words
-CLAUSE = re.compile(r"(?=\b(?:or|unless|otherwise)\b)", re.IGNORECASE)
-CLAUSE_WORDS = 3  # the fewest words (runs of letters and digits, as "pay-$50-in" holds three) of a part read alone
-WORD = re.compile(r"\w+")
-CLAUSE_CHARS = 20  # a message shorter than this is not split
-
-
-def valid_window(size: object) -> bool:
-    """Whether ``size`` can be an ``evidence_window``: 0 (whole messages only), or 2 to ``MAX_WINDOW`` words."""
-    return type(size) is int and (size == 0 or 2 <= size <= MAX_WINDOW)
 
 
 def valid_run_gap(seconds: object) -> bool:
     """Whether ``seconds`` can be a ``run_gap``: 0 (each message read alone) to ``MAX_RUN_GAP``, whole seconds."""
     return type(seconds) is int and 0 <= seconds <= MAX_RUN_GAP
-
-
-def message_clauses(texts: Sequence[str]) -> tuple[list[int], list[str]]:
-    """The parts of each text that start at "or", "unless" or "otherwise" (and the part before the first), where
-    a text has two or more, each of ``CLAUSE_WORDS`` words or more, with the position of the text each comes
-    from. "pay $300 in gift cards or i send it to your family" is a payment demand read whole; its consequence,
-    "or i send it to your family", is the threat."""
-    owners: list[int] = []
-    clauses: list[str] = []
-    for i, text in enumerate(texts):
-        if len(text) < CLAUSE_CHARS:
-            continue
-        parts = [part for part in CLAUSE.split(text) if part]
-        if len(parts) > 1:
-            kept = [part for part in parts if len(WORD.findall(part)) >= CLAUSE_WORDS]
-            clauses.extend(kept)
-            owners.extend([i] * len(kept))
-    return owners, clauses
-
-
-def message_windows(texts: Sequence[str], size: int) -> tuple[list[int], list[str]]:
-    """The windows of ``size`` words (split at white space), one starting every ``size // 2`` words, of each
-    text longer than ``size + size // 2`` words, with the position of the text each comes from; the last
-    window may be shorter. A text only a few words longer than a window is read whole: its windows would
-    only drop words at its ends, and with them what the text is about ("screenshot it and send it to me,
-    i'll show the principal", eleven words, read as a request for an image without its last)."""
-    owners: list[int] = []
-    windows: list[str] = []
-    step = max(size // 2, 1)
-    for i, text in enumerate(texts):
-        if len(text) <= 2 * (size + step):  # too short to hold more than ``size + step`` words, not split
-            continue
-        words = text.split()
-        if len(words) <= size + step:
-            continue
-        starts = range(0, len(words) - size + step, step)
-        windows.extend(" ".join(words[start:start + size]) for start in starts)
-        owners.extend([i] * len(starts))
-    return owners, windows
-
-
-def offender_probability(role_logit: np.ndarray) -> np.ndarray:
-    """The role model's logit as the probability that the offender, not the young person, wrote a message."""
-    return 1.0 / (1.0 + np.exp(-np.clip(role_logit, -50.0, 50.0)))
-
-
-@dataclass(frozen=True)
-class StageModel:
-    """Linear model over message features; classes are ``STAGES`` in order.
-
-    ``link`` is ``softmax`` (multinomial) or ``ovr`` (one-vs-rest sigmoids, normalised to sum to 1).
-    ``coef`` covers the hashed n-gram columns (none when a model uses embeddings only) and
-    ``embed_coef`` the sentence-embedding dimensions (none for the baseline).
-
-    ``text_coef`` and ``text_embed_coef`` (optional) are a conversation-level text model: trained on
-    whole conversations' message vectors, it gives each message a logit whose running mean is
-    what that model would say of the conversation so far. It rides in the same product as the stages.
-
-    ``role_coef``, ``role_embed_coef`` and ``role_intercept`` (optional) are a role model: the log-odds
-    that a message of a grooming or extortion conversation was written by the offender rather than
-    the young person. A victim's pleas ("please don't send it", "i don't have money") carry threat
-    and payment words, so stage evidence alone would often name the victim as the suspect; each
-    message's evidence counts for its sender weighed by this probability (``scoring``). It rides in
-    the same product too.
-    """
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    link: str = "ovr"
-    embed_coef: np.ndarray | None = None
-    text_coef: np.ndarray | None = None
-    text_embed_coef: np.ndarray | None = None
-    role_coef: np.ndarray | None = None
-    role_embed_coef: np.ndarray | None = None
-    role_intercept: float = 0.0
-    weights: np.ndarray = field(init=False, repr=False, compare=False)
-    embed_weights: np.ndarray | None = field(init=False, repr=False, compare=False)
-    biases: np.ndarray = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        coef, embed, biases = self.coef, self.embed_coef, self.intercept
-        # the text logit, then the role logit, each where the model has one: rows after the stages'
-        for present, row, embed_row, bias in ((self.has_text, self.text_coef, self.text_embed_coef, 0.0),
-                                              (self.has_role, self.role_coef, self.role_embed_coef,
-                                               self.role_intercept)):
-            if not present:
-                continue
-            coef = np.vstack([coef, np.zeros(coef.shape[1]) if row is None else row])
-            if embed is not None:
-                embed = np.vstack([embed, np.zeros(embed.shape[1]) if embed_row is None else embed_row])
-            biases = np.append(biases, bias)
-        # (columns, classes) in C order: a sparse product reads it row by row with no copy per call
-        object.__setattr__(self, "weights", np.ascontiguousarray(coef.T))
-        object.__setattr__(self, "embed_weights", embed)
-        object.__setattr__(self, "biases", biases)
-
-    @property
-    def uses_ngrams(self) -> bool:
-        return self.coef.shape[1] > 0
-
-    @property
-    def has_text(self) -> bool:
-        return self.text_coef is not None or self.text_embed_coef is not None
-
-    @property
-    def has_role(self) -> bool:
-        return self.role_coef is not None or self.role_embed_coef is not None
-
-    def _products(self, features: Any, embeddings: np.ndarray | None) -> np.ndarray:
-        """Stage logits, then the text logit and the role logit where the model has them, one row per message."""
-        if self.uses_ngrams:
-            out = np.asarray(features @ self.weights) + self.biases
-        else:
-            out = np.tile(self.biases, (0 if embeddings is None else embeddings.shape[0], 1))
-        if self.embed_weights is not None and embeddings is not None:
-            # Dimension by dimension: each row's sum is then the same whatever else is in the batch.
-            for j in range(embeddings.shape[1]):
-                out += embeddings[:, j:j + 1].astype(np.float64) * self.embed_weights[:, j]
-        return out
-
-    def _proba(self, logits: np.ndarray) -> np.ndarray:
-        if self.link == "ovr":
-            with np.errstate(over="ignore"):  # a logit under -709: exp is inf, the probability 0, as it should be
-                proba = 1.0 / (1.0 + np.exp(-logits))
-        else:
-            proba = np.exp(logits - logits.max(axis=1, keepdims=True))
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba
-
-    def logits(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Per-stage logits from n-gram features and/or embeddings."""
-        return self._products(features, embeddings)[:, :len(STAGES)]
-
-    def predict_proba(self, features: Any, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Stage probabilities, one row per message, columns in ``STAGES`` order."""
-        return self._proba(self.logits(features, embeddings))
-
-    def evidence(self, features: Any, embeddings: np.ndarray | None = None) -> Evidence:
-        """Stage probabilities, the text model's logit and the role model's logit per message (zeros
-        without a text or role model)."""
-        products = self._products(features, embeddings)
-        n, k = products.shape[0], len(STAGES)
-        text = products[:, k] if self.has_text else np.zeros(n)
-        role = products[:, k + self.has_text] if self.has_role else np.zeros(n)
-        return Evidence(self._proba(products[:, :k]), text, role)
-
-
-@dataclass(frozen=True)
-class TextPath:
-    """The text path: how far the conversation's wording as a whole reads as grooming.
-
-    A logistic regression over the running mean of the text model's per-message logits, shrunk
-    towards 0 as if ``prior`` neutral messages came first (a short conversation's mean is noisy),
-    the log message count, and their product (the mean counts for more as the conversation
-    grows). ``calibration`` is its own Platt scaling. It has its say only where its uncalibrated
-    logit is above 0 (grooming more likely than not on its training data) and its text part is
-    above 0 (the wording itself leans towards grooming: length alone never makes it decide, or a
-    long enough benign conversation would alert), so elsewhere the escalation path alone ranks
-    conversations.
-    """
-
-    w_mean: float
-    w_length: float
-    w_both: float
-    bias: float
-    prior: float
-    calibration: tuple[float, float] = (1.0, 0.0)
-
-    def inputs(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The shrunk text mean and the log message count, per row of running features."""
-        length = features[:, LOG_MESSAGES]
-        n = np.expm1(length)  # messages so far: log_messages is log(1 + n)
-        return features[:, TEXT_MEAN] * (n / (n + self.prior)), length
-
-    def shares(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The uncalibrated logit less its bias, split into the text's part and the length's part."""
-        mean, length = self.inputs(features)
-        return self.w_mean * mean + self.w_both * (mean * length), self.w_length * length
-
-    def logit(self, features: np.ndarray) -> np.ndarray:
-        """The uncalibrated logit per row."""
-        return self.gated_logit(features)[0]
-
-    def gated_logit(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The uncalibrated logit per row, and where the path may have its say (logit and text part above 0)."""
-        text, length = self.shares(features)
-        raw = text + length + self.bias
-        return raw, (raw > 0.0) & (text > 0.0)
-
-
-@dataclass(frozen=True)
-class ConversationModel:
-    """The escalation path (logistic regression over standardised running features), an optional
-    text path, each with its own Platt calibration; the score is the larger of the two.
-
-    ``calibration`` (a, b) maps the regression's logit z to ``sigmoid(a * z + b)``, fitted on
-    held-out conversations so that the score reads as the probability that the conversation is
-    grooming or extortion given what has been seen so far. (1, 0) leaves it as it is.
-
-    The escalation path decides on its own on a threat or a payment demand; the text path alerts
-    on talk that reads as grooming overall when no single message is recognisably a stage, as
-    with wording the stage model has not seen. Calibrated apart, neither path's scale can drown
-    the other's.
-    """
-
-    weights: np.ndarray
-    bias: float
-    mean: np.ndarray
-    scale: np.ndarray
-    calibration: tuple[float, float] = (1.0, 0.0)
-    text_path: TextPath | None = None
-
-    def escalation_logit(self, features: np.ndarray) -> np.ndarray:
-        """The escalation path's uncalibrated logit for each row of running features."""
-        terms = (features - self.mean) / self.scale * self.weights
-        # Summed column by column, in order (a running sum: numpy's ``sum`` adds in pairs, in an order that may
-        # depend on the batch's shape), so each row's arithmetic is the same whatever the batch holds; as one
-        # ``cumsum`` rather than a Python loop over the columns, which cost a lone message 70 microseconds.
-        return np.cumsum(np.column_stack([np.full(features.shape[0], self.bias), terms]), axis=1)[:, -1]
-
-    def _paths(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The calibrated logit per row, and where the text path decided it."""
-        a, b = self.calibration
-        z = a * self.escalation_logit(features) + b
-        if self.text_path is None:
-            return z, np.zeros(len(z), dtype=bool)
-        a_text, b_text = self.text_path.calibration
-        raw, may = self.text_path.gated_logit(features)
-        text = a_text * raw + b_text
-        decides = may & (text > z)
-        return np.where(decides, text, z), decides
-
-    def calibrated_logit(self, features: np.ndarray) -> np.ndarray:
-        """The calibrated log-odds of risk for each row of running features."""
-        return self._paths(features)[0]
-
-    def contributions(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: each feature's share of the calibrated logit, the rest that the shares sum to
-        it with (the deciding path's bias and calibration offset), and whether the text path
-        decided. Where it did, its text part counts under ``text_mean``, its length part under
-        ``log_messages``.
-        """
-        a, b = self.calibration
-        shares = np.asarray((features - self.mean) / self.scale * self.weights) * a
-        base = np.full(features.shape[0], a * self.bias + b)
-        _, decides = self._paths(features)
-        if self.text_path is not None and decides.any():
-            a_text, b_text = self.text_path.calibration
-            text, length = self.text_path.shares(features[decides])
-            shares[decides] = 0.0
-            shares[decides, TEXT_MEAN] = a_text * text
-            shares[decides, LOG_MESSAGES] = a_text * length
-            base[decides] = a_text * self.text_path.bias + b_text
-        return shares, base, decides
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Risk probability for each row of running features."""
-        with np.errstate(over="ignore"):  # a logit under -709 (a megabyte of one token): exp is inf, the risk 0
-            return 1.0 / (1.0 + np.exp(-self.calibrated_logit(features)))
 
 
 @dataclass(frozen=True)

@@ -22,22 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from detection.conversation_model import ConversationModel, TextPath
 from detection.encoder import EncoderError, TextEncoder
 from detection.events import STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.held import Held
-from detection.model import (
-    MAX_RUN_GAP,
-    MAX_WINDOW,
-    ConversationModel,
-    RiskModel,
-    StageModel,
-    TextPath,
-    valid_run_gap,
-    valid_window,
-)
+from detection.model import MAX_RUN_GAP, RiskModel, valid_run_gap
 from detection.policy import Thresholds
 from detection.repair import Vocabulary
+from detection.stage_model import MAX_WINDOW, StageModel, valid_window
 
 SCHEMA_VERSION = 5
 # 2: before encoders and calibration; 3: before the text model; 4: before the text path.

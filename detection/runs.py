@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from detection.model import RUN_ASIDE_CHARS, RUN_ASIDE_WORDS, RUN_CHARS, RUN_MESSAGES, RUN_OTHERS, WORD, RiskModel
+from detection.model import RUN_ASIDE_CHARS, RUN_ASIDE_WORDS, RUN_CHARS, RUN_MESSAGES, RUN_OTHERS, RiskModel
+from detection.stage_model import WORD
 from detection.state import N_RISK, QUANT, ConversationState
 
 

@@ -18,8 +18,9 @@ import numpy as np
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, HALF, Running, Seeds, running_features
 from detection.language import word_counts
-from detection.model import RiskModel, offender_probability
+from detection.model import RiskModel
 from detection.runs import OpenRun, Runs, find_runs, with_runs
+from detection.stage_model import offender_probability
 from detection.state import EVIDENCE_SIZE, N_RISK, QUANT, ConversationState
 
 SEVERITY = np.arange(1, N_RISK + 1, dtype=np.int64)

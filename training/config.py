@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from detection.model import MAX_RUN_GAP, MAX_WINDOW, valid_run_gap, valid_window
+from detection.model import MAX_RUN_GAP, valid_run_gap
+from detection.stage_model import MAX_WINDOW, valid_window
 
 MODEL_TYPES = ("baseline", "transformer")
 ENCODERS = ("frozen", "fine-tuned")

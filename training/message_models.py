@@ -23,7 +23,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from detection.events import EXTORTION_STAGES, STAGES
 from detection.features import MessageFeaturizer
 from detection.held import Held
-from detection.model import StageModel
+from detection.stage_model import StageModel
 from training.config import TrainConfig
 from training.data import LabelledData, offenders
 

@@ -24,11 +24,13 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 
+from detection.conversation_model import ConversationModel, TextPath
 from detection.events import EXTORTION_STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
-from detection.model import ConversationModel, RiskModel, StageModel, TextPath
+from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import StepScores, fingerprints, score_conversations, score_messages
+from detection.stage_model import StageModel
 from detection.text import without_filler
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig

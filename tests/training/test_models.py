@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detection.conversation_model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, TextPath
 from detection.events import to_event
 from detection.features import FEATURE_NAMES
-from detection.model import LOG_MESSAGES, TEXT_MEAN, ConversationModel, RiskModel, TextPath
+from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import HeldElsewhere, riskline
