@@ -35,8 +35,9 @@ from typing import Any
 
 from detection.model_files import load_model
 from detection.writers import write_rows
+from training.curves import interval_text
 from training.data import load_labelled
-from training.evaluate import first_threats, interval_text, score_and_evaluate
+from training.evaluate import first_threats, score_and_evaluate
 
 # A message is (speaker, text) or (speaker, text, stage); "a" opens the chat. A speaker of "+"
 # moves the clock on by the hours in its text. Each conversation: (id, label, kind, minutes

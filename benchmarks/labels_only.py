@@ -31,8 +31,9 @@ from detection.features import FEATURE_NAMES
 from detection.model import RiskModel
 from detection.scoring import RiskScore, score_messages
 from detection.writers import write_rows
+from training.curves import choose_thresholds
 from training.data import LabelledData, holdout_split, load_labelled
-from training.evaluate import choose_thresholds, evaluate_results
+from training.evaluate import evaluate_results
 from training.synth.generator import generate
 from training.train import TrainConfig, fit_and_measure
 

@@ -25,8 +25,8 @@ from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.scoring import score_conversations
 from detection.writers import write_rows
+from training.attribution import suspect_outcomes
 from training.data import LabelledData, holdout_split, load_labelled
-from training.evaluate import suspect_outcomes
 from training.train import TrainConfig, train
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from detection.model import RiskModel
 from training.config import TrainConfig
-from training.evaluate import interval_text
+from training.curves import interval_text
 from training.report import budget_table, fmt, metrics_table, slices_table
 
 INTENDED = """\

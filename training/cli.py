@@ -201,7 +201,7 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
            track: bool, budget: float) -> None:
     """Print a saved model's figures (and with thresholds chosen on the other half); log it to MLflow.
     ``budget``: the share of negatives the thresholds were chosen to let alert."""
-    from training.evaluate import false_alerts_allowed, interval_text
+    from training.curves import false_alerts_allowed, interval_text
 
     m = model.metrics
     typer.echo(f"{where}: precision {m['precision']:.3f} recall {m['recall']:.3f} "

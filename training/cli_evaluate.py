@@ -88,7 +88,7 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     from rich.table import Table
 
     from detection.display import Terminal
-    from training.evaluate import INTERVAL_KEYS
+    from training.curves import INTERVAL_KEYS
     from training.report import fmt
 
     table = Table(title=f"Evaluation of {metrics['model_version']}")

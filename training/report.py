@@ -18,8 +18,9 @@ import numpy as np
 from detection.held import Held
 from detection.model import RiskModel
 from detection.scoring import RiskScore, StepScores
+from training.curves import at_cuts, interval_text
 from training.data import LabelledData
-from training.evaluate import at_cuts, data_warnings, interval_text, score_and_evaluate
+from training.evaluate import data_warnings, score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
 

@@ -34,8 +34,9 @@ from detection.stage_model import StageModel
 from detection.text import without_filler
 from training.augment import SUFFIX, augment
 from training.config import TrainConfig
+from training.curves import choose_thresholds
 from training.data import LabelledData, given_folds, holdout_split, offender_groups, stage_targets
-from training.evaluate import choose_thresholds, evaluate_results, score_and_evaluate
+from training.evaluate import evaluate_results, score_and_evaluate
 from training.message_models import Inputs, fit_message_models, fit_role_model, prepare_inputs
 
 __all__ = ["TrainConfig", "choose_pooled", "fit", "train", "with_choice"]

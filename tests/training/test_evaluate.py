@@ -4,20 +4,18 @@ import pytest
 from detection.events import MessageEvent
 from detection.policy import Thresholds
 from detection.scoring import RiskScore, StepScores
-from training.data import LabelledData
-from training.evaluate import (
+from training.attribution import offenders_identified
+from training.curves import (
     at_cuts,
     average_precision,
     choose_thresholds,
-    earliness_by_budget,
-    evaluate_results,
     interval_text,
     intervals,
-    latency_penalty,
-    offenders_identified,
     roc_auc,
     threshold_for_precision,
 )
+from training.data import LabelledData
+from training.evaluate import earliness_by_budget, evaluate_results, latency_penalty
 
 
 def test_threshold_for_precision() -> None:

@@ -21,9 +21,9 @@ from detection.scoring import score_conversations, score_messages
 from tests.cli_helpers import HeldElsewhere, riskline
 from tests.conftest import write_jsonl
 from training.crossval import cross_validate, cv_folds, keep_back
+from training.curves import reliability
 from training.data import LabelledData, load_labelled
 from training.encoder import TRAINING_NEEDS
-from training.evaluate import reliability
 from training.synth.generator import generate
 from training.train import TrainConfig, train
 
