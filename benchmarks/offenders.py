@@ -33,10 +33,11 @@ import numpy as np
 
 from detection.scoring import score_conversations
 from detection.writers import write_rows
+from training.calibration import Measured
 from training.data import LabelledData, holdout_split, load_labelled
 from training.evaluate import evaluate_results
 from training.synth.generator import generate
-from training.train import Measured, TrainConfig, fit_and_measure
+from training.train import TrainConfig, fit_and_measure
 
 KEYS = ("f0_5", "recall", "false_alert_rate", "pr_auc", "median_messages_to_alert")
 

@@ -34,12 +34,13 @@ import numpy as np
 from detection.model import RiskModel
 from detection.scoring import score_conversations
 from detection.writers import write_rows
+from training.calibration import choose_on, read_held_out, with_choice
 from training.crossval import thresholds_from_other_folds
 from training.data import LabelledData, given_folds, load_labelled
 from training.evaluate import evaluate_results
 from training.report import fmt
 from training.synth.generator import generate
-from training.train import TrainConfig, choose_on, fit, read_held_out, with_choice
+from training.train import TrainConfig, fit
 
 KEYS = ("alert", "precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat", "latency_weighted_f1")
 WAYS = ("own fold", "one other", "two others", "all three")

@@ -17,21 +17,11 @@ import numpy as np
 
 from detection.model import RiskModel
 from detection.scoring import score_conversations
+from training.calibration import by_label_and_kind, calibrate_and_threshold, choose_on, read_held_out, with_choice
 from training.config import TrainConfig
 from training.data import LabelledData, given_folds, offender_groups
 from training.evaluate import evaluate_results
-from training.train import (
-    by_label_and_kind,
-    calibrate_and_threshold,
-    check_both_kinds,
-    check_both_kinds_held_out,
-    choose_on,
-    fit,
-    fit_and_measure,
-    read_held_out,
-    whole_groups,
-    with_choice,
-)
+from training.train import check_both_kinds, check_both_kinds_held_out, fit, fit_and_measure, whole_groups
 
 log = logging.getLogger("riskline.train")  # the same lines as training's (``riskline train`` prints them)
 

@@ -19,6 +19,7 @@ from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import copy_mlflow_db, write_jsonl
 from training.augment import SUFFIX, SYNONYMS, augment, paraphrase
+from training.calibration import choose_pooled, current_calibration, thresholds_on_the_other_half, with_choice
 from training.crossval import cv_folds
 from training.data import (
     LabelledData,
@@ -39,16 +40,7 @@ from training.message_models import (
     prepare_inputs,
 )
 from training.synth.generator import generate
-from training.train import (
-    TrainConfig,
-    _cross_fit_folds,
-    choose_pooled,
-    current_calibration,
-    rethreshold,
-    thresholds_on_the_other_half,
-    train,
-    with_choice,
-)
+from training.train import TrainConfig, _cross_fit_folds, rethreshold, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
