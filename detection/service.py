@@ -15,7 +15,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
@@ -192,6 +192,24 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
     """The service, wired from ``settings`` (and ``build_parts`` output, built at startup if not given)."""
     metrics = Metrics()
     parts = dict(parts) if parts is not None else {}
+    app = FastAPI(title="Riskline", lifespan=_lifespan(settings, parts, metrics), docs_url=None, redoc_url=None)
+    document = openapi_document(settings.max_batch, settings.api_token is not None, version("riskline"))
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    _message_routes(app, settings, parts)
+    _conversation_routes(app, parts)
+    _health_routes(app, parts, metrics)
+    # HEAD wherever GET is answered, as HTTP asks of a server and load balancers' health checks send (uvicorn
+    # sends no body); the API document says the same (``api_doc``)
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
+    return Guard(app, settings.api_token, metrics)
+
+
+def _lifespan(settings: ServiceSettings, parts: dict[str, Any],
+              metrics: Metrics) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The service's start (``parts`` built where not given, the batcher and the outbox worker started) and its
+    stop (requests in hand answered, the worker stopped, the store closed)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -226,9 +244,11 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
             store.close()
             log.info("stopped")
 
-    app = FastAPI(title="Riskline", lifespan=lifespan, docs_url=None, redoc_url=None)
-    document = openapi_document(settings.max_batch, settings.api_token is not None, version("riskline"))
-    app.openapi = lambda: document  # type: ignore[method-assign]
+    return lifespan
+
+
+def _message_routes(app: FastAPI, settings: ServiceSettings, parts: dict[str, Any]) -> None:
+    """POST /v1/messages: a batch of message events scored, each answered."""
 
     @app.post("/v1/messages")
     async def post_messages(request: Request) -> Response:
@@ -246,8 +266,12 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
                                            "(a message is never counted twice)"}, status_code=503)
         return JSONResponse({"results": [{k: a[k] for k in RESULT_FIELDS} for a in answers]})
 
+
+def _conversation_routes(app: FastAPI, parts: dict[str, Any]) -> None:
+    """GET and DELETE /v1/conversations/ID: a conversation's risk read, or the conversation erased."""
+
     # ids may hold '/': the rest of the path is the id. One route for both methods, so that a 405 there
-    # allows both (and HEAD, below).
+    # allows both (and HEAD: create_app adds it).
     @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "DELETE"])
     async def conversation(conversation_id: str, request: Request) -> Response:
         if request.method == "DELETE":
@@ -280,6 +304,10 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
         log.info("conversation erased")
         return JSONResponse({"conversation_id": conversation_id, "erased": True})
 
+
+def _health_routes(app: FastAPI, parts: dict[str, Any], metrics: Metrics) -> None:
+    """/healthz (the process answers), /readyz (the store answers too) and /metrics (Prometheus)."""
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
@@ -295,13 +323,6 @@ def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -
     @app.get("/metrics")
     async def prometheus() -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    # HEAD wherever GET is answered, as HTTP asks of a server and load balancers' health checks send (uvicorn
-    # sends no body); the API document says the same (``api_doc``)
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
-            route.methods.add("HEAD")
-    return Guard(app, settings.api_token, metrics)
 
 
 def _bearer(header: bytes) -> bytes:
