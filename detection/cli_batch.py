@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,21 +149,12 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     try:
         import pyspark  # noqa: F401  (detection.spark imports it where it is used)
 
-        from detection.spark import (
-            check_events_spark,
-            output_counts,
-            read_events_spark,
-            score_checked_spark,
-            spark_input,
-            spark_model,
-            write_single_parquet,
-        )
-        from detection.spark_session import SparkUnavailable, jvm_ended_if_cut_short, spark_session, stop_spark
+        from detection.spark import spark_input
+        from detection.spark_session import SparkUnavailable, spark_session
     except ImportError as exc:
         raise fail(f"--engine spark needs PySpark, which is not installed here ({exc}): pip install "
                    "'riskline[spark]' (and Java 17); in a source checkout, make install") from None
-    from detection.batch import write_rejects
-    from detection.writers import check_writable, write_failure_said
+    from detection.writers import check_writable
 
     if not input_path.exists():  # a file, or a folder of part files (a Spark dataset)
         raise fail(f"{input_path}: no such file")
@@ -171,16 +164,34 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     check_writable(output)
     # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C while Spark starts: acted on below
-    try:
-        spark = spark_session()
-    except SparkUnavailable as exc:
-        raise fail(f"--engine spark: {exc}") from None
-    finally:
-        signal.signal(signal.SIGINT, _interrupted)  # in place of PySpark's own, see _Interrupted
+    with _ctrl_c_held_while_spark_starts() as started:
+        try:
+            spark = spark_session()
+        except SparkUnavailable as exc:
+            raise fail(f"--engine spark: {exc}") from None
+        finally:
+            signal.signal(signal.SIGINT, _interrupted)  # in place of PySpark's own, see _Interrupted
+        _run_spark(spark, started, input_path, output, model, per_message, errors)
+
+
+def _run_spark(spark: Any, started: Callable[[], object], input_path: Path, output: Path, model: str | None,
+               per_message: bool, errors: Path | None) -> None:
+    """``score --engine spark`` once its session has started (``started`` lets Ctrl-C through again)."""
+    from detection.batch import write_rejects
+    from detection.spark import (
+        check_events_spark,
+        output_counts,
+        read_events_spark,
+        score_checked_spark,
+        spark_model,
+        write_single_parquet,
+    )
+    from detection.spark_session import jvm_ended_if_cut_short, stop_spark
+    from detection.writers import write_failure_said
+
     try:
         with jvm_ended_if_cut_short():  # SIGTERM, Ctrl-C: the JVM goes on with its job, so it is ended
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            started()
             model_path, risk_model = spark_model(model)
             check = check_events_spark(read_events_spark(spark, input_path), str(input_path))
             n_events, n_rejects = check.counts()
@@ -204,11 +215,26 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
         if not ours and not isinstance(exc, USER_ERRORS):
             raise
         raise fail(ours[-1] if ours else str(exc)) from None
-    except _Interrupted:
-        raise KeyboardInterrupt from None
     finally:
         stop_spark(spark)
     _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
+
+
+@contextlib.contextmanager
+def _ctrl_c_held_while_spark_starts() -> Iterator[Callable[[], object]]:
+    """SIGINT blocked until the function given is called (once Spark has started and ``_interrupted`` is in place,
+    a Ctrl-C meanwhile is acted on then), ``_Interrupted`` let out as KeyboardInterrupt; on the way out, the signal
+    mask and the SIGINT handler the caller had are put back (a command run in-process, as from a notebook or a
+    test, leaves neither changed)."""
+    handler, mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield lambda: signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    except _Interrupted:  # the JVM has ended (``jvm_ended_if_cut_short``): py4j has nothing left to print
+        raise KeyboardInterrupt from None
+    finally:
+        if handler is not None:  # first the handler: a Ctrl-C held back till now is then the caller's to act on
+            signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 class _Interrupted(BaseException):

@@ -7,6 +7,7 @@ import gzip
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -394,3 +395,42 @@ def test_cli_engine_spark_stopped_by_a_signal_ends_quietly_leaving_nothing(model
     assert jvm and ended_before
     time.sleep(0.5)  # anything still writing would have written by now
     assert list(out.parent.iterdir()) == []
+
+
+IN_PROCESS = """
+import json, os, signal, sys, time
+from typer.testing import CliRunner
+from detection.cli import app
+
+def ctrl_c():  # what a Ctrl-C does to the caller now
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        return "nothing"
+    except BaseException as exc:
+        return type(exc).__name__
+
+before, seen = signal.getsignal(signal.SIGINT), {}
+events, out, model, no_java = sys.argv[1:]
+java = os.environ.get("JAVA_HOME")
+os.environ["JAVA_HOME"] = no_java  # Spark does not start: the command fails, its work undone
+failed = CliRunner().invoke(app, ["score", events, "-o", out, "--engine", "spark", "--model", model])
+os.environ.pop("JAVA_HOME") if java is None else os.environ.update(JAVA_HOME=java)
+seen["no java"] = [failed.exit_code, signal.getsignal(signal.SIGINT) is before, ctrl_c()]
+scored = CliRunner().invoke(app, ["score", events, "-o", out, "--engine", "spark", "--model", model])
+seen["scored"] = [scored.exit_code, signal.getsignal(signal.SIGINT) is before, ctrl_c()]
+print(json.dumps(seen))
+"""
+
+
+def test_cli_engine_spark_run_in_process_leaves_the_callers_ctrl_c_as_it_was(model_dir: Path, events_file: Path,
+                                                                            tmp_path: Path) -> None:
+    """The command in-process (a notebook, a test runner): it held SIGINT blocked while Spark started, and put its
+    own handler in PySpark's place, and left both so. Where Spark did not start, a later Ctrl-C did nothing (still
+    blocked); after a run, it raised ``_Interrupted`` (no KeyboardInterrupt: nothing stopped the caller's loop)."""
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(events_file), str(tmp_path / "o.parquet"),
+                           str(model_dir), str(tmp_path / "no-java")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"no java": [2, True, "KeyboardInterrupt"],
+                                                                "scored": [0, True, "KeyboardInterrupt"]}
+    assert pq.read_table(tmp_path / "o.parquet").num_rows > 0
