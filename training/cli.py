@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -77,7 +77,6 @@ def train(
     from training.card import model_card
     from training.crossval import cross_validate
     from training.data import load_labelled_files
-    from training.report import fmt
     from training.train import train as fit_model
 
     labelled = load_labelled_files(data)
@@ -89,24 +88,7 @@ def train(
     if cv:
         with _what_the_data_cannot_give(source):
             cv_metrics = cross_validate(labelled, config, cv)
-        for fold in cv_metrics["folds"]:
-            typer.echo(f"cv {fold['fold']}: precision {fold['precision']:.3f} recall {fold['recall']:.3f} "
-                       f"F0.5 {fold['f0_5']:.3f} false-alert rate {fold['false_alert_rate']:.3f} "
-                       f"latency-weighted F1 {fold['latency_weighted_f1']:.3f}", err=True)
-        summary = cv_metrics["mean"]
-        typer.echo(f"cv mean over {cv} folds: F0.5 {summary['f0_5']:.3f} (min {cv_metrics['min']['f0_5']:.3f}) "
-                   f"recall {summary['recall']:.3f} false-alert rate {summary['false_alert_rate']:.3f}", err=True)
-        other = cv_metrics["other_folds"]
-        typer.echo(f"cv with calibration and thresholds chosen on the other folds: F0.5 {other['mean']['f0_5']:.3f} "
-                   f"(min {other['min']['f0_5']:.3f}) recall {other['mean']['recall']:.3f} false-alert rate "
-                   f"{other['mean']['false_alert_rate']:.3f} (max {other['max']['false_alert_rate']:.3f})", err=True)
-        if families := cv_metrics.get("families"):
-            inside, across = families["in_family"]["mean"], families["cross_family"]["mean"]
-            typer.echo("cv in-family / cross-family (one model per fold; in-family: a fifth of its training "
-                       "conversations kept back): " + ", ".join(
-                           f"{label} {fmt(inside.get(key))} / {fmt(across.get(key))}" for key, label in (
-                               ("f0_5", "F0.5"), ("recall", "recall"), ("false_alert_rate", "false-alert rate"),
-                               ("alerted_before_threat", "alerted before the threat"))), err=True)
+        _say_cv(cv_metrics, cv)
     with _what_the_data_cannot_give(source):
         model = fit_model(labelled, config)
     if cv_metrics is not None:
@@ -116,6 +98,31 @@ def train(
     typer.echo(f"model {model.model_version} -> {out}", err=True)
     _saved(model, out, source, f"held-out ({model.metrics['holdout']})", register, alias, track,
            config.max_false_alert_rate)
+
+
+def _say_cv(cv_metrics: dict[str, Any], k: int) -> None:
+    """``train --cv K``'s figures on stderr: each fold's, their mean, with thresholds chosen on the other folds,
+    and in-family beside cross-family where the data has phrase families."""
+    from training.report import fmt
+
+    for fold in cv_metrics["folds"]:
+        typer.echo(f"cv {fold['fold']}: precision {fold['precision']:.3f} recall {fold['recall']:.3f} "
+                   f"F0.5 {fold['f0_5']:.3f} false-alert rate {fold['false_alert_rate']:.3f} "
+                   f"latency-weighted F1 {fold['latency_weighted_f1']:.3f}", err=True)
+    summary = cv_metrics["mean"]
+    typer.echo(f"cv mean over {k} folds: F0.5 {summary['f0_5']:.3f} (min {cv_metrics['min']['f0_5']:.3f}) "
+               f"recall {summary['recall']:.3f} false-alert rate {summary['false_alert_rate']:.3f}", err=True)
+    other = cv_metrics["other_folds"]
+    typer.echo(f"cv with calibration and thresholds chosen on the other folds: F0.5 {other['mean']['f0_5']:.3f} "
+               f"(min {other['min']['f0_5']:.3f}) recall {other['mean']['recall']:.3f} false-alert rate "
+               f"{other['mean']['false_alert_rate']:.3f} (max {other['max']['false_alert_rate']:.3f})", err=True)
+    if families := cv_metrics.get("families"):
+        inside, across = families["in_family"]["mean"], families["cross_family"]["mean"]
+        typer.echo("cv in-family / cross-family (one model per fold; in-family: a fifth of its training "
+                   "conversations kept back): " + ", ".join(
+                       f"{label} {fmt(inside.get(key))} / {fmt(across.get(key))}" for key, label in (
+                           ("f0_5", "F0.5"), ("recall", "recall"), ("false_alert_rate", "false-alert rate"),
+                           ("alerted_before_threat", "alerted before the threat"))), err=True)
 
 
 def _check_transformer_extra() -> None:
