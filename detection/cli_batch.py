@@ -162,9 +162,9 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     if output.suffix.lower() != ".parquet" or not output.parent.is_dir():
         raise fail(f"{output}: --engine spark writes Parquet into an existing folder (name the output .parquet)")
     check_writable(output)
-    # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    with _ctrl_c_held_while_spark_starts() as started:
+    with warnings.catch_warnings(), _ctrl_c_held_while_spark_starts() as started:
+        # Spark 4 warns on pandas 3 at every pandas-backed call; this engine's paths are tested with it
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
         try:
             spark = spark_session()
         except SparkUnavailable as exc:

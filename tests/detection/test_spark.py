@@ -398,7 +398,7 @@ def test_cli_engine_spark_stopped_by_a_signal_ends_quietly_leaving_nothing(model
 
 
 IN_PROCESS = """
-import json, os, signal, sys, time
+import json, os, signal, sys, time, warnings
 from typer.testing import CliRunner
 from detection.cli import app
 
@@ -410,27 +410,31 @@ def ctrl_c():  # what a Ctrl-C does to the caller now
     except BaseException as exc:
         return type(exc).__name__
 
-before, seen = signal.getsignal(signal.SIGINT), {}
+def left(run):  # the command's status, and the caller's SIGINT handler, warning filters and Ctrl-C after it
+    return [run.exit_code, signal.getsignal(signal.SIGINT) is before, warnings.filters == filters, ctrl_c()]
+
+before, filters, seen = signal.getsignal(signal.SIGINT), list(warnings.filters), {}
 events, out, model, no_java = sys.argv[1:]
 java = os.environ.get("JAVA_HOME")
 os.environ["JAVA_HOME"] = no_java  # Spark does not start: the command fails, its work undone
 failed = CliRunner().invoke(app, ["score", events, "-o", out, "--engine", "spark", "--model", model])
 os.environ.pop("JAVA_HOME") if java is None else os.environ.update(JAVA_HOME=java)
-seen["no java"] = [failed.exit_code, signal.getsignal(signal.SIGINT) is before, ctrl_c()]
+seen["no java"] = left(failed)
 scored = CliRunner().invoke(app, ["score", events, "-o", out, "--engine", "spark", "--model", model])
-seen["scored"] = [scored.exit_code, signal.getsignal(signal.SIGINT) is before, ctrl_c()]
+seen["scored"] = left(scored)
 print(json.dumps(seen))
 """
 
 
 def test_cli_engine_spark_run_in_process_leaves_the_callers_ctrl_c_as_it_was(model_dir: Path, events_file: Path,
                                                                             tmp_path: Path) -> None:
-    """The command in-process (a notebook, a test runner): it held SIGINT blocked while Spark started, and put its
-    own handler in PySpark's place, and left both so. Where Spark did not start, a later Ctrl-C did nothing (still
-    blocked); after a run, it raised ``_Interrupted`` (no KeyboardInterrupt: nothing stopped the caller's loop)."""
+    """The command in-process (a notebook, a test runner): it held SIGINT blocked while Spark started, put its
+    own handler in PySpark's place and a filter of Spark's pandas warning among the caller's, and left all three
+    so. Where Spark did not start, a later Ctrl-C did nothing (still blocked); after a run, it raised
+    ``_Interrupted`` (no KeyboardInterrupt: nothing stopped the caller's loop)."""
     done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(events_file), str(tmp_path / "o.parquet"),
                            str(model_dir), str(tmp_path / "no-java")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"no java": [2, True, "KeyboardInterrupt"],
-                                                                "scored": [0, True, "KeyboardInterrupt"]}
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"no java": [2, True, True, "KeyboardInterrupt"],
+                                                                "scored": [0, True, True, "KeyboardInterrupt"]}
     assert pq.read_table(tmp_path / "o.parquet").num_rows > 0
