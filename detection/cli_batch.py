@@ -46,7 +46,6 @@ def _trained_on_english(model: Any) -> bool:
     return trained_on_english(None if vocabulary is None else vocabulary.counts)
 
 
-
 @user_errors
 def score(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
@@ -169,14 +168,12 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             spark = spark_session()
         except SparkUnavailable as exc:
             raise fail(f"--engine spark: {exc}") from None
-        finally:
-            signal.signal(signal.SIGINT, _interrupted)  # in place of PySpark's own, see _Interrupted
         _run_spark(spark, started, input_path, output, model, per_message, errors)
 
 
-def _run_spark(spark: Any, started: Callable[[], object], input_path: Path, output: Path, model: str | None,
+def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output: Path, model: str | None,
                per_message: bool, errors: Path | None) -> None:
-    """``score --engine spark`` once its session has started (``started`` lets Ctrl-C through again)."""
+    """``score --engine spark`` once its session has started (``started`` puts the CLI's Ctrl-C in place)."""
     from detection.batch import write_rejects
     from detection.spark import (
         check_events_spark,
@@ -221,14 +218,19 @@ def _run_spark(spark: Any, started: Callable[[], object], input_path: Path, outp
 
 
 @contextlib.contextmanager
-def _ctrl_c_held_while_spark_starts() -> Iterator[Callable[[], object]]:
-    """SIGINT blocked until the function given is called (once Spark has started and ``_interrupted`` is in place,
-    a Ctrl-C meanwhile is acted on then), ``_Interrupted`` let out as KeyboardInterrupt; on the way out, the signal
-    mask and the SIGINT handler the caller had are put back (a command run in-process, as from a notebook or a
-    test, leaves neither changed)."""
+def _ctrl_c_held_while_spark_starts() -> Iterator[Callable[[], None]]:
+    """SIGINT blocked until the function given is called once Spark has started: it puts ``_interrupted`` in place
+    of PySpark's handler and lets SIGINT through (a Ctrl-C meanwhile is acted on then); ``_Interrupted`` is let
+    out as KeyboardInterrupt. On the way out, the signal mask and the SIGINT handler the caller had are put back
+    (a command run in-process, as from a notebook or a test, leaves neither changed)."""
     handler, mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def started() -> None:
+        signal.signal(signal.SIGINT, _interrupted)  # in place of PySpark's own, see _Interrupted
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
     try:
-        yield lambda: signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        yield started
     except _Interrupted:  # the JVM has ended (``jvm_ended_if_cut_short``): py4j has nothing left to print
         raise KeyboardInterrupt from None
     finally:

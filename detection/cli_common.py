@@ -92,7 +92,6 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-
 def check_errors_file(errors: Path | None) -> None:
     """``--errors``, before any work: JSON Lines by name, in a folder that exists, writable (else the
     output would be written and not the rejects)."""

@@ -299,7 +299,7 @@ def thresholds(
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``riskline`` app."""
-    from training.cli_data import convert, synth
+    from training.cli_data import convert, synth  # here, not above: they import helpers from this module
     from training.cli_evaluate import evaluate, promote
 
     for command in (train, evaluate, thresholds, promote, synth, convert):
