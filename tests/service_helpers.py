@@ -325,7 +325,8 @@ def contended_app(model_dir: Path, folder: Path) -> tuple[Any, Any]:
     from detection.processor import build_parts
     from detection.service import create_app
     from detection.settings import ServiceSettings
-    from detection.store import SQLiteStore, StoreConflict
+    from detection.sqlite_store import SQLiteStore
+    from detection.store import StoreConflict
 
     class Contended(SQLiteStore):
         busy, tries = 0, 0

@@ -460,8 +460,9 @@ def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres
     """``riskline erase`` for a store no service fronts (a stream worker's): SQLite by path, from
     ``RISKLINE_STATE`` and PostgreSQL by URL; a store that is not there is one line, not a new empty one."""
     from detection.postgres_store import PostgresStore
+    from detection.sqlite_store import SQLiteStore
     from detection.state import ConversationState
-    from detection.store import Conversation, SQLiteStore
+    from detection.store import Conversation
     from tests.service_helpers import fresh_database
 
     def fill(store: SQLiteStore | PostgresStore, *ids: str) -> None:

@@ -282,7 +282,7 @@ def test_a_state_another_model_built_is_set_aside(model: RiskModel, synth_rows: 
     from detection.metrics import Metrics
     from detection.policy import EscalationPolicy
     from detection.processor import Processor
-    from detection.store import SQLiteStore
+    from detection.sqlite_store import SQLiteStore
 
     stage = model.stage_model
     other = replace(model, stage_model=replace(stage, coef=stage.coef * 1.5), model_version="other")

@@ -13,7 +13,7 @@ import pytest
 
 from detection.client import verify_signature
 from detection.sinks import AuditLogSink, OutboxWorker, WebhookSink, backoff, canonical_body, intervention_id, sign
-from detection.store import SQLiteStore
+from detection.sqlite_store import SQLiteStore
 from tests.cli_helpers import file_size_limit
 
 

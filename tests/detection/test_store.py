@@ -23,16 +23,9 @@ from detection.model import RiskModel
 from detection.policy import EscalationPolicy
 from detection.processor import Processor, load_history
 from detection.scoring import score_conversations
+from detection.sqlite_store import SQLiteStore
 from detection.state import ConversationState
-from detection.store import (
-    Conversation,
-    Janitor,
-    SQLiteStore,
-    StateStore,
-    StoreConflict,
-    open_store,
-    out_of_room,
-)
+from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store, out_of_room
 from tests.cli_helpers import RISKLINE, riskline
 from tests.conftest import write_jsonl
 from training.synth.generator import generate

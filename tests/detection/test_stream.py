@@ -20,7 +20,7 @@ from detection.events import to_event
 from detection.model import RiskModel
 from detection.policy import EscalationPolicy
 from detection.processor import Processor
-from detection.store import SQLiteStore
+from detection.sqlite_store import SQLiteStore
 from tests.cli_helpers import RISKLINE
 from tests.service_helpers import free_port
 
