@@ -18,9 +18,10 @@ from typing import Any
 from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel
 from detection.model_files import load_model
+from detection.outbox import OutboxWorker
 from detection.policy import LEVELS, EscalationPolicy
 from detection.scoring import score_messages
-from detection.sinks import OutboxWorker, Sink, intervention_id, load_sinks
+from detection.sinks import Sink, intervention_id, load_sinks
 from detection.state import ConversationState
 from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store
 

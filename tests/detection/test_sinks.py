@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from detection.client import verify_signature
-from detection.sinks import AuditLogSink, OutboxWorker, WebhookSink, backoff, canonical_body, intervention_id, sign
+from detection.outbox import OutboxWorker, backoff
+from detection.sinks import AuditLogSink, WebhookSink, canonical_body, intervention_id, sign
 from detection.sqlite_store import SQLiteStore
 from tests.cli_helpers import file_size_limit
 
