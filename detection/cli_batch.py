@@ -148,7 +148,7 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
     try:
         import pyspark  # noqa: F401  (detection.spark imports it where it is used)
 
-        from detection.spark import spark_input
+        from detection.spark_rows import spark_input
         from detection.spark_session import SparkUnavailable, spark_session
     except ImportError as exc:
         raise fail(f"--engine spark needs PySpark, which is not installed here ({exc}): pip install "
@@ -175,14 +175,8 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
                per_message: bool, errors: Path | None) -> None:
     """``score --engine spark`` once its session has started (``started`` puts the CLI's Ctrl-C in place)."""
     from detection.batch import write_rejects
-    from detection.spark import (
-        check_events_spark,
-        output_counts,
-        read_events_spark,
-        score_checked_spark,
-        spark_model,
-        write_single_parquet,
-    )
+    from detection.spark import output_counts, score_checked_spark, spark_model, write_single_parquet
+    from detection.spark_rows import check_events_spark, read_events_spark
     from detection.spark_session import jvm_ended_if_cut_short, stop_spark
     from detection.writers import write_failure_said
 

@@ -46,7 +46,8 @@ def events_file(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[
 
 
 def test_dataframe_api_matches_local(spark: Any, model: RiskModel, model_dir: Path, events_file: Path) -> None:
-    from detection.spark import read_events_spark, score_spark
+    from detection.spark import score_spark
+    from detection.spark_rows import read_events_spark
 
     events = [to_event(json.loads(line)) for line in events_file.read_text().splitlines()]
     results, steps = score_conversations(model, events)
@@ -116,7 +117,7 @@ def test_a_bad_row_stops_spark_as_the_local_engine(spark: Any, model_dir: Path, 
                                                    tmp_path: Path) -> None:
     """Without --errors, the error ``riskline score --engine spark`` raises (``SparkCheck.error``, in
     process here: the command's own run with Spark is the test above) is the local engine's line."""
-    from detection.spark import check_events_spark, read_events_spark
+    from detection.spark_rows import check_events_spark, read_events_spark
 
     lines = events_file.read_text().splitlines()
     bad = json.loads(lines[4])
@@ -155,7 +156,7 @@ def _bad_rows_file(path: Path, events_file: Path) -> Path:
 @pytest.mark.parametrize("packed", [False, True])  # Spark reads .jsonl.gz through gzip itself
 def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file: Path, packed: bool) -> None:
     from detection.readers import read_rows
-    from detection.spark import check_events_spark, read_events_spark
+    from detection.spark_rows import check_events_spark, read_events_spark
 
     path = _bad_rows_file(tmp_path / "bad.jsonl", events_file)
     if packed:
@@ -186,7 +187,8 @@ def test_csv_columns_are_taken_by_name(spark: Any, model: RiskModel, model_dir: 
     """A CSV whose columns come in another order, with extra ones, a byte-order mark and a quoted value
     holding quotes and a line break, is read as the local reader reads it."""
     from detection.readers import read_events
-    from detection.spark import read_events_spark, score_spark
+    from detection.spark import score_spark
+    from detection.spark_rows import read_events_spark
 
     rows = [json.loads(line) for line in events_file.read_text().splitlines()[:300]]
     rows[3]["text"] = 'she said "ok,\nfine" then left'
@@ -210,7 +212,7 @@ def test_csv_rows_of_another_width_and_names_differing_by_case_read_as_locally(s
     it aside). Columns 'text' and 'Text' are two columns (before: Spark renamed both and found no
     'text' in the CSV, and refused the Parquet file as ambiguous)."""
     from detection.readers import read_rows
-    from detection.spark import check_events_spark, read_events_spark
+    from detection.spark_rows import check_events_spark, read_events_spark
 
     path = tmp_path / "widths.csv"
     path.write_text("conversation_id,message_id,sender_id,timestamp,text,Text\n"
@@ -265,7 +267,7 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
 def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: Path, last: bytes, error: str) -> None:
     from detection.inputs import InputError
     from detection.readers import read_events
-    from detection.spark import read_events_spark
+    from detection.spark_rows import read_events_spark
 
     path = tmp_path / "odd.csv"
     header = b"conversation_id,message_id,sender_id,timestamp,text" + (b",text" if b"again" in last else b"")
@@ -281,7 +283,7 @@ def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: 
 def test_an_empty_csv_is_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
     from detection.inputs import InputError
     from detection.readers import read_events
-    from detection.spark import read_events_spark
+    from detection.spark_rows import read_events_spark
 
     path = tmp_path / "empty.csv"
     path.write_text("")
@@ -297,7 +299,8 @@ def test_a_folder_of_part_files_reads_as_in_the_local_engine(spark: Any, model: 
     timestamp tie across parts, a copy of a message id and a bad row in a later part: the same events in
     the same order, and rejects naming their own file and place, as the local engine reads the folder."""
     from detection.readers import read_events
-    from detection.spark import check_events_spark, read_events_spark, score_checked_spark
+    from detection.spark import score_checked_spark
+    from detection.spark_rows import check_events_spark, read_events_spark
 
     rows = [json.loads(line) for line in events_file.read_text().splitlines()]
     rows.reverse()  # conversations run across the parts
