@@ -17,7 +17,8 @@ import typer
 
 from detection.events import EventError
 from detection.inputs import InputError
-from detection.model_files import ModelLoadError, ModelSaveError
+from detection.model_files import ModelLoadError
+from detection.model_save import ModelSaveError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EVENTS_HELP = "Message events: .jsonl, .csv or .parquet (or .jsonl.gz, .csv.gz), or a folder of such files"

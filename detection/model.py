@@ -222,6 +222,6 @@ class RiskModel:
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (``model_files.save_model``): an existing model directory at
         ``directory`` is replaced, anything else there is refused."""
-        from detection.model_files import save_model  # (model_files reads and writes this module's classes)
+        from detection.model_save import save_model  # (model_save writes and model_files reads this module's classes)
 
         return save_model(self, directory)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from detection.cli_common import check_outputs, fail, local_path, user_errors
-from detection.model_files import check_model_target
+from detection.model_save import check_model_target
 from detection.wording import counted
 
 if TYPE_CHECKING:

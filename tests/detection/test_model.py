@@ -11,7 +11,8 @@ import detection.model_files as model_files
 from detection.events import STAGES, MessageEvent, to_event
 from detection.explain import contributions
 from detection.model import RiskModel
-from detection.model_files import ModelLoadError, ModelSaveError, check_model_target, load_model, resolve_model_dir
+from detection.model_files import ModelLoadError, load_model, resolve_model_dir
+from detection.model_save import ModelSaveError, check_model_target
 from detection.scoring import score_conversations, score_messages
 from detection.stage_model import message_clauses, message_windows
 from tests.cli_helpers import file_size_limit
