@@ -219,11 +219,12 @@ def backfill(
     """
     from detection.batch import rejects_error, write_rejects
     from detection.model_files import load_model
-    from detection.partitioned import ProgressBar, split_input
+    from detection.partitioned import split_input
     from detection.policy import EscalationPolicy
     from detection.processor import Processor, load_history
     from detection.settings import ServiceSettings, load_settings
     from detection.store import check_store_url, open_store, without_password
+    from detection.workers import ProgressBar
 
     check_outputs({"INPUT": input_path}, {"--errors": errors})
     check_errors_file(errors)

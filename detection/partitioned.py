@@ -18,16 +18,13 @@ backfill`` reads its partitions back one at a time.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import heapq
 import itertools
 import json
 import multiprocessing
 import os
-import signal
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -48,7 +45,6 @@ from detection.batch import (
     write_rejects,
 )
 from detection.events import EVENT_FIELDS, MessageEvent
-from detection.held import Held
 from detection.inputs import (
     InputError,
     file_and_row,
@@ -63,11 +59,16 @@ from detection.readers import Reject
 from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
 from detection.wording import counted
+from detection.workers import ProgressBar, worker_pool, working_folder
 from detection.writers import output_format, write_failure, write_rows
 
 PARTITION_BYTES = 16 * 2**20
+
+
 # below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
 PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
+
+
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
 
 
@@ -229,8 +230,8 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     _MODEL = model
     context = multiprocessing.get_context("fork")
     try:
-        with _working_folder(place) as folder:
-            with _workers(workers, context) as pool, ProgressBar(progress) as bar:
+        with working_folder(place) as folder:
+            with worker_pool(workers, context) as pool, ProgressBar(progress) as bar:
                 rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
                 score = not (rejects and errors_path is None)
                 names = [str(f) for f in files]
@@ -343,9 +344,9 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
     workers, n = _sizes(files, workers, partitions)
     names = [str(f) for f in files]
     place = Path(tempfile.gettempdir())
-    with _working_folder(place) as folder:
+    with working_folder(place) as folder:
         try:
-            with _workers(workers, multiprocessing.get_context("fork")) as pool, ProgressBar(progress) as bar:
+            with worker_pool(workers, multiprocessing.get_context("fork")) as pool, ProgressBar(progress) as bar:
                 rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
                 done = list(pool.map(_score, [_ScoreJob(str(folder), p, names, written[p]) for p in range(n)]))
         except BrokenProcessPool:
@@ -361,83 +362,5 @@ def split_input(input_path: str | Path, *, workers: int | None = None, partition
                     [d.n_messages for d in done], written)
 
 
-def _working_folder(place: Path) -> Held:
-    """A new working folder in ``place``, readable by its owner alone (it holds message text), held while the run
-    works (one a run killed outright leaves is removed by the next run in the same place) and removed when the
-    ``with`` block it opens ends."""
-    return Held(place, ".riskline-", folder=True, private=True)
-
-
-@contextlib.contextmanager
-def _workers(n: int, context: Any) -> Iterator[ProcessPoolExecutor]:
-    """A pool of ``n`` worker processes that stop with this one. A block left by an exception (Ctrl-C, SIGTERM)
-    stops them at once, their work in hand and to come undone, rather than waiting for it: the working files
-    they write can then be removed. A worker also dies with this process where it is killed outright (SIGKILL,
-    the kernel's OOM killer), rather than waiting forever for work that will not come."""
-    pool = ProcessPoolExecutor(n, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),))
-    try:
-        yield pool
-    except BaseException:
-        for process in list((pool._processes or {}).values()):  # Python 3.14 has pool.terminate_workers()
-            process.kill()
-        # then wait for the pool's own thread, which sees them gone, reaps them and closes its pipes: left to run
-        # on, it raced the interpreter's exit, which wrote to a pipe it had just closed ("Exception ignored ...
-        # Bad file descriptor" after the command's one line, 1 run in 30)
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
-
-
-def _worker_start(parent: int) -> None:
-    """In each worker, first: this process's signals are its parent's to act on (Ctrl-C reaches every process
-    of a terminal's group; the parent stops the workers), and it gets SIGKILL when the parent dies (Linux: when
-    the thread that forked it ends, here the main thread, where the pool's first task starts every worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # it died before this worker asked
-            os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
 def _row_number(reject: Reject) -> int:
     return int(reject.location.split()[-1])
-
-
-class ProgressBar:
-    """A progress bar on stderr for long runs, shown only on a terminal (``with`` it open)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar: Any = None
-
-    def __enter__(self) -> ProgressBar:
-        if self.enabled:
-            from rich.progress import Progress
-
-            self.bar = Progress(transient=True)
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def counter(self, total: int, label: str) -> Callable[[int], None]:
-        """A bar of ``total`` things: the function given how many are done so far."""
-        if self.bar is None:
-            return lambda done: None
-        task = self.bar.add_task(label, total=total)
-        return lambda done: self.bar.update(task, completed=done)
-
-    def track(self, items: Iterator[Any], total: int, label: str) -> Iterator[Any]:
-        if self.bar is None:
-            yield from items
-            return
-        task = self.bar.add_task(label, total=total)
-        for item in items:
-            self.bar.advance(task)
-            yield item

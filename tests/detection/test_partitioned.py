@@ -29,9 +29,10 @@ from detection.batch import BatchResult, score_file
 from detection.events import MessageEvent
 from detection.inputs import InputError
 from detection.model import RiskModel
-from detection.partitioned import _workers, _working_folder, score_file_partitioned, split_input
+from detection.partitioned import score_file_partitioned, split_input
 from detection.readers import Reject, read_events
 from detection.splitting import clean_block, line_ranges
+from detection.workers import worker_pool, working_folder
 from tests.cli_helpers import RISKLINE, HeldElsewhere, children, riskline, running, still_running
 from tests.conftest import write_jsonl
 
@@ -565,7 +566,7 @@ def test_a_worker_killed_midway_is_said_in_one_line(model_dir: Path, synth_rows:
 def test_leaving_the_pool_by_an_exception_stops_its_workers_at_once() -> None:
     """Not after their work in hand (an hour's, here): a run stopped by SIGTERM must exit before Kubernetes's
     grace period ends, and its working files can go only once nothing writes them."""
-    with pytest.raises(KeyboardInterrupt), _workers(2, multiprocessing.get_context("fork")) as pool:
+    with pytest.raises(KeyboardInterrupt), worker_pool(2, multiprocessing.get_context("fork")) as pool:
         work = [pool.submit(time.sleep, 3600) for _ in range(2)]
         processes = list(pool._processes.values())
         while not all(job.running() for job in work):
@@ -584,7 +585,7 @@ def test_only_working_folders_no_run_holds_are_removed(model: RiskModel, synth_r
             HeldElsewhere(tmp_path, ".riskline-", folder=True) as busy:
         killed.kill()
         (tmp_path / ".riskline-older123").mkdir()
-        with _working_folder(tmp_path) as running_now:  # a run in this process: its lock is as good as another's
+        with working_folder(tmp_path) as running_now:  # a run in this process: its lock is as good as another's
             score_file_partitioned(model, write_jsonl(tmp_path / "e.jsonl", synth_rows[:200]), tmp_path / "s.jsonl",
                                    workers=2)
             assert running_now.is_dir()
