@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import detection.model_files as model_files
+import detection.model_save as model_save
 from detection.events import STAGES, MessageEvent, to_event
 from detection.explain import contributions
 from detection.model import RiskModel
@@ -185,7 +186,7 @@ def test_a_save_over_a_model_swaps_in_one_step(model: RiskModel, tmp_path: Path,
     a.mkdir()
     b.mkdir()
     (a / "from_a").touch()
-    if not model_files._exchange(a, b):  # the next test covers the two renames such a system is saved by
+    if not model_save._exchange(a, b):  # the next test covers the two renames such a system is saved by
         pytest.skip(f"the file system of {tmp_path} cannot exchange two paths in one step (renameat2)")
     assert [p.name for p in b.iterdir()] == ["from_a"] and list(a.iterdir()) == []
     target = model.save(tmp_path / "m")
@@ -193,7 +194,7 @@ def test_a_save_over_a_model_swaps_in_one_step(model: RiskModel, tmp_path: Path,
     def stopped(src: Path, dst: Path) -> None:
         moved.append((src, dst))
         raise _Stopped
-    monkeypatch.setattr(model_files.os, "replace", stopped)
+    monkeypatch.setattr(model_save.os, "replace", stopped)
     model.save(target)
     assert moved == [] and load_model(target).thresholds == model.thresholds
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "m"]  # the replaced one removed, no staging
@@ -204,13 +205,13 @@ def test_a_save_stopped_between_two_renames_is_said_on_load_and_mended_by_the_ne
     """Where the file system cannot exchange, a save replaces by two renames; stopped between them, loading says
     where the old model is, and the next save leaves the new one and nothing aside."""
     target = model.save(tmp_path / "m")
-    monkeypatch.setattr(model_files, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(model_save, "_exchange", lambda a, b: False)
     real = os.replace
     def first_only(src: Path, dst: Path) -> None:
         real(src, dst)
-        monkeypatch.setattr(model_files.os, "replace", real)
+        monkeypatch.setattr(model_save.os, "replace", real)
         raise _Stopped
-    monkeypatch.setattr(model_files.os, "replace", first_only)
+    monkeypatch.setattr(model_save.os, "replace", first_only)
     with pytest.raises(_Stopped):
         model.save(target)
     with pytest.raises(ModelLoadError, match=r"m: no such model directory; a save stopped midway left the model "
