@@ -1,7 +1,6 @@
 """A model directory on disk: what it holds, read back with every part checked, found by path or MLflow URI.
 (``model_save`` writes it, in one step.)
 
-
 A model directory holds ``model.json`` (config, labels, schema version, thresholds, metrics,
 conversation-model weights and calibration) and ``arrays.npz`` (idf and stage weights, loaded
 without pickle). A transformer model adds ``encoder/`` (an ONNX sentence encoder, see
