@@ -200,10 +200,10 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
         unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))
         if not ours and unreadable:  # Spark could not read the input: its own message, without the stack
             raise fail(f"{input_path}: Spark cannot read it: {unreadable.group(0)}") from None
-        if not ours and not isinstance(exc, USER_ERRORS) and (reason := write_failure_said(str(exc))):
-            raise fail(f"--engine spark: Spark could not write its working files ({reason}); they go to "
-                       "spark.local.dir, by default the system's temporary folder") from None
         if not ours and not isinstance(exc, USER_ERRORS):
+            if reason := write_failure_said(str(exc)):
+                raise fail(f"--engine spark: Spark could not write its working files ({reason}); they go to "
+                           "spark.local.dir, by default the system's temporary folder") from None
             raise
         raise fail(ours[-1] if ours else str(exc)) from None
     finally:

@@ -25,10 +25,7 @@ from detection.inputs import (
     input_format,
     open_bytes,
 )
-from detection.records import (
-    check_csv_file,
-    iter_records,
-)
+from detection.records import check_csv_file, iter_records
 
 
 @dataclass(frozen=True, slots=True)
