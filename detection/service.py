@@ -12,9 +12,7 @@ import functools
 import hmac
 import logging
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 from typing import Any
@@ -25,7 +23,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
 from detection.api_doc import openapi_document
-from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, not_twice, shown, to_event
+from detection.batcher import Batcher, ScoringFailed
+from detection.events import shown
+from detection.http_body import HTTPProblem, parse_events, read_body
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
@@ -36,156 +36,6 @@ log = logging.getLogger("riskline.service")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
 RESULT_FIELDS = ("conversation_id", "message_id", "risk_score", "risk_level", "stage", "intervention", "duplicate")
 CLIENT_GONE = 499  # nginx's status for a client that closed the request before it was answered: logs and metrics
-
-
-class HTTPProblem(Exception):
-    """An answer other than 200, with a JSON body."""
-
-    def __init__(self, status: int, detail: Any) -> None:
-        super().__init__(str(detail))
-        self.status, self.detail = status, detail
-
-
-def parse_events(body: bytes, max_batch: int) -> list[MessageEvent]:
-    """One event or ``{"messages": [...]}``; 422 naming the field of the first invalid one."""
-    try:
-        data = loads(body)
-    except JSON_ERRORS as exc:
-        raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}"}]) from None
-    try:
-        not_twice(data if isinstance(data, dict) else {}, ("messages",))  # which list is meant?
-    except EventError as exc:
-        raise HTTPProblem(422, [{"loc": ["body", exc.field], "msg": exc.reason}]) from None
-    if isinstance(data, dict) and "messages" in data:
-        items, prefix = data["messages"], ["body", "messages"]
-        if not isinstance(items, list) or not items:
-            raise HTTPProblem(422, [{"loc": prefix, "msg": "expected a non-empty list of message events"}])
-        if len(items) > max_batch:
-            raise HTTPProblem(422, [{"loc": prefix, "msg": f"at most {max_batch} messages per request"}])
-    elif isinstance(data, dict):
-        items, prefix = [data], ["body"]
-    else:
-        raise HTTPProblem(422, [{"loc": ["body"], "msg": "expected a message event or {\"messages\": [...]}"}])
-    events = []
-    for i, item in enumerate(items):
-        loc = [*prefix, i] if prefix[-1] == "messages" else prefix
-        if not isinstance(item, dict):
-            raise HTTPProblem(422, [{"loc": loc, "msg": "expected a JSON object"}])
-        try:
-            events.append(to_event(item))
-        except EventError as exc:
-            raise HTTPProblem(422, [{"loc": [*loc, exc.field], "msg": exc.reason}]) from None
-    return events
-
-
-class ScoringFailed(Exception):
-    """Scoring a batch failed (the state store unreachable, or too busy to commit): retry it."""
-
-
-class Batcher:
-    """Queues requests and hands everything queued to ``process`` in one call on one thread.
-
-    Where that call fails and ``store_up`` says the state store still answers, the failure may be one
-    request's own (a message its scoring cannot take), so each request is tried again alone: only its
-    own failure fails it, not every request that happened to be queued beside it. While the store is
-    down, all of them get the failure at once."""
-
-    def __init__(self, process: Callable[[list[MessageEvent]], Any],
-                 on_batch: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None],
-                 store_up: Callable[[], bool] | None = None) -> None:
-        self.process, self.on_batch, self.store_up = process, on_batch, store_up
-        self.queue: asyncio.Queue[tuple[list[MessageEvent], asyncio.Future[Any]]] = asyncio.Queue()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskline-score")
-        self.task: asyncio.Task[None] | None = None
-
-    async def submit(self, events: list[MessageEvent]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.queue.put((events, future))
-        return await future
-
-    async def run(self) -> None:
-        while True:
-            pending = [await self.queue.get()]
-            while not self.queue.empty():
-                pending.append(self.queue.get_nowait())
-            await self._serve(pending)
-
-    async def _serve(self, pending: list[tuple[list[MessageEvent], asyncio.Future[Any]]]) -> None:
-        loop = asyncio.get_running_loop()
-        events = [e for batch, _ in pending for e in batch]
-        try:
-            answers, interventions = await loop.run_in_executor(self.executor, self.process, events)
-        except Exception as exc:  # the store or model failing
-            if len(pending) > 1 and self.store_up is not None and \
-                    await loop.run_in_executor(self.executor, self.store_up):
-                log.warning("scoring a merged batch failed with the store up; each request alone",
-                            extra={"requests": len(pending), "error": f"{type(exc).__name__}: {exc}"})
-                for one in pending:
-                    await self._serve([one])
-                return
-            log.exception("scoring failed")
-            for _, future in pending:  # every waiting request gets a 503
-                if not future.done():
-                    future.set_exception(ScoringFailed(f"{type(exc).__name__}: {exc}"))
-            return
-        self.on_batch(answers, interventions)
-        start = 0
-        for batch, future in pending:
-            if not future.done():  # a request that timed out has given up on its answer
-                future.set_result(answers[start:start + len(batch)])
-            start += len(batch)
-
-    async def drain(self) -> None:
-        """Let queued requests finish, then stop."""
-        while not self.queue.empty():
-            await asyncio.sleep(0.01)
-        if self.task:
-            self.task.cancel()
-        self.executor.shutdown(wait=True)
-
-
-# Content-Encoding a body may come in (clients batching messages often gzip them), by zlib's window bits
-CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, decompressed where its Content-Encoding is gzip or deflate, or a 413 as soon as it is
-    known to exceed ``limit`` bytes, sent or decompressed (a small body may decompress to gigabytes)."""
-    coding = request.headers.get("content-encoding", "identity").strip().lower() or "identity"
-    if coding != "identity" and coding not in CODINGS:
-        raise HTTPProblem(415, f"Content-Encoding {coding!r} is not supported (send the body as it is, or with "
-                               "gzip or deflate)")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPProblem(413, f"body over {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPProblem(413, f"body over {limit} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    return body if coding == "identity" else _decompressed(body, coding, limit)
-
-
-def _decompressed(body: bytes, coding: str, limit: int) -> bytes:
-    """``body`` decompressed, all its gzip members (a stream may be written as several); no more than one
-    byte past ``limit`` is ever made."""
-    parts, size, rest = [], 0, body
-    while True:
-        inflater = zlib.decompressobj(CODINGS[coding])
-        try:
-            parts.append(data := inflater.decompress(rest, limit + 1 - size))
-        except zlib.error as exc:
-            raise HTTPProblem(422, [{"loc": ["body"], "msg": f"not valid {coding} data ({exc})"}]) from None
-        if (size := size + len(data)) > limit:
-            raise HTTPProblem(413, f"body over {limit} bytes once decompressed")
-        if not inflater.eof:
-            raise HTTPProblem(422, [{"loc": ["body"], "msg": f"{coding} data cut short"}])
-        if not (rest := inflater.unused_data):
-            return b"".join(parts)
-        if coding == "deflate":
-            raise HTTPProblem(422, [{"loc": ["body"], "msg": "data after the end of the deflate stream"}])
 
 
 def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> Guard:

@@ -708,7 +708,7 @@ def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it(
     alone, so a request's own failure is its 503 only. With the store down, all fail at once."""
     import asyncio
 
-    from detection.service import Batcher, ScoringFailed
+    from detection.batcher import Batcher, ScoringFailed
 
     calls: list[list[str]] = []
 
