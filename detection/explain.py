@@ -18,9 +18,10 @@ import numpy as np
 
 from detection.events import RISK_STAGES, STAGES, MessageEvent
 from detection.features import FEATURE_NAMES
+from detection.messages import order_events
 from detection.model import RiskModel
 from detection.runs import with_runs
-from detection.scoring import RiskScore, StepScores, order_events, runs_of, score_conversations
+from detection.scoring import RiskScore, StepScores, runs_of, score_conversations
 
 GROUPS: dict[str, tuple[str, ...]] = {
     **{stage: (f"max_{i}", f"hits_{i}") for i, stage in enumerate(RISK_STAGES)},

@@ -85,7 +85,7 @@ class RiskModel:
     # as windows are, so a payment demand's consequence ("... or i send it to your family") is read as the threat
     # it is. False: not (models trained before 2026-12-02, night).
     read_clauses: bool = False
-    # The fingerprints (``scoring.fingerprints``) of the conversations it was fitted, calibrated or thresholded on,
+    # The fingerprints (``messages.fingerprints``) of the conversations it was fitted, calibrated or thresholded on,
     # sorted: figures measured on those conversations say how well it fits them, not how it does on new ones
     # (``in_training``). None: not known (models trained before 2026-12-03, evening).
     trained_on: np.ndarray | None = field(default=None, compare=False, repr=False)

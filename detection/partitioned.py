@@ -54,9 +54,10 @@ from detection.inputs import (
     not_a_file,
     unsupported,
 )
+from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
 from detection.readers import Reject
-from detection.scoring import MEDIA, Messages, RiskScore, score_conversations
+from detection.scoring import RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
 from detection.wording import counted
 from detection.workers import ProgressBar, worker_pool, working_folder

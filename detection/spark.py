@@ -26,9 +26,10 @@ from detection.held import Held
 from detection.inputs import (
     InputError,
 )
+from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
 from detection.model_files import load_model, resolve_model_dir
-from detection.scoring import MEDIA, Messages, score_conversations
+from detection.scoring import score_conversations
 from detection.spark_rows import ROW, check_events_spark
 from detection.spark_session import jvm_ended_if_cut_short
 from detection.writers import check_writable, write_failure_said

@@ -7,8 +7,9 @@ from collections import defaultdict
 from typing import Any, NamedTuple
 
 from detection.events import STAGES
+from detection.messages import order_events
 from detection.model import RiskModel
-from detection.scoring import RiskScore, order_events, score_messages
+from detection.scoring import RiskScore, score_messages
 from training.curves import alert_rates
 from training.data import LabelledData, offenders
 

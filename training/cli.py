@@ -264,8 +264,8 @@ def thresholds(
     _check_registry_options(register, alias, track)  # before the imports below (seconds), as in train
     check_model_target(out, probe=True)
     outside_data(data, "--out", out)
+    from detection.messages import fingerprints
     from detection.model_files import load_model
-    from detection.scoring import fingerprints
     from training.card import model_card
     from training.config import TrainConfig
     from training.data import load_labelled_files

@@ -66,7 +66,7 @@ def evaluate(
 def _unseen(model: Any, labelled: Any, source: str) -> tuple[Any, int]:
     """``labelled`` without the conversations ``model`` was trained on (``evaluate --unseen-only``), and how many
     those were, said on stderr; a ``ValueError`` where the model keeps no fingerprints or nothing is left."""
-    from detection.scoring import fingerprints
+    from detection.messages import fingerprints
 
     seen = model.in_training(fingerprints(labelled.events))
     if seen is None:

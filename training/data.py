@@ -11,8 +11,8 @@ from pathlib import Path
 
 from detection.events import LABEL_FIELDS, STAGES, EventError, MessageEvent, identifier, not_twice, shown, to_event
 from detection.inputs import InputError, input_files
+from detection.messages import order_events
 from detection.records import iter_records
-from detection.scoring import order_events
 from detection.text import normalize
 
 META_COLUMNS = ("scenario", "speed", "obfuscation", "fold")

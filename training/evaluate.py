@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from detection.events import EXTORTION_STAGES
+from detection.messages import fingerprints
 from detection.model import RiskModel
 from detection.policy import Thresholds
-from detection.scoring import RiskScore, StepScores, fingerprints, score_conversations
+from detection.scoring import RiskScore, StepScores, score_conversations
 from detection.wording import counted
 from training.attribution import offenders_identified, peak_stages_named, suspects_named
 from training.curves import (

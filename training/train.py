@@ -27,9 +27,10 @@ from sklearn.linear_model import LogisticRegression
 from detection.conversation_model import ConversationModel, TextPath
 from detection.events import EXTORTION_STAGES
 from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.messages import fingerprints
 from detection.model import RiskModel
 from detection.policy import Thresholds
-from detection.scoring import fingerprints, score_messages
+from detection.scoring import score_messages
 from detection.stage_model import StageModel
 from detection.text import without_filler
 from training.augment import SUFFIX, augment
@@ -300,7 +301,7 @@ def train(data: LabelledData, config: TrainConfig) -> RiskModel:
 
 
 def trained_on(model: RiskModel | None, data: LabelledData) -> np.ndarray:
-    """The fingerprints of ``data``'s conversations (``scoring.fingerprints``), with those ``model`` keeps already,
+    """The fingerprints of ``data``'s conversations (``messages.fingerprints``), with those ``model`` keeps already,
     sorted: everything a model fitted, calibrated or thresholded on them has seen."""
     found = np.fromiter(fingerprints(data.events).values(), dtype=np.uint64)
     earlier = model.trained_on if model is not None and model.trained_on is not None else np.zeros(0, np.uint64)

@@ -396,7 +396,7 @@ def test_a_model_knows_its_training_conversations_and_only_those(model: RiskMode
                                                                  few_labelled_path: Path, tmp_path: Path) -> None:
     """A trained model keeps its training conversations' fingerprints (saved and loaded again): the same
     conversation under other ids and senders is known, a new one, a cut one or a model saved without them is not."""
-    from detection.scoring import fingerprints
+    from detection.messages import fingerprints
 
     assert model.trained_on is not None and load_model(model_dir).trained_on is not None
     assert np.array_equal(load_model(model_dir).trained_on, model.trained_on)

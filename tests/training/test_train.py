@@ -12,9 +12,10 @@ import pytest
 from detection.events import STAGES, MessageEvent
 from detection.features import FEATURE_NAMES, MessageFeaturizer
 from detection.inputs import InputError
+from detection.messages import fingerprints
 from detection.model import RiskModel
 from detection.model_files import load_model
-from detection.scoring import fingerprints, score_conversations, score_messages
+from detection.scoring import score_conversations, score_messages
 from detection.state import QUANT
 from tests.cli_helpers import riskline
 from tests.conftest import copy_mlflow_db, write_jsonl
