@@ -21,7 +21,8 @@ from training.calibration import by_label_and_kind, calibrate_and_threshold, cho
 from training.config import TrainConfig
 from training.data import LabelledData, given_folds, offender_groups
 from training.evaluate import evaluate_results
-from training.train import check_both_kinds, check_both_kinds_held_out, fit, fit_and_measure, whole_groups
+from training.folds import whole_groups
+from training.train import check_both_kinds, check_both_kinds_held_out, fit, fit_and_measure
 
 log = logging.getLogger("riskline.train")  # the same lines as training's (``riskline train`` prints them)
 

@@ -13,36 +13,32 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.cluster import KMeans
-from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 
 from detection.conversation_model import ConversationModel, TextPath
 from detection.events import EXTORTION_STAGES
-from detection.features import FEATURE_NAMES, MessageFeaturizer
+from detection.features import FEATURE_NAMES
 from detection.messages import fingerprints
 from detection.model import RiskModel
 from detection.policy import Thresholds
 from detection.scoring import score_messages
 from detection.stage_model import StageModel
 from detection.text import without_filler
-from training.augment import SUFFIX, augment
+from training.augment import augment
 from training.calibration import Measured, calibrate_and_threshold, calibrated, thresholds_on_the_other_half
 from training.config import TrainConfig
-from training.data import LabelledData, given_folds, holdout_split, offender_groups, stage_targets
+from training.data import LabelledData, given_folds, holdout_split, stage_targets
+from training.folds import fold_per_conversation
 from training.message_models import Inputs, fit_message_models, fit_role_model, prepare_inputs
 
 __all__ = ["TrainConfig", "fit", "train"]
 
 log = logging.getLogger("riskline.train")  # progress, one line per step (``riskline train`` prints it)
-CLUSTER_FEATURES = 2**14  # hashed n-gram width for clustering conversations (coarse is enough)
 PLACEHOLDER = Thresholds(low=0.5, medium=0.5, high=0.5, critical=0.5, alert=0.5)
 
 
@@ -70,79 +66,6 @@ def _prefix_targets(data: LabelledData, stages: list[str], min_stages: int) -> t
     return np.array(labels), np.array(weights)
 
 
-def whole_groups(groups: Sequence[Sequence[str]], k: int, rng: np.random.Generator) -> dict[str, int]:
-    """A fold in ``range(k)`` for each member of ``groups``, a group's all in one: the groups in a random order,
-    each to the fold that holds the fewest so far."""
-    sizes = np.zeros(k, dtype=np.int64)
-    folds: dict[str, int] = {}
-    for i in rng.permutation(len(groups)).tolist():
-        fold = int(np.argmin(sizes))
-        sizes[fold] += len(groups[i])
-        folds.update((c, fold) for c in groups[i])
-    return folds
-
-
-def _cross_fit_folds(data: LabelledData, config: TrainConfig) -> dict[str, int]:
-    """Cross-fitting fold per conversation; an augmented copy always goes in its original's fold.
-
-    With ``cross_fit_clusters``, whole clusters of similar conversations (k-means on their mean
-    n-gram vectors) go to one fold, so much of the out-of-fold evidence comes from kinds of talk
-    and wording the stage model has not seen, as on new data. The split is seeded random when
-    there are too few conversations, or when a fold would leave only one class to train on.
-    Either way, a near-duplicate on the other side of a fold would make out-of-fold evidence look
-    better than evidence on new conversations is, and the sequence model would trust it too much; so
-    the conversations of one offender, where the data names them (``offender_id``), share a fold.
-    """
-    originals = sorted({c.split(SUFFIX)[0] for c in data.labels})
-    fold: dict[str, int] = {}
-    n_clusters = config.cross_fit_clusters
-    if n_clusters >= config.cross_fit_folds and len(originals) >= 2 * n_clusters:
-        fold = _clustered(data, originals, n_clusters, config)
-        for k in range(config.cross_fit_folds):  # every fold must leave both classes to train on
-            rest = {data.labels[c] for c, f in fold.items() if f != k}
-            if rest != {0, 1} or k not in fold.values():
-                fold = {}
-                break
-    if not fold:
-        rng = np.random.default_rng(config.seed)
-        groups = offender_groups(originals, data.offender_ids)  # an augmented copy follows its original
-        if len(groups) < len(originals):  # an offender's conversations in one fold
-            fold = whole_groups(groups, config.cross_fit_folds, rng)
-        else:
-            order = rng.permutation(len(originals))
-            fold = dict(zip(originals, (order % config.cross_fit_folds).tolist(), strict=True))
-    return {c: fold[c.split(SUFFIX)[0]] for c in data.labels}
-
-
-def conversation_means(conversation: np.ndarray, n_conversations: int) -> sp.csr_matrix:
-    """A matrix that, multiplied with one row per message, gives each conversation's mean row.
-
-    ``conversation`` is each message's conversation number, in ``range(n_conversations)``.
-    """
-    counts = np.bincount(conversation, minlength=n_conversations)
-    return sp.csr_matrix((1.0 / counts[conversation], (conversation, np.arange(len(conversation)))),
-                         shape=(n_conversations, len(conversation)))
-
-
-def _clustered(data: LabelledData, ids: list[str], n_clusters: int, config: TrainConfig) -> dict[str, int]:
-    """Folds for ``ids`` by whole clusters, largest cluster first into the smallest fold."""
-    members = set(ids)
-    rows = [i for i, e in enumerate(data.events) if e.conversation_id in members]
-    texts = [data.events[i].text for i in rows]
-    index = {c: i for i, c in enumerate(ids)}
-    conversation = np.fromiter((index[data.events[i].conversation_id] for i in rows), dtype=np.int64, count=len(rows))
-    vectors = MessageFeaturizer(CLUSTER_FEATURES).fit(texts).transform(texts)
-    mean = conversation_means(conversation, len(ids)) @ vectors
-    reduced = TruncatedSVD(min(50, mean.shape[1] - 1), random_state=config.seed).fit_transform(mean)
-    reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
-    cluster = KMeans(n_clusters, n_init=4, random_state=config.seed).fit_predict(reduced)
-    sizes, fold_of_cluster = np.zeros(config.cross_fit_folds), {}
-    for c in np.argsort(-np.bincount(cluster, minlength=n_clusters), kind="stable"):
-        fold_of_cluster[int(c)] = int(np.argmin(sizes))
-        sizes[fold_of_cluster[int(c)]] += int((cluster == c).sum())
-    return {cid: fold_of_cluster[int(c)] for cid, c in zip(ids, cluster, strict=True)}
-
-
 def _cross_fitted_features(inputs: Inputs, data: LabelledData, targets: list[str],
                            config: TrainConfig) -> np.ndarray:
     """Running features from out-of-fold stage models, so the conversation model sees honest evidence.
@@ -151,7 +74,7 @@ def _cross_fitted_features(inputs: Inputs, data: LabelledData, targets: list[str
     every training conversation, so these features are somewhat optimistic.
     """
     ids = sorted(data.labels)
-    fold_of = _cross_fit_folds(data, config)
+    fold_of = fold_per_conversation(data, config)
     row_fold = np.array([fold_of[e.conversation_id] for e in data.events])
     texts = [e.text for e in data.events]
     parts = []

@@ -32,6 +32,7 @@ from training.data import (
     weak_stages,
 )
 from training.evaluate import evaluate_model, evaluate_results, in_family, in_family_warning
+from training.folds import fold_per_conversation
 from training.message_models import (
     Inputs,
     _text_samples,
@@ -41,7 +42,7 @@ from training.message_models import (
     prepare_inputs,
 )
 from training.synth.generator import generate
-from training.train import TrainConfig, _cross_fit_folds, rethreshold, train
+from training.train import TrainConfig, rethreshold, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,7 +189,7 @@ def test_an_offenders_conversations_stay_on_one_side_of_a_split(labelled_path: P
     # stage models that did not read that offender), the augmented copies with their originals
     copies = augment(named, copies=1, seed=0)
     for seed in (0, 1):
-        inside = _cross_fit_folds(copies, TrainConfig(seed=seed))
+        inside = fold_per_conversation(copies, TrainConfig(seed=seed))
         assert all(len({inside[c] for c, o2 in copies.offender_ids.items() if o2 == o}) == 1
                    for o in set(offenders.values()))
         assert all(inside[c] == inside[c.split(SUFFIX)[0]] for c in copies.labels)
@@ -197,7 +198,7 @@ def test_an_offenders_conversations_stay_on_one_side_of_a_split(labelled_path: P
         # without named offenders: conversation by conversation, the folds as they always were
         order = np.random.default_rng(seed).permutation(len(data.labels))
         as_before = dict(zip(sorted(data.labels), (order % 3).tolist(), strict=True))
-        assert _cross_fit_folds(plain, TrainConfig(seed=seed)) == as_before
+        assert fold_per_conversation(plain, TrainConfig(seed=seed)) == as_before
     assert holdout_split(plain, seed=0)[2] == "random 25% of conversations, stratified by label"
     one = LabelledData(data.events, data.labels, data.stages, {}, dict.fromkeys(positives, "the same one"))
     # one offender wrote every positive: no whole offender can be held out, so conversation by conversation
@@ -402,7 +403,7 @@ def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: 
     data = augment(load_labelled(labelled_path), copies=2, seed=0)
     originals = [c for c in data.labels if SUFFIX not in c]
     for config in (TrainConfig(cross_fit_folds=3), TrainConfig(cross_fit_folds=3, cross_fit_clusters=12)):
-        folds = _cross_fit_folds(data, config)
+        folds = fold_per_conversation(data, config)
         assert set(folds.values()) == {0, 1, 2}
         for cid, fold in folds.items():
             assert fold == folds[cid.split(SUFFIX)[0]]
@@ -410,7 +411,7 @@ def test_cross_fitting_keeps_clusters_and_augmented_copies_whole(labelled_path: 
             assert {data.labels[c] for c in originals if folds[c] != k} == {0, 1}
     # Conversations of one negative kind, or of one family fold of positives, share wording:
     # clustering keeps them together, where a random split spreads them over every fold.
-    clustered, random = (_cross_fit_folds(data, TrainConfig(cross_fit_clusters=n)) for n in (12, 0))
+    clustered, random = (fold_per_conversation(data, TrainConfig(cross_fit_clusters=n)) for n in (12, 0))
 
     def concentration(folds: dict[str, int], label: int, key: str) -> float:
         groups: dict[object, list[int]] = {}
@@ -427,7 +428,7 @@ def test_cross_fitting_falls_back_to_random_folds_when_clusters_would_leave_one_
         {f"n{i}": ["pizza tonight", "see you"] for i in range(12)}
     events = [MessageEvent(c, f"{c}-{i}", "a", float(i), t) for c, texts in talk.items() for i, t in enumerate(texts)]
     data = LabelledData(events, {c: int(c.startswith("p")) for c in talk}, [None] * len(events))
-    folds = _cross_fit_folds(data, TrainConfig(cross_fit_folds=2, cross_fit_clusters=2))
+    folds = fold_per_conversation(data, TrainConfig(cross_fit_folds=2, cross_fit_clusters=2))
     for k in (0, 1):  # two clusters, one per class, would leave a class out of each fold's training
         assert {data.labels[c] for c, f in folds.items() if f != k} == {0, 1}
 
