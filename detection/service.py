@@ -1,8 +1,9 @@
 """``riskline serve``: the HTTP edge around the real-time hook (``detection.processor``).
 
-Requests are validated with the same code as batch input, then queued to one worker thread that
-scores whatever has queued up at once (natural micro-batching: no added wait when idle, larger
-batches under load) and commits it. One worker means updates to a conversation never race.
+Requests are validated with the same code as batch input (``http_body``), then queued to one worker
+thread that scores whatever has queued up at once (``batcher``: natural micro-batching, no added wait
+when idle, larger batches under load) and commits it. One worker means updates to a conversation
+never race.
 """
 
 from __future__ import annotations
