@@ -3,8 +3,9 @@
 1. Split (``splitting``): validate each row and append it to one of P partition files, by a hash of its
    conversation id, in parallel over a plain JSON Lines file's line ranges. Rows keep their place, so errors
    name the right line or row and ties keep input order.
-2. Score (in parallel over partitions): de-duplicate message ids, score each conversation with the
-   shared core, write the partition's results sorted by each conversation's first row.
+2. Score (in parallel over partitions): read each back, message ids de-duplicated (``partitions``), score
+   each conversation with the shared core, write the partition's results sorted by each conversation's
+   first row.
 3. Merge the partitions' results in that order into the output, streaming, all or nothing.
 
 P grows with the file (about ``PARTITION_BYTES`` of input each), so a worker holds one partition,
@@ -30,10 +31,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc as ipc
 
 from detection.batch import (
     CONVERSATION_COLUMNS,
@@ -44,7 +43,7 @@ from detection.batch import (
     step_rows,
     write_rejects,
 )
-from detection.events import EVENT_FIELDS, MessageEvent
+from detection.events import MessageEvent
 from detection.inputs import (
     InputError,
     file_and_row,
@@ -56,10 +55,10 @@ from detection.inputs import (
 )
 from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
+from detection.partitions import partition_events, read_partition
 from detection.readers import Reject
 from detection.scoring import RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
-from detection.wording import counted
 from detection.workers import ProgressBar, worker_pool, working_folder
 from detection.writers import output_format, write_failure, write_rows
 
@@ -96,67 +95,7 @@ def _riskiest(results: list[RiskScore], table: Any, first: dict[str, int],
               for m in [r.alert_message_id, *r.evidence_message_ids[:2]] if m is not None}
     keys = zip(table.column("conversation_id").to_pylist(), table.column("message_id").to_pylist(), strict=True)
     rows = [i for i, key in enumerate(keys) if key in wanted]
-    return riskiest, _events(table.take(rows))
-
-
-def _events(table: pa.Table) -> list[MessageEvent]:
-    """A table of ``splitting.SPILL_SCHEMA``'s rows as message events."""
-    return [MessageEvent(**row) for row in table.select(list(EVENT_FIELDS)).to_pylist()]
-
-
-class _Partition(NamedTuple):
-    """One partition's rows as read back: input order, each message id's first copy."""
-
-    table: pa.Table  # of splitting.SPILL_SCHEMA
-    order: list[int]  # each row's place in the input (its ``order`` column)
-    ids: tuple[list[str], list[str]]  # each row's conversation and message ids
-    rejects: list[Reject]  # the copies of a message id read with their place
-    # (position in the file, reason) of those read without it (``splitting.place_duplicates``)
-    unplaced: list[tuple[int, str]]
-
-
-def _read_partition(folder: str, p: int, sources: list[str], written: int) -> _Partition | None:
-    """Partition ``p``'s rows, or None where no row fell in it. ``InputError`` where its working files do not
-    read back the ``written`` rows the split wrote to them (removed or changed since, by hand or a cleaner of
-    the temporary folder): a part of the input would be left out without a word."""
-    try:
-        files = sorted(Path(folder).glob(f"p{p:05d}-s*.arrow"))
-        table = pa.concat_tables(ipc.open_file(str(f)).read_all() for f in files) if files else None
-    except (OSError, pa.ArrowException) as exc:
-        problem = f"could not be read back ({type(exc).__name__}: {exc})"
-    else:
-        if (n_read := 0 if table is None else table.num_rows) == written:
-            return None if table is None else _deduplicated(table, sources)
-        problem = f"read back {n_read} of the {counted(written, 'row')} written to it"
-    raise InputError(f"{folder}: partition {p} of the split input {problem}; was the working folder changed while "
-                     "the run worked?")
-
-
-def _deduplicated(table: pa.Table, sources: list[str]) -> _Partition:
-    """A partition's rows in input order, each message id's first copy, the others its rejects."""
-    if not (np.diff(table.column("order").to_numpy()) > 0).all():  # the shards' rows are in order as a rule
-        table = table.sort_by("order")  # (it moves every column, text and all: 0.14 s of a partition's 1 s)
-    order_column = table.column("order").to_pylist()
-    ids = table.column("conversation_id").to_pylist(), table.column("message_id").to_pylist()
-    rejects, unplaced = [], []
-    if len(set(zip(*ids, strict=True))) < table.num_rows:  # copies of a message id: the first one stands
-        seen: set[tuple[str, str]] = set()
-        keep = []
-        for i, key in enumerate(zip(*ids, strict=True)):
-            if key not in seen:
-                seen.add(key)
-                keep.append(i)
-                continue
-            reason = f"duplicate message id {key[1]!r} in conversation {key[0]!r}"
-            if (raw := table.column("raw")[i].as_py()) is None:  # read through Arrow: the parent places it
-                unplaced.append((order_column[i], reason))
-            else:
-                rejects.append(Reject(sources[file_and_row(order_column[i])[0]], table.column("location")[i].as_py(),
-                                      "message_id", reason, json.loads(raw)))
-        table = table.take(keep)
-        order_column = [order_column[i] for i in keep]
-        ids = table.column("conversation_id").to_pylist(), table.column("message_id").to_pylist()
-    return _Partition(table, order_column, ids, rejects, unplaced)
+    return riskiest, partition_events(table.take(rows))
 
 
 class _ScoreJob(NamedTuple):
@@ -175,7 +114,7 @@ def _score(job: _ScoreJob) -> _Scored:
     """Score one partition; return its duplicate rows, counts and riskiest conversations (without ``score``,
     its duplicate rows and counts alone)."""
     folder, p, sources, written, per_message, score, show = job
-    if (read := _read_partition(folder, p, sources, written)) is None:
+    if (read := read_partition(folder, p, sources, written)) is None:
         return _Scored([], [], 0, 0, 0, [], [])
     table, order_column, ids, rejects, unplaced = read
     if not score:
@@ -328,8 +267,8 @@ class Split(NamedTuple):
         """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
         first copy. ``InputError`` where its working files cannot be read back whole (removed or changed since
         the split): a part of the input would be left out without a word."""
-        read = _read_partition(self.folder, p, self.names, self.written[p])
-        return [] if read is None else _events(read.table)
+        read = read_partition(self.folder, p, self.names, self.written[p])
+        return [] if read is None else partition_events(read.table)
 
 
 @contextlib.contextmanager
