@@ -433,12 +433,12 @@ def test_a_tombstone_erases_its_conversation_in_its_place(
                                                   for a in expected}
     assert processor.conversation(str(first))["n_messages"] == len(after)  # type: ignore[index]
     assert [reason for _, reason in rejected] == ["a record with no value (an erasure) whose key is empty"]
-    from detection.stream import _tombstone  # what other producers can send: no key at all, a key not UTF-8
+    from detection.kafka import tombstone_conversation  # what other producers can send: no key, a key not UTF-8
 
-    assert _tombstone(None) == (None, "a record with no value and no key (an erasure names its conversation by "
-                                      "the key)")
-    assert _tombstone(b"\xff") == (None, "a record with no value (an erasure) whose key is not UTF-8")
-    assert _tombstone("dm/é".encode()) == ("dm/é", None)
+    assert tombstone_conversation(None) == (None, "a record with no value and no key (an erasure names its "
+                                                  "conversation by the key)")
+    assert tombstone_conversation(b"\xff") == (None, "a record with no value (an erasure) whose key is not UTF-8")
+    assert tombstone_conversation("dm/é".encode()) == ("dm/é", None)
 
 
 def test_offsets_before_a_tombstone_are_committed_once_it_is_applied(
