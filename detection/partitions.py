@@ -19,14 +19,14 @@ from detection.wording import counted
 
 
 def partition_events(table: pa.Table) -> list[MessageEvent]:
-    """A table of ``splitting.SPILL_SCHEMA``'s rows as message events."""
+    """A table of ``spill.SPILL_SCHEMA``'s rows as message events."""
     return [MessageEvent(**row) for row in table.select(list(EVENT_FIELDS)).to_pylist()]
 
 
 class Partition(NamedTuple):
     """One partition's rows as read back: input order, each message id's first copy."""
 
-    table: pa.Table  # of splitting.SPILL_SCHEMA
+    table: pa.Table  # of spill.SPILL_SCHEMA
     order: list[int]  # each row's place in the input (its ``order`` column)
     ids: tuple[list[str], list[str]]  # each row's conversation and message ids
     rejects: list[Reject]  # the copies of a message id read with their place

@@ -14,18 +14,14 @@ import csv
 import io
 import itertools
 import json
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.ipc as ipc
 
 from detection.arrow_events import clean_events
-from detection.events import EVENT_FIELDS, EventError, MessageEvent, to_event
+from detection.events import EVENT_FIELDS, EventError, to_event
 from detection.inputs import (
     READ_ERRORS,
     folder_place,
@@ -44,8 +40,8 @@ from detection.records import (
     parse_json_bytes,
     text_lines,
 )
+from detection.spill import SPILL_SCHEMA, Spill
 
-SPILL_ROWS = 20_000  # rows buffered per splitting process, over all partitions, before they are written
 BLOCK_BYTES = 4 * 2**20  # a splitting process reads its range in blocks of about this size
 
 
@@ -84,86 +80,6 @@ def line_ranges(path: Path, pieces: int) -> Layout:
                     handle.seek(position)
                 lone = returns > 0
     return Layout([r for r in out if r[1] > r[0]], lone)
-
-
-def _partition(conversation_id: str, n: int) -> int:
-    return zlib.crc32(conversation_id.encode()) % n
-
-
-class _Spill:
-    """Buffers rows per partition (one by one, or as Arrow tables) and appends them to Arrow files."""
-
-    def __init__(self, folder: Path, shard: int, n: int, offset: int = 0) -> None:
-        self.folder, self.shard, self.n = folder, shard, n
-        self.offset = offset  # added to every row's order: its file's place among the input's files
-        self.columns: list[list[list[Any]]] = [self._empty() for _ in range(n)]
-        self.tables: list[list[pa.Table]] = [[] for _ in range(n)]
-        self.buffered = 0
-        self.writers: dict[int, ipc.RecordBatchFileWriter] = {}
-        self.written = [0] * n  # the rows written to each partition's file
-
-    @staticmethod
-    def _empty() -> list[list[Any]]:
-        return [[] for _ in SPILL_SCHEMA]
-
-    def add(self, event: MessageEvent, order: int, location: str, raw: bytes) -> None:
-        """Buffer one valid row; ``raw`` is the row as given (JSON), kept for a duplicate's reject."""
-        columns = self.columns[_partition(event.conversation_id, self.n)]
-        for column, value in zip(columns, (*(getattr(event, f) for f in EVENT_FIELDS), order + self.offset,
-                                           location, raw),
-                                 strict=True):
-            column.append(value)
-        self._added(1)
-
-    def add_table(self, table: pa.Table) -> None:
-        """Buffer valid rows given as a table of ``SPILL_SCHEMA``, each to its conversation's partition."""
-        if self.offset:
-            table = table.set_column(ORDER, "order", pc.add(table["order"], pa.scalar(self.offset, pa.int64())))
-        ids = table["conversation_id"]
-        distinct = pc.unique(ids)
-        partition_of = np.array([_partition(c, self.n) for c in distinct.to_pylist()], dtype=np.int64)
-        partitions = partition_of[pc.index_in(ids, value_set=distinct).to_numpy()]
-        grouped = table.take(pa.array(np.argsort(partitions, kind="stable")))
-        start = 0
-        for p, count in enumerate(np.bincount(partitions, minlength=self.n).tolist()):
-            if count:
-                self.tables[p].append(grouped.slice(start, count))
-                start += count
-        self._added(table.num_rows)
-
-    def _added(self, rows: int) -> None:
-        self.buffered += rows
-        if self.buffered >= SPILL_ROWS:  # bound the buffer as a whole, however many partitions there are
-            for q in range(self.n):
-                self.flush(q)
-            self.buffered = 0
-
-    def flush(self, p: int) -> None:
-        columns, tables = self.columns[p], self.tables[p]
-        if columns[0]:
-            arrays = [pa.array(column, type=f.type) for column, f in zip(columns, SPILL_SCHEMA, strict=True)]
-            tables.append(pa.Table.from_batches([pa.RecordBatch.from_arrays(arrays, schema=SPILL_SCHEMA)]))
-        if not tables:
-            return
-        if p not in self.writers:
-            self.writers[p] = ipc.new_file(str(self.folder / f"p{p:05d}-s{self.shard:03d}.arrow"), SPILL_SCHEMA)
-        table = pa.concat_tables(tables).combine_chunks()
-        self.writers[p].write_table(table)
-        self.written[p] += table.num_rows
-        self.columns[p], self.tables[p] = self._empty(), []
-
-    def close(self) -> None:
-        for p in range(self.n):
-            self.flush(p)
-        for writer in self.writers.values():
-            writer.close()
-
-
-SPILL_SCHEMA = pa.schema([("conversation_id", pa.string()), ("message_id", pa.string()), ("sender_id", pa.string()),
-                          ("timestamp", pa.float64()), ("text", pa.string()), ("recipient_id", pa.string()),
-                          ("attachment", pa.string()), ("order", pa.int64()), ("location", pa.string()),
-                          ("raw", pa.binary())])  # the row as given (JSON), for a reject that names a duplicate
-ORDER = SPILL_SCHEMA.get_field_index("order")
 
 
 def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -216,7 +132,7 @@ class SplitJob(NamedTuple):
 
 def split(job: SplitJob) -> tuple[list[Reject], list[int]]:
     """Validate rows into partition files; return the bad ones and the rows written to each partition."""
-    spill = _Spill(Path(job.folder), job.shard, job.n, job.offset)
+    spill = Spill(Path(job.folder), job.shard, job.n, job.offset)
     if job.cut is not None:
         rejects = _split_range(job.path, *job.cut, spill)
     else:
@@ -228,7 +144,7 @@ def split(job: SplitJob) -> tuple[list[Reject], list[int]]:
     return rejects, spill.written
 
 
-def _split_range(path: str, start: int, end: int, first_line: int, spill: _Spill) -> list[Reject]:
+def _split_range(path: str, start: int, end: int, first_line: int, spill: Spill) -> list[Reject]:
     """One line range of a JSON Lines file: each block through Arrow's reader where it is clean, and
     line by line otherwise."""
     rejects: list[Reject] = []
@@ -242,7 +158,7 @@ def _split_range(path: str, start: int, end: int, first_line: int, spill: _Spill
     return rejects
 
 
-def _add_lines(spill: _Spill, rejects: list[Reject], path: str, lines: Iterable[bytes], line: int) -> int:
+def _add_lines(spill: Spill, rejects: list[Reject], path: str, lines: Iterable[bytes], line: int) -> int:
     """JSON Lines rows given as bytes, row by row, the first numbered ``line``; the next line's number."""
     for raw in lines:
         if (parsed := parse_json_bytes(raw, first=line == 1)) is not None:
@@ -256,7 +172,7 @@ def _add_lines(spill: _Spill, rejects: list[Reject], path: str, lines: Iterable[
     return line
 
 
-def _split_lines(path: str, spill: _Spill) -> list[Reject]:
+def _split_lines(path: str, spill: Spill) -> list[Reject]:
     """JSON Lines in one process with its lines ended as Python reads text (for gzip, which cannot be
     read from the middle, and lone carriage returns, which ranges do not see), gathered in blocks of
     about ``BLOCK_BYTES``: a clean block through Arrow, any other line by line."""
@@ -282,7 +198,7 @@ def _take(lines: Iterator[bytes], size: int) -> list[bytes]:
     return taken
 
 
-def _split_rows(path: str, spill: _Spill, skip: int = 0) -> list[Reject]:
+def _split_rows(path: str, spill: Spill, skip: int = 0) -> list[Reject]:
     """The reference reader, after its first ``skip`` rows (for CSV, where Arrow's reading stops)."""
     rejects: list[Reject] = []
     for position, (location, record, error) in enumerate(iter_records(Path(path)), start=1):
@@ -296,7 +212,7 @@ def _split_rows(path: str, spill: _Spill, skip: int = 0) -> list[Reject]:
     return rejects
 
 
-def _split_csv(path: str, spill: _Spill) -> list[Reject]:
+def _split_csv(path: str, spill: Spill) -> list[Reject]:
     """CSV in one process: Arrow's streaming reader while its batches are clean (``arrow_events.clean_events``),
     then the reference reader from the first row of the first batch that is not.
 
@@ -330,7 +246,7 @@ def _split_csv(path: str, spill: _Spill) -> list[Reject]:
     return _split_rows(path, spill, skip=consumed)
 
 
-def _split_parquet(path: str, spill: _Spill) -> list[Reject]:
+def _split_parquet(path: str, spill: Spill) -> list[Reject]:
     """Parquet in one process, a batch at a time: a clean batch through Arrow (``arrow_events.clean_events``),
     any other row by row. A clean row keeps no copy of itself: a duplicate's reject reads it again."""
     rejects: list[Reject] = []
@@ -363,7 +279,7 @@ def split_jobs(files: list[Path], folder: Path, n: int, workers: int) -> list[Sp
     return jobs
 
 
-def _add_record(spill: _Spill, rejects: list[Reject], path: str, location: str, order: int,
+def _add_record(spill: Spill, rejects: list[Reject], path: str, location: str, order: int,
                 record: Mapping[str, object], raw: bytes | None = None) -> None:
     """One row, or its reject; ``raw`` is the row as given (JSON), else written from ``record``."""
     try:

@@ -24,6 +24,7 @@ import pytest
 
 import detection.partitioned
 import detection.records
+import detection.spill
 import detection.splitting
 from detection.batch import BatchResult, score_file
 from detection.events import MessageEvent
@@ -641,7 +642,7 @@ def test_scoring_a_partition_cut_after_the_split_is_said_and_writes_nothing(
     short of that partition's conversations. Each partition's rows are counted as the split writes them, copies of
     a message id included (the count is checked before they are set aside), over every time a buffer is written."""
     monkeypatch.setattr(detection.splitting, "BLOCK_BYTES", 8192)  # several writes to each partition's files
-    monkeypatch.setattr(detection.splitting, "SPILL_ROWS", 100)
+    monkeypatch.setattr(detection.spill, "SPILL_ROWS", 100)
     rows = synth_rows[:900]
     rows = [*rows, {**rows[7], "text": "sent again"}]
     source, output = write_jsonl(tmp_path / "d.jsonl", rows), tmp_path / "s.jsonl"
