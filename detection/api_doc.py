@@ -172,7 +172,10 @@ def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any
     return {
         "openapi": "3.1.0",
         "info": {"title": "Riskline", "version": version,
-                 "description": "Risk of grooming and sextortion escalation, scored after every message."},
+                 "description": "Risk of grooming and sextortion escalation, scored after every message. Every "
+                                "answer carries an `X-Request-Id` header: the request's own where it is visible "
+                                "ASCII of up to 200 characters, else a new one; the service's log line for the "
+                                "request names it."},
         "paths": paths,
         "components": {"schemas": _schemas(max_batch),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -12,7 +12,9 @@ import asyncio
 import functools
 import hmac
 import logging
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
@@ -37,6 +39,9 @@ log = logging.getLogger("riskline.service")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
 RESULT_FIELDS = ("conversation_id", "message_id", "risk_score", "risk_level", "stage", "intervention", "duplicate")
 CLIENT_GONE = 499  # nginx's status for a client that closed the request before it was answered: logs and metrics
+# A caller's X-Request-Id is kept where it is visible ASCII of at most 200 characters (as proxies and load balancers
+# make them); any other, or none, is replaced by a new one. Either way the answer carries it and its log line names it.
+REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,200}")
 
 
 def create_app(settings: ServiceSettings, parts: dict[str, Any] | None = None) -> Guard:
@@ -176,6 +181,11 @@ def _health_routes(app: FastAPI, parts: dict[str, Any], metrics: Metrics) -> Non
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+def request_id(given: bytes | None) -> bytes:
+    """The caller's ``X-Request-Id`` where it is one to keep (``REQUEST_ID``), else a new one."""
+    return given if given is not None and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex.encode()
+
+
 def _bearer(header: bytes) -> bytes:
     """The token of an ``Authorization: Bearer TOKEN`` header (the scheme in any case, as HTTP allows), else b""."""
     scheme, _, token = header.strip().partition(b" ")
@@ -183,7 +193,8 @@ def _bearer(header: bytes) -> bytes:
 
 
 class Guard:
-    """Plain ASGI wrapper: bearer token check, request metrics and one JSON log line per request.
+    """Plain ASGI wrapper: bearer token check, request metrics, a request id (``X-Request-Id``, the caller's or a
+    new one, sent back with the answer) and one JSON log line per request naming it.
 
     (Starlette's ``BaseHTTPMiddleware`` costs more per request than scoring a message does.)
     """
@@ -199,14 +210,17 @@ class Guard:
         route = path if path in (*OPEN_PATHS, "/v1/messages") else \
             "/v1/conversations/{id}" if path.startswith("/v1/conversations/") else "other"
         status = {"code": 500}
+        headers = dict(scope["headers"])
+        rid = request_id(headers.get(b"x-request-id"))
 
         async def send_and_watch(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
             await send(message)
 
         if self.expected and path not in OPEN_PATHS and not hmac.compare_digest(
-                _bearer(dict(scope["headers"]).get(b"authorization", b"")), self.expected):
+                _bearer(headers.get(b"authorization", b"")), self.expected):
             await JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)(
                 scope, receive, send_and_watch)
         else:
@@ -214,4 +228,4 @@ class Guard:
         elapsed = time.perf_counter() - started
         self.metrics.request(scope["method"], route, status["code"], elapsed)
         log.info("request", extra={"method": scope["method"], "route": route, "status": status["code"],
-                                   "ms": round(elapsed * 1000, 2)})
+                                   "ms": round(elapsed * 1000, 2), "request_id": rid.decode()})

@@ -317,6 +317,36 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
     assert "riskline_outbox_depth" in metrics and "riskline_model_info{model_version=" in metrics
 
 
+def test_every_answer_carries_a_request_id_that_its_log_line_names(server: Server) -> None:
+    """A caller's X-Request-Id (a proxy's, say) comes back and names the request's log line; one that is not
+    visible ASCII of at most 200 characters, or none, is replaced by a new one, different each time."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    event = {"conversation_id": "rid", "message_id": "m1", "sender_id": "u", "timestamp": 1.7e9, "text": "hey"}
+    kept = server.http.post("/v1/messages", json=event, headers={**auth, "X-Request-Id": "lb-7f3a/42"})
+    assert kept.status_code == 200 and kept.headers["x-request-id"] == "lb-7f3a/42"
+    made = {}
+    for name, headers, path, status in [("none", auth, "/v1/conversations/rid", 200),
+                                        ("a space", {**auth, "X-Request-Id": "a b"}, "/v1/conversations/rid", 200),
+                                        ("too long", {**auth, "X-Request-Id": "x" * 201}, "/v1/conversations/rid", 200),
+                                        ("no token", {"X-Request-Id": "é".encode()},
+                                         "/v1/conversations/rid", 401),
+                                        ("open path", {}, "/healthz", 200)]:
+        response = server.http.get(path, headers=headers)
+        assert response.status_code == status, name
+        made[name] = response.headers["x-request-id"]
+        assert re.fullmatch("[0-9a-f]{32}", made[name]), (name, made[name])
+    assert len(set(made.values())) == len(made)
+    assert server.http.get("/healthz", headers={"X-Request-Id": "y" * 200}).headers["x-request-id"] == "y" * 200
+    deadline = time.time() + 10
+    while made["open path"] not in server.log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    logged = {line["request_id"]: (line["route"], line["status"]) for line in lines if line["msg"] == "request"}
+    assert logged["lb-7f3a/42"] == ("/v1/messages", 200)
+    assert logged[made["no token"]] == ("/v1/conversations/{id}", 401)
+    assert logged[made["open path"]] == ("/healthz", 200)
+
+
 def test_the_service_answers_as_its_openapi_document_says(server: Server, tmp_path: Path) -> None:
     """Schemathesis, reading the service's own /openapi.json: requests made from the document's schemas and
     from near them, and sequences of them (post, read, erase, read again), every answer held to the
