@@ -12,7 +12,7 @@ from typing import Any
 
 from detection.events import MessageEvent
 
-# the service's logger: its lines read as the service's, as they did before the queue had a module of its own
+# the service's logger: a failed scoring is the service's event, where log searches for the service look
 log = logging.getLogger("riskline.service")
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from detection.sinks import Sink
 from detection.store import OutboxItem, StateStore
 
-log = logging.getLogger("riskline.sinks")  # delivery logs under the sinks' name, as before this module was split off
+log = logging.getLogger("riskline.sinks")  # a delivery is the sinks' event: one logger for all of it
 
 MAX_STORE_RETRY = 5.0  # seconds between outbox passes while the state store is down
 
