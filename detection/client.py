@@ -7,7 +7,9 @@
 ``send`` takes any number of events (the service takes 1,000 a request) and sends again, with the same
 message ids, what the service could not score now (a 503, a proxy's 502 or 504, a broken connection):
 the service answers a message id it has scored as a duplicate and never counts it twice. What it
-refuses (a 4xx) raises ``RisklineError`` with the service's reason. ``conversation`` reads one
+refuses (a 4xx) raises ``RisklineError`` with the service's reason. Each request carries its own
+``X-Request-Id``, the same on every retry, which the service's log line for it names, and an error names
+it too (``RisklineError.request_id``). ``conversation`` reads one
 conversation's state, ``erase`` makes the service forget one. ``AsyncRisklineClient`` does the
 same for asyncio code (``await client.send([...])``).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -36,12 +39,14 @@ RETRIED = frozenset({429, 502, 503, 504})  # answers that say "not now": the sam
 class RisklineError(Exception):
     """The service refused a request, or could not answer it through every retry.
 
-    ``status`` is the HTTP status (None when no answer came) and ``detail`` the service's reason.
+    ``status`` is the HTTP status (None when no answer came), ``detail`` the service's reason and
+    ``request_id`` the request's ``X-Request-Id`` (one for all its tries), which the service's log lines name.
     """
 
-    def __init__(self, message: str, status: int | None = None, detail: Any = None) -> None:
+    def __init__(self, message: str, status: int | None = None, detail: Any = None,
+                 request_id: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.request_id = status, detail, request_id
 
 
 class RisklineClient:
@@ -96,15 +101,16 @@ class RisklineClient:
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        sent = uuid.uuid4().hex  # one id for every try: the service's log lines of a retried request share it
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.request(method, path, headers={"X-Request-Id": sent}, **kwargs)
             except httpx.TransportError as exc:
-                failure = _no_answer(method, path, self._http.base_url, exc)
+                failure = _no_answer(method, path, self._http.base_url, exc, sent)
                 continue
-            if not isinstance(outcome := _judged(method, path, response), RisklineError):
+            if not isinstance(outcome := _judged(method, path, response, sent), RisklineError):
                 return outcome
             failure = outcome
             if failure.status not in RETRIED:
@@ -157,15 +163,16 @@ class AsyncRisklineClient:
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        sent = uuid.uuid4().hex  # as RisklineClient._request
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = await self._http.request(method, path, **kwargs)
+                response = await self._http.request(method, path, headers={"X-Request-Id": sent}, **kwargs)
             except httpx.TransportError as exc:
-                failure = _no_answer(method, path, self._http.base_url, exc)
+                failure = _no_answer(method, path, self._http.base_url, exc, sent)
                 continue
-            if not isinstance(outcome := _judged(method, path, response), RisklineError):
+            if not isinstance(outcome := _judged(method, path, response, sent), RisklineError):
                 return outcome
             failure = outcome
             if failure.status not in RETRIED:
@@ -185,27 +192,30 @@ def _conversation_path(conversation_id: str) -> str:
     return f"/v1/conversations/{quoted.replace('.', '%2E') if quoted in ('.', '..') else quoted}"
 
 
-def _no_answer(method: str, path: str, base_url: httpx.URL, exc: Exception) -> RisklineError:
-    return RisklineError(f"{method} {path}: no answer from {base_url} ({exc!r})")
+def _no_answer(method: str, path: str, base_url: httpx.URL, exc: Exception, sent: str) -> RisklineError:
+    # the request may have reached the service all the same (an answer lost on its way back)
+    return RisklineError(f"{method} {path}: no answer from {base_url} ({exc!r}) [request {sent}]", request_id=sent)
 
 
-def _judged(method: str, path: str, response: httpx.Response) -> dict[str, Any] | RisklineError:
+def _judged(method: str, path: str, response: httpx.Response, sent: str) -> dict[str, Any] | RisklineError:
     """The body of an answer that succeeded (a 2xx with a JSON object), else the refusal (sent again where
     its status is ``RETRIED``). A redirect or a page that is not JSON is a refusal too: the URL is not
-    the service's own (a proxy or a login page in between), and no request was scored."""
+    the service's own (a proxy or a login page in between), and no request was scored. The refusal names
+    the answer's ``X-Request-Id`` (the service's own where a proxy put one in place of ours), else ours."""
     status, request = response.status_code, f"{method} {path}"
+    request_id = response.headers.get("x-request-id", sent)
     if status >= 400:
-        return _refusal(method, path, response)
+        return _refusal(request, response, request_id)
     if status >= 300:
         return _error(request, status, f"redirected to {response.headers.get('location')!r}: give the service's "
-                                       "own URL")
+                                       "own URL", request_id)
     try:
         body = response.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
         return _error(request, status, f"the answer is not Riskline's JSON ({response.text[:80]!r}): is "
-                                       "the URL the service's own?")
+                                       "the URL the service's own?", request_id)
     return body
 
 
@@ -215,21 +225,22 @@ def _placed(error: RisklineError, start: int) -> RisklineError:
     return _shifted(error, start) if start and error.status == 422 else error
 
 
-def _refusal(method: str, path: str, response: httpx.Response) -> RisklineError:
+def _refusal(request: str, response: httpx.Response, request_id: str) -> RisklineError:
     try:
         body = response.json()
     except ValueError:  # a proxy's HTML page
         body = None
     detail = body.get("detail", body) if isinstance(body, dict) else response.text if body is None else body
-    return _error(f"{method} {path}", response.status_code, detail)
+    return _error(request, response.status_code, detail, request_id)
 
 
-def _error(request: str, status: int, detail: Any) -> RisklineError:
-    """The service's reason in one line: a 422's ``[{"loc": [...], "msg": ...}]`` as ``loc: msg``."""
+def _error(request: str, status: int, detail: Any, request_id: str) -> RisklineError:
+    """The service's reason in one line: a 422's ``[{"loc": [...], "msg": ...}]`` as ``loc: msg``; then the
+    request's id."""
     reason = "; ".join(".".join(str(part) for part in item.get("loc", [])) + f": {item.get('msg')}"
                        if isinstance(item, Mapping) else str(item) for item in detail) \
         if isinstance(detail, list) else str(detail)
-    return RisklineError(f"{request}: {status}: {reason}", status, detail)
+    return RisklineError(f"{request}: {status}: {reason} [request {request_id}]", status, detail, request_id)
 
 
 def _shifted(error: RisklineError, offset: int) -> RisklineError:
@@ -241,4 +252,4 @@ def _shifted(error: RisklineError, offset: int) -> RisklineError:
         return item
 
     detail = [shift(item) for item in error.detail] if isinstance(error.detail, list) else error.detail
-    return _error("POST /v1/messages", 422, detail)
+    return _error("POST /v1/messages", 422, detail, str(error.request_id))

@@ -106,6 +106,18 @@ class Server:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self.http.post("/v1/messages", content=json.dumps(body), headers=headers)
 
+    def logged(self, request_id: str | None) -> list[tuple[str, int]]:
+        """The route and status of each request log line naming ``request_id`` (waiting up to 10 s for one:
+        the line is written after the answer is sent)."""
+        deadline = time.time() + 10
+        while True:
+            lines = [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
+            found = [(line["route"], line["status"]) for line in lines
+                     if line["msg"] == "request" and line["request_id"] == request_id]
+            if found or time.time() > deadline:
+                return found
+            time.sleep(0.05)
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)

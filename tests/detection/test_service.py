@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -337,14 +338,9 @@ def test_every_answer_carries_a_request_id_that_its_log_line_names(server: Serve
         assert re.fullmatch("[0-9a-f]{32}", made[name]), (name, made[name])
     assert len(set(made.values())) == len(made)
     assert server.http.get("/healthz", headers={"X-Request-Id": "y" * 200}).headers["x-request-id"] == "y" * 200
-    deadline = time.time() + 10
-    while made["open path"] not in server.log.read_text() and time.time() < deadline:
-        time.sleep(0.05)
-    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
-    logged = {line["request_id"]: (line["route"], line["status"]) for line in lines if line["msg"] == "request"}
-    assert logged["lb-7f3a/42"] == ("/v1/messages", 200)
-    assert logged[made["no token"]] == ("/v1/conversations/{id}", 401)
-    assert logged[made["open path"]] == ("/healthz", 200)
+    assert server.logged("lb-7f3a/42") == [("/v1/messages", 200)]
+    assert server.logged(made["no token"]) == [("/v1/conversations/{id}", 401)]
+    assert server.logged(made["open path"]) == [("/healthz", 200)]
 
 
 def test_the_service_answers_as_its_openapi_document_says(server: Server, tmp_path: Path) -> None:
@@ -672,9 +668,10 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     bad[1234]["timestamp"] = "soon"
     with pytest.raises(RisklineError) as refused:
         client.send(bad)
-    assert refused.value.status == 422
+    assert refused.value.status == 422 and re.fullmatch("[0-9a-f]{32}", refused.value.request_id or "")
     assert str(refused.value) == ("POST /v1/messages: 422: body.messages.1234.timestamp: not ISO-8601 or Unix "
-                                  "seconds: 'soon'")
+                                  f"seconds: 'soon' [request {refused.value.request_id}]")
+    assert server.logged(refused.value.request_id) == [("/v1/messages", 422)]  # the second request of three
     assert all(r["duplicate"] for r in client.send(bad[:1000]))  # the request before it was scored
     assert client.send([]) == []
     client.close()
@@ -694,7 +691,10 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         worse[1234]["timestamp"] = "soon"
         with pytest.raises(RisklineError) as refused:
             await aclient.send(worse)
-        assert str(refused.value) == str(refused_before)
+        assert (refused.value.status, refused.value.detail) == (refused_before.status, refused_before.detail)
+        assert str(refused.value) == str(refused_before).replace(str(refused_before.request_id),
+                                                                 str(refused.value.request_id))
+        assert server.logged(refused.value.request_id) == [("/v1/messages", 422)]
         seen = RisklineClient(server.url, api_token=TOKEN)
         assert await aclient.conversation("bulk7") == seen.conversation("bulk7")
         assert await aclient.conversation("nobody") is None
@@ -705,14 +705,18 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
             await AsyncRisklineClient(server.url, api_token="wrong").send(events[:1])
         gone = AsyncRisklineClient(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01)
-        with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ "):
+        with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ .* "
+                                                r"\[request [0-9a-f]{32}\]$"):
             await gone.send(events[:1])
 
     refused_before = refused.value
     asyncio.run(awaited())
 
 
-def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: Path, tmp_path: Path) -> None:
+def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: Path, tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Every try of one call carries the same X-Request-Id, which the service's log lines name, and so does
+    the error when the tries run out; the next call has its own."""
     from fastapi.testclient import TestClient
 
     from detection.client import RisklineError
@@ -723,14 +727,23 @@ def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: 
     with TestClient(app) as http:
         client = RisklineClient("http://testserver", retries=2, backoff=0.01, http=http)
         store.busy = 2 * MAX_ATTEMPTS  # the service tries a commit this many times a request: two 503s
-        assert [r["duplicate"] for r in client.send([event])] == [False] and store.tries == 2 * MAX_ATTEMPTS + 1
-        store.busy = 3 * MAX_ATTEMPTS  # more than the client's retries
-        with pytest.raises(RisklineError) as failed:
-            client.send([{**event, "message_id": "m1"}])
+        with caplog.at_level(logging.INFO, logger="riskline.service"):
+            assert [r["duplicate"] for r in client.send([event])] == [False] and store.tries == 2 * MAX_ATTEMPTS + 1
+            store.busy = 3 * MAX_ATTEMPTS  # more than the client's retries
+            with pytest.raises(RisklineError) as failed:
+                client.send([{**event, "message_id": "m1"}])
         assert failed.value.status == 503 and "retry with the same message ids" in str(failed.value)
+        assert str(failed.value).endswith(f"[request {failed.value.request_id}]")
+        tries = [(r.request_id, r.status) for r in caplog.records if r.msg == "request"]  # type: ignore[attr-defined]
+        first = tries[0][0]
+        assert tries == [(first, 503), (first, 503), (first, 200), *[(failed.value.request_id, 503)] * 3]
+        assert first != failed.value.request_id
         assert client.conversation("c")["n_messages"] == 1 and client.conversation("nobody") is None  # type: ignore[index]
-    with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ \(ConnectError"):
+    with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ \(ConnectError") \
+            as unanswered:
         RisklineClient(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01).send([event])
+    assert unanswered.value.status is None
+    assert str(unanswered.value).endswith(f"[request {unanswered.value.request_id}]")
 
 
 def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it() -> None:
