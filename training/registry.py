@@ -110,8 +110,6 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     if metric not in PROMOTION_METRICS:
         raise ValueError(f"--metric {metric}: not a metric models can be ranked by "
                          f"(one of {', '.join(sorted(PROMOTION_METRICS))})")
-    from mlflow.exceptions import MlflowException
-
     from detection.model_files import load_model, missing_database
     from training.evaluate import evaluate_model
 
@@ -119,34 +117,21 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
         raise ValueError(f"models:/{name}@{challenger}: no MLflow database at {database} (set MLFLOW_TRACKING_URI, "
                          "or run where the models were registered)")
     client = connect().MlflowClient()
-    try:
-        new = client.get_model_version_by_alias(name, challenger)
-    except MlflowException as exc:
-        raise ValueError(f"models:/{name}@{challenger}: no such registered model alias") from exc
+    if (new := _by_alias(client, name, challenger)) is None:
+        raise ValueError(f"models:/{name}@{challenger}: no such registered model alias")
     new_metrics = evaluate_model(load_model(f"models:/{name}@{challenger}"), data)
     if new_metrics.get(metric) is None:
         raise ValueError(f"--metric {metric}: not defined on this data "
                          "(ranking figures need both positive and negative conversations, "
                          "earliness figures an alerted positive with a threat)")
-    decision: dict[str, Any] = {"challenger_version": str(new.version), f"challenger_{metric}": new_metrics[metric],
-                                "challenger_n_in_training": new_metrics["n_in_training"],
-                                "challenger_n_in_family": new_metrics["n_in_family"]}
-    if metric in (new_metrics.get("intervals") or {}):
-        decision[f"challenger_{metric}_interval"] = new_metrics["intervals"][metric]
-    try:
-        old = client.get_model_version_by_alias(name, champion)
-    except MlflowException:
-        old = None
-    if old is not None:
+    decision = _figures("challenger", new.version, new_metrics, metric)
+    if (old := _by_alias(client, name, champion)) is not None:
         old_metrics = evaluate_model(load_model(f"models:/{name}@{champion}"), data)
-        decision.update({"champion_version": str(old.version), f"champion_{metric}": old_metrics[metric],
-                         "champion_n_in_training": old_metrics["n_in_training"],
-                         "champion_n_in_family": old_metrics["n_in_family"]})
-        if metric in (old_metrics.get("intervals") or {}):
-            decision[f"champion_{metric}_interval"] = interval = old_metrics["intervals"][metric]
+        decision.update(_figures("champion", old.version, old_metrics, metric))
+        if interval := decision.get(f"champion_{metric}_interval"):
             # the rule stays "at least as good"; this says whether the gap is more than a sample of this size shows
-            inside = interval["low"] <= new_metrics[metric] <= interval["high"]
-            decision["challenger_outside_champion_interval"] = not inside
+            decision["challenger_outside_champion_interval"] = not interval["low"] <= new_metrics[metric] <= \
+                interval["high"]
         promoted = old_metrics.get(metric) is None or at_least_as_good(metric, new_metrics[metric],
                                                                        old_metrics[metric])
     else:
@@ -159,3 +144,23 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                           f"challenger {metric} {'at least as good as' if promoted else 'worse than'} "
                           f"champion {metric} ({'higher' if PROMOTION_METRICS[metric] else 'lower'} is better)")
     return decision
+
+
+def _by_alias(client: Any, name: str, alias: str) -> Any:
+    """The registered model version ``alias`` points to, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _figures(role: str, version: Any, metrics: dict[str, Any], metric: str) -> dict[str, Any]:
+    """What ``promote`` says of one side: its version, ``metric`` (with its interval, where there is one) and
+    how many of the data's conversations it was trained on or shares phrase families with."""
+    figures = {f"{role}_version": str(version), f"{role}_{metric}": metrics[metric],
+               f"{role}_n_in_training": metrics["n_in_training"], f"{role}_n_in_family": metrics["n_in_family"]}
+    if metric in (metrics.get("intervals") or {}):
+        figures[f"{role}_{metric}_interval"] = metrics["intervals"][metric]
+    return figures
