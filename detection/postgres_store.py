@@ -154,31 +154,35 @@ class PostgresStore:
                interventions: Sequence[dict[str, Any]], sinks: Sequence[str],
                expected: Mapping[str, int] | None = None) -> None:
         """As ``SQLiteStore.commit``: all of it in one transaction, or nothing and ``StoreConflict``."""
-        now = time.time()
         expected = expected or {}
-        table = self._t("conversations")
-        new: list[tuple[Any, ...]] = []  # none when loaded
-        moved: list[tuple[Any, ...]] = []  # these rows, with the count each had when loaded
-        unchecked: list[tuple[Any, ...]] = []
-        for conv in sorted(conversations, key=lambda c: c.state.conversation_id):  # one lock order for all writers
-            cid = conv.state.conversation_id
-            row = (cid.encode(), conv.state.n_messages, json.dumps(conv.state.to_dict()), conv.level,
-                   json.dumps(sorted(conv.raised)))
-            if cid not in expected:
-                unchecked.append(row)
-            elif expected[cid] == 0:
-                new.append(row)
-            else:
-                moved.append((*row, expected[cid]))
-        written = {c.state.conversation_id for c in conversations}
-        checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
+        statements = self._statements(time.time(), conversations, answers, interventions, sinks, expected)
 
-        # the statements, then sent together in one pipeline (below)
+        def work(conn: psycopg.Connection[Any]) -> None:
+            # One round trip: every statement goes out at once and runs in the implicit transaction that
+            # ends at the pipeline's sync. A version check that fails raises inside it, undoing all of it.
+            with conn.pipeline():
+                for statement in statements:
+                    conn.execute(*statement)
+
+        try:
+            self._run(work)
+        except pg_errors.DeadlockDetected as exc:  # writers crossing: as a conflict, done again
+            raise StoreConflict(",".join(expected)) from exc
+        except psycopg.DatabaseError as exc:
+            if exc.sqlstate == CONFLICT:  # another writer got there first: nothing was written
+                raise StoreConflict(",".join(expected)) from exc
+            raise
+
+    def _statements(self, now: float, conversations: Sequence[Conversation],
+                    answers: Sequence[tuple[str, str, dict[str, Any]]], interventions: Sequence[dict[str, Any]],
+                    sinks: Sequence[str], expected: Mapping[str, int]) -> list[tuple[str, Any]]:
+        """``commit``'s statements, to be sent together in one pipeline."""
+        new, moved, unchecked, checked_only = _by_check(conversations, expected)
         statements: list[tuple[str, Any]] = []
         if new or moved or checked_only:
             statements.append(self._check(now, new, moved, checked_only))
         if unchecked:
-            statements.append((f"INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} "
+            statements.append((f"INSERT INTO {self._t('conversations')} SELECT c, n, s, l, r, %s FROM {ROWS} "
                                "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "
                                "state = EXCLUDED.state, level = EXCLUDED.level, raised = EXCLUDED.raised, "
                                "updated_at = EXCLUDED.updated_at", (now, *_columns(unchecked))))
@@ -197,22 +201,7 @@ class PostgresStore:
                                "ON CONFLICT DO NOTHING",
                                _columns((i["intervention_id"].encode(), sink, now, now)
                                         for i in interventions for sink in sinks)))
-
-        def work(conn: psycopg.Connection[Any]) -> None:
-            # One round trip: every statement goes out at once and runs in the implicit transaction that
-            # ends at the pipeline's sync. A version check that fails raises inside it, undoing all of it.
-            with conn.pipeline():
-                for statement in statements:
-                    conn.execute(*statement)
-
-        try:
-            self._run(work)
-        except pg_errors.DeadlockDetected as exc:  # writers crossing: as a conflict, done again
-            raise StoreConflict(",".join(expected)) from exc
-        except psycopg.DatabaseError as exc:
-            if exc.sqlstate == CONFLICT:  # another writer got there first: nothing was written
-                raise StoreConflict(",".join(expected)) from exc
-            raise
+        return statements
 
     def _check(self, now: float, new: list[tuple[Any, ...]], moved: list[tuple[Any, ...]],
                checked_only: dict[bytes, int]) -> tuple[str, list[Any]]:
@@ -341,6 +330,28 @@ class PostgresStore:
 ROWS = "unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b::text[]) AS v(c, n, s, l, r)"
 ROWS_AND_COUNTS = ("unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::bigint[]) "
                    "AS v(c, n, s, l, r, e)")
+
+
+def _by_check(conversations: Sequence[Conversation], expected: Mapping[str, int]) -> tuple[
+        list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], dict[bytes, int]]:
+    """The conversations' rows by the check each is written under: new (none when loaded), moved (with the
+    count each had when loaded), unchecked; and the counts of those checked but not written."""
+    new: list[tuple[Any, ...]] = []
+    moved: list[tuple[Any, ...]] = []
+    unchecked: list[tuple[Any, ...]] = []
+    for conv in sorted(conversations, key=lambda c: c.state.conversation_id):  # one lock order for all writers
+        cid = conv.state.conversation_id
+        row = (cid.encode(), conv.state.n_messages, json.dumps(conv.state.to_dict()), conv.level,
+               json.dumps(sorted(conv.raised)))
+        if cid not in expected:
+            unchecked.append(row)
+        elif expected[cid] == 0:
+            new.append(row)
+        else:
+            moved.append((*row, expected[cid]))
+    written = {c.state.conversation_id for c in conversations}
+    checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
+    return new, moved, unchecked, checked_only
 
 
 def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
