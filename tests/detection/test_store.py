@@ -100,6 +100,16 @@ def test_a_stale_writer_is_refused(reopen: Factory) -> None:
     assert second.answered([("c1", "x")]) == {}
     second.commit([Conversation(ConversationState("c1", n_messages=4))], [], [], [], expected={"c1": 3})
     assert first.load(["c1"])["c1"].state.n_messages == 4
+    # checked but not written (a request whose messages of c1 were all duplicates): c1 moved on, or a
+    # conversation thought new is there, and nothing of the commit is written
+    c2 = Conversation(ConversationState("c2", n_messages=1))
+    first.commit([Conversation(ConversationState("c9", n_messages=2))], [], [], [])
+    for checked in ({"c1": 3, "c2": 0}, {"c1": 4, "c2": 0, "c9": 0}, {"c1": 0, "c2": 0}):
+        with pytest.raises(StoreConflict):
+            second.commit([c2], [("c2", "y", {})], [], [], expected=checked)
+        assert second.load(["c2"]) == {} and second.answered([("c2", "y")]) == {}
+    second.commit([c2], [("c2", "y", {})], [], [], expected={"c1": 4, "c2": 0, "c8": 0})
+    assert second.load(["c2"]) == {"c2": c2} and second.answered([("c2", "y")]) == {("c2", "y"): {}}
 
 
 def test_answers_of_idle_conversations_are_forgotten(reopen: Factory) -> None:
