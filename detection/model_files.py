@@ -72,25 +72,10 @@ def _read_directory(directory: Path) -> RiskModel:
             trained_on = arrays["trained_on"] if "trained_on" in arrays.files else None
     except (ValueError, KeyError, OSError) as exc:
         raise ModelLoadError(f"{directory}: unreadable model files ({exc})") from exc
-    if meta.get("schema_version") not in READABLE_SCHEMAS:
-        raise ModelLoadError(f"{directory}: schema version {meta.get('schema_version')!r}, "
-                             f"this Riskline reads {READABLE_SCHEMAS}")
-    names = meta.get("feature_names")
-    # Features are only ever appended: an older model reads the new ones with weight 0.
-    if meta.get("labels") != list(STAGES) or not isinstance(names, list) or names != list(FEATURE_NAMES[:len(names)]):
-        raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
-    n_columns = MessageFeaturizer(int(meta["n_features"])).n_columns
+    names = _feature_names(directory, meta)
+    _check_arrays(directory, MessageFeaturizer(int(meta["n_features"])).n_columns, idf, coef, intercept, optional,
+                  trained_on)
     text_coef, role_coef, role_intercept = optional["text_coef"], optional["role_coef"], optional["role_intercept"]
-    has_role = role_coef is not None or optional["role_embed_coef"] is not None
-    if (idf.shape != (n_columns,) or coef.shape not in ((len(STAGES), n_columns), (len(STAGES), 0))
-            or intercept.shape != (len(STAGES),)
-            or any(c is not None and c.shape != (coef.shape[1],) for c in (text_coef, role_coef))
-            or (has_role != (role_intercept is not None))
-            or (role_intercept is not None and (role_intercept.shape != (1,) or not np.isfinite(role_intercept[0])))):
-        raise ModelLoadError(f"{directory}: array shapes do not match the config")
-    if trained_on is not None and (trained_on.dtype != np.uint64 or trained_on.ndim != 1
-                                   or (trained_on[1:] <= trained_on[:-1]).any()):  # (unsigned: no np.diff)
-        raise ModelLoadError(f"{directory}: trained_on must be increasing 64-bit fingerprints")
     encoder = _encoder(directory, meta, coef, optional)
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
         raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
@@ -113,6 +98,34 @@ def _read_directory(directory: Path) -> RiskModel:
         read_clauses=_flag(directory, "read_clauses", meta.get("read_clauses", False)),
         trained_on=trained_on,
     )
+
+
+def _feature_names(directory: Path, meta: dict[str, Any]) -> list[str]:
+    """The model's feature names, once its schema, labels and names are ones this Riskline reads."""
+    if meta.get("schema_version") not in READABLE_SCHEMAS:
+        raise ModelLoadError(f"{directory}: schema version {meta.get('schema_version')!r}, "
+                             f"this Riskline reads {READABLE_SCHEMAS}")
+    names = meta.get("feature_names")
+    # Features are only ever appended: an older model reads the new ones with weight 0.
+    if meta.get("labels") != list(STAGES) or not isinstance(names, list) or names != list(FEATURE_NAMES[:len(names)]):
+        raise ModelLoadError(f"{directory}: labels or feature names differ from this Riskline's")
+    return names
+
+
+def _check_arrays(directory: Path, n_columns: int, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                  optional: dict[str, np.ndarray | None], trained_on: np.ndarray | None) -> None:
+    """A ``ModelLoadError`` unless the stage model's arrays have the shapes the config says."""
+    text_coef, role_coef, role_intercept = optional["text_coef"], optional["role_coef"], optional["role_intercept"]
+    has_role = role_coef is not None or optional["role_embed_coef"] is not None
+    if (idf.shape != (n_columns,) or coef.shape not in ((len(STAGES), n_columns), (len(STAGES), 0))
+            or intercept.shape != (len(STAGES),)
+            or any(c is not None and c.shape != (coef.shape[1],) for c in (text_coef, role_coef))
+            or (has_role != (role_intercept is not None))
+            or (role_intercept is not None and (role_intercept.shape != (1,) or not np.isfinite(role_intercept[0])))):
+        raise ModelLoadError(f"{directory}: array shapes do not match the config")
+    if trained_on is not None and (trained_on.dtype != np.uint64 or trained_on.ndim != 1
+                                   or (trained_on[1:] <= trained_on[:-1]).any()):  # (unsigned: no np.diff)
+        raise ModelLoadError(f"{directory}: trained_on must be increasing 64-bit fingerprints")
 
 
 def _vocabulary(directory: Path, value: Any, words_file: Any) -> Vocabulary | None:
