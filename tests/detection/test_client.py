@@ -84,3 +84,49 @@ def test_a_redirect_or_a_page_is_an_error_naming_it_not_a_result(elsewhere: str)
         await aclient.aclose()
 
     asyncio.run(awaited())
+
+
+def test_a_connection_broken_before_the_answer_is_tried_again_with_the_same_request_id() -> None:
+    """A server that hangs up on a request's first two tries without answering (a proxy restarting), then
+    answers: the third try's answer is the result, and all three carried one X-Request-Id. With fewer
+    retries than that, the error says there was no answer and names that id."""
+    tries: list[str | None] = []
+    hang_ups = [0]  # how many tries to come are hung up on
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            tries.append(self.headers.get("X-Request-Id"))
+            if hang_ups[0]:  # hang up: the client reads no answer at all
+                hang_ups[0] -= 1
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            body = b'{"results": [{"conversation_id": "c", "message_id": "m", "duplicate": false}]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        hang_ups[0] = 2
+        assert RisklineClient(url, retries=2, backoff=0.01).send([EVENT]) == [
+            {"conversation_id": "c", "message_id": "m", "duplicate": False}]
+        assert len(tries) == 3 and len(set(tries)) == 1 and re.fullmatch("[0-9a-f]{32}", tries[0] or "")
+        hang_ups[0] = 2
+        with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ ") as lost:
+            RisklineClient(url, retries=1, backoff=0.01).send([EVENT])
+        assert lost.value.status is None and len(tries) == 5
+        assert lost.value.request_id == tries[3] == tries[4] != tries[0]
+        hang_ups[0] = 2
+        answered = asyncio.run(AsyncRisklineClient(url, retries=2, backoff=0.01).send([EVENT]))
+        assert answered[0]["message_id"] == "m" and len(tries) == 8 and tries[5] == tries[6] == tries[7] != tries[4]
+    finally:
+        server.shutdown()
