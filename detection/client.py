@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -101,21 +101,18 @@ class RisklineClient:
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        sent = uuid.uuid4().hex  # one id for every try: the service's log lines of a retried request share it
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+        call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
+        for wait in call.waits():
+            if wait:
+                time.sleep(wait)
             try:
-                response = self._http.request(method, path, headers={"X-Request-Id": sent}, **kwargs)
+                response = self._http.request(method, path, headers=call.headers, **kwargs)
             except httpx.TransportError as exc:
-                failure = _no_answer(method, path, self._http.base_url, exc, sent)
+                call.unanswered(exc)
                 continue
-            if not isinstance(outcome := _judged(method, path, response, sent), RisklineError):
-                return outcome
-            failure = outcome
-            if failure.status not in RETRIED:
-                break
-        raise failure
+            if (body := call.answered(response)) is not None:
+                return body
+        raise call.failure
 
 
 class AsyncRisklineClient:
@@ -163,21 +160,48 @@ class AsyncRisklineClient:
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        sent = uuid.uuid4().hex  # as RisklineClient._request
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
+        for wait in call.waits():
+            if wait:
+                await asyncio.sleep(wait)
             try:
-                response = await self._http.request(method, path, headers={"X-Request-Id": sent}, **kwargs)
+                response = await self._http.request(method, path, headers=call.headers, **kwargs)
             except httpx.TransportError as exc:
-                failure = _no_answer(method, path, self._http.base_url, exc, sent)
+                call.unanswered(exc)
                 continue
-            if not isinstance(outcome := _judged(method, path, response, sent), RisklineError):
-                return outcome
-            failure = outcome
-            if failure.status not in RETRIED:
-                break
-        raise failure
+            if (body := call.answered(response)) is not None:
+                return body
+        raise call.failure
+
+
+class _Call:
+    """One request's tries, for either client: the waits between them (doubling from ``backoff``), its
+    ``X-Request-Id`` (one for every try: the service's log lines of a retried request share it) and its
+    failure so far. The tries stop early at an answer that is not ``RETRIED``."""
+
+    def __init__(self, method: str, path: str, base_url: httpx.URL, retries: int, backoff: float) -> None:
+        self.method, self.path, self.base_url, self.retries, self.backoff = method, path, base_url, retries, backoff
+        self.sent = uuid.uuid4().hex
+        self.headers = {"X-Request-Id": self.sent}
+        self.failure = RisklineError(f"{method} {path}: not sent", request_id=self.sent)  # until the first try
+
+    def waits(self) -> Iterator[float]:
+        """Seconds to wait before each try."""
+        for attempt in range(max(self.retries, 0) + 1):
+            if attempt and self.failure.status is not None and self.failure.status not in RETRIED:
+                return
+            yield self.backoff * 2 ** (attempt - 1) if attempt else 0.0
+
+    def unanswered(self, exc: Exception) -> None:
+        self.failure = _no_answer(self.method, self.path, self.base_url, exc, self.sent)
+
+    def answered(self, response: httpx.Response) -> dict[str, Any] | None:
+        """The body of an answer that succeeded, else None with the refusal kept as the failure."""
+        outcome = _judged(self.method, self.path, response, self.sent)
+        if isinstance(outcome, RisklineError):
+            self.failure = outcome
+            return None
+        return outcome
 
 
 def _batches(events: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
