@@ -64,23 +64,7 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
         batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
         if not batch:
             continue
-        runs = [_Run(None, {}, [], [])]  # the batch, cut at each tombstone
-        offsets: dict[Any, int] = {}
-        for partition, records in batch.items():
-            for record in records:
-                if record.value is None:
-                    erased, problem = tombstone_conversation(record.key)
-                    if erased is not None:
-                        runs.append(_Run(erased, {**offsets, partition: record.offset + 1}, [], []))
-                        continue
-                else:
-                    event, problem = parse_record(record.value)
-                    if event is not None:
-                        runs[-1].events.append(event)
-                        runs[-1].sources.append(record)
-                        continue
-                await set_aside(record, problem or "")
-            offsets[partition] = records[-1].offset + 1
+        runs, offsets = await _cut(batch, set_aside)
         for erased, done_before, events, sources in runs:
             if erased is not None:
                 if not await _erase_until_done(loop, processor, erased, stop, metrics, consumer):
@@ -99,6 +83,29 @@ async def consume(consumer: Any, processor: Processor, worker: Background, stop:
             highwater = consumer.highwater(partition)
             if highwater is not None:
                 metrics.lag.labels(partition.topic, str(partition.partition)).set(max(0, highwater - offset))
+
+
+async def _cut(batch: dict[Any, list[Any]], set_aside: SetAside) -> tuple[list[_Run], dict[Any, int]]:
+    """A batch's events in runs, cut at each tombstone (the run after one names the conversation to erase and
+    the offsets done before it), bad records set aside; and the offsets the whole batch leaves done."""
+    runs = [_Run(None, {}, [], [])]
+    offsets: dict[Any, int] = {}
+    for partition, records in batch.items():
+        for record in records:
+            if record.value is None:
+                erased, problem = tombstone_conversation(record.key)
+                if erased is not None:
+                    runs.append(_Run(erased, {**offsets, partition: record.offset + 1}, [], []))
+                    continue
+            else:
+                event, problem = parse_record(record.value)
+                if event is not None:
+                    runs[-1].events.append(event)
+                    runs[-1].sources.append(record)
+                    continue
+            await set_aside(record, problem or "")
+        offsets[partition] = records[-1].offset + 1
+    return runs, offsets
 
 
 async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
