@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -64,9 +64,10 @@ class RisklineClient:
         self._http.headers.update(headers)
         self.retries, self.backoff = retries, backoff
 
-    def send(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Score events; one result per event, in order. They go 1,000 a request: if one is refused,
-        those before it are scored (sent again, they are answered as duplicates)."""
+    def send(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Score events (a list, or any iterable: a generator is read whole first); one result per event, in
+        order. They go 1,000 a request: if one is refused, those before it are scored (sent again, they are
+        answered as duplicates)."""
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
@@ -126,7 +127,7 @@ class AsyncRisklineClient:
         self._http.headers.update({"Authorization": f"Bearer {api_token}"} if api_token else {})
         self.retries, self.backoff = retries, backoff
 
-    async def send(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    async def send(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """As ``RisklineClient.send``."""
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
@@ -204,8 +205,12 @@ class _Call:
         return outcome
 
 
-def _batches(events: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
-    """``events`` in requests of up to ``MAX_BATCH``, each with the place of its first event."""
+def _batches(events: Iterable[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
+    """``events`` (a list, or any iterable of them) in requests of up to ``MAX_BATCH``, each with the place of
+    its first event. One event alone, not in a list, is a ``TypeError`` saying so (its keys would be sent)."""
+    if isinstance(events, (Mapping, str, bytes)):
+        raise TypeError(f"send() takes a list of events, not a {type(events).__name__}: send([event]) sends one")
+    events = events if isinstance(events, Sequence) else list(events)
     return [(start, list(events[start:start + MAX_BATCH])) for start in range(0, len(events), MAX_BATCH)]
 
 

@@ -674,6 +674,11 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     assert server.logged(refused.value.request_id) == [("/v1/messages", 422)]  # the second request of three
     assert all(r["duplicate"] for r in client.send(bad[:1000]))  # the request before it was scored
     assert client.send([]) == []
+    # any iterable: a generator's events in requests of 1,000 (the ones above, answered as duplicates)
+    assert [(r["message_id"], r["duplicate"]) for r in client.send(e for e in bad[:1001])] == \
+        [(e["message_id"], True) for e in bad[:1000]] + [(bad[1000]["message_id"], False)]
+    with pytest.raises(TypeError, match=r"^send\(\) takes a list of events, not a dict: send\(\[event\]\) sends one$"):
+        client.send(events[0])
     client.close()
     with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
         RisklineClient(server.url, api_token="wrong").send(events[:1])
@@ -687,6 +692,9 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         assert [(r["conversation_id"], r["message_id"], r["duplicate"]) for r in answered] == \
             [(e["conversation_id"], e["message_id"], False) for e in fresh]
         assert all(r["duplicate"] for r in await aclient.send(fresh[:5]))
+        assert [r["message_id"] for r in await aclient.send(iter(fresh[:3]))] == ["a0", "a1", "a2"]
+        with pytest.raises(TypeError, match="not a dict"):
+            await aclient.send(fresh[0])
         worse = [{**e, "message_id": f"b{i}"} for i, e in enumerate(events)]
         worse[1234]["timestamp"] = "soon"
         with pytest.raises(RisklineError) as refused:
