@@ -20,6 +20,9 @@ de-duplicates by ``X-Riskline-Intervention-Id`` (delivery is at least once).
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
+import numbers
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,6 +36,7 @@ from detection.sinks import verify_signature
 __all__ = ["AsyncRisklineClient", "RisklineClient", "RisklineError", "verify_signature"]
 
 MAX_BATCH = 1000  # messages a request may hold (the service's limit)
+JSON = {"Content-Type": "application/json"}
 RETRIED = frozenset({429, 502, 503, 504})  # answers that say "not now": the same request may succeed later
 
 
@@ -71,7 +75,7 @@ class RisklineClient:
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
-                body = self._request("POST", "/v1/messages", json={"messages": batch})
+                body = self._request("POST", "/v1/messages", content=_encoded(batch), headers=JSON)
             except RisklineError as exc:
                 raise _placed(exc, start) from None
             results += body["results"]
@@ -103,11 +107,12 @@ class RisklineClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
+        headers = {**kwargs.pop("headers", {}), **call.headers}
         for wait in call.waits():
             if wait:
                 time.sleep(wait)
             try:
-                response = self._http.request(method, path, headers=call.headers, **kwargs)
+                response = self._http.request(method, path, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 call.unanswered(exc)
                 continue
@@ -132,7 +137,7 @@ class AsyncRisklineClient:
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
-                body = await self._request("POST", "/v1/messages", json={"messages": batch})
+                body = await self._request("POST", "/v1/messages", content=_encoded(batch), headers=JSON)
             except RisklineError as exc:
                 raise _placed(exc, start) from None
             results += body["results"]
@@ -162,11 +167,12 @@ class AsyncRisklineClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
+        headers = {**kwargs.pop("headers", {}), **call.headers}
         for wait in call.waits():
             if wait:
                 await asyncio.sleep(wait)
             try:
-                response = await self._http.request(method, path, headers=call.headers, **kwargs)
+                response = await self._http.request(method, path, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 call.unanswered(exc)
                 continue
@@ -212,6 +218,23 @@ def _batches(events: Iterable[Mapping[str, Any]]) -> list[tuple[int, list[Mappin
         raise TypeError(f"send() takes a list of events, not a {type(events).__name__}: send([event]) sends one")
     events = events if isinstance(events, Sequence) else list(events)
     return [(start, list(events[start:start + MAX_BATCH])) for start in range(0, len(events), MAX_BATCH)]
+
+
+def _encoded(batch: list[Mapping[str, Any]]) -> bytes:
+    """A request's body. Times may be ``datetime``s (a pandas ``Timestamp`` too), written as ISO-8601 (one
+    without a time zone is then refused by the service, naming the event, as in a file), and numbers
+    NumPy's (a DataFrame's ``to_dict("records")``); anything else JSON cannot hold is a ``TypeError``."""
+    return json.dumps({"messages": batch}, default=_json_value, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode()  # as httpx writes json=
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, numbers.Integral):  # NumPy's integers (its float64 is a float already)
+        return int(value)
+    raise TypeError(f"an event holds a {type(value).__name__}, which JSON cannot: its fields are strings, numbers "
+                    "and times (datetime, or ISO-8601 text)")
 
 
 def _conversation_path(conversation_id: str) -> str:

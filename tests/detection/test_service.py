@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -679,6 +679,28 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         [(e["message_id"], True) for e in bad[:1000]] + [(bad[1000]["message_id"], False)]
     with pytest.raises(TypeError, match=r"^send\(\) takes a list of events, not a dict: send\(\[event\]\) sends one$"):
         client.send(events[0])
+    # times as datetimes (a pandas Timestamp too) and NumPy numbers, as a DataFrame's rows hold them: the same
+    # conversation as ISO-8601 text and plain numbers gives
+    import numpy as np
+    import pandas as pd
+
+    start = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    texts = ["hey how old r u", "u seem mature, send a private pic", "send $200 in gift cards or i post it"]
+    plain = [{"conversation_id": "plain", "message_id": f"p{i}", "sender_id": "s" if i != 1 else "t",
+              "timestamp": (start + timedelta(minutes=i)).isoformat(), "text": t} for i, t in enumerate(texts)]
+    typed = [{**e, "conversation_id": "typed", "message_id": np.int64(i),
+              "timestamp": [start, pd.Timestamp(start + timedelta(minutes=1)),
+                            np.int64((start + timedelta(minutes=2)).timestamp())][i]} for i, e in enumerate(plain)]
+    assert [r["risk_score"] for r in client.send(typed)] == [r["risk_score"] for r in client.send(plain)]
+    assert [r["message_id"] for r in client.send(typed)] == ["0", "1", "2"]  # as duplicates, the ids as text
+    views = [client.conversation(cid) or {} for cid in ("typed", "plain")]
+    assert views[0]["last_message_at"] == views[1]["last_message_at"] == (start + timedelta(minutes=2)).isoformat()
+    assert views[0]["n_messages"] == 3 and views[0]["risk_score"] == views[1]["risk_score"] > 0
+    with pytest.raises(RisklineError) as naive:  # a time without its zone: refused, by its place, as in a file
+        client.send([{**plain[0], "message_id": "n", "timestamp": start.replace(tzinfo=None)}])
+    assert naive.value.status == 422 and "body.messages.0.timestamp" in str(naive.value)
+    with pytest.raises(TypeError, match=r"^an event holds a set, which JSON cannot"):
+        client.send([{**plain[0], "text": {"hi"}}])
     client.close()
     with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
         RisklineClient(server.url, api_token="wrong").send(events[:1])
