@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +13,9 @@ from detection.events import MessageEvent
 from detection.explain import Step
 from detection.scoring import RiskScore
 from detection.wording import counted
+
+# what was left out before a message (or None), then the message (None after the last)
+Rows = list[tuple[str | None, Step | None]]
 
 # The narrowest console ``explain`` draws a table in: narrower, its message column is a few letters wide.
 TABLE_WIDTH = 120
@@ -109,7 +113,47 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     console.print(table)
 
 
-def _with_gaps(steps: list[Step], n_messages: int) -> list[tuple[str | None, Step | None]]:
+def _reasons(step: Step) -> str:
+    return ("text path: " if step.path == "text" else "") + ", ".join(
+        f"{group} {value:+.1f}" for group, value in step.top())
+
+
+def _trajectory_table(title: str, rows: Rows, mark: Callable[[Step], str]) -> Table:
+    """``print_trajectory``'s table: a row a message, and a dim row for each run of messages left out."""
+    table = Table(title=shown(title))
+    for column in ("#", "sender", "risk", "level", "stage"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("message", ratio=2)
+    table.add_column("driven by", ratio=1)
+    for gap, step in rows:
+        if gap:
+            table.add_row("...", "", "", "", "", Text(gap, style="dim"), "")
+        if step is not None:
+            message = _snippet(step.text, 60, step.attachment)
+            if step.read_from is not None:
+                message.append_text(Text.assemble("\n", ("read from: ", "dim"), _snippet(step.read_from, 60)))
+            table.add_row(mark(step), shown(step.sender_id), f"{step.risk_score:.3f}", _level(step.risk_level),
+                          f"{step.stage} {step.stage_probability:.2f}", message, _reasons(step))
+    return table
+
+
+def _print_trajectory_blocks(console: Console, title: str, rows: Rows, mark: Callable[[Step], str]) -> None:
+    """``print_trajectory`` on a narrow console: a block a message, its text and reasons on lines of their own."""
+    console.print(shown(title))
+    for gap, step in rows:
+        if gap:
+            console.print(Text(f"... {gap} ...", style="dim"))
+        if step is not None:
+            console.print(Text.assemble(f"#{mark(step)}  ", shown(step.sender_id),
+                                        f"  risk {step.risk_score:.3f} ", _level(step.risk_level),
+                                        f"  stage {step.stage} {step.stage_probability:.2f}"))
+            _print_indented(console, _snippet(step.text, 300, step.attachment))
+            if step.read_from is not None:
+                _print_indented(console, Text.assemble(("read from: ", "dim"), _snippet(step.read_from, 300)))
+            _print_indented(console, Text(f"driven by: {_reasons(step)}", style="dim"))
+
+
+def _with_gaps(steps: list[Step], n_messages: int) -> Rows:
     """Each step with a line for the messages left out before it (``explain --around``; None where none
     were), then the line for those after the last (with no step)."""
     def left_out(n: int) -> str | None:
@@ -140,40 +184,11 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         return f"{step.index} {'ALERT ' if step.index == result.alert_index else ''}" \
                f"{'*' if step.message_id in evidence else ''}".rstrip()
 
-    def reasons(step: Step) -> str:
-        return ("text path: " if step.path == "text" else "") + ", ".join(
-            f"{group} {value:+.1f}" for group, value in step.top())
-
     rows = _with_gaps(steps, result.n_messages)
     if console.width >= TABLE_WIDTH:
-        table = Table(title=shown(title))
-        for column in ("#", "sender", "risk", "level", "stage"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("message", ratio=2)
-        table.add_column("driven by", ratio=1)
-        for gap, step in rows:
-            if gap:
-                table.add_row("...", "", "", "", "", Text(gap, style="dim"), "")
-            if step is not None:
-                message = _snippet(step.text, 60, step.attachment)
-                if step.read_from is not None:
-                    message.append_text(Text.assemble("\n", ("read from: ", "dim"), _snippet(step.read_from, 60)))
-                table.add_row(mark(step), shown(step.sender_id), f"{step.risk_score:.3f}", _level(step.risk_level),
-                              f"{step.stage} {step.stage_probability:.2f}", message, reasons(step))
-        console.print(table)
+        console.print(_trajectory_table(title, rows, mark))
     else:
-        console.print(shown(title))
-        for gap, step in rows:
-            if gap:
-                console.print(Text(f"... {gap} ...", style="dim"))
-            if step is not None:
-                console.print(Text.assemble(f"#{mark(step)}  ", shown(step.sender_id),
-                                            f"  risk {step.risk_score:.3f} ", _level(step.risk_level),
-                                            f"  stage {step.stage} {step.stage_probability:.2f}"))
-                _print_indented(console, _snippet(step.text, 300, step.attachment))
-                if step.read_from is not None:
-                    _print_indented(console, Text.assemble(("read from: ", "dim"), _snippet(step.read_from, 300)))
-                _print_indented(console, Text(f"driven by: {reasons(step)}", style="dim"))
+        _print_trajectory_blocks(console, title, rows, mark)
     console.print("* evidence message; 'read from': the words of a long or padded message, or of its sender's "
                   "run of messages, its stage was read from, misspelled words as the model read them; 'driven by': "
                   "shares of the calibrated log-odds, by stage and pattern, or of the text path (the conversation's "
