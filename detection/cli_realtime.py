@@ -260,13 +260,17 @@ def backfill(
             store.close()
     if errors is not None:
         write_rejects(errors, split.rejects)
+    typer.echo(_loaded(done, where, len(split.rejects)), err=True)
+
+
+def _loaded(done: dict[str, Any], where: str, n_rejected: int) -> str:
+    """``backfill``'s last line: what ``load_history`` loaded, and the levels it reached (with no intervention)."""
     levels = list(done["reached"])
     reached = ", ".join(f"{level}{' or above' * (level != levels[-1])} {n}" for level, n in done["reached"].items())
     review = "; `riskline score` on the same input lists their alerts, for review" * any(done["reached"].values())
-    typer.echo(f"loaded {counted(done['n_messages'], 'message')} ({done['n_duplicates']} held already) in "
-               f"{counted(done['n_conversations'], 'conversation')} into {where}, "
-               f"{counted(len(split.rejects), 'row')} rejected; "
-               f"reached: {reached or 'no level with an action'} (no interventions raised{review})", err=True)
+    return (f"loaded {counted(done['n_messages'], 'message')} ({done['n_duplicates']} held already) in "
+            f"{counted(done['n_conversations'], 'conversation')} into {where}, {counted(n_rejected, 'row')} "
+            f"rejected; reached: {reached or 'no level with an action'} (no interventions raised{review})")
 
 
 def register(app: typer.Typer) -> None:
