@@ -81,7 +81,7 @@ class RisklineClient:
             results += body["results"]
         return results
 
-    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+    def conversation(self, conversation_id: str | int) -> dict[str, Any] | None:
         """A conversation's state, or None if the service has never seen it."""
         try:
             return self._request("GET", _conversation_path(conversation_id))
@@ -90,7 +90,7 @@ class RisklineClient:
                 return None
             raise
 
-    def erase(self, conversation_id: str) -> bool:
+    def erase(self, conversation_id: str | int) -> bool:
         """Make the service forget a conversation: its state, answers and interventions, delivered or not
         (a platform's erasure request). Whether it held any; False also where an attempt this call
         repeated had erased it and its answer was lost. Either way the service holds nothing of it now."""
@@ -143,7 +143,7 @@ class AsyncRisklineClient:
             results += body["results"]
         return results
 
-    async def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+    async def conversation(self, conversation_id: str | int) -> dict[str, Any] | None:
         """As ``RisklineClient.conversation``."""
         try:
             return await self._request("GET", _conversation_path(conversation_id))
@@ -152,7 +152,7 @@ class AsyncRisklineClient:
                 return None
             raise
 
-    async def erase(self, conversation_id: str) -> bool:
+    async def erase(self, conversation_id: str | int) -> bool:
         """As ``RisklineClient.erase``."""
         try:
             await self._request("DELETE", _conversation_path(conversation_id))
@@ -237,7 +237,12 @@ def _json_value(value: Any) -> Any:
                     "and times (datetime, or ISO-8601 text)")
 
 
-def _conversation_path(conversation_id: str) -> str:
+def _conversation_path(conversation_id: str | int) -> str:
+    """A conversation's path; a whole number as an id is the service's too (events may give it so)."""
+    if isinstance(conversation_id, numbers.Integral) and not isinstance(conversation_id, bool):
+        conversation_id = str(int(conversation_id))
+    if not isinstance(conversation_id, str):
+        raise TypeError(f"a conversation id is text or a whole number, not a {type(conversation_id).__name__}")
     # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request; an id of
     # "." or ".." too, which a URL resolves as a step in the path (to /v1/conversations/ or /v1/)
     quoted = quote(conversation_id, safe="")

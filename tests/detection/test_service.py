@@ -701,6 +701,12 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     assert naive.value.status == 422 and "body.messages.0.timestamp" in str(naive.value)
     with pytest.raises(TypeError, match=r"^an event holds a set, which JSON cannot"):
         client.send([{**plain[0], "text": {"hi"}}])
+    # a whole number as a conversation id (as a platform's logs may give it), to read and erase it by
+    assert client.send([{**plain[0], "conversation_id": np.int64(424242)}])[0]["conversation_id"] == "424242"
+    assert (client.conversation(424242) or {})["n_messages"] == 1 and client.erase(np.int64(424242)) is True
+    assert client.conversation("424242") is None
+    with pytest.raises(TypeError, match=r"^a conversation id is text or a whole number, not a bool$"):
+        client.conversation(True)
     client.close()
     with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
         RisklineClient(server.url, api_token="wrong").send(events[:1])
