@@ -1,8 +1,8 @@
 """A small client for ``riskline serve``, and the webhook signature check for receivers.
 
-    client = RisklineClient("http://127.0.0.1:8080", api_token="...")
-    results = client.send([{"conversation_id": "c1", "message_id": "m1", "sender_id": "u1",
-                            "timestamp": "2026-01-01T10:00:00+00:00", "text": "hey"}])
+    with RisklineClient("http://127.0.0.1:8080", api_token="...") as client:
+        results = client.send([{"conversation_id": "c1", "message_id": "m1", "sender_id": "u1",
+                                "timestamp": "2026-01-01T10:00:00+00:00", "text": "hey"}])
 
 ``send`` takes any number of events (the service takes 1,000 a request) and sends again, with the same
 message ids, what the service could not score now (a 503, a proxy's 502 or 504, a broken connection):
@@ -105,6 +105,12 @@ class RisklineClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> RisklineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
         headers = {**kwargs.pop("headers", {}), **call.headers}
@@ -164,6 +170,12 @@ class AsyncRisklineClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncRisklineClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         call = _Call(method, path, self._http.base_url, self.retries, self.backoff)

@@ -708,8 +708,11 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     with pytest.raises(TypeError, match=r"^a conversation id is text or a whole number, not a bool$"):
         client.conversation(True)
     client.close()
-    with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
-        RisklineClient(server.url, api_token="wrong").send(events[:1])
+    with RisklineClient(server.url, api_token="wrong") as wrong, \
+            pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
+        wrong.send(events[:1])  # the client is closed on leaving the block
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        wrong.send(events[:1])
 
     async def awaited() -> None:  # the asyncio client: the same requests, answers and errors
         from detection.client import AsyncRisklineClient
@@ -738,8 +741,11 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         assert seen.conversation("bulk7") is None and await aclient.erase("bulk7") is False
         seen.close()
         await aclient.aclose()
-        with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
-            await AsyncRisklineClient(server.url, api_token="wrong").send(events[:1])
+        async with AsyncRisklineClient(server.url, api_token="wrong") as awrong:
+            with pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
+                await awrong.send(events[:1])
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            await awrong.send(events[:1])
         gone = AsyncRisklineClient(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01)
         with pytest.raises(RisklineError, match=r"^POST /v1/messages: no answer from http://127.0.0.1:\d+ .* "
                                                 r"\[request [0-9a-f]{32}\]$"):
