@@ -27,6 +27,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from detection.postgres_commit import commit_statements
 from detection.state import ConversationState
 from detection.store import LEASE_SECONDS, UNDELIVERED_NONE, Conversation, OutboxItem, StoreConflict, without_password
 
@@ -155,7 +156,8 @@ class PostgresStore:
                expected: Mapping[str, int] | None = None) -> None:
         """As ``SQLiteStore.commit``: all of it in one transaction, or nothing and ``StoreConflict``."""
         expected = expected or {}
-        statements = self._statements(time.time(), conversations, answers, interventions, sinks, expected)
+        statements = commit_statements(self.prefix, time.time(), conversations, answers, interventions, sinks,
+                                       expected)
 
         def work(conn: psycopg.Connection[Any]) -> None:
             # One round trip: every statement goes out at once and runs in the implicit transaction that
@@ -172,64 +174,6 @@ class PostgresStore:
             if exc.sqlstate == CONFLICT:  # another writer got there first: nothing was written
                 raise StoreConflict(",".join(expected)) from exc
             raise
-
-    def _statements(self, now: float, conversations: Sequence[Conversation],
-                    answers: Sequence[tuple[str, str, dict[str, Any]]], interventions: Sequence[dict[str, Any]],
-                    sinks: Sequence[str], expected: Mapping[str, int]) -> list[tuple[str, Any]]:
-        """``commit``'s statements, to be sent together in one pipeline."""
-        new, moved, unchecked, checked_only = _by_check(conversations, expected)
-        statements: list[tuple[str, Any]] = []
-        if new or moved or checked_only:
-            statements.append(self._check(now, new, moved, checked_only))
-        if unchecked:
-            statements.append((f"INSERT INTO {self._t('conversations')} SELECT c, n, s, l, r, %s FROM {ROWS} "
-                               "ON CONFLICT (conversation_id) DO UPDATE SET n_messages = EXCLUDED.n_messages, "
-                               "state = EXCLUDED.state, level = EXCLUDED.level, raised = EXCLUDED.raised, "
-                               "updated_at = EXCLUDED.updated_at", (now, *_columns(unchecked))))
-        if answers:
-            statements.append((f"INSERT INTO {self._t('messages')} SELECT * FROM unnest(%b::bytea[], %b::bytea[], "
-                               "%b::text[]) ON CONFLICT DO NOTHING",
-                               _columns((c.encode(), m.encode(), json.dumps(a)) for c, m, a in answers)))
-        if interventions:
-            statements.append((f"INSERT INTO {self._t('interventions')} SELECT * FROM unnest(%b::bytea[], "
-                               "%b::bytea[], %b::text[], %b::float8[]) ON CONFLICT DO NOTHING",
-                               _columns((i["intervention_id"].encode(), i["conversation_id"].encode(), json.dumps(i),
-                                         now) for i in interventions)))
-        if interventions and sinks:
-            statements.append((f"INSERT INTO {self._t('outbox')} (intervention_id, sink, created_at, next_attempt_at) "
-                               "SELECT * FROM unnest(%b::bytea[], %b::text[], %b::float8[], %b::float8[]) "
-                               "ON CONFLICT DO NOTHING",
-                               _columns((i["intervention_id"].encode(), sink, now, now)
-                                        for i in interventions for sink in sinks)))
-        return statements
-
-    def _check(self, now: float, new: list[tuple[Any, ...]], moved: list[tuple[Any, ...]],
-               checked_only: dict[bytes, int]) -> tuple[str, list[Any]]:
-        """The statement that writes the conversations under the version check, and raises ``CONFLICT`` if
-        any has moved on: a new one another writer created first (its row is waited for), one whose count
-        is no longer the one loaded, or one checked but not written whose count changed."""
-        table = self._t("conversations")
-        parts, params, holds = [], [], []
-        if new:
-            parts.append(f"ins AS (INSERT INTO {table} SELECT c, n, s, l, r, %s FROM {ROWS} ON CONFLICT DO NOTHING "
-                         "RETURNING 1)")
-            params += [now, *_columns(new)]
-            holds.append(f"(SELECT count(*) FROM ins) = {len(new)}")
-        if moved:
-            parts.append(f"upd AS (UPDATE {table} t SET n_messages = v.n, state = v.s, level = v.l, raised = v.r, "
-                         f"updated_at = %s FROM {ROWS_AND_COUNTS} WHERE t.conversation_id = v.c AND t.n_messages = v.e "
-                         "RETURNING 1)")
-            params += [now, *_columns(moved)]
-            holds.append(f"(SELECT count(*) FROM upd) = {len(moved)}")
-        if checked_only:
-            ids = sorted(checked_only)
-            parts.append(f"seen AS (SELECT conversation_id, n_messages FROM {table} WHERE conversation_id = ANY(%b) "
-                         "FOR SHARE)")
-            params.append(ids)
-            holds.append("NOT EXISTS (SELECT 1 FROM unnest(%b::bytea[], %b::bigint[]) AS k(c, e) LEFT JOIN seen "
-                         "ON seen.conversation_id = k.c WHERE COALESCE(seen.n_messages, 0) <> k.e)")
-            params += [ids, [checked_only[i] for i in ids]]
-        return f"WITH {', '.join(parts)} SELECT {self._t('unchanged')}({' AND '.join(holds)})", params
 
     def interventions(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = self._run(lambda conn: conn.execute(
@@ -325,38 +269,6 @@ class PostgresStore:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
-
-
-ROWS = "unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b::text[]) AS v(c, n, s, l, r)"
-ROWS_AND_COUNTS = ("unnest(%b::bytea[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::bigint[]) "
-                   "AS v(c, n, s, l, r, e)")
-
-
-def _by_check(conversations: Sequence[Conversation], expected: Mapping[str, int]) -> tuple[
-        list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], dict[bytes, int]]:
-    """The conversations' rows by the check each is written under: new (none when loaded), moved (with the
-    count each had when loaded), unchecked; and the counts of those checked but not written."""
-    new: list[tuple[Any, ...]] = []
-    moved: list[tuple[Any, ...]] = []
-    unchecked: list[tuple[Any, ...]] = []
-    for conv in sorted(conversations, key=lambda c: c.state.conversation_id):  # one lock order for all writers
-        cid = conv.state.conversation_id
-        row = (cid.encode(), conv.state.n_messages, json.dumps(conv.state.to_dict()), conv.level,
-               json.dumps(sorted(conv.raised)))
-        if cid not in expected:
-            unchecked.append(row)
-        elif expected[cid] == 0:
-            new.append(row)
-        else:
-            moved.append((*row, expected[cid]))
-    written = {c.state.conversation_id for c in conversations}
-    checked_only = {cid.encode(): count for cid, count in expected.items() if cid not in written}
-    return new, moved, unchecked, checked_only
-
-
-def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as columns, for ``unnest``."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _reason(exc: psycopg.Error) -> str:
