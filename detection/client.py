@@ -236,8 +236,14 @@ def _encoded(batch: list[Mapping[str, Any]]) -> bytes:
     """A request's body. Times may be ``datetime``s (a pandas ``Timestamp`` too), written as ISO-8601 (one
     without a time zone is then refused by the service, naming the event, as in a file), and numbers
     NumPy's (a DataFrame's ``to_dict("records")``); anything else JSON cannot hold is a ``TypeError``."""
-    return json.dumps({"messages": batch}, default=_json_value, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode()  # as httpx writes json=
+    def body(ascii_only: bool) -> bytes:  # as httpx writes json=, but for ascii_only
+        return json.dumps({"messages": batch}, default=_json_value, ensure_ascii=ascii_only, separators=(",", ":"),
+                          allow_nan=False).encode()
+
+    try:
+        return body(False)
+    except UnicodeEncodeError:  # a lone surrogate (text decoded with "surrogateescape"), which UTF-8 cannot hold:
+        return body(True)  # escaped, for the service to refuse by its place, as it refuses one in a file
 
 
 def _json_value(value: Any) -> Any:

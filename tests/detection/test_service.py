@@ -701,6 +701,8 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     assert naive.value.status == 422 and "body.messages.0.timestamp" in str(naive.value)
     with pytest.raises(TypeError, match=r"^an event holds a set, which JSON cannot"):
         client.send([{**plain[0], "text": {"hi"}}])
+    with pytest.raises(RisklineError, match=r": 422: body\.messages\.1\.text: not valid Unicode \(a lone surrogate"):
+        client.send([{**plain[0], "message_id": "s0"}, {**plain[0], "message_id": "s1", "text": "hi \ud800"}])
     # a whole number as a conversation id (as a platform's logs may give it), to read and erase it by
     assert client.send([{**plain[0], "conversation_id": np.int64(424242)}])[0]["conversation_id"] == "424242"
     assert (client.conversation(424242) or {})["n_messages"] == 1 and client.erase(np.int64(424242)) is True
