@@ -679,36 +679,6 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         [(e["message_id"], True) for e in bad[:1000]] + [(bad[1000]["message_id"], False)]
     with pytest.raises(TypeError, match=r"^send\(\) takes a list of events, not a dict: send\(\[event\]\) sends one$"):
         client.send(events[0])
-    # times as datetimes (a pandas Timestamp too) and NumPy numbers, as a DataFrame's rows hold them: the same
-    # conversation as ISO-8601 text and plain numbers gives
-    import numpy as np
-    import pandas as pd
-
-    start = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
-    texts = ["hey how old r u", "u seem mature, send a private pic", "send $200 in gift cards or i post it"]
-    plain = [{"conversation_id": "plain", "message_id": f"p{i}", "sender_id": "s" if i != 1 else "t",
-              "timestamp": (start + timedelta(minutes=i)).isoformat(), "text": t} for i, t in enumerate(texts)]
-    typed = [{**e, "conversation_id": "typed", "message_id": np.int64(i),
-              "timestamp": [start, pd.Timestamp(start + timedelta(minutes=1)),
-                            np.int64((start + timedelta(minutes=2)).timestamp())][i]} for i, e in enumerate(plain)]
-    assert [r["risk_score"] for r in client.send(typed)] == [r["risk_score"] for r in client.send(plain)]
-    assert [r["message_id"] for r in client.send(typed)] == ["0", "1", "2"]  # as duplicates, the ids as text
-    views = [client.conversation(cid) or {} for cid in ("typed", "plain")]
-    assert views[0]["last_message_at"] == views[1]["last_message_at"] == (start + timedelta(minutes=2)).isoformat()
-    assert views[0]["n_messages"] == 3 and views[0]["risk_score"] == views[1]["risk_score"] > 0
-    with pytest.raises(RisklineError) as naive:  # a time without its zone: refused, by its place, as in a file
-        client.send([{**plain[0], "message_id": "n", "timestamp": start.replace(tzinfo=None)}])
-    assert naive.value.status == 422 and "body.messages.0.timestamp" in str(naive.value)
-    with pytest.raises(TypeError, match=r"^an event holds a set, which JSON cannot"):
-        client.send([{**plain[0], "text": {"hi"}}])
-    with pytest.raises(RisklineError, match=r": 422: body\.messages\.1\.text: not valid Unicode \(a lone surrogate"):
-        client.send([{**plain[0], "message_id": "s0"}, {**plain[0], "message_id": "s1", "text": "hi \ud800"}])
-    # a whole number as a conversation id (as a platform's logs may give it), to read and erase it by
-    assert client.send([{**plain[0], "conversation_id": np.int64(424242)}])[0]["conversation_id"] == "424242"
-    assert (client.conversation(424242) or {})["n_messages"] == 1 and client.erase(np.int64(424242)) is True
-    assert client.conversation("424242") is None
-    with pytest.raises(TypeError, match=r"^a conversation id is text or a whole number, not a bool$"):
-        client.conversation(True)
     client.close()
     with RisklineClient(server.url, api_token="wrong") as wrong, \
             pytest.raises(RisklineError, match=r"^POST /v1/messages: 401: "):
@@ -755,6 +725,44 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
 
     refused_before = refused.value
     asyncio.run(awaited())
+
+
+def test_the_client_sends_what_a_dataframes_rows_hold_and_says_what_it_cannot(server: Server) -> None:
+    """Times as datetimes (a pandas Timestamp too) and NumPy numbers, as a DataFrame's rows hold them, score as
+    the same conversation in ISO-8601 text and plain numbers; a naive time and a lone surrogate are the service's
+    422s by their place, a value JSON cannot hold a TypeError; a whole number is an id to read and erase by."""
+    import numpy as np
+    import pandas as pd
+
+    from detection.client import RisklineError
+
+    client = RisklineClient(server.url, api_token=TOKEN)
+    start = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    texts = ["hey how old r u", "u seem mature, send a private pic", "send $200 in gift cards or i post it"]
+    plain = [{"conversation_id": "plain", "message_id": f"p{i}", "sender_id": "s" if i != 1 else "t",
+              "timestamp": (start + timedelta(minutes=i)).isoformat(), "text": t} for i, t in enumerate(texts)]
+    typed = [{**e, "conversation_id": "typed", "message_id": np.int64(i),
+              "timestamp": [start, pd.Timestamp(start + timedelta(minutes=1)),
+                            np.int64((start + timedelta(minutes=2)).timestamp())][i]} for i, e in enumerate(plain)]
+    assert [r["risk_score"] for r in client.send(typed)] == [r["risk_score"] for r in client.send(plain)]
+    assert [r["message_id"] for r in client.send(typed)] == ["0", "1", "2"]  # as duplicates, the ids as text
+    views = [client.conversation(cid) or {} for cid in ("typed", "plain")]
+    assert views[0]["last_message_at"] == views[1]["last_message_at"] == (start + timedelta(minutes=2)).isoformat()
+    assert views[0]["n_messages"] == 3 and views[0]["risk_score"] == views[1]["risk_score"] > 0
+    with pytest.raises(RisklineError) as naive:  # a time without its zone: refused, by its place, as in a file
+        client.send([{**plain[0], "message_id": "n", "timestamp": start.replace(tzinfo=None)}])
+    assert naive.value.status == 422 and "body.messages.0.timestamp" in str(naive.value)
+    with pytest.raises(TypeError, match=r"^an event holds a set, which JSON cannot"):
+        client.send([{**plain[0], "text": {"hi"}}])
+    with pytest.raises(RisklineError, match=r": 422: body\.messages\.1\.text: not valid Unicode \(a lone surrogate"):
+        client.send([{**plain[0], "message_id": "s0"}, {**plain[0], "message_id": "s1", "text": "hi \ud800"}])
+    # a whole number as a conversation id (as a platform's logs may give it), to read and erase it by
+    assert client.send([{**plain[0], "conversation_id": np.int64(424242)}])[0]["conversation_id"] == "424242"
+    assert (client.conversation(424242) or {})["n_messages"] == 1 and client.erase(np.int64(424242)) is True
+    assert client.conversation("424242") is None
+    with pytest.raises(TypeError, match=r"^a conversation id is text or a whole number, not a bool$"):
+        client.conversation(True)
+    client.close()
 
 
 def test_the_client_sends_again_what_the_service_could_not_score_now(model_dir: Path, tmp_path: Path,
