@@ -113,7 +113,7 @@ class RisklineClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
-        headers = {**kwargs.pop("headers", {}), **call.headers}
+        headers = {**kwargs.pop("headers", {}), "X-Request-Id": call.sent}
         for wait in call.waits():
             if wait:
                 time.sleep(wait)
@@ -179,7 +179,7 @@ class AsyncRisklineClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
-        headers = {**kwargs.pop("headers", {}), **call.headers}
+        headers = {**kwargs.pop("headers", {}), "X-Request-Id": call.sent}
         for wait in call.waits():
             if wait:
                 await asyncio.sleep(wait)
@@ -201,7 +201,6 @@ class _Call:
     def __init__(self, method: str, path: str, base_url: httpx.URL, retries: int, backoff: float) -> None:
         self.method, self.path, self.base_url, self.retries, self.backoff = method, path, base_url, retries, backoff
         self.sent = uuid.uuid4().hex
-        self.headers = {"X-Request-Id": self.sent}
         self.failure = RisklineError(f"{method} {path}: not sent", request_id=self.sent)  # until the first try
 
     def waits(self) -> Iterator[float]:

@@ -75,17 +75,17 @@ def _read_directory(directory: Path) -> RiskModel:
     names = _feature_names(directory, meta)
     _check_arrays(directory, MessageFeaturizer(int(meta["n_features"])).n_columns, idf, coef, intercept, optional,
                   trained_on)
-    text_coef, role_coef, role_intercept = optional["text_coef"], optional["role_coef"], optional["role_intercept"]
     encoder = _encoder(directory, meta, coef, optional)
     if meta.get("stage_link", "softmax") not in ("softmax", "ovr"):
         raise ModelLoadError(f"{directory}: unknown stage_link {meta.get('stage_link')!r}")
-    card = directory / "MODEL_CARD.md"
+    card, role_intercept = directory / "MODEL_CARD.md", optional["role_intercept"]
     return RiskModel(
         featurizer=MessageFeaturizer(int(meta["n_features"]), idf,
                                      _flag(directory, "chars_within_words", meta.get("chars_within_words", False)),
                                      _vocabulary(directory, meta.get("vocabulary"), meta.get("vocabulary_words"))),
         stage_model=StageModel(coef, intercept, str(meta.get("stage_link", "softmax")), optional["embed_coef"],
-                               text_coef, optional["text_embed_coef"], role_coef, optional["role_embed_coef"],
+                               optional["text_coef"], optional["text_embed_coef"], optional["role_coef"],
+                               optional["role_embed_coef"],
                                0.0 if role_intercept is None else float(role_intercept[0])),
         conversation_model=_conversation_model(directory, meta["conversation_model"], len(names)),
         thresholds=Thresholds.from_dict(meta["thresholds"]), model_version=str(meta["model_version"]),

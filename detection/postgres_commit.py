@@ -45,11 +45,13 @@ def commit_statements(prefix: str, now: float, conversations: Sequence[Conversat
                                     for i in interventions for sink in sinks)))
     return statements
 
+
 def _check(prefix: str, now: float, new: list[tuple[Any, ...]], moved: list[tuple[Any, ...]],
            checked_only: dict[bytes, int]) -> tuple[str, list[Any]]:
-    """The statement that writes the conversations under the version check, and raises ``CONFLICT`` if
-    any has moved on: a new one another writer created first (its row is waited for), one whose count
-    is no longer the one loaded, or one checked but not written whose count changed."""
+    """The statement that writes the conversations under the version check, and raises ``CONFLICT`` (through
+    the ``unchanged`` function that ``postgres_store.SCHEMA`` makes) if any has moved on: a new one another
+    writer created first (its row is waited for), one whose count is no longer the one loaded, or one checked
+    but not written whose count changed."""
     table = prefix + "conversations"
     parts, params, holds = [], [], []
     if new:
