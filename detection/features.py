@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from detection.events import EXTORTION_STAGES, RISK_STAGES
 from detection.hashing import BLOCKS, hash_occurrences
 from detection.repair import Vocabulary
-from detection.state import N_RISK, QUANT
+from detection.state import N_RISK, QUANT, ConversationState
 from detection.text import INTERJECTIONS, MIN_FILLER, REPEAT_MIN_TIMES, normalize
 
 HALF = QUANT // 2
@@ -151,6 +151,34 @@ class Seeds:
     media_after_request: np.ndarray
     text_sum: np.ndarray
     sender_mass_row: np.ndarray
+
+    @classmethod
+    def of(cls, priors: Sequence[ConversationState], starts: np.ndarray, sender_id: Sequence[str]) -> Seeds:
+        """The seeds of conversations that begin at rows ``starts`` from their prior states; ``sender_id``: each
+        row's sender."""
+        nan = float("nan")
+        n = len(sender_id)
+        masses = [dict(p.sender_mass) for p in priors]
+        if any(masses):
+            seg_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n))).tolist()
+            sender_mass_row = np.fromiter((masses[s].get(sender, 0) for s, sender in zip(seg_of_row, sender_id,
+                                                                                         strict=True)),
+                                          dtype=np.int64, count=n)
+        else:  # new conversations only, as in batch
+            sender_mass_row = np.zeros(n, dtype=np.int64)
+        return cls(
+            n_messages=np.array([p.n_messages - p.restarted_at for p in priors], dtype=np.int64),
+            first_ts=np.array([nan if p.first_ts is None else p.first_ts for p in priors]),
+            stage_max=np.array([p.stage_max for p in priors], dtype=np.int64).reshape(-1, N_RISK),
+            stage_hits=np.array([p.stage_hits for p in priors], dtype=np.int64).reshape(-1, N_RISK),
+            first_risk_ts=np.array([nan if p.first_risk_ts is None else p.first_risk_ts for p in priors]),
+            top_mass=np.array([max((m for _, m in p.sender_mass), default=0) for p in priors], dtype=np.int64),
+            total_mass=np.array([sum(m for _, m in p.sender_mass) for p in priors], dtype=np.int64),
+            n_media=np.array([p.n_media for p in priors], dtype=np.int64),
+            media_after_request=np.array([p.media_after_request for p in priors], dtype=bool),
+            text_sum=np.array([p.text_sum for p in priors], dtype=np.int64),
+            sender_mass_row=sender_mass_row,
+        )
 
 
 @dataclass(frozen=True)

@@ -70,32 +70,6 @@ class RiskScore:
     other_language: bool = False  # reads as another language than English (ConversationState.other_language)
 
 
-def _seeds(ordered: Messages, starts: np.ndarray, priors: list[ConversationState]) -> Seeds:
-    nan = float("nan")
-    n = len(ordered)
-    masses = [dict(p.sender_mass) for p in priors]
-    if any(masses):
-        seg_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n))).tolist()
-        sender_mass_row = np.fromiter((masses[s].get(sender, 0) for s, sender in zip(seg_of_row, ordered.sender_id,
-                                                                                     strict=True)),
-                                      dtype=np.int64, count=n)
-    else:  # new conversations only, as in batch
-        sender_mass_row = np.zeros(n, dtype=np.int64)
-    return Seeds(
-        n_messages=np.array([p.n_messages - p.restarted_at for p in priors], dtype=np.int64),
-        first_ts=np.array([nan if p.first_ts is None else p.first_ts for p in priors]),
-        stage_max=np.array([p.stage_max for p in priors], dtype=np.int64).reshape(-1, N_RISK),
-        stage_hits=np.array([p.stage_hits for p in priors], dtype=np.int64).reshape(-1, N_RISK),
-        first_risk_ts=np.array([nan if p.first_risk_ts is None else p.first_risk_ts for p in priors]),
-        top_mass=np.array([max((m for _, m in p.sender_mass), default=0) for p in priors], dtype=np.int64),
-        total_mass=np.array([sum(m for _, m in p.sender_mass) for p in priors], dtype=np.int64),
-        n_media=np.array([p.n_media for p in priors], dtype=np.int64),
-        media_after_request=np.array([p.media_after_request for p in priors], dtype=bool),
-        text_sum=np.array([p.text_sum for p in priors], dtype=np.int64),
-        sender_mass_row=sender_mass_row,
-    )
-
-
 def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
                    states: Mapping[str, ConversationState] | None = None, evidence_key: str | None = None,
                    keep_other_evidence: bool = False) -> tuple[StepScores, dict[str, ConversationState]]:
@@ -103,25 +77,48 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
 
     With ``evidence_key`` (``model.evidence_key``, from a caller that keeps states between calls, such as
     the service) new states record it, and a state whose running evidence another model gave is set
-    aside (``_set_aside``) unless ``keep_other_evidence``: read by a model that weighs evidence
+    aside (``ConversationState.set_aside``) unless ``keep_other_evidence``: read by a model that weighs evidence
     differently, it can be far off (a model trained on conversation labels alone, continuing a stage
     model's states, alerted on a third of the negative conversations in progress).
     """
-    states = states or {}
     ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
-    n = len(ordered)
-    if n == 0:
+    if not len(ordered):
         empty = np.zeros(0)
         return StepScores([], [], empty.astype(np.int64), empty, np.zeros((0, len(STAGES))),
                           np.zeros((0, len(FEATURE_NAMES)))), {}
     conv_ids = ordered.conversation_id
     grouped = np.array(conv_ids, dtype=object)
     starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))).astype(np.int64)
-    priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
+    priors = [(states or {}).get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
     if evidence_key is not None and not keep_other_evidence:
-        priors = [_set_aside(p) if p.built_by_another(evidence_key) else p for p in priors]
-    proba, text_logit, role_logit = model.evidence(ordered.text)
+        priors = [p.set_aside() if p.built_by_another(evidence_key) else p for p in priors]
     sender = _codes(ordered.sender_id)
+    read = _read(model, ordered, starts, priors, sender)
+    run = running_features(read.risk, read.text, ordered.timestamp, sender, ordered.media, starts,
+                           Seeds.of(priors, starts, ordered.sender_id))
+    if any(p.restarted_at for p in priors):  # positions count every message, the features those since
+        before = np.array([p.restarted_at for p in priors], dtype=np.int64)
+        run = replace(run, index=run.index + np.repeat(before, np.diff(np.append(starts, len(ordered)))))
+    scores = model.conversation_model.predict(run.features)
+    steps = StepScores(conv_ids, ordered.message_id, run.index, scores, read.proba, run.features, read.offender)
+    return steps, _new_states(model, ordered, starts, priors, read, run, scores, evidence_key)
+
+
+class _Read(NamedTuple):
+    """What the model reads in each message, row by row."""
+
+    proba: np.ndarray  # stage probabilities, each with its run's reading where that says more
+    risk: np.ndarray  # the risk stages' evidence, in units of 1/QUANT (integers: the same in any batching)
+    text: np.ndarray  # the text model's logit, clipped, in units of 1/QUANT
+    offender: np.ndarray | None  # the role model's probability that the offender wrote it; None without one
+    role: np.ndarray | None  # its risk mass weighed by that probability
+    runs: Runs | None  # the runs read, None for a model that reads each message alone
+
+
+def _read(model: RiskModel, ordered: Messages, starts: np.ndarray, priors: list[ConversationState],
+          sender: np.ndarray) -> _Read:
+    """Each message's evidence: the stage, text and role models' readings, runs of a sender's messages included."""
+    proba, text_logit, role_logit = model.evidence(ordered.text)
     runs = None
     if model.run_gap:
         runs = find_runs(ordered.sender_id, ordered.text, ordered.timestamp, starts, priors, model.run_gap,
@@ -130,28 +127,27 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
     text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
     offender = offender_probability(role_logit) if model.stage_model.has_role else None
-    # each message's risk mass weighed by the role model's probability that the offender wrote it
     role = None if offender is None else np.rint(risk.sum(axis=1) * offender).astype(np.int64)
-    ts = ordered.timestamp
-    run = running_features(risk, text, ts, sender, ordered.media, starts, _seeds(ordered, starts, priors))
-    if any(p.restarted_at for p in priors):  # positions count every message, the features those since
-        before = np.array([p.restarted_at for p in priors], dtype=np.int64)
-        run = replace(run, index=run.index + np.repeat(before, np.diff(np.append(starts, n))))
-    scores = model.conversation_model.predict(run.features)
-    steps = StepScores(conv_ids, ordered.message_id, run.index, scores, proba, run.features, offender)
-    ends = np.append(starts[1:], n)
+    return _Read(proba, risk, text, offender, role, runs)
+
+
+def _new_states(model: RiskModel, ordered: Messages, starts: np.ndarray, priors: list[ConversationState],
+                read: _Read, run: Running, scores: np.ndarray,
+                evidence_key: str | None) -> dict[str, ConversationState]:
+    """Each conversation's state after its rows (``_advance``), by conversation id."""
+    ends = np.append(starts[1:], len(ordered))
     # each conversation's function words of English and of other languages here (integers: any batching)
     language = np.add.reduceat(word_counts(ordered.text), starts, axis=0).tolist()
-    weights = _evidence_weights(risk, text)
+    weights = _evidence_weights(read.risk, read.text)
     rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
-                 None if role is None else role.tolist())
-    new_states = {
-        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ts, int(a), int(b), evidence_key,
-                                        None if runs is None else runs.open[k],
+                 None if read.role is None else read.role.tolist())
+    runs = read.runs
+    return {
+        prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ordered.timestamp, int(a), int(b),
+                                        evidence_key, None if runs is None else runs.open[k],
                                         () if runs is None or not runs.others else runs.others[k], language[k])
         for k, (prior, a, b) in enumerate(zip(priors, starts, ends, strict=True))
     }
-    return steps, new_states
 
 
 def runs_of(model: RiskModel, events: Sequence[MessageEvent]) -> Runs:
@@ -170,18 +166,6 @@ def _codes(values: Sequence[str]) -> np.ndarray:
     """Each value's number, in order of first appearance (a sender's, within the batch)."""
     numbers: dict[str, int] = {}
     return np.fromiter((numbers.setdefault(v, len(numbers)) for v in values), np.int64, len(values))
-
-
-def _set_aside(prior: ConversationState) -> ConversationState:
-    """A state whose running evidence another model gave, set aside: from the next message the
-    conversation is scored as if it began there, while positions go on counting every message and what
-    was answered stays (the highest score and where it was, the alert, the evidence messages, the most
-    severe stage reached). The suspect is named again from the new model's evidence."""
-    return ConversationState(
-        prior.conversation_id, n_messages=prior.n_messages, last_ts=prior.last_ts, last_score=prior.last_score,
-        max_score=prior.max_score, peak_index=prior.peak_index, peak_message_id=prior.peak_message_id,
-        alert_index=prior.alert_index, alert_message_id=prior.alert_message_id, evidence=prior.evidence,
-        restarted_at=prior.n_messages, earlier_stage_max=prior.stage_reached, language_words=prior.language_words)
 
 
 class _Rows(NamedTuple):
@@ -220,29 +204,10 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
     ``other_runs``: other senders' runs still open, for a model whose runs go on across asides; ``language``: the
     rows' English and other-language function words)."""
     last = b - 1
-    senders = rows.sender_id[a:b]
-    masses = dict(prior.sender_mass)
-    masses.update(zip(senders, rows.sender_mass[a:b], strict=True))  # the last value per sender: their running total
-    roles = dict(prior.sender_role)
-    if rows.role is not None:  # integers: the same sums however the messages were batched
-        for sender, mass in zip(senders, rows.role[a:b], strict=True):
-            roles[sender] = roles.get(sender, 0) + mass
     segment = scores[a:b]
-    peak = int(np.argmax(segment))  # position within this batch's rows of the conversation
-    max_score, peak_index, peak_id = prior.max_score, prior.peak_index, prior.peak_message_id
-    if prior.peak_index is None or segment[peak] > prior.max_score:
-        max_score, peak_index, peak_id = float(segment[peak]), int(run.index[a + peak]), rows.message_id[a + peak]
-    alert_index, alert_id = prior.alert_index, prior.alert_message_id
-    if alert_index is None:
-        crossed = np.flatnonzero(segment >= model.thresholds.alert)
-        if len(crossed):
-            alert_index, alert_id = int(run.index[a + crossed[0]]), rows.message_id[a + int(crossed[0])]
-    segment_weights = weights[a:b]
-    best = np.flatnonzero(segment_weights >= 0)
-    best = best[np.lexsort((best, -segment_weights[best]))][:EVIDENCE_SIZE]  # this batch's best, before any tuple
-    candidates = list(prior.evidence) + [(int(segment_weights[i]), int(run.index[a + i]),
-                                          rows.message_id[a + int(i)]) for i in best]
-    evidence = tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
+    masses, roles = _sender_totals(prior, rows, a, b)
+    max_score, peak_index, peak_id = _peak(prior, segment, rows, run, a)
+    alert_index, alert_id = _alert(model, prior, segment, rows, run, a)
     first_risk = run.first_risk_ts[last]
     return ConversationState(
         conversation_id=prior.conversation_id, n_messages=int(run.index[last]) + 1,
@@ -250,18 +215,62 @@ def _advance(model: RiskModel, prior: ConversationState, rows: _Rows, run: Runni
         last_ts=float(ts[last]) if prior.last_ts is None else max(prior.last_ts, float(ts[last])),  # a late arrival
         stage_max=tuple(run.stage_max[last].tolist()), stage_hits=tuple(run.stage_hits[last].tolist()),
         first_risk_ts=None if np.isnan(first_risk) else float(first_risk),
-        sender_mass=tuple(masses.items()), n_media=int(run.n_media[last]),
+        sender_mass=masses, n_media=int(run.n_media[last]),
         media_after_request=bool(run.media_after_request[last]), text_sum=int(run.text_sum[last]),
         last_score=float(segment[-1]),
         max_score=max_score, peak_index=peak_index, peak_message_id=peak_id,
-        alert_index=alert_index, alert_message_id=alert_id, evidence=evidence, sender_role=tuple(roles.items()),
-        evidence_key=evidence_key or prior.evidence_key, restarted_at=prior.restarted_at,
+        alert_index=alert_index, alert_message_id=alert_id, evidence=_evidence(prior, rows, run, weights, a, b),
+        sender_role=roles, evidence_key=evidence_key or prior.evidence_key, restarted_at=prior.restarted_at,
         earlier_stage_max=prior.earlier_stage_max,
         run_sender=None if open_run is None else open_run.sender, run_texts=() if open_run is None else open_run.texts,
         run_evidence=() if open_run is None else open_run.evidence,
-        other_runs=tuple((run.sender or "", run.ts, run.texts, run.evidence) for run in other_runs),
+        other_runs=tuple((other.sender or "", other.ts, other.texts, other.evidence) for other in other_runs),
         language_words=(prior.language_words[0] + language[0], prior.language_words[1] + language[1]),
     )
+
+
+def _sender_totals(prior: ConversationState, rows: _Rows, a: int,
+                   b: int) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """Each sender's running risk mass after rows ``a..b-1``, and their mass weighed by the role model."""
+    senders = rows.sender_id[a:b]
+    masses = dict(prior.sender_mass)
+    masses.update(zip(senders, rows.sender_mass[a:b], strict=True))  # the last value per sender: their running total
+    roles = dict(prior.sender_role)
+    if rows.role is not None:  # integers: the same sums however the messages were batched
+        for sender, mass in zip(senders, rows.role[a:b], strict=True):
+            roles[sender] = roles.get(sender, 0) + mass
+    return tuple(masses.items()), tuple(roles.items())
+
+
+def _peak(prior: ConversationState, segment: np.ndarray, rows: _Rows, run: Running,
+          a: int) -> tuple[float, int | None, str | None]:
+    """The highest score so far, its position and its message id: the state's, or a higher one among these rows."""
+    peak = int(np.argmax(segment))  # position within this batch's rows of the conversation
+    if prior.peak_index is None or segment[peak] > prior.max_score:
+        return float(segment[peak]), int(run.index[a + peak]), rows.message_id[a + peak]
+    return prior.max_score, prior.peak_index, prior.peak_message_id
+
+
+def _alert(model: RiskModel, prior: ConversationState, segment: np.ndarray, rows: _Rows, run: Running,
+           a: int) -> tuple[int | None, str | None]:
+    """Where the alert first fired: the state's, or the first of these rows whose score crosses the threshold."""
+    if prior.alert_index is None:
+        crossed = np.flatnonzero(segment >= model.thresholds.alert)
+        if len(crossed):
+            return int(run.index[a + crossed[0]]), rows.message_id[a + int(crossed[0])]
+    return prior.alert_index, prior.alert_message_id
+
+
+def _evidence(prior: ConversationState, rows: _Rows, run: Running, weights: np.ndarray, a: int,
+              b: int) -> tuple[tuple[int, int, str], ...]:
+    """The EVIDENCE_SIZE heaviest evidence messages so far (weight, position, message id): the state's and
+    these rows', the heaviest first and the earliest of equal weight."""
+    segment_weights = weights[a:b]
+    best = np.flatnonzero(segment_weights >= 0)
+    best = best[np.lexsort((best, -segment_weights[best]))][:EVIDENCE_SIZE]  # this batch's best, before any tuple
+    candidates = list(prior.evidence) + [(int(segment_weights[i]), int(run.index[a + i]),
+                                          rows.message_id[a + int(i)]) for i in best]
+    return tuple(sorted(candidates, key=lambda c: (-c[0], c[1]))[:EVIDENCE_SIZE])
 
 
 def summarize(model: RiskModel, state: ConversationState) -> RiskScore:

@@ -92,6 +92,17 @@ class ConversationState:
         recorded is taken as this model's)."""
         return self.evidence_key not in (None, evidence_key)
 
+    def set_aside(self) -> ConversationState:
+        """This state with its running evidence set aside, as when another model gave it: from the next message
+        the conversation is scored as if it began there, while positions go on counting every message and what
+        was answered stays (the highest score and where it was, the alert, the evidence messages, the most
+        severe stage reached). The suspect is named again from the new model's evidence."""
+        return ConversationState(
+            self.conversation_id, n_messages=self.n_messages, last_ts=self.last_ts, last_score=self.last_score,
+            max_score=self.max_score, peak_index=self.peak_index, peak_message_id=self.peak_message_id,
+            alert_index=self.alert_index, alert_message_id=self.alert_message_id, evidence=self.evidence,
+            restarted_at=self.n_messages, earlier_stage_max=self.stage_reached, language_words=self.language_words)
+
     @property
     def stage_reached(self) -> tuple[int, ...]:
         """Each stage's highest evidence at any message, before a model change included."""

@@ -7,13 +7,13 @@ from detection.events import MessageEvent
 from detection.features import (
     EXTORTION,
     FEATURE_NAMES,
+    Seeds,
     group_cumsum,
     running_features,
     seg_cummax,
     seg_cumsum,
     segment_ids,
 )
-from detection.scoring import _seeds
 from detection.state import N_RISK, QUANT, ConversationState
 
 
@@ -46,7 +46,7 @@ def test_current_extortion_adds_threat_and_payment_evidence_of_this_message_only
     starts = np.array([0])
     run = running_features(risk, np.zeros(3, dtype=np.int64), np.array([e.timestamp for e in events]),
                            np.array([0, 0, 1]), np.zeros(3, dtype=bool), starts,
-                           _seeds(events, starts, [ConversationState("c")]))
+                           Seeds.of([ConversationState("c")], starts, [e.sender_id for e in events]))
     column = run.features[:, FEATURE_NAMES.index("current_extortion")]
     assert column == pytest.approx([0.0, 0.77, 0.0], abs=1e-4)
     assert run.features[1, FEATURE_NAMES.index("n_stages")] == 0  # neither stage counts as detected
