@@ -20,7 +20,7 @@ from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.outbox import OutboxWorker
 from detection.policy import LEVELS, EscalationPolicy
-from detection.scoring import score_messages
+from detection.scoring import StepScores, score_messages
 from detection.sinks import Sink, intervention_id, load_sinks
 from detection.state import ConversationState
 from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store
@@ -74,6 +74,25 @@ class Processor:
                                        self.evidence_key, self.keep_other_evidence)
         levels = {c: v.level for c, v in conversations.items()}
         raised = {c: v.raised for c, v in conversations.items()}
+        answers, new_interventions = self._decide(steps, states, levels, raised, intervene)
+        if not states:  # every message answered before: nothing to write
+            return _in_request_order(keys, answers, answered), new_interventions
+        expected = {c: conversations[c].state.n_messages if c in conversations else 0 for c in states}
+        self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
+                          [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks,
+                          expected)
+        if not self.keep_other_evidence and (aside := sum(
+                conversations[c].state.built_by_another(self.evidence_key) for c in states if c in conversations)):
+            with self._counting:
+                self.evidence_restarts += aside
+        return _in_request_order(keys, answers, answered), new_interventions
+
+    def _decide(self, steps: StepScores, states: dict[str, ConversationState], levels: dict[str, str],
+                raised: dict[str, frozenset[str]], intervene: bool,
+                ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
+        """The policy's decision after each scored message, in order: its answer, and the interventions due
+        (none without ``intervene``). ``levels`` and ``raised`` (each conversation's level and the levels
+        raised so far) are brought up to date."""
         answers: dict[tuple[str, str], dict[str, Any]] = {}
         new_interventions: list[dict[str, Any]] = []
         stages = steps.stage
@@ -91,17 +110,7 @@ class Processor:
                                                                     strict=True)),
                 "intervention": made[-1] if made else None, "duplicate": False,
             }
-        if not states:  # every message answered before: nothing to write
-            return _in_request_order(keys, answers, answered), new_interventions
-        expected = {c: conversations[c].state.n_messages if c in conversations else 0 for c in states}
-        self.store.commit([Conversation(states[c], levels[c], raised.get(c, frozenset())) for c in states],
-                          [(cid, mid, a) for (cid, mid), a in answers.items()], new_interventions, self.sinks,
-                          expected)
-        if not self.keep_other_evidence and (aside := sum(
-                conversations[c].state.built_by_another(self.evidence_key) for c in states if c in conversations)):
-            with self._counting:
-                self.evidence_restarts += aside
-        return _in_request_order(keys, answers, answered), new_interventions
+        return answers, new_interventions
 
     def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:
         # suspect and evidence are as of the end of this call's messages for the conversation
