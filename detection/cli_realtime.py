@@ -9,13 +9,18 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from detection.cli_common import EVENTS_HELP, check_errors_file, check_outputs, fail, local_path, user_errors
 from detection.inputs import InputError
 from detection.wording import counted
+
+if TYPE_CHECKING:
+    from detection.partitioned import Split
+    from detection.processor import Processor
+    from detection.workers import ProgressBar
 
 # Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).
 ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
@@ -221,7 +226,7 @@ def backfill(
     from detection.model_files import load_model
     from detection.partitioned import split_input
     from detection.policy import EscalationPolicy
-    from detection.processor import Processor, load_history
+    from detection.processor import Processor
     from detection.settings import ServiceSettings, load_settings
     from detection.store import check_store_url, open_store, without_password
     from detection.workers import ProgressBar
@@ -238,29 +243,37 @@ def backfill(
         if split.rejects and errors is None:
             raise rejects_error(split.rejects)
         store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
-        where = without_password(settings.state)
-        shown, written = bar.counter(split.n_conversations, "loading"), 0
-
-        def loaded(n: int) -> None:  # told the conversations stored so far
-            nonlocal written
-            written = n
-            shown(n)
-
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
-            done = load_history(processor, map(split.events, range(split.n)), loaded)
-        except Exception as exc:  # each call is one transaction: say how far it got
-            so_far = f"{written} of the {counted(split.n_conversations, 'conversation')}"
-            if isinstance(exc, InputError):  # the split's working files, not the store
-                said = f"{exc} ({so_far} loaded into --state {where})"
-            else:  # the store failing midway
-                said = f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after {so_far}"
-            raise fail(f"{said}; run it again: what was loaded is then taken as duplicates") from None
+            done = _load(processor, split, bar, without_password(settings.state))
         finally:
             store.close()
     if errors is not None:
         write_rejects(errors, split.rejects)
-    typer.echo(_loaded(done, where, len(split.rejects)), err=True)
+    typer.echo(_loaded(done, without_password(settings.state), len(split.rejects)), err=True)
+
+
+def _load(processor: Processor, split: Split, bar: ProgressBar, where: str) -> dict[str, Any]:
+    """``load_history`` over the split input's partitions, shown on ``bar``; a failure says how far it got
+    (each call is one transaction) and that running it again is safe."""
+    from detection.processor import load_history
+
+    shown, written = bar.counter(split.n_conversations, "loading"), 0
+
+    def loaded(n: int) -> None:  # told the conversations stored so far
+        nonlocal written
+        written = n
+        shown(n)
+
+    try:
+        return load_history(processor, map(split.events, range(split.n)), loaded)
+    except Exception as exc:
+        so_far = f"{written} of the {counted(split.n_conversations, 'conversation')}"
+        if isinstance(exc, InputError):  # the split's working files, not the store
+            said = f"{exc} ({so_far} loaded into --state {where})"
+        else:  # the store failing midway
+            said = f"--state {where}: loading failed ({type(exc).__name__}: {exc}) after {so_far}"
+        raise fail(f"{said}; run it again: what was loaded is then taken as duplicates") from None
 
 
 def _loaded(done: dict[str, Any], where: str, n_rejected: int) -> str:
