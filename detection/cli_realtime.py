@@ -18,7 +18,7 @@ from detection.inputs import InputError
 from detection.wording import counted
 
 if TYPE_CHECKING:
-    from detection.partitioned import Split
+    from detection.partitions import Split
     from detection.processor import Processor
     from detection.workers import ProgressBar
 

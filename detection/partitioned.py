@@ -55,7 +55,7 @@ from detection.inputs import (
 )
 from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
-from detection.partitions import partition_events, read_partition
+from detection.partitions import Split, partition_events, read_partition
 from detection.readers import Reject
 from detection.scoring import RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
@@ -184,12 +184,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                        arrow_schema(per_message), for_people=True)
             if errors_path is not None:
                 write_rejects(errors_path, rejects)
-            riskiest = heapq.nsmallest(show, (item for d in done for item in d.riskiest), key=lambda item: item[:2])
-            shown = {r.conversation_id for _, _, r in riskiest}
-            return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), len(rejects),
-                               sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
-                               [e for d in done for e in d.shown if e.conversation_id in shown],
-                               sum(d.n_other_language for d in done))
+            return _result(done, len(rejects), show)
     except BrokenProcessPool:  # a worker killed outright; the pool has stopped the others
         raise InputError(f"{source}: a worker process was killed while scoring it (most often by the kernel's "
                          "out-of-memory killer, which `dmesg` names); nothing was written to "
@@ -202,6 +197,16 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                          "nothing was written there") from None
     finally:
         _MODEL = None
+
+
+def _result(done: list[_Scored], n_rejected: int, show: int) -> BatchResult:
+    """The partitions' results together: counts, and the ``show`` riskiest conversations with their messages."""
+    riskiest = heapq.nsmallest(show, (item for d in done for item in d.riskiest), key=lambda item: item[:2])
+    shown = {r.conversation_id for _, _, r in riskiest}
+    return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), n_rejected,
+                       sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
+                       [e for d in done for e in d.shown if e.conversation_id in shown],
+                       sum(d.n_other_language for d in done))
 
 
 def _sizes(files: list[Path], workers: int | None, partitions: int | None) -> tuple[int, int]:
@@ -245,30 +250,6 @@ def _all_rejects(rejects: list[Reject], done: list[_Scored], names: list[str]) -
         rejects += place_duplicates(names[i], [(file_and_row(order)[1], reason) for order, reason in group])
     rank = {name: i for i, name in enumerate(names)}
     return sorted(rejects, key=lambda r: (rank[r.path], _row_number(r)))
-
-
-class Split(NamedTuple):
-    """An input split by conversation into partitions (``split_input``)."""
-
-    folder: str
-    n: int  # partitions
-    names: list[str]  # the input's files
-    rejects: list[Reject]  # its bad rows, copies of a message id included, in input order
-    n_conversations: int
-    sizes: list[int]  # each partition's good messages, as split
-    written: list[int]  # the rows written to each partition's working files, copies of a message id included
-
-    @property
-    def n_messages(self) -> int:
-        """The input's good messages."""
-        return sum(self.sizes)
-
-    def events(self, p: int) -> list[MessageEvent]:
-        """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
-        first copy. ``InputError`` where its working files cannot be read back whole (removed or changed since
-        the split): a part of the input would be left out without a word."""
-        read = read_partition(self.folder, p, self.names, self.written[p])
-        return [] if read is None else partition_events(read.table)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """A partition of a split input (``splitting``) read back: its rows in input order, each message id's first
-copy, the later copies its bad rows; refused where its working files no longer hold what the split wrote.
+copy, the later copies its bad rows; refused where its working files no longer hold what the split wrote. ``Split``:
+an input split so (``partitioned.split_input``), read a partition at a time.
 """
 
 from __future__ import annotations
@@ -76,3 +77,27 @@ def _deduplicated(table: pa.Table, sources: list[str]) -> Partition:
         order_column = [order_column[i] for i in keep]
         ids = table.column("conversation_id").to_pylist(), table.column("message_id").to_pylist()
     return Partition(table, order_column, ids, rejects, unplaced)
+
+
+class Split(NamedTuple):
+    """An input split by conversation into partitions (``split_input``)."""
+
+    folder: str
+    n: int  # partitions
+    names: list[str]  # the input's files
+    rejects: list[Reject]  # its bad rows, copies of a message id included, in input order
+    n_conversations: int
+    sizes: list[int]  # each partition's good messages, as split
+    written: list[int]  # the rows written to each partition's working files, copies of a message id included
+
+    @property
+    def n_messages(self) -> int:
+        """The input's good messages."""
+        return sum(self.sizes)
+
+    def events(self, p: int) -> list[MessageEvent]:
+        """Partition ``p``'s messages (every message of its conversations), in input order, each message id's
+        first copy. ``InputError`` where its working files cannot be read back whole (removed or changed since
+        the split): a part of the input would be left out without a word."""
+        read = read_partition(self.folder, p, self.names, self.written[p])
+        return [] if read is None else partition_events(read.table)
