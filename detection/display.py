@@ -16,6 +16,7 @@ from detection.wording import counted
 
 # what was left out before a message (or None), then the message (None after the last)
 Rows = list[tuple[str | None, Step | None]]
+Quoted = dict[tuple[str, str], MessageEvent]  # the messages quoted, by conversation and message id
 
 # The narrowest console ``explain`` draws a table in: narrower, its message column is a few letters wide.
 TABLE_WIDTH = 120
@@ -72,36 +73,47 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     """
     console = console or Terminal()
     quoted = {(e.conversation_id, e.message_id): e for e in events}
+    total = len(results) if total is None else total
+    title = f"Riskiest {min(top, len(results))} of {total} conversations"
+    riskiest = sorted(results, key=lambda r: -r.risk_score)[:top]
+    if console.width < TABLE_WIDTH:  # a narrow terminal, or a file or pipe (80 columns to rich)
+        console.print(title)
+        _print_riskiest_blocks(console, riskiest, quoted)
+    else:
+        console.print(_riskiest_table(title, riskiest, quoted, wide=console.width >= 130))
+
+
+def _print_riskiest_blocks(console: Console, riskiest: list[RiskScore], quoted: Quoted) -> None:
+    """``print_riskiest`` on a narrow console: a line a conversation, then its alert message and top evidence,
+    each whole and by whom."""
+    for r in riskiest:
+        alert = "no alert" if r.alert_index is None else f"alert at #{r.alert_index} of {r.n_messages}"
+        console.print(Text.assemble(shown(r.conversation_id), f"  {r.risk_score:.3f} ", _level(r.risk_level),
+                                    f"  {alert}  peak {r.peak_stage}"))
+        quotes = [("alert message", r.alert_message_id)] if r.alert_index is not None else []
+        for label, message_id in [*quotes, *(("evidence", m) for m in r.evidence_message_ids[:2])]:
+            if (event := quoted.get((r.conversation_id, message_id or ""))) is None:
+                continue
+            # who wrote it: a young person's plea ("please don't post it") is evidence too
+            who = Text.assemble(shown(event.sender_id), " (suspect)" if event.sender_id == r.suspect_id else "")
+            line = Text.assemble(label, ", ", who, ": ", _snippet(event.text, 300, event.attachment))
+            _print_indented(console, line)
+
+
+def _riskiest_table(title: str, riskiest: list[RiskScore], quoted: Quoted, wide: bool) -> Table:
+    """``print_riskiest``'s table: a row a conversation, its alert message cut short, and its top evidence where
+    ``wide``."""
 
     def said(conversation_id: str, message_id: str | None, width: int = 48) -> Text:
         if (event := quoted.get((conversation_id, message_id or ""))) is None:
             return Text("-")  # no alert
         return _snippet(event.text, width, event.attachment)
 
-    total = len(results) if total is None else total
-    title = f"Riskiest {min(top, len(results))} of {total} conversations"
-    riskiest = sorted(results, key=lambda r: -r.risk_score)[:top]
-    if console.width < TABLE_WIDTH:  # a narrow terminal, or a file or pipe (80 columns to rich)
-        console.print(title)
-        for r in riskiest:
-            alert = "no alert" if r.alert_index is None else f"alert at #{r.alert_index} of {r.n_messages}"
-            console.print(Text.assemble(shown(r.conversation_id), f"  {r.risk_score:.3f} ", _level(r.risk_level),
-                                        f"  {alert}  peak {r.peak_stage}"))
-            quotes = [("alert message", r.alert_message_id)] if r.alert_index is not None else []
-            for label, message_id in [*quotes, *(("evidence", m) for m in r.evidence_message_ids[:2])]:
-                if (event := quoted.get((r.conversation_id, message_id or ""))) is None:
-                    continue
-                # who wrote it: a young person's plea ("please don't post it") is evidence too
-                who = Text.assemble(shown(event.sender_id), " (suspect)" if event.sender_id == r.suspect_id else "")
-                line = Text.assemble(label, ", ", who, ": ", _snippet(event.text, 300, event.attachment))
-                _print_indented(console, line)
-        return
-    wide = console.width >= 130  # evidence gets its own column only where it can be read
     table = Table(title=title, show_lines=False)
     for column in ("conversation", "score", "level", "alert at", "peak stage"):
         table.add_column(column, no_wrap=True)
     table.add_column("alert message", ratio=1)
-    if wide:
+    if wide:  # evidence gets its own column only where it can be read
         table.add_column("top evidence", ratio=1)
     for r in riskiest:
         evidence = [said(r.conversation_id, m, 28) for m in r.evidence_message_ids[:2]]
@@ -110,7 +122,7 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
             "-" if r.alert_index is None else f"#{r.alert_index} of {r.n_messages}", r.peak_stage,
             said(r.conversation_id, r.alert_message_id), *([Text(" | ").join(evidence)] if wide else []),
         )
-    console.print(table)
+    return table
 
 
 def _reasons(step: Step) -> str:
