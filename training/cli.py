@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from detection.cli_common import check_outputs, fail, local_path, user_errors
+from detection.cli_common import fail, local_path, user_errors
 from detection.model_save import check_model_target
 from detection.wording import counted
+from training.cli_common import named, outside_data, tracking
 
 if TYPE_CHECKING:
     from detection.model import RiskModel
@@ -28,13 +29,6 @@ if TYPE_CHECKING:
 
 # Settings that `train` takes as options of their own, not through --set.
 OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_alert_rate")
-
-
-def outside_data(data: list[Path], option: str, path: Path | None) -> None:
-    """Refuse an output that is a --data file or lies inside a --data folder (it would be read as data
-    the next time), before any work."""
-    for given in data:
-        check_outputs({"--data": given}, {option: path})
 
 
 def train(
@@ -135,11 +129,6 @@ def _check_transformer_extra() -> None:
                    "transformer model needs none of it")
 
 
-def named(paths: list[Path]) -> str:
-    """The data files as the model card, MLflow and the printout name them: ``a + b``."""
-    return " + ".join(map(str, paths))
-
-
 @contextlib.contextmanager
 def _what_the_data_cannot_give(files: str) -> Iterator[None]:
     """Training's and choosing thresholds' refusals of the data (one class, too few conversations, no text) as an
@@ -148,23 +137,6 @@ def _what_the_data_cannot_give(files: str) -> Iterator[None]:
         yield
     except ValueError as exc:
         raise fail(f"{files}: {exc}") from None
-
-
-@contextlib.contextmanager
-def tracking(what: str) -> Iterator[None]:
-    """MLflow's refusals (a tracking URI it cannot use, a registry conflict) as one error line naming
-    ``what`` was being done, not a traceback."""
-    from mlflow.exceptions import MlflowException
-    from sqlalchemy.exc import SQLAlchemyError  # a database MLflow cannot write (a full disk) comes as this
-
-    try:
-        yield
-    except (MlflowException, SQLAlchemyError, OSError) as exc:
-        from training.registry import tracking_uri
-
-        text = str(getattr(exc, "message", exc)).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise fail(f"MLflow ({tracking_uri()}): {what} failed: {first}") from None
 
 
 # The MLflow registry's own rules (mlflow.utils.validation), checked before any work is done

@@ -11,7 +11,7 @@ import typer
 
 from detection.cli_common import local_path
 from detection.wording import counted
-from training.cli import named, outside_data, tracking
+from training.cli_common import named, outside_data, tracking
 from training.registry import PROMOTION_METRICS
 
 
