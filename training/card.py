@@ -118,10 +118,9 @@ def _data_text(m: dict[str, Any], data_source: str) -> str:
             f"  stage annotations {'used' if m.get('stages_annotated') else 'absent (weak keyword stages)'}.")
 
 
-def model_card(model: RiskModel, data_source: str) -> str:
-    """The model card (Markdown) for a trained model, from its own config and metrics."""
-    m, train = model.metrics, model.config.get("train", {})
-    kind = model.model_type
+def _kind(model_type: str, train: dict[str, Any]) -> str:
+    """What the model is, in words: its type, encoder and the paths its score takes."""
+    kind = model_type
     if kind == "transformer":
         kind += f" ({train.get('encoder', 'frozen')} all-MiniLM-L6-v2 in ONNX" + \
             (", with hashed n-grams)" if train.get("ngrams") else ")")
@@ -129,26 +128,41 @@ def model_card(model: RiskModel, data_source: str) -> str:
         kind += ", with a conversation-level text model feeding the sequence model"
         if train.get("text_path"):
             kind += " and a text path beside it (the score is the larger of the two, each calibrated apart)"
+    return kind
+
+
+def _cv_text(cv: dict[str, Any] | None) -> str:
+    """``train --cv K``'s figures, where it ran."""
+    if not cv:
+        return ""
+    return (f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
+            f"(min {cv['min']['f0_5']:.3f}), mean recall {cv['mean']['recall']:.3f}, "
+            f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}." + _other_folds_text(cv.get("other_folds"))
+            + "\n" + _families_text(cv.get("families")))
+
+
+def _other_half_text(other: dict[str, Any]) -> str:
+    """The figures with thresholds chosen on one half of the held-out conversations and measured on the other."""
+    if not other:
+        return ""
+    return ("\nThe thresholds were chosen on the same held-out conversations, so precision and false alerts meet "
+            "their targets there by construction. Chosen on one half and measured on the other (mean of both "
+            f"ways): precision {fmt(other.get('precision'))}, recall {fmt(other.get('recall'))}, F0.5 "
+            f"{fmt(other.get('f0_5'))}, false-alert rate {fmt(other.get('false_alert_rate'))}, alerted before the "
+            f"threat {fmt(other.get('alerted_before_threat'))}.\n")
+
+
+def model_card(model: RiskModel, data_source: str) -> str:
+    """The model card (Markdown) for a trained model, from its own config and metrics."""
+    m, train = model.metrics, model.config.get("train", {})
+    kind = _kind(model.model_type, train)
     rows = metrics_table(m, ("precision", "recall", "f0_5", "false_alert_rate", "alerted_before_threat",
                              "alerted_before_threat_groomed", "alerted_at_threat", "alerted_after_threat",
                              "median_messages_after_threat", "median_messages_to_alert", "latency_weighted_f1",
                              "roc_auc", "pr_auc", "suspect_right_at_alert", "suspect_right", "offender_precision",
                              "offender_recall", "offender_f0_5", "peak_stage_right", "peak_stage_under"))
     slices = slices_table(m.get("slices", {}))
-    cv = m.get("cv")
-    cv_text = "" if not cv else (
-        f"\nCross-validation ({cv['k']} folds, {cv['how']}): mean F0.5 {cv['mean']['f0_5']:.3f} "
-        f"(min {cv['min']['f0_5']:.3f}), mean recall {cv['mean']['recall']:.3f}, "
-        f"mean false-alert rate {cv['mean']['false_alert_rate']:.3f}." + _other_folds_text(cv.get("other_folds"))
-        + "\n" + _families_text(cv.get("families")))
     intervals = "" if not (text := interval_text(m)) else f"\n{text}.\n"
-    other = m.get("other_half") or {}
-    other_text = "" if not other else (
-        "\nThe thresholds were chosen on the same held-out conversations, so precision and false alerts meet "
-        "their targets there by construction. Chosen on one half and measured on the other (mean of both ways): "
-        f"precision {fmt(other.get('precision'))}, recall {fmt(other.get('recall'))}, F0.5 {fmt(other.get('f0_5'))}, "
-        f"false-alert rate {fmt(other.get('false_alert_rate'))}, alerted before the threat "
-        f"{fmt(other.get('alerted_before_threat'))}.\n")
     cal = m.get("calibration", {})
     t = model.thresholds
     return f"""# Model card: {model.model_version}
@@ -180,11 +194,11 @@ critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '
 {train.get('max_false_alert_rate', '-')} of held-out negatives alerting.
 
 {chr(10).join(rows)}
-{intervals}{other_text}
+{intervals}{_other_half_text(m.get('other_half') or {})}
 Calibration: expected calibration error {fmt(cal.get('ece'))}, Brier score {fmt(cal.get('brier'))}.
 
 {chr(10).join(budget_table(m))}
-{cv_text}
+{_cv_text(m.get('cv'))}
 ### Slices
 Recall for positives, false-alert rate for negatives.
 
