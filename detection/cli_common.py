@@ -31,9 +31,11 @@ URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 
 
 def local_path(value: str) -> Path:
-    """The parser of every file option: a path on this machine, or a ``file://`` URI of one. Another URI
-    (``s3a://``, ``hdfs://``...) is refused by name here, before pathlib folds its ``//`` into a path that
-    does not exist."""
+    """The parser of every file option: a path on this machine, or a ``file://`` URI of one, not an empty one.
+    Another URI (``s3a://``, ``hdfs://``...) is refused by name here, before pathlib folds its ``//`` into a path
+    that does not exist."""
+    if not value:  # an unset shell variable ("$IN"): read as ".", the working folder would be read or written
+        raise typer.BadParameter("an empty path; name a file or folder")
     if not URI.match(value):
         return Path(value)
     parts = urlsplit(value)

@@ -23,6 +23,7 @@ from training.data import LabelledData
 from training.evaluate import data_warnings, score_and_evaluate
 
 FIGURES = ("pr_curve.png", "calibration.png", "trajectories.png", "messages_to_alert.png")
+REPORT_FILES = ("report.md", "report.html", "metrics.json", *FIGURES)  # what ``write_report`` writes
 
 
 def _pyplot() -> Any:
@@ -260,5 +261,8 @@ def log_report(model: RiskModel, metrics: dict[str, Any], directory: str | Path,
         mlflow.log_params({"data": source, "model_version": model.model_version, "kind": "evaluation"})
         mlflow.log_metrics(flat_metrics({k: v for k, v in metrics.items() if k != "calibration"}))
         mlflow.log_metric("calibration.ece", metrics["calibration"]["ece"])
-        mlflow.log_artifacts(str(directory), artifact_path="report")
+        # the report's own files only: its folder may hold others (the working folder, MLflow's own mlruns)
+        for name in REPORT_FILES:
+            if (Path(directory) / name).is_file():
+                mlflow.log_artifact(str(Path(directory) / name), artifact_path="report")
         return str(run.info.run_id)

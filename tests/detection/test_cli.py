@@ -455,6 +455,37 @@ def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(event
     assert expected.returncode == 0 and (tmp_path / "o x.jsonl").read_text() == out.read_text()
 
 
+def test_an_empty_path_is_refused_by_its_option_not_read_as_the_working_folder(
+        events_path: Path, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unset shell variable (`riskline score "$IN" ...`) gives an empty path, which pathlib reads as ".": the
+    command scored the working folder's files, or wrote a report into it (and MLflow then logged the folder into its
+    own mlruns there, again and again). Every file option now refuses it by name, before any work."""
+    from typer.testing import CliRunner
+
+    from detection.cli import app, load_plugins
+
+    load_plugins()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "events.jsonl").write_bytes(events_path.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    for args, option in [
+        (["score", "", "-o", out / "s.jsonl"], "'INPUT'"),
+        (["score", "events.jsonl", "-o", ""], "'-o' / '--output'"),
+        (["score", "events.jsonl", "-o", out / "s.jsonl", "--errors", ""], "'--errors'"),
+        (["explain", "", "--conversation", "c"], "'INPUT'"),
+        (["evaluate", "--data", "events.jsonl", "--model", model_dir, "--report", ""], "'--report'"),
+        (["train", "--data", "", "--out", out / "m"], "'--data'"),
+        (["thresholds", "--data", "events.jsonl", "--out", ""], "'--out'"),
+        (["synth", "-o", ""], "'-o' / '--output'"),
+        (["backfill", "", "--state", out / "state.db"], "'INPUT'"),
+    ]:
+        done = CliRunner().invoke(app, list(map(str, args)))
+        assert done.exit_code == 2, (args, done.output)
+        assert f"Invalid value for {option}: an empty path; name a file or folder" in done.output, (args, done.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "out"] and not any(out.iterdir())
+
+
 @pytest.mark.slow
 def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres_url: str) -> None:
     """``riskline erase`` for a store no service fronts (a stream worker's): SQLite by path, from

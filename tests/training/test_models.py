@@ -335,6 +335,10 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
 def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_path: Path,
                                    mlflow_uri: str) -> None:
     env = {"MLFLOW_TRACKING_URI": mlflow_uri}
+    # a folder holding other things (the working folder, MLflow's own mlruns in it): the run logs the report alone
+    (tmp_path / "r" / "mlruns").mkdir(parents=True)
+    (tmp_path / "r" / "mlruns" / "meta.yaml").write_text("x")
+    (tmp_path / "r" / "notes.txt").write_text("mine")
     done = riskline("evaluate", "--data", labelled_path, "--model", model_dir, "--report", tmp_path / "r", "--json",
                     env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -355,7 +359,9 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     run = mlflow.get_run(run_id)
     assert run.data.metrics["f0_5"] == pytest.approx(printed["f0_5"])
     files = {f.path for f in mlflow.MlflowClient().list_artifacts(run_id, "report")}
-    assert "report/calibration.png" in files and "report/report.html" in files
+    assert files == {f"report/{name}" for name in ("report.md", "report.html", "metrics.json", "pr_curve.png",
+                                                   "calibration.png", "trajectories.png", "messages_to_alert.png")}
+    assert (tmp_path / "r" / "notes.txt").read_text() == "mine"
     budgets = printed["earliness_by_false_alert_budget"]
     assert list(budgets) == ["0.01", "0.02", "0.05", "0.1", "0.2"]
     assert all(row["false_alert_rate"] <= float(b) for b, row in budgets.items())
