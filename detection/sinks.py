@@ -221,6 +221,14 @@ class AuditLogSink:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise ValueError(f"audit log {self.path}: folder {self.path.parent} does not exist")
+        if self.path.is_dir():
+            raise ValueError(f"audit log {self.path}: a folder; name a file to append to")
+        # opened once now (and made, where it is not there): a log that cannot be written is said at start, not
+        # found by every delivery failing while the outbox holds the interventions back
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666))
+        except OSError as exc:
+            raise ValueError(f"audit log {self.path}: cannot be written ({exc.strerror or exc})") from None
 
     def deliver(self, payload: dict[str, Any]) -> None:
         """Append the line whole or not at all: a write cut short (a full disk) is cut back off, so that

@@ -1,5 +1,6 @@
 import collections
 import json
+import os
 import re
 import socket
 import threading
@@ -55,6 +56,25 @@ class FlakySink:
         self.calls.append(payload)
         if len(self.calls) <= self.failures:
             raise ConnectionError("receiver down")
+
+
+def test_an_audit_log_that_cannot_be_written_is_refused_at_start(tmp_path: Path) -> None:
+    """A folder, or a file without write permission (as a read-only mount gives): the service started and said
+    ready, and every intervention then failed to reach the log, retried for ever. The sink now refuses it when
+    made, naming it; a log that can be written is made empty then."""
+    (tmp_path / "logs").mkdir()
+    with pytest.raises(ValueError, match=rf"^audit log {re.escape(str(tmp_path / 'logs'))}: a folder; name a file"):
+        AuditLogSink(tmp_path / "logs")
+    locked = tmp_path / "locked.jsonl"
+    locked.write_text("")
+    locked.chmod(0o444)
+    if os.access(locked, os.W_OK):  # root, whom permissions do not bind: a file of the kernel's no one may write
+        locked = Path("/sys/kernel/notes")
+    said = rf"^audit log {re.escape(str(locked))}: cannot be written \(Permission denied\)$"
+    with pytest.raises(ValueError, match=said):
+        AuditLogSink(locked)
+    AuditLogSink(tmp_path / "logs" / "audit.jsonl")
+    assert (tmp_path / "logs" / "audit.jsonl").read_bytes() == b""
 
 
 def test_an_audit_line_cut_short_by_a_full_disk_is_taken_back(tmp_path: Path) -> None:
