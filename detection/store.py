@@ -210,6 +210,8 @@ def check_store_url(url: str) -> None:
         raise ValueError(f"--state {without_password(url)}: unsupported store (use sqlite:///PATH, a file path, "
                          "redis://... or postgresql://...)")
     path = _sqlite_path(url)
+    if path.is_dir():  # SQLite says only "unable to open database file"
+        raise ValueError(f"state store {path}: a folder; name a database file in it (such as {path / 'state.db'})")
     if path.parent.is_dir():
         return
     if url.startswith("sqlite:///") and not path.is_absolute() and Path("/", path).parent.is_dir():

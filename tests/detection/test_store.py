@@ -266,6 +266,10 @@ def test_a_store_out_of_room_is_told_from_a_message_of_its_own(tmp_path: Path, r
 def test_bad_locations(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         open_store(str(tmp_path / "missing" / "s.db"))
+    for url in (str(tmp_path), f"sqlite:///{tmp_path}"):  # SQLite's own words: "unable to open database file"
+        with pytest.raises(ValueError, match=rf"^state store {re.escape(str(tmp_path))}: a folder; name a database "
+                                             rf"file in it \(such as {re.escape(str(tmp_path / 'state.db'))}\)$"):
+            open_store(url)
     with pytest.raises(ValueError, match=r"^--state mysql://app:\*\*\*@db/x: unsupported store"):
         open_store("mysql://app:s3cret@db/x")
     # sqlite:/// is followed by a relative path, as in SQLAlchemy: the usual slip for an absolute one is named
