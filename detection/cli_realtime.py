@@ -243,14 +243,15 @@ def backfill(
         if split.rejects and errors is None:
             raise rejects_error(split.rejects)
         store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
+        where = without_password(settings.state)
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)
-            done = _load(processor, split, bar, without_password(settings.state))
+            done = _load(processor, split, bar, where)
         finally:
             store.close()
     if errors is not None:
         write_rejects(errors, split.rejects)
-    typer.echo(_loaded(done, without_password(settings.state), len(split.rejects)), err=True)
+    typer.echo(_loaded(done, where, len(split.rejects)), err=True)
 
 
 def _load(processor: Processor, split: Split, bar: ProgressBar, where: str) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def _deduplicated(table: pa.Table, sources: list[str]) -> Partition:
 
 
 class Split(NamedTuple):
-    """An input split by conversation into partitions (``split_input``)."""
+    """An input split by conversation into partitions (``partitioned.split_input``)."""
 
     folder: str
     n: int  # partitions

@@ -81,6 +81,7 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     differently, it can be far off (a model trained on conversation labels alone, continuing a stage
     model's states, alerted on a third of the negative conversations in progress).
     """
+    states = states or {}
     ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
     if not len(ordered):
         empty = np.zeros(0)
@@ -89,7 +90,7 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     conv_ids = ordered.conversation_id
     grouped = np.array(conv_ids, dtype=object)
     starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))).astype(np.int64)
-    priors = [(states or {}).get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
+    priors = [states.get(conv_ids[s]) or ConversationState(conv_ids[s]) for s in starts.tolist()]
     if evidence_key is not None and not keep_other_evidence:
         priors = [p.set_aside() if p.built_by_another(evidence_key) else p for p in priors]
     sender = _codes(ordered.sender_id)
