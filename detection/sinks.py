@@ -226,15 +226,18 @@ class AuditLogSink:
         # opened once now (and made, where it is not there): a log that cannot be written is said at start, not
         # found by every delivery failing while the outbox holds the interventions back
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666))
+            os.close(self._open())
         except OSError as exc:
             raise ValueError(f"audit log {self.path}: cannot be written ({exc.strerror or exc})") from None
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
 
     def deliver(self, payload: dict[str, Any]) -> None:
         """Append the line whole or not at all: a write cut short (a full disk) is cut back off, so that
         the retry's line does not follow half of this one."""
         line = (json.dumps(payload, sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = self._open()
         try:
             start, done = os.fstat(fd).st_size, 0
             try:

@@ -262,7 +262,7 @@ def log_report(model: RiskModel, metrics: dict[str, Any], directory: str | Path,
         mlflow.log_metrics(flat_metrics({k: v for k, v in metrics.items() if k != "calibration"}))
         mlflow.log_metric("calibration.ece", metrics["calibration"]["ece"])
         # the report's own files only: its folder may hold others (the working folder, MLflow's own mlruns)
-        for name in REPORT_FILES:
-            if (Path(directory) / name).is_file():
-                mlflow.log_artifact(str(Path(directory) / name), artifact_path="report")
+        for path in (Path(directory) / name for name in REPORT_FILES):
+            if path.is_file():
+                mlflow.log_artifact(str(path), artifact_path="report")
         return str(run.info.run_id)
