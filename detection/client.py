@@ -24,33 +24,21 @@ import datetime
 import json
 import numbers
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from detection.client_calls import Call, RisklineError, placed
 from detection.sinks import verify_signature
 
 __all__ = ["AsyncRisklineClient", "RisklineClient", "RisklineError", "verify_signature"]
 
+RisklineError.__module__ = __name__  # where users import it from: tracebacks and pickles name detection.client
+
 MAX_BATCH = 1000  # messages a request may hold (the service's limit)
 JSON = {"Content-Type": "application/json"}
-RETRIED = frozenset({429, 502, 503, 504})  # answers that say "not now": the same request may succeed later
-
-
-class RisklineError(Exception):
-    """The service refused a request, or could not answer it through every retry.
-
-    ``status`` is the HTTP status (None when no answer came), ``detail`` the service's reason and
-    ``request_id`` the request's ``X-Request-Id`` (one for all its tries), which the service's log lines name.
-    """
-
-    def __init__(self, message: str, status: int | None = None, detail: Any = None,
-                 request_id: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.detail, self.request_id = status, detail, request_id
 
 
 class RisklineClient:
@@ -77,7 +65,7 @@ class RisklineClient:
             try:
                 body = self._request("POST", "/v1/messages", content=_encoded(batch), headers=JSON)
             except RisklineError as exc:
-                raise _placed(exc, start) from None
+                raise placed(exc, start) from None
             results += body["results"]
         return results
 
@@ -112,7 +100,7 @@ class RisklineClient:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
+        call = Call(method, path, self._http.base_url, self.retries, self.backoff)
         headers = {**kwargs.pop("headers", {}), "X-Request-Id": call.sent}
         for wait in call.waits():
             if wait:
@@ -145,7 +133,7 @@ class AsyncRisklineClient:
             try:
                 body = await self._request("POST", "/v1/messages", content=_encoded(batch), headers=JSON)
             except RisklineError as exc:
-                raise _placed(exc, start) from None
+                raise placed(exc, start) from None
             results += body["results"]
         return results
 
@@ -178,7 +166,7 @@ class AsyncRisklineClient:
         await self.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        call = _Call(method, path, self._http.base_url, self.retries, self.backoff)
+        call = Call(method, path, self._http.base_url, self.retries, self.backoff)
         headers = {**kwargs.pop("headers", {}), "X-Request-Id": call.sent}
         for wait in call.waits():
             if wait:
@@ -191,36 +179,6 @@ class AsyncRisklineClient:
             if (body := call.answered(response)) is not None:
                 return body
         raise call.failure
-
-
-class _Call:
-    """One request's tries, for either client: the waits between them (doubling from ``backoff``), its
-    ``X-Request-Id`` (one for every try: the service's log lines of a retried request share it) and its
-    failure so far. The tries stop early at an answer that is not ``RETRIED``."""
-
-    def __init__(self, method: str, path: str, base_url: httpx.URL, retries: int, backoff: float) -> None:
-        self.method, self.path, self.base_url, self.retries, self.backoff = method, path, base_url, retries, backoff
-        self.sent = uuid.uuid4().hex
-        self.failure = RisklineError(f"{method} {path}: not sent", request_id=self.sent)  # until the first try
-
-    def waits(self) -> Iterator[float]:
-        """Seconds to wait before each try."""
-        for attempt in range(max(self.retries, 0) + 1):
-            if attempt and self.failure.status is not None and self.failure.status not in RETRIED:
-                return
-            yield self.backoff * 2 ** (attempt - 1) if attempt else 0.0
-
-    def unanswered(self, exc: Exception) -> None:
-        self.failure = _no_answer(self.method, self.path, self.base_url, exc, self.sent)
-
-    def answered(self, response: httpx.Response) -> dict[str, Any] | None:
-        """The body of an answer that succeeded, else None with the refusal kept as the failure."""
-        outcome = _judged(self.method, self.path, response, self.sent)
-        if isinstance(outcome, RisklineError):
-            self.failure = outcome
-            return None
-        return outcome
-
 
 def _batches(events: Iterable[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
     """``events`` (a list, or any iterable of them) in requests of up to ``MAX_BATCH``, each with the place of
@@ -264,66 +222,3 @@ def _conversation_path(conversation_id: str | int) -> str:
     # "." or ".." too, which a URL resolves as a step in the path (to /v1/conversations/ or /v1/)
     quoted = quote(conversation_id, safe="")
     return f"/v1/conversations/{quoted.replace('.', '%2E') if quoted in ('.', '..') else quoted}"
-
-
-def _no_answer(method: str, path: str, base_url: httpx.URL, exc: Exception, sent: str) -> RisklineError:
-    # the request may have reached the service all the same (an answer lost on its way back)
-    return RisklineError(f"{method} {path}: no answer from {base_url} ({exc!r}) [request {sent}]", request_id=sent)
-
-
-def _judged(method: str, path: str, response: httpx.Response, sent: str) -> dict[str, Any] | RisklineError:
-    """The body of an answer that succeeded (a 2xx with a JSON object), else the refusal (sent again where
-    its status is ``RETRIED``). A redirect or a page that is not JSON is a refusal too: the URL is not
-    the service's own (a proxy or a login page in between), and no request was scored. The refusal names
-    the answer's ``X-Request-Id`` (the service's own where a proxy put one in place of ours), else ours."""
-    status, request = response.status_code, f"{method} {path}"
-    request_id = response.headers.get("x-request-id", sent)
-    if status >= 400:
-        return _refusal(request, response, request_id)
-    if status >= 300:
-        return _error(request, status, f"redirected to {response.headers.get('location')!r}: give the service's "
-                                       "own URL", request_id)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return _error(request, status, f"the answer is not Riskline's JSON ({response.text[:80]!r}): is "
-                                       "the URL the service's own?", request_id)
-    return body
-
-
-def _placed(error: RisklineError, start: int) -> RisklineError:
-    """A refusal of the request whose first event is ``events[start]``: a 422 names its event by its
-    place in ``events``, not in the request."""
-    return _shifted(error, start) if start and error.status == 422 else error
-
-
-def _refusal(request: str, response: httpx.Response, request_id: str) -> RisklineError:
-    try:
-        body = response.json()
-    except ValueError:  # a proxy's HTML page
-        body = None
-    detail = body.get("detail", body) if isinstance(body, dict) else response.text if body is None else body
-    return _error(request, response.status_code, detail, request_id)
-
-
-def _error(request: str, status: int, detail: Any, request_id: str) -> RisklineError:
-    """The service's reason in one line: a 422's ``[{"loc": [...], "msg": ...}]`` as ``loc: msg``; then the
-    request's id."""
-    reason = "; ".join(".".join(str(part) for part in item.get("loc", [])) + f": {item.get('msg')}"
-                       if isinstance(item, Mapping) else str(item) for item in detail) \
-        if isinstance(detail, list) else str(detail)
-    return RisklineError(f"{request}: {status}: {reason} [request {request_id}]", status, detail, request_id)
-
-
-def _shifted(error: RisklineError, offset: int) -> RisklineError:
-    """A 422 for a later request of ``send``, its event's place counted from the first event sent."""
-    def shift(item: Any) -> Any:
-        loc = item.get("loc") if isinstance(item, Mapping) else None
-        if isinstance(loc, list) and loc[:2] == ["body", "messages"] and len(loc) > 2 and isinstance(loc[2], int):
-            return {**item, "loc": [*loc[:2], loc[2] + offset, *loc[3:]]}
-        return item
-
-    detail = [shift(item) for item in error.detail] if isinstance(error.detail, list) else error.detail
-    return _error("POST /v1/messages", 422, detail, str(error.request_id))
