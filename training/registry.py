@@ -103,9 +103,10 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
             metric: str = "f0_5") -> dict[str, Any]:
     """Score ``data`` with both aliases; move ``champion`` to the challenger's version if it is at least as good.
 
-    Without a champion yet, the challenger becomes champion. Both models are loaded through their
-    ``models:/`` URIs and scored by the same core; ``data`` is ``LabelledData``. ``metric`` is one
-    of ``PROMOTION_METRICS``, compared in its own direction.
+    Without a champion yet, the challenger becomes champion; where both aliases name one version (promoted
+    before), it is scored once and nothing moves (``promoted``, as the end state is the one asked for). Both
+    models are loaded through their ``models:/`` URIs and scored by the same core; ``data`` is
+    ``LabelledData``. ``metric`` is one of ``PROMOTION_METRICS``, compared in its own direction.
     """
     if metric not in PROMOTION_METRICS:
         raise ValueError(f"--metric {metric}: not a metric models can be ranked by "
@@ -126,7 +127,8 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                          "earliness figures an alerted positive with a threat)")
     decision = _figures("challenger", new.version, new_metrics, metric)
     if (old := _by_alias(client, name, champion)) is not None:
-        old_metrics = evaluate_model(load_model(f"models:/{name}@{champion}"), data)
+        same = str(old.version) == str(new.version)  # promoted before: scored once, and nothing to move
+        old_metrics = new_metrics if same else evaluate_model(load_model(f"models:/{name}@{champion}"), data)
         decision.update(_figures("champion", old.version, old_metrics, metric))
         if interval := decision.get(f"champion_{metric}_interval"):
             # the rule stays "at least as good"; this says whether the gap is more than a sample of this size shows
@@ -136,11 +138,12 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                                                                        old_metrics[metric])
     else:
         decision["champion_version"] = None
-        promoted = True
-    if promoted:
+        promoted, same = True, False
+    if promoted and not same:
         client.set_registered_model_alias(name, champion, new.version)
     decision["promoted"] = promoted
     decision["reason"] = (f"no {champion} yet" if old is None else
+                          f"the {challenger} is {champion} already (version {new.version}): nothing moved" if same else
                           f"challenger {metric} {'at least as good as' if promoted else 'worse than'} "
                           f"champion {metric} ({'higher' if PROMOTION_METRICS[metric] else 'lower'} is better)")
     return decision

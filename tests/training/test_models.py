@@ -473,6 +473,13 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     import mlflow
 
     assert str(mlflow.MlflowClient().get_model_version_by_alias("rl", "champion").version) == "3"
+    import training.evaluate
+
+    scored, evaluate = [], training.evaluate.evaluate_model
+    monkeypatch.setattr(training.evaluate, "evaluate_model", lambda *a, **k: scored.append(1) or evaluate(*a, **k))
+    again = promote("rl", data)  # version 3 is champion already: scored once, as it is one model
+    assert again["promoted"] and len(scored) == 1 and again["champion_f0_5"] == again["challenger_f0_5"]
+    assert again["reason"] == "the challenger is champion already (version 3): nothing moved"
     said = riskline("promote", "rl", "--data", labelled_path, cwd=tmp_path)  # version 3 against itself
     assert said.returncode == 0 and json.loads(said.stdout)["promoted"], said.stderr
     n = len(data.labels)
