@@ -6,6 +6,8 @@ is the deployment's choice, configured in YAML. Neither lives in a route handler
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,10 @@ class EscalationPolicy:
         for level, spec in self.actions.items():
             if not isinstance(spec, dict) or not isinstance(spec.get("action"), str) or not spec["action"]:
                 raise ValueError(f"policy: level '{level}' needs an 'action' name")
+            for key, value in spec.items():  # each goes into the level's interventions, which are JSON
+                if (problem := _not_json(value)) is not None:
+                    raise ValueError(f"policy: level '{level}', {key}: {problem}, which an intervention's JSON "
+                                     "cannot hold; write it in quotes, as text")
         if not 0.0 <= self.hysteresis < 0.5:
             raise ValueError(f"policy: hysteresis must be in [0, 0.5), got {self.hysteresis}")
 
@@ -126,3 +132,20 @@ class EscalationPolicy:
     def due(self, level: str, raised: frozenset[str]) -> list[str]:
         """Levels with an action, at or below ``level``, not yet raised; least severe first."""
         return [lv for lv in LEVELS[1:LEVELS.index(level) + 1] if lv in self.actions and lv not in raised]
+
+
+def _not_json(value: Any) -> str | None:
+    """What in ``value`` (as YAML reads a policy) JSON cannot hold, said for the user; None if nothing.
+    YAML reads an unquoted date as a date and ``.nan`` as a number JSON has no word for."""
+    if isinstance(value, dict):
+        return next((found for v in value.values() if (found := _not_json(v)) is not None), None)
+    if isinstance(value, list):
+        return next((found for v in value if (found := _not_json(v)) is not None), None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value!r} (not a finite number)"
+    try:
+        json.dumps(value)
+    except TypeError:
+        said = value.isoformat() if hasattr(value, "isoformat") else repr(value)
+        return f"{said} (read as a {type(value).__name__})"
+    return None

@@ -45,7 +45,12 @@ def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
                           ("levels: {}\nhigh: {action: human_review}\n",
                            r"^.*bad.yaml: policy: unknown key\(s\) \['high'\]; a policy holds 'levels'"),
                           ("hysteresis: small\nlevels: {}\n", "hysteresis must be a number in .*, got 'small'"),
-                          ("levels: [\n", r"bad.yaml: line 2, column 1: not valid YAML for the policy \(")):
+                          ("levels: [\n", r"bad.yaml: line 2, column 1: not valid YAML for the policy \("),
+                          # before: accepted, and every message reaching the level then failed (a 503) for ever
+                          ("levels:\n  high: {action: review, due: 2026-01-01}\n",
+                           r"level 'high', due: 2026-01-01 \(read as a date\), which an intervention's JSON cannot"),
+                          ("levels:\n  high: {action: review, resources: [{name: x, weight: .nan}]}\n",
+                           r"level 'high', resources: nan \(not a finite number\)")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
         with pytest.raises(ValueError, match=message):
