@@ -25,6 +25,7 @@ class RisklineError(Exception):
         super().__init__(message)
         self.status, self.detail, self.request_id = status, detail, request_id
 
+
 class Call:
     """One request's tries, for either client: the waits between them (doubling from ``backoff``), its
     ``X-Request-Id`` (one for every try: the service's log lines of a retried request share it) and its
@@ -52,6 +53,7 @@ class Call:
             self.failure = outcome
             return None
         return outcome
+
 
 def _no_answer(method: str, path: str, base_url: httpx.URL, exc: Exception, sent: str) -> RisklineError:
     # the request may have reached the service all the same (an answer lost on its way back)
