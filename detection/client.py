@@ -180,6 +180,7 @@ class AsyncRisklineClient:
                 return body
         raise call.failure
 
+
 def _batches(events: Iterable[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
     """``events`` (a list, or any iterable of them) in requests of up to ``MAX_BATCH``, each with the place of
     its first event. One event alone, not in a list, is a ``TypeError`` saying so (its keys would be sent)."""

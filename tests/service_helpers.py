@@ -154,7 +154,6 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("redis-server did not start")
 
 
-
 def _pg_bin() -> Path | None:
     """PostgreSQL's programs: on PATH, or where Debian's packages put them."""
     import shutil
