@@ -162,7 +162,9 @@ def parse_label(value: object) -> int:
         return int(value)  # type: ignore[call-overload, unused-ignore]
     if isinstance(value, float) and value in (0.0, 1.0):
         return int(value)
-    raise EventError("conversation_label", f"expected 0 or 1, got {shown(value)}")
+    if isinstance(value, str) and value.lower() in ("true", "false"):  # CSV has no booleans: pandas writes True
+        return int(value.lower() == "true")
+    raise EventError("conversation_label", f"expected 0 or 1 (or true or false), got {shown(value)}")
 
 
 def parse_stage(value: object) -> str | None:

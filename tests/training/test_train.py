@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from detection.events import STAGES, MessageEvent
@@ -225,7 +226,9 @@ def test_holdout_of_synthetic_data_beside_other_data_keeps_a_whole_fold(labelled
     ({"conversation_label": 2}, "line 2: field 'conversation_label'"),
     ({"conversation_label": None}, "line 2: field 'conversation_label': missing: labelled data gives every row"),
     ({"conversation_label": ""}, "line 2: field 'conversation_label': missing"),
-    ({"conversation_label": "yes"}, "line 2: field 'conversation_label': expected 0 or 1, got 'yes'"),
+    ({"conversation_label": "yes"},
+     r"line 2: field 'conversation_label': expected 0 or 1 \(or true or false\), got 'yes'"),
+    ({"conversation_label": "false"}, "line 2: field 'conversation_label': differs from earlier rows"),
     ({"stage": "flirting"}, "line 2: field 'stage'"),
     ({"conversation_label": 0}, "differs from earlier rows"),
     ({"message_id": "1"},
@@ -236,6 +239,16 @@ def test_bad_labels_are_located(tmp_path: Path, change: dict[str, object], messa
     path = write_jsonl(tmp_path / "l.jsonl", [{**base, "message_id": "1"}, {**base, "message_id": "2", **change}])
     with pytest.raises(InputError, match=message):
         load_labelled(path)
+
+
+def test_labels_written_as_true_and_false_read_as_1_and_0(labelled_path: Path, tmp_path: Path) -> None:
+    """A CSV that pandas wrote from a column of booleans says True and False (CSV has no booleans of its own)."""
+    frame = pd.read_json(labelled_path, lines=True, dtype={"conversation_id": str, "message_id": str})
+    frame["conversation_label"] = frame["conversation_label"].astype(bool)
+    frame.to_csv(tmp_path / "bools.csv", index=False)
+    assert set(pd.read_csv(tmp_path / "bools.csv")["conversation_label"].astype(str)) == {"True", "False"}
+    data, as_bools = load_labelled(labelled_path), load_labelled(tmp_path / "bools.csv")
+    assert as_bools.labels == data.labels and set(data.labels.values()) == {0, 1}
 
 
 def test_a_transformer_training_without_its_extra_is_refused_at_once(few_labelled_path: Path, tmp_path: Path) -> None:
