@@ -265,7 +265,7 @@ def _from_mlflow(uri: str) -> Path:
 def resolve_model_dir(source: str | Path | None = None) -> Path:
     """The local directory of a model given as a directory or an MLflow URI; ``None``: the one
     ``$RISKLINE_MODEL`` names, as either, else the default (``default_model_path``)."""
-    if source is None and (named := os.environ.get("RISKLINE_MODEL")):
+    if source is None and (named := os.environ.get("RISKLINE_MODEL")) is not None:
         try:
             return resolve_model_dir(named)
         except ModelLoadError as exc:
@@ -278,6 +278,9 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
                                  "checkout, 'make model' makes the default)")
         return path.resolve()
     text = str(source)
+    if not text.strip():  # read as a path, the working folder; left unset, the default model: neither is asked for
+        raise ModelLoadError(f"{text!r}: an empty model name (an unset variable?); name a model directory or an "
+                             "MLflow URI, or leave it out for the default model")
     if text.startswith(MLFLOW_SCHEMES):
         return _from_mlflow(text)
     path = Path(text)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detection.store import LEASE_SECONDS
@@ -30,6 +30,9 @@ def read_yaml(path: str | Path, what: str) -> Any:
         raise ValueError(f"{path}: {where}not valid YAML for the {what} ({exc.problem or exc.context})") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML for the {what} ({' '.join(str(exc).split())})") from None
+
+
+UNNAMED = {"model": "the default model", "policy": "the default policy", "audit_log": "no audit log"}
 
 
 class ServiceSettings(BaseSettings):
@@ -71,6 +74,15 @@ class ServiceSettings(BaseSettings):
         parts = urlsplit(value) if value is not None else None
         if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
+        return value
+
+    @field_validator("model", "policy", "audit_log")
+    @classmethod
+    def _named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An empty name (``--audit-log "$LOG"`` with the variable unset) would be taken as none given: the default
+        model or policy, or no audit log at all, without a word."""
+        if value is not None and not value.strip():
+            raise ValueError(f"is empty (an unset variable?); leave the option out for {UNNAMED[str(info.field_name)]}")
         return value
 
     @field_validator("api_token", "webhook_secret")

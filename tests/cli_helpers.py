@@ -20,16 +20,17 @@ BLOCKING = ("import sys\nfor name in sys.argv[1].split(','):\n    sys.modules[na
             "sys.argv[:2] = ['riskline']\nfrom detection.cli import main\nmain()\n")
 
 
-def riskline(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None,
+def riskline(*args: object, env: dict[str, str | None] | None = None, cwd: Path | None = None,
              max_file_bytes: int | None = None, stdin: str | None = None,
              blocked: Iterable[str] = ()) -> subprocess.CompletedProcess[str]:
     """``max_file_bytes``: no file the command writes may grow past this, as on a full disk (a real
     limit, RLIMIT_FSIZE: a write past it fails with EFBIG, "File too large"). ``stdin``: written to the
     command through a pipe. ``blocked``: modules the command cannot import, as where they are not
-    installed (an import of one raises ImportError, and ``importlib.util.find_spec`` finds none)."""
+    installed (an import of one raises ImportError, and ``importlib.util.find_spec`` finds none). ``env``: set
+    beside this process's environment; a name given None is left out."""
     command = [sys.executable, "-c", BLOCKING, ",".join(blocked)] if blocked else [RISKLINE]
     return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=300, input=stdin,
-                          env={**os.environ, **(env or {})}, cwd=cwd,
+                          env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}, cwd=cwd,
                           preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes))
 
 

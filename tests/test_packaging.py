@@ -47,7 +47,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _installed(site: Path, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The ``riskline`` command importing its packages from the unpacked wheel, which PYTHONPATH puts before the
     editable install (``where`` below shows it), with no model named by the environment."""
-    return riskline(*args, env={"PYTHONPATH": str(site), "RISKLINE_MODEL": ""}, cwd=cwd)
+    return riskline(*args, env={"PYTHONPATH": str(site), "RISKLINE_MODEL": None}, cwd=cwd)
 
 
 @pytest.mark.slow

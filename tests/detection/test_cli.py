@@ -484,6 +484,19 @@ def test_an_empty_path_is_refused_by_its_option_not_read_as_the_working_folder(
         assert done.exit_code == 2, (args, done.output)
         assert f"Invalid value for {option}: an empty path; name a file or folder" in done.output, (args, done.output)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "out"] and not any(out.iterdir())
+    # a model named by an empty string: before, the working folder ("not a Riskline model directory"), and an empty
+    # RISKLINE_MODEL the default model, without a word
+    for args, env, said in [
+        (["score", "events.jsonl", "-o", out / "s.jsonl", "--model", ""], {}, "''"),
+        (["score", "events.jsonl", "-o", out / "s.jsonl"], {"RISKLINE_MODEL": ""}, "RISKLINE_MODEL: ''"),
+        (["explain", "events.jsonl", "--conversation", "c", "--model", " "], {}, "' '"),
+        (["evaluate", "--data", "events.jsonl", "--model", "", "--no-track"], {}, "''"),
+        (["thresholds", "--data", "events.jsonl", "--out", out / "m", "--model", "", "--no-track"], {}, "''"),
+    ]:
+        done = CliRunner().invoke(app, list(map(str, args)), env=env)
+        assert done.exit_code == 2, (args, done.output)
+        assert f"{said}: an empty model name (an unset variable?)" in done.output, (args, done.output)
+    assert not any(out.iterdir())
 
 
 @pytest.mark.slow

@@ -45,6 +45,16 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ValueError, match=r"^setting 'api_token': is empty \(an unset variable\?\); leave the option "
                                          r"out to run without one$"):
         load_settings({"api_token": ""})  # `--api-token "$TOKEN"` with TOKEN unset: before, no token checked at all
+    # `--audit-log "$LOG"` with LOG unset: before, no audit log at all (and the default model or policy), unsaid
+    for name, unnamed in (("audit_log", "no audit log"), ("policy", "the default policy"), ("model", "the default "
+                                                                                                      "model")):
+        with pytest.raises(ValueError, match=rf"^setting '{name}': is empty \(an unset variable\?\); leave the option "
+                                             rf"out for {unnamed}$"):
+            load_settings({name: " "})
+    monkeypatch.setenv("RISKLINE_MODEL", "")
+    with pytest.raises(ValueError, match=r"^environment variable RISKLINE_MODEL: setting 'model': is empty"):
+        load_settings({})
+    monkeypatch.delenv("RISKLINE_MODEL")
     monkeypatch.setenv("RISKLINE_WEBHOOK_SECRET", "hook-secret\n")  # a mounted secret file's last line break
     with pytest.raises(ValueError, match=r"^environment variable RISKLINE_WEBHOOK_SECRET: setting 'webhook_secret': "
                                          r"has a line break at its end; remove it$"):
