@@ -32,7 +32,8 @@ def read_yaml(path: str | Path, what: str) -> Any:
         raise ValueError(f"{path}: not valid YAML for the {what} ({' '.join(str(exc).split())})") from None
 
 
-UNNAMED = {"model": "the default model", "policy": "the default policy", "audit_log": "no audit log"}
+UNNAMED = {"host": "127.0.0.1 (this machine only)", "model": "the default model", "policy": "the default policy",
+           "audit_log": "no audit log"}
 
 
 class ServiceSettings(BaseSettings):
@@ -76,7 +77,7 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
         return value
 
-    @field_validator("model", "policy", "audit_log")
+    @field_validator("host", "model", "policy", "audit_log")
     @classmethod
     def _named(cls, value: str | None, info: ValidationInfo) -> str | None:
         """An empty name (``--audit-log "$LOG"`` with the variable unset) would be taken as none given: the default

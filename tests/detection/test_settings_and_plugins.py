@@ -46,8 +46,8 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
                                          r"out to run without one$"):
         load_settings({"api_token": ""})  # `--api-token "$TOKEN"` with TOKEN unset: before, no token checked at all
     # `--audit-log "$LOG"` with LOG unset: before, no audit log at all (and the default model or policy), unsaid
-    for name, unnamed in (("audit_log", "no audit log"), ("policy", "the default policy"), ("model", "the default "
-                                                                                                      "model")):
+    for name, unnamed in (("audit_log", "no audit log"), ("policy", "the default policy"),
+                          ("model", "the default model"), ("host", r"127.0.0.1 \(this machine only\)")):
         with pytest.raises(ValueError, match=rf"^setting '{name}': is empty \(an unset variable\?\); leave the option "
                                              rf"out for {unnamed}$"):
             load_settings({name: " "})
