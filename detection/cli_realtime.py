@@ -183,12 +183,20 @@ def erase(
     DELETE /v1/conversations/ID, a stream worker a tombstone in its topic. Messages of them that come
     later start them anew.
     """
+    from detection.events import EventError, conversation_key, shown
     from detection.settings import ServiceSettings
     from detection.store import open_store, without_password
 
+    keys = []  # as messages' ids are held; an empty one (an unset variable) would erase nothing, and exit 0
+    for given in conversation_ids:
+        try:
+            keys.append(conversation_key(given))
+        except EventError as exc:
+            raise fail(f"CONVERSATION_ID {shown(given)}: {exc.reason}: no message has that id; nothing was "
+                       "erased") from None
     url = state or os.environ.get("RISKLINE_STATE") or ServiceSettings.model_fields["state"].default
     store = open_store(url, create=False)
-    wanted, erased = list(dict.fromkeys(conversation_ids)), []
+    wanted, erased = list(dict.fromkeys(keys)), []
     try:
         for cid in wanted:
             if store.erase(cid):

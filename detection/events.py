@@ -144,6 +144,12 @@ def identifier(record: Mapping[str, object], field: str, required: bool = True) 
 LATEST_TIMESTAMP = 32503680000  # Unix seconds of 3000-01-01: anything later is a mistake
 
 
+def conversation_key(value: str) -> str:
+    """A conversation id given alone (to read or erase the conversation) as messages' ids are held: trimmed, and
+    an ``EventError`` where no message could have it (empty, too long, a lone surrogate)."""
+    return str(identifier({"conversation_id": value}, "conversation_id"))
+
+
 def parse_timestamp(value: object) -> float:
     """ISO-8601 with a UTC offset, or Unix seconds (number or numeric string), as Unix seconds."""
     if _is_missing(value):

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
-from detection.events import JSON_ERRORS, EventError, MessageEvent, loads, to_event
+from detection.events import JSON_ERRORS, EventError, MessageEvent, conversation_key, loads, to_event
 from detection.sinks import canonical_body
 from detection.writers import utf8_json
 
@@ -69,7 +69,10 @@ def tombstone_conversation(key: bytes | None) -> tuple[str | None, str | None]:
         return None, "a record with no value (an erasure) whose key is not UTF-8"
     if not conversation_id:
         return None, "a record with no value (an erasure) whose key is empty"
-    return conversation_id, None
+    try:  # as its messages' ids are held (trimmed)
+        return conversation_key(conversation_id), None
+    except EventError as exc:
+        return None, f"a record with no value (an erasure) whose key no message could have as its id: {exc.reason}"
 
 
 class BrokerUnreachable(ConnectionError):

@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from detection.api_doc import openapi_document
 from detection.batcher import Batcher, ScoringFailed
-from detection.events import shown
+from detection.events import EventError, conversation_key, shown
 from detection.http_body import HTTPProblem, parse_events, read_body
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
@@ -130,6 +130,11 @@ def _conversation_routes(app: FastAPI, parts: dict[str, Any]) -> None:
     # allows both (and HEAD: create_app adds it).
     @app.api_route("/v1/conversations/{conversation_id:path}", methods=["GET", "DELETE"])
     async def conversation(conversation_id: str, request: Request) -> Response:
+        try:  # as its messages' ids are held (trimmed)
+            conversation_id = conversation_key(conversation_id)
+        except EventError as exc:  # no message could have it: unknown, as any other id never sent
+            return JSONResponse({"detail": f"unknown conversation {shown(conversation_id, 200)} (no message could "
+                                           f"have that id: {exc.reason})"}, status_code=404)
         if request.method == "DELETE":
             return await erase_conversation(conversation_id)
         return await get_conversation(conversation_id)

@@ -519,7 +519,11 @@ def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres
     done = riskline("erase", "a", "a", "nope", "--state", f"sqlite:///{path}")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "erased 1 conversation; 1 not held (unknown, or erased before)\n"
-    assert riskline("erase", "b", "c", env={"RISKLINE_STATE": str(path)}).stdout == "erased 2 conversations\n"
+    # `riskline erase "$CID"` with CID unset: before, "1 not held" and status 0, as if the request were done
+    empty = riskline("erase", "b", "", "--state", path)
+    assert empty.returncode == 2 and empty.stderr == "riskline: error: CONVERSATION_ID '': empty: no message has " \
+                                                     "that id; nothing was erased\n"
+    assert riskline("erase", " b ", "c", env={"RISKLINE_STATE": str(path)}).stdout == "erased 2 conversations\n"
     store = SQLiteStore(path)
     assert store.load(["a", "b", "c"]) == {} and store.outbox_stats() == (0, None)
     store.close()

@@ -270,6 +270,12 @@ def test_an_erased_conversation_is_forgotten_and_starts_again_with_new_intervent
     assert client.conversation("dm/1") is not None
     assert client.erase("..") is True and client.conversation("..") is None  # not a step up the path
     assert client.conversation(".") is not None
+    # an id as messages' ids are held, trimmed: before, " dm/1 " was looked up as it is, and never found
+    assert client.conversation(" dm/1 ") == client.conversation("dm/1") is not None
+    too_long = server.http.get(f"/v1/conversations/{'c' * 1025}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert too_long.status_code == 404 and too_long.json()["detail"].endswith(
+        "(no message could have that id: 1025 bytes long: an id may be at most 1024 (UTF-8))")
+    assert client.erase(" dm/1 ") is True and client.conversation("dm/1") is None
     client.close()
 
 

@@ -439,6 +439,10 @@ def test_a_tombstone_erases_its_conversation_in_its_place(
                                                   "conversation by the key)")
     assert tombstone_conversation(b"\xff") == (None, "a record with no value (an erasure) whose key is not UTF-8")
     assert tombstone_conversation("dm/é".encode()) == ("dm/é", None)
+    assert tombstone_conversation(b" dm/1 ") == ("dm/1", None)  # as its messages' ids are held: trimmed
+    assert tombstone_conversation(b"c" * 1025) == (None, "a record with no value (an erasure) whose key no message "
+                                                        "could have as its id: 1025 bytes long: an id may be at most "
+                                                        "1024 (UTF-8)")
 
 
 def test_offsets_before_a_tombstone_are_committed_once_it_is_applied(
