@@ -219,6 +219,8 @@ def _conversation_path(conversation_id: str | int) -> str:
         conversation_id = str(int(conversation_id))
     if not isinstance(conversation_id, str):
         raise TypeError(f"a conversation id is text or a whole number, not a {type(conversation_id).__name__}")
+    if not conversation_id.strip():  # a variable never set: erase() would answer False, as for one not held
+        raise ValueError(f"an empty conversation id ({conversation_id!r}): no message has it")
     # every character quoted: '?', '#', '%' or '/' in an id would otherwise change the request; an id of
     # "." or ".." too, which a URL resolves as a step in the path (to /v1/conversations/ or /v1/)
     quoted = quote(conversation_id, safe="")

@@ -768,6 +768,8 @@ def test_the_client_sends_what_a_dataframes_rows_hold_and_says_what_it_cannot(se
     assert client.conversation("424242") is None
     with pytest.raises(TypeError, match=r"^a conversation id is text or a whole number, not a bool$"):
         client.conversation(True)
+    with pytest.raises(ValueError, match=r"^an empty conversation id \(' '\): no message has it$"):
+        client.erase(" ")  # before: False, as for a conversation not held
     client.close()
 
 
