@@ -25,6 +25,9 @@ def spark_session(master: str | None = None) -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this environment's Python
+    if master is None and (named := os.environ.get("RISKLINE_SPARK_MASTER")) is not None and not named.strip():
+        raise SparkUnavailable("RISKLINE_SPARK_MASTER is empty (an unset variable?); unset it to run on every "
+                               "local core (local[*]), or name a master")
     master = master or os.environ.get("RISKLINE_SPARK_MASTER", "local[*]")
     builder = (SparkSession.builder.appName("riskline").master(master)
                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
@@ -63,6 +66,8 @@ def _launch_jvm(options: Mapping[str, str]) -> None:
     except PySparkRuntimeError as exc:
         os.close(write)
         said = relay.held(wait=2.0)
+        if thrown := next((m.group(1) for line in said if (m := JVM_EXCEPTION.match(line))), None):
+            raise SparkUnavailable(f"Spark did not start ({exc.getCondition()}): {thrown}") from None  # Java ran
         raise SparkUnavailable(f"Spark did not start ({exc.getCondition()}); it needs Java 17, as `java` on PATH "
                                f"or JAVA_HOME{': ' + said[0] if said else ''}") from None  # the cause comes first
     except BaseException:
@@ -178,3 +183,5 @@ def _write_stderr(line: bytes) -> None:
 
 
 JVM_NOISE = b"WARNING: Using incubator modules:"
+# where Java ran and Spark's launcher refused its settings (a master it cannot read): its reason, without the class
+JVM_EXCEPTION = re.compile(r'Exception in thread "[^"]*" [\w.$]+: (.+)')

@@ -343,6 +343,19 @@ def test_cli_engine_spark_without_java_says_so_in_one_line(events_file: Path, tm
     assert not (tmp_path / "o.parquet").exists()
 
 
+def test_cli_engine_spark_with_a_master_it_cannot_use_says_why_in_one_line(events_file: Path, tmp_path: Path) -> None:
+    """Java runs and Spark refuses the master: before, "it needs Java 17" and the launcher's first log line. An
+    empty RISKLINE_SPARK_MASTER (an unset variable) is refused before Spark starts."""
+    for master, said in (("bogus", "Spark did not start (JAVA_GATEWAY_EXITED): Master must either be yarn or start "
+                                   "with spark, k8s, or local"),
+                         ("", "RISKLINE_SPARK_MASTER is empty (an unset variable?); unset it to run on every local "
+                              "core (local[*]), or name a master")):
+        done = riskline("score", events_file, "-o", tmp_path / "o.parquet", "--engine", "spark",
+                        env={"RISKLINE_SPARK_MASTER": master})
+        assert done.returncode == 2 and done.stderr.splitlines() == [f"riskline: error: --engine spark: {said}"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_engine_spark_out_of_room_says_so_without_a_traceback(model_dir: Path, events_file: Path,
                                                                   tmp_path: Path) -> None:
     """A full disk (a real file-size limit on the process and the JVM it starts): at 64 KiB the output is past
