@@ -65,7 +65,7 @@ def score(
     from detection.batch import score_file
     from detection.inputs import input_bytes, input_files
     from detection.model_files import load_model
-    from detection.partitioned import PARALLEL_MIN_BYTES, score_file_partitioned
+    from detection.partitioned import parallel_min_bytes, score_file_partitioned
     from detection.writers import output_format
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
@@ -77,7 +77,7 @@ def score(
     if engine != "local":
         raise fail(f"--engine {engine}: expected 'local' or 'spark'")
     risk_model = load_model(model)
-    large = input_path.exists() and input_bytes(input_files(input_path)) >= PARALLEL_MIN_BYTES
+    large = input_path.exists() and input_bytes(input_files(input_path)) >= parallel_min_bytes()
     if large:  # partition by conversation: memory stays bounded whatever the file's size
         result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
                                         errors_path=errors, workers=workers or None, progress=True, show=show)

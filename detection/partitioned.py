@@ -65,8 +65,17 @@ from detection.writers import output_format, write_failure, write_rows
 PARTITION_BYTES = 16 * 2**20
 
 
-# below this, one process scoring in memory is as fast (RISKLINE_PARALLEL_MIN_BYTES overrides it)
-PARALLEL_MIN_BYTES = int(os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", 16 * 2**20))
+PARALLEL_MIN_BYTES = 16 * 2**20  # below this, one process scoring in memory is as fast
+
+
+def parallel_min_bytes() -> int:
+    """The input size from which ``riskline score`` partitions: ``PARALLEL_MIN_BYTES``, or
+    ``$RISKLINE_PARALLEL_MIN_BYTES`` (0: every input)."""
+    raw = os.environ.get("RISKLINE_PARALLEL_MIN_BYTES", str(PARALLEL_MIN_BYTES)).strip()
+    if not (raw.isascii() and raw.isdigit()):
+        raise InputError(f"RISKLINE_PARALLEL_MIN_BYTES={raw!r}: expected a whole number of bytes (0: partition "
+                         "every input); unset it for the default")
+    return int(raw)
 
 
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers

@@ -252,6 +252,12 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         done = riskline(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert expected in done.stderr and "Traceback" not in done.stderr
+    # before: "invalid literal for int() with base 10: '16M'", naming nothing
+    done = riskline("score", events_path, "-o", tmp_path / "o.jsonl", "--model", model_dir,
+                    env={"RISKLINE_PARALLEL_MIN_BYTES": "16M"})
+    assert done.returncode == 2 and done.stderr == "riskline: error: RISKLINE_PARALLEL_MIN_BYTES='16M': expected a " \
+                                                   "whole number of bytes (0: partition every input); unset it for " \
+                                                   "the default\n"
     assert events_path.read_bytes() == kept and not (tmp_path / "o.jsonl").exists()
 
 
