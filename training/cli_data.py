@@ -84,10 +84,14 @@ def convert(
         raise fail(f"{input_path}: {beside}; pass --predators FILE")
     check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
     output_format(output)  # before the work, not after it
-    tally = _Tally()
-    write_rows(output, tally.count(iter_pan_rows(input_path, read_predators(source))), COLUMNS, arrow_schema())
+    tally, ids = _Tally(), read_predators(source)
+    write_rows(output, tally.count(iter_pan_rows(input_path, ids)), COLUMNS, arrow_schema())
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')} "
                f"({len(tally.positives)} with a predator) -> {output}", err=True)
+    if tally.conversations and not tally.positives:
+        typer.echo(f"warning: no author listed in {source} ({counted(len(ids), 'id')}) writes in {input_path}, so "
+                   "every conversation is labelled 0: is it this corpus's list (PAN 2012's training and test sets "
+                   "each have their own)?", err=True)
 
 
 class _Tally:

@@ -46,7 +46,10 @@ def read_predators(path: str | Path) -> set[str]:
         if len(line.split()) > 1:
             raise InputError(f"{source}: line {number}: expected one author id per line, got {line.strip()!r} (a "
                              "list of conversation lines, as PAN's problem-2 files are?)")
-    return {line.strip() for line in lines if line.strip()}
+    ids = {line.strip() for line in lines if line.strip()}
+    if not ids:  # every conversation would be labelled 0, and training then refuse the data for want of positives
+        raise InputError(f"{source}: no author ids in it; expected one per line")
+    return ids
 
 
 def predator_files(xml_path: Path) -> list[Path]:

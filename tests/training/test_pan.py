@@ -88,6 +88,19 @@ def test_convert_command_finds_the_predator_list(corpus: Path, tmp_path: Path) -
     late = riskline("convert", broken, "--predators", corpus.with_name(
         "pan12-sexual-predator-identification-training-corpus-predators-2012-05-01.txt"), "-o", tmp_path / "late.jsonl")
     assert late.returncode == 2 and "field 'time'" in late.stderr and not (tmp_path / "late.jsonl").exists()
+    # a list naming no one here (another corpus's: PAN's training and test sets have one each): before, every
+    # conversation labelled 0 without a word; an empty list is refused before any work
+    other, empty = tmp_path / "other-predators.txt", tmp_path / "empty-predators.txt"
+    other.write_text("zz9\nzz8\n")
+    empty.write_text("\n")
+    elsewhere = riskline("convert", corpus, "--predators", other, "-o", tmp_path / "other.jsonl")
+    assert elsewhere.returncode == 0 and elsewhere.stderr.splitlines()[-1] == (
+        f"warning: no author listed in {other} (2 ids) writes in {corpus}, so every conversation is labelled 0: is "
+        "it this corpus's list (PAN 2012's training and test sets each have their own)?")
+    none = riskline("convert", corpus, "--predators", empty, "-o", tmp_path / "empty.jsonl")
+    assert none.returncode == 2 and none.stderr == f"riskline: error: {empty}: no author ids in it; expected one per " \
+                                                   "line\n"
+    assert not (tmp_path / "empty.jsonl").exists()
 
 
 @pytest.mark.slow
