@@ -47,19 +47,23 @@ def evaluate_results(results: list[RiskScore], data: LabelledData, thresholds: T
     s = np.array([by_id[c].risk_score for c in ids])
     alert = s >= thresholds.alert
     tp, fp, fn = int((alert & (y == 1)).sum()), int((alert & (y == 0)).sum()), int((~alert & (y == 1)).sum())
-    rates = alert_rates(tp, fp, tp + fn, int((y == 0).sum()))
+    n_pos, n_neg = tp + fn, int((y == 0).sum())
+    rates = alert_rates(tp, fp, n_pos, n_neg)
+    # without positives (a set of hard negatives alone) recall and the F-scores are not measured, nor precision
+    # where nothing alerted; without negatives, the false-alert rate: none (shown "-"), not 0
     metrics: dict[str, Any] = {
         "n_conversations": len(ids), "n_positive": int(y.sum()),
-        "precision": rates["precision"], "recall": rates["recall"], "f0_5": rates["f0_5"],
-        "f1": f_beta(tp, fp, fn, 1.0),
+        "precision": rates["precision"] if n_pos or fp else None, "recall": rates["recall"] if n_pos else None,
+        "f0_5": rates["f0_5"] if n_pos else None, "f1": f_beta(tp, fp, fn, 1.0) if n_pos else None,
         "roc_auc": roc_auc(s, y) if 0 < y.sum() < len(y) else None,
         "pr_auc": average_precision(s, y) if 0 < y.sum() < len(y) else None,
-        "false_alert_rate": rates["false_alert_rate"],
+        "false_alert_rate": rates["false_alert_rate"] if n_neg else None,
     }
     metrics["intervals"] = intervals(y, alert)
     metrics["calibration"] = reliability(s, y)
     metrics.update(_earliness(results, data, thresholds, by_id))
-    metrics["latency_weighted_f1"] = metrics["f1"] * metrics.pop("_speed")
+    speed = metrics.pop("_speed")
+    metrics["latency_weighted_f1"] = None if metrics["f1"] is None else metrics["f1"] * speed
     metrics["slices"] = _slices(ids, y, alert, data, {r.conversation_id: r.n_messages for r in results})
     return metrics
 

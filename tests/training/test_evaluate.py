@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,23 @@ def test_earliness_counts_threat_first_extortion_apart() -> None:
     assert late["median_messages_after_threat"] == 2.0 and late["median_minutes_after_threat"] == pytest.approx(2 / 60)
     silent = evaluate_results(results[:2], data.subset({"groomed", "groomed_late"}), thresholds)
     assert silent["alerted_after_threat"] == 0.0 and silent["median_messages_after_threat"] is None
+
+
+def test_figures_a_set_of_one_class_cannot_measure_are_none_not_0() -> None:
+    """Hard negatives alone (a false-alarm benchmark), or positives alone: before, precision, recall and F0.5 of 0.000
+    for the first, and a false-alert rate of 0.000 for the second, read as measured."""
+    thresholds = Thresholds(low=0.1, medium=0.2, high=0.5, critical=0.95, alert=0.5)
+    negatives = _labelled({"a": ["none", "none"], "b": ["none"]})
+    negatives = LabelledData(negatives.events, {"a": 0, "b": 0}, negatives.stages)
+    quiet = RiskScore("b", 1, 0.1, "low", False, None, None, "none", "a", [], "test")
+    calm = evaluate_results([replace(_alerted("a", 2, 1), risk_score=0.2, alert=False), quiet], negatives, thresholds)
+    assert [calm[k] for k in ("precision", "recall", "f0_5", "f1", "latency_weighted_f1", "false_alert_rate")] == \
+        [None, None, None, None, None, 0.0]
+    noisy = evaluate_results([_alerted("a", 2, 1), quiet], negatives, thresholds)  # one alert, and it is false
+    assert (noisy["precision"], noisy["recall"], noisy["f0_5"], noisy["false_alert_rate"]) == (0.0, None, None, 0.5)
+    positives = _labelled({"c": ["none", "coercion"]})
+    alone = evaluate_results([_alerted("c", 2, 1)], positives, thresholds)
+    assert (alone["precision"], alone["recall"], alone["f0_5"], alone["false_alert_rate"]) == (1.0, 1.0, 1.0, None)
 
 
 def test_false_alert_cap_raises_the_alert_threshold() -> None:
