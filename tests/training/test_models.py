@@ -480,6 +480,10 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
     again = promote("rl", data)  # version 3 is champion already: scored once, as it is one model
     assert again["promoted"] and len(scored) == 1 and again["champion_f0_5"] == again["challenger_f0_5"]
     assert again["reason"] == "the challenger is champion already (version 3): nothing moved"
+    negatives = data.subset({c for c, y in data.labels.items() if not y})  # before: F0.5 0 against 0, and promoted
+    with pytest.raises(ValueError, match=r"^--metric f0_5: not defined on this data"):
+        promote("rl", negatives)
+    assert promote("rl", negatives, metric="false_alert_rate")["promoted"]  # what negatives alone can rank by
     said = riskline("promote", "rl", "--data", labelled_path, cwd=tmp_path)  # version 3 against itself
     assert said.returncode == 0 and json.loads(said.stdout)["promoted"], said.stderr
     n = len(data.labels)
