@@ -32,8 +32,10 @@ def read_yaml(path: str | Path, what: str) -> Any:
         raise ValueError(f"{path}: not valid YAML for the {what} ({' '.join(str(exc).split())})") from None
 
 
-UNNAMED = {"host": "127.0.0.1 (this machine only)", "model": "the default model", "policy": "the default policy",
-           "audit_log": "no audit log"}
+# what leaving each out gives, said where an empty value (an unset variable) is refused
+UNNAMED = {"host": "for 127.0.0.1 (this machine only)", "model": "for the default model",
+           "policy": "for the default policy", "audit_log": "for no audit log", "api_token": "to run without one",
+           "webhook_secret": "to run without one"}
 
 
 class ServiceSettings(BaseSettings):
@@ -77,25 +79,23 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
         return value
 
-    @field_validator("host", "model", "policy", "audit_log")
+    @field_validator(*UNNAMED)
     @classmethod
     def _named(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """An empty name (``--audit-log "$LOG"`` with the variable unset) would be taken as none given: the default
-        model or policy, or no audit log at all, without a word."""
+        """An empty value (``--audit-log "$LOG"`` with the variable unset) would be taken as none given: the default
+        model or policy, no audit log, a service open to anyone, without a word."""
         if value is not None and not value.strip():
-            raise ValueError(f"is empty (an unset variable?); leave the option out for {UNNAMED[str(info.field_name)]}")
+            raise ValueError(f"is empty (an unset variable?); leave the option out {UNNAMED[str(info.field_name)]}")
         return value
 
     @field_validator("api_token", "webhook_secret")
     @classmethod
     def _credential(cls, value: str | None) -> str | None:
-        """An empty token (``--api-token "$TOKEN"`` with the variable unset) would run the service open without a
-        word; one with spaces or a line break at an end (a secret file's last newline, as Kubernetes mounts it)
-        could never match a client's: the ``Authorization`` header trims them, as most receivers trim a secret."""
+        """A token or secret with spaces or a line break at an end (a secret file's last newline, as Kubernetes
+        mounts it) could never match a client's: the ``Authorization`` header trims them, as most receivers trim a
+        secret. (An empty one ``_named`` refuses first.)"""
         if value is None:
             return value
-        if not value.strip():
-            raise ValueError("is empty (an unset variable?); leave the option out to run without one")
         if value != value.strip():
             at_end = value[-1].isspace()
             what = "a line break" if value[-1 if at_end else 0] in "\r\n" else "white space"

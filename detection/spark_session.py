@@ -25,10 +25,11 @@ def spark_session(master: str | None = None) -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this environment's Python
-    if master is None and (named := os.environ.get("RISKLINE_SPARK_MASTER")) is not None and not named.strip():
-        raise SparkUnavailable("RISKLINE_SPARK_MASTER is empty (an unset variable?); unset it to run on every "
-                               "local core (local[*]), or name a master")
-    master = master or os.environ.get("RISKLINE_SPARK_MASTER", "local[*]")
+    if master is None:
+        master = os.environ.get("RISKLINE_SPARK_MASTER", "local[*]")
+        if not master.strip():
+            raise SparkUnavailable("RISKLINE_SPARK_MASTER is empty (an unset variable?); unset it to run on every "
+                                   "local core (local[*]), or name a master")
     builder = (SparkSession.builder.appName("riskline").master(master)
                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")

@@ -141,7 +141,7 @@ def _cv_text(cv: dict[str, Any] | None) -> str:
             + "\n" + _families_text(cv.get("families")))
 
 
-def _other_half_text(other: dict[str, Any]) -> str:
+def _other_half_text(other: dict[str, Any] | None) -> str:
     """The figures with thresholds chosen on one half of the held-out conversations and measured on the other."""
     if not other:
         return ""
@@ -194,7 +194,7 @@ critical {t.critical:.3f}, chosen for precision {train.get('target_precision', '
 {train.get('max_false_alert_rate', '-')} of held-out negatives alerting.
 
 {chr(10).join(rows)}
-{intervals}{_other_half_text(m.get('other_half') or {})}
+{intervals}{_other_half_text(m.get('other_half'))}
 Calibration: expected calibration error {fmt(cal.get('ece'))}, Brier score {fmt(cal.get('brier'))}.
 
 {chr(10).join(budget_table(m))}

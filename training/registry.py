@@ -126,8 +126,9 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                          "(ranking figures need both positive and negative conversations, "
                          "earliness figures an alerted positive with a threat)")
     decision = _figures("challenger", new.version, new_metrics, metric)
-    if (old := _by_alias(client, name, champion)) is not None:
-        same = str(old.version) == str(new.version)  # promoted before: scored once, and nothing to move
+    old = _by_alias(client, name, champion)
+    same = old is not None and str(old.version) == str(new.version)  # promoted before: scored once, nothing moves
+    if old is not None:
         old_metrics = new_metrics if same else evaluate_model(load_model(f"models:/{name}@{champion}"), data)
         decision.update(_figures("champion", old.version, old_metrics, metric))
         if interval := decision.get(f"champion_{metric}_interval"):
@@ -138,7 +139,7 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                                                                        old_metrics[metric])
     else:
         decision["champion_version"] = None
-        promoted, same = True, False
+        promoted = True
     if promoted and not same:
         client.set_registered_model_alias(name, champion, new.version)
     decision["promoted"] = promoted
