@@ -24,6 +24,7 @@ due again when the lease ends.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -115,6 +116,10 @@ class RedisStore:
             self.r.ping()
         except (redis.RedisError, ValueError) as exc:
             raise ValueError(f"state store {without_password(url)}: {exc}") from exc
+        except TypeError as exc:  # a query option redis-py passes on to its connection, which has no such option
+            option = re.search(r"argument ('\w+')", str(exc))
+            raise ValueError(f"state store {without_password(url)}: Redis has no connection option "
+                             f"{option.group(1) if option else exc} (in the URL's query)") from exc
         scripts = (CLAIM, FORGET, COMMIT, ERASE, FORGET_CONVERSATIONS, FAILED)
         (self._claim, self._forget, self._commit, self._erase, self._forget_conversations,
          self._failed) = (self.r.register_script(script) for script in scripts)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from detection.state import ConversationState
 
@@ -204,6 +205,8 @@ def _sqlite_path(url: str) -> Path:
 def check_store_url(url: str) -> None:
     """Refuse a ``--state`` that ``open_store`` would refuse by its form alone, making nothing and connecting
     to nothing: for a command that reads its input before it opens the store."""
+    if url.startswith(REDIS_SCHEMES[:2]):
+        _check_redis_database(url)
     if url.startswith(REDIS_SCHEMES + POSTGRES_SCHEMES):
         return
     if "://" in url and not url.startswith("sqlite:///"):
@@ -218,6 +221,14 @@ def check_store_url(url: str) -> None:
         raise ValueError(f"--state {url} names the relative path {path}, whose folder {path.parent} does not "
                          f"exist here (as in SQLAlchemy: sqlite:////{path} for the absolute one)")
     raise ValueError(f"state store {path}: folder {path.parent} does not exist")
+
+
+def _check_redis_database(url: str) -> None:
+    """Refuse a Redis URL whose path is no database number: redis-py would use database 0 in its place."""
+    path = urlsplit(url).path
+    if path.strip("/") and not re.fullmatch(r"/\d+/?", path):
+        raise ValueError(f"--state {without_password(url)}: {path[1:]!r} is no Redis database number "
+                         "(redis://HOST:PORT/N, N from 0; 0 where the path is left out)")
 
 
 def open_store(url: str, create: bool = True) -> StateStore:

@@ -25,7 +25,7 @@ from detection.processor import Processor, load_history
 from detection.scoring import score_conversations
 from detection.sqlite_store import SQLiteStore
 from detection.state import ConversationState
-from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store, out_of_room
+from detection.store import Conversation, Janitor, StateStore, StoreConflict, check_store_url, open_store, out_of_room
 from tests.cli_helpers import RISKLINE, riskline
 from tests.conftest import write_jsonl
 from training.synth.generator import generate
@@ -286,6 +286,9 @@ def test_bad_locations(tmp_path: Path) -> None:
         with pytest.raises(ValueError) as refused:  # the password never reaches an error, and so no log
             open_store(url)
         assert "s3cret" not in str(refused.value) and "***" in str(refused.value)
+    for url in ("redis://127.0.0.1:1/cache", "rediss://:s3cret@127.0.0.1:1/0/x"):  # redis-py would use database 0
+        with pytest.raises(ValueError, match=r"^--state redis.* is no Redis database number \(redis://HOST:PORT/N"):
+            check_store_url(url)
     (tmp_path / "junk.db").write_text("this is not a database" * 100)
     with pytest.raises(ValueError, match=r"junk\.db"):
         SQLiteStore(tmp_path / "junk.db")
@@ -688,3 +691,14 @@ def test_history_cut_short_by_a_full_disk_says_how_far_it_got_and_loads_the_rest
     again = riskline("backfill", history, "--model", model_dir, "--state", state)
     assert again.returncode == 0, again.stderr
     assert f"loaded {len(rows)} messages ({held} held already) in 320 conversations" in again.stderr
+
+
+def test_a_redis_url_with_an_option_redis_lacks_is_refused_by_name(redis_url: str) -> None:
+    """redis-py passes an unknown query option on to its connection, which failed with a TypeError."""
+    from detection.redis_store import RedisStore
+
+    with pytest.raises(ValueError, match=r"^state store redis://.*\?timeout=5: Redis has no connection option "
+                                         r"'timeout' \(in the URL's query\)$"):
+        RedisStore(f"{redis_url}?timeout=5")
+    for database in ("/", "/3", "/3/"):  # what redis-py reads as a number, or as no database given
+        check_store_url(redis_url.rsplit("/", 1)[0] + database)
