@@ -289,6 +289,10 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
         if (aside / "model.json").is_file():  # a save stopped between its two renames (see ``RiskModel.save``)
             raise ModelLoadError(f"{path}: no such model directory; a save stopped midway left the model that was "
                                  f"there at {aside} (rename it back to {path.name}, or save again)")
+        if re.match(r"[A-Za-z][\w+.-]*://", text):  # Path would read s3://b/m as s3:/b/m, a folder
+            raise ModelLoadError(f"{text}: neither a model directory nor an MLflow model URI (models:/NAME/VERSION, "
+                                 "models:/NAME@ALIAS, runs:/RUN/PATH); copy a model stored elsewhere to a folder "
+                                 "first")
         raise ModelLoadError(f"{path}: no such model directory")
     return path.resolve()
 

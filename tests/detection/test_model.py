@@ -74,6 +74,8 @@ def test_refuses_silently_wrong_models(model_dir: Path, tmp_path: Path, edit: ob
 def test_missing_pieces(model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="no such model directory"):
         load_model(tmp_path / "nothing")
+    with pytest.raises(ModelLoadError, match=r"^s3://bucket/m: neither a model directory nor an MLflow model URI "):
+        load_model("s3://bucket/m")  # as written, where a path would show s3:/bucket/m
     copy = _copy(model_dir, tmp_path)
     (copy / "arrays.npz").unlink()
     with pytest.raises(ModelLoadError, match=r"missing arrays\.npz"):
