@@ -118,8 +118,7 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
         raise ValueError(f"models:/{name}@{challenger}: no MLflow database at {database} (set MLFLOW_TRACKING_URI, "
                          "or run where the models were registered)")
     client = connect().MlflowClient()
-    if (new := _by_alias(client, name, challenger)) is None:
-        raise ValueError(f"models:/{name}@{challenger}: no such registered model alias")
+    new = _challenger(client, name, challenger, champion)
     new_metrics = evaluate_model(load_model(f"models:/{name}@{challenger}"), data)
     if new_metrics.get(metric) is None:
         raise ValueError(f"--metric {metric}: not defined on this data "
@@ -148,6 +147,26 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
                           f"challenger {metric} {'at least as good as' if promoted else 'worse than'} "
                           f"champion {metric} ({'higher' if PROMOTION_METRICS[metric] else 'lower'} is better)")
     return decision
+
+
+def _challenger(client: Any, name: str, challenger: str, champion: str) -> Any:
+    """The version the ``challenger`` alias of ``name`` points to; refused, saying what is missing, where none."""
+    from mlflow.exceptions import MlflowException
+
+    for what, value in (("the registered model name", name), ("--challenger", challenger), ("--champion", champion)):
+        if not value.strip():  # MLflow would say only "no such alias" of models:/rl@
+            raise ValueError(f"{what} is empty (an unset variable?)")
+    if (version := _by_alias(client, name, challenger)) is not None:
+        return version
+    try:
+        aliases = sorted(client.get_registered_model(name).aliases)
+    except MlflowException:
+        names = sorted(model.name for model in client.search_registered_models())
+        raise ValueError(f"models:/{name}@{challenger}: no model registered as {name!r} (registered: "
+                         f"{', '.join(names) or 'none'})") from None
+    raise ValueError(f"models:/{name}@{challenger}: no such registered model alias ({name}'s aliases: "
+                     f"{', '.join(aliases) or 'none'}; 'riskline train --register {name} --alias {challenger}' "
+                     "sets one)")
 
 
 def _by_alias(client: Any, name: str, alias: str) -> Any:

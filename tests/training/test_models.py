@@ -494,7 +494,13 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
             f"warning: {n} of these {n} conversations are in phrase families of the synthetic generator that the "
             f"{role} was trained on: compared on them, it is measured on wording like its training data's")]
     cli = riskline("promote", "rl", "--data", labelled_path, "--challenger", "nope", cwd=tmp_path)
-    assert cli.returncode == 2 and "no such registered model alias" in cli.stderr
+    assert cli.returncode == 2 and cli.stderr.strip().endswith(
+        "models:/rl@nope: no such registered model alias (rl's aliases: challenger, champion; 'riskline train "
+        "--register rl --alias nope' sets one)"), cli.stderr
+    with pytest.raises(ValueError, match=r"^models:/lr@challenger: no model registered as 'lr' \(registered: rl\)$"):
+        promote("lr", data)
+    with pytest.raises(ValueError, match=r"^--challenger is empty \(an unset variable\?\)$"):
+        promote("rl", data, challenger="")
     elsewhere = tmp_path / "elsewhere"  # no database there: said, and none made
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
