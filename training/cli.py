@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +21,7 @@ from detection.cli_common import fail, local_path, user_errors
 from detection.model_save import check_model_target
 from detection.wording import counted
 from training.cli_common import named, outside_data, tracking
+from training.registry import check_alias, check_model_name
 
 if TYPE_CHECKING:
     from detection.model import RiskModel
@@ -139,22 +139,19 @@ def _what_the_data_cannot_give(files: str) -> Iterator[None]:
         raise fail(f"{files}: {exc}") from None
 
 
-# The MLflow registry's own rules (mlflow.utils.validation), checked before any work is done
-ALIAS = re.compile(r"^[\w\-]+$")
-RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
-
-
 def _check_registry_options(register: str | None, alias: str | None, track: bool) -> None:
     """Refuse registry options that would fail (or be ignored) only after training."""
     if register is not None and not track:
         raise fail("--register needs tracking (drop --no-track)")
     if alias is not None and register is None:
         raise fail(f"--alias {alias} needs --register NAME (an alias names a version of a registered model)")
-    if register is not None and (not register.strip() or any(c in register for c in "/:")):
-        raise fail(f"--register {register!r}: a registered model's name must be non-empty, without '/' or ':'")
-    if alias is not None and (not ALIAS.match(alias) or RESERVED_ALIAS.match(alias)):
-        raise fail(f"--alias {alias!r}: an alias has letters, digits, '_' and '-' only, and is not 'latest' "
-                   "or 'v' and a number (MLflow keeps those for versions)")
+    try:
+        if register is not None:
+            check_model_name("--register", register)
+        if alias is not None:
+            check_alias("--alias", alias)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def _with_targets(config: TrainConfig, target_precision: float | None,

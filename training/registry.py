@@ -149,13 +149,31 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     return decision
 
 
+# The MLflow registry's own rules (mlflow.utils.validation), checked before any work is done
+ALIAS = re.compile(r"^[\w\-]+$")
+RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+def check_model_name(option: str, name: str) -> None:
+    """Refuse a registered model's name the registry would refuse, or read as a path."""
+    if not name.strip() or any(c in name for c in "/:"):
+        raise ValueError(f"{option} {name!r}: a registered model's name must be non-empty, without '/' or ':'")
+
+
+def check_alias(option: str, alias: str) -> None:
+    """Refuse an alias the registry would refuse (an empty one too: an unset variable)."""
+    if not ALIAS.match(alias) or RESERVED_ALIAS.match(alias):
+        raise ValueError(f"{option} {alias!r}: an alias has letters, digits, '_' and '-' only, and is not 'latest' "
+                         "or 'v' and a number (MLflow keeps those for versions)")
+
+
 def _challenger(client: Any, name: str, challenger: str, champion: str) -> Any:
     """The version the ``challenger`` alias of ``name`` points to; refused, saying what is missing, where none."""
     from mlflow.exceptions import MlflowException
 
-    for what, value in (("the registered model name", name), ("--challenger", challenger), ("--champion", champion)):
-        if not value.strip():  # MLflow would say only "no such alias" of models:/rl@
-            raise ValueError(f"{what} is empty (an unset variable?)")
+    check_model_name("the registered model name", name)  # MLflow would say only "no such alias" of models:/rl@
+    check_alias("--challenger", challenger)
+    check_alias("--champion", champion)
     if (version := _by_alias(client, name, challenger)) is not None:
         return version
     try:

@@ -499,7 +499,7 @@ def test_promote_moves_champion_only_when_not_worse(model: RiskModel, labelled_p
         "--register rl --alias nope' sets one)"), cli.stderr
     with pytest.raises(ValueError, match=r"^models:/lr@challenger: no model registered as 'lr' \(registered: rl\)$"):
         promote("lr", data)
-    with pytest.raises(ValueError, match=r"^--challenger is empty \(an unset variable\?\)$"):
+    with pytest.raises(ValueError, match=r"^--challenger '': an alias has letters"):
         promote("rl", data, challenger="")
     elsewhere = tmp_path / "elsewhere"  # no database there: said, and none made
     elsewhere.mkdir()
