@@ -113,7 +113,8 @@ class OutboxWorker:
             delay = backoff(item.attempts, self.base_delay)
             self.store.failed(item.intervention_id, item.sink, time.time() + delay, str(exc))
             log.warning("delivery failed", extra={"intervention_id": item.intervention_id, "sink": item.sink,
-                                                  "attempt": item.attempts + 1, "retry_in_s": round(delay, 2)})
+                                                  "attempt": item.attempts + 1, "retry_in_s": round(delay, 2),
+                                                  "error": f"{type(exc).__name__}: {exc}"})
         else:
             self.store.delivered(item.intervention_id, item.sink, time.time())
 

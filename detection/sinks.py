@@ -191,9 +191,11 @@ class WebhookSink:
                 pool._network_backend = _DeadlineBackend(self._deadline)
         parts = httpx.URL(url)
         if parts.scheme == "http" and not loopback(parts.host):
-            log.warning("webhook over plain http", extra={"url": url, "detail": "interventions (conversation, "
-                        "suspect and message ids) cross the network unencrypted: the signature proves who sent "
-                        "them but hides nothing; use https"})
+            # where it goes, not the URL: a webhook's path or query often is its secret (Slack's, Discord's)
+            host = f"[{parts.host}]" if ":" in parts.host else parts.host
+            log.warning("webhook over plain http", extra={
+                "to": f"{host}:{parts.port or 80}", "detail": "interventions (conversation, suspect and message "
+                "ids) cross the network unencrypted: the signature proves who sent them but hides nothing; use https"})
 
     def deliver(self, payload: dict[str, Any]) -> None:
         body = canonical_body(payload)

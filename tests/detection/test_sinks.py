@@ -90,19 +90,24 @@ def test_an_audit_line_cut_short_by_a_full_disk_is_taken_back(tmp_path: Path) ->
     assert [json.loads(line)["intervention_id"] for line in path.read_text().splitlines()] == ["first", "second"]
 
 
-def test_worker_retries_until_delivered_and_audit_log_gets_each_once(tmp_path: Path) -> None:
+def test_worker_retries_until_delivered_and_audit_log_gets_each_once(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     flaky, audit = FlakySink(failures=2), AuditLogSink(tmp_path / "audit.jsonl")
     payload = {"intervention_id": "i1", "conversation_id": "c1", "level": "high"}
     store.commit([], [], [payload], ["flaky", "audit_log"])
     worker = OutboxWorker(store, [flaky, audit], poll=0.02, base_delay=0.05)
-    worker.start()
-    deadline = time.time() + 10
-    while store.outbox_stats()[0] and time.time() < deadline:
-        time.sleep(0.05)
-    worker.stop()
+    with caplog.at_level("WARNING", logger="riskline.sinks"):
+        worker.start()
+        deadline = time.time() + 10
+        while store.outbox_stats()[0] and time.time() < deadline:
+            time.sleep(0.05)
+        worker.stop()
     assert store.outbox_stats()[0] == 0
     assert [c["intervention_id"] for c in flaky.calls] == ["i1", "i1", "i1"]
+    # each failure is logged with why, as an operator reading the log needs (the store keeps only the last)
+    assert [(r.getMessage(), r.__dict__["attempt"], r.__dict__["error"]) for r in caplog.records] == [
+        ("delivery failed", attempt, "ConnectionError: receiver down") for attempt in (1, 2)]
     lines = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["intervention_id"] for line in lines] == ["i1"]
 
@@ -216,14 +221,20 @@ def test_a_webhook_over_plain_http_beyond_this_machine_is_warned_of(caplog: pyte
     machine, its conversation, suspect and message ids cross the network in clear."""
     warned = {}
     for url in ("http://hooks.example.org/riskline", "http://10.0.0.5:8000/r", "https://hooks.example.org/riskline",
-                "http://127.0.0.1:9000/r", "http://localhost/r", "http://[::1]:9000/r"):
+                "http://127.0.0.1:9000/r", "http://localhost/r", "http://[::1]:9000/r",
+                "http://app:pw@hooks.example.org/services/T0/B0/tok3n?key=k3y", "http://[fd00::5]:81/r"):
         caplog.clear()
         with caplog.at_level("WARNING", logger="riskline.sinks"):
             WebhookSink(url, "s3cret")
-        warned[url] = [r.getMessage() for r in caplog.records]
-    assert warned == {"http://hooks.example.org/riskline": ["webhook over plain http"],
-                      "http://10.0.0.5:8000/r": ["webhook over plain http"], "https://hooks.example.org/riskline": [],
-                      "http://127.0.0.1:9000/r": [], "http://localhost/r": [], "http://[::1]:9000/r": []}
+        warned[url] = [(r.getMessage(), r.__dict__["to"]) for r in caplog.records]
+    assert warned == {"http://hooks.example.org/riskline": [("webhook over plain http", "hooks.example.org:80")],
+                      "http://10.0.0.5:8000/r": [("webhook over plain http", "10.0.0.5:8000")],
+                      "https://hooks.example.org/riskline": [],
+                      "http://127.0.0.1:9000/r": [], "http://localhost/r": [], "http://[::1]:9000/r": [],
+                      # a path, query or password may be the webhook's secret: only where it goes is logged
+                      "http://app:pw@hooks.example.org/services/T0/B0/tok3n?key=k3y": [
+                          ("webhook over plain http", "hooks.example.org:80")],
+                      "http://[fd00::5]:81/r": [("webhook over plain http", "[fd00::5]:81")]}
 
 
 class RawReceiver:
