@@ -19,7 +19,7 @@ def read_yaml(path: str | Path, what: str) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.load(Path(path).read_text(), Loader=_unique_keys_loader())
     except OSError as exc:
         raise ValueError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -30,6 +30,28 @@ def read_yaml(path: str | Path, what: str) -> Any:
         raise ValueError(f"{path}: {where}not valid YAML for the {what} ({exc.problem or exc.context})") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML for the {what} ({' '.join(str(exc).split())})") from None
+
+
+def _unique_keys_loader() -> Any:
+    """PyYAML's safe loader, refusing a key given twice in one mapping (``safe_load`` keeps the last, so a
+    second ``high:`` level or ``port:`` silently replaced the first)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<: *base' may be overridden; a list as key is left to PyYAML to refuse
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} given twice in one mapping: which value is meant is not clear",
+                        key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeys
 
 
 # what leaving each out gives, said where an empty value (an unset variable) is refused

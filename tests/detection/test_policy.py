@@ -46,6 +46,10 @@ def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
                            r"^.*bad.yaml: policy: unknown key\(s\) \['high'\]; a policy holds 'levels'"),
                           ("hysteresis: small\nlevels: {}\n", "hysteresis must be a number in .*, got 'small'"),
                           ("levels: [\n", r"bad.yaml: line 2, column 1: not valid YAML for the policy \("),
+                          # before: the second 'high' replaced the first, as PyYAML keeps a key's last value
+                          ("levels:\n  high: {action: human_review}\n  high: {action: nudge}\n",
+                           r"bad.yaml: line 3, column 3: not valid YAML for the policy \('high' given twice in one "
+                           r"mapping: which value is meant is not clear\)$"),
                           # before: accepted, and every message reaching the level then failed (a 503) for ever
                           ("levels:\n  high: {action: review, due: 2026-01-01}\n",
                            r"level 'high', due: 2026-01-01 \(read as a date\), which an intervention's JSON cannot"),
@@ -55,6 +59,15 @@ def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
         bad.write_text(text)
         with pytest.raises(ValueError, match=message):
             EscalationPolicy.load(bad)
+
+
+def test_a_level_may_take_another_levels_keys_by_a_yaml_merge(tmp_path: Path) -> None:
+    """A merged mapping's keys may be overridden: the refusal of a key given twice leaves merges be."""
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("levels:\n  high: &h {action: human_review, queue: t1}\n  critical:\n    <<: *h\n"
+                      "    action: suspect_friction\n")
+    assert EscalationPolicy.load(merged).actions == {"high": {"action": "human_review", "queue": "t1"},
+                                                      "critical": {"action": "suspect_friction", "queue": "t1"}}
 
 
 def test_shipped_example_is_the_default() -> None:

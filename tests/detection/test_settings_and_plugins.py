@@ -76,6 +76,10 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "
                                          r"\(expected ',' or '\]', but got '<stream end>'\)$"):
         load_settings({}, broken)
+    broken.write_text("port: 9000\nhost: 0.0.0.0\n'port': 9001\n")  # which port was meant is not clear
+    with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "
+                                         r"\('port' given twice in one mapping: which value is meant is not clear\)$"):
+        load_settings({}, broken)
     broken.write_bytes(b"port: 9000\nhost: \xff\n")  # Latin-1, not UTF-8
     with pytest.raises(ValueError, match=r"broken.yaml: cannot read config \(not UTF-8 text, byte 17\)$"):
         load_settings({}, broken)
