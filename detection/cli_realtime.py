@@ -173,8 +173,11 @@ def stream(
 
 @user_errors
 def erase(
-    conversation_ids: Annotated[list[str], typer.Argument(help="Conversations to forget", show_default=False,
-                                                          metavar="CONVERSATION_ID")],
+    conversation_ids: Annotated[list[str] | None, typer.Argument(
+        help="Conversations to forget", show_default=False, metavar="CONVERSATION_ID")] = None,
+    from_file: Annotated[Path | None, typer.Option(
+        "--from", parser=local_path, metavar="FILE",
+        help="Also the conversations listed in FILE, one id a line ('-': standard input)")] = None,
     state: StateOption = None,
 ) -> None:
     """Forget conversations: their state, answers and interventions.
@@ -187,13 +190,17 @@ def erase(
     from detection.settings import ServiceSettings
     from detection.store import open_store, without_password
 
+    given = [("CONVERSATION_ID", cid) for cid in conversation_ids or ()]
+    if from_file is not None:
+        given += _listed_ids(from_file)
+    if not given:
+        raise fail("no conversation named: give CONVERSATION_ID... or --from FILE; nothing was erased")
     keys = []  # as messages' ids are held; an empty one (an unset variable) would erase nothing, and exit 0
-    for given in conversation_ids:
+    for where, cid in given:
         try:
-            keys.append(conversation_key(given))
+            keys.append(conversation_key(cid))
         except EventError as exc:
-            raise fail(f"CONVERSATION_ID {shown(given)}: {exc.reason}: no message has that id; nothing was "
-                       "erased") from None
+            raise fail(f"{where} {shown(cid)}: {exc.reason}: no message has that id; nothing was erased") from None
     url = state or os.environ.get("RISKLINE_STATE") or ServiceSettings.model_fields["state"].default
     store = open_store(url, create=False)
     wanted, erased = list(dict.fromkeys(keys)), []
@@ -209,6 +216,17 @@ def erase(
     unknown = len(wanted) - len(erased)
     typer.echo(f"erased {counted(len(erased), 'conversation')}"
                + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
+
+
+def _listed_ids(path: Path) -> list[tuple[str, str]]:
+    """Where each id of an ids file (one a line; '-': standard input) is, and the id."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise fail(f"--from {path}: cannot read ({exc.strerror or exc}); nothing was erased") from None
+    except UnicodeDecodeError as exc:
+        raise fail(f"--from {path}: not UTF-8 text (byte {exc.start}); nothing was erased") from None
+    return [(f"--from {path}: line {n}:", line) for n, line in enumerate(text.splitlines(), 1)]
 
 
 @user_errors

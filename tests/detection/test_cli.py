@@ -533,6 +533,22 @@ def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres
     store = SQLiteStore(path)
     assert store.load(["a", "b", "c"]) == {} and store.outbox_stats() == (0, None)
     store.close()
+    # a batch of erasure requests, one id a line, from a file or standard input, beside ids given as arguments
+    fill(SQLiteStore(path), "d", "e", "f", "g", "h")
+    (tmp_path / "ids.txt").write_text("\ufeffd\n e \nnope\n")  # as Excel's "Unicode text" and a hand can write it
+    listed = riskline("erase", "f", "--from", tmp_path / "ids.txt", "--state", path)
+    assert listed.returncode == 0 and listed.stdout == "erased 3 conversations; 1 not held (unknown, or erased " \
+                                                       "before)\n", listed.stderr
+    (tmp_path / "gap.txt").write_text("g\n\nh\n")  # a blank line is an empty id: refused, as in arguments
+    gap = riskline("erase", "--from", tmp_path / "gap.txt", "--state", path)
+    assert gap.returncode == 2 and gap.stderr == f"riskline: error: --from {tmp_path / 'gap.txt'}: line 2: '': " \
+                                                 "empty: no message has that id; nothing was erased\n"
+    assert riskline("erase", "--from", "-", "--state", path, stdin="g\nh\n").stdout == "erased 2 conversations\n"
+    none = riskline("erase", "--state", path)
+    assert none.returncode == 2 and "no conversation named: give CONVERSATION_ID... or --from FILE" in none.stderr
+    store = SQLiteStore(path)
+    assert store.load(["d", "e", "f", "g", "h"]) == {}
+    store.close()
     missing = riskline("erase", "a", "--state", tmp_path / "typo.db")
     assert missing.returncode == 2 and "typo.db: no state store there" in missing.stderr
     assert not (tmp_path / "typo.db").exists()
