@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from detection.client_calls import Call, RisklineError, placed
+from detection.client_calls import Call, RisklineError, placed, service_url
 from detection.sinks import verify_signature
 
 __all__ = ["AsyncRisklineClient", "RisklineClient", "RisklineError", "verify_signature"]
@@ -52,7 +52,7 @@ class RisklineClient:
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
                  backoff: float = 0.5, http: httpx.Client | None = None) -> None:
         headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
-        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._http = http or httpx.Client(base_url=service_url(base_url), timeout=timeout)
         self._http.headers.update(headers)
         self.retries, self.backoff = retries, backoff
 
@@ -122,7 +122,7 @@ class AsyncRisklineClient:
 
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
                  backoff: float = 0.5, http: httpx.AsyncClient | None = None) -> None:
-        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self._http = http or httpx.AsyncClient(base_url=service_url(base_url), timeout=timeout)
         self._http.headers.update({"Authorization": f"Bearer {api_token}"} if api_token else {})
         self.retries, self.backoff = retries, backoff
 

@@ -26,6 +26,19 @@ class RisklineError(Exception):
         self.status, self.detail, self.request_id = status, detail, request_id
 
 
+def service_url(base_url: str) -> str:
+    """``base_url`` as the clients take it: an http(s) URL with a host. Anything else would fail only at each
+    request, after every retry ("localhost:8080" reads as the scheme "localhost")."""
+    try:
+        parts = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url {base_url!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise ValueError(f"base_url {base_url!r}: expected an http:// or https:// URL with a host, such as "
+                         "http://127.0.0.1:8080")
+    return base_url
+
+
 class Call:
     """One request's tries, for either client: the waits between them (doubling from ``backoff``), its
     ``X-Request-Id`` (one for every try: the service's log lines of a retried request share it) and its

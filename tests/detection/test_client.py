@@ -130,3 +130,15 @@ def test_a_connection_broken_before_the_answer_is_tried_again_with_the_same_requ
         assert answered[0]["message_id"] == "m" and len(tries) == 8 and tries[5] == tries[6] == tries[7] != tries[4]
     finally:
         server.shutdown()
+
+
+def test_a_base_url_no_request_could_use_is_refused_when_the_client_is_made() -> None:
+    """'localhost:8080' reads as the scheme 'localhost': each request failed only after every retry (7.5 s)."""
+    for url in ("localhost:8080", "", "ftp://risk.internal", "http://"):
+        for client in (RisklineClient, AsyncRisklineClient):
+            with pytest.raises(ValueError, match=rf"^base_url {re.escape(repr(url))}: expected an http:// or "
+                                                 r"https:// URL with a host, such as http://127\.0\.0\.1:8080$"):
+                client(url)
+    with pytest.raises(ValueError, match=r"^base_url 'http://\[::1': not a URL"):
+        RisklineClient("http://[::1")
+    assert str(RisklineClient("https://risk.internal/riskline/")._http.base_url) == "https://risk.internal/riskline/"
