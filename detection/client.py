@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from detection.client_calls import Call, RisklineError, placed, service_url
+from detection.client_calls import Call, RisklineError, check_tries, placed, service_url
 from detection.sinks import verify_signature
 
 __all__ = ["AsyncRisklineClient", "RisklineClient", "RisklineError", "verify_signature"]
@@ -51,6 +51,7 @@ class RisklineClient:
 
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
                  backoff: float = 0.5, http: httpx.Client | None = None) -> None:
+        check_tries(timeout, retries, backoff)
         headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
         self._http = http or httpx.Client(base_url=service_url(base_url), timeout=timeout)
         self._http.headers.update(headers)
@@ -122,6 +123,7 @@ class AsyncRisklineClient:
 
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
                  backoff: float = 0.5, http: httpx.AsyncClient | None = None) -> None:
+        check_tries(timeout, retries, backoff)
         self._http = http or httpx.AsyncClient(base_url=service_url(base_url), timeout=timeout)
         self._http.headers.update({"Authorization": f"Bearer {api_token}"} if api_token else {})
         self.retries, self.backoff = retries, backoff

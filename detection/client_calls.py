@@ -39,6 +39,15 @@ def service_url(base_url: str) -> str:
     return base_url
 
 
+def check_tries(timeout: float, retries: int, backoff: float) -> None:
+    """Refuse what would fail only at a request (a negative wait or timeout) or make none answerable (no time)."""
+    if not timeout > 0:  # NaN too
+        raise ValueError(f"timeout must be above 0, got {timeout!r}")
+    for name, value in (("retries", retries), ("backoff", backoff)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be 0 or more, got {value!r}")
+
+
 class Call:
     """One request's tries, for either client: the waits between them (doubling from ``backoff``), its
     ``X-Request-Id`` (one for every try: the service's log lines of a retried request share it) and its

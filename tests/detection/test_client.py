@@ -142,3 +142,16 @@ def test_a_base_url_no_request_could_use_is_refused_when_the_client_is_made() ->
     with pytest.raises(ValueError, match=r"^base_url 'http://\[::1': not a URL"):
         RisklineClient("http://[::1")
     assert str(RisklineClient("https://risk.internal/riskline/")._http.base_url) == "https://risk.internal/riskline/"
+
+
+def test_tries_that_could_not_be_made_are_refused_when_the_client_is_made() -> None:
+    """A negative backoff or timeout failed only once a request had failed ("sleep length must be
+    non-negative"); a timeout of 0 made every request fail, after every retry."""
+    for settings, said in (({"backoff": -1.0}, "backoff must be 0 or more, got -1.0"),
+                           ({"timeout": 0}, "timeout must be above 0, got 0"),
+                           ({"timeout": float("nan")}, "timeout must be above 0, got nan"),
+                           ({"retries": -1}, "retries must be 0 or more, got -1")):
+        for client in (RisklineClient, AsyncRisklineClient):
+            with pytest.raises(ValueError, match=rf"^{said}$"):
+                client("http://127.0.0.1:8080", **settings)
+    RisklineClient("http://127.0.0.1:8080", retries=0, backoff=0)  # one try, or no wait: allowed
