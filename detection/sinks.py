@@ -45,14 +45,22 @@ def canonical_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-def sign(secret: str, body: bytes) -> str:
+def sign(secret: str | bytes, body: bytes) -> str:
     """The ``X-Riskline-Signature`` header value for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    key = secret if isinstance(secret, bytes) else secret.encode()
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """True when ``header`` is the signature of the raw ``body`` under ``secret`` (constant time)."""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
+def verify_signature(secret: str | bytes, body: bytes | bytearray | memoryview | str, header: str | None) -> bool:
+    """True when ``header`` is the signature of the raw ``body`` under ``secret`` (constant time).
+
+    ``body`` as received: its bytes, or the text a framework decoded them to (the body is ASCII JSON, so the
+    two sign alike); ``secret`` as text or bytes. Any header at all, one a sender made up included, gives True or
+    False: hmac refuses to compare text outside ASCII, which a receiver would answer with a 500.
+    """
+    if header is None or not header.isascii():
+        return False
+    return hmac.compare_digest(sign(secret, body.encode() if isinstance(body, str) else bytes(body)), header)
 
 
 class Sink(Protocol):

@@ -28,6 +28,11 @@ def test_signature_round_trip_and_tampering() -> None:
     assert not verify_signature("s3cret", body + b" ", header)
     assert not verify_signature("other", body, header)
     assert not verify_signature("s3cret", body, None)
+    # as receivers' frameworks hand them over: the body decoded to text, a bytearray, the secret as bytes
+    assert verify_signature("s3cret", body.decode(), header) and verify_signature(b"s3cret", bytearray(body), header)
+    # a header a sender made up, outside ASCII: hmac raised TypeError ("comparing strings with non-ASCII
+    # characters is not supported"), which a receiver answers with a 500
+    assert not verify_signature("s3cret", body, "sha256=\u00e9" + header[8:])
 
 
 def test_intervention_ids_are_stable_and_distinct() -> None:
