@@ -108,9 +108,7 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
     models are loaded through their ``models:/`` URIs and scored by the same core; ``data`` is
     ``LabelledData``. ``metric`` is one of ``PROMOTION_METRICS``, compared in its own direction.
     """
-    if metric not in PROMOTION_METRICS:
-        raise ValueError(f"--metric {metric}: not a metric models can be ranked by "
-                         f"(one of {', '.join(sorted(PROMOTION_METRICS))})")
+    _check_promotion(name, challenger, champion, metric)
     from detection.model_files import load_model, missing_database
     from training.evaluate import evaluate_model
 
@@ -118,7 +116,7 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
         raise ValueError(f"models:/{name}@{challenger}: no MLflow database at {database} (set MLFLOW_TRACKING_URI, "
                          "or run where the models were registered)")
     client = connect().MlflowClient()
-    new = _challenger(client, name, challenger, champion)
+    new = _challenger(client, name, challenger)
     new_metrics = evaluate_model(load_model(f"models:/{name}@{challenger}"), data)
     if new_metrics.get(metric) is None:
         raise ValueError(f"--metric {metric}: not defined on this data "
@@ -150,8 +148,8 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
 
 
 # The MLflow registry's own rules (mlflow.utils.validation), checked before any work is done
-ALIAS = re.compile(r"^[\w\-]+$")
-RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+ALIAS = re.compile(r"[\w\-]+")
+RESERVED_ALIAS = re.compile(r"latest|v\d+", re.IGNORECASE)
 
 
 def check_model_name(option: str, name: str) -> None:
@@ -162,18 +160,25 @@ def check_model_name(option: str, name: str) -> None:
 
 def check_alias(option: str, alias: str) -> None:
     """Refuse an alias the registry would refuse (an empty one too: an unset variable)."""
-    if not ALIAS.match(alias) or RESERVED_ALIAS.match(alias):
+    if not ALIAS.fullmatch(alias) or RESERVED_ALIAS.fullmatch(alias):  # match's $ lets "champion\n" by
         raise ValueError(f"{option} {alias!r}: an alias has letters, digits, '_' and '-' only, and is not 'latest' "
                          "or 'v' and a number (MLflow keeps those for versions)")
 
 
-def _challenger(client: Any, name: str, challenger: str, champion: str) -> Any:
-    """The version the ``challenger`` alias of ``name`` points to; refused, saying what is missing, where none."""
-    from mlflow.exceptions import MlflowException
-
+def _check_promotion(name: str, challenger: str, champion: str, metric: str) -> None:
+    """Refuse, before any connection, what ``promote`` is asked that no registry could do."""
+    if metric not in PROMOTION_METRICS:
+        raise ValueError(f"--metric {metric}: not a metric models can be ranked by "
+                         f"(one of {', '.join(sorted(PROMOTION_METRICS))})")
     check_model_name("the registered model name", name)  # MLflow would say only "no such alias" of models:/rl@
     check_alias("--challenger", challenger)
     check_alias("--champion", champion)
+
+
+def _challenger(client: Any, name: str, challenger: str) -> Any:
+    """The version the ``challenger`` alias of ``name`` points to; refused, saying what is missing, where none."""
+    from mlflow.exceptions import MlflowException
+
     if (version := _by_alias(client, name, challenger)) is not None:
         return version
     try:

@@ -828,7 +828,9 @@ def test_registry_options_that_would_fail_after_the_work_are_refused_before_it(l
     for extra, message in [(["--alias", "champion"], "--alias champion needs --register NAME"),
                            (["--register", "a/b"], "--register 'a/b': a registered model's name must be non-empty"),
                            (["--register", "rl", "--alias", "latest"], "--alias 'latest': an alias has letters"),
-                           (["--register", "rl", "--alias", "no way"], "--alias 'no way': an alias has letters")]:
+                           (["--register", "rl", "--alias", "no way"], "--alias 'no way': an alias has letters"),
+                           # a value read from a file with its line's end: the pattern's $ had let it by
+                           (["--register", "rl", "--alias", "champion\n"], "--alias 'champion\\n': an alias has")]:
         done = riskline("train", "--data", labelled_path, "--out", tmp_path / "m", *extra, cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr, (extra, done.stderr)
         assert "fitting on" not in done.stderr and not (tmp_path / "m").exists()
