@@ -234,14 +234,15 @@ def thresholds(
     check_model_target(out, probe=True)
     outside_data(data, "--out", out)
     from detection.messages import fingerprints
-    from detection.model_files import load_model
+    from detection.model_files import load_model, resolve_model_dir
     from training.card import model_card
     from training.config import TrainConfig
     from training.data import load_labelled_files
     from training.evaluate import in_family
     from training.train import rethreshold
 
-    source = load_model(model)
+    source_dir = resolve_model_dir(model)
+    source = load_model(source_dir)
     trained = {k: v for k, v in source.config.get("train", {}).items() if k in ("target_precision",
                                                                                  "max_false_alert_rate")}
     config = _with_targets(TrainConfig(**trained, calibrate=recalibrate), target_precision, max_false_alert_rate)
@@ -263,6 +264,9 @@ def thresholds(
     chosen.save(out)
     typer.echo(f"model {chosen.model_version} -> {out}: alert threshold {source.thresholds.alert:.3f} -> "
                f"{chosen.thresholds.alert:.3f}", err=True)
+    if out.resolve() == source_dir:  # by design, as --out replaces any model directory; said, as it is easy to miss
+        typer.echo(f"note: {out} was the model read ({source.model_version}): it is replaced, and its thresholds "
+                   "are gone; --out elsewhere keeps both", err=True)
     _saved(chosen, out, files, f"on {files}", register, alias, track, config.max_false_alert_rate)
 
 

@@ -790,6 +790,11 @@ def test_thresholds_cli_writes_a_model_with_new_thresholds(model_dir: Path, labe
     assert f"- Weights: those of `{before['model_version']}`" in card and f"chosen on `{a} + {b}`" in card
     scored = riskline("score", labelled_path, "-o", tmp_path / "s.jsonl", "--model", tmp_path / "t")
     assert scored.returncode == 0, scored.stderr
+    assert "note:" not in done.stderr
+    # --out the model read: replaced, as any model directory is; said, as it is easy to miss with --model left out
+    again = riskline("thresholds", "--data", a, "--model", tmp_path / "t", "--out", tmp_path / "t", "--no-track")
+    assert again.returncode == 0 and f"note: {tmp_path / 't'} was the model read ({saved['model_version']}): it is " \
+                                     "replaced, and its thresholds are gone" in again.stderr, again.stderr
     rows = [json.loads(line) for line in labelled_path.read_text().splitlines()]
     negatives = tmp_path / "neg.jsonl"
     negatives.write_text("".join(json.dumps(r) + "\n" for r in rows if r["conversation_label"] == 0))
