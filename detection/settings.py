@@ -63,7 +63,7 @@ UNNAMED = {"host": "for 127.0.0.1 (this machine only)", "model": "for the defaul
 class ServiceSettings(BaseSettings):
     """Everything ``riskline serve`` can be told. Each field is also ``RISKLINE_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="RISKLINE_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="RISKLINE_", extra="forbid", allow_inf_nan=False)
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)

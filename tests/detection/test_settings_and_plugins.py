@@ -68,6 +68,9 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
             load_settings({"session_timeout": seconds}, kind=StreamSettings)
     assert load_settings({}, kind=StreamSettings).session_timeout == 10.0
     assert load_settings({}).on_model_change == "restart"  # another model's stored evidence: set aside
+    for name in ("retention_days", "dedup_hours", "request_timeout"):  # inf was taken (0 is "for ever" in two)
+        with pytest.raises(ValueError, match=rf"^setting '{name}': Input should be a finite number$"):
+            load_settings({name: float("inf")})
     assert load_settings({"on_model_change": "continue"}, kind=StreamSettings).on_model_change == "continue"
     with pytest.raises(ValueError, match=r"^setting 'on_model_change': Input should be 'restart' or 'continue'$"):
         load_settings({"on_model_change": "reuse"})
