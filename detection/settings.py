@@ -145,11 +145,13 @@ class StreamSettings(ServiceSettings):
     @field_validator("brokers")
     @classmethod
     def _brokers(cls, value: str) -> str:
-        for broker in value.split(","):
-            host, colon, port = broker.strip().rpartition(":")
+        for broker in (part.strip() for part in value.split(",")):
+            host, colon, port = ("", "", broker) if broker.endswith("]") else broker.rpartition(":")
             host = host if colon else port  # no port: Kafka's 9092
             if not host.strip("[]") or (colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)):
                 raise ValueError(f"expected HOST:PORT[,HOST:PORT...], got {value!r}")
+            if ":" in host and not (host.startswith("[") and host.endswith("]")):  # Kafka's clients read ::1:9092
+                raise ValueError(f"{broker!r}: an IPv6 address goes in brackets, as in [::1]:9092")  # as one host
         return value
 
     @field_validator("topic", "interventions_topic", "rejects_topic")

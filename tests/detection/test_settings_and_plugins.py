@@ -106,8 +106,11 @@ def test_stream_brokers_topics_and_group_are_checked() -> None:
     for brokers in ("", "a:1,b:x", "host:0", ":9092", "a:1,,b:2", "a:\u00b2"):  # '²': int() raised before
         with pytest.raises(ValueError, match=r"^setting 'brokers': expected HOST:PORT\[,HOST:PORT...\], got "):
             load_settings({"brokers": brokers}, kind=StreamSettings)
-    for brokers in ("kafka", "kafka-1:9092,kafka-2:9093", "[::1]:9092"):
+    for brokers in ("kafka", "kafka-1:9092,kafka-2:9093", "[::1]:9092", "[fd00::5]"):
         assert load_settings({"brokers": brokers}, kind=StreamSettings).brokers == brokers
+    for brokers, bare in (("::1:9092", "::1:9092"), ("kafka:9092, fd00::5", "fd00::5")):  # aiokafka: host '::1:9092'
+        with pytest.raises(ValueError, match=rf"^setting 'brokers': '{bare}': an IPv6 address goes in brackets"):
+            load_settings({"brokers": brokers}, kind=StreamSettings)
     for key in ("topic", "interventions_topic", "rejects_topic"):
         for name in ("", "my topic", "t" * 250, "bad/name"):
             with pytest.raises(ValueError, match=rf"^setting '{key}': expected a Kafka topic name"):
