@@ -110,6 +110,13 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"is empty (an unset variable?); leave the option out {UNNAMED[str(info.field_name)]}")
         return value
 
+    @field_validator("host")
+    @classmethod
+    def _bare_host(cls, value: str) -> str:
+        """An IPv6 address as URLs write it, ``[::1]``, is the address ``::1`` (which the listener takes; with its
+        brackets, it said "Name or service not known")."""
+        return value[1:-1] if value.startswith("[") and value.endswith("]") and ":" in value else value
+
     @field_validator("api_token", "webhook_secret")
     @classmethod
     def _credential(cls, value: str | None) -> str | None:

@@ -68,6 +68,7 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
             load_settings({"session_timeout": seconds}, kind=StreamSettings)
     assert load_settings({}, kind=StreamSettings).session_timeout == 10.0
     assert load_settings({}).on_model_change == "restart"  # another model's stored evidence: set aside
+    assert load_settings({"host": "[::1]"}).host == "::1"  # as URLs write it; the listener takes it bare
     for name in ("retention_days", "dedup_hours", "request_timeout"):  # inf was taken (0 is "for ever" in two)
         with pytest.raises(ValueError, match=rf"^setting '{name}': Input should be a finite number$"):
             load_settings({name: float("inf")})
