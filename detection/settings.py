@@ -157,8 +157,9 @@ class StreamSettings(ServiceSettings):
             host = host if colon else port  # no port: Kafka's 9092
             if not host.strip("[]") or (colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)):
                 raise ValueError(f"expected HOST:PORT[,HOST:PORT...], got {value!r}")
-            if ":" in host and not (host.startswith("[") and host.endswith("]")):  # Kafka's clients read ::1:9092
-                raise ValueError(f"{broker!r}: an IPv6 address goes in brackets, as in [::1]:9092")  # as one host
+            # Kafka's clients read an IPv6 address out of brackets, ::1:9092, as one host (port 9092 by default)
+            if ":" in host and not (host.startswith("[") and host.endswith("]")):
+                raise ValueError(f"{broker!r}: an IPv6 address goes in brackets, as in [::1]:9092")
         return value
 
     @field_validator("topic", "interventions_topic", "rejects_topic")
