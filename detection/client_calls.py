@@ -60,7 +60,7 @@ class Call:
 
     def waits(self) -> Iterator[float]:
         """Seconds to wait before each try."""
-        for attempt in range(max(self.retries, 0) + 1):
+        for attempt in range(self.retries + 1):  # never negative: the clients refuse it (check_tries)
             if attempt and self.failure.status is not None and self.failure.status not in RETRIED:
                 return
             yield self.backoff * 2 ** (attempt - 1) if attempt else 0.0

@@ -205,7 +205,7 @@ def _sqlite_path(url: str) -> Path:
 def check_store_url(url: str) -> None:
     """Refuse a ``--state`` that ``open_store`` would refuse by its form alone, making nothing and connecting
     to nothing: for a command that reads its input before it opens the store."""
-    if url.startswith(REDIS_SCHEMES[:2]):
+    if url.startswith(REDIS_SCHEMES):
         _check_redis_database(url)
     if url.startswith(REDIS_SCHEMES + POSTGRES_SCHEMES):
         return
@@ -224,10 +224,11 @@ def check_store_url(url: str) -> None:
 
 
 def _check_redis_database(url: str) -> None:
-    """Refuse a Redis URL whose path is no database number: redis-py would use database 0 in its place."""
-    path = urlsplit(url).path
-    if path.strip("/") and not re.fullmatch(r"/\d+/?", path):
-        raise ValueError(f"--state {without_password(url)}: {path[1:]!r} is no Redis database number "
+    """Refuse a Redis URL whose path is no database number: redis-py would use database 0 in its place. (A
+    ``unix://`` URL's path is its socket's.)"""
+    parts = urlsplit(url)
+    if parts.scheme != "unix" and parts.path.strip("/") and not re.fullmatch(r"/\d+/?", parts.path):
+        raise ValueError(f"--state {without_password(url)}: {parts.path[1:]!r} is no Redis database number "
                          "(redis://HOST:PORT/N, N from 0; 0 where the path is left out)")
 
 

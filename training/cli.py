@@ -145,13 +145,10 @@ def _check_registry_options(register: str | None, alias: str | None, track: bool
         raise fail("--register needs tracking (drop --no-track)")
     if alias is not None and register is None:
         raise fail(f"--alias {alias} needs --register NAME (an alias names a version of a registered model)")
-    try:
-        if register is not None:
-            check_model_name("--register", register)
-        if alias is not None:
-            check_alias("--alias", alias)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    if register is not None:  # a ValueError is one line and status 2, as every command is wrapped in user_errors
+        check_model_name("--register", register)
+    if alias is not None:
+        check_alias("--alias", alias)
 
 
 def _with_targets(config: TrainConfig, target_precision: float | None,
