@@ -3,6 +3,7 @@ to message events)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
@@ -28,13 +29,14 @@ def synth(
     Each message has its stage, each row its conversation_label.
     """
     from detection.writers import output_format, write_rows
-    from training.synth.generator import generate
+    from training.synth.generator import arrow_schema, columns, iter_rows
 
     output_format(output)  # before the work, not after it
-    rows = generate(n, seed, offenders=offenders)
-    write_rows(output, rows)
+    tally = itertools.count()  # advanced once a row written, after it: next() then tells how many were
+    rows = (row for row, _ in zip(iter_rows(n, seed, offenders=offenders), tally, strict=False))
+    write_rows(output, rows, columns(offenders), arrow_schema(offenders))  # as they come: memory stays flat
     by = f" (positives by {counted(offenders, 'offender')})" if offenders else ""
-    typer.echo(f"wrote {counted(len(rows), 'message')} in {counted(n, 'conversation')}{by} -> {output}", err=True)
+    typer.echo(f"wrote {counted(next(tally), 'message')} in {counted(n, 'conversation')}{by} -> {output}", err=True)
 
 
 def convert(
@@ -114,8 +116,6 @@ class _Tally:
 def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
                   errors: Path | None) -> None:
     """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
-    import itertools
-
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS, LABEL_FIELDS
     from detection.readers import Reject

@@ -1,5 +1,6 @@
 """Data checks on the generator and the shipped samples."""
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from detection.events import STAGES, to_event
 from detection.readers import read_events
-from training.synth.generator import SCENARIOS, generate, in_fold
+from training.synth import generator
+from training.synth.generator import SCENARIOS, arrow_schema, columns, generate, in_fold, iter_rows
 from training.synth.negatives import NEGATIVE_KINDS
 from training.synth.phrases import N_FOLDS, REFUSALS, VICTIM_REPLIES
 
@@ -35,6 +37,25 @@ def test_every_row_is_a_valid_labelled_event(rows: list[dict[str, object]]) -> N
 def test_deterministic_by_seed() -> None:
     assert generate(50, seed=9) == generate(50, seed=9)
     assert generate(50, seed=9) != generate(50, seed=10)
+
+
+def test_rows_come_one_conversation_at_a_time_in_the_written_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``riskline synth`` writes rows as they are generated, so that ``--n`` in the millions runs in flat memory:
+    ``iter_rows`` makes a conversation only when its rows are asked for. The command writes ``columns()``, so
+    those must be every row's keys, in order (a key added to the rows alone would be left out of the file)."""
+    made: list[int] = []
+    real = generator.conversation
+    monkeypatch.setattr(generator, "conversation", lambda index, *rest: made.append(index) or real(index, *rest))
+    rows = iter_rows(1000, seed=4)
+    assert made == []
+    first = list(itertools.islice(rows, 60))
+    assert made == list(range(len({r["conversation_id"] for r in first}))) and len(made) > 1, made
+    assert first == generate(10, seed=4)[:60]
+    for offenders in (0, 3):
+        assert {tuple(r) for r in generate(60, seed=6, offenders=offenders)} == {columns(offenders)}
+        assert arrow_schema(offenders).names == list(columns(offenders))
+    with pytest.raises(ValueError, match="n must be at least 1, got 0"):
+        iter_rows(0)  # at the call, before anything is written
 
 
 def test_content_rules(rows: list[dict[str, object]]) -> None:
@@ -175,7 +196,10 @@ def test_offenders_run_their_own_script_on_many_targets(tmp_path: Path) -> None:
     # written by the command, read back for training with its offenders
     done = riskline("synth", "-o", tmp_path / "s.parquet", "--n", 300, "--seed", 3, "--offenders", 7)
     assert done.returncode == 0, done.stderr
-    assert "in 300 conversations (positives by 7 offenders) ->" in done.stderr
+    written = pq.read_table(tmp_path / "s.parquet")
+    assert written.column_names == list(columns(7)) and written.schema == arrow_schema(7)
+    assert done.stderr == f"wrote {written.num_rows} messages in 300 conversations (positives by 7 offenders) -> " \
+                          f"{tmp_path / 's.parquet'}\n"
     data = load_labelled(tmp_path / "s.parquet")
     assert len(set(data.offender_ids.values())) == 7
     assert set(data.offender_ids) == {c for c, y in data.labels.items() if y == 1}

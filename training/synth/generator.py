@@ -9,16 +9,21 @@ has ``offender_id``.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from training.synth.negatives import NEGATIVE_KINDS
 from training.synth.noise import obfuscate
 from training.synth.phrases import N_FOLDS, REFUSALS, SLOTS, SMALLTALK, STAGE_FAMILIES, VICTIM_REPLIES
 
+# the columns of every row, in the order of their keys (``offender_id`` follows with ``offenders``)
+COLUMNS = ("sender_id", "recipient_id", "timestamp", "text", "attachment", "stage", "family", "conversation_id",
+           "message_id", "conversation_label", "scenario", "speed", "obfuscation", "fold")
 SLOT = re.compile(r"\{(\w+)\}")
 T = TypeVar("T")
 
@@ -248,7 +253,14 @@ def conversation(index: int, rng: random.Random, positive_rate: float = 0.4,
 
 
 def generate(n: int, seed: int = 0, positive_rate: float = 0.4, offenders: int = 0) -> list[dict[str, object]]:
-    """Generate ``n`` conversations reproducibly from ``seed``, as a flat list of message rows.
+    """Generate ``n`` conversations reproducibly from ``seed``, as a flat list of message rows
+    (``iter_rows``, gathered)."""
+    return list(iter_rows(n, seed, positive_rate, offenders))
+
+
+def iter_rows(n: int, seed: int = 0, positive_rate: float = 0.4, offenders: int = 0) -> Iterator[dict[str, object]]:
+    """Generate ``n`` conversations reproducibly from ``seed``, their message rows one conversation at a time,
+    so that memory stays flat however many are asked for. The arguments are checked at the call.
 
     ``offenders``: the positives are written by that many offenders (``Offender``), each running a script of
     their own on many targets, as real offenders do, named in every row's ``offender_id`` (null in negatives);
@@ -265,7 +277,17 @@ def generate(n: int, seed: int = 0, positive_rate: float = 0.4, offenders: int =
         scripts.setdefault(script.handle, script)
     pool = tuple(scripts.values())
     rng = random.Random(seed)
-    rows: list[dict[str, object]] = []
-    for i in range(n):
-        rows.extend(conversation(i, rng, positive_rate, pool))
-    return rows
+    return itertools.chain.from_iterable(conversation(i, rng, positive_rate, pool) for i in range(n))
+
+
+def columns(offenders: int = 0) -> tuple[str, ...]:
+    """The columns of ``iter_rows``' rows, in the order of their keys."""
+    return (*COLUMNS, "offender_id") if offenders else COLUMNS
+
+
+def arrow_schema(offenders: int = 0) -> Any:
+    """The Arrow schema of ``iter_rows``' rows, to write Parquet as they come."""
+    import pyarrow as pa
+
+    numbers = {"conversation_label", "obfuscation", "fold"}
+    return pa.schema([(name, pa.int64() if name in numbers else pa.string()) for name in columns(offenders)])
