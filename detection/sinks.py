@@ -265,6 +265,10 @@ class AuditLogSink:
 
 def webhook_sink(settings: Any) -> Sink | None:
     if not settings.webhook_url:
+        if settings.webhook_secret:  # a URL left out or misspelt (RISKLINE_WEBHOOK_URI) more likely than meant
+            log.warning("webhook secret without a webhook url", extra={
+                "detail": "interventions are raised and kept (GET /v1/conversations/ID) but sent to no webhook; "
+                          "set --webhook-url (RISKLINE_WEBHOOK_URL) to deliver them"})
         return None
     if not settings.webhook_secret:
         raise ValueError("--webhook-url needs --webhook-secret (RISKLINE_WEBHOOK_SECRET) to sign deliveries")

@@ -242,6 +242,25 @@ def test_a_webhook_over_plain_http_beyond_this_machine_is_warned_of(caplog: pyte
                       "http://[fd00::5]:81/r": [("webhook over plain http", "[fd00::5]:81")]}
 
 
+def test_a_webhook_secret_without_a_url_is_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    """A secret with no URL signs nothing: the URL was left out or misspelt, and no intervention would reach the
+    webhook. The service starts (its interventions are still kept), saying so; a URL without a secret is refused."""
+    from detection.settings import ServiceSettings
+    from detection.sinks import webhook_sink
+
+    said = {}
+    both = {"webhook_url": "https://hooks.example.org/r", "webhook_secret": "s"}
+    for given in ({"webhook_secret": "s3cret"}, {}, both):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="riskline.sinks"):
+            sink = webhook_sink(ServiceSettings(**given))
+        said[tuple(given)] = (type(sink).__name__, [r.getMessage() for r in caplog.records])
+    assert said == {("webhook_secret",): ("NoneType", ["webhook secret without a webhook url"]), (): ("NoneType", []),
+                    ("webhook_url", "webhook_secret"): ("WebhookSink", [])}
+    with pytest.raises(ValueError, match="--webhook-url needs --webhook-secret"):
+        webhook_sink(ServiceSettings(webhook_url="https://hooks.example.org/r"))
+
+
 class RawReceiver:
     """A webhook receiver on a bare socket that answers each request with ``answer``: its first ``first`` bytes
     at once, then ``step`` bytes at a time with ``pause`` seconds between. It counts requests and connections."""
