@@ -49,8 +49,8 @@ def _realtime_settings(flags: dict[str, Any], kind: Any) -> Any:
     from detection.settings import load_settings
 
     config = flags.pop("config")
+    configure_logging()  # first: reading the settings may warn
     settings = load_settings(flags, config, kind)
-    configure_logging()
     # The event loop, scoring and outbox delivery share the GIL. Python's default 5 ms switch
     # interval lets a busy thread starve webhook delivery under load; 0.5 ms keeps it prompt.
     sys.setswitchinterval(0.0005)

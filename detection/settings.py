@@ -191,32 +191,68 @@ class StreamSettings(ServiceSettings):
 
 def load_settings(flags: dict[str, Any], config: str | Path | None = None,
                   kind: type[ServiceSettings] = ServiceSettings) -> ServiceSettings:
-    """Settings from flags (highest), ``RISKLINE_*`` variables, a YAML config file, then defaults."""
-    values: dict[str, Any] = {}
-    from_file: set[str] = set()
+    """Settings from flags (highest), ``RISKLINE_*`` variables, a YAML config file, then defaults.
+
+    A value in the file that a flag or variable overrides is checked too, and warned of where it is wrong: it is
+    not read now, but would be once the override goes."""
+    in_file: dict[str, Any] = {}
     if config is not None:
         loaded = read_yaml(config, "config") or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{config}: expected a mapping of setting names to values")
-        # the file only fills what the environment leaves unset
-        values.update({k.replace("-", "_"): v for k, v in loaded.items()
-                       if f"RISKLINE_{k.replace('-', '_').upper()}" not in os.environ})
-        from_file = set(values)
-    values.update({k: v for k, v in flags.items() if v is not None})
+        for key in loaded:
+            if not isinstance(key, str):  # YAML reads `1:` as a number, `yes:` or `on:` as true, `~:` as null
+                raise ValueError(f"{config}: {key!r} (a YAML {type(key).__name__}) is not a setting "
+                                 f"(the settings: {', '.join(kind.model_fields)})")
+        in_file = {k.replace("-", "_"): v for k, v in loaded.items()}
+    given = {k: v for k, v in flags.items() if v is not None}
+    # the file only fills what the environment leaves unset
+    from_file = {k: v for k, v in in_file.items() if _variable(k) not in os.environ and k not in given}
     try:
-        return kind(**values)
+        settings = kind(**{**from_file, **given})
     except ValidationError as exc:
         first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
-        if first["type"] == "extra_forbidden":
-            message = f"not a setting (the settings: {', '.join(kind.model_fields)})"
         name = ".".join(map(str, first["loc"]))
-        given = {k for k, v in flags.items() if v is not None}
         where = ""
         if first["loc"] and first["loc"][0] not in given:  # (a flag's value is in plain sight: no place to name)
-            variable = f"RISKLINE_{str(first['loc'][0]).upper()}"
             if first["loc"][0] in from_file:
                 where = f"{config}: "
-            elif variable in os.environ:
-                where = f"environment variable {variable}: "
+            elif _variable(first["loc"][0]) in os.environ:
+                where = f"environment variable {_variable(first['loc'][0])}: "
+        message = _said(first, kind)
         raise ValueError(f"{where}setting '{name}': {message}" if name else f"{where}{message}") from None
+    overridden = {k: v for k, v in in_file.items() if k not in from_file}
+    _warn_overridden(settings, overridden, config, given)
+    return settings
+
+
+def _variable(name: object) -> str:
+    return f"RISKLINE_{str(name).upper()}"
+
+
+def _said(error: Any, kind: type[ServiceSettings]) -> str:
+    """What a validation error says, in our words where pydantic's would puzzle."""
+    if error["type"] == "extra_forbidden":
+        return f"not a setting (the settings: {', '.join(kind.model_fields)})"
+    return str(error["msg"]).removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+
+
+def _warn_overridden(settings: ServiceSettings, overridden: dict[str, Any], config: str | Path | None,
+                     given: dict[str, Any]) -> None:
+    """Warn of each value in the config file that is wrong, where a flag or variable overrides it (a file kept for
+    every run, a flag for this one): the file would fail the first run without the override."""
+    if not overridden:
+        return
+    try:
+        type(settings)(**{**settings.model_dump(), **overridden})
+    except ValidationError as exc:
+        import logging
+
+        for error in exc.errors():
+            name = error["loc"][0] if error["loc"] else None
+            if name in overridden:
+                by = f"--{str(name).replace('_', '-')}" if name in given else _variable(name)
+                logging.getLogger("riskline.settings").warning(
+                    f"{config}: setting '{name}': {_said(error, type(settings))}; {by} overrides it in this run, "
+                    "but a run without it would be refused: correct it there",
+                    extra={"config": str(config), "setting": name, "overridden_by": by})

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,37 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
     broken.write_bytes(b"port: 9000\nhost: \xff\n")  # Latin-1, not UTF-8
     with pytest.raises(ValueError, match=r"broken.yaml: cannot read config \(not UTF-8 text, byte 17\)$"):
         load_settings({}, broken)
+
+
+def test_a_wrong_value_in_the_config_file_is_warned_of_where_overridden(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A config file kept for every run, a flag or variable for this one: the run goes on with the override, but a
+    wrong value in the file, which the first run without it would refuse, is said now (it was taken unsaid)."""
+    config = tmp_path / "riskline.yaml"
+    config.write_text("port: eighty\nwebhook-url: hooks.example.org\nhost: 0.0.0.0\nretention_days: 30\n")
+    monkeypatch.setenv("RISKLINE_WEBHOOK_URL", "https://hooks.example.org/r")
+    with caplog.at_level("WARNING", logger="riskline.settings"):
+        settings = load_settings({"port": 8081, "retention_days": 7}, config)
+    assert (settings.port, settings.webhook_url, settings.host, settings.retention_days) == \
+        (8081, "https://hooks.example.org/r", "0.0.0.0", 7)
+    assert [(r.__dict__["setting"], r.__dict__["overridden_by"], r.getMessage()) for r in caplog.records] == [
+        ("port", "--port", f"{config}: setting 'port': Input should be a valid integer, unable to parse string as an "
+                           "integer; --port overrides it in this run, but a run without it would be refused: correct "
+                           "it there"),
+        ("webhook_url", "RISKLINE_WEBHOOK_URL", f"{config}: setting 'webhook_url': expected an http:// or https:// URL "
+                                                "with a host, got 'hooks.example.org'; RISKLINE_WEBHOOK_URL overrides "
+                                                "it in this run, but a run without it would be refused: correct it "
+                                                "there")]
+    caplog.clear()
+    config.write_text("port: 9000\n")  # overridden but right: nothing to say
+    with caplog.at_level("WARNING", logger="riskline.settings"):
+        assert load_settings({"port": 8081}, config).port == 8081
+    assert caplog.records == []
+    # a key YAML reads as other than text (a number, `yes`/`on` as true, `~` as null) was a traceback
+    for key, said in (("1", "1 (a YAML int)"), ("yes", "True (a YAML bool)"), ("~", "None (a YAML NoneType)")):
+        config.write_text(f"port: 9000\n{key}: 2\n")
+        with pytest.raises(ValueError, match=rf"^{config}: {re.escape(said)} is not a setting \(the settings: host, "):
+            load_settings({}, config)
 
 
 def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
