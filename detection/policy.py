@@ -82,8 +82,8 @@ class EscalationPolicy:
         if unknown:
             raise ValueError(f"policy: unknown level(s) {sorted(unknown)}; levels are {list(LEVELS[1:])}")
         for level, spec in self.actions.items():
-            if not isinstance(spec, dict) or not isinstance(spec.get("action"), str) or not spec["action"]:
-                raise ValueError(f"policy: level '{level}' needs an 'action' name")
+            if not isinstance(spec, dict) or not isinstance(spec.get("action"), str) or not spec["action"].strip():
+                raise ValueError(f"policy: level '{level}' needs an 'action' name")  # (blank: which action?)
             for key, value in spec.items():  # each goes into the level's interventions, which are JSON
                 if (problem := _not_json(value)) is not None:
                     raise ValueError(f"policy: level '{level}', {key}: {problem}, which an intervention's JSON "

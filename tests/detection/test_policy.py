@@ -38,6 +38,7 @@ def test_yaml_policy_and_its_errors(tmp_path: Path) -> None:
     assert policy.due("high", frozenset()) == ["medium"] and policy.hysteresis == 0.1
     for text, message in (("levels:\n  severe: {action: x}\n", "unknown level"),
                           ("levels:\n  high: {}\n", "needs an 'action'"),
+                          ("levels:\n  high: {action: '  '}\n", "needs an 'action'"),  # before: taken, blank
                           ("hysteresis: 0.7\nlevels: {}\n", "hysteresis"),
                           ("[1, 2]\n", "expected a mapping"),
                           # before: accepted, a service that never intervenes (the level is not under levels)
