@@ -35,8 +35,8 @@ class Metrics:
         self.outbox_age = Gauge("riskline_outbox_oldest_age_seconds", "Age of the oldest undelivered row",
                                 registry=r)
         self.model = Gauge("riskline_model_info", "The model being served", ["model_version"], registry=r)
-        self.store_up = Gauge("riskline_state_store_up", "1 if the state store answered the last scrape, else 0",
-                              registry=r)
+        self.store_up = Gauge("riskline_state_store_up", "1 if the state store answered the last scrape and takes "
+                              "writes (not a replica or standby), else 0", registry=r)
         self.evidence_restarts = Counter(
             "riskline_evidence_restarts", "Conversations whose running evidence another model gave, set aside "
             "(--on-model-change restart)", registry=r)
@@ -84,6 +84,7 @@ class Metrics:
             self._catch_up(self.retired, self._janitor.retired)
         if self._store is not None:
             try:
+                self._store.ping()  # as /readyz: a replica answers the outbox's read, and refuses every message
                 depth, oldest = self._store.outbox_stats()
             except Exception:  # the store down: the other metrics matter most now; the outbox's stay as last seen
                 self.store_up.set(0)

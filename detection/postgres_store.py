@@ -263,7 +263,13 @@ class PostgresStore:
         return int(row[0]), int(row[1])
 
     def ping(self) -> None:
-        self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+        """The server answers, and takes writes: a standby (where a failover or a wrong address leaves the
+        service), or a database or role read-only by default, answers every read and refuses every commit."""
+        read_only = self._run(lambda conn: conn.execute("SHOW transaction_read_only").fetchone())
+        if read_only is not None and read_only[0] == "on":
+            raise psycopg.errors.ReadOnlySqlTransaction(
+                "the server takes no writes here (a standby, or default_transaction_read_only on): --state must name "
+                "the primary")
 
     def close(self) -> None:
         with self._lock:

@@ -243,7 +243,16 @@ class RedisStore:
         return int(self._forget_conversations(keys=[], args=[self.prefix, idle_before, limit]))
 
     def ping(self) -> None:
+        """The server answers, and takes writes: a replica (where a failover or a wrong address leaves the
+        service) answers every read and refuses every message's commit."""
         self.r.ping()
+        try:
+            role = self.r.info("replication").get("role")
+        except redis.exceptions.ResponseError:  # INFO renamed or disabled (some managed services): the ping must do
+            return
+        if role == "slave":  # Redis's word for a replica
+            raise redis.exceptions.ReadOnlyError("READONLY the server is a replica, which takes no writes: --state "
+                                                 "must name the primary")
 
     def close(self) -> None:
         self.r.close()

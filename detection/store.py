@@ -98,16 +98,18 @@ class StateStore(Protocol):
     def close(self) -> None: ...
 
 
-def out_of_room(exc: BaseException) -> bool:
-    """Whether ``exc`` is a state store refusing a write for want of room while it still answers: SQLite's
-    full disk, PostgreSQL's insufficient resources (a full disk, out of memory), Redis at its memory limit
-    or unable to persist. The store's failure, not any message's: what it refused is tried again."""
+def refuses_writes(exc: BaseException) -> bool:
+    """Whether ``exc`` is a state store refusing a write while it still answers: for want of room (SQLite's full
+    disk, PostgreSQL's insufficient resources, Redis at its memory limit or unable to persist), or because it takes
+    no writes here (a Redis replica, a PostgreSQL standby or read-only transaction, a read-only SQLite file). The
+    store's failure, not any message's: what it refused is tried again."""
     if isinstance(exc, sqlite3.OperationalError):
-        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    if str(getattr(exc, "sqlstate", None) or "").startswith("53"):  # PostgreSQL's class 53
+        return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY)
+    sqlstate = str(getattr(exc, "sqlstate", None) or "")
+    if sqlstate.startswith("53") or sqlstate == "25006":  # PostgreSQL's class 53; read_only_sql_transaction
         return True
     return type(exc).__module__.startswith("redis") and (
-        type(exc).__name__ == "OutOfMemoryError" or str(exc).startswith("MISCONF"))
+        type(exc).__name__ in ("OutOfMemoryError", "ReadOnlyError") or str(exc).startswith(("MISCONF", "READONLY")))
 
 
 def reachable(store: StateStore) -> bool:

@@ -25,7 +25,7 @@ from detection.events import MessageEvent
 from detection.kafka import KafkaSink, parse_record, reject_value, start_clients, tombstone_conversation
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
-from detection.store import StoreConflict, out_of_room, reachable
+from detection.store import StoreConflict, reachable, refuses_writes
 
 log = logging.getLogger("riskline.stream")
 
@@ -117,8 +117,9 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
     Between tries the worker goes on polling the broker with its partitions paused, so an outage
     longer than ``max_poll_interval`` does not cost it its place in the group.
 
-    A store that answers but refuses writes for want of room (a full disk, Redis at its memory limit;
-    ``store.out_of_room``) has failed as one that is down has: the batch is held back and tried again.
+    A store that answers but refuses writes (a full disk, Redis at its memory limit, a replica or standby that a
+    failover left it pointing at; ``store.refuses_writes``) has failed as one that is down has: the batch is held
+    back and tried again.
     Where the batch fails otherwise while the store answers, the failure may be a message's own (one its scoring
     cannot take), which no retry would mend: the batch is then scored a message at a time, and a message
     that fails alone ``ALONE_TRIES`` times with the store answering is given with its record (``sources``,
@@ -133,7 +134,7 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
                 # workers writing one conversation, or a store with no room: no message's fault
-                store_failed = isinstance(exc, StoreConflict) or out_of_room(exc)
+                store_failed = isinstance(exc, StoreConflict) or refuses_writes(exc)
             if not store_failed and await _store_up(loop, processor):
                 done, kept = await _one_at_a_time(loop, processor, events, sources, set_aside)
                 if done is not None:
@@ -191,7 +192,7 @@ async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, 
             try:
                 one, raised = await loop.run_in_executor(None, processor.process, [event])
             except Exception as exc:
-                if isinstance(exc, StoreConflict) or out_of_room(exc) or not await _store_up(loop, processor):
+                if isinstance(exc, StoreConflict) or refuses_writes(exc) or not await _store_up(loop, processor):
                     return None, kept + list(range(index, len(events)))
                 problem = f"scoring failed: {type(exc).__name__}: {exc}"
                 continue

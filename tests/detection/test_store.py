@@ -25,7 +25,15 @@ from detection.processor import Processor, load_history
 from detection.scoring import score_conversations
 from detection.sqlite_store import SQLiteStore
 from detection.state import ConversationState
-from detection.store import Conversation, Janitor, StateStore, StoreConflict, check_store_url, open_store, out_of_room
+from detection.store import (
+    Conversation,
+    Janitor,
+    StateStore,
+    StoreConflict,
+    check_store_url,
+    open_store,
+    refuses_writes,
+)
 from tests.cli_helpers import RISKLINE, riskline
 from tests.conftest import write_jsonl
 from training.synth.generator import generate
@@ -231,8 +239,8 @@ def test_a_full_sqlite_database_says_so_and_keeps_what_it_took(tmp_path: Path) -
     assert len(store.load([f"c{i}" for i in range(done + 1)])) == done + 1 and store.outbox_stats()[0] == done + 1
 
 
-def test_a_store_out_of_room_is_told_from_a_message_of_its_own(tmp_path: Path, redis_url: str) -> None:
-    """``out_of_room``, which tells the stream worker to hold a batch back rather than set its messages
+def test_a_store_refuses_writes_is_told_from_a_message_of_its_own(tmp_path: Path, redis_url: str) -> None:
+    """``refuses_writes``, which tells the stream worker to hold a batch back rather than set its messages
     aside: SQLite's full database and Redis at its memory limit (both real), PostgreSQL's class 53
     (insufficient resources: a full disk), and not another failure of either."""
     import psycopg
@@ -244,10 +252,10 @@ def test_a_store_out_of_room_is_told_from_a_message_of_its_own(tmp_path: Path, r
     full._db.execute(f"PRAGMA max_page_count = {full._db.execute('PRAGMA page_count').fetchone()[0]}")
     with pytest.raises(sqlite3.OperationalError) as caught:
         full.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {"text": "x" * 5000})], [], [])
-    assert out_of_room(caught.value)
+    assert refuses_writes(caught.value)
     with pytest.raises(sqlite3.OperationalError) as other:
         full._db.execute("SELECT * FROM no_such_table")
-    assert not out_of_room(other.value)
+    assert not refuses_writes(other.value)
     client = redis.Redis.from_url(redis_url)
     store = RedisStore(redis_url, prefix=f"t{uuid.uuid4().hex[:8]}:")
     client.config_set("maxmemory", "1")  # below what the server uses already: every write is refused
@@ -256,11 +264,65 @@ def test_a_store_out_of_room_is_told_from_a_message_of_its_own(tmp_path: Path, r
             store.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
     finally:
         client.config_set("maxmemory", "0")
-    assert out_of_room(refused.value), repr(refused.value)
-    assert not out_of_room(redis.exceptions.ResponseError("WRONGTYPE Operation against a key"))
-    assert out_of_room(psycopg.errors.DiskFull("could not extend file")) and not out_of_room(
+    assert refuses_writes(refused.value), repr(refused.value)
+    assert not refuses_writes(redis.exceptions.ResponseError("WRONGTYPE Operation against a key"))
+    assert refuses_writes(psycopg.errors.DiskFull("could not extend file")) and not refuses_writes(
         psycopg.errors.UniqueViolation("duplicate key"))
-    assert not out_of_room(ValueError("a message of its own kind"))
+    assert not refuses_writes(ValueError("a message of its own kind"))
+
+
+def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, redis_url: str, postgres_url: str) -> None:
+    """A failover or a wrong address can leave the service on a Redis replica or a PostgreSQL standby, which answers
+    every read and refuses every commit. Before, ``/readyz`` said ready and ``riskline_state_store_up`` 1 while every
+    message got 503, and a stream worker, seeing the store answer, set each message aside as its own failure. The
+    ping (behind all three) now says the store takes no writes, and its refusal is the store's (``refuses_writes``),
+    so a worker holds the batch back until the store takes writes again."""
+    import psycopg
+    import redis
+
+    from detection.metrics import Metrics
+    from detection.postgres_store import PostgresStore
+    from detection.redis_store import RedisStore
+    from detection.store import reachable
+    from tests.service_helpers import start_redis
+
+    process, replica_url = start_redis(tmp_path)
+    try:
+        primary = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
+        redis.Redis.from_url(replica_url).replicaof(primary["host"], primary["port"])
+        replica = RedisStore(replica_url, prefix=f"t{uuid.uuid4().hex[:8]}:")
+        with pytest.raises(redis.exceptions.ReadOnlyError, match=r"^READONLY the server is a replica, which takes no "
+                                                                  r"writes: --state must name the primary$"):
+            replica.ping()
+        with pytest.raises(redis.exceptions.RedisError) as refused:
+            replica.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
+        assert refuses_writes(refused.value) and not reachable(replica), repr(refused.value)
+        metrics = Metrics()
+        metrics.watch_outbox(replica)
+        assert "riskline_state_store_up 0.0" in metrics.render().decode()
+        redis.Redis.from_url(replica_url).replicaof("NO", "ONE")  # promoted: it takes writes, and is up again
+        replica.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
+        assert reachable(replica) and "riskline_state_store_up 1.0" in metrics.render().decode()
+    finally:
+        process.terminate()
+        process.wait(10)
+    prefix = f"r{uuid.uuid4().hex[:8]}_"
+    PostgresStore(postgres_url, prefix=prefix).close()  # its tables made; then read-only, as a standby is
+    standby = PostgresStore(f"{postgres_url}?options=-c%20default_transaction_read_only%3Don", prefix=prefix)
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match=r"^the server takes no writes here"):
+        standby.ping()
+    with pytest.raises(psycopg.Error) as refused_pg:
+        standby.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
+    assert refuses_writes(refused_pg.value) and not reachable(standby), repr(refused_pg.value)
+    standby.close()
+    writable = PostgresStore(postgres_url, prefix=prefix)
+    assert reachable(writable)
+    writable.close()
+    read_only = SQLiteStore(tmp_path / "ro.db")  # a file the process may not write (root may: opened read-only)
+    read_only._db = sqlite3.connect(f"file:{tmp_path / 'ro.db'}?mode=ro", uri=True, check_same_thread=False)
+    with pytest.raises(sqlite3.OperationalError) as refused_file:
+        read_only.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
+    assert refuses_writes(refused_file.value), repr(refused_file.value)
 
 
 def test_bad_locations(tmp_path: Path) -> None:
