@@ -303,6 +303,13 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, redis_url: str, 
         redis.Redis.from_url(replica_url).replicaof("NO", "ONE")  # promoted: it takes writes, and is up again
         replica.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
         assert reachable(replica) and "riskline_state_store_up 1.0" in metrics.render().decode()
+        # a user that may not run INFO (an ACL, a managed service): its store is up where the server answers
+        redis.Redis.from_url(replica_url).acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"],
+                                                      commands=["+@all", "-info"])
+        limited = RedisStore(replica_url.replace("redis://", "redis://app:pw@"), prefix=f"t{uuid.uuid4().hex[:8]}:")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            limited.r.info("replication")
+        assert reachable(limited)
     finally:
         process.terminate()
         process.wait(10)
