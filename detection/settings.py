@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -11,6 +12,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detection.store import LEASE_SECONDS
+
+log = logging.getLogger("riskline.settings")
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -206,8 +209,10 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
                                  f"(the settings: {', '.join(kind.model_fields)})")
         in_file = {k.replace("-", "_"): v for k, v in loaded.items()}
     given = {k: v for k, v in flags.items() if v is not None}
-    # the file only fills what the environment leaves unset
-    from_file = {k: v for k, v in in_file.items() if _variable(k) not in os.environ and k not in given}
+    # the file only fills what flags and the environment leave unset (and a name that is no setting is refused, a
+    # variable of that name beside it or not)
+    from_file = {k: v for k, v in in_file.items()
+                 if k not in kind.model_fields or (_variable(k) not in os.environ and k not in given)}
     try:
         settings = kind(**{**from_file, **given})
     except ValidationError as exc:
@@ -246,13 +251,11 @@ def _warn_overridden(settings: ServiceSettings, overridden: dict[str, Any], conf
     try:
         type(settings)(**{**settings.model_dump(), **overridden})
     except ValidationError as exc:
-        import logging
-
         for error in exc.errors():
             name = error["loc"][0] if error["loc"] else None
             if name in overridden:
                 by = f"--{str(name).replace('_', '-')}" if name in given else _variable(name)
-                logging.getLogger("riskline.settings").warning(
+                log.warning(
                     f"{config}: setting '{name}': {_said(error, type(settings))}; {by} overrides it in this run, "
                     "but a run without it would be refused: correct it there",
                     extra={"config": str(config), "setting": name, "overridden_by": by})

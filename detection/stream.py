@@ -133,7 +133,7 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 metrics.retries.inc()
                 log.warning("scoring failed; trying the batch again", extra={
                     "error": f"{type(exc).__name__}: {exc}", "messages": len(events), "retry_in_s": delay})
-                # workers writing one conversation, or a store with no room: no message's fault
+                # workers writing one conversation, or a store refusing writes: no message's fault
                 store_failed = isinstance(exc, StoreConflict) or refuses_writes(exc)
             if not store_failed and await _store_up(loop, processor):
                 done, kept = await _one_at_a_time(loop, processor, events, sources, set_aside)

@@ -114,6 +114,10 @@ def test_a_wrong_value_in_the_config_file_is_warned_of_where_overridden(
     with caplog.at_level("WARNING", logger="riskline.settings"):
         assert load_settings({"port": 8081}, config).port == 8081
     assert caplog.records == []
+    config.write_text("colour: blue\n")  # no setting, whatever the environment holds (was: dropped unsaid)
+    monkeypatch.setenv("RISKLINE_COLOUR", "red")
+    with pytest.raises(ValueError, match=rf"^{config}: setting 'colour': not a setting \(the settings: host, "):
+        load_settings({}, config)
     # a key YAML reads as other than text (a number, `yes`/`on` as true, `~` as null) was a traceback
     for key, said in (("1", "1 (a YAML int)"), ("yes", "True (a YAML bool)"), ("~", "None (a YAML NoneType)")):
         config.write_text(f"port: 9000\n{key}: 2\n")
