@@ -271,7 +271,7 @@ def test_a_store_refuses_writes_is_told_from_a_message_of_its_own(tmp_path: Path
     assert not refuses_writes(ValueError("a message of its own kind"))
 
 
-def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, redis_url: str, postgres_url: str) -> None:
+def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: str) -> None:
     """A failover or a wrong address can leave the service on a Redis replica or a PostgreSQL standby, which answers
     every read and refuses every commit. Before, ``/readyz`` said ready and ``riskline_state_store_up`` 1 while every
     message got 503, and a stream worker, seeing the store answer, set each message aside as its own failure. The
@@ -284,12 +284,12 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, redis_url: str, 
     from detection.postgres_store import PostgresStore
     from detection.redis_store import RedisStore
     from detection.store import reachable
-    from tests.service_helpers import start_redis
+    from tests.service_helpers import free_port, start_redis
 
     process, replica_url = start_redis(tmp_path)
     try:
-        primary = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
-        redis.Redis.from_url(replica_url).replicaof(primary["host"], primary["port"])
+        # a replica of a primary that is gone (as after a failover): what it holds it serves, and it takes no writes
+        redis.Redis.from_url(replica_url).replicaof("127.0.0.1", free_port())
         replica = RedisStore(replica_url, prefix=f"t{uuid.uuid4().hex[:8]}:")
         with pytest.raises(redis.exceptions.ReadOnlyError, match=r"^READONLY the server is a replica, which takes no "
                                                                   r"writes: --state must name the primary$"):
