@@ -202,7 +202,7 @@ def erase(
         except EventError as exc:
             raise fail(f"{where} {shown(cid)}: {exc.reason}: no message has that id; nothing was erased") from None
     url = state or os.environ.get("RISKLINE_STATE") or ServiceSettings.model_fields["state"].default
-    store = open_store(url, create=False)
+    store = _taking_writes(open_store(url, create=False), url, "nothing was erased")
     wanted, erased = list(dict.fromkeys(keys)), []
     try:
         for cid in wanted:
@@ -216,6 +216,20 @@ def erase(
     unknown = len(wanted) - len(erased)
     typer.echo(f"erased {counted(len(erased), 'conversation')}"
                + (f"; {unknown} not held (unknown, or erased before)" if unknown else ""))
+
+
+def _taking_writes(store: Any, url: str, nothing: str) -> Any:
+    """``store``, where it answers and takes writes; else refused, closed, before any work. A replica or standby
+    (where a failover leaves an address) answers, and would fail each write, the error then saying to run it
+    again."""
+    from detection.store import without_password
+
+    try:
+        store.ping()
+    except Exception as exc:  # any failure of the store or the way to it
+        store.close()
+        raise fail(f"--state {without_password(url)}: {exc}; {nothing}") from None
+    return store
 
 
 def _listed_ids(path: Path) -> list[tuple[str, str]]:
@@ -268,7 +282,8 @@ def backfill(
     with split_input(input_path, workers=workers or None, progress=True) as split, ProgressBar(True) as bar:
         if split.rejects and errors is None:
             raise rejects_error(split.rejects)
-        store = open_store(settings.state)  # after every row is read: a refusal above leaves no store made
+        # after every row is read: a refusal above leaves no store made
+        store = _taking_writes(open_store(settings.state), settings.state, "nothing was loaded")
         where = without_password(settings.state)
         try:
             processor = Processor(risk_model, store, rules, [], on_model_change=settings.on_model_change)

@@ -297,6 +297,13 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: st
         with pytest.raises(redis.exceptions.RedisError) as refused:
             replica.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
         assert refuses_writes(refused.value) and not reachable(replica), repr(refused.value)
+        # the commands that write to a store no service fronts say so before any work, not "run it again"
+        history = write_jsonl(tmp_path / "history.jsonl", generate(3, seed=2))
+        for command, nothing in ((["erase", "c"], "erased"), (["backfill", history], "loaded")):
+            refused = riskline(*command, "--state", replica_url)
+            assert (refused.returncode, refused.stderr) == (2, f"riskline: error: --state {replica_url}: READONLY the "
+                                                               "server is a replica, which takes no writes: --state "
+                                                               f"must name the primary; nothing was {nothing}\n")
         metrics = Metrics()
         metrics.watch_outbox(replica)
         assert "riskline_state_store_up 0.0" in metrics.render().decode()
