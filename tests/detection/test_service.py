@@ -605,8 +605,13 @@ def test_postgres_restarting_under_the_service_gets_503_then_service_as_before(
 def test_a_resend_after_the_dedup_window_is_scored_again(model_dir: Path, tmp_path: Path) -> None:
     """Within ``--dedup-hours`` of a conversation's last message a resent id is a duplicate; after it,
     the answer is forgotten (the store does not grow for ever) and the message scored as new."""
-    server = Server(model_dir, tmp_path / "state.db", "--dedup-hours", "0.001")  # 3.6 s
+    config = tmp_path / "riskline.yaml"
+    config.write_text("dedup-hours: a week\n")  # wrong, and overridden by the flag: warned of, as a JSON log line
+    server = Server(model_dir, tmp_path / "state.db", "--dedup-hours", "0.001", "--config", str(config))  # 3.6 s
     try:
+        first = json.loads(server.log.read_text().splitlines()[0])
+        assert (first["level"], first["logger"], first["setting"], first["overridden_by"]) == (
+            "warning", "riskline.settings", "dedup_hours", "--dedup-hours"), first
         event = {"conversation_id": "c", "message_id": "m0", "sender_id": "u", "timestamp": 1_700_000_000,
                  "text": "hi"}
         assert server.post(event).json()["results"][0]["duplicate"] is False
