@@ -89,6 +89,12 @@ def _lifespan(settings: ServiceSettings, parts: dict[str, Any],
         parts["batcher"] = batcher
         log.info("ready", extra={"model_version": model.model_version, "sinks": [s.name for s in parts["sinks"]],
                                  "api_token": settings.api_token is not None})
+        try:
+            store.ping()
+        except Exception as exc:  # it serves once the store is back (or primary again); until then it is not ready
+            log.warning("state store not ready", extra={
+                "reason": f"{type(exc).__name__}: {exc}", "detail": "messages get 503 until the store answers and "
+                "takes writes; /readyz says when"})
         if settings.api_token is None and not loopback(settings.host):
             log.warning("no api token", extra={"host": settings.host, "detail": "anyone who reaches this port can "
                         "post messages and read conversations' risk; set --api-token (RISKLINE_API_TOKEN)"})

@@ -1,6 +1,7 @@
 """The state-store contract, run against every store: SQLite, a real Redis and a real PostgreSQL."""
 
 import contextlib
+import json
 import os
 import pty
 import random
@@ -271,12 +272,13 @@ def test_a_store_refuses_writes_is_told_from_a_message_of_its_own(tmp_path: Path
     assert not refuses_writes(ValueError("a message of its own kind"))
 
 
-def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: str) -> None:
+def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: str, model_dir: Path) -> None:
     """A failover or a wrong address can leave the service on a Redis replica or a PostgreSQL standby, which answers
     every read and refuses every commit. Before, ``/readyz`` said ready and ``riskline_state_store_up`` 1 while every
     message got 503, and a stream worker, seeing the store answer, set each message aside as its own failure. The
     ping (behind all three) now says the store takes no writes, and its refusal is the store's (``refuses_writes``),
     so a worker holds the batch back until the store takes writes again."""
+    import httpx
     import psycopg
     import redis
 
@@ -304,6 +306,24 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: st
             assert (refused.returncode, refused.stderr) == (2, f"riskline: error: --state {replica_url}: READONLY the "
                                                                "server is a replica, which takes no writes: --state "
                                                                f"must name the primary; nothing was {nothing}\n")
+        # a service started on it says so at start, and is not ready
+        port, log = free_port(), tmp_path / "serve.log"
+        serving = subprocess.Popen([RISKLINE, "serve", "--port", str(port), "--model", str(model_dir), "--state",
+                                    replica_url], stderr=log.open("w"))
+        try:
+            ready = None
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                    break
+                time.sleep(0.1)
+            assert ready is not None and ready.status_code == 503 and "READONLY" in ready.json()["reason"]
+            said = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+            assert [line["reason"] for line in said if line["msg"] == "state store not ready"] == [
+                "ReadOnlyError: READONLY the server is a replica, which takes no writes: --state must name the primary"]
+        finally:
+            serving.terminate()
+            serving.wait(20)
         metrics = Metrics()
         metrics.watch_outbox(replica)
         assert "riskline_state_store_up 0.0" in metrics.render().decode()
