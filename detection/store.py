@@ -113,12 +113,17 @@ def refuses_writes(exc: BaseException) -> bool:
 
 
 def reachable(store: StateStore) -> bool:
-    """Whether ``store`` answers a ping now."""
+    """Whether ``store`` answers a ping now (and so takes writes)."""
+    return not_ready(store) is None
+
+
+def not_ready(store: StateStore) -> str | None:
+    """Why ``store`` is not ready now (it does not answer, or takes no writes), or None where it is."""
     try:
         store.ping()
-    except Exception:  # any failure of the store or the way to it
-        return False
-    return True
+    except Exception as exc:  # any failure of the store or the way to it
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 class Janitor:

@@ -392,6 +392,52 @@ def test_a_full_state_store_holds_the_messages_back_instead_of_setting_them_asid
     assert [why for _, why in rejected if "full" in why] == [] and len(rejected) == 4  # the four that are no events
 
 
+def test_a_state_store_that_takes_no_writes_holds_the_messages_back(
+        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """The state store answers and takes no writes (a read-only database file here; a Redis replica or a PostgreSQL
+    standby where a failover leaves ``--state``): as for a full one, the worker holds its partitions and tries
+    again, instead of setting every message aside as one its scoring cannot take (which it did: the store
+    answered); once it takes writes, every message is answered as in one pass."""
+    import threading
+
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[3200:3300]]
+    asyncio.run(_produce(broker, "read-only", events))
+    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
+        [to_event(e) for e in events])
+    store = SQLiteStore(tmp_path / "state.db")
+    writable = store._db
+    store._db = sqlite3.connect(f"file:{tmp_path / 'state.db'}?mode=ro", uri=True, check_same_thread=False)
+    failed = threading.Semaphore(0)
+    commit = store.commit
+
+    def watched(*args: Any, **options: Any) -> None:  # the real commit, its failures counted
+        try:
+            commit(*args, **options)
+        except sqlite3.OperationalError:
+            failed.release()
+            raise
+
+    def make_writable() -> None:  # the operator mends it, after the store has refused six writes
+        for _ in range(6):
+            failed.acquire(timeout=20)
+        with store._lock:
+            store._db.close()
+            store._db = writable
+
+    store.commit = watched  # type: ignore[method-assign]
+    operator = threading.Thread(target=make_writable, daemon=True)
+    operator.start()
+    rejected = _consume_with(Processor(model, store, EscalationPolicy.load(None), []), broker, "read-only",
+                             tmp_path / "state.db", len(expected))
+    operator.join(5)
+    assert not operator.is_alive()
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
+    assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
+    assert [why for _, why in rejected if "readonly" in why] == [] and len(rejected) == 4  # the four that are no
+    # events
+
+
 def test_a_tombstone_erases_its_conversation_in_its_place(
         broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     """A record keyed by a conversation with no value erases it as ``DELETE /v1/conversations/{id}`` does,
