@@ -179,10 +179,8 @@ def _health_routes(app: FastAPI, parts: dict[str, Any], metrics: Metrics) -> Non
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        try:
-            parts["store"].ping()
-        except Exception as exc:  # any store failure means: not ready
-            return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
+        if (reason := not_ready(parts["store"])) is not None:  # it does not answer, or takes no writes
+            return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
         return JSONResponse({"status": "ready", "model_version": parts["model"].model_version})
 
     @app.get("/metrics")
