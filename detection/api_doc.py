@@ -161,7 +161,8 @@ def openapi_document(max_batch: int, token: bool, version: str) -> dict[str, Any
                                      **_errors(*auth, 404, 503)}}},
         "/healthz": {"get": {"operationId": "healthz", "summary": "The process is up",
                              "responses": {"200": _json(ok, "Up")}}},
-        "/readyz": {"get": {"operationId": "readyz", "summary": "The model is loaded and the state store answers",
+        "/readyz": {"get": {"operationId": "readyz",
+                            "summary": "The model is loaded and the state store answers and takes writes",
                             "responses": {"200": _json(ok, "Ready"), "503": _json(ok, "Not ready, and why")}}},
         "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics", "responses": {"200": {
             "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},

@@ -317,12 +317,12 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: st
                     ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
                     break
                 time.sleep(0.1)
-            assert ready is not None and ready.json() == {"status": "not ready", "reason": "ReadOnlyError: READONLY the "
-                                                          "server is a replica, which takes no writes: --state must name "
-                                                          "the primary"} and ready.status_code == 503
+            replica_said = "READONLY the server is a replica, which takes no writes: --state must name the primary"
+            assert ready is not None and ready.status_code == 503
+            assert ready.json() == {"status": "not ready", "reason": f"ReadOnlyError: {replica_said}"}
             said = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
             assert [line["reason"] for line in said if line["msg"] == "state store not ready"] == [
-                "ReadOnlyError: READONLY the server is a replica, which takes no writes: --state must name the primary"]
+                f"ReadOnlyError: {replica_said}"]
         finally:
             serving.terminate()
             serving.wait(20)
