@@ -222,13 +222,11 @@ def _taking_writes(store: Any, url: str, nothing: str) -> Any:
     """``store``, where it answers and takes writes; else refused, closed, before any work. A replica or standby
     (where a failover leaves an address) answers, and would fail each write, the error then saying to run it
     again."""
-    from detection.store import without_password
+    from detection.store import not_ready, without_password
 
-    try:
-        store.ping()
-    except Exception as exc:  # any failure of the store or the way to it
+    if (reason := not_ready(store)) is not None:
         store.close()
-        raise fail(f"--state {without_password(url)}: {exc}; {nothing}") from None
+        raise fail(f"--state {without_password(url)}: {reason}; {nothing}")
     return store
 
 
