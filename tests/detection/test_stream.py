@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -347,66 +347,48 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
     # a key given twice)
 
 
-def test_a_full_state_store_holds_the_messages_back_instead_of_setting_them_aside(
-        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
-    """The state store's disk fills (a real SQLite limit on the database's size) while it still answers: that
-    is the store's failure, not any message's, so the worker holds its partitions and tries again, as for a
-    store that is down, instead of setting every message aside as one its scoring cannot take; once there is
-    room, every message is answered as in one pass."""
-    import threading
-
-    events = [{k: r[k] for k in FIELDS} for r in synth_rows[3000:3120]]
-    asyncio.run(_produce(broker, "full", events))
-    expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
-        [to_event(e) for e in events])
-    store = SQLiteStore(tmp_path / "state.db")
+def _full(store: SQLiteStore) -> Callable[[], None]:
+    """The database cannot grow (a real SQLite limit on its size, as a full disk) past a few messages' answers; the
+    operator's mending (frees the disk)."""
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages + 3}")  # room for a few messages' answers only
+    store._db.execute(f"PRAGMA max_page_count = {pages + 3}")
 
-    failed = threading.Semaphore(0)
-    commit = store.commit
+    def mend() -> None:
+        store._db.execute("PRAGMA max_page_count = 1000000")
 
-    def watched(*args: Any, **options: Any) -> None:  # the real commit, its failures counted
-        try:
-            commit(*args, **options)
-        except sqlite3.OperationalError:
-            failed.release()
-            raise
-
-    def make_room() -> None:  # the operator frees the disk, after the store has refused six writes
-        for _ in range(6):
-            failed.acquire(timeout=20)
-        with store._lock:
-            store._db.execute("PRAGMA max_page_count = 1000000")
-
-    store.commit = watched  # type: ignore[method-assign]
-    operator = threading.Thread(target=make_room, daemon=True)
-    operator.start()
-    rejected = _consume_with(Processor(model, store, EscalationPolicy.load(None), []), broker, "full",
-                             tmp_path / "state.db", len(expected))
-    operator.join(5)
-    assert not operator.is_alive()
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
-    assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
-    assert [why for _, why in rejected if "full" in why] == [] and len(rejected) == 4  # the four that are no events
+    return mend
 
 
-def test_a_state_store_that_takes_no_writes_holds_the_messages_back(
-        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
-    """The state store answers and takes no writes (a read-only database file here; a Redis replica or a PostgreSQL
-    standby where a failover leaves ``--state``): as for a full one, the worker holds its partitions and tries
-    again, instead of setting every message aside as one its scoring cannot take (which it did: the store
-    answered); once it takes writes, every message is answered as in one pass."""
+def _read_only(store: SQLiteStore) -> Callable[[], None]:
+    """The database answers and takes no writes (opened read-only, as a Redis replica or a PostgreSQL standby that a
+    failover left ``--state`` on); the operator's mending (the writable one again)."""
+    writable = store._db
+    store._db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, check_same_thread=False)
+
+    def mend() -> None:
+        store._db.close()
+        store._db = writable
+
+    return mend
+
+
+@pytest.mark.parametrize(("topic", "refusing", "rows"), [("full", _full, slice(3000, 3120)),
+                                                          ("read-only", _read_only, slice(3200, 3300))])
+def test_a_state_store_refusing_writes_holds_the_messages_back_instead_of_setting_them_aside(
+        broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path, topic: str,
+        refusing: Callable[[SQLiteStore], Callable[[], None]], rows: slice) -> None:
+    """The state store refuses writes while it still answers, its disk full or taking no writes at all: that is the
+    store's failure, not any message's, so the worker holds its partitions and tries again, as for a store that is
+    down, instead of setting every message aside as one its scoring cannot take (which it did where it took no
+    writes); once it takes them, every message is answered as in one pass."""
     import threading
 
-    events = [{k: r[k] for k in FIELDS} for r in synth_rows[3200:3300]]
-    asyncio.run(_produce(broker, "read-only", events))
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[rows]]
+    asyncio.run(_produce(broker, topic, events))
     expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
         [to_event(e) for e in events])
     store = SQLiteStore(tmp_path / "state.db")
-    writable = store._db
-    store._db = sqlite3.connect(f"file:{tmp_path / 'state.db'}?mode=ro", uri=True, check_same_thread=False)
+    mend = refusing(store)
     failed = threading.Semaphore(0)
     commit = store.commit
 
@@ -417,25 +399,24 @@ def test_a_state_store_that_takes_no_writes_holds_the_messages_back(
             failed.release()
             raise
 
-    def make_writable() -> None:  # the operator mends it, after the store has refused six writes
+    def operator_mends() -> None:  # after the store has refused six writes
         for _ in range(6):
             failed.acquire(timeout=20)
         with store._lock:
-            store._db.close()
-            store._db = writable
+            mend()
 
     store.commit = watched  # type: ignore[method-assign]
-    operator = threading.Thread(target=make_writable, daemon=True)
+    operator = threading.Thread(target=operator_mends, daemon=True)
     operator.start()
-    rejected = _consume_with(Processor(model, store, EscalationPolicy.load(None), []), broker, "read-only",
+    rejected = _consume_with(Processor(model, store, EscalationPolicy.load(None), []), broker, topic,
                              tmp_path / "state.db", len(expected))
     operator.join(5)
     assert not operator.is_alive()
     with sqlite3.connect(tmp_path / "state.db") as conn:
         answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
     assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
-    assert [why for _, why in rejected if "readonly" in why] == [] and len(rejected) == 4  # the four that are no
-    # events
+    assert [why for _, why in rejected if why.startswith("scoring")] == [] and len(rejected) == 4  # the four
+    # records that are no events
 
 
 def test_a_tombstone_erases_its_conversation_in_its_place(
