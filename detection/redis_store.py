@@ -250,7 +250,7 @@ class RedisStore:
             role = self.r.info("replication").get("role")
         except redis.exceptions.ResponseError:  # INFO renamed or disabled (some managed services): the ping must do
             return
-        if role == "slave":  # Redis's word for a replica
+        if role in ("slave", "replica"):  # Redis's word for a replica (and a fork's that might rename it)
             raise redis.exceptions.ReadOnlyError("READONLY the server is a replica, which takes no writes: --state "
                                                  "must name the primary")
 
