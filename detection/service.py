@@ -33,7 +33,7 @@ from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
 from detection.sinks import loopback
-from detection.store import not_ready, reachable
+from detection.store import not_ready, reachable, warn_if_not_ready
 
 log = logging.getLogger("riskline.service")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -89,10 +89,7 @@ def _lifespan(settings: ServiceSettings, parts: dict[str, Any],
         parts["batcher"] = batcher
         log.info("ready", extra={"model_version": model.model_version, "sinks": [s.name for s in parts["sinks"]],
                                  "api_token": settings.api_token is not None})
-        if (reason := not_ready(store)) is not None:  # it serves once the store is back (or primary again)
-            log.warning("state store not ready", extra={"reason": reason, "detail": "messages get 503 until the "
-                                                                                   "store answers and takes writes; "
-                                                                                   "/readyz says when"})
+        warn_if_not_ready(store, log, "messages get 503 until it answers and takes writes; /readyz says when")
         if settings.api_token is None and not loopback(settings.host):
             log.warning("no api token", extra={"host": settings.host, "detail": "anyone who reaches this port can "
                         "post messages and read conversations' risk; set --api-token (RISKLINE_API_TOKEN)"})

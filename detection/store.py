@@ -126,6 +126,13 @@ def not_ready(store: StateStore) -> str | None:
     return None
 
 
+def warn_if_not_ready(store: StateStore, log: logging.Logger, detail: str) -> None:
+    """At a start: log that ``store`` is not ready, and why, where it is not (what started goes on, and serves once
+    the store is back or primary again)."""
+    if (reason := not_ready(store)) is not None:
+        log.warning("state store not ready", extra={"reason": reason, "detail": detail})
+
+
 class Janitor:
     """A thread that keeps the store from growing for ever.
 

@@ -25,7 +25,7 @@ from detection.events import MessageEvent
 from detection.kafka import KafkaSink, parse_record, reject_value, start_clients, tombstone_conversation
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
-from detection.store import StoreConflict, not_ready, reachable, refuses_writes
+from detection.store import StoreConflict, reachable, refuses_writes, warn_if_not_ready
 
 log = logging.getLogger("riskline.stream")
 
@@ -264,9 +264,7 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
 
         log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
                                      "model_version": parts["model"].model_version})
-        if (reason := not_ready(parts["store"])) is not None:  # it goes on once the store is back (or primary again)
-            log.warning("state store not ready", extra={"reason": reason, "detail": "batches wait until the store "
-                                                                                   "answers and takes writes"})
+        warn_if_not_ready(parts["store"], log, "batches wait until it answers and takes writes")
         try:
             await consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)
         finally:
