@@ -128,7 +128,7 @@ class OutboxWorker:
             except Exception as exc:  # the store itself failing must not kill delivery for good
                 failures, tried = failures + 1, 0
                 wait = min(self.poll * 2 ** failures, MAX_STORE_RETRY)  # one line a try, not four a second
-                log.warning("outbox pass failed; the state store could not be read", extra={
+                log.warning("outbox pass failed; the state store could not be read or written", extra={
                     "error": f"{type(exc).__name__}: {exc}", "retry_in_s": wait})
             if not tried:
                 self.wake.wait(wait)
