@@ -7,10 +7,16 @@ one per line. A conversation is labelled 1 when any of its authors is a listed p
 from it). PAN gives
 times of day only, so timestamps count from a fixed date and roll over to the next day whenever
 the clock goes backwards.
+
+The texts hold HTML entities beneath the XML's own, as the web pages the logs were taken from wrote them
+(``don&apos;t``, ``&lt;3``, even ``&amp;#8212;``): they are read as the characters they name, as studies of the
+corpus do, so that the text is what was typed (and what a platform's logs hold).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +26,9 @@ from typing import Any
 from detection.inputs import InputError
 
 EPOCH = datetime(2012, 1, 1, tzinfo=UTC)
+# an HTML entity with its ';' (html.unescape alone also reads '&not' in 'this&nothing' as '¬', as browsers do)
+ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+ENTITY_LAYERS = 3  # escaped again at each step from the chat to the corpus: '&amp;#8212;' is two layers
 COLUMNS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment",
            "conversation_label", "offender_id")
 
@@ -137,6 +146,16 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -
             "conversation_id": conv_id, "message_id": f"{conv_id}-{line}", "sender_id": author,
             "recipient_id": others[0] if len(others) == 1 else None,
             "timestamp": (EPOCH + timedelta(days=day, minutes=minute)).isoformat(),
-            "text": message.findtext("text") or "", "attachment": None, "conversation_label": label,
+            "text": decoded(message.findtext("text") or ""), "attachment": None, "conversation_label": label,
             "offender_id": offender,
         }
+
+
+def decoded(text: str) -> str:
+    """``text`` with the HTML entities in it read as the characters they name, layer by layer (up to
+    ``ENTITY_LAYERS``); an '&' that begins none stays as it is."""
+    for _ in range(ENTITY_LAYERS):
+        if "&" not in text or (read := ENTITY.sub(lambda m: html.unescape(m[0]), text)) == text:
+            break
+        text = read
+    return text

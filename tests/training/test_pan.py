@@ -24,7 +24,8 @@ XML = """<?xml version="1.0" encoding="UTF-8"?>
 <conversation id="bbb222">
 <message line="1"><author>x1</author><time>10:00</time><text>did you finish the homework &amp; the essay</text>
 </message>
-<message line="2"><author>x2</author><time>10:05</time><text>yes</text></message>
+<message line="2"><author>x2</author><time>10:05</time>
+<text>yes &amp;lt;3 i don&amp;apos;t mind &amp;amp;#8212; R&amp;D&amp;nothing</text></message>
 <message line="3"><author>x3</author><time>10:06</time><text>me too</text></message>
 </conversation>
 </conversations>
@@ -47,6 +48,9 @@ def test_rows_labels_and_day_rollover(corpus: Path) -> None:
     assert rows[3]["text"] == "" and rows[0]["recipient_id"] == "v1"
     assert rows[4]["text"] == "did you finish the homework & the essay"
     assert rows[4]["recipient_id"] is None  # three authors: no single recipient
+    # the HTML entities beneath the XML's (the chat pages' own, one layer or two) read as what was typed; an '&'
+    # that begins no entity stays (html.unescape alone reads '&not' of '&nothing' as '¬')
+    assert rows[5]["text"] == "yes <3 i don't mind \u2014 R&D&nothing"
     assert rows[0]["message_id"] == "aaa111-1"
     # the listed predator is the offender of the conversations they write in: labels-only data that
     # still names who the suspect should be
