@@ -61,7 +61,8 @@ def convert(
     timezone: Annotated[str | None, typer.Option(
         help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
     errors: Annotated[Path | None, typer.Option(
-        "--errors", parser=local_path, help="Logs: write bad rows here (JSON Lines) and convert the rest")] = None,
+        "--errors", parser=local_path,
+        help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
 ) -> None:
     """Convert PAN 2012 XML or a platform's logs to message events.
 
@@ -70,9 +71,11 @@ def convert(
     """
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
-    if mapping or timestamp_unit != "s" or time_format or timezone or errors is not None:
-        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --errors are for message "
-                   "logs, not PAN 2012 XML")
+    if mapping or timestamp_unit != "s" or time_format or timezone:
+        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format and --timezone are for message logs, not "
+                   "PAN 2012 XML")
+    from detection.batch import write_rejects
+    from detection.readers import Reject
     from detection.writers import output_format, write_rows
     from training.pan import COLUMNS, arrow_schema, iter_pan_rows, predator_files, read_predators
 
@@ -84,12 +87,16 @@ def convert(
         beside = f"several predator-id lists beside it ({', '.join(p.name for p in found)})" if found else \
             "no predator-id list found beside it"
         raise fail(f"{input_path}: {beside}; pass --predators FILE")
-    check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output})
+    check_outputs({"INPUT": input_path, "the predator list": source}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     tally, ids = _Tally(), read_predators(source)
-    write_rows(output, tally.count(iter_pan_rows(input_path, ids)), COLUMNS, arrow_schema())
+    rejects: list[Reject] | None = [] if errors is not None else None
+    write_rows(output, tally.count(iter_pan_rows(input_path, ids, rejects)), COLUMNS, arrow_schema())
+    if errors is not None:
+        write_rejects(errors, rejects or [])
+    rejected = f", {counted(len(rejects), 'message')} rejected" if rejects is not None else ""
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')} "
-               f"({len(tally.positives)} with a predator) -> {output}", err=True)
+               f"({len(tally.positives)} with a predator){rejected} -> {output}", err=True)
     if tally.conversations and not tally.positives:
         typer.echo(f"warning: no author listed in {source} ({counted(len(ids), 'id')}) writes in {input_path}, so "
                    "every conversation is labelled 0: is it this corpus's list (PAN 2012's training and test sets "

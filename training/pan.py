@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from detection.inputs import InputError
+from detection.readers import Reject
 
 EPOCH = datetime(2012, 1, 1, tzinfo=UTC)
 # an HTML entity with its ';' (html.unescape alone also reads '&not' in 'this&nothing' as '¬', as browsers do)
@@ -74,19 +75,30 @@ def predator_files(xml_path: Path) -> list[Path]:
     return [path for path in sorted(xml_path.parent.glob("*predator*.txt")) if one_id_per_line(path)]
 
 
-def _minutes(text: str | None, where: str) -> int:
+class _Bad(Exception):
+    """A message's field that cannot be read: which, and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+def _minutes(text: str | None) -> int:
     try:
         hours, minutes = (text or "").strip().split(":")[:2]
         value = int(hours) * 60 + int(minutes)
     except ValueError:
-        raise InputError(f"{where}: field 'time': expected HH:MM, got {text!r}") from None
+        raise _Bad("time", f"expected HH:MM, got {text!r}") from None
     if not 0 <= value < 24 * 60:
-        raise InputError(f"{where}: field 'time': out of range: {text!r}")
+        raise _Bad("time", f"out of range: {text!r}")
     return value
 
 
-def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[str, object]]:
-    """Message-event rows with ``conversation_label``, in corpus order."""
+def iter_pan_rows(xml_path: str | Path, predators: set[str],
+                  rejects: list[Reject] | None = None) -> Iterator[dict[str, object]]:
+    """Message-event rows with ``conversation_label``, in corpus order. A message that cannot be read (no author, a
+    time that is no ``HH:MM``, a line number used twice) is an ``InputError`` naming it, or with ``rejects``, put
+    there and passed over (the XML itself must be well-formed)."""
     source = Path(xml_path)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
@@ -100,7 +112,7 @@ def iter_pan_rows(xml_path: str | Path, predators: set[str]) -> Iterator[dict[st
             if (conv_id := element.get("id")) in conversations:  # its messages would join the first's
                 raise InputError(f"{source}: conversation {conv_id!r} appears twice")
             conversations.add(conv_id)
-            yield from _conversation_rows(source, element, predators)
+            yield from _conversation_rows(source, element, predators, rejects)
             element.clear()
 
 
@@ -119,7 +131,8 @@ def _parsed(source: Path) -> Iterator[tuple[str, ET.Element]]:
                              f"({type(exc).__name__}: {exc})") from None
 
 
-def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -> Iterator[dict[str, object]]:
+def _conversation_rows(source: Path, element: ET.Element, predators: set[str],
+                       rejects: list[Reject] | None) -> Iterator[dict[str, object]]:
     conv_id = element.get("id")
     if not conv_id:
         raise InputError(f"{source}: a <conversation> has no id attribute")
@@ -131,13 +144,21 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str]) -
     day, previous, lines = 0, -1, set()
     for position, (message, author) in enumerate(zip(messages, authors, strict=True)):
         line = message.get("line") or str(position + 1)
-        where = f"{source}: conversation {conv_id!r} message line {line}"
-        if line in lines:  # the message id is the line: two messages would share it
-            raise InputError(f"{where}: field 'line': a second message with this line number")
+        try:
+            if line in lines:  # the message id is the line: two messages would share it
+                raise _Bad("line", "a second message with this line number")
+            if not author:
+                raise _Bad("author", "missing")
+            minute = _minutes(message.findtext("time"))
+        except _Bad as bad:
+            record = {"line": line, **{tag: message.findtext(tag) for tag in ("author", "time", "text")}}
+            problem = Reject(str(source), f"conversation {conv_id!r} message line {line}", bad.field, bad.reason,
+                             record)
+            if rejects is None:
+                raise InputError(f"{problem.describe()} (use --errors FILE to set bad messages aside)") from None
+            rejects.append(problem)
+            continue
         lines.add(line)
-        if not author:
-            raise InputError(f"{where}: field 'author': missing")
-        minute = _minutes(message.findtext("time"), where)
         if minute < previous:
             day += 1
         previous = minute

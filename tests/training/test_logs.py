@@ -133,7 +133,7 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     pan = tmp_path / "corpus.xml"
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
-    assert done.returncode == 2 and "--time-format, --timezone and --errors are for message logs" in done.stderr
+    assert done.returncode == 2 and "--time-format and --timezone are for message logs" in done.stderr
 
 
 @pytest.mark.parametrize("unit, value, expected", [

@@ -7,7 +7,7 @@ import pytest
 
 from detection.inputs import InputError
 from detection.model import RiskModel
-from detection.readers import read_events
+from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
 from training.data import load_labelled, offenders
 from training.evaluate import score_and_evaluate
@@ -178,7 +178,8 @@ def test_a_line_or_conversation_given_twice_is_named(tmp_path: Path) -> None:
     twice.write_text(f"<conversations><conversation id='a'>{message(1, 'x')}{message(2, 'y')}{message(2, 'z')}"
                      "</conversation></conversations>")
     with pytest.raises(InputError, match=r"twice.xml: conversation 'a' message line 2: field 'line': a second "
-                                         "message with this line number$"):
+                                         r"message with this line number \(use --errors FILE to set bad messages "
+                                         r"aside\)$"):
         list(iter_pan_rows(twice, set()))
     again = tmp_path / "again.xml"
     conversation = f"<conversation id='a'>{message(1, 'x')}</conversation>"
@@ -186,3 +187,38 @@ def test_a_line_or_conversation_given_twice_is_named(tmp_path: Path) -> None:
                      f"{conversation}</conversations>")
     with pytest.raises(InputError, match=r"again.xml: conversation 'a' appears twice$"):
         list(iter_pan_rows(again, set()))
+
+
+def test_bad_messages_are_set_aside_with_errors(tmp_path: Path) -> None:
+    """A corpus of two million messages is not stopped by one it cannot read: with ``--errors`` a message with no
+    author, a time that is no HH:MM or a line number used twice goes there, with its place and why, and the rest
+    is converted (the day still rolls over past midnight); without it, the first is named, with the way out."""
+    corpus = tmp_path / "corpus.xml"
+    corpus.write_text("""<conversations><conversation id="x">
+<message line="1"><author>aa</author><time>23:50</time><text>hi</text></message>
+<message line="2"><time>23:55</time><text>no author</text></message>
+<message line="3"><author>bb</author><time>25:99</time><text>bad time</text></message>
+<message line="4"><author>bb</author><time>00:05</time><text>after midnight</text></message>
+<message line="4"><author>aa</author><time>00:06</time><text>the same line</text></message>
+</conversation></conversations>""")
+    (tmp_path / "predators.txt").write_text("aa\n")
+    rejects: list[Reject] = []
+    rows = list(iter_pan_rows(corpus, {"aa"}, rejects))
+    assert [(r["message_id"], r["timestamp"], r["recipient_id"]) for r in rows] == [
+        ("x-1", "2012-01-01T23:50:00+00:00", "bb"), ("x-4", "2012-01-02T00:05:00+00:00", "aa")]
+    assert [(r.location, r.field, r.reason) for r in rejects] == [
+        ("conversation 'x' message line 2", "author", "missing"),
+        ("conversation 'x' message line 3", "time", "out of range: '25:99'"),
+        ("conversation 'x' message line 4", "line", "a second message with this line number")]
+    assert rejects[1].record == {"line": "3", "author": "bb", "time": "25:99", "text": "bad time"}
+    out, bad = tmp_path / "pan.jsonl", tmp_path / "bad.jsonl"
+    done = riskline("convert", corpus, "-o", out, "--predators", tmp_path / "predators.txt", "--errors", bad)
+    assert done.returncode == 0 and done.stderr == f"wrote 2 messages in 1 conversation (1 with a predator), 3 " \
+                                                   f"messages rejected -> {out}\n", done.stderr
+    assert [json.loads(line)["location"] for line in bad.read_text().splitlines()] == [r.location for r in rejects]
+    assert len(read_events(out).events) == 2
+    out.unlink()
+    refused = riskline("convert", corpus, "-o", out, "--predators", tmp_path / "predators.txt")
+    assert refused.returncode == 2 and not out.exists()
+    assert refused.stderr == f"riskline: error: {corpus}: conversation 'x' message line 2: field 'author': missing " \
+                             "(use --errors FILE to set bad messages aside)\n"
