@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from detection.cli_common import check_outputs, fail, local_path
+from detection.cli_common import check_errors_file, check_outputs, fail, local_path
 from detection.wording import counted
 
 WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compressed)"
@@ -69,6 +69,7 @@ def convert(
     The PAN 2012 predator-identification corpus, or a platform's own message logs, become
     (labelled) message events.
     """
+    check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
     if mapping or timestamp_unit != "s" or time_format or timezone:

@@ -130,6 +130,10 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     assert len(rows) == 1 and [(r.location, r.field) for r in rejects] == [("line 2", "flagged"), ("line 3", "flagged")]
     assert rejects[0].reason == "read as conversation_label: given here but not in the first row, whose columns the " \
                                 "output takes"
+    out = tmp_path / "events.jsonl"  # before: written, and then the bad rows' file refused (its folder missing)
+    nowhere = riskline("convert", tmp_path / "late.jsonl", "-o", out, "--map", "conversation_label=flagged",
+                       "--errors", tmp_path / "no" / "bad.jsonl")
+    assert nowhere.returncode == 2 and "folder" in nowhere.stderr and not out.exists(), nowhere.stderr
     pan = tmp_path / "corpus.xml"
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")

@@ -222,3 +222,9 @@ def test_bad_messages_are_set_aside_with_errors(tmp_path: Path) -> None:
     assert refused.returncode == 2 and not out.exists()
     assert refused.stderr == f"riskline: error: {corpus}: conversation 'x' message line 2: field 'author': missing " \
                              "(use --errors FILE to set bad messages aside)\n"
+    # a file for them that cannot be written is said before the work (else the output would be written, and not it)
+    nowhere = riskline("convert", corpus, "-o", out, "--predators", tmp_path / "predators.txt", "--errors",
+                       tmp_path / "no" / "bad.jsonl")
+    assert nowhere.returncode == 2 and not out.exists()
+    assert nowhere.stderr == f"riskline: error: --errors {tmp_path / 'no' / 'bad.jsonl'}: folder {tmp_path / 'no'} " \
+                             "does not exist\n"
