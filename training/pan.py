@@ -151,12 +151,9 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str],
                 raise _Bad("author", "missing")
             minute = _minutes(message.findtext("time"))
         except _Bad as bad:
-            record = {"line": line, **{tag: message.findtext(tag) for tag in ("author", "time", "text")}}
-            problem = Reject(str(source), f"conversation {conv_id!r} message line {line}", bad.field, bad.reason,
-                             record)
-            if rejects is None:
-                raise InputError(f"{problem.describe()} (use --errors FILE to set bad messages aside)") from None
-            rejects.append(problem)
+            _set_aside(Reject(str(source), f"conversation {conv_id!r} message line {line}", bad.field, bad.reason,
+                              {"line": line, **{tag: message.findtext(tag) for tag in ("author", "time", "text")}}),
+                       rejects)
             continue
         lines.add(line)
         if minute < previous:
@@ -170,6 +167,13 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str],
             "text": decoded(message.findtext("text") or ""), "attachment": None, "conversation_label": label,
             "offender_id": offender,
         }
+
+
+def _set_aside(problem: Reject, rejects: list[Reject] | None) -> None:
+    """A message that cannot be read: put in ``rejects``, or without them an ``InputError`` naming it."""
+    if rejects is None:
+        raise InputError(f"{problem.describe()} (use --errors FILE to set bad messages aside)") from None
+    rejects.append(problem)
 
 
 def decoded(text: str) -> str:
