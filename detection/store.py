@@ -109,7 +109,7 @@ def refuses_writes(exc: BaseException) -> bool:
     if sqlstate.startswith("53") or sqlstate == "25006":  # PostgreSQL's class 53; read_only_sql_transaction
         return True
     return type(exc).__module__.startswith("redis") and (
-        type(exc).__name__ in ("OutOfMemoryError", "ReadOnlyError") or str(exc).startswith(("MISCONF", "READONLY")))
+        type(exc).__name__ in ("OutOfMemoryError", "ReadOnlyError") or str(exc).startswith("MISCONF"))
 
 
 def reachable(store: StateStore) -> bool:

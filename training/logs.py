@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -191,8 +191,9 @@ def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | N
     return row
 
 
-def arrow_schema(columns: Sequence[str]) -> Any:
-    """The Parquet schema of converted rows, so that they stream into row groups."""
+def arrow_schema(columns: Sequence[str], integers: Collection[str] = ("conversation_label",)) -> Any:
+    """The Parquet schema of written rows (converted here, or PAN's, or generated), so that they stream into row
+    groups: ``integers`` are whole numbers, every other column text."""
     import pyarrow as pa
 
-    return pa.schema([(name, pa.int64() if name == "conversation_label" else pa.string()) for name in columns])
+    return pa.schema([(name, pa.int64() if name in integers else pa.string()) for name in columns])

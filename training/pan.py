@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from detection.events import EventError
 from detection.inputs import InputError
 from detection.readers import Reject
 
@@ -36,9 +37,9 @@ COLUMNS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timest
 
 def arrow_schema() -> Any:
     """The Parquet schema of converted rows, fixed so that rows can stream into row groups."""
-    import pyarrow as pa
+    from training.logs import arrow_schema as schema_of
 
-    return pa.schema([(name, pa.int64() if name == "conversation_label" else pa.string()) for name in COLUMNS])
+    return schema_of(COLUMNS)
 
 
 def read_predators(path: str | Path) -> set[str]:
@@ -75,22 +76,14 @@ def predator_files(xml_path: Path) -> list[Path]:
     return [path for path in sorted(xml_path.parent.glob("*predator*.txt")) if one_id_per_line(path)]
 
 
-class _Bad(Exception):
-    """A message's field that cannot be read: which, and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field, self.reason = field, reason
-
-
 def _minutes(text: str | None) -> int:
     try:
         hours, minutes = (text or "").strip().split(":")[:2]
         value = int(hours) * 60 + int(minutes)
     except ValueError:
-        raise _Bad("time", f"expected HH:MM, got {text!r}") from None
+        raise EventError("time", f"expected HH:MM, got {text!r}") from None
     if not 0 <= value < 24 * 60:
-        raise _Bad("time", f"out of range: {text!r}")
+        raise EventError("time", f"out of range: {text!r}")
     return value
 
 
@@ -146,11 +139,11 @@ def _conversation_rows(source: Path, element: ET.Element, predators: set[str],
         line = message.get("line") or str(position + 1)
         try:
             if line in lines:  # the message id is the line: two messages would share it
-                raise _Bad("line", "a second message with this line number")
+                raise EventError("line", "a second message with this line number")
             if not author:
-                raise _Bad("author", "missing")
+                raise EventError("author", "missing")
             minute = _minutes(message.findtext("time"))
-        except _Bad as bad:
+        except EventError as bad:
             _set_aside(Reject(str(source), f"conversation {conv_id!r} message line {line}", bad.field, bad.reason,
                               {"line": line, **{tag: message.findtext(tag) for tag in ("author", "time", "text")}}),
                        rejects)

@@ -287,7 +287,6 @@ def columns(offenders: int = 0) -> tuple[str, ...]:
 
 def arrow_schema(offenders: int = 0) -> Any:
     """The Arrow schema of ``iter_rows``' rows, to write Parquet as they come."""
-    import pyarrow as pa
+    from training.logs import arrow_schema as schema_of
 
-    numbers = {"conversation_label", "obfuscation", "fold"}
-    return pa.schema([(name, pa.int64() if name in numbers else pa.string()) for name in columns(offenders)])
+    return schema_of(columns(offenders), ("conversation_label", "obfuscation", "fold"))
