@@ -270,8 +270,8 @@ async def _within(step: Awaitable[None], doing: str) -> bool:
     try:
         await asyncio.wait_for(step, STOP_STEP_SECONDS)
     except TimeoutError:
-        log.warning("the broker did not answer as the worker stopped; stopping without it", extra={
-            "step": doing, "waited_s": STOP_STEP_SECONDS})
+        log.warning("a step of stopping did not finish in time (the broker, or for a batch the store, not "
+                    "answering); stopping without it", extra={"step": doing, "waited_s": STOP_STEP_SECONDS})
         return False
     return True
 

@@ -170,7 +170,7 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subproc
         "not valid JSON (maximum recursion depth exceeded while decoding a JSON array from a unicode string)"])
     log.close()
     said = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()]
-    assert [s["step"] for s in said if s["msg"].startswith("the broker did not answer")][:2] == [
+    assert [s["step"] for s in said if s["msg"].startswith("a step of stopping did not finish")][:2] == [
         "finishing the batch in hand", "leaving the group"]
     assert not [s for s in said if s["level"] == "error"]  # the commit given up at stop is no error
 
