@@ -66,8 +66,9 @@ class OutboxWorker:
                             break
                     self.wake.wait(min(left, 0.05))
                     self.wake.clear()
-        except Exception:  # the store down: what is due stays in the outbox for the next start
-            log.exception("outbox drain at stop failed")
+        except Exception as exc:  # the store down: what is due stays in the outbox for the next start
+            log.warning("outbox drain at stop failed; the state store could not be read or written: what is due is "
+                        "sent at the next start", extra={"error": f"{type(exc).__name__}: {exc}"})
         self._pool.shutdown(wait=True)
 
     def deliver_due(self) -> int:

@@ -204,15 +204,20 @@ def test_a_hung_receiver_holds_its_own_threads_and_the_other_sinks_go_on(tmp_pat
     assert store.outbox_stats()[0] == 0 and set(hung.started.values()) == {1}  # each sent once
 
 
-def test_stopping_while_the_store_is_down_keeps_what_is_due(tmp_path: Path) -> None:
+def test_stopping_while_the_store_is_down_keeps_what_is_due(tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
     """Shutting down during a store outage (SIGTERM while the database restarts) neither raises nor
-    loses the undelivered rows: the next start delivers them."""
+    loses the undelivered rows: the next start delivers them. The outage is said as one line, as in the
+    worker's passes, not a traceback at error level."""
     store = SQLiteStore(tmp_path / "s.db")
     store.commit([], [], [{"intervention_id": "i1", "conversation_id": "c1", "level": "high"}], ["audit_log"])
     worker = OutboxWorker(store, [AuditLogSink(tmp_path / "audit.jsonl")], poll=0.02)
     store.close()  # the store goes away before the worker's first pass
     worker.start()
     worker.stop()
+    [said] = [r for r in caplog.records if r.getMessage().startswith("outbox drain at stop failed")]
+    assert (said.levelname, said.exc_info, said.__dict__["error"]) == (
+        "WARNING", None, "ProgrammingError: Cannot operate on a closed database.")
     again = SQLiteStore(tmp_path / "s.db")
     assert again.outbox_stats()[0] == 1
     restarted = OutboxWorker(again, [AuditLogSink(tmp_path / "audit.jsonl")], poll=0.02)
