@@ -222,8 +222,8 @@ def load_settings(flags: dict[str, Any], config: str | Path | None = None,
         if first["loc"] and first["loc"][0] not in given:  # (a flag's value is in plain sight: no place to name)
             if first["loc"][0] in from_file:
                 where = f"{config}: "
-            elif _variable(first["loc"][0]) in os.environ:
-                where = f"environment variable {_variable(first['loc'][0])}: "
+            elif (variable := _variable(first["loc"][0])) in os.environ:
+                where = f"environment variable {variable}: "
         message = _said(first, kind)
         raise ValueError(f"{where}setting '{name}': {message}" if name else f"{where}{message}") from None
     overridden = {k: v for k, v in in_file.items() if k not in from_file}

@@ -240,7 +240,7 @@ def test_a_full_sqlite_database_says_so_and_keeps_what_it_took(tmp_path: Path) -
     assert len(store.load([f"c{i}" for i in range(done + 1)])) == done + 1 and store.outbox_stats()[0] == done + 1
 
 
-def test_a_store_refuses_writes_is_told_from_a_message_of_its_own(tmp_path: Path, redis_url: str) -> None:
+def test_a_store_refusing_writes_is_told_from_a_message_of_its_own(tmp_path: Path, redis_url: str) -> None:
     """``refuses_writes``, which tells the stream worker to hold a batch back rather than set its messages
     aside: SQLite's full database and Redis at its memory limit (both real), PostgreSQL's class 53
     (insufficient resources: a full disk), and not another failure of either."""
