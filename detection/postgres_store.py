@@ -68,6 +68,10 @@ END $$;
 """
 CONFLICT = "RL409"  # the SQLSTATE of a failed version check
 
+# a standby (where a failover or a wrong address leaves a service), or a database or role read-only by default
+TAKES_NO_WRITES = ("the server takes no writes here (a standby, or default_transaction_read_only on): --state must "
+                   "name the primary")
+
 
 class PostgresStore:
     """``StateStore`` on PostgreSQL (``postgresql://user:password@host:port/database``)."""
@@ -93,6 +97,9 @@ class PostgresStore:
                     with conn.transaction():  # replicas starting together create the tables once
                         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (prefix + "schema",))
                         conn.execute(SCHEMA.format(p=prefix, conflict=CONFLICT))
+        except psycopg.errors.ReadOnlySqlTransaction as exc:  # the tables are made on the primary only
+            self.close()
+            raise ValueError(f"state store {self.shown}: {TAKES_NO_WRITES}") from exc
         except psycopg.Error as exc:
             self.close()
             raise ValueError(f"state store {self.shown}: {_reason(exc)}") from exc
@@ -267,9 +274,7 @@ class PostgresStore:
         service), or a database or role read-only by default, answers every read and refuses every commit."""
         read_only = self._run(lambda conn: conn.execute("SHOW transaction_read_only").fetchone())
         if read_only is not None and read_only[0] == "on":
-            raise psycopg.errors.ReadOnlySqlTransaction(
-                "the server takes no writes here (a standby, or default_transaction_read_only on): --state must name "
-                "the primary")
+            raise psycopg.errors.ReadOnlySqlTransaction(TAKES_NO_WRITES)
 
     def close(self) -> None:
         with self._lock:

@@ -349,6 +349,8 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: st
         standby.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
     assert refuses_writes(refused_pg.value) and not reachable(standby), repr(refused_pg.value)
     standby.close()
+    with pytest.raises(ValueError, match=r": the server takes no writes here .*--state must name the primary$"):
+        PostgresStore(standby.url, prefix=f"n{uuid.uuid4().hex[:8]}_")  # its tables not made yet: a standby's never are
     writable = PostgresStore(postgres_url, prefix=prefix)
     assert reachable(writable)
     writable.close()
