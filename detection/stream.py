@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
@@ -276,16 +277,30 @@ async def _within(step: Awaitable[None], doing: str) -> bool:
     return True
 
 
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    """The first SIGTERM or SIGINT stops the worker in order; a second, as a person pressing Ctrl-C again does
+    who will not wait, ends it at once, with the status a shell gives a process the signal ended. That is safe
+    as a kill is: the offsets not committed are read again at the next start, their messages found answered."""
+    if not stop.is_set():
+        log.info("stopping (a second signal stops at once)", extra={"signal": sig.name})
+        stop.set()
+        return
+    log.warning("stopped at once by a second signal; what was in hand is read again at the next start",
+                extra={"signal": sig.name})
+    logging.shutdown()  # its lines written out: os._exit leaves the rest as it is, as a kill would
+    os._exit(128 + sig)
+
+
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
     """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop (each step within
-    ``STOP_STEP_SECONDS`` where the broker does not answer). The caller,
+    ``STOP_STEP_SECONDS`` where the broker does not answer; a second signal ends it at once). The caller,
     which opened the state store in ``parts``, closes it."""
     from detection.processor import hook
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
     metrics = StreamMetrics()
     metrics.model_info(parts["model"].model_version)
     metrics.watch_outbox(parts["store"])

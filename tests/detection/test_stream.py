@@ -191,6 +191,49 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subproc
     assert not [s for s in said if s["level"] == "error"]  # a step given up at stop is no error
 
 
+def test_a_second_signal_stops_at_once(broker_process: tuple[subprocess.Popen[bytes], str], model_dir: Path,
+                                      synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """A worker whose stop waits on a hung broker ends at once at a second signal, as a person pressing Ctrl-C
+    again expects, with the status a shell gives a process that signal ended."""
+    process, broker = broker_process
+    events = [{k: r[k] for k in FIELDS} for r in synth_rows[:600]]
+    asyncio.run(_produce(broker, "quiet", events))
+    state, log_path = tmp_path / "state.db", tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen([RISKLINE, "stream", "--brokers", broker, "--topic", "quiet", "--group", "g2",
+                                   "--model", str(model_dir), "--state", str(state)],
+                                  env={**os.environ, "RISKLINE_MAX_BATCH": "7"}, stderr=log, stdout=subprocess.DEVNULL)
+
+    def said() -> list[str]:
+        return [json.loads(line)["msg"] for line in log_path.read_text().splitlines()]
+
+    def wait_for(msg: str) -> None:
+        deadline = time.time() + 60
+        while msg not in said() and worker.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert msg in said(), said()
+
+    try:
+        deadline = time.time() + 60
+        while _answered(state) < 50 and time.time() < deadline:
+            time.sleep(0.01)
+        # with a batch stored since the broker stopped, its offsets' commit waits on the broker, and the stop with it
+        assert any(_frozen_mid_batch(process, state) for _ in range(20)), "the broker should stop part-way through"
+        worker.send_signal(signal.SIGTERM)
+        wait_for("stopping (a second signal stops at once)")
+        worker.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        worker.wait(30)
+        took = time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGCONT)
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 128 + signal.SIGINT and took < 3, f"stopped in {took:.1f} s, status {worker.returncode}"
+    assert said()[-1] == "stopped at once by a second signal; what was in hand is read again at the next start"
+
+
 def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
     brokers = f"127.0.0.1:{free_port()}"  # nothing listens there
     done = subprocess.run([RISKLINE, "stream", "--brokers", brokers, "--topic", "events", "--model", str(model_dir),
