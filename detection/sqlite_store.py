@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -52,7 +53,9 @@ class SQLiteStore:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"state store {self.path}: {exc}") from exc
+            why = _unwritable(self.path)  # SQLite's words for it are "unable to open database file"
+            raise ValueError(f"state store {self.path}: {why} (SQLite: {exc})" if why else
+                             f"state store {self.path}: {exc}") from exc
 
     def load(self, conversation_ids: Iterable[str]) -> dict[str, Conversation]:
         ids = list(dict.fromkeys(conversation_ids))
@@ -198,12 +201,25 @@ class SQLiteStore:
         return states, rows
 
     def ping(self) -> None:
+        """The file answers, and can be written: a file system remounted read-only (as Linux does on disk
+        errors) leaves every read answered and every commit refused."""
         with self._lock:
             self._db.execute("SELECT 1").fetchone()
+        if (why := _unwritable(self.path)) is not None:
+            raise sqlite3.OperationalError(f"the store takes no writes here: {why}")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why SQLite cannot write ``path`` (the file, or its folder, where its journal goes beside it), or None."""
+    for place in (path, path.parent):
+        if place.exists() and not os.access(place, os.W_OK):
+            what = "the file" if place == path else f"its folder {place}"
+            return f"{what} cannot be written (a read-only file system, or no permission)"
+    return None
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

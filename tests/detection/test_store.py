@@ -32,6 +32,7 @@ from detection.store import (
     StateStore,
     StoreConflict,
     check_store_url,
+    not_ready,
     open_store,
     refuses_writes,
 )
@@ -359,6 +360,49 @@ def test_a_store_that_takes_no_writes_is_not_up(tmp_path: Path, postgres_url: st
     with pytest.raises(sqlite3.OperationalError) as refused_file:
         read_only.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
     assert refuses_writes(refused_file.value), repr(refused_file.value)
+
+
+def test_a_sqlite_file_that_cannot_be_written_is_said_so() -> None:
+    """A service account that may not write its SQLite file or folder (or a file system remounted read-only, as
+    Linux does on disk errors: the same check) is told so at open, not "unable to open database file", and a
+    store that can no longer write is not up. Run as a user root's access does not bypass (nobody, under root)."""
+    import pwd
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o777)
+    read, write = os.pipe()
+    if (child := os.fork()) == 0:  # pragma: no cover (it reports through the pipe)
+        said: dict[str, str | None] = {}
+        try:
+            if os.geteuid() == 0:
+                os.setuid(pwd.getpwnam("nobody").pw_uid)
+            store = SQLiteStore(folder / "s.db")
+            said["up"] = not_ready(store)
+            (folder / "s.db").chmod(0o444)
+            said["file now read-only"] = not_ready(store)
+            store.close()
+            reopened = open_store(str(folder / "s.db"))  # SQLite opens it read-only: serve then waits, not ready
+            said["reopened"] = not_ready(reopened)
+            reopened.close()
+            (folder / "ro").mkdir(mode=0o555)
+            try:
+                open_store(str(folder / "ro" / "s.db"))
+            except ValueError as exc:
+                said["in read-only folder"] = str(exc)
+        finally:
+            os.write(write, json.dumps(said).encode())
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        said = json.loads(pipe.read())
+    os.waitpid(child, 0)
+    cannot = "the file cannot be written (a read-only file system, or no permission)"
+    assert said == {
+        "up": None, "file now read-only": f"OperationalError: the store takes no writes here: {cannot}",
+        "reopened": f"OperationalError: the store takes no writes here: {cannot}",
+        "in read-only folder": f"state store {folder}/ro/s.db: its folder {folder}/ro cannot be written (a read-only "
+                               "file system, or no permission) (SQLite: unable to open database file)"}
 
 
 def test_bad_locations(tmp_path: Path) -> None:
