@@ -851,6 +851,41 @@ def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it(
     assert all(isinstance(r, ScoringFailed) for r in results)
 
 
+def test_failed_scoring_is_logged_at_most_every_ten_seconds(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """While the store is down every batch fails: the log says so once in ten seconds, with a traceback and how
+    many failed meanwhile, not once a batch (hundreds a second under load)."""
+    import asyncio
+
+    import detection.batcher
+    from detection.batcher import Batcher, ScoringFailed
+
+    clock = [1000.0]
+    monkeypatch.setattr(detection.batcher, "monotonic", lambda: clock[0])
+
+    def down(events: list[Any]) -> Any:
+        raise ConnectionError("the store does not answer")
+
+    async def fail(seconds_apart: list[float]) -> None:
+        batcher = Batcher(down, lambda *_: None, lambda: False)
+        batcher.task = asyncio.create_task(batcher.run())
+        try:
+            for step in seconds_apart:
+                clock[0] += step
+                with pytest.raises(ScoringFailed, match="ConnectionError: the store does not answer"):
+                    await batcher.submit([to_event({"conversation_id": "c", "message_id": "m", "sender_id": "u",
+                                                    "timestamp": 1700000000, "text": "hi"})])
+        finally:
+            batcher.task.cancel()
+            batcher.executor.shutdown()
+
+    with caplog.at_level(logging.ERROR, logger="riskline.service"):
+        asyncio.run(fail([0, 1, 2, 3, 3.9, 0.2, 9.9, 0.1]))
+    said = [r for r in caplog.records if r.getMessage() == "scoring failed"]
+    assert [r.failed_batches_not_logged for r in said] == [0, 4, 1]  # type: ignore[attr-defined]
+    assert all(r.exc_info and "the store does not answer" in str(r.exc_info[1]) for r in said)
+
+
 def test_a_service_open_beyond_this_machine_without_a_token_says_so(model_dir: Path, tmp_path: Path,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     from fastapi.testclient import TestClient
