@@ -118,6 +118,24 @@ def _frozen_mid_batch(broker: subprocess.Popen[bytes], state: Path) -> bool:
     return False
 
 
+def _stopped_while_frozen(broker: subprocess.Popen[bytes], worker: subprocess.Popen[bytes], state: Path,
+                          stop: Callable[[], None]) -> float:
+    """Stop the broker where the worker has stored a batch since (its offsets' commit, and its stop with it, then
+    wait on the broker), stop the worker by ``stop`` and the seconds it took to end after that (it is killed
+    after 90); the broker goes on again."""
+    try:
+        assert any(_frozen_mid_batch(broker, state) for _ in range(20)), "the broker should stop part-way through"
+        stop()
+        started = time.monotonic()
+        worker.wait(90)
+        return time.monotonic() - started
+    finally:
+        broker.send_signal(signal.SIGCONT)
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
 def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subprocess.Popen[bytes], str],
                                                    model: RiskModel, model_dir: Path,
                                                    synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
@@ -149,18 +167,7 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subproc
     first.wait(10)
     assert 0 < _answered(state) < len(events), "the kill should land part-way through"
     second = worker_until(len(events) // 2)
-    try:
-        # with a batch stored since the broker stopped, its offsets' commit waits on the broker
-        assert any(_frozen_mid_batch(process, state) for _ in range(20)), "the broker should stop part-way through"
-        second.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        second.wait(90)
-        took = time.monotonic() - started
-    finally:
-        process.send_signal(signal.SIGCONT)
-        if second.poll() is None:
-            second.kill()
-            second.wait()
+    took = _stopped_while_frozen(process, second, state, lambda: second.send_signal(signal.SIGTERM))
     assert second.returncode == 0 and took < 25, f"stopped in {took:.1f} s, status {second.returncode}"
     assert _answered(state) < len(events), "the broker should hang part-way through"
     third = worker_until(len(events))
@@ -207,29 +214,17 @@ def test_a_second_signal_stops_at_once(broker_process: tuple[subprocess.Popen[by
     def said() -> list[str]:
         return [json.loads(line)["msg"] for line in log_path.read_text().splitlines()]
 
-    def wait_for(msg: str) -> None:
-        deadline = time.time() + 60
-        while msg not in said() and worker.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        assert msg in said(), said()
-
-    try:
-        deadline = time.time() + 60
-        while _answered(state) < 50 and time.time() < deadline:
-            time.sleep(0.01)
-        # with a batch stored since the broker stopped, its offsets' commit waits on the broker, and the stop with it
-        assert any(_frozen_mid_batch(process, state) for _ in range(20)), "the broker should stop part-way through"
+    def twice() -> None:
         worker.send_signal(signal.SIGTERM)
-        wait_for("stopping (a second signal stops at once)")
+        deadline = time.time() + 60
+        while "stopping (a second signal stops at once)" not in said() and time.time() < deadline:
+            time.sleep(0.05)
         worker.send_signal(signal.SIGINT)
-        started = time.monotonic()
-        worker.wait(30)
-        took = time.monotonic() - started
-    finally:
-        process.send_signal(signal.SIGCONT)
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+
+    deadline = time.time() + 60
+    while _answered(state) < 50 and time.time() < deadline:
+        time.sleep(0.01)
+    took = _stopped_while_frozen(process, worker, state, twice)
     assert worker.returncode == 128 + signal.SIGINT and took < 3, f"stopped in {took:.1f} s, status {worker.returncode}"
     assert said()[-1] == "stopped at once by a second signal; what was in hand is read again at the next start"
 
