@@ -106,8 +106,9 @@ def _answered(db: Path) -> int:
 
 def _frozen_mid_batch(broker: subprocess.Popen[bytes], state: Path) -> bool:
     """Stop the broker's process (it answers nothing, as a hung broker does) and whether the worker stored a batch
-    after that: its commit of the offsets then waits on the broker. Where it did not (its fetched records used up,
-    it waits for more), the broker goes on again."""
+    after that: its commit of the offsets then waits on the broker. Where it did not (it was waiting on the broker
+    already: a commit, or its fetched records used up), the broker goes on again until the worker stores more
+    (frozen again at once, it would find the worker where it left it)."""
     broker.send_signal(signal.SIGSTOP)
     before, deadline = _answered(state), time.time() + 1
     while time.time() < deadline:
@@ -115,6 +116,9 @@ def _frozen_mid_batch(broker: subprocess.Popen[bytes], state: Path) -> bool:
             return True
         time.sleep(0.01)
     broker.send_signal(signal.SIGCONT)
+    deadline = time.time() + 2
+    while _answered(state) == before and time.time() < deadline:
+        time.sleep(0.005)
     return False
 
 
