@@ -78,8 +78,11 @@ def serve(
     Escalation policy, signed webhook interventions, a durable outbox.
     """
     flags = dict(locals())  # first: the options only
+    from types import FrameType
+
     import uvicorn
 
+    from detection.logs import exit_at_once
     from detection.processor import build_parts
     from detection.service import create_app
     from detection.settings import ServiceSettings
@@ -98,6 +101,14 @@ def serve(
                     logging.getLogger("uvicorn.error").info(
                         "Uvicorn running on http://%s:%d (Press CTRL+C to quit)",
                         f"[{address}]" if ":" in address else address, number)
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.should_exit:  # a second signal while it stops: uvicorn's own "force quit" cut the requests in
+                # flight short, a 500 each, and went on waiting for the store all the same
+                exit_at_once(logging.getLogger("riskline.service"), sig, "requests in flight get no answer (their "
+                             "clients retry them with the same message ids); interventions due are sent at the next "
+                             "start")
+            super().handle_exit(sig, frame)
 
     Server(server_config).run(sockets=listening)
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from detection.events import MessageEvent
 from detection.kafka import KafkaSink, parse_record, reject_value, start_clients, tombstone_conversation
+from detection.logs import exit_at_once
 from detection.metrics import StreamMetrics, serve_metrics
 from detection.processor import Background, Processor
 from detection.store import StoreConflict, reachable, refuses_writes, warn_if_not_ready
@@ -285,10 +285,7 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
         log.info("stopping (a second signal stops at once)", extra={"signal": sig.name})
         stop.set()
         return
-    log.warning("stopped at once by a second signal; what was in hand is read again at the next start",
-                extra={"signal": sig.name})
-    logging.shutdown()  # its lines written out: os._exit leaves the rest as it is, as a kill would
-    os._exit(128 + sig)
+    exit_at_once(log, sig, "what was in hand is read again at the next start")
 
 
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -849,6 +851,47 @@ def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it(
     results, scored = asyncio.run(three_at_once(store_up=False))
     assert calls == [["hi", "cannot be scored", "there"]] and scored == []
     assert all(isinstance(r, ScoringFailed) for r in results)
+
+
+def _post_unanswered(server: Server, event: dict[str, Any]) -> None:
+    """Post ``event``, for a request in flight as the server stops (it gets no answer)."""
+    import httpx
+
+    with contextlib.suppress(httpx.HTTPError):
+        server.post(event)
+
+
+def test_a_second_signal_stops_the_service_at_once(model_dir: Path, tmp_path: Path, picked: dict[str, Any]) -> None:
+    """Its store hung (stopped, answering nothing), a request in flight: the service's stop waits out the store's
+    timeouts; a second signal ends it at once, as uvicorn's own "force quit" did not (the request got a 500, and
+    the process still waited on the store)."""
+    from tests.service_helpers import start_redis
+
+    redis_process, url = start_redis(tmp_path)
+    server = Server(model_dir, url, log_dir=tmp_path)
+    try:
+        assert server.post(picked["events"][0]).status_code == 200
+        redis_process.send_signal(signal.SIGSTOP)
+        in_flight = threading.Thread(target=_post_unanswered, args=(server, picked["events"][1]), daemon=True)
+        in_flight.start()
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.time() + 10
+        while "Waiting for connections to close" not in server.log.read_text() and time.time() < deadline:
+            time.sleep(0.05)
+        server.process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        status = server.process.wait(30)
+        took = time.monotonic() - started
+    finally:
+        redis_process.send_signal(signal.SIGCONT)
+        server.stop()
+        redis_process.terminate()
+        redis_process.wait(10)
+    assert status == 128 + signal.SIGINT and took < 3, f"stopped in {took:.1f} s, status {status}"
+    said = [json.loads(line) for line in server.log.read_text().splitlines()]
+    assert said[-1]["msg"].startswith("stopped at once by a second signal; requests in flight get no answer")
+    assert not [s for s in said if s["level"] == "error"]
 
 
 def test_failed_scoring_is_logged_at_most_every_ten_seconds(monkeypatch: pytest.MonkeyPatch,
