@@ -196,8 +196,9 @@ class Janitor:
                     log.info("answers forgotten", extra={"count": forgotten, "idle_hours": self.window / 3600})
                 if erased := self.retire_once():
                     log.info("conversations erased", extra={"count": erased, "idle_days": self.retention / 86400})
-            except Exception:  # the store down: try again next time
-                log.exception("forgetting answers or conversations failed")
+            except Exception as exc:  # the store down: try again next time, one line a try as the outbox says it
+                log.warning("forgetting answers or conversations failed; the state store could not be read or "
+                            "written", extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": self.every})
 
 
 def without_password(url: str) -> str:

@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import logging
 import os
 import pty
 import random
@@ -146,6 +147,33 @@ def test_answers_of_idle_conversations_are_forgotten(reopen: Factory) -> None:
     now[0] = time.time() + 3600.5  # both idle for the window now
     assert janitor.run_once() > 0
     assert store.answered([*keys, ("old", "m3")]) == {}
+
+
+def test_a_janitor_whose_store_fails_says_so_in_a_line_and_goes_on(caplog: pytest.LogCaptureFixture,
+                                                                     tmp_path: Path) -> None:
+    """The store down: each try is one warning line with the error (as the outbox's passes say it), not a
+    traceback at error level, and the janitor tries again."""
+    class Down(SQLiteStore):
+        tries = 0
+
+        def forget_answers(self, idle_since: float, idle_before: float, limit: int) -> int:
+            self.tries += 1
+            if self.tries <= 2:
+                raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+            return 0
+
+    store = Down(tmp_path / "s.db")
+    janitor = Janitor(store, window=3600.0, every=0.01)
+    with caplog.at_level(logging.INFO, logger="riskline.store"):
+        janitor.start()
+        deadline = time.time() + 10
+        while store.tries < 3 and time.time() < deadline:
+            time.sleep(0.01)
+        janitor.stop()
+    said = [(r.levelname, r.getMessage(), r.exc_info, getattr(r, "error", None)) for r in caplog.records]
+    assert store.tries >= 3 and said == [
+        ("WARNING", "forgetting answers or conversations failed; the state store could not be read or written", None,
+         "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused.")] * 2
 
 
 def test_erase_deletes_all_of_one_conversation_and_nothing_else(reopen: Factory) -> None:
