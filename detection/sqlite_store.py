@@ -205,7 +205,8 @@ class SQLiteStore:
         errors) leaves every read answered and every commit refused."""
         with self._lock:
             self._db.execute("SELECT 1").fetchone()
-        if (why := _unwritable(self.path)) is not None:
+        if (why := _unwritable(self.path, folder=False)) is not None:  # the folder matters only at open, where
+            # the journal is made beside the file: one opened goes on working in a folder it may no longer write
             raise sqlite3.OperationalError(f"the store takes no writes here: {why}")
 
     def close(self) -> None:
@@ -213,9 +214,9 @@ class SQLiteStore:
             self._db.close()
 
 
-def _unwritable(path: Path) -> str | None:
+def _unwritable(path: Path, folder: bool = True) -> str | None:
     """Why SQLite cannot write ``path`` (the file, or its folder, where its journal goes beside it), or None."""
-    for place in (path, path.parent):
+    for place in (path, path.parent) if folder else (path,):
         if place.exists() and not os.access(place, os.W_OK):
             what = "the file" if place == path else f"its folder {place}"
             return f"{what} cannot be written (a read-only file system, or no permission)"

@@ -413,6 +413,12 @@ def test_a_sqlite_file_that_cannot_be_written_is_said_so() -> None:
             reopened = open_store(str(folder / "s.db"))  # SQLite opens it read-only: serve then waits, not ready
             said["reopened"] = not_ready(reopened)
             reopened.close()
+            (folder / "kept").mkdir()
+            kept = SQLiteStore(folder / "kept" / "s.db")
+            (folder / "kept").chmod(0o555)  # its folder no longer writable, an open store still writes
+            kept.commit([Conversation(ConversationState("c", n_messages=1))], [("c", "m", {})], [], [])
+            said["open in a folder made read-only"] = not_ready(kept)
+            kept.close()
             (folder / "ro").mkdir(mode=0o555)
             try:
                 open_store(str(folder / "ro" / "s.db"))
@@ -429,6 +435,7 @@ def test_a_sqlite_file_that_cannot_be_written_is_said_so() -> None:
     assert said == {
         "up": None, "file now read-only": f"OperationalError: the store takes no writes here: {cannot}",
         "reopened": f"OperationalError: the store takes no writes here: {cannot}",
+        "open in a folder made read-only": None,
         "in read-only folder": f"state store {folder}/ro/s.db: its folder {folder}/ro cannot be written (a read-only "
                                "file system, or no permission) (SQLite: unable to open database file)"}
 
