@@ -898,8 +898,6 @@ def test_failed_scoring_is_logged_at_most_every_ten_seconds(monkeypatch: pytest.
                                                              caplog: pytest.LogCaptureFixture) -> None:
     """While the store is down every batch fails: the log says so once in ten seconds, with a traceback and how
     many failed meanwhile, not once a batch (hundreds a second under load)."""
-    import asyncio
-
     import detection.batcher
     from detection.batcher import Batcher, ScoringFailed
 
