@@ -208,10 +208,10 @@ def test_a_second_signal_stops_at_once(broker_process: tuple[subprocess.Popen[by
     again expects, with the status a shell gives a process that signal ended."""
     process, broker = broker_process
     events = [{k: r[k] for k in FIELDS} for r in synth_rows[:600]]
-    asyncio.run(_produce(broker, "quiet", events))
+    asyncio.run(_produce(broker, "stopping", events))
     state, log_path = tmp_path / "state.db", tmp_path / "worker.log"
     with log_path.open("w") as log:
-        worker = subprocess.Popen([RISKLINE, "stream", "--brokers", broker, "--topic", "quiet", "--group", "g2",
+        worker = subprocess.Popen([RISKLINE, "stream", "--brokers", broker, "--topic", "stopping", "--group", "g2",
                                    "--model", str(model_dir), "--state", str(state)],
                                   env={**os.environ, "RISKLINE_MAX_BATCH": "7"}, stderr=log, stdout=subprocess.DEVNULL)
 
