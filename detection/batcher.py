@@ -8,18 +8,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from time import monotonic
 from typing import Any
 
 from detection.events import MessageEvent
+from detection.logs import Throttled
 
 # the service's logger: a failed scoring is the service's event, where log searches for the service look
 log = logging.getLogger("riskline.service")
-
-# A failed scoring is said at most once in this many seconds, the batches failed meanwhile counted in the next line:
-# while the store is down every batch fails, and a line with its traceback for each (hundreds a second under load)
-# buried what else the log had to say.
-FAILURE_LINE_SECONDS = 10.0
 
 
 class ScoringFailed(Exception):
@@ -41,8 +36,7 @@ class Batcher:
         self.queue: asyncio.Queue[tuple[list[MessageEvent], asyncio.Future[Any]]] = asyncio.Queue()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskline-score")
         self.task: asyncio.Task[None] | None = None
-        self._failure_said_at = -FAILURE_LINE_SECONDS
-        self._failures_unsaid = 0
+        self._failed = Throttled(log, "scoring failed")
 
     async def submit(self, events: list[MessageEvent]) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -69,7 +63,7 @@ class Batcher:
                 for one in pending:
                     await self._serve([one])
                 return
-            self._say_failure(exc)
+            self._failed.failed(exc)
             for _, future in pending:  # every waiting request gets a 503
                 if not future.done():
                     future.set_exception(ScoringFailed(f"{type(exc).__name__}: {exc}"))
@@ -80,16 +74,6 @@ class Batcher:
             if not future.done():  # a request that timed out has given up on its answer
                 future.set_result(answers[start:start + len(batch)])
             start += len(batch)
-
-    def _say_failure(self, exc: Exception) -> None:
-        """Log a failed scoring, with its traceback, unless one was said less than ``FAILURE_LINE_SECONDS`` ago."""
-        now = monotonic()
-        if now - self._failure_said_at < FAILURE_LINE_SECONDS:
-            self._failures_unsaid += 1
-            return
-        log.error("scoring failed", exc_info=exc, extra={
-            "failed_batches_not_logged": self._failures_unsaid, "logged_at_most_every_s": FAILURE_LINE_SECONDS})
-        self._failure_said_at, self._failures_unsaid = now, 0
 
     async def drain(self) -> None:
         """Let queued requests finish, then stop."""

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from time import monotonic
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
@@ -45,3 +46,23 @@ def exit_at_once(log: logging.Logger, sig: int, left: str) -> None:
     log.warning(f"stopped at once by a second signal; {left}", extra={"signal": signal.Signals(sig).name})
     logging.shutdown()  # its lines written out; os._exit leaves the rest as it is, as a kill would
     os._exit(128 + sig)
+
+
+class Throttled:
+    """One kind of failure logged at error level, with its traceback, at most once in ``seconds``; the next line
+    counts those left out. While a store is down every call fails, and a line with a traceback for each (hundreds
+    a second under load) buried what else the log had to say."""
+
+    def __init__(self, log: logging.Logger, msg: str, seconds: float = 10.0) -> None:
+        self.log, self.msg, self.seconds = log, msg, seconds
+        self._said_at: float | None = None
+        self._unsaid = 0
+
+    def failed(self, exc: BaseException) -> None:
+        now = monotonic()
+        if self._said_at is not None and now - self._said_at < self.seconds:
+            self._unsaid += 1
+            return
+        self.log.error(self.msg, exc_info=exc, extra={"failed_not_logged": self._unsaid,
+                                                       "logged_at_most_every_s": self.seconds})
+        self._said_at, self._unsaid = now, 0

@@ -29,6 +29,7 @@ from detection.api_doc import openapi_document
 from detection.batcher import Batcher, ScoringFailed
 from detection.events import EventError, conversation_key, shown
 from detection.http_body import HTTPProblem, parse_events, read_body
+from detection.logs import Throttled
 from detection.metrics import Metrics
 from detection.processor import build_parts, hook
 from detection.settings import ServiceSettings
@@ -126,6 +127,8 @@ def _message_routes(app: FastAPI, settings: ServiceSettings, parts: dict[str, An
 
 def _conversation_routes(app: FastAPI, parts: dict[str, Any]) -> None:
     """GET and DELETE /v1/conversations/ID: a conversation's risk read, or the conversation erased."""
+    reading_failed = Throttled(log, "reading a conversation failed")
+    erasing_failed = Throttled(log, "erasing a conversation failed")
 
     # ids may hold '/': the rest of the path is the id. One route for both methods, so that a 405 there
     # allows both (and HEAD: create_app adds it).
@@ -146,7 +149,7 @@ def _conversation_routes(app: FastAPI, parts: dict[str, Any]) -> None:
             found = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].conversation,
                                                conversation_id)
         except Exception as exc:  # the state store failing: not the caller's fault, and worth a retry
-            log.exception("reading a conversation failed")
+            reading_failed.failed(exc)
             return JSONResponse({"detail": f"the state store could not be read ({type(exc).__name__}: {exc}); "
                                            "retry"}, status_code=503)
         if found is None:
@@ -158,7 +161,7 @@ def _conversation_routes(app: FastAPI, parts: dict[str, Any]) -> None:
         try:  # in the scoring executor, between two scoring calls: none of them is half-done meanwhile
             erased = await loop.run_in_executor(parts["batcher"].executor, parts["processor"].erase, conversation_id)
         except Exception as exc:  # the state store failing: nothing was erased (one transaction), retry
-            log.exception("erasing a conversation failed")
+            erasing_failed.failed(exc)
             return JSONResponse({"detail": f"the state store could not be written ({type(exc).__name__}: {exc}); "
                                            "nothing was erased; retry"}, status_code=503)
         if not erased:
