@@ -43,9 +43,11 @@ def exit_at_once(log: logging.Logger, sig: int, left: str) -> None:
     """End the process now, at a second SIGTERM or Ctrl-C while it stops in order (as a person who will not wait
     sends one), with the status a shell gives a process that signal ended: as safe as a kill, which the store's
     commits and the outbox are made to survive. ``left`` says what is left undone and what becomes of it."""
-    log.warning(f"stopped at once by a second signal; {left}", extra={"signal": signal.Signals(sig).name})
-    logging.shutdown()  # its lines written out; os._exit leaves the rest as it is, as a kill would
-    os._exit(128 + sig)
+    try:  # in the service, a signal handler: the signal may come mid-write to the log, whose stream then refuses
+        log.warning(f"stopped at once by a second signal; {left}", extra={"signal": signal.Signals(sig).name})
+        logging.shutdown()  # its lines written out; os._exit leaves the rest as it is, as a kill would
+    finally:
+        os._exit(128 + sig)
 
 
 class Throttled:
