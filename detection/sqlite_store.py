@@ -215,11 +215,13 @@ class SQLiteStore:
 
 
 def _unwritable(path: Path, folder: bool = True) -> str | None:
-    """Why SQLite cannot write ``path`` (the file, or its folder, where its journal goes beside it), or None."""
-    for place in (path, path.parent) if folder else (path,):
-        if place.exists() and not os.access(place, os.W_OK):
-            what = "the file" if place == path else f"its folder {place}"
-            return f"{what} cannot be written (a read-only file system, or no permission)"
+    """Why SQLite cannot write ``path`` (the file, or with ``folder`` its folder, where its journal goes beside
+    it), or None."""
+    why = "cannot be written (a read-only file system, or no permission)"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"the file {why}"
+    if folder and not os.access(path.parent, os.W_OK):
+        return f"its folder {path.parent} {why}"
     return None
 
 

@@ -19,6 +19,16 @@ import httpx
 from tests.cli_helpers import RISKLINE
 
 
+def wait_until(condition: Callable[[], bool], seconds: float = 60.0, step: float = 0.01) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` have passed: whether it held."""
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ from detection.policy import EscalationPolicy
 from detection.scoring import score_conversations
 from detection.writers import write_rows
 from tests.cli_helpers import riskline
-from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database, samples
+from tests.service_helpers import Receiver, Server, contended_app, free_port, fresh_database, samples, wait_until
 
 pytestmark = pytest.mark.slow
 SECRET, TOKEN = "hook-secret", "api-token"
@@ -880,9 +880,7 @@ def test_a_second_signal_stops_the_service_at_once(model_dir: Path, tmp_path: Pa
         in_flight.start()
         time.sleep(0.5)
         server.process.send_signal(signal.SIGTERM)
-        deadline = time.time() + 10
-        while "Waiting for connections to close" not in server.log.read_text() and time.time() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: "Waiting for connections to close" in server.log.read_text(), seconds=10, step=0.05)
         server.process.send_signal(signal.SIGINT)
         started = time.monotonic()
         status = server.process.wait(30)

@@ -39,6 +39,7 @@ from detection.store import (
 )
 from tests.cli_helpers import RISKLINE, riskline
 from tests.conftest import write_jsonl
+from tests.service_helpers import wait_until
 from training.synth.generator import generate
 
 Factory = Callable[[], StateStore]
@@ -166,9 +167,7 @@ def test_a_janitor_whose_store_fails_says_so_in_a_line_and_goes_on(caplog: pytes
     janitor = Janitor(store, window=3600.0, every=0.01)
     with caplog.at_level(logging.INFO, logger="riskline.store"):
         janitor.start()
-        deadline = time.time() + 10
-        while store.tries < 3 and time.time() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: store.tries >= 3, seconds=10)
         janitor.stop()
     said = [(r.levelname, r.getMessage(), r.exc_info, getattr(r, "error", None)) for r in caplog.records]
     assert store.tries >= 3 and said == [

@@ -22,7 +22,7 @@ from detection.policy import EscalationPolicy
 from detection.processor import Processor
 from detection.sqlite_store import SQLiteStore
 from tests.cli_helpers import RISKLINE
-from tests.service_helpers import free_port
+from tests.service_helpers import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
@@ -161,9 +161,7 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subproc
 
     def worker_until(answered: int) -> subprocess.Popen[bytes]:
         worker = subprocess.Popen(command, env=env, stderr=log, stdout=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while _answered(state) < answered and time.time() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: _answered(state) >= answered)
         return worker
 
     first = worker_until(len(events) // 3)
@@ -220,14 +218,10 @@ def test_a_second_signal_stops_at_once(broker_process: tuple[subprocess.Popen[by
 
     def twice() -> None:
         worker.send_signal(signal.SIGTERM)
-        deadline = time.time() + 60
-        while "stopping (a second signal stops at once)" not in said() and time.time() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: "stopping (a second signal stops at once)" in said(), step=0.05)
         worker.send_signal(signal.SIGINT)
 
-    deadline = time.time() + 60
-    while _answered(state) < 50 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: _answered(state) >= 50)
     took = _stopped_while_frozen(process, worker, state, twice)
     assert worker.returncode == 128 + signal.SIGINT and took < 3, f"stopped in {took:.1f} s, status {worker.returncode}"
     assert said()[-1] == "stopped at once by a second signal; what was in hand is read again at the next start"
