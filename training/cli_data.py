@@ -32,6 +32,10 @@ def synth(
     from training.synth.generator import arrow_schema, columns, iter_rows
 
     output_format(output)  # before the work, not after it
+    if n < 1:
+        raise fail(f"--n {n}: the number of conversations must be at least 1")
+    if offenders > n:
+        raise fail(f"--offenders {offenders}: more offenders than conversations (--n {n})")
     tally = itertools.count()  # advanced once a row written, after it: next() then tells how many were
     rows = (row for row, _ in zip(iter_rows(n, seed, offenders=offenders), tally, strict=False))
     write_rows(output, rows, columns(offenders), arrow_schema(offenders))  # as they come: memory stays flat
