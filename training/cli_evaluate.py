@@ -91,24 +91,27 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     from training.curves import INTERVAL_KEYS
     from training.report import fmt
 
-    table = Table(title=f"Evaluation of {metrics['model_version']}")
-    table.add_column("metric", overflow="fold")
-    table.add_column("value", justify="right")
+    rows: list[tuple[str, str]] = []
     for key, value in metrics.items():
         if key in ("slices", "model_version", "calibration", "earliness_by_false_alert_budget", "intervals"):
             continue
-        table.add_row(key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+        rows.append((key, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)))
     if found := metrics.get("intervals"):
-        for key in INTERVAL_KEYS:
-            table.add_row(f"{key}, {found['level']:.0%} interval",
-                          f"{found[key]['low']:.3f}-{found[key]['high']:.3f}")
+        rows += [(f"{key}, {found['level']:.0%} interval", f"{found[key]['low']:.3f}-{found[key]['high']:.3f}")
+                 for key in INTERVAL_KEYS]
     for budget, row in (metrics.get("earliness_by_false_alert_budget") or {}).items():
-        table.add_row(f"at most {float(budget):.0%} of negatives reaching it",
-                      f"threshold {row['threshold']:.3f}: before the threat {fmt(row['alerted_before_threat'])} "
-                      f"(after grooming {fmt(row['alerted_before_threat_groomed'])}), recall {row['recall']:.3f}")
+        rows.append((f"at most {float(budget):.0%} of negatives reaching it",
+                     f"threshold {row['threshold']:.3f}: before the threat {fmt(row['alerted_before_threat'])} "
+                     f"(after grooming {fmt(row['alerted_before_threat_groomed'])}), recall {row['recall']:.3f}"))
     for name, groups in metrics["slices"].items():
-        for group, cell in groups.items():
-            table.add_row(escape(f"{name}[{group}]"), f"{cell['rate']:.3f} (n={cell['n']})")  # [x] is no markup
+        rows += [(f"{name}[{group}]", f"{cell['rate']:.3f} (n={cell['n']})") for group, cell in groups.items()]
+    table = Table(title=f"Evaluation of {metrics['model_version']}")
+    # a metric's name whole on its line (cut in the middle, a slice's name could not be searched for); the values,
+    # short but for the earliness rows', wrap at their spaces in what is left
+    table.add_column("metric", no_wrap=True, min_width=max(len(key) for key, _ in rows))
+    table.add_column("value", justify="right", overflow="fold")
+    for key, value in rows:
+        table.add_row(escape(key), value)  # a slice's [group] is no markup
     Terminal().print(table)
 
 

@@ -380,10 +380,13 @@ def test_evaluate_report_and_mlflow(labelled_path: Path, model_dir: Path, tmp_pa
     family = f"{n_seen} of the {n_seen} conversations are in phrase families of the synthetic generator (riskline"
     assert printed["n_in_family"] == run.data.metrics["n_in_family"] == n_seen and f"warning: {family}" in done.stderr
     assert f"Warning: {family}" in (tmp_path / "r" / "report.md").read_text() and f"Warning: {family}" in page
-    table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "200"})
+    table = riskline("evaluate", "--data", labelled_path, "--model", model_dir, env={"COLUMNS": "80"})
     assert "at most 5% of negatives reaching it" in table.stdout and f"warning: {warning}" in table.stderr
     assert re.search(rf"f0_5, 95% interval\s*│\s*{f0_5['low']:.3f}-{f0_5['high']:.3f}", table.stdout)
-    assert "recall_by_scenario[" in table.stdout  # slice names in brackets are not read as markup
+    # each slice's name whole on its line, at a terminal's usual width (its brackets not read as markup)
+    slices = [f"{name}[{group}] " for name, groups in printed["slices"].items() for group in groups]
+    assert len(slices) > 20 and [s for s in slices if s not in table.stdout] == []
+    assert max(map(len, table.stdout.splitlines())) == 80
     # a tracking database that cannot grow (a full disk; here a real file-size limit under its size) is said
     # in one line, after the report, not as SQLAlchemy's traceback
     full_uri = f"sqlite:///{tmp_path / 'full.db'}"
