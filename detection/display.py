@@ -51,8 +51,8 @@ def _snippet(text: str, width: int = 48, attachment: str | None = None) -> Text:
 
 
 def _print_indented(console: Console, text: Text, indent: int = 4) -> None:
-    """``text`` wrapped to the console's width, every line indented, none ending in spaces (a log or a
-    file keeps what a terminal does not show)."""
+    """``text`` wrapped to the console's width, every line indented (by ``indent`` spaces), none ending in spaces
+    (a log or a file keeps what a terminal does not show)."""
     for line in text.wrap(console, max(console.width - indent, 20)):
         line.rstrip()
         console.print(Text(" " * indent) + line)
@@ -77,7 +77,7 @@ def print_riskiest(results: list[RiskScore], events: list[MessageEvent], top: in
     title = f"Riskiest {min(top, len(results))} of {total} conversations"
     riskiest = sorted(results, key=lambda r: -r.risk_score)[:top]
     if console.width < TABLE_WIDTH:  # a narrow terminal, or a file or pipe (80 columns to rich)
-        console.print(title)
+        _print_indented(console, Text(title), indent=0)
         _print_riskiest_blocks(console, riskiest, quoted)
     else:
         console.print(_riskiest_table(title, riskiest, quoted, wide=console.width >= 130))
@@ -88,8 +88,8 @@ def _print_riskiest_blocks(console: Console, riskiest: list[RiskScore], quoted: 
     each whole and by whom."""
     for r in riskiest:
         alert = "no alert" if r.alert_index is None else f"alert at #{r.alert_index} of {r.n_messages}"
-        console.print(Text.assemble(shown(r.conversation_id), f"  {r.risk_score:.3f} ", _level(r.risk_level),
-                                    f"  {alert}  peak {r.peak_stage}"))
+        _print_indented(console, Text.assemble(shown(r.conversation_id), f"  {r.risk_score:.3f} ",
+                                               _level(r.risk_level), f"  {alert}  peak {r.peak_stage}"), indent=0)
         quotes = [("alert message", r.alert_message_id)] if r.alert_index is not None else []
         for label, message_id in [*quotes, *(("evidence", m) for m in r.evidence_message_ids[:2])]:
             if (event := quoted.get((r.conversation_id, message_id or ""))) is None:
@@ -151,14 +151,14 @@ def _trajectory_table(title: str, rows: Rows, mark: Callable[[Step], str]) -> Ta
 
 def _print_trajectory_blocks(console: Console, title: str, rows: Rows, mark: Callable[[Step], str]) -> None:
     """``print_trajectory`` on a narrow console: a block a message, its text and reasons on lines of their own."""
-    console.print(shown(title))
+    _print_indented(console, shown(title), indent=0)
     for gap, step in rows:
         if gap:
             console.print(Text(f"... {gap} ...", style="dim"))
         if step is not None:
-            console.print(Text.assemble(f"#{mark(step)}  ", shown(step.sender_id),
-                                        f"  risk {step.risk_score:.3f} ", _level(step.risk_level),
-                                        f"  stage {step.stage} {step.stage_probability:.2f}"))
+            _print_indented(console, Text.assemble(f"#{mark(step)}  ", shown(step.sender_id),
+                                                   f"  risk {step.risk_score:.3f} ", _level(step.risk_level),
+                                                   f"  stage {step.stage} {step.stage_probability:.2f}"), indent=0)
             _print_indented(console, _snippet(step.text, 300, step.attachment))
             if step.read_from is not None:
                 _print_indented(console, Text.assemble(("read from: ", "dim"), _snippet(step.read_from, 300)))
@@ -201,7 +201,8 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         console.print(_trajectory_table(title, rows, mark))
     else:
         _print_trajectory_blocks(console, title, rows, mark)
-    console.print("* evidence message; 'read from': the words of a long or padded message, or of its sender's "
-                  "run of messages, its stage was read from, misspelled words as the model read them; 'driven by': "
-                  "shares of the calibrated log-odds, by stage and pattern, or of the text path (the conversation's "
-                  "wording as a whole) where it scored higher")
+    _print_indented(console, Text(
+        "* evidence message; 'read from': the words of a long or padded message, or of its sender's run of messages, "
+        "its stage was read from, misspelled words as the model read them; 'driven by': shares of the calibrated "
+        "log-odds, by stage and pattern, or of the text path (the conversation's wording as a whole) where it scored "
+        "higher"), indent=0)
