@@ -18,11 +18,15 @@ extortion in wordings of its own, grooming that stops at the request, negatives 
 threats, payments, photos and warnings) fifth, the same way. Part f (24: grooming by a producer, a fake
 scholarship, a brother's friend; extortion with AI-made pictures, a claimed recording, a fake officer; negatives
 with dues, receipts, a scam and a deepfake scandal discussed) sixth, on 2026-12-03, the same way; ``--part all``
-stays parts a to e, the set earlier figures were measured on, and f is reported apart.
+stays parts a to e, the set earlier figures were measured on, and f is reported apart. Part g (24: grooming by an
+online coach, a streamer, a mentor, gifts in a game; extortion worded formally, in slang, spelled to dodge filters,
+after a video call; negatives with a coach's photo request, roommates' rent, a bet, a sleepover picture, a
+counselor's warning and a young person telling a friend) seventh, on 2026-12-06, measured once as written, and
+reported apart as f is.
 
 Prints each conversation's outcome and the figures that ``riskline evaluate`` computes.
 
-    .venv/bin/python benchmarks/challenge.py [--part a|b|c|d|e|f|all] [--model models/default] [--write challenge.jsonl]
+    .venv/bin/python benchmarks/challenge.py [--part a|...|g|all] [--model models/default] [--write challenge.jsonl]
 """
 
 from __future__ import annotations
@@ -912,8 +916,165 @@ CONVERSATIONS_F: list[tuple[str, int, str, float, list[Message]]] = [
     ]),
 ]
 
+CONVERSATIONS_G: list[tuple[str, int, str, float, list[Message]]] = [
+    ("g-pos-coach", 1, "grooming, online fitness coach", 20.0, [
+        ("a", "saw your sprint clip on the team page, your start is seriously quick", "rapport"),
+        ("b", "thanks! coach says my form is bad tho"),
+        ("a", "nah you've got natural speed. i train college runners, i could set you a plan for free", "rapport"),
+        ("b", "for real?"), ("a", "sure. what year are you in, so i pitch it right", "risk_check"),
+        ("b", "sophomore"),
+        ("a", "cool. does anyone go through your phone? some parents get weird about coaches messaging",
+         "risk_check"),
+        ("b", "my mom sometimes"),
+        ("a", "then let's use kik, nobody checks that. keep the plan our thing for now", "isolation"),
+        ("b", "ok i made one"), ("+", "18"),
+        ("a", "for the plan i need a progress pic. a private one, nobody else sees it", "sexual"),
+        ("b", "do i have to"), ("a", "every athlete i coach sends one, it's normal", "sexual"), ("b", "ok sent"),
+        ("a", "thanks. now you'll pay me 150 on cash app by tonight, or i tag your whole team in it", "payment"),
+        ("b", "you said you were a coach"),
+        ("a", "and now i'm the guy with your picture. tick tock", "coercion"),
+    ]),
+    ("g-pos-streamer", 1, "grooming, stops at the request", 10.0, [
+        ("a", "yo you're always in my chat, want to be a mod?", "rapport"), ("b", "wait fr?? yes"),
+        ("a", "you're one of the real ones. how old are you btw, twitch has rules", "risk_check"), ("b", "14"),
+        ("a", "all good, i won't tell if you don't", "isolation"), ("b", "lol ok"),
+        ("a", "mods talk on my private discord, add me there and don't mention it in chat", "isolation"),
+        ("b", "added"), ("+", "30"),
+        ("a", "mods do a trust check. send me a pic only i get to see, the kind you'd never post", "sexual"),
+        ("b", "what kind"), ("a", "you know what kind. it stays between us", "sexual"),
+    ]),
+    ("g-pos-formal", 1, "no grooming, formal", 60.0, [
+        ("a", "Good evening. We are in possession of private photographs of you.", "coercion"),
+        ("b", "who is this"),
+        ("a", "A transfer of 400 dollars via PayPal within six hours will ensure they remain unpublished.",
+         "payment"),
+        ("b", "i didn't send anything to anyone"),
+        ("a", "Failure to comply will result in distribution to your family and classmates.", "coercion"),
+    ]),
+    ("g-pos-videocall", 1, "no grooming, claimed video call", 2.0, [
+        ("a", "remember our video call last night? i screen recorded all of it", "coercion"),
+        ("b", "what? you said you weren't recording"),
+        ("a", "i found your cousins and your coach on facebook. they're all getting the video", "coercion"),
+        ("b", "please don't, i'll do anything"),
+        ("a", "150 in apple cards. scratch them and send me the codes", "payment"),
+    ]),
+    ("g-pos-persona", 1, "fast, fake girl", 1.0, [
+        ("a", "hiii you're cute, you go to lincoln right?", "rapport"), ("b", "ya who's this"),
+        ("a", "emma, i just moved here. how old r u", "risk_check"), ("b", "16 u?"),
+        ("a", "16 too!! your parents strict? mine check everything", "risk_check"), ("b", "nah not really"),
+        ("a", "this app is so glitchy, what's your insta", "isolation"), ("b", "sent u a request"),
+        ("a", "ok i'll send one if you send one first. a private pic, just for me", "sexual"),
+        ("b", "ok"), ("a", "lol. you're not talking to emma. 300 dollars or i post it on your school's insta",
+                         "coercion"),
+        ("a", "venmo. 20 minutes", "payment"),
+    ]),
+    ("g-pos-bigbrother", 1, "slow grooming over days, mentor", 240.0, [
+        ("a", "hey little man, you did good at the rec center today", "rapport"), ("b", "thanks"),
+        ("a", "you remind me of me at your age. what are you, 13?", "risk_check"), ("b", "12"),
+        ("+", "30"),
+        ("a", "your mom working late again? you can always talk to me", "risk_check"), ("b", "yeah she works a lot"),
+        ("a", "don't tell her we talk, she'll overreact and you'll lose your only friend here", "isolation"),
+        ("b", "ok i won't"), ("+", "40"),
+        ("a", "send me a picture of just you, private, to prove you trust me", "sexual"),
+        ("b", "what's that for though"),
+    ]),
+    ("g-pos-followers", 1, "no grooming, list of followers", 1.5, [
+        ("a", "i screenshotted your followers list. all 512 of them", "coercion"), ("b", "ok? why"),
+        ("a", "because every one of them gets the pic you sent me on sunday", "coercion"),
+        ("b", "i thought you were my friend"),
+        ("a", "send 0.004 btc to the address below and you never hear from me again", "payment"),
+    ]),
+    ("g-pos-guilt", 1, "pushback, then a lie threatened", 5.0, [
+        ("a", "we've been talking for weeks and you still won't send a pic of yourself for me", "sexual"),
+        ("b", "i told you i'm not comfortable"),
+        ("a", "wow. i thought you actually liked me", "sexual"), ("b", "i do but no"),
+        ("a", "fine. then i'll tell everyone at your school you sent me one anyway", "coercion"),
+        ("b", "that's a lie"), ("a", "who will they believe? send it and i stay quiet", "coercion"),
+    ]),
+    ("g-pos-slang", 1, "fast, slang", 1.0, [
+        ("a", "wyd", "rapport"), ("b", "nm hbu"), ("a", "u lowkey fine ngl. u in hs?", "risk_check"),
+        ("b", "ya 10th"), ("a", "u got snap? this app mid", "isolation"), ("b", "ya same @"),
+        ("a", "send a pic 4 me only, no1 else", "sexual"), ("b", "idk"), ("a", "cmon just 1", "sexual"),
+        ("b", "fine"), ("a", "bet. now u pay 100 or it goes on ur school's page. no cap", "coercion"),
+    ]),
+    ("g-pos-spaced", 1, "no grooming, disguised spelling", 2.0, [
+        ("a", "s e n d  50 on c@sh @pp rn", "payment"), ("b", "??? for what"),
+        ("a", "or ur p1c goes 2 ur m0m and ur whole cl@ss", "coercion"), ("b", "who r u"),
+        ("a", "u kn0w who. 1 h0ur", "coercion"),
+    ]),
+    ("g-pos-gift", 1, "gifts for a picture, stops at the request", 15.0, [
+        ("a", "you're so good at roblox, you should have better skins", "rapport"), ("b", "i'm broke lol"),
+        ("a", "i can get you robux, i have too many. how old r you", "risk_check"), ("b", "13"),
+        ("a", "your parents won't see the robux right? keep it our secret", "isolation"), ("b", "ok"),
+        ("a", "i'll send a 25 dollar card if you send me a private pic, one you wouldn't show your parents",
+         "sexual"),
+        ("b", "idk"), ("a", "50 then. nobody finds out", "sexual"),
+    ]),
+    ("g-pos-ruin", 1, "fast, deadline", 3.0, [
+        ("a", "that was fun. now look at this", "coercion"), ("b", "why did you save that"),
+        ("a", "your life is over if your parents see it. 250 on zelle and it disappears", "payment"),
+        ("b", "i don't have that much"),
+        ("a", "then find it. you have until 9, after that i start sending", "coercion"),
+    ]),
+    ("g-neg-swim", 0, "coach", 120.0, [
+        ("a", "hi, it's coach dana. what age group are you swimming in this season?"), ("b", "13-14"),
+        ("a", "great. please send a photo for your team badge, head and shoulders, plain background"),
+        ("b", "my mom will send it tonight"), ("a", "perfect, and dues are 40 dollars, pay at the front desk"),
+    ]),
+    ("g-neg-receipt", 0, "parent", 30.0, [
+        ("a", "did you use my card at the mall"), ("b", "yeah for the shoes, you said i could"),
+        ("a", "send me a pic of the receipt"), ("b", "ok sending"),
+        ("a", "if you lose another receipt you're paying me back from your allowance"),
+    ]),
+    ("g-neg-rent", 0, "roommates, money and a threat", 60.0, [
+        ("a", "you still owe 300 for rent"), ("b", "i know, payday is thursday"),
+        ("a", "venmo me by friday or i'm telling the landlord you're subletting"), ("b", "relax i'll pay"),
+    ]),
+    ("g-neg-sleepover", 0, "friends joking about a picture", 5.0, [
+        ("a", "i still have the pic of you asleep with cheetos on your face"), ("b", "DELETE IT"),
+        ("a", "posting it on your birthday lmaooo"), ("b", "i will end you"),
+        ("a", "buy me a slushie and maybe i'll reconsider"), ("b", "deal"),
+    ]),
+    ("g-neg-bet", 0, "gaming bet", 1.0, [
+        ("a", "you lost the 1v1, pay up"), ("b", "best of 3"), ("a", "nope. 5 bucks on venmo or i tell the squad"),
+        ("b", "fine you sweat"),
+    ]),
+    ("g-neg-counselor", 0, "school warning about sextortion", 10.0, [
+        ("a", "Reminder from the counseling office: if anyone online threatens to share your pictures unless you pay,"
+              " do not pay."),
+        ("b", "what should we do then"),
+        ("a", "Stop replying, keep screenshots, block them, and tell a trusted adult or report it to NCMEC."),
+    ]),
+    ("g-neg-sneakers", 0, "marketplace", 20.0, [
+        ("a", "are the jordans still available"), ("b", "yes size 10"),
+        ("a", "can you send more pics, the soles and the box"), ("b", "sent"),
+        ("a", "looks good, i'll pay 140 on cash app when i pick up"),
+    ]),
+    ("g-neg-adults", 0, "adults dating", 30.0, [
+        ("a", "i'm 29 btw, figured i should say since the app hides it"), ("b", "31 here, no worries"),
+        ("a", "send me a pic of what you're wearing saturday, i don't want to overdress"), ("b", "haha ok"),
+    ]),
+    ("g-neg-surprise", 0, "cousins keep a secret", 45.0, [
+        ("a", "don't tell grandma about the party, it's a surprise"), ("b", "won't say a word, promise"),
+        ("a", "we're splitting the cake, send me 15 when you can"), ("b", "sending now"),
+    ]),
+    ("g-neg-overdue", 0, "formal payment notice", 1440.0, [
+        ("a", "Your account is overdue. Please pay $120 by the 15th to avoid a late fee."),
+        ("b", "I paid on Monday, can you check?"),
+        ("a", "Thank you, the payment has now posted. No further action is needed."),
+    ]),
+    ("g-neg-photographer", 0, "photo session booking", 90.0, [
+        ("a", "hi! we'd love family photos in the park next month"), ("b", "great, the deposit is 50 dollars"),
+        ("a", "paid. should we coordinate outfits?"), ("b", "yes, send me a pic of what everyone's wearing"),
+    ]),
+    ("g-neg-victim-tells", 0, "a young person telling a friend", 2.0, [
+        ("a", "someone hacked my insta and says he'll post my dms unless i pay him"), ("b", "omg don't pay"),
+        ("a", "he wants 100 in gift cards"), ("b", "tell your dad and report the account, that's a scam"),
+    ]),
+]
+
 PARTS = {"a": CONVERSATIONS, "b": CONVERSATIONS_B, "c": CONVERSATIONS_C, "d": CONVERSATIONS_D, "e": CONVERSATIONS_E,
-         "f": CONVERSATIONS_F,
+         "f": CONVERSATIONS_F, "g": CONVERSATIONS_G,
          "all": CONVERSATIONS + CONVERSATIONS_B + CONVERSATIONS_C + CONVERSATIONS_D + CONVERSATIONS_E}
 
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
@@ -945,7 +1106,7 @@ def main() -> None:
     parser.add_argument("--part", choices=sorted(PARTS), default="a",
                         help="a: the first 26 conversations; b: the 22 written later; c: 26 more, mostly direct "
                              "extortion; d, e: 26 and 28 written before the changes measured on them; f: 24 written "
-                             "on 2026-12-03; all: a to e")
+                             "on 2026-12-03; g: 24 written on 2026-12-06; all: a to e")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.write or Path(tmp) / "challenge.jsonl"

@@ -33,7 +33,7 @@ def challenge() -> ModuleType:
 # (part c is short direct extortion: two or three such lines each)
 @pytest.mark.parametrize(("part", "size", "lines"),
                          [("a", 26, 4), ("b", 22, 4), ("c", 26, 1.5), ("d", 26, 2), ("e", 28, 2), ("f", 24, 2),
-                          ("all", 128, 3)])
+                          ("g", 24, 2), ("all", 128, 3)])
 def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, part: str, size: int,
                                         lines: float) -> None:
     rows = challenge.rows(part)
@@ -55,9 +55,9 @@ def test_the_set_reads_as_labelled_data(challenge: ModuleType, tmp_path: Path, p
 # parents' warning about sextortion). Part b's crush came back with runs read across short replies (2026-12-03):
 # its peak, its first message "i think you're really cute" read by the text path, fell from 0.831 to 0.826, but the
 # default built with them has its alert threshold at 0.824 against 0.856 (docs/experiments.md, "A run across").
-# Part f (2026-12-03, afternoon) had none as written.
+# Part f (2026-12-03, afternoon) had none as written, nor part g (2026-12-06).
 FALSE_ALERTS = {"a": set(), "b": {"b-neg-help", "b-neg-crush"}, "c": {"c-neg-wallet"}, "d": set(),
-                "e": {"e-neg-yearbook"}, "f": set()}
+                "e": {"e-neg-yearbook"}, "f": set(), "g": set()}
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ def test_default_model_alerts_on_no_other_negative(challenge: ModuleType, tmp_pa
 def test_no_hand_written_conversation_reads_as_another_language(challenge: ModuleType) -> None:
     """The hand-written set is English written apart from the generator: none of it counts as another language
     (``detection.language``), slang, leetspeak, emoji and letter-spacing included."""
-    rows = challenge.rows("all") + challenge.rows("f")
+    rows = challenge.rows("all") + challenge.rows("f") + challenge.rows("g")
     ids = [str(r["conversation_id"]) for r in rows]
-    assert len(set(ids)) == 152
+    assert len(set(ids)) == 176
     assert not flagged(ids, [str(r["text"]) for r in rows])
