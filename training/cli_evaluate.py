@@ -120,7 +120,7 @@ METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.
 
 
 def promote(
-    name: Annotated[str, typer.Argument(help="Registered model name")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name")],
     data: Annotated[list[Path], typer.Option(
         parser=local_path,
         help="Labelled evaluation data both models are scored on; repeat to read several files as one")],
