@@ -198,7 +198,7 @@ def erase(
     later start them anew.
     """
     from detection.events import EventError, conversation_key, shown
-    from detection.settings import ServiceSettings
+    from detection.settings import ServiceSettings, stray_space
     from detection.store import open_store, without_password
 
     given = [("CONVERSATION_ID", cid) for cid in conversation_ids or ()]
@@ -213,6 +213,8 @@ def erase(
         except EventError as exc:
             raise fail(f"{where} {shown(cid)}: {exc.reason}: no message has that id; nothing was erased") from None
     url = state or os.environ.get("RISKLINE_STATE") or ServiceSettings.model_fields["state"].default
+    if (stray := stray_space(url)) is not None:  # as the service refuses it
+        raise fail(f"{'--state' if state else 'RISKLINE_STATE'}: {stray}; nothing was erased")
     store = _taking_writes(open_store(url, create=False), url, "nothing was erased")
     wanted, erased = list(dict.fromkeys(keys)), []
     try:

@@ -120,19 +120,26 @@ class ServiceSettings(BaseSettings):
         brackets, it said "Name or service not known")."""
         return value[1:-1] if value.startswith("[") and value.endswith("]") and ":" in value else value
 
-    @field_validator("api_token", "webhook_secret")
+    @field_validator("api_token", "webhook_secret", "host", "model", "state", "webhook_url", "policy", "audit_log")
     @classmethod
-    def _credential(cls, value: str | None) -> str | None:
+    def _trimmed(cls, value: str | None) -> str | None:
         """A token or secret with spaces or a line break at an end (a secret file's last newline, as Kubernetes
         mounts it) could never match a client's: the ``Authorization`` header trims them, as most receivers trim a
-        secret. (An empty one ``_named`` refuses first.)"""
-        if value is None:
-            return value
-        if value != value.strip():
-            at_end = value[-1].isspace()
-            what = "a line break" if value[-1 if at_end else 0] in "\r\n" else "white space"
-            raise ValueError(f"has {what} at its {'end' if at_end else 'start'}; remove it")
+        secret. An address, URL or path so (``RISKLINE_STATE`` read from such a file) would name another file, one
+        whose name ends in a line break, or fail later in words that break across lines. (An empty value
+        ``_named`` refuses first.)"""
+        if value is not None and (stray := stray_space(value)) is not None:
+            raise ValueError(stray)
         return value
+
+
+def stray_space(value: str) -> str | None:
+    """What is wrong with a setting's value that has white space or a line break at an end, or None."""
+    if value == value.strip():
+        return None
+    at_end = value[-1].isspace()
+    what = "a line break" if value[-1 if at_end else 0] in "\r\n" else "white space"
+    return f"has {what} at its {'end' if at_end else 'start'}; remove it"
 
 
 class StreamSettings(ServiceSettings):

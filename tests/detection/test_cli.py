@@ -552,6 +552,12 @@ def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres
     missing = riskline("erase", "a", "--state", tmp_path / "typo.db")
     assert missing.returncode == 2 and "typo.db: no state store there" in missing.stderr
     assert not (tmp_path / "typo.db").exists()
+    # read from a secret file whole, its last line break kept: refused as the service refuses it
+    for args, env, named in ((("--state", f"{path}\n"), {}, "--state"), ((), {"RISKLINE_STATE": f"{path}\n"},
+                                                                           "RISKLINE_STATE")):
+        stray = riskline("erase", "a", *args, env=env)
+        assert (stray.returncode, stray.stderr) == (
+            2, f"riskline: error: {named}: has a line break at its end; remove it; nothing was erased\n")
     url = fresh_database(postgres_url)
     shared = PostgresStore(url)
     fill(shared, "p1", "p2")

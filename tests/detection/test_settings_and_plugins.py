@@ -63,6 +63,15 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("RISKLINE_WEBHOOK_SECRET")
     with pytest.raises(ValueError, match=r"^setting 'api_token': has white space at its start; remove it$"):
         load_settings({"api_token": " token"})
+    # an address, URL or path from such a file: before, a state file named with the line break was made, a model
+    # or policy was not found in words that broke across lines, and each delivery to the webhook failed
+    for name, value in (("state", "sqlite:////var/lib/riskline/state.db\n"), ("model", "models/default\n"),
+                        ("webhook_url", "https://hooks.example.org/r\r\n"), ("policy", " policy.yaml"),
+                        ("audit_log", "audit.jsonl "), ("host", "0.0.0.0\n")):
+        said = "white space" if value.strip(" ") != value else "a line break"
+        at = "start" if value[0] == " " else "end"
+        with pytest.raises(ValueError, match=rf"^setting '{name}': has {said} at its {at}; remove it$"):
+            load_settings({name: value})
     assert load_settings({"api_token": "two words"}).api_token == "two words"
     for seconds in (0.5, 301):  # a group's session timeout: how long a crashed stream worker's partitions wait
         with pytest.raises(ValueError, match="setting 'session_timeout'"):
