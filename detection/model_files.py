@@ -293,6 +293,9 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
             raise ModelLoadError(f"{text}: neither a model directory nor an MLflow model URI (models:/NAME/VERSION, "
                                  "models:/NAME@ALIAS, runs:/RUN/PATH); copy a model stored elsewhere to a folder "
                                  "first")
+        if text != text.strip():  # a secret file read whole, its last line break kept: said in one line
+            raise ModelLoadError(f"{text!r}: no such model directory (white space or a line break at an end; "
+                                 "remove it)")
         raise ModelLoadError(f"{path}: no such model directory")
     return path.resolve()
 

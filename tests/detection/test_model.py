@@ -89,6 +89,11 @@ def test_default_model_from_environment(model_dir: Path, monkeypatch: pytest.Mon
     with pytest.raises(ModelLoadError) as absent:
         load_model()
     assert str(absent.value) == f"RISKLINE_MODEL: {tmp_path / 'absent'}: no such model directory"
+    monkeypatch.setenv("RISKLINE_MODEL", f"{model_dir}\n")  # a secret file read whole: said in one line, and why
+    with pytest.raises(ModelLoadError) as stray:
+        load_model()
+    assert str(stray.value) == f"RISKLINE_MODEL: {str(model_dir) + chr(10)!r}: no such model directory (white " \
+                               "space or a line break at an end; remove it)"
 
 
 def test_the_default_model_is_the_working_folders_then_the_source_trees(
