@@ -162,6 +162,8 @@ class StreamSettings(ServiceSettings):
     @field_validator("brokers")
     @classmethod
     def _brokers(cls, value: str) -> str:
+        if (stray := stray_space(value)) is not None:  # RISKLINE_BROKERS from a file: its error broke across lines
+            raise ValueError(stray)
         for broker in (part.strip() for part in value.split(",")):
             host, colon, port = ("", "", broker) if broker.endswith("]") else broker.rpartition(":")
             host = host if colon else port  # no port: Kafka's 9092

@@ -72,6 +72,8 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
         at = "start" if value[0] == " " else "end"
         with pytest.raises(ValueError, match=rf"^setting '{name}': has {said} at its {at}; remove it$"):
             load_settings({name: value})
+    with pytest.raises(ValueError, match=r"^setting 'brokers': has a line break at its end; remove it$"):
+        load_settings({"brokers": "kafka-1:9092,kafka-2:9092\n"}, kind=StreamSettings)
     assert load_settings({"api_token": "two words"}).api_token == "two words"
     for seconds in (0.5, 301):  # a group's session timeout: how long a crashed stream worker's partitions wait
         with pytest.raises(ValueError, match="setting 'session_timeout'"):
