@@ -25,6 +25,21 @@ def _python_block() -> str:
     return found.group(1)
 
 
+def test_the_packages_public_names_are_loaded_on_first_use() -> None:
+    """``from detection import ...`` gives each name of ``detection.__all__``, the same object as in its module;
+    ``import detection`` alone loads none of them (nor numpy), so the command line starts no slower."""
+    probe = ("import sys, detection\n"
+             "before = sorted(m for m in sys.modules if m.startswith(('detection.', 'numpy')))\n"
+             "import importlib\n"
+             "same = all(getattr(importlib.import_module(detection._HOMES[n]), n) is getattr(detection, n)\n"
+             "           for n in detection.__all__)\n"
+             "try:\n    detection.nope\nexcept AttributeError as exc:\n    missing = str(exc)\n"
+             "print(before, same, sorted(detection._HOMES) == sorted(detection.__all__) == dir(detection), missing)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[] True True module 'detection' has no attribute 'nope'"
+
+
 def test_the_readmes_python_block_scores_as_riskline_score_does(tmp_path: Path) -> None:
     """Run from the checkout's root as a reader would, with the default model: its three riskiest sample
     conversations are those of ``riskline score``, field for field; its three messages scored one a call
