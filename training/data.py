@@ -171,7 +171,9 @@ def parse_stage(value: object) -> str | None:
     if _absent(value):
         return None
     if value not in STAGES:
-        raise EventError("stage", f"expected one of {list(STAGES)}, got {shown(value)}")
+        raise EventError("stage", f"expected one of {list(STAGES)}, got {shown(value)} (stages are optional: "
+                                  "a file of other labels trains and evaluates on conversation_label alone once "
+                                  "its stage column is left out or renamed)")
     return str(value)
 
 
