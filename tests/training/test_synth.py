@@ -202,9 +202,9 @@ def test_offenders_run_their_own_script_on_many_targets(tmp_path: Path) -> None:
                           f"{tmp_path / 's.parquet'}\n"
     data = load_labelled(tmp_path / "s.parquet")
     assert len(set(data.offender_ids.values())) == 7
+    assert set(data.offender_ids) == {c for c, y in data.labels.items() if y == 1}
     for args, said in ((("--n", 0), "--n 0: the number of conversations must be at least 1"),
                        (("--n", 3, "--offenders", 4), "--offenders 4: more offenders than conversations (--n 3)")):
         done = riskline("synth", "-o", tmp_path / "bad.jsonl", *args)  # named as given, nothing written
         assert (done.returncode, done.stderr) == (2, f"riskline: error: {said}\n")
         assert not (tmp_path / "bad.jsonl").exists()
-    assert set(data.offender_ids) == {c for c, y in data.labels.items() if y == 1}
