@@ -93,6 +93,15 @@ class ServiceSettings(BaseSettings):
     # the same store): "restart" its running evidence from the next message, or "continue" it as it is
     on_model_change: Literal["restart", "continue"] = "restart"
 
+    @field_validator("on_model_change", mode="before")
+    @classmethod
+    def _one_of(cls, value: object) -> object:
+        """The value given, in the words of the other settings' errors (pydantic's leave it out, and with it what
+        was wrong, such as a secret file's last line break)."""
+        if value not in ("restart", "continue"):
+            raise ValueError(f"expected 'restart' or 'continue', got {value!r}")
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -85,8 +85,10 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
         with pytest.raises(ValueError, match=rf"^setting '{name}': Input should be a finite number$"):
             load_settings({name: float("inf")})
     assert load_settings({"on_model_change": "continue"}, kind=StreamSettings).on_model_change == "continue"
-    with pytest.raises(ValueError, match=r"^setting 'on_model_change': Input should be 'restart' or 'continue'$"):
-        load_settings({"on_model_change": "reuse"})
+    for given in ("reuse", "restart\n"):  # the value said, and so what is wrong with it
+        with pytest.raises(ValueError, match=rf"^setting 'on_model_change': expected 'restart' or 'continue', "
+                                             rf"got {re.escape(repr(given))}$"):
+            load_settings({"on_model_change": given})
     broken = tmp_path / "broken.yaml"
     broken.write_text("port: 9000\nhost: [1\n")
     with pytest.raises(ValueError, match=r"^\S+broken.yaml: line 3, column 1: not valid YAML for the config "
