@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 import time
-from time import monotonic
+from time import monotonic  # by name: a test gives Throttled a clock of its own here
+from typing import NoReturn
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
@@ -39,7 +40,7 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def exit_at_once(log: logging.Logger, sig: int, left: str) -> None:
+def exit_at_once(log: logging.Logger, sig: int, left: str) -> NoReturn:
     """End the process now, at a second SIGTERM or Ctrl-C while it stops in order (as a person who will not wait
     sends one), with the status a shell gives a process that signal ended: as safe as a kill, which the store's
     commits and the outbox are made to survive. ``left`` says what is left undone and what becomes of it."""

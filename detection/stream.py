@@ -281,11 +281,10 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     """The first SIGTERM or SIGINT stops the worker in order; a second, as a person pressing Ctrl-C again does
     who will not wait, ends it at once, with the status a shell gives a process the signal ended. That is safe
     as a kill is: the offsets not committed are read again at the next start, their messages found answered."""
-    if not stop.is_set():
-        log.info("stopping (a second signal stops at once)", extra={"signal": sig.name})
-        stop.set()
-        return
-    exit_at_once(log, sig, "what was in hand is read again at the next start")
+    if stop.is_set():
+        exit_at_once(log, sig, "what was in hand is read again at the next start")
+    log.info("stopping (a second signal stops at once)", extra={"signal": sig.name})
+    stop.set()
 
 
 async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
