@@ -49,14 +49,16 @@ def _trained_on_english(model: Any) -> bool:
 @user_errors
 def score(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
-    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=OUTPUT_HELP)],
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=OUTPUT_HELP)],
+    model: Annotated[str | None, typer.Option(
+        metavar="MODEL", help="Model directory or MLflow URI (default model if omitted)")] = None,
     per_message: Annotated[bool, typer.Option("--per-message", help="One row per message")] = False,
     errors: Annotated[Path | None, typer.Option(
-        "--errors", parser=local_path, help="Write bad rows here and score the rest")] = None,
-    engine: Annotated[str, typer.Option(help="local or spark")] = "local",
-    show: Annotated[int, typer.Option(help="Print the N riskiest conversations as a table", min=0)] = 0,
-    workers: Annotated[int, typer.Option(help="Processes for large inputs (0: every core)", min=0)] = 0,
+        "--errors", metavar="FILE", parser=local_path, help="Write bad rows here and score the rest")] = None,
+    engine: Annotated[str, typer.Option(
+        metavar="local|spark", help="This machine's processes, or Spark (riskline[spark])")] = "local",
+    show: Annotated[int, typer.Option(metavar="N", help="Print the N riskiest conversations as a table", min=0)] = 0,
+    workers: Annotated[int, typer.Option(metavar="N", help="Processes for large inputs (0: every core)", min=0)] = 0,
 ) -> None:
     """Score conversations causally: one row per conversation.
 
@@ -94,12 +96,14 @@ def score(
 @user_errors
 def explain(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
-    conversation: Annotated[str, typer.Option(help="The conversation to explain")],
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    conversation: Annotated[str, typer.Option(metavar="ID", help="The conversation to explain")],
+    model: Annotated[str | None, typer.Option(
+        metavar="MODEL", help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
     around_n: Annotated[int | None, typer.Option(
-        "--around", min=0, help="Only the messages within N of the alert, the peak and each evidence message "
-                                "(a long conversation's gist); omitted: every message")] = None,
+        "--around", metavar="N", min=0,
+        help="Only the messages within N of the alert, the peak and each evidence message (a long conversation's "
+             "gist); omitted: every message")] = None,
 ) -> None:
     """Print a conversation's risk message by message, and why.
 

@@ -23,24 +23,31 @@ if TYPE_CHECKING:
     from detection.workers import ProgressBar
 
 # Options shared by the real-time commands; each is also read from RISKLINE_<NAME> (see detection.settings).
-ModelOption = Annotated[str | None, typer.Option(help="Model directory or MLflow URI [RISKLINE_MODEL]")]
+ModelOption = Annotated[str | None, typer.Option(
+    metavar="MODEL", help="Model directory or MLflow URI [RISKLINE_MODEL]")]
 StateOption = Annotated[str | None, typer.Option(
-    help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
+    metavar="STATE", help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
 RetentionDaysOption = Annotated[float | None, typer.Option(
+    metavar="DAYS",
     help="Days a conversation is kept after its last message; then all of it is erased and a later message "
          "starts it anew [RISKLINE_RETENTION_DAYS, default 0: for ever]")]
 DedupHoursOption = Annotated[float | None, typer.Option(
+    metavar="HOURS",
     help="Hours a message id is remembered after its conversation's last message; a resend then is a "
          "duplicate [RISKLINE_DEDUP_HOURS, default 168; 0: for ever]")]
 OnModelChangeOption = Annotated[str | None, typer.Option(
+    metavar="restart|continue",
     help="A conversation whose stored state another model built: restart its running evidence from the "
          "next message, or continue it [RISKLINE_ON_MODEL_CHANGE, default restart]")]
-WebhookUrlOption = Annotated[str | None, typer.Option(help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
-WebhookSecretOption = Annotated[str | None, typer.Option(help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
-PolicyOption = Annotated[str | None, typer.Option(help="Escalation policy YAML [RISKLINE_POLICY]")]
-AuditLogOption = Annotated[str | None, typer.Option(help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
+WebhookUrlOption = Annotated[str | None, typer.Option(
+    metavar="URL", help="POST interventions here [RISKLINE_WEBHOOK_URL]")]
+WebhookSecretOption = Annotated[str | None, typer.Option(
+    metavar="SECRET", help="HMAC key for signatures [RISKLINE_WEBHOOK_SECRET]")]
+PolicyOption = Annotated[str | None, typer.Option(metavar="FILE", help="Escalation policy YAML [RISKLINE_POLICY]")]
+AuditLogOption = Annotated[str | None, typer.Option(
+    metavar="FILE", help="Append interventions to this JSONL [RISKLINE_AUDIT_LOG]")]
 ConfigOption = Annotated[Path | None, typer.Option(
-    parser=local_path, help="YAML file of settings (below flags and environment)")]
+    metavar="FILE", parser=local_path, help="YAML file of settings (below flags and environment)")]
 
 
 def _realtime_settings(flags: dict[str, Any], kind: Any) -> Any:
@@ -59,8 +66,9 @@ def _realtime_settings(flags: dict[str, Any], kind: Any) -> Any:
 
 @user_errors
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [RISKLINE_PORT, default 8080]")] = None,
+    host: Annotated[str | None, typer.Option(
+        metavar="HOST", help="Address to listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Port [RISKLINE_PORT, default 8080]")] = None,
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,
@@ -68,7 +76,8 @@ def serve(
     on_model_change: OnModelChangeOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret: WebhookSecretOption = None,
-    api_token: Annotated[str | None, typer.Option(help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
+    api_token: Annotated[str | None, typer.Option(
+        metavar="TOKEN", help="Require this bearer token [RISKLINE_API_TOKEN]")] = None,
     policy: PolicyOption = None,
     audit_log: AuditLogOption = None,
     config: ConfigOption = None,
@@ -136,22 +145,29 @@ def _listen(host: str, port: int) -> list[socket.socket]:
 
 @user_errors
 def stream(
-    brokers: Annotated[str | None, typer.Option(help="Kafka bootstrap servers [RISKLINE_BROKERS]")] = None,
-    topic: Annotated[str | None, typer.Option(help="Topic of message events, keyed by conversation")] = None,
-    group: Annotated[str | None, typer.Option(help="Consumer group [RISKLINE_GROUP, default riskline]")] = None,
-    interventions_topic: Annotated[str | None, typer.Option(help="Publish interventions to this topic")] = None,
-    rejects_topic: Annotated[str | None, typer.Option(help="Publish records that are not valid events here")]
+    brokers: Annotated[str | None, typer.Option(
+        metavar="HOST:PORT,...", help="Kafka bootstrap servers [RISKLINE_BROKERS]")] = None,
+    topic: Annotated[str | None, typer.Option(
+        metavar="TOPIC", help="Topic of message events, keyed by conversation")] = None,
+    group: Annotated[str | None, typer.Option(
+        metavar="GROUP", help="Consumer group [RISKLINE_GROUP, default riskline]")] = None,
+    interventions_topic: Annotated[str | None, typer.Option(
+        metavar="TOPIC", help="Publish interventions to this topic")] = None,
+    rejects_topic: Annotated[str | None, typer.Option(
+        metavar="TOPIC", help="Publish records that are not valid events here")]
     = None,
     session_timeout: Annotated[float | None, typer.Option(
+        metavar="SECONDS",
         help="Seconds without a heartbeat before a crashed worker's partitions go to the others "
              "[default 10, 1 to 300]")] = None,
     max_poll_interval: Annotated[float | None, typer.Option(
+        metavar="SECONDS",
         help="Seconds a worker may take over a batch before the group moves its partitions; a worker "
              "waiting out a state-store outage keeps polling [default 300, 1 to 3600]")] = None,
     metrics_port: Annotated[int | None, typer.Option(
-        help="Serve Prometheus metrics at http://HOST:PORT/metrics [RISKLINE_METRICS_PORT]")] = None,
+        metavar="PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics [RISKLINE_METRICS_PORT]")] = None,
     host: Annotated[str | None, typer.Option(
-        help="Address the metrics listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
+        metavar="HOST", help="Address the metrics listen on [RISKLINE_HOST, default 127.0.0.1]")] = None,
     model: ModelOption = None,
     state: StateOption = None,
     dedup_hours: DedupHoursOption = None,
@@ -262,9 +278,10 @@ def backfill(
     policy: PolicyOption = None,
     on_model_change: OnModelChangeOption = None,
     errors: Annotated[Path | None, typer.Option(
-        "--errors", parser=local_path, help="Write bad rows here (JSON Lines) and load the rest")] = None,
+        "--errors", metavar="FILE", parser=local_path,
+        help="Write bad rows here (JSON Lines) and load the rest")] = None,
     config: ConfigOption = None,
-    workers: Annotated[int, typer.Option(help="Processes reading the input (0: every core)", min=0)] = 0,
+    workers: Annotated[int, typer.Option(metavar="N", help="Processes reading the input (0: every core)", min=0)] = 0,
 ) -> None:
     """Load past messages into a state store, with no interventions.
 

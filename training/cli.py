@@ -33,21 +33,27 @@ OWN_OPTIONS = ("model_type", "seed", "encoder", "target_precision", "max_false_a
 
 def train(
     data: Annotated[list[Path], typer.Option(
-        parser=local_path,
+        metavar="DATA", parser=local_path,
         help="Labelled message events (conversation_label; stage optional), a file or a folder of part files; "
              "repeat to train on several together, such as your own examples beside data_samples/train.parquet")],
-    out: Annotated[Path, typer.Option(parser=local_path, help="Model directory to write")],
-    model_type: Annotated[str, typer.Option(help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
-    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    out: Annotated[Path, typer.Option(metavar="MODEL_DIR", parser=local_path, help="Model directory to write")],
+    model_type: Annotated[str, typer.Option(
+        metavar="baseline|transformer", help="baseline (n-grams) or transformer (MiniLM, ONNX)")] = "baseline",
+    seed: Annotated[int, typer.Option(metavar="N", help="Random seed")] = 0,
     target_precision: Annotated[float | None, typer.Option(
-        help="Precision the alert threshold is chosen for [default: 0.98]")] = None,
+        metavar="P", help="Precision the alert threshold is chosen for [default: 0.98]")] = None,
     max_false_alert_rate: Annotated[float | None, typer.Option(
+        metavar="RATE",
         help="Share of held-out negatives allowed to alert; the threshold rises to keep it [default: 0.01]")] = None,
-    register: Annotated[str | None, typer.Option(help="Register in the MLflow registry under this name")] = None,
-    alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. champion)")] = None,
+    register: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Register in the MLflow registry under this name")] = None,
+    alias: Annotated[str | None, typer.Option(
+        metavar="ALIAS", help="With --register: set this alias (e.g. champion)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
-    encoder: Annotated[str, typer.Option(help="transformer only: frozen or fine-tuned")] = "frozen",
-    cv: Annotated[int, typer.Option("--cv", help="Also cross-validate over K folds and report each", min=0)] = 0,
+    encoder: Annotated[str, typer.Option(
+        metavar="frozen|fine-tuned", help="transformer only: frozen or fine-tuned")] = "frozen",
+    cv: Annotated[int, typer.Option(
+        "--cv", metavar="K", help="Also cross-validate over K folds and report each", min=0)] = 0,
     labels_only: Annotated[bool, typer.Option(help="Ignore stage annotations (as with PAN data)")] = False,
     settings: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE",
@@ -205,18 +211,21 @@ def _saved(model: RiskModel, out: Path, data: str, where: str, register: str | N
 
 def thresholds(
     data: Annotated[list[Path], typer.Option(
-        parser=local_path,
+        metavar="DATA", parser=local_path,
         help="Labelled conversations of your own (conversation_label; stage optional); repeat for several files")],
     out: Annotated[Path, typer.Option(
-        parser=local_path, help="Model directory to write: the same weights, new thresholds")],
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+        metavar="MODEL_DIR", parser=local_path, help="Model directory to write: the same weights, new thresholds")],
+    model: Annotated[str | None, typer.Option(
+        metavar="MODEL", help="Model directory or MLflow URI (default model if omitted)")] = None,
     target_precision: Annotated[float | None, typer.Option(
-        help="Precision the alert threshold is chosen for [default: the model's own]")] = None,
+        metavar="P", help="Precision the alert threshold is chosen for [default: the model's own]")] = None,
     max_false_alert_rate: Annotated[float | None, typer.Option(
-        help="Share of negatives allowed to alert [default: the model's own]")] = None,
+        metavar="RATE", help="Share of negatives allowed to alert [default: the model's own]")] = None,
     recalibrate: Annotated[bool, typer.Option(help="Also refit the score calibration on DATA")] = True,
-    register: Annotated[str | None, typer.Option(help="Register in the MLflow registry under this name")] = None,
-    alias: Annotated[str | None, typer.Option(help="With --register: set this alias (e.g. challenger)")] = None,
+    register: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Register in the MLflow registry under this name")] = None,
+    alias: Annotated[str | None, typer.Option(
+        metavar="ALIAS", help="With --register: set this alias (e.g. challenger)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
 ) -> None:
     """Choose a model's thresholds on your own labelled data.

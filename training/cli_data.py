@@ -17,10 +17,11 @@ WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compre
 
 
 def synth(
-    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
-    n: Annotated[int, typer.Option("--n", help="Number of conversations")] = 500,
-    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=WRITE_HELP)],
+    n: Annotated[int, typer.Option("--n", metavar="N", help="Number of conversations")] = 500,
+    seed: Annotated[int, typer.Option(metavar="N", help="Random seed")] = 0,
     offenders: Annotated[int, typer.Option(
+        metavar="N",
         min=0, help="Positives written by this many offenders, each running a script of their own (handle, lines, "
                     "amounts, pace) on many targets, named in offender_id; 0: each positive by a new offender")] = 0,
 ) -> None:
@@ -48,9 +49,9 @@ def convert(
         metavar="INPUT", parser=local_path,
         help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
              "folder of such files)")],
-    output: Annotated[Path, typer.Option("-o", "--output", parser=local_path, help=WRITE_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(
-        parser=local_path,
+        metavar="FILE", parser=local_path,
         help="PAN: predator ids (default: *predator*.txt beside INPUT)")] = None,
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", metavar="FIELD=COLUMN",
@@ -58,14 +59,17 @@ def convert(
              "sender_id=author.id for a nested one, attachment=attachments.0.content_type in a list); "
              "repeatable")] = None,
     timestamp_unit: Annotated[str, typer.Option(
+        metavar="s|ms|us|ns",
         help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
     time_format: Annotated[str | None, typer.Option(
+        metavar="FORMAT",
         help="Logs: the format of text timestamps that are not ISO-8601, as for strptime (e.g. '%d/%m/%Y %H:%M')")
     ] = None,
     timezone: Annotated[str | None, typer.Option(
+        metavar="ZONE",
         help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
     errors: Annotated[Path | None, typer.Option(
-        "--errors", parser=local_path,
+        "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
 ) -> None:
     """Convert PAN 2012 XML or a platform's logs to message events.

@@ -17,12 +17,13 @@ from training.registry import PROMOTION_METRICS
 
 def evaluate(
     data: Annotated[list[Path], typer.Option(
-        parser=local_path,
+        metavar="DATA", parser=local_path,
         help="Labelled message events, a file or a folder of part files; repeat to read several as one")],
-    model: Annotated[str | None, typer.Option(help="Model directory or MLflow URI (default model if omitted)")] = None,
+    model: Annotated[str | None, typer.Option(
+        metavar="MODEL", help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
     report: Annotated[Path | None, typer.Option(
-        parser=local_path, help="Write an HTML and Markdown report with figures here")] = None,
+        metavar="DIR", parser=local_path, help="Write an HTML and Markdown report with figures here")] = None,
     track: Annotated[bool, typer.Option(help="With --report: log metrics and figures to MLflow")] = True,
     unseen_only: Annotated[bool, typer.Option(
         "--unseen-only", help="Leave out the conversations the model was trained on (those it keeps fingerprints "
@@ -122,11 +123,12 @@ METRIC_HELP = ("Metric compared: " + ", ".join(m for m, up in PROMOTION_METRICS.
 def promote(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name")],
     data: Annotated[list[Path], typer.Option(
-        parser=local_path,
+        metavar="DATA", parser=local_path,
         help="Labelled evaluation data both models are scored on; repeat to read several files as one")],
-    challenger: Annotated[str, typer.Option(help="Alias of the candidate")] = "challenger",
-    champion: Annotated[str, typer.Option(help="Alias to move when the candidate is at least as good")] = "champion",
-    metric: Annotated[str, typer.Option(help=METRIC_HELP)] = "f0_5",
+    challenger: Annotated[str, typer.Option(metavar="ALIAS", help="Alias of the candidate")] = "challenger",
+    champion: Annotated[str, typer.Option(
+        metavar="ALIAS", help="Alias to move when the candidate is at least as good")] = "champion",
+    metric: Annotated[str, typer.Option(metavar="METRIC", help=METRIC_HELP)] = "f0_5",
 ) -> None:
     """Make the challenger champion if it is at least as good.
 

@@ -415,6 +415,30 @@ def test_version_and_help_read_whole_in_80_columns() -> None:
                 assert option in text.split() or f"{option}," in text or f"{option}/" in text, (name, option)
 
 
+
+def test_every_option_that_takes_a_value_names_it_in_the_help() -> None:
+    """Typer names an option's value by its Python type where no name is given: ``--data <list[Path]>``,
+    ``--engine <str>``, ``--show <int range>``. Each option now says what it takes: ``--data DATA``,
+    ``--engine local|spark``, ``--show N``."""
+    import typer
+    from typer.testing import CliRunner
+
+    from detection.cli import app, load_plugins
+
+    load_plugins()
+    group = typer.main.get_command(app)
+    runner = CliRunner()
+    named = 0
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        lines = runner.invoke(app, [name, "--help"], terminal_width=80).stdout.splitlines()
+        for param in command.params:
+            if param.param_type_name == "option" and not param.is_flag:  # type: ignore[attr-defined]
+                assert param.metavar and "<" not in param.metavar, (name, param.opts)
+                shown = f"{', '.join(param.opts)} {param.metavar}"
+                assert any(line.lstrip().startswith(shown) for line in lines), (name, shown)
+                named += 1
+    assert named >= 60  # every command's: a command missing from the group would leave its options unchecked
+
 def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(events_path: Path, model_dir: Path,
                                                                           tmp_path: Path) -> None:
     """pathlib folds ``s3a://bucket/x`` into the path ``s3a:/bucket/x``: the error used to be 's3a:/bucket/x: no such
