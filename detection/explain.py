@@ -18,7 +18,7 @@ import numpy as np
 
 from detection.events import RISK_STAGES, STAGES, MessageEvent
 from detection.features import FEATURE_NAMES
-from detection.messages import order_events
+from detection.messages import order_events, reading_events
 from detection.model import RiskModel
 from detection.runs import with_runs
 from detection.scoring import RiskScore, StepScores, runs_of, score_conversations
@@ -75,7 +75,8 @@ class Step:
 def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id: str,
                ) -> tuple[RiskScore, list[Step]]:
     """Score one conversation of ``events`` causally; its summary and every step, explained."""
-    mine = order_events([e for e in events if e.conversation_id == conversation_id])
+    with reading_events(events):
+        mine = order_events([e for e in events if e.conversation_id == conversation_id])
     if not mine:
         raise KeyError(conversation_id)
     results, steps = score_conversations(model, mine)

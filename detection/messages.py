@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from os import PathLike
 
 import numpy as np
 
@@ -34,10 +36,12 @@ class Messages:
 
     @classmethod
     def of(cls, events: Sequence[MessageEvent]) -> Messages:
-        n = len(events)
-        return cls([e.conversation_id for e in events], [e.message_id for e in events],
-                   [e.sender_id for e in events], np.fromiter((e.timestamp for e in events), np.float64, n),
-                   [e.text for e in events], np.fromiter((e.attachment in MEDIA for e in events), bool, n))
+        """Raises TypeError, saying what it got, where ``events`` are not ``MessageEvent`` values."""
+        with reading_events(events):
+            n = len(events)
+            return cls([e.conversation_id for e in events], [e.message_id for e in events],
+                       [e.sender_id for e in events], np.fromiter((e.timestamp for e in events), np.float64, n),
+                       [e.text for e in events], np.fromiter((e.attachment in MEDIA for e in events), bool, n))
 
     def __len__(self) -> int:
         return len(self.message_id)
@@ -79,3 +83,35 @@ def fingerprints(events: Sequence[MessageEvent] | Messages) -> dict[str, int]:
             joined = "\x1e".join(texts).encode("utf-8", "surrogatepass")
             found[conversation] = int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little")
     return found
+
+
+@contextmanager
+def reading_events(events: object) -> Iterator[None]:
+    """Where reading ``events`` fails because they are not message events, a TypeError that says what they are
+    (``not_events``) in place of the AttributeError or TypeError it met."""
+    try:
+        yield
+    except (AttributeError, TypeError):
+        said = not_events(events)
+        if said is None:
+            raise
+        raise TypeError(said) from None
+
+
+def not_events(events: object) -> str | None:
+    """Why ``events`` cannot be scored, where they are not message events: rows, a path or a dataframe passed
+    by a caller of the library (an AttributeError on a dict said only that it has no attribute
+    'conversation_id'). None where they are all ``MessageEvent`` values."""
+    if isinstance(events, (str, bytes, PathLike)):
+        got = f"a path ({events!r})"
+    elif hasattr(events, "columns"):  # a pandas or pyarrow table: iterating gives its column names
+        got = f"a {type(events).__name__} (df.to_dict('records') gives its rows)"
+    elif isinstance(events, Sequence):
+        at = next((i for i, e in enumerate(events) if not isinstance(e, MessageEvent)), None)
+        if at is None:
+            return None
+        got = f"{type(events[at]).__name__} at position {at}"
+    else:
+        got = "None" if events is None else type(events).__name__
+    return ("expected a sequence of MessageEvent values (detection.to_event(row) makes one of a row's dict; "
+            f"detection.read_events(path) reads a file); got {got}")

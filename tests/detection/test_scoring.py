@@ -188,6 +188,34 @@ def test_empty_batch(model: RiskModel) -> None:
     assert len(steps) == 0 and states == {}
 
 
+
+def test_what_is_not_message_events_is_refused_saying_what_it_is(model: RiskModel,
+                                                                 synth_rows: list[dict[str, object]]) -> None:
+    """A caller of the library passing rows (a file's dicts, a dataframe, a path) met an AttributeError that a
+    dict has no attribute 'conversation_id'; a TypeError now says what it got and what makes message events.
+    A MessageEvent that fails for another reason fails as it did."""
+    import pandas as pd
+
+    from detection.explain import trajectory
+
+    rows = [dict(r) for r in synth_rows[:3]]
+    good = [to_event(r) for r in rows]
+    conversation = good[0].conversation_id
+    for given, got in ((rows, "got dict at position 0"), ([*good[:2], rows[2]], "got dict at position 2"),
+                       (pd.DataFrame(rows), "got a DataFrame (df.to_dict('records') gives its rows)"),
+                       ("messages.jsonl", "got a path ('messages.jsonl')"), (None, "got None")):
+        for call, args in ((score_conversations, (model, given)), (trajectory, (model, given, conversation))):
+            with pytest.raises(TypeError) as raised:
+                call(*args)  # type: ignore[operator]
+            assert str(raised.value) == (
+                "expected a sequence of MessageEvent values (detection.to_event(row) makes one of a row's dict; "
+                f"detection.read_events(path) reads a file); {got}")
+    broken = replace(good[0])
+    object.__setattr__(broken, "timestamp", "noon")
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        score_conversations(model, [broken])
+    assert score_conversations(model, good)[0] == score_conversations(model, [to_event(r) for r in rows])[0]
+
 def test_state_size_does_not_grow_with_conversation_length(model: RiskModel) -> None:
     # What the service stores and reloads per message must not grow with the conversation.
     texts = ["hey", "you're so cute", "how old are you", "add me on snap", "send a pic", "pay $50 now"]
