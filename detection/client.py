@@ -20,6 +20,7 @@ de-duplicates by ``X-Riskline-Intervention-Id`` (delivery is at least once).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import json
 import numbers
@@ -31,6 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from detection.client_calls import Call, RisklineError, check_tries, placed, service_url
+from detection.events import MessageEvent
 from detection.sinks import verify_signature
 
 __all__ = ["AsyncRisklineClient", "RisklineClient", "RisklineError", "verify_signature"]
@@ -39,6 +41,7 @@ RisklineError.__module__ = __name__  # where users import it from: tracebacks an
 
 MAX_BATCH = 1000  # messages a request may hold (the service's limit)
 JSON = {"Content-Type": "application/json"}
+Event = Mapping[str, Any] | MessageEvent  # what send() takes: a file's fields, or an event read from them
 
 
 class RisklineClient:
@@ -57,10 +60,11 @@ class RisklineClient:
         self._http.headers.update(headers)
         self.retries, self.backoff = retries, backoff
 
-    def send(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def send(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         """Score events (a list, or any iterable: a generator is read whole first); one result per event, in
-        order. They go 1,000 a request: if one is refused, those before it are scored (sent again, they are
-        answered as duplicates)."""
+        order. Each is a dict of a file's fields, or a ``MessageEvent`` (``to_event``'s, ``read_events``'). They
+        go 1,000 a request: if one is refused, those before it are scored (sent again, they are answered as
+        duplicates)."""
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
@@ -128,7 +132,7 @@ class AsyncRisklineClient:
         self._http.headers.update({"Authorization": f"Bearer {api_token}"} if api_token else {})
         self.retries, self.backoff = retries, backoff
 
-    async def send(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    async def send(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         """As ``RisklineClient.send``."""
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
@@ -183,16 +187,16 @@ class AsyncRisklineClient:
         raise call.failure
 
 
-def _batches(events: Iterable[Mapping[str, Any]]) -> list[tuple[int, list[Mapping[str, Any]]]]:
+def _batches(events: Iterable[Event]) -> list[tuple[int, list[Event]]]:
     """``events`` (a list, or any iterable of them) in requests of up to ``MAX_BATCH``, each with the place of
     its first event. One event alone, not in a list, is a ``TypeError`` saying so (its keys would be sent)."""
-    if isinstance(events, (Mapping, str, bytes)):
+    if isinstance(events, (Mapping, MessageEvent, str, bytes)):
         raise TypeError(f"send() takes a list of events, not a {type(events).__name__}: send([event]) sends one")
     events = events if isinstance(events, Sequence) else list(events)
     return [(start, list(events[start:start + MAX_BATCH])) for start in range(0, len(events), MAX_BATCH)]
 
 
-def _encoded(batch: list[Mapping[str, Any]]) -> bytes:
+def _encoded(batch: list[Event]) -> bytes:
     """A request's body. Times may be ``datetime``s (a pandas ``Timestamp`` too), written as ISO-8601 (one
     without a time zone is then refused by the service, naming the event, as in a file), and numbers
     NumPy's (a DataFrame's ``to_dict("records")``); anything else JSON cannot hold is a ``TypeError``."""
@@ -207,6 +211,9 @@ def _encoded(batch: list[Mapping[str, Any]]) -> bytes:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, MessageEvent):  # its fields as a file holds them: the time in Unix seconds, exactly
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)
+                if getattr(value, field.name) is not None}
     if isinstance(value, datetime.datetime):
         return value.isoformat()
     if isinstance(value, numbers.Integral):  # NumPy's integers (its float64 is a float already)

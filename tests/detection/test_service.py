@@ -763,8 +763,15 @@ def test_the_client_sends_what_a_dataframes_rows_hold_and_says_what_it_cannot(se
                             np.int64((start + timedelta(minutes=2)).timestamp())][i]} for i, e in enumerate(plain)]
     assert [r["risk_score"] for r in client.send(typed)] == [r["risk_score"] for r in client.send(plain)]
     assert [r["message_id"] for r in client.send(typed)] == ["0", "1", "2"]  # as duplicates, the ids as text
-    views = [client.conversation(cid) or {} for cid in ("typed", "plain")]
-    assert views[0]["last_message_at"] == views[1]["last_message_at"] == (start + timedelta(minutes=2)).isoformat()
+    # the library's own events (to_event's, read_events'), the time in Unix seconds: the same again
+    read = [to_event({**e, "conversation_id": "read", "recipient_id": "t" if i != 1 else None})
+            for i, e in enumerate(plain)]
+    assert [r["risk_score"] for r in client.send(read)] == [r["risk_score"] for r in client.send(plain)]
+    with pytest.raises(TypeError, match=r"^send\(\) takes a list of events, not a MessageEvent: "):
+        client.send(read[0])  # type: ignore[arg-type]
+    views = [client.conversation(cid) or {} for cid in ("typed", "plain", "read")]
+    assert views[0]["last_message_at"] == views[1]["last_message_at"] == views[2]["last_message_at"] == \
+        (start + timedelta(minutes=2)).isoformat()
     assert views[0]["n_messages"] == 3 and views[0]["risk_score"] == views[1]["risk_score"] > 0
     with pytest.raises(RisklineError) as naive:  # a time without its zone: refused, by its place, as in a file
         client.send([{**plain[0], "message_id": "n", "timestamp": start.replace(tzinfo=None)}])
