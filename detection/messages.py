@@ -104,6 +104,8 @@ def not_events(events: object) -> str | None:
     'conversation_id'). None where they are all ``MessageEvent`` values."""
     if isinstance(events, (str, bytes, PathLike)):
         got = f"a path ({events!r})"
+    elif hasattr(events, "events"):  # read_events' result, passed whole
+        got = f"a {type(events).__name__} (its .events are the message events)"
     elif hasattr(events, "columns"):  # a pandas or pyarrow table: iterating gives its column names
         got = f"a {type(events).__name__} (df.to_dict('records') gives its rows)"
     elif isinstance(events, Sequence):

@@ -189,21 +189,24 @@ def test_empty_batch(model: RiskModel) -> None:
 
 
 
-def test_what_is_not_message_events_is_refused_saying_what_it_is(model: RiskModel,
-                                                                 synth_rows: list[dict[str, object]]) -> None:
+def test_what_is_not_message_events_is_refused_saying_what_it_is(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                                 tmp_path: Path) -> None:
     """A caller of the library passing rows (a file's dicts, a dataframe, a path) met an AttributeError that a
     dict has no attribute 'conversation_id'; a TypeError now says what it got and what makes message events.
     A MessageEvent that fails for another reason fails as it did."""
     import pandas as pd
 
     from detection.explain import trajectory
+    from detection.readers import read_events
 
     rows = [dict(r) for r in synth_rows[:3]]
+    (events_file := tmp_path / "messages.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     good = [to_event(r) for r in rows]
     conversation = good[0].conversation_id
     for given, got in ((rows, "got dict at position 0"), ([*good[:2], rows[2]], "got dict at position 2"),
                        (pd.DataFrame(rows), "got a DataFrame (df.to_dict('records') gives its rows)"),
-                       ("messages.jsonl", "got a path ('messages.jsonl')"), (None, "got None")):
+                       ("messages.jsonl", "got a path ('messages.jsonl')"), (None, "got None"),
+                       (read_events(events_file), "got a ReadResult (its .events are the message events)")):
         for call, args in ((score_conversations, (model, given)), (trajectory, (model, given, conversation))):
             with pytest.raises(TypeError) as raised:
                 call(*args)  # type: ignore[operator]
