@@ -95,6 +95,8 @@ def iter_pan_rows(xml_path: str | Path, predators: set[str],
     source = Path(xml_path)
     if not source.is_file():
         raise InputError(f"{source}: no such file")
+    if source.stat().st_size == 0:  # expat's words for it: "no element found: line 1, column 0"
+        raise InputError(f"{source}: empty file: no conversations")
     seen_root, conversations = False, set()
     for event, element in _parsed(source):
         if not seen_root and element.tag != "conversations":  # another XML file than the corpus's

@@ -141,6 +141,9 @@ def test_bad_xml_and_times(tmp_path: Path) -> None:
     broken.write_text("<conversations><conversation id='a'><message line='1'>")
     with pytest.raises(InputError, match="not well-formed XML"):
         list(iter_pan_rows(broken, set()))
+    (empty := tmp_path / "empty.xml").write_bytes(b"")  # a download cut short: said as the other readers say it
+    with pytest.raises(InputError, match=r"empty.xml: empty file: no conversations$"):
+        list(iter_pan_rows(empty, set()))
     bad_time = tmp_path / "t.xml"
     bad_time.write_text("<conversations><conversation id='a'><message line='9'><author>u</author>"
                         "<time>25:61</time><text>x</text></message></conversation></conversations>")
