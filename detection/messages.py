@@ -107,7 +107,8 @@ def not_events(events: object) -> str | None:
     elif hasattr(events, "events"):  # read_events' result, passed whole
         got = f"a {type(events).__name__} (its .events are the message events)"
     elif hasattr(events, "columns"):  # a pandas or pyarrow table: iterating gives its column names
-        got = f"a {type(events).__name__} (df.to_dict('records') gives its rows)"
+        rows = ".to_dict('records')" if hasattr(events, "to_dict") else ".to_pylist()"
+        got = f"a {type(events).__name__} (its {rows} gives its rows)"
     elif isinstance(events, Sequence):
         at = next((i for i, e in enumerate(events) if not isinstance(e, MessageEvent)), None)
         if at is None:

@@ -195,6 +195,7 @@ def test_what_is_not_message_events_is_refused_saying_what_it_is(model: RiskMode
     dict has no attribute 'conversation_id'; a TypeError now says what it got and what makes message events.
     A MessageEvent that fails for another reason fails as it did."""
     import pandas as pd
+    import pyarrow as pa
 
     from detection.explain import trajectory
     from detection.readers import read_events
@@ -204,7 +205,8 @@ def test_what_is_not_message_events_is_refused_saying_what_it_is(model: RiskMode
     good = [to_event(r) for r in rows]
     conversation = good[0].conversation_id
     for given, got in ((rows, "got dict at position 0"), ([*good[:2], rows[2]], "got dict at position 2"),
-                       (pd.DataFrame(rows), "got a DataFrame (df.to_dict('records') gives its rows)"),
+                       (pd.DataFrame(rows), "got a DataFrame (its .to_dict('records') gives its rows)"),
+                       (pa.Table.from_pylist(rows), "got a Table (its .to_pylist() gives its rows)"),
                        ("messages.jsonl", "got a path ('messages.jsonl')"), (None, "got None"),
                        (read_events(events_file), "got a ReadResult (its .events are the message events)")):
         for call, args in ((score_conversations, (model, given)), (trajectory, (model, given, conversation))):
