@@ -57,7 +57,17 @@ def verify_signature(secret: str | bytes, body: bytes | bytearray | memoryview |
     ``body`` as received: its bytes, or the text a framework decoded them to (the body is ASCII JSON, so the
     two sign alike); ``secret`` as text or bytes. Any header at all, one a sender made up included, gives True or
     False: hmac refuses to compare text outside ASCII, which a receiver would answer with a 500.
+
+    A ``secret`` no service signs with is a ValueError saying why, where it would make every delivery False:
+    none or empty (a variable not set here), or with white space or a line break at an end (a secret file read
+    whole; the service refuses such a secret, ``RISKLINE_WEBHOOK_SECRET``).
     """
+    if not secret:
+        raise ValueError(f"no webhook secret to check the signature with ({secret!r}): set the receiver's copy of "
+                         "the service's (RISKLINE_WEBHOOK_SECRET)")
+    if secret != secret.strip():
+        raise ValueError("the webhook secret has white space or a line break at an end (a secret file read whole?), "
+                         "which the service's cannot have: strip it")
     if header is None or not header.isascii():
         return False
     return hmac.compare_digest(sign(secret, body.encode() if isinstance(body, str) else bytes(body)), header)

@@ -33,6 +33,15 @@ def test_signature_round_trip_and_tampering() -> None:
     # a header a sender made up, outside ASCII: hmac raised TypeError ("comparing strings with non-ASCII
     # characters is not supported"), which a receiver answers with a 500
     assert not verify_signature("s3cret", body, "sha256=\u00e9" + header[8:])
+    # a secret no service signs with made every delivery False, unsaid: none (a variable not set where the
+    # receiver runs; an AttributeError), empty, or a secret file's line break (the service refuses that)
+    for secret in (None, "", b""):
+        with pytest.raises(ValueError, match=r"^no webhook secret to check the signature with \((None|''|b'')\): "
+                                             r"set the receiver's copy of the service's \(RISKLINE_WEBHOOK_SECRET\)$"):
+            verify_signature(secret, body, header)  # type: ignore[arg-type]
+    for secret in ("s3cret\n", b"s3cret\r\n", " s3cret"):
+        with pytest.raises(ValueError, match=r"^the webhook secret has white space or a line break at an end"):
+            verify_signature(secret, body, header)
 
 
 def test_intervention_ids_are_stable_and_distinct() -> None:
