@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import httpx
 
-from detection.client_calls import Call, RisklineError, check_tries, placed, service_url
+from detection.client_calls import Call, RisklineError, bearer, check_tries, placed, service_url
 from detection.events import MessageEvent
 from detection.sinks import verify_signature
 
@@ -55,7 +55,7 @@ class RisklineClient:
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
                  backoff: float = 0.5, http: httpx.Client | None = None) -> None:
         check_tries(timeout, retries, backoff)
-        headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+        headers = bearer(api_token)
         self._http = http or httpx.Client(base_url=service_url(base_url), timeout=timeout)
         self._http.headers.update(headers)
         self.retries, self.backoff = retries, backoff
@@ -128,8 +128,9 @@ class AsyncRisklineClient:
     def __init__(self, base_url: str, api_token: str | None = None, timeout: float = 10.0, retries: int = 4,
                  backoff: float = 0.5, http: httpx.AsyncClient | None = None) -> None:
         check_tries(timeout, retries, backoff)
+        headers = bearer(api_token)  # before the client is made: one refused is not left open
         self._http = http or httpx.AsyncClient(base_url=service_url(base_url), timeout=timeout)
-        self._http.headers.update({"Authorization": f"Bearer {api_token}"} if api_token else {})
+        self._http.headers.update(headers)
         self.retries, self.backoff = retries, backoff
 
     async def send(self, events: Iterable[Event]) -> list[dict[str, Any]]:

@@ -48,6 +48,24 @@ def check_tries(timeout: float, retries: int, backoff: float) -> None:
             raise ValueError(f"{name} must be 0 or more, got {value!r}")
 
 
+def bearer(api_token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header for ``api_token`` (none for None or empty). A token no request could carry is
+    refused when the client is made, without quoting it: one with a line break or white space at an end (a
+    secret file read whole, which the service refuses as its own token) or a character outside printable ASCII
+    failed every request as "no answer" (h11's "Illegal header value", the token in its words), after every
+    retry."""
+    if not api_token:
+        return {}
+    if api_token != api_token.strip():
+        where = "end" if api_token[-1].isspace() else "start"
+        what = "a line break" if api_token[-1 if where == "end" else 0] in "\r\n" else "white space"
+        raise ValueError(f"api_token has {what} at its {where} (a secret file read whole?): remove it")
+    if not (api_token.isascii() and api_token.isprintable()):
+        at = next(i for i, c in enumerate(api_token) if not (c.isascii() and c.isprintable()))
+        raise ValueError(f"api_token holds a character no HTTP header can carry (at position {at})")
+    return {"Authorization": f"Bearer {api_token}"}
+
+
 class Call:
     """One request's tries, for either client: the waits between them (doubling from ``backoff``), its
     ``X-Request-Id`` (one for every try: the service's log lines of a retried request share it) and its

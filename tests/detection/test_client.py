@@ -144,6 +144,27 @@ def test_a_base_url_no_request_could_use_is_refused_when_the_client_is_made() ->
     assert str(RisklineClient("https://risk.internal/riskline/")._http.base_url) == "https://risk.internal/riskline/"
 
 
+
+def test_a_token_no_request_could_carry_is_refused_when_the_client_is_made_without_quoting_it() -> None:
+    """A token read whole from a secret file ends in a line break: every request failed as "no answer" after every
+    retry, h11's "Illegal header value b'Bearer s3cret\\n'" quoting the token into the caller's logs."""
+    said = {"s3cret\n": "a line break at its end (a secret file read whole?): remove it",
+            "s3cret\r\n": "a line break at its end (a secret file read whole?): remove it",
+            "s3cret ": "white space at its end (a secret file read whole?): remove it",
+            "\ts3cret": "white space at its start (a secret file read whole?): remove it"}
+    for token, why in said.items():
+        for client in (RisklineClient, AsyncRisklineClient):
+            with pytest.raises(ValueError) as refused:
+                client("http://127.0.0.1:8080", api_token=token)
+            assert str(refused.value) == f"api_token has {why}"
+    for token, at in (("s3\x00cret", 2), ("s3crét", 4)):
+        with pytest.raises(ValueError, match=rf"^api_token holds a character no HTTP header can carry \(at "
+                                             rf"position {at}\)$"):
+            RisklineClient("http://127.0.0.1:8080", api_token=token)
+    with RisklineClient("http://127.0.0.1:8080", api_token="s3cret") as fine, \
+            RisklineClient("http://127.0.0.1:8080", api_token="") as unset:
+        assert fine._http.headers["Authorization"] == "Bearer s3cret" and "Authorization" not in unset._http.headers
+
 def test_tries_that_could_not_be_made_are_refused_when_the_client_is_made() -> None:
     """A negative backoff or timeout failed only once a request had failed ("sleep length must be
     non-negative"); a timeout of 0 made every request fail, after every retry."""
