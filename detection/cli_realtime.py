@@ -214,8 +214,9 @@ def erase(
     later start them anew.
     """
     from detection.events import EventError, conversation_key, shown
-    from detection.settings import ServiceSettings, stray_space
+    from detection.settings import ServiceSettings
     from detection.store import open_store, without_password
+    from detection.wording import stray_space
 
     given = [("CONVERSATION_ID", cid) for cid in conversation_ids or ()]
     if from_file is not None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from detection.wording import stray_space
+
 RETRIED = frozenset({429, 502, 503, 504})  # answers that say "not now": the same request may succeed later
 
 
@@ -56,10 +58,8 @@ def bearer(api_token: str | None) -> dict[str, str]:
     retry."""
     if not api_token:
         return {}
-    if api_token != api_token.strip():
-        where = "end" if api_token[-1].isspace() else "start"
-        what = "a line break" if api_token[-1 if where == "end" else 0] in "\r\n" else "white space"
-        raise ValueError(f"api_token has {what} at its {where} (a secret file read whole?): remove it")
+    if (stray := stray_space(api_token)) is not None:  # as the service says of its own
+        raise ValueError(f"api_token {stray}")
     if not (api_token.isascii() and api_token.isprintable()):
         at = next(i for i, c in enumerate(api_token) if not (c.isascii() and c.isprintable()))
         raise ValueError(f"api_token holds a character no HTTP header can carry (at position {at})")

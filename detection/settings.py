@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detection.store import LEASE_SECONDS
+from detection.wording import stray_space
 
 log = logging.getLogger("riskline.settings")
 
@@ -140,15 +141,6 @@ class ServiceSettings(BaseSettings):
         if value is not None and (stray := stray_space(value)) is not None:
             raise ValueError(stray)
         return value
-
-
-def stray_space(value: str) -> str | None:
-    """What is wrong with a setting's value that has white space or a line break at an end, or None."""
-    if value == value.strip():
-        return None
-    at_end = value[-1].isspace()
-    what = "a line break" if value[-1 if at_end else 0] in "\r\n" else "white space"
-    return f"has {what} at its {'end' if at_end else 'start'}; remove it"
 
 
 class StreamSettings(ServiceSettings):

@@ -148,10 +148,8 @@ def test_a_base_url_no_request_could_use_is_refused_when_the_client_is_made() ->
 def test_a_token_no_request_could_carry_is_refused_when_the_client_is_made_without_quoting_it() -> None:
     """A token read whole from a secret file ends in a line break: every request failed as "no answer" after every
     retry, h11's "Illegal header value b'Bearer s3cret\\n'" quoting the token into the caller's logs."""
-    said = {"s3cret\n": "a line break at its end (a secret file read whole?): remove it",
-            "s3cret\r\n": "a line break at its end (a secret file read whole?): remove it",
-            "s3cret ": "white space at its end (a secret file read whole?): remove it",
-            "\ts3cret": "white space at its start (a secret file read whole?): remove it"}
+    said = {"s3cret\n": "a line break at its end; remove it", "s3cret\r\n": "a line break at its end; remove it",
+            "s3cret ": "white space at its end; remove it", "\ts3cret": "white space at its start; remove it"}
     for token, why in said.items():
         for client in (RisklineClient, AsyncRisklineClient):
             with pytest.raises(ValueError) as refused:
