@@ -221,8 +221,9 @@ def erase(
     given = [("CONVERSATION_ID", cid) for cid in conversation_ids or ()]
     if from_file is not None:
         given += _listed_ids(from_file)
-    if not given:
-        raise fail("no conversation named: give CONVERSATION_ID... or --from FILE; nothing was erased")
+    if not given:  # a --from holding none may be a query upstream that failed: said, as nothing to erase is not
+        raise fail(f"--from {from_file}: no conversation ids in it; nothing was erased" if from_file is not None
+                   else "no conversation named: give CONVERSATION_ID... or --from FILE; nothing was erased")
     keys = []  # as messages' ids are held; an empty one (an unset variable) would erase nothing, and exit 0
     for where, cid in given:
         try:

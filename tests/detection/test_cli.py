@@ -570,6 +570,9 @@ def test_erase_forgets_conversations_in_a_workers_store(tmp_path: Path, postgres
     assert riskline("erase", "--from", "-", "--state", path, stdin="g\nh\n").stdout == "erased 2 conversations\n"
     none = riskline("erase", "--state", path)
     assert none.returncode == 2 and "no conversation named: give CONVERSATION_ID... or --from FILE" in none.stderr
+    empty = riskline("erase", "--from", "-", "--state", path, stdin="")  # it was said to name none at all
+    assert (empty.returncode, empty.stderr) == (2, "riskline: error: --from -: no conversation ids in it; nothing "
+                                                   "was erased\n")
     store = SQLiteStore(path)
     assert store.load(["d", "e", "f", "g", "h"]) == {}
     store.close()
