@@ -25,6 +25,8 @@ from detection.cli_common import (
 from detection.inputs import InputError
 from detection.wording import counted
 
+ENGINES = ("local", "spark")  # where --engine scores
+
 
 def _say_scored(n_messages: int, n_conversations: int, n_alerts: int, n_rejected: int, output: Path,
                 n_other_language: int, model: Any, engine: str = "") -> None:
@@ -56,7 +58,7 @@ def score(
     errors: Annotated[Path | None, typer.Option(
         "--errors", metavar="FILE", parser=local_path, help="Write bad rows here and score the rest")] = None,
     engine: Annotated[str, typer.Option(
-        metavar="local|spark", help="This machine's processes, or Spark (riskline[spark])")] = "local",
+        metavar="|".join(ENGINES), help="This machine's processes, or Spark (riskline[spark])")] = "local",
     show: Annotated[int, typer.Option(metavar="N", help="Print the N riskiest conversations as a table", min=0)] = 0,
     workers: Annotated[int, typer.Option(metavar="N", help="Processes for large inputs (0: every core)", min=0)] = 0,
 ) -> None:
@@ -76,8 +78,8 @@ def score(
     check_errors_file(errors)
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
-    if engine != "local":
-        raise fail(f"--engine {engine}: expected 'local' or 'spark'")
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine}: expected {' or '.join(map(repr, ENGINES))}")
     risk_model = load_model(model)
     large = input_path.exists() and input_bytes(input_files(input_path)) >= parallel_min_bytes()
     if large:  # partition by conversation: memory stays bounded whatever the file's size

@@ -213,8 +213,7 @@ def _encoded(batch: list[Event]) -> bytes:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, MessageEvent):  # its fields as a file holds them: the time in Unix seconds, exactly
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)
-                if getattr(value, field.name) is not None}
+        return {name: field for name, field in dataclasses.asdict(value).items() if field is not None}
     if isinstance(value, datetime.datetime):
         return value.isoformat()
     if isinstance(value, numbers.Integral):  # NumPy's integers (its float64 is a float already)

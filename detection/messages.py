@@ -88,17 +88,17 @@ def fingerprints(events: Sequence[MessageEvent] | Messages) -> dict[str, int]:
 @contextmanager
 def reading_events(events: object) -> Iterator[None]:
     """Where reading ``events`` fails because they are not message events, a TypeError that says what they are
-    (``not_events``) in place of the AttributeError or TypeError it met."""
+    (``_not_events``) in place of the AttributeError or TypeError it met."""
     try:
         yield
     except (AttributeError, TypeError):
-        said = not_events(events)
+        said = _not_events(events)
         if said is None:
             raise
         raise TypeError(said) from None
 
 
-def not_events(events: object) -> str | None:
+def _not_events(events: object) -> str | None:
     """Why ``events`` cannot be scored, where they are not message events: rows, a path or a dataframe passed
     by a caller of the library (an AttributeError on a dict said only that it has no attribute
     'conversation_id'). None where they are all ``MessageEvent`` values."""

@@ -6,7 +6,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,8 +99,8 @@ class ServiceSettings(BaseSettings):
     def _one_of(cls, value: object) -> object:
         """The value given, in the words of the other settings' errors (pydantic's leave it out, and with it what
         was wrong, such as a secret file's last line break)."""
-        if value not in ("restart", "continue"):
-            raise ValueError(f"expected 'restart' or 'continue', got {value!r}")
+        if value not in (allowed := get_args(cls.model_fields["on_model_change"].annotation)):
+            raise ValueError(f"expected {' or '.join(map(repr, allowed))}, got {value!r}")
         return value
 
     @field_validator("webhook_url")

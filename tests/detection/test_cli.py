@@ -439,6 +439,32 @@ def test_every_option_that_takes_a_value_names_it_in_the_help() -> None:
                 named += 1
     assert named >= 60  # every command's: a command missing from the group would leave its options unchecked
 
+
+def test_the_choices_the_help_names_are_those_accepted() -> None:
+    """The help names an option's choices (``--model-type baseline|transformer``) where the module that checks
+    them is not loaded (the command line starts without numpy): they are read here against what is accepted."""
+    from typing import get_args
+
+    import typer
+
+    from detection.cli import app, load_plugins
+    from detection.cli_batch import ENGINES
+    from detection.settings import ServiceSettings
+    from training.config import ENCODERS, MODEL_TYPES
+    from training.logs import UNITS
+
+    load_plugins()
+    group = typer.main.get_command(app)
+    accepted = {"--engine": ENGINES, "--model-type": MODEL_TYPES, "--encoder": ENCODERS,
+                "--timestamp-unit": tuple(UNITS),
+                "--on-model-change": get_args(ServiceSettings.model_fields["on_model_change"].annotation)}
+    named = {(name, param.opts[-1]): tuple(param.metavar.split("|"))
+             for name, command in group.commands.items()  # type: ignore[attr-defined]
+             for param in command.params if param.metavar and "|" in param.metavar}
+    assert {option for _, option in named} == set(accepted)
+    for (name, option), choices in named.items():
+        assert choices == tuple(accepted[option]), (name, option)
+
 def test_a_uri_where_a_file_goes_is_refused_by_name_and_a_file_uri_is_read(events_path: Path, model_dir: Path,
                                                                           tmp_path: Path) -> None:
     """pathlib folds ``s3a://bucket/x`` into the path ``s3a:/bucket/x``: the error used to be 's3a:/bucket/x: no such
