@@ -104,8 +104,8 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
     around_n: Annotated[int | None, typer.Option(
         "--around", metavar="N", min=0,
-        help="Only the messages within N of the alert, the peak and each evidence message (a long conversation's "
-             "gist); omitted: every message")] = None,
+        help="Only the messages within N of the alert, the peak, each evidence message and the wording that drove "
+             "the alert or the peak (a long conversation's gist); omitted: every message")] = None,
 ) -> None:
     """Print a conversation's risk message by message, and why.
 

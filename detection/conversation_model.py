@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detection.features import FEATURE_NAMES
+from detection.state import QUANT
 
 TEXT_MEAN, LOG_MESSAGES = FEATURE_NAMES.index("text_mean"), FEATURE_NAMES.index("log_messages")
 
@@ -43,6 +44,12 @@ class TextPath:
         """The uncalibrated logit less its bias, split into the text's part and the length's part."""
         mean, length = self.inputs(features)
         return self.w_mean * mean + self.w_both * (mean * length), self.w_length * length
+
+    def per_unit(self, features: np.ndarray) -> np.ndarray:
+        """Per row, what each unit (1/QUANT) of a message's text logit so far adds to the text part of ``shares``:
+        that part is this times the sum of the conversation's quantised text logits, so it splits by message."""
+        length = features[:, LOG_MESSAGES]
+        return (self.w_mean + self.w_both * length) / (QUANT * (np.expm1(length) + self.prior))
 
     def logit(self, features: np.ndarray) -> np.ndarray:
         """The uncalibrated logit per row."""
@@ -119,6 +126,16 @@ class ConversationModel:
             shares[decides, LOG_MESSAGES] = a_text * length
             base[decides] = a_text * self.text_path.bias + b_text
         return shares, base, decides
+
+    def text_per_unit(self, features: np.ndarray) -> np.ndarray:
+        """Per row where the text path decided (0 elsewhere), what each unit of a message's quantised text logit
+        so far adds to the calibrated logit: ``contributions``' ``text_mean`` share is this times their sum, so
+        it splits exactly into one share per message (whose wording made the conversation read as grooming)."""
+        per_unit = np.zeros(features.shape[0])
+        _, decides = self._paths(features)
+        if self.text_path is not None and decides.any():
+            per_unit[decides] = self.text_path.calibration[0] * self.text_path.per_unit(features[decides])
+        return per_unit
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Risk probability for each row of running features."""

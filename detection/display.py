@@ -126,8 +126,14 @@ def _riskiest_table(title: str, riskiest: list[RiskScore], quoted: Quoted, wide:
 
 
 def _reasons(step: Step) -> str:
-    return ("text path: " if step.path == "text" else "") + ", ".join(
-        f"{group} {value:+.1f}" for group, value in step.top())
+    """The three groups pushing the risk up the most; where the text path decided, "conversation text" with the
+    messages whose wording drives it most (``Step.wording``: "#2 +2.9")."""
+    def said(group: str, value: float) -> str:
+        if group != "conversation text" or not step.wording:
+            return f"{group} {value:+.1f}"
+        return f"{group} {value:+.1f} (" + ", ".join(f"#{w['index']} {w['share']:+.1f}" for w in step.wording) + ")"
+
+    return ("text path: " if step.path == "text" else "") + ", ".join(said(g, v) for g, v in step.top())
 
 
 def _trajectory_table(title: str, rows: Rows, mark: Callable[[Step], str]) -> Table:
@@ -205,4 +211,4 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
         "* evidence message; 'read from': the words of a long or padded message, or of its sender's run of messages, "
         "its stage was read from, misspelled words as the model read them; 'driven by': shares of the calibrated "
         "log-odds, by stage and pattern, or of the text path (the conversation's wording as a whole) where it scored "
-        "higher"), indent=0)
+        "higher, with the messages whose wording counts most in it (#2 +2.9)"), indent=0)

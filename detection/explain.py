@@ -12,7 +12,7 @@ Shares are in calibrated logit units: positive pushes the risk up.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,9 @@ from detection.features import FEATURE_NAMES
 from detection.messages import order_events, reading_events
 from detection.model import RiskModel
 from detection.runs import with_runs
-from detection.scoring import RiskScore, StepScores, runs_of, score_conversations
+from detection.scoring import RiskScore, StepScores, runs_of, score_conversations, text_units
+
+WORDING = 3  # the messages a text-path step names as the wording that drives it
 
 GROUPS: dict[str, tuple[str, ...]] = {
     **{stage: (f"max_{i}", f"hits_{i}") for i, stage in enumerate(RISK_STAGES)},
@@ -66,6 +68,10 @@ class Step:
     # window of its words, the message less its filler (``RiskModel.readings``), or its sender's run of messages
     # up to it read together (``scoring.runs_of``); None: the message itself
     read_from: str | None = None
+    # where the text path decided: the messages so far (this one included) whose wording pushes its "conversation
+    # text" share up the most, up to ``WORDING``, each {"index", "message_id", "share"}; the shares of every message
+    # so far sum to that share exactly. Empty where the escalation path decided.
+    wording: list[dict[str, int | str | float]] = field(default_factory=list)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
@@ -89,23 +95,46 @@ def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores)
     offender = steps.offender
     read_from = model.readings([event.text for event in ordered])
     runs = runs_of(model, ordered)
-    _, gain = with_runs(model, runs, model.evidence([event.text for event in ordered]).proba)
+    evidence = model.evidence([event.text for event in ordered])
+    _, gain = with_runs(model, runs, evidence.proba)
     for k, (row, text) in enumerate(zip(runs.owners, runs.joined, strict=True)):
         if best[row] > 0 and gain[k, best[row] - 1]:  # the strongest stage came from the run read together
             read_from[row] = model.readings([text])[0] or text
+    wording = _wording(ordered, model.conversation_model.text_per_unit(steps.features), text_units(evidence.text))
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
              float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
              float(base[i]), None if offender is None else float(offender[i]), event.attachment,
-             read_from[i] if best[i] > 0 else None)  # a message with no stage was not read for one
+             read_from[i] if best[i] > 0 else None,  # a message with no stage was not read for one
+             wording[i])
         for i, event in enumerate(ordered)
     ]
 
 
+def _wording(ordered: Sequence[MessageEvent], per_unit: np.ndarray, text: np.ndarray,
+             ) -> list[list[dict[str, int | str | float]]]:
+    """Each step's ``Step.wording``: where ``per_unit`` (``ConversationModel.text_per_unit``) is not 0, the messages
+    so far with the largest shares ``per_unit * text`` above 0 (``text``: the quantised text logits, in order),
+    the earlier first among equal ones. The largest and smallest logits so far are kept as it goes, so a long
+    conversation costs a pass, not a pass a message."""
+    values = text.tolist()
+    high: list[int] = []  # the positions of the largest logits so far, largest first
+    low: list[int] = []  # of the smallest, smallest first
+    wording: list[list[dict[str, int | str | float]]] = []
+    for i, unit in enumerate(per_unit.tolist()):
+        high = sorted([*high, i], key=lambda j: (-values[j], j))[:WORDING]
+        low = sorted([*low, i], key=lambda j: (values[j], j))[:WORDING]
+        shares = [(j, unit * values[j]) for j in (high if unit > 0 else low)] if unit else []
+        wording.append([{"index": j, "message_id": ordered[j].message_id, "share": share}
+                        for j, share in shares if share > 0])
+    return wording
+
+
 def around(result: RiskScore, steps: Sequence[Step], n: int) -> list[Step]:
-    """The steps within ``n`` messages of those a reviewer starts from: the alert, the peak and each
-    evidence message (a long conversation's trajectory cut to what matters), in order."""
+    """The steps within ``n`` messages of those a reviewer starts from: the alert, the peak, each evidence
+    message and, where the text path decided at the alert or the peak, the messages whose wording drove it
+    (``Step.wording``): a long conversation's trajectory cut to what matters, in order."""
     if not steps:
         return []
     evidence = set(result.evidence_message_ids)
@@ -113,4 +142,5 @@ def around(result: RiskScore, steps: Sequence[Step], n: int) -> list[Step]:
     anchors = {peak, *(s.index for s in steps if s.message_id in evidence)}
     if result.alert_index is not None:
         anchors.add(result.alert_index)
+    anchors |= {int(w["index"]) for s in steps if s.index in (peak, result.alert_index) for w in s.wording}
     return [s for s in steps if any(abs(s.index - a) <= n for a in anchors)]

@@ -126,10 +126,15 @@ def _read(model: RiskModel, ordered: Messages, starts: np.ndarray, priors: list[
                          np.rint(proba[:, 1:] * QUANT).astype(np.int64), sender, model.run_asides)
         proba = with_runs(model, runs, proba)[0]
     risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
-    text = np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
+    text = text_units(text_logit)
     offender = offender_probability(role_logit) if model.stage_model.has_role else None
     role = None if offender is None else np.rint(risk.sum(axis=1) * offender).astype(np.int64)
     return _Read(proba, risk, text, offender, role, runs)
+
+
+def text_units(text_logit: np.ndarray) -> np.ndarray:
+    """The text model's logits as the running features sum them: clipped, in units of 1/QUANT."""
+    return np.rint(np.clip(text_logit, -TEXT_LIMIT, TEXT_LIMIT) * QUANT).astype(np.int64)
 
 
 def _new_states(model: RiskModel, ordered: Messages, starts: np.ndarray, priors: list[ConversationState],

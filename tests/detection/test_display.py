@@ -115,7 +115,8 @@ def test_explain_is_readable_in_a_narrow_terminal_or_a_file(model: RiskModel,
 def test_explain_around_keeps_the_messages_near_the_alert_peak_and_evidence(model: RiskModel,
                                                                           synth_rows: list[dict[str, object]]) -> None:
     """A conversation of thousands of messages printed whole buries the few a reviewer needs: ``--around N``
-    keeps those within N of the alert, the peak and each evidence message, and says how many it left out."""
+    keeps those within N of the alert, the peak, each evidence message and the wording that drove the alert or
+    the peak, and says how many it left out."""
     import re
 
     from detection.display import TABLE_WIDTH, print_trajectory
@@ -126,6 +127,8 @@ def test_explain_around_keeps_the_messages_near_the_alert_peak_and_evidence(mode
     result, steps = trajectory(model, [to_event(r) for r in synth_rows if r["conversation_id"] == cid], cid)
     peak = max(range(len(steps)), key=lambda i: (steps[i].risk_score, -i))
     anchors = {result.alert_index, peak, *(s.index for s in steps if s.message_id in result.evidence_message_ids)}
+    # and where the text path decided at the alert or the peak, the messages whose wording drove it
+    anchors |= {int(w["index"]) for i in (result.alert_index, peak) for w in steps[i].wording}
     assert result.alert and len(anchors) >= 3 and len(steps) > 10
     zero = around(result, steps, 0)
     assert [s.index for s in zero] == sorted(anchors)
@@ -232,3 +235,52 @@ def test_explain_shows_a_misspelled_message_as_the_model_read_it(model: RiskMode
     plain = replace(model, featurizer=replace(model.featurizer, vocabulary=None))
     as_written = trajectory(plain, events, "c")[1][1].read_from
     assert as_written is None or "*" in as_written  # a part of the message as written, masks and all
+
+
+def test_explain_names_the_messages_whose_wording_drives_the_text_path(model: RiskModel,
+                                                                       synth_rows: list[dict[str, object]]) -> None:
+    """Where the text path decided, explain said only "conversation text +7.6": the wording of the whole
+    conversation, with nothing a reviewer could check. That share is the running mean of each message's text
+    logit times the path's weight, so it splits exactly by message: each step names the (up to three) messages so
+    far whose wording pushes it up the most, which --around keeps beside the alert and the peak."""
+    import numpy as np
+    import pytest
+
+    from detection.display import print_trajectory
+    from detection.events import to_event
+    from detection.explain import WORDING, around, trajectory
+    from detection.messages import order_events
+    from detection.scoring import score_conversations, text_units
+
+    positives = {str(r["conversation_id"]) for r in synth_rows if r["conversation_label"] == 1}
+    checked = 0
+    for cid in sorted(positives)[:40]:
+        events = order_events([to_event(r) for r in synth_rows if r["conversation_id"] == cid])
+        result, steps = trajectory(model, events, cid)
+        if not any(s.path == "text" for s in steps):
+            continue
+        checked += 1
+        features = score_conversations(model, events)[1].features
+        per_unit = model.conversation_model.text_per_unit(features)
+        text = text_units(model.evidence([e.text for e in events]).text)
+        for i, step in enumerate(steps):
+            if step.path != "text":
+                assert step.wording == [] and per_unit[i] == 0
+                continue
+            shares = per_unit[i] * text[: i + 1]  # every message so far: they sum to the share explain gives
+            assert shares.sum() == pytest.approx(step.contributions["conversation text"], abs=1e-9)
+            best = sorted((j for j in range(i + 1) if shares[j] > 0), key=lambda j: (-shares[j], j))[:WORDING]
+            assert [w["index"] for w in step.wording] == best and best
+            assert [w["share"] for w in step.wording] == pytest.approx([shares[j] for j in best], abs=1e-12)
+            assert [w["message_id"] for w in step.wording] == [events[j].message_id for j in best]
+        text_step = next(s for s in steps if s.path == "text" and len(s.wording) == WORDING)
+        console = Console(record=True, width=80)
+        print_trajectory(result, [text_step], 0.5, console)
+        named = ", ".join(f"#{w['index']} {w['share']:+.1f}" for w in text_step.wording)
+        assert f"conversation text {text_step.contributions['conversation text']:+.1f} ({named})" in \
+            " ".join(console.export_text().split())
+        kept = {s.index for s in around(result, steps, 0)}
+        for anchor in {result.alert_index, max(steps, key=lambda s: s.risk_score).index} - {None}:
+            assert {int(w["index"]) for w in steps[anchor].wording} <= kept
+    assert checked >= 5
+    np.testing.assert_array_equal(text_units(np.array([2000.0, -0.5])), [1000 * 65536, -32768])

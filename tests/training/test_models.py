@@ -289,8 +289,9 @@ def test_explain_trajectory_adds_up(labelled_path: Path, model_dir: Path, model:
     assert near.returncode == 0, near.stderr
     kept = [json.loads(line) for line in near.stdout.splitlines()]
     peak = max(range(len(steps)), key=lambda i: (steps[i]["risk_score"], -i))  # the first of equal peaks
+    wording = {w["index"] for s in steps if s["alert"] or s["index"] == peak for w in s["wording"]}
     assert kept == [s for s in steps if s["alert"] or s["message_id"] in result.evidence_message_ids
-                    or s["index"] == peak] and len(kept) < len(steps)
+                    or s["index"] == peak or s["index"] in wording] and len(kept) < len(steps)
     missing = riskline("explain", labelled_path, "--conversation", "nope", "--model", model_dir)
     assert missing.returncode == 2 and "no conversation 'nope'" in missing.stderr
     # a row of this conversation that is not valid, and a line that is not JSON at all, are left out and named
