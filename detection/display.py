@@ -126,9 +126,12 @@ def _riskiest_table(title: str, riskiest: list[RiskScore], quoted: Quoted, wide:
 
 
 def _reasons(step: Step) -> str:
-    """The three groups pushing the risk up the most; where the text path decided, "conversation text" with the
-    messages whose wording drives it most (``Step.wording``: "#2 +2.9")."""
+    """The three groups pushing the risk up the most: a stage with the message of its strongest evidence so far
+    (``Step.strongest``: "coercion +4.1 (#14)"); where the text path decided, "conversation text" with the messages
+    whose wording drives it most (``Step.wording``: "(#2 +2.9, #6 +2.5)")."""
     def said(group: str, value: float) -> str:
+        if group in step.strongest:
+            return f"{group} {value:+.1f} (#{step.strongest[group]})"
         if group != "conversation text" or not step.wording:
             return f"{group} {value:+.1f}"
         return f"{group} {value:+.1f} (" + ", ".join(f"#{w['index']} {w['share']:+.1f}" for w in step.wording) + ")"
@@ -210,5 +213,6 @@ def print_trajectory(result: RiskScore, steps: list[Step], alert_threshold: floa
     _print_indented(console, Text(
         "* evidence message; 'read from': the words of a long or padded message, or of its sender's run of messages, "
         "its stage was read from, misspelled words as the model read them; 'driven by': shares of the calibrated "
-        "log-odds, by stage and pattern, or of the text path (the conversation's wording as a whole) where it scored "
-        "higher, with the messages whose wording counts most in it (#2 +2.9)"), indent=0)
+        "log-odds, by stage (#: the message of its strongest evidence so far) and pattern, or of the text path (the "
+        "conversation's wording as a whole) where it scored higher, with the messages whose wording counts most in it "
+        "(#2 +2.9)"), indent=0)

@@ -22,6 +22,7 @@ from detection.messages import order_events, reading_events
 from detection.model import RiskModel
 from detection.runs import with_runs
 from detection.scoring import RiskScore, StepScores, runs_of, score_conversations, text_units
+from detection.state import QUANT
 
 WORDING = 3  # the messages a text-path step names as the wording that drives it
 
@@ -72,6 +73,9 @@ class Step:
     # text" share up the most, up to ``WORDING``, each {"index", "message_id", "share"}; the shares of every message
     # so far sum to that share exactly. Empty where the escalation path decided.
     wording: list[dict[str, int | str | float]] = field(default_factory=list)
+    # each risk stage's strongest evidence so far: the position of its message (the first of equal ones), as the
+    # stage's share reads it (``GROUPS``: its strongest evidence and how often it came up)
+    strongest: dict[str, int] = field(default_factory=dict)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
@@ -101,15 +105,26 @@ def _steps(model: RiskModel, ordered: Sequence[MessageEvent], steps: StepScores)
         if best[row] > 0 and gain[k, best[row] - 1]:  # the strongest stage came from the run read together
             read_from[row] = model.readings([text])[0] or text
     wording = _wording(ordered, model.conversation_model.text_per_unit(steps.features), text_units(evidence.text))
+    strongest = _strongest(steps.stage_proba)
     return [
         Step(int(steps.index[i]), event.message_id, event.sender_id, event.text, float(steps.risk_score[i]),
              model.thresholds.level(float(steps.risk_score[i])), STAGES[best[i]],
              float(steps.stage_proba[i, best[i]]), shares[i], "text" if text_path[i] else "escalation",
              float(base[i]), None if offender is None else float(offender[i]), event.attachment,
              read_from[i] if best[i] > 0 else None,  # a message with no stage was not read for one
-             wording[i])
+             wording[i], dict(zip(RISK_STAGES, strongest[i], strict=True)))
         for i, event in enumerate(ordered)
     ]
+
+
+def _strongest(proba: np.ndarray) -> list[list[int]]:
+    """Per step and risk stage, the position of the message with that stage's strongest evidence so far, the
+    first of equal ones, in the units the running features take their ``max_`` columns in."""
+    risk = np.rint(proba[:, 1:] * QUANT).astype(np.int64)
+    so_far = np.maximum.accumulate(risk, axis=0)
+    rises = risk > np.concatenate([np.full((1, risk.shape[1]), -1, dtype=np.int64), so_far[:-1]])
+    positions = np.where(rises, np.arange(len(risk))[:, None], 0)
+    return np.maximum.accumulate(positions, axis=0).tolist()
 
 
 def _wording(ordered: Sequence[MessageEvent], per_unit: np.ndarray, text: np.ndarray,

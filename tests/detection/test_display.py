@@ -284,3 +284,34 @@ def test_explain_names_the_messages_whose_wording_drives_the_text_path(model: Ri
             assert {int(w["index"]) for w in steps[anchor].wording} <= kept
     assert checked >= 5
     np.testing.assert_array_equal(text_units(np.array([2000.0, -0.5])), [1000 * 65536, -32768])
+
+
+def test_explain_names_where_each_stage_s_strongest_evidence_came_from(model: RiskModel,
+                                                                       synth_rows: list[dict[str, object]]) -> None:
+    """"coercion +7.3" at a message that is not a threat left the reviewer to find the threat: a stage's share
+    reads its strongest evidence so far, so explain names that message ("coercion +7.3 (#24)")."""
+    import numpy as np
+
+    from detection.display import print_trajectory
+    from detection.events import RISK_STAGES, to_event
+    from detection.explain import trajectory
+    from detection.messages import order_events
+
+    shown = 0
+    for cid in sorted({str(r["conversation_id"]) for r in synth_rows if r["conversation_label"] == 1})[:20]:
+        events = order_events([to_event(r) for r in synth_rows if r["conversation_id"] == cid])
+        result, steps = trajectory(model, events, cid)
+        risk = np.rint(score_conversations(model, events)[1].stage_proba[:, 1:] * 65536)
+        for i, step in enumerate(steps):
+            assert list(step.strongest) == list(RISK_STAGES)
+            for s, stage in enumerate(RISK_STAGES):  # the first message holding the stage's highest evidence so far
+                assert step.strongest[stage] == int(np.argmax(risk[: i + 1, s]))
+        console = Console(record=True, width=200)
+        print_trajectory(result, steps, 0.5, console)
+        out = " ".join(console.export_text().replace("│", " ").split())
+        for step in steps:
+            for group, value in step.top():
+                if group in RISK_STAGES:
+                    assert f"{group} {value:+.1f} (#{step.strongest[group]})" in out
+                    shown += step.strongest[group] != step.index  # named a message other than its own
+    assert shown >= 20
