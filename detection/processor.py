@@ -74,7 +74,22 @@ class Processor:
                                        self.evidence_key, self.keep_other_evidence)
         levels = {c: v.level for c, v in conversations.items()}
         raised = {c: v.raised for c, v in conversations.items()}
-        answers, new_interventions = self._decide(steps, states, levels, raised, intervene)
+
+        def state_at(i: int) -> ConversationState:
+            """The state that row ``i``'s conversation is in after it: the call's own where it is the conversation's
+            last message in the call, else the call's messages of it up to row ``i`` scored again from the state
+            before the call (scoring is causal: what a call ending there would have left)."""
+            cid = steps.conversation_id[i]
+            if i + 1 == len(steps) or steps.conversation_id[i + 1] != cid:
+                return states[cid]
+            start = i
+            while start > 0 and steps.conversation_id[start - 1] == cid:
+                start -= 1
+            upto = [first[(cid, mid)] for mid in steps.message_id[start:i + 1]]
+            before = {cid: conversations[cid].state} if cid in conversations else {}
+            return score_messages(self.model, upto, before, self.evidence_key, self.keep_other_evidence)[1][cid]
+
+        answers, new_interventions = self._decide(steps, state_at, levels, raised, intervene)
         if not states:  # every message answered before: nothing to write
             return _in_request_order(keys, answers, answered), new_interventions
         expected = {c: conversations[c].state.n_messages if c in conversations else 0 for c in states}
@@ -87,12 +102,13 @@ class Processor:
                 self.evidence_restarts += aside
         return _in_request_order(keys, answers, answered), new_interventions
 
-    def _decide(self, steps: StepScores, states: dict[str, ConversationState], levels: dict[str, str],
+    def _decide(self, steps: StepScores, state_at: Callable[[int], ConversationState], levels: dict[str, str],
                 raised: dict[str, frozenset[str]], intervene: bool,
                 ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
         """The policy's decision after each scored message, in order: its answer, and the interventions due
-        (none without ``intervene``). ``levels`` and ``raised`` (each conversation's level and the levels
-        raised so far) are brought up to date."""
+        (none without ``intervene``), each naming the suspect and evidence as of its trigger (``state_at`` the
+        row), so that a call of many messages raises what calls of one each would have. ``levels`` and ``raised``
+        (each conversation's level and the levels raised so far) are brought up to date."""
         answers: dict[tuple[str, str], dict[str, Any]] = {}
         new_interventions: list[dict[str, Any]] = []
         stages = steps.stage
@@ -102,7 +118,8 @@ class Processor:
             levels[cid] = level
             due = self.policy.due(level, raised.get(cid, frozenset()))
             raised[cid] = raised.get(cid, frozenset()) | set(due)
-            made = [self._intervention(states[cid], lv, score, mid) for lv in due] if intervene else []
+            made = [self._intervention(state, lv, score, mid) for state in ([state_at(i)] if due and intervene else [])
+                    for lv in due]
             new_interventions.extend(made)
             answers[(cid, mid)] = {
                 "conversation_id": cid, "message_id": mid, "risk_score": score, "risk_level": level,
@@ -113,7 +130,7 @@ class Processor:
         return answers, new_interventions
 
     def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:
-        # suspect and evidence are as of the end of this call's messages for the conversation
+        # ``state``: the conversation's after the trigger, whose suspect and evidence the intervention names
         spec = self.policy.actions[level]
         suspect, share = state.suspect()
         return {

@@ -450,3 +450,39 @@ def test_a_burst_goes_on_across_the_other_persons_short_replies(model: RiskModel
     alone = score_messages(replace(model, run_gap=0), longer)[0]
     assert np.array_equal(cut.stage_proba[4], alone.stage_proba[4])  # after the longer reply, read alone
     assert not np.array_equal(cut.stage_proba[6], alone.stage_proba[6])  # then a run of its own again
+
+
+def test_an_intervention_names_suspect_and_evidence_as_of_its_trigger_however_messages_are_batched(
+        model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """Messages posted in one call (a backlog, a stream worker's batch) raised interventions naming the
+    suspect and evidence of the conversation at the call's end: a "high" raised at message 12 listed message 24
+    as its evidence, and differed from what the same messages posted one at a time raised. Each now names
+    them as of its trigger, in a call of any size, also where the conversation began in an earlier call."""
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor
+    from detection.sqlite_store import SQLiteStore
+
+    events = [to_event(r) for r in synth_rows]
+    chosen = sorted({e.conversation_id for e in events if e.conversation_id in {
+        str(r["conversation_id"]) for r in synth_rows if r["conversation_label"] == 1}})[:25]
+    mine = [e for e in events if e.conversation_id in chosen]
+    policy = EscalationPolicy.load(None)
+
+    def raised(calls: list[list[MessageEvent]], name: str) -> dict[tuple[str, str], dict[str, object]]:
+        processor, made = Processor(model, SQLiteStore(tmp_path / f"{name}.db"), policy, []), []
+        for call in calls:
+            made += processor.process(call)[1]
+        return {(str(i["conversation_id"]), str(i["level"])): {k: v for k, v in i.items() if k != "created_at"}
+                for i in made}
+
+    one_at_a_time = raised([[e] for e in mine], "one")
+    assert len(one_at_a_time) >= 30  # most conversations raise two levels
+    half = len(mine) // 2
+    for calls, name in (([mine], "whole"), ([mine[:half], mine[half:]], "halves"),
+                        ([mine[i:i + 7] for i in range(0, len(mine), 7)], "sevens")):
+        assert raised(calls, name) == one_at_a_time, name
+    # and the evidence an intervention names is among the messages up to its trigger
+    position = {(e.conversation_id, e.message_id): i for i, e in enumerate(mine)}
+    for (cid, _), made in one_at_a_time.items():
+        trigger = position[(cid, str(made["trigger_message_id"]))]
+        assert all(position[(cid, m)] <= trigger for m in made["evidence_message_ids"])  # type: ignore[attr-defined]

@@ -186,6 +186,13 @@ def test_kill_and_resume_loses_and_doubles_nothing(broker_process: tuple[subproc
         (a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected_answers}
     assert stored == sorted(i["intervention_id"] for i in expected_iv)
     assert expected_iv and {p["intervention_id"] for p in published} == set(stored)
+    # batches of 7 raise what one call of them all does: each naming the suspect and evidence as of its trigger
+
+    def named(interventions: list[dict[str, Any]]) -> dict[str, tuple[object, ...]]:
+        return {i["intervention_id"]: (i["trigger_message_id"], i["suspect_id"], i["evidence_message_ids"])
+                for i in interventions}
+
+    assert named(published) == named(expected_iv)
     rejected = asyncio.run(_read_all(broker, "rejects", 4, key="reason"))
     assert sorted({r["reason"] for r in rejected}) == sorted([
         "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
