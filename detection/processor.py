@@ -168,7 +168,9 @@ class Processor:
             "other_language": state.other_language,
             # where the running evidence begins: past 0 where another model's was set aside at that message
             "evidence_from_index": state.restarted_at,
-            "interventions": self.store.interventions(conversation_id),
+            # in the order raised: by time, then (raised by one message, or in one millisecond) by level
+            "interventions": sorted(self.store.interventions(conversation_id),
+                                    key=lambda i: (i["created_at"], LEVELS.index(i["level"]))),
         }
 
 

@@ -472,6 +472,10 @@ def test_an_intervention_names_suspect_and_evidence_as_of_its_trigger_however_me
         processor, made = Processor(model, SQLiteStore(tmp_path / f"{name}.db"), policy, []), []
         for call in calls:
             made += processor.process(call)[1]
+        for cid in chosen:  # listed in the order raised, where one call raised two levels at once too
+            view = processor.conversation(cid)
+            assert view is not None and [i["level"] for i in view["interventions"]] == \
+                [str(i["level"]) for i in made if i["conversation_id"] == cid]
         return {(str(i["conversation_id"]), str(i["level"])): {k: v for k, v in i.items() if k != "created_at"}
                 for i in made}
 
