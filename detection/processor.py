@@ -13,17 +13,27 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from detection.events import STAGES, MessageEvent
 from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.outbox import OutboxWorker
 from detection.policy import LEVELS, EscalationPolicy
-from detection.scoring import StepScores, score_messages
+from detection.scoring import Named, StepScores, score_and_name
 from detection.sinks import Sink, intervention_id, load_sinks
-from detection.state import ConversationState
 from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store
+
+
+class _Due(NamedTuple):
+    """An intervention the policy raises: at which row of the call's steps, for which conversation and message."""
+
+    row: int
+    conversation_id: str
+    trigger: str  # the message id
+    level: str
+    score: float
+
 
 MAX_ATTEMPTS = 20
 MAX_BACKOFF = 0.05  # seconds: the longest wait between two attempts
@@ -70,26 +80,24 @@ class Processor:
         # than needed where some messages were answered before, one round trip fewer for every call
         answered, conversations = self.store.read(list(first), {key[0] for key in first})
         fresh = [e for k, e in first.items() if k not in answered]
-        steps, states = score_messages(self.model, fresh, {c: v.state for c, v in conversations.items()},
-                                       self.evidence_key, self.keep_other_evidence)
         levels = {c: v.level for c, v in conversations.items()}
         raised = {c: v.raised for c, v in conversations.items()}
+        decided: list[tuple[dict[tuple[str, str], dict[str, Any]], list[_Due]]] = []
 
-        def state_at(i: int) -> ConversationState:
-            """The state that row ``i``'s conversation is in after it: the call's own where it is the conversation's
-            last message in the call, else the call's messages of it up to row ``i`` scored again from the state
-            before the call (scoring is causal: what a call ending there would have left)."""
-            cid = steps.conversation_id[i]
-            if i + 1 == len(steps) or steps.conversation_id[i + 1] != cid:
-                return states[cid]
-            start = i
-            while start > 0 and steps.conversation_id[start - 1] == cid:
-                start -= 1
-            upto = [first[(cid, mid)] for mid in steps.message_id[start:i + 1]]
-            before = {cid: conversations[cid].state} if cid in conversations else {}
-            return score_messages(self.model, upto, before, self.evidence_key, self.keep_other_evidence)[1][cid]
+        def raising(steps: StepScores) -> list[int]:  # the policy decides once the scores are known
+            decided.append(self._decide(steps, levels, raised, intervene))
+            return [due.row for due in decided[0][1]]
 
-        answers, new_interventions = self._decide(steps, state_at, levels, raised, intervene)
+        # each intervention names the suspect and evidence as of its trigger (``named``), so that a call of many
+        # messages raises what calls of one message each would have
+        _, states, named = score_and_name(self.model, fresh, {c: v.state for c, v in conversations.items()},
+                                          self.evidence_key, self.keep_other_evidence, raising)
+        answers, due = decided[0] if decided else ({}, [])
+        new_interventions = []
+        for d in due:
+            made = self._intervention(states[d.conversation_id].first_ts, named[d.row], d)
+            new_interventions.append(made)
+            answers[(d.conversation_id, d.trigger)]["intervention"] = made  # the most severe, where one raised two
         if not states:  # every message answered before: nothing to write
             return _in_request_order(keys, answers, answered), new_interventions
         expected = {c: conversations[c].state.n_messages if c in conversations else 0 for c in states}
@@ -102,15 +110,13 @@ class Processor:
                 self.evidence_restarts += aside
         return _in_request_order(keys, answers, answered), new_interventions
 
-    def _decide(self, steps: StepScores, state_at: Callable[[int], ConversationState], levels: dict[str, str],
-                raised: dict[str, frozenset[str]], intervene: bool,
-                ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
-        """The policy's decision after each scored message, in order: its answer, and the interventions due
-        (none without ``intervene``), each naming the suspect and evidence as of its trigger (``state_at`` the
-        row), so that a call of many messages raises what calls of one each would have. ``levels`` and ``raised``
-        (each conversation's level and the levels raised so far) are brought up to date."""
+    def _decide(self, steps: StepScores, levels: dict[str, str], raised: dict[str, frozenset[str]], intervene: bool,
+                ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[_Due]]:
+        """The policy's decision after each scored message, in order: its answer (no intervention in it yet), and
+        the interventions due, in the order raised (none without ``intervene``). ``levels`` and ``raised`` (each
+        conversation's level and the levels raised so far) are brought up to date."""
         answers: dict[tuple[str, str], dict[str, Any]] = {}
-        new_interventions: list[dict[str, Any]] = []
+        due_now: list[_Due] = []
         stages = steps.stage
         for i, (cid, mid) in enumerate(zip(steps.conversation_id, steps.message_id, strict=True)):
             score = float(steps.risk_score[i])
@@ -118,26 +124,26 @@ class Processor:
             levels[cid] = level
             due = self.policy.due(level, raised.get(cid, frozenset()))
             raised[cid] = raised.get(cid, frozenset()) | set(due)
-            made = [self._intervention(state, lv, score, mid) for state in ([state_at(i)] if due and intervene else [])
-                    for lv in due]
-            new_interventions.extend(made)
+            if intervene:
+                due_now.extend(_Due(i, cid, mid, lv, score) for lv in due)
             answers[(cid, mid)] = {
                 "conversation_id": cid, "message_id": mid, "risk_score": score, "risk_level": level,
                 "stage": stages[i], "stage_probabilities": dict(zip(STAGES, steps.stage_proba[i].round(6).tolist(),
                                                                     strict=True)),
-                "intervention": made[-1] if made else None, "duplicate": False,
+                "intervention": None, "duplicate": False,
             }
-        return answers, new_interventions
+        return answers, due_now
 
-    def _intervention(self, state: ConversationState, level: str, score: float, trigger: str) -> dict[str, Any]:
-        # ``state``: the conversation's after the trigger, whose suspect and evidence the intervention names
-        spec = self.policy.actions[level]
-        suspect, share = state.suspect()
+    def _intervention(self, first_ts: float | None, named: Named, due: _Due) -> dict[str, Any]:
+        """``due``, naming what its conversation's state names after its trigger (``named``); ``first_ts``: the
+        conversation's first message's time, which its id derives from."""
+        spec = self.policy.actions[due.level]
         return {
-            "intervention_id": intervention_id(state.conversation_id, level, state.first_ts),
-            "conversation_id": state.conversation_id, "level": level, "action": spec["action"],
-            "risk_score": score, "trigger_message_id": trigger, "suspect_id": suspect, "suspect_share": share,
-            "evidence_message_ids": state.evidence_message_ids, "model_version": self.model.model_version,
+            "intervention_id": intervention_id(due.conversation_id, due.level, first_ts),
+            "conversation_id": due.conversation_id, "level": due.level, "action": spec["action"],
+            "risk_score": due.score, "trigger_message_id": due.trigger, "suspect_id": named.suspect_id,
+            "suspect_share": named.suspect_share, "evidence_message_ids": named.evidence_message_ids,
+            "model_version": self.model.model_version,
             "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
             "details": {k: v for k, v in spec.items() if k != "action"},
         }

@@ -7,7 +7,7 @@ same messages one call each (state carried between calls) give identical results
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -70,6 +70,25 @@ class RiskScore:
     other_language: bool = False  # reads as another language than English (ConversationState.other_language)
 
 
+class Named(NamedTuple):
+    """Whom and what a conversation's state names after one of its messages (``score_and_name``)."""
+
+    suspect_id: str | None
+    suspect_share: float | None
+    evidence_message_ids: list[str]
+
+
+def score_and_name(model: RiskModel, events: Sequence[MessageEvent] | Messages,
+                   states: Mapping[str, ConversationState] | None, evidence_key: str | None, keep_other_evidence: bool,
+                   rows_of: Callable[[StepScores], Iterable[int]],
+                   ) -> tuple[StepScores, dict[str, ConversationState], dict[int, Named]]:
+    """``score_messages``, and for each row that ``rows_of(steps)`` asks for (told the steps before the states are
+    made), the suspect and evidence its conversation's state names after that row: what a call ending there would
+    have left (scoring is causal), at no cost of scoring again. For interventions raised within a call of many
+    messages, which name them as of their trigger."""
+    return _score(model, events, states, evidence_key, keep_other_evidence, rows_of)
+
+
 def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
                    states: Mapping[str, ConversationState] | None = None, evidence_key: str | None = None,
                    keep_other_evidence: bool = False) -> tuple[StepScores, dict[str, ConversationState]]:
@@ -81,12 +100,20 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     differently, it can be far off (a model trained on conversation labels alone, continuing a stage
     model's states, alerted on a third of the negative conversations in progress).
     """
+    steps, new_states, _ = _score(model, events, states, evidence_key, keep_other_evidence, None)
+    return steps, new_states
+
+
+def _score(model: RiskModel, events: Sequence[MessageEvent] | Messages,
+           states: Mapping[str, ConversationState] | None, evidence_key: str | None, keep_other_evidence: bool,
+           rows_of: Callable[[StepScores], Iterable[int]] | None,
+           ) -> tuple[StepScores, dict[str, ConversationState], dict[int, Named]]:
     states = states or {}
     ordered = (events if isinstance(events, Messages) else Messages.of(events)).ordered()
     if not len(ordered):
         empty = np.zeros(0)
         return StepScores([], [], empty.astype(np.int64), empty, np.zeros((0, len(STAGES))),
-                          np.zeros((0, len(FEATURE_NAMES)))), {}
+                          np.zeros((0, len(FEATURE_NAMES)))), {}, {}
     conv_ids = ordered.conversation_id
     grouped = np.array(conv_ids, dtype=object)
     starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))).astype(np.int64)
@@ -102,7 +129,29 @@ def score_messages(model: RiskModel, events: Sequence[MessageEvent] | Messages,
         run = replace(run, index=run.index + np.repeat(before, np.diff(np.append(starts, len(ordered)))))
     scores = model.conversation_model.predict(run.features)
     steps = StepScores(conv_ids, ordered.message_id, run.index, scores, read.proba, run.features, read.offender)
-    return steps, _new_states(model, ordered, starts, priors, read, run, scores, evidence_key)
+    wanted = sorted(set(rows_of(steps))) if rows_of is not None else []
+    return steps, _new_states(model, ordered, starts, priors, read, run, scores, evidence_key), \
+        _named(ordered, starts, priors, read, run, wanted)
+
+
+def _named(ordered: Messages, starts: np.ndarray, priors: list[ConversationState], read: _Read, run: Running,
+           wanted: list[int]) -> dict[int, Named]:
+    """``score_and_name``'s: for each row of ``wanted``, what its conversation's state names after it, from the
+    state before the call and the call's rows of it up to that row, as ``_advance`` takes them."""
+    if not wanted:
+        return {}
+    rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
+                 None if read.role is None else read.role.tolist())
+    weights = _evidence_weights(read.risk, read.text)
+    named = {}
+    for row in wanted:
+        k = int(np.searchsorted(starts, row, side="right")) - 1  # the row's conversation
+        a, prior = int(starts[k]), priors[k]
+        masses, roles = _sender_totals(prior, rows, a, row + 1)
+        evidence = _evidence(prior, rows, run, weights, a, row + 1)
+        suspect, share = ConversationState(prior.conversation_id, sender_mass=masses, sender_role=roles).suspect()
+        named[row] = Named(suspect, share, [message_id for _, _, message_id in evidence])
+    return named
 
 
 class _Read(NamedTuple):
