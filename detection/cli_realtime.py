@@ -186,16 +186,28 @@ def stream(
     flags = dict(locals())  # first: the options only
     import asyncio
 
+    from detection.kafka import reach_brokers
+    from detection.metrics import StreamMetrics, serve_metrics
     from detection.processor import build_parts
     from detection.settings import StreamSettings
     from detection.stream import run_stream
 
     settings = _realtime_settings(flags, StreamSettings)
-    parts = build_parts(settings)
+    # a taken --metrics-port and a --brokers that no broker answers at are refused before the model loads and the
+    # state store opens: a mistake in either leaves no state file behind
+    metrics = StreamMetrics()
+    scrape = serve_metrics(metrics, settings.host, settings.metrics_port) if settings.metrics_port is not None else None
     try:
-        asyncio.run(run_stream(settings, parts))
+        asyncio.run(reach_brokers(settings))
+        parts = build_parts(settings)
+        try:
+            asyncio.run(run_stream(settings, parts, metrics))
+        finally:
+            parts["store"].close()
     finally:
-        parts["store"].close()
+        if scrape is not None:
+            scrape.shutdown()
+            scrape.server_close()
 
 
 @user_errors

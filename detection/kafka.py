@@ -79,9 +79,16 @@ class BrokerUnreachable(ConnectionError):
     """No Kafka broker answered at start-up (an ``OSError``: the CLI prints it as one line)."""
 
 
-async def start_clients(settings: Any) -> tuple[Any, Any]:
-    """The started producer and consumer. If either cannot reach a broker, stop both and raise
-    ``BrokerUnreachable`` naming the brokers."""
+async def reach_brokers(settings: Any) -> None:
+    """Raise ``BrokerUnreachable`` unless a broker answers: a producer started and stopped (no group joined), for
+    the worker to know before it opens its state store, so that a wrong ``--brokers`` leaves nothing behind."""
+    producer, _ = await start_clients(settings, consumer=False)
+    await producer.stop()
+
+
+async def start_clients(settings: Any, consumer: bool = True) -> tuple[Any, Any]:
+    """The started producer and consumer (None without ``consumer``). If either cannot reach a broker, stop both
+    and raise ``BrokerUnreachable`` naming the brokers."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
@@ -91,6 +98,8 @@ async def start_clients(settings: Any) -> tuple[Any, Any]:
     try:
         clients.append(AIOKafkaProducer(bootstrap_servers=settings.brokers))
         await clients[0].start()
+        if not consumer:
+            return clients[0], None
         clients.append(AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.brokers, group_id=settings.group,
                                         enable_auto_commit=False, auto_offset_reset="earliest",
                                         session_timeout_ms=int(settings.session_timeout * 1000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -136,7 +137,9 @@ def serve_metrics(metrics: Metrics, host: str, port: int) -> ThreadingHTTPServer
 
     try:
         server = ThreadingHTTPServer((host, port), Handler)
-    except OSError as exc:
-        raise OSError(f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except OSError as exc:  # said as ``riskline serve`` says its own port's
+        reason = "the port is in use (another server, or --metrics-port to choose one)" \
+            if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise OSError(f"--metrics-port {port}: cannot listen on {host}:{port}: {reason}") from None
     threading.Thread(target=server.serve_forever, name="riskline-metrics", daemon=True).start()
     return server

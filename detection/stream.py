@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from detection.events import MessageEvent
 from detection.kafka import KafkaSink, parse_record, reject_value, start_clients, tombstone_conversation
 from detection.logs import exit_at_once
-from detection.metrics import StreamMetrics, serve_metrics
+from detection.metrics import StreamMetrics
 from detection.processor import Background, Processor
 from detection.store import StoreConflict, reachable, refuses_writes, warn_if_not_ready
 
@@ -287,45 +287,39 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     stop.set()
 
 
-async def run_stream(settings: Any, parts: dict[str, Any]) -> None:
+async def run_stream(settings: Any, parts: dict[str, Any], metrics: StreamMetrics) -> None:
     """Run the worker until SIGTERM or SIGINT; then finish the batch in hand and stop (each step within
     ``STOP_STEP_SECONDS`` where the broker does not answer; a second signal ends it at once). The caller,
-    which opened the state store in ``parts``, closes it."""
+    which opened the state store in ``parts`` and serves ``metrics`` where asked to (``serve_metrics``), closes
+    them."""
     from detection.processor import hook
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_signal, sig, stop)
-    metrics = StreamMetrics()
     metrics.model_info(parts["model"].model_version)
     metrics.watch_outbox(parts["store"])
-    scrape = serve_metrics(metrics, settings.host, settings.metrics_port) if settings.metrics_port is not None else None
+    producer, consumer = await start_clients(settings)
+    sinks = list(parts["sinks"])
+    if settings.interventions_topic:
+        sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
+    processor, worker = hook(parts, sinks, settings)
+    metrics.watch_processor(processor, worker.janitor)
+    worker.start()
+
+    async def reject(record: Any, reason: str) -> None:
+        if settings.rejects_topic:
+            await producer.send_and_wait(settings.rejects_topic, reject_value(record, reason))
+
+    log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
+                                 "model_version": parts["model"].model_version})
+    warn_if_not_ready(parts["store"], log, "batches wait until it answers and takes writes")
     try:
-        producer, consumer = await start_clients(settings)
-        sinks = list(parts["sinks"])
-        if settings.interventions_topic:
-            sinks.append(KafkaSink(producer, settings.interventions_topic, loop))
-        processor, worker = hook(parts, sinks, settings)
-        metrics.watch_processor(processor, worker.janitor)
-        worker.start()
-
-        async def reject(record: Any, reason: str) -> None:
-            if settings.rejects_topic:
-                await producer.send_and_wait(settings.rejects_topic, reject_value(record, reason))
-
-        log.info("consuming", extra={"topic": settings.topic, "group": settings.group,
-                                     "model_version": parts["model"].model_version})
-        warn_if_not_ready(parts["store"], log, "batches wait until it answers and takes writes")
-        try:
-            await _until_stopped(asyncio.ensure_future(
-                consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)), stop)
-        finally:
-            await _within(consumer.stop(), "leaving the group")
-            await loop.run_in_executor(None, worker.stop)
-            await _within(producer.stop(), "sending what the producer holds")
-            log.info("stopped")
+        await _until_stopped(asyncio.ensure_future(
+            consume(consumer, processor, worker, stop, reject, settings.max_batch, metrics)), stop)
     finally:
-        if scrape is not None:
-            scrape.shutdown()
-            scrape.server_close()
+        await _within(consumer.stop(), "leaving the group")
+        await loop.run_in_executor(None, worker.stop)
+        await _within(producer.stop(), "sending what the producer holds")
+        log.info("stopped")

@@ -241,6 +241,7 @@ def test_no_broker_at_start_is_one_error_line(model_dir: Path, tmp_path: Path) -
     assert done.returncode == 2
     [line] = done.stderr.splitlines()  # the client library's own log line of it is not said twice
     assert line.startswith(f"riskline: error: --brokers {brokers}: no Kafka broker answered")
+    assert not (tmp_path / "state.db").exists()  # found before the store opens: a mistake leaves no state file
 
 
 def test_worker_waits_out_a_database_restart(broker: str, model: RiskModel, model_dir: Path,
@@ -350,6 +351,7 @@ def test_a_batch_whose_partitions_moved_commits_what_is_still_its_own(broker: st
 
 
 def test_a_metrics_port_in_use_is_one_error_line(model_dir: Path, tmp_path: Path) -> None:
+    """Said as `riskline serve` says its own port's, and before the state store opens (no state file left)."""
     import socket
 
     with socket.socket() as taken:
@@ -361,7 +363,9 @@ def test_a_metrics_port_in_use_is_one_error_line(model_dir: Path, tmp_path: Path
                               capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (f"riskline: error: --metrics-port {port}: cannot listen on "
-                                                    f"127.0.0.1:{port}: Address already in use")
+                                                    f"127.0.0.1:{port}: the port is in use (another server, or "
+                                                    "--metrics-port to choose one)")
+    assert not (tmp_path / "state.db").exists()
 
 
 def _consume_with(processor: Processor, broker: str, topic: str, state: Path, expect: int) -> list[tuple[str, str]]:
