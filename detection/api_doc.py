@@ -81,6 +81,12 @@ def _schemas(max_batch: int) -> dict[str, Any]:
             "trigger_message_id": {"type": "string"}, "suspect_id": {"type": ["string", "null"]},
             "suspect_share": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
             "evidence_message_ids": {"type": "array", "items": {"type": "string"}},
+            "driven_by": {
+                "type": "object", "required": ["path", "shares"],
+                "properties": {"path": {"type": "string", "enum": ["escalation", "text"]},
+                               "shares": {"type": "object", "additionalProperties": {"type": "number"}}},
+                "description": "What drove the risk at the trigger, as `riskline explain` prints it there: the path "
+                               "that decided and up to three groups' shares of the calibrated log-odds"},
             "model_version": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
             "details": {"type": "object"}, "delivered": {"type": "boolean"},
         },

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,20 @@ class Step:
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` groups pushing the risk up the most."""
-        return sorted(((g, v) for g, v in self.contributions.items() if v > 0), key=lambda gv: -gv[1])[:k]
+        return _top(self.contributions, k)
+
+
+def _top(contributions: dict[str, float], k: int) -> list[tuple[str, float]]:
+    return sorted(((g, v) for g, v in contributions.items() if v > 0), key=lambda gv: -gv[1])[:k]
+
+
+def driven_by(model: RiskModel, features: np.ndarray) -> list[dict[str, Any]]:
+    """Per row of running features, what drove the risk there, for an intervention raised at it: the path that
+    decided and the (up to three) groups pushing the risk up the most with their shares of the calibrated
+    log-odds, to three places, as ``riskline explain`` prints them at that message (``Step.top``)."""
+    groups, _, text_path = contributions(model, features)
+    return [{"path": "text" if text else "escalation", "shares": {g: round(v, 3) for g, v in _top(shares, 3)}}
+            for shares, text in zip(groups, text_path.tolist(), strict=True)]
 
 
 def trajectory(model: RiskModel, events: Sequence[MessageEvent], conversation_id: str,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from detection.events import STAGES, MessageEvent
+from detection.explain import driven_by
 from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.outbox import OutboxWorker
@@ -90,12 +91,13 @@ class Processor:
 
         # each intervention names the suspect and evidence as of its trigger (``named``), so that a call of many
         # messages raises what calls of one message each would have
-        _, states, named = score_and_name(self.model, fresh, {c: v.state for c, v in conversations.items()},
+        steps, states, named = score_and_name(self.model, fresh, {c: v.state for c, v in conversations.items()},
                                           self.evidence_key, self.keep_other_evidence, raising)
         answers, due = decided[0] if decided else ({}, [])
         new_interventions = []
-        for d in due:
-            made = self._intervention(states[d.conversation_id].first_ts, named[d.row], d)
+        reasons = driven_by(self.model, steps.features[[d.row for d in due]]) if due else []
+        for d, why in zip(due, reasons, strict=True):
+            made = self._intervention(states[d.conversation_id].first_ts, named[d.row], why, d)
             new_interventions.append(made)
             answers[(d.conversation_id, d.trigger)]["intervention"] = made  # the most severe, where one raised two
         if not states:  # every message answered before: nothing to write
@@ -134,15 +136,16 @@ class Processor:
             }
         return answers, due_now
 
-    def _intervention(self, first_ts: float | None, named: Named, due: _Due) -> dict[str, Any]:
-        """``due``, naming what its conversation's state names after its trigger (``named``); ``first_ts``: the
-        conversation's first message's time, which its id derives from."""
+    def _intervention(self, first_ts: float | None, named: Named, why: dict[str, Any], due: _Due) -> dict[str, Any]:
+        """``due``, naming what its conversation's state names after its trigger (``named``) and what drove the
+        risk there (``why``: ``explain.driven_by``); ``first_ts``: the conversation's first message's time, which
+        its id derives from."""
         spec = self.policy.actions[due.level]
         return {
             "intervention_id": intervention_id(due.conversation_id, due.level, first_ts),
             "conversation_id": due.conversation_id, "level": due.level, "action": spec["action"],
             "risk_score": due.score, "trigger_message_id": due.trigger, "suspect_id": named.suspect_id,
-            "suspect_share": named.suspect_share, "evidence_message_ids": named.evidence_message_ids,
+            "suspect_share": named.suspect_share, "evidence_message_ids": named.evidence_message_ids, "driven_by": why,
             "model_version": self.model.model_version,
             "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
             "details": {k: v for k, v in spec.items() if k != "action"},

@@ -485,8 +485,16 @@ def test_an_intervention_names_suspect_and_evidence_as_of_its_trigger_however_me
     for calls, name in (([mine], "whole"), ([mine[:half], mine[half:]], "halves"),
                         ([mine[i:i + 7] for i in range(0, len(mine), 7)], "sevens")):
         assert raised(calls, name) == one_at_a_time, name
-    # and the evidence an intervention names is among the messages up to its trigger
+    # and the evidence an intervention names is among the messages up to its trigger; what drove the risk there is
+    # what `riskline explain` prints at that message
+    from detection.explain import trajectory
+
     position = {(e.conversation_id, e.message_id): i for i, e in enumerate(mine)}
+    paths = set()
     for (cid, _), made in one_at_a_time.items():
         trigger = position[(cid, str(made["trigger_message_id"]))]
         assert all(position[(cid, m)] <= trigger for m in made["evidence_message_ids"])  # type: ignore[attr-defined]
+        step = next(s for s in trajectory(model, mine, cid)[1] if s.message_id == made["trigger_message_id"])
+        assert made["driven_by"] == {"path": step.path, "shares": {g: round(v, 3) for g, v in step.top()}}
+        paths.add(step.path)
+    assert paths == {"escalation", "text"}  # both paths raise some
