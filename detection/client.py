@@ -63,14 +63,14 @@ class RisklineClient:
     def send(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         """Score events (a list, or any iterable: a generator is read whole first); one result per event, in
         order. Each is a dict of a file's fields, or a ``MessageEvent`` (``to_event``'s, ``read_events``'). They
-        go 1,000 a request: if one is refused, those before it are scored (sent again, they are answered as
-        duplicates)."""
+        go 1,000 a request: if one is refused, those before it are scored, their answers in the error's ``scored``
+        (sent again, they are answered as duplicates)."""
         results: list[dict[str, Any]] = []
         for start, batch in _batches(events):
             try:
                 body = self._request("POST", "/v1/messages", content=_encoded(batch), headers=JSON)
             except RisklineError as exc:
-                raise placed(exc, start) from None
+                raise placed(exc, start, results) from None
             results += body["results"]
         return results
 
@@ -140,7 +140,7 @@ class AsyncRisklineClient:
             try:
                 body = await self._request("POST", "/v1/messages", content=_encoded(batch), headers=JSON)
             except RisklineError as exc:
-                raise placed(exc, start) from None
+                raise placed(exc, start, results) from None
             results += body["results"]
         return results
 

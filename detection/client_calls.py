@@ -20,12 +20,15 @@ class RisklineError(Exception):
 
     ``status`` is the HTTP status (None when no answer came), ``detail`` the service's reason and
     ``request_id`` the request's ``X-Request-Id`` (one for all its tries), which the service's log lines name.
+    From ``send``, ``scored`` holds the answers to the events before the request that failed, in order: those
+    were scored (interventions included), and sent again they are answered as duplicates.
     """
 
     def __init__(self, message: str, status: int | None = None, detail: Any = None,
                  request_id: str | None = None) -> None:
         super().__init__(message)
         self.status, self.detail, self.request_id = status, detail, request_id
+        self.scored: list[dict[str, Any]] = []
 
 
 def service_url(base_url: str) -> str:
@@ -122,10 +125,12 @@ def _judged(method: str, path: str, response: httpx.Response, sent: str) -> dict
     return body
 
 
-def placed(error: RisklineError, start: int) -> RisklineError:
-    """A refusal of the request whose first event is ``events[start]``: a 422 names its event by its
-    place in ``events``, not in the request."""
-    return _shifted(error, start) if start and error.status == 422 else error
+def placed(error: RisklineError, start: int, scored: list[dict[str, Any]]) -> RisklineError:
+    """A failure of the request whose first event is ``events[start]``, after ``scored``, the answers to the events
+    before it: a 422 names its event by its place in ``events``, not in the request."""
+    said = _shifted(error, start) if start and error.status == 422 else error
+    said.scored = scored
+    return said
 
 
 def _refusal(request: str, response: httpx.Response, request_id: str) -> RisklineError:

@@ -689,7 +689,10 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
     assert str(refused.value) == ("POST /v1/messages: 422: body.messages.1234.timestamp: not ISO-8601 or Unix "
                                   f"seconds: 'soon' [request {refused.value.request_id}]")
     assert server.logged(refused.value.request_id) == [("/v1/messages", 422)]  # the second request of three
-    assert all(r["duplicate"] for r in client.send(bad[:1000]))  # the request before it was scored
+    # the request before it was scored: its answers come with the error, and sent again they are duplicates
+    assert [(r["message_id"], r["duplicate"]) for r in refused.value.scored] == \
+        [(e["message_id"], False) for e in bad[:1000]]
+    assert all(r["duplicate"] for r in client.send(bad[:1000]))
     assert client.send([]) == []
     # any iterable: a generator's events in requests of 1,000 (the ones above, answered as duplicates)
     assert [(r["message_id"], r["duplicate"]) for r in client.send(e for e in bad[:1001])] == \
@@ -723,6 +726,7 @@ def test_the_client_sends_any_number_and_names_a_refused_event_by_its_place(serv
         assert str(refused.value) == str(refused_before).replace(str(refused_before.request_id),
                                                                  str(refused.value.request_id))
         assert server.logged(refused.value.request_id) == [("/v1/messages", 422)]
+        assert [r["message_id"] for r in refused.value.scored] == [e["message_id"] for e in worse[:1000]]
         seen = RisklineClient(server.url, api_token=TOKEN)
         assert await aclient.conversation("bulk7") == seen.conversation("bulk7")
         assert await aclient.conversation("nobody") is None
