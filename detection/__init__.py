@@ -11,7 +11,8 @@ The names a program or a notebook needs are importable from here, each loaded on
 The README's "From Python" shows the rest: rows held in memory (``to_event``), scoring message by message with
 states kept (``score_messages``, ``summarize``), a conversation's trajectory (``trajectory``), the service's
 client (``RisklineClient``, ``AsyncRisklineClient``, ``RisklineError``) and a webhook receiver's check of the
-signature (``verify_signature``).
+signature (``verify_signature``), and the interventions the service would raise on messages held
+(``replay_interventions``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ _HOMES = {
     "trajectory": "detection.explain",
     "RisklineClient": "detection.client", "AsyncRisklineClient": "detection.client",
     "RisklineError": "detection.client", "verify_signature": "detection.client",
+    "replay_interventions": "detection.replay",
 }
 
 __all__ = ["AsyncRisklineClient", "MessageEvent", "RiskModel", "RiskScore", "RisklineClient", "RisklineError",
-           "load_model", "read_events", "score_conversations", "score_messages", "summarize", "to_event", "trajectory",
-           "verify_signature"]
+           "load_model", "read_events", "replay_interventions", "score_conversations", "score_messages", "summarize",
+           "to_event", "trajectory", "verify_signature"]
 
 if TYPE_CHECKING:
     from detection.client import AsyncRisklineClient, RisklineClient, RisklineError, verify_signature
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from detection.model import RiskModel
     from detection.model_files import load_model
     from detection.readers import read_events
+    from detection.replay import replay_interventions
     from detection.scoring import RiskScore, score_conversations, score_messages, summarize
 
 

@@ -20,13 +20,13 @@ from detection.explain import driven_by
 from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.outbox import OutboxWorker
-from detection.policy import LEVELS, EscalationPolicy
+from detection.policy import LEVELS, EscalationPolicy, Thresholds
 from detection.scoring import Named, StepScores, score_and_name
 from detection.sinks import Sink, intervention_id, load_sinks
 from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store
 
 
-class _Due(NamedTuple):
+class Due(NamedTuple):
     """An intervention the policy raises: at which row of the call's steps, for which conversation and message."""
 
     row: int
@@ -83,7 +83,7 @@ class Processor:
         fresh = [e for k, e in first.items() if k not in answered]
         levels = {c: v.level for c, v in conversations.items()}
         raised = {c: v.raised for c, v in conversations.items()}
-        decided: list[tuple[dict[tuple[str, str], dict[str, Any]], list[_Due]]] = []
+        decided: list[tuple[dict[tuple[str, str], dict[str, Any]], list[Due]]] = []
 
         def raising(steps: StepScores) -> list[int]:  # the policy decides once the scores are known
             decided.append(self._decide(steps, levels, raised, intervene))
@@ -113,43 +113,25 @@ class Processor:
         return _in_request_order(keys, answers, answered), new_interventions
 
     def _decide(self, steps: StepScores, levels: dict[str, str], raised: dict[str, frozenset[str]], intervene: bool,
-                ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[_Due]]:
+                ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[Due]]:
         """The policy's decision after each scored message, in order: its answer (no intervention in it yet), and
         the interventions due, in the order raised (none without ``intervene``). ``levels`` and ``raised`` (each
         conversation's level and the levels raised so far) are brought up to date."""
         answers: dict[tuple[str, str], dict[str, Any]] = {}
-        due_now: list[_Due] = []
+        reached, due = escalate(self.policy, self.model.thresholds, steps, levels, raised)
         stages = steps.stage
         for i, (cid, mid) in enumerate(zip(steps.conversation_id, steps.message_id, strict=True)):
-            score = float(steps.risk_score[i])
-            level = self.policy.next_level(self.model.thresholds, levels.get(cid, "none"), score)
-            levels[cid] = level
-            due = self.policy.due(level, raised.get(cid, frozenset()))
-            raised[cid] = raised.get(cid, frozenset()) | set(due)
-            if intervene:
-                due_now.extend(_Due(i, cid, mid, lv, score) for lv in due)
             answers[(cid, mid)] = {
-                "conversation_id": cid, "message_id": mid, "risk_score": score, "risk_level": level,
-                "stage": stages[i], "stage_probabilities": dict(zip(STAGES, steps.stage_proba[i].round(6).tolist(),
-                                                                    strict=True)),
+                "conversation_id": cid, "message_id": mid, "risk_score": float(steps.risk_score[i]),
+                "risk_level": reached[i], "stage": stages[i],
+                "stage_probabilities": dict(zip(STAGES, steps.stage_proba[i].round(6).tolist(), strict=True)),
                 "intervention": None, "duplicate": False,
             }
-        return answers, due_now
+        return answers, due if intervene else []
 
-    def _intervention(self, first_ts: float | None, named: Named, why: dict[str, Any], due: _Due) -> dict[str, Any]:
-        """``due``, naming what its conversation's state names after its trigger (``named``) and what drove the
-        risk there (``why``: ``explain.driven_by``); ``first_ts``: the conversation's first message's time, which
-        its id derives from."""
-        spec = self.policy.actions[due.level]
-        return {
-            "intervention_id": intervention_id(due.conversation_id, due.level, first_ts),
-            "conversation_id": due.conversation_id, "level": due.level, "action": spec["action"],
-            "risk_score": due.score, "trigger_message_id": due.trigger, "suspect_id": named.suspect_id,
-            "suspect_share": named.suspect_share, "evidence_message_ids": named.evidence_message_ids, "driven_by": why,
-            "model_version": self.model.model_version,
-            "created_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
-            "details": {k: v for k, v in spec.items() if k != "action"},
-        }
+    def _intervention(self, first_ts: float | None, named: Named, why: dict[str, Any], due: Due) -> dict[str, Any]:
+        return intervention(self.policy, self.model.model_version, first_ts, named, why, due, self.clock())
+
 
     def erase(self, conversation_id: str) -> bool:
         """Forget everything held of one conversation (a platform's erasure request): whether it was known.
@@ -181,6 +163,41 @@ class Processor:
             "interventions": sorted(self.store.interventions(conversation_id),
                                     key=lambda i: (i["created_at"], LEVELS.index(i["level"]))),
         }
+
+
+def escalate(policy: EscalationPolicy, thresholds: Thresholds, steps: StepScores, levels: dict[str, str],
+             raised: dict[str, frozenset[str]]) -> tuple[list[str], list[Due]]:
+    """The policy after each scored message, in order: the level each leaves its conversation at, and the
+    interventions due (each level with an action, the first time it is reached), in the order raised. ``levels``
+    and ``raised`` (each conversation's level and the levels raised so far) are brought up to date."""
+    reached: list[str] = []
+    due_now: list[Due] = []
+    for i, (cid, mid) in enumerate(zip(steps.conversation_id, steps.message_id, strict=True)):
+        score = float(steps.risk_score[i])
+        level = policy.next_level(thresholds, levels.get(cid, "none"), score)
+        levels[cid] = level
+        due = policy.due(level, raised.get(cid, frozenset()))
+        raised[cid] = raised.get(cid, frozenset()) | set(due)
+        due_now.extend(Due(i, cid, mid, lv, score) for lv in due)
+        reached.append(level)
+    return reached, due_now
+
+
+def intervention(policy: EscalationPolicy, model_version: str, first_ts: float | None, named: Named,
+                 why: dict[str, Any], due: Due, at: float) -> dict[str, Any]:
+    """``due`` as an intervention, naming what its conversation's state names after its trigger (``named``) and what
+    drove the risk there (``why``: ``explain.driven_by``); ``first_ts``: the conversation's first message's time,
+    which its id derives from; ``at``: when it was raised (Unix seconds)."""
+    spec = policy.actions[due.level]
+    return {
+        "intervention_id": intervention_id(due.conversation_id, due.level, first_ts),
+        "conversation_id": due.conversation_id, "level": due.level, "action": spec["action"],
+        "risk_score": due.score, "trigger_message_id": due.trigger, "suspect_id": named.suspect_id,
+        "suspect_share": named.suspect_share, "evidence_message_ids": named.evidence_message_ids, "driven_by": why,
+        "model_version": model_version,
+        "created_at": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
+        "details": {k: v for k, v in spec.items() if k != "action"},
+    }
 
 
 HISTORY_CALL_MESSAGES = 5000  # about how many messages ``load_history`` gives one call (whole conversations)

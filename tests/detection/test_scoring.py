@@ -498,3 +498,37 @@ def test_an_intervention_names_suspect_and_evidence_as_of_its_trigger_however_me
         assert made["driven_by"] == {"path": step.path, "shares": {g: round(v, 3) for g, v in step.top()}}
         paths.add(step.path)
     assert paths == {"escalation", "text"}  # both paths raise some
+
+
+def test_replayed_interventions_are_those_the_service_raises(model: RiskModel, synth_rows: list[dict[str, object]],
+                                                             tmp_path: Path) -> None:
+    """``replay_interventions`` gives, without a service or a store, what the real-time hook raises on the same
+    messages arriving one at a time (ids, triggers, suspects, evidence, what drove them), under the default policy
+    and under one of a deployment's own (a YAML file), each dated at its trigger message, in time order."""
+    from datetime import datetime
+
+    from detection import replay_interventions
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor
+    from detection.sqlite_store import SQLiteStore
+
+    events = [to_event(r) for r in synth_rows]
+    chosen = sorted({e.conversation_id for e in events})[:60]  # positives and negatives
+    mine = [e for e in events if e.conversation_id in chosen]
+    (tmp_path / "policy.yaml").write_text("hysteresis: 0.2\nlevels:\n  medium: {action: watch, queue: soft}\n"
+                                          "  critical: {action: human_review}\n")
+    for policy, name in ((None, "default"), (str(tmp_path / "policy.yaml"), "own")):
+        processor = Processor(model, SQLiteStore(tmp_path / f"{name}.db"), EscalationPolicy.load(policy), [])
+        served = [i for e in mine for i in processor.process([e])[1]]
+        replayed = replay_interventions(model, list(reversed(mine)), policy)  # rows in any order, as in a file
+        assert len(served) >= 20 and {i["level"] for i in served} > {"critical"}
+        when = {(e.conversation_id, e.message_id): e.timestamp for e in mine}
+        assert [datetime.fromisoformat(i["created_at"]).timestamp() for i in replayed] == \
+            sorted(when[(i["conversation_id"], i["trigger_message_id"])] for i in served)
+
+        def keyed(made: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+            return {i["intervention_id"]: {k: v for k, v in i.items() if k != "created_at"} for i in made}
+
+        assert keyed(replayed) == keyed(served) and len(replayed) == len(served)
+    with pytest.raises(TypeError, match="dict"):
+        replay_interventions(model, synth_rows[:3])  # type: ignore[arg-type]
