@@ -11,6 +11,7 @@ from typing import Any
 from detection.events import STAGES, MessageEvent
 from detection.inputs import InputError, gzipped
 from detection.model import RiskModel
+from detection.policy import LEVELS, EscalationPolicy
 from detection.readers import Reject, read_events
 from detection.scoring import RiskScore, StepScores, score_conversations
 from detection.writers import atomic_path, open_text, utf8_json, write_rows
@@ -46,6 +47,15 @@ class BatchResult:
     results: list[RiskScore]
     events: list[MessageEvent]
     n_other_language: int = 0  # conversations that read as another language than English (``detection.language``)
+    interventions: dict[str, int] | None = None  # those replayed (``--interventions``), counted by level
+
+
+def counted_levels(made: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Interventions counted by level, in the order of severity."""
+    counts: dict[str, int] = {}
+    for one in made:
+        counts[str(one["level"])] = counts.get(str(one["level"]), 0) + 1
+    return {level: counts[level] for level in LEVELS if level in counts}
 
 
 def step_rows(steps: StepScores) -> list[dict[str, object]]:
@@ -95,12 +105,21 @@ def bad_rows_error(first: Reject, count: int) -> InputError:
 
 
 def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
-               per_message: bool = False, errors_path: str | Path | None = None) -> BatchResult:
-    """Score every conversation of a file; bad rows abort (``InputError``) unless ``errors_path`` is set."""
+               per_message: bool = False, errors_path: str | Path | None = None,
+               interventions_path: str | Path | None = None, policy: EscalationPolicy | None = None) -> BatchResult:
+    """Score every conversation of a file; bad rows abort (``InputError``) unless ``errors_path`` is set. With
+    ``interventions_path``, also write the interventions the service would raise under ``policy`` (None: the
+    default policy) on these messages (``replay.score_and_replay``)."""
     read = read_events(input_path)
     if read.rejects and errors_path is None:
         raise rejects_error(read.rejects)
-    results, steps = score_conversations(model, read.events)
+    made: list[dict[str, Any]] | None = None
+    if interventions_path is None:
+        results, steps = score_conversations(model, read.events)
+    else:
+        from detection.replay import score_and_replay
+
+        results, steps, made = score_and_replay(model, read.events, policy or EscalationPolicy.load(None))
     if per_message:
         write_rows(output_path, step_rows(steps), MESSAGE_COLUMNS, arrow_schema(True), for_people=True)
     else:
@@ -108,5 +127,10 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
                    CONVERSATION_COLUMNS, arrow_schema(False), for_people=True)
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
+    if interventions_path is not None and made is not None:
+        from detection.replay import write_interventions
+
+        write_interventions(interventions_path, made)
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,
-                       read.events, sum(r.other_language for r in results))
+                       read.events, sum(r.other_language for r in results),
+                       None if made is None else counted_levels(made))

@@ -61,6 +61,13 @@ def score(
         metavar="|".join(ENGINES), help="This machine's processes, or Spark (riskline[spark])")] = "local",
     show: Annotated[int, typer.Option(metavar="N", help="Print the N riskiest conversations as a table", min=0)] = 0,
     workers: Annotated[int, typer.Option(metavar="N", help="Processes for large inputs (0: every core)", min=0)] = 0,
+    interventions: Annotated[Path | None, typer.Option(
+        "--interventions", metavar="FILE", parser=local_path,
+        help="Also write the interventions the service would raise on these messages (JSON Lines), each dated at "
+             "its trigger message")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", metavar="FILE", parser=local_path,
+        help="Escalation policy YAML of --interventions (the default policy if omitted)")] = None,
 ) -> None:
     """Score conversations causally: one row per conversation.
 
@@ -72,10 +79,22 @@ def score(
     from detection.partitioned import parallel_min_bytes, score_file_partitioned
     from detection.writers import output_format
 
-    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    check_outputs({"INPUT": input_path, "--policy": policy},
+                  {"--output": output, "--errors": errors, "--interventions": interventions})
     if engine != "spark":  # before the work, not after it (Spark's own checks follow)
         output_format(output)
     check_errors_file(errors)
+    check_errors_file(interventions, "--interventions", "interventions are")
+    if policy is not None and interventions is None:
+        raise fail(f"--policy {policy}: the policy of --interventions, which was not given; add --interventions FILE "
+                   "for the interventions the service would raise under it")
+    if interventions is not None and engine == "spark":
+        raise fail("--interventions: replayed by the local engine; leave out --engine spark")
+    escalation = None
+    if interventions is not None:
+        from detection.policy import EscalationPolicy
+
+        escalation = EscalationPolicy.load(policy)  # before the work: a bad policy file is said now
     if engine == "spark":
         return _score_with_spark(input_path, output, model, per_message, errors)
     if engine not in ENGINES:
@@ -84,11 +103,17 @@ def score(
     large = input_path.exists() and input_bytes(input_files(input_path)) >= parallel_min_bytes()
     if large:  # partition by conversation: memory stays bounded whatever the file's size
         result = score_file_partitioned(risk_model, input_path, output, per_message=per_message,
-                                        errors_path=errors, workers=workers or None, progress=True, show=show)
+                                        errors_path=errors, workers=workers or None, progress=True, show=show,
+                                        interventions_path=interventions, policy=escalation)
     else:
-        result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors)
+        result = score_file(risk_model, input_path, output, per_message=per_message, errors_path=errors,
+                            interventions_path=interventions, policy=escalation)
     _say_scored(result.n_messages, result.n_conversations, result.n_alerts, result.n_rejected, output,
                 result.n_other_language, risk_model)
+    if result.interventions is not None:
+        levels = ", ".join(f"{count} {level}" for level, count in result.interventions.items())
+        typer.echo(f"{counted(sum(result.interventions.values()), 'intervention')} the service would raise"
+                   f"{f' ({levels})' if levels else ''} -> {interventions}", err=True)
     if show:
         from detection.display import print_riskiest
 

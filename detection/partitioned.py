@@ -39,6 +39,7 @@ from detection.batch import (
     MESSAGE_COLUMNS,
     BatchResult,
     arrow_schema,
+    counted_levels,
     rejects_error,
     step_rows,
     write_rejects,
@@ -56,6 +57,7 @@ from detection.inputs import (
 from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
 from detection.partitions import Split, partition_events, read_partition
+from detection.policy import LEVELS, EscalationPolicy
 from detection.readers import Reject
 from detection.scoring import RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
@@ -79,6 +81,7 @@ def parallel_min_bytes() -> int:
 
 
 _MODEL: RiskModel | None = None  # set before the pool forks, inherited by the workers
+_POLICY: EscalationPolicy | None = None  # so too the policy of interventions replayed, where they are asked for
 
 
 class _Scored(NamedTuple):
@@ -92,6 +95,7 @@ class _Scored(NamedTuple):
     riskiest: list[tuple[float, int, RiskScore]]  # (-score, first input row, result) of its ``show`` riskiest
     shown: list[MessageEvent]  # the messages the table shows for them
     n_other_language: int = 0  # conversations that read as another language than English
+    interventions: dict[str, int] | None = None  # those replayed, by level (``replay``)
 
 
 def _riskiest(results: list[RiskScore], table: Any, first: dict[str, int],
@@ -117,12 +121,13 @@ class _ScoreJob(NamedTuple):
     per_message: bool = False
     score: bool = False
     show: int = 0  # how many of its riskiest conversations to give back
+    replay: bool = False  # also the interventions the service would raise (``_POLICY``), written beside
 
 
 def _score(job: _ScoreJob) -> _Scored:
     """Score one partition; return its duplicate rows, counts and riskiest conversations (without ``score``,
     its duplicate rows and counts alone)."""
-    folder, p, sources, written, per_message, score, show = job
+    folder, p, sources, written, per_message, score, show, replay = job
     if (read := read_partition(folder, p, sources, written)) is None:
         return _Scored([], [], 0, 0, 0, [], [])
     table, order_column, ids, rejects, unplaced = read
@@ -132,7 +137,17 @@ def _score(job: _ScoreJob) -> _Scored:
     media = pc.fill_null(pc.is_in(table.column("attachment"), pa.array(sorted(MEDIA))), False)
     messages = Messages(*ids, table.column("sender_id").to_pylist(), table.column("timestamp").to_numpy(),
                         table.column("text").to_pylist(), media.to_numpy())
-    results, steps = score_conversations(_MODEL, messages)
+    made: list[dict[str, Any]] | None = None
+    if replay:  # (the service's side is imported only where asked for: ``score`` starts as fast as before)
+        from detection.replay import in_order, score_and_replay
+
+        assert _POLICY is not None
+        results, steps, made = score_and_replay(_MODEL, messages, _POLICY)
+        with open(Path(folder) / f"iv{p:05d}.jsonl", "w", encoding="utf-8") as handle:
+            for one in made:
+                handle.write(json.dumps({**one, "_key": in_order(one)}, ensure_ascii=False) + "\n")
+    else:
+        results, steps = score_conversations(_MODEL, messages)
     first: dict[str, int] = {}
     for conversation, order in zip(ids[0], order_column, strict=True):
         first.setdefault(conversation, order)
@@ -146,12 +161,13 @@ def _score(job: _ScoreJob) -> _Scored:
             handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
     riskiest, shown = _riskiest(results, table, first, show) if show else ([], [])
     return _Scored(rejects, unplaced, len(messages), len(results), sum(r.alert for r in results), riskiest, shown,
-                   sum(r.other_language for r in results))
+                   sum(r.other_language for r in results), None if made is None else counted_levels(made))
 
 
-def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
+def _merged(folder: Path, n: int, name: str = "out") -> Iterator[dict[str, Any]]:
+    """The partitions' ``name`` files (their output rows, or ``iv``: their interventions) merged by ``_key``."""
     def rows(p: int) -> Iterator[dict[str, Any]]:
-        path = folder / f"out{p:05d}.jsonl"
+        path = folder / f"{name}{p:05d}.jsonl"
         if path.exists():
             with path.open(encoding="utf-8") as handle:
                 for line in handle:
@@ -164,19 +180,22 @@ def _merged(folder: Path, n: int) -> Iterator[dict[str, Any]]:
 def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path: str | Path, *,
                            per_message: bool = False, errors_path: str | Path | None = None,
                            workers: int | None = None, partitions: int | None = None,
-                           progress: bool = False, show: int = 0) -> BatchResult:
-    """Score a file of any size with ``workers`` processes; same output as ``batch.score_file``.
+                           progress: bool = False, show: int = 0, interventions_path: str | Path | None = None,
+                           policy: EscalationPolicy | None = None) -> BatchResult:
+    """Score a file of any size with ``workers`` processes; same output as ``batch.score_file`` (the interventions
+    too, with ``interventions_path``).
 
     The result holds no events and, of the results, only the ``show`` riskiest conversations (with the
     messages ``print_riskiest`` quotes): holding them all would undo the bounded memory.
     """
-    global _MODEL
+    global _MODEL, _POLICY
     source, output = Path(input_path), Path(output_path)
     files = _input_files(source)
     output_format(output)  # before the work: a name it cannot write is an error now
     workers, n = _sizes(files, workers, partitions)
     place = output.parent if output.parent.is_dir() else Path(tempfile.gettempdir())
     _MODEL = model
+    _POLICY = policy or EscalationPolicy.load(None) if interventions_path is not None else None
     context = multiprocessing.get_context("fork")
     try:
         with working_folder(place) as folder:
@@ -184,7 +203,8 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                 rejects, written = _read_into(folder, source, files, n, workers, pool, bar)
                 score = not (rejects and errors_path is None)
                 names = [str(f) for f in files]
-                jobs = [_ScoreJob(str(folder), p, names, written[p], per_message, score, show) for p in range(n)]
+                jobs = [_ScoreJob(str(folder), p, names, written[p], per_message, score, show, _POLICY is not None)
+                        for p in range(n)]
                 done = list(bar.track(pool.map(_score, jobs), n, "scoring"))
             rejects = _all_rejects(rejects, done, names)
             if rejects and errors_path is None:
@@ -193,6 +213,10 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
                        arrow_schema(per_message), for_people=True)
             if errors_path is not None:
                 write_rejects(errors_path, rejects)
+            if interventions_path is not None:
+                from detection.replay import write_interventions
+
+                write_interventions(interventions_path, _merged(folder, n, "iv"))
             return _result(done, len(rejects), show)
     except BrokenProcessPool:  # a worker killed outright; the pool has stopped the others
         raise InputError(f"{source}: a worker process was killed while scoring it (most often by the kernel's "
@@ -205,7 +229,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
         raise InputError(f"{output}: scoring's working files in {place} could not be written ({reason}); "
                          "nothing was written there") from None
     finally:
-        _MODEL = None
+        _MODEL = _POLICY = None
 
 
 def _result(done: list[_Scored], n_rejected: int, show: int) -> BatchResult:
@@ -215,7 +239,18 @@ def _result(done: list[_Scored], n_rejected: int, show: int) -> BatchResult:
     return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), n_rejected,
                        sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
                        [e for d in done for e in d.shown if e.conversation_id in shown],
-                       sum(d.n_other_language for d in done))
+                       sum(d.n_other_language for d in done), _levels_together(done))
+
+
+def _levels_together(done: list[_Scored]) -> dict[str, int] | None:
+    """The partitions' replayed interventions counted by level together; None where none were replayed."""
+    if all(d.interventions is None for d in done):
+        return None
+    together: dict[str, int] = {}
+    for d in done:
+        for level, count in (d.interventions or {}).items():
+            together[level] = together.get(level, 0) + count
+    return {level: together[level] for level in LEVELS if level in together}
 
 
 def _sizes(files: list[Path], workers: int | None, partitions: int | None) -> tuple[int, int]:

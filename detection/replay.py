@@ -4,17 +4,19 @@ served. The same scoring core, policy and intervention builder as the real-time 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from detection.events import MessageEvent
 from detection.explain import driven_by
-from detection.messages import order_events, reading_events
+from detection.inputs import gzipped
+from detection.messages import Messages, order_events, reading_events
 from detection.model import RiskModel
-from detection.policy import EscalationPolicy
+from detection.policy import LEVELS, EscalationPolicy
 from detection.processor import Due, escalate, intervention
-from detection.scoring import StepScores, score_and_name
+from detection.scoring import RiskScore, StepScores, score_and_name, summarize
+from detection.writers import atomic_path, open_text, utf8_json
 
 
 def replay_interventions(model: RiskModel, events: Sequence[MessageEvent],
@@ -39,9 +41,51 @@ def replay_interventions(model: RiskModel, events: Sequence[MessageEvent],
         decided.append(escalate(policy, model.thresholds, steps, levels, raised)[1])
         return [due.row for due in decided[0]]
 
-    steps, states, named = score_and_name(model, list(first.values()), None, None, False, raising)
+    return score_and_replay(model, list(first.values()), policy)[2]
+
+
+def score_and_replay(model: RiskModel, events: Sequence[MessageEvent] | Messages, policy: EscalationPolicy,
+                     ) -> tuple[list[RiskScore], StepScores, list[dict[str, Any]]]:
+    """``score_conversations`` (events with no message id twice in a conversation, as ``read_events`` gives them),
+    and in the same pass the interventions ``replay_interventions`` gives: sorted by trigger time, conversation
+    id and level (the order raised, within a conversation), so that any split of the conversations into parts,
+    each replayed, merges into the same list (``in_order``)."""
+    levels: dict[str, str] = {}
+    raised: dict[str, frozenset[str]] = {}
+    decided: list[list[Due]] = []
+
+    def raising(steps: StepScores) -> list[int]:
+        decided.append(escalate(policy, model.thresholds, steps, levels, raised)[1])
+        return [due.row for due in decided[0]]
+
+    steps, states, named = score_and_name(model, events, None, None, False, raising)
     due = decided[0] if decided else []
     reasons = driven_by(model, steps.features[[d.row for d in due]]) if due else []
-    made = [(first[(d.conversation_id, d.trigger)].timestamp, i) for i, d in enumerate(due)]
-    return [intervention(policy, model.model_version, states[due[i].conversation_id].first_ts, named[due[i].row],
-                         reasons[i], due[i], at) for at, i in sorted(made)]
+    when = _times(events, {(d.conversation_id, d.trigger) for d in due})
+    made = [intervention(policy, model.model_version, states[d.conversation_id].first_ts, named[d.row], why, d,
+                         when[(d.conversation_id, d.trigger)]) for d, why in zip(due, reasons, strict=True)]
+    return [summarize(model, state) for state in states.values()], steps, sorted(made, key=in_order)
+
+
+def in_order(made: Mapping[str, Any]) -> tuple[str, str, int]:
+    """An intervention's place among replayed ones: by trigger time (``created_at``, all UTC, to the
+    millisecond), then conversation, then level."""
+    return str(made["created_at"]), str(made["conversation_id"]), LEVELS.index(str(made["level"]))
+
+
+def _times(events: Sequence[MessageEvent] | Messages, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """The times of the ``wanted`` (conversation, message id) among ``events``."""
+    rows: Iterable[tuple[str, str, float]]
+    if isinstance(events, Messages):
+        rows = zip(events.conversation_id, events.message_id, events.timestamp.tolist(), strict=True)
+    else:
+        rows = ((e.conversation_id, e.message_id, e.timestamp) for e in events)
+    return {(c, m): float(t) for c, m, t in rows if (c, m) in wanted}
+
+
+def write_interventions(path: str | Path, made: Iterable[Mapping[str, Any]]) -> None:
+    """Interventions as JSON Lines (gzipped for a name ending in .gz), as the service's audit log holds them; the
+    file appears whole or not at all."""
+    with atomic_path(path) as tmp, open_text(tmp, gzipped(path)) as handle:
+        for one in made:
+            handle.write(utf8_json(one) + "\n")

@@ -641,3 +641,49 @@ def test_out_of_memory_is_one_line_and_writes_nothing(events_path: Path, model_d
         "riskline: error: out of memory: the process could not have more (the machine's, or a limit such as "
         "`ulimit -v`); the output in hand was not written. Give it more memory\n")
     assert list(out.parent.iterdir()) == []
+
+
+def test_score_writes_the_interventions_the_service_would_raise(labelled_path: Path, model_dir: Path,
+                                                                model: RiskModel, tmp_path: Path) -> None:
+    """``--interventions`` replays the policy over the file: the interventions the service would raise on these
+    messages (``detection.replay_interventions``), the same from both local engines, counted by level; under a
+    policy file of the deployment's own with ``--policy``. Mistakes are said before any work."""
+    from detection.readers import read_events
+    from detection.replay import replay_interventions
+
+    expected = json.loads(json.dumps(replay_interventions(model, read_events(labelled_path).events)))
+    assert len(expected) > 100 and [i["created_at"] for i in expected] == sorted(i["created_at"] for i in expected)
+    written = {}
+    for engine, env in (("memory", {}), ("partitioned", {"RISKLINE_PARALLEL_MIN_BYTES": "0"})):
+        done = riskline("score", labelled_path, "-o", tmp_path / f"{engine}.jsonl", "--model", model_dir,
+                        "--interventions", tmp_path / f"{engine}-iv.jsonl", "--workers", "2", env=env)
+        assert done.returncode == 0, done.stderr
+        written[engine] = (tmp_path / f"{engine}-iv.jsonl").read_text()
+        assert [json.loads(line) for line in written[engine].splitlines()] == expected
+        counts = {level: sum(i["level"] == level for i in expected) for level in ("high", "critical")}
+        assert done.stderr.splitlines()[-1] == (
+            f"{len(expected)} interventions the service would raise ({counts['high']} high, {counts['critical']} "
+            f"critical) -> {tmp_path / f'{engine}-iv.jsonl'}")
+    assert written["memory"] == written["partitioned"]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("levels:\n  medium: {action: watch}\n")
+    done = riskline("score", labelled_path, "-o", tmp_path / "own.jsonl", "--model", model_dir, "--workers", "2",
+                    "--interventions", tmp_path / "own-iv.jsonl.gz", "--policy", policy,
+                    env={"RISKLINE_PARALLEL_MIN_BYTES": "0"})  # the partitioned engine's workers get the policy
+    assert done.returncode == 0, done.stderr
+    own = [json.loads(line) for line in gzip.decompress((tmp_path / "own-iv.jsonl.gz").read_bytes()).splitlines()]
+    assert own == json.loads(json.dumps(replay_interventions(model, read_events(labelled_path).events, policy)))
+    assert {i["action"] for i in own} == {"watch"} and len(own) >= sum(i["level"] == "high" for i in expected)
+    (tmp_path / "bad.yaml").write_text("levels:\n  urgent: {action: call}\n")
+    for args, said in (
+            (["--policy", policy], f"--policy {policy}: the policy of --interventions, which was not given"),
+            (["--interventions", tmp_path / "iv.csv"], f"--interventions {tmp_path / 'iv.csv'}: interventions are "
+                                                       "written as JSON Lines"),
+            (["--interventions", tmp_path / "iv.jsonl", "--engine", "spark"], "--interventions: replayed by the "
+                                                                              "local engine"),
+            (["--interventions", tmp_path / "iv.jsonl", "--policy", tmp_path / "bad.yaml"],
+             f"{tmp_path / 'bad.yaml'}: policy: unknown level(s) ['urgent']"),
+            (["--interventions", tmp_path / "out.jsonl"], "--interventions")):
+        refused = riskline("score", labelled_path, "-o", tmp_path / "out.jsonl", "--model", model_dir, *args)
+        assert refused.returncode == 2 and refused.stderr.startswith(f"riskline: error: {said}"), refused.stderr
+        assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "iv.jsonl").exists()
