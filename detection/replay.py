@@ -33,14 +33,6 @@ def replay_interventions(model: RiskModel, events: Sequence[MessageEvent],
         first: dict[tuple[str, str], MessageEvent] = {}
         for event in order_events(events):
             first.setdefault((event.conversation_id, event.message_id), event)
-    levels: dict[str, str] = {}
-    raised: dict[str, frozenset[str]] = {}
-    decided: list[list[Due]] = []
-
-    def raising(steps: StepScores) -> list[int]:
-        decided.append(escalate(policy, model.thresholds, steps, levels, raised)[1])
-        return [due.row for due in decided[0]]
-
     return score_and_replay(model, list(first.values()), policy)[2]
 
 
