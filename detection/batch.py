@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +51,9 @@ class BatchResult:
     interventions: dict[str, int] | None = None  # those replayed (``--interventions``), counted by level
 
 
-def counted_levels(made: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Interventions counted by level, in the order of severity."""
-    counts: dict[str, int] = {}
-    for one in made:
-        counts[str(one["level"])] = counts.get(str(one["level"]), 0) + 1
-    return {level: counts[level] for level in LEVELS if level in counts}
+def by_level(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts of interventions by level (a ``Counter`` of their levels), in the order of severity."""
+    return {level: counts[level] for level in LEVELS if counts.get(level)}
 
 
 def step_rows(steps: StepScores) -> list[dict[str, object]]:
@@ -127,10 +125,10 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
                    CONVERSATION_COLUMNS, arrow_schema(False), for_people=True)
     if errors_path is not None:
         write_rejects(errors_path, read.rejects)
-    if interventions_path is not None and made is not None:
+    if interventions_path is not None and made is not None:  # (the one goes with the other)
         from detection.replay import write_interventions
 
         write_interventions(interventions_path, made)
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,
                        read.events, sum(r.other_language for r in results),
-                       None if made is None else counted_levels(made))
+                       None if made is None else by_level(Counter(str(i["level"]) for i in made)))

@@ -95,16 +95,16 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def check_errors_file(errors: Path | None, option: str = "--errors", what: str = "bad rows are") -> None:
+def check_errors_file(path: Path | None, option: str = "--errors", what: str = "bad rows are") -> None:
     """``--errors`` (or another JSON Lines ``option``, of which ``what`` is written), before any work: JSON Lines
     by name, in a folder that exists, writable (else the output would be written and not this file)."""
     from detection.inputs import input_format
     from detection.writers import check_writable
 
-    if errors is None:
+    if path is None:
         return
-    if input_format(errors) in (".csv", ".parquet"):  # a name promising another format
-        raise fail(f"{option} {errors}: {what} written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
-    if not errors.parent.is_dir():
-        raise fail(f"{option} {errors}: folder {errors.parent} does not exist")
-    check_writable(errors)
+    if input_format(path) in (".csv", ".parquet"):  # a name promising another format
+        raise fail(f"{option} {path}: {what} written as JSON Lines; name the file .jsonl (or .jsonl.gz)")
+    if not path.parent.is_dir():
+        raise fail(f"{option} {path}: folder {path.parent} does not exist")
+    check_writable(path)

@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,7 +40,7 @@ from detection.batch import (
     MESSAGE_COLUMNS,
     BatchResult,
     arrow_schema,
-    counted_levels,
+    by_level,
     rejects_error,
     step_rows,
     write_rejects,
@@ -57,7 +58,7 @@ from detection.inputs import (
 from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
 from detection.partitions import Split, partition_events, read_partition
-from detection.policy import LEVELS, EscalationPolicy
+from detection.policy import EscalationPolicy
 from detection.readers import Reject
 from detection.scoring import RiskScore, score_conversations
 from detection.splitting import place_duplicates, split, split_jobs
@@ -161,7 +162,8 @@ def _score(job: _ScoreJob) -> _Scored:
             handle.write(json.dumps({**row, "_key": first_row}, ensure_ascii=False) + "\n")
     riskiest, shown = _riskiest(results, table, first, show) if show else ([], [])
     return _Scored(rejects, unplaced, len(messages), len(results), sum(r.alert for r in results), riskiest, shown,
-                   sum(r.other_language for r in results), None if made is None else counted_levels(made))
+                   sum(r.other_language for r in results),
+                   None if made is None else by_level(Counter(str(i["level"]) for i in made)))
 
 
 def _merged(folder: Path, n: int, name: str = "out") -> Iterator[dict[str, Any]]:
@@ -195,7 +197,7 @@ def score_file_partitioned(model: RiskModel, input_path: str | Path, output_path
     workers, n = _sizes(files, workers, partitions)
     place = output.parent if output.parent.is_dir() else Path(tempfile.gettempdir())
     _MODEL = model
-    _POLICY = policy or EscalationPolicy.load(None) if interventions_path is not None else None
+    _POLICY = (policy or EscalationPolicy.load(None)) if interventions_path is not None else None
     context = multiprocessing.get_context("fork")
     try:
         with working_folder(place) as folder:
@@ -239,18 +241,9 @@ def _result(done: list[_Scored], n_rejected: int, show: int) -> BatchResult:
     return BatchResult(sum(d.n_messages for d in done), sum(d.n_conversations for d in done), n_rejected,
                        sum(d.n_alerts for d in done), [r for _, _, r in riskiest],
                        [e for d in done for e in d.shown if e.conversation_id in shown],
-                       sum(d.n_other_language for d in done), _levels_together(done))
-
-
-def _levels_together(done: list[_Scored]) -> dict[str, int] | None:
-    """The partitions' replayed interventions counted by level together; None where none were replayed."""
-    if all(d.interventions is None for d in done):
-        return None
-    together: dict[str, int] = {}
-    for d in done:
-        for level, count in (d.interventions or {}).items():
-            together[level] = together.get(level, 0) + count
-    return {level: together[level] for level in LEVELS if level in together}
+                       sum(d.n_other_language for d in done),
+                       None if all(d.interventions is None for d in done)  # none replayed
+                       else by_level(sum((Counter(d.interventions) for d in done), Counter())))
 
 
 def _sizes(files: list[Path], workers: int | None, partitions: int | None) -> tuple[int, int]:

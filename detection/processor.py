@@ -11,18 +11,20 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from detection.events import STAGES, MessageEvent
 from detection.explain import driven_by
+from detection.messages import Messages
 from detection.model import RiskModel
 from detection.model_files import load_model
 from detection.outbox import OutboxWorker
 from detection.policy import LEVELS, EscalationPolicy, Thresholds
 from detection.scoring import Named, StepScores, score_and_name
 from detection.sinks import Sink, intervention_id, load_sinks
+from detection.state import ConversationState
 from detection.store import Conversation, Janitor, StateStore, StoreConflict, open_store
 
 
@@ -83,21 +85,13 @@ class Processor:
         fresh = [e for k, e in first.items() if k not in answered]
         levels = {c: v.level for c, v in conversations.items()}
         raised = {c: v.raised for c, v in conversations.items()}
-        decided: list[tuple[dict[tuple[str, str], dict[str, Any]], list[Due]]] = []
-
-        def raising(steps: StepScores) -> list[int]:  # the policy decides once the scores are known
-            decided.append(self._decide(steps, levels, raised, intervene))
-            return [due.row for due in decided[0][1]]
-
-        # each intervention names the suspect and evidence as of its trigger (``named``), so that a call of many
-        # messages raises what calls of one message each would have
-        steps, states, named = score_and_name(self.model, fresh, {c: v.state for c, v in conversations.items()},
-                                          self.evidence_key, self.keep_other_evidence, raising)
-        answers, due = decided[0] if decided else ({}, [])
+        done = score_and_raise(self.model, self.policy, fresh, {c: v.state for c, v in conversations.items()},
+                               self.evidence_key, self.keep_other_evidence, levels, raised, intervene,
+                               lambda due: [self.clock() for _ in due])
+        states = done.states
+        answers = self._answers(done.steps, done.levels)
         new_interventions = []
-        reasons = driven_by(self.model, steps.features[[d.row for d in due]]) if due else []
-        for d, why in zip(due, reasons, strict=True):
-            made = self._intervention(states[d.conversation_id].first_ts, named[d.row], why, d)
+        for d, made in done.interventions:
             new_interventions.append(made)
             answers[(d.conversation_id, d.trigger)]["intervention"] = made  # the most severe, where one raised two
         if not states:  # every message answered before: nothing to write
@@ -112,13 +106,11 @@ class Processor:
                 self.evidence_restarts += aside
         return _in_request_order(keys, answers, answered), new_interventions
 
-    def _decide(self, steps: StepScores, levels: dict[str, str], raised: dict[str, frozenset[str]], intervene: bool,
-                ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[Due]]:
-        """The policy's decision after each scored message, in order: its answer (no intervention in it yet), and
-        the interventions due, in the order raised (none without ``intervene``). ``levels`` and ``raised`` (each
-        conversation's level and the levels raised so far) are brought up to date."""
+    @staticmethod
+    def _answers(steps: StepScores, reached: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each scored message's answer (no intervention in it yet): ``reached``, the level it left its conversation
+        at (``escalate``)."""
         answers: dict[tuple[str, str], dict[str, Any]] = {}
-        reached, due = escalate(self.policy, self.model.thresholds, steps, levels, raised)
         stages = steps.stage
         for i, (cid, mid) in enumerate(zip(steps.conversation_id, steps.message_id, strict=True)):
             answers[(cid, mid)] = {
@@ -127,10 +119,7 @@ class Processor:
                 "stage_probabilities": dict(zip(STAGES, steps.stage_proba[i].round(6).tolist(), strict=True)),
                 "intervention": None, "duplicate": False,
             }
-        return answers, due if intervene else []
-
-    def _intervention(self, first_ts: float | None, named: Named, why: dict[str, Any], due: Due) -> dict[str, Any]:
-        return intervention(self.policy, self.model.model_version, first_ts, named, why, due, self.clock())
+        return answers
 
 
     def erase(self, conversation_id: str) -> bool:
@@ -163,6 +152,40 @@ class Processor:
             "interventions": sorted(self.store.interventions(conversation_id),
                                     key=lambda i: (i["created_at"], LEVELS.index(i["level"]))),
         }
+
+
+class Raised(NamedTuple):
+    """``score_and_raise``'s: the steps and new states, the level each row left its conversation at, and the
+    interventions raised, each with its ``Due``, in the order raised."""
+
+    steps: StepScores
+    states: dict[str, ConversationState]
+    levels: list[str]
+    interventions: list[tuple[Due, dict[str, Any]]]
+
+
+def score_and_raise(model: RiskModel, policy: EscalationPolicy, events: Sequence[MessageEvent] | Messages,
+                    states: Mapping[str, ConversationState] | None, evidence_key: str | None,
+                    keep_other_evidence: bool, levels: dict[str, str], raised: dict[str, frozenset[str]],
+                    intervene: bool, dated: Callable[[list[Due]], list[float]]) -> Raised:
+    """The scoring core (``score_messages``) with the escalation policy after it (``escalate``; ``levels`` and
+    ``raised`` brought up to date), and the interventions due (none without ``intervene``), each naming the suspect
+    and evidence as of its trigger (``score_and_name``), so that a call of many messages raises what calls of one
+    message each would have, and what drove the risk there (``explain.driven_by``); ``dated`` gives their times
+    (Unix seconds). The real-time hook's and the replay's (``replay``) one way of raising them."""
+    decided: list[tuple[list[str], list[Due]]] = []
+
+    def raising(steps: StepScores) -> list[int]:  # the policy decides once the scores are known
+        decided.append(escalate(policy, model.thresholds, steps, levels, raised))
+        return [due.row for due in decided[0][1]] if intervene else []
+
+    steps, new_states, named = score_and_name(model, events, states, evidence_key, keep_other_evidence, raising)
+    reached, due = decided[0] if decided else ([], [])
+    due = due if intervene else []
+    reasons = driven_by(model, steps.features[[d.row for d in due]]) if due else []
+    made = [(d, intervention(policy, model.model_version, new_states[d.conversation_id].first_ts, named[d.row], why,
+                             d, at)) for d, why, at in zip(due, reasons, dated(due), strict=True)]
+    return Raised(steps, new_states, reached, made)
 
 
 def escalate(policy: EscalationPolicy, thresholds: Thresholds, steps: StepScores, levels: dict[str, str],

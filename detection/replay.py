@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from detection.events import MessageEvent
-from detection.explain import driven_by
 from detection.inputs import gzipped
 from detection.messages import Messages, order_events, reading_events
 from detection.model import RiskModel
 from detection.policy import LEVELS, EscalationPolicy
-from detection.processor import Due, escalate, intervention
-from detection.scoring import RiskScore, StepScores, score_and_name, summarize
+from detection.processor import Due, score_and_raise
+from detection.scoring import RiskScore, StepScores, summarize
 from detection.writers import atomic_path, open_text, utf8_json
 
 
@@ -42,21 +41,9 @@ def score_and_replay(model: RiskModel, events: Sequence[MessageEvent] | Messages
     and in the same pass the interventions ``replay_interventions`` gives: sorted by trigger time, conversation
     id and level (the order raised, within a conversation), so that any split of the conversations into parts,
     each replayed, merges into the same list (``in_order``)."""
-    levels: dict[str, str] = {}
-    raised: dict[str, frozenset[str]] = {}
-    decided: list[list[Due]] = []
-
-    def raising(steps: StepScores) -> list[int]:
-        decided.append(escalate(policy, model.thresholds, steps, levels, raised)[1])
-        return [due.row for due in decided[0]]
-
-    steps, states, named = score_and_name(model, events, None, None, False, raising)
-    due = decided[0] if decided else []
-    reasons = driven_by(model, steps.features[[d.row for d in due]]) if due else []
-    when = _times(events, {(d.conversation_id, d.trigger) for d in due})
-    made = [intervention(policy, model.model_version, states[d.conversation_id].first_ts, named[d.row], why, d,
-                         when[(d.conversation_id, d.trigger)]) for d, why in zip(due, reasons, strict=True)]
-    return [summarize(model, state) for state in states.values()], steps, sorted(made, key=in_order)
+    done = score_and_raise(model, policy, events, None, None, False, {}, {}, True, lambda due: _times(events, due))
+    return [summarize(model, state) for state in done.states.values()], done.steps, \
+        sorted((made for _, made in done.interventions), key=in_order)
 
 
 def in_order(made: Mapping[str, Any]) -> tuple[str, str, int]:
@@ -65,14 +52,18 @@ def in_order(made: Mapping[str, Any]) -> tuple[str, str, int]:
     return str(made["created_at"]), str(made["conversation_id"]), LEVELS.index(str(made["level"]))
 
 
-def _times(events: Sequence[MessageEvent] | Messages, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
-    """The times of the ``wanted`` (conversation, message id) among ``events``."""
+def _times(events: Sequence[MessageEvent] | Messages, due: list[Due]) -> list[float]:
+    """The times of the ``due`` interventions' trigger messages among ``events``."""
+    if not due:
+        return []
+    wanted = {(d.conversation_id, d.trigger) for d in due}
     rows: Iterable[tuple[str, str, float]]
     if isinstance(events, Messages):
         rows = zip(events.conversation_id, events.message_id, events.timestamp.tolist(), strict=True)
     else:
         rows = ((e.conversation_id, e.message_id, e.timestamp) for e in events)
-    return {(c, m): float(t) for c, m, t in rows if (c, m) in wanted}
+    when = {(c, m): float(t) for c, m, t in rows if (c, m) in wanted}
+    return [when[(d.conversation_id, d.trigger)] for d in due]
 
 
 def write_interventions(path: str | Path, made: Iterable[Mapping[str, Any]]) -> None:

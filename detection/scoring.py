@@ -130,19 +130,17 @@ def _score(model: RiskModel, events: Sequence[MessageEvent] | Messages,
     scores = model.conversation_model.predict(run.features)
     steps = StepScores(conv_ids, ordered.message_id, run.index, scores, read.proba, run.features, read.offender)
     wanted = sorted(set(rows_of(steps))) if rows_of is not None else []
-    return steps, _new_states(model, ordered, starts, priors, read, run, scores, evidence_key), \
-        _named(ordered, starts, priors, read, run, wanted)
-
-
-def _named(ordered: Messages, starts: np.ndarray, priors: list[ConversationState], read: _Read, run: Running,
-           wanted: list[int]) -> dict[int, Named]:
-    """``score_and_name``'s: for each row of ``wanted``, what its conversation's state names after it, from the
-    state before the call and the call's rows of it up to that row, as ``_advance`` takes them."""
-    if not wanted:
-        return {}
     rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
                  None if read.role is None else read.role.tolist())
     weights = _evidence_weights(read.risk, read.text)
+    return steps, _new_states(model, ordered, starts, priors, read, run, scores, evidence_key, rows, weights), \
+        _named(starts, priors, run, rows, weights, wanted)
+
+
+def _named(starts: np.ndarray, priors: list[ConversationState], run: Running, rows: _Rows, weights: np.ndarray,
+           wanted: list[int]) -> dict[int, Named]:
+    """``score_and_name``'s: for each row of ``wanted``, what its conversation's state names after it, from the
+    state before the call and the call's rows of it up to that row, as ``_advance`` takes them."""
     named = {}
     for row in wanted:
         k = int(np.searchsorted(starts, row, side="right")) - 1  # the row's conversation
@@ -187,15 +185,13 @@ def text_units(text_logit: np.ndarray) -> np.ndarray:
 
 
 def _new_states(model: RiskModel, ordered: Messages, starts: np.ndarray, priors: list[ConversationState],
-                read: _Read, run: Running, scores: np.ndarray,
-                evidence_key: str | None) -> dict[str, ConversationState]:
-    """Each conversation's state after its rows (``_advance``), by conversation id."""
+                read: _Read, run: Running, scores: np.ndarray, evidence_key: str | None, rows: _Rows,
+                weights: np.ndarray) -> dict[str, ConversationState]:
+    """Each conversation's state after its rows (``_advance``; ``weights``: ``_evidence_weights`` of every row),
+    by conversation id."""
     ends = np.append(starts[1:], len(ordered))
     # each conversation's function words of English and of other languages here (integers: any batching)
     language = np.add.reduceat(word_counts(ordered.text), starts, axis=0).tolist()
-    weights = _evidence_weights(read.risk, read.text)
-    rows = _Rows(ordered.sender_id, ordered.message_id, run.sender_mass.tolist(),
-                 None if read.role is None else read.role.tolist())
     runs = read.runs
     return {
         prior.conversation_id: _advance(model, prior, rows, run, scores, weights, ordered.timestamp, int(a), int(b),
