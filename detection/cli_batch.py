@@ -6,6 +6,7 @@ import contextlib
 import re
 import signal
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -88,15 +89,13 @@ def score(
     if policy is not None and interventions is None:
         raise fail(f"--policy {policy}: the policy of --interventions, which was not given; add --interventions FILE "
                    "for the interventions the service would raise under it")
-    if interventions is not None and engine == "spark":
-        raise fail("--interventions: replayed by the local engine; leave out --engine spark")
     escalation = None
     if interventions is not None:
         from detection.policy import EscalationPolicy
 
         escalation = EscalationPolicy.load(policy)  # before the work: a bad policy file is said now
     if engine == "spark":
-        return _score_with_spark(input_path, output, model, per_message, errors)
+        return _score_with_spark(input_path, output, model, per_message, errors, interventions, escalation)
     if engine not in ENGINES:
         raise fail(f"--engine {engine}: expected {' or '.join(map(repr, ENGINES))}")
     risk_model = load_model(model)
@@ -111,9 +110,7 @@ def score(
     _say_scored(result.n_messages, result.n_conversations, result.n_alerts, result.n_rejected, output,
                 result.n_other_language, risk_model)
     if result.interventions is not None:
-        levels = ", ".join(f"{count} {level}" for level, count in result.interventions.items())
-        typer.echo(f"{counted(sum(result.interventions.values()), 'intervention')} the service would raise"
-                   f"{f' ({levels})' if levels else ''} -> {interventions}", err=True)
+        _say_replayed(result.interventions, interventions)
     if show:
         from detection.display import print_riskiest
 
@@ -174,8 +171,15 @@ def explain(
                    "('riskline score --errors FILE' lists them)", err=True)
 
 
+def _say_replayed(counts: dict[str, int], path: Path | None) -> None:
+    """What ``score --interventions`` says of the interventions it wrote (``counts``: by level)."""
+    levels = ", ".join(f"{count} {level}" for level, count in counts.items())
+    typer.echo(f"{counted(sum(counts.values()), 'intervention')} the service would raise"
+               f"{f' ({levels})' if levels else ''} -> {path}", err=True)
+
+
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
-                      errors: Path | None) -> None:
+                      errors: Path | None, interventions: Path | None, policy: Any) -> None:
     try:
         import pyspark  # noqa: F401  (detection.spark imports it where it is used)
 
@@ -199,18 +203,27 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             spark = spark_session()
         except SparkUnavailable as exc:
             raise fail(f"--engine spark: {exc}") from None
-        _run_spark(spark, started, input_path, output, model, per_message, errors)
+        _run_spark(spark, started, input_path, output, model, per_message, errors, interventions, policy)
 
 
 def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output: Path, model: str | None,
-               per_message: bool, errors: Path | None) -> None:
-    """``score --engine spark`` once its session has started (``started`` puts the CLI's Ctrl-C in place)."""
-    from detection.batch import write_rejects
-    from detection.spark import output_counts, score_checked_spark, spark_model, write_single_parquet
+               per_message: bool, errors: Path | None, interventions: Path | None, policy: Any) -> None:
+    """``score --engine spark`` once its session has started (``started`` puts the CLI's Ctrl-C in place); with
+    ``interventions``, the interventions the service would raise under ``policy`` are written there too."""
+    from detection.batch import by_level, write_rejects
+    from detection.spark import (
+        INTERVENTIONS,
+        output_counts,
+        score_checked_spark,
+        spark_interventions,
+        spark_model,
+        write_single_parquet,
+    )
     from detection.spark_rows import check_events_spark, read_events_spark
     from detection.spark_session import jvm_ended_if_cut_short, stop_spark
     from detection.writers import write_failure_said
 
+    replayed: dict[str, int] | None = None
     try:
         with jvm_ended_if_cut_short():  # SIGTERM, Ctrl-C: the JVM goes on with its job, so it is ended
             started()
@@ -221,11 +234,26 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
                 raise error
             if not n_events and not n_rejects:
                 raise InputError(f"{input_path}: empty file: no message rows")
-            write_single_parquet(score_checked_spark(check.events, model_path, per_message), output)
+            scored = score_checked_spark(check.events, model_path, per_message, policy)
+            if interventions is not None:  # scored once, for the output and the interventions both
+                scored = scored.localCheckpoint()
+            write_single_parquet(scored.drop(INTERVENTIONS), output)
             n_conversations, n_alerts, n_other_language = output_counts(output, per_message,
                                                                         risk_model.thresholds.alert)
             if errors is not None:
                 write_rejects(errors, check.iter_rejects())
+            if interventions is not None:
+                from detection.replay import write_interventions
+
+                levels: Counter[str] = Counter()
+
+                def tallied() -> Iterator[dict[str, Any]]:  # counted as they go to the file, held nowhere
+                    for one in spark_interventions(scored):
+                        levels[str(one["level"])] += 1
+                        yield one
+
+                write_interventions(interventions, tallied())
+                replayed = by_level(levels)
     except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
         ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
         unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))
@@ -240,6 +268,8 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
     finally:
         stop_spark(spark)
     _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
+    if replayed is not None:
+        _say_replayed(replayed, interventions)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,9 @@ directory every executor can read (on a cluster: a shared path; MLflow URIs are 
 driver).
 
 Rows are checked first, on the executors, by the local reader's own code (``spark_rows``), so
-``--errors`` works here too.
+``--errors`` works here too. Under a policy, each conversation's scoring also replays the interventions the
+service would raise on it (``replay.score_and_replay``, as the local engine's ``--interventions``), carried out
+in a column of their JSON (``INTERVENTIONS``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from detection.inputs import (
 from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
 from detection.model_files import load_model, resolve_model_dir
+from detection.policy import EscalationPolicy
 from detection.scoring import score_conversations
 from detection.spark_rows import ROW, check_events_spark
 from detection.spark_session import jvm_ended_if_cut_short
-from detection.writers import check_writable, write_failure_said
+from detection.writers import check_writable, utf8_json, write_failure_said
 
 BUCKET_MESSAGES = 50_000
 CONVERSATION_SCHEMA = (
@@ -42,6 +45,7 @@ CONVERSATION_SCHEMA = (
     f"other_language boolean, {ROW} long")
 MESSAGE_SCHEMA = ("conversation_id string, message_id string, index long, risk_score double, stage string, "
                   + ", ".join(f"{c} double" for c in MESSAGE_COLUMNS[5:]) + f", {ROW} long")
+INTERVENTIONS = "_interventions"  # under a policy: the JSON of those a row's conversation (message) raised
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,21 +53,38 @@ def _model(path: str) -> RiskModel:
     return load_model(path)
 
 
-def _score_group(model_path: str, per_message: bool, frame: pd.DataFrame) -> pd.DataFrame:
+def _score_group(model_path: str, per_message: bool, policy: EscalationPolicy | None,
+                 frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(ROW, kind="stable")
     # checked already (SparkCheck.events): the values only need unboxing, a missing one being NaN or None
     messages = Messages(frame["conversation_id"].tolist(), frame["message_id"].tolist(), frame["sender_id"].tolist(),
                         frame["timestamp"].to_numpy(dtype="float64"), frame["text"].tolist(),
                         frame["attachment"].isin(sorted(MEDIA)).to_numpy())
-    results, steps = score_conversations(_model(model_path), messages)
+    if policy is None:
+        results, steps = score_conversations(_model(model_path), messages)
+    else:
+        from detection.replay import score_and_replay
+
+        results, steps, made = score_and_replay(_model(model_path), messages, policy)
+        raised: dict[tuple[str, ...], list[str]] = {}
+        for one in made:  # at the message that raised it, or its conversation's row
+            where = (one["conversation_id"], one["trigger_message_id"]) if per_message else (one["conversation_id"],)
+            raised.setdefault(where, []).append(utf8_json(one))
     first = frame.groupby("conversation_id")[ROW].min().to_dict()  # the group holds whole conversations
     if per_message:
         rows = step_rows(steps)
         position = {(c, m): int(r) for c, m, r in zip(frame["conversation_id"], frame["message_id"], frame[ROW],
                                                        strict=True)}
-        return pd.DataFrame([{**row, ROW: position[(row["conversation_id"], row["message_id"])]} for row in rows])
-    return pd.DataFrame([{**{k: getattr(r, k) for k in r.__dataclass_fields__}, ROW: int(first[r.conversation_id])}
-                         for r in results])
+        out = [{**row, ROW: position[(row["conversation_id"], row["message_id"])]} for row in rows]
+        keys: list[tuple[str, ...]] = [(str(row["conversation_id"]), str(row["message_id"])) for row in rows]
+    else:
+        out = [{**{k: getattr(r, k) for k in r.__dataclass_fields__}, ROW: int(first[r.conversation_id])}
+               for r in results]
+        keys = [(r.conversation_id,) for r in results]
+    if policy is not None:
+        for row, key in zip(out, keys, strict=True):
+            row[INTERVENTIONS] = raised.get(key, [])
+    return pd.DataFrame(out)
 
 
 def model_path_spark(model: str | None) -> str:
@@ -79,8 +100,11 @@ def spark_model(model: str | None) -> tuple[str, RiskModel]:
     return path, load_model(path)
 
 
-def score_checked_spark(events: Any, model_path: str, per_message: bool = False) -> Any:
-    """Score ``SparkCheck.events``: one row per conversation (or per message), in input order."""
+def score_checked_spark(events: Any, model_path: str, per_message: bool = False,
+                        policy: EscalationPolicy | None = None) -> Any:
+    """Score ``SparkCheck.events``: one row per conversation (or per message), in input order. Under ``policy``,
+    each row also holds (``INTERVENTIONS``) the JSON of the interventions the service would raise at it: each
+    conversation's at its row, or at the message that raised each (``spark_interventions`` reads them out)."""
     from pyspark.sql import functions as F
 
     # Many conversations per call (one call per conversation costs more than the scoring); a
@@ -89,11 +113,31 @@ def score_checked_spark(events: Any, model_path: str, per_message: bool = False)
     events = events.withColumn("_bucket", F.pmod(F.hash("conversation_id"), F.lit(buckets)))
 
     def score(frame: pd.DataFrame) -> pd.DataFrame:  # a plain function: Spark reads its type hints
-        return _score_group(model_path, per_message, frame)
+        return _score_group(model_path, per_message, policy, frame)
 
-    scored = events.groupBy("_bucket").applyInPandas(score, schema=MESSAGE_SCHEMA if per_message else
-                                                     CONVERSATION_SCHEMA)
+    schema = MESSAGE_SCHEMA if per_message else CONVERSATION_SCHEMA
+    if policy is not None:
+        schema += f", {INTERVENTIONS} array<string>"
+    scored = events.groupBy("_bucket").applyInPandas(score, schema=schema)
     return scored.orderBy(ROW).drop(ROW)
+
+
+def spark_interventions(scored: Any) -> Iterator[dict[str, Any]]:
+    """The interventions of ``score_checked_spark``'s rows under a policy, in the order the local engine gives them
+    (``replay.in_order``: sorted by Spark, then brought here a partition at a time, so that the driver holds few
+    whatever the input's size)."""
+    import json
+
+    from pyspark.sql import functions as F
+
+    from detection.policy import LEVELS
+
+    one = F.col("one")
+    found = (scored.select(F.explode(INTERVENTIONS).alias("one"))
+             .orderBy(F.get_json_object(one, "$.created_at"), F.get_json_object(one, "$.conversation_id"),
+                      F.array_position(F.array(*map(F.lit, LEVELS)), F.get_json_object(one, "$.level"))))
+    for row in found.toLocalIterator():
+        yield json.loads(row["one"])
 
 
 def score_spark(events: Any, model: str | None = None, per_message: bool = False) -> Any:

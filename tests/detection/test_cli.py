@@ -679,8 +679,6 @@ def test_score_writes_the_interventions_the_service_would_raise(labelled_path: P
             (["--policy", policy], f"--policy {policy}: the policy of --interventions, which was not given"),
             (["--interventions", tmp_path / "iv.csv"], f"--interventions {tmp_path / 'iv.csv'}: interventions are "
                                                        "written as JSON Lines"),
-            (["--interventions", tmp_path / "iv.jsonl", "--engine", "spark"], "--interventions: replayed by the "
-                                                                              "local engine"),
             (["--interventions", tmp_path / "iv.jsonl", "--policy", tmp_path / "bad.yaml"],
              f"{tmp_path / 'bad.yaml'}: policy: unknown level(s) ['urgent']"),
             (["--interventions", tmp_path / "out.jsonl"], "--interventions")):

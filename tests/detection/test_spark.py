@@ -92,6 +92,68 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     assert [p[:2] for p in places("spark.rejects.jsonl")] == [("row 6", "timestamp"), ("row 31", "message_id")]
 
 
+def test_interventions_replayed_with_spark_are_the_local_engines(spark: Any, model: RiskModel, model_dir: Path,
+                                                                  events_file: Path) -> None:
+    """Under a policy, Spark's scoring replays the interventions the service would raise: those the local engine
+    replays (``replay_interventions``), each field alike and in the same order, whether rows are conversations or
+    messages (where each sits at the message that raised it); the scores beside them are the local engine's."""
+    from detection.policy import EscalationPolicy
+    from detection.readers import read_events
+    from detection.replay import replay_interventions
+    from detection.spark import INTERVENTIONS, score_checked_spark, spark_interventions
+    from detection.spark_rows import check_events_spark, read_events_spark
+
+    policy = EscalationPolicy.from_dict({"levels": {"medium": {"action": "watch"}, "critical": {"action": "review"}}})
+    events = read_events(events_file).events
+    expected = json.loads(json.dumps(replay_interventions(model, events, policy)))
+    results, steps = score_conversations(model, events)
+    assert len({i["conversation_id"] for i in expected}) > 20 and {i["level"] for i in expected} == {"medium",
+                                                                                                      "critical"}
+    check = check_events_spark(read_events_spark(spark, events_file), str(events_file))
+    try:
+        for per_message in (False, True):
+            scored = score_checked_spark(check.events, str(model_dir), per_message, policy).localCheckpoint()
+            assert list(spark_interventions(scored)) == expected
+            rows = [row.asDict(recursive=True) for row in scored.collect()]
+            plain = step_rows(steps) if per_message else [{k: getattr(r, k) for k in r.__dataclass_fields__}
+                                                          for r in results]
+            assert [{k: v for k, v in row.items() if k != INTERVENTIONS} for row in rows] == plain
+            key = "message_id" if per_message else "conversation_id"
+            at = {(row["conversation_id"], row[key]) for row in rows if row[INTERVENTIONS]}
+            assert at == {(i["conversation_id"], i["trigger_message_id" if per_message else "conversation_id"])
+                          for i in expected}
+    finally:
+        check.unpersist()
+
+
+def test_cli_engine_spark_writes_the_interventions_the_local_engine_writes(model_dir: Path, events_file: Path,
+                                                                           tmp_path: Path) -> None:
+    """``score --engine spark --interventions`` (with a policy file and bad rows set aside) writes the local
+    engine's file byte for byte, says the local engine's line of them, and its scores are the local engine's."""
+    lines = events_file.read_text().splitlines()
+    source = tmp_path / "events.jsonl.gz"
+    source.write_bytes(gzip.compress("\n".join([*lines[:9], "{not json", *lines[9:]]).encode() + b"\n"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("levels:\n  high: {action: nudge, channel: in_app}\n")
+    said = {}
+    for engine in ("local", "spark"):
+        done = riskline("score", source, "-o", tmp_path / f"{engine}.parquet", "--model", model_dir, "--engine",
+                        engine, "--errors", tmp_path / f"{engine}.rejects.jsonl", "--interventions",
+                        tmp_path / f"{engine}.iv.jsonl", "--policy", policy)
+        assert done.returncode == 0, done.stderr[-2000:]
+        said[engine] = done.stderr.splitlines()[-1]
+    made = (tmp_path / "spark.iv.jsonl").read_text()
+    assert made == (tmp_path / "local.iv.jsonl").read_text()
+    levels = [json.loads(line)["level"] for line in made.splitlines()]
+    assert len(levels) > 20 and set(levels) == {"high"}
+    for engine in ("local", "spark"):
+        assert said[engine] == (f"{len(levels)} interventions the service would raise ({len(levels)} high) -> "
+                                f"{tmp_path / f'{engine}.iv.jsonl'}")
+    scores = {engine: pq.read_table(tmp_path / f"{engine}.parquet").to_pylist() for engine in ("local", "spark")}
+    assert scores["spark"] == scores["local"]
+    assert (tmp_path / "spark.rejects.jsonl").read_text() == (tmp_path / "local.rejects.jsonl").read_text()
+
+
 def test_counts_read_back_from_an_output_are_the_runs_own(model: RiskModel, model_dir: Path, events_file: Path,
                                                            tmp_path: Path) -> None:
     """What ``riskline score --engine spark`` says of its output (``output_counts``: conversations, alerts, other
