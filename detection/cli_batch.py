@@ -95,6 +95,12 @@ def score(
 
         escalation = EscalationPolicy.load(policy)  # before the work: a bad policy file is said now
     if engine == "spark":
+        if show:  # said, not left undone
+            raise fail(f"--show {show}: prints from the local engine's results; leave out --engine spark, or read the "
+                       "riskiest from the output (its risk_score) and `riskline explain` them")
+        if workers:
+            raise fail(f"--workers {workers}: the local engine's processes; Spark's are its master's "
+                       "(RISKLINE_SPARK_MASTER, e.g. local[4]; every local core by default)")
         return _score_with_spark(input_path, output, model, per_message, errors, interventions, escalation)
     if engine not in ENGINES:
         raise fail(f"--engine {engine}: expected {' or '.join(map(repr, ENGINES))}")
