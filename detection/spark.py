@@ -45,7 +45,7 @@ CONVERSATION_SCHEMA = (
     f"other_language boolean, {ROW} long")
 MESSAGE_SCHEMA = ("conversation_id string, message_id string, index long, risk_score double, stage string, "
                   + ", ".join(f"{c} double" for c in MESSAGE_COLUMNS[5:]) + f", {ROW} long")
-INTERVENTIONS = "_interventions"  # under a policy: the JSON of those a row's conversation (message) raised
+INTERVENTIONS = "interventions"  # under a policy: the JSON of those a row's conversation (message) raised
 
 
 @functools.lru_cache(maxsize=4)
@@ -140,8 +140,14 @@ def spark_interventions(scored: Any) -> Iterator[dict[str, Any]]:
         yield json.loads(row["one"])
 
 
-def score_spark(events: Any, model: str | None = None, per_message: bool = False) -> Any:
+def score_spark(events: Any, model: str | None = None, per_message: bool = False, interventions: bool = False,
+                policy: EscalationPolicy | str | Path | None = None) -> Any:
     """Score a DataFrame of message events: one row per conversation (or per message), in input order.
+
+    With ``interventions``, each row also holds, in an ``interventions`` column, the JSON of the interventions
+    the service would raise under ``policy`` (an ``EscalationPolicy``, a policy YAML file, or None for the default)
+    on these messages (``detection.replay_interventions``): a conversation's at its row, or each at the message
+    that raised it; ``spark_interventions`` gives them in the order raised.
 
     ``events`` needs the contract's columns; others are ignored. From ``read_events_spark`` it keeps
     each row's place in the file, which breaks timestamp ties exactly as the local engine does and
@@ -150,12 +156,17 @@ def score_spark(events: Any, model: str | None = None, per_message: bool = False
     (``localCheckpoint``) for as long as the returned DataFrame is in use.
     """
     path = model_path_spark(model)
+    escalation = None
+    if interventions:
+        escalation = policy if isinstance(policy, EscalationPolicy) else EscalationPolicy.load(policy)
+    elif policy is not None:
+        raise ValueError("policy: the policy of the interventions, which were not asked for (interventions=True)")
     check = check_events_spark(events)
     try:
         if error := check.error():
             raise error
         # computed here, so that the checked rows, which the caller has no handle on, are not left cached
-        return score_checked_spark(check.events, path, per_message).localCheckpoint()
+        return score_checked_spark(check.events, path, per_message, escalation).localCheckpoint()
     finally:
         check.unpersist()
 

@@ -226,10 +226,10 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", tmp_path / "absent.jsonl", "-o", tmp_path / "o.parquet", "--engine", "spark", "--model", model_dir],
          "absent.jsonl: no such file"),
         # the local engine's options, which Spark would leave undone
-        (["score", events_path, "-o", tmp_path / "o.parquet", "--engine", "spark", "--show", "3"], "--show 3: prints "
-                                                                                                  "from the local"),
-        (["score", events_path, "-o", tmp_path / "o.parquet", "--engine", "spark", "--workers", "4"], "--workers 4: "
-                                                                                                     "the local engine"),
+        (["score", events_path, "-o", tmp_path / "o.parquet", "--engine", "spark", "--show", "3"],
+         "--show 3: prints from the local"),
+        (["score", events_path, "-o", tmp_path / "o.parquet", "--engine", "spark", "--workers", "4"],
+         "--workers 4: the local engine"),
     ]
     # a folder where a file would be written: before, "[Errno 21] Is a directory: '.../.x.jsonl.k2j4.tmp' ->
     # 'x.jsonl'" once the work was done

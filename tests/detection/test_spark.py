@@ -94,14 +94,14 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
 
 def test_interventions_replayed_with_spark_are_the_local_engines(spark: Any, model: RiskModel, model_dir: Path,
                                                                   events_file: Path) -> None:
-    """Under a policy, Spark's scoring replays the interventions the service would raise: those the local engine
+    """Asked for, Spark's scoring replays the interventions the service would raise: those the local engine
     replays (``replay_interventions``), each field alike and in the same order, whether rows are conversations or
     messages (where each sits at the message that raised it); the scores beside them are the local engine's."""
     from detection.policy import EscalationPolicy
     from detection.readers import read_events
     from detection.replay import replay_interventions
-    from detection.spark import INTERVENTIONS, score_checked_spark, spark_interventions
-    from detection.spark_rows import check_events_spark, read_events_spark
+    from detection.spark import score_spark, spark_interventions
+    from detection.spark_rows import read_events_spark
 
     policy = EscalationPolicy.from_dict({"levels": {"medium": {"action": "watch"}, "critical": {"action": "review"}}})
     events = read_events(events_file).events
@@ -109,21 +109,20 @@ def test_interventions_replayed_with_spark_are_the_local_engines(spark: Any, mod
     results, steps = score_conversations(model, events)
     assert len({i["conversation_id"] for i in expected}) > 20 and {i["level"] for i in expected} == {"medium",
                                                                                                       "critical"}
-    check = check_events_spark(read_events_spark(spark, events_file), str(events_file))
-    try:
-        for per_message in (False, True):
-            scored = score_checked_spark(check.events, str(model_dir), per_message, policy).localCheckpoint()
-            assert list(spark_interventions(scored)) == expected
-            rows = [row.asDict(recursive=True) for row in scored.collect()]
-            plain = step_rows(steps) if per_message else [{k: getattr(r, k) for k in r.__dataclass_fields__}
-                                                          for r in results]
-            assert [{k: v for k, v in row.items() if k != INTERVENTIONS} for row in rows] == plain
-            key = "message_id" if per_message else "conversation_id"
-            at = {(row["conversation_id"], row[key]) for row in rows if row[INTERVENTIONS]}
-            assert at == {(i["conversation_id"], i["trigger_message_id" if per_message else "conversation_id"])
-                          for i in expected}
-    finally:
-        check.unpersist()
+    for per_message in (False, True):
+        scored = score_spark(read_events_spark(spark, events_file), str(model_dir), per_message, interventions=True,
+                             policy=policy)
+        assert list(spark_interventions(scored)) == expected
+        rows = [row.asDict(recursive=True) for row in scored.collect()]
+        plain = step_rows(steps) if per_message else [{k: getattr(r, k) for k in r.__dataclass_fields__}
+                                                      for r in results]
+        assert [{k: v for k, v in row.items() if k != "interventions"} for row in rows] == plain
+        key = "message_id" if per_message else "conversation_id"
+        at = {(row["conversation_id"], row[key]) for row in rows if row["interventions"]}
+        assert at == {(i["conversation_id"], i["trigger_message_id" if per_message else "conversation_id"])
+                      for i in expected}
+    with pytest.raises(ValueError, match="interventions=True"):
+        score_spark(read_events_spark(spark, events_file), str(model_dir), policy=policy)
 
 
 def test_cli_engine_spark_writes_the_interventions_the_local_engine_writes(model_dir: Path, events_file: Path,
