@@ -61,7 +61,8 @@ def test_dataframe_api_matches_local(spark: Any, model: RiskModel, model_dir: Pa
 
 def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events_file: Path, tmp_path: Path) -> None:
     """Native timestamps (as Spark jobs write them), a row without one and a later copy of a message id:
-    the same scores and the same rejects (place, field, reason) as the local engine's."""
+    the same scores and the same rejects (place, field, reason) as the local engine's; under a policy file of
+    one's own, the same file of the interventions the service would raise (``--interventions``), byte for byte."""
     rows = [json.loads(line) for line in events_file.read_text().splitlines()]
     rows = [*rows[:5], {**rows[5], "message_id": "late"}, *rows[6:30], rows[12], *rows[30:]]
     table = pa.Table.from_pylist(rows)
@@ -69,10 +70,14 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     native = pa.compute.cast(pa.compute.multiply(stamps, 1_000_000).cast(pa.int64()), pa.timestamp("us", tz="UTC"))
     parquet = tmp_path / "events.parquet"
     pq.write_table(table.set_column(table.schema.get_field_index("timestamp"), "timestamp", native), parquet)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("levels:\n  high: {action: nudge, channel: in_app}\n")
     local = riskline("score", parquet, "-o", tmp_path / "local.parquet", "--model", model_dir,
-                     "--errors", tmp_path / "local.rejects.jsonl")
+                     "--errors", tmp_path / "local.rejects.jsonl", "--interventions", tmp_path / "local.iv.jsonl",
+                     "--policy", policy)
     spark = riskline("score", parquet, "-o", tmp_path / "spark.parquet", "--model", model_dir, "--engine", "spark",
-                     "--errors", tmp_path / "spark.rejects.jsonl")
+                     "--errors", tmp_path / "spark.rejects.jsonl", "--interventions", tmp_path / "spark.iv.jsonl.gz",
+                     "--policy", policy)
     assert local.returncode == 0 and spark.returncode == 0, spark.stderr[-2000:]
     from_spark = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert from_spark == pq.read_table(tmp_path / "local.parquet").to_pylist()
@@ -81,8 +86,15 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     n_alerts = sum(row["alert"] for row in from_spark)
     assert 0 < n_alerts < len(from_spark)
     said = f"scored {len(rows) - 2} messages in {len(from_spark)} conversations{{}}: {n_alerts} alerts, 2 rows rejected"
-    assert local.stderr.splitlines() == [f"{said.format('')} -> {tmp_path / 'local.parquet'}"]
-    assert spark.stderr.splitlines() == [f"{said.format(' with Spark')} -> {tmp_path / 'spark.parquet'}"]
+    made = (tmp_path / "local.iv.jsonl").read_bytes()
+    assert gzip.decompress((tmp_path / "spark.iv.jsonl.gz").read_bytes()) == made
+    levels = [json.loads(line)["level"] for line in made.splitlines()]
+    assert len(levels) > 20 and set(levels) == {"high"}
+    replayed = f"{len(levels)} interventions the service would raise ({len(levels)} high) -> {tmp_path}"
+    assert local.stderr.splitlines() == [f"{said.format('')} -> {tmp_path / 'local.parquet'}",
+                                         f"{replayed}/local.iv.jsonl"]
+    assert spark.stderr.splitlines() == [f"{said.format(' with Spark')} -> {tmp_path / 'spark.parquet'}",
+                                         f"{replayed}/spark.iv.jsonl.gz"]
 
     def places(name: str) -> list[tuple[str, str, str]]:
         found = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
@@ -123,34 +135,6 @@ def test_interventions_replayed_with_spark_are_the_local_engines(spark: Any, mod
                       for i in expected}
     with pytest.raises(ValueError, match="interventions=True"):
         score_spark(read_events_spark(spark, events_file), str(model_dir), policy=policy)
-
-
-def test_cli_engine_spark_writes_the_interventions_the_local_engine_writes(model_dir: Path, events_file: Path,
-                                                                           tmp_path: Path) -> None:
-    """``score --engine spark --interventions`` (with a policy file and bad rows set aside) writes the local
-    engine's file byte for byte, says the local engine's line of them, and its scores are the local engine's."""
-    lines = events_file.read_text().splitlines()
-    source = tmp_path / "events.jsonl.gz"
-    source.write_bytes(gzip.compress("\n".join([*lines[:9], "{not json", *lines[9:]]).encode() + b"\n"))
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("levels:\n  high: {action: nudge, channel: in_app}\n")
-    said = {}
-    for engine in ("local", "spark"):
-        done = riskline("score", source, "-o", tmp_path / f"{engine}.parquet", "--model", model_dir, "--engine",
-                        engine, "--errors", tmp_path / f"{engine}.rejects.jsonl", "--interventions",
-                        tmp_path / f"{engine}.iv.jsonl", "--policy", policy)
-        assert done.returncode == 0, done.stderr[-2000:]
-        said[engine] = done.stderr.splitlines()[-1]
-    made = (tmp_path / "spark.iv.jsonl").read_text()
-    assert made == (tmp_path / "local.iv.jsonl").read_text()
-    levels = [json.loads(line)["level"] for line in made.splitlines()]
-    assert len(levels) > 20 and set(levels) == {"high"}
-    for engine in ("local", "spark"):
-        assert said[engine] == (f"{len(levels)} interventions the service would raise ({len(levels)} high) -> "
-                                f"{tmp_path / f'{engine}.iv.jsonl'}")
-    scores = {engine: pq.read_table(tmp_path / f"{engine}.parquet").to_pylist() for engine in ("local", "spark")}
-    assert scores["spark"] == scores["local"]
-    assert (tmp_path / "spark.rejects.jsonl").read_text() == (tmp_path / "local.rejects.jsonl").read_text()
 
 
 def test_counts_read_back_from_an_output_are_the_runs_own(model: RiskModel, model_dir: Path, events_file: Path,
