@@ -68,7 +68,8 @@ def score(
              "its trigger message")] = None,
     policy: Annotated[Path | None, typer.Option(
         "--policy", metavar="FILE", parser=local_path,
-        help="Escalation policy YAML of --interventions (the default policy if omitted)")] = None,
+        help="Escalation policy YAML of --interventions [RISKLINE_POLICY, as the service's; the default policy if "
+             "neither]")] = None,
 ) -> None:
     """Score conversations causally: one row per conversation.
 
@@ -90,10 +91,8 @@ def score(
         raise fail(f"--policy {policy}: the policy of --interventions, which was not given; add --interventions FILE "
                    "for the interventions the service would raise under it")
     escalation = None
-    if interventions is not None:
-        from detection.policy import EscalationPolicy
-
-        escalation = EscalationPolicy.load(policy)  # before the work: a bad policy file is said now
+    if interventions is not None:  # before the work: a bad policy file is said now
+        escalation, policy = _replay_policy(policy)
     if engine == "spark":
         if show:  # said, not left undone
             raise fail(f"--show {show}: prints from the local engine's results; leave out --engine spark, or read the "
@@ -101,7 +100,7 @@ def score(
         if workers:
             raise fail(f"--workers {workers}: the local engine's processes; Spark's are its master's "
                        "(RISKLINE_SPARK_MASTER, e.g. local[4]; every local core by default)")
-        return _score_with_spark(input_path, output, model, per_message, errors, interventions, escalation)
+        return _score_with_spark(input_path, output, model, per_message, errors, interventions, escalation, policy)
     if engine not in ENGINES:
         raise fail(f"--engine {engine}: expected {' or '.join(map(repr, ENGINES))}")
     risk_model = load_model(model)
@@ -116,7 +115,7 @@ def score(
     _say_scored(result.n_messages, result.n_conversations, result.n_alerts, result.n_rejected, output,
                 result.n_other_language, risk_model)
     if result.interventions is not None:
-        _say_replayed(result.interventions, interventions)
+        _say_replayed(result.interventions, interventions, policy)
     if show:
         from detection.display import print_riskiest
 
@@ -177,15 +176,36 @@ def explain(
                    "('riskline score --errors FILE' lists them)", err=True)
 
 
-def _say_replayed(counts: dict[str, int], path: Path | None) -> None:
-    """What ``score --interventions`` says of the interventions it wrote (``counts``: by level)."""
+def _replay_policy(given: Path | None) -> tuple[Any, Path | None]:
+    """The policy ``score --interventions`` replays, and its file: ``--policy``'s, else the one ``RISKLINE_POLICY``
+    names (the service's and stream worker's, so that the replay is what a deployment set so would raise), else
+    the default policy (None)."""
+    import os
+
+    from detection.policy import EscalationPolicy
+
+    if given is not None or (named := os.environ.get("RISKLINE_POLICY")) is None:
+        return EscalationPolicy.load(given), given
+    if not named.strip():
+        raise fail("environment variable RISKLINE_POLICY: is empty (an unset variable?); unset it for the default "
+                   "policy")
+    try:
+        return EscalationPolicy.load(named), Path(named)
+    except (OSError, ValueError) as exc:
+        raise fail(f"environment variable RISKLINE_POLICY: {exc}") from None
+
+
+def _say_replayed(counts: dict[str, int], path: Path | None, policy: Path | None) -> None:
+    """What ``score --interventions`` says of the interventions it wrote (``counts``: by level) under ``policy``
+    (a file, or None for the default policy)."""
     levels = ", ".join(f"{count} {level}" for level, count in counts.items())
     typer.echo(f"{counted(sum(counts.values()), 'intervention')} the service would raise"
-               f"{f' ({levels})' if levels else ''} -> {path}", err=True)
+               f"{f' ({levels})' if levels else ''} under {f'the policy {policy}' if policy else 'the default policy'}"
+               f" -> {path}", err=True)
 
 
 def _score_with_spark(input_path: Path, output: Path, model: str | None, per_message: bool,
-                      errors: Path | None, interventions: Path | None, policy: Any) -> None:
+                      errors: Path | None, interventions: Path | None, escalation: Any, policy: Path | None) -> None:
     try:
         import pyspark  # noqa: F401  (detection.spark imports it where it is used)
 
@@ -209,13 +229,15 @@ def _score_with_spark(input_path: Path, output: Path, model: str | None, per_mes
             spark = spark_session()
         except SparkUnavailable as exc:
             raise fail(f"--engine spark: {exc}") from None
-        _run_spark(spark, started, input_path, output, model, per_message, errors, interventions, policy)
+        _run_spark(spark, started, input_path, output, model, per_message, errors, interventions, escalation, policy)
 
 
 def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output: Path, model: str | None,
-               per_message: bool, errors: Path | None, interventions: Path | None, policy: Any) -> None:
+               per_message: bool, errors: Path | None, interventions: Path | None, escalation: Any,
+               policy: Path | None) -> None:
     """``score --engine spark`` once its session has started (``started`` puts the CLI's Ctrl-C in place); with
-    ``interventions``, the interventions the service would raise under ``policy`` are written there too."""
+    ``interventions``, the interventions the service would raise under ``escalation`` (``policy``'s file, or the
+    default policy) are written there too."""
     from detection.batch import by_level, write_rejects
     from detection.spark import (
         INTERVENTIONS,
@@ -240,7 +262,7 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
                 raise error
             if not n_events and not n_rejects:
                 raise InputError(f"{input_path}: empty file: no message rows")
-            scored = score_checked_spark(check.events, model_path, per_message, policy)
+            scored = score_checked_spark(check.events, model_path, per_message, escalation)
             if interventions is not None:  # scored once, for the output and the interventions both
                 scored = scored.localCheckpoint()
             write_single_parquet(scored.drop(INTERVENTIONS), output)
@@ -275,7 +297,7 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
         stop_spark(spark)
     _say_scored(n_events, n_conversations, n_alerts, n_rejects, output, n_other_language, risk_model, " with Spark")
     if replayed is not None:
-        _say_replayed(replayed, interventions)
+        _say_replayed(replayed, interventions, policy)
 
 
 @contextlib.contextmanager

@@ -652,7 +652,8 @@ def test_score_writes_the_interventions_the_service_would_raise(labelled_path: P
                                                                 model: RiskModel, tmp_path: Path) -> None:
     """``--interventions`` replays the policy over the file: the interventions the service would raise on these
     messages (``detection.replay_interventions``), the same from both local engines, counted by level; under a
-    policy file of the deployment's own with ``--policy``. Mistakes are said before any work."""
+    policy file of the deployment's own with ``--policy``, or with ``RISKLINE_POLICY`` as the service reads it.
+    Mistakes are said before any work."""
     from detection.readers import read_events
     from detection.replay import replay_interventions
 
@@ -668,7 +669,7 @@ def test_score_writes_the_interventions_the_service_would_raise(labelled_path: P
         counts = {level: sum(i["level"] == level for i in expected) for level in ("high", "critical")}
         assert done.stderr.splitlines()[-1] == (
             f"{len(expected)} interventions the service would raise ({counts['high']} high, {counts['critical']} "
-            f"critical) -> {tmp_path / f'{engine}-iv.jsonl'}")
+            f"critical) under the default policy -> {tmp_path / f'{engine}-iv.jsonl'}")
     assert written["memory"] == written["partitioned"]
     policy = tmp_path / "policy.yaml"
     policy.write_text("levels:\n  medium: {action: watch}\n")
@@ -679,6 +680,14 @@ def test_score_writes_the_interventions_the_service_would_raise(labelled_path: P
     own = [json.loads(line) for line in gzip.decompress((tmp_path / "own-iv.jsonl.gz").read_bytes()).splitlines()]
     assert own == json.loads(json.dumps(replay_interventions(model, read_events(labelled_path).events, policy)))
     assert {i["action"] for i in own} == {"watch"} and len(own) >= sum(i["level"] == "high" for i in expected)
+    assert done.stderr.splitlines()[-1].endswith(f"({len(own)} medium) under the policy {policy} -> "
+                                                 f"{tmp_path / 'own-iv.jsonl.gz'}")
+    # the service's own variable, as a deployment sets it: the replay is what that deployment would raise
+    done = riskline("score", labelled_path, "-o", tmp_path / "env.jsonl", "--model", model_dir,
+                    "--interventions", tmp_path / "env-iv.jsonl", env={"RISKLINE_POLICY": str(policy)})
+    assert done.returncode == 0 and done.stderr.splitlines()[-1].endswith(f"under the policy {policy} -> "
+                                                                          f"{tmp_path / 'env-iv.jsonl'}")
+    assert [json.loads(line) for line in (tmp_path / "env-iv.jsonl").read_text().splitlines()] == own
     (tmp_path / "bad.yaml").write_text("levels:\n  urgent: {action: call}\n")
     for args, said in (
             (["--policy", policy], f"--policy {policy}: the policy of --interventions, which was not given"),
@@ -689,4 +698,11 @@ def test_score_writes_the_interventions_the_service_would_raise(labelled_path: P
             (["--interventions", tmp_path / "out.jsonl"], "--interventions")):
         refused = riskline("score", labelled_path, "-o", tmp_path / "out.jsonl", "--model", model_dir, *args)
         assert refused.returncode == 2 and refused.stderr.startswith(f"riskline: error: {said}"), refused.stderr
+        assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "iv.jsonl").exists()
+    for named, said in (("", "is empty (an unset variable?); unset it for the default policy"),
+                        (str(tmp_path / "bad.yaml"), f"{tmp_path / 'bad.yaml'}: policy: unknown level(s) ['urgent']")):
+        refused = riskline("score", labelled_path, "-o", tmp_path / "out.jsonl", "--model", model_dir,
+                           "--interventions", tmp_path / "iv.jsonl", env={"RISKLINE_POLICY": named})
+        assert refused.returncode == 2 and refused.stderr.startswith(
+            f"riskline: error: environment variable RISKLINE_POLICY: {said}"), refused.stderr
         assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "iv.jsonl").exists()

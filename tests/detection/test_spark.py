@@ -90,7 +90,8 @@ def test_cli_engine_spark_on_parquet_sets_bad_rows_aside(model_dir: Path, events
     assert gzip.decompress((tmp_path / "spark.iv.jsonl.gz").read_bytes()) == made
     levels = [json.loads(line)["level"] for line in made.splitlines()]
     assert len(levels) > 20 and set(levels) == {"high"}
-    replayed = f"{len(levels)} interventions the service would raise ({len(levels)} high) -> {tmp_path}"
+    replayed = f"{len(levels)} interventions the service would raise ({len(levels)} high) under the policy {policy} " \
+               f"-> {tmp_path}"
     assert local.stderr.splitlines() == [f"{said.format('')} -> {tmp_path / 'local.parquet'}",
                                          f"{replayed}/local.iv.jsonl"]
     assert spark.stderr.splitlines() == [f"{said.format(' with Spark')} -> {tmp_path / 'spark.parquet'}",
