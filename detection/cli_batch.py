@@ -6,7 +6,6 @@ import contextlib
 import re
 import signal
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -238,14 +237,14 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
     """``score --engine spark`` once its session has started (``started`` puts the CLI's Ctrl-C in place); with
     ``interventions``, the interventions the service would raise under ``escalation`` (``policy``'s file, or the
     default policy) are written there too."""
-    from detection.batch import by_level, write_rejects
+    from detection.batch import write_rejects
     from detection.spark import (
         INTERVENTIONS,
         output_counts,
         score_checked_spark,
-        spark_interventions,
         spark_model,
         write_single_parquet,
+        write_spark_interventions,
     )
     from detection.spark_rows import check_events_spark, read_events_spark
     from detection.spark_session import jvm_ended_if_cut_short, stop_spark
@@ -271,17 +270,7 @@ def _run_spark(spark: Any, started: Callable[[], None], input_path: Path, output
             if errors is not None:
                 write_rejects(errors, check.iter_rejects())
             if interventions is not None:
-                from detection.replay import write_interventions
-
-                levels: Counter[str] = Counter()
-
-                def tallied() -> Iterator[dict[str, Any]]:  # counted as they go to the file, held nowhere
-                    for one in spark_interventions(scored):
-                        levels[str(one["level"])] += 1
-                        yield one
-
-                write_interventions(interventions, tallied())
-                replayed = by_level(levels)
+                replayed = write_spark_interventions(scored, interventions)
     except Exception as exc:  # Spark wraps errors raised in its workers; show ours, without the wrapping
         ours = re.findall(r"(?:InputError|ModelLoadError): (.+)", str(exc))
         unreadable = re.search(r"\[(?:PATH_NOT_FOUND|FAILED_READ_FILE|UNABLE_TO_INFER_SCHEMA)[^\n]*", str(exc))

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from detection.batch import MESSAGE_COLUMNS, step_rows
+from detection.batch import MESSAGE_COLUMNS, by_level, step_rows
 from detection.held import Held
 from detection.inputs import (
     InputError,
@@ -31,7 +32,8 @@ from detection.inputs import (
 from detection.messages import MEDIA, Messages
 from detection.model import RiskModel
 from detection.model_files import load_model, resolve_model_dir
-from detection.policy import EscalationPolicy
+from detection.policy import LEVELS, EscalationPolicy
+from detection.replay import score_and_replay, write_interventions
 from detection.scoring import score_conversations
 from detection.spark_rows import ROW, check_events_spark
 from detection.spark_session import jvm_ended_if_cut_short
@@ -63,8 +65,6 @@ def _score_group(model_path: str, per_message: bool, policy: EscalationPolicy | 
     if policy is None:
         results, steps = score_conversations(_model(model_path), messages)
     else:
-        from detection.replay import score_and_replay
-
         results, steps, made = score_and_replay(_model(model_path), messages, policy)
         raised: dict[tuple[str, ...], list[str]] = {}
         for one in made:  # at the message that raised it, or its conversation's row
@@ -130,14 +130,26 @@ def spark_interventions(scored: Any) -> Iterator[dict[str, Any]]:
 
     from pyspark.sql import functions as F
 
-    from detection.policy import LEVELS
-
     one = F.col("one")
     found = (scored.select(F.explode(INTERVENTIONS).alias("one"))
              .orderBy(F.get_json_object(one, "$.created_at"), F.get_json_object(one, "$.conversation_id"),
                       F.array_position(F.array(*map(F.lit, LEVELS)), F.get_json_object(one, "$.level"))))
     for row in found.toLocalIterator():
         yield json.loads(row["one"])
+
+
+def write_spark_interventions(scored: Any, path: str | Path) -> dict[str, int]:
+    """``spark_interventions`` written to ``path`` as the local engine writes them (``replay.write_interventions``),
+    counted by level as they go (``batch.by_level``), held nowhere."""
+    levels: Counter[str] = Counter()
+
+    def tallied() -> Iterator[dict[str, Any]]:
+        for one in spark_interventions(scored):
+            levels[str(one["level"])] += 1
+            yield one
+
+    write_interventions(path, tallied())
+    return by_level(levels)
 
 
 def score_spark(events: Any, model: str | None = None, per_message: bool = False, interventions: bool = False,
