@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 ModelOption = Annotated[str | None, typer.Option(
     metavar="MODEL", help="Model directory or MLflow URI [RISKLINE_MODEL]")]
 StateOption = Annotated[str | None, typer.Option(
-    metavar="STATE", help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE]")]
+    metavar="STATE", help="State: sqlite:///PATH, a path, redis://... or postgresql://... [RISKLINE_STATE, default "
+                          "riskline-state.db]")]
 RetentionDaysOption = Annotated[float | None, typer.Option(
     metavar="DAYS",
     help="Days a conversation is kept after its last message; then all of it is erased and a later message "
@@ -146,24 +147,25 @@ def _listen(host: str, port: int) -> list[socket.socket]:
 @user_errors
 def stream(
     brokers: Annotated[str | None, typer.Option(
-        metavar="HOST:PORT,...", help="Kafka bootstrap servers [RISKLINE_BROKERS]")] = None,
+        metavar="HOST:PORT,...", help="Kafka bootstrap servers [RISKLINE_BROKERS, default 127.0.0.1:9092]")] = None,
     topic: Annotated[str | None, typer.Option(
-        metavar="TOPIC", help="Topic of message events, keyed by conversation")] = None,
+        metavar="TOPIC", help="Topic of message events, keyed by conversation [RISKLINE_TOPIC, default "
+                              "riskline-messages]")] = None,
     group: Annotated[str | None, typer.Option(
         metavar="GROUP", help="Consumer group [RISKLINE_GROUP, default riskline]")] = None,
     interventions_topic: Annotated[str | None, typer.Option(
-        metavar="TOPIC", help="Publish interventions to this topic")] = None,
+        metavar="TOPIC", help="Publish interventions to this topic [RISKLINE_INTERVENTIONS_TOPIC]")] = None,
     rejects_topic: Annotated[str | None, typer.Option(
-        metavar="TOPIC", help="Publish records that are not valid events here")]
-    = None,
+        metavar="TOPIC", help="Publish records that are not valid events here [RISKLINE_REJECTS_TOPIC]")] = None,
     session_timeout: Annotated[float | None, typer.Option(
         metavar="SECONDS",
         help="Seconds without a heartbeat before a crashed worker's partitions go to the others "
-             "[default 10, 1 to 300]")] = None,
+             "[RISKLINE_SESSION_TIMEOUT, default 10, 1 to 300]")] = None,
     max_poll_interval: Annotated[float | None, typer.Option(
         metavar="SECONDS",
         help="Seconds a worker may take over a batch before the group moves its partitions; a worker "
-             "waiting out a state-store outage keeps polling [default 300, 1 to 3600]")] = None,
+             "waiting out a state-store outage keeps polling [RISKLINE_MAX_POLL_INTERVAL, default 300, 1 to 3600]")
+    ] = None,
     metrics_port: Annotated[int | None, typer.Option(
         metavar="PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics [RISKLINE_METRICS_PORT]")] = None,
     host: Annotated[str | None, typer.Option(

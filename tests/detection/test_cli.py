@@ -445,6 +445,38 @@ def test_every_option_that_takes_a_value_names_it_in_the_help() -> None:
     assert named >= 60  # every command's: a command missing from the group would leave its options unchecked
 
 
+def test_each_setting_the_help_shows_names_its_variable_and_its_default() -> None:
+    """The service's and stream worker's settings are each also ``RISKLINE_<NAME>`` (Kubernetes sets them so): the
+    help of each option that is one names it, and a default it names is the setting's own. Before, ``stream``'s
+    --topic, --interventions-topic, --rejects-topic, --session-timeout and --max-poll-interval named none, and
+    --state and --brokers no default."""
+    import re
+
+    import typer
+
+    from detection.cli import app
+    from detection.settings import ServiceSettings, StreamSettings
+
+    group = typer.main.get_command(app)
+    checked = defaults = 0
+    for name, settings in (("serve", ServiceSettings), ("stream", StreamSettings), ("backfill", ServiceSettings),
+                           ("erase", ServiceSettings)):
+        for param in group.commands[name].params:  # type: ignore[attr-defined]
+            if param.name not in settings.model_fields:
+                continue
+            said = " ".join(str(param.help).split())
+            assert f"[RISKLINE_{param.name.upper()}" in said, (name, param.name, said)
+            default = settings.model_fields[param.name].default
+            if (shown := re.search(r"default ([^,;\]\s]+)", said)) is not None:
+                value = shown.group(1).rstrip(":")
+                assert value == str(default) or float(value) == default, (name, param.name, value, default)
+                defaults += 1
+            else:
+                assert default is None, (name, param.name, default)
+            checked += 1
+    assert checked >= 30 and defaults >= 19
+
+
 def test_the_choices_the_help_names_are_those_accepted() -> None:
     """The help names an option's choices (``--model-type baseline|transformer``) where the module that checks
     them is not loaded (the command line starts without numpy): they are read here against what is accepted."""
