@@ -129,8 +129,9 @@ def parse_json_line(line: str) -> tuple[Mapping[str, object] | str, str | None]:
     return record, None
 
 
-def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[str, str] | None = None) -> None:
-    """One error for a header that lacks a required column (each row would otherwise be rejected
+def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[str, str] | None = None,
+                  required: tuple[str, ...] = REQUIRED) -> None:
+    """One error for a header that lacks a ``required`` column (each row would otherwise be rejected
     for it, one by one), with a hint when a CSV's header is one column holding another separator.
     ``rename`` maps a column to the field it is read as (``riskline convert --map``)."""
     rename = rename or {}
@@ -141,7 +142,7 @@ def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[st
             f"{len(held)} columns are read as {twice!r} ({', '.join(map(repr, held))})"
         raise InputError(f"{path}: {where}: {named}: which one holds it is not clear; keep one, or rename the others")
     fields = set(read_as)
-    missing = [name for name in REQUIRED if name not in fields]
+    missing = [name for name in required if name not in fields]
     missing += [f for c, f in rename.items() if c not in columns and f not in missing]  # a mapped column too
     if not missing:
         return
@@ -154,7 +155,7 @@ def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[st
                          "(Excel: 'CSV UTF-8 (Comma delimited)') or as JSON Lines")
     listed = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
     raise MissingColumnsError(f"{path}: {where}: no column {named} (its columns: {listed}); "
-                     f"every row needs {', '.join(REQUIRED)}")
+                     f"every row needs {', '.join(required)}")
 
 
 def renamed(record: Mapping[str, object], rename: Mapping[str, str]) -> dict[str, object]:
@@ -215,14 +216,14 @@ def csv_width_error(values: int, columns: int) -> str:
     return f"{'more' if values > columns else 'fewer'} values than header columns ({values} for {columns})"
 
 
-def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
-                                                                           str | None]]:
+def _csv_records(path: Path, rename: Mapping[str, str], required: tuple[str, ...],
+                 ) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     check_csv_file(path)
     with csv_text(path) as handle:
         reader = csv.reader(handle)
         if (header := next(reader, None)) is None:  # an empty file, which read_rows names as such
             return
-        check_columns(path, "line 1", header, rename)
+        check_columns(path, "line 1", header, rename, required)
         ended = reader.line_num  # the physical line where the last row read ended
         for values in reader:
             # a row starts on the line after the last one's end: quoted line breaks make rows span lines
@@ -238,9 +239,10 @@ def _csv_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, M
             yield where, {k: (None if v == "" and k != "text" else v) for k, v in row.items()}, None
 
 
-def parquet_batches(path: Path, rename: Mapping[str, str] | None = None) -> Iterator[tuple[int, Any]]:
+def parquet_batches(path: Path, rename: Mapping[str, str] | None = None,
+                    required: tuple[str, ...] = REQUIRED) -> Iterator[tuple[int, Any]]:
     """A Parquet file's rows in Arrow record batches, each with the number of its first row (from 1);
-    ``rename`` as for ``check_columns``."""
+    ``rename`` and ``required`` as for ``check_columns``."""
     import pyarrow.parquet as pq
 
     try:
@@ -251,30 +253,31 @@ def parquet_batches(path: Path, rename: Mapping[str, str] | None = None) -> Iter
     if rename:  # paths into structs and lists too, a place in a list standing for every place
         paths = _column_paths(parquet.schema_arrow)
         columns = paths + [c for c in rename if c not in paths and _list_places(c) in paths]
-    check_columns(path, "schema", columns, rename)
+    check_columns(path, "schema", columns, rename, required)
     row = 1
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         yield row, batch
         row += batch.num_rows
 
 
-def _parquet_records(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
-                                                                               str | None]]:
-    for first, batch in parquet_batches(path, rename):
+def _parquet_records(path: Path, rename: Mapping[str, str], required: tuple[str, ...],
+                     ) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+    for first, batch in parquet_batches(path, rename, required):
         for row, record in enumerate(batch.to_pylist(), start=first):
             yield f"row {row}", renamed(record, rename) if rename else record, None
 
 
-def _renamed_jsonl(path: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str,
-                                                                            str | None]]:
+def _renamed_jsonl(path: Path, rename: Mapping[str, str], required: tuple[str, ...],
+                   ) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     for location, record, error in _jsonl_records(path):
         yield location, renamed(record, rename) if rename and isinstance(record, Mapping) else record, error
 
 
-def iter_records(path: Path, rename: Mapping[str, str] | None = None) -> Iterator[tuple[str, Mapping[str, object] | str,
-                                                                                      str | None]]:
+def iter_records(path: Path, rename: Mapping[str, str] | None = None, required: tuple[str, ...] = REQUIRED,
+                 ) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     """Yield ``(location, record, parse_error)`` for each row of a supported file; ``rename`` maps a
-    column to the field it is read as (``riskline convert --map``)."""
+    column to the field it is read as (``riskline convert --map``); a header or schema without one of the
+    ``required`` columns is an error (``check_columns``)."""
     suffix = input_format(path)
     if path.is_dir() or (suffix is not None and not path.is_file()):
         raise not_a_file(path)
@@ -284,7 +287,7 @@ def iter_records(path: Path, rename: Mapping[str, str] | None = None) -> Iterato
     readers = {".jsonl": _renamed_jsonl, ".csv": _csv_records, ".parquet": _parquet_records}
     with gzip_errors(path):  # after the rows before the damage: the run stops as a whole
         try:
-            yield from readers[suffix](path, rename or {})
+            yield from readers[suffix](path, rename or {}, required)
         except UnicodeDecodeError as exc:  # its position is in the reader's buffer, not the file
             raise InputError(f"{path}: {utf8_error(path) or 'not UTF-8 text'}") from exc
         except csv.Error as exc:

@@ -68,6 +68,10 @@ def convert(
     timezone: Annotated[str | None, typer.Option(
         metavar="ZONE",
         help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
+    number_messages: Annotated[bool, typer.Option(
+        "--number-messages",
+        help="Logs without message ids: name each message by its place among its conversation's rows, in the "
+             "logs' order (1, 2, ...), the same again for the same logs or logs that only grew at their end")] = False,
     errors: Annotated[Path | None, typer.Option(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
@@ -79,10 +83,11 @@ def convert(
     """
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
     if input_path.suffix.lower() != ".xml":
-        return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors)
-    if mapping or timestamp_unit != "s" or time_format or timezone:
-        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format and --timezone are for message logs, not "
-                   "PAN 2012 XML")
+        return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
+                             number_messages)
+    if mapping or timestamp_unit != "s" or time_format or timezone or number_messages:
+        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --number-messages are for "
+                   "message logs, not PAN 2012 XML")
     from detection.batch import write_rejects
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
@@ -130,7 +135,7 @@ class _Tally:
 
 
 def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
-                  errors: Path | None) -> None:
+                  errors: Path | None, numbered: bool) -> None:
     """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS, LABEL_FIELDS
@@ -143,7 +148,7 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
     rename = parse_mapping(mapping)
     rejects: list[Reject] | None = [] if errors is not None else None
     unit, form, zone = times
-    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form)
+    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form, numbered)
     first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no message rows")

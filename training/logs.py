@@ -22,6 +22,7 @@ from detection.events import (
     ATTACHMENTS,
     EVENT_FIELDS,
     LABEL_FIELDS,
+    REQUIRED,
     EventError,
     identifier,
     not_twice,
@@ -29,7 +30,7 @@ from detection.events import (
     shown,
     to_event,
 )
-from detection.inputs import MissingColumnsError, input_files
+from detection.inputs import InputError, MissingColumnsError, input_files
 from detection.readers import Reject
 from detection.records import iter_records
 from training.data import parse_label, parse_stage
@@ -114,21 +115,36 @@ def _unit(per_second: float) -> str:
 
 
 def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", rejects: list[Reject] | None = None,
-                  zone: tzinfo | None = None, form: str | None = None) -> Iterator[dict[str, Any]]:
+                  zone: tzinfo | None = None, form: str | None = None, numbered: bool = False,
+                  ) -> Iterator[dict[str, Any]]:
     """The logs' rows as message events (a file, or a folder's files as one), with their labels where
     given. A bad row (a field, a copy of a message id) is set aside in ``rejects``, or, without it,
-    an ``InputError`` naming its file, place and field."""
+    an ``InputError`` naming its file, place and field. ``numbered``: logs without message ids, each message
+    named by its place among its conversation's rows in the logs' order ("1", "2", ...; a bad row holds its
+    place too), so that the same logs, or logs that only grew at their end, give the same ids again."""
     if unit not in UNITS:
         raise ValueError(f"--timestamp-unit {unit!r}: expected one of {', '.join(UNITS)}")
+    if numbered and "message_id" in rename.values():
+        raise ValueError("--number-messages names messages where the logs have no ids: leave out --map "
+                         "message_id=...")
+    required = tuple(name for name in REQUIRED if not (numbered and name == "message_id"))
+    places: dict[str, int] = {}  # numbered: how many rows of each conversation so far
     seen: set[tuple[str, str]] = set()
     labels: set[str] | None = None  # the first row's label fields: the output's columns follow it
     column_of = {field: column for column, field in rename.items()}
     for part in input_files(source):
-        for location, record, error in _records(part, rename):
+        for location, record, error in _records(part, rename, required):
             try:
                 if error is not None or not isinstance(record, Mapping):
                     raise EventError("row", str(error))
-                row = _converted(record, UNITS[unit], zone, form)
+                named = None
+                if numbered:
+                    if "message_id" in record:  # ids of its own, which numbering would replace: not a bad row
+                        raise InputError(f"{part}: {location}: holds a message_id of its own, which --number-messages "
+                                         "would replace; leave it out for logs with ids")
+                    conversation = str(record.get("conversation_id"))
+                    places[conversation] = named = places.get(conversation, 0) + 1
+                row = _converted(record, UNITS[unit], zone, form, None if named is None else str(named))
                 key = (str(row["conversation_id"]), str(row["message_id"]))
                 if key in seen:
                     raise EventError("message_id", f"duplicate message id {key[1]!r} in conversation {key[0]!r}")
@@ -159,11 +175,14 @@ def _in_their_names(reject: Reject, column_of: Mapping[str, str]) -> Reject:
     return Reject(reject.path, reject.location, field, reason, record)
 
 
-def _records(part: Path, rename: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
+def _records(part: Path, rename: Mapping[str, str], required: tuple[str, ...],
+             ) -> Iterator[tuple[str, Mapping[str, object] | str, str | None]]:
     try:
-        yield from iter_records(part, rename)
+        yield from iter_records(part, rename, required)
     except MissingColumnsError as exc:
-        raise MissingColumnsError(f"{exc}; read other columns as these fields with --map FIELD=COLUMN") from None
+        ids = "; logs without message ids: --number-messages" if "'message_id'" in str(exc).split(" (its ")[0] \
+            else ""
+        raise MissingColumnsError(f"{exc}; read other columns as these fields with --map FIELD=COLUMN{ids}") from None
 
 
 def attachment_kind(value: object) -> object:
@@ -176,11 +195,12 @@ def attachment_kind(value: object) -> object:
 
 
 def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
-               form: str | None) -> dict[str, Any]:
+               form: str | None, message_id: str | None = None) -> dict[str, Any]:
     not_twice(record, FIELDS)  # before the record is copied, and what it held twice with it
     stamp = _timestamp(record.get("timestamp"), per_second, zone, form) if record.get("timestamp") is not None \
         else None
-    event = to_event({**record, "timestamp": stamp, "attachment": attachment_kind(record.get("attachment"))})
+    named = {} if message_id is None else {"message_id": message_id}
+    event = to_event({**record, **named, "timestamp": stamp, "attachment": attachment_kind(record.get("attachment"))})
     row: dict[str, Any] = {**{name: getattr(event, name) for name in EVENT_FIELDS}, "timestamp": stamp}
     if "conversation_label" in record:
         row["conversation_label"] = parse_label(record["conversation_label"])

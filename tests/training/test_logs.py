@@ -137,7 +137,59 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     pan = tmp_path / "corpus.xml"
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
-    assert done.returncode == 2 and "--time-format and --timezone are for message logs" in done.stderr
+    assert done.returncode == 2 and "--timezone and --number-messages are for message logs" in done.stderr
+
+
+def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """Logs that keep no message ids (Instagram's own export, many chat logs): ``--number-messages`` names each
+    message by its place among its conversation's rows in the logs' order, a bad row holding its place, across
+    the parts of a folder; logs that only grew at their end keep their messages' ids. Without it, the error of the
+    missing column says so; with ids of the logs' own, or a column read as them, it is refused."""
+    logs = [{k: v for k, v in row.items() if k != "id"} for row in _logs(synth_rows[:300])]
+    logs[40] = {**logs[40], "sent_ms": "soon"}
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    write_csv(folder / "day=1.csv", logs[:150])  # conversations run on into the next part
+    pq.write_table(pa.Table.from_pylist(logs[150:]), folder / "day=2.parquet")
+    mapping = [m for m in MAP if not m.startswith("message_id=")]
+    out = tmp_path / "events.jsonl"
+    args = ["convert", folder, "-o", out, *(f"--map={m}" for m in mapping), "--timestamp-unit", "ms",
+            "--number-messages", "--errors", tmp_path / "rejects.jsonl"]
+    done = riskline(*args)
+    assert done.returncode == 0, done.stderr
+    places: dict[object, int] = {}
+    expected = []
+    for row in logs:
+        places[row["thread"]] = places.get(row["thread"], 0) + 1
+        expected.append((row["thread"], str(places[row["thread"]]), row["body"]))
+    converted = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["conversation_id"], r["message_id"], r["text"]) for r in converted] == expected[:40] + expected[41:]
+    assert max(places.values()) > 10 and len({r["conversation_id"] for r in converted}) > 5
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["location"], r["field"]) for r in rejects] == [("line 42", "sent_ms")]
+    # the logs grew: a later part, and rows of the conversations already held
+    grown = [{**row, "body": f"later {i}", "sent_ms": 1_900_000_000_000 + i} for i, row in enumerate(logs[:30])]
+    write_jsonl(folder / "day=3.jsonl", grown)
+    assert riskline(*args[:3], tmp_path / "again.jsonl", *args[4:]).returncode == 0
+    again = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+    assert again[:len(converted)] == converted and len(again) == len(converted) + 30
+    assert [r["message_id"] for r in again[len(converted):]] == [
+        str(places[row["thread"]] + sum(r["thread"] == row["thread"] for r in grown[:i + 1]))
+        for i, row in enumerate(grown)]
+    (folder / "day=3.jsonl").unlink()
+    without = riskline(*[a for a in args if a != "--number-messages"])
+    assert without.returncode == 2 and without.stderr.rstrip().endswith(
+        "read other columns as these fields with --map FIELD=COLUMN; logs without message ids: --number-messages")
+    mapped = riskline(*args, "--map", "message_id=to")
+    assert mapped.returncode == 2 and mapped.stderr == ("riskline: error: --number-messages names messages where the "
+                                                        "logs have no ids: leave out --map message_id=...\n")
+    own = write_csv(tmp_path / "own.csv", [{**row, "message_id": f"m{i}"} for i, row in enumerate(logs[:5])])
+    refused = riskline("convert", own, "-o", tmp_path / "own.jsonl", *(f"--map={m}" for m in mapping),
+                       "--timestamp-unit", "ms", "--number-messages", "--errors", tmp_path / "own.rejects.jsonl")
+    assert refused.returncode == 2 and refused.stderr == (
+        f"riskline: error: {own}: line 2: holds a message_id of its own, which --number-messages would replace; "
+        "leave it out for logs with ids\n")
+    assert not (tmp_path / "own.jsonl").exists() and not (tmp_path / "own.rejects.jsonl").exists()
 
 
 @pytest.mark.parametrize("unit, value, expected", [
