@@ -142,12 +142,16 @@ def unsupported(path: Path) -> InputError:
         with contextlib.suppress(OSError):
             with path.open("rb") as handle:
                 head = handle.read(65536)
-            # a chat export (Telegram, DiscordChatExporter): one object, its messages in a list under a key
-            if head.lstrip().startswith(b"{") and (key := _LIST_KEY.search(head)):
-                name = key[1].decode()
+            # a chat export (Telegram, DiscordChatExporter, Instagram): one object, its messages in a list under a
+            # key ("messages" where there is one: Instagram's "participants" come first)
+            lists = [key[1].decode() for key in _LIST_KEY.finditer(head)] if head.lstrip().startswith(b"{") else []
+            if lists:
+                name = "messages" if "messages" in lists else lists[0]
+                chat = "thread_path" if b'"thread_path"' in head else "id"  # Instagram names its chat so
                 hint = (f"; its list {name!r} becomes JSON Lines with one object per line, e.g. jq -c '.{name}[]' "
                         f"IN.json > OUT.jsonl (the chat's own id, which its messages lack, goes into each: jq -c "
-                        f"'.id as $c | .{name}[] | .chat = $c', then --map conversation_id=chat)")
+                        f"'.{chat} as $c | .{name}[] | .chat = $c', then --map conversation_id=chat; messages "
+                        "without ids of their own: riskline convert --number-messages)")
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
                       f"(expected one of {FILE_TYPES}){hint}")
 

@@ -64,7 +64,13 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"; its list 'messages' becomes JSON Lines with one object per line, e.g. "
                                          r"jq -c '.messages\[\]' IN.json > OUT.jsonl \(the chat's own id, which its "
                                          r"messages lack, goes into each: jq -c '.id as \$c \| .messages\[\] \| "
-                                         r".chat = \$c', then --map conversation_id=chat\)$"):
+                                         r".chat = \$c', then --map conversation_id=chat; messages without ids "
+                                         r"of their own: riskline convert --number-messages\)$"):
+        read_events(chat)
+    # Instagram's message_1.json: its participants listed first, the chat named by its thread_path
+    chat.write_text(json.dumps({"participants": [{"name": "a"}], "messages": [{"sender_name": "a", "content": "hi"}],
+                                "thread_path": "inbox/a_1"}))
+    with pytest.raises(InputError, match=r"; its list 'messages' .* jq -c '.thread_path as \$c \| .messages\[\] \| "):
         read_events(chat)
 
 
