@@ -72,6 +72,10 @@ def convert(
         "--number-messages",
         help="Logs without message ids: name each message by its place among its conversation's rows, in the "
              "logs' order (1, 2, ...), the same again for the same logs or logs that only grew at their end")] = False,
+    repair_text: Annotated[bool, typer.Option(
+        "--repair-text",
+        help="Logs: read text written as UTF-8 and read back as Latin-1, as Meta's exports hold it ('cafÃ©' "
+             "for 'café', four letters for an emoji), as it was written")] = False,
     errors: Annotated[Path | None, typer.Option(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
@@ -84,10 +88,10 @@ def convert(
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
-                             number_messages)
-    if mapping or timestamp_unit != "s" or time_format or timezone or number_messages:
-        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone and --number-messages are for "
-                   "message logs, not PAN 2012 XML")
+                             number_messages, repair_text)
+    if mapping or timestamp_unit != "s" or time_format or timezone or number_messages or repair_text:
+        raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone, --number-messages and "
+                   "--repair-text are for message logs, not PAN 2012 XML")
     from detection.batch import write_rejects
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
@@ -135,20 +139,21 @@ class _Tally:
 
 
 def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
-                  errors: Path | None, numbered: bool) -> None:
+                  errors: Path | None, numbered: bool, repair: bool) -> None:
     """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS, LABEL_FIELDS
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
-    from training.logs import arrow_schema, iter_log_rows, parse_mapping, time_zone
+    from training.logs import Garbled, arrow_schema, iter_log_rows, parse_mapping, time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rename = parse_mapping(mapping)
     rejects: list[Reject] | None = [] if errors is not None else None
     unit, form, zone = times
-    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form, numbered)
+    garbled = Garbled(repair)
+    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form, numbered, garbled)
     first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no message rows")
@@ -160,4 +165,9 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
         write_rejects(errors, rejects or [])
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
                f"{counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
+    if garbled.found:
+        texts = f"{counted(garbled.found, 'text')} {'was' if garbled.found == 1 else 'were'}"
+        typer.echo(f"riskline: note: {texts} UTF-8 read as Latin-1, as Meta's exports hold text ('cafÃ©' for "
+                   f"'café'): {'read as written (--repair-text)' if repair else '--repair-text reads them as written'}",
+                   err=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -114,14 +115,35 @@ def _unit(per_second: float) -> str:
     return next(name for name, scale in UNITS.items() if scale == per_second)
 
 
+@dataclass
+class Garbled:
+    """Texts written as UTF-8 and read back as Latin-1, as Meta's exports (Instagram, Messenger) hold them ("cafÃ©"
+    for "café", an emoji as four such letters): ``found`` counts them, and with ``repair`` they are read as written."""
+
+    repair: bool = False
+    found: int = 0
+
+    def read(self, text: str) -> str:
+        """``text``, counted and repaired (with ``repair``) where it is such a text."""
+        if text.isascii():
+            return text
+        try:
+            written = text.encode("latin-1").decode("utf-8")  # fails for Latin-1 text of its own ("café")
+        except UnicodeError:
+            return text
+        self.found += 1
+        return written if self.repair else text
+
+
 def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", rejects: list[Reject] | None = None,
                   zone: tzinfo | None = None, form: str | None = None, numbered: bool = False,
-                  ) -> Iterator[dict[str, Any]]:
+                  garbled: Garbled | None = None) -> Iterator[dict[str, Any]]:
     """The logs' rows as message events (a file, or a folder's files as one), with their labels where
     given. A bad row (a field, a copy of a message id) is set aside in ``rejects``, or, without it,
     an ``InputError`` naming its file, place and field. ``numbered``: logs without message ids, each message
     named by its place among its conversation's rows in the logs' order ("1", "2", ...; a bad row holds its
-    place too), so that the same logs, or logs that only grew at their end, give the same ids again."""
+    place too), so that the same logs, or logs that only grew at their end, give the same ids again. ``garbled``
+    counts (and may repair) texts that are UTF-8 read as Latin-1."""
     if unit not in UNITS:
         raise ValueError(f"--timestamp-unit {unit!r}: expected one of {', '.join(UNITS)}")
     if numbered and "message_id" in rename.values():
@@ -158,6 +180,8 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
                 rejects.append(reject)
                 continue
             seen.add(key)
+            if garbled is not None:
+                row["text"] = garbled.read(row["text"])
             if labels is None:
                 labels = {name for name in LABEL_FIELDS if name in row}
             yield row

@@ -137,7 +137,7 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     pan = tmp_path / "corpus.xml"
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
-    assert done.returncode == 2 and "--timezone and --number-messages are for message logs" in done.stderr
+    assert done.returncode == 2 and "--number-messages and --repair-text are for message logs" in done.stderr
 
 
 def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
@@ -190,6 +190,33 @@ def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object
         f"riskline: error: {own}: line 2: holds a message_id of its own, which --number-messages would replace; "
         "leave it out for logs with ids\n")
     assert not (tmp_path / "own.jsonl").exists() and not (tmp_path / "own.rejects.jsonl").exists()
+
+
+def test_text_garbled_as_meta_exports_hold_it_is_noted_and_repaired(tmp_path: Path) -> None:
+    """Meta's exports write text as UTF-8 read back as Latin-1 ("I\u00e2\u0080\u0099ll" for "I’ll"): convert
+    counts such texts and says so; with --repair-text it reads them as written. Latin-1 text of its own ("café",
+    which is no UTF-8 so read) and plain ASCII are left as they are, with the option too."""
+    written = ["I’ll send it to everyone 😂", "ça va? à demain", "café at 5", "ok see you", "naïve 👍 lol"]
+    garbled = [text if i in (2, 3) else text.encode("utf-8").decode("latin-1") for i, text in enumerate(written)]
+    assert garbled[0].startswith("I\u00e2\u0080\u0099ll") and garbled[2] == written[2]
+    source = write_jsonl(tmp_path / "meta.jsonl", [
+        {"chat": "c1", "sender_name": "ab"[i % 2], "timestamp_ms": 1_700_000_000_000 + i, "content": text}
+        for i, text in enumerate(garbled)])
+    args = ["convert", source, "--map", "conversation_id=chat", "--map", "sender_id=sender_name", "--map",
+            "timestamp=timestamp_ms", "--map", "text=content", "--timestamp-unit", "ms", "--number-messages"]
+    for repair, expected, said in ((False, garbled, "--repair-text reads them as written"),
+                                   (True, written, "read as written (--repair-text)")):
+        out = tmp_path / f"out-{repair}.jsonl"
+        done = riskline(*args, "-o", out, *(["--repair-text"] if repair else []))
+        assert done.returncode == 0, done.stderr
+        assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == expected
+        assert done.stderr.splitlines()[-1] == ("riskline: note: 3 texts were UTF-8 read as Latin-1, as Meta's "
+                                                f"exports hold text ('cafÃ©' for 'café'): {said}")
+    clean = write_jsonl(tmp_path / "clean.jsonl", [{"chat": "c", "sender_name": "a", "timestamp_ms": 1, "content": t}
+                                                   for t in written])
+    done = riskline(*args[:1], clean, *args[2:], "-o", tmp_path / "clean.out.jsonl", "--repair-text")
+    assert done.returncode == 0 and "note" not in done.stderr, done.stderr
+    assert [json.loads(line)["text"] for line in (tmp_path / "clean.out.jsonl").read_text().splitlines()] == written
 
 
 @pytest.mark.parametrize("unit, value, expected", [
