@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from detection.batch import bad_rows_error
@@ -39,6 +40,11 @@ from training.data import parse_label, parse_stage
 FIELDS = (*EVENT_FIELDS, *LABEL_FIELDS)
 UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 _NUMBER = re.compile(r"\s*-?\d+(\.\d*)?\s*")
+_FILE_NAME = re.compile(r"[^/]\.([A-Za-z][A-Za-z0-9]{0,7})$")  # a name's extension: "1.jpg", not "1.5" nor "image/png"
+_KINDS = {extension: kind for kind, extensions in (
+    ("image", "jpg jpeg png gif webp heic heif bmp tif tiff avif svg"),
+    ("video", "mp4 mov m4v webm mkv avi 3gp wmv mpeg mpg"),
+    ("audio", "mp3 m4a aac ogg oga opus wav flac amr wma weba caf")) for extension in extensions.split()}
 _MIME = re.compile(r"([a-z]+)/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;.*)?")  # type/subtype, parameters after ';'
 
 
@@ -211,9 +217,19 @@ def _records(part: Path, rename: Mapping[str, str], required: tuple[str, ...],
 
 def attachment_kind(value: object) -> object:
     """An attachment given as a MIME type, as logs often keep it (``image/png``, ``video/mp4``,
-    ``audio/ogg``), as its kind; any other type (``application/pdf``, ``text/plain``) is a file.
-    Other values are left for the event's own check."""
-    if isinstance(value, str) and (mime := _MIME.fullmatch(value.strip().lower())):
+    ``audio/ogg``), or as a file's name, path or URL (``photos/1.jpg``, as Instagram's exports name a photo,
+    ``https://cdn.example/v.mp4?sig=x``), as its kind; any other type (``application/pdf``, ``text/plain``), a
+    file whose name says none (``notes.xyz``) or a link without a name is a file. Other values are left for the
+    event's own check."""
+    if not isinstance(value, str):
+        return value
+    given = value.strip()
+    path = urlsplit(given).path if "://" in given else given
+    if extension := _FILE_NAME.search(path):
+        return _KINDS.get(extension[1].lower(), "file")
+    if "://" in given:  # a link to it, which names no kind
+        return "file"
+    if mime := _MIME.fullmatch(given.lower()):
         return mime[1] if mime[1] in ATTACHMENTS else "file"
     return value
 
@@ -224,7 +240,10 @@ def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | N
     stamp = _timestamp(record.get("timestamp"), per_second, zone, form) if record.get("timestamp") is not None \
         else None
     named = {} if message_id is None else {"message_id": message_id}
-    event = to_event({**record, **named, "timestamp": stamp, "attachment": attachment_kind(record.get("attachment"))})
+    kind = attachment_kind(record.get("attachment"))
+    if "text" not in record and kind is not None:  # a photo sent alone, as logs keep it: a message with no text
+        named["text"] = ""
+    event = to_event({**record, **named, "timestamp": stamp, "attachment": kind})
     row: dict[str, Any] = {**{name: getattr(event, name) for name in EVENT_FIELDS}, "timestamp": stamp}
     if "conversation_label" in record:
         row["conversation_label"] = parse_label(record["conversation_label"])

@@ -299,6 +299,31 @@ def test_attachments_in_a_list_and_as_mime_types(tmp_path: Path) -> None:
                            {"attachments.0.content_type": "offender_id"}))
 
 
+def test_attachments_named_by_file_and_sent_without_text(tmp_path: Path) -> None:
+    """Exports often keep an attachment as its file's path or a link (Instagram: photos[].uri) and a photo sent
+    alone without any text: the file's extension gives its kind (a link's query left aside; a name that says no
+    kind, or a link without a name, is a file), and a message with an attachment and no text is one of empty
+    text. Before, both were bad rows: the photo, of all messages, lost to scoring. Without an attachment, a
+    missing text is still a bad row; a value that is no file, type or kind is still named."""
+    given = [("messages/inbox/x_1/photos/1.jpg", None), ("IMG 0042.HEIC", "look"), ("clips/v.mov", None),
+             ("https://cdn.example/a/voice.m4a?sig=1&e=2", None), ("https://cdn.example/share/abc", "see this"),
+             ("notes.xyz", None), ("image/png", None), (None, "hi")]
+    rows = [{"chat": "c", "from": "ab"[i % 2], "ms": 1_700_000_000_000 + i,
+             **({} if text is None else {"content": text}), **({} if uri is None else {"photos": [{"uri": uri}]})}
+            for i, (uri, text) in enumerate(given)]
+    rows += [{"chat": "c", "from": "a", "ms": 1_700_000_000_100}, {**rows[0], "photos": [{"uri": "1.5"}]}]
+    mapping = {"chat": "conversation_id", "from": "sender_id", "ms": "timestamp", "content": "text",
+               "photos.0.uri": "attachment"}
+    rejects: list[Reject] = []
+    converted = list(iter_log_rows(write_jsonl(tmp_path / "ig.jsonl", rows), mapping, "ms", rejects, numbered=True))
+    assert [(r["attachment"], r["text"]) for r in converted] == [
+        ("image", ""), ("image", "look"), ("video", ""), ("audio", ""), ("file", "see this"), ("file", ""),
+        ("image", ""), (None, "hi")]
+    assert [(r.location, r.field, r.reason) for r in rejects] == [
+        ("line 9", "content", "read as text: missing"), ("line 10", "photos.0.uri", rejects[1].reason)]
+    assert "'1.5'" in rejects[1].reason
+
+
 def test_numbers_in_another_unit_are_named(tmp_path: Path) -> None:
     row = {"conversation_id": "c", "message_id": "m", "sender_id": "s", "timestamp": 1700000000123, "text": "hi"}
     source = write_jsonl(tmp_path / "ms.jsonl", [row])
