@@ -147,10 +147,13 @@ def unsupported(path: Path) -> InputError:
             lists = [key[1].decode() for key in _LIST_KEY.finditer(head)] if head.lstrip().startswith(b"{") else []
             if lists:
                 name = "messages" if "messages" in lists else lists[0]
-                chat = "thread_path" if b'"thread_path"' in head else "id"  # Instagram names its chat so
-                hint = (f"; its list {name!r} becomes JSON Lines with one object per line, e.g. jq -c '.{name}[]' "
+                # Instagram names its chat by its thread_path and lists it newest first: put in time order, a
+                # later export's earlier messages keep their numbers (--number-messages)
+                chat, listed = ("thread_path", f".{name} | reverse[]") if b'"thread_path"' in head else \
+                    ("id", f".{name}[]")
+                hint = (f"; its list {name!r} becomes JSON Lines with one object per line, e.g. jq -c '{listed}' "
                         f"IN.json > OUT.jsonl (the chat's own id, which its messages lack, goes into each: jq -c "
-                        f"'.{chat} as $c | .{name}[] | .chat = $c', then --map conversation_id=chat; messages "
+                        f"'.{chat} as $c | {listed} | .chat = $c', then --map conversation_id=chat; messages "
                         "without ids of their own: riskline convert --number-messages)")
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
                       f"(expected one of {FILE_TYPES}){hint}")

@@ -67,10 +67,11 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
                                          r".chat = \$c', then --map conversation_id=chat; messages without ids "
                                          r"of their own: riskline convert --number-messages\)$"):
         read_events(chat)
-    # Instagram's message_1.json: its participants listed first, the chat named by its thread_path
+    # Instagram's message_1.json: its participants listed first, the chat named by its thread_path, newest first
     chat.write_text(json.dumps({"participants": [{"name": "a"}], "messages": [{"sender_name": "a", "content": "hi"}],
                                 "thread_path": "inbox/a_1"}))
-    with pytest.raises(InputError, match=r"; its list 'messages' .* jq -c '.thread_path as \$c \| .messages\[\] \| "):
+    with pytest.raises(InputError, match=r"; its list 'messages' .* jq -c '.thread_path as \$c \| .messages \| "
+                                         r"reverse\[\] \| .chat = \$c'"):
         read_events(chat)
 
 
