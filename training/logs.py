@@ -170,7 +170,7 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
                     if "message_id" in record:  # ids of its own, which numbering would replace: not a bad row
                         raise InputError(f"{part}: {location}: holds a message_id of its own, which --number-messages "
                                          "would replace; leave it out for logs with ids")
-                    conversation = str(record.get("conversation_id"))
+                    conversation = str(record.get("conversation_id")).strip()  # as the event will hold it
                     places[conversation] = named = places.get(conversation, 0) + 1
                 row = _converted(record, UNITS[unit], zone, form, None if named is None else str(named))
                 key = (str(row["conversation_id"]), str(row["message_id"]))

@@ -147,6 +147,7 @@ def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object
     missing column says so; with ids of the logs' own, or a column read as them, it is refused."""
     logs = [{k: v for k, v in row.items() if k != "id"} for row in _logs(synth_rows[:300])]
     logs[40] = {**logs[40], "sent_ms": "soon"}
+    logs[12] = {**logs[12], "thread": f" {logs[12]['thread']} "}  # read trimmed: the same conversation's place
     folder = tmp_path / "logs"
     folder.mkdir()
     write_csv(folder / "day=1.csv", logs[:150])  # conversations run on into the next part
@@ -160,8 +161,9 @@ def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object
     places: dict[object, int] = {}
     expected = []
     for row in logs:
-        places[row["thread"]] = places.get(row["thread"], 0) + 1
-        expected.append((row["thread"], str(places[row["thread"]]), row["body"]))
+        thread = str(row["thread"]).strip()
+        places[thread] = places.get(thread, 0) + 1
+        expected.append((thread, str(places[thread]), row["body"]))
     converted = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["conversation_id"], r["message_id"], r["text"]) for r in converted] == expected[:40] + expected[41:]
     assert max(places.values()) > 10 and len({r["conversation_id"] for r in converted}) > 5
@@ -174,7 +176,8 @@ def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object
     again = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
     assert again[:len(converted)] == converted and len(again) == len(converted) + 30
     assert [r["message_id"] for r in again[len(converted):]] == [
-        str(places[row["thread"]] + sum(r["thread"] == row["thread"] for r in grown[:i + 1]))
+        str(places[str(row["thread"]).strip()] + sum(str(r["thread"]).strip() == str(row["thread"]).strip()
+                                                     for r in grown[:i + 1]))
         for i, row in enumerate(grown)]
     (folder / "day=3.jsonl").unlink()
     without = riskline(*[a for a in args if a != "--number-messages"])
