@@ -56,6 +56,11 @@ def by_level(counts: Mapping[str, int]) -> dict[str, int]:
     return {level: counts[level] for level in LEVELS if counts.get(level)}
 
 
+def levels_of(made: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``by_level`` of interventions made."""
+    return by_level(Counter(str(one["level"]) for one in made))
+
+
 def step_rows(steps: StepScores) -> list[dict[str, object]]:
     """One output row per scored message."""
     stages = steps.stage
@@ -131,4 +136,4 @@ def score_file(model: RiskModel, input_path: str | Path, output_path: str | Path
         write_interventions(interventions_path, made)
     return BatchResult(len(read.events), len(results), len(read.rejects), sum(r.alert for r in results), results,
                        read.events, sum(r.other_language for r in results),
-                       None if made is None else by_level(Counter(str(i["level"]) for i in made)))
+                       None if made is None else levels_of(made))

@@ -41,6 +41,7 @@ from detection.batch import (
     BatchResult,
     arrow_schema,
     by_level,
+    levels_of,
     rejects_error,
     step_rows,
     write_rejects,
@@ -163,7 +164,7 @@ def _score(job: _ScoreJob) -> _Scored:
     riskiest, shown = _riskiest(results, table, first, show) if show else ([], [])
     return _Scored(rejects, unplaced, len(messages), len(results), sum(r.alert for r in results), riskiest, shown,
                    sum(r.other_language for r in results),
-                   None if made is None else by_level(Counter(str(i["level"]) for i in made)))
+                   None if made is None else levels_of(made))
 
 
 def _merged(folder: Path, n: int, name: str = "out") -> Iterator[dict[str, Any]]:

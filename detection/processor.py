@@ -176,12 +176,12 @@ def score_and_raise(model: RiskModel, policy: EscalationPolicy, events: Sequence
     decided: list[tuple[list[str], list[Due]]] = []
 
     def raising(steps: StepScores) -> list[int]:  # the policy decides once the scores are known
-        decided.append(escalate(policy, model.thresholds, steps, levels, raised))
-        return [due.row for due in decided[0][1]] if intervene else []
+        reached, due = escalate(policy, model.thresholds, steps, levels, raised)
+        decided.append((reached, due if intervene else []))
+        return [d.row for d in decided[0][1]]
 
     steps, new_states, named = score_and_name(model, events, states, evidence_key, keep_other_evidence, raising)
     reached, due = decided[0] if decided else ([], [])
-    due = due if intervene else []
     reasons = driven_by(model, steps.features[[d.row for d in due]]) if due else []
     made = [(d, intervention(policy, model.model_version, new_states[d.conversation_id].first_ts, named[d.row], why,
                              d, at)) for d, why, at in zip(due, reasons, dated(due), strict=True)]
