@@ -136,6 +136,9 @@ def unsupported(path: Path) -> InputError:
     if special_file(path):
         return not_a_file(path)
     hint = ""
+    if path.suffix.lower() in (".txt", ".zip"):
+        hint = ("; a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl "
+                "--timezone ZONE")
     if path.suffix.lower() == ".json":
         hint = ("; a JSON array of messages becomes JSON Lines with one object per line, e.g. "
                 "jq -c '.[]' IN.json > OUT.jsonl")

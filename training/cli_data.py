@@ -47,8 +47,8 @@ def synth(
 def convert(
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", parser=local_path,
-        help="PAN 2012 conversations XML, or a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
-             "folder of such files)")],
+        help="PAN 2012 conversations XML, a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
+             "folder of such files), or WhatsApp chat exports (.txt or .zip, or a folder of them)")],
     output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(
         metavar="FILE", parser=local_path,
@@ -63,11 +63,13 @@ def convert(
         help="Logs: the unit of numeric timestamps: s, ms, us or ns (ISO-8601 text is read as it is)")] = "s",
     time_format: Annotated[str | None, typer.Option(
         metavar="FORMAT",
-        help="Logs: the format of text timestamps that are not ISO-8601, as for strptime (e.g. '%d/%m/%Y %H:%M')")
+        help="Logs: the format of text timestamps that are not ISO-8601, as for strptime (e.g. '%d/%m/%Y %H:%M'); "
+             "WhatsApp: of a line's date and time, where no day past 12 tells their order")
     ] = None,
     timezone: Annotated[str | None, typer.Option(
         metavar="ZONE",
-        help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin)")] = None,
+        help="Logs: the time zone of timestamps without a UTC offset (e.g. UTC, Europe/Berlin); WhatsApp: the "
+             "phone's (required)")] = None,
     number_messages: Annotated[bool, typer.Option(
         "--number-messages",
         help="Logs without message ids: name each message by its place among its conversation's rows, in the "
@@ -80,12 +82,22 @@ def convert(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
 ) -> None:
-    """Convert PAN 2012 XML or a platform's logs to message events.
+    """Convert PAN 2012 XML, a platform's logs or WhatsApp chats to message events.
 
     The PAN 2012 predator-identification corpus, or a platform's own message logs, become
-    (labelled) message events.
+    (labelled) message events; so do chats exported from WhatsApp (each chat a conversation,
+    read in the phone's time zone, --timezone).
     """
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
+    from training.whatsapp import chat_files
+
+    if input_path.suffix.lower() != ".xml" and predators is not None:
+        raise fail(f"{input_path}: --predators is for PAN 2012 XML, whose labels it gives")
+    if chat_files(input_path) is not None:
+        if mapping or timestamp_unit != "s" or number_messages or repair_text:
+            raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
+                       "logs, not WhatsApp chat exports (their messages are numbered as they are)")
+        return _convert_chats(input_path, output, time_format, timezone, errors)
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
                              number_messages, repair_text)
@@ -136,6 +148,36 @@ class _Tally:
             if row.get("conversation_label"):
                 self.positives.add(row["conversation_id"])
             yield row
+
+
+def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str | None, errors: Path | None) -> None:
+    """``convert`` for WhatsApp chat exports: each chat a conversation, its messages numbered in order."""
+    from detection.batch import write_rejects
+    from detection.events import EVENT_FIELDS
+    from detection.readers import Reject
+    from detection.writers import output_format, write_rows
+    from training.logs import arrow_schema, time_zone
+    from training.whatsapp import Counts, iter_chat_rows
+
+    check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
+    output_format(output)  # before the work, not after it
+    rejects: list[Reject] | None = [] if errors is not None else None
+    counts, tally = Counts(), _Tally()
+    rows = iter_chat_rows(input_path, time_zone(zone), form, rejects, counts)
+    first = next(rows, None)  # an export that cannot be read is named here, before anything is written
+    if first is None and not rejects:
+        raise fail(f"{input_path}: no messages, only WhatsApp's own notices")
+    columns = list(EVENT_FIELDS)
+    write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
+               arrow_schema(columns))
+    if errors is not None:
+        write_rejects(errors, rejects or [])
+    notices = f", {counted(counts.notices, 'notice')} of WhatsApp's own left out" if counts.notices else ""
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
+               f"{counted(len(rejects or []), 'message')} rejected{notices} -> {output}", err=True)
+    for chat in counts.borrowed:
+        typer.echo(f"riskline: note: {chat}: no day past 12 tells its date order; read as the other chats' are",
+                   err=True)
 
 
 def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],

@@ -172,7 +172,7 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
                                          "would replace; leave it out for logs with ids")
                     conversation = str(record.get("conversation_id")).strip()  # as the event will hold it
                     places[conversation] = named = places.get(conversation, 0) + 1
-                row = _converted(record, UNITS[unit], zone, form, None if named is None else str(named))
+                row = converted(record, UNITS[unit], zone, form, None if named is None else str(named))
                 key = (str(row["conversation_id"]), str(row["message_id"]))
                 if key in seen:
                     raise EventError("message_id", f"duplicate message id {key[1]!r} in conversation {key[0]!r}")
@@ -234,8 +234,11 @@ def attachment_kind(value: object) -> object:
     return value
 
 
-def _converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
+def converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
                form: str | None, message_id: str | None = None) -> dict[str, Any]:
+    """A record, its fields under Riskline's names, as a message event's row (time as ISO-8601 in UTC) with its
+    labels where it has them; an ``EventError`` naming a bad field. ``message_id``: the id it is given, where the
+    record has none of its own."""
     not_twice(record, FIELDS)  # before the record is copied, and what it held twice with it
     stamp = _timestamp(record.get("timestamp"), per_second, zone, form) if record.get("timestamp") is not None \
         else None

@@ -1,0 +1,191 @@
+"""`riskline convert` on chats exported from WhatsApp: an Android phone's .txt, an iPhone's .zip, folders of them."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from detection.events import parse_timestamp
+from detection.inputs import InputError
+from detection.readers import Reject, read_events
+from tests.cli_helpers import riskline
+from training.whatsapp import Counts, date_order, iter_chat_rows
+
+LONDON = ZoneInfo("Europe/London")
+NNBSP = "\u202f"  # the narrow no-break space newer Android phones write before "PM"
+LRM = "\u200e"  # the mark iPhones write before their notices and media
+
+
+def _local(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).astimezone(LONDON)
+
+
+def _android(rows: list[dict[str, object]]) -> str:
+    """``rows`` as an English (US) Android phone exports a chat: month first, a 12-hour clock, no seconds."""
+    lines = ["1/2/24, 9:00 AM - Messages and calls are end-to-end encrypted. No one outside of this chat, not even "
+             "WhatsApp, can read or listen to them. Tap to learn more."]
+    for row in rows:
+        at = _local(float(row["timestamp"]))  # type: ignore[arg-type]
+        clock = at.strftime("%I:%M").lstrip("0") + NNBSP + at.strftime("%p")
+        lines.append(f"{at.month}/{at.day}/{at:%y}, {clock} - {row['sender_id']}: {row['text']}")
+    return "\n".join(lines) + "\n"
+
+
+def _iphone(rows: list[dict[str, object]]) -> str:
+    """``rows`` as an iPhone in the UK exports a chat: ``[day/month/year, 24-hour time]``, the encryption notice
+    in the contact's name after a mark."""
+    first = rows[0]["sender_id"]
+    lines = [f"[02/01/2024, 09:00:00] {first}: {LRM}Messages and calls are end-to-end encrypted. No one outside of "
+             "this chat, not even WhatsApp, can read or listen to them."]
+    lines += [f"[{_local(float(row['timestamp'])):%d/%m/%Y, %H:%M:%S}] {row['sender_id']}: {row['text']}"  # type: ignore[arg-type]
+              for row in rows]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _conversation(synth_rows: list[dict[str, object]], label: int) -> list[dict[str, object]]:
+    """The first conversation labelled ``label``, its times as Unix seconds."""
+    first = next(r["conversation_id"] for r in synth_rows if r["conversation_label"] == label)
+    return [{**r, "timestamp": parse_timestamp(r["timestamp"])} for r in synth_rows if r["conversation_id"] == first]
+
+
+def test_exports_convert_to_the_messages_they_hold(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """An Android export (.txt) and an iPhone's (_chat.txt in a .zip) become their chats' messages: each chat a
+    conversation named by its file, its messages numbered in order, their senders as named, their local times
+    (BST and GMT) in UTC, the other of two people as recipient, a message's later lines kept, media as their kind
+    with their captions, WhatsApp's notices left out; the result reads as message events."""
+    grooming, ordinary = _conversation(synth_rows, 1), _conversation(synth_rows, 0)
+    summer = [{**r, "timestamp": 1_719_900_000 + 97 * i} for i, r in enumerate(ordinary)]  # July: BST, UTC+1
+    extra = [
+        {"sender_id": summer[0]["sender_id"], "text": "first line\nsecond line: more", "timestamp": 1_719_990_000},
+        {"sender_id": summer[1]["sender_id"], "text": "<Media omitted>", "timestamp": 1_719_990_060},
+        {"sender_id": summer[0]["sender_id"], "text": "IMG-20240703-WA0001.jpg (file attached)\nlook",
+         "timestamp": 1_719_990_120},
+        {"sender_id": summer[1]["sender_id"], "text": "ok see you <This message was edited>",
+         "timestamp": 1_719_990_180},
+        {"sender_id": summer[1]["sender_id"], "text": "bye", "timestamp": 1_734_100_000},  # 13 December: GMT
+    ]
+    (tmp_path / "WhatsApp Chat with Jo.txt").write_text(_android(summer + extra), encoding="utf-8")
+    iphone = [*grooming, {"sender_id": grooming[0]["sender_id"], "text": f"{LRM}image omitted",
+                          "timestamp": float(grooming[-1]["timestamp"]) + 5},  # type: ignore[arg-type]
+              {"sender_id": grooming[1]["sender_id"], "text": f"{LRM}<attached: 00000031-PHOTO-2024-01-02.jpg>",
+               "timestamp": float(grooming[-1]["timestamp"]) + 6},  # type: ignore[arg-type]
+              {"sender_id": grooming[1]["sender_id"], "text": f"{LRM}Missed voice call",
+               "timestamp": float(grooming[-1]["timestamp"]) + 7}]  # type: ignore[arg-type]
+    with zipfile.ZipFile(tmp_path / "WhatsApp Chat - Sam.zip", "w") as archive:
+        archive.writestr("_chat.txt", "\ufeff" + _iphone(iphone))
+        archive.writestr("00000031-PHOTO-2024-01-02.jpg", b"\xff\xd8")
+    out = tmp_path / "events.jsonl"
+    done = riskline("convert", tmp_path / "WhatsApp Chat with Jo.txt", "-o", out, "--timezone", "Europe/London")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"wrote {len(summer) + 5} messages in 1 conversation, 0 messages rejected, 1 notice of " \
+                          f"WhatsApp's own left out -> {out}\n"
+    jo = [json.loads(line) for line in out.read_text().splitlines()]
+    people = [summer[0]["sender_id"], summer[1]["sender_id"]]
+    assert {r["sender_id"] for r in summer} == set(people)  # two people: each the other's recipient
+    minute = [datetime.fromtimestamp(int(float(r["timestamp"])) // 60 * 60, UTC).isoformat()  # type: ignore[arg-type]
+              for r in summer + extra]
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"]) for r in jo] \
+        == [("WhatsApp Chat with Jo", str(i), r["sender_id"], people[1 - people.index(r["sender_id"])], minute[i - 1])
+            for i, r in enumerate(summer + extra, 1)]
+    assert [(r["text"], r["attachment"]) for r in jo[-5:]] == [
+        ("first line\nsecond line: more", None), ("", "file"), ("look", "image"), ("ok see you", None),
+        ("bye", None)]
+    assert [r["text"] for r in jo[:-5]] == [r["text"] for r in summer]
+    assert jo[0]["timestamp"] == "2024-07-02T06:00:00+00:00" and jo[-1]["timestamp"] == "2024-12-13T14:26:00+00:00"
+
+    zipped = tmp_path / "sam.jsonl"
+    done = riskline("convert", tmp_path / "WhatsApp Chat - Sam.zip", "-o", zipped, "--timezone", "Europe/London")
+    assert done.returncode == 0, done.stderr
+    sam = [json.loads(line) for line in zipped.read_text().splitlines()]
+    seconds = [datetime.fromtimestamp(int(float(r["timestamp"])), UTC).isoformat()  # type: ignore[arg-type]
+               for r in iphone[:-1]]
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["timestamp"], r["text"], r["attachment"])
+            for r in sam] == [("WhatsApp Chat - Sam", str(i), r["sender_id"], seconds[i - 1], r["text"], None)
+                              for i, r in enumerate(grooming, 1)] + [
+        ("WhatsApp Chat - Sam", str(len(grooming) + 1), grooming[0]["sender_id"], seconds[-2], "", "image"),
+        ("WhatsApp Chat - Sam", str(len(grooming) + 2), grooming[1]["sender_id"], seconds[-1], "", "image")]
+    assert "2 notices of WhatsApp's own left out" in done.stderr  # the encryption notice and the missed call
+    assert len(read_events(zipped).events) == len(sam) and not read_events(zipped).rejects
+
+
+def test_a_folder_of_chats_and_the_order_of_their_dates(tmp_path: Path) -> None:
+    """A folder of exports (iPhones' chats all named _chat.txt) is one conversation a chat, named by its path
+    there. A chat's date order is read from a day past 12; where none tells, from the folder's other chats (said
+    in a note), else it is refused, asking for --time-format, which reads it as given."""
+    folder = tmp_path / "donations"
+    for name, lines in (("a/_chat.txt", ["[25/12/2023, 10:00:00] Kim: hi", "[26/12/2023, 10:01:00] Lee: yo"]),
+                        ("b/_chat.txt", ["[01/02/2024, 10:00:00] Ana: hello", "[03/02/2024, 10:01:00] Bo: hey"])):
+        (folder / name).parent.mkdir(parents=True)
+        (folder / name).write_text("\n".join(lines) + "\n")
+    (folder / "a" / ".DS_Store").write_bytes(b"\0")
+    out = tmp_path / "events.jsonl"
+    done = riskline("convert", folder, "-o", out, "--timezone", "UTC")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1] == (f"riskline: note: {folder / 'b/_chat.txt'}: no day past 12 tells its date "
+                                           "order; read as the other chats' are")
+    assert [(r["conversation_id"], r["message_id"], r["timestamp"]) for r in map(json.loads, out.open())] == [
+        ("a/_chat", "1", "2023-12-25T10:00:00+00:00"), ("a/_chat", "2", "2023-12-26T10:01:00+00:00"),
+        ("b/_chat", "1", "2024-02-01T10:00:00+00:00"), ("b/_chat", "2", "2024-02-03T10:01:00+00:00")]
+    alone = riskline("convert", folder / "b" / "_chat.txt", "-o", tmp_path / "b.jsonl", "--timezone", "UTC")
+    assert alone.returncode == 2 and alone.stderr == (
+        f"riskline: error: {folder / 'b/_chat.txt'}: its dates could be day/month or month/day (no day past 12 in "
+        "it): give --time-format, e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write them\n")
+    assert not (tmp_path / "b.jsonl").exists()
+    chats = list(iter_chat_rows(folder / "b" / "_chat.txt", UTC, "%m/%d/%Y, %H:%M:%S"))
+    assert [r["timestamp"] for r in chats] == ["2024-01-02T10:00:00+00:00", "2024-03-02T10:01:00+00:00"]
+    assert date_order(iter(["2024-01-02", "2024.1.3"])) == "ymd"
+    assert date_order(iter(["1/2/24", "1/13/24"])) == "mdy" and date_order(iter(["1/2/24", "2/1/24"])) is None
+    with pytest.raises(ValueError, match="days past 12 both first and second"):
+        date_order(iter(["13/1/24", "1/13/24"]))
+
+
+def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
+    """Times without --timezone, a file that is no export, an archive of several chats, a date that is none (set
+    aside with --errors), and options that are for logs are each named, with nothing written."""
+    chat = tmp_path / "chat.txt"
+    chat.write_text("[31/01/2024, 10:00:00] Kim: hi\n[31/02/2024, 10:01:00] Lee: yo\n[01/03/2024, 1:02 PM] Kim: k\n")
+    out = tmp_path / "events.jsonl"
+    zone = riskline("convert", chat, "-o", out)
+    assert zone.returncode == 2 and zone.stderr == (
+        f"riskline: error: {chat}: WhatsApp writes times without a UTC offset, in the phone's own time zone: give it "
+        "with --timezone ZONE (e.g. Europe/London)\n")
+    bad = riskline("convert", chat, "-o", out, "--timezone", "UTC")
+    assert bad.returncode == 2 and bad.stderr == (
+        f"riskline: error: {chat}: line 2: field 'timestamp': not a date and time (day is out of range for month): "
+        "'31/02/2024, 10:01:00' (use --errors FILE to set bad rows aside)\n")
+    assert not out.exists()
+    set_aside = riskline("convert", chat, "-o", out, "--timezone", "UTC", "--errors", tmp_path / "bad.jsonl")
+    assert set_aside.returncode == 0, set_aside.stderr
+    assert [(r["sender_id"], r["timestamp"]) for r in map(json.loads, out.open())] == [
+        ("Kim", "2024-01-31T10:00:00+00:00"), ("Kim", "2024-03-01T13:02:00+00:00")]
+    assert [(r["location"], r["field"], r["record"]["sender_id"]) for r in map(json.loads, (tmp_path / "bad.jsonl")
+                                                                                 .open())] == [("line 2", "timestamp",
+                                                                                                "Lee")]
+    logs = riskline("convert", chat, "-o", out, "--timezone", "UTC", "--number-messages")
+    assert logs.returncode == 2 and "are for message logs, not WhatsApp chat exports" in logs.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("meeting notes\n[31/01/2024, 10:00:00] Kim: hi\n")
+    with pytest.raises(InputError, match=r"notes.txt: line 1: not a WhatsApp chat line, .*: 'meeting notes'$"):
+        list(iter_chat_rows(notes, UTC))
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("_chat.txt", chat.read_text())
+        archive.writestr("other.txt", chat.read_text())
+    with pytest.raises(InputError, match=r"two.zip: a WhatsApp export holds its chat as one .txt file; this archive "
+                                         r"holds 2 text files \(_chat.txt, other.txt\)$"):
+        list(iter_chat_rows(tmp_path / "two.zip", UTC))
+    rejects: list[Reject] = []
+    counts = Counts()
+    assert len(list(iter_chat_rows(chat, UTC, rejects=rejects, counts=counts))) == 2
+    assert [r.location for r in rejects] == ["line 2"] and counts.notices == 0
+    scored = riskline("score", chat, "-o", tmp_path / "scores.jsonl")
+    assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
+        "a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl --timezone "
+        "ZONE")
+    pan = riskline("convert", tmp_path / "logs.csv", "-o", out, "--predators", tmp_path / "ids.txt")
+    assert pan.returncode == 2 and pan.stderr == (f"riskline: error: {tmp_path / 'logs.csv'}: --predators is for PAN "
+                                                  "2012 XML, whose labels it gives\n")

@@ -1,0 +1,278 @@
+"""WhatsApp chat exports as Riskline's message events (``riskline convert "WhatsApp Chat with Sam.txt"``).
+
+A chat exported from WhatsApp ("Export chat") is a text file with a message a line, each opened by its date
+and time, then its sender's name, as the phone wrote them::
+
+    12/31/23, 10:15 PM - Sam: hey, you play ranked?          (Android)
+    [31/12/2023, 22:15:03] Sam: hey, you play ranked?       (iPhone, its _chat.txt in a .zip)
+
+A message of several lines goes on over the lines that follow. The date's order (day or month first) is
+the phone's locale's: it is read from the chat itself (a day past 12 tells), or given with
+``--time-format``. The times are the phone's local time, without a UTC offset: ``--timezone`` names its zone.
+Media are kept as the kind of attachment the export names (``<Media omitted>``, ``image omitted``, a file
+name), never the media; WhatsApp's own notices (encryption, security codes, missed calls) are left out.
+Each chat is a conversation named by its file, each message by its place in it (1, 2, ...), so that a later
+export of the same chat gives its earlier messages the same ids (WhatsApp exports a chat's latest 40,000
+messages, 10,000 with media: a longer chat's later export starts later, and its numbers differ).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, TextIO
+
+from detection.batch import bad_rows_error
+from detection.events import ATTACHMENTS, EventError
+from detection.inputs import InputError, not_a_file
+from detection.readers import Reject
+from training.logs import attachment_kind, converted
+
+SUFFIXES = (".txt", ".zip")
+_DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\.?"
+_TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[AaPp]\.?\s?[Mm]\.?)?"
+# "[date, time] rest" (iPhone) or "date, time - rest" (Android); \s takes the narrow no-break space before "PM"
+_HEADER = re.compile(rf"\[(?P<bdate>{_DATE}),?\s+(?P<btime>{_TIME})\]\s?(?P<brest>.*)"
+                     rf"|(?P<ddate>{_DATE}),?\s+(?P<dtime>{_TIME})\s[-\u2013]\s(?P<drest>.*)", re.S)
+_TIME_PARTS = re.compile(r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\s*(?:([AaPp])\.?\s?[Mm]\.?)?")
+_MARKS = "\ufeff\u200e\u200f\u202a\u202b\u202c"  # byte order and direction marks before names and notices
+_SENDER = re.compile(r"(?P<sender>[^:]+?): (?P<text>.*)", re.S)
+# a medium sent without its file (exported "without media"), as iPhones and Android phones name it
+_OMITTED = {"image omitted": "image", "photo omitted": "image", "sticker omitted": "image", "gif omitted": "video",
+            "video omitted": "video", "audio omitted": "audio", "document omitted": "file",
+            "contact card omitted": "file", "<media omitted>": "file"}
+_ATTACHED = re.compile(r"<attached: (?P<name>[^>]+)>\s*(?P<text>.*)", re.S)  # iPhone, exported with media
+_FILE_ATTACHED = re.compile(r"(?P<name>\S[^\n]*?) \(file attached\)\n?(?P<text>.*)", re.S)  # Android, with media
+_EDITED = " <This message was edited>"
+ORDERS = ("dmy", "mdy", "ymd")
+
+
+def chat_files(path: Path) -> list[Path] | None:
+    """The WhatsApp exports ``path`` names: itself where it is a ``.txt`` or ``.zip`` file; for a folder holding
+    only such files (hidden ones and macOS's ``__MACOSX`` aside; iPhones name the chat ``_chat.txt``), all of them
+    in path order; None for anything else (message logs, PAN's XML)."""
+    if not path.is_dir():
+        return [path] if path.suffix.lower() in SUFFIXES else None
+    found = sorted(p for p in path.rglob("*") if not any(part.startswith(".") or part == "__MACOSX"
+                                                          for part in p.relative_to(path).parts) and not p.is_dir())
+    return found if found and all(p.suffix.lower() in SUFFIXES for p in found) else None
+
+
+def conversation_name(part: Path, source: Path) -> str:
+    """A chat's conversation id: its file's name without the suffix ("WhatsApp Chat with Sam"); in a folder, its
+    path there ("donor-7/_chat"), so that chats named alike apart stay apart."""
+    return part.stem if part == source else part.relative_to(source).with_suffix("").as_posix()
+
+
+@contextmanager
+def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
+    """The chat's text, and the name its places are given under: a ``.txt`` itself, or the one ``.txt`` in a
+    ``.zip`` (``_chat.txt`` beside the media, as iPhones export)."""
+    if not part.is_file():
+        raise not_a_file(part)
+    if part.suffix.lower() != ".zip":
+        with part.open(encoding="utf-8-sig", errors="strict") as handle:
+            yield str(part), handle
+        return
+    try:
+        archive = zipfile.ZipFile(part)
+    except zipfile.BadZipFile:
+        raise InputError(f"{part}: not a zip archive") from None
+    with archive:
+        texts = [info.filename for info in archive.infolist() if not info.is_dir()
+                 and info.filename.lower().endswith(".txt") and not info.filename.startswith("__MACOSX/")]
+        if len(texts) != 1:
+            held = f"{len(texts)} text files ({', '.join(texts[:5])})" if texts else "no .txt file"
+            raise InputError(f"{part}: a WhatsApp export holds its chat as one .txt file; this archive holds {held}")
+        with archive.open(texts[0]) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as handle:
+            yield f"{part}!{texts[0]}", handle
+
+
+@dataclass
+class _Line:
+    """A message as the export holds it: where it begins, its date and time as written, and the rest."""
+
+    number: int
+    date: str
+    time: str
+    rest: str
+
+
+def _messages(handle: TextIO, name: str) -> Iterator[_Line]:
+    """The export's messages, their later lines joined to their first; an ``InputError`` where the file does not
+    open as a WhatsApp export, or is not UTF-8 text."""
+    current: _Line | None = None
+    number = 0
+    try:
+        for number, raw in enumerate(handle, 1):
+            line = raw.rstrip("\r\n")
+            if match := _HEADER.fullmatch(line.lstrip(_MARKS)):
+                if current is not None:
+                    yield current
+                date, time, rest = (match["bdate"], match["btime"], match["brest"]) if match["bdate"] else \
+                    (match["ddate"], match["dtime"], match["drest"])
+                current = _Line(number, date, time, rest)
+            elif current is not None:
+                current.rest += "\n" + line
+            elif line.strip(_MARKS + " \t"):
+                raise InputError(f"{name}: line {number}: not a WhatsApp chat line, which opens with its date and "
+                                 f"time ('[31/12/2023, 22:15:03] Sam: hi' or '12/31/23, 10:15 PM - Sam: hi'): "
+                                 f"{line.strip()[:60]!r}")
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: line {number + 1}: not UTF-8 text") from None
+    if current is not None:
+        yield current
+
+
+def _numbers(date: str) -> tuple[str, str, str]:
+    first, second, third = re.split(r"[./-]", date.rstrip("."))
+    return first, second, third
+
+
+def date_order(dates: Iterator[str]) -> str | None:
+    """The order of a chat's dates ("dmy", "mdy" or "ymd"), as a day past 12 tells it; None where no date tells
+    (every day and month 12 or under); a ValueError where they disagree."""
+    day_first = month_first = False
+    for date in dates:
+        first, second, _ = _numbers(date)
+        if len(first) == 4:
+            return "ymd"
+        day_first |= int(first) > 12
+        month_first |= int(second) > 12
+        if day_first and month_first:
+            raise ValueError("its dates have days past 12 both first and second, so they cannot be read in one "
+                             "order")
+    return "dmy" if day_first else "mdy" if month_first else None
+
+
+def _stamp_text(date: str, time: str) -> str:
+    """The date and time as ``--time-format`` reads them: as written, any space as a plain one, "p. m." as PM."""
+    text = f"{date}, {' '.join(time.split())}"
+    return re.sub(r"([AaPp])\.?\s?[Mm]\.?$", lambda m: m[1].upper() + "M", text)
+
+
+def parse_stamp(date: str, time: str, order: str | None, form: str | None) -> datetime:
+    """A message's local date and time; an ``EventError`` naming what is wrong with it."""
+    if form is not None:
+        text = _stamp_text(date, time)
+        try:
+            return datetime.strptime(text, form)
+        except ValueError:
+            raise EventError("timestamp", f"does not match --time-format {form!r}: {text!r}") from None
+    assert order is not None
+    first, second, third = (int(n) for n in _numbers(date))
+    year, month, day = (first, second, third) if order == "ymd" else (third, second, first) if order == "dmy" \
+        else (third, first, second)
+    if year < 100:
+        year += 2000
+    match = _TIME_PARTS.fullmatch(" ".join(time.split()))
+    assert match is not None  # _HEADER matched it
+    hour, minute, second_ = int(match[1]), int(match[2]), int(match[3] or 0)
+    if match[4]:  # a 12-hour clock
+        if not 1 <= hour <= 12:
+            raise EventError("timestamp", f"not a time of a 12-hour clock: {_stamp_text(date, time)!r}")
+        hour = hour % 12 + (12 if match[4].lower() == "p" else 0)
+    try:
+        return datetime(year, month, day, hour, minute, second_)
+    except ValueError as exc:
+        raise EventError("timestamp", f"not a date and time ({exc}): {_stamp_text(date, time)!r}") from None
+
+
+def _content(text: str) -> tuple[str, str | None]:
+    """A message's text and attachment: a medium the export names becomes its kind, its caption the text."""
+    text = text.removesuffix(_EDITED)
+    bare = text.strip(_MARKS + " ")
+    if (kind := _OMITTED.get(bare.lower())) is not None:
+        return "", kind
+    if (found := _ATTACHED.fullmatch(bare)) or (found := _FILE_ATTACHED.fullmatch(bare)):
+        named = attachment_kind(found["name"].strip(_MARKS + " "))  # a name's kind, "file" where it tells none
+        return found["text"].strip(), named if named in ATTACHMENTS else "file"
+    return text, None
+
+
+@dataclass
+class Counts:
+    """What was read besides the messages: WhatsApp's own notices left out, and the chats whose date order the
+    input's other chats told (none of their own days past 12)."""
+
+    notices: int = 0
+    borrowed: list[str] = field(default_factory=list)
+
+
+def iter_chat_rows(source: Path, zone: tzinfo | None, form: str | None = None, rejects: list[Reject] | None = None,
+                   counts: Counts | None = None) -> Iterator[dict[str, Any]]:
+    """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation.
+    A message that cannot be read (a date that is none) is set aside in ``rejects``, or, without it, an
+    ``InputError`` naming its file, line and field. Each export is read twice: first for its date order and
+    senders (a chat of two people: each message's recipient is the other), then for its messages."""
+    files = chat_files(source)
+    if files is None:
+        raise InputError(f"{source}: not a WhatsApp chat export (.txt or .zip, or a folder of them)")
+    if zone is None:
+        raise InputError(f"{source}: WhatsApp writes times without a UTC offset, in the phone's own time zone: "
+                         "give it with --timezone ZONE (e.g. Europe/London)")
+    counts = counts if counts is not None else Counts()
+    shapes = {part: _shape(part, form) for part in files}
+    known = {order for order, _ in shapes.values() if order is not None}
+    for part in files:
+        order, senders = shapes[part]
+        if order is None and form is None:
+            if len(known) != 1:
+                raise InputError(f"{part}: its dates could be day/month or month/day (no day past 12 in it): give "
+                                 "--time-format, e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write "
+                                 "them")
+            order = next(iter(known))
+            counts.borrowed.append(str(part))
+        yield from _chat_rows(part, conversation_name(part, source), order, form, zone, senders, rejects, counts)
+
+
+def _shape(part: Path, form: str | None) -> tuple[str | None, list[str]]:
+    """A chat's date order (None where no date tells, or ``form`` gives it) and its senders in order of first
+    message."""
+    senders: dict[str, None] = {}
+    dates: list[str] = []
+    with open_chat(part) as (name, handle):
+        for line in _messages(handle, name):
+            if found := _SENDER.fullmatch(line.rest):
+                senders[found["sender"].strip(_MARKS + " ")] = None
+            dates.append(line.date)
+        if not dates:
+            raise InputError(f"{name}: no messages: not a WhatsApp chat export")
+        try:
+            return (None if form is not None else date_order(iter(dates))), list(senders)
+        except ValueError as exc:
+            raise InputError(f"{name}: {exc}: is it one chat export?") from None
+
+
+def _chat_rows(part: Path, conversation: str, order: str | None, form: str | None, zone: tzinfo,
+               senders: list[str], rejects: list[Reject] | None, counts: Counts) -> Iterator[dict[str, Any]]:
+    place = 0
+    with open_chat(part) as (name, handle):
+        for line in _messages(handle, name):
+            found = _SENDER.fullmatch(line.rest)
+            if found is None or (found["text"].startswith("\u200e") and _content(found["text"])[1] is None):
+                # "Messages and calls are end-to-end encrypted..." (iPhones put it in a sender's name, after a mark)
+                counts.notices += 1
+                continue
+            place += 1
+            sender = found["sender"].strip(_MARKS + " ")
+            text, kind = _content(found["text"])
+            record: dict[str, object] = {"conversation_id": conversation, "sender_id": sender, "text": text,
+                                         "attachment": kind}
+            if len(senders) == 2:
+                record["recipient_id"] = senders[1 - senders.index(sender)]
+            try:
+                record["timestamp"] = parse_stamp(line.date, line.time, order, form)
+                yield converted(record, 1.0, zone, None, str(place))
+            except EventError as exc:
+                reject = Reject(name, f"line {line.number}", exc.field, exc.reason,
+                                {**record, "timestamp": f"{line.date} {line.time}"})
+                if rejects is None:
+                    raise bad_rows_error(reject, 1) from None
+                rejects.append(reject)
