@@ -76,8 +76,8 @@ def convert(
              "logs' order (1, 2, ...), the same again for the same logs or logs that only grew at their end")] = False,
     repair_text: Annotated[bool, typer.Option(
         "--repair-text",
-        help="Logs: read text written as UTF-8 and read back as Latin-1, as Meta's exports hold it ('cafÃ©' "
-             "for 'café', four letters for an emoji), as it was written")] = False,
+        help="Logs: read text (and names) written as UTF-8 and read back as Latin-1, as Meta's exports hold it "
+             "('cafÃ©' for 'café', four letters for an emoji), as it was written")] = False,
     errors: Annotated[Path | None, typer.Option(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
@@ -207,8 +207,10 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
         write_rejects(errors, rejects or [])
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
                f"{counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
-    if garbled.found:
-        texts = f"{counted(garbled.found, 'text')} {'was' if garbled.found == 1 else 'were'}"
+    if garbled.found or garbled.names:
+        both = " and ".join(counted(n, what) for n, what in ((garbled.found, "text"), (len(garbled.names), "name"))
+                            if n)
+        texts = f"{both} {'was' if garbled.found + len(garbled.names) == 1 else 'were'}"
         typer.echo(f"riskline: note: {texts} UTF-8 read as Latin-1, as Meta's exports hold text ('cafÃ©' for "
                    f"'café'): {'read as written (--repair-text)' if repair else '--repair-text reads them as written'}",
                    err=True)

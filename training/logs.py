@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -124,21 +124,39 @@ def _unit(per_second: float) -> str:
 @dataclass
 class Garbled:
     """Texts written as UTF-8 and read back as Latin-1, as Meta's exports (Instagram, Messenger) hold them ("cafÃ©"
-    for "café", an emoji as four such letters): ``found`` counts them, and with ``repair`` they are read as written."""
+    for "café", an emoji as four such letters): ``found`` counts them, and with ``repair`` they are read as written;
+    so are the names (senders', chats') such exports hold alike ("JosÃ©"), ``names`` counting each once."""
 
     repair: bool = False
     found: int = 0
+    names: set[str] = field(default_factory=set)
 
     def read(self, text: str) -> str:
         """``text``, counted and repaired (with ``repair``) where it is such a text."""
-        if text.isascii():
-            return text
-        try:
-            written = text.encode("latin-1").decode("utf-8")  # fails for Latin-1 text of its own ("café")
-        except UnicodeError:
+        written = _as_written(text)
+        if written is None:
             return text
         self.found += 1
         return written if self.repair else text
+
+    def read_name(self, name: str | None) -> str | None:
+        """A name (an id), as ``read`` reads a text, counted once however often it comes."""
+        written = None if name is None else _as_written(name)
+        if written is None:
+            return name
+        self.names.add(name)  # type: ignore[arg-type]  # not None where written is not
+        return written if self.repair else name
+
+
+def _as_written(text: str) -> str | None:
+    """``text`` as written where it is UTF-8 read as Latin-1; None where it is not (ASCII, or Latin-1 text of its own,
+    "café", which is no UTF-8 so read)."""
+    if text.isascii():
+        return None
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
 
 
 def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", rejects: list[Reject] | None = None,
@@ -188,6 +206,8 @@ def iter_log_rows(source: Path, rename: Mapping[str, str], unit: str = "s", reje
             seen.add(key)
             if garbled is not None:
                 row["text"] = garbled.read(row["text"])
+                for name in ("conversation_id", "sender_id", "recipient_id"):
+                    row[name] = garbled.read_name(row[name])
             if labels is None:
                 labels = {name for name in LABEL_FIELDS if name in row}
             yield row

@@ -197,14 +197,14 @@ def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object
 
 def test_text_garbled_as_meta_exports_hold_it_is_noted_and_repaired(tmp_path: Path) -> None:
     """Meta's exports write text as UTF-8 read back as Latin-1 ("I\u00e2\u0080\u0099ll" for "I’ll"): convert
-    counts such texts and says so; with --repair-text it reads them as written. Latin-1 text of its own ("café",
-    which is no UTF-8 so read) and plain ASCII are left as they are, with the option too."""
+    counts such texts (and names, each once) and says so; with --repair-text it reads them as written. Latin-1 text
+    of its own ("café", which is no UTF-8 so read) and plain ASCII are left as they are, with the option too."""
     written = ["I’ll send it to everyone 😂", "ça va? à demain", "café at 5", "ok see you", "naïve 👍 lol"]
     garbled = [text if i in (2, 3) else text.encode("utf-8").decode("latin-1") for i, text in enumerate(written)]
     assert garbled[0].startswith("I\u00e2\u0080\u0099ll") and garbled[2] == written[2]
     source = write_jsonl(tmp_path / "meta.jsonl", [
-        {"chat": "c1", "sender_name": "ab"[i % 2], "timestamp_ms": 1_700_000_000_000 + i, "content": text}
-        for i, text in enumerate(garbled)])
+        {"chat": "c1", "sender_name": ["a", "Jos\u00c3\u00a9"][i % 2], "timestamp_ms": 1_700_000_000_000 + i,
+         "content": text} for i, text in enumerate(garbled)])
     args = ["convert", source, "--map", "conversation_id=chat", "--map", "sender_id=sender_name", "--map",
             "timestamp=timestamp_ms", "--map", "text=content", "--timestamp-unit", "ms", "--number-messages"]
     for repair, expected, said in ((False, garbled, "--repair-text reads them as written"),
@@ -213,8 +213,10 @@ def test_text_garbled_as_meta_exports_hold_it_is_noted_and_repaired(tmp_path: Pa
         done = riskline(*args, "-o", out, *(["--repair-text"] if repair else []))
         assert done.returncode == 0, done.stderr
         assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == expected
-        assert done.stderr.splitlines()[-1] == ("riskline: note: 3 texts were UTF-8 read as Latin-1, as Meta's "
-                                                f"exports hold text ('cafÃ©' for 'café'): {said}")
+        assert [json.loads(line)["sender_id"] for line in out.read_text().splitlines()] == [
+            "a", "José" if repair else "Jos\u00c3\u00a9", "a", "José" if repair else "Jos\u00c3\u00a9", "a"]
+        assert done.stderr.splitlines()[-1] == ("riskline: note: 3 texts and 1 name were UTF-8 read as Latin-1, as "
+                                                f"Meta's exports hold text ('cafÃ©' for 'café'): {said}")
     clean = write_jsonl(tmp_path / "clean.jsonl", [{"chat": "c", "sender_name": "a", "timestamp_ms": 1, "content": t}
                                                    for t in written])
     done = riskline(*args[:1], clean, *args[2:], "-o", tmp_path / "clean.out.jsonl", "--repair-text")
