@@ -127,6 +127,21 @@ def file_and_row(place: int) -> tuple[int, int]:
 
 
 _LIST_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\[')
+_TELEGRAM = re.compile(rb'"date_unixtime"|"personal_information"|"type"\s*:\s*"(personal_chat|private_group|'
+                       rb'private_supergroup|public_supergroup|private_channel|public_channel|bot_chat|saved_messages)"')
+EXPORT_HEAD_BYTES = 1 << 16
+APPS = {"meta": "Instagram or Messenger", "telegram": "Telegram"}
+
+
+def chat_export(head: bytes) -> str | None:
+    """Which app's chat export a JSON file is, by its first bytes (``EXPORT_HEAD_BYTES``): "meta" (Instagram's or
+    Messenger's ``message_1.json``, a thread with its ``thread_path``), "telegram" (Telegram Desktop's
+    ``result.json``, a chat or every chat), or None."""
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return None
+    if b'"thread_path"' in head or (b'"participants"' in head and b'"sender_name"' in head):
+        return "meta"
+    return "telegram" if _TELEGRAM.search(head) else None
 
 
 def unsupported(path: Path) -> InputError:
@@ -144,19 +159,18 @@ def unsupported(path: Path) -> InputError:
                 "jq -c '.[]' IN.json > OUT.jsonl")
         with contextlib.suppress(OSError):
             with path.open("rb") as handle:
-                head = handle.read(65536)
-            # a chat export (Telegram, DiscordChatExporter, Instagram): one object, its messages in a list under a
-            # key ("messages" where there is one: Instagram's "participants" come first)
+                head = handle.read(EXPORT_HEAD_BYTES)
+            # another chat export (DiscordChatExporter's, a platform's own): one object, its messages in a list under
+            # a key ("messages" where there is one)
             lists = [key[1].decode() for key in _LIST_KEY.finditer(head)] if head.lstrip().startswith(b"{") else []
-            if lists:
+            if app := chat_export(head):
+                hint = f"; a chat exported from {APPS[app]} becomes message events with riskline convert INPUT -o " \
+                    "OUT.jsonl"
+            elif lists:
                 name = "messages" if "messages" in lists else lists[0]
-                # Instagram names its chat by its thread_path and lists it newest first: put in time order, a
-                # later export's earlier messages keep their numbers (--number-messages)
-                chat, listed = ("thread_path", f".{name} | reverse[]") if b'"thread_path"' in head else \
-                    ("id", f".{name}[]")
-                hint = (f"; its list {name!r} becomes JSON Lines with one object per line, e.g. jq -c '{listed}' "
+                hint = (f"; its list {name!r} becomes JSON Lines with one object per line, e.g. jq -c '.{name}[]' "
                         f"IN.json > OUT.jsonl (the chat's own id, which its messages lack, goes into each: jq -c "
-                        f"'.{chat} as $c | {listed} | .chat = $c', then --map conversation_id=chat; messages "
+                        f"'.id as $c | .{name}[] | .chat = $c', then --map conversation_id=chat; messages "
                         "without ids of their own: riskline convert --number-messages)")
     return InputError(f"{path}: unsupported file type '{path.suffix}' "
                       f"(expected one of {FILE_TYPES}){hint}")

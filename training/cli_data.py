@@ -48,7 +48,8 @@ def convert(
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", parser=local_path,
         help="PAN 2012 conversations XML, a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
-             "folder of such files), or WhatsApp chat exports (.txt or .zip, or a folder of them)")],
+             "folder of such files), or an app's chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
+             "Instagram's or Messenger's message_1.json, or a folder of them)")],
     output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(
         metavar="FILE", parser=local_path,
@@ -82,21 +83,21 @@ def convert(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
 ) -> None:
-    """Convert PAN 2012 XML, a platform's logs or WhatsApp chats to message events.
+    """Convert PAN 2012 XML, a platform's logs or apps' chat exports to message events.
 
     The PAN 2012 predator-identification corpus, or a platform's own message logs, become
-    (labelled) message events; so do chats exported from WhatsApp (each chat a conversation,
-    read in the phone's time zone, --timezone).
+    (labelled) message events; so do chats exported from WhatsApp (read in the phone's time
+    zone, --timezone), Telegram, Instagram or Messenger, each chat a conversation.
     """
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
-    from training.whatsapp import chat_files
+    from training.exports import export_files
 
     if input_path.suffix.lower() != ".xml" and predators is not None:
         raise fail(f"{input_path}: --predators is for PAN 2012 XML, whose labels it gives")
-    if chat_files(input_path) is not None:
+    if export_files(input_path) is not None:
         if mapping or timestamp_unit != "s" or number_messages or repair_text:
             raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
-                       "logs, not WhatsApp chat exports (their messages are numbered as they are)")
+                       "logs, not an app's chat export (read as the app writes it)")
         return _convert_chats(input_path, output, time_format, timezone, errors)
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
@@ -151,28 +152,29 @@ class _Tally:
 
 
 def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str | None, errors: Path | None) -> None:
-    """``convert`` for WhatsApp chat exports: each chat a conversation, its messages numbered in order."""
+    """``convert`` for apps' chat exports: each chat a conversation."""
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
+    from training.chat_rows import Counts
+    from training.exports import iter_export_rows
     from training.logs import arrow_schema, time_zone
-    from training.whatsapp import Counts, iter_chat_rows
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rejects: list[Reject] | None = [] if errors is not None else None
     counts, tally = Counts(), _Tally()
-    rows = iter_chat_rows(input_path, time_zone(zone), form, rejects, counts)
+    rows = iter_export_rows(input_path, time_zone(zone), form, rejects, counts)
     first = next(rows, None)  # an export that cannot be read is named here, before anything is written
     if first is None and not rejects:
-        raise fail(f"{input_path}: no messages, only WhatsApp's own notices")
+        raise fail(f"{input_path}: no messages, only the app's own notices")
     columns = list(EVENT_FIELDS)
     write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
                arrow_schema(columns))
     if errors is not None:
         write_rejects(errors, rejects or [])
-    notices = f", {counted(counts.notices, 'notice')} of WhatsApp's own left out" if counts.notices else ""
+    notices = f", {counted(counts.notices, 'notice')} of the app's own left out" if counts.notices else ""
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
                f"{counted(len(rejects or []), 'message')} rejected{notices} -> {output}", err=True)
     for chat in counts.borrowed:

@@ -133,7 +133,7 @@ class Garbled:
 
     def read(self, text: str) -> str:
         """``text``, counted and repaired (with ``repair``) where it is such a text."""
-        written = _as_written(text)
+        written = as_written(text)
         if written is None:
             return text
         self.found += 1
@@ -141,14 +141,14 @@ class Garbled:
 
     def read_name(self, name: str | None) -> str | None:
         """A name (an id), as ``read`` reads a text, counted once however often it comes."""
-        written = None if name is None else _as_written(name)
+        written = None if name is None else as_written(name)
         if written is None:
             return name
         self.names.add(name)  # type: ignore[arg-type]  # not None where written is not
         return written if self.repair else name
 
 
-def _as_written(text: str) -> str | None:
+def as_written(text: str) -> str | None:
     """``text`` as written where it is UTF-8 read as Latin-1; None where it is not (ASCII, or Latin-1 text of its own,
     "café", which is no UTF-8 so read)."""
     if text.isascii():

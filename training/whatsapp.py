@@ -21,18 +21,18 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from detection.batch import bad_rows_error
 from detection.events import ATTACHMENTS, EventError
 from detection.inputs import InputError, not_a_file
 from detection.readers import Reject
-from training.logs import attachment_kind, converted
+from training.chat_rows import Counts, recipient, row_or_reject, set_aside
+from training.logs import attachment_kind
 
 SUFFIXES = (".txt", ".zip")
 _DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\.?"
@@ -51,23 +51,6 @@ _ATTACHED = re.compile(r"<attached: (?P<name>[^>]+)>\s*(?P<text>.*)", re.S)  # i
 _FILE_ATTACHED = re.compile(r"(?P<name>\S[^\n]*?) \(file attached\)\n?(?P<text>.*)", re.S)  # Android, with media
 _EDITED = " <This message was edited>"
 ORDERS = ("dmy", "mdy", "ymd")
-
-
-def chat_files(path: Path) -> list[Path] | None:
-    """The WhatsApp exports ``path`` names: itself where it is a ``.txt`` or ``.zip`` file; for a folder holding
-    only such files (hidden ones and macOS's ``__MACOSX`` aside; iPhones name the chat ``_chat.txt``), all of them
-    in path order; None for anything else (message logs, PAN's XML)."""
-    if not path.is_dir():
-        return [path] if path.suffix.lower() in SUFFIXES else None
-    found = sorted(p for p in path.rglob("*") if not any(part.startswith(".") or part == "__MACOSX"
-                                                          for part in p.relative_to(path).parts) and not p.is_dir())
-    return found if found and all(p.suffix.lower() in SUFFIXES for p in found) else None
-
-
-def conversation_name(part: Path, source: Path) -> str:
-    """A chat's conversation id: its file's name without the suffix ("WhatsApp Chat with Sam"); in a folder, its
-    path there ("donor-7/_chat"), so that chats named alike apart stay apart."""
-    return part.stem if part == source else part.relative_to(source).with_suffix("").as_posix()
 
 
 @contextmanager
@@ -196,31 +179,20 @@ def _content(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-@dataclass
-class Counts:
-    """What was read besides the messages: WhatsApp's own notices left out, and the chats whose date order the
-    input's other chats told (none of their own days past 12)."""
-
-    notices: int = 0
-    borrowed: list[str] = field(default_factory=list)
-
-
-def iter_chat_rows(source: Path, zone: tzinfo | None, form: str | None = None, rejects: list[Reject] | None = None,
-                   counts: Counts | None = None) -> Iterator[dict[str, Any]]:
-    """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation.
+def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form: str | None = None,
+                   rejects: list[Reject] | None = None, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
+    """The WhatsApp exports ``chats`` names (each a file and the conversation id it is given) as message events.
     A message that cannot be read (a date that is none) is set aside in ``rejects``, or, without it, an
-    ``InputError`` naming its file, line and field. Each export is read twice: first for its date order and
-    senders (a chat of two people: each message's recipient is the other), then for its messages."""
-    files = chat_files(source)
-    if files is None:
-        raise InputError(f"{source}: not a WhatsApp chat export (.txt or .zip, or a folder of them)")
+    ``InputError`` naming its file, line and field. Each export is read twice: first for its date order (where a
+    chat's own dates do not tell it, the other chats' do) and senders (a chat of two people: each message's
+    recipient is the other), then for its messages."""
     if zone is None:
-        raise InputError(f"{source}: WhatsApp writes times without a UTC offset, in the phone's own time zone: "
+        raise InputError(f"{chats[0][0]}: WhatsApp writes times without a UTC offset, in the phone's own time zone: "
                          "give it with --timezone ZONE (e.g. Europe/London)")
     counts = counts if counts is not None else Counts()
-    shapes = {part: _shape(part, form) for part in files}
+    shapes = {part: _shape(part, form) for part, _ in chats}
     known = {order for order, _ in shapes.values() if order is not None}
-    for part in files:
+    for part, conversation in chats:
         order, senders = shapes[part]
         if order is None and form is None:
             if len(known) != 1:
@@ -229,7 +201,7 @@ def iter_chat_rows(source: Path, zone: tzinfo | None, form: str | None = None, r
                                  "them")
             order = next(iter(known))
             counts.borrowed.append(str(part))
-        yield from _chat_rows(part, conversation_name(part, source), order, form, zone, senders, rejects, counts)
+        yield from _chat_rows(part, conversation, order, form, zone, senders, rejects, counts)
 
 
 def _shape(part: Path, form: str | None) -> tuple[str | None, list[str]]:
@@ -264,15 +236,12 @@ def _chat_rows(part: Path, conversation: str, order: str | None, form: str | Non
             sender = found["sender"].strip(_MARKS + " ")
             text, kind = _content(found["text"])
             record: dict[str, object] = {"conversation_id": conversation, "sender_id": sender, "text": text,
-                                         "attachment": kind}
-            if len(senders) == 2:
-                record["recipient_id"] = senders[1 - senders.index(sender)]
+                                         "attachment": kind, "recipient_id": recipient(senders, sender)}
+            where = (name, f"line {line.number}")
             try:
                 record["timestamp"] = parse_stamp(line.date, line.time, order, form)
-                yield converted(record, 1.0, zone, None, str(place))
             except EventError as exc:
-                reject = Reject(name, f"line {line.number}", exc.field, exc.reason,
-                                {**record, "timestamp": f"{line.date} {line.time}"})
-                if rejects is None:
-                    raise bad_rows_error(reject, 1) from None
-                rejects.append(reject)
+                set_aside(exc, {**record, "timestamp": f"{line.date} {line.time}"}, where, rejects)
+                continue
+            if (row := row_or_reject(record, str(place), zone, where, rejects)) is not None:
+                yield row

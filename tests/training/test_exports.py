@@ -1,4 +1,5 @@
-"""`riskline convert` on chats exported from WhatsApp: an Android phone's .txt, an iPhone's .zip, folders of them."""
+"""`riskline convert` on chats exported by their apps: WhatsApp (an Android .txt, an iPhone's .zip), Telegram,
+Instagram."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from detection.events import parse_timestamp
 from detection.inputs import InputError
 from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
-from training.whatsapp import Counts, date_order, iter_chat_rows
+from training.chat_rows import Counts
+from training.exports import export_files, iter_export_rows
+from training.whatsapp import date_order
 
 LONDON = ZoneInfo("Europe/London")
 NNBSP = "\u202f"  # the narrow no-break space newer Android phones write before "PM"
@@ -83,7 +86,7 @@ def test_exports_convert_to_the_messages_they_hold(synth_rows: list[dict[str, ob
     done = riskline("convert", tmp_path / "WhatsApp Chat with Jo.txt", "-o", out, "--timezone", "Europe/London")
     assert done.returncode == 0, done.stderr
     assert done.stderr == f"wrote {len(summer) + 5} messages in 1 conversation, 0 messages rejected, 1 notice of " \
-                          f"WhatsApp's own left out -> {out}\n"
+                          f"the app's own left out -> {out}\n"
     jo = [json.loads(line) for line in out.read_text().splitlines()]
     people = [summer[0]["sender_id"], summer[1]["sender_id"]]
     assert {r["sender_id"] for r in summer} == set(people)  # two people: each the other's recipient
@@ -109,7 +112,7 @@ def test_exports_convert_to_the_messages_they_hold(synth_rows: list[dict[str, ob
                               for i, r in enumerate(grooming, 1)] + [
         ("WhatsApp Chat - Sam", str(len(grooming) + 1), grooming[0]["sender_id"], seconds[-2], "", "image"),
         ("WhatsApp Chat - Sam", str(len(grooming) + 2), grooming[1]["sender_id"], seconds[-1], "", "image")]
-    assert "2 notices of WhatsApp's own left out" in done.stderr  # the encryption notice and the missed call
+    assert "2 notices of the app's own left out" in done.stderr  # the encryption notice and the missed call
     assert len(read_events(zipped).events) == len(sam) and not read_events(zipped).rejects
 
 
@@ -136,7 +139,7 @@ def test_a_folder_of_chats_and_the_order_of_their_dates(tmp_path: Path) -> None:
         f"riskline: error: {folder / 'b/_chat.txt'}: its dates could be day/month or month/day (no day past 12 in "
         "it): give --time-format, e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write them\n")
     assert not (tmp_path / "b.jsonl").exists()
-    chats = list(iter_chat_rows(folder / "b" / "_chat.txt", UTC, "%m/%d/%Y, %H:%M:%S"))
+    chats = list(iter_export_rows(folder / "b" / "_chat.txt", UTC, "%m/%d/%Y, %H:%M:%S"))
     assert [r["timestamp"] for r in chats] == ["2024-01-02T10:00:00+00:00", "2024-03-02T10:01:00+00:00"]
     assert date_order(iter(["2024-01-02", "2024.1.3"])) == "ymd"
     assert date_order(iter(["1/2/24", "1/13/24"])) == "mdy" and date_order(iter(["1/2/24", "2/1/24"])) is None
@@ -167,20 +170,25 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
                                                                                  .open())] == [("line 2", "timestamp",
                                                                                                 "Lee")]
     logs = riskline("convert", chat, "-o", out, "--timezone", "UTC", "--number-messages")
-    assert logs.returncode == 2 and "are for message logs, not WhatsApp chat exports" in logs.stderr
+    assert logs.returncode == 2 and "are for message logs, not an app's chat export" in logs.stderr
     notes = tmp_path / "notes.txt"
     notes.write_text("meeting notes\n[31/01/2024, 10:00:00] Kim: hi\n")
     with pytest.raises(InputError, match=r"notes.txt: line 1: not a WhatsApp chat line, .*: 'meeting notes'$"):
-        list(iter_chat_rows(notes, UTC))
+        list(iter_export_rows(notes, UTC))
     with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
         archive.writestr("_chat.txt", chat.read_text())
         archive.writestr("other.txt", chat.read_text())
     with pytest.raises(InputError, match=r"two.zip: a WhatsApp export holds its chat as one .txt file; this archive "
                                          r"holds 2 text files \(_chat.txt, other.txt\)$"):
-        list(iter_chat_rows(tmp_path / "two.zip", UTC))
+        list(iter_export_rows(tmp_path / "two.zip", UTC))
+    mixed = tmp_path / "mixed"  # message logs beside a chat: read as logs (which name the chat), none passed over
+    mixed.mkdir()
+    (mixed / "chat.txt").write_text(chat.read_text())
+    (mixed / "logs.jsonl").write_text("{}\n")
+    assert export_files(mixed) is None and export_files(mixed / "chat.txt") == [mixed / "chat.txt"]
     rejects: list[Reject] = []
     counts = Counts()
-    assert len(list(iter_chat_rows(chat, UTC, rejects=rejects, counts=counts))) == 2
+    assert len(list(iter_export_rows(chat, UTC, rejects=rejects, counts=counts))) == 2
     assert [r.location for r in rejects] == ["line 2"] and counts.notices == 0
     scored = riskline("score", chat, "-o", tmp_path / "scores.jsonl")
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
@@ -189,3 +197,103 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     pan = riskline("convert", tmp_path / "logs.csv", "-o", out, "--predators", tmp_path / "ids.txt")
     assert pan.returncode == 2 and pan.stderr == (f"riskline: error: {tmp_path / 'logs.csv'}: --predators is for PAN "
                                                   "2012 XML, whose labels it gives\n")
+
+
+def _telegram_chat(chat_id: int, peer: str) -> dict[str, object]:
+    """A chat as Telegram Desktop exports it: a call (a service message), text as a string or as a list of entities,
+    a photo, a voice message exported without its file, a message from before exports carried Unix times."""
+    def message(i: int, sender: str, **fields: object) -> dict[str, object]:
+        return {"id": i, "type": "message", "date": "2024-01-02T10:00:00", "date_unixtime": str(1_704_189_600 + i),
+                "from": sender.title(), "from_id": sender, **fields}
+    return {"name": peer.title(), "type": "personal_chat", "id": chat_id, "messages": [
+        {"id": 1, "type": "service", "date": "2024-01-02T10:00:00", "date_unixtime": "1704189600", "actor": "Sam",
+         "actor_id": peer, "action": "phone_call", "text": ""},
+        message(2, peer, text="hey, how old r u?"),
+        message(3, "user42", text=["look ", {"type": "link", "text": "https://example.com"}, "!"]),
+        message(4, peer, photo="photos/photo_1@02-01-2024_10-00-04.jpg", text="just me"),
+        message(5, "user42", file="(File not included. Change data exporting settings to download.)",
+                media_type="voice_message", mime_type="audio/ogg", text=""),
+        message(6, peer, text=[{"type": "bold", "text": "send"}, " a private pic"]),
+    ]}
+
+
+def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
+    """Telegram Desktop's result.json (one chat's, or every chat's): each chat a conversation by its id, its
+    messages by theirs, senders by their ids, text joined from its entities, media as their kind, Unix times; its
+    service messages are left out; a message without a Unix time needs --timezone; a bad entry is set aside."""
+    chat = _telegram_chat(5012345678, "user501")
+    (tmp_path / "tg").mkdir()
+    (tmp_path / "tg" / "result.json").write_text(json.dumps(chat, indent=1))
+    (tmp_path / "tg" / "photos").mkdir()
+    (tmp_path / "tg" / "photos" / "photo_1@02-01-2024_10-00-04.jpg").write_bytes(b"\xff\xd8")  # media beside
+    out = tmp_path / "events.jsonl"
+    done = riskline("convert", tmp_path / "tg", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"wrote 5 messages in 1 conversation, 0 messages rejected, 1 notice of the app's own "
+                           f"left out -> {out}\n")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
+             r["attachment"]) for r in rows] == [
+        ("5012345678", "2", "user501", "user42", "2024-01-02T10:00:02+00:00", "hey, how old r u?", None),
+        ("5012345678", "3", "user42", "user501", "2024-01-02T10:00:03+00:00", "look https://example.com!", None),
+        ("5012345678", "4", "user501", "user42", "2024-01-02T10:00:04+00:00", "just me", "image"),
+        ("5012345678", "5", "user42", "user501", "2024-01-02T10:00:05+00:00", "", "audio"),
+        ("5012345678", "6", "user501", "user42", "2024-01-02T10:00:06+00:00", "send a private pic", None)]
+    old = {"id": 7, "type": "message", "date": "2024-01-02T11:00:00", "from_id": "user42", "text": "ok"}
+    full = {"about": "Here is the data you requested.", "personal_information": {"user_id": 42},
+            "chats": {"list": [chat, {**_telegram_chat(77, "user77"), "messages": [
+                *_telegram_chat(77, "user77")["messages"][:3], old, "not a message"]}]}}
+    export = tmp_path / "result.json"
+    export.write_text(json.dumps(full))
+    rejects: list[Reject] = []
+    every = list(iter_export_rows(export, rejects=rejects))
+    assert [(r["conversation_id"], r["message_id"]) for r in every] == [("5012345678", str(i)) for i in range(2, 7)] \
+        + [("77", "2"), ("77", "3")]
+    assert [(r.location, r.field) for r in rejects] == [("chats.list[1].messages[3]", "timestamp"),
+                                                        ("chats.list[1].messages[4]", "row")]
+    assert rejects[0].reason.endswith("give --timezone for times without one")
+    zoned = list(iter_export_rows(export, ZoneInfo("Europe/Berlin"), rejects=[]))
+    assert zoned[-1]["message_id"] == "7" and zoned[-1]["timestamp"] == "2024-01-02T10:00:00+00:00"
+
+
+def test_instagram_threads_are_read_whole_and_as_written(tmp_path: Path) -> None:
+    """An Instagram thread's parts (message_2.json older than message_1.json, each newest first) are one conversation
+    in time order, numbered, named by its thread_path; text and names are read as written (Meta writes UTF-8 read back
+    as Latin-1); photos, videos and voice notes (.mp4 too) are their kind; calls are left out. A part given alone
+    while others lie beside it is refused."""
+    def garbled(text: str) -> str:
+        return text.encode("utf-8").decode("latin-1")
+    thread = tmp_path / "download" / "your_instagram_activity" / "messages" / "inbox" / "jose_1234"
+    (thread / "photos").mkdir(parents=True)
+    (thread / "photos" / "1.jpg").write_bytes(b"\xff\xd8")
+    people = [{"name": garbled("José")}, {"name": "max"}]
+    newer = [{"sender_name": garbled("José"), "timestamp_ms": 1_704_189_900_000,
+              "content": garbled("send it 😂 or else")},
+             {"sender_name": "max", "timestamp_ms": 1_704_189_800_000, "call_duration": 31},
+             {"sender_name": "max", "timestamp_ms": 1_704_189_700_000,
+              "audio_files": [{"uri": "your_instagram_activity/messages/inbox/jose_1234/audio/2.mp4"}]}]
+    older = [{"sender_name": garbled("José"), "timestamp_ms": 1_704_189_650_000,
+              "photos": [{"uri": "your_instagram_activity/messages/inbox/jose_1234/photos/1.jpg"}]},
+             {"sender_name": "max", "timestamp_ms": 1_704_189_600_000, "content": "hi"}]
+    for number, listed in ((1, newer), (2, older)):
+        (thread / f"message_{number}.json").write_text(json.dumps(
+            {"participants": people, "messages": listed, "title": garbled("José"), "thread_path": "inbox/jose_1234"}))
+    out = tmp_path / "events.jsonl"
+    done = riskline("convert", thread, "-o", out)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
+             r["attachment"]) for r in rows] == [
+        ("inbox/jose_1234", "1", "max", "José", "2024-01-02T10:00:00+00:00", "hi", None),
+        ("inbox/jose_1234", "2", "José", "max", "2024-01-02T10:00:50+00:00", "", "image"),
+        ("inbox/jose_1234", "3", "max", "José", "2024-01-02T10:01:40+00:00", "", "audio"),
+        ("inbox/jose_1234", "4", "José", "max", "2024-01-02T10:05:00+00:00", "send it 😂 or else", None)]
+    assert "1 notice of the app's own left out" in done.stderr
+    download = list(iter_export_rows(tmp_path / "download"))  # the whole download: the thread named by its place
+    assert {r["conversation_id"] for r in download} == {"your_instagram_activity/messages/inbox/jose_1234"}
+    assert [r["message_id"] for r in download] == ["1", "2", "3", "4"]
+    alone = riskline("convert", thread / "message_1.json", "-o", tmp_path / "part.jsonl")
+    assert alone.returncode == 2 and alone.stderr == (
+        f"riskline: error: {thread / 'message_1.json'}: a part of a thread whose other parts (message_2.json) lie "
+        f"beside it: convert the thread's folder, {thread}, so that its messages are read as one\n")
+    assert not (tmp_path / "part.jsonl").exists()

@@ -1,0 +1,49 @@
+"""What the readers of apps' chat exports (WhatsApp, Telegram, Instagram and Messenger) share: the tally of what
+they leave out, a chat's recipients, and a message made a row or set aside."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any
+
+from detection.batch import bad_rows_error
+from detection.events import EventError
+from detection.readers import Reject
+from training.logs import converted
+
+
+@dataclass
+class Counts:
+    """What was read besides the messages: the apps' own notices (encryption, calls, members joining) left out, and
+    the WhatsApp chats whose date order the input's other chats told (none of their own days past 12)."""
+
+    notices: int = 0
+    borrowed: list[str] = field(default_factory=list)
+
+
+def recipient(senders: Sequence[str], sender: str) -> str | None:
+    """In a chat of two people, the other one: the message's recipient; None in a group."""
+    return senders[1 - senders.index(sender)] if len(senders) == 2 and sender in senders else None
+
+
+def row_or_reject(record: Mapping[str, object], message_id: str | None, zone: tzinfo | None, where: tuple[str, str],
+                  rejects: list[Reject] | None) -> dict[str, Any] | None:
+    """``record`` as a message event's row, its id ``message_id`` where given (else its own); where a field is bad,
+    None, the message set aside (``set_aside``)."""
+    try:
+        return converted(record, 1.0, zone, None, message_id)
+    except EventError as exc:
+        set_aside(exc, record, where, rejects)
+        return None
+
+
+def set_aside(problem: EventError, record: Mapping[str, object], where: tuple[str, str],
+              rejects: list[Reject] | None) -> None:
+    """A message with a bad field, set aside in ``rejects`` or, without it, an ``InputError`` naming its file and
+    place (``where``) and the field."""
+    reject = Reject(where[0], where[1], problem.field, problem.reason, dict(record))
+    if rejects is None:
+        raise bad_rows_error(reject, 1) from None
+    rejects.append(reject)

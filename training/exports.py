@@ -1,0 +1,217 @@
+"""Chats exported by their apps as Riskline's message events (``riskline convert EXPORT``): WhatsApp's ``.txt`` (or
+an iPhone's ``.zip``), Telegram Desktop's ``result.json``, and Instagram's or Messenger's ``message_1.json``, or a
+folder of them (a study's donated chats, a download with its media beside).
+
+Each chat is a conversation, each message keeps the id the app gives it (Telegram's) or is numbered by its place
+in the chat (WhatsApp, Meta: 1, 2, ...), each sender is the app's id or name for them, and in a chat of two people
+the other is the recipient. Media are kept as their kind, never the media; the apps' own notices (encryption,
+calls, members joining) are left out and counted. Meta writes text as UTF-8 read back as Latin-1 ("cafÃ©"): it is
+read as written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from detection.events import EventError, shown
+from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
+from detection.readers import Reject
+from training import whatsapp
+from training.chat_rows import Counts, recipient, row_or_reject, set_aside
+from training.logs import as_written
+
+_META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
+_META_MEDIA = (("photos", "image"), ("videos", "video"), ("gifs", "video"), ("audio_files", "audio"),
+               ("sticker", "image"), ("files", "file"))
+_TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "video", "video_message": "video",
+                   "voice_message": "audio", "audio_file": "audio"}
+
+
+def export_kind(path: Path) -> str | None:
+    """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
+    "telegram" or "meta"; None for anything else."""
+    suffix = path.suffix.lower()
+    if suffix in whatsapp.SUFFIXES:
+        return "whatsapp"
+    if suffix != ".json" or not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return chat_export(handle.read(EXPORT_HEAD_BYTES))
+
+
+def export_files(source: Path) -> list[Path] | None:
+    """The chat exports ``source`` names: itself where it is one; for a folder holding no message logs, the exports
+    under it (hidden files and macOS's ``__MACOSX`` aside, iPhones' ``_chat.txt`` not: media and other files beside
+    are passed over), in path order; None for anything else (message logs, PAN's XML, a folder of logs)."""
+    if not source.is_dir():
+        return [source] if export_kind(source) is not None else None
+    files = sorted(p for p in source.rglob("*") if not any(part.startswith(".") or part == "__MACOSX"
+                                                            for part in p.relative_to(source).parts) and p.is_file())
+    if any(input_format(p) is not None for p in files):
+        return None
+    found = [p for p in files if export_kind(p) is not None]
+    return found or None
+
+
+def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None = None,
+                     rejects: list[Reject] | None = None, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
+    """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
+    WhatsApp's, then Meta's threads, then Telegram's, each in path order. ``zone``: the phone's time zone, which
+    WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day past 12 tells
+    their order. A message with a bad field is set aside in
+    ``rejects``, or, without it, an ``InputError`` naming its file, place and field."""
+    files = export_files(source)
+    if files is None:
+        raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
+                         "Instagram's or Messenger's message_1.json), nor a folder of them")
+    counts = counts if counts is not None else Counts()
+    kinds = {part: export_kind(part) for part in files}
+    if form is not None and "whatsapp" not in kinds.values():
+        raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
+    if kinds[files[0]] == "meta" and files[0] == source and (others := sorted(
+            p.name for p in source.parent.iterdir() if p != source and _META_PART.fullmatch(p.name))):
+        raise InputError(f"{source}: a part of a thread whose other parts ({', '.join(others)}) lie beside it: "
+                         f"convert the thread's folder, {source.parent}, so that its messages are read as one")
+    chats = [(part, _named(part, source, part.stem)) for part in files if kinds[part] == "whatsapp"]
+    if chats:
+        yield from whatsapp.iter_chat_rows(chats, zone, form, rejects, counts)
+    threads: dict[Path, list[Path]] = {}
+    for part in (p for p in files if kinds[p] == "meta"):
+        threads.setdefault(part.parent, []).append(part)
+    for thread, parts in threads.items():
+        yield from _meta_rows(sorted(parts, key=_part_number, reverse=True), thread, source, rejects, counts)
+    for part in (p for p in files if kinds[p] == "telegram"):
+        yield from _telegram_rows(part, source, zone, rejects, counts)
+
+
+def _named(part: Path, source: Path, own: str) -> str:
+    """A chat's conversation id: its own (``own``) for a file given alone; in a folder, its place there first, so
+    that chats named alike in several people's exports stay apart."""
+    if part == source:
+        return own
+    place = part.relative_to(source).parent.as_posix()
+    return own if place == "." else f"{place}/{own}"
+
+
+def _part_number(part: Path) -> int:
+    return int(found[1]) if (found := _META_PART.fullmatch(part.name)) else 0
+
+
+def _load(part: Path) -> Any:
+    if not part.is_file():
+        raise not_a_file(part)
+    try:
+        with part.open(encoding="utf-8-sig") as handle:
+            return json.load(handle)
+    except UnicodeDecodeError:
+        raise InputError(f"{part}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{part}: line {exc.lineno}: not JSON ({exc.msg})") from None
+
+
+def _messages(export: object, part: Path, where: str) -> list[object]:
+    messages = export.get("messages") if isinstance(export, Mapping) else None
+    if not isinstance(messages, list):
+        raise InputError(f"{part}: {where or 'its top'}: no list of 'messages', as the app's export holds")
+    return messages
+
+
+def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[Reject] | None,
+               counts: Counts) -> Iterator[dict[str, Any]]:
+    """An Instagram or Messenger thread, its parts (message_2.json older than message_1.json) oldest first, each
+    listed newest first: its messages in time order, numbered."""
+    exports = [(part, _load(part)) for part in parts]
+    first = exports[-1][1] if isinstance(exports[-1][1], Mapping) else {}
+    if source.is_dir() and thread != source:  # its place in the folder: threads of several people's stay apart
+        conversation = thread.relative_to(source).as_posix()
+    else:  # its own name ("inbox/sam_1234"), the same in every download
+        own = first.get("thread_path")
+        conversation = str(_repaired(own)) if isinstance(own, str) and own.strip() else thread.name
+    participants = first.get("participants")
+    people = [str(_repaired(p.get("name"))) for p in participants if isinstance(p, Mapping)] \
+        if isinstance(participants, list) else []
+    place = 0
+    for part, export in exports:
+        listed = _messages(export, part, "")
+        for index in range(len(listed) - 1, -1, -1):
+            message = listed[index]
+            where = (str(part), f"messages[{index}]")
+            if not isinstance(message, Mapping):
+                set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+                continue
+            kind = next((kind for key, kind in _META_MEDIA if message.get(key)), None)
+            if message.get("content") is None and kind is None:  # a call, a message unsent, a reaction
+                counts.notices += 1
+                continue
+            place += 1
+            sender = _repaired(message.get("sender_name"))
+            record = {"conversation_id": conversation, "sender_id": sender,
+                      "timestamp": message.get("timestamp_ms"), "text": _repaired(message.get("content")) or "",
+                      "attachment": kind, "recipient_id": recipient(people, sender) if isinstance(sender, str)
+                      else None}
+            if isinstance(record["timestamp"], int) and not isinstance(record["timestamp"], bool):
+                record["timestamp"] = record["timestamp"] / 1000
+            if (row := row_or_reject(record, str(place), None, where, rejects)) is not None:
+                yield row
+
+
+def _repaired(value: object) -> object:
+    """Text as Meta wrote it (UTF-8, read back as Latin-1 in its exports)."""
+    return (as_written(value) or value) if isinstance(value, str) else value
+
+
+def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
+                   counts: Counts) -> Iterator[dict[str, Any]]:
+    """A Telegram Desktop export: one chat's, or every chat's (``chats.list``, ``left_chats.list``)."""
+    export = _load(part)
+    if isinstance(export, Mapping) and "messages" not in export and isinstance(export.get("chats"), Mapping):
+        chats = [(f"{key}.list[{i}].", chat) for key in ("chats", "left_chats")
+                 for i, chat in enumerate(export.get(key, {}).get("list", []) if isinstance(export.get(key), Mapping)
+                                          else [])]
+    else:
+        chats = [("", export)]
+    for prefix, chat in chats:
+        listed = _messages(chat, part, prefix.rstrip("."))
+        assert isinstance(chat, Mapping)  # _messages found its list in it
+        own = str(chat.get("id", chat.get("name", part.stem)))
+        conversation = _named(part, source, own)
+        senders: dict[str, None] = {}  # in order of first message
+        for message in listed:
+            if isinstance(message, Mapping) and message.get("type", "message") == "message" and \
+                    (sender := _sender(message)) is not None:
+                senders[sender] = None
+        for index, message in enumerate(listed):
+            where = (str(part), f"{prefix}messages[{index}]")
+            if not isinstance(message, Mapping):
+                set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+                continue
+            if message.get("type", "message") != "message":  # "service": a call, a member joining, a pin
+                counts.notices += 1
+                continue
+            sender = _sender(message)
+            kind = "image" if message.get("photo") else _TELEGRAM_MEDIA.get(str(message.get("media_type")),
+                                                                             "file" if message.get("file") else None)
+            record = {"conversation_id": conversation, "message_id": message.get("id"), "sender_id": sender,
+                      "timestamp": message.get("date_unixtime", message.get("date")),
+                      "text": _text(message.get("text")), "attachment": kind,
+                      "recipient_id": recipient(list(senders), sender) if sender is not None else None}
+            if (row := row_or_reject(record, None, zone, where, rejects)) is not None:
+                yield row
+
+
+def _sender(message: Mapping[str, object]) -> str | None:
+    sender = message.get("from_id", message.get("from"))
+    return None if sender is None else str(sender)
+
+
+def _text(text: object) -> object:
+    """Telegram's text: a string, or a list of strings and entities (a link, a mention, bold) holding theirs."""
+    if isinstance(text, list):
+        return "".join(part if isinstance(part, str) else str(part.get("text", "")) if isinstance(part, Mapping)
+                       else "" for part in text)
+    return text
