@@ -15,12 +15,15 @@ from training.logs import converted
 
 
 @dataclass
-class Counts:
-    """What was read besides the messages: the apps' own notices (encryption, calls, members joining) left out, and
-    the WhatsApp chats whose date order the input's other chats told (none of their own days past 12)."""
+class Reading:
+    """What a reading of exports keeps besides the messages: the apps' own notices (encryption, calls, members
+    joining) left out, the WhatsApp chats whose date order the input's other chats told (none of their own days past
+    12), and the messages written, by conversation and id, so that one read twice (two copies of an export in a
+    folder) is set aside rather than written twice."""
 
     notices: int = 0
     borrowed: list[str] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
 
 def recipient(senders: Sequence[str], sender: str) -> str | None:
@@ -29,14 +32,20 @@ def recipient(senders: Sequence[str], sender: str) -> str | None:
 
 
 def row_or_reject(record: Mapping[str, object], message_id: str | None, zone: tzinfo | None, where: tuple[str, str],
-                  rejects: list[Reject] | None) -> dict[str, Any] | None:
+                  rejects: list[Reject] | None, reading: Reading) -> dict[str, Any] | None:
     """``record`` as a message event's row, its id ``message_id`` where given (else its own); where a field is bad,
-    None, the message set aside (``set_aside``)."""
+    or the message was read already, None, the message set aside (``set_aside``)."""
     try:
-        return converted(record, 1.0, zone, None, message_id)
+        row = converted(record, 1.0, zone, None, message_id)
+        key = (str(row["conversation_id"]), str(row["message_id"]))
+        if key in reading.seen:
+            raise EventError("message_id", f"duplicate message id {key[1]!r} in conversation {key[0]!r} (an export "
+                                           "read twice?)")
     except EventError as exc:
         set_aside(exc, record, where, rejects)
         return None
+    reading.seen.add(key)
+    return row
 
 
 def set_aside(problem: EventError, record: Mapping[str, object], where: tuple[str, str],

@@ -83,7 +83,7 @@ def convert(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
 ) -> None:
-    """Convert PAN 2012 XML, a platform's logs or apps' chat exports to message events.
+    """Convert PAN 2012 XML, logs or chat exports to message events.
 
     The PAN 2012 predator-identification corpus, or a platform's own message logs, become
     (labelled) message events; so do chats exported from WhatsApp (read in the phone's time
@@ -157,15 +157,15 @@ def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str |
     from detection.events import EVENT_FIELDS
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
-    from training.chat_rows import Counts
+    from training.chat_rows import Reading
     from training.exports import iter_export_rows
     from training.logs import arrow_schema, time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rejects: list[Reject] | None = [] if errors is not None else None
-    counts, tally = Counts(), _Tally()
-    rows = iter_export_rows(input_path, time_zone(zone), form, rejects, counts)
+    reading, tally = Reading(), _Tally()
+    rows = iter_export_rows(input_path, time_zone(zone), form, rejects, reading)
     first = next(rows, None)  # an export that cannot be read is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no messages, only the app's own notices")
@@ -174,10 +174,10 @@ def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str |
                arrow_schema(columns))
     if errors is not None:
         write_rejects(errors, rejects or [])
-    notices = f", {counted(counts.notices, 'notice')} of the app's own left out" if counts.notices else ""
+    notices = f", {counted(reading.notices, 'notice')} of the app's own left out" if reading.notices else ""
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
                f"{counted(len(rejects or []), 'message')} rejected{notices} -> {output}", err=True)
-    for chat in counts.borrowed:
+    for chat in reading.borrowed:
         typer.echo(f"riskline: note: {chat}: no day past 12 tells its date order; read as the other chats' are",
                    err=True)
 

@@ -22,7 +22,7 @@ from detection.events import EventError, shown
 from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
 from detection.readers import Reject
 from training import whatsapp
-from training.chat_rows import Counts, recipient, row_or_reject, set_aside
+from training.chat_rows import Reading, recipient, row_or_reject, set_aside
 from training.logs import as_written
 
 _META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
@@ -59,7 +59,7 @@ def export_files(source: Path) -> list[Path] | None:
 
 
 def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None = None,
-                     rejects: list[Reject] | None = None, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
+                     rejects: list[Reject] | None = None, reading: Reading | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
     WhatsApp's, then Meta's threads, then Telegram's, each in path order. ``zone``: the phone's time zone, which
     WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day past 12 tells
@@ -69,7 +69,7 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json), nor a folder of them")
-    counts = counts if counts is not None else Counts()
+    reading = reading if reading is not None else Reading()
     kinds = {part: export_kind(part) for part in files}
     if form is not None and "whatsapp" not in kinds.values():
         raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
@@ -79,14 +79,14 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                          f"convert the thread's folder, {source.parent}, so that its messages are read as one")
     chats = [(part, _named(part, source, part.stem)) for part in files if kinds[part] == "whatsapp"]
     if chats:
-        yield from whatsapp.iter_chat_rows(chats, zone, form, rejects, counts)
+        yield from whatsapp.iter_chat_rows(chats, zone, form, rejects, reading)
     threads: dict[Path, list[Path]] = {}
     for part in (p for p in files if kinds[p] == "meta"):
         threads.setdefault(part.parent, []).append(part)
     for thread, parts in threads.items():
-        yield from _meta_rows(sorted(parts, key=_part_number, reverse=True), thread, source, rejects, counts)
+        yield from _meta_rows(sorted(parts, key=_part_number, reverse=True), thread, source, rejects, reading)
     for part in (p for p in files if kinds[p] == "telegram"):
-        yield from _telegram_rows(part, source, zone, rejects, counts)
+        yield from _telegram_rows(part, source, zone, rejects, reading)
 
 
 def _named(part: Path, source: Path, own: str) -> str:
@@ -122,7 +122,7 @@ def _messages(export: object, part: Path, where: str) -> list[object]:
 
 
 def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[Reject] | None,
-               counts: Counts) -> Iterator[dict[str, Any]]:
+               reading: Reading) -> Iterator[dict[str, Any]]:
     """An Instagram or Messenger thread, its parts (message_2.json older than message_1.json) oldest first, each
     listed newest first: its messages in time order, numbered."""
     exports = [(part, _load(part)) for part in parts]
@@ -146,7 +146,7 @@ def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[
                 continue
             kind = next((kind for key, kind in _META_MEDIA if message.get(key)), None)
             if message.get("content") is None and kind is None:  # a call, a message unsent, a reaction
-                counts.notices += 1
+                reading.notices += 1
                 continue
             place += 1
             sender = _repaired(message.get("sender_name"))
@@ -156,7 +156,7 @@ def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[
                       else None}
             if isinstance(record["timestamp"], int) and not isinstance(record["timestamp"], bool):
                 record["timestamp"] = record["timestamp"] / 1000
-            if (row := row_or_reject(record, str(place), None, where, rejects)) is not None:
+            if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
                 yield row
 
 
@@ -166,7 +166,7 @@ def _repaired(value: object) -> object:
 
 
 def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
-                   counts: Counts) -> Iterator[dict[str, Any]]:
+                   reading: Reading) -> Iterator[dict[str, Any]]:
     """A Telegram Desktop export: one chat's, or every chat's (``chats.list``, ``left_chats.list``)."""
     export = _load(part)
     if isinstance(export, Mapping) and "messages" not in export and isinstance(export.get("chats"), Mapping):
@@ -191,7 +191,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
                 set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
                 continue
             if message.get("type", "message") != "message":  # "service": a call, a member joining, a pin
-                counts.notices += 1
+                reading.notices += 1
                 continue
             sender = _sender(message)
             kind = "image" if message.get("photo") else _TELEGRAM_MEDIA.get(str(message.get("media_type")),
@@ -200,7 +200,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
                       "timestamp": message.get("date_unixtime", message.get("date")),
                       "text": _text(message.get("text")), "attachment": kind,
                       "recipient_id": recipient(list(senders), sender) if sender is not None else None}
-            if (row := row_or_reject(record, None, zone, where, rejects)) is not None:
+            if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
                 yield row
 
 

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from detection.events import ATTACHMENTS, EventError
 from detection.inputs import InputError, not_a_file
 from detection.readers import Reject
-from training.chat_rows import Counts, recipient, row_or_reject, set_aside
+from training.chat_rows import Reading, recipient, row_or_reject, set_aside
 from training.logs import attachment_kind
 
 SUFFIXES = (".txt", ".zip")
@@ -180,7 +180,7 @@ def _content(text: str) -> tuple[str, str | None]:
 
 
 def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form: str | None = None,
-                   rejects: list[Reject] | None = None, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
+                   rejects: list[Reject] | None = None, reading: Reading | None = None) -> Iterator[dict[str, Any]]:
     """The WhatsApp exports ``chats`` names (each a file and the conversation id it is given) as message events.
     A message that cannot be read (a date that is none) is set aside in ``rejects``, or, without it, an
     ``InputError`` naming its file, line and field. Each export is read twice: first for its date order (where a
@@ -189,7 +189,7 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
     if zone is None:
         raise InputError(f"{chats[0][0]}: WhatsApp writes times without a UTC offset, in the phone's own time zone: "
                          "give it with --timezone ZONE (e.g. Europe/London)")
-    counts = counts if counts is not None else Counts()
+    reading = reading if reading is not None else Reading()
     shapes = {part: _shape(part, form) for part, _ in chats}
     known = {order for order, _ in shapes.values() if order is not None}
     for part, conversation in chats:
@@ -200,8 +200,8 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
                                  "--time-format, e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write "
                                  "them")
             order = next(iter(known))
-            counts.borrowed.append(str(part))
-        yield from _chat_rows(part, conversation, order, form, zone, senders, rejects, counts)
+            reading.borrowed.append(str(part))
+        yield from _chat_rows(part, conversation, order, form, zone, senders, rejects, reading)
 
 
 def _shape(part: Path, form: str | None) -> tuple[str | None, list[str]]:
@@ -223,14 +223,14 @@ def _shape(part: Path, form: str | None) -> tuple[str | None, list[str]]:
 
 
 def _chat_rows(part: Path, conversation: str, order: str | None, form: str | None, zone: tzinfo,
-               senders: list[str], rejects: list[Reject] | None, counts: Counts) -> Iterator[dict[str, Any]]:
+               senders: list[str], rejects: list[Reject] | None, reading: Reading) -> Iterator[dict[str, Any]]:
     place = 0
     with open_chat(part) as (name, handle):
         for line in _messages(handle, name):
             found = _SENDER.fullmatch(line.rest)
             if found is None or (found["text"].startswith("\u200e") and _content(found["text"])[1] is None):
                 # "Messages and calls are end-to-end encrypted..." (iPhones put it in a sender's name, after a mark)
-                counts.notices += 1
+                reading.notices += 1
                 continue
             place += 1
             sender = found["sender"].strip(_MARKS + " ")
@@ -243,5 +243,5 @@ def _chat_rows(part: Path, conversation: str, order: str | None, form: str | Non
             except EventError as exc:
                 set_aside(exc, {**record, "timestamp": f"{line.date} {line.time}"}, where, rejects)
                 continue
-            if (row := row_or_reject(record, str(place), zone, where, rejects)) is not None:
+            if (row := row_or_reject(record, str(place), zone, where, rejects, reading)) is not None:
                 yield row

@@ -15,7 +15,7 @@ from detection.events import parse_timestamp
 from detection.inputs import InputError
 from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
-from training.chat_rows import Counts
+from training.chat_rows import Reading
 from training.exports import export_files, iter_export_rows
 from training.whatsapp import date_order
 
@@ -187,9 +187,9 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     (mixed / "logs.jsonl").write_text("{}\n")
     assert export_files(mixed) is None and export_files(mixed / "chat.txt") == [mixed / "chat.txt"]
     rejects: list[Reject] = []
-    counts = Counts()
-    assert len(list(iter_export_rows(chat, UTC, rejects=rejects, counts=counts))) == 2
-    assert [r.location for r in rejects] == ["line 2"] and counts.notices == 0
+    reading = Reading()
+    assert len(list(iter_export_rows(chat, UTC, rejects=rejects, reading=reading))) == 2
+    assert [r.location for r in rejects] == ["line 2"] and reading.notices == 0
     scored = riskline("score", chat, "-o", tmp_path / "scores.jsonl")
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
         "a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl --timezone "
@@ -252,6 +252,15 @@ def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
     assert [(r.location, r.field) for r in rejects] == [("chats.list[1].messages[3]", "timestamp"),
                                                         ("chats.list[1].messages[4]", "row")]
     assert rejects[0].reason.endswith("give --timezone for times without one")
+    twice = tmp_path / "twice"  # a chat exported twice into one folder: its messages are written once
+    twice.mkdir()
+    for name in ("result.json", "result (1).json"):
+        (twice / name).write_text(json.dumps(chat))
+    rejects = []
+    assert len(list(iter_export_rows(twice, rejects=rejects))) == 5
+    assert [(r.path, r.location, r.reason) for r in rejects][-1] == (
+        str(twice / "result.json"), "messages[5]", "duplicate message id '6' in conversation '5012345678' (an export "
+        "read twice?)") and len(rejects) == 5
     zoned = list(iter_export_rows(export, ZoneInfo("Europe/Berlin"), rejects=[]))
     assert zoned[-1]["message_id"] == "7" and zoned[-1]["timestamp"] == "2024-01-02T10:00:00+00:00"
 
