@@ -124,7 +124,8 @@ def score(
 @user_errors
 def explain(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", parser=local_path, help=EVENTS_HELP)],
-    conversation: Annotated[str, typer.Option(metavar="ID", help="The conversation to explain")],
+    conversation: Annotated[str | None, typer.Option(
+        metavar="ID", help="The conversation to explain (omitted: the one the file holds, where it holds one)")] = None,
     model: Annotated[str | None, typer.Option(
         metavar="MODEL", help="Model directory or MLflow URI (default model if omitted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message instead of a table")] = False,
@@ -144,9 +145,17 @@ def explain(
     from detection.readers import read_conversation
 
     risk_model = load_model(model)
-    wanted = conversation.strip()  # as ids are read from files
-    found = read_conversation(input_path, wanted)
-    if not found.read.events:
+    found = read_conversation(input_path, None if conversation is None else conversation.strip())  # as ids are read
+    if conversation is None and found.n_conversations != 1:
+        held = f"holds {counted(found.n_conversations, 'conversation')}: give --conversation ID (" + \
+            ", ".join(map(repr, found.first_ids)) + (", ..." if found.n_conversations > 3 else "") + ")" \
+            if found.n_conversations else "holds no conversation"
+        raise fail(f"{input_path}: {held}")
+    wanted = found.conversation_id
+    if found.read.rejects and not found.read.events:  # it is there, but none of its rows can be read
+        raise fail(f"{input_path}: conversation {wanted!r} has no row that can be read "
+                   f"({counted(len(found.read.rejects), 'bad row')}); the first: {found.read.rejects[0].describe()}")
+    if not found.read.events or wanted is None:
         near = f"; did you mean {' or '.join(map(repr, found.near))}?" if found.near else ""
         raise fail(f"{input_path}: no conversation {conversation!r} "
                    f"({counted(found.n_conversations, 'conversation')} in "

@@ -222,35 +222,42 @@ def conversation_key(record: Mapping[str, object]) -> str | None:
 class ConversationRead:
     """One conversation's rows of a file (``read``), how many conversations the file names, and
     how many of its rows could not be parsed at all (so belong to no known conversation). Where it has
-    none, ``near`` holds up to three ids like the one asked for (an id cut short when copied, another case)."""
+    none, ``near`` holds up to three ids like the one asked for (an id cut short when copied, another case).
+    ``conversation_id``: the conversation read; ``first_ids``: the file's first three conversations, in order."""
 
     read: ReadResult
     n_conversations: int
     unreadable: int
     near: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    first_ids: tuple[str, ...] = ()
 
 
-def read_conversation(path: str | Path, conversation_id: str) -> ConversationRead:
-    """The rows of one conversation of a file or folder, validated and de-duplicated as ``read_events`` does.
+def read_conversation(path: str | Path, conversation_id: str | None) -> ConversationRead:
+    """The rows of one conversation of a file or folder, validated and de-duplicated as ``read_events`` does;
+    None: the file's first (where it holds one, the one it holds).
 
     Other conversations' rows are parsed for their conversation id only and not kept, so memory
     grows with the conversation and the number of conversations, not with the file.
     """
     read, unreadable = ReadResult([], []), 0
     seen: set[tuple[str, str]] = set()
-    names: set[str | None] = set()
+    names: dict[str | None, None] = {}  # in order of first row
     for source in input_files(Path(path)):
         for location, record, error in iter_records(source):
             if error is not None or not isinstance(record, Mapping):
                 unreadable += 1
                 continue
             key = conversation_key(record)
-            names.add(key)
+            names[key] = None
+            if conversation_id is None:
+                conversation_id = key
             if key == conversation_id:
                 _accept(source, location, record, seen, read)
-    known = {name for name in names if name is not None}
+    known = [name for name in names if name is not None]
     return ConversationRead(read, len(known), unreadable,
-                            () if read.events or read.rejects else _near(conversation_id, known))
+                            () if read.events or read.rejects or conversation_id is None
+                            else _near(conversation_id, set(known)), conversation_id, tuple(known[:3]))
 
 
 def _near(wanted: str, ids: set[str]) -> tuple[str, ...]:

@@ -241,6 +241,11 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         (["score", bad, "-o", tmp_path / "x.parquet", "--engine", "spark", "--model", model_dir], "x.parquet"),
         (["synth", "-o", tmp_path / "x.jsonl", "--n", "3"], "x.jsonl"),
     ]]
+    ids = [json.loads(line)["conversation_id"] for line in events_path.read_text().splitlines()]
+    n, first = len(set(ids)), ids[0]
+    one_bad = tmp_path / "one_bad.jsonl"
+    one_bad.write_text(json.dumps({"conversation_id": "c1", "message_id": "1", "sender_id": "a", "timestamp": "soon",
+                                   "text": "hi"}) + "\n")
     # an output that is the input (by another name too) or the other output would destroy it
     alias = tmp_path / "same.jsonl"
     alias.symlink_to(events_path)
@@ -251,6 +256,12 @@ def test_user_mistakes_exit_2(events_path: Path, model_dir: Path, tmp_path: Path
         # before: --show -1 printed every conversation but the least risky
         (["score", events_path, "-o", tmp_path / "o.jsonl", "--show", "-1", "--model", model_dir],
          "Invalid value for '--show': Input should be greater than or equal to 0"),
+        # explain without --conversation takes a file's one conversation; of several, it asks which
+        (["explain", events_path, "--model", model_dir], f"{events_path}: holds {n} conversations: give "
+                                                         f"--conversation ID ({first!r}, "),
+        # before: "no conversation 'c1' (1 conversation in the file)", of a conversation that is there
+        (["explain", one_bad, "--model", model_dir], f"{one_bad}: conversation 'c1' has no row that can be read (1 "
+                                                     f"bad row); the first: {one_bad}: line 1: field 'timestamp'"),
     ]
     kept = events_path.read_bytes()
     for args, expected in cases:

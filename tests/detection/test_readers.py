@@ -102,6 +102,9 @@ def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: P
     # else ids spelt almost as it is
     assert read_conversation(path, "C").near == ("c2",) and read_conversation(path, "nobody").near == ()
     assert read_conversation(path, "").near == ()  # in every id: no likelier than any
+    first = read_conversation(path, None)  # none named: the file's first conversation, as read_events keeps it
+    assert first.conversation_id == "7" and first.read.events == found.read.events
+    assert first.first_ids == ("7", "c2") and first.n_conversations == 2
     ids = {"dm-000032-6fc0195f", "dm-000033-0a1b2c3d", "group-9"}
     assert _near("dm-000032-6fc0195g", ids) == ("dm-000032-6fc0195f",)  # one letter off
     assert _near("DM-0000", ids) == ("dm-000032-6fc0195f", "dm-000033-0a1b2c3d")

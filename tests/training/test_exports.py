@@ -56,7 +56,8 @@ def _conversation(synth_rows: list[dict[str, object]], label: int) -> list[dict[
     return [{**r, "timestamp": parse_timestamp(r["timestamp"])} for r in synth_rows if r["conversation_id"] == first]
 
 
-def test_exports_convert_to_the_messages_they_hold(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+def test_exports_convert_to_the_messages_they_hold(synth_rows: list[dict[str, object]], model_dir: Path,
+                                                   tmp_path: Path) -> None:
     """An Android export (.txt) and an iPhone's (_chat.txt in a .zip) become their chats' messages: each chat a
     conversation named by its file, its messages numbered in order, their senders as named, their local times
     (BST and GMT) in UTC, the other of two people as recipient, a message's later lines kept, media as their kind
@@ -100,6 +101,9 @@ def test_exports_convert_to_the_messages_they_hold(synth_rows: list[dict[str, ob
         ("bye", None)]
     assert [r["text"] for r in jo[:-5]] == [r["text"] for r in summer]
     assert jo[0]["timestamp"] == "2024-07-02T06:00:00+00:00" and jo[-1]["timestamp"] == "2024-12-13T14:26:00+00:00"
+    explained = riskline("explain", out, "--json", "--model", model_dir)  # its one chat: no need to name it
+    assert explained.returncode == 0, explained.stderr
+    assert [json.loads(line)["message_id"] for line in explained.stdout.splitlines()] == [r["message_id"] for r in jo]
 
     zipped = tmp_path / "sam.jsonl"
     done = riskline("convert", tmp_path / "WhatsApp Chat - Sam.zip", "-o", zipped, "--timezone", "Europe/London")
