@@ -84,6 +84,7 @@ class _Line:
     number: int
     date: str
     time: str
+    stamp: str  # the date and time as the line writes them, with what lies between
     rest: str
 
 
@@ -98,9 +99,9 @@ def _messages(handle: TextIO, name: str) -> Iterator[_Line]:
             if match := _HEADER.fullmatch(line.lstrip(_MARKS)):
                 if current is not None:
                     yield current
-                date, time, rest = (match["bdate"], match["btime"], match["brest"]) if match["bdate"] else \
-                    (match["ddate"], match["dtime"], match["drest"])
-                current = _Line(number, date, time, rest)
+                side = "b" if match["bdate"] else "d"
+                stamp = match.string[match.start(f"{side}date"):match.end(f"{side}time")]  # as written
+                current = _Line(number, match[f"{side}date"], match[f"{side}time"], stamp, match[f"{side}rest"])
             elif current is not None:
                 current.rest += "\n" + line
             elif line.strip(_MARKS + " \t"):
@@ -134,16 +135,16 @@ def date_order(dates: Iterator[str]) -> str | None:
     return "dmy" if day_first else "mdy" if month_first else None
 
 
-def _stamp_text(date: str, time: str) -> str:
+def _stamp_text(stamp: str) -> str:
     """The date and time as ``--time-format`` reads them: as written, any space as a plain one, "p. m." as PM."""
-    text = f"{date}, {' '.join(time.split())}"
+    text = " ".join(stamp.split())
     return re.sub(r"([AaPp])\.?\s?[Mm]\.?$", lambda m: m[1].upper() + "M", text)
 
 
-def parse_stamp(date: str, time: str, order: str | None, form: str | None) -> datetime:
-    """A message's local date and time; an ``EventError`` naming what is wrong with it."""
+def parse_stamp(date: str, time: str, stamp: str, order: str | None, form: str | None) -> datetime:
+    """A message's local date and time (``stamp``: both as written); an ``EventError`` naming what is wrong."""
     if form is not None:
-        text = _stamp_text(date, time)
+        text = _stamp_text(stamp)
         try:
             return datetime.strptime(text, form)
         except ValueError:
@@ -159,12 +160,12 @@ def parse_stamp(date: str, time: str, order: str | None, form: str | None) -> da
     hour, minute, second_ = int(match[1]), int(match[2]), int(match[3] or 0)
     if match[4]:  # a 12-hour clock
         if not 1 <= hour <= 12:
-            raise EventError("timestamp", f"not a time of a 12-hour clock: {_stamp_text(date, time)!r}")
+            raise EventError("timestamp", f"not a time of a 12-hour clock: {_stamp_text(stamp)!r}")
         hour = hour % 12 + (12 if match[4].lower() == "p" else 0)
     try:
         return datetime(year, month, day, hour, minute, second_)
     except ValueError as exc:
-        raise EventError("timestamp", f"not a date and time ({exc}): {_stamp_text(date, time)!r}") from None
+        raise EventError("timestamp", f"not a date and time ({exc}): {_stamp_text(stamp)!r}") from None
 
 
 def _content(text: str) -> tuple[str, str | None]:
@@ -239,9 +240,9 @@ def _chat_rows(part: Path, conversation: str, order: str | None, form: str | Non
                                          "attachment": kind, "recipient_id": recipient(senders, sender)}
             where = (name, f"line {line.number}")
             try:
-                record["timestamp"] = parse_stamp(line.date, line.time, order, form)
+                record["timestamp"] = parse_stamp(line.date, line.time, line.stamp, order, form)
             except EventError as exc:
-                set_aside(exc, {**record, "timestamp": f"{line.date} {line.time}"}, where, rejects)
+                set_aside(exc, {**record, "timestamp": line.stamp}, where, rejects)
                 continue
             if (row := row_or_reject(record, str(place), zone, where, rejects, reading)) is not None:
                 yield row

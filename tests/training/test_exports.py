@@ -145,6 +145,9 @@ def test_a_folder_of_chats_and_the_order_of_their_dates(tmp_path: Path) -> None:
     assert not (tmp_path / "b.jsonl").exists()
     chats = list(iter_export_rows(folder / "b" / "_chat.txt", UTC, "%m/%d/%Y, %H:%M:%S"))
     assert [r["timestamp"] for r in chats] == ["2024-01-02T10:00:00+00:00", "2024-03-02T10:01:00+00:00"]
+    dutch = tmp_path / "nl.txt"  # --time-format reads the line's date and time as written: here with no comma
+    dutch.write_text("01-02-2024 22:15 - Sam: hoi\n")
+    assert [r["timestamp"] for r in iter_export_rows(dutch, UTC, "%d-%m-%Y %H:%M")] == ["2024-02-01T22:15:00+00:00"]
     assert date_order(iter(["2024-01-02", "2024.1.3"])) == "ymd"
     assert date_order(iter(["1/2/24", "1/13/24"])) == "mdy" and date_order(iter(["1/2/24", "2/1/24"])) is None
     with pytest.raises(ValueError, match="days past 12 both first and second"):
