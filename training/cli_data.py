@@ -79,6 +79,10 @@ def convert(
         "--repair-text",
         help="Logs: read text (and names) written as UTF-8 and read back as Latin-1, as Meta's exports hold it "
              "('cafÃ©' for 'café', four letters for an emoji), as it was written")] = False,
+    label: Annotated[int | None, typer.Option(
+        "--label", metavar="0|1", min=0, max=1,
+        help="Logs, chat exports: give every conversation this conversation_label, for train and evaluate (chats "
+             "known to be grooming or extortion: 1; ordinary ones: 0)")] = None,
     errors: Annotated[Path | None, typer.Option(
         "--errors", metavar="FILE", parser=local_path,
         help="Write bad rows (PAN: messages) here, as JSON Lines, and convert the rest")] = None,
@@ -98,13 +102,15 @@ def convert(
         if mapping or timestamp_unit != "s" or number_messages or repair_text:
             raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
                        "logs, not an app's chat export (read as the app writes it)")
-        return _convert_chats(input_path, output, time_format, timezone, errors)
+        return _convert_chats(input_path, output, time_format, timezone, errors, label)
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
-                             number_messages, repair_text)
+                             number_messages, repair_text, label)
     if mapping or timestamp_unit != "s" or time_format or timezone or number_messages or repair_text:
         raise fail(f"{input_path}: --map, --timestamp-unit, --time-format, --timezone, --number-messages and "
                    "--repair-text are for message logs, not PAN 2012 XML")
+    if label is not None:
+        raise fail(f"{input_path}: --label {label}: PAN 2012's labels come from its predator list (--predators)")
     from detection.batch import write_rejects
     from detection.readers import Reject
     from detection.writers import output_format, write_rows
@@ -151,8 +157,9 @@ class _Tally:
             yield row
 
 
-def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str | None, errors: Path | None) -> None:
-    """``convert`` for apps' chat exports: each chat a conversation."""
+def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str | None, errors: Path | None,
+                   label: int | None) -> None:
+    """``convert`` for apps' chat exports: each chat a conversation (labelled ``label``, where given)."""
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS
     from detection.readers import Reject
@@ -169,22 +176,33 @@ def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str |
     first = next(rows, None)  # an export that cannot be read is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no messages, only the app's own notices")
-    columns = list(EVENT_FIELDS)
-    write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
-               arrow_schema(columns))
+    columns = [*EVENT_FIELDS, *([] if label is None else ["conversation_label"])]
+    read = _labelled(itertools.chain([first] if first is not None else [], rows), label)
+    write_rows(output, tally.count(read), columns, arrow_schema(columns))
     if errors is not None:
         write_rejects(errors, rejects or [])
     notices = f", {counted(reading.notices, 'notice')} of the app's own left out" if reading.notices else ""
-    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
-               f"{counted(len(rejects or []), 'message')} rejected{notices} -> {output}", err=True)
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}"
+               f"{_label_said(label)}, {counted(len(rejects or []), 'message')} rejected{notices} -> {output}",
+               err=True)
     for chat in reading.borrowed:
         typer.echo(f"riskline: note: {chat}: no day past 12 tells its date order; read as the other chats' are",
                    err=True)
 
 
+def _labelled(rows: Iterable[dict[str, object]], label: int | None) -> Iterator[dict[str, object]]:
+    """``rows``, each given the conversation label ``label`` where it is one (``--label``)."""
+    return iter(rows) if label is None else ({**row, "conversation_label": label} for row in rows)
+
+
+def _label_said(label: int | None) -> str:
+    return "" if label is None else f" labelled {label} ({'grooming or extortion' if label else 'ordinary'})"
+
+
 def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tuple[str, str | None, str | None],
-                  errors: Path | None, numbered: bool, repair: bool) -> None:
-    """``convert`` for a platform's logs: columns renamed, rows checked, written as message events."""
+                  errors: Path | None, numbered: bool, repair: bool, label: int | None = None) -> None:
+    """``convert`` for a platform's logs: columns renamed, rows checked, written as message events (each
+    conversation labelled ``label``, where given)."""
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS, LABEL_FIELDS
     from detection.readers import Reject
@@ -194,6 +212,8 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rename = parse_mapping(mapping)
+    if label is not None and "conversation_label" in rename.values():
+        raise fail(f"--label {label}: the logs' labels are read from a column already (--map conversation_label=...)")
     rejects: list[Reject] | None = [] if errors is not None else None
     unit, form, zone = times
     garbled = Garbled(repair)
@@ -201,14 +221,17 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
     first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no message rows")
-    columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if first is not None and name in first)]
+    if label is not None and first is not None and "conversation_label" in first:
+        raise fail(f"--label {label}: the logs hold labels of their own, in their column conversation_label")
+    columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if (first is not None and name in first) or
+                                (name == "conversation_label" and label is not None))]
     tally = _Tally()
-    write_rows(output, tally.count(itertools.chain([first] if first is not None else [], rows)), columns,
-               arrow_schema(columns))
+    read = _labelled(itertools.chain([first] if first is not None else [], rows), label)
+    write_rows(output, tally.count(read), columns, arrow_schema(columns))
     if errors is not None:
         write_rejects(errors, rejects or [])
-    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}, "
-               f"{counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
+    typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}"
+               f"{_label_said(label)}, {counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
     if garbled.found or garbled.names:
         both = " and ".join(counted(n, what) for n, what in ((garbled.found, "text"), (len(garbled.names), "name"))
                             if n)

@@ -16,6 +16,7 @@ from detection.inputs import InputError
 from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
 from training.chat_rows import Reading
+from training.data import load_labelled
 from training.exports import export_files, iter_export_rows
 from training.whatsapp import date_order
 
@@ -239,6 +240,11 @@ def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
     assert done.stderr == (f"wrote 5 messages in 1 conversation, 0 messages rejected, 1 notice of the app's own "
                            f"left out -> {out}\n")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
+    labelled = riskline("convert", tmp_path / "tg", "-o", tmp_path / "labelled.jsonl", "--label", "1")  # a known case
+    assert labelled.returncode == 0 and "1 conversation labelled 1 (grooming or extortion)" in labelled.stderr
+    assert load_labelled(tmp_path / "labelled.jsonl").labels == {"5012345678": 1}
+    assert [json.loads(line) for line in (tmp_path / "labelled.jsonl").read_text().splitlines()] == [
+        {**r, "conversation_label": 1} for r in rows]
     assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
              r["attachment"]) for r in rows] == [
         ("5012345678", "2", "user501", "user42", "2024-01-02T10:00:02+00:00", "hey, how old r u?", None),

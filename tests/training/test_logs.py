@@ -138,6 +138,32 @@ def test_mistakes_are_named(synth_rows: list[dict[str, object]], tmp_path: Path)
     pan.write_text("<conversations/>")
     done = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--map", "text=body")
     assert done.returncode == 2 and "--number-messages and --repair-text are for message logs" in done.stderr
+    pan_labelled = riskline("convert", pan, "-o", tmp_path / "x.jsonl", "--label", "1")
+    assert pan_labelled.returncode == 2 and "PAN 2012's labels come from its predator list" in pan_labelled.stderr
+
+
+def test_a_label_given_to_every_conversation(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """--label gives every conversation of unlabelled logs a conversation_label, so that a folder of known cases and
+    one of ordinary talk can train and evaluate; logs that hold labels, or read them from a column, are refused."""
+    logs = [{k: v for k, v in row.items() if k != "flagged"} for row in _logs(synth_rows[:60])]
+    source = write_jsonl(tmp_path / "logs.jsonl", logs)
+    mapping = [f"--map={m}" for m in MAP if not m.startswith("conversation_label=")]
+    out = tmp_path / "events.jsonl"
+    done = riskline("convert", source, "-o", out, *mapping, "--timestamp-unit", "ms", "--label", "1")
+    assert done.returncode == 0, done.stderr
+    n = len({row["thread"] for row in logs})
+    assert done.stderr == f"wrote 60 messages in {n} conversations labelled 1 (grooming or extortion), 0 rows " \
+                          f"rejected -> {out}\n"
+    data = load_labelled(out)
+    assert len(data.labels) == n and set(data.labels.values()) == {1}
+    mapped = riskline("convert", source, "-o", tmp_path / "m.jsonl", *mapping, "--map", "conversation_label=to",
+                      "--timestamp-unit", "ms", "--label", "0")
+    assert mapped.returncode == 2 and mapped.stderr == ("riskline: error: --label 0: the logs' labels are read from "
+                                                        "a column already (--map conversation_label=...)\n")
+    held = riskline("convert", out, "-o", tmp_path / "h.jsonl", "--label", "0")
+    assert held.returncode == 2 and held.stderr == ("riskline: error: --label 0: the logs hold labels of their own, "
+                                                    "in their column conversation_label\n")
+    assert not (tmp_path / "m.jsonl").exists() and not (tmp_path / "h.jsonl").exists()
 
 
 def test_logs_without_message_ids_are_numbered(synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
