@@ -504,7 +504,7 @@ def test_the_choices_the_help_names_are_those_accepted() -> None:
     load_plugins()
     group = typer.main.get_command(app)
     accepted = {"--engine": ENGINES, "--model-type": MODEL_TYPES, "--encoder": ENCODERS,
-                "--timestamp-unit": tuple(UNITS),
+                "--timestamp-unit": tuple(UNITS), "--label": ("0", "1"),  # convert's conversation_label, min 0 max 1
                 "--on-model-change": get_args(ServiceSettings.model_fields["on_model_change"].annotation)}
     named = {(name, param.opts[-1]): tuple(param.metavar.split("|"))
              for name, command in group.commands.items()  # type: ignore[attr-defined]
