@@ -10,6 +10,7 @@ from typing import Any
 
 from detection.batch import bad_rows_error
 from detection.events import EventError
+from detection.inputs import InputError
 from detection.readers import Reject
 from training.logs import converted
 
@@ -56,3 +57,13 @@ def set_aside(problem: EventError, record: Mapping[str, object], where: tuple[st
     if rejects is None:
         raise bad_rows_error(reject, 1) from None
     rejects.append(reject)
+
+
+def set_file_aside(problem: InputError, path: str, where: str, rejects: list[Reject] | None) -> None:
+    """An export (or a chat of one) that cannot be read at all, set aside in ``rejects`` as one entry (``where``:
+    "file", or the chat's place), so that a folder's other chats are converted; without ``rejects``, ``problem``
+    raised."""
+    if rejects is None:
+        raise problem
+    reason = str(problem).removeprefix(f"{path}: ")
+    rejects.append(Reject(path, where, "file" if where == "file" else "messages", reason, {}))

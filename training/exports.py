@@ -22,7 +22,7 @@ from detection.events import EventError, shown
 from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
 from detection.readers import Reject
 from training import whatsapp
-from training.chat_rows import Reading, recipient, row_or_reject, set_aside
+from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside
 from training.logs import as_written
 
 _META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
@@ -125,8 +125,15 @@ def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[
                reading: Reading) -> Iterator[dict[str, Any]]:
     """An Instagram or Messenger thread, its parts (message_2.json older than message_1.json) oldest first, each
     listed newest first: its messages in time order, numbered."""
-    exports = [(part, _load(part)) for part in parts]
-    first = exports[-1][1] if isinstance(exports[-1][1], Mapping) else {}
+    exports = []
+    try:  # each part read whole, before any row: a part that cannot be read sets the thread aside
+        for part in parts:
+            export = _load(part)
+            exports.append((part, _messages(export, part, ""), export))
+    except InputError as exc:
+        set_file_aside(exc, str(thread if len(parts) > 1 else parts[0]), "file", rejects)
+        return
+    first = exports[-1][2] if isinstance(exports[-1][2], Mapping) else {}
     if source.is_dir() and thread != source:  # its place in the folder: threads of several people's stay apart
         conversation = thread.relative_to(source).as_posix()
     else:  # its own name ("inbox/sam_1234"), the same in every download
@@ -136,8 +143,7 @@ def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[
     people = [str(_repaired(p.get("name"))) for p in participants if isinstance(p, Mapping)] \
         if isinstance(participants, list) else []
     place = 0
-    for part, export in exports:
-        listed = _messages(export, part, "")
+    for part, listed, _ in exports:
         for index in range(len(listed) - 1, -1, -1):
             message = listed[index]
             where = (str(part), f"messages[{index}]")
@@ -168,7 +174,11 @@ def _repaired(value: object) -> object:
 def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
                    reading: Reading) -> Iterator[dict[str, Any]]:
     """A Telegram Desktop export: one chat's, or every chat's (``chats.list``, ``left_chats.list``)."""
-    export = _load(part)
+    try:
+        export = _load(part)
+    except InputError as exc:
+        set_file_aside(exc, str(part), "file", rejects)
+        return
     if isinstance(export, Mapping) and "messages" not in export and isinstance(export.get("chats"), Mapping):
         chats = [(f"{key}.list[{i}].", chat) for key in ("chats", "left_chats")
                  for i, chat in enumerate(export.get(key, {}).get("list", []) if isinstance(export.get(key), Mapping)
@@ -176,7 +186,11 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
     else:
         chats = [("", export)]
     for prefix, chat in chats:
-        listed = _messages(chat, part, prefix.rstrip("."))
+        try:
+            listed = _messages(chat, part, prefix.rstrip("."))
+        except InputError as exc:  # this chat alone: the export's others are read
+            set_file_aside(exc, str(part), prefix.rstrip(".") or "file", rejects)
+            continue
         assert isinstance(chat, Mapping)  # _messages found its list in it
         own = str(chat.get("id", chat.get("name", part.stem)))
         conversation = _named(part, source, own)

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from detection.events import ATTACHMENTS, EventError
 from detection.inputs import InputError, not_a_file
 from detection.readers import Reject
-from training.chat_rows import Reading, recipient, row_or_reject, set_aside
+from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside
 from training.logs import attachment_kind
 
 SUFFIXES = (".txt", ".zip")
@@ -191,15 +191,22 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
         raise InputError(f"{chats[0][0]}: WhatsApp writes times without a UTC offset, in the phone's own time zone: "
                          "give it with --timezone ZONE (e.g. Europe/London)")
     reading = reading if reading is not None else Reading()
-    shapes = {part: _shape(part, form) for part, _ in chats}
+    shapes = {}
+    for part, _ in chats:
+        try:
+            shapes[part] = _shape(part, form)  # reads it whole: what cannot be read is found before any row is
+        except InputError as exc:
+            set_file_aside(exc, str(part), "file", rejects)
     known = {order for order, _ in shapes.values() if order is not None}
-    for part, conversation in chats:
+    for part, conversation in ((part, name) for part, name in chats if part in shapes):
         order, senders = shapes[part]
         if order is None and form is None:
             if len(known) != 1:
-                raise InputError(f"{part}: its dates could be day/month or month/day (no day past 12 in it): give "
-                                 "--time-format, e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write "
-                                 "them")
+                set_file_aside(InputError(
+                    f"{part}: its dates could be day/month or month/day (no day past 12 in it): give --time-format, "
+                    "e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write them"), str(part), "file",
+                    rejects)
+                continue
             order = next(iter(known))
             reading.borrowed.append(str(part))
         yield from _chat_rows(part, conversation, order, form, zone, senders, rejects, reading)
