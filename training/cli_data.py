@@ -182,7 +182,7 @@ def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str |
     if errors is not None:
         write_rejects(errors, rejects or [])
     notices = f", {counted(reading.notices, 'notice')} of the app's own left out" if reading.notices else ""
-    whole = sum(1 for reject in rejects or [] if not reject.record)  # a chat or export that could not be read
+    whole = sum(1 for reject in rejects or [] if reject.field in ("file", "messages"))  # a chat or export unread
     unread = f", {counted(whole, 'chat export')} that could not be read set aside" if whole else ""
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}"
                f"{_label_said(label)}, {counted(len(rejects or []) - whole, 'message')} rejected{unread}{notices} -> "

@@ -280,6 +280,10 @@ def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
     assert [(r.location, r.field) for r in rejects] == [("chats.list[1].messages[3]", "timestamp"),
                                                         ("chats.list[1].messages[4]", "row")]
     assert rejects[0].reason.endswith("give --timezone for times without one")
+    said = riskline("convert", export, "-o", tmp_path / "every.jsonl", "--errors", tmp_path / "bad.jsonl")
+    assert said.returncode == 0 and said.stderr == (  # an entry that is no message is a message rejected, no export
+        f"wrote 7 messages in 2 conversations, 2 messages rejected, 2 notices of the app's own left out -> "
+        f"{tmp_path / 'every.jsonl'}\n")
     twice = tmp_path / "twice"  # a chat exported twice into one folder: its messages are written once
     twice.mkdir()
     for name in ("result.json", "result (1).json"):
