@@ -63,8 +63,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
     WhatsApp's, then Meta's threads, then Telegram's, each in path order. ``zone``: the phone's time zone, which
     WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day past 12 tells
-    their order. A message with a bad field is set aside in
-    ``rejects``, or, without it, an ``InputError`` naming its file, place and field."""
+    their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at all, is set aside
+    in ``rejects``, or, without it, an ``InputError`` naming its file, place and field."""
     files = export_files(source)
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
