@@ -98,11 +98,11 @@ def convert(
 
     if input_path.suffix.lower() != ".xml" and predators is not None:
         raise fail(f"{input_path}: --predators is for PAN 2012 XML, whose labels it gives")
-    if export_files(input_path) is not None:
+    if (chats := export_files(input_path)) is not None:
         if mapping or timestamp_unit != "s" or number_messages or repair_text:
             raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
                        "logs, not an app's chat export (read as the app writes it)")
-        return _convert_chats(input_path, output, time_format, timezone, errors, label)
+        return _convert_chats(input_path, chats, output, time_format, timezone, errors, label)
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
                              number_messages, repair_text, label)
@@ -157,8 +157,8 @@ class _Tally:
             yield row
 
 
-def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str | None, errors: Path | None,
-                   label: int | None) -> None:
+def _convert_chats(input_path: Path, chats: list[Path], output: Path, form: str | None, zone: str | None,
+                   errors: Path | None, label: int | None) -> None:
     """``convert`` for apps' chat exports: each chat a conversation (labelled ``label``, where given)."""
     from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS
@@ -172,7 +172,7 @@ def _convert_chats(input_path: Path, output: Path, form: str | None, zone: str |
     output_format(output)  # before the work, not after it
     rejects: list[Reject] | None = [] if errors is not None else None
     reading, tally = Reading(), _Tally()
-    rows = iter_export_rows(input_path, time_zone(zone), form, rejects, reading)
+    rows = iter_export_rows(input_path, time_zone(zone), form, rejects, reading, chats)
     first = next(rows, None)  # an export that cannot be read is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no messages, only the app's own notices")

@@ -50,22 +50,28 @@ def export_files(source: Path) -> list[Path] | None:
     are passed over), in path order; None for anything else (message logs, PAN's XML, a folder of logs)."""
     if not source.is_dir():
         return [source] if export_kind(source) is not None else None
-    files = sorted(p for p in source.rglob("*") if not any(part.startswith(".") or part == "__MACOSX"
-                                                            for part in p.relative_to(source).parts) and p.is_file())
-    if any(input_format(p) is not None for p in files):
-        return None
-    found = [p for p in files if export_kind(p) is not None]
-    return found or None
+    found = []
+    for path in source.rglob("*"):
+        if any(part.startswith(".") or part == "__MACOSX" for part in path.relative_to(source).parts) or \
+                not path.is_file():
+            continue
+        if input_format(path) is not None:  # a folder of logs: known at its first, not after walking it all
+            return None
+        if export_kind(path) is not None:
+            found.append(path)
+    return sorted(found) or None
 
 
 def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None = None,
-                     rejects: list[Reject] | None = None, reading: Reading | None = None) -> Iterator[dict[str, Any]]:
+                     rejects: list[Reject] | None = None, reading: Reading | None = None,
+                     files: Sequence[Path] | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
     WhatsApp's, then Meta's threads, then Telegram's, each in path order. ``zone``: the phone's time zone, which
     WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day past 12 tells
     their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at all, is set aside
-    in ``rejects``, or, without it, an ``InputError`` naming its file, place and field."""
-    files = export_files(source)
+    in ``rejects``, or, without it, an ``InputError`` naming its file, place and field. ``files``: what
+    ``export_files`` found in ``source`` already, where it was asked."""
+    files = files if files is not None else export_files(source)
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json), nor a folder of them")
@@ -199,6 +205,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
             if isinstance(message, Mapping) and message.get("type", "message") == "message" and \
                     (sender := _sender(message)) is not None:
                 senders[sender] = None
+        people = list(senders)
         for index, message in enumerate(listed):
             where = (str(part), f"{prefix}messages[{index}]")
             if not isinstance(message, Mapping):
@@ -213,7 +220,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
             record = {"conversation_id": conversation, "message_id": message.get("id"), "sender_id": sender,
                       "timestamp": message.get("date_unixtime", message.get("date")),
                       "text": _text(message.get("text")), "attachment": kind,
-                      "recipient_id": recipient(list(senders), sender) if sender is not None else None}
+                      "recipient_id": recipient(people, sender) if sender is not None else None}
             if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
                 yield row
 

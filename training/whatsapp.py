@@ -236,13 +236,13 @@ def _chat_rows(part: Path, conversation: str, order: str | None, form: str | Non
     with open_chat(part) as (name, handle):
         for line in _messages(handle, name):
             found = _SENDER.fullmatch(line.rest)
-            if found is None or (found["text"].startswith("\u200e") and _content(found["text"])[1] is None):
+            text, kind = _content(found["text"]) if found is not None else ("", None)
+            if found is None or (found["text"].startswith("\u200e") and kind is None):
                 # "Messages and calls are end-to-end encrypted..." (iPhones put it in a sender's name, after a mark)
                 reading.notices += 1
                 continue
             place += 1
             sender = found["sender"].strip(_MARKS + " ")
-            text, kind = _content(found["text"])
             record: dict[str, object] = {"conversation_id": conversation, "sender_id": sender, "text": text,
                                          "attachment": kind, "recipient_id": recipient(senders, sender)}
             where = (name, f"line {line.number}")
