@@ -25,6 +25,7 @@ class Reading:
     notices: int = 0
     borrowed: list[str] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
+    several: bool = False  # the input holds other chats, which an unreadable one need not stop
 
 
 def recipient(senders: Sequence[str], sender: str) -> str | None:
@@ -59,11 +60,14 @@ def set_aside(problem: EventError, record: Mapping[str, object], where: tuple[st
     rejects.append(reject)
 
 
-def set_file_aside(problem: InputError, path: str, where: str, rejects: list[Reject] | None) -> None:
+def set_file_aside(problem: InputError, path: str, where: str, rejects: list[Reject] | None,
+                   several: bool = False) -> None:
     """An export (or a chat of one) that cannot be read at all, set aside in ``rejects`` as one entry (``where``:
     "file", or the chat's place), so that a folder's other chats are converted; without ``rejects``, ``problem``
-    raised."""
+    raised, saying how to convert the others where there are ``several``."""
     if rejects is None:
+        if several:
+            raise InputError(f"{problem} (use --errors FILE to set it aside and convert the other chats)") from None
         raise problem
     reason = str(problem).removeprefix(f"{path}: ")
     rejects.append(Reject(path, where, "file" if where == "file" else "messages", reason, {}))

@@ -76,6 +76,7 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json), nor a folder of them")
     reading = reading if reading is not None else Reading()
+    reading.several = len(files) > 1
     kinds = {part: export_kind(part) for part in files}
     if form is not None and "whatsapp" not in kinds.values():
         raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
@@ -137,7 +138,7 @@ def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[
             export = _load(part)
             exports.append((part, _messages(export, part, ""), export))
     except InputError as exc:
-        set_file_aside(exc, str(thread if len(parts) > 1 else parts[0]), "file", rejects)
+        set_file_aside(exc, str(thread if len(parts) > 1 else parts[0]), "file", rejects, reading.several)
         return
     first = exports[-1][2] if isinstance(exports[-1][2], Mapping) else {}
     if source.is_dir() and thread != source:  # its place in the folder: threads of several people's stay apart
@@ -183,7 +184,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
     try:
         export = _load(part)
     except InputError as exc:
-        set_file_aside(exc, str(part), "file", rejects)
+        set_file_aside(exc, str(part), "file", rejects, reading.several)
         return
     if isinstance(export, Mapping) and "messages" not in export and isinstance(export.get("chats"), Mapping):
         chats = [(f"{key}.list[{i}].", chat) for key in ("chats", "left_chats")
@@ -195,7 +196,8 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
         try:
             listed = _messages(chat, part, prefix.rstrip("."))
         except InputError as exc:  # this chat alone: the export's others are read
-            set_file_aside(exc, str(part), prefix.rstrip(".") or "file", rejects)
+            set_file_aside(exc, str(part), prefix.rstrip(".") or "file", rejects,
+                           reading.several or len(chats) > 1)
             continue
         assert isinstance(chat, Mapping)  # _messages found its list in it
         own = str(chat.get("id", chat.get("name", part.stem)))

@@ -37,9 +37,10 @@ from training.logs import attachment_kind
 SUFFIXES = (".txt", ".zip")
 _DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\.?"
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[AaPp]\.?\s?[Mm]\.?)?"
-# "[date, time] rest" (iPhone) or "date, time - rest" (Android); \s takes the narrow no-break space before "PM"
+# "[date, time] rest" (iPhone) or "date, time - rest" (Android; French phones write "date à time"); \s takes the
+# narrow no-break space before "PM"
 _HEADER = re.compile(rf"\[(?P<bdate>{_DATE}),?\s+(?P<btime>{_TIME})\]\s?(?P<brest>.*)"
-                     rf"|(?P<ddate>{_DATE}),?\s+(?P<dtime>{_TIME})\s[-\u2013]\s(?P<drest>.*)", re.S)
+                     rf"|(?P<ddate>{_DATE})(?:,|\s+à)?\s+(?P<dtime>{_TIME})\s[-\u2013]\s(?P<drest>.*)", re.S)
 _TIME_PARTS = re.compile(r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\s*(?:([AaPp])\.?\s?[Mm]\.?)?")
 _MARKS = "\ufeff\u200e\u200f\u202a\u202b\u202c"  # byte order and direction marks before names and notices
 _SENDER = re.compile(r"(?P<sender>[^:]+?): (?P<text>.*)", re.S)
@@ -196,7 +197,7 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
         try:
             shapes[part] = _shape(part, form)  # reads it whole: what cannot be read is found before any row is
         except InputError as exc:
-            set_file_aside(exc, str(part), "file", rejects)
+            set_file_aside(exc, str(part), "file", rejects, reading.several or len(chats) > 1)
     known = {order for order, _ in shapes.values() if order is not None}
     for part, conversation in ((part, name) for part, name in chats if part in shapes):
         order, senders = shapes[part]
@@ -205,7 +206,7 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
                 set_file_aside(InputError(
                     f"{part}: its dates could be day/month or month/day (no day past 12 in it): give --time-format, "
                     "e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write them"), str(part), "file",
-                    rejects)
+                    rejects, reading.several or len(chats) > 1)
                 continue
             order = next(iter(known))
             reading.borrowed.append(str(part))

@@ -149,6 +149,10 @@ def test_a_folder_of_chats_and_the_order_of_their_dates(tmp_path: Path) -> None:
     dutch = tmp_path / "nl.txt"  # --time-format reads the line's date and time as written: here with no comma
     dutch.write_text("01-02-2024 22:15 - Sam: hoi\n")
     assert [r["timestamp"] for r in iter_export_rows(dutch, UTC, "%d-%m-%Y %H:%M")] == ["2024-02-01T22:15:00+00:00"]
+    french = tmp_path / "fr.txt"  # a French phone writes "à" between them
+    french.write_text("31/12/2023 à 22:15 - Sam: salut\n02/01/2024 à 9:05 - Lou: coucou\n")
+    assert [(r["sender_id"], r["timestamp"], r["text"]) for r in iter_export_rows(french, UTC)] == [
+        ("Sam", "2023-12-31T22:15:00+00:00", "salut"), ("Lou", "2024-01-02T09:05:00+00:00", "coucou")]
     assert date_order(iter(["2024-01-02", "2024.1.3"])) == "ymd"
     assert date_order(iter(["1/2/24", "1/13/24"])) == "mdy" and date_order(iter(["1/2/24", "2/1/24"])) is None
     with pytest.raises(ValueError, match="days past 12 both first and second"):
@@ -211,7 +215,8 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
         (str(donated / "b/notes.txt"), "file", "file", "line 1: not a WhatsApp chat line, which opens with its date "
          "and time ('[31/12/2023, 22:15:03] Sam: hi' or '12/31/23, 10:15 PM - Sam: hi'): 'call mum'"),
         (str(donated / "c/result.json"), "file", "file", "its top: no list of 'messages', as the app's export holds")]
-    with pytest.raises(InputError, match=r"b/notes.txt: line 1: not a WhatsApp chat line"):
+    with pytest.raises(InputError, match=r"b/notes.txt: line 1: not a WhatsApp chat line, .*: 'call mum' \(use "
+                                         r"--errors FILE to set it aside and convert the other chats\)$"):
         list(iter_export_rows(donated, UTC))
     scored = riskline("score", chat, "-o", tmp_path / "scores.jsonl")
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
