@@ -44,6 +44,12 @@ _HEADER = re.compile(rf"\[(?P<bdate>{_DATE}),?\s+(?P<btime>{_TIME})\]\s?(?P<bres
 _TIME_PARTS = re.compile(r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\s*(?:([AaPp])\.?\s?[Mm]\.?)?")
 _MARKS = "\ufeff\u200e\u200f\u202a\u202b\u202c"  # byte order and direction marks before names and notices
 _SENDER = re.compile(r"(?P<sender>[^:]+?): (?P<text>.*)", re.S)
+# a group's notice that quotes its name, which may hold ": " ('Sam created group "Squad: ranked"', 'Sam changed the
+# subject from "A" to "B"'): not a message from 'Sam created group "Squad'
+_NAMED_NOTICE = re.compile(r"[^:]*? (?:created|changed)\b[^:]*? [\"\u201c].*[\"\u201d]", re.S)
+# the notices only a group's export holds: a chat that holds one is a group, even where two of its people wrote
+_GROUP_NOTICE = re.compile(r"[^:]*? (?:created group|added|left|removed|joined using|changed the subject|"
+                           r"changed the group|changed this group's)\b.*", re.S)
 # a medium sent without its file (exported "without media"), as iPhones and Android phones name it
 _OMITTED = {"image omitted": "image", "photo omitted": "image", "sticker omitted": "image", "gif omitted": "video",
             "video omitted": "video", "audio omitted": "audio", "document omitted": "file",
@@ -213,20 +219,45 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
         yield from _chat_rows(part, conversation, order, form, zone, senders, rejects, reading)
 
 
+@dataclass
+class _Read:
+    """A line's sender (None for a notice on Android, which names none), its text as written (a notice's without
+    its marks), and whether it is one of WhatsApp's notices."""
+
+    sender: str | None
+    text: str
+    notice: bool
+
+
+def _message(rest: str) -> _Read:
+    named = ('"' in rest or "\u201c" in rest) and _NAMED_NOTICE.fullmatch(rest)  # the test first: it is quicker
+    found = None if named else _SENDER.fullmatch(rest)
+    if found is None:
+        return _Read(None, rest.strip(_MARKS + " "), True)
+    text = found["text"]
+    # "Messages and calls are end-to-end encrypted...": iPhones put their notices in a name (the contact's, the
+    # group's), after a mark, as they do a medium ("\u200eimage omitted")
+    notice = text.startswith("\u200e") and _content(text)[1] is None
+    return _Read(found["sender"].strip(_MARKS + " "), text.strip(_MARKS + " ") if notice else text, notice)
+
+
 def _shape(part: Path, form: str | None) -> tuple[str | None, list[str]]:
     """A chat's date order (None where no date tells, or ``form`` gives it) and its senders in order of first
-    message."""
+    message (none for a group's, whose messages have no one recipient)."""
     senders: dict[str, None] = {}
     dates: list[str] = []
+    group = False
     with open_chat(part) as (name, handle):
         for line in _messages(handle, name):
-            if found := _SENDER.fullmatch(line.rest):
-                senders[found["sender"].strip(_MARKS + " ")] = None
+            read = _message(line.rest)
+            if read.sender is not None:
+                senders[read.sender] = None
+            group |= read.notice and _GROUP_NOTICE.fullmatch(read.text) is not None
             dates.append(line.date)
         if not dates:
             raise InputError(f"{name}: no messages: not a WhatsApp chat export")
         try:
-            return (None if form is not None else date_order(iter(dates))), list(senders)
+            return (None if form is not None else date_order(iter(dates))), [] if group else list(senders)
         except ValueError as exc:
             raise InputError(f"{name}: {exc}: is it one chat export?") from None
 
@@ -236,14 +267,12 @@ def _chat_rows(part: Path, conversation: str, order: str | None, form: str | Non
     place = 0
     with open_chat(part) as (name, handle):
         for line in _messages(handle, name):
-            found = _SENDER.fullmatch(line.rest)
-            text, kind = _content(found["text"]) if found is not None else ("", None)
-            if found is None or (found["text"].startswith("\u200e") and kind is None):
-                # "Messages and calls are end-to-end encrypted..." (iPhones put it in a sender's name, after a mark)
+            read = _message(line.rest)
+            if read.notice or read.sender is None:
                 reading.notices += 1
                 continue
             place += 1
-            sender = found["sender"].strip(_MARKS + " ")
+            sender, (text, kind) = read.sender, _content(read.text)
             record: dict[str, object] = {"conversation_id": conversation, "sender_id": sender, "text": text,
                                          "attachment": kind, "recipient_id": recipient(senders, sender)}
             where = (name, f"line {line.number}")

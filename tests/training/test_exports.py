@@ -159,6 +159,35 @@ def test_a_folder_of_chats_and_the_order_of_their_dates(tmp_path: Path) -> None:
         date_order(iter(["13/1/24", "1/13/24"]))
 
 
+def test_a_group_chats_notices_are_left_out_whatever_its_name_holds(tmp_path: Path) -> None:
+    """A group's notices name no sender, even where its name, which they quote, holds ": "; a message that quotes
+    something after its sender is a message. A group's messages have no one recipient."""
+    group = tmp_path / "WhatsApp Chat with Squad.txt"
+    group.write_text('12/30/23, 9:00 PM - Sam created group "Squad: ranked"\n'
+                     "12/30/23, 9:00 PM - Sam added Alex and Jo\n"
+                     '12/30/23, 9:01 PM - Sam changed the subject from "Squad: ranked" to "Squad: casual"\n'
+                     "12/30/23, 9:02 PM - Alex: yo\n"
+                     '12/30/23, 9:03 PM - You changed the group name to \u201cSquad: all\u201d\n'
+                     '12/30/23, 9:04 PM - Jo: I changed my mind: "ok"\n'
+                     "12/30/23, 9:05 PM - Jo left\n")
+    reading = Reading()
+    rows = list(iter_export_rows(group, UTC, reading=reading))
+    assert [(r["message_id"], r["sender_id"], r["text"], r["recipient_id"]) for r in rows] == [
+        ("1", "Alex", "yo", None), ("2", "Jo", 'I changed my mind: "ok"', None)]
+    assert reading.notices == 5
+    iphone = tmp_path / "_chat.txt"  # an iPhone writes a group's notices in its name, after a mark
+    iphone.write_text(f"[30/12/2023, 21:00:00] Squad: {LRM}Sam created group \u201cSquad: ranked\u201d\n"
+                      f"[30/12/2023, 21:00:01] Squad: {LRM}Sam added Alex\n"
+                      "[30/12/2023, 21:02:00] Alex: yo\n[30/12/2023, 21:03:00] Sam: hi\n")
+    assert [(r["sender_id"], r["recipient_id"]) for r in iter_export_rows(iphone, UTC)] == [("Alex", None),
+                                                                                          ("Sam", None)]
+    two = tmp_path / "two.txt"  # a chat of two: each the other's recipient, whatever the notices
+    two.write_text("12/30/23, 9:00 PM - Sam changed their phone number to a new number. Tap to message.\n"
+                   "12/30/23, 9:02 PM - Alex: yo\n12/30/23, 9:03 PM - Sam: hi\n")
+    assert [(r["sender_id"], r["recipient_id"]) for r in iter_export_rows(two, UTC)] == [("Alex", "Sam"),
+                                                                                       ("Sam", "Alex")]
+
+
 def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     """Times without --timezone, a file that is no export, an archive of several chats, a date that is none (set
     aside with --errors), and options that are for logs are each named, with nothing written."""
