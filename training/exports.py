@@ -207,7 +207,8 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
             if isinstance(message, Mapping) and message.get("type", "message") == "message" and \
                     (sender := _sender(message)) is not None:
                 senders[sender] = None
-        people = list(senders)
+        group = any(word in str(chat.get("type", "")) for word in ("group", "channel"))  # "private_supergroup"...
+        people = [] if group else list(senders)  # a group's messages have no one recipient, whoever wrote
         for index, message in enumerate(listed):
             where = (str(part), f"{prefix}messages[{index}]")
             if not isinstance(message, Mapping):

@@ -329,6 +329,10 @@ def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
         "read twice?)") and len(rejects) == 5
     zoned = list(iter_export_rows(export, ZoneInfo("Europe/Berlin"), rejects=[]))
     assert zoned[-1]["message_id"] == "7" and zoned[-1]["timestamp"] == "2024-01-02T10:00:00+00:00"
+    group = tmp_path / "group.json"  # a group's messages have no one recipient, though two of its people wrote
+    group.write_text(json.dumps({**chat, "type": "private_supergroup"}))
+    assert [(r["sender_id"], r["recipient_id"]) for r in iter_export_rows(group)][:2] == [("user501", None),
+                                                                                        ("user42", None)]
 
 
 def test_instagram_threads_are_read_whole_and_as_written(tmp_path: Path) -> None:
