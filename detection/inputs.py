@@ -129,18 +129,23 @@ def file_and_row(place: int) -> tuple[int, int]:
 _LIST_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\[')
 _TELEGRAM = re.compile(rb'"date_unixtime"|"personal_information"|"type"\s*:\s*"(personal_chat|private_group|'
                        rb'private_supergroup|public_supergroup|private_channel|public_channel|bot_chat|saved_messages)"')
+_DISCORD = re.compile(rb'\{\s*"guild"\s*:\s*\{.*?"channel"\s*:\s*\{', re.S)  # DiscordChatExporter's, as it opens
 EXPORT_HEAD_BYTES = 1 << 16
-APPS = {"meta": "Instagram or Messenger", "telegram": "Telegram"}
+APPS = {"meta": "Instagram or Messenger", "telegram": "Telegram", "discord": "Discord (by DiscordChatExporter)"}
 
 
 def chat_export(head: bytes) -> str | None:
     """Which app's chat export a JSON file is, by its first bytes (``EXPORT_HEAD_BYTES``): "meta" (Instagram's or
     Messenger's ``message_1.json``, a thread with its ``thread_path``), "telegram" (Telegram Desktop's
-    ``result.json``, a chat or every chat), or None."""
-    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+    ``result.json``, a chat or every chat), "discord" (a channel or direct chat as DiscordChatExporter writes it, its
+    ``guild`` and ``channel`` first), or None."""
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
         return None
     if b'"thread_path"' in head or (b'"participants"' in head and b'"sender_name"' in head):
         return "meta"
+    if _DISCORD.match(head):
+        return "discord"
     return "telegram" if _TELEGRAM.search(head) else None
 
 
@@ -160,7 +165,7 @@ def unsupported(path: Path) -> InputError:
         with contextlib.suppress(OSError):
             with path.open("rb") as handle:
                 head = handle.read(EXPORT_HEAD_BYTES)
-            # another chat export (DiscordChatExporter's, a platform's own): one object, its messages in a list under
+            # another chat export (a platform's own): one object, its messages in a list under
             # a key ("messages" where there is one)
             lists = [key[1].decode() for key in _LIST_KEY.finditer(head)] if head.lstrip().startswith(b"{") else []
             if app := chat_export(head):

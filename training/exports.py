@@ -1,10 +1,11 @@
 """Chats exported by their apps as Riskline's message events (``riskline convert EXPORT``): WhatsApp's ``.txt`` (or
-an iPhone's ``.zip``), Telegram Desktop's ``result.json``, and Instagram's or Messenger's ``message_1.json``, or a
-folder of them (a study's donated chats, a download with its media beside).
+an iPhone's ``.zip``), Telegram Desktop's ``result.json``, Instagram's or Messenger's ``message_1.json``, and a
+Discord channel's or direct chat's ``.json`` as DiscordChatExporter writes it, or a folder of them (a study's donated
+chats, a download with its media beside).
 
-Each chat is a conversation, each message keeps the id the app gives it (Telegram's) or is numbered by its place
-in the chat (WhatsApp, Meta: 1, 2, ...), each sender is the app's id or name for them, and in a chat of two people
-the other is the recipient. Media are kept as their kind, never the media; the apps' own notices (encryption,
+Each chat is a conversation, each message keeps the id the app gives it (Telegram's, Discord's) or is numbered by its
+place in the chat (WhatsApp, Meta: 1, 2, ...), each sender is the app's id or name for them, and in a chat of two
+people the other is the recipient. Media are kept as their kind, never the media; the apps' own notices (encryption,
 calls, members joining) are left out and counted. Meta writes text as UTF-8 read back as Latin-1 ("cafÃ©"): it is
 read as written.
 """
@@ -18,12 +19,12 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from detection.events import EventError, shown
+from detection.events import ATTACHMENTS, EventError, shown
 from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
 from detection.readers import Reject
 from training import whatsapp
 from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside
-from training.logs import as_written
+from training.logs import as_written, attachment_kind
 
 _META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
 _META_MEDIA = (("photos", "image"), ("videos", "video"), ("gifs", "video"), ("audio_files", "audio"),
@@ -34,7 +35,7 @@ _TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "vide
 
 def export_kind(path: Path) -> str | None:
     """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
-    "telegram" or "meta"; None for anything else."""
+    "telegram", "meta" or "discord"; None for anything else."""
     suffix = path.suffix.lower()
     if suffix in whatsapp.SUFFIXES:
         return "whatsapp"
@@ -66,15 +67,16 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                      rejects: list[Reject] | None = None, reading: Reading | None = None,
                      files: Sequence[Path] | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
-    WhatsApp's, then Meta's threads, then Telegram's, each in path order. ``zone``: the phone's time zone, which
-    WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day past 12 tells
-    their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at all, is set aside
-    in ``rejects``, or, without it, an ``InputError`` naming its file, place and field. ``files``: what
-    ``export_files`` found in ``source`` already, where it was asked."""
+    WhatsApp's, then Meta's threads, then Telegram's, then Discord's, each in path order. ``zone``: the phone's time
+    zone, which WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day
+    past 12 tells their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at
+    all, is set aside in ``rejects``, or, without it, an ``InputError`` naming its file, place and field.
+    ``files``: what ``export_files`` found in ``source`` already, where it was asked."""
     files = files if files is not None else export_files(source)
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
-                         "Instagram's or Messenger's message_1.json), nor a folder of them")
+                         "Instagram's or Messenger's message_1.json, DiscordChatExporter's .json), nor a folder of "
+                         "them")
     reading = reading if reading is not None else Reading()
     reading.several = len(files) > 1
     kinds = {part: export_kind(part) for part in files}
@@ -94,6 +96,12 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         yield from _meta_rows(sorted(parts, key=_part_number, reverse=True), thread, source, rejects, reading)
     for part in (p for p in files if kinds[p] == "telegram"):
         yield from _telegram_rows(part, source, zone, rejects, reading)
+    channels: dict[tuple[Path, str], list[Path]] = {}  # a partitioned export's parts: "name [part 2].json"...
+    for part in (p for p in files if kinds[p] == "discord"):
+        found = _DISCORD_PART.fullmatch(part.name)
+        channels.setdefault((part.parent, found[1] if found else part.stem), []).append(part)
+    for parts in channels.values():
+        yield from _discord_rows(sorted(parts, key=_discord_part), source, zone, rejects, reading)
 
 
 def _named(part: Path, source: Path, own: str) -> str:
@@ -239,3 +247,85 @@ def _text(text: object) -> object:
         return "".join(part if isinstance(part, str) else str(part.get("text", "")) if isinstance(part, Mapping)
                        else "" for part in text)
     return text
+
+
+_DISCORD_MESSAGES = ("Default", "Reply")  # the others a member joining, a call, a pin, a rename: Discord's notices
+_DISCORD_PART = re.compile(r"(.*) \[part (\d+)\]\.json", re.IGNORECASE)
+
+
+def _discord_part(part: Path) -> int:
+    return int(found[2]) if (found := _DISCORD_PART.fullmatch(part.name)) else 1
+
+
+def _discord_rows(parts: Sequence[Path], source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
+                  reading: Reading) -> Iterator[dict[str, Any]]:
+    """A Discord channel or direct chat as DiscordChatExporter writes it (``--format Json``), in its parts where
+    the export was partitioned (``name.json``, ``name [part 2].json``...): its messages keep their ids, their
+    authors' ids are the senders; a direct chat's two people, of all its parts, are each other's recipient. The
+    parts of one are each read twice, for its people and for its messages, rather than all of them held at once."""
+    people: dict[str, None] = {}  # in order of first message
+    held = None  # the one part's, not read twice
+    for part in parts:
+        try:
+            export = _discord_export(part)
+        except InputError:
+            continue  # said when its messages are read
+        _, channel, listed = export
+        if channel.get("type") == "DirectTextChat":  # a group's, a server's, have no one recipient
+            people.update((sender, None) for message in listed if isinstance(message, Mapping) and
+                          message.get("type", "Default") in _DISCORD_MESSAGES and
+                          (sender := _author(message)) is not None)
+        held = export if len(parts) == 1 else None
+        del export, channel, listed  # a part's messages are not held while the next is read
+    for part in parts:
+        try:
+            conversation, _, listed = held if held is not None else _discord_export(part)
+        except InputError as exc:
+            set_file_aside(exc, str(part), "file", rejects, reading.several)
+            continue
+        yield from _discord_messages(part, _named(part, source, conversation), listed, list(people), zone, rejects,
+                                     reading)
+
+
+def _discord_export(part: Path) -> tuple[str, Mapping[str, Any], list[object]]:
+    """A part's channel id (its file's name where it has none), channel and messages."""
+    export = _load(part)
+    listed = _messages(export, part, "")
+    channel = export.get("channel") if isinstance(export.get("channel"), Mapping) else {}
+    found = _DISCORD_PART.fullmatch(part.name)
+    return str(channel.get("id") or (found[1] if found else part.stem)), channel, listed
+
+
+def _discord_messages(part: Path, conversation: str, listed: list[object], people: list[str], zone: tzinfo | None,
+                      rejects: list[Reject] | None, reading: Reading) -> Iterator[dict[str, Any]]:
+    for index, message in enumerate(listed):
+        where = (str(part), f"messages[{index}]")
+        if not isinstance(message, Mapping):
+            set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+            continue
+        if message.get("type", "Default") not in _DISCORD_MESSAGES:
+            reading.notices += 1
+            continue
+        forwarded = message.get("forwardedMessage")
+        forwarded = forwarded if isinstance(forwarded, Mapping) else {}
+        text = message.get("content") or forwarded.get("content") or ""
+        files = [*_listed(message.get("attachments")), *_listed(forwarded.get("attachments"))]
+        kind = attachment_kind(files[0].get("fileName") or files[0].get("url")) if files else \
+            "image" if _listed(message.get("stickers")) else None
+        sender = _author(message)
+        record = {"conversation_id": conversation, "message_id": message.get("id"), "sender_id": sender,
+                  "timestamp": message.get("timestamp"), "text": text,
+                  "attachment": kind if kind in ATTACHMENTS or kind is None else "file",
+                  "recipient_id": recipient(people, sender) if sender is not None else None}
+        if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
+            yield row
+
+
+def _author(message: Mapping[str, object]) -> str | None:
+    author = message.get("author")
+    sender = author.get("id") if isinstance(author, Mapping) else None
+    return None if sender is None else str(sender)
+
+
+def _listed(value: object) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []

@@ -58,7 +58,7 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"unsupported file type '.json' .*; a JSON array of messages becomes JSON "
                                          r"Lines with one object per line, e.g. jq -c '.\[\]' IN.json > OUT.jsonl$"):
         read_events(array)
-    # another chat export (DiscordChatExporter's): one object, the chat's id beside its list of messages
+    # another chat export (a platform's own): one object, the chat's id beside its list of messages
     chat = tmp_path / "result.json"
     chat.write_text(json.dumps({"name": "x", "id": 42, "meta": {"a": 1}, "messages": [ROW]}, indent=1))
     with pytest.raises(InputError, match=r"; its list 'messages' becomes JSON Lines with one object per line, e.g. "
@@ -67,10 +67,12 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
                                          r".chat = \$c', then --map conversation_id=chat; messages without ids "
                                          r"of their own: riskline convert --number-messages\)$"):
         read_events(chat)
-    # Instagram's message_1.json, Telegram's result.json: convert reads them as they are
+    # Instagram's message_1.json, Telegram's result.json, DiscordChatExporter's: convert reads them as they are
     for export, app in (({"participants": [{"name": "a"}], "messages": [{"sender_name": "a", "content": "hi"}],
                           "thread_path": "inbox/a_1"}, "Instagram or Messenger"),
-                        ({"name": "a", "type": "personal_chat", "id": 1, "messages": []}, "Telegram")):
+                        ({"name": "a", "type": "personal_chat", "id": 1, "messages": []}, "Telegram"),
+                        ({"guild": {"id": "0", "name": "Direct Messages"}, "channel": {"id": "9"}, "messages": []},
+                         r"Discord \(by DiscordChatExporter\)")):
         chat.write_text(json.dumps(export))
         with pytest.raises(InputError, match=rf"unsupported file type '.json' \(.*\); a chat exported from {app} "
                                              r"becomes message events with riskline convert INPUT -o OUT.jsonl$"):

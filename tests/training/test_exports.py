@@ -376,3 +376,84 @@ def test_instagram_threads_are_read_whole_and_as_written(tmp_path: Path) -> None
         f"riskline: error: {thread / 'message_1.json'}: a part of a thread whose other parts (message_2.json) lie "
         f"beside it: convert the thread's folder, {thread}, so that its messages are read as one\n")
     assert not (tmp_path / "part.jsonl").exists()
+
+
+def _discord_message(i: int, author: str, **fields: object) -> dict[str, object]:
+    """A message as DiscordChatExporter writes it (--format Json): a snowflake id, a time with its offset, its
+    author an object."""
+    return {"id": str(1_180_000_000_000_000_000 + i), "type": "Default",
+            "timestamp": f"2024-01-02T22:{10 + i:02d}:00.123+01:00", "timestampEdited": None,
+            "callEndedTimestamp": None, "isPinned": False, "content": "",
+            "author": {"id": author, "name": f"name{author}", "discriminator": "0000", "nickname": "N",
+                       "color": None, "isBot": False, "roles": [], "avatarUrl": "https://cdn.example/a.png"},
+            "attachments": [], "embeds": [], "stickers": [], "reactions": [], "mentions": [], "inlineEmojis": [],
+            **fields}
+
+
+def _discord_export(kind: str, messages: list[dict[str, object]]) -> dict[str, object]:
+    return {"guild": {"id": "0", "name": "Direct Messages", "iconUrl": "https://cdn.example/g.png"},
+            "channel": {"id": "987654321", "type": kind, "categoryId": None, "category": "Private",
+                        "name": "sam", "topic": None},
+            "dateRange": {"after": None, "before": None}, "exportedAt": "2024-01-03T10:00:00.000+00:00",
+            "messages": messages, "messageCount": len(messages)}
+
+
+def test_discord_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
+    """A direct chat as DiscordChatExporter writes it is one conversation, the channel's: its messages keep their
+    ids, their authors' ids are the senders, each the other's recipient, times in UTC; attachments (a voice
+    message too), stickers and forwarded messages are read as their kind and text; calls and pins are left out. A
+    group's messages have no one recipient; a partitioned export's parts are one conversation."""
+    messages = [
+        _discord_message(1, "111", content="yo u play ranked?"),
+        _discord_message(2, "222", content="ya"),
+        _discord_message(3, "111", type="Call", callEndedTimestamp="2024-01-02T22:20:00.000+01:00"),
+        _discord_message(4, "111", attachments=[{"id": "5", "url": "https://cdn.example/1/IMG_1.jpg?ex=1",
+                                                 "fileName": "IMG_1.jpg", "fileSizeBytes": 1000}]),
+        _discord_message(5, "222", attachments=[{"id": "6", "url": "https://cdn.example/2/voice-message.ogg",
+                                                 "fileName": "voice-message.ogg", "fileSizeBytes": 1000}]),
+        _discord_message(6, "111", type="Reply", content="send a private pic",
+                         reference={"type": "Default", "messageId": "1180000000000000002"}),
+        _discord_message(7, "222", stickers=[{"id": "1", "name": "wave", "format": "Png", "sourceUrl": "x"}]),
+        _discord_message(8, "111", forwardedMessage={"timestamp": "2024-01-01T00:00:00+00:00",
+                                                     "content": "look at this", "attachments": []}),
+        _discord_message(9, "222", type="ChannelPinnedMessage", content="Pinned a message."),
+    ]
+    export = tmp_path / "Direct Messages - sam [987654321].json"
+    export.write_text(json.dumps(_discord_export("DirectTextChat", messages), indent=2))
+    out = tmp_path / "events.jsonl"
+    done = riskline("convert", export, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"wrote 7 messages in 1 conversation, 0 messages rejected, 2 notices of the app's own "
+                           f"left out -> {out}\n")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["conversation_id"], r["message_id"][-1], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
+             r["attachment"]) for r in rows] == [
+        ("987654321", "1", "111", "222", "2024-01-02T21:11:00.123000+00:00", "yo u play ranked?", None),
+        ("987654321", "2", "222", "111", "2024-01-02T21:12:00.123000+00:00", "ya", None),
+        ("987654321", "4", "111", "222", "2024-01-02T21:14:00.123000+00:00", "", "image"),
+        ("987654321", "5", "222", "111", "2024-01-02T21:15:00.123000+00:00", "", "audio"),
+        ("987654321", "6", "111", "222", "2024-01-02T21:16:00.123000+00:00", "send a private pic", None),
+        ("987654321", "7", "222", "111", "2024-01-02T21:17:00.123000+00:00", "", "image"),
+        ("987654321", "8", "111", "222", "2024-01-02T21:18:00.123000+00:00", "look at this", None)]
+    assert rows[0]["message_id"] == "1180000000000000001" and not read_events(out).rejects
+    group = tmp_path / "group.json"
+    group.write_text(json.dumps(_discord_export("DirectGroupTextChat", messages)))
+    assert {r["recipient_id"] for r in iter_export_rows(group)} == {None}
+    parts = tmp_path / "parts"  # --partition: "name [part 2].json"... hold the later messages, the same channel's
+    parts.mkdir()
+    for number, held in ((10, [_discord_message(12, "222", content="last")]), (1, messages[:1]),
+                         (2, [_discord_message(10, "111", content="pay or else"),  # one of the two writes in each
+                              _discord_message(11, "111", content="x", timestamp="2024-01-02T22:30:00")])):
+        name = "sam.json" if number == 1 else f"sam [part {number}].json"
+        (parts / name).write_text(json.dumps(_discord_export("DirectTextChat", held)))
+    rejects: list[Reject] = []
+    read = list(iter_export_rows(parts, rejects=rejects))
+    assert [(r["conversation_id"], r["message_id"][-2:], r["sender_id"], r["recipient_id"]) for r in read] == [
+        ("987654321", "01", "111", "222"), ("987654321", "10", "111", "222"), ("987654321", "12", "222", "111")]
+    assert [(r.path, r.location, r.field) for r in rejects] == [  # a time with no offset
+        (str(parts / "sam [part 2].json"), "messages[1]", "timestamp")]
+    assert rejects[0].reason.endswith("give --timezone for times without one")
+    scored = riskline("score", export, "-o", tmp_path / "scores.jsonl")
+    assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
+        "a chat exported from Discord (by DiscordChatExporter) becomes message events with riskline convert INPUT "
+        "-o OUT.jsonl")
