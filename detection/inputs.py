@@ -131,14 +131,15 @@ _TELEGRAM = re.compile(rb'"date_unixtime"|"personal_information"|"type"\s*:\s*"(
                        rb'private_supergroup|public_supergroup|private_channel|public_channel|bot_chat|saved_messages)"')
 _DISCORD = re.compile(rb'\{\s*"guild"\s*:\s*\{.*?"channel"\s*:\s*\{', re.S)  # DiscordChatExporter's, as it opens
 EXPORT_HEAD_BYTES = 1 << 16
-APPS = {"meta": "Instagram or Messenger", "telegram": "Telegram", "discord": "Discord (by DiscordChatExporter)"}
+APPS = {"meta": "Instagram or Messenger", "telegram": "Telegram", "discord": "Discord (by DiscordChatExporter)",
+        "snapchat": "Snapchat"}
 
 
 def chat_export(head: bytes) -> str | None:
     """Which app's chat export a JSON file is, by its first bytes (``EXPORT_HEAD_BYTES``): "meta" (Instagram's or
     Messenger's ``message_1.json``, a thread with its ``thread_path``), "telegram" (Telegram Desktop's
     ``result.json``, a chat or every chat), "discord" (a channel or direct chat as DiscordChatExporter writes it, its
-    ``guild`` and ``channel`` first), or None."""
+    ``guild`` and ``channel`` first), "snapchat" (its "My Data" download's ``chat_history.json``), or None."""
     head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"{"):
         return None
@@ -146,7 +147,11 @@ def chat_export(head: bytes) -> str | None:
         return "meta"
     if _DISCORD.match(head):
         return "discord"
-    return "telegram" if _TELEGRAM.search(head) else None
+    if _TELEGRAM.search(head):
+        return "telegram"
+    if (b'"Media Type"' in head and b'"Created"' in head) or b'Saved Chat History"' in head:
+        return "snapchat"
+    return None
 
 
 def unsupported(path: Path) -> InputError:

@@ -49,7 +49,8 @@ def convert(
         metavar="INPUT", parser=local_path,
         help="PAN 2012 conversations XML, a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
              "folder of such files), or an app's chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
-             "Instagram's or Messenger's message_1.json, DiscordChatExporter's .json, or a folder of them)")],
+             "Instagram's or Messenger's message_1.json, DiscordChatExporter's .json, Snapchat's chat_history.json, or "
+             "a folder of them)")],
     output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(
         metavar="FILE", parser=local_path,
@@ -91,7 +92,8 @@ def convert(
 
     The PAN 2012 predator-identification corpus, or a platform's own message logs, become
     (labelled) message events; so do chats exported from WhatsApp (read in the phone's time
-    zone, --timezone), Telegram, Instagram, Messenger or Discord, each chat a conversation.
+    zone, --timezone), Telegram, Instagram, Messenger, Discord or Snapchat, each chat a
+    conversation.
     """
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
     from training.exports import export_files

@@ -1,13 +1,13 @@
 """Chats exported by their apps as Riskline's message events (``riskline convert EXPORT``): WhatsApp's ``.txt`` (or
-an iPhone's ``.zip``), Telegram Desktop's ``result.json``, Instagram's or Messenger's ``message_1.json``, and a
-Discord channel's or direct chat's ``.json`` as DiscordChatExporter writes it, or a folder of them (a study's donated
-chats, a download with its media beside).
+an iPhone's ``.zip``), Telegram Desktop's ``result.json``, Instagram's or Messenger's ``message_1.json``, a
+Discord channel's or direct chat's ``.json`` as DiscordChatExporter writes it, and Snapchat's ``chat_history.json``,
+or a folder of them (a study's donated chats, a download with its media beside).
 
-Each chat is a conversation, each message keeps the id the app gives it (Telegram's, Discord's) or is numbered by its
-place in the chat (WhatsApp, Meta: 1, 2, ...), each sender is the app's id or name for them, and in a chat of two
-people the other is the recipient. Media are kept as their kind, never the media; the apps' own notices (encryption,
-calls, members joining) are left out and counted. Meta writes text as UTF-8 read back as Latin-1 ("cafÃ©"): it is
-read as written.
+Each chat is a conversation, each message keeps the id the app gives it (Telegram's, Discord's) or is numbered by
+its place in the chat (WhatsApp, Meta, Snapchat: 1, 2, ...), each sender is the app's id or name for them, and in a
+chat of two people the other is the recipient. Media are kept as their kind, never the media; the apps' own notices
+(encryption, calls, members joining) are left out and counted. Meta writes text as UTF-8 read back as Latin-1
+("cafÃ©"): it is read as written.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "vide
 
 def export_kind(path: Path) -> str | None:
     """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
-    "telegram", "meta" or "discord"; None for anything else."""
+    "telegram", "meta", "discord" or "snapchat"; None for anything else."""
     suffix = path.suffix.lower()
     if suffix in whatsapp.SUFFIXES:
         return "whatsapp"
@@ -67,7 +67,7 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                      rejects: list[Reject] | None = None, reading: Reading | None = None,
                      files: Sequence[Path] | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
-    WhatsApp's, then Meta's threads, then Telegram's, then Discord's, each in path order. ``zone``: the phone's time
+    WhatsApp's, then Meta's threads, Telegram's, Discord's, Snapchat's, each in path order. ``zone``: the phone's time
     zone, which WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day
     past 12 tells their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at
     all, is set aside in ``rejects``, or, without it, an ``InputError`` naming its file, place and field.
@@ -75,8 +75,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     files = files if files is not None else export_files(source)
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
-                         "Instagram's or Messenger's message_1.json, DiscordChatExporter's .json), nor a folder of "
-                         "them")
+                         "Instagram's or Messenger's message_1.json, DiscordChatExporter's .json, Snapchat's "
+                         "chat_history.json), nor a folder of them")
     reading = reading if reading is not None else Reading()
     reading.several = len(files) > 1
     kinds = {part: export_kind(part) for part in files}
@@ -102,6 +102,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         channels.setdefault((part.parent, found[1] if found else part.stem), []).append(part)
     for parts in channels.values():
         yield from _discord_rows(sorted(parts, key=_discord_part), source, zone, rejects, reading)
+    for part in (p for p in files if kinds[p] == "snapchat"):
+        yield from _snapchat_rows(part, source, rejects, reading)
 
 
 def _named(part: Path, source: Path, own: str) -> str:
@@ -329,3 +331,71 @@ def _author(message: Mapping[str, object]) -> str | None:
 
 def _listed(value: object) -> list[Mapping[str, Any]]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+# what a Snapchat message's "Media Type" says it holds ("MEDIA": a photo or a video, which the export does not tell
+# apart, read as the photo it mostly is); "TEXT", "SHARE" (a story, a link) and "LOCATION" carry text
+_SNAPCHAT_MEDIA = {"MEDIA": "image", "IMAGE": "image", "STICKER": "image", "VIDEO": "video",
+                   "VIDEO_NO_AUDIO": "video", "NOTE": "audio", "SHARE": "file"}
+_SNAPCHAT_OLD = ("Received Saved Chat History", "Sent Saved Chat History")
+
+
+def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
+                   reading: Reading) -> Iterator[dict[str, Any]]:
+    """Snapchat's chats as its "My Data" download holds them (``json/chat_history.json``): each friend's or
+    group's chat (its key) a conversation, its messages in time order numbered 1, 2, ...; the sender is the
+    username in ``From``, the account's own (its messages ``IsSender``) the other's recipient in a chat of two;
+    a chat with a ``Conversation Title`` is a group's."""
+    try:
+        export = _load(part)
+        if not isinstance(export, Mapping):
+            raise InputError(f"{part}: its top: not an object of chats, as Snapchat's chat_history.json holds")
+        if any(key in export for key in _SNAPCHAT_OLD):
+            raise InputError(f"{part}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved "
+                             "Chat History'), whose messages sent name no sender: not read; download your data "
+                             "again, as Snapchat now writes it (a list of messages for each chat)")
+    except InputError as exc:
+        set_file_aside(exc, str(part), "file", rejects, reading.several)
+        return
+    own = next((str(m["From"]) for chat in export.values() if isinstance(chat, list) for m in chat
+                if isinstance(m, Mapping) and m.get("IsSender") is True and m.get("From")), None)
+    for key, chat in export.items():
+        if not isinstance(chat, list):
+            set_file_aside(InputError(f"{part}: {key}: not a list of messages"), str(part), str(key), rejects,
+                           True)
+            continue
+        # in time order, however the download lists them, those of no time last: the others' numbers kept
+        indexed = sorted(enumerate(chat), key=lambda item: (not _snapchat_time(item[1]), _snapchat_time(item[1])))
+        group = any(isinstance(m, Mapping) and m.get("Conversation Title") for m in chat)
+        people = [] if group or own is None or own == key else [own, str(key)]
+        place = 0
+        for index, message in indexed:
+            where = (str(part), f"{key}[{index}]")
+            if not isinstance(message, Mapping):
+                set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+                continue
+            media = str(message.get("Media Type", "TEXT")).upper()
+            if media.startswith("STATUS"):  # a message erased, saved, a member gone: Snapchat's notices
+                reading.notices += 1
+                continue
+            place += 1
+            sender = message.get("From") or (own if message.get("IsSender") is True else None)
+            created = message.get("Created")
+            record = {"conversation_id": _named(part, source, str(key)), "sender_id": sender,
+                      "timestamp": _snapchat_time(message) or created, "text": message.get("Content") or "",
+                      "attachment": _SNAPCHAT_MEDIA.get(media),
+                      "recipient_id": recipient(people, str(sender)) if sender is not None else None}
+            if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
+                yield row
+
+
+def _snapchat_time(message: object) -> str:
+    """A message's time as ISO-8601 ("2023-04-12 03:21:55 UTC" as written, its order kept); "" where it has none
+    in that form."""
+    created = message.get("Created") if isinstance(message, Mapping) else None
+    if isinstance(created, str) and (found := _SNAPCHAT_CREATED.fullmatch(created.strip())):
+        return f"{found[1]}T{found[2]}+00:00"
+    return ""
+
+
+_SNAPCHAT_CREATED = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC")

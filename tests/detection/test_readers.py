@@ -72,7 +72,9 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
                           "thread_path": "inbox/a_1"}, "Instagram or Messenger"),
                         ({"name": "a", "type": "personal_chat", "id": 1, "messages": []}, "Telegram"),
                         ({"guild": {"id": "0", "name": "Direct Messages"}, "channel": {"id": "9"}, "messages": []},
-                         r"Discord \(by DiscordChatExporter\)")):
+                         r"Discord \(by DiscordChatExporter\)"),
+                        ({"sam": [{"From": "sam", "Media Type": "TEXT", "Created": "2024-01-02 10:00:00 UTC"}]},
+                         "Snapchat")):
         chat.write_text(json.dumps(export))
         with pytest.raises(InputError, match=rf"unsupported file type '.json' \(.*\); a chat exported from {app} "
                                              r"becomes message events with riskline convert INPUT -o OUT.jsonl$"):

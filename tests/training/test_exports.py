@@ -457,3 +457,58 @@ def test_discord_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
         "a chat exported from Discord (by DiscordChatExporter) becomes message events with riskline convert INPUT "
         "-o OUT.jsonl")
+
+
+def _snap(sender: str, created: str, content: str | None, media: str = "TEXT", mine: bool = False,
+          title: str | None = None) -> dict[str, object]:
+    """A message as Snapchat's "My Data" download writes it in json/chat_history.json."""
+    return {"From": sender, "Media Type": media, "Created": created, "Content": content, "Conversation Title": title,
+            "IsSender": mine, "Created(microseconds)": 0, "Media IDs": ""}
+
+
+def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
+    """Snapchat's chat_history.json: each chat (its key) a conversation, its messages in time order however listed,
+    numbered, those of no time last; the account's own username (its messages IsSender) the recipient of the
+    other's in a chat of two, none in a group's (titled); media by their type; Snapchat's notices (STATUS...) left
+    out. The older download, whose sent messages name no sender, is refused saying why."""
+    download = tmp_path / "mydata" / "json"
+    download.mkdir(parents=True)
+    (download / "chat_history.json").write_text(json.dumps({
+        "alex_99": [  # newest first
+            _snap("alex_99", "2024-03-02 20:09:00 UTC", "now pay or i send it to ur followers"),
+            _snap("alex_99", "2024-03-02 20:07:00 UTC", "", media="STATUSERASEDMESSAGE"),
+            _snap("me.kid", "2024-03-02 20:06:00 UTC", "", media="MEDIA", mine=True),
+            _snap("alex_99", "2024-03-02 20:05:00 UTC", "send a private pic"),
+            _snap("me.kid", "2024-03-02 20:03:00 UTC", "15", mine=True),
+            _snap("alex_99", "2024-03-02 20:00:00 UTC", "hey how old r u")],
+        "0f3c-group": [_snap("sam", "2024-03-01 10:00:00 UTC", "yo", title="squad"),
+                       _snap("me.kid", "2024-03-01 10:01:00 UTC", "hi", mine=True, title="squad")],
+        "old_friend": [_snap("old_friend", "yesterday", "x"),
+                       _snap("old_friend", "2024-02-01 10:00:00 UTC", None, media="NOTE")],
+    }, indent=2))
+    rejects: list[Reject] = []
+    reading = Reading()
+    rows = list(iter_export_rows(tmp_path / "mydata", rejects=rejects, reading=reading))
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
+             r["attachment"]) for r in rows] == [
+        ("json/alex_99", "1", "alex_99", "me.kid", "2024-03-02T20:00:00+00:00", "hey how old r u", None),
+        ("json/alex_99", "2", "me.kid", "alex_99", "2024-03-02T20:03:00+00:00", "15", None),
+        ("json/alex_99", "3", "alex_99", "me.kid", "2024-03-02T20:05:00+00:00", "send a private pic", None),
+        ("json/alex_99", "4", "me.kid", "alex_99", "2024-03-02T20:06:00+00:00", "", "image"),
+        ("json/alex_99", "5", "alex_99", "me.kid", "2024-03-02T20:09:00+00:00", "now pay or i send it to ur followers",
+         None),
+        ("json/0f3c-group", "1", "sam", None, "2024-03-01T10:00:00+00:00", "yo", None),
+        ("json/0f3c-group", "2", "me.kid", None, "2024-03-01T10:01:00+00:00", "hi", None),
+        ("json/old_friend", "1", "old_friend", "me.kid", "2024-02-01T10:00:00+00:00", "", "audio")]
+    assert [(r.location, r.field, r.record["timestamp"]) for r in rejects] == [("old_friend[0]", "timestamp",
+                                                                                 "yesterday")]
+    assert reading.notices == 1
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"Received Saved Chat History": [
+        {"From": "a", "Media Type": "TEXT", "Created": "2022-02-02 12:00:00 UTC", "Text": "hi"}],
+        "Sent Saved Chat History": []}))
+    refused = riskline("convert", old, "-o", tmp_path / "old.jsonl")
+    assert refused.returncode == 2 and refused.stderr == (
+        f"riskline: error: {old}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved Chat "
+        "History'), whose messages sent name no sender: not read; download your data again, as Snapchat now writes "
+        "it (a list of messages for each chat)\n")
