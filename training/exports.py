@@ -33,16 +33,18 @@ _TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "vide
                    "voice_message": "audio", "audio_file": "audio"}
 
 
-def export_kind(path: Path) -> str | None:
+def export_kind(path: Path, alone: bool = False) -> str | None:
     """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
-    "telegram", "meta", "discord" or "snapchat"; None for anything else."""
+    "telegram", "meta", "discord" or "snapchat" (in a folder, only its ``chat_history.json``: Snapchat's download
+    holds its snaps, calls and more alike; a file given ``alone`` whatever its name); None for anything else."""
     suffix = path.suffix.lower()
     if suffix in whatsapp.SUFFIXES:
         return "whatsapp"
     if suffix != ".json" or not path.is_file():
         return None
     with path.open("rb") as handle:
-        return chat_export(handle.read(EXPORT_HEAD_BYTES))
+        kind = chat_export(handle.read(EXPORT_HEAD_BYTES))
+    return None if kind == "snapchat" and not alone and not path.name.lower().startswith("chat_history") else kind
 
 
 def export_files(source: Path) -> list[Path] | None:
@@ -50,7 +52,7 @@ def export_files(source: Path) -> list[Path] | None:
     under it (hidden files and macOS's ``__MACOSX`` aside, iPhones' ``_chat.txt`` not: media and other files beside
     are passed over), in path order; None for anything else (message logs, PAN's XML, a folder of logs)."""
     if not source.is_dir():
-        return [source] if export_kind(source) is not None else None
+        return [source] if export_kind(source, alone=True) is not None else None
     found = []
     for path in source.rglob("*"):
         if any(part.startswith(".") or part == "__MACOSX" for part in path.relative_to(source).parts) or \
@@ -79,7 +81,7 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                          "chat_history.json), nor a folder of them")
     reading = reading if reading is not None else Reading()
     reading.several = len(files) > 1
-    kinds = {part: export_kind(part) for part in files}
+    kinds = {part: export_kind(part, alone=part == source) for part in files}
     if form is not None and "whatsapp" not in kinds.values():
         raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
     if kinds[files[0]] == "meta" and files[0] == source and (others := sorted(
@@ -350,6 +352,8 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
         export = _load(part)
         if not isinstance(export, Mapping):
             raise InputError(f"{part}: its top: not an object of chats, as Snapchat's chat_history.json holds")
+        if any(str(key).endswith(("Snap History", "Talk History")) for key in export):
+            raise InputError(f"{part}: Snapchat's snaps or calls, not its chats: convert its chat_history.json")
         if any(key in export for key in _SNAPCHAT_OLD):
             raise InputError(f"{part}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved "
                              "Chat History'), whose messages sent name no sender: not read; download your data "

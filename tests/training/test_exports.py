@@ -486,6 +486,8 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
         "old_friend": [_snap("old_friend", "yesterday", "x"),
                        _snap("old_friend", "2024-02-01 10:00:00 UTC", None, media="NOTE")],
     }, indent=2))
+    (download / "snap_history.json").write_text(json.dumps({"Received Snap History": [  # snaps: no chat's messages
+        {"From": "alex_99", "Media Type": "IMAGE", "Created": "2024-03-02 20:08:00 UTC"}]}))
     rejects: list[Reject] = []
     reading = Reading()
     rows = list(iter_export_rows(tmp_path / "mydata", rejects=rejects, reading=reading))
@@ -503,6 +505,10 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
     assert [(r.location, r.field, r.record["timestamp"]) for r in rejects] == [("old_friend[0]", "timestamp",
                                                                                  "yesterday")]
     assert reading.notices == 1
+    snaps = riskline("convert", download / "snap_history.json", "-o", tmp_path / "snaps.jsonl")
+    assert snaps.returncode == 2 and snaps.stderr == (f"riskline: error: {download / 'snap_history.json'}: "
+                                                      "Snapchat's snaps or calls, not its chats: convert its "
+                                                      "chat_history.json\n")
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"Received Saved Chat History": [
         {"From": "a", "Media Type": "TEXT", "Created": "2022-02-02 12:00:00 UTC", "Text": "hi"}],
