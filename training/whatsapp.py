@@ -79,6 +79,9 @@ def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
                  and info.filename.lower().endswith(".txt") and not info.filename.startswith("__MACOSX/")]
         if len(texts) != 1:
             held = f"{len(texts)} text files ({', '.join(texts[:5])})" if texts else "no .txt file"
+            if not texts and any(info.filename.lower().endswith(".json") for info in archive.infolist()):
+                held += " but JSON (another app's download, Instagram's, Telegram's, Snapchat's?): unzip it and " \
+                        "convert its folder"
             raise InputError(f"{part}: a WhatsApp export holds its chat as one .txt file; this archive holds {held}")
         with archive.open(texts[0]) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as handle:
             yield f"{part}!{texts[0]}", handle
@@ -194,9 +197,6 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
     ``InputError`` naming its file, line and field. Each export is read twice: first for its date order (where a
     chat's own dates do not tell it, the other chats' do) and senders (a chat of two people: each message's
     recipient is the other), then for its messages."""
-    if zone is None:
-        raise InputError(f"{chats[0][0]}: WhatsApp writes times without a UTC offset, in the phone's own time zone: "
-                         "give it with --timezone ZONE (e.g. Europe/London)")
     reading = reading if reading is not None else Reading()
     shapes = {}
     for part, _ in chats:
@@ -204,6 +204,11 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
             shapes[part] = _shape(part, form)  # reads it whole: what cannot be read is found before any row is
         except InputError as exc:
             set_file_aside(exc, str(part), "file", rejects, reading.several or len(chats) > 1)
+    if not shapes:  # each set aside
+        return
+    if zone is None:  # once they are known to be WhatsApp's (a zip may be another app's download)
+        raise InputError(f"{next(iter(shapes))}: WhatsApp writes times without a UTC offset, in the phone's own time "
+                         "zone: give it with --timezone ZONE (e.g. Europe/London)")
     known = {order for order, _ in shapes.values() if order is not None}
     for part, conversation in ((part, name) for part, name in chats if part in shapes):
         order, senders = shapes[part]

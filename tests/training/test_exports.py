@@ -222,6 +222,13 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"two.zip: a WhatsApp export holds its chat as one .txt file; this archive "
                                          r"holds 2 text files \(_chat.txt, other.txt\)$"):
         list(iter_export_rows(tmp_path / "two.zip", UTC))
+    with zipfile.ZipFile(tmp_path / "mydata~1.zip", "w") as archive:  # another app's download, zipped
+        archive.writestr("json/chat_history.json", "{}")
+    zipped = riskline("convert", tmp_path / "mydata~1.zip", "-o", out)  # said before --timezone is asked for
+    assert zipped.returncode == 2 and zipped.stderr == (
+        f"riskline: error: {tmp_path / 'mydata~1.zip'}: a WhatsApp export holds its chat as one .txt file; this "
+        "archive holds no .txt file but JSON (another app's download, Instagram's, Telegram's, Snapchat's?): unzip "
+        "it and convert its folder\n")
     mixed = tmp_path / "mixed"  # message logs beside a chat: read as logs (which name the chat), none passed over
     mixed.mkdir()
     (mixed / "chat.txt").write_text(chat.read_text())
