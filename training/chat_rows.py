@@ -1,5 +1,5 @@
-"""What the readers of apps' chat exports (WhatsApp, Telegram, Instagram and Messenger) share: the tally of what
-they leave out, a chat's recipients, and a message made a row or set aside."""
+"""What the readers of apps' chat exports (WhatsApp, Telegram, Instagram, Messenger, Discord, Snapchat) share: the
+tally of what they leave out, a chat's recipients, and a message made a row or set aside."""
 
 from __future__ import annotations
 
