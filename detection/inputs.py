@@ -131,13 +131,14 @@ _TELEGRAM = re.compile(rb'"date_unixtime"|"personal_information"|"type"\s*:\s*"(
                        rb'private_supergroup|public_supergroup|private_channel|public_channel|bot_chat|saved_messages)"')
 _DISCORD = re.compile(rb'\{\s*"guild"\s*:\s*\{.*?"channel"\s*:\s*\{', re.S)  # DiscordChatExporter's, as it opens
 EXPORT_HEAD_BYTES = 1 << 16
-APPS = {"meta": "Instagram or Messenger", "telegram": "Telegram", "discord": "Discord (by DiscordChatExporter)",
-        "snapchat": "Snapchat"}
+APPS = {"meta": "Instagram or Messenger", "messenger": "Messenger", "telegram": "Telegram",
+        "discord": "Discord (by DiscordChatExporter)", "snapchat": "Snapchat"}
 
 
 def chat_export(head: bytes) -> str | None:
     """Which app's chat export a JSON file is, by its first bytes (``EXPORT_HEAD_BYTES``): "meta" (Instagram's or
-    Messenger's ``message_1.json``, a thread with its ``thread_path``), "telegram" (Telegram Desktop's
+    Messenger's ``message_1.json``, a thread with its ``thread_path``), "messenger" (a chat of Messenger's
+    end-to-end encrypted export, its ``senderName`` in camel case), "telegram" (Telegram Desktop's
     ``result.json``, a chat or every chat), "discord" (a channel or direct chat as DiscordChatExporter writes it, its
     ``guild`` and ``channel`` first), "snapchat" (its "My Data" download's ``chat_history.json``), or None."""
     head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -145,6 +146,8 @@ def chat_export(head: bytes) -> str | None:
         return None
     if b'"thread_path"' in head or (b'"participants"' in head and b'"sender_name"' in head):
         return "meta"
+    if b'"participants"' in head and b'"senderName"' in head:  # Messenger's end-to-end encrypted chats' export
+        return "messenger"
     if _DISCORD.match(head):
         return "discord"
     if _TELEGRAM.search(head):

@@ -1,7 +1,8 @@
-"""Chats exported by their apps as Riskline's message events (``riskline convert EXPORT``): WhatsApp's ``.txt`` (or
-an iPhone's ``.zip``), Telegram Desktop's ``result.json``, Instagram's or Messenger's ``message_1.json``, a
-Discord channel's or direct chat's ``.json`` as DiscordChatExporter writes it, and Snapchat's ``chat_history.json``,
-or a folder of them (a study's donated chats, a download with its media beside).
+"""Chats exported by their apps as Riskline's message events (``riskline convert EXPORT``): WhatsApp's ``.txt`` (or an
+iPhone's ``.zip``), Telegram Desktop's ``result.json``, Instagram's or Messenger's ``message_1.json`` (and a chat of
+Messenger's end-to-end encrypted export), a Discord channel's or direct chat's ``.json`` as DiscordChatExporter
+writes it, and Snapchat's ``chat_history.json``, or a folder of them (a study's donated chats, a download with its
+media beside).
 
 Each chat is a conversation, each message keeps the id the app gives it (Telegram's, Discord's) or is numbered by
 its place in the chat (WhatsApp, Meta, Snapchat: 1, 2, ...), each sender is the app's id or name for them, and in a
@@ -35,8 +36,9 @@ _TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "vide
 
 def export_kind(path: Path, alone: bool = False) -> str | None:
     """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
-    "telegram", "meta", "discord" or "snapchat" (in a folder, only its ``chat_history.json``: Snapchat's download
-    holds its snaps, calls and more alike; a file given ``alone`` whatever its name); None for anything else."""
+    "telegram", "meta", "messenger", "discord" or "snapchat" (in a folder, only its ``chat_history.json``: Snapchat's
+    download holds its snaps, calls and more alike; a file given ``alone`` whatever its name); None for anything
+    else."""
     suffix = path.suffix.lower()
     if suffix in whatsapp.SUFFIXES:
         return "whatsapp"
@@ -69,7 +71,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                      rejects: list[Reject] | None = None, reading: Reading | None = None,
                      files: Sequence[Path] | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
-    WhatsApp's, then Meta's threads, Telegram's, Discord's, Snapchat's, each in path order. ``zone``: the phone's time
+    WhatsApp's, then Meta's threads, Telegram's, Discord's, Snapchat's, Messenger's encrypted chats, each in path
+    order. ``zone``: the phone's time
     zone, which WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day
     past 12 tells their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at
     all, is set aside in ``rejects``, or, without it, an ``InputError`` naming its file, place and field.
@@ -77,8 +80,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     files = files if files is not None else export_files(source)
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
-                         "Instagram's or Messenger's message_1.json, DiscordChatExporter's .json, Snapchat's "
-                         "chat_history.json), nor a folder of them")
+                         "Instagram's or Messenger's message_1.json, a Messenger encrypted chat's .json, "
+                         "DiscordChatExporter's .json, Snapchat's chat_history.json), nor a folder of them")
     reading = reading if reading is not None else Reading()
     reading.several = len(files) > 1
     kinds = {part: export_kind(part, alone=part == source) for part in files}
@@ -106,6 +109,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         yield from _discord_rows(sorted(parts, key=_discord_part), source, zone, rejects, reading)
     for part in (p for p in files if kinds[p] == "snapchat"):
         yield from _snapchat_rows(part, source, rejects, reading)
+    for part in (p for p in files if kinds[p] == "messenger"):
+        yield from _messenger_rows(part, source, rejects, reading)
 
 
 def _named(part: Path, source: Path, own: str) -> str:
@@ -403,3 +408,50 @@ def _snapchat_time(message: object) -> str:
 
 
 _SNAPCHAT_CREATED = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC")
+
+
+def _messenger_rows(part: Path, source: Path, rejects: list[Reject] | None,
+                    reading: Reading) -> Iterator[dict[str, Any]]:
+    """A chat of Messenger's end-to-end encrypted export (a file a chat: ``participants`` as names, ``threadName``,
+    messages with ``senderName``, ``timestamp`` in milliseconds, ``text``, ``type``, ``media``, ``isUnsent``): its
+    messages in time order, numbered; one unsent, or a placeholder for one the export could not hold, left out."""
+    try:
+        export = _load(part)
+        listed = _messages(export, part, "")
+    except InputError as exc:
+        set_file_aside(exc, str(part), "file", rejects, reading.several)
+        return
+    own = export.get("threadName")
+    conversation = _named(part, source, str(_repaired(own)) if isinstance(own, str) and own.strip() else part.stem)
+    participants = export.get("participants")
+    people = [str(_repaired(p)) for p in participants if isinstance(p, str)] if isinstance(participants, list) \
+        else []
+    place = 0
+    for index, message in sorted(enumerate(listed), key=lambda item: _messenger_time(item[1])):
+        where = (str(part), f"messages[{index}]")
+        if not isinstance(message, Mapping):
+            set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+            continue
+        if message.get("isUnsent") is True or message.get("type") == "placeholder":
+            reading.notices += 1
+            continue
+        place += 1
+        media = _listed(message.get("media"))
+        kind = attachment_kind(media[0].get("uri")) if media else "file" if message.get("type") == "media" else None
+        sender = _repaired(message.get("senderName"))
+        record = {"conversation_id": conversation, "sender_id": sender, "timestamp": message.get("timestamp"),
+                  "text": _repaired(message.get("text")) or "",
+                  "attachment": kind if kind in ATTACHMENTS or kind is None else "file",
+                  "recipient_id": recipient(people, sender) if isinstance(sender, str) else None}
+        if isinstance(record["timestamp"], int) and not isinstance(record["timestamp"], bool):
+            record["timestamp"] = record["timestamp"] / 1000
+        if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
+            yield row
+
+
+def _messenger_time(message: object) -> tuple[bool, float]:
+    """A message's place in time order, those of no time in milliseconds last."""
+    stamp = message.get("timestamp") if isinstance(message, Mapping) else None
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return False, float(stamp)
+    return True, 0.0

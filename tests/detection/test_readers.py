@@ -74,7 +74,9 @@ def test_json_that_is_not_json_lines_is_named(tmp_path: Path) -> None:
                         ({"guild": {"id": "0", "name": "Direct Messages"}, "channel": {"id": "9"}, "messages": []},
                          r"Discord \(by DiscordChatExporter\)"),
                         ({"sam": [{"From": "sam", "Media Type": "TEXT", "Created": "2024-01-02 10:00:00 UTC"}]},
-                         "Snapchat")):
+                         "Snapchat"),
+                        ({"participants": ["a", "b"], "threadName": "a_1", "messages": [{"senderName": "a"}]},
+                         "Messenger")):
         chat.write_text(json.dumps(export))
         with pytest.raises(InputError, match=rf"unsupported file type '.json' \(.*\); a chat exported from {app} "
                                              r"becomes message events with riskline convert INPUT -o OUT.jsonl$"):

@@ -525,3 +525,37 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
         f"riskline: error: {old}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved Chat "
         "History'), whose messages sent name no sender: not read; download your data again, as Snapchat now writes "
         "it (a list of messages for each chat)\n")
+
+
+def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
+    """Messenger's end-to-end encrypted export (a file a chat, at its root, media beside): each chat a conversation
+    named by its threadName, its messages in time order however listed, numbered, their senders by name, the
+    other of two participants the recipient; media by their file's kind; a message unsent, or a placeholder for
+    one the export could not hold, left out; text written as Latin-1 read as written."""
+    def message(sender: str, seconds: int, text: str = "", **fields: object) -> dict[str, object]:
+        return {"senderName": sender, "timestamp": 1_709_408_400_000 + 1000 * seconds, "text": text,
+                "type": "text", "media": [], "reactions": [], "isUnsent": False, **fields}
+    export = tmp_path / "messages"
+    (export / "media").mkdir(parents=True)
+    (export / "media" / "3f2a.jpeg").write_bytes(b"\xff\xd8")
+    (export / "Alex Doe_40.json").write_text(json.dumps({"participants": ["Kid", "Alex Doe"],
+                                                         "threadName": "Alex Doe_40", "messages": [
+        message("Alex Doe", 600, "now pay or i post it"),
+        message("Kid", 300, type="media", media=[{"uri": "./media/3f2a.jpeg"}]),
+        message("Alex Doe", 250, "x", isUnsent=True),
+        message("Alex Doe", 200, "send a private pic"),
+        message("Kid", 100, "Jos\u00c3\u00a9 here"),
+        message("Kid", 400, type="placeholder"),
+        message("Alex Doe", 0, "hey"),
+        message("Kid", 500, type="media", media=[{"uri": "./media/9a1b.mp4"}])]}))
+    reading = Reading()
+    rows = list(iter_export_rows(export, reading=reading))
+    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
+             r["attachment"]) for r in rows] == [
+        ("Alex Doe_40", "1", "Alex Doe", "Kid", "2024-03-02T19:40:00+00:00", "hey", None),
+        ("Alex Doe_40", "2", "Kid", "Alex Doe", "2024-03-02T19:41:40+00:00", "José here", None),
+        ("Alex Doe_40", "3", "Alex Doe", "Kid", "2024-03-02T19:43:20+00:00", "send a private pic", None),
+        ("Alex Doe_40", "4", "Kid", "Alex Doe", "2024-03-02T19:45:00+00:00", "", "image"),
+        ("Alex Doe_40", "5", "Kid", "Alex Doe", "2024-03-02T19:48:20+00:00", "", "video"),
+        ("Alex Doe_40", "6", "Alex Doe", "Kid", "2024-03-02T19:50:00+00:00", "now pay or i post it", None)]
+    assert reading.notices == 2
