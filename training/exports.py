@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from detection.events import ATTACHMENTS, EventError, shown
 from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
@@ -171,23 +171,41 @@ def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[
         for index in range(len(listed) - 1, -1, -1):
             message = listed[index]
             where = (str(part), f"messages[{index}]")
-            if not isinstance(message, Mapping):
-                set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+            if not _object(message, where, rejects):
                 continue
             kind = next((kind for key, kind in _META_MEDIA if message.get(key)), None)
             if message.get("content") is None and kind is None:  # a call, a message unsent, a reaction
                 reading.notices += 1
                 continue
             place += 1
-            sender = _repaired(message.get("sender_name"))
-            record = {"conversation_id": conversation, "sender_id": sender,
-                      "timestamp": message.get("timestamp_ms"), "text": _repaired(message.get("content")) or "",
-                      "attachment": kind, "recipient_id": recipient(people, sender) if isinstance(sender, str)
-                      else None}
-            if isinstance(record["timestamp"], int) and not isinstance(record["timestamp"], bool):
-                record["timestamp"] = record["timestamp"] / 1000
+            record = _record(conversation, _repaired(message.get("sender_name")), people,
+                             _seconds(message.get("timestamp_ms")), _repaired(message.get("content")) or "", kind)
             if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
                 yield row
+
+
+def _object(message: object, where: tuple[str, str], rejects: list[Reject] | None) -> TypeGuard[Mapping[str, Any]]:
+    """Whether an export's listed message is an object, as the apps write them; one that is not is set aside."""
+    if isinstance(message, Mapping):
+        return True
+    set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+    return False
+
+
+def _record(conversation: str, sender: object, people: Sequence[str], timestamp: object, text: object,
+            kind: object, message_id: object = None) -> dict[str, object]:
+    """A message's record as its export gives it, for ``row_or_reject``: its recipient the other of two ``people``,
+    an attachment of a kind Riskline does not name a file, its own id where it has one."""
+    record = {"conversation_id": conversation, "sender_id": sender, "timestamp": timestamp, "text": text,
+              "attachment": kind if kind in ATTACHMENTS or kind is None else "file",
+              "recipient_id": recipient(people, sender) if isinstance(sender, str) else None}
+    return record if message_id is None else {**record, "message_id": message_id}
+
+
+def _seconds(milliseconds: object) -> object:
+    """Meta's times, whole milliseconds, as seconds; anything else as it is, for the event's own check."""
+    return milliseconds / 1000 if isinstance(milliseconds, int) and not isinstance(milliseconds, bool) \
+        else milliseconds
 
 
 def _repaired(value: object) -> object:
@@ -228,19 +246,15 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
         people = [] if group else list(senders)  # a group's messages have no one recipient, whoever wrote
         for index, message in enumerate(listed):
             where = (str(part), f"{prefix}messages[{index}]")
-            if not isinstance(message, Mapping):
-                set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+            if not _object(message, where, rejects):
                 continue
             if message.get("type", "message") != "message":  # "service": a call, a member joining, a pin
                 reading.notices += 1
                 continue
-            sender = _sender(message)
             kind = "image" if message.get("photo") else _TELEGRAM_MEDIA.get(str(message.get("media_type")),
                                                                              "file" if message.get("file") else None)
-            record = {"conversation_id": conversation, "message_id": message.get("id"), "sender_id": sender,
-                      "timestamp": message.get("date_unixtime", message.get("date")),
-                      "text": _text(message.get("text")), "attachment": kind,
-                      "recipient_id": recipient(people, sender) if sender is not None else None}
+            record = _record(conversation, _sender(message), people, message.get("date_unixtime", message.get("date")),
+                             _text(message.get("text")), kind, message.get("id"))
             if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
                 yield row
 
@@ -309,8 +323,7 @@ def _discord_messages(part: Path, conversation: str, listed: list[object], peopl
                       rejects: list[Reject] | None, reading: Reading) -> Iterator[dict[str, Any]]:
     for index, message in enumerate(listed):
         where = (str(part), f"messages[{index}]")
-        if not isinstance(message, Mapping):
-            set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+        if not _object(message, where, rejects):
             continue
         if message.get("type", "Default") not in _DISCORD_MESSAGES:
             reading.notices += 1
@@ -321,11 +334,8 @@ def _discord_messages(part: Path, conversation: str, listed: list[object], peopl
         files = [*_listed(message.get("attachments")), *_listed(forwarded.get("attachments"))]
         kind = attachment_kind(files[0].get("fileName") or files[0].get("url")) if files else \
             "image" if _listed(message.get("stickers")) else None
-        sender = _author(message)
-        record = {"conversation_id": conversation, "message_id": message.get("id"), "sender_id": sender,
-                  "timestamp": message.get("timestamp"), "text": text,
-                  "attachment": kind if kind in ATTACHMENTS or kind is None else "file",
-                  "recipient_id": recipient(people, sender) if sender is not None else None}
+        record = _record(conversation, _author(message), people, message.get("timestamp"), text, kind,
+                         message.get("id"))
         if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
             yield row
 
@@ -380,8 +390,7 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
         place = 0
         for index, message in indexed:
             where = (str(part), f"{key}[{index}]")
-            if not isinstance(message, Mapping):
-                set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+            if not _object(message, where, rejects):
                 continue
             media = str(message.get("Media Type", "TEXT")).upper()
             if media.startswith("STATUS"):  # a message erased, saved, a member gone: Snapchat's notices
@@ -389,11 +398,9 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
                 continue
             place += 1
             sender = message.get("From") or (own if message.get("IsSender") is True else None)
-            created = message.get("Created")
-            record = {"conversation_id": _named(part, source, str(key)), "sender_id": sender,
-                      "timestamp": _snapchat_time(message) or created, "text": message.get("Content") or "",
-                      "attachment": _SNAPCHAT_MEDIA.get(media),
-                      "recipient_id": recipient(people, str(sender)) if sender is not None else None}
+            record = _record(_named(part, source, str(key)), sender, people,
+                             _snapchat_time(message) or message.get("Created"), message.get("Content") or "",
+                             _SNAPCHAT_MEDIA.get(media))
             if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
                 yield row
 
@@ -429,8 +436,7 @@ def _messenger_rows(part: Path, source: Path, rejects: list[Reject] | None,
     place = 0
     for index, message in sorted(enumerate(listed), key=lambda item: _messenger_time(item[1])):
         where = (str(part), f"messages[{index}]")
-        if not isinstance(message, Mapping):
-            set_aside(EventError("row", f"expected an object, got {shown(message)}"), {}, where, rejects)
+        if not _object(message, where, rejects):
             continue
         if message.get("isUnsent") is True or message.get("type") == "placeholder":
             reading.notices += 1
@@ -438,13 +444,8 @@ def _messenger_rows(part: Path, source: Path, rejects: list[Reject] | None,
         place += 1
         media = _listed(message.get("media"))
         kind = attachment_kind(media[0].get("uri")) if media else "file" if message.get("type") == "media" else None
-        sender = _repaired(message.get("senderName"))
-        record = {"conversation_id": conversation, "sender_id": sender, "timestamp": message.get("timestamp"),
-                  "text": _repaired(message.get("text")) or "",
-                  "attachment": kind if kind in ATTACHMENTS or kind is None else "file",
-                  "recipient_id": recipient(people, sender) if isinstance(sender, str) else None}
-        if isinstance(record["timestamp"], int) and not isinstance(record["timestamp"], bool):
-            record["timestamp"] = record["timestamp"] / 1000
+        record = _record(conversation, _repaired(message.get("senderName")), people,
+                         _seconds(message.get("timestamp")), _repaired(message.get("text")) or "", kind)
         if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
             yield row
 
