@@ -6,12 +6,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from detection.cli_common import check_errors_file, check_outputs, fail, local_path
 from detection.wording import counted
+
+if TYPE_CHECKING:  # not imported at start: the command line starts without them
+    from detection.readers import Reject
 
 WRITE_HELP = "File to write (.jsonl, .csv or .parquet; .jsonl.gz, .csv.gz compressed)"
 
@@ -114,7 +117,6 @@ def convert(
     if label is not None:
         raise fail(f"{input_path}: --label {label}: PAN 2012's labels come from its predator list (--predators)")
     from detection.batch import write_rejects
-    from detection.readers import Reject
     from detection.writers import output_format, write_rows
     from training.pan import COLUMNS, arrow_schema, iter_pan_rows, predator_files, read_predators
 
@@ -162,27 +164,22 @@ class _Tally:
 def _convert_chats(input_path: Path, chats: list[Path], output: Path, form: str | None, zone: str | None,
                    errors: Path | None, label: int | None) -> None:
     """``convert`` for apps' chat exports: each chat a conversation (labelled ``label``, where given)."""
-    from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS
-    from detection.readers import Reject
-    from detection.writers import output_format, write_rows
+    from detection.writers import output_format
     from training.chat_rows import Reading
     from training.exports import iter_export_rows
-    from training.logs import arrow_schema, time_zone
+    from training.logs import time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
     rejects: list[Reject] | None = [] if errors is not None else None
-    reading, tally = Reading(), _Tally()
+    reading = Reading()
     rows = iter_export_rows(input_path, time_zone(zone), form, rejects, reading, chats)
     first = next(rows, None)  # an export that cannot be read is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no messages, only the app's own notices")
     columns = [*EVENT_FIELDS, *([] if label is None else ["conversation_label"])]
-    read = _labelled(itertools.chain([first] if first is not None else [], rows), label)
-    write_rows(output, tally.count(read), columns, arrow_schema(columns))
-    if errors is not None:
-        write_rejects(errors, rejects or [])
+    tally = _written(output, first, rows, columns, label, errors, rejects)
     notices = f", {counted(reading.notices, 'notice')} of the app's own left out" if reading.notices else ""
     whole = sum(1 for reject in rejects or [] if reject.field in ("file", "messages"))  # a chat or export unread
     unread = f", {counted(whole, 'chat export')} that could not be read set aside" if whole else ""
@@ -194,9 +191,21 @@ def _convert_chats(input_path: Path, chats: list[Path], output: Path, form: str 
                    err=True)
 
 
-def _labelled(rows: Iterable[dict[str, object]], label: int | None) -> Iterator[dict[str, object]]:
-    """``rows``, each given the conversation label ``label`` where it is one (``--label``)."""
-    return iter(rows) if label is None else ({**row, "conversation_label": label} for row in rows)
+def _written(output: Path, first: dict[str, object] | None, rows: Iterator[dict[str, object]], columns: list[str],
+             label: int | None, errors: Path | None, rejects: list[Reject] | None) -> _Tally:
+    """``first`` and the ``rows`` after it, each given the conversation label ``label`` where it is one
+    (``--label``), written to ``output``, and the rows set aside to ``errors``; what was written, counted."""
+    from detection.batch import write_rejects
+    from detection.writers import write_rows
+    from training.logs import arrow_schema
+
+    tally = _Tally()
+    read = itertools.chain([first] if first is not None else [], rows)
+    labelled = read if label is None else ({**row, "conversation_label": label} for row in read)
+    write_rows(output, tally.count(labelled), columns, arrow_schema(columns))
+    if errors is not None:
+        write_rejects(errors, rejects or [])
+    return tally
 
 
 def _label_said(label: int | None) -> str:
@@ -207,11 +216,9 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
                   errors: Path | None, numbered: bool, repair: bool, label: int | None = None) -> None:
     """``convert`` for a platform's logs: columns renamed, rows checked, written as message events (each
     conversation labelled ``label``, where given)."""
-    from detection.batch import write_rejects
     from detection.events import EVENT_FIELDS, LABEL_FIELDS
-    from detection.readers import Reject
-    from detection.writers import output_format, write_rows
-    from training.logs import Garbled, arrow_schema, iter_log_rows, parse_mapping, time_zone
+    from detection.writers import output_format
+    from training.logs import Garbled, iter_log_rows, parse_mapping, time_zone
 
     check_outputs({"INPUT": input_path}, {"--output": output, "--errors": errors})
     output_format(output)  # before the work, not after it
@@ -229,11 +236,7 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
         raise fail(f"--label {label}: the logs hold labels of their own, in their column conversation_label")
     columns = [*EVENT_FIELDS, *(name for name in LABEL_FIELDS if (first is not None and name in first) or
                                 (name == "conversation_label" and label is not None))]
-    tally = _Tally()
-    read = _labelled(itertools.chain([first] if first is not None else [], rows), label)
-    write_rows(output, tally.count(read), columns, arrow_schema(columns))
-    if errors is not None:
-        write_rejects(errors, rejects or [])
+    tally = _written(output, first, rows, columns, label, errors, rejects)
     typer.echo(f"wrote {counted(tally.messages, 'message')} in {counted(len(tally.conversations), 'conversation')}"
                f"{_label_said(label)}, {counted(len(rejects or []), 'row')} rejected -> {output}", err=True)
     if garbled.found or garbled.names:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -72,11 +72,10 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                      files: Sequence[Path] | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
     WhatsApp's, then Meta's threads, Telegram's, Discord's, Snapchat's, Messenger's encrypted chats, each in path
-    order. ``zone``: the phone's time
-    zone, which WhatsApp's times (and old Telegram exports') need; ``form``: WhatsApp's date and time where no day
-    past 12 tells their order. A message with a bad field, or an export (a Telegram chat) that cannot be read at
-    all, is set aside in ``rejects``, or, without it, an ``InputError`` naming its file, place and field.
-    ``files``: what ``export_files`` found in ``source`` already, where it was asked."""
+    order. ``zone``: the phone's time zone, which WhatsApp's times (and old Telegram exports') need; ``form``:
+    WhatsApp's date and time where no day past 12 tells their order. A message with a bad field, or an export (a
+    Telegram chat) that cannot be read at all, is set aside in ``rejects``, or, without it, an ``InputError`` naming
+    its file, place and field. ``files``: what ``export_files`` found in ``source`` already, where it was asked."""
     files = files if files is not None else export_files(source)
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
@@ -105,8 +104,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     for part in (p for p in files if kinds[p] == "discord"):
         found = _DISCORD_PART.fullmatch(part.name)
         channels.setdefault((part.parent, found[1] if found else part.stem), []).append(part)
-    for parts in channels.values():
-        yield from _discord_rows(sorted(parts, key=_discord_part), source, zone, rejects, reading)
+    for (_, name), parts in channels.items():
+        yield from _discord_rows(sorted(parts, key=_discord_part), name, source, zone, rejects, reading)
     for part in (p for p in files if kinds[p] == "snapchat"):
         yield from _snapchat_rows(part, source, rejects, reading)
     for part in (p for p in files if kinds[p] == "messenger"):
@@ -280,17 +279,18 @@ def _discord_part(part: Path) -> int:
     return int(found[2]) if (found := _DISCORD_PART.fullmatch(part.name)) else 1
 
 
-def _discord_rows(parts: Sequence[Path], source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
+def _discord_rows(parts: Sequence[Path], name: str, source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
                   reading: Reading) -> Iterator[dict[str, Any]]:
     """A Discord channel or direct chat as DiscordChatExporter writes it (``--format Json``), in its parts where
-    the export was partitioned (``name.json``, ``name [part 2].json``...): its messages keep their ids, their
+    the export was partitioned (``name.json``, ``name [part 2].json``..., ``name`` the channel's id where it has
+    none): its messages keep their ids, their
     authors' ids are the senders; a direct chat's two people, of all its parts, are each other's recipient. The
     parts of one are each read twice, for its people and for its messages, rather than all of them held at once."""
     people: dict[str, None] = {}  # in order of first message
     held = None  # the one part's, not read twice
     for part in parts:
         try:
-            export = _discord_export(part)
+            export = _discord_export(part, name)
         except InputError:
             continue  # said when its messages are read
         _, channel, listed = export
@@ -302,7 +302,7 @@ def _discord_rows(parts: Sequence[Path], source: Path, zone: tzinfo | None, reje
         del export, channel, listed  # a part's messages are not held while the next is read
     for part in parts:
         try:
-            conversation, _, listed = held if held is not None else _discord_export(part)
+            conversation, _, listed = held if held is not None else _discord_export(part, name)
         except InputError as exc:
             set_file_aside(exc, str(part), "file", rejects, reading.several)
             continue
@@ -310,13 +310,12 @@ def _discord_rows(parts: Sequence[Path], source: Path, zone: tzinfo | None, reje
                                      reading)
 
 
-def _discord_export(part: Path) -> tuple[str, Mapping[str, Any], list[object]]:
-    """A part's channel id (its file's name where it has none), channel and messages."""
+def _discord_export(part: Path, name: str) -> tuple[str, Mapping[str, Any], list[object]]:
+    """A part's channel id (``name`` where it has none), channel and messages."""
     export = _load(part)
     listed = _messages(export, part, "")
     channel = export.get("channel") if isinstance(export.get("channel"), Mapping) else {}
-    found = _DISCORD_PART.fullmatch(part.name)
-    return str(channel.get("id") or (found[1] if found else part.stem)), channel, listed
+    return str(channel.get("id") or name), channel, listed
 
 
 def _discord_messages(part: Path, conversation: str, listed: list[object], people: list[str], zone: tzinfo | None,
@@ -383,12 +382,11 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
             set_file_aside(InputError(f"{part}: {key}: not a list of messages"), str(part), str(key), rejects,
                            True)
             continue
-        # in time order, however the download lists them, those of no time last: the others' numbers kept
-        indexed = sorted(enumerate(chat), key=lambda item: (not _snapchat_time(item[1]), _snapchat_time(item[1])))
+        conversation = _named(part, source, str(key))
         group = any(isinstance(m, Mapping) and m.get("Conversation Title") for m in chat)
         people = [] if group or own is None or own == key else [own, str(key)]
         place = 0
-        for index, message in indexed:
+        for index, message, created in _in_time_order(chat, _snapchat_time):
             where = (str(part), f"{key}[{index}]")
             if not _object(message, where, rejects):
                 continue
@@ -398,20 +396,19 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
                 continue
             place += 1
             sender = message.get("From") or (own if message.get("IsSender") is True else None)
-            record = _record(_named(part, source, str(key)), sender, people,
-                             _snapchat_time(message) or message.get("Created"), message.get("Content") or "",
-                             _SNAPCHAT_MEDIA.get(media))
+            record = _record(conversation, sender, people, created or message.get("Created"),
+                             message.get("Content") or "", _SNAPCHAT_MEDIA.get(media))
             if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
                 yield row
 
 
-def _snapchat_time(message: object) -> str:
-    """A message's time as ISO-8601 ("2023-04-12 03:21:55 UTC" as written, its order kept); "" where it has none
+def _snapchat_time(message: object) -> str | None:
+    """A message's time as ISO-8601 ("2023-04-12 03:21:55 UTC" as written, its order kept); None where it has none
     in that form."""
     created = message.get("Created") if isinstance(message, Mapping) else None
     if isinstance(created, str) and (found := _SNAPCHAT_CREATED.fullmatch(created.strip())):
         return f"{found[1]}T{found[2]}+00:00"
-    return ""
+    return None
 
 
 _SNAPCHAT_CREATED = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC")
@@ -434,7 +431,7 @@ def _messenger_rows(part: Path, source: Path, rejects: list[Reject] | None,
     people = [str(_repaired(p)) for p in participants if isinstance(p, str)] if isinstance(participants, list) \
         else []
     place = 0
-    for index, message in sorted(enumerate(listed), key=lambda item: _messenger_time(item[1])):
+    for index, message, _ in _in_time_order(listed, _messenger_time):
         where = (str(part), f"messages[{index}]")
         if not _object(message, where, rejects):
             continue
@@ -450,9 +447,14 @@ def _messenger_rows(part: Path, source: Path, rejects: list[Reject] | None,
             yield row
 
 
-def _messenger_time(message: object) -> tuple[bool, float]:
-    """A message's place in time order, those of no time in milliseconds last."""
+def _messenger_time(message: object) -> float | None:
+    """A message's time in milliseconds; None where it has none."""
     stamp = message.get("timestamp") if isinstance(message, Mapping) else None
-    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return False, float(stamp)
-    return True, 0.0
+    return float(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
+
+
+def _in_time_order(listed: Sequence[object], time_of: Callable[[object], Any]) -> list[tuple[int, object, Any]]:
+    """A chat's messages with their places in ``listed`` and their times (``time_of``, None for none), in time order
+    however the export lists them: those of no time last, in their order, so that the others' numbers hold."""
+    timed = [(index, message, time_of(message)) for index, message in enumerate(listed)]
+    return sorted(timed, key=lambda item: (item[2] is None, 0 if item[2] is None else item[2]))

@@ -141,10 +141,9 @@ class Garbled:
 
     def read_name(self, name: str | None) -> str | None:
         """A name (an id), as ``read`` reads a text, counted once however often it comes."""
-        written = None if name is None else as_written(name)
-        if written is None:
+        if name is None or (written := as_written(name)) is None:
             return name
-        self.names.add(name)  # type: ignore[arg-type]  # not None where written is not
+        self.names.add(name)
         return written if self.repair else name
 
 
@@ -255,7 +254,7 @@ def attachment_kind(value: object) -> object:
 
 
 def converted(record: Mapping[str, object], per_second: float, zone: tzinfo | None,
-               form: str | None, message_id: str | None = None) -> dict[str, Any]:
+              form: str | None, message_id: str | None = None) -> dict[str, Any]:
     """A record, its fields under Riskline's names, as a message event's row (time as ISO-8601 in UTC) with its
     labels where it has them; an ``EventError`` naming a bad field. ``message_id``: the id it is given, where the
     record has none of its own."""

@@ -203,7 +203,7 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
         try:
             shapes[part] = _shape(part, form)  # reads it whole: what cannot be read is found before any row is
         except InputError as exc:
-            set_file_aside(exc, str(part), "file", rejects, reading.several or len(chats) > 1)
+            set_file_aside(exc, str(part), "file", rejects, reading.several)
     if not shapes:  # each set aside
         return
     if zone is None:  # once they are known to be WhatsApp's (a zip may be another app's download)
@@ -217,7 +217,7 @@ def iter_chat_rows(chats: Sequence[tuple[Path, str]], zone: tzinfo | None, form:
                 set_file_aside(InputError(
                     f"{part}: its dates could be day/month or month/day (no day past 12 in it): give --time-format, "
                     "e.g. '%d/%m/%Y, %H:%M' or '%m/%d/%y, %I:%M %p', as its lines write them"), str(part), "file",
-                    rejects, reading.several or len(chats) > 1)
+                    rejects, reading.several)
                 continue
             order = next(iter(known))
             reading.borrowed.append(str(part))
