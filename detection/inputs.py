@@ -167,6 +167,8 @@ def unsupported(path: Path) -> InputError:
     if path.suffix.lower() in (".txt", ".zip"):
         hint = ("; a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl "
                 "--timezone ZONE")
+    if path.suffix.lower() == ".zip":
+        hint += " (an app's download as its .zip, Instagram's or Snapchat's, too, without --timezone)"
     if path.suffix.lower() == ".json":
         hint = ("; a JSON array of messages becomes JSON Lines with one object per line, e.g. "
                 "jq -c '.[]' IN.json > OUT.jsonl")

@@ -3,9 +3,13 @@ tally of what they leave out, a chat's recipients, and a message made a row or s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from detection.batch import bad_rows_error
@@ -48,6 +52,24 @@ def row_or_reject(record: Mapping[str, object], message_id: str | None, zone: tz
         return None
     reading.seen.add(key)
     return row
+
+
+@contextmanager
+def unzipping(archive: Path, name: str) -> Iterator[None]:
+    """A file of a zip read (``name``): where it cannot be (encrypted, damaged, compressed in a way Python does
+    not read), an ``InputError`` naming it, and saying what to do."""
+    try:
+        yield
+    except RuntimeError as exc:  # zipfile's word for an encrypted file
+        if "encrypted" not in str(exc):
+            raise
+        raise InputError(f"{archive}!{name}: encrypted: unzip it with its password, and convert what it holds") \
+            from None
+    except NotImplementedError as exc:
+        raise InputError(f"{archive}!{name}: {exc} here: unzip it with another tool, and convert what it holds") \
+            from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputError(f"{archive}!{name}: damaged ({exc}): export or download it again") from None
 
 
 def set_aside(problem: EventError, record: Mapping[str, object], where: tuple[str, str],

@@ -53,7 +53,7 @@ def convert(
         help="PAN 2012 conversations XML, a platform's message logs (.jsonl, .csv, .parquet, gzipped, or a "
              "folder of such files), or an app's chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
              "Instagram's or Messenger's message_1.json, a Messenger encrypted chat's .json, DiscordChatExporter's "
-             ".json, Snapchat's chat_history.json, or a folder of them)")],
+             ".json, Snapchat's chat_history.json, a folder of them, or an app's download as its .zip)")],
     output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTPUT", parser=local_path, help=WRITE_HELP)],
     predators: Annotated[Path | None, typer.Option(
         metavar="FILE", parser=local_path,

@@ -2,7 +2,7 @@
 iPhone's ``.zip``), Telegram Desktop's ``result.json``, Instagram's or Messenger's ``message_1.json`` (and a chat of
 Messenger's end-to-end encrypted export), a Discord channel's or direct chat's ``.json`` as DiscordChatExporter
 writes it, and Snapchat's ``chat_history.json``, or a folder of them (a study's donated chats, a download with its
-media beside).
+media beside), or a download's ``.zip`` as the app gives it (Instagram's, Facebook's, Snapchat's).
 
 Each chat is a conversation, each message keeps the id the app gives it (Telegram's, Discord's) or is numbered by
 its place in the chat (WhatsApp, Meta, Snapchat: 1, 2, ...), each sender is the app's id or name for them, and in a
@@ -14,8 +14,12 @@ chat of two people the other is the recipient. Media are kept as their kind, nev
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -24,7 +28,7 @@ from detection.events import ATTACHMENTS, EventError, shown
 from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
 from detection.readers import Reject
 from training import whatsapp
-from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside
+from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside, unzipping
 from training.logs import as_written, attachment_kind
 
 _META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
@@ -37,9 +41,11 @@ _TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "vide
 def export_kind(path: Path, alone: bool = False) -> str | None:
     """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
     "telegram", "meta", "messenger", "discord" or "snapchat" (in a folder, only its ``chat_history.json``: Snapchat's
-    download holds its snaps, calls and more alike; a file given ``alone`` whatever its name); None for anything
-    else."""
+    download holds its snaps, calls and more alike; a file given ``alone`` whatever its name), "download" (a
+    ``.zip`` holding JSON and no ``.txt``: an app's download, read as its folder); None for anything else."""
     suffix = path.suffix.lower()
+    if suffix == ".zip" and path.is_file() and _zipped_json(path):
+        return "download"
     if suffix in whatsapp.SUFFIXES:
         return "whatsapp"
     if suffix != ".json" or not path.is_file():
@@ -80,9 +86,10 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json, a Messenger encrypted chat's .json, "
-                         "DiscordChatExporter's .json, Snapchat's chat_history.json), nor a folder of them")
+                         "DiscordChatExporter's .json, Snapchat's chat_history.json), nor a folder of them, nor "
+                         "an app's download as its .zip")
     reading = reading if reading is not None else Reading()
-    reading.several = len(files) > 1
+    reading.several = reading.several or len(files) > 1  # or the download's zip this folder is, which does
     kinds = {part: export_kind(part, alone=part == source) for part in files}
     if form is not None and "whatsapp" not in kinds.values():
         raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
@@ -110,6 +117,75 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         yield from _snapchat_rows(part, source, rejects, reading)
     for part in (p for p in files if kinds[p] == "messenger"):
         yield from _messenger_rows(part, source, rejects, reading)
+    for part in (p for p in files if kinds[p] == "download"):
+        yield from _download_rows(part, source, zone, rejects, reading)
+
+
+def _zipped_json(path: Path) -> bool:
+    """Whether a ``.zip`` is an app's download (JSON, no ``.txt``: not WhatsApp's ``_chat.txt`` with its media);
+    False for one that does not open as a zip, which WhatsApp's reader names."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name.lower() for name in _unpacked_names(archive)]
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return not any(name.endswith(".txt") for name in names) and any(name.endswith(".json") for name in names)
+
+
+def _unpacked_names(archive: zipfile.ZipFile) -> list[str]:
+    """The files of a zip that its folder's reading would look at: none hidden or under macOS's ``__MACOSX``."""
+    return [info.filename for info in archive.infolist() if not info.is_dir()
+            and not any(part.startswith(".") or part == "__MACOSX" for part in info.filename.split("/"))]
+
+
+def _download_rows(archive: Path, source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
+                   reading: Reading) -> Iterator[dict[str, Any]]:
+    """An app's download as its ``.zip`` holds it (Instagram's, Facebook's, Snapchat's), read as the folder it
+    unzips to: its JSON files are unpacked to a temporary folder (its media are not), where the chats are read,
+    and their places named as in the zip (``download.zip!your_instagram_activity/.../message_1.json``). Its chats'
+    ids are their places in it, under the zip's own place (without ``.zip``) in a folder given."""
+    with tempfile.TemporaryDirectory(prefix="riskline-convert-") as temp:
+        root = Path(temp)
+        into = root if archive == source else root / archive.relative_to(source).with_suffix("")
+        try:
+            _unpack_json(archive, into)
+        except InputError as exc:
+            set_file_aside(exc, str(archive), "file", rejects, reading.several)
+            return
+        files = export_files(root)
+        if files is None:
+            set_file_aside(InputError(f"{archive}: a zip of JSON holding no chat export (Instagram's or Messenger's "
+                                      "message_1.json, Snapchat's chat_history.json, ...)"), str(archive), "file",
+                           rejects, reading.several)
+            return
+        inside: list[Reject] | None = [] if rejects is not None else None
+        try:
+            yield from iter_export_rows(root, zone, None, inside, reading, files)  # no WhatsApp .txt in it
+        except InputError as exc:
+            raise InputError(_as_zipped(str(exc), root, into, archive)) from None
+        finally:
+            if rejects is not None and inside is not None:
+                rejects.extend(replace(reject, path=_as_zipped(reject.path, root, into, archive)) for reject in inside)
+
+
+def _unpack_json(archive: Path, into: Path) -> None:
+    """A download's JSON files unpacked ``into`` a folder, their places in the zip kept; an ``InputError`` naming
+    the file that cannot be (damaged, encrypted, compressed in a way Python does not read, or no room for it)."""
+    name = ""
+    try:
+        with zipfile.ZipFile(archive) as held:
+            for name in (name for name in _unpacked_names(held) if name.lower().endswith(".json")):
+                with unzipping(archive, name):
+                    held.extract(name, into)  # its path made safe: none outside ``into``, nor absolute
+    except OSError as exc:
+        raise InputError(f"{archive}!{name}: could not be unpacked to {into} ({exc.strerror or exc}): unzip it where "
+                         "there is room and convert its folder") from None
+
+
+def _as_zipped(said: str, root: Path, into: Path, archive: Path) -> str:
+    """What was said of the files unpacked ``into`` a folder (under ``root``), said of the zip they came from."""
+    return said.replace(f"{into}{os.sep}", f"{archive}!").replace(str(into), str(archive)).replace(str(root),
+                                                                                                    str(archive))
 
 
 def _named(part: Path, source: Path, own: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from detection.events import ATTACHMENTS, EventError
 from detection.inputs import InputError, not_a_file
 from detection.readers import Reject
-from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside
+from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside, unzipping
 from training.logs import attachment_kind
 
 SUFFIXES = (".txt", ".zip")
@@ -79,11 +79,9 @@ def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
                  and info.filename.lower().endswith(".txt") and not info.filename.startswith("__MACOSX/")]
         if len(texts) != 1:
             held = f"{len(texts)} text files ({', '.join(texts[:5])})" if texts else "no .txt file"
-            if not texts and any(info.filename.lower().endswith(".json") for info in archive.infolist()):
-                held += " but JSON (another app's download, Instagram's, Telegram's, Snapchat's?): unzip it and " \
-                        "convert its folder"
             raise InputError(f"{part}: a WhatsApp export holds its chat as one .txt file; this archive holds {held}")
-        with archive.open(texts[0]) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as handle:
+        with unzipping(part, texts[0]), archive.open(texts[0]) as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict") as handle:
             yield f"{part}!{texts[0]}", handle
 
 

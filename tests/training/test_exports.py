@@ -222,13 +222,12 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"two.zip: a WhatsApp export holds its chat as one .txt file; this archive "
                                          r"holds 2 text files \(_chat.txt, other.txt\)$"):
         list(iter_export_rows(tmp_path / "two.zip", UTC))
-    with zipfile.ZipFile(tmp_path / "mydata~1.zip", "w") as archive:  # another app's download, zipped
-        archive.writestr("json/chat_history.json", "{}")
-    zipped = riskline("convert", tmp_path / "mydata~1.zip", "-o", out)  # said before --timezone is asked for
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as archive:
+        archive.writestr("1.jpg", b"\xff\xd8")
+    zipped = riskline("convert", tmp_path / "photos.zip", "-o", out)  # said before --timezone is asked for
     assert zipped.returncode == 2 and zipped.stderr == (
-        f"riskline: error: {tmp_path / 'mydata~1.zip'}: a WhatsApp export holds its chat as one .txt file; this "
-        "archive holds no .txt file but JSON (another app's download, Instagram's, Telegram's, Snapchat's?): unzip "
-        "it and convert its folder\n")
+        f"riskline: error: {tmp_path / 'photos.zip'}: a WhatsApp export holds its chat as one .txt file; this "
+        "archive holds no .txt file\n")
     mixed = tmp_path / "mixed"  # message logs beside a chat: read as logs (which name the chat), none passed over
     mixed.mkdir()
     (mixed / "chat.txt").write_text(chat.read_text())
@@ -525,6 +524,94 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
         f"riskline: error: {old}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved Chat "
         "History'), whose messages sent name no sender: not read; download your data again, as Snapchat now writes "
         "it (a list of messages for each chat)\n")
+
+
+def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> None:
+    """An app's download as its .zip (JSON, no WhatsApp .txt: Instagram's, Snapchat's) gives the rows its unzipped
+    folder gives, ids and all, its media passed over; in a folder each zip's chats are named under its place, so
+    two people's downloads stay apart. What cannot be read is named inside its zip (zip!path), in the error and in
+    --errors; an encrypted or damaged file (a WhatsApp zip's too) is one line, not a traceback. Nothing unpacked
+    is left behind."""
+    instagram, snapchat = tmp_path / "instagram-kid-2024.zip", tmp_path / "mydata~1.zip"
+    thread = "your_instagram_activity/messages/inbox/alex_1234"
+    listed = [{"sender_name": "alex", "timestamp_ms": 1_704_189_900_000, "content": "pay or i post it"},
+              {"sender_name": "kid", "timestamp_ms": 1_704_189_800_000, "photos": [{"uri": "x.jpg"}]}]
+    with zipfile.ZipFile(instagram, "w") as archive:
+        for number, messages in ((1, listed), (2, [{"sender_name": "alex", "timestamp_ms": 1_704_189_600_000,
+                                                    "content": "hey"}])):
+            archive.writestr(f"{thread}/message_{number}.json", json.dumps({
+                "participants": [{"name": "alex"}, {"name": "kid"}], "messages": messages,
+                "thread_path": "inbox/alex_1234"}))
+        archive.writestr(f"{thread}/photos/x.jpg", b"\xff\xd8")
+        archive.writestr("personal_information/personal_information.json", "{}")
+        archive.writestr(f"__MACOSX/{thread}/._message_1.json", b"\x00\x05")
+    with zipfile.ZipFile(snapchat, "w") as archive:
+        archive.writestr("json/chat_history.json", json.dumps({"alex_99": [
+            _snap("alex_99", "2024-03-02 20:00:00 UTC", "how old r u"), _snap("me", "2024-03-02 20:01:00 UTC", "15",
+                                                                              mine=True)]}))
+        archive.writestr("json/snap_history.json", json.dumps({"alex_99": [_snap("alex_99", "2024-03-02 19:00:00 "
+                                                                                            "UTC", "")]}))
+    unpacked = tmp_path / "unpacked"
+    for archive_path in (instagram, snapchat):
+        with zipfile.ZipFile(archive_path) as archive:
+            archive.extractall(unpacked / archive_path.stem)
+        zipped_rows = list(iter_export_rows(archive_path))
+        assert zipped_rows == list(iter_export_rows(unpacked / archive_path.stem)) and zipped_rows
+    assert [(r["conversation_id"], r["message_id"], r["attachment"]) for r in iter_export_rows(instagram)] == [
+        (thread, "1", None), (thread, "2", "image"), (thread, "3", None)]
+    people = tmp_path / "people"
+    for person in ("a", "b"):
+        (people / person).mkdir(parents=True)
+        (people / person / instagram.name).write_bytes(instagram.read_bytes())
+    assert sorted({r["conversation_id"] for r in iter_export_rows(people)}) == [
+        f"a/instagram-kid-2024/{thread}", f"b/instagram-kid-2024/{thread}"]
+
+    with zipfile.ZipFile(bad := tmp_path / "bad.zip", "w") as archive:
+        archive.writestr("json/chat_history.json", json.dumps({"alex_99": [_snap("alex_99", "soon", "hi"),
+                                                                           _snap("alex_99", "2024-03-02 20:00:00 UTC",
+                                                                                 "hey")]}))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    out = tmp_path / "out.jsonl"
+    stopped = riskline("convert", bad, "-o", out, env={"TMPDIR": str(temp)})
+    assert stopped.returncode == 2 and stopped.stderr == (
+        f"riskline: error: {bad}!json/chat_history.json: alex_99[0]: field 'timestamp': not ISO-8601 or Unix seconds: "
+        "'soon' (use --errors FILE to set bad rows aside)\n")
+    aside = riskline("convert", bad, "-o", out, "--errors", tmp_path / "bad.jsonl", env={"TMPDIR": str(temp)})
+    assert aside.returncode == 0, aside.stderr
+    assert [(r["file"], r["location"]) for r in map(json.loads, (tmp_path / "bad.jsonl").open())] == [
+        (f"{bad}!json/chat_history.json", "alex_99[0]")]
+    assert [r["text"] for r in map(json.loads, out.open())] == ["hey"] and list(temp.iterdir()) == []
+    with zipfile.ZipFile(other := tmp_path / "settings.zip", "w") as archive:
+        archive.writestr("settings/account.json", "{}")
+    with pytest.raises(InputError, match=r"settings.zip: a zip of JSON holding no chat export \(Instagram's"):
+        list(iter_export_rows(other))
+
+    def spoilt(archive_path: Path, name: str, body: str, encrypted: bool) -> Path:
+        with zipfile.ZipFile(archive_path, "w") as archive:
+            archive.writestr(name, body)
+        data = bytearray(archive_path.read_bytes())
+        if encrypted:  # the flag zipfile reads for it, in the file's header and in the zip's directory
+            data[6] |= 1
+            data[data.index(b"PK\x01\x02") + 8] |= 1
+        else:  # a byte of the file changed: its checksum no longer holds
+            data[data.index(body[:8].encode())] ^= 1
+        archive_path.write_bytes(bytes(data))
+        return archive_path
+    chat = "[31/01/2024, 10:00:00] Kim: hello there, long time\n"
+    snaps = json.dumps({"alex_99": [_snap("alex_99", "2024-03-02 20:00:00 UTC", "hello there")]})
+    for archive_path, name, body, said in (
+            (tmp_path / "wa_damaged.zip", "_chat.txt", chat, "damaged (Bad CRC-32 for file '_chat.txt'): export or "
+                                                             "download it again"),
+            (tmp_path / "wa_locked.zip", "_chat.txt", chat, "encrypted: unzip it with its password, and convert "
+                                                            "what it holds"),
+            (tmp_path / "dl_damaged.zip", "json/chat_history.json", snaps,
+             "damaged (Bad CRC-32 for file 'json/chat_history.json'): export or download it again"),
+            (tmp_path / "dl_locked.zip", "json/chat_history.json", snaps,
+             "encrypted: unzip it with its password, and convert what it holds")):
+        with pytest.raises(InputError) as raised:
+            list(iter_export_rows(spoilt(archive_path, name, body, "locked" in archive_path.name), UTC))
+        assert str(raised.value) == f"{archive_path}!{name}: {said}"
 
 
 def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
