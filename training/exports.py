@@ -44,7 +44,7 @@ def export_kind(path: Path, alone: bool = False) -> str | None:
     download holds its snaps, calls and more alike; a file given ``alone`` whatever its name), "download" (a
     ``.zip`` holding JSON and no ``.txt``: an app's download, read as its folder); None for anything else."""
     suffix = path.suffix.lower()
-    if suffix == ".zip" and path.is_file() and _zipped_json(path):
+    if suffix == ".zip" and path.is_file() and _download_zip(path):
         return "download"
     if suffix in whatsapp.SUFFIXES:
         return "whatsapp"
@@ -83,6 +83,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     Telegram chat) that cannot be read at all, is set aside in ``rejects``, or, without it, an ``InputError`` naming
     its file, place and field. ``files``: what ``export_files`` found in ``source`` already, where it was asked."""
     files = files if files is not None else export_files(source)
+    if files is None and html_download(source):
+        raise InputError(f"{source}: {HTML_SAID}")
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json, a Messenger encrypted chat's .json, "
@@ -121,15 +123,34 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         yield from _download_rows(part, source, zone, rejects, reading)
 
 
-def _zipped_json(path: Path) -> bool:
-    """Whether a ``.zip`` is an app's download (JSON, no ``.txt``: not WhatsApp's ``_chat.txt`` with its media);
-    False for one that does not open as a zip, which WhatsApp's reader names."""
+_META_HTML = re.compile(r"message_\d+\.html", re.IGNORECASE)  # a thread's part in a download made as HTML
+HTML_SAID = ("Instagram's or Facebook's messages as HTML (message_1.html), which riskline does not read: download "
+              "your information again in the JSON format")
+
+
+def html_download(source: Path) -> bool:
+    """Whether ``source`` is Instagram's or Facebook's messages downloaded as HTML (a thread's ``message_1.html``, or
+    a folder holding one and no message logs), which are not read."""
+    if not source.is_dir():
+        return bool(_META_HTML.fullmatch(source.name))
+    html = False
+    for path in source.rglob("*"):
+        if input_format(path) is not None and path.is_file():  # a folder of logs, read as such
+            return False
+        html = html or bool(_META_HTML.fullmatch(path.name))
+    return html
+
+
+def _download_zip(path: Path) -> bool:
+    """Whether a ``.zip`` is an app's download (JSON, or Meta's HTML, and no ``.txt``: not WhatsApp's
+    ``_chat.txt`` with its media); False for one that does not open as a zip, which WhatsApp's reader names."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = [name.lower() for name in _unpacked_names(archive)]
     except (zipfile.BadZipFile, OSError):
         return False
-    return not any(name.endswith(".txt") for name in names) and any(name.endswith(".json") for name in names)
+    return not any(name.endswith(".txt") for name in names) and any(
+        name.endswith(".json") or _META_HTML.fullmatch(name.rsplit("/", 1)[-1]) for name in names)
 
 
 def _unpacked_names(archive: zipfile.ZipFile) -> list[str]:
@@ -148,15 +169,16 @@ def _download_rows(archive: Path, source: Path, zone: tzinfo | None, rejects: li
         root = Path(temp)
         into = root if archive == source else root / archive.relative_to(source).with_suffix("")
         try:
-            _unpack_json(archive, into)
+            names = _unpack_json(archive, into)
         except InputError as exc:
             set_file_aside(exc, str(archive), "file", rejects, reading.several)
             return
         files = export_files(root)
         if files is None:
-            set_file_aside(InputError(f"{archive}: a zip of JSON holding no chat export (Instagram's or Messenger's "
-                                      "message_1.json, Snapchat's chat_history.json, ...)"), str(archive), "file",
-                           rejects, reading.several)
+            html = any(_META_HTML.fullmatch(name.rsplit("/", 1)[-1]) for name in names)
+            set_file_aside(InputError(f"{archive}: {HTML_SAID}" if html else f"{archive}: a zip of JSON holding no "
+                                      "chat export (Instagram's or Messenger's message_1.json, Snapchat's "
+                                      "chat_history.json, ...)"), str(archive), "file", rejects, reading.several)
             return
         inside: list[Reject] | None = [] if rejects is not None else None
         try:
@@ -168,18 +190,21 @@ def _download_rows(archive: Path, source: Path, zone: tzinfo | None, rejects: li
                 rejects.extend(replace(reject, path=_as_zipped(reject.path, root, into, archive)) for reject in inside)
 
 
-def _unpack_json(archive: Path, into: Path) -> None:
-    """A download's JSON files unpacked ``into`` a folder, their places in the zip kept; an ``InputError`` naming
-    the file that cannot be (damaged, encrypted, compressed in a way Python does not read, or no room for it)."""
+def _unpack_json(archive: Path, into: Path) -> list[str]:
+    """A download's JSON files unpacked ``into`` a folder, their places in the zip kept, and the names of all its
+    files; an ``InputError`` naming the file that cannot be (damaged, encrypted, compressed in a way Python does not
+    read, or no room for it)."""
     name = ""
     try:
         with zipfile.ZipFile(archive) as held:
-            for name in (name for name in _unpacked_names(held) if name.lower().endswith(".json")):
+            names = _unpacked_names(held)
+            for name in (name for name in names if name.lower().endswith(".json")):
                 with unzipping(archive, name):
                     held.extract(name, into)  # its path made safe: none outside ``into``, nor absolute
     except OSError as exc:
         raise InputError(f"{archive}!{name}: could not be unpacked to {into} ({exc.strerror or exc}): unzip it where "
                          "there is room and convert its folder") from None
+    return names
 
 
 def _as_zipped(said: str, root: Path, into: Path, archive: Path) -> str:

@@ -586,6 +586,26 @@ def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> N
         archive.writestr("settings/account.json", "{}")
     with pytest.raises(InputError, match=r"settings.zip: a zip of JSON holding no chat export \(Instagram's"):
         list(iter_export_rows(other))
+    html = "your_instagram_activity/messages/inbox/alex_1234/message_1.html"  # Meta's download as HTML, its default
+    with zipfile.ZipFile(html_zip := tmp_path / "instagram-html.zip", "w") as archive:
+        archive.writestr(html, "<html></html>")
+        archive.writestr("personal_information/personal_information.html", "<html></html>")
+    with zipfile.ZipFile(html_zip) as archive:
+        archive.extractall(html_folder := tmp_path / "instagram-html")
+    said = ("Instagram's or Facebook's messages as HTML (message_1.html), which riskline does not read: download "
+            "your information again in the JSON format")
+    with pytest.raises(InputError) as raised:
+        list(iter_export_rows(html_zip))
+    assert str(raised.value) == f"{html_zip}: {said}"
+    refused = riskline("convert", html_folder, "-o", out)
+    assert refused.returncode == 2 and refused.stderr == f"riskline: error: {html_folder}: {said}\n"
+    (html_folder / "logs.jsonl").write_text("{}\n")  # message logs beside: read as logs, which name what is not one
+    logs = riskline("convert", html_folder, "-o", out)
+    assert logs.returncode == 2 and ".html: unsupported file type '.html'" in logs.stderr
+    scored = riskline("score", html_folder / html, "-o", out)
+    assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
+        "Instagram's and Facebook's messages downloaded as HTML are not read: download them in the JSON format, then "
+        "riskline convert INPUT -o OUT.jsonl")
 
     def spoilt(archive_path: Path, name: str, body: str, encrypted: bool) -> Path:
         with zipfile.ZipFile(archive_path, "w") as archive:
