@@ -99,7 +99,7 @@ def convert(
     conversation.
     """
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
-    from training.exports import HTML_SAID, export_files, html_download
+    from training.exports import export_files, html_download
 
     if input_path.suffix.lower() != ".xml" and predators is not None:
         raise fail(f"{input_path}: --predators is for PAN 2012 XML, whose labels it gives")
@@ -108,8 +108,8 @@ def convert(
             raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
                        "logs, not an app's chat export (read as the app writes it)")
         return _convert_chats(input_path, chats, output, time_format, timezone, errors, label)
-    if html_download(input_path):
-        raise fail(f"{input_path}: {HTML_SAID}")
+    if html := html_download(input_path):
+        raise fail(f"{input_path}: {html}")
     if input_path.suffix.lower() != ".xml":
         return _convert_logs(input_path, output, mapping or [], (timestamp_unit, time_format, timezone), errors,
                              number_messages, repair_text, label)

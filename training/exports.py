@@ -83,8 +83,8 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
     Telegram chat) that cannot be read at all, is set aside in ``rejects``, or, without it, an ``InputError`` naming
     its file, place and field. ``files``: what ``export_files`` found in ``source`` already, where it was asked."""
     files = files if files is not None else export_files(source)
-    if files is None and html_download(source):
-        raise InputError(f"{source}: {HTML_SAID}")
+    if files is None and (html := html_download(source)):
+        raise InputError(f"{source}: {html}")
     if files is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json, a Messenger encrypted chat's .json, "
@@ -123,26 +123,35 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
         yield from _download_rows(part, source, zone, rejects, reading)
 
 
-_META_HTML = re.compile(r"message_\d+\.html", re.IGNORECASE)  # a thread's part in a download made as HTML
-HTML_SAID = ("Instagram's or Facebook's messages as HTML (message_1.html), which riskline does not read: download "
-              "your information again in the JSON format")
+# the chats of a download made as HTML, which the apps make unless told JSON, and what to do
+_HTML_CHATS = ((re.compile(r"message_\d+\.html", re.IGNORECASE),
+                "Instagram's or Facebook's messages as HTML (message_1.html), which riskline does not read: download "
+                "your information again in the JSON format"),
+               (re.compile(r"chat_history.*\.html", re.IGNORECASE),
+                "Snapchat's chats as HTML (chat_history.html), which riskline does not read: download your data "
+                "again with 'Export JSON Files' ticked"))
 
 
-def html_download(source: Path) -> bool:
-    """Whether ``source`` is Instagram's or Facebook's messages downloaded as HTML (a thread's ``message_1.html``, or
-    a folder holding one and no message logs), which are not read."""
+def _html_said(name: str) -> str | None:
+    return next((said for pattern, said in _HTML_CHATS if pattern.fullmatch(name.rsplit("/", 1)[-1])), None)
+
+
+def html_download(source: Path) -> str | None:
+    """Where ``source`` is an app's chats downloaded as HTML (Instagram's or Facebook's ``message_1.html``,
+    Snapchat's ``chat_history.html``, or a folder holding one and no message logs), which are not read: what to do;
+    None otherwise."""
     if not source.is_dir():
-        return bool(_META_HTML.fullmatch(source.name))
-    html = False
+        return _html_said(source.name)
+    html = None
     for path in source.rglob("*"):
         if input_format(path) is not None and path.is_file():  # a folder of logs, read as such
-            return False
-        html = html or bool(_META_HTML.fullmatch(path.name))
+            return None
+        html = html or _html_said(path.name)
     return html
 
 
 def _download_zip(path: Path) -> bool:
-    """Whether a ``.zip`` is an app's download (JSON, or Meta's HTML, and no ``.txt``: not WhatsApp's
+    """Whether a ``.zip`` is an app's download (JSON, or its chats as HTML, and no ``.txt``: not WhatsApp's
     ``_chat.txt`` with its media); False for one that does not open as a zip, which WhatsApp's reader names."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -150,7 +159,7 @@ def _download_zip(path: Path) -> bool:
     except (zipfile.BadZipFile, OSError):
         return False
     return not any(name.endswith(".txt") for name in names) and any(
-        name.endswith(".json") or _META_HTML.fullmatch(name.rsplit("/", 1)[-1]) for name in names)
+        name.endswith(".json") or _html_said(name) for name in names)
 
 
 def _unpacked_names(archive: zipfile.ZipFile) -> list[str]:
@@ -175,8 +184,8 @@ def _download_rows(archive: Path, source: Path, zone: tzinfo | None, rejects: li
             return
         files = export_files(root)
         if files is None:
-            html = any(_META_HTML.fullmatch(name.rsplit("/", 1)[-1]) for name in names)
-            set_file_aside(InputError(f"{archive}: {HTML_SAID}" if html else f"{archive}: a zip of JSON holding no "
+            html = next(filter(None, map(_html_said, names)), None)
+            set_file_aside(InputError(f"{archive}: {html}" if html else f"{archive}: a zip of JSON holding no "
                                       "chat export (Instagram's or Messenger's message_1.json, Snapchat's "
                                       "chat_history.json, ...)"), str(archive), "file", rejects, reading.several)
             return

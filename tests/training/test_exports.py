@@ -604,8 +604,15 @@ def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> N
     assert logs.returncode == 2 and ".html: unsupported file type '.html'" in logs.stderr
     scored = riskline("score", html_folder / html, "-o", out)
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
-        "Instagram's and Facebook's messages downloaded as HTML are not read: download them in the JSON format, then "
-        "riskline convert INPUT -o OUT.jsonl")
+        "an app's chats downloaded as HTML (Instagram's, Facebook's, Snapchat's) are not read: download them as JSON, "
+        "then riskline convert INPUT -o OUT.jsonl")
+    with zipfile.ZipFile(snap_html := tmp_path / "mydata~html.zip", "w") as archive:
+        archive.writestr("html/chat_history.html", "<html></html>")
+        archive.writestr("json/account.json", "{}")
+    with pytest.raises(InputError) as raised:
+        list(iter_export_rows(snap_html))
+    assert str(raised.value) == (f"{snap_html}: Snapchat's chats as HTML (chat_history.html), which riskline does "
+                                 "not read: download your data again with 'Export JSON Files' ticked")
 
     def spoilt(archive_path: Path, name: str, body: str, encrypted: bool) -> Path:
         with zipfile.ZipFile(archive_path, "w") as archive:
