@@ -211,8 +211,9 @@ def _unpack_json(archive: Path, into: Path) -> list[str]:
                 with unzipping(archive, name):
                     held.extract(name, into)  # its path made safe: none outside ``into``, nor absolute
     except OSError as exc:
-        raise InputError(f"{archive}!{name}: could not be unpacked to {into} ({exc.strerror or exc}): unzip it where "
-                         "there is room and convert its folder") from None
+        said = exc.strerror or exc
+        raise InputError(f"{archive}!{name}: could not be unpacked to a temporary folder, {into} ({said}): set TMPDIR "
+                         "to a folder with room, or unzip it there and convert its folder") from None
     return names
 
 

@@ -4,6 +4,7 @@ Instagram."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -582,6 +583,11 @@ def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> N
     assert [(r["file"], r["location"]) for r in map(json.loads, (tmp_path / "bad.jsonl").open())] == [
         (f"{bad}!json/chat_history.json", "alex_99[0]")]
     assert [r["text"] for r in map(json.loads, out.open())] == ["hey"] and list(temp.iterdir()) == []
+    full = riskline("convert", instagram, "-o", out, env={"TMPDIR": str(temp)}, max_file_bytes=100)  # a disk full
+    assert full.returncode == 2 and re.fullmatch(
+        rf"riskline: error: {re.escape(str(instagram))}!{thread}/message_1.json: could not be unpacked to a temporary "
+        rf"folder, {re.escape(str(temp))}/riskline-convert-\w+ \(File too large\): set TMPDIR to a folder with room, "
+        r"or unzip it there and convert its folder\n", full.stderr) and list(temp.iterdir()) == []
     with zipfile.ZipFile(other := tmp_path / "settings.zip", "w") as archive:
         archive.writestr("settings/account.json", "{}")
     with pytest.raises(InputError, match=r"settings.zip: a zip of JSON holding no chat export \(Instagram's"):
