@@ -307,7 +307,7 @@ def _record(conversation: str, sender: object, people: Sequence[str], timestamp:
     """A message's record as its export gives it, for ``row_or_reject``: its recipient the other of two ``people``,
     an attachment of a kind Riskline does not name a file, its own id where it has one."""
     record = {"conversation_id": conversation, "sender_id": sender, "timestamp": timestamp, "text": text,
-              "attachment": kind if kind in ATTACHMENTS or kind is None else "file",
+              "attachment": kind if kind is None or (isinstance(kind, str) and kind in ATTACHMENTS) else "file",
               "recipient_id": recipient(people, sender) if isinstance(sender, str) else None}
     return record if message_id is None else {**record, "message_id": message_id}
 

@@ -679,3 +679,16 @@ def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
         ("Alex Doe_40", "5", "Kid", "Alex Doe", "2024-03-02T19:48:20+00:00", "", "video"),
         ("Alex Doe_40", "6", "Alex Doe", "Kid", "2024-03-02T19:50:00+00:00", "now pay or i post it", None)]
     assert reading.notices == 2
+
+
+def test_a_media_entry_of_an_unexpected_shape_is_a_file(tmp_path: Path) -> None:
+    """An attachment whose name or address is not text (a list, an object: an export written by another tool, or
+    damaged) is a file, not a crash: the message is kept."""
+    listed = [{"senderName": "Alex", "timestamp": 1_709_408_400_000, "text": "", "type": "media",
+               "media": [{"uri": ["a.jpeg"]}]}]
+    (tmp_path / "Alex_40.json").write_text(json.dumps({"participants": ["Kid", "Alex"], "threadName": "Alex_40",
+                                                      "messages": listed}))
+    (tmp_path / "sam [1].json").write_text(json.dumps(_discord_export("DirectTextChat", [_discord_message(
+        1, "111", attachments=[{"id": "1", "url": {"href": "a.png"}, "fileName": None, "fileSizeBytes": 3}])])))
+    assert [(r["conversation_id"], r["attachment"]) for r in iter_export_rows(tmp_path)] == [
+        ("987654321", "file"), ("Alex_40", "file")]
