@@ -497,7 +497,7 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
         group = any(isinstance(m, Mapping) and m.get("Conversation Title") for m in chat)
         people = [] if group or own is None or own == key else [own, str(key)]
         place = 0
-        for index, message, created in _in_time_order(chat, _snapchat_time):
+        for index, message, created in _in_time_order(chat, _snapchat_time, _snapchat_tie):
             where = (str(part), f"{key}[{index}]")
             if not _object(message, where, rejects):
                 continue
@@ -511,6 +511,13 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
                              message.get("Content") or "", _SNAPCHAT_MEDIA.get(media))
             if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
                 yield row
+
+
+def _snapchat_tie(message: object) -> float:
+    """What orders a chat's messages of the same second: their ``Created(microseconds)`` (a finer clock); 0 where
+    there is none, their listed order then kept."""
+    finer = message.get("Created(microseconds)") if isinstance(message, Mapping) else None
+    return finer if isinstance(finer, int | float) and not isinstance(finer, bool) and finer == finer else 0
 
 
 def _snapchat_time(message: object) -> str | None:
@@ -564,8 +571,11 @@ def _messenger_time(message: object) -> float | None:
     return float(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
 
 
-def _in_time_order(listed: Sequence[object], time_of: Callable[[object], Any]) -> list[tuple[int, object, Any]]:
+def _in_time_order(listed: Sequence[object], time_of: Callable[[object], Any],
+                   tie: Callable[[object], float] | None = None) -> list[tuple[int, object, Any]]:
     """A chat's messages with their places in ``listed`` and their times (``time_of``, None for none), in time order
-    however the export lists them: those of no time last, in their order, so that the others' numbers hold."""
+    however the export lists them (those of one time by ``tie``, where given, then as listed): those of no time
+    last, in their order, so that the others' numbers hold."""
     timed = [(index, message, time_of(message)) for index, message in enumerate(listed)]
-    return sorted(timed, key=lambda item: (item[2] is None, 0 if item[2] is None else item[2]))
+    return sorted(timed, key=lambda item: (item[2] is None, 0 if item[2] is None else item[2],
+                                           0 if tie is None or item[2] is None else tie(item[1])))

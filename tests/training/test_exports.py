@@ -467,17 +467,18 @@ def test_discord_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
 
 
 def _snap(sender: str, created: str, content: str | None, media: str = "TEXT", mine: bool = False,
-          title: str | None = None) -> dict[str, object]:
+          title: str | None = None, finer: int = 0) -> dict[str, object]:
     """A message as Snapchat's "My Data" download writes it in json/chat_history.json."""
     return {"From": sender, "Media Type": media, "Created": created, "Content": content, "Conversation Title": title,
-            "IsSender": mine, "Created(microseconds)": 0, "Media IDs": ""}
+            "IsSender": mine, "Created(microseconds)": finer, "Media IDs": ""}
 
 
 def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
-    """Snapchat's chat_history.json: each chat (its key) a conversation, its messages in time order however listed,
-    numbered, those of no time last; the account's own username (its messages IsSender) the recipient of the
-    other's in a chat of two, none in a group's (titled); media by their type; Snapchat's notices (STATUS...) left
-    out. The older download, whose sent messages name no sender, is refused saying why."""
+    """Snapchat's chat_history.json: each chat (its key) a conversation, its messages in time order however listed
+    (those of one second by their finer clock), numbered, those of no time last; the account's own username (its
+    messages IsSender) the recipient of the other's in a chat of two, none in a group's (titled); media by their
+    type; Snapchat's notices (STATUS...) left out. The older download, whose sent messages name no sender, is
+    refused saying why."""
     download = tmp_path / "mydata" / "json"
     download.mkdir(parents=True)
     (download / "chat_history.json").write_text(json.dumps({
@@ -488,8 +489,9 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
             _snap("alex_99", "2024-03-02 20:05:00 UTC", "send a private pic"),
             _snap("me.kid", "2024-03-02 20:03:00 UTC", "15", mine=True),
             _snap("alex_99", "2024-03-02 20:00:00 UTC", "hey how old r u")],
-        "0f3c-group": [_snap("sam", "2024-03-01 10:00:00 UTC", "yo", title="squad"),
-                       _snap("me.kid", "2024-03-01 10:01:00 UTC", "hi", mine=True, title="squad")],
+        "0f3c-group": [  # newest first, both in one second: told apart by their finer clock
+            _snap("me.kid", "2024-03-01 10:00:00 UTC", "hi", mine=True, title="squad", finer=1_709_287_200_700_000),
+            _snap("sam", "2024-03-01 10:00:00 UTC", "yo", title="squad", finer=1_709_287_200_100_000)],
         "old_friend": [_snap("old_friend", "yesterday", "x"),
                        _snap("old_friend", "2024-02-01 10:00:00 UTC", None, media="NOTE")],
     }, indent=2))
@@ -507,7 +509,7 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
         ("json/alex_99", "5", "alex_99", "me.kid", "2024-03-02T20:09:00+00:00", "now pay or i send it to ur followers",
          None),
         ("json/0f3c-group", "1", "sam", None, "2024-03-01T10:00:00+00:00", "yo", None),
-        ("json/0f3c-group", "2", "me.kid", None, "2024-03-01T10:01:00+00:00", "hi", None),
+        ("json/0f3c-group", "2", "me.kid", None, "2024-03-01T10:00:00+00:00", "hi", None),
         ("json/old_friend", "1", "old_friend", "me.kid", "2024-02-01T10:00:00+00:00", "", "audio")]
     assert [(r.location, r.field, r.record["timestamp"]) for r in rejects] == [("old_friend[0]", "timestamp",
                                                                                  "yesterday")]
