@@ -223,6 +223,10 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"two.zip: a WhatsApp export holds its chat as one .txt file; this archive "
                                          r"holds 2 text files \(_chat.txt, other.txt\)$"):
         list(iter_export_rows(tmp_path / "two.zip", UTC))
+    with zipfile.ZipFile(tmp_path / "with-media.zip", "w") as archive:  # a text file sent in the chat, beside it
+        archive.writestr("_chat.txt", chat.read_text())
+        archive.writestr("00000012-notes.txt", "call mum\n")
+    assert [r["message_id"] for r in iter_export_rows(tmp_path / "with-media.zip", UTC, rejects=[])] == ["1", "3"]
     with zipfile.ZipFile(tmp_path / "photos.zip", "w") as archive:
         archive.writestr("1.jpg", b"\xff\xd8")
     zipped = riskline("convert", tmp_path / "photos.zip", "-o", out)  # said before --timezone is asked for
