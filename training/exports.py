@@ -151,15 +151,17 @@ def html_download(source: Path) -> str | None:
 
 
 def _download_zip(path: Path) -> bool:
-    """Whether a ``.zip`` is an app's download (JSON, or its chats as HTML, and no ``.txt``: not WhatsApp's
-    ``_chat.txt`` with its media); False for one that does not open as a zip, which WhatsApp's reader names."""
+    """Whether a ``.zip`` is an app's download (JSON, or its chats as HTML, and no ``.txt`` that opens as a chat:
+    not WhatsApp's ``_chat.txt`` with its media); False for one that does not open as a zip, or whose files cannot be
+    read, which WhatsApp's reader names."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [name.lower() for name in _unpacked_names(archive)]
-    except (zipfile.BadZipFile, OSError):
+            names = _unpacked_names(archive)
+            if any(whatsapp.opens_as_chat(archive, path, name) for name in names if name.lower().endswith(".txt")):
+                return False
+    except (zipfile.BadZipFile, OSError, InputError):
         return False
-    return not any(name.endswith(".txt") for name in names) and any(
-        name.endswith(".json") or _html_said(name) for name in names)
+    return any(name.lower().endswith(".json") or _html_said(name) for name in names)
 
 
 def _unpacked_names(archive: zipfile.ZipFile) -> list[str]:

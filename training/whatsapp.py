@@ -78,7 +78,7 @@ def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
         texts = [info.filename for info in archive.infolist() if not info.is_dir()
                  and info.filename.lower().endswith(".txt") and not info.filename.startswith("__MACOSX/")]
         if len(texts) > 1:  # a text file sent in the chat, exported with its media: not the one that opens as a chat
-            texts = [name for name in texts if _opens_as_chat(archive, part, name)] or texts
+            texts = [name for name in texts if opens_as_chat(archive, part, name)] or texts
         if len(texts) != 1:
             held = f"{len(texts)} text files ({', '.join(texts[:5])})" if texts else "no .txt file"
             raise InputError(f"{part}: a WhatsApp export holds its chat as one .txt file; this archive holds {held}")
@@ -87,7 +87,7 @@ def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
             yield f"{part}!{texts[0]}", handle
 
 
-def _opens_as_chat(archive: zipfile.ZipFile, part: Path, name: str) -> bool:
+def opens_as_chat(archive: zipfile.ZipFile, part: Path, name: str) -> bool:
     """Whether a zip's text file opens as a WhatsApp chat: its first line a message's or notice's date and time."""
     with unzipping(part, name), archive.open(name) as raw:
         head = raw.read(4096).decode("utf-8-sig", errors="replace")

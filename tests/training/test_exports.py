@@ -566,6 +566,12 @@ def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> N
         assert zipped_rows == list(iter_export_rows(unpacked / archive_path.stem)) and zipped_rows
     assert [(r["conversation_id"], r["message_id"], r["attachment"]) for r in iter_export_rows(instagram)] == [
         (thread, "1", None), (thread, "2", "image"), (thread, "3", None)]
+    with zipfile.ZipFile(instagram) as archive:
+        newest = archive.read(f"{thread}/message_1.json")
+    with zipfile.ZipFile(posts := tmp_path / "facebook-kid.zip", "w") as archive:  # a .txt that is no chat beside
+        archive.writestr(f"{thread}/message_1.json", newest)
+        archive.writestr("your_facebook_activity/posts/post_text.txt", "first day at school\n")
+    assert [r["text"] for r in iter_export_rows(posts)] == ["", "pay or i post it"]
     people = tmp_path / "people"
     for person in ("a", "b"):
         (people / person).mkdir(parents=True)
