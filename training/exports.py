@@ -39,15 +39,20 @@ _TELEGRAM_MEDIA = {"sticker": "image", "animation": "video", "video_file": "vide
 
 
 def export_kind(path: Path, alone: bool = False) -> str | None:
-    """What app's export a file is, by its name and, for JSON, its first bytes: "whatsapp" (``.txt``, ``.zip``),
-    "telegram", "meta", "messenger", "discord" or "snapchat" (in a folder, only its ``chat_history.json``: Snapchat's
-    download holds its snaps, calls and more alike; a file given ``alone`` whatever its name), "download" (a
-    ``.zip`` holding JSON and no ``.txt``: an app's download, read as its folder); None for anything else."""
+    """What app's export a file is, by its name and first bytes: "whatsapp" (``.txt``, ``.zip``), "telegram",
+    "meta", "messenger", "discord" or "snapchat" (in a folder, only its ``chat_history.json``: Snapchat's download
+    holds its snaps, calls and more alike; a file given ``alone`` whatever its name), "download" (a ``.zip`` of JSON
+    and no WhatsApp chat: an app's download, read as its folder); None for anything else. In a folder, a ``.txt``
+    (or a ``.zip``'s) is WhatsApp's where its name says so or its first line opens as a chat: others are files sent
+    in a chat, among the media a download holds."""
     suffix = path.suffix.lower()
-    if suffix == ".zip" and path.is_file() and _download_zip(path):
-        return "download"
-    if suffix in whatsapp.SUFFIXES:
-        return "whatsapp"
+    if suffix in whatsapp.SUFFIXES and path.is_file() and not alone and not whatsapp.named_as_chat(path.name):
+        if suffix == ".zip":
+            return _zip_kind(path)
+        with path.open("rb") as handle:
+            return "whatsapp" if whatsapp.opens_as_chat(handle.read(whatsapp.HEAD_BYTES)) else None
+    if suffix in whatsapp.SUFFIXES:  # what cannot be read as WhatsApp's export is named by its reader
+        return "download" if suffix == ".zip" and path.is_file() and _zip_kind(path) == "download" else "whatsapp"
     if suffix != ".json" or not path.is_file():
         return None
     with path.open("rb") as handle:
@@ -150,18 +155,17 @@ def html_download(source: Path) -> str | None:
     return html
 
 
-def _download_zip(path: Path) -> bool:
-    """Whether a ``.zip`` is an app's download (JSON, or its chats as HTML, and no ``.txt`` that opens as a chat:
-    not WhatsApp's ``_chat.txt`` with its media); False for one that does not open as a zip, or whose files cannot be
-    read, which WhatsApp's reader names."""
+def _zip_kind(path: Path) -> str | None:
+    """What a ``.zip`` holds: "whatsapp" (a ``.txt`` that opens as a chat), "download" (otherwise JSON, or an app's
+    chats as HTML), or None (neither, or it cannot be read)."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = _unpacked_names(archive)
-            if any(whatsapp.opens_as_chat(archive, path, name) for name in names if name.lower().endswith(".txt")):
-                return False
+            if any(whatsapp.zipped_chat(archive, path, name) for name in names if name.lower().endswith(".txt")):
+                return "whatsapp"
     except (zipfile.BadZipFile, OSError, InputError):
-        return False
-    return any(name.lower().endswith(".json") or _html_said(name) for name in names)
+        return None
+    return "download" if any(name.lower().endswith(".json") or _html_said(name) for name in names) else None
 
 
 def _unpacked_names(archive: zipfile.ZipFile) -> list[str]:

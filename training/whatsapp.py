@@ -35,6 +35,7 @@ from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set
 from training.logs import attachment_kind
 
 SUFFIXES = (".txt", ".zip")
+HEAD_BYTES = 4096  # enough of a file to hold its first line's date and time
 _DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\.?"
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[AaPp]\.?\s?[Mm]\.?)?"
 # "[date, time] rest" (iPhone) or "date, time - rest" (Android; French phones write "date à time"); \s takes the
@@ -78,7 +79,7 @@ def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
         texts = [info.filename for info in archive.infolist() if not info.is_dir()
                  and info.filename.lower().endswith(".txt") and not info.filename.startswith("__MACOSX/")]
         if len(texts) > 1:  # a text file sent in the chat, exported with its media: not the one that opens as a chat
-            texts = [name for name in texts if opens_as_chat(archive, part, name)] or texts
+            texts = [name for name in texts if zipped_chat(archive, part, name)] or texts
         if len(texts) != 1:
             held = f"{len(texts)} text files ({', '.join(texts[:5])})" if texts else "no .txt file"
             raise InputError(f"{part}: a WhatsApp export holds its chat as one .txt file; this archive holds {held}")
@@ -87,11 +88,23 @@ def open_chat(part: Path) -> Iterator[tuple[str, TextIO]]:
             yield f"{part}!{texts[0]}", handle
 
 
-def opens_as_chat(archive: zipfile.ZipFile, part: Path, name: str) -> bool:
-    """Whether a zip's text file opens as a WhatsApp chat: its first line a message's or notice's date and time."""
+def opens_as_chat(head: bytes) -> bool:
+    """Whether text (its first bytes) opens as a WhatsApp chat: its first line a message's or notice's date and
+    time."""
+    line = head.decode("utf-8-sig", errors="replace").split("\n", 1)[0].rstrip("\r")
+    return bool(_HEADER.fullmatch(line.lstrip(_MARKS)))
+
+
+def zipped_chat(archive: zipfile.ZipFile, part: Path, name: str) -> bool:
+    """Whether a zip's text file opens as a WhatsApp chat."""
     with unzipping(part, name), archive.open(name) as raw:
-        head = raw.read(4096).decode("utf-8-sig", errors="replace")
-    return bool(_HEADER.fullmatch(head.split("\n", 1)[0].rstrip("\r").lstrip(_MARKS)))
+        return opens_as_chat(raw.read(HEAD_BYTES))
+
+
+def named_as_chat(name: str) -> bool:
+    """Whether a file's name is one WhatsApp gives its exports (``WhatsApp Chat with Sam.txt``, in every language
+    naming the app; an iPhone's ``_chat.txt``)."""
+    return "whatsapp" in name.lower() or name.lower() == "_chat.txt"
 
 
 @dataclass

@@ -242,21 +242,26 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     reading = Reading()
     assert len(list(iter_export_rows(chat, UTC, rejects=rejects, reading=reading))) == 2
     assert [r.location for r in rejects] == ["line 2"] and reading.notices == 0
-    # a folder of donated chats, one of which is no export and one an empty Telegram file: with --errors each is set
-    # aside whole, before any of its rows, and the others are converted; without, the first stops the run
+    # a folder of donated chats, one of which is named as WhatsApp's export and is none, one an empty Telegram file:
+    # with --errors each is set aside whole, before any of its rows, and the others are converted; without, the first
+    # stops the run. Text files and zips that neither are named so nor open as a chat (sent in a chat, among a
+    # download's media) are passed over, as the other media are
     donated = tmp_path / "donated"
-    for name, text in (("a/_chat.txt", "[31/01/2024, 10:00:00] Kim: hi\n"), ("b/notes.txt", "call mum\n"),
-                       ("c/result.json", '{"name": "x", "type": "personal_chat", "id": 3}')):
-        (donated / name).parent.mkdir(parents=True)
+    for name, text in (("a/_chat.txt", "[31/01/2024, 10:00:00] Kim: hi\n"),
+                       ("b/WhatsApp Chat with Mum.txt", "call mum\n"),
+                       ("c/result.json", '{"name": "x", "type": "personal_chat", "id": 3}'),
+                       ("c/files/notes.txt", "call mum\n"), ("c/files/homework.zip", "not a zip"),
+                       ("d/Mum.txt", "31/01/2024, 10:00 - Mum: hi\n")):
+        (donated / name).parent.mkdir(parents=True, exist_ok=True)
         (donated / name).write_text(text)
     aside: list[Reject] = []
-    assert [r["conversation_id"] for r in iter_export_rows(donated, UTC, rejects=aside)] == ["a/_chat"]
+    assert [r["conversation_id"] for r in iter_export_rows(donated, UTC, rejects=aside)] == ["a/_chat", "d/Mum"]
     assert [(r.path, r.location, r.field, r.reason) for r in aside] == [
-        (str(donated / "b/notes.txt"), "file", "file", "line 1: not a WhatsApp chat line, which opens with its date "
-         "and time ('[31/12/2023, 22:15:03] Sam: hi' or '12/31/23, 10:15 PM - Sam: hi'): 'call mum'"),
+        (str(donated / "b/WhatsApp Chat with Mum.txt"), "file", "file", "line 1: not a WhatsApp chat line, which opens "
+         "with its date and time ('[31/12/2023, 22:15:03] Sam: hi' or '12/31/23, 10:15 PM - Sam: hi'): 'call mum'"),
         (str(donated / "c/result.json"), "file", "file", "its top: no list of 'messages', as the app's export holds")]
-    with pytest.raises(InputError, match=r"b/notes.txt: line 1: not a WhatsApp chat line, .*: 'call mum' \(use "
-                                         r"--errors FILE to set it aside and convert the other chats\)$"):
+    with pytest.raises(InputError, match=r"b/WhatsApp Chat with Mum.txt: line 1: not a WhatsApp chat line, .*: 'call "
+                                         r"mum' \(use --errors FILE to set it aside and convert the other chats\)$"):
         list(iter_export_rows(donated, UTC))
     scored = riskline("score", chat, "-o", tmp_path / "scores.jsonl")
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
