@@ -96,7 +96,7 @@ def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None 
                          "DiscordChatExporter's .json, Snapchat's chat_history.json), nor a folder of them, nor "
                          "an app's download as its .zip")
     reading = reading if reading is not None else Reading()
-    reading.several = reading.several or len(files) > 1  # or the download's zip this folder is, which does
+    reading.several = reading.several or len(files) > 1  # set already where this is a zip's among other chats
     kinds = {part: export_kind(part, alone=part == source) for part in files}
     if form is not None and "whatsapp" not in kinds.values():
         raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
