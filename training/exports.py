@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
@@ -29,6 +29,7 @@ from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_f
 from detection.readers import Reject
 from training import whatsapp
 from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside, unzipping
+from training.json_stream import object_stream
 from training.logs import as_written, attachment_kind
 
 _META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
@@ -400,43 +401,49 @@ def _discord_rows(parts: Sequence[Path], name: str, source: Path, zone: tzinfo |
                   reading: Reading) -> Iterator[dict[str, Any]]:
     """A Discord channel or direct chat as DiscordChatExporter writes it (``--format Json``), in its parts where
     the export was partitioned (``name.json``, ``name [part 2].json``..., ``name`` the channel's id where it has
-    none): its messages keep their ids, their
-    authors' ids are the senders; a direct chat's two people, of all its parts, are each other's recipient. The
-    parts of one are each read twice, for its people and for its messages, rather than all of them held at once."""
+    none): its messages keep their ids, their authors' ids are the senders; a direct chat's two people, of all its
+    parts, are each other's recipient. Each part is read twice, a message at a time: through, for its channel and
+    people (and whether it can be read at all, before any of its rows), then for its messages, so that memory
+    holds a message, not the export."""
     people: dict[str, None] = {}  # in order of first message
-    held = None  # the one part's, not read twice
+    read: dict[Path, str | InputError] = {}  # each part's channel id, or why it cannot be read
     for part in parts:
         try:
-            export = _discord_export(part, name)
-        except InputError:
-            continue  # said when its messages are read
-        _, channel, listed = export
-        if channel.get("type") == "DirectTextChat":  # a group's, a server's, have no one recipient
-            people.update((sender, None) for message in listed if isinstance(message, Mapping) and
-                          message.get("type", "Default") in _DISCORD_MESSAGES and
-                          (sender := _author(message)) is not None)
-        held = export if len(parts) == 1 else None
-        del export, channel, listed  # a part's messages are not held while the next is read
-    for part in parts:
-        try:
-            conversation, _, listed = held if held is not None else _discord_export(part, name)
+            conversation, direct, senders = _discord_scan(part, name)
         except InputError as exc:
-            set_file_aside(exc, str(part), "file", rejects, reading.several)
+            read[part] = exc
             continue
-        yield from _discord_messages(part, _named(part, source, conversation), listed, list(people), zone, rejects,
-                                     reading)
+        read[part] = conversation
+        if direct:  # a group's, a server's, have no one recipient
+            people.update(senders)
+    for part in parts:
+        if isinstance(found := read[part], InputError):
+            set_file_aside(found, str(part), "file", rejects, reading.several)
+            continue
+        listed = (value for kind, value in object_stream(part, "messages") if kind == "item")
+        yield from _discord_messages(part, _named(part, source, found), listed, list(people), zone, rejects, reading)
 
 
-def _discord_export(part: Path, name: str) -> tuple[str, Mapping[str, Any], list[object]]:
-    """A part's channel id (``name`` where it has none), channel and messages."""
-    export = _load(part)
-    listed = _messages(export, part, "")
-    channel = export.get("channel") if isinstance(export.get("channel"), Mapping) else {}
-    return str(channel.get("id") or name), channel, listed
+def _discord_scan(part: Path, name: str) -> tuple[str, bool, dict[str, None]]:
+    """A part read through: its channel's id (``name`` where it has none), whether it is a direct chat, and the
+    senders of its messages in order; an ``InputError`` where it cannot be read."""
+    channel: Mapping[str, Any] = {}
+    listed, senders = False, dict[str, None]()
+    for kind, value in object_stream(part, "messages"):
+        if kind == "field" and isinstance(value, tuple) and value[0] == "channel" and isinstance(value[1], Mapping):
+            channel = value[1]
+        elif kind == "list":
+            listed = True
+        elif kind == "item" and isinstance(value, Mapping) and value.get("type", "Default") in _DISCORD_MESSAGES \
+                and (sender := _author(value)) is not None:
+            senders[sender] = None
+    if not listed:
+        raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
+    return str(channel.get("id") or name), channel.get("type") == "DirectTextChat", senders
 
 
-def _discord_messages(part: Path, conversation: str, listed: list[object], people: list[str], zone: tzinfo | None,
-                      rejects: list[Reject] | None, reading: Reading) -> Iterator[dict[str, Any]]:
+def _discord_messages(part: Path, conversation: str, listed: Iterable[object], people: list[str],
+                      zone: tzinfo | None, rejects: list[Reject] | None, reading: Reading) -> Iterator[dict[str, Any]]:
     for index, message in enumerate(listed):
         where = (str(part), f"messages[{index}]")
         if not _object(message, where, rejects):

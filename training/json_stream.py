@@ -1,0 +1,124 @@
+"""A JSON file's top-level object read a piece at a time: its fields, and the elements of one list field one by
+one, so that an export of millions of messages (DiscordChatExporter's, a channel in one file) is read in the
+memory of one message rather than of the file."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from detection.inputs import InputError, not_a_file
+
+CHUNK = 1 << 20  # characters read at a time
+LONGEST = 64 << 20  # characters one value may take: a longer one is no message but a damaged file
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _Text:
+    """The file's text from the value being read on, read further as a value needs it, and how many lines lie
+    before it (for errors)."""
+
+    def __init__(self, handle: TextIO, path: Path) -> None:
+        self.handle, self.path = handle, path
+        self.text, self.pos, self.lines, self.ended = "", 0, 0, False
+
+    def more(self) -> bool:
+        """Read on; False at the file's end."""
+        if self.ended:
+            return False
+        chunk = self.handle.read(CHUNK)
+        if not chunk:
+            self.ended = True
+            return False
+        self.lines += self.text.count("\n", 0, self.pos)
+        self.text = self.text[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end), not taken."""
+        while True:
+            self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]  # matches "" at least
+            if self.pos < len(self.text) or not self.more():
+                return self.text[self.pos:self.pos + 1]
+
+    def take(self, expected: str, said: str) -> str:
+        """The next character, one of ``expected``; else the error ``said``."""
+        found = self.peek()
+        if not found or found not in expected:
+            raise self.error(said, self.pos)
+        self.pos += 1
+        return found
+
+    def value(self) -> object:
+        """The next value, read whole."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                if len(self.text) - self.pos > LONGEST or not self.more():
+                    raise self.error(exc.msg, exc.pos) from None
+                continue
+            if end < len(self.text) or not self.more():  # a number, true or false may go on past the text read
+                self.pos = end
+                return value
+
+    def error(self, said: str, pos: int) -> InputError:
+        return InputError(f"{self.path}: line {self.lines + self.text.count(chr(10), 0, pos) + 1}: not JSON ({said})")
+
+
+def object_stream(path: Path, listed: str) -> Iterator[tuple[str, object]]:
+    """A JSON file's top-level object, a piece at a time: ("field", (name, value)) for each of its fields but
+    ``listed`` where that is a list, then ("list", None) where it is one, and ("item", element) for each of its
+    elements, in the file's order. An ``InputError`` names what cannot be read (not a file, not UTF-8, not JSON, its
+    top no object) as the file is read: a caller that must not act on part of a damaged file reads it through
+    first."""
+    if not path.is_file():
+        raise not_a_file(path)
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            yield from _fields(_Text(handle, path), listed)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def _fields(text: _Text, listed: str) -> Iterator[tuple[str, object]]:
+    if text.peek() != "{":
+        yield "field", ("", text.value())  # not an object: a value that its reader refuses, or not JSON at all
+        if text.peek():
+            raise text.error("Extra data", text.pos)
+        return
+    text.pos += 1
+    if text.peek() == "}":
+        text.pos += 1
+    else:
+        while True:
+            name = text.value()
+            if not isinstance(name, str):
+                raise text.error("Expecting property name enclosed in double quotes", text.pos)
+            text.take(":", "Expecting ':' delimiter")
+            if name == listed and text.peek() == "[":
+                yield "list", None
+                yield from _elements(text)
+            else:
+                yield "field", (name, text.value())
+            if text.take(",}", "Expecting ',' delimiter") == "}":
+                break
+    if text.peek():
+        raise text.error("Extra data", text.pos)
+
+
+def _elements(text: _Text) -> Iterator[tuple[str, object]]:
+    text.pos += 1  # the list's "["
+    if text.peek() == "]":
+        text.pos += 1
+        return
+    while True:
+        yield "item", text.value()
+        if text.take(",]", "Expecting ',' delimiter") == "]":
+            return
