@@ -29,7 +29,7 @@ from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_f
 from detection.readers import Reject
 from training import whatsapp
 from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside, unzipping
-from training.json_stream import object_stream
+from training.json_stream import Place, object_stream
 from training.logs import as_written, attachment_kind
 
 _META_PART = re.compile(r"message_(\d+)\.json", re.IGNORECASE)  # a thread's parts: message_1.json newest
@@ -330,50 +330,90 @@ def _repaired(value: object) -> object:
     return (as_written(value) or value) if isinstance(value, str) else value
 
 
+_TELEGRAM_LISTS = (("messages",), ("chats", "list"), ("left_chats", "list"))  # one chat's messages, or every chat
+
+
 def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[Reject] | None,
                    reading: Reading) -> Iterator[dict[str, Any]]:
-    """A Telegram Desktop export: one chat's, or every chat's (``chats.list``, ``left_chats.list``)."""
+    """A Telegram Desktop export: one chat's, or every chat's (``chats.list``, ``left_chats.list``). Read twice, a
+    message (or a chat) at a time: through, for its shape, its chat's people and whether it can be read at all,
+    before any of its rows; then for its messages."""
     try:
-        export = _load(part)
+        single, chat, senders, chats = _telegram_scan(part)
     except InputError as exc:
         set_file_aside(exc, str(part), "file", rejects, reading.several)
         return
-    if isinstance(export, Mapping) and "messages" not in export and isinstance(export.get("chats"), Mapping):
-        chats = [(f"{key}.list[{i}].", chat) for key in ("chats", "left_chats")
-                 for i, chat in enumerate(export.get(key, {}).get("list", []) if isinstance(export.get(key), Mapping)
-                                          else [])]
-    else:
-        chats = [("", export)]
-    for prefix, chat in chats:
-        try:
-            listed = _messages(chat, part, prefix.rstrip("."))
-        except InputError as exc:  # this chat alone: the export's others are read
-            set_file_aside(exc, str(part), prefix.rstrip(".") or "file", rejects,
-                           reading.several or len(chats) > 1)
+    if single:  # one chat's: its messages at the top
+        listed = (value for kind, place, value in object_stream(part, _MESSAGES) if kind == "item")
+        yield from _telegram_chat(part, source, "", chat, listed, senders, zone, rejects, reading)
+        return
+    places: dict[Place, int] = {}
+    for kind, place, value in object_stream(part, _TELEGRAM_LISTS[1:]):
+        if kind != "item":
             continue
-        assert isinstance(chat, Mapping)  # _messages found its list in it
-        own = str(chat.get("id", chat.get("name", part.stem)))
-        conversation = _named(part, source, own)
-        senders: dict[str, None] = {}  # in order of first message
-        for message in listed:
-            if isinstance(message, Mapping) and message.get("type", "message") == "message" and \
-                    (sender := _sender(message)) is not None:
-                senders[sender] = None
-        group = any(word in str(chat.get("type", "")) for word in ("group", "channel"))  # "private_supergroup"...
-        people = [] if group else list(senders)  # a group's messages have no one recipient, whoever wrote
-        for index, message in enumerate(listed):
-            where = (str(part), f"{prefix}messages[{index}]")
-            if not _object(message, where, rejects):
-                continue
-            if message.get("type", "message") != "message":  # "service": a call, a member joining, a pin
-                reading.notices += 1
-                continue
-            kind = "image" if message.get("photo") else _TELEGRAM_MEDIA.get(str(message.get("media_type")),
-                                                                             "file" if message.get("file") else None)
-            record = _record(conversation, _sender(message), people, message.get("date_unixtime", message.get("date")),
-                             _text(message.get("text")), kind, message.get("id"))
-            if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
-                yield row
+        places[place] = index = places.get(place, -1) + 1
+        prefix = f"{place[0]}.list[{index}]"
+        try:
+            messages = _messages(value, part, prefix)
+        except InputError as exc:  # this chat alone: the export's others are read
+            set_file_aside(exc, str(part), prefix, rejects, reading.several or chats > 1)
+            continue
+        assert isinstance(value, Mapping)  # _messages found its list in it
+        yield from _telegram_chat(part, source, f"{prefix}.", value, messages, _senders(messages), zone, rejects,
+                                  reading)
+
+
+def _telegram_scan(part: Path) -> tuple[bool, dict[str, object], dict[str, None], int]:
+    """An export read through: whether it is one chat's, that chat's own fields and its senders in order; or how
+    many chats it holds; an ``InputError`` where it cannot be read, or holds no chat's messages."""
+    chat: dict[str, object] = {}
+    senders: dict[str, None] = {}
+    lists: set[Place] = set()
+    chats = 0
+    for kind, place, value in object_stream(part, _TELEGRAM_LISTS):
+        if kind == "list":
+            lists.add(place)
+        elif kind == "field" and len(place) == 1:
+            chat[place[0]] = value
+        elif kind == "item" and place == ("messages",):
+            senders.update(_senders([value]))
+        elif kind == "item":
+            chats += 1
+    if ("messages",) in lists or not ({("chats", "list"), ("left_chats", "list")} & lists):
+        if ("messages",) not in lists:
+            raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
+        return True, chat, senders, 1
+    return False, chat, {}, chats
+
+
+def _senders(listed: Iterable[object]) -> dict[str, None]:
+    """The senders of a chat's messages, in order of their first."""
+    return {sender: None for message in listed if isinstance(message, Mapping) and
+            message.get("type", "message") == "message" and (sender := _sender(message)) is not None}
+
+
+def _telegram_chat(part: Path, source: Path, prefix: str, chat: Mapping[str, object], listed: Iterable[object],
+                   senders: Mapping[str, None], zone: tzinfo | None, rejects: list[Reject] | None,
+                   reading: Reading) -> Iterator[dict[str, Any]]:
+    """A chat's messages (``listed``, at ``prefix`` in the export), its ``senders`` each other's recipients in a
+    chat of two."""
+    own = str(chat.get("id", chat.get("name", part.stem)))
+    conversation = _named(part, source, own)
+    group = any(word in str(chat.get("type", "")) for word in ("group", "channel"))  # "private_supergroup"...
+    people = [] if group else list(senders)  # a group's messages have no one recipient, whoever wrote
+    for index, message in enumerate(listed):
+        where = (str(part), f"{prefix}messages[{index}]")
+        if not _object(message, where, rejects):
+            continue
+        if message.get("type", "message") != "message":  # "service": a call, a member joining, a pin
+            reading.notices += 1
+            continue
+        kind = "image" if message.get("photo") else _TELEGRAM_MEDIA.get(str(message.get("media_type")),
+                                                                         "file" if message.get("file") else None)
+        record = _record(conversation, _sender(message), people, message.get("date_unixtime", message.get("date")),
+                         _text(message.get("text")), kind, message.get("id"))
+        if (row := row_or_reject(record, None, zone, where, rejects, reading)) is not None:
+            yield row
 
 
 def _sender(message: Mapping[str, object]) -> str | None:
@@ -389,6 +429,7 @@ def _text(text: object) -> object:
     return text
 
 
+_MESSAGES = (("messages",),)  # where an export's messages are listed: at its top
 _DISCORD_MESSAGES = ("Default", "Reply")  # the others a member joining, a call, a pin, a rename: Discord's notices
 _DISCORD_PART = re.compile(r"(.*) \[part (\d+)\]\.json", re.IGNORECASE)
 
@@ -420,7 +461,7 @@ def _discord_rows(parts: Sequence[Path], name: str, source: Path, zone: tzinfo |
         if isinstance(found := read[part], InputError):
             set_file_aside(found, str(part), "file", rejects, reading.several)
             continue
-        listed = (value for kind, value in object_stream(part, "messages") if kind == "item")
+        listed = (value for kind, _, value in object_stream(part, _MESSAGES) if kind == "item")
         yield from _discord_messages(part, _named(part, source, found), listed, list(people), zone, rejects, reading)
 
 
@@ -429,9 +470,9 @@ def _discord_scan(part: Path, name: str) -> tuple[str, bool, dict[str, None]]:
     senders of its messages in order; an ``InputError`` where it cannot be read."""
     channel: Mapping[str, Any] = {}
     listed, senders = False, dict[str, None]()
-    for kind, value in object_stream(part, "messages"):
-        if kind == "field" and isinstance(value, tuple) and value[0] == "channel" and isinstance(value[1], Mapping):
-            channel = value[1]
+    for kind, place, value in object_stream(part, _MESSAGES):
+        if kind == "field" and place == ("channel",) and isinstance(value, Mapping):
+            channel = value
         elif kind == "list":
             listed = True
         elif kind == "item" and isinstance(value, Mapping) and value.get("type", "Default") in _DISCORD_MESSAGES \

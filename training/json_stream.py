@@ -1,12 +1,12 @@
-"""A JSON file's top-level object read a piece at a time: its fields, and the elements of one list field one by
-one, so that an export of millions of messages (DiscordChatExporter's, a channel in one file) is read in the
-memory of one message rather than of the file."""
+"""A JSON file's top-level object read a piece at a time: its fields, and the elements of the lists named one by
+one, so that an export of millions of messages (DiscordChatExporter's, a channel in one file; Telegram's, every
+chat in one file) is read in the memory of one message, or one chat, rather than of the file."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -72,53 +72,58 @@ class _Text:
         return InputError(f"{self.path}: line {self.lines + self.text.count(chr(10), 0, pos) + 1}: not JSON ({said})")
 
 
-def object_stream(path: Path, listed: str) -> Iterator[tuple[str, object]]:
-    """A JSON file's top-level object, a piece at a time: ("field", (name, value)) for each of its fields but
-    ``listed`` where that is a list, then ("list", None) where it is one, and ("item", element) for each of its
-    elements, in the file's order. An ``InputError`` names what cannot be read (not a file, not UTF-8, not JSON, its
-    top no object) as the file is read: a caller that must not act on part of a damaged file reads it through
-    first."""
+Place = tuple[str, ...]  # a field's names, from the top: ("chats", "list")
+
+
+def object_stream(path: Path, lists: Collection[Place]) -> Iterator[tuple[str, Place, object]]:
+    """A JSON file's top-level object, a piece at a time, in the file's order: for each list at a place in
+    ``lists``, ("list", place, None), then ("item", place, element) for each of its elements; the objects on the way
+    to them are gone into; every other field is ("field", place, value). An ``InputError`` names what cannot be
+    read (not a file, not UTF-8, not JSON) as the file is read: a caller that must not act on part of a damaged
+    file reads it through first. A top that is no object is ("field", (), value)."""
     if not path.is_file():
         raise not_a_file(path)
     try:
         with path.open(encoding="utf-8-sig") as handle:
-            yield from _fields(_Text(handle, path), listed)
+            text = _Text(handle, path)
+            if text.peek() == "{":
+                yield from _fields(text, frozenset(lists), ())
+            else:  # a value that its reader refuses, or not JSON at all
+                yield "field", (), text.value()
+            if text.peek():
+                raise text.error("Extra data", text.pos)
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
 
 
-def _fields(text: _Text, listed: str) -> Iterator[tuple[str, object]]:
-    if text.peek() != "{":
-        yield "field", ("", text.value())  # not an object: a value that its reader refuses, or not JSON at all
-        if text.peek():
-            raise text.error("Extra data", text.pos)
-        return
-    text.pos += 1
+def _fields(text: _Text, lists: frozenset[Place], within: Place) -> Iterator[tuple[str, Place, object]]:
+    text.pos += 1  # the object's "{"
     if text.peek() == "}":
         text.pos += 1
-    else:
-        while True:
-            name = text.value()
-            if not isinstance(name, str):
-                raise text.error("Expecting property name enclosed in double quotes", text.pos)
-            text.take(":", "Expecting ':' delimiter")
-            if name == listed and text.peek() == "[":
-                yield "list", None
-                yield from _elements(text)
-            else:
-                yield "field", (name, text.value())
-            if text.take(",}", "Expecting ',' delimiter") == "}":
-                break
-    if text.peek():
-        raise text.error("Extra data", text.pos)
+        return
+    while True:
+        name = text.value()
+        if not isinstance(name, str):
+            raise text.error("Expecting property name enclosed in double quotes", text.pos)
+        text.take(":", "Expecting ':' delimiter")
+        place = (*within, name)
+        if place in lists and text.peek() == "[":
+            yield "list", place, None
+            yield from _elements(text, place)
+        elif any(listed[:len(place)] == place and listed != place for listed in lists) and text.peek() == "{":
+            yield from _fields(text, lists, place)
+        else:
+            yield "field", place, text.value()
+        if text.take(",}", "Expecting ',' delimiter") == "}":
+            return
 
 
-def _elements(text: _Text) -> Iterator[tuple[str, object]]:
+def _elements(text: _Text, place: Place) -> Iterator[tuple[str, Place, object]]:
     text.pos += 1  # the list's "["
     if text.peek() == "]":
         text.pos += 1
         return
     while True:
-        yield "item", text.value()
+        yield "item", place, text.value()
         if text.take(",]", "Expecting ',' delimiter") == "]":
             return

@@ -12,7 +12,7 @@ import pytest
 
 from detection.inputs import InputError
 from detection.readers import Reject
-from tests.training.test_exports import _discord_export, _discord_message
+from tests.training.test_exports import _discord_export, _discord_message, _telegram_chat
 from training import json_stream
 from training.exports import iter_export_rows
 from training.json_stream import object_stream
@@ -24,10 +24,9 @@ DOCUMENT = {"guild": {"id": "0", "name": "Direct Messages"}, "count": 12345, "ok
 
 def _read(path: Path) -> tuple[list[tuple[str, object]], bool, list[object]]:
     fields, listed, items = [], False, []
-    for kind, value in object_stream(path, "messages"):
+    for kind, place, value in object_stream(path, [("messages",)]):
         if kind == "field":
-            assert isinstance(value, tuple)
-            fields.append(value)
+            fields.append((".".join(place), value))
         elif kind == "list":
             listed = True
         else:
@@ -116,3 +115,25 @@ def test_a_damaged_discord_export_is_set_aside_before_any_of_its_rows(tmp_path: 
         ("sam [987654321] [part 2].json", "file", True)]
     with pytest.raises(InputError, match=rf"\[part 2\].json: line {line}: not JSON \(.*\) \(use --errors FILE"):
         list(iter_export_rows(folder))
+
+
+def test_telegrams_every_chat_export_is_read_a_chat_at_a_time(tmp_path: Path) -> None:
+    """Telegram's export of every chat (chats.list, left_chats.list) gives each chat's rows, a chat at a time; one
+    cut short is found on the first reading, before any row of its chats that could be read: set aside whole."""
+    export = tmp_path / "result.json"
+    whole = json.dumps({"about": "Here is the data you requested.", "personal_information": {"user_id": 42},
+                        "chats": {"about": "chats", "list": [_telegram_chat(5, "user5"), {"id": 6}]},
+                        "left_chats": {"about": "left", "list": [_telegram_chat(7, "user7")]}}, indent=1)
+    export.write_text(whole)
+    rejects: list[Reject] = []
+    rows = list(iter_export_rows(export, rejects=rejects))
+    assert sorted({r["conversation_id"] for r in rows}) == ["5", "7"] and len(rows) == 10
+    assert [(r.location, r.reason) for r in rejects] == [
+        ("chats.list[1]", "chats.list[1]: no list of 'messages', as the app's export holds")]
+    cut = whole[:-len(whole) // 4]  # in the left chat: the first chat's rows are not written either
+    export.write_text(cut)
+    with pytest.raises(json.JSONDecodeError) as raised:
+        json.loads(cut)
+    rejects = []
+    assert list(iter_export_rows(export, rejects=rejects)) == []
+    assert [(r.location, r.reason.split(":")[0]) for r in rejects] == [("file", f"line {raised.value.lineno}")]
