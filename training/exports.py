@@ -526,23 +526,14 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
     """Snapchat's chats as its "My Data" download holds them (``json/chat_history.json``): each friend's or
     group's chat (its key) a conversation, its messages in time order numbered 1, 2, ...; the sender is the
     username in ``From``, the account's own (its messages ``IsSender``) the other's recipient in a chat of two;
-    a chat with a ``Conversation Title`` is a group's."""
+    a chat with a ``Conversation Title`` is a group's. Read twice, a chat at a time: through, for the account's
+    own username and whether it can be read at all, before any of its rows; then chat by chat."""
     try:
-        export = _load(part)
-        if not isinstance(export, Mapping):
-            raise InputError(f"{part}: its top: not an object of chats, as Snapchat's chat_history.json holds")
-        if any(str(key).endswith(("Snap History", "Talk History")) for key in export):
-            raise InputError(f"{part}: Snapchat's snaps or calls, not its chats: convert its chat_history.json")
-        if any(key in export for key in _SNAPCHAT_OLD):
-            raise InputError(f"{part}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved "
-                             "Chat History'), whose messages sent name no sender: not read; download your data "
-                             "again, as Snapchat now writes it (a list of messages for each chat)")
+        own = _snapchat_scan(part)
     except InputError as exc:
         set_file_aside(exc, str(part), "file", rejects, reading.several)
         return
-    own = next((str(m["From"]) for chat in export.values() if isinstance(chat, list) for m in chat
-                if isinstance(m, Mapping) and m.get("IsSender") is True and m.get("From")), None)
-    for key, chat in export.items():
+    for _, (key, *_), chat in object_stream(part, ()):  # each a field, its top (read through) an object
         if not isinstance(chat, list):
             set_file_aside(InputError(f"{part}: {key}: not a list of messages"), str(part), str(key), rejects,
                            True)
@@ -565,6 +556,26 @@ def _snapchat_rows(part: Path, source: Path, rejects: list[Reject] | None,
                              message.get("Content") or "", _SNAPCHAT_MEDIA.get(media))
             if (row := row_or_reject(record, str(place), None, where, rejects, reading)) is not None:
                 yield row
+
+
+def _snapchat_scan(part: Path) -> str | None:
+    """A download's chats read through: the account's own username (the sender of its messages ``IsSender``); an
+    ``InputError`` where they cannot be read, or are Snapchat's snaps or calls, or its older download."""
+    own, keys = None, []
+    for kind, place, chat in object_stream(part, ()):
+        if kind != "field" or not place:
+            raise InputError(f"{part}: its top: not an object of chats, as Snapchat's chat_history.json holds")
+        keys.append(place[0])
+        if own is None and isinstance(chat, list):
+            own = next((str(m["From"]) for m in chat if isinstance(m, Mapping) and m.get("IsSender") is True and
+                        m.get("From")), None)
+    if any(key.endswith(("Snap History", "Talk History")) for key in keys):
+        raise InputError(f"{part}: Snapchat's snaps or calls, not its chats: convert its chat_history.json")
+    if any(key in keys for key in _SNAPCHAT_OLD):
+        raise InputError(f"{part}: an older Snapchat download ('Received Saved Chat History', 'Sent Saved Chat "
+                         "History'), whose messages sent name no sender: not read; download your data again, as "
+                         "Snapchat now writes it (a list of messages for each chat)")
+    return own
 
 
 def _snapchat_tie(message: object) -> float:

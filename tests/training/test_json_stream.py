@@ -12,7 +12,7 @@ import pytest
 
 from detection.inputs import InputError
 from detection.readers import Reject
-from tests.training.test_exports import _discord_export, _discord_message, _telegram_chat
+from tests.training.test_exports import _discord_export, _discord_message, _snap, _telegram_chat
 from training import json_stream
 from training.exports import iter_export_rows
 from training.json_stream import object_stream
@@ -137,3 +137,21 @@ def test_telegrams_every_chat_export_is_read_a_chat_at_a_time(tmp_path: Path) ->
     rejects = []
     assert list(iter_export_rows(export, rejects=rejects)) == []
     assert [(r.location, r.reason.split(":")[0]) for r in rejects] == [("file", f"line {raised.value.lineno}")]
+
+
+def test_snapchats_chats_are_read_a_chat_at_a_time(tmp_path: Path) -> None:
+    """Snapchat's chat_history.json gives each chat's rows, a chat at a time, the account's own username (from any
+    chat) the recipient in each; one that is no list is set aside alone; a file cut short is found before any row."""
+    export = tmp_path / "chat_history.json"
+    whole = json.dumps({"alex": [_snap("alex", "2024-03-02 20:00:00 UTC", "hi")], "odd": {"x": 1},
+                        "sam": [_snap("sam", "2024-03-02 21:00:00 UTC", "yo"),
+                                _snap("me.kid", "2024-03-02 21:01:00 UTC", "hey", mine=True)]}, indent=2)
+    export.write_text(whole)
+    rejects: list[Reject] = []
+    rows = list(iter_export_rows(export, rejects=rejects))
+    assert [(r["conversation_id"], r["sender_id"], r["recipient_id"]) for r in rows] == [
+        ("alex", "alex", "me.kid"), ("sam", "sam", "me.kid"), ("sam", "me.kid", "sam")]
+    assert [(r.location, r.reason) for r in rejects] == [("odd", "odd: not a list of messages")]
+    export.write_text(whole[:-40])
+    rejects = []
+    assert list(iter_export_rows(export, rejects=rejects)) == [] and [r.location for r in rejects] == ["file"]
