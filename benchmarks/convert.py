@@ -1,9 +1,10 @@
 """Chat exports: `riskline convert` on the same messages as each app exports them.
 
 The same messages (the synthetic generator's texts, two people taking turns, half a minute apart) are written
-as WhatsApp's Android .txt and iPhone .zip, Telegram Desktop's result.json, an Instagram download (a thread's
-folder each, as unzipped and as its .zip), DiscordChatExporter's JSON (one file, and in four parts),
-Snapchat's chat_history.json and a Messenger end-to-end encrypted chat. Each is converted as a whole process;
+as WhatsApp's Android .txt and iPhone .zip, Telegram Desktop's result.json (one chat's, and every chat's), an
+Instagram download (a thread's folder each, as unzipped and as its .zip), DiscordChatExporter's JSON (one file,
+and in four parts), Snapchat's chat_history.json and a Messenger end-to-end encrypted chat. Each is converted as
+a whole process;
 prints the input's size, seconds (best of --runs), messages/s and the largest process's peak memory, all
 measured in this one run, and checks that every conversion wrote every message, and that the Instagram
 download gives the same rows zipped as unzipped.
@@ -66,7 +67,13 @@ def telegram(folder: Path, said: list[str]) -> dict[str, Path]:
         for i, text in enumerate(said)]
     path.write_text(json.dumps({"name": "Sam", "type": "personal_chat", "id": 5012345678, "messages": messages},
                                ensure_ascii=False, indent=1))
-    return {"Telegram, result.json": path}
+    every = folder / "DataExport" / "result.json"  # the export of every chat: the same messages in CHATS chats
+    every.parent.mkdir()
+    chats = [{"name": f"friend{c}", "type": "personal_chat", "id": 5012345678 + c,
+              "messages": messages[c * len(said) // CHATS:(c + 1) * len(said) // CHATS]} for c in range(CHATS)]
+    every.write_text(json.dumps({"about": "Here is the data you requested.", "personal_information": {"user_id": 100},
+                                 "chats": {"about": "chats", "list": chats}}, ensure_ascii=False, indent=1))
+    return {"Telegram, one chat's": path, f"Telegram, every chat's ({CHATS})": every}
 
 
 def instagram(folder: Path, said: list[str]) -> dict[str, Path]:
