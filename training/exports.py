@@ -344,7 +344,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
         set_file_aside(exc, str(part), "file", rejects, reading.several)
         return
     if single:  # one chat's: its messages at the top
-        listed = (value for kind, place, value in object_stream(part, _MESSAGES) if kind == "item")
+        listed = (value for kind, _, value in object_stream(part, _MESSAGES) if kind == "item")
         yield from _telegram_chat(part, source, "", chat, listed, senders, zone, rejects, reading)
         return
     places: dict[Place, int] = {}
@@ -379,10 +379,10 @@ def _telegram_scan(part: Path) -> tuple[bool, dict[str, object], dict[str, None]
             senders.update(_senders([value]))
         elif kind == "item":
             chats += 1
-    if ("messages",) in lists or not ({("chats", "list"), ("left_chats", "list")} & lists):
-        if ("messages",) not in lists:
-            raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
+    if ("messages",) in lists:
         return True, chat, senders, 1
+    if not lists:
+        raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
     return False, chat, {}, chats
 
 
