@@ -12,8 +12,7 @@ from typing import TextIO
 
 from detection.inputs import InputError, not_a_file
 
-CHUNK = 1 << 20  # characters read at a time
-LONGEST = 64 << 20  # characters one value may take: a longer one is no message but a damaged file
+CHUNK = 1 << 20  # characters read at a time, at the least
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
 
@@ -27,10 +26,11 @@ class _Text:
         self.text, self.pos, self.lines, self.ended = "", 0, 0, False
 
     def more(self) -> bool:
-        """Read on; False at the file's end."""
+        """Read on, as much again as the value being read holds so far (so that a value of any length is decoded
+        a few times, not once a chunk); False at the file's end."""
         if self.ended:
             return False
-        chunk = self.handle.read(CHUNK)
+        chunk = self.handle.read(max(CHUNK, len(self.text) - self.pos))
         if not chunk:
             self.ended = True
             return False
@@ -61,7 +61,7 @@ class _Text:
             try:
                 value, end = _DECODER.raw_decode(self.text, self.pos)
             except json.JSONDecodeError as exc:
-                if len(self.text) - self.pos > LONGEST or not self.more():
+                if not self.more():  # the value is cut short, or is no JSON: the file's end tells
                     raise self.error(exc.msg, exc.pos) from None
                 continue
             if end < len(self.text) or not self.more():  # a number, true or false may go on past the text read
