@@ -103,11 +103,18 @@ def convert(
 
     if input_path.suffix.lower() != ".xml" and predators is not None:
         raise fail(f"{input_path}: --predators is for PAN 2012 XML, whose labels it gives")
-    if (chats := export_files(input_path)) is not None:
+    passed: list[Path] = []  # text files and zips in a folder of exports that are no WhatsApp chat
+    if (chats := export_files(input_path, passed)) is not None:
         if mapping or timestamp_unit != "s" or number_messages or repair_text:
             raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
                        "logs, not an app's chat export (read as the app writes it)")
-        return _convert_chats(input_path, chats, output, time_format, timezone, errors, label)
+        _convert_chats(input_path, chats, output, time_format, timezone, errors, label)
+        if passed:
+            listed = ", ".join(map(str, passed[:3])) + (", ..." if len(passed) > 3 else "")
+            typer.echo(f"riskline: note: passed over {counted(len(passed), 'text file or zip', 'text files or zips')}"
+                       f" that do not open as a WhatsApp chat ({listed}); a chat's export named as WhatsApp names it "
+                       "('WhatsApp Chat with NAME.txt') is read, and what is wrong with it said", err=True)
+        return
     if html := html_download(input_path):
         raise fail(f"{input_path}: {html}")
     if input_path.suffix.lower() != ".xml":

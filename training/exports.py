@@ -61,13 +61,14 @@ def export_kind(path: Path, alone: bool = False) -> str | None:
     return None if kind == "snapchat" and not alone and not path.name.lower().startswith("chat_history") else kind
 
 
-def export_files(source: Path) -> list[Path] | None:
+def export_files(source: Path, passed: list[Path] | None = None) -> list[Path] | None:
     """The chat exports ``source`` names: itself where it is one; for a folder holding no message logs, the exports
     under it (hidden files and macOS's ``__MACOSX`` aside, iPhones' ``_chat.txt`` not: media and other files beside
-    are passed over), in path order; None for anything else (message logs, PAN's XML, a folder of logs)."""
+    are passed over, and the ``.txt`` and ``.zip`` files among them added to ``passed``, where given), in path
+    order; None for anything else (message logs, PAN's XML, a folder of logs)."""
     if not source.is_dir():
         return [source] if export_kind(source, alone=True) is not None else None
-    found = []
+    found, others = [], []
     for path in source.rglob("*"):
         if any(part.startswith(".") or part == "__MACOSX" for part in path.relative_to(source).parts) or \
                 not path.is_file():
@@ -76,6 +77,10 @@ def export_files(source: Path) -> list[Path] | None:
             return None
         if export_kind(path) is not None:
             found.append(path)
+        elif path.suffix.lower() in whatsapp.SUFFIXES:
+            others.append(path)
+    if passed is not None and found:
+        passed.extend(sorted(others))
     return sorted(found) or None
 
 

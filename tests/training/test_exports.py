@@ -263,6 +263,12 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"b/WhatsApp Chat with Mum.txt: line 1: not a WhatsApp chat line, .*: 'call "
                                          r"mum' \(use --errors FILE to set it aside and convert the other chats\)$"):
         list(iter_export_rows(donated, UTC))
+    noted = riskline("convert", donated, "-o", tmp_path / "donated.jsonl", "--timezone", "UTC", "--errors",
+                     tmp_path / "donated-bad.jsonl")
+    assert noted.returncode == 0 and noted.stderr.splitlines()[-1] == (
+        f"riskline: note: passed over 2 text files or zips that do not open as a WhatsApp chat ({donated}/c/files/"
+        f"homework.zip, {donated}/c/files/notes.txt); a chat's export named as WhatsApp names it ('WhatsApp Chat with "
+        "NAME.txt') is read, and what is wrong with it said")
     scored = riskline("score", chat, "-o", tmp_path / "scores.jsonl")
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
         "a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl --timezone "
