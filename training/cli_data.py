@@ -99,12 +99,12 @@ def convert(
     conversation.
     """
     check_errors_file(errors)  # before the work: else the output would be written and not the bad rows
-    from training.exports import export_files, html_download
+    from training.exports import export_kinds, html_download
 
     if input_path.suffix.lower() != ".xml" and predators is not None:
         raise fail(f"{input_path}: --predators is for PAN 2012 XML, whose labels it gives")
     passed: list[Path] = []  # text files and zips in a folder of exports that are no WhatsApp chat
-    if (chats := export_files(input_path, passed)) is not None:
+    if (chats := export_kinds(input_path, passed)) is not None:
         if mapping or timestamp_unit != "s" or number_messages or repair_text:
             raise fail(f"{input_path}: --map, --timestamp-unit, --number-messages and --repair-text are for message "
                        "logs, not an app's chat export (read as the app writes it)")
@@ -170,7 +170,7 @@ class _Tally:
             yield row
 
 
-def _convert_chats(input_path: Path, chats: list[Path], output: Path, form: str | None, zone: str | None,
+def _convert_chats(input_path: Path, chats: dict[Path, str], output: Path, form: str | None, zone: str | None,
                    errors: Path | None, label: int | None) -> None:
     """``convert`` for apps' chat exports: each chat a conversation (labelled ``label``, where given)."""
     from detection.events import EVENT_FIELDS

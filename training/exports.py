@@ -61,49 +61,57 @@ def export_kind(path: Path, alone: bool = False) -> str | None:
     return None if kind == "snapchat" and not alone and not path.name.lower().startswith("chat_history") else kind
 
 
-def export_files(source: Path, passed: list[Path] | None = None) -> list[Path] | None:
-    """The chat exports ``source`` names: itself where it is one; for a folder holding no message logs, the exports
-    under it (hidden files and macOS's ``__MACOSX`` aside, iPhones' ``_chat.txt`` not: media and other files beside
-    are passed over, and the ``.txt`` and ``.zip`` files among them added to ``passed``, where given), in path
-    order; None for anything else (message logs, PAN's XML, a folder of logs)."""
+def export_files(source: Path) -> list[Path] | None:
+    """The chat exports ``source`` names, as ``export_kinds`` finds them, without their kinds."""
+    found = export_kinds(source)
+    return None if found is None else list(found)
+
+
+def export_kinds(source: Path, passed: list[Path] | None = None) -> dict[Path, str] | None:
+    """The chat exports ``source`` names, each with its kind (``export_kind``): itself where it is one; for a folder
+    holding no message logs, the exports under it (hidden files and macOS's ``__MACOSX`` aside, iPhones'
+    ``_chat.txt`` not: media and other files beside are passed over, and the ``.txt`` and ``.zip`` files among them
+    added to ``passed``, where given), in path order; None for anything else (message logs, PAN's XML, a folder of
+    logs). Each file's kind is found once: a zip is opened, a file's first bytes read, here alone."""
     if not source.is_dir():
-        return [source] if export_kind(source, alone=True) is not None else None
-    found, others = [], []
+        kind = export_kind(source, alone=True)
+        return None if kind is None else {source: kind}
+    found, others = {}, []
     for path in source.rglob("*"):
         if any(part.startswith(".") or part == "__MACOSX" for part in path.relative_to(source).parts) or \
                 not path.is_file():
             continue
         if input_format(path) is not None:  # a folder of logs: known at its first, not after walking it all
             return None
-        if export_kind(path) is not None:
-            found.append(path)
+        if (kind := export_kind(path)) is not None:
+            found[path] = kind
         elif path.suffix.lower() in whatsapp.SUFFIXES:
             others.append(path)
     if passed is not None and found:
         passed.extend(sorted(others))
-    return sorted(found) or None
+    return {path: found[path] for path in sorted(found)} or None
 
 
 def iter_export_rows(source: Path, zone: tzinfo | None = None, form: str | None = None,
                      rejects: list[Reject] | None = None, reading: Reading | None = None,
-                     files: Sequence[Path] | None = None) -> Iterator[dict[str, Any]]:
+                     kinds: Mapping[Path, str] | None = None) -> Iterator[dict[str, Any]]:
     """The chats ``source`` names (an export, or a folder of them) as message events, each chat a conversation:
     WhatsApp's, then Meta's threads, Telegram's, Discord's, Snapchat's, Messenger's encrypted chats, each in path
     order. ``zone``: the phone's time zone, which WhatsApp's times (and old Telegram exports') need; ``form``:
     WhatsApp's date and time where no day past 12 tells their order. A message with a bad field, or an export (a
     Telegram chat) that cannot be read at all, is set aside in ``rejects``, or, without it, an ``InputError`` naming
-    its file, place and field. ``files``: what ``export_files`` found in ``source`` already, where it was asked."""
-    files = files if files is not None else export_files(source)
-    if files is None and (html := html_download(source)):
+    its file, place and field. ``kinds``: what ``export_kinds`` found in ``source`` already, where it was asked."""
+    kinds = kinds if kinds is not None else export_kinds(source)
+    if kinds is None and (html := html_download(source)):
         raise InputError(f"{source}: {html}")
-    if files is None:
+    if kinds is None:
         raise InputError(f"{source}: not a chat export (WhatsApp's .txt or .zip, Telegram's result.json, "
                          "Instagram's or Messenger's message_1.json, a Messenger encrypted chat's .json, "
                          "DiscordChatExporter's .json, Snapchat's chat_history.json), nor a folder of them, nor "
                          "an app's download as its .zip")
     reading = reading if reading is not None else Reading()
-    reading.several = reading.several or len(files) > 1  # set already where this is a zip's among other chats
-    kinds = {part: export_kind(part, alone=part == source) for part in files}
+    reading.several = reading.several or len(kinds) > 1  # set already where this is a zip's among other chats
+    files = list(kinds)
     if form is not None and "whatsapp" not in kinds.values():
         raise InputError(f"{source}: --time-format reads WhatsApp's dates; this export's times are the app's own")
     if kinds[files[0]] == "meta" and files[0] == source and (others := sorted(
@@ -194,8 +202,8 @@ def _download_rows(archive: Path, source: Path, zone: tzinfo | None, rejects: li
         except InputError as exc:
             set_file_aside(exc, str(archive), "file", rejects, reading.several)
             return
-        files = export_files(root)
-        if files is None:
+        kinds = export_kinds(root)
+        if kinds is None:
             html = next(filter(None, map(_html_said, names)), None)
             set_file_aside(InputError(f"{archive}: {html}" if html else f"{archive}: a zip of JSON holding no "
                                       "chat export (Instagram's or Messenger's message_1.json, Snapchat's "
@@ -203,7 +211,7 @@ def _download_rows(archive: Path, source: Path, zone: tzinfo | None, rejects: li
             return
         inside: list[Reject] | None = [] if rejects is not None else None
         try:
-            yield from iter_export_rows(root, zone, None, inside, reading, files)  # no WhatsApp .txt in it
+            yield from iter_export_rows(root, zone, None, inside, reading, kinds)  # no WhatsApp .txt in it
         except InputError as exc:
             raise InputError(_as_zipped(str(exc), root, into, archive)) from None
         finally:
@@ -349,8 +357,7 @@ def _telegram_rows(part: Path, source: Path, zone: tzinfo | None, rejects: list[
         set_file_aside(exc, str(part), "file", rejects, reading.several)
         return
     if single:  # one chat's: its messages at the top
-        listed = (value for kind, _, value in object_stream(part, _MESSAGES) if kind == "item")
-        yield from _telegram_chat(part, source, "", chat, listed, senders, zone, rejects, reading)
+        yield from _telegram_chat(part, source, "", chat, _top_messages(part), senders, zone, rejects, reading)
         return
     places: dict[Place, int] = {}
     for kind, place, value in object_stream(part, _TELEGRAM_LISTS[1:]):
@@ -389,6 +396,11 @@ def _telegram_scan(part: Path) -> tuple[bool, dict[str, object], dict[str, None]
     if not lists:
         raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
     return False, chat, {}, chats
+
+
+def _top_messages(part: Path) -> Iterator[object]:
+    """The messages listed at an export's top, one at a time (read through once already: it can be read)."""
+    return (value for kind, _, value in object_stream(part, _MESSAGES) if kind == "item")
 
 
 def _senders(listed: Iterable[object]) -> dict[str, None]:
@@ -466,8 +478,8 @@ def _discord_rows(parts: Sequence[Path], name: str, source: Path, zone: tzinfo |
         if isinstance(found := read[part], InputError):
             set_file_aside(found, str(part), "file", rejects, reading.several)
             continue
-        listed = (value for kind, _, value in object_stream(part, _MESSAGES) if kind == "item")
-        yield from _discord_messages(part, _named(part, source, found), listed, list(people), zone, rejects, reading)
+        yield from _discord_messages(part, _named(part, source, found), _top_messages(part), list(people), zone,
+                                     rejects, reading)
 
 
 def _discord_scan(part: Path, name: str) -> tuple[str, bool, dict[str, None]]:

@@ -52,6 +52,12 @@ def _iphone(rows: list[dict[str, object]]) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def _said(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    """Each row's conversation, id, sender, recipient, time, text and attachment."""
+    return [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
+             r["attachment"]) for r in rows]
+
+
 def _conversation(synth_rows: list[dict[str, object]], label: int) -> list[dict[str, object]]:
     """The first conversation labelled ``label``, its times as Unix seconds."""
     first = next(r["conversation_id"] for r in synth_rows if r["conversation_label"] == label)
@@ -316,8 +322,7 @@ def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
     assert load_labelled(tmp_path / "labelled.jsonl").labels == {"5012345678": 1}
     assert [json.loads(line) for line in (tmp_path / "labelled.jsonl").read_text().splitlines()] == [
         {**r, "conversation_label": 1} for r in rows]
-    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
-             r["attachment"]) for r in rows] == [
+    assert _said(rows) == [
         ("5012345678", "2", "user501", "user42", "2024-01-02T10:00:02+00:00", "hey, how old r u?", None),
         ("5012345678", "3", "user42", "user501", "2024-01-02T10:00:03+00:00", "look https://example.com!", None),
         ("5012345678", "4", "user501", "user42", "2024-01-02T10:00:04+00:00", "just me", "image"),
@@ -383,8 +388,7 @@ def test_instagram_threads_are_read_whole_and_as_written(tmp_path: Path) -> None
     done = riskline("convert", thread, "-o", out)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
-             r["attachment"]) for r in rows] == [
+    assert _said(rows) == [
         ("inbox/jose_1234", "1", "max", "José", "2024-01-02T10:00:00+00:00", "hi", None),
         ("inbox/jose_1234", "2", "José", "max", "2024-01-02T10:00:50+00:00", "", "image"),
         ("inbox/jose_1234", "3", "max", "José", "2024-01-02T10:01:40+00:00", "", "audio"),
@@ -515,8 +519,7 @@ def test_snapchat_downloads_convert_chat_by_chat(tmp_path: Path) -> None:
     rejects: list[Reject] = []
     reading = Reading()
     rows = list(iter_export_rows(tmp_path / "mydata", rejects=rejects, reading=reading))
-    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
-             r["attachment"]) for r in rows] == [
+    assert _said(rows) == [
         ("json/alex_99", "1", "alex_99", "me.kid", "2024-03-02T20:00:00+00:00", "hey how old r u", None),
         ("json/alex_99", "2", "me.kid", "alex_99", "2024-03-02T20:03:00+00:00", "15", None),
         ("json/alex_99", "3", "alex_99", "me.kid", "2024-03-02T20:05:00+00:00", "send a private pic", None),
@@ -693,8 +696,7 @@ def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
         message("Kid", 500, type="media", media=[{"uri": "./media/9a1b.mp4"}])]}))
     reading = Reading()
     rows = list(iter_export_rows(export, reading=reading))
-    assert [(r["conversation_id"], r["message_id"], r["sender_id"], r["recipient_id"], r["timestamp"], r["text"],
-             r["attachment"]) for r in rows] == [
+    assert _said(rows) == [
         ("Alex Doe_40", "1", "Alex Doe", "Kid", "2024-03-02T19:40:00+00:00", "hey", None),
         ("Alex Doe_40", "2", "Kid", "Alex Doe", "2024-03-02T19:41:40+00:00", "José here", None),
         ("Alex Doe_40", "3", "Alex Doe", "Kid", "2024-03-02T19:43:20+00:00", "send a private pic", None),
