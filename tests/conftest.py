@@ -19,6 +19,12 @@ from training.data import load_labelled
 from training.synth.generator import generate
 from training.train import TrainConfig, train
 
+# Spark's JVMs (the `spark` fixture's, and each `riskline score --engine spark` a test runs) compile with the
+# quick compiler only, and collect with one thread: a JVM here lives seconds, and the optimising compiler's
+# threads cost it a third more CPU (311 s against 198 s for tests/detection/test_spark.py, on two cores where
+# that CPU is the other worker's); what Spark does is the same. A setting of one's own is kept.
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
