@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -183,7 +184,8 @@ def _convert_chats(input_path: Path, chats: dict[Path, str], output: Path, form:
     output_format(output)  # before the work, not after it
     rejects: list[Reject] | None = [] if errors is not None else None
     reading = Reading()
-    rows = iter_export_rows(input_path, time_zone(zone), form, rejects, reading, chats)
+    given = time_zone(zone)
+    rows = iter_export_rows(input_path, given, form, rejects, reading, chats)
     first = next(rows, None)  # an export that cannot be read is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no messages, only the app's own notices")
@@ -198,6 +200,7 @@ def _convert_chats(input_path: Path, chats: dict[Path, str], output: Path, form:
     for chat in reading.borrowed:
         typer.echo(f"riskline: note: {chat}: no day past 12 tells its date order; read as the other chats' are",
                    err=True)
+    _note_unused(given, tally)
 
 
 def _written(output: Path, first: dict[str, object] | None, rows: Iterator[dict[str, object]], columns: list[str],
@@ -237,7 +240,8 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
     rejects: list[Reject] | None = [] if errors is not None else None
     unit, form, zone = times
     garbled = Garbled(repair)
-    rows = iter_log_rows(input_path, rename, unit, rejects, time_zone(zone), form, numbered, garbled)
+    given = time_zone(zone)
+    rows = iter_log_rows(input_path, rename, unit, rejects, given, form, numbered, garbled)
     first = next(rows, None)  # a missing input, or a bad first file, is named here, before anything is written
     if first is None and not rejects:
         raise fail(f"{input_path}: no message rows")
@@ -255,4 +259,13 @@ def _convert_logs(input_path: Path, output: Path, mapping: list[str], times: tup
         typer.echo(f"riskline: note: {texts} UTF-8 read as Latin-1, as Meta's exports hold text ('cafÃ©' for "
                    f"'café'): {'read as written (--repair-text)' if repair else '--repair-text reads them as written'}",
                    err=True)
+    _note_unused(given, tally)
+
+
+def _note_unused(zone: tzinfo | None, tally: _Tally) -> None:
+    """Where messages were written and none of their times was read in the zone given (``--timezone``), a note."""
+    from training.logs import unused_zone
+
+    if tally.messages and (said := unused_zone(zone)):
+        typer.echo(f"riskline: note: {said}", err=True)
 

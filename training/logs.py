@@ -13,7 +13,7 @@ import contextlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,17 +65,42 @@ def parse_mapping(items: Sequence[str]) -> dict[str, str]:
     return rename
 
 
-def time_zone(name: str | None) -> tzinfo | None:
+class GivenZone(tzinfo):
+    """``--timezone``'s zone, which keeps whether a time was read in it (``used``): a time that carries its own
+    UTC offset, or is a number, is read as it says, so that a zone given for such data changes nothing."""
+
+    def __init__(self, zone: tzinfo, name: str) -> None:
+        self.zone, self.name, self.used = zone, name, False
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return self.zone.utcoffset(None if dt is None else dt.replace(tzinfo=self.zone))
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return self.zone.dst(None if dt is None else dt.replace(tzinfo=self.zone))
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return self.zone.tzname(None if dt is None else dt.replace(tzinfo=self.zone))
+
+
+def time_zone(name: str | None) -> GivenZone | None:
     """``--timezone``: an IANA zone name (UTC, Europe/Berlin...), or None; a ValueError naming a bad one."""
     if name is None:
         return None
     if name.strip().upper() in ("UTC", "Z"):
-        return UTC
+        return GivenZone(UTC, name.strip())
     try:
-        return ZoneInfo(name.strip())
+        return GivenZone(ZoneInfo(name.strip()), name.strip())
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"--timezone {name!r}: not a time zone (an IANA name, such as UTC or "
                          "America/New_York)") from None
+
+
+def unused_zone(zone: tzinfo | None) -> str | None:
+    """The note for a ``--timezone`` that no time was read in, else None."""
+    if not isinstance(zone, GivenZone) or zone.used:
+        return None
+    return (f"--timezone {zone.name} changed nothing: every time read carries its own UTC offset or is a number "
+            "(Unix time), and is read as it says")
 
 
 def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, form: str | None = None) -> str:
@@ -100,6 +125,8 @@ def _timestamp(value: object, per_second: float, zone: tzinfo | None = None, for
             value = datetime.fromisoformat(value.strip())
     if isinstance(value, datetime) and value.tzinfo is None and zone is not None:
         value = value.replace(tzinfo=zone)
+        if isinstance(zone, GivenZone):
+            zone.used = True
     try:
         seconds = parse_timestamp(value)
     except EventError as exc:

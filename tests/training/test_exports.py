@@ -356,6 +356,15 @@ def test_telegram_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
         "read twice?)") and len(rejects) == 5
     zoned = list(iter_export_rows(export, ZoneInfo("Europe/Berlin"), rejects=[]))
     assert zoned[-1]["message_id"] == "7" and zoned[-1]["timestamp"] == "2024-01-02T10:00:00+00:00"
+    # a zone given for Unix times changes nothing, and is said to; given for a time without one, it is read in it
+    unzoned = riskline("convert", tmp_path / "tg", "-o", tmp_path / "unzoned.jsonl", "--timezone", "Europe/Berlin")
+    assert unzoned.returncode == 0 and unzoned.stderr.splitlines()[1:] == [
+        "riskline: note: --timezone Europe/Berlin changed nothing: every time read carries its own UTC offset or is a "
+        "number (Unix time), and is read as it says"]
+    assert [json.loads(line) for line in (tmp_path / "unzoned.jsonl").read_text().splitlines()] == rows
+    used = riskline("convert", export, "-o", tmp_path / "zoned.jsonl", "--timezone", "Europe/Berlin", "--errors",
+                    tmp_path / "bad.jsonl")
+    assert used.returncode == 0 and used.stderr.startswith("wrote 8 messages") and "note" not in used.stderr
     group = tmp_path / "group.json"  # a group's messages have no one recipient, though two of its people wrote
     group.write_text(json.dumps({**chat, "type": "private_supergroup"}))
     assert [(r["sender_id"], r["recipient_id"]) for r in iter_export_rows(group)][:2] == [("user501", None),

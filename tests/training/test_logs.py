@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +16,7 @@ from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
 from tests.conftest import write_csv, write_jsonl
 from training.data import load_labelled
-from training.logs import iter_log_rows, parse_mapping, time_zone
+from training.logs import iter_log_rows, parse_mapping, time_zone, unused_zone
 
 MAP = ["conversation_id=thread", "message_id=id", "sender_id=author", "timestamp=sent_ms", "text=body",
        "conversation_label=flagged"]
@@ -385,6 +386,27 @@ def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
     assert next(iter_log_rows(source, {}, zone=time_zone("Asia/Tokyo")))["timestamp"] == "2024-07-01T03:00:00+00:00"
     with pytest.raises(ValueError, match=r"--timezone 'Mars/Olympus': not a time zone"):
         time_zone("Mars/Olympus")
+    # the zone given reads a local time as the zone itself does (summer, winter, the hour skipped, the hour told
+    # twice, each time of it), and keeps whether any time was read in it
+    berlin, given = ZoneInfo("Europe/Berlin"), time_zone("Europe/Berlin")
+    assert given is not None and not given.used
+    for local in (datetime(2024, 7, 1, 12), datetime(2024, 1, 1, 12), datetime(2024, 3, 31, 2, 30),
+                  datetime(2024, 10, 27, 2, 30), datetime(2024, 10, 27, 2, 30, fold=1)):
+        assert local.replace(tzinfo=given).timestamp() == local.replace(tzinfo=berlin).timestamp()
+        assert local.replace(tzinfo=given).tzname() == local.replace(tzinfo=berlin).tzname()
+    offsets = write_jsonl(tmp_path / "offsets.jsonl", [{**naive.to_pylist()[0], "timestamp": "2024-07-01T12:00:00Z"},
+                                                       {**naive.to_pylist()[0], "timestamp": 1719835200,
+                                                        "message_id": "m2"}])
+    assert [r["timestamp"] for r in iter_log_rows(offsets, {}, zone=given)] == ["2024-07-01T12:00:00+00:00"] * 2
+    assert not given.used and unused_zone(given) is not None
+    assert next(iter_log_rows(source, {}, zone=given))["timestamp"] == "2024-07-01T10:00:00+00:00"
+    assert given.used and unused_zone(given) is None and unused_zone(None) is None
+    done = riskline("convert", offsets, "-o", tmp_path / "o.jsonl", "--timezone", "Asia/Tokyo")
+    assert done.returncode == 0 and done.stderr.splitlines()[1:] == [
+        "riskline: note: --timezone Asia/Tokyo changed nothing: every time read carries its own UTC offset or is a "
+        "number (Unix time), and is read as it says"]
+    done = riskline("convert", source, "-o", tmp_path / "o.jsonl", "--timezone", "Asia/Tokyo")
+    assert done.returncode == 0 and len(done.stderr.splitlines()) == 1
     text = write_jsonl(tmp_path / "t.jsonl", [{**naive.to_pylist()[0], "timestamp": "1 July"}])
     with pytest.raises(InputError, match=r"line 1: field 'timestamp': does not match --time-format '%d/%m/%Y': '1 "):
         list(iter_log_rows(text, {}, form="%d/%m/%Y"))
