@@ -16,32 +16,22 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measured import RISKLINE, measured  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RISKLINE = str(Path(sys.executable).with_name("riskline"))
-# runs a command and prints the peak memory of its largest process (children are reaped into it)
-MEASURE = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-           "sys.stderr.write(done.stderr); sys.exit(done.returncode) if done.returncode else "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def backfill(history: Path, model: str, state: str) -> tuple[float, float, int, int]:
     """Seconds, peak MiB, messages loaded and those held already, of one `riskline backfill`."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", MEASURE, RISKLINE, "backfill", str(history), "--model", model,
-                           "--state", state], capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"riskline backfill failed: {done.stderr.strip()}")
+    done = measured([RISKLINE, "backfill", history, "--model", model, "--state", state])
     said = re.search(r"loaded (\d+) messages \((\d+) held already\)", done.stderr)
     assert said, done.stderr
-    return seconds, int(done.stdout) / 1024, int(said[1]), int(said[2])
+    return done.seconds, done.peak_mib, int(said[1]), int(said[2])
 
 
 def main() -> None:

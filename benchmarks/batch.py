@@ -11,12 +11,11 @@ this one run. Targets (issue 2): whole-process >= 30,000 messages/s and >= half 
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measured import RISKLINE, best_of  # beside this script
 
 from detection.model_files import load_model
 from detection.readers import read_events
@@ -25,7 +24,7 @@ from detection.writers import write_rows
 from training.synth.generator import generate
 
 
-def best_of(runs: int, func) -> float:  # type: ignore[no-untyped-def]
+def best_call(runs: int, func) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -48,12 +47,9 @@ def main() -> None:
         texts = [e.text for e in events]
         n = len(events)
         model = load_model(args.model)
-        raw = best_of(args.runs, lambda: model.stage_proba(texts))
-        causal = best_of(args.runs, lambda: score_conversations(model, events))
-        command = [str(Path(sys.executable).with_name("riskline")), "score", str(source), "-o", str(out),
-                   "--model", args.model]
-        whole = best_of(args.runs, lambda: subprocess.run(command, check=True, capture_output=True))
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        raw = best_call(args.runs, lambda: model.stage_proba(texts))
+        causal = best_call(args.runs, lambda: score_conversations(model, events))
+        whole, peak_mib = best_of(args.runs, [RISKLINE, "score", source, "-o", out, "--model", args.model])
 
     rates = {"raw per-message model (in-process)": n / raw, "causal scoring (in-process)": n / causal,
              "riskline score (whole process)": n / whole}

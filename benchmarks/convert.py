@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 import zipfile
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+from measured import RISKLINE, best_of  # beside this script
+
 from training.synth.generator import generate
 
-# runs a command and prints the peak memory of its largest process (children are reaped into it)
-MEASURE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 START = 1_705_708_800  # 2024-01-20T00:00:00Z: a day past 12 tells WhatsApp's date order
 PEOPLE = ("Sam", "Kim")
 THREADS, CHATS, PARTS = 200, 20, 4
@@ -148,24 +143,11 @@ def size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
 
 
-def run(command: list[str], runs: int) -> tuple[float, float]:
-    """Best seconds of ``runs``, and the largest peak memory (MiB) seen."""
-    best, peak = float("inf"), 0.0
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True,
-                              env=os.environ)
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, int(done.stdout.split()[-1]) / 1024)
-    return best, peak
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
-    riskline = str(Path(sys.executable).with_name("riskline"))
     folder = Path(tempfile.mkdtemp(prefix="riskline-convert-bench-"))
     try:
         said = texts(args.messages)
@@ -177,9 +159,8 @@ def main() -> None:
         written_all, rows = True, {}
         for name, path in paths.items():
             out = folder / f"out-{len(rows)}.jsonl"
-            seconds, peak = run([riskline, "convert", str(path), "-o", str(out), "--timezone", "UTC"]
-                                if name.startswith("WhatsApp") else [riskline, "convert", str(path), "-o", str(out)],
-                                args.runs)
+            zone = ["--timezone", "UTC"] if name.startswith("WhatsApp") else []
+            seconds, peak = best_of(args.runs, [RISKLINE, "convert", path, "-o", out, *zone])
             lines = out.read_text(encoding="utf-8").splitlines()
             rows[name] = lines
             written_all = written_all and len(lines) == args.messages

@@ -14,27 +14,21 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from measured import RISKLINE, best_of  # beside this script
 
 from detection.events import EVENT_FIELDS
 from detection.writers import write_rows
 from training.synth.generator import generate
 
-# runs a command and prints the peak memory of its largest process (children are reaped into it)
 PARTS = 16
-MEASURE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def write_inputs(folder: Path, conversations: int) -> dict[str, Path]:
@@ -71,25 +65,12 @@ def size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
 
 
-def run(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
-    """Best seconds of ``runs``, and the largest peak memory (MiB) seen."""
-    best, peak = float("inf"), 0.0
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True,
-                              env={**os.environ, **env})
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, int(done.stdout.split()[-1]) / 1024)
-    return best, peak
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=8000)
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
-    riskline = str(Path(sys.executable).with_name("riskline"))
     engines = {"in memory": {"RISKLINE_PARALLEL_MIN_BYTES": str(2**62)},
                "partitioned": {"RISKLINE_PARALLEL_MIN_BYTES": "0"}}
     folder = Path(tempfile.mkdtemp(prefix="riskline-formats-"))
@@ -102,8 +83,7 @@ def main() -> None:
         for name, path in paths.items():
             for engine, env in engines.items():
                 out = folder / f"out-{path.name}-{engine.replace(' ', '-')}.jsonl"
-                seconds, peak = run([riskline, "score", str(path), "-o", str(out), "--model", args.model], env,
-                                    args.runs)
+                seconds, peak = best_of(args.runs, [RISKLINE, "score", path, "-o", out, "--model", args.model], env)
                 outputs.add(out.read_bytes())
                 print(f"  {name:24s} {size(path) / 1e6:8.1f}  {engine:12s} {seconds:8.2f} {n / seconds:11,.0f}"
                       f" {peak:9,.0f}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,23 +23,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measured import RISKLINE, measured  # beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RISKLINE = str(Path(sys.executable).with_name("riskline"))
 FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
-MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-           "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def measure(command: list[str]) -> tuple[float, float]:
     """Seconds, and the largest resident set of any one process of the command (MiB)."""
     # the partitioned engine for every size, so that peak memory is compared like for like
-    env = {**os.environ, "RISKLINE_PARALLEL_MIN_BYTES": "0"}
-    out = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True,
-                         env=env)
-    seconds, kib = out.stdout.split()
-    return float(seconds), int(kib) / 1024
+    done = measured(command, {"RISKLINE_PARALLEL_MIN_BYTES": "0"})
+    return done.seconds, done.peak_mib
 
 
 def write_events(path: Path, messages: int, seed: int) -> int:
@@ -97,6 +91,9 @@ def stream_rate(model: str, events_path: Path, folder: Path, limit: int, state: 
             if done and first is None:
                 first = (time.perf_counter(), done)
         assert first is not None, "the stream worker answered nothing"
+        if first[1] == done:  # all answered by the first look: nothing left to time
+            raise SystemExit(f"the stream worker answered all {done:,} messages at once: too few to time; give "
+                             "--stream-messages more")
         return (done - first[1]) / (time.perf_counter() - first[0])
     finally:
         worker.terminate()

@@ -13,17 +13,11 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
-RISKLINE = str(Path(sys.executable).with_name("riskline"))
-MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-           "out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True); "
-           "print(out.stdout + out.stderr, file=sys.stderr); "
-           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+from measured import RISKLINE, measured  # beside this script
 
 
 def main() -> None:
@@ -40,14 +34,13 @@ def main() -> None:
         command = [RISKLINE, "train", "--data", str(data), "--out", str(Path(folder) / "model"), "--no-track"]
         if not args.with_stages:
             command.append("--labels-only")
-        out = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True)
-        seconds, kib = out.stdout.split()
-        for line in out.stderr.splitlines():
+        done = measured(command)
+        for line in done.stderr.splitlines():
             if line.startswith(("held-out", "thresholds chosen")):
                 print(line)
         print(f"trained on {messages:,} messages in {args.conversations:,} conversations "
-              f"({'stages annotated' if args.with_stages else 'labels only'}): {float(seconds):.0f} s, "
-              f"{messages / float(seconds):,.0f} messages/s, peak memory {int(kib) / 1024**2:.1f} GiB")
+              f"({'stages annotated' if args.with_stages else 'labels only'}): {done.seconds:.0f} s, "
+              f"{messages / done.seconds:,.0f} messages/s, peak memory {done.peak_mib / 1024:.1f} GiB")
 
 
 if __name__ == "__main__":
