@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _python_block() -> str:
-    """The first ```python block after "**From Python.**"."""
+    """The first ```python block after the heading "### From Python"."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"\*\*From Python\.\*\*.*?```python\n(.*?)```", readme, re.DOTALL)
-    assert found, "README.md: no ```python block after **From Python.**"
+    found = re.search(r"\n### From Python\n.*?```python\n(.*?)```", readme, re.DOTALL)
+    assert found, "README.md: no ```python block after ### From Python"
     return found.group(1)
 
 
