@@ -81,6 +81,9 @@ class GivenZone(tzinfo):
     def tzname(self, dt: datetime | None) -> str | None:
         return self.zone.tzname(None if dt is None else dt.replace(tzinfo=self.zone))
 
+    def fromutc(self, dt: datetime) -> datetime:  # the zone's own: a zone's rules are not one offset and its change
+        return self.zone.fromutc(dt.replace(tzinfo=self.zone)).replace(tzinfo=self)
+
 
 def time_zone(name: str | None) -> GivenZone | None:
     """``--timezone``: an IANA zone name (UTC, Europe/Berlin...), or None; a ValueError naming a bad one."""

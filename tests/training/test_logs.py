@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -394,6 +395,9 @@ def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
                   datetime(2024, 10, 27, 2, 30), datetime(2024, 10, 27, 2, 30, fold=1)):
         assert local.replace(tzinfo=given).timestamp() == local.replace(tzinfo=berlin).timestamp()
         assert local.replace(tzinfo=given).tzname() == local.replace(tzinfo=berlin).tzname()
+    for moment in (datetime(2024, 7, 1, 12, tzinfo=UTC), datetime(2024, 10, 27, 0, 30, tzinfo=UTC),
+                   datetime(2024, 10, 27, 1, 30, tzinfo=UTC)):  # and a moment in its zone: the hour told twice
+        assert moment.astimezone(given).isoformat() == moment.astimezone(berlin).isoformat()
     offsets = write_jsonl(tmp_path / "offsets.jsonl", [{**naive.to_pylist()[0], "timestamp": "2024-07-01T12:00:00Z"},
                                                        {**naive.to_pylist()[0], "timestamp": 1719835200,
                                                         "message_id": "m2"}])
