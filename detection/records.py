@@ -153,6 +153,11 @@ def check_columns(path: Path, where: str, columns: list[str], rename: Mapping[st
         raise InputError(f"{path}: {where}: the header is one column ({shown}): CSV here is "
                          f"comma-separated, and this file looks separated by {separator!r}; save it with commas "
                          "(Excel: 'CSV UTF-8 (Comma delimited)') or as JSON Lines")
+    if {"AuthorID", "Author", "Date", "Content"} <= set(columns) and not rename:
+        raise InputError(f"{path}: {where}: DiscordChatExporter's CSV (columns AuthorID, Author, Date, Content...), "
+                         "which names neither its messages nor its channel, and writes times as the exporting "
+                         "computer shows them: export the channel as JSON (--format Json), and convert that with "
+                         "riskline convert")
     listed = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
     raise MissingColumnsError(f"{path}: {where}: no column {named} (its columns: {listed}); "
                      f"every row needs {', '.join(required)}")

@@ -326,16 +326,22 @@ def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: 
     assert str(spark_error.value) == str(local.value) == f"{path}: {error}"
 
 
-def test_an_empty_csv_is_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
+def test_an_empty_csv_and_a_discord_one_are_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
     from detection.inputs import InputError
     from detection.readers import read_events
     from detection.spark_rows import read_events_spark
 
     path = tmp_path / "empty.csv"
     path.write_text("")
+    discord = tmp_path / "Guild - general [99].csv"  # DiscordChatExporter's CSV: said to be, by both
+    discord.write_text('\ufeffAuthorID,Author,Date,Content,Attachments,Reactions\n'
+                       '"1","sam","1/2/2024 1:45 PM","hi","",""\n')
     for reader in (read_events, lambda p: read_events_spark(spark, p)):
         with pytest.raises(InputError, match=rf"^{path}: empty file: no message rows$"):
             reader(path)
+        with pytest.raises(InputError, match=r"line 1: DiscordChatExporter's CSV \(columns AuthorID, Author, Date, "
+                                             r"Content...\), which names neither its messages nor its channel"):
+            reader(discord)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])

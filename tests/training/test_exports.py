@@ -433,6 +433,24 @@ def _discord_export(kind: str, messages: list[dict[str, object]]) -> dict[str, o
             "messages": messages, "messageCount": len(messages)}
 
 
+def test_discord_exports_as_csv_are_said_to_be_so(tmp_path: Path) -> None:
+    """DiscordChatExporter's CSV names neither its messages nor its channel, and writes times as the computer shows
+    them: convert asks for its JSON instead (not for columns --map cannot give); a CSV whose columns are mapped is
+    logs, and what it lacks is said as for any."""
+    export = tmp_path / "Guild - general [99].csv"
+    export.write_text('\ufeffAuthorID,Author,Date,Content,Attachments,Reactions\n'
+                      '"1","sam","1/2/2024 1:45 PM","hi","",""\n')
+    done = riskline("convert", export, "-o", tmp_path / "out.jsonl")
+    assert done.returncode == 2 and done.stderr == (
+        f"riskline: error: {export}: line 1: DiscordChatExporter's CSV (columns AuthorID, Author, Date, Content...), "
+        "which names neither its messages nor its channel, and writes times as the exporting computer shows them: "
+        "export the channel as JSON (--format Json), and convert that with riskline convert\n")
+    mapped = riskline("convert", export, "-o", tmp_path / "out.jsonl", "--map", "sender_id=AuthorID", "--map",
+                      "text=Content", "--number-messages")
+    assert mapped.returncode == 2 and "no column 'conversation_id', 'timestamp'" in mapped.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_discord_exports_convert_with_their_own_ids(tmp_path: Path) -> None:
     """A direct chat as DiscordChatExporter writes it is one conversation, the channel's: its messages keep their
     ids, their authors' ids are the senders, each the other's recipient, times in UTC; attachments (a voice
