@@ -167,9 +167,10 @@ def unsupported(path: Path) -> InputError:
     if path.suffix.lower() in (".txt", ".zip"):
         hint = ("; a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl "
                 "--timezone ZONE")
-    if path.suffix.lower() == ".html" and path.name.lower().startswith(("message_", "chat_history")):
-        hint = ("; an app's chats downloaded as HTML (Instagram's, Facebook's, Snapchat's) are not read: download them "
-                "as JSON, then riskline convert INPUT -o OUT.jsonl")
+    if path.suffix.lower() == ".html" and (path.name.lower().startswith(("message", "chat_history"))
+                                           or re.fullmatch(r".* \[\d+\]( \[part \d+\])?\.html", path.name)):
+        hint = ("; an app's chats downloaded or exported as HTML (Instagram's, Facebook's, Snapchat's, Telegram's, "
+                "DiscordChatExporter's) are not read: have them as JSON, then riskline convert INPUT -o OUT.jsonl")
     if path.suffix.lower() == ".zip":
         hint += " (an app's download as its .zip, Instagram's or Snapchat's, too, without --timezone)"
     if path.suffix.lower() == ".json":

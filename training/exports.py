@@ -148,7 +148,13 @@ _HTML_CHATS = ((re.compile(r"message_\d+\.html", re.IGNORECASE),
                 "your information again in the JSON format"),
                (re.compile(r"chat_history.*\.html", re.IGNORECASE),
                 "Snapchat's chats as HTML (chat_history.html), which riskline does not read: download your data "
-                "again with 'Export JSON Files' ticked"))
+                "again with 'Export JSON Files' ticked"),
+               (re.compile(r"messages\d*\.html", re.IGNORECASE),  # Telegram Desktop's export as it comes by default
+                "Telegram's chats as HTML (messages.html), which riskline does not read: export them again with "
+                "'Machine-readable JSON' as the format"),
+               (re.compile(r".* \[\d+\]( \[part \d+\])?\.html", re.IGNORECASE),  # "Guild - channel [id].html"
+                "DiscordChatExporter's HTML, which riskline does not read: export the channel again with "
+                "--format Json"))
 
 
 def _html_said(name: str) -> str | None:
@@ -156,8 +162,9 @@ def _html_said(name: str) -> str | None:
 
 
 def html_download(source: Path) -> str | None:
-    """Where ``source`` is an app's chats downloaded as HTML (Instagram's or Facebook's ``message_1.html``,
-    Snapchat's ``chat_history.html``, or a folder holding one and no message logs), which are not read: what to do;
+    """Where ``source`` is an app's chats downloaded or exported as HTML (Instagram's or Facebook's
+    ``message_1.html``, Snapchat's ``chat_history.html``, Telegram's ``messages.html``, DiscordChatExporter's
+    ``Guild - channel [id].html``, or a folder holding one and no message logs), which are not read: what to do;
     None otherwise."""
     if not source.is_dir():
         return _html_said(source.name)

@@ -663,8 +663,25 @@ def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> N
     assert logs.returncode == 2 and ".html: unsupported file type '.html'" in logs.stderr
     scored = riskline("score", html_folder / html, "-o", out)
     assert scored.returncode == 2 and scored.stderr.rstrip().endswith(
-        "an app's chats downloaded as HTML (Instagram's, Facebook's, Snapchat's) are not read: download them as JSON, "
-        "then riskline convert INPUT -o OUT.jsonl")
+        "an app's chats downloaded or exported as HTML (Instagram's, Facebook's, Snapchat's, Telegram's, "
+        "DiscordChatExporter's) are not read: have them as JSON, then riskline convert INPUT -o OUT.jsonl")
+    # Telegram Desktop's export as it comes by default (a chat's messages.html, messages2.html..., its styles
+    # beside), and DiscordChatExporter's (named by the channel and its id): said to be HTML, asking for JSON
+    telegram = tmp_path / "ChatExport_2024-01-15"
+    (telegram / "css").mkdir(parents=True)
+    for name in ("messages.html", "messages2.html", "css/style.css"):
+        (telegram / name).write_text("<html></html>")
+    discord = tmp_path / "Guild - general [123456789012345678] [part 2].html"
+    discord.write_text("<html></html>")
+    for source, said in ((telegram, "Telegram's chats as HTML (messages.html), which riskline does not read: export "
+                                    "them again with 'Machine-readable JSON' as the format"),
+                         (telegram / "messages2.html", "Telegram's chats as HTML"),
+                         (discord, "DiscordChatExporter's HTML, which riskline does not read: export the channel "
+                                   "again with --format Json")):
+        refused = riskline("convert", source, "-o", out)
+        assert refused.returncode == 2 and refused.stderr.startswith(f"riskline: error: {source}: {said}")
+        scored = riskline("score", source / "messages.html" if source == telegram else source, "-o", out)
+        assert scored.returncode == 2 and "Telegram's, DiscordChatExporter's) are not read" in scored.stderr
     with zipfile.ZipFile(snap_html := tmp_path / "mydata~html.zip", "w") as archive:
         archive.writestr("html/chat_history.html", "<html></html>")
         archive.writestr("json/account.json", "{}")
