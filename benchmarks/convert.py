@@ -4,10 +4,9 @@ The same messages (the synthetic generator's texts, two people taking turns, hal
 as WhatsApp's Android .txt and iPhone .zip, Telegram Desktop's result.json (one chat's, and every chat's), an
 Instagram download (a thread's folder each, as unzipped and as its .zip), DiscordChatExporter's JSON (one file,
 and in four parts), Snapchat's chat_history.json and a Messenger end-to-end encrypted chat. Each is converted as
-a whole process;
-prints the input's size, seconds (best of --runs), messages/s and the largest process's peak memory, all
-measured in this one run, and checks that every conversion wrote every message, and that the Instagram
-download gives the same rows zipped as unzipped.
+a whole process. Prints the input's size, seconds (best of --runs), messages/s and the largest process's peak
+memory, all measured in this one run, and checks that every conversion wrote every message, and that the
+Instagram download gives the same rows zipped as unzipped.
 
     .venv/bin/python benchmarks/convert.py [--messages 200000] [--runs 1]
 """
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from measured import RISKLINE, best_of  # beside this script
+from measured import RISKLINE, best_of, size  # beside this script
 
 from training.synth.generator import generate
 
@@ -137,10 +136,6 @@ def messenger(folder: Path, said: list[str]) -> dict[str, Path]:
                "media": [], "reactions": [], "isUnsent": False} for i, text in enumerate(said)][::-1]
     path.write_text(json.dumps({"participants": list(PEOPLE), "threadName": "Sam_40", "messages": listed}))
     return {"Messenger, encrypted chat": path}
-
-
-def size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from measured import RISKLINE, best_of  # beside this script
+from measured import RISKLINE, best_of, size  # beside this script
 
 from detection.events import EVENT_FIELDS
 from detection.writers import write_rows
@@ -59,10 +59,6 @@ def write_inputs(folder: Path, conversations: int) -> dict[str, Path]:
         pq.write_table(table.slice(start, (k + 1) * table.num_rows // PARTS - start),
                        folder / "parts-parquet" / f"part-{k:05d}.parquet")
     return paths
-
-
-def size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
 
 
 def main() -> None:

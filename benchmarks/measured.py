@@ -40,6 +40,11 @@ def measured(command: Sequence[object], env: Mapping[str, str] | None = None) ->
     return Measured(seconds, kib / 1024, out, err)
 
 
+def size(path: Path) -> int:
+    """A file's bytes, or a folder's files' together."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+
+
 def best_of(runs: int, command: Sequence[object], env: Mapping[str, str] | None = None) -> tuple[float, float]:
     """The best seconds of ``runs`` runs of ``command``, and the largest peak memory (MiB) seen."""
     done = [measured(command, env) for _ in range(runs)]

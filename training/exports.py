@@ -61,12 +61,6 @@ def export_kind(path: Path, alone: bool = False) -> str | None:
     return None if kind == "snapchat" and not alone and not path.name.lower().startswith("chat_history") else kind
 
 
-def export_files(source: Path) -> list[Path] | None:
-    """The chat exports ``source`` names, as ``export_kinds`` finds them, without their kinds."""
-    found = export_kinds(source)
-    return None if found is None else list(found)
-
-
 def export_kinds(source: Path, passed: list[Path] | None = None) -> dict[Path, str] | None:
     """The chat exports ``source`` names, each with its kind (``export_kind``): itself where it is one; for a folder
     holding no message logs, the exports under it (hidden files and macOS's ``__MACOSX`` aside, iPhones'
@@ -278,8 +272,12 @@ def _load(part: Path) -> Any:
 def _messages(export: object, part: Path, where: str) -> list[object]:
     messages = export.get("messages") if isinstance(export, Mapping) else None
     if not isinstance(messages, list):
-        raise InputError(f"{part}: {where or 'its top'}: no list of 'messages', as the app's export holds")
+        raise _no_messages(part, where)
     return messages
+
+
+def _no_messages(part: Path, where: str = "") -> InputError:
+    return InputError(f"{part}: {where or 'its top'}: no list of 'messages', as the app's export holds")
 
 
 def _meta_rows(parts: Sequence[Path], thread: Path, source: Path, rejects: list[Reject] | None,
@@ -401,7 +399,7 @@ def _telegram_scan(part: Path) -> tuple[bool, dict[str, object], dict[str, None]
     if ("messages",) in lists:
         return True, chat, senders, 1
     if not lists:
-        raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
+        raise _no_messages(part)
     return False, chat, {}, chats
 
 
@@ -503,7 +501,7 @@ def _discord_scan(part: Path, name: str) -> tuple[str, bool, dict[str, None]]:
                 and (sender := _author(value)) is not None:
             senders[sender] = None
     if not listed:
-        raise InputError(f"{part}: its top: no list of 'messages', as the app's export holds")
+        raise _no_messages(part)
     return str(channel.get("id") or name), channel.get("type") == "DirectTextChat", senders
 
 

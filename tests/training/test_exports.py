@@ -18,7 +18,7 @@ from detection.readers import Reject, read_events
 from tests.cli_helpers import riskline
 from training.chat_rows import Reading
 from training.data import load_labelled
-from training.exports import export_files, iter_export_rows
+from training.exports import export_kinds, iter_export_rows
 from training.whatsapp import date_order
 
 LONDON = ZoneInfo("Europe/London")
@@ -243,7 +243,7 @@ def test_what_cannot_be_read_is_named(tmp_path: Path) -> None:
     mixed.mkdir()
     (mixed / "chat.txt").write_text(chat.read_text())
     (mixed / "logs.jsonl").write_text("{}\n")
-    assert export_files(mixed) is None and export_files(mixed / "chat.txt") == [mixed / "chat.txt"]
+    assert export_kinds(mixed) is None and list(export_kinds(mixed / "chat.txt") or ()) == [mixed / "chat.txt"]
     rejects: list[Reject] = []
     reading = Reading()
     assert len(list(iter_export_rows(chat, UTC, rejects=rejects, reading=reading))) == 2
