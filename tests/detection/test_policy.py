@@ -23,6 +23,32 @@ def test_hysteresis_keeps_a_hovering_score_from_flapping() -> None:
     assert seen == ["high", "high", "high", "high", "high", "medium", "low"]
 
 
+def test_a_score_at_a_threshold_reaches_its_level_and_one_hysteresis_below_holds_it() -> None:
+    """The edges: a threshold is the first score of its level (as the alert threshold is the first score
+    that alerts), and a score exactly ``hysteresis`` under the level held keeps it; a hair lower leaves it."""
+    assert [T.level(s) for s in (0.0, 0.1, 0.3, 0.6, 0.9, 1.0)] == ["none", "low", "medium", "high", "critical",
+                                                                   "critical"]
+    assert [T.level(s) for s in (0.0999, 0.2999, 0.5999, 0.8999)] == ["none", "low", "medium", "high"]
+    policy = EscalationPolicy({"high": {"action": "nudge"}}, hysteresis=0.25)
+    assert policy.next_level(T, "high", 0.35) == "high"  # 0.6 - 0.25, exactly (both exact in binary)
+    assert policy.next_level(T, "high", 0.3499) == "medium"
+
+
+def test_thresholds_and_hysteresis_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="must lie in"):
+        Thresholds(low=0.1, medium=0.3, high=0.6, critical=1.2, alert=0.6)
+    with pytest.raises(ValueError, match="must lie in"):
+        Thresholds(low=0.1, medium=0.3, high=0.6, critical=0.9, alert=-0.1)
+    with pytest.raises(ValueError, match="must not decrease"):
+        Thresholds(low=0.1, medium=0.6, high=0.3, critical=0.9, alert=0.6)
+    Thresholds(low=0.0, medium=0.5, high=0.5, critical=1.0, alert=1.0)  # equal neighbours, the ends: taken
+    EscalationPolicy({}, hysteresis=0.0)
+    with pytest.raises(ValueError, match=r"hysteresis must be in \[0, 0.5\), got 0.5"):
+        EscalationPolicy({}, hysteresis=0.5)
+    with pytest.raises(ValueError, match="hysteresis must be in"):
+        EscalationPolicy({}, hysteresis=-0.01)
+
+
 def test_each_level_fires_once_and_jumps_fire_the_levels_below() -> None:
     policy = EscalationPolicy.load(None)
     assert policy.due("critical", frozenset()) == ["high", "critical"]

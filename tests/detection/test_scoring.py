@@ -86,6 +86,17 @@ def test_input_order_does_not_matter(model: RiskModel, events: list[MessageEvent
     assert sorted(a, key=lambda r: r.conversation_id) == sorted(b, key=lambda r: r.conversation_id)
 
 
+def test_a_score_equal_to_the_alert_threshold_alerts(model: RiskModel, events: list[MessageEvent]) -> None:
+    """Thresholds are chosen among scores seen (``training.evaluate`` counts a score at the threshold as an
+    alert): the message whose risk is the threshold exactly is where the alert fires, not the next above it."""
+    first = _by_conversation(events)[events[0].conversation_id]
+    steps, _ = score_messages(model, first)
+    at = int(np.argmax(steps.risk_score))
+    exact = replace(model, thresholds=replace(model.thresholds, alert=float(steps.risk_score[at])))
+    (result,), _ = score_conversations(exact, first)
+    assert result.alert and result.alert_index == at and result.alert_message_id == steps.message_id[at]
+
+
 def test_equal_timestamps_keep_input_order(model: RiskModel) -> None:
     a = MessageEvent("c", "first", "u1", 100.0, "hey")
     b = MessageEvent("c", "second", "u2", 100.0, "send me your snap")
