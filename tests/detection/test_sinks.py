@@ -213,6 +213,41 @@ def test_a_hung_receiver_holds_its_own_threads_and_the_other_sinks_go_on(tmp_pat
     assert store.outbox_stats()[0] == 0 and set(hung.started.values()) == {1}  # each sent once
 
 
+def test_a_freed_thread_takes_the_next_due_row_at_once_not_at_the_next_poll(tmp_path: Path) -> None:
+    """One delivery thread, a backlog of five and a poll of a minute: each delivery ending claims the next, so
+    the backlog goes in about five deliveries' time, not five polls'."""
+    store = SQLiteStore(tmp_path / "s.db")
+    store.commit([], [], [{"intervention_id": f"i{k}", "conversation_id": f"c{k}", "level": "high"} for k in range(5)],
+                 ["webhook"])
+    calls: collections.Counter[str] = collections.Counter()
+    worker = OutboxWorker(store, [SlowSink(0.05, calls, threading.Lock())], poll=60, parallel=1)
+    worker.start()
+    deadline = time.time() + 10
+    while store.outbox_stats()[0] and time.time() < deadline:
+        time.sleep(0.02)
+    left = store.outbox_stats()[0]
+    worker.stop(drain_seconds=0)
+    assert left == 0 and sorted(calls) == [f"i{k}" for k in range(5)]
+
+
+def test_a_row_for_a_sink_no_longer_configured_waits_for_it(tmp_path: Path) -> None:
+    """A service started again without its webhook (a setting lost in a redeploy) keeps that sink's rows,
+    looking at them again each minute, and delivers them once the sink is back: neither marked sent nor lost."""
+    store = SQLiteStore(tmp_path / "s.db")
+    payload = {"intervention_id": "i1", "conversation_id": "c1", "level": "high"}
+    store.commit([], [], [payload], ["flaky", "audit_log"])
+    worker = OutboxWorker(store, [AuditLogSink(tmp_path / "audit.jsonl")], poll=0.02)
+    worker.start()
+    worker.stop()  # what is due is delivered by the drain at stop, if not before
+    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 1
+    assert store.outbox_stats()[0] == 1 and store.due(time.time(), 10) == []  # kept, not due again at once
+    [item] = store.due(time.time() + 61, 10)
+    assert (item.sink, item.attempts, item.payload) == ("flaky", 1, payload)
+    back = FlakySink(failures=0)
+    OutboxWorker(store, [back], poll=0.02)._deliver(item)  # the sink configured again, the row due
+    assert back.calls == [payload] and store.outbox_stats()[0] == 0
+
+
 def test_stopping_while_the_store_is_down_keeps_what_is_due(tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     """Shutting down during a store outage (SIGTERM while the database restarts) neither raises nor
