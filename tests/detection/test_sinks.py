@@ -384,6 +384,27 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(trickled:
         receiver.close()
 
 
+def test_only_a_2xx_answer_is_a_delivery_and_redirects_are_not_followed() -> None:
+    """The contract's "retried until a 2xx": a receiver's 4xx (a wrong path, a rotated token, rate limiting),
+    5xx or redirect leaves the intervention in the outbox (``deliver`` raises, naming the status). A redirect
+    is not followed, as it could send the intervention somewhere the deployment never named."""
+    elsewhere = RawReceiver(b"HTTP/1.1 204 No Content\r\n\r\n")
+    said = {}
+    for status in (200, 201, 202, 204, 301, 307, 400, 401, 404, 429, 500, 503):
+        receiver = RawReceiver(b"HTTP/1.1 %d Whatever\r\nLocation: http://127.0.0.1:%d/hook\r\n"
+                               b"Content-Length: 0\r\n\r\n" % (status, elsewhere.port), step=1024)
+        try:
+            WebhookSink(f"http://127.0.0.1:{receiver.port}/hook", "s3cret", timeout=2.0).deliver(PAYLOAD)
+            said[status] = "delivered"
+        except RuntimeError as exc:
+            said[status] = str(exc)
+        finally:
+            receiver.close()
+    elsewhere.close()
+    assert said == {status: "delivered" if status < 300 else f"webhook answered {status}" for status in said}
+    assert elsewhere.requests == 0
+
+
 def test_the_timeout_is_for_each_call_and_an_answer_read_whole_keeps_the_connection() -> None:
     """Calls one after another each get the whole timeout, and a short answer is read to its end so the
     next call goes over the same connection; a long one is left unread (only its status counts)."""
