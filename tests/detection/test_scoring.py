@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detection.events import STAGES, MessageEvent, to_event
+from detection.events import RISK_STAGES, STAGES, MessageEvent, to_event
 from detection.model import RUN_CHARS, RiskModel
 from detection.scoring import (
     TEXT_EVIDENCE,
@@ -166,7 +166,21 @@ def test_suspect_and_how_clearly_they_stand_out() -> None:
     assert (state.suspect_id, state.suspect_share) == ("other", 0.75)
     by_mass = ConversationState("c", sender_mass=(("young", 300), ("other", 100)))  # a model without a role model
     assert (by_mass.suspect_id, by_mass.suspect_share) == ("young", 0.75)
-    assert ConversationState("c", sender_mass=(("a", 0), ("b", 0))).suspect_share is None
+    assert ConversationState("c", sender_mass=(("a", 0), ("b", 0))).suspect() == (None, None)  # no one, by name
+
+
+def test_a_stage_is_detected_from_evidence_of_one_half_exactly() -> None:
+    """``peak_stage``: the most severe stage whose evidence reached one half (``QUANT // 2`` exactly counts)."""
+    def peak(at: dict[str, int], earlier: dict[str, int] | None = None) -> str:
+        state = ConversationState("c", stage_max=tuple(at.get(s, 0) for s in RISK_STAGES),
+                                  earlier_stage_max=tuple((earlier or {}).get(s, 0) for s in RISK_STAGES)
+                                  if earlier else ())
+        return state.peak_stage
+
+    half = QUANT // 2
+    assert peak({}) == "none" and peak({"rapport": half - 1}) == "none"
+    assert peak({"rapport": QUANT, "isolation": half, "payment": half - 1}) == "isolation"
+    assert peak({"rapport": half}, earlier={"coercion": half}) == "coercion"  # reached before a model change
 
 
 def test_a_message_arriving_late_is_scored_where_it_arrives(model: RiskModel) -> None:
