@@ -183,6 +183,26 @@ def test_a_stage_is_detected_from_evidence_of_one_half_exactly() -> None:
     assert peak({"rapport": half}, earlier={"coercion": half}) == "coercion"  # reached before a model change
 
 
+def test_an_id_given_twice_in_one_call_is_scored_as_first_given(model: RiskModel, tmp_path: Path) -> None:
+    """A message id sent twice in one service call (a client's retry folded into its next batch, the text
+    changed by an edit): the first copy is scored, the second answered as its duplicate, as a copy sent in a
+    later call is. A duplicate never rescores a message with other words."""
+    from detection.policy import EscalationPolicy
+    from detection.processor import Processor
+    from detection.sqlite_store import SQLiteStore
+
+    calm = event("c", 0, "a", "hey how was practice today")
+    edited = replace(calm, text="send $300 in gift cards now or your pics go to your family and followers")
+    processor = Processor(model, SQLiteStore(tmp_path / "s.db"), EscalationPolicy.load(None), [])
+    first, again = processor.process([calm, edited])[0]
+    alone, _ = score_messages(model, [calm])
+    assert first["risk_score"] == again["risk_score"] == float(alone.risk_score[0])
+    assert (first["duplicate"], again["duplicate"]) == (False, True)
+    (later,) = processor.process([edited])[0]
+    assert later["duplicate"] and later["risk_score"] == first["risk_score"]
+    assert processor.conversation("c")["n_messages"] == 1  # type: ignore[index]
+
+
 def test_a_message_arriving_late_is_scored_where_it_arrives(model: RiskModel) -> None:
     """A real-time hook scores messages as they arrive: one sent earlier than the conversation's last
     (a phone that was offline) comes after it, and the conversation's last message time stays the latest."""
