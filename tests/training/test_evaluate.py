@@ -109,6 +109,21 @@ def test_earliness_counts_threat_first_extortion_apart() -> None:
     assert silent["alerted_after_threat"] == 0.0 and silent["median_messages_after_threat"] is None
 
 
+def test_messages_to_alert_and_latency_weighted_f1_count_positives_alerts_only() -> None:
+    """Messages to alert counts the alert's own message (an alert at index 1 came after 2 messages), and its
+    median is the speed latency-weighted F1 takes; a false alert, however early, makes neither look faster (it
+    lowers F1 instead)."""
+    data = _labelled({c: ["none", "rapport", "coercion", "payment"] for c in ("p1", "p2", "p3", "p4", "n1", "n2")})
+    data = LabelledData(data.events, {"p1": 1, "p2": 1, "p3": 1, "p4": 1, "n1": 0, "n2": 0}, data.stages)
+    quiet = [RiskScore(c, 4, 0.1, "low", False, None, None, "none", "a", [], "test") for c in ("p4", "n2")]
+    results = [_alerted("p1", 4, 1), _alerted("p2", 4, 2), _alerted("p3", 4, 3), _alerted("n1", 4, 0), *quiet]
+    metrics = evaluate_results(results, data, Thresholds(low=0.1, medium=0.2, high=0.5, critical=0.95, alert=0.5))
+    assert metrics["median_messages_to_alert"] == 3.0  # after 2, 3 and 4 messages; n1's 1 not among them
+    f1 = 2 * 3 / (2 * 3 + 1 + 1)  # 3 true alerts, 1 false, 1 missed
+    speed = 1 - float(latency_penalty(np.array([3.0]), 4.0)[0])  # the median alert's: 4 the median length
+    assert metrics["f1"] == pytest.approx(f1) and metrics["latency_weighted_f1"] == pytest.approx(f1 * speed)
+
+
 def test_figures_a_set_of_one_class_cannot_measure_are_none_not_0() -> None:
     """Hard negatives alone (a false-alarm benchmark), or positives alone: before, precision, recall and F0.5 of 0.000
     for the first, and a false-alert rate of 0.000 for the second, read as measured."""
