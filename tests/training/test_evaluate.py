@@ -11,9 +11,11 @@ from training.curves import (
     at_cuts,
     average_precision,
     choose_thresholds,
+    false_alerts_allowed,
     interval_text,
     intervals,
     roc_auc,
+    threshold_for_false_alerts,
     threshold_for_precision,
 )
 from training.data import LabelledData
@@ -139,6 +141,15 @@ def test_figures_a_set_of_one_class_cannot_measure_are_none_not_0() -> None:
     positives = _labelled({"c": ["none", "coercion"]})
     alone = evaluate_results([_alerted("c", 2, 1)], positives, thresholds)
     assert (alone["precision"], alone["recall"], alone["f0_5"], alone["false_alert_rate"]) == (1.0, 1.0, 1.0, None)
+
+
+def test_a_false_alert_budget_allows_what_its_rate_says_despite_float_rounding() -> None:
+    """0.29 of 100 negatives is 29 in decimal and 28.999999999999996 in floating point: 29 may alert."""
+    assert false_alerts_allowed(100, 0.29) == 29 and false_alerts_allowed(100, 0.07) == 7
+    assert false_alerts_allowed(99, 0.01) == 0 and false_alerts_allowed(100, 0.01) == 1
+    scores = np.r_[np.linspace(0.0, 0.99, 100), 1.0]  # negatives 0.00 ... 0.99, a positive above them
+    labels = np.r_[np.zeros(100, int), 1]
+    assert np.sum(scores[:100] >= threshold_for_false_alerts(scores, labels, 0.29)) == 29
 
 
 def test_false_alert_cap_raises_the_alert_threshold() -> None:
