@@ -263,3 +263,15 @@ def test_offenders_are_counted_once_each_as_pan_2012_counts_predators() -> None:
     assert found["offender_precision"] == found["offender_recall"] == 0.5
     unknown = LabelledData(events, labels, [None] * len(events))  # labels alone
     assert set(offenders_identified(unknown, results).values()) == {None}
+
+
+def test_platt_scaling_falls_back_to_the_identity_where_it_cannot_be_fitted_increasing() -> None:
+    """Held-out peaks of one class (a fold of positives alone), or scores that rank backwards: the path's logit
+    is left as it is rather than failing the training or turning the ranking round."""
+    from training.calibration import calibrate
+
+    logits = np.array([-2.0, -1.0, 0.5, 1.0, 2.5, 3.0])
+    assert calibrate(logits, np.ones(6, int)) == calibrate(logits, np.zeros(6, int)) == (1.0, 0.0)
+    assert calibrate(logits, np.array([1, 1, 1, 0, 0, 0])) == (1.0, 0.0)
+    a, b = calibrate(logits, np.array([0, 0, 1, 0, 1, 1]))
+    assert a > 0 and (a, b) != (1.0, 0.0)
