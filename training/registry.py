@@ -27,9 +27,12 @@ PROMOTION_METRICS = {
 }
 
 
-def at_least_as_good(metric: str, new: float, old: float) -> bool:
+def at_least_as_good(metric: str, new: float, old: float | None) -> bool:
     """Whether ``new`` is at least as good as ``old`` on ``metric`` (lower is better for false
-    alerts and messages to alert, higher for the rest of ``PROMOTION_METRICS``)."""
+    alerts and messages to alert, higher for the rest of ``PROMOTION_METRICS``). An ``old`` the data
+    does not define (a champion that alerted on no positive has no messages to alert) is beaten."""
+    if old is None:
+        return True
     return new >= old if PROMOTION_METRICS[metric] else new <= old
 
 
@@ -132,8 +135,7 @@ def promote(name: str, data: Any, challenger: str = "challenger", champion: str 
             # the rule stays "at least as good"; this says whether the gap is more than a sample of this size shows
             decision["challenger_outside_champion_interval"] = not interval["low"] <= new_metrics[metric] <= \
                 interval["high"]
-        promoted = old_metrics.get(metric) is None or at_least_as_good(metric, new_metrics[metric],
-                                                                       old_metrics[metric])
+        promoted = at_least_as_good(metric, new_metrics[metric], old_metrics.get(metric))
     else:
         decision["champion_version"] = None
         promoted = True

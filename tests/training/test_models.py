@@ -528,6 +528,7 @@ def test_promotion_metrics_compare_in_their_own_direction(labelled_path: Path, t
     assert at_least_as_good("f0_5", 0.95, 0.95) and not at_least_as_good("f0_5", 0.94, 0.95)
     assert at_least_as_good("false_alert_rate", 0.008, 0.01) and not at_least_as_good("false_alert_rate", 0.02, 0.01)
     assert at_least_as_good("median_messages_to_alert", 9.0, 12.0)
+    assert at_least_as_good("median_messages_to_alert", 30.0, None)  # a champion that alerted on no positive
     # counts and lengths rank nothing: refused before the registry is opened
     cli = riskline("promote", "rl", "--data", labelled_path, "--metric", "n_conversations", cwd=tmp_path)
     assert cli.returncode == 2 and "--metric n_conversations: not a metric models can be ranked by" in cli.stderr
