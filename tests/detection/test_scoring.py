@@ -173,7 +173,7 @@ def test_a_stage_is_detected_from_evidence_of_one_half_exactly() -> None:
     """``peak_stage``: the most severe stage whose evidence reached one half (``QUANT // 2`` exactly counts)."""
     def peak(at: dict[str, int], earlier: dict[str, int] | None = None) -> str:
         state = ConversationState("c", stage_max=tuple(at.get(s, 0) for s in RISK_STAGES),
-                                  earlier_stage_max=tuple((earlier or {}).get(s, 0) for s in RISK_STAGES)
+                                  earlier_stage_max=tuple(earlier.get(s, 0) for s in RISK_STAGES)
                                   if earlier else ())
         return state.peak_stage
 
