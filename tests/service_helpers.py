@@ -135,7 +135,12 @@ class Server:
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(20)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:  # killed, so that no server outlives the test that failed here
+                self.process.kill()
+                self.process.wait()
+                raise
         self.http.close()
         return self.process.returncode
 
