@@ -129,6 +129,8 @@ def file_and_row(place: int) -> tuple[int, int]:
 _LIST_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\[')
 _TELEGRAM = re.compile(rb'"date_unixtime"|"personal_information"|"type"\s*:\s*"(personal_chat|private_group|'
                        rb'private_supergroup|public_supergroup|private_channel|public_channel|bot_chat|saved_messages)"')
+# DiscordChatExporter's HTML as it names it by default: "Guild - channel [id].html", "... [id] [part 2].html"
+DISCORD_HTML = re.compile(r".* \[\d+\]( \[part \d+\])?\.html", re.IGNORECASE)
 _DISCORD = re.compile(rb'\{\s*"guild"\s*:\s*\{.*?"channel"\s*:\s*\{', re.S)  # DiscordChatExporter's, as it opens
 EXPORT_HEAD_BYTES = 1 << 16
 APPS = {"meta": "Instagram or Messenger", "messenger": "Messenger", "telegram": "Telegram",
@@ -168,7 +170,7 @@ def unsupported(path: Path) -> InputError:
         hint = ("; a chat exported from WhatsApp becomes message events with riskline convert INPUT -o OUT.jsonl "
                 "--timezone ZONE")
     if path.suffix.lower() == ".html" and (path.name.lower().startswith(("message", "chat_history"))
-                                           or re.fullmatch(r".* \[\d+\]( \[part \d+\])?\.html", path.name)):
+                                           or DISCORD_HTML.fullmatch(path.name)):
         hint = ("; an app's chats downloaded or exported as HTML (Instagram's, Facebook's, Snapchat's, Telegram's, "
                 "DiscordChatExporter's) are not read: have them as JSON, then riskline convert INPUT -o OUT.jsonl")
     if path.suffix.lower() == ".zip":

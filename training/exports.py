@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from detection.events import ATTACHMENTS, EventError, shown
-from detection.inputs import EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
+from detection.inputs import DISCORD_HTML, EXPORT_HEAD_BYTES, InputError, chat_export, input_format, not_a_file
 from detection.readers import Reject
 from training import whatsapp
 from training.chat_rows import Reading, recipient, row_or_reject, set_aside, set_file_aside, unzipping
@@ -146,7 +146,7 @@ _HTML_CHATS = ((re.compile(r"message_\d+\.html", re.IGNORECASE),
                (re.compile(r"messages\d*\.html", re.IGNORECASE),  # Telegram Desktop's export as it comes by default
                 "Telegram's chats as HTML (messages.html), which riskline does not read: export them again with "
                 "'Machine-readable JSON' as the format"),
-               (re.compile(r".* \[\d+\]( \[part \d+\])?\.html", re.IGNORECASE),  # "Guild - channel [id].html"
+               (DISCORD_HTML,
                 "DiscordChatExporter's HTML, which riskline does not read: export the channel again with "
                 "--format Json"))
 
