@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,11 +32,80 @@ def riskline(*args: object, env: dict[str, str | None] | None = None, cwd: Path 
     limit, RLIMIT_FSIZE: a write past it fails with EFBIG, "File too large"). ``stdin``: written to the
     command through a pipe. ``blocked``: modules the command cannot import, as where they are not
     installed (an import of one raises ImportError, and ``importlib.util.find_spec`` finds none). ``env``: set
-    beside this process's environment; a name given None is left out."""
+    beside this process's environment; a name given None is left out.
+
+    The command's process is forked from ``tests/fork_server.py``, which has imported what commands import,
+    unless modules are blocked or ``env`` changes Python's own settings (``PYTHON...``: a command run from
+    elsewhere), or ``RISKLINE_TEST_FORKS=0`` is set, when it starts afresh from the console script."""
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
+    argv = [RISKLINE, *map(str, args)]
+    own_python = all(environment.get(k) == os.environ.get(k) for k in {*environment, *os.environ}
+                     if k.startswith("PYTHON"))
+    if not blocked and own_python and os.environ.get("RISKLINE_TEST_FORKS") != "0":
+        return _FORKS.run(argv, environment, cwd, max_file_bytes, stdin)
     command = [sys.executable, "-c", BLOCKING, ",".join(blocked)] if blocked else [RISKLINE]
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=300, input=stdin,
-                          env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}, cwd=cwd,
+    return subprocess.run([*command, *argv[1:]], capture_output=True, text=True, timeout=300, input=stdin,
+                          env=environment, cwd=cwd,
                           preexec_fn=None if max_file_bytes is None else lambda: _limit_files(max_file_bytes))
+
+
+class _ForkServer:
+    """This process's ``tests/fork_server.py``, started at its first command and ended with this process."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def run(self, argv: list[str], env: dict[str, str], cwd: Path | None, max_file_bytes: int | None,
+            stdin: str | None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        with self.lock, tempfile.TemporaryDirectory(prefix="riskline-command-") as folder:
+            streams = {name: os.path.join(folder, name) for name in ("stdout", "stderr")}
+            request = {"argv": argv, "env": env, "cwd": str(cwd or os.getcwd()), "max_file_bytes": max_file_bytes,
+                       "input": stdin or "", **streams}
+            server = self._started()
+            assert server.stdin is not None and server.stdout is not None
+            sent = json.dumps(request).encode() + b"\n"
+            while sent:
+                sent = sent[server.stdin.write(sent) or 0:]
+            pid = int(self._line(server, 30))
+            try:
+                status = int(self._line(server, timeout))
+            except subprocess.TimeoutExpired:
+                os.kill(pid, signal.SIGKILL)
+                self._line(server, 30)
+                raise subprocess.TimeoutExpired(argv, timeout) from None
+            read = {name: Path(streams[name]).read_text(errors="replace") for name in ("stdout", "stderr")}
+            return subprocess.CompletedProcess(argv, status, read["stdout"], read["stderr"])
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fork_server.py"))],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            bufsize=0)  # unbuffered: a line read leaves the next in the pipe
+            atexit.register(self.end)
+        return self.process
+
+    @staticmethod
+    def _line(server: subprocess.Popen[bytes], timeout: float) -> str:
+        assert server.stdout is not None
+        if not select.select([server.stdout], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired("fork_server", timeout)
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError(f"tests/fork_server.py ended (status {server.wait()}); its error is above")
+        return line.decode().strip()
+
+    def end(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+_FORKS = _ForkServer()
 
 
 def _limit_files(size: int) -> None:
