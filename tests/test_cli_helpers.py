@@ -12,6 +12,8 @@ import pytest
 from tests import cli_helpers
 from tests.cli_helpers import riskline
 
+pytestmark = pytest.mark.slow  # each runs commands both ways, on the trained model
+
 
 def test_a_forked_command_answers_as_the_console_script_does(model_dir: Path, labelled_path: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
