@@ -720,8 +720,9 @@ def test_a_downloads_zip_is_read_as_the_folder_it_unzips_to(tmp_path: Path) -> N
 def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
     """Messenger's end-to-end encrypted export (a file a chat, at its root, media beside): each chat a conversation
     named by its threadName, its messages in time order however listed, numbered, their senders by name, the
-    other of two participants the recipient; media by their file's kind; a message unsent, or a placeholder for
-    one the export could not hold, left out; text written as Latin-1 read as written."""
+    other of two participants the recipient; media by their file's kind (a file where none is listed); a message
+    unsent, or a placeholder for one the export could not hold, left out; text written as Latin-1 read as
+    written."""
     def message(sender: str, seconds: int, text: str = "", **fields: object) -> dict[str, object]:
         return {"senderName": sender, "timestamp": 1_709_408_400_000 + 1000 * seconds, "text": text,
                 "type": "text", "media": [], "reactions": [], "isUnsent": False, **fields}
@@ -737,7 +738,8 @@ def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
         message("Kid", 100, "Jos\u00c3\u00a9 here"),
         message("Kid", 400, type="placeholder"),
         message("Alex Doe", 0, "hey"),
-        message("Kid", 500, type="media", media=[{"uri": "./media/9a1b.mp4"}])]}))
+        message("Kid", 500, type="media", media=[{"uri": "./media/9a1b.mp4"}]),
+        message("Kid", 550, type="media")]}))  # its file not listed: a file all the same
     reading = Reading()
     rows = list(iter_export_rows(export, reading=reading))
     assert _said(rows) == [
@@ -746,8 +748,30 @@ def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
         ("Alex Doe_40", "3", "Alex Doe", "Kid", "2024-03-02T19:43:20+00:00", "send a private pic", None),
         ("Alex Doe_40", "4", "Kid", "Alex Doe", "2024-03-02T19:45:00+00:00", "", "image"),
         ("Alex Doe_40", "5", "Kid", "Alex Doe", "2024-03-02T19:48:20+00:00", "", "video"),
-        ("Alex Doe_40", "6", "Alex Doe", "Kid", "2024-03-02T19:50:00+00:00", "now pay or i post it", None)]
+        ("Alex Doe_40", "6", "Kid", "Alex Doe", "2024-03-02T19:49:10+00:00", "", "file"),
+        ("Alex Doe_40", "7", "Alex Doe", "Kid", "2024-03-02T19:50:00+00:00", "now pay or i post it", None)]
     assert reading.notices == 2
+
+
+def test_times_an_export_writes_wrongly_are_not_read_as_times(tmp_path: Path) -> None:
+    """A Meta time of ``true`` (not whole milliseconds) is set aside at its field, not read as 1 ms past 1970; a
+    Snapchat finer clock of NaN (which JSON readers take) is no finer clock: its message goes before one that has
+    one in the same second, as where there is none."""
+    thread = tmp_path / "meta" / "inbox" / "sam_1"
+    thread.mkdir(parents=True)
+    (thread / "message_1.json").write_text(json.dumps({"participants": [{"name": "sam"}, {"name": "kid"}], "messages": [
+        {"sender_name": "sam", "timestamp_ms": True, "content": "pay"},
+        {"sender_name": "kid", "timestamp_ms": 1_704_189_600_000, "content": "hi"}]}))
+    rejects: list[Reject] = []
+    rows = list(iter_export_rows(thread, rejects=rejects))
+    assert [r["text"] for r in rows] == ["hi"]
+    assert [(r.location, r.field) for r in rejects] == [("messages[0]", "timestamp")]
+    download = tmp_path / "snap" / "json"
+    download.mkdir(parents=True)
+    (download / "chat_history.json").write_text(json.dumps({"sam": [
+        _snap("sam", "2024-03-01 10:00:00 UTC", "second", finer=1_709_287_200_100_000),
+        {**_snap("kid", "2024-03-01 10:00:00 UTC", "first", mine=True), "Created(microseconds)": float("nan")}]}))
+    assert [r["text"] for r in iter_export_rows(tmp_path / "snap")] == ["first", "second"]
 
 
 def test_a_media_entry_of_an_unexpected_shape_is_a_file(tmp_path: Path) -> None:
