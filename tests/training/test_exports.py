@@ -166,6 +166,25 @@ def test_a_folder_of_chats_and_the_order_of_their_dates(tmp_path: Path) -> None:
         date_order(iter(["13/1/24", "1/13/24"]))
 
 
+def test_a_twelve_hour_clocks_midnight_and_noon(tmp_path: Path) -> None:
+    """12 AM is the day's first hour and 12 PM noon; an hour 0 with AM or PM is no time of a 12-hour clock (set
+    aside, not read); "p. m.", as Spanish phones write it, is PM under --time-format too."""
+    chat = tmp_path / "chat.txt"
+    chat.write_text("1/13/24, 12:05 AM - Sam: late\n1/13/24, 12:05 PM - Sam: noon\n1/13/24, 0:30 PM - Sam: odd\n"
+                    "1/13/24, 1:05 p. m. - Ana: hola\n")
+    rejects: list[Reject] = []
+    rows = list(iter_export_rows(chat, UTC, rejects=rejects))
+    assert [(r["text"], r["timestamp"]) for r in rows] == [
+        ("late", "2024-01-13T00:05:00+00:00"), ("noon", "2024-01-13T12:05:00+00:00"),
+        ("hola", "2024-01-13T13:05:00+00:00")]
+    assert [(r.location, r.field, r.reason) for r in rejects] == [
+        ("line 3", "timestamp", "not a time of a 12-hour clock: '1/13/24, 0:30 PM'")]
+    spanish = tmp_path / "es.txt"
+    spanish.write_text("13/1/24, 1:05\u202fp.\u00a0m. - Ana: hola\n")
+    assert [r["timestamp"] for r in iter_export_rows(spanish, UTC, "%d/%m/%y, %I:%M %p")] == [
+        "2024-01-13T13:05:00+00:00"]
+
+
 def test_a_group_chats_notices_are_left_out_whatever_its_name_holds(tmp_path: Path) -> None:
     """A group's notices name no sender, even where its name, which they quote, holds ": "; a message that quotes
     something after its sender is a message. A group's messages have no one recipient."""
