@@ -267,6 +267,7 @@ def test_timestamps_in_a_unit(tmp_path: Path, unit: str, value: object, expected
     ("2024-03-31 03:30:00", "Europe/Berlin", None, "2024-03-31T01:30:00+00:00"),  # after
     ("2024-01-01T10:00:00+05:00", "Europe/Berlin", None, "2024-01-01T05:00:00+00:00"),  # an offset wins
     ("31/12/2023 23:59", "UTC", "%d/%m/%Y %H:%M", "2023-12-31T23:59:00+00:00"),
+    (" 31/12/2023 23:59\t", "UTC", "%d/%m/%Y %H:%M", "2023-12-31T23:59:00+00:00"),  # spaces around it are no part
     ("31/12/2023 23:59 -0500", None, "%d/%m/%Y %H:%M %z", "2024-01-01T04:59:00+00:00"),
     (1700000000, "America/New_York", None, "2023-11-14T22:13:20+00:00"),  # Unix seconds are UTC already
 ])
@@ -373,6 +374,10 @@ def test_numbers_in_another_unit_are_named(tmp_path: Path) -> None:
         list(iter_log_rows(huge, {}, "ms"))  # an OverflowError's traceback before
     with pytest.raises(InputError, match=r"field 'timestamp': out of range: an integer of 1329 bits"):
         list(iter_log_rows(huge, {}))
+    true = write_jsonl(tmp_path / "true.jsonl", [{**row, "timestamp": True}])  # no number of ms: not 1970
+    with pytest.raises(InputError, match=r"field 'timestamp': expected ISO-8601 or a number of ms "
+                                         r"\(--timestamp-unit\), got a boolean"):
+        list(iter_log_rows(true, {}, "ms"))
 
 
 def test_times_without_an_offset_need_a_zone(tmp_path: Path) -> None:
