@@ -54,6 +54,8 @@ class _ForkServer:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
+        # the server's own errors (a command's go to its own pipes), kept for as long as the server runs
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115
         self.lock = threading.Lock()
 
     def run(self, argv: list[str], env: dict[str, str], cwd: Path | None, max_file_bytes: int | None,
@@ -74,25 +76,26 @@ class _ForkServer:
                 os.kill(pid, signal.SIGKILL)
                 self._line(server, 30)
                 raise subprocess.TimeoutExpired(argv, timeout) from None
-            read = {name: Path(streams[name]).read_text(errors="replace") for name in ("stdout", "stderr")}
+            read = {name: Path(streams[name]).read_text() for name in ("stdout", "stderr")}  # as text=True reads
             return subprocess.CompletedProcess(argv, status, read["stdout"], read["stderr"])
 
     def _started(self) -> subprocess.Popen[bytes]:
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fork_server.py"))],
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                             bufsize=0)  # unbuffered: a line read leaves the next in the pipe
             atexit.register(self.end)
         return self.process
 
-    @staticmethod
-    def _line(server: subprocess.Popen[bytes], timeout: float) -> str:
+    def _line(self, server: subprocess.Popen[bytes], timeout: float) -> str:
         assert server.stdout is not None
         if not select.select([server.stdout], [], [], timeout)[0]:
             raise subprocess.TimeoutExpired("fork_server", timeout)
         line = server.stdout.readline()
         if not line:
-            raise RuntimeError(f"tests/fork_server.py ended (status {server.wait()}); its error is above")
+            self.errors.seek(0)
+            said = self.errors.read().decode(errors="replace")[-3000:]
+            raise RuntimeError(f"tests/fork_server.py ended (status {server.wait()}):\n{said}")
         return line.decode().strip()
 
     def end(self) -> None:
