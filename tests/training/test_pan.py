@@ -57,6 +57,27 @@ def test_rows_labels_and_day_rollover(corpus: Path) -> None:
     assert [r["offender_id"] for r in rows] == ["p1"] * 4 + [None] * 3
 
 
+def test_times_of_one_minute_authors_and_lines_as_the_corpus_writes_them(tmp_path: Path) -> None:
+    """Messages of one minute stay on one day (a day turns over only where the clock goes back); a message
+    without a line number is numbered by its place; an author's name is read without the spaces around it; of
+    two listed predators, the first to write is the offender; 24:00 is no time of the corpus's clock."""
+    xml = tmp_path / "c.xml"
+    xml.write_text("""<conversations><conversation id="c">
+<message line="1"><author> v1 </author><time>10:00</time><text>hi</text></message>
+<message><author>p2</author><time>10:00</time><text>hey</text></message>
+<message line="5"><author>p1</author><time>10:00</time><text>yo</text></message>
+<message line="6"><author>v1</author><time>24:00</time><text>late</text></message>
+</conversation></conversations>""")
+    rejects: list[Reject] = []
+    rows = list(iter_pan_rows(xml, {"p1", "p2"}, rejects))
+    assert [(r["message_id"], r["sender_id"], r["timestamp"]) for r in rows] == [
+        ("c-1", "v1", "2012-01-01T10:00:00+00:00"), ("c-2", "p2", "2012-01-01T10:00:00+00:00"),
+        ("c-5", "p1", "2012-01-01T10:00:00+00:00")]
+    assert {r["offender_id"] for r in rows} == {"p2"}
+    assert [(r.location, r.field, r.reason) for r in rejects] == [
+        ("conversation 'c' message line 6", "time", "out of range: '24:00'")]
+
+
 def test_converted_corpus_loads_with_its_offenders(corpus: Path, tmp_path: Path, model: RiskModel) -> None:
     out = tmp_path / "pan.parquet"
     assert riskline("convert", corpus, "-o", out).returncode == 0
