@@ -228,6 +228,32 @@ def test_check_matches_the_local_reader(spark: Any, tmp_path: Path, events_file:
     check.unpersist()
 
 
+def test_rows_of_a_file_read_in_several_splits_are_placed_as_the_local_reader_places_them(
+        spark: Any, tmp_path: Path, events_file: Path) -> None:
+    """A file Spark reads in several splits (here of 64 KiB, as large files are read in 128 MiB ones): a bad row
+    and a later copy of a message id in its third split and after are named at their lines, as locally."""
+    from detection.readers import read_rows
+    from detection.spark_rows import check_events_spark, read_events_spark
+
+    lines = events_file.read_text().splitlines()
+    lines[1500] = "{not json"
+    lines[2400] = lines[2300]  # a later copy of the message id of line 2301
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 4 * 64 * 1024
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(64 * 1024))
+    try:
+        frame = read_events_spark(spark, path)
+        assert frame.rdd.getNumPartitions() >= 4
+        check = check_events_spark(frame, str(path))
+        got = [(r.location, r.field) for r in check.iter_rejects()]
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert got == [(r.location, r.field) for r in read_rows(path).rejects] == [("line 1501", "row"),
+                                                                             ("line 2401", "message_id")]
+    check.unpersist()
+
+
 def test_csv_columns_are_taken_by_name(spark: Any, model: RiskModel, model_dir: Path, tmp_path: Path,
                                        events_file: Path) -> None:
     """A CSV whose columns come in another order, with extra ones, a byte-order mark and a quoted value
