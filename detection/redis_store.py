@@ -80,18 +80,20 @@ local function erase(p, cid)
 end
 """
 ERASE = ERASE_ONE + "return erase(ARGV[1], ARGV[2])"  # ARGV: the prefix, the conversation
-# Up to ARGV[3] conversations last written before ARGV[2], by ``seen``: how many were erased. One with an
-# intervention a sink has yet to accept is kept and put last among them, to be looked at next time.
+# Up to ARGV[3] conversations last written before ARGV[2], by ``seen``: how many were erased, and how many
+# were looked at. One with an intervention a sink has yet to accept is kept and put at ARGV[2], out of this
+# pass's reach and last among them for the next.
 FORGET_CONVERSATIONS = ERASE_ONE + """
 local p, n = ARGV[1], 0
-for _, cid in ipairs(redis.call('ZRANGEBYSCORE', p .. 'seen', '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])) do
+local cids = redis.call('ZRANGEBYSCORE', p .. 'seen', '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
+for _, cid in ipairs(cids) do
   local pending = false
   for _, iid in ipairs(redis.call('ZRANGE', p .. 'ivs:' .. cid, 0, -1)) do
     if redis.call('SCARD', p .. 'ivp:' .. iid) > 0 then pending = true; break end
   end
   if pending then redis.call('ZADD', p .. 'seen', ARGV[2], cid) else erase(p, cid); n = n + 1 end
 end
-return n
+return {n, #cids}
 """
 # A failed delivery's bookkeeping, only while its row is still in the outbox: delivered by another
 # worker meanwhile, or erased with its conversation, it would leave an attempts field behind for ever.
@@ -239,8 +241,13 @@ class RedisStore:
 
     def forget_conversations(self, idle_before: float, limit: int) -> int:
         """As ``SQLiteStore.forget_conversations``, by ``seen`` (conversations last written before this
-        version kept it are not in it until they are written again)."""
-        return int(self._forget_conversations(keys=[], args=[self.prefix, idle_before, limit]))
+        version kept it are not in it until they are written again). A chunk whose every conversation waits on
+        a sink erases none but moves them out of reach: the next chunk is looked at, rather than 0 ending the
+        janitor's pass while others were due (until the next pass, a minute later by default)."""
+        while True:
+            erased, seen = self._forget_conversations(keys=[], args=[self.prefix, idle_before, limit])
+            if erased or seen < limit:
+                return int(erased)
 
     def ping(self) -> None:
         """The server answers, and takes writes: a replica (where a failover or a wrong address leaves the
