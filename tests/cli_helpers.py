@@ -57,6 +57,7 @@ class _ForkServer:
         # the server's own errors (a command's go to its own pipes), kept for as long as the server runs
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115
         self.lock = threading.Lock()
+        atexit.register(self.end)  # once, however often the server is started again
 
     def run(self, argv: list[str], env: dict[str, str], cwd: Path | None, max_file_bytes: int | None,
             stdin: str | None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -84,7 +85,6 @@ class _ForkServer:
             self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fork_server.py"))],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                             bufsize=0)  # unbuffered: a line read leaves the next in the pipe
-            atexit.register(self.end)
         return self.process
 
     def _line(self, server: subprocess.Popen[bytes], timeout: float) -> str:

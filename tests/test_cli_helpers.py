@@ -15,13 +15,19 @@ from tests.cli_helpers import riskline
 pytestmark = pytest.mark.slow  # each runs commands both ways, on the trained model
 
 
+def _head(labelled_path: Path, n: int, folder: Path) -> Path:
+    """The first ``n`` rows of ``labelled_path``, as ``folder / "small.jsonl"``."""
+    small = folder / "small.jsonl"
+    small.write_text("".join(labelled_path.read_text().splitlines(keepends=True)[:n]))
+    return small
+
+
 def test_a_forked_command_answers_as_the_console_script_does(model_dir: Path, labelled_path: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The same status, standard output and error, and files written: a scoring, a table at the width the
     environment names, user mistakes (exit 2), standard input through a pipe, a disk that fills up (a
     file-size limit that reaches the command's files, not its standard streams), a working folder's own."""
-    small = tmp_path / "small.jsonl"
-    small.write_text("".join(labelled_path.read_text().splitlines(keepends=True)[:60]))
+    small = _head(labelled_path, 60, tmp_path)
     out = tmp_path / "out.jsonl"
     cases: list[tuple[tuple[object, ...], dict[str, object]]] = [
         (("score", small, "-o", out, "--model", model_dir, "--show", "2"), {"env": {"COLUMNS": "70"}}),
@@ -55,8 +61,7 @@ def test_a_variable_the_command_is_not_given_is_not_the_servers_either(model_dir
     monkeypatch.setenv("RISKLINE_MODEL", str(model_dir))
     server = cli_helpers._ForkServer()
     monkeypatch.setattr(cli_helpers, "_FORKS", server)
-    small = tmp_path / "small.jsonl"
-    small.write_text("".join(labelled_path.read_text().splitlines(keepends=True)[:30]))
+    small = _head(labelled_path, 30, tmp_path)
     written = []
     try:
         for forks in ("1", "0"):
