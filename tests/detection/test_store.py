@@ -100,6 +100,41 @@ def test_outbox_delivery_and_retry_bookkeeping(reopen: Factory) -> None:
     store.delivered(item.intervention_id, "webhook", now)
     assert store.due(now + 1000, 10) == [] and store.outbox_stats() == (0, None)
     assert store.interventions("c1")[0]["delivered"] is True
+    # delivered once every sink has it: one of two is not enough
+    store.commit([], [], [_intervention("c2", "high")], ["webhook", "audit_log"])
+    store.delivered("c2-high", "audit_log", now)
+    assert store.interventions("c2")[0]["delivered"] is False and store.outbox_stats()[0] == 1
+    store.delivered("c2-high", "webhook", now)
+    assert store.interventions("c2")[0]["delivered"] is True
+
+
+def test_due_rows_come_from_their_moment_the_earliest_first(reopen: Factory) -> None:
+    """A row is due from its next attempt's time on (not only after it), and a call asking for fewer than are
+    due gets the earliest: a row that has waited longest is not passed over by newer ones."""
+    store = reopen()
+    store.commit([], [], [_intervention(c, "high") for c in ("c1", "c2", "c3")], ["webhook"])
+    t = time.time() + 100.0
+    for cid, wait in (("c1", 30.0), ("c2", 10.0), ("c3", 20.0)):
+        store.failed(f"{cid}-high", "webhook", t + wait, "down")
+    assert store.due(t + 9.5, 10) == []
+    assert [item.intervention_id for item in store.due(t + 10.0, 1)] == ["c2-high"]
+    store.failed("c2-high", "webhook", t + 40.0, "down again")
+    assert {item.intervention_id for item in store.due(t + 45.0, 2)} == {"c3-high", "c1-high"}
+
+
+def test_forgetting_answers_takes_one_chunk_a_call(reopen: Factory) -> None:
+    """``forget_answers`` keeps to its limit (the janitor's chunks keep each transaction short): a limit of 1
+    forgets one answer (in Redis, one conversation's answers), not all that are due."""
+    store = reopen()
+    for cid in ("a", "b"):
+        store.commit([Conversation(ConversationState(cid, n_messages=2))], [(cid, "m1", {}), (cid, "m2", {})], [], [])
+    keys = [(cid, mid) for cid in ("a", "b") for mid in ("m1", "m2")]
+    later = time.time() + 1.0
+    assert store.forget_answers(0.0, later, 1) == 1
+    assert len(store.answered(keys)) >= 2
+    while store.forget_answers(0.0, later, 1):
+        pass
+    assert store.answered(keys) == {}
 
 
 def test_a_stale_writer_is_refused(reopen: Factory) -> None:
@@ -149,6 +184,8 @@ def test_answers_of_idle_conversations_are_forgotten(reopen: Factory) -> None:
     now[0] = time.time() + 3600.5  # both idle for the window now
     assert janitor.run_once() > 0
     assert store.answered([*keys, ("old", "m3")]) == {}
+    # a conversation whose answers are forgotten is still known: an erasure request finds it
+    assert store.erase("new") is True and store.load(["new"]) == {}
 
 
 def test_a_janitor_whose_store_fails_says_so_in_a_line_and_goes_on(caplog: pytest.LogCaptureFixture,
