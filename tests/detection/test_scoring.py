@@ -577,3 +577,37 @@ def test_replayed_interventions_are_those_the_service_raises(model: RiskModel, s
         assert keyed(replayed) == keyed(served) and len(replayed) == len(served)
     with pytest.raises(TypeError, match="dict"):
         replay_interventions(model, synth_rows[:3])  # type: ignore[arg-type]
+
+
+def test_a_message_past_two_thresholds_answers_with_the_most_severe_and_the_view_tells_peak_from_now(
+        model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
+    """One message can take a conversation past two levels with an action at once: both interventions are raised,
+    the least severe first, and the message's answer holds the most severe. The conversation's view gives the level
+    of its peak score (``risk_level``) beside the level it holds now (``current_level``), which may be lower."""
+    from detection.policy import EscalationPolicy, Thresholds
+    from detection.processor import Processor
+    from detection.sqlite_store import SQLiteStore
+    from detection.store import Conversation
+
+    events = [to_event(r) for r in synth_rows]
+    cid = next(str(r["conversation_id"]) for r in synth_rows if r["conversation_label"] == 1)
+    mine = [e for e in events if e.conversation_id == cid]
+    steps = score_messages(model, mine)[0]
+    at = float(np.max(steps.risk_score))  # one threshold for every level: the peak crosses high and critical
+    jumpy = replace(model, thresholds=Thresholds(low=at, medium=at, high=at, critical=at, alert=at))
+    processor = Processor(jumpy, SQLiteStore(tmp_path / "s.db"), EscalationPolicy.load(None), [])
+    answers, made = processor.process(mine)
+    assert [i["level"] for i in made] == ["high", "critical"]
+    assert made[0]["trigger_message_id"] == made[1]["trigger_message_id"]
+    # each with its level's action, and the rest of the level's policy as its details
+    assert (made[1]["action"], made[1]["details"]) == ("human_review", {"preserve_evidence": True})
+    assert made[0]["action"] == "nudge_and_friction" and made[0]["details"].keys() == {"resources"}
+    (answer,) = [a for a in answers if a["message_id"] == made[0]["trigger_message_id"]]
+    assert answer["intervention"] == made[1] and answer["risk_level"] == "critical"
+    # a conversation whose score has fallen: its peak's level and the level it holds now, each as stored
+    processor.store.commit([Conversation(ConversationState("fell", n_messages=3, last_score=0.01, max_score=0.99),
+                                         "low", frozenset({"high", "critical"}))], [], [], [])
+    view = Processor(model, processor.store, EscalationPolicy.load(None), []).conversation("fell")
+    assert model.thresholds.level(0.99) == "critical" and model.thresholds.level(0.01) == "none"
+    assert view is not None and (view["risk_level"], view["current_level"]) == ("critical", "low")
+    assert (view["risk_score"], view["current_score"]) == (0.99, 0.01)
