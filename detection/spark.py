@@ -3,9 +3,9 @@
 ``score_spark`` takes and returns Spark DataFrames. Each conversation is scored by the same
 ``score_conversations`` the local engine uses, with messages in the same order (timestamp, then
 input position), so the answers are identical; rows come out in order of each conversation's first
-appearance in the input, as locally. Executors load the model once per Python worker, from a model
-directory every executor can read (on a cluster: a shared path; MLflow URIs are resolved on the
-driver).
+appearance in the input, as locally (one row per message: each conversation's in its order).
+Executors load the model once per Python worker, from a model directory every executor can read (on
+a cluster: a shared path; MLflow URIs are resolved on the driver).
 
 Rows are checked first, on the executors, by the local reader's own code (``spark_rows``), so
 ``--errors`` works here too. Under a policy, each conversation's scoring also replays the interventions the
@@ -71,11 +71,9 @@ def _score_group(model_path: str, per_message: bool, policy: EscalationPolicy | 
             where = (one["conversation_id"], one["trigger_message_id"]) if per_message else (one["conversation_id"],)
             raised.setdefault(where, []).append(utf8_json(one))
     first = frame.groupby("conversation_id")[ROW].min().to_dict()  # the group holds whole conversations
-    if per_message:
+    if per_message:  # by its conversation's first row, then (``score_checked_spark``) its place in it, as locally
         rows = step_rows(steps)
-        position = {(c, m): int(r) for c, m, r in zip(frame["conversation_id"], frame["message_id"], frame[ROW],
-                                                       strict=True)}
-        out = [{**row, ROW: position[(row["conversation_id"], row["message_id"])]} for row in rows]
+        out = [{**row, ROW: int(first[str(row["conversation_id"])])} for row in rows]
         keys: list[tuple[str, ...]] = [(str(row["conversation_id"]), str(row["message_id"])) for row in rows]
     else:
         out = [{**{k: getattr(r, k) for k in r.__dataclass_fields__}, ROW: int(first[r.conversation_id])}
@@ -102,9 +100,10 @@ def spark_model(model: str | None) -> tuple[str, RiskModel]:
 
 def score_checked_spark(events: Any, model_path: str, per_message: bool = False,
                         policy: EscalationPolicy | None = None) -> Any:
-    """Score ``SparkCheck.events``: one row per conversation (or per message), in input order. Under ``policy``,
-    each row also holds (``INTERVENTIONS``) the JSON of the interventions the service would raise at it: each
-    conversation's at its row, or at the message that raised each (``spark_interventions`` reads them out)."""
+    """Score ``SparkCheck.events``: one row per conversation (or per message), in the local engine's order.
+    Under ``policy``, each row also holds (``INTERVENTIONS``) the JSON of the interventions the service would raise
+    at it: each conversation's at its row, or at the message that raised each (``spark_interventions`` reads them
+    out)."""
     from pyspark.sql import functions as F
 
     # Many conversations per call (one call per conversation costs more than the scoring); a
@@ -119,7 +118,7 @@ def score_checked_spark(events: Any, model_path: str, per_message: bool = False,
     if policy is not None:
         schema += f", {INTERVENTIONS} array<string>"
     scored = events.groupBy("_bucket").applyInPandas(score, schema=schema)
-    return scored.orderBy(ROW).drop(ROW)
+    return scored.orderBy(ROW, *(["index"] if per_message else [])).drop(ROW)
 
 
 def spark_interventions(scored: Any) -> Iterator[dict[str, Any]]:
@@ -154,7 +153,8 @@ def write_spark_interventions(scored: Any, path: str | Path) -> dict[str, int]:
 
 def score_spark(events: Any, model: str | None = None, per_message: bool = False, interventions: bool = False,
                 policy: EscalationPolicy | str | Path | None = None) -> Any:
-    """Score a DataFrame of message events: one row per conversation (or per message), in input order.
+    """Score a DataFrame of message events: one row per conversation (or per message), in the local engine's order
+    (conversations by first appearance in the input, each one's messages in its order: time, then input).
 
     With ``interventions``, each row also holds, in an ``interventions`` column, the JSON of the interventions
     the service would raise under ``policy`` (an ``EscalationPolicy``, a policy YAML file, or None for the default)

@@ -42,6 +42,8 @@ def spark() -> Iterator[Any]:
 def events_file(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[str, object]]) -> Path:
     rows = [dict(r) for r in synth_rows[:2500]]
     rows[1]["timestamp"] = rows[0]["timestamp"]  # a tie: broken by input position in both engines
+    assert rows[2]["conversation_id"] == rows[0]["conversation_id"] != rows[-1]["conversation_id"]
+    rows.append(rows.pop(2))  # the first conversation's third message last: rows in order of first appearance
     return write_jsonl(tmp_path_factory.mktemp("spark") / "events.jsonl", rows)
 
 
