@@ -793,6 +793,19 @@ def test_times_an_export_writes_wrongly_are_not_read_as_times(tmp_path: Path) ->
     assert [r["text"] for r in iter_export_rows(tmp_path / "snap")] == ["first", "second"]
 
 
+def test_a_sender_outside_a_chats_two_participants_is_kept_with_no_recipient(tmp_path: Path) -> None:
+    """A message from neither of a chat's two participants (an account since deactivated, renamed in the export)
+    is kept, with no recipient named, rather than stopping the conversion; the others' recipient is the other
+    participant."""
+    thread = tmp_path / "inbox" / "sam_1"
+    thread.mkdir(parents=True)
+    (thread / "message_1.json").write_text(json.dumps({"participants": [{"name": "sam"}, {"name": "kid"}], "messages": [
+        {"sender_name": "Instagram User", "timestamp_ms": 1_704_189_700_000, "content": "pay"},
+        {"sender_name": "kid", "timestamp_ms": 1_704_189_600_000, "content": "hi"}]}))
+    assert [(r["sender_id"], r["recipient_id"]) for r in iter_export_rows(thread)] == [
+        ("kid", "sam"), ("Instagram User", None)]
+
+
 def test_a_media_entry_of_an_unexpected_shape_is_a_file(tmp_path: Path) -> None:
     """An attachment whose name or address is not text (a list, an object: an export written by another tool, or
     damaged) is a file, not a crash: the message is kept."""

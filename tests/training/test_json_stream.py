@@ -39,7 +39,8 @@ def _read(path: Path) -> tuple[list[tuple[str, object]], bool, list[object]]:
 def test_it_reads_what_json_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int,
                                   indent: int | None) -> None:
     """Read in pieces of 1 to 2**20 characters (a number cut at a piece's end is not taken short), indented or
-    not: the fields before and after the list, the list's elements, an empty list, no list at all."""
+    not: the fields before and after the list, the list's elements, an empty list, no list at all, an object where
+    the list would be; a byte-order mark before the file's text."""
     monkeypatch.setattr(json_stream, "CHUNK", chunk)
     path = tmp_path / "export.json"
     path.write_text(json.dumps(DOCUMENT, indent=indent, ensure_ascii=False), encoding="utf-8")
@@ -50,6 +51,12 @@ def test_it_reads_what_json_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert _read(path) == ([("channel", {"id": 5})], True, [])
     path.write_text(json.dumps({"messages": None, "n": 10}, indent=indent))
     assert _read(path) == ([("messages", None), ("n", 10)], False, [])
+    # a listed place holding an object is one field (for its reader to refuse), not gone into
+    path.write_text(json.dumps({"messages": {"0": {"id": "1"}}}, indent=indent))
+    assert _read(path) == ([("messages", {"0": {"id": "1"}})], False, [])
+    # a byte-order mark before it (as some Windows tools write JSON) is not part of it
+    path.write_text(json.dumps(DOCUMENT, indent=indent, ensure_ascii=False), encoding="utf-8-sig")
+    assert _read(path)[2] == DOCUMENT["messages"]
 
 
 def test_what_json_cannot_read_it_cannot_either_naming_the_same_line(tmp_path: Path,
