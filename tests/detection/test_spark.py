@@ -43,7 +43,9 @@ def events_file(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[
     rows = [dict(r) for r in synth_rows[:2500]]
     rows[1]["timestamp"] = rows[0]["timestamp"]  # a tie: broken by input position in both engines
     assert rows[2]["conversation_id"] == rows[0]["conversation_id"] != rows[-1]["conversation_id"]
-    rows.append(rows.pop(2))  # the first conversation's third message last: rows in order of first appearance
+    # the first conversation's third message last: each engine's rows by conversations' first appearance, and
+    # (one row per message) each conversation's in its time order, not the input's
+    rows.append(rows.pop(2))
     return write_jsonl(tmp_path_factory.mktemp("spark") / "events.jsonl", rows)
 
 
