@@ -158,12 +158,15 @@ def test_replicas_share_a_backlog_without_sending_a_row_twice(kind: str, request
 
         url, prefix = request.getfixturevalue("postgres_url"), f"w{uuid.uuid4().hex[:8]}_"
         a, b = PostgresStore(url, prefix=prefix), PostgresStore(url, prefix=prefix)
-    monkeypatch.setattr(module, "LEASE_SECONDS", 1.0)  # a 0.15 s receiver, 8 at a time: a wave in 0.15 s
+    # a 0.4 s receiver, 8 at a time: a wave in 0.4 s. A worker claiming all 60 would still be sending its last
+    # waves at 2.8-3.2 s, past the lease; one claiming a wave at a time is 2 s within it (1 s, and a loaded test
+    # machine's pause sent a wave twice)
+    monkeypatch.setattr(module, "LEASE_SECONDS", 2.5)
     a.commit([], [], [{"intervention_id": f"i{k}", "conversation_id": f"c{k}", "level": "high"}
                       for k in range(60)], ["webhook"])
     calls: collections.Counter[str] = collections.Counter()
     lock = threading.Lock()
-    sinks = SlowSink(0.15, calls, lock), SlowSink(0.15, calls, lock)
+    sinks = SlowSink(0.4, calls, lock), SlowSink(0.4, calls, lock)
     workers = OutboxWorker(a, [sinks[0]], poll=0.02), OutboxWorker(b, [sinks[1]], poll=0.02)
     for worker in workers:
         worker.start()
