@@ -772,15 +772,22 @@ def test_messengers_end_to_end_encrypted_chats_convert(tmp_path: Path) -> None:
     assert reading.notices == 2
 
 
+def _meta_thread(folder: Path, messages: list[dict[str, object]]) -> Path:
+    """An Instagram or Messenger thread of "sam" and "kid" holding ``messages``, under ``folder``: its folder."""
+    thread = folder / "inbox" / "sam_1"
+    thread.mkdir(parents=True)
+    (thread / "message_1.json").write_text(json.dumps({"participants": [{"name": "sam"}, {"name": "kid"}],
+                                                       "messages": messages}))
+    return thread
+
+
 def test_times_an_export_writes_wrongly_are_not_read_as_times(tmp_path: Path) -> None:
     """A Meta time of ``true`` (not whole milliseconds) is set aside at its field, not read as 1 ms past 1970; a
     Snapchat finer clock of NaN (which JSON readers take) is no finer clock: its message goes before one that has
     one in the same second, as where there is none."""
-    thread = tmp_path / "meta" / "inbox" / "sam_1"
-    thread.mkdir(parents=True)
-    (thread / "message_1.json").write_text(json.dumps({"participants": [{"name": "sam"}, {"name": "kid"}], "messages": [
+    thread = _meta_thread(tmp_path / "meta", [
         {"sender_name": "sam", "timestamp_ms": True, "content": "pay"},
-        {"sender_name": "kid", "timestamp_ms": 1_704_189_600_000, "content": "hi"}]}))
+        {"sender_name": "kid", "timestamp_ms": 1_704_189_600_000, "content": "hi"}])
     rejects: list[Reject] = []
     rows = list(iter_export_rows(thread, rejects=rejects))
     assert [r["text"] for r in rows] == ["hi"]
@@ -797,11 +804,9 @@ def test_a_sender_outside_a_chats_two_participants_is_kept_with_no_recipient(tmp
     """A message from neither of a chat's two participants (an account since deactivated, renamed in the export)
     is kept, with no recipient named, rather than stopping the conversion; the others' recipient is the other
     participant."""
-    thread = tmp_path / "inbox" / "sam_1"
-    thread.mkdir(parents=True)
-    (thread / "message_1.json").write_text(json.dumps({"participants": [{"name": "sam"}, {"name": "kid"}], "messages": [
+    thread = _meta_thread(tmp_path, [
         {"sender_name": "Instagram User", "timestamp_ms": 1_704_189_700_000, "content": "pay"},
-        {"sender_name": "kid", "timestamp_ms": 1_704_189_600_000, "content": "hi"}]}))
+        {"sender_name": "kid", "timestamp_ms": 1_704_189_600_000, "content": "hi"}])
     assert [(r["sender_id"], r["recipient_id"]) for r in iter_export_rows(thread)] == [
         ("kid", "sam"), ("Instagram User", None)]
 
