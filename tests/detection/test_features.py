@@ -66,3 +66,49 @@ def test_texts_are_hashed_in_chunks_with_the_same_rows(monkeypatch: pytest.Monke
     chunked = MessageFeaturizer(64).occurrences(texts)
     assert chunked.shape == whole.shape and (chunked != whole).nnz == 0
     assert np.array_equal(chunked.indptr, whole.indptr) and np.array_equal(chunked.indices, whole.indices)
+
+
+def test_running_features_of_a_conversation_by_hand() -> None:
+    """Every running feature after each message of one conversation, worked out by hand: two senders over three
+    hours, media sent before a request for images and after it, stages reached one after another."""
+    h = 3600.0
+    ts = np.array([0.0, 600.0, 1800.0, h, 2 * h, 3 * h])
+    stages = {"rapport": 0, "isolation": 2, "sexual": 3, "coercion": 4}
+    risk = np.zeros((6, N_RISK), dtype=np.int64)
+    for row, stage, value in [(0, "rapport", QUANT // 4), (1, "rapport", QUANT // 4), (2, "isolation", QUANT // 2),
+                              (3, "sexual", QUANT // 2), (5, "coercion", 3 * QUANT // 4)]:
+        risk[row, stages[stage]] = value
+    text = np.array([1, -1, 0, 2, 0, 1], dtype=np.int64) * QUANT  # the text model's logits
+    sender = np.array([0, 1, 0, 0, 1, 0])  # a, b, a, a, b, a
+    media = np.array([True, False, True, False, True, False])  # the first two before any request
+    starts = np.array([0])
+    run = running_features(risk, text, ts, sender, media, starts,
+                           Seeds.of([ConversationState("c")], starts, ["ab"[s] for s in sender]))
+    hours = np.array([0, 1 / 6, 0.5, 1, 2, 3])
+    n_stages = np.array([0, 0, 1, 2, 2, 3])
+    a, b = np.cumsum([0.25, 0, 0.5, 0.5, 0, 0.75]), np.cumsum([0, 0.25, 0, 0, 0, 0])
+    expected = {
+        "max_0": [0.25] * 6, "max_2": [0, 0, 0.5, 0.5, 0.5, 0.5], "max_3": [0, 0, 0, 0.5, 0.5, 0.5],
+        "max_4": [0, 0, 0, 0, 0, 0.75], "max_1": [0] * 6, "max_5": [0] * 6,
+        "hits_2": np.log1p([0, 0, 1, 1, 1, 1]), "hits_3": np.log1p([0, 0, 0, 1, 1, 1]),
+        "hits_4": np.log1p([0, 0, 0, 0, 0, 1]), "hits_0": [0] * 6,
+        "current_risk": [0.25, 0.25, 0.5, 0.5, 0, 0.75],
+        "highest_stage": np.array([0, 0, 3, 4, 4, 5]) / N_RISK,  # isolation is the third risk stage
+        "n_stages": n_stages / N_RISK,
+        "log_hours": np.log1p(hours),
+        "log_messages": np.log1p(np.arange(1, 7)),
+        "driver_share": np.maximum(a, b) / (a + b),
+        "media_after_request": [0, 0, 0, 0, 1, 1],  # the sexual stage's request at the fourth, media at the fifth
+        "log_media": np.log1p([1, 1, 2, 2, 3, 3]),
+        "log_hours_since_risk": np.log1p([0, 0, 0, 0.5, 1.5, 2.5]),  # from the first evidence of a half exactly
+        "stages_per_hour": n_stages / (1 + hours),
+        "text_mean": np.array([1, 0, 0, 2, 2, 3]) / np.arange(1, 7),
+        "current_extortion": [0, 0, 0, 0, 0, 0.75],
+    }
+    for name, values in expected.items():
+        got = run.features[:, FEATURE_NAMES.index(name)]
+        assert got == pytest.approx(np.asarray(values, dtype=float), abs=1e-9), name
+    assert run.features.shape == (6, len(FEATURE_NAMES))
+    assert run.sender_mass.tolist() == [QUANT // 4 * m for m in (1, 1, 3, 5, 1, 8)]
+    assert run.media_after_request.tolist() == [False, False, False, False, True, True]
+    assert run.first_risk_ts[2:].tolist() == [1800.0] * 4 and np.isnan(run.first_risk_ts[:2]).all()

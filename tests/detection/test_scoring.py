@@ -48,6 +48,24 @@ def test_message_at_a_time_equals_batch(model: RiskModel, events: list[MessageEv
     assert states == final
 
 
+def test_a_sender_in_several_conversations_is_weighed_in_each_alone(model: RiskModel,
+                                                                     events: list[MessageEvent]) -> None:
+    """One account writes in many chats: a batch holding them scores each as that chat alone, its senders'
+    running evidence (the suspect's, the driver's share) counted within the conversation, not across the batch."""
+    renamed: list[MessageEvent] = []
+    for messages in list(_by_conversation(events).values())[:40]:  # every chat's senders named "u0", "u1"
+        names: dict[str, str] = {}
+        renamed += [replace(e, sender_id=names.setdefault(e.sender_id, f"u{len(names)}")) for e in messages]
+    steps, final = score_messages(model, renamed)
+    together = dict(zip(zip(steps.conversation_id, steps.message_id, strict=True), steps.risk_score.tolist(),
+                        strict=True))
+    for conversation, messages in _by_conversation(renamed).items():
+        alone, state = score_messages(model, messages)
+        assert [together[(conversation, e.message_id)] for e in messages] == alone.risk_score.tolist()
+        assert final[conversation] == state[conversation]
+    assert any(state.suspect_id is not None for state in final.values())
+
+
 def test_random_chunks_equal_batch_and_state_survives_json(model: RiskModel, events: list[MessageEvent]) -> None:
     _, final = score_messages(model, events)
     rng = random.Random(5)
@@ -181,6 +199,25 @@ def test_a_stage_is_detected_from_evidence_of_one_half_exactly() -> None:
     assert peak({}) == "none" and peak({"rapport": half - 1}) == "none"
     assert peak({"rapport": QUANT, "isolation": half, "payment": half - 1}) == "isolation"
     assert peak({"rapport": half}, earlier={"coercion": half}) == "coercion"  # reached before a model change
+    assert peak({"payment": half}, earlier={"rapport": QUANT}) == "payment"  # and after it
+
+
+def test_a_state_set_aside_twice_keeps_what_each_model_reached() -> None:
+    """A state is another model's only where it names one (a state saved before models were recorded is
+    this model's). Set aside, it keeps the most severe evidence reached under every model before, and the
+    conversation's language words, which no model gives."""
+    def stages(**at: int) -> tuple[int, ...]:
+        return tuple(at.get(s, 0) for s in RISK_STAGES)
+
+    saved_before = ConversationState("c", n_messages=4, stage_max=stages(coercion=QUANT))
+    assert not saved_before.built_by_another("new")
+    state = replace(saved_before, evidence_key="old", language_words=(3, 9))
+    assert state.built_by_another("new") and not state.built_by_another("old")
+    once = state.set_aside()
+    assert (once.restarted_at, once.stage_max, once.language_words) == (4, stages(), (3, 9))
+    twice = replace(once, n_messages=7, stage_max=stages(rapport=QUANT), evidence_key="new").set_aside()
+    assert twice.stage_reached == stages(rapport=QUANT, coercion=QUANT) and twice.peak_stage == "coercion"
+    assert (twice.restarted_at, twice.language_words, twice.other_language) == (7, (3, 9), once.other_language)
 
 
 def test_an_id_given_twice_in_one_call_is_scored_as_first_given(model: RiskModel, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from detection.text import normalize, without_filler
     ("send_a_p_i_c", "send a pic"),
     ("__init__ x__y", "__init__ xy"),
     ("it._pay_now_", "it. pay now "),
+    ("pay $5k now", "pay  _money_ $5k  now"),  # an amount keeps its digits, a unit after it too
 ])
 def test_normalize_undoes_evasion(raw: str, expected: str) -> None:
     assert normalize([raw])[0] == expected
@@ -103,6 +104,10 @@ def test_one_word_put_between_the_words_again_and_again_is_read_out(filler: str)
     "lol",
     "",
     "i will l.o.l send it",  # one filler word
+    "lol lol haha ok bye",  # one word would be left
+    "no no no no no i will not send it",  # a word said again and again in a row is meant
+    "i said i know i can and i will",  # a one-letter word is not filler however often
+    "yes i yes u yes we yes",  # too short to tell a word put between others
 ])
 def test_text_that_is_not_mostly_filler_stays_as_written(text: str) -> None:
     assert without_filler([text]) == [text]
