@@ -42,7 +42,12 @@ from tests.conftest import write_jsonl
 def inputs(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[str, object]]) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("partitioned")
     rows = [dict(r) for r in synth_rows[:4000]]
-    rows.reverse()  # conversations interleave and arrive out of time order
+    rows.reverse()  # conversations arrive out of time order
+    rows.append(rows.pop(3))  # and interleave: a conversation's first rows before others, its last row after all
+    rows.insert(0, rows.pop(2000))
+    first = rows[0]  # and one conversation in Spanish, which reads as another language
+    rows += [{**first, "conversation_id": "es", "message_id": f"es-{i}", "text": text} for i, text in enumerate(
+        ["hola que tal estas", "muy bien y tu que haces ahora", "nada, estoy en casa con mis padres"])]
     paths = {".jsonl": write_jsonl(folder / "e.jsonl", rows)}
     with (folder / "e.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -86,7 +91,9 @@ def test_same_output_as_in_memory(model: RiskModel, inputs: dict[str, Path], tmp
     a = score_file(model, inputs[source], expected, per_message=per_message)
     b = score_file_partitioned(model, inputs[source], got, per_message=per_message, workers=2, partitions=5)
     assert _content(got) == _content(expected)
-    assert (b.n_messages, b.n_conversations, b.n_alerts) == (a.n_messages, a.n_conversations, a.n_alerts)
+    assert (b.n_messages, b.n_conversations, b.n_alerts, b.n_other_language) == \
+        (a.n_messages, a.n_conversations, a.n_alerts, a.n_other_language)
+    assert a.n_other_language >= 1
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
@@ -328,7 +335,7 @@ def test_gzip_inputs_give_the_plain_files_output(model: RiskModel, inputs: dict[
     packed.write_bytes(gzip.compress(inputs[suffix].read_bytes()))
     score_file(model, inputs[suffix], tmp_path / "plain.jsonl")
     got = score_file_partitioned(model, packed, tmp_path / "packed.jsonl", workers=2, partitions=3)
-    assert got.n_messages == 4000
+    assert got.n_messages == 4003
     assert (tmp_path / "packed.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
     for name, data, reason in (("cut", packed.read_bytes()[:-500], "a cut or damaged gzip file"),
                                ("plain", inputs[suffix].read_bytes(), "not a gzip file")):
@@ -434,6 +441,7 @@ def test_a_folder_of_part_files_is_one_input(model: RiskModel, synth_rows: list[
     for i, extra in copies.items():
         pieces[i] = pieces[i][:100] + extra + pieces[i][100:]  # in a later part, read through Arrow
     pieces[2][7] = {**pieces[2][7], "timestamp": "whenever"}  # its part goes row by row
+    pieces[4][1] = {**pieces[4][1], "sender_id": ""}  # a later part's bad row, on an earlier line
     folder = tmp_path / "events"
     for name, piece in zip(parts, pieces, strict=True):
         _write(folder / name, piece)
@@ -450,16 +458,18 @@ def test_a_folder_of_part_files_is_one_input(model: RiskModel, synth_rows: list[
                                errors_path=tmp_path / "b.rejects.jsonl", workers=2, partitions=3)
     assert _content(tmp_path / f"a{suffix}") == _content(tmp_path / f"whole{suffix}")
     assert _content(tmp_path / f"b{suffix}") == _content(tmp_path / f"whole{suffix}")
-    assert (a.n_messages, a.n_rejected) == (b.n_messages, b.n_rejected) == (expected.n_messages, 4) == (2999, 4)
+    assert (a.n_messages, a.n_rejected) == (b.n_messages, b.n_rejected) == (expected.n_messages, 5) == (2998, 5)
     rejects = [json.loads(line) for line in (tmp_path / "b.rejects.jsonl").read_text().splitlines()]
     assert rejects == [json.loads(line) for line in (tmp_path / "a.rejects.jsonl").read_text().splitlines()]
     assert [(r["file"], r["location"], r["field"]) for r in rejects] == [
         (str(folder / "day=2/part-0.jsonl"), "line 8", "timestamp"),
         (str(folder / "day=2/part-1.jsonl.gz"), "line 101", "message_id"),
+        (str(folder / "day=3/part-0.csv.gz"), "line 3", "sender_id"),
         (str(folder / "day=3/part-1.parquet"), "row 101", "message_id"),
         (str(folder / "day=3/part-1.parquet"), "row 102", "message_id")]
-    assert [r["record"]["text"] for r in rejects[1:]] == ["sent again", rows[1200]["text"], "and again"]
-    with pytest.raises(InputError, match=rf"^{folder / 'day=2/part-0.jsonl'}: line 8: field 'timestamp'.* \(and 3 "):
+    assert [r["record"]["text"] for r in rejects[1:]] == ["sent again", pieces[4][1]["text"], rows[1200]["text"],
+                                                          "and again"]
+    with pytest.raises(InputError, match=rf"^{folder / 'day=2/part-0.jsonl'}: line 8: field 'timestamp'.* \(and 4 "):
         score_file_partitioned(model, folder, tmp_path / "c.jsonl", workers=2, partitions=3)
 
 
@@ -701,3 +711,56 @@ def test_an_input_split_by_conversation_holds_the_in_memory_events_and_rejects(
                 got.setdefault(event.conversation_id, []).append(event)
         assert got == by_conversation
     assert not Path(split.folder).exists()  # the working folder is removed
+
+
+def test_a_file_of_bad_rows_only_gives_its_rejects_as_in_memory(model: RiskModel, tmp_path: Path) -> None:
+    """No row good, an errors file asked for: both engines write every row to it and an output of no rows,
+    rather than calling the file empty."""
+    source = write_jsonl(tmp_path / "bad.jsonl", [{"conversation_id": "c", "message_id": f"m{i}", "sender_id": "a",
+                                                   "timestamp": "whenever", "text": "hi"} for i in range(3)])
+    a = score_file(model, source, tmp_path / "a.jsonl", errors_path=tmp_path / "a.rejects.jsonl")
+    b = score_file_partitioned(model, source, tmp_path / "b.jsonl", errors_path=tmp_path / "b.rejects.jsonl",
+                               workers=2, partitions=2)
+    assert (a.n_messages, a.n_rejected) == (b.n_messages, b.n_rejected) == (0, 3)
+    assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a.jsonl").read_text() == ""
+    assert (tmp_path / "b.rejects.jsonl").read_text() == (tmp_path / "a.rejects.jsonl").read_text()
+    assert len((tmp_path / "b.rejects.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("there", [True, False])
+def test_a_file_of_an_unknown_type_is_refused_by_its_name_as_in_memory(model: RiskModel, tmp_path: Path,
+                                                                       there: bool) -> None:
+    """By its name, whether or not it is there: a path mistyped is told the types read, as one misnamed is."""
+    source = tmp_path / "events.txt"
+    if there:
+        source.write_text('{"conversation_id": "c"}\n')
+    with pytest.raises(InputError) as in_memory:
+        score_file(model, source, tmp_path / "a.jsonl")
+    with pytest.raises(InputError) as partitioned:
+        score_file_partitioned(model, source, tmp_path / "b.jsonl", workers=2)
+    assert str(partitioned.value) == str(in_memory.value)
+    assert str(in_memory.value).startswith(f"{source}: unsupported file type '.txt'")
+    assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_partitions_grow_with_the_input(inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unless told, a run has a partition for about each ``PARTITION_BYTES`` of input, one a worker at least."""
+    size = inputs[".jsonl"].stat().st_size
+    monkeypatch.setattr(detection.partitioned, "PARTITION_BYTES", size // 5)
+    with split_input(inputs[".jsonl"], workers=2) as split:
+        assert split.n == -(-size // (size // 5)) == 6
+        assert sum(split.sizes) == 4003 and sum(bool(n) for n in split.sizes) == 6
+    monkeypatch.setattr(detection.partitioned, "PARTITION_BYTES", size * 2)
+    with split_input(inputs[".jsonl"], workers=2) as split:
+        assert split.n == 2
+
+
+@pytest.mark.parametrize("raw", ["16M", "-1", "1e6", "²", "١٦"])
+def test_a_size_from_which_to_partition_is_whole_bytes_in_ascii_digits(raw: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RISKLINE_PARALLEL_MIN_BYTES`` in plain digits (Python's int() reads "١٦" as 16, and fails on "²")."""
+    monkeypatch.setenv("RISKLINE_PARALLEL_MIN_BYTES", f" {raw} ")
+    with pytest.raises(InputError, match=rf"^RISKLINE_PARALLEL_MIN_BYTES='{raw}': expected a whole number of bytes"):
+        detection.partitioned.parallel_min_bytes()
+    monkeypatch.setenv("RISKLINE_PARALLEL_MIN_BYTES", " 0 ")
+    assert detection.partitioned.parallel_min_bytes() == 0
