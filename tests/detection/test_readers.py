@@ -111,6 +111,12 @@ def test_one_conversation_is_read_with_the_reference_reader_s_checks(tmp_path: P
     first = read_conversation(path, None)  # none named: the file's first conversation, as read_events keeps it
     assert first.conversation_id == "7" and first.read.events == found.read.events
     assert first.first_ids == ("7", "c2") and first.n_conversations == 2
+    many = write_jsonl(tmp_path / "many.jsonl", [{**ROW, "conversation_id": c, "message_id": f"m{i}"} for i, c in
+                                                 enumerate(["a1", "a2", "a3", "a4"])]
+                       + [{**ROW, "conversation_id": "a12", "timestamp": "never"}])
+    assert read_conversation(many, None).first_ids == ("a1", "a2", "a3")  # the file's first three
+    only_bad = read_conversation(many, "a12")  # there, its one row bad: nothing to suggest
+    assert (only_bad.read.events, len(only_bad.read.rejects), only_bad.near) == ([], 1, ())
     ids = {"dm-000032-6fc0195f", "dm-000033-0a1b2c3d", "group-9"}
     assert _near("dm-000032-6fc0195g", ids) == ("dm-000032-6fc0195f",)  # one letter off
     assert _near("DM-0000", ids) == ("dm-000032-6fc0195f", "dm-000033-0a1b2c3d")
@@ -269,6 +275,10 @@ def test_a_folder_without_data_or_with_other_files_is_named(tmp_path: Path) -> N
     (folder / "b.csv").write_text("conversation_id,message_id,sender_id,timestamp,text\n")
     with pytest.raises(InputError, match=rf"^{folder}: no message rows in its 2 data files$"):
         read_events(folder)
+    (folder / "b.csv").write_text("conversation_id,message_id,sender_id,timestamp,text\nc,m,u,never,hi\n")
+    bad = read_events(folder)  # rows, none of them good: its rejects, not "no message rows"
+    assert bad.events == [] and [r.describe() for r in bad.rejects] == [
+        f"{folder / 'b.csv'}: line 2: field 'timestamp': not ISO-8601 or Unix seconds: 'never'"]
     (folder / "notes.txt").write_text("not messages")  # never skipped without a word: its rows would be lost
     with pytest.raises(InputError, match=rf"^{folder / 'notes.txt'}: unsupported file type '.txt' .*\(in input "
                                          rf"folder {folder}; files whose names begin with '_' or '.' are skipped\)$"):
@@ -537,6 +547,13 @@ def test_fast_path_declines_what_it_cannot_vouch_for(tmp_path: Path) -> None:
         path = tmp_path / "blank.jsonl"
         path.write_text(json.dumps(ROW) + "\n" + blank + json.dumps({**ROW, "message_id": "m2"}) + "\n")
         assert _fast_events(path) is None and len(read_events(path).events) == 2
+    for blank in ("  ", "\t", "\r"):  # and one of white space alone makes up the count of two objects on one line
+        path = tmp_path / "both.jsonl"
+        path.write_text(json.dumps(ROW) + " " + json.dumps({**ROW, "message_id": "m2"}) + "\n" + blank + "\n"
+                        + json.dumps({**ROW, "message_id": "m3"}) + "\n")
+        assert _fast_events(path) is None, repr(blank)
+        rejects = read_events(path).rejects
+        assert [(r.location, r.reason) for r in rejects] == [("line 1", "not valid JSON (Extra data)")]
     no_text = read_events(write_jsonl(tmp_path / "no-text.jsonl", [ROW, {k: v for k, v in ROW.items() if k != "text"}]))
     assert [(r.location, r.field, r.reason) for r in no_text.rejects] == [("line 2", "text", "missing")]
     long = read_events(write_jsonl(tmp_path / "long.jsonl", [ROW, {**ROW, "message_id": "m" * 1025}]))
