@@ -43,8 +43,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict[str, 
     folder = tmp_path_factory.mktemp("partitioned")
     rows = [dict(r) for r in synth_rows[:4000]]
     rows.reverse()  # conversations arrive out of time order
-    rows.append(rows.pop(3))  # and interleave: a conversation's first rows before others, its last row after all
-    rows.insert(0, rows.pop(2000))
+    rows.append(rows.pop(3))  # and interleave: a conversation's first rows before all others, one row after them
+    rows.insert(0, rows.pop(2000))  # and a row from the middle of the file first
     first = rows[0]  # and one conversation in Spanish, which reads as another language
     rows += [{**first, "conversation_id": "es", "message_id": f"es-{i}", "text": text} for i, text in enumerate(
         ["hola que tal estas", "muy bien y tu que haces ahora", "nada, estoy en casa con mis padres"])]
