@@ -134,10 +134,15 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
     that fails alone ``ALONE_TRIES`` times with the store answering is given with its record (``sources``,
     one per event) to ``set_aside``, so that one message does not hold its partitions for ever."""
     delay = 0.1
+    # the answers and interventions of messages stored by a pass a message at a time that was cut short: given with
+    # the rest of the batch's once that is stored (they were counted by no metric, the next try finding them answered)
+    answered: list[dict[str, Any]] = []
+    raised: list[dict[str, Any]] = []
     try:
         while True:
             try:
-                return await loop.run_in_executor(None, processor.process, events)
+                answers, interventions = await loop.run_in_executor(None, processor.process, events)
+                return answered + answers, raised + interventions
             except Exception as exc:  # mostly the store; a worker that stopped would only read this batch again
                 metrics.retries.inc()
                 log.warning("scoring failed; trying the batch again", extra={
@@ -145,11 +150,12 @@ async def _process_until_stored(loop: asyncio.AbstractEventLoop, processor: Proc
                 # workers writing one conversation, or a store refusing writes: no message's fault
                 store_failed = isinstance(exc, StoreConflict) or refuses_writes(exc)
             if not store_failed and await _store_up(loop, processor):
-                done, kept = await _one_at_a_time(loop, processor, events, sources, set_aside)
-                if done is not None:
-                    return done
-                # interrupted (the store, or a race): what is left is tried again whole, less what was set aside
-                events, sources = [events[i] for i in kept], [sources[i] for i in kept]
+                (answers, interventions), left = await _one_at_a_time(loop, processor, events, sources, set_aside)
+                answered, raised = answered + answers, raised + interventions
+                if left is None:
+                    return answered, raised
+                # interrupted (the store, or a race): the messages not yet stored are tried again whole
+                events, sources = [events[i] for i in left], [sources[i] for i in left]
             if await _poll_paused(consumer, delay, stop):
                 return None
             delay = min(delay * 2, MAX_RETRY_DELAY)
@@ -189,29 +195,27 @@ async def _store_up(loop: asyncio.AbstractEventLoop, processor: Processor) -> bo
 
 
 async def _one_at_a_time(loop: asyncio.AbstractEventLoop, processor: Processor, events: list[Any],
-                         sources: list[Any], set_aside: SetAside) -> tuple[Any, list[int]]:
-    """The batch scored a message at a time, those that fail alone set aside: its answers and interventions,
-    and the positions of the messages not set aside. None for the first if the store stops answering or
-    writers race meanwhile (what was stored is found answered when the rest is tried again)."""
+                         sources: list[Any], set_aside: SetAside) -> tuple[Any, list[int] | None]:
+    """The batch scored a message at a time, those that fail alone set aside: the answers and interventions of
+    the messages stored, and None; or, where the store stops answering or writers race meanwhile, those of the
+    messages stored until then and the positions of the messages after them, to be tried again."""
     answers: list[dict[str, Any]] = []
     interventions: list[dict[str, Any]] = []
-    kept: list[int] = []
     for index, (event, record) in enumerate(zip(events, sources, strict=True)):
         for _ in range(ALONE_TRIES):
             try:
                 one, raised = await loop.run_in_executor(None, processor.process, [event])
             except Exception as exc:
                 if isinstance(exc, StoreConflict) or refuses_writes(exc) or not await _store_up(loop, processor):
-                    return None, kept + list(range(index, len(events)))
+                    return (answers, interventions), list(range(index, len(events)))
                 problem = f"scoring failed: {type(exc).__name__}: {exc}"
                 continue
             answers += one
             interventions += raised
-            kept.append(index)
             break
         else:
             await set_aside(record, problem)
-    return (answers, interventions), kept
+    return (answers, interventions), None
 
 
 async def _poll_paused(consumer: Any, seconds: float, stop: asyncio.Event) -> bool:

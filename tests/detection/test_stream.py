@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from detection.events import to_event
+from detection.metrics import StreamMetrics
 from detection.model import RiskModel
 from detection.policy import EscalationPolicy
 from detection.processor import Processor
@@ -368,9 +369,10 @@ def test_a_metrics_port_in_use_is_one_error_line(model_dir: Path, tmp_path: Path
     assert not (tmp_path / "state.db").exists()
 
 
-def _consume_with(processor: Processor, broker: str, topic: str, state: Path, expect: int) -> list[tuple[str, str]]:
+def _consume_with(processor: Processor, broker: str, topic: str, state: Path, expect: int,
+                  metrics: StreamMetrics | None = None) -> list[tuple[str, str]]:
     """Run ``consume`` in-process on ``topic`` until ``expect`` messages are answered in ``state`` (30 s at
-    most): the rejects, as (message id where a message was set aside, reason)."""
+    most), counting in ``metrics``: the rejects, as (message id where a message was set aside, reason)."""
     import threading
     import types
 
@@ -391,7 +393,7 @@ def _consume_with(processor: Processor, broker: str, topic: str, state: Path, ex
                              reason))
 
         task = asyncio.create_task(consume(consumer, processor, types.SimpleNamespace(wake=threading.Event()),
-                                           stop, reject))
+                                           stop, reject, metrics=metrics))
         deadline = time.time() + 30
         while _answered(state) < expect and time.time() < deadline:
             await asyncio.sleep(0.1)
@@ -407,16 +409,20 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
         broker: str, model: RiskModel, synth_rows: list[dict[str, object]], tmp_path: Path) -> None:
     """A batch that fails while the store answers is scored a message at a time; a message that fails alone
     is set aside (to the rejects, with its place and why) instead of holding its partitions for ever, and
-    every other message is answered exactly as without it. Writers racing on a conversation are no
-    message's fault: that message is only tried again."""
+    every other message is answered exactly as without it; one that fails alone once (its failure passing) is tried
+    again. Writers racing on a conversation are no message's fault: that message is only tried again. A copy of a
+    message (a producer's retry) is answered as one and not counted as scored."""
     from detection.store import StoreConflict
 
     class Picky(Processor):
-        lost = 0
+        lost = failed = 0
 
         def process(self, events: Any) -> Any:
             if any(e.text == "cannot be scored" for e in events):  # a message of a kind its scoring cannot take
                 raise ValueError("a message of its own kind")
+            if any(e.text == "fails twice" for e in events) and self.failed < 2:  # in its batch, then alone
+                self.failed += 1
+                raise ValueError("a passing failure")
             if any(e.text == "raced" for e in events) and self.lost < 5:  # the version check lost five times
                 self.lost += 1
                 raise StoreConflict("another writer")
@@ -427,15 +433,23 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
     last = max((e for e in events if e["conversation_id"] == events[50]["conversation_id"]),
                key=lambda e: to_event(e).timestamp)  # after its conversation's last: in order, however batched
     raced = {**last, "message_id": "raced", "text": "raced", "timestamp": to_event(last).timestamp + 1}
-    asyncio.run(_produce(broker, "picky", [*events[:30], odd, *events[30:], raced]))
+    latest = max((e for e in events if e["conversation_id"] == events[0]["conversation_id"]),
+                 key=lambda e: to_event(e).timestamp)
+    passing = {**latest, "message_id": "passing", "text": "fails twice", "timestamp": to_event(latest).timestamp + 1}
+    again = next(e for e in events if e["conversation_id"] == raced["conversation_id"])  # read before "raced"
+    asyncio.run(_produce(broker, "picky", [*events[:30], odd, *events[30:], again, raced, passing]))
     expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
-        [to_event(e) for e in [*events, raced]])
+        [to_event(e) for e in [*events, raced, passing]])
     picky = Picky(model, SQLiteStore(tmp_path / "state.db"), EscalationPolicy.load(None), [])
-    rejected = _consume_with(picky, broker, "picky", tmp_path / "state.db", len(expected))
+    metrics = StreamMetrics()
+    rejected = _consume_with(picky, broker, "picky", tmp_path / "state.db", len(expected), metrics)
     with sqlite3.connect(tmp_path / "state.db") as conn:
         answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
     assert answers == {(a["conversation_id"], a["message_id"]): a["risk_score"] for a in expected}
     assert picky.lost == 5  # "raced" answered on its sixth try, not set aside
+    assert picky.failed == 2 and all(message_id != "passing" for message_id, _ in rejected)  # answered, above
+    # every message answered counted once: those stored by a pass a message at a time that "raced" cut short too
+    assert f"riskline_messages_scored_total {float(len(expected))}" in metrics.render().decode()
     assert ("odd", "scoring failed: ValueError: a message of its own kind") in rejected
     assert len(rejected) == 5  # and the four records that are no events (bad JSON, a lone surrogate, deep nesting,
     # a key given twice)
@@ -547,13 +561,17 @@ def test_a_tombstone_erases_its_conversation_in_its_place(
         [to_event(e) for e in [*after, *theirs]])  # as if the conversation began after the tombstone
     state = tmp_path / "state.db"
     processor = Processor(model, SQLiteStore(state), EscalationPolicy.load(None), [])
-    rejected = _consume_with(processor, broker, "erasing", state, len(expected))
+    metrics = StreamMetrics()
+    rejected = _consume_with(processor, broker, "erasing", state, len(expected), metrics)
     with sqlite3.connect(state) as conn:
         answers = {(c, m): json.loads(r)["risk_score"] for c, m, r in conn.execute("SELECT * FROM messages")}
     assert len(after) < len(mine) and answers == {(a["conversation_id"], a["message_id"]): a["risk_score"]
                                                   for a in expected}
     assert processor.conversation(str(first))["n_messages"] == len(after)  # type: ignore[index]
     assert [reason for _, reason in rejected] == ["a record with no value (an erasure) whose key is empty"]
+    rendered = metrics.render().decode()
+    assert 'riskline_stream_erasures_total{outcome="erased"} 1.0' in rendered
+    assert 'riskline_stream_erasures_total{outcome="unknown"} 1.0' in rendered  # "never-seen"
     from detection.kafka import tombstone_conversation  # what other producers can send: no key, a key not UTF-8
 
     assert tombstone_conversation(None) == (None, "a record with no value and no key (an erasure names its "
