@@ -430,12 +430,14 @@ def test_a_message_that_cannot_be_scored_is_set_aside_and_the_rest_go_on(
 
     events = [{k: r[k] for k in FIELDS} for r in synth_rows[:80]]
     odd = {**events[10], "message_id": "odd", "text": "cannot be scored"}
-    last = max((e for e in events if e["conversation_id"] == events[50]["conversation_id"]),
-               key=lambda e: to_event(e).timestamp)  # after its conversation's last: in order, however batched
-    raced = {**last, "message_id": "raced", "text": "raced", "timestamp": to_event(last).timestamp + 1}
-    latest = max((e for e in events if e["conversation_id"] == events[0]["conversation_id"]),
-                 key=lambda e: to_event(e).timestamp)
-    passing = {**latest, "message_id": "passing", "text": "fails twice", "timestamp": to_event(latest).timestamp + 1}
+    def after_last(of: dict[str, Any], message_id: str, text: str) -> dict[str, Any]:
+        """A message after the last of ``of``'s conversation: in order, however batched."""
+        last = max((e for e in events if e["conversation_id"] == of["conversation_id"]),
+                   key=lambda e: to_event(e).timestamp)
+        return {**last, "message_id": message_id, "text": text, "timestamp": to_event(last).timestamp + 1}
+
+    raced = after_last(events[50], "raced", "raced")
+    passing = after_last(events[0], "passing", "fails twice")
     again = next(e for e in events if e["conversation_id"] == raced["conversation_id"])  # read before "raced"
     asyncio.run(_produce(broker, "picky", [*events[:30], odd, *events[30:], again, raced, passing]))
     expected, _ = Processor(model, SQLiteStore(tmp_path / "expected.db"), EscalationPolicy.load(None), []).process(
