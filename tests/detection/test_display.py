@@ -211,6 +211,17 @@ def test_explain_shows_a_burst_read_as_one_message(model: RiskModel) -> None:
     assert read is not None and read in " ".join(burst) and not any(read in message for message in burst)
     apart = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(burst)]
     assert all(s.read_from is None for s in trajectory(model, apart, "c")[1])
+    # a run is shown as the model read it: its misspelled words as the words it knows
+    masked = ["i h*ve your p*cs", "p*y me $300 in g*ft c*rds", "or i s*nd them", "to your f*mily and f*llowers"]
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 20 * i, text) for i, text in enumerate(masked)]
+    read = trajectory(model, events, "c")[1][2].read_from
+    assert read is not None and "gift cards" in read and "*" not in read and "i have your pics" in read
+    # a message whose strongest stage is as strong alone as in its run is shown as it reads alone
+    threat = "pay me $300 in gift cards or i send your pics to your family and followers"
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 20 * i, text) for i, text in enumerate(["hey", threat])]
+    step = trajectory(model, events, "c")[1][1]
+    assert step.stage != "none" and step.read_from == (model.readings([threat])[0] or None)
+    assert step.read_from != model.readings([f"hey {threat}"])[0]
 
 
 def test_explain_shows_a_misspelled_message_as_the_model_read_it(model: RiskModel) -> None:
@@ -315,3 +326,74 @@ def test_explain_names_where_each_stage_s_strongest_evidence_came_from(model: Ri
                     assert f"{group} {value:+.1f} (#{step.strongest[group]})" in out
                     shown += step.strongest[group] != step.index  # named a message other than its own
     assert shown >= 20
+
+
+def test_explain_says_nothing_of_how_it_read_a_message_with_no_stage(model: RiskModel) -> None:
+    """Small talk padded with filler is read without it, but as no stage's evidence: explain shows no reading
+    under it, as there is no evidence for a reviewer to check."""
+    from detection.events import MessageEvent
+    from detection.explain import trajectory
+
+    texts = ["hey lol how lol are lol you lol today lol", "did lol you lol finish lol the lol homework lol"]
+    assert all(reading is not None and "lol" not in reading.split() for reading in model.readings(texts))
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(texts)]
+    steps = trajectory(model, events, "c")[1]
+    assert [s.stage for s in steps] == ["none", "none"] and [s.read_from for s in steps] == [None, None]
+
+
+def test_top_names_the_groups_pushing_the_risk_up_the_most(model: RiskModel) -> None:
+    """``Step.top`` (what explain and an intervention's ``driven_by`` name): only groups that push the risk up,
+    largest first, at most k."""
+    from detection.events import MessageEvent
+    from detection.explain import driven_by, trajectory
+    from detection.scoring import score_conversations
+
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 60 * i, text)
+              for i, text in enumerate(["hey", "how old are you", "send me a private pic", "pay $50 or i post it"])]
+    step = trajectory(model, events, "c")[1][-1]
+    shares = {"coercion": 2.0, "timing": -1.0, "media": 0.0, "payment": 0.5, "who speaks": 3.0}
+    step = replace(step, contributions=shares)
+    assert step.top() == [("who speaks", 3.0), ("coercion", 2.0), ("payment", 0.5)]
+    assert step.top(2) == [("who speaks", 3.0), ("coercion", 2.0)] and step.top(9) == step.top()
+    assert replace(step, contributions={"timing": -1.0, "media": 0.0}).top() == []
+    features = score_conversations(model, events)[1].features
+    for row, (driver, real) in enumerate(zip(driven_by(model, features), trajectory(model, events, "c")[1],
+                                            strict=True)):
+        assert driver["shares"] == {g: round(v, 3) for g, v in real.top()}, row
+        assert all(v > 0 for v in driver["shares"].values()) and len(driver["shares"]) <= 3
+
+
+def test_wording_names_the_lowest_logits_where_the_text_weight_is_negative() -> None:
+    """Where the text path's weight per unit is negative, the messages that push its share up are those whose
+    wording reads the least risky; where it is 0 (the escalation path decided), none."""
+    import numpy as np
+
+    from detection.events import MessageEvent
+    from detection.explain import _wording
+
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + i, "x") for i in range(4)]
+    values = np.array([5.0, -3.0, -7.0, 2.0])
+    down = _wording(events, np.array([-1.0, -1.0, 0.0, -0.5]), values)
+    assert [[(w["index"], w["share"]) for w in step] for step in down] == [
+        [], [(1, 3.0)], [], [(2, 3.5), (1, 1.5)]]
+    up = _wording(events, np.array([1.0, 1.0, 1.0, 1.0]), values)
+    assert [[w["index"] for w in step] for step in up] == [[0], [0], [0], [0, 3]]
+    assert up[3][1]["message_id"] == "m3"
+
+
+def test_around_keeps_the_alert_and_the_first_of_equal_peaks(model: RiskModel) -> None:
+    """The peak ``--around`` keeps is the summary's, the first of equal ones; the alert is kept where it is
+    neither the peak nor evidence."""
+    from detection.events import MessageEvent
+    from detection.explain import around, trajectory
+
+    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, "hey") for i in range(12)]
+    result, steps = trajectory(model, events, "c")
+    risk = [0.9 if i in (3, 8) else 0.1 for i in range(12)]
+    steps = [replace(s, risk_score=r, wording=[]) for s, r in zip(steps, risk, strict=True)]
+    quiet = replace(result, alert=False, alert_index=None, alert_message_id=None, evidence_message_ids=[])
+    assert [s.index for s in around(quiet, steps, 0)] == [3]
+    assert [s.index for s in around(quiet, steps, 1)] == [2, 3, 4]
+    alerted = replace(quiet, alert=True, alert_index=6, alert_message_id="m6")
+    assert [s.index for s in around(alerted, steps, 0)] == [3, 6]
+    assert [s.index for s in around(replace(alerted, evidence_message_ids=["m10"]), steps, 0)] == [3, 6, 10]
