@@ -226,13 +226,15 @@ class Guard:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
             await send(message)
 
-        if self.expected and path not in OPEN_PATHS and not hmac.compare_digest(
-                _bearer(headers.get(b"authorization", b"")), self.expected):
-            await JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)(
-                scope, receive, send_and_watch)
-        else:
-            await self.app(scope, receive, send_and_watch)
-        elapsed = time.perf_counter() - started
-        self.metrics.request(scope["method"], route, status["code"], elapsed)
-        log.info("request", extra={"method": scope["method"], "route": route, "status": status["code"],
-                                   "ms": round(elapsed * 1000, 2), "request_id": rid.decode()})
+        try:
+            if self.expected and path not in OPEN_PATHS and not hmac.compare_digest(
+                    _bearer(headers.get(b"authorization", b"")), self.expected):
+                await JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)(
+                    scope, receive, send_and_watch)
+            else:
+                await self.app(scope, receive, send_and_watch)
+        finally:  # a fault answered 500 is raised on after the answer (Starlette): counted and logged all the same
+            elapsed = time.perf_counter() - started
+            self.metrics.request(scope["method"], route, status["code"], elapsed)
+            log.info("request", extra={"method": scope["method"], "route": route, "status": status["code"],
+                                       "ms": round(elapsed * 1000, 2), "request_id": rid.decode()})

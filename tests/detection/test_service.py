@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow
 SECRET, TOKEN = "hook-secret", "api-token"
 CONTRACT = {"intervention_id", "conversation_id", "level", "action", "risk_score", "trigger_message_id",
             "suspect_id", "evidence_message_ids", "model_version", "created_at"}
+CONTRACT_RESULT = {"conversation_id", "message_id", "risk_score", "risk_level", "stage", "intervention"}
 EVENT_FIELDS = ("conversation_id", "message_id", "sender_id", "recipient_id", "timestamp", "text", "attachment")
 
 
@@ -108,8 +109,13 @@ def test_duplicates_batches_and_conversation_view(server: Server, picked: dict[s
     first = server.post({"messages": events}, TOKEN).json()["results"]
     assert [r["message_id"] for r in first] == [e["message_id"] for e in events]
     assert [r["risk_score"] for r in first] == [picked["scores"][(cid, e["message_id"])] for e in events]
+    # the contract's fields and whether it was a copy: the stage probabilities the scoring core gives are not sent
+    assert all(set(r) == {*CONTRACT_RESULT, "duplicate"} for r in first)
     again = server.post({"messages": events[:3] + events[:1]}, TOKEN).json()["results"]
     assert all(r["duplicate"] for r in again) and again[0]["risk_score"] == first[0]["risk_score"]
+    scored = samples(server.http.get("/metrics").text)
+    assert scored["riskline_messages_scored_total"] == len(events)  # the copies were answered, not scored again
+    assert scored["riskline_risk_score_count"] == len(events)
     client = RisklineClient(server.url, api_token=TOKEN)
     view = client.conversation(cid)
     assert view is not None and view["n_messages"] == len(events)
@@ -281,7 +287,7 @@ def test_an_erased_conversation_is_forgotten_and_starts_again_with_new_intervent
     client.close()
 
 
-def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
+def test_bad_input_gets_clear_4xx_never_500(server: Server, model: RiskModel) -> None:
     good = {"conversation_id": "c", "message_id": "m", "sender_id": "u", "timestamp": 1700000000, "text": "hi"}
     cases: list[tuple[Any, int, str]] = [
         ({**good, "timestamp": "soon"}, 422, "timestamp"),
@@ -320,10 +326,42 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server) -> None:
         assert server.http.get(open_path).status_code == 200
         head = server.http.head(open_path)  # as a load balancer's health check asks: the status, no body
         assert head.status_code == 200 and head.content == b"", (open_path, head.status_code)
+    assert server.http.get("/readyz").json() == {"status": "ready", "model_version": model.model_version}
     assert server.post(good, TOKEN).status_code == 200
     metrics = server.http.get("/metrics").text
     assert 'riskline_http_requests_total{method="POST",route="/v1/messages",status="422"}' in metrics
     assert "riskline_outbox_depth" in metrics and "riskline_model_info{model_version=" in metrics
+
+
+def test_a_fault_answered_500_is_counted_and_logged_all_the_same(caplog: pytest.LogCaptureFixture) -> None:
+    """Starlette answers a fault 500 and raises it on: the request went by neither
+    riskline_http_requests_total nor the log, so a dashboard or alert on 5xx never saw one."""
+    import httpx
+    from fastapi import FastAPI
+
+    from detection.metrics import Metrics
+    from detection.service import Guard
+
+    app = FastAPI()
+
+    @app.get("/v1/conversations/{conversation_id}")
+    async def broken(conversation_id: str) -> None:
+        raise RuntimeError("a fault")
+
+    metrics = Metrics()
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=Guard(app, None, metrics), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://riskline") as client:
+            return await client.get("/v1/conversations/c1", headers={"X-Request-Id": "r-1"})
+
+    with caplog.at_level("INFO", logger="riskline.service"):
+        answer = asyncio.run(call())
+    assert answer.status_code == 500 and answer.headers["x-request-id"] == "r-1"
+    counted = samples(metrics.render().decode())
+    assert counted['riskline_http_requests_total{method="GET",route="/v1/conversations/{id}",status="500"}'] == 1
+    assert [(r.getMessage(), r.__dict__["status"], r.__dict__["request_id"]) for r in caplog.records] == [
+        ("request", 500, "r-1")]
 
 
 def test_every_answer_carries_a_request_id_that_its_log_line_names(server: Server) -> None:

@@ -52,6 +52,20 @@ def test_intervention_ids_are_stable_and_distinct() -> None:
     assert intervention_id("c1", "high", opened) == intervention_id("c1", "high", 1_700_000_000.25)
     assert len({intervention_id("c1", "high"), intervention_id("c1", "high", opened),
                 intervention_id("c1", "high", opened + 604_800)}) == 3
+    # the same ids from one release to the next: an intervention raised again by a replay, or by a service
+    # upgraded while its receiver de-duplicates, keeps the id the receiver has seen
+    assert intervention_id("c1", "high") == "3f0a3fe6-0618-512f-8028-00f0c083ee6c"
+    assert intervention_id("c1", "high", opened) == "a2834ea7-e4ff-5505-8c5e-d3b538be4078"
+
+
+def test_loopback_is_this_machine_alone() -> None:
+    """Where a webhook or the service's port is out of the network's reach: loopback addresses, bracketed or not
+    (as a URL or ``--host [::1]`` writes IPv6), and the name localhost; any other name or address is not."""
+    from detection.sinks import loopback
+
+    assert [loopback(h) for h in ("127.0.0.1", "127.8.0.3", "::1", "[::1]", "localhost")] == [True] * 5
+    assert [loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "[fd00::5]", "localhost.example.org", "app", "")] \
+        == [False] * 7
 
 
 def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
@@ -87,6 +101,9 @@ def test_an_audit_log_that_cannot_be_written_is_refused_at_start(tmp_path: Path)
     said = rf"^audit log {re.escape(str(locked))}: cannot be written \(Permission denied\)$"
     with pytest.raises(ValueError, match=said):
         AuditLogSink(locked)
+    with pytest.raises(ValueError, match=rf"^audit log {re.escape(str(tmp_path / 'no' / 'a.jsonl'))}: folder "
+                                         rf"{re.escape(str(tmp_path / 'no'))} does not exist$"):
+        AuditLogSink(tmp_path / "no" / "a.jsonl")
     AuditLogSink(tmp_path / "logs" / "audit.jsonl")
     assert (tmp_path / "logs" / "audit.jsonl").read_bytes() == b""
 
