@@ -121,6 +121,45 @@ def test_an_audit_line_cut_short_by_a_full_disk_is_taken_back(tmp_path: Path) ->
     assert [json.loads(line)["intervention_id"] for line in path.read_text().splitlines()] == ["first", "second"]
 
 
+def test_a_line_cut_short_after_another_writer_appended_is_left_whole(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two services appending to one audit log: where another's line came after the part of this one written,
+    cutting back would take the other's line too, so the part is left (a line a reader finds broken, none lost)."""
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLogSink(path)
+    audit.deliver({"intervention_id": "first"})
+    real_write = os.write
+
+    def cut_short(fd: int, data: bytes) -> int:  # half the line goes in, another writer's line lands, then no room
+        if fd not in calls:
+            calls.add(fd)
+            done = real_write(fd, data[: len(data) // 2])
+            other = os.open(path, os.O_WRONLY | os.O_APPEND)
+            real_write(other, b'{"intervention_id": "other"}\n')
+            os.close(other)
+            return done
+        raise OSError(28, "No space left on device")
+
+    calls: set[int] = set()
+    monkeypatch.setattr(os, "write", cut_short)
+    with pytest.raises(OSError, match="No space left"):
+        audit.deliver({"intervention_id": "second", "note": "x" * 100})
+    monkeypatch.undo()
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0])["intervention_id"] == "first" and len(lines) == 2
+    assert lines[1].startswith('{"intervention_id": "second"') and lines[1].endswith('x{"intervention_id": "other"}')
+
+
+def test_only_configured_sinks_are_loaded(tmp_path: Path) -> None:
+    from detection.settings import ServiceSettings
+    from detection.sinks import load_sinks
+
+    assert load_sinks(ServiceSettings()) == []
+    sinks = load_sinks(ServiceSettings(audit_log=str(tmp_path / "a.jsonl"), webhook_url="https://hooks.example.org/r",
+                                       webhook_secret="s3cret"))
+    assert sorted(type(s).__name__ for s in sinks) == ["AuditLogSink", "WebhookSink"]
+
+
 def test_worker_retries_until_delivered_and_audit_log_gets_each_once(tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     store = SQLiteStore(tmp_path / "s.db")
