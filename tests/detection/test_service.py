@@ -303,6 +303,12 @@ def test_bad_input_gets_clear_4xx_never_500(server: Server, model: RiskModel) ->
     for body, status, needle in cases:
         response = server.post(body, TOKEN)
         assert response.status_code == status and needle in response.text, (body, response.text)
+    # where: the message's place in the list and its field, or the field of a message sent alone
+    assert server.post({"messages": [good, {**good, "message_id": 5.5}]}, TOKEN).json()["detail"][0]["loc"] == [
+        "body", "messages", 1, "message_id"]
+    assert server.post({**good, "timestamp": "soon"}, TOKEN).json()["detail"][0]["loc"] == ["body", "timestamp"]
+    most = server.post({"messages": [{**good, "message_id": f"b{i}"} for i in range(1000)]}, TOKEN)
+    assert most.status_code == 200 and len(most.json()["results"]) == 1000  # as many as it takes, no fewer
     raw = server.http.post("/v1/messages", content=b"{not json", headers={"Authorization": f"Bearer {TOKEN}"})
     assert raw.status_code == 422
     # a key given twice: json keeps the last, a filter in front of the service may have read the first
@@ -416,13 +422,16 @@ def test_concurrent_requests_to_one_conversation_lose_nothing(server: Server) ->
         for i in range(25):
             event = {"conversation_id": "busy", "message_id": f"w{worker}-{i}", "sender_id": f"u{worker % 2}",
                      "timestamp": 1_700_000_000 + worker * 100 + i, "text": f"message {i} from {worker}"}
-            assert server.post(event, TOKEN).status_code == 200
+            answer = server.post(event, TOKEN)  # scored in one call with whatever else queued: its own answer
+            answered[event["message_id"]] = (answer.status_code, [r["message_id"] for r in answer.json()["results"]])
 
+    answered: dict[str, tuple[int, list[str]]] = {}  # a thread's failed assert would be a warning, not a failure
     threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert answered == {f"w{w}-{i}": (200, [f"w{w}-{i}"]) for w in range(8) for i in range(25)}
     view = server.http.get("/v1/conversations/busy", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert view["n_messages"] == 200
 
@@ -565,6 +574,19 @@ def test_a_compressed_body_is_read_within_the_limit(server: Server) -> None:
         response = post(content, coding)
         assert response.status_code == status and needle in response.text, (coding, response.text)
     assert server.post({**hello, "message_id": "m3"}, TOKEN).status_code == 200  # and plain bodies as before
+    # the coding's name in any case, as HTTP has it, x-gzip as gzip, an empty one as none
+    for coding in ("GZIP", "Deflate", "x-gzip"):
+        packed = zlib.compress(body) if coding == "Deflate" else gzip.compress(body)
+        assert post(packed, coding).status_code == 200, coding
+    assert post(body, "").status_code == 200
+    # a body of the limit exactly (2,000,000 bytes, sent or once decompressed) is taken; a byte more is not
+    one = json.dumps({**hello, "message_id": "m4"}).encode()
+    exactly = one + b" " * (2_000_000 - len(one))
+    assert server.http.post("/v1/messages", content=exactly, headers=headers).status_code == 200
+    assert server.http.post("/v1/messages", content=exactly + b" ", headers=headers).status_code == 413
+    assert post(gzip.compress(exactly), "gzip").status_code == 200
+    response = post(gzip.compress(exactly + b" "), "gzip")
+    assert (response.status_code, response.json()) == (413, {"detail": "body over 2000000 bytes once decompressed"})
 
 
 @pytest.mark.parametrize("kind", ["redis", "postgres"])
@@ -904,6 +926,54 @@ def test_a_request_whose_scoring_fails_alone_does_not_fail_those_merged_with_it(
     results, scored = asyncio.run(three_at_once(store_up=False))
     assert calls == [["hi", "cannot be scored", "there"]] and scored == []
     assert all(isinstance(r, ScoringFailed) for r in results)
+
+
+def test_a_request_that_timed_out_does_not_stop_the_batcher_and_a_stop_answers_what_is_queued() -> None:
+    """A request that gave up (its 503 "scoring timed out") before its batch was scored or failed: the batch's
+    end sets no answer on it, and the requests after it are scored as before. A stop answers what is queued."""
+    import asyncio
+
+    from detection.batcher import Batcher
+
+    release = threading.Event()
+
+    def process(events: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        release.wait(5)
+        if any(e.text == "cannot be scored" for e in events):
+            raise ValueError("a message of its own kind")
+        return [{"message_id": e.message_id} for e in events], []
+
+    def request(i: int, text: str = "hi") -> list[Any]:
+        return [to_event({"conversation_id": f"c{i}", "message_id": f"m{i}", "sender_id": "u",
+                          "timestamp": 1700000000, "text": text})]
+
+    async def gave_up(text: str) -> tuple[bool, Any]:
+        release.clear()
+        batcher = Batcher(process, lambda answers, _: None)
+        batcher.task = asyncio.create_task(batcher.run())
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(batcher.submit(request(1, text)), 0.2)
+            release.set()  # its batch ends: scored, or failed
+            next_one = await asyncio.wait_for(batcher.submit(request(2)), 5)
+            return batcher.task.done(), next_one
+        finally:
+            batcher.task.cancel()
+            batcher.executor.shutdown()
+
+    for text in ("hi", "cannot be scored"):
+        assert asyncio.run(gave_up(text)) == (False, [{"message_id": "m2"}]), text
+
+    async def stopped() -> list[Any]:
+        release.set()
+        batcher = Batcher(process, lambda answers, _: None)
+        batcher.task = asyncio.create_task(batcher.run())
+        waiting = [asyncio.ensure_future(batcher.submit(request(i))) for i in range(3)]
+        await asyncio.sleep(0)  # queued, none scored yet
+        await batcher.drain()
+        return [w.result() if w.done() else None for w in waiting]
+
+    assert asyncio.run(stopped()) == [[{"message_id": f"m{i}"}] for i in range(3)]
 
 
 def _post_unanswered(server: Server, event: dict[str, Any]) -> None:

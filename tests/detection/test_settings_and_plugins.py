@@ -131,6 +131,9 @@ def test_a_wrong_value_in_the_config_file_is_warned_of_where_overridden(
     monkeypatch.setenv("RISKLINE_COLOUR", "red")
     with pytest.raises(ValueError, match=rf"^{config}: setting 'colour': not a setting \(the settings: host, "):
         load_settings({}, config)
+    config.write_text("- port: 9000\n")  # a list, not a mapping
+    with pytest.raises(ValueError, match=rf"^{config}: expected a mapping of setting names to values$"):
+        load_settings({}, config)
     # a key YAML reads as other than text (a number, `yes`/`on` as true, `~` as null) was a traceback
     for key, said in (("1", "1 (a YAML int)"), ("yes", "True (a YAML bool)"), ("~", "None (a YAML NoneType)")):
         config.write_text(f"port: 9000\n{key}: 2\n")
@@ -153,10 +156,10 @@ def test_a_users_sink_is_found_through_the_entry_point(tmp_path: Path, monkeypat
 
 def test_stream_brokers_topics_and_group_are_checked() -> None:
     """An empty or malformed broker list, topic or group failed only at the broker (or went on with it)."""
-    for brokers in ("", "a:1,b:x", "host:0", ":9092", "a:1,,b:2", "a:\u00b2"):  # '²': int() raised before
+    for brokers in ("", "a:1,b:x", "host:0", "host:65536", ":9092", "a:1,,b:2", "a:\u00b2"):  # '²': int() raised
         with pytest.raises(ValueError, match=r"^setting 'brokers': expected HOST:PORT\[,HOST:PORT...\], got "):
             load_settings({"brokers": brokers}, kind=StreamSettings)
-    for brokers in ("kafka", "kafka-1:9092,kafka-2:9093", "[::1]:9092", "[fd00::5]"):
+    for brokers in ("kafka", "kafka-1:9092,kafka-2:9093", "[::1]:9092", "[fd00::5]", "host:1,host:65535"):
         assert load_settings({"brokers": brokers}, kind=StreamSettings).brokers == brokers
     for brokers, bare in (("::1:9092", "::1:9092"), ("kafka:9092, fd00::5", "fd00::5")):  # aiokafka: host '::1:9092'
         with pytest.raises(ValueError, match=rf"^setting 'brokers': '{bare}': an IPv6 address goes in brackets"):
@@ -167,6 +170,7 @@ def test_stream_brokers_topics_and_group_are_checked() -> None:
                 load_settings({key: name}, kind=StreamSettings)
         assert getattr(load_settings({key: "risk.line_v2-messages"}, kind=StreamSettings), key) == \
             "risk.line_v2-messages"
+        assert getattr(load_settings({key: "t" * 249}, kind=StreamSettings), key) == "t" * 249  # Kafka's longest
     # a worker publishing to the topic it reads: before, each reject was read back and rejected again, for ever
     for flags, message in (({"topic": "t", "rejects_topic": "t"}, "rejects_topic 't' is also the topic read"),
                            ({"interventions_topic": "riskline-messages"}, "interventions_topic 'riskline-messages' "

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from detection.batch import step_rows, write_rejects
-from detection.events import to_event
+from detection.events import EVENT_FIELDS, to_event
 from detection.inputs import InputError
 from detection.model import RiskModel
 from detection.scoring import score_conversations
@@ -300,8 +300,9 @@ def test_csv_rows_of_another_width_and_names_differing_by_case_read_as_locally(s
     for source, places in ((path, ["line 3", "line 4", "line 6"]), (parquet, [])):
         local = read_rows(source)
         check = check_events_spark(read_events_spark(spark, source), str(source))
-        got = [(r.field, r.reason) for r in check.iter_rejects()]
-        assert got == [(r.field, r.reason) for r in local.rejects]
+        got = [(r.field, r.reason, r.record) for r in check.iter_rejects()]  # the record as read, no nulls added
+        assert got == [(r.field, r.reason, {k: v for k, v in r.record.items() if k in EVENT_FIELDS})  # Spark reads
+                       for r in local.rejects]  # only the event's columns
         assert [r.location for r in local.rejects] == places
         events = sorted(check.events.collect(), key=lambda row: row["_riskline_row"])
         assert [to_event(row.asDict()) for row in events] == local.events
@@ -324,6 +325,11 @@ def test_score_spark_names_a_bad_row_of_a_dataframe(spark: Any, model_dir: Path)
     assert cache.isEmpty()
     with pytest.raises(InputError, match=r"^DataFrame: row 2: field 'timestamp': not ISO-8601"):
         score_spark(frame, str(model_dir))
+    # a column missing is said once, not as every row's missing field
+    with pytest.raises(InputError, match=r"^DataFrame: no column 'text' \(its columns: conversation_id, message_id, "
+                                         r"sender_id, timestamp\); every row needs conversation_id, message_id, "
+                                         r"sender_id, timestamp, text$"):
+        score_spark(frame.drop("text"), str(model_dir))
     assert cache.isEmpty()  # the caller has no handle on the checked rows: they are not left cached, nor
     assert score_spark(frame.filter("message_id = 'm1'"), str(model_dir)).count() == 1  # after a clean run
     assert cache.isEmpty()
@@ -354,6 +360,25 @@ def test_a_csv_the_local_engine_refuses_stops_spark_alike(spark: Any, tmp_path: 
     with pytest.raises(InputError) as spark_error:
         read_events_spark(spark, path)
     assert str(spark_error.value) == str(local.value) == f"{path}: {error}"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_utf16_file_is_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path, suffix: str) -> None:
+    """Windows PowerShell's ``>`` writes UTF-16: Spark would read it as text of NUL bytes, each line a bad row."""
+    from detection.inputs import InputError
+    from detection.readers import read_events
+    from detection.spark_rows import read_events_spark
+
+    path = tmp_path / f"powershell{suffix}"
+    text = ('{"conversation_id": "c1", "message_id": "m1", "sender_id": "u1", "timestamp": 1700000000, "text": "hi"}\n'
+            if suffix == ".jsonl" else "conversation_id,message_id,sender_id,timestamp,text\nc1,m1,u1,1700000000,hi\n")
+    path.write_text(text, encoding="utf-16")
+    with pytest.raises(InputError) as local:
+        read_events(path)
+    with pytest.raises(InputError) as spark_error:
+        read_events_spark(spark, path)
+    assert str(spark_error.value) == str(local.value)
+    assert str(local.value).startswith(f"{path}: UTF-16 text (it starts with a UTF-16 byte order mark)")
 
 
 def test_an_empty_csv_and_a_discord_one_are_named_so_as_in_the_local_engine(spark: Any, tmp_path: Path) -> None:
@@ -391,7 +416,7 @@ def test_a_folder_of_part_files_reads_as_in_the_local_engine(spark: Any, model: 
     parts[1][parts[1].index(tie)] = {**tie, "timestamp": parts[0][-1]["timestamp"]}  # first part's first
     copies = [{**rows[10], "text": "sent again"}, {**rows[900], "timestamp": "soon"}]  # a copy; a bad row
     parts[2] = [*parts[2][:50], *copies, *parts[2][50:]]
-    folder = tmp_path / "events"
+    folder = tmp_path / "my events"  # Spark names each file by URI: "my%20events"
     names = [f"day=1/part-0{suffix}", f"day=1/part-1{suffix}", f"day=2/part-0{suffix}"]
     for name, part in zip(names, parts, strict=True):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
