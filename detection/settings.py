@@ -258,14 +258,27 @@ def _warn_overridden(settings: ServiceSettings, overridden: dict[str, Any], conf
     every run, a flag for this one): the file would fail the first run without the override."""
     if not overridden:
         return
+    kind, values = type(settings), settings.model_dump()
     try:
-        type(settings)(**{**settings.model_dump(), **overridden})
+        kind(**{**values, **overridden})
     except ValidationError as exc:
         for error in exc.errors():
-            name = error["loc"][0] if error["loc"] else None
-            if name in overridden:
-                by = f"--{str(name).replace('_', '-')}" if name in given else _variable(name)
-                log.warning(
-                    f"{config}: setting '{name}': {_said(error, type(settings))}; {by} overrides it in this run, "
-                    "but a run without it would be refused: correct it there",
-                    extra={"config": str(config), "setting": name, "overridden_by": by})
+            if error["loc"]:  # one setting's value
+                names, said = [str(error["loc"][0])], f"setting '{error['loc'][0]}': "
+            else:  # the settings together (a topic named twice): those of the file's that say so alone, else all
+                names, said = [k for k in overridden if _refused(kind, {**values, k: overridden[k]})] or \
+                    list(overridden), ""
+            if not set(names) <= set(overridden):
+                continue
+            by = ", ".join(f"--{name.replace('_', '-')}" if name in given else _variable(name) for name in names)
+            log.warning(f"{config}: {said}{_said(error, kind)}; {by} overrides it in this run, but a run without it "
+                        "would be refused: correct it there",
+                        extra={"config": str(config), "setting": ", ".join(names), "overridden_by": by})
+
+
+def _refused(kind: type[ServiceSettings], values: dict[str, Any]) -> bool:
+    try:
+        kind(**values)
+    except ValidationError:
+        return True
+    return False

@@ -127,6 +127,18 @@ def test_a_wrong_value_in_the_config_file_is_warned_of_where_overridden(
     with caplog.at_level("WARNING", logger="riskline.settings"):
         assert load_settings({"port": 8081}, config).port == 8081
     assert caplog.records == []
+    # wrong only together with another setting (a worker publishing rejects to the topic it reads): said too, naming
+    # the file's value that is (was: taken unsaid)
+    config.write_text("rejects_topic: riskline-messages\ngroup: g\n")
+    with caplog.at_level("WARNING", logger="riskline.settings"):
+        settings = load_settings({"rejects_topic": "refused", "group": "h"}, config, kind=StreamSettings)
+    assert settings.rejects_topic == "refused"
+    assert [(r.__dict__["setting"], r.__dict__["overridden_by"], r.getMessage()) for r in caplog.records] == [
+        ("rejects_topic", "--rejects-topic", f"{config}: rejects_topic 'riskline-messages' is also the topic read: "
+                                             "the worker would read what it publishes; choose another; --rejects-topic "
+                                             "overrides it in this run, but a run without it would be refused: "
+                                             "correct it there")]
+    caplog.clear()
     config.write_text("colour: blue\n")  # no setting, whatever the environment holds (was: dropped unsaid)
     monkeypatch.setenv("RISKLINE_COLOUR", "red")
     with pytest.raises(ValueError, match=rf"^{config}: setting 'colour': not a setting \(the settings: host, "):
