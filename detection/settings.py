@@ -266,7 +266,7 @@ def _warn_overridden(settings: ServiceSettings, overridden: dict[str, Any], conf
             if error["loc"]:  # one setting's value
                 names, said = [str(error["loc"][0])], f"setting '{error['loc'][0]}': "
             else:  # the settings together (a topic named twice): those of the file's that say so alone, else all
-                names, said = [k for k in overridden if _refused(kind, {**values, k: overridden[k]})] or \
+                names, said = [k for k in overridden if _refused_together(kind, {**values, k: overridden[k]})] or \
                     list(overridden), ""
             if not set(names) <= set(overridden):
                 continue
@@ -276,9 +276,10 @@ def _warn_overridden(settings: ServiceSettings, overridden: dict[str, Any], conf
                         extra={"config": str(config), "setting": ", ".join(names), "overridden_by": by})
 
 
-def _refused(kind: type[ServiceSettings], values: dict[str, Any]) -> bool:
+def _refused_together(kind: type[ServiceSettings], values: dict[str, Any]) -> bool:
+    """Whether ``values`` are refused as a whole (no one setting named), as two topics alike are."""
     try:
         kind(**values)
-    except ValidationError:
-        return True
+    except ValidationError as exc:
+        return any(not error["loc"] for error in exc.errors())
     return False
