@@ -174,3 +174,55 @@ def test_tries_that_could_not_be_made_are_refused_when_the_client_is_made() -> N
             with pytest.raises(ValueError, match=rf"^{said}$"):
                 client("http://127.0.0.1:8080", **settings)
     RisklineClient("http://127.0.0.1:8080", retries=0, backoff=0)  # one try, or no wait: allowed
+
+
+def test_tries_wait_doubling_and_stop_at_an_answer_that_is_not_worth_another() -> None:
+    """Before each try: none, then ``backoff`` doubling. A "not now" (429 rate limiting, 502, 503, 504) is tried
+    again; any other refusal (a 422, a 401) ends the tries, as sent again it is refused again."""
+    import httpx
+
+    from detection.client_calls import Call
+
+    def waits(statuses: list[int | None]) -> list[float]:
+        call, seen = Call("POST", "/v1/messages", httpx.URL("http://127.0.0.1:9"), 4, 0.5), []
+        answers = iter(statuses)
+        for wait in call.waits():
+            seen.append(wait)
+            status = next(answers, None)
+            if status is None:
+                call.unanswered(httpx.ConnectError("refused"))
+            else:
+                call.answered(httpx.Response(status, json={"detail": "no"}, request=httpx.Request("POST", "http://h")))
+        return seen
+
+    assert waits([None] * 5) == [0.0, 0.5, 1.0, 2.0, 4.0]
+    for status in (429, 502, 503, 504):
+        assert waits([status] * 5) == [0.0, 0.5, 1.0, 2.0, 4.0], status
+    for status in (400, 401, 404, 413, 422):
+        assert waits([503, status, 503]) == [0.0, 0.5], status
+
+
+def test_a_refusal_says_what_its_answer_holds_in_one_line() -> None:
+    """The service's ``detail`` (a 422's places and reasons), else a JSON answer as it is (a list: its items), else
+    the page's text."""
+    import httpx
+
+    from detection.client_calls import Call
+
+    def refused(**answer: object) -> str:
+        call = Call("POST", "/v1/messages", httpx.URL("http://h"), 0, 0)
+        assert call.answered(httpx.Response(400, request=httpx.Request("POST", "http://h"), **answer)) is None
+        return str(call.failure).split(" [request ")[0]
+
+    assert refused(json={"detail": [{"loc": ["body", "messages", 2, "text"], "msg": "missing"}]}) == \
+        "POST /v1/messages: 400: body.messages.2.text: missing"
+    assert refused(json=["too many", "slow down"]) == "POST /v1/messages: 400: too many; slow down"
+    assert refused(text="<html>Bad request</html>") == "POST /v1/messages: 400: <html>Bad request</html>"
+
+
+def test_one_event_or_text_sent_alone_is_refused_before_a_request() -> None:
+    client = RisklineClient("http://127.0.0.1:9", retries=0)  # nothing listens: no request is made
+    for alone, kind in ((EVENT, "dict"), ("hello", "str"), (b"hello", "bytes")):
+        with pytest.raises(TypeError, match=rf"^send\(\) takes a list of events, not a {kind}: send\(\[event\]\)"):
+            client.send(alone)  # type: ignore[arg-type]
+    client.close()
