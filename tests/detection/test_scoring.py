@@ -648,3 +648,23 @@ def test_a_message_past_two_thresholds_answers_with_the_most_severe_and_the_view
     assert model.thresholds.level(0.99) == "critical" and model.thresholds.level(0.01) == "none"
     assert view is not None and (view["risk_level"], view["current_level"]) == ("critical", "low")
     assert (view["risk_score"], view["current_score"]) == (0.99, 0.01)
+
+
+@pytest.mark.xfail(strict=True, reason="known (note of 2026-12-07): a state keeps the runs of two other senders "
+                                       "(RUN_OTHERS), a batch reads across any number; in a group chat of four or "
+                                       "more writing short messages within the run gap, a sender's later message "
+                                       "joins their run at once but not one at a time")
+def test_a_group_chat_of_five_scores_alike_at_once_and_a_message_at_a_time(model: RiskModel) -> None:
+    assert model.run_asides
+    said = [("b", "i have your pics"), ("c", "what"), ("d", "lol"), ("e", "who"), ("b", "pay $300 or i send them"),
+            ("c", "hm"), ("b", "to your family")]
+    events = [MessageEvent("g", f"m{i}", sender, 1_700_000_000.0 + 5 * i, text)
+              for i, (sender, text) in enumerate(said)]
+    steps, final = score_messages(model, events)
+    states: dict[str, ConversationState] = {}
+    one_at_a_time = []
+    for e in events:
+        one, new = score_messages(model, [e], states)
+        states.update(new)
+        one_at_a_time.append(float(one.risk_score[0]))
+    assert one_at_a_time == steps.risk_score.tolist() and states == final
