@@ -4,10 +4,16 @@ from pathlib import Path
 from rich.console import Console
 
 from detection.display import print_riskiest
+from detection.events import MessageEvent
 from detection.model import RiskModel
 from detection.readers import read_events
 from detection.scoring import score_conversations
 from tests.conftest import write_jsonl
+
+
+def _one_sender(texts: list[str], apart: float) -> list[MessageEvent]:
+    """Conversation "c": ``texts`` from one sender, ``apart`` seconds after each other, as m0, m1, ..."""
+    return [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + apart * i, text) for i, text in enumerate(texts)]
 
 
 def test_table_shows_alert_message_and_evidence_when_wide(model: RiskModel, tmp_path: Path,
@@ -61,7 +67,6 @@ def test_senders_text_is_shown_as_text_never_acted_on(model: RiskModel, tmp_path
     import dataclasses
 
     from detection.display import print_trajectory
-    from detection.events import MessageEvent
     from detection.explain import trajectory
 
     odd = "[/] [bold red]x \x1b[2J\x1b[31mhidden \u202eevil"
@@ -173,7 +178,6 @@ def test_explain_says_which_words_of_a_long_or_padded_message_it_read(model: Ris
     """A threat beside small talk is read from a window of its words, a threat padded with filler without the
     filler: explain shows those words under the message, so a reviewer sees what the model went by."""
     from detection.display import print_trajectory
-    from detection.events import MessageEvent
     from detection.explain import trajectory
 
     threat = "pay $50 in gift cards or i post your pic to all your followers"
@@ -187,7 +191,7 @@ def test_explain_says_which_words_of_a_long_or_padded_message_it_read(model: Ris
     assert sum(word in window.split() for word in ("pay", "gift", "post", "followers")) >= 2
     assert without is not None and without.strip() in threat and "lol" not in without.split()  # read without filler
     # ten minutes apart: each message read alone, not with its sender's run (the next test)
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(texts)]
+    events = _one_sender(texts, 600)
     _, steps = trajectory(model, events, "c")
     assert [s.read_from for s in steps] == [None, window, None, without, None]
     for width in (80, 200):
@@ -200,25 +204,24 @@ def test_explain_says_which_words_of_a_long_or_padded_message_it_read(model: Ris
 def test_explain_shows_a_burst_read_as_one_message(model: RiskModel) -> None:
     """A threat sent as a burst of short messages is read with the sender's run: explain shows the run under the
     message whose stage it gave, and nothing under a message read alone."""
-    from detection.events import MessageEvent
     from detection.explain import trajectory
 
     burst = ["i have your pics", "pay me $300 in gift cards", "or i send them", "to your family and followers"]
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 20 * i, text) for i, text in enumerate(burst)]
+    events = _one_sender(burst, 20)
     _, steps = trajectory(model, events, "c")
     assert steps[0].read_from is None
     read = steps[3].read_from  # the run, or a window of it: words of more than one of its messages
     assert read is not None and read in " ".join(burst) and not any(read in message for message in burst)
-    apart = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(burst)]
+    apart = _one_sender(burst, 600)
     assert all(s.read_from is None for s in trajectory(model, apart, "c")[1])
     # a run is shown as the model read it: its misspelled words as the words it knows
     masked = ["i h*ve your p*cs", "p*y me $300 in g*ft c*rds", "or i s*nd them", "to your f*mily and f*llowers"]
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 20 * i, text) for i, text in enumerate(masked)]
+    events = _one_sender(masked, 20)
     read = trajectory(model, events, "c")[1][2].read_from
     assert read is not None and "gift cards" in read and "*" not in read and "i have your pics" in read
     # a message whose strongest stage is as strong alone as in its run is shown as it reads alone
     threat = "pay me $300 in gift cards or i send your pics to your family and followers"
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 20 * i, text) for i, text in enumerate(["hey", threat])]
+    events = _one_sender(["hey", threat], 20)
     step = trajectory(model, events, "c")[1][1]
     assert step.stage != "none" and step.read_from == (model.readings([threat])[0] or None)
     assert step.read_from != model.readings([f"hey {threat}"])[0]
@@ -228,12 +231,10 @@ def test_explain_shows_a_misspelled_message_as_the_model_read_it(model: RiskMode
     """Words misspelled to dodge a filter are read as the words the model knows (``detection.repair``): explain shows
     them so read, so a reviewer sees why "p*y ... g*ft c*rds" counted as a payment demand."""
     from detection.display import print_trajectory
-    from detection.events import MessageEvent
     from detection.explain import trajectory
 
     written = "p*y $50 in g*ft c*rds or i p*st your pic to all your f*llowers"
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text)
-              for i, text in enumerate(["hey", written, "you have 1 hour"])]
+    events = _one_sender(["hey", written, "you have 1 hour"], 600)
     _, steps = trajectory(model, events, "c")
     # the message, or its part before "or" (the payment demand), as repaired
     assert steps[1].read_from is not None and steps[1].read_from.startswith("pay $50 in gift cards")
@@ -331,12 +332,11 @@ def test_explain_names_where_each_stage_s_strongest_evidence_came_from(model: Ri
 def test_explain_says_nothing_of_how_it_read_a_message_with_no_stage(model: RiskModel) -> None:
     """Small talk padded with filler is read without it, but as no stage's evidence: explain shows no reading
     under it, as there is no evidence for a reviewer to check."""
-    from detection.events import MessageEvent
     from detection.explain import trajectory
 
     texts = ["hey lol how lol are lol you lol today lol", "did lol you lol finish lol the lol homework lol"]
     assert all(reading is not None and "lol" not in reading.split() for reading in model.readings(texts))
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, text) for i, text in enumerate(texts)]
+    events = _one_sender(texts, 600)
     steps = trajectory(model, events, "c")[1]
     assert [s.stage for s in steps] == ["none", "none"] and [s.read_from for s in steps] == [None, None]
 
@@ -344,12 +344,10 @@ def test_explain_says_nothing_of_how_it_read_a_message_with_no_stage(model: Risk
 def test_top_names_the_groups_pushing_the_risk_up_the_most(model: RiskModel) -> None:
     """``Step.top`` (what explain and an intervention's ``driven_by`` name): only groups that push the risk up,
     largest first, at most k."""
-    from detection.events import MessageEvent
     from detection.explain import driven_by, trajectory
     from detection.scoring import score_conversations
 
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 60 * i, text)
-              for i, text in enumerate(["hey", "how old are you", "send me a private pic", "pay $50 or i post it"])]
+    events = _one_sender(["hey", "how old are you", "send me a private pic", "pay $50 or i post it"], 60)
     step = trajectory(model, events, "c")[1][-1]
     shares = {"coercion": 2.0, "timing": -1.0, "media": 0.0, "payment": 0.5, "who speaks": 3.0}
     step = replace(step, contributions=shares)
@@ -368,10 +366,9 @@ def test_wording_names_the_lowest_logits_where_the_text_weight_is_negative() -> 
     wording reads the least risky; where it is 0 (the escalation path decided), none."""
     import numpy as np
 
-    from detection.events import MessageEvent
     from detection.explain import _wording
 
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + i, "x") for i in range(4)]
+    events = _one_sender(["x"] * 4, 1)
     values = np.array([5.0, -3.0, -7.0, 2.0])
     down = _wording(events, np.array([-1.0, -1.0, 0.0, -0.5]), values)
     assert [[(w["index"], w["share"]) for w in step] for step in down] == [
@@ -384,10 +381,9 @@ def test_wording_names_the_lowest_logits_where_the_text_weight_is_negative() -> 
 def test_around_keeps_the_alert_and_the_first_of_equal_peaks(model: RiskModel) -> None:
     """The peak ``--around`` keeps is the summary's, the first of equal ones; the alert is kept where it is
     neither the peak nor evidence."""
-    from detection.events import MessageEvent
     from detection.explain import around, trajectory
 
-    events = [MessageEvent("c", f"m{i}", "a", 1_700_000_000.0 + 600 * i, "hey") for i in range(12)]
+    events = _one_sender(["hey"] * 12, 600)
     result, steps = trajectory(model, events, "c")
     risk = [0.9 if i in (3, 8) else 0.1 for i in range(12)]
     steps = [replace(s, risk_score=r, wording=[]) for s, r in zip(steps, risk, strict=True)]
